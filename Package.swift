@@ -1,0 +1,108 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "CareRelay",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "care-server", targets: ["care-server"]),
+        .executable(name: "care", targets: ["care"]),
+        .library(name: "PQ", targets: ["PQ"]),
+        .library(name: "LocalPostgres", targets: ["LocalPostgres"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        // libpq, through pkg-config; the only place C is seen.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        // Our libpq wrapper: connections on their own executors, typed rows, a pool, LISTEN, pipelines.
+        .target(
+            name: "PQ",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // A private PostgreSQL cluster (initdb + pg_ctl) for the embedded default and the tests.
+        .target(
+            name: "LocalPostgres",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        // The care domain on PostgreSQL; for now the migrator and the embedded migrations.
+        .target(
+            name: "CareStore",
+            dependencies: [
+                "PQ",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            plugins: ["EmbedMigrations"]
+        ),
+        // The HTTP API.
+        .target(
+            name: "CareAPI",
+            dependencies: [
+                "PQ", "CareStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // care-server's commands: serve, migrate, admin.
+        .target(
+            name: "CareServer",
+            dependencies: [
+                "PQ", "CareStore", "CareAPI", "LocalPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The care CLI's commands. Never links libpq.
+        .target(
+            name: "CareCLI",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "care-server", dependencies: ["CareServer"]),
+        .executableTarget(name: "care", dependencies: ["CareCLI"]),
+
+        // Build tool: embeds sql/migrations/*.sql into CareStore so the binary carries its schema.
+        .executableTarget(name: "embed-migrations"),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["embed-migrations"]
+        ),
+
+        // Tests run against a real PostgreSQL that TestSupport starts once per test process.
+        .target(
+            name: "TestSupport",
+            dependencies: ["PQ", "LocalPostgres", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "PQTests", dependencies: ["PQ", "TestSupport"]),
+        .testTarget(name: "CareStoreTests", dependencies: ["CareStore", "PQ", "TestSupport"]),
+        .testTarget(
+            name: "CareAPITests",
+            dependencies: [
+                "CareAPI", "CareServer", "CareStore", "PQ", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

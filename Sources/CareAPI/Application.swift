@@ -1,0 +1,52 @@
+import CareStore
+import Foundation
+import Hummingbird
+import Logging
+import PQ
+import ServiceLifecycle
+
+/// The one request context of the API.
+public struct CareRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+}
+
+/// What the HTTP API needs from the rest of the server.
+public struct CareAPIDependencies: Sendable {
+    public var pool: PQPool
+    public var migrator: Migrator
+
+    public init(pool: PQPool, migrator: Migrator) {
+        self.pool = pool
+        self.migrator = migrator
+    }
+}
+
+/// The router with every route of the API.
+public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareRequestContext> {
+    let router = Router(context: CareRequestContext.self)
+    HealthController(dependencies: dependencies).addRoutes(to: router)
+    return router
+}
+
+/// The HTTP application; `services` (the pool first) are started with it and shut down after
+/// the HTTP server has drained.
+public func buildApplication(
+    _ dependencies: CareAPIDependencies,
+    host: String,
+    port: Int,
+    services: [any Service] = [],
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(dependencies),
+        configuration: .init(address: .hostname(host, port: port), serverName: "care-server"),
+        services: services,
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+        logger: logger
+    )
+}

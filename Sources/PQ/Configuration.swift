@@ -1,0 +1,65 @@
+/// Where and how to connect: a libpq connection string or URL, e.g.
+/// `postgresql://care@db.example/care`, `postgresql:///care?host=/run/care-pg`, or
+/// `host=/tmp/sock dbname=care user=postgres`.
+public struct PQConfiguration: Sendable, CustomStringConvertible {
+    public var conninfo: String
+    /// Seconds libpq waits for a connection before giving up.
+    public var connectTimeout: Int
+    public var applicationName: String
+
+    public init(_ conninfo: String, connectTimeout: Int = 10, applicationName: String = "carerelay") {
+        self.conninfo = conninfo
+        self.connectTimeout = connectTimeout
+        self.applicationName = applicationName
+    }
+
+    /// A connection over a Unix socket in `socketDirectory`.
+    public static func unixSocket(
+        directory socketDirectory: String, port: Int = 5432, database: String, user: String
+    ) -> PQConfiguration {
+        PQConfiguration("host='\(escape(socketDirectory))' port=\(port) dbname='\(escape(database))' user='\(escape(user))'")
+    }
+
+    /// The same server, another database.
+    public func database(_ name: String) -> PQConfiguration {
+        var copy = self
+        copy.conninfo = conninfo + (conninfo.contains("://") ? "" : " dbname='\(Self.escape(name))'")
+        if conninfo.contains("://") {
+            copy.overrideDatabase = name
+        }
+        return copy
+    }
+
+    var overrideDatabase: String?
+
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+    }
+
+    /// Keyword/value pairs for PQconnectdbParams. Our defaults come first, so a setting in the
+    /// connection string wins; the connection string itself is expanded from `dbname`.
+    var connectParameters: [(String, String)] {
+        var parameters: [(String, String)] = [
+            ("connect_timeout", String(connectTimeout)),
+            ("fallback_application_name", applicationName),
+            ("client_encoding", "UTF8"),
+            ("options", "-c DateStyle=ISO,MDY -c TimeZone=UTC -c IntervalStyle=iso_8601"),
+            ("dbname", conninfo),
+        ]
+        if let overrideDatabase { parameters.append(("dbname", overrideDatabase)) }
+        return parameters
+    }
+
+    /// The connection string with any password hidden, for logs.
+    public var description: String {
+        var text = conninfo
+        if let range = text.range(of: #"://[^:/@]*:[^@]*@"#, options: .regularExpression) {
+            let userEnd = text[range].dropFirst(3).firstIndex(of: ":")!
+            text.replaceSubrange(userEnd..<text.index(before: range.upperBound), with: ":***")
+        }
+        if let range = text.range(of: #"password\s*=\s*('[^']*'|\S+)"#, options: .regularExpression) {
+            text.replaceSubrange(range, with: "password=***")
+        }
+        return text
+    }
+}

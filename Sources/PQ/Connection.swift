@@ -1,0 +1,381 @@
+import CLibPQ
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One PostgreSQL connection. Every libpq call runs on the connection's own serial executor
+/// (a private dispatch queue), so a blocking `PQexec` never occupies Swift's cooperative pool.
+public actor PQConnection {
+    public enum TransactionState: Sendable { case idle, active, inTransaction, failedTransaction, unknown }
+
+    public enum IsolationLevel: String, Sendable {
+        case readCommitted = "READ COMMITTED"
+        case repeatableRead = "REPEATABLE READ"
+        case serializable = "SERIALIZABLE"
+    }
+
+    nonisolated let executor: PQExecutor
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    public nonisolated let id: Int
+    public nonisolated let logger: Logger
+    private var connection: OpaquePointer?
+    private let noticeBox: Unmanaged<NoticeLogger>
+    /// SQL text -> name of the statement prepared for it on this connection.
+    private var preparedStatements: [String: String] = [:]
+    private static let preparedStatementLimit = 1_000
+    private var lastUsed = ContinuousClock.now
+
+    private init(id: Int, logger: Logger) {
+        self.id = id
+        self.executor = PQExecutor(label: "carerelay.pq.connection.\(id)")
+        var logger = logger
+        logger[metadataKey: "pq.connection"] = "\(id)"
+        self.logger = logger
+        self.noticeBox = Unmanaged.passRetained(NoticeLogger(logger: logger))
+    }
+
+    isolated deinit {
+        if let connection { PQfinish(connection) }
+        noticeBox.release()
+    }
+
+    private static let nextID = IDCounter()
+
+    /// Opens a connection; libpq's blocking connect runs on the new connection's executor.
+    public static func connect(_ configuration: PQConfiguration, logger: Logger = Logger(label: "carerelay.pq")) async throws -> PQConnection {
+        let connection = PQConnection(id: nextID.next(), logger: logger)
+        try await connection.open(configuration)
+        return connection
+    }
+
+    private func open(_ configuration: PQConfiguration) throws {
+        let parameters = configuration.connectParameters
+        let keywords = parameters.map { strdup($0.0) }
+        let values = parameters.map { strdup($0.1) }
+        defer {
+            keywords.forEach { free($0) }
+            values.forEach { free($0) }
+        }
+        let conn = (keywords.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { keywordPointers in
+            (values.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { valuePointers in
+                PQconnectdbParams(keywordPointers.baseAddress, valuePointers.baseAddress, 1)
+            }
+        }
+        guard let conn else { throw PQError(.connection, "libpq could not allocate a connection") }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = Self.errorMessage(conn)
+            PQfinish(conn)
+            throw PQError(.connection, "cannot connect to PostgreSQL at \(configuration): \(message)")
+        }
+        PQsetNoticeReceiver(conn, { argument, result in
+            guard let argument, let result else { return }
+            Unmanaged<NoticeLogger>.fromOpaque(argument).takeUnretainedValue().log(result)
+        }, noticeBox.toOpaque())
+        connection = conn
+        // Decoding relies on ISO dates; a connection string may have overridden our options.
+        if let style = PQparameterStatus(conn, "DateStyle"), !String(cString: style).hasPrefix("ISO") {
+            try simpleExecute("SET DateStyle = 'ISO, MDY'")
+        }
+        logger.debug("connected", metadata: ["backend.pid": "\(PQbackendPID(conn))"])
+    }
+
+    static func errorMessage(_ conn: OpaquePointer?) -> String {
+        guard let conn, let message = PQerrorMessage(conn) else { return "unknown error" }
+        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func handle() throws -> OpaquePointer {
+        guard let connection else { throw PQError(.closed, "the connection is closed") }
+        return connection
+    }
+
+    // MARK: Queries
+
+    /// Runs one parameterised statement. Statements are prepared once per connection and reused.
+    @discardableResult
+    public func query(_ query: PQQuery, prepared: Bool = true) throws -> PQRows {
+        let binds = try query.encodedBinds()
+        let conn = try handle()
+        lastUsed = .now
+        if !prepared {
+            return try withCStrings(binds) { values in
+                try checked(PQexecParams(conn, query.sql, Int32(binds.count), nil, values, nil, nil, 0))
+            }
+        }
+        do {
+            return try execPrepared(conn, query.sql, binds)
+        } catch let error as PQError where Self.isStalePreparedStatement(error) && transactionState == .idle {
+            // The schema changed under a cached statement (or DISCARD dropped it): prepare again once.
+            forgetPreparedStatement(query.sql)
+            return try execPrepared(conn, query.sql, binds)
+        }
+    }
+
+    /// Runs the statement and decodes each row with `transform`.
+    public func query<T>(_ query: PQQuery, _ transform: (PQRow) throws -> T) throws -> [T] {
+        try self.query(query).map(transform)
+    }
+
+    private static func isStalePreparedStatement(_ error: PQError) -> Bool {
+        error.sqlState == SQLState.invalidSQLStatementName
+            || (error.sqlState == SQLState.featureNotSupported && error.message.contains("cached plan"))
+    }
+
+    private func forgetPreparedStatement(_ sql: String) {
+        guard let name = preparedStatements.removeValue(forKey: sql), let connection else { return }
+        PQclear(PQexec(connection, "DEALLOCATE \(name)"))
+    }
+
+    private func execPrepared(_ conn: OpaquePointer, _ sql: String, _ binds: [String?]) throws -> PQRows {
+        let name: String
+        if let existing = preparedStatements[sql] {
+            name = existing
+        } else {
+            if preparedStatements.count >= Self.preparedStatementLimit {
+                try simpleExecute("DEALLOCATE ALL")
+                preparedStatements.removeAll()
+            }
+            name = "pq_\(preparedStatements.count + 1)_\(UInt32.random(in: 0...UInt32.max))"
+            _ = try checked(PQprepare(conn, name, sql, Int32(binds.count), nil))
+            preparedStatements[sql] = name
+        }
+        return try withCStrings(binds) { values in
+            try checked(PQexecPrepared(conn, name, Int32(binds.count), values, nil, nil, 0))
+        }
+    }
+
+    /// Runs SQL text with no parameters, possibly several statements (migrations, SET, LISTEN).
+    public func execute(_ sql: String) throws {
+        try simpleExecute(sql)
+    }
+
+    private func simpleExecute(_ sql: String) throws {
+        let conn = try handle()
+        lastUsed = .now
+        _ = try checked(PQexec(conn, sql))
+    }
+
+    /// Turns a PGresult into rows or a PQError, and frees it.
+    private func checked(_ result: OpaquePointer?) throws -> PQRows {
+        guard let result else {
+            throw PQError(connectionLost ? .connection : .protocolViolation, Self.errorMessage(connection))
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return PQRows(result: result)
+        case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+            throw error(from: result)
+        case PGRES_PIPELINE_ABORTED:
+            throw PQError(.server, "statement skipped: an earlier statement in the pipeline failed")
+        default:
+            throw PQError(.protocolViolation, "unexpected result status \(String(cString: PQresStatus(PQresultStatus(result))))")
+        }
+    }
+
+    private func error(from result: OpaquePointer) -> PQError {
+        func field(_ code: Int32) -> String? {
+            PQresultErrorField(result, code).map { String(cString: $0) }
+        }
+        let sqlState = field(CPQ_DIAG_SQLSTATE)
+        let message = field(CPQ_DIAG_MESSAGE_PRIMARY)
+            ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return PQError(
+            connectionLost && sqlState == nil ? .connection : .server,
+            message.isEmpty ? Self.errorMessage(connection) : message,
+            sqlState: sqlState, severity: field(CPQ_DIAG_SEVERITY_NONLOCALIZED),
+            detail: field(CPQ_DIAG_MESSAGE_DETAIL), hint: field(CPQ_DIAG_MESSAGE_HINT),
+            constraint: field(CPQ_DIAG_CONSTRAINT_NAME), table: field(CPQ_DIAG_TABLE_NAME),
+            column: field(CPQ_DIAG_COLUMN_NAME), schema: field(CPQ_DIAG_SCHEMA_NAME),
+            dataType: field(CPQ_DIAG_DATATYPE_NAME)
+        )
+    }
+
+    private var connectionLost: Bool {
+        guard let connection else { return true }
+        return PQstatus(connection) != CONNECTION_OK
+    }
+
+    // MARK: Pipelines
+
+    /// Sends every statement in one round trip (libpq pipeline mode) and returns their results in
+    /// order. The statements run as one implicit transaction unless the pipeline itself holds
+    /// BEGIN/COMMIT: when one fails, the error is thrown and the rest are skipped.
+    /// Meant for batches of modest size: results are read only after everything is sent.
+    public func pipeline(_ queries: [PQQuery]) throws -> [PQRows] {
+        let conn = try handle()
+        lastUsed = .now
+        let encoded = try queries.map { try $0.encodedBinds() }
+        guard PQenterPipelineMode(conn) == 1 else {
+            throw PQError(.protocolViolation, "cannot enter pipeline mode: \(Self.errorMessage(conn))")
+        }
+        defer { PQexitPipelineMode(conn) }
+        for (query, binds) in zip(queries, encoded) {
+            let sent = withCStrings(binds) { values in
+                PQsendQueryParams(conn, query.sql, Int32(binds.count), nil, values, nil, nil, 0)
+            }
+            guard sent == 1 else { throw PQError(.connection, Self.errorMessage(conn)) }
+        }
+        guard PQpipelineSync(conn) == 1 else { throw PQError(.connection, Self.errorMessage(conn)) }
+
+        var results: [PQRows] = []
+        var firstError: PQError?
+        for _ in queries {
+            // Each statement's results end with a NULL from PQgetResult.
+            var rows: PQRows?
+            while let result = PQgetResult(conn) {
+                do {
+                    rows = try checked(result)
+                } catch let error as PQError {
+                    if firstError == nil { firstError = error }
+                }
+            }
+            if let rows { results.append(rows) }
+            if connectionLost { break }
+        }
+        // The sync point.
+        if !connectionLost, let sync = PQgetResult(conn) {
+            let status = PQresultStatus(sync)
+            PQclear(sync)
+            if status != PGRES_PIPELINE_SYNC, firstError == nil {
+                firstError = PQError(.protocolViolation, "pipeline did not end with a sync")
+            }
+        }
+        if let firstError { throw firstError }
+        if connectionLost { throw PQError(.connection, Self.errorMessage(conn)) }
+        return results
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
+    public nonisolated func withTransaction<T>(
+        isolation: IsolationLevel? = nil,
+        _ body: (PQConnection) async throws -> T
+    ) async throws -> T {
+        try await execute(isolation.map { "BEGIN ISOLATION LEVEL \($0.rawValue)" } ?? "BEGIN")
+        let value: T
+        do {
+            value = try await body(self)
+        } catch {
+            await rollbackQuietly()
+            throw error
+        }
+        do {
+            try await execute("COMMIT")
+        } catch {
+            await rollbackQuietly()
+            throw error
+        }
+        return value
+    }
+
+    private func rollbackQuietly() {
+        guard let connection, PQstatus(connection) == CONNECTION_OK,
+              PQtransactionStatus(connection) != PQTRANS_IDLE else { return }
+        PQclear(PQexec(connection, "ROLLBACK"))
+    }
+
+    public var transactionState: TransactionState {
+        guard let connection else { return .unknown }
+        switch PQtransactionStatus(connection) {
+        case PQTRANS_IDLE: return .idle
+        case PQTRANS_ACTIVE: return .active
+        case PQTRANS_INTRANS: return .inTransaction
+        case PQTRANS_INERROR: return .failedTransaction
+        default: return .unknown
+        }
+    }
+
+    // MARK: Health
+
+    /// The server process serving this connection.
+    public var backendPID: Int32 {
+        connection.map { PQbackendPID($0) } ?? 0
+    }
+
+    public var isOpen: Bool { !connectionLost }
+
+    public var idleDuration: Duration { ContinuousClock.now - lastUsed }
+
+    /// Cheap liveness check with no round trip: if the socket is readable while we expect
+    /// nothing, read it; a closed socket (backend terminated, server restarted) shows up here.
+    public func isAlive() -> Bool {
+        guard let connection, PQstatus(connection) == CONNECTION_OK else { return false }
+        let socket = PQsocket(connection)
+        guard socket >= 0 else { return false }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, 0)
+        if ready > 0 {
+            if PQconsumeInput(connection) == 0 { return false }
+            // A pool connection is not listening; drop stray notifications.
+            while let notify = PQnotifies(connection) { PQfreemem(notify) }
+        }
+        return PQstatus(connection) == CONNECTION_OK
+    }
+
+    /// Makes the connection fit for the next user: rolls back a transaction left open.
+    /// Returns false when the connection should be thrown away.
+    func prepareForReuse() -> Bool {
+        guard let connection, PQstatus(connection) == CONNECTION_OK else { return false }
+        switch PQtransactionStatus(connection) {
+        case PQTRANS_IDLE:
+            return true
+        case PQTRANS_INTRANS, PQTRANS_INERROR:
+            logger.warning("connection returned inside a transaction; rolling back")
+            guard let result = PQexec(connection, "ROLLBACK") else { return false }
+            defer { PQclear(result) }
+            return PQresultStatus(result) == PGRES_COMMAND_OK
+        default:
+            return false
+        }
+    }
+
+    public func close() {
+        if let connection {
+            PQfinish(connection)
+            self.connection = nil
+        }
+        preparedStatements.removeAll()
+    }
+}
+
+/// Calls `body` with the values as a C array of C strings (NULL for nil).
+func withCStrings<R>(_ values: [String?], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
+    let copies = values.map { $0.map { strdup($0) } ?? nil }
+    defer { copies.forEach { free($0) } }
+    return try body(copies.map { UnsafePointer($0) })
+}
+
+/// Sends libpq's NOTICE / WARNING messages to swift-log instead of stderr.
+final class NoticeLogger: Sendable {
+    let logger: Logger
+    init(logger: Logger) { self.logger = logger }
+
+    func log(_ result: OpaquePointer) {
+        let severity = PQresultErrorField(result, CPQ_DIAG_SEVERITY_NONLOCALIZED).map { String(cString: $0) } ?? "NOTICE"
+        let message = PQresultErrorField(result, CPQ_DIAG_MESSAGE_PRIMARY).map { String(cString: $0) } ?? ""
+        var metadata: Logger.Metadata = ["pq.severity": "\(severity)"]
+        if let code = PQresultErrorField(result, CPQ_DIAG_SQLSTATE) { metadata["pq.sqlstate"] = "\(String(cString: code))" }
+        let level: Logger.Level = switch severity {
+        case "WARNING": .warning
+        case "DEBUG": .debug
+        case "LOG", "INFO": .info
+        default: .notice
+        }
+        logger.log(level: level, "\(message)", metadata: metadata)
+    }
+}
+
+/// A process-wide counter for connection ids in logs.
+final class IDCounter: Sendable {
+    private let value = Mutex(0)
+    func next() -> Int { value.withLock { $0 += 1; return $0 } }
+}

@@ -1,0 +1,54 @@
+/// A SQL statement with its bound parameters. Interpolated values become `$n` parameters,
+/// never text in the SQL:
+///
+///     let rows = try await conn.query("SELECT name FROM patients WHERE id = \(id)")
+///
+/// Identifiers that come from code (never from input) go in with `\(unescaped:)`.
+public struct PQQuery: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {
+    public var sql: String
+    public var binds: [any PQEncodable]
+
+    public init(_ sql: String, _ binds: [any PQEncodable] = []) {
+        self.sql = sql
+        self.binds = binds
+    }
+
+    public init(stringLiteral value: String) {
+        self.init(value)
+    }
+
+    public init(stringInterpolation: StringInterpolation) {
+        self.init(stringInterpolation.sql, stringInterpolation.binds)
+    }
+
+    public struct StringInterpolation: StringInterpolationProtocol {
+        var sql = ""
+        var binds: [any PQEncodable] = []
+
+        public init(literalCapacity: Int, interpolationCount: Int) {
+            sql.reserveCapacity(literalCapacity + interpolationCount * 3)
+            binds.reserveCapacity(interpolationCount)
+        }
+
+        public mutating func appendLiteral(_ literal: String) {
+            sql += literal
+        }
+
+        public mutating func appendInterpolation<Value: PQEncodable>(_ value: Value) {
+            binds.append(value)
+            sql += "$\(binds.count)"
+        }
+
+        /// Text that is written into the SQL as it is: only for identifiers from code.
+        public mutating func appendInterpolation(unescaped text: String) {
+            sql += text
+        }
+    }
+
+    /// The parameters in libpq's text format.
+    func encodedBinds() throws -> [String?] {
+        try binds.map { try $0.pqEncode() }
+    }
+
+    public var description: String { sql }
+}

@@ -1,0 +1,8 @@
+import CareServer
+
+@main
+struct Entrypoint {
+    static func main() async {
+        await CareServerCommand.main()
+    }
+}

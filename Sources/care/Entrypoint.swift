@@ -1,0 +1,8 @@
+import CareCLI
+
+@main
+struct Entrypoint {
+    static func main() async {
+        await CareCommand.main()
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import LocalPostgres
+import Logging
+import PQ
+import Synchronization
+
+/// The throwaway PostgreSQL of a test run: initdb into a temporary directory once per test
+/// process, on a Unix socket only, stopped and deleted when the process exits. Each test asks
+/// for a database of its own, so tests are independent and can run in parallel.
+public final class TestDatabase: Sendable {
+    public let cluster: LocalPostgres
+    private let counter = Mutex(0)
+
+    /// The one cluster of this process, started on first use.
+    public static func shared() async throws -> TestDatabase {
+        try await startup.value
+    }
+
+    private static let startup = Task<TestDatabase, any Error> {
+        try TestDatabase()
+    }
+
+    private init() throws {
+        let base = FileManager.default.temporaryDirectory.path + "/carerelay-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        var logger = Logger(label: "carerelay.test.postgres")
+        logger.logLevel = .warning
+        cluster = try LocalPostgres(
+            directory: base + "/pg",
+            settings: [
+                // A disposable cluster: durability buys nothing here.
+                "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+                "max_connections": "300", "shared_buffers": "128MB",
+            ],
+            logger: logger
+        )
+        try cluster.start()
+        clusterToStop.withLock { $0 = (cluster, base) }
+        atexit {
+            if let (cluster, base) = clusterToStop.withLock({ $0 }) {
+                cluster.destroy()
+                try? FileManager.default.removeItem(atPath: base)
+            }
+        }
+    }
+
+    /// The superuser's connection to the `postgres` maintenance database.
+    public var adminConfiguration: PQConfiguration {
+        PQConfiguration(cluster.conninfo(database: "postgres"))
+    }
+
+    public func configuration(database: String) -> PQConfiguration {
+        PQConfiguration(cluster.conninfo(database: database))
+    }
+
+    /// A new empty database for one test (optionally copied from a template database).
+    public func makeDatabase(prefix: String = "test", template: String = "template0") async throws -> PQConfiguration {
+        let number = counter.withLock { $0 += 1; return $0 }
+        let name = "\(prefix)_\(number)_\(UInt16.random(in: 0...UInt16.max))"
+        let admin = try await PQConnection.connect(adminConfiguration)
+        defer { Task { await admin.close() } }
+        try await admin.execute("CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE \(quoteIdentifier(template))")
+        return configuration(database: name)
+    }
+
+    /// Runs SQL as the superuser on the maintenance database (e.g. pg_terminate_backend).
+    public func admin(_ query: PQQuery) async throws -> PQRows {
+        let admin = try await PQConnection.connect(adminConfiguration)
+        defer { Task { await admin.close() } }
+        return try await admin.query(query, prepared: false)
+    }
+
+    /// A second cluster of a test's own, for tests that stop or restart the server and must
+    /// not disturb the others. The caller destroys it.
+    public static func makePrivateCluster() throws -> LocalPostgres {
+        let base = FileManager.default.temporaryDirectory.path + "/carerelay-private-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        var logger = Logger(label: "carerelay.test.postgres")
+        logger.logLevel = .warning
+        let cluster = try LocalPostgres(directory: base + "/pg", settings: ["fsync": "off"], logger: logger)
+        try cluster.start()
+        return cluster
+    }
+}
+
+private let clusterToStop = Mutex<(LocalPostgres, String)?>(nil)

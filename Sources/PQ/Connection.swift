@@ -25,8 +25,9 @@ public actor PQConnection {
 
     public nonisolated let id: Int
     public nonisolated let logger: Logger
-    private var connection: OpaquePointer?
-    private let noticeBox: Unmanaged<NoticeLogger>
+    private var owner: PGConnOwner?
+    private var connection: OpaquePointer? { owner?.raw }
+    private let notices: NoticeLogger
     /// SQL text -> name of the statement prepared for it on this connection.
     private var preparedStatements: [String: String] = [:]
     private static let preparedStatementLimit = 1_000
@@ -38,12 +39,7 @@ public actor PQConnection {
         var logger = logger
         logger[metadataKey: "pq.connection"] = "\(id)"
         self.logger = logger
-        self.noticeBox = Unmanaged.passRetained(NoticeLogger(logger: logger))
-    }
-
-    isolated deinit {
-        if let connection { PQfinish(connection) }
-        noticeBox.release()
+        self.notices = NoticeLogger(logger: logger)
     }
 
     private static let nextID = IDCounter()
@@ -74,11 +70,12 @@ public actor PQConnection {
             PQfinish(conn)
             throw PQError(.connection, "cannot connect to PostgreSQL at \(configuration): \(message)")
         }
+        // The owner keeps the NoticeLogger alive as long as libpq may call it.
+        owner = PGConnOwner(raw: conn, notices: notices)
         PQsetNoticeReceiver(conn, { argument, result in
             guard let argument, let result else { return }
             Unmanaged<NoticeLogger>.fromOpaque(argument).takeUnretainedValue().log(result)
-        }, noticeBox.toOpaque())
-        connection = conn
+        }, Unmanaged.passUnretained(notices).toOpaque())
         // Decoding relies on ISO dates; a connection string may have overridden our options.
         if let style = PQparameterStatus(conn, "DateStyle"), !String(cString: style).hasPrefix("ISO") {
             try simpleExecute("SET DateStyle = 'ISO, MDY'")
@@ -308,17 +305,20 @@ public actor PQConnection {
     /// Cheap liveness check with no round trip: if the socket is readable while we expect
     /// nothing, read it; a closed socket (backend terminated, server restarted) shows up here.
     public func isAlive() -> Bool {
-        guard let connection, PQstatus(connection) == CONNECTION_OK else { return false }
+        guard let connection, PQstatus(connection) == CONNECTION_OK, !notices.sawFatal else {
+            return false
+        }
         let socket = PQsocket(connection)
         guard socket >= 0 else { return false }
-        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, 0)
-        if ready > 0 {
+        // A shutting-down server sends FATAL then closes: read until nothing is left.
+        for _ in 0..<4 {
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 0) > 0 else { break }
             if PQconsumeInput(connection) == 0 { return false }
             // A pool connection is not listening; drop stray notifications.
             while let notify = PQnotifies(connection) { PQfreemem(notify) }
         }
-        return PQstatus(connection) == CONNECTION_OK
+        return PQstatus(connection) == CONNECTION_OK && !notices.sawFatal
     }
 
     /// Makes the connection fit for the next user: rolls back a transaction left open.
@@ -339,11 +339,25 @@ public actor PQConnection {
     }
 
     public func close() {
-        if let connection {
-            PQfinish(connection)
-            self.connection = nil
-        }
+        owner = nil
         preparedStatements.removeAll()
+    }
+}
+
+/// Owns one PGconn and frees it when the last reference goes, on whatever thread that is
+/// (PQfinish does not block on the server). The only `@unchecked Sendable` type of PQ: the
+/// pointer is only ever used from its PQConnection's executor.
+final class PGConnOwner: @unchecked Sendable {
+    let raw: OpaquePointer
+    private let notices: NoticeLogger
+
+    init(raw: OpaquePointer, notices: NoticeLogger) {
+        self.raw = raw
+        self.notices = notices
+    }
+
+    deinit {
+        PQfinish(raw)
     }
 }
 
@@ -357,15 +371,21 @@ func withCStrings<R>(_ values: [String?], _ body: ([UnsafePointer<CChar>?]) thro
 /// Sends libpq's NOTICE / WARNING messages to swift-log instead of stderr.
 final class NoticeLogger: Sendable {
     let logger: Logger
+    /// A FATAL error arrived outside a query (e.g. the server is shutting down): the connection
+    /// is finished even if libpq has not noticed the closed socket yet.
+    private let fatal = Mutex(false)
     init(logger: Logger) { self.logger = logger }
+
+    var sawFatal: Bool { fatal.withLock { $0 } }
 
     func log(_ result: OpaquePointer) {
         let severity = PQresultErrorField(result, CPQ_DIAG_SEVERITY_NONLOCALIZED).map { String(cString: $0) } ?? "NOTICE"
         let message = PQresultErrorField(result, CPQ_DIAG_MESSAGE_PRIMARY).map { String(cString: $0) } ?? ""
         var metadata: Logger.Metadata = ["pq.severity": "\(severity)"]
         if let code = PQresultErrorField(result, CPQ_DIAG_SQLSTATE) { metadata["pq.sqlstate"] = "\(String(cString: code))" }
+        if severity == "FATAL" || severity == "PANIC" { fatal.withLock { $0 = true } }
         let level: Logger.Level = switch severity {
-        case "WARNING": .warning
+        case "WARNING", "FATAL", "PANIC": .warning
         case "DEBUG": .debug
         case "LOG", "INFO": .info
         default: .notice

@@ -6,7 +6,7 @@ import Dispatch
 /// Dispatch queues are served by libdispatch's own worker threads, which it adds when a worker
 /// blocks, so eight connections each blocked in `PQexec` hold eight dispatch threads and leave the
 /// cooperative pool (and so the HTTP server) free.
-public final class PQExecutor: SerialExecutor, TaskExecutor {
+public final class PQExecutor: SerialExecutor {
     let queue: DispatchQueue
 
     public init(label: String) {
@@ -16,19 +16,12 @@ public final class PQExecutor: SerialExecutor, TaskExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         queue.async {
-            job.runSynchronously(
-                isolatedTo: self.asUnownedSerialExecutor(),
-                taskExecutor: self.asUnownedTaskExecutor()
-            )
+            job.runSynchronously(on: self.asUnownedSerialExecutor())
         }
     }
 
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
-    }
-
-    public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
-        UnownedTaskExecutor(ordinary: self)
     }
 
     public func checkIsolated() {

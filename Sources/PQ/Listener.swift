@@ -129,6 +129,7 @@ final class PQListener: Sendable {
         var connection: OpaquePointer?
         var backoff = 0.05
         var everConnected = false
+        var announceReconnect = false
         defer { if let connection { PQfinish(connection) } }
 
         while !state.withLock({ $0.stopped }) {
@@ -146,11 +147,16 @@ final class PQListener: Sendable {
                     continue
                 }
                 backoff = 0.05
-                if everConnected { broadcast(.reconnected) }
+                announceReconnect = everConnected
                 everConnected = true
             }
             guard let conn = connection else { continue }
             if !synchroniseChannels(conn) { continue }
+            // Only now, listening again, is it safe for readers to look again.
+            if announceReconnect {
+                announceReconnect = false
+                broadcast(.reconnected)
+            }
 
             var descriptors = [
                 pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0),

@@ -61,6 +61,10 @@ public actor PQPool: Service {
         self.logger = logger
     }
 
+    deinit {
+        listenerInstance?.stop()
+    }
+
     // MARK: Using connections
 
     /// Lends a connection to `body` and takes it back afterwards, whatever happens.
@@ -109,6 +113,7 @@ public actor PQPool: Service {
     func acquire() async throws -> PQConnection {
         while true {
             if closed { throw PQError(.closed, "the connection pool is closed") }
+            logger.trace("acquire", metadata: ["idle": "\(idle.count)", "total": "\(total)", "waiters": "\(waiters.count)"])
             statistics.acquisitions += 1
             if let connection = idle.popLast() {
                 if await connection.isAlive() { return connection }
@@ -160,7 +165,9 @@ public actor PQPool: Service {
     }
 
     func release(_ connection: PQConnection) async {
+        logger.trace("release", metadata: ["pq.connection": "\(connection.id)"])
         let reusable = await connection.prepareForReuse()
+        logger.trace("release checked", metadata: ["pq.connection": "\(connection.id)", "reusable": "\(reusable)", "waiters": "\(waiters.count)"])
         guard reusable, !closed else {
             discard(connection, reason: closed ? "pool closed" : "connection broken")
             replaceForWaiters()

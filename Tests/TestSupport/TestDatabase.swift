@@ -84,3 +84,31 @@ public final class TestDatabase: Sendable {
 }
 
 private let clusterToStop = Mutex<(LocalPostgres, String)?>(nil)
+
+extension TestDatabase {
+    /// A pool on a fresh database of its own, closed after `body`.
+    public static func withPool<T>(
+        options: PQPool.Options = PQPool.Options(minimumConnections: 0, maximumConnections: 4, acquireTimeout: .seconds(10)),
+        logger: Logger = testLogger(),
+        _ body: (PQPool, TestDatabase) async throws -> T
+    ) async throws -> T {
+        let database = try await shared()
+        let configuration = try await database.makeDatabase()
+        let pool = PQPool(configuration: configuration, options: options, logger: logger)
+        do {
+            let value = try await body(pool, database)
+            await pool.close()
+            return value
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+}
+
+/// Quiet unless PQ_TEST_LOG_LEVEL asks for more.
+public func testLogger(_ label: String = "carerelay.test.pq") -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = ProcessInfo.processInfo.environment["PQ_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    return logger
+}

@@ -1,0 +1,264 @@
+import Foundation
+import PQ
+import Synchronization
+import Testing
+import TestSupport
+
+@Suite("The connection pool", .timeLimit(.minutes(2)))
+struct PoolTests {
+    @Test("when every connection is busy, a waiter times out with .poolTimeout")
+    func exhaustionTimesOut() async throws {
+        let options = PQPool.Options(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .milliseconds(300))
+        try await TestDatabase.withPool(options: options) { pool, _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<2 {
+                    group.addTask { try await pool.query("SELECT pg_sleep(2)") }
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                let started = ContinuousClock.now
+                let error = await #expect(throws: PQError.self) { try await pool.query("SELECT 1") }
+                let waited = ContinuousClock.now - started
+                #expect(error?.kind == .poolTimeout)
+                #expect(waited >= .milliseconds(250))
+                #expect(waited < .seconds(1.5))
+                try await group.waitForAll()
+            }
+            let statistics = await pool.currentStatistics
+            #expect(statistics.timeouts == 1)
+            #expect(statistics.open <= 2)
+        }
+    }
+
+    @Test("a waiter gets the connection that is released before its timeout")
+    func waiterIsServed() async throws {
+        let options = PQPool.Options(minimumConnections: 0, maximumConnections: 1, acquireTimeout: .seconds(5))
+        try await TestDatabase.withPool(options: options) { pool, _ in
+            async let slow: PQRows = pool.query("SELECT pg_sleep(0.3)")
+            try await Task.sleep(for: .milliseconds(50))
+            let rows = try await pool.query("SELECT 42")
+            #expect(try rows[0].decode(Int.self, at: 0) == 42)
+            _ = try await slow
+            let statistics = await pool.currentStatistics
+            #expect(statistics.waits >= 1)
+            #expect(statistics.open == 1)
+        }
+    }
+
+    @Test("more concurrent users than connections all get served, never more connections than the maximum")
+    func manyUsers() async throws {
+        let options = PQPool.Options(minimumConnections: 0, maximumConnections: 3, acquireTimeout: .seconds(20))
+        try await TestDatabase.withPool(options: options) { pool, _ in
+            let pids = try await withThrowingTaskGroup(of: Int32.self) { group in
+                for _ in 0..<30 {
+                    group.addTask {
+                        try await pool.withConnection { (connection: PQConnection) async throws in
+                            try await connection.query("SELECT pg_sleep(0.01)")
+                            return await connection.backendPID
+                        }
+                    }
+                }
+                return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
+            }
+            #expect(pids.count <= 3)
+        }
+    }
+
+    @Test("connections killed with pg_terminate_backend are discarded, never handed out again")
+    func recoversFromTerminatedBackends() async throws {
+        let options = PQPool.Options(minimumConnections: 0, maximumConnections: 3)
+        try await TestDatabase.withPool(options: options) { pool, database in
+            // Open three connections and return them to the pool.
+            let before = try await withThrowingTaskGroup(of: Int32.self) { group in
+                for _ in 0..<3 {
+                    group.addTask { try await pool.withConnection { (connection: PQConnection) async throws in
+                        try await connection.query("SELECT pg_sleep(0.2)")
+                        return await connection.backendPID
+                    } }
+                }
+                return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
+            }
+            #expect(before.count == 3)
+            let killed = try await database.admin("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = ANY(\(before.map { Int($0) })::int[])")
+            #expect(try killed[0].decode(Int.self, at: 0) == 3)
+            try await Task.sleep(for: .milliseconds(100))
+
+            // Every following query succeeds, on new backends.
+            for _ in 0..<5 {
+                let pid = try await pool.withConnection { (connection: PQConnection) async throws in
+                    try await connection.query("SELECT 1")
+                    return await connection.backendPID
+                }
+                #expect(!before.contains(pid))
+            }
+            #expect(await pool.currentStatistics.discarded >= 3)
+        }
+    }
+
+    @Test("a connection killed while in use reports a connection error and is not reused")
+    func killedWhileInUse() async throws {
+        let options = PQPool.Options(minimumConnections: 0, maximumConnections: 1)
+        try await TestDatabase.withPool(options: options) { pool, database in
+            let pid = try await pool.withConnection { await $0.backendPID }
+            async let killer: Void = {
+                try await Task.sleep(for: .milliseconds(200))
+                _ = try await database.admin("SELECT pg_terminate_backend(\(Int(pid)))")
+            }()
+            let error = await #expect(throws: PQError.self) { try await pool.query("SELECT pg_sleep(5)") }
+            #expect(error?.isConnectionFailure == true)
+            try await killer
+            let rows = try await pool.query("SELECT pg_backend_pid()")
+            #expect(try rows[0].decode(Int32.self, at: 0) != pid)
+        }
+    }
+
+    @Test("the pool recovers after PostgreSQL restarts")
+    func recoversFromRestart() async throws {
+        let cluster = try TestDatabase.makePrivateCluster()
+        defer { cluster.destroy() }
+        let pool = PQPool(
+            configuration: PQConfiguration(cluster.conninfo()),
+            options: .init(minimumConnections: 0, maximumConnections: 2)
+        )
+        let first = try await pool.withConnection { (connection: PQConnection) async throws in
+            try await connection.query("SELECT 1")
+            return await connection.backendPID
+        }
+        try cluster.stop(mode: "fast")
+        try cluster.start()
+        let rows = try await pool.query("SELECT pg_backend_pid()")
+        #expect(try rows[0].decode(Int32.self, at: 0) != first)
+        await pool.close()
+    }
+
+    @Test("run() keeps the minimum open and close() ends it")
+    func serviceKeepsMinimum() async throws {
+        let database = try await TestDatabase.shared()
+        let configuration = try await database.makeDatabase()
+        let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 2, maximumConnections: 4))
+        let running = Task { try await pool.run() }
+        var open = 0
+        for _ in 0..<50 where open < 2 {
+            try await Task.sleep(for: .milliseconds(100))
+            open = await pool.currentStatistics.open
+        }
+        #expect(open == 2)
+        running.cancel()
+        try await running.value
+        await #expect(throws: PQError.self) { try await pool.query("SELECT 1") }
+    }
+}
+
+@Suite("Pipelines and LISTEN/NOTIFY", .timeLimit(.minutes(1)))
+struct PipelineAndListenTests {
+    @Test("a pipeline returns every statement's result, in order")
+    func pipelineInOrder() async throws {
+        try await TestDatabase.withPool { pool, _ in
+            try await pool.query("CREATE TABLE log (n int)")
+            let results = try await pool.withConnection { (connection: PQConnection) async throws in
+                try await connection.pipeline([
+                    "INSERT INTO log VALUES (\(1))",
+                    "INSERT INTO log VALUES (\(2))",
+                    "SELECT n FROM log ORDER BY n",
+                    "SELECT \("third")::text AS word",
+                ])
+            }
+            #expect(results.count == 4)
+            #expect(results[0].affectedRows == 1)
+            #expect(try results[2].column(Int.self) == [1, 2])
+            #expect(try results[3][0].decode(String.self, column: "word") == "third")
+        }
+    }
+
+    @Test("a failing statement in a pipeline throws and undoes the statements before it")
+    func pipelineFailure() async throws {
+        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 1)) { pool, _ in
+            try await pool.query("CREATE TABLE log (n int PRIMARY KEY)")
+            let error = await #expect(throws: PQError.self) {
+                try await pool.withConnection { (connection: PQConnection) async throws in
+                    try await connection.pipeline([
+                        "INSERT INTO log VALUES (\(1))",
+                        "INSERT INTO log VALUES (\(1))",
+                        "INSERT INTO log VALUES (\(2))",
+                    ])
+                }
+            }
+            #expect(error?.sqlState == SQLState.uniqueViolation)
+            let rows = try await pool.query("SELECT count(*) FROM log")
+            #expect(try rows[0].decode(Int.self, at: 0) == 0)
+        }
+    }
+
+    @Test("NOTIFY reaches a listener with its payload")
+    func notificationDelivered() async throws {
+        try await TestDatabase.withPool { pool, _ in
+            let notifications = try await pool.listen("care_events")
+            try await pool.query("SELECT pg_notify('care_events', \("event 17"))")
+            try await pool.query("SELECT pg_notify('other_channel', 'ignored')")
+            try await pool.query("SELECT pg_notify('care_events', \("event 18"))")
+            var payloads: [String] = []
+            for await event in notifications {
+                if case .notification(let notification) = event {
+                    #expect(notification.channel == "care_events")
+                    payloads.append(notification.payload)
+                }
+                if payloads.count == 2 { break }
+            }
+            #expect(payloads == ["event 17", "event 18"])
+        }
+    }
+
+    @Test("a notification sent inside a transaction arrives only after COMMIT")
+    func notifyAfterCommit() async throws {
+        try await TestDatabase.withPool { pool, _ in
+            let notifications = try await pool.listen("after_commit")
+            let received = Mutex<String?>(nil)
+            let reader = Task {
+                var iterator = notifications.makeAsyncIterator()
+                let payload = await PipelineAndListenTests.nextPayload(&iterator)
+                received.withLock { $0 = payload }
+            }
+            try await pool.withTransaction { connection in
+                try await connection.query("SELECT pg_notify('after_commit', 'committed')")
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(received.withLock { $0 } == nil)
+            }
+            await reader.value
+            #expect(received.withLock { $0 } == "committed")
+        }
+    }
+
+    @Test("the listener reconnects and listens again after its backend is terminated")
+    func listenerReconnects() async throws {
+        try await TestDatabase.withPool { pool, database in
+            let notifications = try await pool.listen("relisten")
+            var iterator = notifications.makeAsyncIterator()
+            try await pool.query("SELECT pg_notify('relisten', 'before')")
+            #expect(await Self.nextPayload(&iterator) == "before")
+
+            let datname = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
+            let myPID = try await pool.query("SELECT pg_backend_pid()")[0].decode(Int.self, at: 0)
+            // The listener's backend is the one waiting on LISTEN in this database, not ours.
+            let killed = try await database.admin("""
+                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                WHERE datname = \(datname) AND pid <> \(myPID) AND query LIKE 'LISTEN%'
+                """)
+            #expect(try killed[0].decode(Int.self, at: 0) == 1)
+
+            // The reader is told to look again, then hears new notifications.
+            var sawReconnect = false
+            while let event = await iterator.next() {
+                if event == .reconnected { sawReconnect = true; break }
+            }
+            #expect(sawReconnect)
+            try await pool.query("SELECT pg_notify('relisten', 'after')")
+            #expect(await Self.nextPayload(&iterator) == "after")
+        }
+    }
+
+    static func nextPayload(_ iterator: inout PQNotifications.AsyncIterator) async -> String? {
+        while let event = await iterator.next() {
+            if case .notification(let notification) = event { return notification.payload }
+        }
+        return nil
+    }
+}

@@ -112,3 +112,11 @@ public func testLogger(_ label: String = "carerelay.test.pq") -> Logger {
     logger.logLevel = ProcessInfo.processInfo.environment["PQ_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
     return logger
 }
+
+/// A counter tasks can share.
+public final class SharedCounter: Sendable {
+    private let storage = Mutex(0)
+    public init() {}
+    public func increment() { storage.withLock { $0 += 1 } }
+    public var value: Int { storage.withLock { $0 } }
+}

@@ -1,0 +1,104 @@
+import CareAPI
+import CareStore
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PQ
+import Synchronization
+import Testing
+import TestSupport
+
+@Suite("Health and readiness", .timeLimit(.minutes(2)))
+struct HealthTests {
+    func dependencies(_ pool: PQPool) throws -> CareAPIDependencies {
+        CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded()))
+    }
+
+    @Test("GET /health answers 200 while the process is up")
+    func health() async throws {
+        try await TestDatabase.withPool { pool, _ in
+            let app = buildApplication(try dependencies(pool), host: "127.0.0.1", port: 0, logger: testLogger())
+            try await app.test(.router) { client in
+                let response = try await client.execute(uri: "/health", method: .get)
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("\"ok\""))
+            }
+        }
+    }
+
+    @Test("GET /ready is 503 naming the pending migrations, then 200 once they are applied")
+    func readyFollowsMigrations() async throws {
+        try await TestDatabase.withPool { pool, _ in
+            let dependencies = try dependencies(pool)
+            let app = buildApplication(dependencies, host: "127.0.0.1", port: 0, logger: testLogger())
+            try await app.test(.router) { client in
+                let before = try await client.execute(uri: "/ready", method: .get)
+                #expect(before.status == .serviceUnavailable)
+                #expect(String(buffer: before.body).contains("pending: 0001_foundation.sql"))
+                try await dependencies.migrator.migrate(pool)
+                let after = try await client.execute(uri: "/ready", method: .get)
+                #expect(after.status == .ok)
+                #expect(String(buffer: after.body).contains("\"ready\""))
+            }
+        }
+    }
+
+    @Test("GET /ready is 503 when the database cannot be reached")
+    func readyWithoutDatabase() async throws {
+        let pool = PQPool(
+            configuration: PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1),
+            options: .init(minimumConnections: 0, maximumConnections: 1)
+        )
+        let app = buildApplication(try dependencies(pool), host: "127.0.0.1", port: 0, logger: testLogger())
+        try await app.test(.router) { client in
+            let response = try await client.execute(uri: "/ready", method: .get)
+            #expect(response.status == .serviceUnavailable)
+            #expect(String(buffer: response.body).contains("unreachable"))
+        }
+        await pool.close()
+    }
+
+    @Test("while 32 pg_sleep(1) queries queue on a pool of 8, GET /health answers before any of them finishes")
+    func healthIsNotBlockedByDatabaseWork() async throws {
+        let options = PQPool.Options(minimumConnections: 0, maximumConnections: 8, acquireTimeout: .seconds(30))
+        try await TestDatabase.withPool(options: options) { pool, database in
+            let app = buildApplication(try dependencies(pool), host: "127.0.0.1", port: 0, services: [], logger: testLogger())
+            try await app.test(.live) { client in
+                let finished = SharedCounter()
+                let started = ContinuousClock.now
+                let sleepers = Task {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for _ in 0..<32 {
+                            group.addTask {
+                                try await pool.query("SELECT pg_sleep(1)")
+                                finished.increment()
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                }
+                // Let the first eight reach the server.
+                var active = 0
+                for _ in 0..<40 where active < 8 {
+                    try await Task.sleep(for: .milliseconds(25))
+                    active = try await database.admin("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1)' AND state = 'active'")[0].decode(Int.self, at: 0)
+                }
+                #expect(active == 8)
+
+                let requested = ContinuousClock.now
+                let response = try await client.execute(uri: "/health", method: .get)
+                let answeredAfter = ContinuousClock.now - requested
+                #expect(response.status == .ok)
+                #expect(finished.value == 0, "a pg_sleep(1) finished before /health answered")
+                #expect(answeredAfter < .milliseconds(250))
+                #expect(ContinuousClock.now - started < .seconds(1))
+
+                try await sleepers.value
+                #expect(finished.value == 32)
+                // Four waves of eight: the queries really queued on the pool.
+                #expect(ContinuousClock.now - started >= .seconds(4))
+            }
+        }
+    }
+}

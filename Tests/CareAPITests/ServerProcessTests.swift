@@ -1,0 +1,112 @@
+import Foundation
+import PQ
+import Synchronization
+import Testing
+import TestSupport
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Runs the real `care-server` binary as the README's quick start does: no DATABASE_URL, so it
+/// brings up its own private PostgreSQL.
+@Suite("care-server with its embedded PostgreSQL", .timeLimit(.minutes(3)))
+struct ServerProcessTests {
+    static var binary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("care-server").path
+    }
+
+    final class RunningServer: Sendable {
+        let process: Process
+        let output = Mutex("")
+        let exited = Mutex<Int32?>(nil)
+
+        init(dataDirectory: String) throws {
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: ServerProcessTests.binary)
+            process.arguments = ["serve", "--port", "0", "--log-level", "info"]
+            var environment = ProcessInfo.processInfo.environment
+            environment["DATABASE_URL"] = nil
+            environment["CARE_DATA_DIR"] = dataDirectory
+            process.environment = environment
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+                let data = handle.availableData
+                self?.output.withLock { $0 += String(decoding: data, as: UTF8.self) }
+            }
+            process.terminationHandler = { [weak self] process in
+                self?.exited.withLock { $0 = process.terminationStatus }
+            }
+            try process.run()
+        }
+
+        /// The port from the "care-server listening" log line.
+        func waitForPort(timeout: Duration = .seconds(90)) async throws -> Int {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                let text = output.withLock { $0 }
+                if let range = text.range(of: #"address=http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                    return Int(text[range].split(separator: ":").last!)!
+                }
+                if exited.withLock({ $0 }) != nil { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw ServerDidNotStart(output: output.withLock { $0 })
+        }
+
+        func terminate() async throws -> Int32 {
+            process.terminate()  // SIGTERM
+            for _ in 0..<300 {
+                if let status = exited.withLock({ $0 }) { return status }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw ServerDidNotStart(output: "care-server did not stop within 30 s of SIGTERM\n" + output.withLock { $0 })
+        }
+    }
+
+    struct ServerDidNotStart: Error, CustomStringConvertible {
+        var output: String
+        var description: String { "care-server did not start:\n\(output)" }
+    }
+
+    func get(_ url: String) async throws -> (Int, String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test("with no DATABASE_URL it initdb's a private cluster on a Unix socket, serves, and stops it on SIGTERM")
+    func embeddedLifecycle() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build care-server first (swift build)")
+        let base = FileManager.default.temporaryDirectory.path + "/carerelay-embedded-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let dataDirectory = base + "/db"
+
+        let server = try RunningServer(dataDirectory: dataDirectory)
+        let port = try await server.waitForPort()
+        let (status, body) = try await get("http://127.0.0.1:\(port)/ready")
+        #expect(status == 200, "\(body)")
+        #expect(FileManager.default.fileExists(atPath: dataDirectory + "/data/PG_VERSION"))
+        #expect(FileManager.default.fileExists(atPath: dataDirectory + "/data/postmaster.pid"))
+
+        // Unix socket only, and the schema is in the database it made for itself.
+        let connection = try await PQConnection.connect(PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres"))
+        let listen = try await connection.query("SHOW listen_addresses")
+        #expect(try listen[0].decode(String.self, at: 0) == "")
+        let applied = try await connection.query("SELECT count(*) FROM care_schema_migrations")
+        #expect(try applied[0].decode(Int.self, at: 0) >= 1)
+        await connection.close()
+
+        #expect(try await server.terminate() == 0)
+        #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/data/postmaster.pid"), "the private PostgreSQL was left running")
+
+        // A second start reuses the cluster: no new initdb, same data.
+        let again = try RunningServer(dataDirectory: dataDirectory)
+        let secondPort = try await again.waitForPort()
+        #expect(try await get("http://127.0.0.1:\(secondPort)/ready").0 == 200)
+        #expect(!again.output.withLock { $0 }.contains("creating private PostgreSQL cluster"))
+        #expect(try await again.terminate() == 0)
+    }
+}

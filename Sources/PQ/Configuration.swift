@@ -20,18 +20,6 @@ public struct PQConfiguration: Sendable, CustomStringConvertible {
         PQConfiguration("host='\(escape(socketDirectory))' port=\(port) dbname='\(escape(database))' user='\(escape(user))'")
     }
 
-    /// The same server, another database.
-    public func database(_ name: String) -> PQConfiguration {
-        var copy = self
-        copy.conninfo = conninfo + (conninfo.contains("://") ? "" : " dbname='\(Self.escape(name))'")
-        if conninfo.contains("://") {
-            copy.overrideDatabase = name
-        }
-        return copy
-    }
-
-    var overrideDatabase: String?
-
     static func escape(_ value: String) -> String {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
     }
@@ -39,14 +27,13 @@ public struct PQConfiguration: Sendable, CustomStringConvertible {
     /// Keyword/value pairs for PQconnectdbParams. Our defaults come first, so a setting in the
     /// connection string wins; the connection string itself is expanded from `dbname`.
     var connectParameters: [(String, String)] {
-        var parameters: [(String, String)] = [
+        let parameters: [(String, String)] = [
             ("connect_timeout", String(connectTimeout)),
             ("fallback_application_name", applicationName),
             ("client_encoding", "UTF8"),
             ("options", "-c DateStyle=ISO,MDY -c TimeZone=UTC -c IntervalStyle=iso_8601"),
             ("dbname", conninfo),
         ]
-        if let overrideDatabase { parameters.append(("dbname", overrideDatabase)) }
         return parameters
     }
 

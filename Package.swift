@@ -93,7 +93,7 @@ let package = Package(
             dependencies: ["PQ", "LocalPostgres", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "PQTests", dependencies: ["PQ", "TestSupport"]),
+        .testTarget(name: "PQTests", dependencies: ["PQ", "LocalPostgres", "TestSupport"]),
         .testTarget(name: "CareStoreTests", dependencies: ["CareStore", "PQ", "TestSupport"]),
         .testTarget(
             name: "CareAPITests",

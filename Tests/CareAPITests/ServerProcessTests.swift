@@ -110,3 +110,21 @@ struct ServerProcessTests {
         #expect(try await again.terminate() == 0)
     }
 }
+
+@Suite("The care client")
+struct ClientBinaryTests {
+    @Test("the care binary does not link libpq")
+    func careDoesNotLinkLibPQ() throws {
+        let care = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("care").path
+        #expect(FileManager.default.isExecutableFile(atPath: care), "build care first (swift build)")
+        let ldd = Process()
+        ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        ldd.arguments = [care]
+        let pipe = Pipe()
+        ldd.standardOutput = pipe
+        try ldd.run()
+        let libraries = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(libraries.contains("libc.so"), "ldd printed: \(libraries)")
+        #expect(!libraries.contains("libpq"))
+    }
+}

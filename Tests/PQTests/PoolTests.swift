@@ -1,4 +1,5 @@
 import Foundation
+import LocalPostgres
 import PQ
 import Synchronization
 import Testing
@@ -260,5 +261,56 @@ struct PipelineAndListenTests {
             if case .notification(let notification) = event { return notification.payload }
         }
         return nil
+    }
+}
+
+@Suite("Connecting", .timeLimit(.minutes(2)))
+struct ConnectingTests {
+    @Test("connects over TCP with a postgresql:// URL as well as over a Unix socket")
+    func tcpURL() async throws {
+        let port = Int.random(in: 20_000...40_000)
+        let base = FileManager.default.temporaryDirectory.path + "/carerelay-private-\(getpid())-tcp\(port)"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let cluster = try LocalPostgres(directory: base + "/pg", port: port, settings: ["listen_addresses": "127.0.0.1"], logger: testLogger())
+        try cluster.start()
+        defer { cluster.destroy(); try? FileManager.default.removeItem(atPath: base) }
+        // Local TCP connections need a password unless pg_hba trusts them; initdb --auth=trust does.
+        let connection = try await PQConnection.connect(PQConfiguration("postgresql://postgres@127.0.0.1:\(port)/postgres?application_name=tcp-test"))
+        let rows = try await connection.query("SELECT inet_server_port(), current_setting('application_name')")
+        let (serverPort, application) = try rows[0].decode(Int.self, String.self)
+        #expect(serverPort == port)
+        #expect(application == "tcp-test")
+        await connection.close()
+    }
+
+    @Test("a refused connection is a connection error that says where it tried")
+    func refused() async throws {
+        let error = await #expect(throws: PQError.self) {
+            try await PQConnection.connect(PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1))
+        }
+        #expect(error?.kind == .connection)
+        #expect(error?.isConnectionFailure == true)
+        #expect(error?.message.contains("/nonexistent-carerelay") == true)
+    }
+
+    @Test("the pool's health check discards an idle connection killed behind its back")
+    func idleHealthCheck() async throws {
+        let options = PQPool.Options(minimumConnections: 1, maximumConnections: 2, healthCheckInterval: .milliseconds(100))
+        try await TestDatabase.withPool(options: options) { pool, database in
+            let running = Task { try await pool.run() }
+            defer { running.cancel() }
+            let pid = try await pool.withConnection { await $0.backendPID }
+            _ = try await database.admin("SELECT pg_terminate_backend(\(Int(pid)))")
+            // Nobody asks for a connection: the service notices on its own and opens a new one.
+            var statistics = await pool.currentStatistics
+            for _ in 0..<50 where statistics.discarded == 0 || statistics.open < 1 {
+                try await Task.sleep(for: .milliseconds(100))
+                statistics = await pool.currentStatistics
+            }
+            #expect(statistics.discarded == 1)
+            #expect(statistics.open == 1)
+            let newPID = try await pool.withConnection { await $0.backendPID }
+            #expect(newPID != pid)
+        }
     }
 }

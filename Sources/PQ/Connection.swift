@@ -28,6 +28,7 @@ public actor PQConnection {
     private var owner: PGConnOwner?
     private var connection: OpaquePointer? { owner?.raw }
     private let notices: NoticeLogger
+    private nonisolated let cancelHandle = CancelHandle()
     /// SQL text -> name of the statement prepared for it on this connection.
     private var preparedStatements: [String: String] = [:]
     private static let preparedStatementLimit = 1_000
@@ -72,6 +73,7 @@ public actor PQConnection {
         }
         // The owner keeps the NoticeLogger alive as long as libpq may call it.
         owner = PGConnOwner(raw: conn, notices: notices)
+        cancelHandle.set(PQgetCancel(conn))
         PQsetNoticeReceiver(conn, { argument, result in
             guard let argument, let result else { return }
             Unmanaged<NoticeLogger>.fromOpaque(argument).takeUnretainedValue().log(result)
@@ -97,7 +99,22 @@ public actor PQConnection {
 
     /// Runs one parameterised statement. Statements are prepared once per connection and reused.
     @discardableResult
-    public func query(_ query: PQQuery, prepared: Bool = true) throws -> PQRows {
+    public nonisolated func query(_ query: PQQuery, prepared: Bool = true) async throws -> PQRows {
+        try await cancellable { try $0.runQuery(query, prepared: prepared) }
+    }
+
+    /// Task cancellation reaches the server as a cancel request (PQcancel): the statement
+    /// stops with SQLSTATE 57014 instead of running on after nobody waits for it.
+    private nonisolated func cancellable<T: Sendable>(_ body: @Sendable (isolated PQConnection) async throws -> T) async throws -> T {
+        try Task.checkCancellation()
+        return try await withTaskCancellationHandler {
+            try await body(self)
+        } onCancel: {
+            cancelHandle.cancel()
+        }
+    }
+
+    private func runQuery(_ query: PQQuery, prepared: Bool) throws -> PQRows {
         let binds = try query.encodedBinds()
         let conn = try handle()
         lastUsed = .now
@@ -116,8 +133,8 @@ public actor PQConnection {
     }
 
     /// Runs the statement and decodes each row with `transform`.
-    public func query<T>(_ query: PQQuery, _ transform: (PQRow) throws -> T) throws -> [T] {
-        try self.query(query).map(transform)
+    public nonisolated func query<T>(_ query: PQQuery, _ transform: (PQRow) throws -> T) async throws -> [T] {
+        try await self.query(query).map(transform)
     }
 
     private static func isStalePreparedStatement(_ error: PQError) -> Bool {
@@ -149,8 +166,8 @@ public actor PQConnection {
     }
 
     /// Runs SQL text with no parameters, possibly several statements (migrations, SET, LISTEN).
-    public func execute(_ sql: String) throws {
-        try simpleExecute(sql)
+    public nonisolated func execute(_ sql: String) async throws {
+        try await cancellable { try $0.simpleExecute(sql) }
     }
 
     private func simpleExecute(_ sql: String) throws {
@@ -206,7 +223,11 @@ public actor PQConnection {
     /// order. The statements run as one implicit transaction unless the pipeline itself holds
     /// BEGIN/COMMIT: when one fails, the error is thrown and the rest are skipped.
     /// Meant for batches of modest size: results are read only after everything is sent.
-    public func pipeline(_ queries: [PQQuery]) throws -> [PQRows] {
+    public nonisolated func pipeline(_ queries: [PQQuery]) async throws -> [PQRows] {
+        try await cancellable { try $0.runPipeline(queries) }
+    }
+
+    private func runPipeline(_ queries: [PQQuery]) throws -> [PQRows] {
         let conn = try handle()
         lastUsed = .now
         let encoded = try queries.map { try $0.encodedBinds() }
@@ -339,13 +360,14 @@ public actor PQConnection {
     }
 
     public func close() {
+        cancelHandle.set(nil)
         owner = nil
         preparedStatements.removeAll()
     }
 }
 
 /// Owns one PGconn and frees it when the last reference goes, on whatever thread that is
-/// (PQfinish does not block on the server). The only `@unchecked Sendable` type of PQ: the
+/// (PQfinish does not block on the server). With CancelPointer, the only `@unchecked Sendable`s of PQ: the
 /// pointer is only ever used from its PQConnection's executor.
 final class PGConnOwner: @unchecked Sendable {
     let raw: OpaquePointer
@@ -358,6 +380,34 @@ final class PGConnOwner: @unchecked Sendable {
 
     deinit {
         PQfinish(raw)
+    }
+}
+
+/// libpq's cancel object for a connection; PQcancel is safe to call from any thread.
+final class CancelHandle: Sendable {
+    private let handle = Mutex<CancelPointer?>(nil)
+
+    /// PGcancel is an opaque, self-contained copy of what a cancel request needs.
+    struct CancelPointer: @unchecked Sendable { let raw: OpaquePointer }
+
+    func set(_ raw: OpaquePointer?) {
+        let old = handle.withLock { handle in
+            defer { handle = raw.map(CancelPointer.init) }
+            return handle
+        }
+        if let old { PQfreeCancel(old.raw) }
+    }
+
+    func cancel() {
+        handle.withLock { handle in
+            guard let handle else { return }
+            var buffer = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(handle.raw, &buffer, Int32(buffer.count))
+        }
+    }
+
+    deinit {
+        if let raw = handle.withLock({ $0 }) { PQfreeCancel(raw.raw) }
     }
 }
 

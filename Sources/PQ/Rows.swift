@@ -16,7 +16,6 @@ public struct PQRows: Sendable, RandomAccessCollection {
     /// For each cell: offset into storage and length, or length -1 for NULL.
     let cells: [(offset: Int32, length: Int32)]
     public let count: Int
-    let columnIndex: [String: Int]
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }
@@ -27,11 +26,9 @@ public struct PQRows: Sendable, RandomAccessCollection {
         let columnCount = Int(PQnfields(result))
         var columns: [Column] = []
         columns.reserveCapacity(columnCount)
-        var index: [String: Int] = [:]
         for c in 0..<columnCount {
             let name = String(cString: PQfname(result, Int32(c)))
             columns.append(Column(name: name, type: UInt32(PQftype(result, Int32(c)))))
-            if index[name] == nil { index[name] = c }
         }
         var storage: [UInt8] = []
         var cells: [(offset: Int32, length: Int32)] = []
@@ -55,7 +52,6 @@ public struct PQRows: Sendable, RandomAccessCollection {
         let tag = String(cString: PQcmdStatus(result))
         let tuples = String(cString: PQcmdTuples(result))
         self.columns = columns
-        self.columnIndex = index
         self.storage = storage
         self.cells = cells
         self.count = rowCount
@@ -102,7 +98,8 @@ public struct PQRow: Sendable {
     }
 
     public func decode<T: PQDecodable>(_ type: T.Type = T.self, column name: String) throws -> T {
-        guard let position = rows.columnIndex[name] else {
+        // Results have few columns: a scan beats building a dictionary for every result.
+        guard let position = rows.columns.firstIndex(where: { $0.name == name }) else {
             throw PQError(.decoding, "the result has no column \"\(name)\" (columns: \(rows.columns.map(\.name).joined(separator: ", ")))")
         }
         return try decode(type, at: position)

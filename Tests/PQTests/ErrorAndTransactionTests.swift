@@ -219,3 +219,29 @@ struct NoticeTests {
         #expect(messages.contains { $0.0 == .warning && $0.1 == "dose above range" })
     }
 }
+
+@Suite("Cancellation")
+struct CancellationTests {
+    @Test("cancelling the task cancels the running statement on the server, and the connection stays usable")
+    func cancelRunningQuery() async throws {
+        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 1)) { pool, _ in
+            let started = ContinuousClock.now
+            let sleeper = Task { try await pool.query("SELECT pg_sleep(10)") }
+            try await Task.sleep(for: .milliseconds(300))
+            sleeper.cancel()
+            let result = await sleeper.result
+            let error = try #require(result.failureError as? PQError)
+            #expect(error.sqlState == SQLState.queryCanceled)
+            #expect(ContinuousClock.now - started < .seconds(3))
+            let rows = try await pool.query("SELECT 1")
+            #expect(try rows[0].decode(Int.self, at: 0) == 1)
+        }
+    }
+}
+
+extension Result {
+    var failureError: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}

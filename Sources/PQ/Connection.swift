@@ -53,31 +53,10 @@ public actor PQConnection {
     }
 
     private func open(_ configuration: PQConfiguration) throws {
-        let parameters = configuration.connectParameters
-        let keywords = parameters.map { strdup($0.0) }
-        let values = parameters.map { strdup($0.1) }
-        defer {
-            keywords.forEach { free($0) }
-            values.forEach { free($0) }
-        }
-        let conn = (keywords.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { keywordPointers in
-            (values.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { valuePointers in
-                PQconnectdbParams(keywordPointers.baseAddress, valuePointers.baseAddress, 1)
-            }
-        }
-        guard let conn else { throw PQError(.connection, "libpq could not allocate a connection") }
-        guard PQstatus(conn) == CONNECTION_OK else {
-            let message = Self.errorMessage(conn)
-            PQfinish(conn)
-            throw PQError(.connection, "cannot connect to PostgreSQL at \(configuration): \(message)")
-        }
+        let conn = try connectBlocking(configuration, notices: notices)
         // The owner keeps the NoticeLogger alive as long as libpq may call it.
         owner = PGConnOwner(raw: conn, notices: notices)
         cancelHandle.set(PQgetCancel(conn))
-        PQsetNoticeReceiver(conn, { argument, result in
-            guard let argument, let result else { return }
-            Unmanaged<NoticeLogger>.fromOpaque(argument).takeUnretainedValue().log(result)
-        }, Unmanaged.passUnretained(notices).toOpaque())
         // Decoding relies on ISO dates; a connection string may have overridden our options.
         if let style = PQparameterStatus(conn, "DateStyle"), !String(cString: style).hasPrefix("ISO") {
             try simpleExecute("SET DateStyle = 'ISO, MDY'")
@@ -364,6 +343,34 @@ public actor PQConnection {
         owner = nil
         preparedStatements.removeAll()
     }
+}
+
+/// PQconnectdbParams with our defaults: blocks until connected or failed. Notices go to
+/// `notices`, which the caller keeps alive as long as the connection.
+func connectBlocking(_ configuration: PQConfiguration, notices: NoticeLogger) throws -> OpaquePointer {
+    let parameters = configuration.connectParameters
+    let keywords = parameters.map { strdup($0.0) }
+    let values = parameters.map { strdup($0.1) }
+    defer {
+        keywords.forEach { free($0) }
+        values.forEach { free($0) }
+    }
+    let conn = (keywords.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { keywordPointers in
+        (values.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { valuePointers in
+            PQconnectdbParams(keywordPointers.baseAddress, valuePointers.baseAddress, 1)
+        }
+    }
+    guard let conn else { throw PQError(.connection, "libpq could not allocate a connection") }
+    guard PQstatus(conn) == CONNECTION_OK else {
+        let message = PQConnection.errorMessage(conn)
+        PQfinish(conn)
+        throw PQError(.connection, "cannot connect to PostgreSQL at \(configuration): \(message)")
+    }
+    PQsetNoticeReceiver(conn, { argument, result in
+        guard let argument, let result else { return }
+        Unmanaged<NoticeLogger>.fromOpaque(argument).takeUnretainedValue().log(result)
+    }, Unmanaged.passUnretained(notices).toOpaque())
+    return conn
 }
 
 /// Owns one PGconn and frees it when the last reference goes, on whatever thread that is

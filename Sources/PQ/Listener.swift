@@ -46,6 +46,8 @@ final class PQListener: Sendable {
     private let state = Mutex(State())
     private let configuration: PQConfiguration
     private let logger: Logger
+    /// Receives the listener connection's notices (a FATAL when its backend is terminated).
+    private let notices: NoticeLogger
     /// A pipe written to wake the thread from poll(2).
     private let wakeDescriptor: Int32
     private let wakeWriter: Int32
@@ -53,6 +55,7 @@ final class PQListener: Sendable {
     init(configuration: PQConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        self.notices = NoticeLogger(logger: logger)
         var descriptors: [Int32] = [-1, -1]
         _ = pipe(&descriptors)
         for descriptor in descriptors {
@@ -176,24 +179,12 @@ final class PQListener: Sendable {
     }
 
     private func connect() -> OpaquePointer? {
-        let parameters = configuration.connectParameters
-        let keywords = parameters.map { strdup($0.0) }
-        let values = parameters.map { strdup($0.1) }
-        defer {
-            keywords.forEach { free($0) }
-            values.forEach { free($0) }
-        }
-        let conn = (keywords.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { k in
-            (values.map { UnsafePointer($0) } + [nil]).withUnsafeBufferPointer { v in
-                PQconnectdbParams(k.baseAddress, v.baseAddress, 1)
-            }
-        }
-        guard let conn, PQstatus(conn) == CONNECTION_OK else {
-            logger.warning("listener cannot connect", metadata: ["error": "\(PQConnection.errorMessage(conn))"])
-            if let conn { PQfinish(conn) }
+        do {
+            return try connectBlocking(configuration, notices: notices)
+        } catch {
+            logger.warning("listener cannot connect", metadata: ["error": "\(error)"])
             return nil
         }
-        return conn
     }
 
     /// LISTENs to channels that gained subscribers, UNLISTENs from those that lost them, and

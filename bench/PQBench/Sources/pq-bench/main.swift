@@ -166,7 +166,11 @@ let cases: [(String, () async throws -> Double, () async throws -> Double)] = [
 ]
 
 print("pq-vs-postgresnio: \(operations) operations per case, best of \(rounds) alternating rounds, PostgreSQL on a Unix socket")
-print(String(format: "%-14@ %12@ %12@ %8@", "case" as NSString, "PQ ops/s" as NSString, "NIO ops/s" as NSString, "PQ/NIO" as NSString))
+func padded(_ text: String, _ width: Int, left: Bool = false) -> String {
+    let padding = String(repeating: " ", count: max(0, width - text.count))
+    return left ? text + padding : padding + text
+}
+print(padded("case", 14, left: true) + padded("PQ ops/s", 12) + padded("NIO ops/s", 12) + padded("PQ/NIO", 8))
 var results: [(String, Double)] = []
 for (name, pqCase, nioCase) in cases {
     var bestPQ = 0.0
@@ -187,12 +191,13 @@ for (name, pqCase, nioCase) in cases {
             bestNIO = max(bestNIO, nio.opsPerSecond)
         }
     }
-    print(String(format: "%-14@ %12.0f %12.0f %8.2f", name as NSString, bestPQ, bestNIO, bestPQ / bestNIO))
+    print(padded(name, 14, left: true) + padded(String(format: "%.0f", bestPQ), 12)
+        + padded(String(format: "%.0f", bestNIO), 12) + padded(String(format: "%.2f", bestPQ / bestNIO), 8))
     results.append((name, bestPQ / bestNIO))
 }
 
 await pool.close()
 clientRun.cancel()
 for (name, ratio) in results {
-    print(String(format: "RESULT ratio_%@ %.3f", name as NSString, ratio))
+    print("RESULT ratio_\(name) " + String(format: "%.3f", ratio))
 }

@@ -33,6 +33,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The care domain as values and rules: no I/O, no database, no HTTP.
+        .target(name: "CareDomain"),
         // A private PostgreSQL cluster (initdb + pg_ctl) for the embedded default and the tests.
         .target(
             name: "LocalPostgres",
@@ -42,7 +44,7 @@ let package = Package(
         .target(
             name: "CareStore",
             dependencies: [
-                "PQ",
+                "PQ", "CareDomain",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -93,6 +95,7 @@ let package = Package(
             dependencies: ["PQ", "LocalPostgres", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
+        .testTarget(name: "CareDomainTests", dependencies: ["CareDomain"]),
         .testTarget(name: "PQTests", dependencies: ["PQ", "LocalPostgres", "TestSupport"]),
         .testTarget(name: "CareStoreTests", dependencies: ["CareStore", "PQ", "TestSupport"]),
         .testTarget(

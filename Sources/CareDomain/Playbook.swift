@@ -1,0 +1,139 @@
+import Foundation
+
+/// The event types of the log that the rules and the playbook know.
+public enum EventType {
+    public static let trialStarted = "trial.started"
+    public static let trialFailed = "trial.failed"
+    public static let trialOutcomeRecorded = "trial.outcome_recorded"
+    public static let trdReached = "patient.trd_reached"
+    public static let referralMade = "referral.made"
+    public static let referralStatusChanged = "referral.status_changed"
+    public static let measurementRecorded = "measurement.recorded"
+    public static let taskCompleted = "task.completed"
+    public static let handoffAcknowledged = "handoff.acknowledged"
+    public static let handoffEscalated = "handoff.escalated"
+}
+
+/// When a playbook step applies to an event of its type.
+public enum PlaybookCondition: Sendable, Equatable, Codable {
+    case always
+    case referralKind(ReferralKind)
+    /// A PHQ-9 whose item 9 is above 0.
+    case safetySignal
+}
+
+/// One step of the playbook: an event of `event` (meeting `condition`) gives `role` a handoff.
+public struct PlaybookStep: Sendable, Equatable, Codable {
+    /// Stable key; a handoff is made once per (event, step key).
+    public var key: String
+    public var event: String
+    public var condition: PlaybookCondition
+    public var role: Role
+    public var title: String
+    public var priority: TaskPriority
+    public var dueInHours: Int
+
+    public init(key: String, event: String, condition: PlaybookCondition = .always, role: Role, title: String,
+                priority: TaskPriority = .routine, dueInHours: Int) {
+        self.key = key
+        self.event = event
+        self.condition = condition
+        self.role = role
+        self.title = title
+        self.priority = priority
+        self.dueInHours = dueInHours
+    }
+}
+
+/// What the playbook is told about an event.
+public struct PlaybookEvent: Sendable, Equatable {
+    public var type: String
+    public var occurredAt: Date
+    public var referralKind: ReferralKind?
+    public var safetySignal: Bool
+    /// A short human description of what happened ("sertraline: non-response after 8 weeks").
+    public var summary: String
+
+    public init(type: String, occurredAt: Date, referralKind: ReferralKind? = nil, safetySignal: Bool = false, summary: String) {
+        self.type = type
+        self.occurredAt = occurredAt
+        self.referralKind = referralKind
+        self.safetySignal = safetySignal
+        self.summary = summary
+    }
+}
+
+/// A handoff the playbook asks for; the store turns it into a task in the role's pool.
+public struct HandoffPlan: Sendable, Equatable {
+    public var stepKey: String
+    public var role: Role
+    public var title: String
+    public var reason: String
+    public var priority: TaskPriority
+    public var due: Date
+}
+
+/// The handoff playbook: data, seeded with DOMAIN.md's defaults and editable by an admin.
+public struct Playbook: Sendable, Equatable, Codable {
+    public var steps: [PlaybookStep]
+
+    public init(steps: [PlaybookStep]) { self.steps = steps }
+
+    /// The handoffs `event` produces, one per matching step.
+    public func handoffs(for event: PlaybookEvent) -> [HandoffPlan] {
+        steps.filter { step in
+            guard step.event == event.type else { return false }
+            switch step.condition {
+            case .always: return true
+            case .referralKind(let kind): return event.referralKind == kind
+            case .safetySignal: return event.safetySignal
+            }
+        }
+        .map { step in
+            HandoffPlan(stepKey: step.key, role: step.role, title: step.title,
+                        reason: "\(event.type): \(event.summary)", priority: step.priority,
+                        due: event.occurredAt.addingTimeInterval(Double(step.dueInHours) * 3600))
+        }
+    }
+
+    public static let `default` = Playbook(steps: [
+        // A trial fails.
+        PlaybookStep(key: "trial-failed.next-step", event: EventType.trialFailed, role: .psychiatrist,
+                     title: "Plan the next treatment step: optimise, switch, augment or refer", priority: .urgent, dueInHours: 72),
+        PlaybookStep(key: "trial-failed.psychotherapy-review", event: EventType.trialFailed, role: .psychologist,
+                     title: "Review psychotherapy: adequacy, augmentation with CBT or behavioural activation", dueInHours: 168),
+        PlaybookStep(key: "trial-failed.barriers", event: EventType.trialFailed, role: .socialWorker,
+                     title: "Screen for barriers: adherence, money, housing, support", dueInHours: 168),
+        // The patient now meets the TRD definition.
+        PlaybookStep(key: "trd.evaluate-neuromodulation", event: EventType.trdReached, role: .psychiatrist,
+                     title: "Evaluate for TMS, ECT or esketamine", priority: .urgent, dueInHours: 168),
+        // A TMS referral is made.
+        PlaybookStep(key: "tms.prior-authorisation", event: EventType.referralMade, condition: .referralKind(.tms), role: .socialWorker,
+                     title: "Insurance prior authorisation for TMS: every prior trial with drug, class, dates, dose, weeks at dose, reason stopped, PHQ-9 before and after",
+                     priority: .urgent, dueInHours: 72),
+        PlaybookStep(key: "tms.transport", event: EventType.referralMade, condition: .referralKind(.tms), role: .socialWorker,
+                     title: "Arrange transport for daily TMS sessions (20-36 sessions over 4-6 weeks)", dueInHours: 168),
+        PlaybookStep(key: "tms.contraindications", event: EventType.referralMade, condition: .referralKind(.tms), role: .psychiatrist,
+                     title: "Screen for TMS contraindications: metal implants, devices, seizure risk, medicines that lower the seizure threshold",
+                     priority: .urgent, dueInHours: 72),
+        PlaybookStep(key: "tms.education", event: EventType.referralMade, condition: .referralKind(.tms), role: .psychologist,
+                     title: "TMS education and continued therapy during the course", dueInHours: 168),
+        // An ECT referral is made.
+        PlaybookStep(key: "ect.authorisation-transport", event: EventType.referralMade, condition: .referralKind(.ect), role: .socialWorker,
+                     title: "ECT prior authorisation, escort and transport (no driving during the course), work or leave letter",
+                     priority: .urgent, dueInHours: 72),
+        PlaybookStep(key: "ect.workup", event: EventType.referralMade, condition: .referralKind(.ect), role: .psychiatrist,
+                     title: "ECT medical and anaesthesia workup, labs, taper of interfering medicines (benzodiazepines, anticonvulsants)",
+                     priority: .urgent, dueInHours: 72),
+        PlaybookStep(key: "ect.consent-cognition", event: EventType.referralMade, condition: .referralKind(.ect), role: .psychologist,
+                     title: "ECT consent support and a baseline cognitive assessment", dueInHours: 120),
+        // A PHQ-9 with item 9 above 0: same-day safety assessment.
+        PlaybookStep(key: "safety.psychiatrist", event: EventType.measurementRecorded, condition: .safetySignal, role: .psychiatrist,
+                     title: "Urgent safety assessment (PHQ-9 item 9 above 0)", priority: .stat, dueInHours: 8),
+        PlaybookStep(key: "safety.psychologist", event: EventType.measurementRecorded, condition: .safetySignal, role: .psychologist,
+                     title: "Urgent safety assessment (PHQ-9 item 9 above 0)", priority: .stat, dueInHours: 8),
+        // A handoff not acknowledged in time.
+        PlaybookStep(key: "escalation.follow-up", event: EventType.handoffEscalated, role: .careManager,
+                     title: "Follow up an overdue handoff with the team", priority: .urgent, dueInHours: 24),
+    ])
+}

@@ -39,6 +39,12 @@ public struct PQQuery: Sendable, ExpressibleByStringInterpolation, CustomStringC
             sql += "$\(binds.count)"
         }
 
+        /// An optional value: NULL when nil.
+        public mutating func appendInterpolation<Value: PQEncodable>(_ value: Value?) {
+            binds.append(value)
+            sql += "$\(binds.count)"
+        }
+
         /// Text that is written into the SQL as it is: only for identifiers from code.
         public mutating func appendInterpolation(unescaped text: String) {
             sql += text

@@ -1,0 +1,180 @@
+import CareDomain
+import Foundation
+import PQ
+
+extension CareStore {
+    // MARK: Teams, members, patients
+
+    public func createTeam(name: String, actorID: UUID? = nil) async throws -> UUID {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw StoreError.invalid("a team needs a name") }
+        return try await command { context in
+            do {
+                let id = try await context.connection.query("INSERT INTO teams (name) VALUES (\(trimmed)) RETURNING id")[0].decode(UUID.self, at: 0)
+                try await context.append("team.created", teamID: id, patientID: nil, actorID: actorID, payload: ["team_id": id.uuidString.lowercased()])
+                return id
+            } catch let error as PQError where error.constraint == "teams_name_unique" {
+                throw StoreError.conflict("a team named \(trimmed) already exists")
+            }
+        }
+    }
+
+    /// A member with their roles on one team.
+    public func createMember(displayName: String, email: String? = nil, teamID: UUID, roles: [Role], isServiceAccount: Bool = false, actorID: UUID? = nil) async throws -> UUID {
+        let trimmed = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw StoreError.invalid("a member needs a name") }
+        guard !roles.isEmpty else { throw StoreError.invalid("a member needs at least one role") }
+        return try await command { context in
+            let team = try await context.connection.query("SELECT 1 FROM teams WHERE id = \(teamID)")
+            guard !team.isEmpty else { throw StoreError.notFound("team \(teamID)") }
+            let id: UUID
+            do {
+                id = try await context.connection.query("""
+                    INSERT INTO members (display_name, email, is_service_account) VALUES (\(trimmed), \(email), \(isServiceAccount)) RETURNING id
+                    """)[0].decode(UUID.self, at: 0)
+            } catch let error as PQError where error.constraint == "members_email_unique" {
+                throw StoreError.conflict("a member with e-mail \(email ?? "") already exists")
+            }
+            for role in Set(roles) {
+                try await context.connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(teamID), \(id), \(role.rawValue))")
+            }
+            try await context.append("member.created", teamID: teamID, patientID: nil, actorID: actorID,
+                                     payload: ["member_id": id.uuidString.lowercased(), "roles": roles.map(\.rawValue).sorted().joined(separator: ",")])
+            return id
+        }
+    }
+
+    public func createPatient(teamID: UUID, mrn: String, displayName: String, enrolledOn: Date, actorID: UUID? = nil) async throws -> UUID {
+        let mrn = mrn.trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !mrn.isEmpty, !name.isEmpty else { throw StoreError.invalid("a patient needs an MRN and a display name") }
+        return try await command { context in
+            let team = try await context.connection.query("SELECT 1 FROM teams WHERE id = \(teamID)")
+            guard !team.isEmpty else { throw StoreError.notFound("team \(teamID)") }
+            let id: UUID
+            do {
+                id = try await context.connection.query("""
+                    INSERT INTO patients (team_id, mrn, display_name, enrolled_on, episode_started_on)
+                    VALUES (\(teamID), \(mrn), \(name), \(enrolledOn)::date, \(enrolledOn)::date) RETURNING id
+                    """)[0].decode(UUID.self, at: 0)
+            } catch let error as PQError where error.constraint == "patients_mrn_unique" {
+                throw StoreError.conflict("MRN \(mrn) is already enrolled on this team")
+            }
+            try await context.connection.query("INSERT INTO care_plans (patient_id, version, author_id) VALUES (\(id), 1, \(actorID))")
+            try await context.append("patient.enrolled", teamID: teamID, patientID: id, actorID: actorID, payload: ["patient_id": id.uuidString.lowercased()])
+            return id
+        }
+    }
+
+    // MARK: Measurements
+
+    /// Records a score; a PHQ-9 with item 9 above 0 produces same-day safety handoffs.
+    public func recordMeasurement(patientID: UUID, score: Score, takenAt: Date, actorID: UUID?) async throws -> (measurementID: UUID, event: AppendedEvent) {
+        try await command { context in
+            let teamID = try await context.patientTeam(patientID)
+            let id = try await context.connection.query("""
+                INSERT INTO measurements (patient_id, instrument, total, items, safety_signal, taken_at, recorded_by)
+                VALUES (\(patientID), \(score.instrument.rawValue), \(score.total), \(score.items), \(score.isSafetySignal), \(takenAt), \(actorID))
+                RETURNING id
+                """)[0].decode(UUID.self, at: 0)
+            let event = try await context.append(
+                EventType.measurementRecorded, teamID: teamID, patientID: patientID, actorID: actorID,
+                payload: ["measurement_id": id.uuidString.lowercased(), "instrument": score.instrument.rawValue,
+                          "safety_signal": score.isSafetySignal ? "true" : "false"]
+            ) { occurredAt in
+                PlaybookEvent(type: EventType.measurementRecorded, occurredAt: occurredAt, safetySignal: score.isSafetySignal,
+                              summary: "\(score.instrument.rawValue) \(score.total)\(score.isSafetySignal ? ", item 9 above 0" : "")")
+            }
+            return (id, event)
+        }
+    }
+
+    // MARK: Referrals
+
+    public func makeReferral(patientID: UUID, kind: ReferralKind, targetClinic: String, note: String = "", actorID: UUID?) async throws -> (referralID: UUID, event: AppendedEvent) {
+        let clinic = targetClinic.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !clinic.isEmpty else { throw StoreError.invalid("a referral needs a target clinic") }
+        return try await command { context in
+            let teamID = try await context.patientTeam(patientID)
+            let id = try await context.connection.query("""
+                INSERT INTO referrals (patient_id, kind, target_clinic, note, made_by) VALUES (\(patientID), \(kind.rawValue), \(clinic), \(note), \(actorID))
+                RETURNING id
+                """)[0].decode(UUID.self, at: 0)
+            let event = try await context.append(
+                EventType.referralMade, teamID: teamID, patientID: patientID, actorID: actorID,
+                payload: ["referral_id": id.uuidString.lowercased(), "kind": kind.rawValue]
+            ) { occurredAt in
+                PlaybookEvent(type: EventType.referralMade, occurredAt: occurredAt, referralKind: kind, summary: "\(kind.rawValue.uppercased()) referral to \(clinic)")
+            }
+            return (id, event)
+        }
+    }
+
+    public func moveReferral(_ referralID: UUID, to status: ReferralStatus, actorID: UUID?) async throws {
+        try await command { context in
+            let rows = try await context.connection.query("SELECT patient_id, status FROM referrals WHERE id = \(referralID) FOR UPDATE")
+            guard let row = rows.firstRow else { throw StoreError.notFound("referral \(referralID)") }
+            let (patientID, current) = try row.decode(UUID.self, String.self)
+            guard let from = ReferralStatus(rawValue: current) else { throw StoreError.invalid("referral has unknown status \(current)") }
+            if case .failure(let error) = from.moving(to: status) { throw StoreError.conflict(error.description) }
+            let teamID = try await context.patientTeam(patientID)
+            try await context.connection.query("UPDATE referrals SET status = \(status.rawValue), updated_at = now() WHERE id = \(referralID)")
+            try await context.append(EventType.referralStatusChanged, teamID: teamID, patientID: patientID, actorID: actorID,
+                                     payload: ["referral_id": referralID.uuidString.lowercased(), "from": from.rawValue, "to": status.rawValue])
+        }
+    }
+
+    // MARK: Handoffs
+
+    public func acknowledgeHandoff(_ handoffID: UUID, memberID: UUID) async throws {
+        try await command { context in
+            let rows = try await context.connection.query("SELECT patient_id, acknowledged_at FROM handoffs WHERE id = \(handoffID) FOR UPDATE")
+            guard let row = rows.firstRow else { throw StoreError.notFound("handoff \(handoffID)") }
+            let (patientID, acknowledged) = try row.decode(UUID.self, Date?.self)
+            guard acknowledged == nil else { throw StoreError.conflict("handoff \(handoffID) is already acknowledged") }
+            let teamID = try await context.patientTeam(patientID)
+            try await context.connection.query("UPDATE handoffs SET acknowledged_by = \(memberID), acknowledged_at = now() WHERE id = \(handoffID)")
+            try await context.append(EventType.handoffAcknowledged, teamID: teamID, patientID: patientID, actorID: memberID,
+                                     payload: ["handoff_id": handoffID.uuidString.lowercased()])
+        }
+    }
+
+    /// Escalates handoffs not acknowledged by their due time. Several servers may run this at the
+    /// same moment: SKIP LOCKED gives each overdue handoff to exactly one of them. The follow-ups
+    /// an escalation makes are not escalated again (no chain of escalations); the report shows
+    /// them as overdue.
+    @discardableResult
+    public func escalateOverdueHandoffs(now: Date = Date(), limit: Int = 100) async throws -> [UUID] {
+        try await command { context in
+            let rows = try await context.connection.query("""
+                SELECT h.id, h.patient_id, p.team_id, h.step_key FROM handoffs h
+                JOIN patients p ON p.id = h.patient_id
+                JOIN events e ON e.id = h.event_id
+                WHERE h.acknowledged_at IS NULL AND h.escalated_at IS NULL AND h.due_at < \(now)
+                  AND e.type <> \(EventType.handoffEscalated)
+                ORDER BY h.due_at LIMIT \(limit)
+                FOR UPDATE OF h SKIP LOCKED
+                """)
+            var escalated: [UUID] = []
+            for row in rows {
+                let (id, patientID, teamID, stepKey) = try row.decode(UUID.self, UUID.self, UUID.self, String.self)
+                try await context.connection.query("UPDATE handoffs SET escalated_at = now() WHERE id = \(id)")
+                try await context.append(EventType.handoffEscalated, teamID: teamID, patientID: patientID, actorID: nil,
+                                         payload: ["handoff_id": id.uuidString.lowercased(), "step": stepKey]) { occurredAt in
+                    PlaybookEvent(type: EventType.handoffEscalated, occurredAt: occurredAt, summary: "\(stepKey) not acknowledged in time")
+                }
+                escalated.append(id)
+            }
+            return escalated
+        }
+    }
+}
+
+extension CommandContext {
+    /// The patient's team, or notFound.
+    func patientTeam(_ patientID: UUID) async throws -> UUID {
+        let rows = try await connection.query("SELECT team_id FROM patients WHERE id = \(patientID)")
+        guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
+        return try row.decode(UUID.self, at: 0)
+    }
+}

@@ -1,0 +1,126 @@
+import CareDomain
+import Foundation
+import PQ
+
+/// A trial as stored: dose steps are JSON in the trials row.
+struct StoredDoseStep: Codable, Sendable {
+    var from: Date
+    var dailyDoseMg: Double
+}
+
+extension CareStore {
+    public func startTrial(patientID: UUID, kind: TrialKind, drug: String?, dailyDoseMg: Double?, startedOn: Date,
+                           therapy: String? = nil, actorID: UUID?) async throws -> UUID {
+        try await command { context in
+            let teamID = try await context.patientTeam(patientID)
+            let reference = try await context.referenceData()
+            var drugName: String?
+            var steps: [StoredDoseStep] = []
+            if kind == .medication || kind == .augmentation {
+                guard let drug, let entry = reference.doseTable.entry(for: drug) else {
+                    throw StoreError.invalid("\(drug ?? "a drug") is not in the dose table; a medication trial needs a known drug")
+                }
+                guard let dose = dailyDoseMg, dose > 0 else { throw StoreError.invalid("a medication trial needs a daily dose above 0 mg") }
+                drugName = entry.drug
+                steps = [StoredDoseStep(from: startedOn, dailyDoseMg: dose)]
+            }
+            let id = try await context.connection.query("""
+                INSERT INTO trials (patient_id, kind, drug, therapy, dose_steps, started_on, recorded_by)
+                VALUES (\(patientID), \(kind.rawValue), \(drugName), \(therapy), \(PQJSON(steps))::jsonb, \(startedOn)::date, \(actorID))
+                RETURNING id
+                """)[0].decode(UUID.self, at: 0)
+            try await context.append(EventType.trialStarted, teamID: teamID, patientID: patientID, actorID: actorID,
+                                     payload: ["trial_id": id.uuidString.lowercased(), "kind": kind.rawValue, "drug": drugName ?? ""])
+            return id
+        }
+    }
+
+    public struct OutcomeResult: Sendable, Equatable {
+        public var adequacy: AdequacyAssessment
+        public var isFailure: Bool
+        public var trdReached: Bool
+        public var events: [AppendedEvent]
+    }
+
+    /// Records how a trial ended. A failed adequate trial appends trial.failed (and its handoffs);
+    /// crossing the TRD threshold appends patient.trd_reached. The trial and the patient are
+    /// locked, so concurrent recordings give one outcome, one trial.failed, one set of handoffs.
+    public func recordTrialOutcome(trialID: UUID, outcome: TrialOutcome, stoppedOn: Date, adherence: Double? = nil,
+                                   stopReason: String? = nil, actorID: UUID?) async throws -> OutcomeResult {
+        if let adherence, !(0...1).contains(adherence) { throw StoreError.invalid("adherence must be between 0 and 1") }
+        return try await command { context in
+            let rows = try await context.connection.query("""
+                SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect
+                FROM trials t JOIN patients p ON p.id = t.patient_id WHERE t.id = \(trialID)
+                FOR UPDATE OF t, p
+                """)
+            guard let row = rows.firstRow else { throw StoreError.notFound("trial \(trialID)") }
+            let (patientID, teamID, kindText, drug, steps, startedOn, existing, sessions, bilateral) = try row.decode(
+                UUID.self, UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self, Int?.self, Bool.self)
+            if let existing { throw StoreError.conflict("the outcome of trial \(trialID) is already recorded as \(existing)") }
+            guard let kind = TrialKind(rawValue: kindText) else { throw StoreError.invalid("unknown trial kind \(kindText)") }
+            guard stoppedOn >= startedOn else { throw StoreError.invalid("a trial cannot stop before it started") }
+
+            let reference = try await context.referenceData()
+            let rules = reference.trialRules
+            let before = try await context.failedTrials(patientID: patientID, reference: reference)
+
+            let facts = TrialFacts(kind: kind, drug: drug, isBilateralECT: bilateral,
+                                   doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
+                                   start: startedOn, stop: stoppedOn, adherence: adherence, outcome: outcome, sessions: sessions)
+            let adequacy: AdequacyAssessment
+            do {
+                adequacy = try rules.adequacy(of: facts, doseTable: reference.doseTable, asOf: stoppedOn)
+            } catch let error as TrialError {
+                throw StoreError.invalid(error.description)
+            }
+            let failed = rules.isFailure(facts, adequacy: adequacy)
+            try await context.connection.query("""
+                UPDATE trials SET outcome = \(outcome.rawValue), stopped_on = \(stoppedOn)::date, adherence = \(adherence),
+                    stop_reason = \(stopReason), is_failed = \(failed), updated_at = now()
+                WHERE id = \(trialID)
+                """)
+            var events = [try await context.append(
+                EventType.trialOutcomeRecorded, teamID: teamID, patientID: patientID, actorID: actorID,
+                payload: ["trial_id": trialID.uuidString.lowercased(), "outcome": outcome.rawValue, "adequate": adequacy.isAdequate ? "true" : "false"])]
+            var trdReached = false
+            if failed {
+                let summary = "\(drug ?? kind.rawValue): \(outcome.rawValue) (\(adequacy.reason))"
+                events.append(try await context.append(
+                    EventType.trialFailed, teamID: teamID, patientID: patientID, actorID: actorID,
+                    payload: ["trial_id": trialID.uuidString.lowercased()]
+                ) { occurredAt in PlaybookEvent(type: EventType.trialFailed, occurredAt: occurredAt, summary: summary) })
+
+                let after = before + [FailedTrial(kind: kind, drugClass: adequacy.drugClass, isBilateralECT: bilateral)]
+                let wasTRD = rules.trdStatus(failed: before).isTRD
+                let status = rules.trdStatus(failed: after)
+                if status.isTRD, !wasTRD {
+                    trdReached = true
+                    events.append(try await context.append(
+                        EventType.trdReached, teamID: teamID, patientID: patientID, actorID: actorID,
+                        payload: ["failed_trials": "\(status.failedTrials)", "classes": "\(status.distinctClasses)"]
+                    ) { occurredAt in
+                        PlaybookEvent(type: EventType.trdReached, occurredAt: occurredAt, summary: "\(status.failedTrials) failed adequate trials (\(status.inputs))")
+                    })
+                }
+            }
+            return OutcomeResult(adequacy: adequacy, isFailure: failed, trdReached: trdReached, events: events)
+        }
+    }
+}
+
+extension CommandContext {
+    /// The patient's failed adequate trials in the current episode.
+    func failedTrials(patientID: UUID, reference: ReferenceData) async throws -> [FailedTrial] {
+        let rows = try await connection.query("""
+            SELECT t.kind, d.drug_class, t.is_bilateral_ect FROM trials t
+            JOIN patients p ON p.id = t.patient_id
+            LEFT JOIN dose_table d ON d.drug = t.drug
+            WHERE t.patient_id = \(patientID) AND t.is_failed AND t.started_on >= coalesce(p.episode_started_on, p.enrolled_on)
+            """)
+        return try rows.map { row in
+            let (kind, drugClass, bilateral) = try row.decode(String.self, String?.self, Bool.self)
+            return FailedTrial(kind: TrialKind(rawValue: kind) ?? .medication, drugClass: drugClass.flatMap(DrugClass.init(rawValue:)), isBilateralECT: bilateral)
+        }
+    }
+}

@@ -1,0 +1,283 @@
+import CareDomain
+import CareStore
+import Foundation
+import PQ
+import Testing
+import TestSupport
+
+let day: TimeInterval = 86_400
+let enrolmentDate = Date(timeIntervalSince1970: 1_788_000_000).addingTimeInterval(0)  // 2026-08-29
+
+struct Clinic {
+    var store: CareStore
+    var team: UUID
+    var psychiatrist: UUID
+    var psychologist: UUID
+    var socialWorker: UUID
+    var patient: UUID
+
+    static func make(_ pool: PQPool) async throws -> Clinic {
+        let store = CareStore(pool: pool, logger: testLogger())
+        let team = try await store.createTeam(name: "North")
+        let psychiatrist = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist])
+        let psychologist = try await store.createMember(displayName: "Dr. Lind", teamID: team, roles: [.psychologist])
+        let socialWorker = try await store.createMember(displayName: "S. Okafor", teamID: team, roles: [.socialWorker])
+        let patient = try await store.createPatient(teamID: team, mrn: "MRN-1", displayName: "A. Patient", enrolledOn: enrolmentDate)
+        return Clinic(store: store, team: team, psychiatrist: psychiatrist, psychologist: psychologist, socialWorker: socialWorker, patient: patient)
+    }
+
+    func count(_ table: String, _ pool: PQPool) async throws -> Int {
+        try await pool.query("SELECT count(*) FROM \(unescaped: table)")[0].decode(Int.self, at: 0)
+    }
+
+    func handoffRoles(_ pool: PQPool, event type: String) async throws -> [String] {
+        try await pool.query("""
+            SELECT h.role FROM handoffs h JOIN events e ON e.id = h.event_id JOIN tasks t ON t.id = h.task_id
+            WHERE e.type = \(type) AND t.pool_role = h.role AND t.origin = 'handoff' AND t.status = 'requested'
+            ORDER BY h.role, h.step_key
+            """).column(String.self)
+    }
+
+    func eventCount(_ pool: PQPool, _ type: String) async throws -> Int {
+        try await pool.query("SELECT count(*) FROM events WHERE type = \(type)")[0].decode(Int.self, at: 0)
+    }
+}
+
+@Suite("Store commands", .timeLimit(.minutes(2)))
+struct StoreTests {
+    @Test("teams, members and patients are created with their events; bad input writes nothing")
+    func enrolment() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            #expect(try await clinic.eventCount(pool, "patient.enrolled") == 1)
+            let events = try await clinic.count("events", pool)
+            await #expect(throws: StoreError.conflict("a team named North already exists")) { try await clinic.store.createTeam(name: "North") }
+            await #expect(throws: StoreError.invalid("a team needs a name")) { try await clinic.store.createTeam(name: "  ") }
+            await #expect(throws: StoreError.conflict("MRN MRN-1 is already enrolled on this team")) {
+                try await clinic.store.createPatient(teamID: clinic.team, mrn: "MRN-1", displayName: "Twin", enrolledOn: enrolmentDate)
+            }
+            let missing = UUID()
+            await #expect(throws: StoreError.notFound("team \(missing)")) {
+                try await clinic.store.createPatient(teamID: missing, mrn: "MRN-2", displayName: "B", enrolledOn: enrolmentDate)
+            }
+            #expect(try await clinic.count("events", pool) == events)
+            #expect(try await clinic.count("patients", pool) == 1)
+            #expect(try await clinic.count("care_plans", pool) == 1)
+        }
+    }
+
+    @Test("a PHQ-9 with item 9 above 0 gives the psychiatrist and psychologist same-day handoffs; an ordinary one gives none")
+    func safetySignal() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let plain = try await clinic.store.recordMeasurement(patientID: clinic.patient, score: Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 0]), takenAt: Date(), actorID: clinic.psychologist)
+            #expect(plain.event.handoffIDs.isEmpty)
+            let signal = try await clinic.store.recordMeasurement(patientID: clinic.patient, score: Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 1]), takenAt: Date(), actorID: clinic.psychologist)
+            #expect(signal.event.handoffIDs.count == 2)
+            #expect(try await clinic.handoffRoles(pool, event: "measurement.recorded") == ["psychiatrist", "psychologist"])
+            let due = try await pool.query("SELECT bool_and(due_at <= now() + interval '12 hours' AND priority = 'stat') FROM tasks WHERE origin = 'handoff'")
+            #expect(try due[0].decode(Bool.self, at: 0))
+        }
+    }
+
+    @Test("a TMS referral produces its four handoffs and an ECT referral its three")
+    func referrals() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let tms = try await clinic.store.makeReferral(patientID: clinic.patient, kind: .tms, targetClinic: "Lakeside TMS", actorID: clinic.psychiatrist)
+            #expect(tms.event.handoffIDs.count == 4)
+            let roles = try await pool.query("SELECT role FROM handoffs WHERE event_id = \(tms.event.id) ORDER BY role").column(String.self)
+            #expect(roles == ["psychiatrist", "psychologist", "social_worker", "social_worker"])
+            let ect = try await clinic.store.makeReferral(patientID: clinic.patient, kind: .ect, targetClinic: "City ECT", actorID: clinic.psychiatrist)
+            #expect(ect.event.handoffIDs.count == 3)
+            try await clinic.store.moveReferral(tms.referralID, to: .accepted, actorID: clinic.socialWorker)
+            await #expect(throws: StoreError.conflict("ReferralStatus cannot move from accepted to completed")) {
+                try await clinic.store.moveReferral(tms.referralID, to: .completed, actorID: clinic.socialWorker)
+            }
+            let status = try await pool.query("SELECT status FROM referrals WHERE id = \(tms.referralID)")[0].decode(String.self, at: 0)
+            #expect(status == "accepted")
+        }
+    }
+
+    @Test("a failed adequate trial gives three handoffs; the second failure reaches TRD and asks for a neuromodulation evaluation")
+    func trialFailureAndTRD() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let first = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "Sertraline", dailyDoseMg: 100, startedOn: enrolmentDate, actorID: clinic.psychiatrist)
+            let firstResult = try await clinic.store.recordTrialOutcome(trialID: first, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(56 * day), actorID: clinic.psychiatrist)
+            #expect(firstResult.isFailure && !firstResult.trdReached)
+            #expect(try await clinic.handoffRoles(pool, event: "trial.failed") == ["psychiatrist", "psychologist", "social_worker"])
+
+            let second = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "venlafaxine", dailyDoseMg: 150, startedOn: enrolmentDate.addingTimeInterval(60 * day), actorID: clinic.psychiatrist)
+            let secondResult = try await clinic.store.recordTrialOutcome(trialID: second, outcome: .partialResponse, stoppedOn: enrolmentDate.addingTimeInterval(110 * day), actorID: clinic.psychiatrist)
+            #expect(secondResult.isFailure && secondResult.trdReached)
+            #expect(try await clinic.eventCount(pool, "patient.trd_reached") == 1)
+            #expect(try await clinic.handoffRoles(pool, event: "patient.trd_reached") == ["psychiatrist"])
+
+            // A third failure does not reach TRD again.
+            let third = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "bupropion", dailyDoseMg: 300, startedOn: enrolmentDate.addingTimeInterval(120 * day), actorID: clinic.psychiatrist)
+            let thirdResult = try await clinic.store.recordTrialOutcome(trialID: third, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(170 * day), actorID: clinic.psychiatrist)
+            #expect(thirdResult.isFailure && !thirdResult.trdReached)
+            #expect(try await clinic.eventCount(pool, "patient.trd_reached") == 1)
+        }
+    }
+
+    @Test("a trial stopped at 3 weeks for intolerance is recorded without trial.failed or handoffs")
+    func earlyIntolerance() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let trial = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "paroxetine", dailyDoseMg: 20, startedOn: enrolmentDate, actorID: clinic.psychiatrist)
+            let result = try await clinic.store.recordTrialOutcome(trialID: trial, outcome: .intolerance, stoppedOn: enrolmentDate.addingTimeInterval(21 * day), actorID: clinic.psychiatrist)
+            #expect(!result.isFailure)
+            #expect(try await clinic.eventCount(pool, "trial.failed") == 0)
+            #expect(try await clinic.count("handoffs", pool) == 0)
+            #expect(try await pool.query("SELECT outcome FROM trials WHERE id = \(trial)")[0].decode(String.self, at: 0) == "intolerance")
+        }
+    }
+
+    @Test("an unknown drug or a stop before the start is refused and nothing is written")
+    func badTrials() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let events = try await clinic.count("events", pool)
+            await #expect(throws: StoreError.self) {
+                try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "placebozine", dailyDoseMg: 10, startedOn: enrolmentDate, actorID: nil)
+            }
+            let trial = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "sertraline", dailyDoseMg: 50, startedOn: enrolmentDate, actorID: nil)
+            await #expect(throws: StoreError.invalid("a trial cannot stop before it started")) {
+                try await clinic.store.recordTrialOutcome(trialID: trial, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(-day), actorID: nil)
+            }
+            #expect(try await clinic.count("events", pool) == events + 1)  // trial.started only
+            #expect(try await pool.query("SELECT outcome FROM trials WHERE id = \(trial)")[0].decode(String?.self, at: 0) == nil)
+        }
+    }
+
+    @Test("20 concurrent outcome recordings of one trial give one outcome, one trial.failed and one set of handoffs")
+    func concurrentOutcomes() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let trial = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "escitalopram", dailyDoseMg: 20, startedOn: enrolmentDate, actorID: clinic.psychiatrist)
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        (try? await clinic.store.recordTrialOutcome(trialID: trial, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(60 * day), actorID: clinic.psychiatrist)) != nil
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 }.count == 1)
+            #expect(try await clinic.eventCount(pool, "trial.failed") == 1)
+            #expect(try await clinic.eventCount(pool, "trial.outcome_recorded") == 1)
+            #expect(try await clinic.count("handoffs", pool) == 3)
+            #expect(try await clinic.count("tasks", pool) == 3)
+        }
+    }
+
+    @Test("two escalation jobs running together escalate each overdue handoff once")
+    func concurrentEscalation() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            for index in 0..<5 {
+                _ = try await clinic.store.makeReferral(patientID: clinic.patient, kind: .tms, targetClinic: "Clinic \(index)", actorID: clinic.psychiatrist)
+            }
+            let overdue = try await clinic.count("handoffs", pool)
+            #expect(overdue == 20)
+            let later = Date().addingTimeInterval(30 * day)
+            async let first = clinic.store.escalateOverdueHandoffs(now: later, limit: 100)
+            async let second = clinic.store.escalateOverdueHandoffs(now: later, limit: 100)
+            let (a, b) = try await (first, second)
+            #expect(Set(a).isDisjoint(with: b))
+            #expect(a.count + b.count == overdue)
+            #expect(try await clinic.eventCount(pool, "handoff.escalated") == overdue)
+            #expect(try await clinic.handoffRoles(pool, event: "handoff.escalated").allSatisfy { $0 == "care_manager" })
+            // Neither the escalated handoffs nor the care manager's follow-ups are escalated again.
+            #expect(try await clinic.store.escalateOverdueHandoffs(now: later.addingTimeInterval(60 * day)).isEmpty)
+        }
+    }
+
+    @Test("acknowledging a handoff once works, twice is a conflict")
+    func acknowledge() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let referral = try await clinic.store.makeReferral(patientID: clinic.patient, kind: .ect, targetClinic: "City ECT", actorID: clinic.psychiatrist)
+            let handoff = referral.event.handoffIDs[0]
+            try await clinic.store.acknowledgeHandoff(handoff, memberID: clinic.socialWorker)
+            await #expect(throws: StoreError.conflict("handoff \(handoff) is already acknowledged")) {
+                try await clinic.store.acknowledgeHandoff(handoff, memberID: clinic.socialWorker)
+            }
+            #expect(try await clinic.eventCount(pool, "handoff.acknowledged") == 1)
+        }
+    }
+
+    @Test("a command that fails after its event insert leaves no event, handoff, task or referral behind")
+    func atomicity() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            // The last handoff of a TMS referral fails inside the database.
+            try await pool.withConnection { try await $0.execute("""
+                CREATE FUNCTION refuse_handoff() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
+                CREATE TRIGGER refuse_tms_education BEFORE INSERT ON handoffs
+                FOR EACH ROW WHEN (NEW.step_key = 'tms.education') EXECUTE FUNCTION refuse_handoff();
+                """) }
+            let before = try await (clinic.count("events", pool), clinic.count("handoffs", pool), clinic.count("tasks", pool), clinic.count("referrals", pool))
+            await #expect(throws: PQError.self) {
+                try await clinic.store.makeReferral(patientID: clinic.patient, kind: .tms, targetClinic: "Lakeside TMS", actorID: clinic.psychiatrist)
+            }
+            let after = try await (clinic.count("events", pool), clinic.count("handoffs", pool), clinic.count("tasks", pool), clinic.count("referrals", pool))
+            #expect(before == after)
+        }
+    }
+}
+
+@Suite("The event feed", .timeLimit(.minutes(2)))
+struct FeedTests {
+    @Test("a reader following the feed sees every event exactly once while slow and fast writers interleave")
+    func neverSkips() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let store = CareStore(pool: pool, logger: testLogger())
+            let writers = 6
+            let perWriter = 15
+            let total = writers * perWriter
+            let reader = Task { () -> [Int64] in
+                var cursor = FeedCursor.start
+                var seen: [Int64] = []
+                let deadline = ContinuousClock.now + .seconds(60)
+                while seen.count < total, ContinuousClock.now < deadline {
+                    let page = try await store.events(after: cursor, limit: 7)
+                    seen += page.events.filter { $0.type == "test.written" }.map(\.id)
+                    cursor = page.next
+                    if page.events.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+                }
+                return seen
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        for index in 0..<perWriter {
+                            try await pool.withTransaction { connection in
+                                try await connection.query("INSERT INTO events (type, payload) VALUES ('test.written', \(PQJSON(["writer": "\(writer)", "n": "\(index)"]))::jsonb)")
+                                // Odd writers are slow: they commit long after taking their id.
+                                if writer % 2 == 1 { try await Task.sleep(for: .milliseconds(Int.random(in: 20...80))) }
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let seen = try await reader.value
+            let written = try await pool.query("SELECT id FROM events WHERE type = 'test.written' ORDER BY id").column(Int64.self)
+            #expect(seen.count == total)
+            #expect(Set(seen).count == seen.count, "an event was delivered twice")
+            #expect(Set(seen) == Set(written), "an event was skipped")
+        }
+    }
+
+    @Test("cursors are opaque text that round-trips and rejects garbage")
+    func cursors() {
+        let cursor = FeedCursor(transaction: 812, id: 40)
+        #expect(FeedCursor(cursor.description) == cursor)
+        #expect(FeedCursor("garbage") == nil)
+        #expect(FeedCursor("-1-2") == nil)
+    }
+}

@@ -53,12 +53,7 @@ extension CareStore {
             ORDER BY tx_id, id
             LIMIT \(limit)
             """)
-        let events = try rows.map { row in
-            let (id, transaction, type, team, patient, actor, occurredAt, payload) = try row.decode(
-                Int64.self, Int64.self, String.self, UUID?.self, UUID?.self, UUID?.self, Date.self, PQJSON<[String: String]>.self)
-            return FeedEvent(id: id, type: type, teamID: team, patientID: patient, actorID: actor, occurredAt: occurredAt,
-                             payload: payload.value, cursor: FeedCursor(transaction: transaction, id: id))
-        }
+        let events = try rows.map(Self.feedEvent)
         return (events, events.last?.cursor ?? cursor)
     }
 }

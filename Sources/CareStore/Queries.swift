@@ -1,0 +1,230 @@
+import CareDomain
+import Foundation
+import PQ
+
+public struct TaskSummary: Sendable, Equatable {
+    public var id: UUID
+    public var patientID: UUID
+    public var title: String
+    public var status: TaskStatus
+    public var priority: TaskPriority
+    public var ownerID: UUID?
+    public var poolRole: Role?
+    public var dueAt: Date?
+    public var notBefore: Date?
+    public var handoffID: UUID?
+}
+
+public struct NoteSummary: Sendable, Equatable {
+    public var id: UUID
+    public var authorID: UUID
+    public var kind: NoteKind
+    public var body: String
+    public var amends: UUID?
+    public var createdAt: Date
+}
+
+public struct ScoreSummary: Sendable, Equatable {
+    public var id: UUID
+    public var instrument: Instrument
+    public var total: Int
+    public var takenAt: Date
+    public var safetySignal: Bool
+}
+
+public struct TrialSummary: Sendable, Equatable {
+    public var id: UUID
+    public var kind: TrialKind
+    public var drug: String?
+    public var startedOn: Date
+    public var stoppedOn: Date?
+    public var outcome: TrialOutcome?
+    public var isFailed: Bool
+    public var adequacy: AdequacyAssessment?
+}
+
+public struct ReferralSummary: Sendable, Equatable {
+    public var id: UUID
+    public var kind: ReferralKind
+    public var status: ReferralStatus
+    public var targetClinic: String
+    public var createdAt: Date
+}
+
+public struct HandoffSummary: Sendable, Equatable {
+    public var id: UUID
+    public var role: Role
+    public var reason: String
+    public var dueAt: Date
+    public var taskID: UUID
+    public var escalated: Bool
+}
+
+/// Everything a team member sees about a patient, as of `asOf`.
+public struct PatientSummary: Sendable, Equatable {
+    public var id: UUID
+    public var teamID: UUID
+    public var mrn: String
+    public var displayName: String
+    public var status: PatientStatus
+    public var enrolledOn: Date
+    public var plan: CarePlanContent
+    public var planVersion: Int
+    public var openTasks: [TaskSummary]
+    public var recentNotes: [NoteSummary]
+    public var scores: [ScoreSummary]
+    /// The latest PHQ-9 against the first (baseline), when there are two.
+    public var response: ResponseAssessment?
+    public var trials: [TrialSummary]
+    public var trd: TRDStatus
+    public var thaseRush: ThaseRushAssessment
+    public var maudsley: MaudsleyAssessment?
+    public var referrals: [ReferralSummary]
+    public var openHandoffs: [HandoffSummary]
+}
+
+extension CareStore {
+    /// The summary of a patient for `readerID`: psychotherapy notes appear only to their author.
+    public func patientSummary(_ patientID: UUID, readerID: UUID, asOf: Date = Date()) async throws -> PatientSummary {
+        try await pool.withTransaction(isolation: .repeatableRead) { connection in
+            let patientRows = try await connection.query("""
+                SELECT p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
+                       c.version, c.goals, c.problems, c.treatment_line
+                FROM patients p JOIN care_plans c ON c.patient_id = p.id AND c.is_active
+                WHERE p.id = \(patientID)
+                """)
+            guard let row = patientRows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
+            let (teamID, mrn, name, status, enrolledOn, episodeStart, psychotic, version, goals, problems, treatmentLine) = try row.decode(
+                UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self,
+                Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self)
+            let reference = try await ReferenceData.load(connection)
+
+            let openTasks = try await connection.query("""
+                SELECT \(unescaped: Self.taskColumns) FROM tasks t
+                WHERE t.patient_id = \(patientID) AND t.status NOT IN ('completed', 'cancelled', 'failed')
+                ORDER BY \(unescaped: Self.taskOrder)
+                """).map(Self.task)
+
+            let notes = try await connection.query("""
+                SELECT id, author_id, kind, body, amends_id, created_at FROM notes
+                WHERE patient_id = \(patientID) AND (kind <> 'psychotherapy' OR author_id = \(readerID))
+                ORDER BY created_at DESC LIMIT 20
+                """).map { row in
+                let (id, author, kind, body, amends, created) = try row.decode(UUID.self, UUID.self, String.self, String.self, UUID?.self, Date.self)
+                return NoteSummary(id: id, authorID: author, kind: NoteKind(rawValue: kind) ?? .progress, body: body, amends: amends, createdAt: created)
+            }
+
+            let scoreRows = try await connection.query("""
+                SELECT id, instrument, total, taken_at, safety_signal FROM measurements WHERE patient_id = \(patientID) ORDER BY taken_at
+                """)
+            let scores = try scoreRows.map { row in
+                let (id, instrument, total, takenAt, signal) = try row.decode(UUID.self, String.self, Int.self, Date.self, Bool.self)
+                return ScoreSummary(id: id, instrument: Instrument(rawValue: instrument) ?? .phq9, total: total, takenAt: takenAt, safetySignal: signal)
+            }
+            let phq9 = scores.filter { $0.instrument == .phq9 }
+            var response: ResponseAssessment?
+            if let first = phq9.first, let last = phq9.last, phq9.count >= 2 {
+                response = try reference.responseRules.assess(baseline: Score(.phq9, total: first.total), latest: Score(.phq9, total: last.total))
+            }
+
+            let trialRows = try await connection.query("""
+                SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence, t.sessions,
+                       t.is_bilateral_ect, d.drug_class
+                FROM trials t LEFT JOIN dose_table d ON d.drug = t.drug
+                WHERE t.patient_id = \(patientID) ORDER BY t.started_on
+                """)
+            var trials: [TrialSummary] = []
+            var failed: [FailedTrial] = []
+            var failedMedications = 0
+            var augmentationUsed = false
+            var ectUsed = false
+            for row in trialRows {
+                let (id, kindText, drug, steps, started, stopped, outcomeText, isFailed, adherence, sessions, bilateral, drugClass) = try row.decode(
+                    UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, Date?.self, String?.self, Bool.self,
+                    Double?.self, Int?.self, Bool.self, String?.self)
+                let kind = TrialKind(rawValue: kindText) ?? .medication
+                let outcome = outcomeText.flatMap(TrialOutcome.init(rawValue:))
+                let facts = TrialFacts(kind: kind, drug: drug, isBilateralECT: bilateral,
+                                       doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
+                                       start: started, stop: stopped, adherence: adherence, outcome: outcome, sessions: sessions)
+                let adequacy = try? reference.trialRules.adequacy(of: facts, doseTable: reference.doseTable, asOf: asOf)
+                trials.append(TrialSummary(id: id, kind: kind, drug: drug, startedOn: started, stoppedOn: stopped, outcome: outcome, isFailed: isFailed, adequacy: adequacy))
+                if kind == .augmentation { augmentationUsed = true }
+                if kind == .neuromodulation, bilateral { ectUsed = true }
+                if isFailed, started >= episodeStart {
+                    failed.append(FailedTrial(kind: kind, drugClass: drugClass.flatMap(DrugClass.init(rawValue:)), isBilateralECT: bilateral))
+                    if kind == .medication { failedMedications += 1 }
+                }
+            }
+            let trd = reference.trialRules.trdStatus(failed: failed)
+            let thaseRush = Staging.thaseRush(failed: failed)
+            var maudsley: MaudsleyAssessment?
+            if let baseline = phq9.first {
+                let severity = MaudsleySeverity.from(try Score(.phq9, total: baseline.total), psychoticFeatures: psychotic)
+                maudsley = Staging.maudsley(MaudsleyFacts(episodeStart: episodeStart, asOf: asOf, severity: severity,
+                                                          failedMedications: failedMedications, augmentationUsed: augmentationUsed, ectUsed: ectUsed))
+            }
+
+            let referrals = try await connection.query("""
+                SELECT id, kind, status, target_clinic, created_at FROM referrals WHERE patient_id = \(patientID) ORDER BY created_at
+                """).map { row in
+                let (id, kind, status, clinic, created) = try row.decode(UUID.self, String.self, String.self, String.self, Date.self)
+                return ReferralSummary(id: id, kind: ReferralKind(rawValue: kind) ?? .other, status: ReferralStatus(rawValue: status) ?? .requested,
+                                       targetClinic: clinic, createdAt: created)
+            }
+            let handoffs = try await connection.query("""
+                SELECT id, role, reason, due_at, task_id, escalated_at IS NOT NULL FROM handoffs
+                WHERE patient_id = \(patientID) AND acknowledged_at IS NULL ORDER BY due_at
+                """).map { row in
+                let (id, role, reason, due, task, escalated) = try row.decode(UUID.self, String.self, String.self, Date.self, UUID.self, Bool.self)
+                return HandoffSummary(id: id, role: Role(rawValue: role) ?? .careManager, reason: reason, dueAt: due, taskID: task, escalated: escalated)
+            }
+            return PatientSummary(
+                id: patientID, teamID: teamID, mrn: mrn, displayName: name, status: PatientStatus(rawValue: status) ?? .enrolled,
+                enrolledOn: enrolledOn, plan: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: treatmentLine),
+                planVersion: version, openTasks: openTasks, recentNotes: notes, scores: scores, response: response, trials: trials,
+                trd: trd, thaseRush: thaseRush, maudsley: maudsley, referrals: referrals, openHandoffs: handoffs)
+        }
+    }
+
+    /// A member's queue: open tasks they own, and requested tasks in the pools of their roles on
+    /// the patient's team; by priority (stat first), then due time; nothing before its not-before.
+    public func queue(memberID: UUID, asOf: Date = Date(), limit: Int = 200) async throws -> [TaskSummary] {
+        try await pool.query("""
+            SELECT \(unescaped: Self.taskColumns) FROM tasks t JOIN patients p ON p.id = t.patient_id
+            WHERE t.status NOT IN ('completed', 'cancelled', 'failed')
+              AND (t.not_before IS NULL OR t.not_before <= \(asOf))
+              AND (t.owner_id = \(memberID)
+                   OR (t.owner_id IS NULL AND t.status = 'requested' AND EXISTS (
+                        SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND m.role = t.pool_role)))
+            ORDER BY \(unescaped: Self.taskOrder)
+            LIMIT \(limit)
+            """).map(Self.task)
+    }
+
+    /// A patient's event history, newest first.
+    public func patientEvents(_ patientID: UUID, limit: Int = 100) async throws -> [FeedEvent] {
+        try await pool.query("""
+            SELECT id, tx_id::text::bigint, type, team_id, patient_id, actor_id, occurred_at, payload
+            FROM events WHERE patient_id = \(patientID) ORDER BY id DESC LIMIT \(limit)
+            """).map(Self.feedEvent)
+    }
+
+    static let taskColumns = "t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id"
+    static let taskOrder = "array_position(ARRAY['stat', 'asap', 'urgent', 'routine'], t.priority), t.due_at NULLS LAST, t.created_at"
+
+    static func task(_ row: PQRow) throws -> TaskSummary {
+        let (id, patient, title, status, priority, owner, pool, due, notBefore, handoff) = try row.decode(
+            UUID.self, UUID.self, String.self, String.self, String.self, UUID?.self, String?.self, Date?.self, Date?.self, UUID?.self)
+        return TaskSummary(id: id, patientID: patient, title: title, status: TaskStatus(rawValue: status) ?? .requested,
+                           priority: TaskPriority(rawValue: priority) ?? .routine, ownerID: owner, poolRole: pool.flatMap(Role.init(rawValue:)),
+                           dueAt: due, notBefore: notBefore, handoffID: handoff)
+    }
+
+    static func feedEvent(_ row: PQRow) throws -> FeedEvent {
+        let (id, transaction, type, team, patient, actor, occurredAt, payload) = try row.decode(
+            Int64.self, Int64.self, String.self, UUID?.self, UUID?.self, UUID?.self, Date.self, PQJSON<[String: String]>.self)
+        return FeedEvent(id: id, type: type, teamID: team, patientID: patient, actorID: actor, occurredAt: occurredAt,
+                         payload: payload.value, cursor: FeedCursor(transaction: transaction, id: id))
+    }
+}

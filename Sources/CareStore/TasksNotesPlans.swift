@@ -1,0 +1,191 @@
+import CareDomain
+import Foundation
+import PQ
+
+/// A note kind, as DOMAIN.md names them. Psychotherapy notes are visible to their author only.
+public enum NoteKind: String, Sendable, Codable, CaseIterable {
+    case progress, psychotherapy, social
+    case caseReview = "case-review"
+}
+
+/// What a care plan holds; each save is a new version.
+public struct CarePlanContent: Sendable, Equatable, Codable {
+    public var goals: [String]
+    public var problems: [String]
+    public var treatmentLine: String
+
+    public init(goals: [String], problems: [String], treatmentLine: String) {
+        self.goals = goals
+        self.problems = problems
+        self.treatmentLine = treatmentLine
+    }
+}
+
+extension CareStore {
+    // MARK: Care plans
+
+    /// Saves a new version of the patient's care plan, if `expectedVersion` is still the active
+    /// one: optimistic concurrency, so two clinicians never overwrite each other unawares.
+    public func updateCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, actorID: UUID?) async throws -> Int {
+        try await command { context in
+            let teamID = try await context.patientTeam(patientID)
+            let rows = try await context.connection.query("""
+                SELECT version FROM care_plans WHERE patient_id = \(patientID) AND is_active FOR UPDATE
+                """)
+            guard let row = rows.firstRow else { throw StoreError.notFound("care plan of patient \(patientID)") }
+            let current = try row.decode(Int.self, at: 0)
+            guard current == expectedVersion else {
+                throw StoreError.conflict("the care plan is at version \(current), not \(expectedVersion): someone saved it in the meantime")
+            }
+            try await context.connection.query("UPDATE care_plans SET is_active = false WHERE patient_id = \(patientID) AND is_active")
+            try await context.connection.query("""
+                INSERT INTO care_plans (patient_id, version, goals, problems, treatment_line, author_id)
+                VALUES (\(patientID), \(current + 1), \(PQJSON(content.goals))::jsonb, \(PQJSON(content.problems))::jsonb, \(content.treatmentLine), \(actorID))
+                """)
+            try await context.append("care_plan.updated", teamID: teamID, patientID: patientID, actorID: actorID,
+                                     payload: ["version": "\(current + 1)"])
+            return current + 1
+        }
+    }
+
+    // MARK: Tasks
+
+    /// A task for a member, or for a role's pool when `ownerID` is nil.
+    public func createTask(patientID: UUID, title: String, description: String = "", ownerID: UUID? = nil, poolRole: Role? = nil,
+                           priority: TaskPriority = .routine, dueAt: Date? = nil, notBefore: Date? = nil, actorID: UUID?) async throws -> UUID {
+        let title = title.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !title.isEmpty else { throw StoreError.invalid("a task needs a title") }
+        guard ownerID != nil || poolRole != nil else { throw StoreError.invalid("a task needs an owner or a role pool") }
+        if poolRole == .admin { throw StoreError.invalid("tasks cannot be pooled for admins") }
+        if let dueAt, let notBefore, notBefore > dueAt { throw StoreError.invalid("a task cannot start after it is due") }
+        return try await command { context in
+            let teamID = try await context.patientTeam(patientID)
+            if let ownerID { try await context.requireTeamMember(ownerID, teamID: teamID) }
+            let id = try await context.connection.query("""
+                INSERT INTO tasks (patient_id, title, description, owner_id, pool_role, priority, due_at, not_before, created_by, status)
+                VALUES (\(patientID), \(title), \(description), \(ownerID), \(poolRole?.rawValue), \(priority.rawValue), \(dueAt), \(notBefore), \(actorID),
+                        \(ownerID == nil ? TaskStatus.requested.rawValue : TaskStatus.accepted.rawValue))
+                RETURNING id
+                """)[0].decode(UUID.self, at: 0)
+            try await context.append("task.created", teamID: teamID, patientID: patientID, actorID: actorID, payload: ["task_id": id.uuidString.lowercased()])
+            return id
+        }
+    }
+
+    /// Gives a task to a member of the patient's team.
+    public func assignTask(_ taskID: UUID, to memberID: UUID, actorID: UUID?) async throws {
+        try await changeTask(taskID, event: "task.assigned", actorID: actorID) { context, task in
+            guard task.status.isOpen else { throw StoreError.conflict("task \(taskID) is \(task.status.rawValue)") }
+            try await context.requireTeamMember(memberID, teamID: task.teamID)
+            // A requested task becomes accepted by its new owner; one under way stays as it is.
+            let next = task.status == .requested ? TaskStatus.accepted : task.status
+            try await context.connection.query("UPDATE tasks SET owner_id = \(memberID), status = \(next.rawValue), updated_at = now() WHERE id = \(taskID)")
+            return ["owner_id": memberID.uuidString.lowercased()]
+        }
+    }
+
+    /// A member takes a task from their role's pool.
+    public func claimTask(_ taskID: UUID, memberID: UUID) async throws {
+        try await changeTask(taskID, event: "task.claimed", actorID: memberID) { context, task in
+            guard task.ownerID == nil else { throw StoreError.conflict("task \(taskID) is already claimed") }
+            guard task.status == .requested else { throw StoreError.conflict("task \(taskID) is \(task.status.rawValue)") }
+            let roles = try await context.roles(of: memberID, teamID: task.teamID)
+            guard let pool = task.poolRole, roles.contains(pool) else {
+                throw StoreError.conflict("task \(taskID) is for the \(task.poolRole?.rawValue ?? "?") pool, which this member is not in")
+            }
+            try await context.connection.query("UPDATE tasks SET owner_id = \(memberID), status = 'accepted', updated_at = now() WHERE id = \(taskID)")
+            return [:]
+        }
+    }
+
+    public func startTask(_ taskID: UUID, memberID: UUID) async throws {
+        try await moveTask(taskID, to: .inProgress, event: "task.started", actorID: memberID)
+    }
+
+    public func completeTask(_ taskID: UUID, memberID: UUID, evidence: String? = nil) async throws {
+        try await moveTask(taskID, to: .completed, event: EventType.taskCompleted, actorID: memberID, evidence: evidence)
+    }
+
+    public func cancelTask(_ taskID: UUID, memberID: UUID, reason: String? = nil) async throws {
+        try await moveTask(taskID, to: .cancelled, event: "task.cancelled", actorID: memberID, evidence: reason)
+    }
+
+    private func moveTask(_ taskID: UUID, to next: TaskStatus, event: String, actorID: UUID, evidence: String? = nil) async throws {
+        try await changeTask(taskID, event: event, actorID: actorID) { context, task in
+            if case .failure(let error) = task.status.moving(to: next) { throw StoreError.conflict(error.description) }
+            try await context.connection.query("""
+                UPDATE tasks SET status = \(next.rawValue), updated_at = now(),
+                    evidence = coalesce(\(evidence), evidence),
+                    completed_at = CASE WHEN \(next.rawValue) = 'completed' THEN now() ELSE completed_at END
+                WHERE id = \(taskID)
+                """)
+            return ["from": task.status.rawValue, "to": next.rawValue]
+        }
+    }
+
+    private func changeTask(_ taskID: UUID, event: String, actorID: UUID?,
+                            _ change: (CommandContext, LockedTask) async throws -> [String: String]) async throws {
+        try await command { context in
+            let rows = try await context.connection.query("""
+                SELECT t.patient_id, p.team_id, t.status, t.owner_id, t.pool_role FROM tasks t JOIN patients p ON p.id = t.patient_id
+                WHERE t.id = \(taskID) FOR UPDATE OF t
+                """)
+            guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID)") }
+            let (patientID, teamID, status, owner, pool) = try row.decode(UUID.self, UUID.self, String.self, UUID?.self, String?.self)
+            guard let current = TaskStatus(rawValue: status) else { throw StoreError.invalid("task has unknown status \(status)") }
+            let task = LockedTask(patientID: patientID, teamID: teamID, status: current, ownerID: owner, poolRole: pool.flatMap(Role.init(rawValue:)))
+            var payload = try await change(context, task)
+            payload["task_id"] = taskID.uuidString.lowercased()
+            try await context.append(event, teamID: teamID, patientID: patientID, actorID: actorID, payload: payload)
+        }
+    }
+
+    // MARK: Notes
+
+    /// Adds a note; with `amends`, a new note pointing at the one it corrects (notes are never edited).
+    public func addNote(patientID: UUID, authorID: UUID, kind: NoteKind, body: String, amends: UUID? = nil) async throws -> UUID {
+        guard !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError.invalid("a note needs a body") }
+        return try await command { context in
+            let teamID = try await context.patientTeam(patientID)
+            try await context.requireTeamMember(authorID, teamID: teamID)
+            if let amends {
+                let original = try await context.connection.query("SELECT patient_id, author_id, kind FROM notes WHERE id = \(amends)")
+                guard let row = original.firstRow else { throw StoreError.notFound("note \(amends)") }
+                let (originalPatient, originalAuthor, originalKind) = try row.decode(UUID.self, UUID.self, String.self)
+                guard originalPatient == patientID else { throw StoreError.invalid("an amendment must be about the same patient") }
+                guard originalKind == kind.rawValue else { throw StoreError.invalid("an amendment keeps the kind of the note it amends (\(originalKind))") }
+                // Nobody else may see a psychotherapy note, so nobody else may amend one.
+                if kind == .psychotherapy, originalAuthor != authorID { throw StoreError.notFound("note \(amends)") }
+            }
+            let id = try await context.connection.query("""
+                INSERT INTO notes (patient_id, author_id, kind, body, amends_id) VALUES (\(patientID), \(authorID), \(kind.rawValue), \(body), \(amends))
+                RETURNING id
+                """)[0].decode(UUID.self, at: 0)
+            // Events carry ids and kinds, never a note's body.
+            try await context.append(amends == nil ? "note.added" : "note.amended", teamID: teamID, patientID: patientID, actorID: authorID,
+                                     payload: ["note_id": id.uuidString.lowercased(), "kind": kind.rawValue])
+            return id
+        }
+    }
+}
+
+struct LockedTask {
+    var patientID: UUID
+    var teamID: UUID
+    var status: TaskStatus
+    var ownerID: UUID?
+    var poolRole: Role?
+}
+
+extension CommandContext {
+    func roles(of memberID: UUID, teamID: UUID) async throws -> Set<Role> {
+        let rows = try await connection.query("SELECT role FROM memberships WHERE member_id = \(memberID) AND team_id = \(teamID)")
+        return Set(try rows.column(String.self).compactMap(Role.init(rawValue:)))
+    }
+
+    func requireTeamMember(_ memberID: UUID, teamID: UUID) async throws {
+        if try await roles(of: memberID, teamID: teamID).isEmpty {
+            throw StoreError.invalid("member \(memberID) is not on the patient's team")
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import CareDomain
+import CareStore
+import Foundation
+import PQ
+import Testing
+import TestSupport
+
+@Suite("Tasks, notes, care plans and the queries over them", .timeLimit(.minutes(2)))
+struct WorkTests {
+    @Test("a pool task is claimed, started and completed; invalid moves are refused and change nothing")
+    func taskLifecycle() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let task = try await clinic.store.createTask(patientID: clinic.patient, title: "Call the insurer", poolRole: .socialWorker, priority: .urgent, actorID: clinic.psychiatrist)
+            await #expect(throws: StoreError.self) { try await clinic.store.claimTask(task, memberID: clinic.psychologist) }
+            await #expect(throws: StoreError.conflict("TaskStatus cannot move from requested to completed")) {
+                try await clinic.store.completeTask(task, memberID: clinic.socialWorker)
+            }
+            try await clinic.store.claimTask(task, memberID: clinic.socialWorker)
+            await #expect(throws: StoreError.conflict("task \(task) is already claimed")) { try await clinic.store.claimTask(task, memberID: clinic.socialWorker) }
+            try await clinic.store.startTask(task, memberID: clinic.socialWorker)
+            try await clinic.store.completeTask(task, memberID: clinic.socialWorker, evidence: "Authorisation 55-1 granted")
+            await #expect(throws: StoreError.conflict("TaskStatus cannot move from completed to cancelled")) {
+                try await clinic.store.cancelTask(task, memberID: clinic.socialWorker)
+            }
+            let row = try await pool.query("SELECT status, owner_id, evidence, completed_at IS NOT NULL FROM tasks WHERE id = \(task)")[0]
+            let (status, owner, evidence, completed) = try row.decode(String.self, UUID?.self, String?.self, Bool.self)
+            #expect(status == "completed" && owner == clinic.socialWorker && evidence == "Authorisation 55-1 granted" && completed)
+            let events = try await pool.query("SELECT type FROM events WHERE payload ->> 'task_id' = \(task.uuidString.lowercased()) ORDER BY id").column(String.self)
+            #expect(events == ["task.created", "task.claimed", "task.started", "task.completed"])
+        }
+    }
+
+    @Test("a task is assigned only to a member of the patient's team, and cancelled with a reason")
+    func assignAndCancel() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let otherTeam = try await clinic.store.createTeam(name: "South")
+            let stranger = try await clinic.store.createMember(displayName: "Dr. Elsewhere", teamID: otherTeam, roles: [.psychiatrist])
+            let task = try await clinic.store.createTask(patientID: clinic.patient, title: "Review labs", poolRole: .psychiatrist, actorID: clinic.psychiatrist)
+            await #expect(throws: StoreError.self) { try await clinic.store.assignTask(task, to: stranger, actorID: clinic.psychiatrist) }
+            try await clinic.store.assignTask(task, to: clinic.psychiatrist, actorID: clinic.psychiatrist)
+            try await clinic.store.cancelTask(task, memberID: clinic.psychiatrist, reason: "duplicate")
+            let status = try await pool.query("SELECT status FROM tasks WHERE id = \(task)")[0].decode(String.self, at: 0)
+            #expect(status == "cancelled")
+            await #expect(throws: StoreError.invalid("a task needs an owner or a role pool")) {
+                try await clinic.store.createTask(patientID: clinic.patient, title: "Nobody's", actorID: nil)
+            }
+        }
+    }
+
+    @Test("a member's queue: own tasks and their roles' pools, stat first then by due time, nothing before not-before")
+    func queue() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let now = Date()
+            let routine = try await clinic.store.createTask(patientID: clinic.patient, title: "Routine", poolRole: .psychologist, dueAt: now.addingTimeInterval(3600), actorID: nil)
+            let later = try await clinic.store.createTask(patientID: clinic.patient, title: "Later", poolRole: .psychologist, dueAt: now.addingTimeInterval(7200), actorID: nil)
+            let stat = try await clinic.store.createTask(patientID: clinic.patient, title: "Stat", poolRole: .psychologist, priority: .stat, dueAt: now.addingTimeInterval(9000), actorID: nil)
+            let own = try await clinic.store.createTask(patientID: clinic.patient, title: "Own", ownerID: clinic.psychologist, priority: .urgent, actorID: nil)
+            _ = try await clinic.store.createTask(patientID: clinic.patient, title: "Not yet", poolRole: .psychologist, dueAt: now.addingTimeInterval(99_000), notBefore: now.addingTimeInterval(86_400), actorID: nil)
+            _ = try await clinic.store.createTask(patientID: clinic.patient, title: "Someone else's", poolRole: .socialWorker, actorID: nil)
+            let queue = try await clinic.store.queue(memberID: clinic.psychologist, asOf: now)
+            #expect(queue.map(\.id) == [stat, own, routine, later])
+            let tomorrow = try await clinic.store.queue(memberID: clinic.psychologist, asOf: now.addingTimeInterval(2 * 86_400))
+            #expect(tomorrow.contains { $0.title == "Not yet" })
+        }
+    }
+
+    @Test("notes are amended by new notes; psychotherapy notes appear only to their author")
+    func notes() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let progress = try await clinic.store.addNote(patientID: clinic.patient, authorID: clinic.psychiatrist, kind: .progress, body: "Started sertraline 50 mg")
+            let amendment = try await clinic.store.addNote(patientID: clinic.patient, authorID: clinic.psychiatrist, kind: .progress, body: "Correction: 100 mg", amends: progress)
+            let therapy = try await clinic.store.addNote(patientID: clinic.patient, authorID: clinic.psychologist, kind: .psychotherapy, body: "Session 3: grief work")
+            await #expect(throws: StoreError.notFound("note \(therapy)")) {
+                try await clinic.store.addNote(patientID: clinic.patient, authorID: clinic.psychiatrist, kind: .psychotherapy, body: "x", amends: therapy)
+            }
+            await #expect(throws: StoreError.invalid("a note needs a body")) {
+                try await clinic.store.addNote(patientID: clinic.patient, authorID: clinic.psychiatrist, kind: .progress, body: "  ")
+            }
+            let forPsychiatrist = try await clinic.store.patientSummary(clinic.patient, readerID: clinic.psychiatrist)
+            #expect(Set(forPsychiatrist.recentNotes.map(\.id)) == [progress, amendment])
+            let forAuthor = try await clinic.store.patientSummary(clinic.patient, readerID: clinic.psychologist)
+            #expect(forAuthor.recentNotes.contains { $0.id == therapy })
+            #expect(forPsychiatrist.recentNotes.first { $0.id == amendment }?.amends == progress)
+            // Events never carry a note's body.
+            let payloads = try await pool.query("SELECT payload::text FROM events WHERE type LIKE 'note.%'").column(String.self)
+            #expect(payloads.count == 3)
+            #expect(!payloads.contains { $0.contains("grief") || $0.contains("sertraline") })
+        }
+    }
+
+    @Test("the care plan saves with the expected version and refuses a stale one")
+    func carePlanVersions() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let content = CarePlanContent(goals: ["PHQ-9 below 5"], problems: ["Insomnia"], treatmentLine: "SSRI, CBT")
+            #expect(try await clinic.store.updateCarePlan(patientID: clinic.patient, expectedVersion: 1, content: content, actorID: clinic.psychiatrist) == 2)
+            await #expect(throws: StoreError.conflict("the care plan is at version 2, not 1: someone saved it in the meantime")) {
+                try await clinic.store.updateCarePlan(patientID: clinic.patient, expectedVersion: 1, content: content, actorID: clinic.psychologist)
+            }
+            let summary = try await clinic.store.patientSummary(clinic.patient, readerID: clinic.psychologist)
+            #expect(summary.planVersion == 2)
+            #expect(summary.plan == content)
+            #expect(try await pool.query("SELECT count(*) FROM care_plans WHERE patient_id = \(clinic.patient)")[0].decode(Int.self, at: 0) == 2)
+        }
+    }
+
+    @Test("the summary shows scores with their trend, trials with adequacy, TRD with stages, referrals and open handoffs")
+    func summary() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            _ = try await clinic.store.recordMeasurement(patientID: clinic.patient, score: Score(.phq9, total: 22), takenAt: enrolmentDate, actorID: nil)
+            for (drug, dose, start) in [("sertraline", 100.0, 0.0), ("duloxetine", 60.0, 70.0)] {
+                let trial = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: drug, dailyDoseMg: dose, startedOn: enrolmentDate.addingTimeInterval(start * day), actorID: clinic.psychiatrist)
+                _ = try await clinic.store.recordTrialOutcome(trialID: trial, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval((start + 56) * day), actorID: clinic.psychiatrist)
+            }
+            _ = try await clinic.store.recordMeasurement(patientID: clinic.patient, score: Score(.phq9, total: 18), takenAt: enrolmentDate.addingTimeInterval(130 * day), actorID: nil)
+            _ = try await clinic.store.makeReferral(patientID: clinic.patient, kind: .tms, targetClinic: "Lakeside TMS", actorID: clinic.psychiatrist)
+            let summary = try await clinic.store.patientSummary(clinic.patient, readerID: clinic.psychiatrist, asOf: enrolmentDate.addingTimeInterval(140 * day))
+            #expect(summary.scores.map(\.total) == [22, 18])
+            #expect(summary.response?.category == .nonResponse)
+            #expect(summary.trials.count == 2 && summary.trials.allSatisfy { $0.isFailed && $0.adequacy?.isAdequate == true })
+            #expect(summary.trd.isTRD)
+            #expect(summary.thaseRush.stage == .stageII)
+            #expect(summary.maudsley?.severity == MaudsleySeverity.severeWithoutPsychosis.rawValue)
+            #expect(summary.referrals.map(\.kind) == [.tms])
+            // 3 + 3 for the two failures, 1 for TRD, 4 for TMS.
+            #expect(summary.openHandoffs.count == 11)
+            #expect(summary.openTasks.count == 11)
+            let history = try await clinic.store.patientEvents(clinic.patient)
+            #expect(history.first?.type == "referral.made")
+            #expect(history.contains { $0.type == "patient.trd_reached" })
+        }
+    }
+}

@@ -66,6 +66,20 @@ extension CareStore {
         }
     }
 
+    /// Moves a patient through enrolled, active, relapse-prevention and discharged.
+    public func changePatientStatus(_ patientID: UUID, to status: PatientStatus, actorID: UUID?) async throws {
+        try await command { context in
+            let rows = try await context.connection.query("SELECT team_id, status FROM patients WHERE id = \(patientID) FOR UPDATE")
+            guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
+            let (teamID, current) = try row.decode(UUID.self, String.self)
+            guard let from = PatientStatus(rawValue: current) else { throw StoreError.invalid("patient has unknown status \(current)") }
+            if case .failure(let error) = from.moving(to: status) { throw StoreError.conflict(error.description) }
+            try await context.connection.query("UPDATE patients SET status = \(status.rawValue), updated_at = now() WHERE id = \(patientID)")
+            try await context.append("patient.status_changed", teamID: teamID, patientID: patientID, actorID: actorID,
+                                     payload: ["from": from.rawValue, "to": status.rawValue])
+        }
+    }
+
     // MARK: Measurements
 
     /// Records a score; a PHQ-9 with item 9 above 0 produces same-day safety handoffs.

@@ -45,7 +45,8 @@ extension CareStore {
     /// Records how a trial ended. A failed adequate trial appends trial.failed (and its handoffs);
     /// crossing the TRD threshold appends patient.trd_reached. The trial and the patient are
     /// locked, so concurrent recordings give one outcome, one trial.failed, one set of handoffs.
-    public func recordTrialOutcome(trialID: UUID, outcome: TrialOutcome, stoppedOn: Date, adherence: Double? = nil,
+    /// With no `outcome`, it is derived from the PHQ-9 before the trial and the last one by its stop.
+    public func recordTrialOutcome(trialID: UUID, outcome recorded: TrialOutcome?, stoppedOn: Date, adherence: Double? = nil,
                                    stopReason: String? = nil, actorID: UUID?) async throws -> OutcomeResult {
         if let adherence, !(0...1).contains(adherence) { throw StoreError.invalid("adherence must be between 0 and 1") }
         return try await command { context in
@@ -64,6 +65,12 @@ extension CareStore {
             let reference = try await context.referenceData()
             let rules = reference.trialRules
             let before = try await context.failedTrials(patientID: patientID, reference: reference)
+            let outcome: TrialOutcome
+            if let recorded {
+                outcome = recorded
+            } else {
+                outcome = try await context.outcomeFromScores(patientID: patientID, start: startedOn, stop: stoppedOn, rules: reference)
+            }
 
             let facts = TrialFacts(kind: kind, drug: drug, isBilateralECT: bilateral,
                                    doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
@@ -110,6 +117,22 @@ extension CareStore {
 }
 
 extension CommandContext {
+    /// The outcome the PHQ-9 scores show: the last score on or before the start against the last
+    /// one on or before the stop.
+    func outcomeFromScores(patientID: UUID, start: Date, stop: Date, rules: ReferenceData) async throws -> TrialOutcome {
+        let rows = try await connection.query("""
+            SELECT (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9'
+                     AND taken_at < \(start)::date + 1 ORDER BY taken_at DESC LIMIT 1),
+                   (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9'
+                     AND taken_at > \(start)::date + 1 AND taken_at < \(stop)::date + 1 ORDER BY taken_at DESC LIMIT 1)
+            """)
+        let (before, after) = try rows[0].decode(Int?.self, Int?.self)
+        guard let before, let after else {
+            throw StoreError.invalid("no outcome given and no PHQ-9 both before and during the trial to derive it from")
+        }
+        return try rules.trialRules.derivedOutcome(before: Score(.phq9, total: before), after: Score(.phq9, total: after), responseRules: rules.responseRules)
+    }
+
     /// The patient's failed adequate trials in the current episode.
     func failedTrials(patientID: UUID, reference: ReferenceData) async throws -> [FailedTrial] {
         let rows = try await connection.query("""

@@ -136,3 +136,35 @@ struct WorkTests {
         }
     }
 }
+
+@Suite("Derived outcomes and patient status", .timeLimit(.minutes(2)))
+struct DerivedOutcomeTests {
+    @Test("with no outcome given, the PHQ-9 before and during the trial decide it")
+    func derivedFromScores() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let trial = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "sertraline", dailyDoseMg: 100, startedOn: enrolmentDate, actorID: clinic.psychiatrist)
+            await #expect(throws: StoreError.self) {
+                try await clinic.store.recordTrialOutcome(trialID: trial, outcome: nil, stoppedOn: enrolmentDate.addingTimeInterval(56 * day), actorID: nil)
+            }
+            _ = try await clinic.store.recordMeasurement(patientID: clinic.patient, score: Score(.phq9, total: 20), takenAt: enrolmentDate, actorID: nil)
+            _ = try await clinic.store.recordMeasurement(patientID: clinic.patient, score: Score(.phq9, total: 17), takenAt: enrolmentDate.addingTimeInterval(50 * day), actorID: nil)
+            let result = try await clinic.store.recordTrialOutcome(trialID: trial, outcome: nil, stoppedOn: enrolmentDate.addingTimeInterval(56 * day), actorID: clinic.psychiatrist)
+            #expect(result.isFailure)  // 15% better: non-response
+            #expect(try await pool.query("SELECT outcome FROM trials WHERE id = \(trial)")[0].decode(String.self, at: 0) == "non-response")
+        }
+    }
+
+    @Test("patient status follows its transitions")
+    func patientStatus() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            await #expect(throws: StoreError.conflict("PatientStatus cannot move from enrolled to relapse-prevention")) {
+                try await clinic.store.changePatientStatus(clinic.patient, to: .relapsePrevention, actorID: nil)
+            }
+            try await clinic.store.changePatientStatus(clinic.patient, to: .active, actorID: nil)
+            try await clinic.store.changePatientStatus(clinic.patient, to: .relapsePrevention, actorID: nil)
+            #expect(try await pool.query("SELECT status FROM patients WHERE id = \(clinic.patient)")[0].decode(String.self, at: 0) == "relapse-prevention")
+        }
+    }
+}

@@ -38,8 +38,14 @@ public struct CareStore: Sendable {
 }
 
 /// What a command works with inside its transaction.
-struct CommandContext {
+final class CommandContext {
     let connection: PQConnection
+    /// The dose table, playbook and settings, read once per transaction.
+    private var reference: ReferenceData?
+
+    init(connection: PQConnection) {
+        self.connection = connection
+    }
 
     /// Appends an event and makes the handoffs the playbook asks for, in this transaction.
     @discardableResult
@@ -82,11 +88,14 @@ struct CommandContext {
     }
 
     func loadPlaybook() async throws -> Playbook {
-        try await ReferenceData.load(connection).playbook
+        try await referenceData().playbook
     }
 
     func referenceData() async throws -> ReferenceData {
-        try await ReferenceData.load(connection)
+        if let reference { return reference }
+        let loaded = try await ReferenceData.load(connection)
+        reference = loaded
+        return loaded
     }
 }
 

@@ -35,6 +35,28 @@ extension CareStore {
         }
     }
 
+    /// A dose change during a medication trial (titration up or down) from `from` on.
+    public func changeTrialDose(trialID: UUID, dailyDoseMg: Double, from: Date, actorID: UUID?) async throws {
+        guard dailyDoseMg > 0 else { throw StoreError.invalid("a daily dose must be above 0 mg") }
+        try await command { context in
+            let rows = try await context.connection.query("""
+                SELECT t.patient_id, p.team_id, t.kind, t.dose_steps, t.started_on, t.outcome FROM trials t JOIN patients p ON p.id = t.patient_id
+                WHERE t.id = \(trialID) FOR UPDATE OF t
+                """)
+            guard let row = rows.firstRow else { throw StoreError.notFound("trial \(trialID)") }
+            let (patientID, teamID, kind, steps, startedOn, outcome) = try row.decode(UUID.self, UUID.self, String.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self)
+            guard kind == TrialKind.medication.rawValue || kind == TrialKind.augmentation.rawValue else {
+                throw StoreError.invalid("only medication and augmentation trials have doses")
+            }
+            guard outcome == nil else { throw StoreError.conflict("trial \(trialID) has ended (\(outcome ?? ""))") }
+            guard from >= startedOn else { throw StoreError.invalid("a dose change cannot come before the trial started") }
+            let updated = (steps.value.filter { $0.from < from } + [StoredDoseStep(from: from, dailyDoseMg: dailyDoseMg)]).sorted { $0.from < $1.from }
+            try await context.connection.query("UPDATE trials SET dose_steps = \(PQJSON(updated))::jsonb, updated_at = now() WHERE id = \(trialID)")
+            try await context.append("trial.dose_changed", teamID: teamID, patientID: patientID, actorID: actorID,
+                                     payload: ["trial_id": trialID.uuidString.lowercased(), "daily_dose_mg": "\(dailyDoseMg)"])
+        }
+    }
+
     public struct OutcomeResult: Sendable, Equatable {
         public var adequacy: AdequacyAssessment
         public var isFailure: Bool
@@ -47,7 +69,7 @@ extension CareStore {
     /// locked, so concurrent recordings give one outcome, one trial.failed, one set of handoffs.
     /// With no `outcome`, it is derived from the PHQ-9 before the trial and the last one by its stop.
     public func recordTrialOutcome(trialID: UUID, outcome recorded: TrialOutcome?, stoppedOn: Date, adherence: Double? = nil,
-                                   stopReason: String? = nil, actorID: UUID?) async throws -> OutcomeResult {
+                                   sessions: Int? = nil, stopReason: String? = nil, actorID: UUID?) async throws -> OutcomeResult {
         if let adherence, !(0...1).contains(adherence) { throw StoreError.invalid("adherence must be between 0 and 1") }
         return try await command { context in
             let rows = try await context.connection.query("""
@@ -56,7 +78,7 @@ extension CareStore {
                 FOR UPDATE OF t, p
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("trial \(trialID)") }
-            let (patientID, teamID, kindText, drug, steps, startedOn, existing, sessions, bilateral) = try row.decode(
+            let (patientID, teamID, kindText, drug, steps, startedOn, existing, storedSessions, bilateral) = try row.decode(
                 UUID.self, UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self, Int?.self, Bool.self)
             if let existing { throw StoreError.conflict("the outcome of trial \(trialID) is already recorded as \(existing)") }
             guard let kind = TrialKind(rawValue: kindText) else { throw StoreError.invalid("unknown trial kind \(kindText)") }
@@ -72,6 +94,8 @@ extension CareStore {
                 outcome = try await context.outcomeFromScores(patientID: patientID, start: startedOn, stop: stoppedOn, rules: reference)
             }
 
+            if let sessions, sessions < 0 { throw StoreError.invalid("sessions cannot be negative") }
+            let sessions = sessions ?? storedSessions
             let facts = TrialFacts(kind: kind, drug: drug, isBilateralECT: bilateral,
                                    doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
                                    start: startedOn, stop: stoppedOn, adherence: adherence, outcome: outcome, sessions: sessions)
@@ -84,7 +108,7 @@ extension CareStore {
             let failed = rules.isFailure(facts, adequacy: adequacy)
             try await context.connection.query("""
                 UPDATE trials SET outcome = \(outcome.rawValue), stopped_on = \(stoppedOn)::date, adherence = \(adherence),
-                    stop_reason = \(stopReason), is_failed = \(failed), updated_at = now()
+                    stop_reason = \(stopReason), is_failed = \(failed), sessions = \(sessions), updated_at = now()
                 WHERE id = \(trialID)
                 """)
             var events = [try await context.append(

@@ -168,3 +168,38 @@ struct DerivedOutcomeTests {
         }
     }
 }
+
+@Suite("Titration and psychotherapy trials", .timeLimit(.minutes(2)))
+struct TitrationTests {
+    @Test("a titrated trial counts only the weeks at an adequate dose")
+    func titration() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            // 4 weeks at 25 mg (below sertraline's 50), then 4 at 100: only 4 adequate weeks.
+            let trial = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "sertraline", dailyDoseMg: 25, startedOn: enrolmentDate, actorID: clinic.psychiatrist)
+            try await clinic.store.changeTrialDose(trialID: trial, dailyDoseMg: 100, from: enrolmentDate.addingTimeInterval(28 * day), actorID: clinic.psychiatrist)
+            await #expect(throws: StoreError.self) {
+                try await clinic.store.changeTrialDose(trialID: trial, dailyDoseMg: 0, from: enrolmentDate.addingTimeInterval(30 * day), actorID: nil)
+            }
+            let result = try await clinic.store.recordTrialOutcome(trialID: trial, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(56 * day), actorID: clinic.psychiatrist)
+            #expect(!result.adequacy.isAdequate)
+            #expect(abs(result.adequacy.weeksAtAdequateDose - 4) < 0.01)
+            #expect(!result.isFailure)
+            await #expect(throws: StoreError.self) {
+                try await clinic.store.changeTrialDose(trialID: trial, dailyDoseMg: 150, from: enrolmentDate.addingTimeInterval(60 * day), actorID: nil)
+            }
+        }
+    }
+
+    @Test("a psychotherapy trial of 8 sessions ending in non-response is a failure but does not count towards TRD")
+    func psychotherapy() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let trial = try await clinic.store.startTrial(patientID: clinic.patient, kind: .psychotherapy, drug: nil, dailyDoseMg: nil, startedOn: enrolmentDate, therapy: "CBT", actorID: clinic.psychologist)
+            let result = try await clinic.store.recordTrialOutcome(trialID: trial, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(70 * day), sessions: 8, actorID: clinic.psychologist)
+            #expect(result.adequacy.isAdequate && result.isFailure && !result.trdReached)
+            let summary = try await clinic.store.patientSummary(clinic.patient, readerID: clinic.psychologist)
+            #expect(summary.trd.failedTrials == 0)
+        }
+    }
+}

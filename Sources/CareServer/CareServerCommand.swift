@@ -144,9 +144,10 @@ extension CareServerCommand {
                     throw ServerError("cannot migrate the database: \(error)")
                 }
             }
+            let escalation = EscalationService(store: CareStore(pool: pool, logger: logger), interval: .seconds(60), logger: logger)
             let app = buildApplication(
                 CareAPIDependencies(pool: pool, migrator: migrator),
-                host: host, port: port, services: [pool], logger: logger,
+                host: host, port: port, services: [pool, escalation], logger: logger,
                 onServerRunning: { port in
                     logger.notice("care-server listening", metadata: ["address": "http://\(host):\(port)"])
                 }

@@ -100,6 +100,8 @@ struct ServerProcessTests {
         await connection.close()
 
         #expect(try await server.terminate() == 0)
+        // The escalation job ran against the migrated schema without failing.
+        #expect(!server.output.withLock { $0 }.contains("escalation job failed"), "\(server.output.withLock { $0 })")
         #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/data/postmaster.pid"), "the private PostgreSQL was left running")
 
         // A second start reuses the cluster: no new initdb, same data.

@@ -1,0 +1,30 @@
+import CareStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Escalates handoffs nobody acknowledged in time, once a minute. Every server runs it; the
+/// store's SKIP LOCKED query gives each overdue handoff to exactly one of them.
+struct EscalationService: Service {
+    let store: CareStore
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let escalated = try await store.escalateOverdueHandoffs(now: Date())
+                    if !escalated.isEmpty {
+                        logger.notice("escalated overdue handoffs", metadata: ["count": "\(escalated.count)"])
+                    }
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.error("escalation job failed", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: interval)
+            }
+        }
+    }
+}

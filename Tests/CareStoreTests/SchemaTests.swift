@@ -18,17 +18,7 @@ enum MigratedDatabase {
     }
 
     static func withPool<T>(_ body: (PQPool, TestDatabase) async throws -> T) async throws -> T {
-        let database = try await TestDatabase.shared()
-        let configuration = try await database.makeDatabase(template: try await template.value)
-        let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 4), logger: testLogger())
-        do {
-            let value = try await body(pool, database)
-            await pool.close()
-            return value
-        } catch {
-            await pool.close()
-            throw error
-        }
+        try await TestDatabase.withPool(template: try await template.value, body)
     }
 }
 

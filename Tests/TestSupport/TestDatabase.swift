@@ -86,14 +86,15 @@ public final class TestDatabase: Sendable {
 private let clusterToStop = Mutex<(LocalPostgres, String)?>(nil)
 
 extension TestDatabase {
-    /// A pool on a fresh database of its own, closed after `body`.
+    /// A pool on a fresh database of its own (a copy of `template`), closed after `body`.
     public static func withPool<T>(
         options: PQPool.Options = PQPool.Options(minimumConnections: 0, maximumConnections: 4, acquireTimeout: .seconds(10)),
+        template: String = "template0",
         logger: Logger = testLogger(),
         _ body: (PQPool, TestDatabase) async throws -> T
     ) async throws -> T {
         let database = try await shared()
-        let configuration = try await database.makeDatabase()
+        let configuration = try await database.makeDatabase(template: template)
         let pool = PQPool(configuration: configuration, options: options, logger: logger)
         do {
             let value = try await body(pool, database)

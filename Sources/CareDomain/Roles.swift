@@ -6,8 +6,10 @@ public enum Role: String, Sendable, Codable, CaseIterable, Hashable {
     case socialWorker = "social_worker"
     case careManager = "care_manager"
     case admin
+    /// A service account of another system (EHR, scheduling, billing), limited by its scopes.
+    case integration
 
-    public var isClinical: Bool { self != .admin }
+    public var isClinical: Bool { self != .admin && self != .integration }
 }
 
 /// The inputs a rule used, in the order it used them, so that every result can say why.

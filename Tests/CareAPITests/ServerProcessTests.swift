@@ -130,3 +130,70 @@ struct ClientBinaryTests {
         #expect(!libraries.contains("libpq"))
     }
 }
+
+@Suite("care-server admin", .timeLimit(.minutes(3)))
+struct AdminCommandTests {
+    struct Run {
+        var status: Int32
+        var output: String
+    }
+
+    /// Runs `care-server admin ...` against `database` and waits for it.
+    func admin(_ arguments: [String], database: String) async throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ServerProcessTests.binary)
+        process.arguments = ["admin"] + arguments + ["--database-url", database]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let exited = SharedCounter()
+        process.terminationHandler = { _ in exited.increment() }
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        while exited.value == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+
+    func json(_ run: Run) throws -> [String: Any] {
+        let lines = run.output.split(separator: "\n")
+        #expect(lines.count == 1, "expected one JSON object, got: \(run.output)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+    }
+
+    @Test("create a team, a member, a service account and a token, revoke it: one JSON object each")
+    func adminFlow() async throws {
+        let database = try await TestDatabase.shared()
+        let url = try await database.makeDatabase().conninfo
+
+        let team = try json(try await admin(["create-team", "--name", "North", "--json"], database: url))
+        let teamID = try #require(team["team_id"] as? String)
+        #expect(UUID(uuidString: teamID) != nil && teamID == teamID.lowercased())
+
+        let member = try json(try await admin(["create-member", "--team", teamID, "--name", "Dr. Rao", "--role", "psychiatrist", "--role", "care_manager", "--json"], database: url))
+        let token = try #require(member["token"] as? String)
+        #expect(token.hasPrefix("crt_"))
+        #expect((member["roles"] as? [String]).map(Set.init) == ["psychiatrist", "care_manager"])
+
+        let service = try json(try await admin(["create-service-account", "--team", teamID, "--name", "EHR", "--scope", "events:read", "--json"], database: url))
+        #expect((service["token"] as? String)?.hasPrefix("crt_") == true)
+
+        let memberID = try #require(member["member_id"] as? String)
+        let second = try json(try await admin(["create-token", "--member", memberID, "--days", "0", "--json"], database: url))
+        let tokenID = try #require(second["token_id"] as? String)
+        #expect(second["expires_at"] == nil)
+
+        let revoked = try json(try await admin(["revoke-token", "--token-id", tokenID, "--json"], database: url))
+        #expect(revoked["revoked"] as? Bool == true)
+
+        // Bad input: one readable line and a non-zero exit, nothing half-made.
+        let duplicate = try await admin(["create-team", "--name", "North", "--json"], database: url)
+        #expect(duplicate.status != 0)
+        #expect(duplicate.output.trimmingCharacters(in: .whitespacesAndNewlines) == "Error: a team named North already exists")
+        let unknownTeam = try await admin(["create-member", "--team", UUID().uuidString, "--name", "X", "--role", "psychologist", "--json"], database: url)
+        #expect(unknownTeam.status != 0 && unknownTeam.output.contains("not found"))
+        let pool = PQPool(configuration: PQConfiguration(url))
+        let members = try await pool.query("SELECT count(*) FROM members").column(Int.self)
+        #expect(members == [2])
+        await pool.close()
+    }
+}

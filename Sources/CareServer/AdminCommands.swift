@@ -1,0 +1,192 @@
+import ArgumentParser
+import CareDomain
+import CareStore
+import Foundation
+import Logging
+import PQ
+
+extension CareServerCommand {
+    /// Operator commands against the database (as its owner): teams, members, service accounts
+    /// and tokens. With --json each prints exactly one JSON object.
+    struct Admin: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create teams, members, service accounts and tokens; revoke tokens.",
+            subcommands: [CreateTeam.self, CreateMember.self, CreateServiceAccount.self, CreateToken.self, RevokeToken.self]
+        )
+    }
+}
+
+/// Options every admin command shares.
+struct AdminOptions: ParsableArguments {
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    @OptionGroup var database: DatabaseOptions
+
+    /// Opens the database, applies pending migrations, runs `body` with a store, closes everything.
+    func withStore<T: Encodable>(_ body: (CareStore) async throws -> T, text: (T) -> String) async throws {
+        let logger = database.makeLogger("carerelay.admin")
+        var quiet = logger
+        if database.logLevel == nil, ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { quiet.logLevel = .warning }
+        let opened = try await database.open(logger: quiet)
+        defer { opened.close(logger: quiet) }
+        let pool = PQPool(configuration: opened.configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: quiet)
+        do {
+            try await Migrator(migrations: Migration.embedded(), logger: quiet).migrate(pool)
+            let value = try await body(CareStore(pool: pool, logger: quiet))
+            await pool.close()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                encoder.dateEncodingStrategy = .iso8601
+                print(String(decoding: try encoder.encode(value), as: UTF8.self))
+            } else {
+                print(text(value))
+            }
+        } catch let error as StoreError {
+            await pool.close()
+            throw ServerError(error.description)
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+}
+
+extension Role: ExpressibleByArgument {}
+extension Scope: ExpressibleByArgument {}
+
+/// Ids print in lower case, as the API and PostgreSQL write them.
+struct LowercaseID: Encodable, CustomStringConvertible {
+    var value: UUID
+    init(_ value: UUID) { self.value = value }
+    var description: String { value.uuidString.lowercased() }
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+struct CreatedTeam: Encodable { var team_id: LowercaseID; var name: String }
+struct CreatedMember: Encodable { var member_id: LowercaseID; var team_id: LowercaseID; var roles: [String]; var token_id: LowercaseID?; var token: String?; var expires_at: Date? }
+struct CreatedToken: Encodable { var token_id: LowercaseID; var member_id: LowercaseID; var token: String; var expires_at: Date? }
+struct RevokedToken: Encodable { var token_id: LowercaseID; var revoked: Bool }
+
+extension CareServerCommand.Admin {
+    struct CreateTeam: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-team", abstract: "Create a team.",
+            discussion: "Example: care-server admin create-team --name \"North clinic\" --json")
+
+        @Option(help: "The team's name.") var name: String
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            try await options.withStore({ store in
+                CreatedTeam(team_id: LowercaseID(try await store.createTeam(name: name)), name: name)
+            }, text: { "Created team \($0.name): \($0.team_id)" })
+        }
+    }
+
+    struct CreateMember: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-member", abstract: "Create a member with roles on a team, and a token for them.",
+            discussion: "Example: care-server admin create-member --team TEAM_ID --name \"Dr. Rao\" --role psychiatrist --json")
+
+        @Option(help: "The team's id.") var team: UUID
+        @Option(help: "The member's display name.") var name: String
+        @Option(help: "E-mail address (optional, unique).") var email: String?
+        @Option(help: "A role on the team (repeat for several): psychiatrist, psychologist, social_worker, care_manager, admin.") var role: [Role]
+        @Option(help: "Days until the member's token expires (0: never).") var tokenDays: Int = 90
+        @Flag(help: "Do not issue a token.") var noToken = false
+        @OptionGroup var options: AdminOptions
+
+        func validate() throws {
+            if role.isEmpty { throw ValidationError("give at least one --role") }
+            if role.contains(.integration) { throw ValidationError("integration is for service accounts: use create-service-account") }
+            if tokenDays < 0 { throw ValidationError("--token-days cannot be negative") }
+        }
+
+        func run() async throws {
+            try await options.withStore({ store in
+                let member = try await store.createMember(displayName: name, email: email, teamID: team, roles: role)
+                var token: IssuedToken?
+                if !noToken {
+                    token = try await store.issueToken(memberID: member, name: "created with the member", expiresAt: expiry(days: tokenDays))
+                }
+                return CreatedMember(member_id: LowercaseID(member), team_id: LowercaseID(team), roles: role.map(\.rawValue), token_id: token.map { LowercaseID($0.id) }, token: token?.token, expires_at: token?.expiresAt)
+            }, text: { created in
+                "Created member \(name): \(created.member_id)"
+                    + (created.token.map { "\nToken (shown once): \($0)" } ?? "")
+            })
+        }
+    }
+
+    struct CreateServiceAccount: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-service-account", abstract: "Create a service account for an integration, with a scoped token.",
+            discussion: "Example: care-server admin create-service-account --team TEAM_ID --name EHR --scope events:read --scope patients:read --json")
+
+        @Option(help: "The team whose patients it may reach.") var team: UUID
+        @Option(help: "The integration's name.") var name: String
+        @Option(help: "A scope (repeat): patients:read, patients:write, events:read, webhooks:manage.") var scope: [Scope]
+        @Option(help: "Days until the token expires (0: never).") var tokenDays: Int = 365
+        @OptionGroup var options: AdminOptions
+
+        func validate() throws {
+            if scope.isEmpty { throw ValidationError("give at least one --scope") }
+        }
+
+        func run() async throws {
+            try await options.withStore({ store in
+                let member = try await store.createMember(displayName: name, teamID: team, roles: [.integration], isServiceAccount: true)
+                let token = try await store.issueToken(memberID: member, name: name, scopes: scope, expiresAt: expiry(days: tokenDays))
+                return CreatedMember(member_id: LowercaseID(member), team_id: LowercaseID(team), roles: [Role.integration.rawValue], token_id: LowercaseID(token.id), token: token.token, expires_at: token.expiresAt)
+            }, text: { "Created service account \(name): \($0.member_id)\nToken (shown once): \($0.token ?? "")" })
+        }
+    }
+
+    struct CreateToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-token", abstract: "Issue another token for a member or service account.",
+            discussion: "Example: care-server admin create-token --member MEMBER_ID --days 30 --json")
+
+        @Option(help: "The member or service account.") var member: UUID
+        @Option(help: "A label for the token.") var name: String = ""
+        @Option(help: "Scopes, for a service account (repeat).") var scope: [Scope] = []
+        @Option(help: "Days until it expires (0: never).") var days: Int = 90
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            guard days >= 0 else { throw ValidationError("--days cannot be negative") }
+            try await options.withStore({ store in
+                let token = try await store.issueToken(memberID: member, name: name, scopes: scope, expiresAt: expiry(days: days))
+                return CreatedToken(token_id: LowercaseID(token.id), member_id: LowercaseID(member), token: token.token, expires_at: token.expiresAt)
+            }, text: { "Token \($0.token_id) (shown once): \($0.token)" })
+        }
+    }
+
+    struct RevokeToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-token", abstract: "Revoke a token at once.",
+            discussion: "Example: care-server admin revoke-token --token-id TOKEN_ID")
+
+        @Option(name: .customLong("token-id"), help: "The token's id (not the token).") var tokenID: UUID
+        @OptionGroup var options: AdminOptions
+
+        func run() async throws {
+            try await options.withStore({ store in
+                try await store.revokeToken(tokenID)
+                return RevokedToken(token_id: LowercaseID(tokenID), revoked: true)
+            }, text: { "Revoked token \($0.token_id)" })
+        }
+    }
+}
+
+func expiry(days: Int) -> Date? {
+    days == 0 ? nil : Date().addingTimeInterval(Double(days) * 86_400)
+}
+
+extension UUID: @retroactive ExpressibleByArgument {
+    public init?(argument: String) { self.init(uuidString: argument) }
+}

@@ -1,0 +1,103 @@
+import CareDomain
+import Crypto
+import Foundation
+import PQ
+
+/// What a service account's token may do. Members' own tokens carry no scopes: their roles decide.
+public enum Scope: String, Sendable, Codable, CaseIterable {
+    case patientsRead = "patients:read"
+    case patientsWrite = "patients:write"
+    case eventsRead = "events:read"
+    case webhooksManage = "webhooks:manage"
+}
+
+/// Who a valid token speaks for.
+public struct Principal: Sendable, Equatable {
+    public var memberID: UUID
+    public var tokenID: UUID
+    public var displayName: String
+    public var isServiceAccount: Bool
+    public var scopes: Set<Scope>
+}
+
+public struct IssuedToken: Sendable, Equatable, Codable {
+    public var id: UUID
+    public var memberID: UUID
+    /// The token itself: shown once, stored nowhere.
+    public var token: String
+    public var expiresAt: Date?
+}
+
+/// Bearer tokens: `crt_` and 256 random bits in base64url, stored only as their SHA-256.
+public enum TokenFormat {
+    public static let prefix = "crt_"
+
+    public static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let encoded = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return prefix + encoded
+    }
+
+    public static func hash(_ token: String) -> Data {
+        Data(SHA256.hash(data: Data(token.utf8)))
+    }
+
+    /// Cheap shape check before any database work.
+    public static func looksValid(_ token: String) -> Bool {
+        token.hasPrefix(prefix) && token.count == prefix.count + 43
+            && token.dropFirst(prefix.count).allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+    }
+}
+
+extension CareStore {
+    /// Issues a token for a member (or service account); `expiresAt` nil means it never expires.
+    public func issueToken(memberID: UUID, name: String = "", scopes: [Scope] = [], expiresAt: Date?, actorID: UUID? = nil) async throws -> IssuedToken {
+        if let expiresAt, expiresAt <= Date() { throw StoreError.invalid("a token must expire in the future") }
+        return try await command { context in
+            let member = try await context.connection.query("SELECT is_service_account FROM members WHERE id = \(memberID)")
+            guard let row = member.firstRow else { throw StoreError.notFound("member \(memberID)") }
+            let isServiceAccount = try row.decode(Bool.self, at: 0)
+            if !isServiceAccount, !scopes.isEmpty { throw StoreError.invalid("scopes are for service accounts; a member's roles decide what their token may do") }
+            if isServiceAccount, scopes.isEmpty { throw StoreError.invalid("a service account's token needs at least one scope") }
+            let token = TokenFormat.generate()
+            let id = try await context.connection.query("""
+                INSERT INTO api_tokens (member_id, token_hash, display_prefix, name, scopes, expires_at)
+                VALUES (\(memberID), \(TokenFormat.hash(token)), \(String(token.prefix(12))), \(name), \(Set(scopes).map(\.rawValue).sorted()), \(expiresAt))
+                RETURNING id
+                """)[0].decode(UUID.self, at: 0)
+            try await context.append("token.issued", teamID: nil, patientID: nil, actorID: actorID,
+                                     payload: ["token_id": id.uuidString.lowercased(), "member_id": memberID.uuidString.lowercased()])
+            return IssuedToken(id: id, memberID: memberID, token: token, expiresAt: expiresAt)
+        }
+    }
+
+    public func revokeToken(_ tokenID: UUID, actorID: UUID? = nil) async throws {
+        try await command { context in
+            let rows = try await context.connection.query("UPDATE api_tokens SET revoked_at = now() WHERE id = \(tokenID) AND revoked_at IS NULL RETURNING member_id")
+            guard !rows.isEmpty else {
+                let exists = try await context.connection.query("SELECT 1 FROM api_tokens WHERE id = \(tokenID)")
+                throw exists.isEmpty ? StoreError.notFound("token \(tokenID)") : StoreError.conflict("token \(tokenID) is already revoked")
+            }
+            try await context.append("token.revoked", teamID: nil, patientID: nil, actorID: actorID, payload: ["token_id": tokenID.uuidString.lowercased()])
+        }
+    }
+
+    /// The principal a bearer token speaks for, or nil when it is unknown, revoked or expired.
+    public func authenticate(token: String, now: Date = Date()) async throws -> Principal? {
+        guard TokenFormat.looksValid(token) else { return nil }
+        let rows = try await pool.query("""
+            UPDATE api_tokens t SET last_used_at = \(now)
+            FROM members m
+            WHERE t.token_hash = \(TokenFormat.hash(token)) AND m.id = t.member_id
+              AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > \(now))
+            RETURNING t.id, m.id, m.display_name, m.is_service_account, t.scopes
+            """)
+        guard let row = rows.firstRow else { return nil }
+        let (tokenID, memberID, name, service, scopes) = try row.decode(UUID.self, UUID.self, String.self, Bool.self, [String].self)
+        return Principal(memberID: memberID, tokenID: tokenID, displayName: name, isServiceAccount: service,
+                         scopes: Set(scopes.compactMap(Scope.init(rawValue:))))
+    }
+}

@@ -32,7 +32,6 @@ public actor PQConnection {
     /// SQL text -> name of the statement prepared for it on this connection.
     private var preparedStatements: [String: String] = [:]
     private static let preparedStatementLimit = 1_000
-    private var lastUsed = ContinuousClock.now
 
     private init(id: Int, logger: Logger) {
         self.id = id
@@ -96,7 +95,6 @@ public actor PQConnection {
     private func runQuery(_ query: PQQuery, prepared: Bool) throws -> PQRows {
         let binds = try query.encodedBinds()
         let conn = try handle()
-        lastUsed = .now
         if !prepared {
             return try withCStrings(binds) { values in
                 try checked(PQexecParams(conn, query.sql, Int32(binds.count), nil, values, nil, nil, 0))
@@ -151,7 +149,6 @@ public actor PQConnection {
 
     private func simpleExecute(_ sql: String) throws {
         let conn = try handle()
-        lastUsed = .now
         _ = try checked(PQexec(conn, sql))
     }
 
@@ -208,7 +205,6 @@ public actor PQConnection {
 
     private func runPipeline(_ queries: [PQQuery]) throws -> [PQRows] {
         let conn = try handle()
-        lastUsed = .now
         let encoded = try queries.map { try $0.encodedBinds() }
         guard PQenterPipelineMode(conn) == 1 else {
             throw PQError(.protocolViolation, "cannot enter pipeline mode: \(Self.errorMessage(conn))")
@@ -300,7 +296,6 @@ public actor PQConnection {
 
     public var isOpen: Bool { !connectionLost }
 
-    public var idleDuration: Duration { ContinuousClock.now - lastUsed }
 
     /// Cheap liveness check with no round trip: if the socket is readable while we expect
     /// nothing, read it; a closed socket (backend terminated, server restarted) shows up here.

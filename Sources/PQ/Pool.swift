@@ -46,7 +46,8 @@ public actor PQPool: Service {
     public nonisolated let options: Options
     nonisolated let logger: Logger
 
-    private var idle: [PQConnection] = []
+    /// Free connections and when each came back, most recently used last.
+    private var idle: [(connection: PQConnection, since: ContinuousClock.Instant)] = []
     /// Connections open or being opened.
     private var total = 0
     private var waiters: [(id: Int, continuation: CheckedContinuation<PQConnection, any Error>)] = []
@@ -115,7 +116,7 @@ public actor PQPool: Service {
             if closed { throw PQError(.closed, "the connection pool is closed") }
             logger.trace("acquire", metadata: ["idle": "\(idle.count)", "total": "\(total)", "waiters": "\(waiters.count)"])
             statistics.acquisitions += 1
-            if let connection = idle.popLast() {
+            if let connection = idle.popLast()?.connection {
                 if await connection.isAlive() { return connection }
                 discard(connection, reason: "found dead when idle")
                 continue
@@ -176,7 +177,7 @@ public actor PQPool: Service {
         if !waiters.isEmpty {
             waiters.removeFirst().continuation.resume(returning: connection)
         } else {
-            idle.append(connection)
+            idle.append((connection, .now))
         }
     }
 
@@ -203,7 +204,7 @@ public actor PQPool: Service {
 
     private func handOver(_ connection: PQConnection) async {
         if closed || waiters.isEmpty {
-            if closed { discard(connection, reason: "pool closed") } else { idle.append(connection) }
+            if closed { discard(connection, reason: "pool closed") } else { idle.append((connection, .now)) }
             return
         }
         waiters.removeFirst().continuation.resume(returning: connection)
@@ -249,28 +250,21 @@ public actor PQPool: Service {
                 break
             }
         }
-        var keep: [PQConnection] = []
-        let candidates = idle
-        idle.removeAll()
-        for connection in candidates {
-            let idleFor = await connection.idleDuration
-            if idleFor > options.idleTimeout, total > options.minimumConnections {
+        // Only connections idle for a while are taken out to be checked; the rest stay available
+        // (and are checked without a round trip when handed out).
+        // (Partitioned without suspending, so nothing else can take or return one meanwhile.)
+        let now = ContinuousClock.now
+        let due = idle.filter { now - $0.since > options.healthCheckInterval }
+        idle.removeAll { now - $0.since > options.healthCheckInterval }
+        for (connection, since) in due {
+            if now - since > options.idleTimeout, total > options.minimumConnections {
                 discard(connection, reason: "idle timeout")
-                continue
+            } else if (try? await connection.query("SELECT 1")) == nil {
+                discard(connection, reason: "failed health check")
+            } else {
+                idle.insert((connection, .now), at: 0)
             }
-            if idleFor > options.healthCheckInterval {
-                if (try? await connection.query("SELECT 1")) == nil {
-                    discard(connection, reason: "failed health check")
-                    continue
-                }
-            } else if await !connection.isAlive() {
-                discard(connection, reason: "found dead when idle")
-                continue
-            }
-            keep.append(connection)
         }
-        // Connections released while we checked are already back in `idle`.
-        idle.insert(contentsOf: keep, at: 0)
     }
 
     /// Closes every idle connection, fails every waiter, and closes in-use connections as they
@@ -280,7 +274,7 @@ public actor PQPool: Service {
         closed = true
         for waiter in waiters { waiter.continuation.resume(throwing: PQError(.closed, "the connection pool is closed")) }
         waiters.removeAll()
-        let connections = idle
+        let connections = idle.map(\.connection)
         idle.removeAll()
         for connection in connections {
             total -= 1

@@ -224,10 +224,19 @@ struct NoticeTests {
 struct CancellationTests {
     @Test("cancelling the task cancels the running statement on the server, and the connection stays usable")
     func cancelRunningQuery() async throws {
-        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 1)) { pool, _ in
-            let started = ContinuousClock.now
+        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 1)) { pool, database in
             let sleeper = Task { try await pool.query("SELECT pg_sleep(10)") }
-            try await Task.sleep(for: .milliseconds(300))
+            // Cancel only once the statement is running on the server.
+            let datname = pool.configuration.conninfo.components(separatedBy: "dbname='").last?.components(separatedBy: "'").first ?? ""
+            var running = 0
+            for _ in 0..<200 where running == 0 {
+                try await Task.sleep(for: .milliseconds(25))
+                running = try await database.admin("""
+                    SELECT count(*) FROM pg_stat_activity WHERE datname = \(datname) AND query = 'SELECT pg_sleep(10)' AND state = 'active'
+                    """)[0].decode(Int.self, at: 0)
+            }
+            #expect(running == 1)
+            let started = ContinuousClock.now
             sleeper.cancel()
             let result = await sleeper.result
             let error = try #require(result.failureError as? PQError)

@@ -92,7 +92,7 @@ let package = Package(
         // Tests run against a real PostgreSQL that TestSupport starts once per test process.
         .target(
             name: "TestSupport",
-            dependencies: ["PQ", "LocalPostgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PQ", "LocalPostgres", "CareStore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "CareDomainTests", dependencies: ["CareDomain"]),

@@ -8,6 +8,9 @@ import ServiceLifecycle
 /// The one request context of the API.
 public struct CareRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
+    /// Set by the authentication middleware on /v1 routes.
+    public var principal: Principal?
+    public var requestID: String = ""
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -18,17 +21,22 @@ public struct CareRequestContext: RequestContext {
 public struct CareAPIDependencies: Sendable {
     public var pool: PQPool
     public var migrator: Migrator
+    public var store: CareStore
 
-    public init(pool: PQPool, migrator: Migrator) {
+    public init(pool: PQPool, migrator: Migrator, store: CareStore? = nil) {
         self.pool = pool
         self.migrator = migrator
+        self.store = store ?? CareStore(pool: pool)
     }
 }
 
 /// The router with every route of the API.
 public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareRequestContext> {
     let router = Router(context: CareRequestContext.self)
+    router.add(middleware: ProblemMiddleware())
     HealthController(dependencies: dependencies).addRoutes(to: router)
+    let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(store: dependencies.store))
+    MeController(store: dependencies.store).addRoutes(to: v1)
     return router
 }
 

@@ -228,3 +228,22 @@ extension CareStore {
                          payload: payload.value, cursor: FeedCursor(transaction: transaction, id: id))
     }
 }
+
+public struct TeamMembership: Sendable, Equatable {
+    public var teamID: UUID
+    public var name: String
+    public var roles: [Role]
+}
+
+extension CareStore {
+    /// The teams a member belongs to, with their roles on each.
+    public func memberships(of memberID: UUID) async throws -> [TeamMembership] {
+        try await pool.query("""
+            SELECT t.id, t.name, array_agg(m.role ORDER BY m.role) FROM memberships m JOIN teams t ON t.id = m.team_id
+            WHERE m.member_id = \(memberID) GROUP BY t.id, t.name ORDER BY t.name
+            """).map { row in
+            let (id, name, roles) = try row.decode(UUID.self, String.self, [String].self)
+            return TeamMembership(teamID: id, name: name, roles: roles.compactMap(Role.init(rawValue:)))
+        }
+    }
+}

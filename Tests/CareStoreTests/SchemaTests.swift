@@ -5,23 +5,6 @@ import PQ
 import Testing
 import TestSupport
 
-/// A database with every migration applied, copied from a template migrated once per run.
-enum MigratedDatabase {
-    private static let template = Task<String, any Error> {
-        let database = try await TestDatabase.shared()
-        let configuration = try await database.makeDatabase(prefix: "care_template")
-        let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 1))
-        try await Migrator(migrations: Migration.embedded()).migrate(pool)
-        let name = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
-        await pool.close()
-        return name
-    }
-
-    static func withPool<T>(_ body: (PQPool, TestDatabase) async throws -> T) async throws -> T {
-        try await TestDatabase.withPool(template: try await template.value, body)
-    }
-}
-
 @Suite("The care schema")
 struct SchemaTests {
     @Test("the seeded dose table, playbook and settings equal CareDomain's defaults")

@@ -1,3 +1,4 @@
+import CareStore
 import Foundation
 import LocalPostgres
 import Logging
@@ -121,3 +122,21 @@ public final class SharedCounter: Sendable {
     public func increment() { storage.withLock { $0 += 1 } }
     public var value: Int { storage.withLock { $0 } }
 }
+
+/// A database with every migration applied, copied from a template migrated once per run.
+public enum MigratedDatabase {
+    private static let template = Task<String, any Error> {
+        let database = try await TestDatabase.shared()
+        let configuration = try await database.makeDatabase(prefix: "care_template")
+        let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 1))
+        try await Migrator(migrations: Migration.embedded()).migrate(pool)
+        let name = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
+        await pool.close()
+        return name
+    }
+
+    public static func withPool<T>(_ body: (PQPool, TestDatabase) async throws -> T) async throws -> T {
+        try await TestDatabase.withPool(template: try await template.value, body)
+    }
+}
+

@@ -1,0 +1,51 @@
+import CareStore
+import Foundation
+import Hummingbird
+
+/// Bearer-token authentication for /v1: the principal goes into the request context, or the
+/// request ends with 401 problem+json. Unknown, revoked and expired tokens look the same.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = CareRequestContext
+    let store: CareStore
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else {
+            throw Problem.unauthorized("send a token: Authorization: Bearer crt_...")
+        }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw Problem.unauthorized("the Authorization header must be 'Bearer <token>'")
+        }
+        guard let principal = try await store.authenticate(token: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+            throw Problem.unauthorized("the token is unknown, expired or revoked")
+        }
+        var context = context
+        context.principal = principal
+        context.logger[metadataKey: "member_id"] = "\(principal.memberID.uuidString.lowercased())"
+        return try await next(request, context)
+    }
+}
+
+/// GET /v1/me: who the token speaks for, and their teams and roles.
+struct MeController: Sendable {
+    let store: CareStore
+
+    struct Me: ResponseEncodable {
+        struct Team: Codable { var id: String; var name: String; var roles: [String] }
+        var id: String
+        var display_name: String
+        var is_service_account: Bool
+        var scopes: [String]
+        var teams: [Team]
+    }
+
+    func addRoutes(to group: RouterGroup<CareRequestContext>) {
+        group.get("me") { _, context in
+            guard let principal = context.principal else { throw Problem.unauthorized("no principal") }
+            let teams = try await store.memberships(of: principal.memberID)
+            return Me(id: principal.memberID.uuidString.lowercased(), display_name: principal.displayName,
+                      is_service_account: principal.isServiceAccount, scopes: principal.scopes.map(\.rawValue).sorted(),
+                      teams: teams.map { Me.Team(id: $0.teamID.uuidString.lowercased(), name: $0.name, roles: $0.roles.map(\.rawValue).sorted()) })
+        }
+    }
+}

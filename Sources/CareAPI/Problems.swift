@@ -1,0 +1,103 @@
+import CareStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import PQ
+
+/// An RFC 9457 problem: every error the API returns has this shape and a stable `type`.
+public struct Problem: Error, Sendable, Codable, Equatable {
+    public var type: String
+    public var title: String
+    public var status: Int
+    public var detail: String
+    public var requestID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, status, detail
+        case requestID = "request_id"
+    }
+
+    public static let typeBase = "https://carerelay.example/problems/"
+
+    public init(_ kind: String, title: String, status: HTTPResponse.Status, detail: String) {
+        self.type = Self.typeBase + kind
+        self.title = title
+        self.status = status.code
+        self.detail = detail
+    }
+
+    public static func unauthorized(_ detail: String) -> Problem {
+        Problem("unauthorized", title: "Authentication required", status: .unauthorized, detail: detail)
+    }
+
+    public static func notFound(_ detail: String) -> Problem {
+        Problem("not-found", title: "Not found", status: .notFound, detail: detail)
+    }
+
+    /// The problem for any error; internal details stay in the log, never in the response.
+    static func from(_ error: any Error) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as StoreError:
+            switch error {
+            case .notFound(let what): return .notFound("\(what) not found")
+            case .conflict(let why): return Problem("conflict", title: "Conflict", status: .conflict, detail: why)
+            case .invalid(let why): return Problem("invalid-request", title: "Invalid request", status: .unprocessableContent, detail: why)
+            }
+        case let error as HTTPError:
+            let status = error.status
+            return Problem(status == .notFound ? "not-found" : "http-\(status.code)", title: status.reasonPhrase, status: status,
+                           detail: error.body ?? status.reasonPhrase)
+        case let error as PQError where error.isConnectionFailure || error.kind == .poolTimeout:
+            return Problem("service-unavailable", title: "Service unavailable", status: .serviceUnavailable,
+                           detail: "the database is not reachable right now; try again shortly")
+        default:
+            return Problem("internal-error", title: "Internal error", status: .internalServerError,
+                           detail: "the server could not complete the request; it has been logged")
+        }
+    }
+}
+
+/// Gives every response a request id (the caller's X-Request-Id when it is sane) and turns every
+/// error into problem+json.
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = CareRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let incoming = request.headers[.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } ? $0 : nil }
+        let requestID = incoming ?? UUID().uuidString.lowercased()
+        context.requestID = requestID
+        context.logger[metadataKey: "request_id"] = "\(requestID)"
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            var problem = Problem.from(error)
+            problem.requestID = requestID
+            if problem.status >= 500 {
+                context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            }
+            response = try problem.response()
+        }
+        response.headers[.requestID] = requestID
+        return response
+    }
+}
+
+extension Problem {
+    func response() throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if status == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"carerelay\"" }
+        return Response(status: .init(code: status), headers: headers,
+                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(self))))
+    }
+}
+
+extension HTTPField.Name {
+    static let requestID = HTTPField.Name("X-Request-Id")!
+}

@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "CareAPITests",
             dependencies: [
-                "CareAPI", "CareServer", "CareStore", "PQ", "TestSupport",
+                "CareAPI", "CareServer", "CareStore", "PQ", "LocalPostgres", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -58,7 +58,7 @@ struct DatabaseOptions: ParsableArguments {
         }
         let directory = dataDirectory ?? environment["CARE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? LocalPostgres.defaultDirectory()
         let cluster = try LocalPostgres(directory: directory, logger: logger)
-        let started = try cluster.start()
+        let started = try await cluster.startOffPool()
         let opened = OpenDatabase(
             configuration: PQConfiguration(cluster.conninfo(database: Self.embeddedDatabase)),
             embedded: cluster, startedHere: started

@@ -275,3 +275,31 @@ struct FNV1a {
         }
     }
 }
+
+extension LocalPostgres {
+    /// Runs blocking work (initdb, pg_ctl, waiting on a process) on a dispatch thread, never on
+    /// Swift's cooperative pool, whose two threads the rest of the process needs.
+    public static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try work() })
+            }
+        }
+    }
+
+    /// `start()` off the cooperative pool.
+    @discardableResult
+    public func startOffPool() async throws -> Bool {
+        try await Self.offload { try self.start() }
+    }
+
+    /// `stop(mode:)` off the cooperative pool.
+    public func stopOffPool(mode: String = "fast") async throws {
+        try await Self.offload { try self.stop(mode: mode) }
+    }
+
+    /// `destroy()` off the cooperative pool.
+    public func destroyOffPool() async {
+        _ = try? await Self.offload { self.destroy() }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import LocalPostgres
 import PQ
 import Synchronization
 import Testing
@@ -116,7 +117,7 @@ struct ServerProcessTests {
 @Suite("The care client")
 struct ClientBinaryTests {
     @Test("the care binary does not link libpq")
-    func careDoesNotLinkLibPQ() throws {
+    func careDoesNotLinkLibPQ() async throws {
         let care = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("care").path
         #expect(FileManager.default.isExecutableFile(atPath: care), "build care first (swift build)")
         let ldd = Process()
@@ -125,7 +126,8 @@ struct ClientBinaryTests {
         let pipe = Pipe()
         ldd.standardOutput = pipe
         try ldd.run()
-        let libraries = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let reader = pipe.fileHandleForReading
+        let libraries = String(decoding: try await LocalPostgres.offload { reader.readDataToEndOfFile() }, as: UTF8.self)
         #expect(libraries.contains("libc.so"), "ldd printed: \(libraries)")
         #expect(!libraries.contains("libpq"))
     }
@@ -149,7 +151,8 @@ struct AdminCommandTests {
         let exited = SharedCounter()
         process.terminationHandler = { _ in exited.increment() }
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let reader = pipe.fileHandleForReading
+        let data = try await LocalPostgres.offload { reader.readDataToEndOfFile() }
         while exited.value == 0 { try await Task.sleep(for: .milliseconds(20)) }
         return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
     }

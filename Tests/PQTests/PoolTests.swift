@@ -114,8 +114,7 @@ struct PoolTests {
 
     @Test("the pool recovers after PostgreSQL restarts")
     func recoversFromRestart() async throws {
-        let cluster = try TestDatabase.makePrivateCluster()
-        defer { cluster.destroy() }
+        let cluster = try await TestDatabase.makePrivateCluster()
         let pool = PQPool(
             configuration: PQConfiguration(cluster.conninfo()),
             options: .init(minimumConnections: 0, maximumConnections: 2)
@@ -124,11 +123,12 @@ struct PoolTests {
             try await connection.query("SELECT 1")
             return await connection.backendPID
         }
-        try cluster.stop(mode: "fast")
-        try cluster.start()
+        try await cluster.stopOffPool(mode: "fast")
+        try await cluster.startOffPool()
         let rows = try await pool.query("SELECT pg_backend_pid()")
         #expect(try rows[0].decode(Int32.self, at: 0) != first)
         await pool.close()
+        await cluster.destroyOffPool()
     }
 
     @Test("run() keeps the minimum open and close() ends it")
@@ -272,8 +272,7 @@ struct ConnectingTests {
         let base = FileManager.default.temporaryDirectory.path + "/carerelay-private-\(getpid())-tcp\(port)"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let cluster = try LocalPostgres(directory: base + "/pg", port: port, settings: ["listen_addresses": "127.0.0.1"], logger: testLogger())
-        try cluster.start()
-        defer { cluster.destroy(); try? FileManager.default.removeItem(atPath: base) }
+        try await cluster.startOffPool()
         // Local TCP connections need a password unless pg_hba trusts them; initdb --auth=trust does.
         let connection = try await PQConnection.connect(PQConfiguration("postgresql://postgres@127.0.0.1:\(port)/postgres?application_name=tcp-test"))
         let rows = try await connection.query("SELECT inet_server_port(), current_setting('application_name')")
@@ -281,6 +280,8 @@ struct ConnectingTests {
         #expect(serverPort == port)
         #expect(application == "tcp-test")
         await connection.close()
+        await cluster.destroyOffPool()
+        try? FileManager.default.removeItem(atPath: base)
     }
 
     @Test("a refused connection is a connection error that says where it tried")

@@ -18,7 +18,7 @@ public final class TestDatabase: Sendable {
     }
 
     private static let startup = Task<TestDatabase, any Error> {
-        try TestDatabase()
+        try await LocalPostgres.offload { try TestDatabase() }
     }
 
     private init() throws {
@@ -73,7 +73,11 @@ public final class TestDatabase: Sendable {
 
     /// A second cluster of a test's own, for tests that stop or restart the server and must
     /// not disturb the others. The caller destroys it.
-    public static func makePrivateCluster() throws -> LocalPostgres {
+    public static func makePrivateCluster() async throws -> LocalPostgres {
+        try await LocalPostgres.offload { try makePrivateClusterBlocking() }
+    }
+
+    private static func makePrivateClusterBlocking() throws -> LocalPostgres {
         let base = FileManager.default.temporaryDirectory.path + "/carerelay-private-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         var logger = Logger(label: "carerelay.test.postgres")

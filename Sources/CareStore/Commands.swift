@@ -72,8 +72,7 @@ extension CareStore {
             let rows = try await context.connection.query("SELECT team_id, status FROM patients WHERE id = \(patientID) FOR UPDATE")
             guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
             let (teamID, current) = try row.decode(UUID.self, String.self)
-            guard let from = PatientStatus(rawValue: current) else { throw StoreError.invalid("patient has unknown status \(current)") }
-            if case .failure(let error) = from.moving(to: status) { throw StoreError.conflict(error.description) }
+            let from = try checkedTransition(from: current, to: status, of: "patient")
             try await context.connection.query("UPDATE patients SET status = \(status.rawValue), updated_at = now() WHERE id = \(patientID)")
             try await context.append("patient.status_changed", teamID: teamID, patientID: patientID, actorID: actorID,
                                      payload: ["from": from.rawValue, "to": status.rawValue])
@@ -129,8 +128,7 @@ extension CareStore {
             let rows = try await context.connection.query("SELECT patient_id, status FROM referrals WHERE id = \(referralID) FOR UPDATE")
             guard let row = rows.firstRow else { throw StoreError.notFound("referral \(referralID)") }
             let (patientID, current) = try row.decode(UUID.self, String.self)
-            guard let from = ReferralStatus(rawValue: current) else { throw StoreError.invalid("referral has unknown status \(current)") }
-            if case .failure(let error) = from.moving(to: status) { throw StoreError.conflict(error.description) }
+            let from = try checkedTransition(from: current, to: status, of: "referral")
             let teamID = try await context.patientTeam(patientID)
             try await context.connection.query("UPDATE referrals SET status = \(status.rawValue), updated_at = now() WHERE id = \(referralID)")
             try await context.append(EventType.referralStatusChanged, teamID: teamID, patientID: patientID, actorID: actorID,
@@ -182,6 +180,13 @@ extension CareStore {
             return escalated
         }
     }
+}
+
+/// The stored status `current`, if it may move to `next`; otherwise the reason it may not.
+func checkedTransition<Status: StateMachine>(from current: String, to next: Status, of what: String) throws -> Status {
+    guard let from = Status(rawValue: current) else { throw StoreError.invalid("\(what) has unknown status \(current)") }
+    if case .failure(let error) = from.moving(to: next) { throw StoreError.conflict(error.description) }
+    return from
 }
 
 extension CommandContext {

@@ -25,8 +25,7 @@ extension CareStore {
         guard !trimmed.isEmpty else { throw StoreError.invalid("a member needs a name") }
         guard !roles.isEmpty else { throw StoreError.invalid("a member needs at least one role") }
         return try await command { context in
-            let team = try await context.connection.query("SELECT 1 FROM teams WHERE id = \(teamID)")
-            guard !team.isEmpty else { throw StoreError.notFound("team \(teamID)") }
+            try await context.requireTeam(teamID)
             let id: UUID
             do {
                 id = try await context.connection.query("""
@@ -49,8 +48,7 @@ extension CareStore {
         let name = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !mrn.isEmpty, !name.isEmpty else { throw StoreError.invalid("a patient needs an MRN and a display name") }
         return try await command { context in
-            let team = try await context.connection.query("SELECT 1 FROM teams WHERE id = \(teamID)")
-            guard !team.isEmpty else { throw StoreError.notFound("team \(teamID)") }
+            try await context.requireTeam(teamID)
             let id: UUID
             do {
                 id = try await context.connection.query("""
@@ -190,6 +188,11 @@ func checkedTransition<Status: StateMachine>(from current: String, to next: Stat
 }
 
 extension CommandContext {
+    func requireTeam(_ teamID: UUID) async throws {
+        let team = try await connection.query("SELECT 1 FROM teams WHERE id = \(teamID)")
+        guard !team.isEmpty else { throw StoreError.notFound("team \(teamID)") }
+    }
+
     /// The patient's team, or notFound.
     func patientTeam(_ patientID: UUID) async throws -> UUID {
         let rows = try await connection.query("SELECT team_id FROM patients WHERE id = \(patientID)")

@@ -11,6 +11,9 @@ public struct CareRequestContext: RequestContext {
     /// Set by the authentication middleware on /v1 routes.
     public var principal: Principal?
     public var requestID: String = ""
+    /// The Idempotency-Key of a POST, claimed by the first store command of the request.
+    public var idempotency: IdempotencyClaim?
+    public var maxUploadSize: Int { APILimits.maximumBodyBytes }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -35,8 +38,11 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
     let router = Router(context: CareRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     HealthController(dependencies: dependencies).addRoutes(to: router)
-    let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(store: dependencies.store))
+    let v1 = router.group("v1")
+        .add(middleware: AuthenticationMiddleware(store: dependencies.store))
+        .add(middleware: IdempotencyMiddleware(store: dependencies.store))
     MeController(store: dependencies.store).addRoutes(to: v1)
+    V1Controller(store: dependencies.store).addRoutes(to: v1)
     return router
 }
 

@@ -35,6 +35,18 @@ public struct Problem: Error, Sendable, Codable, Equatable {
         Problem("not-found", title: "Not found", status: .notFound, detail: detail)
     }
 
+    public static func badRequest(_ detail: String) -> Problem {
+        Problem("bad-request", title: "Bad request", status: .badRequest, detail: detail)
+    }
+
+    public static func forbidden(_ detail: String) -> Problem {
+        Problem("forbidden", title: "Forbidden", status: .forbidden, detail: detail)
+    }
+
+    public static func invalid(_ detail: String) -> Problem {
+        Problem("invalid-request", title: "Invalid request", status: .unprocessableContent, detail: detail)
+    }
+
     /// The problem for any error; internal details stay in the log, never in the response.
     static func from(_ error: any Error) -> Problem {
         switch error {
@@ -44,7 +56,19 @@ public struct Problem: Error, Sendable, Codable, Equatable {
             switch error {
             case .notFound(let what): return .notFound("\(what) not found")
             case .conflict(let why): return Problem("conflict", title: "Conflict", status: .conflict, detail: why)
-            case .invalid(let why): return Problem("invalid-request", title: "Invalid request", status: .unprocessableContent, detail: why)
+            case .invalid(let why): return .invalid(why)
+            case .forbidden(let why): return .forbidden(why)
+            }
+        case let error as IdempotencyError:
+            switch error {
+            case .inFlight:
+                return Problem("idempotency-key-in-use", title: "Request in progress", status: .conflict,
+                               detail: "a request with this Idempotency-Key is still being processed; retry in a moment")
+            case .mismatch:
+                return Problem("idempotency-key-reused", title: "Idempotency-Key reused", status: .unprocessableContent,
+                               detail: "this Idempotency-Key was used for a different request; use a new key for a new request")
+            case .replay:
+                return Problem("internal-error", title: "Internal error", status: .internalServerError, detail: "a stored response could not be replayed")
             }
         case let error as HTTPError:
             let status = error.status

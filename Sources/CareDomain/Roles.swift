@@ -8,8 +8,12 @@ public enum Role: String, Sendable, Codable, CaseIterable, Hashable {
     case admin
     /// A service account of another system (EHR, scheduling, billing), limited by its scopes.
     case integration
+    /// Reads the audit trail of the team's patients; reads no clinical content.
+    case compliance
 
-    public var isClinical: Bool { self != .admin && self != .integration }
+    /// The roles that share a patient's care and read clinical content.
+    public var isClinical: Bool { Self.clinical.contains(self) }
+    public static let clinical: Set<Role> = [.psychiatrist, .psychologist, .socialWorker, .careManager]
 }
 
 /// The inputs a rule used, in the order it used them, so that every result can say why.

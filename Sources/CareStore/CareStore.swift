@@ -8,12 +8,15 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
     case conflict(String)
     case invalid(String)
+    /// The caller may see the patient but their roles do not allow this.
+    case forbidden(String)
 
     public var description: String {
         switch self {
         case .notFound(let what): "\(what) not found"
         case .conflict(let why): why
         case .invalid(let why): why
+        case .forbidden(let why): why
         }
     }
 }
@@ -30,9 +33,50 @@ public struct CareStore: Sendable {
     }
 
     /// Runs one command in its own transaction, retried on serialization failures and deadlocks.
-    func command<T: Sendable>(_ body: (CommandContext) async throws -> T) async throws -> T {
-        try await pool.withTransaction(retries: 5) { connection in
-            try await body(CommandContext(connection: connection))
+    ///
+    /// Within a request (`CareStore.acting` set) the transaction runs as care_app with the acting
+    /// member set for row-level security, claims the request's Idempotency-Key, and writes the
+    /// audit entries of the patients it touched before it commits. A refusal is audited too, in
+    /// a transaction of its own (the command's was rolled back).
+    func command<T: Sendable>(isolation: PQConnection.IsolationLevel? = nil, _ body: (CommandContext) async throws -> T) async throws -> T {
+        let actor = Self.acting
+        let trail = AuditTrail()
+        do {
+            let (result, claimedKey) = try await pool.withTransaction(isolation: isolation, retries: 5) { connection in
+                let context = CommandContext(connection: connection, acting: actor, trail: trail)
+                if let actor { try await context.enter(actor) }
+                let claimedKey = try await context.claimIdempotencyKey()
+                let result = try await body(context)
+                try await context.writeAudit(outcome: "allowed")
+                return (result, claimedKey)
+            }
+            // Only a committed key counts as claimed (a retried or failed transaction wrote none).
+            if claimedKey { actor?.idempotency?.claimed.set(true) }
+            return result
+        } catch let error as StoreError {
+            if let actor {
+                let outcome: String
+                switch error {
+                case .notFound, .forbidden: outcome = "denied"
+                case .conflict, .invalid: outcome = "failed"
+                }
+                if !trail.patients.isEmpty || actor.patientID != nil {
+                    await auditRefusal(actor: actor, patients: trail.patients, outcome: outcome, detail: error.description)
+                }
+            }
+            throw error
+        }
+    }
+
+    private func auditRefusal(actor: RequestActor, patients: [UUID], outcome: String, detail: String) async {
+        do {
+            try await pool.withTransaction { connection in
+                let context = CommandContext(connection: connection, acting: actor, trail: AuditTrail())
+                try await context.enter(actor)
+                try await Audit.write(connection, actor: actor, patients: patients, outcome: outcome, detail: detail)
+            }
+        } catch {
+            logger.error("could not write the audit entry of a refused request", metadata: ["error": "\(error)", "request_id": "\(actor.requestID)"])
         }
     }
 }
@@ -40,11 +84,16 @@ public struct CareStore: Sendable {
 /// What a command works with inside its transaction.
 final class CommandContext {
     let connection: PQConnection
+    /// The request this command runs for, if any.
+    let acting: RequestActor?
+    let trail: AuditTrail
     /// The dose table, playbook and settings, read once per transaction.
     private var reference: ReferenceData?
 
-    init(connection: PQConnection) {
+    init(connection: PQConnection, acting: RequestActor? = nil, trail: AuditTrail = AuditTrail()) {
         self.connection = connection
+        self.acting = acting
+        self.trail = trail
     }
 
     /// Appends an event and makes the handoffs the playbook asks for, in this transaction.

@@ -26,6 +26,7 @@ extension CareStore {
         guard !roles.isEmpty else { throw StoreError.invalid("a member needs at least one role") }
         return try await command { context in
             try await context.requireTeam(teamID)
+            try context.authorize(.manageTeam, teamID: teamID, patientID: nil)
             let id: UUID
             do {
                 id = try await context.connection.query("""
@@ -49,6 +50,7 @@ extension CareStore {
         guard !mrn.isEmpty, !name.isEmpty else { throw StoreError.invalid("a patient needs an MRN and a display name") }
         return try await command { context in
             try await context.requireTeam(teamID)
+            try context.authorize(.managePatients, teamID: teamID, patientID: nil)
             let id: UUID
             do {
                 id = try await context.connection.query("""
@@ -58,6 +60,7 @@ extension CareStore {
             } catch let error as PQError where error.constraint == "patients_mrn_unique" {
                 throw StoreError.conflict("MRN \(mrn) is already enrolled on this team")
             }
+            context.trail.touch(id)
             try await context.connection.query("INSERT INTO care_plans (patient_id, version, author_id) VALUES (\(id), 1, \(actorID))")
             try await context.append("patient.enrolled", teamID: teamID, patientID: id, actorID: actorID, payload: ["patient_id": id.uuidString.lowercased()])
             return id
@@ -70,6 +73,7 @@ extension CareStore {
             let rows = try await context.connection.query("SELECT team_id, status FROM patients WHERE id = \(patientID) FOR UPDATE")
             guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
             let (teamID, current) = try row.decode(UUID.self, String.self)
+            try context.authorize(.managePatients, teamID: teamID, patientID: patientID)
             let from = try checkedTransition(from: current, to: status, of: "patient")
             try await context.connection.query("UPDATE patients SET status = \(status.rawValue), updated_at = now() WHERE id = \(patientID)")
             try await context.append("patient.status_changed", teamID: teamID, patientID: patientID, actorID: actorID,
@@ -82,7 +86,7 @@ extension CareStore {
     /// Records a score; a PHQ-9 with item 9 above 0 produces same-day safety handoffs.
     public func recordMeasurement(patientID: UUID, score: Score, takenAt: Date, actorID: UUID?) async throws -> (measurementID: UUID, event: AppendedEvent) {
         try await command { context in
-            let teamID = try await context.patientTeam(patientID)
+            let teamID = try await context.patientTeam(patientID, for: .recordMeasurement)
             let id = try await context.connection.query("""
                 INSERT INTO measurements (patient_id, instrument, total, items, safety_signal, taken_at, recorded_by)
                 VALUES (\(patientID), \(score.instrument.rawValue), \(score.total), \(score.items), \(score.isSafetySignal), \(takenAt), \(actorID))
@@ -106,7 +110,7 @@ extension CareStore {
         let clinic = targetClinic.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !clinic.isEmpty else { throw StoreError.invalid("a referral needs a target clinic") }
         return try await command { context in
-            let teamID = try await context.patientTeam(patientID)
+            let teamID = try await context.patientTeam(patientID, for: .refer(kind))
             let id = try await context.connection.query("""
                 INSERT INTO referrals (patient_id, kind, target_clinic, note, made_by) VALUES (\(patientID), \(kind.rawValue), \(clinic), \(note), \(actorID))
                 RETURNING id
@@ -126,8 +130,8 @@ extension CareStore {
             let rows = try await context.connection.query("SELECT patient_id, status FROM referrals WHERE id = \(referralID) FOR UPDATE")
             guard let row = rows.firstRow else { throw StoreError.notFound("referral \(referralID)") }
             let (patientID, current) = try row.decode(UUID.self, String.self)
+            let teamID = try await context.patientTeam(patientID, for: .moveReferral)
             let from = try checkedTransition(from: current, to: status, of: "referral")
-            let teamID = try await context.patientTeam(patientID)
             try await context.connection.query("UPDATE referrals SET status = \(status.rawValue), updated_at = now() WHERE id = \(referralID)")
             try await context.append(EventType.referralStatusChanged, teamID: teamID, patientID: patientID, actorID: actorID,
                                      payload: ["referral_id": referralID.uuidString.lowercased(), "from": from.rawValue, "to": status.rawValue])
@@ -141,8 +145,8 @@ extension CareStore {
             let rows = try await context.connection.query("SELECT patient_id, acknowledged_at FROM handoffs WHERE id = \(handoffID) FOR UPDATE")
             guard let row = rows.firstRow else { throw StoreError.notFound("handoff \(handoffID)") }
             let (patientID, acknowledged) = try row.decode(UUID.self, Date?.self)
+            let teamID = try await context.patientTeam(patientID, for: .workTasks)
             guard acknowledged == nil else { throw StoreError.conflict("handoff \(handoffID) is already acknowledged") }
-            let teamID = try await context.patientTeam(patientID)
             try await context.connection.query("UPDATE handoffs SET acknowledged_by = \(memberID), acknowledged_at = now() WHERE id = \(handoffID)")
             try await context.append(EventType.handoffAcknowledged, teamID: teamID, patientID: patientID, actorID: memberID,
                                      payload: ["handoff_id": handoffID.uuidString.lowercased()])
@@ -193,10 +197,14 @@ extension CommandContext {
         guard !team.isEmpty else { throw StoreError.notFound("team \(teamID)") }
     }
 
-    /// The patient's team, or notFound.
-    func patientTeam(_ patientID: UUID) async throws -> UUID {
+    /// The patient's team, once the caller may do `permission` there; otherwise notFound (not
+    /// the caller's team: its existence is not revealed) or forbidden (their roles do not allow it).
+    func patientTeam(_ patientID: UUID, for permission: Permission) async throws -> UUID {
+        trail.touch(patientID)
         let rows = try await connection.query("SELECT team_id FROM patients WHERE id = \(patientID)")
         guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
-        return try row.decode(UUID.self, at: 0)
+        let teamID = try row.decode(UUID.self, at: 0)
+        try authorize(permission, teamID: teamID, patientID: patientID)
+        return teamID
     }
 }

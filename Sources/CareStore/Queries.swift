@@ -86,7 +86,9 @@ public struct PatientSummary: Sendable, Equatable {
 extension CareStore {
     /// The summary of a patient for `readerID`: psychotherapy notes appear only to their author.
     public func patientSummary(_ patientID: UUID, readerID: UUID, asOf: Date = Date()) async throws -> PatientSummary {
-        try await pool.withTransaction(isolation: .repeatableRead) { connection in
+        try await command(isolation: .repeatableRead) { context in
+            let connection = context.connection
+            context.trail.touch(patientID)
             let patientRows = try await connection.query("""
                 SELECT p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
                        c.version, c.goals, c.problems, c.treatment_line
@@ -97,7 +99,8 @@ extension CareStore {
             let (teamID, mrn, name, status, enrolledOn, episodeStart, psychotic, version, goals, problems, treatmentLine) = try row.decode(
                 UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self,
                 Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self)
-            let reference = try await ReferenceData.load(connection)
+            try context.authorize(.readClinical, teamID: teamID, patientID: patientID)
+            let reference = try await context.referenceData()
 
             let openTasks = try await connection.query("""
                 SELECT \(unescaped: Self.taskColumns) FROM tasks t
@@ -190,24 +193,49 @@ extension CareStore {
     /// A member's queue: open tasks they own, and requested tasks in the pools of their roles on
     /// the patient's team; by priority (stat first), then due time; nothing before its not-before.
     public func queue(memberID: UUID, asOf: Date = Date(), limit: Int = 200) async throws -> [TaskSummary] {
-        try await pool.query("""
-            SELECT \(unescaped: Self.taskColumns) FROM tasks t JOIN patients p ON p.id = t.patient_id
-            WHERE t.status NOT IN ('completed', 'cancelled', 'failed')
-              AND (t.not_before IS NULL OR t.not_before <= \(asOf))
-              AND (t.owner_id = \(memberID)
-                   OR (t.owner_id IS NULL AND t.status = 'requested' AND EXISTS (
-                        SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND m.role = t.pool_role)))
-            ORDER BY \(unescaped: Self.taskOrder)
-            LIMIT \(limit)
-            """).map(Self.task)
+        try await queuePage(memberID: memberID, asOf: asOf, limit: limit, offset: 0).items
+    }
+
+    /// One page of the queue; `offset` is what an opaque cursor carries (the queue's order is by
+    /// priority and due time, which changes as tasks move, so the cursor is a position in it).
+    public func queuePage(memberID: UUID, asOf: Date = Date(), status: [TaskStatus]? = nil, role: Role? = nil, dueBefore: Date? = nil,
+                          limit: Int = 50, offset: Int = 0) async throws -> Page<TaskSummary> {
+        try await command { context in
+            let statuses = (status ?? [.requested, .accepted, .inProgress, .onHold]).map(\.rawValue)
+            let tasks = try await context.connection.query("""
+                SELECT \(unescaped: Self.taskColumns) FROM tasks t JOIN patients p ON p.id = t.patient_id
+                WHERE t.status = ANY(\(statuses))
+                  AND (t.not_before IS NULL OR t.not_before <= \(asOf))
+                  AND (t.owner_id = \(memberID)
+                       OR (t.owner_id IS NULL AND t.status = 'requested' AND EXISTS (
+                            SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND m.role = t.pool_role)))
+                  AND (\(role?.rawValue)::text IS NULL OR t.pool_role = \(role?.rawValue))
+                  AND (\(dueBefore)::timestamptz IS NULL OR t.due_at < \(dueBefore))
+                ORDER BY \(unescaped: Self.taskOrder), t.id
+                LIMIT \(limit + 1) OFFSET \(offset)
+                """).map(Self.task)
+            let page = Page(items: Array(tasks.prefix(limit)), next: tasks.count > limit ? PageCursor(["\(offset + limit)"]) : nil)
+            context.trail.touch(page.items.map(\.patientID))
+            return page
+        }
     }
 
     /// A patient's event history, newest first.
     public func patientEvents(_ patientID: UUID, limit: Int = 100) async throws -> [FeedEvent] {
-        try await pool.query("""
-            SELECT id, tx_id::text::bigint, type, team_id, patient_id, actor_id, occurred_at, payload
-            FROM events WHERE patient_id = \(patientID) ORDER BY id DESC LIMIT \(limit)
-            """).map(Self.feedEvent)
+        try await patientEventsPage(patientID, limit: limit).items
+    }
+
+    /// A page of a patient's history, newest first; `before` is the last event id of the previous page.
+    public func patientEventsPage(_ patientID: UUID, before: Int64? = nil, limit: Int = 100) async throws -> Page<FeedEvent> {
+        try await command { context in
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            let events = try await context.connection.query("""
+                SELECT id, tx_id::text::bigint, type, team_id, patient_id, actor_id, occurred_at, payload
+                FROM events WHERE patient_id = \(patientID) AND id < \(before ?? Int64.max) ORDER BY id DESC LIMIT \(limit + 1)
+                """).map(Self.feedEvent)
+            let items = Array(events.prefix(limit))
+            return Page(items: items, next: events.count > limit ? items.last.map { PageCursor(["\($0.id)"]) } : nil)
+        }
     }
 
     static let taskColumns = "t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id"

@@ -28,7 +28,7 @@ extension CareStore {
     /// one: optimistic concurrency, so two clinicians never overwrite each other unawares.
     public func updateCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, actorID: UUID?) async throws -> Int {
         try await command { context in
-            let teamID = try await context.patientTeam(patientID)
+            let teamID = try await context.patientTeam(patientID, for: .editCarePlan)
             let rows = try await context.connection.query("""
                 SELECT version FROM care_plans WHERE patient_id = \(patientID) AND is_active FOR UPDATE
                 """)
@@ -59,7 +59,7 @@ extension CareStore {
         if poolRole == .admin { throw StoreError.invalid("tasks cannot be pooled for admins") }
         if let dueAt, let notBefore, notBefore > dueAt { throw StoreError.invalid("a task cannot start after it is due") }
         return try await command { context in
-            let teamID = try await context.patientTeam(patientID)
+            let teamID = try await context.patientTeam(patientID, for: .workTasks)
             if let ownerID { try await context.requireTeamMember(ownerID, teamID: teamID) }
             let id = try await context.connection.query("""
                 INSERT INTO tasks (patient_id, title, description, owner_id, pool_role, priority, due_at, not_before, created_by, status)
@@ -132,6 +132,7 @@ extension CareStore {
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID)") }
             let (patientID, teamID, status, owner, pool) = try row.decode(UUID.self, UUID.self, String.self, UUID?.self, String?.self)
+            try context.authorize(.workTasks, teamID: teamID, patientID: patientID)
             guard let current = TaskStatus(rawValue: status) else { throw StoreError.invalid("task has unknown status \(status)") }
             let task = LockedTask(patientID: patientID, teamID: teamID, status: current, ownerID: owner, poolRole: pool.flatMap(Role.init(rawValue:)))
             var payload = try await change(context, task)
@@ -146,7 +147,7 @@ extension CareStore {
     public func addNote(patientID: UUID, authorID: UUID, kind: NoteKind, body: String, amends: UUID? = nil) async throws -> UUID {
         guard !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError.invalid("a note needs a body") }
         return try await command { context in
-            let teamID = try await context.patientTeam(patientID)
+            let teamID = try await context.patientTeam(patientID, for: kind == .psychotherapy ? .addPsychotherapyNote : .addNote)
             try await context.requireTeamMember(authorID, teamID: teamID)
             if let amends {
                 let original = try await context.connection.query("SELECT patient_id, author_id, kind FROM notes WHERE id = \(amends)")

@@ -18,6 +18,22 @@ public struct Principal: Sendable, Equatable {
     public var displayName: String
     public var isServiceAccount: Bool
     public var scopes: Set<Scope>
+    /// The member's roles on each of their teams, as of authentication.
+    public var roles: [UUID: Set<Role>]
+
+    public init(memberID: UUID, tokenID: UUID, displayName: String, isServiceAccount: Bool, scopes: Set<Scope>, roles: [UUID: Set<Role>]) {
+        self.memberID = memberID
+        self.tokenID = tokenID
+        self.displayName = displayName
+        self.isServiceAccount = isServiceAccount
+        self.scopes = scopes
+        self.roles = roles
+    }
+
+    /// The teams on which the member holds any of `wanted`.
+    public func teams(with wanted: Set<Role>) -> [UUID] {
+        roles.filter { !$0.value.isDisjoint(with: wanted) }.map(\.key)
+    }
 }
 
 public struct IssuedToken: Sendable, Equatable, Codable {
@@ -93,11 +109,18 @@ extension CareStore {
             FROM members m
             WHERE t.token_hash = \(TokenFormat.hash(token)) AND m.id = t.member_id
               AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > \(now))
-            RETURNING t.id, m.id, m.display_name, m.is_service_account, t.scopes
+            RETURNING t.id, m.id, m.display_name, m.is_service_account, t.scopes,
+                ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id)
             """)
         guard let row = rows.firstRow else { return nil }
-        let (tokenID, memberID, name, service, scopes) = try row.decode(UUID.self, UUID.self, String.self, Bool.self, [String].self)
+        let (tokenID, memberID, name, service, scopes, memberships) = try row.decode(UUID.self, UUID.self, String.self, Bool.self, [String].self, [String].self)
+        var roles: [UUID: Set<Role>] = [:]
+        for entry in memberships {
+            let parts = entry.split(separator: " ")
+            guard parts.count == 2, let team = UUID(uuidString: String(parts[0])), let role = Role(rawValue: String(parts[1])) else { continue }
+            roles[team, default: []].insert(role)
+        }
         return Principal(memberID: memberID, tokenID: tokenID, displayName: name, isServiceAccount: service,
-                         scopes: Set(scopes.compactMap(Scope.init(rawValue:))))
+                         scopes: Set(scopes.compactMap(Scope.init(rawValue:))), roles: roles)
     }
 }

@@ -12,7 +12,7 @@ extension CareStore {
     public func startTrial(patientID: UUID, kind: TrialKind, drug: String?, dailyDoseMg: Double?, startedOn: Date,
                            therapy: String? = nil, actorID: UUID?) async throws -> UUID {
         try await command { context in
-            let teamID = try await context.patientTeam(patientID)
+            let teamID = try await context.patientTeam(patientID, for: .startTrial(kind))
             let reference = try await context.referenceData()
             var drugName: String?
             var steps: [StoredDoseStep] = []
@@ -45,6 +45,7 @@ extension CareStore {
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("trial \(trialID)") }
             let (patientID, teamID, kind, steps, startedOn, outcome) = try row.decode(UUID.self, UUID.self, String.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self)
+            try context.authorize(.startMedicationTrial, teamID: teamID, patientID: patientID)
             guard kind == TrialKind.medication.rawValue || kind == TrialKind.augmentation.rawValue else {
                 throw StoreError.invalid("only medication and augmentation trials have doses")
             }
@@ -58,6 +59,8 @@ extension CareStore {
     }
 
     public struct OutcomeResult: Sendable, Equatable {
+        /// As recorded, or as derived from the PHQ-9 scores.
+        public var outcome: TrialOutcome
         public var adequacy: AdequacyAssessment
         public var isFailure: Bool
         public var trdReached: Bool
@@ -80,8 +83,9 @@ extension CareStore {
             guard let row = rows.firstRow else { throw StoreError.notFound("trial \(trialID)") }
             let (patientID, teamID, kindText, drug, steps, startedOn, existing, storedSessions, bilateral) = try row.decode(
                 UUID.self, UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self, Int?.self, Bool.self)
-            if let existing { throw StoreError.conflict("the outcome of trial \(trialID) is already recorded as \(existing)") }
             guard let kind = TrialKind(rawValue: kindText) else { throw StoreError.invalid("unknown trial kind \(kindText)") }
+            try context.authorize(.recordOutcome(kind), teamID: teamID, patientID: patientID)
+            if let existing { throw StoreError.conflict("the outcome of trial \(trialID) is already recorded as \(existing)") }
             guard stoppedOn >= startedOn else { throw StoreError.invalid("a trial cannot stop before it started") }
 
             let reference = try await context.referenceData()
@@ -135,7 +139,7 @@ extension CareStore {
                     })
                 }
             }
-            return OutcomeResult(adequacy: adequacy, isFailure: failed, trdReached: trdReached, events: events)
+            return OutcomeResult(outcome: outcome, adequacy: adequacy, isFailure: failed, trdReached: trdReached, events: events)
         }
     }
 }

@@ -45,6 +45,30 @@ public struct PQQuery: Sendable, ExpressibleByStringInterpolation, CustomStringC
             sql += "$\(binds.count)"
         }
 
+        /// A fragment built elsewhere (a condition, say): its `$n` are renumbered after ours.
+        public mutating func appendInterpolation(fragment: PQQuery) {
+            let offset = binds.count
+            var result = ""
+            var index = fragment.sql.startIndex
+            let text = fragment.sql
+            while index < text.endIndex {
+                let character = text[index]
+                if character == "$" {
+                    var end = text.index(after: index)
+                    while end < text.endIndex, text[end].isASCII, text[end].isNumber { end = text.index(after: end) }
+                    if end > text.index(after: index), let number = Int(text[text.index(after: index)..<end]) {
+                        result += "$\(number + offset)"
+                        index = end
+                        continue
+                    }
+                }
+                result.append(character)
+                index = text.index(after: index)
+            }
+            sql += result
+            binds.append(contentsOf: fragment.binds)
+        }
+
         /// Text that is written into the SQL as it is: only for identifiers from code.
         public mutating func appendInterpolation(unescaped text: String) {
             sql += text

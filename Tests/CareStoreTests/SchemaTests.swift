@@ -31,9 +31,10 @@ struct SchemaTests {
     }
 
     /// Runs `sql` as care_app, the role requests run as.
-    func asApp(_ pool: PQPool, _ sql: String) async throws {
+    func asApp(_ pool: PQPool, _ sql: String, member: UUID? = nil) async throws {
         try await pool.withTransaction { connection in
             try await connection.execute("SET LOCAL ROLE care_app")
+            if let member { try await connection.execute("SET LOCAL carerelay.member_id = '\(member.uuidString.lowercased())'") }
             try await connection.execute(sql)
         }
     }
@@ -50,11 +51,21 @@ struct SchemaTests {
         }
     }
 
-    @Test("care_app can append events and audit entries, and owns no table")
+    @Test("care_app appends events and audit entries as the acting member, and owns no table")
     func appCanAppend() async throws {
         try await MigratedDatabase.withPool { pool, _ in
-            try await asApp(pool, "INSERT INTO events (type) VALUES ('system.started')")
-            try await asApp(pool, "INSERT INTO audit_entries (action, resource, outcome) VALUES ('read', 'patient', 'allowed')")
+            let team = try await pool.query("INSERT INTO teams (name) VALUES ('North') RETURNING id")[0].decode(UUID.self, at: 0)
+            let member = try await pool.query("INSERT INTO members (display_name) VALUES ('Dr. Rao') RETURNING id")[0].decode(UUID.self, at: 0)
+            try await pool.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(team), \(member), 'psychiatrist')")
+            let teamID = team.uuidString.lowercased(), memberID = member.uuidString.lowercased()
+            try await asApp(pool, "INSERT INTO events (type, team_id) VALUES ('system.started', '\(teamID)')", member: member)
+            try await asApp(pool, "INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES ('\(memberID)', 'read', 'patient', 'allowed')", member: member)
+            // Without an acting member (or as someone else) row-level security refuses.
+            for sql in ["INSERT INTO events (type, team_id) VALUES ('system.started', '\(teamID)')",
+                        "INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES ('\(memberID)', 'read', 'patient', 'allowed')"] {
+                let error = await #expect(throws: PQError.self) { try await asApp(pool, sql) }
+                #expect(error?.sqlState == "42501")
+            }
             let owned = try await pool.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = 'care_app'")
             #expect(try owned[0].decode(Int.self, at: 0) == 0)
             let role = try await pool.query("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'care_app'")

@@ -1,0 +1,85 @@
+import CareStore
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Idempotency-Key on POST: the same key and body replay the first response; the same key with
+/// another body is 422; the same key while the first request is still running is 409. The key
+/// is written in the same transaction as the change it guards (see CareStore.command), so a
+/// change and its key commit together; the response is kept right after, for at least 24 hours.
+struct IdempotencyMiddleware: RouterMiddleware {
+    typealias Context = CareRequestContext
+    let store: CareStore
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .post, let key = request.headers[.idempotencyKey] else {
+            return try await next(request, context)
+        }
+        guard (1...255).contains(key.count), key.unicodeScalars.allSatisfy({ (0x20...0x7E).contains($0.value) }) else {
+            throw Problem.badRequest("the Idempotency-Key must be 1 to 255 printable ASCII characters")
+        }
+        let principal = try context.requirePrincipal()
+        var request = request
+        let body = try await request.collectBodyLimited()
+        var hasher = SHA256()
+        hasher.update(data: Data("POST \(request.uri.path)\n".utf8))
+        hasher.update(data: Data(buffer: body))
+        let claim = IdempotencyClaim(key: key, requestHash: Data(hasher.finalize()))
+        do {
+            try await store.checkIdempotencyKey(claim, memberID: principal.memberID)
+        } catch IdempotencyError.replay(let stored) {
+            return Self.replay(stored)
+        }
+        var context = context
+        context.idempotency = claim
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch IdempotencyError.replay(let stored) {
+            // Another request with this key committed between the check and our command.
+            return Self.replay(stored)
+        }
+        guard claim.isClaimed else { return response }
+        // Keep the response with the key; the body is collected and sent on as it was.
+        let collector = CollectingWriter()
+        try await response.body.write(collector)
+        var kept: [String: String] = [:]
+        for name in [HTTPField.Name.location, .eTag] { if let value = response.headers[name] { kept[name.canonicalName] = value } }
+        let stored = StoredResponse(status: response.status.code, contentType: response.headers[.contentType], headers: kept, body: Data(buffer: collector.buffer))
+        do {
+            try await store.recordIdempotentResponse(claim, memberID: principal.memberID, response: stored)
+        } catch {
+            context.logger.error("could not keep the response of an idempotent request", metadata: ["error": "\(error)"])
+        }
+        var copy = response
+        copy.body = .init(byteBuffer: collector.buffer)
+        return copy
+    }
+
+    static func replay(_ stored: StoredResponse) -> Response {
+        var headers: HTTPFields = [.idempotentReplayed: "true"]
+        if let type = stored.contentType { headers[.contentType] = type }
+        for (name, value) in stored.headers { if let field = HTTPField.Name(name) { headers[field] = value } }
+        return Response(status: .init(code: stored.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
+    }
+}
+
+/// Collects a response body (ours are small JSON documents) so it can be kept and sent on.
+struct CollectingWriter: ResponseBodyWriter {
+    final class Box: @unchecked Sendable { var buffer = ByteBuffer() }
+    let box = Box()
+    var buffer: ByteBuffer { box.buffer }
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        var part = buffer
+        box.buffer.writeBuffer(&part)
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
+}

@@ -1,0 +1,262 @@
+import CareDomain
+import CareStore
+import Foundation
+
+// What the API returns: the store's values in the API's shape (see Wire for the conventions).
+
+struct RuleInput: Codable, Sendable { var name: String; var value: String }
+
+extension RuleInputs {
+    var wire: [RuleInput] { entries.map { RuleInput(name: $0.name, value: $0.value) } }
+}
+
+struct PatientOut: Encodable, Sendable {
+    var id: String
+    var teamId: String
+    var mrn: String
+    var displayName: String
+    var status: String
+    var enrolledOn: Day
+
+    init(_ p: PatientListItem) {
+        id = p.id.lower; teamId = p.teamID.lower; mrn = p.mrn; displayName = p.displayName; status = p.status.rawValue; enrolledOn = Day(p.enrolledOn)
+    }
+}
+
+struct TaskOut: Encodable, Sendable {
+    var id: String
+    var patientId: String
+    var title: String
+    var status: String
+    var priority: String
+    var ownerId: String?
+    var poolRole: String?
+    var dueAt: Date?
+    var notBefore: Date?
+    var handoffId: String?
+
+    init(_ t: TaskSummary) {
+        id = t.id.lower; patientId = t.patientID.lower; title = t.title; status = t.status.rawValue; priority = t.priority.rawValue
+        ownerId = t.ownerID?.lower; poolRole = t.poolRole?.rawValue; dueAt = t.dueAt; notBefore = t.notBefore; handoffId = t.handoffID?.lower
+    }
+}
+
+struct NoteOut: Encodable, Sendable {
+    var id: String
+    var authorId: String
+    var kind: String
+    var body: String
+    var amendsId: String?
+    var createdAt: Date
+
+    init(_ n: NoteSummary) {
+        id = n.id.lower; authorId = n.authorID.lower; kind = n.kind.rawValue; body = n.body; amendsId = n.amends?.lower; createdAt = n.createdAt
+    }
+}
+
+struct MeasurementOut: Encodable, Sendable {
+    var id: String
+    var instrument: String
+    var total: Int
+    var items: [Int]?
+    var safetySignal: Bool
+    var takenAt: Date
+    var recordedBy: String?
+
+    init(_ m: MeasurementItem) {
+        id = m.id.lower; instrument = m.instrument.rawValue; total = m.total; items = m.items; safetySignal = m.safetySignal; takenAt = m.takenAt; recordedBy = m.recordedBy?.lower
+    }
+}
+
+struct AdequacyOut: Encodable, Sendable {
+    var isAdequate: Bool
+    var weeksAtAdequateDose: Double
+    var drugClass: String?
+    var reason: String
+    var inputs: [RuleInput]
+
+    init(_ a: AdequacyAssessment) {
+        isAdequate = a.isAdequate; weeksAtAdequateDose = (a.weeksAtAdequateDose * 10).rounded() / 10; drugClass = a.drugClass?.rawValue; reason = a.reason; inputs = a.inputs.wire
+    }
+}
+
+struct TrialOut: Encodable, Sendable {
+    var id: String
+    var kind: String
+    var drug: String?
+    var startedOn: Day
+    var stoppedOn: Day?
+    var outcome: String?
+    var isFailed: Bool
+    var adequacy: AdequacyOut?
+
+    init(_ t: TrialSummary) {
+        id = t.id.lower; kind = t.kind.rawValue; drug = t.drug; startedOn = Day(t.startedOn); stoppedOn = t.stoppedOn.map(Day.init)
+        outcome = t.outcome?.rawValue; isFailed = t.isFailed; adequacy = t.adequacy.map(AdequacyOut.init)
+    }
+}
+
+struct ReferralOut: Encodable, Sendable {
+    var id: String
+    var kind: String
+    var status: String
+    var targetClinic: String
+    var createdAt: Date
+
+    init(_ r: ReferralSummary) {
+        id = r.id.lower; kind = r.kind.rawValue; status = r.status.rawValue; targetClinic = r.targetClinic; createdAt = r.createdAt
+    }
+}
+
+struct HandoffOut: Encodable, Sendable {
+    var id: String
+    var patientId: String
+    var role: String
+    var reason: String
+    var step: String
+    var dueAt: Date
+    var taskId: String
+    var acknowledgedBy: String?
+    var acknowledgedAt: Date?
+    var escalated: Bool
+    var createdAt: Date
+
+    init(_ h: HandoffItem) {
+        id = h.id.lower; patientId = h.patientID.lower; role = h.role.rawValue; reason = h.reason; step = h.stepKey; dueAt = h.dueAt
+        taskId = h.taskID.lower; acknowledgedBy = h.acknowledgedBy?.lower; acknowledgedAt = h.acknowledgedAt; escalated = h.escalated; createdAt = h.createdAt
+    }
+}
+
+struct OpenHandoffOut: Encodable, Sendable {
+    var id: String
+    var role: String
+    var reason: String
+    var dueAt: Date
+    var taskId: String
+    var escalated: Bool
+
+    init(_ h: HandoffSummary) {
+        id = h.id.lower; role = h.role.rawValue; reason = h.reason; dueAt = h.dueAt; taskId = h.taskID.lower; escalated = h.escalated
+    }
+}
+
+struct CarePlanOut: Encodable, Sendable {
+    var patientId: String
+    var version: Int
+    var goals: [String]
+    var problems: [String]
+    var treatmentLine: String
+    var authorId: String?
+    var updatedAt: Date
+
+    init(_ p: CarePlan) {
+        patientId = p.patientID.lower; version = p.version; goals = p.content.goals; problems = p.content.problems
+        treatmentLine = p.content.treatmentLine; authorId = p.authorID?.lower; updatedAt = p.updatedAt
+    }
+}
+
+struct EventOut: Encodable, Sendable {
+    var id: Int64
+    var type: String
+    var teamId: String?
+    var patientId: String?
+    var actorId: String?
+    var occurredAt: Date
+    var payload: [String: String]
+
+    init(_ e: FeedEvent) {
+        id = e.id; type = e.type; teamId = e.teamID?.lower; patientId = e.patientID?.lower; actorId = e.actorID?.lower; occurredAt = e.occurredAt; payload = e.payload
+    }
+}
+
+struct AuditOut: Encodable, Sendable {
+    var id: Int64
+    var at: Date
+    var memberId: String?
+    var action: String
+    var patientId: String?
+    var resource: String
+    var outcome: String
+    var requestId: String?
+    var detail: String?
+
+    init(_ a: AuditItem) {
+        id = a.id; at = a.at; memberId = a.memberID?.lower; action = a.action; patientId = a.patientID?.lower; resource = a.resource
+        outcome = a.outcome; requestId = a.requestID; detail = a.detail
+    }
+}
+
+struct SummaryOut: Encodable, Sendable {
+    struct Response: Encodable, Sendable {
+        var category: String
+        var improvement: Double
+        var isResponse: Bool
+        var isRemission: Bool
+        var inputs: [RuleInput]
+    }
+    struct TRD: Encodable, Sendable {
+        var isTrd: Bool
+        var failedTrials: Int
+        var distinctClasses: Int
+        var inputs: [RuleInput]
+    }
+    struct ThaseRush: Encodable, Sendable { var stage: String; var inputs: [RuleInput] }
+    struct Maudsley: Encodable, Sendable { var total: Int; var band: String; var inputs: [RuleInput] }
+    struct Score: Encodable, Sendable { var id: String; var instrument: String; var total: Int; var takenAt: Date; var safetySignal: Bool }
+
+    var id: String
+    var teamId: String
+    var mrn: String
+    var displayName: String
+    var status: String
+    var enrolledOn: Day
+    var carePlan: Plan
+    var scores: [Score]
+    var response: Response?
+    var trials: [TrialOut]
+    var trd: TRD
+    var thaseRush: ThaseRush
+    var maudsley: Maudsley?
+    var referrals: [ReferralOut]
+    var openTasks: [TaskOut]
+    var openHandoffs: [OpenHandoffOut]
+    var recentNotes: [NoteOut]
+
+    struct Plan: Encodable, Sendable { var version: Int; var goals: [String]; var problems: [String]; var treatmentLine: String }
+
+    init(_ s: PatientSummary) {
+        id = s.id.lower; teamId = s.teamID.lower; mrn = s.mrn; displayName = s.displayName; status = s.status.rawValue; enrolledOn = Day(s.enrolledOn)
+        carePlan = Plan(version: s.planVersion, goals: s.plan.goals, problems: s.plan.problems, treatmentLine: s.plan.treatmentLine)
+        scores = s.scores.map { Score(id: $0.id.lower, instrument: $0.instrument.rawValue, total: $0.total, takenAt: $0.takenAt, safetySignal: $0.safetySignal) }
+        response = s.response.map { Response(category: $0.category.rawValue, improvement: ($0.improvement * 1000).rounded() / 1000, isResponse: $0.isResponse,
+                                              isRemission: $0.isRemission, inputs: $0.inputs.wire) }
+        trials = s.trials.map(TrialOut.init)
+        trd = TRD(isTrd: s.trd.isTRD, failedTrials: s.trd.failedTrials, distinctClasses: s.trd.distinctClasses, inputs: s.trd.inputs.wire)
+        thaseRush = ThaseRush(stage: s.thaseRush.stage.label, inputs: s.thaseRush.inputs.wire)
+        maudsley = s.maudsley.map { Maudsley(total: $0.total, band: $0.band.rawValue, inputs: $0.inputs.wire) }
+        referrals = s.referrals.map(ReferralOut.init)
+        openTasks = s.openTasks.map(TaskOut.init)
+        openHandoffs = s.openHandoffs.map(OpenHandoffOut.init)
+        recentNotes = s.recentNotes.map(NoteOut.init)
+    }
+}
+
+struct TeamOut: Encodable, Sendable { var id: String; var name: String; var roles: [String] }
+
+struct MemberOut: Encodable, Sendable {
+    var id: String
+    var displayName: String
+    var email: String?
+    var isServiceAccount: Bool
+    var roles: [String]
+
+    init(_ m: TeamMemberItem) {
+        id = m.id.lower; displayName = m.displayName; email = m.email; isServiceAccount = m.isServiceAccount; roles = m.roles.map(\.rawValue).sorted()
+    }
+}
+
+/// What a POST that creates something returns.
+struct Created: Encodable, Sendable {
+    var id: String
+    var handoffIds: [String]?
+}

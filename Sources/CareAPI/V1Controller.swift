@@ -1,0 +1,406 @@
+import CareDomain
+import CareStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Every /v1 resource. Handlers parse and validate the request, call the store as the caller
+/// (row-level security, permissions and audit happen there), and shape the answer.
+struct V1Controller: Sendable {
+    let store: CareStore
+
+    func addRoutes(to v1: RouterGroup<CareRequestContext>) {
+        addTeamRoutes(v1)
+        addPatientRoutes(v1)
+        addTaskRoutes(v1)
+        addClinicalRoutes(v1)
+    }
+
+    // MARK: Teams
+
+    struct NewTeam: Decodable { var name: String }
+    struct NewMember: Decodable {
+        var displayName: String
+        var email: String?
+        var roles: [Role]
+        var tokenExpiresAt: Date?
+    }
+    struct CreatedMember: Encodable { var id: String; var roles: [String]; var tokenId: String; var token: String; var tokenExpiresAt: Date? }
+
+    func addTeamRoutes(_ v1: RouterGroup<CareRequestContext>) {
+        v1.get("teams") { _, context in
+            let principal = try context.requirePrincipal()
+            let teams = try await store.memberships(of: principal.memberID)
+            return try Wire.json(ListPage(items: teams.map { TeamOut(id: $0.teamID.lower, name: $0.name, roles: $0.roles.map(\.rawValue).sorted()) }, nextCursor: nil))
+        }
+        v1.post("teams") { request, context in
+            let principal = try context.requirePrincipal()
+            guard principal.roles.values.contains(where: { $0.contains(.admin) }) else {
+                throw Problem.forbidden("only admins create teams")
+            }
+            let body = try await request.decodeJSON(NewTeam.self, context: context)
+            let id = try await context.acting("team.create", request) { try await store.createTeam(name: body.name, adminID: principal.memberID) }
+            return try Wire.json(TeamOut(id: id.lower, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines), roles: ["admin"]),
+                                 status: .created, headers: [.location: "/v1/teams/\(id.lower)"])
+        }
+        v1.get("teams/:id") { _, context in
+            let principal = try context.requirePrincipal()
+            let id = try context.id()
+            guard let team = try await store.memberships(of: principal.memberID).first(where: { $0.teamID == id }) else {
+                throw Problem.notFound("team \(id.lower) not found")
+            }
+            return try Wire.json(TeamOut(id: team.teamID.lower, name: team.name, roles: team.roles.map(\.rawValue).sorted()))
+        }
+        v1.get("teams/:id/members") { _, context in
+            let principal = try context.requirePrincipal()
+            let id = try context.id()
+            guard principal.roles[id] != nil else { throw Problem.notFound("team \(id.lower) not found") }
+            let members = try await store.teamMembers(teamID: id)
+            return try Wire.json(ListPage(items: members.map(MemberOut.init), nextCursor: nil))
+        }
+        v1.post("teams/:id/members") { request, context in
+            let principal = try context.requirePrincipal()
+            let teamID = try context.id()
+            guard let roles = principal.roles[teamID] else { throw Problem.notFound("team \(teamID.lower) not found") }
+            guard roles.contains(.admin) else { throw Problem.forbidden(Permission.manageTeam.refusal) }
+            let body = try await request.decodeJSON(NewMember.self, context: context)
+            guard !body.roles.contains(.integration) else { throw Problem.invalid("integration is for service accounts; create them with care-server admin create-service-account") }
+            if let expires = body.tokenExpiresAt, expires <= Date() { throw Problem.invalid("'token_expires_at' must be in the future") }
+            let member = try await context.acting("member.create", request) {
+                try await store.createMember(displayName: body.displayName, email: body.email, teamID: teamID, roles: body.roles, actorID: principal.memberID)
+            }
+            // The token is issued with the server's rights: care_app cannot write token events.
+            let token = try await store.issueToken(memberID: member, name: "issued by \(principal.displayName)", expiresAt: body.tokenExpiresAt, actorID: principal.memberID)
+            return try Wire.json(CreatedMember(id: member.lower, roles: body.roles.map(\.rawValue).sorted(), tokenId: token.id.lower, token: token.token, tokenExpiresAt: token.expiresAt),
+                                 status: .created, headers: [.location: "/v1/teams/\(teamID.lower)/members"])
+        }
+    }
+
+    // MARK: Patients
+
+    struct NewPatient: Decodable { var teamId: UUID; var mrn: String; var displayName: String; var enrolledOn: Day }
+    struct StatusChange: Decodable { var status: String }
+    struct PlanBody: Decodable { var goals: [String]; var problems: [String]; var treatmentLine: String }
+
+    func addPatientRoutes(_ v1: RouterGroup<CareRequestContext>) {
+        v1.get("patients") { request, context in
+            let principal = try context.requirePrincipal()
+            let query = QueryParameters(request)
+            let readable = Set(principal.roles.filter { Permission.readClinical.allows(roles: $0.value, scopes: Set(principal.scopes.map(\.rawValue))) }.map(\.key))
+            var teams = Array(readable)
+            if let team = try query.uuid("team_id") { teams = readable.contains(team) ? [team] : [] }
+            let search = try query.string("search", maxLength: 100).map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+            let page = try await context.acting("patient.list", request) {
+                try await store.patients(teamIDs: teams, search: search, limit: try query.limit(), after: try query.cursor())
+            }
+            return try Wire.json(ListPage(items: page.items.map(PatientOut.init), nextCursor: page.next?.opaque))
+        }
+        v1.post("patients") { request, context in
+            let body = try await request.decodeJSON(NewPatient.self, context: context)
+            let principal = try context.requirePrincipal()
+            guard principal.roles[body.teamId] != nil else { throw Problem.notFound("team \(body.teamId.lower) not found") }
+            let id = try await context.acting("patient.enrol", request) {
+                try await store.createPatient(teamID: body.teamId, mrn: body.mrn, displayName: body.displayName, enrolledOn: body.enrolledOn.date, actorID: principal.memberID)
+            }
+            return try Wire.json(Created(id: id.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)"])
+        }
+        v1.get("patients/:id") { request, context in
+            let id = try context.id()
+            let principal = try context.requirePrincipal()
+            let summary = try await context.acting("patient.read", request, patient: id) { try await store.patientSummary(id, readerID: principal.memberID) }
+            return try Wire.json(SummaryOut(summary))
+        }
+        v1.post("patients/:id/status") { request, context in
+            let id = try context.id()
+            let body = try await request.decodeJSON(StatusChange.self, context: context)
+            guard let status = PatientStatus(rawValue: body.status) else {
+                throw Problem.invalid("'status' must be one of: \(PatientStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let principal = try context.requirePrincipal()
+            try await context.acting("patient.status", request, patient: id) { try await store.changePatientStatus(id, to: status, actorID: principal.memberID) }
+            return try Wire.json(Created(id: id.lower))
+        }
+        v1.get("patients/:id/care-plan") { request, context in
+            let id = try context.id()
+            let plan = try await context.acting("care_plan.read", request, patient: id) { try await store.carePlan(patientID: id) }
+            return try Wire.json(CarePlanOut(plan), headers: [.eTag: Self.etag(plan.version)])
+        }
+        v1.put("patients/:id/care-plan") { request, context in
+            let id = try context.id()
+            guard let ifMatch = request.headers[.ifMatch] else {
+                throw Problem("precondition-required", title: "Precondition required", status: .preconditionRequired,
+                              detail: "send If-Match with the ETag of the care plan you edited (GET it first)")
+            }
+            guard let expected = Self.version(fromETag: ifMatch) else {
+                throw Problem("precondition-failed", title: "Precondition failed", status: .preconditionFailed,
+                              detail: "If-Match must be an ETag this server gave out, such as \"v3\"")
+            }
+            let body = try await request.decodeJSON(PlanBody.self, context: context)
+            let principal = try context.requirePrincipal()
+            do {
+                let version = try await context.acting("care_plan.update", request, patient: id) {
+                    try await store.updateCarePlan(patientID: id, expectedVersion: expected,
+                                                   content: CarePlanContent(goals: body.goals, problems: body.problems, treatmentLine: body.treatmentLine),
+                                                   actorID: principal.memberID)
+                }
+                let plan = try await context.acting("care_plan.read", request, patient: id) { try await store.carePlan(patientID: id) }
+                return try Wire.json(CarePlanOut(plan), headers: [.eTag: Self.etag(version)])
+            } catch StoreError.conflict(let why) where why.hasPrefix("the care plan is at version") {
+                throw Problem("precondition-failed", title: "Precondition failed", status: .preconditionFailed, detail: why)
+            }
+        }
+        v1.get("patients/:id/events") { request, context in
+            let id = try context.id()
+            let query = QueryParameters(request)
+            let before = try query.cursor().map { cursor -> Int64 in
+                guard cursor.values.count == 1, let id = Int64(cursor.values[0]) else { throw Problem.badRequest("'cursor' is not one this list handed out") }
+                return id
+            }
+            let page = try await context.acting("patient.events", request, patient: id) {
+                try await store.patientEventsPage(id, before: before, limit: try query.limit())
+            }
+            return try Wire.json(ListPage(items: page.items.map(EventOut.init), nextCursor: page.next?.opaque))
+        }
+        v1.get("patients/:id/audit") { request, context in
+            let id = try context.id()
+            let query = QueryParameters(request)
+            let before = try query.cursor().map { cursor -> Int64 in
+                guard cursor.values.count == 1, let id = Int64(cursor.values[0]) else { throw Problem.badRequest("'cursor' is not one this list handed out") }
+                return id
+            }
+            let page = try await context.acting("patient.audit", request, patient: id) {
+                try await store.audit(patientID: id, limit: try query.limit(default: 100), before: before)
+            }
+            return try Wire.json(ListPage(items: page.items.map(AuditOut.init), nextCursor: page.next?.opaque))
+        }
+    }
+
+    static func etag(_ version: Int) -> String { "\"v\(version)\"" }
+
+    static func version(fromETag header: String) -> Int? {
+        var text = header.trimmingCharacters(in: .whitespaces)
+        if text.hasPrefix("W/") { text.removeFirst(2) }
+        guard text.hasPrefix("\"v"), text.hasSuffix("\""), text.count > 3 else { return nil }
+        return Int(text.dropFirst(2).dropLast())
+    }
+
+    // MARK: Tasks and handoffs
+
+    struct NewTask: Decodable {
+        var title: String
+        var description: String?
+        var ownerId: UUID?
+        var poolRole: Role?
+        var priority: TaskPriority?
+        var dueAt: Date?
+        var notBefore: Date?
+    }
+    struct TaskAction: Decodable { var note: String? }
+
+    func addTaskRoutes(_ v1: RouterGroup<CareRequestContext>) {
+        v1.get("tasks") { request, context in
+            let principal = try context.requirePrincipal()
+            let query = QueryParameters(request)
+            let status = try query.enumeration("status", TaskStatus.self)
+            let role = try query.enumeration("role", Role.self)
+            guard (role?.count ?? 0) <= 1 else { throw Problem.badRequest("'role' takes one role") }
+            let dueBefore = try query.timestamp("due_before")
+            let offset = try query.cursor().map { cursor -> Int in
+                guard cursor.values.count == 1, let offset = Int(cursor.values[0]), offset >= 0 else { throw Problem.badRequest("'cursor' is not one this list handed out") }
+                return offset
+            } ?? 0
+            let page = try await context.acting("queue.read", request) {
+                try await store.queuePage(memberID: principal.memberID, status: status, role: role?.first, dueBefore: dueBefore, limit: try query.limit(), offset: offset)
+            }
+            return try Wire.json(ListPage(items: page.items.map(TaskOut.init), nextCursor: page.next?.opaque))
+        }
+        v1.get("tasks/:id") { request, context in
+            let id = try context.id()
+            let task = try await context.acting("task.read", request) { try await store.task(id) }
+            return try Wire.json(TaskOut(task))
+        }
+        for action in ["claim", "start", "complete", "cancel"] {
+            v1.post("tasks/:id/\(action)") { request, context in
+                let id = try context.id()
+                let principal = try context.requirePrincipal()
+                var note: String?
+                if request.headers[.contentLength].map({ $0 != "0" }) ?? (request.headers[.transferEncoding] != nil) {
+                    note = try await request.decodeJSON(TaskAction.self, context: context).note
+                }
+                let task = try await context.acting("task.\(action)", request) { () -> TaskSummary in
+                    switch action {
+                    case "claim": try await store.claimTask(id, memberID: principal.memberID)
+                    case "start": try await store.startTask(id, memberID: principal.memberID)
+                    case "complete": try await store.completeTask(id, memberID: principal.memberID, evidence: note)
+                    default: try await store.cancelTask(id, memberID: principal.memberID, reason: note)
+                    }
+                    return try await store.task(id)
+                }
+                return try Wire.json(TaskOut(task))
+            }
+        }
+        v1.get("patients/:id/tasks") { request, context in
+            let id = try context.id()
+            let query = QueryParameters(request)
+            let status = try query.enumeration("status", TaskStatus.self)
+            let page = try await context.acting("patient.tasks", request, patient: id) {
+                try await store.patientTasks(patientID: id, status: status, limit: try query.limit(), after: try query.cursor())
+            }
+            return try Wire.json(ListPage(items: page.items.map(TaskOut.init), nextCursor: page.next?.opaque))
+        }
+        v1.post("patients/:id/tasks") { request, context in
+            let id = try context.id()
+            let body = try await request.decodeJSON(NewTask.self, context: context)
+            let principal = try context.requirePrincipal()
+            let taskID = try await context.acting("task.create", request, patient: id) {
+                try await store.createTask(patientID: id, title: body.title, description: body.description ?? "", ownerID: body.ownerId, poolRole: body.poolRole,
+                                           priority: body.priority ?? .routine, dueAt: body.dueAt, notBefore: body.notBefore, actorID: principal.memberID)
+            }
+            return try Wire.json(Created(id: taskID.lower), status: .created, headers: [.location: "/v1/tasks/\(taskID.lower)"])
+        }
+        v1.get("handoffs") { request, context in
+            let principal = try context.requirePrincipal()
+            let query = QueryParameters(request)
+            let page = try await context.acting("handoffs.read", request) {
+                try await store.handoffs(memberID: principal.memberID, includeAcknowledged: try query.bool("include_acknowledged") ?? false,
+                                         limit: try query.limit(), after: try query.cursor())
+            }
+            return try Wire.json(ListPage(items: page.items.map(HandoffOut.init), nextCursor: page.next?.opaque))
+        }
+        v1.post("handoffs/:id/acknowledge") { request, context in
+            let id = try context.id()
+            let principal = try context.requirePrincipal()
+            try await context.acting("handoff.acknowledge", request) { try await store.acknowledgeHandoff(id, memberID: principal.memberID) }
+            return try Wire.json(Created(id: id.lower))
+        }
+    }
+
+    // MARK: Notes, measurements, trials, referrals
+
+    struct NewNote: Decodable { var kind: NoteKind?; var body: String }
+    struct Amendment: Decodable { var body: String }
+    struct NewMeasurement: Decodable { var instrument: Instrument; var items: [Int]?; var total: Int?; var takenAt: Date? }
+    struct NewTrial: Decodable { var kind: TrialKind; var drug: String?; var dailyDoseMg: Double?; var startedOn: Day; var therapy: String? }
+    struct NewOutcome: Decodable { var outcome: TrialOutcome?; var stoppedOn: Day; var adherence: Double?; var sessions: Int?; var stopReason: String? }
+    struct OutcomeOut: Encodable {
+        var trialId: String
+        var outcome: String
+        var isFailed: Bool
+        var trdReached: Bool
+        var adequacy: AdequacyOut
+        var handoffIds: [String]
+    }
+    struct NewReferral: Decodable { var kind: ReferralKind; var targetClinic: String; var note: String? }
+    struct ReferralStatusChange: Decodable { var status: ReferralStatus }
+
+    func addClinicalRoutes(_ v1: RouterGroup<CareRequestContext>) {
+        v1.get("patients/:id/notes") { request, context in
+            let id = try context.id()
+            let principal = try context.requirePrincipal()
+            let query = QueryParameters(request)
+            let page = try await context.acting("note.list", request, patient: id) {
+                try await store.notes(patientID: id, readerID: principal.memberID, limit: try query.limit(), after: try query.cursor())
+            }
+            return try Wire.json(ListPage(items: page.items.map(NoteOut.init), nextCursor: page.next?.opaque))
+        }
+        v1.post("patients/:id/notes") { request, context in
+            let id = try context.id()
+            let body = try await request.decodeJSON(NewNote.self, context: context)
+            let principal = try context.requirePrincipal()
+            if body.kind == .caseReview { throw Problem.invalid("case-review notes come from the weekly review's recommendations") }
+            let noteID = try await context.acting("note.add", request, patient: id) {
+                try await store.addNote(patientID: id, authorID: principal.memberID, kind: body.kind ?? .progress, body: body.body)
+            }
+            return try Wire.json(Created(id: noteID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/notes"])
+        }
+        v1.post("notes/:id/amendments") { request, context in
+            let id = try context.id()
+            let body = try await request.decodeJSON(Amendment.self, context: context)
+            let principal = try context.requirePrincipal()
+            let amended = try await context.acting("note.amend", request) { try await store.amendNote(id, authorID: principal.memberID, body: body.body) }
+            return try Wire.json(Created(id: amended.id.lower), status: .created, headers: [.location: "/v1/patients/\(amended.patientID.lower)/notes"])
+        }
+        v1.get("patients/:id/measurements") { request, context in
+            let id = try context.id()
+            let query = QueryParameters(request)
+            let page = try await context.acting("measurement.list", request, patient: id) {
+                try await store.measurements(patientID: id, limit: try query.limit(), after: try query.cursor())
+            }
+            return try Wire.json(ListPage(items: page.items.map(MeasurementOut.init), nextCursor: page.next?.opaque))
+        }
+        v1.post("patients/:id/measurements") { request, context in
+            let id = try context.id()
+            let body = try await request.decodeJSON(NewMeasurement.self, context: context)
+            let principal = try context.requirePrincipal()
+            let score: Score
+            do {
+                switch (body.items, body.total) {
+                case (let items?, nil): score = try Score(body.instrument, items: items)
+                case (nil, let total?): score = try Score(body.instrument, total: total)
+                case (.some, .some): throw Problem.invalid("send either 'items' (the answers) or 'total', not both")
+                case (nil, nil): throw Problem.invalid("send 'items' (the answers) or 'total'")
+                }
+            } catch let error as MeasurementError {
+                throw Problem.invalid(error.description)
+            }
+            let takenAt = body.takenAt ?? Date()
+            if takenAt > Date().addingTimeInterval(300) { throw Problem.invalid("'taken_at' cannot be in the future") }
+            let result = try await context.acting("measurement.record", request, patient: id) {
+                try await store.recordMeasurement(patientID: id, score: score, takenAt: takenAt, actorID: principal.memberID)
+            }
+            return try Wire.json(Created(id: result.measurementID.lower, handoffIds: result.event.handoffIDs.map(\.lower)), status: .created,
+                                 headers: [.location: "/v1/patients/\(id.lower)/measurements"])
+        }
+        v1.get("patients/:id/trials") { request, context in
+            let id = try context.id()
+            let principal = try context.requirePrincipal()
+            let summary = try await context.acting("trial.list", request, patient: id) { try await store.patientSummary(id, readerID: principal.memberID) }
+            return try Wire.json(ListPage(items: summary.trials.map(TrialOut.init), nextCursor: nil))
+        }
+        v1.post("patients/:id/trials") { request, context in
+            let id = try context.id()
+            let body = try await request.decodeJSON(NewTrial.self, context: context)
+            let principal = try context.requirePrincipal()
+            let trialID = try await context.acting("trial.start", request, patient: id) {
+                try await store.startTrial(patientID: id, kind: body.kind, drug: body.drug, dailyDoseMg: body.dailyDoseMg, startedOn: body.startedOn.date,
+                                           therapy: body.therapy, actorID: principal.memberID)
+            }
+            return try Wire.json(Created(id: trialID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/trials"])
+        }
+        v1.post("trials/:id/outcome") { request, context in
+            let id = try context.id()
+            let body = try await request.decodeJSON(NewOutcome.self, context: context)
+            let principal = try context.requirePrincipal()
+            let result = try await context.acting("trial.outcome", request) {
+                try await store.recordTrialOutcome(trialID: id, outcome: body.outcome, stoppedOn: body.stoppedOn.date, adherence: body.adherence,
+                                                   sessions: body.sessions, stopReason: body.stopReason, actorID: principal.memberID)
+            }
+            return try Wire.json(OutcomeOut(trialId: id.lower, outcome: result.outcome.rawValue, isFailed: result.isFailure,
+                                            trdReached: result.trdReached, adequacy: AdequacyOut(result.adequacy),
+                                            handoffIds: result.events.flatMap(\.handoffIDs).map(\.lower)), status: .created)
+        }
+        v1.get("patients/:id/referrals") { request, context in
+            let id = try context.id()
+            let principal = try context.requirePrincipal()
+            let summary = try await context.acting("referral.list", request, patient: id) { try await store.patientSummary(id, readerID: principal.memberID) }
+            return try Wire.json(ListPage(items: summary.referrals.map(ReferralOut.init), nextCursor: nil))
+        }
+        v1.post("patients/:id/referrals") { request, context in
+            let id = try context.id()
+            let body = try await request.decodeJSON(NewReferral.self, context: context)
+            let principal = try context.requirePrincipal()
+            let result = try await context.acting("referral.make", request, patient: id) {
+                try await store.makeReferral(patientID: id, kind: body.kind, targetClinic: body.targetClinic, note: body.note ?? "", actorID: principal.memberID)
+            }
+            return try Wire.json(Created(id: result.referralID.lower, handoffIds: result.event.handoffIDs.map(\.lower)), status: .created,
+                                 headers: [.location: "/v1/patients/\(id.lower)/referrals"])
+        }
+        v1.post("referrals/:id/status") { request, context in
+            let id = try context.id()
+            let body = try await request.decodeJSON(ReferralStatusChange.self, context: context)
+            let principal = try context.requirePrincipal()
+            try await context.acting("referral.status", request) { try await store.moveReferral(id, to: body.status, actorID: principal.memberID) }
+            return try Wire.json(Created(id: id.lower))
+        }
+    }
+}

@@ -1,0 +1,264 @@
+import CareDomain
+import CareStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// JSON as the API speaks it: snake_case fields, lower-case ids, RFC 3339 UTC timestamps,
+/// dates as YYYY-MM-DD.
+enum Wire {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(timestamp(date))
+        }
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = parseTimestamp(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected an RFC 3339 timestamp such as 2026-11-27T09:30:00Z, got \(text)")
+            }
+            return date
+        }
+        return decoder
+    }()
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().dateSeparator(.dash).time(includingFractionalSeconds: true).timeSeparator(.colon).timeZone(separator: .omitted))
+            .replacingOccurrences(of: "+0000", with: "Z")
+    }
+
+    static func parseTimestamp(_ text: String) -> Date? {
+        if let date = try? Date(text, strategy: .iso8601) { return date }
+        return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
+
+/// A calendar date, YYYY-MM-DD, in UTC.
+struct Day: Codable, Sendable, Equatable {
+    var date: Date
+
+    init(_ date: Date) { self.date = date }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let date = Day.parse(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected a date such as 2026-11-27, got \(text)")
+        }
+        self.date = date
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(text)
+    }
+
+    var text: String {
+        let c = Calendar.utc.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
+    }
+
+    static func parse(_ text: String) -> Date? {
+        let parts = text.split(separator: "-")
+        guard text.count == 10, parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+              (1...12).contains(m), (1...31).contains(d), (1900...2999).contains(y) else { return nil }
+        let components = DateComponents(year: y, month: m, day: d)
+        guard let date = Calendar.utc.date(from: components),
+              Calendar.utc.component(.day, from: date) == d else { return nil }
+        return date
+    }
+}
+
+extension Calendar {
+    static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+}
+
+extension UUID {
+    var lower: String { uuidString.lowercased() }
+}
+
+/// A list page as every list answers it.
+struct ListPage<Item: Encodable & Sendable>: Encodable, Sendable {
+    var items: [Item]
+    var nextCursor: String?
+}
+
+extension Request {
+    /// The JSON body as `T`, or a 400 problem that says which field is wrong and how.
+    func decodeJSON<T: Decodable>(_ type: T.Type, context: CareRequestContext) async throws -> T {
+        var request = self
+        let buffer = try await request.collectBodyLimited()
+        guard buffer.readableBytes > 0 else { throw Problem.badRequest("send a JSON body") }
+        do {
+            return try Wire.decoder.decode(T.self, from: Data(buffer: buffer))
+        } catch let error as DecodingError {
+            throw Problem.badRequest(Self.describe(error))
+        } catch {
+            throw Problem.badRequest("the body is not valid JSON")
+        }
+    }
+
+    /// The body, refusing more than the API's limit with 413.
+    mutating func collectBodyLimited() async throws -> ByteBuffer {
+        do {
+            return try await collectBody(upTo: APILimits.maximumBodyBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw Problem("payload-too-large", title: "Payload too large", status: .contentTooLarge,
+                          detail: "the body is larger than \(APILimits.maximumBodyBytes / 1024) KiB")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let names = context.codingPath.map { key in key.intValue.map { "[\($0)]" } ?? key.stringValue.snakeCased }
+            return names.isEmpty ? "the body" : "'" + names.joined(separator: ".").replacingOccurrences(of: ".[", with: "[") + "'"
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = context.codingPath.isEmpty ? "" : " in \(path(context))"
+            return "'\(key.stringValue.snakeCased)' is required\(parent)"
+        case .typeMismatch(let type, let context):
+            return "\(path(context)) must be \(Self.typeName(type))"
+        case .valueNotFound(let type, let context):
+            return "\(path(context)) must be \(Self.typeName(type)), not null"
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty { return "the body is not valid JSON" }
+            return "\(path(context)): \(context.debugDescription)"
+        @unknown default:
+            return "the body does not match the expected shape"
+        }
+    }
+
+    static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: type is any Collection.Type ? "an array" : "an object"
+        }
+    }
+}
+
+extension String {
+    var snakeCased: String {
+        var result = ""
+        for character in self {
+            if character.isUppercase { result += "_" + character.lowercased() } else { result.append(character) }
+        }
+        return result
+    }
+}
+
+enum APILimits {
+    /// The largest request body accepted (notes are the longest bodies).
+    static let maximumBodyBytes = 256 * 1024
+    static let maximumPageSize = 200
+}
+
+/// Query parameters, validated: a wrong one is a 400 that names it.
+struct QueryParameters {
+    let parameters: Parameters
+
+    init(_ request: Request) {
+        parameters = request.uri.queryParameters
+    }
+
+    func string(_ name: String, maxLength: Int = 200) throws -> String? {
+        guard let value = parameters[name[...]].map(String.init) else { return nil }
+        guard value.count <= maxLength else { throw Problem.badRequest("'\(name)' is longer than \(maxLength) characters") }
+        return value
+    }
+
+    func int(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = try string(name) else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw Problem.badRequest("'\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return number
+    }
+
+    func limit(default value: Int = 50) throws -> Int {
+        try int("limit", default: value, range: 1...APILimits.maximumPageSize)
+    }
+
+    func cursor() throws -> PageCursor? {
+        guard let text = try string("cursor", maxLength: 512) else { return nil }
+        guard let cursor = PageCursor(opaque: text) else { throw Problem.badRequest("'cursor' is not one this list handed out") }
+        return cursor
+    }
+
+    func uuid(_ name: String) throws -> UUID? {
+        guard let text = try string(name) else { return nil }
+        guard let id = UUID(uuidString: text) else { throw Problem.badRequest("'\(name)' must be a UUID") }
+        return id
+    }
+
+    func timestamp(_ name: String) throws -> Date? {
+        guard let text = try string(name) else { return nil }
+        guard let date = Wire.parseTimestamp(text) else { throw Problem.badRequest("'\(name)' must be an RFC 3339 timestamp such as 2026-11-27T09:30:00Z") }
+        return date
+    }
+
+    func bool(_ name: String) throws -> Bool? {
+        guard let text = try string(name) else { return nil }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw Problem.badRequest("'\(name)' must be true or false")
+        }
+    }
+
+    func enumeration<T: RawRepresentable>(_ name: String, _ type: T.Type) throws -> [T]? where T.RawValue == String, T: CaseIterable {
+        guard let text = try string(name, maxLength: 500) else { return nil }
+        return try text.split(separator: ",").map { part in
+            guard let value = T(rawValue: String(part)) else {
+                throw Problem.badRequest("'\(name)' must be one or more (comma-separated) of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return value
+        }
+    }
+}
+
+extension CareRequestContext {
+    /// A path parameter that must be a UUID.
+    func id(_ name: String = "id") throws -> UUID {
+        guard let text = parameters.get(name), let id = UUID(uuidString: text) else {
+            throw Problem.badRequest("the \(name) in the path must be a UUID")
+        }
+        return id
+    }
+
+    func requirePrincipal() throws -> Principal {
+        guard let principal else { throw Problem.unauthorized("send a token: Authorization: Bearer crt_...") }
+        return principal
+    }
+
+    /// Runs a store call as this request's caller, audited as `action`.
+    func acting<T>(_ action: String, _ request: Request, patient: UUID? = nil, _ body: () async throws -> T) async throws -> T {
+        let principal = try requirePrincipal()
+        let actor = RequestActor(principal: principal, requestID: requestID, action: action, resource: request.uri.path,
+                                 patientID: patient, idempotency: idempotency)
+        return try await CareStore.acting(as: actor, body)
+    }
+}

@@ -1,0 +1,85 @@
+/// What a request may do to a patient's data, decided from the caller's roles on the patient's
+/// team (and a service account's scopes). The store checks these inside the transaction; row-level
+/// security in PostgreSQL is the second line behind them.
+public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// Summary, care plan, tasks, notes, scores, trials, referrals, history.
+    case readClinical
+    /// Enrol a patient, change a patient's status.
+    case managePatients
+    case recordMeasurement
+    case addNote
+    case addPsychotherapyNote
+    case editCarePlan
+    /// Create, claim, start, complete and cancel tasks; acknowledge handoffs.
+    case workTasks
+    case startMedicationTrial
+    case recordMedicationOutcome
+    case startPsychotherapyTrial
+    case recordPsychotherapyOutcome
+    case referNeuromodulation
+    case referOther
+    case moveReferral
+    case readAudit
+    case manageTeam
+
+    public var description: String { rawValue }
+
+    /// Whether a holder of `roles` on the team (with `scopes`, for a service account) may do this.
+    public func allows(roles: Set<Role>, scopes: Set<String> = []) -> Bool {
+        let clinical = !roles.isDisjoint(with: Role.clinical)
+        let integration = roles.contains(.integration)
+        switch self {
+        case .readClinical:
+            return clinical || (integration && scopes.contains("patients:read"))
+        case .managePatients, .recordMeasurement, .addNote:
+            return clinical || (integration && scopes.contains("patients:write"))
+        case .addPsychotherapyNote:
+            return roles.contains(.psychologist) || roles.contains(.psychiatrist)
+        case .editCarePlan, .workTasks, .moveReferral, .referOther:
+            return clinical
+        case .startMedicationTrial, .recordMedicationOutcome, .referNeuromodulation:
+            return roles.contains(.psychiatrist)
+        case .startPsychotherapyTrial, .recordPsychotherapyOutcome:
+            return roles.contains(.psychologist)
+        case .readAudit:
+            return roles.contains(.compliance)
+        case .manageTeam:
+            return roles.contains(.admin)
+        }
+    }
+
+    /// The sentence a refused caller reads.
+    public var refusal: String {
+        switch self {
+        case .readClinical: "your roles on this team do not include reading clinical content"
+        case .managePatients: "your roles on this team do not include enrolling or discharging patients"
+        case .recordMeasurement: "your roles on this team do not include recording scores"
+        case .addNote: "your roles on this team do not include adding notes"
+        case .addPsychotherapyNote: "only psychologists and psychiatrists write psychotherapy notes"
+        case .editCarePlan: "only the team's clinicians edit the care plan"
+        case .workTasks: "only the team's clinicians work tasks and handoffs"
+        case .startMedicationTrial: "only psychiatrists start medication, augmentation and neuromodulation trials"
+        case .recordMedicationOutcome: "only psychiatrists record medication trial outcomes"
+        case .startPsychotherapyTrial: "only psychologists start psychotherapy trials"
+        case .recordPsychotherapyOutcome: "only psychologists record psychotherapy trial outcomes"
+        case .referNeuromodulation: "only psychiatrists make TMS, ECT and esketamine referrals"
+        case .referOther: "only the team's clinicians make referrals"
+        case .moveReferral: "only the team's clinicians move referrals"
+        case .readAudit: "only the compliance role reads the audit trail"
+        case .manageTeam: "only the team's admins manage its members"
+        }
+    }
+
+    /// Trials: who starts them and who records how they ended.
+    public static func startTrial(_ kind: TrialKind) -> Permission {
+        kind == .psychotherapy ? .startPsychotherapyTrial : .startMedicationTrial
+    }
+
+    public static func recordOutcome(_ kind: TrialKind) -> Permission {
+        kind == .psychotherapy ? .recordPsychotherapyOutcome : .recordMedicationOutcome
+    }
+
+    public static func refer(_ kind: ReferralKind) -> Permission {
+        kind == .other ? .referOther : .referNeuromodulation
+    }
+}

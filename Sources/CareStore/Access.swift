@@ -1,0 +1,209 @@
+import CareDomain
+import Crypto
+import Foundation
+import PQ
+
+/// Who a request acts as, and what the audit log should call the request. The HTTP API sets it
+/// (as a task-local) around each store call; commands then run as care_app with the member set
+/// for row-level security, check the caller's permissions, and write the audit entry in their
+/// own transaction. Outside a request (admin commands, the escalation job) it is nil and the
+/// store runs with the owner's rights.
+public struct RequestActor: Sendable {
+    public var principal: Principal
+    public var requestID: String
+    /// What the request does, e.g. "trial.outcome.record"; and what it names, e.g. "/v1/trials/<id>/outcome".
+    public var action: String
+    public var resource: String
+    /// The patient the request names in its path, for the audit entry of a refusal.
+    public var patientID: UUID?
+    /// An Idempotency-Key to claim in the first command's transaction.
+    public var idempotency: IdempotencyClaim?
+
+    public init(principal: Principal, requestID: String, action: String, resource: String, patientID: UUID? = nil,
+                idempotency: IdempotencyClaim? = nil) {
+        self.principal = principal
+        self.requestID = requestID
+        self.action = action
+        self.resource = resource
+        self.patientID = patientID
+        self.idempotency = idempotency
+    }
+}
+
+/// A POST's Idempotency-Key and the hash of what it was sent with.
+public final class IdempotencyClaim: Sendable {
+    public let key: String
+    public let requestHash: Data
+    /// Set once the key row is written (in the first command's transaction).
+    let claimed = LockedFlag()
+
+    public init(key: String, requestHash: Data) {
+        self.key = key
+        self.requestHash = requestHash
+    }
+
+    public var isClaimed: Bool { claimed.value }
+}
+
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    var value: Bool { lock.withLock { flag } }
+    func set(_ value: Bool) { lock.withLock { flag = value } }
+}
+
+/// What an earlier request with the same Idempotency-Key got.
+public struct StoredResponse: Sendable, Equatable {
+    public var status: Int
+    public var contentType: String?
+    public var headers: [String: String]
+    public var body: Data
+
+    public init(status: Int, contentType: String?, headers: [String: String], body: Data) {
+        self.status = status
+        self.contentType = contentType
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public enum IdempotencyError: Error, Sendable, Equatable {
+    /// The first request with this key is still being processed.
+    case inFlight
+    /// The key was used with another request.
+    case mismatch
+    /// The first request with this key finished; here is its response.
+    case replay(StoredResponse)
+}
+
+extension CareStore {
+    @TaskLocal public static var acting: RequestActor?
+
+    /// Runs `body` with `actor` as the acting request.
+    public static func acting<T>(as actor: RequestActor, _ body: () async throws -> T) async throws -> T {
+        try await $acting.withValue(actor) { try await body() }
+    }
+}
+
+/// The patients a command touched and whether it wrote, for the audit entries.
+final class AuditTrail: @unchecked Sendable {
+    var patients: [UUID] = []
+    func touch(_ patientID: UUID) { if !patients.contains(patientID) { patients.append(patientID) } }
+    func touch(_ ids: [UUID]) { for id in ids { touch(id) } }
+}
+
+extension CommandContext {
+    /// Becomes care_app for the rest of the transaction, with the acting member set for RLS.
+    func enter(_ actor: RequestActor) async throws {
+        try await connection.query("""
+            SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(actor.principal.memberID.uuidString.lowercased()), true)
+            """)
+    }
+
+    /// Refuses (403) unless the acting caller may do `permission` on `teamID`'s patients, and
+    /// notes the patient for the audit entry. Outside a request it allows everything.
+    func authorize(_ permission: Permission, teamID: UUID, patientID: UUID?) throws {
+        if let patientID { trail.touch(patientID) }
+        guard let actor = acting else { return }
+        let roles = actor.principal.roles[teamID] ?? []
+        let scopes = Set(actor.principal.scopes.map(\.rawValue))
+        guard !roles.isEmpty else {
+            // Row-level security hides other teams' patients; this is the second check.
+            throw StoreError.notFound(patientID.map { "patient \($0)" } ?? "team \(teamID)")
+        }
+        guard permission.allows(roles: roles, scopes: scopes) else { throw StoreError.forbidden(permission.refusal) }
+    }
+
+    /// Claims the request's Idempotency-Key in this transaction: the key commits with the change.
+    func claimIdempotencyKey() async throws -> Bool {
+        guard let actor = acting, let claim = actor.idempotency, !claim.isClaimed else { return false }
+        let member = actor.principal.memberID
+        let lockKey = Int64(bitPattern: UInt64(SHA256.hash(data: Data("\(member):\(claim.key)".utf8)).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }))
+        let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(\(lockKey))")[0].decode(Bool.self, at: 0)
+        guard locked else { throw IdempotencyError.inFlight }
+        if let existing = try await IdempotencyKeys.find(connection, member: member, key: claim.key) {
+            throw try IdempotencyKeys.outcome(of: existing, for: claim)
+        }
+        try await connection.query("""
+            INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), \(claim.key), \(claim.requestHash))
+            """)
+        return true
+    }
+
+    /// The audit entries of a successful command: one per patient it touched.
+    func writeAudit(outcome: String) async throws {
+        guard let actor = acting else { return }
+        try await Audit.write(connection, actor: actor, patients: trail.patients, outcome: outcome, detail: nil)
+    }
+}
+
+enum Audit {
+    /// One entry per patient (one statement); with no patient, one entry naming none.
+    static func write(_ connection: PQConnection, actor: RequestActor, patients: [UUID], outcome: String, detail: String?) async throws {
+        let patients = patients.isEmpty ? actor.patientID.map { [$0] } ?? [] : patients
+        if patients.isEmpty {
+            try await connection.query("""
+                INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id, detail)
+                VALUES (\(actor.principal.memberID), \(actor.principal.tokenID), \(actor.action), NULL, \(actor.resource),
+                        \(outcome), \(actor.requestID), \(detail))
+                """)
+            return
+        }
+        try await connection.query("""
+            INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id, detail)
+            SELECT \(actor.principal.memberID), \(actor.principal.tokenID), \(actor.action), p, \(actor.resource),
+                   \(outcome), \(actor.requestID), \(detail)
+            FROM unnest(\(patients)::uuid[]) AS p
+            """)
+    }
+}
+
+struct StoredKey {
+    var requestHash: Data
+    var createdAt: Date
+    var response: StoredResponse?
+}
+
+enum IdempotencyKeys {
+    static func find(_ connection: PQConnection, member: UUID, key: String) async throws -> StoredKey? {
+        let rows = try await connection.query("""
+            SELECT request_hash, created_at, response_status, response_type, response_headers, response_body
+            FROM idempotency_keys WHERE member_id = \(member) AND key = \(key)
+            """)
+        guard let row = rows.firstRow else { return nil }
+        let (hash, created, status, type, headers, body) = try row.decode(Data.self, Date.self, Int?.self, String?.self, PQJSON<[String: String]>?.self, Data?.self)
+        let response = status.map { StoredResponse(status: $0, contentType: type, headers: headers?.value ?? [:], body: body ?? Data()) }
+        return StoredKey(requestHash: hash, createdAt: created, response: response)
+    }
+
+    static func outcome(of stored: StoredKey, for claim: IdempotencyClaim) throws -> IdempotencyError {
+        guard stored.requestHash == claim.requestHash else { return .mismatch }
+        if let response = stored.response { return .replay(response) }
+        return .inFlight
+    }
+}
+
+extension CareStore {
+    /// Before a POST runs: a key already used gives its stored response (or 409/422).
+    public func checkIdempotencyKey(_ claim: IdempotencyClaim, memberID: UUID) async throws {
+        let stored = try await pool.withConnection { try await IdempotencyKeys.find($0, member: memberID, key: claim.key) }
+        if let stored { throw try IdempotencyKeys.outcome(of: stored, for: claim) }
+    }
+
+    /// After a POST: keeps its response with the key (which the command's transaction wrote).
+    public func recordIdempotentResponse(_ claim: IdempotencyClaim, memberID: UUID, response: StoredResponse) async throws {
+        guard claim.isClaimed else { return }
+        try await pool.query("""
+            UPDATE idempotency_keys SET response_status = \(response.status), response_type = \(response.contentType),
+                response_headers = \(PQJSON(response.headers))::jsonb, response_body = \(response.body)
+            WHERE member_id = \(memberID) AND key = \(claim.key)
+            """)
+    }
+
+    /// Forgets keys older than `age` (at least 24 hours are kept).
+    @discardableResult
+    public func expireIdempotencyKeys(olderThan age: TimeInterval = 48 * 3600) async throws -> Int {
+        let cutoff = Date().addingTimeInterval(-max(age, 24 * 3600))
+        return try await pool.query("DELETE FROM idempotency_keys WHERE created_at < \(cutoff) RETURNING 1").count
+    }
+}

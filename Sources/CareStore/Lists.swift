@@ -1,0 +1,341 @@
+import CareDomain
+import Foundation
+import PQ
+
+/// An opaque position in a list: clients pass back what they were given.
+public struct PageCursor: Sendable, Equatable {
+    public var values: [String]
+
+    public init(_ values: [String]) { self.values = values }
+
+    public init?(opaque: String) {
+        var base64 = opaque.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard opaque.count <= 512, let data = Data(base64Encoded: base64),
+              let values = try? JSONDecoder().decode([String].self, from: data) else { return nil }
+        self.values = values
+    }
+
+    public var opaque: String {
+        let data = (try? JSONEncoder().encode(values)) ?? Data()
+        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// A keyset position (microseconds since the epoch, id), as the lists below hand out.
+    var timeAndID: (Int64, UUID)? {
+        guard values.count == 2, let micros = Int64(values[0]), let id = UUID(uuidString: values[1]) else { return nil }
+        return (micros, id)
+    }
+}
+
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var next: PageCursor?
+
+    public init(items: [Item], next: PageCursor?) {
+        self.items = items
+        self.next = next
+    }
+}
+
+public struct PatientListItem: Sendable, Equatable {
+    public var id: UUID
+    public var teamID: UUID
+    public var mrn: String
+    public var displayName: String
+    public var status: PatientStatus
+    public var enrolledOn: Date
+}
+
+public struct CarePlan: Sendable, Equatable {
+    public var patientID: UUID
+    public var version: Int
+    public var content: CarePlanContent
+    public var authorID: UUID?
+    public var updatedAt: Date
+}
+
+public struct MeasurementItem: Sendable, Equatable {
+    public var id: UUID
+    public var instrument: Instrument
+    public var total: Int
+    public var items: [Int]?
+    public var safetySignal: Bool
+    public var takenAt: Date
+    public var recordedBy: UUID?
+}
+
+public struct HandoffItem: Sendable, Equatable {
+    public var id: UUID
+    public var patientID: UUID
+    public var role: Role
+    public var reason: String
+    public var stepKey: String
+    public var dueAt: Date
+    public var taskID: UUID
+    public var acknowledgedBy: UUID?
+    public var acknowledgedAt: Date?
+    public var escalated: Bool
+    public var createdAt: Date
+}
+
+public struct AuditItem: Sendable, Equatable {
+    public var id: Int64
+    public var at: Date
+    public var memberID: UUID?
+    public var action: String
+    public var patientID: UUID?
+    public var resource: String
+    public var outcome: String
+    public var requestID: String?
+    public var detail: String?
+}
+
+public struct TeamMemberItem: Sendable, Equatable {
+    public var id: UUID
+    public var displayName: String
+    public var email: String?
+    public var isServiceAccount: Bool
+    public var roles: [Role]
+}
+
+extension CareStore {
+    static func clamp(_ limit: Int) -> Int { max(1, min(limit, 200)) }
+
+    /// The keyset condition "(column, id) after the cursor", true without one.
+    static func after(_ cursor: PageCursor?, time column: String, id idColumn: String = "id") throws -> PQQuery {
+        guard let cursor else { return "true" }
+        guard let (micros, lastID) = cursor.timeAndID else { throw StoreError.invalid("the cursor is not one this list handed out") }
+        return "(\(unescaped: column), \(unescaped: idColumn)) > ('epoch'::timestamptz + \(micros) * interval '1 microsecond', \(lastID))"
+    }
+
+    static func micros(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000000)::bigint" }
+
+    static func nextCursor<T>(_ rows: [(T, Int64, UUID)], limit: Int) -> Page<T> {
+        let items = rows.prefix(limit)
+        let next = rows.count > limit ? items.last.map { PageCursor(["\($0.1)", $0.2.uuidString.lowercased()]) } : nil
+        return Page(items: items.map(\.0), next: next)
+    }
+
+    // MARK: Patients
+
+    /// The patients of `teamIDs` (nil: every team), by name; `search` matches name or MRN.
+    public func patients(teamIDs: [UUID]?, search: String? = nil, limit: Int = 50, after cursor: PageCursor? = nil) async throws -> Page<PatientListItem> {
+        let limit = Self.clamp(limit)
+        let pattern = search.map { "%" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
+        var afterName: String?
+        var afterID: UUID?
+        if let cursor {
+            guard cursor.values.count == 2, let id = UUID(uuidString: cursor.values[1]) else { throw StoreError.invalid("the cursor is not one this list handed out") }
+            afterName = cursor.values[0]
+            afterID = id
+        }
+        return try await command { context in
+            let rows = try await context.connection.query("""
+                SELECT id, team_id, mrn, display_name, status, enrolled_on FROM patients
+                WHERE (\(teamIDs)::uuid[] IS NULL OR team_id = ANY(\(teamIDs)))
+                  AND (\(pattern)::text IS NULL OR display_name ILIKE \(pattern) OR mrn ILIKE \(pattern))
+                  AND (\(afterName)::text IS NULL OR (display_name, id) > (\(afterName), \(afterID)::uuid))
+                ORDER BY display_name, id LIMIT \(limit + 1)
+                """).map { row in
+                let (id, team, mrn, name, status, enrolled) = try row.decode(UUID.self, UUID.self, String.self, String.self, String.self, Date.self)
+                return PatientListItem(id: id, teamID: team, mrn: mrn, displayName: name, status: PatientStatus(rawValue: status) ?? .enrolled, enrolledOn: enrolled)
+            }
+            let items = Array(rows.prefix(limit))
+            context.trail.touch(items.map(\.id))
+            let next = rows.count > limit ? items.last.map { PageCursor([$0.displayName, $0.id.uuidString.lowercased()]) } : nil
+            return Page(items: items, next: next)
+        }
+    }
+
+    // MARK: Care plan
+
+    public func carePlan(patientID: UUID) async throws -> CarePlan {
+        try await command { context in
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            let rows = try await context.connection.query("""
+                SELECT version, goals, problems, treatment_line, author_id, created_at FROM care_plans WHERE patient_id = \(patientID) AND is_active
+                """)
+            guard let row = rows.firstRow else { throw StoreError.notFound("care plan of patient \(patientID)") }
+            let (version, goals, problems, line, author, created) = try row.decode(Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self, UUID?.self, Date.self)
+            return CarePlan(patientID: patientID, version: version, content: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: line),
+                            authorID: author, updatedAt: created)
+        }
+    }
+
+    // MARK: A patient's lists
+
+    public func patientTasks(patientID: UUID, status: [TaskStatus]? = nil, limit: Int = 50, after cursor: PageCursor? = nil) async throws -> Page<TaskSummary> {
+        let limit = Self.clamp(limit)
+        let condition = try Self.after(cursor, time: "t.created_at", id: "t.id")
+        return try await command { context in
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            let rows = try await context.connection.query("""
+                SELECT \(unescaped: Self.taskColumns), \(unescaped: Self.micros("t.created_at")) FROM tasks t
+                WHERE t.patient_id = \(patientID) AND (\(status?.map(\.rawValue))::text[] IS NULL OR t.status = ANY(\(status?.map(\.rawValue))))
+                  AND \(fragment: condition)
+                ORDER BY t.created_at, t.id LIMIT \(limit + 1)
+                """).map { row in (try Self.task(row), try row.decode(Int64.self, at: 10), try row.decode(UUID.self, at: 0)) }
+            return Self.nextCursor(rows, limit: limit)
+        }
+    }
+
+    /// A patient's notes, oldest first; psychotherapy notes only to their author.
+    public func notes(patientID: UUID, readerID: UUID, limit: Int = 50, after cursor: PageCursor? = nil) async throws -> Page<NoteSummary> {
+        let limit = Self.clamp(limit)
+        let condition = try Self.after(cursor, time: "created_at")
+        return try await command { context in
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            let rows = try await context.connection.query("""
+                SELECT id, author_id, kind, body, amends_id, created_at, \(unescaped: Self.micros("created_at")) FROM notes
+                WHERE patient_id = \(patientID) AND (kind <> 'psychotherapy' OR author_id = \(readerID)) AND \(fragment: condition)
+                ORDER BY created_at, id LIMIT \(limit + 1)
+                """).map { row in
+                let (id, author, kind, body, amends, created, micros) = try row.decode(UUID.self, UUID.self, String.self, String.self, UUID?.self, Date.self, Int64.self)
+                return (NoteSummary(id: id, authorID: author, kind: NoteKind(rawValue: kind) ?? .progress, body: body, amends: amends, createdAt: created), micros, id)
+            }
+            return Self.nextCursor(rows, limit: limit)
+        }
+    }
+
+    /// Amends a note the caller can see: a new note of the same kind pointing at it.
+    public func amendNote(_ noteID: UUID, authorID: UUID, body: String) async throws -> (id: UUID, patientID: UUID) {
+        let found = try await command { context -> (UUID, String, UUID) in
+            let rows = try await context.connection.query("SELECT patient_id, kind, author_id FROM notes WHERE id = \(noteID)")
+            guard let row = rows.firstRow else { throw StoreError.notFound("note \(noteID)") }
+            let (patientID, kind, author) = try row.decode(UUID.self, String.self, UUID.self)
+            if kind == NoteKind.psychotherapy.rawValue, author != authorID { throw StoreError.notFound("note \(noteID)") }
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            return (patientID, kind, author)
+        }
+        let id = try await addNote(patientID: found.0, authorID: authorID, kind: NoteKind(rawValue: found.1) ?? .progress, body: body, amends: noteID)
+        return (id, found.0)
+    }
+
+    public func measurements(patientID: UUID, limit: Int = 50, after cursor: PageCursor? = nil) async throws -> Page<MeasurementItem> {
+        let limit = Self.clamp(limit)
+        let condition = try Self.after(cursor, time: "taken_at")
+        return try await command { context in
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            let rows = try await context.connection.query("""
+                SELECT id, instrument, total, items, safety_signal, taken_at, recorded_by, \(unescaped: Self.micros("taken_at")) FROM measurements
+                WHERE patient_id = \(patientID) AND \(fragment: condition)
+                ORDER BY taken_at, id LIMIT \(limit + 1)
+                """).map { row in
+                let (id, instrument, total, items, signal, taken, by, micros) = try row.decode(
+                    UUID.self, String.self, Int.self, [Int]?.self, Bool.self, Date.self, UUID?.self, Int64.self)
+                return (MeasurementItem(id: id, instrument: Instrument(rawValue: instrument) ?? .phq9, total: total, items: items,
+                                        safetySignal: signal, takenAt: taken, recordedBy: by), micros, id)
+            }
+            return Self.nextCursor(rows, limit: limit)
+        }
+    }
+
+    // MARK: Handoffs
+
+    /// Unacknowledged handoffs for the roles the member holds on each of their teams, soonest due first.
+    public func handoffs(memberID: UUID, includeAcknowledged: Bool = false, limit: Int = 50, after cursor: PageCursor? = nil) async throws -> Page<HandoffItem> {
+        let limit = Self.clamp(limit)
+        let condition = try Self.after(cursor, time: "h.due_at", id: "h.id")
+        return try await command { context in
+            let rows = try await context.connection.query("""
+                SELECT h.id, h.patient_id, h.role, h.reason, h.step_key, h.due_at, h.task_id, h.acknowledged_by, h.acknowledged_at,
+                       h.escalated_at IS NOT NULL, h.created_at, \(unescaped: Self.micros("h.due_at"))
+                FROM handoffs h JOIN patients p ON p.id = h.patient_id
+                WHERE EXISTS (SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND m.role = h.role)
+                  AND (\(includeAcknowledged) OR h.acknowledged_at IS NULL) AND \(fragment: condition)
+                ORDER BY h.due_at, h.id LIMIT \(limit + 1)
+                """).map { row in
+                let (id, patient, role, reason, step, due, task, ackBy, ackAt, escalated, created, micros) = try row.decode(
+                    UUID.self, UUID.self, String.self, String.self, String.self, Date.self, UUID.self, UUID?.self, Date?.self, Bool.self, Date.self, Int64.self)
+                return (HandoffItem(id: id, patientID: patient, role: Role(rawValue: role) ?? .careManager, reason: reason, stepKey: step, dueAt: due,
+                                    taskID: task, acknowledgedBy: ackBy, acknowledgedAt: ackAt, escalated: escalated, createdAt: created), micros, id)
+            }
+            let page = Self.nextCursor(rows, limit: limit)
+            context.trail.touch(page.items.map(\.patientID))
+            return page
+        }
+    }
+
+    // MARK: Audit
+
+    /// A patient's audit trail, newest first, for the compliance role.
+    public func audit(patientID: UUID, limit: Int = 100, before: Int64? = nil) async throws -> Page<AuditItem> {
+        let limit = Self.clamp(limit)
+        return try await command { context in
+            _ = try await context.patientTeam(patientID, for: .readAudit)
+            let rows = try await context.connection.query("""
+                SELECT id, at, member_id, action, patient_id, resource, outcome, request_id, detail FROM audit_entries
+                WHERE patient_id = \(patientID) AND id < \(before ?? Int64.max) ORDER BY id DESC LIMIT \(limit + 1)
+                """).map { row in
+                let (id, at, member, action, patient, resource, outcome, request, detail) = try row.decode(
+                    Int64.self, Date.self, UUID?.self, String.self, UUID?.self, String.self, String.self, String?.self, String?.self)
+                return AuditItem(id: id, at: at, memberID: member, action: action, patientID: patient, resource: resource, outcome: outcome, requestID: request, detail: detail)
+            }
+            let items = Array(rows.prefix(limit))
+            return Page(items: items, next: rows.count > limit ? items.last.map { PageCursor(["\($0.id)"]) } : nil)
+        }
+    }
+
+    // MARK: Teams
+
+    public func teamMembers(teamID: UUID) async throws -> [TeamMemberItem] {
+        try await command { context in
+            try await context.requireTeam(teamID)
+            return try await context.connection.query("""
+                SELECT m.id, m.display_name, m.email, m.is_service_account, array_agg(ms.role ORDER BY ms.role)
+                FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE ms.team_id = \(teamID)
+                GROUP BY m.id ORDER BY m.display_name, m.id
+                """).map { row in
+                let (id, name, email, service, roles) = try row.decode(UUID.self, String.self, String?.self, Bool.self, [String].self)
+                return TeamMemberItem(id: id, displayName: name, email: email, isServiceAccount: service, roles: roles.compactMap(Role.init(rawValue:)))
+            }
+        }
+    }
+
+    /// Adds roles on a team to an existing member (an admin's command).
+    public func addRoles(memberID: UUID, teamID: UUID, roles: [Role], actorID: UUID?) async throws {
+        guard !roles.isEmpty else { throw StoreError.invalid("give at least one role") }
+        try await command { context in
+            try await context.requireTeam(teamID)
+            try context.authorize(.manageTeam, teamID: teamID, patientID: nil)
+            let exists = try await context.connection.query("SELECT 1 FROM members WHERE id = \(memberID)")
+            guard !exists.isEmpty else { throw StoreError.notFound("member \(memberID)") }
+            for role in Set(roles) {
+                try await context.connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(teamID), \(memberID), \(role.rawValue)) ON CONFLICT DO NOTHING")
+            }
+            try await context.append("member.roles_added", teamID: teamID, patientID: nil, actorID: actorID,
+                                     payload: ["member_id": memberID.uuidString.lowercased(), "roles": roles.map(\.rawValue).sorted().joined(separator: ",")])
+        }
+    }
+}
+
+extension CareStore {
+    /// One task, if the caller may read its patient's record.
+    public func task(_ taskID: UUID) async throws -> TaskSummary {
+        try await command { context in
+            let rows = try await context.connection.query("SELECT \(unescaped: Self.taskColumns) FROM tasks t WHERE t.id = \(taskID)")
+            guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID)") }
+            let task = try Self.task(row)
+            _ = try await context.patientTeam(task.patientID, for: .readClinical)
+            return task
+        }
+    }
+
+    /// A new team, with its creator as its first admin.
+    public func createTeam(name: String, adminID: UUID) async throws -> UUID {
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { throw StoreError.invalid("a team needs a name") }
+        return try await command { context in
+            do {
+                let id = try await context.connection.query("INSERT INTO teams (name) VALUES (\(trimmed)) RETURNING id")[0].decode(UUID.self, at: 0)
+                try await context.connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(id), \(adminID), 'admin')")
+                try await context.append("team.created", teamID: id, patientID: nil, actorID: adminID, payload: ["team_id": id.uuidString.lowercased()])
+                return id
+            } catch let error as PQError where error.constraint == "teams_name_unique" {
+                throw StoreError.conflict("a team named \(trimmed) already exists")
+            }
+        }
+    }
+}

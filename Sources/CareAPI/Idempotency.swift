@@ -80,6 +80,6 @@ struct CollectingWriter: ResponseBodyWriter {
 }
 
 extension HTTPField.Name {
-    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
-    static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
+    public static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    public static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
 }

@@ -3,6 +3,7 @@ import CareStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// JSON as the API speaks it: snake_case fields, lower-case ids, RFC 3339 UTC timestamps,
 /// dates as YYYY-MM-DD.
@@ -123,10 +124,21 @@ extension Request {
         do {
             return try await collectBody(upTo: APILimits.maximumBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw Problem("payload-too-large", title: "Payload too large", status: .contentTooLarge,
-                          detail: "the body is larger than \(APILimits.maximumBodyBytes / 1024) KiB")
+            throw Problem.tooLarge
+        } catch is NIOTooManyBytesError {
+            throw Problem.tooLarge
         }
     }
+}
+
+extension Problem {
+    static var tooLarge: Problem {
+        Problem("payload-too-large", title: "Payload too large", status: .contentTooLarge,
+                          detail: "the body is larger than \(APILimits.maximumBodyBytes / 1024) KiB")
+    }
+}
+
+extension Request {
 
     static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {

@@ -43,6 +43,7 @@ extension CareStore {
     /// transactions older than the oldest one still running (the snapshot's xmin). Every event a
     /// later commit can add then has a tx_id at or above that xmin, after anything already handed
     /// out. The price: a long-running writer holds the feed back until it ends.
+    /// Events of psychotherapy notes never reach the feed (their author is the only reader).
     public func events(after cursor: FeedCursor, limit: Int = 100) async throws -> (events: [FeedEvent], next: FeedCursor) {
         let limit = max(1, min(limit, 1000))
         let rows = try await pool.query("""
@@ -50,6 +51,7 @@ extension CareStore {
             FROM events
             WHERE (tx_id, id) > (\(String(cursor.transaction))::xid8, \(cursor.id))
               AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+              AND NOT (type IN ('note.added', 'note.amended') AND payload->>'kind' = 'psychotherapy')
             ORDER BY tx_id, id
             LIMIT \(limit)
             """)

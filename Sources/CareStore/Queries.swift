@@ -88,7 +88,7 @@ extension CareStore {
     public func patientSummary(_ patientID: UUID, readerID: UUID, asOf: Date = Date()) async throws -> PatientSummary {
         try await command(isolation: .repeatableRead) { context in
             let connection = context.connection
-            context.trail.touch(patientID)
+            _ = try await context.patientTeam(patientID, for: .readClinical)
             let patientRows = try await connection.query("""
                 SELECT p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
                        c.version, c.goals, c.problems, c.treatment_line
@@ -99,7 +99,6 @@ extension CareStore {
             let (teamID, mrn, name, status, enrolledOn, episodeStart, psychotic, version, goals, problems, treatmentLine) = try row.decode(
                 UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self,
                 Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self)
-            try context.authorize(.readClinical, teamID: teamID, patientID: patientID)
             let reference = try await context.referenceData()
 
             let openTasks = try await connection.query("""
@@ -231,7 +230,9 @@ extension CareStore {
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let events = try await context.connection.query("""
                 SELECT id, tx_id::text::bigint, type, team_id, patient_id, actor_id, occurred_at, payload
-                FROM events WHERE patient_id = \(patientID) AND id < \(before ?? Int64.max) ORDER BY id DESC LIMIT \(limit + 1)
+                FROM events WHERE patient_id = \(patientID) AND id < \(before ?? Int64.max)
+                  AND NOT (type IN ('note.added', 'note.amended') AND payload->>'kind' = 'psychotherapy' AND actor_id IS DISTINCT FROM \(context.acting?.principal.memberID))
+                ORDER BY id DESC LIMIT \(limit + 1)
                 """).map(Self.feedEvent)
             let items = Array(events.prefix(limit))
             return Page(items: items, next: events.count > limit ? items.last.map { PageCursor(["\($0.id)"]) } : nil)

@@ -91,7 +91,7 @@ extension CareStore {
             guard task.status == .requested else { throw StoreError.conflict("task \(taskID) is \(task.status.rawValue)") }
             let roles = try await context.roles(of: memberID, teamID: task.teamID)
             guard let pool = task.poolRole, roles.contains(pool) else {
-                throw StoreError.conflict("task \(taskID) is for the \(task.poolRole?.rawValue ?? "?") pool, which this member is not in")
+                throw StoreError.forbidden("task \(taskID) is for the \(task.poolRole?.rawValue ?? "?") pool, which this member is not in")
             }
             try await context.connection.query("UPDATE tasks SET owner_id = \(memberID), status = 'accepted', updated_at = now() WHERE id = \(taskID)")
             return [:]

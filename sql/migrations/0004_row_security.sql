@@ -77,9 +77,13 @@ CREATE POLICY notes_of_my_patients ON notes TO care_app
         SELECT pt.id FROM patients pt JOIN memberships m ON m.team_id = pt.team_id
         WHERE m.member_id = care_member() AND m.role IN ('psychiatrist', 'psychologist', 'social_worker', 'care_manager', 'integration')));
 
--- Events: those of visible patients, and team events (no patient) of the member's teams.
+-- Events: those of visible patients, and team events (no patient) of the member's teams;
+-- the events of psychotherapy notes only for their author.
 ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY events_of_my_patients ON events TO care_app
+    USING (NOT (type IN ('note.added', 'note.amended') AND payload->>'kind' = 'psychotherapy' AND actor_id IS DISTINCT FROM care_member()))
+    WITH CHECK (true);
+CREATE POLICY events_of_my_patients_scope ON events AS RESTRICTIVE TO care_app
     USING ((patient_id IS NULL AND team_id IN (SELECT m.team_id FROM memberships m WHERE m.member_id = care_member()))
         OR patient_id IN (
             SELECT pt.id FROM patients pt JOIN memberships m ON m.team_id = pt.team_id

@@ -1,0 +1,81 @@
+import CareAPI
+import CareDomain
+import CareStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PQ
+import Testing
+import TestSupport
+
+/// Two teams and everybody the authorisation rules distinguish, each with a token.
+struct APIClinic {
+    let store: CareStore
+    let north: UUID
+    let south: UUID
+    /// Tokens by name: psychiatrist, psychologist, socialWorker, admin, compliance, service (North,
+    /// patients:read + patients:write), readOnlyService (North, patients:read), southPsychiatrist.
+    var tokens: [String: String] = [:]
+    var members: [String: UUID] = [:]
+    /// A patient on each team.
+    var northPatient: UUID
+    var southPatient: UUID
+
+    static func make(_ pool: PQPool) async throws -> APIClinic {
+        let store = CareStore(pool: pool, logger: testLogger())
+        let north = try await store.createTeam(name: "North")
+        let south = try await store.createTeam(name: "South")
+        var tokens: [String: String] = [:]
+        var members: [String: UUID] = [:]
+        func add(_ name: String, team: UUID, roles: [Role], service: Bool = false, scopes: [Scope] = []) async throws {
+            let id = try await store.createMember(displayName: name, teamID: team, roles: roles, isServiceAccount: service)
+            members[name] = id
+            tokens[name] = try await store.issueToken(memberID: id, scopes: scopes, expiresAt: nil).token
+        }
+        try await add("psychiatrist", team: north, roles: [.psychiatrist])
+        try await add("psychologist", team: north, roles: [.psychologist])
+        try await add("socialWorker", team: north, roles: [.socialWorker])
+        try await add("admin", team: north, roles: [.admin])
+        try await add("compliance", team: north, roles: [.compliance])
+        try await add("service", team: north, roles: [.integration], service: true, scopes: [.patientsRead, .patientsWrite])
+        try await add("readOnlyService", team: north, roles: [.integration], service: true, scopes: [.patientsRead])
+        try await add("southPsychiatrist", team: south, roles: [.psychiatrist])
+        let enrolled = Date(timeIntervalSince1970: 1_788_220_800) // 2026-09-01
+        let northPatient = try await store.createPatient(teamID: north, mrn: "N-1", displayName: "Ada North", enrolledOn: enrolled)
+        let southPatient = try await store.createPatient(teamID: south, mrn: "S-1", displayName: "Sam South", enrolledOn: enrolled)
+        return APIClinic(store: store, north: north, south: south, tokens: tokens, members: members, northPatient: northPatient, southPatient: southPatient)
+    }
+
+    func app() throws -> some ApplicationProtocol {
+        buildApplication(CareAPIDependencies(pool: store.pool, migrator: try Migrator(migrations: Migration.embedded()), store: store),
+                         host: "127.0.0.1", port: 0, logger: testLogger())
+    }
+}
+
+/// A response as a test reads it.
+struct Reply {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let body: Data
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+    var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
+    var problemType: String? { (json["type"] as? String)?.replacingOccurrences(of: Problem.typeBase, with: "") }
+    var detail: String { json["detail"] as? String ?? "" }
+    var text: String { String(decoding: body, as: UTF8.self) }
+}
+
+extension TestClientProtocol {
+    func call(_ method: HTTPRequest.Method, _ uri: String, token: String?, json: String? = nil, headers extra: HTTPFields = [:]) async throws -> Reply {
+        var headers = extra
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if json != nil { headers[.contentType] = "application/json" }
+        let response = try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
+    }
+}
+
+extension UUID {
+    var lower: String { uuidString.lowercased() }
+}

@@ -1,0 +1,160 @@
+import CareAPI
+import CareDomain
+import CareStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PQ
+import Testing
+import TestSupport
+
+@Suite("/v1 resources end to end", .timeLimit(.minutes(3)))
+struct ResourceTests {
+    @Test("a failed trial over HTTP: handoffs reach the psychologist and social worker, who acknowledge and complete them")
+    func failedTrialFlow() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let patient = clinic.northPatient.lower
+            try await clinic.app().test(.router) { client in
+                let psychiatrist = clinic.tokens["psychiatrist"]
+                let baseline = try await client.call(.post, "/v1/patients/\(patient)/measurements", token: psychiatrist,
+                                                     json: #"{"instrument": "PHQ-9", "items": [2,2,2,2,2,2,2,2,0], "taken_at": "2026-09-01T09:00:00Z"}"#)
+                #expect(baseline.status == .created, "\(baseline.text)")
+                let trial = try await client.call(.post, "/v1/patients/\(patient)/trials", token: psychiatrist,
+                                                  json: #"{"kind": "medication", "drug": "sertraline", "daily_dose_mg": 100, "started_on": "2026-09-02"}"#)
+                #expect(trial.status == .created, "\(trial.text)")
+                let trialID = try #require(trial.json["id"] as? String)
+                let later = try await client.call(.post, "/v1/patients/\(patient)/measurements", token: psychiatrist,
+                                                  json: #"{"instrument": "PHQ-9", "total": 15, "taken_at": "2026-10-20T09:00:00Z"}"#)
+                #expect(later.status == .created)
+                let outcome = try await client.call(.post, "/v1/trials/\(trialID)/outcome", token: psychiatrist,
+                                                    json: #"{"outcome": "non-response", "stopped_on": "2026-10-21", "adherence": 0.9}"#)
+                #expect(outcome.status == .created, "\(outcome.text)")
+                #expect(outcome.json["is_failed"] as? Bool == true)
+                #expect((outcome.json["handoff_ids"] as? [String])?.count == 3)
+
+                for name in ["psychologist", "socialWorker"] {
+                    let handoffs = try await client.call(.get, "/v1/handoffs", token: clinic.tokens[name])
+                    #expect(handoffs.status == .ok)
+                    #expect(handoffs.items.count == 1, "\(name): \(handoffs.text)")
+                    let handoff = try #require(handoffs.items.first)
+                    let ack = try await client.call(.post, "/v1/handoffs/\(handoff["id"] as! String)/acknowledge", token: clinic.tokens[name])
+                    #expect(ack.status == .ok, "\(ack.text)")
+                    let again = try await client.call(.post, "/v1/handoffs/\(handoff["id"] as! String)/acknowledge", token: clinic.tokens[name])
+                    #expect(again.status == .conflict && again.problemType == "conflict")
+
+                    let queue = try await client.call(.get, "/v1/tasks", token: clinic.tokens[name])
+                    let task = try #require(queue.items.first { $0["id"] as? String == handoff["task_id"] as? String })
+                    #expect(task["status"] as? String == "requested")
+                    for action in ["claim", "start", "complete"] {
+                        let moved = try await client.call(.post, "/v1/tasks/\(task["id"] as! String)/\(action)", token: clinic.tokens[name],
+                                                          json: action == "complete" ? #"{"note": "done"}"# : nil)
+                        #expect(moved.status == .ok, "\(action): \(moved.text)")
+                    }
+                    let done = try await client.call(.get, "/v1/tasks/\(task["id"] as! String)", token: clinic.tokens[name])
+                    #expect(done.json["status"] as? String == "completed")
+                }
+                let summary = try await client.call(.get, "/v1/patients/\(patient)", token: psychiatrist)
+                #expect(summary.status == .ok)
+                let trials = try #require(summary.json["trials"] as? [[String: Any]])
+                #expect(trials.first?["is_failed"] as? Bool == true)
+                #expect((summary.json["scores"] as? [[String: Any]])?.count == 2)
+            }
+        }
+    }
+
+    @Test("the care plan: ETag on GET; PUT without If-Match is 428, with a stale one 412, with the current one a new version")
+    func carePlanETags() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let uri = "/v1/patients/\(clinic.northPatient.lower)/care-plan"
+            let body = #"{"goals": ["PHQ-9 below 5"], "problems": ["low mood"], "treatment_line": "SSRI, then augment"}"#
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychologist"]
+                let plan = try await client.call(.get, uri, token: token)
+                #expect(plan.status == .ok && plan.headers[.eTag] == "\"v1\"")
+                let missing = try await client.call(.put, uri, token: token, json: body)
+                #expect(missing.status == .preconditionRequired && missing.problemType == "precondition-required")
+                let saved = try await client.call(.put, uri, token: token, json: body, headers: [.ifMatch: "\"v1\""])
+                #expect(saved.status == .ok && saved.headers[.eTag] == "\"v2\"", "\(saved.text)")
+                #expect(saved.json["goals"] as? [String] == ["PHQ-9 below 5"])
+                let stale = try await client.call(.put, uri, token: clinic.tokens["socialWorker"], json: body, headers: [.ifMatch: "\"v1\""])
+                #expect(stale.status == .preconditionFailed && stale.problemType == "precondition-failed")
+            }
+        }
+    }
+
+    @Test("Idempotency-Key: a replay returns the first response, another body is 422, and concurrent duplicates write once")
+    func idempotency() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let uri = "/v1/patients/\(clinic.northPatient.lower)/notes"
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["socialWorker"]
+                let first = try await client.call(.post, uri, token: token, json: #"{"kind": "social", "body": "Housing form sent"}"#, headers: [.idempotencyKey: "k-1"])
+                #expect(first.status == .created)
+                let replay = try await client.call(.post, uri, token: token, json: #"{"kind": "social", "body": "Housing form sent"}"#, headers: [.idempotencyKey: "k-1"])
+                #expect(replay.status == .created && replay.body == first.body && replay.headers[.idempotentReplayed] == "true")
+                #expect(replay.headers[.location] == first.headers[.location])
+                let other = try await client.call(.post, uri, token: token, json: #"{"kind": "social", "body": "Something else"}"#, headers: [.idempotencyKey: "k-1"])
+                #expect(other.status == .unprocessableContent && other.problemType == "idempotency-key-reused")
+
+                // Ten at once with one key: one note, and every answer is the note or "in flight".
+                let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                    for _ in 0..<10 {
+                        group.addTask {
+                            try await client.call(.post, uri, token: token, json: #"{"kind": "social", "body": "Called the landlord"}"#, headers: [.idempotencyKey: "k-2"]).status
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(statuses.allSatisfy { $0 == .created || $0 == .conflict }, "\(statuses)")
+                #expect(statuses.contains(.created))
+                let notes = try await client.call(.get, uri, token: token)
+                #expect(notes.items.filter { $0["body"] as? String == "Called the landlord" }.count == 1)
+            }
+        }
+    }
+
+    @Test("lists page with an opaque cursor; bad parameters, bodies and ids are 400; a body over the limit is 413")
+    func pagingAndBadInput() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            for i in 0..<4 {
+                _ = try await clinic.store.createPatient(teamID: clinic.north, mrn: "N-P\(i)", displayName: "Patient \(i)", enrolledOn: Date())
+            }
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                var seen: [String] = []
+                var uri = "/v1/patients?limit=2"
+                while true {
+                    let page = try await client.call(.get, uri, token: token)
+                    #expect(page.status == .ok)
+                    #expect(page.items.count <= 2)
+                    seen += page.items.compactMap { $0["display_name"] as? String }
+                    guard let next = page.json["next_cursor"] as? String else { break }
+                    uri = "/v1/patients?limit=2&cursor=\(next)"
+                }
+                #expect(seen == ["Ada North", "Patient 0", "Patient 1", "Patient 2", "Patient 3"])
+                let search = try await client.call(.get, "/v1/patients?search=ada", token: token)
+                #expect(search.items.count == 1)
+
+                for bad in ["/v1/patients?limit=0", "/v1/patients?limit=201", "/v1/patients?cursor=nonsense", "/v1/patients/not-a-uuid", "/v1/tasks?status=sleeping"] {
+                    let reply = try await client.call(.get, bad, token: token)
+                    #expect(reply.status == .badRequest, "\(bad): \(reply.status)")
+                    #expect(reply.headers[.contentType] == "application/problem+json")
+                }
+                let malformed = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: token, json: "{not json")
+                #expect(malformed.status == .badRequest)
+                let missing = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: token, json: #"{"kind": "progress"}"#)
+                #expect(missing.status == .badRequest && missing.detail.contains("'body' is required"), "\(missing.detail)")
+                let huge = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: token,
+                                                 json: #"{"body": ""# + String(repeating: "x", count: 300_000) + #""}"#)
+                #expect(huge.status == .contentTooLarge && huge.problemType == "payload-too-large")
+                let notes = try await client.call(.get, "/v1/patients/\(clinic.northPatient.lower)/notes", token: token)
+                #expect(notes.items.isEmpty)
+            }
+        }
+    }
+}

@@ -1,23 +1,27 @@
 import Foundation
 import PackagePlugin
 
-/// Turns sql/migrations/*.sql into a Swift source file in the target, so that the built
-/// binary carries the exact migrations it was built with (checksums included).
+/// Turns files into a Swift source file in the target, so that the built binary carries them:
+/// sql/migrations/*.sql for CareStore (the exact migrations, checksums included) and
+/// docs/openapi.json for CareAPI (the document /openapi.json serves).
 @main
 struct EmbedMigrations: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
-        let directory = context.package.directoryURL.appending(path: "sql/migrations")
+        let (folder, fileExtension, variable) = target.name == "CareAPI"
+            ? ("docs", "json", "embeddedDocuments")
+            : ("sql/migrations", "sql", "embeddedMigrationFiles")
+        let directory = context.package.directoryURL.appending(path: folder)
         let files = (try? FileManager.default.contentsOfDirectory(
             at: directory, includingPropertiesForKeys: nil
         )) ?? []
-        let inputs = files.filter { $0.pathExtension == "sql" }
+        let inputs = files.filter { $0.pathExtension == fileExtension }
             .sorted { $0.lastPathComponent < $1.lastPathComponent }
-        let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedMigrations.swift")
+        let output = context.pluginWorkDirectoryURL.appending(path: "Embedded-\(variable).swift")
         return [
             .buildCommand(
-                displayName: "Embedding \(inputs.count) migrations from sql/migrations",
+                displayName: "Embedding \(inputs.count) files from \(folder)",
                 executable: try context.tool(named: "embed-migrations").url,
-                arguments: [output.path(percentEncoded: false)] + inputs.map { $0.path(percentEncoded: false) },
+                arguments: [output.path(percentEncoded: false), variable] + inputs.map { $0.path(percentEncoded: false) },
                 inputFiles: inputs + [directory],
                 outputFiles: [output]
             )

@@ -36,13 +36,16 @@ public struct CareAPIDependencies: Sendable {
 /// The router with every route of the API.
 public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareRequestContext> {
     let router = Router(context: CareRequestContext.self)
-    router.add(middleware: ProblemMiddleware())
+    let routes = RouteTable()
+    router.add(middleware: ProblemMiddleware(routes: routes))
     HealthController(dependencies: dependencies).addRoutes(to: router)
+    OpenAPIController().addRoutes(to: router)
     let v1 = router.group("v1")
         .add(middleware: AuthenticationMiddleware(store: dependencies.store))
         .add(middleware: IdempotencyMiddleware(store: dependencies.store))
     MeController(store: dependencies.store).addRoutes(to: v1)
     V1Controller(store: dependencies.store).addRoutes(to: v1)
+    routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
 }
 

@@ -74,6 +74,9 @@ public struct Problem: Error, Sendable, Codable, Equatable {
             let status = error.status
             return Problem(status == .notFound ? "not-found" : "http-\(status.code)", title: status.reasonPhrase, status: status,
                            detail: error.body ?? status.reasonPhrase)
+        case let error as PQError where error.kind == .encoding:
+            // Values the database cannot hold (a NUL in text, say) that slipped past validation.
+            return .badRequest("a value in the request cannot be stored: \(error.message)")
         case let error as PQError where error.isConnectionFailure || error.kind == .poolTimeout:
             return Problem("service-unavailable", title: "Service unavailable", status: .serviceUnavailable,
                            detail: "the database is not reachable right now; try again shortly")
@@ -88,6 +91,8 @@ public struct Problem: Error, Sendable, Codable, Equatable {
 /// error into problem+json.
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = CareRequestContext
+    /// The routes, to tell "no such path" (404) from "not this method" (405).
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -98,6 +103,16 @@ struct ProblemMiddleware: RouterMiddleware {
         var response: Response
         do {
             response = try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound && error.body == nil {
+            var problem = Problem.from(error)
+            let allowed = routes.methods(for: request.uri.path)
+            if !allowed.isEmpty, !allowed.contains(request.method) {
+                problem = Problem("method-not-allowed", title: "Method not allowed", status: .methodNotAllowed,
+                                  detail: "\(request.uri.path) answers \(allowed.map(\.rawValue).sorted().joined(separator: ", "))")
+            }
+            problem.requestID = requestID
+            response = try problem.response()
+            if !allowed.isEmpty { response.headers[.allow] = allowed.map(\.rawValue).sorted().joined(separator: ", ") }
         } catch {
             var problem = Problem.from(error)
             problem.requestID = requestID
@@ -124,4 +139,29 @@ extension Problem {
 
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-Id")!
+}
+
+/// The API's path templates and their methods, filled in once the router is built.
+final class RouteTable: @unchecked Sendable {
+    private let lock = NSLock()
+    private var templates: [(segments: [Substring], methods: Set<HTTPRequest.Method>)] = []
+
+    func load(_ routes: [(path: String, method: HTTPRequest.Method)]) {
+        var byPath: [String: Set<HTTPRequest.Method>] = [:]
+        for route in routes { byPath[route.path, default: []].insert(route.method) }
+        lock.withLock {
+            templates = byPath.map { (path, methods) in (path.split(separator: "/"), methods) }
+        }
+    }
+
+    /// The methods the path answers (empty when no route has this path).
+    func methods(for path: String) -> Set<HTTPRequest.Method> {
+        let segments = path.split(separator: "/")
+        return lock.withLock {
+            templates.filter { template in
+                template.segments.count == segments.count
+                    && zip(template.segments, segments).allSatisfy { $0.hasPrefix("{") || $0.hasPrefix(":") || $0 == $1 }
+            }.reduce(into: Set<HTTPRequest.Method>()) { $0.formUnion($1.methods) }
+        }
+    }
 }

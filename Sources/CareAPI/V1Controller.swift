@@ -39,6 +39,7 @@ struct V1Controller: Sendable {
                 throw Problem.forbidden("only admins create teams")
             }
             let body = try await request.decodeJSON(NewTeam.self, context: context)
+            try checkText(body.name, "name", max: 200, required: true)
             let id = try await context.acting("team.create", request) { try await store.createTeam(name: body.name, adminID: principal.memberID) }
             return try Wire.json(TeamOut(id: id.lower, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines), roles: ["admin"]),
                                  status: .created, headers: [.location: "/v1/teams/\(id.lower)"])
@@ -64,6 +65,8 @@ struct V1Controller: Sendable {
             guard let roles = principal.roles[teamID] else { throw Problem.notFound("team \(teamID.lower) not found") }
             guard roles.contains(.admin) else { throw Problem.forbidden(Permission.manageTeam.refusal) }
             let body = try await request.decodeJSON(NewMember.self, context: context)
+            try checkText(body.displayName, "display_name", max: 200, required: true)
+            try checkText(body.email, "email", max: 320)
             guard !body.roles.contains(.integration) else { throw Problem.invalid("integration is for service accounts; create them with care-server admin create-service-account") }
             if let expires = body.tokenExpiresAt, expires <= Date() { throw Problem.invalid("'token_expires_at' must be in the future") }
             let member = try await context.acting("member.create", request) {
@@ -91,12 +94,14 @@ struct V1Controller: Sendable {
             if let team = try query.uuid("team_id") { teams = readable.contains(team) ? [team] : [] }
             let search = try query.string("search", maxLength: 100).map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
             let page = try await context.acting("patient.list", request) {
-                try await store.patients(teamIDs: teams, search: search, limit: try query.limit(), after: try query.cursor())
+                try await store.patients(teamIDs: teams, search: search, limit: try query.limit(), after: try query.afterID())
             }
-            return try Wire.json(ListPage(items: page.items.map(PatientOut.init), nextCursor: page.next?.opaque))
+            return try Wire.json(ListPage(items: page.items.map(PatientOut.init), nextCursor: page.next))
         }
         v1.post("patients") { request, context in
             let body = try await request.decodeJSON(NewPatient.self, context: context)
+            try checkText(body.mrn, "mrn", max: 64, required: true)
+            try checkText(body.displayName, "display_name", max: 200, required: true)
             let principal = try context.requirePrincipal()
             guard principal.roles[body.teamId] != nil else { throw Problem.notFound("team \(body.teamId.lower) not found") }
             let id = try await context.acting("patient.enrol", request) {
@@ -131,11 +136,13 @@ struct V1Controller: Sendable {
                 throw Problem("precondition-required", title: "Precondition required", status: .preconditionRequired,
                               detail: "send If-Match with the ETag of the care plan you edited (GET it first)")
             }
-            guard let expected = Self.version(fromETag: ifMatch) else {
-                throw Problem("precondition-failed", title: "Precondition failed", status: .preconditionFailed,
-                              detail: "If-Match must be an ETag this server gave out, such as \"v3\"")
-            }
             let body = try await request.decodeJSON(PlanBody.self, context: context)
+            guard body.goals.count <= 50, body.problems.count <= 50 else { throw Problem.badRequest("a care plan holds at most 50 goals and 50 problems") }
+            for item in body.goals + body.problems { try checkText(item, "goals and problems", max: 1000) }
+            try checkText(body.treatmentLine, "treatment_line", max: 2000)
+            guard let expected = Self.version(fromETag: ifMatch) else {
+                throw Problem.badRequest("If-Match must be an ETag this server gave out, such as \"v3\"")
+            }
             let principal = try context.requirePrincipal()
             do {
                 let version = try await context.acting("care_plan.update", request, patient: id) {
@@ -152,26 +159,20 @@ struct V1Controller: Sendable {
         v1.get("patients/:id/events") { request, context in
             let id = try context.id()
             let query = QueryParameters(request)
-            let before = try query.cursor().map { cursor -> Int64 in
-                guard cursor.values.count == 1, let id = Int64(cursor.values[0]) else { throw Problem.badRequest("'cursor' is not one this list handed out") }
-                return id
-            }
+            let before = try query.number()
             let page = try await context.acting("patient.events", request, patient: id) {
                 try await store.patientEventsPage(id, before: before, limit: try query.limit())
             }
-            return try Wire.json(ListPage(items: page.items.map(EventOut.init), nextCursor: page.next?.opaque))
+            return try Wire.json(ListPage(items: page.items.map(EventOut.init), nextCursor: page.next))
         }
         v1.get("patients/:id/audit") { request, context in
             let id = try context.id()
             let query = QueryParameters(request)
-            let before = try query.cursor().map { cursor -> Int64 in
-                guard cursor.values.count == 1, let id = Int64(cursor.values[0]) else { throw Problem.badRequest("'cursor' is not one this list handed out") }
-                return id
-            }
+            let before = try query.number()
             let page = try await context.acting("patient.audit", request, patient: id) {
                 try await store.audit(patientID: id, limit: try query.limit(default: 100), before: before)
             }
-            return try Wire.json(ListPage(items: page.items.map(AuditOut.init), nextCursor: page.next?.opaque))
+            return try Wire.json(ListPage(items: page.items.map(AuditOut.init), nextCursor: page.next))
         }
     }
 
@@ -205,14 +206,11 @@ struct V1Controller: Sendable {
             let role = try query.enumeration("role", Role.self)
             guard (role?.count ?? 0) <= 1 else { throw Problem.badRequest("'role' takes one role") }
             let dueBefore = try query.timestamp("due_before")
-            let offset = try query.cursor().map { cursor -> Int in
-                guard cursor.values.count == 1, let offset = Int(cursor.values[0]), offset >= 0 else { throw Problem.badRequest("'cursor' is not one this list handed out") }
-                return offset
-            } ?? 0
+            let offset = Int(try query.number() ?? 0)
             let page = try await context.acting("queue.read", request) {
                 try await store.queuePage(memberID: principal.memberID, status: status, role: role?.first, dueBefore: dueBefore, limit: try query.limit(), offset: offset)
             }
-            return try Wire.json(ListPage(items: page.items.map(TaskOut.init), nextCursor: page.next?.opaque))
+            return try Wire.json(ListPage(items: page.items.map(TaskOut.init), nextCursor: page.next))
         }
         v1.get("tasks/:id") { request, context in
             let id = try context.id()
@@ -226,6 +224,7 @@ struct V1Controller: Sendable {
                 var note: String?
                 if request.headers[.contentLength].map({ $0 != "0" }) ?? (request.headers[.transferEncoding] != nil) {
                     note = try await request.decodeJSON(TaskAction.self, context: context).note
+                    try checkText(note, "note", max: 4000)
                 }
                 let task = try await context.acting("task.\(action)", request) { () -> TaskSummary in
                     switch action {
@@ -244,13 +243,15 @@ struct V1Controller: Sendable {
             let query = QueryParameters(request)
             let status = try query.enumeration("status", TaskStatus.self)
             let page = try await context.acting("patient.tasks", request, patient: id) {
-                try await store.patientTasks(patientID: id, status: status, limit: try query.limit(), after: try query.cursor())
+                try await store.patientTasks(patientID: id, status: status, limit: try query.limit(), after: try query.afterID())
             }
-            return try Wire.json(ListPage(items: page.items.map(TaskOut.init), nextCursor: page.next?.opaque))
+            return try Wire.json(ListPage(items: page.items.map(TaskOut.init), nextCursor: page.next))
         }
         v1.post("patients/:id/tasks") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(NewTask.self, context: context)
+            try checkText(body.title, "title", max: 300, required: true)
+            try checkText(body.description, "description", max: 4000)
             let principal = try context.requirePrincipal()
             let taskID = try await context.acting("task.create", request, patient: id) {
                 try await store.createTask(patientID: id, title: body.title, description: body.description ?? "", ownerID: body.ownerId, poolRole: body.poolRole,
@@ -263,9 +264,9 @@ struct V1Controller: Sendable {
             let query = QueryParameters(request)
             let page = try await context.acting("handoffs.read", request) {
                 try await store.handoffs(memberID: principal.memberID, includeAcknowledged: try query.bool("include_acknowledged") ?? false,
-                                         limit: try query.limit(), after: try query.cursor())
+                                         limit: try query.limit(), after: try query.afterID())
             }
-            return try Wire.json(ListPage(items: page.items.map(HandoffOut.init), nextCursor: page.next?.opaque))
+            return try Wire.json(ListPage(items: page.items.map(HandoffOut.init), nextCursor: page.next))
         }
         v1.post("handoffs/:id/acknowledge") { request, context in
             let id = try context.id()
@@ -299,13 +300,14 @@ struct V1Controller: Sendable {
             let principal = try context.requirePrincipal()
             let query = QueryParameters(request)
             let page = try await context.acting("note.list", request, patient: id) {
-                try await store.notes(patientID: id, readerID: principal.memberID, limit: try query.limit(), after: try query.cursor())
+                try await store.notes(patientID: id, readerID: principal.memberID, limit: try query.limit(), after: try query.afterID())
             }
-            return try Wire.json(ListPage(items: page.items.map(NoteOut.init), nextCursor: page.next?.opaque))
+            return try Wire.json(ListPage(items: page.items.map(NoteOut.init), nextCursor: page.next))
         }
         v1.post("patients/:id/notes") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(NewNote.self, context: context)
+            try checkText(body.body, "body", max: APILimits.maximumNoteCharacters, required: true)
             let principal = try context.requirePrincipal()
             if body.kind == .caseReview { throw Problem.invalid("case-review notes come from the weekly review's recommendations") }
             let noteID = try await context.acting("note.add", request, patient: id) {
@@ -316,6 +318,7 @@ struct V1Controller: Sendable {
         v1.post("notes/:id/amendments") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(Amendment.self, context: context)
+            try checkText(body.body, "body", max: APILimits.maximumNoteCharacters, required: true)
             let principal = try context.requirePrincipal()
             let amended = try await context.acting("note.amend", request) { try await store.amendNote(id, authorID: principal.memberID, body: body.body) }
             return try Wire.json(Created(id: amended.id.lower), status: .created, headers: [.location: "/v1/patients/\(amended.patientID.lower)/notes"])
@@ -324,9 +327,9 @@ struct V1Controller: Sendable {
             let id = try context.id()
             let query = QueryParameters(request)
             let page = try await context.acting("measurement.list", request, patient: id) {
-                try await store.measurements(patientID: id, limit: try query.limit(), after: try query.cursor())
+                try await store.measurements(patientID: id, limit: try query.limit(), after: try query.afterID())
             }
-            return try Wire.json(ListPage(items: page.items.map(MeasurementOut.init), nextCursor: page.next?.opaque))
+            return try Wire.json(ListPage(items: page.items.map(MeasurementOut.init), nextCursor: page.next))
         }
         v1.post("patients/:id/measurements") { request, context in
             let id = try context.id()
@@ -360,6 +363,9 @@ struct V1Controller: Sendable {
         v1.post("patients/:id/trials") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(NewTrial.self, context: context)
+            try checkText(body.drug, "drug", max: 100)
+            try checkText(body.therapy, "therapy", max: 200)
+            if let dose = body.dailyDoseMg, !(dose > 0 && dose <= 100_000) { throw Problem.badRequest("'daily_dose_mg' must be above 0 and at most 100000") }
             let principal = try context.requirePrincipal()
             let trialID = try await context.acting("trial.start", request, patient: id) {
                 try await store.startTrial(patientID: id, kind: body.kind, drug: body.drug, dailyDoseMg: body.dailyDoseMg, startedOn: body.startedOn.date,
@@ -370,6 +376,9 @@ struct V1Controller: Sendable {
         v1.post("trials/:id/outcome") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(NewOutcome.self, context: context)
+            try checkText(body.stopReason, "stop_reason", max: 1000)
+            if let adherence = body.adherence, !(0...1).contains(adherence) { throw Problem.badRequest("'adherence' must be from 0 to 1") }
+            if let sessions = body.sessions, !(0...1000).contains(sessions) { throw Problem.badRequest("'sessions' must be from 0 to 1000") }
             let principal = try context.requirePrincipal()
             let result = try await context.acting("trial.outcome", request) {
                 try await store.recordTrialOutcome(trialID: id, outcome: body.outcome, stoppedOn: body.stoppedOn.date, adherence: body.adherence,
@@ -388,6 +397,8 @@ struct V1Controller: Sendable {
         v1.post("patients/:id/referrals") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(NewReferral.self, context: context)
+            try checkText(body.targetClinic, "target_clinic", max: 300, required: true)
+            try checkText(body.note, "note", max: 4000)
             let principal = try context.requirePrincipal()
             let result = try await context.acting("referral.make", request, patient: id) {
                 try await store.makeReferral(patientID: id, kind: body.kind, targetClinic: body.targetClinic, note: body.note ?? "", actorID: principal.memberID)

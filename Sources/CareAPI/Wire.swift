@@ -26,7 +26,7 @@ enum Wire {
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
             guard let date = parseTimestamp(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected an RFC 3339 timestamp such as 2026-11-27T09:30:00Z, got \(text)")
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected an RFC 3339 timestamp (years 1900 to 2999) such as 2026-11-27T09:30:00Z, got \(text)")
             }
             return date
         }
@@ -38,9 +38,22 @@ enum Wire {
             .replacingOccurrences(of: "+0000", with: "Z")
     }
 
+    /// RFC 3339: 2026-11-27T09:30:00Z, with optional fractional seconds and any UTC offset.
     static func parseTimestamp(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: .iso8601) { return date }
-        return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        guard let match = text.wholeMatch(of: /(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})/) else { return nil }
+        guard let day = Day.parse("\(match.1)-\(match.2)-\(match.3)"),
+              let hour = Int(match.4), let minute = Int(match.5), let second = Int(match.6),
+              hour < 24, minute < 60, second < 61 else { return nil }
+        var offset = 0
+        let zone = String(match.8)
+        if zone != "Z", zone != "z" {
+            let sign = zone.hasPrefix("-") ? -1 : 1
+            let parts = zone.dropFirst().split(separator: ":")
+            guard let h = Int(parts[0]), let m = Int(parts[1]), h < 24, m < 60 else { return nil }
+            offset = sign * (h * 3600 + m * 60)
+        }
+        let fraction = match.7.flatMap { Double("0" + $0) } ?? 0
+        return day.addingTimeInterval(Double(hour * 3600 + minute * 60 + second - offset) + fraction)
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
@@ -60,7 +73,7 @@ struct Day: Codable, Sendable, Equatable {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
         guard let date = Day.parse(text) else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected a date such as 2026-11-27, got \(text)")
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected a date from 1900 to 2999 such as 2026-11-27, got \(text)")
         }
         self.date = date
     }
@@ -77,7 +90,7 @@ struct Day: Codable, Sendable, Equatable {
 
     static func parse(_ text: String) -> Date? {
         let parts = text.split(separator: "-")
-        guard text.count == 10, parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+        guard text.count == 10, parts.count == 3, parts[0].count == 4, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
               (1...12).contains(m), (1...31).contains(d), (1900...2999).contains(y) else { return nil }
         let components = DateComponents(year: y, month: m, day: d)
         guard let date = Calendar.utc.date(from: components),
@@ -98,6 +111,24 @@ extension UUID {
     var lower: String { uuidString.lowercased() }
 }
 
+/// Text as the OpenAPI document describes it: at most `max` characters (Unicode code points,
+/// as JSON Schema counts), no NUL (PostgreSQL text cannot hold it), and, when `required`, not
+/// blank (the document's pattern names the same whitespace as `blank`).
+func checkText(_ value: String?, _ name: String, max: Int, required: Bool = false) throws {
+    guard let value else { return }
+    if value.unicodeScalars.count > max { throw Problem.badRequest("'\(name)' is longer than \(max) characters") }
+    if value.unicodeScalars.contains("\u{0}") { throw Problem.badRequest("'\(name)' cannot contain NUL characters") }
+    if required, value.unicodeScalars.allSatisfy(isBlank) { throw Problem.invalid("'\(name)' cannot be empty") }
+}
+
+/// The whitespace the API treats as blank (the same list as the document's text pattern).
+func isBlank(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar.value {
+    case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: true
+    default: false
+    }
+}
+
 /// A list page as every list answers it.
 struct ListPage<Item: Encodable & Sendable>: Encodable, Sendable {
     var items: [Item]
@@ -110,8 +141,9 @@ extension Request {
         var request = self
         let buffer = try await request.collectBodyLimited()
         guard buffer.readableBytes > 0 else { throw Problem.badRequest("send a JSON body") }
+        let data = Data(buffer: buffer)
         do {
-            return try Wire.decoder.decode(T.self, from: Data(buffer: buffer))
+            return try Wire.decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
             throw Problem.badRequest(Self.describe(error))
         } catch {
@@ -184,8 +216,9 @@ extension String {
 
 enum APILimits {
     /// The largest request body accepted (notes are the longest bodies).
-    static let maximumBodyBytes = 256 * 1024
+    static let maximumBodyBytes = 1024 * 1024
     static let maximumPageSize = 200
+    static let maximumNoteCharacters = 50_000
 }
 
 /// Query parameters, validated: a wrong one is a 400 that names it.
@@ -198,7 +231,8 @@ struct QueryParameters {
 
     func string(_ name: String, maxLength: Int = 200) throws -> String? {
         guard let value = parameters[name[...]].map(String.init) else { return nil }
-        guard value.count <= maxLength else { throw Problem.badRequest("'\(name)' is longer than \(maxLength) characters") }
+        guard value.unicodeScalars.count <= maxLength else { throw Problem.badRequest("'\(name)' is longer than \(maxLength) characters") }
+        guard !value.contains("\u{0}") else { throw Problem.badRequest("'\(name)' cannot contain NUL characters") }
         return value
     }
 
@@ -214,10 +248,18 @@ struct QueryParameters {
         try int("limit", default: value, range: 1...APILimits.maximumPageSize)
     }
 
-    func cursor() throws -> PageCursor? {
-        guard let text = try string("cursor", maxLength: 512) else { return nil }
-        guard let cursor = PageCursor(opaque: text) else { throw Problem.badRequest("'cursor' is not one this list handed out") }
-        return cursor
+    /// A keyset list's cursor: the id of the last item of the previous page.
+    func afterID() throws -> UUID? {
+        guard let text = try string("cursor", maxLength: 64) else { return nil }
+        guard let id = UUID(uuidString: text) else { throw Problem.badRequest("'cursor' must be the next_cursor of the previous page") }
+        return id
+    }
+
+    /// A numeric cursor (an event or audit id, or a position in the queue).
+    func number(_ name: String = "cursor") throws -> Int64? {
+        guard let text = try string(name, maxLength: 19) else { return nil }
+        guard let value = Int64(text), value >= 0 else { throw Problem.badRequest("'\(name)' must be the next_cursor of the previous page") }
+        return value
     }
 
     func uuid(_ name: String) throws -> UUID? {
@@ -243,7 +285,7 @@ struct QueryParameters {
 
     func enumeration<T: RawRepresentable>(_ name: String, _ type: T.Type) throws -> [T]? where T.RawValue == String, T: CaseIterable {
         guard let text = try string(name, maxLength: 500) else { return nil }
-        return try text.split(separator: ",").map { part in
+        return try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
             guard let value = T(rawValue: String(part)) else {
                 throw Problem.badRequest("'\(name)' must be one or more (comma-separated) of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
             }

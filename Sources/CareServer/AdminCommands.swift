@@ -96,7 +96,7 @@ extension CareServerCommand.Admin {
         @Option(help: "The team's id.") var team: UUID
         @Option(help: "The member's display name.") var name: String
         @Option(help: "E-mail address (optional, unique).") var email: String?
-        @Option(help: "A role on the team (repeat for several): psychiatrist, psychologist, social_worker, care_manager, admin.") var role: [Role]
+        @Option(help: "A role on the team (repeat for several): psychiatrist, psychologist, social_worker, care_manager, admin, compliance.") var role: [Role]
         @Option(help: "Days until the member's token expires (0: never).") var tokenDays: Int = 90
         @Flag(help: "Do not issue a token.") var noToken = false
         @OptionGroup var options: AdminOptions

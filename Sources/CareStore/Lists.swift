@@ -2,38 +2,13 @@ import CareDomain
 import Foundation
 import PQ
 
-/// An opaque position in a list: clients pass back what they were given.
-public struct PageCursor: Sendable, Equatable {
-    public var values: [String]
-
-    public init(_ values: [String]) { self.values = values }
-
-    public init?(opaque: String) {
-        var base64 = opaque.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard opaque.count <= 512, let data = Data(base64Encoded: base64),
-              let values = try? JSONDecoder().decode([String].self, from: data) else { return nil }
-        self.values = values
-    }
-
-    public var opaque: String {
-        let data = (try? JSONEncoder().encode(values)) ?? Data()
-        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    /// A keyset position (microseconds since the epoch, id), as the lists below hand out.
-    var timeAndID: (Int64, UUID)? {
-        guard values.count == 2, let micros = Int64(values[0]), let id = UUID(uuidString: values[1]) else { return nil }
-        return (micros, id)
-    }
-}
-
+/// One page of a list. `next` is the cursor of the following page (nil on the last one): the
+/// id of the last item for keyset lists, which clients pass back without reading it.
 public struct Page<Item: Sendable>: Sendable {
     public var items: [Item]
-    public var next: PageCursor?
+    public var next: String?
 
-    public init(items: [Item], next: PageCursor?) {
+    public init(items: [Item], next: String?) {
         self.items = items
         self.next = next
     }
@@ -103,49 +78,38 @@ public struct TeamMemberItem: Sendable, Equatable {
 extension CareStore {
     static func clamp(_ limit: Int) -> Int { max(1, min(limit, 200)) }
 
-    /// The keyset condition "(column, id) after the cursor", true without one.
-    static func after(_ cursor: PageCursor?, time column: String, id idColumn: String = "id") throws -> PQQuery {
-        guard let cursor else { return "true" }
-        guard let (micros, lastID) = cursor.timeAndID else { throw StoreError.invalid("the cursor is not one this list handed out") }
-        return "(\(unescaped: column), \(unescaped: idColumn)) > ('epoch'::timestamptz + \(micros) * interval '1 microsecond', \(lastID))"
+    /// The keyset condition "(column, id) after the row `after`", true without one. An id that
+    /// is not (or no longer, or not for this caller) in the list gives an empty page.
+    static func after(_ after: UUID?, table: String, alias: String, time column: String) -> PQQuery {
+        guard let after else { return "true" }
+        return "(\(unescaped: alias).\(unescaped: column), \(unescaped: alias).id) > (SELECT \(unescaped: column), id FROM \(unescaped: table) WHERE id = \(after))"
     }
 
-    static func micros(_ column: String) -> String { "(extract(epoch FROM \(column)) * 1000000)::bigint" }
-
-    static func nextCursor<T>(_ rows: [(T, Int64, UUID)], limit: Int) -> Page<T> {
-        let items = rows.prefix(limit)
-        let next = rows.count > limit ? items.last.map { PageCursor(["\($0.1)", $0.2.uuidString.lowercased()]) } : nil
-        return Page(items: items.map(\.0), next: next)
+    static func page<T>(_ rows: [T], limit: Int, id: (T) -> UUID) -> Page<T> {
+        let items = Array(rows.prefix(limit))
+        return Page(items: items, next: rows.count > limit ? items.last.map { id($0).uuidString.lowercased() } : nil)
     }
 
     // MARK: Patients
 
     /// The patients of `teamIDs` (nil: every team), by name; `search` matches name or MRN.
-    public func patients(teamIDs: [UUID]?, search: String? = nil, limit: Int = 50, after cursor: PageCursor? = nil) async throws -> Page<PatientListItem> {
+    public func patients(teamIDs: [UUID]?, search: String? = nil, limit: Int = 50, after: UUID? = nil) async throws -> Page<PatientListItem> {
         let limit = Self.clamp(limit)
         let pattern = search.map { "%" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
-        var afterName: String?
-        var afterID: UUID?
-        if let cursor {
-            guard cursor.values.count == 2, let id = UUID(uuidString: cursor.values[1]) else { throw StoreError.invalid("the cursor is not one this list handed out") }
-            afterName = cursor.values[0]
-            afterID = id
-        }
         return try await command { context in
             let rows = try await context.connection.query("""
-                SELECT id, team_id, mrn, display_name, status, enrolled_on FROM patients
-                WHERE (\(teamIDs)::uuid[] IS NULL OR team_id = ANY(\(teamIDs)))
-                  AND (\(pattern)::text IS NULL OR display_name ILIKE \(pattern) OR mrn ILIKE \(pattern))
-                  AND (\(afterName)::text IS NULL OR (display_name, id) > (\(afterName), \(afterID)::uuid))
-                ORDER BY display_name, id LIMIT \(limit + 1)
+                SELECT p.id, p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on FROM patients p
+                WHERE (\(teamIDs)::uuid[] IS NULL OR p.team_id = ANY(\(teamIDs)))
+                  AND (\(pattern)::text IS NULL OR p.display_name ILIKE \(pattern) OR p.mrn ILIKE \(pattern))
+                  AND \(fragment: Self.after(after, table: "patients", alias: "p", time: "display_name"))
+                ORDER BY p.display_name, p.id LIMIT \(limit + 1)
                 """).map { row in
                 let (id, team, mrn, name, status, enrolled) = try row.decode(UUID.self, UUID.self, String.self, String.self, String.self, Date.self)
                 return PatientListItem(id: id, teamID: team, mrn: mrn, displayName: name, status: PatientStatus(rawValue: status) ?? .enrolled, enrolledOn: enrolled)
             }
-            let items = Array(rows.prefix(limit))
-            context.trail.touch(items.map(\.id))
-            let next = rows.count > limit ? items.last.map { PageCursor([$0.displayName, $0.id.uuidString.lowercased()]) } : nil
-            return Page(items: items, next: next)
+            let page = Self.page(rows, limit: limit) { $0.id }
+            context.trail.touch(page.items.map(\.id))
+            return page
         }
     }
 
@@ -166,36 +130,36 @@ extension CareStore {
 
     // MARK: A patient's lists
 
-    public func patientTasks(patientID: UUID, status: [TaskStatus]? = nil, limit: Int = 50, after cursor: PageCursor? = nil) async throws -> Page<TaskSummary> {
+    public func patientTasks(patientID: UUID, status: [TaskStatus]? = nil, limit: Int = 50, after: UUID? = nil) async throws -> Page<TaskSummary> {
         let limit = Self.clamp(limit)
-        let condition = try Self.after(cursor, time: "t.created_at", id: "t.id")
+        let condition = Self.after(after, table: "tasks", alias: "t", time: "created_at")
         return try await command { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query("""
-                SELECT \(unescaped: Self.taskColumns), \(unescaped: Self.micros("t.created_at")) FROM tasks t
+                SELECT \(unescaped: Self.taskColumns) FROM tasks t
                 WHERE t.patient_id = \(patientID) AND (\(status?.map(\.rawValue))::text[] IS NULL OR t.status = ANY(\(status?.map(\.rawValue))))
                   AND \(fragment: condition)
                 ORDER BY t.created_at, t.id LIMIT \(limit + 1)
-                """).map { row in (try Self.task(row), try row.decode(Int64.self, at: 10), try row.decode(UUID.self, at: 0)) }
-            return Self.nextCursor(rows, limit: limit)
+                """).map(Self.task)
+            return Self.page(rows, limit: limit) { $0.id }
         }
     }
 
     /// A patient's notes, oldest first; psychotherapy notes only to their author.
-    public func notes(patientID: UUID, readerID: UUID, limit: Int = 50, after cursor: PageCursor? = nil) async throws -> Page<NoteSummary> {
+    public func notes(patientID: UUID, readerID: UUID, limit: Int = 50, after: UUID? = nil) async throws -> Page<NoteSummary> {
         let limit = Self.clamp(limit)
-        let condition = try Self.after(cursor, time: "created_at")
+        let condition = Self.after(after, table: "notes", alias: "n", time: "created_at")
         return try await command { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query("""
-                SELECT id, author_id, kind, body, amends_id, created_at, \(unescaped: Self.micros("created_at")) FROM notes
-                WHERE patient_id = \(patientID) AND (kind <> 'psychotherapy' OR author_id = \(readerID)) AND \(fragment: condition)
-                ORDER BY created_at, id LIMIT \(limit + 1)
+                SELECT n.id, n.author_id, n.kind, n.body, n.amends_id, n.created_at FROM notes n
+                WHERE n.patient_id = \(patientID) AND (n.kind <> 'psychotherapy' OR n.author_id = \(readerID)) AND \(fragment: condition)
+                ORDER BY n.created_at, n.id LIMIT \(limit + 1)
                 """).map { row in
-                let (id, author, kind, body, amends, created, micros) = try row.decode(UUID.self, UUID.self, String.self, String.self, UUID?.self, Date.self, Int64.self)
-                return (NoteSummary(id: id, authorID: author, kind: NoteKind(rawValue: kind) ?? .progress, body: body, amends: amends, createdAt: created), micros, id)
+                let (id, author, kind, body, amends, created) = try row.decode(UUID.self, UUID.self, String.self, String.self, UUID?.self, Date.self)
+                return NoteSummary(id: id, authorID: author, kind: NoteKind(rawValue: kind) ?? .progress, body: body, amends: amends, createdAt: created)
             }
-            return Self.nextCursor(rows, limit: limit)
+            return Self.page(rows, limit: limit) { $0.id }
         }
     }
 
@@ -213,46 +177,46 @@ extension CareStore {
         return (id, found.0)
     }
 
-    public func measurements(patientID: UUID, limit: Int = 50, after cursor: PageCursor? = nil) async throws -> Page<MeasurementItem> {
+    public func measurements(patientID: UUID, limit: Int = 50, after: UUID? = nil) async throws -> Page<MeasurementItem> {
         let limit = Self.clamp(limit)
-        let condition = try Self.after(cursor, time: "taken_at")
+        let condition = Self.after(after, table: "measurements", alias: "m", time: "taken_at")
         return try await command { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query("""
-                SELECT id, instrument, total, items, safety_signal, taken_at, recorded_by, \(unescaped: Self.micros("taken_at")) FROM measurements
-                WHERE patient_id = \(patientID) AND \(fragment: condition)
-                ORDER BY taken_at, id LIMIT \(limit + 1)
+                SELECT m.id, m.instrument, m.total, m.items, m.safety_signal, m.taken_at, m.recorded_by FROM measurements m
+                WHERE m.patient_id = \(patientID) AND \(fragment: condition)
+                ORDER BY m.taken_at, m.id LIMIT \(limit + 1)
                 """).map { row in
-                let (id, instrument, total, items, signal, taken, by, micros) = try row.decode(
-                    UUID.self, String.self, Int.self, [Int]?.self, Bool.self, Date.self, UUID?.self, Int64.self)
-                return (MeasurementItem(id: id, instrument: Instrument(rawValue: instrument) ?? .phq9, total: total, items: items,
-                                        safetySignal: signal, takenAt: taken, recordedBy: by), micros, id)
+                let (id, instrument, total, items, signal, taken, by) = try row.decode(
+                    UUID.self, String.self, Int.self, [Int]?.self, Bool.self, Date.self, UUID?.self)
+                return MeasurementItem(id: id, instrument: Instrument(rawValue: instrument) ?? .phq9, total: total, items: items,
+                                       safetySignal: signal, takenAt: taken, recordedBy: by)
             }
-            return Self.nextCursor(rows, limit: limit)
+            return Self.page(rows, limit: limit) { $0.id }
         }
     }
 
     // MARK: Handoffs
 
     /// Unacknowledged handoffs for the roles the member holds on each of their teams, soonest due first.
-    public func handoffs(memberID: UUID, includeAcknowledged: Bool = false, limit: Int = 50, after cursor: PageCursor? = nil) async throws -> Page<HandoffItem> {
+    public func handoffs(memberID: UUID, includeAcknowledged: Bool = false, limit: Int = 50, after: UUID? = nil) async throws -> Page<HandoffItem> {
         let limit = Self.clamp(limit)
-        let condition = try Self.after(cursor, time: "h.due_at", id: "h.id")
+        let condition = Self.after(after, table: "handoffs", alias: "h", time: "due_at")
         return try await command { context in
             let rows = try await context.connection.query("""
                 SELECT h.id, h.patient_id, h.role, h.reason, h.step_key, h.due_at, h.task_id, h.acknowledged_by, h.acknowledged_at,
-                       h.escalated_at IS NOT NULL, h.created_at, \(unescaped: Self.micros("h.due_at"))
+                       h.escalated_at IS NOT NULL, h.created_at
                 FROM handoffs h JOIN patients p ON p.id = h.patient_id
                 WHERE EXISTS (SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND m.role = h.role)
                   AND (\(includeAcknowledged) OR h.acknowledged_at IS NULL) AND \(fragment: condition)
                 ORDER BY h.due_at, h.id LIMIT \(limit + 1)
                 """).map { row in
-                let (id, patient, role, reason, step, due, task, ackBy, ackAt, escalated, created, micros) = try row.decode(
-                    UUID.self, UUID.self, String.self, String.self, String.self, Date.self, UUID.self, UUID?.self, Date?.self, Bool.self, Date.self, Int64.self)
-                return (HandoffItem(id: id, patientID: patient, role: Role(rawValue: role) ?? .careManager, reason: reason, stepKey: step, dueAt: due,
-                                    taskID: task, acknowledgedBy: ackBy, acknowledgedAt: ackAt, escalated: escalated, createdAt: created), micros, id)
+                let (id, patient, role, reason, step, due, task, ackBy, ackAt, escalated, created) = try row.decode(
+                    UUID.self, UUID.self, String.self, String.self, String.self, Date.self, UUID.self, UUID?.self, Date?.self, Bool.self, Date.self)
+                return HandoffItem(id: id, patientID: patient, role: Role(rawValue: role) ?? .careManager, reason: reason, stepKey: step, dueAt: due,
+                                   taskID: task, acknowledgedBy: ackBy, acknowledgedAt: ackAt, escalated: escalated, createdAt: created)
             }
-            let page = Self.nextCursor(rows, limit: limit)
+            let page = Self.page(rows, limit: limit) { $0.id }
             context.trail.touch(page.items.map(\.patientID))
             return page
         }
@@ -274,7 +238,7 @@ extension CareStore {
                 return AuditItem(id: id, at: at, memberID: member, action: action, patientID: patient, resource: resource, outcome: outcome, requestID: request, detail: detail)
             }
             let items = Array(rows.prefix(limit))
-            return Page(items: items, next: rows.count > limit ? items.last.map { PageCursor(["\($0.id)"]) } : nil)
+            return Page(items: items, next: rows.count > limit ? items.last.map { "\($0.id)" } : nil)
         }
     }
 

@@ -213,7 +213,7 @@ extension CareStore {
                 ORDER BY \(unescaped: Self.taskOrder), t.id
                 LIMIT \(limit + 1) OFFSET \(offset)
                 """).map(Self.task)
-            let page = Page(items: Array(tasks.prefix(limit)), next: tasks.count > limit ? PageCursor(["\(offset + limit)"]) : nil)
+            let page = Page(items: Array(tasks.prefix(limit)), next: tasks.count > limit ? "\(offset + limit)" : nil)
             context.trail.touch(page.items.map(\.patientID))
             return page
         }
@@ -235,7 +235,7 @@ extension CareStore {
                 ORDER BY id DESC LIMIT \(limit + 1)
                 """).map(Self.feedEvent)
             let items = Array(events.prefix(limit))
-            return Page(items: items, next: events.count > limit ? items.last.map { PageCursor(["\($0.id)"]) } : nil)
+            return Page(items: items, next: events.count > limit ? items.last.map { "\($0.id)" } : nil)
         }
     }
 

@@ -150,8 +150,20 @@ struct ResourceTests {
                 let missing = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: token, json: #"{"kind": "progress"}"#)
                 #expect(missing.status == .badRequest && missing.detail.contains("'body' is required"), "\(missing.detail)")
                 let huge = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: token,
-                                                 json: #"{"body": ""# + String(repeating: "x", count: 300_000) + #""}"#)
+                                                 json: #"{"body": ""# + String(repeating: "x", count: 1_100_000) + #""}"#)
                 #expect(huge.status == .contentTooLarge && huge.problemType == "payload-too-large")
+                let long = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: token,
+                                                 json: #"{"body": ""# + String(repeating: "x", count: 50_001) + #""}"#)
+                #expect(long.status == .badRequest && long.detail.contains("longer than 50000"))
+                let nul = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: token, json: #"{"body": "a\u0000b"}"#)
+                #expect(nul.status == .badRequest && nul.detail.contains("NUL"))
+                let blank = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: token, json: #"{"body": " \t\u3000"}"#)
+                #expect(blank.status == .unprocessableContent)
+                let oldDate = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/trials", token: token,
+                                                    json: #"{"kind": "psychotherapy", "started_on": "0001-01-02"}"#)
+                #expect(oldDate.status == .badRequest)
+                let wrongMethod = try await client.call(.delete, "/v1/patients/\(clinic.northPatient.lower)/notes", token: token)
+                #expect(wrongMethod.status == .methodNotAllowed && wrongMethod.headers[.allow] == "GET, POST")
                 let notes = try await client.call(.get, "/v1/patients/\(clinic.northPatient.lower)/notes", token: token)
                 #expect(notes.items.isEmpty)
             }

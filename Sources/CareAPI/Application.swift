@@ -25,11 +25,14 @@ public struct CareAPIDependencies: Sendable {
     public var pool: PQPool
     public var migrator: Migrator
     public var store: CareStore
+    public var metrics: CareMetrics
 
-    public init(pool: PQPool, migrator: Migrator, store: CareStore? = nil) {
+    /// Without a store, one is made that counts into `metrics`.
+    public init(pool: PQPool, migrator: Migrator, store: CareStore? = nil, metrics: CareMetrics = CareMetrics()) {
         self.pool = pool
         self.migrator = migrator
-        self.store = store ?? CareStore(pool: pool)
+        self.metrics = metrics
+        self.store = store ?? CareStore(pool: pool, metrics: metrics.factory)
     }
 }
 
@@ -37,8 +40,14 @@ public struct CareAPIDependencies: Sendable {
 public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareRequestContext> {
     let router = Router(context: CareRequestContext.self)
     let routes = RouteTable()
+    router.add(middleware: MetricsMiddleware(metrics: dependencies.metrics))
     router.add(middleware: ProblemMiddleware(routes: routes))
     HealthController(dependencies: dependencies).addRoutes(to: router)
+    // Prometheus text format; no patient data (routes are counted by their templates).
+    router.get("/metrics") { _, _ in
+        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: await dependencies.metrics.scrape(pool: dependencies.pool))))
+    }
     OpenAPIController().addRoutes(to: router)
     let v1 = router.group("v1")
         .add(middleware: AuthenticationMiddleware(store: dependencies.store))

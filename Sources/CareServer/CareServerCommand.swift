@@ -144,9 +144,11 @@ extension CareServerCommand {
                     throw ServerError("cannot migrate the database: \(error)")
                 }
             }
-            let escalation = EscalationService(store: CareStore(pool: pool, logger: logger), interval: .seconds(60), logger: logger)
+            let metrics = CareMetrics()
+            let store = CareStore(pool: pool, logger: logger, metrics: metrics.factory)
+            let escalation = EscalationService(store: store, interval: .seconds(60), logger: logger)
             let app = buildApplication(
-                CareAPIDependencies(pool: pool, migrator: migrator),
+                CareAPIDependencies(pool: pool, migrator: migrator, store: store, metrics: metrics),
                 host: host, port: port, services: [pool, escalation], logger: logger,
                 onServerRunning: { port in
                     logger.notice("care-server listening", metadata: ["address": "http://\(host):\(port)"])

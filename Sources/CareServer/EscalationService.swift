@@ -4,7 +4,8 @@ import Logging
 import ServiceLifecycle
 
 /// Escalates handoffs nobody acknowledged in time, once a minute. Every server runs it; the
-/// store's SKIP LOCKED query gives each overdue handoff to exactly one of them.
+/// store's SKIP LOCKED query gives each overdue handoff to exactly one of them. It also forgets
+/// Idempotency-Keys older than 48 hours (they are kept at least 24).
 struct EscalationService: Service {
     let store: CareStore
     let interval: Duration
@@ -18,6 +19,7 @@ struct EscalationService: Service {
                     if !escalated.isEmpty {
                         logger.notice("escalated overdue handoffs", metadata: ["count": "\(escalated.count)"])
                     }
+                    try await store.expireIdempotencyKeys()
                 } catch is CancellationError {
                     return
                 } catch {

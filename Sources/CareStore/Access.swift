@@ -88,6 +88,8 @@ extension CareStore {
 /// The patients a command touched and whether it wrote, for the audit entries.
 final class AuditTrail: @unchecked Sendable {
     var patients: [UUID] = []
+    /// Handoffs made by the committed attempt (reset when a transaction is retried).
+    var handoffs = 0
     func touch(_ patientID: UUID) { if !patients.contains(patientID) { patients.append(patientID) } }
     func touch(_ ids: [UUID]) { for id in ids { touch(id) } }
 }

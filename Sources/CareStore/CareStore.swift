@@ -1,4 +1,5 @@
 import CareDomain
+import CoreMetrics
 import Foundation
 import Logging
 import PQ
@@ -26,10 +27,18 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 public struct CareStore: Sendable {
     public let pool: PQPool
     let logger: Logger
+    /// Where audit entries and handoffs are counted (the server's Prometheus registry).
+    let metrics: any MetricsFactory
 
-    public init(pool: PQPool, logger: Logger = Logger(label: "carerelay.store")) {
+    public init(pool: PQPool, logger: Logger = Logger(label: "carerelay.store"), metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.pool = pool
         self.logger = logger
+        self.metrics = metrics
+    }
+
+    func count(_ label: String, _ dimensions: [(String, String)] = [], by amount: Int) {
+        guard amount > 0 else { return }
+        Counter(label: label, dimensions: dimensions, factory: metrics).increment(by: amount)
     }
 
     /// Runs one command in its own transaction, retried on serialization failures and deadlocks.
@@ -43,6 +52,7 @@ public struct CareStore: Sendable {
         let trail = AuditTrail()
         do {
             let (result, claimedKey) = try await pool.withTransaction(isolation: isolation, retries: 5) { connection in
+                trail.handoffs = 0
                 let context = CommandContext(connection: connection, acting: actor, trail: trail)
                 if let actor { try await context.enter(actor) }
                 let claimedKey = try await context.claimIdempotencyKey()
@@ -52,6 +62,8 @@ public struct CareStore: Sendable {
             }
             // Only a committed key counts as claimed (a retried or failed transaction wrote none).
             if claimedKey { actor?.idempotency?.claimed.set(true) }
+            if actor != nil { count("carerelay_audit_entries_total", [("outcome", "allowed")], by: max(trail.patients.count, 1)) }
+            count("carerelay_handoffs_created_total", by: trail.handoffs)
             return result
         } catch let error as StoreError {
             if let actor {
@@ -62,6 +74,7 @@ public struct CareStore: Sendable {
                 }
                 if !trail.patients.isEmpty || actor.patientID != nil {
                     await auditRefusal(actor: actor, patients: trail.patients, outcome: outcome, detail: error.description)
+                    count("carerelay_audit_entries_total", [("outcome", outcome)], by: max(trail.patients.count, 1))
                 }
             }
             throw error
@@ -133,6 +146,7 @@ final class CommandContext {
                 """)
             handoffIDs.append(handoffID)
         }
+        trail.handoffs += handoffIDs.count
         return handoffIDs
     }
 

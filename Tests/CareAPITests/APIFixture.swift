@@ -12,6 +12,7 @@ import TestSupport
 /// Two teams and everybody the authorisation rules distinguish, each with a token.
 struct APIClinic {
     let store: CareStore
+    let metrics: CareMetrics
     let north: UUID
     let south: UUID
     /// Tokens by name: psychiatrist, psychologist, socialWorker, admin, compliance, service (North,
@@ -23,7 +24,8 @@ struct APIClinic {
     var southPatient: UUID
 
     static func make(_ pool: PQPool) async throws -> APIClinic {
-        let store = CareStore(pool: pool, logger: testLogger())
+        let metrics = CareMetrics()
+        let store = CareStore(pool: pool, logger: testLogger(), metrics: metrics.factory)
         let north = try await store.createTeam(name: "North")
         let south = try await store.createTeam(name: "South")
         var tokens: [String: String] = [:]
@@ -44,11 +46,11 @@ struct APIClinic {
         let enrolled = Date(timeIntervalSince1970: 1_788_220_800) // 2026-09-01
         let northPatient = try await store.createPatient(teamID: north, mrn: "N-1", displayName: "Ada North", enrolledOn: enrolled)
         let southPatient = try await store.createPatient(teamID: south, mrn: "S-1", displayName: "Sam South", enrolledOn: enrolled)
-        return APIClinic(store: store, north: north, south: south, tokens: tokens, members: members, northPatient: northPatient, southPatient: southPatient)
+        return APIClinic(store: store, metrics: metrics, north: north, south: south, tokens: tokens, members: members, northPatient: northPatient, southPatient: southPatient)
     }
 
     func app() throws -> some ApplicationProtocol {
-        buildApplication(CareAPIDependencies(pool: store.pool, migrator: try Migrator(migrations: Migration.embedded()), store: store),
+        buildApplication(CareAPIDependencies(pool: store.pool, migrator: try Migrator(migrations: Migration.embedded()), store: store, metrics: metrics),
                          host: "127.0.0.1", port: 0, logger: testLogger())
     }
 }

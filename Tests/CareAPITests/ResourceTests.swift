@@ -169,4 +169,29 @@ struct ResourceTests {
             }
         }
     }
+
+    @Test("GET /metrics: requests by route template and status, latency, audit entries, handoffs and the pool, in Prometheus text")
+    func metrics() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                _ = try await client.call(.get, "/v1/patients/\(clinic.northPatient.lower)", token: token)
+                _ = try await client.call(.get, "/v1/patients/\(clinic.southPatient.lower)", token: token)
+                _ = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/referrals", token: token,
+                                          json: #"{"kind": "tms", "target_clinic": "Riverside TMS"}"#)
+                let reply = try await client.call(.get, "/metrics", token: nil)
+                #expect(reply.status == .ok)
+                let text = reply.text
+                #expect(text.contains(#"carerelay_http_requests_total{route="/v1/patients/{id}",method="GET",status="200"} 1"#), "\(text)")
+                #expect(text.contains(#"carerelay_http_requests_total{route="/v1/patients/{id}",method="GET",status="404"} 1"#))
+                #expect(text.contains("carerelay_http_request_duration_seconds_bucket"))
+                #expect(text.contains(#"carerelay_audit_entries_total{outcome="allowed"}"#))
+                #expect(text.contains(#"carerelay_audit_entries_total{outcome="denied"} 1"#))
+                #expect(text.contains("carerelay_handoffs_created_total 4"))
+                #expect(text.contains(#"carerelay_db_pool_connections{state="open"}"#))
+                #expect(!text.contains(clinic.northPatient.lower), "no patient ids in metrics")
+            }
+        }
+    }
 }

@@ -1,0 +1,65 @@
+import CareStore
+import Foundation
+import Hummingbird
+import Metrics
+import PQ
+import Prometheus
+
+/// The server's metrics: a Prometheus registry that swift-metrics writes into (requests by
+/// route, latency, audit entries and handoffs from the store), and the pool's figures read at
+/// each scrape. One per application, so tests can run several side by side.
+public final class CareMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    public let factory: PrometheusMetricsFactory
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        ]
+        self.factory = factory
+    }
+
+    /// The text exposition of every metric, with the pool's current figures.
+    func scrape(pool: PQPool) async -> String {
+        let statistics = await pool.currentStatistics
+        for (name, value) in [("open", statistics.open), ("idle", statistics.idle), ("in_use", statistics.inUse), ("waiting", statistics.waiting)] {
+            registry.makeGauge(name: "carerelay_db_pool_connections", labels: [("state", name)]).set(Double(value))
+        }
+        for (name, value) in [("acquisitions", statistics.acquisitions), ("waits", statistics.waits), ("timeouts", statistics.timeouts), ("discarded", statistics.discarded)] {
+            registry.makeGauge(name: "carerelay_db_pool_\(name)", labels: []).set(Double(value))
+        }
+        return registry.emitToString()
+    }
+}
+
+/// Counts requests by route, method and status, and times them.
+struct MetricsMiddleware: RouterMiddleware {
+    typealias Context = CareRequestContext
+    let metrics: CareMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            record(request, context, status: (error as? HTTPResponseError)?.status.code ?? 500, since: start)
+            throw error
+        }
+        record(request, context, status: response.status.code, since: start)
+        return response
+    }
+
+    func record(_ request: Request, _ context: Context, status: Int, since start: ContinuousClock.Instant) {
+        let route = context.endpointPath ?? "unmatched"
+        let method = request.method.rawValue
+        Counter(label: "carerelay_http_requests_total", dimensions: [("route", route), ("method", method), ("status", "\(status)")],
+                factory: metrics.factory).increment()
+        let elapsed = (ContinuousClock.now - start).components
+        Metrics.Timer(label: "carerelay_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: metrics.factory)
+            .recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+    }
+}

@@ -25,11 +25,15 @@ public final class CareMetrics: Sendable {
     /// The text exposition of every metric, with the pool's current figures.
     func scrape(pool: PQPool) async -> String {
         let statistics = await pool.currentStatistics
+        let connections = MetricNameDescriptor(namespace: "carerelay", subsystem: "db_pool", metricName: "connections", unitName: "",
+                                               helpText: "Database connections of the pool, by state")
         for (name, value) in [("open", statistics.open), ("idle", statistics.idle), ("in_use", statistics.inUse), ("waiting", statistics.waiting)] {
-            registry.makeGauge(name: "carerelay_db_pool_connections", labels: [("state", name)]).set(Double(value))
+            registry.makeGauge(descriptor: connections, labels: [("state", name)]).set(Double(value))
         }
-        for (name, value) in [("acquisitions", statistics.acquisitions), ("waits", statistics.waits), ("timeouts", statistics.timeouts), ("discarded", statistics.discarded)] {
-            registry.makeGauge(name: "carerelay_db_pool_\(name)", labels: []).set(Double(value))
+        for (name, value, help) in [("acquisitions", statistics.acquisitions, "Connections handed out"), ("waits", statistics.waits, "Requests that waited for a connection"),
+                                    ("timeouts", statistics.timeouts, "Waits that timed out"), ("discarded", statistics.discarded, "Connections found dead and dropped")] {
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "carerelay", subsystem: "db_pool", metricName: name, unitName: "", helpText: help), labels: [])
+                .set(Double(value))
         }
         return registry.emitToString()
     }

@@ -145,11 +145,12 @@ extension CareServerCommand {
                 }
             }
             let metrics = CareMetrics()
-            let store = CareStore(pool: pool, logger: logger, metrics: metrics.factory)
+            let store = CareStore(pool: pool, logger: logger, metrics: metrics.factory, cacheReferenceData: true)
             let escalation = EscalationService(store: store, interval: .seconds(60), logger: logger)
+            let referenceWatcher = ReferenceDataWatcher(store: store, logger: logger)
             let app = buildApplication(
                 CareAPIDependencies(pool: pool, migrator: migrator, store: store, metrics: metrics),
-                host: host, port: port, services: [pool, escalation], logger: logger,
+                host: host, port: port, services: [pool, referenceWatcher, escalation], logger: logger,
                 onServerRunning: { port in
                     logger.notice("care-server listening", metadata: ["address": "http://\(host):\(port)"])
                 }

@@ -30,3 +30,24 @@ struct EscalationService: Service {
         }
     }
 }
+
+/// Keeps the store's reference-data cache true (LISTEN care_reference_changed), until shutdown.
+struct ReferenceDataWatcher: Service {
+    let store: CareStore
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await store.watchReferenceData()
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.error("cannot watch reference data; retrying", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}

@@ -29,11 +29,31 @@ public struct CareStore: Sendable {
     let logger: Logger
     /// Where audit entries and handoffs are counted (the server's Prometheus registry).
     let metrics: any MetricsFactory
+    /// The dose table, playbook and settings, kept between commands when the server watches
+    /// them for changes (`watchReferenceData`); nil: read in every command that needs them.
+    let referenceCache: ReferenceCache?
 
-    public init(pool: PQPool, logger: Logger = Logger(label: "carerelay.store"), metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
+    public init(pool: PQPool, logger: Logger = Logger(label: "carerelay.store"), metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+                cacheReferenceData: Bool = false) {
         self.pool = pool
         self.logger = logger
         self.metrics = metrics
+        self.referenceCache = cacheReferenceData ? ReferenceCache() : nil
+    }
+
+    /// Keeps the reference-data cache true: every change to the dose table, playbook or rule
+    /// settings (a trigger NOTIFYs care_reference_changed) and every reconnection of the listener
+    /// empties it. Runs until cancelled; care-server runs it as a service.
+    public func watchReferenceData() async throws {
+        guard let referenceCache else { return }
+        let events = try await pool.listen("care_reference_changed")
+        referenceCache.invalidate()
+        for await event in events {
+            referenceCache.invalidate()
+            if case .notification(let note) = event {
+                logger.info("reference data changed; reading it again", metadata: ["table": "\(note.payload)"])
+            }
+        }
     }
 
     func count(_ label: String, _ dimensions: [(String, String)] = [], by amount: Int) {
@@ -53,7 +73,7 @@ public struct CareStore: Sendable {
         do {
             let (result, claimedKey) = try await pool.withTransaction(isolation: isolation, retries: 5) { connection in
                 trail.handoffs = 0
-                let context = CommandContext(connection: connection, acting: actor, trail: trail)
+                let context = CommandContext(connection: connection, acting: actor, trail: trail, referenceCache: referenceCache)
                 if let actor { try await context.enter(actor) }
                 let claimedKey = try await context.claimIdempotencyKey()
                 let result = try await body(context)
@@ -100,13 +120,15 @@ final class CommandContext {
     /// The request this command runs for, if any.
     let acting: RequestActor?
     let trail: AuditTrail
-    /// The dose table, playbook and settings, read once per transaction.
+    let referenceCache: ReferenceCache?
+    /// The dose table, playbook and settings, read once per transaction (or kept by the cache).
     private var reference: ReferenceData?
 
-    init(connection: PQConnection, acting: RequestActor? = nil, trail: AuditTrail = AuditTrail()) {
+    init(connection: PQConnection, acting: RequestActor? = nil, trail: AuditTrail = AuditTrail(), referenceCache: ReferenceCache? = nil) {
         self.connection = connection
         self.acting = acting
         self.trail = trail
+        self.referenceCache = referenceCache
     }
 
     /// Appends an event and makes the handoffs the playbook asks for, in this transaction.
@@ -133,19 +155,22 @@ final class CommandContext {
     private func applyPlaybook(eventID: Int64, event: PlaybookEvent, patientID: UUID) async throws -> [UUID] {
         let playbook = try await loadPlaybook()
         var handoffIDs: [UUID] = []
+        var inserts: [PQQuery] = []
         for plan in playbook.handoffs(for: event) {
             let handoffID = UUID()
             let taskID = UUID()
-            try await connection.query("""
+            inserts.append("""
                 INSERT INTO tasks (id, patient_id, title, pool_role, priority, due_at, origin, handoff_id)
                 VALUES (\(taskID), \(patientID), \(plan.title), \(plan.role.rawValue), \(plan.priority.rawValue), \(plan.due), 'handoff', \(handoffID))
                 """)
-            try await connection.query("""
+            inserts.append("""
                 INSERT INTO handoffs (id, event_id, step_key, patient_id, role, task_id, reason, due_at)
                 VALUES (\(handoffID), \(eventID), \(plan.stepKey), \(patientID), \(plan.role.rawValue), \(taskID), \(plan.reason), \(plan.due))
                 """)
             handoffIDs.append(handoffID)
         }
+        // One round trip for all of them (libpq's pipeline mode, inside this transaction).
+        if !inserts.isEmpty { _ = try await connection.pipeline(inserts) }
         trail.handoffs += handoffIDs.count
         return handoffIDs
     }
@@ -156,7 +181,13 @@ final class CommandContext {
 
     func referenceData() async throws -> ReferenceData {
         if let reference { return reference }
+        if let cached = referenceCache?.value {
+            reference = cached
+            return cached
+        }
+        let generation = referenceCache?.generation
         let loaded = try await ReferenceData.load(connection)
+        if let generation { referenceCache?.store(loaded, ifStill: generation) }
         reference = loaded
         return loaded
     }
@@ -166,4 +197,26 @@ public struct AppendedEvent: Sendable, Equatable {
     public var id: Int64
     public var occurredAt: Date
     public var handoffIDs: [UUID]
+}
+
+/// The reference data between commands. A load that began before an invalidation is not kept
+/// (the generation moved on), so a change is never papered over by a slow reader.
+public final class ReferenceCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data: ReferenceData?
+    private var currentGeneration = 0
+
+    var value: ReferenceData? { lock.withLock { data } }
+    var generation: Int { lock.withLock { currentGeneration } }
+
+    func store(_ loaded: ReferenceData, ifStill generation: Int) {
+        lock.withLock { if currentGeneration == generation { data = loaded } }
+    }
+
+    public func invalidate() {
+        lock.withLock {
+            data = nil
+            currentGeneration += 1
+        }
+    }
 }

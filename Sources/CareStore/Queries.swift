@@ -201,15 +201,19 @@ extension CareStore {
                           limit: Int = 50, offset: Int = 0) async throws -> Page<TaskSummary> {
         try await command { context in
             let statuses = (status ?? [.requested, .accepted, .inProgress, .onHold]).map(\.rawValue)
+            // Filters go into the SQL only when asked for, so the planner sees the query it runs.
+            var filters: PQQuery = ""
+            if let role { filters = "\(fragment: filters) AND t.pool_role = \(role.rawValue)" }
+            if let dueBefore { filters = "\(fragment: filters) AND t.due_at < \(dueBefore)" }
             let tasks = try await context.connection.query("""
                 SELECT \(unescaped: Self.taskColumns) FROM tasks t JOIN patients p ON p.id = t.patient_id
-                WHERE t.status = ANY(\(statuses))
+                WHERE p.team_id IN (SELECT m.team_id FROM memberships m WHERE m.member_id = \(memberID))
+                  AND t.status = ANY(\(statuses))
                   AND (t.not_before IS NULL OR t.not_before <= \(asOf))
                   AND (t.owner_id = \(memberID)
                        OR (t.owner_id IS NULL AND t.status = 'requested' AND EXISTS (
                             SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND m.role = t.pool_role)))
-                  AND (\(role?.rawValue)::text IS NULL OR t.pool_role = \(role?.rawValue))
-                  AND (\(dueBefore)::timestamptz IS NULL OR t.due_at < \(dueBefore))
+                  \(fragment: filters)
                 ORDER BY \(unescaped: Self.taskOrder), t.id
                 LIMIT \(limit + 1) OFFSET \(offset)
                 """).map(Self.task)

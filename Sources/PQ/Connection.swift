@@ -125,21 +125,23 @@ public actor PQConnection {
     }
 
     private func execPrepared(_ conn: OpaquePointer, _ sql: String, _ binds: [String?]) throws -> PQRows {
-        let name: String
-        if let existing = preparedStatements[sql] {
-            name = existing
-        } else {
-            if preparedStatements.count >= Self.preparedStatementLimit {
-                try simpleExecute("DEALLOCATE ALL")
-                preparedStatements.removeAll()
-            }
-            name = "pq_\(preparedStatements.count + 1)_\(UInt32.random(in: 0...UInt32.max))"
-            _ = try checked(PQprepare(conn, name, sql, Int32(binds.count), nil))
-            preparedStatements[sql] = name
+        if preparedStatements[sql] == nil, preparedStatements.count >= Self.preparedStatementLimit {
+            try simpleExecute("DEALLOCATE ALL")
+            preparedStatements.removeAll()
         }
+        let name = try preparedName(conn, sql, parameters: binds.count)
         return try withCStrings(binds) { values in
             try checked(PQexecPrepared(conn, name, Int32(binds.count), values, nil, nil, 0))
         }
+    }
+
+    /// The name of the statement prepared for `sql` on this connection, preparing it the first time.
+    private func preparedName(_ conn: OpaquePointer, _ sql: String, parameters: Int) throws -> String {
+        if let existing = preparedStatements[sql] { return existing }
+        let name = "pq_\(preparedStatements.count + 1)_\(UInt32.random(in: 0...UInt32.max))"
+        _ = try checked(PQprepare(conn, name, sql, Int32(parameters), nil))
+        preparedStatements[sql] = name
+        return name
     }
 
     /// Runs SQL text with no parameters, possibly several statements (migrations, SET, LISTEN).
@@ -206,13 +208,21 @@ public actor PQConnection {
     private func runPipeline(_ queries: [PQQuery]) throws -> [PQRows] {
         let conn = try handle()
         let encoded = try queries.map { try $0.encodedBinds() }
+        // Statements are prepared once per connection (before the pipeline) and then sent by
+        // name, so a pipeline costs no parsing or planning after the first time.
+        let unprepared = Set(queries.map(\.sql)).filter { preparedStatements[$0] == nil }
+        if !unprepared.isEmpty, preparedStatements.count + unprepared.count > Self.preparedStatementLimit {
+            try simpleExecute("DEALLOCATE ALL")
+            preparedStatements.removeAll()
+        }
+        let names = try zip(queries, encoded).map { try preparedName(conn, $0.sql, parameters: $1.count) }
         guard PQenterPipelineMode(conn) == 1 else {
             throw PQError(.protocolViolation, "cannot enter pipeline mode: \(Self.errorMessage(conn))")
         }
         defer { PQexitPipelineMode(conn) }
-        for (query, binds) in zip(queries, encoded) {
+        for (name, binds) in zip(names, encoded) {
             let sent = withCStrings(binds) { values in
-                PQsendQueryParams(conn, query.sql, Int32(binds.count), nil, values, nil, nil, 0)
+                PQsendQueryPrepared(conn, name, Int32(binds.count), values, nil, nil, 0)
             }
             guard sent == 1 else { throw PQError(.connection, Self.errorMessage(conn)) }
         }

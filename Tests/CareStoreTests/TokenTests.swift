@@ -60,3 +60,31 @@ struct TokenTests {
         }
     }
 }
+
+@Suite("Reference data cache", .timeLimit(.minutes(1)))
+struct ReferenceCacheTests {
+    @Test("a cached playbook is read again after the table changes (NOTIFY care_reference_changed)")
+    func invalidatedOnChange() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let store = CareStore(pool: pool, logger: testLogger(), cacheReferenceData: true)
+            let watcher = Task { try await store.watchReferenceData() }
+            defer { watcher.cancel() }
+            let team = try await store.createTeam(name: "North")
+            let enrolled = Date(timeIntervalSince1970: 1_788_220_800)
+            func referral() async throws -> Int {
+                let patient = try await store.createPatient(teamID: team, mrn: UUID().uuidString, displayName: "P", enrolledOn: enrolled)
+                return try await store.makeReferral(patientID: patient, kind: .tms, targetClinic: "Riverside", actorID: nil).event.handoffIDs.count
+            }
+            #expect(try await referral() == 4)
+            #expect(try await referral() == 4)
+            try await pool.query("UPDATE playbook_steps SET is_active = false WHERE key = 'tms.transport'")
+            // The notification travels asynchronously; within a second the cache has let go.
+            var count = 4
+            for _ in 0..<50 where count == 4 {
+                count = try await referral()
+                if count == 4 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(count == 3)
+        }
+    }
+}

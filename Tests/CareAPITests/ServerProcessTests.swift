@@ -1,3 +1,4 @@
+import CareStore
 import Foundation
 import LocalPostgres
 import PQ
@@ -110,6 +111,62 @@ struct ServerProcessTests {
         let secondPort = try await again.waitForPort()
         #expect(try await get("http://127.0.0.1:\(secondPort)/ready").0 == 200)
         #expect(!again.output.withLock { $0 }.contains("creating private PostgreSQL cluster"))
+        #expect(try await again.terminate() == 0)
+    }
+}
+
+extension ServerProcessTests {
+    @Test("SIGTERM lets a request in flight finish and commit before the server stops")
+    func gracefulShutdownDrains() async throws {
+        let base = FileManager.default.temporaryDirectory.path + "/carerelay-drain-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let dataDirectory = base + "/db"
+        let server = try RunningServer(dataDirectory: dataDirectory)
+        let port = try await server.waitForPort()
+
+        let configuration = PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
+        let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
+        let store = CareStore(pool: pool, logger: testLogger())
+        let team = try await store.createTeam(name: "Drain")
+        let psychiatrist = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist])
+        let token = try await store.issueToken(memberID: psychiatrist, expiresAt: nil).token
+        let patient = try await store.createPatient(teamID: team, mrn: "D-1", displayName: "Dana", enrolledOn: Date(timeIntervalSince1970: 1_788_220_800))
+        let trial = try await store.startTrial(patientID: patient, kind: .medication, drug: "sertraline", dailyDoseMg: 100,
+                                               startedOn: Date(timeIntervalSince1970: 1_788_307_200), actorID: psychiatrist)
+        await pool.close()
+
+        // Hold the trial's row lock so the request waits in the middle of its transaction.
+        let blocker = try await PQConnection.connect(configuration)
+        try await blocker.execute("BEGIN")
+        try await blocker.query("SELECT 1 FROM trials WHERE id = \(trial) FOR UPDATE")
+        let request = Task { () -> (Int, String) in
+            var post = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/trials/\(trial.uuidString.lowercased())/outcome")!)
+            post.httpMethod = "POST"
+            post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+            post.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            post.httpBody = Data(#"{"outcome": "non-response", "stopped_on": "2026-10-21", "adherence": 0.9}"#.utf8)
+            let (data, response) = try await URLSession.shared.data(for: post)
+            return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        server.process.terminate()  // SIGTERM while the request waits
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(server.exited.withLock { $0 } == nil, "the server stopped with a request in flight")
+        try await blocker.execute("COMMIT")
+
+        let (status, body) = try await request.value
+        #expect(status == 201, "\(body)")
+        #expect(try await server.terminate() == 0)
+        await blocker.close()
+        // It committed: the outcome is in the database (the cluster is stopped; start it to look).
+        let again = try RunningServer(dataDirectory: dataDirectory)
+        _ = try await again.waitForPort()
+        let check = try await PQConnection.connect(configuration)
+        let outcome = try await check.query("SELECT outcome, is_failed FROM trials WHERE id = \(trial)")
+        let (recorded, failed) = try outcome[0].decode(String?.self, Bool.self)
+        #expect(recorded == "non-response" && failed)
+        await check.close()
         #expect(try await again.terminate() == 0)
     }
 }

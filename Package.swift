@@ -33,7 +33,10 @@ let package = Package(
                 "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // Async functions run on their caller's executor unless they say otherwise: a
+            // transaction that runs on its connection's executor stays there statement by statement.
+            swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         // The care domain as values and rules: no I/O, no database, no HTTP.
         .target(name: "CareDomain"),
@@ -51,6 +54,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
+            swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")],
             plugins: ["EmbedMigrations"]
         ),
         // The HTTP API.

@@ -67,11 +67,12 @@ public struct CareStore: Sendable {
     /// member set for row-level security, claims the request's Idempotency-Key, and writes the
     /// audit entries of the patients it touched before it commits. A refusal is audited too, in
     /// a transaction of its own (the command's was rolled back).
-    func command<T: Sendable>(isolation: PQConnection.IsolationLevel? = nil, _ body: (CommandContext) async throws -> T) async throws -> T {
+    func command<T: Sendable>(isolation: PQConnection.IsolationLevel? = nil, _ body: @Sendable (CommandContext) async throws -> T) async throws -> T {
         let actor = Self.acting
         let trail = AuditTrail()
         do {
-            let (result, claimedKey) = try await pool.withTransaction(isolation: isolation, retries: 5) { connection in
+            // The whole transaction runs on its connection's executor (see withIsolatedTransaction).
+            let (result, claimedKey) = try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) { connection in
                 trail.handoffs = 0
                 let context = CommandContext(connection: connection, acting: actor, trail: trail, referenceCache: referenceCache)
                 if let actor { try await context.enter(actor) }

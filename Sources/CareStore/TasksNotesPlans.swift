@@ -124,7 +124,7 @@ extension CareStore {
     }
 
     private func changeTask(_ taskID: UUID, event: String, actorID: UUID?,
-                            _ change: (CommandContext, LockedTask) async throws -> [String: String]) async throws {
+                            _ change: @Sendable (CommandContext, LockedTask) async throws -> [String: String]) async throws {
         try await command { context in
             let rows = try await context.connection.query("""
                 SELECT t.patient_id, p.team_id, t.status, t.owner_id, t.pool_role FROM tasks t JOIN patients p ON p.id = t.patient_id

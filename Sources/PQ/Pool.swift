@@ -88,16 +88,41 @@ public actor PQPool: Service {
         retries: Int = 0,
         _ body: (PQConnection) async throws -> T
     ) async throws -> T {
-        var attempt = 0
+        try await retrying(retries) {
+            try await withConnection { connection in
+                try await connection.withTransaction(isolation: isolation, body)
+            }
+        }
+    }
+
+    /// `withTransaction` with `body` running on the connection's own executor: with
+    /// NonisolatedNonsendingByDefault, everything `body` awaits that does not say otherwise runs
+    /// there too, so its statements reach libpq without a thread hop each (the connection's
+    /// executor is a dispatch queue, never Swift's cooperative pool).
+    public nonisolated func withIsolatedTransaction<T: Sendable>(
+        isolation: PQConnection.IsolationLevel? = nil,
+        retries: Int = 0,
+        _ body: @Sendable (isolated PQConnection) async throws -> T
+    ) async throws -> T {
+        try await retrying(retries) {
+            try await withConnection { connection in
+                try await connection.isolated { connection in
+                    try await connection.withTransaction(isolation: isolation) { _ in try await body(connection) }
+                }
+            }
+        }
+    }
+
+    /// Runs `attempt` again on a serialization failure (40001) or deadlock (40P01), with backoff.
+    private nonisolated func retrying<T>(_ retries: Int, _ attempt: () async throws -> T) async throws -> T {
+        var tries = 0
         while true {
             do {
-                return try await withConnection { connection in
-                    try await connection.withTransaction(isolation: isolation, body)
-                }
-            } catch let error as PQError where error.isRetryableTransactionFailure && attempt < retries {
-                attempt += 1
-                let ceiling = min(200, 5 << min(attempt, 5))
-                logger.debug("retrying transaction", metadata: ["pq.sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)"])
+                return try await attempt()
+            } catch let error as PQError where error.isRetryableTransactionFailure && tries < retries {
+                tries += 1
+                let ceiling = min(200, 5 << min(tries, 5))
+                logger.debug("retrying transaction", metadata: ["pq.sqlstate": "\(error.sqlState ?? "")", "attempt": "\(tries)"])
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...ceiling)))
             }
         }

@@ -1,0 +1,291 @@
+"""The OpenAPI 3.1 document of the HTTP API: `python3 docs/openapi.py > docs/openapi.json`.
+
+docs/openapi.json is what the server compiles in and serves at /openapi.json; this script is
+where it is written. deploy/test checks the two agree, OpenAPITests holds the document to the
+router, and schemathesis holds the server to the document.
+"""
+import json
+def ref(n): return {"$ref": f"#/components/schemas/{n}"}
+S = lambda **k: dict(k)
+uuid = {"type": "string", "format": "uuid"}
+ts = {"type": "string", "format": "date-time"}
+date = {"type": "string", "format": "date"}
+# In requests: years 1900 to 2999 (a clinical record has no use for others).
+req_date = {"type": "string", "format": "date", "pattern": "^(19[0-9]{2}|2[0-9]{3})-[0-9]{2}-[0-9]{2}$"}
+req_ts = {"type": "string", "format": "date-time", "pattern": "^(19[0-9]{2}|2[0-9]{3})-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"}
+# Text that must not be blank: at least one character outside BLANK (the server's own list of
+# whitespace), and no NUL anywhere (PostgreSQL text cannot hold it).
+BLANK = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+text = lambda maxlen=None: ({"type": "string", "minLength": 1, "pattern": "^[^\\x00]*[^\\x00" + BLANK + "][^\\x00]*$", **({"maxLength": maxlen} if maxlen else {})})
+free = lambda maxlen: {"type": "string", "maxLength": maxlen, "pattern": "^[^\\x00]*$"}
+def obj(props, required=None, desc=None):
+    o = {"type": "object", "properties": props}
+    if required is None: required = list(props.keys())
+    if required: o["required"] = required
+    if desc: o["description"] = desc
+    return o
+def page(item): return obj({"items": {"type": "array", "items": ref(item)}, "next_cursor": {"type": "string", "description": "Pass back as `cursor` for the next page; absent on the last page. Opaque."}}, ["items"])
+DRUGS = sorted(["citalopram", "escitalopram", "fluoxetine", "fluvoxamine", "paroxetine", "sertraline", "venlafaxine", "desvenlafaxine", "duloxetine",
+    "levomilnacipran", "milnacipran", "bupropion", "mirtazapine", "vortioxetine", "vilazodone", "trazodone", "agomelatine", "amitriptyline",
+    "clomipramine", "desipramine", "doxepin", "imipramine", "nortriptyline", "isocarboxazid", "phenelzine", "tranylcypromine",
+    "selegiline-transdermal", "lithium", "aripiprazole", "brexpiprazole", "quetiapine"])
+ROLES = ["psychiatrist", "psychologist", "social_worker", "care_manager", "admin", "integration", "compliance"]
+POOL_ROLES = ["psychiatrist", "psychologist", "social_worker", "care_manager"]
+TASK_STATUS = ["requested", "accepted", "in-progress", "on-hold", "completed", "cancelled", "failed"]
+schemas = {
+ "Problem": obj({"type": {"type": "string", "format": "uri", "description": "Stable per kind of error: https://carerelay.example/problems/<kind>"},
+                 "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}, "request_id": {"type": "string"}},
+                ["type", "title", "status", "detail"], "RFC 9457 problem details."),
+ "RuleInput": obj({"name": {"type": "string"}, "value": {"type": "string"}}),
+ "Me": obj({"id": uuid, "display_name": {"type": "string"}, "is_service_account": {"type": "boolean"},
+            "scopes": {"type": "array", "items": {"type": "string"}},
+            "teams": {"type": "array", "items": ref("Team")}}),
+ "Team": obj({"id": uuid, "name": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string", "enum": ROLES}}}),
+ "TeamPage": page("Team"),
+ "Member": obj({"id": uuid, "display_name": {"type": "string"}, "email": {"type": "string"}, "is_service_account": {"type": "boolean"},
+                "roles": {"type": "array", "items": {"type": "string", "enum": ROLES}}}, ["id", "display_name", "is_service_account", "roles"]),
+ "MemberPage": page("Member"),
+ "CreatedMember": obj({"id": uuid, "roles": {"type": "array", "items": {"type": "string"}}, "token_id": uuid,
+                       "token": {"type": "string", "description": "Shown once; stored only as its SHA-256."}, "token_expires_at": ts},
+                      ["id", "roles", "token_id", "token"]),
+ "Patient": obj({"id": uuid, "team_id": uuid, "mrn": {"type": "string"}, "display_name": {"type": "string"},
+                 "status": {"type": "string", "enum": ["enrolled", "active", "relapse-prevention", "discharged"]}, "enrolled_on": date}),
+ "PatientPage": page("Patient"),
+ "Task": obj({"id": uuid, "patient_id": uuid, "title": {"type": "string"}, "status": {"type": "string", "enum": TASK_STATUS},
+              "priority": {"type": "string", "enum": ["routine", "urgent", "asap", "stat"]}, "owner_id": uuid,
+              "pool_role": {"type": "string", "enum": POOL_ROLES}, "due_at": ts, "not_before": ts, "handoff_id": uuid},
+             ["id", "patient_id", "title", "status", "priority"]),
+ "TaskPage": page("Task"),
+ "Note": obj({"id": uuid, "author_id": uuid, "kind": {"type": "string", "enum": ["progress", "psychotherapy", "social", "case-review"]},
+              "body": {"type": "string"}, "amends_id": uuid, "created_at": ts}, ["id", "author_id", "kind", "body", "created_at"],
+             "Psychotherapy notes are returned to their author only."),
+ "NotePage": page("Note"),
+ "Measurement": obj({"id": uuid, "instrument": {"type": "string", "enum": ["PHQ-9", "MADRS", "GAD-7"]}, "total": {"type": "integer"},
+                     "items": {"type": "array", "items": {"type": "integer"}}, "safety_signal": {"type": "boolean"}, "taken_at": ts, "recorded_by": uuid},
+                    ["id", "instrument", "total", "safety_signal", "taken_at"]),
+ "MeasurementPage": page("Measurement"),
+ "Adequacy": obj({"is_adequate": {"type": "boolean"}, "weeks_at_adequate_dose": {"type": "number"}, "drug_class": {"type": "string"},
+                  "reason": {"type": "string"}, "inputs": {"type": "array", "items": ref("RuleInput")}}, ["is_adequate", "weeks_at_adequate_dose", "reason", "inputs"]),
+ "Trial": obj({"id": uuid, "kind": {"type": "string", "enum": ["medication", "augmentation", "psychotherapy", "neuromodulation"]},
+               "drug": {"type": "string"}, "started_on": date, "stopped_on": date,
+               "outcome": {"type": "string", "enum": ["response", "partial-response", "non-response", "intolerance", "stopped-early"]},
+               "is_failed": {"type": "boolean"}, "adequacy": ref("Adequacy")}, ["id", "kind", "started_on", "is_failed"]),
+ "TrialPage": page("Trial"),
+ "TrialOutcomeResult": obj({"trial_id": uuid, "outcome": {"type": "string"}, "is_failed": {"type": "boolean"}, "trd_reached": {"type": "boolean"},
+                            "adequacy": ref("Adequacy"), "handoff_ids": {"type": "array", "items": uuid}}),
+ "Referral": obj({"id": uuid, "kind": {"type": "string", "enum": ["tms", "ect", "esketamine", "other"]},
+                  "status": {"type": "string", "enum": ["requested", "accepted", "scheduled", "in-course", "completed", "declined", "cancelled"]},
+                  "target_clinic": {"type": "string"}, "created_at": ts}),
+ "ReferralPage": page("Referral"),
+ "Handoff": obj({"id": uuid, "patient_id": uuid, "role": {"type": "string", "enum": POOL_ROLES}, "reason": {"type": "string"}, "step": {"type": "string"},
+                 "due_at": ts, "task_id": uuid, "acknowledged_by": uuid, "acknowledged_at": ts, "escalated": {"type": "boolean"}, "created_at": ts},
+                ["id", "patient_id", "role", "reason", "step", "due_at", "task_id", "escalated", "created_at"]),
+ "HandoffPage": page("Handoff"),
+ "OpenHandoff": obj({"id": uuid, "role": {"type": "string", "enum": POOL_ROLES}, "reason": {"type": "string"}, "due_at": ts, "task_id": uuid, "escalated": {"type": "boolean"}}),
+ "CarePlan": obj({"patient_id": uuid, "version": {"type": "integer"}, "goals": {"type": "array", "items": {"type": "string"}},
+                  "problems": {"type": "array", "items": {"type": "string"}}, "treatment_line": {"type": "string"}, "author_id": uuid, "updated_at": ts},
+                 ["patient_id", "version", "goals", "problems", "treatment_line", "updated_at"]),
+ "Event": obj({"id": {"type": "integer"}, "type": {"type": "string"}, "team_id": uuid, "patient_id": uuid, "actor_id": uuid, "occurred_at": ts,
+               "payload": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Ids and kinds; never a note's text."}},
+              ["id", "type", "occurred_at", "payload"]),
+ "EventPage": page("Event"),
+ "AuditEntry": obj({"id": {"type": "integer"}, "at": ts, "member_id": uuid, "action": {"type": "string"}, "patient_id": uuid, "resource": {"type": "string"},
+                    "outcome": {"type": "string", "enum": ["allowed", "denied", "failed"]}, "request_id": {"type": "string"}, "detail": {"type": "string"}},
+                   ["id", "at", "action", "resource", "outcome"]),
+ "AuditPage": page("AuditEntry"),
+ "PatientSummary": obj({
+    "id": uuid, "team_id": uuid, "mrn": {"type": "string"}, "display_name": {"type": "string"},
+    "status": {"type": "string", "enum": ["enrolled", "active", "relapse-prevention", "discharged"]}, "enrolled_on": date,
+    "care_plan": obj({"version": {"type": "integer"}, "goals": {"type": "array", "items": {"type": "string"}},
+                      "problems": {"type": "array", "items": {"type": "string"}}, "treatment_line": {"type": "string"}}),
+    "scores": {"type": "array", "items": obj({"id": uuid, "instrument": {"type": "string"}, "total": {"type": "integer"}, "taken_at": ts, "safety_signal": {"type": "boolean"}})},
+    "response": obj({"category": {"type": "string", "enum": ["remission", "response", "partial-response", "non-response"]}, "improvement": {"type": "number"},
+                     "is_response": {"type": "boolean"}, "is_remission": {"type": "boolean"}, "inputs": {"type": "array", "items": ref("RuleInput")}}),
+    "trials": {"type": "array", "items": ref("Trial")},
+    "trd": obj({"is_trd": {"type": "boolean"}, "failed_trials": {"type": "integer"}, "distinct_classes": {"type": "integer"}, "inputs": {"type": "array", "items": ref("RuleInput")}}),
+    "thase_rush": obj({"stage": {"type": "string", "enum": ["none", "I", "II", "III", "IV", "V"]}, "inputs": {"type": "array", "items": ref("RuleInput")}}),
+    "maudsley": obj({"total": {"type": "integer"}, "band": {"type": "string", "enum": ["mild", "moderate", "severe"]}, "inputs": {"type": "array", "items": ref("RuleInput")}}),
+    "referrals": {"type": "array", "items": ref("Referral")},
+    "open_tasks": {"type": "array", "items": ref("Task")},
+    "open_handoffs": {"type": "array", "items": ref("OpenHandoff")},
+    "recent_notes": {"type": "array", "items": ref("Note")}},
+    ["id", "team_id", "mrn", "display_name", "status", "enrolled_on", "care_plan", "scores", "trials", "trd", "thase_rush", "referrals", "open_tasks", "open_handoffs", "recent_notes"]),
+ "Created": obj({"id": uuid, "handoff_ids": {"type": "array", "items": uuid, "description": "Handoffs the playbook made of this change."}}, ["id"]),
+ # request bodies
+ "NewTeam": obj({"name": text(200)}),
+ "NewMember": obj({"display_name": text(200), "email": free(320),
+                   "roles": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["psychiatrist", "psychologist", "social_worker", "care_manager", "admin", "compliance"]}},
+                   "token_expires_at": req_ts}, ["display_name", "roles"]),
+ "NewPatient": obj({"team_id": uuid, "mrn": text(64), "display_name": text(200), "enrolled_on": req_date}),
+ "PatientStatusChange": obj({"status": {"type": "string", "enum": ["enrolled", "active", "relapse-prevention", "discharged"]}}),
+ "CarePlanBody": obj({"goals": {"type": "array", "maxItems": 50, "items": free(1000)},
+                      "problems": {"type": "array", "maxItems": 50, "items": free(1000)},
+                      "treatment_line": free(2000)}),
+ "NewTask": obj({"title": text(300), "description": free(4000), "owner_id": uuid,
+                 "pool_role": {"type": "string", "enum": POOL_ROLES}, "priority": {"type": "string", "enum": ["routine", "urgent", "asap", "stat"]},
+                 "due_at": req_ts, "not_before": req_ts}, ["title"], "Give an owner (a member of the patient's team) or a role pool; not_before cannot be after due_at.")
+            | {"anyOf": [{"required": ["owner_id"]}, {"required": ["pool_role"]}]},
+ "TaskAction": obj({"note": free(4000)}, []),
+ "NewNote": obj({"kind": {"type": "string", "enum": ["progress", "psychotherapy", "social"], "default": "progress"}, "body": text(50000)}, ["body"]),
+ "Amendment": obj({"body": text(50000)}),
+ "NewMeasurement": {"description": "A score: the item answers (`items`) or the `total`, not both. PHQ-9: nine items 0-3 (total 0-27); GAD-7: seven items 0-3 (0-21); MADRS: ten items 0-6 (0-60). `taken_at` defaults to now and cannot be in the future.",
+     "oneOf": [m for inst, n, hi, tot in [("PHQ-9", 9, 3, 27), ("GAD-7", 7, 3, 21), ("MADRS", 10, 6, 60)] for m in [
+        obj({"instrument": {"const": inst}, "items": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": hi}, "minItems": n, "maxItems": n}, "taken_at": req_ts},
+            ["instrument", "items"]) | {"not": {"required": ["total"]}},
+        obj({"instrument": {"const": inst}, "total": {"type": "integer", "minimum": 0, "maximum": tot}, "taken_at": req_ts},
+            ["instrument", "total"]) | {"not": {"required": ["items"]}}]]},
+ "NewTrial": obj({"kind": {"type": "string", "enum": ["medication", "augmentation", "psychotherapy", "neuromodulation"]},
+                  "drug": {"type": "string", "enum": DRUGS, "description": "A drug of the dose table (the seeded one is listed; an operator may add drugs)."},
+                  "daily_dose_mg": {"type": "number", "exclusiveMinimum": 0, "maximum": 100000}, "started_on": req_date,
+                  "therapy": free(200)}, ["kind", "started_on"],
+                 "Medication and augmentation trials need `drug` and `daily_dose_mg`.")
+            | {"if": {"properties": {"kind": {"enum": ["medication", "augmentation"]}}}, "then": {"required": ["drug", "daily_dose_mg"], "properties": {"drug": {"type": "string"}, "daily_dose_mg": {"type": "number"}}}},
+ "NewTrialOutcome": obj({"outcome": {"type": "string", "enum": ["response", "partial-response", "non-response", "intolerance", "stopped-early"],
+                                     "description": "Omit to derive it from the PHQ-9 before the trial and the last one by its stop."},
+                         "stopped_on": req_date, "adherence": {"type": "number", "minimum": 0, "maximum": 1},
+                         "sessions": {"type": "integer", "minimum": 0, "maximum": 1000}, "stop_reason": free(1000)}, ["stopped_on"]),
+ "NewReferral": obj({"kind": {"type": "string", "enum": ["tms", "ect", "esketamine", "other"]}, "target_clinic": text(300), "note": free(4000)},
+                    ["kind", "target_clinic"]),
+ "ReferralStatusChange": obj({"status": {"type": "string", "enum": ["requested", "accepted", "scheduled", "in-course", "completed", "declined", "cancelled"]}}),
+}
+def resp(code, desc, schema=None, headers=None):
+    r = {"description": desc}
+    if schema: r["content"] = {"application/json": {"schema": ref(schema)}}
+    if headers: r["headers"] = headers
+    return {str(code): r}
+def problems(*codes):
+    out = {}
+    names = {"400": "Malformed request: bad JSON, a missing field, a bad parameter", "401": "No valid token", "403": "The caller's roles do not allow this",
+             "404": "Not found, or not on the caller's teams", "409": "Conflict with the current state (or an Idempotency-Key still in flight)",
+             "412": "If-Match is stale", "413": "The body is too large", "422": "Well-formed but not valid (or an Idempotency-Key reused with another body)",
+             "428": "If-Match is required", "503": "The database is unavailable"}
+    for c in codes:
+        out[c] = {"$ref": f"#/components/responses/{c}"}
+    return out
+responses = {c: {"description": d, "content": {"application/problem+json": {"schema": ref("Problem")}}} for c, d in {
+    "400": "Malformed request: bad JSON, a missing field or a bad parameter", "401": "No valid token", "403": "The caller's roles do not allow this",
+    "404": "Not found, or not on the caller's teams (existence is not revealed)", "409": "Conflict with the current state, or an Idempotency-Key still in flight",
+    "412": "If-Match does not match the current version", "413": "The body is too large", "422": "Well-formed but not valid, or an Idempotency-Key reused with another body",
+    "428": "If-Match is required", "503": "The database is unavailable"}.items()}
+STATUS_LIST = {"type": "string", "pattern": "^(requested|accepted|in-progress|on-hold|completed|cancelled|failed)(,(requested|accepted|in-progress|on-hold|completed|cancelled|failed))*$"}
+P = lambda name, where, schema, desc, required=False: {"name": name, "in": where, "required": required, "schema": schema, "description": desc}
+idp = P("id", "path", uuid, "The resource's id.", True)
+limit = P("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size (1-200).")
+cursor = P("cursor", "query", uuid, "The `next_cursor` of the previous page (opaque: pass it back as it came).")
+numcursor = P("cursor", "query", {"type": "string", "pattern": "^[0-9]{1,18}$"}, "The `next_cursor` of the previous page (opaque: pass it back as it came).")
+
+idem = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+        "description": "Same key and body: the first response is replayed. Same key, other body: 422. Same key while the first is in flight: 409. Kept at least 24 hours."}
+reqid = {"X-Request-Id": {"description": "The request id (echoed when the caller sent a sane one).", "schema": {"type": "string"}}}
+def op(summary, tag, params=(), body=None, ok=None, errs=(), post=False, opid=None, desc=None):
+    o = {"summary": summary, "tags": [tag], "operationId": opid, "parameters": list(params) + ([idem] if post else [])}
+    if desc: o["description"] = desc
+    if body: o["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
+    rs = {}
+    rs.update(ok)
+    rs.update(problems("401", *errs, "503"))
+    for r in rs.values():
+        if "$ref" not in r: r.setdefault("headers", {}).update(reqid)
+    o["responses"] = rs
+    return o
+created = lambda s="Created": resp(201, "Created", s, {"Location": {"description": "Where the new resource is", "schema": {"type": "string"}}})
+paths = {
+ "/v1/me": {"get": op("Who the token speaks for", "me", ok=resp(200, "The caller", "Me"), opid="getMe")},
+ "/v1/teams": {"get": op("My teams", "teams", ok=resp(200, "Teams", "TeamPage"), opid="listTeams"),
+               "post": op("Create a team (admins)", "teams", body="NewTeam", ok=resp(201, "Created", "Team", {"Location": {"schema": {"type": "string"}}}),
+                          errs=("400", "403", "409", "413", "422"), post=True, opid="createTeam")},
+ "/v1/teams/{id}": {"get": op("One of my teams", "teams", [idp], ok=resp(200, "Team", "Team"), errs=("400", "404"), opid="getTeam")},
+ "/v1/teams/{id}/members": {
+    "get": op("A team's members", "teams", [idp], ok=resp(200, "Members", "MemberPage"), errs=("400", "404"), opid="listMembers"),
+    "post": op("Add a member with roles and a token (the team's admins)", "teams", [idp], body="NewMember",
+               ok=resp(201, "Created; the token is shown once", "CreatedMember", {"Location": {"schema": {"type": "string"}}}),
+               errs=("400", "403", "404", "409", "413", "422"), post=True, opid="createMember")},
+ "/v1/patients": {
+    "get": op("Patients of my teams, by name", "patients",
+              [P("team_id", "query", uuid, "Only this team."), P("search", "query", free(100), "Part of a name or MRN."), limit, cursor],
+              ok=resp(200, "Patients", "PatientPage"), errs=("400",), opid="listPatients"),
+    "post": op("Enrol a patient", "patients", body="NewPatient", ok=created(), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="enrolPatient")},
+ "/v1/patients/{id}": {"get": op("A patient's summary: plan, scores, response, trials, TRD and stage with reasons, referrals, open tasks and handoffs, recent notes",
+                                 "patients", [idp], ok=resp(200, "Summary", "PatientSummary"), errs=("400", "403", "404"), opid="getPatient")},
+ "/v1/patients/{id}/status": {"post": op("Move a patient (enrolled, active, relapse-prevention, discharged)", "patients", [idp], body="PatientStatusChange",
+                                         ok=resp(200, "Moved", "Created"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="changePatientStatus")},
+ "/v1/patients/{id}/care-plan": {
+    "get": op("The care plan", "care plans", [idp], ok=resp(200, "The plan", "CarePlan", {"ETag": {"schema": {"type": "string"}, "description": "Send it back as If-Match to save."}}),
+              errs=("400", "403", "404"), opid="getCarePlan"),
+    "put": op("Save a new version of the care plan", "care plans",
+              [idp, {"name": "If-Match", "in": "header", "required": True, "schema": {"type": "string", "pattern": "^(W/)?\"v[0-9]{1,9}\"$"}, "description": "The ETag of the version edited: a stale one is 412, a malformed one 400, none 428."}],
+              body="CarePlanBody", ok=resp(200, "Saved", "CarePlan", {"ETag": {"schema": {"type": "string"}}}),
+              errs=("400", "403", "404", "412", "413", "422", "428"), opid="saveCarePlan")},
+ "/v1/patients/{id}/tasks": {
+    "get": op("A patient's tasks", "tasks", [idp, P("status", "query", STATUS_LIST, "Comma-separated statuses."), limit, cursor],
+              ok=resp(200, "Tasks", "TaskPage"), errs=("400", "403", "404"), opid="listPatientTasks"),
+    "post": op("Create a task for a member or a role's pool", "tasks", [idp], body="NewTask", ok=created(), errs=("400", "403", "404", "413", "422"), post=True, opid="createTask")},
+ "/v1/tasks": {"get": op("My queue: tasks I own and requested tasks in my roles' pools, most urgent and soonest due first", "tasks",
+                         [P("status", "query", STATUS_LIST, "Comma-separated statuses (default: open ones)."),
+                          P("role", "query", {"type": "string", "enum": POOL_ROLES}, "Only this role's pool."),
+                          P("due_before", "query", req_ts, "Only tasks due before this time."), limit, numcursor],
+                         ok=resp(200, "Tasks", "TaskPage"), errs=("400",), opid="listMyTasks")},
+ "/v1/tasks/{id}": {"get": op("A task", "tasks", [idp], ok=resp(200, "Task", "Task"), errs=("400", "403", "404"), opid="getTask")},
+}
+for action, what in [("claim", "Claim a task from my role's pool"), ("start", "Start a task"), ("complete", "Complete a task (note: evidence)"), ("cancel", "Cancel a task (note: reason)")]:
+    o = op(what, "tasks", [idp], ok=resp(200, "The task", "Task"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid=f"{action}Task")
+    o["requestBody"] = {"required": False, "content": {"application/json": {"schema": ref("TaskAction")}}}
+    paths[f"/v1/tasks/{{id}}/{action}"] = {"post": o}
+paths.update({
+ "/v1/patients/{id}/notes": {
+    "get": op("A patient's notes, oldest first (psychotherapy notes only to their author)", "notes", [idp, limit, cursor], ok=resp(200, "Notes", "NotePage"), errs=("400", "403", "404"), opid="listNotes"),
+    "post": op("Add a note", "notes", [idp], body="NewNote", ok=created(), errs=("400", "403", "404", "413", "422"), post=True, opid="addNote")},
+ "/v1/notes/{id}/amendments": {"post": op("Amend a note (a new note pointing at it; notes are never edited)", "notes", [idp], body="Amendment", ok=created(),
+                                          errs=("400", "403", "404", "413", "422"), post=True, opid="amendNote")},
+ "/v1/patients/{id}/measurements": {
+    "get": op("A patient's scores", "measurements", [idp, limit, cursor], ok=resp(200, "Scores", "MeasurementPage"), errs=("400", "403", "404"), opid="listMeasurements"),
+    "post": op("Record a score (a PHQ-9 item 9 above 0 makes same-day safety handoffs)", "measurements", [idp], body="NewMeasurement", ok=created(),
+               errs=("400", "403", "404", "413", "422"), post=True, opid="recordMeasurement")},
+ "/v1/patients/{id}/trials": {
+    "get": op("A patient's treatment trials with adequacy", "trials", [idp], ok=resp(200, "Trials", "TrialPage"), errs=("400", "403", "404"), opid="listTrials"),
+    "post": op("Start a trial (medication: psychiatrists; psychotherapy: psychologists)", "trials", [idp], body="NewTrial", ok=created(),
+               errs=("400", "403", "404", "413", "422"), post=True, opid="startTrial")},
+ "/v1/trials/{id}/outcome": {"post": op("Record how a trial ended; a failed adequate trial makes handoffs for the other roles", "trials", [idp], body="NewTrialOutcome",
+                                        ok=resp(201, "Recorded", "TrialOutcomeResult"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="recordTrialOutcome")},
+ "/v1/patients/{id}/referrals": {
+    "get": op("A patient's referrals", "referrals", [idp], ok=resp(200, "Referrals", "ReferralPage"), errs=("400", "403", "404"), opid="listReferrals"),
+    "post": op("Make a referral (TMS, ECT, esketamine: psychiatrists)", "referrals", [idp], body="NewReferral", ok=created(),
+               errs=("400", "403", "404", "413", "422"), post=True, opid="makeReferral")},
+ "/v1/referrals/{id}/status": {"post": op("Move a referral", "referrals", [idp], body="ReferralStatusChange", ok=resp(200, "Moved", "Created"),
+                                          errs=("400", "403", "404", "409", "413", "422"), post=True, opid="moveReferral")},
+ "/v1/handoffs": {"get": op("Handoffs for my roles, soonest due first", "handoffs",
+                            [P("include_acknowledged", "query", {"type": "boolean", "default": False}, "Include acknowledged ones."), limit, cursor],
+                            ok=resp(200, "Handoffs", "HandoffPage"), errs=("400",), opid="listHandoffs")},
+ "/v1/handoffs/{id}/acknowledge": {"post": op("Acknowledge a handoff", "handoffs", [idp], ok=resp(200, "Acknowledged", "Created"),
+                                              errs=("400", "403", "404", "409"), post=True, opid="acknowledgeHandoff")},
+ "/v1/patients/{id}/events": {"get": op("A patient's history, newest first", "events", [idp, limit, numcursor], ok=resp(200, "Events", "EventPage"),
+                                        errs=("400", "403", "404"), opid="listPatientEvents")},
+ "/v1/patients/{id}/audit": {"get": op("Who read or changed this patient's data (the compliance role)", "audit",
+                                       [idp, P("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 100}, "Page size (1-200)."), numcursor],
+                                       ok=resp(200, "Audit entries, newest first", "AuditPage"), errs=("400", "403", "404"), opid="listAudit")},
+})
+import copy
+def nullable_optionals(schema):
+    """Optional request fields may be sent as null, which means the same as leaving them out."""
+    if "oneOf" in schema:
+        for s in schema["oneOf"]: nullable_optionals(s)
+    props = schema.get("properties", {})
+    for name, p in props.items():
+        if name in schema.get("required", []) or "const" in p: continue
+        if "$ref" in p: continue
+        props[name] = {"anyOf": [copy.deepcopy(p), {"type": "null"}]}
+for name in ["NewMember", "NewTask", "TaskAction", "NewNote", "NewMeasurement", "NewTrial", "NewTrialOutcome", "NewReferral"]:
+    nullable_optionals(schemas[name])
+doc = {
+ "openapi": "3.1.0",
+ "info": {"title": "CareRelay", "version": "1.0.0",
+          "description": "Care-team coordination for treatment-resistant depression: patients, care plans, tasks, notes, scores, trials, referrals, handoffs and the audit trail. "
+                         "JSON with snake_case fields; ids are UUIDs; timestamps RFC 3339 UTC; dates YYYY-MM-DD. Errors are RFC 9457 problem+json with a stable `type`. "
+                         "Every response carries X-Request-Id. Lists page with `limit` (up to 200) and an opaque `cursor`. POSTs accept Idempotency-Key."},
+ "servers": [{"url": "/"}],
+ "security": [{"bearer": []}],
+ "paths": paths,
+ "components": {"schemas": schemas, "responses": responses,
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A token `crt_...` from `care-server admin create-token` or create-member."}}},
+}
+print(json.dumps(doc, indent=1, sort_keys=False))

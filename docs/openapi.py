@@ -164,7 +164,7 @@ def problems(*codes):
     return out
 responses = {c: {"description": d, "content": {"application/problem+json": {"schema": ref("Problem")}}} for c, d in {
     "400": "Malformed request: bad JSON, a missing field or a bad parameter", "401": "No valid token", "403": "The caller's roles do not allow this",
-    "404": "Not found, or not on the caller's teams (existence is not revealed)", "409": "Conflict with the current state, or an Idempotency-Key still in flight",
+    "404": "Not found, or not on the caller's teams (existence is not revealed)", "409": "Conflict with the current state, or an Idempotency-Key still in flight (or whose first response was lost)",
     "412": "If-Match does not match the current version", "413": "The body is too large", "422": "Well-formed but not valid, or an Idempotency-Key reused with another body",
     "428": "If-Match is required", "503": "The database is unavailable"}.items()}
 STATUS_LIST = {"type": "string", "pattern": "^(requested|accepted|in-progress|on-hold|completed|cancelled|failed)(,(requested|accepted|in-progress|on-hold|completed|cancelled|failed))*$"}

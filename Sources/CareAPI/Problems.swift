@@ -67,6 +67,9 @@ public struct Problem: Error, Sendable, Codable, Equatable {
             case .mismatch:
                 return Problem("idempotency-key-reused", title: "Idempotency-Key reused", status: .unprocessableContent,
                                detail: "this Idempotency-Key was used for a different request; use a new key for a new request")
+            case .responseLost:
+                return Problem("idempotency-response-lost", title: "Response lost", status: .conflict,
+                               detail: "the first request with this Idempotency-Key was carried out, but its response was lost; look the result up instead of retrying")
             case .replay:
                 return Problem("internal-error", title: "Internal error", status: .internalServerError, detail: "a stored response could not be replayed")
             }

@@ -74,6 +74,9 @@ public enum IdempotencyError: Error, Sendable, Equatable {
     case mismatch
     /// The first request with this key finished; here is its response.
     case replay(StoredResponse)
+    /// The first request's change committed but its response was never kept (its server
+    /// stopped in between): the change is there, once; the caller should look it up.
+    case responseLost
 }
 
 extension CareStore {
@@ -178,10 +181,13 @@ enum IdempotencyKeys {
         return StoredKey(requestHash: hash, createdAt: created, response: response)
     }
 
-    static func outcome(of stored: StoredKey, for claim: IdempotencyClaim) throws -> IdempotencyError {
+    /// How long a committed key may wait for its response before it is taken as lost.
+    static let responseGrace: TimeInterval = 60
+
+    static func outcome(of stored: StoredKey, for claim: IdempotencyClaim, now: Date = Date()) throws -> IdempotencyError {
         guard stored.requestHash == claim.requestHash else { return .mismatch }
         if let response = stored.response { return .replay(response) }
-        return .inFlight
+        return now.timeIntervalSince(stored.createdAt) > responseGrace ? .responseLost : .inFlight
     }
 }
 

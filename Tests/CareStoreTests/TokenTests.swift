@@ -88,3 +88,22 @@ struct ReferenceCacheTests {
         }
     }
 }
+
+@Suite("Idempotency keys")
+struct IdempotencyKeyTests {
+    @Test("a key whose change committed but whose response was never kept: in flight for a minute, then 'response lost', never run again")
+    func responseLost() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let store = CareStore(pool: pool, logger: testLogger())
+            let team = try await store.createTeam(name: "North")
+            let member = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist])
+            let claim = IdempotencyClaim(key: "k-lost", requestHash: Data([1, 2, 3]))
+            try await pool.query("INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), 'k-lost', \(Data([1, 2, 3])))")
+            await #expect(throws: IdempotencyError.inFlight) { try await store.checkIdempotencyKey(claim, memberID: member) }
+            try await pool.query("UPDATE idempotency_keys SET created_at = now() - interval '2 minutes' WHERE key = 'k-lost'")
+            await #expect(throws: IdempotencyError.responseLost) { try await store.checkIdempotencyKey(claim, memberID: member) }
+            let other = IdempotencyClaim(key: "k-lost", requestHash: Data([9]))
+            await #expect(throws: IdempotencyError.mismatch) { try await store.checkIdempotencyKey(other, memberID: member) }
+        }
+    }
+}

@@ -2,6 +2,7 @@ import CareDomain
 import Crypto
 import Foundation
 import PQ
+import Synchronization
 
 /// Who a request acts as, and what the audit log should call the request. The HTTP API sets it
 /// (as a task-local) around each store call; commands then run as care_app with the member set
@@ -34,22 +35,15 @@ public struct RequestActor: Sendable {
 public final class IdempotencyClaim: Sendable {
     public let key: String
     public let requestHash: Data
-    /// Set once the key row is written (in the first command's transaction).
-    let claimed = LockedFlag()
+    /// Set once the key row is committed (in the first command's transaction).
+    let claimed = Mutex(false)
 
     public init(key: String, requestHash: Data) {
         self.key = key
         self.requestHash = requestHash
     }
 
-    public var isClaimed: Bool { claimed.value }
-}
-
-final class LockedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var flag = false
-    var value: Bool { lock.withLock { flag } }
-    func set(_ value: Bool) { lock.withLock { flag = value } }
+    public var isClaimed: Bool { claimed.withLock { $0 } }
 }
 
 /// What an earlier request with the same Idempotency-Key got.

@@ -82,7 +82,7 @@ public struct CareStore: Sendable {
                 return (result, claimedKey)
             }
             // Only a committed key counts as claimed (a retried or failed transaction wrote none).
-            if claimedKey { actor?.idempotency?.claimed.set(true) }
+            if claimedKey { actor?.idempotency?.claimed.withLock { $0 = true } }
             if actor != nil { count("carerelay_audit_entries_total", [("outcome", "allowed")], by: max(trail.patients.count, 1)) }
             count("carerelay_handoffs_created_total", by: trail.handoffs)
             return result

@@ -257,22 +257,6 @@ extension CareStore {
             }
         }
     }
-
-    /// Adds roles on a team to an existing member (an admin's command).
-    public func addRoles(memberID: UUID, teamID: UUID, roles: [Role], actorID: UUID?) async throws {
-        guard !roles.isEmpty else { throw StoreError.invalid("give at least one role") }
-        try await command { context in
-            try await context.requireTeam(teamID)
-            try context.authorize(.manageTeam, teamID: teamID, patientID: nil)
-            let exists = try await context.connection.query("SELECT 1 FROM members WHERE id = \(memberID)")
-            guard !exists.isEmpty else { throw StoreError.notFound("member \(memberID)") }
-            for role in Set(roles) {
-                try await context.connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(teamID), \(memberID), \(role.rawValue)) ON CONFLICT DO NOTHING")
-            }
-            try await context.append("member.roles_added", teamID: teamID, patientID: nil, actorID: actorID,
-                                     payload: ["member_id": memberID.uuidString.lowercased(), "roles": roles.map(\.rawValue).sorted().joined(separator: ",")])
-        }
-    }
 }
 
 extension CareStore {

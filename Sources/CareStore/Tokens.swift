@@ -29,11 +29,6 @@ public struct Principal: Sendable, Equatable {
         self.scopes = scopes
         self.roles = roles
     }
-
-    /// The teams on which the member holds any of `wanted`.
-    public func teams(with wanted: Set<Role>) -> [UUID] {
-        roles.filter { !$0.value.isDisjoint(with: wanted) }.map(\.key)
-    }
 }
 
 public struct IssuedToken: Sendable, Equatable, Codable {

@@ -145,13 +145,12 @@ struct V1Controller: Sendable {
             }
             let principal = try context.requirePrincipal()
             do {
-                let version = try await context.acting("care_plan.update", request, patient: id) {
-                    try await store.updateCarePlan(patientID: id, expectedVersion: expected,
-                                                   content: CarePlanContent(goals: body.goals, problems: body.problems, treatmentLine: body.treatmentLine),
-                                                   actorID: principal.memberID)
+                let plan = try await context.acting("care_plan.update", request, patient: id) {
+                    try await store.saveCarePlan(patientID: id, expectedVersion: expected,
+                                                 content: CarePlanContent(goals: body.goals, problems: body.problems, treatmentLine: body.treatmentLine),
+                                                 actorID: principal.memberID)
                 }
-                let plan = try await context.acting("care_plan.read", request, patient: id) { try await store.carePlan(patientID: id) }
-                return try Wire.json(CarePlanOut(plan), headers: [.eTag: Self.etag(version)])
+                return try Wire.json(CarePlanOut(plan), headers: [.eTag: Self.etag(plan.version)])
             } catch StoreError.conflict(let why) where why.hasPrefix("the care plan is at version") {
                 throw Problem("precondition-failed", title: "Precondition failed", status: .preconditionFailed, detail: why)
             }
@@ -233,7 +232,6 @@ struct V1Controller: Sendable {
                     case "complete": try await store.completeTask(id, memberID: principal.memberID, evidence: note)
                     default: try await store.cancelTask(id, memberID: principal.memberID, reason: note)
                     }
-                    return try await store.task(id)
                 }
                 return try Wire.json(TaskOut(task))
             }
@@ -356,9 +354,8 @@ struct V1Controller: Sendable {
         }
         v1.get("patients/:id/trials") { request, context in
             let id = try context.id()
-            let principal = try context.requirePrincipal()
-            let summary = try await context.acting("trial.list", request, patient: id) { try await store.patientSummary(id, readerID: principal.memberID) }
-            return try Wire.json(ListPage(items: summary.trials.map(TrialOut.init), nextCursor: nil))
+            let trials = try await context.acting("trial.list", request, patient: id) { try await store.trials(patientID: id) }
+            return try Wire.json(ListPage(items: trials.map(TrialOut.init), nextCursor: nil))
         }
         v1.post("patients/:id/trials") { request, context in
             let id = try context.id()
@@ -390,9 +387,8 @@ struct V1Controller: Sendable {
         }
         v1.get("patients/:id/referrals") { request, context in
             let id = try context.id()
-            let principal = try context.requirePrincipal()
-            let summary = try await context.acting("referral.list", request, patient: id) { try await store.patientSummary(id, readerID: principal.memberID) }
-            return try Wire.json(ListPage(items: summary.referrals.map(ReferralOut.init), nextCursor: nil))
+            let referrals = try await context.acting("referral.list", request, patient: id) { try await store.referrals(patientID: id) }
+            return try Wire.json(ListPage(items: referrals.map(ReferralOut.init), nextCursor: nil))
         }
         v1.post("patients/:id/referrals") { request, context in
             let id = try context.id()

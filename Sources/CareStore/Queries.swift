@@ -129,34 +129,14 @@ extension CareStore {
                 response = try reference.responseRules.assess(baseline: Score(.phq9, total: first.total), latest: Score(.phq9, total: last.total))
             }
 
-            let trialRows = try await connection.query("""
-                SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence, t.sessions,
-                       t.is_bilateral_ect, d.drug_class
-                FROM trials t LEFT JOIN dose_table d ON d.drug = t.drug
-                WHERE t.patient_id = \(patientID) ORDER BY t.started_on
-                """)
-            var trials: [TrialSummary] = []
+            let trials = try await context.loadTrials(patientID: patientID, reference: reference, asOf: asOf)
             var failed: [FailedTrial] = []
             var failedMedications = 0
-            var augmentationUsed = false
-            var ectUsed = false
-            for row in trialRows {
-                let (id, kindText, drug, steps, started, stopped, outcomeText, isFailed, adherence, sessions, bilateral, drugClass) = try row.decode(
-                    UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, Date?.self, String?.self, Bool.self,
-                    Double?.self, Int?.self, Bool.self, String?.self)
-                let kind = TrialKind(rawValue: kindText) ?? .medication
-                let outcome = outcomeText.flatMap(TrialOutcome.init(rawValue:))
-                let facts = TrialFacts(kind: kind, drug: drug, isBilateralECT: bilateral,
-                                       doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
-                                       start: started, stop: stopped, adherence: adherence, outcome: outcome, sessions: sessions)
-                let adequacy = try? reference.trialRules.adequacy(of: facts, doseTable: reference.doseTable, asOf: asOf)
-                trials.append(TrialSummary(id: id, kind: kind, drug: drug, startedOn: started, stoppedOn: stopped, outcome: outcome, isFailed: isFailed, adequacy: adequacy))
-                if kind == .augmentation { augmentationUsed = true }
-                if kind == .neuromodulation, bilateral { ectUsed = true }
-                if isFailed, started >= episodeStart {
-                    failed.append(FailedTrial(kind: kind, drugClass: drugClass.flatMap(DrugClass.init(rawValue:)), isBilateralECT: bilateral))
-                    if kind == .medication { failedMedications += 1 }
-                }
+            let augmentationUsed = trials.contains { $0.summary.kind == .augmentation }
+            let ectUsed = trials.contains { $0.summary.kind == .neuromodulation && $0.isBilateralECT }
+            for trial in trials where trial.summary.isFailed && trial.summary.startedOn >= episodeStart {
+                failed.append(FailedTrial(kind: trial.summary.kind, drugClass: trial.drugClass, isBilateralECT: trial.isBilateralECT))
+                if trial.summary.kind == .medication { failedMedications += 1 }
             }
             let trd = reference.trialRules.trdStatus(failed: failed)
             let thaseRush = Staging.thaseRush(failed: failed)
@@ -167,13 +147,7 @@ extension CareStore {
                                                           failedMedications: failedMedications, augmentationUsed: augmentationUsed, ectUsed: ectUsed))
             }
 
-            let referrals = try await connection.query("""
-                SELECT id, kind, status, target_clinic, created_at FROM referrals WHERE patient_id = \(patientID) ORDER BY created_at
-                """).map { row in
-                let (id, kind, status, clinic, created) = try row.decode(UUID.self, String.self, String.self, String.self, Date.self)
-                return ReferralSummary(id: id, kind: ReferralKind(rawValue: kind) ?? .other, status: ReferralStatus(rawValue: status) ?? .requested,
-                                       targetClinic: clinic, createdAt: created)
-            }
+            let referrals = try await context.loadReferrals(patientID: patientID)
             let handoffs = try await connection.query("""
                 SELECT id, role, reason, due_at, task_id, escalated_at IS NOT NULL FROM handoffs
                 WHERE patient_id = \(patientID) AND acknowledged_at IS NULL ORDER BY due_at
@@ -184,7 +158,7 @@ extension CareStore {
             return PatientSummary(
                 id: patientID, teamID: teamID, mrn: mrn, displayName: name, status: PatientStatus(rawValue: status) ?? .enrolled,
                 enrolledOn: enrolledOn, plan: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: treatmentLine),
-                planVersion: version, openTasks: openTasks, recentNotes: notes, scores: scores, response: response, trials: trials,
+                planVersion: version, openTasks: openTasks, recentNotes: notes, scores: scores, response: response, trials: trials.map(\.summary),
                 trd: trd, thaseRush: thaseRush, maudsley: maudsley, referrals: referrals, openHandoffs: handoffs)
         }
     }
@@ -243,6 +217,22 @@ extension CareStore {
         }
     }
 
+    /// A patient's trials with their adequacy, oldest first.
+    public func trials(patientID: UUID, asOf: Date = Date()) async throws -> [TrialSummary] {
+        try await command { context in
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            return try await context.loadTrials(patientID: patientID, reference: try await context.referenceData(), asOf: asOf).map(\.summary)
+        }
+    }
+
+    /// A patient's referrals, oldest first.
+    public func referrals(patientID: UUID) async throws -> [ReferralSummary] {
+        try await command { context in
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            return try await context.loadReferrals(patientID: patientID)
+        }
+    }
+
     static let taskColumns = "t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id"
     static let taskOrder = "array_position(ARRAY['stat', 'asap', 'urgent', 'routine'], t.priority), t.due_at NULLS LAST, t.created_at"
 
@@ -277,6 +267,47 @@ extension CareStore {
             """).map { row in
             let (id, name, roles) = try row.decode(UUID.self, String.self, [String].self)
             return TeamMembership(teamID: id, name: name, roles: roles.compactMap(Role.init(rawValue:)))
+        }
+    }
+}
+
+/// A trial as the summary and the trial list read it, with what TRD and staging need besides.
+struct LoadedTrial {
+    var summary: TrialSummary
+    var isBilateralECT: Bool
+    var drugClass: DrugClass?
+}
+
+extension CommandContext {
+    func loadTrials(patientID: UUID, reference: ReferenceData, asOf: Date) async throws -> [LoadedTrial] {
+        try await connection.query("""
+            SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence, t.sessions,
+                   t.is_bilateral_ect, d.drug_class
+            FROM trials t LEFT JOIN dose_table d ON d.drug = t.drug
+            WHERE t.patient_id = \(patientID) ORDER BY t.started_on
+            """).map { row in
+            let (id, kindText, drug, steps, started, stopped, outcomeText, isFailed, adherence, sessions, bilateral, drugClass) = try row.decode(
+                UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, Date?.self, String?.self, Bool.self,
+                Double?.self, Int?.self, Bool.self, String?.self)
+            let kind = TrialKind(rawValue: kindText) ?? .medication
+            let outcome = outcomeText.flatMap(TrialOutcome.init(rawValue:))
+            let facts = TrialFacts(kind: kind, drug: drug, isBilateralECT: bilateral,
+                                   doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
+                                   start: started, stop: stopped, adherence: adherence, outcome: outcome, sessions: sessions)
+            let adequacy = try? reference.trialRules.adequacy(of: facts, doseTable: reference.doseTable, asOf: asOf)
+            return LoadedTrial(summary: TrialSummary(id: id, kind: kind, drug: drug, startedOn: started, stoppedOn: stopped, outcome: outcome,
+                                                     isFailed: isFailed, adequacy: adequacy),
+                               isBilateralECT: bilateral, drugClass: drugClass.flatMap(DrugClass.init(rawValue:)))
+        }
+    }
+
+    func loadReferrals(patientID: UUID) async throws -> [ReferralSummary] {
+        try await connection.query("""
+            SELECT id, kind, status, target_clinic, created_at FROM referrals WHERE patient_id = \(patientID) ORDER BY created_at
+            """).map { row in
+            let (id, kind, status, clinic, created) = try row.decode(UUID.self, String.self, String.self, String.self, Date.self)
+            return ReferralSummary(id: id, kind: ReferralKind(rawValue: kind) ?? .other, status: ReferralStatus(rawValue: status) ?? .requested,
+                                   targetClinic: clinic, createdAt: created)
         }
     }
 }

@@ -27,6 +27,11 @@ extension CareStore {
     /// Saves a new version of the patient's care plan, if `expectedVersion` is still the active
     /// one: optimistic concurrency, so two clinicians never overwrite each other unawares.
     public func updateCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, actorID: UUID?) async throws -> Int {
+        try await saveCarePlan(patientID: patientID, expectedVersion: expectedVersion, content: content, actorID: actorID).version
+    }
+
+    /// `updateCarePlan`, answering with the plan as saved.
+    public func saveCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, actorID: UUID?) async throws -> CarePlan {
         try await command { context in
             let teamID = try await context.patientTeam(patientID, for: .editCarePlan)
             let rows = try await context.connection.query("""
@@ -38,13 +43,14 @@ extension CareStore {
                 throw StoreError.conflict("the care plan is at version \(current), not \(expectedVersion): someone saved it in the meantime")
             }
             try await context.connection.query("UPDATE care_plans SET is_active = false WHERE patient_id = \(patientID) AND is_active")
-            try await context.connection.query("""
+            let saved = try await context.connection.query("""
                 INSERT INTO care_plans (patient_id, version, goals, problems, treatment_line, author_id)
                 VALUES (\(patientID), \(current + 1), \(PQJSON(content.goals))::jsonb, \(PQJSON(content.problems))::jsonb, \(content.treatmentLine), \(actorID))
-                """)
+                RETURNING created_at
+                """)[0].decode(Date.self, at: 0)
             try await context.append("care_plan.updated", teamID: teamID, patientID: patientID, actorID: actorID,
                                      payload: ["version": "\(current + 1)"])
-            return current + 1
+            return CarePlan(patientID: patientID, version: current + 1, content: content, authorID: actorID, updatedAt: saved)
         }
     }
 
@@ -73,7 +79,8 @@ extension CareStore {
     }
 
     /// Gives a task to a member of the patient's team.
-    public func assignTask(_ taskID: UUID, to memberID: UUID, actorID: UUID?) async throws {
+    @discardableResult
+    public func assignTask(_ taskID: UUID, to memberID: UUID, actorID: UUID?) async throws -> TaskSummary {
         try await changeTask(taskID, event: "task.assigned", actorID: actorID) { context, task in
             guard task.status.isOpen else { throw StoreError.conflict("task \(taskID) is \(task.status.rawValue)") }
             try await context.requireTeamMember(memberID, teamID: task.teamID)
@@ -85,7 +92,8 @@ extension CareStore {
     }
 
     /// A member takes a task from their role's pool.
-    public func claimTask(_ taskID: UUID, memberID: UUID) async throws {
+    @discardableResult
+    public func claimTask(_ taskID: UUID, memberID: UUID) async throws -> TaskSummary {
         try await changeTask(taskID, event: "task.claimed", actorID: memberID) { context, task in
             guard task.ownerID == nil else { throw StoreError.conflict("task \(taskID) is already claimed") }
             guard task.status == .requested else { throw StoreError.conflict("task \(taskID) is \(task.status.rawValue)") }
@@ -98,19 +106,22 @@ extension CareStore {
         }
     }
 
-    public func startTask(_ taskID: UUID, memberID: UUID) async throws {
+    @discardableResult
+    public func startTask(_ taskID: UUID, memberID: UUID) async throws -> TaskSummary {
         try await moveTask(taskID, to: .inProgress, event: "task.started", actorID: memberID)
     }
 
-    public func completeTask(_ taskID: UUID, memberID: UUID, evidence: String? = nil) async throws {
+    @discardableResult
+    public func completeTask(_ taskID: UUID, memberID: UUID, evidence: String? = nil) async throws -> TaskSummary {
         try await moveTask(taskID, to: .completed, event: EventType.taskCompleted, actorID: memberID, evidence: evidence)
     }
 
-    public func cancelTask(_ taskID: UUID, memberID: UUID, reason: String? = nil) async throws {
+    @discardableResult
+    public func cancelTask(_ taskID: UUID, memberID: UUID, reason: String? = nil) async throws -> TaskSummary {
         try await moveTask(taskID, to: .cancelled, event: "task.cancelled", actorID: memberID, evidence: reason)
     }
 
-    private func moveTask(_ taskID: UUID, to next: TaskStatus, event: String, actorID: UUID, evidence: String? = nil) async throws {
+    private func moveTask(_ taskID: UUID, to next: TaskStatus, event: String, actorID: UUID, evidence: String? = nil) async throws -> TaskSummary {
         try await changeTask(taskID, event: event, actorID: actorID) { context, task in
             if case .failure(let error) = task.status.moving(to: next) { throw StoreError.conflict(error.description) }
             try await context.connection.query("""
@@ -124,7 +135,7 @@ extension CareStore {
     }
 
     private func changeTask(_ taskID: UUID, event: String, actorID: UUID?,
-                            _ change: @Sendable (CommandContext, LockedTask) async throws -> [String: String]) async throws {
+                            _ change: @Sendable (CommandContext, LockedTask) async throws -> [String: String]) async throws -> TaskSummary {
         try await command { context in
             let rows = try await context.connection.query("""
                 SELECT t.patient_id, p.team_id, t.status, t.owner_id, t.pool_role FROM tasks t JOIN patients p ON p.id = t.patient_id
@@ -138,6 +149,8 @@ extension CareStore {
             var payload = try await change(context, task)
             payload["task_id"] = taskID.uuidString.lowercased()
             try await context.append(event, teamID: teamID, patientID: patientID, actorID: actorID, payload: payload)
+            // The task as changed, from the same transaction.
+            return try Self.task(try await context.connection.query("SELECT \(unescaped: Self.taskColumns) FROM tasks t WHERE t.id = \(taskID)")[0])
         }
     }
 

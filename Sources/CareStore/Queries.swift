@@ -179,9 +179,18 @@ extension CareStore {
             var filters: PQQuery = ""
             if let role { filters = "\(fragment: filters) AND t.pool_role = \(role.rawValue)" }
             if let dueBefore { filters = "\(fragment: filters) AND t.due_at < \(dueBefore)" }
+            // The member's teams go in as values, and the statement is planned for them each time
+            // (not prepared): the planner then sees how small a team is and walks its patients,
+            // instead of every open task in the database (a plan for "any team" does that).
+            let teams: [UUID]
+            if let actor = context.acting, actor.principal.memberID == memberID {
+                teams = Array(actor.principal.roles.keys)
+            } else {
+                teams = try await context.connection.query("SELECT DISTINCT team_id FROM memberships WHERE member_id = \(memberID)").map { try $0.decode(UUID.self, at: 0) }
+            }
             let tasks = try await context.connection.query("""
                 SELECT \(unescaped: Self.taskColumns) FROM tasks t JOIN patients p ON p.id = t.patient_id
-                WHERE p.team_id IN (SELECT m.team_id FROM memberships m WHERE m.member_id = \(memberID))
+                WHERE p.team_id = ANY(\(teams)::uuid[])
                   AND t.status = ANY(\(statuses))
                   AND (t.not_before IS NULL OR t.not_before <= \(asOf))
                   AND (t.owner_id = \(memberID)
@@ -190,7 +199,7 @@ extension CareStore {
                   \(fragment: filters)
                 ORDER BY \(unescaped: Self.taskOrder), t.id
                 LIMIT \(limit + 1) OFFSET \(offset)
-                """).map(Self.task)
+                """, prepared: false).map(Self.task)
             let page = Page(items: Array(tasks.prefix(limit)), next: tasks.count > limit ? "\(offset + limit)" : nil)
             context.trail.touch(page.items.map(\.patientID))
             return page

@@ -1,13 +1,15 @@
 -- pgbench: the statements care-server runs for GET /v1/tasks (my queue, first page of 50), as
 -- care_app with the acting member set. Variables: :hash, :member, :pids (the page's patients,
--- for the audit entries, as the server writes them).
+-- for the audit entries, as the server writes them), :teams (the member's teams, as the server
+-- knows them from the token). The server plans this statement each time (it is not prepared); pgbench
+-- runs it with -M prepared like every other statement here.
 UPDATE api_tokens t SET last_used_at = now() FROM members m
  WHERE t.token_hash = decode(:hash, 'hex') AND m.id = t.member_id AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
  RETURNING t.id, m.id, m.display_name, m.is_service_account, t.scopes, ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id);
 BEGIN;
 SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', :member, true);
 SELECT t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id FROM tasks t JOIN patients p ON p.id = t.patient_id
- WHERE p.team_id IN (SELECT m.team_id FROM memberships m WHERE m.member_id = :member::uuid)
+ WHERE p.team_id = ANY(:teams::uuid[])
    AND t.status = ANY(:statuses::text[])
    AND (t.not_before IS NULL OR t.not_before <= now())
    AND (t.owner_id = :member::uuid

@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // libpq, through pkg-config; the only place C is seen.
@@ -61,7 +63,7 @@ let package = Package(
         .target(
             name: "CareAPI",
             dependencies: [
-                "PQ", "CareStore",
+                "PQ", "CareStore", "CareWebhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -70,11 +72,24 @@ let package = Package(
             ],
             plugins: ["EmbedMigrations"]
         ),
+        // Webhook delivery: the dispatcher, Standard Webhooks signatures, the destination check.
+        .target(
+            name: "CareWebhooks",
+            dependencies: [
+                "PQ", "CareStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // care-server's commands: serve, migrate, admin.
         .target(
             name: "CareServer",
             dependencies: [
-                "PQ", "CareStore", "CareAPI", "LocalPostgres",
+                "PQ", "CareStore", "CareAPI", "CareWebhooks", "LocalPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -111,7 +126,8 @@ let package = Package(
         .testTarget(
             name: "CareAPITests",
             dependencies: [
-                "CareAPI", "CareServer", "CareStore", "PQ", "LocalPostgres", "TestSupport",
+                "CareAPI", "CareServer", "CareStore", "CareWebhooks", "PQ", "LocalPostgres", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

@@ -31,6 +31,10 @@ DRUGS = sorted(["citalopram", "escitalopram", "fluoxetine", "fluvoxamine", "paro
     "selegiline-transdermal", "lithium", "aripiprazole", "brexpiprazole", "quetiapine"])
 ROLES = ["psychiatrist", "psychologist", "social_worker", "care_manager", "admin", "integration", "compliance"]
 POOL_ROLES = ["psychiatrist", "psychologist", "social_worker", "care_manager"]
+EVENT_TYPES = ["team.created", "member.created", "patient.enrolled", "patient.status_changed", "patient.trd_reached", "care_plan.updated",
+    "task.created", "task.assigned", "task.claimed", "task.started", "task.completed", "task.cancelled", "note.added", "note.amended",
+    "measurement.recorded", "trial.started", "trial.dose_changed", "trial.outcome_recorded", "trial.failed", "referral.made",
+    "referral.status_changed", "handoff.created", "handoff.acknowledged", "handoff.escalated"]
 TASK_STATUS = ["requested", "accepted", "in-progress", "on-hold", "completed", "cancelled", "failed"]
 schemas = {
  "Problem": obj({"type": {"type": "string", "format": "uri", "description": "Stable per kind of error: https://carerelay.example/problems/<kind>"},
@@ -111,7 +115,30 @@ schemas = {
     "recent_notes": {"type": "array", "items": ref("Note")}},
     ["id", "team_id", "mrn", "display_name", "status", "enrolled_on", "care_plan", "scores", "trials", "trd", "thase_rush", "referrals", "open_tasks", "open_handoffs", "recent_notes"]),
  "Created": obj({"id": uuid, "handoff_ids": {"type": "array", "items": uuid, "description": "Handoffs the playbook made of this change."}}, ["id"]),
+ "IntegrationEvent": obj({"event_id": {"type": "string", "pattern": "^[0-9]+$"}, "cursor": {"type": "string", "description": "This event's position in the feed (opaque)."},
+                          "type": {"type": "string", "enum": EVENT_TYPES}, "team_id": uuid, "patient_id": uuid, "occurred_at": ts,
+                          "details": {"type": "object", "additionalProperties": {"type": "string"},
+                                      "description": "Ids (`*_id`) and kinds (outcome, status, role, step...) only: never a note's text, never anything of a psychotherapy note."}},
+                         ["event_id", "cursor", "type", "team_id", "occurred_at", "details"],
+                         "An event as integrations see it; webhook bodies carry the same object as `data`."),
+ "FeedPage": obj({"items": {"type": "array", "items": ref("IntegrationEvent")},
+                  "next_cursor": {"type": "string", "description": "Always present: pass it as `after` on the next request (also when `items` is empty)."}}),
+ "Webhook": obj({"id": uuid, "url": {"type": "string", "format": "uri"}, "event_types": {"type": "array", "items": {"type": "string"}}, "team_id": uuid,
+                 "description": {"type": "string"}, "status": {"type": "string", "enum": ["active", "paused", "disabled"]},
+                 "disabled_reason": {"type": "string"}, "created_at": ts, "updated_at": ts,
+                 "secret": {"type": "string", "pattern": "^whsec_", "description": "Only in the answers of create and rotate-secret: keep it, it is not shown again."}},
+                ["id", "url", "event_types", "description", "status", "created_at", "updated_at"]),
+ "WebhookPage": page("Webhook"),
+ "Delivery": obj({"id": uuid, "webhook_id": uuid, "event_id": {"type": "string"}, "event_type": {"type": "string"},
+                  "status": {"type": "string", "enum": ["pending", "sending", "succeeded", "dead", "cancelled"]}, "attempts": {"type": "integer"},
+                  "next_attempt_at": ts, "last_attempt_at": ts, "last_status": {"type": "integer"}, "last_error": {"type": "string"}, "delivered_at": ts, "created_at": ts},
+                 ["id", "webhook_id", "event_id", "event_type", "status", "attempts", "created_at"]),
+ "DeliveryPage": page("Delivery"),
  # request bodies
+ "NewWebhook": obj({"url": {"type": "string", "format": "uri", "maxLength": 2000, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\x00]+$"},
+                    "event_types": {"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "string", "enum": ["*"] + EVENT_TYPES}},
+                    "team_id": uuid, "description": free(500)}, ["url", "event_types"],
+                   "The URL must be http or https and resolve to public addresses only (an operator may allow private networks). `*` subscribes to every type."),
  "NewTeam": obj({"name": text(200)}),
  "NewMember": obj({"display_name": text(200), "email": free(320),
                    "roles": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["psychiatrist", "psychologist", "social_worker", "care_manager", "admin", "compliance"]}},
@@ -260,6 +287,31 @@ paths.update({
                                               errs=("400", "403", "404", "409"), post=True, opid="acknowledgeHandoff")},
  "/v1/patients/{id}/events": {"get": op("A patient's history, newest first", "events", [idp, limit, numcursor], ok=resp(200, "Events", "EventPage"),
                                         errs=("400", "403", "404"), opid="listPatientEvents")},
+ "/v1/events": {"get": op("The integration feed: events of my teams in commit order (never skips), long-polling with `wait`", "events",
+    [P("after", "query", {"type": "string", "pattern": "^[0-9]{1,19}-[0-9]{1,19}$"}, "The `next_cursor` of the previous answer; omit to start at the beginning."),
+     P("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 100}, "Most events per answer (1-200)."),
+     P("wait", "query", {"type": "integer", "minimum": 0, "maximum": 60, "default": 0}, "Seconds to wait for an event when there is none yet (0-60); the answer comes as soon as one commits.")],
+    ok=resp(200, "Events after the cursor (possibly none) and the cursor to pass next", "FeedPage"), errs=("400", "403"), opid="readFeed",
+    desc="Events are ordered by the transaction that wrote them, and an event is given only once every transaction that started before it has ended, so a reader that follows `next_cursor` never misses one. Items carry ids and kinds only. Clinical members read their teams' events; service accounts need the events:read scope. Each answer is audited as a read of the patients it names.")},
+ "/v1/webhooks": {
+    "get": op("My webhook subscriptions", "webhooks", [limit, cursor], ok=resp(200, "Subscriptions, oldest first", "WebhookPage"), errs=("400", "403"), opid="listWebhooks"),
+    "post": op("Subscribe a URL to event types (the answer holds the signing secret, once)", "webhooks", body="NewWebhook",
+               ok=resp(201, "Created; keep `secret`", "Webhook", {"Location": {"description": "Where the new resource is", "schema": {"type": "string"}}}),
+               errs=("400", "403", "404", "409", "413", "422"), post=True, opid="createWebhook",
+               desc="For service accounts with the webhooks:manage scope. Deliveries follow the Standard Webhooks specification: headers webhook-id (the same on every retry), webhook-timestamp and webhook-signature (`v1,` and base64 HMAC-SHA256 of `id.timestamp.body` keyed by the base64 part of the `whsec_` secret). Failed attempts are retried with exponential backoff and jitter; after the last one the delivery is dead and can be redelivered. A 410 answer disables the subscription.")},
+ "/v1/webhooks/{id}": {
+    "get": op("A webhook subscription", "webhooks", [idp], ok=resp(200, "Subscription", "Webhook"), errs=("400", "403", "404"), opid="getWebhook"),
+    "delete": op("Delete a subscription and its deliveries", "webhooks", [idp], ok={"204": {"description": "Deleted"}}, errs=("400", "403", "404"), opid="deleteWebhook")},
+ "/v1/webhooks/{id}/pause": {"post": op("Pause: deliveries are kept and wait", "webhooks", [idp], ok=resp(200, "Paused", "Webhook"), errs=("400", "403", "404", "409"), post=True, opid="pauseWebhook")},
+ "/v1/webhooks/{id}/resume": {"post": op("Resume a paused or disabled subscription", "webhooks", [idp], ok=resp(200, "Active", "Webhook"), errs=("400", "403", "404", "409"), post=True, opid="resumeWebhook")},
+ "/v1/webhooks/{id}/rotate-secret": {"post": op("A new signing secret; the previous one keeps signing beside it for 24 hours", "webhooks", [idp],
+    ok=resp(200, "The subscription with its new `secret`", "Webhook"), errs=("400", "403", "404", "409"), post=True, opid="rotateWebhookSecret")},
+ "/v1/webhooks/{id}/deliveries": {"get": op("A subscription's deliveries, newest first, with status, attempts and the last error", "webhooks",
+    [idp, P("status", "query", {"type": "string", "enum": ["pending", "sending", "succeeded", "dead", "cancelled"]}, "Only deliveries in this status."), limit, cursor],
+    ok=resp(200, "Deliveries", "DeliveryPage"), errs=("400", "403", "404"), opid="listDeliveries")},
+ "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver": {"post": op("Send a delivery again (a dead, cancelled or succeeded one)", "webhooks",
+    [idp, P("delivery_id", "path", uuid, "The delivery's id.", True)], ok=resp(202, "Queued for sending", "Delivery"),
+    errs=("400", "403", "404", "409"), post=True, opid="redeliver")},
  "/v1/patients/{id}/audit": {"get": op("Who read or changed this patient's data (the compliance role)", "audit",
                                        [idp, P("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 100}, "Page size (1-200)."), numcursor],
                                        ok=resp(200, "Audit entries, newest first", "AuditPage"), errs=("400", "403", "404"), opid="listAudit")},
@@ -274,7 +326,7 @@ def nullable_optionals(schema):
         if name in schema.get("required", []) or "const" in p: continue
         if "$ref" in p: continue
         props[name] = {"anyOf": [copy.deepcopy(p), {"type": "null"}]}
-for name in ["NewMember", "NewTask", "TaskAction", "NewNote", "NewMeasurement", "NewTrial", "NewTrialOutcome", "NewReferral"]:
+for name in ["NewWebhook", "NewMember", "NewTask", "TaskAction", "NewNote", "NewMeasurement", "NewTrial", "NewTrialOutcome", "NewReferral"]:
     nullable_optionals(schemas[name])
 doc = {
  "openapi": "3.1.0",

@@ -1,4 +1,5 @@
 import CareStore
+import CareWebhooks
 import Foundation
 import Hummingbird
 import Logging
@@ -26,13 +27,20 @@ public struct CareAPIDependencies: Sendable {
     public var migrator: Migrator
     public var store: CareStore
     public var metrics: CareMetrics
+    /// Wakes long-polling feed readers; `FeedListener` signals it on every committed event.
+    public var feedSignal: ChangeSignal
+    /// Where webhook subscriptions may point.
+    public var webhookDestinations: DestinationPolicy
 
     /// Without a store, one is made that counts into `metrics`.
-    public init(pool: PQPool, migrator: Migrator, store: CareStore? = nil, metrics: CareMetrics = CareMetrics()) {
+    public init(pool: PQPool, migrator: Migrator, store: CareStore? = nil, metrics: CareMetrics = CareMetrics(),
+                feedSignal: ChangeSignal = ChangeSignal(), webhookDestinations: DestinationPolicy = DestinationPolicy()) {
         self.pool = pool
         self.migrator = migrator
         self.metrics = metrics
         self.store = store ?? CareStore(pool: pool, metrics: metrics.factory)
+        self.feedSignal = feedSignal
+        self.webhookDestinations = webhookDestinations
     }
 }
 
@@ -54,6 +62,7 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
         .add(middleware: IdempotencyMiddleware(store: dependencies.store))
     MeController(store: dependencies.store).addRoutes(to: v1)
     V1Controller(store: dependencies.store).addRoutes(to: v1)
+    IntegrationController(store: dependencies.store, events: dependencies.feedSignal, destinations: dependencies.webhookDestinations).addRoutes(to: v1)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
 }
@@ -75,4 +84,39 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
         logger: logger
     )
+}
+
+/// Wakes long-polling feed readers: LISTEN care_events (a trigger NOTIFYs on every committed
+/// insert into the event log) signals `signal`; after a reconnection it signals too (anything
+/// notified meanwhile was lost, so readers look again). At shutdown it wakes them all at once,
+/// so the HTTP server's drain does not wait out their long polls.
+public struct FeedListener: Service {
+    let pool: PQPool
+    let signal: ChangeSignal
+    let logger: Logger
+
+    public init(pool: PQPool, signal: ChangeSignal, logger: Logger) {
+        self.pool = pool
+        self.signal = signal
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            await withTaskCancellationHandler {
+                while !Task.isCancelled && !signal.isClosed {
+                    do {
+                        let notifications = try await pool.listen("care_events")
+                        signal.signal()
+                        for await _ in notifications { signal.signal() }
+                    } catch {
+                        logger.error("cannot listen for events; feed readers wait out their timeout", metadata: ["error": "\(error)"])
+                    }
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            } onCancel: {
+                signal.close()
+            }
+        }
+    }
 }

@@ -21,6 +21,10 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
     case moveReferral
     case readAudit
     case manageTeam
+    /// The integration feed (GET /v1/events): ids and types of the team's events.
+    case readEvents
+    /// Webhook subscriptions that receive the team's events.
+    case manageWebhooks
 
     public var description: String { rawValue }
 
@@ -45,6 +49,10 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
             return roles.contains(.compliance)
         case .manageTeam:
             return roles.contains(.admin)
+        case .readEvents:
+            return clinical || (integration && scopes.contains("events:read"))
+        case .manageWebhooks:
+            return integration && scopes.contains("webhooks:manage")
         }
     }
 
@@ -67,6 +75,8 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
         case .moveReferral: "only the team's clinicians move referrals"
         case .readAudit: "only the compliance role reads the audit trail"
         case .manageTeam: "only the team's admins manage its members"
+        case .readEvents: "reading the event feed needs a clinical role on the team, or a service account with the events:read scope"
+        case .manageWebhooks: "webhook subscriptions belong to service accounts with the webhooks:manage scope"
         }
     }
 

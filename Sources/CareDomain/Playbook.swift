@@ -10,8 +10,23 @@ public enum EventType {
     public static let referralStatusChanged = "referral.status_changed"
     public static let measurementRecorded = "measurement.recorded"
     public static let taskCompleted = "task.completed"
+    public static let handoffCreated = "handoff.created"
     public static let handoffAcknowledged = "handoff.acknowledged"
     public static let handoffEscalated = "handoff.escalated"
+
+    /// Every type an integration can subscribe to: the events of a team and its patients.
+    /// (Token events name no team and stay in the log only.)
+    public static let integration: [String] = [
+        "team.created", "member.created",
+        "patient.enrolled", "patient.status_changed", trdReached,
+        "care_plan.updated",
+        "task.created", "task.assigned", "task.claimed", "task.started", taskCompleted, "task.cancelled",
+        "note.added", "note.amended",
+        measurementRecorded,
+        trialStarted, "trial.dose_changed", trialOutcomeRecorded, trialFailed,
+        referralMade, referralStatusChanged,
+        handoffCreated, handoffAcknowledged, handoffEscalated,
+    ]
 }
 
 /// When a playbook step applies to an event of its type.

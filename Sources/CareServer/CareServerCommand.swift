@@ -1,6 +1,7 @@
 import ArgumentParser
 import CareAPI
 import CareStore
+import CareWebhooks
 import Foundation
 import Hummingbird
 import LocalPostgres
@@ -122,6 +123,8 @@ extension CareServerCommand {
         @Flag(help: "Do not apply pending migrations at start (they must already be applied).")
         var noMigrate = false
 
+        @OptionGroup(title: "Webhooks") var webhooks: WebhookOptions
+
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
@@ -148,9 +151,16 @@ extension CareServerCommand {
             let store = CareStore(pool: pool, logger: logger, metrics: metrics.factory, cacheReferenceData: true)
             let escalation = EscalationService(store: store, interval: .seconds(60), logger: logger)
             let referenceWatcher = ReferenceDataWatcher(store: store, logger: logger)
+            let settings = try webhooks.settings()
+            let feedSignal = ChangeSignal()
+            var services: [any Service] = [pool, referenceWatcher, escalation, FeedListener(pool: pool, signal: feedSignal, logger: logger)]
+            if !webhooks.noWebhookDelivery {
+                services.append(WebhookDispatcher(store: store, settings: settings, logger: database.makeLogger("carerelay.webhooks")))
+            }
             let app = buildApplication(
-                CareAPIDependencies(pool: pool, migrator: migrator, store: store, metrics: metrics),
-                host: host, port: port, services: [pool, referenceWatcher, escalation], logger: logger,
+                CareAPIDependencies(pool: pool, migrator: migrator, store: store, metrics: metrics, feedSignal: feedSignal,
+                                    webhookDestinations: settings.destinations),
+                host: host, port: port, services: services, logger: logger,
                 onServerRunning: { port in
                     logger.notice("care-server listening", metadata: ["address": "http://\(host):\(port)"])
                 }
@@ -198,6 +208,47 @@ extension CareServerCommand {
             }
             await pool.close()
         }
+    }
+}
+
+/// How this server sends webhooks.
+struct WebhookOptions: ParsableArguments {
+    @Option(name: .customLong("webhook-allow-network"),
+            help: "Let webhooks go to this private, loopback or link-local network (CIDR, e.g. 127.0.0.0/8); repeat for more. By default only public addresses are allowed.")
+    var allowNetworks: [String] = []
+
+    @Option(name: .customLong("webhook-timeout"), help: "Seconds a receiver has to answer one attempt.")
+    var timeout: Double = 10
+
+    @Option(name: .customLong("webhook-max-attempts"), help: "Attempts before a delivery is dead.")
+    var maxAttempts = 12
+
+    @Option(name: .customLong("webhook-retry-base"), help: "Seconds before the first retry; the wait doubles (with jitter) up to 6 hours.")
+    var retryBase: Double = 30
+
+    @Option(name: .customLong("webhook-lease"), help: "Seconds a claimed delivery stays with this server before another may take it (more than the timeout).")
+    var lease: Double = 60
+
+    @Flag(name: .customLong("no-webhook-delivery"), help: "Do not send webhooks from this server (others on the same database do).")
+    var noWebhookDelivery = false
+
+    func settings() throws -> WebhookSettings {
+        var settings = WebhookSettings()
+        var networks: [IPNetwork] = []
+        for text in allowNetworks {
+            guard let network = IPNetwork(text) else { throw ServerError("--webhook-allow-network: '\(text)' is not a network such as 127.0.0.0/8 or ::1/128") }
+            networks.append(network)
+        }
+        settings.destinations = DestinationPolicy(allowedNetworks: networks)
+        guard timeout > 0, timeout <= 300 else { throw ServerError("--webhook-timeout must be from 0 to 300 seconds") }
+        guard maxAttempts >= 1, maxAttempts <= 50 else { throw ServerError("--webhook-max-attempts must be from 1 to 50") }
+        guard retryBase > 0, retryBase <= 86400 else { throw ServerError("--webhook-retry-base must be from 0 to 86400 seconds") }
+        guard lease > timeout else { throw ServerError("--webhook-lease must be longer than --webhook-timeout") }
+        settings.timeout = .milliseconds(Int64(timeout * 1000))
+        settings.maxAttempts = maxAttempts
+        settings.retryBase = .milliseconds(Int64(retryBase * 1000))
+        settings.lease = .milliseconds(Int64(lease * 1000))
+        return settings
     }
 }
 

@@ -21,6 +21,7 @@ extension CareServerCommand.Admin {
         @OptionGroup var options: AdminOptions
 
         static let teamName = "Demo team"
+        static let integrationEmail = "integration@demo.carerelay.example"
         static let people: [(name: String, email: String, role: Role)] = [
             ("Dr. Asha Rao", "asha.rao@demo.carerelay.example", .psychiatrist),
             ("Dr. Ben Okafor", "ben.okafor@demo.carerelay.example", .psychologist),
@@ -39,12 +40,17 @@ extension CareServerCommand.Admin {
                     lines.append("  \(member.role.padding(toLength: 14, withPad: " ", startingAt: 0)) \(member.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(member.token)")
                 }
                 let psychiatrist = seeded.members.first { $0.role == Role.psychiatrist.rawValue }?.token ?? "crt_..."
+                let integration = seeded.members.first { $0.role == Role.integration.rawValue }?.token ?? "crt_..."
                 let patient = seeded.patients.first.map(\.description) ?? "PATIENT_ID"
                 lines += [
                     "Try it (tokens expire in \(tokenDays) days; run seed-demo again for new ones):",
                     "  curl -s http://127.0.0.1:\(port)/v1/tasks -H 'Authorization: Bearer \(psychiatrist)'",
                     "  curl -s http://127.0.0.1:\(port)/v1/patients/\(patient) -H 'Authorization: Bearer \(psychiatrist)'",
                     "  CARE_SERVER=http://127.0.0.1:\(port) CARE_TOKEN=\(psychiatrist) .build/debug/care queue",
+                    "Integrations (the service account's token): the event feed, waiting up to 30 s for news, and a webhook:",
+                    "  curl -s 'http://127.0.0.1:\(port)/v1/events?wait=30' -H 'Authorization: Bearer \(integration)'",
+                    "  curl -s http://127.0.0.1:\(port)/v1/webhooks -H 'Authorization: Bearer \(integration)' -H 'Content-Type: application/json' \\",
+                    "       -d '{\"url\": \"http://127.0.0.1:9999/hook\", \"event_types\": [\"handoff.created\", \"trial.failed\"]}'",
                     "The API is described at http://127.0.0.1:\(port)/openapi.json.",
                 ]
                 return lines.joined(separator: "\n")
@@ -78,6 +84,18 @@ extension CareServerCommand.Admin {
                 let token = try await store.issueToken(memberID: id, name: "demo", expiresAt: expiry(days: tokenDays))
                 members.append(DemoMember(name: person.name, role: person.role.rawValue, member_id: LowercaseID(id), token: token.token))
             }
+            // A service account for trying the feed and webhooks (added to a demo team seeded
+            // before it existed, too).
+            let integration: UUID
+            if let row = try await store.pool.query("SELECT id FROM members WHERE email = \(integrationEmail)").firstRow {
+                integration = try row.decode(UUID.self, at: 0)
+            } else {
+                integration = try await store.createMember(displayName: "Demo integration", email: integrationEmail, teamID: team, roles: [.integration],
+                                                           isServiceAccount: true)
+            }
+            let integrationToken = try await store.issueToken(memberID: integration, name: "demo", scopes: [.eventsRead, .webhooksManage],
+                                                              expiresAt: expiry(days: tokenDays))
+            members.append(DemoMember(name: "Demo integration", role: Role.integration.rawValue, member_id: LowercaseID(integration), token: integrationToken.token))
             return SeededDemo(team_id: LowercaseID(team), created: created, members: members, patients: patients.map(LowercaseID.init))
         }
 

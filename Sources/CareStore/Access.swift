@@ -87,6 +87,8 @@ final class AuditTrail: @unchecked Sendable {
     var patients: [UUID] = []
     /// Handoffs made by the committed attempt (reset when a transaction is retried).
     var handoffs = 0
+    /// A read that named no patient disclosed nothing: no entry (an empty feed poll).
+    var skipWhenNoPatient = false
     func touch(_ patientID: UUID) { if !patients.contains(patientID) { patients.append(patientID) } }
     func touch(_ ids: [UUID]) { for id in ids { touch(id) } }
 }
@@ -132,6 +134,7 @@ extension CommandContext {
     /// The audit entries of a successful command: one per patient it touched.
     func writeAudit(outcome: String) async throws {
         guard let actor = acting else { return }
+        if trail.skipWhenNoPatient, trail.patients.isEmpty, actor.patientID == nil { return }
         try await Audit.write(connection, actor: actor, patients: trail.patients, outcome: outcome, detail: nil)
     }
 }

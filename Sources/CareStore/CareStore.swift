@@ -83,7 +83,9 @@ public struct CareStore: Sendable {
             }
             // Only a committed key counts as claimed (a retried or failed transaction wrote none).
             if claimedKey { actor?.idempotency?.claimed.withLock { $0 = true } }
-            if actor != nil { count("carerelay_audit_entries_total", [("outcome", "allowed")], by: max(trail.patients.count, 1)) }
+            if let actor, !(trail.skipWhenNoPatient && trail.patients.isEmpty && actor.patientID == nil) {
+                count("carerelay_audit_entries_total", [("outcome", "allowed")], by: max(trail.patients.count, 1))
+            }
             count("carerelay_handoffs_created_total", by: trail.handoffs)
             return result
         } catch let error as StoreError {
@@ -146,14 +148,15 @@ final class CommandContext {
         let (id, occurredAt) = try row[0].decode(Int64.self, Date.self)
         var handoffs: [UUID] = []
         if let patientID, let event = playbookEvent(occurredAt) {
-            handoffs = try await applyPlaybook(eventID: id, event: event, patientID: patientID)
+            handoffs = try await applyPlaybook(eventID: id, event: event, teamID: teamID, patientID: patientID)
         }
         return AppendedEvent(id: id, occurredAt: occurredAt, handoffIDs: handoffs)
     }
 
-    /// One task in the receiving role's pool and one handoff per matching playbook step.
+    /// One task in the receiving role's pool and one handoff per matching playbook step, each
+    /// announced by a handoff.created event (for the feed and webhooks).
     /// UNIQUE (event_id, step_key) makes a second handoff for the same step impossible.
-    private func applyPlaybook(eventID: Int64, event: PlaybookEvent, patientID: UUID) async throws -> [UUID] {
+    private func applyPlaybook(eventID: Int64, event: PlaybookEvent, teamID: UUID?, patientID: UUID) async throws -> [UUID] {
         let playbook = try await loadPlaybook()
         var handoffIDs: [UUID] = []
         var inserts: [PQQuery] = []
@@ -167,6 +170,14 @@ final class CommandContext {
             inserts.append("""
                 INSERT INTO handoffs (id, event_id, step_key, patient_id, role, task_id, reason, due_at)
                 VALUES (\(handoffID), \(eventID), \(plan.stepKey), \(patientID), \(plan.role.rawValue), \(taskID), \(plan.reason), \(plan.due))
+                """)
+            let announced: [String: String] = [
+                "handoff_id": handoffID.uuidString.lowercased(), "task_id": taskID.uuidString.lowercased(), "role": plan.role.rawValue,
+                "step": plan.stepKey, "cause_event_id": String(eventID),
+            ]
+            inserts.append("""
+                INSERT INTO events (type, team_id, patient_id, actor_id, payload)
+                VALUES (\(EventType.handoffCreated), \(teamID), \(patientID), NULL, \(PQJSON(announced))::jsonb)
                 """)
             handoffIDs.append(handoffID)
         }

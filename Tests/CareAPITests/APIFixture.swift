@@ -1,6 +1,7 @@
 import CareAPI
 import CareDomain
 import CareStore
+import CareWebhooks
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -16,7 +17,8 @@ struct APIClinic {
     let north: UUID
     let south: UUID
     /// Tokens by name: psychiatrist, psychologist, socialWorker, admin, compliance, service (North,
-    /// patients:read + patients:write), readOnlyService (North, patients:read), southPsychiatrist.
+    /// patients:read + patients:write), readOnlyService (North, patients:read), southPsychiatrist,
+    /// integrator (North, events:read + webhooks:manage).
     var tokens: [String: String] = [:]
     var members: [String: UUID] = [:]
     /// A patient on each team.
@@ -43,6 +45,7 @@ struct APIClinic {
         try await add("service", team: north, roles: [.integration], service: true, scopes: [.patientsRead, .patientsWrite])
         try await add("readOnlyService", team: north, roles: [.integration], service: true, scopes: [.patientsRead])
         try await add("southPsychiatrist", team: south, roles: [.psychiatrist])
+        try await add("integrator", team: north, roles: [.integration], service: true, scopes: [.eventsRead, .webhooksManage])
         let enrolled = Date(timeIntervalSince1970: 1_788_220_800) // 2026-09-01
         let northPatient = try await store.createPatient(teamID: north, mrn: "N-1", displayName: "Ada North", enrolledOn: enrolled)
         let southPatient = try await store.createPatient(teamID: south, mrn: "S-1", displayName: "Sam South", enrolledOn: enrolled)
@@ -52,6 +55,16 @@ struct APIClinic {
     func app() throws -> some ApplicationProtocol {
         buildApplication(CareAPIDependencies(pool: store.pool, migrator: try Migrator(migrations: Migration.embedded()), store: store, metrics: metrics),
                          host: "127.0.0.1", port: 0, logger: testLogger())
+    }
+
+    /// With the feed's listener running (long polls wake on commits) and webhooks allowed to
+    /// `allowNetworks`; test it `.live`, where services run.
+    func liveApp(allowNetworks: [String] = ["127.0.0.0/8"]) throws -> some ApplicationProtocol {
+        let signal = ChangeSignal()
+        return buildApplication(
+            CareAPIDependencies(pool: store.pool, migrator: try Migrator(migrations: Migration.embedded()), store: store, metrics: metrics,
+                                feedSignal: signal, webhookDestinations: DestinationPolicy(allowedNetworks: allowNetworks.compactMap(IPNetwork.init))),
+            host: "127.0.0.1", port: 0, services: [FeedListener(pool: store.pool, signal: signal, logger: testLogger())], logger: testLogger())
     }
 }
 

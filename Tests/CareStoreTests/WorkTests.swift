@@ -131,7 +131,9 @@ struct WorkTests {
             #expect(summary.openHandoffs.count == 11)
             #expect(summary.openTasks.count == 11)
             let history = try await clinic.store.patientEvents(clinic.patient)
-            #expect(history.first?.type == "referral.made")
+            // The newest: the referral, then the handoff.created event of each handoff it made.
+            #expect(history.prefix(5).map(\.type) == Array(repeating: EventType.handoffCreated, count: 4) + ["referral.made"])
+            #expect(history.filter { $0.type == EventType.handoffCreated }.count == 11)
             #expect(history.contains { $0.type == "patient.trd_reached" })
         }
     }

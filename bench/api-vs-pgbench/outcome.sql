@@ -1,6 +1,6 @@
 -- pgbench: the statements care-server runs for POST /v1/trials/{id}/outcome (a failed adequate
 -- medication trial), in the same order, as care_app with the acting member set; the three
--- handoffs' inserts go in one pipeline, as the server sends them (the server keeps the dose
+-- handoffs' inserts (each with its handoff.created event) go in one pipeline, as the server sends them (the server keeps the dose
 -- table, playbook and settings cached, so it does not read them here). Variables:
 -- :hash (the token's SHA-256, hex), :member, :stopped (the stop date). One unused trial per
 -- transaction comes from bench_pg_trials.
@@ -21,10 +21,13 @@ INSERT INTO events (type, team_id, patient_id, actor_id, payload) VALUES ('trial
 \startpipeline
 INSERT INTO tasks (id, patient_id, title, pool_role, priority, due_at, origin, handoff_id) VALUES (:t1, :pid, 'Plan the next treatment step', 'psychiatrist', 'urgent', now() + interval '72 hours', 'handoff', :h1);
 INSERT INTO handoffs (id, event_id, step_key, patient_id, role, task_id, reason, due_at) VALUES (:h1, :ev, 'trial-failed.next-step', :pid, 'psychiatrist', :t1, 'sertraline: non-response', now() + interval '72 hours');
+INSERT INTO events (type, team_id, patient_id, actor_id, payload) VALUES ('handoff.created', :team, :pid, NULL, jsonb_build_object('handoff_id', :h1::text, 'task_id', :t1::text, 'role', 'psychiatrist', 'step', 'trial-failed.next-step', 'cause_event_id', :ev::text));
 INSERT INTO tasks (id, patient_id, title, pool_role, priority, due_at, origin, handoff_id) VALUES (:t2, :pid, 'Review psychotherapy', 'psychologist', 'routine', now() + interval '168 hours', 'handoff', :h2);
 INSERT INTO handoffs (id, event_id, step_key, patient_id, role, task_id, reason, due_at) VALUES (:h2, :ev, 'trial-failed.psychotherapy-review', :pid, 'psychologist', :t2, 'sertraline: non-response', now() + interval '168 hours');
+INSERT INTO events (type, team_id, patient_id, actor_id, payload) VALUES ('handoff.created', :team, :pid, NULL, jsonb_build_object('handoff_id', :h2::text, 'task_id', :t2::text, 'role', 'psychologist', 'step', 'trial-failed.psychotherapy-review', 'cause_event_id', :ev::text));
 INSERT INTO tasks (id, patient_id, title, pool_role, priority, due_at, origin, handoff_id) VALUES (:t3, :pid, 'Screen for barriers', 'social_worker', 'routine', now() + interval '168 hours', 'handoff', :h3);
 INSERT INTO handoffs (id, event_id, step_key, patient_id, role, task_id, reason, due_at) VALUES (:h3, :ev, 'trial-failed.barriers', :pid, 'social_worker', :t3, 'sertraline: non-response', now() + interval '168 hours');
+INSERT INTO events (type, team_id, patient_id, actor_id, payload) VALUES ('handoff.created', :team, :pid, NULL, jsonb_build_object('handoff_id', :h3::text, 'task_id', :t3::text, 'role', 'social_worker', 'step', 'trial-failed.barriers', 'cause_event_id', :ev::text));
 \endpipeline
 INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id, detail)
  SELECT :member, NULL, 'trial.outcome', p, '/v1/trials/' || :tid::text || '/outcome', 'allowed', 'pgbench', NULL FROM unnest(ARRAY[:pid]::uuid[]) AS p;

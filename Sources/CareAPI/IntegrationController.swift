@@ -1,0 +1,182 @@
+import CareDomain
+import CareStore
+import CareWebhooks
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ServiceLifecycle
+
+/// The integration feed (GET /v1/events, long-polling) and webhook subscriptions.
+struct IntegrationController: Sendable {
+    let store: CareStore
+    /// Signalled on every NOTIFY care_events (see FeedListener), closed at shutdown.
+    let events: ChangeSignal
+    let destinations: DestinationPolicy
+
+    /// The longest a feed request waits for events.
+    static let maximumWait = 60
+    /// How soon to look again when events exist but an older transaction holds them back
+    /// (doubling up to a second while it lasts).
+    static let heldBackRetry: Duration = .milliseconds(20)
+
+    struct FeedOut: Encodable, Sendable {
+        var items: [IntegrationEventData]
+        /// Always given: the reader's position, to pass as `after` next time.
+        var nextCursor: String
+    }
+
+    struct NewWebhook: Decodable {
+        var url: String
+        var eventTypes: [String]
+        var teamId: UUID?
+        var description: String?
+    }
+
+    struct WebhookOut: Encodable, Sendable {
+        var id: String
+        var url: String
+        var eventTypes: [String]
+        var teamId: String?
+        var description: String
+        var status: String
+        var disabledReason: String?
+        var createdAt: Date
+        var updatedAt: Date
+        /// Only in the answers that create or rotate it.
+        var secret: String?
+
+        init(_ s: WebhookSubscription) {
+            id = s.id.lower; url = s.url; eventTypes = s.eventTypes; teamId = s.teamID?.lower; description = s.description
+            status = s.status.rawValue; disabledReason = s.disabledReason; createdAt = s.createdAt; updatedAt = s.updatedAt; secret = s.secret
+        }
+    }
+
+    struct DeliveryOut: Encodable, Sendable {
+        var id: String
+        var webhookId: String
+        var eventId: String
+        var eventType: String
+        var status: String
+        var attempts: Int
+        var nextAttemptAt: Date?
+        var lastAttemptAt: Date?
+        var lastStatus: Int?
+        var lastError: String?
+        var deliveredAt: Date?
+        var createdAt: Date
+
+        init(_ d: WebhookDelivery) {
+            id = d.id.lower; webhookId = d.subscriptionID.lower; eventId = String(d.eventID); eventType = d.eventType; status = d.status.rawValue
+            attempts = d.attempts; nextAttemptAt = d.nextAttemptAt; lastAttemptAt = d.lastAttemptAt; lastStatus = d.lastStatus
+            lastError = d.lastError; deliveredAt = d.deliveredAt; createdAt = d.createdAt
+        }
+    }
+
+    func addRoutes(to v1: RouterGroup<CareRequestContext>) {
+        v1.get("events") { request, context in
+            let query = QueryParameters(request)
+            var cursor = FeedCursor.start
+            if let text = try query.string("after", maxLength: 41) {
+                guard let parsed = FeedCursor(text) else { throw Problem.badRequest("'after' must be the next_cursor of an earlier answer") }
+                cursor = parsed
+            }
+            let limit = try query.limit(default: 100)
+            let wait = try query.int("wait", default: 0, range: 0...Self.maximumWait)
+            let deadline = ContinuousClock.now + .seconds(wait)
+            var heldBackRetry = Self.heldBackRetry
+            while true {
+                // Read the generation before looking, so a commit between the look and the
+                // wait still wakes this request.
+                let seen = events.generation
+                let page = try await context.acting("events.read", request) { try await store.feed(after: cursor, limit: limit) }
+                let remaining = deadline - ContinuousClock.now
+                if !page.events.isEmpty || remaining <= .zero || events.isClosed || Task.isCancelled {
+                    return try Wire.json(FeedOut(items: page.events.map(IntegrationEventData.init), nextCursor: page.next.description))
+                }
+                if page.heldBack {
+                    // Another transaction (anywhere on the cluster: xmin is cluster-wide) is
+                    // older than the waiting events; look again soon, less often the longer it runs.
+                    try await Task.sleep(for: min(remaining, heldBackRetry))
+                    heldBackRetry = min(heldBackRetry * 2, .seconds(1))
+                } else {
+                    // A server told to stop wakes its long polls, so its drain does not wait them out.
+                    await withGracefulShutdownHandler {
+                        await events.wait(since: seen, timeout: remaining)
+                    } onGracefulShutdown: {
+                        events.close()
+                    }
+                }
+            }
+        }
+
+        v1.post("webhooks") { request, context in
+            // Who may subscribe is settled before the URL is looked up.
+            let principal = try context.requirePrincipal()
+            let scopes = Set(principal.scopes.map(\.rawValue))
+            guard principal.roles.values.contains(where: { Permission.manageWebhooks.allows(roles: $0, scopes: scopes) }) else {
+                throw Problem.forbidden(Permission.manageWebhooks.refusal)
+            }
+            let body = try await request.decodeJSON(NewWebhook.self, context: context)
+            try checkText(body.url, "url", max: 2000, required: true)
+            try checkText(body.description, "description", max: 500)
+            guard !body.eventTypes.isEmpty, body.eventTypes.count <= 50 else { throw Problem.invalid("'event_types' must name from 1 to 50 event types") }
+            let known = Set(EventType.integration)
+            if let unknown = body.eventTypes.first(where: { $0 != "*" && !known.contains($0) }) {
+                throw Problem.invalid("'event_types' has '\(unknown)', which is not an event type; use '*' for all, or some of: \(EventType.integration.joined(separator: ", "))")
+            }
+            do {
+                try await destinations.check(body.url)
+            } catch let refused as DestinationRefused {
+                throw Problem.invalid(refused.description)
+            }
+            let created = try await context.acting("webhook.create", request) {
+                try await store.createSubscription(url: body.url, eventTypes: Array(Set(body.eventTypes)).sorted(), teamID: body.teamId,
+                                                   description: body.description ?? "")
+            }
+            return try Wire.json(WebhookOut(created), status: .created, headers: [.location: "/v1/webhooks/\(created.id.lower)"])
+        }
+        v1.get("webhooks") { request, context in
+            let query = QueryParameters(request)
+            let page = try await context.acting("webhook.list", request) { try await store.subscriptions(limit: try query.limit(), after: try query.afterID()) }
+            return try Wire.json(ListPage(items: page.items.map(WebhookOut.init), nextCursor: page.next))
+        }
+        v1.get("webhooks/:id") { request, context in
+            let id = try context.id()
+            let subscription = try await context.acting("webhook.read", request) { try await store.subscription(id) }
+            return try Wire.json(WebhookOut(subscription))
+        }
+        v1.delete("webhooks/:id") { request, context in
+            let id = try context.id()
+            try await context.acting("webhook.delete", request) { try await store.deleteSubscription(id) }
+            return Response(status: .noContent)
+        }
+        for (action, status) in [("pause", SubscriptionStatus.paused), ("resume", .active)] {
+            v1.post("webhooks/:id/\(action)") { request, context in
+                let id = try context.id()
+                let subscription = try await context.acting("webhook.\(action)", request) { try await store.setSubscriptionStatus(id, to: status) }
+                return try Wire.json(WebhookOut(subscription))
+            }
+        }
+        v1.post("webhooks/:id/rotate-secret") { request, context in
+            let id = try context.id()
+            let subscription = try await context.acting("webhook.rotate_secret", request) { try await store.rotateSubscriptionSecret(id) }
+            return try Wire.json(WebhookOut(subscription))
+        }
+        v1.get("webhooks/:id/deliveries") { request, context in
+            let id = try context.id()
+            let query = QueryParameters(request)
+            let statuses = try query.enumeration("status", DeliveryStatus.self)
+            guard (statuses?.count ?? 0) <= 1 else { throw Problem.badRequest("'status' takes one delivery status") }
+            let page = try await context.acting("webhook.deliveries", request) {
+                try await store.deliveries(subscriptionID: id, status: statuses?.first, limit: try query.limit(), before: try query.afterID())
+            }
+            return try Wire.json(ListPage(items: page.items.map(DeliveryOut.init), nextCursor: page.next))
+        }
+        v1.post("webhooks/:id/deliveries/:delivery_id/redeliver") { request, context in
+            let id = try context.id()
+            let deliveryID = try context.id("delivery_id")
+            let delivery = try await context.acting("webhook.redeliver", request) { try await store.redeliver(subscriptionID: id, deliveryID: deliveryID) }
+            return try Wire.json(DeliveryOut(delivery), status: .accepted)
+        }
+    }
+}

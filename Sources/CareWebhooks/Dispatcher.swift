@@ -1,0 +1,236 @@
+import AsyncHTTPClient
+import CareStore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PQ
+import ServiceLifecycle
+
+/// How webhooks are sent.
+public struct WebhookSettings: Sendable {
+    /// How long a receiver has to answer one attempt.
+    public var timeout: Duration = .seconds(10)
+    /// Attempts before a delivery is dead (the first one included).
+    public var maxAttempts = 12
+    /// The wait after the first failure; it doubles after each (with ±25% jitter) up to `retryCap`.
+    /// With the defaults a receiver may be down about 15 hours before a delivery is dead.
+    public var retryBase: Duration = .seconds(30)
+    public var retryCap: Duration = .seconds(6 * 3600)
+    /// How long a claim holds: a server that dies mid-send leaves the delivery to be taken
+    /// again after this. Longer than `timeout`.
+    public var lease: Duration = .seconds(60)
+    /// Deliveries claimed (and sent at once) per round.
+    public var batchSize = 16
+    /// How often to look for due retries when no notification arrives.
+    public var idlePoll: Duration = .seconds(5)
+    public var destinations = DestinationPolicy()
+
+    public init() {}
+
+    /// The wait before attempt `attempt + 1`, after attempt `attempt` failed; nil after the last.
+    public func retryDelay(afterAttempt attempt: Int, jitter: Double = Double.random(in: -0.25...0.25)) -> Duration? {
+        guard attempt < maxAttempts else { return nil }
+        let base = Double(retryBase.components.seconds) + Double(retryBase.components.attoseconds) / 1e18
+        let cap = Double(retryCap.components.seconds) + Double(retryCap.components.attoseconds) / 1e18
+        let delay = min(cap, base * pow(2, Double(max(0, attempt - 1))))
+        return .milliseconds(Int64((delay * (1 + jitter) * 1000).rounded()))
+    }
+}
+
+/// What a receiver gets: the Standard Webhooks shape, `type`, `timestamp` and `data`, where
+/// data holds ids, enumerations and times only (the same as the feed's items).
+public struct WebhookBody: Encodable, Sendable {
+    public var type: String
+    public var timestamp: Date
+    public var data: IntegrationEventData
+
+    public static func encode(_ event: FeedEvent) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        // RFC 3339 UTC with milliseconds, as the API writes times.
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(WebhookBody(type: event.type, timestamp: event.occurredAt, data: IntegrationEventData(event)))
+    }
+}
+
+/// An event as integrations see it.
+public struct IntegrationEventData: Encodable, Sendable {
+    public var eventId: String
+    public var cursor: String
+    public var type: String
+    public var teamId: String?
+    public var patientId: String?
+    public var occurredAt: Date
+    public var details: [String: String]
+
+    public init(_ event: FeedEvent) {
+        eventId = String(event.id)
+        cursor = event.cursor.description
+        type = event.type
+        teamId = event.teamID?.uuidString.lowercased()
+        patientId = event.patientID?.uuidString.lowercased()
+        occurredAt = event.occurredAt
+        details = IntegrationPayload.data(event.payload)
+    }
+}
+
+/// Sends webhook deliveries: claims due ones (SKIP LOCKED, so servers share the work), signs
+/// and POSTs them, and records each answer. Woken by NOTIFY care_webhook_deliveries when the
+/// outbox fills, and every `idlePoll` for retries that fall due.
+public final class WebhookDispatcher: Service, Sendable {
+    let store: CareStore
+    let settings: WebhookSettings
+    let logger: Logger
+    let client: HTTPClient
+    let wakeup = ChangeSignal()
+
+    public init(store: CareStore, settings: WebhookSettings, logger: Logger) {
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(5), read: TimeAmount.nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000
+                + settings.timeout.components.attoseconds / 1_000_000_000)))
+        configuration.httpVersion = .http1Only
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.listen() }
+                await self.loop()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.wakeup.close()
+        }
+        try? await client.shutdown()
+    }
+
+    private func listen() async {
+        while !Task.isCancelled && !wakeup.isClosed {
+            do {
+                let notifications = try await store.pool.listen("care_webhook_deliveries")
+                wakeup.signal()
+                for await _ in notifications {
+                    wakeup.signal()
+                    if wakeup.isClosed { return }
+                }
+            } catch {
+                logger.error("cannot listen for webhook deliveries; polling", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private func loop() async {
+        while !Task.isCancelled && !wakeup.isClosed {
+            let seen = wakeup.generation
+            do {
+                let sent = try await runOnce()
+                if sent > 0 { continue }
+                var wait = settings.idlePoll
+                if let due = try await store.nextDeliveryDue() {
+                    let untilDue = Duration.milliseconds(Int64(max(0, due.timeIntervalSinceNow) * 1000) + 5)
+                    wait = min(wait, untilDue)
+                }
+                await wakeup.wait(since: seen, timeout: wait)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("webhook dispatch failed; trying again", metadata: ["error": "\(error)"])
+                await wakeup.wait(since: wakeup.generation, timeout: settings.idlePoll)
+            }
+        }
+    }
+
+    /// One round: claims due deliveries, sends them at once, records the answers. Returns how
+    /// many were claimed.
+    @discardableResult
+    public func runOnce() async throws -> Int {
+        let claimed = try await store.claimDeliveries(limit: settings.batchSize, lease: settings.lease)
+        await withTaskGroup(of: Void.self) { group in
+            for delivery in claimed {
+                group.addTask { await self.deliver(delivery) }
+            }
+        }
+        return claimed.count
+    }
+
+    func deliver(_ delivery: ClaimedDelivery) async {
+        let result = await send(delivery)
+        let retry: Duration?
+        switch result {
+        case .failed: retry = settings.retryDelay(afterAttempt: delivery.attempt)
+        default: retry = nil
+        }
+        var metadata: Logger.Metadata = ["delivery": "\(delivery.id)", "subscription": "\(delivery.subscriptionID)", "attempt": "\(delivery.attempt)"]
+        switch result {
+        case .delivered(let status): metadata["status"] = "\(status)"; logger.debug("webhook delivered", metadata: metadata)
+        case .gone: logger.notice("webhook receiver answered 410 Gone; subscription disabled", metadata: metadata)
+        case .failed(let status, let error):
+            metadata["error"] = "\(error)"
+            if let status { metadata["status"] = "\(status)" }
+            if retry == nil { logger.warning("webhook delivery dead after its last attempt", metadata: metadata) }
+            else { logger.info("webhook attempt failed; will retry", metadata: metadata) }
+        }
+        do {
+            // What the receiver answered is recorded even if this task is being cancelled
+            // (a stopping server): otherwise a sent delivery would be sent again after the lease.
+            let store = self.store
+            try await Task { try await store.settleDelivery(delivery, result: result, retryAfter: retry) }.value
+        } catch {
+            // The lease runs out and the delivery is tried again: at least once, never lost.
+            logger.error("could not record a webhook attempt", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+    }
+
+    func send(_ delivery: ClaimedDelivery) async -> DeliveryResult {
+        do {
+            try await settings.destinations.check(delivery.url)
+        } catch let refused as DestinationRefused {
+            return .failed(status: nil, error: "destination refused: \(refused.description)")
+        } catch {
+            return .failed(status: nil, error: "destination refused: \(error)")
+        }
+        let body: Data
+        do {
+            body = try WebhookBody.encode(delivery.event)
+        } catch {
+            return .failed(status: nil, error: "could not encode the event: \(error)")
+        }
+        let id = "msg_" + delivery.id.uuidString.lowercased()
+        let timestamp = Int(Date().timeIntervalSince1970)
+        var request = HTTPClientRequest(url: delivery.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "CareRelay-Webhooks/1")
+        request.headers.add(name: "webhook-id", value: id)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(name: "webhook-signature", value: WebhookSignature.sign(id: id, timestamp: timestamp, body: body, secrets: delivery.secrets))
+        request.body = .bytes(ByteBuffer(bytes: body))
+        do {
+            let timeout = TimeAmount.nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000
+                + settings.timeout.components.attoseconds / 1_000_000_000)
+            let response = try await client.execute(request, timeout: timeout)
+            // The answer's body is read (up to 64 KiB, for the error) and dropped.
+            let answer = try? await response.body.collect(upTo: 64 * 1024)
+            let status = Int(response.status.code)
+            if (200..<300).contains(status) { return .delivered(status: status) }
+            if status == 410 { return .gone }
+            let snippet = answer.map { String(buffer: $0).prefix(200) } ?? ""
+            return .failed(status: status, error: "the receiver answered \(status)" + (snippet.isEmpty ? "" : ": \(snippet)"))
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            return .failed(status: nil, error: "no answer within \(settings.timeout)")
+        } catch {
+            return .failed(status: nil, error: "could not reach the receiver: \(error)")
+        }
+    }
+}

@@ -102,7 +102,7 @@ public struct FeedListener: Service {
     }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskCancellationHandler {
                 while !Task.isCancelled && !signal.isClosed {
                     do {

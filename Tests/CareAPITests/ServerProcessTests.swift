@@ -23,10 +23,10 @@ struct ServerProcessTests {
         let output = Mutex("")
         let exited = Mutex<Int32?>(nil)
 
-        init(dataDirectory: String) throws {
+        init(dataDirectory: String, arguments: [String] = []) throws {
             process = Process()
             process.executableURL = URL(fileURLWithPath: ServerProcessTests.binary)
-            process.arguments = ["serve", "--port", "0", "--log-level", "info"]
+            process.arguments = ["serve", "--port", "0", "--log-level", "info"] + arguments
             var environment = ProcessInfo.processInfo.environment
             environment["DATABASE_URL"] = nil
             environment["CARE_DATA_DIR"] = dataDirectory
@@ -168,6 +168,92 @@ extension ServerProcessTests {
         #expect(recorded == "non-response" && failed)
         await check.close()
         #expect(try await again.terminate() == 0)
+    }
+}
+
+extension ServerProcessTests {
+    func post(_ url: String, token: String, json: String) async throws -> (Int, [String: Any]) {
+        var post = URLRequest(url: URL(string: url)!)
+        post.httpMethod = "POST"
+        post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        post.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        post.httpBody = Data(json.utf8)
+        let (data, response) = try await URLSession.shared.data(for: post)
+        return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    }
+
+    @Test("a server killed (SIGKILL) mid-delivery leaves it to another server, which sends it once its lease lapses; SIGTERM answers long polls at once")
+    func killedMidDelivery() async throws {
+        let base = FileManager.default.temporaryDirectory.path + "/carerelay-kill-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let dataDirectory = base + "/db"
+        defer {
+            // The first server started the cluster and was killed, so nobody stopped it.
+            try? LocalPostgres(directory: dataDirectory).stop(mode: "immediate")
+            try? FileManager.default.removeItem(atPath: base)
+        }
+        let arguments = ["--webhook-allow-network", "127.0.0.0/8", "--webhook-timeout", "4", "--webhook-lease", "6"]
+        // The receiver holds the first attempt open (the server dies while it waits) and takes the next.
+        let receiver = Receiver { number in
+            if number == 1 { try? await Task.sleep(for: .seconds(30)) }
+            return .noContent
+        }
+        try await receiver.run { url in
+            let first = try RunningServer(dataDirectory: dataDirectory, arguments: arguments)
+            let firstPort = try await first.waitForPort()
+            let configuration = PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
+            let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
+            let store = CareStore(pool: pool, logger: testLogger())
+            let team = try await store.createTeam(name: "Kill")
+            let integration = try await store.createMember(displayName: "EHR", teamID: team, roles: [.integration], isServiceAccount: true)
+            let token = try await store.issueToken(memberID: integration, scopes: [.eventsRead, .webhooksManage], expiresAt: nil).token
+            let (created, body) = try await post("http://127.0.0.1:\(firstPort)/v1/webhooks", token: token,
+                                                 json: #"{"url": "\#(url)", "event_types": ["patient.enrolled"]}"#)
+            #expect(created == 201, "\(body)")
+            _ = try await store.createPatient(teamID: team, mrn: "K-1", displayName: "Kim", enrolledOn: Date())
+
+            // The first server claims the delivery and sends it; it dies while the receiver holds the request.
+            #expect(try await eventually { receiver.requests.count == 1 })
+            kill(first.process.processIdentifier, SIGKILL)
+            #expect(try await eventually { first.exited.withLock { $0 } != nil })
+            let claimed = try await pool.query("SELECT status, attempts FROM webhook_deliveries")[0].decode(String.self, Int.self)
+            #expect(claimed == ("sending", 1))
+
+            // Another server on the same database takes it once the lease lapses.
+            let second = try RunningServer(dataDirectory: dataDirectory, arguments: arguments)
+            let secondPort = try await second.waitForPort()
+            #expect(try await eventually(30) { receiver.successes.count == 1 })
+            let ids = receiver.requests.map { $0.headers["webhook-id"] ?? "" }
+            #expect(ids.count == 2 && Set(ids).count == 1, "the same webhook-id both times: \(ids)")
+            #expect(try await eventually {
+                try await pool.query("SELECT status, attempts FROM webhook_deliveries")[0].decode(String.self, Int.self) == ("succeeded", 2)
+            })
+
+            // A long poll in flight answers (200, no events) as soon as the server is told to stop.
+            let (_, page) = try await get("http://127.0.0.1:\(secondPort)/v1/events?limit=200", token: token)
+            let cursor = try #require(page["next_cursor"] as? String)
+            let clock = ContinuousClock()
+            let poll = Task { () -> (Int, Duration) in
+                let began = clock.now
+                let (status, _) = try await get("http://127.0.0.1:\(secondPort)/v1/events?after=\(cursor)&wait=60", token: token)
+                return (status, clock.now - began)
+            }
+            try await Task.sleep(for: .seconds(1))
+            await pool.close()
+            second.process.terminate() // SIGTERM
+            let (status, took) = try await poll.value
+            #expect(status == 200)
+            #expect(took < .seconds(15), "the long poll held the shutdown for \(took)")
+            #expect(try await second.terminate() == 0)
+        }
+    }
+
+    func get(_ url: String, token: String) async throws -> (Int, [String: Any]) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.timeoutInterval = 120
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
     }
 }
 

@@ -78,6 +78,7 @@ let package = Package(
             dependencies: [
                 "PQ", "CareStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -128,6 +129,7 @@ let package = Package(
             dependencies: [
                 "CareAPI", "CareServer", "CareStore", "CareWebhooks", "PQ", "LocalPostgres", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

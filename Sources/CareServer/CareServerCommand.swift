@@ -155,7 +155,7 @@ extension CareServerCommand {
             let feedSignal = ChangeSignal()
             var services: [any Service] = [pool, referenceWatcher, escalation, FeedListener(pool: pool, signal: feedSignal, logger: logger)]
             if !webhooks.noWebhookDelivery {
-                services.append(WebhookDispatcher(store: store, settings: settings, logger: database.makeLogger("carerelay.webhooks")))
+                services.append(WebhookDispatcher(store: store, settings: settings, logger: database.makeLogger("carerelay.webhooks"), metrics: metrics.factory))
             }
             let app = buildApplication(
                 CareAPIDependencies(pool: pool, migrator: migrator, store: store, metrics: metrics, feedSignal: feedSignal,

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CareStore
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -88,11 +89,15 @@ public final class WebhookDispatcher: Service, Sendable {
     let logger: Logger
     let client: HTTPClient
     let wakeup = ChangeSignal()
+    /// carerelay_webhook_attempts_total{result}: delivered, failed (to be retried), dead, gone;
+    /// carerelay_webhook_delivery_seconds: from the event to the receiver's 2xx.
+    let metrics: any MetricsFactory
 
-    public init(store: CareStore, settings: WebhookSettings, logger: Logger) {
+    public init(store: CareStore, settings: WebhookSettings, logger: Logger, metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.store = store
         self.settings = settings
         self.logger = logger
+        self.metrics = metrics
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .seconds(5), read: TimeAmount.nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000
@@ -170,6 +175,17 @@ public final class WebhookDispatcher: Service, Sendable {
         switch result {
         case .failed: retry = settings.retryDelay(afterAttempt: delivery.attempt)
         default: retry = nil
+        }
+        let outcome: String
+        switch result {
+        case .delivered: outcome = "delivered"
+        case .gone: outcome = "gone"
+        case .failed: outcome = retry == nil ? "dead" : "failed"
+        }
+        Counter(label: "carerelay_webhook_attempts_total", dimensions: [("result", outcome)], factory: metrics).increment()
+        if case .delivered = result {
+            CoreMetrics.Timer(label: "carerelay_webhook_delivery_seconds", factory: metrics)
+                .recordNanoseconds(Int64(max(0, Date().timeIntervalSince(delivery.event.occurredAt)) * 1e9))
         }
         var metadata: Logger.Metadata = ["delivery": "\(delivery.id)", "subscription": "\(delivery.subscriptionID)", "attempt": "\(delivery.attempt)"]
         switch result {

@@ -8,6 +8,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Metrics
 import PQ
 import Synchronization
 import Testing
@@ -91,8 +92,10 @@ func fastSettings(attempts: Int = 5, lease: Duration = .seconds(5)) -> WebhookSe
 }
 
 /// Runs a dispatcher (its whole service loop) around `body`.
-func withDispatcher<T: Sendable>(_ store: CareStore, _ settings: WebhookSettings, _ body: () async throws -> T) async throws -> T {
-    let dispatcher = WebhookDispatcher(store: store, settings: settings, logger: testLogger("carerelay.test.webhooks"))
+func withDispatcher<T: Sendable>(_ store: CareStore, _ settings: WebhookSettings, metrics: CareMetrics? = nil,
+                                 _ body: () async throws -> T) async throws -> T {
+    let dispatcher = WebhookDispatcher(store: store, settings: settings, logger: testLogger("carerelay.test.webhooks"),
+                                       metrics: metrics?.factory ?? NOOPMetricsHandler.instance)
     let running = Task { try await dispatcher.run() }
     do {
         let value = try await body()
@@ -148,7 +151,7 @@ struct WebhookTests {
                 try await clinic.liveApp().test(.router) { client in
                     let (webhook, secret) = try await clinic.subscribe(client, url: url)
                     let patient = try await clinic.enrol("N-HOOK")
-                    try await withDispatcher(clinic.store, fastSettings()) { () async throws in
+                    try await withDispatcher(clinic.store, fastSettings(), metrics: clinic.metrics) { () async throws in
                         #expect(try await eventually { receiver.successes.count == 1 })
                         try await Task.sleep(for: .milliseconds(500)) // nothing more arrives
                     }
@@ -169,6 +172,11 @@ struct WebhookTests {
                     #expect(delivery["status"] as? String == "succeeded")
                     #expect(delivery["attempts"] as? Int == 4)
                     #expect(delivery["last_status"] as? Int == 204)
+
+                    let scraped = try await client.call(.get, "/metrics", token: nil).text
+                    #expect(scraped.contains(#"carerelay_webhook_attempts_total{result="failed"} 3"#), "\(scraped)")
+                    #expect(scraped.contains(#"carerelay_webhook_attempts_total{result="delivered"} 1"#))
+                    #expect(scraped.contains("carerelay_webhook_delivery_seconds_count 1"))
                 }
             }
         }

@@ -5,7 +5,8 @@ import ServiceLifecycle
 
 /// Escalates handoffs nobody acknowledged in time, once a minute. Every server runs it; the
 /// store's SKIP LOCKED query gives each overdue handoff to exactly one of them. It also forgets
-/// Idempotency-Keys older than 48 hours (they are kept at least 24).
+/// Idempotency-Keys older than 48 hours (they are kept at least 24) and webhook deliveries
+/// settled more than 30 days ago.
 struct EscalationService: Service {
     let store: CareStore
     let interval: Duration
@@ -20,6 +21,7 @@ struct EscalationService: Service {
                         logger.notice("escalated overdue handoffs", metadata: ["count": "\(escalated.count)"])
                     }
                     try await store.expireIdempotencyKeys()
+                    try await store.expireDeliveries()
                 } catch is CancellationError {
                     return
                 } catch {

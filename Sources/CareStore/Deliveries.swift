@@ -127,6 +127,15 @@ extension CareStore {
         }
     }
 
+    /// Forgets settled deliveries (succeeded or cancelled) older than `age`; dead ones stay
+    /// until redelivered or their subscription is deleted.
+    @discardableResult
+    public func expireDeliveries(olderThan age: TimeInterval = 30 * 86_400) async throws -> Int {
+        try await pool.query("""
+            DELETE FROM webhook_deliveries WHERE status IN ('succeeded', 'cancelled') AND created_at < \(Date().addingTimeInterval(-age)) RETURNING 1
+            """).count
+    }
+
     /// When the next pending delivery falls due (for a dispatcher deciding how long to sleep).
     public func nextDeliveryDue() async throws -> Date? {
         let rows = try await pool.query("""

@@ -158,10 +158,13 @@ extension CareStore {
     public func subscriptions(limit: Int, after: UUID?) async throws -> Page<WebhookSubscription> {
         try await command { context in
             let principal = try context.requireActing()
+            var filter: PQQuery = ""
+            if let after {
+                filter = "AND (created_at, id) > (SELECT created_at, id FROM webhook_subscriptions WHERE id = \(after))"
+            }
             let rows = try await context.connection.query("""
                 SELECT \(unescaped: Self.subscriptionColumns) FROM webhook_subscriptions
-                WHERE owner_id = \(principal.memberID)
-                  AND (created_at, id) > coalesce((SELECT (created_at, id) FROM webhook_subscriptions WHERE id = \(after)), ('-infinity'::timestamptz, '00000000-0000-0000-0000-000000000000'::uuid))
+                WHERE owner_id = \(principal.memberID) \(fragment: filter)
                 ORDER BY created_at, id LIMIT \(limit + 1)
                 """).map(Self.subscription)
             let items = Array(rows.prefix(limit))

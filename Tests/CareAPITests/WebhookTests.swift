@@ -153,7 +153,8 @@ struct WebhookTests {
                     let patient = try await clinic.enrol("N-HOOK")
                     try await withDispatcher(clinic.store, fastSettings(), metrics: clinic.metrics) { () async throws in
                         #expect(try await eventually { receiver.successes.count == 1 })
-                        try await Task.sleep(for: .milliseconds(500)) // nothing more arrives
+                        #expect(try await eventually { try await clinic.deliveries(client, webhook).first?["status"] as? String == "succeeded" })
+                        try await Task.sleep(for: .milliseconds(300)) // nothing more arrives
                     }
                     #expect(receiver.requests.count == 4)
                     #expect(receiver.successes.count == 1)
@@ -240,7 +241,10 @@ struct WebhookTests {
                         try await withDispatcher(other, settings) { () async throws in
                             for index in 0..<40 { try await clinic.enrol("N-TWO-\(index)") }
                             #expect(try await eventually(40) { receiver.successes.count >= 40 })
-                            try await Task.sleep(for: .milliseconds(500))
+                            #expect(try await eventually {
+                                try await pool.query("SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'")[0].decode(Int.self, at: 0) == 40
+                            })
+                            try await Task.sleep(for: .milliseconds(300))
                         }
                     }
                     await otherPool.close()
@@ -269,6 +273,7 @@ struct WebhookTests {
                     let began = ContinuousClock.now
                     try await withDispatcher(clinic.store, fastSettings()) { () async throws in
                         #expect(try await eventually { receiver.successes.count == 1 })
+                        #expect(try await eventually { try await clinic.deliveries(client, webhook).first?["status"] as? String == "succeeded" })
                     }
                     #expect(ContinuousClock.now - began >= .milliseconds(800), "sent before the lease ran out")
                     let delivery = try #require(try await clinic.deliveries(client, webhook).first)
@@ -371,6 +376,13 @@ struct WebhookTests {
                 #expect(rows.map(\.0) == ["note.added"])
                 #expect(rows.allSatisfy { $0.1 == clinic.north && $0.2 != "psychotherapy" })
                 #expect(try await clinic.deliveries(client, webhook).count == 1)
+
+                // Housekeeping forgets settled deliveries after 30 days, never a pending or dead one.
+                try await pool.query("UPDATE webhook_deliveries SET created_at = now() - interval '40 days'")
+                #expect(try await clinic.store.expireDeliveries() == 0)
+                try await pool.query("UPDATE webhook_deliveries SET status = 'succeeded'")
+                #expect(try await clinic.store.expireDeliveries() == 1)
+                #expect(try await clinic.deliveries(client, webhook).isEmpty)
             }
         }
     }
@@ -410,6 +422,15 @@ struct WebhookTests {
                 let list = try await client.call(.get, "/v1/webhooks", token: integrator)
                 #expect(list.items.map { $0["id"] as? String } == [id])
                 #expect(list.items.first?["secret"] == nil)
+                // Pages follow the cursor.
+                let second = try await client.call(.post, "/v1/webhooks", token: integrator, json: #"{"url": "https://93.184.215.14/other", "event_types": ["*"]}"#)
+                let secondID = try #require(second.json["id"] as? String)
+                let first = try await client.call(.get, "/v1/webhooks?limit=1", token: integrator)
+                #expect(first.items.map { $0["id"] as? String } == [id])
+                let cursor = try #require(first.json["next_cursor"] as? String)
+                let next = try await client.call(.get, "/v1/webhooks?limit=1&cursor=\(cursor)", token: integrator)
+                #expect(next.items.map { $0["id"] as? String } == [secondID])
+                #expect(next.json["next_cursor"] == nil)
                 // Another service account with the scope sees nothing of it.
                 let otherID = try await clinic.store.createMember(displayName: "Other integration", teamID: clinic.north, roles: [.integration], isServiceAccount: true)
                 let other = try await clinic.store.issueToken(memberID: otherID, scopes: [.webhooksManage], expiresAt: nil).token

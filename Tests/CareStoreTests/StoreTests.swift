@@ -251,20 +251,7 @@ struct FeedTests {
                 }
                 return seen
             }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for writer in 0..<writers {
-                    group.addTask {
-                        for index in 0..<perWriter {
-                            try await pool.withTransaction { connection in
-                                try await connection.query("INSERT INTO events (type, payload) VALUES ('test.written', \(PQJSON(["writer": "\(writer)", "n": "\(index)"]))::jsonb)")
-                                // Odd writers are slow: they commit long after taking their id.
-                                if writer % 2 == 1 { try await Task.sleep(for: .milliseconds(Int.random(in: 20...80))) }
-                            }
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await writeInterleavedEvents(pool, writers: writers, perWriter: perWriter)
             let seen = try await reader.value
             let written = try await pool.query("SELECT id FROM events WHERE type = 'test.written' ORDER BY id").column(Int64.self)
             #expect(seen.count == total)

@@ -144,3 +144,27 @@ public enum MigratedDatabase {
     }
 }
 
+
+/// Writers that commit events out of id order: `writers` tasks each insert `perWriter`
+/// 'test.written' events, one per transaction; odd writers are slow and commit long after
+/// taking their id. For testing that a feed reader never skips or repeats.
+public func writeInterleavedEvents(_ pool: PQPool, writers: Int, perWriter: Int, teamID: UUID? = nil, patientID: UUID? = nil,
+                                   pause: ClosedRange<Int> = 0...0) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for writer in 0..<writers {
+            group.addTask {
+                for index in 0..<perWriter {
+                    try await pool.withTransaction { connection in
+                        try await connection.query("""
+                            INSERT INTO events (type, team_id, patient_id, payload)
+                            VALUES ('test.written', \(teamID), \(patientID), \(PQJSON(["writer": "\(writer)", "n": "\(index)"]))::jsonb)
+                            """)
+                        if writer % 2 == 1 { try await Task.sleep(for: .milliseconds(Int.random(in: 20...80))) }
+                    }
+                    if pause.upperBound > 0 { try await Task.sleep(for: .milliseconds(Int.random(in: pause))) }
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}

@@ -97,10 +97,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A typed client of the HTTP API (what the CLI talks through). Never links libpq.
+        .target(
+            name: "CareClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // The care CLI's commands. Never links libpq.
         .target(
             name: "CareCLI",
             dependencies: [
+                "CareClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,17 +1,268 @@
 import ArgumentParser
+import CareClient
+import Foundation
 
 /// `care`: the team member's client. It talks to care-server's HTTP API only and never links
-/// libpq. Its working-day commands (queue, patient, task, note, ...) are built on the HTTP API.
+/// libpq.
 public struct CareCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "care",
         abstract: "CareRelay's command-line client for psychiatrists, psychologists and social workers.",
-        version: "0.1.0"
+        discussion: """
+            Start with: care login --server http://127.0.0.1:8080   (then care queue)
+            CARE_SERVER and CARE_TOKEN override the saved profile; --profile or CARE_PROFILE picks one.
+            Read commands take --json. Colour only on a terminal, and never with NO_COLOR set.
+            Shell completion: care --generate-completion-script bash|zsh|fish
+
+            Exit codes: 0 success; 1 server error; 2 input refused (400/413/422); 3 not found or
+            not allowed (403/404); 4 conflict, changed meanwhile or already done (409/412/428);
+            5 server unreachable; 6 not logged in or token refused (401); 64 usage.
+            """,
+        version: CareClient.version,
+        subcommands: [
+            Login.self, WhoAmI.self, Queue.self, Patients.self, PatientCommand.self, TaskCommand.self, HandoffCommand.self,
+            NoteCommand.self, ScoreCommand.self, TrialCommand.self, Refer.self, ReferralCommand.self, PlanCommand.self, Events.self,
+        ]
     )
 
     public init() {}
+}
 
-    public func run() async throws {
-        print(CareCommand.helpMessage())
+// MARK: Login and who I am
+
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Save a server and token as a profile (~/.config/carerelay/config, mode 0600).",
+        discussion: """
+            The token is read from a prompt (not echoed) or from standard input, and checked with the server.
+            Examples:
+              care login --server http://127.0.0.1:8080
+              echo "$TOKEN" | care login --server https://care.example.org --profile clinic
+            """)
+
+    @Option(help: "The care-server URL, e.g. http://127.0.0.1:8080.") var server: String
+    @Option(help: "The profile name.") var profile: String = "default"
+
+    func run() async throws {
+        guard let url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw fail(CLIError.usage("'\(server)' is not an http or https URL"))
+        }
+        let token: String
+        if Terminal.standardInputIsTerminal {
+            guard let typed = getpass("Token (crt_...): ") else { throw fail(CLIError.usage("no token given")) }
+            token = String(cString: typed).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            token = Terminal.readStandardInput().trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard token.hasPrefix("crt_") else { throw fail(CLIError.usage("a token starts with crt_")) }
+        let client = CareClient(server: url, token: token)
+        let me: Me
+        do {
+            me = try await client.me()
+            await client.shutdown()
+        } catch {
+            await client.shutdown()
+            throw fail(error)
+        }
+        do {
+            var config = try Config.load()
+            config.profiles[profile] = ["server": url.absoluteString, "token": token]
+            try config.save()
+        } catch {
+            throw fail(error)
+        }
+        print("Logged in to \(url.absoluteString) as \(me.displayName) (profile \(profile), saved in \(Config.path)).")
+    }
+}
+
+struct WhoAmI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "whoami", abstract: "Who the token speaks for, with teams and roles.",
+        discussion: "Example: care whoami --json")
+    @OptionGroup var server: ServerOptions
+    @OptionGroup var output: ReadOptions
+
+    func run() async throws {
+        let me = try await withClient(server) { try await $0.me() }
+        if output.json { return print(try Format.json(me)) }
+        print("\(Terminal.bold(me.displayName))\(me.isServiceAccount ? " (service account)" : "")  \(Terminal.dim(me.id))")
+        for team in me.teams { print("  \(team.name): \(team.roles.joined(separator: ", "))  \(Terminal.dim(team.id))") }
+        if !me.scopes.isEmpty { print("  scopes: \(me.scopes.joined(separator: ", "))") }
+    }
+}
+
+// MARK: The queue
+
+struct Queue: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "My tasks and handoffs: overdue first, then by priority and due time.",
+        discussion: """
+            Handoffs (tasks another role's event made for mine) are marked; acknowledge them with care handoff ack ID.
+            Examples:
+              care queue
+              care queue --json | jq '.[] | select(.kind == "handoff")'
+            """)
+    @OptionGroup var server: ServerOptions
+    @OptionGroup var output: ReadOptions
+
+    struct Row: Encodable {
+        var kind: String
+        var id: String
+        var taskId: String
+        var patientId: String
+        var patient: String?
+        var title: String
+        var priority: String
+        var status: String
+        var dueAt: Date?
+        var overdue: Bool
+    }
+
+    static let priorityRank = ["stat": 0, "asap": 1, "urgent": 2, "routine": 3]
+
+    func run() async throws {
+        let rows = try await withClient(server) { client -> [Row] in
+            async let tasks = client.queue()
+            async let handoffs = client.handoffs()
+            let (myTasks, myHandoffs) = try await (tasks, handoffs)
+            let open = myHandoffs.filter { $0.acknowledgedAt == nil }
+            let byTask = Dictionary(open.map { ($0.taskId, $0) }, uniquingKeysWith: { first, _ in first })
+            let names = myTasks.isEmpty && open.isEmpty ? [:] : Dictionary(
+                try await client.patients(search: nil).map { ($0.id, $0.displayName) }, uniquingKeysWith: { first, _ in first })
+            let now = Date()
+            var rows = myTasks.map { task -> Row in
+                let handoff = byTask[task.id]
+                return Row(kind: handoff == nil ? "task" : "handoff", id: handoff?.id ?? task.id, taskId: task.id, patientId: task.patientId,
+                           patient: names[task.patientId], title: handoff.map { "\(task.title) — \($0.reason)" } ?? task.title,
+                           priority: task.priority, status: task.status, dueAt: task.dueAt ?? handoff?.dueAt, overdue: (task.dueAt ?? .distantFuture) < now)
+            }
+            // Handoffs whose task is not in my queue (someone else claimed it): still mine to acknowledge.
+            let listed = Set(myTasks.map(\.id))
+            for handoff in open where !listed.contains(handoff.taskId) {
+                rows.append(Row(kind: "handoff", id: handoff.id, taskId: handoff.taskId, patientId: handoff.patientId, patient: names[handoff.patientId],
+                                title: handoff.reason, priority: "routine", status: "acknowledge", dueAt: handoff.dueAt, overdue: handoff.dueAt < now))
+            }
+            return rows.sorted { a, b in
+                if a.overdue != b.overdue { return a.overdue }
+                let (pa, pb) = (Self.priorityRank[a.priority] ?? 9, Self.priorityRank[b.priority] ?? 9)
+                if pa != pb { return pa < pb }
+                return (a.dueAt ?? .distantFuture) < (b.dueAt ?? .distantFuture)
+            }
+        }
+        if output.json { return print(try Format.json(rows)) }
+        guard !rows.isEmpty else { return print("Nothing in your queue.") }
+        var table = Table(headers: ["ID", "KIND", "PRIORITY", "DUE", "PATIENT", "WHAT"])
+        for row in rows {
+            let priority = ["stat", "asap"].contains(row.priority) ? Terminal.red(row.priority) : row.priority == "urgent" ? Terminal.yellow(row.priority) : row.priority
+            table.add([row.id, row.kind == "handoff" ? Terminal.bold("handoff") : "task", priority, Format.due(row.dueAt),
+                       row.patient ?? String(row.patientId.prefix(8)), row.title])
+        }
+        print(table.render())
+    }
+}
+
+// MARK: Patients
+
+struct Patients: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The patients of my teams.",
+        discussion: """
+            Examples:
+              care patients
+              care patients --search lind --json
+            """)
+    @Option(help: "Part of a name or MRN.") var search: String?
+    @OptionGroup var server: ServerOptions
+    @OptionGroup var output: ReadOptions
+
+    func run() async throws {
+        let patients = try await withClient(server) { try await $0.patients(search: search) }
+        if output.json { return print(try Format.json(patients)) }
+        guard !patients.isEmpty else { return print(search == nil ? "No patients on your teams." : "No patient matches '\(search!)'.") }
+        var table = Table(headers: ["ID", "MRN", "NAME", "STATUS", "ENROLLED"])
+        for patient in patients { table.add([patient.id, patient.mrn, patient.displayName, patient.status, patient.enrolledOn]) }
+        print(table.render())
+    }
+}
+
+struct PatientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "patient", abstract: "One patient.", subcommands: [Show.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A patient's plan, scores, response, TRD status and stage with reasons, trials, referrals, open work and recent notes.",
+            discussion: "Example: care patient show 647bc1f0-2c1a-4a0e-9a51-6f3f4f0a9b7e")
+        @Argument(help: "The patient's id.") var id: String
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var output: ReadOptions
+
+        func run() async throws {
+            let summary = try await withClient(server) { try await $0.patient(id) }
+            if output.json { return print(try Format.json(summary)) }
+            print(PatientView.render(summary))
+        }
+    }
+}
+
+enum PatientView {
+    static func render(_ s: Summary) -> String {
+        var lines: [String] = []
+        lines.append("\(Terminal.bold(s.displayName))  MRN \(s.mrn)  \(s.status), enrolled \(s.enrolledOn)  \(Terminal.dim(s.id))")
+        lines.append("")
+        lines.append(Terminal.bold("Plan") + " (version \(s.carePlan.version))")
+        lines.append("  Treatment line: \(s.carePlan.treatmentLine.isEmpty ? "-" : s.carePlan.treatmentLine)")
+        for goal in s.carePlan.goals { lines.append("  goal: \(goal)") }
+        for problem in s.carePlan.problems { lines.append("  problem: \(problem)") }
+        lines.append("")
+        lines.append(Terminal.bold("Scores"))
+        for instrument in Set(s.scores.map(\.instrument)).sorted() {
+            let scores = s.scores.filter { $0.instrument == instrument }.sorted { $0.takenAt < $1.takenAt }
+            let maximum = ["PHQ-9": 27, "GAD-7": 21, "MADRS": 60][instrument] ?? 27
+            let latest = scores.last!
+            lines.append("  \(instrument)  \(Format.sparkline(scores.map(\.total), maximum: maximum))  \(scores.map { String($0.total) }.joined(separator: " → "))"
+                + "  latest \(latest.total) \(Format.ago(latest.takenAt))" + (scores.contains(where: \.safetySignal) ? Terminal.red("  safety signal") : ""))
+        }
+        if let response = s.response {
+            lines.append("  Response: \(response.category) (\(Int((response.improvement * 100).rounded()))% better than baseline)")
+        }
+        lines.append("")
+        lines.append(Terminal.bold("TRD") + ": " + (s.trd.isTrd ? Terminal.red("yes") : "no")
+            + " — \(s.trd.failedTrials) failed adequate trial(s) in \(s.trd.distinctClasses) class(es); Thase-Rush stage \(s.thaseRush.stage)"
+            + (s.maudsley.map { "; Maudsley \($0.total) (\($0.band))" } ?? ""))
+        for input in s.trd.inputs + s.thaseRush.inputs { lines.append("  \(input.name): \(input.value)") }
+        if !s.trials.isEmpty {
+            lines.append("")
+            var table = Table(headers: ["TRIAL", "KIND", "DRUG", "STARTED", "STOPPED", "OUTCOME", "ADEQUATE"])
+            for trial in s.trials {
+                table.add([trial.id, trial.kind, trial.drug ?? "-", trial.startedOn, trial.stoppedOn ?? "-", trial.outcome.map { trial.isFailed ? Terminal.red($0) : $0 } ?? "ongoing",
+                           trial.adequacy.map { ($0.isAdequate ? "yes" : "no") + " (\($0.reason))" } ?? "-"])
+            }
+            lines.append(table.render())
+        }
+        if !s.referrals.isEmpty {
+            lines.append("")
+            var table = Table(headers: ["REFERRAL", "KIND", "TO", "STATUS", "MADE"])
+            for referral in s.referrals { table.add([referral.id, referral.kind.uppercased(), referral.targetClinic, referral.status, Format.ago(referral.createdAt)]) }
+            lines.append(table.render())
+        }
+        if !s.openTasks.isEmpty || !s.openHandoffs.isEmpty {
+            lines.append("")
+            var table = Table(headers: ["OPEN", "ID", "WHO", "DUE", "WHAT"])
+            for handoff in s.openHandoffs { table.add(["handoff", handoff.id, handoff.role, Format.due(handoff.dueAt), handoff.reason]) }
+            let handoffTasks = Set(s.openHandoffs.map(\.taskId))
+            for task in s.openTasks where !handoffTasks.contains(task.id) {
+                table.add(["task", task.id, task.poolRole ?? "owner", Format.due(task.dueAt), "\(task.title) (\(task.status))"])
+            }
+            lines.append(table.render())
+        }
+        if !s.recentNotes.isEmpty {
+            lines.append("")
+            lines.append(Terminal.bold("Recent notes"))
+            for note in s.recentNotes {
+                let first = note.body.split(separator: "\n").first.map(String.init) ?? ""
+                lines.append("  \(Format.ago(note.createdAt)), \(note.kind): \(first.count > 100 ? String(first.prefix(99)) + "…" : first)  \(Terminal.dim(note.id))")
+            }
+        }
+        return lines.joined(separator: "\n")
     }
 }

@@ -23,12 +23,13 @@ struct ServerProcessTests {
         let output = Mutex("")
         let exited = Mutex<Int32?>(nil)
 
-        init(dataDirectory: String, arguments: [String] = []) throws {
+        /// On the embedded cluster in `dataDirectory`, or on `databaseURL`.
+        init(dataDirectory: String? = nil, databaseURL: String? = nil, arguments: [String] = []) throws {
             process = Process()
             process.executableURL = URL(fileURLWithPath: ServerProcessTests.binary)
             process.arguments = ["serve", "--port", "0", "--log-level", "info"] + arguments
             var environment = ProcessInfo.processInfo.environment
-            environment["DATABASE_URL"] = nil
+            environment["DATABASE_URL"] = databaseURL
             environment["CARE_DATA_DIR"] = dataDirectory
             process.environment = environment
             let pipe = Pipe()

@@ -1,0 +1,89 @@
+import Foundation
+
+/// Profiles in ~/.config/carerelay/config ($XDG_CONFIG_HOME honoured), mode 0600:
+///
+///     [default]
+///     server = http://127.0.0.1:8080
+///     token = crt_...
+///
+/// CARE_SERVER and CARE_TOKEN override the chosen profile; CARE_PROFILE picks one.
+struct Config {
+    var profiles: [String: [String: String]] = [:]
+
+    static var path: String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
+        return base + "/carerelay/config"
+    }
+
+    static func load() throws -> Config {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return Config() }
+        var config = Config()
+        var section: String?
+        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("["), line.hasSuffix("]") {
+                section = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+                config.profiles[section!, default: [:]] = config.profiles[section!] ?? [:]
+                continue
+            }
+            guard let section, let equals = line.firstIndex(of: "=") else {
+                throw CLIError.usage("\(path), line \(number + 1): expected [profile] or key = value")
+            }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            config.profiles[section, default: [:]][key] = value
+        }
+        return config
+    }
+
+    /// Writes the file with mode 0600 (created so, never readable by others in between).
+    func save() throws {
+        let path = Config.path
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var text = "# CareRelay CLI profiles, written by `care login`. Tokens are secrets: keep this file 0600.\n"
+        for name in profiles.keys.sorted() {
+            text += "\n[\(name)]\n"
+            for (key, value) in profiles[name]!.sorted(by: { $0.key < $1.key }) { text += "\(key) = \(value)\n" }
+        }
+        let temporary = path + ".tmp-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard descriptor >= 0 else { throw CLIError.usage("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        fchmod(descriptor, 0o600)
+        close(descriptor)
+        guard written == bytes.count, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw CLIError.usage("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Where to talk to and as whom, after the file, the profile and the environment have spoken.
+struct Connection {
+    var server: URL
+    var token: String?
+    var profile: String
+
+    static func resolve(profile requested: String?) throws -> Connection {
+        let environment = ProcessInfo.processInfo.environment
+        let profile = requested ?? environment["CARE_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        let config = try Config.load()
+        if requested != nil, config.profiles[profile] == nil, environment["CARE_SERVER"] == nil {
+            throw CLIError.notLoggedIn("no profile '\(profile)' in \(Config.path); run: care login --server URL --profile \(profile)")
+        }
+        let entry = config.profiles[profile] ?? [:]
+        guard let serverText = environment["CARE_SERVER"].flatMap({ $0.isEmpty ? nil : $0 }) ?? entry["server"] else {
+            throw CLIError.notLoggedIn("not logged in: run care login --server URL (or set CARE_SERVER and CARE_TOKEN)")
+        }
+        guard let server = URL(string: serverText), let scheme = server.scheme, ["http", "https"].contains(scheme), server.host != nil else {
+            throw CLIError.usage("'\(serverText)' is not an http or https URL")
+        }
+        let token = environment["CARE_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? entry["token"]
+        return Connection(server: server, token: token, profile: profile)
+    }
+}

@@ -1,0 +1,255 @@
+import ArgumentParser
+import CareClient
+import Foundation
+
+/// Exit codes (also in `care --help`):
+///   0 success · 1 the server failed or answered what the client did not understand ·
+///   2 the server refused the input (400, 413, 422) · 3 not found or not allowed (403, 404) ·
+///   4 conflict: changed meanwhile or already done (409, 412, 428) · 5 the server is unreachable ·
+///   6 not logged in, or the token was refused (401) · 64 usage (bad arguments)
+enum CLIError: Error, CustomStringConvertible {
+    case usage(String)
+    case notLoggedIn(String)
+    case client(CareClientError)
+    case conflict(String)
+
+    var description: String {
+        switch self {
+        case .usage(let text), .notLoggedIn(let text), .conflict(let text): text
+        case .client(let error): error.description
+        }
+    }
+
+    var exitCode: Int32 {
+        switch self {
+        case .usage: 64
+        case .notLoggedIn: 6
+        case .conflict: 4
+        case .client(let error):
+            switch error {
+            case .unreachable: 5
+            case .unexpected: 1
+            case .problem(let status, _, _):
+                switch status {
+                case 401: 6
+                case 403, 404: 3
+                case 409, 412, 428: 4
+                case 400, 413, 415, 422: 2
+                default: 1
+                }
+            }
+        }
+    }
+}
+
+/// What every command that talks to the server takes.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "The profile in ~/.config/carerelay/config to use (default: CARE_PROFILE or 'default').")
+    var profile: String?
+}
+
+struct ReadOptions: ParsableArguments {
+    @Flag(help: "Print JSON instead of a table (for scripts).")
+    var json = false
+}
+
+/// Runs `body` with a client for the chosen profile; any failure becomes one line on stderr
+/// and the documented exit code.
+func withClient<T>(_ options: ServerOptions, _ body: (CareClient) async throws -> T) async throws -> T {
+    do {
+        let connection = try Connection.resolve(profile: options.profile)
+        guard connection.token != nil else {
+            throw CLIError.notLoggedIn("no token for profile '\(connection.profile)': run care login --server \(connection.server.absoluteString)")
+        }
+        let client = CareClient(server: connection.server, token: connection.token)
+        do {
+            let value = try await body(client)
+            await client.shutdown()
+            return value
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    } catch {
+        throw fail(error)
+    }
+}
+
+/// Prints the one-line error and returns the exit code to throw.
+func fail(_ error: any Error) -> ExitCode {
+    let cliError: CLIError
+    switch error {
+    case let error as CLIError: cliError = error
+    case let error as CareClientError: cliError = .client(error)
+    case let error as ExitCode: return error
+    default: cliError = .client(.unexpected("\(error)"))
+    }
+    Terminal.error(cliError.description)
+    return ExitCode(cliError.exitCode)
+}
+
+enum Terminal {
+    static let environment = ProcessInfo.processInfo.environment
+    static var colour: Bool {
+        isatty(STDOUT_FILENO) == 1 && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
+    }
+
+    static func paint(_ text: String, _ code: String) -> String { colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+    static func bold(_ text: String) -> String { paint(text, "1") }
+    static func dim(_ text: String) -> String { paint(text, "2") }
+    static func red(_ text: String) -> String { paint(text, "31") }
+    static func yellow(_ text: String) -> String { paint(text, "33") }
+    static func green(_ text: String) -> String { paint(text, "32") }
+
+    static func error(_ text: String) {
+        let line = "care: " + text.replacingOccurrences(of: "\n", with: " ") + "\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    /// Reads standard input to its end.
+    static func readStandardInput() -> String {
+        String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    static var standardInputIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }
+}
+
+/// Aligned columns; widths count what is seen, not colour codes.
+struct Table {
+    var headers: [String]
+    var rows: [[String]] = []
+
+    mutating func add(_ row: [String]) { rows.append(row) }
+
+    func render() -> String {
+        func width(_ text: String) -> Int { text.replacing(/\u{1B}\[[0-9;]*m/, with: "").count }
+        var widths = headers.map(width)
+        for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], width(cell)) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in
+                index == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - width(cell))
+            }.joined(separator: "  ")
+        }
+        return ([Terminal.bold(line(headers))] + rows.map(line)).joined(separator: "\n")
+    }
+}
+
+enum Format {
+    /// "due in 2 d", "3 h overdue", "due now"; "" without a time.
+    static func due(_ date: Date?, now: Date = Date()) -> String {
+        guard let date else { return "" }
+        let seconds = date.timeIntervalSince(now)
+        if abs(seconds) < 60 { return "due now" }
+        let span = span(abs(seconds))
+        return seconds > 0 ? "due in \(span)" : Terminal.red("\(span) overdue")
+    }
+
+    /// "5 min ago", "2 d ago".
+    static func ago(_ date: Date, now: Date = Date()) -> String {
+        let seconds = now.timeIntervalSince(date)
+        return seconds < 60 ? "just now" : "\(span(seconds)) ago"
+    }
+
+    static func span(_ seconds: Double) -> String {
+        switch seconds {
+        case ..<3600: "\(Int(seconds / 60)) min"
+        case ..<(48 * 3600): "\(Int(seconds / 3600)) h"
+        default: "\(Int(seconds / 86_400)) d"
+        }
+    }
+
+    /// A text sparkline of scores, scaled to the instrument's range (PHQ-9 0-27, MADRS 0-60, GAD-7 0-21).
+    static func sparkline(_ values: [Int], maximum: Int) -> String {
+        let bars = Array("▁▂▃▄▅▆▇█")
+        return String(values.map { bars[min(bars.count - 1, max(0, $0 * (bars.count - 1) / max(1, maximum)))] })
+    }
+
+    static func day(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle().year().month().day())
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
+
+/// A date for the API: YYYY-MM-DD as given, or today, yesterday, or -3d (three days ago).
+func parseDay(_ text: String, now: Date = Date()) throws -> String {
+    switch text {
+    case "today": return Format.day(now)
+    case "yesterday": return Format.day(now.addingTimeInterval(-86_400))
+    default:
+        if let match = text.wholeMatch(of: /-(\d{1,4})d/), let days = Double(match.1) { return Format.day(now.addingTimeInterval(-days * 86_400)) }
+        guard text.wholeMatch(of: /(19|2\d)\d{2}-\d{2}-\d{2}/) != nil else {
+            throw CLIError.usage("'\(text)' is not a date: use YYYY-MM-DD, today, yesterday or -3d")
+        }
+        return text
+    }
+}
+
+/// A due time: +2h, +3d, a date (end of that day, UTC) or an RFC 3339 time.
+func parseDue(_ text: String, now: Date = Date()) throws -> String {
+    if let match = text.wholeMatch(of: /\+(\d{1,4})([hd])/), let amount = Double(match.1) {
+        let date = now.addingTimeInterval(amount * (match.2 == "h" ? 3600 : 86_400))
+        return date.formatted(Date.ISO8601FormatStyle())
+    }
+    if text.wholeMatch(of: /(19|2\d)\d{2}-\d{2}-\d{2}/) != nil { return text + "T23:59:00Z" }
+    if (try? Date(text, strategy: Date.ISO8601FormatStyle())) != nil { return text }
+    throw CLIError.usage("'\(text)' is not a due time: use +4h, +2d, YYYY-MM-DD or an RFC 3339 time")
+}
+
+/// Text from a file ("-": standard input), else piped standard input, else $EDITOR.
+func composeText(file: String?, template: String = "", what: String) throws -> String {
+    let text: String
+    if let file {
+        if file == "-" {
+            text = Terminal.readStandardInput()
+        } else {
+            guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else { throw CLIError.usage("cannot read \(file)") }
+            text = contents
+        }
+    } else if !Terminal.standardInputIsTerminal {
+        text = Terminal.readStandardInput()
+    } else {
+        text = try Editor.edit(template, suffix: ".md")
+    }
+    let trimmed = text.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#!") }
+        .joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+    guard !trimmed.isEmpty else { throw CLIError.usage("the \(what) is empty; nothing was sent") }
+    return trimmed
+}
+
+enum Editor {
+    /// Opens $VISUAL or $EDITOR (vi otherwise) on `initial` and returns what was saved.
+    static func edit(_ initial: String, suffix: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.path + "/care-\(UUID().uuidString.prefix(8))\(suffix)"
+        guard FileManager.default.createFile(atPath: path, contents: Data(initial.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CLIError.usage("cannot create \(path)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try run(path)
+        return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+
+    static func run(_ path: String) throws {
+        let editor = Terminal.environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 } ?? Terminal.environment["EDITOR"].flatMap { $0.isEmpty ? nil : $0 } ?? "vi"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "\(editor) \"$1\"", "care-editor", path]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CLIError.usage("the editor (\(editor)) exited with \(process.terminationStatus); nothing was sent") }
+    }
+}
+
+/// A usage mistake found before anything is sent: one line, exit 64.
+func usage(_ text: String) -> ExitCode {
+    fail(CLIError.usage(text))
+}

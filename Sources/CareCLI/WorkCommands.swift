@@ -1,0 +1,325 @@
+import ArgumentParser
+import CareClient
+import Foundation
+
+// MARK: Tasks and handoffs
+
+struct TaskCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "task", abstract: "Add and work tasks.",
+        subcommands: [Add.self, Move.Claim.self, Move.Start.self, Move.Done.self, Move.Cancel.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a task for a patient: for a role's pool, or for me.",
+            discussion: """
+                Examples:
+                  care task add PATIENT "Call about side effects" --for social_worker --due +2d
+                  care task add PATIENT "Review labs" --mine --priority urgent
+                """)
+        @Argument(help: "The patient's id.") var patient: String
+        @Argument(help: "What is to be done.") var title: String
+        @Option(name: .customLong("for"), help: "The role whose pool gets it: psychiatrist, psychologist, social_worker, care_manager.") var role: String?
+        @Flag(help: "Make it mine (owned by me) rather than a pool's.") var mine = false
+        @Option(help: "routine, urgent, asap or stat.") var priority: String = "routine"
+        @Option(help: "When it is due: +4h, +2d, YYYY-MM-DD or an RFC 3339 time.") var due: String?
+        @Option(help: "More detail.") var note: String?
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            guard (role == nil) != !mine else { throw usage("give --for ROLE or --mine (one of them)") }
+            guard ["routine", "urgent", "asap", "stat"].contains(priority) else { throw usage("--priority must be routine, urgent, asap or stat") }
+        }
+
+        func run() async throws {
+            let created = try await withClient(server) { client -> Created in
+                let owner = mine ? try await client.me().id : nil
+                return try await client.createTask(patient: patient, .init(title: title, description: note, ownerId: owner, poolRole: role,
+                                                                           priority: priority, dueAt: try due.map { try parseDue($0) }))
+            }
+            print("Added task \(created.id).")
+        }
+    }
+
+    enum Move {
+        static func run(_ server: ServerOptions, _ id: String, _ action: String, note: String?, done: String) async throws {
+            let task = try await withClient(server) { try await $0.task(id, action, note: note) }
+            print("\(done) \(task.title) (\(task.status)).")
+        }
+
+        struct Claim: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Take a task from my role's pool.", discussion: "Example: care task claim TASK")
+            @Argument(help: "The task's id.") var id: String
+            @Option(help: "A note on the task.") var note: String?
+            @OptionGroup var server: ServerOptions
+            func run() async throws { try await Move.run(server, id, "claim", note: note, done: "Claimed") }
+        }
+
+        struct Start: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Start a task I own.", discussion: "Example: care task start TASK")
+            @Argument(help: "The task's id.") var id: String
+            @Option(help: "A note on the task.") var note: String?
+            @OptionGroup var server: ServerOptions
+            func run() async throws { try await Move.run(server, id, "start", note: note, done: "Started") }
+        }
+
+        struct Done: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Complete a task.", discussion: "Example: care task done TASK --note \"Spoke with the pharmacy\"")
+            @Argument(help: "The task's id.") var id: String
+            @Option(help: "What was done (kept as the task's evidence).") var note: String?
+            @OptionGroup var server: ServerOptions
+            func run() async throws { try await Move.run(server, id, "complete", note: note, done: "Completed") }
+        }
+
+        struct Cancel: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Cancel a task.", discussion: "Example: care task cancel TASK --note \"Duplicate\"")
+            @Argument(help: "The task's id.") var id: String
+            @Option(help: "Why.") var note: String?
+            @OptionGroup var server: ServerOptions
+            func run() async throws { try await Move.run(server, id, "cancel", note: note, done: "Cancelled") }
+        }
+    }
+}
+
+struct HandoffCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "handoff", abstract: "Handoffs for my roles.", subcommands: [Ack.self])
+
+    struct Ack: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Acknowledge a handoff (its task stays in the queue to be claimed and done).",
+            discussion: "Example: care handoff ack HANDOFF")
+        @Argument(help: "The handoff's id (care queue shows it).") var id: String
+        @OptionGroup var server: ServerOptions
+
+        func run() async throws {
+            _ = try await withClient(server) { try await $0.acknowledge(handoff: id) }
+            print("Acknowledged handoff \(id).")
+        }
+    }
+}
+
+// MARK: Notes and scores
+
+struct NoteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "note", abstract: "Read, add and amend notes.", subcommands: [List.self, Add.self, Amend.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A patient's notes, newest first (psychotherapy notes only to their author).",
+            discussion: "Example: care note list PATIENT --json")
+        @Argument(help: "The patient's id.") var patient: String
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var output: ReadOptions
+
+        func run() async throws {
+            let notes = try await withClient(server) { try await $0.notes(patient: patient) }
+            if output.json { return print(try Format.json(notes)) }
+            guard !notes.isEmpty else { return print("No notes.") }
+            for note in notes {
+                print(Terminal.bold("\(Format.day(note.createdAt)) \(note.kind)") + (note.amendsId.map { " (amends \($0))" } ?? "") + "  " + Terminal.dim(note.id))
+                print(note.body.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
+                print("")
+            }
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a note: from --file, from standard input, or written in $EDITOR.",
+            discussion: """
+                Psychotherapy notes are shown to their author only.
+                Examples:
+                  care note add PATIENT                              # opens $EDITOR
+                  care note add PATIENT --kind social --file visit.md
+                  echo "Sleeping better." | care note add PATIENT
+                """)
+        @Argument(help: "The patient's id.") var patient: String
+        @Option(help: "progress, psychotherapy or social.") var kind: String = "progress"
+        @Option(help: "Read the note from this file (- for standard input).") var file: String?
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            guard ["progress", "psychotherapy", "social"].contains(kind) else { throw usage("--kind must be progress, psychotherapy or social") }
+        }
+
+        func run() async throws {
+            let body: String
+            do { body = try composeText(file: file, template: "\n#! Write the \(kind) note above. Lines starting with #! are left out.\n", what: "note") } catch { throw fail(error) }
+            let created = try await withClient(server) { try await $0.addNote(patient: patient, kind: kind, body: body) }
+            print("Added \(kind) note \(created.id).")
+        }
+    }
+
+    struct Amend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Amend a note (a new note that points at it; notes are never edited).",
+            discussion: "Example: care note amend NOTE --file correction.md")
+        @Argument(help: "The note's id.") var note: String
+        @Option(help: "Read the amendment from this file (- for standard input).") var file: String?
+        @OptionGroup var server: ServerOptions
+
+        func run() async throws {
+            let body: String
+            do { body = try composeText(file: file, template: "\n#! Write the amendment above. Lines starting with #! are left out.\n", what: "amendment") } catch { throw fail(error) }
+            let created = try await withClient(server) { try await $0.amend(note: note, body: body) }
+            print("Amended: note \(created.id).")
+        }
+    }
+}
+
+struct ScoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "score", abstract: "Record rating-scale scores.", subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record a PHQ-9 (item answers), a GAD-7 (item answers) or a MADRS (total).",
+            discussion: """
+                Examples:
+                  care score add PATIENT --phq9 1,2,0,1,1,2,0,1,0
+                  care score add PATIENT --madrs 24
+                """)
+        @Argument(help: "The patient's id.") var patient: String
+        @Option(help: "The nine PHQ-9 answers, 0-3 each, comma-separated.") var phq9: String?
+        @Option(help: "The seven GAD-7 answers, 0-3 each, comma-separated.") var gad7: String?
+        @Option(help: "The MADRS total, 0-60.") var madrs: Int?
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            guard [phq9 != nil, gad7 != nil, madrs != nil].filter({ $0 }).count == 1 else { throw usage("give one of --phq9, --gad7 or --madrs") }
+        }
+
+        static func answers(_ text: String, count: Int, name: String) throws -> [Int] {
+            let items = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard items.count == count, items.allSatisfy({ $0 != nil && (0...3).contains($0!) }) else {
+                throw usage("--\(name) takes \(count) answers from 0 to 3, comma-separated (e.g. \(Array(repeating: "1", count: count).joined(separator: ",")))")
+            }
+            return items.map { $0! }
+        }
+
+        func run() async throws {
+            let (instrument, items, total): (String, [Int]?, Int?)
+            if let phq9 { (instrument, items, total) = ("PHQ-9", try Self.answers(phq9, count: 9, name: "phq9"), nil) }
+            else if let gad7 { (instrument, items, total) = ("GAD-7", try Self.answers(gad7, count: 7, name: "gad7"), nil) }
+            else { (instrument, items, total) = ("MADRS", nil, madrs) }
+            let created = try await withClient(server) { try await $0.addScore(patient: patient, instrument: instrument, items: items, total: total) }
+            let sum = items.map { $0.reduce(0, +) } ?? total ?? 0
+            let signal = instrument == "PHQ-9" && (items?.last ?? 0) > 0
+            print("Recorded \(instrument) \(sum) (\(created.id)).\(signal ? " " + Terminal.red("Item 9 is positive: a safety signal for the team.") : "")")
+        }
+    }
+}
+
+// MARK: Trials and referrals
+
+struct TrialCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "trial", abstract: "Treatment trials.", subcommands: [Start.self, Outcome.self])
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start a medication trial (or --therapy for psychotherapy).",
+            discussion: """
+                Examples:
+                  care trial start PATIENT --drug sertraline --dose 100 --start 2026-11-01
+                  care trial start PATIENT --therapy CBT --start today
+                """)
+        @Argument(help: "The patient's id.") var patient: String
+        @Option(help: "The drug (as in the dose table).") var drug: String?
+        @Option(help: "The daily dose in mg.") var dose: Double?
+        @Option(help: "A psychotherapy (e.g. CBT) instead of a drug.") var therapy: String?
+        @Flag(help: "An augmentation (with --drug).") var augmentation = false
+        @Option(help: "When it started: YYYY-MM-DD, today, yesterday, or --start=-3d for three days ago.") var start: String = "today"
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            guard (drug != nil) != (therapy != nil) else { throw usage("give --drug (with --dose) or --therapy") }
+            if drug != nil, dose == nil { throw usage("--drug needs --dose (mg a day)") }
+            if let dose, dose <= 0 { throw usage("--dose must be more than 0") }
+        }
+
+        func run() async throws {
+            let started: String
+            do { started = try parseDay(start) } catch { throw fail(error) }
+            let kind = therapy != nil ? "psychotherapy" : augmentation ? "augmentation" : "medication"
+            let created = try await withClient(server) {
+                try await $0.startTrial(patient: patient, kind: kind, drug: drug, dailyDoseMg: dose, startedOn: started, therapy: therapy)
+            }
+            print("Started \(kind) trial \(created.id).")
+        }
+    }
+
+    struct Outcome: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record how a trial ended; a failed adequate trial makes handoffs for the other roles.",
+            discussion: "Example: care trial outcome TRIAL --result non-response --stopped today --adherence 0.9")
+        @Argument(help: "The trial's id.") var trial: String
+        @Option(help: "non-response, partial, response, intolerance or stopped-early.") var result: String
+        @Option(help: "When it stopped: YYYY-MM-DD, today, yesterday, or --stopped=-3d for three days ago.") var stopped: String = "today"
+        @Option(help: "Share of doses taken, 0 to 1.") var adherence: Double?
+        @OptionGroup var server: ServerOptions
+
+        static let results = ["non-response": "non-response", "partial": "partial-response", "partial-response": "partial-response",
+                              "response": "response", "intolerance": "intolerance", "stopped-early": "stopped-early"]
+
+        func validate() throws {
+            guard Self.results[result] != nil else { throw usage("--result must be non-response, partial, response, intolerance or stopped-early") }
+            if let adherence, !(0...1).contains(adherence) { throw usage("--adherence is a share from 0 to 1") }
+        }
+
+        func run() async throws {
+            let day: String
+            do { day = try parseDay(stopped) } catch { throw fail(error) }
+            let outcome = try await withClient(server) {
+                try await $0.recordOutcome(trial: trial, outcome: Self.results[result], stoppedOn: day, adherence: adherence)
+            }
+            var line = "Recorded \(outcome.outcome)."
+            if outcome.isFailed { line += " The trial counts as failed" + (outcome.adequacy.map { " (\($0.reason))" } ?? "") + "." }
+            if outcome.trdReached { line += " " + Terminal.red("The patient now meets treatment-resistant depression.") }
+            if !outcome.handoffIds.isEmpty { line += " \(outcome.handoffIds.count) handoff(s) went to the team." }
+            print(line)
+        }
+    }
+}
+
+struct Refer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Refer a patient for TMS, ECT or esketamine (psychiatrists), or elsewhere.",
+        discussion: "Example: care refer PATIENT tms --to \"Riverside TMS Centre\" --note \"Two adequate trials failed\"")
+    @Argument(help: "The patient's id.") var patient: String
+    @Argument(help: "tms, ect, esketamine or other.") var kind: String
+    @Option(name: .customLong("to"), help: "The clinic or service.") var clinic: String
+    @Option(help: "A note for the referral.") var note: String?
+    @OptionGroup var server: ServerOptions
+
+    func validate() throws {
+        guard ["tms", "ect", "esketamine", "other"].contains(kind) else { throw usage("the kind must be tms, ect, esketamine or other") }
+    }
+
+    func run() async throws {
+        let created = try await withClient(server) { try await $0.refer(patient: patient, kind: kind, clinic: clinic, note: note) }
+        let handoffs = created.handoffIds?.count ?? 0
+        print("Referred for \(kind.uppercased()): referral \(created.id)." + (handoffs > 0 ? " \(handoffs) handoff(s) went to the team." : ""))
+    }
+}
+
+struct ReferralCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "referral", abstract: "Referrals.", subcommands: [Status.self])
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move a referral: requested, accepted, scheduled, in-course, completed, declined or cancelled.",
+            discussion: "Example: care referral status REFERRAL scheduled")
+        @Argument(help: "The referral's id.") var id: String
+        @Argument(help: "The new status.") var status: String
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            let statuses = ["requested", "accepted", "scheduled", "in-course", "completed", "declined", "cancelled"]
+            guard statuses.contains(status) else { throw usage("the status must be one of: \(statuses.joined(separator: ", "))") }
+        }
+
+        func run() async throws {
+            _ = try await withClient(server) { try await $0.moveReferral(id, to: status) }
+            print("Referral \(id) is \(status).")
+        }
+    }
+}

@@ -1,0 +1,261 @@
+import CareDomain
+import CareStore
+import Foundation
+import LocalPostgres
+import PQ
+import Synchronization
+import Testing
+import TestSupport
+
+/// The real `care` binary against a live `care-server` (the real binary too) on a test database.
+@Suite("The care CLI end to end", .timeLimit(.minutes(5)))
+struct CLITests {
+    static var care: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("care").path
+    }
+
+    struct Run {
+        var status: Int32
+        var output: String
+        var errors: String
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(output.utf8)) }
+        var object: [String: Any] { json as? [String: Any] ?? [:] }
+        var array: [[String: Any]] { json as? [[String: Any]] ?? [] }
+    }
+
+    /// A care-server on a fresh test database, a team with a psychiatrist, a psychologist and a
+    /// social worker, and a patient.
+    struct Clinic {
+        let url: String
+        let pool: PQPool
+        let store: CareStore
+        let server: ServerProcessTests.RunningServer
+        let config: String
+        var tokens: [String: String] = [:]
+        var patient: UUID
+
+        static func start() async throws -> Clinic {
+            let database = try await TestDatabase.shared()
+            let configuration = try await database.makeDatabase()
+            let server = try ServerProcessTests.RunningServer(databaseURL: configuration.conninfo)
+            let port = try await server.waitForPort()
+            let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
+            let store = CareStore(pool: pool, logger: testLogger())
+            let team = try await store.createTeam(name: "CLI team")
+            var tokens: [String: String] = [:]
+            for (name, role) in [("psychiatrist", Role.psychiatrist), ("psychologist", .psychologist), ("socialWorker", .socialWorker)] {
+                let member = try await store.createMember(displayName: "CLI \(name)", teamID: team, roles: [role])
+                tokens[name] = try await store.issueToken(memberID: member, expiresAt: nil).token
+            }
+            let patient = try await store.createPatient(teamID: team, mrn: "CLI-1", displayName: "Casey Lind", enrolledOn: Date().addingTimeInterval(-130 * 86_400))
+            let config = FileManager.default.temporaryDirectory.path + "/care-cli-\(UInt32.random(in: 0...UInt32.max))"
+            try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
+            return Clinic(url: "http://127.0.0.1:\(port)", pool: pool, store: store, server: server, config: config, tokens: tokens, patient: patient)
+        }
+
+        func stop() async throws {
+            await pool.close()
+            _ = try await server.terminate()
+            try? FileManager.default.removeItem(atPath: config)
+        }
+
+        /// Runs `care` as `who` (CARE_SERVER and CARE_TOKEN), or with `environment` as given.
+        func care(_ arguments: [String], as who: String? = nil, stdin: String? = nil, environment extra: [String: String] = [:]) async throws -> Run {
+            var environment = ProcessInfo.processInfo.environment
+            environment["XDG_CONFIG_HOME"] = config
+            environment["NO_COLOR"] = "1"
+            environment["CARE_SERVER"] = nil
+            environment["CARE_TOKEN"] = nil
+            if let who {
+                environment["CARE_SERVER"] = url
+                environment["CARE_TOKEN"] = tokens[who]
+            }
+            for (key, value) in extra { environment[key] = value }
+            return try await CLITests.run(CLITests.care, arguments, environment: environment, stdin: stdin)
+        }
+    }
+
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String], stdin: String?) async throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment
+        let output = Pipe(), errors = Pipe(), input = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = input
+        try process.run()
+        let writer = input.fileHandleForWriting
+        if let stdin { writer.write(Data(stdin.utf8)) }
+        try writer.close()
+        let (out, err) = (output.fileHandleForReading, errors.fileHandleForReading)
+        async let outData = LocalPostgres.offload { out.readDataToEndOfFile() }
+        async let errData = LocalPostgres.offload { err.readDataToEndOfFile() }
+        let (o, e) = try await (outData, errData)
+        try await LocalPostgres.offload { process.waitUntilExit() }
+        return Run(status: process.terminationStatus, output: String(decoding: o, as: UTF8.self), errors: String(decoding: e, as: UTF8.self))
+    }
+
+    @Test("a failed trial: the psychologist and social worker see the handoffs in care queue, acknowledge and complete them; a TMS referral")
+    func workingDay() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let patient = clinic.patient.uuidString.lowercased()
+            let baseline = try await clinic.care(["score", "add", patient, "--phq9", "2,2,2,2,2,2,2,2,0"], as: "psychiatrist")
+            #expect(baseline.status == 0, "\(baseline.errors)")
+            let started = try await clinic.care(["trial", "start", patient, "--drug", "sertraline", "--dose", "100", "--start=-120d"], as: "psychiatrist")
+            #expect(started.status == 0, "\(started.errors)")
+            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f-]{36})/)?.1).description
+            let outcome = try await clinic.care(["trial", "outcome", trial, "--result", "non-response", "--adherence", "0.9"], as: "psychiatrist")
+            #expect(outcome.status == 0, "\(outcome.errors)")
+            #expect(outcome.output.contains("counts as failed") && outcome.output.contains("handoff(s) went to the team"), "\(outcome.output)")
+
+            for who in ["psychologist", "socialWorker"] {
+                let queue = try await clinic.care(["queue", "--json"], as: who)
+                #expect(queue.status == 0, "\(queue.errors)")
+                let handoff = try #require(queue.array.first { $0["kind"] as? String == "handoff" }, "\(who): \(queue.output)")
+                #expect(handoff["patient"] as? String == "Casey Lind")
+                let table = try await clinic.care(["queue"], as: who)
+                #expect(table.output.contains("handoff") && table.output.contains("Casey Lind") && table.output.contains("due in"), "\(table.output)")
+
+                let id = try #require(handoff["id"] as? String)
+                let task = try #require(handoff["task_id"] as? String)
+                #expect(try await clinic.care(["handoff", "ack", id], as: who).status == 0)
+                let again = try await clinic.care(["handoff", "ack", id], as: who)
+                #expect(again.status == 4, "already acknowledged is a conflict: \(again.errors)")
+                #expect(again.errors.split(separator: "\n").count == 1)
+                for action in ["claim", "start"] {
+                    let moved = try await clinic.care(["task", action, task], as: who)
+                    #expect(moved.status == 0, "\(action): \(moved.errors)")
+                }
+                let done = try await clinic.care(["task", "done", task, "--note", "Discussed at the session"], as: who)
+                #expect(done.status == 0 && done.output.contains("completed"), "\(done.output)\(done.errors)")
+                let after = try await clinic.care(["queue", "--json"], as: who)
+                #expect(!after.array.contains { $0["task_id"] as? String == task })
+            }
+
+            let referral = try await clinic.care(["refer", patient, "tms", "--to", "Riverside TMS Centre", "--note", "Two adequate trials failed"], as: "psychiatrist")
+            #expect(referral.status == 0, "\(referral.errors)")
+            let referralID = try #require(referral.output.firstMatch(of: /referral ([0-9a-f-]{36})/)?.1).description
+            let skipped = try await clinic.care(["referral", "status", referralID, "scheduled"], as: "psychiatrist")
+            #expect(skipped.status == 4, "requested cannot jump to scheduled: \(skipped.errors)")
+            #expect(try await clinic.care(["referral", "status", referralID, "accepted"], as: "psychiatrist").status == 0)
+            #expect(try await clinic.care(["referral", "status", referralID, "scheduled"], as: "psychiatrist").status == 0)
+            let summary = try await clinic.care(["patient", "show", patient, "--json"], as: "psychiatrist")
+            #expect(summary.status == 0)
+            #expect((summary.object["referrals"] as? [[String: Any]])?.first?["status"] as? String == "scheduled")
+            #expect((summary.object["trials"] as? [[String: Any]])?.first?["is_failed"] as? Bool == true)
+            let shown = try await clinic.care(["patient", "show", patient], as: "psychiatrist")
+            #expect(shown.output.contains("Casey Lind") && shown.output.contains("PHQ-9") && shown.output.contains("TMS"), "\(shown.output)")
+            // A psychologist cannot make a TMS referral: one line, exit 3 (not allowed).
+            let refused = try await clinic.care(["refer", patient, "ect", "--to", "Anywhere"], as: "psychologist")
+            #expect(refused.status == 3)
+            #expect(refused.errors.split(separator: "\n").count == 1 && refused.errors.contains("psychiatrists"), "\(refused.errors)")
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
+
+    @Test("a psychotherapy note is seen by its author only; --json parses; the plan is edited with If-Match")
+    func notesJSONAndPlan() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let patient = clinic.patient.uuidString.lowercased()
+            let added = try await clinic.care(["note", "add", patient, "--kind", "psychotherapy"], as: "psychologist", stdin: "Worked on the core belief of failure.\n")
+            #expect(added.status == 0, "\(added.errors)")
+            let mine = try await clinic.care(["note", "list", patient, "--json"], as: "psychologist")
+            #expect(mine.array.contains { $0["body"] as? String == "Worked on the core belief of failure." })
+            for who in ["psychiatrist", "socialWorker"] {
+                let theirs = try await clinic.care(["note", "list", patient, "--json"], as: who)
+                #expect(theirs.status == 0)
+                #expect(!theirs.output.contains("core belief"), "\(who) saw a psychotherapy note")
+                let summary = try await clinic.care(["patient", "show", patient], as: who)
+                #expect(!summary.output.contains("core belief"))
+            }
+            for command in [["whoami", "--json"], ["patients", "--json"], ["queue", "--json"], ["patient", "show", patient, "--json"], ["plan", "show", patient, "--json"]] {
+                let run = try await clinic.care(command, as: "psychiatrist")
+                #expect(run.status == 0 && run.json != nil, "\(command): \(run.output)\(run.errors)")
+            }
+
+            // $EDITOR edits the plan; a plan changed meanwhile is not overwritten (exit 4).
+            let edit = try await clinic.care(["plan", "edit", patient], as: "psychiatrist",
+                                             environment: ["EDITOR": "sed -i '/^Goals:/a - Back to work part time'"])
+            #expect(edit.status == 0 && edit.output.contains("version 2"), "\(edit.output)\(edit.errors)")
+            let plan = try await clinic.care(["plan", "show", patient, "--json"], as: "psychiatrist")
+            #expect(plan.object["goals"] as? [String] == ["Back to work part time"])
+            // The "editor" here saves another change through the API while the CLI waits on it.
+            let meddler = "sh -c 'CARE_TOKEN=\(clinic.tokens["psychologist"]!) \(CLITests.care) plan edit \(patient) </dev/null >/dev/null 2>&1' ; sed -i '/^Problems:/a - Poor sleep'"
+            let conflict = try await clinic.care(["plan", "edit", patient], as: "psychiatrist",
+                                                 environment: ["EDITOR": "EDITOR=\"sed -i '/^Goals:/a - Walk daily'\" \(meddler)"])
+            #expect(conflict.status == 4, "\(conflict.output)\(conflict.errors)")
+            #expect(conflict.errors.contains("+ goal: Walk daily") && conflict.errors.contains("kept in"), "\(conflict.errors)")
+            let kept = try await clinic.care(["plan", "show", patient, "--json"], as: "psychiatrist")
+            #expect(kept.object["problems"] as? [String] == [], "the stale edit was not saved")
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
+
+    @Test("bad input is one line and a documented exit code; login writes a 0600 config that later commands use")
+    func errorsAndLogin() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let patient = clinic.patient.uuidString.lowercased()
+            let cases: [([String], String?, Int32)] = [
+                (["patient", "show", "not-a-uuid"], "psychiatrist", 2),
+                (["patient", "show", UUID().uuidString.lowercased()], "psychiatrist", 3),
+                (["score", "add", patient, "--phq9", "1,2,3"], "psychiatrist", 64),
+                (["score", "add", patient, "--madrs", "99"], "psychiatrist", 2),
+                (["trial", "outcome", UUID().uuidString.lowercased(), "--result", "maybe"], "psychiatrist", 64),
+                (["trial", "start", patient, "--drug", "sertraline", "--dose", "50", "--start", "someday"], "psychiatrist", 64),
+                (["queue"], nil, 6),
+            ]
+            for (arguments, who, code) in cases {
+                let run = try await clinic.care(arguments, as: who)
+                #expect(run.status == code, "\(arguments): \(run.status) \(run.errors)")
+                #expect(run.errors.split(separator: "\n").count == 1 && run.errors.hasPrefix("care: "), "\(arguments): \(run.errors)")
+                #expect(run.output.isEmpty)
+            }
+            let unreachable = try await clinic.care(["queue"], environment: ["CARE_SERVER": "http://127.0.0.1:1", "CARE_TOKEN": "crt_x"])
+            #expect(unreachable.status == 5 && unreachable.errors.split(separator: "\n").count == 1, "\(unreachable.errors)")
+            let badToken = try await clinic.care(["queue"], environment: ["CARE_SERVER": clinic.url, "CARE_TOKEN": "crt_" + String(repeating: "A", count: 43)])
+            #expect(badToken.status == 6, "\(badToken.errors)")
+
+            let login = try await clinic.care(["login", "--server", clinic.url, "--profile", "clinic"], stdin: clinic.tokens["socialWorker"]! + "\n")
+            #expect(login.status == 0, "\(login.errors)")
+            let path = clinic.config + "/carerelay/config"
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+            let whoami = try await clinic.care(["whoami", "--profile", "clinic", "--json"])
+            #expect(whoami.object["display_name"] as? String == "CLI socialWorker", "\(whoami.output)\(whoami.errors)")
+            let wrong = try await clinic.care(["login", "--server", clinic.url], stdin: "crt_" + String(repeating: "B", count: 43) + "\n")
+            #expect(wrong.status == 6)
+            #expect(try await clinic.care(["whoami", "--profile", "nobody"]).status == 6)
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
+
+    @Test("every command's help has an example; completion scripts for bash, zsh and fish")
+    func helpAndCompletion() async throws {
+        let commands: [[String]] = [["login"], ["whoami"], ["queue"], ["patients"], ["patient", "show"], ["task", "add"], ["task", "claim"], ["task", "start"],
+                                    ["task", "done"], ["task", "cancel"], ["handoff", "ack"], ["note", "list"], ["note", "add"], ["note", "amend"],
+                                    ["score", "add"], ["trial", "start"], ["trial", "outcome"], ["refer"], ["referral", "status"], ["plan", "show"],
+                                    ["plan", "edit"], ["events"]]
+        for command in commands {
+            let help = try await CLITests.run(CLITests.care, command + ["--help"], environment: ["NO_COLOR": "1"], stdin: nil)
+            #expect(help.status == 0)
+            #expect(help.output.contains("care " + command.joined(separator: " ")) && help.output.contains("Example"), "\(command): \(help.output)")
+        }
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try await CLITests.run(CLITests.care, ["--generate-completion-script", shell], environment: [:], stdin: nil)
+            #expect(script.status == 0 && script.output.contains("queue"), "\(shell)")
+        }
+    }
+}

@@ -242,6 +242,74 @@ struct CLITests {
         try await clinic.stop()
     }
 
+    @Test("a write whose answer is lost is retried with the same Idempotency-Key and applied once")
+    func retriedWriteAppliedOnce() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let port = try #require(URL(string: clinic.url)?.port)
+            let proxy = FlakyProxy(upstream: port, dropAnswers: 1)
+            let proxyPort = try proxy.start()
+            defer { proxy.stop() }
+            let patient = clinic.patient.uuidString.lowercased()
+            let run = try await clinic.care(["score", "add", patient, "--madrs", "31"],
+                                            environment: ["CARE_SERVER": "http://127.0.0.1:\(proxyPort)", "CARE_TOKEN": clinic.tokens["psychiatrist"]!])
+            #expect(run.status == 0, "\(run.errors)")
+            #expect(proxy.keys.count == 2, "one attempt lost its answer, one retry: \(proxy.keys)")
+            #expect(Set(proxy.keys).count == 1 && !(proxy.keys.first ?? "").isEmpty, "the retry carries the same key")
+            let scores = try await clinic.pool.query("SELECT count(*) FROM measurements WHERE patient_id = \(clinic.patient) AND instrument = 'MADRS'")
+            #expect(try scores[0].decode(Int.self, at: 0) == 1)
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
+
+    @Test("care events lists the recent events and --follow prints new ones as they commit")
+    func events() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let recent = try await clinic.care(["events", "--limit", "5", "--json"], as: "psychiatrist")
+            #expect(recent.status == 0)
+            let lines = recent.output.split(separator: "\n")
+            #expect(!lines.isEmpty && lines.count <= 5)
+            #expect(lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
+            #expect(recent.output.contains("patient.enrolled"))
+
+            // --follow, as a process of its own: a score recorded meanwhile shows up.
+            let cursor = try #require((try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any])?["cursor"] as? String)
+            var environment = ProcessInfo.processInfo.environment
+            environment["CARE_SERVER"] = clinic.url
+            environment["CARE_TOKEN"] = clinic.tokens["psychologist"]
+            environment["XDG_CONFIG_HOME"] = clinic.config
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CLITests.care)
+            process.arguments = ["events", "--follow", "--json", "--after", cursor]
+            process.environment = environment
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await clinic.care(["score", "add", clinic.patient.uuidString.lowercased(), "--madrs", "20"], as: "psychiatrist").status == 0)
+            let reader = output.fileHandleForReading
+            let line = try await LocalPostgres.offload { () -> String in
+                var text = ""
+                while !text.contains("\n") {
+                    let data = reader.availableData
+                    if data.isEmpty { break }
+                    text += String(decoding: data, as: UTF8.self)
+                }
+                return text
+            }
+            process.terminate()
+            #expect(line.contains("measurement.recorded"), "\(line)")
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
+
     @Test("every command's help has an example; completion scripts for bash, zsh and fish")
     func helpAndCompletion() async throws {
         let commands: [[String]] = [["login"], ["whoami"], ["queue"], ["patients"], ["patient", "show"], ["task", "add"], ["task", "claim"], ["task", "start"],

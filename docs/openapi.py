@@ -134,7 +134,46 @@ schemas = {
                   "next_attempt_at": ts, "last_attempt_at": ts, "last_status": {"type": "integer"}, "last_error": {"type": "string"}, "delivered_at": ts, "created_at": ts},
                  ["id", "webhook_id", "event_id", "event_type", "status", "attempts", "created_at"]),
  "DeliveryPage": page("Delivery"),
+ "ReportScore": obj({"total": {"type": "integer"}, "taken_at": ts}),
+ "WeeklyReport": obj({
+    "team_id": uuid, "team_name": {"type": "string"}, "iso_week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
+    "week_start": ts, "week_end": ts, "as_of": ts, "generated_at": ts,
+    "caseload": obj({"size": {"type": "integer"}, "measured": {"type": "integer", "description": "Patients with a baseline and a later PHQ-9: the rates' denominator."},
+                     "responders": {"type": "integer"}, "remitters": {"type": "integer"}, "response_rate": {"type": "number"}, "remission_rate": {"type": "number"},
+                     "contacts_this_week": {"type": "integer"}, "new_patients": {"type": "integer"}, "handoffs_produced": {"type": "integer"},
+                     "handoffs_acknowledged_on_time": {"type": "integer"}, "handoffs_acknowledged_late": {"type": "integer"},
+                     "handoffs_unacknowledged": {"type": "integer"}, "listed": {"type": "integer"}},
+                    ["size", "measured", "responders", "remitters", "contacts_this_week", "new_patients", "handoffs_produced",
+                     "handoffs_acknowledged_on_time", "handoffs_acknowledged_late", "handoffs_unacknowledged", "listed"]),
+    "patients": {"type": "array", "description": "The patients who need a decision, most pressing first.", "items": obj({
+        "id": uuid, "mrn": {"type": "string"}, "display_name": {"type": "string"}, "status": {"type": "string"}, "enrolled_on": ts,
+        "weeks_in_treatment": {"type": "integer"}, "rank": {"type": "integer", "minimum": 1, "maximum": 7},
+        "reasons": {"type": "array", "items": obj({"kind": {"type": "string", "enum": ["safety", "new-patient", "not-improving", "newly-trd", "failed-trial",
+                                                                                     "referral", "overdue", "no-contact", "remission"]},
+                                                    "text": {"type": "string"}})},
+        "baseline": ref("ReportScore"), "latest": ref("ReportScore"), "change": {"type": "number", "description": "Improvement from baseline, a fraction."},
+        "trend": {"type": "array", "items": ref("ReportScore")},
+        "current_trial": obj({"kind": {"type": "string"}, "drug": {"type": "string"}, "therapy": {"type": "string"}, "started_on": ts, "weeks": {"type": "integer"}},
+                             ["kind", "started_on", "weeks"]),
+        "is_trd": {"type": "boolean"}, "failed_trials": {"type": "integer"}, "thase_rush_stage": {"type": "string"},
+        "maudsley_total": {"type": "integer"}, "maudsley_band": {"type": "string"},
+        "open_handoffs": {"type": "array", "items": obj({"role": {"type": "string"}, "reason": {"type": "string"}, "due_at": ts, "overdue": {"type": "boolean"}, "escalated": {"type": "boolean"}})},
+        "open_tasks": {"type": "array", "items": obj({"title": {"type": "string"}, "status": {"type": "string"}, "priority": {"type": "string"}, "assignee": {"type": "string"},
+                                                       "due_at": ts, "overdue": {"type": "boolean"}}, ["title", "status", "priority", "assignee", "overdue"])},
+        "referrals": {"type": "array", "items": obj({"kind": {"type": "string"}, "status": {"type": "string"}, "target_clinic": {"type": "string"}, "created_at": ts})},
+        "last_contact": ts},
+        ["id", "mrn", "display_name", "status", "enrolled_on", "weeks_in_treatment", "rank", "reasons", "trend", "is_trd", "failed_trials",
+         "thase_rush_stage", "open_handoffs", "open_tasks", "referrals"])}},
+    ["team_id", "team_name", "iso_week", "week_start", "week_end", "as_of", "generated_at", "caseload", "patients"],
+    "The weekly case-review report (format=json). Psychotherapy notes are never part of it."),
+ "ReportSnapshot": obj({"id": uuid, "team_id": uuid, "iso_week": {"type": "string"}, "taken_by": uuid, "taken_at": ts, "recommendations": {"type": "integer"},
+                        "report": ref("WeeklyReport")}, ["id", "team_id", "iso_week", "taken_by", "taken_at"]),
+ "ReportSnapshotPage": page("ReportSnapshot"),
+ "Recommendation": obj({"id": uuid, "snapshot_id": uuid, "patient_id": uuid, "note_id": uuid, "task_id": uuid}, ["id", "snapshot_id", "patient_id", "note_id"]),
  # request bodies
+ "NewRecommendation": obj({"patient_id": uuid, "text": text(10000),
+                           "task": obj({"title": text(300), "role": {"type": "string", "enum": POOL_ROLES}, "due_at": req_ts}, ["title", "role"])},
+                          ["patient_id", "text"], "A case-review note on the patient and, with `task`, a task for that role's pool, tied to the snapshot."),
  "NewWebhook": obj({"url": {"type": "string", "format": "uri", "maxLength": 2000, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\x00]+$"},
                     "event_types": {"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "string", "enum": ["*"] + EVENT_TYPES}},
                     "team_id": uuid, "description": free(500)}, ["url", "event_types"],
@@ -199,6 +238,8 @@ P = lambda name, where, schema, desc, required=False: {"name": name, "in": where
 idp = P("id", "path", uuid, "The resource's id.", True)
 limit = P("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size (1-200).")
 cursor = P("cursor", "query", uuid, "The `next_cursor` of the previous page (opaque: pass it back as it came).")
+weekp = P("week", "path", {"type": "string", "pattern": "^(19[0-9]{2}|2[0-9]{3})-W(0[1-9]|[1-4][0-9]|5[0-3])$"},
+          "An ISO week, e.g. 2026-W48 (Monday to Sunday, UTC). Week 53 exists only in some years (otherwise 400).", True)
 numcursor = P("cursor", "query", {"type": "string", "pattern": "^[0-9]{1,18}$"}, "The `next_cursor` of the previous page (opaque: pass it back as it came).")
 
 idem = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
@@ -312,6 +353,25 @@ paths.update({
  "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver": {"post": op("Send a delivery again (a dead, cancelled or succeeded one)", "webhooks",
     [idp, P("delivery_id", "path", uuid, "The delivery's id.", True)], ok=resp(202, "Queued for sending", "Delivery"),
     errs=("400", "403", "404", "409"), post=True, opid="redeliver")},
+ "/v1/teams/{id}/reports/weekly/{week}": {"get": op("The weekly case-review report of a team (format json, html, md or csv)", "reports",
+    [idp, weekp, P("format", "query", {"type": "string", "enum": ["json", "html", "md", "csv"], "default": "json"}, "json (the data), html (self-contained, prints on A4 landscape), md, or csv (one row per listed patient).")],
+    ok={"200": {"description": "The report", "headers": reqid, "content": {"application/json": {"schema": ref("WeeklyReport")},
+            "text/html": {"schema": {"type": "string"}}, "text/markdown": {"schema": {"type": "string"}}, "text/csv": {"schema": {"type": "string"}}}}},
+    errs=("400", "403", "404"), opid="weeklyReport",
+    desc="Patients who need a decision first, in this order: safety signals; new patients; not improving (under 50% better at week 8 or later) or newly TRD; failed trials and referrals this week; overdue handoffs and tasks; no contact for 4 weeks; remission, ready for a relapse-prevention plan. For the team's clinicians and the compliance role; audited as a read of each listed patient.")},
+ "/v1/teams/{id}/reports/weekly/{week}/snapshots": {
+    "get": op("Snapshots kept of this week's report", "reports", [idp, weekp], ok=resp(200, "Snapshots, oldest first", "ReportSnapshotPage"),
+              errs=("400", "403", "404"), opid="listReportSnapshots"),
+    "post": op("Keep the report as shown now (immutable)", "reports", [idp, weekp],
+               ok=resp(201, "Kept", "ReportSnapshot", {"Location": {"description": "Where the snapshot is", "schema": {"type": "string"}}}),
+               errs=("400", "403", "404", "409"), post=True, opid="keepReportSnapshot")},
+ "/v1/report-snapshots/{id}": {"get": op("A kept report, exactly as it was shown (format json, html or md)", "reports",
+    [idp, P("format", "query", {"type": "string", "enum": ["json", "html", "md"], "default": "json"}, "json, html or md.")],
+    ok={"200": {"description": "The snapshot", "headers": reqid, "content": {"application/json": {"schema": ref("ReportSnapshot")},
+            "text/html": {"schema": {"type": "string"}}, "text/markdown": {"schema": {"type": "string"}}}}},
+    errs=("400", "403", "404"), opid="getReportSnapshot")},
+ "/v1/report-snapshots/{id}/recommendations": {"post": op("Record a recommendation from the meeting: a case-review note and, optionally, a task for a role", "reports",
+    [idp], body="NewRecommendation", ok=resp(201, "Recorded", "Recommendation"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="recommend")},
  "/v1/patients/{id}/audit": {"get": op("Who read or changed this patient's data (the compliance role)", "audit",
                                        [idp, P("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 100}, "Page size (1-200)."), numcursor],
                                        ok=resp(200, "Audit entries, newest first", "AuditPage"), errs=("400", "403", "404"), opid="listAudit")},
@@ -326,7 +386,7 @@ def nullable_optionals(schema):
         if name in schema.get("required", []) or "const" in p: continue
         if "$ref" in p: continue
         props[name] = {"anyOf": [copy.deepcopy(p), {"type": "null"}]}
-for name in ["NewWebhook", "NewMember", "NewTask", "TaskAction", "NewNote", "NewMeasurement", "NewTrial", "NewTrialOutcome", "NewReferral"]:
+for name in ["NewRecommendation", "NewWebhook", "NewMember", "NewTask", "TaskAction", "NewNote", "NewMeasurement", "NewTrial", "NewTrialOutcome", "NewReferral"]:
     nullable_optionals(schemas[name])
 doc = {
  "openapi": "3.1.0",

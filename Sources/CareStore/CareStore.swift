@@ -67,7 +67,12 @@ public struct CareStore: Sendable {
     /// member set for row-level security, claims the request's Idempotency-Key, and writes the
     /// audit entries of the patients it touched before it commits. A refusal is audited too, in
     /// a transaction of its own (the command's was rolled back).
-    func command<T: Sendable>(isolation: PQConnection.IsolationLevel? = nil, _ body: @Sendable (CommandContext) async throws -> T) async throws -> T {
+    ///
+    /// `asOwner` keeps the server's rights for the whole transaction (no care_app, no row-level
+    /// security): for reads that check the caller themselves and filter by team explicitly,
+    /// such as the weekly report across a whole caseload.
+    func command<T: Sendable>(asOwner: Bool = false, isolation: PQConnection.IsolationLevel? = nil,
+                              _ body: @Sendable (CommandContext) async throws -> T) async throws -> T {
         let actor = Self.acting
         let trail = AuditTrail()
         do {
@@ -75,7 +80,7 @@ public struct CareStore: Sendable {
             let (result, claimedKey) = try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) { connection in
                 trail.handoffs = 0
                 let context = CommandContext(connection: connection, acting: actor, trail: trail, referenceCache: referenceCache)
-                if let actor { try await context.enter(actor) }
+                if let actor, !asOwner { try await context.enter(actor) }
                 let claimedKey = try await context.claimIdempotencyKey()
                 let result = try await body(context)
                 try await context.writeAudit(outcome: "allowed")

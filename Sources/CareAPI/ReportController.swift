@@ -1,0 +1,141 @@
+import CareDomain
+import CareStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The weekly case-review report: built on request in four formats, kept as snapshots, and
+/// recommendations recorded against a snapshot.
+struct ReportController: Sendable {
+    let store: CareStore
+
+    enum Format: String, CaseIterable {
+        case json, html, md, csv
+
+        var contentType: String {
+            switch self {
+            case .json: "application/json"
+            case .html: "text/html; charset=utf-8"
+            case .md: "text/markdown; charset=utf-8"
+            case .csv: "text/csv; charset=utf-8"
+            }
+        }
+    }
+
+    struct SnapshotOut: Encodable, Sendable {
+        var id: String
+        var teamId: String
+        var isoWeek: String
+        var takenBy: String
+        var takenAt: Date
+        var recommendations: Int?
+    }
+
+    struct NewRecommendation: Decodable {
+        struct NewTask: Decodable { var title: String; var role: Role; var dueAt: Date? }
+        var patientId: UUID
+        var text: String
+        var task: NewTask?
+    }
+
+    struct RecommendationOut: Encodable, Sendable { var id: String; var snapshotId: String; var patientId: String; var noteId: String; var taskId: String? }
+
+    static func week(_ context: CareRequestContext) throws -> ISOWeek {
+        guard let text = context.parameters.get("week"), let week = ISOWeek(text) else {
+            throw Problem.badRequest("the week in the path must be an ISO week such as 2026-W48")
+        }
+        return week
+    }
+
+    static func format(_ request: Request, allowed: [Format] = Format.allCases) throws -> Format {
+        guard let text = try QueryParameters(request).string("format", maxLength: 10) else { return .json }
+        guard let format = Format(rawValue: text), allowed.contains(format) else {
+            throw Problem.badRequest("'format' must be one of: \(allowed.map(\.rawValue).joined(separator: ", "))")
+        }
+        return format
+    }
+
+    static func body(_ text: String, _ format: Format, filename: String) -> Response {
+        var headers: HTTPFields = [.contentType: format.contentType]
+        if format == .html {
+            // The page carries its own CSS and SVG and loads nothing.
+            headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+        }
+        if format == .csv { headers[.contentDisposition] = "attachment; filename=\"\(filename).csv\"" }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func render(_ report: WeeklyReport, _ format: Format) throws -> Response {
+        let name = "case-review-\(report.isoWeek)"
+        switch format {
+        case .json: return try Wire.json(report)
+        case .html: return body(ReportRendering.html(report), .html, filename: name)
+        case .md: return body(ReportRendering.markdown(report), .md, filename: name)
+        case .csv: return body(ReportRendering.csv(report), .csv, filename: name)
+        }
+    }
+
+    func addRoutes(to v1: RouterGroup<CareRequestContext>) {
+        v1.get("teams/:id/reports/weekly/:week") { request, context in
+            let team = try context.id()
+            let week = try Self.week(context)
+            let format = try Self.format(request)
+            let report = try await context.acting("report.weekly", request) { try await store.weeklyReport(teamID: team, week: week) }
+            return try Self.render(report, format)
+        }
+        v1.post("teams/:id/reports/weekly/:week/snapshots") { request, context in
+            let team = try context.id()
+            let week = try Self.week(context)
+            let snapshot = try await context.acting("report.snapshot", request) { () -> ReportSnapshot in
+                let report = try await store.weeklyReport(teamID: team, week: week)
+                return try await store.keepSnapshot(report, json: try Wire.encoder.encode(report), html: ReportRendering.html(report),
+                                                    markdown: ReportRendering.markdown(report))
+            }
+            return try Self.snapshotResponse(snapshot, format: .json, status: .created)
+        }
+        v1.get("teams/:id/reports/weekly/:week/snapshots") { request, context in
+            let team = try context.id()
+            let week = try Self.week(context)
+            let snapshots = try await context.acting("report.snapshots", request) { try await store.snapshots(teamID: team, week: week) }
+            return try Wire.json(ListPage(items: snapshots.map {
+                SnapshotOut(id: $0.id.lower, teamId: team.lower, isoWeek: $0.isoWeek, takenBy: $0.takenBy.lower, takenAt: $0.takenAt, recommendations: $0.recommendations)
+            }, nextCursor: nil))
+        }
+        v1.get("report-snapshots/:id") { request, context in
+            let id = try context.id()
+            let format = try Self.format(request, allowed: [.json, .html, .md])
+            let snapshot = try await context.acting("report.snapshot.read", request) { try await store.snapshot(id) }
+            return try Self.snapshotResponse(snapshot, format: format, status: .ok)
+        }
+        v1.post("report-snapshots/:id/recommendations") { request, context in
+            let id = try context.id()
+            let body = try await request.decodeJSON(NewRecommendation.self, context: context)
+            try checkText(body.text, "text", max: 10_000, required: true)
+            if let task = body.task { try checkText(task.title, "task.title", max: 300, required: true) }
+            let principal = try context.requirePrincipal()
+            let made = try await context.acting("report.recommend", request, patient: body.patientId) {
+                try await store.recommend(snapshotID: id, patientID: body.patientId, text: body.text,
+                                          task: body.task.map { ($0.title, $0.role, $0.dueAt) }, actorID: principal.memberID)
+            }
+            return try Wire.json(RecommendationOut(id: made.id.lower, snapshotId: id.lower, patientId: made.patientID.lower, noteId: made.noteID.lower,
+                                                   taskId: made.taskID?.lower), status: .created)
+        }
+    }
+
+    /// A snapshot as kept: JSON is the snapshot's facts with the report's data as it was.
+    static func snapshotResponse(_ snapshot: ReportSnapshot, format: Format, status: HTTPResponse.Status) throws -> Response {
+        switch format {
+        case .html: return body(snapshot.html, .html, filename: "case-review-\(snapshot.isoWeek)")
+        case .md: return body(snapshot.markdown, .md, filename: "case-review-\(snapshot.isoWeek)")
+        case .json, .csv:
+            let facts = try Wire.encoder.encode(SnapshotOut(id: snapshot.id.lower, teamId: snapshot.teamID.lower, isoWeek: snapshot.isoWeek,
+                                                            takenBy: snapshot.takenBy.lower, takenAt: snapshot.takenAt))
+            var object = try JSONSerialization.jsonObject(with: facts) as? [String: Any] ?? [:]
+            object["report"] = try JSONSerialization.jsonObject(with: snapshot.report)
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if status == .created { headers[.location] = "/v1/report-snapshots/\(snapshot.id.lower)" }
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+    }
+}

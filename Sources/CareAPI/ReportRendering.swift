@@ -1,0 +1,218 @@
+import CareStore
+import Foundation
+
+/// The weekly report as HTML (self-contained: inline CSS and SVG, for the screen and A4
+/// landscape paper), Markdown and CSV (one row per listed patient). JSON is the report itself.
+enum ReportRendering {
+    static func day(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle().year().month().day()) }
+    static func percent(_ fraction: Double?) -> String { fraction.map { "\(Int(($0 * 100).rounded()))%" } ?? "–" }
+
+    static func scores(_ p: ReportPatient) -> String {
+        guard let baseline = p.baseline else { return "no PHQ-9" }
+        guard let latest = p.latest, latest.takenAt > baseline.takenAt else { return "PHQ-9 \(baseline.total) (baseline only)" }
+        return "PHQ-9 \(baseline.total) → \(latest.total) (\(percent(p.change)) better)"
+    }
+
+    static func trial(_ p: ReportPatient) -> String {
+        guard let trial = p.currentTrial else { return "none" }
+        return "\(trial.drug ?? trial.therapy ?? trial.kind), week \(trial.weeks) (since \(day(trial.startedOn)))"
+    }
+
+    static func stage(_ p: ReportPatient) -> String {
+        (p.isTRD ? "TRD" : "not TRD") + ", \(p.failedTrials) failed; Thase-Rush \(p.thaseRushStage)"
+            + (p.maudsleyTotal.map { "; Maudsley \($0) (\(p.maudsleyBand ?? ""))" } ?? "")
+    }
+
+    static func work(_ p: ReportPatient) -> [String] {
+        p.openHandoffs.map { "handoff for \($0.role.replacingOccurrences(of: "_", with: " ")): \($0.reason) (due \(day($0.dueAt))\($0.overdue ? ", OVERDUE" : "")\($0.escalated ? ", escalated" : ""))" }
+            + p.openTasks.map { "task for \($0.assignee): \($0.title) (\($0.status)\($0.dueAt.map { ", due \(day($0))" } ?? "")\($0.overdue ? ", OVERDUE" : ""))" }
+    }
+
+    static func referrals(_ p: ReportPatient) -> [String] {
+        p.referrals.map { "\($0.kind.uppercased()) to \($0.targetClinic): \($0.status) (since \(day($0.createdAt)))" }
+    }
+
+    // MARK: HTML
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    /// PHQ-9 over time, with the line at half the baseline (response) and at 5 (remission).
+    static func trendSVG(_ p: ReportPatient) -> String {
+        let width = 200.0, height = 64.0, pad = 4.0
+        let points = p.trend
+        func y(_ total: Double) -> Double { pad + (height - 2 * pad) * (1 - min(27, max(0, total)) / 27) }
+        var svg = ##"<svg class="trend" xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" viewBox="0 0 \##(Int(width)) \##(Int(height))" role="img" aria-label="PHQ-9 trend">"##
+        svg += ##"<rect x="0" y="0" width="\##(Int(width))" height="\##(Int(height))" fill="#fafafa" stroke="#ddd"/>"##
+        let remission = y(5)
+        svg += ##"<line x1="0" x2="\##(width)" y1="\##(remission)" y2="\##(remission)" stroke="#2e7d32" stroke-dasharray="3 2"><title>remission (PHQ-9 &lt; 5)</title></line>"##
+        if let baseline = p.baseline {
+            let half = y(Double(baseline.total) / 2)
+            svg += ##"<line x1="0" x2="\##(width)" y1="\##(half)" y2="\##(half)" stroke="#1565c0" stroke-dasharray="6 3"><title>50% of baseline (\##(baseline.total))</title></line>"##
+        }
+        if let first = points.first, let last = points.last {
+            let span = max(1, last.takenAt.timeIntervalSince(first.takenAt))
+            let coordinates = points.map { point -> (Double, Double) in
+                let x = points.count == 1 ? width / 2 : pad + (width - 2 * pad) * point.takenAt.timeIntervalSince(first.takenAt) / span
+                return (x, y(Double(point.total)))
+            }
+            svg += ##"<polyline fill="none" stroke="#333" stroke-width="1.5" points="\##(coordinates.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " "))"/>"##
+            for ((x, yy), point) in zip(coordinates, points) {
+                svg += String(format: ##"<circle cx="%.1f" cy="%.1f" r="2" fill="#333"><title>%d on %@</title></circle>"##, x, yy, point.total, day(point.takenAt))
+            }
+        } else {
+            svg += ##"<text x="8" y="36" font-size="10" fill="#888">no PHQ-9 yet</text>"##
+        }
+        return svg + "</svg>"
+    }
+
+    static func html(_ r: WeeklyReport) -> String {
+        let c = r.caseload
+        var out = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(escape(r.teamName)): weekly case review \(r.isoWeek)</title>
+            <style>
+            @page { size: A4 landscape; margin: 10mm; }
+            * { box-sizing: border-box; }
+            body { font: 13px/1.4 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #222; margin: 16px; }
+            h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 15px; margin: 18px 0 6px; border-bottom: 2px solid #444; }
+            .meta { color: #555; margin-bottom: 12px; }
+            .stats { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0 12px; }
+            .stat { border: 1px solid #ccc; border-radius: 4px; padding: 6px 10px; min-width: 120px; }
+            .stat b { display: block; font-size: 18px; }
+            table { border-collapse: collapse; width: 100%; table-layout: fixed; }
+            td { overflow-wrap: anywhere; }
+            th, td { border-bottom: 1px solid #ddd; padding: 5px 6px; text-align: left; vertical-align: top; }
+            th { background: #f0f0f0; font-size: 12px; }
+            tr { break-inside: avoid; page-break-inside: avoid; }
+            .reason { display: inline-block; border-radius: 3px; padding: 0 5px; margin: 1px 0; font-size: 12px; background: #eee; }
+            .r1 { background: #c62828; color: #fff; } .r2 { background: #6a1b9a; color: #fff; } .r3 { background: #ef6c00; color: #fff; }
+            .r4 { background: #1565c0; color: #fff; } .r5 { background: #f9a825; } .r6 { background: #8d6e63; color: #fff; } .r7 { background: #2e7d32; color: #fff; }
+            .overdue { color: #c62828; font-weight: 600; } .small { font-size: 12px; color: #444; } ul { margin: 0; padding-left: 16px; }
+            .legend { font-size: 11px; color: #555; }
+            @media print { body { margin: 0; } .stat { padding: 4px 8px; } }
+            </style></head><body>
+            <h1>\(escape(r.teamName)): weekly case review, \(r.isoWeek)</h1>
+            <div class="meta">Week of \(day(r.weekStart)) to \(day(r.weekEnd.addingTimeInterval(-1))); data as of \(escape(r.asOf.formatted(Date.ISO8601FormatStyle()))). Patients who need a decision come first.</div>
+            <div class="stats">
+            <div class="stat"><b>\(c.size)</b>caseload</div>
+            <div class="stat"><b>\(percent(c.responseRate))</b>response (\(c.responders) of \(c.measured))</div>
+            <div class="stat"><b>\(percent(c.remissionRate))</b>remission (\(c.remitters) of \(c.measured))</div>
+            <div class="stat"><b>\(c.contactsThisWeek)</b>contacts this week</div>
+            <div class="stat"><b>\(c.newPatients)</b>new patients</div>
+            <div class="stat"><b>\(c.handoffsProduced)</b>handoffs made; \(c.handoffsAcknowledgedOnTime) acknowledged on time, \(c.handoffsAcknowledgedLate) late, \(c.handoffsUnacknowledged) not yet</div>
+            <div class="stat"><b>\(c.listed)</b>to discuss</div>
+            </div>
+            <div class="legend">Trend: PHQ-9 (0–27), the blue dashed line is half the baseline (response), the green one 5 (remission).</div>
+
+            """
+        if r.patients.isEmpty {
+            out += "<p>Nobody needs a decision this week.</p>\n"
+        }
+        var section = 0
+        for p in r.patients {
+            if p.rank != section {
+                if section != 0 { out += "</tbody></table>\n" }
+                section = p.rank
+                out += "<h2>\(escape(p.reasons[0].kind.heading))</h2>\n<table><colgroup><col style=\"width:13%\"><col style=\"width:17%\"><col style=\"width:10%\">"
+                    + "<col style=\"width:212px\"><col style=\"width:14%\"><col><col style=\"width:11%\"></colgroup><thead><tr><th>Patient</th><th>Why listed</th><th>Scores</th><th>Trend</th>"
+                    + "<th>Treatment</th><th>Open work</th><th>Referrals</th></tr></thead><tbody>\n"
+            }
+            let reasons = p.reasons.map { ##"<span class="reason r\##($0.kind.rank)">\##(escape($0.text))</span>"## }.joined(separator: "<br>")
+            let work = work(p).map { line in line.contains("OVERDUE") ? ##"<li class="overdue">\##(escape(line))</li>"## : "<li>\(escape(line))</li>" }.joined()
+            let referralItems = referrals(p).map { "<li>\(escape($0))</li>" }.joined()
+            out += "<tr><td><b>\(escape(p.displayName))</b><br><span class=\"small\">MRN \(escape(p.mrn)) · week \(p.weeksInTreatment) · \(escape(p.status))</span></td>"
+                + "<td>\(reasons)</td><td>\(escape(scores(p)))</td><td>\(trendSVG(p))</td>"
+                + "<td>\(escape(trial(p)))<br><span class=\"small\">\(escape(stage(p)))</span></td>"
+                + "<td>\(work.isEmpty ? "–" : "<ul>\(work)</ul>")</td><td>\(referralItems.isEmpty ? "–" : "<ul>\(referralItems)</ul>")</td></tr>\n"
+        }
+        if section != 0 { out += "</tbody></table>\n" }
+        out += "<p class=\"small\">Generated \(escape(r.generatedAt.formatted(Date.ISO8601FormatStyle()))) by CareRelay. Psychotherapy notes are never part of this report.</p>\n</body></html>\n"
+        return out
+    }
+
+    // MARK: Markdown
+
+    static func markdownCell(_ text: String) -> String {
+        text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+    }
+
+    static func sparkline(_ p: ReportPatient) -> String {
+        let bars = Array("▁▂▃▄▅▆▇█")
+        return String(p.trend.map { bars[min(7, $0.total * 7 / 27)] })
+    }
+
+    static func markdown(_ r: WeeklyReport) -> String {
+        let c = r.caseload
+        var lines = [
+            "# \(r.teamName): weekly case review, \(r.isoWeek)", "",
+            "Week of \(day(r.weekStart)) to \(day(r.weekEnd.addingTimeInterval(-1))); data as of \(r.asOf.formatted(Date.ISO8601FormatStyle())).", "",
+            "**Caseload** \(c.size) · **response** \(percent(c.responseRate)) (\(c.responders) of \(c.measured)) · **remission** \(percent(c.remissionRate)) (\(c.remitters) of \(c.measured))"
+                + " · **contacts this week** \(c.contactsThisWeek) · **new patients** \(c.newPatients) · **handoffs made** \(c.handoffsProduced)"
+                + " (\(c.handoffsAcknowledgedOnTime) acknowledged on time, \(c.handoffsAcknowledgedLate) late, \(c.handoffsUnacknowledged) not yet) · **to discuss** \(c.listed)",
+        ]
+        if r.patients.isEmpty { lines += ["", "Nobody needs a decision this week."] }
+        var section = 0
+        for p in r.patients {
+            if p.rank != section {
+                section = p.rank
+                lines += ["", "## \(p.reasons[0].kind.heading)", "",
+                          "| Patient | Why listed | Scores | Trend | Treatment | Open work | Referrals |", "|---|---|---|---|---|---|---|"]
+            }
+            lines.append("| " + [
+                "**\(p.displayName)** (MRN \(p.mrn), week \(p.weeksInTreatment))", p.reasons.map(\.text).joined(separator: "; "), scores(p), sparkline(p),
+                "\(trial(p)); \(stage(p))", work(p).joined(separator: "; ").nilIfEmpty ?? "–", referrals(p).joined(separator: "; ").nilIfEmpty ?? "–",
+            ].map(markdownCell).joined(separator: " | ") + " |")
+        }
+        lines += ["", "_Psychotherapy notes are never part of this report._"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: CSV
+
+    static func csvCell(_ text: String) -> String {
+        // A cell a spreadsheet would run as a formula is made text.
+        var value = text
+        if let first = value.first, "=+-@\t\r".contains(first) { value = "'" + value }
+        if value.contains(where: { ",\"\n\r".contains($0) }) { value = "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        return value
+    }
+
+    static func csv(_ r: WeeklyReport) -> String {
+        let header = ["rank", "first_reason", "reasons", "patient_id", "mrn", "name", "status", "weeks_in_treatment", "baseline_phq9", "latest_phq9",
+                      "improvement_percent", "trend_phq9", "current_trial", "trd", "failed_trials", "thase_rush_stage", "maudsley_total",
+                      "open_handoffs", "open_tasks", "overdue", "referrals", "last_contact"]
+        var lines = [header.joined(separator: ",")]
+        for p in r.patients {
+            let overdue = p.openHandoffs.filter(\.overdue).count + p.openTasks.filter(\.overdue).count
+            let cells: [String] = [
+                String(p.rank), p.reasons[0].kind.rawValue, p.reasons.map(\.text).joined(separator: "; "), p.id, p.mrn,
+                p.displayName, p.status, String(p.weeksInTreatment), p.baseline.map { String($0.total) } ?? "", p.latest.map { String($0.total) } ?? "",
+                p.change.map { String(Int(($0 * 100).rounded())) } ?? "", p.trend.map { String($0.total) }.joined(separator: " "),
+                p.currentTrial == nil ? "" : trial(p), p.isTRD ? "yes" : "no", String(p.failedTrials), p.thaseRushStage,
+                p.maudsleyTotal.map(String.init) ?? "", String(p.openHandoffs.count), String(p.openTasks.count), String(overdue),
+                p.referrals.map { "\($0.kind):\($0.status)" }.joined(separator: " "), p.lastContact.map(day) ?? "",
+            ]
+            lines.append(cells.map(csvCell).joined(separator: ","))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
+}

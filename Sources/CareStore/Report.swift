@@ -1,0 +1,569 @@
+import CareDomain
+import Foundation
+import PQ
+
+/// An ISO 8601 week, "2026-W48": Monday 00:00 UTC to the next Monday.
+public struct ISOWeek: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
+    public let year: Int
+    public let week: Int
+
+    static let calendar: Calendar = {
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+
+    public init?(_ text: String) {
+        guard let match = text.wholeMatch(of: /(\d{4})-W(\d{2})/), let year = Int(match.1), let week = Int(match.2),
+              (1900...2999).contains(year), (1...53).contains(week) else { return nil }
+        self.year = year
+        self.week = week
+        // Week 53 exists only in some years.
+        guard ISOWeek(containing: start).week == week else { return nil }
+    }
+
+    public init(containing date: Date) {
+        let parts = Self.calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: date)
+        year = parts.yearForWeekOfYear!
+        week = parts.weekOfYear!
+    }
+
+    public var start: Date {
+        Self.calendar.date(from: DateComponents(timeZone: TimeZone(identifier: "UTC"), weekday: 2, weekOfYear: week, yearForWeekOfYear: year))!
+    }
+
+    public var end: Date { start.addingTimeInterval(7 * 86_400) }
+
+    public var description: String { String(format: "%04d-W%02d", year, week) }
+}
+
+/// Why a patient is on the report, in the order the meeting takes them (DOMAIN.md).
+public enum ReportReasonKind: String, Sendable, Codable, CaseIterable {
+    case safety
+    case newPatient = "new-patient"
+    case notImproving = "not-improving"
+    case newlyTRD = "newly-trd"
+    case failedTrial = "failed-trial"
+    case referral
+    case overdue
+    case noContact = "no-contact"
+    case remission
+
+    /// 1 is discussed first.
+    public var rank: Int {
+        switch self {
+        case .safety: 1
+        case .newPatient: 2
+        case .notImproving, .newlyTRD: 3
+        case .failedTrial, .referral: 4
+        case .overdue: 5
+        case .noContact: 6
+        case .remission: 7
+        }
+    }
+
+    public var heading: String {
+        switch self {
+        case .safety: "Safety signal"
+        case .newPatient: "New patient"
+        case .notImproving: "Not improving"
+        case .newlyTRD: "Newly treatment-resistant"
+        case .failedTrial: "Failed trial"
+        case .referral: "Referral"
+        case .overdue: "Overdue"
+        case .noContact: "No contact"
+        case .remission: "Remission"
+        }
+    }
+}
+
+public struct ReportReason: Sendable, Codable, Equatable {
+    public var kind: ReportReasonKind
+    public var text: String
+}
+
+public struct ReportScore: Sendable, Codable, Equatable {
+    public var total: Int
+    public var takenAt: Date
+}
+
+public struct ReportTrial: Sendable, Codable, Equatable {
+    public var kind: String
+    public var drug: String?
+    public var therapy: String?
+    public var startedOn: Date
+    public var weeks: Int
+}
+
+public struct ReportHandoff: Sendable, Codable, Equatable {
+    public var role: String
+    public var reason: String
+    public var dueAt: Date
+    public var overdue: Bool
+    public var escalated: Bool
+}
+
+public struct ReportTask: Sendable, Codable, Equatable {
+    public var title: String
+    public var status: String
+    public var priority: String
+    public var assignee: String
+    public var dueAt: Date?
+    public var overdue: Bool
+}
+
+public struct ReportReferral: Sendable, Codable, Equatable {
+    public var kind: String
+    public var status: String
+    public var targetClinic: String
+    public var createdAt: Date
+}
+
+public struct ReportPatient: Sendable, Codable, Equatable {
+    /// Lower-case, as the API writes ids.
+    public var id: String
+    public var mrn: String
+    public var displayName: String
+    public var status: String
+    public var enrolledOn: Date
+    public var weeksInTreatment: Int
+    /// The reasons it is listed, most pressing first; `rank` is the first one's.
+    public var reasons: [ReportReason]
+    public var rank: Int
+    /// PHQ-9: the first of the current episode and the latest by the report's time.
+    public var baseline: ReportScore?
+    public var latest: ReportScore?
+    /// Improvement from baseline, a fraction (0.5 = 50% lower); nil without two scores.
+    public var change: Double?
+    /// The last PHQ-9 scores (up to 12), oldest first.
+    public var trend: [ReportScore]
+    public var currentTrial: ReportTrial?
+    public var isTRD: Bool
+    public var failedTrials: Int
+    public var thaseRushStage: String
+    public var maudsleyTotal: Int?
+    public var maudsleyBand: String?
+    public var openHandoffs: [ReportHandoff]
+    public var openTasks: [ReportTask]
+    public var referrals: [ReportReferral]
+    public var lastContact: Date?
+}
+
+public struct ReportCaseload: Sendable, Codable, Equatable {
+    /// Patients on the team, enrolled by the report's time and not discharged.
+    public var size: Int
+    /// Of them, those with a baseline and a later PHQ-9 (the rates' denominator).
+    public var measured: Int
+    public var responders: Int
+    public var remitters: Int
+    public var responseRate: Double?
+    public var remissionRate: Double?
+    /// Scores recorded and notes written this week (psychotherapy notes not counted).
+    public var contactsThisWeek: Int
+    public var newPatients: Int
+    public var handoffsProduced: Int
+    public var handoffsAcknowledgedOnTime: Int
+    public var handoffsAcknowledgedLate: Int
+    public var handoffsUnacknowledged: Int
+    /// Patients listed for a decision.
+    public var listed: Int
+}
+
+/// The weekly case-review report of one team for one ISO week.
+public struct WeeklyReport: Sendable, Codable, Equatable {
+    public var teamId: String
+    public var teamName: String
+    public var isoWeek: String
+    public var weekStart: Date
+    public var weekEnd: Date
+    /// The time the report describes: the week's end, or now for the current week.
+    public var asOf: Date
+    public var generatedAt: Date
+    public var caseload: ReportCaseload
+    /// The patients who need a decision, most pressing first.
+    public var patients: [ReportPatient]
+}
+
+extension CareStore {
+    /// Builds the report. Team members with a clinical role (or service accounts that may read
+    /// clinical records) and the compliance role may; others get 403, strangers 404. It runs with
+    /// the server's rights and explicit team filters (never reading a note's text), and is
+    /// audited as a read of each listed patient.
+    public func weeklyReport(teamID: UUID, week: ISOWeek, now: Date = Date()) async throws -> WeeklyReport {
+        try await command(asOwner: true, isolation: .repeatableRead) { context in
+            try context.authorizeReport(teamID)
+            let report = try await ReportBuilder(context: context, teamID: teamID, week: week, now: now).build()
+            context.trail.touch(report.patients.compactMap { UUID(uuidString: $0.id) })
+            return report
+        }
+    }
+}
+
+extension CommandContext {
+    func authorizeReport(_ teamID: UUID) throws {
+        guard let actor = acting else { return }
+        let roles = actor.principal.roles[teamID] ?? []
+        guard !roles.isEmpty else { throw StoreError.notFound("team \(teamID.uuidString.lowercased())") }
+        let scopes = Set(actor.principal.scopes.map(\.rawValue))
+        guard Permission.readClinical.allows(roles: roles, scopes: scopes) || roles.contains(.compliance) else {
+            throw StoreError.forbidden("the weekly report is for the team's clinicians and the compliance role")
+        }
+    }
+}
+
+struct ReportBuilder {
+    let context: CommandContext
+    let teamID: UUID
+    let week: ISOWeek
+    let now: Date
+
+    var connection: PQConnection { context.connection }
+
+    struct Row {
+        var id: UUID, mrn: String, name: String, status: String, enrolledOn: Date, episodeStart: Date, psychotic: Bool
+        var baseline: ReportScore?, latest: ReportScore?, trend: [ReportScore]
+        var safetyThisWeek: Bool, lastContact: Date?, contactsThisWeek: Int
+    }
+
+    func build() async throws -> WeeklyReport {
+        let start = week.start
+        let asOf = min(week.end, now)
+        let reference = try await context.referenceData()
+        let teamName = try await connection.query("SELECT name FROM teams WHERE id = \(teamID)").firstRow?.decode(String.self, at: 0)
+        guard let teamName else { throw StoreError.notFound("team \(teamID.uuidString.lowercased())") }
+
+        // Each patient's scores and contacts: bounded reads through (patient, instrument, time)
+        // indexes, so old history costs nothing.
+        let rows = try await connection.query("""
+            SELECT p.id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
+                   b.total, b.taken_at, l.total, l.taken_at,
+                   (SELECT array_agg(x.total::text || ' ' || extract(epoch FROM x.taken_at)::text ORDER BY x.taken_at)
+                    FROM (SELECT total, taken_at FROM measurements m WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.taken_at < \(asOf)
+                          ORDER BY m.taken_at DESC LIMIT 12) x),
+                   EXISTS (SELECT 1 FROM measurements m WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.safety_signal
+                           AND m.taken_at >= \(start) AND m.taken_at < \(asOf)),
+                   greatest((SELECT max(m.taken_at) FROM measurements m WHERE m.patient_id = p.id AND m.taken_at < \(asOf)),
+                            (SELECT max(n.created_at) FROM notes n WHERE n.patient_id = p.id AND n.kind <> 'psychotherapy' AND n.created_at < \(asOf))),
+                   (SELECT count(*) FROM measurements m WHERE m.patient_id = p.id AND m.taken_at >= \(start) AND m.taken_at < \(asOf))
+                   + (SELECT count(*) FROM notes n WHERE n.patient_id = p.id AND n.kind <> 'psychotherapy' AND n.created_at >= \(start) AND n.created_at < \(asOf))
+            FROM patients p
+            LEFT JOIN LATERAL (SELECT total, taken_at FROM measurements m
+                               WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.taken_at >= coalesce(p.episode_started_on, p.enrolled_on)
+                                 AND m.taken_at < \(asOf) ORDER BY m.taken_at LIMIT 1) b ON true
+            LEFT JOIN LATERAL (SELECT total, taken_at FROM measurements m
+                               WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.taken_at < \(asOf) ORDER BY m.taken_at DESC LIMIT 1) l ON true
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND p.enrolled_on < \(asOf)
+            ORDER BY p.display_name, p.id
+            """).map { row -> Row in
+            let (id, mrn, name, status, enrolled, episode, psychotic) = try row.decode(UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self)
+            let baselineTotal = try row.decode(Int?.self, at: 7), baselineAt = try row.decode(Date?.self, at: 8)
+            let latestTotal = try row.decode(Int?.self, at: 9), latestAt = try row.decode(Date?.self, at: 10)
+            let trend = try (row.decode([String]?.self, at: 11) ?? []).compactMap { entry -> ReportScore? in
+                let parts = entry.split(separator: " ")
+                guard parts.count == 2, let total = Int(parts[0]), let seconds = Double(parts[1]) else { return nil }
+                return ReportScore(total: total, takenAt: Date(timeIntervalSince1970: seconds))
+            }
+            return Row(id: id, mrn: mrn, name: name, status: status, enrolledOn: enrolled, episodeStart: episode, psychotic: psychotic,
+                       baseline: Self.score(baselineTotal, baselineAt), latest: Self.score(latestTotal, latestAt),
+                       trend: trend, safetyThisWeek: try row.decode(Bool.self, at: 12), lastContact: try row.decode(Date?.self, at: 13),
+                       contactsThisWeek: try row.decode(Int.self, at: 14))
+        }
+
+        // Trials of the current episode (and any still running); few per patient.
+        struct TrialRow { var kind: TrialKind; var drug: String?; var therapy: String?; var started: Date; var stopped: Date?; var outcome: String?
+                          var isFailed: Bool; var bilateral: Bool; var drugClass: DrugClass?; var updated: Date }
+        var trials: [UUID: [TrialRow]] = [:]
+        for row in try await connection.query("""
+            SELECT t.patient_id, t.kind, t.drug, t.therapy, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.is_bilateral_ect, d.drug_class, t.updated_at
+            FROM trials t JOIN patients p ON p.id = t.patient_id LEFT JOIN dose_table d ON d.drug = t.drug
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND t.started_on < \(asOf)
+              AND (t.started_on >= coalesce(p.episode_started_on, p.enrolled_on) OR t.stopped_on IS NULL)
+            ORDER BY t.started_on
+            """) {
+            let (patient, kind, drug, therapy, started, stopped, outcome, failed, bilateral, drugClass, updated) = try row.decode(
+                UUID.self, String.self, String?.self, String?.self, Date.self, Date?.self, String?.self, Bool.self, Bool.self, String?.self, Date.self)
+            trials[patient, default: []].append(TrialRow(kind: TrialKind(rawValue: kind) ?? .medication, drug: drug, therapy: therapy, started: started,
+                                                         stopped: stopped, outcome: outcome, isFailed: failed, bilateral: bilateral,
+                                                         drugClass: drugClass.flatMap(DrugClass.init(rawValue:)), updated: updated))
+        }
+
+        var referrals: [UUID: [ReportReferral]] = [:]
+        for row in try await connection.query("""
+            SELECT r.patient_id, r.kind, r.status, r.target_clinic, r.created_at
+            FROM referrals r JOIN patients p ON p.id = r.patient_id
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND r.created_at < \(asOf)
+              AND (r.status NOT IN ('completed', 'declined', 'cancelled') OR r.created_at >= \(start))
+            ORDER BY r.created_at
+            """) {
+            let (patient, kind, status, clinic, created) = try row.decode(UUID.self, String.self, String.self, String.self, Date.self)
+            referrals[patient, default: []].append(ReportReferral(kind: kind, status: status, targetClinic: clinic, createdAt: created))
+        }
+
+        var tasks: [UUID: [ReportTask]] = [:]
+        for row in try await connection.query("""
+            SELECT t.patient_id, t.title, t.status, t.priority, coalesce(m.display_name, t.pool_role, ''), t.due_at
+            FROM tasks t JOIN patients p ON p.id = t.patient_id LEFT JOIN members m ON m.id = t.owner_id
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND t.status NOT IN ('completed', 'cancelled', 'failed')
+              AND t.handoff_id IS NULL
+            ORDER BY t.due_at NULLS LAST
+            """) {
+            let (patient, title, status, priority, assignee, due) = try row.decode(UUID.self, String.self, String.self, String.self, String.self, Date?.self)
+            tasks[patient, default: []].append(ReportTask(title: title, status: status, priority: priority, assignee: assignee, dueAt: due,
+                                                          overdue: due.map { $0 < asOf } ?? false))
+        }
+
+        var handoffs: [UUID: [ReportHandoff]] = [:]
+        var openSafety: Set<UUID> = []
+        for row in try await connection.query("""
+            SELECT h.patient_id, h.role, h.reason, h.due_at, h.escalated_at IS NOT NULL, h.step_key
+            FROM handoffs h JOIN patients p ON p.id = h.patient_id
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND h.acknowledged_at IS NULL AND h.created_at < \(asOf)
+            ORDER BY h.due_at
+            """) {
+            let (patient, role, reason, due, escalated, step) = try row.decode(UUID.self, String.self, String.self, Date.self, Bool.self, String.self)
+            handoffs[patient, default: []].append(ReportHandoff(role: role, reason: reason, dueAt: due, overdue: due < asOf, escalated: escalated))
+            if step.hasPrefix("safety.") { openSafety.insert(patient) }
+        }
+
+        let handoffCounts = try await connection.query("""
+            SELECT count(*), count(*) FILTER (WHERE h.acknowledged_at <= h.due_at), count(*) FILTER (WHERE h.acknowledged_at > h.due_at),
+                   count(*) FILTER (WHERE h.acknowledged_at IS NULL)
+            FROM patients p JOIN handoffs h ON h.patient_id = p.id AND h.created_at >= \(start) AND h.created_at < \(asOf)
+            WHERE p.team_id = \(teamID)
+            """)[0].decode(Int.self, Int.self, Int.self, Int.self)
+
+        // Each patient: the reasons it is listed.
+        let rules = reference.responseRules
+        var listed: [ReportPatient] = []
+        var measured = 0, responders = 0, remitters = 0, newPatients = 0, contacts = 0
+        for row in rows {
+            contacts += row.contactsThisWeek
+            let weeks = max(0, Int(asOf.timeIntervalSince(row.enrolledOn) / (7 * 86_400)))
+            var change: Double?
+            var isResponse = false, isRemission = false
+            if let baseline = row.baseline, let latest = row.latest, latest.takenAt > baseline.takenAt {
+                measured += 1
+                change = baseline.total == 0 ? 0 : Double(baseline.total - latest.total) / Double(baseline.total)
+                isResponse = baseline.total > 0 && change! >= rules.responseDrop
+                isRemission = latest.total < 5
+                if isResponse { responders += 1 }
+                if isRemission { remitters += 1 }
+            }
+            let episodeTrials = trials[row.id] ?? []
+            func failed(before cutoff: Date) -> [FailedTrial] {
+                episodeTrials.filter { $0.isFailed && $0.started >= row.episodeStart && $0.updated < cutoff }
+                    .map { FailedTrial(kind: $0.kind, drugClass: $0.drugClass, isBilateralECT: $0.bilateral) }
+            }
+            let failedNow = failed(before: asOf)
+            let trd = reference.trialRules.trdStatus(failed: failedNow)
+            let trdAtStart = reference.trialRules.trdStatus(failed: failed(before: start))
+            let stage = Staging.thaseRush(failed: failedNow)
+            var maudsley: MaudsleyAssessment?
+            if let baseline = row.baseline, let score = try? Score(.phq9, total: baseline.total) {
+                maudsley = Staging.maudsley(MaudsleyFacts(
+                    episodeStart: row.episodeStart, asOf: asOf, severity: MaudsleySeverity.from(score, psychoticFeatures: row.psychotic),
+                    failedMedications: failedNow.filter { $0.kind == .medication }.count,
+                    augmentationUsed: episodeTrials.contains { $0.kind == .augmentation }, ectUsed: episodeTrials.contains { $0.kind == .neuromodulation && $0.bilateral }))
+            }
+            let current = episodeTrials.last { $0.stopped == nil }.map {
+                ReportTrial(kind: $0.kind.rawValue, drug: $0.drug, therapy: $0.therapy, startedOn: $0.started,
+                            weeks: max(0, Int(asOf.timeIntervalSince($0.started) / (7 * 86_400))))
+            }
+
+            var reasons: [ReportReason] = []
+            if row.safetyThisWeek { reasons.append(.init(kind: .safety, text: "PHQ-9 item 9 above 0 this week")) }
+            else if openSafety.contains(row.id) { reasons.append(.init(kind: .safety, text: "an urgent safety assessment is not acknowledged")) }
+            if row.enrolledOn >= start && row.enrolledOn < asOf {
+                newPatients += 1
+                reasons.append(.init(kind: .newPatient, text: "enrolled \(Self.day(row.enrolledOn))"))
+            }
+            if weeks >= 8, let baseline = row.baseline, let latest = row.latest, let change, change < rules.responseDrop {
+                reasons.append(.init(kind: .notImproving, text: "week \(weeks): PHQ-9 \(baseline.total) → \(latest.total), \(Self.percent(change)) better (under 50%)"))
+            }
+            if trd.isTRD && !trdAtStart.isTRD {
+                reasons.append(.init(kind: .newlyTRD, text: "met treatment-resistant depression this week: \(trd.failedTrials) failed adequate trials"))
+            }
+            for trial in episodeTrials where trial.isFailed && trial.updated >= start && trial.updated < asOf {
+                reasons.append(.init(kind: .failedTrial, text: "\(trial.drug ?? trial.therapy ?? trial.kind.rawValue) trial failed (\(trial.outcome ?? "failed"))"))
+            }
+            for referral in referrals[row.id] ?? [] where referral.createdAt >= start {
+                reasons.append(.init(kind: .referral, text: "\(referral.kind.uppercased()) referral to \(referral.targetClinic) (\(referral.status))"))
+            }
+            let overdueHandoffs = (handoffs[row.id] ?? []).filter(\.overdue).count
+            let overdueTasks = (tasks[row.id] ?? []).filter(\.overdue).count
+            if overdueHandoffs + overdueTasks > 0 {
+                let parts = [overdueHandoffs > 0 ? "\(overdueHandoffs) handoff\(overdueHandoffs == 1 ? "" : "s")" : nil,
+                             overdueTasks > 0 ? "\(overdueTasks) task\(overdueTasks == 1 ? "" : "s")" : nil].compactMap { $0 }
+                reasons.append(.init(kind: .overdue, text: parts.joined(separator: " and ") + " overdue"))
+            }
+            let fourWeeks: TimeInterval = 28 * 86_400
+            if let last = row.lastContact, asOf.timeIntervalSince(last) >= fourWeeks {
+                reasons.append(.init(kind: .noContact, text: "no contact for \(Int(asOf.timeIntervalSince(last) / (7 * 86_400))) weeks (last \(Self.day(last)))"))
+            } else if row.lastContact == nil, asOf.timeIntervalSince(row.enrolledOn) >= fourWeeks {
+                reasons.append(.init(kind: .noContact, text: "no contact recorded since enrolment \(weeks) weeks ago"))
+            }
+            if isRemission, row.status != PatientStatus.relapsePrevention.rawValue, let latest = row.latest {
+                reasons.append(.init(kind: .remission, text: "PHQ-9 \(latest.total): in remission, ready for a relapse-prevention plan"))
+            }
+            guard !reasons.isEmpty else { continue }
+            reasons.sort { $0.kind.rank < $1.kind.rank }
+            listed.append(ReportPatient(
+                id: row.id.uuidString.lowercased(), mrn: row.mrn, displayName: row.name, status: row.status, enrolledOn: row.enrolledOn, weeksInTreatment: weeks,
+                reasons: reasons, rank: reasons[0].kind.rank, baseline: row.baseline, latest: row.latest, change: change,
+                trend: row.trend, currentTrial: current, isTRD: trd.isTRD, failedTrials: trd.failedTrials, thaseRushStage: stage.stage.label,
+                maudsleyTotal: maudsley?.total, maudsleyBand: maudsley?.band.rawValue, openHandoffs: handoffs[row.id] ?? [],
+                openTasks: tasks[row.id] ?? [], referrals: referrals[row.id] ?? [], lastContact: row.lastContact))
+        }
+        listed.sort { ($0.rank, -$0.weeksInTreatment, $0.displayName) < ($1.rank, -$1.weeksInTreatment, $1.displayName) }
+
+        let caseload = ReportCaseload(
+            size: rows.count, measured: measured, responders: responders, remitters: remitters,
+            responseRate: measured > 0 ? Double(responders) / Double(measured) : nil,
+            remissionRate: measured > 0 ? Double(remitters) / Double(measured) : nil,
+            contactsThisWeek: contacts, newPatients: newPatients, handoffsProduced: handoffCounts.0,
+            handoffsAcknowledgedOnTime: handoffCounts.1, handoffsAcknowledgedLate: handoffCounts.2, handoffsUnacknowledged: handoffCounts.3,
+            listed: listed.count)
+        return WeeklyReport(teamId: teamID.uuidString.lowercased(), teamName: teamName, isoWeek: week.description, weekStart: start, weekEnd: week.end, asOf: asOf,
+                            generatedAt: now, caseload: caseload, patients: listed)
+    }
+
+    static func score(_ total: Int?, _ at: Date?) -> ReportScore? {
+        guard let total, let at else { return nil }
+        return ReportScore(total: total, takenAt: at)
+    }
+
+    static func day(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle().year().month().day()) }
+    static func percent(_ fraction: Double) -> String { "\(Int((fraction * 100).rounded()))%" }
+}
+
+// MARK: Snapshots and recommendations
+
+public struct ReportSnapshot: Sendable, Equatable {
+    public var id: UUID
+    public var teamID: UUID
+    public var isoWeek: String
+    public var takenBy: UUID
+    public var takenAt: Date
+    /// The report as the JSON format showed it (the data it was built from).
+    public var report: Data
+    public var html: String
+    public var markdown: String
+}
+
+public struct ReportSnapshotBrief: Sendable, Equatable {
+    public var id: UUID
+    public var isoWeek: String
+    public var takenBy: UUID
+    public var takenAt: Date
+    public var recommendations: Int
+}
+
+public struct Recommendation: Sendable, Equatable {
+    public var id: UUID
+    public var snapshotID: UUID
+    public var patientID: UUID
+    public var noteID: UUID
+    public var taskID: UUID?
+}
+
+extension CareStore {
+    /// Keeps a report exactly as shown (its data, HTML and Markdown); immutable from then on.
+    /// For the team's clinicians (the meeting), not the compliance role.
+    public func keepSnapshot(_ report: WeeklyReport, json: Data, html: String, markdown: String) async throws -> ReportSnapshot {
+        guard let teamID = UUID(uuidString: report.teamId) else { throw StoreError.invalid("the report names no team") }
+        return try await command(asOwner: true) { context in
+            try context.authorizeReport(teamID)
+            if let actor = context.acting, !(actor.principal.roles[teamID] ?? []).contains(where: { Role.clinical.contains($0) }) {
+                throw StoreError.forbidden("snapshots are kept by the team's clinicians")
+            }
+            let takenBy = context.acting?.principal.memberID
+            guard let takenBy else { throw StoreError.invalid("a snapshot is kept by a member") }
+            let row = try await context.connection.query("""
+                INSERT INTO report_snapshots (team_id, iso_week, taken_by, report, html, markdown)
+                VALUES (\(teamID), \(report.isoWeek), \(takenBy), \(String(decoding: json, as: UTF8.self))::jsonb, \(html), \(markdown))
+                RETURNING id, taken_at
+                """)[0]
+            let (id, takenAt) = try row.decode(UUID.self, Date.self)
+            context.trail.touch(report.patients.compactMap { UUID(uuidString: $0.id) })
+            return ReportSnapshot(id: id, teamID: teamID, isoWeek: report.isoWeek, takenBy: takenBy, takenAt: takenAt, report: json, html: html, markdown: markdown)
+        }
+    }
+
+    /// A kept snapshot, audited as a read of each patient it lists.
+    public func snapshot(_ id: UUID) async throws -> ReportSnapshot {
+        try await command(asOwner: true) { context in
+            let rows = try await context.connection.query("""
+                SELECT team_id, iso_week, taken_by, taken_at, report::text, html, markdown,
+                       ARRAY(SELECT (p->>'id') FROM jsonb_array_elements(report->'patients') p)
+                FROM report_snapshots WHERE id = \(id)
+                """)
+            guard let row = rows.firstRow else { throw StoreError.notFound("snapshot \(id.uuidString.lowercased())") }
+            let (team, week, takenBy, takenAt, report, html, markdown, patients) = try row.decode(
+                UUID.self, String.self, UUID.self, Date.self, String.self, String.self, String.self, [String].self)
+            do {
+                try context.authorizeReport(team)
+            } catch StoreError.notFound {
+                throw StoreError.notFound("snapshot \(id.uuidString.lowercased())")
+            }
+            context.trail.touch(patients.compactMap(UUID.init(uuidString:)))
+            return ReportSnapshot(id: id, teamID: team, isoWeek: week, takenBy: takenBy, takenAt: takenAt, report: Data(report.utf8), html: html, markdown: markdown)
+        }
+    }
+
+    /// The snapshots kept of a team's report for a week, oldest first.
+    public func snapshots(teamID: UUID, week: ISOWeek) async throws -> [ReportSnapshotBrief] {
+        try await command(asOwner: true) { context in
+            try context.authorizeReport(teamID)
+            return try await context.connection.query("""
+                SELECT s.id, s.iso_week, s.taken_by, s.taken_at, (SELECT count(*) FROM report_recommendations r WHERE r.snapshot_id = s.id)
+                FROM report_snapshots s WHERE s.team_id = \(teamID) AND s.iso_week = \(week.description) ORDER BY s.taken_at, s.id
+                """).map { row in
+                let (id, week, takenBy, takenAt, count) = try row.decode(UUID.self, String.self, UUID.self, Date.self, Int.self)
+                return ReportSnapshotBrief(id: id, isoWeek: week, takenBy: takenBy, takenAt: takenAt, recommendations: count)
+            }
+        }
+    }
+
+    /// A recommendation from the meeting: a case-review note on the patient and, when asked,
+    /// a task for a named role, both tied to the snapshot; one transaction, as the caller.
+    public func recommend(snapshotID: UUID, patientID: UUID, text: String, task: (title: String, role: Role, dueAt: Date?)?,
+                          actorID: UUID) async throws -> Recommendation {
+        let text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw StoreError.invalid("a recommendation needs its text") }
+        if let task {
+            guard !task.title.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError.invalid("the task needs a title") }
+            guard Role.clinical.contains(task.role) else { throw StoreError.invalid("tasks go to a clinical role's pool (psychiatrist, psychologist, social_worker, care_manager)") }
+        }
+        return try await command { context in
+            let teamID = try await context.patientTeam(patientID, for: .addNote)
+            let snapshot = try await context.connection.query("SELECT team_id, iso_week FROM report_snapshots WHERE id = \(snapshotID)")
+            guard let row = snapshot.firstRow, try row.decode(UUID.self, at: 0) == teamID else {
+                throw StoreError.notFound("snapshot \(snapshotID.uuidString.lowercased()) of this patient's team")
+            }
+            let week = try row.decode(String.self, at: 1)
+            if task != nil { try context.authorize(.workTasks, teamID: teamID, patientID: patientID) }
+            let noteID = try await context.connection.query("""
+                INSERT INTO notes (patient_id, author_id, kind, body) VALUES (\(patientID), \(actorID), 'case-review', \("Case review \(week): \(text)"))
+                RETURNING id
+                """)[0].decode(UUID.self, at: 0)
+            try await context.append("note.added", teamID: teamID, patientID: patientID, actorID: actorID,
+                                     payload: ["note_id": noteID.uuidString.lowercased(), "kind": NoteKind.caseReview.rawValue])
+            var taskID: UUID?
+            if let task {
+                taskID = try await context.connection.query("""
+                    INSERT INTO tasks (patient_id, title, description, pool_role, priority, due_at, created_by, status)
+                    VALUES (\(patientID), \(task.title.trimmingCharacters(in: .whitespacesAndNewlines)), \("From the case review of \(week): \(text)"),
+                            \(task.role.rawValue), 'routine', \(task.dueAt), \(actorID), 'requested')
+                    RETURNING id
+                    """)[0].decode(UUID.self, at: 0)
+                try await context.append("task.created", teamID: teamID, patientID: patientID, actorID: actorID,
+                                         payload: ["task_id": taskID!.uuidString.lowercased()])
+            }
+            let id = try await context.connection.query("""
+                INSERT INTO report_recommendations (snapshot_id, patient_id, note_id, task_id, made_by)
+                VALUES (\(snapshotID), \(patientID), \(noteID), \(taskID), \(actorID)) RETURNING id
+                """)[0].decode(UUID.self, at: 0)
+            return Recommendation(id: id, snapshotID: snapshotID, patientID: patientID, noteID: noteID, taskID: taskID)
+        }
+    }
+}

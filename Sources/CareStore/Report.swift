@@ -252,7 +252,7 @@ struct ReportBuilder {
                                  AND m.taken_at < \(asOf) ORDER BY m.taken_at LIMIT 1) b ON true
             LEFT JOIN LATERAL (SELECT total, taken_at FROM measurements m
                                WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.taken_at < \(asOf) ORDER BY m.taken_at DESC LIMIT 1) l ON true
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND p.enrolled_on < \(asOf)
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND p.enrolled_on < \(asOf)::timestamptz
             ORDER BY p.display_name, p.id
             """).map { row -> Row in
             let (id, mrn, name, status, enrolled, episode, psychotic) = try row.decode(UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self)
@@ -276,7 +276,7 @@ struct ReportBuilder {
         for row in try await connection.query("""
             SELECT t.patient_id, t.kind, t.drug, t.therapy, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.is_bilateral_ect, d.drug_class, t.updated_at
             FROM trials t JOIN patients p ON p.id = t.patient_id LEFT JOIN dose_table d ON d.drug = t.drug
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND t.started_on < \(asOf)
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND t.started_on < \(asOf)::timestamptz
               AND (t.started_on >= coalesce(p.episode_started_on, p.enrolled_on) OR t.stopped_on IS NULL)
             ORDER BY t.started_on
             """) {

@@ -21,7 +21,7 @@ public struct CareCommand: AsyncParsableCommand {
         version: CareClient.version,
         subcommands: [
             Login.self, WhoAmI.self, Queue.self, Patients.self, PatientCommand.self, TaskCommand.self, HandoffCommand.self,
-            NoteCommand.self, ScoreCommand.self, TrialCommand.self, Refer.self, ReferralCommand.self, PlanCommand.self, Events.self,
+            NoteCommand.self, ScoreCommand.self, TrialCommand.self, Refer.self, ReferralCommand.self, PlanCommand.self, Events.self, ReportCommand.self,
         ]
     )
 

@@ -310,12 +310,49 @@ struct CLITests {
         try await clinic.stop()
     }
 
+    @Test("care report weekly in every format, a snapshot, and a recommendation that becomes a note and a task")
+    func report() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let patient = clinic.patient.uuidString.lowercased()
+            #expect(try await clinic.care(["score", "add", patient, "--phq9", "1,1,1,1,1,1,1,1,1"], as: "psychiatrist").status == 0)
+            let md = try await clinic.care(["report", "weekly", "--team", "CLI"], as: "psychiatrist")
+            #expect(md.status == 0 && md.output.contains("# CLI team: weekly case review") && md.output.contains("Casey Lind"), "\(md.output)\(md.errors)")
+            #expect(md.output.contains("Safety signal"))
+            let file = clinic.config + "/report.json"
+            let json = try await clinic.care(["report", "weekly", "--format", "json", "-o", file], as: "psychologist")
+            #expect(json.status == 0 && json.output.isEmpty)
+            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any]
+            #expect((report?["patients"] as? [[String: Any]])?.first?["display_name"] as? String == "Casey Lind")
+            let csv = try await clinic.care(["report", "weekly", "--format", "csv", "--week", "2026-W01"], as: "psychologist")
+            #expect(csv.status == 0 && csv.output.hasPrefix("rank,first_reason"))
+            let html = try await clinic.care(["report", "weekly", "--format", "html"], as: "socialWorker")
+            #expect(html.output.hasPrefix("<!DOCTYPE html>"))
+            #expect(try await clinic.care(["report", "weekly", "--team", "Nowhere"], as: "psychiatrist").status == 64)
+
+            let kept = try await clinic.care(["report", "snapshot"], as: "psychiatrist")
+            #expect(kept.status == 0, "\(kept.errors)")
+            let snapshot = try #require(kept.output.firstMatch(of: /snapshot ([0-9a-f-]{36})/)?.1).description
+            let recommended = try await clinic.care(["report", "recommend", snapshot, patient, "--text", "Safety plan with the family",
+                                                     "--task", "Call the family", "--for", "social_worker", "--due", "+2d"], as: "psychiatrist")
+            #expect(recommended.status == 0, "\(recommended.errors)")
+            let queue = try await clinic.care(["queue", "--json"], as: "socialWorker")
+            #expect(queue.array.contains { ($0["title"] as? String)?.contains("Call the family") == true }, "\(queue.output)")
+            let notes = try await clinic.care(["note", "list", patient, "--json"], as: "psychologist")
+            #expect(notes.array.contains { $0["kind"] as? String == "case-review" })
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
+
     @Test("every command's help has an example; completion scripts for bash, zsh and fish")
     func helpAndCompletion() async throws {
         let commands: [[String]] = [["login"], ["whoami"], ["queue"], ["patients"], ["patient", "show"], ["task", "add"], ["task", "claim"], ["task", "start"],
                                     ["task", "done"], ["task", "cancel"], ["handoff", "ack"], ["note", "list"], ["note", "add"], ["note", "amend"],
                                     ["score", "add"], ["trial", "start"], ["trial", "outcome"], ["refer"], ["referral", "status"], ["plan", "show"],
-                                    ["plan", "edit"], ["events"]]
+                                    ["plan", "edit"], ["events"], ["report", "weekly"], ["report", "snapshot"], ["report", "recommend"]]
         for command in commands {
             let help = try await CLITests.run(CLITests.care, command + ["--help"], environment: ["NO_COLOR": "1"], stdin: nil)
             #expect(help.status == 0)

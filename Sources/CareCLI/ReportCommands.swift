@@ -1,0 +1,129 @@
+import ArgumentParser
+import CareClient
+import Foundation
+
+struct ReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "The weekly case-review report.", subcommands: [Weekly.self, Snapshot.self, Recommend.self])
+
+    /// A team given by id or by (part of) its name, among my teams.
+    static func team(_ given: String?, _ client: CareClient) async throws -> Me.Team {
+        let teams = try await client.me().teams
+        if let given {
+            if let exact = teams.first(where: { $0.id == given.lowercased() || $0.name.lowercased() == given.lowercased() }) { return exact }
+            let partial = teams.filter { $0.name.lowercased().contains(given.lowercased()) }
+            if partial.count == 1 { return partial[0] }
+            throw CLIError.usage(partial.isEmpty ? "none of your teams is '\(given)' (care whoami lists them)"
+                                                 : "'\(given)' matches several teams: \(partial.map(\.name).joined(separator: ", "))")
+        }
+        guard teams.count == 1 else { throw CLIError.usage("you are on several teams: give --team (one of: \(teams.map(\.name).joined(separator: ", ")))") }
+        return teams[0]
+    }
+
+    static func week(_ given: String?) throws -> String {
+        guard let given else {
+            var calendar = Calendar(identifier: .iso8601)
+            calendar.timeZone = TimeZone(identifier: "UTC")!
+            let parts = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: Date())
+            return String(format: "%04d-W%02d", parts.yearForWeekOfYear!, parts.weekOfYear!)
+        }
+        guard given.wholeMatch(of: /\d{4}-W\d{2}/) != nil else { throw CLIError.usage("'\(given)' is not an ISO week such as 2026-W48") }
+        return given
+    }
+
+    static func write(_ data: Data, to output: String?) throws {
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: data) else { throw CLIError.usage("cannot write \(output)") }
+            FileHandle.standardError.write(Data("Wrote \(output).\n".utf8))
+        } else {
+            FileHandle.standardOutput.write(data)
+        }
+    }
+
+    struct Weekly: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The team's weekly report: who needs a decision, and why.",
+            discussion: """
+                Examples:
+                  care report weekly --team North --format md
+                  care report weekly --team North --week 2026-W48 --format html -o review.html
+                  care report weekly --format csv > caseload.csv
+                """)
+        @Option(help: "The team (id or name); may be left out if you are on one team.") var team: String?
+        @Option(help: "The ISO week, e.g. 2026-W48 (default: this week).") var week: String?
+        @Option(help: "html, md, json or csv.") var format: String = "md"
+        @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            guard ["html", "md", "json", "csv"].contains(format) else { throw usage("--format must be html, md, json or csv") }
+        }
+
+        func run() async throws {
+            let data = try await withClient(server) { client -> Data in
+                let team = try await ReportCommand.team(team, client)
+                let week = try ReportCommand.week(week)
+                return try await client.send(.GET, "v1/teams/\(team.id)/reports/weekly/\(week)", query: ["format": format]).body
+            }
+            do { try ReportCommand.write(data, to: output) } catch { throw fail(error) }
+        }
+    }
+
+    struct Snapshot: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Keep this week's report exactly as shown (for the meeting's record); prints the snapshot's id.",
+            discussion: "Example: care report snapshot --team North")
+        @Option(help: "The team (id or name).") var team: String?
+        @Option(help: "The ISO week (default: this week).") var week: String?
+        @OptionGroup var server: ServerOptions
+
+        struct Kept: Decodable { var id: String; var isoWeek: String }
+
+        func run() async throws {
+            let kept = try await withClient(server) { client -> Kept in
+                let team = try await ReportCommand.team(team, client)
+                let week = try ReportCommand.week(week)
+                let answer = try await client.send(.POST, "v1/teams/\(team.id)/reports/weekly/\(week)/snapshots")
+                return try CareClient.decoder.decode(Kept.self, from: answer.body)
+            }
+            print("Kept the \(kept.isoWeek) report as snapshot \(kept.id).")
+        }
+    }
+
+    struct Recommend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record a recommendation from the meeting against a snapshot: a case-review note, and a task for a role.",
+            discussion: """
+                Example:
+                  care report recommend SNAPSHOT PATIENT --text "Augment with aripiprazole" --task "Start aripiprazole 2 mg" --for psychiatrist --due +7d
+                """)
+        @Argument(help: "The snapshot's id (care report snapshot prints it).") var snapshot: String
+        @Argument(help: "The patient's id.") var patient: String
+        @Option(help: "The recommendation.") var text: String
+        @Option(help: "A task to make of it.") var task: String?
+        @Option(name: .customLong("for"), help: "The role whose pool gets the task.") var role: String?
+        @Option(help: "When the task is due: +4h, +2d, YYYY-MM-DD.") var due: String?
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            if task != nil, role == nil { throw usage("--task needs --for ROLE (psychiatrist, psychologist, social_worker or care_manager)") }
+            if task == nil, role != nil || due != nil { throw usage("--for and --due go with --task") }
+        }
+
+        struct Body: Encodable {
+            struct Task: Encodable { var title: String; var role: String; var dueAt: String? }
+            var patientId: String
+            var text: String
+            var task: Task?
+        }
+        struct Made: Decodable { var noteId: String; var taskId: String? }
+
+        func run() async throws {
+            let made = try await withClient(server) { client -> Made in
+                let body = Body(patientId: patient, text: text, task: try task.map { Body.Task(title: $0, role: role!, dueAt: try due.map { try parseDue($0) }) })
+                return try await client.post("v1/report-snapshots/\(snapshot)/recommendations", body)
+            }
+            print("Recorded: case-review note \(made.noteId)" + (made.taskId.map { ", task \($0)" } ?? "") + ".")
+        }
+    }
+}

@@ -11,7 +11,7 @@ extension CareServerCommand {
     struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create teams, members, service accounts and tokens; revoke tokens.",
-            subcommands: [CreateTeam.self, CreateMember.self, CreateServiceAccount.self, CreateToken.self, RevokeToken.self, SeedDemo.self]
+            subcommands: [CreateTeam.self, CreateMember.self, CreateServiceAccount.self, CreateToken.self, RevokeToken.self, SeedDemo.self, SeedSynthetic.self]
         )
     }
 }

@@ -68,7 +68,9 @@ struct ReportController: Sendable {
     static func render(_ report: WeeklyReport, _ format: Format) throws -> Response {
         let name = "case-review-\(report.isoWeek)"
         switch format {
-        case .json: return try Wire.json(report)
+        case .json:
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: ReportJSON.encode(report))))
         case .html: return body(ReportRendering.html(report), .html, filename: name)
         case .md: return body(ReportRendering.markdown(report), .md, filename: name)
         case .csv: return body(ReportRendering.csv(report), .csv, filename: name)
@@ -88,7 +90,7 @@ struct ReportController: Sendable {
             let week = try Self.week(context)
             let snapshot = try await context.acting("report.snapshot", request) { () -> ReportSnapshot in
                 let report = try await store.weeklyReport(teamID: team, week: week)
-                return try await store.keepSnapshot(report, json: try Wire.encoder.encode(report), html: ReportRendering.html(report),
+                return try await store.keepSnapshot(report, json: Data(ReportJSON.encode(report)), html: ReportRendering.html(report),
                                                     markdown: ReportRendering.markdown(report))
             }
             return try Self.snapshotResponse(snapshot, format: .json, status: .created)

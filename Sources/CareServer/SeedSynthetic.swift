@@ -141,7 +141,10 @@ extension CareServerCommand.Admin {
                     INSERT INTO tasks (patient_id, title, pool_role, owner_id, status, priority, due_at, created_at, completed_at)
                     SELECT s.id, 'Check in by phone', 'social_worker', '\(socialWorker.uuidString.lowercased())',
                            CASE WHEN k < (current_date - s.enrolled_on) / 56 THEN 'completed' ELSE 'accepted' END, 'routine',
-                           (s.enrolled_on + k * 56 + 7)::timestamptz, (s.enrolled_on + k * 56)::timestamptz,
+                           -- The open one is due within the coming weeks, one in ten already overdue.
+                           CASE WHEN k < (current_date - s.enrolled_on) / 56 THEN (s.enrolled_on + k * 56 + 7)::timestamptz
+                                WHEN random() < 0.1 THEN now() - interval '2 days' ELSE now() + (random() * 21 || ' days')::interval END,
+                           (s.enrolled_on + k * 56)::timestamptz,
                            CASE WHEN k < (current_date - s.enrolled_on) / 56 THEN (s.enrolled_on + k * 56 + 5)::timestamptz END
                     FROM synthetic s, generate_series(0, (current_date - s.enrolled_on) / 56) k;
                     """)

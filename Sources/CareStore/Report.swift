@@ -80,11 +80,17 @@ public enum ReportReasonKind: String, Sendable, Codable, CaseIterable {
 public struct ReportReason: Sendable, Codable, Equatable {
     public var kind: ReportReasonKind
     public var text: String
+
+    /// The API's snake_case, spelled out (the report is encoded without key conversion).
+    enum CodingKeys: String, CodingKey { case kind, text }
 }
 
 public struct ReportScore: Sendable, Codable, Equatable {
     public var total: Int
     public var takenAt: Date
+
+    /// The API's snake_case, spelled out (the report is encoded without key conversion).
+    enum CodingKeys: String, CodingKey { case total, takenAt = "taken_at" }
 }
 
 public struct ReportTrial: Sendable, Codable, Equatable {
@@ -93,6 +99,9 @@ public struct ReportTrial: Sendable, Codable, Equatable {
     public var therapy: String?
     public var startedOn: Date
     public var weeks: Int
+
+    /// The API's snake_case, spelled out (the report is encoded without key conversion).
+    enum CodingKeys: String, CodingKey { case kind, drug, therapy, startedOn = "started_on", weeks }
 }
 
 public struct ReportHandoff: Sendable, Codable, Equatable {
@@ -101,6 +110,9 @@ public struct ReportHandoff: Sendable, Codable, Equatable {
     public var dueAt: Date
     public var overdue: Bool
     public var escalated: Bool
+
+    /// The API's snake_case, spelled out (the report is encoded without key conversion).
+    enum CodingKeys: String, CodingKey { case role, reason, dueAt = "due_at", overdue, escalated }
 }
 
 public struct ReportTask: Sendable, Codable, Equatable {
@@ -110,6 +122,9 @@ public struct ReportTask: Sendable, Codable, Equatable {
     public var assignee: String
     public var dueAt: Date?
     public var overdue: Bool
+
+    /// The API's snake_case, spelled out (the report is encoded without key conversion).
+    enum CodingKeys: String, CodingKey { case title, status, priority, assignee, dueAt = "due_at", overdue }
 }
 
 public struct ReportReferral: Sendable, Codable, Equatable {
@@ -117,6 +132,9 @@ public struct ReportReferral: Sendable, Codable, Equatable {
     public var status: String
     public var targetClinic: String
     public var createdAt: Date
+
+    /// The API's snake_case, spelled out (the report is encoded without key conversion).
+    enum CodingKeys: String, CodingKey { case kind, status, targetClinic = "target_clinic", createdAt = "created_at" }
 }
 
 public struct ReportPatient: Sendable, Codable, Equatable {
@@ -147,6 +165,9 @@ public struct ReportPatient: Sendable, Codable, Equatable {
     public var openTasks: [ReportTask]
     public var referrals: [ReportReferral]
     public var lastContact: Date?
+
+    /// The API's snake_case, spelled out (the report is encoded without key conversion).
+    enum CodingKeys: String, CodingKey { case id, mrn, displayName = "display_name", status, enrolledOn = "enrolled_on", weeksInTreatment = "weeks_in_treatment", reasons, rank, baseline, latest, change, trend, currentTrial = "current_trial", isTRD = "is_trd", failedTrials = "failed_trials", thaseRushStage = "thase_rush_stage", maudsleyTotal = "maudsley_total", maudsleyBand = "maudsley_band", openHandoffs = "open_handoffs", openTasks = "open_tasks", referrals, lastContact = "last_contact" }
 }
 
 public struct ReportCaseload: Sendable, Codable, Equatable {
@@ -167,6 +188,9 @@ public struct ReportCaseload: Sendable, Codable, Equatable {
     public var handoffsUnacknowledged: Int
     /// Patients listed for a decision.
     public var listed: Int
+
+    /// The API's snake_case, spelled out (the report is encoded without key conversion).
+    enum CodingKeys: String, CodingKey { case size, measured, responders, remitters, responseRate = "response_rate", remissionRate = "remission_rate", contactsThisWeek = "contacts_this_week", newPatients = "new_patients", handoffsProduced = "handoffs_produced", handoffsAcknowledgedOnTime = "handoffs_acknowledged_on_time", handoffsAcknowledgedLate = "handoffs_acknowledged_late", handoffsUnacknowledged = "handoffs_unacknowledged", listed }
 }
 
 /// The weekly case-review report of one team for one ISO week.
@@ -182,6 +206,9 @@ public struct WeeklyReport: Sendable, Codable, Equatable {
     public var caseload: ReportCaseload
     /// The patients who need a decision, most pressing first.
     public var patients: [ReportPatient]
+
+    /// The API's snake_case, spelled out (the report is encoded without key conversion).
+    enum CodingKeys: String, CodingKey { case teamId = "team_id", teamName = "team_name", isoWeek = "iso_week", weekStart = "week_start", weekEnd = "week_end", asOf = "as_of", generatedAt = "generated_at", caseload, patients }
 }
 
 extension CareStore {
@@ -237,11 +264,12 @@ struct ReportBuilder {
         let rows = try await connection.query("""
             SELECT p.id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
                    b.total, b.taken_at, l.total, l.taken_at,
-                   (SELECT array_agg(x.total::text || ' ' || extract(epoch FROM x.taken_at)::text ORDER BY x.taken_at)
+                   (SELECT string_agg(x.total::text || ' ' || extract(epoch FROM x.taken_at)::text, ',' ORDER BY x.taken_at)
                     FROM (SELECT total, taken_at FROM measurements m WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.taken_at < \(asOf)
                           ORDER BY m.taken_at DESC LIMIT 12) x),
-                   EXISTS (SELECT 1 FROM measurements m WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.safety_signal
-                           AND m.taken_at >= \(start) AND m.taken_at < \(asOf)),
+                   -- (An aggregate, not EXISTS: PostgreSQL turns that EXISTS into one scan of every measurement.)
+                   coalesce((SELECT bool_or(m.safety_signal) FROM measurements m WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9'
+                             AND m.taken_at >= \(start) AND m.taken_at < \(asOf)), false),
                    greatest((SELECT max(m.taken_at) FROM measurements m WHERE m.patient_id = p.id AND m.taken_at < \(asOf)),
                             (SELECT max(n.created_at) FROM notes n WHERE n.patient_id = p.id AND n.kind <> 'psychotherapy' AND n.created_at < \(asOf))),
                    (SELECT count(*) FROM measurements m WHERE m.patient_id = p.id AND m.taken_at >= \(start) AND m.taken_at < \(asOf))
@@ -258,7 +286,8 @@ struct ReportBuilder {
             let (id, mrn, name, status, enrolled, episode, psychotic) = try row.decode(UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self)
             let baselineTotal = try row.decode(Int?.self, at: 7), baselineAt = try row.decode(Date?.self, at: 8)
             let latestTotal = try row.decode(Int?.self, at: 9), latestAt = try row.decode(Date?.self, at: 10)
-            let trend = try (row.decode([String]?.self, at: 11) ?? []).compactMap { entry -> ReportScore? in
+            // "total epoch,total epoch,...": one text value is far cheaper to read than an array.
+            let trend = try (row.decode(String?.self, at: 11) ?? "").split(separator: ",").compactMap { entry -> ReportScore? in
                 let parts = entry.split(separator: " ")
                 guard parts.count == 2, let total = Int(parts[0]), let seconds = Double(parts[1]) else { return nil }
                 return ReportScore(total: total, takenAt: Date(timeIntervalSince1970: seconds))

@@ -201,7 +201,7 @@ public final class WebhookDispatcher: Service, Sendable {
             // What the receiver answered is recorded even if this task is being cancelled
             // (a stopping server): otherwise a sent delivery would be sent again after the lease.
             let store = self.store
-            try await Task { try await store.settleDelivery(delivery, result: result, retryAfter: retry) }.value
+            _ = try await Task { try await store.settleDelivery(delivery, result: result, retryAfter: retry) }.value
         } catch {
             // The lease runs out and the delivery is tried again: at least once, never lost.
             logger.error("could not record a webhook attempt", metadata: metadata.merging(["error": "\(error)"]) { $1 })

@@ -1,4 +1,4 @@
-import CareAPI
+@testable import CareAPI
 import CareDomain
 import CareStore
 import Foundation
@@ -240,6 +240,32 @@ struct ReportTests {
                 #expect(stranger.status == .notFound)
                 #expect(try await client.call(.post, base + "/snapshots", token: r.clinic.tokens["compliance"]).status == .forbidden)
             }
+        }
+    }
+
+    @Test("the hand-written JSON of the report is the document the Codable encoder writes")
+    func handWrittenJSON() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let r = try await ReportClinic.make(pool)
+            let report = try await r.clinic.store.weeklyReport(teamID: r.clinic.north, week: r.week)
+            let fast = try JSONSerialization.jsonObject(with: Data(ReportJSON.encode(report))) as? NSDictionary
+            let codable = try JSONSerialization.jsonObject(with: Wire.plainEncoder.encode(report)) as? NSDictionary
+            func difference(_ a: Any?, _ b: Any?, _ path: String) -> String? {
+                if let a = a as? NSDictionary, let b = b as? NSDictionary {
+                    for key in Set((a.allKeys + b.allKeys).compactMap { $0 as? String }).sorted() {
+                        if let found = difference(a[key], b[key], path + "." + key) { return found }
+                    }
+                    return nil
+                }
+                if let a = a as? [Any], let b = b as? [Any] {
+                    guard a.count == b.count else { return "\(path): \(a.count) items against \(b.count)" }
+                    for (index, pair) in zip(a, b).enumerated() { if let found = difference(pair.0, pair.1, path + "[\(index)]") { return found } }
+                    return nil
+                }
+                return (a as? NSObject) == (b as? NSObject) ? nil : "\(path): \(String(describing: a)) against \(String(describing: b))"
+            }
+            #expect(fast != nil && fast == codable, "\(difference(fast, codable, "") ?? "")")
+            #expect(((fast?["patients"] as? [Any])?.count ?? 0) == 9)
         }
     }
 

@@ -307,6 +307,30 @@ struct AdminCommandTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
     }
 
+    @Test("seed-synthetic makes a caseload with history the report can be built from")
+    func seedSynthetic() async throws {
+        let database = try await TestDatabase.shared()
+        let url = try await database.makeDatabase().conninfo
+        let seeded = try json(try await admin(["seed-synthetic", "--patients", "40", "--weeks", "60", "--json"], database: url))
+        let rows = try #require(seeded["rows"] as? [String: Int])
+        #expect(rows["patients"] == 40)
+        for table in ["measurements", "notes", "trials", "handoffs", "tasks", "events"] { #expect((rows[table] ?? 0) > 0, "\(table)") }
+        let teamText = try #require(seeded["team_id"] as? String)
+        let team = try #require(UUID(uuidString: teamText))
+        let pool = PQPool(configuration: PQConfiguration(url))
+        let store = CareStore(pool: pool, logger: testLogger())
+        let report = try await store.weeklyReport(teamID: team, week: ISOWeek(containing: Date()))
+        #expect(report.caseload.size > 30 && report.caseload.measured > 20)
+        #expect(!report.patients.isEmpty && report.patients.allSatisfy { !$0.reasons.isEmpty })
+        // Psychotherapy notes were made, and stay out of the report.
+        let therapy = try await pool.query("SELECT count(*) FROM notes WHERE kind = 'psychotherapy'")[0].decode(Int.self, at: 0)
+        #expect(therapy > 0)
+        await pool.close()
+        // Bad sizes: a non-zero exit, nothing made.
+        let refused = try await admin(["seed-synthetic", "--patients", "0", "--json"], database: url)
+        #expect(refused.status != 0)
+    }
+
     @Test("create a team, a member, a service account and a token, revoke it: one JSON object each")
     func adminFlow() async throws {
         let database = try await TestDatabase.shared()

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import PQ
 
 /// JSON as the API speaks it: snake_case fields, lower-case ids, RFC 3339 UTC timestamps,
 /// dates as YYYY-MM-DD.
@@ -51,16 +52,7 @@ enum Wire {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
         let days = milliseconds >= 0 ? milliseconds / 86_400_000 : (milliseconds - 86_399_999) / 86_400_000
         let ofDay = milliseconds - days * 86_400_000
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = PQTimestamp.civil(days: Int(days))
         var bytes: [UInt8] = []
         bytes.reserveCapacity(24)
         func digits(_ value: Int64, _ count: Int) {
@@ -73,7 +65,7 @@ enum Wire {
                 divisor /= 10
             }
         }
-        digits(year, 4); bytes.append(45); digits(month, 2); bytes.append(45); digits(day, 2); bytes.append(84)
+        digits(Int64(year), 4); bytes.append(45); digits(Int64(month), 2); bytes.append(45); digits(Int64(day), 2); bytes.append(84)
         digits(ofDay / 3_600_000, 2); bytes.append(58); digits(ofDay / 60_000 % 60, 2); bytes.append(58); digits(ofDay / 1000 % 60, 2)
         bytes.append(46); digits(ofDay % 1000, 3); bytes.append(90)
         return String(decoding: bytes, as: UTF8.self)

@@ -289,7 +289,7 @@ extension Date: PQEncodable, PQDecodable {
 }
 
 /// Timestamps in the ISO text form PostgreSQL reads and writes with DateStyle ISO, in UTC.
-enum PQTimestamp {
+public enum PQTimestamp {
     // Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
     static func days(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
@@ -301,7 +301,8 @@ enum PQTimestamp {
         return era * 146097 + doe - 719468
     }
 
-    static func civil(days: Int) -> (year: Int, month: Int, day: Int) {
+    /// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+    public static func civil(days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719468
         let era = (z >= 0 ? z : z - 146096) / 146097
         let doe = z - era * 146097

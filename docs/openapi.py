@@ -172,7 +172,7 @@ schemas = {
  "Recommendation": obj({"id": uuid, "snapshot_id": uuid, "patient_id": uuid, "note_id": uuid, "task_id": uuid}, ["id", "snapshot_id", "patient_id", "note_id"]),
  # request bodies
  "NewRecommendation": obj({"patient_id": uuid, "text": text(10000),
-                           "task": obj({"title": text(300), "role": {"type": "string", "enum": POOL_ROLES}, "due_at": req_ts}, ["title", "role"])},
+                           "task": obj({"title": text(300), "role": {"type": "string", "enum": POOL_ROLES}, "due_at": {"anyOf": [req_ts, {"type": "null"}]}}, ["title", "role"])},
                           ["patient_id", "text"], "A case-review note on the patient and, with `task`, a task for that role's pool, tied to the snapshot."),
  "NewWebhook": obj({"url": {"type": "string", "format": "uri", "maxLength": 2000, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\x00]+$"},
                     "event_types": {"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "string", "enum": ["*"] + EVENT_TYPES}},

@@ -249,6 +249,47 @@ extension ServerProcessTests {
         }
     }
 
+    @Test("two care-server processes on one database send each webhook delivery once")
+    func twoProcessesShareDeliveries() async throws {
+        let base = FileManager.default.temporaryDirectory.path + "/carerelay-two-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let dataDirectory = base + "/db"
+        let receiver = Receiver { _ in
+            try? await Task.sleep(for: .milliseconds(Int.random(in: 0...15)))
+            return .noContent
+        }
+        try await receiver.run { url in
+            let arguments = ["--webhook-allow-network", "127.0.0.0/8"]
+            let first = try RunningServer(dataDirectory: dataDirectory, arguments: arguments)
+            let port = try await first.waitForPort()
+            // The second reuses the cluster the first started; both send webhooks.
+            let second = try RunningServer(dataDirectory: dataDirectory, arguments: arguments)
+            _ = try await second.waitForPort()
+            let configuration = PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
+            let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
+            let store = CareStore(pool: pool, logger: testLogger())
+            let team = try await store.createTeam(name: "Two")
+            let integration = try await store.createMember(displayName: "EHR", teamID: team, roles: [.integration], isServiceAccount: true)
+            let token = try await store.issueToken(memberID: integration, scopes: [.webhooksManage], expiresAt: nil).token
+            let (created, body) = try await post("http://127.0.0.1:\(port)/v1/webhooks", token: token, json: #"{"url": "\#(url)", "event_types": ["patient.enrolled"]}"#)
+            #expect(created == 201, "\(body)")
+            for index in 0..<30 {
+                _ = try await store.createPatient(teamID: team, mrn: "T-\(index)", displayName: "Patient \(index)", enrolledOn: Date())
+            }
+            #expect(try await eventually(40) { receiver.successes.count >= 30 })
+            #expect(try await eventually {
+                try await pool.query("SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'")[0].decode(Int.self, at: 0) == 30
+            })
+            try await Task.sleep(for: .milliseconds(500))
+            let ids = receiver.requests.map { $0.headers["webhook-id"] ?? "" }
+            #expect(ids.count == 30 && Set(ids).count == 30, "\(ids.count) requests, \(Set(ids).count) distinct")
+            await pool.close()
+            #expect(try await second.terminate() == 0)
+            #expect(try await first.terminate() == 0)
+        }
+    }
+
     func get(_ url: String, token: String) async throws -> (Int, [String: Any]) {
         var request = URLRequest(url: URL(string: url)!)
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")

@@ -10,13 +10,19 @@ public struct CareCommand: AsyncParsableCommand {
         abstract: "CareRelay's command-line client for psychiatrists, psychologists and social workers.",
         discussion: """
             Start with: care login --server http://127.0.0.1:8080   (then care queue)
-            CARE_SERVER and CARE_TOKEN override the saved profile; --profile or CARE_PROFILE picks one.
-            Read commands take --json. Colour only on a terminal, and never with NO_COLOR set.
+            CARE_SERVER and CARE_TOKEN override the saved profile; --profile (or CARE_PROFILE) picks one.
+            Read commands take --json. Colour only on a terminal, never with NO_COLOR set.
             Shell completion: care --generate-completion-script bash|zsh|fish
 
-            Exit codes: 0 success; 1 server error; 2 input refused (400/413/422); 3 not found or
-            not allowed (403/404); 4 conflict, changed meanwhile or already done (409/412/428);
-            5 server unreachable; 6 not logged in or token refused (401); 64 usage.
+            Exit codes:
+              0   success
+              1   the server failed, or answered what care does not understand
+              2   the server refused the input (400, 413, 422)
+              3   not found, or not allowed (403, 404)
+              4   conflict: changed meanwhile or already done (409, 412, 428)
+              5   the server is unreachable
+              6   not logged in, or the token was refused (401)
+              64  usage: bad arguments
             """,
         version: CareClient.version,
         subcommands: [

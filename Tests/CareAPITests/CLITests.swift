@@ -269,7 +269,13 @@ struct CLITests {
     func events() async throws {
         let clinic = try await Clinic.start()
         do {
-            let recent = try await clinic.care(["events", "--limit", "5", "--json"], as: "psychiatrist")
+            // Other tests' transactions on the cluster may hold the newest events back a moment.
+            var recent = try await clinic.care(["events", "--limit", "5", "--json"], as: "psychiatrist")
+            _ = try await eventually {
+                if recent.output.contains("patient.enrolled") { return true }
+                recent = try await clinic.care(["events", "--limit", "5", "--json"], as: "psychiatrist")
+                return false
+            }
             #expect(recent.status == 0)
             let lines = recent.output.split(separator: "\n")
             #expect(!lines.isEmpty && lines.count <= 5)
@@ -292,9 +298,15 @@ struct CLITests {
             try await Task.sleep(for: .milliseconds(500))
             #expect(try await clinic.care(["score", "add", clinic.patient.uuidString.lowercased(), "--madrs", "20"], as: "psychiatrist").status == 0)
             let reader = output.fileHandleForReading
+            // If the event never comes, stop the follower after 30 s so the read ends (and the test fails).
+            let watchdog = Task { [process] in
+                try? await Task.sleep(for: .seconds(30))
+                if process.isRunning { process.terminate() }
+            }
+            defer { watchdog.cancel() }
             let line = try await LocalPostgres.offload { () -> String in
                 var text = ""
-                while !text.contains("\n") {
+                while !text.contains("measurement.recorded") {
                     let data = reader.availableData
                     if data.isEmpty { break }
                     text += String(decoding: data, as: UTF8.self)

@@ -105,16 +105,7 @@ public struct FeedListener: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withTaskCancellationHandler {
-                while !Task.isCancelled && !signal.isClosed {
-                    do {
-                        let notifications = try await pool.listen("care_events")
-                        signal.signal()
-                        for await _ in notifications { signal.signal() }
-                    } catch {
-                        logger.error("cannot listen for events; feed readers wait out their timeout", metadata: ["error": "\(error)"])
-                    }
-                    try? await Task.sleep(for: .seconds(1))
-                }
+                await signal.follow(pool, channel: "care_events", logger: logger)
             } onCancel: {
                 signal.close()
             }

@@ -40,7 +40,7 @@ public final class CareClient: Sendable {
     public init(server: URL, token: String?, timeout: Duration = .seconds(30), attempts: Int = 3) {
         self.server = server
         self.token = token
-        self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        self.timeout = TimeAmount(timeout)
         self.attempts = max(1, attempts)
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3)))
         configuration.httpVersion = .http1Only

@@ -1,5 +1,33 @@
 import Foundation
+import Logging
+import PQ
 import Synchronization
+
+extension Duration {
+    /// In seconds, fractions included (for SQL intervals and arithmetic).
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension ChangeSignal {
+    /// Signals on every NOTIFY on `channel`, and once after each (re)connection (anything
+    /// notified while the listener was down is lost, so waiters look again); retries a lost
+    /// listener every second. Runs until the task is cancelled or the signal is closed.
+    public func follow(_ pool: PQPool, channel: String, logger: Logger) async {
+        while !Task.isCancelled && !isClosed {
+            do {
+                let notifications = try await pool.listen(channel)
+                signal()
+                for await _ in notifications {
+                    signal()
+                    if isClosed { return }
+                }
+            } catch {
+                logger.error("cannot listen; waiters fall back to their timeouts", metadata: ["channel": "\(channel)", "error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
 
 /// Tells waiters that something changed (a NOTIFY arrived), without losing a change that
 /// happens between a waiter's look and its wait: a waiter reads `generation` before it looks,

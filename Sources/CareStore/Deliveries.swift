@@ -29,8 +29,7 @@ extension CareStore {
     /// claim at once without taking the same row; a lapsed claim is taken again, so a delivery
     /// is sent at least once and, while servers stay up, once. Paused subscriptions wait.
     public func claimDeliveries(limit: Int, lease: Duration, now: Date = Date()) async throws -> [ClaimedDelivery] {
-        let leaseSeconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
-        return try await pool.withTransaction { connection in
+        try await pool.withTransaction { connection in
             let rows = try await connection.query("""
                 WITH due AS (
                     SELECT d.id FROM webhook_deliveries d
@@ -42,7 +41,7 @@ extension CareStore {
                     FOR UPDATE OF d SKIP LOCKED
                 )
                 UPDATE webhook_deliveries d
-                SET status = 'sending', attempts = d.attempts + 1, lease_until = \(now)::timestamptz + make_interval(secs => \(leaseSeconds)),
+                SET status = 'sending', attempts = d.attempts + 1, lease_until = \(now)::timestamptz + make_interval(secs => \(lease.inSeconds)),
                     last_attempt_at = \(now)
                 FROM due, webhook_subscriptions s, events e
                 WHERE d.id = due.id AND s.id = d.subscription_id AND e.id = d.event_id
@@ -110,10 +109,9 @@ extension CareStore {
                     """)
             case .failed(let status, let error):
                 if let retryAfter {
-                    let seconds = Double(retryAfter.components.seconds) + Double(retryAfter.components.attoseconds) / 1e18
                     try await connection.query("""
                         UPDATE webhook_deliveries SET status = 'pending', lease_until = NULL, last_status = \(status), last_error = \(error),
-                            next_attempt_at = \(now)::timestamptz + make_interval(secs => \(seconds))
+                            next_attempt_at = \(now)::timestamptz + make_interval(secs => \(retryAfter.inSeconds))
                         WHERE id = \(delivery.id)
                         """)
                 } else {

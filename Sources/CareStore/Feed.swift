@@ -45,17 +45,24 @@ extension CareStore {
     /// out. The price: a long-running writer holds the feed back until it ends.
     /// Events of psychotherapy notes never reach the feed (their author is the only reader).
     public func events(after cursor: FeedCursor, limit: Int = 100) async throws -> (events: [FeedEvent], next: FeedCursor) {
-        let limit = max(1, min(limit, 1000))
-        let rows = try await pool.query("""
+        let events = try await pool.query(Self.feedQuery(after: cursor, limit: max(1, min(limit, 1000)), teams: nil)).map(Self.feedEvent)
+        return (events, events.last?.cursor ?? cursor)
+    }
+
+    /// The feed's statement: events after `cursor` in commit order, none of a transaction still
+    /// running (see `events(after:)`), never a psychotherapy note's; of `teams` only, when given.
+    static func feedQuery(after cursor: FeedCursor, limit: Int, teams: [UUID]?) -> PQQuery {
+        var filter: PQQuery = ""
+        if let teams { filter = "AND team_id = ANY(\(teams)::uuid[])" }
+        return """
             SELECT id, tx_id::text::bigint, type, team_id, patient_id, actor_id, occurred_at, payload
             FROM events
             WHERE (tx_id, id) > (\(String(cursor.transaction))::xid8, \(cursor.id))
               AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
               AND NOT (type IN ('note.added', 'note.amended') AND payload->>'kind' = 'psychotherapy')
+              \(fragment: filter)
             ORDER BY tx_id, id
             LIMIT \(limit)
-            """)
-        let events = try rows.map(Self.feedEvent)
-        return (events, events.last?.cursor ?? cursor)
+            """
     }
 }

@@ -31,17 +31,7 @@ extension CareStore {
         try await command { context in
             let teams = context.teams(allowing: .readEvents)
             guard !teams.isEmpty else { throw StoreError.forbidden(Permission.readEvents.refusal) }
-            let rows = try await context.connection.query("""
-                SELECT id, tx_id::text::bigint, type, team_id, patient_id, actor_id, occurred_at, payload
-                FROM events
-                WHERE (tx_id, id) > (\(String(cursor.transaction))::xid8, \(cursor.id))
-                  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-                  AND team_id = ANY(\(teams)::uuid[])
-                  AND NOT (type IN ('note.added', 'note.amended') AND payload->>'kind' = 'psychotherapy')
-                ORDER BY tx_id, id
-                LIMIT \(limit)
-                """, prepared: false)
-            let events = try rows.map(Self.feedEvent)
+            let events = try await context.connection.query(Self.feedQuery(after: cursor, limit: limit, teams: teams), prepared: false).map(Self.feedEvent)
             var heldBack = false
             if events.count < limit {
                 let start = events.last?.cursor ?? cursor

@@ -32,9 +32,7 @@ public struct WebhookSettings: Sendable {
     /// The wait before attempt `attempt + 1`, after attempt `attempt` failed; nil after the last.
     public func retryDelay(afterAttempt attempt: Int, jitter: Double = Double.random(in: -0.25...0.25)) -> Duration? {
         guard attempt < maxAttempts else { return nil }
-        let base = Double(retryBase.components.seconds) + Double(retryBase.components.attoseconds) / 1e18
-        let cap = Double(retryCap.components.seconds) + Double(retryCap.components.attoseconds) / 1e18
-        let delay = min(cap, base * pow(2, Double(max(0, attempt - 1))))
+        let delay = min(retryCap.inSeconds, retryBase.inSeconds * pow(2, Double(max(0, attempt - 1))))
         return .milliseconds(Int64((delay * (1 + jitter) * 1000).rounded()))
     }
 }
@@ -100,8 +98,7 @@ public final class WebhookDispatcher: Service, Sendable {
         self.metrics = metrics
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(5), read: TimeAmount.nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000
-                + settings.timeout.components.attoseconds / 1_000_000_000)))
+            timeout: .init(connect: .seconds(5), read: TimeAmount(settings.timeout)))
         configuration.httpVersion = .http1Only
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
@@ -109,7 +106,7 @@ public final class WebhookDispatcher: Service, Sendable {
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.listen() }
+                group.addTask { await self.wakeup.follow(self.store.pool, channel: "care_webhook_deliveries", logger: self.logger) }
                 await self.loop()
                 group.cancelAll()
             }
@@ -117,22 +114,6 @@ public final class WebhookDispatcher: Service, Sendable {
             self.wakeup.close()
         }
         try? await client.shutdown()
-    }
-
-    private func listen() async {
-        while !Task.isCancelled && !wakeup.isClosed {
-            do {
-                let notifications = try await store.pool.listen("care_webhook_deliveries")
-                wakeup.signal()
-                for await _ in notifications {
-                    wakeup.signal()
-                    if wakeup.isClosed { return }
-                }
-            } catch {
-                logger.error("cannot listen for webhook deliveries; polling", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .seconds(1))
-        }
     }
 
     private func loop() async {
@@ -233,9 +214,7 @@ public final class WebhookDispatcher: Service, Sendable {
         request.headers.add(name: "webhook-signature", value: WebhookSignature.sign(id: id, timestamp: timestamp, body: body, secrets: delivery.secrets))
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let timeout = TimeAmount.nanoseconds(Int64(settings.timeout.components.seconds) * 1_000_000_000
-                + settings.timeout.components.attoseconds / 1_000_000_000)
-            let response = try await client.execute(request, timeout: timeout)
+            let response = try await client.execute(request, timeout: TimeAmount(settings.timeout))
             // The answer's body is read (up to 64 KiB, for the error) and dropped.
             let answer = try? await response.body.collect(upTo: 64 * 1024)
             let status = Int(response.status.code)

@@ -114,7 +114,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "care-server", dependencies: ["CareServer"]),
+        .executableTarget(name: "care-server", dependencies: ["CareServer", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "care", dependencies: ["CareCLI"]),
 
         // Build tool: embeds sql/migrations/*.sql into CareStore so the binary carries its schema.

@@ -1,6 +1,7 @@
 import CareStore
 import Foundation
 import Hummingbird
+import PQ
 
 /// Bearer-token authentication for /v1: the principal goes into the request context, or the
 /// request ends with 401 problem+json. Unknown, revoked and expired tokens look the same.
@@ -21,7 +22,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         var context = context
         context.principal = principal
-        context.logger[metadataKey: "member_id"] = "\(principal.memberID.uuidString.lowercased())"
+        context.logger[metadataKey: "member_id"] = "\(principal.memberID.lowercasedString)"
         return try await next(request, context)
     }
 }
@@ -43,9 +44,9 @@ struct MeController: Sendable {
         group.get("me") { _, context in
             guard let principal = context.principal else { throw Problem.unauthorized("no principal") }
             let teams = try await store.memberships(of: principal.memberID)
-            return Me(id: principal.memberID.uuidString.lowercased(), display_name: principal.displayName,
+            return Me(id: principal.memberID.lowercasedString, display_name: principal.displayName,
                       is_service_account: principal.isServiceAccount, scopes: principal.scopes.map(\.rawValue).sorted(),
-                      teams: teams.map { Me.Team(id: $0.teamID.uuidString.lowercased(), name: $0.name, roles: $0.roles.map(\.rawValue).sorted()) })
+                      teams: teams.map { Me.Team(id: $0.teamID.lowercasedString, name: $0.name, roles: $0.roles.map(\.rawValue).sorted()) })
         }
     }
 }

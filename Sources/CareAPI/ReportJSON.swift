@@ -4,81 +4,15 @@ import Foundation
 /// The weekly report's JSON, written by hand: for 5,000 patients Foundation's JSONEncoder took
 /// most of the request's time. The output is the same document as encoding `WeeklyReport`
 /// with `Wire.plainEncoder` (sorted keys, absent optionals left out); ReportTests checks that.
-struct ReportJSON {
-    private(set) var bytes: [UInt8] = []
-
+enum ReportJSON {
     static func encode(_ report: WeeklyReport) -> [UInt8] {
-        var writer = ReportJSON()
-        writer.bytes.reserveCapacity(2048 + report.patients.count * 1500)
+        var writer = JSONWriter(capacity: 2048 + report.patients.count * 1500)
         writer.report(report)
         return writer.bytes
     }
+}
 
-    // MARK: Values
-
-    mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    }
-
-    mutating func string(_ text: String) {
-        bytes.append(34)
-        for unit in text.utf8 {
-            switch unit {
-            case 34: bytes.append(92); bytes.append(34)
-            case 92: bytes.append(92); bytes.append(92)
-            case 10: bytes.append(92); bytes.append(110)
-            case 13: bytes.append(92); bytes.append(114)
-            case 9: bytes.append(92); bytes.append(116)
-            case 0..<32:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [92, 117, 48, 48, hex[Int(unit >> 4)], hex[Int(unit & 15)]])
-            default: bytes.append(unit)
-            }
-        }
-        bytes.append(34)
-    }
-
-    mutating func int(_ value: Int) { bytes.append(contentsOf: String(value).utf8) }
-    mutating func double(_ value: Double) { bytes.append(contentsOf: "\(value)".utf8) }
-    mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
-    mutating func date(_ value: Date) { string(Wire.timestamp(value)) }
-
-    /// Whether the object being written has no member yet, innermost last.
-    private var fresh: [Bool] = []
-
-    /// An object whose members `body` writes with `member` and `optional`.
-    mutating func object(_ body: (inout ReportJSON) -> Void) {
-        bytes.append(123)
-        fresh.append(true)
-        body(&self)
-        fresh.removeLast()
-        bytes.append(125)
-    }
-
-    /// Keys must come in sorted order (as the encoder's .sortedKeys writes them).
-    mutating func member(_ key: StaticString, _ value: (inout ReportJSON) -> Void) {
-        if fresh[fresh.count - 1] { fresh[fresh.count - 1] = false } else { bytes.append(44) }
-        bytes.append(34)
-        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(34)
-        bytes.append(58)
-        value(&self)
-    }
-
-    mutating func optional<T>(_ key: StaticString, _ value: T?, _ write: (inout ReportJSON, T) -> Void) {
-        guard let value else { return }
-        member(key) { write(&$0, value) }
-    }
-
-    mutating func array<T>(_ items: [T], _ each: (inout ReportJSON, T) -> Void) {
-        bytes.append(91)
-        for (index, item) in items.enumerated() {
-            if index > 0 { bytes.append(44) }
-            each(&self, item)
-        }
-        bytes.append(93)
-    }
-
+extension JSONWriter {
     // MARK: The report
 
     mutating func report(_ r: WeeklyReport) {

@@ -4,7 +4,17 @@ import Foundation
 
 // What the API returns: the store's values in the API's shape (see Wire for the conventions).
 
-struct RuleInput: Codable, Sendable { var name: String; var value: String }
+struct RuleInput: Codable, Sendable, JSONWritable {
+    var name: String
+    var value: String
+
+    func write(to json: inout JSONWriter) {
+        json.object { o in
+            o.member("name") { $0.string(name) }
+            o.member("value") { $0.string(value) }
+        }
+    }
+}
 
 extension RuleInputs {
     var wire: [RuleInput] { entries.map { RuleInput(name: $0.name, value: $0.value) } }
@@ -68,7 +78,7 @@ struct MeasurementOut: Encodable, Sendable {
     }
 }
 
-struct AdequacyOut: Encodable, Sendable {
+struct AdequacyOut: Encodable, Sendable, JSONWritable {
     var isAdequate: Bool
     var weeksAtAdequateDose: Double
     var drugClass: String?
@@ -77,6 +87,16 @@ struct AdequacyOut: Encodable, Sendable {
 
     init(_ a: AdequacyAssessment) {
         isAdequate = a.isAdequate; weeksAtAdequateDose = (a.weeksAtAdequateDose * 10).rounded() / 10; drugClass = a.drugClass?.rawValue; reason = a.reason; inputs = a.inputs.wire
+    }
+
+    func write(to json: inout JSONWriter) {
+        json.object { o in
+            o.optional("drug_class", drugClass) { $0.string($1) }
+            o.member("inputs") { $0.array(inputs) { $1.write(to: &$0) } }
+            o.member("is_adequate") { $0.bool(isAdequate) }
+            o.member("reason") { $0.string(reason) }
+            o.member("weeks_at_adequate_dose") { $0.double(weeksAtAdequateDose) }
+        }
     }
 }
 

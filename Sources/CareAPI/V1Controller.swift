@@ -281,13 +281,24 @@ struct V1Controller: Sendable {
     struct NewMeasurement: Decodable { var instrument: Instrument; var items: [Int]?; var total: Int?; var takenAt: Date? }
     struct NewTrial: Decodable { var kind: TrialKind; var drug: String?; var dailyDoseMg: Double?; var startedOn: Day; var therapy: String? }
     struct NewOutcome: Decodable { var outcome: TrialOutcome?; var stoppedOn: Day; var adherence: Double?; var sessions: Int?; var stopReason: String? }
-    struct OutcomeOut: Encodable {
+    struct OutcomeOut: Encodable, JSONWritable {
         var trialId: String
         var outcome: String
         var isFailed: Bool
         var trdReached: Bool
         var adequacy: AdequacyOut
         var handoffIds: [String]
+
+        func write(to json: inout JSONWriter) {
+            json.object { o in
+                o.member("adequacy") { adequacy.write(to: &$0) }
+                o.member("handoff_ids") { $0.array(handoffIds) { $0.string($1) } }
+                o.member("is_failed") { $0.bool(isFailed) }
+                o.member("outcome") { $0.string(outcome) }
+                o.member("trd_reached") { $0.bool(trdReached) }
+                o.member("trial_id") { $0.string(trialId) }
+            }
+        }
     }
     struct NewReferral: Decodable { var kind: ReferralKind; var targetClinic: String; var note: String? }
     struct ReferralStatusChange: Decodable { var status: ReferralStatus }

@@ -89,6 +89,15 @@ enum Wire {
         return day.addingTimeInterval(Double(hour * 3600 + minute * 60 + second - offset) + fraction)
     }
 
+    /// The hand-written encoding of the busiest answers (the same document as the Codable one).
+    static func json<T: JSONWritable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        var writer = JSONWriter()
+        value.write(to: &writer)
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+    }
+
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
@@ -117,31 +126,38 @@ struct Day: Codable, Sendable, Equatable {
     }
 
     var text: String {
-        let c = Calendar.utc.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
+        let days = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))
+        let (y, m, d) = PQTimestamp.civil(days: days)
+        func pad(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
     }
 
+    /// YYYY-MM-DD with a year from 1900 to 2999 and a day that exists in its month.
     static func parse(_ text: String) -> Date? {
-        let parts = text.split(separator: "-")
-        guard text.count == 10, parts.count == 3, parts[0].count == 4, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-              (1...12).contains(m), (1...31).contains(d), (1900...2999).contains(y) else { return nil }
-        let components = DateComponents(year: y, month: m, day: d)
-        guard let date = Calendar.utc.date(from: components),
-              Calendar.utc.component(.day, from: date) == d else { return nil }
-        return date
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in bytes[range] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10),
+              (1...12).contains(m), (1900...2999).contains(y) else { return nil }
+        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...lengths[m - 1]).contains(d) else { return nil }
+        return Date(timeIntervalSince1970: Double(PQTimestamp.days(year: y, month: m, day: d)) * 86_400)
     }
-}
-
-extension Calendar {
-    static let utc: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar
-    }()
 }
 
 extension UUID {
-    var lower: String { uuidString.lowercased() }
+    var lower: String { lowercasedString }
 }
 
 /// Text as the OpenAPI document describes it: at most `max` characters (Unicode code points,
@@ -284,7 +300,7 @@ struct QueryParameters {
     /// A keyset list's cursor: the id of the last item of the previous page.
     func afterID() throws -> UUID? {
         guard let text = try string("cursor", maxLength: 64) else { return nil }
-        guard let id = UUID(uuidString: text) else { throw Problem.badRequest("'cursor' must be the next_cursor of the previous page") }
+        guard let id = UUID(hyphenated: text) else { throw Problem.badRequest("'cursor' must be the next_cursor of the previous page") }
         return id
     }
 
@@ -297,7 +313,7 @@ struct QueryParameters {
 
     func uuid(_ name: String) throws -> UUID? {
         guard let text = try string(name) else { return nil }
-        guard let id = UUID(uuidString: text) else { throw Problem.badRequest("'\(name)' must be a UUID") }
+        guard let id = UUID(hyphenated: text) else { throw Problem.badRequest("'\(name)' must be a UUID") }
         return id
     }
 
@@ -330,7 +346,7 @@ struct QueryParameters {
 extension CareRequestContext {
     /// A path parameter that must be a UUID.
     func id(_ name: String = "id") throws -> UUID {
-        guard let text = parameters.get(name), let id = UUID(uuidString: text) else {
+        guard let text = parameters.get(name), let id = UUID(hyphenated: text) else {
             throw Problem.badRequest("the \(name) in the path must be a UUID")
         }
         return id

@@ -60,7 +60,7 @@ extension Scope: ExpressibleByArgument {}
 struct LowercaseID: Encodable, CustomStringConvertible {
     var value: UUID
     init(_ value: UUID) { self.value = value }
-    var description: String { value.uuidString.lowercased() }
+    var description: String { value.lowercasedString }
     func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)

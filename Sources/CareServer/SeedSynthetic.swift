@@ -55,7 +55,7 @@ extension CareServerCommand.Admin {
 
         static func generate(_ pool: PQPool, team: UUID, members: [UUID], patients: Int, weeks: Int, seed: Double) async throws -> [String: Int] {
             let (psychiatrist, psychologist, socialWorker) = (members[0], members[1], members[2])
-            let t = team.uuidString.lowercased()
+            let t = team.lowercasedString
             return try await pool.withTransaction { connection in
                 try await connection.query("SELECT setseed(\(seed))")
                 // Patients: enrolled across the weeks, each with a course: how far and how fast their
@@ -79,13 +79,13 @@ extension CareServerCommand.Admin {
                     -- Fortnightly PHQ-9 from enrolment: an exponential course towards baseline × (1 - drop), with noise.
                     INSERT INTO measurements (patient_id, instrument, total, safety_signal, taken_at, recorded_by)
                     SELECT s.id, 'PHQ-9', v.total, v.total >= 15 AND random() < 0.03,
-                           (s.enrolled_on + k * 14)::timestamptz + interval '10 hours', '\(psychiatrist.uuidString.lowercased())'
+                           (s.enrolled_on + k * 14)::timestamptz + interval '10 hours', '\(psychiatrist.lowercasedString)'
                     FROM synthetic s, generate_series(0, (current_date - s.enrolled_on) / 14) k,
                          LATERAL (SELECT greatest(0, least(27, round(s.baseline * (1 - s.drop * (1 - exp(-k * 2.0 / s.weeks_to_effect))) + (random() * 4 - 2))))::int AS total) v
                     WHERE s.enrolled_on + k * 14 <= current_date;
                     -- Monthly notes: progress (team-visible) and psychotherapy (their author only).
                     INSERT INTO notes (patient_id, author_id, kind, body, created_at)
-                    SELECT s.id, CASE WHEN k % 2 = 0 THEN '\(psychiatrist.uuidString.lowercased())'::uuid ELSE '\(psychologist.uuidString.lowercased())'::uuid END,
+                    SELECT s.id, CASE WHEN k % 2 = 0 THEN '\(psychiatrist.lowercasedString)'::uuid ELSE '\(psychologist.lowercasedString)'::uuid END,
                            CASE WHEN k % 2 = 0 THEN 'progress' ELSE 'psychotherapy' END,
                            CASE WHEN k % 2 = 0 THEN 'Reviewed mood, sleep and side effects.' ELSE 'Session notes.' END,
                            (s.enrolled_on + k * 28 + 3)::timestamptz + interval '14 hours'
@@ -105,14 +105,14 @@ extension CareServerCommand.Admin {
                                (SELECT minimum_adequate_daily_dose_mg * 1.5 FROM dose_table d WHERE d.drug = t.drug))),
                            started_on, stopped_on, CASE WHEN stopped_on IS NOT NULL THEN 0.9 END,
                            CASE WHEN stopped_on IS NULL THEN NULL WHEN drop >= 0.5 THEN 'response' WHEN drop >= 0.25 THEN 'partial-response' ELSE 'non-response' END,
-                           stopped_on IS NOT NULL AND drop < 0.5, '\(psychiatrist.uuidString.lowercased())', coalesce(stopped_on, started_on)::timestamptz + interval '12 hours'
+                           stopped_on IS NOT NULL AND drop < 0.5, '\(psychiatrist.lowercasedString)', coalesce(stopped_on, started_on)::timestamptz + interval '12 hours'
                     FROM synthetic_trials t;
                     -- Each failed trial: its event, and three handoffs with their tasks (done long ago, open if recent).
                     CREATE TEMPORARY TABLE synthetic_failures ON COMMIT DROP AS
                     SELECT t.id AS trial_id, t.patient_id, t.stopped_on, nextval(pg_get_serial_sequence('events', 'id')) AS event_id FROM trials t
                     JOIN synthetic s ON s.id = t.patient_id WHERE t.is_failed;
                     INSERT INTO events (id, type, team_id, patient_id, actor_id, occurred_at, payload) OVERRIDING SYSTEM VALUE
-                    SELECT event_id, 'trial.failed', '\(t)', patient_id, '\(psychiatrist.uuidString.lowercased())', (stopped_on + 1)::timestamptz + interval '9 hours',
+                    SELECT event_id, 'trial.failed', '\(t)', patient_id, '\(psychiatrist.lowercasedString)', (stopped_on + 1)::timestamptz + interval '9 hours',
                            jsonb_build_object('trial_id', trial_id::text) FROM synthetic_failures;
                     CREATE TEMPORARY TABLE synthetic_handoffs ON COMMIT DROP AS
                     SELECT gen_random_uuid() AS handoff_id, gen_random_uuid() AS task_id, f.event_id, f.patient_id, r.role, r.step, r.title,
@@ -120,9 +120,9 @@ extension CareServerCommand.Admin {
                            (f.stopped_on + 1)::timestamptz + interval '9 hours' + r.due AS due_at,
                            current_date - f.stopped_on > 10 AS settled, r.member
                     FROM synthetic_failures f, (VALUES
-                        ('psychiatrist', 'trial-failed.next-step', 'Plan the next treatment step', interval '72 hours', '\(psychiatrist.uuidString.lowercased())'::uuid),
-                        ('psychologist', 'trial-failed.psychotherapy-review', 'Review psychotherapy', interval '168 hours', '\(psychologist.uuidString.lowercased())'::uuid),
-                        ('social_worker', 'trial-failed.barriers', 'Screen for barriers', interval '168 hours', '\(socialWorker.uuidString.lowercased())'::uuid)) r(role, step, title, due, member);
+                        ('psychiatrist', 'trial-failed.next-step', 'Plan the next treatment step', interval '72 hours', '\(psychiatrist.lowercasedString)'::uuid),
+                        ('psychologist', 'trial-failed.psychotherapy-review', 'Review psychotherapy', interval '168 hours', '\(psychologist.lowercasedString)'::uuid),
+                        ('social_worker', 'trial-failed.barriers', 'Screen for barriers', interval '168 hours', '\(socialWorker.lowercasedString)'::uuid)) r(role, step, title, due, member);
                     INSERT INTO tasks (id, patient_id, title, pool_role, owner_id, status, priority, due_at, origin, handoff_id, created_at, completed_at)
                     SELECT task_id, patient_id, title, role, CASE WHEN settled THEN member END, CASE WHEN settled THEN 'completed' ELSE 'requested' END,
                            CASE WHEN role = 'psychiatrist' THEN 'urgent' ELSE 'routine' END, due_at, 'handoff', handoff_id, created_at,
@@ -136,10 +136,10 @@ extension CareServerCommand.Admin {
                     INSERT INTO referrals (patient_id, kind, status, target_clinic, made_by, created_at, updated_at)
                     SELECT patient_id, CASE WHEN random() < 0.7 THEN 'tms' ELSE 'ect' END,
                            (ARRAY['requested', 'accepted', 'scheduled', 'in-course', 'completed'])[1 + floor(random() * 5)::int], 'Riverside Neuromodulation',
-                           '\(psychiatrist.uuidString.lowercased())', max(stopped_on)::timestamptz + interval '3 days', max(stopped_on)::timestamptz + interval '3 days'
+                           '\(psychiatrist.lowercasedString)', max(stopped_on)::timestamptz + interval '3 days', max(stopped_on)::timestamptz + interval '3 days'
                     FROM synthetic_failures GROUP BY patient_id HAVING count(*) >= 2;
                     INSERT INTO tasks (patient_id, title, pool_role, owner_id, status, priority, due_at, created_at, completed_at)
-                    SELECT s.id, 'Check in by phone', 'social_worker', '\(socialWorker.uuidString.lowercased())',
+                    SELECT s.id, 'Check in by phone', 'social_worker', '\(socialWorker.lowercasedString)',
                            CASE WHEN k < (current_date - s.enrolled_on) / 56 THEN 'completed' ELSE 'accepted' END, 'routine',
                            -- The open one is due within the coming weeks, one in ten already overdue.
                            CASE WHEN k < (current_date - s.enrolled_on) / 56 THEN (s.enrolled_on + k * 56 + 7)::timestamptz

@@ -97,7 +97,7 @@ extension CommandContext {
     /// Becomes care_app for the rest of the transaction, with the acting member set for RLS.
     func enter(_ actor: RequestActor) async throws {
         try await connection.query("""
-            SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(actor.principal.memberID.uuidString.lowercased()), true)
+            SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(actor.principal.memberID.lowercasedString), true)
             """)
     }
 

@@ -177,7 +177,7 @@ final class CommandContext {
                 VALUES (\(handoffID), \(eventID), \(plan.stepKey), \(patientID), \(plan.role.rawValue), \(taskID), \(plan.reason), \(plan.due))
                 """)
             let announced: [String: String] = [
-                "handoff_id": handoffID.uuidString.lowercased(), "task_id": taskID.uuidString.lowercased(), "role": plan.role.rawValue,
+                "handoff_id": handoffID.lowercasedString, "task_id": taskID.lowercasedString, "role": plan.role.rawValue,
                 "step": plan.stepKey, "cause_event_id": String(eventID),
             ]
             inserts.append("""

@@ -11,7 +11,7 @@ extension CareStore {
         return try await command { context in
             do {
                 let id = try await context.connection.query("INSERT INTO teams (name) VALUES (\(trimmed)) RETURNING id")[0].decode(UUID.self, at: 0)
-                try await context.append("team.created", teamID: id, patientID: nil, actorID: actorID, payload: ["team_id": id.uuidString.lowercased()])
+                try await context.append("team.created", teamID: id, patientID: nil, actorID: actorID, payload: ["team_id": id.lowercasedString])
                 return id
             } catch let error as PQError where error.constraint == "teams_name_unique" {
                 throw StoreError.conflict("a team named \(trimmed) already exists")
@@ -39,7 +39,7 @@ extension CareStore {
                 try await context.connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(teamID), \(id), \(role.rawValue))")
             }
             try await context.append("member.created", teamID: teamID, patientID: nil, actorID: actorID,
-                                     payload: ["member_id": id.uuidString.lowercased(), "roles": roles.map(\.rawValue).sorted().joined(separator: ",")])
+                                     payload: ["member_id": id.lowercasedString, "roles": roles.map(\.rawValue).sorted().joined(separator: ",")])
             return id
         }
     }
@@ -62,7 +62,7 @@ extension CareStore {
             }
             context.trail.touch(id)
             try await context.connection.query("INSERT INTO care_plans (patient_id, version, author_id) VALUES (\(id), 1, \(actorID))")
-            try await context.append("patient.enrolled", teamID: teamID, patientID: id, actorID: actorID, payload: ["patient_id": id.uuidString.lowercased()])
+            try await context.append("patient.enrolled", teamID: teamID, patientID: id, actorID: actorID, payload: ["patient_id": id.lowercasedString])
             return id
         }
     }
@@ -94,7 +94,7 @@ extension CareStore {
                 """)[0].decode(UUID.self, at: 0)
             let event = try await context.append(
                 EventType.measurementRecorded, teamID: teamID, patientID: patientID, actorID: actorID,
-                payload: ["measurement_id": id.uuidString.lowercased(), "instrument": score.instrument.rawValue,
+                payload: ["measurement_id": id.lowercasedString, "instrument": score.instrument.rawValue,
                           "safety_signal": score.isSafetySignal ? "true" : "false"]
             ) { occurredAt in
                 PlaybookEvent(type: EventType.measurementRecorded, occurredAt: occurredAt, safetySignal: score.isSafetySignal,
@@ -117,7 +117,7 @@ extension CareStore {
                 """)[0].decode(UUID.self, at: 0)
             let event = try await context.append(
                 EventType.referralMade, teamID: teamID, patientID: patientID, actorID: actorID,
-                payload: ["referral_id": id.uuidString.lowercased(), "kind": kind.rawValue]
+                payload: ["referral_id": id.lowercasedString, "kind": kind.rawValue]
             ) { occurredAt in
                 PlaybookEvent(type: EventType.referralMade, occurredAt: occurredAt, referralKind: kind, summary: "\(kind.rawValue.uppercased()) referral to \(clinic)")
             }
@@ -134,7 +134,7 @@ extension CareStore {
             let from = try checkedTransition(from: current, to: status, of: "referral")
             try await context.connection.query("UPDATE referrals SET status = \(status.rawValue), updated_at = now() WHERE id = \(referralID)")
             try await context.append(EventType.referralStatusChanged, teamID: teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["referral_id": referralID.uuidString.lowercased(), "from": from.rawValue, "to": status.rawValue])
+                                     payload: ["referral_id": referralID.lowercasedString, "from": from.rawValue, "to": status.rawValue])
         }
     }
 
@@ -149,7 +149,7 @@ extension CareStore {
             guard acknowledged == nil else { throw StoreError.conflict("handoff \(handoffID) is already acknowledged") }
             try await context.connection.query("UPDATE handoffs SET acknowledged_by = \(memberID), acknowledged_at = now() WHERE id = \(handoffID)")
             try await context.append(EventType.handoffAcknowledged, teamID: teamID, patientID: patientID, actorID: memberID,
-                                     payload: ["handoff_id": handoffID.uuidString.lowercased()])
+                                     payload: ["handoff_id": handoffID.lowercasedString])
         }
     }
 
@@ -174,7 +174,7 @@ extension CareStore {
                 let (id, patientID, teamID, stepKey) = try row.decode(UUID.self, UUID.self, UUID.self, String.self)
                 try await context.connection.query("UPDATE handoffs SET escalated_at = now() WHERE id = \(id)")
                 try await context.append(EventType.handoffEscalated, teamID: teamID, patientID: patientID, actorID: nil,
-                                         payload: ["handoff_id": id.uuidString.lowercased(), "step": stepKey]) { occurredAt in
+                                         payload: ["handoff_id": id.lowercasedString, "step": stepKey]) { occurredAt in
                     PlaybookEvent(type: EventType.handoffEscalated, occurredAt: occurredAt, summary: "\(stepKey) not acknowledged in time")
                 }
                 escalated.append(id)

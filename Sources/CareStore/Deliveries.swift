@@ -88,7 +88,7 @@ extension CareStore {
                     try await connection.query("""
                         INSERT INTO audit_entries (member_id, action, patient_id, resource, outcome, detail)
                         VALUES (\(owner), 'webhook.delivery', \(patient),
-                                \("/v1/webhooks/\(delivery.subscriptionID.uuidString.lowercased())/deliveries/\(delivery.id.uuidString.lowercased())"),
+                                \("/v1/webhooks/\(delivery.subscriptionID.lowercasedString)/deliveries/\(delivery.id.lowercasedString)"),
                                 'allowed', \("event \(delivery.event.id) \(delivery.event.type)"))
                         """)
                 }

@@ -131,7 +131,7 @@ extension CareStore {
             let principal = try context.requireActing()
             let teams = context.teams(allowing: .manageWebhooks)
             guard !teams.isEmpty else { throw StoreError.forbidden(Permission.manageWebhooks.refusal) }
-            if let teamID, !teams.contains(teamID) { throw StoreError.notFound("team \(teamID.uuidString.lowercased())") }
+            if let teamID, !teams.contains(teamID) { throw StoreError.notFound("team \(teamID.lowercasedString)") }
             let secret = WebhookSecret.make()
             let row = try await context.connection.query("""
                 INSERT INTO webhook_subscriptions (owner_id, url, event_types, team_id, description, secret)
@@ -158,7 +158,7 @@ extension CareStore {
                 ORDER BY created_at, id LIMIT \(limit + 1)
                 """).map(Self.subscription)
             let items = Array(rows.prefix(limit))
-            return Page(items: items, next: rows.count > limit ? items.last?.id.uuidString.lowercased() : nil)
+            return Page(items: items, next: rows.count > limit ? items.last?.id.lowercasedString : nil)
         }
     }
 
@@ -236,7 +236,7 @@ extension CareStore {
                 ORDER BY d.created_at DESC, d.id DESC LIMIT \(limit + 1)
                 """).map(Self.delivery)
             let items = Array(rows.prefix(limit))
-            return Page(items: items, next: rows.count > limit ? items.last?.id.uuidString.lowercased() : nil)
+            return Page(items: items, next: rows.count > limit ? items.last?.id.lowercasedString : nil)
         }
     }
 
@@ -254,7 +254,7 @@ extension CareStore {
             let state = try await context.connection.query("""
                 SELECT status FROM webhook_deliveries WHERE id = \(deliveryID) AND subscription_id = \(subscriptionID)
                 """)
-            guard let current = state.firstRow else { throw StoreError.notFound("delivery \(deliveryID.uuidString.lowercased())") }
+            guard let current = state.firstRow else { throw StoreError.notFound("delivery \(deliveryID.lowercasedString)") }
             throw StoreError.conflict("the delivery is \(try current.decode(String.self, at: 0)); it is already on its way")
         }
     }
@@ -275,7 +275,7 @@ extension CommandContext {
         let rows = try await connection.query("""
             SELECT \(unescaped: CareStore.subscriptionColumns) FROM webhook_subscriptions WHERE id = \(id) AND owner_id = \(principal.memberID)
             """)
-        guard let row = rows.firstRow else { throw StoreError.notFound("webhook subscription \(id.uuidString.lowercased())") }
+        guard let row = rows.firstRow else { throw StoreError.notFound("webhook subscription \(id.lowercasedString)") }
         return try CareStore.subscription(row)
     }
 }

@@ -87,7 +87,7 @@ extension CareStore {
 
     static func page<T>(_ rows: [T], limit: Int, id: (T) -> UUID) -> Page<T> {
         let items = Array(rows.prefix(limit))
-        return Page(items: items, next: rows.count > limit ? items.last.map { id($0).uuidString.lowercased() } : nil)
+        return Page(items: items, next: rows.count > limit ? items.last.map { id($0).lowercasedString } : nil)
     }
 
     // MARK: Patients
@@ -279,7 +279,7 @@ extension CareStore {
             do {
                 let id = try await context.connection.query("INSERT INTO teams (name) VALUES (\(trimmed)) RETURNING id")[0].decode(UUID.self, at: 0)
                 try await context.connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(id), \(adminID), 'admin')")
-                try await context.append("team.created", teamID: id, patientID: nil, actorID: adminID, payload: ["team_id": id.uuidString.lowercased()])
+                try await context.append("team.created", teamID: id, patientID: nil, actorID: adminID, payload: ["team_id": id.lowercasedString])
                 return id
             } catch let error as PQError where error.constraint == "teams_name_unique" {
                 throw StoreError.conflict("a team named \(trimmed) already exists")

@@ -230,7 +230,7 @@ extension CommandContext {
     func authorizeReport(_ teamID: UUID) throws {
         guard let actor = acting else { return }
         let roles = actor.principal.roles[teamID] ?? []
-        guard !roles.isEmpty else { throw StoreError.notFound("team \(teamID.uuidString.lowercased())") }
+        guard !roles.isEmpty else { throw StoreError.notFound("team \(teamID.lowercasedString)") }
         let scopes = Set(actor.principal.scopes.map(\.rawValue))
         guard Permission.readClinical.allows(roles: roles, scopes: scopes) || roles.contains(.compliance) else {
             throw StoreError.forbidden("the weekly report is for the team's clinicians and the compliance role")
@@ -257,7 +257,7 @@ struct ReportBuilder {
         let asOf = min(week.end, now)
         let reference = try await context.referenceData()
         let teamName = try await connection.query("SELECT name FROM teams WHERE id = \(teamID)").firstRow?.decode(String.self, at: 0)
-        guard let teamName else { throw StoreError.notFound("team \(teamID.uuidString.lowercased())") }
+        guard let teamName else { throw StoreError.notFound("team \(teamID.lowercasedString)") }
 
         // Each patient's scores and contacts: bounded reads through (patient, instrument, time)
         // indexes, so old history costs nothing.
@@ -437,7 +437,7 @@ struct ReportBuilder {
             guard !reasons.isEmpty else { continue }
             reasons.sort { $0.kind.rank < $1.kind.rank }
             listed.append(ReportPatient(
-                id: row.id.uuidString.lowercased(), mrn: row.mrn, displayName: row.name, status: row.status, enrolledOn: row.enrolledOn, weeksInTreatment: weeks,
+                id: row.id.lowercasedString, mrn: row.mrn, displayName: row.name, status: row.status, enrolledOn: row.enrolledOn, weeksInTreatment: weeks,
                 reasons: reasons, rank: reasons[0].kind.rank, baseline: row.baseline, latest: row.latest, change: change,
                 trend: row.trend, currentTrial: current, isTRD: trd.isTRD, failedTrials: trd.failedTrials, thaseRushStage: stage.stage.label,
                 maudsleyTotal: maudsley?.total, maudsleyBand: maudsley?.band.rawValue, openHandoffs: handoffs[row.id] ?? [],
@@ -452,7 +452,7 @@ struct ReportBuilder {
             contactsThisWeek: contacts, newPatients: newPatients, handoffsProduced: handoffCounts.0,
             handoffsAcknowledgedOnTime: handoffCounts.1, handoffsAcknowledgedLate: handoffCounts.2, handoffsUnacknowledged: handoffCounts.3,
             listed: listed.count)
-        return WeeklyReport(teamId: teamID.uuidString.lowercased(), teamName: teamName, isoWeek: week.description, weekStart: start, weekEnd: week.end, asOf: asOf,
+        return WeeklyReport(teamId: teamID.lowercasedString, teamName: teamName, isoWeek: week.description, weekStart: start, weekEnd: week.end, asOf: asOf,
                             generatedAt: now, caseload: caseload, patients: listed)
     }
 
@@ -526,13 +526,13 @@ extension CareStore {
                        ARRAY(SELECT (p->>'id') FROM jsonb_array_elements(report->'patients') p)
                 FROM report_snapshots WHERE id = \(id)
                 """)
-            guard let row = rows.firstRow else { throw StoreError.notFound("snapshot \(id.uuidString.lowercased())") }
+            guard let row = rows.firstRow else { throw StoreError.notFound("snapshot \(id.lowercasedString)") }
             let (team, week, takenBy, takenAt, report, html, markdown, patients) = try row.decode(
                 UUID.self, String.self, UUID.self, Date.self, String.self, String.self, String.self, [String].self)
             do {
                 try context.authorizeReport(team)
             } catch StoreError.notFound {
-                throw StoreError.notFound("snapshot \(id.uuidString.lowercased())")
+                throw StoreError.notFound("snapshot \(id.lowercasedString)")
             }
             context.trail.touch(patients.compactMap(UUID.init(uuidString:)))
             return ReportSnapshot(id: id, teamID: team, isoWeek: week, takenBy: takenBy, takenAt: takenAt, report: Data(report.utf8), html: html, markdown: markdown)
@@ -567,7 +567,7 @@ extension CareStore {
             let teamID = try await context.patientTeam(patientID, for: .addNote)
             let snapshot = try await context.connection.query("SELECT team_id, iso_week FROM report_snapshots WHERE id = \(snapshotID)")
             guard let row = snapshot.firstRow, try row.decode(UUID.self, at: 0) == teamID else {
-                throw StoreError.notFound("snapshot \(snapshotID.uuidString.lowercased()) of this patient's team")
+                throw StoreError.notFound("snapshot \(snapshotID.lowercasedString) of this patient's team")
             }
             let week = try row.decode(String.self, at: 1)
             if task != nil { try context.authorize(.workTasks, teamID: teamID, patientID: patientID) }
@@ -576,7 +576,7 @@ extension CareStore {
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
             try await context.append("note.added", teamID: teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["note_id": noteID.uuidString.lowercased(), "kind": NoteKind.caseReview.rawValue])
+                                     payload: ["note_id": noteID.lowercasedString, "kind": NoteKind.caseReview.rawValue])
             var taskID: UUID?
             if let task {
                 taskID = try await context.connection.query("""
@@ -586,7 +586,7 @@ extension CareStore {
                     RETURNING id
                     """)[0].decode(UUID.self, at: 0)
                 try await context.append("task.created", teamID: teamID, patientID: patientID, actorID: actorID,
-                                         payload: ["task_id": taskID!.uuidString.lowercased()])
+                                         payload: ["task_id": taskID!.lowercasedString])
             }
             let id = try await context.connection.query("""
                 INSERT INTO report_recommendations (snapshot_id, patient_id, note_id, task_id, made_by)

@@ -73,7 +73,7 @@ extension CareStore {
                         \(ownerID == nil ? TaskStatus.requested.rawValue : TaskStatus.accepted.rawValue))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
-            try await context.append("task.created", teamID: teamID, patientID: patientID, actorID: actorID, payload: ["task_id": id.uuidString.lowercased()])
+            try await context.append("task.created", teamID: teamID, patientID: patientID, actorID: actorID, payload: ["task_id": id.lowercasedString])
             return id
         }
     }
@@ -87,7 +87,7 @@ extension CareStore {
             // A requested task becomes accepted by its new owner; one under way stays as it is.
             let next = task.status == .requested ? TaskStatus.accepted : task.status
             try await context.connection.query("UPDATE tasks SET owner_id = \(memberID), status = \(next.rawValue), updated_at = now() WHERE id = \(taskID)")
-            return ["owner_id": memberID.uuidString.lowercased()]
+            return ["owner_id": memberID.lowercasedString]
         }
     }
 
@@ -147,7 +147,7 @@ extension CareStore {
             guard let current = TaskStatus(rawValue: status) else { throw StoreError.invalid("task has unknown status \(status)") }
             let task = LockedTask(patientID: patientID, teamID: teamID, status: current, ownerID: owner, poolRole: pool.flatMap(Role.init(rawValue:)))
             var payload = try await change(context, task)
-            payload["task_id"] = taskID.uuidString.lowercased()
+            payload["task_id"] = taskID.lowercasedString
             try await context.append(event, teamID: teamID, patientID: patientID, actorID: actorID, payload: payload)
             // The task as changed, from the same transaction.
             return try Self.task(try await context.connection.query("SELECT \(unescaped: Self.taskColumns) FROM tasks t WHERE t.id = \(taskID)")[0])
@@ -177,7 +177,7 @@ extension CareStore {
                 """)[0].decode(UUID.self, at: 0)
             // Events carry ids and kinds, never a note's body.
             try await context.append(amends == nil ? "note.added" : "note.amended", teamID: teamID, patientID: patientID, actorID: authorID,
-                                     payload: ["note_id": id.uuidString.lowercased(), "kind": kind.rawValue])
+                                     payload: ["note_id": id.lowercasedString, "kind": kind.rawValue])
             return id
         }
     }

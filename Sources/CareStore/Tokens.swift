@@ -80,7 +80,7 @@ extension CareStore {
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
             try await context.append("token.issued", teamID: nil, patientID: nil, actorID: actorID,
-                                     payload: ["token_id": id.uuidString.lowercased(), "member_id": memberID.uuidString.lowercased()])
+                                     payload: ["token_id": id.lowercasedString, "member_id": memberID.lowercasedString])
             return IssuedToken(id: id, memberID: memberID, token: token, expiresAt: expiresAt)
         }
     }
@@ -92,7 +92,7 @@ extension CareStore {
                 let exists = try await context.connection.query("SELECT 1 FROM api_tokens WHERE id = \(tokenID)")
                 throw exists.isEmpty ? StoreError.notFound("token \(tokenID)") : StoreError.conflict("token \(tokenID) is already revoked")
             }
-            try await context.append("token.revoked", teamID: nil, patientID: nil, actorID: actorID, payload: ["token_id": tokenID.uuidString.lowercased()])
+            try await context.append("token.revoked", teamID: nil, patientID: nil, actorID: actorID, payload: ["token_id": tokenID.lowercasedString])
         }
     }
 
@@ -112,7 +112,7 @@ extension CareStore {
         var roles: [UUID: Set<Role>] = [:]
         for entry in memberships {
             let parts = entry.split(separator: " ")
-            guard parts.count == 2, let team = UUID(uuidString: String(parts[0])), let role = Role(rawValue: String(parts[1])) else { continue }
+            guard parts.count == 2, let team = UUID(hyphenated: parts[0]), let role = Role(rawValue: String(parts[1])) else { continue }
             roles[team, default: []].insert(role)
         }
         return Principal(memberID: memberID, tokenID: tokenID, displayName: name, isServiceAccount: service,

@@ -30,7 +30,7 @@ extension CareStore {
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
             try await context.append(EventType.trialStarted, teamID: teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["trial_id": id.uuidString.lowercased(), "kind": kind.rawValue, "drug": drugName ?? ""])
+                                     payload: ["trial_id": id.lowercasedString, "kind": kind.rawValue, "drug": drugName ?? ""])
             return id
         }
     }
@@ -54,7 +54,7 @@ extension CareStore {
             let updated = (steps.value.filter { $0.from < from } + [StoredDoseStep(from: from, dailyDoseMg: dailyDoseMg)]).sorted { $0.from < $1.from }
             try await context.connection.query("UPDATE trials SET dose_steps = \(PQJSON(updated))::jsonb, updated_at = now() WHERE id = \(trialID)")
             try await context.append("trial.dose_changed", teamID: teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["trial_id": trialID.uuidString.lowercased(), "daily_dose_mg": "\(dailyDoseMg)"])
+                                     payload: ["trial_id": trialID.lowercasedString, "daily_dose_mg": "\(dailyDoseMg)"])
         }
     }
 
@@ -117,13 +117,13 @@ extension CareStore {
                 """)
             var events = [try await context.append(
                 EventType.trialOutcomeRecorded, teamID: teamID, patientID: patientID, actorID: actorID,
-                payload: ["trial_id": trialID.uuidString.lowercased(), "outcome": outcome.rawValue, "adequate": adequacy.isAdequate ? "true" : "false"])]
+                payload: ["trial_id": trialID.lowercasedString, "outcome": outcome.rawValue, "adequate": adequacy.isAdequate ? "true" : "false"])]
             var trdReached = false
             if failed {
                 let summary = "\(drug ?? kind.rawValue): \(outcome.rawValue) (\(adequacy.reason))"
                 events.append(try await context.append(
                     EventType.trialFailed, teamID: teamID, patientID: patientID, actorID: actorID,
-                    payload: ["trial_id": trialID.uuidString.lowercased()]
+                    payload: ["trial_id": trialID.lowercasedString]
                 ) { occurredAt in PlaybookEvent(type: EventType.trialFailed, occurredAt: occurredAt, summary: summary) })
 
                 let after = before + [FailedTrial(kind: kind, drugClass: adequacy.drugClass, isBilateralECT: bilateral)]

@@ -71,8 +71,8 @@ public struct IntegrationEventData: Encodable, Sendable {
         eventId = String(event.id)
         cursor = event.cursor.description
         type = event.type
-        teamId = event.teamID?.uuidString.lowercased()
-        patientId = event.patientID?.uuidString.lowercased()
+        teamId = event.teamID?.lowercasedString
+        patientId = event.patientID?.lowercasedString
         occurredAt = event.occurredAt
         details = IntegrationPayload.data(event.payload)
     }
@@ -203,7 +203,7 @@ public final class WebhookDispatcher: Service, Sendable {
         } catch {
             return .failed(status: nil, error: "could not encode the event: \(error)")
         }
-        let id = "msg_" + delivery.id.uuidString.lowercased()
+        let id = "msg_" + delivery.id.lowercasedString
         let timestamp = Int(Date().timeIntervalSince1970)
         var request = HTTPClientRequest(url: delivery.url)
         request.method = .POST

@@ -220,13 +220,70 @@ extension Bool: PQEncodable, PQDecodable {
 // MARK: - UUID
 
 extension UUID: PQEncodable, PQDecodable {
-    public func pqEncode() throws -> String? { uuidString }
+    public func pqEncode() throws -> String? { lowercasedString }
     public static var pqAcceptedTypes: Set<UInt32>? { [PQType.uuid] }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> UUID {
-        guard let uuid = UUID(uuidString: String(decoding: bytes, as: UTF8.self)) else {
+        guard let uuid = UUID(hyphenated: bytes) else {
             throw PQDecodingFailure("is not a UUID")
         }
         return uuid
+    }
+}
+
+extension UUID {
+    /// 8-4-4-4-12 lower-case hex, as PostgreSQL writes a uuid. Written by hand: `uuidString`
+    /// goes through `uuid_unparse` and sprintf, and ids are formatted for every statement and
+    /// every answer.
+    public var lowercasedString: String {
+        withUnsafeBytes(of: uuid) { raw in
+            String(unsafeUninitializedCapacity: 36) { buffer in
+                var at = 0
+                for (index, byte) in raw.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 { buffer[at] = UInt8(ascii: "-"); at += 1 }
+                    buffer[at] = hexDigits[Int(byte >> 4)]
+                    buffer[at + 1] = hexDigits[Int(byte & 0x0F)]
+                    at += 2
+                }
+                return at
+            }
+        }
+    }
+
+    /// Reads the 8-4-4-4-12 hex form (either case); nil for anything else.
+    public init?(hyphenated bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == 36 else { return nil }
+        var value: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let parsed = withUnsafeMutableBytes(of: &value) { out -> Bool in
+            var at = 0
+            for index in 0..<16 {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    guard bytes[at] == UInt8(ascii: "-") else { return false }
+                    at += 1
+                }
+                guard let high = hexValue(bytes[at]), let low = hexValue(bytes[at + 1]) else { return false }
+                out[index] = high << 4 | low
+                at += 2
+            }
+            return true
+        }
+        guard parsed else { return nil }
+        self.init(uuid: value)
+    }
+
+    /// `init(hyphenated:)` for text.
+    public init?(hyphenated text: some StringProtocol) {
+        var text = String(text)
+        guard let uuid = text.withUTF8({ UUID(hyphenated: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = uuid
+    }
+}
+
+private func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+    default: nil
     }
 }
 
@@ -291,7 +348,7 @@ extension Date: PQEncodable, PQDecodable {
 /// Timestamps in the ISO text form PostgreSQL reads and writes with DateStyle ISO, in UTC.
 public enum PQTimestamp {
     // Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func days(year: Int, month: Int, day: Int) -> Int {
+    public static func days(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -324,13 +381,27 @@ public enum PQTimestamp {
         var secondOfDay = seconds % 86_400
         if secondOfDay < 0 { secondOfDay += 86_400; dayCount -= 1 }
         let (y, m, d) = civil(days: Int(dayCount))
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        guard (0...9999).contains(y) else {
+            // Outside four-digit years PostgreSQL wants more digits or BC; rare enough for the slow way.
+            return "\(y)-\(m)-\(d) \(secondOfDay / 3600):\(secondOfDay / 60 % 60):\(secondOfDay % 60).\(fraction)+00"
         }
-        return "\(pad(Int64(y), 4))-\(pad(Int64(m), 2))-\(pad(Int64(d), 2))T"
-            + "\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
-            + ".\(pad(fraction, 6))Z"
+        // Written by hand: a few binds of every write are timestamps.
+        return String(unsafeUninitializedCapacity: 27) { buffer in
+            var at = 0
+            func digits(_ value: Int64, _ width: Int) {
+                var rest = value
+                for position in stride(from: at + width - 1, through: at, by: -1) {
+                    buffer[position] = UInt8(48 + rest % 10)
+                    rest /= 10
+                }
+                at += width
+            }
+            func byte(_ c: Unicode.Scalar) { buffer[at] = UInt8(ascii: c); at += 1 }
+            digits(Int64(y), 4); byte("-"); digits(Int64(m), 2); byte("-"); digits(Int64(d), 2); byte("T")
+            digits(secondOfDay / 3600, 2); byte(":"); digits(secondOfDay / 60 % 60, 2); byte(":"); digits(secondOfDay % 60, 2)
+            byte("."); digits(fraction, 6); byte("Z")
+            return at
+        }
     }
 
     /// Reads `YYYY-MM-DD[ HH:MM:SS[.ffffff]][+HH[:MM[:SS]]]`, and `infinity` / `-infinity`.
@@ -396,6 +467,10 @@ public struct PQJSON<Value: Codable & Sendable>: PQEncodable, PQDecodable {
     public init(_ value: Value) { self.value = value }
 
     public func pqEncode() throws -> String? {
+        // Event payloads are string dictionaries, one or more in every write: written by hand.
+        if Value.self == [String: String].self {
+            return PQJSONText.object(unsafeBitCast(value, to: [String: String].self))
+        }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -418,6 +493,43 @@ public struct PQJSON<Value: Codable & Sendable>: PQEncodable, PQDecodable {
 }
 
 extension PQJSON: Equatable where Value: Equatable {}
+
+/// JSON text by hand, for the shapes common enough to be worth it. The output is what
+/// PQJSON's encoder writes (sorted keys, slashes unescaped).
+enum PQJSONText {
+    static func object(_ strings: [String: String]) -> String {
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(16 + strings.count * 48)
+        for (index, key) in strings.keys.sorted().enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            string(key, into: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            string(strings[key]!, into: &bytes)
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
+    static func string(_ text: String, into bytes: inout [UInt8]) {
+        bytes.append(34)
+        for unit in text.utf8 {
+            switch unit {
+            case 34: bytes.append(92); bytes.append(34)
+            case 92: bytes.append(92); bytes.append(92)
+            case 10: bytes.append(92); bytes.append(110)
+            case 13: bytes.append(92); bytes.append(114)
+            case 9: bytes.append(92); bytes.append(116)
+            case 8: bytes.append(92); bytes.append(98)
+            case 12: bytes.append(92); bytes.append(102)
+            case 0..<32:
+                bytes.append(contentsOf: [92, 117, 48, 48, hexDigits[Int(unit >> 4)], hexDigits[Int(unit & 15)]])
+            default: bytes.append(unit)
+            }
+        }
+        bytes.append(34)
+    }
+}
 
 // MARK: - Arrays (one dimension)
 

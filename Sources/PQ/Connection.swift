@@ -92,7 +92,7 @@ public actor PQConnection {
         }
     }
 
-    private func runQuery(_ query: PQQuery, prepared: Bool) throws -> PQRows {
+    func runQuery(_ query: PQQuery, prepared: Bool) throws -> PQRows {
         let binds = try query.encodedBinds()
         let conn = try handle()
         if !prepared {
@@ -262,6 +262,31 @@ public actor PQConnection {
     /// other without hopping threads in between.
     public func isolated<T: Sendable>(_ body: @Sendable (isolated PQConnection) async throws -> T) async throws -> T {
         try await body(self)
+    }
+
+    /// What one use of a pooled connection came to (see `PQPool.withIsolatedConnection`).
+    enum Lease<T: Sendable>: Sendable {
+        /// Found dead before `body` ran: the pool discards it and hands out another.
+        case dead
+        case finished(Result<T, any Error>, reusable: Bool)
+    }
+
+    /// Checks the connection, runs `body` and makes the connection fit for the next user, all
+    /// on this connection's executor.
+    func lease<T: Sendable>(_ body: @Sendable (isolated PQConnection) async throws -> T) async -> Lease<T> {
+        guard isAlive() else { return .dead }
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(self))
+        } catch {
+            result = .failure(error)
+        }
+        return .finished(result, reusable: prepareForReuse())
+    }
+
+    /// Asks the server to stop the statement running on this connection, if any (PQcancel).
+    nonisolated func cancelRunningStatement() {
+        cancelHandle.cancel()
     }
 
     // MARK: Transactions

@@ -105,10 +105,30 @@ public actor PQPool: Service {
         _ body: @Sendable (isolated PQConnection) async throws -> T
     ) async throws -> T {
         try await retrying(retries) {
-            try await withConnection { connection in
-                try await connection.isolated { connection in
-                    try await connection.withTransaction(isolation: isolation) { _ in try await body(connection) }
-                }
+            try await withIsolatedConnection { connection in
+                try await connection.withTransaction(isolation: isolation) { _ in try await body(connection) }
+            }
+        }
+    }
+
+    /// Lends a connection to `body`, which runs on the connection's executor together with the
+    /// checks around it (alive before, fit for reuse after): one hop to the connection's thread
+    /// and one back per use, where `withConnection` makes three of each.
+    public nonisolated func withIsolatedConnection<T: Sendable>(_ body: @Sendable (isolated PQConnection) async throws -> T) async throws -> T {
+        while true {
+            try Task.checkCancellation()
+            let connection = try await acquire(checkingLiveness: false)
+            let lease = await withTaskCancellationHandler {
+                await connection.lease(body)
+            } onCancel: {
+                connection.cancelRunningStatement()
+            }
+            switch lease {
+            case .dead:
+                await discardDead(connection)
+            case .finished(let result, let reusable):
+                await giveBack(connection, reusable: reusable)
+                return try result.get()
             }
         }
     }
@@ -131,17 +151,20 @@ public actor PQPool: Service {
     /// Runs one statement on a pooled connection.
     @discardableResult
     public nonisolated func query(_ query: PQQuery) async throws -> PQRows {
-        try await withConnection { try await $0.query(query) }
+        try await withIsolatedConnection { try $0.runQuery(query, prepared: true) }
     }
 
     // MARK: Acquire and release
 
-    func acquire() async throws -> PQConnection {
+    /// A connection for one use. `checkingLiveness` false: the caller checks it on the
+    /// connection's own executor (see `withIsolatedConnection`).
+    func acquire(checkingLiveness: Bool = true) async throws -> PQConnection {
         while true {
             if closed { throw PQError(.closed, "the connection pool is closed") }
             logger.trace("acquire", metadata: ["idle": "\(idle.count)", "total": "\(total)", "waiters": "\(waiters.count)"])
             statistics.acquisitions += 1
             if let connection = idle.popLast()?.connection {
+                if !checkingLiveness { return connection }
                 if await connection.isAlive() { return connection }
                 discard(connection, reason: "found dead when idle")
                 continue
@@ -150,6 +173,7 @@ public actor PQPool: Service {
                 return try await openConnection()
             }
             let connection = try await waitForConnection()
+            if !checkingLiveness { return connection }
             if await connection.isAlive() { return connection }
             discard(connection, reason: "found dead when handed over")
         }
@@ -192,7 +216,16 @@ public actor PQPool: Service {
 
     func release(_ connection: PQConnection) async {
         logger.trace("release", metadata: ["pq.connection": "\(connection.id)"])
-        let reusable = await connection.prepareForReuse()
+        giveBack(connection, reusable: await connection.prepareForReuse())
+    }
+
+    /// A connection found dead on the connection's executor, before its user had it.
+    private func discardDead(_ connection: PQConnection) {
+        discard(connection, reason: "found dead when handed out")
+        replaceForWaiters()
+    }
+
+    private func giveBack(_ connection: PQConnection, reusable: Bool) {
         logger.trace("release checked", metadata: ["pq.connection": "\(connection.id)", "reusable": "\(reusable)", "waiters": "\(waiters.count)"])
         guard reusable, !closed else {
             discard(connection, reason: closed ? "pool closed" : "connection broken")

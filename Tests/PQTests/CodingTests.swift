@@ -74,6 +74,45 @@ struct CodingTests {
         }
     }
 
+    @Test("UUIDs are written as PostgreSQL writes them and read in either case; other text is refused")
+    func uuidText() async throws {
+        try await TestDatabase.withPool { pool, _ in
+            try await pool.withConnection { (connection: PQConnection) async throws in
+                for _ in 0..<50 {
+                    let id = UUID()
+                    let rows = try await connection.query("SELECT \(id)::uuid::text, upper(\(id)::uuid::text)")
+                    let (text, upper) = try rows[0].decode(String.self, String.self)
+                    #expect(id.lowercasedString == text)
+                    #expect(UUID(hyphenated: text) == id)
+                    #expect(UUID(hyphenated: upper) == id)
+                }
+                for bad in ["", "not-a-uuid", "0e6e8a3c-3c43-4b1c-9a3e-0d7e5c1f9a2", "0e6e8a3c-3c43-4b1c-9a3e-0d7e5c1f9a2gg",
+                            "0e6e8a3c3c434b1c9a3e0d7e5c1f9a2f0000", "0e6e8a3c-3c43-4b1c-9a3e_0d7e5c1f9a2f"] {
+                    #expect(UUID(hyphenated: bad) == nil, "\(bad)")
+                }
+            }
+        }
+    }
+
+    @Test("string dictionaries are JSON by hand: PostgreSQL reads back every key and value, escapes included")
+    func stringDictionaryJSON() async throws {
+        try await TestDatabase.withPool { pool, _ in
+            try await pool.withConnection { (connection: PQConnection) async throws in
+                let payload = ["plain": "value", "quote\"key": "back\\slash", "lines": "a\nb\rc\td", "controls": "\u{1}\u{8}\u{c}\u{1f}",
+                               "unicode": "Zürich ✓ 😀", "slash": "a/b", "": "empty key"]
+                let text = try PQJSON(payload).pqEncode()
+                let back = try await connection.query("SELECT \(PQJSON(payload))::jsonb")
+                #expect(try back[0].decode(PQJSON<[String: String]>.self, at: 0).value == payload)
+                // Foundation's encoder, configured as PQJSON's, writes the same document.
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                let foundation = try JSONSerialization.jsonObject(with: encoder.encode(payload)) as? NSDictionary
+                #expect(try JSONSerialization.jsonObject(with: Data(text!.utf8)) as? NSDictionary == foundation)
+                #expect(try PQJSON([String: String]()).pqEncode() == "{}")
+            }
+        }
+    }
+
     @Test("timestamptz round-trips to the microsecond, before 1970, and as infinity")
     func dates() async throws {
         try await TestDatabase.withPool { pool, _ in
@@ -83,11 +122,19 @@ struct CodingTests {
                     Date(timeIntervalSince1970: 0),
                     Date(timeIntervalSince1970: -1_234_567_890.5),
                     Date(timeIntervalSince1970: 4_102_444_800),  // 2100-01-01
+                    Date(timeIntervalSince1970: 951_782_399.999_999),  // 2000-02-28T23:59:59.999999
+                    Date(timeIntervalSince1970: 951_868_800),  // 2000-03-01, after a leap day
+                    Date(timeIntervalSince1970: -62_135_596_800),  // 0001-01-01
                 ]
                 for value in values {
                     let back = try await roundTrip(value, as: "timestamptz", on: connection)
                     #expect(abs(back.timeIntervalSince1970 - value.timeIntervalSince1970) < 0.000_001)
                 }
+                // The text PostgreSQL is sent reads back as the same instant when PostgreSQL formats it.
+                let sent = Date(timeIntervalSince1970: 1_795_770_000.25)
+                let echoed = try await connection.query("SELECT to_char(\(sent)::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+                #expect(try echoed[0].decode(String.self, at: 0) == "2026-11-27T09:00:00.250000Z")
+                #expect(try sent.pqEncode() == "2026-11-27T09:00:00.250000Z")
                 #expect(try await roundTrip(Date.distantFuture, as: "timestamptz", on: connection) == .distantFuture)
                 #expect(try await roundTrip(Date.distantPast, as: "timestamptz", on: connection) == .distantPast)
                 // The server's own clock and a known instant, whatever the session time zone.

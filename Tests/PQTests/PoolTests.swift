@@ -95,6 +95,35 @@ struct PoolTests {
         }
     }
 
+    @Test("pool.query and isolated transactions check the connection on its own executor: killed ones are never used")
+    func isolatedUseSkipsTerminatedBackends() async throws {
+        let options = PQPool.Options(minimumConnections: 0, maximumConnections: 3)
+        try await TestDatabase.withPool(options: options) { pool, database in
+            let before = try await withThrowingTaskGroup(of: Int32.self) { group in
+                for _ in 0..<3 {
+                    group.addTask { try await pool.withIsolatedTransaction { connection in
+                        try await connection.query("SELECT pg_sleep(0.2)")
+                        return connection.backendPID
+                    } }
+                }
+                return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
+            }
+            #expect(before.count == 3)
+            _ = try await database.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(\(before.map { Int($0) })::int[])")
+            try await Task.sleep(for: .milliseconds(100))
+            for index in 0..<6 {
+                let pid: Int32
+                if index % 2 == 0 {
+                    pid = try await pool.query("SELECT pg_backend_pid()")[0].decode(Int32.self, at: 0)
+                } else {
+                    pid = try await pool.withIsolatedTransaction { connection in connection.backendPID }
+                }
+                #expect(!before.contains(pid))
+            }
+            #expect(await pool.currentStatistics.discarded >= 3)
+        }
+    }
+
     @Test("a connection killed while in use reports a connection error and is not reused")
     func killedWhileInUse() async throws {
         let options = PQPool.Options(minimumConnections: 0, maximumConnections: 1)

@@ -33,3 +33,5 @@ function request()
    end
    return wrk.format("POST", "/v1/trials/" .. trial .. "/outcome", headers, body)
 end
+
+dofile(os.getenv("BENCH_DIR") .. "/latencies.lua")

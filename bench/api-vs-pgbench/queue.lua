@@ -6,3 +6,5 @@ end
 function request()
    return wrk.format("GET", "/v1/tasks", headers)
 end
+
+dofile(os.getenv("BENCH_DIR") .. "/latencies.lua")

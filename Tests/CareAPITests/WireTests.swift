@@ -1,0 +1,62 @@
+@testable import CareAPI
+import CareDomain
+import Foundation
+import Testing
+
+@Suite("The API's hand-written encodings agree with the Codable ones")
+struct WireTests {
+    /// Both encodings parsed: the same document, key order aside.
+    func sameDocument(_ value: some JSONWritable) throws -> Bool {
+        var writer = JSONWriter()
+        value.write(to: &writer)
+        let fast = try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? NSDictionary
+        let codable = try JSONSerialization.jsonObject(with: Wire.encoder.encode(value)) as? NSDictionary
+        return fast != nil && fast == codable
+    }
+
+    /// The domain's assessment has no public initialiser: made the way it is stored, from JSON.
+    func assessment(adequate: Bool, weeks: Double, drugClass: DrugClass?, reason: String, inputs: [(String, String)]) throws -> AdequacyAssessment {
+        var object: [String: Any] = ["isAdequate": adequate, "weeksAtAdequateDose": weeks, "reason": reason,
+                                     "inputs": ["entries": inputs.map { ["name": $0.0, "value": $0.1] }]]
+        if let drugClass { object["drugClass"] = drugClass.rawValue }
+        return try JSONDecoder().decode(AdequacyAssessment.self, from: JSONSerialization.data(withJSONObject: object))
+    }
+
+    @Test("a trial outcome's answer, with and without a drug class, with text that needs escaping")
+    func outcome() throws {
+        let inputs = [("weeks at adequate dose", "6.0"), ("quote \" and backslash \\", "line\nbreak\ttab\u{1}")]
+        for drugClass: DrugClass? in [.ssri, nil] {
+            let adequacy = try assessment(adequate: drugClass != nil, weeks: 6.04, drugClass: drugClass,
+                                          reason: "6 weeks at ≥ the minimum dose / Zürich ✓", inputs: inputs)
+            let out = V1Controller.OutcomeOut(trialId: UUID().lower, outcome: "non-response", isFailed: true, trdReached: drugClass == nil,
+                                              adequacy: AdequacyOut(adequacy), handoffIds: [UUID().lower, UUID().lower])
+            #expect(try sameDocument(out))
+        }
+        let empty = V1Controller.OutcomeOut(trialId: UUID().lower, outcome: "remission", isFailed: false, trdReached: false,
+                                            adequacy: AdequacyOut(try assessment(adequate: false, weeks: 0, drugClass: nil, reason: "", inputs: [])),
+                                            handoffIds: [])
+        #expect(try sameDocument(empty))
+    }
+
+    @Test("dates: every day of 1900 to 2999 reads back as written; impossible and out-of-range dates are refused")
+    func days() throws {
+        var day = try #require(Day.parse("1900-01-01"))
+        var count = 0
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        while Day(day).text != "3000-01-01" {
+            let text = Day(day).text
+            #expect(text == formatter.string(from: day))
+            #expect(Day.parse(text) == day)
+            day = day.addingTimeInterval(86_400)
+            count += 1
+        }
+        #expect(count == 401_767)  // 1,100 years of the Gregorian calendar, 267 of them leap years
+        for bad in ["2026-02-29", "2100-02-29", "2026-04-31", "2026-13-01", "2026-00-10", "2026-01-00", "1899-12-31", "3000-01-01",
+                    "2026-1-01", "26-01-01", "2026/01/01", "2026-01-01T00:00:00Z", "", "２０２６-01-01"] {
+            #expect(Day.parse(bad) == nil, "\(bad)")
+        }
+        #expect(Day.parse("2000-02-29") != nil && Day.parse("2024-02-29") != nil)
+    }
+}

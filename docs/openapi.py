@@ -310,13 +310,13 @@ paths.update({
     "post": op("Record a score (a PHQ-9 item 9 above 0 makes same-day safety handoffs)", "measurements", [idp], body="NewMeasurement", ok=created(),
                errs=("400", "403", "404", "413", "422"), post=True, opid="recordMeasurement")},
  "/v1/patients/{id}/trials": {
-    "get": op("A patient's treatment trials with adequacy", "trials", [idp], ok=resp(200, "Trials", "TrialPage"), errs=("400", "403", "404"), opid="listTrials"),
+    "get": op("A patient's treatment trials with adequacy, oldest first", "trials", [idp, limit, cursor], ok=resp(200, "Trials", "TrialPage"), errs=("400", "403", "404"), opid="listTrials"),
     "post": op("Start a trial (medication: psychiatrists; psychotherapy: psychologists)", "trials", [idp], body="NewTrial", ok=created(),
                errs=("400", "403", "404", "413", "422"), post=True, opid="startTrial")},
  "/v1/trials/{id}/outcome": {"post": op("Record how a trial ended; a failed adequate trial makes handoffs for the other roles", "trials", [idp], body="NewTrialOutcome",
                                         ok=resp(201, "Recorded", "TrialOutcomeResult"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="recordTrialOutcome")},
  "/v1/patients/{id}/referrals": {
-    "get": op("A patient's referrals", "referrals", [idp], ok=resp(200, "Referrals", "ReferralPage"), errs=("400", "403", "404"), opid="listReferrals"),
+    "get": op("A patient's referrals, oldest first", "referrals", [idp, limit, cursor], ok=resp(200, "Referrals", "ReferralPage"), errs=("400", "403", "404"), opid="listReferrals"),
     "post": op("Make a referral (TMS, ECT, esketamine: psychiatrists)", "referrals", [idp], body="NewReferral", ok=created(),
                errs=("400", "403", "404", "413", "422"), post=True, opid="makeReferral")},
  "/v1/referrals/{id}/status": {"post": op("Move a referral", "referrals", [idp], body="ReferralStatusChange", ok=resp(200, "Moved", "Created"),

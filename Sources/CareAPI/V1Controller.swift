@@ -365,8 +365,11 @@ struct V1Controller: Sendable {
         }
         v1.get("patients/:id/trials") { request, context in
             let id = try context.id()
-            let trials = try await context.acting("trial.list", request, patient: id) { try await store.trials(patientID: id) }
-            return try Wire.json(ListPage(items: trials.map(TrialOut.init), nextCursor: nil))
+            let query = QueryParameters(request)
+            let page = try await context.acting("trial.list", request, patient: id) {
+                try await store.trials(patientID: id, limit: try query.limit(), after: try query.afterID())
+            }
+            return try Wire.json(ListPage(items: page.items.map(TrialOut.init), nextCursor: page.next))
         }
         v1.post("patients/:id/trials") { request, context in
             let id = try context.id()
@@ -398,8 +401,11 @@ struct V1Controller: Sendable {
         }
         v1.get("patients/:id/referrals") { request, context in
             let id = try context.id()
-            let referrals = try await context.acting("referral.list", request, patient: id) { try await store.referrals(patientID: id) }
-            return try Wire.json(ListPage(items: referrals.map(ReferralOut.init), nextCursor: nil))
+            let query = QueryParameters(request)
+            let page = try await context.acting("referral.list", request, patient: id) {
+                try await store.referrals(patientID: id, limit: try query.limit(), after: try query.afterID())
+            }
+            return try Wire.json(ListPage(items: page.items.map(ReferralOut.init), nextCursor: page.next))
         }
         v1.post("patients/:id/referrals") { request, context in
             let id = try context.id()

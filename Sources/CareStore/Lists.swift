@@ -90,6 +90,17 @@ extension CareStore {
         return Page(items: items, next: rows.count > limit ? items.last.map { id($0).lowercasedString } : nil)
     }
 
+    /// A page of a list read whole, with the keyset lists' cursor rules: the items after the
+    /// one with id `after` (an id not in the list gives an empty page).
+    static func page<T>(_ all: [T], limit: Int, after: UUID?, id: (T) -> UUID) -> Page<T> {
+        var rest = all[...]
+        if let after {
+            guard let index = all.firstIndex(where: { id($0) == after }) else { return Page(items: [], next: nil) }
+            rest = all[(index + 1)...]
+        }
+        return page(Array(rest.prefix(limit + 1)), limit: limit, id: id)
+    }
+
     // MARK: Patients
 
     /// The patients of `teamIDs` (nil: every team), by name; `search` matches name or MRN.

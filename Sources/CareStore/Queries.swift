@@ -234,6 +234,16 @@ extension CareStore {
         }
     }
 
+    /// One page of a patient's trials (the whole history is read: adequacy and staging need it).
+    public func trials(patientID: UUID, limit: Int, after: UUID?) async throws -> Page<TrialSummary> {
+        Self.page(try await trials(patientID: patientID), limit: Self.clamp(limit), after: after) { $0.id }
+    }
+
+    /// One page of a patient's referrals, oldest first.
+    public func referrals(patientID: UUID, limit: Int, after: UUID?) async throws -> Page<ReferralSummary> {
+        Self.page(try await referrals(patientID: patientID), limit: Self.clamp(limit), after: after) { $0.id }
+    }
+
     /// A patient's referrals, oldest first.
     public func referrals(patientID: UUID) async throws -> [ReferralSummary] {
         try await command { context in
@@ -293,7 +303,7 @@ extension CommandContext {
             SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence, t.sessions,
                    t.is_bilateral_ect, d.drug_class
             FROM trials t LEFT JOIN dose_table d ON d.drug = t.drug
-            WHERE t.patient_id = \(patientID) ORDER BY t.started_on
+            WHERE t.patient_id = \(patientID) ORDER BY t.started_on, t.id
             """).map { row in
             let (id, kindText, drug, steps, started, stopped, outcomeText, isFailed, adherence, sessions, bilateral, drugClass) = try row.decode(
                 UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, Date?.self, String?.self, Bool.self,
@@ -312,7 +322,7 @@ extension CommandContext {
 
     func loadReferrals(patientID: UUID) async throws -> [ReferralSummary] {
         try await connection.query("""
-            SELECT id, kind, status, target_clinic, created_at FROM referrals WHERE patient_id = \(patientID) ORDER BY created_at
+            SELECT id, kind, status, target_clinic, created_at FROM referrals WHERE patient_id = \(patientID) ORDER BY created_at, id
             """).map { row in
             let (id, kind, status, clinic, created) = try row.decode(UUID.self, String.self, String.self, String.self, Date.self)
             return ReferralSummary(id: id, kind: ReferralKind(rawValue: kind) ?? .other, status: ReferralStatus(rawValue: status) ?? .requested,

@@ -170,6 +170,44 @@ struct ResourceTests {
         }
     }
 
+    @Test("a patient's trials and referrals page like every other list, oldest first")
+    func trialsAndReferralsPage() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let patient = clinic.northPatient.lower
+            try await clinic.app().test(.router) { client in
+                let psychiatrist = clinic.tokens["psychiatrist"]
+                var trials: [String] = []
+                var referrals: [String] = []
+                for (index, drug) in ["sertraline", "venlafaxine", "mirtazapine"].enumerated() {
+                    let trial = try await client.call(.post, "/v1/patients/\(patient)/trials", token: psychiatrist,
+                                                      json: #"{"kind": "medication", "drug": "\#(drug)", "daily_dose_mg": 100, "started_on": "2026-0\#(index + 1)-01"}"#)
+                    #expect(trial.status == .created, "\(trial.text)")
+                    trials.append(try #require(trial.json["id"] as? String))
+                    let referral = try await client.call(.post, "/v1/patients/\(patient)/referrals", token: psychiatrist,
+                                                         json: #"{"kind": "tms", "target_clinic": "Clinic \#(index)"}"#)
+                    #expect(referral.status == .created, "\(referral.text)")
+                    referrals.append(try #require(referral.json["id"] as? String))
+                }
+                for (path, written) in [("trials", trials), ("referrals", referrals)] {
+                    let first = try await client.call(.get, "/v1/patients/\(patient)/\(path)?limit=2", token: psychiatrist)
+                    #expect(first.status == .ok)
+                    #expect(first.items.compactMap { $0["id"] as? String } == Array(written.prefix(2)))
+                    let next = try #require(first.json["next_cursor"] as? String)
+                    let second = try await client.call(.get, "/v1/patients/\(patient)/\(path)?limit=2&cursor=\(next)", token: psychiatrist)
+                    #expect(second.items.compactMap { $0["id"] as? String } == [written[2]])
+                    #expect(second.json["next_cursor"] == nil)
+                    let whole = try await client.call(.get, "/v1/patients/\(patient)/\(path)", token: psychiatrist)
+                    #expect(whole.items.compactMap { $0["id"] as? String } == written && whole.json["next_cursor"] == nil)
+                    let stranger = try await client.call(.get, "/v1/patients/\(patient)/\(path)?cursor=\(UUID().lower)", token: psychiatrist)
+                    #expect(stranger.status == .ok && stranger.items.isEmpty)
+                    let bad = try await client.call(.get, "/v1/patients/\(patient)/\(path)?limit=201", token: psychiatrist)
+                    #expect(bad.status == .badRequest)
+                }
+            }
+        }
+    }
+
     @Test("GET /metrics: requests by route template and status, latency, audit entries, handoffs and the pool, in Prometheus text")
     func metrics() async throws {
         try await MigratedDatabase.withPool { pool, _ in

@@ -33,7 +33,7 @@ struct PatientOut: Encodable, Sendable {
     }
 }
 
-struct TaskOut: Encodable, Sendable {
+struct TaskOut: Encodable, Sendable, JSONWritable {
     var id: String
     var patientId: String
     var title: String
@@ -48,6 +48,22 @@ struct TaskOut: Encodable, Sendable {
     init(_ t: TaskSummary) {
         id = t.id.lower; patientId = t.patientID.lower; title = t.title; status = t.status.rawValue; priority = t.priority.rawValue
         ownerId = t.ownerID?.lower; poolRole = t.poolRole?.rawValue; dueAt = t.dueAt; notBefore = t.notBefore; handoffId = t.handoffID?.lower
+    }
+
+    /// By hand: the queue is the most read list (50 of these a page).
+    func write(to json: inout JSONWriter) {
+        json.object { o in
+            o.optional("due_at", dueAt) { $0.date($1) }
+            o.optional("handoff_id", handoffId) { $0.string($1) }
+            o.member("id") { $0.string(id) }
+            o.optional("not_before", notBefore) { $0.date($1) }
+            o.optional("owner_id", ownerId) { $0.string($1) }
+            o.member("patient_id") { $0.string(patientId) }
+            o.optional("pool_role", poolRole) { $0.string($1) }
+            o.member("priority") { $0.string(priority) }
+            o.member("status") { $0.string(status) }
+            o.member("title") { $0.string(title) }
+        }
     }
 }
 

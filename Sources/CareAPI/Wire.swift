@@ -184,6 +184,15 @@ struct ListPage<Item: Encodable & Sendable>: Encodable, Sendable {
     var nextCursor: String?
 }
 
+extension ListPage: JSONWritable where Item: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.object { o in
+            o.member("items") { $0.array(items) { $1.write(to: &$0) } }
+            o.optional("next_cursor", nextCursor) { $0.string($1) }
+        }
+    }
+}
+
 extension Request {
     /// The JSON body as `T`, or a 400 problem that says which field is wrong and how.
     func decodeJSON<T: Decodable>(_ type: T.Type, context: CareRequestContext) async throws -> T {

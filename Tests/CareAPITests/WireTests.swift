@@ -1,5 +1,6 @@
 @testable import CareAPI
 import CareDomain
+@testable import CareStore
 import Foundation
 import Testing
 
@@ -36,6 +37,19 @@ struct WireTests {
                                             adequacy: AdequacyOut(try assessment(adequate: false, weeks: 0, drugClass: nil, reason: "", inputs: [])),
                                             handoffIds: [])
         #expect(try sameDocument(empty))
+    }
+
+    @Test("a page of tasks, with every optional field present and absent, and the last page without a cursor")
+    func taskPage() throws {
+        let due = Date(timeIntervalSince1970: 1_795_770_000.123)
+        let full = TaskSummary(id: UUID(), patientID: UUID(), title: "Plan the \"next\" step\n", status: .inProgress, priority: .urgent, ownerID: UUID(),
+                               poolRole: .psychiatrist, dueAt: due, notBefore: due.addingTimeInterval(-3600), handoffID: UUID())
+        let bare = TaskSummary(id: UUID(), patientID: UUID(), title: "Call", status: .requested, priority: .routine, ownerID: nil,
+                               poolRole: nil, dueAt: nil, notBefore: nil, handoffID: nil)
+        #expect(try sameDocument(ListPage(items: [TaskOut(full), TaskOut(bare)], nextCursor: "42")))
+        #expect(try sameDocument(ListPage(items: [TaskOut(bare)], nextCursor: nil)))
+        #expect(try sameDocument(ListPage<TaskOut>(items: [], nextCursor: nil)))
+        #expect(try sameDocument(TaskOut(full)))
     }
 
     @Test("dates: every day of 1900 to 2999 reads back as written; impossible and out-of-range dates are refused")

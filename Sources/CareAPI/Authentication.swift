@@ -17,7 +17,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw Problem.unauthorized("the Authorization header must be 'Bearer <token>'")
         }
-        guard let principal = try await store.authenticate(token: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+        let token = parts[1].drop(while: \.isWhitespace)
+        let end = token.lastIndex(where: { !$0.isWhitespace }).map(token.index(after:)) ?? token.startIndex
+        guard let principal = try await store.authenticate(token: String(token[..<end])) else {
             throw Problem.unauthorized("the token is unknown, expired or revoked")
         }
         var context = context

@@ -58,8 +58,16 @@ public enum TokenFormat {
 
     /// Cheap shape check before any database work.
     public static func looksValid(_ token: String) -> Bool {
-        token.hasPrefix(prefix) && token.count == prefix.count + 43
-            && token.dropFirst(prefix.count).allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+        let bytes = token.utf8
+        guard bytes.count == prefix.utf8.count + 43, bytes.starts(with: prefix.utf8) else { return false }
+        // base64url without padding: ASCII letters, digits, '-' and '_'.
+        return bytes.dropFirst(prefix.utf8.count).allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "_"): true
+            default: false
+            }
+        }
     }
 }
 

@@ -57,6 +57,9 @@ struct V1Tests {
                 #expect(me["display_name"] as? String == "Dr. Rao")
                 let teams = try #require(me["teams"] as? [[String: Any]])
                 #expect(teams.count == 1 && teams[0]["roles"] as? [String] == ["care_manager", "psychiatrist"])
+                // Spaces around the token are forgiven; the scheme is case-insensitive.
+                let spaced = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "bearer   \(token.token) \t"])
+                #expect(spaced.status == .ok)
             }
         }
     }

@@ -11,6 +11,12 @@ struct TokenTests {
     func format() async throws {
         let token = TokenFormat.generate()
         #expect(token.hasPrefix("crt_") && token.count == 47 && TokenFormat.looksValid(token))
+        // Only base64url: no other letters, no padding, no other prefix or length.
+        let body = String(token.dropFirst(4))
+        for bad in ["crt_" + String(body.dropLast()) + "é", "crt_" + String(body.dropLast()) + "=", "crt_" + String(body.dropLast()) + "+",
+                    "crx_" + body, "crt_" + body + "A", "crt_" + String(body.dropLast()), "", "crt_"] {
+            #expect(!TokenFormat.looksValid(bad), "\(bad)")
+        }
         #expect(Data(base64Encoded: String(token.dropFirst(4)).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/") + "=")?.count == 32)
         #expect(TokenFormat.generate() != token)
         try await MigratedDatabase.withPool { pool, _ in

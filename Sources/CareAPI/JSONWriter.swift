@@ -1,4 +1,5 @@
 import Foundation
+import PQ
 
 /// JSON written by hand, for the answers where Foundation's JSONEncoder was most of the cost:
 /// the weekly report (5,000 patients) and the busiest writes. Writers put members in sorted key
@@ -18,21 +19,7 @@ struct JSONWriter {
     }
 
     mutating func string(_ text: String) {
-        bytes.append(34)
-        for unit in text.utf8 {
-            switch unit {
-            case 34: bytes.append(92); bytes.append(34)
-            case 92: bytes.append(92); bytes.append(92)
-            case 10: bytes.append(92); bytes.append(110)
-            case 13: bytes.append(92); bytes.append(114)
-            case 9: bytes.append(92); bytes.append(116)
-            case 0..<32:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [92, 117, 48, 48, hex[Int(unit >> 4)], hex[Int(unit & 15)]])
-            default: bytes.append(unit)
-            }
-        }
-        bytes.append(34)
+        JSONText.string(text, into: &bytes)
     }
 
     mutating func int(_ value: Int) { bytes.append(contentsOf: String(value).utf8) }

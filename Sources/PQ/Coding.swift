@@ -469,7 +469,7 @@ public struct PQJSON<Value: Codable & Sendable>: PQEncodable, PQDecodable {
     public func pqEncode() throws -> String? {
         // Event payloads are string dictionaries, one or more in every write: written by hand.
         if Value.self == [String: String].self {
-            return PQJSONText.object(unsafeBitCast(value, to: [String: String].self))
+            return JSONText.object(unsafeBitCast(value, to: [String: String].self))
         }
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
@@ -494,9 +494,10 @@ public struct PQJSON<Value: Codable & Sendable>: PQEncodable, PQDecodable {
 
 extension PQJSON: Equatable where Value: Equatable {}
 
-/// JSON text by hand, for the shapes common enough to be worth it. The output is what
-/// PQJSON's encoder writes (sorted keys, slashes unescaped).
-enum PQJSONText {
+/// JSON text by hand, for the shapes common enough to be worth it: event payloads here, and the
+/// API's hand-written answers (CareAPI's JSONWriter) use `string`. The output is what PQJSON's
+/// encoder writes (sorted keys, slashes unescaped).
+public enum JSONText {
     static func object(_ strings: [String: String]) -> String {
         var bytes: [UInt8] = [UInt8(ascii: "{")]
         bytes.reserveCapacity(16 + strings.count * 48)
@@ -511,7 +512,7 @@ enum PQJSONText {
     }
 
     /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
-    static func string(_ text: String, into bytes: inout [UInt8]) {
+    public static func string(_ text: String, into bytes: inout [UInt8]) {
         bytes.append(34)
         for unit in text.utf8 {
             switch unit {

@@ -1,9 +1,11 @@
 import CareStore
 import Foundation
 import Hummingbird
+import CoreMetrics
 import Metrics
 import PQ
 import Prometheus
+import Synchronization
 
 /// The server's metrics: a Prometheus registry that swift-metrics writes into (requests by
 /// route, latency, audit entries and handoffs from the store), and the pool's figures read at
@@ -11,6 +13,31 @@ import Prometheus
 public final class CareMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
+    /// The request counters and timers made so far, by route, method (and status): making one
+    /// goes through the registry's lock and label lookups, and every request needs two.
+    private let requestMetrics = Mutex<[RequestKey: (counter: CoreMetrics.Counter?, timer: Metrics.Timer?)]>([:])
+
+    struct RequestKey: Hashable {
+        var route: String
+        var method: String
+        var status: Int?
+    }
+
+    func requestCounter(route: String, method: String, status: Int) -> CoreMetrics.Counter {
+        let key = RequestKey(route: route, method: method, status: status)
+        if let counter = requestMetrics.withLock({ $0[key]?.counter }) { return counter }
+        let counter = CoreMetrics.Counter(label: "carerelay_http_requests_total", dimensions: [("route", route), ("method", method), ("status", "\(status)")], factory: factory)
+        requestMetrics.withLock { $0[key, default: (nil, nil)].counter = counter }
+        return counter
+    }
+
+    func requestTimer(route: String, method: String) -> Metrics.Timer {
+        let key = RequestKey(route: route, method: method, status: nil)
+        if let timer = requestMetrics.withLock({ $0[key]?.timer }) { return timer }
+        let timer = Metrics.Timer(label: "carerelay_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
+        requestMetrics.withLock { $0[key, default: (nil, nil)].timer = timer }
+        return timer
+    }
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -60,10 +87,8 @@ struct MetricsMiddleware: RouterMiddleware {
     func record(_ request: Request, _ context: Context, status: Int, since start: ContinuousClock.Instant) {
         let route = context.endpointPath ?? "unmatched"
         let method = request.method.rawValue
-        Counter(label: "carerelay_http_requests_total", dimensions: [("route", route), ("method", method), ("status", "\(status)")],
-                factory: metrics.factory).increment()
+        metrics.requestCounter(route: route, method: method, status: status).increment()
         let elapsed = (ContinuousClock.now - start).components
-        Metrics.Timer(label: "carerelay_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: metrics.factory)
-            .recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        metrics.requestTimer(route: route, method: method).recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
 }

@@ -159,10 +159,14 @@ public actor PQConnection {
         guard let result else {
             throw PQError(connectionLost ? .connection : .protocolViolation, Self.errorMessage(connection))
         }
-        defer { PQclear(result) }
         switch PQresultStatus(result) {
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-            return PQRows(result: result)
+            return PQRows(taking: result)
+        default:
+            break
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
         case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
             throw error(from: result)
         case PGRES_PIPELINE_ABORTED:

@@ -1,63 +1,43 @@
 import CLibPQ
 
-/// The rows of one result, copied out of libpq's PGresult so it can cross tasks freely.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The rows of one result. libpq's PGresult is read-only once made and may be read from any
+/// thread, so the rows keep it (freed with the last copy) instead of copying every value out.
 public struct PQRows: Sendable, RandomAccessCollection {
     public struct Column: Sendable {
         public var name: String
         public var type: UInt32
     }
 
-    public let columns: [Column]
-    /// Rows affected by INSERT / UPDATE / DELETE (or returned by SELECT).
-    public let affectedRows: Int
-    /// The command tag, e.g. "INSERT 0 1".
-    public let commandTag: String
-    let storage: [UInt8]
-    /// For each cell: offset into storage and length, or length -1 for NULL.
-    let cells: [(offset: Int32, length: Int32)]
+    let result: PGResultOwner
     public let count: Int
+    let columnCount: Int32
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }
     public subscript(position: Int) -> PQRow { PQRow(rows: self, index: position) }
 
-    init(result: OpaquePointer) {
-        let rowCount = Int(PQntuples(result))
-        let columnCount = Int(PQnfields(result))
-        var columns: [Column] = []
-        columns.reserveCapacity(columnCount)
-        for c in 0..<columnCount {
-            let name = String(cString: PQfname(result, Int32(c)))
-            columns.append(Column(name: name, type: UInt32(PQftype(result, Int32(c)))))
-        }
-        var storage: [UInt8] = []
-        var cells: [(offset: Int32, length: Int32)] = []
-        cells.reserveCapacity(rowCount * columnCount)
-        for r in 0..<Int32(rowCount) {
-            for c in 0..<Int32(columnCount) {
-                if PQgetisnull(result, r, c) == 1 {
-                    cells.append((0, -1))
-                    continue
-                }
-                let length = PQgetlength(result, r, c)
-                let offset = Int32(storage.count)
-                if length > 0, let value = PQgetvalue(result, r, c) {
-                    value.withMemoryRebound(to: UInt8.self, capacity: Int(length)) { pointer in
-                        storage.append(contentsOf: UnsafeBufferPointer(start: pointer, count: Int(length)))
-                    }
-                }
-                cells.append((offset, length))
-            }
-        }
-        let tag = String(cString: PQcmdStatus(result))
-        let tuples = String(cString: PQcmdTuples(result))
-        self.columns = columns
-        self.storage = storage
-        self.cells = cells
-        self.count = rowCount
-        self.commandTag = tag
-        self.affectedRows = Int(tuples) ?? rowCount
+    /// Takes ownership of `result` (PQclear runs when the last copy of the rows goes).
+    init(taking result: OpaquePointer) {
+        self.result = PGResultOwner(raw: result)
+        self.count = Int(PQntuples(result))
+        self.columnCount = PQnfields(result)
     }
+
+    public var columns: [Column] {
+        (0..<columnCount).map { Column(name: String(cString: PQfname(result.raw, $0)), type: UInt32(PQftype(result.raw, $0))) }
+    }
+
+    /// Rows affected by INSERT / UPDATE / DELETE (or returned by SELECT).
+    public var affectedRows: Int { Int(String(cString: PQcmdTuples(result.raw))) ?? count }
+
+    /// The command tag, e.g. "INSERT 0 1".
+    public var commandTag: String { String(cString: PQcmdStatus(result.raw)) }
 
     /// The first row, or nil when there is none.
     public var firstRow: PQRow? { isEmpty ? nil : self[0] }
@@ -68,6 +48,14 @@ public struct PQRows: Sendable, RandomAccessCollection {
     }
 }
 
+/// Owns one PGresult. Only libpq's read functions touch it after it is made, which libpq allows
+/// from any thread.
+final class PGResultOwner: @unchecked Sendable {
+    let raw: OpaquePointer
+    init(raw: OpaquePointer) { self.raw = raw }
+    deinit { PQclear(raw) }
+}
+
 /// One row of a result; values are decoded by column position or name.
 public struct PQRow: Sendable {
     let rows: PQRows
@@ -76,30 +64,33 @@ public struct PQRow: Sendable {
     public var columns: [PQRows.Column] { rows.columns }
 
     public func decode<T: PQDecodable>(_ type: T.Type = T.self, at column: Int) throws -> T {
-        guard column >= 0, column < rows.columns.count else {
-            throw PQError(.decoding, "the result has \(rows.columns.count) columns, there is no column \(column)")
+        let result = rows.result.raw
+        guard column >= 0, column < Int(rows.columnCount) else {
+            throw PQError(.decoding, "the result has \(rows.columnCount) columns, there is no column \(column)")
         }
-        let info = rows.columns[column]
-        let cell = rows.cells[index * rows.columns.count + column]
+        let row = Int32(index), field = Int32(column)
+        let type = UInt32(PQftype(result, field))
         do throws(PQDecodingFailure) {
-            if cell.length < 0 { return try T.pqDecodeNull() }
-            if let accepted = T.pqAcceptedTypes, !accepted.contains(info.type),
-               !(T.pqAcceptedTypes?.contains(PQType.text) == true && info.type >= 16384) {
-                throw PQDecodingFailure("has type \(PQType.name(of: info.type)), which does not decode as \(T.self)")
+            if PQgetisnull(result, row, field) == 1 { return try T.pqDecodeNull() }
+            if let accepted = T.pqAcceptedTypes, !accepted.contains(type),
+               !(accepted.contains(PQType.text) && type >= 16384) {
+                throw PQDecodingFailure("has type \(PQType.name(of: type)), which does not decode as \(T.self)")
             }
-            let result = rows.storage.withUnsafeBytes { storage in
-                let bytes = UnsafeRawBufferPointer(rebasing: storage[Int(cell.offset)..<Int(cell.offset + cell.length)])
-                return Result { () throws(PQDecodingFailure) in try T.pqDecode(bytes, type: info.type) }
-            }
-            return try result.get()
+            let bytes = UnsafeRawBufferPointer(start: PQgetvalue(result, row, field), count: Int(PQgetlength(result, row, field)))
+            return try T.pqDecode(bytes, type: type)
         } catch {
-            throw PQError(.decoding, "column \"\(info.name)\" \(error.reason)", column: info.name)
+            let name = String(cString: PQfname(result, field))
+            throw PQError(.decoding, "column \"\(name)\" \(error.reason)", column: name)
         }
     }
 
     public func decode<T: PQDecodable>(_ type: T.Type = T.self, column name: String) throws -> T {
         // Results have few columns: a scan beats building a dictionary for every result.
-        guard let position = rows.columns.firstIndex(where: { $0.name == name }) else {
+        let result = rows.result.raw
+        let found = name.withCString { wanted in
+            (0..<rows.columnCount).first { strcmp(PQfname(result, $0), wanted) == 0 }
+        }
+        guard let position = found.map(Int.init) else {
             throw PQError(.decoding, "the result has no column \"\(name)\" (columns: \(rows.columns.map(\.name).joined(separator: ", ")))")
         }
         return try decode(type, at: position)
@@ -120,6 +111,6 @@ public struct PQRow: Sendable {
     }
 
     public func isNull(at column: Int) -> Bool {
-        rows.cells[index * rows.columns.count + column].length < 0
+        PQgetisnull(rows.result.raw, Int32(index), Int32(column)) == 1
     }
 }

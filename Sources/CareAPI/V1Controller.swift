@@ -69,11 +69,11 @@ struct V1Controller: Sendable {
             try checkText(body.email, "email", max: 320)
             guard !body.roles.contains(.integration) else { throw Problem.invalid("integration is for service accounts; create them with care-server admin create-service-account") }
             if let expires = body.tokenExpiresAt, expires <= Date() { throw Problem.invalid("'token_expires_at' must be in the future") }
-            let member = try await context.acting("member.create", request) {
-                try await store.createMember(displayName: body.displayName, email: body.email, teamID: teamID, roles: body.roles, actorID: principal.memberID)
+            // The member and their token commit together (or neither does).
+            let (member, token) = try await context.acting("member.create", request) {
+                try await store.createMemberWithToken(displayName: body.displayName, email: body.email, teamID: teamID, roles: body.roles,
+                                                      tokenName: "issued by \(principal.displayName)", expiresAt: body.tokenExpiresAt, actorID: principal.memberID)
             }
-            // The token is issued with the server's rights: care_app cannot write token events.
-            let token = try await store.issueToken(memberID: member, name: "issued by \(principal.displayName)", expiresAt: body.tokenExpiresAt, actorID: principal.memberID)
             return try Wire.json(CreatedMember(id: member.lower, roles: body.roles.map(\.rawValue).sorted(), tokenId: token.id.lower, token: token.token, tokenExpiresAt: token.expiresAt),
                                  status: .created, headers: [.location: "/v1/teams/\(teamID.lower)/members"])
         }

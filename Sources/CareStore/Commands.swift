@@ -21,27 +21,31 @@ extension CareStore {
 
     /// A member with their roles on one team.
     public func createMember(displayName: String, email: String? = nil, teamID: UUID, roles: [Role], isServiceAccount: Bool = false, actorID: UUID? = nil) async throws -> UUID {
+        let trimmed = try Self.checkedMember(displayName, roles)
+        return try await command { context in
+            try await context.insertMember(trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: isServiceAccount, actorID: actorID)
+        }
+    }
+
+    /// A member and their first token in one transaction: both or neither. Runs with the
+    /// server's rights (care_app may not write tokens nor their team-less events) after the
+    /// same check as `createMember`, that the caller manages the team; nothing in it is clinical.
+    public func createMemberWithToken(displayName: String, email: String? = nil, teamID: UUID, roles: [Role], tokenName: String,
+                                      expiresAt: Date?, actorID: UUID? = nil) async throws -> (memberID: UUID, token: IssuedToken) {
+        let trimmed = try Self.checkedMember(displayName, roles)
+        if let expiresAt, expiresAt <= Date() { throw StoreError.invalid("a token must expire in the future") }
+        return try await command(asOwner: true) { context in
+            let member = try await context.insertMember(trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: false, actorID: actorID)
+            let token = try await context.insertToken(memberID: member, name: tokenName, scopes: [], expiresAt: expiresAt, actorID: actorID)
+            return (member, token)
+        }
+    }
+
+    static func checkedMember(_ displayName: String, _ roles: [Role]) throws -> String {
         let trimmed = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw StoreError.invalid("a member needs a name") }
         guard !roles.isEmpty else { throw StoreError.invalid("a member needs at least one role") }
-        return try await command { context in
-            try await context.requireTeam(teamID)
-            try context.authorize(.manageTeam, teamID: teamID, patientID: nil)
-            let id: UUID
-            do {
-                id = try await context.connection.query("""
-                    INSERT INTO members (display_name, email, is_service_account) VALUES (\(trimmed), \(email), \(isServiceAccount)) RETURNING id
-                    """)[0].decode(UUID.self, at: 0)
-            } catch let error as PQError where error.constraint == "members_email_unique" {
-                throw StoreError.conflict("a member with e-mail \(email ?? "") already exists")
-            }
-            for role in Set(roles) {
-                try await context.connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(teamID), \(id), \(role.rawValue))")
-            }
-            try await context.append("member.created", teamID: teamID, patientID: nil, actorID: actorID,
-                                     payload: ["member_id": id.lowercasedString, "roles": roles.map(\.rawValue).sorted().joined(separator: ",")])
-            return id
-        }
+        return trimmed
     }
 
     public func createPatient(teamID: UUID, mrn: String, displayName: String, enrolledOn: Date, actorID: UUID? = nil) async throws -> UUID {
@@ -192,6 +196,26 @@ func checkedTransition<Status: StateMachine>(from current: String, to next: Stat
 }
 
 extension CommandContext {
+    /// A member with their roles on a team, once the caller may manage that team.
+    func insertMember(_ displayName: String, email: String?, teamID: UUID, roles: [Role], isServiceAccount: Bool, actorID: UUID?) async throws -> UUID {
+        try await requireTeam(teamID)
+        try authorize(.manageTeam, teamID: teamID, patientID: nil)
+        let id: UUID
+        do {
+            id = try await connection.query("""
+                INSERT INTO members (display_name, email, is_service_account) VALUES (\(displayName), \(email), \(isServiceAccount)) RETURNING id
+                """)[0].decode(UUID.self, at: 0)
+        } catch let error as PQError where error.constraint == "members_email_unique" {
+            throw StoreError.conflict("a member with e-mail \(email ?? "") already exists")
+        }
+        for role in Set(roles) {
+            try await connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(teamID), \(id), \(role.rawValue))")
+        }
+        try await append("member.created", teamID: teamID, patientID: nil, actorID: actorID,
+                         payload: ["member_id": id.lowercasedString, "roles": roles.map(\.rawValue).sorted().joined(separator: ",")])
+        return id
+    }
+
     func requireTeam(_ teamID: UUID) async throws {
         let team = try await connection.query("SELECT 1 FROM teams WHERE id = \(teamID)")
         guard !team.isEmpty else { throw StoreError.notFound("team \(teamID)") }

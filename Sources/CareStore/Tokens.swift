@@ -71,25 +71,31 @@ public enum TokenFormat {
     }
 }
 
+extension CommandContext {
+    func insertToken(memberID: UUID, name: String, scopes: [Scope], expiresAt: Date?, actorID: UUID?) async throws -> IssuedToken {
+        let member = try await connection.query("SELECT is_service_account FROM members WHERE id = \(memberID)")
+        guard let row = member.firstRow else { throw StoreError.notFound("member \(memberID)") }
+        let isServiceAccount = try row.decode(Bool.self, at: 0)
+        if !isServiceAccount, !scopes.isEmpty { throw StoreError.invalid("scopes are for service accounts; a member's roles decide what their token may do") }
+        if isServiceAccount, scopes.isEmpty { throw StoreError.invalid("a service account's token needs at least one scope") }
+        let token = TokenFormat.generate()
+        let id = try await connection.query("""
+            INSERT INTO api_tokens (member_id, token_hash, display_prefix, name, scopes, expires_at)
+            VALUES (\(memberID), \(TokenFormat.hash(token)), \(String(token.prefix(12))), \(name), \(Set(scopes).map(\.rawValue).sorted()), \(expiresAt))
+            RETURNING id
+            """)[0].decode(UUID.self, at: 0)
+        try await append("token.issued", teamID: nil, patientID: nil, actorID: actorID,
+                         payload: ["token_id": id.lowercasedString, "member_id": memberID.lowercasedString])
+        return IssuedToken(id: id, memberID: memberID, token: token, expiresAt: expiresAt)
+    }
+}
+
 extension CareStore {
     /// Issues a token for a member (or service account); `expiresAt` nil means it never expires.
     public func issueToken(memberID: UUID, name: String = "", scopes: [Scope] = [], expiresAt: Date?, actorID: UUID? = nil) async throws -> IssuedToken {
         if let expiresAt, expiresAt <= Date() { throw StoreError.invalid("a token must expire in the future") }
         return try await command { context in
-            let member = try await context.connection.query("SELECT is_service_account FROM members WHERE id = \(memberID)")
-            guard let row = member.firstRow else { throw StoreError.notFound("member \(memberID)") }
-            let isServiceAccount = try row.decode(Bool.self, at: 0)
-            if !isServiceAccount, !scopes.isEmpty { throw StoreError.invalid("scopes are for service accounts; a member's roles decide what their token may do") }
-            if isServiceAccount, scopes.isEmpty { throw StoreError.invalid("a service account's token needs at least one scope") }
-            let token = TokenFormat.generate()
-            let id = try await context.connection.query("""
-                INSERT INTO api_tokens (member_id, token_hash, display_prefix, name, scopes, expires_at)
-                VALUES (\(memberID), \(TokenFormat.hash(token)), \(String(token.prefix(12))), \(name), \(Set(scopes).map(\.rawValue).sorted()), \(expiresAt))
-                RETURNING id
-                """)[0].decode(UUID.self, at: 0)
-            try await context.append("token.issued", teamID: nil, patientID: nil, actorID: actorID,
-                                     payload: ["token_id": id.lowercasedString, "member_id": memberID.lowercasedString])
-            return IssuedToken(id: id, memberID: memberID, token: token, expiresAt: expiresAt)
+            try await context.insertToken(memberID: memberID, name: name, scopes: scopes, expiresAt: expiresAt, actorID: actorID)
         }
     }
 

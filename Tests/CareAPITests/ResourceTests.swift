@@ -170,6 +170,37 @@ struct ResourceTests {
         }
     }
 
+    @Test("an admin adds a member with their token in one step; a refused one leaves neither member nor token")
+    func addMember() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let team = clinic.north.lower
+            try await clinic.app().test(.router) { client in
+                let admin = clinic.tokens["admin"]
+                let created = try await client.call(.post, "/v1/teams/\(team)/members", token: admin,
+                                                    json: #"{"display_name": "Dr. New", "email": "new@example.org", "roles": ["psychologist"]}"#)
+                #expect(created.status == .created, "\(created.text)")
+                let token = try #require(created.json["token"] as? String)
+                let me = try await client.call(.get, "/v1/me", token: token)
+                #expect(me.status == .ok && me.json["display_name"] as? String == "Dr. New")
+
+                let members = { try await pool.query("SELECT count(*) FROM members WHERE email = 'new@example.org'")[0].decode(Int.self, at: 0) }
+                let tokens = { try await pool.query("SELECT count(*) FROM api_tokens t JOIN members m ON m.id = t.member_id WHERE m.display_name LIKE 'Dr. New%'")[0].decode(Int.self, at: 0) }
+                let again = try await client.call(.post, "/v1/teams/\(team)/members", token: admin,
+                                                  json: #"{"display_name": "Dr. New Again", "email": "new@example.org", "roles": ["psychologist"]}"#)
+                #expect(again.status == .conflict, "\(again.text)")
+                let expired = try await client.call(.post, "/v1/teams/\(team)/members", token: admin,
+                                                    json: #"{"display_name": "Dr. New Expired", "roles": ["psychologist"], "token_expires_at": "2020-01-01T00:00:00Z"}"#)
+                #expect(expired.status == .unprocessableContent, "\(expired.text)")
+                #expect(try await members() == 1)
+                #expect(try await tokens() == 1)
+                let psychiatrist = try await client.call(.post, "/v1/teams/\(team)/members", token: clinic.tokens["psychiatrist"],
+                                                         json: #"{"display_name": "Dr. Not Allowed", "roles": ["psychologist"]}"#)
+                #expect(psychiatrist.status == .forbidden)
+            }
+        }
+    }
+
     @Test("a patient's trials and referrals page like every other list, oldest first")
     func trialsAndReferralsPage() async throws {
         try await MigratedDatabase.withPool { pool, _ in

@@ -64,24 +64,30 @@ struct PoolTests {
         }
     }
 
+    /// Opens three connections at once, returns them to the pool, and terminates their backends
+    /// behind the pool's back: the pids that must never serve again.
+    func killThreeIdleConnections(_ pool: PQPool, _ database: TestDatabase) async throws -> Set<Int32> {
+        let before = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<3 {
+                group.addTask { try await pool.withConnection { (connection: PQConnection) async throws in
+                    try await connection.query("SELECT pg_sleep(0.2)")
+                    return await connection.backendPID
+                } }
+            }
+            return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
+        }
+        #expect(before.count == 3)
+        let killed = try await database.admin("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = ANY(\(before.map { Int($0) })::int[])")
+        #expect(try killed[0].decode(Int.self, at: 0) == 3)
+        try await Task.sleep(for: .milliseconds(100))
+        return before
+    }
+
     @Test("connections killed with pg_terminate_backend are discarded, never handed out again")
     func recoversFromTerminatedBackends() async throws {
         let options = PQPool.Options(minimumConnections: 0, maximumConnections: 3)
         try await TestDatabase.withPool(options: options) { pool, database in
-            // Open three connections and return them to the pool.
-            let before = try await withThrowingTaskGroup(of: Int32.self) { group in
-                for _ in 0..<3 {
-                    group.addTask { try await pool.withConnection { (connection: PQConnection) async throws in
-                        try await connection.query("SELECT pg_sleep(0.2)")
-                        return await connection.backendPID
-                    } }
-                }
-                return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
-            }
-            #expect(before.count == 3)
-            let killed = try await database.admin("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = ANY(\(before.map { Int($0) })::int[])")
-            #expect(try killed[0].decode(Int.self, at: 0) == 3)
-            try await Task.sleep(for: .milliseconds(100))
+            let before = try await killThreeIdleConnections(pool, database)
 
             // Every following query succeeds, on new backends.
             for _ in 0..<5 {
@@ -99,18 +105,7 @@ struct PoolTests {
     func isolatedUseSkipsTerminatedBackends() async throws {
         let options = PQPool.Options(minimumConnections: 0, maximumConnections: 3)
         try await TestDatabase.withPool(options: options) { pool, database in
-            let before = try await withThrowingTaskGroup(of: Int32.self) { group in
-                for _ in 0..<3 {
-                    group.addTask { try await pool.withIsolatedTransaction { connection in
-                        try await connection.query("SELECT pg_sleep(0.2)")
-                        return connection.backendPID
-                    } }
-                }
-                return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
-            }
-            #expect(before.count == 3)
-            _ = try await database.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(\(before.map { Int($0) })::int[])")
-            try await Task.sleep(for: .milliseconds(100))
+            let before = try await killThreeIdleConnections(pool, database)
             for index in 0..<6 {
                 let pid: Int32
                 if index % 2 == 0 {

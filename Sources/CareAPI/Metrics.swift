@@ -13,29 +13,24 @@ import Synchronization
 public final class CareMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
-    /// The request counters and timers made so far, by route, method (and status): making one
-    /// goes through the registry's lock and label lookups, and every request needs two.
-    private let requestMetrics = Mutex<[RequestKey: (counter: CoreMetrics.Counter?, timer: Metrics.Timer?)]>([:])
-
-    struct RequestKey: Hashable {
-        var route: String
-        var method: String
-        var status: Int?
-    }
+    /// The request counters and timers made so far: making one goes through the registry's
+    /// lock and label lookups, and every request needs both.
+    private let requestCounters = Mutex<[String: CoreMetrics.Counter]>([:])
+    private let requestTimers = Mutex<[String: Metrics.Timer]>([:])
 
     func requestCounter(route: String, method: String, status: Int) -> CoreMetrics.Counter {
-        let key = RequestKey(route: route, method: method, status: status)
-        if let counter = requestMetrics.withLock({ $0[key]?.counter }) { return counter }
+        let key = "\(method) \(route) \(status)"
+        if let counter = requestCounters.withLock({ $0[key] }) { return counter }
         let counter = CoreMetrics.Counter(label: "carerelay_http_requests_total", dimensions: [("route", route), ("method", method), ("status", "\(status)")], factory: factory)
-        requestMetrics.withLock { $0[key, default: (nil, nil)].counter = counter }
+        requestCounters.withLock { $0[key] = counter }
         return counter
     }
 
     func requestTimer(route: String, method: String) -> Metrics.Timer {
-        let key = RequestKey(route: route, method: method, status: nil)
-        if let timer = requestMetrics.withLock({ $0[key]?.timer }) { return timer }
+        let key = "\(method) \(route)"
+        if let timer = requestTimers.withLock({ $0[key] }) { return timer }
         let timer = Metrics.Timer(label: "carerelay_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
-        requestMetrics.withLock { $0[key, default: (nil, nil)].timer = timer }
+        requestTimers.withLock { $0[key] = timer }
         return timer
     }
 

@@ -46,29 +46,9 @@ enum Wire {
         return decoder
     }()
 
-    /// 2026-11-27T09:30:00.123Z. Written by hand: Foundation's formatter was a fifth of the
-    /// CPU of encoding a large answer (the weekly report).
+    /// 2026-11-27T09:30:00.123Z (milliseconds, rounded down).
     static func timestamp(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        let days = milliseconds >= 0 ? milliseconds / 86_400_000 : (milliseconds - 86_399_999) / 86_400_000
-        let ofDay = milliseconds - days * 86_400_000
-        let (year, month, day) = PQTimestamp.civil(days: Int(days))
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(24)
-        func digits(_ value: Int64, _ count: Int) {
-            var divisor: Int64 = 1
-            for _ in 1..<count { divisor *= 10 }
-            var rest = value
-            while divisor > 0 {
-                bytes.append(UInt8(48 + (rest / divisor) % 10))
-                rest %= divisor
-                divisor /= 10
-            }
-        }
-        digits(Int64(year), 4); bytes.append(45); digits(Int64(month), 2); bytes.append(45); digits(Int64(day), 2); bytes.append(84)
-        digits(ofDay / 3_600_000, 2); bytes.append(58); digits(ofDay / 60_000 % 60, 2); bytes.append(58); digits(ofDay / 1000 % 60, 2)
-        bytes.append(46); digits(ofDay % 1000, 3); bytes.append(90)
-        return String(decoding: bytes, as: UTF8.self)
+        PQTimestamp.iso8601(date, fractionDigits: 3, rounding: .down)
     }
 
     /// RFC 3339: 2026-11-27T09:30:00Z, with optional fractional seconds and any UTC offset.
@@ -93,15 +73,17 @@ enum Wire {
     static func json<T: JSONWritable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
         var writer = JSONWriter()
         value.write(to: &writer)
-        var headers = headers
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+        return json(bytes: writer.bytes, status: status, headers: headers)
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        json(bytes: try encoder.encode(value), status: status, headers: headers)
+    }
+
+    static func json(bytes: some Sequence<UInt8>, status: HTTPResponse.Status, headers: HTTPFields) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 
@@ -125,15 +107,7 @@ struct Day: Codable, Sendable, Equatable {
         try container.encode(text)
     }
 
-    var text: String {
-        let days = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))
-        let (y, m, d) = PQTimestamp.civil(days: days)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
-    }
+    var text: String { String(Wire.timestamp(date).prefix(10)) }
 
     /// YYYY-MM-DD with a year from 1900 to 2999 and a day that exists in its month.
     static func parse(_ text: String) -> Date? {

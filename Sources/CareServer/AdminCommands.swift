@@ -109,10 +109,16 @@ extension CareServerCommand.Admin {
 
         func run() async throws {
             try await options.withStore({ store in
-                let member = try await store.createMember(displayName: name, email: email, teamID: team, roles: role)
+                let member: UUID
                 var token: IssuedToken?
-                if !noToken {
-                    token = try await store.issueToken(memberID: member, name: "created with the member", expiresAt: expiry(days: tokenDays))
+                if noToken {
+                    member = try await store.createMember(displayName: name, email: email, teamID: team, roles: role)
+                } else {
+                    // The member and their token commit together.
+                    let created = try await store.createMemberWithToken(displayName: name, email: email, teamID: team, roles: role,
+                                                                        tokenName: "created with the member", expiresAt: expiry(days: tokenDays))
+                    member = created.memberID
+                    token = created.token
                 }
                 return CreatedMember(member_id: LowercaseID(member), team_id: LowercaseID(team), roles: role.map(\.rawValue), token_id: token.map { LowercaseID($0.id) }, token: token?.token, expires_at: token?.expiresAt)
             }, text: { created in

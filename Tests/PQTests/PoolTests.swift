@@ -11,11 +11,23 @@ struct PoolTests {
     func exhaustionTimesOut() async throws {
         let options = PQPool.Options(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .milliseconds(300))
         try await TestDatabase.withPool(options: options) { pool, _ in
+            // Both connections are known to be taken before the third caller asks: a fixed sleep
+            // here failed in CI when the box was slow to open the two connections.
+            let (held, holding) = AsyncStream<Void>.makeStream()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<2 {
-                    group.addTask { try await pool.query("SELECT pg_sleep(2)") }
+                    group.addTask {
+                        try await pool.withConnection { (connection: PQConnection) async throws in
+                            holding.yield()
+                            try await connection.query("SELECT pg_sleep(2)")
+                        }
+                    }
                 }
-                try await Task.sleep(for: .milliseconds(300))
+                var taken = 0
+                for await _ in held {
+                    taken += 1
+                    if taken == 2 { break }
+                }
                 let started = ContinuousClock.now
                 let error = await #expect(throws: PQError.self) { try await pool.query("SELECT 1") }
                 let waited = ContinuousClock.now - started
@@ -34,8 +46,12 @@ struct PoolTests {
     func waiterIsServed() async throws {
         let options = PQPool.Options(minimumConnections: 0, maximumConnections: 1, acquireTimeout: .seconds(5))
         try await TestDatabase.withPool(options: options) { pool, _ in
-            async let slow: PQRows = pool.query("SELECT pg_sleep(0.3)")
-            try await Task.sleep(for: .milliseconds(50))
+            let (held, holding) = AsyncStream<Void>.makeStream()
+            async let slow: Void = pool.withConnection { (connection: PQConnection) async throws in
+                holding.yield()
+                try await connection.query("SELECT pg_sleep(0.3)")
+            }
+            for await _ in held { break }
             let rows = try await pool.query("SELECT 42")
             #expect(try rows[0].decode(Int.self, at: 0) == 42)
             _ = try await slow
@@ -125,7 +141,10 @@ struct PoolTests {
         try await TestDatabase.withPool(options: options) { pool, database in
             let pid = try await pool.withConnection { await $0.backendPID }
             async let killer: Void = {
-                try await Task.sleep(for: .milliseconds(200))
+                // Kill it once the statement is running (a fixed delay could kill it before).
+                while try await database.admin("SELECT count(*) FROM pg_stat_activity WHERE pid = \(Int(pid)) AND state = 'active' AND query LIKE 'SELECT pg_sleep(5)%'")[0].decode(Int.self, at: 0) == 0 {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
                 _ = try await database.admin("SELECT pg_terminate_backend(\(Int(pid)))")
             }()
             let error = await #expect(throws: PQError.self) { try await pool.query("SELECT pg_sleep(5)") }

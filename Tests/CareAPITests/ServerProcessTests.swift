@@ -150,7 +150,15 @@ extension ServerProcessTests {
             let (data, response) = try await URLSession.shared.data(for: post)
             return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
         }
-        try await Task.sleep(for: .milliseconds(500))
+        // Wait until the request is in its transaction, waiting for the lock (a fixed delay was
+        // not always enough for it to get there on a loaded machine).
+        let watcher = try await PQConnection.connect(configuration)
+        for _ in 0..<200 {
+            let waiting = try await watcher.query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0].decode(Int.self, at: 0)
+            if waiting > 0 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        await watcher.close()
         server.process.terminate()  // SIGTERM while the request waits
         try await Task.sleep(for: .milliseconds(500))
         #expect(server.exited.withLock { $0 } == nil, "the server stopped with a request in flight")

@@ -95,8 +95,9 @@ final class AuditTrail: @unchecked Sendable {
 
 extension CommandContext {
     /// Becomes care_app for the rest of the transaction, with the acting member set for RLS.
-    func enter(_ actor: RequestActor) async throws {
-        try await connection.query("""
+    /// Sent with the transaction's next statement (BEGIN has not gone yet either).
+    func enter(_ actor: RequestActor) async {
+        await connection.sendWithNext("""
             SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(actor.principal.memberID.lowercasedString), true)
             """)
     }
@@ -132,26 +133,28 @@ extension CommandContext {
     }
 
     /// The audit entries of a successful command: one per patient it touched.
-    func writeAudit(outcome: String) async throws {
+    func writeAudit(outcome: String) async {
         guard let actor = acting else { return }
         if trail.skipWhenNoPatient, trail.patients.isEmpty, actor.patientID == nil { return }
-        try await Audit.write(connection, actor: actor, patients: trail.patients, outcome: outcome, detail: nil)
+        await Audit.write(connection, actor: actor, patients: trail.patients, outcome: outcome, detail: nil)
     }
 }
 
 enum Audit {
-    /// One entry per patient (one statement); with no patient, one entry naming none.
-    static func write(_ connection: PQConnection, actor: RequestActor, patients: [UUID], outcome: String, detail: String?) async throws {
+    /// One entry per patient (one statement); with no patient, one entry naming none. The
+    /// insert goes to the server with the next statement, COMMIT (`sendWithNext`): an error in
+    /// it fails the COMMIT.
+    static func write(_ connection: PQConnection, actor: RequestActor, patients: [UUID], outcome: String, detail: String?) async {
         let patients = patients.isEmpty ? actor.patientID.map { [$0] } ?? [] : patients
         if patients.isEmpty {
-            try await connection.query("""
+            await connection.sendWithNext("""
                 INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id, detail)
                 VALUES (\(actor.principal.memberID), \(actor.principal.tokenID), \(actor.action), NULL, \(actor.resource),
                         \(outcome), \(actor.requestID), \(detail))
                 """)
             return
         }
-        try await connection.query("""
+        await connection.sendWithNext("""
             INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id, detail)
             SELECT \(actor.principal.memberID), \(actor.principal.tokenID), \(actor.action), p, \(actor.resource),
                    \(outcome), \(actor.requestID), \(detail)

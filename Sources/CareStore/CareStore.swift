@@ -80,10 +80,10 @@ public struct CareStore: Sendable {
             let (result, claimedKey) = try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) { connection in
                 trail.handoffs = 0
                 let context = CommandContext(connection: connection, acting: actor, trail: trail, referenceCache: referenceCache)
-                if let actor, !asOwner { try await context.enter(actor) }
+                if let actor, !asOwner { await context.enter(actor) }
                 let claimedKey = try await context.claimIdempotencyKey()
                 let result = try await body(context)
-                try await context.writeAudit(outcome: "allowed")
+                await context.writeAudit(outcome: "allowed")
                 return (result, claimedKey)
             }
             // Only a committed key counts as claimed (a retried or failed transaction wrote none).
@@ -113,8 +113,8 @@ public struct CareStore: Sendable {
         do {
             try await pool.withTransaction { connection in
                 let context = CommandContext(connection: connection, acting: actor, trail: AuditTrail())
-                try await context.enter(actor)
-                try await Audit.write(connection, actor: actor, patients: patients, outcome: outcome, detail: detail)
+                await context.enter(actor)
+                await Audit.write(connection, actor: actor, patients: patients, outcome: outcome, detail: detail)
             }
         } catch {
             logger.error("could not write the audit entry of a refused request", metadata: ["error": "\(error)", "request_id": "\(actor.requestID)"])

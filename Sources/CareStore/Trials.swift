@@ -75,12 +75,13 @@ extension CareStore {
                                    sessions: Int? = nil, stopReason: String? = nil, actorID: UUID?) async throws -> OutcomeResult {
         if let adherence, !(0...1).contains(adherence) { throw StoreError.invalid("adherence must be between 0 and 1") }
         return try await command { context in
-            let rows = try await context.connection.query("""
+            // The trial (locked) and the patient's failed trials so far, in one round trip.
+            let results = try await context.connection.pipeline(["""
                 SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect
                 FROM trials t JOIN patients p ON p.id = t.patient_id WHERE t.id = \(trialID)
                 FOR UPDATE OF t, p
-                """)
-            guard let row = rows.firstRow else { throw StoreError.notFound("trial \(trialID)") }
+                """, CommandContext.failedTrials(ofPatientOfTrial: trialID)])
+            guard let row = results[0].firstRow else { throw StoreError.notFound("trial \(trialID)") }
             let (patientID, teamID, kindText, drug, steps, startedOn, existing, storedSessions, bilateral) = try row.decode(
                 UUID.self, UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self, Int?.self, Bool.self)
             guard let kind = TrialKind(rawValue: kindText) else { throw StoreError.invalid("unknown trial kind \(kindText)") }
@@ -90,7 +91,7 @@ extension CareStore {
 
             let reference = try await context.referenceData()
             let rules = reference.trialRules
-            let before = try await context.failedTrials(patientID: patientID, reference: reference)
+            let before = try CommandContext.failedTrials(results[1])
             let outcome: TrialOutcome
             if let recorded {
                 outcome = recorded
@@ -110,7 +111,8 @@ extension CareStore {
                 throw StoreError.invalid(error.description)
             }
             let failed = rules.isFailure(facts, adequacy: adequacy)
-            try await context.connection.query("""
+            // Goes to the server with the first event's insert.
+            await context.connection.sendWithNext("""
                 UPDATE trials SET outcome = \(outcome.rawValue), stopped_on = \(stoppedOn)::date, adherence = \(adherence),
                     stop_reason = \(stopReason), is_failed = \(failed), sessions = \(sessions), updated_at = now()
                 WHERE id = \(trialID)
@@ -161,15 +163,20 @@ extension CommandContext {
         return try rules.trialRules.derivedOutcome(before: Score(.phq9, total: before), after: Score(.phq9, total: after), responseRules: rules.responseRules)
     }
 
-    /// The patient's failed adequate trials in the current episode.
-    func failedTrials(patientID: UUID, reference: ReferenceData) async throws -> [FailedTrial] {
-        let rows = try await connection.query("""
-            SELECT t.kind, d.drug_class, t.is_bilateral_ect FROM trials t
-            JOIN patients p ON p.id = t.patient_id
-            LEFT JOIN dose_table d ON d.drug = t.drug
-            WHERE t.patient_id = \(patientID) AND t.is_failed AND t.started_on >= coalesce(p.episode_started_on, p.enrolled_on)
-            """)
-        return try rows.map { row in
+    /// The failed adequate trials in the current episode of the patient whose trial this is
+    /// (read by `failedTrials(_:)`).
+    static func failedTrials(ofPatientOfTrial trialID: UUID) -> PQQuery {
+        """
+        SELECT t.kind, d.drug_class, t.is_bilateral_ect FROM trials t
+        JOIN patients p ON p.id = t.patient_id
+        LEFT JOIN dose_table d ON d.drug = t.drug
+        WHERE t.patient_id = (SELECT patient_id FROM trials WHERE id = \(trialID))
+          AND t.is_failed AND t.started_on >= coalesce(p.episode_started_on, p.enrolled_on)
+        """
+    }
+
+    static func failedTrials(_ rows: PQRows) throws -> [FailedTrial] {
+        try rows.map { row in
             let (kind, drugClass, bilateral) = try row.decode(String.self, String?.self, Bool.self)
             return FailedTrial(kind: TrialKind(rawValue: kind) ?? .medication, drugClass: drugClass.flatMap(DrugClass.init(rawValue:)), isBilateralECT: bilateral)
         }

@@ -32,6 +32,8 @@ public actor PQConnection {
     /// SQL text -> name of the statement prepared for it on this connection.
     private var preparedStatements: [String: String] = [:]
     private static let preparedStatementLimit = 1_000
+    /// Statements waiting to go to the server with the next one (see `sendWithNext`).
+    private var queued: [PQQuery] = []
 
     private init(id: Int, logger: Logger) {
         self.id = id
@@ -92,7 +94,27 @@ public actor PQConnection {
         }
     }
 
+    /// Sends `query` to the server together with the next statement, pipeline or COMMIT run on
+    /// this connection: one round trip for both instead of two. For statements whose result
+    /// nobody reads (BEGIN, `set_config`, an audit insert before COMMIT). If it fails, that next
+    /// call throws its error and the statements after it do not run, as if it had been sent alone.
+    public func sendWithNext(_ query: PQQuery) {
+        queued.append(query)
+    }
+
+    /// The queued statements, handed over to be sent now.
+    private func takeQueued() -> [PQQuery] {
+        defer { queued.removeAll() }
+        return queued
+    }
+
     func runQuery(_ query: PQQuery, prepared: Bool) throws -> PQRows {
+        if !queued.isEmpty {
+            guard let rows = try runPipeline(takeQueued() + [query], lastUnprepared: !prepared).last else {
+                throw PQError(.protocolViolation, "a pipeline returned no result")
+            }
+            return rows
+        }
         let binds = try query.encodedBinds()
         let conn = try handle()
         if !prepared {
@@ -145,8 +167,13 @@ public actor PQConnection {
     }
 
     /// Runs SQL text with no parameters, possibly several statements (migrations, SET, LISTEN).
+    /// Statements queued with `sendWithNext` go first, in a round trip of their own.
     public nonisolated func execute(_ sql: String) async throws {
-        try await cancellable { try $0.simpleExecute(sql) }
+        try await cancellable { connection in
+            let queued = connection.takeQueued()
+            if !queued.isEmpty { _ = try connection.runPipeline(queued) }
+            try connection.simpleExecute(sql)
+        }
     }
 
     private func simpleExecute(_ sql: String) throws {
@@ -205,28 +232,37 @@ public actor PQConnection {
     /// order. The statements run as one implicit transaction unless the pipeline itself holds
     /// BEGIN/COMMIT: when one fails, the error is thrown and the rest are skipped.
     /// Meant for batches of modest size: results are read only after everything is sent.
+    /// Statements queued with `sendWithNext` go in front; their results are not returned.
     public nonisolated func pipeline(_ queries: [PQQuery]) async throws -> [PQRows] {
-        try await cancellable { try $0.runPipeline(queries) }
+        try await cancellable { connection in
+            let queued = connection.takeQueued()
+            return Array(try connection.runPipeline(queued + queries).dropFirst(queued.count))
+        }
     }
 
-    private func runPipeline(_ queries: [PQQuery]) throws -> [PQRows] {
+    /// `lastUnprepared`: the last statement is planned for its values each time (a `query` with
+    /// `prepared: false` that carries queued statements).
+    private func runPipeline(_ queries: [PQQuery], lastUnprepared: Bool = false) throws -> [PQRows] {
         let conn = try handle()
         let encoded = try queries.map { try $0.encodedBinds() }
         // Statements are prepared once per connection (before the pipeline) and then sent by
         // name, so a pipeline costs no parsing or planning after the first time.
-        let unprepared = Set(queries.map(\.sql)).filter { preparedStatements[$0] == nil }
+        let toPrepare = lastUnprepared ? queries.dropLast() : queries[...]
+        let unprepared = Set(toPrepare.map(\.sql)).filter { preparedStatements[$0] == nil }
         if !unprepared.isEmpty, preparedStatements.count + unprepared.count > Self.preparedStatementLimit {
             try simpleExecute("DEALLOCATE ALL")
             preparedStatements.removeAll()
         }
-        let names = try zip(queries, encoded).map { try preparedName(conn, $0.sql, parameters: $1.count) }
+        let names = try zip(toPrepare, encoded).map { try preparedName(conn, $0.sql, parameters: $1.count) }
         guard PQenterPipelineMode(conn) == 1 else {
             throw PQError(.protocolViolation, "cannot enter pipeline mode: \(Self.errorMessage(conn))")
         }
         defer { PQexitPipelineMode(conn) }
-        for (name, binds) in zip(names, encoded) {
+        for (index, binds) in encoded.enumerated() {
             let sent = withCStrings(binds) { values in
-                PQsendQueryPrepared(conn, name, Int32(binds.count), values, nil, nil, 0)
+                index < names.count
+                    ? PQsendQueryPrepared(conn, names[index], Int32(binds.count), values, nil, nil, 0)
+                    : PQsendQueryParams(conn, queries[index].sql, Int32(binds.count), nil, values, nil, nil, 0)
             }
             guard sent == 1 else { throw PQError(.connection, Self.errorMessage(conn)) }
         }
@@ -295,12 +331,14 @@ public actor PQConnection {
 
     // MARK: Transactions
 
-    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws. BEGIN goes
+    /// to the server with the transaction's first statement (`sendWithNext`), and whatever
+    /// `body` queued last goes with COMMIT.
     public nonisolated func withTransaction<T>(
         isolation: IsolationLevel? = nil,
         _ body: (PQConnection) async throws -> T
     ) async throws -> T {
-        try await execute(isolation.map { "BEGIN ISOLATION LEVEL \($0.rawValue)" } ?? "BEGIN")
+        await sendWithNext(PQQuery(isolation.map { "BEGIN ISOLATION LEVEL \($0.rawValue)" } ?? "BEGIN"))
         let value: T
         do {
             value = try await body(self)
@@ -309,7 +347,7 @@ public actor PQConnection {
             throw error
         }
         do {
-            try await execute("COMMIT")
+            try await query("COMMIT")
         } catch {
             await rollbackQuietly()
             throw error
@@ -318,6 +356,7 @@ public actor PQConnection {
     }
 
     private func rollbackQuietly() {
+        queued.removeAll()
         guard let connection, PQstatus(connection) == CONNECTION_OK,
               PQtransactionStatus(connection) != PQTRANS_IDLE else { return }
         PQclear(PQexec(connection, "ROLLBACK"))
@@ -366,6 +405,7 @@ public actor PQConnection {
     /// Makes the connection fit for the next user: rolls back a transaction left open.
     /// Returns false when the connection should be thrown away.
     func prepareForReuse() -> Bool {
+        queued.removeAll()
         guard let connection, PQstatus(connection) == CONNECTION_OK else { return false }
         switch PQtransactionStatus(connection) {
         case PQTRANS_IDLE:
@@ -384,6 +424,7 @@ public actor PQConnection {
         cancelHandle.set(nil)
         owner = nil
         preparedStatements.removeAll()
+        queued.removeAll()
     }
 }
 

@@ -1,23 +1,38 @@
 -- pgbench: the statements care-server runs for POST /v1/trials/{id}/outcome (a failed adequate
--- medication trial), in the same order, as care_app with the acting member set; the three
--- handoffs' inserts (each with its handoff.created event) go in one pipeline, as the server sends them (the server keeps the dose
--- table, playbook and settings cached, so it does not read them here). Variables:
--- :hash (the token's SHA-256, hex), :member, :stopped (the stop date). One unused trial per
--- transaction comes from bench_pg_trials.
+-- medication trial), in the same order and the same round trips, as care_app with the acting
+-- member set: the token check; BEGIN, set_config, the locked trial and the failed trials so far in
+-- one pipeline; the trial's update with the first event; the trial.failed event; the three
+-- handoffs' inserts (each with its task and handoff.created event) in one pipeline; the audit
+-- entry with COMMIT. (The server keeps the dose table, playbook and settings cached, so it does
+-- not read them here.) Variables: :hash (the token's SHA-256, hex), :member, :stopped (the stop
+-- date); :base, :clients and :k (0) pick each client's unused trials from bench_pg_trials:
+-- pgbench's own bookkeeping, looked up by primary key where the server has the ids at hand
+-- (\gset cannot be used inside a pipeline).
+\set n :base + 1 + :client_id + :k * :clients
+\set k :k + 1
 UPDATE api_tokens t SET last_used_at = now() FROM members m
  WHERE t.token_hash = decode(:hash, 'hex') AND m.id = t.member_id AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
  RETURNING t.id, m.id, m.display_name, m.is_service_account, t.scopes, ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id);
+\startpipeline
 BEGIN;
-SELECT set_config('role', 'care_app', true) AS r, set_config('carerelay.member_id', :member, true) AS m,
-       (SELECT trial_id FROM bench_pg_trials WHERE n = (SELECT nextval('bench_pg_seq'))) AS tid,
-       gen_random_uuid() AS h1, gen_random_uuid() AS t1, gen_random_uuid() AS h2, gen_random_uuid() AS t2, gen_random_uuid() AS h3, gen_random_uuid() AS t3 \gset
-SELECT t.patient_id AS pid, p.team_id AS team, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect
- FROM trials t JOIN patients p ON p.id = t.patient_id WHERE t.id = :tid FOR UPDATE OF t, p \gset
+SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', :member, true);
+SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect
+ FROM trials t JOIN patients p ON p.id = t.patient_id WHERE t.id = (SELECT trial_id FROM bench_pg_trials WHERE n = :n) FOR UPDATE OF t, p;
 SELECT t.kind, d.drug_class, t.is_bilateral_ect FROM trials t JOIN patients p ON p.id = t.patient_id LEFT JOIN dose_table d ON d.drug = t.drug
- WHERE t.patient_id = :pid AND t.is_failed AND t.started_on >= coalesce(p.episode_started_on, p.enrolled_on);
-UPDATE trials SET outcome = 'non-response', stopped_on = :stopped::date, adherence = 0.9, stop_reason = NULL, is_failed = true, sessions = NULL, updated_at = now() WHERE id = :tid;
-INSERT INTO events (type, team_id, patient_id, actor_id, payload) VALUES ('trial.outcome_recorded', :team, :pid, :member, '{"outcome": "non-response", "adequate": "true"}'::jsonb) RETURNING id, occurred_at;
-INSERT INTO events (type, team_id, patient_id, actor_id, payload) VALUES ('trial.failed', :team, :pid, :member, '{}'::jsonb) RETURNING id AS ev, occurred_at \gset
+ WHERE t.patient_id = (SELECT patient_id FROM trials WHERE id = (SELECT trial_id FROM bench_pg_trials WHERE n = :n))
+   AND t.is_failed AND t.started_on >= coalesce(p.episode_started_on, p.enrolled_on);
+\endpipeline
+\startpipeline
+UPDATE trials SET outcome = 'non-response', stopped_on = :stopped::date, adherence = 0.9, stop_reason = NULL, is_failed = true, sessions = NULL, updated_at = now()
+ WHERE id = (SELECT trial_id FROM bench_pg_trials WHERE n = :n);
+INSERT INTO events (type, team_id, patient_id, actor_id, payload)
+ VALUES ('trial.outcome_recorded', (SELECT team_id FROM bench_pg_trials WHERE n = :n), (SELECT patient_id FROM bench_pg_trials WHERE n = :n), :member,
+         '{"outcome": "non-response", "adequate": "true"}'::jsonb) RETURNING id, occurred_at;
+\endpipeline
+INSERT INTO events (type, team_id, patient_id, actor_id, payload)
+ VALUES ('trial.failed', (SELECT team_id FROM bench_pg_trials WHERE n = :n), (SELECT patient_id FROM bench_pg_trials WHERE n = :n), :member, '{}'::jsonb)
+ RETURNING id AS ev, occurred_at, team_id AS team, patient_id AS pid,
+           gen_random_uuid() AS h1, gen_random_uuid() AS t1, gen_random_uuid() AS h2, gen_random_uuid() AS t2, gen_random_uuid() AS h3, gen_random_uuid() AS t3 \gset
 \startpipeline
 INSERT INTO tasks (id, patient_id, title, pool_role, priority, due_at, origin, handoff_id) VALUES (:t1, :pid, 'Plan the next treatment step', 'psychiatrist', 'urgent', now() + interval '72 hours', 'handoff', :h1);
 INSERT INTO handoffs (id, event_id, step_key, patient_id, role, task_id, reason, due_at) VALUES (:h1, :ev, 'trial-failed.next-step', :pid, 'psychiatrist', :t1, 'sertraline: non-response', now() + interval '72 hours');
@@ -29,6 +44,9 @@ INSERT INTO tasks (id, patient_id, title, pool_role, priority, due_at, origin, h
 INSERT INTO handoffs (id, event_id, step_key, patient_id, role, task_id, reason, due_at) VALUES (:h3, :ev, 'trial-failed.barriers', :pid, 'social_worker', :t3, 'sertraline: non-response', now() + interval '168 hours');
 INSERT INTO events (type, team_id, patient_id, actor_id, payload) VALUES ('handoff.created', :team, :pid, NULL, jsonb_build_object('handoff_id', :h3::text, 'task_id', :t3::text, 'role', 'social_worker', 'step', 'trial-failed.barriers', 'cause_event_id', :ev::text));
 \endpipeline
+\startpipeline
 INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id, detail)
- SELECT :member, NULL, 'trial.outcome', p, '/v1/trials/' || :tid::text || '/outcome', 'allowed', 'pgbench', NULL FROM unnest(ARRAY[:pid]::uuid[]) AS p;
+ SELECT :member, NULL, 'trial.outcome', p, '/v1/trials/' || (SELECT trial_id FROM bench_pg_trials WHERE n = :n)::text || '/outcome', 'allowed', 'pgbench', NULL
+ FROM unnest(ARRAY[:pid]::uuid[]) AS p;
 COMMIT;
+\endpipeline

@@ -1,11 +1,13 @@
 -- pgbench: the statements care-server runs for GET /v1/tasks (my queue, first page of 50), as
--- care_app with the acting member set. Variables: :hash, :member, :pids (the page's patients,
+-- care_app with the acting member set, in the same round trips (BEGIN and set_config go with the
+-- query, the audit entries with COMMIT). Variables: :hash, :member, :pids (the page's patients,
 -- for the audit entries, as the server writes them), :teams (the member's teams, as the server
 -- knows them from the token). The server plans this statement each time (it is not prepared); pgbench
 -- runs it with -M prepared like every other statement here.
 UPDATE api_tokens t SET last_used_at = now() FROM members m
  WHERE t.token_hash = decode(:hash, 'hex') AND m.id = t.member_id AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
  RETURNING t.id, m.id, m.display_name, m.is_service_account, t.scopes, ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id);
+\startpipeline
 BEGIN;
 SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', :member, true);
 SELECT t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id FROM tasks t JOIN patients p ON p.id = t.patient_id
@@ -17,6 +19,9 @@ SELECT t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_rol
              SELECT 1 FROM memberships m WHERE m.member_id = :member::uuid AND m.team_id = p.team_id AND m.role = t.pool_role)))
  ORDER BY array_position(ARRAY['stat', 'asap', 'urgent', 'routine'], t.priority), t.due_at NULLS LAST, t.created_at, t.id
  LIMIT 51 OFFSET 0;
+\endpipeline
+\startpipeline
 INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id, detail)
  SELECT :member, NULL, 'queue.read', p, '/v1/tasks', 'allowed', 'pgbench', NULL FROM unnest(:pids::uuid[]) AS p;
 COMMIT;
+\endpipeline

@@ -100,7 +100,7 @@ struct ProblemMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let incoming = request.headers[.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } ? $0 : nil }
-        let requestID = incoming ?? UUID().lowercasedString
+        let requestID = incoming ?? UUID.random().lowercasedString
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = "\(requestID)"
         var response: Response

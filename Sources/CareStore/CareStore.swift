@@ -166,8 +166,8 @@ final class CommandContext {
         var handoffIDs: [UUID] = []
         var inserts: [PQQuery] = []
         for plan in playbook.handoffs(for: event) {
-            let handoffID = UUID()
-            let taskID = UUID()
+            let handoffID = UUID.random()
+            let taskID = UUID.random()
             inserts.append("""
                 INSERT INTO tasks (id, patient_id, title, pool_role, priority, due_at, origin, handoff_id)
                 VALUES (\(taskID), \(patientID), \(plan.title), \(plan.role.rawValue), \(plan.priority.rawValue), \(plan.due), 'handoff', \(handoffID))

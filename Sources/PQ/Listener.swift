@@ -174,9 +174,17 @@ final class PQListener: Sendable {
                     continue  // PQstatus is now bad; reconnect at the top
                 }
             }
-            deliverNotifications(conn)
+            if deliverNotifications(conn) > 0 {
+                // Let the commits of the next few milliseconds gather and go out together: under
+                // load every committed event transaction notifies, and waking this thread and
+                // the readers for each one cost more CPU than the work they did.
+                usleep(Self.gatherMicroseconds)
+            }
         }
     }
+
+    /// How long the thread waits after delivering before it looks again.
+    static let gatherMicroseconds: UInt32 = 5_000
 
     private func connect() -> OpaquePointer? {
         do {
@@ -218,8 +226,11 @@ final class PQListener: Sendable {
         return true
     }
 
-    private func deliverNotifications(_ conn: OpaquePointer) {
+    /// Hands every notification libpq has read to its subscribers; returns how many there were.
+    private func deliverNotifications(_ conn: OpaquePointer) -> Int {
+        var delivered = 0
         while let notify = PQnotifies(conn) {
+            delivered += 1
             let notification = PQNotification(
                 channel: String(cString: notify.pointee.relname),
                 payload: String(cString: notify.pointee.extra),
@@ -229,6 +240,7 @@ final class PQListener: Sendable {
             let targets = state.withLock { $0.subscribers[notification.channel].map { Array($0.values) } ?? [] }
             targets.forEach { $0.continuation.yield(.notification(notification)) }
         }
+        return delivered
     }
 
     private func broadcast(_ event: PQListenEvent) {

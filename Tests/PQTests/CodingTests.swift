@@ -94,6 +94,33 @@ struct CodingTests {
         }
     }
 
+    @Test("UUID.random makes version 4 UUIDs with the RFC 9562 variant, all different, that PostgreSQL reads")
+    func randomUUIDs() async throws {
+        var seen = Set<UUID>()
+        for _ in 0..<10_000 {
+            let id = UUID.random()
+            let text = id.lowercasedString
+            #expect(text[text.index(text.startIndex, offsetBy: 14)] == "4")
+            #expect("89ab".contains(text[text.index(text.startIndex, offsetBy: 19)]))
+            seen.insert(id)
+        }
+        #expect(seen.count == 10_000)
+        // Every bit outside version and variant varies.
+        let ors = seen.reduce(into: [UInt8](repeating: 0, count: 16)) { acc, id in
+            withUnsafeBytes(of: id.uuid) { for (i, b) in $0.enumerated() { acc[i] |= b } }
+        }
+        let ands = seen.reduce(into: [UInt8](repeating: 0xFF, count: 16)) { acc, id in
+            withUnsafeBytes(of: id.uuid) { for (i, b) in $0.enumerated() { acc[i] &= b } }
+        }
+        #expect(ors == [UInt8](repeating: 0xFF, count: 16).enumerated().map { $0.offset == 6 ? 0x4F : $0.offset == 8 ? 0xBF : 0xFF })
+        #expect(ands == [UInt8](repeating: 0, count: 16).enumerated().map { $0.offset == 6 ? 0x40 : $0.offset == 8 ? 0x80 : 0 })
+        try await TestDatabase.withPool { pool, _ in
+            let id = UUID.random()
+            let rows = try await pool.query("SELECT \(id)::uuid::text")
+            #expect(try rows[0].decode(String.self, at: 0) == id.lowercasedString)
+        }
+    }
+
     @Test("string dictionaries are JSON by hand: PostgreSQL reads back every key and value, escapes included")
     func stringDictionaryJSON() async throws {
         try await TestDatabase.withPool { pool, _ in

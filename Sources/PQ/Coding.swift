@@ -520,10 +520,8 @@ public struct PQJSON<Value: Codable & Sendable>: PQEncodable, PQDecodable {
     }
     public static var pqAcceptedTypes: Set<UInt32>? { [PQType.json, PQType.jsonb, PQType.text] }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> PQJSON<Value> {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         do {
-            return PQJSON(try decoder.decode(Value.self, from: Data(bytes)))
+            return PQJSON(try jsonColumnDecoder.decode(Value.self, from: Data(bytes)))
         } catch {
             throw PQDecodingFailure("is not JSON for \(Value.self): \(error)")
         }
@@ -531,6 +529,20 @@ public struct PQJSON<Value: Codable & Sendable>: PQEncodable, PQDecodable {
 }
 
 extension PQJSON: Equatable where Value: Equatable {}
+
+/// One decoder for every json column (making one per value cost more than the decoding). Dates
+/// are the ISO 8601 `PQJSON` writes (2026-08-19T00:00:00Z), read by hand like PostgreSQL's
+/// timestamps, with Foundation's ISO 8601 parser for any other form.
+private let jsonColumnDecoder: JSONDecoder = {
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .custom { decoder in
+        let container = try decoder.singleValueContainer()
+        var text = try container.decode(String.self)
+        if let date = text.withUTF8({ PQTimestamp.parse(UnsafeRawBufferPointer($0)) }) { return date }
+        return try Date(text, strategy: .iso8601)
+    }
+    return decoder
+}()
 
 /// JSON text by hand, for the shapes common enough to be worth it: event payloads here, and the
 /// API's hand-written answers (CareAPI's JSONWriter) use `string`. The output is what PQJSON's

@@ -194,6 +194,17 @@ struct CodingTests {
                 #expect(back.value == visit)
                 let field = try await connection.query("SELECT \(PQJSON(visit))::jsonb ->> 'clinic'")
                 #expect(try field[0].decode(String.self, at: 0) == "TMS Zürich")
+
+                // Dates: as PQJSON writes them, and in other ISO 8601 forms written elsewhere.
+                struct Step: Codable, Equatable, Sendable { var from: Date }
+                let step = Step(from: Date(timeIntervalSince1970: 1_787_184_000))
+                #expect(try await roundTrip(PQJSON([step]), as: "jsonb", on: connection).value == [step])
+                for text in ["2026-08-20T00:00:00Z", "2026-08-20T02:00:00+02:00", "2026-08-20T00:00:00.000Z"] {
+                    let rows = try await connection.query("SELECT jsonb_build_array(jsonb_build_object('from', \(text)::text))")
+                    #expect(try rows[0].decode(PQJSON<[Step]>.self, at: 0).value == [step], "\(text)")
+                }
+                let bad = try await connection.query("SELECT jsonb_build_array(jsonb_build_object('from', 'last tuesday'))")
+                #expect(throws: (any Error).self) { try bad[0].decode(PQJSON<[Step]>.self, at: 0) }
             }
         }
     }

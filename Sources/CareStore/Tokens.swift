@@ -110,16 +110,27 @@ extension CareStore {
         }
     }
 
+    /// How stale a token's `last_used_at` may get: it is written at most once in this long, not
+    /// on every request (an integration sending many requests at once with one token would
+    /// otherwise queue them all on that token's row).
+    public static let lastUsedResolution: Duration = .seconds(60)
+
     /// The principal a bearer token speaks for, or nil when it is unknown, revoked or expired.
     public func authenticate(token: String, now: Date = Date()) async throws -> Principal? {
         guard TokenFormat.looksValid(token) else { return nil }
+        let staleBefore = now.addingTimeInterval(-Self.lastUsedResolution.inSeconds)
         let rows = try await pool.query("""
-            UPDATE api_tokens t SET last_used_at = \(now)
-            FROM members m
-            WHERE t.token_hash = \(TokenFormat.hash(token)) AND m.id = t.member_id
-              AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > \(now))
-            RETURNING t.id, m.id, m.display_name, m.is_service_account, t.scopes,
+            WITH found AS (
+                SELECT t.id, t.member_id, t.scopes, t.last_used_at FROM api_tokens t
+                WHERE t.token_hash = \(TokenFormat.hash(token))
+                  AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > \(now))
+            ), touched AS (
+                UPDATE api_tokens t SET last_used_at = \(now) FROM found f
+                WHERE t.id = f.id AND (f.last_used_at IS NULL OR f.last_used_at < \(staleBefore))
+            )
+            SELECT f.id, m.id, m.display_name, m.is_service_account, f.scopes,
                 ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id)
+            FROM found f JOIN members m ON m.id = f.member_id
             """)
         guard let row = rows.firstRow else { return nil }
         let (tokenID, memberID, name, service, scopes, memberships) = try row.decode(UUID.self, UUID.self, String.self, Bool.self, [String].self, [String].self)

@@ -53,6 +53,31 @@ struct TokenTests {
         }
     }
 
+    @Test("last_used_at is written on first use and then at most once a minute, not on every request")
+    func lastUsed() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let issued = try await clinic.store.issueToken(memberID: clinic.psychiatrist, expiresAt: nil)
+            func lastUsed() async throws -> Date? {
+                try await pool.query("SELECT last_used_at FROM api_tokens WHERE id = \(issued.id)")[0].decode(Date?.self, at: 0)
+            }
+            #expect(try await lastUsed() == nil)
+            let first = Date(timeIntervalSince1970: (Date().timeIntervalSince1970).rounded(.down))
+            #expect(try await clinic.store.authenticate(token: issued.token, now: first) != nil)
+            #expect(try await lastUsed() == first)
+            // Within the minute: authenticated, and the row is left alone.
+            #expect(try await clinic.store.authenticate(token: issued.token, now: first.addingTimeInterval(59)) != nil)
+            #expect(try await lastUsed() == first)
+            let later = first.addingTimeInterval(61)
+            #expect(try await clinic.store.authenticate(token: issued.token, now: later) != nil)
+            #expect(try await lastUsed() == later)
+            // A refused token is not touched.
+            try await clinic.store.revokeToken(issued.id)
+            #expect(try await clinic.store.authenticate(token: issued.token, now: later.addingTimeInterval(120)) == nil)
+            #expect(try await lastUsed() == later)
+        }
+    }
+
     @Test("service accounts carry scopes; members' tokens do not")
     func scopes() async throws {
         try await MigratedDatabase.withPool { pool, _ in

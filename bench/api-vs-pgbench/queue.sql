@@ -4,9 +4,16 @@
 -- for the audit entries, as the server writes them), :teams (the member's teams, as the server
 -- knows them from the token). The server plans this statement each time (it is not prepared); pgbench
 -- runs it with -M prepared like every other statement here.
-UPDATE api_tokens t SET last_used_at = now() FROM members m
- WHERE t.token_hash = decode(:hash, 'hex') AND m.id = t.member_id AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
- RETURNING t.id, m.id, m.display_name, m.is_service_account, t.scopes, ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id);
+WITH found AS (
+    SELECT t.id, t.member_id, t.scopes, t.last_used_at FROM api_tokens t
+    WHERE t.token_hash = decode(:hash, 'hex') AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
+), touched AS (
+    UPDATE api_tokens t SET last_used_at = now() FROM found f
+    WHERE t.id = f.id AND (f.last_used_at IS NULL OR f.last_used_at < now() - interval '60 seconds')
+)
+SELECT f.id, m.id, m.display_name, m.is_service_account, f.scopes,
+    ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id)
+FROM found f JOIN members m ON m.id = f.member_id;
 \startpipeline
 BEGIN;
 SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', :member, true);

@@ -9,14 +9,21 @@ import TestSupport
 struct SendWithNextTests {
     static let schema = "CREATE TABLE entry (n int PRIMARY KEY)"
 
+    /// A pool of `connections` on a fresh database with the `entry` table.
+    static func withEntryTable(connections: Int, _ body: (PQPool) async throws -> Void) async throws {
+        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: connections)) { pool, _ in
+            try await pool.query(PQQuery(schema))
+            try await body(pool)
+        }
+    }
+
     static func count(_ pool: PQPool) async throws -> Int {
         try await pool.query("SELECT count(*) FROM entry")[0].decode(Int.self, at: 0)
     }
 
     @Test("a queued statement reaches the server only with the next one, and before it")
     func sentWithNext() async throws {
-        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 2)) { pool, _ in
-            try await pool.query(PQQuery(Self.schema))
+        try await Self.withEntryTable(connections: 2) { pool in
             try await pool.withConnection { (connection: PQConnection) async throws in
                 await connection.sendWithNext("INSERT INTO entry VALUES (\(1))")
                 // Another connection does not see it yet: it has not been sent.
@@ -30,8 +37,7 @@ struct SendWithNextTests {
 
     @Test("a queued statement that fails: the next call throws its error and does not run")
     func queuedFailure() async throws {
-        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 1)) { pool, _ in
-            try await pool.query(PQQuery(Self.schema))
+        try await Self.withEntryTable(connections: 1) { pool in
             try await pool.withConnection { (connection: PQConnection) async throws in
                 await connection.sendWithNext("INSERT INTO entry VALUES (\(1)::int / \(0)::int)")
                 let error = await #expect(throws: PQError.self) { try await connection.query("INSERT INTO entry VALUES (\(2))") }
@@ -46,8 +52,7 @@ struct SendWithNextTests {
 
     @Test("pipelines and execute send the queue first; a pipeline returns only its own results")
     func pipelineAndExecute() async throws {
-        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 1)) { pool, _ in
-            try await pool.query(PQQuery(Self.schema))
+        try await Self.withEntryTable(connections: 1) { pool in
             try await pool.withConnection { (connection: PQConnection) async throws in
                 await connection.sendWithNext("INSERT INTO entry VALUES (\(1))")
                 let results = try await connection.pipeline(["SELECT count(*) FROM entry", "SELECT \(7)::int"])
@@ -63,8 +68,7 @@ struct SendWithNextTests {
 
     @Test("an unprepared statement stays unprepared when queued statements go with it")
     func unpreparedStaysUnprepared() async throws {
-        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 1)) { pool, _ in
-            try await pool.query(PQQuery(Self.schema))
+        try await Self.withEntryTable(connections: 1) { pool in
             try await pool.withConnection { (connection: PQConnection) async throws in
                 await connection.sendWithNext("INSERT INTO entry VALUES (\(1))")
                 let seen = try await connection.query("SELECT count(*) FROM entry WHERE n > \(0)", prepared: false)[0].decode(Int.self, at: 0)
@@ -78,8 +82,7 @@ struct SendWithNextTests {
 
     @Test("a transaction: BEGIN and queued statements commit with it, an insert queued before a failing COMMIT is rolled back")
     func transactions() async throws {
-        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 1)) { pool, _ in
-            try await pool.query(PQQuery(Self.schema))
+        try await Self.withEntryTable(connections: 1) { pool in
             try await pool.withTransaction { connection in
                 try await connection.query("INSERT INTO entry VALUES (\(1))")
                 await connection.sendWithNext("INSERT INTO entry VALUES (\(2))")
@@ -115,8 +118,7 @@ struct SendWithNextTests {
 
     @Test("a statement left queued when the connection goes back to the pool is dropped, not sent for the next user")
     func droppedOnRelease() async throws {
-        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 1)) { pool, _ in
-            try await pool.query(PQQuery(Self.schema))
+        try await Self.withEntryTable(connections: 1) { pool in
             try await pool.withConnection { (connection: PQConnection) async throws in
                 await connection.sendWithNext("INSERT INTO entry VALUES (\(1))")
             }

@@ -34,12 +34,22 @@ POOL_ROLES = ["psychiatrist", "psychologist", "social_worker", "care_manager"]
 EVENT_TYPES = ["team.created", "member.created", "patient.enrolled", "patient.status_changed", "patient.trd_reached", "care_plan.updated",
     "task.created", "task.assigned", "task.claimed", "task.started", "task.completed", "task.cancelled", "note.added", "note.amended",
     "measurement.recorded", "trial.started", "trial.dose_changed", "trial.outcome_recorded", "trial.failed", "referral.made",
-    "referral.status_changed", "handoff.created", "handoff.acknowledged", "handoff.escalated"]
+    "referral.status_changed", "handoff.created", "handoff.acknowledged", "handoff.escalated",
+    "patient.trd_withdrawn", "task.held", "task.resumed", "task.failed", "note.entered_in_error", "measurement.entered_in_error",
+    "trial.outcome_entered_in_error", "trial.entered_in_error", "referral.entered_in_error", "handoff.reassigned", "handoff.superseded",
+    "handoff.cause_added"]
+SEVERITIES = ["minimal", "normal", "mild", "moderate", "moderately severe", "severe"]
 TASK_STATUS = ["requested", "accepted", "in-progress", "on-hold", "completed", "cancelled", "failed"]
 schemas = {
  "Problem": obj({"type": {"type": "string", "format": "uri", "description": "Stable per kind of error: https://carerelay.example/problems/<kind>"},
-                 "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}, "request_id": {"type": "string"}},
+                 "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}, "request_id": {"type": "string"},
+                 "field": {"type": "string", "description": "The request field at fault, when one is (e.g. `started_on`)."},
+                 "accepted": {"type": "array", "items": {"type": "string"},
+                              "description": "What would be accepted instead: the allowed values or next statuses, a range, or close matches (an unknown drug)."},
+                 "existing": {"type": "string", "description": "The path of the open record this one conflicts with (a second open referral of the same kind)."}},
                 ["type", "title", "status", "detail"], "RFC 9457 problem details."),
+ "EnteredInError": obj({"at": ts, "by": uuid, "reason": {"type": "string"}}, ["at", "reason"],
+                       "The record was marked entered in error: it stays for history and audit, and rules, summaries and reports leave it out."),
  "RuleInput": obj({"name": {"type": "string"}, "value": {"type": "string"}}),
  "Me": obj({"id": uuid, "display_name": {"type": "string"}, "is_service_account": {"type": "boolean"},
             "scopes": {"type": "array", "items": {"type": "string"}},
@@ -57,33 +67,54 @@ schemas = {
  "PatientPage": page("Patient"),
  "Task": obj({"id": uuid, "patient_id": uuid, "title": {"type": "string"}, "status": {"type": "string", "enum": TASK_STATUS},
               "priority": {"type": "string", "enum": ["routine", "urgent", "asap", "stat"]}, "owner_id": uuid,
-              "pool_role": {"type": "string", "enum": POOL_ROLES}, "due_at": ts, "not_before": ts, "handoff_id": uuid},
-             ["id", "patient_id", "title", "status", "priority"]),
+              "pool_role": {"type": "string", "enum": POOL_ROLES}, "due_at": ts, "not_before": ts,
+              "handoff_id": {**uuid, "description": "Set when the task is a handoff: the handoff has the same id (one id for one piece of work)."},
+              "status_reason": {"type": "string", "description": "Why it was cancelled or failed; `superseded: ...` when the cause of its handoff was withdrawn."}},
+             ["id", "patient_id", "title", "status", "priority"],
+             "A handoff's task says how many causes it has in its title when more than one (one-per-patient steps)."),
  "TaskPage": page("Task"),
- "Note": obj({"id": uuid, "author_id": uuid, "kind": {"type": "string", "enum": ["progress", "psychotherapy", "social", "case-review"]},
-              "body": {"type": "string"}, "amends_id": uuid, "created_at": ts}, ["id", "author_id", "kind", "body", "created_at"],
+ "Note": obj({"id": uuid, "author_id": uuid, "author_name": {"type": "string"}, "kind": {"type": "string", "enum": ["progress", "psychotherapy", "social", "case-review"]},
+              "body": {"type": "string"}, "amends_id": uuid, "created_at": ts,
+              "is_amended": {"type": "boolean", "description": "A later note amends this one (see `amended_by`)."},
+              "amended_by": {"type": "array", "items": uuid}, "entered_in_error": ref("EnteredInError")},
+             ["id", "author_id", "author_name", "kind", "body", "created_at", "is_amended", "amended_by"],
              "Psychotherapy notes are returned to their author only."),
  "NotePage": page("Note"),
  "Measurement": obj({"id": uuid, "instrument": {"type": "string", "enum": ["PHQ-9", "MADRS", "GAD-7"]}, "total": {"type": "integer"},
-                     "items": {"type": "array", "items": {"type": "integer"}}, "safety_signal": {"type": "boolean"}, "taken_at": ts, "recorded_by": uuid},
-                    ["id", "instrument", "total", "safety_signal", "taken_at"]),
+                     "items": {"type": "array", "items": {"type": "integer"}}, "safety_signal": {"type": "boolean"}, "taken_at": ts, "recorded_by": uuid,
+                     "severity": {"type": "string", "enum": SEVERITIES, "description": "The band by its usual name (PHQ-9: minimal, mild, moderate, moderately severe, severe; MADRS: normal to severe)."},
+                     "entered_in_error": ref("EnteredInError")},
+                    ["id", "instrument", "total", "safety_signal", "taken_at", "severity"]),
  "MeasurementPage": page("Measurement"),
  "Adequacy": obj({"is_adequate": {"type": "boolean"}, "weeks_at_adequate_dose": {"type": "number"}, "drug_class": {"type": "string"},
                   "reason": {"type": "string"}, "inputs": {"type": "array", "items": ref("RuleInput")}}, ["is_adequate", "weeks_at_adequate_dose", "reason", "inputs"]),
  "Trial": obj({"id": uuid, "kind": {"type": "string", "enum": ["medication", "augmentation", "psychotherapy", "neuromodulation"]},
-               "drug": {"type": "string"}, "started_on": date, "stopped_on": date,
+               "drug": {"type": "string"}, "therapy": {"type": "string", "description": "A psychotherapy's name, where a drug would be."},
+               "sessions": {"type": "integer"}, "started_on": date, "stopped_on": date,
                "outcome": {"type": "string", "enum": ["response", "partial-response", "non-response", "intolerance", "stopped-early"]},
-               "is_failed": {"type": "boolean"}, "adequacy": ref("Adequacy")}, ["id", "kind", "started_on", "is_failed"]),
+               "stop_reason": {"type": "string"}, "is_failed": {"type": "boolean"}, "adequacy": ref("Adequacy"),
+               "entered_in_error": ref("EnteredInError"),
+               "withdrawn_outcomes": {"type": "array", "description": "Outcomes recorded and then marked entered in error, as they were recorded.",
+                                      "items": obj({"outcome": {"type": "string"}, "stopped_on": {"type": "string"}, "reason": {"type": "string"},
+                                                    "withdrawn_at": ts, "withdrawn_by": uuid}, ["outcome", "reason", "withdrawn_at"])}},
+              ["id", "kind", "started_on", "is_failed", "withdrawn_outcomes"]),
  "TrialPage": page("Trial"),
  "TrialOutcomeResult": obj({"trial_id": uuid, "outcome": {"type": "string"}, "is_failed": {"type": "boolean"}, "trd_reached": {"type": "boolean"},
                             "adequacy": ref("Adequacy"), "handoff_ids": {"type": "array", "items": uuid}}),
  "Referral": obj({"id": uuid, "kind": {"type": "string", "enum": ["tms", "ect", "esketamine", "other"]},
                   "status": {"type": "string", "enum": ["requested", "accepted", "scheduled", "in-course", "completed", "declined", "cancelled"]},
-                  "target_clinic": {"type": "string"}, "created_at": ts}),
+                  "target_clinic": {"type": "string"}, "created_at": ts,
+                  "reason": {"type": "string", "description": "Why a second open referral of the same kind was made."},
+                  "status_reason": {"type": "string"}, "entered_in_error": ref("EnteredInError")},
+                 ["id", "kind", "status", "target_clinic", "created_at"]),
  "ReferralPage": page("Referral"),
  "Handoff": obj({"id": uuid, "patient_id": uuid, "role": {"type": "string", "enum": POOL_ROLES}, "reason": {"type": "string"}, "step": {"type": "string"},
-                 "due_at": ts, "task_id": uuid, "acknowledged_by": uuid, "acknowledged_at": ts, "escalated": {"type": "boolean"}, "created_at": ts},
-                ["id", "patient_id", "role", "reason", "step", "due_at", "task_id", "escalated", "created_at"]),
+                 "due_at": ts, "task_id": {**uuid, "description": "Its task (the same id for handoffs made since version 11 of the schema)."},
+                 "acknowledged_by": uuid, "acknowledged_at": ts, "escalated": {"type": "boolean"}, "created_at": ts,
+                 "status": {"type": "string", "enum": ["open", "acknowledged", "superseded", "completed", "cancelled", "failed"]},
+                 "assigned_member_id": {**uuid, "description": "Given to this member by a reassignment, rather than to the role's pool."},
+                 "superseded_reason": {"type": "string", "description": "Why its cause was withdrawn."}},
+                ["id", "patient_id", "role", "reason", "step", "due_at", "task_id", "escalated", "created_at", "status"]),
  "HandoffPage": page("Handoff"),
  "OpenHandoff": obj({"id": uuid, "role": {"type": "string", "enum": POOL_ROLES}, "reason": {"type": "string"}, "due_at": ts, "task_id": uuid, "escalated": {"type": "boolean"}}),
  "CarePlan": obj({"patient_id": uuid, "version": {"type": "integer"}, "goals": {"type": "array", "items": {"type": "string"}},
@@ -102,7 +133,8 @@ schemas = {
     "status": {"type": "string", "enum": ["enrolled", "active", "relapse-prevention", "discharged"]}, "enrolled_on": date,
     "care_plan": obj({"version": {"type": "integer"}, "goals": {"type": "array", "items": {"type": "string"}},
                       "problems": {"type": "array", "items": {"type": "string"}}, "treatment_line": {"type": "string"}}),
-    "scores": {"type": "array", "items": obj({"id": uuid, "instrument": {"type": "string"}, "total": {"type": "integer"}, "taken_at": ts, "safety_signal": {"type": "boolean"}})},
+    "scores": {"type": "array", "items": obj({"id": uuid, "instrument": {"type": "string"}, "total": {"type": "integer"},
+                                              "severity": {"type": "string", "enum": SEVERITIES}, "taken_at": ts, "safety_signal": {"type": "boolean"}})},
     "response": obj({"category": {"type": "string", "enum": ["remission", "response", "partial-response", "non-response"]}, "improvement": {"type": "number"},
                      "is_response": {"type": "boolean"}, "is_remission": {"type": "boolean"}, "inputs": {"type": "array", "items": ref("RuleInput")}}),
     "trials": {"type": "array", "items": ref("Trial")},
@@ -115,6 +147,15 @@ schemas = {
     "recent_notes": {"type": "array", "items": ref("Note")}},
     ["id", "team_id", "mrn", "display_name", "status", "enrolled_on", "care_plan", "scores", "trials", "trd", "thase_rush", "referrals", "open_tasks", "open_handoffs", "recent_notes"]),
  "Created": obj({"id": uuid, "handoff_ids": {"type": "array", "items": uuid, "description": "Handoffs the playbook made of this change."}}, ["id"]),
+ "Moved": obj({"id": uuid, "status": {"type": "string"},
+               "superseded_handoff_ids": {"type": "array", "items": uuid, "description": "Open handoffs whose cause this move withdrew: closed as superseded."},
+               "cancelled_task_ids": {"type": "array", "items": uuid, "description": "A discharge: the other open tasks, cancelled."}},
+              ["id", "status", "superseded_handoff_ids"]),
+ "Correction": obj({"id": uuid, "record": {"type": "string", "enum": ["measurement", "trial", "trial-outcome", "referral", "note"]}, "patient_id": uuid,
+                    "entered_in_error": ref("EnteredInError"),
+                    "superseded_handoff_ids": {"type": "array", "items": uuid, "description": "Open handoffs it caused, now closed as superseded."},
+                    "trd_withdrawn": {"type": "boolean", "description": "The patient no longer meets the TRD definition."}},
+                   ["id", "record", "patient_id", "entered_in_error", "superseded_handoff_ids", "trd_withdrawn"]),
  "IntegrationEvent": obj({"event_id": {"type": "string", "pattern": "^[0-9]+$"}, "cursor": {"type": "string", "description": "This event's position in the feed (opaque)."},
                           "type": {"type": "string", "enum": EVENT_TYPES}, "team_id": uuid, "patient_id": uuid, "occurred_at": ts,
                           "details": {"type": "object", "additionalProperties": {"type": "string"},
@@ -134,7 +175,7 @@ schemas = {
                   "next_attempt_at": ts, "last_attempt_at": ts, "last_status": {"type": "integer"}, "last_error": {"type": "string"}, "delivered_at": ts, "created_at": ts},
                  ["id", "webhook_id", "event_id", "event_type", "status", "attempts", "created_at"]),
  "DeliveryPage": page("Delivery"),
- "ReportScore": obj({"total": {"type": "integer"}, "taken_at": ts}),
+ "ReportScore": obj({"total": {"type": "integer"}, "taken_at": ts, "severity": {"type": "string", "enum": SEVERITIES}}),
  "WeeklyReport": obj({
     "team_id": uuid, "team_name": {"type": "string"}, "iso_week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
     "week_start": ts, "week_end": ts, "as_of": ts, "generated_at": ts,
@@ -191,7 +232,11 @@ schemas = {
                  "pool_role": {"type": "string", "enum": POOL_ROLES}, "priority": {"type": "string", "enum": ["routine", "urgent", "asap", "stat"]},
                  "due_at": req_ts, "not_before": req_ts}, ["title"], "Give an owner (a member of the patient's team) or a role pool; not_before cannot be after due_at.")
             | {"anyOf": [{"required": ["owner_id"]}, {"required": ["pool_role"]}]},
- "TaskAction": obj({"note": free(4000)}, []),
+ "TaskAction": obj({"note": free(4000), "reason": free(1000)}, [],
+                   "complete: `note` is the evidence. cancel and fail need a reason (`reason`, or `note`); hold takes one."),
+ "Reassignment": obj({"role": {"type": "string", "enum": POOL_ROLES}, "member_id": uuid, "reason": text(1000)}, ["role", "reason"],
+                     "To another role's pool, or to a named member holding that role; the new receiver acknowledges it afresh."),
+ "CorrectionBody": obj({"reason": text(1000)}),
  "NewNote": obj({"kind": {"type": "string", "enum": ["progress", "psychotherapy", "social"], "default": "progress"}, "body": text(50000)}, ["body"]),
  "Amendment": obj({"body": text(50000)}),
  "NewMeasurement": {"description": "A score: the item answers (`items`) or the `total`, not both. PHQ-9: nine items 0-3 (total 0-27); GAD-7: seven items 0-3 (0-21); MADRS: ten items 0-6 (0-60). `taken_at` defaults to now and cannot be in the future.",
@@ -203,16 +248,20 @@ schemas = {
  "NewTrial": obj({"kind": {"type": "string", "enum": ["medication", "augmentation", "psychotherapy", "neuromodulation"]},
                   "drug": {"type": "string", "enum": DRUGS, "description": "A drug of the dose table (the seeded one is listed; an operator may add drugs)."},
                   "daily_dose_mg": {"type": "number", "exclusiveMinimum": 0, "maximum": 100000}, "started_on": req_date,
-                  "therapy": free(200)}, ["kind", "started_on"],
-                 "Medication and augmentation trials need `drug` and `daily_dose_mg`.")
+                  "therapy": free(200), "confirm_high_dose": {"type": "boolean"}, "high_dose_reason": free(1000)}, ["kind", "started_on"],
+                 "Medication and augmentation trials need `drug` and `daily_dose_mg`. A dose above the dose table's maximum is refused (422, naming the maximum) "
+                 "unless `confirm_high_dose` is true and `high_dose_reason` says why. `started_on` cannot be in the future nor more than a year before enrolment.")
             | {"if": {"properties": {"kind": {"enum": ["medication", "augmentation"]}}}, "then": {"required": ["drug", "daily_dose_mg"], "properties": {"drug": {"type": "string"}, "daily_dose_mg": {"type": "number"}}}},
  "NewTrialOutcome": obj({"outcome": {"type": "string", "enum": ["response", "partial-response", "non-response", "intolerance", "stopped-early"],
                                      "description": "Omit to derive it from the PHQ-9 before the trial and the last one by its stop."},
                          "stopped_on": req_date, "adherence": {"type": "number", "minimum": 0, "maximum": 1},
                          "sessions": {"type": "integer", "minimum": 0, "maximum": 1000}, "stop_reason": free(1000)}, ["stopped_on"]),
- "NewReferral": obj({"kind": {"type": "string", "enum": ["tms", "ect", "esketamine", "other"]}, "target_clinic": text(300), "note": free(4000)},
-                    ["kind", "target_clinic"]),
- "ReferralStatusChange": obj({"status": {"type": "string", "enum": ["requested", "accepted", "scheduled", "in-course", "completed", "declined", "cancelled"]}}),
+ "NewReferral": obj({"kind": {"type": "string", "enum": ["tms", "ect", "esketamine", "other"]}, "target_clinic": text(300), "note": free(4000),
+                     "reason": free(1000)},
+                    ["kind", "target_clinic"], "A second open referral of the same kind for a patient is 409 (with `existing`) unless `reason` says why."),
+ "ReferralStatusChange": obj({"status": {"type": "string", "enum": ["requested", "accepted", "scheduled", "in-course", "completed", "declined", "cancelled"]},
+                              "reason": free(1000)}, ["status"],
+                             "A move the status machine does not allow is 409 naming the allowed ones. Declined or cancelled, the referral's open handoffs are superseded."),
 }
 def resp(code, desc, schema=None, headers=None):
     r = {"description": desc}
@@ -256,6 +305,7 @@ def op(summary, tag, params=(), body=None, ok=None, errs=(), post=False, opid=No
         if "$ref" not in r: r.setdefault("headers", {}).update(reqid)
     o["responses"] = rs
     return o
+INC = P("include_entered_in_error", "query", {"type": "boolean", "default": False}, "Include records marked entered in error (marked as such).")
 created = lambda s="Created": resp(201, "Created", s, {"Location": {"description": "Where the new resource is", "schema": {"type": "string"}}})
 paths = {
  "/v1/me": {"get": op("Who the token speaks for", "me", ok=resp(200, "The caller", "Me"), opid="getMe")},
@@ -276,7 +326,7 @@ paths = {
  "/v1/patients/{id}": {"get": op("A patient's summary: plan, scores, response, trials, TRD and stage with reasons, referrals, open tasks and handoffs, recent notes",
                                  "patients", [idp], ok=resp(200, "Summary", "PatientSummary"), errs=("400", "403", "404"), opid="getPatient")},
  "/v1/patients/{id}/status": {"post": op("Move a patient (enrolled, active, relapse-prevention, discharged)", "patients", [idp], body="PatientStatusChange",
-                                         ok=resp(200, "Moved", "Created"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="changePatientStatus")},
+                                         ok=resp(200, "Moved; a discharge closes the patient's open work", "Moved"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="changePatientStatus")},
  "/v1/patients/{id}/care-plan": {
     "get": op("The care plan", "care plans", [idp], ok=resp(200, "The plan", "CarePlan", {"ETag": {"schema": {"type": "string"}, "description": "Send it back as If-Match to save."}}),
               errs=("400", "403", "404"), opid="getCarePlan"),
@@ -295,37 +345,42 @@ paths = {
                          ok=resp(200, "Tasks", "TaskPage"), errs=("400",), opid="listMyTasks")},
  "/v1/tasks/{id}": {"get": op("A task", "tasks", [idp], ok=resp(200, "Task", "Task"), errs=("400", "403", "404"), opid="getTask")},
 }
-for action, what in [("claim", "Claim a task from my role's pool"), ("start", "Start a task"), ("complete", "Complete a task (note: evidence)"), ("cancel", "Cancel a task (note: reason)")]:
+for action, what in [("claim", "Claim a task from my role's pool"), ("start", "Start a task (an unclaimed one is claimed for me)"),
+                     ("hold", "Put a task on hold"), ("resume", "Take a task off hold"),
+                     ("complete", "Complete a task (note: evidence); a requested or accepted one is claimed for me in the same step"),
+                     ("cancel", "Cancel a task (reason required)"), ("fail", "Close a task as failed (reason required)")]:
     o = op(what, "tasks", [idp], ok=resp(200, "The task", "Task"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid=f"{action}Task")
     o["requestBody"] = {"required": False, "content": {"application/json": {"schema": ref("TaskAction")}}}
     paths[f"/v1/tasks/{{id}}/{action}"] = {"post": o}
 paths.update({
  "/v1/patients/{id}/notes": {
-    "get": op("A patient's notes, oldest first (psychotherapy notes only to their author)", "notes", [idp, limit, cursor], ok=resp(200, "Notes", "NotePage"), errs=("400", "403", "404"), opid="listNotes"),
+    "get": op("A patient's notes, newest first, with their authors' names (psychotherapy notes only to their author)", "notes", [idp, INC, limit, cursor], ok=resp(200, "Notes", "NotePage"), errs=("400", "403", "404"), opid="listNotes"),
     "post": op("Add a note", "notes", [idp], body="NewNote", ok=created(), errs=("400", "403", "404", "413", "422"), post=True, opid="addNote")},
  "/v1/notes/{id}/amendments": {"post": op("Amend a note (a new note pointing at it; notes are never edited)", "notes", [idp], body="Amendment", ok=created(),
                                           errs=("400", "403", "404", "413", "422"), post=True, opid="amendNote")},
  "/v1/patients/{id}/measurements": {
-    "get": op("A patient's scores", "measurements", [idp, limit, cursor], ok=resp(200, "Scores", "MeasurementPage"), errs=("400", "403", "404"), opid="listMeasurements"),
+    "get": op("A patient's scores with their severity bands", "measurements", [idp, INC, limit, cursor], ok=resp(200, "Scores", "MeasurementPage"), errs=("400", "403", "404"), opid="listMeasurements"),
     "post": op("Record a score (a PHQ-9 item 9 above 0 makes same-day safety handoffs)", "measurements", [idp], body="NewMeasurement", ok=created(),
                errs=("400", "403", "404", "413", "422"), post=True, opid="recordMeasurement")},
  "/v1/patients/{id}/trials": {
-    "get": op("A patient's treatment trials with adequacy, oldest first", "trials", [idp, limit, cursor], ok=resp(200, "Trials", "TrialPage"), errs=("400", "403", "404"), opid="listTrials"),
+    "get": op("A patient's treatment trials with adequacy, oldest first", "trials", [idp, INC, limit, cursor], ok=resp(200, "Trials", "TrialPage"), errs=("400", "403", "404"), opid="listTrials"),
     "post": op("Start a trial (medication: psychiatrists; psychotherapy: psychologists)", "trials", [idp], body="NewTrial", ok=created(),
                errs=("400", "403", "404", "413", "422"), post=True, opid="startTrial")},
  "/v1/trials/{id}/outcome": {"post": op("Record how a trial ended; a failed adequate trial makes handoffs for the other roles", "trials", [idp], body="NewTrialOutcome",
                                         ok=resp(201, "Recorded", "TrialOutcomeResult"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="recordTrialOutcome")},
  "/v1/patients/{id}/referrals": {
-    "get": op("A patient's referrals, oldest first", "referrals", [idp, limit, cursor], ok=resp(200, "Referrals", "ReferralPage"), errs=("400", "403", "404"), opid="listReferrals"),
+    "get": op("A patient's referrals, oldest first", "referrals", [idp, INC, limit, cursor], ok=resp(200, "Referrals", "ReferralPage"), errs=("400", "403", "404"), opid="listReferrals"),
     "post": op("Make a referral (TMS, ECT, esketamine: psychiatrists)", "referrals", [idp], body="NewReferral", ok=created(),
-               errs=("400", "403", "404", "413", "422"), post=True, opid="makeReferral")},
- "/v1/referrals/{id}/status": {"post": op("Move a referral", "referrals", [idp], body="ReferralStatusChange", ok=resp(200, "Moved", "Created"),
+               errs=("400", "403", "404", "409", "413", "422"), post=True, opid="makeReferral")},
+ "/v1/referrals/{id}/status": {"post": op("Move a referral (declined or cancelled: its open handoffs are superseded)", "referrals", [idp], body="ReferralStatusChange", ok=resp(200, "Moved", "Moved"),
                                           errs=("400", "403", "404", "409", "413", "422"), post=True, opid="moveReferral")},
  "/v1/handoffs": {"get": op("Handoffs for my roles, soonest due first", "handoffs",
                             [P("include_acknowledged", "query", {"type": "boolean", "default": False}, "Include acknowledged ones."), limit, cursor],
                             ok=resp(200, "Handoffs", "HandoffPage"), errs=("400",), opid="listHandoffs")},
- "/v1/handoffs/{id}/acknowledge": {"post": op("Acknowledge a handoff", "handoffs", [idp], ok=resp(200, "Acknowledged", "Created"),
-                                              errs=("400", "403", "404", "409"), post=True, opid="acknowledgeHandoff")},
+ "/v1/handoffs/{id}/acknowledge": {"post": op("Acknowledge a handoff (by its id or its task's): members holding its receiving role, the member it was given to, or the care manager", "handoffs", [idp],
+                                              ok=resp(200, "The handoff's task", "Task"), errs=("400", "403", "404", "409"), post=True, opid="acknowledgeHandoff")},
+ "/v1/handoffs/{id}/reassign": {"post": op("Give a handoff to another role, or a named member, with a reason", "handoffs", [idp], body="Reassignment",
+                                           ok=resp(200, "The handoff's task", "Task"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="reassignHandoff")},
  "/v1/patients/{id}/events": {"get": op("A patient's history, newest first", "events", [idp, limit, numcursor], ok=resp(200, "Events", "EventPage"),
                                         errs=("400", "403", "404"), opid="listPatientEvents")},
  "/v1/events": {"get": op("The integration feed: events of my teams in commit order (never skips), long-polling with `wait`", "events",
@@ -376,6 +431,14 @@ paths.update({
                                        [idp, P("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 100}, "Page size (1-200)."), numcursor],
                                        ok=resp(200, "Audit entries, newest first", "AuditPage"), errs=("400", "403", "404"), opid="listAudit")},
 })
+for path, what, opid in [("/v1/measurements/{id}/entered-in-error", "a score", "measurementEnteredInError"),
+                        ("/v1/trials/{id}/entered-in-error", "a trial", "trialEnteredInError"),
+                        ("/v1/trials/{id}/outcome/entered-in-error", "a trial's outcome (the trial goes back to under way)", "trialOutcomeEnteredInError"),
+                        ("/v1/referrals/{id}/entered-in-error", "a referral", "referralEnteredInError"),
+                        ("/v1/notes/{id}/entered-in-error", "a note (its author only)", "noteEnteredInError")]:
+    paths[path] = {"post": op(f"Mark {what} entered in error", "corrections", [idp], body="CorrectionBody", ok=resp(200, "Marked", "Correction"),
+                              errs=("400", "403", "404", "409", "413", "422"), post=True, opid=opid,
+                              desc="By whoever recorded it or a psychiatrist (a note: its author). The record stays, marked, in history and audit; rules, summaries and reports leave it out and are recomputed; the open handoffs it caused are superseded.")}
 import copy
 def nullable_optionals(schema):
     """Optional request fields may be sent as null, which means the same as leaving them out."""
@@ -386,7 +449,8 @@ def nullable_optionals(schema):
         if name in schema.get("required", []) or "const" in p: continue
         if "$ref" in p: continue
         props[name] = {"anyOf": [copy.deepcopy(p), {"type": "null"}]}
-for name in ["NewRecommendation", "NewWebhook", "NewMember", "NewTask", "TaskAction", "NewNote", "NewMeasurement", "NewTrial", "NewTrialOutcome", "NewReferral"]:
+for name in ["NewRecommendation", "NewWebhook", "NewMember", "NewTask", "TaskAction", "NewNote", "NewMeasurement", "NewTrial", "NewTrialOutcome", "NewReferral",
+             "Reassignment", "ReferralStatusChange"]:
     nullable_optionals(schemas[name])
 doc = {
  "openapi": "3.1.0",

@@ -12,9 +12,15 @@ public struct Problem: Error, Sendable, Codable, Equatable {
     public var status: Int
     public var detail: String
     public var requestID: String?
+    /// The request field at fault ("started_on"), when one is.
+    public var field: String?
+    /// What would be accepted instead: allowed values or statuses, a range, close matches.
+    public var accepted: [String]?
+    /// The path of the open record that conflicts (a second referral of the same kind).
+    public var existing: String?
 
     enum CodingKeys: String, CodingKey {
-        case type, title, status, detail
+        case type, title, status, detail, field, accepted, existing
         case requestID = "request_id"
     }
 
@@ -58,6 +64,20 @@ public struct Problem: Error, Sendable, Codable, Equatable {
             case .conflict(let why): return Problem("conflict", title: "Conflict", status: .conflict, detail: why)
             case .invalid(let why): return .invalid(why)
             case .forbidden(let why): return .forbidden(why)
+            case .invalidValue(let value):
+                var problem = Problem.invalid(value.message)
+                problem.field = value.field
+                problem.accepted = value.accepted.isEmpty ? nil : value.accepted
+                return problem
+            case .moveNotAllowed(let error):
+                var problem = Problem("status-move-not-allowed", title: "Status move not allowed", status: .conflict, detail: error.description)
+                problem.field = "status"
+                problem.accepted = error.allowed
+                return problem
+            case .alreadyOpen(let why, let existing):
+                var problem = Problem("already-open", title: "Already open", status: .conflict, detail: why)
+                problem.existing = existing
+                return problem
             }
         case let error as IdempotencyError:
             switch error {

@@ -9,8 +9,8 @@ enum ReportRendering {
 
     static func scores(_ p: ReportPatient) -> String {
         guard let baseline = p.baseline else { return "no PHQ-9" }
-        guard let latest = p.latest, latest.takenAt > baseline.takenAt else { return "PHQ-9 \(baseline.total) (baseline only)" }
-        return "PHQ-9 \(baseline.total) → \(latest.total) (\(percent(p.change)) better)"
+        guard let latest = p.latest, latest.takenAt > baseline.takenAt else { return "PHQ-9 \(baseline.total) \(baseline.severity) (baseline only)" }
+        return "PHQ-9 \(baseline.total) \(baseline.severity) → \(latest.total) \(latest.severity) (\(percent(p.change)) better)"
     }
 
     static func trial(_ p: ReportPatient) -> String {

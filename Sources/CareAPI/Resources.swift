@@ -44,10 +44,12 @@ struct TaskOut: Encodable, Sendable, JSONWritable {
     var dueAt: Date?
     var notBefore: Date?
     var handoffId: String?
+    var statusReason: String?
 
     init(_ t: TaskSummary) {
         id = t.id.lower; patientId = t.patientID.lower; title = t.title; status = t.status.rawValue; priority = t.priority.rawValue
         ownerId = t.ownerID?.lower; poolRole = t.poolRole?.rawValue; dueAt = t.dueAt; notBefore = t.notBefore; handoffId = t.handoffID?.lower
+        statusReason = t.statusReason
     }
 
     /// By hand: the queue is the most read list (50 of these a page).
@@ -62,21 +64,40 @@ struct TaskOut: Encodable, Sendable, JSONWritable {
             o.optional("pool_role", poolRole) { $0.string($1) }
             o.member("priority") { $0.string(priority) }
             o.member("status") { $0.string(status) }
+            o.optional("status_reason", statusReason) { $0.string($1) }
             o.member("title") { $0.string(title) }
         }
+    }
+}
+
+/// A record's entered-in-error mark, as every record that has one answers it.
+struct EnteredInErrorOut: Encodable, Sendable {
+    var at: Date
+    var by: String?
+    var reason: String
+
+    init?(_ mark: EnteredInError?) {
+        guard let mark else { return nil }
+        at = mark.at; by = mark.by?.lower; reason = mark.reason
     }
 }
 
 struct NoteOut: Encodable, Sendable {
     var id: String
     var authorId: String
+    var authorName: String
     var kind: String
     var body: String
     var amendsId: String?
     var createdAt: Date
+    /// Whether a later note amends this one, and which.
+    var isAmended: Bool
+    var amendedBy: [String]
+    var enteredInError: EnteredInErrorOut?
 
     init(_ n: NoteSummary) {
-        id = n.id.lower; authorId = n.authorID.lower; kind = n.kind.rawValue; body = n.body; amendsId = n.amends?.lower; createdAt = n.createdAt
+        id = n.id.lower; authorId = n.authorID.lower; authorName = n.authorName; kind = n.kind.rawValue; body = n.body; amendsId = n.amends?.lower
+        createdAt = n.createdAt; isAmended = !n.amendedBy.isEmpty; amendedBy = n.amendedBy.map(\.lower); enteredInError = EnteredInErrorOut(n.enteredInError)
     }
 }
 
@@ -88,9 +109,13 @@ struct MeasurementOut: Encodable, Sendable {
     var safetySignal: Bool
     var takenAt: Date
     var recordedBy: String?
+    /// The severity band by its usual name: "moderately severe".
+    var severity: String
+    var enteredInError: EnteredInErrorOut?
 
     init(_ m: MeasurementItem) {
         id = m.id.lower; instrument = m.instrument.rawValue; total = m.total; items = m.items; safetySignal = m.safetySignal; takenAt = m.takenAt; recordedBy = m.recordedBy?.lower
+        severity = m.band; enteredInError = EnteredInErrorOut(m.enteredInError)
     }
 }
 
@@ -117,18 +142,28 @@ struct AdequacyOut: Encodable, Sendable, JSONWritable {
 }
 
 struct TrialOut: Encodable, Sendable {
+    struct Withdrawn: Encodable, Sendable { var outcome: String; var stoppedOn: String?; var reason: String; var withdrawnAt: Date; var withdrawnBy: String? }
     var id: String
     var kind: String
     var drug: String?
+    var therapy: String?
+    var sessions: Int?
     var startedOn: Day
     var stoppedOn: Day?
     var outcome: String?
+    var stopReason: String?
     var isFailed: Bool
     var adequacy: AdequacyOut?
+    var enteredInError: EnteredInErrorOut?
+    var withdrawnOutcomes: [Withdrawn]
 
     init(_ t: TrialSummary) {
-        id = t.id.lower; kind = t.kind.rawValue; drug = t.drug; startedOn = Day(t.startedOn); stoppedOn = t.stoppedOn.map(Day.init)
-        outcome = t.outcome?.rawValue; isFailed = t.isFailed; adequacy = t.adequacy.map(AdequacyOut.init)
+        id = t.id.lower; kind = t.kind.rawValue; drug = t.drug; therapy = t.therapy; sessions = t.sessions; startedOn = Day(t.startedOn)
+        stoppedOn = t.stoppedOn.map(Day.init); outcome = t.outcome?.rawValue; stopReason = t.stopReason; isFailed = t.isFailed
+        adequacy = t.adequacy.map(AdequacyOut.init); enteredInError = EnteredInErrorOut(t.enteredInError)
+        withdrawnOutcomes = t.withdrawnOutcomes.map {
+            Withdrawn(outcome: $0.outcome, stoppedOn: $0.stoppedOn, reason: $0.reason, withdrawnAt: $0.withdrawnAt, withdrawnBy: $0.withdrawnBy?.lower)
+        }
     }
 }
 
@@ -138,9 +173,14 @@ struct ReferralOut: Encodable, Sendable {
     var status: String
     var targetClinic: String
     var createdAt: Date
+    /// Why a second open referral of the same kind was made.
+    var reason: String?
+    var statusReason: String?
+    var enteredInError: EnteredInErrorOut?
 
     init(_ r: ReferralSummary) {
         id = r.id.lower; kind = r.kind.rawValue; status = r.status.rawValue; targetClinic = r.targetClinic; createdAt = r.createdAt
+        reason = r.reason; statusReason = r.statusReason; enteredInError = EnteredInErrorOut(r.enteredInError)
     }
 }
 
@@ -156,10 +196,16 @@ struct HandoffOut: Encodable, Sendable {
     var acknowledgedAt: Date?
     var escalated: Bool
     var createdAt: Date
+    /// open, acknowledged, superseded, or the task's own closing status (completed, cancelled, failed).
+    var status: String
+    var assignedMemberId: String?
+    var supersededReason: String?
 
     init(_ h: HandoffItem) {
         id = h.id.lower; patientId = h.patientID.lower; role = h.role.rawValue; reason = h.reason; step = h.stepKey; dueAt = h.dueAt
         taskId = h.taskID.lower; acknowledgedBy = h.acknowledgedBy?.lower; acknowledgedAt = h.acknowledgedAt; escalated = h.escalated; createdAt = h.createdAt
+        assignedMemberId = h.assignedTo?.lower; supersededReason = h.supersededReason
+        status = h.supersededAt != nil ? "superseded" : !h.taskStatus.isOpen ? h.taskStatus.rawValue : h.acknowledgedAt != nil ? "acknowledged" : "open"
     }
 }
 
@@ -238,7 +284,7 @@ struct SummaryOut: Encodable, Sendable {
     }
     struct ThaseRush: Encodable, Sendable { var stage: String; var inputs: [RuleInput] }
     struct Maudsley: Encodable, Sendable { var total: Int; var band: String; var inputs: [RuleInput] }
-    struct Score: Encodable, Sendable { var id: String; var instrument: String; var total: Int; var takenAt: Date; var safetySignal: Bool }
+    struct Score: Encodable, Sendable { var id: String; var instrument: String; var total: Int; var severity: String; var takenAt: Date; var safetySignal: Bool }
 
     var id: String
     var teamId: String
@@ -263,7 +309,9 @@ struct SummaryOut: Encodable, Sendable {
     init(_ s: PatientSummary) {
         id = s.id.lower; teamId = s.teamID.lower; mrn = s.mrn; displayName = s.displayName; status = s.status.rawValue; enrolledOn = Day(s.enrolledOn)
         carePlan = Plan(version: s.planVersion, goals: s.plan.goals, problems: s.plan.problems, treatmentLine: s.plan.treatmentLine)
-        scores = s.scores.map { Score(id: $0.id.lower, instrument: $0.instrument.rawValue, total: $0.total, takenAt: $0.takenAt, safetySignal: $0.safetySignal) }
+        scores = s.scores.map {
+            Score(id: $0.id.lower, instrument: $0.instrument.rawValue, total: $0.total, severity: $0.band, takenAt: $0.takenAt, safetySignal: $0.safetySignal)
+        }
         response = s.response.map { Response(category: $0.category.rawValue, improvement: ($0.improvement * 1000).rounded() / 1000, isResponse: $0.isResponse,
                                               isRemission: $0.isRemission, inputs: $0.inputs.wire) }
         trials = s.trials.map(TrialOut.init)
@@ -295,4 +343,20 @@ struct MemberOut: Encodable, Sendable {
 struct Created: Encodable, Sendable {
     var id: String
     var handoffIds: [String]?
+}
+
+/// What marking a record entered in error answers.
+struct CorrectionOut: Encodable, Sendable {
+    var id: String
+    var record: String
+    var patientId: String
+    var enteredInError: EnteredInErrorOut?
+    var supersededHandoffIds: [String]
+    var trdWithdrawn: Bool
+
+    init(_ c: Correction) {
+        id = c.id.lower; record = c.record.rawValue; patientId = c.patientID.lower
+        enteredInError = EnteredInErrorOut(EnteredInError(at: c.at, by: c.by, reason: c.reason))
+        supersededHandoffIds = c.supersededHandoffIDs.map(\.lower); trdWithdrawn = c.trdWithdrawn
+    }
 }

@@ -119,11 +119,17 @@ struct V1Controller: Sendable {
             let id = try context.id()
             let body = try await request.decodeJSON(StatusChange.self, context: context)
             guard let status = PatientStatus(rawValue: body.status) else {
-                throw Problem.invalid("'status' must be one of: \(PatientStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                var problem = Problem.invalid("'status' must be one of \(PatientStatus.names)")
+                problem.field = "status"
+                problem.accepted = PatientStatus.allCases.map(\.rawValue)
+                throw problem
             }
             let principal = try context.requirePrincipal()
-            try await context.acting("patient.status", request, patient: id) { try await store.changePatientStatus(id, to: status, actorID: principal.memberID) }
-            return try Wire.json(Created(id: id.lower))
+            let closed = try await context.acting("patient.status", request, patient: id) {
+                try await store.changePatientStatus(id, to: status, actorID: principal.memberID)
+            }
+            return try Wire.json(Moved(id: id.lower, status: status.rawValue, supersededHandoffIds: closed.handoffs.map(\.lower),
+                                       cancelledTaskIds: closed.tasks.map(\.lower)))
         }
         v1.get("patients/:id/care-plan") { request, context in
             let id = try context.id()
@@ -195,7 +201,9 @@ struct V1Controller: Sendable {
         var dueAt: Date?
         var notBefore: Date?
     }
-    struct TaskAction: Decodable { var note: String? }
+    struct TaskAction: Decodable { var note: String?; var reason: String? }
+    struct Reassignment: Decodable { var role: Role; var memberId: UUID?; var reason: String }
+    struct CorrectionBody: Decodable { var reason: String }
 
     func addTaskRoutes(_ v1: RouterGroup<CareRequestContext>) {
         v1.get("tasks") { request, context in
@@ -216,21 +224,26 @@ struct V1Controller: Sendable {
             let task = try await context.acting("task.read", request) { try await store.task(id) }
             return try Wire.json(TaskOut(task))
         }
-        for action in ["claim", "start", "complete", "cancel"] {
+        for action in ["claim", "start", "hold", "resume", "complete", "cancel", "fail"] {
             v1.post("tasks/:id/\(action)") { request, context in
                 let id = try context.id()
                 let principal = try context.requirePrincipal()
-                var note: String?
+                var body = TaskAction()
                 if request.headers[.contentLength].map({ $0 != "0" }) ?? (request.headers[.transferEncoding] != nil) {
-                    note = try await request.decodeJSON(TaskAction.self, context: context).note
-                    try checkText(note, "note", max: 4000)
+                    body = try await request.decodeJSON(TaskAction.self, context: context)
+                    try checkText(body.note, "note", max: 4000)
+                    try checkText(body.reason, "reason", max: 1000)
                 }
+                let member = principal.memberID
                 let task = try await context.acting("task.\(action)", request) { () -> TaskSummary in
                     switch action {
-                    case "claim": try await store.claimTask(id, memberID: principal.memberID)
-                    case "start": try await store.startTask(id, memberID: principal.memberID)
-                    case "complete": try await store.completeTask(id, memberID: principal.memberID, evidence: note)
-                    default: try await store.cancelTask(id, memberID: principal.memberID, reason: note)
+                    case "claim": try await store.claimTask(id, memberID: member)
+                    case "start": try await store.startTask(id, memberID: member)
+                    case "hold": try await store.holdTask(id, memberID: member, reason: body.reason ?? body.note)
+                    case "resume": try await store.resumeTask(id, memberID: member)
+                    case "complete": try await store.completeTask(id, memberID: member, evidence: body.note)
+                    case "fail": try await store.failTask(id, memberID: member, reason: body.reason ?? body.note)
+                    default: try await store.cancelTask(id, memberID: member, reason: body.reason ?? body.note)
                     }
                 }
                 return try Wire.json(TaskOut(task))
@@ -269,8 +282,18 @@ struct V1Controller: Sendable {
         v1.post("handoffs/:id/acknowledge") { request, context in
             let id = try context.id()
             let principal = try context.requirePrincipal()
-            try await context.acting("handoff.acknowledge", request) { try await store.acknowledgeHandoff(id, memberID: principal.memberID) }
-            return try Wire.json(Created(id: id.lower))
+            let task = try await context.acting("handoff.acknowledge", request) { try await store.acknowledgeHandoff(id, memberID: principal.memberID) }
+            return try Wire.json(TaskOut(task))
+        }
+        v1.post("handoffs/:id/reassign") { request, context in
+            let id = try context.id()
+            let body = try await request.decodeJSON(Reassignment.self, context: context)
+            try checkText(body.reason, "reason", max: 1000, required: true)
+            let principal = try context.requirePrincipal()
+            let task = try await context.acting("handoff.reassign", request) {
+                try await store.reassignHandoff(id, to: body.role, member: body.memberId, reason: body.reason, actorID: principal.memberID)
+            }
+            return try Wire.json(TaskOut(task))
         }
     }
 
@@ -279,7 +302,16 @@ struct V1Controller: Sendable {
     struct NewNote: Decodable { var kind: NoteKind?; var body: String }
     struct Amendment: Decodable { var body: String }
     struct NewMeasurement: Decodable { var instrument: Instrument; var items: [Int]?; var total: Int?; var takenAt: Date? }
-    struct NewTrial: Decodable { var kind: TrialKind; var drug: String?; var dailyDoseMg: Double?; var startedOn: Day; var therapy: String? }
+    struct NewTrial: Decodable {
+        var kind: TrialKind
+        var drug: String?
+        var dailyDoseMg: Double?
+        var startedOn: Day
+        var therapy: String?
+        /// A dose above the dose table's maximum is recorded only with both of these.
+        var confirmHighDose: Bool?
+        var highDoseReason: String?
+    }
     struct NewOutcome: Decodable { var outcome: TrialOutcome?; var stoppedOn: Day; var adherence: Double?; var sessions: Int?; var stopReason: String? }
     struct OutcomeOut: Encodable, JSONWritable {
         var trialId: String
@@ -300,16 +332,19 @@ struct V1Controller: Sendable {
             }
         }
     }
-    struct NewReferral: Decodable { var kind: ReferralKind; var targetClinic: String; var note: String? }
-    struct ReferralStatusChange: Decodable { var status: ReferralStatus }
+    struct NewReferral: Decodable { var kind: ReferralKind; var targetClinic: String; var note: String?; var reason: String? }
+    struct ReferralStatusChange: Decodable { var status: ReferralStatus; var reason: String? }
+    struct Moved: Encodable { var id: String; var status: String; var supersededHandoffIds: [String]; var cancelledTaskIds: [String]? }
 
     func addClinicalRoutes(_ v1: RouterGroup<CareRequestContext>) {
         v1.get("patients/:id/notes") { request, context in
             let id = try context.id()
             let principal = try context.requirePrincipal()
             let query = QueryParameters(request)
+            let include = try query.bool("include_entered_in_error") ?? false
             let page = try await context.acting("note.list", request, patient: id) {
-                try await store.notes(patientID: id, readerID: principal.memberID, limit: try query.limit(), after: try query.afterID())
+                try await store.notes(patientID: id, readerID: principal.memberID, includeEnteredInError: include, limit: try query.limit(),
+                                      after: try query.afterID())
             }
             return try Wire.json(ListPage(items: page.items.map(NoteOut.init), nextCursor: page.next))
         }
@@ -335,8 +370,9 @@ struct V1Controller: Sendable {
         v1.get("patients/:id/measurements") { request, context in
             let id = try context.id()
             let query = QueryParameters(request)
+            let include = try query.bool("include_entered_in_error") ?? false
             let page = try await context.acting("measurement.list", request, patient: id) {
-                try await store.measurements(patientID: id, limit: try query.limit(), after: try query.afterID())
+                try await store.measurements(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID())
             }
             return try Wire.json(ListPage(items: page.items.map(MeasurementOut.init), nextCursor: page.next))
         }
@@ -356,7 +392,6 @@ struct V1Controller: Sendable {
                 throw Problem.invalid(error.description)
             }
             let takenAt = body.takenAt ?? Date()
-            if takenAt > Date().addingTimeInterval(300) { throw Problem.invalid("'taken_at' cannot be in the future") }
             let result = try await context.acting("measurement.record", request, patient: id) {
                 try await store.recordMeasurement(patientID: id, score: score, takenAt: takenAt, actorID: principal.memberID)
             }
@@ -366,8 +401,9 @@ struct V1Controller: Sendable {
         v1.get("patients/:id/trials") { request, context in
             let id = try context.id()
             let query = QueryParameters(request)
+            let include = try query.bool("include_entered_in_error") ?? false
             let page = try await context.acting("trial.list", request, patient: id) {
-                try await store.trials(patientID: id, limit: try query.limit(), after: try query.afterID())
+                try await store.trials(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID())
             }
             return try Wire.json(ListPage(items: page.items.map(TrialOut.init), nextCursor: page.next))
         }
@@ -376,11 +412,18 @@ struct V1Controller: Sendable {
             let body = try await request.decodeJSON(NewTrial.self, context: context)
             try checkText(body.drug, "drug", max: 100)
             try checkText(body.therapy, "therapy", max: 200)
+            try checkText(body.highDoseReason, "high_dose_reason", max: 1000)
             if let dose = body.dailyDoseMg, !(dose > 0 && dose <= 100_000) { throw Problem.badRequest("'daily_dose_mg' must be above 0 and at most 100000") }
+            let highDoseReason = body.confirmHighDose == true ? body.highDoseReason : nil
+            if body.confirmHighDose == true, (highDoseReason ?? "").unicodeScalars.allSatisfy(isBlank) {
+                var problem = Problem.invalid("'confirm_high_dose' needs 'high_dose_reason': why this dose")
+                problem.field = "high_dose_reason"
+                throw problem
+            }
             let principal = try context.requirePrincipal()
             let trialID = try await context.acting("trial.start", request, patient: id) {
                 try await store.startTrial(patientID: id, kind: body.kind, drug: body.drug, dailyDoseMg: body.dailyDoseMg, startedOn: body.startedOn.date,
-                                           therapy: body.therapy, actorID: principal.memberID)
+                                           therapy: body.therapy, highDoseReason: highDoseReason, actorID: principal.memberID)
             }
             return try Wire.json(Created(id: trialID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/trials"])
         }
@@ -402,8 +445,9 @@ struct V1Controller: Sendable {
         v1.get("patients/:id/referrals") { request, context in
             let id = try context.id()
             let query = QueryParameters(request)
+            let include = try query.bool("include_entered_in_error") ?? false
             let page = try await context.acting("referral.list", request, patient: id) {
-                try await store.referrals(patientID: id, limit: try query.limit(), after: try query.afterID())
+                try await store.referrals(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID())
             }
             return try Wire.json(ListPage(items: page.items.map(ReferralOut.init), nextCursor: page.next))
         }
@@ -412,9 +456,11 @@ struct V1Controller: Sendable {
             let body = try await request.decodeJSON(NewReferral.self, context: context)
             try checkText(body.targetClinic, "target_clinic", max: 300, required: true)
             try checkText(body.note, "note", max: 4000)
+            try checkText(body.reason, "reason", max: 1000)
             let principal = try context.requirePrincipal()
             let result = try await context.acting("referral.make", request, patient: id) {
-                try await store.makeReferral(patientID: id, kind: body.kind, targetClinic: body.targetClinic, note: body.note ?? "", actorID: principal.memberID)
+                try await store.makeReferral(patientID: id, kind: body.kind, targetClinic: body.targetClinic, note: body.note ?? "", reason: body.reason,
+                                             actorID: principal.memberID)
             }
             return try Wire.json(Created(id: result.referralID.lower, handoffIds: result.event.handoffIDs.map(\.lower)), status: .created,
                                  headers: [.location: "/v1/patients/\(id.lower)/referrals"])
@@ -422,9 +468,26 @@ struct V1Controller: Sendable {
         v1.post("referrals/:id/status") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(ReferralStatusChange.self, context: context)
+            try checkText(body.reason, "reason", max: 1000)
             let principal = try context.requirePrincipal()
-            try await context.acting("referral.status", request) { try await store.moveReferral(id, to: body.status, actorID: principal.memberID) }
-            return try Wire.json(Created(id: id.lower))
+            let superseded = try await context.acting("referral.status", request) {
+                try await store.moveReferral(id, to: body.status, reason: body.reason, actorID: principal.memberID)
+            }
+            return try Wire.json(Moved(id: id.lower, status: body.status.rawValue, supersededHandoffIds: superseded.map(\.lower)))
+        }
+        for (path, record) in [("measurements/:id/entered-in-error", CorrectableRecord.measurement), ("trials/:id/entered-in-error", .trial),
+                               ("trials/:id/outcome/entered-in-error", .trialOutcome), ("referrals/:id/entered-in-error", .referral),
+                               ("notes/:id/entered-in-error", .note)] {
+            v1.post(RouterPath(stringLiteral: path)) { request, context in
+                let id = try context.id()
+                let body = try await request.decodeJSON(CorrectionBody.self, context: context)
+                try checkText(body.reason, "reason", max: 1000, required: true)
+                let principal = try context.requirePrincipal()
+                let correction = try await context.acting("\(record.rawValue.replacingOccurrences(of: "-", with: "_")).entered_in_error", request) {
+                    try await store.markEnteredInError(record, id: id, reason: body.reason, actorID: principal.memberID)
+                }
+                return try Wire.json(CorrectionOut(correction))
+            }
         }
     }
 }

@@ -215,6 +215,8 @@ extension Request {
             return "'\(key.stringValue.snakeCased)' is required\(parent)"
         case .typeMismatch(let type, let context):
             return "\(path(context)) must be \(Self.typeName(type))"
+        case .dataCorrupted(let context) where context.debugDescription.contains("UUID"):
+            return "\(path(context)) must be an id such as \(Self.exampleID)"
         case .valueNotFound(let type, let context):
             return "\(path(context)) must be \(Self.typeName(type)), not null"
         case .dataCorrupted(let context):
@@ -225,8 +227,11 @@ extension Request {
         }
     }
 
+    static let exampleID = "3f2b8c1e-6d4a-4b9e-9c7f-2a5e1d0b7c44"
+
     static func typeName(_ type: Any.Type) -> String {
         switch type {
+        case is UUID.Type: "an id such as \(exampleID)"
         case is String.Type: "a string"
         case is Int.Type, is Int64.Type: "an integer"
         case is Double.Type: "a number"
@@ -296,7 +301,7 @@ struct QueryParameters {
 
     func uuid(_ name: String) throws -> UUID? {
         guard let text = try string(name) else { return nil }
-        guard let id = UUID(hyphenated: text) else { throw Problem.badRequest("'\(name)' must be a UUID") }
+        guard let id = UUID(hyphenated: text) else { throw Problem.badRequest("'\(name)' must be an id such as \(Request.exampleID)") }
         return id
     }
 
@@ -319,7 +324,10 @@ struct QueryParameters {
         guard let text = try string(name, maxLength: 500) else { return nil }
         return try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
             guard let value = T(rawValue: String(part)) else {
-                throw Problem.badRequest("'\(name)' must be one or more (comma-separated) of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                var problem = Problem.badRequest("'\(name)' must be one or more (comma-separated) of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                problem.field = name
+                problem.accepted = T.allCases.map(\.rawValue)
+                throw problem
             }
             return value
         }
@@ -330,7 +338,7 @@ extension CareRequestContext {
     /// A path parameter that must be a UUID.
     func id(_ name: String = "id") throws -> UUID {
         guard let text = parameters.get(name), let id = UUID(hyphenated: text) else {
-            throw Problem.badRequest("the \(name) in the path must be a UUID")
+            throw Problem.badRequest("the \(name) in the path must be an id such as \(Request.exampleID)")
         }
         return id
     }

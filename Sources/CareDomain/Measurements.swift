@@ -167,3 +167,25 @@ public struct ResponseRules: Sendable, Equatable, Codable {
                                   isRemission: latest.isRemission, inputs: inputs)
     }
 }
+
+extension Severity {
+    /// The band by the name the instrument gives it: PHQ-9 minimal, mild, moderate, moderately
+    /// severe, severe; GAD-7 minimal to severe; MADRS normal, mild, moderate, severe.
+    public func name(for instrument: Instrument) -> String {
+        switch self {
+        case .minimal: instrument == .madrs ? "normal" : "minimal"
+        case .moderatelySevere: "moderately severe"
+        case .mild, .moderate, .severe: rawValue
+        }
+    }
+}
+
+extension Score {
+    /// The severity band by its usual name ("moderately severe").
+    public var band: String { severity.name(for: instrument) }
+
+    /// The band of a stored total (a total the database holds is always in range).
+    public static func band(_ instrument: Instrument, total: Int) -> String {
+        ((try? Score(instrument, total: total))?.severity ?? .severe).name(for: instrument)
+    }
+}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a request may do to a patient's data, decided from the caller's roles on the patient's
 /// team (and a service account's scopes). The store checks these inside the transaction; row-level
 /// security in PostgreSQL is the second line behind them.
@@ -19,6 +21,9 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
     case referNeuromodulation
     case referOther
     case moveReferral
+    /// Mark a score, trial, outcome, referral or note entered in error (the record's own rule
+    /// then asks who recorded it: RecordPermission.mayMarkEnteredInError).
+    case correctRecords
     case readAudit
     case manageTeam
     /// The integration feed (GET /v1/events): ids and types of the team's events.
@@ -35,7 +40,7 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
         switch self {
         case .readClinical:
             return clinical || (integration && scopes.contains("patients:read"))
-        case .managePatients, .recordMeasurement, .addNote:
+        case .managePatients, .recordMeasurement, .addNote, .correctRecords:
             return clinical || (integration && scopes.contains("patients:write"))
         case .addPsychotherapyNote:
             return roles.contains(.psychologist) || roles.contains(.psychiatrist)
@@ -73,6 +78,7 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
         case .referNeuromodulation: "only psychiatrists make TMS, ECT and esketamine referrals"
         case .referOther: "only the team's clinicians make referrals"
         case .moveReferral: "only the team's clinicians move referrals"
+        case .correctRecords: "your roles on this team do not include correcting records"
         case .readAudit: "only the compliance role reads the audit trail"
         case .manageTeam: "only the team's admins manage its members"
         case .readEvents: "reading the event feed needs a clinical role on the team, or a service account with the events:read scope"
@@ -92,4 +98,47 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
     public static func refer(_ kind: ReferralKind) -> Permission {
         kind == .other ? .referOther : .referNeuromodulation
     }
+}
+
+/// Who may act on one piece of work or one record, beyond the team-wide permissions above: the
+/// rules that depend on the record itself (its receiving role, its author, its recorder).
+/// docs/domain.md, "Lifecycle and corrections".
+public enum RecordPermission {
+    /// A handoff belongs to its receiving role: members holding that role (or the member it was
+    /// given to) acknowledge or reassign it; the care manager may too, as coordinator.
+    public static func mayWorkHandoff(roles: Set<Role>, memberID: UUID, handoffRole: Role, assignedTo: UUID?) -> Bool {
+        if roles.contains(.careManager) { return true }
+        if let assignedTo { return assignedTo == memberID }
+        return roles.contains(handoffRole)
+    }
+
+    public static func handoffRefusal(handoffRole: Role, assignedTo: UUID?) -> String {
+        if assignedTo != nil {
+            return "this handoff was given to another member; only they or the care manager acknowledge or reassign it"
+        }
+        return "this handoff is for the \(handoffRole.spoken); only a \(handoffRole.spoken) of the team or the care manager acknowledges or reassigns it"
+    }
+
+    /// A score, trial, outcome or referral is marked entered in error by whoever recorded it, or
+    /// by a psychiatrist; a note only by its author.
+    public static func mayMarkEnteredInError(recordedBy: UUID?, memberID: UUID, roles: Set<Role>, isNote: Bool) -> Bool {
+        if isNote { return recordedBy == memberID }
+        return recordedBy == memberID || roles.contains(.psychiatrist)
+    }
+
+    public static func enteredInErrorRefusal(what: String, isNote: Bool) -> String {
+        isNote
+            ? "only the author of a note marks it entered in error"
+            : "only whoever recorded this \(what), or a psychiatrist, marks it entered in error"
+    }
+
+    /// Only a note's author amends it; others add a note of their own.
+    public static func mayAmendNote(authorID: UUID, memberID: UUID) -> Bool { authorID == memberID }
+
+    public static let amendRefusal = "only the author of a note amends it; add a note of your own instead"
+}
+
+extension Role {
+    /// The role as a sentence names it: "social worker", "care manager".
+    public var spoken: String { rawValue.replacingOccurrences(of: "_", with: " ") }
 }

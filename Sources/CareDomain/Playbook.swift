@@ -13,19 +13,34 @@ public enum EventType {
     public static let handoffCreated = "handoff.created"
     public static let handoffAcknowledged = "handoff.acknowledged"
     public static let handoffEscalated = "handoff.escalated"
+    public static let handoffReassigned = "handoff.reassigned"
+    /// Its cause was withdrawn: the handoff's task is closed as cancelled, never deleted.
+    public static let handoffSuperseded = "handoff.superseded"
+    /// A later cause attached to a one-per-patient handoff that was still open.
+    public static let handoffCauseAdded = "handoff.cause_added"
+    /// The patient no longer meets the TRD definition (a failed trial was entered in error).
+    public static let trdWithdrawn = "patient.trd_withdrawn"
+    public static let measurementEnteredInError = "measurement.entered_in_error"
+    public static let trialEnteredInError = "trial.entered_in_error"
+    public static let trialOutcomeEnteredInError = "trial.outcome_entered_in_error"
+    public static let referralEnteredInError = "referral.entered_in_error"
+    public static let noteEnteredInError = "note.entered_in_error"
+    /// The note events that carry a note's kind (psychotherapy ones are shown to their author only).
+    public static let noteEvents = ["note.added", "note.amended", noteEnteredInError]
 
     /// Every type an integration can subscribe to: the events of a team and its patients.
     /// (Token events name no team and stay in the log only.)
     public static let integration: [String] = [
         "team.created", "member.created",
-        "patient.enrolled", "patient.status_changed", trdReached,
+        "patient.enrolled", "patient.status_changed", trdReached, trdWithdrawn,
         "care_plan.updated",
-        "task.created", "task.assigned", "task.claimed", "task.started", taskCompleted, "task.cancelled",
-        "note.added", "note.amended",
-        measurementRecorded,
-        trialStarted, "trial.dose_changed", trialOutcomeRecorded, trialFailed,
-        referralMade, referralStatusChanged,
-        handoffCreated, handoffAcknowledged, handoffEscalated,
+        "task.created", "task.assigned", "task.claimed", "task.started", "task.held", "task.resumed", taskCompleted, "task.cancelled",
+        "task.failed",
+        "note.added", "note.amended", noteEnteredInError,
+        measurementRecorded, measurementEnteredInError,
+        trialStarted, "trial.dose_changed", trialOutcomeRecorded, trialFailed, trialOutcomeEnteredInError, trialEnteredInError,
+        referralMade, referralStatusChanged, referralEnteredInError,
+        handoffCreated, handoffAcknowledged, handoffEscalated, handoffReassigned, handoffSuperseded, handoffCauseAdded,
     ]
 }
 
@@ -47,9 +62,12 @@ public struct PlaybookStep: Sendable, Equatable, Codable {
     public var title: String
     public var priority: TaskPriority
     public var dueInHours: Int
+    /// One open piece of work per patient: a later cause attaches to the open handoff (its
+    /// causes list grows) instead of making another.
+    public var onePerPatient: Bool
 
     public init(key: String, event: String, condition: PlaybookCondition = .always, role: Role, title: String,
-                priority: TaskPriority = .routine, dueInHours: Int) {
+                priority: TaskPriority = .routine, dueInHours: Int, onePerPatient: Bool = false) {
         self.key = key
         self.event = event
         self.condition = condition
@@ -57,6 +75,18 @@ public struct PlaybookStep: Sendable, Equatable, Codable {
         self.title = title
         self.priority = priority
         self.dueInHours = dueInHours
+        self.onePerPatient = onePerPatient
+    }
+
+    enum CodingKeys: String, CodingKey { case key, event, condition, role, title, priority, dueInHours, onePerPatient }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(key: try c.decode(String.self, forKey: .key), event: try c.decode(String.self, forKey: .event),
+                  condition: try c.decode(PlaybookCondition.self, forKey: .condition), role: try c.decode(Role.self, forKey: .role),
+                  title: try c.decode(String.self, forKey: .title), priority: try c.decode(TaskPriority.self, forKey: .priority),
+                  dueInHours: try c.decode(Int.self, forKey: .dueInHours),
+                  onePerPatient: try c.decodeIfPresent(Bool.self, forKey: .onePerPatient) ?? false)
     }
 }
 
@@ -68,13 +98,18 @@ public struct PlaybookEvent: Sendable, Equatable {
     public var safetySignal: Bool
     /// A short human description of what happened ("sertraline: non-response after 8 weeks").
     public var summary: String
+    /// The record the event is about (the trial, referral, score, or escalated handoff): when it
+    /// is withdrawn, the handoffs it caused are superseded.
+    public var subjectID: UUID?
 
-    public init(type: String, occurredAt: Date, referralKind: ReferralKind? = nil, safetySignal: Bool = false, summary: String) {
+    public init(type: String, occurredAt: Date, referralKind: ReferralKind? = nil, safetySignal: Bool = false, summary: String,
+                subjectID: UUID? = nil) {
         self.type = type
         self.occurredAt = occurredAt
         self.referralKind = referralKind
         self.safetySignal = safetySignal
         self.summary = summary
+        self.subjectID = subjectID
     }
 }
 
@@ -86,6 +121,12 @@ public struct HandoffPlan: Sendable, Equatable {
     public var reason: String
     public var priority: TaskPriority
     public var due: Date
+    public var onePerPatient: Bool
+
+    /// The title of a handoff with `causes` causes: the step's title, saying how many when more than one.
+    public static func title(_ base: String, causes: Int) -> String {
+        causes > 1 ? "\(base) (\(causes) causes)" : base
+    }
 }
 
 /// The handoff playbook: data, seeded with DOMAIN.md's defaults and editable by an admin.
@@ -107,21 +148,22 @@ public struct Playbook: Sendable, Equatable, Codable {
         .map { step in
             HandoffPlan(stepKey: step.key, role: step.role, title: step.title,
                         reason: "\(event.type): \(event.summary)", priority: step.priority,
-                        due: event.occurredAt.addingTimeInterval(Double(step.dueInHours) * 3600))
+                        due: event.occurredAt.addingTimeInterval(Double(step.dueInHours) * 3600), onePerPatient: step.onePerPatient)
         }
     }
 
     public static let `default` = Playbook(steps: [
         // A trial fails.
         PlaybookStep(key: "trial-failed.next-step", event: EventType.trialFailed, role: .psychiatrist,
-                     title: "Plan the next treatment step: optimise, switch, augment or refer", priority: .urgent, dueInHours: 72),
+                     title: "Plan the next treatment step: optimise, switch, augment or refer", priority: .urgent, dueInHours: 72,
+                     onePerPatient: true),
         PlaybookStep(key: "trial-failed.psychotherapy-review", event: EventType.trialFailed, role: .psychologist,
                      title: "Review psychotherapy: adequacy, augmentation with CBT or behavioural activation", dueInHours: 168),
         PlaybookStep(key: "trial-failed.barriers", event: EventType.trialFailed, role: .socialWorker,
                      title: "Screen for barriers: adherence, money, housing, support", dueInHours: 168),
         // The patient now meets the TRD definition.
         PlaybookStep(key: "trd.evaluate-neuromodulation", event: EventType.trdReached, role: .psychiatrist,
-                     title: "Evaluate for TMS, ECT or esketamine", priority: .urgent, dueInHours: 168),
+                     title: "Evaluate for TMS, ECT or esketamine", priority: .urgent, dueInHours: 168, onePerPatient: true),
         // A TMS referral is made.
         PlaybookStep(key: "tms.prior-authorisation", event: EventType.referralMade, condition: .referralKind(.tms), role: .socialWorker,
                      title: "Insurance prior authorisation for TMS: every prior trial with drug, class, dates, dose, weeks at dose, reason stopped, PHQ-9 before and after",

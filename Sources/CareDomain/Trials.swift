@@ -27,11 +27,14 @@ public struct DoseEntry: Sendable, Equatable, Codable {
     public var drug: String
     public var drugClass: DrugClass
     public var minimumAdequateDailyDoseMg: Double
+    /// The highest daily dose accepted without a stated reason (nil: no ceiling).
+    public var maximumDailyDoseMg: Double?
 
-    public init(_ drug: String, _ drugClass: DrugClass, _ minimumMg: Double) {
+    public init(_ drug: String, _ drugClass: DrugClass, _ minimumMg: Double, max maximumMg: Double? = nil) {
         self.drug = drug
         self.drugClass = drugClass
         self.minimumAdequateDailyDoseMg = minimumMg
+        self.maximumDailyDoseMg = maximumMg
     }
 }
 
@@ -48,27 +51,81 @@ public struct DoseTable: Sendable, Equatable, Codable {
         return entries.first { $0.drug == key }
     }
 
+    /// Close matches for a name that is not in the table, best first: names that start with it
+    /// or contain it, then names a few typing slips away.
+    public func suggestions(for name: String, limit: Int = 5) -> [String] {
+        let key = name.lowercased().trimmingCharacters(in: .whitespaces)
+        guard !key.isEmpty else { return [] }
+        let scored = entries.compactMap { entry -> (Int, String)? in
+            if entry.drug.hasPrefix(key) || (key.count >= 3 && entry.drug.contains(key)) { return (0, entry.drug) }
+            let distance = editDistance(key, entry.drug)
+            return distance <= max(2, key.count / 3) ? (distance, entry.drug) : nil
+        }
+        return scored.sorted { $0 < $1 }.prefix(limit).map(\.1)
+    }
+
+    /// The dose table's entry for `drug`, or the refusal that names close matches.
+    public func known(_ drug: String, field: String = "drug") throws(InvalidValue) -> DoseEntry {
+        if let entry = entry(for: drug) { return entry }
+        let close = suggestions(for: drug)
+        throw InvalidValue(field: field, message: "\(drug) is not in the dose table"
+                           + (close.isEmpty ? "; an admin adds new drugs to it" : "; did you mean \(close.joined(separator: ", "))?"),
+                           accepted: close)
+    }
+
+    /// A daily dose the table accepts: above 0, and at most the drug's maximum unless a reason
+    /// for the high dose is given.
+    public func checkDose(_ dailyDoseMg: Double, of entry: DoseEntry, field: String = "daily_dose_mg", highDoseReason: String?) throws(InvalidValue) {
+        guard dailyDoseMg > 0, dailyDoseMg.isFinite else {
+            throw InvalidValue(field: field, message: "a daily dose must be above 0 mg", accepted: [])
+        }
+        if let maximum = entry.maximumDailyDoseMg, dailyDoseMg > maximum,
+           (highDoseReason ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw InvalidValue(
+                field: field,
+                message: "\(format(dailyDoseMg)) mg a day is above the dose table's maximum for \(entry.drug) (\(format(maximum)) mg); "
+                    + "to record it anyway, set confirm_high_dose with a reason",
+                accepted: ["up to \(format(maximum))"])
+        }
+    }
+
     public static let `default` = DoseTable(entries: [
-        DoseEntry("citalopram", .ssri, 20), DoseEntry("escitalopram", .ssri, 10),
-        DoseEntry("fluoxetine", .ssri, 20), DoseEntry("fluvoxamine", .ssri, 100),
-        DoseEntry("paroxetine", .ssri, 20), DoseEntry("sertraline", .ssri, 50),
-        DoseEntry("venlafaxine", .snri, 150), DoseEntry("desvenlafaxine", .snri, 50),
-        DoseEntry("duloxetine", .snri, 60), DoseEntry("levomilnacipran", .snri, 40),
-        DoseEntry("milnacipran", .snri, 100),
-        DoseEntry("bupropion", .ndri, 300),
-        DoseEntry("mirtazapine", .nassa, 30),
-        DoseEntry("vortioxetine", .multimodal, 10), DoseEntry("vilazodone", .multimodal, 20),
-        DoseEntry("trazodone", .sari, 150), DoseEntry("agomelatine", .melatonergic, 25),
-        DoseEntry("amitriptyline", .tca, 150), DoseEntry("clomipramine", .tca, 150),
-        DoseEntry("desipramine", .tca, 150), DoseEntry("doxepin", .tca, 150),
-        DoseEntry("imipramine", .tca, 150), DoseEntry("nortriptyline", .tca, 75),
-        DoseEntry("isocarboxazid", .maoi, 30), DoseEntry("phenelzine", .maoi, 45),
-        DoseEntry("tranylcypromine", .maoi, 30), DoseEntry("selegiline-transdermal", .maoi, 6),
-        DoseEntry("lithium", .lithium, 600),
-        DoseEntry("aripiprazole", .atypicalAntipsychotic, 2),
-        DoseEntry("brexpiprazole", .atypicalAntipsychotic, 1),
-        DoseEntry("quetiapine", .atypicalAntipsychotic, 150),
+        // Minimum adequate daily dose, then the usual labelled maximum (mg a day).
+        DoseEntry("citalopram", .ssri, 20, max: 40), DoseEntry("escitalopram", .ssri, 10, max: 20),
+        DoseEntry("fluoxetine", .ssri, 20, max: 80), DoseEntry("fluvoxamine", .ssri, 100, max: 300),
+        DoseEntry("paroxetine", .ssri, 20, max: 60), DoseEntry("sertraline", .ssri, 50, max: 200),
+        DoseEntry("venlafaxine", .snri, 150, max: 375), DoseEntry("desvenlafaxine", .snri, 50, max: 400),
+        DoseEntry("duloxetine", .snri, 60, max: 120), DoseEntry("levomilnacipran", .snri, 40, max: 120),
+        DoseEntry("milnacipran", .snri, 100, max: 200),
+        DoseEntry("bupropion", .ndri, 300, max: 450),
+        DoseEntry("mirtazapine", .nassa, 30, max: 45),
+        DoseEntry("vortioxetine", .multimodal, 10, max: 20), DoseEntry("vilazodone", .multimodal, 20, max: 40),
+        DoseEntry("trazodone", .sari, 150, max: 600), DoseEntry("agomelatine", .melatonergic, 25, max: 50),
+        DoseEntry("amitriptyline", .tca, 150, max: 300), DoseEntry("clomipramine", .tca, 150, max: 250),
+        DoseEntry("desipramine", .tca, 150, max: 300), DoseEntry("doxepin", .tca, 150, max: 300),
+        DoseEntry("imipramine", .tca, 150, max: 300), DoseEntry("nortriptyline", .tca, 75, max: 150),
+        DoseEntry("isocarboxazid", .maoi, 30, max: 60), DoseEntry("phenelzine", .maoi, 45, max: 90),
+        DoseEntry("tranylcypromine", .maoi, 30, max: 60), DoseEntry("selegiline-transdermal", .maoi, 6, max: 12),
+        DoseEntry("lithium", .lithium, 600, max: 1800),
+        DoseEntry("aripiprazole", .atypicalAntipsychotic, 2, max: 15),
+        DoseEntry("brexpiprazole", .atypicalAntipsychotic, 1, max: 3),
+        DoseEntry("quetiapine", .atypicalAntipsychotic, 150, max: 300),
     ])
+}
+
+/// Levenshtein distance (drug names are short).
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in stride(from: 1, through: b.count, by: 1) {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
 }
 
 public enum TrialKind: String, Sendable, Codable, CaseIterable {

@@ -11,6 +11,12 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalid(String)
     /// The caller may see the patient but their roles do not allow this.
     case forbidden(String)
+    /// A value that cannot be true, naming the field and what would be accepted (422).
+    case invalidValue(InvalidValue)
+    /// A status move the status machine does not allow, naming the moves that are (409).
+    case moveNotAllowed(TransitionError)
+    /// An open record already does what was asked (409); `existing` is its path.
+    case alreadyOpen(String, existing: String)
 
     public var description: String {
         switch self {
@@ -18,6 +24,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .conflict(let why): why
         case .invalid(let why): why
         case .forbidden(let why): why
+        case .invalidValue(let value): value.message
+        case .moveNotAllowed(let error): error.description
+        case .alreadyOpen(let why, _): why
         }
     }
 }
@@ -98,7 +107,7 @@ public struct CareStore: Sendable {
                 let outcome: String
                 switch error {
                 case .notFound, .forbidden: outcome = "denied"
-                case .conflict, .invalid: outcome = "failed"
+                case .conflict, .invalid, .invalidValue, .moveNotAllowed, .alreadyOpen: outcome = "failed"
                 }
                 if !trail.patients.isEmpty || actor.patientID != nil {
                     await auditRefusal(actor: actor, patients: trail.patients, outcome: outcome, detail: error.description)
@@ -151,45 +160,91 @@ final class CommandContext {
             RETURNING id, occurred_at
             """)
         let (id, occurredAt) = try row[0].decode(Int64.self, Date.self)
-        var handoffs: [UUID] = []
+        var handoffs: (made: [UUID], joined: [UUID]) = ([], [])
         if let patientID, let event = playbookEvent(occurredAt) {
             handoffs = try await applyPlaybook(eventID: id, event: event, teamID: teamID, patientID: patientID)
         }
-        return AppendedEvent(id: id, occurredAt: occurredAt, handoffIDs: handoffs)
+        return AppendedEvent(id: id, occurredAt: occurredAt, handoffIDs: handoffs.made, joinedHandoffIDs: handoffs.joined)
     }
 
     /// One task in the receiving role's pool and one handoff per matching playbook step, each
-    /// announced by a handoff.created event (for the feed and webhooks).
-    /// UNIQUE (event_id, step_key) makes a second handoff for the same step impossible.
-    private func applyPlaybook(eventID: Int64, event: PlaybookEvent, teamID: UUID?, patientID: UUID) async throws -> [UUID] {
-        let playbook = try await loadPlaybook()
+    /// announced by a handoff.created event (for the feed and webhooks). A one-per-patient step
+    /// whose handoff is still open for the patient gets this event as one more cause instead
+    /// (handoff.cause_added). UNIQUE (event_id, step_key) on the causes makes a second handoff,
+    /// or a second attachment, for the same step of the same event impossible.
+    private func applyPlaybook(eventID: Int64, event: PlaybookEvent, teamID: UUID?, patientID: UUID) async throws -> (made: [UUID], joined: [UUID]) {
+        let plans = try await loadPlaybook().handoffs(for: event)
+        guard !plans.isEmpty else { return ([], []) }
+        var open: [String: (id: UUID, causes: Int)] = [:]
+        let shared = plans.filter(\.onePerPatient).map(\.stepKey)
+        if !shared.isEmpty {
+            // The patient's row lock makes concurrent causes take turns: the second finds the
+            // handoff the first made (each statement of a read-committed transaction sees what
+            // committed before it began).
+            await connection.sendWithNext("SELECT 1 FROM patients WHERE id = \(patientID) FOR UPDATE")
+            for row in try await connection.query("""
+                SELECT h.id, h.step_key, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND c.withdrawn_at IS NULL)::int
+                FROM handoffs h JOIN tasks t ON t.id = h.task_id
+                WHERE h.patient_id = \(patientID) AND h.step_key = ANY(\(shared)) AND h.superseded_at IS NULL
+                  AND t.status NOT IN ('completed', 'cancelled', 'failed')
+                ORDER BY h.created_at
+                """) {
+                let (id, step, causes) = try row.decode(UUID.self, String.self, Int.self)
+                if open[step] == nil { open[step] = (id, causes) }
+            }
+        }
         var handoffIDs: [UUID] = []
+        var joined: [UUID] = []
         var inserts: [PQQuery] = []
-        for plan in playbook.handoffs(for: event) {
-            let handoffID = UUID.random()
-            let taskID = UUID.random()
+        for plan in plans {
+            if plan.onePerPatient, let existing = open[plan.stepKey] {
+                let causes = existing.causes + 1
+                inserts.append("""
+                    INSERT INTO handoff_causes (handoff_id, event_id, step_key, patient_id, subject_id, summary)
+                    VALUES (\(existing.id), \(eventID), \(plan.stepKey), \(patientID), \(event.subjectID), \(plan.reason))
+                    """)
+                inserts.append("""
+                    UPDATE tasks SET title = \(HandoffPlan.title(plan.title, causes: causes)), updated_at = now() WHERE id = \(existing.id)
+                    """)
+                let announced: [String: String] = [
+                    "handoff_id": existing.id.lowercasedString, "task_id": existing.id.lowercasedString, "step": plan.stepKey,
+                    "cause_event_id": String(eventID), "causes": String(causes),
+                ]
+                inserts.append("""
+                    INSERT INTO events (type, team_id, patient_id, actor_id, payload)
+                    VALUES (\(EventType.handoffCauseAdded), \(teamID), \(patientID), NULL, \(PQJSON(announced))::jsonb)
+                    """)
+                joined.append(existing.id)
+                continue
+            }
+            // One id for one piece of work: the handoff and its task share it.
+            let id = UUID.random()
             inserts.append("""
                 INSERT INTO tasks (id, patient_id, title, pool_role, priority, due_at, origin, handoff_id)
-                VALUES (\(taskID), \(patientID), \(plan.title), \(plan.role.rawValue), \(plan.priority.rawValue), \(plan.due), 'handoff', \(handoffID))
+                VALUES (\(id), \(patientID), \(plan.title), \(plan.role.rawValue), \(plan.priority.rawValue), \(plan.due), 'handoff', \(id))
                 """)
             inserts.append("""
                 INSERT INTO handoffs (id, event_id, step_key, patient_id, role, task_id, reason, due_at)
-                VALUES (\(handoffID), \(eventID), \(plan.stepKey), \(patientID), \(plan.role.rawValue), \(taskID), \(plan.reason), \(plan.due))
+                VALUES (\(id), \(eventID), \(plan.stepKey), \(patientID), \(plan.role.rawValue), \(id), \(plan.reason), \(plan.due))
+                """)
+            inserts.append("""
+                INSERT INTO handoff_causes (handoff_id, event_id, step_key, patient_id, subject_id, summary)
+                VALUES (\(id), \(eventID), \(plan.stepKey), \(patientID), \(event.subjectID), \(plan.reason))
                 """)
             let announced: [String: String] = [
-                "handoff_id": handoffID.lowercasedString, "task_id": taskID.lowercasedString, "role": plan.role.rawValue,
+                "handoff_id": id.lowercasedString, "task_id": id.lowercasedString, "role": plan.role.rawValue,
                 "step": plan.stepKey, "cause_event_id": String(eventID),
             ]
             inserts.append("""
                 INSERT INTO events (type, team_id, patient_id, actor_id, payload)
                 VALUES (\(EventType.handoffCreated), \(teamID), \(patientID), NULL, \(PQJSON(announced))::jsonb)
                 """)
-            handoffIDs.append(handoffID)
+            handoffIDs.append(id)
         }
         // One round trip for all of them (libpq's pipeline mode, inside this transaction).
         if !inserts.isEmpty { _ = try await connection.pipeline(inserts) }
         trail.handoffs += handoffIDs.count
-        return handoffIDs
+        return (handoffIDs, joined)
     }
 
     func loadPlaybook() async throws -> Playbook {
@@ -213,7 +268,10 @@ final class CommandContext {
 public struct AppendedEvent: Sendable, Equatable {
     public var id: Int64
     public var occurredAt: Date
+    /// Handoffs the event made.
     public var handoffIDs: [UUID]
+    /// Open one-per-patient handoffs the event joined as one more cause.
+    public var joinedHandoffIDs: [UUID] = []
 }
 
 /// The reference data between commands. A load that began before an invalidation is not kept

@@ -71,8 +71,10 @@ extension CareStore {
         }
     }
 
-    /// Moves a patient through enrolled, active, relapse-prevention and discharged.
-    public func changePatientStatus(_ patientID: UUID, to status: PatientStatus, actorID: UUID?) async throws {
+    /// Moves a patient through enrolled, active, relapse-prevention and discharged. A discharge
+    /// closes all of the patient's open work with that reason (handoffs superseded, tasks cancelled).
+    @discardableResult
+    public func changePatientStatus(_ patientID: UUID, to status: PatientStatus, actorID: UUID?) async throws -> (handoffs: [UUID], tasks: [UUID]) {
         try await command { context in
             let rows = try await context.connection.query("SELECT team_id, status FROM patients WHERE id = \(patientID) FOR UPDATE")
             guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
@@ -80,8 +82,10 @@ extension CareStore {
             try context.authorize(.managePatients, teamID: teamID, patientID: patientID)
             let from = try checkedTransition(from: current, to: status, of: "patient")
             try await context.connection.query("UPDATE patients SET status = \(status.rawValue), updated_at = now() WHERE id = \(patientID)")
-            try await context.append("patient.status_changed", teamID: teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["from": from.rawValue, "to": status.rawValue])
+            let event = try await context.append("patient.status_changed", teamID: teamID, patientID: patientID, actorID: actorID,
+                                                 payload: ["from": from.rawValue, "to": status.rawValue])
+            guard status == .discharged else { return ([], []) }
+            return try await context.closeOpenWork(patientID: patientID, teamID: teamID, byEvent: event.id, reason: "patient discharged", actorID: actorID)
         }
     }
 
@@ -90,7 +94,10 @@ extension CareStore {
     /// Records a score; a PHQ-9 with item 9 above 0 produces same-day safety handoffs.
     public func recordMeasurement(patientID: UUID, score: Score, takenAt: Date, actorID: UUID?) async throws -> (measurementID: UUID, event: AppendedEvent) {
         try await command { context in
-            let teamID = try await context.patientTeam(patientID, for: .recordMeasurement)
+            let patient = try await context.patient(patientID, for: .recordMeasurement)
+            let teamID = patient.teamID
+            let rules = try await context.referenceData().recordRules
+            try context.checked { () throws(InvalidValue) in try rules.checkTime(takenAt, field: "taken_at", now: Date(), enrolledOn: patient.enrolledOn) }
             let id = try await context.connection.query("""
                 INSERT INTO measurements (patient_id, instrument, total, items, safety_signal, taken_at, recorded_by)
                 VALUES (\(patientID), \(score.instrument.rawValue), \(score.total), \(score.items), \(score.isSafetySignal), \(takenAt), \(actorID))
@@ -102,7 +109,8 @@ extension CareStore {
                           "safety_signal": score.isSafetySignal ? "true" : "false"]
             ) { occurredAt in
                 PlaybookEvent(type: EventType.measurementRecorded, occurredAt: occurredAt, safetySignal: score.isSafetySignal,
-                              summary: "\(score.instrument.rawValue) \(score.total)\(score.isSafetySignal ? ", item 9 above 0" : "")")
+                              summary: "\(score.instrument.rawValue) \(score.total) (\(score.band))\(score.isSafetySignal ? ", item 9 above 0" : "")",
+                              subjectID: id)
             }
             return (id, event)
         }
@@ -110,52 +118,71 @@ extension CareStore {
 
     // MARK: Referrals
 
-    public func makeReferral(patientID: UUID, kind: ReferralKind, targetClinic: String, note: String = "", actorID: UUID?) async throws -> (referralID: UUID, event: AppendedEvent) {
+    /// Makes a referral. A second open referral of the same kind for the patient is refused with
+    /// a link to the open one, unless `reason` says why (a second clinic, say).
+    public func makeReferral(patientID: UUID, kind: ReferralKind, targetClinic: String, note: String = "", reason: String? = nil,
+                             actorID: UUID?) async throws -> (referralID: UUID, event: AppendedEvent) {
         let clinic = targetClinic.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !clinic.isEmpty else { throw StoreError.invalid("a referral needs a target clinic") }
+        guard !clinic.isEmpty else { throw StoreError.invalidValue(InvalidValue(field: "target_clinic", message: "a referral needs a target clinic")) }
+        let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
         return try await command { context in
             let teamID = try await context.patientTeam(patientID, for: .refer(kind))
+            // The patient's row lock makes two referrals of the same kind take turns.
+            await context.connection.sendWithNext("SELECT 1 FROM patients WHERE id = \(patientID) FOR UPDATE")
+            let open = try await context.connection.query("""
+                SELECT id, status, target_clinic FROM referrals
+                WHERE patient_id = \(patientID) AND kind = \(kind.rawValue) AND entered_in_error_at IS NULL
+                  AND status NOT IN ('completed', 'declined', 'cancelled')
+                ORDER BY created_at LIMIT 1
+                """)
+            if let row = open.firstRow, reason == nil {
+                let (existing, status, existingClinic) = try row.decode(UUID.self, String.self, String.self)
+                throw StoreError.alreadyOpen(
+                    "a \(kind.rawValue.uppercased()) referral to \(existingClinic) is already open (\(status)); to make a second one, say why in 'reason'",
+                    existing: "/v1/referrals/\(existing.lowercasedString)")
+            }
             let id = try await context.connection.query("""
-                INSERT INTO referrals (patient_id, kind, target_clinic, note, made_by) VALUES (\(patientID), \(kind.rawValue), \(clinic), \(note), \(actorID))
+                INSERT INTO referrals (patient_id, kind, target_clinic, note, made_by, reason)
+                VALUES (\(patientID), \(kind.rawValue), \(clinic), \(note), \(actorID), \(reason))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
             let event = try await context.append(
                 EventType.referralMade, teamID: teamID, patientID: patientID, actorID: actorID,
                 payload: ["referral_id": id.lowercasedString, "kind": kind.rawValue]
             ) { occurredAt in
-                PlaybookEvent(type: EventType.referralMade, occurredAt: occurredAt, referralKind: kind, summary: "\(kind.rawValue.uppercased()) referral to \(clinic)")
+                PlaybookEvent(type: EventType.referralMade, occurredAt: occurredAt, referralKind: kind,
+                              summary: "\(kind.rawValue.uppercased()) referral to \(clinic)", subjectID: id)
             }
             return (id, event)
         }
     }
 
-    public func moveReferral(_ referralID: UUID, to status: ReferralStatus, actorID: UUID?) async throws {
+    /// Moves a referral along its status machine. Declined or cancelled, it withdraws the
+    /// handoffs it made: those still open are superseded (answered with their ids).
+    @discardableResult
+    public func moveReferral(_ referralID: UUID, to status: ReferralStatus, reason: String? = nil, actorID: UUID?) async throws -> [UUID] {
         try await command { context in
-            let rows = try await context.connection.query("SELECT patient_id, status FROM referrals WHERE id = \(referralID) FOR UPDATE")
+            let rows = try await context.connection.query("""
+                SELECT patient_id, status, kind, entered_in_error_at FROM referrals WHERE id = \(referralID) FOR UPDATE
+                """)
             guard let row = rows.firstRow else { throw StoreError.notFound("referral \(referralID)") }
-            let (patientID, current) = try row.decode(UUID.self, String.self)
+            let (patientID, current, kind, marked) = try row.decode(UUID.self, String.self, String.self, Date?.self)
             let teamID = try await context.patientTeam(patientID, for: .moveReferral)
+            if marked != nil { throw StoreError.conflict("this referral was entered in error; it does not move any more") }
             let from = try checkedTransition(from: current, to: status, of: "referral")
-            try await context.connection.query("UPDATE referrals SET status = \(status.rawValue), updated_at = now() WHERE id = \(referralID)")
-            try await context.append(EventType.referralStatusChanged, teamID: teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["referral_id": referralID.lowercasedString, "from": from.rawValue, "to": status.rawValue])
+            try await context.connection.query("""
+                UPDATE referrals SET status = \(status.rawValue), status_reason = coalesce(\(reason), status_reason), updated_at = now()
+                WHERE id = \(referralID)
+                """)
+            let event = try await context.append(EventType.referralStatusChanged, teamID: teamID, patientID: patientID, actorID: actorID,
+                                                 payload: ["referral_id": referralID.lowercasedString, "from": from.rawValue, "to": status.rawValue])
+            guard status.withdrawsItsWork else { return [] }
+            return try await context.withdrawCauses(of: [referralID], patientID: patientID, teamID: teamID, byEvent: event.id,
+                                                    reason: "the \(kind.uppercased()) referral was \(status.rawValue)")
         }
     }
 
     // MARK: Handoffs
-
-    public func acknowledgeHandoff(_ handoffID: UUID, memberID: UUID) async throws {
-        try await command { context in
-            let rows = try await context.connection.query("SELECT patient_id, acknowledged_at FROM handoffs WHERE id = \(handoffID) FOR UPDATE")
-            guard let row = rows.firstRow else { throw StoreError.notFound("handoff \(handoffID)") }
-            let (patientID, acknowledged) = try row.decode(UUID.self, Date?.self)
-            let teamID = try await context.patientTeam(patientID, for: .workTasks)
-            guard acknowledged == nil else { throw StoreError.conflict("handoff \(handoffID) is already acknowledged") }
-            try await context.connection.query("UPDATE handoffs SET acknowledged_by = \(memberID), acknowledged_at = now() WHERE id = \(handoffID)")
-            try await context.append(EventType.handoffAcknowledged, teamID: teamID, patientID: patientID, actorID: memberID,
-                                     payload: ["handoff_id": handoffID.lowercasedString])
-        }
-    }
 
     /// Escalates handoffs not acknowledged by their due time. Several servers may run this at the
     /// same moment: SKIP LOCKED gives each overdue handoff to exactly one of them. The follow-ups
@@ -168,7 +195,9 @@ extension CareStore {
                 SELECT h.id, h.patient_id, p.team_id, h.step_key FROM handoffs h
                 JOIN patients p ON p.id = h.patient_id
                 JOIN events e ON e.id = h.event_id
-                WHERE h.acknowledged_at IS NULL AND h.escalated_at IS NULL AND h.due_at < \(now)
+                JOIN tasks t ON t.id = h.task_id
+                WHERE h.acknowledged_at IS NULL AND h.escalated_at IS NULL AND h.superseded_at IS NULL AND h.due_at < \(now)
+                  AND t.status NOT IN ('completed', 'cancelled', 'failed')
                   AND e.type <> \(EventType.handoffEscalated)
                 ORDER BY h.due_at LIMIT \(limit)
                 FOR UPDATE OF h SKIP LOCKED
@@ -179,7 +208,7 @@ extension CareStore {
                 try await context.connection.query("UPDATE handoffs SET escalated_at = now() WHERE id = \(id)")
                 try await context.append(EventType.handoffEscalated, teamID: teamID, patientID: patientID, actorID: nil,
                                          payload: ["handoff_id": id.lowercasedString, "step": stepKey]) { occurredAt in
-                    PlaybookEvent(type: EventType.handoffEscalated, occurredAt: occurredAt, summary: "\(stepKey) not acknowledged in time")
+                    PlaybookEvent(type: EventType.handoffEscalated, occurredAt: occurredAt, summary: "\(stepKey) not acknowledged in time", subjectID: id)
                 }
                 escalated.append(id)
             }
@@ -190,8 +219,8 @@ extension CareStore {
 
 /// The stored status `current`, if it may move to `next`; otherwise the reason it may not.
 func checkedTransition<Status: StateMachine>(from current: String, to next: Status, of what: String) throws -> Status {
-    guard let from = Status(rawValue: current) else { throw StoreError.invalid("\(what) has unknown status \(current)") }
-    if case .failure(let error) = from.moving(to: next) { throw StoreError.conflict(error.description) }
+    guard let from = Status(rawValue: current) else { throw PQError(.decoding, "a \(what) has an unknown status \(current)") }
+    if case .failure(let error) = from.moving(to: next) { throw StoreError.moveNotAllowed(error) }
     return from
 }
 
@@ -219,6 +248,21 @@ extension CommandContext {
     func requireTeam(_ teamID: UUID) async throws {
         let team = try await connection.query("SELECT 1 FROM teams WHERE id = \(teamID)")
         guard !team.isEmpty else { throw StoreError.notFound("team \(teamID)") }
+    }
+
+    /// The patient's team and enrolment date, once the caller may do `permission` there.
+    func patient(_ patientID: UUID, for permission: Permission) async throws -> (teamID: UUID, enrolledOn: Date) {
+        trail.touch(patientID)
+        let rows = try await connection.query("SELECT team_id, enrolled_on FROM patients WHERE id = \(patientID)")
+        guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
+        let (teamID, enrolledOn) = try row.decode(UUID.self, Date.self)
+        try authorize(permission, teamID: teamID, patientID: patientID)
+        return (teamID, enrolledOn)
+    }
+
+    /// A domain rule's refusal as the store's (422, naming the field).
+    func checked<T>(_ body: () throws(InvalidValue) -> T) throws -> T {
+        do { return try body() } catch { throw StoreError.invalidValue(error) }
     }
 
     /// The patient's team, once the caller may do `permission` there; otherwise notFound (not

@@ -39,6 +39,10 @@ public struct MeasurementItem: Sendable, Equatable {
     public var safetySignal: Bool
     public var takenAt: Date
     public var recordedBy: UUID?
+    public var enteredInError: EnteredInError?
+
+    /// The severity band by its usual name ("moderately severe").
+    public var band: String { Score.band(instrument, total: total) }
 }
 
 public struct HandoffItem: Sendable, Equatable {
@@ -53,6 +57,12 @@ public struct HandoffItem: Sendable, Equatable {
     public var acknowledgedAt: Date?
     public var escalated: Bool
     public var createdAt: Date
+    /// Given to a named member (a reassignment), rather than the role's pool.
+    public var assignedTo: UUID?
+    public var supersededAt: Date?
+    public var supersededReason: String?
+    /// The task's status: the handoff is the task.
+    public var taskStatus: TaskStatus
 }
 
 public struct AuditItem: Sendable, Equatable {
@@ -80,9 +90,9 @@ extension CareStore {
 
     /// The keyset condition "(column, id) after the row `after`", true without one. An id that
     /// is not (or no longer, or not for this caller) in the list gives an empty page.
-    static func after(_ after: UUID?, table: String, alias: String, time column: String) -> PQQuery {
+    static func after(_ after: UUID?, table: String, alias: String, time column: String, descending: Bool = false) -> PQQuery {
         guard let after else { return "true" }
-        return "(\(unescaped: alias).\(unescaped: column), \(unescaped: alias).id) > (SELECT \(unescaped: column), id FROM \(unescaped: table) WHERE id = \(after))"
+        return "(\(unescaped: alias).\(unescaped: column), \(unescaped: alias).id) \(unescaped: descending ? "<" : ">") (SELECT \(unescaped: column), id FROM \(unescaped: table) WHERE id = \(after))"
     }
 
     static func page<T>(_ rows: [T], limit: Int, id: (T) -> UUID) -> Page<T> {
@@ -156,25 +166,25 @@ extension CareStore {
         }
     }
 
-    /// A patient's notes, oldest first; psychotherapy notes only to their author.
-    public func notes(patientID: UUID, readerID: UUID, limit: Int = 50, after: UUID? = nil) async throws -> Page<NoteSummary> {
+    /// A patient's notes, newest first, with their authors' names; psychotherapy notes only to
+    /// their author; notes entered in error only when asked for.
+    public func notes(patientID: UUID, readerID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil) async throws -> Page<NoteSummary> {
         let limit = Self.clamp(limit)
-        let condition = Self.after(after, table: "notes", alias: "n", time: "created_at")
+        let condition = Self.after(after, table: "notes", alias: "n", time: "created_at", descending: true)
         return try await command { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query("""
-                SELECT n.id, n.author_id, n.kind, n.body, n.amends_id, n.created_at FROM notes n
-                WHERE n.patient_id = \(patientID) AND (n.kind <> 'psychotherapy' OR n.author_id = \(readerID)) AND \(fragment: condition)
-                ORDER BY n.created_at, n.id LIMIT \(limit + 1)
-                """).map { row in
-                let (id, author, kind, body, amends, created) = try row.decode(UUID.self, UUID.self, String.self, String.self, UUID?.self, Date.self)
-                return NoteSummary(id: id, authorID: author, kind: NoteKind(rawValue: kind) ?? .progress, body: body, amends: amends, createdAt: created)
-            }
+                SELECT \(unescaped: Self.noteColumns) FROM notes n JOIN members a ON a.id = n.author_id
+                WHERE n.patient_id = \(patientID) AND (n.kind <> 'psychotherapy' OR n.author_id = \(readerID))
+                  AND (\(includeEnteredInError) OR n.entered_in_error_at IS NULL) AND \(fragment: condition)
+                ORDER BY n.created_at DESC, n.id DESC LIMIT \(limit + 1)
+                """).map(Self.note)
             return Self.page(rows, limit: limit) { $0.id }
         }
     }
 
-    /// Amends a note the caller can see: a new note of the same kind pointing at it.
+    /// Amends a note: a new note of the same kind pointing at it, written by the note's author
+    /// (anyone else adds a note of their own).
     public func amendNote(_ noteID: UUID, authorID: UUID, body: String) async throws -> (id: UUID, patientID: UUID) {
         let found = try await command { context -> (UUID, String, UUID) in
             let rows = try await context.connection.query("SELECT patient_id, kind, author_id FROM notes WHERE id = \(noteID)")
@@ -182,26 +192,33 @@ extension CareStore {
             let (patientID, kind, author) = try row.decode(UUID.self, String.self, UUID.self)
             if kind == NoteKind.psychotherapy.rawValue, author != authorID { throw StoreError.notFound("note \(noteID)") }
             _ = try await context.patientTeam(patientID, for: .readClinical)
+            guard RecordPermission.mayAmendNote(authorID: author, memberID: authorID) else { throw StoreError.forbidden(RecordPermission.amendRefusal) }
             return (patientID, kind, author)
         }
-        let id = try await addNote(patientID: found.0, authorID: authorID, kind: NoteKind(rawValue: found.1) ?? .progress, body: body, amends: noteID)
+        guard let kind = NoteKind(rawValue: found.1) else { throw PQError(.decoding, "note \(noteID.lowercasedString) has an unknown kind \(found.1)") }
+        let id = try await addNote(patientID: found.0, authorID: authorID, kind: kind, body: body, amends: noteID)
         return (id, found.0)
     }
 
-    public func measurements(patientID: UUID, limit: Int = 50, after: UUID? = nil) async throws -> Page<MeasurementItem> {
+    /// A patient's scores, oldest first; those entered in error only when asked for.
+    public func measurements(patientID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil) async throws -> Page<MeasurementItem> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "measurements", alias: "m", time: "taken_at")
         return try await command { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query("""
-                SELECT m.id, m.instrument, m.total, m.items, m.safety_signal, m.taken_at, m.recorded_by FROM measurements m
-                WHERE m.patient_id = \(patientID) AND \(fragment: condition)
+                SELECT m.id, m.instrument, m.total, m.items, m.safety_signal, m.taken_at, m.recorded_by,
+                       m.entered_in_error_at, m.entered_in_error_by, m.entered_in_error_reason FROM measurements m
+                WHERE m.patient_id = \(patientID) AND (\(includeEnteredInError) OR m.entered_in_error_at IS NULL) AND \(fragment: condition)
                 ORDER BY m.taken_at, m.id LIMIT \(limit + 1)
                 """).map { row in
-                let (id, instrument, total, items, signal, taken, by) = try row.decode(
-                    UUID.self, String.self, Int.self, [Int]?.self, Bool.self, Date.self, UUID?.self)
-                return MeasurementItem(id: id, instrument: Instrument(rawValue: instrument) ?? .phq9, total: total, items: items,
-                                       safetySignal: signal, takenAt: taken, recordedBy: by)
+                let (id, instrumentText, total, items, signal, taken, by, markedAt, markedBy, markedReason) = try row.decode(
+                    UUID.self, String.self, Int.self, [Int]?.self, Bool.self, Date.self, UUID?.self, Date?.self, UUID?.self, String?.self)
+                guard let instrument = Instrument(rawValue: instrumentText) else {
+                    throw PQError(.decoding, "score \(id.lowercasedString) has an unknown instrument \(instrumentText)")
+                }
+                return MeasurementItem(id: id, instrument: instrument, total: total, items: items, safetySignal: signal, takenAt: taken,
+                                       recordedBy: by, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
             }
             return Self.page(rows, limit: limit) { $0.id }
         }
@@ -209,23 +226,35 @@ extension CareStore {
 
     // MARK: Handoffs
 
-    /// Unacknowledged handoffs for the roles the member holds on each of their teams, soonest due first.
+    /// Open handoffs (unacknowledged, not superseded, task not done) for the roles the member
+    /// holds on each of their teams (or given to them by name), soonest due first;
+    /// `includeAcknowledged` adds the closed ones.
     public func handoffs(memberID: UUID, includeAcknowledged: Bool = false, limit: Int = 50, after: UUID? = nil) async throws -> Page<HandoffItem> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "handoffs", alias: "h", time: "due_at")
         return try await command { context in
             let rows = try await context.connection.query("""
                 SELECT h.id, h.patient_id, h.role, h.reason, h.step_key, h.due_at, h.task_id, h.acknowledged_by, h.acknowledged_at,
-                       h.escalated_at IS NOT NULL, h.created_at
-                FROM handoffs h JOIN patients p ON p.id = h.patient_id
-                WHERE EXISTS (SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND m.role = h.role)
-                  AND (\(includeAcknowledged) OR h.acknowledged_at IS NULL) AND \(fragment: condition)
+                       h.escalated_at IS NOT NULL, h.created_at, h.assigned_member_id, h.superseded_at, h.superseded_reason, t.status
+                FROM handoffs h JOIN patients p ON p.id = h.patient_id JOIN tasks t ON t.id = h.task_id
+                WHERE (h.assigned_member_id = \(memberID)
+                       OR (h.assigned_member_id IS NULL AND EXISTS (
+                            SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND m.role = h.role)))
+                  AND (\(includeAcknowledged)
+                       OR (h.acknowledged_at IS NULL AND h.superseded_at IS NULL AND t.status NOT IN ('completed', 'cancelled', 'failed')))
+                  AND \(fragment: condition)
                 ORDER BY h.due_at, h.id LIMIT \(limit + 1)
                 """).map { row in
                 let (id, patient, role, reason, step, due, task, ackBy, ackAt, escalated, created) = try row.decode(
                     UUID.self, UUID.self, String.self, String.self, String.self, Date.self, UUID.self, UUID?.self, Date?.self, Bool.self, Date.self)
-                return HandoffItem(id: id, patientID: patient, role: Role(rawValue: role) ?? .careManager, reason: reason, stepKey: step, dueAt: due,
-                                   taskID: task, acknowledgedBy: ackBy, acknowledgedAt: ackAt, escalated: escalated, createdAt: created)
+                let assigned = try row.decode(UUID?.self, at: 11), supersededAt = try row.decode(Date?.self, at: 12)
+                let supersededReason = try row.decode(String?.self, at: 13), status = try row.decode(String.self, at: 14)
+                guard let role = Role(rawValue: role), let status = TaskStatus(rawValue: status) else {
+                    throw PQError(.decoding, "handoff \(id.lowercasedString) has an unknown role or task status")
+                }
+                return HandoffItem(id: id, patientID: patient, role: role, reason: reason, stepKey: step, dueAt: due,
+                                   taskID: task, acknowledgedBy: ackBy, acknowledgedAt: ackAt, escalated: escalated, createdAt: created,
+                                   assignedTo: assigned, supersededAt: supersededAt, supersededReason: supersededReason, taskStatus: status)
             }
             let page = Self.page(rows, limit: limit) { $0.id }
             context.trail.touch(page.items.map(\.patientID))
@@ -274,8 +303,9 @@ extension CareStore {
     /// One task, if the caller may read its patient's record.
     public func task(_ taskID: UUID) async throws -> TaskSummary {
         try await command { context in
-            let rows = try await context.connection.query("SELECT \(unescaped: Self.taskColumns) FROM tasks t WHERE t.id = \(taskID)")
-            guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID)") }
+            // A handoff's id names its task too.
+            let rows = try await context.connection.query("SELECT \(unescaped: Self.taskColumns) FROM tasks t WHERE t.id = \(taskID) OR t.handoff_id = \(taskID)")
+            guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID.lowercasedString)") }
             let task = try Self.task(row)
             _ = try await context.patientTeam(task.patientID, for: .readClinical)
             return task

@@ -13,15 +13,39 @@ public struct TaskSummary: Sendable, Equatable {
     public var dueAt: Date?
     public var notBefore: Date?
     public var handoffID: UUID?
+    /// Why it was cancelled or failed (or superseded), when it was.
+    public var statusReason: String?
 }
 
 public struct NoteSummary: Sendable, Equatable {
     public var id: UUID
     public var authorID: UUID
+    public var authorName: String
     public var kind: NoteKind
     public var body: String
     public var amends: UUID?
     public var createdAt: Date
+    /// Later notes that amend this one, oldest first.
+    public var amendedBy: [UUID]
+    public var enteredInError: EnteredInError?
+}
+
+/// A record's entered-in-error mark.
+public struct EnteredInError: Sendable, Equatable {
+    public var at: Date
+    public var by: UUID?
+    public var reason: String
+
+    public init(at: Date, by: UUID?, reason: String) {
+        self.at = at
+        self.by = by
+        self.reason = reason
+    }
+
+    static func from(_ at: Date?, _ by: UUID?, _ reason: String?) -> EnteredInError? {
+        guard let at else { return nil }
+        return EnteredInError(at: at, by: by, reason: reason ?? "")
+    }
 }
 
 public struct ScoreSummary: Sendable, Equatable {
@@ -30,12 +54,22 @@ public struct ScoreSummary: Sendable, Equatable {
     public var total: Int
     public var takenAt: Date
     public var safetySignal: Bool
+
+    /// The severity band by its usual name ("moderately severe").
+    public var band: String { Score.band(instrument, total: total) }
 }
 
 public struct TrialSummary: Sendable, Equatable {
     public var id: UUID
     public var kind: TrialKind
     public var drug: String?
+    /// The psychotherapy (CBT, behavioural activation...), shown where a drug would be.
+    public var therapy: String?
+    public var sessions: Int?
+    public var stopReason: String?
+    public var enteredInError: EnteredInError?
+    /// Outcomes recorded and then marked entered in error, as they were recorded.
+    public var withdrawnOutcomes: [WithdrawnOutcome]
     public var startedOn: Date
     public var stoppedOn: Date?
     public var outcome: TrialOutcome?
@@ -49,6 +83,22 @@ public struct ReferralSummary: Sendable, Equatable {
     public var status: ReferralStatus
     public var targetClinic: String
     public var createdAt: Date
+    public var reason: String?
+    public var statusReason: String?
+    public var enteredInError: EnteredInError?
+}
+
+public struct WithdrawnOutcome: Sendable, Equatable, Codable {
+    public var outcome: String
+    public var stoppedOn: String?
+    public var reason: String
+    public var withdrawnAt: Date
+    public var withdrawnBy: UUID?
+
+    enum CodingKeys: String, CodingKey {
+        case outcome, reason
+        case stoppedOn = "stopped_on", withdrawnAt = "withdrawn_at", withdrawnBy = "withdrawn_by"
+    }
 }
 
 public struct HandoffSummary: Sendable, Equatable {
@@ -108,20 +158,19 @@ extension CareStore {
                 """).map(Self.task)
 
             let notes = try await connection.query("""
-                SELECT id, author_id, kind, body, amends_id, created_at FROM notes
-                WHERE patient_id = \(patientID) AND (kind <> 'psychotherapy' OR author_id = \(readerID))
-                ORDER BY created_at DESC LIMIT 20
-                """).map { row in
-                let (id, author, kind, body, amends, created) = try row.decode(UUID.self, UUID.self, String.self, String.self, UUID?.self, Date.self)
-                return NoteSummary(id: id, authorID: author, kind: NoteKind(rawValue: kind) ?? .progress, body: body, amends: amends, createdAt: created)
-            }
+                SELECT \(unescaped: Self.noteColumns) FROM notes n JOIN members a ON a.id = n.author_id
+                WHERE n.patient_id = \(patientID) AND (n.kind <> 'psychotherapy' OR n.author_id = \(readerID)) AND n.entered_in_error_at IS NULL
+                ORDER BY n.created_at DESC, n.id DESC LIMIT 20
+                """).map(Self.note)
 
             let scoreRows = try await connection.query("""
-                SELECT id, instrument, total, taken_at, safety_signal FROM measurements WHERE patient_id = \(patientID) ORDER BY taken_at
+                SELECT id, instrument, total, taken_at, safety_signal FROM measurements
+                WHERE patient_id = \(patientID) AND entered_in_error_at IS NULL ORDER BY taken_at
                 """)
             let scores = try scoreRows.map { row in
                 let (id, instrument, total, takenAt, signal) = try row.decode(UUID.self, String.self, Int.self, Date.self, Bool.self)
-                return ScoreSummary(id: id, instrument: Instrument(rawValue: instrument) ?? .phq9, total: total, takenAt: takenAt, safetySignal: signal)
+                guard let instrument = Instrument(rawValue: instrument) else { throw PQError(.decoding, "a score has an unknown instrument \(instrument)") }
+                return ScoreSummary(id: id, instrument: instrument, total: total, takenAt: takenAt, safetySignal: signal)
             }
             let phq9 = scores.filter { $0.instrument == .phq9 }
             var response: ResponseAssessment?
@@ -129,7 +178,7 @@ extension CareStore {
                 response = try reference.responseRules.assess(baseline: Score(.phq9, total: first.total), latest: Score(.phq9, total: last.total))
             }
 
-            let trials = try await context.loadTrials(patientID: patientID, reference: reference, asOf: asOf)
+            let trials = try await context.loadTrials(patientID: patientID, reference: reference, asOf: asOf).filter { $0.summary.enteredInError == nil }
             var failed: [FailedTrial] = []
             var failedMedications = 0
             let augmentationUsed = trials.contains { $0.summary.kind == .augmentation }
@@ -147,10 +196,12 @@ extension CareStore {
                                                           failedMedications: failedMedications, augmentationUsed: augmentationUsed, ectUsed: ectUsed))
             }
 
-            let referrals = try await context.loadReferrals(patientID: patientID)
+            let referrals = try await context.loadReferrals(patientID: patientID).filter { $0.enteredInError == nil }
             let handoffs = try await connection.query("""
-                SELECT id, role, reason, due_at, task_id, escalated_at IS NOT NULL FROM handoffs
-                WHERE patient_id = \(patientID) AND acknowledged_at IS NULL ORDER BY due_at
+                SELECT h.id, h.role, h.reason, h.due_at, h.task_id, h.escalated_at IS NOT NULL FROM handoffs h JOIN tasks t ON t.id = h.task_id
+                WHERE h.patient_id = \(patientID) AND h.acknowledged_at IS NULL AND h.superseded_at IS NULL
+                  AND t.status NOT IN ('completed', 'cancelled', 'failed')
+                ORDER BY h.due_at
                 """).map { row in
                 let (id, role, reason, due, task, escalated) = try row.decode(UUID.self, String.self, String.self, Date.self, UUID.self, Bool.self)
                 return HandoffSummary(id: id, role: Role(rawValue: role) ?? .careManager, reason: reason, dueAt: due, taskID: task, escalated: escalated)
@@ -218,7 +269,8 @@ extension CareStore {
             let events = try await context.connection.query("""
                 SELECT id, tx_id::text::bigint, type, team_id, patient_id, actor_id, occurred_at, payload
                 FROM events WHERE patient_id = \(patientID) AND id < \(before ?? Int64.max)
-                  AND NOT (type IN ('note.added', 'note.amended') AND payload->>'kind' = 'psychotherapy' AND actor_id IS DISTINCT FROM \(context.acting?.principal.memberID))
+                  AND NOT (type IN ('note.added', 'note.amended', 'note.entered_in_error') AND payload->>'kind' = 'psychotherapy'
+                           AND actor_id IS DISTINCT FROM \(context.acting?.principal.memberID))
                 ORDER BY id DESC LIMIT \(limit + 1)
                 """).map(Self.feedEvent)
             let items = Array(events.prefix(limit))
@@ -234,14 +286,17 @@ extension CareStore {
         }
     }
 
-    /// One page of a patient's trials (the whole history is read: adequacy and staging need it).
-    public func trials(patientID: UUID, limit: Int, after: UUID?) async throws -> Page<TrialSummary> {
-        Self.page(try await trials(patientID: patientID), limit: Self.clamp(limit), after: after) { $0.id }
+    /// One page of a patient's trials (the whole history is read: adequacy and staging need it);
+    /// trials entered in error only when asked for.
+    public func trials(patientID: UUID, includeEnteredInError: Bool = false, limit: Int, after: UUID?) async throws -> Page<TrialSummary> {
+        let all = try await trials(patientID: patientID).filter { includeEnteredInError || $0.enteredInError == nil }
+        return Self.page(all, limit: Self.clamp(limit), after: after) { $0.id }
     }
 
-    /// One page of a patient's referrals, oldest first.
-    public func referrals(patientID: UUID, limit: Int, after: UUID?) async throws -> Page<ReferralSummary> {
-        Self.page(try await referrals(patientID: patientID), limit: Self.clamp(limit), after: after) { $0.id }
+    /// One page of a patient's referrals, oldest first; those entered in error only when asked for.
+    public func referrals(patientID: UUID, includeEnteredInError: Bool = false, limit: Int, after: UUID?) async throws -> Page<ReferralSummary> {
+        let all = try await referrals(patientID: patientID).filter { includeEnteredInError || $0.enteredInError == nil }
+        return Self.page(all, limit: Self.clamp(limit), after: after) { $0.id }
     }
 
     /// A patient's referrals, oldest first.
@@ -252,15 +307,31 @@ extension CareStore {
         }
     }
 
-    static let taskColumns = "t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id"
+    static let taskColumns = "t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id, t.status_reason"
     static let taskOrder = "array_position(ARRAY['stat', 'asap', 'urgent', 'routine'], t.priority), t.due_at NULLS LAST, t.created_at"
 
     static func task(_ row: PQRow) throws -> TaskSummary {
-        let (id, patient, title, status, priority, owner, pool, due, notBefore, handoff) = try row.decode(
-            UUID.self, UUID.self, String.self, String.self, String.self, UUID?.self, String?.self, Date?.self, Date?.self, UUID?.self)
-        return TaskSummary(id: id, patientID: patient, title: title, status: TaskStatus(rawValue: status) ?? .requested,
-                           priority: TaskPriority(rawValue: priority) ?? .routine, ownerID: owner, poolRole: pool.flatMap(Role.init(rawValue:)),
-                           dueAt: due, notBefore: notBefore, handoffID: handoff)
+        let (id, patient, title, status, priority, owner, pool, due, notBefore, handoff, reason) = try row.decode(
+            UUID.self, UUID.self, String.self, String.self, String.self, UUID?.self, String?.self, Date?.self, Date?.self, UUID?.self, String?.self)
+        guard let status = TaskStatus(rawValue: status), let priority = TaskPriority(rawValue: priority) else {
+            throw PQError(.decoding, "task \(id.lowercasedString) has an unknown status or priority")
+        }
+        return TaskSummary(id: id, patientID: patient, title: title, status: status, priority: priority, ownerID: owner,
+                           poolRole: pool.flatMap(Role.init(rawValue:)), dueAt: due, notBefore: notBefore, handoffID: handoff, statusReason: reason)
+    }
+
+    /// A note with its author's name and the notes that amend it (read with `note`).
+    static let noteColumns = """
+        n.id, n.author_id, a.display_name, n.kind, n.body, n.amends_id, n.created_at, n.entered_in_error_at, n.entered_in_error_by,
+        n.entered_in_error_reason, ARRAY(SELECT x.id FROM notes x WHERE x.amends_id = n.id ORDER BY x.created_at, x.id)
+        """
+
+    static func note(_ row: PQRow) throws -> NoteSummary {
+        let (id, author, name, kind, body, amends, created, markedAt, markedBy, markedReason, amendedBy) = try row.decode(
+            UUID.self, UUID.self, String.self, String.self, String.self, UUID?.self, Date.self, Date?.self, UUID?.self, String?.self, [UUID].self)
+        guard let kind = NoteKind(rawValue: kind) else { throw PQError(.decoding, "note \(id.lowercasedString) has an unknown kind \(kind)") }
+        return NoteSummary(id: id, authorID: author, authorName: name, kind: kind, body: body, amends: amends, createdAt: created,
+                           amendedBy: amendedBy, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
     }
 
     static func feedEvent(_ row: PQRow) throws -> FeedEvent {
@@ -301,32 +372,43 @@ extension CommandContext {
     func loadTrials(patientID: UUID, reference: ReferenceData, asOf: Date) async throws -> [LoadedTrial] {
         try await connection.query("""
             SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence, t.sessions,
-                   t.is_bilateral_ect, d.drug_class
+                   t.is_bilateral_ect, d.drug_class, t.therapy, t.stop_reason, t.entered_in_error_at, t.entered_in_error_by, t.entered_in_error_reason,
+                   t.withdrawn_outcomes
             FROM trials t LEFT JOIN dose_table d ON d.drug = t.drug
             WHERE t.patient_id = \(patientID) ORDER BY t.started_on, t.id
             """).map { row in
             let (id, kindText, drug, steps, started, stopped, outcomeText, isFailed, adherence, sessions, bilateral, drugClass) = try row.decode(
                 UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, Date?.self, String?.self, Bool.self,
                 Double?.self, Int?.self, Bool.self, String?.self)
-            let kind = TrialKind(rawValue: kindText) ?? .medication
+            let therapy = try row.decode(String?.self, at: 12), stopReason = try row.decode(String?.self, at: 13)
+            let marked = EnteredInError.from(try row.decode(Date?.self, at: 14), try row.decode(UUID?.self, at: 15), try row.decode(String?.self, at: 16))
+            let withdrawn = try row.decode(PQJSON<[WithdrawnOutcome]>.self, at: 17).value
+            guard let kind = TrialKind(rawValue: kindText) else { throw PQError(.decoding, "trial \(id.lowercasedString) has an unknown kind \(kindText)") }
             let outcome = outcomeText.flatMap(TrialOutcome.init(rawValue:))
             let facts = TrialFacts(kind: kind, drug: drug, isBilateralECT: bilateral,
                                    doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
                                    start: started, stop: stopped, adherence: adherence, outcome: outcome, sessions: sessions)
             let adequacy = try? reference.trialRules.adequacy(of: facts, doseTable: reference.doseTable, asOf: asOf)
-            return LoadedTrial(summary: TrialSummary(id: id, kind: kind, drug: drug, startedOn: started, stoppedOn: stopped, outcome: outcome,
-                                                     isFailed: isFailed, adequacy: adequacy),
+            return LoadedTrial(summary: TrialSummary(id: id, kind: kind, drug: drug, therapy: therapy, sessions: sessions, stopReason: stopReason,
+                                                     enteredInError: marked, withdrawnOutcomes: withdrawn,
+                                                     startedOn: started, stoppedOn: stopped, outcome: outcome,
+                                                     isFailed: isFailed && marked == nil, adequacy: adequacy),
                                isBilateralECT: bilateral, drugClass: drugClass.flatMap(DrugClass.init(rawValue:)))
         }
     }
 
     func loadReferrals(patientID: UUID) async throws -> [ReferralSummary] {
         try await connection.query("""
-            SELECT id, kind, status, target_clinic, created_at FROM referrals WHERE patient_id = \(patientID) ORDER BY created_at, id
+            SELECT id, kind, status, target_clinic, created_at, reason, status_reason, entered_in_error_at, entered_in_error_by, entered_in_error_reason
+            FROM referrals WHERE patient_id = \(patientID) ORDER BY created_at, id
             """).map { row in
-            let (id, kind, status, clinic, created) = try row.decode(UUID.self, String.self, String.self, String.self, Date.self)
-            return ReferralSummary(id: id, kind: ReferralKind(rawValue: kind) ?? .other, status: ReferralStatus(rawValue: status) ?? .requested,
-                                   targetClinic: clinic, createdAt: created)
+            let (id, kind, status, clinic, created, reason, statusReason, markedAt, markedBy, markedReason) = try row.decode(
+                UUID.self, String.self, String.self, String.self, Date.self, String?.self, String?.self, Date?.self, UUID?.self, String?.self)
+            guard let kind = ReferralKind(rawValue: kind), let status = ReferralStatus(rawValue: status) else {
+                throw PQError(.decoding, "referral \(id.lowercasedString) has an unknown kind or status")
+            }
+            return ReferralSummary(id: id, kind: kind, status: status, targetClinic: clinic, createdAt: created, reason: reason,
+                                   statusReason: statusReason, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
         }
     }
 }

@@ -9,44 +9,48 @@ public struct ReferenceData: Sendable, Equatable {
     public var playbook: Playbook
     public var trialRules: TrialRules
     public var responseRules: ResponseRules
+    public var recordRules: RecordRules
 
     public static func load(_ connection: PQConnection) async throws -> ReferenceData {
         let doses = try await connection.query(
-            "SELECT drug, drug_class, minimum_adequate_daily_dose_mg FROM dose_table ORDER BY drug")
+            "SELECT drug, drug_class, minimum_adequate_daily_dose_mg, maximum_daily_dose_mg FROM dose_table ORDER BY drug")
         let doseTable = DoseTable(entries: try doses.map { row in
-            let (drug, drugClass, minimum) = try row.decode(String.self, String.self, Double.self)
+            let (drug, drugClass, minimum, maximum) = try row.decode(String.self, String.self, Double.self, Double?.self)
             guard let decodedClass = DrugClass(rawValue: drugClass) else {
                 throw PQError(.decoding, "dose_table has an unknown drug class \(drugClass) for \(drug)")
             }
-            return DoseEntry(drug, decodedClass, minimum)
+            return DoseEntry(drug, decodedClass, minimum, max: maximum)
         })
 
         let stepRows = try await connection.query("""
-            SELECT key, event, condition, role, title, priority, due_in_hours
+            SELECT key, event, condition, role, title, priority, due_in_hours, one_per_patient
             FROM playbook_steps WHERE is_active ORDER BY position, key
             """)
         let playbook = Playbook(steps: try stepRows.map { row in
-            let (key, event, condition, role, title, priority, dueInHours) = try row.decode(
-                String.self, String.self, PQJSON<PlaybookCondition>.self, String.self, String.self, String.self, Int.self)
+            let (key, event, condition, role, title, priority, dueInHours, onePerPatient) = try row.decode(
+                String.self, String.self, PQJSON<PlaybookCondition>.self, String.self, String.self, String.self, Int.self, Bool.self)
             guard let decodedRole = Role(rawValue: role), let decodedPriority = TaskPriority(rawValue: priority) else {
                 throw PQError(.decoding, "playbook step \(key) has an unknown role or priority")
             }
             return PlaybookStep(key: key, event: event, condition: condition.value, role: decodedRole, title: title,
-                                priority: decodedPriority, dueInHours: dueInHours)
+                                priority: decodedPriority, dueInHours: dueInHours, onePerPatient: onePerPatient)
         })
 
         let settings = try await connection.query("SELECT name, value::text FROM rule_settings")
         var trialRules = TrialRules()
         var responseRules = ResponseRules()
+        var recordRules = RecordRules()
         for row in settings {
             let (name, json) = try row.decode(String.self, String.self)
             switch name {
             case "trial": trialRules = try merged(trialRules, json)
             case "response": responseRules = try merged(responseRules, json)
+            case "records": recordRules = try merged(recordRules, json)
             default: continue
             }
         }
-        return ReferenceData(doseTable: doseTable, playbook: playbook, trialRules: trialRules, responseRules: responseRules)
+        return ReferenceData(doseTable: doseTable, playbook: playbook, trialRules: trialRules, responseRules: responseRules,
+                             recordRules: recordRules)
     }
 
     /// Settings stored as JSON override the defaults key by key.

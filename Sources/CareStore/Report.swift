@@ -89,8 +89,28 @@ public struct ReportScore: Sendable, Codable, Equatable {
     public var total: Int
     public var takenAt: Date
 
+    /// The PHQ-9 severity band by its usual name ("moderately severe").
+    public var severity: String { Score.band(.phq9, total: total) }
+
     /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case total, takenAt = "taken_at" }
+    enum CodingKeys: String, CodingKey { case total, takenAt = "taken_at", severity }
+
+    public init(total: Int, takenAt: Date) {
+        self.total = total
+        self.takenAt = takenAt
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(total: try c.decode(Int.self, forKey: .total), takenAt: try c.decode(Date.self, forKey: .takenAt))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(total, forKey: .total)
+        try c.encode(takenAt, forKey: .takenAt)
+        try c.encode(severity, forKey: .severity)
+    }
 }
 
 public struct ReportTrial: Sendable, Codable, Equatable {
@@ -265,21 +285,23 @@ struct ReportBuilder {
             SELECT p.id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
                    b.total, b.taken_at, l.total, l.taken_at,
                    (SELECT string_agg(x.total::text || ' ' || extract(epoch FROM x.taken_at)::text, ',' ORDER BY x.taken_at)
-                    FROM (SELECT total, taken_at FROM measurements m WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.taken_at < \(asOf)
+                    FROM (SELECT total, taken_at FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND m.instrument = 'PHQ-9' AND m.taken_at < \(asOf)
                           ORDER BY m.taken_at DESC LIMIT 12) x),
                    -- (An aggregate, not EXISTS: PostgreSQL turns that EXISTS into one scan of every measurement.)
-                   coalesce((SELECT bool_or(m.safety_signal) FROM measurements m WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9'
+                   coalesce((SELECT bool_or(m.safety_signal) FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND m.instrument = 'PHQ-9'
                              AND m.taken_at >= \(start) AND m.taken_at < \(asOf)), false),
-                   greatest((SELECT max(m.taken_at) FROM measurements m WHERE m.patient_id = p.id AND m.taken_at < \(asOf)),
-                            (SELECT max(n.created_at) FROM notes n WHERE n.patient_id = p.id AND n.kind <> 'psychotherapy' AND n.created_at < \(asOf))),
-                   (SELECT count(*) FROM measurements m WHERE m.patient_id = p.id AND m.taken_at >= \(start) AND m.taken_at < \(asOf))
-                   + (SELECT count(*) FROM notes n WHERE n.patient_id = p.id AND n.kind <> 'psychotherapy' AND n.created_at >= \(start) AND n.created_at < \(asOf))
+                   greatest((SELECT max(m.taken_at) FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND m.taken_at < \(asOf)),
+                            (SELECT max(n.created_at) FROM notes n WHERE n.patient_id = p.id AND n.entered_in_error_at IS NULL AND n.kind <> 'psychotherapy' AND n.created_at < \(asOf))),
+                   (SELECT count(*) FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND m.taken_at >= \(start) AND m.taken_at < \(asOf))
+                   + (SELECT count(*) FROM notes n WHERE n.patient_id = p.id AND n.entered_in_error_at IS NULL AND n.kind <> 'psychotherapy' AND n.created_at >= \(start) AND n.created_at < \(asOf))
             FROM patients p
             LEFT JOIN LATERAL (SELECT total, taken_at FROM measurements m
-                               WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.taken_at >= coalesce(p.episode_started_on, p.enrolled_on)
+                               WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.entered_in_error_at IS NULL
+                                 AND m.taken_at >= coalesce(p.episode_started_on, p.enrolled_on)
                                  AND m.taken_at < \(asOf) ORDER BY m.taken_at LIMIT 1) b ON true
             LEFT JOIN LATERAL (SELECT total, taken_at FROM measurements m
-                               WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.taken_at < \(asOf) ORDER BY m.taken_at DESC LIMIT 1) l ON true
+                               WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.entered_in_error_at IS NULL AND m.taken_at < \(asOf)
+                               ORDER BY m.taken_at DESC LIMIT 1) l ON true
             WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND p.enrolled_on < \(asOf)::timestamptz
             ORDER BY p.display_name, p.id
             """).map { row -> Row in
@@ -305,7 +327,7 @@ struct ReportBuilder {
         for row in try await connection.query("""
             SELECT t.patient_id, t.kind, t.drug, t.therapy, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.is_bilateral_ect, d.drug_class, t.updated_at
             FROM trials t JOIN patients p ON p.id = t.patient_id LEFT JOIN dose_table d ON d.drug = t.drug
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND t.started_on < \(asOf)::timestamptz
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND t.started_on < \(asOf)::timestamptz AND t.entered_in_error_at IS NULL
               AND (t.started_on >= coalesce(p.episode_started_on, p.enrolled_on) OR t.stopped_on IS NULL)
             ORDER BY t.started_on
             """) {
@@ -320,7 +342,7 @@ struct ReportBuilder {
         for row in try await connection.query("""
             SELECT r.patient_id, r.kind, r.status, r.target_clinic, r.created_at
             FROM referrals r JOIN patients p ON p.id = r.patient_id
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND r.created_at < \(asOf)
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND r.created_at < \(asOf) AND r.entered_in_error_at IS NULL
               AND (r.status NOT IN ('completed', 'declined', 'cancelled') OR r.created_at >= \(start))
             ORDER BY r.created_at
             """) {
@@ -345,8 +367,9 @@ struct ReportBuilder {
         var openSafety: Set<UUID> = []
         for row in try await connection.query("""
             SELECT h.patient_id, h.role, h.reason, h.due_at, h.escalated_at IS NOT NULL, h.step_key
-            FROM handoffs h JOIN patients p ON p.id = h.patient_id
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND h.acknowledged_at IS NULL AND h.created_at < \(asOf)
+            FROM handoffs h JOIN patients p ON p.id = h.patient_id JOIN tasks t ON t.id = h.task_id
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND h.acknowledged_at IS NULL AND h.superseded_at IS NULL
+              AND t.status NOT IN ('completed', 'cancelled', 'failed') AND h.created_at < \(asOf)
             ORDER BY h.due_at
             """) {
             let (patient, role, reason, due, escalated, step) = try row.decode(UUID.self, String.self, String.self, Date.self, Bool.self, String.self)
@@ -358,7 +381,8 @@ struct ReportBuilder {
             SELECT count(*), count(*) FILTER (WHERE h.acknowledged_at <= h.due_at), count(*) FILTER (WHERE h.acknowledged_at > h.due_at),
                    count(*) FILTER (WHERE h.acknowledged_at IS NULL)
             FROM patients p JOIN handoffs h ON h.patient_id = p.id AND h.created_at >= \(start) AND h.created_at < \(asOf)
-            WHERE p.team_id = \(teamID)
+            -- Work whose cause was withdrawn before anyone acknowledged it was never owed.
+            WHERE p.team_id = \(teamID) AND NOT (h.superseded_at IS NOT NULL AND h.acknowledged_at IS NULL)
             """)[0].decode(Int.self, Int.self, Int.self, Int.self)
 
         // Each patient: the reasons it is listed.

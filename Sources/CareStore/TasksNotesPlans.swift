@@ -3,7 +3,7 @@ import Foundation
 import PQ
 
 /// A note kind, as DOMAIN.md names them. Psychotherapy notes are visible to their author only.
-public enum NoteKind: String, Sendable, Codable, CaseIterable {
+public enum NoteKind: String, NamedValues {
     case progress, psychotherapy, social
     case caseReview = "case-review"
 }
@@ -62,7 +62,10 @@ extension CareStore {
         let title = title.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !title.isEmpty else { throw StoreError.invalid("a task needs a title") }
         guard ownerID != nil || poolRole != nil else { throw StoreError.invalid("a task needs an owner or a role pool") }
-        if poolRole == .admin { throw StoreError.invalid("tasks cannot be pooled for admins") }
+        if let poolRole, !poolRole.isClinical {
+            throw StoreError.invalidValue(InvalidValue(field: "pool_role", message: "a task's pool is a clinical role",
+                                                       accepted: Role.allCases.filter(\.isClinical).map(\.rawValue)))
+        }
         if let dueAt, let notBefore, notBefore > dueAt { throw StoreError.invalid("a task cannot start after it is due") }
         return try await command { context in
             let teamID = try await context.patientTeam(patientID, for: .workTasks)
@@ -82,11 +85,11 @@ extension CareStore {
     @discardableResult
     public func assignTask(_ taskID: UUID, to memberID: UUID, actorID: UUID?) async throws -> TaskSummary {
         try await changeTask(taskID, event: "task.assigned", actorID: actorID) { context, task in
-            guard task.status.isOpen else { throw StoreError.conflict("task \(taskID) is \(task.status.rawValue)") }
+            guard task.status.isOpen else { throw StoreError.conflict("this task is \(task.status.rawValue); it cannot be given to anyone") }
             try await context.requireTeamMember(memberID, teamID: task.teamID)
             // A requested task becomes accepted by its new owner; one under way stays as it is.
             let next = task.status == .requested ? TaskStatus.accepted : task.status
-            try await context.connection.query("UPDATE tasks SET owner_id = \(memberID), status = \(next.rawValue), updated_at = now() WHERE id = \(taskID)")
+            try await context.connection.query("UPDATE tasks SET owner_id = \(memberID), status = \(next.rawValue), updated_at = now() WHERE id = \(task.id)")
             return ["owner_id": memberID.lowercasedString]
         }
     }
@@ -95,62 +98,105 @@ extension CareStore {
     @discardableResult
     public func claimTask(_ taskID: UUID, memberID: UUID) async throws -> TaskSummary {
         try await changeTask(taskID, event: "task.claimed", actorID: memberID) { context, task in
-            guard task.ownerID == nil else { throw StoreError.conflict("task \(taskID) is already claimed") }
-            guard task.status == .requested else { throw StoreError.conflict("task \(taskID) is \(task.status.rawValue)") }
-            let roles = try await context.roles(of: memberID, teamID: task.teamID)
-            guard let pool = task.poolRole, roles.contains(pool) else {
-                throw StoreError.forbidden("task \(taskID) is for the \(task.poolRole?.rawValue ?? "?") pool, which this member is not in")
-            }
-            try await context.connection.query("UPDATE tasks SET owner_id = \(memberID), status = 'accepted', updated_at = now() WHERE id = \(taskID)")
+            if task.ownerID != nil, task.status != .requested { throw StoreError.conflict("this task is already claimed") }
+            if case .failure(let error) = task.status.moving(to: .accepted) { throw StoreError.moveNotAllowed(error) }
+            try await context.requirePool(task, memberID: memberID)
+            try await context.connection.query("UPDATE tasks SET owner_id = \(memberID), status = 'accepted', updated_at = now() WHERE id = \(task.id)")
             return [:]
         }
     }
 
+    /// Starts a task; an unclaimed one is claimed for the member in the same step.
     @discardableResult
     public func startTask(_ taskID: UUID, memberID: UUID) async throws -> TaskSummary {
         try await moveTask(taskID, to: .inProgress, event: "task.started", actorID: memberID)
     }
 
+    /// Completes a task; a requested or accepted one is claimed for the completer in the same step.
     @discardableResult
     public func completeTask(_ taskID: UUID, memberID: UUID, evidence: String? = nil) async throws -> TaskSummary {
         try await moveTask(taskID, to: .completed, event: EventType.taskCompleted, actorID: memberID, evidence: evidence)
     }
 
+    /// Cancels an open task, with a reason.
     @discardableResult
-    public func cancelTask(_ taskID: UUID, memberID: UUID, reason: String? = nil) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .cancelled, event: "task.cancelled", actorID: memberID, evidence: reason)
+    public func cancelTask(_ taskID: UUID, memberID: UUID, reason: String?) async throws -> TaskSummary {
+        try await moveTask(taskID, to: .cancelled, event: "task.cancelled", actorID: memberID, reason: reason)
     }
 
-    private func moveTask(_ taskID: UUID, to next: TaskStatus, event: String, actorID: UUID, evidence: String? = nil) async throws -> TaskSummary {
-        try await changeTask(taskID, event: event, actorID: actorID) { context, task in
-            if case .failure(let error) = task.status.moving(to: next) { throw StoreError.conflict(error.description) }
+    /// Closes an open task as failed (it could not be done), with a reason.
+    @discardableResult
+    public func failTask(_ taskID: UUID, memberID: UUID, reason: String?) async throws -> TaskSummary {
+        try await moveTask(taskID, to: .failed, event: "task.failed", actorID: memberID, reason: reason)
+    }
+
+    /// Puts an open task on hold (waiting for something outside the team).
+    @discardableResult
+    public func holdTask(_ taskID: UUID, memberID: UUID, reason: String? = nil) async throws -> TaskSummary {
+        try await moveTask(taskID, to: .onHold, event: "task.held", actorID: memberID, reason: reason)
+    }
+
+    /// Takes a task off hold: back under way when someone owns it, back to its pool otherwise.
+    @discardableResult
+    public func resumeTask(_ taskID: UUID, memberID: UUID) async throws -> TaskSummary {
+        try await moveTask(taskID, to: nil, event: "task.resumed", actorID: memberID)
+    }
+
+    /// One move of the task status machine (docs/domain.md). `next` nil: resume from on-hold.
+    private func moveTask(_ taskID: UUID, to requested: TaskStatus?, event: String, actorID: UUID, evidence: String? = nil,
+                          reason: String? = nil) async throws -> TaskSummary {
+        let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        return try await changeTask(taskID, event: event, actorID: actorID) { context, task in
+            let next: TaskStatus
+            if let requested {
+                next = requested
+            } else {
+                guard task.status == .onHold else {
+                    throw StoreError.moveNotAllowed(TransitionError(subject: "task", from: task.status.rawValue, to: "resumed",
+                                                                    allowed: task.status.allowedNextInOrder.map(\.rawValue)))
+                }
+                next = task.ownerID == nil ? .requested : .inProgress
+            }
+            if case .failure(let error) = task.status.moving(to: next) { throw StoreError.moveNotAllowed(error) }
+            if next.needsReason, reason == nil {
+                throw StoreError.invalidValue(InvalidValue(field: "reason", message: "say why the task is \(next.rawValue)"))
+            }
+            var owner = task.ownerID
+            var payload = ["from": task.status.rawValue, "to": next.rawValue]
+            // Starting or completing an unclaimed task claims it for whoever does it.
+            if owner == nil, next == .inProgress || next == .completed {
+                try await context.requirePool(task, memberID: actorID)
+                owner = actorID
+                payload["claimed_by"] = actorID.lowercasedString
+            }
             try await context.connection.query("""
-                UPDATE tasks SET status = \(next.rawValue), updated_at = now(),
-                    evidence = coalesce(\(evidence), evidence),
+                UPDATE tasks SET status = \(next.rawValue), owner_id = \(owner), updated_at = now(),
+                    evidence = coalesce(\(evidence), evidence), status_reason = coalesce(\(reason), status_reason),
                     completed_at = CASE WHEN \(next.rawValue) = 'completed' THEN now() ELSE completed_at END
-                WHERE id = \(taskID)
+                WHERE id = \(task.id)
                 """)
-            return ["from": task.status.rawValue, "to": next.rawValue]
+            return payload
         }
     }
 
     private func changeTask(_ taskID: UUID, event: String, actorID: UUID?,
                             _ change: @Sendable (CommandContext, LockedTask) async throws -> [String: String]) async throws -> TaskSummary {
         try await command { context in
+            // A handoff's id names its task too.
             let rows = try await context.connection.query("""
-                SELECT t.patient_id, p.team_id, t.status, t.owner_id, t.pool_role FROM tasks t JOIN patients p ON p.id = t.patient_id
-                WHERE t.id = \(taskID) FOR UPDATE OF t
+                SELECT t.id, t.patient_id, p.team_id, t.status, t.owner_id, t.pool_role FROM tasks t JOIN patients p ON p.id = t.patient_id
+                WHERE t.id = \(taskID) OR t.handoff_id = \(taskID) FOR UPDATE OF t
                 """)
-            guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID)") }
-            let (patientID, teamID, status, owner, pool) = try row.decode(UUID.self, UUID.self, String.self, UUID?.self, String?.self)
+            guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID.lowercasedString)") }
+            let (id, patientID, teamID, status, owner, pool) = try row.decode(UUID.self, UUID.self, UUID.self, String.self, UUID?.self, String?.self)
             try context.authorize(.workTasks, teamID: teamID, patientID: patientID)
-            guard let current = TaskStatus(rawValue: status) else { throw StoreError.invalid("task has unknown status \(status)") }
-            let task = LockedTask(patientID: patientID, teamID: teamID, status: current, ownerID: owner, poolRole: pool.flatMap(Role.init(rawValue:)))
+            guard let current = TaskStatus(rawValue: status) else { throw PQError(.decoding, "task \(id.lowercasedString) has an unknown status \(status)") }
+            let task = LockedTask(id: id, patientID: patientID, teamID: teamID, status: current, ownerID: owner, poolRole: pool.flatMap(Role.init(rawValue:)))
             var payload = try await change(context, task)
-            payload["task_id"] = taskID.lowercasedString
+            payload["task_id"] = id.lowercasedString
             try await context.append(event, teamID: teamID, patientID: patientID, actorID: actorID, payload: payload)
             // The task as changed, from the same transaction.
-            return try Self.task(try await context.connection.query("SELECT \(unescaped: Self.taskColumns) FROM tasks t WHERE t.id = \(taskID)")[0])
+            return try await context.taskSummary(id)
         }
     }
 
@@ -163,13 +209,18 @@ extension CareStore {
             let teamID = try await context.patientTeam(patientID, for: kind == .psychotherapy ? .addPsychotherapyNote : .addNote)
             try await context.requireTeamMember(authorID, teamID: teamID)
             if let amends {
-                let original = try await context.connection.query("SELECT patient_id, author_id, kind FROM notes WHERE id = \(amends)")
+                let original = try await context.connection.query("SELECT patient_id, author_id, kind, entered_in_error_at FROM notes WHERE id = \(amends)")
                 guard let row = original.firstRow else { throw StoreError.notFound("note \(amends)") }
-                let (originalPatient, originalAuthor, originalKind) = try row.decode(UUID.self, UUID.self, String.self)
+                let (originalPatient, originalAuthor, originalKind, marked) = try row.decode(UUID.self, UUID.self, String.self, Date?.self)
                 guard originalPatient == patientID else { throw StoreError.invalid("an amendment must be about the same patient") }
-                guard originalKind == kind.rawValue else { throw StoreError.invalid("an amendment keeps the kind of the note it amends (\(originalKind))") }
                 // Nobody else may see a psychotherapy note, so nobody else may amend one.
-                if kind == .psychotherapy, originalAuthor != authorID { throw StoreError.notFound("note \(amends)") }
+                if originalKind == NoteKind.psychotherapy.rawValue, originalAuthor != authorID { throw StoreError.notFound("note \(amends)") }
+                guard RecordPermission.mayAmendNote(authorID: originalAuthor, memberID: authorID) else { throw StoreError.forbidden(RecordPermission.amendRefusal) }
+                guard originalKind == kind.rawValue else {
+                    throw StoreError.invalidValue(InvalidValue(field: "kind", message: "an amendment keeps the kind of the note it amends (\(originalKind))",
+                                                               accepted: [originalKind]))
+                }
+                if marked != nil { throw StoreError.conflict("this note was entered in error; write a new note instead") }
             }
             let id = try await context.connection.query("""
                 INSERT INTO notes (patient_id, author_id, kind, body, amends_id) VALUES (\(patientID), \(authorID), \(kind.rawValue), \(body), \(amends))
@@ -184,6 +235,7 @@ extension CareStore {
 }
 
 struct LockedTask {
+    var id: UUID
     var patientID: UUID
     var teamID: UUID
     var status: TaskStatus
@@ -195,6 +247,14 @@ extension CommandContext {
     func roles(of memberID: UUID, teamID: UUID) async throws -> Set<Role> {
         let rows = try await connection.query("SELECT role FROM memberships WHERE member_id = \(memberID) AND team_id = \(teamID)")
         return Set(try rows.column(String.self).compactMap(Role.init(rawValue:)))
+    }
+
+    /// Claiming a pool's task takes a member of that pool.
+    func requirePool(_ task: LockedTask, memberID: UUID) async throws {
+        let roles = try await roles(of: memberID, teamID: task.teamID)
+        guard let pool = task.poolRole, roles.contains(pool) else {
+            throw StoreError.forbidden("this task is for the \(task.poolRole?.spoken ?? "another") pool; only a \(task.poolRole?.spoken ?? "member of it") claims it")
+        }
     }
 
     func requireTeamMember(_ memberID: UUID, teamID: UUID) async throws {

@@ -9,48 +9,68 @@ struct StoredDoseStep: Codable, Sendable {
 }
 
 extension CareStore {
+    /// Starts a trial. What cannot be true is refused, naming the field: a drug not in the dose
+    /// table (with close matches), a dose above its maximum without `highDoseReason`, a start in
+    /// the future or long before enrolment.
     public func startTrial(patientID: UUID, kind: TrialKind, drug: String?, dailyDoseMg: Double?, startedOn: Date,
-                           therapy: String? = nil, actorID: UUID?) async throws -> UUID {
+                           therapy: String? = nil, highDoseReason: String? = nil, actorID: UUID?) async throws -> UUID {
         try await command { context in
-            let teamID = try await context.patientTeam(patientID, for: .startTrial(kind))
+            let patient = try await context.patient(patientID, for: .startTrial(kind))
             let reference = try await context.referenceData()
             var drugName: String?
             var steps: [StoredDoseStep] = []
+            var acceptedHighDose: String?
             if kind == .medication || kind == .augmentation {
-                guard let drug, let entry = reference.doseTable.entry(for: drug) else {
-                    throw StoreError.invalid("\(drug ?? "a drug") is not in the dose table; a medication trial needs a known drug")
+                guard let drug else {
+                    throw StoreError.invalidValue(InvalidValue(field: "drug", message: "a \(kind.rawValue) trial needs a drug from the dose table"))
                 }
-                guard let dose = dailyDoseMg, dose > 0 else { throw StoreError.invalid("a medication trial needs a daily dose above 0 mg") }
+                guard let dose = dailyDoseMg else {
+                    throw StoreError.invalidValue(InvalidValue(field: "daily_dose_mg", message: "a \(kind.rawValue) trial needs a daily dose in mg"))
+                }
+                let entry = try context.checked { () throws(InvalidValue) in try reference.doseTable.known(drug) }
+                try context.checked { () throws(InvalidValue) in try reference.doseTable.checkDose(dose, of: entry, highDoseReason: highDoseReason) }
+                if let maximum = entry.maximumDailyDoseMg, dose > maximum { acceptedHighDose = highDoseReason }
                 drugName = entry.drug
                 steps = [StoredDoseStep(from: startedOn, dailyDoseMg: dose)]
             }
+            try context.checked { () throws(InvalidValue) in
+                try reference.recordRules.checkDay(startedOn, field: "started_on", now: Date(), enrolledOn: patient.enrolledOn)
+            }
             let id = try await context.connection.query("""
-                INSERT INTO trials (patient_id, kind, drug, therapy, dose_steps, started_on, recorded_by)
-                VALUES (\(patientID), \(kind.rawValue), \(drugName), \(therapy), \(PQJSON(steps))::jsonb, \(startedOn)::date, \(actorID))
+                INSERT INTO trials (patient_id, kind, drug, therapy, dose_steps, started_on, recorded_by, high_dose_reason)
+                VALUES (\(patientID), \(kind.rawValue), \(drugName), \(therapy), \(PQJSON(steps))::jsonb, \(startedOn)::date, \(actorID), \(acceptedHighDose))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
-            try await context.append(EventType.trialStarted, teamID: teamID, patientID: patientID, actorID: actorID,
+            try await context.append(EventType.trialStarted, teamID: patient.teamID, patientID: patientID, actorID: actorID,
                                      payload: ["trial_id": id.lowercasedString, "kind": kind.rawValue, "drug": drugName ?? ""])
             return id
         }
     }
 
     /// A dose change during a medication trial (titration up or down) from `from` on.
-    public func changeTrialDose(trialID: UUID, dailyDoseMg: Double, from: Date, actorID: UUID?) async throws {
-        guard dailyDoseMg > 0 else { throw StoreError.invalid("a daily dose must be above 0 mg") }
+    public func changeTrialDose(trialID: UUID, dailyDoseMg: Double, from: Date, highDoseReason: String? = nil, actorID: UUID?) async throws {
         try await command { context in
             let rows = try await context.connection.query("""
-                SELECT t.patient_id, p.team_id, t.kind, t.dose_steps, t.started_on, t.outcome FROM trials t JOIN patients p ON p.id = t.patient_id
+                SELECT t.patient_id, p.team_id, t.kind, t.dose_steps, t.started_on, t.outcome, t.drug, t.entered_in_error_at, p.enrolled_on
+                FROM trials t JOIN patients p ON p.id = t.patient_id
                 WHERE t.id = \(trialID) FOR UPDATE OF t
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("trial \(trialID)") }
-            let (patientID, teamID, kind, steps, startedOn, outcome) = try row.decode(UUID.self, UUID.self, String.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self)
+            let (patientID, teamID, kind, steps, startedOn, outcome, drug, marked, enrolledOn) = try row.decode(
+                UUID.self, UUID.self, String.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self, String?.self, Date?.self, Date.self)
             try context.authorize(.startMedicationTrial, teamID: teamID, patientID: patientID)
-            guard kind == TrialKind.medication.rawValue || kind == TrialKind.augmentation.rawValue else {
+            guard kind == TrialKind.medication.rawValue || kind == TrialKind.augmentation.rawValue, let drug else {
                 throw StoreError.invalid("only medication and augmentation trials have doses")
             }
+            if marked != nil { throw StoreError.conflict("trial \(trialID) was entered in error") }
             guard outcome == nil else { throw StoreError.conflict("trial \(trialID) has ended (\(outcome ?? ""))") }
-            guard from >= startedOn else { throw StoreError.invalid("a dose change cannot come before the trial started") }
+            let reference = try await context.referenceData()
+            let entry = try context.checked { () throws(InvalidValue) in try reference.doseTable.known(drug) }
+            try context.checked { () throws(InvalidValue) in try reference.doseTable.checkDose(dailyDoseMg, of: entry, highDoseReason: highDoseReason) }
+            try context.checked { () throws(InvalidValue) in
+                try reference.recordRules.checkDay(from, field: "from", now: Date(), enrolledOn: enrolledOn)
+                try reference.recordRules.checkOrder(start: startedOn, stop: from, field: "from", startName: "started_on")
+            }
             let updated = (steps.value.filter { $0.from < from } + [StoredDoseStep(from: from, dailyDoseMg: dailyDoseMg)]).sorted { $0.from < $1.from }
             try await context.connection.query("UPDATE trials SET dose_steps = \(PQJSON(updated))::jsonb, updated_at = now() WHERE id = \(trialID)")
             try await context.append("trial.dose_changed", teamID: teamID, patientID: patientID, actorID: actorID,
@@ -73,23 +93,31 @@ extension CareStore {
     /// With no `outcome`, it is derived from the PHQ-9 before the trial and the last one by its stop.
     public func recordTrialOutcome(trialID: UUID, outcome recorded: TrialOutcome?, stoppedOn: Date, adherence: Double? = nil,
                                    sessions: Int? = nil, stopReason: String? = nil, actorID: UUID?) async throws -> OutcomeResult {
-        if let adherence, !(0...1).contains(adherence) { throw StoreError.invalid("adherence must be between 0 and 1") }
+        if let adherence, !(0...1).contains(adherence) {
+            throw StoreError.invalidValue(InvalidValue(field: "adherence", message: "adherence is a share of doses taken, from 0 to 1", accepted: ["0 to 1"]))
+        }
         return try await command { context in
             // The trial (locked) and the patient's failed trials so far, in one round trip.
             let results = try await context.connection.pipeline(["""
-                SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect
+                SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect,
+                       t.entered_in_error_at, p.enrolled_on, t.therapy
                 FROM trials t JOIN patients p ON p.id = t.patient_id WHERE t.id = \(trialID)
                 FOR UPDATE OF t, p
                 """, CommandContext.failedTrials(ofPatientOfTrial: trialID)])
             guard let row = results[0].firstRow else { throw StoreError.notFound("trial \(trialID)") }
-            let (patientID, teamID, kindText, drug, steps, startedOn, existing, storedSessions, bilateral) = try row.decode(
-                UUID.self, UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self, Int?.self, Bool.self)
-            guard let kind = TrialKind(rawValue: kindText) else { throw StoreError.invalid("unknown trial kind \(kindText)") }
+            let (patientID, teamID, kindText, drug, steps, startedOn, existing, storedSessions, bilateral, marked, enrolledOn, therapy) = try row.decode(
+                UUID.self, UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self, Int?.self, Bool.self,
+                Date?.self, Date.self, String?.self)
+            guard let kind = TrialKind(rawValue: kindText) else { throw PQError(.decoding, "trial \(trialID) has an unknown kind \(kindText)") }
             try context.authorize(.recordOutcome(kind), teamID: teamID, patientID: patientID)
-            if let existing { throw StoreError.conflict("the outcome of trial \(trialID) is already recorded as \(existing)") }
-            guard stoppedOn >= startedOn else { throw StoreError.invalid("a trial cannot stop before it started") }
+            if marked != nil { throw StoreError.conflict("trial \(trialID.lowercasedString) was entered in error; record a new trial instead") }
+            if let existing { throw StoreError.conflict("the outcome of trial \(trialID.lowercasedString) is already recorded as \(existing); if it is wrong, mark it entered in error first") }
 
             let reference = try await context.referenceData()
+            try context.checked { () throws(InvalidValue) in
+                try reference.recordRules.checkDay(stoppedOn, field: "stopped_on", now: Date(), enrolledOn: enrolledOn)
+                try reference.recordRules.checkOrder(start: startedOn, stop: stoppedOn, field: "stopped_on", startName: "started_on")
+            }
             let rules = reference.trialRules
             let before = try CommandContext.failedTrials(results[1])
             let outcome: TrialOutcome
@@ -99,7 +127,7 @@ extension CareStore {
                 outcome = try await context.outcomeFromScores(patientID: patientID, start: startedOn, stop: stoppedOn, rules: reference)
             }
 
-            if let sessions, sessions < 0 { throw StoreError.invalid("sessions cannot be negative") }
+            if let sessions, sessions < 0 { throw StoreError.invalidValue(InvalidValue(field: "sessions", message: "sessions cannot be negative")) }
             let sessions = sessions ?? storedSessions
             let facts = TrialFacts(kind: kind, drug: drug, isBilateralECT: bilateral,
                                    doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
@@ -108,13 +136,14 @@ extension CareStore {
             do {
                 adequacy = try rules.adequacy(of: facts, doseTable: reference.doseTable, asOf: stoppedOn)
             } catch let error as TrialError {
-                throw StoreError.invalid(error.description)
+                throw StoreError.invalidValue(InvalidValue(field: "drug", message: error.description,
+                                                           accepted: reference.doseTable.suggestions(for: drug ?? "")))
             }
             let failed = rules.isFailure(facts, adequacy: adequacy)
             // Goes to the server with the first event's insert.
             await context.connection.sendWithNext("""
                 UPDATE trials SET outcome = \(outcome.rawValue), stopped_on = \(stoppedOn)::date, adherence = \(adherence),
-                    stop_reason = \(stopReason), is_failed = \(failed), sessions = \(sessions), updated_at = now()
+                    stop_reason = \(stopReason), is_failed = \(failed), sessions = \(sessions), outcome_recorded_by = \(actorID), updated_at = now()
                 WHERE id = \(trialID)
                 """)
             var events = [try await context.append(
@@ -122,11 +151,11 @@ extension CareStore {
                 payload: ["trial_id": trialID.lowercasedString, "outcome": outcome.rawValue, "adequate": adequacy.isAdequate ? "true" : "false"])]
             var trdReached = false
             if failed {
-                let summary = "\(drug ?? kind.rawValue): \(outcome.rawValue) (\(adequacy.reason))"
+                let summary = "\(drug ?? therapy ?? kind.rawValue): \(outcome.rawValue) (\(adequacy.reason))"
                 events.append(try await context.append(
                     EventType.trialFailed, teamID: teamID, patientID: patientID, actorID: actorID,
                     payload: ["trial_id": trialID.lowercasedString]
-                ) { occurredAt in PlaybookEvent(type: EventType.trialFailed, occurredAt: occurredAt, summary: summary) })
+                ) { occurredAt in PlaybookEvent(type: EventType.trialFailed, occurredAt: occurredAt, summary: summary, subjectID: trialID) })
 
                 let after = before + [FailedTrial(kind: kind, drugClass: adequacy.drugClass, isBilateralECT: bilateral)]
                 let wasTRD = rules.trdStatus(failed: before).isTRD
@@ -137,7 +166,8 @@ extension CareStore {
                         EventType.trdReached, teamID: teamID, patientID: patientID, actorID: actorID,
                         payload: ["failed_trials": "\(status.failedTrials)", "classes": "\(status.distinctClasses)"]
                     ) { occurredAt in
-                        PlaybookEvent(type: EventType.trdReached, occurredAt: occurredAt, summary: "\(status.failedTrials) failed adequate trials (\(status.inputs))")
+                        PlaybookEvent(type: EventType.trdReached, occurredAt: occurredAt,
+                                      summary: "\(status.failedTrials) failed adequate trials (\(status.inputs))", subjectID: patientID)
                     })
                 }
             }
@@ -151,9 +181,9 @@ extension CommandContext {
     /// one on or before the stop.
     func outcomeFromScores(patientID: UUID, start: Date, stop: Date, rules: ReferenceData) async throws -> TrialOutcome {
         let rows = try await connection.query("""
-            SELECT (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9'
+            SELECT (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9' AND entered_in_error_at IS NULL
                      AND taken_at < \(start)::date + 1 ORDER BY taken_at DESC LIMIT 1),
-                   (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9'
+                   (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9' AND entered_in_error_at IS NULL
                      AND taken_at > \(start)::date + 1 AND taken_at < \(stop)::date + 1 ORDER BY taken_at DESC LIMIT 1)
             """)
         let (before, after) = try rows[0].decode(Int?.self, Int?.self)
@@ -167,18 +197,19 @@ extension CommandContext {
     /// (read by `failedTrials(_:)`).
     static func failedTrials(ofPatientOfTrial trialID: UUID) -> PQQuery {
         """
-        SELECT t.kind, d.drug_class, t.is_bilateral_ect FROM trials t
+        SELECT t.kind, d.drug_class, t.is_bilateral_ect, t.id FROM trials t
         JOIN patients p ON p.id = t.patient_id
         LEFT JOIN dose_table d ON d.drug = t.drug
         WHERE t.patient_id = (SELECT patient_id FROM trials WHERE id = \(trialID))
-          AND t.is_failed AND t.started_on >= coalesce(p.episode_started_on, p.enrolled_on)
+          AND t.is_failed AND t.entered_in_error_at IS NULL AND t.started_on >= coalesce(p.episode_started_on, p.enrolled_on)
         """
     }
 
     static func failedTrials(_ rows: PQRows) throws -> [FailedTrial] {
         try rows.map { row in
             let (kind, drugClass, bilateral) = try row.decode(String.self, String?.self, Bool.self)
-            return FailedTrial(kind: TrialKind(rawValue: kind) ?? .medication, drugClass: drugClass.flatMap(DrugClass.init(rawValue:)), isBilateralECT: bilateral)
+            guard let kind = TrialKind(rawValue: kind) else { throw PQError(.decoding, "a trial has an unknown kind \(kind)") }
+            return FailedTrial(kind: kind, drugClass: drugClass.flatMap(DrugClass.init(rawValue:)), isBilateralECT: bilateral)
         }
     }
 }

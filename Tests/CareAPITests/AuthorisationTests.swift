@@ -16,7 +16,9 @@ struct Fixture {
     var medicationTrial: UUID
     var note: UUID
     var referral: UUID
+    /// The TMS referral's prior-authorisation handoff: for the social worker.
     var handoff: UUID
+    var measurement: UUID
 
     static func make(_ clinic: APIClinic, team: UUID, psychiatrist: UUID) async throws -> Fixture {
         let store = clinic.store
@@ -26,7 +28,9 @@ struct Fixture {
                                                startedOn: Date(timeIntervalSince1970: 1_788_307_200), actorID: psychiatrist)
         let note = try await store.addNote(patientID: patient, authorID: psychiatrist, kind: .progress, body: "Seen today")
         let referral = try await store.makeReferral(patientID: patient, kind: .tms, targetClinic: "Riverside TMS", actorID: psychiatrist)
-        return Fixture(patient: patient, task: task, medicationTrial: trial, note: note, referral: referral.referralID, handoff: referral.event.handoffIDs[0])
+        let measurement = try await store.recordMeasurement(patientID: patient, score: try Score(.phq9, total: 14), takenAt: Date(), actorID: psychiatrist)
+        return Fixture(patient: patient, task: task, medicationTrial: trial, note: note, referral: referral.referralID, handoff: referral.event.handoffIDs[0],
+                       measurement: measurement.measurementID)
     }
 }
 
@@ -63,7 +67,11 @@ let endpoints: [Endpoint] = [
     Endpoint(method: .post, path: { "/v1/patients/\($0.patient.lower)/notes" }, body: #"{"kind": "progress", "body": "Better sleep"}"#, allowed: writers, label: "POST progress note"),
     Endpoint(method: .post, path: { "/v1/patients/\($0.patient.lower)/notes" }, body: #"{"kind": "psychotherapy", "body": "Session 3"}"#,
              allowed: ["psychiatrist", "psychologist"], label: "POST psychotherapy note"),
-    Endpoint(method: .post, path: { "/v1/notes/\($0.note.lower)/amendments" }, body: #"{"body": "Correction"}"#, allowed: writers, byChildID: true, label: "POST amendment"),
+    // Only a note's author amends it (the fixture's note is the psychiatrist's).
+    Endpoint(method: .post, path: { "/v1/notes/\($0.note.lower)/amendments" }, body: #"{"body": "Correction"}"#, allowed: ["psychiatrist"], byChildID: true,
+             label: "POST amendment"),
+    Endpoint(method: .post, path: { "/v1/notes/\($0.note.lower)/entered-in-error" }, body: #"{"reason": "wrong patient"}"#, allowed: ["psychiatrist"],
+             byChildID: true, label: "POST note entered in error"),
     Endpoint(method: .get, path: { "/v1/patients/\($0.patient.lower)/measurements" }, allowed: readers, label: "GET measurements"),
     Endpoint(method: .post, path: { "/v1/patients/\($0.patient.lower)/measurements" }, body: #"{"instrument": "PHQ-9", "total": 12}"#, allowed: writers, label: "POST measurement"),
     Endpoint(method: .get, path: { "/v1/patients/\($0.patient.lower)/trials" }, allowed: readers, label: "GET trials"),
@@ -77,7 +85,18 @@ let endpoints: [Endpoint] = [
     Endpoint(method: .post, path: { "/v1/patients/\($0.patient.lower)/referrals" }, body: #"{"kind": "ect", "target_clinic": "General ECT"}"#,
              allowed: ["psychiatrist"], label: "POST ECT referral"),
     Endpoint(method: .post, path: { "/v1/referrals/\($0.referral.lower)/status" }, body: #"{"status": "accepted"}"#, allowed: clinical, byChildID: true, label: "POST referral status"),
-    Endpoint(method: .post, path: { "/v1/handoffs/\($0.handoff.lower)/acknowledge" }, allowed: clinical, byChildID: true, label: "POST handoff acknowledge"),
+    // A handoff belongs to its receiving role (the care manager may too: StoreTests).
+    Endpoint(method: .post, path: { "/v1/handoffs/\($0.handoff.lower)/acknowledge" }, allowed: ["socialWorker"], byChildID: true, label: "POST handoff acknowledge"),
+    Endpoint(method: .post, path: { "/v1/handoffs/\($0.handoff.lower)/reassign" }, body: #"{"role": "psychiatrist", "reason": "the psychiatrist has the forms"}"#,
+             allowed: ["socialWorker"], byChildID: true, label: "POST handoff reassign"),
+    Endpoint(method: .post, path: { "/v1/tasks/\($0.task.lower)/hold" }, body: #"{"reason": "waiting for the GP"}"#, allowed: clinical, byChildID: true, label: "POST task hold"),
+    // Entered in error: by whoever recorded it (here the psychiatrist) or a psychiatrist.
+    Endpoint(method: .post, path: { "/v1/measurements/\($0.measurement.lower)/entered-in-error" }, body: #"{"reason": "wrong patient"}"#,
+             allowed: ["psychiatrist"], byChildID: true, label: "POST measurement entered in error"),
+    Endpoint(method: .post, path: { "/v1/trials/\($0.medicationTrial.lower)/entered-in-error" }, body: #"{"reason": "wrong patient"}"#,
+             allowed: ["psychiatrist"], byChildID: true, label: "POST trial entered in error"),
+    Endpoint(method: .post, path: { "/v1/referrals/\($0.referral.lower)/entered-in-error" }, body: #"{"reason": "wrong patient"}"#,
+             allowed: ["psychiatrist"], byChildID: true, label: "POST referral entered in error"),
     Endpoint(method: .get, path: { "/v1/patients/\($0.patient.lower)/events" }, allowed: readers, label: "GET events"),
     Endpoint(method: .get, path: { "/v1/patients/\($0.patient.lower)/audit" }, allowed: ["compliance"], label: "GET audit"),
 ]

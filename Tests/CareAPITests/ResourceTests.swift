@@ -210,13 +210,14 @@ struct ResourceTests {
                 let psychiatrist = clinic.tokens["psychiatrist"]
                 var trials: [String] = []
                 var referrals: [String] = []
-                for (index, drug) in ["sertraline", "venlafaxine", "mirtazapine"].enumerated() {
+                for (index, (drug, dose)) in [("sertraline", 100), ("venlafaxine", 150), ("mirtazapine", 30)].enumerated() {
+                    // (The fixture's patient was enrolled on 2026-09-01: prior trials up to a year before are accepted.)
                     let trial = try await client.call(.post, "/v1/patients/\(patient)/trials", token: psychiatrist,
-                                                      json: #"{"kind": "medication", "drug": "\#(drug)", "daily_dose_mg": 100, "started_on": "2026-0\#(index + 1)-01"}"#)
+                                                      json: #"{"kind": "medication", "drug": "\#(drug)", "daily_dose_mg": \#(dose), "started_on": "2026-0\#(index + 1)-01"}"#)
                     #expect(trial.status == .created, "\(trial.text)")
                     trials.append(try #require(trial.json["id"] as? String))
                     let referral = try await client.call(.post, "/v1/patients/\(patient)/referrals", token: psychiatrist,
-                                                         json: #"{"kind": "tms", "target_clinic": "Clinic \#(index)"}"#)
+                                                         json: #"{"kind": "tms", "target_clinic": "Clinic \#(index)", "reason": "another clinic"}"#)
                     #expect(referral.status == .created, "\(referral.text)")
                     referrals.append(try #require(referral.json["id"] as? String))
                 }

@@ -85,17 +85,34 @@ struct PlaybookTests {
 
 @Suite("Status transitions")
 struct StatusTests {
-    @Test("task status transitions (FHIR Task codes)", arguments: [
-        (TaskStatus.requested, TaskStatus.accepted, true), (.requested, .inProgress, true), (.requested, .completed, false),
+    @Test("task status transitions (docs/domain.md's task status machine, FHIR Task codes)", arguments: [
+        (TaskStatus.requested, TaskStatus.accepted, true), (.requested, .inProgress, true),
+        // Completing a requested or accepted task claims it in the same step.
+        (.requested, .completed, true), (.accepted, .completed, true),
         (.accepted, .inProgress, true), (.inProgress, .completed, true), (.inProgress, .failed, true),
-        (.onHold, .inProgress, true), (.completed, .inProgress, false), (.cancelled, .requested, false),
-        (.failed, .completed, false), (.requested, .cancelled, true),
+        (.onHold, .inProgress, true), (.onHold, .completed, false), (.completed, .inProgress, false), (.cancelled, .requested, false),
+        (.failed, .completed, false), (.requested, .cancelled, true), (.requested, .failed, true), (.onHold, .cancelled, true),
     ])
     func task(from: TaskStatus, to: TaskStatus, allowed: Bool) {
         #expect(from.canMove(to: to) == allowed)
         if !allowed {
-            #expect(from.moving(to: to) == .failure(TransitionError(kind: "TaskStatus", from: from.rawValue, to: to.rawValue)))
+            #expect(from.moving(to: to) == .failure(TransitionError(subject: "task", from: from.rawValue, to: to.rawValue,
+                                                                   allowed: from.allowedNextInOrder.map(\.rawValue))))
         }
+    }
+
+    @Test("a refused move names the moves that are allowed, in words without type names")
+    func refusalNamesAllowedMoves() {
+        guard case .failure(let error) = TaskStatus.onHold.moving(to: .completed) else { Issue.record("on-hold to completed was allowed"); return }
+        #expect(error.description == "a task that is on-hold cannot move to completed; from on-hold it can move to requested, accepted, in-progress, cancelled, failed")
+        guard case .failure(let final) = ReferralStatus.completed.moving(to: .cancelled) else { Issue.record("completed to cancelled was allowed"); return }
+        #expect(final.description == "a referral that is completed cannot move to cancelled; completed is final: it does not move any more")
+        #expect(!error.description.contains("TaskStatus") && !final.description.contains("ReferralStatus"))
+    }
+
+    @Test("cancelling or failing a task needs a reason; the other moves do not", arguments: TaskStatus.allCases)
+    func reasons(status: TaskStatus) {
+        #expect(status.needsReason == (status == .cancelled || status == .failed))
     }
 
     @Test("referral status transitions", arguments: [

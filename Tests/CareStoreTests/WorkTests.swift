@@ -13,15 +13,16 @@ struct WorkTests {
             let clinic = try await Clinic.make(pool)
             let task = try await clinic.store.createTask(patientID: clinic.patient, title: "Call the insurer", poolRole: .socialWorker, priority: .urgent, actorID: clinic.psychiatrist)
             await #expect(throws: StoreError.self) { try await clinic.store.claimTask(task, memberID: clinic.psychologist) }
-            await #expect(throws: StoreError.conflict("TaskStatus cannot move from requested to completed")) {
-                try await clinic.store.completeTask(task, memberID: clinic.socialWorker)
+            // Completing an unclaimed pool task claims it, so it takes a member of the pool.
+            await #expect(throws: StoreError.forbidden("this task is for the social worker pool; only a social worker claims it")) {
+                try await clinic.store.completeTask(task, memberID: clinic.psychologist)
             }
             try await clinic.store.claimTask(task, memberID: clinic.socialWorker)
-            await #expect(throws: StoreError.conflict("task \(task) is already claimed")) { try await clinic.store.claimTask(task, memberID: clinic.socialWorker) }
+            await #expect(throws: StoreError.conflict("this task is already claimed")) { try await clinic.store.claimTask(task, memberID: clinic.socialWorker) }
             try await clinic.store.startTask(task, memberID: clinic.socialWorker)
             try await clinic.store.completeTask(task, memberID: clinic.socialWorker, evidence: "Authorisation 55-1 granted")
-            await #expect(throws: StoreError.conflict("TaskStatus cannot move from completed to cancelled")) {
-                try await clinic.store.cancelTask(task, memberID: clinic.socialWorker)
+            await #expect(throws: StoreError.moveNotAllowed(TransitionError(subject: "task", from: "completed", to: "cancelled", allowed: []))) {
+                try await clinic.store.cancelTask(task, memberID: clinic.socialWorker, reason: "not needed")
             }
             let row = try await pool.query("SELECT status, owner_id, evidence, completed_at IS NOT NULL FROM tasks WHERE id = \(task)")[0]
             let (status, owner, evidence, completed) = try row.decode(String.self, UUID?.self, String?.self, Bool.self)
@@ -127,13 +128,15 @@ struct WorkTests {
             #expect(summary.thaseRush.stage == .stageII)
             #expect(summary.maudsley?.severity == MaudsleySeverity.severeWithoutPsychosis.rawValue)
             #expect(summary.referrals.map(\.kind) == [.tms])
-            // 3 + 3 for the two failures, 1 for TRD, 4 for TMS.
-            #expect(summary.openHandoffs.count == 11)
-            #expect(summary.openTasks.count == 11)
+            // 3 for the first failure, 2 for the second (its "plan the next step" joins the open one), 1 for TRD, 4 for TMS.
+            #expect(summary.openHandoffs.count == 10)
+            #expect(summary.openTasks.count == 10)
+            #expect(summary.openTasks.contains { $0.title == "Plan the next treatment step: optimise, switch, augment or refer (2 causes)" })
             let history = try await clinic.store.patientEvents(clinic.patient)
             // The newest: the referral, then the handoff.created event of each handoff it made.
             #expect(history.prefix(5).map(\.type) == Array(repeating: EventType.handoffCreated, count: 4) + ["referral.made"])
-            #expect(history.filter { $0.type == EventType.handoffCreated }.count == 11)
+            #expect(history.filter { $0.type == EventType.handoffCreated }.count == 10)
+            #expect(history.filter { $0.type == EventType.handoffCauseAdded }.count == 1)
             #expect(history.contains { $0.type == "patient.trd_reached" })
         }
     }
@@ -161,7 +164,8 @@ struct DerivedOutcomeTests {
     func patientStatus() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
-            await #expect(throws: StoreError.conflict("PatientStatus cannot move from enrolled to relapse-prevention")) {
+            await #expect(throws: StoreError.moveNotAllowed(TransitionError(subject: "patient", from: "enrolled", to: "relapse-prevention",
+                                                                            allowed: ["active", "discharged"]))) {
                 try await clinic.store.changePatientStatus(clinic.patient, to: .relapsePrevention, actorID: nil)
             }
             try await clinic.store.changePatientStatus(clinic.patient, to: .active, actorID: nil)

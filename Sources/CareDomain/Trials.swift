@@ -56,12 +56,15 @@ public struct DoseTable: Sendable, Equatable, Codable {
     public func suggestions(for name: String, limit: Int = 5) -> [String] {
         let key = name.lowercased().trimmingCharacters(in: .whitespaces)
         guard !key.isEmpty else { return [] }
-        let scored = entries.compactMap { entry -> (Int, String)? in
-            if entry.drug.hasPrefix(key) || (key.count >= 3 && entry.drug.contains(key)) { return (0, entry.drug) }
+        // Best first: names that start with it, then names that contain it, then near misses;
+        // within each, the fewest typing slips.
+        let scored = entries.compactMap { entry -> (Int, Int, String)? in
             let distance = editDistance(key, entry.drug)
-            return distance <= max(2, key.count / 3) ? (distance, entry.drug) : nil
+            if entry.drug.hasPrefix(key) { return (0, distance, entry.drug) }
+            if key.count >= 3, entry.drug.contains(key) { return (1, distance, entry.drug) }
+            return distance <= max(2, key.count / 3) ? (2, distance, entry.drug) : nil
         }
-        return scored.sorted { $0 < $1 }.prefix(limit).map(\.1)
+        return scored.sorted { $0 < $1 }.prefix(limit).map(\.2)
     }
 
     /// The dose table's entry for `drug`, or the refusal that names close matches.

@@ -1,0 +1,157 @@
+import CareDomain
+import CareStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PQ
+import Testing
+import TestSupport
+
+/// Handoffs that belong to their role, corrections and refusals, through the HTTP API.
+@Suite("Lifecycle and corrections over HTTP", .timeLimit(.minutes(2)))
+struct LifecycleHTTPTests {
+    @Test("a handoff belongs to its receiving role: another role gets 403 with the reason, audited; the care manager may; acknowledging answers with the task")
+    func handoffBelongsToItsRole() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let manager = try await clinic.store.createMember(displayName: "C. Manager", teamID: clinic.north, roles: [.careManager])
+            let managerToken = try await clinic.store.issueToken(memberID: manager, expiresAt: nil).token
+            let patient = clinic.northPatient
+            // A safety signal: stat handoffs for the psychiatrist and the psychologist.
+            let score = try await clinic.store.recordMeasurement(patientID: patient, score: try Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 1]),
+                                                                 takenAt: Date(), actorID: clinic.members["psychologist"])
+            let roles = try await pool.query("SELECT id, role FROM handoffs WHERE id = ANY(\(score.event.handoffIDs))").map { try $0.decode(UUID.self, String.self) }
+            let forPsychologist = try #require(roles.first { $0.1 == "psychologist" }?.0)
+            let forPsychiatrist = try #require(roles.first { $0.1 == "psychiatrist" }?.0)
+            try await clinic.app().test(.router) { client in
+                let refused = try await client.call(.post, "/v1/handoffs/\(forPsychologist.lower)/acknowledge", token: clinic.tokens["socialWorker"])
+                #expect(refused.status == .forbidden)
+                #expect(refused.detail == "this handoff is for the psychologist; only a psychologist of the team or the care manager acknowledges or reassigns it")
+                let audited = try await pool.query("""
+                    SELECT outcome, detail FROM audit_entries WHERE action = 'handoff.acknowledge' AND member_id = \(clinic.members["socialWorker"]!)
+                      AND patient_id = \(patient)
+                    """).map { try $0.decode(String.self, String?.self) }
+                #expect(audited.count == 1 && audited.first?.0 == "denied" && audited.first?.1 == refused.detail)
+                #expect(try await pool.query("SELECT acknowledged_at IS NULL FROM handoffs WHERE id = \(forPsychologist)")[0].decode(Bool.self, at: 0))
+
+                let acknowledged = try await client.call(.post, "/v1/handoffs/\(forPsychologist.lower)/acknowledge", token: clinic.tokens["psychologist"])
+                #expect(acknowledged.status == .ok, "\(acknowledged.text)")
+                #expect(acknowledged.json["id"] as? String == forPsychologist.lower && acknowledged.json["handoff_id"] as? String == forPsychologist.lower)
+                #expect(acknowledged.json["status"] as? String == "requested" && acknowledged.json["pool_role"] as? String == "psychologist")
+                // The care manager, as coordinator, acknowledges the psychiatrist's.
+                let coordinated = try await client.call(.post, "/v1/handoffs/\(forPsychiatrist.lower)/acknowledge", token: managerToken)
+                #expect(coordinated.status == .ok, "\(coordinated.text)")
+                // The same id works as the task's: claim and complete it.
+                let claimed = try await client.call(.post, "/v1/tasks/\(forPsychologist.lower)/complete", token: clinic.tokens["psychologist"],
+                                                    json: #"{"note": "Safety plan made"}"#)
+                #expect(claimed.status == .ok && claimed.json["status"] as? String == "completed", "\(claimed.text)")
+                #expect(claimed.json["owner_id"] as? String == clinic.members["psychologist"]!.lower)
+
+                // Reassignment needs a reason, and then the new role's member acknowledges.
+                let referral = try await clinic.store.makeReferral(patientID: patient, kind: .ect, targetClinic: "City ECT", actorID: clinic.members["psychiatrist"])
+                let letters = referral.event.handoffIDs[0]
+                let noReason = try await client.call(.post, "/v1/handoffs/\(letters.lower)/reassign", token: clinic.tokens["socialWorker"],
+                                                     json: #"{"role": "psychologist", "reason": " "}"#)
+                #expect(noReason.status == .unprocessableContent)
+                let moved = try await client.call(.post, "/v1/handoffs/\(letters.lower)/reassign", token: clinic.tokens["socialWorker"],
+                                                  json: #"{"role": "psychologist", "reason": "she writes the work letters"}"#)
+                #expect(moved.status == .ok && moved.json["pool_role"] as? String == "psychologist", "\(moved.text)")
+                let mine = try await client.call(.get, "/v1/handoffs", token: clinic.tokens["psychologist"])
+                let item = try #require(mine.items.first { $0["id"] as? String == letters.lower })
+                #expect(item["status"] as? String == "open" && item["role"] as? String == "psychologist")
+            }
+        }
+    }
+
+    @Test("refusals name the field and what would be accepted, never a Swift type name")
+    func refusalsSayWhatWouldBeAccepted() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let patient = clinic.northPatient.lower
+            let psychiatrist = clinic.tokens["psychiatrist"]
+            try await clinic.app().test(.router) { client in
+                func post(_ path: String, _ json: String) async throws -> Reply {
+                    try await client.call(.post, path, token: psychiatrist, json: json)
+                }
+                let future = try await post("/v1/patients/\(patient)/trials", #"{"kind": "medication", "drug": "sertraline", "daily_dose_mg": 50, "started_on": "2999-01-01"}"#)
+                #expect(future.status == .unprocessableContent && future.json["field"] as? String == "started_on", "\(future.text)")
+                let dose = try await post("/v1/patients/\(patient)/trials", #"{"kind": "medication", "drug": "sertraline", "daily_dose_mg": 5000, "started_on": "2026-09-02"}"#)
+                #expect(dose.status == .unprocessableContent && dose.json["field"] as? String == "daily_dose_mg" && dose.json["accepted"] as? [String] == ["up to 200"])
+                let confirmed = try await post("/v1/patients/\(patient)/trials",
+                                               #"{"kind": "medication", "drug": "sertraline", "daily_dose_mg": 250, "started_on": "2026-09-02", "confirm_high_dose": true, "high_dose_reason": "levels checked"}"#)
+                #expect(confirmed.status == .created, "\(confirmed.text)")
+                let drug = try await post("/v1/patients/\(patient)/trials", #"{"kind": "medication", "drug": "venlafaxin", "daily_dose_mg": 150, "started_on": "2026-09-02"}"#)
+                #expect(drug.status == .unprocessableContent && drug.json["field"] as? String == "drug" && drug.json["accepted"] as? [String] == ["venlafaxine", "desvenlafaxine"], "\(drug.text)")
+                #expect(drug.detail.contains("did you mean venlafaxine, desvenlafaxine?"))
+                let priority = try await post("/v1/patients/\(patient)/tasks", #"{"title": "Call", "pool_role": "psychologist", "priority": "high"}"#)
+                #expect(priority.status == .badRequest && priority.detail == "'priority': must be one of routine, urgent, asap or stat, not high", "\(priority.text)")
+                let role = try await post("/v1/patients/\(patient)/tasks", #"{"title": "Call", "pool_role": "nurse"}"#)
+                #expect(role.detail.contains("psychiatrist, psychologist"), "\(role.text)")
+                let owner = try await post("/v1/patients/\(patient)/tasks", #"{"title": "Call", "owner_id": "nobody"}"#)
+                #expect(owner.status == .badRequest && owner.detail.contains("must be an id such as"), "\(owner.text)")
+                for reply in [priority, role, owner] {
+                    for name in ["TaskPriority", "Role", "UUID", "Swift", "CodingKeys"] { #expect(!reply.detail.contains(name), "\(reply.detail)") }
+                }
+
+                let referral = try await post("/v1/patients/\(patient)/referrals", #"{"kind": "tms", "target_clinic": "Lakeside TMS"}"#)
+                let referralID = try #require(referral.json["id"] as? String)
+                let again = try await post("/v1/patients/\(patient)/referrals", #"{"kind": "tms", "target_clinic": "Hilltop TMS"}"#)
+                #expect(again.status == .conflict && again.json["existing"] as? String == "/v1/referrals/\(referralID)", "\(again.text)")
+                let move = try await post("/v1/referrals/\(referralID)/status", #"{"status": "completed"}"#)
+                #expect(move.status == .conflict && move.json["accepted"] as? [String] == ["accepted", "declined", "cancelled"], "\(move.text)")
+                #expect(move.detail == "a referral that is requested cannot move to completed; from requested it can move to accepted, declined, cancelled")
+                let cancelled = try await post("/v1/referrals/\(referralID)/status", #"{"status": "cancelled", "reason": "patient moved away"}"#)
+                #expect(cancelled.status == .ok && (cancelled.json["superseded_handoff_ids"] as? [String])?.count == 4, "\(cancelled.text)")
+
+                let task = try await post("/v1/patients/\(patient)/tasks", #"{"title": "Call", "pool_role": "psychiatrist"}"#)
+                let taskID = try #require(task.json["id"] as? String)
+                let noReason = try await post("/v1/tasks/\(taskID)/cancel", "{}")
+                #expect(noReason.status == .unprocessableContent && noReason.json["field"] as? String == "reason", "\(noReason.text)")
+                _ = try await post("/v1/tasks/\(taskID)/complete", "{}")
+                let reopen = try await post("/v1/tasks/\(taskID)/start", "{}")
+                #expect(reopen.status == .conflict && reopen.json["accepted"] as? [String] == [] && reopen.detail.contains("completed is final"), "\(reopen.text)")
+            }
+        }
+    }
+
+    @Test("entered in error over HTTP: gone from lists unless asked for, shown marked; a note only by its author; psychotherapy stays private")
+    func enteredInError() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let patient = clinic.northPatient.lower
+            try await clinic.app().test(.router) { client in
+                let score = try await client.call(.post, "/v1/patients/\(patient)/measurements", token: clinic.tokens["psychologist"],
+                                                  json: #"{"instrument": "PHQ-9", "total": 17}"#)
+                let scoreID = try #require(score.json["id"] as? String)
+                let listed = try await client.call(.get, "/v1/patients/\(patient)/measurements", token: clinic.tokens["psychologist"])
+                #expect(listed.items.first?["severity"] as? String == "moderately severe")
+                // The social worker neither recorded it nor is a psychiatrist.
+                let refused = try await client.call(.post, "/v1/measurements/\(scoreID)/entered-in-error", token: clinic.tokens["socialWorker"],
+                                                    json: #"{"reason": "duplicate"}"#)
+                #expect(refused.status == .forbidden && refused.detail == "only whoever recorded this score, or a psychiatrist, marks it entered in error")
+                let marked = try await client.call(.post, "/v1/measurements/\(scoreID)/entered-in-error", token: clinic.tokens["psychiatrist"],
+                                                   json: #"{"reason": "duplicate"}"#)
+                #expect(marked.status == .ok && (marked.json["entered_in_error"] as? [String: Any])?["reason"] as? String == "duplicate", "\(marked.text)")
+                #expect(try await client.call(.get, "/v1/patients/\(patient)/measurements", token: clinic.tokens["psychologist"]).items.isEmpty)
+                let shown = try await client.call(.get, "/v1/patients/\(patient)/measurements?include_entered_in_error=true", token: clinic.tokens["psychologist"])
+                #expect((shown.items.first?["entered_in_error"] as? [String: Any])?["by"] as? String == clinic.members["psychiatrist"]!.lower)
+                let history = try await client.call(.get, "/v1/patients/\(patient)/events", token: clinic.tokens["psychologist"])
+                #expect(history.items.contains { $0["type"] as? String == "measurement.entered_in_error" })
+
+                // A psychotherapy note: its author marks it; nobody else learns it exists.
+                let note = try await client.call(.post, "/v1/patients/\(patient)/notes", token: clinic.tokens["psychologist"],
+                                                 json: #"{"kind": "psychotherapy", "body": "Session 4"}"#)
+                let noteID = try #require(note.json["id"] as? String)
+                let hidden = try await client.call(.post, "/v1/notes/\(noteID)/entered-in-error", token: clinic.tokens["psychiatrist"], json: #"{"reason": "x"}"#)
+                #expect(hidden.status == .notFound)
+                let own = try await client.call(.post, "/v1/notes/\(noteID)/entered-in-error", token: clinic.tokens["psychologist"], json: #"{"reason": "wrong patient"}"#)
+                #expect(own.status == .ok, "\(own.text)")
+                let othersHistory = try await client.call(.get, "/v1/patients/\(patient)/events", token: clinic.tokens["psychiatrist"])
+                #expect(!othersHistory.items.contains { $0["type"] as? String == "note.entered_in_error" })
+                let notes = try await client.call(.get, "/v1/patients/\(patient)/notes?include_entered_in_error=true", token: clinic.tokens["psychologist"])
+                #expect(notes.items.first?["author_name"] as? String == "psychologist" && notes.items.first?["entered_in_error"] != nil)
+            }
+        }
+    }
+}

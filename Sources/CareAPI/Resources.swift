@@ -343,6 +343,8 @@ struct MemberOut: Encodable, Sendable {
 struct Created: Encodable, Sendable {
     var id: String
     var handoffIds: [String]?
+    /// A score's severity band ("moderately severe").
+    var severity: String?
 }
 
 /// What marking a record entered in error answers.

@@ -395,7 +395,7 @@ struct V1Controller: Sendable {
             let result = try await context.acting("measurement.record", request, patient: id) {
                 try await store.recordMeasurement(patientID: id, score: score, takenAt: takenAt, actorID: principal.memberID)
             }
-            return try Wire.json(Created(id: result.measurementID.lower, handoffIds: result.event.handoffIDs.map(\.lower)), status: .created,
+            return try Wire.json(Created(id: result.measurementID.lower, handoffIds: result.event.handoffIDs.map(\.lower), severity: score.band), status: .created,
                                  headers: [.location: "/v1/patients/\(id.lower)/measurements"])
         }
         v1.get("patients/:id/trials") { request, context in

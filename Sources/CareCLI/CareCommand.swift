@@ -27,7 +27,8 @@ public struct CareCommand: AsyncParsableCommand {
         version: CareClient.version,
         subcommands: [
             Login.self, WhoAmI.self, Queue.self, Patients.self, PatientCommand.self, TaskCommand.self, HandoffCommand.self,
-            NoteCommand.self, ScoreCommand.self, TrialCommand.self, Refer.self, ReferralCommand.self, PlanCommand.self, Events.self, ReportCommand.self,
+            NoteCommand.self, ScoreCommand.self, TrialCommand.self, Refer.self, ReferralCommand.self, EnteredInErrorCommand.self, PlanCommand.self, Events.self,
+            ReportCommand.self,
         ]
     )
 
@@ -226,7 +227,8 @@ enum PatientView {
             let maximum = ["PHQ-9": 27, "GAD-7": 21, "MADRS": 60][instrument] ?? 27
             let latest = scores.last!
             lines.append("  \(instrument)  \(Format.sparkline(scores.map(\.total), maximum: maximum))  \(scores.map { String($0.total) }.joined(separator: " → "))"
-                + "  latest \(latest.total) \(Format.ago(latest.takenAt))" + (scores.contains(where: \.safetySignal) ? Terminal.red("  safety signal") : ""))
+                + "  latest \(latest.total)\(latest.severity.map { " (\($0))" } ?? "") \(Format.ago(latest.takenAt))"
+                + (scores.contains(where: \.safetySignal) ? Terminal.red("  safety signal") : ""))
         }
         if let response = s.response {
             lines.append("  Response: \(response.category) (\(Int((response.improvement * 100).rounded()))% better than baseline)")
@@ -238,9 +240,9 @@ enum PatientView {
         for input in s.trd.inputs + s.thaseRush.inputs { lines.append("  \(input.name): \(input.value)") }
         if !s.trials.isEmpty {
             lines.append("")
-            var table = Table(headers: ["TRIAL", "KIND", "DRUG", "STARTED", "STOPPED", "OUTCOME", "ADEQUATE"])
+            var table = Table(headers: ["TRIAL", "KIND", "DRUG OR THERAPY", "STARTED", "STOPPED", "OUTCOME", "ADEQUATE"])
             for trial in s.trials {
-                table.add([trial.id, trial.kind, trial.drug ?? "-", trial.startedOn, trial.stoppedOn ?? "-", trial.outcome.map { trial.isFailed ? Terminal.red($0) : $0 } ?? "ongoing",
+                table.add([trial.id, trial.kind, trial.treatment, trial.startedOn, trial.stoppedOn ?? "-", trial.outcome.map { trial.isFailed ? Terminal.red($0) : $0 } ?? "ongoing",
                            trial.adequacy.map { ($0.isAdequate ? "yes" : "no") + " (\($0.reason))" } ?? "-"])
             }
             lines.append(table.render())

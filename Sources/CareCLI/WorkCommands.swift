@@ -7,7 +7,12 @@ import Foundation
 struct TaskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "task", abstract: "Add and work tasks.",
-        subcommands: [Add.self, Move.Claim.self, Move.Start.self, Move.Done.self, Move.Cancel.self])
+        discussion: """
+            A task moves requested -> accepted (claimed) -> in-progress -> completed; done on a task nobody has
+            claimed claims it for you in the same step. Hold and resume it while you wait for something;
+            cancel or fail it with a reason. A handoff's id works wherever a task's does.
+            """,
+        subcommands: [Add.self, Move.Claim.self, Move.Start.self, Move.Hold.self, Move.Resume.self, Move.Done.self, Move.Cancel.self, Move.Fail.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -42,8 +47,8 @@ struct TaskCommand: AsyncParsableCommand {
     }
 
     enum Move {
-        static func run(_ server: ServerOptions, _ id: String, _ action: String, note: String?, done: String) async throws {
-            let task = try await withClient(server) { try await $0.task(id, action, note: note) }
+        static func run(_ server: ServerOptions, _ id: String, _ action: String, note: String? = nil, reason: String? = nil, done: String) async throws {
+            let task = try await withClient(server) { try await $0.task(id, action, note: note, reason: reason) }
             print("\(done) \(task.title) (\(task.status)).")
         }
 
@@ -56,15 +61,32 @@ struct TaskCommand: AsyncParsableCommand {
         }
 
         struct Start: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Start a task I own.", discussion: "Example: care task start TASK")
+            static let configuration = CommandConfiguration(abstract: "Start a task (one nobody has claimed becomes mine).", discussion: "Example: care task start TASK")
             @Argument(help: "The task's id.") var id: String
             @Option(help: "A note on the task.") var note: String?
             @OptionGroup var server: ServerOptions
             func run() async throws { try await Move.run(server, id, "start", note: note, done: "Started") }
         }
 
+        struct Hold: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Put a task on hold while waiting for something.",
+                                                            discussion: "Example: care task hold TASK --reason \"Waiting for the GP's letter\"")
+            @Argument(help: "The task's id.") var id: String
+            @Option(help: "What it waits for.") var reason: String?
+            @OptionGroup var server: ServerOptions
+            func run() async throws { try await Move.run(server, id, "hold", reason: reason, done: "On hold:") }
+        }
+
+        struct Resume: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Take a task off hold.", discussion: "Example: care task resume TASK")
+            @Argument(help: "The task's id.") var id: String
+            @OptionGroup var server: ServerOptions
+            func run() async throws { try await Move.run(server, id, "resume", done: "Resumed") }
+        }
+
         struct Done: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Complete a task.", discussion: "Example: care task done TASK --note \"Spoke with the pharmacy\"")
+            static let configuration = CommandConfiguration(abstract: "Complete a task (one nobody has claimed becomes mine).",
+                                                            discussion: "Example: care task done TASK --note \"Spoke with the pharmacy\"")
             @Argument(help: "The task's id.") var id: String
             @Option(help: "What was done (kept as the task's evidence).") var note: String?
             @OptionGroup var server: ServerOptions
@@ -72,28 +94,68 @@ struct TaskCommand: AsyncParsableCommand {
         }
 
         struct Cancel: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Cancel a task.", discussion: "Example: care task cancel TASK --note \"Duplicate\"")
+            static let configuration = CommandConfiguration(abstract: "Cancel a task, saying why.", discussion: "Example: care task cancel TASK --reason \"Duplicate\"")
             @Argument(help: "The task's id.") var id: String
-            @Option(help: "Why.") var note: String?
+            @Option(name: [.customLong("reason"), .customLong("note")], help: "Why (required).") var reason: String
             @OptionGroup var server: ServerOptions
-            func run() async throws { try await Move.run(server, id, "cancel", note: note, done: "Cancelled") }
+            func validate() throws { if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") } }
+            func run() async throws { try await Move.run(server, id, "cancel", reason: reason, done: "Cancelled") }
+        }
+
+        struct Fail: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Close a task that could not be done, saying why.",
+                                                            discussion: "Example: care task fail TASK --reason \"No transport in the area\"")
+            @Argument(help: "The task's id.") var id: String
+            @Option(help: "Why (required).") var reason: String
+            @OptionGroup var server: ServerOptions
+            func validate() throws { if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") } }
+            func run() async throws { try await Move.run(server, id, "fail", reason: reason, done: "Failed:") }
         }
     }
 }
 
 struct HandoffCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "handoff", abstract: "Handoffs for my roles.", subcommands: [Ack.self])
+    static let configuration = CommandConfiguration(
+        commandName: "handoff", abstract: "Handoffs for my roles.",
+        discussion: "A handoff belongs to its receiving role (the care manager may act on it too). Its id is its task's id.",
+        subcommands: [Ack.self, Reassign.self])
 
     struct Ack: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Acknowledge a handoff (its task stays in the queue to be claimed and done).",
+            abstract: "Acknowledge a handoff for my role (its task stays in the queue to be claimed and done).",
             discussion: "Example: care handoff ack HANDOFF")
         @Argument(help: "The handoff's id (care queue shows it).") var id: String
         @OptionGroup var server: ServerOptions
 
         func run() async throws {
-            _ = try await withClient(server) { try await $0.acknowledge(handoff: id) }
-            print("Acknowledged handoff \(id).")
+            let task = try await withClient(server) { try await $0.acknowledge(handoff: id) }
+            print("Acknowledged: \(task.title) (task \(task.id), \(task.status)).")
+        }
+    }
+
+    struct Reassign: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give a handoff to another role, or to a named member of it, with a reason.",
+            discussion: """
+                The new receiver acknowledges it afresh; the patient's history shows the move.
+                Example: care handoff reassign HANDOFF --to psychologist --reason "She writes the work letters"
+                """)
+        @Argument(help: "The handoff's id.") var id: String
+        @Option(name: .customLong("to"), help: "psychiatrist, psychologist, social_worker or care_manager.") var role: String
+        @Option(help: "A member id holding that role (default: the role's pool).") var member: String?
+        @Option(help: "Why (required).") var reason: String
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            guard ["psychiatrist", "psychologist", "social_worker", "care_manager"].contains(role) else {
+                throw usage("--to must be psychiatrist, psychologist, social_worker or care_manager")
+            }
+            if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") }
+        }
+
+        func run() async throws {
+            let task = try await withClient(server) { try await $0.reassign(handoff: id, role: role, member: member, reason: reason) }
+            print("Reassigned to the \(role.replacingOccurrences(of: "_", with: " "))\(member.map { " (member \($0))" } ?? ""): \(task.title).")
         }
     }
 }
@@ -116,7 +178,10 @@ struct NoteCommand: AsyncParsableCommand {
             if output.json { return print(try Format.json(notes)) }
             guard !notes.isEmpty else { return print("No notes.") }
             for note in notes {
-                print(Terminal.bold("\(Format.day(note.createdAt)) \(note.kind)") + (note.amendsId.map { " (amends \($0))" } ?? "") + "  " + Terminal.dim(note.id))
+                var marks = note.amendsId.map { " (amends \($0))" } ?? ""
+                if note.isAmended == true { marks += Terminal.yellow(" amended") }
+                if let error = note.enteredInError { marks += Terminal.red(" entered in error: \(error.reason)") }
+                print(Terminal.bold("\(Format.day(note.createdAt)) \(note.kind)") + " by \(note.authorName ?? note.authorId)" + marks + "  " + Terminal.dim(note.id))
                 print(note.body.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
                 print("")
             }
@@ -204,7 +269,7 @@ struct ScoreCommand: AsyncParsableCommand {
             let created = try await withClient(server) { try await $0.addScore(patient: patient, instrument: instrument, items: items, total: total) }
             let sum = items.map { $0.reduce(0, +) } ?? total ?? 0
             let signal = instrument == "PHQ-9" && (items?.last ?? 0) > 0
-            print("Recorded \(instrument) \(sum) (\(created.id)).\(signal ? " " + Terminal.red("Item 9 is positive: a safety signal for the team.") : "")")
+            print("Recorded \(instrument) \(sum)\(created.severity.map { ", \($0)" } ?? "") (\(created.id)).\(signal ? " " + Terminal.red("Item 9 is positive: a safety signal for the team.") : "")")
         }
     }
 }
@@ -228,6 +293,8 @@ struct TrialCommand: AsyncParsableCommand {
         @Option(help: "A psychotherapy (e.g. CBT) instead of a drug.") var therapy: String?
         @Flag(help: "An augmentation (with --drug).") var augmentation = false
         @Option(help: "When it started: YYYY-MM-DD, today, yesterday, or --start=-3d for three days ago.") var start: String = "today"
+        @Option(name: .customLong("confirm-high-dose"), help: "Why a dose above the dose table's maximum is right (records it anyway).")
+        var highDoseReason: String?
         @OptionGroup var server: ServerOptions
 
         func validate() throws {
@@ -241,7 +308,8 @@ struct TrialCommand: AsyncParsableCommand {
             do { started = try parseDay(start) } catch { throw fail(error) }
             let kind = therapy != nil ? "psychotherapy" : augmentation ? "augmentation" : "medication"
             let created = try await withClient(server) {
-                try await $0.startTrial(patient: patient, kind: kind, drug: drug, dailyDoseMg: dose, startedOn: started, therapy: therapy)
+                try await $0.startTrial(patient: patient, kind: kind, drug: drug, dailyDoseMg: dose, startedOn: started, therapy: therapy,
+                                        highDoseReason: highDoseReason)
             }
             print("Started \(kind) trial \(created.id).")
         }
@@ -250,11 +318,17 @@ struct TrialCommand: AsyncParsableCommand {
     struct Outcome: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Record how a trial ended; a failed adequate trial makes handoffs for the other roles.",
-            discussion: "Example: care trial outcome TRIAL --result non-response --stopped today --adherence 0.9")
+            discussion: """
+                Examples:
+                  care trial outcome TRIAL --result non-response --stopped today --adherence 0.9
+                  care trial outcome THERAPY-TRIAL --result partial --sessions 12 --reason "Moved out of the area"
+                """)
         @Argument(help: "The trial's id.") var trial: String
         @Option(help: "non-response, partial, response, intolerance or stopped-early.") var result: String
         @Option(help: "When it stopped: YYYY-MM-DD, today, yesterday, or --stopped=-3d for three days ago.") var stopped: String = "today"
         @Option(help: "Share of doses taken, 0 to 1.") var adherence: Double?
+        @Option(help: "Psychotherapy sessions attended.") var sessions: Int?
+        @Option(help: "Why it stopped.") var reason: String?
         @OptionGroup var server: ServerOptions
 
         static let results = ["non-response": "non-response", "partial": "partial-response", "partial-response": "partial-response",
@@ -263,13 +337,14 @@ struct TrialCommand: AsyncParsableCommand {
         func validate() throws {
             guard Self.results[result] != nil else { throw usage("--result must be non-response, partial, response, intolerance or stopped-early") }
             if let adherence, !(0...1).contains(adherence) { throw usage("--adherence is a share from 0 to 1") }
+            if let sessions, sessions < 0 { throw usage("--sessions cannot be negative") }
         }
 
         func run() async throws {
             let day: String
             do { day = try parseDay(stopped) } catch { throw fail(error) }
             let outcome = try await withClient(server) {
-                try await $0.recordOutcome(trial: trial, outcome: Self.results[result], stoppedOn: day, adherence: adherence)
+                try await $0.recordOutcome(trial: trial, outcome: Self.results[result], stoppedOn: day, adherence: adherence, sessions: sessions, stopReason: reason)
             }
             var line = "Recorded \(outcome.outcome)."
             if outcome.isFailed { line += " The trial counts as failed" + (outcome.adequacy.map { " (\($0.reason))" } ?? "") + "." }
@@ -288,6 +363,7 @@ struct Refer: AsyncParsableCommand {
     @Argument(help: "tms, ect, esketamine or other.") var kind: String
     @Option(name: .customLong("to"), help: "The clinic or service.") var clinic: String
     @Option(help: "A note for the referral.") var note: String?
+    @Option(help: "Why a second open referral of the same kind (a second clinic, say).") var reason: String?
     @OptionGroup var server: ServerOptions
 
     func validate() throws {
@@ -295,7 +371,7 @@ struct Refer: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let created = try await withClient(server) { try await $0.refer(patient: patient, kind: kind, clinic: clinic, note: note) }
+        let created = try await withClient(server) { try await $0.refer(patient: patient, kind: kind, clinic: clinic, note: note, reason: reason) }
         let handoffs = created.handoffIds?.count ?? 0
         print("Referred for \(kind.uppercased()): referral \(created.id)." + (handoffs > 0 ? " \(handoffs) handoff(s) went to the team." : ""))
     }
@@ -307,9 +383,13 @@ struct ReferralCommand: AsyncParsableCommand {
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Move a referral: requested, accepted, scheduled, in-course, completed, declined or cancelled.",
-            discussion: "Example: care referral status REFERRAL scheduled")
+            discussion: """
+                Declined or cancelled, its open handoffs are closed as superseded.
+                Example: care referral status REFERRAL cancelled --reason "The patient chose ECT"
+                """)
         @Argument(help: "The referral's id.") var id: String
         @Argument(help: "The new status.") var status: String
+        @Option(help: "Why (kept with the referral).") var reason: String?
         @OptionGroup var server: ServerOptions
 
         func validate() throws {
@@ -318,8 +398,45 @@ struct ReferralCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            _ = try await withClient(server) { try await $0.moveReferral(id, to: status) }
-            print("Referral \(id) is \(status).")
+            let moved = try await withClient(server) { try await $0.moveReferral(id, to: status, reason: reason) }
+            let closed = moved.supersededHandoffIds.count
+            print("Referral \(id) is \(status)." + (closed > 0 ? " \(closed) open handoff(s) it made were closed as superseded." : ""))
         }
+    }
+}
+
+// MARK: Corrections
+
+struct EnteredInErrorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "entered-in-error",
+        abstract: "Mark a score, trial, trial outcome, referral or note entered in error.",
+        discussion: """
+            The record stays, marked, in the history and the audit trail; summaries, rules and the report leave it out,
+            and the open handoffs it caused are closed as superseded. By whoever recorded it or a psychiatrist;
+            a note only by its author. An outcome marked in error leaves the trial ongoing, to record again.
+            Examples:
+              care entered-in-error score SCORE --reason "Another patient's form"
+              care entered-in-error outcome TRIAL --reason "Recorded on the wrong trial"
+            """)
+    @Argument(help: "score, trial, outcome, referral or note.") var record: String
+    @Argument(help: "The record's id (for outcome: the trial's).") var id: String
+    @Option(help: "Why (required).") var reason: String
+    @OptionGroup var server: ServerOptions
+
+    static let paths = ["score": "measurements", "trial": "trials", "outcome": "trials", "referral": "referrals", "note": "notes"]
+
+    func validate() throws {
+        guard Self.paths[record] != nil else { throw usage("the record must be score, trial, outcome, referral or note") }
+        if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") }
+    }
+
+    func run() async throws {
+        let path = "\(Self.paths[record]!)/\(id)" + (record == "outcome" ? "/outcome" : "")
+        let correction = try await withClient(server) { try await $0.markEnteredInError(path, reason: reason) }
+        var line = "Marked the \(record) entered in error."
+        if !correction.supersededHandoffIds.isEmpty { line += " \(correction.supersededHandoffIds.count) open handoff(s) it caused were closed as superseded." }
+        if correction.trdWithdrawn { line += " " + Terminal.yellow("The patient no longer meets treatment-resistant depression.") }
+        print(line)
     }
 }

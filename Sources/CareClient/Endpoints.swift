@@ -37,10 +37,11 @@ extension CareClient {
         return items
     }
 
-    public struct TaskAction: Encodable, Sendable { public var note: String? }
+    public struct TaskAction: Encodable, Sendable { public var note: String?; public var reason: String? }
 
-    public func task(_ id: String, _ action: String, note: String?) async throws -> TaskItem {
-        try await post("v1/tasks/\(id)/\(action)", TaskAction(note: note))
+    /// claim, start, hold, resume, complete (note: the evidence), cancel or fail (reason).
+    public func task(_ id: String, _ action: String, note: String? = nil, reason: String? = nil) async throws -> TaskItem {
+        try await post("v1/tasks/\(id)/\(action)", TaskAction(note: note, reason: reason))
     }
 
     public func task(_ id: String) async throws -> TaskItem { try await get("v1/tasks/\(id)") }
@@ -61,7 +62,22 @@ extension CareClient {
 
     struct Empty: Encodable {}
 
-    public func acknowledge(handoff id: String) async throws -> Created { try await post("v1/handoffs/\(id)/acknowledge", Empty()) }
+    /// Acknowledges a handoff; the answer is the task it is.
+    public func acknowledge(handoff id: String) async throws -> TaskItem { try await post("v1/handoffs/\(id)/acknowledge", Empty()) }
+
+    struct Reassignment: Encodable { var role: String; var memberId: String?; var reason: String }
+
+    public func reassign(handoff id: String, role: String, member: String?, reason: String) async throws -> TaskItem {
+        try await post("v1/handoffs/\(id)/reassign", Reassignment(role: role, memberId: member, reason: reason))
+    }
+
+    struct CorrectionBody: Encodable { var reason: String }
+
+    /// Marks a record entered in error. `path` is the record's: measurements/ID, trials/ID,
+    /// trials/ID/outcome, referrals/ID or notes/ID.
+    public func markEnteredInError(_ path: String, reason: String) async throws -> Correction {
+        try await post("v1/\(path)/entered-in-error", CorrectionBody(reason: reason))
+    }
 
     struct NewNote: Encodable { var kind: String; var body: String }
     struct Amendment: Encodable { var body: String }
@@ -80,28 +96,40 @@ extension CareClient {
         try await post("v1/patients/\(patient)/measurements", NewScore(instrument: instrument, items: items, total: total))
     }
 
-    struct NewTrial: Encodable { var kind: String; var drug: String?; var dailyDoseMg: Double?; var startedOn: String; var therapy: String? }
-
-    public func startTrial(patient: String, kind: String, drug: String?, dailyDoseMg: Double?, startedOn: String, therapy: String?) async throws -> Created {
-        try await post("v1/patients/\(patient)/trials", NewTrial(kind: kind, drug: drug, dailyDoseMg: dailyDoseMg, startedOn: startedOn, therapy: therapy))
+    struct NewTrial: Encodable {
+        var kind: String; var drug: String?; var dailyDoseMg: Double?; var startedOn: String; var therapy: String?
+        var confirmHighDose: Bool?; var highDoseReason: String?
     }
 
-    struct NewOutcome: Encodable { var outcome: String?; var stoppedOn: String; var adherence: Double? }
-
-    public func recordOutcome(trial: String, outcome: String?, stoppedOn: String, adherence: Double?) async throws -> TrialOutcomeResult {
-        try await post("v1/trials/\(trial)/outcome", NewOutcome(outcome: outcome, stoppedOn: stoppedOn, adherence: adherence))
+    /// Starts a trial; a dose above the dose table's maximum needs `highDoseReason`.
+    public func startTrial(patient: String, kind: String, drug: String?, dailyDoseMg: Double?, startedOn: String, therapy: String?,
+                           highDoseReason: String? = nil) async throws -> Created {
+        try await post("v1/patients/\(patient)/trials", NewTrial(kind: kind, drug: drug, dailyDoseMg: dailyDoseMg, startedOn: startedOn, therapy: therapy,
+                                                                 confirmHighDose: highDoseReason == nil ? nil : true, highDoseReason: highDoseReason))
     }
 
-    struct NewReferral: Encodable { var kind: String; var targetClinic: String; var note: String? }
+    struct NewOutcome: Encodable { var outcome: String?; var stoppedOn: String; var adherence: Double?; var sessions: Int?; var stopReason: String? }
 
-    public func refer(patient: String, kind: String, clinic: String, note: String?) async throws -> Created {
-        try await post("v1/patients/\(patient)/referrals", NewReferral(kind: kind, targetClinic: clinic, note: note))
+    public func recordOutcome(trial: String, outcome: String?, stoppedOn: String, adherence: Double?, sessions: Int? = nil,
+                              stopReason: String? = nil) async throws -> TrialOutcomeResult {
+        try await post("v1/trials/\(trial)/outcome", NewOutcome(outcome: outcome, stoppedOn: stoppedOn, adherence: adherence, sessions: sessions, stopReason: stopReason))
     }
 
-    struct StatusChange: Encodable { var status: String }
+    struct NewReferral: Encodable { var kind: String; var targetClinic: String; var note: String?; var reason: String? }
 
-    public func moveReferral(_ id: String, to status: String) async throws -> Created {
-        try await post("v1/referrals/\(id)/status", StatusChange(status: status))
+    /// Makes a referral; a second open one of the same kind needs `reason`.
+    public func refer(patient: String, kind: String, clinic: String, note: String?, reason: String? = nil) async throws -> Created {
+        try await post("v1/patients/\(patient)/referrals", NewReferral(kind: kind, targetClinic: clinic, note: note, reason: reason))
+    }
+
+    struct StatusChange: Encodable { var status: String; var reason: String? }
+
+    public func moveReferral(_ id: String, to status: String, reason: String? = nil) async throws -> Moved {
+        try await post("v1/referrals/\(id)/status", StatusChange(status: status, reason: reason))
+    }
+
+    public func movePatient(_ id: String, to status: String) async throws -> Moved {
+        try await post("v1/patients/\(id)/status", StatusChange(status: status, reason: nil))
     }
 
     /// The care plan and its ETag (send it back as If-Match).

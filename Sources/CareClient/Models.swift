@@ -28,6 +28,8 @@ public struct TaskItem: Codable, Sendable {
     public var dueAt: Date?
     public var notBefore: Date?
     public var handoffId: String?
+    /// Why it was cancelled or failed; "superseded: ..." when its handoff's cause was withdrawn.
+    public var statusReason: String?
 }
 
 public struct Handoff: Codable, Sendable {
@@ -42,6 +44,10 @@ public struct Handoff: Codable, Sendable {
     public var acknowledgedAt: Date?
     public var escalated: Bool
     public var createdAt: Date
+    /// open, acknowledged, superseded, or the task's closing status.
+    public var status: String?
+    public var assignedMemberId: String?
+    public var supersededReason: String?
 }
 
 public struct Patient: Codable, Sendable {
@@ -55,13 +61,24 @@ public struct Patient: Codable, Sendable {
 
 public struct RuleInput: Codable, Sendable { public var name: String; public var value: String }
 
+/// A record's entered-in-error mark.
+public struct EnteredInError: Codable, Sendable {
+    public var at: Date
+    public var by: String?
+    public var reason: String
+}
+
 public struct Note: Codable, Sendable {
     public var id: String
     public var authorId: String
+    public var authorName: String?
     public var kind: String
     public var body: String
     public var amendsId: String?
     public var createdAt: Date
+    public var isAmended: Bool?
+    public var amendedBy: [String]?
+    public var enteredInError: EnteredInError?
 }
 
 public struct Adequacy: Codable, Sendable {
@@ -76,11 +93,18 @@ public struct Trial: Codable, Sendable {
     public var id: String
     public var kind: String
     public var drug: String?
+    public var therapy: String?
+    public var sessions: Int?
     public var startedOn: String
     public var stoppedOn: String?
     public var outcome: String?
+    public var stopReason: String?
     public var isFailed: Bool
     public var adequacy: Adequacy?
+    public var enteredInError: EnteredInError?
+
+    /// The drug, or the therapy's name where a drug would be.
+    public var treatment: String { drug ?? therapy ?? kind }
 }
 
 public struct Referral: Codable, Sendable {
@@ -89,6 +113,9 @@ public struct Referral: Codable, Sendable {
     public var status: String
     public var targetClinic: String
     public var createdAt: Date
+    public var reason: String?
+    public var statusReason: String?
+    public var enteredInError: EnteredInError?
 }
 
 public struct Measurement: Codable, Sendable {
@@ -98,11 +125,15 @@ public struct Measurement: Codable, Sendable {
     public var items: [Int]?
     public var safetySignal: Bool
     public var takenAt: Date
+    public var severity: String?
+    public var enteredInError: EnteredInError?
 }
 
 public struct Summary: Codable, Sendable {
     public struct Plan: Codable, Sendable { public var version: Int; public var goals: [String]; public var problems: [String]; public var treatmentLine: String }
-    public struct Score: Codable, Sendable { public var id: String; public var instrument: String; public var total: Int; public var takenAt: Date; public var safetySignal: Bool }
+    public struct Score: Codable, Sendable {
+        public var id: String; public var instrument: String; public var total: Int; public var severity: String?; public var takenAt: Date; public var safetySignal: Bool
+    }
     public struct Response: Codable, Sendable {
         public var category: String; public var improvement: Double; public var isResponse: Bool; public var isRemission: Bool; public var inputs: [RuleInput]
     }
@@ -145,6 +176,26 @@ public struct CarePlan: Codable, Sendable {
 public struct Created: Codable, Sendable {
     public var id: String
     public var handoffIds: [String]?
+    /// A score's severity band ("moderately severe").
+    public var severity: String?
+}
+
+/// A status move's answer: the open handoffs it superseded (and, for a discharge, tasks cancelled).
+public struct Moved: Codable, Sendable {
+    public var id: String
+    public var status: String
+    public var supersededHandoffIds: [String]
+    public var cancelledTaskIds: [String]?
+}
+
+/// A record marked entered in error.
+public struct Correction: Codable, Sendable {
+    public var id: String
+    public var record: String
+    public var patientId: String
+    public var enteredInError: EnteredInError?
+    public var supersededHandoffIds: [String]
+    public var trdWithdrawn: Bool
 }
 
 public struct TrialOutcomeResult: Codable, Sendable {

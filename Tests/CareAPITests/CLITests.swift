@@ -158,6 +158,63 @@ struct CLITests {
         try await clinic.stop()
     }
 
+    @Test("handoffs belong to their role; a cancelled referral closes its handoffs; corrections and reasons from the CLI")
+    func lifecycle() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let patient = clinic.patient.uuidString.lowercased()
+            let referral = try await clinic.care(["refer", patient, "tms", "--to", "Riverside TMS Centre"], as: "psychiatrist")
+            #expect(referral.status == 0, "\(referral.errors)")
+            let referralID = try #require(referral.output.firstMatch(of: /referral ([0-9a-f-]{36})/)?.1).description
+            let authorisation = try await clinic.pool.query("""
+                SELECT id FROM handoffs WHERE step_key = 'tms.prior-authorisation' AND patient_id = \(clinic.patient)
+                """)[0].decode(UUID.self, at: 0).uuidString.lowercased()
+            // Another role: refused in one line, exit 3 (not allowed), saying whose it is.
+            let refused = try await clinic.care(["handoff", "ack", authorisation], as: "psychologist")
+            #expect(refused.status == 3 && refused.errors.split(separator: "\n").count == 1, "\(refused.errors)")
+            #expect(refused.errors.contains("only a social worker of the team or the care manager"), "\(refused.errors)")
+            let acknowledged = try await clinic.care(["handoff", "ack", authorisation], as: "socialWorker")
+            #expect(acknowledged.status == 0 && acknowledged.output.hasPrefix("Acknowledged: Insurance prior authorisation"), "\(acknowledged.output)")
+            // The transport handoff goes to the psychologist, with a reason.
+            let transport = try await clinic.pool.query("""
+                SELECT id FROM handoffs WHERE step_key = 'tms.transport' AND patient_id = \(clinic.patient)
+                """)[0].decode(UUID.self, at: 0).uuidString.lowercased()
+            let noReason = try await clinic.care(["handoff", "reassign", transport, "--to", "psychologist"], as: "socialWorker")
+            #expect(noReason.status == 64, "\(noReason.errors)")
+            let moved = try await clinic.care(["handoff", "reassign", transport, "--to", "psychologist", "--reason", "She drives past the clinic"], as: "socialWorker")
+            #expect(moved.status == 0 && moved.output.contains("psychologist"), "\(moved.output)\(moved.errors)")
+            // A second TMS referral needs a reason (exit 4, a conflict); cancelling the first closes its open handoffs.
+            let second = try await clinic.care(["refer", patient, "tms", "--to", "Hilltop TMS"], as: "psychiatrist")
+            #expect(second.status == 4 && second.errors.contains("already open"), "\(second.errors)")
+            let cancelled = try await clinic.care(["referral", "status", referralID, "cancelled", "--reason", "The patient chose ECT"], as: "psychiatrist")
+            #expect(cancelled.status == 0 && cancelled.output.contains("4 open handoff(s) it made were closed as superseded"), "\(cancelled.output)")
+            let queue = try await clinic.care(["queue", "--json"], as: "socialWorker")
+            #expect(!queue.array.contains { $0["id"] as? String == authorisation }, "\(queue.output)")
+            // Cancelling a task takes a reason; a score entered in error says so.
+            let task = try await clinic.care(["task", "add", patient, "Call the insurer", "--for", "social_worker"], as: "psychiatrist")
+            let taskID = try #require(task.output.firstMatch(of: /task ([0-9a-f-]{36})/)?.1).description
+            #expect(try await clinic.care(["task", "cancel", taskID], as: "socialWorker").status == 64)
+            let cancelTask = try await clinic.care(["task", "cancel", taskID, "--reason", "Done by phone already"], as: "socialWorker")
+            #expect(cancelTask.status == 0, "\(cancelTask.errors)")
+            let score = try await clinic.care(["score", "add", patient, "--phq9", "3,3,3,2,2,2,2,1,0"], as: "psychologist")
+            #expect(score.output.contains("PHQ-9 18, moderately severe"), "\(score.output)")
+            let scoreID = try #require(score.output.firstMatch(of: /\(([0-9a-f-]{36})\)/)?.1).description
+            let marked = try await clinic.care(["entered-in-error", "score", scoreID, "--reason", "Another patient's form"], as: "psychologist")
+            #expect(marked.status == 0 && marked.output.hasPrefix("Marked the score entered in error."), "\(marked.output)\(marked.errors)")
+            let future = try await clinic.care(["trial", "start", patient, "--drug", "sertraline", "--dose", "100", "--start", "2999-01-01"], as: "psychiatrist")
+            #expect(future.status == 2 && future.errors.contains("in the future"), "\(future.errors)")
+            let high = try await clinic.care(["trial", "start", patient, "--drug", "sertraline", "--dose", "300", "--start=-10d"], as: "psychiatrist")
+            #expect(high.status == 2 && high.errors.contains("confirm_high_dose"), "\(high.errors)")
+            let confirmed = try await clinic.care(["trial", "start", patient, "--drug", "sertraline", "--dose", "300", "--start=-10d",
+                                                   "--confirm-high-dose", "Rapid metaboliser"], as: "psychiatrist")
+            #expect(confirmed.status == 0, "\(confirmed.errors)")
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
+
     @Test("a psychotherapy note is seen by its author only; --json parses; the plan is edited with If-Match")
     func notesJSONAndPlan() async throws {
         let clinic = try await Clinic.start()

@@ -88,7 +88,7 @@ struct IntegrationController: Sendable {
                 // Read the generation before looking, so a commit between the look and the
                 // wait still wakes this request.
                 let seen = events.generation
-                let page = try await context.acting("events.read", request) { try await store.feed(after: cursor, limit: limit) }
+                let page = try await context.acting("events.read", request) { caller in try await store.feed(after: cursor, limit: limit, by: caller) }
                 let remaining = deadline - ContinuousClock.now
                 if !page.events.isEmpty || remaining <= .zero || events.isClosed || Task.isCancelled {
                     return try Wire.json(FeedOut(items: page.events.map(IntegrationEventData.init), nextCursor: page.next.description))
@@ -110,12 +110,9 @@ struct IntegrationController: Sendable {
         }
 
         v1.post("webhooks") { request, context in
-            // Who may subscribe is settled before the URL is looked up.
-            let principal = try context.requirePrincipal()
-            let scopes = Set(principal.scopes.map(\.rawValue))
-            guard principal.roles.values.contains(where: { Permission.manageWebhooks.allows(roles: $0, scopes: scopes) }) else {
-                throw Problem.forbidden(Permission.manageWebhooks.refusal)
-            }
+            // Who may subscribe is settled (by the store's gate) before the URL is looked up.
+            let caller = try context.caller("webhook.create", request)
+            try CareStore.authorize(.manageWebhooks, onAnyTeam: caller)
             let body = try await request.decodeJSON(NewWebhook.self, context: context)
             try checkText(body.url, "url", max: 2000, required: true)
             try checkText(body.description, "description", max: 500)
@@ -129,37 +126,35 @@ struct IntegrationController: Sendable {
             } catch let refused as DestinationRefused {
                 throw Problem.invalid(refused.description)
             }
-            let created = try await context.acting("webhook.create", request) {
-                try await store.createSubscription(url: body.url, eventTypes: Array(Set(body.eventTypes)).sorted(), teamID: body.teamId,
-                                                   description: body.description ?? "")
-            }
+            let created = try await store.createSubscription(url: body.url, eventTypes: Array(Set(body.eventTypes)).sorted(), teamID: body.teamId,
+                                                             description: body.description ?? "", by: caller)
             return try Wire.json(WebhookOut(created), status: .created, headers: [.location: "/v1/webhooks/\(created.id.lower)"])
         }
         v1.get("webhooks") { request, context in
             let query = QueryParameters(request)
-            let page = try await context.acting("webhook.list", request) { try await store.subscriptions(limit: try query.limit(), after: try query.afterID()) }
+            let page = try await context.acting("webhook.list", request) { caller in try await store.subscriptions(limit: try query.limit(), after: try query.afterID(), by: caller) }
             return try Wire.json(ListPage(items: page.items.map(WebhookOut.init), nextCursor: page.next))
         }
         v1.get("webhooks/:id") { request, context in
             let id = try context.id()
-            let subscription = try await context.acting("webhook.read", request) { try await store.subscription(id) }
+            let subscription = try await context.acting("webhook.read", request) { caller in try await store.subscription(id, by: caller) }
             return try Wire.json(WebhookOut(subscription))
         }
         v1.delete("webhooks/:id") { request, context in
             let id = try context.id()
-            try await context.acting("webhook.delete", request) { try await store.deleteSubscription(id) }
+            try await context.acting("webhook.delete", request) { caller in try await store.deleteSubscription(id, by: caller) }
             return Response(status: .noContent)
         }
         for (action, status) in [("pause", SubscriptionStatus.paused), ("resume", .active)] {
             v1.post("webhooks/:id/\(action)") { request, context in
                 let id = try context.id()
-                let subscription = try await context.acting("webhook.\(action)", request) { try await store.setSubscriptionStatus(id, to: status) }
+                let subscription = try await context.acting("webhook.\(action)", request) { caller in try await store.setSubscriptionStatus(id, to: status, by: caller) }
                 return try Wire.json(WebhookOut(subscription))
             }
         }
         v1.post("webhooks/:id/rotate-secret") { request, context in
             let id = try context.id()
-            let subscription = try await context.acting("webhook.rotate_secret", request) { try await store.rotateSubscriptionSecret(id) }
+            let subscription = try await context.acting("webhook.rotate_secret", request) { caller in try await store.rotateSubscriptionSecret(id, by: caller) }
             return try Wire.json(WebhookOut(subscription))
         }
         v1.get("webhooks/:id/deliveries") { request, context in
@@ -167,15 +162,15 @@ struct IntegrationController: Sendable {
             let query = QueryParameters(request)
             let statuses = try query.enumeration("status", DeliveryStatus.self)
             guard (statuses?.count ?? 0) <= 1 else { throw Problem.badRequest("'status' takes one delivery status") }
-            let page = try await context.acting("webhook.deliveries", request) {
-                try await store.deliveries(subscriptionID: id, status: statuses?.first, limit: try query.limit(), before: try query.afterID())
+            let page = try await context.acting("webhook.deliveries", request) { caller in
+                try await store.deliveries(subscriptionID: id, status: statuses?.first, limit: try query.limit(), before: try query.afterID(), by: caller)
             }
             return try Wire.json(ListPage(items: page.items.map(DeliveryOut.init), nextCursor: page.next))
         }
         v1.post("webhooks/:id/deliveries/:delivery_id/redeliver") { request, context in
             let id = try context.id()
             let deliveryID = try context.id("delivery_id")
-            let delivery = try await context.acting("webhook.redeliver", request) { try await store.redeliver(subscriptionID: id, deliveryID: deliveryID) }
+            let delivery = try await context.acting("webhook.redeliver", request) { caller in try await store.redeliver(subscriptionID: id, deliveryID: deliveryID, by: caller) }
             return try Wire.json(DeliveryOut(delivery), status: .accepted)
         }
     }

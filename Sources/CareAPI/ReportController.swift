@@ -82,23 +82,23 @@ struct ReportController: Sendable {
             let team = try context.id()
             let week = try Self.week(context)
             let format = try Self.format(request)
-            let report = try await context.acting("report.weekly", request) { try await store.weeklyReport(teamID: team, week: week) }
+            let report = try await context.acting("report.weekly", request) { caller in try await store.weeklyReport(teamID: team, week: week, by: caller) }
             return try Self.render(report, format)
         }
         v1.post("teams/:id/reports/weekly/:week/snapshots") { request, context in
             let team = try context.id()
             let week = try Self.week(context)
-            let snapshot = try await context.acting("report.snapshot", request) { () -> ReportSnapshot in
-                let report = try await store.weeklyReport(teamID: team, week: week)
+            let snapshot = try await context.acting("report.snapshot", request) { caller -> ReportSnapshot in
+                let report = try await store.weeklyReport(teamID: team, week: week, by: caller)
                 return try await store.keepSnapshot(report, json: Data(ReportJSON.encode(report)), html: ReportRendering.html(report),
-                                                    markdown: ReportRendering.markdown(report))
+                                                    markdown: ReportRendering.markdown(report), by: caller)
             }
             return try Self.snapshotResponse(snapshot, format: .json, status: .created)
         }
         v1.get("teams/:id/reports/weekly/:week/snapshots") { request, context in
             let team = try context.id()
             let week = try Self.week(context)
-            let snapshots = try await context.acting("report.snapshots", request) { try await store.snapshots(teamID: team, week: week) }
+            let snapshots = try await context.acting("report.snapshots", request) { caller in try await store.snapshots(teamID: team, week: week, by: caller) }
             return try Wire.json(ListPage(items: snapshots.map {
                 SnapshotOut(id: $0.id.lower, teamId: team.lower, isoWeek: $0.isoWeek, takenBy: $0.takenBy.lower, takenAt: $0.takenAt, recommendations: $0.recommendations)
             }, nextCursor: nil))
@@ -106,7 +106,7 @@ struct ReportController: Sendable {
         v1.get("report-snapshots/:id") { request, context in
             let id = try context.id()
             let format = try Self.format(request, allowed: [.json, .html, .md])
-            let snapshot = try await context.acting("report.snapshot.read", request) { try await store.snapshot(id) }
+            let snapshot = try await context.acting("report.snapshot.read", request) { caller in try await store.snapshot(id, by: caller) }
             return try Self.snapshotResponse(snapshot, format: format, status: .ok)
         }
         v1.post("report-snapshots/:id/recommendations") { request, context in
@@ -114,10 +114,9 @@ struct ReportController: Sendable {
             let body = try await request.decodeJSON(NewRecommendation.self, context: context)
             try checkText(body.text, "text", max: 10_000, required: true)
             if let task = body.task { try checkText(task.title, "task.title", max: 300, required: true) }
-            let principal = try context.requirePrincipal()
-            let made = try await context.acting("report.recommend", request, patient: body.patientId) {
+            let made = try await context.acting("report.recommend", request, patient: body.patientId) { caller in
                 try await store.recommend(snapshotID: id, patientID: body.patientId, text: body.text,
-                                          task: body.task.map { ($0.title, $0.role, $0.dueAt) }, actorID: principal.memberID)
+                                          task: body.task.map { ($0.title, $0.role, $0.dueAt) }, by: caller)
             }
             return try Wire.json(RecommendationOut(id: made.id.lower, snapshotId: id.lower, patientId: made.patientID.lower, noteId: made.noteID.lower,
                                                    taskId: made.taskID?.lower), status: .created)

@@ -34,13 +34,10 @@ struct V1Controller: Sendable {
             return try Wire.json(ListPage(items: teams.map { TeamOut(id: $0.teamID.lower, name: $0.name, roles: $0.roles.map(\.rawValue).sorted()) }, nextCursor: nil))
         }
         v1.post("teams") { request, context in
-            let principal = try context.requirePrincipal()
-            guard principal.roles.values.contains(where: { $0.contains(.admin) }) else {
-                throw Problem.forbidden("only admins create teams")
-            }
+            _ = try context.requirePrincipal()
             let body = try await request.decodeJSON(NewTeam.self, context: context)
             try checkText(body.name, "name", max: 200, required: true)
-            let id = try await context.acting("team.create", request) { try await store.createTeam(name: body.name, adminID: principal.memberID) }
+            let id = try await context.acting("team.create", request) { caller in try await store.createTeam(name: body.name, by: caller) }
             return try Wire.json(TeamOut(id: id.lower, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines), roles: ["admin"]),
                                  status: .created, headers: [.location: "/v1/teams/\(id.lower)"])
         }
@@ -52,27 +49,23 @@ struct V1Controller: Sendable {
             }
             return try Wire.json(TeamOut(id: team.teamID.lower, name: team.name, roles: team.roles.map(\.rawValue).sorted()))
         }
-        v1.get("teams/:id/members") { _, context in
-            let principal = try context.requirePrincipal()
+        v1.get("teams/:id/members") { request, context in
             let id = try context.id()
-            guard principal.roles[id] != nil else { throw Problem.notFound("team \(id.lower) not found") }
-            let members = try await store.teamMembers(teamID: id)
+            let members = try await context.acting("team.members", request) { caller in try await store.teamMembers(teamID: id, by: caller) }
             return try Wire.json(ListPage(items: members.map(MemberOut.init), nextCursor: nil))
         }
         v1.post("teams/:id/members") { request, context in
             let principal = try context.requirePrincipal()
             let teamID = try context.id()
-            guard let roles = principal.roles[teamID] else { throw Problem.notFound("team \(teamID.lower) not found") }
-            guard roles.contains(.admin) else { throw Problem.forbidden(Permission.manageTeam.refusal) }
             let body = try await request.decodeJSON(NewMember.self, context: context)
             try checkText(body.displayName, "display_name", max: 200, required: true)
             try checkText(body.email, "email", max: 320)
             guard !body.roles.contains(.integration) else { throw Problem.invalid("integration is for service accounts; create them with care-server admin create-service-account") }
             if let expires = body.tokenExpiresAt, expires <= Date() { throw Problem.invalid("'token_expires_at' must be in the future") }
             // The member and their token commit together (or neither does).
-            let (member, token) = try await context.acting("member.create", request) {
+            let (member, token) = try await context.acting("member.create", request) { caller in
                 try await store.createMemberWithToken(displayName: body.displayName, email: body.email, teamID: teamID, roles: body.roles,
-                                                      tokenName: "issued by \(principal.displayName)", expiresAt: body.tokenExpiresAt, actorID: principal.memberID)
+                                                      tokenName: "issued by \(principal.displayName)", expiresAt: body.tokenExpiresAt, by: caller)
             }
             return try Wire.json(CreatedMember(id: member.lower, roles: body.roles.map(\.rawValue).sorted(), tokenId: token.id.lower, token: token.token, tokenExpiresAt: token.expiresAt),
                                  status: .created, headers: [.location: "/v1/teams/\(teamID.lower)/members"])
@@ -87,14 +80,11 @@ struct V1Controller: Sendable {
 
     func addPatientRoutes(_ v1: RouterGroup<CareRequestContext>) {
         v1.get("patients") { request, context in
-            let principal = try context.requirePrincipal()
             let query = QueryParameters(request)
-            let readable = Set(principal.roles.filter { Permission.readClinical.allows(roles: $0.value, scopes: Set(principal.scopes.map(\.rawValue))) }.map(\.key))
-            var teams = Array(readable)
-            if let team = try query.uuid("team_id") { teams = readable.contains(team) ? [team] : [] }
+            let team = try query.uuid("team_id")
             let search = try query.string("search", maxLength: 100).map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
-            let page = try await context.acting("patient.list", request) {
-                try await store.patients(teamIDs: teams, search: search, limit: try query.limit(), after: try query.afterID())
+            let page = try await context.acting("patient.list", request) { caller in
+                try await store.patients(teamID: team, search: search, limit: try query.limit(), after: try query.afterID(), by: caller)
             }
             return try Wire.json(ListPage(items: page.items.map(PatientOut.init), nextCursor: page.next))
         }
@@ -102,17 +92,15 @@ struct V1Controller: Sendable {
             let body = try await request.decodeJSON(NewPatient.self, context: context)
             try checkText(body.mrn, "mrn", max: 64, required: true)
             try checkText(body.displayName, "display_name", max: 200, required: true)
-            let principal = try context.requirePrincipal()
-            guard principal.roles[body.teamId] != nil else { throw Problem.notFound("team \(body.teamId.lower) not found") }
-            let id = try await context.acting("patient.enrol", request) {
-                try await store.createPatient(teamID: body.teamId, mrn: body.mrn, displayName: body.displayName, enrolledOn: body.enrolledOn.date, actorID: principal.memberID)
+            let id = try await context.acting("patient.enrol", request) { caller in
+                try await store.createPatient(teamID: body.teamId, mrn: body.mrn, displayName: body.displayName, enrolledOn: body.enrolledOn.date, by: caller)
             }
             return try Wire.json(Created(id: id.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)"])
         }
         v1.get("patients/:id") { request, context in
             let id = try context.id()
-            let principal = try context.requirePrincipal()
-            let summary = try await context.acting("patient.read", request, patient: id) { try await store.patientSummary(id, readerID: principal.memberID) }
+            _ = try context.requirePrincipal()
+            let summary = try await context.acting("patient.read", request, patient: id) { caller in try await store.patientSummary(id, by: caller) }
             return try Wire.json(SummaryOut(summary))
         }
         v1.post("patients/:id/status") { request, context in
@@ -124,16 +112,16 @@ struct V1Controller: Sendable {
                 problem.accepted = PatientStatus.allCases.map(\.rawValue)
                 throw problem
             }
-            let principal = try context.requirePrincipal()
-            let closed = try await context.acting("patient.status", request, patient: id) {
-                try await store.changePatientStatus(id, to: status, actorID: principal.memberID)
+            _ = try context.requirePrincipal()
+            let closed = try await context.acting("patient.status", request, patient: id) { caller in
+                try await store.changePatientStatus(id, to: status, by: caller)
             }
             return try Wire.json(Moved(id: id.lower, status: status.rawValue, supersededHandoffIds: closed.handoffs.map(\.lower),
                                        cancelledTaskIds: closed.tasks.map(\.lower)))
         }
         v1.get("patients/:id/care-plan") { request, context in
             let id = try context.id()
-            let plan = try await context.acting("care_plan.read", request, patient: id) { try await store.carePlan(patientID: id) }
+            let plan = try await context.acting("care_plan.read", request, patient: id) { caller in try await store.carePlan(patientID: id, by: caller) }
             return try Wire.json(CarePlanOut(plan), headers: [.eTag: Self.etag(plan.version)])
         }
         v1.put("patients/:id/care-plan") { request, context in
@@ -149,12 +137,12 @@ struct V1Controller: Sendable {
             guard let expected = Self.version(fromETag: ifMatch) else {
                 throw Problem.badRequest("If-Match must be an ETag this server gave out, such as \"v3\"")
             }
-            let principal = try context.requirePrincipal()
+            _ = try context.requirePrincipal()
             do {
-                let plan = try await context.acting("care_plan.update", request, patient: id) {
+                let plan = try await context.acting("care_plan.update", request, patient: id) { caller in
                     try await store.saveCarePlan(patientID: id, expectedVersion: expected,
                                                  content: CarePlanContent(goals: body.goals, problems: body.problems, treatmentLine: body.treatmentLine),
-                                                 actorID: principal.memberID)
+                                                 by: caller)
                 }
                 return try Wire.json(CarePlanOut(plan), headers: [.eTag: Self.etag(plan.version)])
             } catch StoreError.conflict(let why) where why.hasPrefix("the care plan is at version") {
@@ -165,8 +153,8 @@ struct V1Controller: Sendable {
             let id = try context.id()
             let query = QueryParameters(request)
             let before = try query.number()
-            let page = try await context.acting("patient.events", request, patient: id) {
-                try await store.patientEventsPage(id, before: before, limit: try query.limit())
+            let page = try await context.acting("patient.events", request, patient: id) { caller in
+                try await store.patientEventsPage(id, before: before, limit: try query.limit(), by: caller)
             }
             return try Wire.json(ListPage(items: page.items.map(EventOut.init), nextCursor: page.next))
         }
@@ -174,8 +162,8 @@ struct V1Controller: Sendable {
             let id = try context.id()
             let query = QueryParameters(request)
             let before = try query.number()
-            let page = try await context.acting("patient.audit", request, patient: id) {
-                try await store.audit(patientID: id, limit: try query.limit(default: 100), before: before)
+            let page = try await context.acting("patient.audit", request, patient: id) { caller in
+                try await store.audit(patientID: id, limit: try query.limit(default: 100), before: before, by: caller)
             }
             return try Wire.json(ListPage(items: page.items.map(AuditOut.init), nextCursor: page.next))
         }
@@ -207,43 +195,42 @@ struct V1Controller: Sendable {
 
     func addTaskRoutes(_ v1: RouterGroup<CareRequestContext>) {
         v1.get("tasks") { request, context in
-            let principal = try context.requirePrincipal()
+            _ = try context.requirePrincipal()
             let query = QueryParameters(request)
             let status = try query.enumeration("status", TaskStatus.self)
             let role = try query.enumeration("role", Role.self)
             guard (role?.count ?? 0) <= 1 else { throw Problem.badRequest("'role' takes one role") }
             let dueBefore = try query.timestamp("due_before")
             let offset = Int(try query.number() ?? 0)
-            let page = try await context.acting("queue.read", request) {
-                try await store.queuePage(memberID: principal.memberID, status: status, role: role?.first, dueBefore: dueBefore, limit: try query.limit(), offset: offset)
+            let page = try await context.acting("queue.read", request) { caller in
+                try await store.queuePage(status: status, role: role?.first, dueBefore: dueBefore, limit: try query.limit(), offset: offset, by: caller)
             }
             return try Wire.json(ListPage(items: page.items.map(TaskOut.init), nextCursor: page.next))
         }
         v1.get("tasks/:id") { request, context in
             let id = try context.id()
-            let task = try await context.acting("task.read", request) { try await store.task(id) }
+            let task = try await context.acting("task.read", request) { caller in try await store.task(id, by: caller) }
             return try Wire.json(TaskOut(task))
         }
         for action in ["claim", "start", "hold", "resume", "complete", "cancel", "fail"] {
             v1.post("tasks/:id/\(action)") { request, context in
                 let id = try context.id()
-                let principal = try context.requirePrincipal()
+                _ = try context.requirePrincipal()
                 var body = TaskAction()
                 if request.headers[.contentLength].map({ $0 != "0" }) ?? (request.headers[.transferEncoding] != nil) {
                     body = try await request.decodeJSON(TaskAction.self, context: context)
                     try checkText(body.note, "note", max: 4000)
                     try checkText(body.reason, "reason", max: 1000)
                 }
-                let member = principal.memberID
-                let task = try await context.acting("task.\(action)", request) { () -> TaskSummary in
+                let task = try await context.acting("task.\(action)", request) { caller -> TaskSummary in
                     switch action {
-                    case "claim": try await store.claimTask(id, memberID: member)
-                    case "start": try await store.startTask(id, memberID: member)
-                    case "hold": try await store.holdTask(id, memberID: member, reason: body.reason ?? body.note)
-                    case "resume": try await store.resumeTask(id, memberID: member)
-                    case "complete": try await store.completeTask(id, memberID: member, evidence: body.note)
-                    case "fail": try await store.failTask(id, memberID: member, reason: body.reason ?? body.note)
-                    default: try await store.cancelTask(id, memberID: member, reason: body.reason ?? body.note)
+                    case "claim": try await store.claimTask(id, by: caller)
+                    case "start": try await store.startTask(id, by: caller)
+                    case "hold": try await store.holdTask(id, reason: body.reason ?? body.note, by: caller)
+                    case "resume": try await store.resumeTask(id, by: caller)
+                    case "complete": try await store.completeTask(id, evidence: body.note, by: caller)
+                    case "fail": try await store.failTask(id, reason: body.reason ?? body.note, by: caller)
+                    default: try await store.cancelTask(id, reason: body.reason ?? body.note, by: caller)
                     }
                 }
                 return try Wire.json(TaskOut(task))
@@ -253,8 +240,8 @@ struct V1Controller: Sendable {
             let id = try context.id()
             let query = QueryParameters(request)
             let status = try query.enumeration("status", TaskStatus.self)
-            let page = try await context.acting("patient.tasks", request, patient: id) {
-                try await store.patientTasks(patientID: id, status: status, limit: try query.limit(), after: try query.afterID())
+            let page = try await context.acting("patient.tasks", request, patient: id) { caller in
+                try await store.patientTasks(patientID: id, status: status, limit: try query.limit(), after: try query.afterID(), by: caller)
             }
             return try Wire.json(ListPage(items: page.items.map(TaskOut.init), nextCursor: page.next))
         }
@@ -263,35 +250,35 @@ struct V1Controller: Sendable {
             let body = try await request.decodeJSON(NewTask.self, context: context)
             try checkText(body.title, "title", max: 300, required: true)
             try checkText(body.description, "description", max: 4000)
-            let principal = try context.requirePrincipal()
-            let taskID = try await context.acting("task.create", request, patient: id) {
+            _ = try context.requirePrincipal()
+            let taskID = try await context.acting("task.create", request, patient: id) { caller in
                 try await store.createTask(patientID: id, title: body.title, description: body.description ?? "", ownerID: body.ownerId, poolRole: body.poolRole,
-                                           priority: body.priority ?? .routine, dueAt: body.dueAt, notBefore: body.notBefore, actorID: principal.memberID)
+                                           priority: body.priority ?? .routine, dueAt: body.dueAt, notBefore: body.notBefore, by: caller)
             }
             return try Wire.json(Created(id: taskID.lower), status: .created, headers: [.location: "/v1/tasks/\(taskID.lower)"])
         }
         v1.get("handoffs") { request, context in
-            let principal = try context.requirePrincipal()
+            _ = try context.requirePrincipal()
             let query = QueryParameters(request)
-            let page = try await context.acting("handoffs.read", request) {
-                try await store.handoffs(memberID: principal.memberID, includeAcknowledged: try query.bool("include_acknowledged") ?? false,
-                                         limit: try query.limit(), after: try query.afterID())
+            let page = try await context.acting("handoffs.read", request) { caller in
+                try await store.handoffs(includeAcknowledged: try query.bool("include_acknowledged") ?? false,
+                                         limit: try query.limit(), after: try query.afterID(), by: caller)
             }
             return try Wire.json(ListPage(items: page.items.map(HandoffOut.init), nextCursor: page.next))
         }
         v1.post("handoffs/:id/acknowledge") { request, context in
             let id = try context.id()
-            let principal = try context.requirePrincipal()
-            let task = try await context.acting("handoff.acknowledge", request) { try await store.acknowledgeHandoff(id, memberID: principal.memberID) }
+            _ = try context.requirePrincipal()
+            let task = try await context.acting("handoff.acknowledge", request) { caller in try await store.acknowledgeHandoff(id, by: caller) }
             return try Wire.json(TaskOut(task))
         }
         v1.post("handoffs/:id/reassign") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(Reassignment.self, context: context)
             try checkText(body.reason, "reason", max: 1000, required: true)
-            let principal = try context.requirePrincipal()
-            let task = try await context.acting("handoff.reassign", request) {
-                try await store.reassignHandoff(id, to: body.role, member: body.memberId, reason: body.reason, actorID: principal.memberID)
+            _ = try context.requirePrincipal()
+            let task = try await context.acting("handoff.reassign", request) { caller in
+                try await store.reassignHandoff(id, to: body.role, member: body.memberId, reason: body.reason, by: caller)
             }
             return try Wire.json(TaskOut(task))
         }
@@ -339,12 +326,12 @@ struct V1Controller: Sendable {
     func addClinicalRoutes(_ v1: RouterGroup<CareRequestContext>) {
         v1.get("patients/:id/notes") { request, context in
             let id = try context.id()
-            let principal = try context.requirePrincipal()
+            _ = try context.requirePrincipal()
             let query = QueryParameters(request)
             let include = try query.bool("include_entered_in_error") ?? false
-            let page = try await context.acting("note.list", request, patient: id) {
-                try await store.notes(patientID: id, readerID: principal.memberID, includeEnteredInError: include, limit: try query.limit(),
-                                      after: try query.afterID())
+            let page = try await context.acting("note.list", request, patient: id) { caller in
+                try await store.notes(patientID: id, includeEnteredInError: include, limit: try query.limit(),
+                                      after: try query.afterID(), by: caller)
             }
             return try Wire.json(ListPage(items: page.items.map(NoteOut.init), nextCursor: page.next))
         }
@@ -352,10 +339,10 @@ struct V1Controller: Sendable {
             let id = try context.id()
             let body = try await request.decodeJSON(NewNote.self, context: context)
             try checkText(body.body, "body", max: APILimits.maximumNoteCharacters, required: true)
-            let principal = try context.requirePrincipal()
+            _ = try context.requirePrincipal()
             if body.kind == .caseReview { throw Problem.invalid("case-review notes come from the weekly review's recommendations") }
-            let noteID = try await context.acting("note.add", request, patient: id) {
-                try await store.addNote(patientID: id, authorID: principal.memberID, kind: body.kind ?? .progress, body: body.body)
+            let noteID = try await context.acting("note.add", request, patient: id) { caller in
+                try await store.addNote(patientID: id, kind: body.kind ?? .progress, body: body.body, by: caller)
             }
             return try Wire.json(Created(id: noteID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/notes"])
         }
@@ -363,23 +350,23 @@ struct V1Controller: Sendable {
             let id = try context.id()
             let body = try await request.decodeJSON(Amendment.self, context: context)
             try checkText(body.body, "body", max: APILimits.maximumNoteCharacters, required: true)
-            let principal = try context.requirePrincipal()
-            let amended = try await context.acting("note.amend", request) { try await store.amendNote(id, authorID: principal.memberID, body: body.body) }
+            _ = try context.requirePrincipal()
+            let amended = try await context.acting("note.amend", request) { caller in try await store.amendNote(id, body: body.body, by: caller) }
             return try Wire.json(Created(id: amended.id.lower), status: .created, headers: [.location: "/v1/patients/\(amended.patientID.lower)/notes"])
         }
         v1.get("patients/:id/measurements") { request, context in
             let id = try context.id()
             let query = QueryParameters(request)
             let include = try query.bool("include_entered_in_error") ?? false
-            let page = try await context.acting("measurement.list", request, patient: id) {
-                try await store.measurements(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID())
+            let page = try await context.acting("measurement.list", request, patient: id) { caller in
+                try await store.measurements(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID(), by: caller)
             }
             return try Wire.json(ListPage(items: page.items.map(MeasurementOut.init), nextCursor: page.next))
         }
         v1.post("patients/:id/measurements") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(NewMeasurement.self, context: context)
-            let principal = try context.requirePrincipal()
+            _ = try context.requirePrincipal()
             let score: Score
             do {
                 switch (body.items, body.total) {
@@ -392,8 +379,8 @@ struct V1Controller: Sendable {
                 throw Problem.invalid(error.description)
             }
             let takenAt = body.takenAt ?? Date()
-            let result = try await context.acting("measurement.record", request, patient: id) {
-                try await store.recordMeasurement(patientID: id, score: score, takenAt: takenAt, actorID: principal.memberID)
+            let result = try await context.acting("measurement.record", request, patient: id) { caller in
+                try await store.recordMeasurement(patientID: id, score: score, takenAt: takenAt, by: caller)
             }
             return try Wire.json(Created(id: result.measurementID.lower, handoffIds: result.event.handoffIDs.map(\.lower), severity: score.band), status: .created,
                                  headers: [.location: "/v1/patients/\(id.lower)/measurements"])
@@ -402,8 +389,8 @@ struct V1Controller: Sendable {
             let id = try context.id()
             let query = QueryParameters(request)
             let include = try query.bool("include_entered_in_error") ?? false
-            let page = try await context.acting("trial.list", request, patient: id) {
-                try await store.trials(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID())
+            let page = try await context.acting("trial.list", request, patient: id) { caller in
+                try await store.trials(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID(), by: caller)
             }
             return try Wire.json(ListPage(items: page.items.map(TrialOut.init), nextCursor: page.next))
         }
@@ -420,10 +407,10 @@ struct V1Controller: Sendable {
                 problem.field = "high_dose_reason"
                 throw problem
             }
-            let principal = try context.requirePrincipal()
-            let trialID = try await context.acting("trial.start", request, patient: id) {
+            _ = try context.requirePrincipal()
+            let trialID = try await context.acting("trial.start", request, patient: id) { caller in
                 try await store.startTrial(patientID: id, kind: body.kind, drug: body.drug, dailyDoseMg: body.dailyDoseMg, startedOn: body.startedOn.date,
-                                           therapy: body.therapy, highDoseReason: highDoseReason, actorID: principal.memberID)
+                                           therapy: body.therapy, highDoseReason: highDoseReason, by: caller)
             }
             return try Wire.json(Created(id: trialID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/trials"])
         }
@@ -433,10 +420,10 @@ struct V1Controller: Sendable {
             try checkText(body.stopReason, "stop_reason", max: 1000)
             if let adherence = body.adherence, !(0...1).contains(adherence) { throw Problem.badRequest("'adherence' must be from 0 to 1") }
             if let sessions = body.sessions, !(0...1000).contains(sessions) { throw Problem.badRequest("'sessions' must be from 0 to 1000") }
-            let principal = try context.requirePrincipal()
-            let result = try await context.acting("trial.outcome", request) {
+            _ = try context.requirePrincipal()
+            let result = try await context.acting("trial.outcome", request) { caller in
                 try await store.recordTrialOutcome(trialID: id, outcome: body.outcome, stoppedOn: body.stoppedOn.date, adherence: body.adherence,
-                                                   sessions: body.sessions, stopReason: body.stopReason, actorID: principal.memberID)
+                                                   sessions: body.sessions, stopReason: body.stopReason, by: caller)
             }
             return try Wire.json(OutcomeOut(trialId: id.lower, outcome: result.outcome.rawValue, isFailed: result.isFailure,
                                             trdReached: result.trdReached, adequacy: AdequacyOut(result.adequacy),
@@ -446,8 +433,8 @@ struct V1Controller: Sendable {
             let id = try context.id()
             let query = QueryParameters(request)
             let include = try query.bool("include_entered_in_error") ?? false
-            let page = try await context.acting("referral.list", request, patient: id) {
-                try await store.referrals(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID())
+            let page = try await context.acting("referral.list", request, patient: id) { caller in
+                try await store.referrals(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID(), by: caller)
             }
             return try Wire.json(ListPage(items: page.items.map(ReferralOut.init), nextCursor: page.next))
         }
@@ -457,10 +444,10 @@ struct V1Controller: Sendable {
             try checkText(body.targetClinic, "target_clinic", max: 300, required: true)
             try checkText(body.note, "note", max: 4000)
             try checkText(body.reason, "reason", max: 1000)
-            let principal = try context.requirePrincipal()
-            let result = try await context.acting("referral.make", request, patient: id) {
+            _ = try context.requirePrincipal()
+            let result = try await context.acting("referral.make", request, patient: id) { caller in
                 try await store.makeReferral(patientID: id, kind: body.kind, targetClinic: body.targetClinic, note: body.note ?? "", reason: body.reason,
-                                             actorID: principal.memberID)
+                                             by: caller)
             }
             return try Wire.json(Created(id: result.referralID.lower, handoffIds: result.event.handoffIDs.map(\.lower)), status: .created,
                                  headers: [.location: "/v1/patients/\(id.lower)/referrals"])
@@ -469,9 +456,9 @@ struct V1Controller: Sendable {
             let id = try context.id()
             let body = try await request.decodeJSON(ReferralStatusChange.self, context: context)
             try checkText(body.reason, "reason", max: 1000)
-            let principal = try context.requirePrincipal()
-            let superseded = try await context.acting("referral.status", request) {
-                try await store.moveReferral(id, to: body.status, reason: body.reason, actorID: principal.memberID)
+            _ = try context.requirePrincipal()
+            let superseded = try await context.acting("referral.status", request) { caller in
+                try await store.moveReferral(id, to: body.status, reason: body.reason, by: caller)
             }
             return try Wire.json(Moved(id: id.lower, status: body.status.rawValue, supersededHandoffIds: superseded.map(\.lower)))
         }
@@ -482,9 +469,9 @@ struct V1Controller: Sendable {
                 let id = try context.id()
                 let body = try await request.decodeJSON(CorrectionBody.self, context: context)
                 try checkText(body.reason, "reason", max: 1000, required: true)
-                let principal = try context.requirePrincipal()
-                let correction = try await context.acting("\(record.rawValue.replacingOccurrences(of: "-", with: "_")).entered_in_error", request) {
-                    try await store.markEnteredInError(record, id: id, reason: body.reason, actorID: principal.memberID)
+                _ = try context.requirePrincipal()
+                let correction = try await context.acting("\(record.rawValue.replacingOccurrences(of: "-", with: "_")).entered_in_error", request) { caller in
+                    try await store.markEnteredInError(record, id: id, reason: body.reason, by: caller)
                 }
                 return try Wire.json(CorrectionOut(correction))
             }

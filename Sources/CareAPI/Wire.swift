@@ -348,11 +348,16 @@ extension CareRequestContext {
         return principal
     }
 
-    /// Runs a store call as this request's caller, audited as `action`.
-    func acting<T>(_ action: String, _ request: Request, patient: UUID? = nil, _ body: () async throws -> T) async throws -> T {
+    /// This request's caller for a store command, audited as `action` (the store decides what
+    /// it may do: the API passes the caller, it does not judge).
+    func caller(_ action: String, _ request: Request, patient: UUID? = nil) throws -> Caller {
         let principal = try requirePrincipal()
-        let actor = RequestActor(principal: principal, requestID: requestID, action: action, resource: request.uri.path,
-                                 patientID: patient, idempotency: idempotency)
-        return try await CareStore.acting(as: actor, body)
+        return .request(RequestActor(principal: principal, requestID: requestID, action: action, resource: request.uri.path,
+                                     patientID: patient, idempotency: idempotency))
+    }
+
+    /// Runs `body` with this request's caller, audited as `action`.
+    func acting<T>(_ action: String, _ request: Request, patient: UUID? = nil, _ body: (Caller) async throws -> T) async throws -> T {
+        try await body(try caller(action, request, patient: patient))
     }
 }

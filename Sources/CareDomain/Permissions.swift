@@ -30,6 +30,14 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
     case readEvents
     /// Webhook subscriptions that receive the team's events.
     case manageWebhooks
+    /// The weekly case-review report: the team's clinicians and the compliance role.
+    case readReport
+    /// Keep a report as shown in the meeting, and record its recommendations.
+    case keepReportSnapshot
+    /// See the team's members (anyone on the team).
+    case readTeam
+    /// Create a new team (an admin of any team).
+    case createTeam
 
     public var description: String { rawValue }
 
@@ -58,6 +66,14 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
             return clinical || (integration && scopes.contains("events:read"))
         case .manageWebhooks:
             return integration && scopes.contains("webhooks:manage")
+        case .readReport:
+            return clinical || (integration && scopes.contains("patients:read")) || roles.contains(.compliance)
+        case .keepReportSnapshot:
+            return clinical
+        case .readTeam:
+            return !roles.isEmpty
+        case .createTeam:
+            return roles.contains(.admin)
         }
     }
 
@@ -83,9 +99,55 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
         case .manageTeam: "only the team's admins manage its members"
         case .readEvents: "reading the event feed needs a clinical role on the team, or a service account with the events:read scope"
         case .manageWebhooks: "webhook subscriptions belong to service accounts with the webhooks:manage scope"
+        case .readReport: "the weekly report is for the team's clinicians and the compliance role"
+        case .keepReportSnapshot: "snapshots and recommendations are kept by the team's clinicians"
+        case .readTeam: "only the team's members see its members"
+        case .createTeam: "only admins create teams"
         }
     }
 
+    /// The one decision (docs/architecture.md, "One gate"): may a holder of `roles` and
+    /// `scopes` on the team do this, and, with `record`, to that record? Every store command
+    /// asks it, in its own transaction, through `CommandContext.authorize`.
+    public static func decide(_ permission: Permission, roles: Set<Role>, scopes: Set<String>, memberID: UUID, record: RecordRule? = nil) -> Decision {
+        guard permission.allows(roles: roles, scopes: scopes) else { return .refused(permission.refusal) }
+        switch record {
+        case nil:
+            return .allowed
+        case .handoff(let role, let assignedTo):
+            return RecordPermission.mayWorkHandoff(roles: roles, memberID: memberID, handoffRole: role, assignedTo: assignedTo)
+                ? .allowed : .refused(RecordPermission.handoffRefusal(handoffRole: role, assignedTo: assignedTo))
+        case .correction(let what, let recordedBy, let isNote):
+            return RecordPermission.mayMarkEnteredInError(recordedBy: recordedBy, memberID: memberID, roles: roles, isNote: isNote)
+                ? .allowed : .refused(RecordPermission.enteredInErrorRefusal(what: what, isNote: isNote))
+        case .noteAmendment(let author):
+            return RecordPermission.mayAmendNote(authorID: author, memberID: memberID) ? .allowed : .refused(RecordPermission.amendRefusal)
+        case .poolTask(let pool):
+            return pool.map { roles.contains($0) } == true
+                ? .allowed : .refused("this task is for the \(pool?.spoken ?? "another") pool; only a \(pool?.spoken ?? "member of it") claims it")
+        }
+    }
+}
+
+/// What a permission is asked about beyond the team: the record's own rule.
+public enum RecordRule: Sendable, Equatable {
+    /// A handoff for `role`, or given to a named member.
+    case handoff(role: Role, assignedTo: UUID?)
+    /// Marking a record (`what`: "score", "trial"...) entered in error; `recordedBy` recorded it.
+    case correction(what: String, recordedBy: UUID?, isNote: Bool)
+    /// Amending a note written by `author`.
+    case noteAmendment(author: UUID)
+    /// Claiming (or starting or completing, which claim) a task waiting in `pool`.
+    case poolTask(pool: Role?)
+}
+
+public enum Decision: Sendable, Equatable {
+    case allowed
+    /// The sentence the refused caller reads.
+    case refused(String)
+}
+
+extension Permission {
     /// Trials: who starts them and who records how they ended.
     public static func startTrial(_ kind: TrialKind) -> Permission {
         kind == .psychotherapy ? .startPsychotherapyTrial : .startMedicationTrial

@@ -83,7 +83,7 @@ extension CareServerCommand.Admin {
 
         func run() async throws {
             try await options.withStore({ store in
-                CreatedTeam(team_id: LowercaseID(try await store.createTeam(name: name)), name: name)
+                CreatedTeam(team_id: LowercaseID(try await store.createTeam(name: name, by: .system())), name: name)
             }, text: { "Created team \($0.name): \($0.team_id)" })
         }
     }
@@ -112,11 +112,11 @@ extension CareServerCommand.Admin {
                 let member: UUID
                 var token: IssuedToken?
                 if noToken {
-                    member = try await store.createMember(displayName: name, email: email, teamID: team, roles: role)
+                    member = try await store.createMember(displayName: name, email: email, teamID: team, roles: role, by: .system())
                 } else {
                     // The member and their token commit together.
                     let created = try await store.createMemberWithToken(displayName: name, email: email, teamID: team, roles: role,
-                                                                        tokenName: "created with the member", expiresAt: expiry(days: tokenDays))
+                                                                        tokenName: "created with the member", expiresAt: expiry(days: tokenDays), by: .system())
                     member = created.memberID
                     token = created.token
                 }
@@ -145,8 +145,8 @@ extension CareServerCommand.Admin {
 
         func run() async throws {
             try await options.withStore({ store in
-                let member = try await store.createMember(displayName: name, teamID: team, roles: [.integration], isServiceAccount: true)
-                let token = try await store.issueToken(memberID: member, name: name, scopes: scope, expiresAt: expiry(days: tokenDays))
+                let member = try await store.createMember(displayName: name, teamID: team, roles: [.integration], isServiceAccount: true, by: .system())
+                let token = try await store.issueToken(memberID: member, name: name, scopes: scope, expiresAt: expiry(days: tokenDays), by: .system())
                 return CreatedMember(member_id: LowercaseID(member), team_id: LowercaseID(team), roles: [Role.integration.rawValue], token_id: LowercaseID(token.id), token: token.token, expires_at: token.expiresAt)
             }, text: { "Created service account \(name): \($0.member_id)\nToken (shown once): \($0.token ?? "")" })
         }
@@ -166,7 +166,7 @@ extension CareServerCommand.Admin {
         func run() async throws {
             guard days >= 0 else { throw ValidationError("--days cannot be negative") }
             try await options.withStore({ store in
-                let token = try await store.issueToken(memberID: member, name: name, scopes: scope, expiresAt: expiry(days: days))
+                let token = try await store.issueToken(memberID: member, name: name, scopes: scope, expiresAt: expiry(days: days), by: .system())
                 return CreatedToken(token_id: LowercaseID(token.id), member_id: LowercaseID(member), token: token.token, expires_at: token.expiresAt)
             }, text: { "Token \($0.token_id) (shown once): \($0.token)" })
         }
@@ -182,7 +182,7 @@ extension CareServerCommand.Admin {
 
         func run() async throws {
             try await options.withStore({ store in
-                try await store.revokeToken(tokenID)
+                try await store.revokeToken(tokenID, by: .system())
                 return RevokedToken(token_id: LowercaseID(tokenID), revoked: true)
             }, text: { "Revoked token \($0.token_id)" })
         }

@@ -16,7 +16,7 @@ struct EscalationService: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let escalated = try await store.escalateOverdueHandoffs(now: Date())
+                    let escalated = try await store.escalateOverdueHandoffs(now: Date(), by: .system())
                     if !escalated.isEmpty {
                         logger.notice("escalated overdue handoffs", metadata: ["count": "\(escalated.count)"])
                     }

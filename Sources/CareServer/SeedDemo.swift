@@ -73,15 +73,15 @@ extension CareServerCommand.Admin {
                 patients = try await store.pool.query("SELECT id FROM patients WHERE team_id = \(team) ORDER BY display_name").column(UUID.self)
             } else {
                 created = true
-                team = try await store.createTeam(name: teamName)
+                team = try await store.createTeam(name: teamName, by: .system())
                 for person in people {
-                    memberIDs.append(try await store.createMember(displayName: person.name, email: person.email, teamID: team, roles: [person.role]))
+                    memberIDs.append(try await store.createMember(displayName: person.name, email: person.email, teamID: team, roles: [person.role], by: .system()))
                 }
                 patients = try await seedPatients(store, team: team, psychiatrist: memberIDs[0], psychologist: memberIDs[1], socialWorker: memberIDs[2])
             }
             var members: [DemoMember] = []
             for (person, id) in zip(people, memberIDs) {
-                let token = try await store.issueToken(memberID: id, name: "demo", expiresAt: expiry(days: tokenDays))
+                let token = try await store.issueToken(memberID: id, name: "demo", expiresAt: expiry(days: tokenDays), by: .system())
                 members.append(DemoMember(name: person.name, role: person.role.rawValue, member_id: LowercaseID(id), token: token.token))
             }
             // A service account for trying the feed and webhooks (added to a demo team seeded
@@ -91,10 +91,10 @@ extension CareServerCommand.Admin {
                 integration = try row.decode(UUID.self, at: 0)
             } else {
                 integration = try await store.createMember(displayName: "Demo integration", email: integrationEmail, teamID: team, roles: [.integration],
-                                                           isServiceAccount: true)
+                                                           isServiceAccount: true, by: .system())
             }
             let integrationToken = try await store.issueToken(memberID: integration, name: "demo", scopes: [.eventsRead, .webhooksManage],
-                                                              expiresAt: expiry(days: tokenDays))
+                                                              expiresAt: expiry(days: tokenDays), by: .system())
             members.append(DemoMember(name: "Demo integration", role: Role.integration.rawValue, member_id: LowercaseID(integration), token: integrationToken.token))
             return SeededDemo(team_id: LowercaseID(team), created: created, members: members, patients: patients.map(LowercaseID.init))
         }
@@ -104,40 +104,40 @@ extension CareServerCommand.Admin {
             let now = Date()
             func ago(_ days: Double) -> Date { now.addingTimeInterval(-days * day) }
             // Ada: two failed antidepressant trials (TRD), referred for TMS.
-            let ada = try await store.createPatient(teamID: team, mrn: "DEMO-1001", displayName: "Ada Lindqvist", enrolledOn: ago(200))
+            let ada = try await store.createPatient(teamID: team, mrn: "DEMO-1001", displayName: "Ada Lindqvist", enrolledOn: ago(200), by: .system())
             for (days, total) in [(200.0, 21), (150, 20), (100, 19), (60, 18), (20, 18)] {
-                _ = try await store.recordMeasurement(patientID: ada, score: try Score(.phq9, total: total), takenAt: ago(days), actorID: psychiatrist)
+                _ = try await store.recordMeasurement(patientID: ada, score: try Score(.phq9, total: total), takenAt: ago(days), by: .system(actingFor: psychiatrist))
             }
-            let first = try await store.startTrial(patientID: ada, kind: .medication, drug: "sertraline", dailyDoseMg: 150, startedOn: ago(195), actorID: psychiatrist)
-            _ = try await store.recordTrialOutcome(trialID: first, outcome: .nonResponse, stoppedOn: ago(120), adherence: 0.9, actorID: psychiatrist)
-            let second = try await store.startTrial(patientID: ada, kind: .medication, drug: "venlafaxine", dailyDoseMg: 225, startedOn: ago(115), actorID: psychiatrist)
-            _ = try await store.recordTrialOutcome(trialID: second, outcome: .nonResponse, stoppedOn: ago(30), adherence: 0.85, actorID: psychiatrist)
-            _ = try await store.makeReferral(patientID: ada, kind: .tms, targetClinic: "Riverside TMS Centre", note: "Two adequate trials failed", actorID: psychiatrist)
-            _ = try await store.addNote(patientID: ada, authorID: socialWorker, kind: .social, body: "Lives alone; no car. Bus pass renewed.")
+            let first = try await store.startTrial(patientID: ada, kind: .medication, drug: "sertraline", dailyDoseMg: 150, startedOn: ago(195), by: .system(actingFor: psychiatrist))
+            _ = try await store.recordTrialOutcome(trialID: first, outcome: .nonResponse, stoppedOn: ago(120), adherence: 0.9, by: .system(actingFor: psychiatrist))
+            let second = try await store.startTrial(patientID: ada, kind: .medication, drug: "venlafaxine", dailyDoseMg: 225, startedOn: ago(115), by: .system(actingFor: psychiatrist))
+            _ = try await store.recordTrialOutcome(trialID: second, outcome: .nonResponse, stoppedOn: ago(30), adherence: 0.85, by: .system(actingFor: psychiatrist))
+            _ = try await store.makeReferral(patientID: ada, kind: .tms, targetClinic: "Riverside TMS Centre", note: "Two adequate trials failed", by: .system(actingFor: psychiatrist))
+            _ = try await store.addNote(patientID: ada, kind: .social, body: "Lives alone; no car. Bus pass renewed.", by: .system(actingFor: socialWorker))
             // Bruno: responding to escitalopram.
-            let bruno = try await store.createPatient(teamID: team, mrn: "DEMO-1002", displayName: "Bruno Costa", enrolledOn: ago(90))
+            let bruno = try await store.createPatient(teamID: team, mrn: "DEMO-1002", displayName: "Bruno Costa", enrolledOn: ago(90), by: .system())
             for (days, total) in [(90.0, 18), (60, 13), (30, 9), (5, 7)] {
-                _ = try await store.recordMeasurement(patientID: bruno, score: try Score(.phq9, total: total), takenAt: ago(days), actorID: psychologist)
+                _ = try await store.recordMeasurement(patientID: bruno, score: try Score(.phq9, total: total), takenAt: ago(days), by: .system(actingFor: psychologist))
             }
-            _ = try await store.startTrial(patientID: bruno, kind: .medication, drug: "escitalopram", dailyDoseMg: 15, startedOn: ago(88), actorID: psychiatrist)
-            _ = try await store.addNote(patientID: bruno, authorID: psychologist, kind: .progress, body: "Sleeping better; back at work part time.")
+            _ = try await store.startTrial(patientID: bruno, kind: .medication, drug: "escitalopram", dailyDoseMg: 15, startedOn: ago(88), by: .system(actingFor: psychiatrist))
+            _ = try await store.addNote(patientID: bruno, kind: .progress, body: "Sleeping better; back at work part time.", by: .system(actingFor: psychologist))
             // Chen: a new patient, a safety signal this week.
-            let chen = try await store.createPatient(teamID: team, mrn: "DEMO-1003", displayName: "Chen Wei", enrolledOn: ago(6))
-            _ = try await store.recordMeasurement(patientID: chen, score: try Score(.phq9, items: [3, 2, 3, 2, 2, 3, 2, 1, 1]), takenAt: ago(2), actorID: psychologist)
+            let chen = try await store.createPatient(teamID: team, mrn: "DEMO-1003", displayName: "Chen Wei", enrolledOn: ago(6), by: .system())
+            _ = try await store.recordMeasurement(patientID: chen, score: try Score(.phq9, items: [3, 2, 3, 2, 2, 3, 2, 1, 1]), takenAt: ago(2), by: .system(actingFor: psychologist))
             // Dana: in remission, ready for relapse prevention.
-            let dana = try await store.createPatient(teamID: team, mrn: "DEMO-1004", displayName: "Dana Novak", enrolledOn: ago(300))
+            let dana = try await store.createPatient(teamID: team, mrn: "DEMO-1004", displayName: "Dana Novak", enrolledOn: ago(300), by: .system())
             for (days, total) in [(300.0, 16), (200, 9), (100, 5), (10, 3)] {
-                _ = try await store.recordMeasurement(patientID: dana, score: try Score(.phq9, total: total), takenAt: ago(days), actorID: psychologist)
+                _ = try await store.recordMeasurement(patientID: dana, score: try Score(.phq9, total: total), takenAt: ago(days), by: .system(actingFor: psychologist))
             }
-            _ = try await store.startTrial(patientID: dana, kind: .psychotherapy, drug: nil, dailyDoseMg: nil, startedOn: ago(280), therapy: "CBT", actorID: psychologist)
+            _ = try await store.startTrial(patientID: dana, kind: .psychotherapy, drug: nil, dailyDoseMg: nil, startedOn: ago(280), therapy: "CBT", by: .system(actingFor: psychologist))
             // Eli: not improving at week 10.
-            let eli = try await store.createPatient(teamID: team, mrn: "DEMO-1005", displayName: "Eli Brandt", enrolledOn: ago(70))
+            let eli = try await store.createPatient(teamID: team, mrn: "DEMO-1005", displayName: "Eli Brandt", enrolledOn: ago(70), by: .system())
             for (days, total) in [(70.0, 19), (40, 18), (10, 19)] {
-                _ = try await store.recordMeasurement(patientID: eli, score: try Score(.phq9, total: total), takenAt: ago(days), actorID: psychiatrist)
+                _ = try await store.recordMeasurement(patientID: eli, score: try Score(.phq9, total: total), takenAt: ago(days), by: .system(actingFor: psychiatrist))
             }
-            _ = try await store.startTrial(patientID: eli, kind: .medication, drug: "fluoxetine", dailyDoseMg: 20, startedOn: ago(65), actorID: psychiatrist)
+            _ = try await store.startTrial(patientID: eli, kind: .medication, drug: "fluoxetine", dailyDoseMg: 20, startedOn: ago(65), by: .system(actingFor: psychiatrist))
             _ = try await store.createTask(patientID: eli, title: "Check adherence and side effects by phone", ownerID: socialWorker, priority: .urgent,
-                                           dueAt: now.addingTimeInterval(2 * day), actorID: psychiatrist)
+                                           dueAt: now.addingTimeInterval(2 * day), by: .system(actingFor: psychiatrist))
             return [ada, bruno, chen, dana, eli]
         }
     }

@@ -40,11 +40,11 @@ extension CareServerCommand.Admin {
             let name = teamName ?? "Synthetic \(patients)x\(weeks)"
             let (patients, weeks, seed) = (patients, weeks, seed)
             try await options.withStore({ store in
-                let team = try await store.createTeam(name: name)
+                let team = try await store.createTeam(name: name, by: .system())
                 var members: [UUID] = []
                 for (person, role) in [("Dr. Synthetic Psychiatrist", Role.psychiatrist), ("Dr. Synthetic Psychologist", .psychologist),
                                        ("Synthetic Social Worker", .socialWorker)] {
-                    members.append(try await store.createMember(displayName: "\(person) (\(name))", teamID: team, roles: [role]))
+                    members.append(try await store.createMember(displayName: "\(person) (\(name))", teamID: team, roles: [role], by: .system()))
                 }
                 let rows = try await Self.generate(store.pool, team: team, members: members, patients: patients, weeks: weeks, seed: seed)
                 return SeededSynthetic(team_id: LowercaseID(team), team_name: name, patients: patients, weeks: weeks, rows: rows)

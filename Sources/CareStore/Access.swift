@@ -4,11 +4,26 @@ import Foundation
 import PQ
 import Synchronization
 
-/// Who a request acts as, and what the audit log should call the request. The HTTP API sets it
-/// (as a task-local) around each store call; commands then run as care_app with the member set
-/// for row-level security, check the caller's permissions, and write the audit entry in their
-/// own transaction. Outside a request (admin commands, the escalation job) it is nil and the
-/// store runs with the owner's rights.
+/// Who a store command acts for. Every command takes one, as an argument: there is no ambient
+/// identity that a forgotten call could skip (docs/architecture.md, "One gate").
+///
+/// - A request's caller (`.request`): the command runs as care_app with the member set for
+///   row-level security, asks the one permission gate (`CommandContext.authorize`) before it
+///   touches a patient, and writes the audit entry in its own transaction.
+/// - The system (`.system`): the server's own work (the escalation job, admin commands run by an
+///   operator, seeding): the owner's rights, no permission check, no audit entry. `actingFor`
+///   is who the records name as having done it (a seeded note's author, say).
+public struct Caller: Sendable {
+    public let request: RequestActor?
+    /// The member recorded as the actor, author or recorder; nil for the system on its own.
+    public let memberID: UUID?
+
+    public static func request(_ actor: RequestActor) -> Caller { Caller(request: actor, memberID: actor.principal.memberID) }
+
+    public static func system(actingFor member: UUID? = nil) -> Caller { Caller(request: nil, memberID: member) }
+}
+
+/// A request as the store sees it: who (the principal), and what the audit log calls it.
 public struct RequestActor: Sendable {
     public var principal: Principal
     public var requestID: String
@@ -73,15 +88,6 @@ public enum IdempotencyError: Error, Sendable, Equatable {
     case responseLost
 }
 
-extension CareStore {
-    @TaskLocal public static var acting: RequestActor?
-
-    /// Runs `body` with `actor` as the acting request.
-    public static func acting<T>(as actor: RequestActor, _ body: () async throws -> T) async throws -> T {
-        try await $acting.withValue(actor) { try await body() }
-    }
-}
-
 /// The patients a command touched and whether it wrote, for the audit entries.
 final class AuditTrail: @unchecked Sendable {
     var patients: [UUID] = []
@@ -102,18 +108,32 @@ extension CommandContext {
             """)
     }
 
-    /// Refuses (403) unless the acting caller may do `permission` on `teamID`'s patients, and
-    /// notes the patient for the audit entry. Outside a request it allows everything.
-    func authorize(_ permission: Permission, teamID: UUID, patientID: UUID?) throws {
+    /// The one permission gate: refuses unless the caller may do `permission` on `teamID`'s
+    /// patients (and, with `record`, to that record), as the domain's permission table decides;
+    /// notes the patient for the audit entry. Not on the team: 404 (its existence is not
+    /// revealed); on it without the right: 403 with the table's sentence. The system passes.
+    func authorize(_ permission: Permission, teamID: UUID, patientID: UUID?, record: RecordRule? = nil) throws {
         if let patientID { trail.touch(patientID) }
         guard let actor = acting else { return }
         let roles = actor.principal.roles[teamID] ?? []
-        let scopes = Set(actor.principal.scopes.map(\.rawValue))
         guard !roles.isEmpty else {
             // Row-level security hides other teams' patients; this is the second check.
-            throw StoreError.notFound(patientID.map { "patient \($0)" } ?? "team \(teamID)")
+            throw StoreError.notFound(patientID.map { "patient \($0.lowercasedString)" } ?? "team \(teamID.lowercasedString)")
         }
-        guard permission.allows(roles: roles, scopes: scopes) else { throw StoreError.forbidden(permission.refusal) }
+        let decision = Permission.decide(permission, roles: roles, scopes: Set(actor.principal.scopes.map(\.rawValue)),
+                                         memberID: actor.principal.memberID, record: record)
+        if case .refused(let reason) = decision { throw StoreError.forbidden(reason) }
+    }
+
+    /// The same gate for what belongs to no one team (creating a team): allowed when any of the
+    /// caller's teams allows it.
+    func authorizeAnyTeam(_ permission: Permission) throws {
+        try CareStore.authorize(permission, onAnyTeam: caller)
+    }
+
+    /// The teams on which the caller holds `permission` (none for the system: it reads no feed).
+    func teams(allowing permission: Permission) -> [UUID] {
+        CareStore.teams(of: caller, allowing: permission)
     }
 
     /// Claims the request's Idempotency-Key in this transaction: the key commits with the change.
@@ -137,6 +157,21 @@ extension CommandContext {
         guard let actor = acting else { return }
         if trail.skipWhenNoPatient, trail.patients.isEmpty, actor.patientID == nil { return }
         await Audit.write(connection, actor: actor, patients: trail.patients, outcome: outcome, detail: nil)
+    }
+}
+
+extension CareStore {
+    /// The gate for what belongs to no one team, before any database work: whether any of the
+    /// caller's teams allows `permission` (e.g. webhooks: settled before a URL is looked up).
+    public static func authorize(_ permission: Permission, onAnyTeam caller: Caller) throws {
+        guard caller.request != nil else { return }
+        guard !teams(of: caller, allowing: permission).isEmpty else { throw StoreError.forbidden(permission.refusal) }
+    }
+
+    static func teams(of caller: Caller, allowing permission: Permission) -> [UUID] {
+        guard let principal = caller.request?.principal else { return [] }
+        let scopes = Set(principal.scopes.map(\.rawValue))
+        return principal.roles.filter { permission.allows(roles: $0.value, scopes: scopes) }.map(\.key).sorted { $0.uuidString < $1.uuidString }
     }
 }
 

@@ -70,25 +70,26 @@ public struct CareStore: Sendable {
         Counter(label: label, dimensions: dimensions, factory: metrics).increment(by: amount)
     }
 
-    /// Runs one command in its own transaction, retried on serialization failures and deadlocks.
+    /// Runs one command for `caller` in its own transaction, retried on serialization failures
+    /// and deadlocks.
     ///
-    /// Within a request (`CareStore.acting` set) the transaction runs as care_app with the acting
-    /// member set for row-level security, claims the request's Idempotency-Key, and writes the
-    /// audit entries of the patients it touched before it commits. A refusal is audited too, in
-    /// a transaction of its own (the command's was rolled back).
+    /// For a request the transaction runs as care_app with the acting member set for row-level
+    /// security, claims the request's Idempotency-Key, and writes the audit entries of the
+    /// patients it touched before it commits. A refusal is audited too, in a transaction of its
+    /// own (the command's was rolled back).
     ///
     /// `asOwner` keeps the server's rights for the whole transaction (no care_app, no row-level
     /// security): for reads that check the caller themselves and filter by team explicitly,
     /// such as the weekly report across a whole caseload.
-    func command<T: Sendable>(asOwner: Bool = false, isolation: PQConnection.IsolationLevel? = nil,
+    func command<T: Sendable>(_ caller: Caller, asOwner: Bool = false, isolation: PQConnection.IsolationLevel? = nil,
                               _ body: @Sendable (CommandContext) async throws -> T) async throws -> T {
-        let actor = Self.acting
+        let actor = caller.request
         let trail = AuditTrail()
         do {
             // The whole transaction runs on its connection's executor (see withIsolatedTransaction).
             let (result, claimedKey) = try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) { connection in
                 trail.handoffs = 0
-                let context = CommandContext(connection: connection, acting: actor, trail: trail, referenceCache: referenceCache)
+                let context = CommandContext(connection: connection, caller: caller, trail: trail, referenceCache: referenceCache)
                 if let actor, !asOwner { await context.enter(actor) }
                 let claimedKey = try await context.claimIdempotencyKey()
                 let result = try await body(context)
@@ -121,7 +122,7 @@ public struct CareStore: Sendable {
     private func auditRefusal(actor: RequestActor, patients: [UUID], outcome: String, detail: String) async {
         do {
             try await pool.withTransaction { connection in
-                let context = CommandContext(connection: connection, acting: actor, trail: AuditTrail())
+                let context = CommandContext(connection: connection, caller: .request(actor), trail: AuditTrail())
                 await context.enter(actor)
                 await Audit.write(connection, actor: actor, patients: patients, outcome: outcome, detail: detail)
             }
@@ -134,16 +135,18 @@ public struct CareStore: Sendable {
 /// What a command works with inside its transaction.
 final class CommandContext {
     let connection: PQConnection
-    /// The request this command runs for, if any.
-    let acting: RequestActor?
+    /// Who the command runs for.
+    let caller: Caller
+    /// The request it runs for; nil for the system.
+    var acting: RequestActor? { caller.request }
     let trail: AuditTrail
     let referenceCache: ReferenceCache?
     /// The dose table, playbook and settings, read once per transaction (or kept by the cache).
     private var reference: ReferenceData?
 
-    init(connection: PQConnection, acting: RequestActor? = nil, trail: AuditTrail = AuditTrail(), referenceCache: ReferenceCache? = nil) {
+    init(connection: PQConnection, caller: Caller, trail: AuditTrail = AuditTrail(), referenceCache: ReferenceCache? = nil) {
         self.connection = connection
-        self.acting = acting
+        self.caller = caller
         self.trail = trail
         self.referenceCache = referenceCache
     }

@@ -5,13 +5,19 @@ import PQ
 extension CareStore {
     // MARK: Teams, members, patients
 
-    public func createTeam(name: String, actorID: UUID? = nil) async throws -> UUID {
+    /// A new team. A request's caller must be an admin (of any team) and becomes the new
+    /// team's first admin; the system's `actingFor` member too, when it names one.
+    public func createTeam(name: String, by caller: Caller) async throws -> UUID {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw StoreError.invalid("a team needs a name") }
-        return try await command { context in
+        return try await command(caller) { context in
+            try context.authorizeAnyTeam(.createTeam)
             do {
                 let id = try await context.connection.query("INSERT INTO teams (name) VALUES (\(trimmed)) RETURNING id")[0].decode(UUID.self, at: 0)
-                try await context.append("team.created", teamID: id, patientID: nil, actorID: actorID, payload: ["team_id": id.lowercasedString])
+                if let admin = caller.memberID {
+                    try await context.connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(id), \(admin), 'admin')")
+                }
+                try await context.append("team.created", teamID: id, patientID: nil, actorID: caller.memberID, payload: ["team_id": id.lowercasedString])
                 return id
             } catch let error as PQError where error.constraint == "teams_name_unique" {
                 throw StoreError.conflict("a team named \(trimmed) already exists")
@@ -20,10 +26,10 @@ extension CareStore {
     }
 
     /// A member with their roles on one team.
-    public func createMember(displayName: String, email: String? = nil, teamID: UUID, roles: [Role], isServiceAccount: Bool = false, actorID: UUID? = nil) async throws -> UUID {
+    public func createMember(displayName: String, email: String? = nil, teamID: UUID, roles: [Role], isServiceAccount: Bool = false, by caller: Caller) async throws -> UUID {
         let trimmed = try Self.checkedMember(displayName, roles)
-        return try await command { context in
-            try await context.insertMember(trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: isServiceAccount, actorID: actorID)
+        return try await command(caller) { context in
+            try await context.insertMember(trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: isServiceAccount, actorID: caller.memberID)
         }
     }
 
@@ -31,12 +37,12 @@ extension CareStore {
     /// server's rights (care_app may not write tokens nor their team-less events) after the
     /// same check as `createMember`, that the caller manages the team; nothing in it is clinical.
     public func createMemberWithToken(displayName: String, email: String? = nil, teamID: UUID, roles: [Role], tokenName: String,
-                                      expiresAt: Date?, actorID: UUID? = nil) async throws -> (memberID: UUID, token: IssuedToken) {
+                                      expiresAt: Date?, by caller: Caller) async throws -> (memberID: UUID, token: IssuedToken) {
         let trimmed = try Self.checkedMember(displayName, roles)
         if let expiresAt, expiresAt <= Date() { throw StoreError.invalid("a token must expire in the future") }
-        return try await command(asOwner: true) { context in
-            let member = try await context.insertMember(trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: false, actorID: actorID)
-            let token = try await context.insertToken(memberID: member, name: tokenName, scopes: [], expiresAt: expiresAt, actorID: actorID)
+        return try await command(caller, asOwner: true) { context in
+            let member = try await context.insertMember(trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: false, actorID: caller.memberID)
+            let token = try await context.insertToken(memberID: member, name: tokenName, scopes: [], expiresAt: expiresAt, actorID: caller.memberID)
             return (member, token)
         }
     }
@@ -48,11 +54,12 @@ extension CareStore {
         return trimmed
     }
 
-    public func createPatient(teamID: UUID, mrn: String, displayName: String, enrolledOn: Date, actorID: UUID? = nil) async throws -> UUID {
+    public func createPatient(teamID: UUID, mrn: String, displayName: String, enrolledOn: Date, by caller: Caller) async throws -> UUID {
         let mrn = mrn.trimmingCharacters(in: .whitespacesAndNewlines)
         let name = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !mrn.isEmpty, !name.isEmpty else { throw StoreError.invalid("a patient needs an MRN and a display name") }
-        return try await command { context in
+        let actorID = caller.memberID
+        return try await command(caller) { context in
             try await context.requireTeam(teamID)
             try context.authorize(.managePatients, teamID: teamID, patientID: nil)
             let id: UUID
@@ -74,8 +81,9 @@ extension CareStore {
     /// Moves a patient through enrolled, active, relapse-prevention and discharged. A discharge
     /// closes all of the patient's open work with that reason (handoffs superseded, tasks cancelled).
     @discardableResult
-    public func changePatientStatus(_ patientID: UUID, to status: PatientStatus, actorID: UUID?) async throws -> (handoffs: [UUID], tasks: [UUID]) {
-        try await command { context in
+    public func changePatientStatus(_ patientID: UUID, to status: PatientStatus, by caller: Caller) async throws -> (handoffs: [UUID], tasks: [UUID]) {
+        let actorID = caller.memberID
+        return try await command(caller) { context in
             let rows = try await context.connection.query("SELECT team_id, status FROM patients WHERE id = \(patientID) FOR UPDATE")
             guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
             let (teamID, current) = try row.decode(UUID.self, String.self)
@@ -92,8 +100,9 @@ extension CareStore {
     // MARK: Measurements
 
     /// Records a score; a PHQ-9 with item 9 above 0 produces same-day safety handoffs.
-    public func recordMeasurement(patientID: UUID, score: Score, takenAt: Date, actorID: UUID?) async throws -> (measurementID: UUID, event: AppendedEvent) {
-        try await command { context in
+    public func recordMeasurement(patientID: UUID, score: Score, takenAt: Date, by caller: Caller) async throws -> (measurementID: UUID, event: AppendedEvent) {
+        let actorID = caller.memberID
+        return try await command(caller) { context in
             let patient = try await context.patient(patientID, for: .recordMeasurement)
             let teamID = patient.teamID
             let rules = try await context.referenceData().recordRules
@@ -121,11 +130,12 @@ extension CareStore {
     /// Makes a referral. A second open referral of the same kind for the patient is refused with
     /// a link to the open one, unless `reason` says why (a second clinic, say).
     public func makeReferral(patientID: UUID, kind: ReferralKind, targetClinic: String, note: String = "", reason: String? = nil,
-                             actorID: UUID?) async throws -> (referralID: UUID, event: AppendedEvent) {
+                             by caller: Caller) async throws -> (referralID: UUID, event: AppendedEvent) {
+        let actorID = caller.memberID
         let clinic = targetClinic.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !clinic.isEmpty else { throw StoreError.invalidValue(InvalidValue(field: "target_clinic", message: "a referral needs a target clinic")) }
         let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
-        return try await command { context in
+        return try await command(caller) { context in
             let teamID = try await context.patientTeam(patientID, for: .refer(kind))
             // The patient's row lock makes two referrals of the same kind take turns.
             await context.connection.sendWithNext("SELECT 1 FROM patients WHERE id = \(patientID) FOR UPDATE")
@@ -160,8 +170,9 @@ extension CareStore {
     /// Moves a referral along its status machine. Declined or cancelled, it withdraws the
     /// handoffs it made: those still open are superseded (answered with their ids).
     @discardableResult
-    public func moveReferral(_ referralID: UUID, to status: ReferralStatus, reason: String? = nil, actorID: UUID?) async throws -> [UUID] {
-        try await command { context in
+    public func moveReferral(_ referralID: UUID, to status: ReferralStatus, reason: String? = nil, by caller: Caller) async throws -> [UUID] {
+        let actorID = caller.memberID
+        return try await command(caller) { context in
             let rows = try await context.connection.query("""
                 SELECT patient_id, status, kind, entered_in_error_at FROM referrals WHERE id = \(referralID) FOR UPDATE
                 """)
@@ -189,8 +200,8 @@ extension CareStore {
     /// an escalation makes are not escalated again (no chain of escalations); the report shows
     /// them as overdue.
     @discardableResult
-    public func escalateOverdueHandoffs(now: Date = Date(), limit: Int = 100) async throws -> [UUID] {
-        try await command { context in
+    public func escalateOverdueHandoffs(now: Date = Date(), limit: Int = 100, by caller: Caller) async throws -> [UUID] {
+        try await command(caller) { context in
             let rows = try await context.connection.query("""
                 SELECT h.id, h.patient_id, p.team_id, h.step_key FROM handoffs h
                 JOIN patients p ON p.id = h.patient_id

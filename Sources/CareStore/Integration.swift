@@ -27,10 +27,10 @@ extension CareStore {
     /// The acting reader's page of the feed: events of the teams they may read (row-level
     /// security agrees), in commit order, never a psychotherapy note's. Audited as a read of
     /// each patient the page names.
-    public func feed(after cursor: FeedCursor, limit: Int) async throws -> FeedPage {
-        try await command { context in
+    public func feed(after cursor: FeedCursor, limit: Int, by caller: Caller) async throws -> FeedPage {
+        try await command(caller) { context in
+            try context.authorizeAnyTeam(.readEvents)
             let teams = context.teams(allowing: .readEvents)
-            guard !teams.isEmpty else { throw StoreError.forbidden(Permission.readEvents.refusal) }
             let events = try await context.connection.query(Self.feedQuery(after: cursor, limit: limit, teams: teams), prepared: false).map(Self.feedEvent)
             var heldBack = false
             if events.count < limit {
@@ -49,14 +49,6 @@ extension CareStore {
     }
 }
 
-extension CommandContext {
-    /// The teams on which the acting caller holds `permission` (every team outside a request).
-    func teams(allowing permission: Permission) -> [UUID] {
-        guard let principal = acting?.principal else { return [] }
-        let scopes = Set(principal.scopes.map(\.rawValue))
-        return principal.roles.filter { permission.allows(roles: $0.value, scopes: scopes) }.map(\.key).sorted { $0.uuidString < $1.uuidString }
-    }
-}
 
 // MARK: Webhook subscriptions
 
@@ -126,11 +118,11 @@ extension CareStore {
 
     /// A subscription for the acting service account: `url` must already have passed the
     /// destination check; `teamID` must be one of the caller's teams.
-    public func createSubscription(url: String, eventTypes: [String], teamID: UUID?, description: String) async throws -> WebhookSubscription {
-        try await command { context in
+    public func createSubscription(url: String, eventTypes: [String], teamID: UUID?, description: String, by caller: Caller) async throws -> WebhookSubscription {
+        try await command(caller) { context in
             let principal = try context.requireActing()
+            try context.authorizeAnyTeam(.manageWebhooks)
             let teams = context.teams(allowing: .manageWebhooks)
-            guard !teams.isEmpty else { throw StoreError.forbidden(Permission.manageWebhooks.refusal) }
             if let teamID, !teams.contains(teamID) { throw StoreError.notFound("team \(teamID.lowercasedString)") }
             let secret = WebhookSecret.make()
             let row = try await context.connection.query("""
@@ -145,8 +137,8 @@ extension CareStore {
     }
 
     /// The acting caller's subscriptions, oldest first.
-    public func subscriptions(limit: Int, after: UUID?) async throws -> Page<WebhookSubscription> {
-        try await command { context in
+    public func subscriptions(limit: Int, after: UUID?, by caller: Caller) async throws -> Page<WebhookSubscription> {
+        try await command(caller) { context in
             let principal = try context.requireActing()
             var filter: PQQuery = ""
             if let after {
@@ -162,16 +154,16 @@ extension CareStore {
         }
     }
 
-    public func subscription(_ id: UUID) async throws -> WebhookSubscription {
-        try await command { context in
+    public func subscription(_ id: UUID, by caller: Caller) async throws -> WebhookSubscription {
+        try await command(caller) { context in
             try await context.ownSubscription(id)
         }
     }
 
     /// Pauses (deliveries are kept and wait) or resumes (they are sent again; a disabled
     /// subscription starts receiving again, and its cancelled deliveries stay cancelled).
-    public func setSubscriptionStatus(_ id: UUID, to status: SubscriptionStatus) async throws -> WebhookSubscription {
-        try await command { context in
+    public func setSubscriptionStatus(_ id: UUID, to status: SubscriptionStatus, by caller: Caller) async throws -> WebhookSubscription {
+        try await command(caller) { context in
             _ = try await context.ownSubscription(id)
             let row = try await context.connection.query("""
                 UPDATE webhook_subscriptions SET status = \(status.rawValue), updated_at = now(),
@@ -183,16 +175,16 @@ extension CareStore {
     }
 
     /// Deletes the subscription and every delivery it has (sent or not).
-    public func deleteSubscription(_ id: UUID) async throws {
-        try await command { context in
+    public func deleteSubscription(_ id: UUID, by caller: Caller) async throws {
+        try await command(caller) { context in
             _ = try await context.ownSubscription(id)
             try await context.connection.query("DELETE FROM webhook_subscriptions WHERE id = \(id)")
         }
     }
 
     /// A new secret; the previous one keeps signing beside it for `previousSecretGrace`.
-    public func rotateSubscriptionSecret(_ id: UUID) async throws -> WebhookSubscription {
-        try await command { context in
+    public func rotateSubscriptionSecret(_ id: UUID, by caller: Caller) async throws -> WebhookSubscription {
+        try await command(caller) { context in
             _ = try await context.ownSubscription(id)
             let secret = WebhookSecret.make()
             let row = try await context.connection.query("""
@@ -222,8 +214,8 @@ extension CareStore {
     }
 
     /// A subscription's deliveries, newest first; `status` narrows them.
-    public func deliveries(subscriptionID: UUID, status: DeliveryStatus?, limit: Int, before: UUID?) async throws -> Page<WebhookDelivery> {
-        try await command { context in
+    public func deliveries(subscriptionID: UUID, status: DeliveryStatus?, limit: Int, before: UUID?, by caller: Caller) async throws -> Page<WebhookDelivery> {
+        try await command(caller) { context in
             _ = try await context.ownSubscription(subscriptionID)
             var filter: PQQuery = ""
             if let status { filter = "AND d.status = \(status.rawValue)" }
@@ -242,8 +234,8 @@ extension CareStore {
 
     /// Sends a delivery again: a dead or cancelled one (or a succeeded one, on request) goes
     /// back to pending with a fresh set of attempts; the receiver sees the same webhook-id.
-    public func redeliver(subscriptionID: UUID, deliveryID: UUID) async throws -> WebhookDelivery {
-        try await command { context in
+    public func redeliver(subscriptionID: UUID, deliveryID: UUID, by caller: Caller) async throws -> WebhookDelivery {
+        try await command(caller) { context in
             _ = try await context.ownSubscription(subscriptionID)
             let rows = try await context.connection.query("""
                 UPDATE webhook_deliveries d SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL
@@ -271,7 +263,7 @@ extension CommandContext {
     @discardableResult
     func ownSubscription(_ id: UUID) async throws -> WebhookSubscription {
         let principal = try requireActing()
-        guard !teams(allowing: .manageWebhooks).isEmpty else { throw StoreError.forbidden(Permission.manageWebhooks.refusal) }
+        try authorizeAnyTeam(.manageWebhooks)
         let rows = try await connection.query("""
             SELECT \(unescaped: CareStore.subscriptionColumns) FROM webhook_subscriptions WHERE id = \(id) AND owner_id = \(principal.memberID)
             """)

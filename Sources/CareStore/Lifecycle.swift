@@ -61,8 +61,9 @@ extension CareStore {
     /// caller holds its receiving role (or is the member it was given to, or the care manager).
     /// Answers with the task the handoff is.
     @discardableResult
-    public func acknowledgeHandoff(_ id: UUID, memberID: UUID) async throws -> TaskSummary {
-        try await command { context in
+    public func acknowledgeHandoff(_ id: UUID, by caller: Caller) async throws -> TaskSummary {
+        guard let memberID = caller.memberID else { throw StoreError.invalid("a handoff is acknowledged by a member") }
+        return try await command(caller) { context in
             let handoff = try await context.lockHandoff(id)
             try context.authorizeHandoff(handoff)
             if let reason = handoff.supersededReason { throw StoreError.conflict("this handoff was superseded (\(reason)); there is nothing to acknowledge") }
@@ -78,14 +79,15 @@ extension CareStore {
     /// Gives a handoff to another role's pool, or to a named member holding that role, with a
     /// reason. The new receiver acknowledges it afresh. An event, so the patient's history shows it.
     @discardableResult
-    public func reassignHandoff(_ id: UUID, to role: Role, member: UUID? = nil, reason: String, actorID: UUID?) async throws -> TaskSummary {
+    public func reassignHandoff(_ id: UUID, to role: Role, member: UUID? = nil, reason: String, by caller: Caller) async throws -> TaskSummary {
+        let actorID = caller.memberID
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw StoreError.invalidValue(InvalidValue(field: "reason", message: "say why the handoff is reassigned")) }
         guard role.isClinical else {
             throw StoreError.invalidValue(InvalidValue(field: "role", message: "a handoff goes to a clinical role",
                                                        accepted: Role.allCases.filter(\.isClinical).map(\.rawValue)))
         }
-        return try await command { context in
+        return try await command(caller) { context in
             let handoff = try await context.lockHandoff(id)
             try context.authorizeHandoff(handoff)
             if let superseded = handoff.supersededReason { throw StoreError.conflict("this handoff was superseded (\(superseded)); it cannot be reassigned") }
@@ -117,12 +119,13 @@ extension CareStore {
     /// Marks a record entered in error with a reason: by whoever recorded it or a psychiatrist
     /// (a note: its author). The row stays, marked; rules, summaries and reports leave it out;
     /// the handoffs it caused are superseded, and a TRD flag that depended on it goes.
-    public func markEnteredInError(_ record: CorrectableRecord, id: UUID, reason: String, actorID: UUID?) async throws -> Correction {
+    public func markEnteredInError(_ record: CorrectableRecord, id: UUID, reason: String, by caller: Caller) async throws -> Correction {
+        let actorID = caller.memberID
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else {
             throw StoreError.invalidValue(InvalidValue(field: "reason", message: "say why the \(record.what) was entered in error"))
         }
-        return try await command { context in
+        return try await command(caller) { context in
             switch record {
             case .measurement: try await context.markMeasurement(id, reason: reason, actorID: actorID)
             case .trial, .trialOutcome: try await context.markTrial(id, outcomeOnly: record == .trialOutcome, reason: reason, actorID: actorID)
@@ -134,11 +137,6 @@ extension CareStore {
 }
 
 extension CommandContext {
-    /// The acting member and their roles on `teamID`; nil outside a request (the system).
-    func caller(on teamID: UUID) -> (memberID: UUID, roles: Set<Role>)? {
-        acting.map { ($0.principal.memberID, $0.principal.roles[teamID] ?? []) }
-    }
-
     func lockHandoff(_ id: UUID) async throws -> LockedHandoff {
         let rows = try await connection.query("""
             SELECT h.id, h.task_id, h.patient_id, p.team_id, h.role, h.assigned_member_id, h.acknowledged_at, h.superseded_reason, t.status
@@ -158,20 +156,14 @@ extension CommandContext {
 
     /// The team-wide check (clinicians work handoffs), then the handoff's own: its receiving role.
     func authorizeHandoff(_ handoff: LockedHandoff) throws {
-        try authorize(.workTasks, teamID: handoff.teamID, patientID: handoff.patientID)
-        guard let caller = caller(on: handoff.teamID) else { return }
-        guard RecordPermission.mayWorkHandoff(roles: caller.roles, memberID: caller.memberID, handoffRole: handoff.role, assignedTo: handoff.assignedTo) else {
-            throw StoreError.forbidden(RecordPermission.handoffRefusal(handoffRole: handoff.role, assignedTo: handoff.assignedTo))
-        }
+        try authorize(.workTasks, teamID: handoff.teamID, patientID: handoff.patientID,
+                      record: .handoff(role: handoff.role, assignedTo: handoff.assignedTo))
     }
 
-    /// The record's own rule for an entered-in-error mark, after the team-wide permission.
+    /// The team-wide permission, then the record's own rule for an entered-in-error mark.
     func authorizeCorrection(_ record: CorrectableRecord, teamID: UUID, patientID: UUID, recordedBy: UUID?) throws {
-        try authorize(record == .note ? .addNote : .correctRecords, teamID: teamID, patientID: patientID)
-        guard let caller = caller(on: teamID) else { return }
-        guard RecordPermission.mayMarkEnteredInError(recordedBy: recordedBy, memberID: caller.memberID, roles: caller.roles, isNote: record == .note) else {
-            throw StoreError.forbidden(RecordPermission.enteredInErrorRefusal(what: record.what, isNote: record == .note))
-        }
+        try authorize(record == .note ? .addNote : .correctRecords, teamID: teamID, patientID: patientID,
+                      record: .correction(what: record.what, recordedBy: recordedBy, isNote: record == .note))
     }
 
     func taskSummary(_ taskID: UUID) async throws -> TaskSummary {
@@ -395,7 +387,7 @@ extension CommandContext {
             """)
         guard let row = rows.firstRow else { throw StoreError.notFound("note \(id.lowercasedString)") }
         let (patientID, teamID, author, marked, kind) = try row.decode(UUID.self, UUID.self, UUID.self, Date?.self, String.self)
-        if kind == NoteKind.psychotherapy.rawValue, let caller = caller(on: teamID), caller.memberID != author {
+        if kind == NoteKind.psychotherapy.rawValue, let reader = acting?.principal.memberID, reader != author {
             throw StoreError.notFound("note \(id.lowercasedString)")
         }
         try authorizeCorrection(.note, teamID: teamID, patientID: patientID, recordedBy: author)

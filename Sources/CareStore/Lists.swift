@@ -113,11 +113,17 @@ extension CareStore {
 
     // MARK: Patients
 
-    /// The patients of `teamIDs` (nil: every team), by name; `search` matches name or MRN.
-    public func patients(teamIDs: [UUID]?, search: String? = nil, limit: Int = 50, after: UUID? = nil) async throws -> Page<PatientListItem> {
+    /// The patients of the teams whose clinical records the caller may read (the system: every
+    /// team), by name; `teamID` narrows to one team, `search` matches name or MRN.
+    public func patients(teamID: UUID? = nil, search: String? = nil, limit: Int = 50, after: UUID? = nil, by caller: Caller) async throws -> Page<PatientListItem> {
         let limit = Self.clamp(limit)
         let pattern = search.map { "%" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
-        return try await command { context in
+        return try await command(caller) { context in
+            var teamIDs: [UUID]? = teamID.map { [$0] }
+            if context.acting != nil {
+                let readable = context.teams(allowing: .readClinical)
+                teamIDs = teamID.map { readable.contains($0) ? [$0] : [] } ?? readable
+            }
             let rows = try await context.connection.query("""
                 SELECT p.id, p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on FROM patients p
                 WHERE (\(teamIDs)::uuid[] IS NULL OR p.team_id = ANY(\(teamIDs)))
@@ -136,8 +142,8 @@ extension CareStore {
 
     // MARK: Care plan
 
-    public func carePlan(patientID: UUID) async throws -> CarePlan {
-        try await command { context in
+    public func carePlan(patientID: UUID, by caller: Caller) async throws -> CarePlan {
+        try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query("""
                 SELECT version, goals, problems, treatment_line, author_id, created_at FROM care_plans WHERE patient_id = \(patientID) AND is_active
@@ -151,10 +157,10 @@ extension CareStore {
 
     // MARK: A patient's lists
 
-    public func patientTasks(patientID: UUID, status: [TaskStatus]? = nil, limit: Int = 50, after: UUID? = nil) async throws -> Page<TaskSummary> {
+    public func patientTasks(patientID: UUID, status: [TaskStatus]? = nil, limit: Int = 50, after: UUID? = nil, by caller: Caller) async throws -> Page<TaskSummary> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "tasks", alias: "t", time: "created_at")
-        return try await command { context in
+        return try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query("""
                 SELECT \(unescaped: Self.taskColumns) FROM tasks t
@@ -168,10 +174,11 @@ extension CareStore {
 
     /// A patient's notes, newest first, with their authors' names; psychotherapy notes only to
     /// their author; notes entered in error only when asked for.
-    public func notes(patientID: UUID, readerID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil) async throws -> Page<NoteSummary> {
+    public func notes(patientID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil, by caller: Caller) async throws -> Page<NoteSummary> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "notes", alias: "n", time: "created_at", descending: true)
-        return try await command { context in
+        let readerID = caller.memberID
+        return try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query("""
                 SELECT \(unescaped: Self.noteColumns) FROM notes n JOIN members a ON a.id = n.author_id
@@ -185,26 +192,28 @@ extension CareStore {
 
     /// Amends a note: a new note of the same kind pointing at it, written by the note's author
     /// (anyone else adds a note of their own).
-    public func amendNote(_ noteID: UUID, authorID: UUID, body: String) async throws -> (id: UUID, patientID: UUID) {
-        let found = try await command { context -> (UUID, String, UUID) in
-            let rows = try await context.connection.query("SELECT patient_id, kind, author_id FROM notes WHERE id = \(noteID)")
+    public func amendNote(_ noteID: UUID, body: String, by caller: Caller) async throws -> (id: UUID, patientID: UUID) {
+        let authorID = try Self.member(caller, "amends a note")
+        let found = try await command(caller) { context -> (UUID, String, UUID) in
+            let rows = try await context.connection.query("""
+                SELECT n.patient_id, n.kind, n.author_id, p.team_id FROM notes n JOIN patients p ON p.id = n.patient_id WHERE n.id = \(noteID)
+                """)
             guard let row = rows.firstRow else { throw StoreError.notFound("note \(noteID)") }
-            let (patientID, kind, author) = try row.decode(UUID.self, String.self, UUID.self)
+            let (patientID, kind, author, teamID) = try row.decode(UUID.self, String.self, UUID.self, UUID.self)
             if kind == NoteKind.psychotherapy.rawValue, author != authorID { throw StoreError.notFound("note \(noteID)") }
-            _ = try await context.patientTeam(patientID, for: .readClinical)
-            guard RecordPermission.mayAmendNote(authorID: author, memberID: authorID) else { throw StoreError.forbidden(RecordPermission.amendRefusal) }
+            try context.authorize(.readClinical, teamID: teamID, patientID: patientID, record: .noteAmendment(author: author))
             return (patientID, kind, author)
         }
         guard let kind = NoteKind(rawValue: found.1) else { throw PQError(.decoding, "note \(noteID.lowercasedString) has an unknown kind \(found.1)") }
-        let id = try await addNote(patientID: found.0, authorID: authorID, kind: kind, body: body, amends: noteID)
+        let id = try await addNote(patientID: found.0, kind: kind, body: body, amends: noteID, by: caller)
         return (id, found.0)
     }
 
     /// A patient's scores, oldest first; those entered in error only when asked for.
-    public func measurements(patientID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil) async throws -> Page<MeasurementItem> {
+    public func measurements(patientID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil, by caller: Caller) async throws -> Page<MeasurementItem> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "measurements", alias: "m", time: "taken_at")
-        return try await command { context in
+        return try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query("""
                 SELECT m.id, m.instrument, m.total, m.items, m.safety_signal, m.taken_at, m.recorded_by,
@@ -229,10 +238,11 @@ extension CareStore {
     /// Open handoffs (unacknowledged, not superseded, task not done) for the roles the member
     /// holds on each of their teams (or given to them by name), soonest due first;
     /// `includeAcknowledged` adds the closed ones.
-    public func handoffs(memberID: UUID, includeAcknowledged: Bool = false, limit: Int = 50, after: UUID? = nil) async throws -> Page<HandoffItem> {
+    public func handoffs(includeAcknowledged: Bool = false, limit: Int = 50, after: UUID? = nil, by caller: Caller) async throws -> Page<HandoffItem> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "handoffs", alias: "h", time: "due_at")
-        return try await command { context in
+        let memberID = try Self.member(caller, "receives handoffs")
+        return try await command(caller) { context in
             let rows = try await context.connection.query("""
                 SELECT h.id, h.patient_id, h.role, h.reason, h.step_key, h.due_at, h.task_id, h.acknowledged_by, h.acknowledged_at,
                        h.escalated_at IS NOT NULL, h.created_at, h.assigned_member_id, h.superseded_at, h.superseded_reason, t.status
@@ -265,9 +275,9 @@ extension CareStore {
     // MARK: Audit
 
     /// A patient's audit trail, newest first, for the compliance role.
-    public func audit(patientID: UUID, limit: Int = 100, before: Int64? = nil) async throws -> Page<AuditItem> {
+    public func audit(patientID: UUID, limit: Int = 100, before: Int64? = nil, by caller: Caller) async throws -> Page<AuditItem> {
         let limit = Self.clamp(limit)
-        return try await command { context in
+        return try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readAudit)
             let rows = try await context.connection.query("""
                 SELECT id, at, member_id, action, patient_id, resource, outcome, request_id, detail FROM audit_entries
@@ -284,9 +294,10 @@ extension CareStore {
 
     // MARK: Teams
 
-    public func teamMembers(teamID: UUID) async throws -> [TeamMemberItem] {
-        try await command { context in
+    public func teamMembers(teamID: UUID, by caller: Caller) async throws -> [TeamMemberItem] {
+        try await command(caller) { context in
             try await context.requireTeam(teamID)
+            try context.authorize(.readTeam, teamID: teamID, patientID: nil)
             return try await context.connection.query("""
                 SELECT m.id, m.display_name, m.email, m.is_service_account, array_agg(ms.role ORDER BY ms.role)
                 FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE ms.team_id = \(teamID)
@@ -301,30 +312,14 @@ extension CareStore {
 
 extension CareStore {
     /// One task, if the caller may read its patient's record.
-    public func task(_ taskID: UUID) async throws -> TaskSummary {
-        try await command { context in
+    public func task(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
+        try await command(caller) { context in
             // A handoff's id names its task too.
             let rows = try await context.connection.query("SELECT \(unescaped: Self.taskColumns) FROM tasks t WHERE t.id = \(taskID) OR t.handoff_id = \(taskID)")
             guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID.lowercasedString)") }
             let task = try Self.task(row)
             _ = try await context.patientTeam(task.patientID, for: .readClinical)
             return task
-        }
-    }
-
-    /// A new team, with its creator as its first admin.
-    public func createTeam(name: String, adminID: UUID) async throws -> UUID {
-        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw StoreError.invalid("a team needs a name") }
-        return try await command { context in
-            do {
-                let id = try await context.connection.query("INSERT INTO teams (name) VALUES (\(trimmed)) RETURNING id")[0].decode(UUID.self, at: 0)
-                try await context.connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(id), \(adminID), 'admin')")
-                try await context.append("team.created", teamID: id, patientID: nil, actorID: adminID, payload: ["team_id": id.lowercasedString])
-                return id
-            } catch let error as PQError where error.constraint == "teams_name_unique" {
-                throw StoreError.conflict("a team named \(trimmed) already exists")
-            }
         }
     }
 }

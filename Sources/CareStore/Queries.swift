@@ -135,8 +135,9 @@ public struct PatientSummary: Sendable, Equatable {
 
 extension CareStore {
     /// The summary of a patient for `readerID`: psychotherapy notes appear only to their author.
-    public func patientSummary(_ patientID: UUID, readerID: UUID, asOf: Date = Date()) async throws -> PatientSummary {
-        try await command(isolation: .repeatableRead) { context in
+    public func patientSummary(_ patientID: UUID, asOf: Date = Date(), by caller: Caller) async throws -> PatientSummary {
+        let readerID = caller.memberID
+        return try await command(caller, isolation: .repeatableRead) { context in
             let connection = context.connection
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let patientRows = try await connection.query("""
@@ -216,15 +217,16 @@ extension CareStore {
 
     /// A member's queue: open tasks they own, and requested tasks in the pools of their roles on
     /// the patient's team; by priority (stat first), then due time; nothing before its not-before.
-    public func queue(memberID: UUID, asOf: Date = Date(), limit: Int = 200) async throws -> [TaskSummary] {
-        try await queuePage(memberID: memberID, asOf: asOf, limit: limit, offset: 0).items
+    public func queue(asOf: Date = Date(), limit: Int = 200, by caller: Caller) async throws -> [TaskSummary] {
+        try await queuePage(asOf: asOf, limit: limit, offset: 0, by: caller).items
     }
 
     /// One page of the queue; `offset` is what an opaque cursor carries (the queue's order is by
     /// priority and due time, which changes as tasks move, so the cursor is a position in it).
-    public func queuePage(memberID: UUID, asOf: Date = Date(), status: [TaskStatus]? = nil, role: Role? = nil, dueBefore: Date? = nil,
-                          limit: Int = 50, offset: Int = 0) async throws -> Page<TaskSummary> {
-        try await command { context in
+    public func queuePage(asOf: Date = Date(), status: [TaskStatus]? = nil, role: Role? = nil, dueBefore: Date? = nil,
+                          limit: Int = 50, offset: Int = 0, by caller: Caller) async throws -> Page<TaskSummary> {
+        let memberID = try Self.member(caller, "has a queue")
+        return try await command(caller) { context in
             let statuses = (status ?? [.requested, .accepted, .inProgress, .onHold]).map(\.rawValue)
             // Filters go into the SQL only when asked for, so the planner sees the query it runs.
             var filters: PQQuery = ""
@@ -258,13 +260,13 @@ extension CareStore {
     }
 
     /// A patient's event history, newest first.
-    public func patientEvents(_ patientID: UUID, limit: Int = 100) async throws -> [FeedEvent] {
-        try await patientEventsPage(patientID, limit: limit).items
+    public func patientEvents(_ patientID: UUID, limit: Int = 100, by caller: Caller) async throws -> [FeedEvent] {
+        try await patientEventsPage(patientID, limit: limit, by: caller).items
     }
 
     /// A page of a patient's history, newest first; `before` is the last event id of the previous page.
-    public func patientEventsPage(_ patientID: UUID, before: Int64? = nil, limit: Int = 100) async throws -> Page<FeedEvent> {
-        try await command { context in
+    public func patientEventsPage(_ patientID: UUID, before: Int64? = nil, limit: Int = 100, by caller: Caller) async throws -> Page<FeedEvent> {
+        try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let events = try await context.connection.query("""
                 SELECT id, tx_id::text::bigint, type, team_id, patient_id, actor_id, occurred_at, payload
@@ -279,8 +281,8 @@ extension CareStore {
     }
 
     /// A patient's trials with their adequacy, oldest first.
-    public func trials(patientID: UUID, asOf: Date = Date()) async throws -> [TrialSummary] {
-        try await command { context in
+    public func trials(patientID: UUID, asOf: Date = Date(), by caller: Caller) async throws -> [TrialSummary] {
+        try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             return try await context.loadTrials(patientID: patientID, reference: try await context.referenceData(), asOf: asOf).map(\.summary)
         }
@@ -288,20 +290,20 @@ extension CareStore {
 
     /// One page of a patient's trials (the whole history is read: adequacy and staging need it);
     /// trials entered in error only when asked for.
-    public func trials(patientID: UUID, includeEnteredInError: Bool = false, limit: Int, after: UUID?) async throws -> Page<TrialSummary> {
-        let all = try await trials(patientID: patientID).filter { includeEnteredInError || $0.enteredInError == nil }
+    public func trials(patientID: UUID, includeEnteredInError: Bool = false, limit: Int, after: UUID?, by caller: Caller) async throws -> Page<TrialSummary> {
+        let all = try await trials(patientID: patientID, by: caller).filter { includeEnteredInError || $0.enteredInError == nil }
         return Self.page(all, limit: Self.clamp(limit), after: after) { $0.id }
     }
 
     /// One page of a patient's referrals, oldest first; those entered in error only when asked for.
-    public func referrals(patientID: UUID, includeEnteredInError: Bool = false, limit: Int, after: UUID?) async throws -> Page<ReferralSummary> {
-        let all = try await referrals(patientID: patientID).filter { includeEnteredInError || $0.enteredInError == nil }
+    public func referrals(patientID: UUID, includeEnteredInError: Bool = false, limit: Int, after: UUID?, by caller: Caller) async throws -> Page<ReferralSummary> {
+        let all = try await referrals(patientID: patientID, by: caller).filter { includeEnteredInError || $0.enteredInError == nil }
         return Self.page(all, limit: Self.clamp(limit), after: after) { $0.id }
     }
 
     /// A patient's referrals, oldest first.
-    public func referrals(patientID: UUID) async throws -> [ReferralSummary] {
-        try await command { context in
+    public func referrals(patientID: UUID, by caller: Caller) async throws -> [ReferralSummary] {
+        try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
             return try await context.loadReferrals(patientID: patientID)
         }

@@ -236,8 +236,8 @@ extension CareStore {
     /// clinical records) and the compliance role may; others get 403, strangers 404. It runs with
     /// the server's rights and explicit team filters (never reading a note's text), and is
     /// audited as a read of each listed patient.
-    public func weeklyReport(teamID: UUID, week: ISOWeek, now: Date = Date()) async throws -> WeeklyReport {
-        try await command(asOwner: true, isolation: .repeatableRead) { context in
+    public func weeklyReport(teamID: UUID, week: ISOWeek, now: Date = Date(), by caller: Caller) async throws -> WeeklyReport {
+        try await command(caller, asOwner: true, isolation: .repeatableRead) { context in
             try context.authorizeReport(teamID)
             let report = try await ReportBuilder(context: context, teamID: teamID, week: week, now: now).build()
             context.trail.touch(report.patients.compactMap { UUID(uuidString: $0.id) })
@@ -248,13 +248,7 @@ extension CareStore {
 
 extension CommandContext {
     func authorizeReport(_ teamID: UUID) throws {
-        guard let actor = acting else { return }
-        let roles = actor.principal.roles[teamID] ?? []
-        guard !roles.isEmpty else { throw StoreError.notFound("team \(teamID.lowercasedString)") }
-        let scopes = Set(actor.principal.scopes.map(\.rawValue))
-        guard Permission.readClinical.allows(roles: roles, scopes: scopes) || roles.contains(.compliance) else {
-            throw StoreError.forbidden("the weekly report is for the team's clinicians and the compliance role")
-        }
+        try authorize(.readReport, teamID: teamID, patientID: nil)
     }
 }
 
@@ -522,15 +516,11 @@ public struct Recommendation: Sendable, Equatable {
 extension CareStore {
     /// Keeps a report exactly as shown (its data, HTML and Markdown); immutable from then on.
     /// For the team's clinicians (the meeting), not the compliance role.
-    public func keepSnapshot(_ report: WeeklyReport, json: Data, html: String, markdown: String) async throws -> ReportSnapshot {
+    public func keepSnapshot(_ report: WeeklyReport, json: Data, html: String, markdown: String, by caller: Caller) async throws -> ReportSnapshot {
         guard let teamID = UUID(uuidString: report.teamId) else { throw StoreError.invalid("the report names no team") }
-        return try await command(asOwner: true) { context in
-            try context.authorizeReport(teamID)
-            if let actor = context.acting, !(actor.principal.roles[teamID] ?? []).contains(where: { Role.clinical.contains($0) }) {
-                throw StoreError.forbidden("snapshots are kept by the team's clinicians")
-            }
-            let takenBy = context.acting?.principal.memberID
-            guard let takenBy else { throw StoreError.invalid("a snapshot is kept by a member") }
+        let takenBy = try Self.member(caller, "keeps a snapshot")
+        return try await command(caller, asOwner: true) { context in
+            try context.authorize(.keepReportSnapshot, teamID: teamID, patientID: nil)
             let row = try await context.connection.query("""
                 INSERT INTO report_snapshots (team_id, iso_week, taken_by, report, html, markdown)
                 VALUES (\(teamID), \(report.isoWeek), \(takenBy), \(String(decoding: json, as: UTF8.self))::jsonb, \(html), \(markdown))
@@ -543,8 +533,8 @@ extension CareStore {
     }
 
     /// A kept snapshot, audited as a read of each patient it lists.
-    public func snapshot(_ id: UUID) async throws -> ReportSnapshot {
-        try await command(asOwner: true) { context in
+    public func snapshot(_ id: UUID, by caller: Caller) async throws -> ReportSnapshot {
+        try await command(caller, asOwner: true) { context in
             let rows = try await context.connection.query("""
                 SELECT team_id, iso_week, taken_by, taken_at, report::text, html, markdown,
                        ARRAY(SELECT (p->>'id') FROM jsonb_array_elements(report->'patients') p)
@@ -564,8 +554,8 @@ extension CareStore {
     }
 
     /// The snapshots kept of a team's report for a week, oldest first.
-    public func snapshots(teamID: UUID, week: ISOWeek) async throws -> [ReportSnapshotBrief] {
-        try await command(asOwner: true) { context in
+    public func snapshots(teamID: UUID, week: ISOWeek, by caller: Caller) async throws -> [ReportSnapshotBrief] {
+        try await command(caller, asOwner: true) { context in
             try context.authorizeReport(teamID)
             return try await context.connection.query("""
                 SELECT s.id, s.iso_week, s.taken_by, s.taken_at, (SELECT count(*) FROM report_recommendations r WHERE r.snapshot_id = s.id)
@@ -580,15 +570,17 @@ extension CareStore {
     /// A recommendation from the meeting: a case-review note on the patient and, when asked,
     /// a task for a named role, both tied to the snapshot; one transaction, as the caller.
     public func recommend(snapshotID: UUID, patientID: UUID, text: String, task: (title: String, role: Role, dueAt: Date?)?,
-                          actorID: UUID) async throws -> Recommendation {
+                          by caller: Caller) async throws -> Recommendation {
+        let actorID = try Self.member(caller, "records a recommendation")
         let text = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw StoreError.invalid("a recommendation needs its text") }
         if let task {
             guard !task.title.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError.invalid("the task needs a title") }
             guard Role.clinical.contains(task.role) else { throw StoreError.invalid("tasks go to a clinical role's pool (psychiatrist, psychologist, social_worker, care_manager)") }
         }
-        return try await command { context in
-            let teamID = try await context.patientTeam(patientID, for: .addNote)
+        return try await command(caller) { context in
+            // Recommendations are the meeting's: the team's clinicians record them.
+            let teamID = try await context.patientTeam(patientID, for: .keepReportSnapshot)
             let snapshot = try await context.connection.query("SELECT team_id, iso_week FROM report_snapshots WHERE id = \(snapshotID)")
             guard let row = snapshot.firstRow, try row.decode(UUID.self, at: 0) == teamID else {
                 throw StoreError.notFound("snapshot \(snapshotID.lowercasedString) of this patient's team")

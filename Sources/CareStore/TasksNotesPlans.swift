@@ -26,13 +26,14 @@ extension CareStore {
 
     /// Saves a new version of the patient's care plan, if `expectedVersion` is still the active
     /// one: optimistic concurrency, so two clinicians never overwrite each other unawares.
-    public func updateCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, actorID: UUID?) async throws -> Int {
-        try await saveCarePlan(patientID: patientID, expectedVersion: expectedVersion, content: content, actorID: actorID).version
+    public func updateCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, by caller: Caller) async throws -> Int {
+        try await saveCarePlan(patientID: patientID, expectedVersion: expectedVersion, content: content, by: caller).version
     }
 
     /// `updateCarePlan`, answering with the plan as saved.
-    public func saveCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, actorID: UUID?) async throws -> CarePlan {
-        try await command { context in
+    public func saveCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, by caller: Caller) async throws -> CarePlan {
+        let actorID = caller.memberID
+        return try await command(caller) { context in
             let teamID = try await context.patientTeam(patientID, for: .editCarePlan)
             let rows = try await context.connection.query("""
                 SELECT version FROM care_plans WHERE patient_id = \(patientID) AND is_active FOR UPDATE
@@ -58,7 +59,8 @@ extension CareStore {
 
     /// A task for a member, or for a role's pool when `ownerID` is nil.
     public func createTask(patientID: UUID, title: String, description: String = "", ownerID: UUID? = nil, poolRole: Role? = nil,
-                           priority: TaskPriority = .routine, dueAt: Date? = nil, notBefore: Date? = nil, actorID: UUID?) async throws -> UUID {
+                           priority: TaskPriority = .routine, dueAt: Date? = nil, notBefore: Date? = nil, by caller: Caller) async throws -> UUID {
+        let actorID = caller.memberID
         let title = title.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !title.isEmpty else { throw StoreError.invalid("a task needs a title") }
         guard ownerID != nil || poolRole != nil else { throw StoreError.invalid("a task needs an owner or a role pool") }
@@ -67,7 +69,7 @@ extension CareStore {
                                                        accepted: Role.allCases.filter(\.isClinical).map(\.rawValue)))
         }
         if let dueAt, let notBefore, notBefore > dueAt { throw StoreError.invalid("a task cannot start after it is due") }
-        return try await command { context in
+        return try await command(caller) { context in
             let teamID = try await context.patientTeam(patientID, for: .workTasks)
             if let ownerID { try await context.requireTeamMember(ownerID, teamID: teamID) }
             let id = try await context.connection.query("""
@@ -83,8 +85,8 @@ extension CareStore {
 
     /// Gives a task to a member of the patient's team.
     @discardableResult
-    public func assignTask(_ taskID: UUID, to memberID: UUID, actorID: UUID?) async throws -> TaskSummary {
-        try await changeTask(taskID, event: "task.assigned", actorID: actorID) { context, task in
+    public func assignTask(_ taskID: UUID, to memberID: UUID, by caller: Caller) async throws -> TaskSummary {
+        try await changeTask(taskID, event: "task.assigned", by: caller) { context, task in
             guard task.status.isOpen else { throw StoreError.conflict("this task is \(task.status.rawValue); it cannot be given to anyone") }
             try await context.requireTeamMember(memberID, teamID: task.teamID)
             // A requested task becomes accepted by its new owner; one under way stays as it is.
@@ -96,8 +98,9 @@ extension CareStore {
 
     /// A member takes a task from their role's pool.
     @discardableResult
-    public func claimTask(_ taskID: UUID, memberID: UUID) async throws -> TaskSummary {
-        try await changeTask(taskID, event: "task.claimed", actorID: memberID) { context, task in
+    public func claimTask(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
+        let memberID = try Self.member(caller, "claims a task")
+        return try await changeTask(taskID, event: "task.claimed", by: caller) { context, task in
             if task.ownerID != nil, task.status != .requested { throw StoreError.conflict("this task is already claimed") }
             if case .failure(let error) = task.status.moving(to: .accepted) { throw StoreError.moveNotAllowed(error) }
             try await context.requirePool(task, memberID: memberID)
@@ -108,45 +111,46 @@ extension CareStore {
 
     /// Starts a task; an unclaimed one is claimed for the member in the same step.
     @discardableResult
-    public func startTask(_ taskID: UUID, memberID: UUID) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .inProgress, event: "task.started", actorID: memberID)
+    public func startTask(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
+        try await moveTask(taskID, to: .inProgress, event: "task.started", by: caller)
     }
 
     /// Completes a task; a requested or accepted one is claimed for the completer in the same step.
     @discardableResult
-    public func completeTask(_ taskID: UUID, memberID: UUID, evidence: String? = nil) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .completed, event: EventType.taskCompleted, actorID: memberID, evidence: evidence)
+    public func completeTask(_ taskID: UUID, evidence: String? = nil, by caller: Caller) async throws -> TaskSummary {
+        try await moveTask(taskID, to: .completed, event: EventType.taskCompleted, by: caller, evidence: evidence)
     }
 
     /// Cancels an open task, with a reason.
     @discardableResult
-    public func cancelTask(_ taskID: UUID, memberID: UUID, reason: String?) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .cancelled, event: "task.cancelled", actorID: memberID, reason: reason)
+    public func cancelTask(_ taskID: UUID, reason: String?, by caller: Caller) async throws -> TaskSummary {
+        try await moveTask(taskID, to: .cancelled, event: "task.cancelled", by: caller, reason: reason)
     }
 
     /// Closes an open task as failed (it could not be done), with a reason.
     @discardableResult
-    public func failTask(_ taskID: UUID, memberID: UUID, reason: String?) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .failed, event: "task.failed", actorID: memberID, reason: reason)
+    public func failTask(_ taskID: UUID, reason: String?, by caller: Caller) async throws -> TaskSummary {
+        try await moveTask(taskID, to: .failed, event: "task.failed", by: caller, reason: reason)
     }
 
     /// Puts an open task on hold (waiting for something outside the team).
     @discardableResult
-    public func holdTask(_ taskID: UUID, memberID: UUID, reason: String? = nil) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .onHold, event: "task.held", actorID: memberID, reason: reason)
+    public func holdTask(_ taskID: UUID, reason: String? = nil, by caller: Caller) async throws -> TaskSummary {
+        try await moveTask(taskID, to: .onHold, event: "task.held", by: caller, reason: reason)
     }
 
     /// Takes a task off hold: back under way when someone owns it, back to its pool otherwise.
     @discardableResult
-    public func resumeTask(_ taskID: UUID, memberID: UUID) async throws -> TaskSummary {
-        try await moveTask(taskID, to: nil, event: "task.resumed", actorID: memberID)
+    public func resumeTask(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
+        try await moveTask(taskID, to: nil, event: "task.resumed", by: caller)
     }
 
     /// One move of the task status machine (docs/domain.md). `next` nil: resume from on-hold.
-    private func moveTask(_ taskID: UUID, to requested: TaskStatus?, event: String, actorID: UUID, evidence: String? = nil,
+    private func moveTask(_ taskID: UUID, to requested: TaskStatus?, event: String, by caller: Caller, evidence: String? = nil,
                           reason: String? = nil) async throws -> TaskSummary {
         let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
-        return try await changeTask(taskID, event: event, actorID: actorID) { context, task in
+        let actorID = try Self.member(caller, "works a task")
+        return try await changeTask(taskID, event: event, by: caller) { context, task in
             let next: TaskStatus
             if let requested {
                 next = requested
@@ -179,9 +183,10 @@ extension CareStore {
         }
     }
 
-    private func changeTask(_ taskID: UUID, event: String, actorID: UUID?,
+    private func changeTask(_ taskID: UUID, event: String, by caller: Caller,
                             _ change: @Sendable (CommandContext, LockedTask) async throws -> [String: String]) async throws -> TaskSummary {
-        try await command { context in
+        let actorID = caller.memberID
+        return try await command(caller) { context in
             // A handoff's id names its task too.
             let rows = try await context.connection.query("""
                 SELECT t.id, t.patient_id, p.team_id, t.status, t.owner_id, t.pool_role FROM tasks t JOIN patients p ON p.id = t.patient_id
@@ -203,9 +208,10 @@ extension CareStore {
     // MARK: Notes
 
     /// Adds a note; with `amends`, a new note pointing at the one it corrects (notes are never edited).
-    public func addNote(patientID: UUID, authorID: UUID, kind: NoteKind, body: String, amends: UUID? = nil) async throws -> UUID {
+    public func addNote(patientID: UUID, kind: NoteKind, body: String, amends: UUID? = nil, by caller: Caller) async throws -> UUID {
         guard !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError.invalid("a note needs a body") }
-        return try await command { context in
+        let authorID = try Self.member(caller, "writes a note")
+        return try await command(caller) { context in
             let teamID = try await context.patientTeam(patientID, for: kind == .psychotherapy ? .addPsychotherapyNote : .addNote)
             try await context.requireTeamMember(authorID, teamID: teamID)
             if let amends {
@@ -215,7 +221,12 @@ extension CareStore {
                 guard originalPatient == patientID else { throw StoreError.invalid("an amendment must be about the same patient") }
                 // Nobody else may see a psychotherapy note, so nobody else may amend one.
                 if originalKind == NoteKind.psychotherapy.rawValue, originalAuthor != authorID { throw StoreError.notFound("note \(amends)") }
-                guard RecordPermission.mayAmendNote(authorID: originalAuthor, memberID: authorID) else { throw StoreError.forbidden(RecordPermission.amendRefusal) }
+                try context.authorize(.addNote, teamID: teamID, patientID: patientID, record: .noteAmendment(author: originalAuthor))
+                // The system acting for a member is held to the same authorship rule.
+                if context.acting == nil, case .refused(let reason) = Permission.decide(.addNote, roles: Role.clinical, scopes: [], memberID: authorID,
+                                                                                       record: .noteAmendment(author: originalAuthor)) {
+                    throw StoreError.forbidden(reason)
+                }
                 guard originalKind == kind.rawValue else {
                     throw StoreError.invalidValue(InvalidValue(field: "kind", message: "an amendment keeps the kind of the note it amends (\(originalKind))",
                                                                accepted: [originalKind]))
@@ -234,6 +245,14 @@ extension CareStore {
     }
 }
 
+extension CareStore {
+    /// The member a command records as having done it; the system acting for nobody cannot.
+    static func member(_ caller: Caller, _ what: String) throws -> UUID {
+        guard let member = caller.memberID else { throw StoreError.invalid("a member \(what); the system acts for nobody here") }
+        return member
+    }
+}
+
 struct LockedTask {
     var id: UUID
     var patientID: UUID
@@ -249,12 +268,12 @@ extension CommandContext {
         return Set(try rows.column(String.self).compactMap(Role.init(rawValue:)))
     }
 
-    /// Claiming a pool's task takes a member of that pool.
+    /// Claiming a pool's task takes a member of that pool: the permission table's rule, asked
+    /// with the claiming member's roles (also when the system acts for them).
     func requirePool(_ task: LockedTask, memberID: UUID) async throws {
         let roles = try await roles(of: memberID, teamID: task.teamID)
-        guard let pool = task.poolRole, roles.contains(pool) else {
-            throw StoreError.forbidden("this task is for the \(task.poolRole?.spoken ?? "another") pool; only a \(task.poolRole?.spoken ?? "member of it") claims it")
-        }
+        let decision = Permission.decide(.workTasks, roles: roles, scopes: [], memberID: memberID, record: .poolTask(pool: task.poolRole))
+        if case .refused(let reason) = decision { throw StoreError.forbidden(reason) }
     }
 
     func requireTeamMember(_ memberID: UUID, teamID: UUID) async throws {

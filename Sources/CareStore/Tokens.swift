@@ -92,15 +92,17 @@ extension CommandContext {
 
 extension CareStore {
     /// Issues a token for a member (or service account); `expiresAt` nil means it never expires.
-    public func issueToken(memberID: UUID, name: String = "", scopes: [Scope] = [], expiresAt: Date?, actorID: UUID? = nil) async throws -> IssuedToken {
+    public func issueToken(memberID: UUID, name: String = "", scopes: [Scope] = [], expiresAt: Date?, by caller: Caller) async throws -> IssuedToken {
+        let actorID = caller.memberID
         if let expiresAt, expiresAt <= Date() { throw StoreError.invalid("a token must expire in the future") }
-        return try await command { context in
+        return try await command(caller) { context in
             try await context.insertToken(memberID: memberID, name: name, scopes: scopes, expiresAt: expiresAt, actorID: actorID)
         }
     }
 
-    public func revokeToken(_ tokenID: UUID, actorID: UUID? = nil) async throws {
-        try await command { context in
+    public func revokeToken(_ tokenID: UUID, by caller: Caller) async throws {
+        let actorID = caller.memberID
+        try await command(caller) { context in
             let rows = try await context.connection.query("UPDATE api_tokens SET revoked_at = now() WHERE id = \(tokenID) AND revoked_at IS NULL RETURNING member_id")
             guard !rows.isEmpty else {
                 let exists = try await context.connection.query("SELECT 1 FROM api_tokens WHERE id = \(tokenID)")

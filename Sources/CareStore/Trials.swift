@@ -13,8 +13,9 @@ extension CareStore {
     /// table (with close matches), a dose above its maximum without `highDoseReason`, a start in
     /// the future or long before enrolment.
     public func startTrial(patientID: UUID, kind: TrialKind, drug: String?, dailyDoseMg: Double?, startedOn: Date,
-                           therapy: String? = nil, highDoseReason: String? = nil, actorID: UUID?) async throws -> UUID {
-        try await command { context in
+                           therapy: String? = nil, highDoseReason: String? = nil, by caller: Caller) async throws -> UUID {
+        let actorID = caller.memberID
+        return try await command(caller) { context in
             let patient = try await context.patient(patientID, for: .startTrial(kind))
             let reference = try await context.referenceData()
             var drugName: String?
@@ -48,8 +49,9 @@ extension CareStore {
     }
 
     /// A dose change during a medication trial (titration up or down) from `from` on.
-    public func changeTrialDose(trialID: UUID, dailyDoseMg: Double, from: Date, highDoseReason: String? = nil, actorID: UUID?) async throws {
-        try await command { context in
+    public func changeTrialDose(trialID: UUID, dailyDoseMg: Double, from: Date, highDoseReason: String? = nil, by caller: Caller) async throws {
+        let actorID = caller.memberID
+        try await command(caller) { context in
             let rows = try await context.connection.query("""
                 SELECT t.patient_id, p.team_id, t.kind, t.dose_steps, t.started_on, t.outcome, t.drug, t.entered_in_error_at, p.enrolled_on
                 FROM trials t JOIN patients p ON p.id = t.patient_id
@@ -92,11 +94,12 @@ extension CareStore {
     /// locked, so concurrent recordings give one outcome, one trial.failed, one set of handoffs.
     /// With no `outcome`, it is derived from the PHQ-9 before the trial and the last one by its stop.
     public func recordTrialOutcome(trialID: UUID, outcome recorded: TrialOutcome?, stoppedOn: Date, adherence: Double? = nil,
-                                   sessions: Int? = nil, stopReason: String? = nil, actorID: UUID?) async throws -> OutcomeResult {
+                                   sessions: Int? = nil, stopReason: String? = nil, by caller: Caller) async throws -> OutcomeResult {
+        let actorID = caller.memberID
         if let adherence, !(0...1).contains(adherence) {
             throw StoreError.invalidValue(InvalidValue(field: "adherence", message: "adherence is a share of doses taken, from 0 to 1", accepted: ["0 to 1"]))
         }
-        return try await command { context in
+        return try await command(caller) { context in
             // The trial (locked) and the patient's failed trials so far, in one round trip.
             let results = try await context.connection.pipeline(["""
                 SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect,

@@ -28,14 +28,14 @@ struct APIClinic {
     static func make(_ pool: PQPool) async throws -> APIClinic {
         let metrics = CareMetrics()
         let store = CareStore(pool: pool, logger: testLogger(), metrics: metrics.factory)
-        let north = try await store.createTeam(name: "North")
-        let south = try await store.createTeam(name: "South")
+        let north = try await store.createTeam(name: "North", by: .system())
+        let south = try await store.createTeam(name: "South", by: .system())
         var tokens: [String: String] = [:]
         var members: [String: UUID] = [:]
         func add(_ name: String, team: UUID, roles: [Role], service: Bool = false, scopes: [Scope] = []) async throws {
-            let id = try await store.createMember(displayName: name, teamID: team, roles: roles, isServiceAccount: service)
+            let id = try await store.createMember(displayName: name, teamID: team, roles: roles, isServiceAccount: service, by: .system())
             members[name] = id
-            tokens[name] = try await store.issueToken(memberID: id, scopes: scopes, expiresAt: nil).token
+            tokens[name] = try await store.issueToken(memberID: id, scopes: scopes, expiresAt: nil, by: .system()).token
         }
         try await add("psychiatrist", team: north, roles: [.psychiatrist])
         try await add("psychologist", team: north, roles: [.psychologist])
@@ -47,8 +47,8 @@ struct APIClinic {
         try await add("southPsychiatrist", team: south, roles: [.psychiatrist])
         try await add("integrator", team: north, roles: [.integration], service: true, scopes: [.eventsRead, .webhooksManage])
         let enrolled = Date(timeIntervalSince1970: 1_788_220_800) // 2026-09-01
-        let northPatient = try await store.createPatient(teamID: north, mrn: "N-1", displayName: "Ada North", enrolledOn: enrolled)
-        let southPatient = try await store.createPatient(teamID: south, mrn: "S-1", displayName: "Sam South", enrolledOn: enrolled)
+        let northPatient = try await store.createPatient(teamID: north, mrn: "N-1", displayName: "Ada North", enrolledOn: enrolled, by: .system())
+        let southPatient = try await store.createPatient(teamID: south, mrn: "S-1", displayName: "Sam South", enrolledOn: enrolled, by: .system())
         return APIClinic(store: store, metrics: metrics, north: north, south: south, tokens: tokens, members: members, northPatient: northPatient, southPatient: southPatient)
     }
 

@@ -22,13 +22,13 @@ struct Fixture {
 
     static func make(_ clinic: APIClinic, team: UUID, psychiatrist: UUID) async throws -> Fixture {
         let store = clinic.store
-        let patient = try await store.createPatient(teamID: team, mrn: "M-\(UUID().lower.prefix(8))", displayName: "Matrix patient", enrolledOn: Date(timeIntervalSince1970: 1_788_220_800))
-        let task = try await store.createTask(patientID: patient, title: "Call back", poolRole: .psychologist, actorID: psychiatrist)
+        let patient = try await store.createPatient(teamID: team, mrn: "M-\(UUID().lower.prefix(8))", displayName: "Matrix patient", enrolledOn: Date(timeIntervalSince1970: 1_788_220_800), by: .system())
+        let task = try await store.createTask(patientID: patient, title: "Call back", poolRole: .psychologist, by: .system(actingFor: psychiatrist))
         let trial = try await store.startTrial(patientID: patient, kind: .medication, drug: "sertraline", dailyDoseMg: 100,
-                                               startedOn: Date(timeIntervalSince1970: 1_788_307_200), actorID: psychiatrist)
-        let note = try await store.addNote(patientID: patient, authorID: psychiatrist, kind: .progress, body: "Seen today")
-        let referral = try await store.makeReferral(patientID: patient, kind: .tms, targetClinic: "Riverside TMS", actorID: psychiatrist)
-        let measurement = try await store.recordMeasurement(patientID: patient, score: try Score(.phq9, total: 14), takenAt: Date(), actorID: psychiatrist)
+                                               startedOn: Date(timeIntervalSince1970: 1_788_307_200), by: .system(actingFor: psychiatrist))
+        let note = try await store.addNote(patientID: patient, kind: .progress, body: "Seen today", by: .system(actingFor: psychiatrist))
+        let referral = try await store.makeReferral(patientID: patient, kind: .tms, targetClinic: "Riverside TMS", by: .system(actingFor: psychiatrist))
+        let measurement = try await store.recordMeasurement(patientID: patient, score: try Score(.phq9, total: 14), takenAt: Date(), by: .system(actingFor: psychiatrist))
         return Fixture(patient: patient, task: task, medicationTrial: trial, note: note, referral: referral.referralID, handoff: referral.event.handoffIDs[0],
                        measurement: measurement.measurementID)
     }
@@ -136,9 +136,9 @@ struct AuthorisationTests {
                 }
                 // No token, a revoked one and an expired one: 401 everywhere.
                 let fixture = try await Fixture.make(clinic, team: clinic.north, psychiatrist: northPsychiatrist)
-                let revoked = try await clinic.store.issueToken(memberID: northPsychiatrist, expiresAt: nil)
-                try await clinic.store.revokeToken(revoked.id)
-                let expired = try await clinic.store.issueToken(memberID: northPsychiatrist, expiresAt: Date().addingTimeInterval(3600))
+                let revoked = try await clinic.store.issueToken(memberID: northPsychiatrist, expiresAt: nil, by: .system())
+                try await clinic.store.revokeToken(revoked.id, by: .system())
+                let expired = try await clinic.store.issueToken(memberID: northPsychiatrist, expiresAt: Date().addingTimeInterval(3600), by: .system())
                 try await pool.query("UPDATE api_tokens SET expires_at = now() - interval '1 minute' WHERE id = \(expired.id)")
                 for token in [nil, revoked.token, expired.token] {
                     let reply = try await client.call(endpoint.method, endpoint.path(fixture), token: token, json: endpoint.body, headers: endpoint.headers)

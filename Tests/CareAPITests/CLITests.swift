@@ -41,13 +41,13 @@ struct CLITests {
             let port = try await server.waitForPort()
             let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
             let store = CareStore(pool: pool, logger: testLogger())
-            let team = try await store.createTeam(name: "CLI team")
+            let team = try await store.createTeam(name: "CLI team", by: .system())
             var tokens: [String: String] = [:]
             for (name, role) in [("psychiatrist", Role.psychiatrist), ("psychologist", .psychologist), ("socialWorker", .socialWorker)] {
-                let member = try await store.createMember(displayName: "CLI \(name)", teamID: team, roles: [role])
-                tokens[name] = try await store.issueToken(memberID: member, expiresAt: nil).token
+                let member = try await store.createMember(displayName: "CLI \(name)", teamID: team, roles: [role], by: .system())
+                tokens[name] = try await store.issueToken(memberID: member, expiresAt: nil, by: .system()).token
             }
-            let patient = try await store.createPatient(teamID: team, mrn: "CLI-1", displayName: "Casey Lind", enrolledOn: Date().addingTimeInterval(-130 * 86_400))
+            let patient = try await store.createPatient(teamID: team, mrn: "CLI-1", displayName: "Casey Lind", enrolledOn: Date().addingTimeInterval(-130 * 86_400), by: .system())
             let config = FileManager.default.temporaryDirectory.path + "/care-cli-\(UInt32.random(in: 0...UInt32.max))"
             try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
             return Clinic(url: "http://127.0.0.1:\(port)", pool: pool, store: store, server: server, config: config, tokens: tokens, patient: patient)

@@ -67,7 +67,7 @@ struct FeedHTTPTests {
                     return (reply, clock.now - began)
                 }
                 try await Task.sleep(for: .milliseconds(500))
-                _ = try await clinic.store.createPatient(teamID: clinic.north, mrn: "N-LP", displayName: "Long Poll", enrolledOn: Date())
+                _ = try await clinic.store.createPatient(teamID: clinic.north, mrn: "N-LP", displayName: "Long Poll", enrolledOn: Date(), by: .system())
                 let (reply, took) = try await waiting.value
                 #expect(reply.status == .ok)
                 #expect(reply.items.map { $0["type"] as? String } == ["patient.enrolled"])
@@ -81,8 +81,8 @@ struct FeedHTTPTests {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await APIClinic.make(pool)
             let psychologist = try #require(clinic.members["psychologist"])
-            _ = try await clinic.store.addNote(patientID: clinic.northPatient, authorID: psychologist, kind: .psychotherapy, body: "SECRET-THERAPY")
-            let progress = try await clinic.store.addNote(patientID: clinic.northPatient, authorID: psychologist, kind: .progress, body: "PROGRESS-TEXT")
+            _ = try await clinic.store.addNote(patientID: clinic.northPatient, kind: .psychotherapy, body: "SECRET-THERAPY", by: .system(actingFor: psychologist))
+            let progress = try await clinic.store.addNote(patientID: clinic.northPatient, kind: .progress, body: "PROGRESS-TEXT", by: .system(actingFor: psychologist))
             let integratorPagesNamingThePatient = SharedCounter()
             try await clinic.app().test(.router) { client in
                 for name in ["psychologist", "psychiatrist", "integrator"] {

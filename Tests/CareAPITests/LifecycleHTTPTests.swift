@@ -15,12 +15,12 @@ struct LifecycleHTTPTests {
     func handoffBelongsToItsRole() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await APIClinic.make(pool)
-            let manager = try await clinic.store.createMember(displayName: "C. Manager", teamID: clinic.north, roles: [.careManager])
-            let managerToken = try await clinic.store.issueToken(memberID: manager, expiresAt: nil).token
+            let manager = try await clinic.store.createMember(displayName: "C. Manager", teamID: clinic.north, roles: [.careManager], by: .system())
+            let managerToken = try await clinic.store.issueToken(memberID: manager, expiresAt: nil, by: .system()).token
             let patient = clinic.northPatient
             // A safety signal: stat handoffs for the psychiatrist and the psychologist.
             let score = try await clinic.store.recordMeasurement(patientID: patient, score: try Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 1]),
-                                                                 takenAt: Date(), actorID: clinic.members["psychologist"])
+                                                                 takenAt: Date(), by: .system(actingFor: clinic.members["psychologist"]))
             let roles = try await pool.query("SELECT id, role FROM handoffs WHERE id = ANY(\(score.event.handoffIDs))").map { try $0.decode(UUID.self, String.self) }
             let forPsychologist = try #require(roles.first { $0.1 == "psychologist" }?.0)
             let forPsychiatrist = try #require(roles.first { $0.1 == "psychiatrist" }?.0)
@@ -49,7 +49,7 @@ struct LifecycleHTTPTests {
                 #expect(claimed.json["owner_id"] as? String == clinic.members["psychologist"]!.lower)
 
                 // Reassignment needs a reason, and then the new role's member acknowledges.
-                let referral = try await clinic.store.makeReferral(patientID: patient, kind: .ect, targetClinic: "City ECT", actorID: clinic.members["psychiatrist"])
+                let referral = try await clinic.store.makeReferral(patientID: patient, kind: .ect, targetClinic: "City ECT", by: .system(actingFor: clinic.members["psychiatrist"]))
                 let letters = referral.event.handoffIDs[0]
                 let noReason = try await client.call(.post, "/v1/handoffs/\(letters.lower)/reassign", token: clinic.tokens["socialWorker"],
                                                      json: #"{"role": "psychologist", "reason": " "}"#)

@@ -80,11 +80,11 @@ struct PrivacyTests {
             }
             #expect(visible["care_plans"] == 1)
 
-            // And through the store, with a query that asks for every team's patients.
+            // And through the store, as that caller: only their own team's patients.
             let southToken = try #require(clinic.tokens["southPsychiatrist"])
             let principal = try #require(try await clinic.store.authenticate(token: southToken))
             let actor = RequestActor(principal: principal, requestID: "rls-test", action: "patient.list", resource: "/test")
-            let page = try await CareStore.acting(as: actor) { try await clinic.store.patients(teamIDs: nil, limit: 200) }
+            let page = try await clinic.store.patients(limit: 200, by: .request(actor))
             #expect(page.items.map(\.id) == [clinic.southPatient])
             // A write aimed at the other team is refused by the database itself.
             let error = await #expect(throws: PQError.self) {

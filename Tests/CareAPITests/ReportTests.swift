@@ -27,17 +27,17 @@ struct ReportClinic {
         let now = r.now
         func ago(_ days: Double) -> Date { now.addingTimeInterval(-days * day) }
         func enrol(_ name: String, daysAgo: Double) async throws -> UUID {
-            let id = try await store.createPatient(teamID: r.clinic.north, mrn: "R-\(name)", displayName: name, enrolledOn: ago(daysAgo))
+            let id = try await store.createPatient(teamID: r.clinic.north, mrn: "R-\(name)", displayName: name, enrolledOn: ago(daysAgo), by: .system())
             r.patients[name] = id
             return id
         }
         func phq9(_ patient: UUID, _ total: Int, daysAgo: Double) async throws {
-            _ = try await store.recordMeasurement(patientID: patient, score: try Score(.phq9, total: total), takenAt: ago(daysAgo), actorID: psychiatrist)
+            _ = try await store.recordMeasurement(patientID: patient, score: try Score(.phq9, total: total), takenAt: ago(daysAgo), by: .system(actingFor: psychiatrist))
         }
 
         let safety = try await enrol("Safety", daysAgo: 60)
         try await phq9(safety, 15, daysAgo: 50)
-        _ = try await store.recordMeasurement(patientID: safety, score: try Score(.phq9, items: [2, 2, 1, 1, 1, 1, 1, 1, 1]), takenAt: now, actorID: psychiatrist)
+        _ = try await store.recordMeasurement(patientID: safety, score: try Score(.phq9, items: [2, 2, 1, 1, 1, 1, 1, 1, 1]), takenAt: now, by: .system(actingFor: psychiatrist))
 
         let new = try await enrol("Newcomer", daysAgo: 0)
         try await phq9(new, 17, daysAgo: 0)
@@ -50,20 +50,20 @@ struct ReportClinic {
         let trd = try await enrol("Resistant", daysAgo: 300)
         try await phq9(trd, 22, daysAgo: 299)
         try await phq9(trd, 12, daysAgo: 2)
-        let first = try await store.startTrial(patientID: trd, kind: .medication, drug: "sertraline", dailyDoseMg: 100, startedOn: ago(290), actorID: psychiatrist)
-        _ = try await store.recordTrialOutcome(trialID: first, outcome: .nonResponse, stoppedOn: ago(200), adherence: 0.9, actorID: psychiatrist)
-        let second = try await store.startTrial(patientID: trd, kind: .medication, drug: "venlafaxine", dailyDoseMg: 225, startedOn: ago(190), actorID: psychiatrist)
-        _ = try await store.recordTrialOutcome(trialID: second, outcome: .nonResponse, stoppedOn: ago(1), adherence: 0.9, actorID: psychiatrist)
+        let first = try await store.startTrial(patientID: trd, kind: .medication, drug: "sertraline", dailyDoseMg: 100, startedOn: ago(290), by: .system(actingFor: psychiatrist))
+        _ = try await store.recordTrialOutcome(trialID: first, outcome: .nonResponse, stoppedOn: ago(200), adherence: 0.9, by: .system(actingFor: psychiatrist))
+        let second = try await store.startTrial(patientID: trd, kind: .medication, drug: "venlafaxine", dailyDoseMg: 225, startedOn: ago(190), by: .system(actingFor: psychiatrist))
+        _ = try await store.recordTrialOutcome(trialID: second, outcome: .nonResponse, stoppedOn: ago(1), adherence: 0.9, by: .system(actingFor: psychiatrist))
 
         let referred = try await enrol("Referred", daysAgo: 40)
         try await phq9(referred, 18, daysAgo: 39)
         try await phq9(referred, 8, daysAgo: 3)
-        _ = try await store.makeReferral(patientID: referred, kind: .other, targetClinic: "Day programme", actorID: psychiatrist)
+        _ = try await store.makeReferral(patientID: referred, kind: .other, targetClinic: "Day programme", by: .system(actingFor: psychiatrist))
 
         let late = try await enrol("Late", daysAgo: 30)
         try await phq9(late, 16, daysAgo: 29)
         try await phq9(late, 7, daysAgo: 2)
-        _ = try await store.createTask(patientID: late, title: "Call the pharmacy", poolRole: .socialWorker, dueAt: ago(1), actorID: psychiatrist)
+        _ = try await store.createTask(patientID: late, title: "Call the pharmacy", poolRole: .socialWorker, dueAt: ago(1), by: .system(actingFor: psychiatrist))
 
         let silent = try await enrol("Silent", daysAgo: 80)
         try await phq9(silent, 20, daysAgo: 75)
@@ -77,7 +77,7 @@ struct ReportClinic {
         try await phq9(steady, 15, daysAgo: 19)
         try await phq9(steady, 10, daysAgo: 2)
         // A psychotherapy note: never in the report, and not counted as a contact.
-        _ = try await store.addNote(patientID: silent, authorID: psychologist, kind: .psychotherapy, body: "THERAPY-SECRET about the divorce")
+        _ = try await store.addNote(patientID: silent, kind: .psychotherapy, body: "THERAPY-SECRET about the divorce", by: .system(actingFor: psychologist))
         return r
     }
 }
@@ -123,9 +123,9 @@ struct ReportTests {
             let r = try await ReportClinic.make(pool)
             // One of the Resistant patient's handoffs acknowledged in time.
             let handoff = try await pool.query("SELECT id FROM handoffs WHERE patient_id = \(r.patients["Resistant"]!) AND role = 'psychologist' LIMIT 1")[0].decode(UUID.self, at: 0)
-            try await r.clinic.store.acknowledgeHandoff(handoff, memberID: r.clinic.members["psychologist"]!)
+            try await r.clinic.store.acknowledgeHandoff(handoff, by: .system(actingFor: r.clinic.members["psychologist"]!))
             let now = Date()
-            let report = try await r.clinic.store.weeklyReport(teamID: r.clinic.north, week: r.week, now: now)
+            let report = try await r.clinic.store.weeklyReport(teamID: r.clinic.north, week: r.week, now: now, by: .system())
             let c = report.caseload
             // North: the fixture's Ada North (no scores) and the nine patients above.
             #expect(c.size == 10)
@@ -213,7 +213,7 @@ struct ReportTests {
                 #expect(shown.status == .ok && shown.text.contains("Newcomer"))
 
                 // The data moves on; the snapshot does not.
-                _ = try await r.clinic.store.createPatient(teamID: r.clinic.north, mrn: "R-Later", displayName: "Later Arrival", enrolledOn: Date())
+                _ = try await r.clinic.store.createPatient(teamID: r.clinic.north, mrn: "R-Later", displayName: "Later Arrival", enrolledOn: Date(), by: .system())
                 let live = try await client.call(.get, base + "?format=html", token: r.clinic.tokens["psychiatrist"])
                 #expect(live.text.contains("Later Arrival"))
                 let again = try await client.call(.get, "/v1/report-snapshots/\(id)?format=html", token: r.clinic.tokens["psychiatrist"])
@@ -248,7 +248,7 @@ struct ReportTests {
     func handWrittenJSON() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)
-            let report = try await r.clinic.store.weeklyReport(teamID: r.clinic.north, week: r.week)
+            let report = try await r.clinic.store.weeklyReport(teamID: r.clinic.north, week: r.week, by: .system())
             let fast = try JSONSerialization.jsonObject(with: Data(ReportJSON.encode(report))) as? NSDictionary
             let codable = try JSONSerialization.jsonObject(with: Wire.plainEncoder.encode(report)) as? NSDictionary
             func difference(_ a: Any?, _ b: Any?, _ path: String) -> String? {
@@ -274,7 +274,7 @@ struct ReportTests {
     func browserCheck() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)
-            let report = try await r.clinic.store.weeklyReport(teamID: r.clinic.north, week: r.week)
+            let report = try await r.clinic.store.weeklyReport(teamID: r.clinic.north, week: r.week, by: .system())
             let html = try await r.clinic.app().test(.router) { client async throws in
                 try await client.call(.get, path(r, "html"), token: r.clinic.tokens["psychiatrist"]).text
             }

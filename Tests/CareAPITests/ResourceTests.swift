@@ -122,7 +122,7 @@ struct ResourceTests {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await APIClinic.make(pool)
             for i in 0..<4 {
-                _ = try await clinic.store.createPatient(teamID: clinic.north, mrn: "N-P\(i)", displayName: "Patient \(i)", enrolledOn: Date())
+                _ = try await clinic.store.createPatient(teamID: clinic.north, mrn: "N-P\(i)", displayName: "Patient \(i)", enrolledOn: Date(), by: .system())
             }
             try await clinic.app().test(.router) { client in
                 let token = clinic.tokens["psychiatrist"]

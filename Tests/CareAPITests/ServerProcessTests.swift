@@ -129,12 +129,12 @@ extension ServerProcessTests {
         let configuration = PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
         let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
         let store = CareStore(pool: pool, logger: testLogger())
-        let team = try await store.createTeam(name: "Drain")
-        let psychiatrist = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist])
-        let token = try await store.issueToken(memberID: psychiatrist, expiresAt: nil).token
-        let patient = try await store.createPatient(teamID: team, mrn: "D-1", displayName: "Dana", enrolledOn: Date(timeIntervalSince1970: 1_788_220_800))
+        let team = try await store.createTeam(name: "Drain", by: .system())
+        let psychiatrist = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist], by: .system())
+        let token = try await store.issueToken(memberID: psychiatrist, expiresAt: nil, by: .system()).token
+        let patient = try await store.createPatient(teamID: team, mrn: "D-1", displayName: "Dana", enrolledOn: Date(timeIntervalSince1970: 1_788_220_800), by: .system())
         let trial = try await store.startTrial(patientID: patient, kind: .medication, drug: "sertraline", dailyDoseMg: 100,
-                                               startedOn: Date(timeIntervalSince1970: 1_788_307_200), actorID: psychiatrist)
+                                               startedOn: Date(timeIntervalSince1970: 1_788_307_200), by: .system(actingFor: psychiatrist))
         await pool.close()
 
         // Hold the trial's row lock so the request waits in the middle of its transaction.
@@ -213,13 +213,13 @@ extension ServerProcessTests {
             let configuration = PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
             let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
             let store = CareStore(pool: pool, logger: testLogger())
-            let team = try await store.createTeam(name: "Kill")
-            let integration = try await store.createMember(displayName: "EHR", teamID: team, roles: [.integration], isServiceAccount: true)
-            let token = try await store.issueToken(memberID: integration, scopes: [.eventsRead, .webhooksManage], expiresAt: nil).token
+            let team = try await store.createTeam(name: "Kill", by: .system())
+            let integration = try await store.createMember(displayName: "EHR", teamID: team, roles: [.integration], isServiceAccount: true, by: .system())
+            let token = try await store.issueToken(memberID: integration, scopes: [.eventsRead, .webhooksManage], expiresAt: nil, by: .system()).token
             let (created, body) = try await post("http://127.0.0.1:\(firstPort)/v1/webhooks", token: token,
                                                  json: #"{"url": "\#(url)", "event_types": ["patient.enrolled"]}"#)
             #expect(created == 201, "\(body)")
-            _ = try await store.createPatient(teamID: team, mrn: "K-1", displayName: "Kim", enrolledOn: Date())
+            _ = try await store.createPatient(teamID: team, mrn: "K-1", displayName: "Kim", enrolledOn: Date(), by: .system())
 
             // The first server claims the delivery and sends it; it dies while the receiver holds the request.
             #expect(try await eventually { receiver.requests.count == 1 })
@@ -277,13 +277,13 @@ extension ServerProcessTests {
             let configuration = PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
             let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
             let store = CareStore(pool: pool, logger: testLogger())
-            let team = try await store.createTeam(name: "Two")
-            let integration = try await store.createMember(displayName: "EHR", teamID: team, roles: [.integration], isServiceAccount: true)
-            let token = try await store.issueToken(memberID: integration, scopes: [.webhooksManage], expiresAt: nil).token
+            let team = try await store.createTeam(name: "Two", by: .system())
+            let integration = try await store.createMember(displayName: "EHR", teamID: team, roles: [.integration], isServiceAccount: true, by: .system())
+            let token = try await store.issueToken(memberID: integration, scopes: [.webhooksManage], expiresAt: nil, by: .system()).token
             let (created, body) = try await post("http://127.0.0.1:\(port)/v1/webhooks", token: token, json: #"{"url": "\#(url)", "event_types": ["patient.enrolled"]}"#)
             #expect(created == 201, "\(body)")
             for index in 0..<30 {
-                _ = try await store.createPatient(teamID: team, mrn: "T-\(index)", displayName: "Patient \(index)", enrolledOn: Date())
+                _ = try await store.createPatient(teamID: team, mrn: "T-\(index)", displayName: "Patient \(index)", enrolledOn: Date(), by: .system())
             }
             #expect(try await eventually(40) { receiver.successes.count >= 30 })
             #expect(try await eventually {
@@ -368,7 +368,7 @@ struct AdminCommandTests {
         let team = try #require(UUID(uuidString: teamText))
         let pool = PQPool(configuration: PQConfiguration(url))
         let store = CareStore(pool: pool, logger: testLogger())
-        let report = try await store.weeklyReport(teamID: team, week: ISOWeek(containing: Date()))
+        let report = try await store.weeklyReport(teamID: team, week: ISOWeek(containing: Date()), by: .system())
         #expect(report.caseload.size > 30 && report.caseload.measured > 20)
         #expect(!report.patients.isEmpty && report.patients.allSatisfy { !$0.reasons.isEmpty })
         // Psychotherapy notes were made, and stay out of the report.

@@ -25,10 +25,10 @@ struct V1Tests {
     func unauthorized() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let store = CareStore(pool: pool, logger: testLogger())
-            let team = try await store.createTeam(name: "North")
-            let member = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist])
-            let revoked = try await store.issueToken(memberID: member, expiresAt: nil)
-            try await store.revokeToken(revoked.id)
+            let team = try await store.createTeam(name: "North", by: .system())
+            let member = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist], by: .system())
+            let revoked = try await store.issueToken(memberID: member, expiresAt: nil, by: .system())
+            try await store.revokeToken(revoked.id, by: .system())
             try await app(pool).test(.router) { client in
                 for headers: HTTPFields in [[:], [.authorization: "Basic abc"], [.authorization: "Bearer \(TokenFormat.generate())"], [.authorization: "Bearer \(revoked.token)"]] {
                     let response = try await client.execute(uri: "/v1/me", method: .get, headers: headers)
@@ -46,9 +46,9 @@ struct V1Tests {
     func me() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let store = CareStore(pool: pool, logger: testLogger())
-            let team = try await store.createTeam(name: "North")
-            let member = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist, .careManager])
-            let token = try await store.issueToken(memberID: member, expiresAt: nil)
+            let team = try await store.createTeam(name: "North", by: .system())
+            let member = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist, .careManager], by: .system())
+            let token = try await store.issueToken(memberID: member, expiresAt: nil, by: .system())
             try await app(pool).test(.router) { client in
                 let response = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(token.token)"])
                 #expect(response.status == .ok)

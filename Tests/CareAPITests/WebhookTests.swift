@@ -136,7 +136,7 @@ extension APIClinic {
 
     @discardableResult
     func enrol(_ name: String, team: UUID? = nil) async throws -> UUID {
-        try await store.createPatient(teamID: team ?? north, mrn: name, displayName: name, enrolledOn: Date())
+        try await store.createPatient(teamID: team ?? north, mrn: name, displayName: name, enrolledOn: Date(), by: .system())
     }
 }
 
@@ -363,12 +363,12 @@ struct WebhookTests {
             try await clinic.liveApp().test(.router) { client in
                 let (webhook, _) = try await clinic.subscribe(client, url: "http://127.0.0.1:9/hook", types: ["*"])
                 let psychologist = try #require(clinic.members["psychologist"])
-                _ = try await clinic.store.addNote(patientID: clinic.northPatient, authorID: psychologist, kind: .psychotherapy, body: "SECRET")
-                _ = try await clinic.store.addNote(patientID: clinic.northPatient, authorID: psychologist, kind: .progress, body: "fine")
+                _ = try await clinic.store.addNote(patientID: clinic.northPatient, kind: .psychotherapy, body: "SECRET", by: .system(actingFor: psychologist))
+                _ = try await clinic.store.addNote(patientID: clinic.northPatient, kind: .progress, body: "fine", by: .system(actingFor: psychologist))
                 try await clinic.enrol("S-OTHER", team: clinic.south)
                 // A command that fails writes no event and so no delivery.
                 await #expect(throws: StoreError.self) {
-                    try await clinic.store.createPatient(teamID: clinic.north, mrn: "N-1", displayName: "Duplicate MRN", enrolledOn: Date())
+                    try await clinic.store.createPatient(teamID: clinic.north, mrn: "N-1", displayName: "Duplicate MRN", enrolledOn: Date(), by: .system())
                 }
                 let rows = try await pool.query("""
                     SELECT d.event_type, e.team_id, e.payload->>'kind' FROM webhook_deliveries d JOIN events e ON e.id = d.event_id ORDER BY d.event_id
@@ -432,8 +432,8 @@ struct WebhookTests {
                 #expect(next.items.map { $0["id"] as? String } == [secondID])
                 #expect(next.json["next_cursor"] == nil)
                 // Another service account with the scope sees nothing of it.
-                let otherID = try await clinic.store.createMember(displayName: "Other integration", teamID: clinic.north, roles: [.integration], isServiceAccount: true)
-                let other = try await clinic.store.issueToken(memberID: otherID, scopes: [.webhooksManage], expiresAt: nil).token
+                let otherID = try await clinic.store.createMember(displayName: "Other integration", teamID: clinic.north, roles: [.integration], isServiceAccount: true, by: .system())
+                let other = try await clinic.store.issueToken(memberID: otherID, scopes: [.webhooksManage], expiresAt: nil, by: .system()).token
                 #expect(try await client.call(.get, "/v1/webhooks", token: other).items.isEmpty)
                 #expect(try await client.call(.get, "/v1/webhooks/\(id)", token: other).status == .notFound)
                 #expect(try await client.call(.delete, "/v1/webhooks/\(id)", token: other).status == .notFound)

@@ -136,3 +136,29 @@ private func catching(_ body: () throws(InvalidValue) -> Void) -> InvalidValue? 
     do { try body() } catch { return error }
     return nil
 }
+
+@Suite("The one permission gate")
+struct GateTests {
+    let me = UUID()
+
+    @Test("the team-wide table, then the record's own rule, each refusal a sentence", arguments: [
+        (Permission.readClinical, [Role.socialWorker], [String](), nil as RecordRule?, true),
+        (.readClinical, [.admin], [], nil, false),
+        (.readClinical, [.integration], ["patients:read"], nil, true),
+        (.readReport, [.compliance], [], nil, true),
+        (.keepReportSnapshot, [.compliance], [], nil, false),
+        (.createTeam, [.admin], [], nil, true),
+        (.workTasks, [.psychologist], [], .handoff(role: .socialWorker, assignedTo: nil), false),
+        (.workTasks, [.careManager], [], .handoff(role: .socialWorker, assignedTo: nil), true),
+        (.workTasks, [.socialWorker], [], .poolTask(pool: .socialWorker), true),
+        (.workTasks, [.psychiatrist], [], .poolTask(pool: .socialWorker), false),
+        (.correctRecords, [.psychiatrist], [], .correction(what: "score", recordedBy: UUID(), isNote: false), true),
+        (.correctRecords, [.integration], ["patients:read"], .correction(what: "score", recordedBy: nil, isNote: false), false),
+        (.addNote, [.psychologist], [], .noteAmendment(author: UUID()), false),
+    ])
+    func decide(_ permission: Permission, _ roles: [Role], _ scopes: [String], _ record: RecordRule?, _ allowed: Bool) {
+        let decision = Permission.decide(permission, roles: Set(roles), scopes: Set(scopes), memberID: me, record: record)
+        #expect((decision == .allowed) == allowed, "\(permission) \(roles) \(String(describing: record))")
+        if case .refused(let reason) = decision { #expect(!reason.isEmpty && reason.first?.isLowercase == true) }
+    }
+}

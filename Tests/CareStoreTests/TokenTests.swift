@@ -21,7 +21,7 @@ struct TokenTests {
         #expect(TokenFormat.generate() != token)
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
-            let issued = try await clinic.store.issueToken(memberID: clinic.psychiatrist, expiresAt: nil)
+            let issued = try await clinic.store.issueToken(memberID: clinic.psychiatrist, expiresAt: nil, by: .system())
             let stored = try await pool.query("SELECT token_hash, display_prefix FROM api_tokens WHERE id = \(issued.id)")[0]
             let (hash, prefix) = try stored.decode(Data.self, String.self)
             #expect(hash == TokenFormat.hash(issued.token))
@@ -36,7 +36,7 @@ struct TokenTests {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
             let now = Date()
-            let issued = try await clinic.store.issueToken(memberID: clinic.psychologist, expiresAt: now.addingTimeInterval(3600))
+            let issued = try await clinic.store.issueToken(memberID: clinic.psychologist, expiresAt: now.addingTimeInterval(3600), by: .system())
             let principal = try await clinic.store.authenticate(token: issued.token, now: now)
             #expect(principal?.memberID == clinic.psychologist && principal?.isServiceAccount == false && principal?.scopes.isEmpty == true)
             #expect(try await clinic.store.authenticate(token: issued.token, now: now.addingTimeInterval(7200)) == nil)
@@ -44,11 +44,11 @@ struct TokenTests {
             altered[10] = altered[10] == "A" ? "B" : "A"
             #expect(try await clinic.store.authenticate(token: String(altered), now: now) == nil)
             #expect(try await clinic.store.authenticate(token: "Bearer nonsense", now: now) == nil)
-            try await clinic.store.revokeToken(issued.id)
+            try await clinic.store.revokeToken(issued.id, by: .system())
             #expect(try await clinic.store.authenticate(token: issued.token, now: now) == nil)
-            await #expect(throws: StoreError.conflict("token \(issued.id) is already revoked")) { try await clinic.store.revokeToken(issued.id) }
+            await #expect(throws: StoreError.conflict("token \(issued.id) is already revoked")) { try await clinic.store.revokeToken(issued.id, by: .system()) }
             await #expect(throws: StoreError.invalid("a token must expire in the future")) {
-                try await clinic.store.issueToken(memberID: clinic.psychologist, expiresAt: now.addingTimeInterval(-1))
+                try await clinic.store.issueToken(memberID: clinic.psychologist, expiresAt: now.addingTimeInterval(-1), by: .system())
             }
         }
     }
@@ -57,7 +57,7 @@ struct TokenTests {
     func lastUsed() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
-            let issued = try await clinic.store.issueToken(memberID: clinic.psychiatrist, expiresAt: nil)
+            let issued = try await clinic.store.issueToken(memberID: clinic.psychiatrist, expiresAt: nil, by: .system())
             func lastUsed() async throws -> Date? {
                 try await pool.query("SELECT last_used_at FROM api_tokens WHERE id = \(issued.id)")[0].decode(Date?.self, at: 0)
             }
@@ -72,7 +72,7 @@ struct TokenTests {
             #expect(try await clinic.store.authenticate(token: issued.token, now: later) != nil)
             #expect(try await lastUsed() == later)
             // A refused token is not touched.
-            try await clinic.store.revokeToken(issued.id)
+            try await clinic.store.revokeToken(issued.id, by: .system())
             #expect(try await clinic.store.authenticate(token: issued.token, now: later.addingTimeInterval(120)) == nil)
             #expect(try await lastUsed() == later)
         }
@@ -82,10 +82,10 @@ struct TokenTests {
     func scopes() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
-            let service = try await clinic.store.createMember(displayName: "EHR", teamID: clinic.team, roles: [.integration], isServiceAccount: true)
-            await #expect(throws: StoreError.self) { try await clinic.store.issueToken(memberID: service, scopes: [], expiresAt: nil) }
-            await #expect(throws: StoreError.self) { try await clinic.store.issueToken(memberID: clinic.psychiatrist, scopes: [.eventsRead], expiresAt: nil) }
-            let issued = try await clinic.store.issueToken(memberID: service, scopes: [.eventsRead, .patientsRead], expiresAt: nil)
+            let service = try await clinic.store.createMember(displayName: "EHR", teamID: clinic.team, roles: [.integration], isServiceAccount: true, by: .system())
+            await #expect(throws: StoreError.self) { try await clinic.store.issueToken(memberID: service, scopes: [], expiresAt: nil, by: .system()) }
+            await #expect(throws: StoreError.self) { try await clinic.store.issueToken(memberID: clinic.psychiatrist, scopes: [.eventsRead], expiresAt: nil, by: .system()) }
+            let issued = try await clinic.store.issueToken(memberID: service, scopes: [.eventsRead, .patientsRead], expiresAt: nil, by: .system())
             let principal = try #require(try await clinic.store.authenticate(token: issued.token))
             #expect(principal.isServiceAccount && principal.scopes == [.eventsRead, .patientsRead])
         }
@@ -100,11 +100,11 @@ struct ReferenceCacheTests {
             let store = CareStore(pool: pool, logger: testLogger(), cacheReferenceData: true)
             let watcher = Task { try await store.watchReferenceData() }
             defer { watcher.cancel() }
-            let team = try await store.createTeam(name: "North")
+            let team = try await store.createTeam(name: "North", by: .system())
             let enrolled = Date(timeIntervalSince1970: 1_788_220_800)
             func referral() async throws -> Int {
-                let patient = try await store.createPatient(teamID: team, mrn: UUID().uuidString, displayName: "P", enrolledOn: enrolled)
-                return try await store.makeReferral(patientID: patient, kind: .tms, targetClinic: "Riverside", actorID: nil).event.handoffIDs.count
+                let patient = try await store.createPatient(teamID: team, mrn: UUID().uuidString, displayName: "P", enrolledOn: enrolled, by: .system())
+                return try await store.makeReferral(patientID: patient, kind: .tms, targetClinic: "Riverside", by: .system()).event.handoffIDs.count
             }
             #expect(try await referral() == 4)
             #expect(try await referral() == 4)
@@ -126,8 +126,8 @@ struct IdempotencyKeyTests {
     func responseLost() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let store = CareStore(pool: pool, logger: testLogger())
-            let team = try await store.createTeam(name: "North")
-            let member = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist])
+            let team = try await store.createTeam(name: "North", by: .system())
+            let member = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist], by: .system())
             let claim = IdempotencyClaim(key: "k-lost", requestHash: Data([1, 2, 3]))
             try await pool.query("INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), 'k-lost', \(Data([1, 2, 3])))")
             await #expect(throws: IdempotencyError.inFlight) { try await store.checkIdempotencyKey(claim, memberID: member) }

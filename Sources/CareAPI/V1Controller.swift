@@ -61,7 +61,6 @@ struct V1Controller: Sendable {
             try checkText(body.displayName, "display_name", max: 200, required: true)
             try checkText(body.email, "email", max: 320)
             guard !body.roles.contains(.integration) else { throw Problem.invalid("integration is for service accounts; create them with care-server admin create-service-account") }
-            if let expires = body.tokenExpiresAt, expires <= Date() { throw Problem.invalid("'token_expires_at' must be in the future") }
             // The member and their token commit together (or neither does).
             let (member, token) = try await context.acting("member.create", request) { caller in
                 try await store.createMemberWithToken(displayName: body.displayName, email: body.email, teamID: teamID, roles: body.roles,

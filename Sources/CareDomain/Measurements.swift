@@ -139,7 +139,7 @@ public struct ResponseAssessment: Sendable, Equatable, Codable {
     public var inputs: RuleInputs
 }
 
-/// Thresholds for response; defaults from DOMAIN.md, changeable as data.
+/// Thresholds for response; defaults from docs/domain.md, changeable as data.
 public struct ResponseRules: Sendable, Equatable, Codable {
     public var responseDrop: Double = 0.50
     public var partialDrop: Double = 0.25

@@ -129,7 +129,7 @@ public struct HandoffPlan: Sendable, Equatable {
     }
 }
 
-/// The handoff playbook: data, seeded with DOMAIN.md's defaults and editable by an admin.
+/// The handoff playbook: data, seeded with docs/domain.md's defaults and editable by an admin.
 public struct Playbook: Sendable, Equatable, Codable {
     public var steps: [PlaybookStep]
 

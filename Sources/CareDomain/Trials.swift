@@ -187,7 +187,7 @@ public struct TrialFacts: Sendable, Equatable, Codable {
     }
 }
 
-/// Settings of the trial rules; defaults from DOMAIN.md.
+/// Settings of the trial rules; defaults from docs/domain.md.
 public struct TrialRules: Sendable, Equatable, Codable {
     /// Weeks at or above the minimum adequate dose for an adequate trial.
     public var adequateWeeks: Double = 6

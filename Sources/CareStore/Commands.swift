@@ -39,8 +39,13 @@ extension CareStore {
     public func createMemberWithToken(displayName: String, email: String? = nil, teamID: UUID, roles: [Role], tokenName: String,
                                       expiresAt: Date?, by caller: Caller) async throws -> (memberID: UUID, token: IssuedToken) {
         let trimmed = try Self.checkedMember(displayName, roles)
-        if let expiresAt, expiresAt <= Date() { throw StoreError.invalid("a token must expire in the future") }
         return try await command(caller, asOwner: true) { context in
+            // The caller's right to the team first: a stranger learns nothing from the rest.
+            try await context.requireTeam(teamID)
+            try context.authorize(.manageTeam, teamID: teamID, patientID: nil)
+            if let expiresAt, expiresAt <= Date() {
+                throw StoreError.invalidValue(InvalidValue(field: "token_expires_at", message: "'token_expires_at' must be in the future"))
+            }
             let member = try await context.insertMember(trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: false, actorID: caller.memberID)
             let token = try await context.insertToken(memberID: member, name: tokenName, scopes: [], expiresAt: expiresAt, actorID: caller.memberID)
             return (member, token)

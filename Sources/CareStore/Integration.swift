@@ -16,7 +16,8 @@ public struct FeedPage: Sendable {
 /// What a feed reader or a webhook receiver is told of an event: ids, enumerations and times,
 /// never free text (note bodies, reasons, names).
 public enum IntegrationPayload {
-    static let enumerations: Set<String> = ["kind", "outcome", "adequate", "from", "to", "instrument", "role", "step", "version", "status"]
+    static let enumerations: Set<String> = ["kind", "outcome", "adequate", "from", "to", "instrument", "role", "step", "version", "status",
+                                           "from_role", "to_role", "causes", "failed_trials", "classes"]
 
     public static func data(_ payload: [String: String]) -> [String: String] {
         payload.filter { key, _ in key.hasSuffix("_id") || enumerations.contains(key) }

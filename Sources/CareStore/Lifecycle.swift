@@ -280,24 +280,33 @@ extension CommandContext {
         if let at { throw StoreError.conflict("this \(what) was already marked entered in error on \(DayText.format(at))") }
     }
 
-    func markMeasurement(_ id: UUID, reason: String, actorID: UUID?) async throws -> Correction {
+    /// A score or a referral: lock the row, ask the gate, mark it, announce it, and withdraw the
+    /// causes it carried. `table`, `recorder` and `kind` are column names from this file, never input.
+    private func markRow(_ record: CorrectableRecord, id: UUID, table: String, recorder: String, kind: String, event: String, idKey: String,
+                         reason: String, actorID: UUID?, withdrawal: (String) -> String) async throws -> Correction {
         let rows = try await connection.query("""
-            SELECT m.patient_id, p.team_id, m.recorded_by, m.entered_in_error_at, m.instrument
-            FROM measurements m JOIN patients p ON p.id = m.patient_id WHERE m.id = \(id) FOR UPDATE OF m
+            SELECT r.patient_id, p.team_id, r.\(unescaped: recorder), r.entered_in_error_at, r.\(unescaped: kind)
+            FROM \(unescaped: table) r JOIN patients p ON p.id = r.patient_id WHERE r.id = \(id) FOR UPDATE OF r
             """)
-        guard let row = rows.firstRow else { throw StoreError.notFound("score \(id.lowercasedString)") }
-        let (patientID, teamID, recordedBy, marked, instrument) = try row.decode(UUID.self, UUID.self, UUID?.self, Date?.self, String.self)
-        try authorizeCorrection(.measurement, teamID: teamID, patientID: patientID, recordedBy: recordedBy)
-        try alreadyMarked(marked, "score")
+        guard let row = rows.firstRow else { throw StoreError.notFound("\(record.what) \(id.lowercasedString)") }
+        let (patientID, teamID, recordedBy, marked, kindValue) = try row.decode(UUID.self, UUID.self, UUID?.self, Date?.self, String.self)
+        try authorizeCorrection(record, teamID: teamID, patientID: patientID, recordedBy: recordedBy)
+        try alreadyMarked(marked, record.what)
         let at = try await connection.query("""
-            UPDATE measurements SET entered_in_error_at = now(), entered_in_error_by = \(actorID), entered_in_error_reason = \(reason)
+            UPDATE \(unescaped: table) SET entered_in_error_at = now(), entered_in_error_by = \(actorID), entered_in_error_reason = \(reason)
             WHERE id = \(id) RETURNING entered_in_error_at
             """)[0].decode(Date.self, at: 0)
-        let event = try await append(EventType.measurementEnteredInError, teamID: teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["measurement_id": id.lowercasedString, "instrument": instrument])
-        let superseded = try await withdrawCauses(of: [id], patientID: patientID, teamID: teamID, byEvent: event.id,
-                                                  reason: "the \(instrument) it followed was entered in error")
-        return Correction(id: id, record: .measurement, patientID: patientID, at: at, by: actorID, reason: reason, supersededHandoffIDs: superseded, trdWithdrawn: false)
+        let announced = try await append(event, teamID: teamID, patientID: patientID, actorID: actorID,
+                                         payload: [idKey: id.lowercasedString, kind: kindValue])
+        let superseded = try await withdrawCauses(of: [id], patientID: patientID, teamID: teamID, byEvent: announced.id, reason: withdrawal(kindValue))
+        return Correction(id: id, record: record, patientID: patientID, at: at, by: actorID, reason: reason, supersededHandoffIDs: superseded, trdWithdrawn: false)
+    }
+
+    func markMeasurement(_ id: UUID, reason: String, actorID: UUID?) async throws -> Correction {
+        try await markRow(.measurement, id: id, table: "measurements", recorder: "recorded_by", kind: "instrument",
+                          event: EventType.measurementEnteredInError, idKey: "measurement_id", reason: reason, actorID: actorID) { instrument in
+            "the \(instrument) it followed was entered in error"
+        }
     }
 
     func markTrial(_ id: UUID, outcomeOnly: Bool, reason: String, actorID: UUID?) async throws -> Correction {
@@ -360,23 +369,10 @@ extension CommandContext {
     }
 
     func markReferral(_ id: UUID, reason: String, actorID: UUID?) async throws -> Correction {
-        let rows = try await connection.query("""
-            SELECT r.patient_id, p.team_id, r.made_by, r.entered_in_error_at, r.kind
-            FROM referrals r JOIN patients p ON p.id = r.patient_id WHERE r.id = \(id) FOR UPDATE OF r
-            """)
-        guard let row = rows.firstRow else { throw StoreError.notFound("referral \(id.lowercasedString)") }
-        let (patientID, teamID, madeBy, marked, kind) = try row.decode(UUID.self, UUID.self, UUID?.self, Date?.self, String.self)
-        try authorizeCorrection(.referral, teamID: teamID, patientID: patientID, recordedBy: madeBy)
-        try alreadyMarked(marked, "referral")
-        let at = try await connection.query("""
-            UPDATE referrals SET entered_in_error_at = now(), entered_in_error_by = \(actorID), entered_in_error_reason = \(reason), updated_at = now()
-            WHERE id = \(id) RETURNING entered_in_error_at
-            """)[0].decode(Date.self, at: 0)
-        let event = try await append(EventType.referralEnteredInError, teamID: teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["referral_id": id.lowercasedString, "kind": kind])
-        let superseded = try await withdrawCauses(of: [id], patientID: patientID, teamID: teamID, byEvent: event.id,
-                                                  reason: "the \(kind.uppercased()) referral it followed was entered in error")
-        return Correction(id: id, record: .referral, patientID: patientID, at: at, by: actorID, reason: reason, supersededHandoffIDs: superseded, trdWithdrawn: false)
+        try await markRow(.referral, id: id, table: "referrals", recorder: "made_by", kind: "kind",
+                          event: EventType.referralEnteredInError, idKey: "referral_id", reason: reason, actorID: actorID) { kind in
+            "the \(kind.uppercased()) referral it followed was entered in error"
+        }
     }
 
     func markNote(_ id: UUID, reason: String, actorID: UUID?) async throws -> Correction {

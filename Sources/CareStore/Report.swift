@@ -37,7 +37,7 @@ public struct ISOWeek: Sendable, Equatable, Hashable, Codable, CustomStringConve
     public var description: String { String(format: "%04d-W%02d", year, week) }
 }
 
-/// Why a patient is on the report, in the order the meeting takes them (DOMAIN.md).
+/// Why a patient is on the report, in the order the meeting takes them (docs/domain.md).
 public enum ReportReasonKind: String, Sendable, Codable, CaseIterable {
     case safety
     case newPatient = "new-patient"

@@ -2,7 +2,7 @@ import CareDomain
 import Foundation
 import PQ
 
-/// A note kind, as DOMAIN.md names them. Psychotherapy notes are visible to their author only.
+/// A note kind, as docs/domain.md names them. Psychotherapy notes are visible to their author only.
 public enum NoteKind: String, NamedValues {
     case progress, psychotherapy, social
     case caseReview = "case-review"

@@ -148,6 +148,22 @@ struct AuthorisationTests {
         }
     }
 
+    @Test("the gate comes before the body's rules: adding a member to another team is 404 whatever the token expiry says")
+    func gateBeforeRules() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let body = #"{"display_name": "X", "roles": ["psychiatrist"], "token_expires_at": "2001-01-01T00:00:00Z"}"#
+                let stranger = try await client.call(.post, "/v1/teams/\(clinic.south.lower)/members", token: clinic.tokens["admin"], json: body)
+                #expect(stranger.status == .notFound, "\(stranger.text)")
+                let notAdmin = try await client.call(.post, "/v1/teams/\(clinic.north.lower)/members", token: clinic.tokens["psychiatrist"], json: body)
+                #expect(notAdmin.status == .forbidden, "\(notAdmin.text)")
+                let admin = try await client.call(.post, "/v1/teams/\(clinic.north.lower)/members", token: clinic.tokens["admin"], json: body)
+                #expect(admin.status == .unprocessableContent && admin.json["field"] as? String == "token_expires_at", "\(admin.text)")
+            }
+        }
+    }
+
     @Test("lists show only the caller's teams: patients, queue and handoffs never include another team's")
     func listsStayInTeam() async throws {
         try await MigratedDatabase.withPool { pool, _ in

@@ -88,7 +88,7 @@ struct ReportTests {
         "/v1/teams/\(r.clinic.north.lower)/reports/weekly/\(r.week)?format=\(format)"
     }
 
-    @Test("every priority rule lists its patient, in DOMAIN.md's order; a patient on track is not listed")
+    @Test("every priority rule lists its patient, in docs/domain.md's order; a patient on track is not listed")
     func priorityRules() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)

@@ -87,7 +87,7 @@ struct TrialTests {
         #expect(try rules.adequacy(of: trial, doseTable: .default, asOf: weeks(12)).isAdequate == adequate)
     }
 
-    @Test("the dose table covers the classes DOMAIN.md names", arguments: [
+    @Test("the dose table covers the classes docs/domain.md names", arguments: [
         ("sertraline", DrugClass.ssri), ("venlafaxine", .snri), ("bupropion", .ndri), ("mirtazapine", .nassa),
         ("vortioxetine", .multimodal), ("nortriptyline", .tca), ("phenelzine", .maoi), ("lithium", .lithium),
         ("aripiprazole", .atypicalAntipsychotic),

@@ -283,6 +283,8 @@ responses = {c: {"description": d, "content": {"application/problem+json": {"sch
     "404": "Not found, or not on the caller's teams (existence is not revealed)", "409": "Conflict with the current state, or an Idempotency-Key still in flight (or whose first response was lost)",
     "412": "If-Match does not match the current version", "413": "The body is too large", "422": "Well-formed but not valid, or an Idempotency-Key reused with another body",
     "428": "If-Match is required", "503": "The database is unavailable"}.items()}
+responses["503"]["headers"] = {"Retry-After": {"description": "Seconds to wait before trying again (the same Idempotency-Key makes a retried write safe).",
+                                                "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
 STATUS_LIST = {"type": "string", "pattern": "^(requested|accepted|in-progress|on-hold|completed|cancelled|failed)(,(requested|accepted|in-progress|on-hold|completed|cancelled|failed))*$"}
 P = lambda name, where, schema, desc, required=False: {"name": name, "in": where, "required": required, "schema": schema, "description": desc}
 idp = P("id", "path", uuid, "The resource's id.", True)
@@ -344,7 +346,7 @@ paths = {
                           P("role", "query", {"type": "string", "enum": POOL_ROLES}, "Only this role's pool."),
                           P("due_before", "query", req_ts, "Only tasks due before this time."), limit, numcursor],
                          ok=resp(200, "Tasks", "TaskPage"), errs=("400",), opid="listMyTasks")},
- "/v1/tasks/{id}": {"get": op("A task", "tasks", [idp], ok=resp(200, "Task", "Task"), errs=("400", "403", "404"), opid="getTask")},
+ "/v1/tasks/{id}": {"get": op("A task (a handoff's id names its task too)", "tasks", [idp], ok=resp(200, "Task", "Task"), errs=("400", "403", "404"), opid="getTask")},
 }
 for action, what in [("claim", "Claim a task from my role's pool"), ("start", "Start a task (an unclaimed one is claimed for me)"),
                      ("hold", "Put a task on hold"), ("resume", "Take a task off hold"),
@@ -357,8 +359,8 @@ paths.update({
  "/v1/patients/{id}/notes": {
     "get": op("A patient's notes, newest first, with their authors' names (psychotherapy notes only to their author)", "notes", [idp, INC, limit, cursor], ok=resp(200, "Notes", "NotePage"), errs=("400", "403", "404"), opid="listNotes"),
     "post": op("Add a note", "notes", [idp], body="NewNote", ok=created(), errs=("400", "403", "404", "413", "422"), post=True, opid="addNote")},
- "/v1/notes/{id}/amendments": {"post": op("Amend a note (a new note pointing at it; notes are never edited)", "notes", [idp], body="Amendment", ok=created(),
-                                          errs=("400", "403", "404", "413", "422"), post=True, opid="amendNote")},
+ "/v1/notes/{id}/amendments": {"post": op("Amend a note (a new note of the same kind pointing at it; notes are never edited): its author only", "notes", [idp],
+                                          body="Amendment", ok=created(), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="amendNote")},
  "/v1/patients/{id}/measurements": {
     "get": op("A patient's scores with their severity bands", "measurements", [idp, INC, limit, cursor], ok=resp(200, "Scores", "MeasurementPage"), errs=("400", "403", "404"), opid="listMeasurements"),
     "post": op("Record a score (a PHQ-9 item 9 above 0 makes same-day safety handoffs)", "measurements", [idp], body="NewMeasurement", ok=created(),
@@ -385,7 +387,7 @@ paths.update({
  "/v1/patients/{id}/events": {"get": op("A patient's history, newest first", "events", [idp, limit, numcursor], ok=resp(200, "Events", "EventPage"),
                                         errs=("400", "403", "404"), opid="listPatientEvents")},
  "/v1/events": {"get": op("The integration feed: events of my teams in commit order (never skips), long-polling with `wait`", "events",
-    [P("after", "query", {"type": "string", "pattern": "^[0-9]{1,19}-[0-9]{1,19}$"}, "The `next_cursor` of the previous answer; omit to start at the beginning."),
+    [P("after", "query", {"type": "string", "pattern": "^[0-9]{1,18}-[0-9]{1,18}$"}, "The `next_cursor` of the previous answer; omit to start at the beginning."),
      P("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 100}, "Most events per answer (1-200)."),
      P("wait", "query", {"type": "integer", "minimum": 0, "maximum": 60, "default": 0}, "Seconds to wait for an event when there is none yet (0-60); the answer comes as soon as one commits.")],
     ok=resp(200, "Events after the cursor (possibly none) and the cursor to pass next", "FeedPage"), errs=("400", "403"), opid="readFeed",

@@ -44,7 +44,7 @@ struct HealthController: Sendable {
         let data = try JSONEncoder().encode(body)
         return Response(
             status: ready ? .ok : .serviceUnavailable,
-            headers: [.contentType: "application/json"],
+            headers: ready ? [.contentType: "application/json"] : [.contentType: "application/json", .retryAfter: APILimits.retryAfterSeconds],
             body: .init(byteBuffer: ByteBuffer(bytes: data))
         )
     }

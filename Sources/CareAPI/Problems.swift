@@ -155,12 +155,15 @@ extension Problem {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if status == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"carerelay\"" }
+        // Every 503 says when to come back: the database is usually back within seconds.
+        if status == 503 { headers[.retryAfter] = APILimits.retryAfterSeconds }
         return Response(status: .init(code: status), headers: headers,
                         body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(self))))
     }
 }
 
 extension HTTPField.Name {
+    static let retryAfter = HTTPField.Name("Retry-After")!
     static let requestID = HTTPField.Name("X-Request-Id")!
 }
 

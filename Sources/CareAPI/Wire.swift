@@ -256,6 +256,8 @@ enum APILimits {
     static let maximumBodyBytes = 1024 * 1024
     static let maximumPageSize = 200
     static let maximumNoteCharacters = 50_000
+    /// What a 503 asks the caller to wait (Retry-After, seconds).
+    static let retryAfterSeconds = "2"
 }
 
 /// Query parameters, validated: a wrong one is a 400 that names it.

@@ -85,7 +85,15 @@ public final class CareClient: Sendable {
                 var headers: [String: String] = [:]
                 for header in response.headers { headers[header.name.lowercased()] = header.value }
                 let answer = Answer(status: Int(response.status.code), headers: headers, body: Data(bytes.readableBytesView))
-                guard (200..<300).contains(answer.status) else { throw Self.problem(answer) }
+                guard (200..<300).contains(answer.status) else {
+                    // The server is there but its database is not: wait as it asks (at most
+                    // 10 s a time) and try again with the same Idempotency-Key.
+                    if answer.status == 503, attempt < attempts {
+                        try await Task.sleep(for: .seconds(min(max(Int(answer.headers["retry-after"] ?? "") ?? 1, 0), 10)))
+                        continue
+                    }
+                    throw Self.problem(answer)
+                }
                 return answer
             } catch let error as CareClientError {
                 throw error

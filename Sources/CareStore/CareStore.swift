@@ -18,6 +18,21 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// An open record already does what was asked (409); `existing` is its path.
     case alreadyOpen(String, existing: String)
 
+    /// The refusals the database itself makes, as the store's: row-level security (42501) is
+    /// forbidden; a check, not-null or foreign-key violation (23514, 23502, 23503) is a value
+    /// that cannot be stored, naming the column or rule; a unique violation (23505) a conflict.
+    public init?(refusedBy error: PQError) {
+        let field = error.column ?? error.constraint ?? "the request"
+        switch error.sqlState {
+        case "42501": self = .forbidden("the database refused this for your role on the patient's team")
+        case "23514": self = .invalidValue(InvalidValue(field: field, message: "a value breaks a rule of the record (\(error.constraint ?? "a check"))"))
+        case "23502": self = .invalidValue(InvalidValue(field: field, message: "'\(field)' is required"))
+        case "23503": self = .invalidValue(InvalidValue(field: field, message: "a value names something that does not exist (\(error.constraint ?? "a reference"))"))
+        case "23505": self = .conflict("that already exists (\(error.constraint ?? "a unique rule"))")
+        default: return nil
+        }
+    }
+
     public var description: String {
         switch self {
         case .notFound(let what): "\(what) not found"
@@ -103,19 +118,31 @@ public struct CareStore: Sendable {
             }
             count("carerelay_handoffs_created_total", by: trail.handoffs)
             return result
+        } catch let error as PQError where StoreError(refusedBy: error) != nil {
+            // The database refused what a check above let through: still a refusal, never a 500.
+            let refusal = StoreError(refusedBy: error)!
+            await auditRefused(refusal, actor: actor, trail: trail)
+            throw refusal
         } catch let error as StoreError {
-            if let actor {
-                let outcome: String
-                switch error {
-                case .notFound, .forbidden: outcome = "denied"
-                case .conflict, .invalid, .invalidValue, .moveNotAllowed, .alreadyOpen: outcome = "failed"
-                }
-                if !trail.patients.isEmpty || actor.patientID != nil {
-                    await auditRefusal(actor: actor, patients: trail.patients, outcome: outcome, detail: error.description)
-                    count("carerelay_audit_entries_total", [("outcome", outcome)], by: max(trail.patients.count, 1))
-                }
-            }
+            await auditRefused(error, actor: actor, trail: trail)
             throw error
+        }
+    }
+
+    /// Audits a refusal in a transaction of its own (the command's was rolled back).
+    private func auditRefused(_ error: StoreError, actor: RequestActor?, trail: AuditTrail) async {
+        guard let actor else { return }
+        let outcome: String
+        switch error {
+        case .notFound, .forbidden: outcome = "denied"
+        case .conflict, .invalid, .invalidValue, .moveNotAllowed, .alreadyOpen: outcome = "failed"
+        }
+        // A refusal is always audited: by the patient when one is known, otherwise with no
+        // patient (another team's task looked up by its id, a team the caller is not on).
+        // A request that failed its own rules is audited when it named a patient.
+        if outcome == "denied" || !trail.patients.isEmpty || actor.patientID != nil {
+            await auditRefusal(actor: actor, patients: trail.patients, outcome: outcome, detail: error.description)
+            count("carerelay_audit_entries_total", [("outcome", outcome)], by: max(trail.patients.count, 1))
         }
     }
 

@@ -299,7 +299,7 @@ struct CLITests {
         try await clinic.stop()
     }
 
-    @Test("a write whose answer is lost is retried with the same Idempotency-Key and applied once")
+    @Test("a write whose answer is lost, or that met a 503, is retried with the same Idempotency-Key and applied once")
     func retriedWriteAppliedOnce() async throws {
         let clinic = try await Clinic.start()
         do {
@@ -315,6 +315,19 @@ struct CLITests {
             #expect(Set(proxy.keys).count == 1 && !(proxy.keys.first ?? "").isEmpty, "the retry carries the same key")
             let scores = try await clinic.pool.query("SELECT count(*) FROM measurements WHERE patient_id = \(clinic.patient) AND instrument = 'MADRS'")
             #expect(try scores[0].decode(Int.self, at: 0) == 1)
+
+            // A 503 says when to come back: care waits that long and tries again with the same key.
+            let unavailable = FlakyProxy(upstream: port, dropAnswers: 0, unavailable: 1)
+            let unavailablePort = try unavailable.start()
+            defer { unavailable.stop() }
+            let started = ContinuousClock.now
+            let retried = try await clinic.care(["score", "add", patient, "--madrs", "22"],
+                                                environment: ["CARE_SERVER": "http://127.0.0.1:\(unavailablePort)", "CARE_TOKEN": clinic.tokens["psychiatrist"]!])
+            #expect(retried.status == 0, "\(retried.errors)")
+            #expect(ContinuousClock.now - started >= .seconds(1), "waited as Retry-After asked")
+            #expect(unavailable.keys.count == 2 && Set(unavailable.keys).count == 1, "\(unavailable.keys)")
+            #expect(try await clinic.pool.query("SELECT count(*) FROM measurements WHERE patient_id = \(clinic.patient) AND total = 22")[0]
+                .decode(Int.self, at: 0) == 1)
         } catch {
             try await clinic.stop()
             throw error

@@ -8,14 +8,19 @@ import Glibc
 /// `dropAnswers` requests it forwards the request to the server and then closes the client's
 /// connection without the answer (the write happened; the client saw a network error).
 /// It records each request's Idempotency-Key.
+///
+/// With `unavailable`, the first requests are answered 503 with Retry-After: 1 instead, as
+/// care-server answers while its database is down (not forwarded: nothing happened).
 final class FlakyProxy: Sendable {
     let upstream: Int
     let dropAnswers: Int
+    let unavailable: Int
     private let state = Mutex<(keys: [String], listener: Int32)>(([], -1))
 
-    init(upstream: Int, dropAnswers: Int) {
+    init(upstream: Int, dropAnswers: Int, unavailable: Int = 0) {
         self.upstream = upstream
         self.dropAnswers = dropAnswers
+        self.unavailable = unavailable
     }
 
     var keys: [String] { state.withLock { $0.keys } }
@@ -58,6 +63,12 @@ final class FlakyProxy: Sendable {
         let number = state.withLock { state -> Int in
             state.keys.append(key ?? "")
             return state.keys.count
+        }
+        if number <= unavailable {
+            let body = #"{"detail":"the database is not reachable right now; try again shortly","status":503,"title":"Service unavailable","type":"https://carerelay.example/problems/service-unavailable"}"#
+            let head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+            _ = Self.writeAll(client, Array((head + body).utf8))
+            return
         }
         let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(server) }

@@ -1,6 +1,7 @@
 import CareAPI
 import CareStore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -44,7 +45,7 @@ struct HealthTests {
         }
     }
 
-    @Test("GET /ready is 503 when the database cannot be reached")
+    @Test("GET /ready and the API are 503 with Retry-After when the database cannot be reached")
     func readyWithoutDatabase() async throws {
         let pool = PQPool(
             configuration: PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1),
@@ -55,6 +56,13 @@ struct HealthTests {
             let response = try await client.execute(uri: "/ready", method: .get)
             #expect(response.status == .serviceUnavailable)
             #expect(String(buffer: response.body).contains("unreachable"))
+            #expect(response.headers[HTTPField.Name("Retry-After")!] == "2")
+            // An API request finds no database to check its token against: 503, saying when to come back.
+            let token = "crt_" + String(repeating: "A", count: 43)
+            let api = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(token)"])
+            #expect(api.status == .serviceUnavailable, "\(String(buffer: api.body))")
+            #expect(api.headers[HTTPField.Name("Retry-After")!] == "2")
+            #expect(api.headers[.contentType] == "application/problem+json")
         }
         await pool.close()
     }

@@ -155,3 +155,38 @@ struct LifecycleHTTPTests {
         }
     }
 }
+
+@Suite("Refusals are audited and never a 500", .timeLimit(.minutes(2)))
+struct RefusalTests {
+    @Test("a refusal by an object's id (another team's task, handoff, note) is audited as denied with no patient named")
+    func refusalsByIDAreAudited() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let south = clinic.members["southPsychiatrist"]!
+            let task = try await clinic.store.createTask(patientID: clinic.southPatient, title: "South's task", poolRole: .psychiatrist,
+                                                         by: .system(actingFor: south))
+            try await clinic.app().test(.router) { client in
+                let reply = try await client.call(.post, "/v1/tasks/\(task.lower)/claim", token: clinic.tokens["psychiatrist"])
+                #expect(reply.status == .notFound)
+                let unknown = try await client.call(.get, "/v1/tasks/\(UUID().lower)", token: clinic.tokens["psychiatrist"])
+                #expect(unknown.status == .notFound)
+            }
+            let rows = try await pool.query("""
+                SELECT action, outcome, patient_id IS NULL FROM audit_entries WHERE member_id = \(clinic.members["psychiatrist"]!) ORDER BY id
+                """).map { try $0.decode(String.self, String.self, Bool.self) }
+            #expect(rows.map(\.0) == ["task.claim", "task.read"] && rows.allSatisfy { $0.1 == "denied" && $0.2 }, "\(rows)")
+        }
+    }
+
+    @Test("the database's own refusals are the store's: 42501 forbidden, 23514/23502/23503 a value naming its field, 23505 a conflict")
+    func databaseRefusals() {
+        let rls = StoreError(refusedBy: PQError(.server, "new row violates row-level security policy", sqlState: "42501"))
+        #expect(rls == .forbidden("the database refused this for your role on the patient's team"))
+        let check = StoreError(refusedBy: PQError(.server, "violates check constraint", sqlState: "23514", constraint: "tasks_owner_or_pool"))
+        #expect(check == .invalidValue(InvalidValue(field: "tasks_owner_or_pool", message: "a value breaks a rule of the record (tasks_owner_or_pool)")))
+        let missing = StoreError(refusedBy: PQError(.server, "null value", sqlState: "23502", column: "title"))
+        #expect(missing == .invalidValue(InvalidValue(field: "title", message: "'title' is required")))
+        #expect(StoreError(refusedBy: PQError(.server, "dup", sqlState: "23505")) == .conflict("that already exists (a unique rule)"))
+        #expect(StoreError(refusedBy: PQError(.connection, "gone", sqlState: "08006")) == nil)
+    }
+}

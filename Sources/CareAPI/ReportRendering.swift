@@ -148,7 +148,25 @@ enum ReportRendering {
     // MARK: Markdown
 
     static func markdownCell(_ text: String) -> String {
-        text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+        text.replacingOccurrences(of: "\n", with: " ")
+    }
+
+    /// Text from the records (names, reasons, clinics) as Markdown shows it and nothing more:
+    /// HTML is escaped (a renderer would otherwise run it) and Markdown's own punctuation is
+    /// backslashed, so a name can neither add a link nor break the table.
+    static func markdownText(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\\", "`", "*", "_", "[", "]", "|", "#", "!": out += "\\" + String(character)
+            case "\n", "\r": out += " "
+            default: out.append(character)
+            }
+        }
+        return out
     }
 
     static func sparkline(_ p: ReportPatient) -> String {
@@ -159,7 +177,7 @@ enum ReportRendering {
     static func markdown(_ r: WeeklyReport) -> String {
         let c = r.caseload
         var lines = [
-            "# \(r.teamName): weekly case review, \(r.isoWeek)", "",
+            "# \(markdownText(r.teamName)): weekly case review, \(r.isoWeek)", "",
             "Week of \(day(r.weekStart)) to \(day(r.weekEnd.addingTimeInterval(-1))); data as of \(r.asOf.formatted(Date.ISO8601FormatStyle())).", "",
             "**Caseload** \(c.size) · **response** \(percent(c.responseRate)) (\(c.responders) of \(c.measured)) · **remission** \(percent(c.remissionRate)) (\(c.remitters) of \(c.measured))"
                 + " · **contacts this week** \(c.contactsThisWeek) · **new patients** \(c.newPatients) · **handoffs made** \(c.handoffsProduced)"
@@ -173,10 +191,13 @@ enum ReportRendering {
                 lines += ["", "## \(p.reasons[0].kind.heading)", "",
                           "| Patient | Why listed | Scores | Trend | Treatment | Open work | Referrals |", "|---|---|---|---|---|---|---|"]
             }
-            lines.append("| " + [
-                "**\(p.displayName)** (MRN \(p.mrn), week \(p.weeksInTreatment))", p.reasons.map(\.text).joined(separator: "; "), scores(p), sparkline(p),
-                "\(trial(p)); \(stage(p))", work(p).joined(separator: "; ").nilIfEmpty ?? "–", referrals(p).joined(separator: "; ").nilIfEmpty ?? "–",
-            ].map(markdownCell).joined(separator: " | ") + " |")
+            let name = "**\(markdownText(p.displayName))** (MRN \(markdownText(p.mrn)), week \(p.weeksInTreatment))"
+            let work = work(p).joined(separator: "; ")
+            let referrals = referrals(p).joined(separator: "; ")
+            let recorded: [String] = [p.reasons.map(\.text).joined(separator: "; "), scores(p), sparkline(p), "\(trial(p)); \(stage(p))",
+                                      work.isEmpty ? "–" : work, referrals.isEmpty ? "–" : referrals]
+            let cells: [String] = [name] + recorded.map(markdownText)
+            lines.append("| " + cells.map(markdownCell).joined(separator: " | ") + " |")
         }
         lines += ["", "_Psychotherapy notes are never part of this report._"]
         return lines.joined(separator: "\n") + "\n"

@@ -190,3 +190,28 @@ struct RefusalTests {
         #expect(StoreError(refusedBy: PQError(.connection, "gone", sqlState: "08006")) == nil)
     }
 }
+
+@Suite("The Markdown report shows records as text", .timeLimit(.minutes(2)))
+struct MarkdownEscapeTests {
+    @Test("a name with HTML, a link and a pipe comes out escaped: no HTML, no link, the table intact")
+    func escapes() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let name = "<img src=x onerror=alert(1)> [click](javascript:alert(1)) | *bold*"
+            let patient = try await clinic.store.createPatient(teamID: clinic.north, mrn: "MD-1", displayName: name, enrolledOn: Date(), by: .system())
+            _ = try await clinic.store.recordMeasurement(patientID: patient, score: try Score(.phq9, total: 18), takenAt: Date(),
+                                                         by: .system(actingFor: clinic.members["psychologist"]))
+            try await clinic.app().test(.router) { client in
+                let week = ISOWeek(containing: Date())
+                let reply = try await client.call(.get, "/v1/teams/\(clinic.north.lower)/reports/weekly/\(week)?format=md", token: clinic.tokens["psychologist"])
+                #expect(reply.status == .ok)
+                let markdown = reply.text
+                #expect(!markdown.contains("<img") && markdown.contains("&lt;img src=x onerror=alert(1)&gt;"), "\(markdown)")
+                #expect(markdown.contains(#"\[click\](javascript:alert(1))"#) && markdown.contains(#"\| \*bold\*"#), "\(markdown)")
+                let row = try #require(markdown.split(separator: "\n").first { $0.contains("onerror") })
+                // Seven cells: the name's pipe did not add one.
+                #expect(row.replacingOccurrences(of: #"\|"#, with: "").filter { $0 == "|" }.count == 8, "\(row)")
+            }
+        }
+    }
+}

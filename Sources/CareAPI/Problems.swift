@@ -110,9 +110,17 @@ public struct Problem: Error, Sendable, Codable, Equatable {
     }
 }
 
-/// Gives every response a request id (the caller's X-Request-Id when it is sane) and turns every
-/// error into problem+json.
+/// Gives every response a request id (the caller's X-Request-Id when it is sane) and the
+/// protective headers, and turns every error into problem+json.
 struct ProblemMiddleware: RouterMiddleware {
+    static let protective: [(HTTPField.Name, String)] = [
+        (.cacheControl, "no-store"),
+        (HTTPField.Name("X-Content-Type-Options")!, "nosniff"),
+        (HTTPField.Name("Referrer-Policy")!, "no-referrer"),
+        (HTTPField.Name("X-Frame-Options")!, "DENY"),
+        (.contentSecurityPolicy, "frame-ancestors 'none'"),
+    ]
+
     typealias Context = CareRequestContext
     /// The routes, to tell "no such path" (404) from "not this method" (405).
     let routes: RouteTable
@@ -145,6 +153,8 @@ struct ProblemMiddleware: RouterMiddleware {
             response = try problem.response()
         }
         response.headers[.requestID] = requestID
+        // Patient data is neither cached, sniffed, framed nor leaked through a Referer.
+        for (name, value) in Self.protective where response.headers[name] == nil { response.headers[name] = value }
         return response
     }
 }

@@ -174,6 +174,10 @@ extension Request {
         let buffer = try await request.collectBodyLimited()
         guard buffer.readableBytes > 0 else { throw Problem.badRequest("send a JSON body") }
         let data = Data(buffer: buffer)
+        // Two values for one key would leave the meaning to the parser: refused.
+        if let key = JSONKeys.firstDuplicate(in: buffer.readableBytesView) {
+            throw Problem.badRequest("the body names '\(key)' twice in one object; send each field once")
+        }
         do {
             return try Wire.decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
@@ -361,5 +365,56 @@ extension CareRequestContext {
     /// Runs `body` with this request's caller, audited as `action`.
     func acting<T>(_ action: String, _ request: Request, patient: UUID? = nil, _ body: (Caller) async throws -> T) async throws -> T {
         try await body(try caller(action, request, patient: patient))
+    }
+}
+
+/// Finds an object key that appears twice in the same JSON object. Malformed JSON is left to
+/// the decoder (this answers nil for it).
+enum JSONKeys {
+    static func firstDuplicate(in bytes: some Collection<UInt8>) -> String? {
+        let bytes = Array(bytes)
+        // One entry per open container: the keys seen, for an object; nil for an array.
+        var stack: [Set<String>?] = []
+        var expectingKey = false
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "{"):
+                stack.append([])
+                expectingKey = true
+            case UInt8(ascii: "["):
+                stack.append(nil)
+                expectingKey = false
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if !stack.isEmpty { stack.removeLast() }
+                expectingKey = false
+            case UInt8(ascii: ","):
+                expectingKey = stack.last.map { $0 != nil } ?? false
+            case UInt8(ascii: "\""):
+                let start = index
+                index += 1
+                var escaped = false
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\"") || escaped {
+                    escaped = !escaped && bytes[index] == UInt8(ascii: "\\")
+                    index += 1
+                }
+                guard index < bytes.count else { return nil }
+                if expectingKey, var keys = stack.last ?? nil {
+                    let raw = Array(bytes[start...index])
+                    let key = raw.contains(UInt8(ascii: "\\"))
+                        ? (try? JSONDecoder().decode(String.self, from: Data(raw))) ?? String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
+                        : String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
+                    if keys.contains(key) { return key }
+                    keys.insert(key)
+                    stack[stack.count - 1] = keys
+                    expectingKey = false
+                }
+            default:
+                break
+            }
+            index += 1
+        }
+        return nil
     }
 }

@@ -215,3 +215,32 @@ struct MarkdownEscapeTests {
         }
     }
 }
+
+@Suite("HTTP hygiene", .timeLimit(.minutes(2)))
+struct HygieneTests {
+    @Test("every response carries no-store, nosniff, no-referrer and a frame policy; a body naming a key twice is 400")
+    func headersAndDuplicateKeys() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let ok = try await client.call(.get, "/v1/patients/\(clinic.northPatient.lower)", token: clinic.tokens["psychiatrist"])
+                let refused = try await client.call(.get, "/v1/patients/\(clinic.southPatient.lower)", token: clinic.tokens["psychiatrist"])
+                let anonymous = try await client.call(.get, "/v1/me", token: nil)
+                for reply in [ok, refused, anonymous] {
+                    #expect(reply.headers[.cacheControl] == "no-store")
+                    #expect(reply.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+                    #expect(reply.headers[HTTPField.Name("Referrer-Policy")!] == "no-referrer")
+                    #expect(reply.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
+                    #expect(reply.headers[.contentSecurityPolicy] == "frame-ancestors 'none'")
+                }
+                let twice = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: clinic.tokens["psychiatrist"],
+                                                  json: #"{"kind": "progress", "body": "first", "b\u006fdy": "second"}"#)
+                #expect(twice.status == .badRequest && twice.detail == "the body names 'body' twice in one object; send each field once", "\(twice.text)")
+                let nested = try await client.call(.put, "/v1/patients/\(clinic.northPatient.lower)/care-plan", token: clinic.tokens["psychiatrist"],
+                                                   json: #"{"goals": ["a", "a"], "problems": [], "treatment_line": "x \"goals\": 1"}"#, headers: [.ifMatch: "\"v1\""])
+                #expect(nested.status == .ok, "repeated values and a key-like string inside a value are fine: \(nested.text)")
+                #expect(try await pool.query("SELECT count(*) FROM notes")[0].decode(Int.self, at: 0) == 0)
+            }
+        }
+    }
+}

@@ -223,7 +223,7 @@ schemas = {
  "NewTeam": obj({"name": text(200)}),
  "NewMember": obj({"display_name": text(200), "email": free(320),
                    "roles": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["psychiatrist", "psychologist", "social_worker", "care_manager", "admin", "compliance"]}},
-                   "token_expires_at": req_ts}, ["display_name", "roles"]),
+                   "token_expires_at": {**req_ts, "description": "Default: 90 days from now; at most 365 days away."}}, ["display_name", "roles"]),
  "NewPatient": obj({"team_id": uuid, "mrn": text(64), "display_name": text(200), "enrolled_on": req_date}),
  "PatientStatusChange": obj({"status": {"type": "string", "enum": ["enrolled", "active", "relapse-prevention", "discharged"]}}),
  "CarePlanBody": obj({"goals": {"type": "array", "maxItems": 50, "items": free(1000)},
@@ -295,7 +295,7 @@ weekp = P("week", "path", {"type": "string", "pattern": "^(19[0-9]{2}|2[0-9]{3})
 numcursor = P("cursor", "query", {"type": "string", "pattern": "^[0-9]{1,18}$"}, "The `next_cursor` of the previous page (opaque: pass it back as it came).")
 
 idem = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
-        "description": "Same key and body: the first response is replayed. Same key, other body: 422. Same key while the first is in flight: 409. Kept at least 24 hours."}
+        "description": "Same key and body: the first response is replayed (an answer that held a token or a webhook secret replays as 409 `secret-shown-once`: secrets are shown once). Same key, other body: 422. Same key while the first is in flight: 409. Kept at least 24 hours."}
 reqid = {"X-Request-Id": {"description": "The request id (echoed when the caller sent a sane one).", "schema": {"type": "string"}}}
 def op(summary, tag, params=(), body=None, ok=None, errs=(), post=False, opid=None, desc=None):
     o = {"summary": summary, "tags": [tag], "operationId": opid, "parameters": list(params) + ([idem] if post else [])}

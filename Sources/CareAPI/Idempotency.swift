@@ -14,7 +14,9 @@ struct IdempotencyMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method == .post, let key = request.headers[.idempotencyKey] else {
-            return try await next(request, context)
+            var response = try await next(request, context)
+            response.headers[.shownOnce] = nil
+            return response
         }
         guard (1...255).contains(key.count), key.unicodeScalars.allSatisfy({ (0x20...0x7E).contains($0.value) }) else {
             throw Problem.badRequest("the Idempotency-Key must be 1 to 255 printable ASCII characters")
@@ -33,20 +35,25 @@ struct IdempotencyMiddleware: RouterMiddleware {
         }
         var context = context
         context.idempotency = claim
-        let response: Response
+        var response: Response
         do {
             response = try await next(request, context)
         } catch IdempotencyError.replay(let stored) {
             // Another request with this key committed between the check and our command.
             return Self.replay(stored)
         }
+        // An answer that holds a secret (a token, a webhook's signing secret) is shown once: the
+        // marker never leaves the server, and what is kept for a replay is a 409 saying so.
+        let secret = response.headers[.shownOnce]
+        response.headers[.shownOnce] = nil
         guard claim.isClaimed else { return response }
         // Keep the response with the key; the body is collected and sent on as it was.
         let collector = CollectingWriter()
         try await response.body.write(collector)
         var kept: [String: String] = [:]
         for name in [HTTPField.Name.location, .eTag] { if let value = response.headers[name] { kept[name.canonicalName] = value } }
-        let stored = StoredResponse(status: response.status.code, contentType: response.headers[.contentType], headers: kept, body: Data(buffer: collector.buffer))
+        let stored = secret.map { Self.shownOnce($0, headers: kept) }
+            ?? StoredResponse(status: response.status.code, contentType: response.headers[.contentType], headers: kept, body: Data(buffer: collector.buffer))
         do {
             try await store.recordIdempotentResponse(claim, memberID: principal.memberID, response: stored)
         } catch {
@@ -55,6 +62,17 @@ struct IdempotencyMiddleware: RouterMiddleware {
         var copy = response
         copy.body = .init(byteBuffer: collector.buffer)
         return copy
+    }
+
+    /// What a replay of a request that minted a secret answers: the request was carried out
+    /// (Location names the result), the secret is not kept.
+    static func shownOnce(_ what: String, headers: [String: String]) -> StoredResponse {
+        let problem = Problem("secret-shown-once", title: "Secret shown once", status: .conflict,
+                              detail: "this request was carried out; its answer held a \(what), which is shown only once and not kept to replay. "
+                                  + "Look the result up, or ask for a new \(what)")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return StoredResponse(status: 409, contentType: "application/problem+json", headers: headers, body: (try? encoder.encode(problem)) ?? Data())
     }
 
     static func replay(_ stored: StoredResponse) -> Response {
@@ -82,4 +100,6 @@ struct CollectingWriter: ResponseBodyWriter {
 extension HTTPField.Name {
     public static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
     public static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
+    /// Set by a handler whose answer holds a secret; removed before the answer leaves.
+    static let shownOnce = HTTPField.Name("CareRelay-Shown-Once")!
 }

@@ -128,7 +128,7 @@ struct IntegrationController: Sendable {
             }
             let created = try await store.createSubscription(url: body.url, eventTypes: Array(Set(body.eventTypes)).sorted(), teamID: body.teamId,
                                                              description: body.description ?? "", by: caller)
-            return try Wire.json(WebhookOut(created), status: .created, headers: [.location: "/v1/webhooks/\(created.id.lower)"])
+            return try Wire.json(WebhookOut(created), status: .created, headers: [.location: "/v1/webhooks/\(created.id.lower)", .shownOnce: "secret"])
         }
         v1.get("webhooks") { request, context in
             let query = QueryParameters(request)
@@ -155,7 +155,7 @@ struct IntegrationController: Sendable {
         v1.post("webhooks/:id/rotate-secret") { request, context in
             let id = try context.id()
             let subscription = try await context.acting("webhook.rotate_secret", request) { caller in try await store.rotateSubscriptionSecret(id, by: caller) }
-            return try Wire.json(WebhookOut(subscription))
+            return try Wire.json(WebhookOut(subscription), headers: [.location: "/v1/webhooks/\(id.lower)", .shownOnce: "secret"])
         }
         v1.get("webhooks/:id/deliveries") { request, context in
             let id = try context.id()

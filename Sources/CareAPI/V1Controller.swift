@@ -61,13 +61,21 @@ struct V1Controller: Sendable {
             try checkText(body.displayName, "display_name", max: 200, required: true)
             try checkText(body.email, "email", max: 320)
             guard !body.roles.contains(.integration) else { throw Problem.invalid("integration is for service accounts; create them with care-server admin create-service-account") }
+            // Tokens made through the API expire: in 90 days unless asked otherwise, in a year at most.
+            let now = Date()
+            let expiresAt = body.tokenExpiresAt ?? now.addingTimeInterval(APILimits.defaultTokenDays * 86_400)
+            if expiresAt > now.addingTimeInterval(APILimits.maximumTokenDays * 86_400) {
+                var problem = Problem.invalid("'token_expires_at' is more than \(Int(APILimits.maximumTokenDays)) days away; a token lasts a year at most")
+                problem.field = "token_expires_at"
+                throw problem
+            }
             // The member and their token commit together (or neither does).
             let (member, token) = try await context.acting("member.create", request) { caller in
                 try await store.createMemberWithToken(displayName: body.displayName, email: body.email, teamID: teamID, roles: body.roles,
-                                                      tokenName: "issued by \(principal.displayName)", expiresAt: body.tokenExpiresAt, by: caller)
+                                                      tokenName: "issued by \(principal.displayName)", expiresAt: expiresAt, by: caller)
             }
             return try Wire.json(CreatedMember(id: member.lower, roles: body.roles.map(\.rawValue).sorted(), tokenId: token.id.lower, token: token.token, tokenExpiresAt: token.expiresAt),
-                                 status: .created, headers: [.location: "/v1/teams/\(teamID.lower)/members"])
+                                 status: .created, headers: [.location: "/v1/teams/\(teamID.lower)/members", .shownOnce: "token"])
         }
     }
 

@@ -244,3 +244,35 @@ struct HygieneTests {
         }
     }
 }
+
+@Suite("Secrets are shown once", .timeLimit(.minutes(2)))
+struct ShownOnceTests {
+    @Test("a replayed member creation answers 409 saying the token was shown once; no token is kept; API tokens expire in 90 days, a year at most")
+    func tokens() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let path = "/v1/teams/\(clinic.north.lower)/members"
+                let body = #"{"display_name": "Dr. Once", "roles": ["psychologist"]}"#
+                let first = try await client.call(.post, path, token: clinic.tokens["admin"], json: body, headers: [.idempotencyKey: "mint-1"])
+                #expect(first.status == .created, "\(first.text)")
+                let token = try #require(first.json["token"] as? String)
+                #expect(first.headers[HTTPField.Name("CareRelay-Shown-Once")!] == nil, "the marker never leaves the server")
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                let expires = try #require((first.json["token_expires_at"] as? String).flatMap { formatter.date(from: $0) }, "\(first.text)")
+                #expect(abs(expires.timeIntervalSinceNow - 90 * 86_400) < 600)
+                let replay = try await client.call(.post, path, token: clinic.tokens["admin"], json: body, headers: [.idempotencyKey: "mint-1"])
+                #expect(replay.status == .conflict && replay.problemType == "secret-shown-once", "\(replay.text)")
+                #expect(!replay.text.contains(token) && replay.headers[.location] == path)
+                let kept = try await pool.query("SELECT coalesce(convert_from(response_body, 'UTF8'), '') FROM idempotency_keys WHERE key = 'mint-1'")[0]
+                    .decode(String.self, at: 0)
+                #expect(!kept.contains(token) && !kept.contains("crt_"))
+                #expect(try await pool.query("SELECT count(*) FROM members WHERE display_name = 'Dr. Once'")[0].decode(Int.self, at: 0) == 1)
+                let tooLong = try await client.call(.post, path, token: clinic.tokens["admin"],
+                                                    json: #"{"display_name": "Dr. Forever", "roles": ["psychologist"], "token_expires_at": "2999-01-01T00:00:00Z"}"#)
+                #expect(tooLong.status == .unprocessableContent && tooLong.json["field"] as? String == "token_expires_at", "\(tooLong.text)")
+            }
+        }
+    }
+}

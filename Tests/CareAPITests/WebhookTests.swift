@@ -337,10 +337,17 @@ struct WebhookTests {
             try await receiver.run { url in
                 try await clinic.liveApp().test(.router) { client in
                     let (webhook, old) = try await clinic.subscribe(client, url: url)
-                    let rotated = try await client.call(.post, "/v1/webhooks/\(webhook)/rotate-secret", token: clinic.tokens["integrator"])
+                    let rotated = try await client.call(.post, "/v1/webhooks/\(webhook)/rotate-secret", token: clinic.tokens["integrator"],
+                                                        headers: [.idempotencyKey: "rotate-1"])
                     #expect(rotated.status == .ok)
                     let new = try #require(rotated.json["secret"] as? String)
                     #expect(new != old)
+                    // A replay does not hand the secret out again, and it was never kept.
+                    let replay = try await client.call(.post, "/v1/webhooks/\(webhook)/rotate-secret", token: clinic.tokens["integrator"],
+                                                       headers: [.idempotencyKey: "rotate-1"])
+                    #expect(replay.status == .conflict && replay.problemType == "secret-shown-once" && !replay.text.contains("whsec_"), "\(replay.text)")
+                    #expect(try await clinic.store.pool.query("SELECT count(*) FROM idempotency_keys WHERE convert_from(response_body, 'UTF8') LIKE '%whsec_%'")[0]
+                        .decode(Int.self, at: 0) == 0)
                     let shown = try await client.call(.get, "/v1/webhooks/\(webhook)", token: clinic.tokens["integrator"])
                     #expect(shown.json["secret"] == nil, "the secret is shown only when made")
                     try await clinic.enrol("N-ROT")

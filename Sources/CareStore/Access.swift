@@ -100,11 +100,14 @@ final class AuditTrail: @unchecked Sendable {
 }
 
 extension CommandContext {
-    /// Becomes care_app for the rest of the transaction, with the acting member set for RLS.
+    /// Becomes care_app for the rest of the transaction, with the acting member set for RLS and
+    /// the token and request id the audit trigger writes (migration 0012).
     /// Sent with the transaction's next statement (BEGIN has not gone yet either).
     func enter(_ actor: RequestActor) async {
         await connection.sendWithNext("""
-            SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(actor.principal.memberID.lowercasedString), true)
+            SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(actor.principal.memberID.lowercasedString), true),
+                   set_config('carerelay.token_id', \(actor.principal.tokenID.lowercasedString), true),
+                   set_config('carerelay.request_id', \(actor.requestID), true)
             """)
     }
 

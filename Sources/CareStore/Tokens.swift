@@ -91,18 +91,26 @@ extension CommandContext {
 }
 
 extension CareStore {
+    /// Tokens on their own are the operator's (care-server admin); a request gets one only with
+    /// a new member (`createMemberWithToken`, after the gate).
+    static func operatorsOnly(_ caller: Caller) throws {
+        if caller.request != nil { throw StoreError.forbidden("tokens are issued and revoked by the server's operator (care-server admin)") }
+    }
+
     /// Issues a token for a member (or service account); `expiresAt` nil means it never expires.
     public func issueToken(memberID: UUID, name: String = "", scopes: [Scope] = [], expiresAt: Date?, by caller: Caller) async throws -> IssuedToken {
         let actorID = caller.memberID
+        try Self.operatorsOnly(caller)
         if let expiresAt, expiresAt <= Date() { throw StoreError.invalid("a token must expire in the future") }
-        return try await command(caller) { context in
+        return try await command(caller, asOwner: true) { context in
             try await context.insertToken(memberID: memberID, name: name, scopes: scopes, expiresAt: expiresAt, actorID: actorID)
         }
     }
 
     public func revokeToken(_ tokenID: UUID, by caller: Caller) async throws {
         let actorID = caller.memberID
-        try await command(caller) { context in
+        try Self.operatorsOnly(caller)
+        try await command(caller, asOwner: true) { context in
             let rows = try await context.connection.query("UPDATE api_tokens SET revoked_at = now() WHERE id = \(tokenID) AND revoked_at IS NULL RETURNING member_id")
             guard !rows.isEmpty else {
                 let exists = try await context.connection.query("SELECT 1 FROM api_tokens WHERE id = \(tokenID)")

@@ -31,6 +31,8 @@ public struct CareAPIDependencies: Sendable {
     public var feedSignal: ChangeSignal
     /// Where webhook subscriptions may point.
     public var webhookDestinations: DestinationPolicy
+    /// How long GET /ready waits for the database before answering 503.
+    public var readinessTimeout: Duration = .seconds(2)
 
     /// Without a store, one is made that counts into `metrics`.
     public init(pool: PQPool, migrator: Migrator, store: CareStore? = nil, metrics: CareMetrics = CareMetrics(),

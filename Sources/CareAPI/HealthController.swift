@@ -27,7 +27,7 @@ struct HealthController: Sendable {
         var database = "ok"
         var migrations = "current"
         do {
-            let status = try await withTimeout(.seconds(2)) {
+            let status = try await withTimeout(dependencies.readinessTimeout) {
                 try await dependencies.migrator.status(dependencies.pool)
             }
             if !status.isCurrent {

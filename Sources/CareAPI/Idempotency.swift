@@ -46,7 +46,8 @@ struct IdempotencyMiddleware: RouterMiddleware {
         // marker never leaves the server, and what is kept for a replay is a 409 saying so.
         let secret = response.headers[.shownOnce]
         response.headers[.shownOnce] = nil
-        guard claim.isClaimed else { return response }
+        // Kept already, with the change, in its own transaction (Context.respond).
+        guard claim.isClaimed, claim.kept == nil else { return response }
         // Keep the response with the key; the body is collected and sent on as it was.
         let collector = CollectingWriter()
         try await response.body.write(collector)

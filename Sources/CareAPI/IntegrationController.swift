@@ -126,9 +126,12 @@ struct IntegrationController: Sendable {
             } catch let refused as DestinationRefused {
                 throw Problem.invalid(refused.description)
             }
-            let created = try await store.createSubscription(url: body.url, eventTypes: Array(Set(body.eventTypes)).sorted(), teamID: body.teamId,
-                                                             description: body.description ?? "", by: caller)
-            return try Wire.json(WebhookOut(created), status: .created, headers: [.location: "/v1/webhooks/\(created.id.lower)", .shownOnce: "secret"])
+            return try await context.respond("webhook.create", request) { caller in
+                try await store.createSubscription(url: body.url, eventTypes: Array(Set(body.eventTypes)).sorted(), teamID: body.teamId,
+                                                   description: body.description ?? "", by: caller)
+            } render: { created in
+                try Wire.answer(WebhookOut(created), status: .created, headers: [.location: "/v1/webhooks/\(created.id.lower)", .shownOnce: "secret"])
+            }
         }
         v1.get("webhooks") { request, context in
             let query = QueryParameters(request)
@@ -148,14 +151,16 @@ struct IntegrationController: Sendable {
         for (action, status) in [("pause", SubscriptionStatus.paused), ("resume", .active)] {
             v1.post("webhooks/:id/\(action)") { request, context in
                 let id = try context.id()
-                let subscription = try await context.acting("webhook.\(action)", request) { caller in try await store.setSubscriptionStatus(id, to: status, by: caller) }
-                return try Wire.json(WebhookOut(subscription))
+                return try await context.respond("webhook.\(action)", request) { caller in try await store.setSubscriptionStatus(id, to: status, by: caller) } render: { subscription in
+                    return try Wire.answer(WebhookOut(subscription))
+                }
             }
         }
         v1.post("webhooks/:id/rotate-secret") { request, context in
             let id = try context.id()
-            let subscription = try await context.acting("webhook.rotate_secret", request) { caller in try await store.rotateSubscriptionSecret(id, by: caller) }
-            return try Wire.json(WebhookOut(subscription), headers: [.location: "/v1/webhooks/\(id.lower)", .shownOnce: "secret"])
+            return try await context.respond("webhook.rotate_secret", request) { caller in try await store.rotateSubscriptionSecret(id, by: caller) } render: { subscription in
+                return try Wire.answer(WebhookOut(subscription), headers: [.location: "/v1/webhooks/\(id.lower)", .shownOnce: "secret"])
+            }
         }
         v1.get("webhooks/:id/deliveries") { request, context in
             let id = try context.id()
@@ -170,8 +175,9 @@ struct IntegrationController: Sendable {
         v1.post("webhooks/:id/deliveries/:delivery_id/redeliver") { request, context in
             let id = try context.id()
             let deliveryID = try context.id("delivery_id")
-            let delivery = try await context.acting("webhook.redeliver", request) { caller in try await store.redeliver(subscriptionID: id, deliveryID: deliveryID, by: caller) }
-            return try Wire.json(DeliveryOut(delivery), status: .accepted)
+            return try await context.respond("webhook.redeliver", request) { caller in try await store.redeliver(subscriptionID: id, deliveryID: deliveryID, by: caller) } render: { delivery in
+                return try Wire.answer(DeliveryOut(delivery), status: .accepted)
+            }
         }
     }
 }

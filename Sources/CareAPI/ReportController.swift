@@ -88,12 +88,14 @@ struct ReportController: Sendable {
         v1.post("teams/:id/reports/weekly/:week/snapshots") { request, context in
             let team = try context.id()
             let week = try Self.week(context)
-            let snapshot = try await context.acting("report.snapshot", request) { caller -> ReportSnapshot in
+            // The report is read without claiming the Idempotency-Key; keeping the snapshot claims it.
+            return try await context.respond("report.snapshot", request) { caller -> ReportSnapshot in
                 let report = try await store.weeklyReport(teamID: team, week: week, by: caller)
                 return try await store.keepSnapshot(report, json: Data(ReportJSON.encode(report)), html: ReportRendering.html(report),
                                                     markdown: ReportRendering.markdown(report), by: caller)
+            } render: { snapshot in
+                try Self.snapshotJSON(snapshot, status: .created)
             }
-            return try Self.snapshotResponse(snapshot, format: .json, status: .created)
         }
         v1.get("teams/:id/reports/weekly/:week/snapshots") { request, context in
             let team = try context.id()
@@ -114,12 +116,13 @@ struct ReportController: Sendable {
             let body = try await request.decodeJSON(NewRecommendation.self, context: context)
             try checkText(body.text, "text", max: 10_000, required: true)
             if let task = body.task { try checkText(task.title, "task.title", max: 300, required: true) }
-            let made = try await context.acting("report.recommend", request, patient: body.patientId) { caller in
+            return try await context.respond("report.recommend", request, patient: body.patientId) { caller in
                 try await store.recommend(snapshotID: id, patientID: body.patientId, text: body.text,
                                           task: body.task.map { ($0.title, $0.role, $0.dueAt) }, by: caller)
-            }
-            return try Wire.json(RecommendationOut(id: made.id.lower, snapshotId: id.lower, patientId: made.patientID.lower, noteId: made.noteID.lower,
+            } render: { made in
+                return try Wire.answer(RecommendationOut(id: made.id.lower, snapshotId: id.lower, patientId: made.patientID.lower, noteId: made.noteID.lower,
                                                    taskId: made.taskID?.lower), status: .created)
+            }
         }
     }
 
@@ -129,14 +132,19 @@ struct ReportController: Sendable {
         case .html: return body(snapshot.html, .html, filename: "case-review-\(snapshot.isoWeek)")
         case .md: return body(snapshot.markdown, .md, filename: "case-review-\(snapshot.isoWeek)")
         case .json, .csv:
-            let facts = try Wire.encoder.encode(SnapshotOut(id: snapshot.id.lower, teamId: snapshot.teamID.lower, isoWeek: snapshot.isoWeek,
-                                                            takenBy: snapshot.takenBy.lower, takenAt: snapshot.takenAt))
-            var object = try JSONSerialization.jsonObject(with: facts) as? [String: Any] ?? [:]
-            object["report"] = try JSONSerialization.jsonObject(with: snapshot.report)
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            var headers: HTTPFields = [.contentType: "application/json"]
-            if status == .created { headers[.location] = "/v1/report-snapshots/\(snapshot.id.lower)" }
-            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return try snapshotJSON(snapshot, status: status).response
         }
+    }
+
+    /// A snapshot's facts with the report as it was kept.
+    static func snapshotJSON(_ snapshot: ReportSnapshot, status: HTTPResponse.Status) throws -> Answer {
+        let facts = try Wire.encoder.encode(SnapshotOut(id: snapshot.id.lower, teamId: snapshot.teamID.lower, isoWeek: snapshot.isoWeek,
+                                                        takenBy: snapshot.takenBy.lower, takenAt: snapshot.takenAt))
+        var object = try JSONSerialization.jsonObject(with: facts) as? [String: Any] ?? [:]
+        object["report"] = try JSONSerialization.jsonObject(with: snapshot.report)
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        var headers: HTTPFields = [:]
+        if status == .created { headers[.location] = "/v1/report-snapshots/\(snapshot.id.lower)" }
+        return Wire.answer(bytes: data, status: status, headers: headers)
     }
 }

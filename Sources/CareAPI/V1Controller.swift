@@ -37,9 +37,10 @@ struct V1Controller: Sendable {
             _ = try context.requirePrincipal()
             let body = try await request.decodeJSON(NewTeam.self, context: context)
             try checkText(body.name, "name", max: 200, required: true)
-            let id = try await context.acting("team.create", request) { caller in try await store.createTeam(name: body.name, by: caller) }
-            return try Wire.json(TeamOut(id: id.lower, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines), roles: ["admin"]),
-                                 status: .created, headers: [.location: "/v1/teams/\(id.lower)"])
+            return try await context.respond("team.create", request) { caller in try await store.createTeam(name: body.name, by: caller) } render: { id in
+                return try Wire.answer(TeamOut(id: id.lower, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines), roles: ["admin"]),
+                                       status: .created, headers: [.location: "/v1/teams/\(id.lower)"])
+            }
         }
         v1.get("teams/:id") { _, context in
             let principal = try context.requirePrincipal()
@@ -70,12 +71,15 @@ struct V1Controller: Sendable {
                 throw problem
             }
             // The member and their token commit together (or neither does).
-            let (member, token) = try await context.acting("member.create", request) { caller in
+            return try await context.respond("member.create", request) { caller in
                 try await store.createMemberWithToken(displayName: body.displayName, email: body.email, teamID: teamID, roles: body.roles,
                                                       tokenName: "issued by \(principal.displayName)", expiresAt: expiresAt, by: caller)
+            } render: { created in
+                let (member, token) = created
+                return try Wire.answer(CreatedMember(id: member.lower, roles: body.roles.map(\.rawValue).sorted(), tokenId: token.id.lower, token: token.token,
+                                                     tokenExpiresAt: token.expiresAt),
+                                       status: .created, headers: [.location: "/v1/teams/\(teamID.lower)/members", .shownOnce: "token"])
             }
-            return try Wire.json(CreatedMember(id: member.lower, roles: body.roles.map(\.rawValue).sorted(), tokenId: token.id.lower, token: token.token, tokenExpiresAt: token.expiresAt),
-                                 status: .created, headers: [.location: "/v1/teams/\(teamID.lower)/members", .shownOnce: "token"])
         }
     }
 
@@ -99,10 +103,11 @@ struct V1Controller: Sendable {
             let body = try await request.decodeJSON(NewPatient.self, context: context)
             try checkText(body.mrn, "mrn", max: 64, required: true)
             try checkText(body.displayName, "display_name", max: 200, required: true)
-            let id = try await context.acting("patient.enrol", request) { caller in
+            return try await context.respond("patient.enrol", request) { caller in
                 try await store.createPatient(teamID: body.teamId, mrn: body.mrn, displayName: body.displayName, enrolledOn: body.enrolledOn.date, by: caller)
+            } render: { id in
+                return try Wire.answer(Created(id: id.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)"])
             }
-            return try Wire.json(Created(id: id.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)"])
         }
         v1.get("patients/:id") { request, context in
             let id = try context.id()
@@ -120,11 +125,12 @@ struct V1Controller: Sendable {
                 throw problem
             }
             _ = try context.requirePrincipal()
-            let closed = try await context.acting("patient.status", request, patient: id) { caller in
+            return try await context.respond("patient.status", request, patient: id) { caller in
                 try await store.changePatientStatus(id, to: status, by: caller)
-            }
-            return try Wire.json(Moved(id: id.lower, status: status.rawValue, supersededHandoffIds: closed.handoffs.map(\.lower),
+            } render: { closed in
+                return try Wire.answer(Moved(id: id.lower, status: status.rawValue, supersededHandoffIds: closed.handoffs.map(\.lower),
                                        cancelledTaskIds: closed.tasks.map(\.lower)))
+            }
         }
         v1.get("patients/:id/care-plan") { request, context in
             let id = try context.id()
@@ -229,7 +235,7 @@ struct V1Controller: Sendable {
                     try checkText(body.note, "note", max: 4000)
                     try checkText(body.reason, "reason", max: 1000)
                 }
-                let task = try await context.acting("task.\(action)", request) { caller -> TaskSummary in
+                return try await context.respond("task.\(action)", request) { caller -> TaskSummary in
                     switch action {
                     case "claim": try await store.claimTask(id, by: caller)
                     case "start": try await store.startTask(id, by: caller)
@@ -239,8 +245,9 @@ struct V1Controller: Sendable {
                     case "fail": try await store.failTask(id, reason: body.reason ?? body.note, by: caller)
                     default: try await store.cancelTask(id, reason: body.reason ?? body.note, by: caller)
                     }
+                } render: { task in
+                    return Wire.answer(TaskOut(task))
                 }
-                return try Wire.json(TaskOut(task))
             }
         }
         v1.get("patients/:id/tasks") { request, context in
@@ -258,11 +265,12 @@ struct V1Controller: Sendable {
             try checkText(body.title, "title", max: 300, required: true)
             try checkText(body.description, "description", max: 4000)
             _ = try context.requirePrincipal()
-            let taskID = try await context.acting("task.create", request, patient: id) { caller in
+            return try await context.respond("task.create", request, patient: id) { caller in
                 try await store.createTask(patientID: id, title: body.title, description: body.description ?? "", ownerID: body.ownerId, poolRole: body.poolRole,
                                            priority: body.priority ?? .routine, dueAt: body.dueAt, notBefore: body.notBefore, by: caller)
+            } render: { taskID in
+                return try Wire.answer(Created(id: taskID.lower), status: .created, headers: [.location: "/v1/tasks/\(taskID.lower)"])
             }
-            return try Wire.json(Created(id: taskID.lower), status: .created, headers: [.location: "/v1/tasks/\(taskID.lower)"])
         }
         v1.get("handoffs") { request, context in
             _ = try context.requirePrincipal()
@@ -276,18 +284,20 @@ struct V1Controller: Sendable {
         v1.post("handoffs/:id/acknowledge") { request, context in
             let id = try context.id()
             _ = try context.requirePrincipal()
-            let task = try await context.acting("handoff.acknowledge", request) { caller in try await store.acknowledgeHandoff(id, by: caller) }
-            return try Wire.json(TaskOut(task))
+            return try await context.respond("handoff.acknowledge", request) { caller in try await store.acknowledgeHandoff(id, by: caller) } render: { task in
+                return Wire.answer(TaskOut(task))
+            }
         }
         v1.post("handoffs/:id/reassign") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(Reassignment.self, context: context)
             try checkText(body.reason, "reason", max: 1000, required: true)
             _ = try context.requirePrincipal()
-            let task = try await context.acting("handoff.reassign", request) { caller in
+            return try await context.respond("handoff.reassign", request) { caller in
                 try await store.reassignHandoff(id, to: body.role, member: body.memberId, reason: body.reason, by: caller)
+            } render: { task in
+                return Wire.answer(TaskOut(task))
             }
-            return try Wire.json(TaskOut(task))
         }
     }
 
@@ -348,18 +358,20 @@ struct V1Controller: Sendable {
             try checkText(body.body, "body", max: APILimits.maximumNoteCharacters, required: true)
             _ = try context.requirePrincipal()
             if body.kind == .caseReview { throw Problem.invalid("case-review notes come from the weekly review's recommendations") }
-            let noteID = try await context.acting("note.add", request, patient: id) { caller in
+            return try await context.respond("note.add", request, patient: id) { caller in
                 try await store.addNote(patientID: id, kind: body.kind ?? .progress, body: body.body, by: caller)
+            } render: { noteID in
+                return try Wire.answer(Created(id: noteID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/notes"])
             }
-            return try Wire.json(Created(id: noteID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/notes"])
         }
         v1.post("notes/:id/amendments") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(Amendment.self, context: context)
             try checkText(body.body, "body", max: APILimits.maximumNoteCharacters, required: true)
             _ = try context.requirePrincipal()
-            let amended = try await context.acting("note.amend", request) { caller in try await store.amendNote(id, body: body.body, by: caller) }
-            return try Wire.json(Created(id: amended.id.lower), status: .created, headers: [.location: "/v1/patients/\(amended.patientID.lower)/notes"])
+            return try await context.respond("note.amend", request) { caller in try await store.amendNote(id, body: body.body, by: caller) } render: { amended in
+                return try Wire.answer(Created(id: amended.id.lower), status: .created, headers: [.location: "/v1/patients/\(amended.patientID.lower)/notes"])
+            }
         }
         v1.get("patients/:id/measurements") { request, context in
             let id = try context.id()
@@ -386,11 +398,12 @@ struct V1Controller: Sendable {
                 throw Problem.invalid(error.description)
             }
             let takenAt = body.takenAt ?? Date()
-            let result = try await context.acting("measurement.record", request, patient: id) { caller in
+            return try await context.respond("measurement.record", request, patient: id) { caller in
                 try await store.recordMeasurement(patientID: id, score: score, takenAt: takenAt, by: caller)
+            } render: { result in
+                return try Wire.answer(Created(id: result.measurementID.lower, handoffIds: result.event.handoffIDs.map(\.lower), severity: score.band), status: .created,
+                                       headers: [.location: "/v1/patients/\(id.lower)/measurements"])
             }
-            return try Wire.json(Created(id: result.measurementID.lower, handoffIds: result.event.handoffIDs.map(\.lower), severity: score.band), status: .created,
-                                 headers: [.location: "/v1/patients/\(id.lower)/measurements"])
         }
         v1.get("patients/:id/trials") { request, context in
             let id = try context.id()
@@ -415,11 +428,12 @@ struct V1Controller: Sendable {
                 throw problem
             }
             _ = try context.requirePrincipal()
-            let trialID = try await context.acting("trial.start", request, patient: id) { caller in
+            return try await context.respond("trial.start", request, patient: id) { caller in
                 try await store.startTrial(patientID: id, kind: body.kind, drug: body.drug, dailyDoseMg: body.dailyDoseMg, startedOn: body.startedOn.date,
                                            therapy: body.therapy, highDoseReason: highDoseReason, by: caller)
+            } render: { trialID in
+                return try Wire.answer(Created(id: trialID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/trials"])
             }
-            return try Wire.json(Created(id: trialID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/trials"])
         }
         v1.post("trials/:id/outcome") { request, context in
             let id = try context.id()
@@ -428,13 +442,14 @@ struct V1Controller: Sendable {
             if let adherence = body.adherence, !(0...1).contains(adherence) { throw Problem.badRequest("'adherence' must be from 0 to 1") }
             if let sessions = body.sessions, !(0...1000).contains(sessions) { throw Problem.badRequest("'sessions' must be from 0 to 1000") }
             _ = try context.requirePrincipal()
-            let result = try await context.acting("trial.outcome", request) { caller in
+            return try await context.respond("trial.outcome", request) { caller in
                 try await store.recordTrialOutcome(trialID: id, outcome: body.outcome, stoppedOn: body.stoppedOn.date, adherence: body.adherence,
                                                    sessions: body.sessions, stopReason: body.stopReason, by: caller)
-            }
-            return try Wire.json(OutcomeOut(trialId: id.lower, outcome: result.outcome.rawValue, isFailed: result.isFailure,
+            } render: { result in
+                return Wire.answer(OutcomeOut(trialId: id.lower, outcome: result.outcome.rawValue, isFailed: result.isFailure,
                                             trdReached: result.trdReached, adequacy: AdequacyOut(result.adequacy),
                                             handoffIds: result.events.flatMap(\.handoffIDs).map(\.lower)), status: .created)
+            }
         }
         v1.get("patients/:id/referrals") { request, context in
             let id = try context.id()
@@ -452,22 +467,24 @@ struct V1Controller: Sendable {
             try checkText(body.note, "note", max: 4000)
             try checkText(body.reason, "reason", max: 1000)
             _ = try context.requirePrincipal()
-            let result = try await context.acting("referral.make", request, patient: id) { caller in
+            return try await context.respond("referral.make", request, patient: id) { caller in
                 try await store.makeReferral(patientID: id, kind: body.kind, targetClinic: body.targetClinic, note: body.note ?? "", reason: body.reason,
                                              by: caller)
+            } render: { result in
+                return try Wire.answer(Created(id: result.referralID.lower, handoffIds: result.event.handoffIDs.map(\.lower)), status: .created,
+                                       headers: [.location: "/v1/patients/\(id.lower)/referrals"])
             }
-            return try Wire.json(Created(id: result.referralID.lower, handoffIds: result.event.handoffIDs.map(\.lower)), status: .created,
-                                 headers: [.location: "/v1/patients/\(id.lower)/referrals"])
         }
         v1.post("referrals/:id/status") { request, context in
             let id = try context.id()
             let body = try await request.decodeJSON(ReferralStatusChange.self, context: context)
             try checkText(body.reason, "reason", max: 1000)
             _ = try context.requirePrincipal()
-            let superseded = try await context.acting("referral.status", request) { caller in
+            return try await context.respond("referral.status", request) { caller in
                 try await store.moveReferral(id, to: body.status, reason: body.reason, by: caller)
+            } render: { superseded in
+                return try Wire.answer(Moved(id: id.lower, status: body.status.rawValue, supersededHandoffIds: superseded.map(\.lower)))
             }
-            return try Wire.json(Moved(id: id.lower, status: body.status.rawValue, supersededHandoffIds: superseded.map(\.lower)))
         }
         for (path, record) in [("measurements/:id/entered-in-error", CorrectableRecord.measurement), ("trials/:id/entered-in-error", .trial),
                                ("trials/:id/outcome/entered-in-error", .trialOutcome), ("referrals/:id/entered-in-error", .referral),
@@ -477,10 +494,11 @@ struct V1Controller: Sendable {
                 let body = try await request.decodeJSON(CorrectionBody.self, context: context)
                 try checkText(body.reason, "reason", max: 1000, required: true)
                 _ = try context.requirePrincipal()
-                let correction = try await context.acting("\(record.rawValue.replacingOccurrences(of: "-", with: "_")).entered_in_error", request) { caller in
+                return try await context.respond("\(record.rawValue.replacingOccurrences(of: "-", with: "_")).entered_in_error", request) { caller in
                     try await store.markEnteredInError(record, id: id, reason: body.reason, by: caller)
+                } render: { correction in
+                    return try Wire.answer(CorrectionOut(correction))
                 }
-                return try Wire.json(CorrectionOut(correction))
             }
         }
     }

@@ -81,9 +81,41 @@ enum Wire {
     }
 
     static func json(bytes: some Sequence<UInt8>, status: HTTPResponse.Status, headers: HTTPFields) -> Response {
+        answer(bytes: bytes, status: status, headers: headers).response
+    }
+
+    /// An answer as bytes (what a write keeps with its Idempotency-Key), from the same encodings.
+    static func answer<T: JSONWritable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Answer {
+        var writer = JSONWriter()
+        value.write(to: &writer)
+        return answer(bytes: writer.bytes, status: status, headers: headers)
+    }
+
+    static func answer<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Answer {
+        answer(bytes: try encoder.encode(value), status: status, headers: headers)
+    }
+
+    static func answer(bytes: some Sequence<UInt8>, status: HTTPResponse.Status, headers: HTTPFields) -> Answer {
         var headers = headers
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Answer(status: status, headers: headers, body: ByteBuffer(bytes: bytes))
+    }
+}
+
+/// A rendered answer: what is sent, and what a write keeps to replay.
+struct Answer: Sendable {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var body: ByteBuffer
+
+    var response: Response { Response(status: status, headers: headers, body: .init(byteBuffer: body)) }
+
+    /// As kept with an Idempotency-Key: an answer that holds a secret keeps a 409 saying so.
+    var kept: StoredResponse {
+        var names: [String: String] = [:]
+        for name in [HTTPField.Name.location, .eTag] { if let value = headers[name] { names[name.canonicalName] = value } }
+        if let secret = headers[.shownOnce] { return IdempotencyMiddleware.shownOnce(secret, headers: names) }
+        return StoredResponse(status: status.code, contentType: headers[.contentType], headers: names, body: Data(buffer: body))
     }
 }
 
@@ -363,6 +395,20 @@ extension CareRequestContext {
         let principal = try requirePrincipal()
         return .request(RequestActor(principal: principal, requestID: requestID, action: action, resource: request.uri.path,
                                      patientID: patient, idempotency: idempotency))
+    }
+
+    /// Runs a write for this request's caller and answers with `render` of its result. With an
+    /// Idempotency-Key the answer is made inside the command's transaction and kept with the key
+    /// there, so a write that committed always has its answer to replay, whatever dies after
+    /// COMMIT (the server, the connection, the client).
+    func respond<T: Sendable>(_ action: String, _ request: Request, patient: UUID? = nil, _ body: (Caller) async throws -> T,
+                              render: @escaping @Sendable (T) throws -> Answer) async throws -> Response {
+        let caller = try caller(action, request, patient: patient)
+        idempotency?.keepAnswer { value in
+            guard let value = value as? T else { return nil }
+            return try render(value).kept
+        }
+        return try render(try await body(caller)).response
     }
 
     /// Runs `body` with this request's caller, audited as `action`.

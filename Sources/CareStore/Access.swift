@@ -52,6 +52,11 @@ public final class IdempotencyClaim: Sendable {
     public let requestHash: Data
     /// Set once the key row is committed (in the first command's transaction).
     let claimed = Mutex(false)
+    /// Makes the answer to keep with the key from the command's result, in its transaction.
+    public typealias Answerer = @Sendable (any Sendable) throws -> StoredResponse?
+    private let answerer = Mutex<Answerer?>(nil)
+    /// The answer kept with the key, once its transaction committed.
+    let keptAnswer = Mutex<StoredResponse?>(nil)
 
     public init(key: String, requestHash: Data) {
         self.key = key
@@ -59,6 +64,18 @@ public final class IdempotencyClaim: Sendable {
     }
 
     public var isClaimed: Bool { claimed.withLock { $0 } }
+
+    /// How the command that claims the key makes its answer, so that the answer commits with
+    /// the change and the key (a write that committed always has its answer to replay).
+    public func keepAnswer(_ answer: @escaping Answerer) { answerer.withLock { $0 = answer } }
+
+    /// The answer kept in the claiming command's transaction, if it made one.
+    public var kept: StoredResponse? { keptAnswer.withLock { $0 } }
+
+    func answer(for result: any Sendable) throws -> StoredResponse? {
+        guard let answerer = answerer.withLock({ $0 }) else { return nil }
+        return try answerer(result)
+    }
 }
 
 /// What an earlier request with the same Idempotency-Key got.
@@ -137,6 +154,18 @@ extension CommandContext {
     /// The teams on which the caller holds `permission` (none for the system: it reads no feed).
     func teams(allowing permission: Permission) -> [UUID] {
         CareStore.teams(of: caller, allowing: permission)
+    }
+
+    /// Queues the answer to keep with the key the transaction claimed: it goes to the server with
+    /// COMMIT, so the change, its key and its answer commit together.
+    func keepAnswer(_ result: any Sendable) async throws -> StoredResponse? {
+        guard let actor = acting, let claim = actor.idempotency, let answer = try claim.answer(for: result) else { return nil }
+        await connection.sendWithNext("""
+            UPDATE idempotency_keys SET response_status = \(answer.status), response_type = \(answer.contentType),
+                response_headers = \(PQJSON(answer.headers))::jsonb, response_body = \(answer.body)
+            WHERE member_id = \(actor.principal.memberID) AND key = \(claim.key)
+            """)
+        return answer
     }
 
     /// Claims the request's Idempotency-Key in this transaction: the key commits with the change.

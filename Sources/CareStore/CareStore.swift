@@ -96,23 +96,29 @@ public struct CareStore: Sendable {
     /// `asOwner` keeps the server's rights for the whole transaction (no care_app, no row-level
     /// security): for reads that check the caller themselves and filter by team explicitly,
     /// such as the weekly report across a whole caseload.
-    func command<T: Sendable>(_ caller: Caller, asOwner: Bool = false, isolation: PQConnection.IsolationLevel? = nil,
+    /// `claimsKey` false: a read that a write of the same request follows (the weekly report
+    /// before its snapshot) leaves the Idempotency-Key to that write.
+    func command<T: Sendable>(_ caller: Caller, asOwner: Bool = false, isolation: PQConnection.IsolationLevel? = nil, claimsKey: Bool = true,
                               _ body: @Sendable (CommandContext) async throws -> T) async throws -> T {
         let actor = caller.request
         let trail = AuditTrail()
         do {
             // The whole transaction runs on its connection's executor (see withIsolatedTransaction).
-            let (result, claimedKey) = try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) { connection in
+            let (result, claimed) = try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) { connection in
                 trail.handoffs = 0
                 let context = CommandContext(connection: connection, caller: caller, trail: trail, referenceCache: referenceCache)
                 if let actor, !asOwner { await context.enter(actor) }
-                let claimedKey = try await context.claimIdempotencyKey()
+                let claimedKey = claimsKey ? try await context.claimIdempotencyKey() : false
                 let result = try await body(context)
+                let answer = claimedKey ? try await context.keepAnswer(result) : nil
                 await context.writeAudit(outcome: "allowed")
-                return (result, claimedKey)
+                return (result, (claimedKey, answer))
             }
             // Only a committed key counts as claimed (a retried or failed transaction wrote none).
-            if claimedKey { actor?.idempotency?.claimed.withLock { $0 = true } }
+            if claimed.0 {
+                actor?.idempotency?.claimed.withLock { $0 = true }
+                actor?.idempotency?.keptAnswer.withLock { $0 = claimed.1 }
+            }
             if let actor, !(trail.skipWhenNoPatient && trail.patients.isEmpty && actor.patientID == nil) {
                 count("carerelay_audit_entries_total", [("outcome", "allowed")], by: max(trail.patients.count, 1))
             }

@@ -194,7 +194,8 @@ extension CareStore {
     /// (anyone else adds a note of their own).
     public func amendNote(_ noteID: UUID, body: String, by caller: Caller) async throws -> (id: UUID, patientID: UUID) {
         let authorID = try Self.member(caller, "amends a note")
-        let found = try await command(caller) { context -> (UUID, String, UUID) in
+        // This check leaves the Idempotency-Key to the amendment that follows it.
+        let found = try await command(caller, claimsKey: false) { context -> (UUID, String, UUID) in
             let rows = try await context.connection.query("""
                 SELECT n.patient_id, n.kind, n.author_id, p.team_id FROM notes n JOIN patients p ON p.id = n.patient_id WHERE n.id = \(noteID)
                 """)

@@ -237,7 +237,7 @@ extension CareStore {
     /// the server's rights and explicit team filters (never reading a note's text), and is
     /// audited as a read of each listed patient.
     public func weeklyReport(teamID: UUID, week: ISOWeek, now: Date = Date(), by caller: Caller) async throws -> WeeklyReport {
-        try await command(caller, asOwner: true, isolation: .repeatableRead) { context in
+        try await command(caller, asOwner: true, isolation: .repeatableRead, claimsKey: false) { context in
             try context.authorizeReport(teamID)
             let report = try await ReportBuilder(context: context, teamID: teamID, week: week, now: now).build()
             context.trail.touch(report.patients.compactMap { UUID(uuidString: $0.id) })

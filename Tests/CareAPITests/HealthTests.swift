@@ -31,7 +31,11 @@ struct HealthTests {
     @Test("GET /ready is 503 naming the pending migrations, then 200 once they are applied")
     func readyFollowsMigrations() async throws {
         try await TestDatabase.withPool { pool, _ in
-            let dependencies = try dependencies(pool)
+            var patient = try dependencies(pool)
+            // This test is about migrations, not speed: a loaded box may take more than the 2 s
+            // the server allows a probe (that limit is tested with an unreachable database below).
+            patient.readinessTimeout = .seconds(60)
+            let dependencies = patient
             let app = buildApplication(dependencies, host: "127.0.0.1", port: 0, logger: testLogger())
             try await app.test(.router) { client in
                 let before = try await client.execute(uri: "/ready", method: .get)

@@ -417,3 +417,84 @@ struct AdminCommandTests {
         await pool.close()
     }
 }
+
+/// Issue 14, "retry-safe at the commit boundary": a write's answer commits with it.
+@Suite("The commit boundary", .timeLimit(.minutes(3)))
+struct CommitBoundaryTests {
+    @Test("a write's answer is kept with its Idempotency-Key in the change's own transaction, and replayed as sent")
+    func answerInTheSameTransaction() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let first = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: clinic.tokens["psychologist"],
+                                                  json: #"{"kind": "progress", "body": "Kept with its key"}"#, headers: [.idempotencyKey: "same-txn"])
+                #expect(first.status == .created)
+                let noteID = try #require(first.json["id"] as? String)
+                // The key's row was last written by the transaction that wrote the note.
+                let (keyWriter, noteWriter) = try await pool.query("""
+                    SELECT (SELECT xmin::text FROM idempotency_keys WHERE key = 'same-txn'), (SELECT xmin::text FROM notes WHERE id = \(noteID)::uuid)
+                    """)[0].decode(String.self, String.self)
+                #expect(keyWriter == noteWriter)
+                let replay = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: clinic.tokens["psychologist"],
+                                                   json: #"{"kind": "progress", "body": "Kept with its key"}"#, headers: [.idempotencyKey: "same-txn"])
+                #expect(replay.status == .created && replay.body == first.body && replay.headers[.idempotentReplayed] == "true")
+                #expect(replay.headers[.location] == first.headers[.location])
+            }
+        }
+    }
+
+    @Test("a server killed after COMMIT, its answer lost on the way: a retry with the same key on another server gets the original answer at once")
+    func killedAfterCommit() async throws {
+        let database = try await TestDatabase.shared()
+        let configuration = try await database.makeDatabase()
+        let first = try ServerProcessTests.RunningServer(databaseURL: configuration.conninfo)
+        let firstPort = try await first.waitForPort()
+        let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
+        let store = CareStore(pool: pool, logger: testLogger())
+        let team = try await store.createTeam(name: "Boundary", by: .system())
+        let member = try await store.createMember(displayName: "Dr. Boundary", teamID: team, roles: [.psychiatrist], by: .system())
+        let token = try await store.issueToken(memberID: member, expiresAt: nil, by: .system()).token
+        let patient = try await store.createPatient(teamID: team, mrn: "B-1", displayName: "Bea", enrolledOn: Date(), by: .system())
+        let path = "/v1/patients/\(patient.lowercasedString)/referrals"
+        let body = #"{"kind": "tms", "target_clinic": "Riverside TMS"}"#
+
+        // The proxy forwards the write and loses the answer; then the server dies.
+        let proxy = FlakyProxy(upstream: firstPort, dropAnswers: 1)
+        let proxyPort = try proxy.start()
+        defer { proxy.stop() }
+        do {
+            _ = try await Self.post("http://127.0.0.1:\(proxyPort)\(path)", token: token, key: "kill-1", json: body)
+            Issue.record("the proxy was to lose the answer")
+        } catch {
+            // The answer was lost on the way; the write reached the server.
+        }
+        #expect(try await pool.query("SELECT count(*) FROM referrals WHERE patient_id = \(patient)")[0].decode(Int.self, at: 0) == 1)
+        kill(first.process.processIdentifier, SIGKILL)
+        #expect(try await eventually { first.exited.withLock { $0 } != nil })
+
+        let second = try ServerProcessTests.RunningServer(databaseURL: configuration.conninfo)
+        let secondPort = try await second.waitForPort()
+        let (status, headers, answer) = try await Self.post("http://127.0.0.1:\(secondPort)\(path)", token: token, key: "kill-1", json: body)
+        #expect(status == 201 && headers["Idempotent-Replayed"] == "true", "\(status) \(String(decoding: answer, as: UTF8.self))")
+        let referral = try #require((try JSONSerialization.jsonObject(with: answer) as? [String: Any])?["id"] as? String)
+        let stored = try await pool.query("SELECT id FROM referrals WHERE patient_id = \(patient)").column(UUID.self)
+        #expect(stored.map(\.lowercasedString) == [referral], "the write happened once, and the answer names it")
+        #expect(try await pool.query("SELECT count(*) FROM handoffs WHERE patient_id = \(patient)")[0].decode(Int.self, at: 0) == 4)
+        await pool.close()
+        _ = try await second.terminate()
+    }
+
+    static func post(_ url: String, token: String, key: String, json: String) async throws -> (Int, [String: String], Data) {
+        var post = URLRequest(url: URL(string: url)!)
+        post.httpMethod = "POST"
+        post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        post.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        post.setValue(key, forHTTPHeaderField: "Idempotency-Key")
+        post.httpBody = Data(json.utf8)
+        let (data, response) = try await URLSession.shared.data(for: post)
+        let http = response as! HTTPURLResponse
+        var headers: [String: String] = [:]
+        for (name, value) in http.allHeaderFields { if let name = name as? String, let value = value as? String { headers[name] = value } }
+        return (http.statusCode, headers, data)
+    }
+}

@@ -140,6 +140,7 @@ extension CareStore {
     /// The acting caller's subscriptions, oldest first.
     public func subscriptions(limit: Int, after: UUID?, by caller: Caller) async throws -> Page<WebhookSubscription> {
         try await command(caller) { context in
+            try context.authorizeAnyTeam(.manageWebhooks)
             let principal = try context.requireActing()
             var filter: PQQuery = ""
             if let after {

@@ -67,15 +67,22 @@ public struct DestinationPolicy: Sendable {
         self.allowedNetworks = allowedNetworks
     }
 
-    /// Special-purpose networks (RFC 6890 and friends) no webhook goes to by default.
+    /// The IANA special-purpose address registries (RFC 6890 and its updates) and the IPv6 forms
+    /// that carry an IPv4 address (IPv4-compatible, NAT64, 6to4, Teredo) or reach a site: no
+    /// webhook goes there by default. IPv4-mapped addresses are judged by the IPv4 they carry.
     static let refusedNetworks: [(IPNetwork, String)] = [
         ("0.0.0.0/8", "unspecified"), ("10.0.0.0/8", "private"), ("100.64.0.0/10", "shared (carrier-grade NAT)"),
         ("127.0.0.0/8", "loopback"), ("169.254.0.0/16", "link-local"), ("172.16.0.0/12", "private"),
-        ("192.0.0.0/24", "special-purpose"), ("192.0.2.0/24", "documentation"), ("192.168.0.0/16", "private"),
-        ("198.18.0.0/15", "benchmarking"), ("198.51.100.0/24", "documentation"), ("203.0.113.0/24", "documentation"),
-        ("224.0.0.0/4", "multicast"), ("240.0.0.0/4", "reserved"),
-        ("::/128", "unspecified"), ("::1/128", "loopback"), ("fc00::/7", "private (unique local)"),
-        ("fe80::/10", "link-local"), ("ff00::/8", "multicast"), ("2001:db8::/32", "documentation"),
+        ("192.0.0.0/24", "special-purpose"), ("192.0.2.0/24", "documentation"), ("192.31.196.0/24", "special-purpose (AS112)"),
+        ("192.52.193.0/24", "special-purpose (AMT)"), ("192.88.99.0/24", "special-purpose (6to4 relay)"), ("192.168.0.0/16", "private"),
+        ("192.175.48.0/24", "special-purpose (AS112)"), ("198.18.0.0/15", "benchmarking"), ("198.51.100.0/24", "documentation"),
+        ("203.0.113.0/24", "documentation"), ("224.0.0.0/4", "multicast"), ("240.0.0.0/4", "reserved"), ("255.255.255.255/32", "broadcast"),
+        ("::/128", "unspecified"), ("::1/128", "loopback"), ("::/96", "IPv4-compatible (deprecated)"),
+        ("64:ff9b::/96", "NAT64"), ("64:ff9b:1::/48", "NAT64 (local use)"), ("100::/64", "discard-only"),
+        ("2001::/23", "special-purpose (IETF protocol assignments, Teredo)"), ("2001:db8::/32", "documentation"),
+        ("2002::/16", "6to4"), ("3fff::/20", "documentation"), ("5f00::/16", "special-purpose (SRv6)"),
+        ("fc00::/7", "private (unique local)"), ("fe80::/10", "link-local"), ("fec0::/10", "site-local (deprecated)"),
+        ("ff00::/8", "multicast"),
     ].map { (IPNetwork($0.0)!, $0.1) }
 
     /// The URL's syntax: scheme, host, no credentials. Returns the host and port.
@@ -104,21 +111,17 @@ public struct DestinationPolicy: Sendable {
         }
     }
 
+    /// Refuses an address in a special-purpose network the operator has not allowed. The refusal
+    /// says what kind of network, never which address a name resolved to.
     func check(address: [UInt8], host: String) throws {
-        var candidates = [address]
-        // IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) addresses carry an IPv4 address.
+        var candidate = address
+        // An IPv4-mapped address (::ffff:a.b.c.d) is the IPv4 address it carries.
         if address.count == 16, address[0..<10].allSatisfy({ $0 == 0 }), address[10] == 0xFF, address[11] == 0xFF {
-            candidates.append(Array(address[12...]))
+            candidate = Array(address[12...])
         }
-        if address.count == 16, address[0...11] == [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0] {
-            candidates.append(Array(address[12...]))
-        }
-        for candidate in candidates {
-            if allowedNetworks.contains(where: { $0.contains(candidate) }) { continue }
-            if let (_, kind) = Self.refusedNetworks.first(where: { $0.0.contains(candidate) }) {
-                throw DestinationRefused(
-                    "'\(host)' resolves to \(IPNetwork.format(candidate)), a \(kind) address; webhooks go to public addresses unless the operator allows that network")
-            }
+        if allowedNetworks.contains(where: { $0.contains(candidate) || $0.contains(address) }) { return }
+        if let (_, kind) = Self.refusedNetworks.first(where: { $0.0.contains(candidate) }) {
+            throw DestinationRefused("'\(host)' is or resolves to a \(kind) address; webhooks go to public addresses unless the operator allows that network")
         }
     }
 

@@ -178,6 +178,19 @@ struct RefusalTests {
         }
     }
 
+    @Test("listing webhook subscriptions takes webhooks:manage, like managing them")
+    func webhookListNeedsTheScope() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let clinician = try await client.call(.get, "/v1/webhooks", token: clinic.tokens["psychiatrist"])
+                #expect(clinician.status == .forbidden && clinician.detail == Permission.manageWebhooks.refusal)
+                let integrator = try await client.call(.get, "/v1/webhooks", token: clinic.tokens["integrator"])
+                #expect(integrator.status == .ok)
+            }
+        }
+    }
+
     @Test("the database's own refusals are the store's: 42501 forbidden, 23514/23502/23503 a value naming its field, 23505 a conflict")
     func databaseRefusals() {
         let rls = StoreError(refusedBy: PQError(.server, "new row violates row-level security policy", sqlState: "42501"))

@@ -462,4 +462,23 @@ struct WebhookTests {
         #expect(throws: DestinationRefused.self) { try policy.checkSyntax("gopher://x") }
         #expect(throws: Never.self) { try policy.checkSyntax("https://example.org:8443/hooks?x=1") }
     }
+
+    @Test("every special-purpose network is refused, IPv6 forms that carry an IPv4 address too; public ones pass; a refusal names no address", arguments: [
+        ("http://10.1.2.3/", false), ("http://100.100.100.100/", false), ("http://192.88.99.1/", false), ("http://192.31.196.1/", false),
+        ("http://255.255.255.255/", false), ("http://[::10.0.0.1]/", false), ("http://[::ffff:10.0.0.1]/", false), ("http://[64:ff9b::a00:1]/", false),
+        ("http://[64:ff9b:1::a00:1]/", false), ("http://[2002:a00:1::1]/", false), ("http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/", false),
+        ("http://[fec0::1]/", false), ("http://[3fff::1]/", false), ("http://[100::1]/", false),
+        ("http://93.184.216.34/", true), ("http://[::ffff:93.184.216.34]/", true), ("http://[2606:2800:220:1:248:1893:25c8:1946]/", true),
+    ])
+    func specialPurpose(_ url: String, _ allowed: Bool) async {
+        do {
+            try await DestinationPolicy().check(url)
+            #expect(allowed, "\(url) was let through")
+        } catch let refused as DestinationRefused {
+            #expect(!allowed, "\(url): \(refused)")
+            #expect(refused.description.contains("is or resolves to a") && !refused.description.contains("resolves to 10.") , "\(refused)")
+        } catch {
+            Issue.record("\(url): \(error)")
+        }
+    }
 }

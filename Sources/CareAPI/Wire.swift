@@ -292,9 +292,8 @@ enum APILimits {
     static let maximumBodyBytes = 1024 * 1024
     static let maximumPageSize = 200
     static let maximumNoteCharacters = 50_000
-    /// Tokens made through the API: their default and longest lives.
+    /// Tokens made through the API: their default life (CareStore.maximumRequestTokenDays caps it).
     static let defaultTokenDays: TimeInterval = 90
-    static let maximumTokenDays: TimeInterval = 365
     /// What a 503 asks the caller to wait (Retry-After, seconds).
     static let retryAfterSeconds = "2"
 }

@@ -47,11 +47,19 @@ extension CareStore {
             if let expiresAt, expiresAt <= Date() {
                 throw StoreError.invalidValue(InvalidValue(field: "token_expires_at", message: "'token_expires_at' must be in the future"))
             }
+            // A token made for a request's caller lasts a year at most (an operator's may last longer).
+            if caller.request != nil, (expiresAt ?? .distantFuture) > Date().addingTimeInterval(Self.maximumRequestTokenDays * 86_400) {
+                throw StoreError.invalidValue(InvalidValue(field: "token_expires_at",
+                                                           message: "'token_expires_at' is more than \(Int(Self.maximumRequestTokenDays)) days away; a token lasts a year at most"))
+            }
             let member = try await context.insertMember(trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: false, actorID: caller.memberID)
             let token = try await context.insertToken(memberID: member, name: tokenName, scopes: [], expiresAt: expiresAt, actorID: caller.memberID)
             return (member, token)
         }
     }
+
+    /// The longest life of a token made through the API.
+    public static let maximumRequestTokenDays: TimeInterval = 365
 
     static func checkedMember(_ displayName: String, _ roles: [Role]) throws -> String {
         let trimmed = displayName.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -156,6 +156,9 @@ struct AuthorisationTests {
                 let body = #"{"display_name": "X", "roles": ["psychiatrist"], "token_expires_at": "2001-01-01T00:00:00Z"}"#
                 let stranger = try await client.call(.post, "/v1/teams/\(clinic.south.lower)/members", token: clinic.tokens["admin"], json: body)
                 #expect(stranger.status == .notFound, "\(stranger.text)")
+                let forever = #"{"display_name": "X", "roles": ["psychiatrist"], "token_expires_at": "2999-01-01T00:00:00Z"}"#
+                let strangerForever = try await client.call(.post, "/v1/teams/\(clinic.south.lower)/members", token: clinic.tokens["admin"], json: forever)
+                #expect(strangerForever.status == .notFound, "\(strangerForever.text)")
                 let notAdmin = try await client.call(.post, "/v1/teams/\(clinic.north.lower)/members", token: clinic.tokens["psychiatrist"], json: body)
                 #expect(notAdmin.status == .forbidden, "\(notAdmin.text)")
                 let admin = try await client.call(.post, "/v1/teams/\(clinic.north.lower)/members", token: clinic.tokens["admin"], json: body)

@@ -77,11 +77,13 @@ public func buildApplication(
     host: String,
     port: Int,
     services: [any Service] = [],
+    timeouts: HTTPTimeouts = HTTPTimeouts(),
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     Application(
         router: buildRouter(dependencies),
+        server: .http1(configuration: .init(additionalChannelHandlers: [ReadDeadlineHandler(timeouts: timeouts)])),
         configuration: .init(address: .hostname(host, port: port), serverName: "care-server"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },

@@ -123,6 +123,16 @@ extension CareServerCommand {
         @Flag(help: "Do not apply pending migrations at start (they must already be applied).")
         var noMigrate = false
 
+        @Option(name: .customLong("head-timeout"), help: "Seconds a client has to send a request's headers (or to start one on an open connection).")
+        var headTimeout = 30
+
+        @Option(name: .customLong("body-timeout"), help: "Seconds a client has to send a request's body once its headers are in.")
+        var bodyTimeout = 60
+
+        func validate() throws {
+            guard headTimeout > 0, bodyTimeout > 0 else { throw ValidationError("--head-timeout and --body-timeout must be above 0") }
+        }
+
         @OptionGroup(title: "Webhooks") var webhooks: WebhookOptions
 
         @OptionGroup var database: DatabaseOptions
@@ -160,7 +170,8 @@ extension CareServerCommand {
             let app = buildApplication(
                 CareAPIDependencies(pool: pool, migrator: migrator, store: store, metrics: metrics, feedSignal: feedSignal,
                                     webhookDestinations: settings.destinations),
-                host: host, port: port, services: services, logger: logger,
+                host: host, port: port, services: services,
+                timeouts: HTTPTimeouts(head: .seconds(headTimeout), body: .seconds(bodyTimeout)), logger: logger,
                 onServerRunning: { port in
                     logger.notice("care-server listening", metadata: ["address": "http://\(host):\(port)"])
                 }

@@ -125,3 +125,71 @@ struct ResponsivenessTests {
         }
     }
 }
+
+@Suite("Slow clients are cut off", .timeLimit(.minutes(2)))
+struct ReadDeadlineTests {
+    /// A loopback TCP connection, read and written byte by byte.
+    struct Connection {
+        let socket: Int32
+
+        init(port: Int) throws {
+            socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(port).bigEndian
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { throw CancellationError() }
+            var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        func send(_ text: String) { _ = text.withCString { write(socket, $0, strlen($0)) } }
+
+        /// True once the server has closed the connection (a read returns 0).
+        func closedByServer() -> Bool {
+            var byte: UInt8 = 0
+            return read(socket, &byte, 1) == 0
+        }
+
+        func close() { Glibc.close(socket) }
+    }
+
+    @Test("headers sent a byte at a time, or no request at all, are cut off at the head deadline; an ordinary request is answered")
+    func slowLoris() async throws {
+        let pool = PQPool(configuration: PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1),
+                          options: .init(minimumConnections: 0, maximumConnections: 1))
+        let app = buildApplication(CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded())),
+                                   host: "127.0.0.1", port: 0, services: [], timeouts: HTTPTimeouts(head: .seconds(1), body: .seconds(1)), logger: testLogger())
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            let health = try await client.execute(uri: "/health", method: .get)
+            #expect(health.status == .ok)
+
+            let loris = try Connection(port: port)
+            defer { loris.close() }
+            let idle = try Connection(port: port)
+            defer { idle.close() }
+            let started = ContinuousClock.now
+            let header = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + String(repeating: "a", count: 200)
+            var sent = 0
+            var lorisClosed = false, idleClosed = false
+            // Keep trickling a byte every 50 ms: the head never completes; wait for the server to close both.
+            while ContinuousClock.now - started < .seconds(20), !(lorisClosed && idleClosed) {
+                if !lorisClosed, sent < header.utf8.count {
+                    loris.send(String(header[header.index(header.startIndex, offsetBy: sent)]))
+                    sent += 1
+                }
+                lorisClosed = lorisClosed || loris.closedByServer()
+                idleClosed = idleClosed || idle.closedByServer()
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(lorisClosed && idleClosed, "the server kept a slow client \(lorisClosed ? "" : "(trickling)") \(idleClosed ? "" : "(idle)")")
+            #expect(sent < header.utf8.count, "cut off before the head could complete")
+            #expect(ContinuousClock.now - started < .seconds(10))
+        }
+        await pool.close()
+    }
+}

@@ -283,6 +283,9 @@ responses = {c: {"description": d, "content": {"application/problem+json": {"sch
     "404": "Not found, or not on the caller's teams (existence is not revealed)", "409": "Conflict with the current state, or an Idempotency-Key still in flight (or whose first response was lost)",
     "412": "If-Match does not match the current version", "413": "The body is too large", "422": "Well-formed but not valid, or an Idempotency-Key reused with another body",
     "428": "If-Match is required", "503": "The database is unavailable"}.items()}
+responses["429"] = {"description": "Too many failed authentications from this token or address; wait as Retry-After says",
+                    "content": {"application/problem+json": {"schema": ref("Problem")}},
+                    "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string", "pattern": "^[0-9]+$"}}}}
 responses["503"]["headers"] = {"Retry-After": {"description": "Seconds to wait before trying again (the same Idempotency-Key makes a retried write safe).",
                                                 "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
 STATUS_LIST = {"type": "string", "pattern": "^(requested|accepted|in-progress|on-hold|completed|cancelled|failed)(,(requested|accepted|in-progress|on-hold|completed|cancelled|failed))*$"}
@@ -303,7 +306,7 @@ def op(summary, tag, params=(), body=None, ok=None, errs=(), post=False, opid=No
     if body: o["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
     rs = {}
     rs.update(ok)
-    rs.update(problems("401", *errs, "503"))
+    rs.update(problems("401", *errs, "429", "503"))
     for r in rs.values():
         if "$ref" not in r: r.setdefault("headers", {}).update(reqid)
     o["responses"] = rs

@@ -15,9 +15,12 @@ public struct CareRequestContext: RequestContext {
     /// The Idempotency-Key of a POST, claimed by the first store command of the request.
     public var idempotency: IdempotencyClaim?
     public var maxUploadSize: Int { APILimits.maximumBodyBytes }
+    /// The client's IP address, for limiting failed authentications.
+    public var clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        clientAddress = source.channel.remoteAddress?.ipAddress
     }
 }
 
@@ -33,6 +36,8 @@ public struct CareAPIDependencies: Sendable {
     public var webhookDestinations: DestinationPolicy
     /// How long GET /ready waits for the database before answering 503.
     public var readinessTimeout: Duration = .seconds(2)
+    /// Failed authentications allowed per token and per address before 429.
+    public var authFailures = AuthFailureLimiter()
 
     /// Without a store, one is made that counts into `metrics`.
     public init(pool: PQPool, migrator: Migrator, store: CareStore? = nil, metrics: CareMetrics = CareMetrics(),
@@ -60,7 +65,7 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
     }
     OpenAPIController().addRoutes(to: router)
     let v1 = router.group("v1")
-        .add(middleware: AuthenticationMiddleware(store: dependencies.store))
+        .add(middleware: AuthenticationMiddleware(store: dependencies.store, limiter: dependencies.authFailures))
         .add(middleware: IdempotencyMiddleware(store: dependencies.store))
     MeController(store: dependencies.store).addRoutes(to: v1)
     V1Controller(store: dependencies.store).addRoutes(to: v1)

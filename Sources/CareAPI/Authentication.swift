@@ -5,11 +5,16 @@ import PQ
 
 /// Bearer-token authentication for /v1: the principal goes into the request context, or the
 /// request ends with 401 problem+json. Unknown, revoked and expired tokens look the same.
+///
+/// Failures are counted per token and per client address (`AuthFailureLimiter`): past the
+/// limit the answer is 429 with Retry-After, before the token is looked up.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = CareRequestContext
     let store: CareStore
+    let limiter: AuthFailureLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let address = context.clientAddress
         guard let header = request.headers[.authorization] else {
             throw Problem.unauthorized("send a token: Authorization: Bearer crt_...")
         }
@@ -19,7 +24,12 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         let token = parts[1].drop(while: \.isWhitespace)
         let end = token.lastIndex(where: { !$0.isWhitespace }).map(token.index(after:)) ?? token.startIndex
-        guard let principal = try await store.authenticate(token: String(token[..<end])) else {
+        let presented = String(token[..<end])
+        if let wait = limiter.retryAfter(token: presented, address: address) {
+            throw Problem.tooManyAttempts(retryAfter: wait)
+        }
+        guard let principal = try await store.authenticate(token: presented) else {
+            limiter.recordFailure(token: presented, address: address)
             throw Problem.unauthorized("the token is unknown, expired or revoked")
         }
         var context = context

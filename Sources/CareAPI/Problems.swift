@@ -18,6 +18,8 @@ public struct Problem: Error, Sendable, Codable, Equatable {
     public var accepted: [String]?
     /// The path of the open record that conflicts (a second referral of the same kind).
     public var existing: String?
+    /// Seconds to wait (a 429's Retry-After header); not part of the body.
+    public var retryAfter: Int?
 
     enum CodingKeys: String, CodingKey {
         case type, title, status, detail, field, accepted, existing
@@ -47,6 +49,14 @@ public struct Problem: Error, Sendable, Codable, Equatable {
 
     public static func forbidden(_ detail: String) -> Problem {
         Problem("forbidden", title: "Forbidden", status: .forbidden, detail: detail)
+    }
+
+    /// Too many failed authentications from this token or address: come back after `retryAfter` s.
+    public static func tooManyAttempts(retryAfter: Int) -> Problem {
+        var problem = Problem("too-many-attempts", title: "Too many attempts", status: .tooManyRequests,
+                              detail: "too many failed authentications from this token or address; try again in \(retryAfter) s")
+        problem.retryAfter = retryAfter
+        return problem
     }
 
     public static func invalid(_ detail: String) -> Problem {
@@ -167,6 +177,7 @@ extension Problem {
         if status == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"carerelay\"" }
         // Every 503 says when to come back: the database is usually back within seconds.
         if status == 503 { headers[.retryAfter] = APILimits.retryAfterSeconds }
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: .init(code: status), headers: headers,
                         body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(self))))
     }

@@ -1,3 +1,4 @@
+import CareAPI
 import CareDomain
 import CareStore
 import Foundation
@@ -285,6 +286,49 @@ struct ShownOnceTests {
                 let tooLong = try await client.call(.post, path, token: clinic.tokens["admin"],
                                                     json: #"{"display_name": "Dr. Forever", "roles": ["psychologist"], "token_expires_at": "2999-01-01T00:00:00Z"}"#)
                 #expect(tooLong.status == .unprocessableContent && tooLong.json["field"] as? String == "token_expires_at", "\(tooLong.text)")
+            }
+        }
+    }
+}
+
+@Suite("Failed authentications are limited", .timeLimit(.minutes(2)))
+struct AuthFailureTests {
+    @Test("past 10 failures a token is answered 429 with Retry-After before it is looked up; other tokens are not affected")
+    func perToken() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let guess = "crt_" + String(repeating: "B", count: 43)
+                for attempt in 1...10 {
+                    let reply = try await client.call(.get, "/v1/me", token: guess)
+                    #expect(reply.status == .unauthorized, "attempt \(attempt)")
+                }
+                let limited = try await client.call(.get, "/v1/me", token: guess)
+                #expect(limited.status == .tooManyRequests && limited.problemType == "too-many-attempts", "\(limited.text)")
+                let wait = try #require(limited.headers[HTTPField.Name("Retry-After")!].flatMap(Int.init))
+                #expect((1...60).contains(wait))
+                #expect(try await client.call(.get, "/v1/me", token: clinic.tokens["psychiatrist"]).status == .ok)
+            }
+        }
+    }
+
+    @Test("past the per-address limit every token from that address waits")
+    func perAddress() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            var dependencies = CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded()), store: clinic.store,
+                                                   metrics: clinic.metrics)
+            dependencies.authFailures = AuthFailureLimiter(limits: .init(perToken: 10, perAddress: 3, exemptLoopback: false))
+            let limited = dependencies
+            try await buildApplication(limited, host: "127.0.0.1", port: 0, services: [], logger: testLogger()).test(.live) { client in
+                for attempt in 1...3 {
+                    let reply = try await client.call(.get, "/v1/me", token: "crt_" + String(repeating: "C", count: 42) + "\(attempt)")
+                    #expect(reply.status == .unauthorized)
+                }
+                let fourth = try await client.call(.get, "/v1/me", token: "crt_" + String(repeating: "D", count: 43))
+                #expect(fourth.status == .tooManyRequests, "\(fourth.text)")
+                let valid = try await client.call(.get, "/v1/me", token: clinic.tokens["psychiatrist"])
+                #expect(valid.status == .tooManyRequests, "the address waits, whatever token it sends")
             }
         }
     }

@@ -88,7 +88,7 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     Application(
         router: buildRouter(dependencies),
-        server: .http1(configuration: .init(additionalChannelHandlers: [ReadDeadlineHandler(timeouts: timeouts)])),
+        server: .http1(configuration: .init(additionalChannelHandlers: [HeaderLimitHandler(), ReadDeadlineHandler(timeouts: timeouts)])),
         configuration: .init(address: .hostname(host, port: port), serverName: "care-server"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },

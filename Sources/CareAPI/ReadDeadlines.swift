@@ -1,6 +1,8 @@
 import Hummingbird
 import HummingbirdCore
+import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 
 /// How long a client may take to send a request, and to keep a connection idle.
@@ -72,5 +74,29 @@ final class ReadDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func disarm() {
         deadline?.cancel()
         deadline = nil
+    }
+}
+
+/// Answers a request whose headers are larger than the decoder takes (80 KiB) with 431 and a
+/// problem+json, instead of dropping the connection without a word, then closes it.
+final class HeaderLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parser = error as? HTTPParserError, case .headerOverflow = parser else {
+            context.fireErrorCaught(error)
+            return
+        }
+        let body = ByteBuffer(string: #"{"detail":"the request's headers are larger than 80 KiB","status":431,"title":"Request header fields too large","#
+                                 + #""type":"https://carerelay.example/problems/headers-too-large"}"#)
+        let head = HTTPResponse(status: .init(code: 431, reasonPhrase: "Request Header Fields Too Large"),
+                                headerFields: [.contentType: "application/problem+json", .contentLength: String(body.readableBytes), .connection: "close"])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(body)), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 }

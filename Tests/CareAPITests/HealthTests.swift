@@ -193,3 +193,31 @@ struct ReadDeadlineTests {
         await pool.close()
     }
 }
+
+@Suite("Oversized headers", .timeLimit(.minutes(2)))
+struct HeaderLimitTests {
+    @Test("headers over 80 KiB are answered 431 with a problem+json, then the connection closes")
+    func tooLarge() async throws {
+        let pool = PQPool(configuration: PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1),
+                          options: .init(minimumConnections: 0, maximumConnections: 1))
+        let app = buildApplication(CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded())),
+                                   host: "127.0.0.1", port: 0, services: [], logger: testLogger())
+        try await app.test(.live) { client in
+            let connection = try ReadDeadlineTests.Connection(port: try #require(client.port))
+            defer { connection.close() }
+            connection.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + String(repeating: "x", count: 100 * 1024) + "\r\n\r\n")
+            var answer: [UInt8] = []
+            let deadline = ContinuousClock.now + .seconds(20)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while ContinuousClock.now < deadline {
+                let count = read(connection.socket, &buffer, buffer.count)
+                if count == 0 { break }  // closed by the server
+                if count > 0 { answer += buffer[0..<count] }
+            }
+            let text = String(decoding: answer, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 431"), "\(text.prefix(200))")
+            #expect(text.contains("application/problem+json") && text.contains("headers-too-large"), "\(text)")
+        }
+        await pool.close()
+    }
+}

@@ -283,16 +283,19 @@ public actor PQConnection {
             if let rows { results.append(rows) }
             if connectionLost { break }
         }
-        // The sync point.
+        // The sync point. A connection lost there, after every statement answered (a COMMIT
+        // among them), loses nothing: the statements are done, and the connection is discarded
+        // when it is given back. Lost before that, it is a connection failure, never a
+        // protocol violation.
         if !connectionLost, let sync = PQgetResult(conn) {
             let status = PQresultStatus(sync)
             PQclear(sync)
-            if status != PGRES_PIPELINE_SYNC, firstError == nil {
+            if status != PGRES_PIPELINE_SYNC, firstError == nil, !connectionLost {
                 firstError = PQError(.protocolViolation, "pipeline did not end with a sync")
             }
         }
         if let firstError { throw firstError }
-        if connectionLost { throw PQError(.connection, Self.errorMessage(conn)) }
+        if connectionLost, results.count < queries.count { throw PQError(.connection, Self.errorMessage(conn)) }
         return results
     }
 

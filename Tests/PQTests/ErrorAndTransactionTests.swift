@@ -254,3 +254,56 @@ extension Result {
         return nil
     }
 }
+
+@Suite("Backends terminated while transactions commit")
+struct CommitUnderTerminationTests {
+    @Test("every commit either succeeds whole or fails as a connection failure, never as a protocol violation, never half")
+    func terminatedDuringCommit() async throws {
+        let options = PQPool.Options(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .seconds(10))
+        try await TestDatabase.withPool(options: options) { pool, database in
+            _ = try await pool.withConnection { try await $0.query("CREATE TABLE pair (n int NOT NULL, part int NOT NULL, PRIMARY KEY (n, part))", prepared: false) }
+            let done = Atomic(false)
+            // The terminator ends whatever backend the writer is using, over and over.
+            let terminator = Task {
+                var killed = 0
+                while !done.load(ordering: .relaxed) {
+                    let rows = try await database.admin("""
+                        SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                        WHERE datname = \(try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0))
+                          AND pid <> pg_backend_pid() AND state <> 'idle'
+                        """)
+                    killed += try rows[0].decode(Int.self, at: 0)
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 1...8)))
+                }
+                return killed
+            }
+            var outcomes: [Int: Bool] = [:]
+            var violations: [String] = []
+            let deadline = ContinuousClock.now + .seconds(8)
+            var n = 0
+            while ContinuousClock.now < deadline, n < 400 {
+                n += 1
+                do {
+                    // The second insert travels with COMMIT in one pipeline, as the audit entry does.
+                    try await pool.withTransaction { connection in
+                        try await connection.query("INSERT INTO pair VALUES (\(n), 1)")
+                        await connection.sendWithNext("INSERT INTO pair VALUES (\(n), 2)")
+                    }
+                    outcomes[n] = true
+                } catch let error as PQError where error.isConnectionFailure {
+                    outcomes[n] = false
+                } catch {
+                    violations.append("\(n): \(error)")
+                }
+            }
+            done.store(true, ordering: .relaxed)
+            let killed = try await terminator.value
+            #expect(violations.isEmpty, "\(violations)")
+            let parts = try await pool.query("SELECT n, count(*)::int FROM pair GROUP BY n").map { try $0.decode(Int.self, Int.self) }
+            #expect(parts.allSatisfy { $0.1 == 2 }, "a transaction was committed in half: \(parts.filter { $0.1 != 2 })")
+            let stored = Set(parts.map(\.0))
+            for (n, succeeded) in outcomes where succeeded { #expect(stored.contains(n), "transaction \(n) succeeded but is not there") }
+            #expect(killed > 0, "the test never terminated a backend")
+        }
+    }
+}

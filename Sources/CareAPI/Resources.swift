@@ -45,16 +45,36 @@ struct TaskOut: Encodable, Sendable, JSONWritable {
     var notBefore: Date?
     var handoffId: String?
     var statusReason: String?
+    /// A handoff's causes (GET /v1/tasks/{id} only).
+    var causes: [CauseOut]?
+
+    struct CauseOut: Encodable, Sendable, JSONWritable {
+        var eventId: Int64
+        var summary: String
+        var addedAt: Date
+        var withdrawnAt: Date?
+
+        func write(to json: inout JSONWriter) {
+            json.object { o in
+                o.member("added_at") { $0.date(addedAt) }
+                o.member("event_id") { $0.int(Int(eventId)) }
+                o.member("summary") { $0.string(summary) }
+                o.optional("withdrawn_at", withdrawnAt) { $0.date($1) }
+            }
+        }
+    }
 
     init(_ t: TaskSummary) {
         id = t.id.lower; patientId = t.patientID.lower; title = t.title; status = t.status.rawValue; priority = t.priority.rawValue
         ownerId = t.ownerID?.lower; poolRole = t.poolRole?.rawValue; dueAt = t.dueAt; notBefore = t.notBefore; handoffId = t.handoffID?.lower
         statusReason = t.statusReason
+        causes = t.causes?.map { CauseOut(eventId: $0.eventID, summary: $0.summary, addedAt: $0.addedAt, withdrawnAt: $0.withdrawnAt) }
     }
 
     /// By hand: the queue is the most read list (50 of these a page).
     func write(to json: inout JSONWriter) {
         json.object { o in
+            o.optional("causes", causes) { json, causes in json.array(causes) { $1.write(to: &$0) } }
             o.optional("due_at", dueAt) { $0.date($1) }
             o.optional("handoff_id", handoffId) { $0.string($1) }
             o.member("id") { $0.string(id) }

@@ -318,8 +318,16 @@ extension CareStore {
             // A handoff's id names its task too.
             let rows = try await context.connection.query("SELECT \(unescaped: Self.taskColumns) FROM tasks t WHERE t.id = \(taskID) OR t.handoff_id = \(taskID)")
             guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID.lowercasedString)") }
-            let task = try Self.task(row)
+            var task = try Self.task(row)
             _ = try await context.patientTeam(task.patientID, for: .readClinical)
+            if let handoff = task.handoffID {
+                task.causes = try await context.connection.query("""
+                    SELECT event_id, summary, added_at, withdrawn_at FROM handoff_causes WHERE handoff_id = \(handoff) ORDER BY added_at, event_id
+                    """).map { row in
+                    let (event, summary, added, withdrawn) = try row.decode(Int64.self, String.self, Date.self, Date?.self)
+                    return HandoffCause(eventID: event, summary: summary, addedAt: added, withdrawnAt: withdrawn)
+                }
+            }
             return task
         }
     }

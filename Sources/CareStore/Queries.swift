@@ -15,6 +15,16 @@ public struct TaskSummary: Sendable, Equatable {
     public var handoffID: UUID?
     /// Why it was cancelled or failed (or superseded), when it was.
     public var statusReason: String?
+    /// A handoff's causes, when read one task at a time (nil in lists).
+    public var causes: [HandoffCause]?
+}
+
+/// One cause of a handoff: the event that made it or joined it, and whether it was withdrawn.
+public struct HandoffCause: Sendable, Equatable {
+    public var eventID: Int64
+    public var summary: String
+    public var addedAt: Date
+    public var withdrawnAt: Date?
 }
 
 public struct NoteSummary: Sendable, Equatable {

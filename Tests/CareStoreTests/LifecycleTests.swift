@@ -163,8 +163,11 @@ struct LifecycleTests {
                 WHERE h.step_key = 'trial-failed.next-step' AND t.status NOT IN ('completed', 'cancelled', 'failed')
                 """)
             #expect(open.count == 1)
-            let (_, title, causes) = try open[0].decode(UUID.self, String.self, Int.self)
+            let (id, title, causes) = try open[0].decode(UUID.self, String.self, Int.self)
             #expect(causes == 2 && title.hasSuffix("(2 causes)"))
+            // The task read on its own lists both causes.
+            let detail = try await clinic.store.task(id, by: .system())
+            #expect(detail.causes?.count == 2 && detail.causes?.allSatisfy { $0.withdrawnAt == nil && $0.summary.hasPrefix("trial.failed: ") } == true)
             // The other steps are per failure: two each.
             #expect(try await pool.query("SELECT count(*) FROM handoffs WHERE step_key = 'trial-failed.barriers'")[0].decode(Int.self, at: 0) == 2)
             #expect(try await clinic.eventCount(pool, EventType.handoffCauseAdded) == 1)

@@ -158,15 +158,12 @@ enum ReportRendering {
         var out = ""
         for character in text {
             switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
             case "\\", "`", "*", "_", "[", "]", "|", "#", "!": out += "\\" + String(character)
             case "\n", "\r": out += " "
             default: out.append(character)
             }
         }
-        return out
+        return escape(out)
     }
 
     static func sparkline(_ p: ReportPatient) -> String {

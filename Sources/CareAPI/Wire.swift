@@ -71,13 +71,11 @@ enum Wire {
 
     /// The hand-written encoding of the busiest answers (the same document as the Codable one).
     static func json<T: JSONWritable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
-        var writer = JSONWriter()
-        value.write(to: &writer)
-        return json(bytes: writer.bytes, status: status, headers: headers)
+        answer(value, status: status, headers: headers).response
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
-        json(bytes: try encoder.encode(value), status: status, headers: headers)
+        try answer(value, status: status, headers: headers).response
     }
 
     static func json(bytes: some Sequence<UInt8>, status: HTTPResponse.Status, headers: HTTPFields) -> Response {

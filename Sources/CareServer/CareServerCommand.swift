@@ -129,8 +129,15 @@ extension CareServerCommand {
         @Option(name: .customLong("body-timeout"), help: "Seconds a client has to send a request's body once its headers are in.")
         var bodyTimeout = 60
 
+        @Option(name: .customLong("auth-failures-per-token"), help: "Failed authentications a token may have in a minute before 429.")
+        var authFailuresPerToken = 10
+
+        @Option(name: .customLong("auth-failures-per-address"), help: "Failed authentications an address (not loopback) may have in a minute before 429.")
+        var authFailuresPerAddress = 30
+
         func validate() throws {
             guard headTimeout > 0, bodyTimeout > 0 else { throw ValidationError("--head-timeout and --body-timeout must be above 0") }
+            guard authFailuresPerToken > 0, authFailuresPerAddress > 0 else { throw ValidationError("the --auth-failures-per-* limits must be above 0") }
         }
 
         @OptionGroup(title: "Webhooks") var webhooks: WebhookOptions
@@ -167,9 +174,11 @@ extension CareServerCommand {
             if !webhooks.noWebhookDelivery {
                 services.append(WebhookDispatcher(store: store, settings: settings, logger: database.makeLogger("carerelay.webhooks"), metrics: metrics.factory))
             }
+            var dependencies = CareAPIDependencies(pool: pool, migrator: migrator, store: store, metrics: metrics, feedSignal: feedSignal,
+                                                   webhookDestinations: settings.destinations)
+            dependencies.authFailures = AuthFailureLimiter(limits: .init(perToken: authFailuresPerToken, perAddress: authFailuresPerAddress))
             let app = buildApplication(
-                CareAPIDependencies(pool: pool, migrator: migrator, store: store, metrics: metrics, feedSignal: feedSignal,
-                                    webhookDestinations: settings.destinations),
+                dependencies,
                 host: host, port: port, services: services,
                 timeouts: HTTPTimeouts(head: .seconds(headTimeout), body: .seconds(bodyTimeout)), logger: logger,
                 onServerRunning: { port in

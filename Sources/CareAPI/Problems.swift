@@ -158,7 +158,7 @@ struct ProblemMiddleware: RouterMiddleware {
             var problem = Problem.from(error)
             problem.requestID = requestID
             if problem.status >= 500 {
-                context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+                context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)", "status": "\(problem.status)"])
             }
             response = try problem.response()
         }

@@ -34,6 +34,8 @@ public actor PQConnection {
     private static let preparedStatementLimit = 1_000
     /// Statements waiting to go to the server with the next one (see `sendWithNext`).
     private var queued: [PQQuery] = []
+    /// Set when the connection answered in a way that leaves it unfit for reuse (the pool discards it).
+    private var broken = false
 
     private init(id: Int, logger: Logger) {
         self.id = id
@@ -210,8 +212,10 @@ public actor PQConnection {
         let sqlState = field(CPQ_DIAG_SQLSTATE)
         let message = field(CPQ_DIAG_MESSAGE_PRIMARY)
             ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+        // Every error the server sends carries a SQLSTATE; one without is libpq's own, about the
+        // connection (lost before or while the answer came), even before PQstatus says so.
         return PQError(
-            connectionLost && sqlState == nil ? .connection : .server,
+            sqlState == nil ? .connection : .server,
             message.isEmpty ? Self.errorMessage(connection) : message,
             sqlState: sqlState, severity: field(CPQ_DIAG_SEVERITY_NONLOCALIZED),
             detail: field(CPQ_DIAG_MESSAGE_DETAIL), hint: field(CPQ_DIAG_MESSAGE_HINT),
@@ -283,19 +287,24 @@ public actor PQConnection {
             if let rows { results.append(rows) }
             if connectionLost { break }
         }
-        // The sync point. A connection lost there, after every statement answered (a COMMIT
-        // among them), loses nothing: the statements are done, and the connection is discarded
-        // when it is given back. Lost before that, it is a connection failure, never a
-        // protocol violation.
+        // The sync point. When it does not come (a backend told to terminate sends its FATAL
+        // error there, or the connection drops), the connection is unfit for more, and:
+        // - every statement answered and the last was COMMIT: the transaction committed, the
+        //   answer stands (a failure after COMMIT's OK is a success);
+        // - otherwise nothing is known to have committed (an implicit transaction commits only
+        //   at the sync): a connection failure, never a protocol violation.
+        let answeredCommit = results.count == queries.count
+            && queries.last?.sql.trimmingCharacters(in: .whitespaces).uppercased() == "COMMIT"
+        var synced = false
         if !connectionLost, let sync = PQgetResult(conn) {
-            let status = PQresultStatus(sync)
+            synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
             PQclear(sync)
-            if status != PGRES_PIPELINE_SYNC, firstError == nil, !connectionLost {
-                firstError = PQError(.protocolViolation, "pipeline did not end with a sync")
-            }
         }
         if let firstError { throw firstError }
-        if connectionLost, results.count < queries.count { throw PQError(.connection, Self.errorMessage(conn)) }
+        if !synced {
+            broken = true
+            if !answeredCommit { throw PQError(.connection, connectionLost ? Self.errorMessage(conn) : "the connection broke before the pipeline's sync") }
+        }
         return results
     }
 
@@ -409,7 +418,7 @@ public actor PQConnection {
     /// Returns false when the connection should be thrown away.
     func prepareForReuse() -> Bool {
         queued.removeAll()
-        guard let connection, PQstatus(connection) == CONNECTION_OK else { return false }
+        guard !broken, let connection, PQstatus(connection) == CONNECTION_OK else { return false }
         switch PQtransactionStatus(connection) {
         case PQTRANS_IDLE:
             return true

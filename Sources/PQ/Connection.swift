@@ -293,8 +293,7 @@ public actor PQConnection {
         //   answer stands (a failure after COMMIT's OK is a success);
         // - otherwise nothing is known to have committed (an implicit transaction commits only
         //   at the sync): a connection failure, never a protocol violation.
-        let answeredCommit = results.count == queries.count
-            && queries.last?.sql.trimmingCharacters(in: .whitespaces).uppercased() == "COMMIT"
+        let answeredCommit = results.count == queries.count && results.last?.commandTag == "COMMIT"
         var synced = false
         if !connectionLost, let sync = PQgetResult(conn) {
             synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
@@ -359,7 +358,9 @@ public actor PQConnection {
             throw error
         }
         do {
-            try await query("COMMIT")
+            // As a pipeline even when nothing is queued: COMMIT's answer then stands when the
+            // connection is lost before the sync that follows it (see `runPipeline`).
+            _ = try await pipeline([PQQuery("COMMIT")])
         } catch {
             await rollbackQuietly()
             throw error

@@ -307,3 +307,86 @@ struct CommitUnderTerminationTests {
         }
     }
 }
+
+/// The window between COMMIT's answer and the pipeline's sync, hit every time: a proxy forwards
+/// the server's messages up to a chosen CommandComplete and then cuts the connection.
+@Suite("A connection cut at an exact point of the answer")
+struct CutConnectionTests {
+    /// A pool that reaches `pool`'s database through `cutter`.
+    private func cutPool(_ pool: PQPool, _ cutter: WireCutter) async throws -> PQPool {
+        let name = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
+        return PQPool(configuration: cutter.configuration(database: name),
+                      options: .init(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .seconds(10)), logger: testLogger())
+    }
+
+    @Test("COMMIT answered, then the connection cut before the sync: the transaction succeeded, whole, and the connection is not reused")
+    func cutAfterCommit() async throws {
+        try await TestDatabase.withPool { pool, database in
+            _ = try await pool.withConnection { try await $0.query("CREATE TABLE pair (n int NOT NULL, part int NOT NULL, PRIMARY KEY (n, part))", prepared: false) }
+            let cutter = try WireCutter(database)
+            defer { cutter.stop() }
+            let through = try await cutPool(pool, cutter)
+            // With a statement travelling with COMMIT (as the audit entry and the kept answer do)...
+            cutter.arm(cutAfter: "COMMIT")
+            let firstBackend = try await through.withTransaction { connection in
+                let pid = try await connection.query("SELECT pg_backend_pid()")[0].decode(Int.self, at: 0)
+                try await connection.query("INSERT INTO pair VALUES (1, 1)")
+                await connection.sendWithNext("INSERT INTO pair VALUES (1, 2)")
+                return pid
+            }
+            #expect(cutter.cuts == 1)
+            // ...and with COMMIT alone.
+            cutter.arm(cutAfter: "COMMIT")
+            try await through.withTransaction { connection in
+                try await connection.query("INSERT INTO pair VALUES (2, 1)")
+                try await connection.query("INSERT INTO pair VALUES (2, 2)")
+            }
+            #expect(cutter.cuts == 2)
+            let parts = try await pool.query("SELECT n, count(*)::int FROM pair GROUP BY n ORDER BY n").map { try $0.decode(Int.self, Int.self) }
+            #expect(parts.map(\.0) == [1, 2] && parts.allSatisfy { $0.1 == 2 }, "\(parts)")
+            // The cut connection went away; the next use gets a live one.
+            let nextBackend = try await through.query("SELECT pg_backend_pid()")[0].decode(Int.self, at: 0)
+            #expect(nextBackend != firstBackend)
+            await through.close()
+        }
+    }
+
+    @Test("cut after a statement's answer but before COMMIT's: a connection failure, never a protocol violation, and nothing committed")
+    func cutBeforeCommit() async throws {
+        try await TestDatabase.withPool { pool, database in
+            _ = try await pool.withConnection { try await $0.query("CREATE TABLE pair (n int NOT NULL, part int NOT NULL, PRIMARY KEY (n, part))", prepared: false) }
+            let cutter = try WireCutter(database)
+            defer { cutter.stop() }
+            let through = try await cutPool(pool, cutter)
+            cutter.arm(cutAfter: "INSERT 0 1")
+            await #expect(throws: PQError.self) {
+                do {
+                    try await through.withTransaction { connection in
+                        try await connection.query("INSERT INTO pair VALUES (1, 1)")
+                        try await connection.query("INSERT INTO pair VALUES (1, 2)")
+                    }
+                } catch let error as PQError {
+                    #expect(error.kind == .connection && error.isConnectionFailure, "\(error)")
+                    throw error
+                }
+            }
+            #expect(cutter.cuts == 1)
+            #expect(try await pool.query("SELECT count(*)::int FROM pair")[0].decode(Int.self, at: 0) == 0)
+            // An implicit transaction cut after its first statement's answer: its outcome is not
+            // known to the client (the sync was sent), and it is a connection failure.
+            cutter.arm(cutAfter: "INSERT 0 1")
+            await #expect(throws: PQError.self) {
+                do {
+                    _ = try await through.withConnection { connection in
+                        try await connection.pipeline(["INSERT INTO pair VALUES (3, 1)", "INSERT INTO pair VALUES (3, 2)"])
+                    }
+                } catch let error as PQError {
+                    #expect(error.kind == .connection, "\(error)")
+                    throw error
+                }
+            }
+            #expect(try await through.query("SELECT 1")[0].decode(Int.self, at: 0) == 1)
+            await through.close()
+        }
+    }
+}

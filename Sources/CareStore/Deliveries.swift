@@ -28,16 +28,34 @@ extension CareStore {
     /// between claim and answer) for `lease`. FOR UPDATE SKIP LOCKED lets any number of servers
     /// claim at once without taking the same row; a lapsed claim is taken again, so a delivery
     /// is sent at least once and, while servers stay up, once. Paused subscriptions wait.
-    public func claimDeliveries(limit: Int, lease: Duration, now: Date = Date()) async throws -> [ClaimedDelivery] {
+    ///
+    /// Fair: at most `perSubscription` of one subscription's deliveries, the longest waiting
+    /// first, so one subscription's backlog cannot fill a round; `excluding` names
+    /// subscriptions the dispatcher cannot send to now (their destination is busy or its
+    /// circuit is open).
+    public func claimDeliveries(limit: Int, lease: Duration, perSubscription: Int = 1_000_000, excluding: [UUID] = [],
+                                now: Date = Date()) async throws -> [ClaimedDelivery] {
         try await pool.withTransaction { connection in
             let rows = try await connection.query("""
-                WITH due AS (
-                    SELECT d.id FROM webhook_deliveries d
+                WITH ranked AS (
+                    SELECT d.id, d.next_attempt_at,
+                           row_number() OVER (PARTITION BY d.subscription_id ORDER BY d.next_attempt_at, d.id) AS place
+                    FROM webhook_deliveries d
                     JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.status = 'active'
-                    WHERE (d.status = 'pending' AND d.next_attempt_at <= \(now))
-                       OR (d.status = 'sending' AND d.lease_until < \(now))
-                    ORDER BY d.next_attempt_at
+                    WHERE ((d.status = 'pending' AND d.next_attempt_at <= \(now))
+                       OR (d.status = 'sending' AND d.lease_until < \(now)))
+                      AND d.subscription_id <> ALL(\(excluding)::uuid[])
+                ), candidates AS (
+                    SELECT id FROM ranked WHERE place <= \(perSubscription)
+                    ORDER BY place, next_attempt_at
                     LIMIT \(limit)
+                ), due AS (
+                    -- Locked here (FOR UPDATE cannot go with a window), and checked again: another
+                    -- server may have taken and settled a candidate in between.
+                    SELECT d.id FROM webhook_deliveries d
+                    WHERE d.id IN (SELECT id FROM candidates)
+                      AND ((d.status = 'pending' AND d.next_attempt_at <= \(now))
+                        OR (d.status = 'sending' AND d.lease_until < \(now)))
                     FOR UPDATE OF d SKIP LOCKED
                 )
                 UPDATE webhook_deliveries d
@@ -123,6 +141,29 @@ extension CareStore {
             }
             return true
         }
+    }
+
+    /// Gives a claimed delivery back unsent, to be claimed again at `until`: its attempt is not
+    /// counted (nothing was sent). `reason`, when given, is shown in the delivery's `last_error`.
+    @discardableResult
+    public func deferDelivery(_ delivery: ClaimedDelivery, until: Date, reason: String?) async throws -> Bool {
+        try await pool.query("""
+            UPDATE webhook_deliveries SET status = 'pending', attempts = attempts - 1, lease_until = NULL,
+                next_attempt_at = \(until), last_error = coalesce(\(reason), last_error)
+            WHERE id = \(delivery.id) AND status = 'sending' AND attempts = \(delivery.attempt)
+            RETURNING 1
+            """).count == 1
+    }
+
+    /// Holds the pending deliveries of `subscriptions` until `until` (none is made earlier),
+    /// saying why in their `last_error`: their destination's circuit is open.
+    @discardableResult
+    public func holdDeliveries(of subscriptions: [UUID], until: Date, reason: String) async throws -> Int {
+        try await pool.query("""
+            UPDATE webhook_deliveries SET next_attempt_at = greatest(next_attempt_at, \(until)), last_error = \(reason)
+            WHERE subscription_id = ANY(\(subscriptions)::uuid[]) AND status = 'pending'
+            RETURNING 1
+            """).count
     }
 
     /// Forgets settled deliveries (succeeded or cancelled) older than `age`; dead ones stay

@@ -55,6 +55,15 @@ public struct DestinationRefused: Error, Sendable, Equatable, CustomStringConver
     init(_ description: String) { self.description = description }
 }
 
+/// A destination that passed the check: its host and port, and the address to connect to.
+public struct CheckedDestination: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var address: String
+    /// The host is an address itself: nothing to resolve, nothing to pin.
+    public var hostIsAddress: Bool { IPNetwork.parseAddress(host) != nil }
+}
+
 /// Where webhooks may go: http or https URLs whose host resolves only to public addresses.
 /// Private, loopback, link-local and other special-purpose networks are refused unless the
 /// operator allows them (`--webhook-allow-network 127.0.0.0/8`, for tests and local demos).
@@ -62,9 +71,12 @@ public struct DestinationRefused: Error, Sendable, Equatable, CustomStringConver
 /// resolve elsewhere later).
 public struct DestinationPolicy: Sendable {
     public var allowedNetworks: [IPNetwork]
+    /// Names to addresses (getaddrinfo unless a test says otherwise).
+    public var resolver: @Sendable (String) async throws -> [[UInt8]]
 
-    public init(allowedNetworks: [IPNetwork] = []) {
+    public init(allowedNetworks: [IPNetwork] = [], resolver: @escaping @Sendable (String) async throws -> [[UInt8]] = DestinationPolicy.resolve) {
         self.allowedNetworks = allowedNetworks
+        self.resolver = resolver
     }
 
     /// The IANA special-purpose address registries (RFC 6890 and its updates) and the IPv6 forms
@@ -101,14 +113,18 @@ public struct DestinationPolicy: Sendable {
         return (host, port)
     }
 
-    /// Checks the URL and every address its host resolves to.
-    public func check(_ text: String) async throws {
-        let (host, _) = try checkSyntax(text)
-        let addresses = try await Self.resolve(host)
-        guard !addresses.isEmpty else { throw DestinationRefused("the host '\(host)' of 'url' does not resolve") }
+    /// Checks the URL and every address its host resolves to, and returns the address to
+    /// connect to: one of those checked, so that the connection goes where the check looked
+    /// (a name that resolves elsewhere a moment later is not asked again).
+    @discardableResult
+    public func check(_ text: String) async throws -> CheckedDestination {
+        let (host, port) = try checkSyntax(text)
+        let addresses = try await resolver(host)
+        guard let first = addresses.first else { throw DestinationRefused("the host '\(host)' of 'url' does not resolve") }
         for address in addresses {
             try check(address: address, host: host)
         }
+        return CheckedDestination(host: host, port: port, address: IPNetwork.format(first))
     }
 
     /// Refuses an address in a special-purpose network the operator has not allowed. The refusal
@@ -126,7 +142,7 @@ public struct DestinationPolicy: Sendable {
     }
 
     /// getaddrinfo on a dispatch thread (it blocks), never on the cooperative pool.
-    static func resolve(_ host: String) async throws -> [[UInt8]] {
+    public static func resolve(_ host: String) async throws -> [[UInt8]] {
         if let literal = IPNetwork.parseAddress(host) { return [literal] }
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {

@@ -21,8 +21,18 @@ public struct WebhookSettings: Sendable {
     /// How long a claim holds: a server that dies mid-send leaves the delivery to be taken
     /// again after this. Longer than `timeout`.
     public var lease: Duration = .seconds(60)
-    /// Deliveries claimed (and sent at once) per round.
+    /// Deliveries in flight at once from one server, over every destination.
     public var batchSize = 16
+    /// Deliveries in flight at once to one destination (scheme, host and port), so a slow or
+    /// black-holed receiver holds at most this many of the server's slots.
+    public var perDestinationConcurrency = 2
+    /// Consecutive failures (no answer, no connection, 5xx, 429) that open a destination's
+    /// circuit: its deliveries wait, unsent and uncounted, for `circuitCooldown` (doubling up to
+    /// `circuitCooldownCap` while trials keep failing); then one trial delivery goes, and its
+    /// success closes the circuit.
+    public var circuitThreshold = 5
+    public var circuitCooldown: Duration = .seconds(30)
+    public var circuitCooldownCap: Duration = .seconds(600)
     /// How often to look for due retries when no notification arrives.
     public var idlePoll: Duration = .seconds(5)
     public var destinations = DestinationPolicy()
@@ -80,14 +90,25 @@ public struct IntegrationEventData: Encodable, Sendable {
 
 /// Sends webhook deliveries: claims due ones (SKIP LOCKED, so servers share the work), signs
 /// and POSTs them, and records each answer. Woken by NOTIFY care_webhook_deliveries when the
-/// outbox fills, and every `idlePoll` for retries that fall due.
+/// outbox fills, when one of its sends ends, and every `idlePoll` for retries that fall due.
+///
+/// Fair to every subscription (docs/architecture.md, "Webhooks"): deliveries are claimed a few
+/// per subscription at a time and sent as soon as a slot is free, not in rounds that wait for
+/// their slowest send; a destination has at most `perDestinationConcurrency` in flight; and a
+/// destination that keeps failing has its circuit opened (`DestinationCircuits`). So a
+/// receiver that never answers costs other subscriptions nothing but the slots it holds.
 public final class WebhookDispatcher: Service, Sendable {
     let store: CareStore
     let settings: WebhookSettings
     let logger: Logger
     let client: HTTPClient
     let wakeup = ChangeSignal()
+    let traffic: DestinationTraffic
+    /// HTTP clients that connect a named host to the address its check returned.
+    let pinned: PinnedClients
     /// carerelay_webhook_attempts_total{result}: delivered, failed (to be retried), dead, gone;
+    /// carerelay_webhook_deferred_total{reason}: busy, circuit_open (given back unsent);
+    /// carerelay_webhook_circuits_opened_total;
     /// carerelay_webhook_delivery_seconds: from the event to the receiver's 2xx.
     let metrics: any MetricsFactory
 
@@ -96,11 +117,18 @@ public final class WebhookDispatcher: Service, Sendable {
         self.settings = settings
         self.logger = logger
         self.metrics = metrics
+        let configuration = Self.clientConfiguration(settings)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        pinned = PinnedClients(configuration: configuration, retireAfter: settings.timeout + .seconds(5))
+        traffic = DestinationTraffic(settings: settings)
+    }
+
+    static func clientConfiguration(_ settings: WebhookSettings) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .seconds(5), read: TimeAmount(settings.timeout)))
         configuration.httpVersion = .http1Only
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        return configuration
     }
 
     public func run() async throws {
@@ -114,44 +142,80 @@ public final class WebhookDispatcher: Service, Sendable {
             self.wakeup.close()
         }
         try? await client.shutdown()
+        await pinned.shutdown()
     }
 
+    /// Claims whenever a slot is free and sends each delivery in a task of its own; a send that
+    /// ends wakes the loop to fill its slot. Stopping waits for the sends in flight.
     private func loop() async {
-        while !Task.isCancelled && !wakeup.isClosed {
-            let seen = wakeup.generation
-            do {
-                let sent = try await runOnce()
-                if sent > 0 { continue }
-                var wait = settings.idlePoll
-                if let due = try await store.nextDeliveryDue() {
-                    let untilDue = Duration.milliseconds(Int64(max(0, due.timeIntervalSinceNow) * 1000) + 5)
-                    wait = min(wait, untilDue)
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled && !wakeup.isClosed {
+                let seen = wakeup.generation
+                do {
+                    let started = try await admit { delivery in
+                        group.addTask {
+                            await self.deliver(delivery)
+                            self.traffic.finished(delivery)
+                            self.wakeup.signal()
+                        }
+                    }
+                    if started > 0 { continue }
+                    var wait = settings.idlePoll
+                    if let due = try await store.nextDeliveryDue() {
+                        let untilDue = Duration.milliseconds(Int64(max(0, due.timeIntervalSinceNow) * 1000) + 5)
+                        wait = min(wait, untilDue)
+                    }
+                    await wakeup.wait(since: seen, timeout: wait)
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.error("webhook dispatch failed; trying again", metadata: ["error": "\(error)"])
+                    await wakeup.wait(since: wakeup.generation, timeout: settings.idlePoll)
                 }
-                await wakeup.wait(since: seen, timeout: wait)
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.error("webhook dispatch failed; trying again", metadata: ["error": "\(error)"])
-                await wakeup.wait(since: wakeup.generation, timeout: settings.idlePoll)
             }
         }
     }
 
-    /// One round: claims due deliveries, sends them at once, records the answers. Returns how
-    /// many were claimed.
-    @discardableResult
-    public func runOnce() async throws -> Int {
-        let claimed = try await store.claimDeliveries(limit: settings.batchSize, lease: settings.lease)
-        await withTaskGroup(of: Void.self) { group in
-            for delivery in claimed {
-                group.addTask { await self.deliver(delivery) }
+    /// Claims as many due deliveries as there are free slots, fairly, and hands each one that
+    /// may go now to `start`; one whose destination is busy or whose circuit is open is given
+    /// back unsent. Returns how many were claimed.
+    private func admit(_ start: (ClaimedDelivery) -> Void) async throws -> Int {
+        let free = settings.batchSize - traffic.inFlight
+        guard free > 0 else { return 0 }
+        let claimed = try await store.claimDeliveries(limit: free, lease: settings.lease, perSubscription: settings.perDestinationConcurrency,
+                                                      excluding: traffic.blockedSubscriptions())
+        for delivery in claimed {
+            switch traffic.admit(delivery) {
+            case .send:
+                start(delivery)
+            case .wait(let until, let reason, let circuitOpen):
+                Counter(label: "carerelay_webhook_deferred_total", dimensions: [("reason", circuitOpen ? "circuit_open" : "busy")], factory: metrics).increment()
+                _ = try? await store.deferDelivery(delivery, until: until, reason: reason)
             }
         }
         return claimed.count
     }
 
+    /// One round, for tests and tools: claims due deliveries (as the loop does), sends those
+    /// that may go, and waits for their answers. Returns how many were claimed.
+    @discardableResult
+    public func runOnce() async throws -> Int {
+        var admitted: [ClaimedDelivery] = []
+        let claimed = try await admit { admitted.append($0) }
+        await withTaskGroup(of: Void.self) { group in
+            for delivery in admitted {
+                group.addTask {
+                    await self.deliver(delivery)
+                    self.traffic.finished(delivery)
+                }
+            }
+        }
+        return claimed
+    }
+
     func deliver(_ delivery: ClaimedDelivery) async {
         let result = await send(delivery)
+        let opened = traffic.record(delivery, result: result)
         let retry: Duration?
         switch result {
         case .failed: retry = settings.retryDelay(afterAttempt: delivery.attempt)
@@ -187,11 +251,20 @@ public final class WebhookDispatcher: Service, Sendable {
             // The lease runs out and the delivery is tried again: at least once, never lost.
             logger.error("could not record a webhook attempt", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         }
+        if opened, let circuit = traffic.openCircuit(of: delivery) {
+            Counter(label: "carerelay_webhook_circuits_opened_total", factory: metrics).increment()
+            logger.warning("webhook destination failing; its circuit is open and its deliveries wait", metadata: [
+                "destination": "\(DestinationTraffic.key(delivery.url))", "until": "\(circuit.until.formatted(.iso8601))"])
+            // Its waiting deliveries say why and when, and no server sends them before then.
+            let store = self.store
+            _ = try? await Task { try await store.holdDeliveries(of: circuit.subscriptions, until: circuit.until, reason: circuit.reason) }.value
+        }
     }
 
     func send(_ delivery: ClaimedDelivery) async -> DeliveryResult {
+        let destination: CheckedDestination
         do {
-            try await settings.destinations.check(delivery.url)
+            destination = try await settings.destinations.check(delivery.url)
         } catch let refused as DestinationRefused {
             return .failed(status: nil, error: "destination refused: \(refused.description)")
         } catch {
@@ -214,6 +287,9 @@ public final class WebhookDispatcher: Service, Sendable {
         request.headers.add(name: "webhook-signature", value: WebhookSignature.sign(id: id, timestamp: timestamp, body: body, secrets: delivery.secrets))
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
+            // A named host is connected to at the address just checked (no second lookup that
+            // could answer differently); an address is connected to as it is.
+            let client = destination.hostIsAddress ? self.client : await pinned.client(for: destination)
             let response = try await client.execute(request, timeout: TimeAmount(settings.timeout))
             // The answer's body is read (up to 64 KiB, for the error) and dropped.
             let answer = try? await response.body.collect(upTo: 64 * 1024)

@@ -47,6 +47,7 @@ final class Receiver: Sendable {
             let bytes = try await request.body.collect(upTo: 1 << 20)
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
+            headers["host"] = request.head.authority
             let number = self.received.withLock { $0.count + 1 }
             // Count the request before answering, so a slow answer still shows it arrived.
             self.received.withLock { $0.append(Received(headers: headers, body: Data(buffer: bytes), status: 0)) }

@@ -6,7 +6,7 @@ import Logging
 import PQ
 
 extension CareServerCommand {
-    /// Operator commands against the database (as its owner): teams, members, service accounts
+    /// Operator commands against the database (with the server's rights): teams, members, service accounts
     /// and tokens. With --json each prints exactly one JSON object.
     struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -30,9 +30,11 @@ struct AdminOptions: ParsableArguments {
         if database.logLevel == nil, ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { quiet.logLevel = .warning }
         let opened = try await database.open(logger: quiet)
         defer { opened.close(logger: quiet) }
-        let pool = PQPool(configuration: opened.configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: quiet)
+        try await opened.migrate(Migrator(migrations: Migration.embedded(), logger: quiet), logger: quiet)
+        // An operator's own superuser login is fine here: no warning.
+        let pool = PQPool(configuration: try await opened.serverConfiguration(logger: quiet, warnUnsplit: false),
+                          options: .init(minimumConnections: 0, maximumConnections: 2), logger: quiet)
         do {
-            try await Migrator(migrations: Migration.embedded(), logger: quiet).migrate(pool)
             let value = try await body(CareStore(pool: pool, logger: quiet))
             await pool.close()
             if json {

@@ -32,6 +32,11 @@ struct DatabaseOptions: ParsableArguments {
         valueName: "url"))
     var databaseURL: String?
 
+    @Option(name: .customLong("migration-database-url"), help: ArgumentHelp(
+        "libpq URL of the schema owner's login, for migrations (default: $MIGRATION_DATABASE_URL, else the database URL; the embedded cluster uses care_owner).",
+        valueName: "url"))
+    var migrationDatabaseURL: String?
+
     @Option(name: .customLong("data-dir"), help: ArgumentHelp(
         "Directory of the embedded PostgreSQL cluster (default: $CARE_DATA_DIR, else ~/.local/share/carerelay/postgres, or /var/lib/carerelay/postgres as root).",
         valueName: "path"))
@@ -55,17 +60,25 @@ struct DatabaseOptions: ParsableArguments {
     func open(logger: Logger) async throws -> OpenDatabase {
         let environment = ProcessInfo.processInfo.environment
         if let url = databaseURL ?? environment["DATABASE_URL"], !url.isEmpty {
-            return OpenDatabase(configuration: PQConfiguration(url), embedded: nil, startedHere: false)
+            let migrationURL = [migrationDatabaseURL, environment["MIGRATION_DATABASE_URL"]].compactMap { $0 }.first { !$0.isEmpty } ?? url
+            return OpenDatabase(configuration: PQConfiguration(url), migrationConfiguration: PQConfiguration(migrationURL),
+                                embedded: nil, startedHere: false)
         }
         let directory = dataDirectory ?? environment["CARE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? LocalPostgres.defaultDirectory()
         let cluster = try LocalPostgres(directory: directory, logger: logger)
         let started = try await cluster.startOffPool()
-        let opened = OpenDatabase(
-            configuration: PQConfiguration(cluster.conninfo(database: Self.embeddedDatabase)),
-            embedded: cluster, startedHere: started
-        )
+        // The server logs in as care_server and works as care_service; migrations log in as
+        // care_owner (docs/operations.md, "Database roles"). The superuser only sets them up.
+        let socket = { (user: String) in
+            PQConfiguration.unixSocket(directory: cluster.socketDirectory, port: cluster.port, database: Self.embeddedDatabase, user: user)
+        }
+        var server = socket(DatabaseRoles.server)
+        server.role = DatabaseRoles.service
+        let opened = OpenDatabase(configuration: server, migrationConfiguration: socket(DatabaseRoles.owner), embedded: cluster, startedHere: started)
         do {
             let admin = try await PQConnection.connect(PQConfiguration(cluster.conninfo(database: "postgres")), logger: logger)
+            // Released when `admin` closes, whatever happens.
+            try await admin.query("SELECT pg_advisory_lock(\(DatabaseRoles.bootstrapLock))")
             let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = \(Self.embeddedDatabase)")
             if exists.isEmpty {
                 do {
@@ -73,6 +86,15 @@ struct DatabaseOptions: ParsableArguments {
                 } catch let error as PQError where error.sqlState == "42P04" {
                     // Another care-server created it a moment ago.
                 }
+            }
+            do {
+                try await DatabaseRoles.bootstrap(admin, database: Self.embeddedDatabase)
+                let inside = try await PQConnection.connect(PQConfiguration(cluster.conninfo(database: Self.embeddedDatabase)), logger: logger)
+                defer { Task { await inside.close() } }
+                try await DatabaseRoles.giveObjectsToOwner(inside)
+            } catch {
+                await admin.close()
+                throw error
             }
             await admin.close()
         } catch {
@@ -88,9 +110,54 @@ extension DatabaseOptions {
 }
 
 struct OpenDatabase {
+    /// The server's login (its sessions become care_service).
     var configuration: PQConfiguration
+    /// The schema owner's login, for migrations.
+    var migrationConfiguration: PQConfiguration
     var embedded: LocalPostgres?
     var startedHere: Bool
+
+    /// Applies pending migrations as the schema owner; returns those applied.
+    @discardableResult
+    func migrate(_ migrator: Migrator, logger: Logger) async throws -> [Int] {
+        let pool = PQPool(configuration: migrationConfiguration, options: .init(minimumConnections: 0, maximumConnections: 1), logger: logger)
+        do {
+            let applied = try await migrator.migrate(pool)
+            await pool.close()
+            return applied
+        } catch {
+            await pool.close()
+            throw error
+        }
+    }
+
+    /// The server's configuration, once its login is known: a login that is a member of
+    /// care_service works as it; a superuser or the schema owner runs as itself, with a warning
+    /// (the roles are not split); anything else cannot work and is refused here, in words.
+    func serverConfiguration(logger: Logger, warnUnsplit: Bool = true) async throws -> PQConfiguration {
+        if configuration.role != nil { return configuration }
+        let connection = try await PQConnection.connect(configuration, logger: logger)
+        let login = try await DatabaseRoles.check(connection)
+        await connection.close()
+        if login.isSuperuser || login.ownsTables {
+            guard warnUnsplit else { return configuration }
+            logger.warning("""
+                care-server is logged in as \(login.login), \(login.isSuperuser ? "a superuser" : "the owner of the tables"): \
+                a request that got past a check could change the schema; log in as a role that can only become \
+                care_service and care_app (docs/operations.md, "Database roles")
+                """)
+            return configuration
+        }
+        guard login.canBecomeService, login.canBecomeApp else {
+            throw ServerError("""
+                the login \(login.login) cannot become care_service and care_app: \
+                GRANT care_service, care_app TO \(quoteIdentifier(login.login)); (docs/operations.md, "Database roles")
+                """)
+        }
+        var configuration = configuration
+        configuration.role = DatabaseRoles.service
+        return configuration
+    }
 
     /// Stops the embedded cluster if this process started it.
     func close(logger: Logger) {
@@ -149,21 +216,20 @@ extension CareServerCommand {
             let opened = try await database.open(logger: logger)
             defer { opened.close(logger: logger) }
 
-            let pool = PQPool(
-                configuration: opened.configuration,
-                options: .init(minimumConnections: 2, maximumConnections: database.poolSize),
-                logger: database.makeLogger("carerelay.pq")
-            )
             let migrator = try Migrator(migrations: Migration.embedded(), logger: logger)
             if !noMigrate {
                 do {
-                    let applied = try await migrator.migrate(pool)
+                    let applied = try await opened.migrate(migrator, logger: logger)
                     logger.info("schema current", metadata: ["migrations.applied": "\(applied.count)"])
                 } catch {
-                    await pool.close()
                     throw ServerError("cannot migrate the database: \(error)")
                 }
             }
+            let pool = PQPool(
+                configuration: try await opened.serverConfiguration(logger: logger),
+                options: .init(minimumConnections: 2, maximumConnections: database.poolSize),
+                logger: database.makeLogger("carerelay.pq")
+            )
             let metrics = CareMetrics()
             let store = CareStore(pool: pool, logger: logger, metrics: metrics.factory, cacheReferenceData: true)
             let escalation = EscalationService(store: store, interval: .seconds(60), logger: logger)
@@ -209,7 +275,7 @@ extension CareServerCommand {
             let logger = database.makeLogger("carerelay.migrate")
             let opened = try await database.open(logger: logger)
             defer { opened.close(logger: logger) }
-            let pool = PQPool(configuration: opened.configuration, options: .init(minimumConnections: 0, maximumConnections: 1), logger: logger)
+            let pool = PQPool(configuration: opened.migrationConfiguration, options: .init(minimumConnections: 0, maximumConnections: 1), logger: logger)
             defer { Task { await pool.close() } }
             let migrator = try Migrator(migrations: Migration.embedded(), logger: logger)
             do {

@@ -11,7 +11,7 @@ import Synchronization
 ///   row-level security, asks the one permission gate (`CommandContext.authorize`) before it
 ///   touches a patient, and writes the audit entry in its own transaction.
 /// - The system (`.system`): the server's own work (the escalation job, admin commands run by an
-///   operator, seeding): the owner's rights, no permission check, no audit entry. `actingFor`
+///   operator, seeding): care_service's rights (docs/operations.md, "Database roles"), no permission check, no audit entry. `actingFor`
 ///   is who the records name as having done it (a seeded note's author, say).
 public struct Caller: Sendable {
     public let request: RequestActor?

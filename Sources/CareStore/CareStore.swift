@@ -93,12 +93,12 @@ public struct CareStore: Sendable {
     /// patients it touched before it commits. A refusal is audited too, in a transaction of its
     /// own (the command's was rolled back).
     ///
-    /// `asOwner` keeps the server's rights for the whole transaction (no care_app, no row-level
+    /// `asService` keeps the server's rights (care_service) for the whole transaction (no care_app, no row-level
     /// security): for reads that check the caller themselves and filter by team explicitly,
     /// such as the weekly report across a whole caseload.
     /// `claimsKey` false: a read that a write of the same request follows (the weekly report
     /// before its snapshot) leaves the Idempotency-Key to that write.
-    func command<T: Sendable>(_ caller: Caller, asOwner: Bool = false, isolation: PQConnection.IsolationLevel? = nil, claimsKey: Bool = true,
+    func command<T: Sendable>(_ caller: Caller, asService: Bool = false, isolation: PQConnection.IsolationLevel? = nil, claimsKey: Bool = true,
                               _ body: @Sendable (CommandContext) async throws -> T) async throws -> T {
         let actor = caller.request
         let trail = AuditTrail()
@@ -107,7 +107,7 @@ public struct CareStore: Sendable {
             let (result, claimed) = try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) { connection in
                 trail.handoffs = 0
                 let context = CommandContext(connection: connection, caller: caller, trail: trail, referenceCache: referenceCache)
-                if let actor, !asOwner { await context.enter(actor) }
+                if let actor, !asService { await context.enter(actor) }
                 let claimedKey = claimsKey ? try await context.claimIdempotencyKey() : false
                 let result = try await body(context)
                 let answer = claimedKey ? try await context.keepAnswer(result) : nil

@@ -11,7 +11,7 @@ extension CareStore {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw StoreError.invalid("a team needs a name") }
         // Teams and memberships are written with the server's rights, after the gate (migration 0012).
-        return try await command(caller, asOwner: true) { context in
+        return try await command(caller, asService: true) { context in
             try context.authorizeAnyTeam(.createTeam)
             do {
                 let id = try await context.connection.query("INSERT INTO teams (name) VALUES (\(trimmed)) RETURNING id")[0].decode(UUID.self, at: 0)
@@ -29,7 +29,7 @@ extension CareStore {
     /// A member with their roles on one team.
     public func createMember(displayName: String, email: String? = nil, teamID: UUID, roles: [Role], isServiceAccount: Bool = false, by caller: Caller) async throws -> UUID {
         let trimmed = try Self.checkedMember(displayName, roles)
-        return try await command(caller, asOwner: true) { context in
+        return try await command(caller, asService: true) { context in
             try await context.insertMember(trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: isServiceAccount, actorID: caller.memberID)
         }
     }
@@ -40,7 +40,7 @@ extension CareStore {
     public func createMemberWithToken(displayName: String, email: String? = nil, teamID: UUID, roles: [Role], tokenName: String,
                                       expiresAt: Date?, by caller: Caller) async throws -> (memberID: UUID, token: IssuedToken) {
         let trimmed = try Self.checkedMember(displayName, roles)
-        return try await command(caller, asOwner: true) { context in
+        return try await command(caller, asService: true) { context in
             // The caller's right to the team first: a stranger learns nothing from the rest.
             try await context.requireTeam(teamID)
             try context.authorize(.manageTeam, teamID: teamID, patientID: nil)

@@ -237,7 +237,7 @@ extension CareStore {
     /// the server's rights and explicit team filters (never reading a note's text), and is
     /// audited as a read of each listed patient.
     public func weeklyReport(teamID: UUID, week: ISOWeek, now: Date = Date(), by caller: Caller) async throws -> WeeklyReport {
-        try await command(caller, asOwner: true, isolation: .repeatableRead, claimsKey: false) { context in
+        try await command(caller, asService: true, isolation: .repeatableRead, claimsKey: false) { context in
             try context.authorizeReport(teamID)
             let report = try await ReportBuilder(context: context, teamID: teamID, week: week, now: now).build()
             context.trail.touch(report.patients.compactMap { UUID(uuidString: $0.id) })
@@ -519,7 +519,7 @@ extension CareStore {
     public func keepSnapshot(_ report: WeeklyReport, json: Data, html: String, markdown: String, by caller: Caller) async throws -> ReportSnapshot {
         guard let teamID = UUID(uuidString: report.teamId) else { throw StoreError.invalid("the report names no team") }
         let takenBy = try Self.member(caller, "keeps a snapshot")
-        return try await command(caller, asOwner: true) { context in
+        return try await command(caller, asService: true) { context in
             try context.authorize(.keepReportSnapshot, teamID: teamID, patientID: nil)
             let row = try await context.connection.query("""
                 INSERT INTO report_snapshots (team_id, iso_week, taken_by, report, html, markdown)
@@ -534,7 +534,7 @@ extension CareStore {
 
     /// A kept snapshot, audited as a read of each patient it lists.
     public func snapshot(_ id: UUID, by caller: Caller) async throws -> ReportSnapshot {
-        try await command(caller, asOwner: true) { context in
+        try await command(caller, asService: true) { context in
             let rows = try await context.connection.query("""
                 SELECT team_id, iso_week, taken_by, taken_at, report::text, html, markdown,
                        ARRAY(SELECT (p->>'id') FROM jsonb_array_elements(report->'patients') p)
@@ -555,7 +555,7 @@ extension CareStore {
 
     /// The snapshots kept of a team's report for a week, oldest first.
     public func snapshots(teamID: UUID, week: ISOWeek, by caller: Caller) async throws -> [ReportSnapshotBrief] {
-        try await command(caller, asOwner: true) { context in
+        try await command(caller, asService: true) { context in
             try context.authorizeReport(teamID)
             return try await context.connection.query("""
                 SELECT s.id, s.iso_week, s.taken_by, s.taken_at, (SELECT count(*) FROM report_recommendations r WHERE r.snapshot_id = s.id)

@@ -102,7 +102,7 @@ extension CareStore {
         let actorID = caller.memberID
         try Self.operatorsOnly(caller)
         if let expiresAt, expiresAt <= Date() { throw StoreError.invalid("a token must expire in the future") }
-        return try await command(caller, asOwner: true) { context in
+        return try await command(caller, asService: true) { context in
             try await context.insertToken(memberID: memberID, name: name, scopes: scopes, expiresAt: expiresAt, actorID: actorID)
         }
     }
@@ -110,7 +110,7 @@ extension CareStore {
     public func revokeToken(_ tokenID: UUID, by caller: Caller) async throws {
         let actorID = caller.memberID
         try Self.operatorsOnly(caller)
-        try await command(caller, asOwner: true) { context in
+        try await command(caller, asService: true) { context in
             let rows = try await context.connection.query("UPDATE api_tokens SET revoked_at = now() WHERE id = \(tokenID) AND revoked_at IS NULL RETURNING member_id")
             guard !rows.isEmpty else {
                 let exists = try await context.connection.query("SELECT 1 FROM api_tokens WHERE id = \(tokenID)")

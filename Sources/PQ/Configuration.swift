@@ -6,11 +6,15 @@ public struct PQConfiguration: Sendable, CustomStringConvertible {
     /// Seconds libpq waits for a connection before giving up.
     public var connectTimeout: Int
     public var applicationName: String
+    /// A role every session becomes as soon as it connects (`SET ROLE`): the login must be a
+    /// member of it. `RESET ROLE` goes back to the login itself.
+    public var role: String?
 
-    public init(_ conninfo: String, connectTimeout: Int = 10, applicationName: String = "carerelay") {
+    public init(_ conninfo: String, connectTimeout: Int = 10, applicationName: String = "carerelay", role: String? = nil) {
         self.conninfo = conninfo
         self.connectTimeout = connectTimeout
         self.applicationName = applicationName
+        self.role = role
     }
 
     /// A connection over a Unix socket in `socketDirectory`.

@@ -466,6 +466,17 @@ func connectBlocking(_ configuration: PQConfiguration, notices: NoticeLogger) th
         guard let argument, let result else { return }
         Unmanaged<NoticeLogger>.fromOpaque(argument).takeUnretainedValue().log(result)
     }, Unmanaged.passUnretained(notices).toOpaque())
+    if let role = configuration.role {
+        // After connecting rather than as a startup option, so that RESET ROLE goes back to
+        // the login itself, not to this role.
+        let result = PQexec(conn, "SET ROLE \(quoteIdentifier(role))")
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_COMMAND_OK else {
+            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(conn)
+            throw PQError(.server, "cannot become role \(role) at \(configuration): \(message)", sqlState: "42501")
+        }
+    }
     return conn
 }
 

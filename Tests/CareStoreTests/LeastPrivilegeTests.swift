@@ -63,4 +63,95 @@ struct LeastPrivilegeTests {
             #expect(try await pool.query("SELECT member_id FROM audit_entries WHERE resource = '/other'")[0].decode(UUID.self, at: 0) == clinic.psychologist)
         }
     }
+
+    /// Runs `statements` on one connection of the server's pool, in one transaction.
+    static func asServerLogin(_ pool: PQPool, _ statements: [PQQuery]) async throws {
+        try await pool.withTransaction { connection in
+            for statement in statements { try await connection.query(statement, prepared: false) }
+        }
+    }
+
+    @Test("the server's login is care_server working as care_service: not a superuser, owning nothing")
+    func serverLogin() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let row = try await pool.query("""
+                SELECT session_user::text, current_user::text, r.rolsuper, r.rolinherit,
+                       (SELECT count(*)::int FROM pg_class c WHERE c.relowner = r.oid),
+                       (SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relowner <> 'care_owner'::regrole)
+                FROM pg_roles r WHERE r.rolname = session_user
+                """)[0]
+            let (login, current, superuser, inherits, owned, notOwnersTables) = try row.decode(String.self, String.self, Bool.self, Bool.self, Int.self, Int.self)
+            #expect(login == "care_server" && current == "care_service")
+            #expect(!superuser && !inherits && owned == 0)
+            #expect(notOwnersTables == 0, "every object in public is care_owner's")
+        }
+    }
+
+    @Test("as the server's login, RESET ROLE gives no table access, and the owner or a superuser cannot be become; care_service changes no schema, reference data or audit entry", arguments: [
+        "RESET ROLE, then read patients", "RESET ROLE, then read token hashes", "RESET ROLE, then write an event",
+        "become the owner", "become the superuser",
+        "create a table", "drop a table", "turn off row-level security", "change the dose table", "change the rule settings",
+        "delete an audit entry", "rewrite an audit entry", "run a program", "read a server file", "add itself to the owner",
+    ])
+    func serverLoginRefused(_ attempt: String) async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let statements: [PQQuery] = switch attempt {
+            case "RESET ROLE, then read patients": ["RESET ROLE", "SELECT count(*) FROM patients"]
+            case "RESET ROLE, then read token hashes": ["RESET ROLE", "SELECT token_hash FROM api_tokens"]
+            case "RESET ROLE, then write an event": ["RESET ROLE", "INSERT INTO events (type, payload) VALUES ('forged', '{}')"]
+            case "become the owner": ["SET ROLE care_owner"]
+            case "become the superuser": ["SET ROLE postgres"]
+            case "create a table": ["CREATE TABLE mine (a int)"]
+            case "drop a table": ["DROP TABLE patients CASCADE"]
+            case "turn off row-level security": ["ALTER TABLE patients DISABLE ROW LEVEL SECURITY"]
+            case "change the dose table": ["UPDATE dose_table SET minimum_adequate_daily_dose_mg = 1"]
+            case "change the rule settings": ["UPDATE rule_settings SET value = '{}'"]
+            case "delete an audit entry": ["DELETE FROM audit_entries"]
+            case "rewrite an audit entry": ["UPDATE audit_entries SET outcome = 'allowed'"]
+            case "run a program": ["COPY (SELECT 1) TO PROGRAM 'true'"]
+            case "read a server file": ["SELECT pg_read_file('/etc/hostname')"]
+            default: ["GRANT care_owner TO care_server"]
+            }
+            // Something to refuse: a patient, a token, audit entries.
+            _ = try await clinic.store.issueToken(memberID: clinic.psychiatrist, expiresAt: nil, by: .system())
+            let error = await #expect(throws: PQError.self) { try await Self.asServerLogin(pool, statements) }
+            #expect(error?.sqlState == "42501", "\(attempt): \(String(describing: error))")
+            #expect(try await pool.query("SELECT count(*) FROM patients")[0].decode(Int.self, at: 0) == 1)
+        }
+    }
+
+    @Test("a database migrated before the roles were split (its objects a superuser's) is handed to care_owner, and the server's login then works in it")
+    func legacyDatabaseHandedOver() async throws {
+        let database = try await TestDatabase.shared()
+        try await database.roles()
+        let name = try await database.makeDatabaseNamed(prefix: "legacy")
+        let legacy = PQPool(configuration: database.configuration(database: name), options: .init(minimumConnections: 0, maximumConnections: 1))
+        try await Migrator(migrations: Migration.embedded()).migrate(legacy)
+        await legacy.close()
+
+        let admin = try await PQConnection.connect(database.adminConfiguration)
+        try await DatabaseRoles.bootstrap(admin, database: name)
+        await admin.close()
+        let inside = try await PQConnection.connect(database.configuration(database: name))
+        try await DatabaseRoles.giveObjectsToOwner(inside)
+        let row = try await inside.query("""
+            SELECT (SELECT count(*)::int FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relowner <> 'care_owner'::regrole),
+                   (SELECT count(*)::int FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proowner <> 'care_owner'::regrole),
+                   (SELECT datdba::regrole::text FROM pg_database WHERE datname = current_database())
+            """, prepared: false)[0]
+        await inside.close()
+        let (relations, routines, owner) = try row.decode(Int.self, Int.self, String.self)
+        #expect(relations == 0 && routines == 0 && owner == "care_owner", "\(relations) relations, \(routines) routines not care_owner's; database owner \(owner)")
+
+        let pool = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.owner), options: .init(minimumConnections: 0, maximumConnections: 1))
+        #expect(try await Migrator(migrations: Migration.embedded()).migrate(pool).isEmpty, "nothing left to migrate")
+        await pool.close()
+        let server = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.server), options: .init(minimumConnections: 0, maximumConnections: 2))
+        let store = CareStore(pool: server, logger: testLogger())
+        let team = try await store.createTeam(name: "North", by: .system())
+        _ = try await store.createPatient(teamID: team, mrn: "L-1", displayName: "Lee", enrolledOn: Date(), by: .system())
+        #expect(try await server.query("SELECT count(*) FROM patients")[0].decode(Int.self, at: 0) == 1)
+        await server.close()
+    }
 }

@@ -20,9 +20,10 @@ struct SchemaTests {
 
     @Test("an admin's edit of the playbook and settings is what the rules then use")
     func editedReferenceData() async throws {
-        try await MigratedDatabase.withPool { pool, _ in
-            try await pool.query("UPDATE playbook_steps SET is_active = false WHERE key = 'trial-failed.barriers'")
-            try await pool.query("UPDATE rule_settings SET value = jsonb_set(value, '{trdRequiresDifferentClasses}', 'true') WHERE name = 'trial'")
+        try await MigratedDatabase.withPool { pool, database in
+            // Reference data is changed by migrations (the owner), never by the server's login.
+            _ = try await database.superuser(pool, "UPDATE playbook_steps SET is_active = false WHERE key = 'trial-failed.barriers'")
+            _ = try await database.superuser(pool, "UPDATE rule_settings SET value = jsonb_set(value, '{trdRequiresDifferentClasses}', 'true') WHERE name = 'trial'")
             let data = try await pool.withConnection { try await ReferenceData.load($0) }
             #expect(!data.playbook.steps.contains { $0.key == "trial-failed.barriers" })
             #expect(data.trialRules.trdRequiresDifferentClasses)

@@ -96,7 +96,7 @@ struct TokenTests {
 struct ReferenceCacheTests {
     @Test("a cached playbook is read again after the table changes (NOTIFY care_reference_changed)")
     func invalidatedOnChange() async throws {
-        try await MigratedDatabase.withPool { pool, _ in
+        try await MigratedDatabase.withPool { pool, database in
             let store = CareStore(pool: pool, logger: testLogger(), cacheReferenceData: true)
             let watcher = Task { try await store.watchReferenceData() }
             defer { watcher.cancel() }
@@ -108,7 +108,7 @@ struct ReferenceCacheTests {
             }
             #expect(try await referral() == 4)
             #expect(try await referral() == 4)
-            try await pool.query("UPDATE playbook_steps SET is_active = false WHERE key = 'tms.transport'")
+            _ = try await database.superuser(pool, "UPDATE playbook_steps SET is_active = false WHERE key = 'tms.transport'")
             // The notification travels asynchronously; within a second the cache has let go.
             var count = 4
             for _ in 0..<50 where count == 4 {

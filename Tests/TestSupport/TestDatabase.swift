@@ -11,6 +11,7 @@ import Synchronization
 public final class TestDatabase: Sendable {
     public let cluster: LocalPostgres
     private let counter = Mutex(0)
+    private let rolesTask = Mutex<Task<Void, any Error>?>(nil)
 
     /// The one cluster of this process, started on first use.
     public static func shared() async throws -> TestDatabase {
@@ -54,14 +55,69 @@ public final class TestDatabase: Sendable {
         PQConfiguration(cluster.conninfo(database: database))
     }
 
-    /// A new empty database for one test (optionally copied from a template database).
-    public func makeDatabase(prefix: String = "test", template: String = "template0") async throws -> PQConfiguration {
+    /// A new empty database for one test (optionally copied from a template database), owned
+    /// by `owner` when given.
+    public func makeDatabase(prefix: String = "test", template: String = "template0", owner: String? = nil) async throws -> PQConfiguration {
+        configuration(database: try await makeDatabaseNamed(prefix: prefix, template: template, owner: owner))
+    }
+
+    /// `makeDatabase`, returning the new database's name.
+    public func makeDatabaseNamed(prefix: String = "test", template: String = "template0", owner: String? = nil) async throws -> String {
         let number = counter.withLock { $0 += 1; return $0 }
         let name = "\(prefix)_\(number)_\(UInt16.random(in: 0...UInt16.max))"
         let admin = try await PQConnection.connect(adminConfiguration)
         defer { Task { await admin.close() } }
-        try await admin.execute("CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE \(quoteIdentifier(template))")
-        return configuration(database: name)
+        try await admin.execute("CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE \(quoteIdentifier(template))" + (owner.map { " OWNER \(quoteIdentifier($0))" } ?? ""))
+        return name
+    }
+
+    /// The roles of docs/operations.md ("Database roles"), made once per cluster.
+    public func roles() async throws {
+        try await rolesMade.value
+    }
+
+    private var rolesMade: Task<Void, any Error> {
+        rolesTask.withLock { task in
+            if let task { return task }
+            let made = Task { [adminConfiguration] in
+                let admin = try await PQConnection.connect(adminConfiguration)
+                do {
+                    try await DatabaseRoles.bootstrap(admin, database: "postgres")
+                    try await admin.execute("ALTER DATABASE postgres OWNER TO postgres")
+                    await admin.close()
+                } catch {
+                    await admin.close()
+                    throw error
+                }
+            }
+            task = made
+            return made
+        }
+    }
+
+    /// How `user` logs in to `database` (the server's login works as care_service, as
+    /// care-server's does).
+    public func configuration(database: String, user: String) -> PQConfiguration {
+        var configuration = PQConfiguration.unixSocket(directory: cluster.socketDirectory, port: cluster.port, database: database, user: user)
+        if user == DatabaseRoles.server { configuration.role = DatabaseRoles.service }
+        return configuration
+    }
+
+    /// Runs SQL as the superuser on the database `pool` reaches (for a test's set-up and checks
+    /// that need more than the server's rights: changing reference data, say).
+    public func superuser(_ pool: PQPool, _ query: PQQuery) async throws -> PQRows {
+        let name = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
+        let connection = try await PQConnection.connect(configuration(database: name))
+        defer { Task { await connection.close() } }
+        return try await connection.query(query, prepared: false)
+    }
+
+    /// `superuser`, for several statements at once (no parameters, no rows).
+    public func superuserExecute(_ pool: PQPool, _ sql: String) async throws {
+        let name = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
+        let connection = try await PQConnection.connect(configuration(database: name))
+        defer { Task { await connection.close() } }
+        try await connection.execute(sql)
     }
 
     /// Runs SQL as the superuser on the maintenance database (e.g. pg_terminate_backend).
@@ -128,19 +184,37 @@ public final class SharedCounter: Sendable {
 }
 
 /// A database with every migration applied, copied from a template migrated once per run.
+/// As in production (docs/operations.md, "Database roles"): the template is migrated by
+/// care_owner, and a test's pool logs in as care_server and works as care_service.
 public enum MigratedDatabase {
     private static let template = Task<String, any Error> {
         let database = try await TestDatabase.shared()
-        let configuration = try await database.makeDatabase(prefix: "care_template")
-        let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 1))
+        try await database.roles()
+        let name = try await database.makeDatabaseNamed(prefix: "care_template", owner: DatabaseRoles.owner)
+        let pool = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.owner),
+                          options: .init(minimumConnections: 0, maximumConnections: 1))
         try await Migrator(migrations: Migration.embedded()).migrate(pool)
-        let name = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
         await pool.close()
         return name
     }
 
-    public static func withPool<T>(_ body: (PQPool, TestDatabase) async throws -> T) async throws -> T {
-        try await TestDatabase.withPool(template: try await template.value, body)
+    /// A fresh migrated database, and a pool on it as the server's login.
+    public static func withPool<T>(
+        options: PQPool.Options = PQPool.Options(minimumConnections: 0, maximumConnections: 4, acquireTimeout: .seconds(10)),
+        _ body: (PQPool, TestDatabase) async throws -> T
+    ) async throws -> T {
+        let database = try await TestDatabase.shared()
+        let template = try await template.value
+        let name = try await database.makeDatabaseNamed(template: template, owner: DatabaseRoles.owner)
+        let pool = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.server), options: options, logger: testLogger())
+        do {
+            let value = try await body(pool, database)
+            await pool.close()
+            return value
+        } catch {
+            await pool.close()
+            throw error
+        }
     }
 }
 

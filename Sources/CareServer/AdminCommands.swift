@@ -31,8 +31,9 @@ struct AdminOptions: ParsableArguments {
         let opened = try await database.open(logger: quiet)
         defer { opened.close(logger: quiet) }
         try await opened.migrate(Migrator(migrations: Migration.embedded(), logger: quiet), logger: quiet)
-        // An operator's own superuser login is fine here: no warning.
-        let pool = PQPool(configuration: try await opened.serverConfiguration(logger: quiet, warnUnsplit: false),
+        // Administration is the server's own work (care_service). An operator's own superuser
+        // login is fine here: no warning.
+        let pool = PQPool(configuration: try await opened.serverConfigurations(logger: quiet, warnUnsplit: false).service,
                           options: .init(minimumConnections: 0, maximumConnections: 2), logger: quiet)
         do {
             let value = try await body(CareStore(pool: pool, logger: quiet))

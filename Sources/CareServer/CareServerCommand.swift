@@ -32,6 +32,11 @@ struct DatabaseOptions: ParsableArguments {
         valueName: "url"))
     var databaseURL: String?
 
+    @Option(name: .customLong("service-database-url"), help: ArgumentHelp(
+        "libpq URL of the login for the server's own work, care_service (default: $SERVICE_DATABASE_URL, else the database URL; the embedded cluster uses care_service).",
+        valueName: "url"))
+    var serviceDatabaseURL: String?
+
     @Option(name: .customLong("migration-database-url"), help: ArgumentHelp(
         "libpq URL of the schema owner's login, for migrations (default: $MIGRATION_DATABASE_URL, else the database URL; the embedded cluster uses care_owner).",
         valueName: "url"))
@@ -61,20 +66,20 @@ struct DatabaseOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         if let url = databaseURL ?? environment["DATABASE_URL"], !url.isEmpty {
             let migrationURL = [migrationDatabaseURL, environment["MIGRATION_DATABASE_URL"]].compactMap { $0 }.first { !$0.isEmpty } ?? url
-            return OpenDatabase(configuration: PQConfiguration(url), migrationConfiguration: PQConfiguration(migrationURL),
-                                embedded: nil, startedHere: false)
+            let serviceURL = [serviceDatabaseURL, environment["SERVICE_DATABASE_URL"]].compactMap { $0 }.first { !$0.isEmpty }
+            return OpenDatabase(configuration: PQConfiguration(url), serviceConfiguration: serviceURL.map { PQConfiguration($0) },
+                                migrationConfiguration: PQConfiguration(migrationURL), embedded: nil, startedHere: false)
         }
         let directory = dataDirectory ?? environment["CARE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? LocalPostgres.defaultDirectory()
         let cluster = try LocalPostgres(directory: directory, logger: logger)
         let started = try await cluster.startOffPool()
-        // The server logs in as care_server and works as care_service; migrations log in as
+        // Requests log in as care_server, the server's own work as care_service, migrations as
         // care_owner (docs/operations.md, "Database roles"). The superuser only sets them up.
         let socket = { (user: String) in
             PQConfiguration.unixSocket(directory: cluster.socketDirectory, port: cluster.port, database: Self.embeddedDatabase, user: user)
         }
-        var server = socket(DatabaseRoles.server)
-        server.role = DatabaseRoles.service
-        let opened = OpenDatabase(configuration: server, migrationConfiguration: socket(DatabaseRoles.owner), embedded: cluster, startedHere: started)
+        let opened = OpenDatabase(configuration: socket(DatabaseRoles.server), serviceConfiguration: socket(DatabaseRoles.service),
+                                  migrationConfiguration: socket(DatabaseRoles.owner), embedded: cluster, startedHere: started, split: true)
         do {
             let admin = try await PQConnection.connect(PQConfiguration(cluster.conninfo(database: "postgres")), logger: logger)
             // Released when `admin` closes, whatever happens.
@@ -110,12 +115,16 @@ extension DatabaseOptions {
 }
 
 struct OpenDatabase {
-    /// The server's login (its sessions become care_service).
+    /// The login of requests' connections (care_server: it can become care_app only).
     var configuration: PQConfiguration
+    /// The login of the server's own work (care_service); nil: `configuration`'s.
+    var serviceConfiguration: PQConfiguration?
     /// The schema owner's login, for migrations.
     var migrationConfiguration: PQConfiguration
     var embedded: LocalPostgres?
     var startedHere: Bool
+    /// The roles are known to be split as docs/operations.md says (the embedded cluster).
+    var split = false
 
     /// Applies pending migrations as the schema owner; returns those applied.
     @discardableResult
@@ -131,32 +140,64 @@ struct OpenDatabase {
         }
     }
 
-    /// The server's configuration, once its login is known: a login that is a member of
-    /// care_service works as it; a superuser or the schema owner runs as itself, with a warning
-    /// (the roles are not split); anything else cannot work and is refused here, in words.
-    func serverConfiguration(logger: Logger, warnUnsplit: Bool = true) async throws -> PQConfiguration {
-        if configuration.role != nil { return configuration }
-        let connection = try await PQConnection.connect(configuration, logger: logger)
-        let login = try await DatabaseRoles.check(connection)
-        await connection.close()
-        if login.isSuperuser || login.ownsTables {
-            guard warnUnsplit else { return configuration }
-            logger.warning("""
-                care-server is logged in as \(login.login), \(login.isSuperuser ? "a superuser" : "the owner of the tables"): \
-                a request that got past a check could change the schema; log in as a role that can only become \
-                care_service and care_app (docs/operations.md, "Database roles")
-                """)
-            return configuration
+    /// The requests' and the server's own configurations, once the logins are known
+    /// (docs/operations.md, "Database roles"):
+    /// - two logins (the embedded cluster, or --service-database-url): requests' login must be
+    ///   able to become care_app, the service login must be care_service or become it;
+    /// - one login that can become care_service: both work as care_service (requests' then
+    ///   become care_app), with a notice that requests could become care_service too;
+    /// - a superuser or the schema owner: runs as itself, with a warning;
+    /// - anything else cannot work and is refused here, in words.
+    func serverConfigurations(logger: Logger, warnUnsplit: Bool = true) async throws -> (requests: PQConfiguration, service: PQConfiguration) {
+        if split, let serviceConfiguration { return (configuration, serviceConfiguration) }
+        func check(_ configuration: PQConfiguration) async throws -> DatabaseRoles.LoginCheck {
+            let connection = try await PQConnection.connect(configuration, logger: logger)
+            defer { Task { await connection.close() } }
+            return try await DatabaseRoles.check(connection)
         }
-        guard login.canBecomeService, login.canBecomeApp else {
-            throw ServerError("""
-                the login \(login.login) cannot become care_service and care_app: \
-                GRANT care_service, care_app TO \(quoteIdentifier(login.login)); (docs/operations.md, "Database roles")
-                """)
+        func unsplit(_ login: DatabaseRoles.LoginCheck) -> Bool {
+            guard login.isSuperuser || login.ownsTables else { return false }
+            if warnUnsplit {
+                logger.warning("""
+                    care-server is logged in as \(login.login), \(login.isSuperuser ? "a superuser" : "the owner of the tables"): \
+                    a request that got past a check could change the schema; log in as care_server and care_service \
+                    (docs/operations.md, "Database roles")
+                    """)
+            }
+            return true
         }
-        var configuration = configuration
-        configuration.role = DatabaseRoles.service
-        return configuration
+        let requests = try await check(configuration)
+        if unsplit(requests) { return (configuration, serviceConfiguration ?? configuration) }
+        guard requests.canBecomeApp else {
+            throw ServerError("the login \(requests.login) cannot become care_app: GRANT care_app TO \(quoteIdentifier(requests.login)); (docs/operations.md, \"Database roles\")")
+        }
+        guard let serviceConfiguration else {
+            guard requests.canBecomeService else {
+                throw ServerError("""
+                    the login \(requests.login) cannot do the server's own work: give it a login of its own with \
+                    --service-database-url (care_service), or GRANT care_service TO \(quoteIdentifier(requests.login)); \
+                    (docs/operations.md, "Database roles")
+                    """)
+            }
+            if warnUnsplit {
+                logger.notice("""
+                    one login (\(requests.login)) for requests and the server's own work: a request could become care_service; \
+                    give the server's work a login of its own with --service-database-url (docs/operations.md, "Database roles")
+                    """)
+            }
+            var both = configuration
+            both.role = DatabaseRoles.service
+            return (both, both)
+        }
+        let service = try await check(serviceConfiguration)
+        if unsplit(service) { return (configuration, serviceConfiguration) }
+        if service.login == DatabaseRoles.service { return (configuration, serviceConfiguration) }
+        guard service.canBecomeService else {
+            throw ServerError("the service login \(service.login) cannot become care_service: GRANT care_service TO \(quoteIdentifier(service.login)); (docs/operations.md, \"Database roles\")")
+        }
+        var working = serviceConfiguration
+        working.role = DatabaseRoles.service
+        return (configuration, working)
     }
 
     /// Stops the embedded cluster if this process started it.
@@ -225,18 +266,26 @@ extension CareServerCommand {
                     throw ServerError("cannot migrate the database: \(error)")
                 }
             }
+            let configurations = try await opened.serverConfigurations(logger: logger)
+            // The server's own work: authentication on every request, the feed, webhooks, jobs.
             let pool = PQPool(
-                configuration: try await opened.serverConfiguration(logger: logger),
+                configuration: configurations.service,
                 options: .init(minimumConnections: 2, maximumConnections: database.poolSize),
                 logger: database.makeLogger("carerelay.pq")
             )
+            // Requests' transactions (care_app).
+            let requestPool = PQPool(
+                configuration: configurations.requests,
+                options: .init(minimumConnections: 2, maximumConnections: database.poolSize),
+                logger: database.makeLogger("carerelay.pq.requests")
+            )
             let metrics = CareMetrics()
-            let store = CareStore(pool: pool, logger: logger, metrics: metrics.factory, cacheReferenceData: true)
+            let store = CareStore(pool: pool, requestPool: requestPool, logger: logger, metrics: metrics.factory, cacheReferenceData: true)
             let escalation = EscalationService(store: store, interval: .seconds(60), logger: logger)
             let referenceWatcher = ReferenceDataWatcher(store: store, logger: logger)
             let settings = try webhooks.settings()
             let feedSignal = ChangeSignal()
-            var services: [any Service] = [pool, referenceWatcher, escalation, FeedListener(pool: pool, signal: feedSignal, logger: logger)]
+            var services: [any Service] = [pool, requestPool, referenceWatcher, escalation, FeedListener(pool: pool, signal: feedSignal, logger: logger)]
             if !webhooks.noWebhookDelivery {
                 services.append(WebhookDispatcher(store: store, settings: settings, logger: database.makeLogger("carerelay.webhooks"), metrics: metrics.factory))
             }
@@ -253,6 +302,7 @@ extension CareServerCommand {
             )
             try await app.runService()
             await pool.close()
+            await requestPool.close()
         }
     }
 

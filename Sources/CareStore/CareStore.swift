@@ -49,7 +49,12 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 /// The care domain on PostgreSQL. Every command is one transaction: the state change, the
 /// events it appends and the handoffs the playbook makes of them commit together or not at all.
 public struct CareStore: Sendable {
+    /// The server's own work (care_service): authentication, the escalation job, webhooks,
+    /// administration, reads checked by the gate across a caseload.
     public let pool: PQPool
+    /// Requests' transactions, which become care_app (docs/operations.md, "Database roles"):
+    /// in production a login that can become nothing else; `pool` when not given.
+    public let requestPool: PQPool
     let logger: Logger
     /// Where audit entries and handoffs are counted (the server's Prometheus registry).
     let metrics: any MetricsFactory
@@ -57,9 +62,10 @@ public struct CareStore: Sendable {
     /// them for changes (`watchReferenceData`); nil: read in every command that needs them.
     let referenceCache: ReferenceCache?
 
-    public init(pool: PQPool, logger: Logger = Logger(label: "carerelay.store"), metrics: any MetricsFactory = NOOPMetricsHandler.instance,
-                cacheReferenceData: Bool = false) {
+    public init(pool: PQPool, requestPool: PQPool? = nil, logger: Logger = Logger(label: "carerelay.store"),
+                metrics: any MetricsFactory = NOOPMetricsHandler.instance, cacheReferenceData: Bool = false) {
         self.pool = pool
+        self.requestPool = requestPool ?? pool
         self.logger = logger
         self.metrics = metrics
         self.referenceCache = cacheReferenceData ? ReferenceCache() : nil
@@ -104,6 +110,7 @@ public struct CareStore: Sendable {
         let trail = AuditTrail()
         do {
             // The whole transaction runs on its connection's executor (see withIsolatedTransaction).
+            let pool = actor != nil && !asService ? requestPool : pool
             let (result, claimed) = try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) { connection in
                 trail.handoffs = 0
                 let context = CommandContext(connection: connection, caller: caller, trail: trail, referenceCache: referenceCache)
@@ -154,7 +161,7 @@ public struct CareStore: Sendable {
 
     private func auditRefusal(actor: RequestActor, patients: [UUID], outcome: String, detail: String) async {
         do {
-            try await pool.withTransaction { connection in
+            try await requestPool.withTransaction { connection in
                 let context = CommandContext(connection: connection, caller: .request(actor), trail: AuditTrail())
                 await context.enter(actor)
                 await Audit.write(connection, actor: actor, patients: patients, outcome: outcome, detail: detail)

@@ -6,13 +6,13 @@ import PQ
 ///
 /// - `care_owner` owns the schema and every object in it; migrations log in as it. The server
 ///   never does.
-/// - `care_server` is care-server's login: not a superuser, owns nothing, NOINHERIT, so on its
-///   own (after `RESET ROLE`) it can read or change no table. It is a member of two roles:
-/// - `care_service`, which each of its sessions becomes on connecting: the server's own work
-///   (authentication, the escalation job, webhook delivery, administration) with row, not
-///   schema, rights: no DDL, no change to the dose table, playbook or rule settings, no update
-///   or delete of audit entries (migration 0013);
-/// - `care_app`, which every request's transaction becomes, under row-level security.
+/// - `care_server` is the login of requests' connections: not a superuser, owns nothing,
+///   NOINHERIT, a member of care_app alone. On its own (after `RESET ROLE`) it can read or
+///   change no table; every request's transaction becomes `care_app`, under row-level security.
+/// - `care_service` is the login of the server's own work (authentication, the escalation job,
+///   webhook delivery, administration) with row, not schema, rights: no DDL, no change to the
+///   dose table, playbook or rule settings, no update or delete of audit entries (migration
+///   0013). It may become care_app too, for a server given one login for both.
 public enum DatabaseRoles {
     public static let owner = "care_owner"
     public static let server = "care_server"
@@ -30,12 +30,22 @@ public enum DatabaseRoles {
                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
                 BEGIN CREATE ROLE care_app NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
-                BEGIN CREATE ROLE care_service NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+                BEGIN CREATE ROLE care_service LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
+                IF NOT (SELECT rolcanlogin AND NOT rolinherit FROM pg_roles WHERE rolname = 'care_service') THEN
+                    ALTER ROLE care_service LOGIN NOINHERIT;
+                END IF;
                 BEGIN CREATE ROLE care_server LOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END;
-                IF NOT pg_has_role('care_server', 'care_app', 'MEMBER') OR NOT pg_has_role('care_server', 'care_service', 'MEMBER') THEN
-                    GRANT care_app, care_service TO care_server;
+                IF NOT pg_has_role('care_server', 'care_app', 'MEMBER') THEN
+                    GRANT care_app TO care_server;
+                END IF;
+                -- care_server becomes care_app and nothing else.
+                IF pg_has_role('care_server', 'care_service', 'MEMBER') THEN
+                    REVOKE care_service FROM care_server;
+                END IF;
+                IF NOT pg_has_role('care_service', 'care_app', 'MEMBER') THEN
+                    GRANT care_app TO care_service;
                 END IF;
             END
             $$

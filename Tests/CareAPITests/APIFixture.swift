@@ -27,7 +27,7 @@ struct APIClinic {
 
     static func make(_ pool: PQPool) async throws -> APIClinic {
         let metrics = CareMetrics()
-        let store = CareStore(pool: pool, logger: testLogger(), metrics: metrics.factory)
+        let store = CareStore(pool: pool, requestPool: MigratedDatabase.requestPool(for: pool), logger: testLogger(), metrics: metrics.factory)
         let north = try await store.createTeam(name: "North", by: .system())
         let south = try await store.createTeam(name: "South", by: .system())
         var tokens: [String: String] = [:]

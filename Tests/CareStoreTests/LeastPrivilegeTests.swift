@@ -71,35 +71,62 @@ struct LeastPrivilegeTests {
         }
     }
 
-    @Test("the server's login is care_server working as care_service: not a superuser, owning nothing")
-    func serverLogin() async throws {
+    @Test("requests log in as care_server, which can become care_app alone; the server's own work as care_service; neither is a superuser or owns anything")
+    func serverLogins() async throws {
         try await MigratedDatabase.withPool { pool, _ in
-            let row = try await pool.query("""
-                SELECT session_user::text, current_user::text, r.rolsuper, r.rolinherit,
-                       (SELECT count(*)::int FROM pg_class c WHERE c.relowner = r.oid),
-                       (SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relowner <> 'care_owner'::regrole)
-                FROM pg_roles r WHERE r.rolname = session_user
-                """)[0]
-            let (login, current, superuser, inherits, owned, notOwnersTables) = try row.decode(String.self, String.self, Bool.self, Bool.self, Int.self, Int.self)
-            #expect(login == "care_server" && current == "care_service")
-            #expect(!superuser && !inherits && owned == 0)
-            #expect(notOwnersTables == 0, "every object in public is care_owner's")
+            let requests = try #require(MigratedDatabase.requestPool(for: pool))
+            for (login, expectedRoles) in [(requests, ["care_app"]), (pool, ["care_app"])] {
+                let row = try await login.query("""
+                    SELECT session_user::text, current_user::text, r.rolsuper, r.rolinherit,
+                           (SELECT count(*)::int FROM pg_class c WHERE c.relowner = r.oid),
+                           (SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid)
+                    FROM pg_roles r WHERE r.rolname = session_user
+                    """)[0]
+                let (session, current, superuser, inherits, owned, memberOf) = try row.decode(String.self, String.self, Bool.self, Bool.self, Int.self, [String]?.self)
+                #expect(session == current && !superuser && !inherits && owned == 0, "\(session)")
+                #expect(memberOf == expectedRoles, "\(session) is a member of \(String(describing: memberOf))")
+            }
+            #expect(try await requests.query("SELECT session_user::text")[0].decode(String.self, at: 0) == "care_server")
+            #expect(try await pool.query("SELECT session_user::text")[0].decode(String.self, at: 0) == "care_service")
+            #expect(try await pool.query("""
+                SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relowner <> 'care_owner'::regrole
+                """)[0].decode(Int.self, at: 0) == 0, "every object in public is care_owner's")
         }
     }
 
-    @Test("as the server's login, RESET ROLE gives no table access, and the owner or a superuser cannot be become; care_service changes no schema, reference data or audit entry", arguments: [
-        "RESET ROLE, then read patients", "RESET ROLE, then read token hashes", "RESET ROLE, then write an event",
-        "become the owner", "become the superuser",
-        "create a table", "drop a table", "turn off row-level security", "change the dose table", "change the rule settings",
-        "delete an audit entry", "rewrite an audit entry", "run a program", "read a server file", "add itself to the owner",
+    @Test("the requests' login reads and writes nothing unless it becomes care_app, and cannot become care_service, the owner or a superuser", arguments: [
+        "read patients", "read token hashes", "write an event", "RESET ROLE, then read patients",
+        "become care_service", "become the owner", "become the superuser", "create a table",
     ])
-    func serverLoginRefused(_ attempt: String) async throws {
+    func requestsLoginRefused(_ attempt: String) async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let requests = try #require(MigratedDatabase.requestPool(for: pool))
+            let statements: [PQQuery] = switch attempt {
+            case "read patients": ["SELECT count(*) FROM patients"]
+            case "read token hashes": ["SELECT token_hash FROM api_tokens"]
+            case "write an event": ["INSERT INTO events (type, payload) VALUES ('forged', '{}')"]
+            case "RESET ROLE, then read patients": ["SET ROLE care_app", "RESET ROLE", "SELECT count(*) FROM patients"]
+            case "become care_service": ["SET ROLE care_service"]
+            case "become the owner": ["SET ROLE care_owner"]
+            case "become the superuser": ["SET ROLE postgres"]
+            default: ["CREATE TABLE mine (a int)"]
+            }
+            let error = await #expect(throws: PQError.self) { try await Self.asServerLogin(requests, statements) }
+            #expect(error?.sqlState == "42501", "\(attempt): \(String(describing: error))")
+            #expect(try await pool.query("SELECT count(*) FROM patients WHERE team_id = \(clinic.team)")[0].decode(Int.self, at: 0) == 1)
+        }
+    }
+
+    @Test("care_service changes no schema, reference data or audit entry, and cannot become the owner or a superuser", arguments: [
+        "become the owner", "become the superuser", "create a table", "drop a table", "turn off row-level security",
+        "change the dose table", "change the rule settings", "delete an audit entry", "rewrite an audit entry",
+        "run a program", "read a server file", "add itself to the owner",
+    ])
+    func serviceRefused(_ attempt: String) async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
             let statements: [PQQuery] = switch attempt {
-            case "RESET ROLE, then read patients": ["RESET ROLE", "SELECT count(*) FROM patients"]
-            case "RESET ROLE, then read token hashes": ["RESET ROLE", "SELECT token_hash FROM api_tokens"]
-            case "RESET ROLE, then write an event": ["RESET ROLE", "INSERT INTO events (type, payload) VALUES ('forged', '{}')"]
             case "become the owner": ["SET ROLE care_owner"]
             case "become the superuser": ["SET ROLE postgres"]
             case "create a table": ["CREATE TABLE mine (a int)"]
@@ -111,13 +138,11 @@ struct LeastPrivilegeTests {
             case "rewrite an audit entry": ["UPDATE audit_entries SET outcome = 'allowed'"]
             case "run a program": ["COPY (SELECT 1) TO PROGRAM 'true'"]
             case "read a server file": ["SELECT pg_read_file('/etc/hostname')"]
-            default: ["GRANT care_owner TO care_server"]
+            default: ["GRANT care_owner TO care_service"]
             }
-            // Something to refuse: a patient, a token, audit entries.
-            _ = try await clinic.store.issueToken(memberID: clinic.psychiatrist, expiresAt: nil, by: .system())
             let error = await #expect(throws: PQError.self) { try await Self.asServerLogin(pool, statements) }
             #expect(error?.sqlState == "42501", "\(attempt): \(String(describing: error))")
-            #expect(try await pool.query("SELECT count(*) FROM patients")[0].decode(Int.self, at: 0) == 1)
+            #expect(try await pool.query("SELECT count(*) FROM patients WHERE team_id = \(clinic.team)")[0].decode(Int.self, at: 0) == 1)
         }
     }
 
@@ -147,11 +172,13 @@ struct LeastPrivilegeTests {
         let pool = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.owner), options: .init(minimumConnections: 0, maximumConnections: 1))
         #expect(try await Migrator(migrations: Migration.embedded()).migrate(pool).isEmpty, "nothing left to migrate")
         await pool.close()
-        let server = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.server), options: .init(minimumConnections: 0, maximumConnections: 2))
-        let store = CareStore(pool: server, logger: testLogger())
+        let server = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.service), options: .init(minimumConnections: 0, maximumConnections: 2))
+        let requests = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.server), options: .init(minimumConnections: 0, maximumConnections: 2))
+        let store = CareStore(pool: server, requestPool: requests, logger: testLogger())
         let team = try await store.createTeam(name: "North", by: .system())
         _ = try await store.createPatient(teamID: team, mrn: "L-1", displayName: "Lee", enrolledOn: Date(), by: .system())
         #expect(try await server.query("SELECT count(*) FROM patients")[0].decode(Int.self, at: 0) == 1)
         await server.close()
+        await requests.close()
     }
 }

@@ -18,7 +18,7 @@ struct Clinic {
     var patient: UUID
 
     static func make(_ pool: PQPool) async throws -> Clinic {
-        let store = CareStore(pool: pool, logger: testLogger())
+        let store = CareStore(pool: pool, requestPool: MigratedDatabase.requestPool(for: pool), logger: testLogger())
         let team = try await store.createTeam(name: "North", by: .system())
         let psychiatrist = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist], by: .system())
         let psychologist = try await store.createMember(displayName: "Dr. Lind", teamID: team, roles: [.psychologist], by: .system())
@@ -239,7 +239,7 @@ struct FeedTests {
     @Test("a reader following the feed sees every event exactly once while slow and fast writers interleave")
     func neverSkips() async throws {
         try await MigratedDatabase.withPool { pool, _ in
-            let store = CareStore(pool: pool, logger: testLogger())
+            let store = CareStore(pool: pool, requestPool: MigratedDatabase.requestPool(for: pool), logger: testLogger())
             let writers = 6
             let perWriter = 15
             let total = writers * perWriter

@@ -95,12 +95,9 @@ public final class TestDatabase: Sendable {
         }
     }
 
-    /// How `user` logs in to `database` (the server's login works as care_service, as
-    /// care-server's does).
+    /// How `user` logs in to `database`.
     public func configuration(database: String, user: String) -> PQConfiguration {
-        var configuration = PQConfiguration.unixSocket(directory: cluster.socketDirectory, port: cluster.port, database: database, user: user)
-        if user == DatabaseRoles.server { configuration.role = DatabaseRoles.service }
-        return configuration
+        PQConfiguration.unixSocket(directory: cluster.socketDirectory, port: cluster.port, database: database, user: user)
     }
 
     /// Runs SQL as the superuser on the database `pool` reaches (for a test's set-up and checks
@@ -185,7 +182,8 @@ public final class SharedCounter: Sendable {
 
 /// A database with every migration applied, copied from a template migrated once per run.
 /// As in production (docs/operations.md, "Database roles"): the template is migrated by
-/// care_owner, and a test's pool logs in as care_server and works as care_service.
+/// care_owner; a test's pool logs in as care_service (the server's own work), and beside it a
+/// pool logs in as care_server for requests (`requestPool(for:)`).
 public enum MigratedDatabase {
     private static let template = Task<String, any Error> {
         let database = try await TestDatabase.shared()
@@ -198,7 +196,14 @@ public enum MigratedDatabase {
         return name
     }
 
-    /// A fresh migrated database, and a pool on it as the server's login.
+    private static let requestPools = Mutex<[ObjectIdentifier: PQPool]>([:])
+
+    /// The requests' pool (care_server) beside a pool `withPool` gave.
+    public static func requestPool(for pool: PQPool) -> PQPool? {
+        requestPools.withLock { $0[ObjectIdentifier(pool)] }
+    }
+
+    /// A fresh migrated database, and a pool on it as the server's own login (care_service).
     public static func withPool<T>(
         options: PQPool.Options = PQPool.Options(minimumConnections: 0, maximumConnections: 4, acquireTimeout: .seconds(10)),
         _ body: (PQPool, TestDatabase) async throws -> T
@@ -206,13 +211,20 @@ public enum MigratedDatabase {
         let database = try await TestDatabase.shared()
         let template = try await template.value
         let name = try await database.makeDatabaseNamed(template: template, owner: DatabaseRoles.owner)
-        let pool = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.server), options: options, logger: testLogger())
+        let pool = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.service), options: options, logger: testLogger())
+        let requests = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.server), options: options, logger: testLogger())
+        requestPools.withLock { $0[ObjectIdentifier(pool)] = requests }
+        func close() async {
+            requestPools.withLock { $0[ObjectIdentifier(pool)] = nil }
+            await requests.close()
+            await pool.close()
+        }
         do {
             let value = try await body(pool, database)
-            await pool.close()
+            await close()
             return value
         } catch {
-            await pool.close()
+            await close()
             throw error
         }
     }

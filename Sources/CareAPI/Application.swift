@@ -61,7 +61,8 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
     // Prometheus text format; no patient data (routes are counted by their templates).
     router.get("/metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                 body: .init(byteBuffer: ByteBuffer(string: await dependencies.metrics.scrape(pool: dependencies.pool))))
+                 body: .init(byteBuffer: ByteBuffer(string: await dependencies.metrics.scrape(pools: dependencies.store.requestPool === dependencies.store.pool
+                    ? [("service", dependencies.pool)] : [("service", dependencies.store.pool), ("requests", dependencies.store.requestPool)]))))
     }
     OpenAPIController().addRoutes(to: router)
     let v1 = router.group("v1")

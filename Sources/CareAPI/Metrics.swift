@@ -45,17 +45,21 @@ public final class CareMetrics: Sendable {
     }
 
     /// The text exposition of every metric, with the pool's current figures.
-    func scrape(pool: PQPool) async -> String {
-        let statistics = await pool.currentStatistics
+    /// `pools`: each pool with its name (service: the server's own work; requests).
+    func scrape(pools: [(name: String, pool: PQPool)]) async -> String {
         let connections = MetricNameDescriptor(namespace: "carerelay", subsystem: "db_pool", metricName: "connections", unitName: "",
                                                helpText: "Database connections of the pool, by state")
-        for (name, value) in [("open", statistics.open), ("idle", statistics.idle), ("in_use", statistics.inUse), ("waiting", statistics.waiting)] {
-            registry.makeGauge(descriptor: connections, labels: [("state", name)]).set(Double(value))
-        }
-        for (name, value, help) in [("acquisitions", statistics.acquisitions, "Connections handed out"), ("waits", statistics.waits, "Requests that waited for a connection"),
-                                    ("timeouts", statistics.timeouts, "Waits that timed out"), ("discarded", statistics.discarded, "Connections found dead and dropped")] {
-            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "carerelay", subsystem: "db_pool", metricName: name, unitName: "", helpText: help), labels: [])
-                .set(Double(value))
+        for (poolName, pool) in pools {
+            let statistics = await pool.currentStatistics
+            for (name, value) in [("open", statistics.open), ("idle", statistics.idle), ("in_use", statistics.inUse), ("waiting", statistics.waiting)] {
+                registry.makeGauge(descriptor: connections, labels: [("pool", poolName), ("state", name)]).set(Double(value))
+            }
+            for (name, value, help) in [("acquisitions", statistics.acquisitions, "Connections handed out"), ("waits", statistics.waits, "Requests that waited for a connection"),
+                                        ("timeouts", statistics.timeouts, "Waits that timed out"), ("discarded", statistics.discarded, "Connections found dead and dropped")] {
+                registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "carerelay", subsystem: "db_pool", metricName: name, unitName: "", helpText: help),
+                                   labels: [("pool", poolName)])
+                    .set(Double(value))
+            }
         }
         return registry.emitToString()
     }

@@ -259,7 +259,8 @@ struct ResourceTests {
                 #expect(text.contains(#"carerelay_audit_entries_total{outcome="allowed"}"#))
                 #expect(text.contains(#"carerelay_audit_entries_total{outcome="denied"} 1"#))
                 #expect(text.contains("carerelay_handoffs_created_total 4"))
-                #expect(text.contains(#"carerelay_db_pool_connections{state="open"}"#))
+                #expect(text.contains(#"carerelay_db_pool_connections{pool="service",state="open"}"#), "\(text)")
+                #expect(text.contains(#"carerelay_db_pool_connections{pool="requests",state="open"}"#))
                 #expect(!text.contains(clinic.northPatient.lower), "no patient ids in metrics")
             }
         }

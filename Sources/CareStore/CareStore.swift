@@ -338,3 +338,14 @@ public final class ReferenceCache: @unchecked Sendable {
         }
     }
 }
+
+extension RawRepresentable where RawValue == String {
+    /// An enum column's value, or a decoding error naming the column: never a default that
+    /// would turn a bad row into a plausible one.
+    init(column: String, _ value: String) throws {
+        guard let decoded = Self(rawValue: value) else {
+            throw PQError(.decoding, "\(column) holds '\(value)', which is not a \(Self.self)")
+        }
+        self = decoded
+    }
+}

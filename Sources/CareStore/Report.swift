@@ -37,53 +37,9 @@ public struct ISOWeek: Sendable, Equatable, Hashable, Codable, CustomStringConve
     public var description: String { String(format: "%04d-W%02d", year, week) }
 }
 
-/// Why a patient is on the report, in the order the meeting takes them (docs/domain.md).
-public enum ReportReasonKind: String, Sendable, Codable, CaseIterable {
-    case safety
-    case newPatient = "new-patient"
-    case notImproving = "not-improving"
-    case newlyTRD = "newly-trd"
-    case failedTrial = "failed-trial"
-    case referral
-    case overdue
-    case noContact = "no-contact"
-    case remission
-
-    /// 1 is discussed first.
-    public var rank: Int {
-        switch self {
-        case .safety: 1
-        case .newPatient: 2
-        case .notImproving, .newlyTRD: 3
-        case .failedTrial, .referral: 4
-        case .overdue: 5
-        case .noContact: 6
-        case .remission: 7
-        }
-    }
-
-    public var heading: String {
-        switch self {
-        case .safety: "Safety signal"
-        case .newPatient: "New patient"
-        case .notImproving: "Not improving"
-        case .newlyTRD: "Newly treatment-resistant"
-        case .failedTrial: "Failed trial"
-        case .referral: "Referral"
-        case .overdue: "Overdue"
-        case .noContact: "No contact"
-        case .remission: "Remission"
-        }
-    }
-}
-
-public struct ReportReason: Sendable, Codable, Equatable {
-    public var kind: ReportReasonKind
-    public var text: String
-
-    /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case kind, text }
-}
+/// Why a patient is on the report: the domain's reasons (CareDomain/WeeklyReview.swift).
+public typealias ReportReasonKind = ReviewReasonKind
+public typealias ReportReason = ReviewReason
 
 public struct ReportScore: Sendable, Codable, Equatable {
     public var total: Int
@@ -327,9 +283,9 @@ struct ReportBuilder {
             """) {
             let (patient, kind, drug, therapy, started, stopped, outcome, failed, bilateral, drugClass, updated) = try row.decode(
                 UUID.self, String.self, String?.self, String?.self, Date.self, Date?.self, String?.self, Bool.self, Bool.self, String?.self, Date.self)
-            trials[patient, default: []].append(TrialRow(kind: TrialKind(rawValue: kind) ?? .medication, drug: drug, therapy: therapy, started: started,
+            trials[patient, default: []].append(TrialRow(kind: try TrialKind(column: "trials.kind", kind), drug: drug, therapy: therapy, started: started,
                                                          stopped: stopped, outcome: outcome, isFailed: failed, bilateral: bilateral,
-                                                         drugClass: drugClass.flatMap(DrugClass.init(rawValue:)), updated: updated))
+                                                         drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) }, updated: updated))
         }
 
         var referrals: [UUID: [ReportReferral]] = [:]
@@ -379,87 +335,45 @@ struct ReportBuilder {
             WHERE p.team_id = \(teamID) AND NOT (h.superseded_at IS NOT NULL AND h.acknowledged_at IS NULL)
             """)[0].decode(Int.self, Int.self, Int.self, Int.self)
 
-        // Each patient: the reasons it is listed.
-        let rules = reference.responseRules
+        // Each patient: the store gathers the facts, the domain judges them (WeeklyReview).
+        let rules = ReviewRules(response: reference.responseRules, trials: reference.trialRules)
+        let window = ReviewWindow(start: start, asOf: asOf)
         var listed: [ReportPatient] = []
         var measured = 0, responders = 0, remitters = 0, newPatients = 0, contacts = 0
         for row in rows {
             contacts += row.contactsThisWeek
-            let weeks = max(0, Int(asOf.timeIntervalSince(row.enrolledOn) / (7 * 86_400)))
-            var change: Double?
-            var isResponse = false, isRemission = false
-            if let baseline = row.baseline, let latest = row.latest, latest.takenAt > baseline.takenAt {
-                measured += 1
-                change = baseline.total == 0 ? 0 : Double(baseline.total - latest.total) / Double(baseline.total)
-                isResponse = baseline.total > 0 && change! >= rules.responseDrop
-                isRemission = latest.total < 5
-                if isResponse { responders += 1 }
-                if isRemission { remitters += 1 }
-            }
             let episodeTrials = trials[row.id] ?? []
-            func failed(before cutoff: Date) -> [FailedTrial] {
-                episodeTrials.filter { $0.isFailed && $0.started >= row.episodeStart && $0.updated < cutoff }
-                    .map { FailedTrial(kind: $0.kind, drugClass: $0.drugClass, isBilateralECT: $0.bilateral) }
+            let facts = ReviewFacts(
+                enrolledOn: row.enrolledOn, episodeStart: row.episodeStart, status: try PatientStatus(column: "patients.status", row.status),
+                psychoticFeatures: row.psychotic,
+                baseline: row.baseline.map { .init(total: $0.total, takenAt: $0.takenAt) }, latest: row.latest.map { .init(total: $0.total, takenAt: $0.takenAt) },
+                safetySignalThisWeek: row.safetyThisWeek, unacknowledgedSafetyHandoff: openSafety.contains(row.id),
+                trials: episodeTrials.map {
+                    ReviewFacts.Trial(kind: $0.kind, name: $0.drug ?? $0.therapy ?? $0.kind.rawValue, outcome: $0.outcome, isFailed: $0.isFailed,
+                                      drugClass: $0.drugClass, isBilateralECT: $0.bilateral, startedOn: $0.started, stoppedOn: $0.stopped, updatedAt: $0.updated)
+                },
+                referrals: (referrals[row.id] ?? []).map { .init(kind: $0.kind, status: $0.status, targetClinic: $0.targetClinic, createdAt: $0.createdAt) },
+                overdueHandoffs: (handoffs[row.id] ?? []).filter(\.overdue).count, overdueTasks: (tasks[row.id] ?? []).filter(\.overdue).count,
+                lastContact: row.lastContact)
+            let assessment = WeeklyReview.assess(facts, window: window, rules: rules)
+            if let response = assessment.response {
+                measured += 1
+                if response.isResponse { responders += 1 }
+                if response.isRemission { remitters += 1 }
             }
-            let failedNow = failed(before: asOf)
-            let trd = reference.trialRules.trdStatus(failed: failedNow)
-            let trdAtStart = reference.trialRules.trdStatus(failed: failed(before: start))
-            let stage = Staging.thaseRush(failed: failedNow)
-            var maudsley: MaudsleyAssessment?
-            if let baseline = row.baseline, let score = try? Score(.phq9, total: baseline.total) {
-                maudsley = Staging.maudsley(MaudsleyFacts(
-                    episodeStart: row.episodeStart, asOf: asOf, severity: MaudsleySeverity.from(score, psychoticFeatures: row.psychotic),
-                    failedMedications: failedNow.filter { $0.kind == .medication }.count,
-                    augmentationUsed: episodeTrials.contains { $0.kind == .augmentation }, ectUsed: episodeTrials.contains { $0.kind == .neuromodulation && $0.bilateral }))
+            if assessment.isNew { newPatients += 1 }
+            guard assessment.isListed else { continue }
+            let current = assessment.currentTrial.map {
+                ReportTrial(kind: $0.kind.rawValue, drug: episodeTrials.last { $0.stopped == nil }?.drug, therapy: episodeTrials.last { $0.stopped == nil }?.therapy,
+                            startedOn: $0.startedOn, weeks: max(0, Int(asOf.timeIntervalSince($0.startedOn) / (7 * 86_400))))
             }
-            let current = episodeTrials.last { $0.stopped == nil }.map {
-                ReportTrial(kind: $0.kind.rawValue, drug: $0.drug, therapy: $0.therapy, startedOn: $0.started,
-                            weeks: max(0, Int(asOf.timeIntervalSince($0.started) / (7 * 86_400))))
-            }
-
-            var reasons: [ReportReason] = []
-            if row.safetyThisWeek { reasons.append(.init(kind: .safety, text: "PHQ-9 item 9 above 0 this week")) }
-            else if openSafety.contains(row.id) { reasons.append(.init(kind: .safety, text: "an urgent safety assessment is not acknowledged")) }
-            if row.enrolledOn >= start && row.enrolledOn < asOf {
-                newPatients += 1
-                reasons.append(.init(kind: .newPatient, text: "enrolled \(Self.day(row.enrolledOn))"))
-            }
-            if weeks >= 8, let baseline = row.baseline, let latest = row.latest, let change, change < rules.responseDrop {
-                reasons.append(.init(kind: .notImproving, text: "week \(weeks): PHQ-9 \(baseline.total) → \(latest.total), \(Self.percent(change)) better (under 50%)"))
-            }
-            if trd.isTRD && !trdAtStart.isTRD {
-                reasons.append(.init(kind: .newlyTRD, text: "met treatment-resistant depression this week: \(trd.failedTrials) failed adequate trials"))
-            }
-            for trial in episodeTrials where trial.isFailed && trial.updated >= start && trial.updated < asOf {
-                reasons.append(.init(kind: .failedTrial, text: "\(trial.drug ?? trial.therapy ?? trial.kind.rawValue) trial failed (\(trial.outcome ?? "failed"))"))
-            }
-            for referral in referrals[row.id] ?? [] where referral.createdAt >= start {
-                reasons.append(.init(kind: .referral, text: "\(referral.kind.uppercased()) referral to \(referral.targetClinic) (\(referral.status))"))
-            }
-            let overdueHandoffs = (handoffs[row.id] ?? []).filter(\.overdue).count
-            let overdueTasks = (tasks[row.id] ?? []).filter(\.overdue).count
-            if overdueHandoffs + overdueTasks > 0 {
-                let parts = [overdueHandoffs > 0 ? "\(overdueHandoffs) handoff\(overdueHandoffs == 1 ? "" : "s")" : nil,
-                             overdueTasks > 0 ? "\(overdueTasks) task\(overdueTasks == 1 ? "" : "s")" : nil].compactMap { $0 }
-                reasons.append(.init(kind: .overdue, text: parts.joined(separator: " and ") + " overdue"))
-            }
-            let fourWeeks: TimeInterval = 28 * 86_400
-            if let last = row.lastContact, asOf.timeIntervalSince(last) >= fourWeeks {
-                reasons.append(.init(kind: .noContact, text: "no contact for \(Int(asOf.timeIntervalSince(last) / (7 * 86_400))) weeks (last \(Self.day(last)))"))
-            } else if row.lastContact == nil, asOf.timeIntervalSince(row.enrolledOn) >= fourWeeks {
-                reasons.append(.init(kind: .noContact, text: "no contact recorded since enrolment \(weeks) weeks ago"))
-            }
-            if isRemission, row.status != PatientStatus.relapsePrevention.rawValue, let latest = row.latest {
-                reasons.append(.init(kind: .remission, text: "PHQ-9 \(latest.total): in remission, ready for a relapse-prevention plan"))
-            }
-            guard !reasons.isEmpty else { continue }
-            reasons.sort { $0.kind.rank < $1.kind.rank }
             listed.append(ReportPatient(
-                id: row.id.lowercasedString, mrn: row.mrn, displayName: row.name, status: row.status, enrolledOn: row.enrolledOn, weeksInTreatment: weeks,
-                reasons: reasons, rank: reasons[0].kind.rank, baseline: row.baseline, latest: row.latest, change: change,
-                trend: row.trend, currentTrial: current, isTRD: trd.isTRD, failedTrials: trd.failedTrials, thaseRushStage: stage.stage.label,
-                maudsleyTotal: maudsley?.total, maudsleyBand: maudsley?.band.rawValue, openHandoffs: handoffs[row.id] ?? [],
-                openTasks: tasks[row.id] ?? [], referrals: referrals[row.id] ?? [], lastContact: row.lastContact))
+                id: row.id.lowercasedString, mrn: row.mrn, displayName: row.name, status: row.status, enrolledOn: row.enrolledOn,
+                weeksInTreatment: assessment.weeksInTreatment, reasons: assessment.reasons, rank: assessment.reasons[0].kind.rank,
+                baseline: row.baseline, latest: row.latest, change: assessment.response?.improvement,
+                trend: row.trend, currentTrial: current, isTRD: assessment.trd.isTRD, failedTrials: assessment.trd.failedTrials,
+                thaseRushStage: assessment.thaseRush.stage.label, maudsleyTotal: assessment.maudsley?.total, maudsleyBand: assessment.maudsley?.band.rawValue,
+                openHandoffs: handoffs[row.id] ?? [], openTasks: tasks[row.id] ?? [], referrals: referrals[row.id] ?? [], lastContact: row.lastContact))
         }
         listed.sort { ($0.rank, -$0.weeksInTreatment, $0.displayName) < ($1.rank, -$1.weeksInTreatment, $1.displayName) }
 
@@ -479,8 +393,6 @@ struct ReportBuilder {
         return ReportScore(total: total, takenAt: at)
     }
 
-    static func day(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle().year().month().day()) }
-    static func percent(_ fraction: Double) -> String { "\(Int((fraction * 100).rounded()))%" }
 }
 
 // MARK: Snapshots and recommendations

@@ -117,9 +117,9 @@ struct IntegrationController: Sendable {
             try checkText(body.url, "url", max: 2000, required: true)
             try checkText(body.description, "description", max: 500)
             guard !body.eventTypes.isEmpty, body.eventTypes.count <= 50 else { throw Problem.invalid("'event_types' must name from 1 to 50 event types") }
-            let known = Set(EventType.integration)
+            let known = Set(EventType.integration.map(\.rawValue))
             if let unknown = body.eventTypes.first(where: { $0 != "*" && !known.contains($0) }) {
-                throw Problem.invalid("'event_types' has '\(unknown)', which is not an event type; use '*' for all, or some of: \(EventType.integration.joined(separator: ", "))")
+                throw Problem.invalid("'event_types' has '\(unknown)', which is not an event type; use '*' for all, or some of: \(EventType.integration.map(\.rawValue).joined(separator: ", "))")
             }
             do {
                 try await destinations.check(body.url)

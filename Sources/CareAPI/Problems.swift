@@ -88,6 +88,9 @@ public struct Problem: Error, Sendable, Codable, Equatable {
                 var problem = Problem("already-open", title: "Already open", status: .conflict, detail: why)
                 problem.existing = existing
                 return problem
+            case .staleVersion:
+                // Only an If-Match write meets one: its precondition failed.
+                return Problem("precondition-failed", title: "Precondition failed", status: .preconditionFailed, detail: error.description)
             }
         case let error as IdempotencyError:
             switch error {
@@ -210,5 +213,12 @@ final class RouteTable: @unchecked Sendable {
                     && zip(template.segments, segments).allSatisfy { $0.hasPrefix("{") || $0.hasPrefix(":") || $0 == $1 }
             }.reduce(into: Set<HTTPRequest.Method>()) { $0.formUnion($1.methods) }
         }
+    }
+}
+
+extension String.StringInterpolation {
+    /// Ids in every message are lower-case, as the API writes them (see CareStore's twin).
+    mutating func appendInterpolation(_ id: UUID) {
+        appendLiteral(id.lowercasedString)
     }
 }

@@ -146,16 +146,12 @@ struct V1Controller: Sendable {
                 throw Problem.badRequest("If-Match must be an ETag this server gave out, such as \"v3\"")
             }
             _ = try context.requirePrincipal()
-            do {
-                let plan = try await context.acting("care_plan.update", request, patient: id) { caller in
-                    try await store.saveCarePlan(patientID: id, expectedVersion: expected,
-                                                 content: CarePlanContent(goals: body.goals, problems: body.problems, treatmentLine: body.treatmentLine),
-                                                 by: caller)
-                }
-                return try Wire.json(CarePlanOut(plan), headers: [.eTag: Self.etag(plan.version)])
-            } catch StoreError.conflict(let why) where why.hasPrefix("the care plan is at version") {
-                throw Problem("precondition-failed", title: "Precondition failed", status: .preconditionFailed, detail: why)
+            let plan = try await context.acting("care_plan.update", request, patient: id) { caller in
+                try await store.saveCarePlan(patientID: id, expectedVersion: expected,
+                                             content: CarePlanContent(goals: body.goals, problems: body.problems, treatmentLine: body.treatmentLine),
+                                             by: caller)
             }
+            return try Wire.json(CarePlanOut(plan), headers: [.eTag: Self.etag(plan.version)])
         }
         v1.get("patients/:id/events") { request, context in
             let id = try context.id()

@@ -1,47 +1,60 @@
 import Foundation
 
 /// The event types of the log that the rules and the playbook know.
-public enum EventType {
-    public static let trialStarted = "trial.started"
-    public static let trialFailed = "trial.failed"
-    public static let trialOutcomeRecorded = "trial.outcome_recorded"
-    public static let trdReached = "patient.trd_reached"
-    public static let referralMade = "referral.made"
-    public static let referralStatusChanged = "referral.status_changed"
-    public static let measurementRecorded = "measurement.recorded"
-    public static let taskCompleted = "task.completed"
-    public static let handoffCreated = "handoff.created"
-    public static let handoffAcknowledged = "handoff.acknowledged"
-    public static let handoffEscalated = "handoff.escalated"
-    public static let handoffReassigned = "handoff.reassigned"
-    /// Its cause was withdrawn: the handoff's task is closed as cancelled, never deleted.
-    public static let handoffSuperseded = "handoff.superseded"
-    /// A later cause attached to a one-per-patient handoff that was still open.
-    public static let handoffCauseAdded = "handoff.cause_added"
+/// Every kind of event the log holds (docs/domain.md, "The event log"), by the name it is
+/// stored and published under.
+public enum EventType: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    case teamCreated = "team.created"
+    case memberCreated = "member.created"
+    case tokenIssued = "token.issued"
+    case tokenRevoked = "token.revoked"
+    case patientEnrolled = "patient.enrolled"
+    case patientStatusChanged = "patient.status_changed"
+    case trdReached = "patient.trd_reached"
     /// The patient no longer meets the TRD definition (a failed trial was entered in error).
-    public static let trdWithdrawn = "patient.trd_withdrawn"
-    public static let measurementEnteredInError = "measurement.entered_in_error"
-    public static let trialEnteredInError = "trial.entered_in_error"
-    public static let trialOutcomeEnteredInError = "trial.outcome_entered_in_error"
-    public static let referralEnteredInError = "referral.entered_in_error"
-    public static let noteEnteredInError = "note.entered_in_error"
+    case trdWithdrawn = "patient.trd_withdrawn"
+    case carePlanUpdated = "care_plan.updated"
+    case taskCreated = "task.created"
+    case taskAssigned = "task.assigned"
+    case taskClaimed = "task.claimed"
+    case taskStarted = "task.started"
+    case taskHeld = "task.held"
+    case taskResumed = "task.resumed"
+    case taskCompleted = "task.completed"
+    case taskCancelled = "task.cancelled"
+    case taskFailed = "task.failed"
+    case noteAdded = "note.added"
+    case noteAmended = "note.amended"
+    case noteEnteredInError = "note.entered_in_error"
+    case measurementRecorded = "measurement.recorded"
+    case measurementEnteredInError = "measurement.entered_in_error"
+    case trialStarted = "trial.started"
+    case trialDoseChanged = "trial.dose_changed"
+    case trialOutcomeRecorded = "trial.outcome_recorded"
+    case trialFailed = "trial.failed"
+    case trialOutcomeEnteredInError = "trial.outcome_entered_in_error"
+    case trialEnteredInError = "trial.entered_in_error"
+    case referralMade = "referral.made"
+    case referralStatusChanged = "referral.status_changed"
+    case referralEnteredInError = "referral.entered_in_error"
+    case handoffCreated = "handoff.created"
+    case handoffAcknowledged = "handoff.acknowledged"
+    case handoffEscalated = "handoff.escalated"
+    case handoffReassigned = "handoff.reassigned"
+    /// Its cause was withdrawn: the handoff's task is closed as cancelled, never deleted.
+    case handoffSuperseded = "handoff.superseded"
+    /// A later cause attached to a one-per-patient handoff that was still open.
+    case handoffCauseAdded = "handoff.cause_added"
+
+    /// Its stored name ("trial.failed"), wherever it is written into text.
+    public var description: String { rawValue }
+
     /// The note events that carry a note's kind (psychotherapy ones are shown to their author only).
-    public static let noteEvents = ["note.added", "note.amended", noteEnteredInError]
+    public static let noteEvents: [EventType] = [.noteAdded, .noteAmended, .noteEnteredInError]
 
     /// Every type an integration can subscribe to: the events of a team and its patients.
     /// (Token events name no team and stay in the log only.)
-    public static let integration: [String] = [
-        "team.created", "member.created",
-        "patient.enrolled", "patient.status_changed", trdReached, trdWithdrawn,
-        "care_plan.updated",
-        "task.created", "task.assigned", "task.claimed", "task.started", "task.held", "task.resumed", taskCompleted, "task.cancelled",
-        "task.failed",
-        "note.added", "note.amended", noteEnteredInError,
-        measurementRecorded, measurementEnteredInError,
-        trialStarted, "trial.dose_changed", trialOutcomeRecorded, trialFailed, trialOutcomeEnteredInError, trialEnteredInError,
-        referralMade, referralStatusChanged, referralEnteredInError,
-        handoffCreated, handoffAcknowledged, handoffEscalated, handoffReassigned, handoffSuperseded, handoffCauseAdded,
-    ]
+    public static let integration: [EventType] = allCases.filter { $0 != .tokenIssued && $0 != .tokenRevoked }
 }
 
 /// When a playbook step applies to an event of its type.
@@ -56,7 +69,7 @@ public enum PlaybookCondition: Sendable, Equatable, Codable {
 public struct PlaybookStep: Sendable, Equatable, Codable {
     /// Stable key; a handoff is made once per (event, step key).
     public var key: String
-    public var event: String
+    public var event: EventType
     public var condition: PlaybookCondition
     public var role: Role
     public var title: String
@@ -66,7 +79,7 @@ public struct PlaybookStep: Sendable, Equatable, Codable {
     /// causes list grows) instead of making another.
     public var onePerPatient: Bool
 
-    public init(key: String, event: String, condition: PlaybookCondition = .always, role: Role, title: String,
+    public init(key: String, event: EventType, condition: PlaybookCondition = .always, role: Role, title: String,
                 priority: TaskPriority = .routine, dueInHours: Int, onePerPatient: Bool = false) {
         self.key = key
         self.event = event
@@ -82,7 +95,7 @@ public struct PlaybookStep: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(key: try c.decode(String.self, forKey: .key), event: try c.decode(String.self, forKey: .event),
+        self.init(key: try c.decode(String.self, forKey: .key), event: try c.decode(EventType.self, forKey: .event),
                   condition: try c.decode(PlaybookCondition.self, forKey: .condition), role: try c.decode(Role.self, forKey: .role),
                   title: try c.decode(String.self, forKey: .title), priority: try c.decode(TaskPriority.self, forKey: .priority),
                   dueInHours: try c.decode(Int.self, forKey: .dueInHours),
@@ -92,7 +105,7 @@ public struct PlaybookStep: Sendable, Equatable, Codable {
 
 /// What the playbook is told about an event.
 public struct PlaybookEvent: Sendable, Equatable {
-    public var type: String
+    public var type: EventType
     public var occurredAt: Date
     public var referralKind: ReferralKind?
     public var safetySignal: Bool
@@ -102,7 +115,7 @@ public struct PlaybookEvent: Sendable, Equatable {
     /// is withdrawn, the handoffs it caused are superseded.
     public var subjectID: UUID?
 
-    public init(type: String, occurredAt: Date, referralKind: ReferralKind? = nil, safetySignal: Bool = false, summary: String,
+    public init(type: EventType, occurredAt: Date, referralKind: ReferralKind? = nil, safetySignal: Bool = false, summary: String,
                 subjectID: UUID? = nil) {
         self.type = type
         self.occurredAt = occurredAt

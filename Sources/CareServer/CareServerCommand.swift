@@ -88,7 +88,7 @@ struct DatabaseOptions: ParsableArguments {
             if exists.isEmpty {
                 do {
                     try await admin.execute("CREATE DATABASE \(quoteIdentifier(Self.embeddedDatabase))")
-                } catch let error as PQError where error.sqlState == "42P04" {
+                } catch let error as PQError where error.sqlState == .duplicateDatabase {
                     // Another care-server created it a moment ago.
                 }
             }

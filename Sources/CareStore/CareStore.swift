@@ -17,6 +17,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case moveNotAllowed(TransitionError)
     /// An open record already does what was asked (409); `existing` is its path.
     case alreadyOpen(String, existing: String)
+    /// A versioned record (the care plan) was saved by someone else since the caller read it:
+    /// it is at `current`, not `expected` (412 with If-Match).
+    case staleVersion(what: String, current: Int, expected: Int)
 
     /// The refusals the database itself makes, as the store's: row-level security (42501) is
     /// forbidden; a check, not-null or foreign-key violation (23514, 23502, 23503) is a value
@@ -24,11 +27,11 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public init?(refusedBy error: PQError) {
         let field = error.column ?? error.constraint ?? "the request"
         switch error.sqlState {
-        case "42501": self = .forbidden("the database refused this for your role on the patient's team")
-        case "23514": self = .invalidValue(InvalidValue(field: field, message: "a value breaks a rule of the record (\(error.constraint ?? "a check"))"))
-        case "23502": self = .invalidValue(InvalidValue(field: field, message: "'\(field)' is required"))
-        case "23503": self = .invalidValue(InvalidValue(field: field, message: "a value names something that does not exist (\(error.constraint ?? "a reference"))"))
-        case "23505": self = .conflict("that already exists (\(error.constraint ?? "a unique rule"))")
+        case .insufficientPrivilege?: self = .forbidden("the database refused this for your role on the patient's team")
+        case .checkViolation?: self = .invalidValue(InvalidValue(field: field, message: "a value breaks a rule of the record (\(error.constraint ?? "a check"))"))
+        case .notNullViolation?: self = .invalidValue(InvalidValue(field: field, message: "'\(field)' is required"))
+        case .foreignKeyViolation?: self = .invalidValue(InvalidValue(field: field, message: "a value names something that does not exist (\(error.constraint ?? "a reference"))"))
+        case .uniqueViolation?: self = .conflict("that already exists (\(error.constraint ?? "a unique rule"))")
         default: return nil
         }
     }
@@ -42,6 +45,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidValue(let value): value.message
         case .moveNotAllowed(let error): error.description
         case .alreadyOpen(let why, _): why
+        case .staleVersion(let what, let current, let expected): "\(what) is at version \(current), not \(expected): someone saved it in the meantime"
         }
     }
 }
@@ -148,7 +152,7 @@ public struct CareStore: Sendable {
         let outcome: String
         switch error {
         case .notFound, .forbidden: outcome = "denied"
-        case .conflict, .invalid, .invalidValue, .moveNotAllowed, .alreadyOpen: outcome = "failed"
+        case .conflict, .invalid, .invalidValue, .moveNotAllowed, .alreadyOpen, .staleVersion: outcome = "failed"
         }
         // A refusal is always audited: by the patient when one is known, otherwise with no
         // patient (another team's task looked up by its id, a team the caller is not on).
@@ -194,7 +198,7 @@ final class CommandContext {
     /// Appends an event and makes the handoffs the playbook asks for, in this transaction.
     @discardableResult
     func append(
-        _ type: String, teamID: UUID?, patientID: UUID?, actorID: UUID?, payload: [String: String] = [:],
+        _ type: EventType, teamID: UUID?, patientID: UUID?, actorID: UUID?, payload: [String: String] = [:],
         playbookEvent: (Date) -> PlaybookEvent? = { _ in nil }
     ) async throws -> AppendedEvent {
         let row = try await connection.query("""
@@ -348,4 +352,18 @@ extension RawRepresentable where RawValue == String {
         }
         self = decoded
     }
+}
+
+extension String.StringInterpolation {
+    /// Ids in every message are lower-case, as the API and PostgreSQL write them: "trial \(id)"
+    /// reads the same in a problem, a log line and a database row. (SQL is built with PQQuery's
+    /// own interpolation, where a UUID is a parameter, so this does not reach it.)
+    mutating func appendInterpolation(_ id: UUID) {
+        appendLiteral(id.lowercasedString)
+    }
+}
+
+extension EventType: PQEncodable {
+    /// Stored under its name.
+    public func pqEncode() throws -> String? { rawValue }
 }

@@ -18,7 +18,7 @@ extension CareStore {
                 if let admin = caller.memberID {
                     try await context.connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(id), \(admin), 'admin')")
                 }
-                try await context.append("team.created", teamID: id, patientID: nil, actorID: caller.memberID, payload: ["team_id": id.lowercasedString])
+                try await context.append(.teamCreated, teamID: id, patientID: nil, actorID: caller.memberID, payload: ["team_id": id.lowercasedString])
                 return id
             } catch let error as PQError where error.constraint == "teams_name_unique" {
                 throw StoreError.conflict("a team named \(trimmed) already exists")
@@ -87,7 +87,7 @@ extension CareStore {
             }
             context.trail.touch(id)
             try await context.connection.query("INSERT INTO care_plans (patient_id, version, author_id) VALUES (\(id), 1, \(actorID))")
-            try await context.append("patient.enrolled", teamID: teamID, patientID: id, actorID: actorID, payload: ["patient_id": id.lowercasedString])
+            try await context.append(.patientEnrolled, teamID: teamID, patientID: id, actorID: actorID, payload: ["patient_id": id.lowercasedString])
             return id
         }
     }
@@ -104,7 +104,7 @@ extension CareStore {
             try context.authorize(.managePatients, teamID: teamID, patientID: patientID)
             let from = try checkedTransition(from: current, to: status, of: "patient")
             try await context.connection.query("UPDATE patients SET status = \(status.rawValue), updated_at = now() WHERE id = \(patientID)")
-            let event = try await context.append("patient.status_changed", teamID: teamID, patientID: patientID, actorID: actorID,
+            let event = try await context.append(.patientStatusChanged, teamID: teamID, patientID: patientID, actorID: actorID,
                                                  payload: ["from": from.rawValue, "to": status.rawValue])
             guard status == .discharged else { return ([], []) }
             return try await context.closeOpenWork(patientID: patientID, teamID: teamID, byEvent: event.id, reason: "patient discharged", actorID: actorID)
@@ -265,7 +265,7 @@ extension CommandContext {
         for role in Set(roles) {
             try await connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(teamID), \(id), \(role.rawValue))")
         }
-        try await append("member.created", teamID: teamID, patientID: nil, actorID: actorID,
+        try await append(.memberCreated, teamID: teamID, patientID: nil, actorID: actorID,
                          payload: ["member_id": id.lowercasedString, "roles": roles.map(\.rawValue).sorted().joined(separator: ",")])
         return id
     }

@@ -113,7 +113,7 @@ extension CareStore {
         let (id, url, types, team, description, status, reason, created, updated) = try row.decode(
             UUID.self, String.self, [String].self, UUID?.self, String.self, String.self, String?.self, Date.self, Date.self)
         return WebhookSubscription(id: id, url: url, eventTypes: types, teamID: team, description: description,
-                                   status: SubscriptionStatus(rawValue: status) ?? .disabled, disabledReason: reason,
+                                   status: try SubscriptionStatus(column: "webhook_subscriptions.status", status), disabledReason: reason,
                                    createdAt: created, updatedAt: updated, secret: nil)
     }
 
@@ -209,7 +209,7 @@ extension CareStore {
     static func delivery(_ row: PQRow) throws -> WebhookDelivery {
         let (id, subscription, event, type, status, attempts, next, last, lastStatus, lastError, delivered, created) = try row.decode(
             UUID.self, UUID.self, Int64.self, String.self, String.self, Int.self, Date.self, Date?.self, Int?.self, String?.self, Date?.self, Date.self)
-        let state = DeliveryStatus(rawValue: status) ?? .pending
+        let state = try DeliveryStatus(column: "webhook_deliveries.status", status)
         return WebhookDelivery(id: id, subscriptionID: subscription, eventID: event, eventType: type, status: state, attempts: attempts,
                                nextAttemptAt: state == .pending ? next : nil, lastAttemptAt: last, lastStatus: lastStatus,
                                lastError: lastError, deliveredAt: delivered, createdAt: created)

@@ -196,7 +196,7 @@ extension CommandContext {
             var retitled: [PQQuery] = []
             for row in rows {
                 let (id, taskID, title, status, remaining) = try row.decode(UUID.self, UUID.self, String.self, String.self, Int.self)
-                guard TaskStatus(rawValue: status)?.isOpen == true else { continue }
+                guard try TaskStatus(column: "tasks.status", status).isOpen else { continue }
                 if remaining > 0 {
                     retitled.append("UPDATE tasks SET title = \(HandoffPlan.title(Self.baseTitle(title), causes: remaining)), updated_at = now() WHERE id = \(taskID)")
                 } else {
@@ -282,7 +282,7 @@ extension CommandContext {
 
     /// A score or a referral: lock the row, ask the gate, mark it, announce it, and withdraw the
     /// causes it carried. `table`, `recorder` and `kind` are column names from this file, never input.
-    private func markRow(_ record: CorrectableRecord, id: UUID, table: String, recorder: String, kind: String, event: String, idKey: String,
+    private func markRow(_ record: CorrectableRecord, id: UUID, table: String, recorder: String, kind: String, event: EventType, idKey: String,
                          reason: String, actorID: UUID?, withdrawal: (String) -> String) async throws -> Correction {
         let rows = try await connection.query("""
             SELECT r.patient_id, p.team_id, r.\(unescaped: recorder), r.entered_in_error_at, r.\(unescaped: kind)

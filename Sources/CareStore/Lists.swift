@@ -132,7 +132,7 @@ extension CareStore {
                 ORDER BY p.display_name, p.id LIMIT \(limit + 1)
                 """).map { row in
                 let (id, team, mrn, name, status, enrolled) = try row.decode(UUID.self, UUID.self, String.self, String.self, String.self, Date.self)
-                return PatientListItem(id: id, teamID: team, mrn: mrn, displayName: name, status: PatientStatus(rawValue: status) ?? .enrolled, enrolledOn: enrolled)
+                return PatientListItem(id: id, teamID: team, mrn: mrn, displayName: name, status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled)
             }
             let page = Self.page(rows, limit: limit) { $0.id }
             context.trail.touch(page.items.map(\.id))
@@ -305,7 +305,7 @@ extension CareStore {
                 GROUP BY m.id ORDER BY m.display_name, m.id
                 """).map { row in
                 let (id, name, email, service, roles) = try row.decode(UUID.self, String.self, String?.self, Bool.self, [String].self)
-                return TeamMemberItem(id: id, displayName: name, email: email, isServiceAccount: service, roles: roles.compactMap(Role.init(rawValue:)))
+                return TeamMemberItem(id: id, displayName: name, email: email, isServiceAccount: service, roles: try roles.map { try Role(column: "memberships.role", $0) })
             }
         }
     }

@@ -215,10 +215,10 @@ extension CareStore {
                 ORDER BY h.due_at
                 """).map { row in
                 let (id, role, reason, due, task, escalated) = try row.decode(UUID.self, String.self, String.self, Date.self, UUID.self, Bool.self)
-                return HandoffSummary(id: id, role: Role(rawValue: role) ?? .careManager, reason: reason, dueAt: due, taskID: task, escalated: escalated)
+                return HandoffSummary(id: id, role: try Role(column: "handoffs.role", role), reason: reason, dueAt: due, taskID: task, escalated: escalated)
             }
             return PatientSummary(
-                id: patientID, teamID: teamID, mrn: mrn, displayName: name, status: PatientStatus(rawValue: status) ?? .enrolled,
+                id: patientID, teamID: teamID, mrn: mrn, displayName: name, status: try PatientStatus(column: "patients.status", status),
                 enrolledOn: enrolledOn, plan: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: treatmentLine),
                 planVersion: version, openTasks: openTasks, recentNotes: notes, scores: scores, response: response, trials: trials.map(\.summary),
                 trd: trd, thaseRush: thaseRush, maudsley: maudsley, referrals: referrals, openHandoffs: handoffs)
@@ -329,7 +329,7 @@ extension CareStore {
             throw PQError(.decoding, "task \(id.lowercasedString) has an unknown status or priority")
         }
         return TaskSummary(id: id, patientID: patient, title: title, status: status, priority: priority, ownerID: owner,
-                           poolRole: pool.flatMap(Role.init(rawValue:)), dueAt: due, notBefore: notBefore, handoffID: handoff, statusReason: reason)
+                           poolRole: try pool.map { try Role(column: "tasks.pool_role", $0) }, dueAt: due, notBefore: notBefore, handoffID: handoff, statusReason: reason)
     }
 
     /// A note with its author's name and the notes that amend it (read with `note`).
@@ -368,7 +368,7 @@ extension CareStore {
             WHERE m.member_id = \(memberID) GROUP BY t.id, t.name ORDER BY t.name
             """).map { row in
             let (id, name, roles) = try row.decode(UUID.self, String.self, [String].self)
-            return TeamMembership(teamID: id, name: name, roles: roles.compactMap(Role.init(rawValue:)))
+            return TeamMembership(teamID: id, name: name, roles: try roles.map { try Role(column: "memberships.role", $0) })
         }
     }
 }
@@ -396,7 +396,7 @@ extension CommandContext {
             let marked = EnteredInError.from(try row.decode(Date?.self, at: 14), try row.decode(UUID?.self, at: 15), try row.decode(String?.self, at: 16))
             let withdrawn = try row.decode(PQJSON<[WithdrawnOutcome]>.self, at: 17).value
             guard let kind = TrialKind(rawValue: kindText) else { throw PQError(.decoding, "trial \(id.lowercasedString) has an unknown kind \(kindText)") }
-            let outcome = outcomeText.flatMap(TrialOutcome.init(rawValue:))
+            let outcome = try outcomeText.map { try TrialOutcome(column: "trials.outcome", $0) }
             let facts = TrialFacts(kind: kind, drug: drug, isBilateralECT: bilateral,
                                    doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
                                    start: started, stop: stopped, adherence: adherence, outcome: outcome, sessions: sessions)
@@ -405,7 +405,7 @@ extension CommandContext {
                                                      enteredInError: marked, withdrawnOutcomes: withdrawn,
                                                      startedOn: started, stoppedOn: stopped, outcome: outcome,
                                                      isFailed: isFailed && marked == nil, adequacy: adequacy),
-                               isBilateralECT: bilateral, drugClass: drugClass.flatMap(DrugClass.init(rawValue:)))
+                               isBilateralECT: bilateral, drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) })
         }
     }
 

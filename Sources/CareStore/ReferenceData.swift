@@ -32,7 +32,7 @@ public struct ReferenceData: Sendable, Equatable {
             guard let decodedRole = Role(rawValue: role), let decodedPriority = TaskPriority(rawValue: priority) else {
                 throw PQError(.decoding, "playbook step \(key) has an unknown role or priority")
             }
-            return PlaybookStep(key: key, event: event, condition: condition.value, role: decodedRole, title: title,
+            return PlaybookStep(key: key, event: try EventType(column: "playbook_steps.event", event), condition: condition.value, role: decodedRole, title: title,
                                 priority: decodedPriority, dueInHours: dueInHours, onePerPatient: onePerPatient)
         })
 

@@ -503,7 +503,7 @@ extension CareStore {
                 INSERT INTO notes (patient_id, author_id, kind, body) VALUES (\(patientID), \(actorID), 'case-review', \("Case review \(week): \(text)"))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
-            try await context.append("note.added", teamID: teamID, patientID: patientID, actorID: actorID,
+            try await context.append(.noteAdded, teamID: teamID, patientID: patientID, actorID: actorID,
                                      payload: ["note_id": noteID.lowercasedString, "kind": NoteKind.caseReview.rawValue])
             var taskID: UUID?
             if let task {
@@ -513,7 +513,7 @@ extension CareStore {
                             \(task.role.rawValue), 'routine', \(task.dueAt), \(actorID), 'requested')
                     RETURNING id
                     """)[0].decode(UUID.self, at: 0)
-                try await context.append("task.created", teamID: teamID, patientID: patientID, actorID: actorID,
+                try await context.append(.taskCreated, teamID: teamID, patientID: patientID, actorID: actorID,
                                          payload: ["task_id": taskID!.lowercasedString])
             }
             let id = try await context.connection.query("""

@@ -41,7 +41,7 @@ extension CareStore {
             guard let row = rows.firstRow else { throw StoreError.notFound("care plan of patient \(patientID)") }
             let current = try row.decode(Int.self, at: 0)
             guard current == expectedVersion else {
-                throw StoreError.conflict("the care plan is at version \(current), not \(expectedVersion): someone saved it in the meantime")
+                throw StoreError.staleVersion(what: "the care plan", current: current, expected: expectedVersion)
             }
             try await context.connection.query("UPDATE care_plans SET is_active = false WHERE patient_id = \(patientID) AND is_active")
             let saved = try await context.connection.query("""
@@ -49,7 +49,7 @@ extension CareStore {
                 VALUES (\(patientID), \(current + 1), \(PQJSON(content.goals))::jsonb, \(PQJSON(content.problems))::jsonb, \(content.treatmentLine), \(actorID))
                 RETURNING created_at
                 """)[0].decode(Date.self, at: 0)
-            try await context.append("care_plan.updated", teamID: teamID, patientID: patientID, actorID: actorID,
+            try await context.append(.carePlanUpdated, teamID: teamID, patientID: patientID, actorID: actorID,
                                      payload: ["version": "\(current + 1)"])
             return CarePlan(patientID: patientID, version: current + 1, content: content, authorID: actorID, updatedAt: saved)
         }
@@ -78,7 +78,7 @@ extension CareStore {
                         \(ownerID == nil ? TaskStatus.requested.rawValue : TaskStatus.accepted.rawValue))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
-            try await context.append("task.created", teamID: teamID, patientID: patientID, actorID: actorID, payload: ["task_id": id.lowercasedString])
+            try await context.append(.taskCreated, teamID: teamID, patientID: patientID, actorID: actorID, payload: ["task_id": id.lowercasedString])
             return id
         }
     }
@@ -86,7 +86,7 @@ extension CareStore {
     /// Gives a task to a member of the patient's team.
     @discardableResult
     public func assignTask(_ taskID: UUID, to memberID: UUID, by caller: Caller) async throws -> TaskSummary {
-        try await changeTask(taskID, event: "task.assigned", by: caller) { context, task in
+        try await changeTask(taskID, event: .taskAssigned, by: caller) { context, task in
             guard task.status.isOpen else { throw StoreError.conflict("this task is \(task.status.rawValue); it cannot be given to anyone") }
             try await context.requireTeamMember(memberID, teamID: task.teamID)
             // A requested task becomes accepted by its new owner; one under way stays as it is.
@@ -100,7 +100,7 @@ extension CareStore {
     @discardableResult
     public func claimTask(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
         let memberID = try Self.member(caller, "claims a task")
-        return try await changeTask(taskID, event: "task.claimed", by: caller) { context, task in
+        return try await changeTask(taskID, event: .taskClaimed, by: caller) { context, task in
             if task.ownerID != nil, task.status != .requested { throw StoreError.conflict("this task is already claimed") }
             if case .failure(let error) = task.status.moving(to: .accepted) { throw StoreError.moveNotAllowed(error) }
             try await context.requirePool(task, memberID: memberID)
@@ -112,7 +112,7 @@ extension CareStore {
     /// Starts a task; an unclaimed one is claimed for the member in the same step.
     @discardableResult
     public func startTask(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .inProgress, event: "task.started", by: caller)
+        try await moveTask(taskID, to: .inProgress, event: .taskStarted, by: caller)
     }
 
     /// Completes a task; a requested or accepted one is claimed for the completer in the same step.
@@ -124,29 +124,29 @@ extension CareStore {
     /// Cancels an open task, with a reason.
     @discardableResult
     public func cancelTask(_ taskID: UUID, reason: String?, by caller: Caller) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .cancelled, event: "task.cancelled", by: caller, reason: reason)
+        try await moveTask(taskID, to: .cancelled, event: .taskCancelled, by: caller, reason: reason)
     }
 
     /// Closes an open task as failed (it could not be done), with a reason.
     @discardableResult
     public func failTask(_ taskID: UUID, reason: String?, by caller: Caller) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .failed, event: "task.failed", by: caller, reason: reason)
+        try await moveTask(taskID, to: .failed, event: .taskFailed, by: caller, reason: reason)
     }
 
     /// Puts an open task on hold (waiting for something outside the team).
     @discardableResult
     public func holdTask(_ taskID: UUID, reason: String? = nil, by caller: Caller) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .onHold, event: "task.held", by: caller, reason: reason)
+        try await moveTask(taskID, to: .onHold, event: .taskHeld, by: caller, reason: reason)
     }
 
     /// Takes a task off hold: back under way when someone owns it, back to its pool otherwise.
     @discardableResult
     public func resumeTask(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
-        try await moveTask(taskID, to: nil, event: "task.resumed", by: caller)
+        try await moveTask(taskID, to: nil, event: .taskResumed, by: caller)
     }
 
     /// One move of the task status machine (docs/domain.md). `next` nil: resume from on-hold.
-    private func moveTask(_ taskID: UUID, to requested: TaskStatus?, event: String, by caller: Caller, evidence: String? = nil,
+    private func moveTask(_ taskID: UUID, to requested: TaskStatus?, event: EventType, by caller: Caller, evidence: String? = nil,
                           reason: String? = nil) async throws -> TaskSummary {
         let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
         let actorID = try Self.member(caller, "works a task")
@@ -183,7 +183,7 @@ extension CareStore {
         }
     }
 
-    private func changeTask(_ taskID: UUID, event: String, by caller: Caller,
+    private func changeTask(_ taskID: UUID, event: EventType, by caller: Caller,
                             _ change: @Sendable (CommandContext, LockedTask) async throws -> [String: String]) async throws -> TaskSummary {
         let actorID = caller.memberID
         return try await command(caller) { context in
@@ -196,7 +196,7 @@ extension CareStore {
             let (id, patientID, teamID, status, owner, pool) = try row.decode(UUID.self, UUID.self, UUID.self, String.self, UUID?.self, String?.self)
             try context.authorize(.workTasks, teamID: teamID, patientID: patientID)
             guard let current = TaskStatus(rawValue: status) else { throw PQError(.decoding, "task \(id.lowercasedString) has an unknown status \(status)") }
-            let task = LockedTask(id: id, patientID: patientID, teamID: teamID, status: current, ownerID: owner, poolRole: pool.flatMap(Role.init(rawValue:)))
+            let task = LockedTask(id: id, patientID: patientID, teamID: teamID, status: current, ownerID: owner, poolRole: try pool.map { try Role(column: "tasks.pool_role", $0) })
             var payload = try await change(context, task)
             payload["task_id"] = id.lowercasedString
             try await context.append(event, teamID: teamID, patientID: patientID, actorID: actorID, payload: payload)
@@ -238,7 +238,7 @@ extension CareStore {
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
             // Events carry ids and kinds, never a note's body.
-            try await context.append(amends == nil ? "note.added" : "note.amended", teamID: teamID, patientID: patientID, actorID: authorID,
+            try await context.append(amends == nil ? .noteAdded : .noteAmended, teamID: teamID, patientID: patientID, actorID: authorID,
                                      payload: ["note_id": id.lowercasedString, "kind": kind.rawValue])
             return id
         }
@@ -265,7 +265,7 @@ struct LockedTask {
 extension CommandContext {
     func roles(of memberID: UUID, teamID: UUID) async throws -> Set<Role> {
         let rows = try await connection.query("SELECT role FROM memberships WHERE member_id = \(memberID) AND team_id = \(teamID)")
-        return Set(try rows.column(String.self).compactMap(Role.init(rawValue:)))
+        return Set(try rows.column(String.self).map { try Role(column: "memberships.role", $0) })
     }
 
     /// Claiming a pool's task takes a member of that pool: the permission table's rule, asked

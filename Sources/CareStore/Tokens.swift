@@ -84,7 +84,7 @@ extension CommandContext {
             VALUES (\(memberID), \(TokenFormat.hash(token)), \(String(token.prefix(12))), \(name), \(Set(scopes).map(\.rawValue).sorted()), \(expiresAt))
             RETURNING id
             """)[0].decode(UUID.self, at: 0)
-        try await append("token.issued", teamID: nil, patientID: nil, actorID: actorID,
+        try await append(.tokenIssued, teamID: nil, patientID: nil, actorID: actorID,
                          payload: ["token_id": id.lowercasedString, "member_id": memberID.lowercasedString])
         return IssuedToken(id: id, memberID: memberID, token: token, expiresAt: expiresAt)
     }
@@ -116,7 +116,7 @@ extension CareStore {
                 let exists = try await context.connection.query("SELECT 1 FROM api_tokens WHERE id = \(tokenID)")
                 throw exists.isEmpty ? StoreError.notFound("token \(tokenID)") : StoreError.conflict("token \(tokenID) is already revoked")
             }
-            try await context.append("token.revoked", teamID: nil, patientID: nil, actorID: actorID, payload: ["token_id": tokenID.lowercasedString])
+            try await context.append(.tokenRevoked, teamID: nil, patientID: nil, actorID: actorID, payload: ["token_id": tokenID.lowercasedString])
         }
     }
 
@@ -147,10 +147,10 @@ extension CareStore {
         var roles: [UUID: Set<Role>] = [:]
         for entry in memberships {
             let parts = entry.split(separator: " ")
-            guard parts.count == 2, let team = UUID(hyphenated: parts[0]), let role = Role(rawValue: String(parts[1])) else { continue }
-            roles[team, default: []].insert(role)
+            guard parts.count == 2, let team = UUID(hyphenated: parts[0]) else { throw PQError(.decoding, "a membership reads '\(entry)'") }
+            roles[team, default: []].insert(try Role(column: "memberships.role", String(parts[1])))
         }
         return Principal(memberID: memberID, tokenID: tokenID, displayName: name, isServiceAccount: service,
-                         scopes: Set(scopes.compactMap(Scope.init(rawValue:))), roles: roles)
+                         scopes: Set(try scopes.map { try Scope(column: "api_tokens.scopes", $0) }), roles: roles)
     }
 }

@@ -75,7 +75,7 @@ extension CareStore {
             }
             let updated = (steps.value.filter { $0.from < from } + [StoredDoseStep(from: from, dailyDoseMg: dailyDoseMg)]).sorted { $0.from < $1.from }
             try await context.connection.query("UPDATE trials SET dose_steps = \(PQJSON(updated))::jsonb, updated_at = now() WHERE id = \(trialID)")
-            try await context.append("trial.dose_changed", teamID: teamID, patientID: patientID, actorID: actorID,
+            try await context.append(.trialDoseChanged, teamID: teamID, patientID: patientID, actorID: actorID,
                                      payload: ["trial_id": trialID.lowercasedString, "daily_dose_mg": "\(dailyDoseMg)"])
         }
     }
@@ -212,7 +212,7 @@ extension CommandContext {
         try rows.map { row in
             let (kind, drugClass, bilateral) = try row.decode(String.self, String?.self, Bool.self)
             guard let kind = TrialKind(rawValue: kind) else { throw PQError(.decoding, "a trial has an unknown kind \(kind)") }
-            return FailedTrial(kind: kind, drugClass: drugClass.flatMap(DrugClass.init(rawValue:)), isBilateralECT: bilateral)
+            return FailedTrial(kind: kind, drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) }, isBilateralECT: bilateral)
         }
     }
 }

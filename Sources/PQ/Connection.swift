@@ -217,7 +217,7 @@ public actor PQConnection {
         return PQError(
             sqlState == nil ? .connection : .server,
             message.isEmpty ? Self.errorMessage(connection) : message,
-            sqlState: sqlState, severity: field(CPQ_DIAG_SEVERITY_NONLOCALIZED),
+            sqlState: sqlState.map(SQLState.init(rawValue:)), severity: field(CPQ_DIAG_SEVERITY_NONLOCALIZED),
             detail: field(CPQ_DIAG_MESSAGE_DETAIL), hint: field(CPQ_DIAG_MESSAGE_HINT),
             constraint: field(CPQ_DIAG_CONSTRAINT_NAME), table: field(CPQ_DIAG_TABLE_NAME),
             column: field(CPQ_DIAG_COLUMN_NAME), schema: field(CPQ_DIAG_SCHEMA_NAME),
@@ -474,7 +474,7 @@ func connectBlocking(_ configuration: PQConfiguration, notices: NoticeLogger) th
         guard PQresultStatus(result) == PGRES_COMMAND_OK else {
             let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
             PQfinish(conn)
-            throw PQError(.server, "cannot become role \(role) at \(configuration): \(message)", sqlState: "42501")
+            throw PQError(.server, "cannot become role \(role) at \(configuration): \(message)", sqlState: .insufficientPrivilege)
         }
     }
     return conn

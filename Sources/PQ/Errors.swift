@@ -20,7 +20,7 @@ public struct PQError: Error, Sendable, CustomStringConvertible {
 
     public var kind: Kind
     public var message: String
-    public var sqlState: String?
+    public var sqlState: SQLState?
     public var severity: String?
     public var detail: String?
     public var hint: String?
@@ -31,7 +31,7 @@ public struct PQError: Error, Sendable, CustomStringConvertible {
     public var dataType: String?
 
     public init(
-        _ kind: Kind, _ message: String, sqlState: String? = nil, severity: String? = nil,
+        _ kind: Kind, _ message: String, sqlState: SQLState? = nil, severity: String? = nil,
         detail: String? = nil, hint: String? = nil, constraint: String? = nil, table: String? = nil,
         column: String? = nil, schema: String? = nil, dataType: String? = nil
     ) {
@@ -60,7 +60,7 @@ public struct PQError: Error, Sendable, CustomStringConvertible {
     /// True when the connection it happened on can no longer be used.
     public var isConnectionFailure: Bool {
         kind == .connection || kind == .closed
-            || sqlState.map { $0.hasPrefix("08") || $0 == "57P01" || $0 == "57P02" || $0 == "57P03" } == true
+            || sqlState.map { $0.classCode == "08" || $0 == .adminShutdown || $0 == .crashShutdown || $0 == .cannotConnectNow } == true
     }
 
     /// Serialization failure or deadlock: the transaction may succeed if run again.
@@ -69,19 +69,35 @@ public struct PQError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// The SQLSTATE codes the rest of CareRelay reacts to.
-public enum SQLState {
-    public static let uniqueViolation = "23505"
-    public static let foreignKeyViolation = "23503"
-    public static let checkViolation = "23514"
-    public static let notNullViolation = "23502"
-    public static let exclusionViolation = "23P01"
-    public static let serializationFailure = "40001"
-    public static let deadlockDetected = "40P01"
-    public static let insufficientPrivilege = "42501"
-    public static let queryCanceled = "57014"
-    public static let adminShutdown = "57P01"
-    public static let lockNotAvailable = "55P03"
-    public static let featureNotSupported = "0A000"
-    public static let invalidSQLStatementName = "26000"
+/// A SQLSTATE code (PostgreSQL's appendix A): five characters, the first two its class.
+/// Extensible: the codes CareRelay reacts to are named here, and any other the server sends is
+/// kept as it came (`SQLState("XX001")`), never lost to a closed enum.
+public struct SQLState: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { self.rawValue = value }
+
+    public var description: String { rawValue }
+    /// The class: "23" for integrity constraint violations, "08" for connection exceptions.
+    public var classCode: String { String(rawValue.prefix(2)) }
+
+    public static let uniqueViolation: SQLState = "23505"
+    public static let foreignKeyViolation: SQLState = "23503"
+    public static let checkViolation: SQLState = "23514"
+    public static let notNullViolation: SQLState = "23502"
+    public static let exclusionViolation: SQLState = "23P01"
+    public static let serializationFailure: SQLState = "40001"
+    public static let deadlockDetected: SQLState = "40P01"
+    public static let insufficientPrivilege: SQLState = "42501"
+    public static let undefinedTable: SQLState = "42P01"
+    public static let duplicateDatabase: SQLState = "42P04"
+    public static let queryCanceled: SQLState = "57014"
+    public static let adminShutdown: SQLState = "57P01"
+    public static let crashShutdown: SQLState = "57P02"
+    public static let cannotConnectNow: SQLState = "57P03"
+    public static let lockNotAvailable: SQLState = "55P03"
+    public static let featureNotSupported: SQLState = "0A000"
+    public static let invalidSQLStatementName: SQLState = "26000"
 }

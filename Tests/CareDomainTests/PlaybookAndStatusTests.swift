@@ -6,7 +6,7 @@ import Testing
 struct PlaybookTests {
     let now = Date(timeIntervalSince1970: 1_795_000_000)
 
-    func plans(_ type: String, referral: ReferralKind? = nil, safety: Bool = false) -> [HandoffPlan] {
+    func plans(_ type: EventType, referral: ReferralKind? = nil, safety: Bool = false) -> [HandoffPlan] {
         Playbook.default.handoffs(for: PlaybookEvent(type: type, occurredAt: now, referralKind: referral, safetySignal: safety, summary: "test"))
     }
 

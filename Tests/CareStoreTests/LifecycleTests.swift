@@ -53,7 +53,7 @@ struct LifecycleTests {
             try await clinic.store.completeTask(screen, evidence: "No implants", by: .system(actingFor: clinic.psychiatrist))
 
             let superseded = try await clinic.store.moveReferral(tms.referralID, to: .cancelled, reason: "the patient chose ECT", by: .system(actingFor: clinic.psychiatrist))
-            let cancelEvent = try await Self.lastEvent(pool, EventType.referralStatusChanged)
+            let cancelEvent = try await Self.lastEvent(pool, EventType.referralStatusChanged.rawValue)
             let reason = "superseded: the TMS referral was cancelled"
             #expect(try await Self.work(pool, causedBy: tms.event.id) == [
                 Work(step: "tms.contraindications", status: "completed", reason: nil, supersededBy: nil),
@@ -65,7 +65,7 @@ struct LifecycleTests {
             #expect(try await Self.work(pool, causedBy: ect.event.id).allSatisfy { $0.status == "requested" && $0.supersededBy == nil })
             // One handoff.superseded event each, pointing at the cancellation; nothing deleted.
             let announced = try await pool.query("""
-                SELECT payload->>'handoff_id', payload->>'by_event_id' FROM events WHERE type = \(EventType.handoffSuperseded)
+                SELECT payload->>'handoff_id', payload->>'by_event_id' FROM events WHERE type = \(EventType.handoffSuperseded.rawValue)
                 """).map { try $0.decode(String.self, String.self) }
             #expect(Set(announced.map(\.0)) == Set(superseded.map(\.lowercasedString)) && announced.allSatisfy { $0.1 == String(cancelEvent) })
             #expect(try await clinic.count("handoffs", pool) == 7)
@@ -115,8 +115,8 @@ struct LifecycleTests {
             let after = try await clinic.store.weeklyReport(teamID: clinic.team, week: week, by: .system())
             #expect(after.patients.first { $0.id == clinic.patient.lowercasedString }?.reasons.contains { $0.kind == .newlyTRD } != true)
             #expect(after.patients.first { $0.id == clinic.patient.lowercasedString }?.isTRD != true)
-            #expect(try await clinic.eventCount(pool, EventType.trialOutcomeEnteredInError) == 1)
-            #expect(try await clinic.eventCount(pool, EventType.trdWithdrawn) == 1)
+            #expect(try await clinic.eventCount(pool, EventType.trialOutcomeEnteredInError.rawValue) == 1)
+            #expect(try await clinic.eventCount(pool, EventType.trdWithdrawn.rawValue) == 1)
 
             // Marked twice: refused; and the right outcome can then be recorded.
             await #expect(throws: StoreError.conflict("this trial has no outcome recorded")) {
@@ -171,7 +171,7 @@ struct LifecycleTests {
             #expect(detail.causes?.count == 2 && detail.causes?.allSatisfy { $0.withdrawnAt == nil && $0.summary.hasPrefix("trial.failed: ") } == true)
             // The other steps are per failure: two each.
             #expect(try await pool.query("SELECT count(*) FROM handoffs WHERE step_key = 'trial-failed.barriers'")[0].decode(Int.self, at: 0) == 2)
-            #expect(try await clinic.eventCount(pool, EventType.handoffCauseAdded) == 1)
+            #expect(try await clinic.eventCount(pool, EventType.handoffCauseAdded.rawValue) == 1)
         }
     }
 
@@ -224,7 +224,7 @@ struct LifecycleTests {
                     #expect(status == "cancelled" && reason?.hasSuffix("patient discharged") == true, "\(id)")
                 }
             }
-            #expect(try await clinic.eventCount(pool, EventType.handoffSuperseded) == 3)
+            #expect(try await clinic.eventCount(pool, EventType.handoffSuperseded.rawValue) == 3)
             #expect(try await pool.query("SELECT count(*) FROM events WHERE type = 'task.cancelled' AND payload->>'reason' = 'patient discharged'")[0]
                 .decode(Int.self, at: 0) == 1)
         }
@@ -329,7 +329,7 @@ struct LifecycleTests {
             #expect(try await clinic.store.handoffs(by: .system(actingFor: clinic.socialWorker)).items.map(\.id).contains(handoff) == false)
             #expect(try await clinic.store.handoffs(by: .system(actingFor: clinic.psychologist)).items.map(\.id).contains(handoff))
             let history = try await clinic.store.patientEvents(clinic.patient, by: .system())
-            let event = try #require(history.first { $0.type == EventType.handoffReassigned })
+            let event = try #require(history.first { $0.type == EventType.handoffReassigned.rawValue })
             #expect(event.payload["from_role"] == "social_worker" && event.payload["to_role"] == "psychologist" && event.payload["reason"] == "she knows the family")
             await #expect(throws: StoreError.invalidValue(InvalidValue(field: "member_id", message: "that member is not a psychiatrist on the patient's team"))) {
                 try await clinic.store.reassignHandoff(handoff, to: .psychiatrist, member: clinic.socialWorker, reason: "x", by: .system(actingFor: clinic.psychologist))

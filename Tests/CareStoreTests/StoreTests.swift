@@ -58,7 +58,7 @@ struct StoreTests {
                 try await clinic.store.createPatient(teamID: clinic.team, mrn: "MRN-1", displayName: "Twin", enrolledOn: enrolmentDate, by: .system())
             }
             let missing = UUID()
-            await #expect(throws: StoreError.notFound("team \(missing)")) {
+            await #expect(throws: StoreError.notFound("team \(missing.lowercasedString)")) {
                 try await clinic.store.createPatient(teamID: missing, mrn: "MRN-2", displayName: "B", enrolledOn: enrolmentDate, by: .system())
             }
             #expect(try await clinic.count("events", pool) == events)

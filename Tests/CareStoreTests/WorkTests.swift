@@ -75,7 +75,7 @@ struct WorkTests {
             let progress = try await clinic.store.addNote(patientID: clinic.patient, kind: .progress, body: "Started sertraline 50 mg", by: .system(actingFor: clinic.psychiatrist))
             let amendment = try await clinic.store.addNote(patientID: clinic.patient, kind: .progress, body: "Correction: 100 mg", amends: progress, by: .system(actingFor: clinic.psychiatrist))
             let therapy = try await clinic.store.addNote(patientID: clinic.patient, kind: .psychotherapy, body: "Session 3: grief work", by: .system(actingFor: clinic.psychologist))
-            await #expect(throws: StoreError.notFound("note \(therapy)")) {
+            await #expect(throws: StoreError.notFound("note \(therapy.lowercasedString)")) {
                 try await clinic.store.addNote(patientID: clinic.patient, kind: .psychotherapy, body: "x", amends: therapy, by: .system(actingFor: clinic.psychiatrist))
             }
             await #expect(throws: StoreError.invalid("a note needs a body")) {
@@ -99,7 +99,7 @@ struct WorkTests {
             let clinic = try await Clinic.make(pool)
             let content = CarePlanContent(goals: ["PHQ-9 below 5"], problems: ["Insomnia"], treatmentLine: "SSRI, CBT")
             #expect(try await clinic.store.updateCarePlan(patientID: clinic.patient, expectedVersion: 1, content: content, by: .system(actingFor: clinic.psychiatrist)) == 2)
-            await #expect(throws: StoreError.conflict("the care plan is at version 2, not 1: someone saved it in the meantime")) {
+            await #expect(throws: StoreError.staleVersion(what: "the care plan", current: 2, expected: 1)) {
                 try await clinic.store.updateCarePlan(patientID: clinic.patient, expectedVersion: 1, content: content, by: .system(actingFor: clinic.psychologist))
             }
             let summary = try await clinic.store.patientSummary(clinic.patient, by: .system(actingFor: clinic.psychologist))
@@ -134,9 +134,9 @@ struct WorkTests {
             #expect(summary.openTasks.contains { $0.title == "Plan the next treatment step: optimise, switch, augment or refer (2 causes)" })
             let history = try await clinic.store.patientEvents(clinic.patient, by: .system())
             // The newest: the referral, then the handoff.created event of each handoff it made.
-            #expect(history.prefix(5).map(\.type) == Array(repeating: EventType.handoffCreated, count: 4) + ["referral.made"])
-            #expect(history.filter { $0.type == EventType.handoffCreated }.count == 10)
-            #expect(history.filter { $0.type == EventType.handoffCauseAdded }.count == 1)
+            #expect(history.prefix(5).map(\.type) == Array(repeating: EventType.handoffCreated.rawValue, count: 4) + ["referral.made"])
+            #expect(history.filter { $0.type == EventType.handoffCreated.rawValue }.count == 10)
+            #expect(history.filter { $0.type == EventType.handoffCauseAdded.rawValue }.count == 1)
             #expect(history.contains { $0.type == "patient.trd_reached" })
         }
     }

@@ -29,11 +29,14 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // Text formats the whole program shares: UUID text and generation, RFC 3339 and
+        // PostgreSQL timestamps (one parser), JSON strings, hex (one decoder). Foundation only.
+        .target(name: "CoreFormats"),
         // Our libpq wrapper: connections on their own executors, typed rows, a pool, LISTEN, pipelines.
         .target(
             name: "PQ",
             dependencies: [
-                "CLibPQ",
+                "CLibPQ", "CoreFormats",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -52,7 +55,7 @@ let package = Package(
         .target(
             name: "CareStore",
             dependencies: [
-                "PQ", "CareDomain",
+                "PQ", "CareDomain", "CoreFormats",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -64,7 +67,7 @@ let package = Package(
         .target(
             name: "CareAPI",
             dependencies: [
-                "PQ", "CareStore", "CareWebhooks",
+                "PQ", "CareStore", "CareWebhooks", "CoreFormats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -79,7 +82,7 @@ let package = Package(
         .target(
             name: "CareWebhooks",
             dependencies: [
-                "PQ", "CareStore",
+                "PQ", "CareStore", "CoreFormats",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -93,7 +96,7 @@ let package = Package(
         .target(
             name: "CareServer",
             dependencies: [
-                "PQ", "CareStore", "CareAPI", "CareWebhooks", "LocalPostgres",
+                "PQ", "CareStore", "CareAPI", "CareWebhooks", "LocalPostgres", "CoreFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -131,16 +134,17 @@ let package = Package(
         // Tests run against a real PostgreSQL that TestSupport starts once per test process.
         .target(
             name: "TestSupport",
-            dependencies: ["PQ", "LocalPostgres", "CareStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PQ", "LocalPostgres", "CareStore", "CoreFormats", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "CareDomainTests", dependencies: ["CareDomain"]),
-        .testTarget(name: "PQTests", dependencies: ["PQ", "LocalPostgres", "TestSupport"]),
-        .testTarget(name: "CareStoreTests", dependencies: ["CareStore", "PQ", "TestSupport"]),
+        .testTarget(name: "CoreFormatsTests", dependencies: ["CoreFormats"]),
+        .testTarget(name: "PQTests", dependencies: ["PQ", "LocalPostgres", "TestSupport", "CoreFormats"]),
+        .testTarget(name: "CareStoreTests", dependencies: ["CareStore", "PQ", "TestSupport", "CoreFormats"]),
         .testTarget(
             name: "CareAPITests",
             dependencies: [
-                "CareAPI", "CareServer", "CareStore", "CareWebhooks", "PQ", "LocalPostgres", "TestSupport",
+                "CareAPI", "CareServer", "CareStore", "CareWebhooks", "PQ", "LocalPostgres", "TestSupport", "CoreFormats",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -19,12 +19,4 @@ static const int CPQ_DIAG_COLUMN_NAME = 'c';
 static const int CPQ_DIAG_DATATYPE_NAME = 'd';
 static const int CPQ_DIAG_CONSTRAINT_NAME = 'n';
 
-#if defined(__linux__)
-#include <sys/random.h>
-/* getrandom(2) is not in Swift's Glibc module: random bytes for UUID.random(). */
-static inline long cpq_getrandom(void *buffer, unsigned long length) {
-    return (long)getrandom(buffer, length, 0);
-}
-#endif
-
 #endif

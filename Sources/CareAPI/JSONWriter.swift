@@ -1,3 +1,4 @@
+import CoreFormats
 import Foundation
 import PQ
 

@@ -1,3 +1,4 @@
+import CoreFormats
 import CareDomain
 import CareStore
 import Foundation
@@ -48,25 +49,14 @@ enum Wire {
 
     /// 2026-11-27T09:30:00.123Z (milliseconds, rounded down).
     static func timestamp(_ date: Date) -> String {
-        PQTimestamp.iso8601(date, fractionDigits: 3, rounding: .down)
+        Timestamp.iso8601(date, fractionDigits: 3, rounding: .down)
     }
 
-    /// RFC 3339: 2026-11-27T09:30:00Z, with optional fractional seconds and any UTC offset.
+    /// RFC 3339: 2026-11-27T09:30:00Z, with optional fractional seconds and any UTC offset, a
+    /// year from 1900 to 2999 (the one timestamp parser: CoreFormats' `Timestamp`).
     static func parseTimestamp(_ text: String) -> Date? {
-        guard let match = text.wholeMatch(of: /(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})/) else { return nil }
-        guard let day = Day.parse("\(match.1)-\(match.2)-\(match.3)"),
-              let hour = Int(match.4), let minute = Int(match.5), let second = Int(match.6),
-              hour < 24, minute < 60, second < 61 else { return nil }
-        var offset = 0
-        let zone = String(match.8)
-        if zone != "Z", zone != "z" {
-            let sign = zone.hasPrefix("-") ? -1 : 1
-            let parts = zone.dropFirst().split(separator: ":")
-            guard let h = Int(parts[0]), let m = Int(parts[1]), h < 24, m < 60 else { return nil }
-            offset = sign * (h * 3600 + m * 60)
-        }
-        let fraction = match.7.flatMap { Double("0" + $0) } ?? 0
-        return day.addingTimeInterval(Double(hour * 3600 + minute * 60 + second - offset) + fraction)
+        guard text.utf8.count >= 4, let year = Int(text.prefix(4)), (1900...2999).contains(year) else { return nil }
+        return Timestamp.parse(text, rfc3339: true)
     }
 
     /// The hand-written encoding of the busiest answers (the same document as the Codable one).
@@ -152,11 +142,8 @@ struct Day: Codable, Sendable, Equatable {
             return value
         }
         guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10),
-              (1...12).contains(m), (1900...2999).contains(y) else { return nil }
-        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
-        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        guard (1...lengths[m - 1]).contains(d) else { return nil }
-        return Date(timeIntervalSince1970: Double(PQTimestamp.days(year: y, month: m, day: d)) * 86_400)
+              (1...12).contains(m), (1900...2999).contains(y), (1...Timestamp.daysIn(month: m, year: y)).contains(d) else { return nil }
+        return Date(timeIntervalSince1970: Double(Timestamp.days(year: y, month: m, day: d)) * 86_400)
     }
 }
 

@@ -1,3 +1,4 @@
+import CoreFormats
 import CareDomain
 import CoreMetrics
 import Foundation

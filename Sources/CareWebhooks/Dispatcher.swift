@@ -1,3 +1,4 @@
+import CoreFormats
 import AsyncHTTPClient
 import CareStore
 import CoreMetrics

@@ -1,3 +1,4 @@
+import CoreFormats
 import CareStore
 import Foundation
 import LocalPostgres

@@ -59,6 +59,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")],
             plugins: ["EmbedMigrations"]
@@ -67,7 +68,7 @@ let package = Package(
         .target(
             name: "CareAPI",
             dependencies: [
-                "PQ", "CareStore", "CareWebhooks", "CoreFormats",
+                "CareStore", "CareWebhooks", "CoreFormats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -82,7 +83,7 @@ let package = Package(
         .target(
             name: "CareWebhooks",
             dependencies: [
-                "PQ", "CareStore", "CoreFormats",
+                "CareStore", "CoreFormats",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -3,7 +3,6 @@ import CareWebhooks
 import Foundation
 import Hummingbird
 import Logging
-import PQ
 import ServiceLifecycle
 
 /// The one request context of the API.
@@ -26,7 +25,6 @@ public struct CareRequestContext: RequestContext {
 
 /// What the HTTP API needs from the rest of the server.
 public struct CareAPIDependencies: Sendable {
-    public var pool: PQPool
     public var migrator: Migrator
     public var store: CareStore
     public var metrics: CareMetrics
@@ -39,13 +37,11 @@ public struct CareAPIDependencies: Sendable {
     /// Failed authentications allowed per token and per address before 429.
     public var authFailures = AuthFailureLimiter()
 
-    /// Without a store, one is made that counts into `metrics`.
-    public init(pool: PQPool, migrator: Migrator, store: CareStore? = nil, metrics: CareMetrics = CareMetrics(),
+    public init(store: CareStore, migrator: Migrator, metrics: CareMetrics = CareMetrics(),
                 feedSignal: ChangeSignal = ChangeSignal(), webhookDestinations: DestinationPolicy = DestinationPolicy()) {
-        self.pool = pool
         self.migrator = migrator
         self.metrics = metrics
-        self.store = store ?? CareStore(pool: pool, metrics: metrics.factory)
+        self.store = store
         self.feedSignal = feedSignal
         self.webhookDestinations = webhookDestinations
     }
@@ -61,8 +57,7 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
     // Prometheus text format; no patient data (routes are counted by their templates).
     router.get("/metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                 body: .init(byteBuffer: ByteBuffer(string: await dependencies.metrics.scrape(pools: dependencies.store.requestPool === dependencies.store.pool
-                    ? [("service", dependencies.pool)] : [("service", dependencies.store.pool), ("requests", dependencies.store.requestPool)]))))
+                 body: .init(byteBuffer: ByteBuffer(string: await dependencies.metrics.scrape(pools: dependencies.store.poolFigures()))))
     }
     OpenAPIController().addRoutes(to: router)
     let v1 = router.group("v1")
@@ -95,30 +90,4 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
         logger: logger
     )
-}
-
-/// Wakes long-polling feed readers: LISTEN care_events (a trigger NOTIFYs on every committed
-/// insert into the event log) signals `signal`; after a reconnection it signals too (anything
-/// notified meanwhile was lost, so readers look again). At shutdown it wakes them all at once,
-/// so the HTTP server's drain does not wait out their long polls.
-public struct FeedListener: Service {
-    let pool: PQPool
-    let signal: ChangeSignal
-    let logger: Logger
-
-    public init(pool: PQPool, signal: ChangeSignal, logger: Logger) {
-        self.pool = pool
-        self.signal = signal
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await withTaskCancellationHandler {
-                await signal.follow(pool, channel: "care_events", logger: logger)
-            } onCancel: {
-                signal.close()
-            }
-        }
-    }
 }

@@ -2,7 +2,6 @@ import CoreFormats
 import CareStore
 import Foundation
 import Hummingbird
-import PQ
 
 /// Bearer-token authentication for /v1: the principal goes into the request context, or the
 /// request ends with 401 problem+json. Unknown, revoked and expired tokens look the same.

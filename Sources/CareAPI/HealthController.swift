@@ -1,7 +1,6 @@
 import CareStore
 import Foundation
 import Hummingbird
-import PQ
 
 /// GET /health (the process answers) and GET /ready (the database answers and its schema is
 /// current): for load balancers and orchestrators.
@@ -28,7 +27,7 @@ struct HealthController: Sendable {
         var migrations = "current"
         do {
             let status = try await withTimeout(dependencies.readinessTimeout) {
-                try await dependencies.migrator.status(dependencies.pool)
+                try await dependencies.store.schemaStatus(dependencies.migrator)
             }
             if !status.isCurrent {
                 migrations = "\(status.pending.count) pending: " + status.pending.map(\.fileName).joined(separator: ", ")

@@ -1,6 +1,5 @@
 import CoreFormats
 import Foundation
-import PQ
 
 /// JSON written by hand, for the answers where Foundation's JSONEncoder was most of the cost:
 /// the weekly report (5,000 patients) and the busiest writes. Writers put members in sorted key

@@ -3,7 +3,6 @@ import Foundation
 import Hummingbird
 import CoreMetrics
 import Metrics
-import PQ
 import Prometheus
 import Synchronization
 
@@ -46,11 +45,11 @@ public final class CareMetrics: Sendable {
 
     /// The text exposition of every metric, with the pool's current figures.
     /// `pools`: each pool with its name (service: the server's own work; requests).
-    func scrape(pools: [(name: String, pool: PQPool)]) async -> String {
+    func scrape(pools: [CareStore.PoolFigures]) -> String {
         let connections = MetricNameDescriptor(namespace: "carerelay", subsystem: "db_pool", metricName: "connections", unitName: "",
                                                helpText: "Database connections of the pool, by state")
-        for (poolName, pool) in pools {
-            let statistics = await pool.currentStatistics
+        for statistics in pools {
+            let poolName = statistics.name
             for (name, value) in [("open", statistics.open), ("idle", statistics.idle), ("in_use", statistics.inUse), ("waiting", statistics.waiting)] {
                 registry.makeGauge(descriptor: connections, labels: [("pool", poolName), ("state", name)]).set(Double(value))
             }

@@ -4,7 +4,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import PQ
 
 /// An RFC 9457 problem: every error the API returns has this shape and a stable `type`.
 public struct Problem: Error, Sendable, Codable, Equatable {
@@ -111,12 +110,15 @@ public struct Problem: Error, Sendable, Codable, Equatable {
             let status = error.status
             return Problem(status == .notFound ? "not-found" : "http-\(status.code)", title: status.reasonPhrase, status: status,
                            detail: error.body ?? status.reasonPhrase)
-        case let error as PQError where error.kind == .encoding:
-            // Values the database cannot hold (a NUL in text, say) that slipped past validation.
-            return .badRequest("a value in the request cannot be stored: \(error.message)")
-        case let error as PQError where error.isConnectionFailure || error.kind == .poolTimeout:
-            return Problem("service-unavailable", title: "Service unavailable", status: .serviceUnavailable,
-                           detail: "the database is not reachable right now; try again shortly")
+        case let error where DatabaseFailure(error) != nil:
+            switch DatabaseFailure(error)! {
+            case .unstorable(let why):
+                // Values the database cannot hold (a NUL in text, say) that slipped past validation.
+                return .badRequest("a value in the request cannot be stored: \(why)")
+            case .unavailable:
+                return Problem("service-unavailable", title: "Service unavailable", status: .serviceUnavailable,
+                               detail: "the database is not reachable right now; try again shortly")
+            }
         default:
             return Problem("internal-error", title: "Internal error", status: .internalServerError,
                            detail: "the server could not complete the request; it has been logged")

@@ -5,7 +5,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import PQ
 
 /// JSON as the API speaks it: snake_case fields, lower-case ids, RFC 3339 UTC timestamps,
 /// dates as YYYY-MM-DD.

@@ -289,7 +289,7 @@ extension CareServerCommand {
             if !webhooks.noWebhookDelivery {
                 services.append(WebhookDispatcher(store: store, settings: settings, logger: database.makeLogger("carerelay.webhooks"), metrics: metrics.factory))
             }
-            var dependencies = CareAPIDependencies(pool: pool, migrator: migrator, store: store, metrics: metrics, feedSignal: feedSignal,
+            var dependencies = CareAPIDependencies(store: store, migrator: migrator, metrics: metrics, feedSignal: feedSignal,
                                                    webhookDestinations: settings.destinations)
             dependencies.authFailures = AuthFailureLimiter(limits: .init(perToken: authFailuresPerToken, perAddress: authFailuresPerAddress))
             let app = buildApplication(

@@ -6,7 +6,6 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import PQ
 import ServiceLifecycle
 
 /// How webhooks are sent.

@@ -53,7 +53,7 @@ struct APIClinic {
     }
 
     func app() throws -> some ApplicationProtocol {
-        buildApplication(CareAPIDependencies(pool: store.pool, migrator: try Migrator(migrations: Migration.embedded()), store: store, metrics: metrics),
+        buildApplication(CareAPIDependencies(store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: metrics),
                          host: "127.0.0.1", port: 0, logger: testLogger())
     }
 
@@ -62,7 +62,7 @@ struct APIClinic {
     func liveApp(allowNetworks: [String] = ["127.0.0.0/8"]) throws -> some ApplicationProtocol {
         let signal = ChangeSignal()
         return buildApplication(
-            CareAPIDependencies(pool: store.pool, migrator: try Migrator(migrations: Migration.embedded()), store: store, metrics: metrics,
+            CareAPIDependencies(store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: metrics,
                                 feedSignal: signal, webhookDestinations: DestinationPolicy(allowedNetworks: allowNetworks.compactMap(IPNetwork.init))),
             host: "127.0.0.1", port: 0, services: [FeedListener(pool: store.pool, signal: signal, logger: testLogger())], logger: testLogger())
     }

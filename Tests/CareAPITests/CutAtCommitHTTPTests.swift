@@ -20,7 +20,7 @@ struct CutAtCommitHTTPTests {
         let pool = PQPool(configuration: cutter.configuration(database: name),
                           options: .init(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .seconds(10)), logger: testLogger())
         let store = CareStore(pool: pool, logger: testLogger(), metrics: clinic.metrics.factory)
-        let app = buildApplication(CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded()), store: store, metrics: clinic.metrics),
+        let app = buildApplication(CareAPIDependencies(store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: clinic.metrics),
                                    host: "127.0.0.1", port: 0, logger: testLogger())
         return (app, pool)
     }

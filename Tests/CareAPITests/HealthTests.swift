@@ -13,7 +13,7 @@ import TestSupport
 @Suite("Health and readiness", .timeLimit(.minutes(2)))
 struct HealthTests {
     func dependencies(_ pool: PQPool) throws -> CareAPIDependencies {
-        CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded()))
+        CareAPIDependencies(store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded()))
     }
 
     @Test("GET /health answers 200 while the process is up")
@@ -77,7 +77,7 @@ struct HealthTests {
 @Suite("Responsiveness under database load", .timeLimit(.minutes(2)))
 struct ResponsivenessTests {
     func dependencies(_ pool: PQPool) throws -> CareAPIDependencies {
-        CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded()))
+        CareAPIDependencies(store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded()))
     }
 
     @Test("while 32 pg_sleep(1) queries queue on a pool of 8, GET /health answers before any of them finishes")
@@ -161,7 +161,7 @@ struct ReadDeadlineTests {
     func slowLoris() async throws {
         let pool = PQPool(configuration: PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1),
                           options: .init(minimumConnections: 0, maximumConnections: 1))
-        let app = buildApplication(CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded())),
+        let app = buildApplication(CareAPIDependencies(store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded())),
                                    host: "127.0.0.1", port: 0, services: [], timeouts: HTTPTimeouts(head: .seconds(1), body: .seconds(1)), logger: testLogger())
         try await app.test(.live) { client in
             let port = try #require(client.port)
@@ -200,7 +200,7 @@ struct HeaderLimitTests {
     func tooLarge() async throws {
         let pool = PQPool(configuration: PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1),
                           options: .init(minimumConnections: 0, maximumConnections: 1))
-        let app = buildApplication(CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded())),
+        let app = buildApplication(CareAPIDependencies(store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded())),
                                    host: "127.0.0.1", port: 0, services: [], logger: testLogger())
         try await app.test(.live) { client in
             let connection = try ReadDeadlineTests.Connection(port: try #require(client.port))

@@ -316,7 +316,7 @@ struct AuthFailureTests {
     func perAddress() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await APIClinic.make(pool)
-            var dependencies = CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded()), store: clinic.store,
+            var dependencies = CareAPIDependencies(store: clinic.store, migrator: try Migrator(migrations: Migration.embedded()),
                                                    metrics: clinic.metrics)
             dependencies.authFailures = AuthFailureLimiter(limits: .init(perToken: 10, perAddress: 3, exemptLoopback: false))
             let limited = dependencies

@@ -16,7 +16,7 @@ struct OpenAPITests {
     @Test("every route of the router is in the document, and every operation of the document is a route")
     func sameRoutes() async throws {
         try await MigratedDatabase.withPool { pool, _ in
-            let router = buildRouter(CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded())))
+            let router = buildRouter(CareAPIDependencies(store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded())))
             let served = Set(router.routes.map { "\($0.method.rawValue) \($0.path.description)" }
                 .filter { $0.contains(" /v1") })
             let paths = try #require(try document()["paths"] as? [String: [String: Any]])
@@ -50,7 +50,7 @@ struct OpenAPITests {
             #expect(parameters.contains { $0["name"] as? String == "Idempotency-Key" }, "POST \(path)")
         }
         try await MigratedDatabase.withPool { pool, _ in
-            let app = buildApplication(CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded())),
+            let app = buildApplication(CareAPIDependencies(store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded())),
                                        host: "127.0.0.1", port: 0, logger: testLogger())
             try await app.test(.router) { client in
                 let response = try await client.execute(uri: "/openapi.json", method: .get)

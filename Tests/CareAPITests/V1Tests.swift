@@ -12,7 +12,7 @@ import TestSupport
 @Suite("/v1 authentication, problem+json and request ids", .timeLimit(.minutes(2)))
 struct V1Tests {
     func app(_ pool: PQPool) throws -> some ApplicationProtocol {
-        buildApplication(CareAPIDependencies(pool: pool, migrator: try Migrator(migrations: Migration.embedded()), store: CareStore(pool: pool, logger: testLogger())),
+        buildApplication(CareAPIDependencies(store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded())),
                          host: "127.0.0.1", port: 0, logger: testLogger())
     }
 

@@ -78,53 +78,69 @@ struct ReportController: Sendable {
     }
 
     func addRoutes(to v1: RouterGroup<CareRequestContext>) {
-        v1.get("teams/:id/reports/weekly/:week") { request, context in
-            let team = try context.id()
-            let week = try Self.week(context)
-            let format = try Self.format(request)
-            let report = try await context.acting("report.weekly", request) { caller in try await store.weeklyReport(teamID: team, week: week, by: caller) }
-            return try Self.render(report, format)
-        }
-        v1.post("teams/:id/reports/weekly/:week/snapshots") { request, context in
-            let team = try context.id()
-            let week = try Self.week(context)
-            // The report is read without claiming the Idempotency-Key; keeping the snapshot claims it.
-            return try await context.respond("report.snapshot", request) { caller -> ReportSnapshot in
-                let report = try await store.weeklyReport(teamID: team, week: week, by: caller)
-                return try await store.keepSnapshot(report, json: Data(ReportJSON.encode(report)), html: ReportRendering.html(report),
-                                                    markdown: ReportRendering.markdown(report), by: caller)
-            } render: { snapshot in
-                try Self.snapshotJSON(snapshot, status: .created)
-            }
-        }
-        v1.get("teams/:id/reports/weekly/:week/snapshots") { request, context in
-            let team = try context.id()
-            let week = try Self.week(context)
-            let snapshots = try await context.acting("report.snapshots", request) { caller in try await store.snapshots(teamID: team, week: week, by: caller) }
-            return try Wire.json(ListPage(items: snapshots.map {
-                SnapshotOut(id: $0.id.lower, teamId: team.lower, isoWeek: $0.isoWeek, takenBy: $0.takenBy.lower, takenAt: $0.takenAt, recommendations: $0.recommendations)
-            }, nextCursor: nil))
-        }
-        v1.get("report-snapshots/:id") { request, context in
-            let id = try context.id()
-            let format = try Self.format(request, allowed: [.json, .html, .md])
-            let snapshot = try await context.acting("report.snapshot.read", request) { caller in try await store.snapshot(id, by: caller) }
-            return try Self.snapshotResponse(snapshot, format: format, status: .ok)
-        }
-        v1.post("report-snapshots/:id/recommendations") { request, context in
-            let id = try context.id()
-            let body = try await request.decodeJSON(NewRecommendation.self, context: context)
-            try checkText(body.text, "text", max: 10_000, required: true)
-            if let task = body.task { try checkText(task.title, "task.title", max: 300, required: true) }
-            return try await context.respond("report.recommend", request, patient: body.patientId) { caller in
-                try await store.recommend(snapshotID: id, patientID: body.patientId, text: body.text,
-                                          task: body.task.map { ($0.title, $0.role, $0.dueAt) }, by: caller)
-            } render: { made in
-                return try Wire.answer(RecommendationOut(id: made.id.lower, snapshotId: id.lower, patientId: made.patientID.lower, noteId: made.noteID.lower,
-                                                   taskId: made.taskID?.lower), status: .created)
-            }
-        }
+        v1.get("teams/:id/reports/weekly/:week", use: weeklyReport)
+        v1.post("teams/:id/reports/weekly/:week/snapshots", use: keepSnapshot)
+        v1.get("teams/:id/reports/weekly/:week/snapshots", use: snapshots)
+        v1.get("report-snapshots/:id", use: snapshot)
+        v1.post("report-snapshots/:id/recommendations", use: recommend)
     }
+
+    /// GET /v1/teams/:id/reports/weekly/:week
+    @Sendable func weeklyReport(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let team = try context.id()
+        let week = try Self.week(context)
+        let format = try Self.format(request)
+        let report = try await context.acting("report.weekly", request) { caller in try await store.weeklyReport(teamID: team, week: week, by: caller) }
+        return try Self.render(report, format)
+        }
+
+    /// POST /v1/teams/:id/reports/weekly/:week/snapshots
+    @Sendable func keepSnapshot(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let team = try context.id()
+        let week = try Self.week(context)
+        // The report is read without claiming the Idempotency-Key; keeping the snapshot claims it.
+        return try await context.respond("report.snapshot", request) { caller -> ReportSnapshot in
+            let report = try await store.weeklyReport(teamID: team, week: week, by: caller)
+            return try await store.keepSnapshot(report, json: Data(ReportJSON.encode(report)), html: ReportRendering.html(report),
+                                                markdown: ReportRendering.markdown(report), by: caller)
+        } render: { snapshot in
+            try Self.snapshotJSON(snapshot, status: .created)
+        }
+        }
+
+    /// GET /v1/teams/:id/reports/weekly/:week/snapshots
+    @Sendable func snapshots(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let team = try context.id()
+        let week = try Self.week(context)
+        let snapshots = try await context.acting("report.snapshots", request) { caller in try await store.snapshots(teamID: team, week: week, by: caller) }
+        return try Wire.json(ListPage(items: snapshots.map {
+            SnapshotOut(id: $0.id.lower, teamId: team.lower, isoWeek: $0.isoWeek, takenBy: $0.takenBy.lower, takenAt: $0.takenAt, recommendations: $0.recommendations)
+        }, nextCursor: nil))
+        }
+
+    /// GET /v1/report-snapshots/:id
+    @Sendable func snapshot(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let format = try Self.format(request, allowed: [.json, .html, .md])
+        let snapshot = try await context.acting("report.snapshot.read", request) { caller in try await store.snapshot(id, by: caller) }
+        return try Self.snapshotResponse(snapshot, format: format, status: .ok)
+        }
+
+    /// POST /v1/report-snapshots/:id/recommendations
+    @Sendable func recommend(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let body = try await request.decodeJSON(NewRecommendation.self, context: context)
+        try checkText(body.text, "text", max: 10_000, required: true)
+        if let task = body.task { try checkText(task.title, "task.title", max: 300, required: true) }
+        return try await context.respond("report.recommend", request, patient: body.patientId) { caller in
+            try await store.recommend(snapshotID: id, patientID: body.patientId, text: body.text,
+                                      task: body.task.map { ($0.title, $0.role, $0.dueAt) }, by: caller)
+        } render: { made in
+            return try Wire.answer(RecommendationOut(id: made.id.lower, snapshotId: id.lower, patientId: made.patientID.lower, noteId: made.noteID.lower,
+                                               taskId: made.taskID?.lower), status: .created)
+        }
+        }
+
 
     /// A snapshot as kept: JSON is the snapshot's facts with the report's data as it was.
     static func snapshotResponse(_ snapshot: ReportSnapshot, format: Format, status: HTTPResponse.Status) throws -> Response {

@@ -29,11 +29,11 @@ struct WireTests {
         for drugClass: DrugClass? in [.ssri, nil] {
             let adequacy = try assessment(adequate: drugClass != nil, weeks: 6.04, drugClass: drugClass,
                                           reason: "6 weeks at ≥ the minimum dose / Zürich ✓", inputs: inputs)
-            let out = V1Controller.OutcomeOut(trialId: UUID().lower, outcome: "non-response", isFailed: true, trdReached: drugClass == nil,
+            let out = RecordsController.OutcomeOut(trialId: UUID().lower, outcome: "non-response", isFailed: true, trdReached: drugClass == nil,
                                               adequacy: AdequacyOut(adequacy), handoffIds: [UUID().lower, UUID().lower])
             #expect(try sameDocument(out))
         }
-        let empty = V1Controller.OutcomeOut(trialId: UUID().lower, outcome: "remission", isFailed: false, trdReached: false,
+        let empty = RecordsController.OutcomeOut(trialId: UUID().lower, outcome: "remission", isFailed: false, trdReached: false,
                                             adequacy: AdequacyOut(try assessment(adequate: false, weeks: 0, drugClass: nil, reason: "", inputs: [])),
                                             handoffIds: [])
         #expect(try sameDocument(empty))

@@ -102,7 +102,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            plugins: ["EmbedMigrations"]
         ),
         // A typed client of the HTTP API (what the CLI talks through). Never links libpq.
         .target(

@@ -2,14 +2,17 @@ import Foundation
 import PackagePlugin
 
 /// Turns files into a Swift source file in the target, so that the built binary carries them:
-/// sql/migrations/*.sql for CareStore (the exact migrations, checksums included) and
-/// docs/openapi.json for CareAPI (the document /openapi.json serves).
+/// sql/migrations/*.sql for CareStore (the exact migrations, checksums included),
+/// docs/openapi.json for CareAPI (the document /openapi.json serves), and sql/seed/*.sql for
+/// CareServer (the synthetic caseload of `care-server admin seed-synthetic`).
 @main
 struct EmbedMigrations: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
-        let (folder, fileExtension, variable) = target.name == "CareAPI"
-            ? ("docs", "json", "embeddedDocuments")
-            : ("sql/migrations", "sql", "embeddedMigrationFiles")
+        let (folder, fileExtension, variable) = switch target.name {
+        case "CareAPI": ("docs", "json", "embeddedDocuments")
+        case "CareServer": ("sql/seed", "sql", "embeddedSeedFiles")
+        default: ("sql/migrations", "sql", "embeddedMigrationFiles")
+        }
         let directory = context.package.directoryURL.appending(path: folder)
         let files = (try? FileManager.default.contentsOfDirectory(
             at: directory, includingPropertiesForKeys: nil

@@ -270,11 +270,6 @@ extension CareStore {
         }
     }
 
-    /// A patient's event history, newest first.
-    public func patientEvents(_ patientID: UUID, limit: Int = 100, by caller: Caller) async throws -> [FeedEvent] {
-        try await patientEventsPage(patientID, limit: limit, by: caller).items
-    }
-
     /// A page of a patient's history, newest first; `before` is the last event id of the previous page.
     public func patientEventsPage(_ patientID: UUID, before: Int64? = nil, limit: Int = 100, by caller: Caller) async throws -> Page<FeedEvent> {
         try await command(caller) { context in

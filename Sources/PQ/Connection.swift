@@ -307,14 +307,6 @@ public actor PQConnection {
         return results
     }
 
-    /// Runs `body` on this connection's executor. Async functions that do not say otherwise run
-    /// on their caller's executor (this module and CareStore build with
-    /// NonisolatedNonsendingByDefault), so the statements `body` sends go to libpq one after the
-    /// other without hopping threads in between.
-    public func isolated<T: Sendable>(_ body: @Sendable (isolated PQConnection) async throws -> T) async throws -> T {
-        try await body(self)
-    }
-
     /// What one use of a pooled connection came to (see `PQPool.withIsolatedConnection`).
     enum Lease<T: Sendable>: Sendable {
         /// Found dead before `body` ran: the pool discards it and hands out another.

@@ -109,8 +109,4 @@ public struct PQRow: Sendable {
         }
         return (repeat try next(each types))
     }
-
-    public func isNull(at column: Int) -> Bool {
-        PQgetisnull(rows.result.raw, Int32(index), Int32(column)) == 1
-    }
 }

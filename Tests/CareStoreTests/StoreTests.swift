@@ -273,3 +273,10 @@ struct FeedTests {
         #expect(FeedCursor("-1-2") == nil)
     }
 }
+
+extension CareStore {
+    /// A patient's event history, newest first (the first page), for tests.
+    func patientEvents(_ patientID: UUID, limit: Int = 100, by caller: Caller) async throws -> [FeedEvent] {
+        try await patientEventsPage(patientID, limit: limit, by: caller).items
+    }
+}

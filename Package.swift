@@ -122,7 +122,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "care-server", dependencies: ["CareServer", .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(
+            name: "care-server", dependencies: ["CareServer", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "care", dependencies: ["CareCLI"]),
 
         // Build tool: embeds sql/migrations/*.sql into CareStore so the binary carries its schema.
@@ -136,7 +137,9 @@ let package = Package(
         // Tests run against a real PostgreSQL that TestSupport starts once per test process.
         .target(
             name: "TestSupport",
-            dependencies: ["PQ", "LocalPostgres", "CareStore", "CoreFormats", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "PQ", "LocalPostgres", "CareStore", "CoreFormats", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "CareDomainTests", dependencies: ["CareDomain"]),
@@ -146,7 +149,8 @@ let package = Package(
         .testTarget(
             name: "CareAPITests",
             dependencies: [
-                "CareAPI", "CareServer", "CareStore", "CareWebhooks", "PQ", "LocalPostgres", "TestSupport", "CoreFormats",
+                "CareAPI", "CareServer", "CareStore", "CareWebhooks", "PQ", "LocalPostgres", "TestSupport",
+                "CoreFormats",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -37,8 +37,10 @@ public struct CareAPIDependencies: Sendable {
     /// Failed authentications allowed per token and per address before 429.
     public var authFailures = AuthFailureLimiter()
 
-    public init(store: CareStore, migrator: Migrator, metrics: CareMetrics = CareMetrics(),
-                feedSignal: ChangeSignal = ChangeSignal(), webhookDestinations: DestinationPolicy = DestinationPolicy()) {
+    public init(
+        store: CareStore, migrator: Migrator, metrics: CareMetrics = CareMetrics(),
+        feedSignal: ChangeSignal = ChangeSignal(), webhookDestinations: DestinationPolicy = DestinationPolicy()
+    ) {
         self.migrator = migrator
         self.metrics = metrics
         self.store = store
@@ -56,8 +58,11 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
     HealthController(dependencies: dependencies).addRoutes(to: router)
     // Prometheus text format; no patient data (routes are counted by their templates).
     router.get("/metrics") { _, _ in
-        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                 body: .init(byteBuffer: ByteBuffer(string: await dependencies.metrics.scrape(pools: dependencies.store.poolFigures()))))
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(
+                byteBuffer: ByteBuffer(
+                    string: await dependencies.metrics.scrape(pools: dependencies.store.poolFigures()))))
     }
     OpenAPIController().addRoutes(to: router)
     let v1 = router.group("v1")
@@ -68,7 +73,9 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
     PatientsController(store: dependencies.store).addRoutes(to: v1)
     TasksController(store: dependencies.store).addRoutes(to: v1)
     RecordsController(store: dependencies.store).addRoutes(to: v1)
-    IntegrationController(store: dependencies.store, events: dependencies.feedSignal, destinations: dependencies.webhookDestinations).addRoutes(to: v1)
+    IntegrationController(
+        store: dependencies.store, events: dependencies.feedSignal, destinations: dependencies.webhookDestinations
+    ).addRoutes(to: v1)
     ReportController(store: dependencies.store).addRoutes(to: v1)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
@@ -87,7 +94,10 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     Application(
         router: buildRouter(dependencies),
-        server: .http1(configuration: .init(additionalChannelHandlers: [HeaderLimitHandler(), ReadDeadlineHandler(timeouts: timeouts)])),
+        server: .http1(
+            configuration: .init(additionalChannelHandlers: [
+                HeaderLimitHandler(), ReadDeadlineHandler(timeouts: timeouts),
+            ])),
         configuration: .init(address: .hostname(host, port: port), serverName: "care-server"),
         services: services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },

@@ -13,7 +13,9 @@ public final class AuthFailureLimiter: Sendable {
         /// would share its address (the proxy then limits by the real one).
         public var exemptLoopback: Bool
 
-        public init(perToken: Int = 10, perAddress: Int = 30, window: Duration = .seconds(60), exemptLoopback: Bool = true) {
+        public init(
+            perToken: Int = 10, perAddress: Int = 30, window: Duration = .seconds(60), exemptLoopback: Bool = true
+        ) {
             self.perToken = perToken
             self.perAddress = perAddress
             self.window = window
@@ -65,7 +67,10 @@ public final class AuthFailureLimiter: Sendable {
     private static func keys(token: String?, address: String?, limits: Limits) -> [(String, Int)] {
         var keys: [(String, Int)] = []
         if let token, !token.isEmpty { keys.append(("token:" + token, limits.perToken)) }
-        if let address, !address.isEmpty, !(limits.exemptLoopback && (address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127."))) {
+        if let address, !address.isEmpty,
+            !(limits.exemptLoopback
+                && (address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")))
+        {
             keys.append(("address:" + address, limits.perAddress))
         }
         return keys

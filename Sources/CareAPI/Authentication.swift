@@ -13,7 +13,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let store: CareStore
     let limiter: AuthFailureLimiter
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         let address = context.clientAddress
         guard let header = request.headers[.authorization] else {
             throw Problem.unauthorized("send a token: Authorization: Bearer crt_...")
@@ -56,9 +58,12 @@ struct MeController: Sendable {
         group.get("me") { _, context in
             guard let principal = context.principal else { throw Problem.unauthorized("no principal") }
             let teams = try await store.memberships(of: principal.memberID)
-            return Me(id: principal.memberID.lowercasedString, display_name: principal.displayName,
-                      is_service_account: principal.isServiceAccount, scopes: principal.scopes.map(\.rawValue).sorted(),
-                      teams: teams.map { Me.Team(id: $0.teamID.lowercasedString, name: $0.name, roles: $0.roles.map(\.rawValue).sorted()) })
+            return Me(
+                id: principal.memberID.lowercasedString, display_name: principal.displayName,
+                is_service_account: principal.isServiceAccount, scopes: principal.scopes.map(\.rawValue).sorted(),
+                teams: teams.map {
+                    Me.Team(id: $0.teamID.lowercasedString, name: $0.name, roles: $0.roles.map(\.rawValue).sorted())
+                })
         }
     }
 }

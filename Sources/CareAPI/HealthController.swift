@@ -30,7 +30,8 @@ struct HealthController: Sendable {
                 try await dependencies.store.schemaStatus(dependencies.migrator)
             }
             if !status.isCurrent {
-                migrations = "\(status.pending.count) pending: " + status.pending.map(\.fileName).joined(separator: ", ")
+                migrations =
+                    "\(status.pending.count) pending: " + status.pending.map(\.fileName).joined(separator: ", ")
             }
         } catch let error as MigrationError {
             migrations = error.description
@@ -43,7 +44,9 @@ struct HealthController: Sendable {
         let data = try JSONEncoder().encode(body)
         return Response(
             status: ready ? .ok : .serviceUnavailable,
-            headers: ready ? [.contentType: "application/json"] : [.contentType: "application/json", .retryAfter: APILimits.retryAfterSeconds],
+            headers: ready
+                ? [.contentType: "application/json"]
+                : [.contentType: "application/json", .retryAfter: APILimits.retryAfterSeconds],
             body: .init(byteBuffer: ByteBuffer(bytes: data))
         )
     }

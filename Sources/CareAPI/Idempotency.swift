@@ -12,7 +12,9 @@ struct IdempotencyMiddleware: RouterMiddleware {
     typealias Context = CareRequestContext
     let store: CareStore
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         guard request.method == .post, let key = request.headers[.idempotencyKey] else {
             var response = try await next(request, context)
             response.headers[.shownOnce] = nil
@@ -52,13 +54,19 @@ struct IdempotencyMiddleware: RouterMiddleware {
         let collector = CollectingWriter()
         try await response.body.write(collector)
         var kept: [String: String] = [:]
-        for name in [HTTPField.Name.location, .eTag] { if let value = response.headers[name] { kept[name.canonicalName] = value } }
-        let stored = secret.map { Self.shownOnce($0, headers: kept) }
-            ?? StoredResponse(status: response.status.code, contentType: response.headers[.contentType], headers: kept, body: Data(buffer: collector.buffer))
+        for name in [HTTPField.Name.location, .eTag] {
+            if let value = response.headers[name] { kept[name.canonicalName] = value }
+        }
+        let stored =
+            secret.map { Self.shownOnce($0, headers: kept) }
+            ?? StoredResponse(
+                status: response.status.code, contentType: response.headers[.contentType], headers: kept,
+                body: Data(buffer: collector.buffer))
         do {
             try await store.recordIdempotentResponse(claim, memberID: principal.memberID, response: stored)
         } catch {
-            context.logger.error("could not keep the response of an idempotent request", metadata: ["error": "\(error)"])
+            context.logger.error(
+                "could not keep the response of an idempotent request", metadata: ["error": "\(error)"])
         }
         var copy = response
         copy.body = .init(byteBuffer: collector.buffer)
@@ -68,19 +76,25 @@ struct IdempotencyMiddleware: RouterMiddleware {
     /// What a replay of a request that minted a secret answers: the request was carried out
     /// (Location names the result), the secret is not kept.
     static func shownOnce(_ what: String, headers: [String: String]) -> StoredResponse {
-        let problem = Problem("secret-shown-once", title: "Secret shown once", status: .conflict,
-                              detail: "this request was carried out; its answer held a \(what), which is shown only once and not kept to replay. "
-                                  + "Look the result up, or ask for a new \(what)")
+        let problem = Problem(
+            "secret-shown-once", title: "Secret shown once", status: .conflict,
+            detail:
+                "this request was carried out; its answer held a \(what), which is shown only once and not kept to replay. "
+                + "Look the result up, or ask for a new \(what)")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return StoredResponse(status: 409, contentType: "application/problem+json", headers: headers, body: (try? encoder.encode(problem)) ?? Data())
+        return StoredResponse(
+            status: 409, contentType: "application/problem+json", headers: headers,
+            body: (try? encoder.encode(problem)) ?? Data())
     }
 
     static func replay(_ stored: StoredResponse) -> Response {
         var headers: HTTPFields = [.idempotentReplayed: "true"]
         if let type = stored.contentType { headers[.contentType] = type }
         for (name, value) in stored.headers { if let field = HTTPField.Name(name) { headers[field] = value } }
-        return Response(status: .init(code: stored.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
+        return Response(
+            status: .init(code: stored.status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
     }
 }
 

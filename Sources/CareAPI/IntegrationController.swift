@@ -46,8 +46,10 @@ struct IntegrationController: Sendable {
         var secret: String?
 
         init(_ s: WebhookSubscription) {
-            id = s.id.lower; url = s.url; eventTypes = s.eventTypes; teamId = s.teamID?.lower; description = s.description
-            status = s.status.rawValue; disabledReason = s.disabledReason; createdAt = s.createdAt; updatedAt = s.updatedAt; secret = s.secret
+            id = s.id.lower; url = s.url; eventTypes = s.eventTypes; teamId = s.teamID?.lower;
+            description = s.description
+            status = s.status.rawValue; disabledReason = s.disabledReason; createdAt = s.createdAt;
+            updatedAt = s.updatedAt; secret = s.secret
         }
     }
 
@@ -66,8 +68,10 @@ struct IntegrationController: Sendable {
         var createdAt: Date
 
         init(_ d: WebhookDelivery) {
-            id = d.id.lower; webhookId = d.subscriptionID.lower; eventId = String(d.eventID); eventType = d.eventType; status = d.status.rawValue
-            attempts = d.attempts; nextAttemptAt = d.nextAttemptAt; lastAttemptAt = d.lastAttemptAt; lastStatus = d.lastStatus
+            id = d.id.lower; webhookId = d.subscriptionID.lower; eventId = String(d.eventID); eventType = d.eventType;
+            status = d.status.rawValue
+            attempts = d.attempts; nextAttemptAt = d.nextAttemptAt; lastAttemptAt = d.lastAttemptAt;
+            lastStatus = d.lastStatus
             lastError = d.lastError; deliveredAt = d.deliveredAt; createdAt = d.createdAt
         }
     }
@@ -79,7 +83,9 @@ struct IntegrationController: Sendable {
         v1.get("webhooks/:id", use: webhook)
         v1.delete("webhooks/:id", use: deleteWebhook)
         for (action, status) in [("pause", SubscriptionStatus.paused), ("resume", .active)] {
-            v1.post("webhooks/:id/\(action)") { request, context in try await setStatus(action, status, request, context: context) }
+            v1.post("webhooks/:id/\(action)") { request, context in
+                try await setStatus(action, status, request, context: context)
+            }
         }
         v1.post("webhooks/:id/rotate-secret", use: rotateSecret)
         v1.get("webhooks/:id/deliveries", use: deliveries)
@@ -91,7 +97,9 @@ struct IntegrationController: Sendable {
         let query = QueryParameters(request)
         var cursor = FeedCursor.start
         if let text = try query.string("after", maxLength: 41) {
-            guard let parsed = FeedCursor(text) else { throw Problem.badRequest("'after' must be the next_cursor of an earlier answer") }
+            guard let parsed = FeedCursor(text) else {
+                throw Problem.badRequest("'after' must be the next_cursor of an earlier answer")
+            }
             cursor = parsed
         }
         let limit = try query.limit(default: 100)
@@ -102,10 +110,13 @@ struct IntegrationController: Sendable {
             // Read the generation before looking, so a commit between the look and the
             // wait still wakes this request.
             let seen = events.generation
-            let page = try await context.acting("events.read", request) { caller in try await store.feed(after: cursor, limit: limit, by: caller) }
+            let page = try await context.acting("events.read", request) { caller in
+                try await store.feed(after: cursor, limit: limit, by: caller)
+            }
             let remaining = deadline - ContinuousClock.now
             if !page.events.isEmpty || remaining <= .zero || events.isClosed || Task.isCancelled {
-                return try Wire.json(FeedOut(items: page.events.map(IntegrationEventData.init), nextCursor: page.next.description))
+                return try Wire.json(
+                    FeedOut(items: page.events.map(IntegrationEventData.init), nextCursor: page.next.description))
             }
             if page.heldBack {
                 // Another transaction (anywhere on the cluster: xmin is cluster-wide) is
@@ -121,7 +132,7 @@ struct IntegrationController: Sendable {
                 }
             }
         }
-        }
+    }
 
     /// POST /v1/webhooks
     @Sendable func subscribe(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -131,10 +142,14 @@ struct IntegrationController: Sendable {
         let body = try await request.decodeJSON(NewWebhook.self, context: context)
         try checkText(body.url, "url", max: 2000, required: true)
         try checkText(body.description, "description", max: 500)
-        guard !body.eventTypes.isEmpty, body.eventTypes.count <= 50 else { throw Problem.invalid("'event_types' must name from 1 to 50 event types") }
+        guard !body.eventTypes.isEmpty, body.eventTypes.count <= 50 else {
+            throw Problem.invalid("'event_types' must name from 1 to 50 event types")
+        }
         let known = Set(EventType.integration.map(\.rawValue))
         if let unknown = body.eventTypes.first(where: { $0 != "*" && !known.contains($0) }) {
-            throw Problem.invalid("'event_types' has '\(unknown)', which is not an event type; use '*' for all, or some of: \(EventType.integration.map(\.rawValue).joined(separator: ", "))")
+            throw Problem.invalid(
+                "'event_types' has '\(unknown)', which is not an event type; use '*' for all, or some of: \(EventType.integration.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         do {
             try await destinations.check(body.url)
@@ -142,38 +157,51 @@ struct IntegrationController: Sendable {
             throw Problem.invalid(refused.description)
         }
         return try await context.respond("webhook.create", request) { caller in
-            try await store.createSubscription(url: body.url, eventTypes: Array(Set(body.eventTypes)).sorted(), teamID: body.teamId,
-                                               description: body.description ?? "", by: caller)
+            try await store.createSubscription(
+                url: body.url, eventTypes: Array(Set(body.eventTypes)).sorted(), teamID: body.teamId,
+                description: body.description ?? "", by: caller)
         } render: { created in
-            try Wire.answer(WebhookOut(created), status: .created, headers: [.location: "/v1/webhooks/\(created.id.lower)", .shownOnce: "secret"])
+            try Wire.answer(
+                WebhookOut(created), status: .created,
+                headers: [.location: "/v1/webhooks/\(created.id.lower)", .shownOnce: "secret"])
         }
-        }
+    }
 
     /// GET /v1/webhooks
     @Sendable func listWebhooks(_ request: Request, context: CareRequestContext) async throws -> Response {
         let query = QueryParameters(request)
-        let page = try await context.acting("webhook.list", request) { caller in try await store.subscriptions(limit: try query.limit(), after: try query.afterID(), by: caller) }
-        return try Wire.json(ListPage(items: page.items.map(WebhookOut.init), nextCursor: page.next))
+        let page = try await context.acting("webhook.list", request) { caller in
+            try await store.subscriptions(limit: try query.limit(), after: try query.afterID(), by: caller)
         }
+        return try Wire.json(ListPage(items: page.items.map(WebhookOut.init), nextCursor: page.next))
+    }
 
     /// GET /v1/webhooks/:id
     @Sendable func webhook(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
-        let subscription = try await context.acting("webhook.read", request) { caller in try await store.subscription(id, by: caller) }
-        return try Wire.json(WebhookOut(subscription))
+        let subscription = try await context.acting("webhook.read", request) { caller in
+            try await store.subscription(id, by: caller)
         }
+        return try Wire.json(WebhookOut(subscription))
+    }
 
     /// DELETE /v1/webhooks/:id
     @Sendable func deleteWebhook(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
-        try await context.acting("webhook.delete", request) { caller in try await store.deleteSubscription(id, by: caller) }
-        return Response(status: .noContent)
+        try await context.acting("webhook.delete", request) { caller in
+            try await store.deleteSubscription(id, by: caller)
         }
+        return Response(status: .noContent)
+    }
 
     /// POST /v1/webhooks/:id/pause and /resume
-    @Sendable func setStatus(_ action: String, _ status: SubscriptionStatus, _ request: Request, context: CareRequestContext) async throws -> Response {
+    @Sendable func setStatus(
+        _ action: String, _ status: SubscriptionStatus, _ request: Request, context: CareRequestContext
+    ) async throws -> Response {
         let id = try context.id()
-        return try await context.respond("webhook.\(action)", request) { caller in try await store.setSubscriptionStatus(id, to: status, by: caller) } render: { subscription in
+        return try await context.respond("webhook.\(action)", request) { caller in
+            try await store.setSubscriptionStatus(id, to: status, by: caller)
+        } render: { subscription in
             return try Wire.answer(WebhookOut(subscription))
         }
     }
@@ -181,10 +209,13 @@ struct IntegrationController: Sendable {
     /// POST /v1/webhooks/:id/rotate-secret
     @Sendable func rotateSecret(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
-        return try await context.respond("webhook.rotate_secret", request) { caller in try await store.rotateSubscriptionSecret(id, by: caller) } render: { subscription in
-            return try Wire.answer(WebhookOut(subscription), headers: [.location: "/v1/webhooks/\(id.lower)", .shownOnce: "secret"])
+        return try await context.respond("webhook.rotate_secret", request) { caller in
+            try await store.rotateSubscriptionSecret(id, by: caller)
+        } render: { subscription in
+            return try Wire.answer(
+                WebhookOut(subscription), headers: [.location: "/v1/webhooks/\(id.lower)", .shownOnce: "secret"])
         }
-        }
+    }
 
     /// GET /v1/webhooks/:id/deliveries
     @Sendable func deliveries(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -193,18 +224,22 @@ struct IntegrationController: Sendable {
         let statuses = try query.enumeration("status", DeliveryStatus.self)
         guard (statuses?.count ?? 0) <= 1 else { throw Problem.badRequest("'status' takes one delivery status") }
         let page = try await context.acting("webhook.deliveries", request) { caller in
-            try await store.deliveries(subscriptionID: id, status: statuses?.first, limit: try query.limit(), before: try query.afterID(), by: caller)
+            try await store.deliveries(
+                subscriptionID: id, status: statuses?.first, limit: try query.limit(), before: try query.afterID(),
+                by: caller)
         }
         return try Wire.json(ListPage(items: page.items.map(DeliveryOut.init), nextCursor: page.next))
-        }
+    }
 
     /// POST /v1/webhooks/:id/deliveries/:delivery_id/redeliver
     @Sendable func redeliver(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
         let deliveryID = try context.id("delivery_id")
-        return try await context.respond("webhook.redeliver", request) { caller in try await store.redeliver(subscriptionID: id, deliveryID: deliveryID, by: caller) } render: { delivery in
+        return try await context.respond("webhook.redeliver", request) { caller in
+            try await store.redeliver(subscriptionID: id, deliveryID: deliveryID, by: caller)
+        } render: { delivery in
             return try Wire.answer(DeliveryOut(delivery), status: .accepted)
         }
-        }
+    }
 
 }

@@ -20,7 +20,9 @@ public final class CareMetrics: Sendable {
     func requestCounter(route: String, method: String, status: Int) -> CoreMetrics.Counter {
         let key = "\(method) \(route) \(status)"
         if let counter = requestCounters.withLock({ $0[key] }) { return counter }
-        let counter = CoreMetrics.Counter(label: "carerelay_http_requests_total", dimensions: [("route", route), ("method", method), ("status", "\(status)")], factory: factory)
+        let counter = CoreMetrics.Counter(
+            label: "carerelay_http_requests_total",
+            dimensions: [("route", route), ("method", method), ("status", "\(status)")], factory: factory)
         requestCounters.withLock { $0[key] = counter }
         return counter
     }
@@ -28,7 +30,9 @@ public final class CareMetrics: Sendable {
     func requestTimer(route: String, method: String) -> Metrics.Timer {
         let key = "\(method) \(route)"
         if let timer = requestTimers.withLock({ $0[key] }) { return timer }
-        let timer = Metrics.Timer(label: "carerelay_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
+        let timer = Metrics.Timer(
+            label: "carerelay_http_request_duration_seconds", dimensions: [("route", route), ("method", method)],
+            factory: factory)
         requestTimers.withLock { $0[key] = timer }
         return timer
     }
@@ -37,8 +41,10 @@ public final class CareMetrics: Sendable {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
-            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
+            .seconds(10),
         ]
         self.factory = factory
     }
@@ -46,18 +52,30 @@ public final class CareMetrics: Sendable {
     /// The text exposition of every metric, with the pool's current figures.
     /// `pools`: each pool with its name (service: the server's own work; requests).
     func scrape(pools: [CareStore.PoolFigures]) -> String {
-        let connections = MetricNameDescriptor(namespace: "carerelay", subsystem: "db_pool", metricName: "connections", unitName: "",
-                                               helpText: "Database connections of the pool, by state")
+        let connections = MetricNameDescriptor(
+            namespace: "carerelay", subsystem: "db_pool", metricName: "connections", unitName: "",
+            helpText: "Database connections of the pool, by state")
         for statistics in pools {
             let poolName = statistics.name
-            for (name, value) in [("open", statistics.open), ("idle", statistics.idle), ("in_use", statistics.inUse), ("waiting", statistics.waiting)] {
-                registry.makeGauge(descriptor: connections, labels: [("pool", poolName), ("state", name)]).set(Double(value))
+            for (name, value) in [
+                ("open", statistics.open), ("idle", statistics.idle), ("in_use", statistics.inUse),
+                ("waiting", statistics.waiting),
+            ] {
+                registry.makeGauge(descriptor: connections, labels: [("pool", poolName), ("state", name)]).set(
+                    Double(value))
             }
-            for (name, value, help) in [("acquisitions", statistics.acquisitions, "Connections handed out"), ("waits", statistics.waits, "Requests that waited for a connection"),
-                                        ("timeouts", statistics.timeouts, "Waits that timed out"), ("discarded", statistics.discarded, "Connections found dead and dropped")] {
-                registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "carerelay", subsystem: "db_pool", metricName: name, unitName: "", helpText: help),
-                                   labels: [("pool", poolName)])
-                    .set(Double(value))
+            for (name, value, help) in [
+                ("acquisitions", statistics.acquisitions, "Connections handed out"),
+                ("waits", statistics.waits, "Requests that waited for a connection"),
+                ("timeouts", statistics.timeouts, "Waits that timed out"),
+                ("discarded", statistics.discarded, "Connections found dead and dropped"),
+            ] {
+                registry.makeGauge(
+                    descriptor: MetricNameDescriptor(
+                        namespace: "carerelay", subsystem: "db_pool", metricName: name, unitName: "", helpText: help),
+                    labels: [("pool", poolName)]
+                )
+                .set(Double(value))
             }
         }
         return registry.emitToString()
@@ -69,7 +87,9 @@ struct MetricsMiddleware: RouterMiddleware {
     typealias Context = CareRequestContext
     let metrics: CareMetrics
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         let start = ContinuousClock.now
         let response: Response
         do {
@@ -87,6 +107,7 @@ struct MetricsMiddleware: RouterMiddleware {
         let method = request.method.rawValue
         metrics.requestCounter(route: route, method: method, status: status).increment()
         let elapsed = (ContinuousClock.now - start).components
-        metrics.requestTimer(route: route, method: method).recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        metrics.requestTimer(route: route, method: method).recordNanoseconds(
+            elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
 }

@@ -14,7 +14,9 @@ struct OpenAPIController: Sendable {
     func addRoutes(to router: Router<CareRequestContext>) {
         let body = ByteBuffer(string: OpenAPIDocument.json)
         router.get("/openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-cache"], body: .init(byteBuffer: body))
+            Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-cache"],
+                body: .init(byteBuffer: body))
         }
     }
 }

@@ -53,8 +53,9 @@ public struct Problem: Error, Sendable, Codable, Equatable {
 
     /// Too many failed authentications from this token or address: come back after `retryAfter` s.
     public static func tooManyAttempts(retryAfter: Int) -> Problem {
-        var problem = Problem("too-many-attempts", title: "Too many attempts", status: .tooManyRequests,
-                              detail: "too many failed authentications from this token or address; try again in \(retryAfter) s")
+        var problem = Problem(
+            "too-many-attempts", title: "Too many attempts", status: .tooManyRequests,
+            detail: "too many failed authentications from this token or address; try again in \(retryAfter) s")
         problem.retryAfter = retryAfter
         return problem
     }
@@ -80,7 +81,9 @@ public struct Problem: Error, Sendable, Codable, Equatable {
                 problem.accepted = value.accepted.isEmpty ? nil : value.accepted
                 return problem
             case .moveNotAllowed(let error):
-                var problem = Problem("status-move-not-allowed", title: "Status move not allowed", status: .conflict, detail: error.description)
+                var problem = Problem(
+                    "status-move-not-allowed", title: "Status move not allowed", status: .conflict,
+                    detail: error.description)
                 problem.field = "status"
                 problem.accepted = error.allowed
                 return problem
@@ -90,38 +93,50 @@ public struct Problem: Error, Sendable, Codable, Equatable {
                 return problem
             case .staleVersion:
                 // Only an If-Match write meets one: its precondition failed.
-                return Problem("precondition-failed", title: "Precondition failed", status: .preconditionFailed, detail: error.description)
+                return Problem(
+                    "precondition-failed", title: "Precondition failed", status: .preconditionFailed,
+                    detail: error.description)
             }
         case let error as IdempotencyError:
             switch error {
             case .inFlight:
-                return Problem("idempotency-key-in-use", title: "Request in progress", status: .conflict,
-                               detail: "a request with this Idempotency-Key is still being processed; retry in a moment")
+                return Problem(
+                    "idempotency-key-in-use", title: "Request in progress", status: .conflict,
+                    detail: "a request with this Idempotency-Key is still being processed; retry in a moment")
             case .mismatch:
-                return Problem("idempotency-key-reused", title: "Idempotency-Key reused", status: .unprocessableContent,
-                               detail: "this Idempotency-Key was used for a different request; use a new key for a new request")
+                return Problem(
+                    "idempotency-key-reused", title: "Idempotency-Key reused", status: .unprocessableContent,
+                    detail: "this Idempotency-Key was used for a different request; use a new key for a new request")
             case .responseLost:
-                return Problem("idempotency-response-lost", title: "Response lost", status: .conflict,
-                               detail: "the first request with this Idempotency-Key was carried out, but its response was lost; look the result up instead of retrying")
+                return Problem(
+                    "idempotency-response-lost", title: "Response lost", status: .conflict,
+                    detail:
+                        "the first request with this Idempotency-Key was carried out, but its response was lost; look the result up instead of retrying"
+                )
             case .replay:
-                return Problem("internal-error", title: "Internal error", status: .internalServerError, detail: "a stored response could not be replayed")
+                return Problem(
+                    "internal-error", title: "Internal error", status: .internalServerError,
+                    detail: "a stored response could not be replayed")
             }
         case let error as HTTPError:
             let status = error.status
-            return Problem(status == .notFound ? "not-found" : "http-\(status.code)", title: status.reasonPhrase, status: status,
-                           detail: error.body ?? status.reasonPhrase)
+            return Problem(
+                status == .notFound ? "not-found" : "http-\(status.code)", title: status.reasonPhrase, status: status,
+                detail: error.body ?? status.reasonPhrase)
         case let error where DatabaseFailure(error) != nil:
             switch DatabaseFailure(error)! {
             case .unstorable(let why):
                 // Values the database cannot hold (a NUL in text, say) that slipped past validation.
                 return .badRequest("a value in the request cannot be stored: \(why)")
             case .unavailable:
-                return Problem("service-unavailable", title: "Service unavailable", status: .serviceUnavailable,
-                               detail: "the database is not reachable right now; try again shortly")
+                return Problem(
+                    "service-unavailable", title: "Service unavailable", status: .serviceUnavailable,
+                    detail: "the database is not reachable right now; try again shortly")
             }
         default:
-            return Problem("internal-error", title: "Internal error", status: .internalServerError,
-                           detail: "the server could not complete the request; it has been logged")
+            return Problem(
+                "internal-error", title: "Internal error", status: .internalServerError,
+                detail: "the server could not complete the request; it has been logged")
         }
     }
 }
@@ -141,9 +156,13 @@ struct ProblemMiddleware: RouterMiddleware {
     /// The routes, to tell "no such path" (404) from "not this method" (405).
     let routes: RouteTable
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         var context = context
-        let incoming = request.headers[.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } ? $0 : nil }
+        let incoming = request.headers[.requestID].flatMap {
+            $0.count <= 128 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } ? $0 : nil
+        }
         let requestID = incoming ?? UUID.random().lowercasedString
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = "\(requestID)"
@@ -154,8 +173,9 @@ struct ProblemMiddleware: RouterMiddleware {
             var problem = Problem.from(error)
             let allowed = routes.methods(for: request.uri.path)
             if !allowed.isEmpty, !allowed.contains(request.method) {
-                problem = Problem("method-not-allowed", title: "Method not allowed", status: .methodNotAllowed,
-                                  detail: "\(request.uri.path) answers \(allowed.map(\.rawValue).sorted().joined(separator: ", "))")
+                problem = Problem(
+                    "method-not-allowed", title: "Method not allowed", status: .methodNotAllowed,
+                    detail: "\(request.uri.path) answers \(allowed.map(\.rawValue).sorted().joined(separator: ", "))")
             }
             problem.requestID = requestID
             response = try problem.response()
@@ -164,7 +184,9 @@ struct ProblemMiddleware: RouterMiddleware {
             var problem = Problem.from(error)
             problem.requestID = requestID
             if problem.status >= 500 {
-                context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)", "status": "\(problem.status)"])
+                context.logger.error(
+                    "request failed",
+                    metadata: ["error": "\(error)", "path": "\(request.uri.path)", "status": "\(problem.status)"])
             }
             response = try problem.response()
         }
@@ -184,8 +206,9 @@ extension Problem {
         // Every 503 says when to come back: the database is usually back within seconds.
         if status == 503 { headers[.retryAfter] = APILimits.retryAfterSeconds }
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return Response(status: .init(code: status), headers: headers,
-                        body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(self))))
+        return Response(
+            status: .init(code: status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(self))))
     }
 }
 
@@ -213,7 +236,9 @@ final class RouteTable: @unchecked Sendable {
         return lock.withLock {
             templates.filter { template in
                 template.segments.count == segments.count
-                    && zip(template.segments, segments).allSatisfy { $0.hasPrefix("{") || $0.hasPrefix(":") || $0 == $1 }
+                    && zip(template.segments, segments).allSatisfy {
+                        $0.hasPrefix("{") || $0.hasPrefix(":") || $0 == $1
+                    }
             }.reduce(into: Set<HTTPRequest.Method>()) { $0.formUnion($1.methods) }
         }
     }

@@ -90,10 +90,16 @@ final class HeaderLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireErrorCaught(error)
             return
         }
-        let body = ByteBuffer(string: #"{"detail":"the request's headers are larger than 80 KiB","status":431,"title":"Request header fields too large","#
-                                 + #""type":"https://carerelay.example/problems/headers-too-large"}"#)
-        let head = HTTPResponse(status: .init(code: 431, reasonPhrase: "Request Header Fields Too Large"),
-                                headerFields: [.contentType: "application/problem+json", .contentLength: String(body.readableBytes), .connection: "close"])
+        let body = ByteBuffer(
+            string:
+                #"{"detail":"the request's headers are larger than 80 KiB","status":431,"title":"Request header fields too large","#
+                + #""type":"https://carerelay.example/problems/headers-too-large"}"#)
+        let head = HTTPResponse(
+            status: .init(code: 431, reasonPhrase: "Request Header Fields Too Large"),
+            headerFields: [
+                .contentType: "application/problem+json", .contentLength: String(body.readableBytes),
+                .connection: "close",
+            ])
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         let channel = context.channel

@@ -11,7 +11,9 @@ struct RecordsController: Sendable {
 
     struct NewNote: Decodable { var kind: NoteKind?; var body: String }
     struct Amendment: Decodable { var body: String }
-    struct NewMeasurement: Decodable { var instrument: Instrument; var items: [Int]?; var total: Int?; var takenAt: Date? }
+    struct NewMeasurement: Decodable {
+        var instrument: Instrument; var items: [Int]?; var total: Int?; var takenAt: Date?
+    }
     struct NewTrial: Decodable {
         var kind: TrialKind
         var drug: String?
@@ -22,7 +24,10 @@ struct RecordsController: Sendable {
         var confirmHighDose: Bool?
         var highDoseReason: String?
     }
-    struct NewOutcome: Decodable { var outcome: TrialOutcome?; var stoppedOn: Day; var adherence: Double?; var sessions: Int?; var stopReason: String? }
+    struct NewOutcome: Decodable {
+        var outcome: TrialOutcome?; var stoppedOn: Day; var adherence: Double?; var sessions: Int?;
+        var stopReason: String?
+    }
     struct OutcomeOut: Encodable, JSONWritable {
         var trialId: String
         var outcome: String
@@ -42,7 +47,9 @@ struct RecordsController: Sendable {
             }
         }
     }
-    struct NewReferral: Decodable { var kind: ReferralKind; var targetClinic: String; var note: String?; var reason: String? }
+    struct NewReferral: Decodable {
+        var kind: ReferralKind; var targetClinic: String; var note: String?; var reason: String?
+    }
     struct ReferralStatusChange: Decodable { var status: ReferralStatus; var reason: String? }
 
     struct CorrectionBody: Decodable { var reason: String }
@@ -59,10 +66,15 @@ struct RecordsController: Sendable {
         v1.get("patients/:id/referrals", use: referrals)
         v1.post("patients/:id/referrals", use: makeReferral)
         v1.post("referrals/:id/status", use: moveReferral)
-        for (path, record) in [("measurements/:id/entered-in-error", CorrectableRecord.measurement), ("trials/:id/entered-in-error", .trial),
-                               ("trials/:id/outcome/entered-in-error", .trialOutcome), ("referrals/:id/entered-in-error", .referral),
-                               ("notes/:id/entered-in-error", .note)] {
-            v1.post(RouterPath(stringLiteral: path)) { request, context in try await markEnteredInError(record, request, context: context) }
+        for (path, record) in [
+            ("measurements/:id/entered-in-error", CorrectableRecord.measurement),
+            ("trials/:id/entered-in-error", .trial),
+            ("trials/:id/outcome/entered-in-error", .trialOutcome), ("referrals/:id/entered-in-error", .referral),
+            ("notes/:id/entered-in-error", .note),
+        ] {
+            v1.post(RouterPath(stringLiteral: path)) { request, context in
+                try await markEnteredInError(record, request, context: context)
+            }
         }
     }
 
@@ -73,11 +85,12 @@ struct RecordsController: Sendable {
         let query = QueryParameters(request)
         let include = try query.bool("include_entered_in_error") ?? false
         let page = try await context.acting("note.list", request, patient: id) { caller in
-            try await store.notes(patientID: id, includeEnteredInError: include, limit: try query.limit(),
-                                  after: try query.afterID(), by: caller)
+            try await store.notes(
+                patientID: id, includeEnteredInError: include, limit: try query.limit(),
+                after: try query.afterID(), by: caller)
         }
         return try Wire.json(ListPage(items: page.items.map(NoteOut.init), nextCursor: page.next))
-        }
+    }
 
     /// POST /v1/patients/:id/notes
     @Sendable func addNote(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -85,13 +98,16 @@ struct RecordsController: Sendable {
         let body = try await request.decodeJSON(NewNote.self, context: context)
         try checkText(body.body, "body", max: APILimits.maximumNoteCharacters, required: true)
         _ = try context.requirePrincipal()
-        if body.kind == .caseReview { throw Problem.invalid("case-review notes come from the weekly review's recommendations") }
+        if body.kind == .caseReview {
+            throw Problem.invalid("case-review notes come from the weekly review's recommendations")
+        }
         return try await context.respond("note.add", request, patient: id) { caller in
             try await store.addNote(patientID: id, kind: body.kind ?? .progress, body: body.body, by: caller)
         } render: { noteID in
-            return try Wire.answer(Created(id: noteID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/notes"])
+            return try Wire.answer(
+                Created(id: noteID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/notes"])
         }
-        }
+    }
 
     /// POST /v1/notes/:id/amendments
     @Sendable func amendNote(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -99,10 +115,14 @@ struct RecordsController: Sendable {
         let body = try await request.decodeJSON(Amendment.self, context: context)
         try checkText(body.body, "body", max: APILimits.maximumNoteCharacters, required: true)
         _ = try context.requirePrincipal()
-        return try await context.respond("note.amend", request) { caller in try await store.amendNote(id, body: body.body, by: caller) } render: { amended in
-            return try Wire.answer(Created(id: amended.id.lower), status: .created, headers: [.location: "/v1/patients/\(amended.patientID.lower)/notes"])
+        return try await context.respond("note.amend", request) { caller in
+            try await store.amendNote(id, body: body.body, by: caller)
+        } render: { amended in
+            return try Wire.answer(
+                Created(id: amended.id.lower), status: .created,
+                headers: [.location: "/v1/patients/\(amended.patientID.lower)/notes"])
         }
-        }
+    }
 
     /// GET /v1/patients/:id/measurements
     @Sendable func measurements(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -110,10 +130,12 @@ struct RecordsController: Sendable {
         let query = QueryParameters(request)
         let include = try query.bool("include_entered_in_error") ?? false
         let page = try await context.acting("measurement.list", request, patient: id) { caller in
-            try await store.measurements(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID(), by: caller)
+            try await store.measurements(
+                patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID(),
+                by: caller)
         }
         return try Wire.json(ListPage(items: page.items.map(MeasurementOut.init), nextCursor: page.next))
-        }
+    }
 
     /// POST /v1/patients/:id/measurements
     @Sendable func recordMeasurement(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -135,10 +157,13 @@ struct RecordsController: Sendable {
         return try await context.respond("measurement.record", request, patient: id) { caller in
             try await store.recordMeasurement(patientID: id, score: score, takenAt: takenAt, by: caller)
         } render: { result in
-            return try Wire.answer(Created(id: result.measurementID.lower, handoffIds: result.event.handoffIDs.map(\.lower), severity: score.band), status: .created,
-                                   headers: [.location: "/v1/patients/\(id.lower)/measurements"])
+            return try Wire.answer(
+                Created(
+                    id: result.measurementID.lower, handoffIds: result.event.handoffIDs.map(\.lower),
+                    severity: score.band), status: .created,
+                headers: [.location: "/v1/patients/\(id.lower)/measurements"])
         }
-        }
+    }
 
     /// GET /v1/patients/:id/trials
     @Sendable func trials(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -146,10 +171,12 @@ struct RecordsController: Sendable {
         let query = QueryParameters(request)
         let include = try query.bool("include_entered_in_error") ?? false
         let page = try await context.acting("trial.list", request, patient: id) { caller in
-            try await store.trials(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID(), by: caller)
+            try await store.trials(
+                patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID(),
+                by: caller)
         }
         return try Wire.json(ListPage(items: page.items.map(TrialOut.init), nextCursor: page.next))
-        }
+    }
 
     /// POST /v1/patients/:id/trials
     @Sendable func startTrial(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -158,7 +185,9 @@ struct RecordsController: Sendable {
         try checkText(body.drug, "drug", max: 100)
         try checkText(body.therapy, "therapy", max: 200)
         try checkText(body.highDoseReason, "high_dose_reason", max: 1000)
-        if let dose = body.dailyDoseMg, !(dose > 0 && dose <= 100_000) { throw Problem.badRequest("'daily_dose_mg' must be above 0 and at most 100000") }
+        if let dose = body.dailyDoseMg, !(dose > 0 && dose <= 100_000) {
+            throw Problem.badRequest("'daily_dose_mg' must be above 0 and at most 100000")
+        }
         let highDoseReason = body.confirmHighDose == true ? body.highDoseReason : nil
         if body.confirmHighDose == true, (highDoseReason ?? "").unicodeScalars.allSatisfy(isBlank) {
             var problem = Problem.invalid("'confirm_high_dose' needs 'high_dose_reason': why this dose")
@@ -167,30 +196,40 @@ struct RecordsController: Sendable {
         }
         _ = try context.requirePrincipal()
         return try await context.respond("trial.start", request, patient: id) { caller in
-            try await store.startTrial(patientID: id, kind: body.kind, drug: body.drug, dailyDoseMg: body.dailyDoseMg, startedOn: body.startedOn.date,
-                                       therapy: body.therapy, highDoseReason: highDoseReason, by: caller)
+            try await store.startTrial(
+                patientID: id, kind: body.kind, drug: body.drug, dailyDoseMg: body.dailyDoseMg,
+                startedOn: body.startedOn.date,
+                therapy: body.therapy, highDoseReason: highDoseReason, by: caller)
         } render: { trialID in
-            return try Wire.answer(Created(id: trialID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/trials"])
+            return try Wire.answer(
+                Created(id: trialID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/trials"])
         }
-        }
+    }
 
     /// POST /v1/trials/:id/outcome
     @Sendable func recordOutcome(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
         let body = try await request.decodeJSON(NewOutcome.self, context: context)
         try checkText(body.stopReason, "stop_reason", max: 1000)
-        if let adherence = body.adherence, !(0...1).contains(adherence) { throw Problem.badRequest("'adherence' must be from 0 to 1") }
-        if let sessions = body.sessions, !(0...1000).contains(sessions) { throw Problem.badRequest("'sessions' must be from 0 to 1000") }
+        if let adherence = body.adherence, !(0...1).contains(adherence) {
+            throw Problem.badRequest("'adherence' must be from 0 to 1")
+        }
+        if let sessions = body.sessions, !(0...1000).contains(sessions) {
+            throw Problem.badRequest("'sessions' must be from 0 to 1000")
+        }
         _ = try context.requirePrincipal()
         return try await context.respond("trial.outcome", request) { caller in
-            try await store.recordTrialOutcome(trialID: id, outcome: body.outcome, stoppedOn: body.stoppedOn.date, adherence: body.adherence,
-                                               sessions: body.sessions, stopReason: body.stopReason, by: caller)
+            try await store.recordTrialOutcome(
+                trialID: id, outcome: body.outcome, stoppedOn: body.stoppedOn.date, adherence: body.adherence,
+                sessions: body.sessions, stopReason: body.stopReason, by: caller)
         } render: { result in
-            return Wire.answer(OutcomeOut(trialId: id.lower, outcome: result.outcome.rawValue, isFailed: result.isFailure,
-                                        trdReached: result.trdReached, adequacy: AdequacyOut(result.adequacy),
-                                        handoffIds: result.events.flatMap(\.handoffIDs).map(\.lower)), status: .created)
+            return Wire.answer(
+                OutcomeOut(
+                    trialId: id.lower, outcome: result.outcome.rawValue, isFailed: result.isFailure,
+                    trdReached: result.trdReached, adequacy: AdequacyOut(result.adequacy),
+                    handoffIds: result.events.flatMap(\.handoffIDs).map(\.lower)), status: .created)
         }
-        }
+    }
 
     /// GET /v1/patients/:id/referrals
     @Sendable func referrals(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -198,10 +237,12 @@ struct RecordsController: Sendable {
         let query = QueryParameters(request)
         let include = try query.bool("include_entered_in_error") ?? false
         let page = try await context.acting("referral.list", request, patient: id) { caller in
-            try await store.referrals(patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID(), by: caller)
+            try await store.referrals(
+                patientID: id, includeEnteredInError: include, limit: try query.limit(), after: try query.afterID(),
+                by: caller)
         }
         return try Wire.json(ListPage(items: page.items.map(ReferralOut.init), nextCursor: page.next))
-        }
+    }
 
     /// POST /v1/patients/:id/referrals
     @Sendable func makeReferral(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -212,13 +253,17 @@ struct RecordsController: Sendable {
         try checkText(body.reason, "reason", max: 1000)
         _ = try context.requirePrincipal()
         return try await context.respond("referral.make", request, patient: id) { caller in
-            try await store.makeReferral(patientID: id, kind: body.kind, targetClinic: body.targetClinic, note: body.note ?? "", reason: body.reason,
-                                         by: caller)
+            try await store.makeReferral(
+                patientID: id, kind: body.kind, targetClinic: body.targetClinic, note: body.note ?? "",
+                reason: body.reason,
+                by: caller)
         } render: { result in
-            return try Wire.answer(Created(id: result.referralID.lower, handoffIds: result.event.handoffIDs.map(\.lower)), status: .created,
-                                   headers: [.location: "/v1/patients/\(id.lower)/referrals"])
+            return try Wire.answer(
+                Created(id: result.referralID.lower, handoffIds: result.event.handoffIDs.map(\.lower)),
+                status: .created,
+                headers: [.location: "/v1/patients/\(id.lower)/referrals"])
         }
-        }
+    }
 
     /// POST /v1/referrals/:id/status
     @Sendable func moveReferral(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -229,17 +274,22 @@ struct RecordsController: Sendable {
         return try await context.respond("referral.status", request) { caller in
             try await store.moveReferral(id, to: body.status, reason: body.reason, by: caller)
         } render: { superseded in
-            return try Wire.answer(Moved(id: id.lower, status: body.status.rawValue, supersededHandoffIds: superseded.map(\.lower)))
+            return try Wire.answer(
+                Moved(id: id.lower, status: body.status.rawValue, supersededHandoffIds: superseded.map(\.lower)))
         }
-        }
+    }
 
     /// POST /v1/{measurements,trials,trials/{id}/outcome,referrals,notes}/{id}/entered-in-error
-    @Sendable func markEnteredInError(_ record: CorrectableRecord, _ request: Request, context: CareRequestContext) async throws -> Response {
+    @Sendable func markEnteredInError(_ record: CorrectableRecord, _ request: Request, context: CareRequestContext)
+        async throws -> Response
+    {
         let id = try context.id()
         let body = try await request.decodeJSON(CorrectionBody.self, context: context)
         try checkText(body.reason, "reason", max: 1000, required: true)
         _ = try context.requirePrincipal()
-        return try await context.respond("\(record.rawValue.replacingOccurrences(of: "-", with: "_")).entered_in_error", request) { caller in
+        return try await context.respond(
+            "\(record.rawValue.replacingOccurrences(of: "-", with: "_")).entered_in_error", request
+        ) { caller in
             try await store.markEnteredInError(record, id: id, reason: body.reason, by: caller)
         } render: { correction in
             return try Wire.answer(CorrectionOut(correction))
@@ -248,4 +298,6 @@ struct RecordsController: Sendable {
 }
 
 /// A status move's answer: the new status and the work it closed (patients and referrals).
-struct Moved: Encodable { var id: String; var status: String; var supersededHandoffIds: [String]; var cancelledTaskIds: [String]? }
+struct Moved: Encodable {
+    var id: String; var status: String; var supersededHandoffIds: [String]; var cancelledTaskIds: [String]?
+}

@@ -38,7 +38,9 @@ struct ReportController: Sendable {
         var task: NewTask?
     }
 
-    struct RecommendationOut: Encodable, Sendable { var id: String; var snapshotId: String; var patientId: String; var noteId: String; var taskId: String? }
+    struct RecommendationOut: Encodable, Sendable {
+        var id: String; var snapshotId: String; var patientId: String; var noteId: String; var taskId: String?
+    }
 
     static func week(_ context: CareRequestContext) throws -> ISOWeek {
         guard let text = context.parameters.get("week"), let week = ISOWeek(text) else {
@@ -69,8 +71,9 @@ struct ReportController: Sendable {
         let name = "case-review-\(report.isoWeek)"
         switch format {
         case .json:
-            return Response(status: .ok, headers: [.contentType: "application/json"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: ReportJSON.encode(report))))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: ReportJSON.encode(report))))
         case .html: return body(ReportRendering.html(report), .html, filename: name)
         case .md: return body(ReportRendering.markdown(report), .md, filename: name)
         case .csv: return body(ReportRendering.csv(report), .csv, filename: name)
@@ -90,9 +93,11 @@ struct ReportController: Sendable {
         let team = try context.id()
         let week = try Self.week(context)
         let format = try Self.format(request)
-        let report = try await context.acting("report.weekly", request) { caller in try await store.weeklyReport(teamID: team, week: week, by: caller) }
-        return try Self.render(report, format)
+        let report = try await context.acting("report.weekly", request) { caller in
+            try await store.weeklyReport(teamID: team, week: week, by: caller)
         }
+        return try Self.render(report, format)
+    }
 
     /// POST /v1/teams/:id/reports/weekly/:week/snapshots
     @Sendable func keepSnapshot(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -101,30 +106,39 @@ struct ReportController: Sendable {
         // The report is read without claiming the Idempotency-Key; keeping the snapshot claims it.
         return try await context.respond("report.snapshot", request) { caller -> ReportSnapshot in
             let report = try await store.weeklyReport(teamID: team, week: week, by: caller)
-            return try await store.keepSnapshot(report, json: Data(ReportJSON.encode(report)), html: ReportRendering.html(report),
-                                                markdown: ReportRendering.markdown(report), by: caller)
+            return try await store.keepSnapshot(
+                report, json: Data(ReportJSON.encode(report)), html: ReportRendering.html(report),
+                markdown: ReportRendering.markdown(report), by: caller)
         } render: { snapshot in
             try Self.snapshotJSON(snapshot, status: .created)
         }
-        }
+    }
 
     /// GET /v1/teams/:id/reports/weekly/:week/snapshots
     @Sendable func snapshots(_ request: Request, context: CareRequestContext) async throws -> Response {
         let team = try context.id()
         let week = try Self.week(context)
-        let snapshots = try await context.acting("report.snapshots", request) { caller in try await store.snapshots(teamID: team, week: week, by: caller) }
-        return try Wire.json(ListPage(items: snapshots.map {
-            SnapshotOut(id: $0.id.lower, teamId: team.lower, isoWeek: $0.isoWeek, takenBy: $0.takenBy.lower, takenAt: $0.takenAt, recommendations: $0.recommendations)
-        }, nextCursor: nil))
+        let snapshots = try await context.acting("report.snapshots", request) { caller in
+            try await store.snapshots(teamID: team, week: week, by: caller)
         }
+        return try Wire.json(
+            ListPage(
+                items: snapshots.map {
+                    SnapshotOut(
+                        id: $0.id.lower, teamId: team.lower, isoWeek: $0.isoWeek, takenBy: $0.takenBy.lower,
+                        takenAt: $0.takenAt, recommendations: $0.recommendations)
+                }, nextCursor: nil))
+    }
 
     /// GET /v1/report-snapshots/:id
     @Sendable func snapshot(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
         let format = try Self.format(request, allowed: [.json, .html, .md])
-        let snapshot = try await context.acting("report.snapshot.read", request) { caller in try await store.snapshot(id, by: caller) }
-        return try Self.snapshotResponse(snapshot, format: format, status: .ok)
+        let snapshot = try await context.acting("report.snapshot.read", request) { caller in
+            try await store.snapshot(id, by: caller)
         }
+        return try Self.snapshotResponse(snapshot, format: format, status: .ok)
+    }
 
     /// POST /v1/report-snapshots/:id/recommendations
     @Sendable func recommend(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -133,17 +147,21 @@ struct ReportController: Sendable {
         try checkText(body.text, "text", max: 10_000, required: true)
         if let task = body.task { try checkText(task.title, "task.title", max: 300, required: true) }
         return try await context.respond("report.recommend", request, patient: body.patientId) { caller in
-            try await store.recommend(snapshotID: id, patientID: body.patientId, text: body.text,
-                                      task: body.task.map { ($0.title, $0.role, $0.dueAt) }, by: caller)
+            try await store.recommend(
+                snapshotID: id, patientID: body.patientId, text: body.text,
+                task: body.task.map { ($0.title, $0.role, $0.dueAt) }, by: caller)
         } render: { made in
-            return try Wire.answer(RecommendationOut(id: made.id.lower, snapshotId: id.lower, patientId: made.patientID.lower, noteId: made.noteID.lower,
-                                               taskId: made.taskID?.lower), status: .created)
+            return try Wire.answer(
+                RecommendationOut(
+                    id: made.id.lower, snapshotId: id.lower, patientId: made.patientID.lower, noteId: made.noteID.lower,
+                    taskId: made.taskID?.lower), status: .created)
         }
-        }
-
+    }
 
     /// A snapshot as kept: JSON is the snapshot's facts with the report's data as it was.
-    static func snapshotResponse(_ snapshot: ReportSnapshot, format: Format, status: HTTPResponse.Status) throws -> Response {
+    static func snapshotResponse(_ snapshot: ReportSnapshot, format: Format, status: HTTPResponse.Status) throws
+        -> Response
+    {
         switch format {
         case .html: return body(snapshot.html, .html, filename: "case-review-\(snapshot.isoWeek)")
         case .md: return body(snapshot.markdown, .md, filename: "case-review-\(snapshot.isoWeek)")
@@ -154,8 +172,10 @@ struct ReportController: Sendable {
 
     /// A snapshot's facts with the report as it was kept.
     static func snapshotJSON(_ snapshot: ReportSnapshot, status: HTTPResponse.Status) throws -> Answer {
-        let facts = try Wire.encoder.encode(SnapshotOut(id: snapshot.id.lower, teamId: snapshot.teamID.lower, isoWeek: snapshot.isoWeek,
-                                                        takenBy: snapshot.takenBy.lower, takenAt: snapshot.takenAt))
+        let facts = try Wire.encoder.encode(
+            SnapshotOut(
+                id: snapshot.id.lower, teamId: snapshot.teamID.lower, isoWeek: snapshot.isoWeek,
+                takenBy: snapshot.takenBy.lower, takenAt: snapshot.takenAt))
         var object = try JSONSerialization.jsonObject(with: facts) as? [String: Any] ?? [:]
         object["report"] = try JSONSerialization.jsonObject(with: snapshot.report)
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])

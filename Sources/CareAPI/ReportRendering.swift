@@ -9,8 +9,11 @@ enum ReportRendering {
 
     static func scores(_ p: ReportPatient) -> String {
         guard let baseline = p.baseline else { return "no PHQ-9" }
-        guard let latest = p.latest, latest.takenAt > baseline.takenAt else { return "PHQ-9 \(baseline.total) \(baseline.severity) (baseline only)" }
-        return "PHQ-9 \(baseline.total) \(baseline.severity) → \(latest.total) \(latest.severity) (\(percent(p.change)) better)"
+        guard let latest = p.latest, latest.takenAt > baseline.takenAt else {
+            return "PHQ-9 \(baseline.total) \(baseline.severity) (baseline only)"
+        }
+        return
+            "PHQ-9 \(baseline.total) \(baseline.severity) → \(latest.total) \(latest.severity) (\(percent(p.change)) better)"
     }
 
     static func trial(_ p: ReportPatient) -> String {
@@ -24,8 +27,12 @@ enum ReportRendering {
     }
 
     static func work(_ p: ReportPatient) -> [String] {
-        p.openHandoffs.map { "handoff for \($0.role.replacingOccurrences(of: "_", with: " ")): \($0.reason) (due \(day($0.dueAt))\($0.overdue ? ", OVERDUE" : "")\($0.escalated ? ", escalated" : ""))" }
-            + p.openTasks.map { "task for \($0.assignee): \($0.title) (\($0.status)\($0.dueAt.map { ", due \(day($0))" } ?? "")\($0.overdue ? ", OVERDUE" : ""))" }
+        p.openHandoffs.map {
+            "handoff for \($0.role.replacingOccurrences(of: "_", with: " ")): \($0.reason) (due \(day($0.dueAt))\($0.overdue ? ", OVERDUE" : "")\($0.escalated ? ", escalated" : ""))"
+        }
+            + p.openTasks.map {
+                "task for \($0.assignee): \($0.title) (\($0.status)\($0.dueAt.map { ", due \(day($0))" } ?? "")\($0.overdue ? ", OVERDUE" : ""))"
+            }
     }
 
     static func referrals(_ p: ReportPatient) -> [String] {
@@ -54,23 +61,31 @@ enum ReportRendering {
         let width = 200.0, height = 64.0, pad = 4.0
         let points = p.trend
         func y(_ total: Double) -> Double { pad + (height - 2 * pad) * (1 - min(27, max(0, total)) / 27) }
-        var svg = ##"<svg class="trend" xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" viewBox="0 0 \##(Int(width)) \##(Int(height))" role="img" aria-label="PHQ-9 trend">"##
+        var svg =
+            ##"<svg class="trend" xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" viewBox="0 0 \##(Int(width)) \##(Int(height))" role="img" aria-label="PHQ-9 trend">"##
         svg += ##"<rect x="0" y="0" width="\##(Int(width))" height="\##(Int(height))" fill="#fafafa" stroke="#ddd"/>"##
         let remission = y(5)
-        svg += ##"<line x1="0" x2="\##(width)" y1="\##(remission)" y2="\##(remission)" stroke="#2e7d32" stroke-dasharray="3 2"><title>remission (PHQ-9 &lt; 5)</title></line>"##
+        svg +=
+            ##"<line x1="0" x2="\##(width)" y1="\##(remission)" y2="\##(remission)" stroke="#2e7d32" stroke-dasharray="3 2"><title>remission (PHQ-9 &lt; 5)</title></line>"##
         if let baseline = p.baseline {
             let half = y(Double(baseline.total) / 2)
-            svg += ##"<line x1="0" x2="\##(width)" y1="\##(half)" y2="\##(half)" stroke="#1565c0" stroke-dasharray="6 3"><title>50% of baseline (\##(baseline.total))</title></line>"##
+            svg +=
+                ##"<line x1="0" x2="\##(width)" y1="\##(half)" y2="\##(half)" stroke="#1565c0" stroke-dasharray="6 3"><title>50% of baseline (\##(baseline.total))</title></line>"##
         }
         if let first = points.first, let last = points.last {
             let span = max(1, last.takenAt.timeIntervalSince(first.takenAt))
             let coordinates = points.map { point -> (Double, Double) in
-                let x = points.count == 1 ? width / 2 : pad + (width - 2 * pad) * point.takenAt.timeIntervalSince(first.takenAt) / span
+                let x =
+                    points.count == 1
+                    ? width / 2 : pad + (width - 2 * pad) * point.takenAt.timeIntervalSince(first.takenAt) / span
                 return (x, y(Double(point.total)))
             }
-            svg += ##"<polyline fill="none" stroke="#333" stroke-width="1.5" points="\##(coordinates.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " "))"/>"##
+            svg +=
+                ##"<polyline fill="none" stroke="#333" stroke-width="1.5" points="\##(coordinates.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " "))"/>"##
             for ((x, yy), point) in zip(coordinates, points) {
-                svg += String(format: ##"<circle cx="%.1f" cy="%.1f" r="2" fill="#333"><title>%d on %@</title></circle>"##, x, yy, point.total, day(point.takenAt))
+                svg += String(
+                    format: ##"<circle cx="%.1f" cy="%.1f" r="2" fill="#333"><title>%d on %@</title></circle>"##, x, yy,
+                    point.total, day(point.takenAt))
             }
         } else {
             svg += ##"<text x="8" y="36" font-size="10" fill="#888">no PHQ-9 yet</text>"##
@@ -128,20 +143,26 @@ enum ReportRendering {
             if p.rank != section {
                 if section != 0 { out += "</tbody></table>\n" }
                 section = p.rank
-                out += "<h2>\(escape(p.reasons[0].kind.heading))</h2>\n<table><colgroup><col style=\"width:13%\"><col style=\"width:17%\"><col style=\"width:10%\">"
+                out +=
+                    "<h2>\(escape(p.reasons[0].kind.heading))</h2>\n<table><colgroup><col style=\"width:13%\"><col style=\"width:17%\"><col style=\"width:10%\">"
                     + "<col style=\"width:212px\"><col style=\"width:14%\"><col><col style=\"width:11%\"></colgroup><thead><tr><th>Patient</th><th>Why listed</th><th>Scores</th><th>Trend</th>"
                     + "<th>Treatment</th><th>Open work</th><th>Referrals</th></tr></thead><tbody>\n"
             }
-            let reasons = p.reasons.map { ##"<span class="reason r\##($0.kind.rank)">\##(escape($0.text))</span>"## }.joined(separator: "<br>")
-            let work = work(p).map { line in line.contains("OVERDUE") ? ##"<li class="overdue">\##(escape(line))</li>"## : "<li>\(escape(line))</li>" }.joined()
+            let reasons = p.reasons.map { ##"<span class="reason r\##($0.kind.rank)">\##(escape($0.text))</span>"## }
+                .joined(separator: "<br>")
+            let work = work(p).map { line in
+                line.contains("OVERDUE") ? ##"<li class="overdue">\##(escape(line))</li>"## : "<li>\(escape(line))</li>"
+            }.joined()
             let referralItems = referrals(p).map { "<li>\(escape($0))</li>" }.joined()
-            out += "<tr><td><b>\(escape(p.displayName))</b><br><span class=\"small\">MRN \(escape(p.mrn)) · week \(p.weeksInTreatment) · \(escape(p.status))</span></td>"
+            out +=
+                "<tr><td><b>\(escape(p.displayName))</b><br><span class=\"small\">MRN \(escape(p.mrn)) · week \(p.weeksInTreatment) · \(escape(p.status))</span></td>"
                 + "<td>\(reasons)</td><td>\(escape(scores(p)))</td><td>\(trendSVG(p))</td>"
                 + "<td>\(escape(trial(p)))<br><span class=\"small\">\(escape(stage(p)))</span></td>"
                 + "<td>\(work.isEmpty ? "–" : "<ul>\(work)</ul>")</td><td>\(referralItems.isEmpty ? "–" : "<ul>\(referralItems)</ul>")</td></tr>\n"
         }
         if section != 0 { out += "</tbody></table>\n" }
-        out += "<p class=\"small\">Generated \(escape(r.generatedAt.formatted(Date.ISO8601FormatStyle()))) by CareRelay. Psychotherapy notes are never part of this report.</p>\n</body></html>\n"
+        out +=
+            "<p class=\"small\">Generated \(escape(r.generatedAt.formatted(Date.ISO8601FormatStyle()))) by CareRelay. Psychotherapy notes are never part of this report.</p>\n</body></html>\n"
         return out
     }
 
@@ -175,7 +196,8 @@ enum ReportRendering {
         let c = r.caseload
         var lines = [
             "# \(markdownText(r.teamName)): weekly case review, \(r.isoWeek)", "",
-            "Week of \(day(r.weekStart)) to \(day(r.weekEnd.addingTimeInterval(-1))); data as of \(r.asOf.formatted(Date.ISO8601FormatStyle())).", "",
+            "Week of \(day(r.weekStart)) to \(day(r.weekEnd.addingTimeInterval(-1))); data as of \(r.asOf.formatted(Date.ISO8601FormatStyle())).",
+            "",
             "**Caseload** \(c.size) · **response** \(percent(c.responseRate)) (\(c.responders) of \(c.measured)) · **remission** \(percent(c.remissionRate)) (\(c.remitters) of \(c.measured))"
                 + " · **contacts this week** \(c.contactsThisWeek) · **new patients** \(c.newPatients) · **handoffs made** \(c.handoffsProduced)"
                 + " (\(c.handoffsAcknowledgedOnTime) acknowledged on time, \(c.handoffsAcknowledgedLate) late, \(c.handoffsUnacknowledged) not yet) · **to discuss** \(c.listed)",
@@ -185,14 +207,19 @@ enum ReportRendering {
         for p in r.patients {
             if p.rank != section {
                 section = p.rank
-                lines += ["", "## \(p.reasons[0].kind.heading)", "",
-                          "| Patient | Why listed | Scores | Trend | Treatment | Open work | Referrals |", "|---|---|---|---|---|---|---|"]
+                lines += [
+                    "", "## \(p.reasons[0].kind.heading)", "",
+                    "| Patient | Why listed | Scores | Trend | Treatment | Open work | Referrals |",
+                    "|---|---|---|---|---|---|---|",
+                ]
             }
             let name = "**\(markdownText(p.displayName))** (MRN \(markdownText(p.mrn)), week \(p.weeksInTreatment))"
             let work = work(p).joined(separator: "; ")
             let referrals = referrals(p).joined(separator: "; ")
-            let recorded: [String] = [p.reasons.map(\.text).joined(separator: "; "), scores(p), sparkline(p), "\(trial(p)); \(stage(p))",
-                                      work.isEmpty ? "–" : work, referrals.isEmpty ? "–" : referrals]
+            let recorded: [String] = [
+                p.reasons.map(\.text).joined(separator: "; "), scores(p), sparkline(p), "\(trial(p)); \(stage(p))",
+                work.isEmpty ? "–" : work, referrals.isEmpty ? "–" : referrals,
+            ]
             let cells: [String] = [name] + recorded.map(markdownText)
             lines.append("| " + cells.map(markdownCell).joined(separator: " | ") + " |")
         }
@@ -206,23 +233,32 @@ enum ReportRendering {
         // A cell a spreadsheet would run as a formula is made text.
         var value = text
         if let first = value.first, "=+-@\t\r".contains(first) { value = "'" + value }
-        if value.contains(where: { ",\"\n\r".contains($0) }) { value = "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        if value.contains(where: { ",\"\n\r".contains($0) }) {
+            value = "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
         return value
     }
 
     static func csv(_ r: WeeklyReport) -> String {
-        let header = ["rank", "first_reason", "reasons", "patient_id", "mrn", "name", "status", "weeks_in_treatment", "baseline_phq9", "latest_phq9",
-                      "improvement_percent", "trend_phq9", "current_trial", "trd", "failed_trials", "thase_rush_stage", "maudsley_total",
-                      "open_handoffs", "open_tasks", "overdue", "referrals", "last_contact"]
+        let header = [
+            "rank", "first_reason", "reasons", "patient_id", "mrn", "name", "status", "weeks_in_treatment",
+            "baseline_phq9", "latest_phq9",
+            "improvement_percent", "trend_phq9", "current_trial", "trd", "failed_trials", "thase_rush_stage",
+            "maudsley_total",
+            "open_handoffs", "open_tasks", "overdue", "referrals", "last_contact",
+        ]
         var lines = [header.joined(separator: ",")]
         for p in r.patients {
             let overdue = p.openHandoffs.filter(\.overdue).count + p.openTasks.filter(\.overdue).count
             let cells: [String] = [
                 String(p.rank), p.reasons[0].kind.rawValue, p.reasons.map(\.text).joined(separator: "; "), p.id, p.mrn,
-                p.displayName, p.status, String(p.weeksInTreatment), p.baseline.map { String($0.total) } ?? "", p.latest.map { String($0.total) } ?? "",
-                p.change.map { String(Int(($0 * 100).rounded())) } ?? "", p.trend.map { String($0.total) }.joined(separator: " "),
+                p.displayName, p.status, String(p.weeksInTreatment), p.baseline.map { String($0.total) } ?? "",
+                p.latest.map { String($0.total) } ?? "",
+                p.change.map { String(Int(($0 * 100).rounded())) } ?? "",
+                p.trend.map { String($0.total) }.joined(separator: " "),
                 p.currentTrial == nil ? "" : trial(p), p.isTRD ? "yes" : "no", String(p.failedTrials), p.thaseRushStage,
-                p.maudsleyTotal.map(String.init) ?? "", String(p.openHandoffs.count), String(p.openTasks.count), String(overdue),
+                p.maudsleyTotal.map(String.init) ?? "", String(p.openHandoffs.count), String(p.openTasks.count),
+                String(overdue),
                 p.referrals.map { "\($0.kind):\($0.status)" }.joined(separator: " "), p.lastContact.map(day) ?? "",
             ]
             lines.append(cells.map(csvCell).joined(separator: ","))

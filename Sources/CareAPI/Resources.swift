@@ -29,7 +29,8 @@ struct PatientOut: Encodable, Sendable {
     var enrolledOn: Day
 
     init(_ p: PatientListItem) {
-        id = p.id.lower; teamId = p.teamID.lower; mrn = p.mrn; displayName = p.displayName; status = p.status.rawValue; enrolledOn = Day(p.enrolledOn)
+        id = p.id.lower; teamId = p.teamID.lower; mrn = p.mrn; displayName = p.displayName; status = p.status.rawValue;
+        enrolledOn = Day(p.enrolledOn)
     }
 }
 
@@ -65,10 +66,14 @@ struct TaskOut: Encodable, Sendable, JSONWritable {
     }
 
     init(_ t: TaskSummary) {
-        id = t.id.lower; patientId = t.patientID.lower; title = t.title; status = t.status.rawValue; priority = t.priority.rawValue
-        ownerId = t.ownerID?.lower; poolRole = t.poolRole?.rawValue; dueAt = t.dueAt; notBefore = t.notBefore; handoffId = t.handoffID?.lower
+        id = t.id.lower; patientId = t.patientID.lower; title = t.title; status = t.status.rawValue;
+        priority = t.priority.rawValue
+        ownerId = t.ownerID?.lower; poolRole = t.poolRole?.rawValue; dueAt = t.dueAt; notBefore = t.notBefore;
+        handoffId = t.handoffID?.lower
         statusReason = t.statusReason
-        causes = t.causes?.map { CauseOut(eventId: $0.eventID, summary: $0.summary, addedAt: $0.addedAt, withdrawnAt: $0.withdrawnAt) }
+        causes = t.causes?.map {
+            CauseOut(eventId: $0.eventID, summary: $0.summary, addedAt: $0.addedAt, withdrawnAt: $0.withdrawnAt)
+        }
     }
 
     /// By hand: the queue is the most read list (50 of these a page).
@@ -116,8 +121,10 @@ struct NoteOut: Encodable, Sendable {
     var enteredInError: EnteredInErrorOut?
 
     init(_ n: NoteSummary) {
-        id = n.id.lower; authorId = n.authorID.lower; authorName = n.authorName; kind = n.kind.rawValue; body = n.body; amendsId = n.amends?.lower
-        createdAt = n.createdAt; isAmended = !n.amendedBy.isEmpty; amendedBy = n.amendedBy.map(\.lower); enteredInError = EnteredInErrorOut(n.enteredInError)
+        id = n.id.lower; authorId = n.authorID.lower; authorName = n.authorName; kind = n.kind.rawValue; body = n.body;
+        amendsId = n.amends?.lower
+        createdAt = n.createdAt; isAmended = !n.amendedBy.isEmpty; amendedBy = n.amendedBy.map(\.lower);
+        enteredInError = EnteredInErrorOut(n.enteredInError)
     }
 }
 
@@ -134,7 +141,8 @@ struct MeasurementOut: Encodable, Sendable {
     var enteredInError: EnteredInErrorOut?
 
     init(_ m: MeasurementItem) {
-        id = m.id.lower; instrument = m.instrument.rawValue; total = m.total; items = m.items; safetySignal = m.safetySignal; takenAt = m.takenAt; recordedBy = m.recordedBy?.lower
+        id = m.id.lower; instrument = m.instrument.rawValue; total = m.total; items = m.items;
+        safetySignal = m.safetySignal; takenAt = m.takenAt; recordedBy = m.recordedBy?.lower
         severity = m.band; enteredInError = EnteredInErrorOut(m.enteredInError)
     }
 }
@@ -147,7 +155,8 @@ struct AdequacyOut: Encodable, Sendable, JSONWritable {
     var inputs: [RuleInput]
 
     init(_ a: AdequacyAssessment) {
-        isAdequate = a.isAdequate; weeksAtAdequateDose = (a.weeksAtAdequateDose * 10).rounded() / 10; drugClass = a.drugClass?.rawValue; reason = a.reason; inputs = a.inputs.wire
+        isAdequate = a.isAdequate; weeksAtAdequateDose = (a.weeksAtAdequateDose * 10).rounded() / 10;
+        drugClass = a.drugClass?.rawValue; reason = a.reason; inputs = a.inputs.wire
     }
 
     func write(to json: inout JSONWriter) {
@@ -162,7 +171,9 @@ struct AdequacyOut: Encodable, Sendable, JSONWritable {
 }
 
 struct TrialOut: Encodable, Sendable {
-    struct Withdrawn: Encodable, Sendable { var outcome: String; var stoppedOn: String?; var reason: String; var withdrawnAt: Date; var withdrawnBy: String? }
+    struct Withdrawn: Encodable, Sendable {
+        var outcome: String; var stoppedOn: String?; var reason: String; var withdrawnAt: Date; var withdrawnBy: String?
+    }
     var id: String
     var kind: String
     var drug: String?
@@ -178,11 +189,15 @@ struct TrialOut: Encodable, Sendable {
     var withdrawnOutcomes: [Withdrawn]
 
     init(_ t: TrialSummary) {
-        id = t.id.lower; kind = t.kind.rawValue; drug = t.drug; therapy = t.therapy; sessions = t.sessions; startedOn = Day(t.startedOn)
-        stoppedOn = t.stoppedOn.map(Day.init); outcome = t.outcome?.rawValue; stopReason = t.stopReason; isFailed = t.isFailed
+        id = t.id.lower; kind = t.kind.rawValue; drug = t.drug; therapy = t.therapy; sessions = t.sessions;
+        startedOn = Day(t.startedOn)
+        stoppedOn = t.stoppedOn.map(Day.init); outcome = t.outcome?.rawValue; stopReason = t.stopReason;
+        isFailed = t.isFailed
         adequacy = t.adequacy.map(AdequacyOut.init); enteredInError = EnteredInErrorOut(t.enteredInError)
         withdrawnOutcomes = t.withdrawnOutcomes.map {
-            Withdrawn(outcome: $0.outcome, stoppedOn: $0.stoppedOn, reason: $0.reason, withdrawnAt: $0.withdrawnAt, withdrawnBy: $0.withdrawnBy?.lower)
+            Withdrawn(
+                outcome: $0.outcome, stoppedOn: $0.stoppedOn, reason: $0.reason, withdrawnAt: $0.withdrawnAt,
+                withdrawnBy: $0.withdrawnBy?.lower)
         }
     }
 }
@@ -199,7 +214,8 @@ struct ReferralOut: Encodable, Sendable {
     var enteredInError: EnteredInErrorOut?
 
     init(_ r: ReferralSummary) {
-        id = r.id.lower; kind = r.kind.rawValue; status = r.status.rawValue; targetClinic = r.targetClinic; createdAt = r.createdAt
+        id = r.id.lower; kind = r.kind.rawValue; status = r.status.rawValue; targetClinic = r.targetClinic;
+        createdAt = r.createdAt
         reason = r.reason; statusReason = r.statusReason; enteredInError = EnteredInErrorOut(r.enteredInError)
     }
 }
@@ -222,10 +238,15 @@ struct HandoffOut: Encodable, Sendable {
     var supersededReason: String?
 
     init(_ h: HandoffItem) {
-        id = h.id.lower; patientId = h.patientID.lower; role = h.role.rawValue; reason = h.reason; step = h.stepKey; dueAt = h.dueAt
-        taskId = h.taskID.lower; acknowledgedBy = h.acknowledgedBy?.lower; acknowledgedAt = h.acknowledgedAt; escalated = h.escalated; createdAt = h.createdAt
+        id = h.id.lower; patientId = h.patientID.lower; role = h.role.rawValue; reason = h.reason; step = h.stepKey;
+        dueAt = h.dueAt
+        taskId = h.taskID.lower; acknowledgedBy = h.acknowledgedBy?.lower; acknowledgedAt = h.acknowledgedAt;
+        escalated = h.escalated; createdAt = h.createdAt
         assignedMemberId = h.assignedTo?.lower; supersededReason = h.supersededReason
-        status = h.supersededAt != nil ? "superseded" : !h.taskStatus.isOpen ? h.taskStatus.rawValue : h.acknowledgedAt != nil ? "acknowledged" : "open"
+        status =
+            h.supersededAt != nil
+            ? "superseded"
+            : !h.taskStatus.isOpen ? h.taskStatus.rawValue : h.acknowledgedAt != nil ? "acknowledged" : "open"
     }
 }
 
@@ -238,7 +259,8 @@ struct OpenHandoffOut: Encodable, Sendable {
     var escalated: Bool
 
     init(_ h: HandoffSummary) {
-        id = h.id.lower; role = h.role.rawValue; reason = h.reason; dueAt = h.dueAt; taskId = h.taskID.lower; escalated = h.escalated
+        id = h.id.lower; role = h.role.rawValue; reason = h.reason; dueAt = h.dueAt; taskId = h.taskID.lower;
+        escalated = h.escalated
     }
 }
 
@@ -267,7 +289,8 @@ struct EventOut: Encodable, Sendable {
     var payload: [String: String]
 
     init(_ e: FeedEvent) {
-        id = e.id; type = e.type; teamId = e.teamID?.lower; patientId = e.patientID?.lower; actorId = e.actorID?.lower; occurredAt = e.occurredAt; payload = e.payload
+        id = e.id; type = e.type; teamId = e.teamID?.lower; patientId = e.patientID?.lower; actorId = e.actorID?.lower;
+        occurredAt = e.occurredAt; payload = e.payload
     }
 }
 
@@ -283,7 +306,8 @@ struct AuditOut: Encodable, Sendable {
     var detail: String?
 
     init(_ a: AuditItem) {
-        id = a.id; at = a.at; memberId = a.memberID?.lower; action = a.action; patientId = a.patientID?.lower; resource = a.resource
+        id = a.id; at = a.at; memberId = a.memberID?.lower; action = a.action; patientId = a.patientID?.lower;
+        resource = a.resource
         outcome = a.outcome; requestId = a.requestID; detail = a.detail
     }
 }
@@ -304,7 +328,10 @@ struct SummaryOut: Encodable, Sendable {
     }
     struct ThaseRush: Encodable, Sendable { var stage: String; var inputs: [RuleInput] }
     struct Maudsley: Encodable, Sendable { var total: Int; var band: String; var inputs: [RuleInput] }
-    struct Score: Encodable, Sendable { var id: String; var instrument: String; var total: Int; var severity: String; var takenAt: Date; var safetySignal: Bool }
+    struct Score: Encodable, Sendable {
+        var id: String; var instrument: String; var total: Int; var severity: String; var takenAt: Date;
+        var safetySignal: Bool
+    }
 
     var id: String
     var teamId: String
@@ -324,18 +351,30 @@ struct SummaryOut: Encodable, Sendable {
     var openHandoffs: [OpenHandoffOut]
     var recentNotes: [NoteOut]
 
-    struct Plan: Encodable, Sendable { var version: Int; var goals: [String]; var problems: [String]; var treatmentLine: String }
+    struct Plan: Encodable, Sendable {
+        var version: Int; var goals: [String]; var problems: [String]; var treatmentLine: String
+    }
 
     init(_ s: PatientSummary) {
-        id = s.id.lower; teamId = s.teamID.lower; mrn = s.mrn; displayName = s.displayName; status = s.status.rawValue; enrolledOn = Day(s.enrolledOn)
-        carePlan = Plan(version: s.planVersion, goals: s.plan.goals, problems: s.plan.problems, treatmentLine: s.plan.treatmentLine)
+        id = s.id.lower; teamId = s.teamID.lower; mrn = s.mrn; displayName = s.displayName; status = s.status.rawValue;
+        enrolledOn = Day(s.enrolledOn)
+        carePlan = Plan(
+            version: s.planVersion, goals: s.plan.goals, problems: s.plan.problems, treatmentLine: s.plan.treatmentLine)
         scores = s.scores.map {
-            Score(id: $0.id.lower, instrument: $0.instrument.rawValue, total: $0.total, severity: $0.band, takenAt: $0.takenAt, safetySignal: $0.safetySignal)
+            Score(
+                id: $0.id.lower, instrument: $0.instrument.rawValue, total: $0.total, severity: $0.band,
+                takenAt: $0.takenAt, safetySignal: $0.safetySignal)
         }
-        response = s.response.map { Response(category: $0.category.rawValue, improvement: ($0.improvement * 1000).rounded() / 1000, isResponse: $0.isResponse,
-                                              isRemission: $0.isRemission, inputs: $0.inputs.wire) }
+        response = s.response.map {
+            Response(
+                category: $0.category.rawValue, improvement: ($0.improvement * 1000).rounded() / 1000,
+                isResponse: $0.isResponse,
+                isRemission: $0.isRemission, inputs: $0.inputs.wire)
+        }
         trials = s.trials.map(TrialOut.init)
-        trd = TRD(isTrd: s.trd.isTRD, failedTrials: s.trd.failedTrials, distinctClasses: s.trd.distinctClasses, inputs: s.trd.inputs.wire)
+        trd = TRD(
+            isTrd: s.trd.isTRD, failedTrials: s.trd.failedTrials, distinctClasses: s.trd.distinctClasses,
+            inputs: s.trd.inputs.wire)
         thaseRush = ThaseRush(stage: s.thaseRush.stage.label, inputs: s.thaseRush.inputs.wire)
         maudsley = s.maudsley.map { Maudsley(total: $0.total, band: $0.band.rawValue, inputs: $0.inputs.wire) }
         referrals = s.referrals.map(ReferralOut.init)
@@ -355,7 +394,8 @@ struct MemberOut: Encodable, Sendable {
     var roles: [String]
 
     init(_ m: TeamMemberItem) {
-        id = m.id.lower; displayName = m.displayName; email = m.email; isServiceAccount = m.isServiceAccount; roles = m.roles.map(\.rawValue).sorted()
+        id = m.id.lower; displayName = m.displayName; email = m.email; isServiceAccount = m.isServiceAccount;
+        roles = m.roles.map(\.rawValue).sorted()
     }
 }
 

@@ -44,17 +44,19 @@ struct TasksController: Sendable {
         let dueBefore = try query.timestamp("due_before")
         let offset = Int(try query.number() ?? 0)
         let page = try await context.acting("queue.read", request) { caller in
-            try await store.queuePage(status: status, role: role?.first, dueBefore: dueBefore, limit: try query.limit(), offset: offset, by: caller)
+            try await store.queuePage(
+                status: status, role: role?.first, dueBefore: dueBefore, limit: try query.limit(), offset: offset,
+                by: caller)
         }
         return try Wire.json(ListPage(items: page.items.map(TaskOut.init), nextCursor: page.next))
-        }
+    }
 
     /// GET /v1/tasks/:id
     @Sendable func task(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
         let task = try await context.acting("task.read", request) { caller in try await store.task(id, by: caller) }
         return try Wire.json(TaskOut(task))
-        }
+    }
 
     /// GET /v1/patients/:id/tasks
     @Sendable func patientTasks(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -62,10 +64,11 @@ struct TasksController: Sendable {
         let query = QueryParameters(request)
         let status = try query.enumeration("status", TaskStatus.self)
         let page = try await context.acting("patient.tasks", request, patient: id) { caller in
-            try await store.patientTasks(patientID: id, status: status, limit: try query.limit(), after: try query.afterID(), by: caller)
+            try await store.patientTasks(
+                patientID: id, status: status, limit: try query.limit(), after: try query.afterID(), by: caller)
         }
         return try Wire.json(ListPage(items: page.items.map(TaskOut.init), nextCursor: page.next))
-        }
+    }
 
     /// POST /v1/patients/:id/tasks
     @Sendable func createTask(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -75,32 +78,38 @@ struct TasksController: Sendable {
         try checkText(body.description, "description", max: 4000)
         _ = try context.requirePrincipal()
         return try await context.respond("task.create", request, patient: id) { caller in
-            try await store.createTask(patientID: id, title: body.title, description: body.description ?? "", ownerID: body.ownerId, poolRole: body.poolRole,
-                                       priority: body.priority ?? .routine, dueAt: body.dueAt, notBefore: body.notBefore, by: caller)
+            try await store.createTask(
+                patientID: id, title: body.title, description: body.description ?? "", ownerID: body.ownerId,
+                poolRole: body.poolRole,
+                priority: body.priority ?? .routine, dueAt: body.dueAt, notBefore: body.notBefore, by: caller)
         } render: { taskID in
-            return try Wire.answer(Created(id: taskID.lower), status: .created, headers: [.location: "/v1/tasks/\(taskID.lower)"])
+            return try Wire.answer(
+                Created(id: taskID.lower), status: .created, headers: [.location: "/v1/tasks/\(taskID.lower)"])
         }
-        }
+    }
 
     /// GET /v1/handoffs
     @Sendable func handoffs(_ request: Request, context: CareRequestContext) async throws -> Response {
         _ = try context.requirePrincipal()
         let query = QueryParameters(request)
         let page = try await context.acting("handoffs.read", request) { caller in
-            try await store.handoffs(includeAcknowledged: try query.bool("include_acknowledged") ?? false,
-                                     limit: try query.limit(), after: try query.afterID(), by: caller)
+            try await store.handoffs(
+                includeAcknowledged: try query.bool("include_acknowledged") ?? false,
+                limit: try query.limit(), after: try query.afterID(), by: caller)
         }
         return try Wire.json(ListPage(items: page.items.map(HandoffOut.init), nextCursor: page.next))
-        }
+    }
 
     /// POST /v1/handoffs/:id/acknowledge
     @Sendable func acknowledge(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
         _ = try context.requirePrincipal()
-        return try await context.respond("handoff.acknowledge", request) { caller in try await store.acknowledgeHandoff(id, by: caller) } render: { task in
+        return try await context.respond("handoff.acknowledge", request) { caller in
+            try await store.acknowledgeHandoff(id, by: caller)
+        } render: { task in
             return Wire.answer(TaskOut(task))
         }
-        }
+    }
 
     /// POST /v1/handoffs/:id/reassign
     @Sendable func reassign(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -113,7 +122,7 @@ struct TasksController: Sendable {
         } render: { task in
             return Wire.answer(TaskOut(task))
         }
-        }
+    }
 
     /// POST /v1/tasks/{id}/claim, start, hold, resume, complete, cancel or fail
     @Sendable func act(_ action: String, _ request: Request, context: CareRequestContext) async throws -> Response {

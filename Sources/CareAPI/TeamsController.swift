@@ -15,7 +15,9 @@ struct TeamsController: Sendable {
         var roles: [Role]
         var tokenExpiresAt: Date?
     }
-    struct CreatedMember: Encodable { var id: String; var roles: [String]; var tokenId: String; var token: String; var tokenExpiresAt: Date? }
+    struct CreatedMember: Encodable {
+        var id: String; var roles: [String]; var tokenId: String; var token: String; var tokenExpiresAt: Date?
+    }
 
     func addRoutes(to v1: RouterGroup<CareRequestContext>) {
         v1.get("teams", use: listTeams)
@@ -29,19 +31,27 @@ struct TeamsController: Sendable {
     @Sendable func listTeams(_ request: Request, context: CareRequestContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let teams = try await store.memberships(of: principal.memberID)
-        return try Wire.json(ListPage(items: teams.map { TeamOut(id: $0.teamID.lower, name: $0.name, roles: $0.roles.map(\.rawValue).sorted()) }, nextCursor: nil))
-        }
+        return try Wire.json(
+            ListPage(
+                items: teams.map {
+                    TeamOut(id: $0.teamID.lower, name: $0.name, roles: $0.roles.map(\.rawValue).sorted())
+                }, nextCursor: nil))
+    }
 
     /// POST /v1/teams
     @Sendable func createTeam(_ request: Request, context: CareRequestContext) async throws -> Response {
         _ = try context.requirePrincipal()
         let body = try await request.decodeJSON(NewTeam.self, context: context)
         try checkText(body.name, "name", max: 200, required: true)
-        return try await context.respond("team.create", request) { caller in try await store.createTeam(name: body.name, by: caller) } render: { id in
-            return try Wire.answer(TeamOut(id: id.lower, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines), roles: ["admin"]),
-                                   status: .created, headers: [.location: "/v1/teams/\(id.lower)"])
+        return try await context.respond("team.create", request) { caller in
+            try await store.createTeam(name: body.name, by: caller)
+        } render: { id in
+            return try Wire.answer(
+                TeamOut(
+                    id: id.lower, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines), roles: ["admin"]),
+                status: .created, headers: [.location: "/v1/teams/\(id.lower)"])
         }
-        }
+    }
 
     /// GET /v1/teams/:id
     @Sendable func team(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -50,15 +60,18 @@ struct TeamsController: Sendable {
         guard let team = try await store.memberships(of: principal.memberID).first(where: { $0.teamID == id }) else {
             throw Problem.notFound("team \(id.lower) not found")
         }
-        return try Wire.json(TeamOut(id: team.teamID.lower, name: team.name, roles: team.roles.map(\.rawValue).sorted()))
-        }
+        return try Wire.json(
+            TeamOut(id: team.teamID.lower, name: team.name, roles: team.roles.map(\.rawValue).sorted()))
+    }
 
     /// GET /v1/teams/:id/members
     @Sendable func members(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
-        let members = try await context.acting("team.members", request) { caller in try await store.teamMembers(teamID: id, by: caller) }
-        return try Wire.json(ListPage(items: members.map(MemberOut.init), nextCursor: nil))
+        let members = try await context.acting("team.members", request) { caller in
+            try await store.teamMembers(teamID: id, by: caller)
         }
+        return try Wire.json(ListPage(items: members.map(MemberOut.init), nextCursor: nil))
+    }
 
     /// POST /v1/teams/:id/members
     @Sendable func addMember(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -67,19 +80,26 @@ struct TeamsController: Sendable {
         let body = try await request.decodeJSON(NewMember.self, context: context)
         try checkText(body.displayName, "display_name", max: 200, required: true)
         try checkText(body.email, "email", max: 320)
-        guard !body.roles.contains(.integration) else { throw Problem.invalid("integration is for service accounts; create them with care-server admin create-service-account") }
+        guard !body.roles.contains(.integration) else {
+            throw Problem.invalid(
+                "integration is for service accounts; create them with care-server admin create-service-account")
+        }
         // Tokens made through the API expire: in 90 days unless asked otherwise, in a year at most.
         // (The store refuses one more than a year away, once the caller may add members at all.)
         let expiresAt = body.tokenExpiresAt ?? Date().addingTimeInterval(APILimits.defaultTokenDays * 86_400)
         // The member and their token commit together (or neither does).
         return try await context.respond("member.create", request) { caller in
-            try await store.createMemberWithToken(displayName: body.displayName, email: body.email, teamID: teamID, roles: body.roles,
-                                                  tokenName: "issued by \(principal.displayName)", expiresAt: expiresAt, by: caller)
+            try await store.createMemberWithToken(
+                displayName: body.displayName, email: body.email, teamID: teamID, roles: body.roles,
+                tokenName: "issued by \(principal.displayName)", expiresAt: expiresAt, by: caller)
         } render: { created in
             let (member, token) = created
-            return try Wire.answer(CreatedMember(id: member.lower, roles: body.roles.map(\.rawValue).sorted(), tokenId: token.id.lower, token: token.token,
-                                                 tokenExpiresAt: token.expiresAt),
-                                   status: .created, headers: [.location: "/v1/teams/\(teamID.lower)/members", .shownOnce: "token"])
+            return try Wire.answer(
+                CreatedMember(
+                    id: member.lower, roles: body.roles.map(\.rawValue).sorted(), tokenId: token.id.lower,
+                    token: token.token,
+                    tokenExpiresAt: token.expiresAt),
+                status: .created, headers: [.location: "/v1/teams/\(teamID.lower)/members", .shownOnce: "token"])
         }
-        }
+    }
 }

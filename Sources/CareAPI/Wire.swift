@@ -39,7 +39,10 @@ enum Wire {
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
             guard let date = parseTimestamp(text) else {
-                throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected an RFC 3339 timestamp (years 1900 to 2999) such as 2026-11-27T09:30:00Z, got \(text)")
+                throw DecodingError.dataCorruptedError(
+                    in: container,
+                    debugDescription:
+                        "expected an RFC 3339 timestamp (years 1900 to 2999) such as 2026-11-27T09:30:00Z, got \(text)")
             }
             return date
         }
@@ -59,11 +62,15 @@ enum Wire {
     }
 
     /// The hand-written encoding of the busiest answers (the same document as the Codable one).
-    static func json<T: JSONWritable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+    static func json<T: JSONWritable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws
+        -> Response
+    {
         answer(value, status: status, headers: headers).response
     }
 
-    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws
+        -> Response
+    {
         try answer(value, status: status, headers: headers).response
     }
 
@@ -72,13 +79,17 @@ enum Wire {
     }
 
     /// An answer as bytes (what a write keeps with its Idempotency-Key), from the same encodings.
-    static func answer<T: JSONWritable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Answer {
+    static func answer<T: JSONWritable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:])
+        -> Answer
+    {
         var writer = JSONWriter()
         value.write(to: &writer)
         return answer(bytes: writer.bytes, status: status, headers: headers)
     }
 
-    static func answer<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Answer {
+    static func answer<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws
+        -> Answer
+    {
         answer(bytes: try encoder.encode(value), status: status, headers: headers)
     }
 
@@ -100,9 +111,12 @@ struct Answer: Sendable {
     /// As kept with an Idempotency-Key: an answer that holds a secret keeps a 409 saying so.
     var kept: StoredResponse {
         var names: [String: String] = [:]
-        for name in [HTTPField.Name.location, .eTag] { if let value = headers[name] { names[name.canonicalName] = value } }
+        for name in [HTTPField.Name.location, .eTag] {
+            if let value = headers[name] { names[name.canonicalName] = value }
+        }
         if let secret = headers[.shownOnce] { return IdempotencyMiddleware.shownOnce(secret, headers: names) }
-        return StoredResponse(status: status.code, contentType: headers[.contentType], headers: names, body: Data(buffer: body))
+        return StoredResponse(
+            status: status.code, contentType: headers[.contentType], headers: names, body: Data(buffer: body))
     }
 }
 
@@ -116,7 +130,8 @@ struct Day: Codable, Sendable, Equatable {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
         guard let date = Day.parse(text) else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected a date from 1900 to 2999 such as 2026-11-27, got \(text)")
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected a date from 1900 to 2999 such as 2026-11-27, got \(text)")
         }
         self.date = date
     }
@@ -141,7 +156,8 @@ struct Day: Codable, Sendable, Equatable {
             return value
         }
         guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10),
-              (1...12).contains(m), (1900...2999).contains(y), (1...Timestamp.daysIn(month: m, year: y)).contains(d) else { return nil }
+            (1...12).contains(m), (1900...2999).contains(y), (1...Timestamp.daysIn(month: m, year: y)).contains(d)
+        else { return nil }
         return Date(timeIntervalSince1970: Double(Timestamp.days(year: y, month: m, day: d)) * 86_400)
     }
 }
@@ -217,8 +233,9 @@ extension Request {
 
 extension Problem {
     static var tooLarge: Problem {
-        Problem("payload-too-large", title: "Payload too large", status: .contentTooLarge,
-                          detail: "the body is larger than \(APILimits.maximumBodyBytes / 1024) KiB")
+        Problem(
+            "payload-too-large", title: "Payload too large", status: .contentTooLarge,
+            detail: "the body is larger than \(APILimits.maximumBodyBytes / 1024) KiB")
     }
 }
 
@@ -227,7 +244,8 @@ extension Request {
     static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
             let names = context.codingPath.map { key in key.intValue.map { "[\($0)]" } ?? key.stringValue.snakeCased }
-            return names.isEmpty ? "the body" : "'" + names.joined(separator: ".").replacingOccurrences(of: ".[", with: "[") + "'"
+            return names.isEmpty
+                ? "the body" : "'" + names.joined(separator: ".").replacingOccurrences(of: ".[", with: "[") + "'"
         }
         switch error {
         case .keyNotFound(let key, let context):
@@ -292,7 +310,9 @@ struct QueryParameters {
 
     func string(_ name: String, maxLength: Int = 200) throws -> String? {
         guard let value = parameters[name[...]].map(String.init) else { return nil }
-        guard value.unicodeScalars.count <= maxLength else { throw Problem.badRequest("'\(name)' is longer than \(maxLength) characters") }
+        guard value.unicodeScalars.count <= maxLength else {
+            throw Problem.badRequest("'\(name)' is longer than \(maxLength) characters")
+        }
         guard !value.contains("\u{0}") else { throw Problem.badRequest("'\(name)' cannot contain NUL characters") }
         return value
     }
@@ -312,26 +332,34 @@ struct QueryParameters {
     /// A keyset list's cursor: the id of the last item of the previous page.
     func afterID() throws -> UUID? {
         guard let text = try string("cursor", maxLength: 64) else { return nil }
-        guard let id = UUID(hyphenated: text) else { throw Problem.badRequest("'cursor' must be the next_cursor of the previous page") }
+        guard let id = UUID(hyphenated: text) else {
+            throw Problem.badRequest("'cursor' must be the next_cursor of the previous page")
+        }
         return id
     }
 
     /// A numeric cursor (an event or audit id, or a position in the queue).
     func number(_ name: String = "cursor") throws -> Int64? {
         guard let text = try string(name, maxLength: 19) else { return nil }
-        guard let value = Int64(text), value >= 0 else { throw Problem.badRequest("'\(name)' must be the next_cursor of the previous page") }
+        guard let value = Int64(text), value >= 0 else {
+            throw Problem.badRequest("'\(name)' must be the next_cursor of the previous page")
+        }
         return value
     }
 
     func uuid(_ name: String) throws -> UUID? {
         guard let text = try string(name) else { return nil }
-        guard let id = UUID(hyphenated: text) else { throw Problem.badRequest("'\(name)' must be an id such as \(Request.exampleID)") }
+        guard let id = UUID(hyphenated: text) else {
+            throw Problem.badRequest("'\(name)' must be an id such as \(Request.exampleID)")
+        }
         return id
     }
 
     func timestamp(_ name: String) throws -> Date? {
         guard let text = try string(name) else { return nil }
-        guard let date = Wire.parseTimestamp(text) else { throw Problem.badRequest("'\(name)' must be an RFC 3339 timestamp such as 2026-11-27T09:30:00Z") }
+        guard let date = Wire.parseTimestamp(text) else {
+            throw Problem.badRequest("'\(name)' must be an RFC 3339 timestamp such as 2026-11-27T09:30:00Z")
+        }
         return date
     }
 
@@ -344,11 +372,14 @@ struct QueryParameters {
         }
     }
 
-    func enumeration<T: RawRepresentable>(_ name: String, _ type: T.Type) throws -> [T]? where T.RawValue == String, T: CaseIterable {
+    func enumeration<T: RawRepresentable>(_ name: String, _ type: T.Type) throws -> [T]?
+    where T.RawValue == String, T: CaseIterable {
         guard let text = try string(name, maxLength: 500) else { return nil }
         return try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
             guard let value = T(rawValue: String(part)) else {
-                var problem = Problem.badRequest("'\(name)' must be one or more (comma-separated) of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                var problem = Problem.badRequest(
+                    "'\(name)' must be one or more (comma-separated) of: \(T.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
                 problem.field = name
                 problem.accepted = T.allCases.map(\.rawValue)
                 throw problem
@@ -376,16 +407,20 @@ extension CareRequestContext {
     /// it may do: the API passes the caller, it does not judge).
     func caller(_ action: String, _ request: Request, patient: UUID? = nil) throws -> Caller {
         let principal = try requirePrincipal()
-        return .request(RequestActor(principal: principal, requestID: requestID, action: action, resource: request.uri.path,
-                                     patientID: patient, idempotency: idempotency))
+        return .request(
+            RequestActor(
+                principal: principal, requestID: requestID, action: action, resource: request.uri.path,
+                patientID: patient, idempotency: idempotency))
     }
 
     /// Runs a write for this request's caller and answers with `render` of its result. With an
     /// Idempotency-Key the answer is made inside the command's transaction and kept with the key
     /// there, so a write that committed always has its answer to replay, whatever dies after
     /// COMMIT (the server, the connection, the client).
-    func respond<T: Sendable>(_ action: String, _ request: Request, patient: UUID? = nil, _ body: (Caller) async throws -> T,
-                              render: @escaping @Sendable (T) throws -> Answer) async throws -> Response {
+    func respond<T: Sendable>(
+        _ action: String, _ request: Request, patient: UUID? = nil, _ body: (Caller) async throws -> T,
+        render: @escaping @Sendable (T) throws -> Answer
+    ) async throws -> Response {
         let caller = try caller(action, request, patient: patient)
         idempotency?.keepAnswer { value in
             guard let value = value as? T else { return nil }
@@ -395,7 +430,9 @@ extension CareRequestContext {
     }
 
     /// Runs `body` with this request's caller, audited as `action`.
-    func acting<T>(_ action: String, _ request: Request, patient: UUID? = nil, _ body: (Caller) async throws -> T) async throws -> T {
+    func acting<T>(_ action: String, _ request: Request, patient: UUID? = nil, _ body: (Caller) async throws -> T)
+        async throws -> T
+    {
         try await body(try caller(action, request, patient: patient))
     }
 }
@@ -434,8 +471,10 @@ enum JSONKeys {
                 guard index < bytes.count else { return nil }
                 if expectingKey, var keys = stack.last ?? nil {
                     let raw = Array(bytes[start...index])
-                    let key = raw.contains(UInt8(ascii: "\\"))
-                        ? (try? JSONDecoder().decode(String.self, from: Data(raw))) ?? String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
+                    let key =
+                        raw.contains(UInt8(ascii: "\\"))
+                        ? (try? JSONDecoder().decode(String.self, from: Data(raw)))
+                            ?? String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
                         : String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
                     if keys.contains(key) { return key }
                     keys.insert(key)

@@ -26,8 +26,10 @@ public struct CareCommand: AsyncParsableCommand {
             """,
         version: CareClient.version,
         subcommands: [
-            Login.self, WhoAmI.self, Queue.self, Patients.self, PatientCommand.self, TaskCommand.self, HandoffCommand.self,
-            NoteCommand.self, ScoreCommand.self, TrialCommand.self, Refer.self, ReferralCommand.self, EnteredInErrorCommand.self, PlanCommand.self, Events.self,
+            Login.self, WhoAmI.self, Queue.self, Patients.self, PatientCommand.self, TaskCommand.self,
+            HandoffCommand.self,
+            NoteCommand.self, ScoreCommand.self, TrialCommand.self, Refer.self, ReferralCommand.self,
+            EnteredInErrorCommand.self, PlanCommand.self, Events.self,
             ReportCommand.self,
         ]
     )
@@ -51,7 +53,9 @@ struct Login: AsyncParsableCommand {
     @Option(help: "The profile name.") var profile: String = "default"
 
     func run() async throws {
-        guard let url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+        guard let url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme),
+            url.host != nil
+        else {
             throw fail(CLIError.usage("'\(server)' is not an http or https URL"))
         }
         let token: String
@@ -92,8 +96,12 @@ struct WhoAmI: AsyncParsableCommand {
     func run() async throws {
         let me = try await withClient(server) { try await $0.me() }
         if output.json { return print(try Format.json(me)) }
-        print("\(Terminal.bold(me.displayName))\(me.isServiceAccount ? " (service account)" : "")  \(Terminal.dim(me.id))")
-        for team in me.teams { print("  \(team.name): \(team.roles.joined(separator: ", "))  \(Terminal.dim(team.id))") }
+        print(
+            "\(Terminal.bold(me.displayName))\(me.isServiceAccount ? " (service account)" : "")  \(Terminal.dim(me.id))"
+        )
+        for team in me.teams {
+            print("  \(team.name): \(team.roles.joined(separator: ", "))  \(Terminal.dim(team.id))")
+        }
         if !me.scopes.isEmpty { print("  scopes: \(me.scopes.joined(separator: ", "))") }
     }
 }
@@ -134,20 +142,31 @@ struct Queue: AsyncParsableCommand {
             let (myTasks, myHandoffs) = try await (tasks, handoffs)
             let open = myHandoffs.filter { $0.acknowledgedAt == nil }
             let byTask = Dictionary(open.map { ($0.taskId, $0) }, uniquingKeysWith: { first, _ in first })
-            let names = myTasks.isEmpty && open.isEmpty ? [:] : Dictionary(
-                try await client.patients(search: nil).map { ($0.id, $0.displayName) }, uniquingKeysWith: { first, _ in first })
+            let names =
+                myTasks.isEmpty && open.isEmpty
+                ? [:]
+                : Dictionary(
+                    try await client.patients(search: nil).map { ($0.id, $0.displayName) },
+                    uniquingKeysWith: { first, _ in first })
             let now = Date()
             var rows = myTasks.map { task -> Row in
                 let handoff = byTask[task.id]
-                return Row(kind: handoff == nil ? "task" : "handoff", id: handoff?.id ?? task.id, taskId: task.id, patientId: task.patientId,
-                           patient: names[task.patientId], title: handoff.map { "\(task.title) — \($0.reason)" } ?? task.title,
-                           priority: task.priority, status: task.status, dueAt: task.dueAt ?? handoff?.dueAt, overdue: (task.dueAt ?? .distantFuture) < now)
+                return Row(
+                    kind: handoff == nil ? "task" : "handoff", id: handoff?.id ?? task.id, taskId: task.id,
+                    patientId: task.patientId,
+                    patient: names[task.patientId], title: handoff.map { "\(task.title) — \($0.reason)" } ?? task.title,
+                    priority: task.priority, status: task.status, dueAt: task.dueAt ?? handoff?.dueAt,
+                    overdue: (task.dueAt ?? .distantFuture) < now)
             }
             // Handoffs whose task is not in my queue (someone else claimed it): still mine to acknowledge.
             let listed = Set(myTasks.map(\.id))
             for handoff in open where !listed.contains(handoff.taskId) {
-                rows.append(Row(kind: "handoff", id: handoff.id, taskId: handoff.taskId, patientId: handoff.patientId, patient: names[handoff.patientId],
-                                title: handoff.reason, priority: "routine", status: "acknowledge", dueAt: handoff.dueAt, overdue: handoff.dueAt < now))
+                rows.append(
+                    Row(
+                        kind: "handoff", id: handoff.id, taskId: handoff.taskId, patientId: handoff.patientId,
+                        patient: names[handoff.patientId],
+                        title: handoff.reason, priority: "routine", status: "acknowledge", dueAt: handoff.dueAt,
+                        overdue: handoff.dueAt < now))
             }
             return rows.sorted { a, b in
                 if a.overdue != b.overdue { return a.overdue }
@@ -160,9 +179,13 @@ struct Queue: AsyncParsableCommand {
         guard !rows.isEmpty else { return print("Nothing in your queue.") }
         var table = Table(headers: ["ID", "KIND", "PRIORITY", "DUE", "PATIENT", "WHAT"])
         for row in rows {
-            let priority = ["stat", "asap"].contains(row.priority) ? Terminal.red(row.priority) : row.priority == "urgent" ? Terminal.yellow(row.priority) : row.priority
-            table.add([row.id, row.kind == "handoff" ? Terminal.bold("handoff") : "task", priority, Format.due(row.dueAt),
-                       row.patient ?? String(row.patientId.prefix(8)), row.title])
+            let priority =
+                ["stat", "asap"].contains(row.priority)
+                ? Terminal.red(row.priority) : row.priority == "urgent" ? Terminal.yellow(row.priority) : row.priority
+            table.add([
+                row.id, row.kind == "handoff" ? Terminal.bold("handoff") : "task", priority, Format.due(row.dueAt),
+                row.patient ?? String(row.patientId.prefix(8)), row.title,
+            ])
         }
         print(table.render())
     }
@@ -185,19 +208,25 @@ struct Patients: AsyncParsableCommand {
     func run() async throws {
         let patients = try await withClient(server) { try await $0.patients(search: search) }
         if output.json { return print(try Format.json(patients)) }
-        guard !patients.isEmpty else { return print(search == nil ? "No patients on your teams." : "No patient matches '\(search!)'.") }
+        guard !patients.isEmpty else {
+            return print(search == nil ? "No patients on your teams." : "No patient matches '\(search!)'.")
+        }
         var table = Table(headers: ["ID", "MRN", "NAME", "STATUS", "ENROLLED"])
-        for patient in patients { table.add([patient.id, patient.mrn, patient.displayName, patient.status, patient.enrolledOn]) }
+        for patient in patients {
+            table.add([patient.id, patient.mrn, patient.displayName, patient.status, patient.enrolledOn])
+        }
         print(table.render())
     }
 }
 
 struct PatientCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "patient", abstract: "One patient.", subcommands: [Show.self])
+    static let configuration = CommandConfiguration(
+        commandName: "patient", abstract: "One patient.", subcommands: [Show.self])
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A patient's plan, scores, response, TRD status and stage with reasons, trials, referrals, open work and recent notes.",
+            abstract:
+                "A patient's plan, scores, response, TRD status and stage with reasons, trials, referrals, open work and recent notes.",
             discussion: "Example: care patient show 647bc1f0-2c1a-4a0e-9a51-6f3f4f0a9b7e")
         @Argument(help: "The patient's id.") var id: String
         @OptionGroup var server: ServerOptions
@@ -214,7 +243,9 @@ struct PatientCommand: AsyncParsableCommand {
 enum PatientView {
     static func render(_ s: Summary) -> String {
         var lines: [String] = []
-        lines.append("\(Terminal.bold(s.displayName))  MRN \(s.mrn)  \(s.status), enrolled \(s.enrolledOn)  \(Terminal.dim(s.id))")
+        lines.append(
+            "\(Terminal.bold(s.displayName))  MRN \(s.mrn)  \(s.status), enrolled \(s.enrolledOn)  \(Terminal.dim(s.id))"
+        )
         lines.append("")
         lines.append(Terminal.bold("Plan") + " (version \(s.carePlan.version))")
         lines.append("  Treatment line: \(s.carePlan.treatmentLine.isEmpty ? "-" : s.carePlan.treatmentLine)")
@@ -226,40 +257,58 @@ enum PatientView {
             let scores = s.scores.filter { $0.instrument == instrument }.sorted { $0.takenAt < $1.takenAt }
             let maximum = ["PHQ-9": 27, "GAD-7": 21, "MADRS": 60][instrument] ?? 27
             let latest = scores.last!
-            lines.append("  \(instrument)  \(Format.sparkline(scores.map(\.total), maximum: maximum))  \(scores.map { String($0.total) }.joined(separator: " → "))"
-                + "  latest \(latest.total)\(latest.severity.map { " (\($0))" } ?? "") \(Format.ago(latest.takenAt))"
-                + (scores.contains(where: \.safetySignal) ? Terminal.red("  safety signal") : ""))
+            lines.append(
+                "  \(instrument)  \(Format.sparkline(scores.map(\.total), maximum: maximum))  \(scores.map { String($0.total) }.joined(separator: " → "))"
+                    + "  latest \(latest.total)\(latest.severity.map { " (\($0))" } ?? "") \(Format.ago(latest.takenAt))"
+                    + (scores.contains(where: \.safetySignal) ? Terminal.red("  safety signal") : ""))
         }
         if let response = s.response {
-            lines.append("  Response: \(response.category) (\(Int((response.improvement * 100).rounded()))% better than baseline)")
+            lines.append(
+                "  Response: \(response.category) (\(Int((response.improvement * 100).rounded()))% better than baseline)"
+            )
         }
         lines.append("")
-        lines.append(Terminal.bold("TRD") + ": " + (s.trd.isTrd ? Terminal.red("yes") : "no")
-            + " — \(s.trd.failedTrials) failed adequate trial(s) in \(s.trd.distinctClasses) class(es); Thase-Rush stage \(s.thaseRush.stage)"
-            + (s.maudsley.map { "; Maudsley \($0.total) (\($0.band))" } ?? ""))
+        lines.append(
+            Terminal.bold("TRD") + ": " + (s.trd.isTrd ? Terminal.red("yes") : "no")
+                + " — \(s.trd.failedTrials) failed adequate trial(s) in \(s.trd.distinctClasses) class(es); Thase-Rush stage \(s.thaseRush.stage)"
+                + (s.maudsley.map { "; Maudsley \($0.total) (\($0.band))" } ?? ""))
         for input in s.trd.inputs + s.thaseRush.inputs { lines.append("  \(input.name): \(input.value)") }
         if !s.trials.isEmpty {
             lines.append("")
-            var table = Table(headers: ["TRIAL", "KIND", "DRUG OR THERAPY", "STARTED", "STOPPED", "OUTCOME", "ADEQUATE"])
+            var table = Table(headers: [
+                "TRIAL", "KIND", "DRUG OR THERAPY", "STARTED", "STOPPED", "OUTCOME", "ADEQUATE",
+            ])
             for trial in s.trials {
-                table.add([trial.id, trial.kind, trial.treatment, trial.startedOn, trial.stoppedOn ?? "-", trial.outcome.map { trial.isFailed ? Terminal.red($0) : $0 } ?? "ongoing",
-                           trial.adequacy.map { ($0.isAdequate ? "yes" : "no") + " (\($0.reason))" } ?? "-"])
+                table.add([
+                    trial.id, trial.kind, trial.treatment, trial.startedOn, trial.stoppedOn ?? "-",
+                    trial.outcome.map { trial.isFailed ? Terminal.red($0) : $0 } ?? "ongoing",
+                    trial.adequacy.map { ($0.isAdequate ? "yes" : "no") + " (\($0.reason))" } ?? "-",
+                ])
             }
             lines.append(table.render())
         }
         if !s.referrals.isEmpty {
             lines.append("")
             var table = Table(headers: ["REFERRAL", "KIND", "TO", "STATUS", "MADE"])
-            for referral in s.referrals { table.add([referral.id, referral.kind.uppercased(), referral.targetClinic, referral.status, Format.ago(referral.createdAt)]) }
+            for referral in s.referrals {
+                table.add([
+                    referral.id, referral.kind.uppercased(), referral.targetClinic, referral.status,
+                    Format.ago(referral.createdAt),
+                ])
+            }
             lines.append(table.render())
         }
         if !s.openTasks.isEmpty || !s.openHandoffs.isEmpty {
             lines.append("")
             var table = Table(headers: ["OPEN", "ID", "WHO", "DUE", "WHAT"])
-            for handoff in s.openHandoffs { table.add(["handoff", handoff.id, handoff.role, Format.due(handoff.dueAt), handoff.reason]) }
+            for handoff in s.openHandoffs {
+                table.add(["handoff", handoff.id, handoff.role, Format.due(handoff.dueAt), handoff.reason])
+            }
             let handoffTasks = Set(s.openHandoffs.map(\.taskId))
             for task in s.openTasks where !handoffTasks.contains(task.id) {
-                table.add(["task", task.id, task.poolRole ?? "owner", Format.due(task.dueAt), "\(task.title) (\(task.status))"])
+                table.add([
+                    "task", task.id, task.poolRole ?? "owner", Format.due(task.dueAt), "\(task.title) (\(task.status))",
+                ])
             }
             lines.append(table.render())
         }
@@ -268,7 +317,9 @@ enum PatientView {
             lines.append(Terminal.bold("Recent notes"))
             for note in s.recentNotes {
                 let first = note.body.split(separator: "\n").first.map(String.init) ?? ""
-                lines.append("  \(Format.ago(note.createdAt)), \(note.kind): \(first.count > 100 ? String(first.prefix(99)) + "…" : first)  \(Terminal.dim(note.id))")
+                lines.append(
+                    "  \(Format.ago(note.createdAt)), \(note.kind): \(first.count > 100 ? String(first.prefix(99)) + "…" : first)  \(Terminal.dim(note.id))"
+                )
             }
         }
         return lines.joined(separator: "\n")

@@ -12,7 +12,8 @@ struct Config {
 
     static var path: String {
         let environment = ProcessInfo.processInfo.environment
-        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let base =
+            environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
         return base + "/carerelay/config"
     }
@@ -43,7 +44,8 @@ struct Config {
     func save() throws {
         let path = Config.path
         let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var text = "# CareRelay CLI profiles, written by `care login`. Tokens are secrets: keep this file 0600.\n"
         for name in profiles.keys.sorted() {
             text += "\n[\(name)]\n"
@@ -51,7 +53,9 @@ struct Config {
         }
         let temporary = path + ".tmp-\(getpid())"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard descriptor >= 0 else { throw CLIError.usage("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw CLIError.usage("cannot write \(temporary): \(String(cString: strerror(errno)))")
+        }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         fchmod(descriptor, 0o600)
@@ -74,13 +78,16 @@ struct Connection {
         let profile = requested ?? environment["CARE_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
         let config = try Config.load()
         if requested != nil, config.profiles[profile] == nil, environment["CARE_SERVER"] == nil {
-            throw CLIError.notLoggedIn("no profile '\(profile)' in \(Config.path); run: care login --server URL --profile \(profile)")
+            throw CLIError.notLoggedIn(
+                "no profile '\(profile)' in \(Config.path); run: care login --server URL --profile \(profile)")
         }
         let entry = config.profiles[profile] ?? [:]
         guard let serverText = environment["CARE_SERVER"].flatMap({ $0.isEmpty ? nil : $0 }) ?? entry["server"] else {
             throw CLIError.notLoggedIn("not logged in: run care login --server URL (or set CARE_SERVER and CARE_TOKEN)")
         }
-        guard let server = URL(string: serverText), let scheme = server.scheme, ["http", "https"].contains(scheme), server.host != nil else {
+        guard let server = URL(string: serverText), let scheme = server.scheme, ["http", "https"].contains(scheme),
+            server.host != nil
+        else {
             throw CLIError.usage("'\(serverText)' is not an http or https URL")
         }
         let token = environment["CARE_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? entry["token"]

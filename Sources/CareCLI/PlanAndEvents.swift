@@ -3,10 +3,12 @@ import CareClient
 import Foundation
 
 struct PlanCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "plan", abstract: "The shared care plan.", subcommands: [Show.self, Edit.self])
+    static let configuration = CommandConfiguration(
+        commandName: "plan", abstract: "The shared care plan.", subcommands: [Show.self, Edit.self])
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a patient's care plan.", discussion: "Example: care plan show PATIENT")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a patient's care plan.", discussion: "Example: care plan show PATIENT")
         @Argument(help: "The patient's id.") var patient: String
         @OptionGroup var server: ServerOptions
         @OptionGroup var output: ReadOptions
@@ -16,8 +18,11 @@ struct PlanCommand: AsyncParsableCommand {
             if output.json { return print(try Format.json(plan)) }
             print("\(Terminal.bold("Care plan")), version \(plan.version), updated \(Format.ago(plan.updatedAt))")
             print("Treatment line: \(plan.treatmentLine.isEmpty ? "-" : plan.treatmentLine)")
-            print("Goals:" + (plan.goals.isEmpty ? " -" : "\n" + plan.goals.map { "  - " + $0 }.joined(separator: "\n")))
-            print("Problems:" + (plan.problems.isEmpty ? " -" : "\n" + plan.problems.map { "  - " + $0 }.joined(separator: "\n")))
+            print(
+                "Goals:" + (plan.goals.isEmpty ? " -" : "\n" + plan.goals.map { "  - " + $0 }.joined(separator: "\n")))
+            print(
+                "Problems:"
+                    + (plan.problems.isEmpty ? " -" : "\n" + plan.problems.map { "  - " + $0 }.joined(separator: "\n")))
         }
     }
 
@@ -35,13 +40,21 @@ struct PlanCommand: AsyncParsableCommand {
         func run() async throws {
             try await withClient(server) { client in
                 let (base, etag) = try await client.carePlan(patient: patient)
-                let path = FileManager.default.temporaryDirectory.path + "/care-plan-\(patient.prefix(8))-v\(base.version)-\(UUID().uuidString.prefix(6)).txt"
-                guard FileManager.default.createFile(atPath: path, contents: Data(PlanText.render(base, header: true).utf8), attributes: [.posixPermissions: 0o600]) else {
+                let path =
+                    FileManager.default.temporaryDirectory.path
+                    + "/care-plan-\(patient.prefix(8))-v\(base.version)-\(UUID().uuidString.prefix(6)).txt"
+                guard
+                    FileManager.default.createFile(
+                        atPath: path, contents: Data(PlanText.render(base, header: true).utf8),
+                        attributes: [.posixPermissions: 0o600])
+                else {
                     throw CLIError.usage("cannot create \(path)")
                 }
                 try Editor.run(path)
                 let edited = PlanText.parse((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
-                if edited.goals == base.goals, edited.problems == base.problems, edited.treatmentLine == base.treatmentLine {
+                if edited.goals == base.goals, edited.problems == base.problems,
+                    edited.treatmentLine == base.treatmentLine
+                {
                     try? FileManager.default.removeItem(atPath: path)
                     print("No change; nothing was saved.")
                     return
@@ -52,9 +65,12 @@ struct PlanCommand: AsyncParsableCommand {
                     print("Saved the care plan (version \(saved.version)).")
                 } catch let error as CareClientError where error.status == 412 {
                     let (current, _) = try await client.carePlan(patient: patient)
-                    var lines = ["The care plan changed while you edited it (version \(base.version) → \(current.version)); nothing was saved. Changed meanwhile:"]
+                    var lines = [
+                        "The care plan changed while you edited it (version \(base.version) → \(current.version)); nothing was saved. Changed meanwhile:"
+                    ]
                     lines += PlanText.changes(from: base, to: current).map { "  " + $0 }
-                    lines.append("Your version is kept in \(path); run care plan edit again and bring your changes over.")
+                    lines.append(
+                        "Your version is kept in \(path); run care plan edit again and bring your changes over.")
                     FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
                     throw CLIError.conflict("care plan not saved: it changed meanwhile")
                 }
@@ -68,10 +84,14 @@ enum PlanText {
     static func render(_ plan: CarePlan, header: Bool) -> String {
         var lines: [String] = []
         if header {
-            lines += ["# Care plan, version \(plan.version). Edit and save; lines starting with # are left out.",
-                      "# One goal or problem per line, under its heading.", ""]
+            lines += [
+                "# Care plan, version \(plan.version). Edit and save; lines starting with # are left out.",
+                "# One goal or problem per line, under its heading.", "",
+            ]
         }
-        lines += ["Treatment line:", plan.treatmentLine, "", "Goals:"] + plan.goals.map { "- " + $0 } + ["", "Problems:"] + plan.problems.map { "- " + $0 }
+        lines +=
+            ["Treatment line:", plan.treatmentLine, "", "Goals:"] + plan.goals.map { "- " + $0 } + ["", "Problems:"]
+            + plan.problems.map { "- " + $0 }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -103,7 +123,9 @@ enum PlanText {
 
     static func changes(from old: CarePlan, to new: CarePlan) -> [String] {
         var lines: [String] = []
-        if old.treatmentLine != new.treatmentLine { lines.append("treatment line: \"\(old.treatmentLine)\" → \"\(new.treatmentLine)\"") }
+        if old.treatmentLine != new.treatmentLine {
+            lines.append("treatment line: \"\(old.treatmentLine)\" → \"\(new.treatmentLine)\"")
+        }
         for (name, before, after) in [("goal", old.goals, new.goals), ("problem", old.problems, new.problems)] {
             for removed in before where !after.contains(removed) { lines.append("- \(name): \(removed)") }
             for added in after where !before.contains(added) { lines.append("+ \(name): \(added)") }
@@ -142,12 +164,16 @@ struct Events: AsyncParsableCommand {
                 }
                 print(String(decoding: try encoder.encode(item), as: UTF8.self))
             } else {
-                let details = item.details.filter { $0.key != "patient_id" && $0.key != "team_id" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-                print("\(Format.day(item.occurredAt)) \(item.occurredAt.formatted(Date.ISO8601FormatStyle().time(includingFractionalSeconds: false)))  "
-                    + "\(Terminal.bold(item.type))  \(item.patientId.map { "patient " + $0 } ?? "")  \(details.joined(separator: " "))")
+                let details = item.details.filter { $0.key != "patient_id" && $0.key != "team_id" }.sorted {
+                    $0.key < $1.key
+                }.map { "\($0.key)=\($0.value)" }
+                print(
+                    "\(Format.day(item.occurredAt)) \(item.occurredAt.formatted(Date.ISO8601FormatStyle().time(includingFractionalSeconds: false)))  "
+                        + "\(Terminal.bold(item.type))  \(item.patientId.map { "patient " + $0 } ?? "")  \(details.joined(separator: " "))"
+                )
             }
         }
-        fflush(nil) // every stream: a piped --follow shows each event as it comes
+        fflush(nil)  // every stream: a piped --follow shows each event as it comes
     }
 
     func run() async throws {

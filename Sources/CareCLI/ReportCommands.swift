@@ -4,19 +4,29 @@ import Foundation
 
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "The weekly case-review report.", subcommands: [Weekly.self, Snapshot.self, Recommend.self])
+        commandName: "report", abstract: "The weekly case-review report.",
+        subcommands: [Weekly.self, Snapshot.self, Recommend.self])
 
     /// A team given by id or by (part of) its name, among my teams.
     static func team(_ given: String?, _ client: CareClient) async throws -> Me.Team {
         let teams = try await client.me().teams
         if let given {
-            if let exact = teams.first(where: { $0.id == given.lowercased() || $0.name.lowercased() == given.lowercased() }) { return exact }
+            if let exact = teams.first(where: {
+                $0.id == given.lowercased() || $0.name.lowercased() == given.lowercased()
+            }) {
+                return exact
+            }
             let partial = teams.filter { $0.name.lowercased().contains(given.lowercased()) }
             if partial.count == 1 { return partial[0] }
-            throw CLIError.usage(partial.isEmpty ? "none of your teams is '\(given)' (care whoami lists them)"
-                                                 : "'\(given)' matches several teams: \(partial.map(\.name).joined(separator: ", "))")
+            throw CLIError.usage(
+                partial.isEmpty
+                    ? "none of your teams is '\(given)' (care whoami lists them)"
+                    : "'\(given)' matches several teams: \(partial.map(\.name).joined(separator: ", "))")
         }
-        guard teams.count == 1 else { throw CLIError.usage("you are on several teams: give --team (one of: \(teams.map(\.name).joined(separator: ", ")))") }
+        guard teams.count == 1 else {
+            throw CLIError.usage(
+                "you are on several teams: give --team (one of: \(teams.map(\.name).joined(separator: ", ")))")
+        }
         return teams[0]
     }
 
@@ -27,13 +37,17 @@ struct ReportCommand: AsyncParsableCommand {
             let parts = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: Date())
             return String(format: "%04d-W%02d", parts.yearForWeekOfYear!, parts.weekOfYear!)
         }
-        guard given.wholeMatch(of: /\d{4}-W\d{2}/) != nil else { throw CLIError.usage("'\(given)' is not an ISO week such as 2026-W48") }
+        guard given.wholeMatch(of: /\d{4}-W\d{2}/) != nil else {
+            throw CLIError.usage("'\(given)' is not an ISO week such as 2026-W48")
+        }
         return given
     }
 
     static func write(_ data: Data, to output: String?) throws {
         if let output {
-            guard FileManager.default.createFile(atPath: output, contents: data) else { throw CLIError.usage("cannot write \(output)") }
+            guard FileManager.default.createFile(atPath: output, contents: data) else {
+                throw CLIError.usage("cannot write \(output)")
+            }
             FileHandle.standardError.write(Data("Wrote \(output).\n".utf8))
         } else {
             FileHandle.standardOutput.write(data)
@@ -56,14 +70,18 @@ struct ReportCommand: AsyncParsableCommand {
         @OptionGroup var server: ServerOptions
 
         func validate() throws {
-            guard ["html", "md", "json", "csv"].contains(format) else { throw usage("--format must be html, md, json or csv") }
+            guard ["html", "md", "json", "csv"].contains(format) else {
+                throw usage("--format must be html, md, json or csv")
+            }
         }
 
         func run() async throws {
             let data = try await withClient(server) { client -> Data in
                 let team = try await ReportCommand.team(team, client)
                 let week = try ReportCommand.week(week)
-                return try await client.send(.GET, "v1/teams/\(team.id)/reports/weekly/\(week)", query: ["format": format]).body
+                return try await client.send(
+                    .GET, "v1/teams/\(team.id)/reports/weekly/\(week)", query: ["format": format]
+                ).body
             }
             do { try ReportCommand.write(data, to: output) } catch { throw fail(error) }
         }
@@ -92,7 +110,8 @@ struct ReportCommand: AsyncParsableCommand {
 
     struct Recommend: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Record a recommendation from the meeting against a snapshot: a case-review note, and a task for a role.",
+            abstract:
+                "Record a recommendation from the meeting against a snapshot: a case-review note, and a task for a role.",
             discussion: """
                 Example:
                   care report recommend SNAPSHOT PATIENT --text "Augment with aripiprazole" --task "Start aripiprazole 2 mg" --for psychiatrist --due +7d
@@ -106,7 +125,9 @@ struct ReportCommand: AsyncParsableCommand {
         @OptionGroup var server: ServerOptions
 
         func validate() throws {
-            if task != nil, role == nil { throw usage("--task needs --for ROLE (psychiatrist, psychologist, social_worker or care_manager)") }
+            if task != nil, role == nil {
+                throw usage("--task needs --for ROLE (psychiatrist, psychologist, social_worker or care_manager)")
+            }
             if task == nil, role != nil || due != nil { throw usage("--for and --due go with --task") }
         }
 
@@ -120,7 +141,9 @@ struct ReportCommand: AsyncParsableCommand {
 
         func run() async throws {
             let made = try await withClient(server) { client -> Made in
-                let body = Body(patientId: patient, text: text, task: try task.map { Body.Task(title: $0, role: role!, dueAt: try due.map { try parseDue($0) }) })
+                let body = Body(
+                    patientId: patient, text: text,
+                    task: try task.map { Body.Task(title: $0, role: role!, dueAt: try due.map { try parseDue($0) }) })
                 return try await client.post("v1/report-snapshots/\(snapshot)/recommendations", body)
             }
             print("Recorded: case-review note \(made.noteId)" + (made.taskId.map { ", task \($0)" } ?? "") + ".")

@@ -59,7 +59,9 @@ func withClient<T>(_ options: ServerOptions, _ body: (CareClient) async throws -
     do {
         let connection = try Connection.resolve(profile: options.profile)
         guard connection.token != nil else {
-            throw CLIError.notLoggedIn("no token for profile '\(connection.profile)': run care login --server \(connection.server.absoluteString)")
+            throw CLIError.notLoggedIn(
+                "no token for profile '\(connection.profile)': run care login --server \(connection.server.absoluteString)"
+            )
         }
         let client = CareClient(server: connection.server, token: connection.token)
         do {
@@ -124,7 +126,11 @@ struct Table {
     func render() -> String {
         func width(_ text: String) -> Int { text.replacing(/\u{1B}\[[0-9;]*m/, with: "").count }
         var widths = headers.map(width)
-        for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], width(cell)) } }
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], width(cell))
+            }
+        }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
                 index == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - width(cell))
@@ -186,7 +192,9 @@ func parseDay(_ text: String, now: Date = Date()) throws -> String {
     case "today": return Format.day(now)
     case "yesterday": return Format.day(now.addingTimeInterval(-86_400))
     default:
-        if let match = text.wholeMatch(of: /-(\d{1,4})d/), let days = Double(match.1) { return Format.day(now.addingTimeInterval(-days * 86_400)) }
+        if let match = text.wholeMatch(of: /-(\d{1,4})d/), let days = Double(match.1) {
+            return Format.day(now.addingTimeInterval(-days * 86_400))
+        }
         guard text.wholeMatch(of: /(19|2\d)\d{2}-\d{2}-\d{2}/) != nil else {
             throw CLIError.usage("'\(text)' is not a date: use YYYY-MM-DD, today, yesterday or -3d")
         }
@@ -212,7 +220,9 @@ func composeText(file: String?, template: String = "", what: String) throws -> S
         if file == "-" {
             text = Terminal.readStandardInput()
         } else {
-            guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else { throw CLIError.usage("cannot read \(file)") }
+            guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw CLIError.usage("cannot read \(file)")
+            }
             text = contents
         }
     } else if !Terminal.standardInputIsTerminal {
@@ -230,7 +240,10 @@ enum Editor {
     /// Opens $VISUAL or $EDITOR (vi otherwise) on `initial` and returns what was saved.
     static func edit(_ initial: String, suffix: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.path + "/care-\(UUID().uuidString.prefix(8))\(suffix)"
-        guard FileManager.default.createFile(atPath: path, contents: Data(initial.utf8), attributes: [.posixPermissions: 0o600]) else {
+        guard
+            FileManager.default.createFile(
+                atPath: path, contents: Data(initial.utf8), attributes: [.posixPermissions: 0o600])
+        else {
             throw CLIError.usage("cannot create \(path)")
         }
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -239,13 +252,18 @@ enum Editor {
     }
 
     static func run(_ path: String) throws {
-        let editor = Terminal.environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 } ?? Terminal.environment["EDITOR"].flatMap { $0.isEmpty ? nil : $0 } ?? "vi"
+        let editor =
+            Terminal.environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 } ?? Terminal.environment["EDITOR"].flatMap {
+                $0.isEmpty ? nil : $0
+            } ?? "vi"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", "\(editor) \"$1\"", "care-editor", path]
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CLIError.usage("the editor (\(editor)) exited with \(process.terminationStatus); nothing was sent") }
+        guard process.terminationStatus == 0 else {
+            throw CLIError.usage("the editor (\(editor)) exited with \(process.terminationStatus); nothing was sent")
+        }
     }
 }
 

@@ -12,7 +12,10 @@ struct TaskCommand: AsyncParsableCommand {
             claimed claims it for you in the same step. Hold and resume it while you wait for something;
             cancel or fail it with a reason. A handoff's id works wherever a task's does.
             """,
-        subcommands: [Add.self, Move.Claim.self, Move.Start.self, Move.Hold.self, Move.Resume.self, Move.Done.self, Move.Cancel.self, Move.Fail.self])
+        subcommands: [
+            Add.self, Move.Claim.self, Move.Start.self, Move.Hold.self, Move.Resume.self, Move.Done.self,
+            Move.Cancel.self, Move.Fail.self,
+        ])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -24,7 +27,10 @@ struct TaskCommand: AsyncParsableCommand {
                 """)
         @Argument(help: "The patient's id.") var patient: String
         @Argument(help: "What is to be done.") var title: String
-        @Option(name: .customLong("for"), help: "The role whose pool gets it: psychiatrist, psychologist, social_worker, care_manager.") var role: String?
+        @Option(
+            name: .customLong("for"),
+            help: "The role whose pool gets it: psychiatrist, psychologist, social_worker, care_manager.") var role:
+            String?
         @Flag(help: "Make it mine (owned by me) rather than a pool's.") var mine = false
         @Option(help: "routine, urgent, asap or stat.") var priority: String = "routine"
         @Option(help: "When it is due: +4h, +2d, YYYY-MM-DD or an RFC 3339 time.") var due: String?
@@ -33,27 +39,36 @@ struct TaskCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard (role == nil) != !mine else { throw usage("give --for ROLE or --mine (one of them)") }
-            guard ["routine", "urgent", "asap", "stat"].contains(priority) else { throw usage("--priority must be routine, urgent, asap or stat") }
+            guard ["routine", "urgent", "asap", "stat"].contains(priority) else {
+                throw usage("--priority must be routine, urgent, asap or stat")
+            }
         }
 
         func run() async throws {
             let created = try await withClient(server) { client -> Created in
                 let owner = mine ? try await client.me().id : nil
-                return try await client.createTask(patient: patient, .init(title: title, description: note, ownerId: owner, poolRole: role,
-                                                                           priority: priority, dueAt: try due.map { try parseDue($0) }))
+                return try await client.createTask(
+                    patient: patient,
+                    .init(
+                        title: title, description: note, ownerId: owner, poolRole: role,
+                        priority: priority, dueAt: try due.map { try parseDue($0) }))
             }
             print("Added task \(created.id).")
         }
     }
 
     enum Move {
-        static func run(_ server: ServerOptions, _ id: String, _ action: String, note: String? = nil, reason: String? = nil, done: String) async throws {
+        static func run(
+            _ server: ServerOptions, _ id: String, _ action: String, note: String? = nil, reason: String? = nil,
+            done: String
+        ) async throws {
             let task = try await withClient(server) { try await $0.task(id, action, note: note, reason: reason) }
             print("\(done) \(task.title) (\(task.status)).")
         }
 
         struct Claim: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Take a task from my role's pool.", discussion: "Example: care task claim TASK")
+            static let configuration = CommandConfiguration(
+                abstract: "Take a task from my role's pool.", discussion: "Example: care task claim TASK")
             @Argument(help: "The task's id.") var id: String
             @Option(help: "A note on the task.") var note: String?
             @OptionGroup var server: ServerOptions
@@ -61,7 +76,9 @@ struct TaskCommand: AsyncParsableCommand {
         }
 
         struct Start: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Start a task (one nobody has claimed becomes mine).", discussion: "Example: care task start TASK")
+            static let configuration = CommandConfiguration(
+                abstract: "Start a task (one nobody has claimed becomes mine).",
+                discussion: "Example: care task start TASK")
             @Argument(help: "The task's id.") var id: String
             @Option(help: "A note on the task.") var note: String?
             @OptionGroup var server: ServerOptions
@@ -69,8 +86,9 @@ struct TaskCommand: AsyncParsableCommand {
         }
 
         struct Hold: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Put a task on hold while waiting for something.",
-                                                            discussion: "Example: care task hold TASK --reason \"Waiting for the GP's letter\"")
+            static let configuration = CommandConfiguration(
+                abstract: "Put a task on hold while waiting for something.",
+                discussion: "Example: care task hold TASK --reason \"Waiting for the GP's letter\"")
             @Argument(help: "The task's id.") var id: String
             @Option(help: "What it waits for.") var reason: String?
             @OptionGroup var server: ServerOptions
@@ -78,15 +96,17 @@ struct TaskCommand: AsyncParsableCommand {
         }
 
         struct Resume: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Take a task off hold.", discussion: "Example: care task resume TASK")
+            static let configuration = CommandConfiguration(
+                abstract: "Take a task off hold.", discussion: "Example: care task resume TASK")
             @Argument(help: "The task's id.") var id: String
             @OptionGroup var server: ServerOptions
             func run() async throws { try await Move.run(server, id, "resume", done: "Resumed") }
         }
 
         struct Done: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Complete a task (one nobody has claimed becomes mine).",
-                                                            discussion: "Example: care task done TASK --note \"Spoke with the pharmacy\"")
+            static let configuration = CommandConfiguration(
+                abstract: "Complete a task (one nobody has claimed becomes mine).",
+                discussion: "Example: care task done TASK --note \"Spoke with the pharmacy\"")
             @Argument(help: "The task's id.") var id: String
             @Option(help: "What was done (kept as the task's evidence).") var note: String?
             @OptionGroup var server: ServerOptions
@@ -94,21 +114,28 @@ struct TaskCommand: AsyncParsableCommand {
         }
 
         struct Cancel: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Cancel a task, saying why.", discussion: "Example: care task cancel TASK --reason \"Duplicate\"")
+            static let configuration = CommandConfiguration(
+                abstract: "Cancel a task, saying why.",
+                discussion: "Example: care task cancel TASK --reason \"Duplicate\"")
             @Argument(help: "The task's id.") var id: String
             @Option(name: [.customLong("reason"), .customLong("note")], help: "Why (required).") var reason: String
             @OptionGroup var server: ServerOptions
-            func validate() throws { if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") } }
+            func validate() throws {
+                if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") }
+            }
             func run() async throws { try await Move.run(server, id, "cancel", reason: reason, done: "Cancelled") }
         }
 
         struct Fail: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Close a task that could not be done, saying why.",
-                                                            discussion: "Example: care task fail TASK --reason \"No transport in the area\"")
+            static let configuration = CommandConfiguration(
+                abstract: "Close a task that could not be done, saying why.",
+                discussion: "Example: care task fail TASK --reason \"No transport in the area\"")
             @Argument(help: "The task's id.") var id: String
             @Option(help: "Why (required).") var reason: String
             @OptionGroup var server: ServerOptions
-            func validate() throws { if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") } }
+            func validate() throws {
+                if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") }
+            }
             func run() async throws { try await Move.run(server, id, "fail", reason: reason, done: "Failed:") }
         }
     }
@@ -117,7 +144,8 @@ struct TaskCommand: AsyncParsableCommand {
 struct HandoffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "handoff", abstract: "Handoffs for my roles.",
-        discussion: "A handoff belongs to its receiving role (the care manager may act on it too). Its id is its task's id.",
+        discussion:
+            "A handoff belongs to its receiving role (the care manager may act on it too). Its id is its task's id.",
         subcommands: [Ack.self, Reassign.self])
 
     struct Ack: AsyncParsableCommand {
@@ -141,7 +169,8 @@ struct HandoffCommand: AsyncParsableCommand {
                 Example: care handoff reassign HANDOFF --to psychologist --reason "She writes the work letters"
                 """)
         @Argument(help: "The handoff's id.") var id: String
-        @Option(name: .customLong("to"), help: "psychiatrist, psychologist, social_worker or care_manager.") var role: String
+        @Option(name: .customLong("to"), help: "psychiatrist, psychologist, social_worker or care_manager.") var role:
+            String
         @Option(help: "A member id holding that role (default: the role's pool).") var member: String?
         @Option(help: "Why (required).") var reason: String
         @OptionGroup var server: ServerOptions
@@ -154,8 +183,12 @@ struct HandoffCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let task = try await withClient(server) { try await $0.reassign(handoff: id, role: role, member: member, reason: reason) }
-            print("Reassigned to the \(role.replacingOccurrences(of: "_", with: " "))\(member.map { " (member \($0))" } ?? ""): \(task.title).")
+            let task = try await withClient(server) {
+                try await $0.reassign(handoff: id, role: role, member: member, reason: reason)
+            }
+            print(
+                "Reassigned to the \(role.replacingOccurrences(of: "_", with: " "))\(member.map { " (member \($0))" } ?? ""): \(task.title)."
+            )
         }
     }
 }
@@ -163,7 +196,8 @@ struct HandoffCommand: AsyncParsableCommand {
 // MARK: Notes and scores
 
 struct NoteCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "note", abstract: "Read, add and amend notes.", subcommands: [List.self, Add.self, Amend.self])
+    static let configuration = CommandConfiguration(
+        commandName: "note", abstract: "Read, add and amend notes.", subcommands: [List.self, Add.self, Amend.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -181,8 +215,12 @@ struct NoteCommand: AsyncParsableCommand {
                 var marks = note.amendsId.map { " (amends \($0))" } ?? ""
                 if note.isAmended == true { marks += Terminal.yellow(" amended") }
                 if let error = note.enteredInError { marks += Terminal.red(" entered in error: \(error.reason)") }
-                print(Terminal.bold("\(Format.day(note.createdAt)) \(note.kind)") + " by \(note.authorName ?? note.authorId)" + marks + "  " + Terminal.dim(note.id))
-                print(note.body.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
+                print(
+                    Terminal.bold("\(Format.day(note.createdAt)) \(note.kind)")
+                        + " by \(note.authorName ?? note.authorId)" + marks + "  " + Terminal.dim(note.id))
+                print(
+                    note.body.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(
+                        separator: "\n"))
                 print("")
             }
         }
@@ -204,13 +242,21 @@ struct NoteCommand: AsyncParsableCommand {
         @OptionGroup var server: ServerOptions
 
         func validate() throws {
-            guard ["progress", "psychotherapy", "social"].contains(kind) else { throw usage("--kind must be progress, psychotherapy or social") }
+            guard ["progress", "psychotherapy", "social"].contains(kind) else {
+                throw usage("--kind must be progress, psychotherapy or social")
+            }
         }
 
         func run() async throws {
             let body: String
-            do { body = try composeText(file: file, template: "\n#! Write the \(kind) note above. Lines starting with #! are left out.\n", what: "note") } catch { throw fail(error) }
-            let created = try await withClient(server) { try await $0.addNote(patient: patient, kind: kind, body: body) }
+            do {
+                body = try composeText(
+                    file: file, template: "\n#! Write the \(kind) note above. Lines starting with #! are left out.\n",
+                    what: "note")
+            } catch { throw fail(error) }
+            let created = try await withClient(server) {
+                try await $0.addNote(patient: patient, kind: kind, body: body)
+            }
             print("Added \(kind) note \(created.id).")
         }
     }
@@ -225,7 +271,11 @@ struct NoteCommand: AsyncParsableCommand {
 
         func run() async throws {
             let body: String
-            do { body = try composeText(file: file, template: "\n#! Write the amendment above. Lines starting with #! are left out.\n", what: "amendment") } catch { throw fail(error) }
+            do {
+                body = try composeText(
+                    file: file, template: "\n#! Write the amendment above. Lines starting with #! are left out.\n",
+                    what: "amendment")
+            } catch { throw fail(error) }
             let created = try await withClient(server) { try await $0.amend(note: note, body: body) }
             print("Amended: note \(created.id).")
         }
@@ -233,7 +283,8 @@ struct NoteCommand: AsyncParsableCommand {
 }
 
 struct ScoreCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "score", abstract: "Record rating-scale scores.", subcommands: [Add.self])
+    static let configuration = CommandConfiguration(
+        commandName: "score", abstract: "Record rating-scale scores.", subcommands: [Add.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -250,26 +301,38 @@ struct ScoreCommand: AsyncParsableCommand {
         @OptionGroup var server: ServerOptions
 
         func validate() throws {
-            guard [phq9 != nil, gad7 != nil, madrs != nil].filter({ $0 }).count == 1 else { throw usage("give one of --phq9, --gad7 or --madrs") }
+            guard [phq9 != nil, gad7 != nil, madrs != nil].filter({ $0 }).count == 1 else {
+                throw usage("give one of --phq9, --gad7 or --madrs")
+            }
         }
 
         static func answers(_ text: String, count: Int, name: String) throws -> [Int] {
             let items = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard items.count == count, items.allSatisfy({ $0 != nil && (0...3).contains($0!) }) else {
-                throw usage("--\(name) takes \(count) answers from 0 to 3, comma-separated (e.g. \(Array(repeating: "1", count: count).joined(separator: ",")))")
+                throw usage(
+                    "--\(name) takes \(count) answers from 0 to 3, comma-separated (e.g. \(Array(repeating: "1", count: count).joined(separator: ",")))"
+                )
             }
             return items.map { $0! }
         }
 
         func run() async throws {
             let (instrument, items, total): (String, [Int]?, Int?)
-            if let phq9 { (instrument, items, total) = ("PHQ-9", try Self.answers(phq9, count: 9, name: "phq9"), nil) }
-            else if let gad7 { (instrument, items, total) = ("GAD-7", try Self.answers(gad7, count: 7, name: "gad7"), nil) }
-            else { (instrument, items, total) = ("MADRS", nil, madrs) }
-            let created = try await withClient(server) { try await $0.addScore(patient: patient, instrument: instrument, items: items, total: total) }
+            if let phq9 {
+                (instrument, items, total) = ("PHQ-9", try Self.answers(phq9, count: 9, name: "phq9"), nil)
+            } else if let gad7 {
+                (instrument, items, total) = ("GAD-7", try Self.answers(gad7, count: 7, name: "gad7"), nil)
+            } else {
+                (instrument, items, total) = ("MADRS", nil, madrs)
+            }
+            let created = try await withClient(server) {
+                try await $0.addScore(patient: patient, instrument: instrument, items: items, total: total)
+            }
             let sum = items.map { $0.reduce(0, +) } ?? total ?? 0
             let signal = instrument == "PHQ-9" && (items?.last ?? 0) > 0
-            print("Recorded \(instrument) \(sum)\(created.severity.map { ", \($0)" } ?? "") (\(created.id)).\(signal ? " " + Terminal.red("Item 9 is positive: a safety signal for the team.") : "")")
+            print(
+                "Recorded \(instrument) \(sum)\(created.severity.map { ", \($0)" } ?? "") (\(created.id)).\(signal ? " " + Terminal.red("Item 9 is positive: a safety signal for the team.") : "")"
+            )
         }
     }
 }
@@ -277,7 +340,8 @@ struct ScoreCommand: AsyncParsableCommand {
 // MARK: Trials and referrals
 
 struct TrialCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "trial", abstract: "Treatment trials.", subcommands: [Start.self, Outcome.self])
+    static let configuration = CommandConfiguration(
+        commandName: "trial", abstract: "Treatment trials.", subcommands: [Start.self, Outcome.self])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -292,8 +356,11 @@ struct TrialCommand: AsyncParsableCommand {
         @Option(help: "The daily dose in mg.") var dose: Double?
         @Option(help: "A psychotherapy (e.g. CBT) instead of a drug.") var therapy: String?
         @Flag(help: "An augmentation (with --drug).") var augmentation = false
-        @Option(help: "When it started: YYYY-MM-DD, today, yesterday, or --start=-3d for three days ago.") var start: String = "today"
-        @Option(name: .customLong("confirm-high-dose"), help: "Why a dose above the dose table's maximum is right (records it anyway).")
+        @Option(help: "When it started: YYYY-MM-DD, today, yesterday, or --start=-3d for three days ago.") var start:
+            String = "today"
+        @Option(
+            name: .customLong("confirm-high-dose"),
+            help: "Why a dose above the dose table's maximum is right (records it anyway).")
         var highDoseReason: String?
         @OptionGroup var server: ServerOptions
 
@@ -308,8 +375,9 @@ struct TrialCommand: AsyncParsableCommand {
             do { started = try parseDay(start) } catch { throw fail(error) }
             let kind = therapy != nil ? "psychotherapy" : augmentation ? "augmentation" : "medication"
             let created = try await withClient(server) {
-                try await $0.startTrial(patient: patient, kind: kind, drug: drug, dailyDoseMg: dose, startedOn: started, therapy: therapy,
-                                        highDoseReason: highDoseReason)
+                try await $0.startTrial(
+                    patient: patient, kind: kind, drug: drug, dailyDoseMg: dose, startedOn: started, therapy: therapy,
+                    highDoseReason: highDoseReason)
             }
             print("Started \(kind) trial \(created.id).")
         }
@@ -325,17 +393,22 @@ struct TrialCommand: AsyncParsableCommand {
                 """)
         @Argument(help: "The trial's id.") var trial: String
         @Option(help: "non-response, partial, response, intolerance or stopped-early.") var result: String
-        @Option(help: "When it stopped: YYYY-MM-DD, today, yesterday, or --stopped=-3d for three days ago.") var stopped: String = "today"
+        @Option(help: "When it stopped: YYYY-MM-DD, today, yesterday, or --stopped=-3d for three days ago.")
+        var stopped: String = "today"
         @Option(help: "Share of doses taken, 0 to 1.") var adherence: Double?
         @Option(help: "Psychotherapy sessions attended.") var sessions: Int?
         @Option(help: "Why it stopped.") var reason: String?
         @OptionGroup var server: ServerOptions
 
-        static let results = ["non-response": "non-response", "partial": "partial-response", "partial-response": "partial-response",
-                              "response": "response", "intolerance": "intolerance", "stopped-early": "stopped-early"]
+        static let results = [
+            "non-response": "non-response", "partial": "partial-response", "partial-response": "partial-response",
+            "response": "response", "intolerance": "intolerance", "stopped-early": "stopped-early",
+        ]
 
         func validate() throws {
-            guard Self.results[result] != nil else { throw usage("--result must be non-response, partial, response, intolerance or stopped-early") }
+            guard Self.results[result] != nil else {
+                throw usage("--result must be non-response, partial, response, intolerance or stopped-early")
+            }
             if let adherence, !(0...1).contains(adherence) { throw usage("--adherence is a share from 0 to 1") }
             if let sessions, sessions < 0 { throw usage("--sessions cannot be negative") }
         }
@@ -344,11 +417,17 @@ struct TrialCommand: AsyncParsableCommand {
             let day: String
             do { day = try parseDay(stopped) } catch { throw fail(error) }
             let outcome = try await withClient(server) {
-                try await $0.recordOutcome(trial: trial, outcome: Self.results[result], stoppedOn: day, adherence: adherence, sessions: sessions, stopReason: reason)
+                try await $0.recordOutcome(
+                    trial: trial, outcome: Self.results[result], stoppedOn: day, adherence: adherence,
+                    sessions: sessions, stopReason: reason)
             }
             var line = "Recorded \(outcome.outcome)."
-            if outcome.isFailed { line += " The trial counts as failed" + (outcome.adequacy.map { " (\($0.reason))" } ?? "") + "." }
-            if outcome.trdReached { line += " " + Terminal.red("The patient now meets treatment-resistant depression.") }
+            if outcome.isFailed {
+                line += " The trial counts as failed" + (outcome.adequacy.map { " (\($0.reason))" } ?? "") + "."
+            }
+            if outcome.trdReached {
+                line += " " + Terminal.red("The patient now meets treatment-resistant depression.")
+            }
             if !outcome.handoffIds.isEmpty { line += " \(outcome.handoffIds.count) handoff(s) went to the team." }
             print(line)
         }
@@ -358,7 +437,8 @@ struct TrialCommand: AsyncParsableCommand {
 struct Refer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Refer a patient for TMS, ECT or esketamine (psychiatrists), or elsewhere.",
-        discussion: "Example: care refer PATIENT tms --to \"Riverside TMS Centre\" --note \"Two adequate trials failed\"")
+        discussion:
+            "Example: care refer PATIENT tms --to \"Riverside TMS Centre\" --note \"Two adequate trials failed\"")
     @Argument(help: "The patient's id.") var patient: String
     @Argument(help: "tms, ect, esketamine or other.") var kind: String
     @Option(name: .customLong("to"), help: "The clinic or service.") var clinic: String
@@ -367,18 +447,25 @@ struct Refer: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
 
     func validate() throws {
-        guard ["tms", "ect", "esketamine", "other"].contains(kind) else { throw usage("the kind must be tms, ect, esketamine or other") }
+        guard ["tms", "ect", "esketamine", "other"].contains(kind) else {
+            throw usage("the kind must be tms, ect, esketamine or other")
+        }
     }
 
     func run() async throws {
-        let created = try await withClient(server) { try await $0.refer(patient: patient, kind: kind, clinic: clinic, note: note, reason: reason) }
+        let created = try await withClient(server) {
+            try await $0.refer(patient: patient, kind: kind, clinic: clinic, note: note, reason: reason)
+        }
         let handoffs = created.handoffIds?.count ?? 0
-        print("Referred for \(kind.uppercased()): referral \(created.id)." + (handoffs > 0 ? " \(handoffs) handoff(s) went to the team." : ""))
+        print(
+            "Referred for \(kind.uppercased()): referral \(created.id)."
+                + (handoffs > 0 ? " \(handoffs) handoff(s) went to the team." : ""))
     }
 }
 
 struct ReferralCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "referral", abstract: "Referrals.", subcommands: [Status.self])
+    static let configuration = CommandConfiguration(
+        commandName: "referral", abstract: "Referrals.", subcommands: [Status.self])
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -394,13 +481,17 @@ struct ReferralCommand: AsyncParsableCommand {
 
         func validate() throws {
             let statuses = ["requested", "accepted", "scheduled", "in-course", "completed", "declined", "cancelled"]
-            guard statuses.contains(status) else { throw usage("the status must be one of: \(statuses.joined(separator: ", "))") }
+            guard statuses.contains(status) else {
+                throw usage("the status must be one of: \(statuses.joined(separator: ", "))")
+            }
         }
 
         func run() async throws {
             let moved = try await withClient(server) { try await $0.moveReferral(id, to: status, reason: reason) }
             let closed = moved.supersededHandoffIds.count
-            print("Referral \(id) is \(status)." + (closed > 0 ? " \(closed) open handoff(s) it made were closed as superseded." : ""))
+            print(
+                "Referral \(id) is \(status)."
+                    + (closed > 0 ? " \(closed) open handoff(s) it made were closed as superseded." : ""))
         }
     }
 }
@@ -424,10 +515,14 @@ struct EnteredInErrorCommand: AsyncParsableCommand {
     @Option(help: "Why (required).") var reason: String
     @OptionGroup var server: ServerOptions
 
-    static let paths = ["score": "measurements", "trial": "trials", "outcome": "trials", "referral": "referrals", "note": "notes"]
+    static let paths = [
+        "score": "measurements", "trial": "trials", "outcome": "trials", "referral": "referrals", "note": "notes",
+    ]
 
     func validate() throws {
-        guard Self.paths[record] != nil else { throw usage("the record must be score, trial, outcome, referral or note") }
+        guard Self.paths[record] != nil else {
+            throw usage("the record must be score, trial, outcome, referral or note")
+        }
         if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") }
     }
 
@@ -435,8 +530,12 @@ struct EnteredInErrorCommand: AsyncParsableCommand {
         let path = "\(Self.paths[record]!)/\(id)" + (record == "outcome" ? "/outcome" : "")
         let correction = try await withClient(server) { try await $0.markEnteredInError(path, reason: reason) }
         var line = "Marked the \(record) entered in error."
-        if !correction.supersededHandoffIds.isEmpty { line += " \(correction.supersededHandoffIds.count) open handoff(s) it caused were closed as superseded." }
-        if correction.trdWithdrawn { line += " " + Terminal.yellow("The patient no longer meets treatment-resistant depression.") }
+        if !correction.supersededHandoffIds.isEmpty {
+            line += " \(correction.supersededHandoffIds.count) open handoff(s) it caused were closed as superseded."
+        }
+        if correction.trdWithdrawn {
+            line += " " + Terminal.yellow("The patient no longer meets treatment-resistant depression.")
+        }
         print(line)
     }
 }

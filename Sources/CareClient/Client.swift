@@ -42,7 +42,8 @@ public final class CareClient: Sendable {
         self.token = token
         self.timeout = TimeAmount(timeout)
         self.attempts = max(1, attempts)
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3)))
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(3)))
         configuration.httpVersion = .http1Only
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
@@ -58,12 +59,18 @@ public final class CareClient: Sendable {
     }
 
     /// Sends one request; `body` is JSON. Writes get an Idempotency-Key (the same on every retry).
-    public func send(_ method: HTTPMethod, _ path: String, query: [String: String?] = [:], body: Data? = nil,
-                     headers extra: [String: String] = [:], timeout override: TimeAmount? = nil) async throws -> Answer {
+    public func send(
+        _ method: HTTPMethod, _ path: String, query: [String: String?] = [:], body: Data? = nil,
+        headers extra: [String: String] = [:], timeout override: TimeAmount? = nil
+    ) async throws -> Answer {
         var components = URLComponents(url: server.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
-        let items = query.compactMap { key, value in value.map { URLQueryItem(name: key, value: $0) } }.sorted { $0.name < $1.name }
+        let items = query.compactMap { key, value in value.map { URLQueryItem(name: key, value: $0) } }.sorted {
+            $0.name < $1.name
+        }
         if !items.isEmpty { components.queryItems = items }
-        guard let url = components.url?.absoluteString else { throw CareClientError.unexpected("cannot make a URL of \(path)") }
+        guard let url = components.url?.absoluteString else {
+            throw CareClientError.unexpected("cannot make a URL of \(path)")
+        }
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
@@ -84,12 +91,14 @@ public final class CareClient: Sendable {
                 let bytes = try await response.body.collect(upTo: 64 << 20)
                 var headers: [String: String] = [:]
                 for header in response.headers { headers[header.name.lowercased()] = header.value }
-                let answer = Answer(status: Int(response.status.code), headers: headers, body: Data(bytes.readableBytesView))
+                let answer = Answer(
+                    status: Int(response.status.code), headers: headers, body: Data(bytes.readableBytesView))
                 guard (200..<300).contains(answer.status) else {
                     // The server is there but its database is not: wait as it asks (at most
                     // 10 s a time) and try again with the same Idempotency-Key.
                     if answer.status == 503, attempt < attempts {
-                        try await Task.sleep(for: .seconds(min(max(Int(answer.headers["retry-after"] ?? "") ?? 1, 0), 10)))
+                        try await Task.sleep(
+                            for: .seconds(min(max(Int(answer.headers["retry-after"] ?? "") ?? 1, 0), 10)))
                         continue
                     }
                     throw Self.problem(answer)
@@ -113,7 +122,8 @@ public final class CareClient: Sendable {
     static func isConnectFailure(_ error: any Error) -> Bool {
         if let client = error as? HTTPClientError, client == .connectTimeout { return true }
         let text = "\(error)"
-        return text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("connectTimeout")
+        return text.contains("connectionRefused") || text.contains("Connection refused")
+            || text.contains("connectTimeout")
             || text.contains("NIOConnectionError")
     }
 
@@ -148,9 +158,12 @@ public final class CareClient: Sendable {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)
-            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+                return date
+            }
             if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 time: \(text)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not an RFC 3339 time: \(text)"))
         }
         return decoder
     }()
@@ -162,7 +175,9 @@ public final class CareClient: Sendable {
         return encoder
     }()
 
-    public func get<T: Decodable>(_ path: String, query: [String: String?] = [:], as type: T.Type = T.self, timeout: TimeAmount? = nil) async throws -> T {
+    public func get<T: Decodable>(
+        _ path: String, query: [String: String?] = [:], as type: T.Type = T.self, timeout: TimeAmount? = nil
+    ) async throws -> T {
         try decode(try await send(.GET, path, query: query, timeout: timeout).body)
     }
 

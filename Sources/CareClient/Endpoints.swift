@@ -21,7 +21,9 @@ extension CareClient {
 
     public func patient(_ id: String) async throws -> Summary { try await get("v1/patients/\(id)") }
 
-    public func measurements(_ patient: String) async throws -> [Measurement] { try await all("v1/patients/\(patient)/measurements", limit: 200) }
+    public func measurements(_ patient: String) async throws -> [Measurement] {
+        try await all("v1/patients/\(patient)/measurements", limit: 200)
+    }
 
     func all<T: Codable & Sendable>(_ path: String, query: [String: String?] = [:], limit: Int) async throws -> [T] {
         var items: [T] = []
@@ -40,7 +42,9 @@ extension CareClient {
     public struct TaskAction: Encodable, Sendable { public var note: String?; public var reason: String? }
 
     /// claim, start, hold, resume, complete (note: the evidence), cancel or fail (reason).
-    public func task(_ id: String, _ action: String, note: String? = nil, reason: String? = nil) async throws -> TaskItem {
+    public func task(_ id: String, _ action: String, note: String? = nil, reason: String? = nil) async throws
+        -> TaskItem
+    {
         try await post("v1/tasks/\(id)/\(action)", TaskAction(note: note, reason: reason))
     }
 
@@ -53,17 +57,24 @@ extension CareClient {
         public var poolRole: String?
         public var priority: String?
         public var dueAt: String?
-        public init(title: String, description: String?, ownerId: String?, poolRole: String?, priority: String?, dueAt: String?) {
-            self.title = title; self.description = description; self.ownerId = ownerId; self.poolRole = poolRole; self.priority = priority; self.dueAt = dueAt
+        public init(
+            title: String, description: String?, ownerId: String?, poolRole: String?, priority: String?, dueAt: String?
+        ) {
+            self.title = title; self.description = description; self.ownerId = ownerId; self.poolRole = poolRole;
+            self.priority = priority; self.dueAt = dueAt
         }
     }
 
-    public func createTask(patient: String, _ task: NewTask) async throws -> Created { try await post("v1/patients/\(patient)/tasks", task) }
+    public func createTask(patient: String, _ task: NewTask) async throws -> Created {
+        try await post("v1/patients/\(patient)/tasks", task)
+    }
 
     struct Empty: Encodable {}
 
     /// Acknowledges a handoff; the answer is the task it is.
-    public func acknowledge(handoff id: String) async throws -> TaskItem { try await post("v1/handoffs/\(id)/acknowledge", Empty()) }
+    public func acknowledge(handoff id: String) async throws -> TaskItem {
+        try await post("v1/handoffs/\(id)/acknowledge", Empty())
+    }
 
     struct Reassignment: Encodable { var role: String; var memberId: String?; var reason: String }
 
@@ -86,14 +97,19 @@ extension CareClient {
         try await post("v1/patients/\(patient)/notes", NewNote(kind: kind, body: body))
     }
 
-    public func amend(note id: String, body: String) async throws -> Created { try await post("v1/notes/\(id)/amendments", Amendment(body: body)) }
+    public func amend(note id: String, body: String) async throws -> Created {
+        try await post("v1/notes/\(id)/amendments", Amendment(body: body))
+    }
 
-    public func notes(patient: String) async throws -> [Note] { try await all("v1/patients/\(patient)/notes", limit: 200) }
+    public func notes(patient: String) async throws -> [Note] {
+        try await all("v1/patients/\(patient)/notes", limit: 200)
+    }
 
     struct NewScore: Encodable { var instrument: String; var items: [Int]?; var total: Int? }
 
     public func addScore(patient: String, instrument: String, items: [Int]?, total: Int?) async throws -> Created {
-        try await post("v1/patients/\(patient)/measurements", NewScore(instrument: instrument, items: items, total: total))
+        try await post(
+            "v1/patients/\(patient)/measurements", NewScore(instrument: instrument, items: items, total: total))
     }
 
     struct NewTrial: Encodable {
@@ -102,24 +118,41 @@ extension CareClient {
     }
 
     /// Starts a trial; a dose above the dose table's maximum needs `highDoseReason`.
-    public func startTrial(patient: String, kind: String, drug: String?, dailyDoseMg: Double?, startedOn: String, therapy: String?,
-                           highDoseReason: String? = nil) async throws -> Created {
-        try await post("v1/patients/\(patient)/trials", NewTrial(kind: kind, drug: drug, dailyDoseMg: dailyDoseMg, startedOn: startedOn, therapy: therapy,
-                                                                 confirmHighDose: highDoseReason == nil ? nil : true, highDoseReason: highDoseReason))
+    public func startTrial(
+        patient: String, kind: String, drug: String?, dailyDoseMg: Double?, startedOn: String, therapy: String?,
+        highDoseReason: String? = nil
+    ) async throws -> Created {
+        try await post(
+            "v1/patients/\(patient)/trials",
+            NewTrial(
+                kind: kind, drug: drug, dailyDoseMg: dailyDoseMg, startedOn: startedOn, therapy: therapy,
+                confirmHighDose: highDoseReason == nil ? nil : true, highDoseReason: highDoseReason))
     }
 
-    struct NewOutcome: Encodable { var outcome: String?; var stoppedOn: String; var adherence: Double?; var sessions: Int?; var stopReason: String? }
+    struct NewOutcome: Encodable {
+        var outcome: String?; var stoppedOn: String; var adherence: Double?; var sessions: Int?; var stopReason: String?
+    }
 
-    public func recordOutcome(trial: String, outcome: String?, stoppedOn: String, adherence: Double?, sessions: Int? = nil,
-                              stopReason: String? = nil) async throws -> TrialOutcomeResult {
-        try await post("v1/trials/\(trial)/outcome", NewOutcome(outcome: outcome, stoppedOn: stoppedOn, adherence: adherence, sessions: sessions, stopReason: stopReason))
+    public func recordOutcome(
+        trial: String, outcome: String?, stoppedOn: String, adherence: Double?, sessions: Int? = nil,
+        stopReason: String? = nil
+    ) async throws -> TrialOutcomeResult {
+        try await post(
+            "v1/trials/\(trial)/outcome",
+            NewOutcome(
+                outcome: outcome, stoppedOn: stoppedOn, adherence: adherence, sessions: sessions, stopReason: stopReason
+            ))
     }
 
     struct NewReferral: Encodable { var kind: String; var targetClinic: String; var note: String?; var reason: String? }
 
     /// Makes a referral; a second open one of the same kind needs `reason`.
-    public func refer(patient: String, kind: String, clinic: String, note: String?, reason: String? = nil) async throws -> Created {
-        try await post("v1/patients/\(patient)/referrals", NewReferral(kind: kind, targetClinic: clinic, note: note, reason: reason))
+    public func refer(patient: String, kind: String, clinic: String, note: String?, reason: String? = nil) async throws
+        -> Created
+    {
+        try await post(
+            "v1/patients/\(patient)/referrals",
+            NewReferral(kind: kind, targetClinic: clinic, note: note, reason: reason))
     }
 
     struct StatusChange: Encodable { var status: String; var reason: String? }
@@ -142,18 +175,24 @@ extension CareClient {
         public var goals: [String]
         public var problems: [String]
         public var treatmentLine: String
-        public init(goals: [String], problems: [String], treatmentLine: String) { self.goals = goals; self.problems = problems; self.treatmentLine = treatmentLine }
+        public init(goals: [String], problems: [String], treatmentLine: String) {
+            self.goals = goals; self.problems = problems; self.treatmentLine = treatmentLine
+        }
     }
 
-    public func saveCarePlan(patient: String, _ body: PlanBody, ifMatch etag: String) async throws -> (plan: CarePlan, etag: String) {
-        let answer = try await send(.PUT, "v1/patients/\(patient)/care-plan", body: try Self.encoder.encode(body), headers: ["If-Match": etag])
+    public func saveCarePlan(patient: String, _ body: PlanBody, ifMatch etag: String) async throws -> (
+        plan: CarePlan, etag: String
+    ) {
+        let answer = try await send(
+            .PUT, "v1/patients/\(patient)/care-plan", body: try Self.encoder.encode(body), headers: ["If-Match": etag])
         return (try decode(answer.body), answer.headers["etag"] ?? "")
     }
 
     /// A page of the feed; `wait` long-polls (seconds).
     public func events(after cursor: String?, limit: Int = 100, wait: Int = 0) async throws -> FeedPage {
-        let answer = try await send(.GET, "v1/events", query: ["after": cursor, "limit": String(limit), "wait": wait > 0 ? String(wait) : nil],
-                                    timeout: .seconds(Int64(wait) + 30))
+        let answer = try await send(
+            .GET, "v1/events", query: ["after": cursor, "limit": String(limit), "wait": wait > 0 ? String(wait) : nil],
+            timeout: .seconds(Int64(wait) + 30))
         do {
             return try Self.plainDecoder.decode(FeedPage.self, from: answer.body)
         } catch {

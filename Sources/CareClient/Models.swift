@@ -130,18 +130,29 @@ public struct Measurement: Codable, Sendable {
 }
 
 public struct Summary: Codable, Sendable {
-    public struct Plan: Codable, Sendable { public var version: Int; public var goals: [String]; public var problems: [String]; public var treatmentLine: String }
+    public struct Plan: Codable, Sendable {
+        public var version: Int; public var goals: [String]; public var problems: [String];
+        public var treatmentLine: String
+    }
     public struct Score: Codable, Sendable {
-        public var id: String; public var instrument: String; public var total: Int; public var severity: String?; public var takenAt: Date; public var safetySignal: Bool
+        public var id: String; public var instrument: String; public var total: Int; public var severity: String?;
+        public var takenAt: Date; public var safetySignal: Bool
     }
     public struct Response: Codable, Sendable {
-        public var category: String; public var improvement: Double; public var isResponse: Bool; public var isRemission: Bool; public var inputs: [RuleInput]
+        public var category: String; public var improvement: Double; public var isResponse: Bool;
+        public var isRemission: Bool; public var inputs: [RuleInput]
     }
-    public struct TRD: Codable, Sendable { public var isTrd: Bool; public var failedTrials: Int; public var distinctClasses: Int; public var inputs: [RuleInput] }
+    public struct TRD: Codable, Sendable {
+        public var isTrd: Bool; public var failedTrials: Int; public var distinctClasses: Int;
+        public var inputs: [RuleInput]
+    }
     public struct Stage: Codable, Sendable { public var stage: String; public var inputs: [RuleInput] }
-    public struct Maudsley: Codable, Sendable { public var total: Int; public var band: String; public var inputs: [RuleInput] }
+    public struct Maudsley: Codable, Sendable {
+        public var total: Int; public var band: String; public var inputs: [RuleInput]
+    }
     public struct OpenHandoff: Codable, Sendable {
-        public var id: String; public var role: String; public var reason: String; public var dueAt: Date; public var taskId: String; public var escalated: Bool
+        public var id: String; public var role: String; public var reason: String; public var dueAt: Date;
+        public var taskId: String; public var escalated: Bool
     }
 
     public var id: String
@@ -218,7 +229,8 @@ public struct FeedItem: Codable, Sendable {
     public var details: [String: String]
 
     enum CodingKeys: String, CodingKey {
-        case eventId = "event_id", cursor, type, teamId = "team_id", patientId = "patient_id", occurredAt = "occurred_at", details
+        case eventId = "event_id", cursor, type, teamId = "team_id", patientId = "patient_id", occurredAt =
+            "occurred_at", details
     }
 }
 

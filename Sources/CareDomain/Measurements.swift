@@ -51,7 +51,8 @@ public struct Score: Sendable, Equatable, Codable {
             throw MeasurementError("\(instrument.rawValue) has \(instrument.itemCount) items, got \(items.count)")
         }
         for (index, answer) in items.enumerated() where !(0...instrument.maxItemScore).contains(answer) {
-            throw MeasurementError("\(instrument.rawValue) item \(index + 1) must be 0 to \(instrument.maxItemScore), got \(answer)")
+            throw MeasurementError(
+                "\(instrument.rawValue) item \(index + 1) must be 0 to \(instrument.maxItemScore), got \(answer)")
         }
         self.instrument = instrument
         self.items = items
@@ -149,22 +150,28 @@ public struct ResponseRules: Sendable, Equatable, Codable {
     /// Remission is reported beside the category and takes its place when reached.
     public func assess(baseline: Score, latest: Score) throws(MeasurementError) -> ResponseAssessment {
         guard baseline.instrument == latest.instrument else {
-            throw MeasurementError("cannot compare \(latest.instrument.rawValue) with a \(baseline.instrument.rawValue) baseline")
+            throw MeasurementError(
+                "cannot compare \(latest.instrument.rawValue) with a \(baseline.instrument.rawValue) baseline")
         }
         let improvement = baseline.total == 0 ? 0 : Double(baseline.total - latest.total) / Double(baseline.total)
         let isResponse = baseline.total > 0 && improvement >= responseDrop
         let category: ResponseCategory =
-            latest.isRemission ? .remission
-            : isResponse ? .response
-            : improvement >= partialDrop ? .partialResponse
-            : .nonResponse
-        let inputs = RuleInputs([
-            ("instrument", baseline.instrument.rawValue), ("baseline", "\(baseline.total)"),
-            ("latest", "\(latest.total)"), ("improvement", String(format: "%.1f%%", improvement * 100)),
-            ("response at", "\(Int(responseDrop * 100))%"), ("partial at", "\(Int(partialDrop * 100))%"),
-        ] + (latest.instrument.remissionBelow.map { [("remission below", "\($0)")] } ?? []))
-        return ResponseAssessment(category: category, improvement: improvement, isResponse: isResponse,
-                                  isRemission: latest.isRemission, inputs: inputs)
+            latest.isRemission
+            ? .remission
+            : isResponse
+                ? .response
+                : improvement >= partialDrop
+                    ? .partialResponse
+                    : .nonResponse
+        let inputs = RuleInputs(
+            [
+                ("instrument", baseline.instrument.rawValue), ("baseline", "\(baseline.total)"),
+                ("latest", "\(latest.total)"), ("improvement", String(format: "%.1f%%", improvement * 100)),
+                ("response at", "\(Int(responseDrop * 100))%"), ("partial at", "\(Int(partialDrop * 100))%"),
+            ] + (latest.instrument.remissionBelow.map { [("remission below", "\($0)")] } ?? []))
+        return ResponseAssessment(
+            category: category, improvement: improvement, isResponse: isResponse,
+            isRemission: latest.isRemission, inputs: inputs)
     }
 }
 

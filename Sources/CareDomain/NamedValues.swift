@@ -8,7 +8,8 @@ extension NamedValues {
         let container = try decoder.singleValueContainer()
         let text = try container.decode(String.self)
         guard let value = Self(rawValue: text) else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "must be one of \(Self.names), not \(text)")
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "must be one of \(Self.names), not \(text)")
         }
         self = value
     }

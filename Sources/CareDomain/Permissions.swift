@@ -97,7 +97,8 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
         case .correctRecords: "your roles on this team do not include correcting records"
         case .readAudit: "only the compliance role reads the audit trail"
         case .manageTeam: "only the team's admins manage its members"
-        case .readEvents: "reading the event feed needs a clinical role on the team, or a service account with the events:read scope"
+        case .readEvents:
+            "reading the event feed needs a clinical role on the team, or a service account with the events:read scope"
         case .manageWebhooks: "webhook subscriptions belong to service accounts with the webhooks:manage scope"
         case .readReport: "the weekly report is for the team's clinicians and the compliance role"
         case .keepReportSnapshot: "snapshots and recommendations are kept by the team's clinicians"
@@ -109,22 +110,30 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
     /// The one decision (docs/architecture.md, "One gate"): may a holder of `roles` and
     /// `scopes` on the team do this, and, with `record`, to that record? Every store command
     /// asks it, in its own transaction, through `CommandContext.authorize`.
-    public static func decide(_ permission: Permission, roles: Set<Role>, scopes: Set<String>, memberID: UUID, record: RecordRule? = nil) -> Decision {
+    public static func decide(
+        _ permission: Permission, roles: Set<Role>, scopes: Set<String>, memberID: UUID, record: RecordRule? = nil
+    ) -> Decision {
         guard permission.allows(roles: roles, scopes: scopes) else { return .refused(permission.refusal) }
         switch record {
         case nil:
             return .allowed
         case .handoff(let role, let assignedTo):
-            return RecordPermission.mayWorkHandoff(roles: roles, memberID: memberID, handoffRole: role, assignedTo: assignedTo)
+            return RecordPermission.mayWorkHandoff(
+                roles: roles, memberID: memberID, handoffRole: role, assignedTo: assignedTo)
                 ? .allowed : .refused(RecordPermission.handoffRefusal(handoffRole: role, assignedTo: assignedTo))
         case .correction(let what, let recordedBy, let isNote):
-            return RecordPermission.mayMarkEnteredInError(recordedBy: recordedBy, memberID: memberID, roles: roles, isNote: isNote)
+            return RecordPermission.mayMarkEnteredInError(
+                recordedBy: recordedBy, memberID: memberID, roles: roles, isNote: isNote)
                 ? .allowed : .refused(RecordPermission.enteredInErrorRefusal(what: what, isNote: isNote))
         case .noteAmendment(let author):
-            return RecordPermission.mayAmendNote(authorID: author, memberID: memberID) ? .allowed : .refused(RecordPermission.amendRefusal)
+            return RecordPermission.mayAmendNote(authorID: author, memberID: memberID)
+                ? .allowed : .refused(RecordPermission.amendRefusal)
         case .poolTask(let pool):
             return pool.map { roles.contains($0) } == true
-                ? .allowed : .refused("this task is for the \(pool?.spoken ?? "another") pool; only a \(pool?.spoken ?? "member of it") claims it")
+                ? .allowed
+                : .refused(
+                    "this task is for the \(pool?.spoken ?? "another") pool; only a \(pool?.spoken ?? "member of it") claims it"
+                )
         }
     }
 }
@@ -178,12 +187,14 @@ public enum RecordPermission {
         if assignedTo != nil {
             return "this handoff was given to another member; only they or the care manager acknowledge or reassign it"
         }
-        return "this handoff is for the \(handoffRole.spoken); only a \(handoffRole.spoken) of the team or the care manager acknowledges or reassigns it"
+        return
+            "this handoff is for the \(handoffRole.spoken); only a \(handoffRole.spoken) of the team or the care manager acknowledges or reassigns it"
     }
 
     /// A score, trial, outcome or referral is marked entered in error by whoever recorded it, or
     /// by a psychiatrist; a note only by its author.
-    public static func mayMarkEnteredInError(recordedBy: UUID?, memberID: UUID, roles: Set<Role>, isNote: Bool) -> Bool {
+    public static func mayMarkEnteredInError(recordedBy: UUID?, memberID: UUID, roles: Set<Role>, isNote: Bool) -> Bool
+    {
         if isNote { return recordedBy == memberID }
         return recordedBy == memberID || roles.contains(.psychiatrist)
     }

@@ -33,8 +33,11 @@ public struct RecordRules: Sendable, Equatable, Codable {
     public func checkDay(_ day: Date, field: String, now: Date, enrolledOn: Date) throws(InvalidValue) {
         let latest = DayText.startOfDay(now).addingTimeInterval(86_400)
         if day > latest {
-            throw InvalidValue(field: field, message: "'\(field)' \(DayText.format(day)) is in the future; it can be today (\(DayText.format(now))) at the latest",
-                               accepted: ["on or before \(DayText.format(latest))"])
+            throw InvalidValue(
+                field: field,
+                message:
+                    "'\(field)' \(DayText.format(day)) is in the future; it can be today (\(DayText.format(now))) at the latest",
+                accepted: ["on or before \(DayText.format(latest))"])
         }
         try checkHistory(day, field: field, enrolledOn: enrolledOn)
     }
@@ -43,8 +46,9 @@ public struct RecordRules: Sendable, Equatable, Codable {
     /// enrolment minus the window.
     public func checkTime(_ time: Date, field: String, now: Date, enrolledOn: Date) throws(InvalidValue) {
         if time > now.addingTimeInterval(Double(clockSkewMinutes) * 60) {
-            throw InvalidValue(field: field, message: "'\(field)' is in the future; a score is recorded once it has been taken",
-                               accepted: ["now or earlier"])
+            throw InvalidValue(
+                field: field, message: "'\(field)' is in the future; a score is recorded once it has been taken",
+                accepted: ["now or earlier"])
         }
         try checkHistory(time, field: field, enrolledOn: enrolledOn)
     }
@@ -52,17 +56,21 @@ public struct RecordRules: Sendable, Equatable, Codable {
     /// A stop that comes before its start.
     public func checkOrder(start: Date, stop: Date, field: String, startName: String) throws(InvalidValue) {
         if stop < start {
-            throw InvalidValue(field: field, message: "'\(field)' \(DayText.format(stop)) is before '\(startName)' \(DayText.format(start))",
-                               accepted: ["on or after \(DayText.format(start))"])
+            throw InvalidValue(
+                field: field,
+                message: "'\(field)' \(DayText.format(stop)) is before '\(startName)' \(DayText.format(start))",
+                accepted: ["on or after \(DayText.format(start))"])
         }
     }
 
     private func checkHistory(_ date: Date, field: String, enrolledOn: Date) throws(InvalidValue) {
         let earliest = DayText.startOfDay(enrolledOn).addingTimeInterval(-Double(historyWindowDays) * 86_400)
         if date < earliest {
-            throw InvalidValue(field: field,
-                               message: "'\(field)' \(DayText.format(date)) is more than \(historyWindowDays) days before the patient's enrolment on \(DayText.format(enrolledOn))",
-                               accepted: ["on or after \(DayText.format(earliest))"])
+            throw InvalidValue(
+                field: field,
+                message:
+                    "'\(field)' \(DayText.format(date)) is more than \(historyWindowDays) days before the patient's enrolment on \(DayText.format(enrolledOn))",
+                accepted: ["on or after \(DayText.format(earliest))"])
         }
     }
 }

@@ -79,8 +79,10 @@ public struct PlaybookStep: Sendable, Equatable, Codable {
     /// causes list grows) instead of making another.
     public var onePerPatient: Bool
 
-    public init(key: String, event: EventType, condition: PlaybookCondition = .always, role: Role, title: String,
-                priority: TaskPriority = .routine, dueInHours: Int, onePerPatient: Bool = false) {
+    public init(
+        key: String, event: EventType, condition: PlaybookCondition = .always, role: Role, title: String,
+        priority: TaskPriority = .routine, dueInHours: Int, onePerPatient: Bool = false
+    ) {
         self.key = key
         self.event = event
         self.condition = condition
@@ -95,11 +97,14 @@ public struct PlaybookStep: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(key: try c.decode(String.self, forKey: .key), event: try c.decode(EventType.self, forKey: .event),
-                  condition: try c.decode(PlaybookCondition.self, forKey: .condition), role: try c.decode(Role.self, forKey: .role),
-                  title: try c.decode(String.self, forKey: .title), priority: try c.decode(TaskPriority.self, forKey: .priority),
-                  dueInHours: try c.decode(Int.self, forKey: .dueInHours),
-                  onePerPatient: try c.decodeIfPresent(Bool.self, forKey: .onePerPatient) ?? false)
+        self.init(
+            key: try c.decode(String.self, forKey: .key), event: try c.decode(EventType.self, forKey: .event),
+            condition: try c.decode(PlaybookCondition.self, forKey: .condition),
+            role: try c.decode(Role.self, forKey: .role),
+            title: try c.decode(String.self, forKey: .title),
+            priority: try c.decode(TaskPriority.self, forKey: .priority),
+            dueInHours: try c.decode(Int.self, forKey: .dueInHours),
+            onePerPatient: try c.decodeIfPresent(Bool.self, forKey: .onePerPatient) ?? false)
     }
 }
 
@@ -115,8 +120,11 @@ public struct PlaybookEvent: Sendable, Equatable {
     /// is withdrawn, the handoffs it caused are superseded.
     public var subjectID: UUID?
 
-    public init(type: EventType, occurredAt: Date, referralKind: ReferralKind? = nil, safetySignal: Bool = false, summary: String,
-                subjectID: UUID? = nil) {
+    public init(
+        type: EventType, occurredAt: Date, referralKind: ReferralKind? = nil, safetySignal: Bool = false,
+        summary: String,
+        subjectID: UUID? = nil
+    ) {
         self.type = type
         self.occurredAt = occurredAt
         self.referralKind = referralKind
@@ -159,51 +167,77 @@ public struct Playbook: Sendable, Equatable, Codable {
             }
         }
         .map { step in
-            HandoffPlan(stepKey: step.key, role: step.role, title: step.title,
-                        reason: "\(event.type): \(event.summary)", priority: step.priority,
-                        due: event.occurredAt.addingTimeInterval(Double(step.dueInHours) * 3600), onePerPatient: step.onePerPatient)
+            HandoffPlan(
+                stepKey: step.key, role: step.role, title: step.title,
+                reason: "\(event.type): \(event.summary)", priority: step.priority,
+                due: event.occurredAt.addingTimeInterval(Double(step.dueInHours) * 3600),
+                onePerPatient: step.onePerPatient)
         }
     }
 
     public static let `default` = Playbook(steps: [
         // A trial fails.
-        PlaybookStep(key: "trial-failed.next-step", event: EventType.trialFailed, role: .psychiatrist,
-                     title: "Plan the next treatment step: optimise, switch, augment or refer", priority: .urgent, dueInHours: 72,
-                     onePerPatient: true),
-        PlaybookStep(key: "trial-failed.psychotherapy-review", event: EventType.trialFailed, role: .psychologist,
-                     title: "Review psychotherapy: adequacy, augmentation with CBT or behavioural activation", dueInHours: 168),
-        PlaybookStep(key: "trial-failed.barriers", event: EventType.trialFailed, role: .socialWorker,
-                     title: "Screen for barriers: adherence, money, housing, support", dueInHours: 168),
+        PlaybookStep(
+            key: "trial-failed.next-step", event: EventType.trialFailed, role: .psychiatrist,
+            title: "Plan the next treatment step: optimise, switch, augment or refer", priority: .urgent,
+            dueInHours: 72,
+            onePerPatient: true),
+        PlaybookStep(
+            key: "trial-failed.psychotherapy-review", event: EventType.trialFailed, role: .psychologist,
+            title: "Review psychotherapy: adequacy, augmentation with CBT or behavioural activation", dueInHours: 168),
+        PlaybookStep(
+            key: "trial-failed.barriers", event: EventType.trialFailed, role: .socialWorker,
+            title: "Screen for barriers: adherence, money, housing, support", dueInHours: 168),
         // The patient now meets the TRD definition.
-        PlaybookStep(key: "trd.evaluate-neuromodulation", event: EventType.trdReached, role: .psychiatrist,
-                     title: "Evaluate for TMS, ECT or esketamine", priority: .urgent, dueInHours: 168, onePerPatient: true),
+        PlaybookStep(
+            key: "trd.evaluate-neuromodulation", event: EventType.trdReached, role: .psychiatrist,
+            title: "Evaluate for TMS, ECT or esketamine", priority: .urgent, dueInHours: 168, onePerPatient: true),
         // A TMS referral is made.
-        PlaybookStep(key: "tms.prior-authorisation", event: EventType.referralMade, condition: .referralKind(.tms), role: .socialWorker,
-                     title: "Insurance prior authorisation for TMS: every prior trial with drug, class, dates, dose, weeks at dose, reason stopped, PHQ-9 before and after",
-                     priority: .urgent, dueInHours: 72),
-        PlaybookStep(key: "tms.transport", event: EventType.referralMade, condition: .referralKind(.tms), role: .socialWorker,
-                     title: "Arrange transport for daily TMS sessions (20-36 sessions over 4-6 weeks)", dueInHours: 168),
-        PlaybookStep(key: "tms.contraindications", event: EventType.referralMade, condition: .referralKind(.tms), role: .psychiatrist,
-                     title: "Screen for TMS contraindications: metal implants, devices, seizure risk, medicines that lower the seizure threshold",
-                     priority: .urgent, dueInHours: 72),
-        PlaybookStep(key: "tms.education", event: EventType.referralMade, condition: .referralKind(.tms), role: .psychologist,
-                     title: "TMS education and continued therapy during the course", dueInHours: 168),
+        PlaybookStep(
+            key: "tms.prior-authorisation", event: EventType.referralMade, condition: .referralKind(.tms),
+            role: .socialWorker,
+            title:
+                "Insurance prior authorisation for TMS: every prior trial with drug, class, dates, dose, weeks at dose, reason stopped, PHQ-9 before and after",
+            priority: .urgent, dueInHours: 72),
+        PlaybookStep(
+            key: "tms.transport", event: EventType.referralMade, condition: .referralKind(.tms), role: .socialWorker,
+            title: "Arrange transport for daily TMS sessions (20-36 sessions over 4-6 weeks)", dueInHours: 168),
+        PlaybookStep(
+            key: "tms.contraindications", event: EventType.referralMade, condition: .referralKind(.tms),
+            role: .psychiatrist,
+            title:
+                "Screen for TMS contraindications: metal implants, devices, seizure risk, medicines that lower the seizure threshold",
+            priority: .urgent, dueInHours: 72),
+        PlaybookStep(
+            key: "tms.education", event: EventType.referralMade, condition: .referralKind(.tms), role: .psychologist,
+            title: "TMS education and continued therapy during the course", dueInHours: 168),
         // An ECT referral is made.
-        PlaybookStep(key: "ect.authorisation-transport", event: EventType.referralMade, condition: .referralKind(.ect), role: .socialWorker,
-                     title: "ECT prior authorisation, escort and transport (no driving during the course), work or leave letter",
-                     priority: .urgent, dueInHours: 72),
-        PlaybookStep(key: "ect.workup", event: EventType.referralMade, condition: .referralKind(.ect), role: .psychiatrist,
-                     title: "ECT medical and anaesthesia workup, labs, taper of interfering medicines (benzodiazepines, anticonvulsants)",
-                     priority: .urgent, dueInHours: 72),
-        PlaybookStep(key: "ect.consent-cognition", event: EventType.referralMade, condition: .referralKind(.ect), role: .psychologist,
-                     title: "ECT consent support and a baseline cognitive assessment", dueInHours: 120),
+        PlaybookStep(
+            key: "ect.authorisation-transport", event: EventType.referralMade, condition: .referralKind(.ect),
+            role: .socialWorker,
+            title: "ECT prior authorisation, escort and transport (no driving during the course), work or leave letter",
+            priority: .urgent, dueInHours: 72),
+        PlaybookStep(
+            key: "ect.workup", event: EventType.referralMade, condition: .referralKind(.ect), role: .psychiatrist,
+            title:
+                "ECT medical and anaesthesia workup, labs, taper of interfering medicines (benzodiazepines, anticonvulsants)",
+            priority: .urgent, dueInHours: 72),
+        PlaybookStep(
+            key: "ect.consent-cognition", event: EventType.referralMade, condition: .referralKind(.ect),
+            role: .psychologist,
+            title: "ECT consent support and a baseline cognitive assessment", dueInHours: 120),
         // A PHQ-9 with item 9 above 0: same-day safety assessment.
-        PlaybookStep(key: "safety.psychiatrist", event: EventType.measurementRecorded, condition: .safetySignal, role: .psychiatrist,
-                     title: "Urgent safety assessment (PHQ-9 item 9 above 0)", priority: .stat, dueInHours: 8),
-        PlaybookStep(key: "safety.psychologist", event: EventType.measurementRecorded, condition: .safetySignal, role: .psychologist,
-                     title: "Urgent safety assessment (PHQ-9 item 9 above 0)", priority: .stat, dueInHours: 8),
+        PlaybookStep(
+            key: "safety.psychiatrist", event: EventType.measurementRecorded, condition: .safetySignal,
+            role: .psychiatrist,
+            title: "Urgent safety assessment (PHQ-9 item 9 above 0)", priority: .stat, dueInHours: 8),
+        PlaybookStep(
+            key: "safety.psychologist", event: EventType.measurementRecorded, condition: .safetySignal,
+            role: .psychologist,
+            title: "Urgent safety assessment (PHQ-9 item 9 above 0)", priority: .stat, dueInHours: 8),
         // A handoff not acknowledged in time.
-        PlaybookStep(key: "escalation.follow-up", event: EventType.handoffEscalated, role: .careManager,
-                     title: "Follow up an overdue handoff with the team", priority: .urgent, dueInHours: 24),
+        PlaybookStep(
+            key: "escalation.follow-up", event: EventType.handoffEscalated, role: .careManager,
+            title: "Follow up an overdue handoff with the team", priority: .urgent, dueInHours: 24),
     ])
 }

@@ -80,13 +80,14 @@ public enum Staging {
         let months = facts.asOf.timeIntervalSince(facts.episodeStart) / (365.25 / 12 * 86_400)
         let duration = months <= 12 ? 1 : months <= 24 ? 2 : 3
         let severity = facts.severity.rawValue
-        let failures: Int = switch facts.failedMedications {
-        case ...2: 1
-        case 3...4: 2
-        case 5...6: 3
-        case 7...10: 4
-        default: 5
-        }
+        let failures: Int =
+            switch facts.failedMedications {
+            case ...2: 1
+            case 3...4: 2
+            case 5...6: 3
+            case 7...10: 4
+            default: 5
+            }
         let augmentation = facts.augmentationUsed ? 1 : 0
         let ect = facts.ectUsed ? 1 : 0
         let total = duration + severity + failures + augmentation + ect
@@ -98,8 +99,9 @@ public enum Staging {
             ("augmentation", facts.augmentationUsed ? "used (+1)" : "not used"),
             ("ECT", facts.ectUsed ? "used (+1)" : "not used"),
         ])
-        return MaudsleyAssessment(total: total, band: band, duration: duration, severity: severity,
-                                  failures: failures, augmentation: augmentation, ect: ect, inputs: inputs)
+        return MaudsleyAssessment(
+            total: total, band: band, duration: duration, severity: severity,
+            failures: failures, augmentation: augmentation, ect: ect, inputs: inputs)
     }
 }
 
@@ -135,7 +137,10 @@ public struct MaudsleyFacts: Sendable, Equatable, Codable {
     public var augmentationUsed: Bool
     public var ectUsed: Bool
 
-    public init(episodeStart: Date, asOf: Date, severity: MaudsleySeverity, failedMedications: Int, augmentationUsed: Bool, ectUsed: Bool) {
+    public init(
+        episodeStart: Date, asOf: Date, severity: MaudsleySeverity, failedMedications: Int, augmentationUsed: Bool,
+        ectUsed: Bool
+    ) {
         self.episodeStart = episodeStart
         self.asOf = asOf
         self.severity = severity

@@ -18,7 +18,10 @@ extension StateMachine {
     public func moving(to next: Self) -> Result<Self, TransitionError> {
         canMove(to: next)
             ? .success(next)
-            : .failure(TransitionError(subject: Self.subject, from: rawValue, to: next.rawValue, allowed: allowedNextInOrder.map(\.rawValue)))
+            : .failure(
+                TransitionError(
+                    subject: Self.subject, from: rawValue, to: next.rawValue,
+                    allowed: allowedNextInOrder.map(\.rawValue)))
     }
 }
 
@@ -38,10 +41,12 @@ public struct TransitionError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     public var description: String {
-        let alternatives = allowed.isEmpty
+        let alternatives =
+            allowed.isEmpty
             ? "\(from) is final: it does not move any more"
             : "from \(from) it can move to \(allowed.joined(separator: ", "))"
-        return from == to ? "the \(subject) is already \(from)" : "a \(subject) that is \(from) cannot move to \(to); \(alternatives)"
+        return from == to
+            ? "the \(subject) is already \(from)" : "a \(subject) that is \(from) cannot move to \(to); \(alternatives)"
     }
 }
 

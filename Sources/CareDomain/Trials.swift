@@ -71,22 +71,29 @@ public struct DoseTable: Sendable, Equatable, Codable {
     public func known(_ drug: String, field: String = "drug") throws(InvalidValue) -> DoseEntry {
         if let entry = entry(for: drug) { return entry }
         let close = suggestions(for: drug)
-        throw InvalidValue(field: field, message: "\(drug) is not in the dose table"
-                           + (close.isEmpty ? "; an admin adds new drugs to it" : "; did you mean \(close.joined(separator: ", "))?"),
-                           accepted: close)
+        throw InvalidValue(
+            field: field,
+            message: "\(drug) is not in the dose table"
+                + (close.isEmpty
+                    ? "; an admin adds new drugs to it" : "; did you mean \(close.joined(separator: ", "))?"),
+            accepted: close)
     }
 
     /// A daily dose the table accepts: above 0, and at most the drug's maximum unless a reason
     /// for the high dose is given.
-    public func checkDose(_ dailyDoseMg: Double, of entry: DoseEntry, field: String = "daily_dose_mg", highDoseReason: String?) throws(InvalidValue) {
+    public func checkDose(
+        _ dailyDoseMg: Double, of entry: DoseEntry, field: String = "daily_dose_mg", highDoseReason: String?
+    ) throws(InvalidValue) {
         guard dailyDoseMg > 0, dailyDoseMg.isFinite else {
             throw InvalidValue(field: field, message: "a daily dose must be above 0 mg", accepted: [])
         }
         if let maximum = entry.maximumDailyDoseMg, dailyDoseMg > maximum,
-           (highDoseReason ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            (highDoseReason ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        {
             throw InvalidValue(
                 field: field,
-                message: "\(format(dailyDoseMg)) mg a day is above the dose table's maximum for \(entry.drug) (\(format(maximum)) mg); "
+                message:
+                    "\(format(dailyDoseMg)) mg a day is above the dose table's maximum for \(entry.drug) (\(format(maximum)) mg); "
                     + "to record it anyway, set confirm_high_dose with a reason",
                 accepted: ["up to \(format(maximum))"])
         }
@@ -173,8 +180,10 @@ public struct TrialFacts: Sendable, Equatable, Codable {
     /// Psychotherapy sessions attended.
     public var sessions: Int?
 
-    public init(kind: TrialKind, drug: String? = nil, isBilateralECT: Bool = false, doses: [DoseStep] = [],
-                start: Date, stop: Date? = nil, adherence: Double? = nil, outcome: TrialOutcome? = nil, sessions: Int? = nil) {
+    public init(
+        kind: TrialKind, drug: String? = nil, isBilateralECT: Bool = false, doses: [DoseStep] = [],
+        start: Date, stop: Date? = nil, adherence: Double? = nil, outcome: TrialOutcome? = nil, sessions: Int? = nil
+    ) {
         self.kind = kind
         self.drug = drug
         self.isBilateralECT = isBilateralECT
@@ -223,7 +232,9 @@ private let secondsPerWeek = 7.0 * 86_400
 
 extension TrialRules {
     /// Is the trial adequate as of `asOf` (its stop date when it has stopped)?
-    public func adequacy(of trial: TrialFacts, doseTable: DoseTable, asOf: Date) throws(TrialError) -> AdequacyAssessment {
+    public func adequacy(of trial: TrialFacts, doseTable: DoseTable, asOf: Date) throws(TrialError)
+        -> AdequacyAssessment
+    {
         let end = min(trial.stop ?? asOf, asOf)
         let weeksOnTrial = max(0, end.timeIntervalSince(trial.start) / secondsPerWeek)
         var inputs = RuleInputs([("kind", trial.kind.rawValue), ("weeks on trial", format(weeksOnTrial))])
@@ -234,13 +245,16 @@ extension TrialRules {
             inputs.add("sessions", "\(sessions)")
             inputs.add("adequate at", "\(adequatePsychotherapySessions) sessions")
             let adequate = sessions >= adequatePsychotherapySessions
-            return AdequacyAssessment(isAdequate: adequate, weeksAtAdequateDose: weeksOnTrial, drugClass: nil,
-                                      reason: adequate ? "\(sessions) sessions" : "only \(sessions) of \(adequatePsychotherapySessions) sessions",
-                                      inputs: inputs)
+            return AdequacyAssessment(
+                isAdequate: adequate, weeksAtAdequateDose: weeksOnTrial, drugClass: nil,
+                reason: adequate
+                    ? "\(sessions) sessions" : "only \(sessions) of \(adequatePsychotherapySessions) sessions",
+                inputs: inputs)
         case .neuromodulation:
             let adequate = trial.outcome != .intolerance && trial.outcome != .stoppedEarly && trial.stop != nil
-            return AdequacyAssessment(isAdequate: adequate, weeksAtAdequateDose: weeksOnTrial, drugClass: nil,
-                                      reason: adequate ? "course completed" : "course not completed", inputs: inputs)
+            return AdequacyAssessment(
+                isAdequate: adequate, weeksAtAdequateDose: weeksOnTrial, drugClass: nil,
+                reason: adequate ? "course completed" : "course not completed", inputs: inputs)
         case .medication, .augmentation:
             break
         }
@@ -259,13 +273,15 @@ extension TrialRules {
 
         if trial.outcome == .intolerance, weeksOnTrial < earlyIntoleranceWeeks {
             inputs.add("stopped for intolerance before", "\(format(earlyIntoleranceWeeks)) weeks")
-            return AdequacyAssessment(isAdequate: false, weeksAtAdequateDose: weeksAtDose, drugClass: entry.drugClass,
-                                      reason: "stopped for intolerance after \(format(weeksOnTrial)) weeks: recorded, not an adequate trial",
-                                      inputs: inputs)
+            return AdequacyAssessment(
+                isAdequate: false, weeksAtAdequateDose: weeksAtDose, drugClass: entry.drugClass,
+                reason: "stopped for intolerance after \(format(weeksOnTrial)) weeks: recorded, not an adequate trial",
+                inputs: inputs)
         }
         if let adherence = trial.adherence, adherence < minimumAdherence {
-            return AdequacyAssessment(isAdequate: false, weeksAtAdequateDose: weeksAtDose, drugClass: entry.drugClass,
-                                      reason: "not taken as prescribed (adherence \(Int((adherence * 100).rounded()))%)", inputs: inputs)
+            return AdequacyAssessment(
+                isAdequate: false, weeksAtAdequateDose: weeksAtDose, drugClass: entry.drugClass,
+                reason: "not taken as prescribed (adherence \(Int((adherence * 100).rounded()))%)", inputs: inputs)
         }
         let adequate = weeksAtDose >= adequateWeeks - 1e-9
         return AdequacyAssessment(
@@ -288,7 +304,9 @@ extension TrialRules {
 
     /// The trial's outcome from scores, when the clinician has not recorded one: the drop from
     /// the score before the trial to the score after it.
-    public func derivedOutcome(before: Score, after: Score, responseRules: ResponseRules = ResponseRules()) throws(MeasurementError) -> TrialOutcome {
+    public func derivedOutcome(before: Score, after: Score, responseRules: ResponseRules = ResponseRules())
+        throws(MeasurementError) -> TrialOutcome
+    {
         switch try responseRules.assess(baseline: before, latest: after).category {
         case .remission, .response: .response
         case .partialResponse: .partialResponse

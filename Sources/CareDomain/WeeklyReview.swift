@@ -88,8 +88,10 @@ public struct ReviewFacts: Sendable, Equatable {
         /// When its outcome was last recorded (a failure counts from then).
         public var updatedAt: Date
 
-        public init(kind: TrialKind, name: String, outcome: String? = nil, isFailed: Bool = false, drugClass: DrugClass? = nil,
-                    isBilateralECT: Bool = false, startedOn: Date, stoppedOn: Date? = nil, updatedAt: Date) {
+        public init(
+            kind: TrialKind, name: String, outcome: String? = nil, isFailed: Bool = false, drugClass: DrugClass? = nil,
+            isBilateralECT: Bool = false, startedOn: Date, stoppedOn: Date? = nil, updatedAt: Date
+        ) {
             self.kind = kind
             self.name = name
             self.outcome = outcome
@@ -136,10 +138,12 @@ public struct ReviewFacts: Sendable, Equatable {
     /// The latest score or non-psychotherapy note.
     public var lastContact: Date?
 
-    public init(enrolledOn: Date, episodeStart: Date? = nil, status: PatientStatus = .active, psychoticFeatures: Bool = false,
-                baseline: DatedScore? = nil, latest: DatedScore? = nil, safetySignalThisWeek: Bool = false,
-                unacknowledgedSafetyHandoff: Bool = false, trials: [Trial] = [], referrals: [Referral] = [],
-                overdueHandoffs: Int = 0, overdueTasks: Int = 0, lastContact: Date? = nil) {
+    public init(
+        enrolledOn: Date, episodeStart: Date? = nil, status: PatientStatus = .active, psychoticFeatures: Bool = false,
+        baseline: DatedScore? = nil, latest: DatedScore? = nil, safetySignalThisWeek: Bool = false,
+        unacknowledgedSafetyHandoff: Bool = false, trials: [Trial] = [], referrals: [Referral] = [],
+        overdueHandoffs: Int = 0, overdueTasks: Int = 0, lastContact: Date? = nil
+    ) {
         self.enrolledOn = enrolledOn
         self.episodeStart = episodeStart ?? enrolledOn
         self.status = status
@@ -196,13 +200,16 @@ public enum WeeklyReview {
 
     /// Whether and why a patient is on this week's review (docs/domain.md, "The weekly case
     /// review"), with the clinical figures the report shows beside the reasons.
-    public static func assess(_ facts: ReviewFacts, window: ReviewWindow, rules: ReviewRules = ReviewRules()) -> ReviewAssessment {
+    public static func assess(_ facts: ReviewFacts, window: ReviewWindow, rules: ReviewRules = ReviewRules())
+        -> ReviewAssessment
+    {
         let asOf = window.asOf
         let weeks = max(0, Int(asOf.timeIntervalSince(facts.enrolledOn) / week))
 
         var response: ResponseAssessment?
         if let baseline = facts.baseline, let latest = facts.latest, latest.takenAt > baseline.takenAt,
-           let first = try? Score(.phq9, total: baseline.total), let last = try? Score(.phq9, total: latest.total) {
+            let first = try? Score(.phq9, total: baseline.total), let last = try? Score(.phq9, total: latest.total)
+        {
             response = try? rules.response.assess(baseline: first, latest: last)
         }
 
@@ -215,11 +222,13 @@ public enum WeeklyReview {
         let becameTRD = trd.isTRD && !rules.trials.trdStatus(failed: failed(before: window.start)).isTRD
         var maudsley: MaudsleyAssessment?
         if let baseline = facts.baseline, let score = try? Score(.phq9, total: baseline.total) {
-            maudsley = Staging.maudsley(MaudsleyFacts(
-                episodeStart: facts.episodeStart, asOf: asOf, severity: MaudsleySeverity.from(score, psychoticFeatures: facts.psychoticFeatures),
-                failedMedications: failedNow.filter { $0.kind == .medication }.count,
-                augmentationUsed: facts.trials.contains { $0.kind == .augmentation },
-                ectUsed: facts.trials.contains { $0.kind == .neuromodulation && $0.isBilateralECT }))
+            maudsley = Staging.maudsley(
+                MaudsleyFacts(
+                    episodeStart: facts.episodeStart, asOf: asOf,
+                    severity: MaudsleySeverity.from(score, psychoticFeatures: facts.psychoticFeatures),
+                    failedMedications: failedNow.filter { $0.kind == .medication }.count,
+                    augmentationUsed: facts.trials.contains { $0.kind == .augmentation },
+                    ectUsed: facts.trials.contains { $0.kind == .neuromodulation && $0.isBilateralECT }))
         }
         let isNew = window.contains(facts.enrolledOn)
 
@@ -231,38 +240,57 @@ public enum WeeklyReview {
         }
         if isNew { reasons.append(.init(kind: .newPatient, text: "enrolled \(day(facts.enrolledOn))")) }
         if weeks >= rules.notImprovingFromWeek, let response, !response.isResponse,
-           let baseline = facts.baseline, let latest = facts.latest {
-            reasons.append(.init(kind: .notImproving, text: """
-                week \(weeks): PHQ-9 \(baseline.total) → \(latest.total), \(percent(response.improvement)) better \
-                (under \(percent(rules.response.responseDrop)))
-                """))
+            let baseline = facts.baseline, let latest = facts.latest
+        {
+            reasons.append(
+                .init(
+                    kind: .notImproving,
+                    text: """
+                        week \(weeks): PHQ-9 \(baseline.total) → \(latest.total), \(percent(response.improvement)) better \
+                        (under \(percent(rules.response.responseDrop)))
+                        """))
         }
         if becameTRD {
-            reasons.append(.init(kind: .newlyTRD, text: "met treatment-resistant depression this week: \(trd.failedTrials) failed adequate trials"))
+            reasons.append(
+                .init(
+                    kind: .newlyTRD,
+                    text: "met treatment-resistant depression this week: \(trd.failedTrials) failed adequate trials"))
         }
         for trial in facts.trials where trial.isFailed && window.contains(trial.updatedAt) {
             reasons.append(.init(kind: .failedTrial, text: "\(trial.name) trial failed (\(trial.outcome ?? "failed"))"))
         }
         for referral in facts.referrals where referral.createdAt >= window.start {
-            reasons.append(.init(kind: .referral, text: "\(referral.kind.uppercased()) referral to \(referral.targetClinic) (\(referral.status))"))
+            reasons.append(
+                .init(
+                    kind: .referral,
+                    text: "\(referral.kind.uppercased()) referral to \(referral.targetClinic) (\(referral.status))"))
         }
         if facts.overdueHandoffs + facts.overdueTasks > 0 {
-            let parts = [facts.overdueHandoffs > 0 ? "\(facts.overdueHandoffs) handoff\(facts.overdueHandoffs == 1 ? "" : "s")" : nil,
-                         facts.overdueTasks > 0 ? "\(facts.overdueTasks) task\(facts.overdueTasks == 1 ? "" : "s")" : nil].compactMap { $0 }
+            let parts = [
+                facts.overdueHandoffs > 0
+                    ? "\(facts.overdueHandoffs) handoff\(facts.overdueHandoffs == 1 ? "" : "s")" : nil,
+                facts.overdueTasks > 0 ? "\(facts.overdueTasks) task\(facts.overdueTasks == 1 ? "" : "s")" : nil,
+            ].compactMap { $0 }
             reasons.append(.init(kind: .overdue, text: parts.joined(separator: " and ") + " overdue"))
         }
         if let last = facts.lastContact, asOf.timeIntervalSince(last) >= rules.noContactAfter {
-            reasons.append(.init(kind: .noContact, text: "no contact for \(Int(asOf.timeIntervalSince(last) / week)) weeks (last \(day(last)))"))
+            reasons.append(
+                .init(
+                    kind: .noContact,
+                    text: "no contact for \(Int(asOf.timeIntervalSince(last) / week)) weeks (last \(day(last)))"))
         } else if facts.lastContact == nil, asOf.timeIntervalSince(facts.enrolledOn) >= rules.noContactAfter {
             reasons.append(.init(kind: .noContact, text: "no contact recorded since enrolment \(weeks) weeks ago"))
         }
         if let response, response.isRemission, facts.status != .relapsePrevention, let latest = facts.latest {
-            reasons.append(.init(kind: .remission, text: "PHQ-9 \(latest.total): in remission, ready for a relapse-prevention plan"))
+            reasons.append(
+                .init(
+                    kind: .remission, text: "PHQ-9 \(latest.total): in remission, ready for a relapse-prevention plan"))
         }
         reasons.sort { $0.kind.rank < $1.kind.rank }
 
         return ReviewAssessment(
-            weeksInTreatment: weeks, response: response, trd: trd, becameTRD: becameTRD, thaseRush: Staging.thaseRush(failed: failedNow),
+            weeksInTreatment: weeks, response: response, trd: trd, becameTRD: becameTRD,
+            thaseRush: Staging.thaseRush(failed: failedNow),
             maudsley: maudsley, currentTrial: facts.trials.last { $0.stoppedOn == nil }, isNew: isNew, reasons: reasons)
     }
 

@@ -12,7 +12,10 @@ extension CareServerCommand {
     struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create teams, members, service accounts and tokens; revoke tokens.",
-            subcommands: [CreateTeam.self, CreateMember.self, CreateServiceAccount.self, CreateToken.self, RevokeToken.self, SeedDemo.self, SeedSynthetic.self]
+            subcommands: [
+                CreateTeam.self, CreateMember.self, CreateServiceAccount.self, CreateToken.self, RevokeToken.self,
+                SeedDemo.self, SeedSynthetic.self,
+            ]
         )
     }
 }
@@ -28,14 +31,17 @@ struct AdminOptions: ParsableArguments {
     func withStore<T: Encodable>(_ body: (CareStore) async throws -> T, text: (T) -> String) async throws {
         let logger = database.makeLogger("carerelay.admin")
         var quiet = logger
-        if database.logLevel == nil, ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil { quiet.logLevel = .warning }
+        if database.logLevel == nil, ProcessInfo.processInfo.environment["LOG_LEVEL"] == nil {
+            quiet.logLevel = .warning
+        }
         let opened = try await database.open(logger: quiet)
         defer { opened.close(logger: quiet) }
         try await opened.migrate(Migrator(migrations: Migration.embedded(), logger: quiet), logger: quiet)
         // Administration is the server's own work (care_service). An operator's own superuser
         // login is fine here: no warning.
-        let pool = PQPool(configuration: try await opened.serverConfigurations(logger: quiet, warnUnsplit: false).service,
-                          options: .init(minimumConnections: 0, maximumConnections: 2), logger: quiet)
+        let pool = PQPool(
+            configuration: try await opened.serverConfigurations(logger: quiet, warnUnsplit: false).service,
+            options: .init(minimumConnections: 0, maximumConnections: 2), logger: quiet)
         do {
             let value = try await body(CareStore(pool: pool, logger: quiet))
             await pool.close()
@@ -72,8 +78,13 @@ struct LowercaseID: Encodable, CustomStringConvertible {
 }
 
 struct CreatedTeam: Encodable { var team_id: LowercaseID; var name: String }
-struct CreatedMember: Encodable { var member_id: LowercaseID; var team_id: LowercaseID; var roles: [String]; var token_id: LowercaseID?; var token: String?; var expires_at: Date? }
-struct CreatedToken: Encodable { var token_id: LowercaseID; var member_id: LowercaseID; var token: String; var expires_at: Date? }
+struct CreatedMember: Encodable {
+    var member_id: LowercaseID; var team_id: LowercaseID; var roles: [String]; var token_id: LowercaseID?;
+    var token: String?; var expires_at: Date?
+}
+struct CreatedToken: Encodable {
+    var token_id: LowercaseID; var member_id: LowercaseID; var token: String; var expires_at: Date?
+}
 struct RevokedToken: Encodable { var token_id: LowercaseID; var revoked: Bool }
 
 extension CareServerCommand.Admin {
@@ -86,60 +97,77 @@ extension CareServerCommand.Admin {
         @OptionGroup var options: AdminOptions
 
         func run() async throws {
-            try await options.withStore({ store in
-                CreatedTeam(team_id: LowercaseID(try await store.createTeam(name: name, by: .system())), name: name)
-            }, text: { "Created team \($0.name): \($0.team_id)" })
+            try await options.withStore(
+                { store in
+                    CreatedTeam(team_id: LowercaseID(try await store.createTeam(name: name, by: .system())), name: name)
+                }, text: { "Created team \($0.name): \($0.team_id)" })
         }
     }
 
     struct CreateMember: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "create-member", abstract: "Create a member with roles on a team, and a token for them.",
-            discussion: "Example: care-server admin create-member --team TEAM_ID --name \"Dr. Rao\" --role psychiatrist --json")
+            discussion:
+                "Example: care-server admin create-member --team TEAM_ID --name \"Dr. Rao\" --role psychiatrist --json")
 
         @Option(help: "The team's id.") var team: UUID
         @Option(help: "The member's display name.") var name: String
         @Option(help: "E-mail address (optional, unique).") var email: String?
-        @Option(help: "A role on the team (repeat for several): psychiatrist, psychologist, social_worker, care_manager, admin, compliance.") var role: [Role]
+        @Option(
+            help:
+                "A role on the team (repeat for several): psychiatrist, psychologist, social_worker, care_manager, admin, compliance."
+        ) var role: [Role]
         @Option(help: "Days until the member's token expires (0: never).") var tokenDays: Int = 90
         @Flag(help: "Do not issue a token.") var noToken = false
         @OptionGroup var options: AdminOptions
 
         func validate() throws {
             if role.isEmpty { throw ValidationError("give at least one --role") }
-            if role.contains(.integration) { throw ValidationError("integration is for service accounts: use create-service-account") }
+            if role.contains(.integration) {
+                throw ValidationError("integration is for service accounts: use create-service-account")
+            }
             if tokenDays < 0 { throw ValidationError("--token-days cannot be negative") }
         }
 
         func run() async throws {
-            try await options.withStore({ store in
-                let member: UUID
-                var token: IssuedToken?
-                if noToken {
-                    member = try await store.createMember(displayName: name, email: email, teamID: team, roles: role, by: .system())
-                } else {
-                    // The member and their token commit together.
-                    let created = try await store.createMemberWithToken(displayName: name, email: email, teamID: team, roles: role,
-                                                                        tokenName: "created with the member", expiresAt: expiry(days: tokenDays), by: .system())
-                    member = created.memberID
-                    token = created.token
-                }
-                return CreatedMember(member_id: LowercaseID(member), team_id: LowercaseID(team), roles: role.map(\.rawValue), token_id: token.map { LowercaseID($0.id) }, token: token?.token, expires_at: token?.expiresAt)
-            }, text: { created in
-                "Created member \(name): \(created.member_id)"
-                    + (created.token.map { "\nToken (shown once): \($0)" } ?? "")
-            })
+            try await options.withStore(
+                { store in
+                    let member: UUID
+                    var token: IssuedToken?
+                    if noToken {
+                        member = try await store.createMember(
+                            displayName: name, email: email, teamID: team, roles: role, by: .system())
+                    } else {
+                        // The member and their token commit together.
+                        let created = try await store.createMemberWithToken(
+                            displayName: name, email: email, teamID: team, roles: role,
+                            tokenName: "created with the member", expiresAt: expiry(days: tokenDays), by: .system())
+                        member = created.memberID
+                        token = created.token
+                    }
+                    return CreatedMember(
+                        member_id: LowercaseID(member), team_id: LowercaseID(team), roles: role.map(\.rawValue),
+                        token_id: token.map { LowercaseID($0.id) }, token: token?.token, expires_at: token?.expiresAt)
+                },
+                text: { created in
+                    "Created member \(name): \(created.member_id)"
+                        + (created.token.map { "\nToken (shown once): \($0)" } ?? "")
+                })
         }
     }
 
     struct CreateServiceAccount: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "create-service-account", abstract: "Create a service account for an integration, with a scoped token.",
-            discussion: "Example: care-server admin create-service-account --team TEAM_ID --name EHR --scope events:read --scope patients:read --json")
+            commandName: "create-service-account",
+            abstract: "Create a service account for an integration, with a scoped token.",
+            discussion:
+                "Example: care-server admin create-service-account --team TEAM_ID --name EHR --scope events:read --scope patients:read --json"
+        )
 
         @Option(help: "The team whose patients it may reach.") var team: UUID
         @Option(help: "The integration's name.") var name: String
-        @Option(help: "A scope (repeat): patients:read, patients:write, events:read, webhooks:manage.") var scope: [Scope]
+        @Option(help: "A scope (repeat): patients:read, patients:write, events:read, webhooks:manage.") var scope:
+            [Scope]
         @Option(help: "Days until the token expires (0: never).") var tokenDays: Int = 365
         @OptionGroup var options: AdminOptions
 
@@ -148,11 +176,16 @@ extension CareServerCommand.Admin {
         }
 
         func run() async throws {
-            try await options.withStore({ store in
-                let member = try await store.createMember(displayName: name, teamID: team, roles: [.integration], isServiceAccount: true, by: .system())
-                let token = try await store.issueToken(memberID: member, name: name, scopes: scope, expiresAt: expiry(days: tokenDays), by: .system())
-                return CreatedMember(member_id: LowercaseID(member), team_id: LowercaseID(team), roles: [Role.integration.rawValue], token_id: LowercaseID(token.id), token: token.token, expires_at: token.expiresAt)
-            }, text: { "Created service account \(name): \($0.member_id)\nToken (shown once): \($0.token ?? "")" })
+            try await options.withStore(
+                { store in
+                    let member = try await store.createMember(
+                        displayName: name, teamID: team, roles: [.integration], isServiceAccount: true, by: .system())
+                    let token = try await store.issueToken(
+                        memberID: member, name: name, scopes: scope, expiresAt: expiry(days: tokenDays), by: .system())
+                    return CreatedMember(
+                        member_id: LowercaseID(member), team_id: LowercaseID(team), roles: [Role.integration.rawValue],
+                        token_id: LowercaseID(token.id), token: token.token, expires_at: token.expiresAt)
+                }, text: { "Created service account \(name): \($0.member_id)\nToken (shown once): \($0.token ?? "")" })
         }
     }
 
@@ -169,10 +202,14 @@ extension CareServerCommand.Admin {
 
         func run() async throws {
             guard days >= 0 else { throw ValidationError("--days cannot be negative") }
-            try await options.withStore({ store in
-                let token = try await store.issueToken(memberID: member, name: name, scopes: scope, expiresAt: expiry(days: days), by: .system())
-                return CreatedToken(token_id: LowercaseID(token.id), member_id: LowercaseID(member), token: token.token, expires_at: token.expiresAt)
-            }, text: { "Token \($0.token_id) (shown once): \($0.token)" })
+            try await options.withStore(
+                { store in
+                    let token = try await store.issueToken(
+                        memberID: member, name: name, scopes: scope, expiresAt: expiry(days: days), by: .system())
+                    return CreatedToken(
+                        token_id: LowercaseID(token.id), member_id: LowercaseID(member), token: token.token,
+                        expires_at: token.expiresAt)
+                }, text: { "Token \($0.token_id) (shown once): \($0.token)" })
         }
     }
 
@@ -185,10 +222,11 @@ extension CareServerCommand.Admin {
         @OptionGroup var options: AdminOptions
 
         func run() async throws {
-            try await options.withStore({ store in
-                try await store.revokeToken(tokenID, by: .system())
-                return RevokedToken(token_id: LowercaseID(tokenID), revoked: true)
-            }, text: { "Revoked token \($0.token_id)" })
+            try await options.withStore(
+                { store in
+                    try await store.revokeToken(tokenID, by: .system())
+                    return RevokedToken(token_id: LowercaseID(tokenID), revoked: true)
+                }, text: { "Revoked token \($0.token_id)" })
         }
     }
 }

@@ -27,24 +27,32 @@ public struct CareServerCommand: AsyncParsableCommand {
 
 /// Where the database is: DATABASE_URL, or the embedded private cluster.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: ArgumentHelp(
-        "libpq URL or connection string of an existing PostgreSQL (default: $DATABASE_URL; without either, a private embedded cluster).",
-        valueName: "url"))
+    @Option(
+        name: .customLong("database-url"),
+        help: ArgumentHelp(
+            "libpq URL or connection string of an existing PostgreSQL (default: $DATABASE_URL; without either, a private embedded cluster).",
+            valueName: "url"))
     var databaseURL: String?
 
-    @Option(name: .customLong("service-database-url"), help: ArgumentHelp(
-        "libpq URL of the login for the server's own work, care_service (default: $SERVICE_DATABASE_URL, else the database URL; the embedded cluster uses care_service).",
-        valueName: "url"))
+    @Option(
+        name: .customLong("service-database-url"),
+        help: ArgumentHelp(
+            "libpq URL of the login for the server's own work, care_service (default: $SERVICE_DATABASE_URL, else the database URL; the embedded cluster uses care_service).",
+            valueName: "url"))
     var serviceDatabaseURL: String?
 
-    @Option(name: .customLong("migration-database-url"), help: ArgumentHelp(
-        "libpq URL of the schema owner's login, for migrations (default: $MIGRATION_DATABASE_URL, else the database URL; the embedded cluster uses care_owner).",
-        valueName: "url"))
+    @Option(
+        name: .customLong("migration-database-url"),
+        help: ArgumentHelp(
+            "libpq URL of the schema owner's login, for migrations (default: $MIGRATION_DATABASE_URL, else the database URL; the embedded cluster uses care_owner).",
+            valueName: "url"))
     var migrationDatabaseURL: String?
 
-    @Option(name: .customLong("data-dir"), help: ArgumentHelp(
-        "Directory of the embedded PostgreSQL cluster (default: $CARE_DATA_DIR, else ~/.local/share/carerelay/postgres, or /var/lib/carerelay/postgres as root).",
-        valueName: "path"))
+    @Option(
+        name: .customLong("data-dir"),
+        help: ArgumentHelp(
+            "Directory of the embedded PostgreSQL cluster (default: $CARE_DATA_DIR, else ~/.local/share/carerelay/postgres, or /var/lib/carerelay/postgres as root).",
+            valueName: "path"))
     var dataDirectory: String?
 
     @Option(help: "Most database connections the server opens.")
@@ -65,23 +73,33 @@ struct DatabaseOptions: ParsableArguments {
     func open(logger: Logger) async throws -> OpenDatabase {
         let environment = ProcessInfo.processInfo.environment
         if let url = databaseURL ?? environment["DATABASE_URL"], !url.isEmpty {
-            let migrationURL = [migrationDatabaseURL, environment["MIGRATION_DATABASE_URL"]].compactMap { $0 }.first { !$0.isEmpty } ?? url
-            let serviceURL = [serviceDatabaseURL, environment["SERVICE_DATABASE_URL"]].compactMap { $0 }.first { !$0.isEmpty }
-            return OpenDatabase(configuration: PQConfiguration(url), serviceConfiguration: serviceURL.map { PQConfiguration($0) },
-                                migrationConfiguration: PQConfiguration(migrationURL), embedded: nil, startedHere: false)
+            let migrationURL =
+                [migrationDatabaseURL, environment["MIGRATION_DATABASE_URL"]].compactMap { $0 }.first { !$0.isEmpty }
+                ?? url
+            let serviceURL = [serviceDatabaseURL, environment["SERVICE_DATABASE_URL"]].compactMap { $0 }.first {
+                !$0.isEmpty
+            }
+            return OpenDatabase(
+                configuration: PQConfiguration(url), serviceConfiguration: serviceURL.map { PQConfiguration($0) },
+                migrationConfiguration: PQConfiguration(migrationURL), embedded: nil, startedHere: false)
         }
-        let directory = dataDirectory ?? environment["CARE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? LocalPostgres.defaultDirectory()
+        let directory =
+            dataDirectory ?? environment["CARE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? LocalPostgres.defaultDirectory()
         let cluster = try LocalPostgres(directory: directory, logger: logger)
         let started = try await cluster.startOffPool()
         // Requests log in as care_server, the server's own work as care_service, migrations as
         // care_owner (docs/operations.md, "Database roles"). The superuser only sets them up.
         let socket = { (user: String) in
-            PQConfiguration.unixSocket(directory: cluster.socketDirectory, port: cluster.port, database: Self.embeddedDatabase, user: user)
+            PQConfiguration.unixSocket(
+                directory: cluster.socketDirectory, port: cluster.port, database: Self.embeddedDatabase, user: user)
         }
-        let opened = OpenDatabase(configuration: socket(DatabaseRoles.server), serviceConfiguration: socket(DatabaseRoles.service),
-                                  migrationConfiguration: socket(DatabaseRoles.owner), embedded: cluster, startedHere: started, split: true)
+        let opened = OpenDatabase(
+            configuration: socket(DatabaseRoles.server), serviceConfiguration: socket(DatabaseRoles.service),
+            migrationConfiguration: socket(DatabaseRoles.owner), embedded: cluster, startedHere: started, split: true)
         do {
-            let admin = try await PQConnection.connect(PQConfiguration(cluster.conninfo(database: "postgres")), logger: logger)
+            let admin = try await PQConnection.connect(
+                PQConfiguration(cluster.conninfo(database: "postgres")), logger: logger)
             // Released when `admin` closes, whatever happens.
             try await admin.query("SELECT pg_advisory_lock(\(DatabaseRoles.bootstrapLock))")
             let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = \(Self.embeddedDatabase)")
@@ -94,7 +112,8 @@ struct DatabaseOptions: ParsableArguments {
             }
             do {
                 try await DatabaseRoles.bootstrap(admin, database: Self.embeddedDatabase)
-                let inside = try await PQConnection.connect(PQConfiguration(cluster.conninfo(database: Self.embeddedDatabase)), logger: logger)
+                let inside = try await PQConnection.connect(
+                    PQConfiguration(cluster.conninfo(database: Self.embeddedDatabase)), logger: logger)
                 defer { Task { await inside.close() } }
                 try await DatabaseRoles.giveObjectsToOwner(inside)
             } catch {
@@ -129,7 +148,9 @@ struct OpenDatabase {
     /// Applies pending migrations as the schema owner; returns those applied.
     @discardableResult
     func migrate(_ migrator: Migrator, logger: Logger) async throws -> [Int] {
-        let pool = PQPool(configuration: migrationConfiguration, options: .init(minimumConnections: 0, maximumConnections: 1), logger: logger)
+        let pool = PQPool(
+            configuration: migrationConfiguration, options: .init(minimumConnections: 0, maximumConnections: 1),
+            logger: logger)
         do {
             let applied = try await migrator.migrate(pool)
             await pool.close()
@@ -148,7 +169,9 @@ struct OpenDatabase {
     ///   become care_app), with a notice that requests could become care_service too;
     /// - a superuser or the schema owner: runs as itself, with a warning;
     /// - anything else cannot work and is refused here, in words.
-    func serverConfigurations(logger: Logger, warnUnsplit: Bool = true) async throws -> (requests: PQConfiguration, service: PQConfiguration) {
+    func serverConfigurations(logger: Logger, warnUnsplit: Bool = true) async throws -> (
+        requests: PQConfiguration, service: PQConfiguration
+    ) {
         if split, let serviceConfiguration { return (configuration, serviceConfiguration) }
         func check(_ configuration: PQConfiguration) async throws -> DatabaseRoles.LoginCheck {
             let connection = try await PQConnection.connect(configuration, logger: logger)
@@ -158,7 +181,8 @@ struct OpenDatabase {
         func unsplit(_ login: DatabaseRoles.LoginCheck) -> Bool {
             guard login.isSuperuser || login.ownsTables else { return false }
             if warnUnsplit {
-                logger.warning("""
+                logger.warning(
+                    """
                     care-server is logged in as \(login.login), \(login.isSuperuser ? "a superuser" : "the owner of the tables"): \
                     a request that got past a check could change the schema; log in as care_server and care_service \
                     (docs/operations.md, "Database roles")
@@ -169,18 +193,22 @@ struct OpenDatabase {
         let requests = try await check(configuration)
         if unsplit(requests) { return (configuration, serviceConfiguration ?? configuration) }
         guard requests.canBecomeApp else {
-            throw ServerError("the login \(requests.login) cannot become care_app: GRANT care_app TO \(quoteIdentifier(requests.login)); (docs/operations.md, \"Database roles\")")
+            throw ServerError(
+                "the login \(requests.login) cannot become care_app: GRANT care_app TO \(quoteIdentifier(requests.login)); (docs/operations.md, \"Database roles\")"
+            )
         }
         guard let serviceConfiguration else {
             guard requests.canBecomeService else {
-                throw ServerError("""
+                throw ServerError(
+                    """
                     the login \(requests.login) cannot do the server's own work: give it a login of its own with \
                     --service-database-url (care_service), or GRANT care_service TO \(quoteIdentifier(requests.login)); \
                     (docs/operations.md, "Database roles")
                     """)
             }
             if warnUnsplit {
-                logger.notice("""
+                logger.notice(
+                    """
                     one login (\(requests.login)) for requests and the server's own work: a request could become care_service; \
                     give the server's work a login of its own with --service-database-url (docs/operations.md, "Database roles")
                     """)
@@ -193,7 +221,9 @@ struct OpenDatabase {
         if unsplit(service) { return (configuration, serviceConfiguration) }
         if service.login == DatabaseRoles.service { return (configuration, serviceConfiguration) }
         guard service.canBecomeService else {
-            throw ServerError("the service login \(service.login) cannot become care_service: GRANT care_service TO \(quoteIdentifier(service.login)); (docs/operations.md, \"Database roles\")")
+            throw ServerError(
+                "the service login \(service.login) cannot become care_service: GRANT care_service TO \(quoteIdentifier(service.login)); (docs/operations.md, \"Database roles\")"
+            )
         }
         var working = serviceConfiguration
         working.role = DatabaseRoles.service
@@ -231,21 +261,33 @@ extension CareServerCommand {
         @Flag(help: "Do not apply pending migrations at start (they must already be applied).")
         var noMigrate = false
 
-        @Option(name: .customLong("head-timeout"), help: "Seconds a client has to send a request's headers (or to start one on an open connection).")
+        @Option(
+            name: .customLong("head-timeout"),
+            help: "Seconds a client has to send a request's headers (or to start one on an open connection).")
         var headTimeout = 30
 
-        @Option(name: .customLong("body-timeout"), help: "Seconds a client has to send a request's body once its headers are in.")
+        @Option(
+            name: .customLong("body-timeout"),
+            help: "Seconds a client has to send a request's body once its headers are in.")
         var bodyTimeout = 60
 
-        @Option(name: .customLong("auth-failures-per-token"), help: "Failed authentications a token may have in a minute before 429.")
+        @Option(
+            name: .customLong("auth-failures-per-token"),
+            help: "Failed authentications a token may have in a minute before 429.")
         var authFailuresPerToken = 10
 
-        @Option(name: .customLong("auth-failures-per-address"), help: "Failed authentications an address (not loopback) may have in a minute before 429.")
+        @Option(
+            name: .customLong("auth-failures-per-address"),
+            help: "Failed authentications an address (not loopback) may have in a minute before 429.")
         var authFailuresPerAddress = 30
 
         func validate() throws {
-            guard headTimeout > 0, bodyTimeout > 0 else { throw ValidationError("--head-timeout and --body-timeout must be above 0") }
-            guard authFailuresPerToken > 0, authFailuresPerAddress > 0 else { throw ValidationError("the --auth-failures-per-* limits must be above 0") }
+            guard headTimeout > 0, bodyTimeout > 0 else {
+                throw ValidationError("--head-timeout and --body-timeout must be above 0")
+            }
+            guard authFailuresPerToken > 0, authFailuresPerAddress > 0 else {
+                throw ValidationError("the --auth-failures-per-* limits must be above 0")
+            }
         }
 
         @OptionGroup(title: "Webhooks") var webhooks: WebhookOptions
@@ -280,18 +322,28 @@ extension CareServerCommand {
                 logger: database.makeLogger("carerelay.pq.requests")
             )
             let metrics = CareMetrics()
-            let store = CareStore(pool: pool, requestPool: requestPool, logger: logger, metrics: metrics.factory, cacheReferenceData: true)
+            let store = CareStore(
+                pool: pool, requestPool: requestPool, logger: logger, metrics: metrics.factory, cacheReferenceData: true
+            )
             let escalation = EscalationService(store: store, interval: .seconds(60), logger: logger)
             let referenceWatcher = ReferenceDataWatcher(store: store, logger: logger)
             let settings = try webhooks.settings()
             let feedSignal = ChangeSignal()
-            var services: [any Service] = [pool, requestPool, referenceWatcher, escalation, FeedListener(pool: pool, signal: feedSignal, logger: logger)]
+            var services: [any Service] = [
+                pool, requestPool, referenceWatcher, escalation,
+                FeedListener(pool: pool, signal: feedSignal, logger: logger),
+            ]
             if !webhooks.noWebhookDelivery {
-                services.append(WebhookDispatcher(store: store, settings: settings, logger: database.makeLogger("carerelay.webhooks"), metrics: metrics.factory))
+                services.append(
+                    WebhookDispatcher(
+                        store: store, settings: settings, logger: database.makeLogger("carerelay.webhooks"),
+                        metrics: metrics.factory))
             }
-            var dependencies = CareAPIDependencies(store: store, migrator: migrator, metrics: metrics, feedSignal: feedSignal,
-                                                   webhookDestinations: settings.destinations)
-            dependencies.authFailures = AuthFailureLimiter(limits: .init(perToken: authFailuresPerToken, perAddress: authFailuresPerAddress))
+            var dependencies = CareAPIDependencies(
+                store: store, migrator: migrator, metrics: metrics, feedSignal: feedSignal,
+                webhookDestinations: settings.destinations)
+            dependencies.authFailures = AuthFailureLimiter(
+                limits: .init(perToken: authFailuresPerToken, perAddress: authFailuresPerAddress))
             let app = buildApplication(
                 dependencies,
                 host: host, port: port, services: services,
@@ -325,7 +377,9 @@ extension CareServerCommand {
             let logger = database.makeLogger("carerelay.migrate")
             let opened = try await database.open(logger: logger)
             defer { opened.close(logger: logger) }
-            let pool = PQPool(configuration: opened.migrationConfiguration, options: .init(minimumConnections: 0, maximumConnections: 1), logger: logger)
+            let pool = PQPool(
+                configuration: opened.migrationConfiguration,
+                options: .init(minimumConnections: 0, maximumConnections: 1), logger: logger)
             defer { Task { await pool.close() } }
             let migrator = try Migrator(migrations: Migration.embedded(), logger: logger)
             do {
@@ -337,7 +391,9 @@ extension CareServerCommand {
                     }
                 } else {
                     let applied = try await migrator.migrate(pool)
-                    print(applied.isEmpty ? "Schema is current; nothing to apply." : "Applied \(applied.count) migration(s).")
+                    print(
+                        applied.isEmpty
+                            ? "Schema is current; nothing to apply." : "Applied \(applied.count) migration(s).")
                 }
             } catch {
                 throw ServerError("\(error)")
@@ -349,8 +405,11 @@ extension CareServerCommand {
 
 /// How this server sends webhooks.
 struct WebhookOptions: ParsableArguments {
-    @Option(name: .customLong("webhook-allow-network"),
-            help: "Let webhooks go to this private, loopback or link-local network (CIDR, e.g. 127.0.0.0/8); repeat for more. By default only public addresses are allowed.")
+    @Option(
+        name: .customLong("webhook-allow-network"),
+        help:
+            "Let webhooks go to this private, loopback or link-local network (CIDR, e.g. 127.0.0.0/8); repeat for more. By default only public addresses are allowed."
+    )
     var allowNetworks: [String] = []
 
     @Option(name: .customLong("webhook-timeout"), help: "Seconds a receiver has to answer one attempt.")
@@ -359,26 +418,38 @@ struct WebhookOptions: ParsableArguments {
     @Option(name: .customLong("webhook-max-attempts"), help: "Attempts before a delivery is dead.")
     var maxAttempts = 12
 
-    @Option(name: .customLong("webhook-retry-base"), help: "Seconds before the first retry; the wait doubles (with jitter) up to 6 hours.")
+    @Option(
+        name: .customLong("webhook-retry-base"),
+        help: "Seconds before the first retry; the wait doubles (with jitter) up to 6 hours.")
     var retryBase: Double = 30
 
-    @Option(name: .customLong("webhook-lease"), help: "Seconds a claimed delivery stays with this server before another may take it (more than the timeout).")
+    @Option(
+        name: .customLong("webhook-lease"),
+        help: "Seconds a claimed delivery stays with this server before another may take it (more than the timeout).")
     var lease: Double = 60
 
-    @Flag(name: .customLong("no-webhook-delivery"), help: "Do not send webhooks from this server (others on the same database do).")
+    @Flag(
+        name: .customLong("no-webhook-delivery"),
+        help: "Do not send webhooks from this server (others on the same database do).")
     var noWebhookDelivery = false
 
     func settings() throws -> WebhookSettings {
         var settings = WebhookSettings()
         var networks: [IPNetwork] = []
         for text in allowNetworks {
-            guard let network = IPNetwork(text) else { throw ServerError("--webhook-allow-network: '\(text)' is not a network such as 127.0.0.0/8 or ::1/128") }
+            guard let network = IPNetwork(text) else {
+                throw ServerError("--webhook-allow-network: '\(text)' is not a network such as 127.0.0.0/8 or ::1/128")
+            }
             networks.append(network)
         }
         settings.destinations = DestinationPolicy(allowedNetworks: networks)
         guard timeout > 0, timeout <= 300 else { throw ServerError("--webhook-timeout must be from 0 to 300 seconds") }
-        guard maxAttempts >= 1, maxAttempts <= 50 else { throw ServerError("--webhook-max-attempts must be from 1 to 50") }
-        guard retryBase > 0, retryBase <= 86400 else { throw ServerError("--webhook-retry-base must be from 0 to 86400 seconds") }
+        guard maxAttempts >= 1, maxAttempts <= 50 else {
+            throw ServerError("--webhook-max-attempts must be from 1 to 50")
+        }
+        guard retryBase > 0, retryBase <= 86400 else {
+            throw ServerError("--webhook-retry-base must be from 0 to 86400 seconds")
+        }
         guard lease > timeout else { throw ServerError("--webhook-lease must be longer than --webhook-timeout") }
         settings.timeout = .milliseconds(Int64(timeout * 1000))
         settings.maxAttempts = maxAttempts

@@ -5,7 +5,9 @@ import Foundation
 import PQ
 
 struct DemoMember: Encodable { var name: String; var role: String; var member_id: LowercaseID; var token: String }
-struct SeededDemo: Encodable { var team_id: LowercaseID; var created: Bool; var members: [DemoMember]; var patients: [LowercaseID] }
+struct SeededDemo: Encodable {
+    var team_id: LowercaseID; var created: Bool; var members: [DemoMember]; var patients: [LowercaseID]
+}
 
 extension CareServerCommand.Admin {
     /// A demo team to try CareRelay with: four clinicians, five patients with a few months of
@@ -13,7 +15,8 @@ extension CareServerCommand.Admin {
     /// and issues fresh tokens.
     struct SeedDemo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "seed-demo", abstract: "Create (once) a demo team with patients, and print fresh tokens for its clinicians.",
+            commandName: "seed-demo",
+            abstract: "Create (once) a demo team with patients, and print fresh tokens for its clinicians.",
             discussion: "Example: care-server admin seed-demo --port 8080")
 
         @Option(help: "The port the server will listen on (for the examples printed).") var port: Int = 8080
@@ -32,29 +35,38 @@ extension CareServerCommand.Admin {
         func run() async throws {
             guard tokenDays > 0 else { throw ValidationError("--token-days must be at least 1") }
             let port = port
-            try await options.withStore({ store in
-                try await Self.seed(store, tokenDays: tokenDays)
-            }, text: { seeded in
-                var lines = [seeded.created ? "Seeded the demo team (\(seeded.team_id))." : "The demo team (\(seeded.team_id)) is already there; fresh tokens:"]
-                for member in seeded.members {
-                    lines.append("  \(member.role.padding(toLength: 14, withPad: " ", startingAt: 0)) \(member.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(member.token)")
-                }
-                let psychiatrist = seeded.members.first { $0.role == Role.psychiatrist.rawValue }?.token ?? "crt_..."
-                let integration = seeded.members.first { $0.role == Role.integration.rawValue }?.token ?? "crt_..."
-                let patient = seeded.patients.first.map(\.description) ?? "PATIENT_ID"
-                lines += [
-                    "Try it (tokens expire in \(tokenDays) days; run seed-demo again for new ones):",
-                    "  curl -s http://127.0.0.1:\(port)/v1/tasks -H 'Authorization: Bearer \(psychiatrist)'",
-                    "  curl -s http://127.0.0.1:\(port)/v1/patients/\(patient) -H 'Authorization: Bearer \(psychiatrist)'",
-                    "  CARE_SERVER=http://127.0.0.1:\(port) CARE_TOKEN=\(psychiatrist) .build/debug/care queue",
-                    "Integrations (the service account's token): the event feed, waiting up to 30 s for news, and a webhook:",
-                    "  curl -s 'http://127.0.0.1:\(port)/v1/events?wait=30' -H 'Authorization: Bearer \(integration)'",
-                    "  curl -s http://127.0.0.1:\(port)/v1/webhooks -H 'Authorization: Bearer \(integration)' -H 'Content-Type: application/json' \\",
-                    "       -d '{\"url\": \"http://127.0.0.1:9999/hook\", \"event_types\": [\"handoff.created\", \"trial.failed\"]}'",
-                    "The API is described at http://127.0.0.1:\(port)/openapi.json.",
-                ]
-                return lines.joined(separator: "\n")
-            })
+            try await options.withStore(
+                { store in
+                    try await Self.seed(store, tokenDays: tokenDays)
+                },
+                text: { seeded in
+                    var lines = [
+                        seeded.created
+                            ? "Seeded the demo team (\(seeded.team_id))."
+                            : "The demo team (\(seeded.team_id)) is already there; fresh tokens:"
+                    ]
+                    for member in seeded.members {
+                        lines.append(
+                            "  \(member.role.padding(toLength: 14, withPad: " ", startingAt: 0)) \(member.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(member.token)"
+                        )
+                    }
+                    let psychiatrist =
+                        seeded.members.first { $0.role == Role.psychiatrist.rawValue }?.token ?? "crt_..."
+                    let integration = seeded.members.first { $0.role == Role.integration.rawValue }?.token ?? "crt_..."
+                    let patient = seeded.patients.first.map(\.description) ?? "PATIENT_ID"
+                    lines += [
+                        "Try it (tokens expire in \(tokenDays) days; run seed-demo again for new ones):",
+                        "  curl -s http://127.0.0.1:\(port)/v1/tasks -H 'Authorization: Bearer \(psychiatrist)'",
+                        "  curl -s http://127.0.0.1:\(port)/v1/patients/\(patient) -H 'Authorization: Bearer \(psychiatrist)'",
+                        "  CARE_SERVER=http://127.0.0.1:\(port) CARE_TOKEN=\(psychiatrist) .build/debug/care queue",
+                        "Integrations (the service account's token): the event feed, waiting up to 30 s for news, and a webhook:",
+                        "  curl -s 'http://127.0.0.1:\(port)/v1/events?wait=30' -H 'Authorization: Bearer \(integration)'",
+                        "  curl -s http://127.0.0.1:\(port)/v1/webhooks -H 'Authorization: Bearer \(integration)' -H 'Content-Type: application/json' \\",
+                        "       -d '{\"url\": \"http://127.0.0.1:9999/hook\", \"event_types\": [\"handoff.created\", \"trial.failed\"]}'",
+                        "The API is described at http://127.0.0.1:\(port)/openapi.json.",
+                    ]
+                    return lines.joined(separator: "\n")
+                })
         }
 
         static func seed(_ store: CareStore, tokenDays: Int) async throws -> SeededDemo {
@@ -67,77 +79,137 @@ extension CareServerCommand.Admin {
                 team = try row.decode(UUID.self, at: 0)
                 for person in people {
                     let id = try await store.pool.query("SELECT id FROM members WHERE email = \(person.email)")
-                    guard let row = id.firstRow else { throw ServerError("the demo team lacks \(person.name); remove the team or seed another database") }
+                    guard let row = id.firstRow else {
+                        throw ServerError(
+                            "the demo team lacks \(person.name); remove the team or seed another database")
+                    }
                     memberIDs.append(try row.decode(UUID.self, at: 0))
                 }
-                patients = try await store.pool.query("SELECT id FROM patients WHERE team_id = \(team) ORDER BY display_name").column(UUID.self)
+                patients = try await store.pool.query(
+                    "SELECT id FROM patients WHERE team_id = \(team) ORDER BY display_name"
+                ).column(UUID.self)
             } else {
                 created = true
                 team = try await store.createTeam(name: teamName, by: .system())
                 for person in people {
-                    memberIDs.append(try await store.createMember(displayName: person.name, email: person.email, teamID: team, roles: [person.role], by: .system()))
+                    memberIDs.append(
+                        try await store.createMember(
+                            displayName: person.name, email: person.email, teamID: team, roles: [person.role],
+                            by: .system()))
                 }
-                patients = try await seedPatients(store, team: team, psychiatrist: memberIDs[0], psychologist: memberIDs[1], socialWorker: memberIDs[2])
+                patients = try await seedPatients(
+                    store, team: team, psychiatrist: memberIDs[0], psychologist: memberIDs[1],
+                    socialWorker: memberIDs[2])
             }
             var members: [DemoMember] = []
             for (person, id) in zip(people, memberIDs) {
-                let token = try await store.issueToken(memberID: id, name: "demo", expiresAt: expiry(days: tokenDays), by: .system())
-                members.append(DemoMember(name: person.name, role: person.role.rawValue, member_id: LowercaseID(id), token: token.token))
+                let token = try await store.issueToken(
+                    memberID: id, name: "demo", expiresAt: expiry(days: tokenDays), by: .system())
+                members.append(
+                    DemoMember(
+                        name: person.name, role: person.role.rawValue, member_id: LowercaseID(id), token: token.token))
             }
             // A service account for trying the feed and webhooks (added to a demo team seeded
             // before it existed, too).
             let integration: UUID
-            if let row = try await store.pool.query("SELECT id FROM members WHERE email = \(integrationEmail)").firstRow {
+            if let row = try await store.pool.query("SELECT id FROM members WHERE email = \(integrationEmail)").firstRow
+            {
                 integration = try row.decode(UUID.self, at: 0)
             } else {
-                integration = try await store.createMember(displayName: "Demo integration", email: integrationEmail, teamID: team, roles: [.integration],
-                                                           isServiceAccount: true, by: .system())
+                integration = try await store.createMember(
+                    displayName: "Demo integration", email: integrationEmail, teamID: team, roles: [.integration],
+                    isServiceAccount: true, by: .system())
             }
-            let integrationToken = try await store.issueToken(memberID: integration, name: "demo", scopes: [.eventsRead, .webhooksManage],
-                                                              expiresAt: expiry(days: tokenDays), by: .system())
-            members.append(DemoMember(name: "Demo integration", role: Role.integration.rawValue, member_id: LowercaseID(integration), token: integrationToken.token))
-            return SeededDemo(team_id: LowercaseID(team), created: created, members: members, patients: patients.map(LowercaseID.init))
+            let integrationToken = try await store.issueToken(
+                memberID: integration, name: "demo", scopes: [.eventsRead, .webhooksManage],
+                expiresAt: expiry(days: tokenDays), by: .system())
+            members.append(
+                DemoMember(
+                    name: "Demo integration", role: Role.integration.rawValue, member_id: LowercaseID(integration),
+                    token: integrationToken.token))
+            return SeededDemo(
+                team_id: LowercaseID(team), created: created, members: members, patients: patients.map(LowercaseID.init)
+            )
         }
 
-        static func seedPatients(_ store: CareStore, team: UUID, psychiatrist: UUID, psychologist: UUID, socialWorker: UUID) async throws -> [UUID] {
+        static func seedPatients(
+            _ store: CareStore, team: UUID, psychiatrist: UUID, psychologist: UUID, socialWorker: UUID
+        ) async throws -> [UUID] {
             let day: Double = 86_400
             let now = Date()
             func ago(_ days: Double) -> Date { now.addingTimeInterval(-days * day) }
             // Ada: two failed antidepressant trials (TRD), referred for TMS.
-            let ada = try await store.createPatient(teamID: team, mrn: "DEMO-1001", displayName: "Ada Lindqvist", enrolledOn: ago(200), by: .system())
+            let ada = try await store.createPatient(
+                teamID: team, mrn: "DEMO-1001", displayName: "Ada Lindqvist", enrolledOn: ago(200), by: .system())
             for (days, total) in [(200.0, 21), (150, 20), (100, 19), (60, 18), (20, 18)] {
-                _ = try await store.recordMeasurement(patientID: ada, score: try Score(.phq9, total: total), takenAt: ago(days), by: .system(actingFor: psychiatrist))
+                _ = try await store.recordMeasurement(
+                    patientID: ada, score: try Score(.phq9, total: total), takenAt: ago(days),
+                    by: .system(actingFor: psychiatrist))
             }
-            let first = try await store.startTrial(patientID: ada, kind: .medication, drug: "sertraline", dailyDoseMg: 150, startedOn: ago(195), by: .system(actingFor: psychiatrist))
-            _ = try await store.recordTrialOutcome(trialID: first, outcome: .nonResponse, stoppedOn: ago(120), adherence: 0.9, by: .system(actingFor: psychiatrist))
-            let second = try await store.startTrial(patientID: ada, kind: .medication, drug: "venlafaxine", dailyDoseMg: 225, startedOn: ago(115), by: .system(actingFor: psychiatrist))
-            _ = try await store.recordTrialOutcome(trialID: second, outcome: .nonResponse, stoppedOn: ago(30), adherence: 0.85, by: .system(actingFor: psychiatrist))
-            _ = try await store.makeReferral(patientID: ada, kind: .tms, targetClinic: "Riverside TMS Centre", note: "Two adequate trials failed", by: .system(actingFor: psychiatrist))
-            _ = try await store.addNote(patientID: ada, kind: .social, body: "Lives alone; no car. Bus pass renewed.", by: .system(actingFor: socialWorker))
+            let first = try await store.startTrial(
+                patientID: ada, kind: .medication, drug: "sertraline", dailyDoseMg: 150, startedOn: ago(195),
+                by: .system(actingFor: psychiatrist))
+            _ = try await store.recordTrialOutcome(
+                trialID: first, outcome: .nonResponse, stoppedOn: ago(120), adherence: 0.9,
+                by: .system(actingFor: psychiatrist))
+            let second = try await store.startTrial(
+                patientID: ada, kind: .medication, drug: "venlafaxine", dailyDoseMg: 225, startedOn: ago(115),
+                by: .system(actingFor: psychiatrist))
+            _ = try await store.recordTrialOutcome(
+                trialID: second, outcome: .nonResponse, stoppedOn: ago(30), adherence: 0.85,
+                by: .system(actingFor: psychiatrist))
+            _ = try await store.makeReferral(
+                patientID: ada, kind: .tms, targetClinic: "Riverside TMS Centre", note: "Two adequate trials failed",
+                by: .system(actingFor: psychiatrist))
+            _ = try await store.addNote(
+                patientID: ada, kind: .social, body: "Lives alone; no car. Bus pass renewed.",
+                by: .system(actingFor: socialWorker))
             // Bruno: responding to escitalopram.
-            let bruno = try await store.createPatient(teamID: team, mrn: "DEMO-1002", displayName: "Bruno Costa", enrolledOn: ago(90), by: .system())
+            let bruno = try await store.createPatient(
+                teamID: team, mrn: "DEMO-1002", displayName: "Bruno Costa", enrolledOn: ago(90), by: .system())
             for (days, total) in [(90.0, 18), (60, 13), (30, 9), (5, 7)] {
-                _ = try await store.recordMeasurement(patientID: bruno, score: try Score(.phq9, total: total), takenAt: ago(days), by: .system(actingFor: psychologist))
+                _ = try await store.recordMeasurement(
+                    patientID: bruno, score: try Score(.phq9, total: total), takenAt: ago(days),
+                    by: .system(actingFor: psychologist))
             }
-            _ = try await store.startTrial(patientID: bruno, kind: .medication, drug: "escitalopram", dailyDoseMg: 15, startedOn: ago(88), by: .system(actingFor: psychiatrist))
-            _ = try await store.addNote(patientID: bruno, kind: .progress, body: "Sleeping better; back at work part time.", by: .system(actingFor: psychologist))
+            _ = try await store.startTrial(
+                patientID: bruno, kind: .medication, drug: "escitalopram", dailyDoseMg: 15, startedOn: ago(88),
+                by: .system(actingFor: psychiatrist))
+            _ = try await store.addNote(
+                patientID: bruno, kind: .progress, body: "Sleeping better; back at work part time.",
+                by: .system(actingFor: psychologist))
             // Chen: a new patient, a safety signal this week.
-            let chen = try await store.createPatient(teamID: team, mrn: "DEMO-1003", displayName: "Chen Wei", enrolledOn: ago(6), by: .system())
-            _ = try await store.recordMeasurement(patientID: chen, score: try Score(.phq9, items: [3, 2, 3, 2, 2, 3, 2, 1, 1]), takenAt: ago(2), by: .system(actingFor: psychologist))
+            let chen = try await store.createPatient(
+                teamID: team, mrn: "DEMO-1003", displayName: "Chen Wei", enrolledOn: ago(6), by: .system())
+            _ = try await store.recordMeasurement(
+                patientID: chen, score: try Score(.phq9, items: [3, 2, 3, 2, 2, 3, 2, 1, 1]), takenAt: ago(2),
+                by: .system(actingFor: psychologist))
             // Dana: in remission, ready for relapse prevention.
-            let dana = try await store.createPatient(teamID: team, mrn: "DEMO-1004", displayName: "Dana Novak", enrolledOn: ago(300), by: .system())
+            let dana = try await store.createPatient(
+                teamID: team, mrn: "DEMO-1004", displayName: "Dana Novak", enrolledOn: ago(300), by: .system())
             for (days, total) in [(300.0, 16), (200, 9), (100, 5), (10, 3)] {
-                _ = try await store.recordMeasurement(patientID: dana, score: try Score(.phq9, total: total), takenAt: ago(days), by: .system(actingFor: psychologist))
+                _ = try await store.recordMeasurement(
+                    patientID: dana, score: try Score(.phq9, total: total), takenAt: ago(days),
+                    by: .system(actingFor: psychologist))
             }
-            _ = try await store.startTrial(patientID: dana, kind: .psychotherapy, drug: nil, dailyDoseMg: nil, startedOn: ago(280), therapy: "CBT", by: .system(actingFor: psychologist))
+            _ = try await store.startTrial(
+                patientID: dana, kind: .psychotherapy, drug: nil, dailyDoseMg: nil, startedOn: ago(280), therapy: "CBT",
+                by: .system(actingFor: psychologist))
             // Eli: not improving at week 10.
-            let eli = try await store.createPatient(teamID: team, mrn: "DEMO-1005", displayName: "Eli Brandt", enrolledOn: ago(70), by: .system())
+            let eli = try await store.createPatient(
+                teamID: team, mrn: "DEMO-1005", displayName: "Eli Brandt", enrolledOn: ago(70), by: .system())
             for (days, total) in [(70.0, 19), (40, 18), (10, 19)] {
-                _ = try await store.recordMeasurement(patientID: eli, score: try Score(.phq9, total: total), takenAt: ago(days), by: .system(actingFor: psychiatrist))
+                _ = try await store.recordMeasurement(
+                    patientID: eli, score: try Score(.phq9, total: total), takenAt: ago(days),
+                    by: .system(actingFor: psychiatrist))
             }
-            _ = try await store.startTrial(patientID: eli, kind: .medication, drug: "fluoxetine", dailyDoseMg: 20, startedOn: ago(65), by: .system(actingFor: psychiatrist))
-            _ = try await store.createTask(patientID: eli, title: "Check adherence and side effects by phone", ownerID: socialWorker, priority: .urgent,
-                                           dueAt: now.addingTimeInterval(2 * day), by: .system(actingFor: psychiatrist))
+            _ = try await store.startTrial(
+                patientID: eli, kind: .medication, drug: "fluoxetine", dailyDoseMg: 20, startedOn: ago(65),
+                by: .system(actingFor: psychiatrist))
+            _ = try await store.createTask(
+                patientID: eli, title: "Check adherence and side effects by phone", ownerID: socialWorker,
+                priority: .urgent,
+                dueAt: now.addingTimeInterval(2 * day), by: .system(actingFor: psychiatrist))
             return [ada, bruno, chen, dana, eli]
         }
     }

@@ -22,7 +22,8 @@ extension CareServerCommand.Admin {
     /// overdue work. Made in one transaction with set-based SQL (seconds, not hours).
     struct SeedSynthetic: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "seed-synthetic", abstract: "Make a synthetic team with patients and their history (for the report at scale).",
+            commandName: "seed-synthetic",
+            abstract: "Make a synthetic team with patients and their history (for the report at scale).",
             discussion: "Example: care-server admin seed-synthetic --patients 5000 --weeks 156 --json")
 
         @Option(help: "How many patients.") var patients: Int = 500
@@ -40,25 +41,39 @@ extension CareServerCommand.Admin {
         func run() async throws {
             let name = teamName ?? "Synthetic \(patients)x\(weeks)"
             let (patients, weeks, seed) = (patients, weeks, seed)
-            try await options.withStore({ store in
-                let team = try await store.createTeam(name: name, by: .system())
-                var members: [UUID] = []
-                for (person, role) in [("Dr. Synthetic Psychiatrist", Role.psychiatrist), ("Dr. Synthetic Psychologist", .psychologist),
-                                       ("Synthetic Social Worker", .socialWorker)] {
-                    members.append(try await store.createMember(displayName: "\(person) (\(name))", teamID: team, roles: [role], by: .system()))
-                }
-                let rows = try await Self.generate(store.pool, team: team, members: members, patients: patients, weeks: weeks, seed: seed)
-                return SeededSynthetic(team_id: LowercaseID(team), team_name: name, patients: patients, weeks: weeks, rows: rows)
-            }, text: { seeded in
-                "Seeded \(seeded.team_name) (\(seeded.team_id)): " + seeded.rows.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ") + "."
-            })
+            try await options.withStore(
+                { store in
+                    let team = try await store.createTeam(name: name, by: .system())
+                    var members: [UUID] = []
+                    for (person, role) in [
+                        ("Dr. Synthetic Psychiatrist", Role.psychiatrist),
+                        ("Dr. Synthetic Psychologist", .psychologist),
+                        ("Synthetic Social Worker", .socialWorker),
+                    ] {
+                        members.append(
+                            try await store.createMember(
+                                displayName: "\(person) (\(name))", teamID: team, roles: [role], by: .system()))
+                    }
+                    let rows = try await Self.generate(
+                        store.pool, team: team, members: members, patients: patients, weeks: weeks, seed: seed)
+                    return SeededSynthetic(
+                        team_id: LowercaseID(team), team_name: name, patients: patients, weeks: weeks, rows: rows)
+                },
+                text: { seeded in
+                    "Seeded \(seeded.team_name) (\(seeded.team_id)): "
+                        + seeded.rows.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+                        + "."
+                })
         }
 
-        static func generate(_ pool: PQPool, team: UUID, members: [UUID], patients: Int, weeks: Int, seed: Double) async throws -> [String: Int] {
+        static func generate(_ pool: PQPool, team: UUID, members: [UUID], patients: Int, weeks: Int, seed: Double)
+            async throws -> [String: Int]
+        {
             let (psychiatrist, psychologist, socialWorker) = (members[0], members[1], members[2])
             return try await pool.withTransaction { connection in
                 // The statements are sql/seed/synthetic.sql (compiled in); the settings are its inputs.
-                try await connection.query("""
+                try await connection.query(
+                    """
                     SELECT setseed(\(seed)), set_config('synthetic.team', \(team.lowercasedString), true),
                            set_config('synthetic.psychiatrist', \(psychiatrist.lowercasedString), true),
                            set_config('synthetic.psychologist', \(psychologist.lowercasedString), true),
@@ -70,9 +85,15 @@ extension CareServerCommand.Admin {
                 }
                 try await connection.execute(script.sql)
                 var counts: [String: Int] = [:]
-                for table in ["patients", "measurements", "notes", "trials", "referrals", "handoffs", "tasks", "events"] {
-                    let owner: PQQuery = table == "patients" || table == "events" ? "x.team_id" : "(SELECT team_id FROM patients p WHERE p.id = x.patient_id)"
-                    counts[table] = try await connection.query("SELECT count(*) FROM \(unescaped: table) x WHERE \(fragment: owner) = \(team)")[0].decode(Int.self, at: 0)
+                for table in [
+                    "patients", "measurements", "notes", "trials", "referrals", "handoffs", "tasks", "events",
+                ] {
+                    let owner: PQQuery =
+                        table == "patients" || table == "events"
+                        ? "x.team_id" : "(SELECT team_id FROM patients p WHERE p.id = x.patient_id)"
+                    counts[table] = try await connection.query(
+                        "SELECT count(*) FROM \(unescaped: table) x WHERE \(fragment: owner) = \(team)")[0].decode(
+                            Int.self, at: 0)
                 }
                 return counts
             }

@@ -19,7 +19,9 @@ public struct Caller: Sendable {
     /// The member recorded as the actor, author or recorder; nil for the system on its own.
     public let memberID: UUID?
 
-    public static func request(_ actor: RequestActor) -> Caller { Caller(request: actor, memberID: actor.principal.memberID) }
+    public static func request(_ actor: RequestActor) -> Caller {
+        Caller(request: actor, memberID: actor.principal.memberID)
+    }
 
     public static func system(actingFor member: UUID? = nil) -> Caller { Caller(request: nil, memberID: member) }
 }
@@ -36,8 +38,10 @@ public struct RequestActor: Sendable {
     /// An Idempotency-Key to claim in the first command's transaction.
     public var idempotency: IdempotencyClaim?
 
-    public init(principal: Principal, requestID: String, action: String, resource: String, patientID: UUID? = nil,
-                idempotency: IdempotencyClaim? = nil) {
+    public init(
+        principal: Principal, requestID: String, action: String, resource: String, patientID: UUID? = nil,
+        idempotency: IdempotencyClaim? = nil
+    ) {
         self.principal = principal
         self.requestID = requestID
         self.action = action
@@ -122,7 +126,8 @@ extension CommandContext {
     /// the token and request id the audit trigger writes (migration 0012).
     /// Sent with the transaction's next statement (BEGIN has not gone yet either).
     func enter(_ actor: RequestActor) async {
-        await connection.sendWithNext("""
+        await connection.sendWithNext(
+            """
             SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(actor.principal.memberID.lowercasedString), true),
                    set_config('carerelay.token_id', \(actor.principal.tokenID.lowercasedString), true),
                    set_config('carerelay.request_id', \(actor.requestID), true)
@@ -139,10 +144,12 @@ extension CommandContext {
         let roles = actor.principal.roles[teamID] ?? []
         guard !roles.isEmpty else {
             // Row-level security hides other teams' patients; this is the second check.
-            throw StoreError.notFound(patientID.map { "patient \($0.lowercasedString)" } ?? "team \(teamID.lowercasedString)")
+            throw StoreError.notFound(
+                patientID.map { "patient \($0.lowercasedString)" } ?? "team \(teamID.lowercasedString)")
         }
-        let decision = Permission.decide(permission, roles: roles, scopes: Set(actor.principal.scopes.map(\.rawValue)),
-                                         memberID: actor.principal.memberID, record: record)
+        let decision = Permission.decide(
+            permission, roles: roles, scopes: Set(actor.principal.scopes.map(\.rawValue)),
+            memberID: actor.principal.memberID, record: record)
         if case .refused(let reason) = decision { throw StoreError.forbidden(reason) }
     }
 
@@ -160,8 +167,11 @@ extension CommandContext {
     /// Queues the answer to keep with the key the transaction claimed: it goes to the server with
     /// COMMIT, so the change, its key and its answer commit together.
     func keepAnswer(_ result: any Sendable) async throws -> StoredResponse? {
-        guard let actor = acting, let claim = actor.idempotency, let answer = try claim.answer(for: result) else { return nil }
-        await connection.sendWithNext("""
+        guard let actor = acting, let claim = actor.idempotency, let answer = try claim.answer(for: result) else {
+            return nil
+        }
+        await connection.sendWithNext(
+            """
             UPDATE idempotency_keys SET response_status = \(answer.status), response_type = \(answer.contentType),
                 response_headers = \(PQJSON(answer.headers))::jsonb, response_body = \(answer.body)
             WHERE member_id = \(actor.principal.memberID) AND key = \(claim.key)
@@ -173,13 +183,17 @@ extension CommandContext {
     func claimIdempotencyKey() async throws -> Bool {
         guard let actor = acting, let claim = actor.idempotency, !claim.isClaimed else { return false }
         let member = actor.principal.memberID
-        let lockKey = Int64(bitPattern: UInt64(SHA256.hash(data: Data("\(member):\(claim.key)".utf8)).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }))
-        let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(\(lockKey))")[0].decode(Bool.self, at: 0)
+        let lockKey = Int64(
+            bitPattern: UInt64(
+                SHA256.hash(data: Data("\(member):\(claim.key)".utf8)).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }))
+        let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(\(lockKey))")[0].decode(
+            Bool.self, at: 0)
         guard locked else { throw IdempotencyError.inFlight }
         if let existing = try await IdempotencyKeys.find(connection, member: member, key: claim.key) {
             throw try IdempotencyKeys.outcome(of: existing, for: claim)
         }
-        try await connection.query("""
+        try await connection.query(
+            """
             INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), \(claim.key), \(claim.requestHash))
             """)
         return true
@@ -204,7 +218,9 @@ extension CareStore {
     static func teams(of caller: Caller, allowing permission: Permission) -> [UUID] {
         guard let principal = caller.request?.principal else { return [] }
         let scopes = Set(principal.scopes.map(\.rawValue))
-        return principal.roles.filter { permission.allows(roles: $0.value, scopes: scopes) }.map(\.key).sorted { $0.uuidString < $1.uuidString }
+        return principal.roles.filter { permission.allows(roles: $0.value, scopes: scopes) }.map(\.key).sorted {
+            $0.uuidString < $1.uuidString
+        }
     }
 }
 
@@ -212,17 +228,21 @@ enum Audit {
     /// One entry per patient (one statement); with no patient, one entry naming none. The
     /// insert goes to the server with the next statement, COMMIT (`sendWithNext`): an error in
     /// it fails the COMMIT.
-    static func write(_ connection: PQConnection, actor: RequestActor, patients: [UUID], outcome: String, detail: String?) async {
+    static func write(
+        _ connection: PQConnection, actor: RequestActor, patients: [UUID], outcome: String, detail: String?
+    ) async {
         let patients = patients.isEmpty ? actor.patientID.map { [$0] } ?? [] : patients
         if patients.isEmpty {
-            await connection.sendWithNext("""
+            await connection.sendWithNext(
+                """
                 INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id, detail)
                 VALUES (\(actor.principal.memberID), \(actor.principal.tokenID), \(actor.action), NULL, \(actor.resource),
                         \(outcome), \(actor.requestID), \(detail))
                 """)
             return
         }
-        await connection.sendWithNext("""
+        await connection.sendWithNext(
+            """
             INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id, detail)
             SELECT \(actor.principal.memberID), \(actor.principal.tokenID), \(actor.action), p, \(actor.resource),
                    \(outcome), \(actor.requestID), \(detail)
@@ -239,20 +259,26 @@ struct StoredKey {
 
 enum IdempotencyKeys {
     static func find(_ connection: PQConnection, member: UUID, key: String) async throws -> StoredKey? {
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT request_hash, created_at, response_status, response_type, response_headers, response_body
             FROM idempotency_keys WHERE member_id = \(member) AND key = \(key)
             """)
         guard let row = rows.firstRow else { return nil }
-        let (hash, created, status, type, headers, body) = try row.decode(Data.self, Date.self, Int?.self, String?.self, PQJSON<[String: String]>?.self, Data?.self)
-        let response = status.map { StoredResponse(status: $0, contentType: type, headers: headers?.value ?? [:], body: body ?? Data()) }
+        let (hash, created, status, type, headers, body) = try row.decode(
+            Data.self, Date.self, Int?.self, String?.self, PQJSON<[String: String]>?.self, Data?.self)
+        let response = status.map {
+            StoredResponse(status: $0, contentType: type, headers: headers?.value ?? [:], body: body ?? Data())
+        }
         return StoredKey(requestHash: hash, createdAt: created, response: response)
     }
 
     /// How long a committed key may wait for its response before it is taken as lost.
     static let responseGrace: TimeInterval = 60
 
-    static func outcome(of stored: StoredKey, for claim: IdempotencyClaim, now: Date = Date()) throws -> IdempotencyError {
+    static func outcome(of stored: StoredKey, for claim: IdempotencyClaim, now: Date = Date()) throws
+        -> IdempotencyError
+    {
         guard stored.requestHash == claim.requestHash else { return .mismatch }
         if let response = stored.response { return .replay(response) }
         return now.timeIntervalSince(stored.createdAt) > responseGrace ? .responseLost : .inFlight
@@ -262,14 +288,19 @@ enum IdempotencyKeys {
 extension CareStore {
     /// Before a POST runs: a key already used gives its stored response (or 409/422).
     public func checkIdempotencyKey(_ claim: IdempotencyClaim, memberID: UUID) async throws {
-        let stored = try await pool.withConnection { try await IdempotencyKeys.find($0, member: memberID, key: claim.key) }
+        let stored = try await pool.withConnection {
+            try await IdempotencyKeys.find($0, member: memberID, key: claim.key)
+        }
         if let stored { throw try IdempotencyKeys.outcome(of: stored, for: claim) }
     }
 
     /// After a POST: keeps its response with the key (which the command's transaction wrote).
-    public func recordIdempotentResponse(_ claim: IdempotencyClaim, memberID: UUID, response: StoredResponse) async throws {
+    public func recordIdempotentResponse(_ claim: IdempotencyClaim, memberID: UUID, response: StoredResponse)
+        async throws
+    {
         guard claim.isClaimed else { return }
-        try await pool.query("""
+        try await pool.query(
+            """
             UPDATE idempotency_keys SET response_status = \(response.status), response_type = \(response.contentType),
                 response_headers = \(PQJSON(response.headers))::jsonb, response_body = \(response.body)
             WHERE member_id = \(memberID) AND key = \(claim.key)

@@ -29,9 +29,16 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         let field = error.column ?? error.constraint ?? "the request"
         switch error.sqlState {
         case .insufficientPrivilege?: self = .forbidden("the database refused this for your role on the patient's team")
-        case .checkViolation?: self = .invalidValue(InvalidValue(field: field, message: "a value breaks a rule of the record (\(error.constraint ?? "a check"))"))
+        case .checkViolation?:
+            self = .invalidValue(
+                InvalidValue(
+                    field: field, message: "a value breaks a rule of the record (\(error.constraint ?? "a check"))"))
         case .notNullViolation?: self = .invalidValue(InvalidValue(field: field, message: "'\(field)' is required"))
-        case .foreignKeyViolation?: self = .invalidValue(InvalidValue(field: field, message: "a value names something that does not exist (\(error.constraint ?? "a reference"))"))
+        case .foreignKeyViolation?:
+            self = .invalidValue(
+                InvalidValue(
+                    field: field,
+                    message: "a value names something that does not exist (\(error.constraint ?? "a reference"))"))
         case .uniqueViolation?: self = .conflict("that already exists (\(error.constraint ?? "a unique rule"))")
         default: return nil
         }
@@ -46,7 +53,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidValue(let value): value.message
         case .moveNotAllowed(let error): error.description
         case .alreadyOpen(let why, _): why
-        case .staleVersion(let what, let current, let expected): "\(what) is at version \(current), not \(expected): someone saved it in the meantime"
+        case .staleVersion(let what, let current, let expected):
+            "\(what) is at version \(current), not \(expected): someone saved it in the meantime"
         }
     }
 }
@@ -67,8 +75,10 @@ public struct CareStore: Sendable {
     /// them for changes (`watchReferenceData`); nil: read in every command that needs them.
     let referenceCache: ReferenceCache?
 
-    public init(pool: PQPool, requestPool: PQPool? = nil, logger: Logger = Logger(label: "carerelay.store"),
-                metrics: any MetricsFactory = NOOPMetricsHandler.instance, cacheReferenceData: Bool = false) {
+    public init(
+        pool: PQPool, requestPool: PQPool? = nil, logger: Logger = Logger(label: "carerelay.store"),
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance, cacheReferenceData: Bool = false
+    ) {
         self.pool = pool
         self.requestPool = requestPool ?? pool
         self.logger = logger
@@ -109,16 +119,21 @@ public struct CareStore: Sendable {
     /// such as the weekly report across a whole caseload.
     /// `claimsKey` false: a read that a write of the same request follows (the weekly report
     /// before its snapshot) leaves the Idempotency-Key to that write.
-    func command<T: Sendable>(_ caller: Caller, asService: Bool = false, isolation: PQConnection.IsolationLevel? = nil, claimsKey: Bool = true,
-                              _ body: @Sendable (CommandContext) async throws -> T) async throws -> T {
+    func command<T: Sendable>(
+        _ caller: Caller, asService: Bool = false, isolation: PQConnection.IsolationLevel? = nil,
+        claimsKey: Bool = true,
+        _ body: @Sendable (CommandContext) async throws -> T
+    ) async throws -> T {
         let actor = caller.request
         let trail = AuditTrail()
         do {
             // The whole transaction runs on its connection's executor (see withIsolatedTransaction).
             let pool = actor != nil && !asService ? requestPool : pool
-            let (result, claimed) = try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) { connection in
+            let (result, claimed) = try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) {
+                connection in
                 trail.handoffs = 0
-                let context = CommandContext(connection: connection, caller: caller, trail: trail, referenceCache: referenceCache)
+                let context = CommandContext(
+                    connection: connection, caller: caller, trail: trail, referenceCache: referenceCache)
                 if let actor, !asService { await context.enter(actor) }
                 let claimedKey = claimsKey ? try await context.claimIdempotencyKey() : false
                 let result = try await body(context)
@@ -172,7 +187,9 @@ public struct CareStore: Sendable {
                 await Audit.write(connection, actor: actor, patients: patients, outcome: outcome, detail: detail)
             }
         } catch {
-            logger.error("could not write the audit entry of a refused request", metadata: ["error": "\(error)", "request_id": "\(actor.requestID)"])
+            logger.error(
+                "could not write the audit entry of a refused request",
+                metadata: ["error": "\(error)", "request_id": "\(actor.requestID)"])
         }
     }
 }
@@ -189,7 +206,10 @@ final class CommandContext {
     /// The dose table, playbook and settings, read once per transaction (or kept by the cache).
     private var reference: ReferenceData?
 
-    init(connection: PQConnection, caller: Caller, trail: AuditTrail = AuditTrail(), referenceCache: ReferenceCache? = nil) {
+    init(
+        connection: PQConnection, caller: Caller, trail: AuditTrail = AuditTrail(),
+        referenceCache: ReferenceCache? = nil
+    ) {
         self.connection = connection
         self.caller = caller
         self.trail = trail
@@ -202,7 +222,8 @@ final class CommandContext {
         _ type: EventType, teamID: UUID?, patientID: UUID?, actorID: UUID?, payload: [String: String] = [:],
         playbookEvent: (Date) -> PlaybookEvent? = { _ in nil }
     ) async throws -> AppendedEvent {
-        let row = try await connection.query("""
+        let row = try await connection.query(
+            """
             INSERT INTO events (type, team_id, patient_id, actor_id, payload)
             VALUES (\(type), \(teamID), \(patientID), \(actorID), \(PQJSON(payload))::jsonb)
             RETURNING id, occurred_at
@@ -212,7 +233,8 @@ final class CommandContext {
         if let patientID, let event = playbookEvent(occurredAt) {
             handoffs = try await applyPlaybook(eventID: id, event: event, teamID: teamID, patientID: patientID)
         }
-        return AppendedEvent(id: id, occurredAt: occurredAt, handoffIDs: handoffs.made, joinedHandoffIDs: handoffs.joined)
+        return AppendedEvent(
+            id: id, occurredAt: occurredAt, handoffIDs: handoffs.made, joinedHandoffIDs: handoffs.joined)
     }
 
     /// One task in the receiving role's pool and one handoff per matching playbook step, each
@@ -220,7 +242,9 @@ final class CommandContext {
     /// whose handoff is still open for the patient gets this event as one more cause instead
     /// (handoff.cause_added). UNIQUE (event_id, step_key) on the causes makes a second handoff,
     /// or a second attachment, for the same step of the same event impossible.
-    private func applyPlaybook(eventID: Int64, event: PlaybookEvent, teamID: UUID?, patientID: UUID) async throws -> (made: [UUID], joined: [UUID]) {
+    private func applyPlaybook(eventID: Int64, event: PlaybookEvent, teamID: UUID?, patientID: UUID) async throws -> (
+        made: [UUID], joined: [UUID]
+    ) {
         let plans = try await loadPlaybook().handoffs(for: event)
         guard !plans.isEmpty else { return ([], []) }
         var open: [String: (id: UUID, causes: Int)] = [:]
@@ -230,13 +254,15 @@ final class CommandContext {
             // handoff the first made (each statement of a read-committed transaction sees what
             // committed before it began).
             await connection.sendWithNext("SELECT 1 FROM patients WHERE id = \(patientID) FOR UPDATE")
-            for row in try await connection.query("""
+            for row in try await connection.query(
+                """
                 SELECT h.id, h.step_key, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND c.withdrawn_at IS NULL)::int
                 FROM handoffs h JOIN tasks t ON t.id = h.task_id
                 WHERE h.patient_id = \(patientID) AND h.step_key = ANY(\(shared)) AND h.superseded_at IS NULL
                   AND t.status NOT IN ('completed', 'cancelled', 'failed')
                 ORDER BY h.created_at
-                """) {
+                """)
+            {
                 let (id, step, causes) = try row.decode(UUID.self, String.self, Int.self)
                 if open[step] == nil { open[step] = (id, causes) }
             }
@@ -247,18 +273,22 @@ final class CommandContext {
         for plan in plans {
             if plan.onePerPatient, let existing = open[plan.stepKey] {
                 let causes = existing.causes + 1
-                inserts.append("""
+                inserts.append(
+                    """
                     INSERT INTO handoff_causes (handoff_id, event_id, step_key, patient_id, subject_id, summary)
                     VALUES (\(existing.id), \(eventID), \(plan.stepKey), \(patientID), \(event.subjectID), \(plan.reason))
                     """)
-                inserts.append("""
+                inserts.append(
+                    """
                     UPDATE tasks SET title = \(HandoffPlan.title(plan.title, causes: causes)), updated_at = now() WHERE id = \(existing.id)
                     """)
                 let announced: [String: String] = [
-                    "handoff_id": existing.id.lowercasedString, "task_id": existing.id.lowercasedString, "step": plan.stepKey,
+                    "handoff_id": existing.id.lowercasedString, "task_id": existing.id.lowercasedString,
+                    "step": plan.stepKey,
                     "cause_event_id": String(eventID), "causes": String(causes),
                 ]
-                inserts.append("""
+                inserts.append(
+                    """
                     INSERT INTO events (type, team_id, patient_id, actor_id, payload)
                     VALUES (\(EventType.handoffCauseAdded), \(teamID), \(patientID), NULL, \(PQJSON(announced))::jsonb)
                     """)
@@ -267,15 +297,18 @@ final class CommandContext {
             }
             // One id for one piece of work: the handoff and its task share it.
             let id = UUID.random()
-            inserts.append("""
+            inserts.append(
+                """
                 INSERT INTO tasks (id, patient_id, title, pool_role, priority, due_at, origin, handoff_id)
                 VALUES (\(id), \(patientID), \(plan.title), \(plan.role.rawValue), \(plan.priority.rawValue), \(plan.due), 'handoff', \(id))
                 """)
-            inserts.append("""
+            inserts.append(
+                """
                 INSERT INTO handoffs (id, event_id, step_key, patient_id, role, task_id, reason, due_at)
                 VALUES (\(id), \(eventID), \(plan.stepKey), \(patientID), \(plan.role.rawValue), \(id), \(plan.reason), \(plan.due))
                 """)
-            inserts.append("""
+            inserts.append(
+                """
                 INSERT INTO handoff_causes (handoff_id, event_id, step_key, patient_id, subject_id, summary)
                 VALUES (\(id), \(eventID), \(plan.stepKey), \(patientID), \(event.subjectID), \(plan.reason))
                 """)
@@ -283,7 +316,8 @@ final class CommandContext {
                 "handoff_id": id.lowercasedString, "task_id": id.lowercasedString, "role": plan.role.rawValue,
                 "step": plan.stepKey, "cause_event_id": String(eventID),
             ]
-            inserts.append("""
+            inserts.append(
+                """
                 INSERT INTO events (type, team_id, patient_id, actor_id, payload)
                 VALUES (\(EventType.handoffCreated), \(teamID), \(patientID), NULL, \(PQJSON(announced))::jsonb)
                 """)

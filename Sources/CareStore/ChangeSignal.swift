@@ -22,7 +22,9 @@ extension ChangeSignal {
                     if isClosed { return }
                 }
             } catch {
-                logger.error("cannot listen; waiters fall back to their timeouts", metadata: ["channel": "\(channel)", "error": "\(error)"])
+                logger.error(
+                    "cannot listen; waiters fall back to their timeouts",
+                    metadata: ["channel": "\(channel)", "error": "\(error)"])
             }
             try? await Task.sleep(for: .seconds(1))
         }

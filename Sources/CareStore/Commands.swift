@@ -15,11 +15,15 @@ extension CareStore {
         return try await command(caller, asService: true) { context in
             try context.authorizeAnyTeam(.createTeam)
             do {
-                let id = try await context.connection.query("INSERT INTO teams (name) VALUES (\(trimmed)) RETURNING id")[0].decode(UUID.self, at: 0)
+                let id = try await context.connection.query(
+                    "INSERT INTO teams (name) VALUES (\(trimmed)) RETURNING id")[0].decode(UUID.self, at: 0)
                 if let admin = caller.memberID {
-                    try await context.connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(id), \(admin), 'admin')")
+                    try await context.connection.query(
+                        "INSERT INTO memberships (team_id, member_id, role) VALUES (\(id), \(admin), 'admin')")
                 }
-                try await context.append(.teamCreated, teamID: id, patientID: nil, actorID: caller.memberID, payload: ["team_id": id.lowercasedString])
+                try await context.append(
+                    .teamCreated, teamID: id, patientID: nil, actorID: caller.memberID,
+                    payload: ["team_id": id.lowercasedString])
                 return id
             } catch let error as PQError where error.constraint == "teams_name_unique" {
                 throw StoreError.conflict("a team named \(trimmed) already exists")
@@ -28,33 +32,49 @@ extension CareStore {
     }
 
     /// A member with their roles on one team.
-    public func createMember(displayName: String, email: String? = nil, teamID: UUID, roles: [Role], isServiceAccount: Bool = false, by caller: Caller) async throws -> UUID {
+    public func createMember(
+        displayName: String, email: String? = nil, teamID: UUID, roles: [Role], isServiceAccount: Bool = false,
+        by caller: Caller
+    ) async throws -> UUID {
         let trimmed = try Self.checkedMember(displayName, roles)
         return try await command(caller, asService: true) { context in
-            try await context.insertMember(trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: isServiceAccount, actorID: caller.memberID)
+            try await context.insertMember(
+                trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: isServiceAccount,
+                actorID: caller.memberID)
         }
     }
 
     /// A member and their first token in one transaction: both or neither. Runs with the
     /// server's rights (care_app may not write tokens nor their team-less events) after the
     /// same check as `createMember`, that the caller manages the team; nothing in it is clinical.
-    public func createMemberWithToken(displayName: String, email: String? = nil, teamID: UUID, roles: [Role], tokenName: String,
-                                      expiresAt: Date?, by caller: Caller) async throws -> (memberID: UUID, token: IssuedToken) {
+    public func createMemberWithToken(
+        displayName: String, email: String? = nil, teamID: UUID, roles: [Role], tokenName: String,
+        expiresAt: Date?, by caller: Caller
+    ) async throws -> (memberID: UUID, token: IssuedToken) {
         let trimmed = try Self.checkedMember(displayName, roles)
         return try await command(caller, asService: true) { context in
             // The caller's right to the team first: a stranger learns nothing from the rest.
             try await context.requireTeam(teamID)
             try context.authorize(.manageTeam, teamID: teamID, patientID: nil)
             if let expiresAt, expiresAt <= Date() {
-                throw StoreError.invalidValue(InvalidValue(field: "token_expires_at", message: "'token_expires_at' must be in the future"))
+                throw StoreError.invalidValue(
+                    InvalidValue(field: "token_expires_at", message: "'token_expires_at' must be in the future"))
             }
             // A token made for a request's caller lasts a year at most (an operator's may last longer).
-            if caller.request != nil, (expiresAt ?? .distantFuture) > Date().addingTimeInterval(Self.maximumRequestTokenDays * 86_400) {
-                throw StoreError.invalidValue(InvalidValue(field: "token_expires_at",
-                                                           message: "'token_expires_at' is more than \(Int(Self.maximumRequestTokenDays)) days away; a token lasts a year at most"))
+            if caller.request != nil,
+                (expiresAt ?? .distantFuture) > Date().addingTimeInterval(Self.maximumRequestTokenDays * 86_400)
+            {
+                throw StoreError.invalidValue(
+                    InvalidValue(
+                        field: "token_expires_at",
+                        message:
+                            "'token_expires_at' is more than \(Int(Self.maximumRequestTokenDays)) days away; a token lasts a year at most"
+                    ))
             }
-            let member = try await context.insertMember(trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: false, actorID: caller.memberID)
-            let token = try await context.insertToken(memberID: member, name: tokenName, scopes: [], expiresAt: expiresAt, actorID: caller.memberID)
+            let member = try await context.insertMember(
+                trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: false, actorID: caller.memberID)
+            let token = try await context.insertToken(
+                memberID: member, name: tokenName, scopes: [], expiresAt: expiresAt, actorID: caller.memberID)
             return (member, token)
         }
     }
@@ -69,7 +89,9 @@ extension CareStore {
         return trimmed
     }
 
-    public func createPatient(teamID: UUID, mrn: String, displayName: String, enrolledOn: Date, by caller: Caller) async throws -> UUID {
+    public func createPatient(teamID: UUID, mrn: String, displayName: String, enrolledOn: Date, by caller: Caller)
+        async throws -> UUID
+    {
         let mrn = mrn.trimmingCharacters(in: .whitespacesAndNewlines)
         let name = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !mrn.isEmpty, !name.isEmpty else { throw StoreError.invalid("a patient needs an MRN and a display name") }
@@ -79,7 +101,8 @@ extension CareStore {
             try context.authorize(.managePatients, teamID: teamID, patientID: nil)
             let id: UUID
             do {
-                id = try await context.connection.query("""
+                id = try await context.connection.query(
+                    """
                     INSERT INTO patients (team_id, mrn, display_name, enrolled_on, episode_started_on)
                     VALUES (\(teamID), \(mrn), \(name), \(enrolledOn)::date, \(enrolledOn)::date) RETURNING id
                     """)[0].decode(UUID.self, at: 0)
@@ -87,8 +110,11 @@ extension CareStore {
                 throw StoreError.conflict("MRN \(mrn) is already enrolled on this team")
             }
             context.trail.touch(id)
-            try await context.connection.query("INSERT INTO care_plans (patient_id, version, author_id) VALUES (\(id), 1, \(actorID))")
-            try await context.append(.patientEnrolled, teamID: teamID, patientID: id, actorID: actorID, payload: ["patient_id": id.lowercasedString])
+            try await context.connection.query(
+                "INSERT INTO care_plans (patient_id, version, author_id) VALUES (\(id), 1, \(actorID))")
+            try await context.append(
+                .patientEnrolled, teamID: teamID, patientID: id, actorID: actorID,
+                payload: ["patient_id": id.lowercasedString])
             return id
         }
     }
@@ -96,45 +122,60 @@ extension CareStore {
     /// Moves a patient through enrolled, active, relapse-prevention and discharged. A discharge
     /// closes all of the patient's open work with that reason (handoffs superseded, tasks cancelled).
     @discardableResult
-    public func changePatientStatus(_ patientID: UUID, to status: PatientStatus, by caller: Caller) async throws -> (handoffs: [UUID], tasks: [UUID]) {
+    public func changePatientStatus(_ patientID: UUID, to status: PatientStatus, by caller: Caller) async throws -> (
+        handoffs: [UUID], tasks: [UUID]
+    ) {
         let actorID = caller.memberID
         return try await command(caller) { context in
-            let rows = try await context.connection.query("SELECT team_id, status FROM patients WHERE id = \(patientID) FOR UPDATE")
+            let rows = try await context.connection.query(
+                "SELECT team_id, status FROM patients WHERE id = \(patientID) FOR UPDATE")
             guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
             let (teamID, current) = try row.decode(UUID.self, String.self)
             try context.authorize(.managePatients, teamID: teamID, patientID: patientID)
             let from = try checkedTransition(from: current, to: status, of: "patient")
-            try await context.connection.query("UPDATE patients SET status = \(status.rawValue), updated_at = now() WHERE id = \(patientID)")
-            let event = try await context.append(.patientStatusChanged, teamID: teamID, patientID: patientID, actorID: actorID,
-                                                 payload: ["from": from.rawValue, "to": status.rawValue])
+            try await context.connection.query(
+                "UPDATE patients SET status = \(status.rawValue), updated_at = now() WHERE id = \(patientID)")
+            let event = try await context.append(
+                .patientStatusChanged, teamID: teamID, patientID: patientID, actorID: actorID,
+                payload: ["from": from.rawValue, "to": status.rawValue])
             guard status == .discharged else { return ([], []) }
-            return try await context.closeOpenWork(patientID: patientID, teamID: teamID, byEvent: event.id, reason: "patient discharged", actorID: actorID)
+            return try await context.closeOpenWork(
+                patientID: patientID, teamID: teamID, byEvent: event.id, reason: "patient discharged", actorID: actorID)
         }
     }
 
     // MARK: Measurements
 
     /// Records a score; a PHQ-9 with item 9 above 0 produces same-day safety handoffs.
-    public func recordMeasurement(patientID: UUID, score: Score, takenAt: Date, by caller: Caller) async throws -> (measurementID: UUID, event: AppendedEvent) {
+    public func recordMeasurement(patientID: UUID, score: Score, takenAt: Date, by caller: Caller) async throws -> (
+        measurementID: UUID, event: AppendedEvent
+    ) {
         let actorID = caller.memberID
         return try await command(caller) { context in
             let patient = try await context.patient(patientID, for: .recordMeasurement)
             let teamID = patient.teamID
             let rules = try await context.referenceData().recordRules
-            try context.checked { () throws(InvalidValue) in try rules.checkTime(takenAt, field: "taken_at", now: Date(), enrolledOn: patient.enrolledOn) }
-            let id = try await context.connection.query("""
+            try context.checked { () throws(InvalidValue) in
+                try rules.checkTime(takenAt, field: "taken_at", now: Date(), enrolledOn: patient.enrolledOn)
+            }
+            let id = try await context.connection.query(
+                """
                 INSERT INTO measurements (patient_id, instrument, total, items, safety_signal, taken_at, recorded_by)
                 VALUES (\(patientID), \(score.instrument.rawValue), \(score.total), \(score.items), \(score.isSafetySignal), \(takenAt), \(actorID))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
             let event = try await context.append(
                 EventType.measurementRecorded, teamID: teamID, patientID: patientID, actorID: actorID,
-                payload: ["measurement_id": id.lowercasedString, "instrument": score.instrument.rawValue,
-                          "safety_signal": score.isSafetySignal ? "true" : "false"]
+                payload: [
+                    "measurement_id": id.lowercasedString, "instrument": score.instrument.rawValue,
+                    "safety_signal": score.isSafetySignal ? "true" : "false",
+                ]
             ) { occurredAt in
-                PlaybookEvent(type: EventType.measurementRecorded, occurredAt: occurredAt, safetySignal: score.isSafetySignal,
-                              summary: "\(score.instrument.rawValue) \(score.total) (\(score.band))\(score.isSafetySignal ? ", item 9 above 0" : "")",
-                              subjectID: id)
+                PlaybookEvent(
+                    type: EventType.measurementRecorded, occurredAt: occurredAt, safetySignal: score.isSafetySignal,
+                    summary:
+                        "\(score.instrument.rawValue) \(score.total) (\(score.band))\(score.isSafetySignal ? ", item 9 above 0" : "")",
+                    subjectID: id)
             }
             return (id, event)
         }
@@ -144,17 +185,23 @@ extension CareStore {
 
     /// Makes a referral. A second open referral of the same kind for the patient is refused with
     /// a link to the open one, unless `reason` says why (a second clinic, say).
-    public func makeReferral(patientID: UUID, kind: ReferralKind, targetClinic: String, note: String = "", reason: String? = nil,
-                             by caller: Caller) async throws -> (referralID: UUID, event: AppendedEvent) {
+    public func makeReferral(
+        patientID: UUID, kind: ReferralKind, targetClinic: String, note: String = "", reason: String? = nil,
+        by caller: Caller
+    ) async throws -> (referralID: UUID, event: AppendedEvent) {
         let actorID = caller.memberID
         let clinic = targetClinic.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !clinic.isEmpty else { throw StoreError.invalidValue(InvalidValue(field: "target_clinic", message: "a referral needs a target clinic")) }
+        guard !clinic.isEmpty else {
+            throw StoreError.invalidValue(
+                InvalidValue(field: "target_clinic", message: "a referral needs a target clinic"))
+        }
         let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
         return try await command(caller) { context in
             let teamID = try await context.patientTeam(patientID, for: .refer(kind))
             // The patient's row lock makes two referrals of the same kind take turns.
             await context.connection.sendWithNext("SELECT 1 FROM patients WHERE id = \(patientID) FOR UPDATE")
-            let open = try await context.connection.query("""
+            let open = try await context.connection.query(
+                """
                 SELECT id, status, target_clinic FROM referrals
                 WHERE patient_id = \(patientID) AND kind = \(kind.rawValue) AND entered_in_error_at IS NULL
                   AND status NOT IN ('completed', 'declined', 'cancelled')
@@ -166,7 +213,8 @@ extension CareStore {
                     "a \(kind.rawValue.uppercased()) referral to \(existingClinic) is already open (\(status)); to make a second one, say why in 'reason'",
                     existing: "/v1/referrals/\(existing.lowercasedString)")
             }
-            let id = try await context.connection.query("""
+            let id = try await context.connection.query(
+                """
                 INSERT INTO referrals (patient_id, kind, target_clinic, note, made_by, reason)
                 VALUES (\(patientID), \(kind.rawValue), \(clinic), \(note), \(actorID), \(reason))
                 RETURNING id
@@ -175,8 +223,9 @@ extension CareStore {
                 EventType.referralMade, teamID: teamID, patientID: patientID, actorID: actorID,
                 payload: ["referral_id": id.lowercasedString, "kind": kind.rawValue]
             ) { occurredAt in
-                PlaybookEvent(type: EventType.referralMade, occurredAt: occurredAt, referralKind: kind,
-                              summary: "\(kind.rawValue.uppercased()) referral to \(clinic)", subjectID: id)
+                PlaybookEvent(
+                    type: EventType.referralMade, occurredAt: occurredAt, referralKind: kind,
+                    summary: "\(kind.rawValue.uppercased()) referral to \(clinic)", subjectID: id)
             }
             return (id, event)
         }
@@ -185,26 +234,34 @@ extension CareStore {
     /// Moves a referral along its status machine. Declined or cancelled, it withdraws the
     /// handoffs it made: those still open are superseded (answered with their ids).
     @discardableResult
-    public func moveReferral(_ referralID: UUID, to status: ReferralStatus, reason: String? = nil, by caller: Caller) async throws -> [UUID] {
+    public func moveReferral(_ referralID: UUID, to status: ReferralStatus, reason: String? = nil, by caller: Caller)
+        async throws -> [UUID]
+    {
         let actorID = caller.memberID
         return try await command(caller) { context in
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT patient_id, status, kind, entered_in_error_at FROM referrals WHERE id = \(referralID) FOR UPDATE
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("referral \(referralID)") }
             let (patientID, current, kind, marked) = try row.decode(UUID.self, String.self, String.self, Date?.self)
             let teamID = try await context.patientTeam(patientID, for: .moveReferral)
-            if marked != nil { throw StoreError.conflict("this referral was entered in error; it does not move any more") }
+            if marked != nil {
+                throw StoreError.conflict("this referral was entered in error; it does not move any more")
+            }
             let from = try checkedTransition(from: current, to: status, of: "referral")
-            try await context.connection.query("""
+            try await context.connection.query(
+                """
                 UPDATE referrals SET status = \(status.rawValue), status_reason = coalesce(\(reason), status_reason), updated_at = now()
                 WHERE id = \(referralID)
                 """)
-            let event = try await context.append(EventType.referralStatusChanged, teamID: teamID, patientID: patientID, actorID: actorID,
-                                                 payload: ["referral_id": referralID.lowercasedString, "from": from.rawValue, "to": status.rawValue])
+            let event = try await context.append(
+                EventType.referralStatusChanged, teamID: teamID, patientID: patientID, actorID: actorID,
+                payload: ["referral_id": referralID.lowercasedString, "from": from.rawValue, "to": status.rawValue])
             guard status.withdrawsItsWork else { return [] }
-            return try await context.withdrawCauses(of: [referralID], patientID: patientID, teamID: teamID, byEvent: event.id,
-                                                    reason: "the \(kind.uppercased()) referral was \(status.rawValue)")
+            return try await context.withdrawCauses(
+                of: [referralID], patientID: patientID, teamID: teamID, byEvent: event.id,
+                reason: "the \(kind.uppercased()) referral was \(status.rawValue)")
         }
     }
 
@@ -215,9 +272,11 @@ extension CareStore {
     /// an escalation makes are not escalated again (no chain of escalations); the report shows
     /// them as overdue.
     @discardableResult
-    public func escalateOverdueHandoffs(now: Date = Date(), limit: Int = 100, by caller: Caller) async throws -> [UUID] {
+    public func escalateOverdueHandoffs(now: Date = Date(), limit: Int = 100, by caller: Caller) async throws -> [UUID]
+    {
         try await command(caller) { context in
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT h.id, h.patient_id, p.team_id, h.step_key FROM handoffs h
                 JOIN patients p ON p.id = h.patient_id
                 JOIN events e ON e.id = h.event_id
@@ -232,9 +291,13 @@ extension CareStore {
             for row in rows {
                 let (id, patientID, teamID, stepKey) = try row.decode(UUID.self, UUID.self, UUID.self, String.self)
                 try await context.connection.query("UPDATE handoffs SET escalated_at = now() WHERE id = \(id)")
-                try await context.append(EventType.handoffEscalated, teamID: teamID, patientID: patientID, actorID: nil,
-                                         payload: ["handoff_id": id.lowercasedString, "step": stepKey]) { occurredAt in
-                    PlaybookEvent(type: EventType.handoffEscalated, occurredAt: occurredAt, summary: "\(stepKey) not acknowledged in time", subjectID: id)
+                try await context.append(
+                    EventType.handoffEscalated, teamID: teamID, patientID: patientID, actorID: nil,
+                    payload: ["handoff_id": id.lowercasedString, "step": stepKey]
+                ) { occurredAt in
+                    PlaybookEvent(
+                        type: EventType.handoffEscalated, occurredAt: occurredAt,
+                        summary: "\(stepKey) not acknowledged in time", subjectID: id)
                 }
                 escalated.append(id)
             }
@@ -245,29 +308,36 @@ extension CareStore {
 
 /// The stored status `current`, if it may move to `next`; otherwise the reason it may not.
 func checkedTransition<Status: StateMachine>(from current: String, to next: Status, of what: String) throws -> Status {
-    guard let from = Status(rawValue: current) else { throw PQError(.decoding, "a \(what) has an unknown status \(current)") }
+    guard let from = Status(rawValue: current) else {
+        throw PQError(.decoding, "a \(what) has an unknown status \(current)")
+    }
     if case .failure(let error) = from.moving(to: next) { throw StoreError.moveNotAllowed(error) }
     return from
 }
 
 extension CommandContext {
     /// A member with their roles on a team, once the caller may manage that team.
-    func insertMember(_ displayName: String, email: String?, teamID: UUID, roles: [Role], isServiceAccount: Bool, actorID: UUID?) async throws -> UUID {
+    func insertMember(
+        _ displayName: String, email: String?, teamID: UUID, roles: [Role], isServiceAccount: Bool, actorID: UUID?
+    ) async throws -> UUID {
         try await requireTeam(teamID)
         try authorize(.manageTeam, teamID: teamID, patientID: nil)
         let id: UUID
         do {
-            id = try await connection.query("""
+            id = try await connection.query(
+                """
                 INSERT INTO members (display_name, email, is_service_account) VALUES (\(displayName), \(email), \(isServiceAccount)) RETURNING id
                 """)[0].decode(UUID.self, at: 0)
         } catch let error as PQError where error.constraint == "members_email_unique" {
             throw StoreError.conflict("a member with e-mail \(email ?? "") already exists")
         }
         for role in Set(roles) {
-            try await connection.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(teamID), \(id), \(role.rawValue))")
+            try await connection.query(
+                "INSERT INTO memberships (team_id, member_id, role) VALUES (\(teamID), \(id), \(role.rawValue))")
         }
-        try await append(.memberCreated, teamID: teamID, patientID: nil, actorID: actorID,
-                         payload: ["member_id": id.lowercasedString, "roles": roles.map(\.rawValue).sorted().joined(separator: ",")])
+        try await append(
+            .memberCreated, teamID: teamID, patientID: nil, actorID: actorID,
+            payload: ["member_id": id.lowercasedString, "roles": roles.map(\.rawValue).sorted().joined(separator: ",")])
         return id
     }
 

@@ -23,7 +23,8 @@ public enum DatabaseRoles {
     /// wide, once), and gives `database`, its public schema and whatever a superuser made in it
     /// before (a data directory from before the roles were split) to care_owner.
     public static func bootstrap(_ admin: PQConnection, database: String) async throws {
-        try await admin.execute("""
+        try await admin.execute(
+            """
             DO $$
             BEGIN
                 BEGIN CREATE ROLE care_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
@@ -58,12 +59,13 @@ public enum DatabaseRoles {
 
     /// A session advisory lock (in the maintenance database the superuser connects to) that
     /// keeps two servers starting on one embedded cluster from setting up roles at once.
-    public static let bootstrapLock: Int64 = 0x6361_7265_726f_6c65 // "careroles"
+    public static let bootstrapLock: Int64 = 0x6361_7265_726f_6c65  // "careroles"
 
     /// Run by a superuser connected to the database: its public schema and every object a
     /// superuser made there become care_owner's (sequences follow their tables).
     public static func giveObjectsToOwner(_ admin: PQConnection) async throws {
-        try await admin.execute("""
+        try await admin.execute(
+            """
             DO $$
             DECLARE
                 object record;
@@ -109,14 +111,17 @@ public enum DatabaseRoles {
     }
 
     public static func check(_ connection: PQConnection) async throws -> LoginCheck {
-        let row = try await connection.query("""
+        let row = try await connection.query(
+            """
             SELECT session_user::text, r.rolsuper,
                    EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relowner = r.oid),
                    CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = 'care_service') THEN pg_has_role(session_user, 'care_service', 'MEMBER') ELSE false END,
                    CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = 'care_app') THEN pg_has_role(session_user, 'care_app', 'MEMBER') ELSE false END
             FROM pg_roles r WHERE r.rolname = session_user
             """, prepared: false)[0]
-        let (login, superuser, owns, service, app) = try row.decode(String.self, Bool.self, Bool.self, Bool.self, Bool.self)
-        return LoginCheck(login: login, isSuperuser: superuser, ownsTables: owns, canBecomeService: service, canBecomeApp: app)
+        let (login, superuser, owns, service, app) = try row.decode(
+            String.self, Bool.self, Bool.self, Bool.self, Bool.self)
+        return LoginCheck(
+            login: login, isSuperuser: superuser, ownsTables: owns, canBecomeService: service, canBecomeApp: app)
     }
 }

@@ -16,7 +16,8 @@ public struct FeedCursor: Sendable, Equatable, Hashable, CustomStringConvertible
     /// Opaque to clients: "<transaction>-<id>".
     public init?(_ text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let transaction = Int64(parts[0]), let id = Int64(parts[1]), transaction >= 0, id >= 0 else { return nil }
+        guard parts.count == 2, let transaction = Int64(parts[0]), let id = Int64(parts[1]), transaction >= 0, id >= 0
+        else { return nil }
         self.init(transaction: transaction, id: id)
     }
 
@@ -44,8 +45,11 @@ extension CareStore {
     /// later commit can add then has a tx_id at or above that xmin, after anything already handed
     /// out. The price: a long-running writer holds the feed back until it ends.
     /// Events of psychotherapy notes never reach the feed (their author is the only reader).
-    public func events(after cursor: FeedCursor, limit: Int = 100) async throws -> (events: [FeedEvent], next: FeedCursor) {
-        let events = try await pool.query(Self.feedQuery(after: cursor, limit: max(1, min(limit, 1000)), teams: nil)).map(Self.feedEvent)
+    public func events(after cursor: FeedCursor, limit: Int = 100) async throws -> (
+        events: [FeedEvent], next: FeedCursor
+    ) {
+        let events = try await pool.query(Self.feedQuery(after: cursor, limit: max(1, min(limit, 1000)), teams: nil))
+            .map(Self.feedEvent)
         return (events, events.last?.cursor ?? cursor)
     }
 

@@ -91,9 +91,12 @@ extension CareStore {
 
     /// The keyset condition "(column, id) after the row `after`", true without one. An id that
     /// is not (or no longer, or not for this caller) in the list gives an empty page.
-    static func after(_ after: UUID?, table: String, alias: String, time column: String, descending: Bool = false) -> PQQuery {
+    static func after(_ after: UUID?, table: String, alias: String, time column: String, descending: Bool = false)
+        -> PQQuery
+    {
         guard let after else { return "true" }
-        return "(\(unescaped: alias).\(unescaped: column), \(unescaped: alias).id) \(unescaped: descending ? "<" : ">") (SELECT \(unescaped: column), id FROM \(unescaped: table) WHERE id = \(after))"
+        return
+            "(\(unescaped: alias).\(unescaped: column), \(unescaped: alias).id) \(unescaped: descending ? "<" : ">") (SELECT \(unescaped: column), id FROM \(unescaped: table) WHERE id = \(after))"
     }
 
     static func page<T>(_ rows: [T], limit: Int, id: (T) -> UUID) -> Page<T> {
@@ -116,24 +119,35 @@ extension CareStore {
 
     /// The patients of the teams whose clinical records the caller may read (the system: every
     /// team), by name; `teamID` narrows to one team, `search` matches name or MRN.
-    public func patients(teamID: UUID? = nil, search: String? = nil, limit: Int = 50, after: UUID? = nil, by caller: Caller) async throws -> Page<PatientListItem> {
+    public func patients(
+        teamID: UUID? = nil, search: String? = nil, limit: Int = 50, after: UUID? = nil, by caller: Caller
+    ) async throws -> Page<PatientListItem> {
         let limit = Self.clamp(limit)
-        let pattern = search.map { "%" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%" }
+        let pattern = search.map {
+            "%"
+                + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_") + "%"
+        }
         return try await command(caller) { context in
             var teamIDs: [UUID]? = teamID.map { [$0] }
             if context.acting != nil {
                 let readable = context.teams(allowing: .readClinical)
                 teamIDs = teamID.map { readable.contains($0) ? [$0] : [] } ?? readable
             }
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT p.id, p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on FROM patients p
                 WHERE (\(teamIDs)::uuid[] IS NULL OR p.team_id = ANY(\(teamIDs)))
                   AND (\(pattern)::text IS NULL OR p.display_name ILIKE \(pattern) OR p.mrn ILIKE \(pattern))
                   AND \(fragment: Self.after(after, table: "patients", alias: "p", time: "display_name"))
                 ORDER BY p.display_name, p.id LIMIT \(limit + 1)
-                """).map { row in
-                let (id, team, mrn, name, status, enrolled) = try row.decode(UUID.self, UUID.self, String.self, String.self, String.self, Date.self)
-                return PatientListItem(id: id, teamID: team, mrn: mrn, displayName: name, status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled)
+                """
+            ).map { row in
+                let (id, team, mrn, name, status, enrolled) = try row.decode(
+                    UUID.self, UUID.self, String.self, String.self, String.self, Date.self)
+                return PatientListItem(
+                    id: id, teamID: team, mrn: mrn, displayName: name,
+                    status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled)
             }
             let page = Self.page(rows, limit: limit) { $0.id }
             context.trail.touch(page.items.map(\.id))
@@ -146,47 +160,59 @@ extension CareStore {
     public func carePlan(patientID: UUID, by caller: Caller) async throws -> CarePlan {
         try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT version, goals, problems, treatment_line, author_id, created_at FROM care_plans WHERE patient_id = \(patientID) AND is_active
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("care plan of patient \(patientID)") }
-            let (version, goals, problems, line, author, created) = try row.decode(Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self, UUID?.self, Date.self)
-            return CarePlan(patientID: patientID, version: version, content: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: line),
-                            authorID: author, updatedAt: created)
+            let (version, goals, problems, line, author, created) = try row.decode(
+                Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self, UUID?.self, Date.self)
+            return CarePlan(
+                patientID: patientID, version: version,
+                content: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: line),
+                authorID: author, updatedAt: created)
         }
     }
 
     // MARK: A patient's lists
 
-    public func patientTasks(patientID: UUID, status: [TaskStatus]? = nil, limit: Int = 50, after: UUID? = nil, by caller: Caller) async throws -> Page<TaskSummary> {
+    public func patientTasks(
+        patientID: UUID, status: [TaskStatus]? = nil, limit: Int = 50, after: UUID? = nil, by caller: Caller
+    ) async throws -> Page<TaskSummary> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "tasks", alias: "t", time: "created_at")
         return try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT \(unescaped: Self.taskColumns) FROM tasks t
                 WHERE t.patient_id = \(patientID) AND (\(status?.map(\.rawValue))::text[] IS NULL OR t.status = ANY(\(status?.map(\.rawValue))))
                   AND \(fragment: condition)
                 ORDER BY t.created_at, t.id LIMIT \(limit + 1)
-                """).map(Self.task)
+                """
+            ).map(Self.task)
             return Self.page(rows, limit: limit) { $0.id }
         }
     }
 
     /// A patient's notes, newest first, with their authors' names; psychotherapy notes only to
     /// their author; notes entered in error only when asked for.
-    public func notes(patientID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil, by caller: Caller) async throws -> Page<NoteSummary> {
+    public func notes(
+        patientID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil, by caller: Caller
+    ) async throws -> Page<NoteSummary> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "notes", alias: "n", time: "created_at", descending: true)
         let readerID = caller.memberID
         return try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT \(unescaped: Self.noteColumns) FROM notes n JOIN members a ON a.id = n.author_id
                 WHERE n.patient_id = \(patientID) AND (n.kind <> 'psychotherapy' OR n.author_id = \(readerID))
                   AND (\(includeEnteredInError) OR n.entered_in_error_at IS NULL) AND \(fragment: condition)
                 ORDER BY n.created_at DESC, n.id DESC LIMIT \(limit + 1)
-                """).map(Self.note)
+                """
+            ).map(Self.note)
             return Self.page(rows, limit: limit) { $0.id }
         }
     }
@@ -197,39 +223,52 @@ extension CareStore {
         let authorID = try Self.member(caller, "amends a note")
         // This check leaves the Idempotency-Key to the amendment that follows it.
         let found = try await command(caller, claimsKey: false) { context -> (UUID, String, UUID) in
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT n.patient_id, n.kind, n.author_id, p.team_id FROM notes n JOIN patients p ON p.id = n.patient_id WHERE n.id = \(noteID)
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("note \(noteID)") }
             let (patientID, kind, author, teamID) = try row.decode(UUID.self, String.self, UUID.self, UUID.self)
-            if kind == NoteKind.psychotherapy.rawValue, author != authorID { throw StoreError.notFound("note \(noteID)") }
-            try context.authorize(.readClinical, teamID: teamID, patientID: patientID, record: .noteAmendment(author: author))
+            if kind == NoteKind.psychotherapy.rawValue, author != authorID {
+                throw StoreError.notFound("note \(noteID)")
+            }
+            try context.authorize(
+                .readClinical, teamID: teamID, patientID: patientID, record: .noteAmendment(author: author))
             return (patientID, kind, author)
         }
-        guard let kind = NoteKind(rawValue: found.1) else { throw PQError(.decoding, "note \(noteID.lowercasedString) has an unknown kind \(found.1)") }
+        guard let kind = NoteKind(rawValue: found.1) else {
+            throw PQError(.decoding, "note \(noteID.lowercasedString) has an unknown kind \(found.1)")
+        }
         let id = try await addNote(patientID: found.0, kind: kind, body: body, amends: noteID, by: caller)
         return (id, found.0)
     }
 
     /// A patient's scores, oldest first; those entered in error only when asked for.
-    public func measurements(patientID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil, by caller: Caller) async throws -> Page<MeasurementItem> {
+    public func measurements(
+        patientID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil, by caller: Caller
+    ) async throws -> Page<MeasurementItem> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "measurements", alias: "m", time: "taken_at")
         return try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT m.id, m.instrument, m.total, m.items, m.safety_signal, m.taken_at, m.recorded_by,
                        m.entered_in_error_at, m.entered_in_error_by, m.entered_in_error_reason FROM measurements m
                 WHERE m.patient_id = \(patientID) AND (\(includeEnteredInError) OR m.entered_in_error_at IS NULL) AND \(fragment: condition)
                 ORDER BY m.taken_at, m.id LIMIT \(limit + 1)
-                """).map { row in
-                let (id, instrumentText, total, items, signal, taken, by, markedAt, markedBy, markedReason) = try row.decode(
-                    UUID.self, String.self, Int.self, [Int]?.self, Bool.self, Date.self, UUID?.self, Date?.self, UUID?.self, String?.self)
+                """
+            ).map { row in
+                let (id, instrumentText, total, items, signal, taken, by, markedAt, markedBy, markedReason) =
+                    try row.decode(
+                        UUID.self, String.self, Int.self, [Int]?.self, Bool.self, Date.self, UUID?.self, Date?.self,
+                        UUID?.self, String?.self)
                 guard let instrument = Instrument(rawValue: instrumentText) else {
                     throw PQError(.decoding, "score \(id.lowercasedString) has an unknown instrument \(instrumentText)")
                 }
-                return MeasurementItem(id: id, instrument: instrument, total: total, items: items, safetySignal: signal, takenAt: taken,
-                                       recordedBy: by, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
+                return MeasurementItem(
+                    id: id, instrument: instrument, total: total, items: items, safetySignal: signal, takenAt: taken,
+                    recordedBy: by, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
             }
             return Self.page(rows, limit: limit) { $0.id }
         }
@@ -240,12 +279,15 @@ extension CareStore {
     /// Open handoffs (unacknowledged, not superseded, task not done) for the roles the member
     /// holds on each of their teams (or given to them by name), soonest due first;
     /// `includeAcknowledged` adds the closed ones.
-    public func handoffs(includeAcknowledged: Bool = false, limit: Int = 50, after: UUID? = nil, by caller: Caller) async throws -> Page<HandoffItem> {
+    public func handoffs(includeAcknowledged: Bool = false, limit: Int = 50, after: UUID? = nil, by caller: Caller)
+        async throws -> Page<HandoffItem>
+    {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "handoffs", alias: "h", time: "due_at")
         let memberID = try Self.member(caller, "receives handoffs")
         return try await command(caller) { context in
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT h.id, h.patient_id, h.role, h.reason, h.step_key, h.due_at, h.task_id, h.acknowledged_by, h.acknowledged_at,
                        h.escalated_at IS NOT NULL, h.created_at, h.assigned_member_id, h.superseded_at, h.superseded_reason, t.status
                 FROM handoffs h JOIN patients p ON p.id = h.patient_id JOIN tasks t ON t.id = h.task_id
@@ -256,17 +298,23 @@ extension CareStore {
                        OR (h.acknowledged_at IS NULL AND h.superseded_at IS NULL AND t.status NOT IN ('completed', 'cancelled', 'failed')))
                   AND \(fragment: condition)
                 ORDER BY h.due_at, h.id LIMIT \(limit + 1)
-                """).map { row in
+                """
+            ).map { row in
                 let (id, patient, role, reason, step, due, task, ackBy, ackAt, escalated, created) = try row.decode(
-                    UUID.self, UUID.self, String.self, String.self, String.self, Date.self, UUID.self, UUID?.self, Date?.self, Bool.self, Date.self)
+                    UUID.self, UUID.self, String.self, String.self, String.self, Date.self, UUID.self, UUID?.self,
+                    Date?.self, Bool.self, Date.self)
                 let assigned = try row.decode(UUID?.self, at: 11), supersededAt = try row.decode(Date?.self, at: 12)
-                let supersededReason = try row.decode(String?.self, at: 13), status = try row.decode(String.self, at: 14)
+                let supersededReason = try row.decode(String?.self, at: 13),
+                    status = try row.decode(String.self, at: 14)
                 guard let role = Role(rawValue: role), let status = TaskStatus(rawValue: status) else {
                     throw PQError(.decoding, "handoff \(id.lowercasedString) has an unknown role or task status")
                 }
-                return HandoffItem(id: id, patientID: patient, role: role, reason: reason, stepKey: step, dueAt: due,
-                                   taskID: task, acknowledgedBy: ackBy, acknowledgedAt: ackAt, escalated: escalated, createdAt: created,
-                                   assignedTo: assigned, supersededAt: supersededAt, supersededReason: supersededReason, taskStatus: status)
+                return HandoffItem(
+                    id: id, patientID: patient, role: role, reason: reason, stepKey: step, dueAt: due,
+                    taskID: task, acknowledgedBy: ackBy, acknowledgedAt: ackAt, escalated: escalated,
+                    createdAt: created,
+                    assignedTo: assigned, supersededAt: supersededAt, supersededReason: supersededReason,
+                    taskStatus: status)
             }
             let page = Self.page(rows, limit: limit) { $0.id }
             context.trail.touch(page.items.map(\.patientID))
@@ -277,17 +325,24 @@ extension CareStore {
     // MARK: Audit
 
     /// A patient's audit trail, newest first, for the compliance role.
-    public func audit(patientID: UUID, limit: Int = 100, before: Int64? = nil, by caller: Caller) async throws -> Page<AuditItem> {
+    public func audit(patientID: UUID, limit: Int = 100, before: Int64? = nil, by caller: Caller) async throws -> Page<
+        AuditItem
+    > {
         let limit = Self.clamp(limit)
         return try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readAudit)
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT id, at, member_id, action, patient_id, resource, outcome, request_id, detail FROM audit_entries
                 WHERE patient_id = \(patientID) AND id < \(before ?? Int64.max) ORDER BY id DESC LIMIT \(limit + 1)
-                """).map { row in
+                """
+            ).map { row in
                 let (id, at, member, action, patient, resource, outcome, request, detail) = try row.decode(
-                    Int64.self, Date.self, UUID?.self, String.self, UUID?.self, String.self, String.self, String?.self, String?.self)
-                return AuditItem(id: id, at: at, memberID: member, action: action, patientID: patient, resource: resource, outcome: outcome, requestID: request, detail: detail)
+                    Int64.self, Date.self, UUID?.self, String.self, UUID?.self, String.self, String.self, String?.self,
+                    String?.self)
+                return AuditItem(
+                    id: id, at: at, memberID: member, action: action, patientID: patient, resource: resource,
+                    outcome: outcome, requestID: request, detail: detail)
             }
             let items = Array(rows.prefix(limit))
             return Page(items: items, next: rows.count > limit ? items.last.map { "\($0.id)" } : nil)
@@ -300,13 +355,18 @@ extension CareStore {
         try await command(caller) { context in
             try await context.requireTeam(teamID)
             try context.authorize(.readTeam, teamID: teamID, patientID: nil)
-            return try await context.connection.query("""
+            return try await context.connection.query(
+                """
                 SELECT m.id, m.display_name, m.email, m.is_service_account, array_agg(ms.role ORDER BY ms.role)
                 FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE ms.team_id = \(teamID)
                 GROUP BY m.id ORDER BY m.display_name, m.id
-                """).map { row in
-                let (id, name, email, service, roles) = try row.decode(UUID.self, String.self, String?.self, Bool.self, [String].self)
-                return TeamMemberItem(id: id, displayName: name, email: email, isServiceAccount: service, roles: try roles.map { try Role(column: "memberships.role", $0) })
+                """
+            ).map { row in
+                let (id, name, email, service, roles) = try row.decode(
+                    UUID.self, String.self, String?.self, Bool.self, [String].self)
+                return TeamMemberItem(
+                    id: id, displayName: name, email: email, isServiceAccount: service,
+                    roles: try roles.map { try Role(column: "memberships.role", $0) })
             }
         }
     }
@@ -317,15 +377,19 @@ extension CareStore {
     public func task(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
         try await command(caller) { context in
             // A handoff's id names its task too.
-            let rows = try await context.connection.query("SELECT \(unescaped: Self.taskColumns) FROM tasks t WHERE t.id = \(taskID) OR t.handoff_id = \(taskID)")
+            let rows = try await context.connection.query(
+                "SELECT \(unescaped: Self.taskColumns) FROM tasks t WHERE t.id = \(taskID) OR t.handoff_id = \(taskID)")
             guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID.lowercasedString)") }
             var task = try Self.task(row)
             _ = try await context.patientTeam(task.patientID, for: .readClinical)
             if let handoff = task.handoffID {
-                task.causes = try await context.connection.query("""
+                task.causes = try await context.connection.query(
+                    """
                     SELECT event_id, summary, added_at, withdrawn_at FROM handoff_causes WHERE handoff_id = \(handoff) ORDER BY added_at, event_id
-                    """).map { row in
-                    let (event, summary, added, withdrawn) = try row.decode(Int64.self, String.self, Date.self, Date?.self)
+                    """
+                ).map { row in
+                    let (event, summary, added, withdrawn) = try row.decode(
+                        Int64.self, String.self, Date.self, Date?.self)
                     return HandoffCause(eventID: event, summary: summary, addedAt: added, withdrawnAt: withdrawn)
                 }
             }

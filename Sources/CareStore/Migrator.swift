@@ -54,7 +54,8 @@ public struct Migrator: Sendable {
     public init(migrations: [Migration], logger: Logger = Logger(label: "carerelay.migrator")) throws {
         let sorted = migrations.sorted { $0.version < $1.version }
         for (previous, next) in zip(sorted, sorted.dropFirst()) where previous.version == next.version {
-            throw MigrationError("two migrations have version \(next.version): \(previous.fileName) and \(next.fileName)")
+            throw MigrationError(
+                "two migrations have version \(next.version): \(previous.fileName) and \(next.fileName)")
         }
         self.migrations = sorted
         self.logger = logger
@@ -77,7 +78,8 @@ public struct Migrator: Sendable {
     }
 
     private func migrateLocked(_ connection: PQConnection) async throws -> [Int] {
-        try await connection.execute("""
+        try await connection.execute(
+            """
             CREATE TABLE IF NOT EXISTS care_schema_migrations (
                 version     integer PRIMARY KEY,
                 name        text NOT NULL,
@@ -95,8 +97,10 @@ public struct Migrator: Sendable {
                 try await connection.withTransaction { connection in
                     try await connection.execute(migration.sql)
                     let elapsed = ContinuousClock.now - started
-                    let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
-                    try await connection.query("""
+                    let milliseconds = Int(
+                        elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+                    try await connection.query(
+                        """
                         INSERT INTO care_schema_migrations (version, name, checksum, duration_ms)
                         VALUES (\(migration.version), \(migration.name), \(migration.checksum), \(milliseconds))
                         """)
@@ -117,22 +121,28 @@ public struct Migrator: Sendable {
                 return Status(applied: [], pending: migrations)
             }
             let pending = try await verify(connection)
-            let applied = try await connection.query("SELECT version FROM care_schema_migrations ORDER BY version").column(Int.self)
+            let applied = try await connection.query("SELECT version FROM care_schema_migrations ORDER BY version")
+                .column(Int.self)
             return Status(applied: applied, pending: pending)
         }
     }
 
     /// Checks applied migrations against ours and returns the pending ones.
     private func verify(_ connection: PQConnection) async throws -> [Migration] {
-        let rows = try await connection.query("SELECT version, name, checksum FROM care_schema_migrations ORDER BY version")
+        let rows = try await connection.query(
+            "SELECT version, name, checksum FROM care_schema_migrations ORDER BY version")
         var applied: [Int: String] = [:]
         for row in rows {
             let (version, name, checksum) = try row.decode(Int.self, String.self, String.self)
             guard let ours = migrations.first(where: { $0.version == version }) else {
-                throw MigrationError("the database has migration \(String(format: "%04d", version))_\(name), which this build of CareRelay does not know: is the server older than the database?")
+                throw MigrationError(
+                    "the database has migration \(String(format: "%04d", version))_\(name), which this build of CareRelay does not know: is the server older than the database?"
+                )
             }
             guard ours.checksum == checksum else {
-                throw MigrationError("migration \(ours.fileName) was changed after it was applied (database checksum \(checksum.prefix(12)), file \(ours.checksum.prefix(12))): add a new migration instead of editing an applied one")
+                throw MigrationError(
+                    "migration \(ours.fileName) was changed after it was applied (database checksum \(checksum.prefix(12)), file \(ours.checksum.prefix(12))): add a new migration instead of editing an applied one"
+                )
             }
             applied[version] = checksum
         }

@@ -25,8 +25,10 @@ extension CareStore {
         var figures: [PoolFigures] = []
         for (name, pool) in pools {
             let s = await pool.currentStatistics
-            figures.append(PoolFigures(name: name, open: s.open, idle: s.idle, inUse: s.inUse, waiting: s.waiting,
-                                       acquisitions: s.acquisitions, waits: s.waits, timeouts: s.timeouts, discarded: s.discarded))
+            figures.append(
+                PoolFigures(
+                    name: name, open: s.open, idle: s.idle, inUse: s.inUse, waiting: s.waiting,
+                    acquisitions: s.acquisitions, waits: s.waits, timeouts: s.timeouts, discarded: s.discarded))
         }
         return figures
     }

@@ -146,82 +146,111 @@ public struct PatientSummary: Sendable, Equatable {
 
 extension CareStore {
     /// The summary of a patient for `readerID`: psychotherapy notes appear only to their author.
-    public func patientSummary(_ patientID: UUID, asOf: Date = Date(), by caller: Caller) async throws -> PatientSummary {
+    public func patientSummary(_ patientID: UUID, asOf: Date = Date(), by caller: Caller) async throws -> PatientSummary
+    {
         let readerID = caller.memberID
         return try await command(caller, isolation: .repeatableRead) { context in
             let connection = context.connection
             _ = try await context.patientTeam(patientID, for: .readClinical)
-            let patientRows = try await connection.query("""
+            let patientRows = try await connection.query(
+                """
                 SELECT p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
                        c.version, c.goals, c.problems, c.treatment_line
                 FROM patients p JOIN care_plans c ON c.patient_id = p.id AND c.is_active
                 WHERE p.id = \(patientID)
                 """)
             guard let row = patientRows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
-            let (teamID, mrn, name, status, enrolledOn, episodeStart, psychotic, version, goals, problems, treatmentLine) = try row.decode(
+            let (
+                teamID, mrn, name, status, enrolledOn, episodeStart, psychotic, version, goals, problems, treatmentLine
+            ) = try row.decode(
                 UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self,
                 Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self)
             let reference = try await context.referenceData()
 
-            let openTasks = try await connection.query("""
+            let openTasks = try await connection.query(
+                """
                 SELECT \(unescaped: Self.taskColumns) FROM tasks t
                 WHERE t.patient_id = \(patientID) AND t.status NOT IN ('completed', 'cancelled', 'failed')
                 ORDER BY \(unescaped: Self.taskOrder)
-                """).map(Self.task)
+                """
+            ).map(Self.task)
 
-            let notes = try await connection.query("""
+            let notes = try await connection.query(
+                """
                 SELECT \(unescaped: Self.noteColumns) FROM notes n JOIN members a ON a.id = n.author_id
                 WHERE n.patient_id = \(patientID) AND (n.kind <> 'psychotherapy' OR n.author_id = \(readerID)) AND n.entered_in_error_at IS NULL
                 ORDER BY n.created_at DESC, n.id DESC LIMIT 20
-                """).map(Self.note)
+                """
+            ).map(Self.note)
 
-            let scoreRows = try await connection.query("""
+            let scoreRows = try await connection.query(
+                """
                 SELECT id, instrument, total, taken_at, safety_signal FROM measurements
                 WHERE patient_id = \(patientID) AND entered_in_error_at IS NULL ORDER BY taken_at
                 """)
             let scores = try scoreRows.map { row in
-                let (id, instrument, total, takenAt, signal) = try row.decode(UUID.self, String.self, Int.self, Date.self, Bool.self)
-                guard let instrument = Instrument(rawValue: instrument) else { throw PQError(.decoding, "a score has an unknown instrument \(instrument)") }
-                return ScoreSummary(id: id, instrument: instrument, total: total, takenAt: takenAt, safetySignal: signal)
+                let (id, instrument, total, takenAt, signal) = try row.decode(
+                    UUID.self, String.self, Int.self, Date.self, Bool.self)
+                guard let instrument = Instrument(rawValue: instrument) else {
+                    throw PQError(.decoding, "a score has an unknown instrument \(instrument)")
+                }
+                return ScoreSummary(
+                    id: id, instrument: instrument, total: total, takenAt: takenAt, safetySignal: signal)
             }
             let phq9 = scores.filter { $0.instrument == .phq9 }
             var response: ResponseAssessment?
             if let first = phq9.first, let last = phq9.last, phq9.count >= 2 {
-                response = try reference.responseRules.assess(baseline: Score(.phq9, total: first.total), latest: Score(.phq9, total: last.total))
+                response = try reference.responseRules.assess(
+                    baseline: Score(.phq9, total: first.total), latest: Score(.phq9, total: last.total))
             }
 
-            let trials = try await context.loadTrials(patientID: patientID, reference: reference, asOf: asOf).filter { $0.summary.enteredInError == nil }
+            let trials = try await context.loadTrials(patientID: patientID, reference: reference, asOf: asOf).filter {
+                $0.summary.enteredInError == nil
+            }
             var failed: [FailedTrial] = []
             var failedMedications = 0
             let augmentationUsed = trials.contains { $0.summary.kind == .augmentation }
             let ectUsed = trials.contains { $0.summary.kind == .neuromodulation && $0.isBilateralECT }
             for trial in trials where trial.summary.isFailed && trial.summary.startedOn >= episodeStart {
-                failed.append(FailedTrial(kind: trial.summary.kind, drugClass: trial.drugClass, isBilateralECT: trial.isBilateralECT))
+                failed.append(
+                    FailedTrial(
+                        kind: trial.summary.kind, drugClass: trial.drugClass, isBilateralECT: trial.isBilateralECT))
                 if trial.summary.kind == .medication { failedMedications += 1 }
             }
             let trd = reference.trialRules.trdStatus(failed: failed)
             let thaseRush = Staging.thaseRush(failed: failed)
             var maudsley: MaudsleyAssessment?
             if let baseline = phq9.first {
-                let severity = MaudsleySeverity.from(try Score(.phq9, total: baseline.total), psychoticFeatures: psychotic)
-                maudsley = Staging.maudsley(MaudsleyFacts(episodeStart: episodeStart, asOf: asOf, severity: severity,
-                                                          failedMedications: failedMedications, augmentationUsed: augmentationUsed, ectUsed: ectUsed))
+                let severity = MaudsleySeverity.from(
+                    try Score(.phq9, total: baseline.total), psychoticFeatures: psychotic)
+                maudsley = Staging.maudsley(
+                    MaudsleyFacts(
+                        episodeStart: episodeStart, asOf: asOf, severity: severity,
+                        failedMedications: failedMedications, augmentationUsed: augmentationUsed, ectUsed: ectUsed))
             }
 
             let referrals = try await context.loadReferrals(patientID: patientID).filter { $0.enteredInError == nil }
-            let handoffs = try await connection.query("""
+            let handoffs = try await connection.query(
+                """
                 SELECT h.id, h.role, h.reason, h.due_at, h.task_id, h.escalated_at IS NOT NULL FROM handoffs h JOIN tasks t ON t.id = h.task_id
                 WHERE h.patient_id = \(patientID) AND h.acknowledged_at IS NULL AND h.superseded_at IS NULL
                   AND t.status NOT IN ('completed', 'cancelled', 'failed')
                 ORDER BY h.due_at
-                """).map { row in
-                let (id, role, reason, due, task, escalated) = try row.decode(UUID.self, String.self, String.self, Date.self, UUID.self, Bool.self)
-                return HandoffSummary(id: id, role: try Role(column: "handoffs.role", role), reason: reason, dueAt: due, taskID: task, escalated: escalated)
+                """
+            ).map { row in
+                let (id, role, reason, due, task, escalated) = try row.decode(
+                    UUID.self, String.self, String.self, Date.self, UUID.self, Bool.self)
+                return HandoffSummary(
+                    id: id, role: try Role(column: "handoffs.role", role), reason: reason, dueAt: due, taskID: task,
+                    escalated: escalated)
             }
             return PatientSummary(
-                id: patientID, teamID: teamID, mrn: mrn, displayName: name, status: try PatientStatus(column: "patients.status", status),
-                enrolledOn: enrolledOn, plan: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: treatmentLine),
-                planVersion: version, openTasks: openTasks, recentNotes: notes, scores: scores, response: response, trials: trials.map(\.summary),
+                id: patientID, teamID: teamID, mrn: mrn, displayName: name,
+                status: try PatientStatus(column: "patients.status", status),
+                enrolledOn: enrolledOn,
+                plan: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: treatmentLine),
+                planVersion: version, openTasks: openTasks, recentNotes: notes, scores: scores, response: response,
+                trials: trials.map(\.summary),
                 trd: trd, thaseRush: thaseRush, maudsley: maudsley, referrals: referrals, openHandoffs: handoffs)
         }
     }
@@ -234,8 +263,10 @@ extension CareStore {
 
     /// One page of the queue; `offset` is what an opaque cursor carries (the queue's order is by
     /// priority and due time, which changes as tasks move, so the cursor is a position in it).
-    public func queuePage(asOf: Date = Date(), status: [TaskStatus]? = nil, role: Role? = nil, dueBefore: Date? = nil,
-                          limit: Int = 50, offset: Int = 0, by caller: Caller) async throws -> Page<TaskSummary> {
+    public func queuePage(
+        asOf: Date = Date(), status: [TaskStatus]? = nil, role: Role? = nil, dueBefore: Date? = nil,
+        limit: Int = 50, offset: Int = 0, by caller: Caller
+    ) async throws -> Page<TaskSummary> {
         let memberID = try Self.member(caller, "has a queue")
         return try await command(caller) { context in
             let statuses = (status ?? [.requested, .accepted, .inProgress, .onHold]).map(\.rawValue)
@@ -250,9 +281,12 @@ extension CareStore {
             if let actor = context.acting, actor.principal.memberID == memberID {
                 teams = Array(actor.principal.roles.keys)
             } else {
-                teams = try await context.connection.query("SELECT DISTINCT team_id FROM memberships WHERE member_id = \(memberID)").map { try $0.decode(UUID.self, at: 0) }
+                teams = try await context.connection.query(
+                    "SELECT DISTINCT team_id FROM memberships WHERE member_id = \(memberID)"
+                ).map { try $0.decode(UUID.self, at: 0) }
             }
-            let tasks = try await context.connection.query("""
+            let tasks = try await context.connection.query(
+                """
                 SELECT \(unescaped: Self.taskColumns) FROM tasks t JOIN patients p ON p.id = t.patient_id
                 WHERE p.team_id = ANY(\(teams)::uuid[])
                   AND t.status = ANY(\(statuses))
@@ -263,7 +297,8 @@ extension CareStore {
                   \(fragment: filters)
                 ORDER BY \(unescaped: Self.taskOrder), t.id
                 LIMIT \(limit + 1) OFFSET \(offset)
-                """, prepared: false).map(Self.task)
+                """, prepared: false
+            ).map(Self.task)
             let page = Page(items: Array(tasks.prefix(limit)), next: tasks.count > limit ? "\(offset + limit)" : nil)
             context.trail.touch(page.items.map(\.patientID))
             return page
@@ -271,16 +306,20 @@ extension CareStore {
     }
 
     /// A page of a patient's history, newest first; `before` is the last event id of the previous page.
-    public func patientEventsPage(_ patientID: UUID, before: Int64? = nil, limit: Int = 100, by caller: Caller) async throws -> Page<FeedEvent> {
+    public func patientEventsPage(_ patientID: UUID, before: Int64? = nil, limit: Int = 100, by caller: Caller)
+        async throws -> Page<FeedEvent>
+    {
         try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
-            let events = try await context.connection.query("""
+            let events = try await context.connection.query(
+                """
                 SELECT id, tx_id::text::bigint, type, team_id, patient_id, actor_id, occurred_at, payload
                 FROM events WHERE patient_id = \(patientID) AND id < \(before ?? Int64.max)
                   AND NOT (type IN ('note.added', 'note.amended', 'note.entered_in_error') AND payload->>'kind' = 'psychotherapy'
                            AND actor_id IS DISTINCT FROM \(context.acting?.principal.memberID))
                 ORDER BY id DESC LIMIT \(limit + 1)
-                """).map(Self.feedEvent)
+                """
+            ).map(Self.feedEvent)
             let items = Array(events.prefix(limit))
             return Page(items: items, next: events.count > limit ? items.last.map { "\($0.id)" } : nil)
         }
@@ -290,20 +329,30 @@ extension CareStore {
     public func trials(patientID: UUID, asOf: Date = Date(), by caller: Caller) async throws -> [TrialSummary] {
         try await command(caller) { context in
             _ = try await context.patientTeam(patientID, for: .readClinical)
-            return try await context.loadTrials(patientID: patientID, reference: try await context.referenceData(), asOf: asOf).map(\.summary)
+            return try await context.loadTrials(
+                patientID: patientID, reference: try await context.referenceData(), asOf: asOf
+            ).map(\.summary)
         }
     }
 
     /// One page of a patient's trials (the whole history is read: adequacy and staging need it);
     /// trials entered in error only when asked for.
-    public func trials(patientID: UUID, includeEnteredInError: Bool = false, limit: Int, after: UUID?, by caller: Caller) async throws -> Page<TrialSummary> {
-        let all = try await trials(patientID: patientID, by: caller).filter { includeEnteredInError || $0.enteredInError == nil }
+    public func trials(
+        patientID: UUID, includeEnteredInError: Bool = false, limit: Int, after: UUID?, by caller: Caller
+    ) async throws -> Page<TrialSummary> {
+        let all = try await trials(patientID: patientID, by: caller).filter {
+            includeEnteredInError || $0.enteredInError == nil
+        }
         return Self.page(all, limit: Self.clamp(limit), after: after) { $0.id }
     }
 
     /// One page of a patient's referrals, oldest first; those entered in error only when asked for.
-    public func referrals(patientID: UUID, includeEnteredInError: Bool = false, limit: Int, after: UUID?, by caller: Caller) async throws -> Page<ReferralSummary> {
-        let all = try await referrals(patientID: patientID, by: caller).filter { includeEnteredInError || $0.enteredInError == nil }
+    public func referrals(
+        patientID: UUID, includeEnteredInError: Bool = false, limit: Int, after: UUID?, by caller: Caller
+    ) async throws -> Page<ReferralSummary> {
+        let all = try await referrals(patientID: patientID, by: caller).filter {
+            includeEnteredInError || $0.enteredInError == nil
+        }
         return Self.page(all, limit: Self.clamp(limit), after: after) { $0.id }
     }
 
@@ -315,17 +364,22 @@ extension CareStore {
         }
     }
 
-    static let taskColumns = "t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id, t.status_reason"
-    static let taskOrder = "array_position(ARRAY['stat', 'asap', 'urgent', 'routine'], t.priority), t.due_at NULLS LAST, t.created_at"
+    static let taskColumns =
+        "t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id, t.status_reason"
+    static let taskOrder =
+        "array_position(ARRAY['stat', 'asap', 'urgent', 'routine'], t.priority), t.due_at NULLS LAST, t.created_at"
 
     static func task(_ row: PQRow) throws -> TaskSummary {
         let (id, patient, title, status, priority, owner, pool, due, notBefore, handoff, reason) = try row.decode(
-            UUID.self, UUID.self, String.self, String.self, String.self, UUID?.self, String?.self, Date?.self, Date?.self, UUID?.self, String?.self)
+            UUID.self, UUID.self, String.self, String.self, String.self, UUID?.self, String?.self, Date?.self,
+            Date?.self, UUID?.self, String?.self)
         guard let status = TaskStatus(rawValue: status), let priority = TaskPriority(rawValue: priority) else {
             throw PQError(.decoding, "task \(id.lowercasedString) has an unknown status or priority")
         }
-        return TaskSummary(id: id, patientID: patient, title: title, status: status, priority: priority, ownerID: owner,
-                           poolRole: try pool.map { try Role(column: "tasks.pool_role", $0) }, dueAt: due, notBefore: notBefore, handoffID: handoff, statusReason: reason)
+        return TaskSummary(
+            id: id, patientID: patient, title: title, status: status, priority: priority, ownerID: owner,
+            poolRole: try pool.map { try Role(column: "tasks.pool_role", $0) }, dueAt: due, notBefore: notBefore,
+            handoffID: handoff, statusReason: reason)
     }
 
     /// A note with its author's name and the notes that amend it (read with `note`).
@@ -335,18 +389,25 @@ extension CareStore {
         """
 
     static func note(_ row: PQRow) throws -> NoteSummary {
-        let (id, author, name, kind, body, amends, created, markedAt, markedBy, markedReason, amendedBy) = try row.decode(
-            UUID.self, UUID.self, String.self, String.self, String.self, UUID?.self, Date.self, Date?.self, UUID?.self, String?.self, [UUID].self)
-        guard let kind = NoteKind(rawValue: kind) else { throw PQError(.decoding, "note \(id.lowercasedString) has an unknown kind \(kind)") }
-        return NoteSummary(id: id, authorID: author, authorName: name, kind: kind, body: body, amends: amends, createdAt: created,
-                           amendedBy: amendedBy, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
+        let (id, author, name, kind, body, amends, created, markedAt, markedBy, markedReason, amendedBy) =
+            try row.decode(
+                UUID.self, UUID.self, String.self, String.self, String.self, UUID?.self, Date.self, Date?.self,
+                UUID?.self, String?.self, [UUID].self)
+        guard let kind = NoteKind(rawValue: kind) else {
+            throw PQError(.decoding, "note \(id.lowercasedString) has an unknown kind \(kind)")
+        }
+        return NoteSummary(
+            id: id, authorID: author, authorName: name, kind: kind, body: body, amends: amends, createdAt: created,
+            amendedBy: amendedBy, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
     }
 
     static func feedEvent(_ row: PQRow) throws -> FeedEvent {
         let (id, transaction, type, team, patient, actor, occurredAt, payload) = try row.decode(
-            Int64.self, Int64.self, String.self, UUID?.self, UUID?.self, UUID?.self, Date.self, PQJSON<[String: String]>.self)
-        return FeedEvent(id: id, type: type, teamID: team, patientID: patient, actorID: actor, occurredAt: occurredAt,
-                         payload: payload.value, cursor: FeedCursor(transaction: transaction, id: id))
+            Int64.self, Int64.self, String.self, UUID?.self, UUID?.self, UUID?.self, Date.self,
+            PQJSON<[String: String]>.self)
+        return FeedEvent(
+            id: id, type: type, teamID: team, patientID: patient, actorID: actor, occurredAt: occurredAt,
+            payload: payload.value, cursor: FeedCursor(transaction: transaction, id: id))
     }
 }
 
@@ -359,12 +420,15 @@ public struct TeamMembership: Sendable, Equatable {
 extension CareStore {
     /// The teams a member belongs to, with their roles on each.
     public func memberships(of memberID: UUID) async throws -> [TeamMembership] {
-        try await pool.query("""
+        try await pool.query(
+            """
             SELECT t.id, t.name, array_agg(m.role ORDER BY m.role) FROM memberships m JOIN teams t ON t.id = m.team_id
             WHERE m.member_id = \(memberID) GROUP BY t.id, t.name ORDER BY t.name
-            """).map { row in
+            """
+        ).map { row in
             let (id, name, roles) = try row.decode(UUID.self, String.self, [String].self)
-            return TeamMembership(teamID: id, name: name, roles: try roles.map { try Role(column: "memberships.role", $0) })
+            return TeamMembership(
+                teamID: id, name: name, roles: try roles.map { try Role(column: "memberships.role", $0) })
         }
     }
 }
@@ -378,45 +442,64 @@ struct LoadedTrial {
 
 extension CommandContext {
     func loadTrials(patientID: UUID, reference: ReferenceData, asOf: Date) async throws -> [LoadedTrial] {
-        try await connection.query("""
+        try await connection.query(
+            """
             SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence, t.sessions,
                    t.is_bilateral_ect, d.drug_class, t.therapy, t.stop_reason, t.entered_in_error_at, t.entered_in_error_by, t.entered_in_error_reason,
                    t.withdrawn_outcomes
             FROM trials t LEFT JOIN dose_table d ON d.drug = t.drug
             WHERE t.patient_id = \(patientID) ORDER BY t.started_on, t.id
-            """).map { row in
-            let (id, kindText, drug, steps, started, stopped, outcomeText, isFailed, adherence, sessions, bilateral, drugClass) = try row.decode(
-                UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, Date?.self, String?.self, Bool.self,
+            """
+        ).map { row in
+            let (
+                id, kindText, drug, steps, started, stopped, outcomeText, isFailed, adherence, sessions, bilateral,
+                drugClass
+            ) = try row.decode(
+                UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, Date?.self,
+                String?.self, Bool.self,
                 Double?.self, Int?.self, Bool.self, String?.self)
             let therapy = try row.decode(String?.self, at: 12), stopReason = try row.decode(String?.self, at: 13)
-            let marked = EnteredInError.from(try row.decode(Date?.self, at: 14), try row.decode(UUID?.self, at: 15), try row.decode(String?.self, at: 16))
+            let marked = EnteredInError.from(
+                try row.decode(Date?.self, at: 14), try row.decode(UUID?.self, at: 15),
+                try row.decode(String?.self, at: 16))
             let withdrawn = try row.decode(PQJSON<[WithdrawnOutcome]>.self, at: 17).value
-            guard let kind = TrialKind(rawValue: kindText) else { throw PQError(.decoding, "trial \(id.lowercasedString) has an unknown kind \(kindText)") }
+            guard let kind = TrialKind(rawValue: kindText) else {
+                throw PQError(.decoding, "trial \(id.lowercasedString) has an unknown kind \(kindText)")
+            }
             let outcome = try outcomeText.map { try TrialOutcome(column: "trials.outcome", $0) }
-            let facts = TrialFacts(kind: kind, drug: drug, isBilateralECT: bilateral,
-                                   doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
-                                   start: started, stop: stopped, adherence: adherence, outcome: outcome, sessions: sessions)
+            let facts = TrialFacts(
+                kind: kind, drug: drug, isBilateralECT: bilateral,
+                doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
+                start: started, stop: stopped, adherence: adherence, outcome: outcome, sessions: sessions)
             let adequacy = try? reference.trialRules.adequacy(of: facts, doseTable: reference.doseTable, asOf: asOf)
-            return LoadedTrial(summary: TrialSummary(id: id, kind: kind, drug: drug, therapy: therapy, sessions: sessions, stopReason: stopReason,
-                                                     enteredInError: marked, withdrawnOutcomes: withdrawn,
-                                                     startedOn: started, stoppedOn: stopped, outcome: outcome,
-                                                     isFailed: isFailed && marked == nil, adequacy: adequacy),
-                               isBilateralECT: bilateral, drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) })
+            return LoadedTrial(
+                summary: TrialSummary(
+                    id: id, kind: kind, drug: drug, therapy: therapy, sessions: sessions, stopReason: stopReason,
+                    enteredInError: marked, withdrawnOutcomes: withdrawn,
+                    startedOn: started, stoppedOn: stopped, outcome: outcome,
+                    isFailed: isFailed && marked == nil, adequacy: adequacy),
+                isBilateralECT: bilateral,
+                drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) })
         }
     }
 
     func loadReferrals(patientID: UUID) async throws -> [ReferralSummary] {
-        try await connection.query("""
+        try await connection.query(
+            """
             SELECT id, kind, status, target_clinic, created_at, reason, status_reason, entered_in_error_at, entered_in_error_by, entered_in_error_reason
             FROM referrals WHERE patient_id = \(patientID) ORDER BY created_at, id
-            """).map { row in
-            let (id, kind, status, clinic, created, reason, statusReason, markedAt, markedBy, markedReason) = try row.decode(
-                UUID.self, String.self, String.self, String.self, Date.self, String?.self, String?.self, Date?.self, UUID?.self, String?.self)
+            """
+        ).map { row in
+            let (id, kind, status, clinic, created, reason, statusReason, markedAt, markedBy, markedReason) =
+                try row.decode(
+                    UUID.self, String.self, String.self, String.self, Date.self, String?.self, String?.self, Date?.self,
+                    UUID?.self, String?.self)
             guard let kind = ReferralKind(rawValue: kind), let status = ReferralStatus(rawValue: status) else {
                 throw PQError(.decoding, "referral \(id.lowercasedString) has an unknown kind or status")
             }
-            return ReferralSummary(id: id, kind: kind, status: status, targetClinic: clinic, createdAt: created, reason: reason,
-                                   statusReason: statusReason, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
+            return ReferralSummary(
+                id: id, kind: kind, status: status, targetClinic: clinic, createdAt: created, reason: reason,
+                statusReason: statusReason, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
         }
     }
 }

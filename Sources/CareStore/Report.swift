@@ -16,7 +16,8 @@ public struct ISOWeek: Sendable, Equatable, Hashable, Codable, CustomStringConve
 
     public init?(_ text: String) {
         guard let match = text.wholeMatch(of: /(\d{4})-W(\d{2})/), let year = Int(match.1), let week = Int(match.2),
-              (1900...2999).contains(year), (1...53).contains(week) else { return nil }
+            (1900...2999).contains(year), (1...53).contains(week)
+        else { return nil }
         self.year = year
         self.week = week
         // Week 53 exists only in some years.
@@ -30,7 +31,9 @@ public struct ISOWeek: Sendable, Equatable, Hashable, Codable, CustomStringConve
     }
 
     public var start: Date {
-        Self.calendar.date(from: DateComponents(timeZone: TimeZone(identifier: "UTC"), weekday: 2, weekOfYear: week, yearForWeekOfYear: year))!
+        Self.calendar.date(
+            from: DateComponents(
+                timeZone: TimeZone(identifier: "UTC"), weekday: 2, weekOfYear: week, yearForWeekOfYear: year))!
     }
 
     public var end: Date { start.addingTimeInterval(7 * 86_400) }
@@ -144,7 +147,13 @@ public struct ReportPatient: Sendable, Codable, Equatable {
     public var lastContact: Date?
 
     /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case id, mrn, displayName = "display_name", status, enrolledOn = "enrolled_on", weeksInTreatment = "weeks_in_treatment", reasons, rank, baseline, latest, change, trend, currentTrial = "current_trial", isTRD = "is_trd", failedTrials = "failed_trials", thaseRushStage = "thase_rush_stage", maudsleyTotal = "maudsley_total", maudsleyBand = "maudsley_band", openHandoffs = "open_handoffs", openTasks = "open_tasks", referrals, lastContact = "last_contact" }
+    enum CodingKeys: String, CodingKey {
+        case id, mrn, displayName = "display_name", status, enrolledOn = "enrolled_on", weeksInTreatment =
+            "weeks_in_treatment", reasons, rank, baseline, latest, change, trend, currentTrial = "current_trial",
+            isTRD = "is_trd", failedTrials = "failed_trials", thaseRushStage = "thase_rush_stage", maudsleyTotal =
+            "maudsley_total", maudsleyBand = "maudsley_band", openHandoffs = "open_handoffs", openTasks = "open_tasks",
+            referrals, lastContact = "last_contact"
+    }
 }
 
 public struct ReportCaseload: Sendable, Codable, Equatable {
@@ -167,7 +176,13 @@ public struct ReportCaseload: Sendable, Codable, Equatable {
     public var listed: Int
 
     /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case size, measured, responders, remitters, responseRate = "response_rate", remissionRate = "remission_rate", contactsThisWeek = "contacts_this_week", newPatients = "new_patients", handoffsProduced = "handoffs_produced", handoffsAcknowledgedOnTime = "handoffs_acknowledged_on_time", handoffsAcknowledgedLate = "handoffs_acknowledged_late", handoffsUnacknowledged = "handoffs_unacknowledged", listed }
+    enum CodingKeys: String, CodingKey {
+        case size, measured, responders, remitters, responseRate = "response_rate", remissionRate = "remission_rate",
+            contactsThisWeek = "contacts_this_week", newPatients = "new_patients", handoffsProduced =
+            "handoffs_produced", handoffsAcknowledgedOnTime = "handoffs_acknowledged_on_time",
+            handoffsAcknowledgedLate = "handoffs_acknowledged_late", handoffsUnacknowledged = "handoffs_unacknowledged",
+            listed
+    }
 }
 
 /// The weekly case-review report of one team for one ISO week.
@@ -185,7 +200,10 @@ public struct WeeklyReport: Sendable, Codable, Equatable {
     public var patients: [ReportPatient]
 
     /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case teamId = "team_id", teamName = "team_name", isoWeek = "iso_week", weekStart = "week_start", weekEnd = "week_end", asOf = "as_of", generatedAt = "generated_at", caseload, patients }
+    enum CodingKeys: String, CodingKey {
+        case teamId = "team_id", teamName = "team_name", isoWeek = "iso_week", weekStart = "week_start", weekEnd =
+            "week_end", asOf = "as_of", generatedAt = "generated_at", caseload, patients
+    }
 }
 
 extension CareStore {
@@ -193,7 +211,9 @@ extension CareStore {
     /// clinical records) and the compliance role may; others get 403, strangers 404. It runs with
     /// the server's rights and explicit team filters (never reading a note's text), and is
     /// audited as a read of each listed patient.
-    public func weeklyReport(teamID: UUID, week: ISOWeek, now: Date = Date(), by caller: Caller) async throws -> WeeklyReport {
+    public func weeklyReport(teamID: UUID, week: ISOWeek, now: Date = Date(), by caller: Caller) async throws
+        -> WeeklyReport
+    {
         try await command(caller, asService: true, isolation: .repeatableRead, claimsKey: false) { context in
             try context.authorizeReport(teamID)
             let report = try await ReportBuilder(context: context, teamID: teamID, week: week, now: now).build()
@@ -227,12 +247,14 @@ struct ReportBuilder {
         let start = week.start
         let asOf = min(week.end, now)
         let reference = try await context.referenceData()
-        let teamName = try await connection.query("SELECT name FROM teams WHERE id = \(teamID)").firstRow?.decode(String.self, at: 0)
+        let teamName = try await connection.query("SELECT name FROM teams WHERE id = \(teamID)").firstRow?.decode(
+            String.self, at: 0)
         guard let teamName else { throw StoreError.notFound("team \(teamID.lowercasedString)") }
 
         // Each patient's scores and contacts: bounded reads through (patient, instrument, time)
         // indexes, so old history costs nothing.
-        let rows = try await connection.query("""
+        let rows = try await connection.query(
+            """
             SELECT p.id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
                    b.total, b.taken_at, l.total, l.taken_at,
                    (SELECT string_agg(x.total::text || ' ' || extract(epoch FROM x.taken_at)::text, ',' ORDER BY x.taken_at)
@@ -255,80 +277,110 @@ struct ReportBuilder {
                                ORDER BY m.taken_at DESC LIMIT 1) l ON true
             WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND p.enrolled_on < \(asOf)::timestamptz
             ORDER BY p.display_name, p.id
-            """).map { row -> Row in
-            let (id, mrn, name, status, enrolled, episode, psychotic) = try row.decode(UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self)
+            """
+        ).map { row -> Row in
+            let (id, mrn, name, status, enrolled, episode, psychotic) = try row.decode(
+                UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self)
             let baselineTotal = try row.decode(Int?.self, at: 7), baselineAt = try row.decode(Date?.self, at: 8)
             let latestTotal = try row.decode(Int?.self, at: 9), latestAt = try row.decode(Date?.self, at: 10)
             // "total epoch,total epoch,...": one text value is far cheaper to read than an array.
-            let trend = try (row.decode(String?.self, at: 11) ?? "").split(separator: ",").compactMap { entry -> ReportScore? in
+            let trend = try (row.decode(String?.self, at: 11) ?? "").split(separator: ",").compactMap {
+                entry -> ReportScore? in
                 let parts = entry.split(separator: " ")
                 guard parts.count == 2, let total = Int(parts[0]), let seconds = Double(parts[1]) else { return nil }
                 return ReportScore(total: total, takenAt: Date(timeIntervalSince1970: seconds))
             }
-            return Row(id: id, mrn: mrn, name: name, status: status, enrolledOn: enrolled, episodeStart: episode, psychotic: psychotic,
-                       baseline: Self.score(baselineTotal, baselineAt), latest: Self.score(latestTotal, latestAt),
-                       trend: trend, safetyThisWeek: try row.decode(Bool.self, at: 12), lastContact: try row.decode(Date?.self, at: 13),
-                       contactsThisWeek: try row.decode(Int.self, at: 14))
+            return Row(
+                id: id, mrn: mrn, name: name, status: status, enrolledOn: enrolled, episodeStart: episode,
+                psychotic: psychotic,
+                baseline: Self.score(baselineTotal, baselineAt), latest: Self.score(latestTotal, latestAt),
+                trend: trend, safetyThisWeek: try row.decode(Bool.self, at: 12),
+                lastContact: try row.decode(Date?.self, at: 13),
+                contactsThisWeek: try row.decode(Int.self, at: 14))
         }
 
         // Trials of the current episode (and any still running); few per patient.
-        struct TrialRow { var kind: TrialKind; var drug: String?; var therapy: String?; var started: Date; var stopped: Date?; var outcome: String?
-                          var isFailed: Bool; var bilateral: Bool; var drugClass: DrugClass?; var updated: Date }
+        struct TrialRow {
+            var kind: TrialKind; var drug: String?; var therapy: String?; var started: Date; var stopped: Date?;
+            var outcome: String?
+            var isFailed: Bool; var bilateral: Bool; var drugClass: DrugClass?; var updated: Date
+        }
         var trials: [UUID: [TrialRow]] = [:]
-        for row in try await connection.query("""
+        for row in try await connection.query(
+            """
             SELECT t.patient_id, t.kind, t.drug, t.therapy, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.is_bilateral_ect, d.drug_class, t.updated_at
             FROM trials t JOIN patients p ON p.id = t.patient_id LEFT JOIN dose_table d ON d.drug = t.drug
             WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND t.started_on < \(asOf)::timestamptz AND t.entered_in_error_at IS NULL
               AND (t.started_on >= coalesce(p.episode_started_on, p.enrolled_on) OR t.stopped_on IS NULL)
             ORDER BY t.started_on
-            """) {
-            let (patient, kind, drug, therapy, started, stopped, outcome, failed, bilateral, drugClass, updated) = try row.decode(
-                UUID.self, String.self, String?.self, String?.self, Date.self, Date?.self, String?.self, Bool.self, Bool.self, String?.self, Date.self)
-            trials[patient, default: []].append(TrialRow(kind: try TrialKind(column: "trials.kind", kind), drug: drug, therapy: therapy, started: started,
-                                                         stopped: stopped, outcome: outcome, isFailed: failed, bilateral: bilateral,
-                                                         drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) }, updated: updated))
+            """)
+        {
+            let (patient, kind, drug, therapy, started, stopped, outcome, failed, bilateral, drugClass, updated) =
+                try row.decode(
+                    UUID.self, String.self, String?.self, String?.self, Date.self, Date?.self, String?.self, Bool.self,
+                    Bool.self, String?.self, Date.self)
+            trials[patient, default: []].append(
+                TrialRow(
+                    kind: try TrialKind(column: "trials.kind", kind), drug: drug, therapy: therapy, started: started,
+                    stopped: stopped, outcome: outcome, isFailed: failed, bilateral: bilateral,
+                    drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) },
+                    updated: updated))
         }
 
         var referrals: [UUID: [ReportReferral]] = [:]
-        for row in try await connection.query("""
+        for row in try await connection.query(
+            """
             SELECT r.patient_id, r.kind, r.status, r.target_clinic, r.created_at
             FROM referrals r JOIN patients p ON p.id = r.patient_id
             WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND r.created_at < \(asOf) AND r.entered_in_error_at IS NULL
               AND (r.status NOT IN ('completed', 'declined', 'cancelled') OR r.created_at >= \(start))
             ORDER BY r.created_at
-            """) {
-            let (patient, kind, status, clinic, created) = try row.decode(UUID.self, String.self, String.self, String.self, Date.self)
-            referrals[patient, default: []].append(ReportReferral(kind: kind, status: status, targetClinic: clinic, createdAt: created))
+            """)
+        {
+            let (patient, kind, status, clinic, created) = try row.decode(
+                UUID.self, String.self, String.self, String.self, Date.self)
+            referrals[patient, default: []].append(
+                ReportReferral(kind: kind, status: status, targetClinic: clinic, createdAt: created))
         }
 
         var tasks: [UUID: [ReportTask]] = [:]
-        for row in try await connection.query("""
+        for row in try await connection.query(
+            """
             SELECT t.patient_id, t.title, t.status, t.priority, coalesce(m.display_name, t.pool_role, ''), t.due_at
             FROM tasks t JOIN patients p ON p.id = t.patient_id LEFT JOIN members m ON m.id = t.owner_id
             WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND t.status NOT IN ('completed', 'cancelled', 'failed')
               AND t.handoff_id IS NULL
             ORDER BY t.due_at NULLS LAST
-            """) {
-            let (patient, title, status, priority, assignee, due) = try row.decode(UUID.self, String.self, String.self, String.self, String.self, Date?.self)
-            tasks[patient, default: []].append(ReportTask(title: title, status: status, priority: priority, assignee: assignee, dueAt: due,
-                                                          overdue: due.map { $0 < asOf } ?? false))
+            """)
+        {
+            let (patient, title, status, priority, assignee, due) = try row.decode(
+                UUID.self, String.self, String.self, String.self, String.self, Date?.self)
+            tasks[patient, default: []].append(
+                ReportTask(
+                    title: title, status: status, priority: priority, assignee: assignee, dueAt: due,
+                    overdue: due.map { $0 < asOf } ?? false))
         }
 
         var handoffs: [UUID: [ReportHandoff]] = [:]
         var openSafety: Set<UUID> = []
-        for row in try await connection.query("""
+        for row in try await connection.query(
+            """
             SELECT h.patient_id, h.role, h.reason, h.due_at, h.escalated_at IS NOT NULL, h.step_key
             FROM handoffs h JOIN patients p ON p.id = h.patient_id JOIN tasks t ON t.id = h.task_id
             WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND h.acknowledged_at IS NULL AND h.superseded_at IS NULL
               AND t.status NOT IN ('completed', 'cancelled', 'failed') AND h.created_at < \(asOf)
             ORDER BY h.due_at
-            """) {
-            let (patient, role, reason, due, escalated, step) = try row.decode(UUID.self, String.self, String.self, Date.self, Bool.self, String.self)
-            handoffs[patient, default: []].append(ReportHandoff(role: role, reason: reason, dueAt: due, overdue: due < asOf, escalated: escalated))
+            """)
+        {
+            let (patient, role, reason, due, escalated, step) = try row.decode(
+                UUID.self, String.self, String.self, Date.self, Bool.self, String.self)
+            handoffs[patient, default: []].append(
+                ReportHandoff(role: role, reason: reason, dueAt: due, overdue: due < asOf, escalated: escalated))
             if step.hasPrefix("safety.") { openSafety.insert(patient) }
         }
 
-        let handoffCounts = try await connection.query("""
+        let handoffCounts = try await connection.query(
+            """
             SELECT count(*), count(*) FILTER (WHERE h.acknowledged_at <= h.due_at), count(*) FILTER (WHERE h.acknowledged_at > h.due_at),
                    count(*) FILTER (WHERE h.acknowledged_at IS NULL)
             FROM patients p JOIN handoffs h ON h.patient_id = p.id AND h.created_at >= \(start) AND h.created_at < \(asOf)
@@ -345,16 +397,24 @@ struct ReportBuilder {
             contacts += row.contactsThisWeek
             let episodeTrials = trials[row.id] ?? []
             let facts = ReviewFacts(
-                enrolledOn: row.enrolledOn, episodeStart: row.episodeStart, status: try PatientStatus(column: "patients.status", row.status),
+                enrolledOn: row.enrolledOn, episodeStart: row.episodeStart,
+                status: try PatientStatus(column: "patients.status", row.status),
                 psychoticFeatures: row.psychotic,
-                baseline: row.baseline.map { .init(total: $0.total, takenAt: $0.takenAt) }, latest: row.latest.map { .init(total: $0.total, takenAt: $0.takenAt) },
+                baseline: row.baseline.map { .init(total: $0.total, takenAt: $0.takenAt) },
+                latest: row.latest.map { .init(total: $0.total, takenAt: $0.takenAt) },
                 safetySignalThisWeek: row.safetyThisWeek, unacknowledgedSafetyHandoff: openSafety.contains(row.id),
                 trials: episodeTrials.map {
-                    ReviewFacts.Trial(kind: $0.kind, name: $0.drug ?? $0.therapy ?? $0.kind.rawValue, outcome: $0.outcome, isFailed: $0.isFailed,
-                                      drugClass: $0.drugClass, isBilateralECT: $0.bilateral, startedOn: $0.started, stoppedOn: $0.stopped, updatedAt: $0.updated)
+                    ReviewFacts.Trial(
+                        kind: $0.kind, name: $0.drug ?? $0.therapy ?? $0.kind.rawValue, outcome: $0.outcome,
+                        isFailed: $0.isFailed,
+                        drugClass: $0.drugClass, isBilateralECT: $0.bilateral, startedOn: $0.started,
+                        stoppedOn: $0.stopped, updatedAt: $0.updated)
                 },
-                referrals: (referrals[row.id] ?? []).map { .init(kind: $0.kind, status: $0.status, targetClinic: $0.targetClinic, createdAt: $0.createdAt) },
-                overdueHandoffs: (handoffs[row.id] ?? []).filter(\.overdue).count, overdueTasks: (tasks[row.id] ?? []).filter(\.overdue).count,
+                referrals: (referrals[row.id] ?? []).map {
+                    .init(kind: $0.kind, status: $0.status, targetClinic: $0.targetClinic, createdAt: $0.createdAt)
+                },
+                overdueHandoffs: (handoffs[row.id] ?? []).filter(\.overdue).count,
+                overdueTasks: (tasks[row.id] ?? []).filter(\.overdue).count,
                 lastContact: row.lastContact)
             let assessment = WeeklyReview.assess(facts, window: window, rules: rules)
             if let response = assessment.response {
@@ -365,28 +425,41 @@ struct ReportBuilder {
             if assessment.isNew { newPatients += 1 }
             guard assessment.isListed else { continue }
             let current = assessment.currentTrial.map {
-                ReportTrial(kind: $0.kind.rawValue, drug: episodeTrials.last { $0.stopped == nil }?.drug, therapy: episodeTrials.last { $0.stopped == nil }?.therapy,
-                            startedOn: $0.startedOn, weeks: max(0, Int(asOf.timeIntervalSince($0.startedOn) / (7 * 86_400))))
+                ReportTrial(
+                    kind: $0.kind.rawValue, drug: episodeTrials.last { $0.stopped == nil }?.drug,
+                    therapy: episodeTrials.last { $0.stopped == nil }?.therapy,
+                    startedOn: $0.startedOn, weeks: max(0, Int(asOf.timeIntervalSince($0.startedOn) / (7 * 86_400))))
             }
-            listed.append(ReportPatient(
-                id: row.id.lowercasedString, mrn: row.mrn, displayName: row.name, status: row.status, enrolledOn: row.enrolledOn,
-                weeksInTreatment: assessment.weeksInTreatment, reasons: assessment.reasons, rank: assessment.reasons[0].kind.rank,
-                baseline: row.baseline, latest: row.latest, change: assessment.response?.improvement,
-                trend: row.trend, currentTrial: current, isTRD: assessment.trd.isTRD, failedTrials: assessment.trd.failedTrials,
-                thaseRushStage: assessment.thaseRush.stage.label, maudsleyTotal: assessment.maudsley?.total, maudsleyBand: assessment.maudsley?.band.rawValue,
-                openHandoffs: handoffs[row.id] ?? [], openTasks: tasks[row.id] ?? [], referrals: referrals[row.id] ?? [], lastContact: row.lastContact))
+            listed.append(
+                ReportPatient(
+                    id: row.id.lowercasedString, mrn: row.mrn, displayName: row.name, status: row.status,
+                    enrolledOn: row.enrolledOn,
+                    weeksInTreatment: assessment.weeksInTreatment, reasons: assessment.reasons,
+                    rank: assessment.reasons[0].kind.rank,
+                    baseline: row.baseline, latest: row.latest, change: assessment.response?.improvement,
+                    trend: row.trend, currentTrial: current, isTRD: assessment.trd.isTRD,
+                    failedTrials: assessment.trd.failedTrials,
+                    thaseRushStage: assessment.thaseRush.stage.label, maudsleyTotal: assessment.maudsley?.total,
+                    maudsleyBand: assessment.maudsley?.band.rawValue,
+                    openHandoffs: handoffs[row.id] ?? [], openTasks: tasks[row.id] ?? [],
+                    referrals: referrals[row.id] ?? [], lastContact: row.lastContact))
         }
-        listed.sort { ($0.rank, -$0.weeksInTreatment, $0.displayName) < ($1.rank, -$1.weeksInTreatment, $1.displayName) }
+        listed.sort {
+            ($0.rank, -$0.weeksInTreatment, $0.displayName) < ($1.rank, -$1.weeksInTreatment, $1.displayName)
+        }
 
         let caseload = ReportCaseload(
             size: rows.count, measured: measured, responders: responders, remitters: remitters,
             responseRate: measured > 0 ? Double(responders) / Double(measured) : nil,
             remissionRate: measured > 0 ? Double(remitters) / Double(measured) : nil,
             contactsThisWeek: contacts, newPatients: newPatients, handoffsProduced: handoffCounts.0,
-            handoffsAcknowledgedOnTime: handoffCounts.1, handoffsAcknowledgedLate: handoffCounts.2, handoffsUnacknowledged: handoffCounts.3,
+            handoffsAcknowledgedOnTime: handoffCounts.1, handoffsAcknowledgedLate: handoffCounts.2,
+            handoffsUnacknowledged: handoffCounts.3,
             listed: listed.count)
-        return WeeklyReport(teamId: teamID.lowercasedString, teamName: teamName, isoWeek: week.description, weekStart: start, weekEnd: week.end, asOf: asOf,
-                            generatedAt: now, caseload: caseload, patients: listed)
+        return WeeklyReport(
+            teamId: teamID.lowercasedString, teamName: teamName, isoWeek: week.description, weekStart: start,
+            weekEnd: week.end, asOf: asOf,
+            generatedAt: now, caseload: caseload, patients: listed)
     }
 
     static func score(_ total: Int?, _ at: Date?) -> ReportScore? {
@@ -429,26 +502,32 @@ public struct Recommendation: Sendable, Equatable {
 extension CareStore {
     /// Keeps a report exactly as shown (its data, HTML and Markdown); immutable from then on.
     /// For the team's clinicians (the meeting), not the compliance role.
-    public func keepSnapshot(_ report: WeeklyReport, json: Data, html: String, markdown: String, by caller: Caller) async throws -> ReportSnapshot {
+    public func keepSnapshot(_ report: WeeklyReport, json: Data, html: String, markdown: String, by caller: Caller)
+        async throws -> ReportSnapshot
+    {
         guard let teamID = UUID(uuidString: report.teamId) else { throw StoreError.invalid("the report names no team") }
         let takenBy = try Self.member(caller, "keeps a snapshot")
         return try await command(caller, asService: true) { context in
             try context.authorize(.keepReportSnapshot, teamID: teamID, patientID: nil)
-            let row = try await context.connection.query("""
+            let row = try await context.connection.query(
+                """
                 INSERT INTO report_snapshots (team_id, iso_week, taken_by, report, html, markdown)
                 VALUES (\(teamID), \(report.isoWeek), \(takenBy), \(String(decoding: json, as: UTF8.self))::jsonb, \(html), \(markdown))
                 RETURNING id, taken_at
                 """)[0]
             let (id, takenAt) = try row.decode(UUID.self, Date.self)
             context.trail.touch(report.patients.compactMap { UUID(uuidString: $0.id) })
-            return ReportSnapshot(id: id, teamID: teamID, isoWeek: report.isoWeek, takenBy: takenBy, takenAt: takenAt, report: json, html: html, markdown: markdown)
+            return ReportSnapshot(
+                id: id, teamID: teamID, isoWeek: report.isoWeek, takenBy: takenBy, takenAt: takenAt, report: json,
+                html: html, markdown: markdown)
         }
     }
 
     /// A kept snapshot, audited as a read of each patient it lists.
     public func snapshot(_ id: UUID, by caller: Caller) async throws -> ReportSnapshot {
         try await command(caller, asService: true) { context in
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT team_id, iso_week, taken_by, taken_at, report::text, html, markdown,
                        ARRAY(SELECT (p->>'id') FROM jsonb_array_elements(report->'patients') p)
                 FROM report_snapshots WHERE id = \(id)
@@ -462,7 +541,9 @@ extension CareStore {
                 throw StoreError.notFound("snapshot \(id.lowercasedString)")
             }
             context.trail.touch(patients.compactMap(UUID.init(uuidString:)))
-            return ReportSnapshot(id: id, teamID: team, isoWeek: week, takenBy: takenBy, takenAt: takenAt, report: Data(report.utf8), html: html, markdown: markdown)
+            return ReportSnapshot(
+                id: id, teamID: team, isoWeek: week, takenBy: takenBy, takenAt: takenAt, report: Data(report.utf8),
+                html: html, markdown: markdown)
         }
     }
 
@@ -470,54 +551,71 @@ extension CareStore {
     public func snapshots(teamID: UUID, week: ISOWeek, by caller: Caller) async throws -> [ReportSnapshotBrief] {
         try await command(caller, asService: true) { context in
             try context.authorizeReport(teamID)
-            return try await context.connection.query("""
+            return try await context.connection.query(
+                """
                 SELECT s.id, s.iso_week, s.taken_by, s.taken_at, (SELECT count(*) FROM report_recommendations r WHERE r.snapshot_id = s.id)
                 FROM report_snapshots s WHERE s.team_id = \(teamID) AND s.iso_week = \(week.description) ORDER BY s.taken_at, s.id
-                """).map { row in
-                let (id, week, takenBy, takenAt, count) = try row.decode(UUID.self, String.self, UUID.self, Date.self, Int.self)
-                return ReportSnapshotBrief(id: id, isoWeek: week, takenBy: takenBy, takenAt: takenAt, recommendations: count)
+                """
+            ).map { row in
+                let (id, week, takenBy, takenAt, count) = try row.decode(
+                    UUID.self, String.self, UUID.self, Date.self, Int.self)
+                return ReportSnapshotBrief(
+                    id: id, isoWeek: week, takenBy: takenBy, takenAt: takenAt, recommendations: count)
             }
         }
     }
 
     /// A recommendation from the meeting: a case-review note on the patient and, when asked,
     /// a task for a named role, both tied to the snapshot; one transaction, as the caller.
-    public func recommend(snapshotID: UUID, patientID: UUID, text: String, task: (title: String, role: Role, dueAt: Date?)?,
-                          by caller: Caller) async throws -> Recommendation {
+    public func recommend(
+        snapshotID: UUID, patientID: UUID, text: String, task: (title: String, role: Role, dueAt: Date?)?,
+        by caller: Caller
+    ) async throws -> Recommendation {
         let actorID = try Self.member(caller, "records a recommendation")
         let text = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw StoreError.invalid("a recommendation needs its text") }
         if let task {
-            guard !task.title.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError.invalid("the task needs a title") }
-            guard Role.clinical.contains(task.role) else { throw StoreError.invalid("tasks go to a clinical role's pool (psychiatrist, psychologist, social_worker, care_manager)") }
+            guard !task.title.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw StoreError.invalid("the task needs a title")
+            }
+            guard Role.clinical.contains(task.role) else {
+                throw StoreError.invalid(
+                    "tasks go to a clinical role's pool (psychiatrist, psychologist, social_worker, care_manager)")
+            }
         }
         return try await command(caller) { context in
             // Recommendations are the meeting's: the team's clinicians record them.
             let teamID = try await context.patientTeam(patientID, for: .keepReportSnapshot)
-            let snapshot = try await context.connection.query("SELECT team_id, iso_week FROM report_snapshots WHERE id = \(snapshotID)")
+            let snapshot = try await context.connection.query(
+                "SELECT team_id, iso_week FROM report_snapshots WHERE id = \(snapshotID)")
             guard let row = snapshot.firstRow, try row.decode(UUID.self, at: 0) == teamID else {
                 throw StoreError.notFound("snapshot \(snapshotID.lowercasedString) of this patient's team")
             }
             let week = try row.decode(String.self, at: 1)
             if task != nil { try context.authorize(.workTasks, teamID: teamID, patientID: patientID) }
-            let noteID = try await context.connection.query("""
+            let noteID = try await context.connection.query(
+                """
                 INSERT INTO notes (patient_id, author_id, kind, body) VALUES (\(patientID), \(actorID), 'case-review', \("Case review \(week): \(text)"))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
-            try await context.append(.noteAdded, teamID: teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["note_id": noteID.lowercasedString, "kind": NoteKind.caseReview.rawValue])
+            try await context.append(
+                .noteAdded, teamID: teamID, patientID: patientID, actorID: actorID,
+                payload: ["note_id": noteID.lowercasedString, "kind": NoteKind.caseReview.rawValue])
             var taskID: UUID?
             if let task {
-                taskID = try await context.connection.query("""
+                taskID = try await context.connection.query(
+                    """
                     INSERT INTO tasks (patient_id, title, description, pool_role, priority, due_at, created_by, status)
                     VALUES (\(patientID), \(task.title.trimmingCharacters(in: .whitespacesAndNewlines)), \("From the case review of \(week): \(text)"),
                             \(task.role.rawValue), 'routine', \(task.dueAt), \(actorID), 'requested')
                     RETURNING id
                     """)[0].decode(UUID.self, at: 0)
-                try await context.append(.taskCreated, teamID: teamID, patientID: patientID, actorID: actorID,
-                                         payload: ["task_id": taskID!.lowercasedString])
+                try await context.append(
+                    .taskCreated, teamID: teamID, patientID: patientID, actorID: actorID,
+                    payload: ["task_id": taskID!.lowercasedString])
             }
-            let id = try await context.connection.query("""
+            let id = try await context.connection.query(
+                """
                 INSERT INTO report_recommendations (snapshot_id, patient_id, note_id, task_id, made_by)
                 VALUES (\(snapshotID), \(patientID), \(noteID), \(taskID), \(actorID)) RETURNING id
                 """)[0].decode(UUID.self, at: 0)

@@ -27,16 +27,22 @@ extension CareStore {
 
     /// Saves a new version of the patient's care plan, if `expectedVersion` is still the active
     /// one: optimistic concurrency, so two clinicians never overwrite each other unawares.
-    public func updateCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, by caller: Caller) async throws -> Int {
-        try await saveCarePlan(patientID: patientID, expectedVersion: expectedVersion, content: content, by: caller).version
+    public func updateCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, by caller: Caller)
+        async throws -> Int
+    {
+        try await saveCarePlan(patientID: patientID, expectedVersion: expectedVersion, content: content, by: caller)
+            .version
     }
 
     /// `updateCarePlan`, answering with the plan as saved.
-    public func saveCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, by caller: Caller) async throws -> CarePlan {
+    public func saveCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, by caller: Caller)
+        async throws -> CarePlan
+    {
         let actorID = caller.memberID
         return try await command(caller) { context in
             let teamID = try await context.patientTeam(patientID, for: .editCarePlan)
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT version FROM care_plans WHERE patient_id = \(patientID) AND is_active FOR UPDATE
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("care plan of patient \(patientID)") }
@@ -44,42 +50,57 @@ extension CareStore {
             guard current == expectedVersion else {
                 throw StoreError.staleVersion(what: "the care plan", current: current, expected: expectedVersion)
             }
-            try await context.connection.query("UPDATE care_plans SET is_active = false WHERE patient_id = \(patientID) AND is_active")
-            let saved = try await context.connection.query("""
+            try await context.connection.query(
+                "UPDATE care_plans SET is_active = false WHERE patient_id = \(patientID) AND is_active")
+            let saved = try await context.connection.query(
+                """
                 INSERT INTO care_plans (patient_id, version, goals, problems, treatment_line, author_id)
                 VALUES (\(patientID), \(current + 1), \(PQJSON(content.goals))::jsonb, \(PQJSON(content.problems))::jsonb, \(content.treatmentLine), \(actorID))
                 RETURNING created_at
                 """)[0].decode(Date.self, at: 0)
-            try await context.append(.carePlanUpdated, teamID: teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["version": "\(current + 1)"])
-            return CarePlan(patientID: patientID, version: current + 1, content: content, authorID: actorID, updatedAt: saved)
+            try await context.append(
+                .carePlanUpdated, teamID: teamID, patientID: patientID, actorID: actorID,
+                payload: ["version": "\(current + 1)"])
+            return CarePlan(
+                patientID: patientID, version: current + 1, content: content, authorID: actorID, updatedAt: saved)
         }
     }
 
     // MARK: Tasks
 
     /// A task for a member, or for a role's pool when `ownerID` is nil.
-    public func createTask(patientID: UUID, title: String, description: String = "", ownerID: UUID? = nil, poolRole: Role? = nil,
-                           priority: TaskPriority = .routine, dueAt: Date? = nil, notBefore: Date? = nil, by caller: Caller) async throws -> UUID {
+    public func createTask(
+        patientID: UUID, title: String, description: String = "", ownerID: UUID? = nil, poolRole: Role? = nil,
+        priority: TaskPriority = .routine, dueAt: Date? = nil, notBefore: Date? = nil, by caller: Caller
+    ) async throws -> UUID {
         let actorID = caller.memberID
         let title = title.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !title.isEmpty else { throw StoreError.invalid("a task needs a title") }
-        guard ownerID != nil || poolRole != nil else { throw StoreError.invalid("a task needs an owner or a role pool") }
-        if let poolRole, !poolRole.isClinical {
-            throw StoreError.invalidValue(InvalidValue(field: "pool_role", message: "a task's pool is a clinical role",
-                                                       accepted: Role.allCases.filter(\.isClinical).map(\.rawValue)))
+        guard ownerID != nil || poolRole != nil else {
+            throw StoreError.invalid("a task needs an owner or a role pool")
         }
-        if let dueAt, let notBefore, notBefore > dueAt { throw StoreError.invalid("a task cannot start after it is due") }
+        if let poolRole, !poolRole.isClinical {
+            throw StoreError.invalidValue(
+                InvalidValue(
+                    field: "pool_role", message: "a task's pool is a clinical role",
+                    accepted: Role.allCases.filter(\.isClinical).map(\.rawValue)))
+        }
+        if let dueAt, let notBefore, notBefore > dueAt {
+            throw StoreError.invalid("a task cannot start after it is due")
+        }
         return try await command(caller) { context in
             let teamID = try await context.patientTeam(patientID, for: .workTasks)
             if let ownerID { try await context.requireTeamMember(ownerID, teamID: teamID) }
-            let id = try await context.connection.query("""
+            let id = try await context.connection.query(
+                """
                 INSERT INTO tasks (patient_id, title, description, owner_id, pool_role, priority, due_at, not_before, created_by, status)
                 VALUES (\(patientID), \(title), \(description), \(ownerID), \(poolRole?.rawValue), \(priority.rawValue), \(dueAt), \(notBefore), \(actorID),
                         \(ownerID == nil ? TaskStatus.requested.rawValue : TaskStatus.accepted.rawValue))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
-            try await context.append(.taskCreated, teamID: teamID, patientID: patientID, actorID: actorID, payload: ["task_id": id.lowercasedString])
+            try await context.append(
+                .taskCreated, teamID: teamID, patientID: patientID, actorID: actorID,
+                payload: ["task_id": id.lowercasedString])
             return id
         }
     }
@@ -88,11 +109,15 @@ extension CareStore {
     @discardableResult
     public func assignTask(_ taskID: UUID, to memberID: UUID, by caller: Caller) async throws -> TaskSummary {
         try await changeTask(taskID, event: .taskAssigned, by: caller) { context, task in
-            guard task.status.isOpen else { throw StoreError.conflict("this task is \(task.status.rawValue); it cannot be given to anyone") }
+            guard task.status.isOpen else {
+                throw StoreError.conflict("this task is \(task.status.rawValue); it cannot be given to anyone")
+            }
             try await context.requireTeamMember(memberID, teamID: task.teamID)
             // A requested task becomes accepted by its new owner; one under way stays as it is.
             let next = task.status == .requested ? TaskStatus.accepted : task.status
-            try await context.connection.query("UPDATE tasks SET owner_id = \(memberID), status = \(next.rawValue), updated_at = now() WHERE id = \(task.id)")
+            try await context.connection.query(
+                "UPDATE tasks SET owner_id = \(memberID), status = \(next.rawValue), updated_at = now() WHERE id = \(task.id)"
+            )
             return ["owner_id": memberID.lowercasedString]
         }
     }
@@ -102,10 +127,14 @@ extension CareStore {
     public func claimTask(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
         let memberID = try Self.member(caller, "claims a task")
         return try await changeTask(taskID, event: .taskClaimed, by: caller) { context, task in
-            if task.ownerID != nil, task.status != .requested { throw StoreError.conflict("this task is already claimed") }
+            if task.ownerID != nil, task.status != .requested {
+                throw StoreError.conflict("this task is already claimed")
+            }
             if case .failure(let error) = task.status.moving(to: .accepted) { throw StoreError.moveNotAllowed(error) }
             try await context.requirePool(task, memberID: memberID)
-            try await context.connection.query("UPDATE tasks SET owner_id = \(memberID), status = 'accepted', updated_at = now() WHERE id = \(task.id)")
+            try await context.connection.query(
+                "UPDATE tasks SET owner_id = \(memberID), status = 'accepted', updated_at = now() WHERE id = \(task.id)"
+            )
             return [:]
         }
     }
@@ -147,8 +176,10 @@ extension CareStore {
     }
 
     /// One move of the task status machine (docs/domain.md). `next` nil: resume from on-hold.
-    private func moveTask(_ taskID: UUID, to requested: TaskStatus?, event: EventType, by caller: Caller, evidence: String? = nil,
-                          reason: String? = nil) async throws -> TaskSummary {
+    private func moveTask(
+        _ taskID: UUID, to requested: TaskStatus?, event: EventType, by caller: Caller, evidence: String? = nil,
+        reason: String? = nil
+    ) async throws -> TaskSummary {
         let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
         let actorID = try Self.member(caller, "works a task")
         return try await changeTask(taskID, event: event, by: caller) { context, task in
@@ -157,14 +188,17 @@ extension CareStore {
                 next = requested
             } else {
                 guard task.status == .onHold else {
-                    throw StoreError.moveNotAllowed(TransitionError(subject: "task", from: task.status.rawValue, to: "resumed",
-                                                                    allowed: task.status.allowedNextInOrder.map(\.rawValue)))
+                    throw StoreError.moveNotAllowed(
+                        TransitionError(
+                            subject: "task", from: task.status.rawValue, to: "resumed",
+                            allowed: task.status.allowedNextInOrder.map(\.rawValue)))
                 }
                 next = task.ownerID == nil ? .requested : .inProgress
             }
             if case .failure(let error) = task.status.moving(to: next) { throw StoreError.moveNotAllowed(error) }
             if next.needsReason, reason == nil {
-                throw StoreError.invalidValue(InvalidValue(field: "reason", message: "say why the task is \(next.rawValue)"))
+                throw StoreError.invalidValue(
+                    InvalidValue(field: "reason", message: "say why the task is \(next.rawValue)"))
             }
             var owner = task.ownerID
             var payload = ["from": task.status.rawValue, "to": next.rawValue]
@@ -174,7 +208,8 @@ extension CareStore {
                 owner = actorID
                 payload["claimed_by"] = actorID.lowercasedString
             }
-            try await context.connection.query("""
+            try await context.connection.query(
+                """
                 UPDATE tasks SET status = \(next.rawValue), owner_id = \(owner), updated_at = now(),
                     evidence = coalesce(\(evidence), evidence), status_reason = coalesce(\(reason), status_reason),
                     completed_at = CASE WHEN \(next.rawValue) = 'completed' THEN now() ELSE completed_at END
@@ -184,20 +219,28 @@ extension CareStore {
         }
     }
 
-    private func changeTask(_ taskID: UUID, event: EventType, by caller: Caller,
-                            _ change: @Sendable (CommandContext, LockedTask) async throws -> [String: String]) async throws -> TaskSummary {
+    private func changeTask(
+        _ taskID: UUID, event: EventType, by caller: Caller,
+        _ change: @Sendable (CommandContext, LockedTask) async throws -> [String: String]
+    ) async throws -> TaskSummary {
         let actorID = caller.memberID
         return try await command(caller) { context in
             // A handoff's id names its task too.
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT t.id, t.patient_id, p.team_id, t.status, t.owner_id, t.pool_role FROM tasks t JOIN patients p ON p.id = t.patient_id
                 WHERE t.id = \(taskID) OR t.handoff_id = \(taskID) FOR UPDATE OF t
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID.lowercasedString)") }
-            let (id, patientID, teamID, status, owner, pool) = try row.decode(UUID.self, UUID.self, UUID.self, String.self, UUID?.self, String?.self)
+            let (id, patientID, teamID, status, owner, pool) = try row.decode(
+                UUID.self, UUID.self, UUID.self, String.self, UUID?.self, String?.self)
             try context.authorize(.workTasks, teamID: teamID, patientID: patientID)
-            guard let current = TaskStatus(rawValue: status) else { throw PQError(.decoding, "task \(id.lowercasedString) has an unknown status \(status)") }
-            let task = LockedTask(id: id, patientID: patientID, teamID: teamID, status: current, ownerID: owner, poolRole: try pool.map { try Role(column: "tasks.pool_role", $0) })
+            guard let current = TaskStatus(rawValue: status) else {
+                throw PQError(.decoding, "task \(id.lowercasedString) has an unknown status \(status)")
+            }
+            let task = LockedTask(
+                id: id, patientID: patientID, teamID: teamID, status: current, ownerID: owner,
+                poolRole: try pool.map { try Role(column: "tasks.pool_role", $0) })
             var payload = try await change(context, task)
             payload["task_id"] = id.lowercasedString
             try await context.append(event, teamID: teamID, patientID: patientID, actorID: actorID, payload: payload)
@@ -209,38 +252,60 @@ extension CareStore {
     // MARK: Notes
 
     /// Adds a note; with `amends`, a new note pointing at the one it corrects (notes are never edited).
-    public func addNote(patientID: UUID, kind: NoteKind, body: String, amends: UUID? = nil, by caller: Caller) async throws -> UUID {
-        guard !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw StoreError.invalid("a note needs a body") }
+    public func addNote(patientID: UUID, kind: NoteKind, body: String, amends: UUID? = nil, by caller: Caller)
+        async throws -> UUID
+    {
+        guard !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw StoreError.invalid("a note needs a body")
+        }
         let authorID = try Self.member(caller, "writes a note")
         return try await command(caller) { context in
-            let teamID = try await context.patientTeam(patientID, for: kind == .psychotherapy ? .addPsychotherapyNote : .addNote)
+            let teamID = try await context.patientTeam(
+                patientID, for: kind == .psychotherapy ? .addPsychotherapyNote : .addNote)
             try await context.requireTeamMember(authorID, teamID: teamID)
             if let amends {
-                let original = try await context.connection.query("SELECT patient_id, author_id, kind, entered_in_error_at FROM notes WHERE id = \(amends)")
+                let original = try await context.connection.query(
+                    "SELECT patient_id, author_id, kind, entered_in_error_at FROM notes WHERE id = \(amends)")
                 guard let row = original.firstRow else { throw StoreError.notFound("note \(amends)") }
-                let (originalPatient, originalAuthor, originalKind, marked) = try row.decode(UUID.self, UUID.self, String.self, Date?.self)
-                guard originalPatient == patientID else { throw StoreError.invalid("an amendment must be about the same patient") }
+                let (originalPatient, originalAuthor, originalKind, marked) = try row.decode(
+                    UUID.self, UUID.self, String.self, Date?.self)
+                guard originalPatient == patientID else {
+                    throw StoreError.invalid("an amendment must be about the same patient")
+                }
                 // Nobody else may see a psychotherapy note, so nobody else may amend one.
-                if originalKind == NoteKind.psychotherapy.rawValue, originalAuthor != authorID { throw StoreError.notFound("note \(amends)") }
-                try context.authorize(.addNote, teamID: teamID, patientID: patientID, record: .noteAmendment(author: originalAuthor))
+                if originalKind == NoteKind.psychotherapy.rawValue, originalAuthor != authorID {
+                    throw StoreError.notFound("note \(amends)")
+                }
+                try context.authorize(
+                    .addNote, teamID: teamID, patientID: patientID, record: .noteAmendment(author: originalAuthor))
                 // The system acting for a member is held to the same authorship rule.
-                if context.acting == nil, case .refused(let reason) = Permission.decide(.addNote, roles: Role.clinical, scopes: [], memberID: authorID,
-                                                                                       record: .noteAmendment(author: originalAuthor)) {
+                if context.acting == nil,
+                    case .refused(let reason) = Permission.decide(
+                        .addNote, roles: Role.clinical, scopes: [], memberID: authorID,
+                        record: .noteAmendment(author: originalAuthor))
+                {
                     throw StoreError.forbidden(reason)
                 }
                 guard originalKind == kind.rawValue else {
-                    throw StoreError.invalidValue(InvalidValue(field: "kind", message: "an amendment keeps the kind of the note it amends (\(originalKind))",
-                                                               accepted: [originalKind]))
+                    throw StoreError.invalidValue(
+                        InvalidValue(
+                            field: "kind",
+                            message: "an amendment keeps the kind of the note it amends (\(originalKind))",
+                            accepted: [originalKind]))
                 }
-                if marked != nil { throw StoreError.conflict("this note was entered in error; write a new note instead") }
+                if marked != nil {
+                    throw StoreError.conflict("this note was entered in error; write a new note instead")
+                }
             }
-            let id = try await context.connection.query("""
+            let id = try await context.connection.query(
+                """
                 INSERT INTO notes (patient_id, author_id, kind, body, amends_id) VALUES (\(patientID), \(authorID), \(kind.rawValue), \(body), \(amends))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
             // Events carry ids and kinds, never a note's body.
-            try await context.append(amends == nil ? .noteAdded : .noteAmended, teamID: teamID, patientID: patientID, actorID: authorID,
-                                     payload: ["note_id": id.lowercasedString, "kind": kind.rawValue])
+            try await context.append(
+                amends == nil ? .noteAdded : .noteAmended, teamID: teamID, patientID: patientID, actorID: authorID,
+                payload: ["note_id": id.lowercasedString, "kind": kind.rawValue])
             return id
         }
     }
@@ -249,7 +314,9 @@ extension CareStore {
 extension CareStore {
     /// The member a command records as having done it; the system acting for nobody cannot.
     static func member(_ caller: Caller, _ what: String) throws -> UUID {
-        guard let member = caller.memberID else { throw StoreError.invalid("a member \(what); the system acts for nobody here") }
+        guard let member = caller.memberID else {
+            throw StoreError.invalid("a member \(what); the system acts for nobody here")
+        }
         return member
     }
 }
@@ -265,7 +332,8 @@ struct LockedTask {
 
 extension CommandContext {
     func roles(of memberID: UUID, teamID: UUID) async throws -> Set<Role> {
-        let rows = try await connection.query("SELECT role FROM memberships WHERE member_id = \(memberID) AND team_id = \(teamID)")
+        let rows = try await connection.query(
+            "SELECT role FROM memberships WHERE member_id = \(memberID) AND team_id = \(teamID)")
         return Set(try rows.column(String.self).map { try Role(column: "memberships.role", $0) })
     }
 
@@ -273,7 +341,8 @@ extension CommandContext {
     /// with the claiming member's roles (also when the system acts for them).
     func requirePool(_ task: LockedTask, memberID: UUID) async throws {
         let roles = try await roles(of: memberID, teamID: task.teamID)
-        let decision = Permission.decide(.workTasks, roles: roles, scopes: [], memberID: memberID, record: .poolTask(pool: task.poolRole))
+        let decision = Permission.decide(
+            .workTasks, roles: roles, scopes: [], memberID: memberID, record: .poolTask(pool: task.poolRole))
         if case .refused(let reason) = decision { throw StoreError.forbidden(reason) }
     }
 

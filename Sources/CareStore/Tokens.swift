@@ -22,7 +22,10 @@ public struct Principal: Sendable, Equatable {
     /// The member's roles on each of their teams, as of authentication.
     public var roles: [UUID: Set<Role>]
 
-    public init(memberID: UUID, tokenID: UUID, displayName: String, isServiceAccount: Bool, scopes: Set<Scope>, roles: [UUID: Set<Role>]) {
+    public init(
+        memberID: UUID, tokenID: UUID, displayName: String, isServiceAccount: Bool, scopes: Set<Scope>,
+        roles: [UUID: Set<Role>]
+    ) {
         self.memberID = memberID
         self.tokenID = tokenID
         self.displayName = displayName
@@ -64,8 +67,10 @@ public enum TokenFormat {
         // base64url without padding: ASCII letters, digits, '-' and '_'.
         return bytes.dropFirst(prefix.utf8.count).allSatisfy { byte in
             switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"): true
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"):
+                true
             default: false
             }
         }
@@ -73,20 +78,28 @@ public enum TokenFormat {
 }
 
 extension CommandContext {
-    func insertToken(memberID: UUID, name: String, scopes: [Scope], expiresAt: Date?, actorID: UUID?) async throws -> IssuedToken {
+    func insertToken(memberID: UUID, name: String, scopes: [Scope], expiresAt: Date?, actorID: UUID?) async throws
+        -> IssuedToken
+    {
         let member = try await connection.query("SELECT is_service_account FROM members WHERE id = \(memberID)")
         guard let row = member.firstRow else { throw StoreError.notFound("member \(memberID)") }
         let isServiceAccount = try row.decode(Bool.self, at: 0)
-        if !isServiceAccount, !scopes.isEmpty { throw StoreError.invalid("scopes are for service accounts; a member's roles decide what their token may do") }
-        if isServiceAccount, scopes.isEmpty { throw StoreError.invalid("a service account's token needs at least one scope") }
+        if !isServiceAccount, !scopes.isEmpty {
+            throw StoreError.invalid("scopes are for service accounts; a member's roles decide what their token may do")
+        }
+        if isServiceAccount, scopes.isEmpty {
+            throw StoreError.invalid("a service account's token needs at least one scope")
+        }
         let token = TokenFormat.generate()
-        let id = try await connection.query("""
+        let id = try await connection.query(
+            """
             INSERT INTO api_tokens (member_id, token_hash, display_prefix, name, scopes, expires_at)
             VALUES (\(memberID), \(TokenFormat.hash(token)), \(String(token.prefix(12))), \(name), \(Set(scopes).map(\.rawValue).sorted()), \(expiresAt))
             RETURNING id
             """)[0].decode(UUID.self, at: 0)
-        try await append(.tokenIssued, teamID: nil, patientID: nil, actorID: actorID,
-                         payload: ["token_id": id.lowercasedString, "member_id": memberID.lowercasedString])
+        try await append(
+            .tokenIssued, teamID: nil, patientID: nil, actorID: actorID,
+            payload: ["token_id": id.lowercasedString, "member_id": memberID.lowercasedString])
         return IssuedToken(id: id, memberID: memberID, token: token, expiresAt: expiresAt)
     }
 }
@@ -95,16 +108,21 @@ extension CareStore {
     /// Tokens on their own are the operator's (care-server admin); a request gets one only with
     /// a new member (`createMemberWithToken`, after the gate).
     static func operatorsOnly(_ caller: Caller) throws {
-        if caller.request != nil { throw StoreError.forbidden("tokens are issued and revoked by the server's operator (care-server admin)") }
+        if caller.request != nil {
+            throw StoreError.forbidden("tokens are issued and revoked by the server's operator (care-server admin)")
+        }
     }
 
     /// Issues a token for a member (or service account); `expiresAt` nil means it never expires.
-    public func issueToken(memberID: UUID, name: String = "", scopes: [Scope] = [], expiresAt: Date?, by caller: Caller) async throws -> IssuedToken {
+    public func issueToken(memberID: UUID, name: String = "", scopes: [Scope] = [], expiresAt: Date?, by caller: Caller)
+        async throws -> IssuedToken
+    {
         let actorID = caller.memberID
         try Self.operatorsOnly(caller)
         if let expiresAt, expiresAt <= Date() { throw StoreError.invalid("a token must expire in the future") }
         return try await command(caller, asService: true) { context in
-            try await context.insertToken(memberID: memberID, name: name, scopes: scopes, expiresAt: expiresAt, actorID: actorID)
+            try await context.insertToken(
+                memberID: memberID, name: name, scopes: scopes, expiresAt: expiresAt, actorID: actorID)
         }
     }
 
@@ -112,12 +130,18 @@ extension CareStore {
         let actorID = caller.memberID
         try Self.operatorsOnly(caller)
         try await command(caller, asService: true) { context in
-            let rows = try await context.connection.query("UPDATE api_tokens SET revoked_at = now() WHERE id = \(tokenID) AND revoked_at IS NULL RETURNING member_id")
+            let rows = try await context.connection.query(
+                "UPDATE api_tokens SET revoked_at = now() WHERE id = \(tokenID) AND revoked_at IS NULL RETURNING member_id"
+            )
             guard !rows.isEmpty else {
                 let exists = try await context.connection.query("SELECT 1 FROM api_tokens WHERE id = \(tokenID)")
-                throw exists.isEmpty ? StoreError.notFound("token \(tokenID)") : StoreError.conflict("token \(tokenID) is already revoked")
+                throw exists.isEmpty
+                    ? StoreError.notFound("token \(tokenID)")
+                    : StoreError.conflict("token \(tokenID) is already revoked")
             }
-            try await context.append(.tokenRevoked, teamID: nil, patientID: nil, actorID: actorID, payload: ["token_id": tokenID.lowercasedString])
+            try await context.append(
+                .tokenRevoked, teamID: nil, patientID: nil, actorID: actorID,
+                payload: ["token_id": tokenID.lowercasedString])
         }
     }
 
@@ -130,7 +154,8 @@ extension CareStore {
     public func authenticate(token: String, now: Date = Date()) async throws -> Principal? {
         guard TokenFormat.looksValid(token) else { return nil }
         let staleBefore = now.addingTimeInterval(-Self.lastUsedResolution.inSeconds)
-        let rows = try await pool.query("""
+        let rows = try await pool.query(
+            """
             WITH found AS (
                 SELECT t.id, t.member_id, t.scopes, t.last_used_at FROM api_tokens t
                 WHERE t.token_hash = \(TokenFormat.hash(token))
@@ -144,14 +169,18 @@ extension CareStore {
             FROM found f JOIN members m ON m.id = f.member_id
             """)
         guard let row = rows.firstRow else { return nil }
-        let (tokenID, memberID, name, service, scopes, memberships) = try row.decode(UUID.self, UUID.self, String.self, Bool.self, [String].self, [String].self)
+        let (tokenID, memberID, name, service, scopes, memberships) = try row.decode(
+            UUID.self, UUID.self, String.self, Bool.self, [String].self, [String].self)
         var roles: [UUID: Set<Role>] = [:]
         for entry in memberships {
             let parts = entry.split(separator: " ")
-            guard parts.count == 2, let team = UUID(hyphenated: parts[0]) else { throw PQError(.decoding, "a membership reads '\(entry)'") }
+            guard parts.count == 2, let team = UUID(hyphenated: parts[0]) else {
+                throw PQError(.decoding, "a membership reads '\(entry)'")
+            }
             roles[team, default: []].insert(try Role(column: "memberships.role", String(parts[1])))
         }
-        return Principal(memberID: memberID, tokenID: tokenID, displayName: name, isServiceAccount: service,
-                         scopes: Set(try scopes.map { try Scope(column: "api_tokens.scopes", $0) }), roles: roles)
+        return Principal(
+            memberID: memberID, tokenID: tokenID, displayName: name, isServiceAccount: service,
+            scopes: Set(try scopes.map { try Scope(column: "api_tokens.scopes", $0) }), roles: roles)
     }
 }

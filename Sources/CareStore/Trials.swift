@@ -13,8 +13,10 @@ extension CareStore {
     /// Starts a trial. What cannot be true is refused, naming the field: a drug not in the dose
     /// table (with close matches), a dose above its maximum without `highDoseReason`, a start in
     /// the future or long before enrolment.
-    public func startTrial(patientID: UUID, kind: TrialKind, drug: String?, dailyDoseMg: Double?, startedOn: Date,
-                           therapy: String? = nil, highDoseReason: String? = nil, by caller: Caller) async throws -> UUID {
+    public func startTrial(
+        patientID: UUID, kind: TrialKind, drug: String?, dailyDoseMg: Double?, startedOn: Date,
+        therapy: String? = nil, highDoseReason: String? = nil, by caller: Caller
+    ) async throws -> UUID {
         let actorID = caller.memberID
         return try await command(caller) { context in
             let patient = try await context.patient(patientID, for: .startTrial(kind))
@@ -24,43 +26,56 @@ extension CareStore {
             var acceptedHighDose: String?
             if kind == .medication || kind == .augmentation {
                 guard let drug else {
-                    throw StoreError.invalidValue(InvalidValue(field: "drug", message: "a \(kind.rawValue) trial needs a drug from the dose table"))
+                    throw StoreError.invalidValue(
+                        InvalidValue(
+                            field: "drug", message: "a \(kind.rawValue) trial needs a drug from the dose table"))
                 }
                 guard let dose = dailyDoseMg else {
-                    throw StoreError.invalidValue(InvalidValue(field: "daily_dose_mg", message: "a \(kind.rawValue) trial needs a daily dose in mg"))
+                    throw StoreError.invalidValue(
+                        InvalidValue(
+                            field: "daily_dose_mg", message: "a \(kind.rawValue) trial needs a daily dose in mg"))
                 }
                 let entry = try context.checked { () throws(InvalidValue) in try reference.doseTable.known(drug) }
-                try context.checked { () throws(InvalidValue) in try reference.doseTable.checkDose(dose, of: entry, highDoseReason: highDoseReason) }
+                try context.checked { () throws(InvalidValue) in
+                    try reference.doseTable.checkDose(dose, of: entry, highDoseReason: highDoseReason)
+                }
                 if let maximum = entry.maximumDailyDoseMg, dose > maximum { acceptedHighDose = highDoseReason }
                 drugName = entry.drug
                 steps = [StoredDoseStep(from: startedOn, dailyDoseMg: dose)]
             }
             try context.checked { () throws(InvalidValue) in
-                try reference.recordRules.checkDay(startedOn, field: "started_on", now: Date(), enrolledOn: patient.enrolledOn)
+                try reference.recordRules.checkDay(
+                    startedOn, field: "started_on", now: Date(), enrolledOn: patient.enrolledOn)
             }
-            let id = try await context.connection.query("""
+            let id = try await context.connection.query(
+                """
                 INSERT INTO trials (patient_id, kind, drug, therapy, dose_steps, started_on, recorded_by, high_dose_reason)
                 VALUES (\(patientID), \(kind.rawValue), \(drugName), \(therapy), \(PQJSON(steps))::jsonb, \(startedOn)::date, \(actorID), \(acceptedHighDose))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
-            try await context.append(EventType.trialStarted, teamID: patient.teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["trial_id": id.lowercasedString, "kind": kind.rawValue, "drug": drugName ?? ""])
+            try await context.append(
+                EventType.trialStarted, teamID: patient.teamID, patientID: patientID, actorID: actorID,
+                payload: ["trial_id": id.lowercasedString, "kind": kind.rawValue, "drug": drugName ?? ""])
             return id
         }
     }
 
     /// A dose change during a medication trial (titration up or down) from `from` on.
-    public func changeTrialDose(trialID: UUID, dailyDoseMg: Double, from: Date, highDoseReason: String? = nil, by caller: Caller) async throws {
+    public func changeTrialDose(
+        trialID: UUID, dailyDoseMg: Double, from: Date, highDoseReason: String? = nil, by caller: Caller
+    ) async throws {
         let actorID = caller.memberID
         try await command(caller) { context in
-            let rows = try await context.connection.query("""
+            let rows = try await context.connection.query(
+                """
                 SELECT t.patient_id, p.team_id, t.kind, t.dose_steps, t.started_on, t.outcome, t.drug, t.entered_in_error_at, p.enrolled_on
                 FROM trials t JOIN patients p ON p.id = t.patient_id
                 WHERE t.id = \(trialID) FOR UPDATE OF t
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("trial \(trialID)") }
             let (patientID, teamID, kind, steps, startedOn, outcome, drug, marked, enrolledOn) = try row.decode(
-                UUID.self, UUID.self, String.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self, String?.self, Date?.self, Date.self)
+                UUID.self, UUID.self, String.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self, String?.self,
+                Date?.self, Date.self)
             try context.authorize(.startMedicationTrial, teamID: teamID, patientID: patientID)
             guard kind == TrialKind.medication.rawValue || kind == TrialKind.augmentation.rawValue, let drug else {
                 throw StoreError.invalid("only medication and augmentation trials have doses")
@@ -69,15 +84,22 @@ extension CareStore {
             guard outcome == nil else { throw StoreError.conflict("trial \(trialID) has ended (\(outcome ?? ""))") }
             let reference = try await context.referenceData()
             let entry = try context.checked { () throws(InvalidValue) in try reference.doseTable.known(drug) }
-            try context.checked { () throws(InvalidValue) in try reference.doseTable.checkDose(dailyDoseMg, of: entry, highDoseReason: highDoseReason) }
+            try context.checked { () throws(InvalidValue) in
+                try reference.doseTable.checkDose(dailyDoseMg, of: entry, highDoseReason: highDoseReason)
+            }
             try context.checked { () throws(InvalidValue) in
                 try reference.recordRules.checkDay(from, field: "from", now: Date(), enrolledOn: enrolledOn)
-                try reference.recordRules.checkOrder(start: startedOn, stop: from, field: "from", startName: "started_on")
+                try reference.recordRules.checkOrder(
+                    start: startedOn, stop: from, field: "from", startName: "started_on")
             }
-            let updated = (steps.value.filter { $0.from < from } + [StoredDoseStep(from: from, dailyDoseMg: dailyDoseMg)]).sorted { $0.from < $1.from }
-            try await context.connection.query("UPDATE trials SET dose_steps = \(PQJSON(updated))::jsonb, updated_at = now() WHERE id = \(trialID)")
-            try await context.append(.trialDoseChanged, teamID: teamID, patientID: patientID, actorID: actorID,
-                                     payload: ["trial_id": trialID.lowercasedString, "daily_dose_mg": "\(dailyDoseMg)"])
+            let updated =
+                (steps.value.filter { $0.from < from } + [StoredDoseStep(from: from, dailyDoseMg: dailyDoseMg)]).sorted
+            { $0.from < $1.from }
+            try await context.connection.query(
+                "UPDATE trials SET dose_steps = \(PQJSON(updated))::jsonb, updated_at = now() WHERE id = \(trialID)")
+            try await context.append(
+                .trialDoseChanged, teamID: teamID, patientID: patientID, actorID: actorID,
+                payload: ["trial_id": trialID.lowercasedString, "daily_dose_mg": "\(dailyDoseMg)"])
         }
     }
 
@@ -94,33 +116,54 @@ extension CareStore {
     /// crossing the TRD threshold appends patient.trd_reached. The trial and the patient are
     /// locked, so concurrent recordings give one outcome, one trial.failed, one set of handoffs.
     /// With no `outcome`, it is derived from the PHQ-9 before the trial and the last one by its stop.
-    public func recordTrialOutcome(trialID: UUID, outcome recorded: TrialOutcome?, stoppedOn: Date, adherence: Double? = nil,
-                                   sessions: Int? = nil, stopReason: String? = nil, by caller: Caller) async throws -> OutcomeResult {
+    public func recordTrialOutcome(
+        trialID: UUID, outcome recorded: TrialOutcome?, stoppedOn: Date, adherence: Double? = nil,
+        sessions: Int? = nil, stopReason: String? = nil, by caller: Caller
+    ) async throws -> OutcomeResult {
         let actorID = caller.memberID
         if let adherence, !(0...1).contains(adherence) {
-            throw StoreError.invalidValue(InvalidValue(field: "adherence", message: "adherence is a share of doses taken, from 0 to 1", accepted: ["0 to 1"]))
+            throw StoreError.invalidValue(
+                InvalidValue(
+                    field: "adherence", message: "adherence is a share of doses taken, from 0 to 1",
+                    accepted: ["0 to 1"]))
         }
         return try await command(caller) { context in
             // The trial (locked) and the patient's failed trials so far, in one round trip.
-            let results = try await context.connection.pipeline(["""
+            let results = try await context.connection.pipeline([
+                """
                 SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect,
                        t.entered_in_error_at, p.enrolled_on, t.therapy
                 FROM trials t JOIN patients p ON p.id = t.patient_id WHERE t.id = \(trialID)
                 FOR UPDATE OF t, p
-                """, CommandContext.failedTrials(ofPatientOfTrial: trialID)])
+                """, CommandContext.failedTrials(ofPatientOfTrial: trialID),
+            ])
             guard let row = results[0].firstRow else { throw StoreError.notFound("trial \(trialID)") }
-            let (patientID, teamID, kindText, drug, steps, startedOn, existing, storedSessions, bilateral, marked, enrolledOn, therapy) = try row.decode(
-                UUID.self, UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self, Int?.self, Bool.self,
+            let (
+                patientID, teamID, kindText, drug, steps, startedOn, existing, storedSessions, bilateral, marked,
+                enrolledOn, therapy
+            ) = try row.decode(
+                UUID.self, UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, String?.self,
+                Int?.self, Bool.self,
                 Date?.self, Date.self, String?.self)
-            guard let kind = TrialKind(rawValue: kindText) else { throw PQError(.decoding, "trial \(trialID) has an unknown kind \(kindText)") }
+            guard let kind = TrialKind(rawValue: kindText) else {
+                throw PQError(.decoding, "trial \(trialID) has an unknown kind \(kindText)")
+            }
             try context.authorize(.recordOutcome(kind), teamID: teamID, patientID: patientID)
-            if marked != nil { throw StoreError.conflict("trial \(trialID.lowercasedString) was entered in error; record a new trial instead") }
-            if let existing { throw StoreError.conflict("the outcome of trial \(trialID.lowercasedString) is already recorded as \(existing); if it is wrong, mark it entered in error first") }
+            if marked != nil {
+                throw StoreError.conflict(
+                    "trial \(trialID.lowercasedString) was entered in error; record a new trial instead")
+            }
+            if let existing {
+                throw StoreError.conflict(
+                    "the outcome of trial \(trialID.lowercasedString) is already recorded as \(existing); if it is wrong, mark it entered in error first"
+                )
+            }
 
             let reference = try await context.referenceData()
             try context.checked { () throws(InvalidValue) in
                 try reference.recordRules.checkDay(stoppedOn, field: "stopped_on", now: Date(), enrolledOn: enrolledOn)
-                try reference.recordRules.checkOrder(start: startedOn, stop: stoppedOn, field: "stopped_on", startName: "started_on")
+                try reference.recordRules.checkOrder(
+                    start: startedOn, stop: stoppedOn, field: "stopped_on", startName: "started_on")
             }
             let rules = reference.trialRules
             let before = try CommandContext.failedTrials(results[1])
@@ -128,54 +171,76 @@ extension CareStore {
             if let recorded {
                 outcome = recorded
             } else {
-                outcome = try await context.outcomeFromScores(patientID: patientID, start: startedOn, stop: stoppedOn, rules: reference)
+                outcome = try await context.outcomeFromScores(
+                    patientID: patientID, start: startedOn, stop: stoppedOn, rules: reference)
             }
 
-            if let sessions, sessions < 0 { throw StoreError.invalidValue(InvalidValue(field: "sessions", message: "sessions cannot be negative")) }
+            if let sessions, sessions < 0 {
+                throw StoreError.invalidValue(InvalidValue(field: "sessions", message: "sessions cannot be negative"))
+            }
             let sessions = sessions ?? storedSessions
-            let facts = TrialFacts(kind: kind, drug: drug, isBilateralECT: bilateral,
-                                   doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
-                                   start: startedOn, stop: stoppedOn, adherence: adherence, outcome: outcome, sessions: sessions)
+            let facts = TrialFacts(
+                kind: kind, drug: drug, isBilateralECT: bilateral,
+                doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
+                start: startedOn, stop: stoppedOn, adherence: adherence, outcome: outcome, sessions: sessions)
             let adequacy: AdequacyAssessment
             do {
                 adequacy = try rules.adequacy(of: facts, doseTable: reference.doseTable, asOf: stoppedOn)
             } catch let error as TrialError {
-                throw StoreError.invalidValue(InvalidValue(field: "drug", message: error.description,
-                                                           accepted: reference.doseTable.suggestions(for: drug ?? "")))
+                throw StoreError.invalidValue(
+                    InvalidValue(
+                        field: "drug", message: error.description,
+                        accepted: reference.doseTable.suggestions(for: drug ?? "")))
             }
             let failed = rules.isFailure(facts, adequacy: adequacy)
             // Goes to the server with the first event's insert.
-            await context.connection.sendWithNext("""
+            await context.connection.sendWithNext(
+                """
                 UPDATE trials SET outcome = \(outcome.rawValue), stopped_on = \(stoppedOn)::date, adherence = \(adherence),
                     stop_reason = \(stopReason), is_failed = \(failed), sessions = \(sessions), outcome_recorded_by = \(actorID), updated_at = now()
                 WHERE id = \(trialID)
                 """)
-            var events = [try await context.append(
-                EventType.trialOutcomeRecorded, teamID: teamID, patientID: patientID, actorID: actorID,
-                payload: ["trial_id": trialID.lowercasedString, "outcome": outcome.rawValue, "adequate": adequacy.isAdequate ? "true" : "false"])]
+            var events = [
+                try await context.append(
+                    EventType.trialOutcomeRecorded, teamID: teamID, patientID: patientID, actorID: actorID,
+                    payload: [
+                        "trial_id": trialID.lowercasedString, "outcome": outcome.rawValue,
+                        "adequate": adequacy.isAdequate ? "true" : "false",
+                    ])
+            ]
             var trdReached = false
             if failed {
                 let summary = "\(drug ?? therapy ?? kind.rawValue): \(outcome.rawValue) (\(adequacy.reason))"
-                events.append(try await context.append(
-                    EventType.trialFailed, teamID: teamID, patientID: patientID, actorID: actorID,
-                    payload: ["trial_id": trialID.lowercasedString]
-                ) { occurredAt in PlaybookEvent(type: EventType.trialFailed, occurredAt: occurredAt, summary: summary, subjectID: trialID) })
+                events.append(
+                    try await context.append(
+                        EventType.trialFailed, teamID: teamID, patientID: patientID, actorID: actorID,
+                        payload: ["trial_id": trialID.lowercasedString]
+                    ) { occurredAt in
+                        PlaybookEvent(
+                            type: EventType.trialFailed, occurredAt: occurredAt, summary: summary, subjectID: trialID)
+                    })
 
                 let after = before + [FailedTrial(kind: kind, drugClass: adequacy.drugClass, isBilateralECT: bilateral)]
                 let wasTRD = rules.trdStatus(failed: before).isTRD
                 let status = rules.trdStatus(failed: after)
                 if status.isTRD, !wasTRD {
                     trdReached = true
-                    events.append(try await context.append(
-                        EventType.trdReached, teamID: teamID, patientID: patientID, actorID: actorID,
-                        payload: ["failed_trials": "\(status.failedTrials)", "classes": "\(status.distinctClasses)"]
-                    ) { occurredAt in
-                        PlaybookEvent(type: EventType.trdReached, occurredAt: occurredAt,
-                                      summary: "\(status.failedTrials) failed adequate trials (\(status.inputs))", subjectID: patientID)
-                    })
+                    events.append(
+                        try await context.append(
+                            EventType.trdReached, teamID: teamID, patientID: patientID, actorID: actorID,
+                            payload: [
+                                "failed_trials": "\(status.failedTrials)", "classes": "\(status.distinctClasses)",
+                            ]
+                        ) { occurredAt in
+                            PlaybookEvent(
+                                type: EventType.trdReached, occurredAt: occurredAt,
+                                summary: "\(status.failedTrials) failed adequate trials (\(status.inputs))",
+                                subjectID: patientID)
+                        })
                 }
             }
-            return OutcomeResult(outcome: outcome, adequacy: adequacy, isFailure: failed, trdReached: trdReached, events: events)
+            return OutcomeResult(
+                outcome: outcome, adequacy: adequacy, isFailure: failed, trdReached: trdReached, events: events)
         }
     }
 }
@@ -183,8 +248,10 @@ extension CareStore {
 extension CommandContext {
     /// The outcome the PHQ-9 scores show: the last score on or before the start against the last
     /// one on or before the stop.
-    func outcomeFromScores(patientID: UUID, start: Date, stop: Date, rules: ReferenceData) async throws -> TrialOutcome {
-        let rows = try await connection.query("""
+    func outcomeFromScores(patientID: UUID, start: Date, stop: Date, rules: ReferenceData) async throws -> TrialOutcome
+    {
+        let rows = try await connection.query(
+            """
             SELECT (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9' AND entered_in_error_at IS NULL
                      AND taken_at < \(start)::date + 1 ORDER BY taken_at DESC LIMIT 1),
                    (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9' AND entered_in_error_at IS NULL
@@ -194,7 +261,8 @@ extension CommandContext {
         guard let before, let after else {
             throw StoreError.invalid("no outcome given and no PHQ-9 both before and during the trial to derive it from")
         }
-        return try rules.trialRules.derivedOutcome(before: Score(.phq9, total: before), after: Score(.phq9, total: after), responseRules: rules.responseRules)
+        return try rules.trialRules.derivedOutcome(
+            before: Score(.phq9, total: before), after: Score(.phq9, total: after), responseRules: rules.responseRules)
     }
 
     /// The failed adequate trials in the current episode of the patient whose trial this is
@@ -212,8 +280,12 @@ extension CommandContext {
     static func failedTrials(_ rows: PQRows) throws -> [FailedTrial] {
         try rows.map { row in
             let (kind, drugClass, bilateral) = try row.decode(String.self, String?.self, Bool.self)
-            guard let kind = TrialKind(rawValue: kind) else { throw PQError(.decoding, "a trial has an unknown kind \(kind)") }
-            return FailedTrial(kind: kind, drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) }, isBilateralECT: bilateral)
+            guard let kind = TrialKind(rawValue: kind) else {
+                throw PQError(.decoding, "a trial has an unknown kind \(kind)")
+            }
+            return FailedTrial(
+                kind: kind, drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) },
+                isBilateralECT: bilateral)
         }
     }
 }

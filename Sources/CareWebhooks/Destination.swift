@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An IPv4 or IPv6 network, e.g. 127.0.0.0/8 or fc00::/7.
@@ -74,7 +74,10 @@ public struct DestinationPolicy: Sendable {
     /// Names to addresses (getaddrinfo unless a test says otherwise).
     public var resolver: @Sendable (String) async throws -> [[UInt8]]
 
-    public init(allowedNetworks: [IPNetwork] = [], resolver: @escaping @Sendable (String) async throws -> [[UInt8]] = DestinationPolicy.resolve) {
+    public init(
+        allowedNetworks: [IPNetwork] = [],
+        resolver: @escaping @Sendable (String) async throws -> [[UInt8]] = DestinationPolicy.resolve
+    ) {
         self.allowedNetworks = allowedNetworks
         self.resolver = resolver
     }
@@ -85,10 +88,14 @@ public struct DestinationPolicy: Sendable {
     static let refusedNetworks: [(IPNetwork, String)] = [
         ("0.0.0.0/8", "unspecified"), ("10.0.0.0/8", "private"), ("100.64.0.0/10", "shared (carrier-grade NAT)"),
         ("127.0.0.0/8", "loopback"), ("169.254.0.0/16", "link-local"), ("172.16.0.0/12", "private"),
-        ("192.0.0.0/24", "special-purpose"), ("192.0.2.0/24", "documentation"), ("192.31.196.0/24", "special-purpose (AS112)"),
-        ("192.52.193.0/24", "special-purpose (AMT)"), ("192.88.99.0/24", "special-purpose (6to4 relay)"), ("192.168.0.0/16", "private"),
-        ("192.175.48.0/24", "special-purpose (AS112)"), ("198.18.0.0/15", "benchmarking"), ("198.51.100.0/24", "documentation"),
-        ("203.0.113.0/24", "documentation"), ("224.0.0.0/4", "multicast"), ("240.0.0.0/4", "reserved"), ("255.255.255.255/32", "broadcast"),
+        ("192.0.0.0/24", "special-purpose"), ("192.0.2.0/24", "documentation"),
+        ("192.31.196.0/24", "special-purpose (AS112)"),
+        ("192.52.193.0/24", "special-purpose (AMT)"), ("192.88.99.0/24", "special-purpose (6to4 relay)"),
+        ("192.168.0.0/16", "private"),
+        ("192.175.48.0/24", "special-purpose (AS112)"), ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation"),
+        ("203.0.113.0/24", "documentation"), ("224.0.0.0/4", "multicast"), ("240.0.0.0/4", "reserved"),
+        ("255.255.255.255/32", "broadcast"),
         ("::/128", "unspecified"), ("::1/128", "loopback"), ("::/96", "IPv4-compatible (deprecated)"),
         ("64:ff9b::/96", "NAT64"), ("64:ff9b:1::/48", "NAT64 (local use)"), ("100::/64", "discard-only"),
         ("2001::/23", "special-purpose (IETF protocol assignments, Teredo)"), ("2001:db8::/32", "documentation"),
@@ -102,10 +109,13 @@ public struct DestinationPolicy: Sendable {
         guard text.count <= 2000, let url = URLComponents(string: text), let scheme = url.scheme?.lowercased() else {
             throw DestinationRefused("'url' must be an absolute http or https URL")
         }
-        guard scheme == "http" || scheme == "https" else { throw DestinationRefused("'url' must use http or https, not \(scheme)") }
+        guard scheme == "http" || scheme == "https" else {
+            throw DestinationRefused("'url' must use http or https, not \(scheme)")
+        }
         guard var host = url.host, !host.isEmpty else { throw DestinationRefused("'url' has no host") }
         guard url.user == nil, url.password == nil else {
-            throw DestinationRefused("'url' must not carry credentials; receivers verify the webhook-signature header instead")
+            throw DestinationRefused(
+                "'url' must not carry credentials; receivers verify the webhook-signature header instead")
         }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         let port = url.port ?? (scheme == "https" ? 443 : 80)
@@ -120,7 +130,9 @@ public struct DestinationPolicy: Sendable {
     public func check(_ text: String) async throws -> CheckedDestination {
         let (host, port) = try checkSyntax(text)
         let addresses = try await resolver(host)
-        guard let first = addresses.first else { throw DestinationRefused("the host '\(host)' of 'url' does not resolve") }
+        guard let first = addresses.first else {
+            throw DestinationRefused("the host '\(host)' of 'url' does not resolve")
+        }
         for address in addresses {
             try check(address: address, host: host)
         }
@@ -137,7 +149,9 @@ public struct DestinationPolicy: Sendable {
         }
         if allowedNetworks.contains(where: { $0.contains(candidate) || $0.contains(address) }) { return }
         if let (_, kind) = Self.refusedNetworks.first(where: { $0.0.contains(candidate) }) {
-            throw DestinationRefused("'\(host)' is or resolves to a \(kind) address; webhooks go to public addresses unless the operator allows that network")
+            throw DestinationRefused(
+                "'\(host)' is or resolves to a \(kind) address; webhooks go to public addresses unless the operator allows that network"
+            )
         }
     }
 

@@ -63,7 +63,8 @@ public struct WebhookBody: Encodable, Sendable {
             try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
         }
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(WebhookBody(type: event.type, timestamp: event.occurredAt, data: IntegrationEventData(event)))
+        return try encoder.encode(
+            WebhookBody(type: event.type, timestamp: event.occurredAt, data: IntegrationEventData(event)))
     }
 }
 
@@ -112,7 +113,10 @@ public final class WebhookDispatcher: Service, Sendable {
     /// carerelay_webhook_delivery_seconds: from the event to the receiver's 2xx.
     let metrics: any MetricsFactory
 
-    public init(store: CareStore, settings: WebhookSettings, logger: Logger, metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
+    public init(
+        store: CareStore, settings: WebhookSettings, logger: Logger,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance
+    ) {
         self.store = store
         self.settings = settings
         self.logger = logger
@@ -134,7 +138,9 @@ public final class WebhookDispatcher: Service, Sendable {
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.wakeup.follow(self.store.pool, channel: "care_webhook_deliveries", logger: self.logger) }
+                group.addTask {
+                    await self.wakeup.follow(self.store.pool, channel: "care_webhook_deliveries", logger: self.logger)
+                }
                 await self.loop()
                 group.cancelAll()
             }
@@ -182,14 +188,18 @@ public final class WebhookDispatcher: Service, Sendable {
     private func admit(_ start: (ClaimedDelivery) -> Void) async throws -> Int {
         let free = settings.batchSize - traffic.inFlight
         guard free > 0 else { return 0 }
-        let claimed = try await store.claimDeliveries(limit: free, lease: settings.lease, perSubscription: settings.perDestinationConcurrency,
-                                                      excluding: traffic.blockedSubscriptions())
+        let claimed = try await store.claimDeliveries(
+            limit: free, lease: settings.lease, perSubscription: settings.perDestinationConcurrency,
+            excluding: traffic.blockedSubscriptions())
         for delivery in claimed {
             switch traffic.admit(delivery) {
             case .send:
                 start(delivery)
             case .wait(let until, let reason, let circuitOpen):
-                Counter(label: "carerelay_webhook_deferred_total", dimensions: [("reason", circuitOpen ? "circuit_open" : "busy")], factory: metrics).increment()
+                Counter(
+                    label: "carerelay_webhook_deferred_total",
+                    dimensions: [("reason", circuitOpen ? "circuit_open" : "busy")], factory: metrics
+                ).increment()
                 _ = try? await store.deferDelivery(delivery, until: until, reason: reason)
             }
         }
@@ -227,20 +237,28 @@ public final class WebhookDispatcher: Service, Sendable {
         case .gone: outcome = "gone"
         case .failed: outcome = retry == nil ? "dead" : "failed"
         }
-        Counter(label: "carerelay_webhook_attempts_total", dimensions: [("result", outcome)], factory: metrics).increment()
+        Counter(label: "carerelay_webhook_attempts_total", dimensions: [("result", outcome)], factory: metrics)
+            .increment()
         if case .delivered = result {
             CoreMetrics.Timer(label: "carerelay_webhook_delivery_seconds", factory: metrics)
                 .recordNanoseconds(Int64(max(0, Date().timeIntervalSince(delivery.event.occurredAt)) * 1e9))
         }
-        var metadata: Logger.Metadata = ["delivery": "\(delivery.id)", "subscription": "\(delivery.subscriptionID)", "attempt": "\(delivery.attempt)"]
+        var metadata: Logger.Metadata = [
+            "delivery": "\(delivery.id)", "subscription": "\(delivery.subscriptionID)",
+            "attempt": "\(delivery.attempt)",
+        ]
         switch result {
-        case .delivered(let status): metadata["status"] = "\(status)"; logger.debug("webhook delivered", metadata: metadata)
+        case .delivered(let status):
+            metadata["status"] = "\(status)"; logger.debug("webhook delivered", metadata: metadata)
         case .gone: logger.notice("webhook receiver answered 410 Gone; subscription disabled", metadata: metadata)
         case .failed(let status, let error):
             metadata["error"] = "\(error)"
             if let status { metadata["status"] = "\(status)" }
-            if retry == nil { logger.warning("webhook delivery dead after its last attempt", metadata: metadata) }
-            else { logger.info("webhook attempt failed; will retry", metadata: metadata) }
+            if retry == nil {
+                logger.warning("webhook delivery dead after its last attempt", metadata: metadata)
+            } else {
+                logger.info("webhook attempt failed; will retry", metadata: metadata)
+            }
         }
         do {
             // What the receiver answered is recorded even if this task is being cancelled
@@ -253,11 +271,17 @@ public final class WebhookDispatcher: Service, Sendable {
         }
         if opened, let circuit = traffic.openCircuit(of: delivery) {
             Counter(label: "carerelay_webhook_circuits_opened_total", factory: metrics).increment()
-            logger.warning("webhook destination failing; its circuit is open and its deliveries wait", metadata: [
-                "destination": "\(DestinationTraffic.key(delivery.url))", "until": "\(circuit.until.formatted(.iso8601))"])
+            logger.warning(
+                "webhook destination failing; its circuit is open and its deliveries wait",
+                metadata: [
+                    "destination": "\(DestinationTraffic.key(delivery.url))",
+                    "until": "\(circuit.until.formatted(.iso8601))",
+                ])
             // Its waiting deliveries say why and when, and no server sends them before then.
             let store = self.store
-            _ = try? await Task { try await store.holdDeliveries(of: circuit.subscriptions, until: circuit.until, reason: circuit.reason) }.value
+            _ = try? await Task {
+                try await store.holdDeliveries(of: circuit.subscriptions, until: circuit.until, reason: circuit.reason)
+            }.value
         }
     }
 
@@ -284,7 +308,9 @@ public final class WebhookDispatcher: Service, Sendable {
         request.headers.add(name: "User-Agent", value: "CareRelay-Webhooks/1")
         request.headers.add(name: "webhook-id", value: id)
         request.headers.add(name: "webhook-timestamp", value: String(timestamp))
-        request.headers.add(name: "webhook-signature", value: WebhookSignature.sign(id: id, timestamp: timestamp, body: body, secrets: delivery.secrets))
+        request.headers.add(
+            name: "webhook-signature",
+            value: WebhookSignature.sign(id: id, timestamp: timestamp, body: body, secrets: delivery.secrets))
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
             // A named host is connected to at the address just checked (no second lookup that
@@ -297,7 +323,8 @@ public final class WebhookDispatcher: Service, Sendable {
             if (200..<300).contains(status) { return .delivered(status: status) }
             if status == 410 { return .gone }
             let snippet = answer.map { String(buffer: $0).prefix(200) } ?? ""
-            return .failed(status: status, error: "the receiver answered \(status)" + (snippet.isEmpty ? "" : ": \(snippet)"))
+            return .failed(
+                status: status, error: "the receiver answered \(status)" + (snippet.isEmpty ? "" : ": \(snippet)"))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             return .failed(status: nil, error: "no answer within \(settings.timeout)")
         } catch {

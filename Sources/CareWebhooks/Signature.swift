@@ -21,7 +21,8 @@ struct WebhookSecretKey {
     let key: SymmetricKey
 
     init?(_ secret: String) {
-        guard secret.hasPrefix("whsec_"), let bytes = Data(base64Encoded: String(secret.dropFirst(6))), !bytes.isEmpty else { return nil }
+        guard secret.hasPrefix("whsec_"), let bytes = Data(base64Encoded: String(secret.dropFirst(6))), !bytes.isEmpty
+        else { return nil }
         key = SymmetricKey(data: bytes)
     }
 }

@@ -38,7 +38,9 @@ final class DestinationTraffic: Sendable {
 
     /// The destination of a URL: "scheme://host:port", lower-cased.
     static func key(_ url: String) -> String {
-        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(), let host = components.host?.lowercased() else {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+            let host = components.host?.lowercased()
+        else {
             return url
         }
         return "\(scheme)://\(host):\(components.port ?? (scheme == "https" ? 443 : 80))"
@@ -53,7 +55,10 @@ final class DestinationTraffic: Sendable {
             state.destinationOf.compactMap { subscription, destination in
                 if state.inFlight[destination, default: 0] >= settings.perDestinationConcurrency { return subscription }
                 if let circuit = state.circuits[destination], let openUntil = circuit.openUntil,
-                   now < openUntil || circuit.trialInFlight { return subscription }
+                    now < openUntil || circuit.trialInFlight
+                {
+                    return subscription
+                }
                 return nil
             }
         }
@@ -70,10 +75,12 @@ final class DestinationTraffic: Sendable {
                     return .wait(until: openUntil, reason: Self.reason(circuit, until: openUntil), circuitOpen: true)
                 }
                 if circuit.trialInFlight {
-                    return .wait(until: now.addingTimeInterval(1), reason: """
-                        not sent: the destination failed \(circuit.failures) times in a row (last: \(circuit.lastError)); \
-                        one delivery is being tried before the rest
-                        """, circuitOpen: true)
+                    return .wait(
+                        until: now.addingTimeInterval(1),
+                        reason: """
+                            not sent: the destination failed \(circuit.failures) times in a row (last: \(circuit.lastError)); \
+                            one delivery is being tried before the rest
+                            """, circuitOpen: true)
                 }
                 trial = true
             }
@@ -124,7 +131,8 @@ final class DestinationTraffic: Sendable {
         switch result {
         case .delivered, .gone: failed = false
         case .failed(let status?, _): failed = status >= 500 || status == 429
-        case .failed(nil, let error): failed = error.hasPrefix("destination refused") || error.hasPrefix("could not encode") ? nil : true
+        case .failed(nil, let error):
+            failed = error.hasPrefix("destination refused") || error.hasPrefix("could not encode") ? nil : true
         }
         return state.withLock { state in
             var circuit = state.circuits[destination] ?? Circuit(cooldown: settings.circuitCooldown)
@@ -137,7 +145,9 @@ final class DestinationTraffic: Sendable {
                 return false
             }
             circuit.failures += 1
-            if case .failed(let status, let error) = result { circuit.lastError = status.map { "status \($0)" } ?? String(error.prefix(120)) }
+            if case .failed(let status, let error) = result {
+                circuit.lastError = status.map { "status \($0)" } ?? String(error.prefix(120))
+            }
             if wasTrial {
                 circuit.cooldown = min(circuit.cooldown * 2, settings.circuitCooldownCap)
                 circuit.openUntil = now.addingTimeInterval(circuit.cooldown.inSeconds)
@@ -185,10 +195,11 @@ actor PinnedClients {
 
     private func retire(_ client: HTTPClient) {
         let wait = retireAfter
-        retiring.append(Task {
-            try? await Task.sleep(for: wait)
-            try? await client.shutdown()
-        })
+        retiring.append(
+            Task {
+                try? await Task.sleep(for: wait)
+                try? await client.shutdown()
+            })
     }
 
     func shutdown() async {

@@ -63,7 +63,8 @@ public enum Timestamp {
             }
             func byte(_ c: Unicode.Scalar) { buffer[at] = UInt8(ascii: c); at += 1 }
             digits(Int64(y), 4); byte("-"); digits(Int64(m), 2); byte("-"); digits(Int64(d), 2); byte("T")
-            digits(secondOfDay / 3600, 2); byte(":"); digits(secondOfDay / 60 % 60, 2); byte(":"); digits(secondOfDay % 60, 2)
+            digits(secondOfDay / 3600, 2); byte(":"); digits(secondOfDay / 60 % 60, 2); byte(":");
+            digits(secondOfDay % 60, 2)
             if fractionDigits > 0 { byte("."); digits(fraction, fractionDigits) }
             byte("Z")
             return at
@@ -106,13 +107,19 @@ public enum Timestamp {
         // PostgreSQL's years may have more than four digits.
         var year = 0
         var yearDigits = 0
-        while i < count, bytes[i] >= 48, bytes[i] <= 57 { year = year * 10 + Int(bytes[i]) - 48; i += 1; yearDigits += 1 }
-        guard yearDigits >= 4, !rfc3339 || yearDigits == 4, expect("-"), let month = number(2), expect("-"), let day = number(2),
-              (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day) else { return nil }
+        while i < count, bytes[i] >= 48, bytes[i] <= 57 {
+            year = year * 10 + Int(bytes[i]) - 48; i += 1; yearDigits += 1
+        }
+        guard yearDigits >= 4, !rfc3339 || yearDigits == 4, expect("-"), let month = number(2), expect("-"),
+            let day = number(2),
+            (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day)
+        else { return nil }
         var seconds = Double(days(year: year, month: month, day: day) * 86_400)
         guard i < count else { return rfc3339 ? nil : Date(timeIntervalSince1970: seconds) }
-        guard (rfc3339 ? expect("T") || expect("t") : expect(" ") || expect("T")), let hour = number(2), expect(":"), let minute = number(2),
-              expect(":"), let second = number(2), hour < 24, minute < 60, second < 61 else { return nil }
+        guard (rfc3339 ? expect("T") || expect("t") : expect(" ") || expect("T")), let hour = number(2), expect(":"),
+            let minute = number(2),
+            expect(":"), let second = number(2), hour < 24, minute < 60, second < 61
+        else { return nil }
         seconds += Double(hour * 3600 + minute * 60 + second)
         if expect(".") {
             var fraction = 0
@@ -128,12 +135,22 @@ public enum Timestamp {
         }
         if i < count {
             let sign: Double
-            if expect("+") { sign = 1 } else if expect("-") { sign = -1 } else if expect("Z") || (rfc3339 && expect("z")) {
+            if expect("+") {
+                sign = 1
+            } else if expect("-") {
+                sign = -1
+            } else if expect("Z") || (rfc3339 && expect("z")) {
                 return i == count ? Date(timeIntervalSince1970: seconds) : nil
-            } else { return nil }
+            } else {
+                return nil
+            }
             guard let oh = number(2), oh < 24 else { return nil }
             var offset = oh * 3600
-            if expect(":") { guard let om = number(2), om < 60 else { return nil }; offset += om * 60 } else if rfc3339 { return nil }
+            if expect(":") {
+                guard let om = number(2), om < 60 else { return nil }; offset += om * 60
+            } else if rfc3339 {
+                return nil
+            }
             if !rfc3339, expect(":") { guard let os = number(2) else { return nil }; offset += os }
             seconds -= sign * Double(offset)
         } else if rfc3339 {

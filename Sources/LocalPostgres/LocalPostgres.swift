@@ -41,7 +41,10 @@ public final class LocalPostgres: Sendable {
     }
 
     /// `settings` are extra server settings (e.g. `fsync: off` for tests).
-    public init(directory: String, port: Int = 5432, settings: [String: String] = [:], logger: Logger = Logger(label: "carerelay.local-postgres")) throws {
+    public init(
+        directory: String, port: Int = 5432, settings: [String: String] = [:],
+        logger: Logger = Logger(label: "carerelay.local-postgres")
+    ) throws {
         self.directory = URL(fileURLWithPath: directory).standardizedFileURL.path
         self.port = port
         self.settings = settings
@@ -100,9 +103,12 @@ public final class LocalPostgres: Sendable {
         try prepareDirectories()
         if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {
             logger.info("creating private PostgreSQL cluster", metadata: ["directory": "\(dataDirectory)"])
-            try run(binaries.initdb, [
-                "-D", dataDirectory, "-U", superuser, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-instructions",
-            ])
+            try run(
+                binaries.initdb,
+                [
+                    "-D", dataDirectory, "-U", superuser, "--auth=trust", "-E", "UTF8", "--locale=C",
+                    "--no-instructions",
+                ])
         }
         if isRunning() {
             logger.info("reusing running private PostgreSQL", metadata: ["directory": "\(dataDirectory)"])
@@ -119,11 +125,14 @@ public final class LocalPostgres: Sendable {
         }
         logger.info("starting private PostgreSQL", metadata: ["socket": "\(socketDirectory)"])
         do {
-            try run(binaries.pgCtl, [
-                "start", "-w", "-t", "60", "-D", dataDirectory, "-l", logFile, "-o", options.joined(separator: " "),
-            ])
+            try run(
+                binaries.pgCtl,
+                [
+                    "start", "-w", "-t", "60", "-D", dataDirectory, "-l", logFile, "-o", options.joined(separator: " "),
+                ])
         } catch {
-            let tail = (try? String(contentsOfFile: logFile, encoding: .utf8))?
+            let tail =
+                (try? String(contentsOfFile: logFile, encoding: .utf8))?
                 .split(separator: "\n").suffix(5).joined(separator: "\n") ?? ""
             throw LocalPostgresError("\(error)\nlast lines of \(logFile):\n\(tail)")
         }
@@ -149,11 +158,13 @@ public final class LocalPostgres: Sendable {
         // Parents must stay traversable for the postgres user; only our own directories are private.
         let parent = (directory as NSString).deletingLastPathComponent
         if !fileManager.fileExists(atPath: parent) {
-            try fileManager.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            try fileManager.createDirectory(
+                atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         }
         for path in [directory, dataDirectory, socketDirectory] {
             if !fileManager.fileExists(atPath: path) {
-                try fileManager.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try fileManager.createDirectory(
+                    atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
             if runAsUser != nil {
                 try chownToPostgres(path)
@@ -167,7 +178,8 @@ public final class LocalPostgres: Sendable {
 
     private func chownToPostgres(_ path: String) throws {
         guard let user = getpwnam("postgres") else {
-            throw LocalPostgresError("running as root needs a 'postgres' user to run PostgreSQL; install the postgresql package")
+            throw LocalPostgresError(
+                "running as root needs a 'postgres' user to run PostgreSQL; install the postgresql package")
         }
         let uid = user.pointee.pw_uid
         let gid = user.pointee.pw_gid
@@ -192,7 +204,9 @@ public final class LocalPostgres: Sendable {
         let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + command
         let (status, text) = try spawnAndWait(argv)
         guard status == 0 else {
-            throw LocalPostgresError("`\(([executable] + arguments).joined(separator: " "))` failed (exit \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw LocalPostgresError(
+                "`\(([executable] + arguments).joined(separator: " "))` failed (exit \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
+            )
         }
         if !quiet, !text.isEmpty { logger.debug("\(text)") }
         return text
@@ -230,7 +244,8 @@ public final class LocalPostgres: Sendable {
         close(pipeDescriptors[1])
         guard spawned == 0 else {
             close(pipeDescriptors[0])
-            throw LocalPostgresError("cannot run \(argv.dropFirst(4).joined(separator: " ")): \(String(cString: strerror(spawned)))")
+            throw LocalPostgresError(
+                "cannot run \(argv.dropFirst(4).joined(separator: " ")): \(String(cString: strerror(spawned)))")
         }
         var output = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -249,7 +264,8 @@ public final class LocalPostgres: Sendable {
     }
 
     static func runuser() -> String {
-        for path in ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"] where FileManager.default.isExecutableFile(atPath: path) {
+        for path in ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+        where FileManager.default.isExecutableFile(atPath: path) {
             return path
         }
         return "runuser"

@@ -24,7 +24,8 @@ extension Array: PQDecodable where Element: PQDecodable {
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> [Element] {
         let elementType = PQType.arrayElements[type] ?? PQType.unknown
         if let accepted = Element.pqAcceptedTypes, elementType != PQType.unknown,
-           !accepted.contains(elementType) {
+            !accepted.contains(elementType)
+        {
             throw PQDecodingFailure("has elements of type \(PQType.name(of: elementType)), not \(Element.self)")
         }
         // Text form: {a,"b c",NULL}; a dimension prefix like [0:1]= is not supported.

@@ -16,7 +16,8 @@ extension Data: PQEncodable, PQDecodable {
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> Data {
         // bytea_output = hex (the default since PostgreSQL 9.0): \x followed by two digits a byte.
         guard bytes.count >= 2, bytes[0] == UInt8(ascii: "\\"), bytes[1] == UInt8(ascii: "x"),
-              bytes.count % 2 == 0 else {
+            bytes.count % 2 == 0
+        else {
             throw PQDecodingFailure("is not bytea in hex format")
         }
         guard let decoded = Hex.decode(UnsafeRawBufferPointer(rebasing: bytes[2...])) else {

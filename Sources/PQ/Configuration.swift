@@ -10,7 +10,9 @@ public struct PQConfiguration: Sendable, CustomStringConvertible {
     /// member of it. `RESET ROLE` goes back to the login itself.
     public var role: String?
 
-    public init(_ conninfo: String, connectTimeout: Int = 10, applicationName: String = "carerelay", role: String? = nil) {
+    public init(
+        _ conninfo: String, connectTimeout: Int = 10, applicationName: String = "carerelay", role: String? = nil
+    ) {
         self.conninfo = conninfo
         self.connectTimeout = connectTimeout
         self.applicationName = applicationName
@@ -21,7 +23,8 @@ public struct PQConfiguration: Sendable, CustomStringConvertible {
     public static func unixSocket(
         directory socketDirectory: String, port: Int = 5432, database: String, user: String
     ) -> PQConfiguration {
-        PQConfiguration("host='\(escape(socketDirectory))' port=\(port) dbname='\(escape(database))' user='\(escape(user))'")
+        PQConfiguration(
+            "host='\(escape(socketDirectory))' port=\(port) dbname='\(escape(database))' user='\(escape(user))'")
     }
 
     static func escape(_ value: String) -> String {

@@ -4,9 +4,9 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One PostgreSQL connection. Every libpq call runs on the connection's own serial executor
@@ -49,7 +49,9 @@ public actor PQConnection {
     private static let nextID = IDCounter()
 
     /// Opens a connection; libpq's blocking connect runs on the new connection's executor.
-    public static func connect(_ configuration: PQConfiguration, logger: Logger = Logger(label: "carerelay.pq")) async throws -> PQConnection {
+    public static func connect(_ configuration: PQConfiguration, logger: Logger = Logger(label: "carerelay.pq"))
+        async throws -> PQConnection
+    {
         let connection = PQConnection(id: nextID.next(), logger: logger)
         try await connection.open(configuration)
         return connection
@@ -87,7 +89,9 @@ public actor PQConnection {
 
     /// Task cancellation reaches the server as a cancel request (PQcancel): the statement
     /// stops with SQLSTATE 57014 instead of running on after nobody waits for it.
-    private nonisolated func cancellable<T: Sendable>(_ body: @Sendable (isolated PQConnection) async throws -> T) async throws -> T {
+    private nonisolated func cancellable<T: Sendable>(_ body: @Sendable (isolated PQConnection) async throws -> T)
+        async throws -> T
+    {
         try Task.checkCancellation()
         return try await withTaskCancellationHandler {
             try await body(self)
@@ -201,7 +205,8 @@ public actor PQConnection {
         case PGRES_PIPELINE_ABORTED:
             throw PQError(.server, "statement skipped: an earlier statement in the pipeline failed")
         default:
-            throw PQError(.protocolViolation, "unexpected result status \(String(cString: PQresStatus(PQresultStatus(result))))")
+            throw PQError(
+                .protocolViolation, "unexpected result status \(String(cString: PQresStatus(PQresultStatus(result))))")
         }
     }
 
@@ -210,7 +215,8 @@ public actor PQConnection {
             PQresultErrorField(result, code).map { String(cString: $0) }
         }
         let sqlState = field(CPQ_DIAG_SQLSTATE)
-        let message = field(CPQ_DIAG_MESSAGE_PRIMARY)
+        let message =
+            field(CPQ_DIAG_MESSAGE_PRIMARY)
             ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
         // Every error the server sends carries a SQLSTATE; one without is libpq's own, about the
         // connection (lost before or while the answer came), even before PQstatus says so.
@@ -302,7 +308,11 @@ public actor PQConnection {
         if let firstError { throw firstError }
         if !synced {
             broken = true
-            if !answeredCommit { throw PQError(.connection, connectionLost ? Self.errorMessage(conn) : "the connection broke before the pipeline's sync") }
+            if !answeredCommit {
+                throw PQError(
+                    .connection,
+                    connectionLost ? Self.errorMessage(conn) : "the connection broke before the pipeline's sync")
+            }
         }
         return results
     }
@@ -363,7 +373,8 @@ public actor PQConnection {
     private func rollbackQuietly() {
         queued.removeAll()
         guard let connection, PQstatus(connection) == CONNECTION_OK,
-              PQtransactionStatus(connection) != PQTRANS_IDLE else { return }
+            PQtransactionStatus(connection) != PQTRANS_IDLE
+        else { return }
         PQclear(PQexec(connection, "ROLLBACK"))
     }
 
@@ -386,7 +397,6 @@ public actor PQConnection {
     }
 
     public var isOpen: Bool { !connectionLost }
-
 
     /// Cheap liveness check with no round trip: if the socket is readable while we expect
     /// nothing, read it; a closed socket (backend terminated, server restarted) shows up here.
@@ -454,10 +464,12 @@ func connectBlocking(_ configuration: PQConfiguration, notices: NoticeLogger) th
         PQfinish(conn)
         throw PQError(.connection, "cannot connect to PostgreSQL at \(configuration): \(message)")
     }
-    PQsetNoticeReceiver(conn, { argument, result in
-        guard let argument, let result else { return }
-        Unmanaged<NoticeLogger>.fromOpaque(argument).takeUnretainedValue().log(result)
-    }, Unmanaged.passUnretained(notices).toOpaque())
+    PQsetNoticeReceiver(
+        conn,
+        { argument, result in
+            guard let argument, let result else { return }
+            Unmanaged<NoticeLogger>.fromOpaque(argument).takeUnretainedValue().log(result)
+        }, Unmanaged.passUnretained(notices).toOpaque())
     if let role = configuration.role {
         // After connecting rather than as a startup option, so that RESET ROLE goes back to
         // the login itself, not to this role.
@@ -466,7 +478,8 @@ func connectBlocking(_ configuration: PQConfiguration, notices: NoticeLogger) th
         guard PQresultStatus(result) == PGRES_COMMAND_OK else {
             let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
             PQfinish(conn)
-            throw PQError(.server, "cannot become role \(role) at \(configuration): \(message)", sqlState: .insufficientPrivilege)
+            throw PQError(
+                .server, "cannot become role \(role) at \(configuration): \(message)", sqlState: .insufficientPrivilege)
         }
     }
     return conn
@@ -535,17 +548,21 @@ final class NoticeLogger: Sendable {
     var sawFatal: Bool { fatal.withLock { $0 } }
 
     func log(_ result: OpaquePointer) {
-        let severity = PQresultErrorField(result, CPQ_DIAG_SEVERITY_NONLOCALIZED).map { String(cString: $0) } ?? "NOTICE"
+        let severity =
+            PQresultErrorField(result, CPQ_DIAG_SEVERITY_NONLOCALIZED).map { String(cString: $0) } ?? "NOTICE"
         let message = PQresultErrorField(result, CPQ_DIAG_MESSAGE_PRIMARY).map { String(cString: $0) } ?? ""
         var metadata: Logger.Metadata = ["pq.severity": "\(severity)"]
-        if let code = PQresultErrorField(result, CPQ_DIAG_SQLSTATE) { metadata["pq.sqlstate"] = "\(String(cString: code))" }
-        if severity == "FATAL" || severity == "PANIC" { fatal.withLock { $0 = true } }
-        let level: Logger.Level = switch severity {
-        case "WARNING", "FATAL", "PANIC": .warning
-        case "DEBUG": .debug
-        case "LOG", "INFO": .info
-        default: .notice
+        if let code = PQresultErrorField(result, CPQ_DIAG_SQLSTATE) {
+            metadata["pq.sqlstate"] = "\(String(cString: code))"
         }
+        if severity == "FATAL" || severity == "PANIC" { fatal.withLock { $0 = true } }
+        let level: Logger.Level =
+            switch severity {
+            case "WARNING", "FATAL", "PANIC": .warning
+            case "DEBUG": .debug
+            case "LOG", "INFO": .info
+            default: .notice
+            }
         logger.log(level: level, "\(message)", metadata: metadata)
     }
 }
@@ -553,5 +570,9 @@ final class NoticeLogger: Sendable {
 /// A process-wide counter for connection ids in logs.
 final class IDCounter: Sendable {
     private let value = Mutex(0)
-    func next() -> Int { value.withLock { $0 += 1; return $0 } }
+    func next() -> Int {
+        value.withLock {
+            $0 += 1; return $0
+        }
+    }
 }

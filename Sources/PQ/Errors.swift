@@ -60,7 +60,9 @@ public struct PQError: Error, Sendable, CustomStringConvertible {
     /// True when the connection it happened on can no longer be used.
     public var isConnectionFailure: Bool {
         kind == .connection || kind == .closed
-            || sqlState.map { $0.classCode == "08" || $0 == .adminShutdown || $0 == .crashShutdown || $0 == .cannotConnectNow } == true
+            || sqlState.map {
+                $0.classCode == "08" || $0 == .adminShutdown || $0 == .crashShutdown || $0 == .cannotConnectNow
+            } == true
     }
 
     /// Serialization failure or deadlock: the transaction may succeed if run again.

@@ -23,7 +23,9 @@ public struct PQJSON<Value: Codable & Sendable>: PQEncodable, PQDecodable {
         }
     }
     public static var pqAcceptedTypes: Set<UInt32>? { [PQType.json, PQType.jsonb, PQType.text] }
-    public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> PQJSON<Value> {
+    public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> PQJSON<
+        Value
+    > {
         do {
             return PQJSON(try jsonColumnDecoder.decode(Value.self, from: Data(bytes)))
         } catch {

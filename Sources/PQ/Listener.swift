@@ -4,7 +4,7 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One NOTIFY received on a channel.
@@ -220,7 +220,9 @@ final class PQListener: Sendable {
         guard let result = PQexec(conn, sql) else { return false }
         defer { PQclear(result) }
         if PQresultStatus(result) != PGRES_COMMAND_OK {
-            logger.error("listener statement failed", metadata: ["sql": "\(sql)", "error": "\(String(cString: PQresultErrorMessage(result)))"])
+            logger.error(
+                "listener statement failed",
+                metadata: ["sql": "\(sql)", "error": "\(String(cString: PQresultErrorMessage(result)))"])
             return PQstatus(conn) == CONNECTION_OK
         }
         return true

@@ -53,10 +53,14 @@ public actor PQPool: Service {
     private var waiters: [(id: Int, continuation: CheckedContinuation<PQConnection, any Error>)] = []
     private var nextWaiterID = 0
     private var closed = false
-    private var statistics = Statistics(open: 0, idle: 0, inUse: 0, waiting: 0, acquisitions: 0, waits: 0, timeouts: 0, discarded: 0)
+    private var statistics = Statistics(
+        open: 0, idle: 0, inUse: 0, waiting: 0, acquisitions: 0, waits: 0, timeouts: 0, discarded: 0)
     private var listenerInstance: PQListener?
 
-    public init(configuration: PQConfiguration, options: Options = Options(), logger: Logger = Logger(label: "carerelay.pq.pool")) {
+    public init(
+        configuration: PQConfiguration, options: Options = Options(),
+        logger: Logger = Logger(label: "carerelay.pq.pool")
+    ) {
         self.configuration = configuration
         self.options = options
         self.logger = logger
@@ -114,7 +118,9 @@ public actor PQPool: Service {
     /// Lends a connection to `body`, which runs on the connection's executor together with the
     /// checks around it (alive before, fit for reuse after): one hop to the connection's thread
     /// and one back per use, where `withConnection` makes three of each.
-    public nonisolated func withIsolatedConnection<T: Sendable>(_ body: @Sendable (isolated PQConnection) async throws -> T) async throws -> T {
+    public nonisolated func withIsolatedConnection<T: Sendable>(
+        _ body: @Sendable (isolated PQConnection) async throws -> T
+    ) async throws -> T {
         while true {
             try Task.checkCancellation()
             let connection = try await acquire(checkingLiveness: false)
@@ -142,7 +148,8 @@ public actor PQPool: Service {
             } catch let error as PQError where error.isRetryableTransactionFailure && tries < retries {
                 tries += 1
                 let ceiling = min(200, 5 << min(tries, 5))
-                logger.debug("retrying transaction", metadata: ["pq.sqlstate": "\(error.sqlState ?? "")", "attempt": "\(tries)"])
+                logger.debug(
+                    "retrying transaction", metadata: ["pq.sqlstate": "\(error.sqlState ?? "")", "attempt": "\(tries)"])
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...ceiling)))
             }
         }
@@ -161,7 +168,8 @@ public actor PQPool: Service {
     func acquire(checkingLiveness: Bool = true) async throws -> PQConnection {
         while true {
             if closed { throw PQError(.closed, "the connection pool is closed") }
-            logger.trace("acquire", metadata: ["idle": "\(idle.count)", "total": "\(total)", "waiters": "\(waiters.count)"])
+            logger.trace(
+                "acquire", metadata: ["idle": "\(idle.count)", "total": "\(total)", "waiters": "\(waiters.count)"])
             statistics.acquisitions += 1
             if let connection = idle.popLast()?.connection {
                 if !checkingLiveness { return connection }
@@ -196,7 +204,12 @@ public actor PQPool: Service {
         let timeout = options.acquireTimeout
         let timer = Task { [weak self] in
             try await Task.sleep(for: timeout)
-            await self?.failWaiter(id, PQError(.poolTimeout, "no database connection became free within \(timeout) (pool of \(self?.options.maximumConnections ?? 0))"))
+            await self?.failWaiter(
+                id,
+                PQError(
+                    .poolTimeout,
+                    "no database connection became free within \(timeout) (pool of \(self?.options.maximumConnections ?? 0))"
+                ))
         }
         defer { timer.cancel() }
         return try await withTaskCancellationHandler {
@@ -226,7 +239,9 @@ public actor PQPool: Service {
     }
 
     private func giveBack(_ connection: PQConnection, reusable: Bool) {
-        logger.trace("release checked", metadata: ["pq.connection": "\(connection.id)", "reusable": "\(reusable)", "waiters": "\(waiters.count)"])
+        logger.trace(
+            "release checked",
+            metadata: ["pq.connection": "\(connection.id)", "reusable": "\(reusable)", "waiters": "\(waiters.count)"])
         guard reusable, !closed else {
             discard(connection, reason: closed ? "pool closed" : "connection broken")
             replaceForWaiters()
@@ -242,7 +257,8 @@ public actor PQPool: Service {
     private func discard(_ connection: PQConnection, reason: String) {
         total -= 1
         statistics.discarded += 1
-        logger.info("discarding database connection", metadata: ["reason": "\(reason)", "pq.connection": "\(connection.id)"])
+        logger.info(
+            "discarding database connection", metadata: ["reason": "\(reason)", "pq.connection": "\(connection.id)"])
         Task { await connection.close() }
     }
 
@@ -285,7 +301,9 @@ public actor PQPool: Service {
     // MARK: Service
 
     public func run() async throws {
-        logger.info("database pool started", metadata: ["pq.max": "\(options.maximumConnections)", "pq.server": "\(configuration)"])
+        logger.info(
+            "database pool started",
+            metadata: ["pq.max": "\(options.maximumConnections)", "pq.server": "\(configuration)"])
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await self.maintain()
@@ -330,7 +348,9 @@ public actor PQPool: Service {
     public func close() async {
         guard !closed else { return }
         closed = true
-        for waiter in waiters { waiter.continuation.resume(throwing: PQError(.closed, "the connection pool is closed")) }
+        for waiter in waiters {
+            waiter.continuation.resume(throwing: PQError(.closed, "the connection pool is closed"))
+        }
         waiters.removeAll()
         let connections = idle.map(\.connection)
         idle.removeAll()

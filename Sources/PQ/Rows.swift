@@ -1,9 +1,9 @@
 import CLibPQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The rows of one result. libpq's PGresult is read-only once made and may be read from any
@@ -30,7 +30,9 @@ public struct PQRows: Sendable, RandomAccessCollection {
     }
 
     public var columns: [Column] {
-        (0..<columnCount).map { Column(name: String(cString: PQfname(result.raw, $0)), type: UInt32(PQftype(result.raw, $0))) }
+        (0..<columnCount).map {
+            Column(name: String(cString: PQfname(result.raw, $0)), type: UInt32(PQftype(result.raw, $0)))
+        }
     }
 
     /// Rows affected by INSERT / UPDATE / DELETE (or returned by SELECT).
@@ -73,10 +75,12 @@ public struct PQRow: Sendable {
         do throws(PQDecodingFailure) {
             if PQgetisnull(result, row, field) == 1 { return try T.pqDecodeNull() }
             if let accepted = T.pqAcceptedTypes, !accepted.contains(type),
-               !(accepted.contains(PQType.text) && type >= 16384) {
+                !(accepted.contains(PQType.text) && type >= 16384)
+            {
                 throw PQDecodingFailure("has type \(PQType.name(of: type)), which does not decode as \(T.self)")
             }
-            let bytes = UnsafeRawBufferPointer(start: PQgetvalue(result, row, field), count: Int(PQgetlength(result, row, field)))
+            let bytes = UnsafeRawBufferPointer(
+                start: PQgetvalue(result, row, field), count: Int(PQgetlength(result, row, field)))
             return try T.pqDecode(bytes, type: type)
         } catch {
             let name = String(cString: PQfname(result, field))
@@ -91,7 +95,9 @@ public struct PQRow: Sendable {
             (0..<rows.columnCount).first { strcmp(PQfname(result, $0), wanted) == 0 }
         }
         guard let position = found.map(Int.init) else {
-            throw PQError(.decoding, "the result has no column \"\(name)\" (columns: \(rows.columns.map(\.name).joined(separator: ", ")))")
+            throw PQError(
+                .decoding,
+                "the result has no column \"\(name)\" (columns: \(rows.columns.map(\.name).joined(separator: ", ")))")
         }
         return try decode(type, at: position)
     }

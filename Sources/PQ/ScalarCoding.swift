@@ -22,7 +22,9 @@ extension Substring: PQEncodable {
 
 // MARK: - Integers
 
-private func parseInteger<T: FixedWidthInteger>(_ bytes: UnsafeRawBufferPointer, as _: T.Type) throws(PQDecodingFailure) -> T {
+private func parseInteger<T: FixedWidthInteger>(_ bytes: UnsafeRawBufferPointer, as _: T.Type) throws(PQDecodingFailure)
+    -> T
+{
     var index = 0
     var negative = false
     if let first = bytes.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {

@@ -16,7 +16,8 @@ source += "let \(variable): [(name: String, sql: String)] = [\n"
 for path in arguments.dropFirst(2).sorted() {
     let url = URL(fileURLWithPath: path)
     guard let data = FileManager.default.contents(atPath: path),
-          let text = String(data: data, encoding: .utf8) else {
+        let text = String(data: data, encoding: .utf8)
+    else {
         FileHandle.standardError.write(Data("embed-migrations: cannot read \(path) as UTF-8\n".utf8))
         exit(1)
     }

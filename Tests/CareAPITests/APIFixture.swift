@@ -27,13 +27,16 @@ struct APIClinic {
 
     static func make(_ pool: PQPool) async throws -> APIClinic {
         let metrics = CareMetrics()
-        let store = CareStore(pool: pool, requestPool: MigratedDatabase.requestPool(for: pool), logger: testLogger(), metrics: metrics.factory)
+        let store = CareStore(
+            pool: pool, requestPool: MigratedDatabase.requestPool(for: pool), logger: testLogger(),
+            metrics: metrics.factory)
         let north = try await store.createTeam(name: "North", by: .system())
         let south = try await store.createTeam(name: "South", by: .system())
         var tokens: [String: String] = [:]
         var members: [String: UUID] = [:]
         func add(_ name: String, team: UUID, roles: [Role], service: Bool = false, scopes: [Scope] = []) async throws {
-            let id = try await store.createMember(displayName: name, teamID: team, roles: roles, isServiceAccount: service, by: .system())
+            let id = try await store.createMember(
+                displayName: name, teamID: team, roles: roles, isServiceAccount: service, by: .system())
             members[name] = id
             tokens[name] = try await store.issueToken(memberID: id, scopes: scopes, expiresAt: nil, by: .system()).token
         }
@@ -42,19 +45,27 @@ struct APIClinic {
         try await add("socialWorker", team: north, roles: [.socialWorker])
         try await add("admin", team: north, roles: [.admin])
         try await add("compliance", team: north, roles: [.compliance])
-        try await add("service", team: north, roles: [.integration], service: true, scopes: [.patientsRead, .patientsWrite])
+        try await add(
+            "service", team: north, roles: [.integration], service: true, scopes: [.patientsRead, .patientsWrite])
         try await add("readOnlyService", team: north, roles: [.integration], service: true, scopes: [.patientsRead])
         try await add("southPsychiatrist", team: south, roles: [.psychiatrist])
-        try await add("integrator", team: north, roles: [.integration], service: true, scopes: [.eventsRead, .webhooksManage])
-        let enrolled = Date(timeIntervalSince1970: 1_788_220_800) // 2026-09-01
-        let northPatient = try await store.createPatient(teamID: north, mrn: "N-1", displayName: "Ada North", enrolledOn: enrolled, by: .system())
-        let southPatient = try await store.createPatient(teamID: south, mrn: "S-1", displayName: "Sam South", enrolledOn: enrolled, by: .system())
-        return APIClinic(store: store, metrics: metrics, north: north, south: south, tokens: tokens, members: members, northPatient: northPatient, southPatient: southPatient)
+        try await add(
+            "integrator", team: north, roles: [.integration], service: true, scopes: [.eventsRead, .webhooksManage])
+        let enrolled = Date(timeIntervalSince1970: 1_788_220_800)  // 2026-09-01
+        let northPatient = try await store.createPatient(
+            teamID: north, mrn: "N-1", displayName: "Ada North", enrolledOn: enrolled, by: .system())
+        let southPatient = try await store.createPatient(
+            teamID: south, mrn: "S-1", displayName: "Sam South", enrolledOn: enrolled, by: .system())
+        return APIClinic(
+            store: store, metrics: metrics, north: north, south: south, tokens: tokens, members: members,
+            northPatient: northPatient, southPatient: southPatient)
     }
 
     func app() throws -> some ApplicationProtocol {
-        buildApplication(CareAPIDependencies(store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: metrics),
-                         host: "127.0.0.1", port: 0, logger: testLogger())
+        buildApplication(
+            CareAPIDependencies(
+                store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: metrics),
+            host: "127.0.0.1", port: 0, logger: testLogger())
     }
 
     /// With the feed's listener running (long polls wake on commits) and webhooks allowed to
@@ -62,9 +73,12 @@ struct APIClinic {
     func liveApp(allowNetworks: [String] = ["127.0.0.0/8"]) throws -> some ApplicationProtocol {
         let signal = ChangeSignal()
         return buildApplication(
-            CareAPIDependencies(store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: metrics,
-                                feedSignal: signal, webhookDestinations: DestinationPolicy(allowedNetworks: allowNetworks.compactMap(IPNetwork.init))),
-            host: "127.0.0.1", port: 0, services: [FeedListener(pool: store.pool, signal: signal, logger: testLogger())], logger: testLogger())
+            CareAPIDependencies(
+                store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: metrics,
+                feedSignal: signal,
+                webhookDestinations: DestinationPolicy(allowedNetworks: allowNetworks.compactMap(IPNetwork.init))),
+            host: "127.0.0.1", port: 0,
+            services: [FeedListener(pool: store.pool, signal: signal, logger: testLogger())], logger: testLogger())
     }
 }
 
@@ -82,11 +96,15 @@ struct Reply {
 }
 
 extension TestClientProtocol {
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String?, json: String? = nil, headers extra: HTTPFields = [:]) async throws -> Reply {
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, token: String?, json: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
         var headers = extra
         if let token { headers[.authorization] = "Bearer \(token)" }
         if json != nil { headers[.contentType] = "application/json" }
-        let response = try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        let response = try await execute(
+            uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
         return Reply(status: response.status, headers: response.headers, body: Data(buffer: response.body))
     }
 }

@@ -39,18 +39,27 @@ struct CLITests {
             let configuration = try await database.makeDatabase()
             let server = try ServerProcessTests.RunningServer(databaseURL: configuration.conninfo)
             let port = try await server.waitForPort()
-            let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
+            let pool = PQPool(
+                configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2),
+                logger: testLogger())
             let store = CareStore(pool: pool, logger: testLogger())
             let team = try await store.createTeam(name: "CLI team", by: .system())
             var tokens: [String: String] = [:]
-            for (name, role) in [("psychiatrist", Role.psychiatrist), ("psychologist", .psychologist), ("socialWorker", .socialWorker)] {
-                let member = try await store.createMember(displayName: "CLI \(name)", teamID: team, roles: [role], by: .system())
+            for (name, role) in [
+                ("psychiatrist", Role.psychiatrist), ("psychologist", .psychologist), ("socialWorker", .socialWorker),
+            ] {
+                let member = try await store.createMember(
+                    displayName: "CLI \(name)", teamID: team, roles: [role], by: .system())
                 tokens[name] = try await store.issueToken(memberID: member, expiresAt: nil, by: .system()).token
             }
-            let patient = try await store.createPatient(teamID: team, mrn: "CLI-1", displayName: "Casey Lind", enrolledOn: Date().addingTimeInterval(-130 * 86_400), by: .system())
+            let patient = try await store.createPatient(
+                teamID: team, mrn: "CLI-1", displayName: "Casey Lind",
+                enrolledOn: Date().addingTimeInterval(-130 * 86_400), by: .system())
             let config = FileManager.default.temporaryDirectory.path + "/care-cli-\(UInt32.random(in: 0...UInt32.max))"
             try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
-            return Clinic(url: "http://127.0.0.1:\(port)", pool: pool, store: store, server: server, config: config, tokens: tokens, patient: patient)
+            return Clinic(
+                url: "http://127.0.0.1:\(port)", pool: pool, store: store, server: server, config: config,
+                tokens: tokens, patient: patient)
         }
 
         func stop() async throws {
@@ -60,7 +69,10 @@ struct CLITests {
         }
 
         /// Runs `care` as `who` (CARE_SERVER and CARE_TOKEN), or with `environment` as given.
-        func care(_ arguments: [String], as who: String? = nil, stdin: String? = nil, environment extra: [String: String] = [:]) async throws -> Run {
+        func care(
+            _ arguments: [String], as who: String? = nil, stdin: String? = nil,
+            environment extra: [String: String] = [:]
+        ) async throws -> Run {
             var environment = ProcessInfo.processInfo.environment
             environment["XDG_CONFIG_HOME"] = config
             environment["NO_COLOR"] = "1"
@@ -75,7 +87,9 @@ struct CLITests {
         }
     }
 
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String], stdin: String?) async throws -> Run {
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String], stdin: String?)
+        async throws -> Run
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -93,30 +107,43 @@ struct CLITests {
         async let errData = LocalPostgres.offload { err.readDataToEndOfFile() }
         let (o, e) = try await (outData, errData)
         try await LocalPostgres.offload { process.waitUntilExit() }
-        return Run(status: process.terminationStatus, output: String(decoding: o, as: UTF8.self), errors: String(decoding: e, as: UTF8.self))
+        return Run(
+            status: process.terminationStatus, output: String(decoding: o, as: UTF8.self),
+            errors: String(decoding: e, as: UTF8.self))
     }
 
-    @Test("a failed trial: the psychologist and social worker see the handoffs in care queue, acknowledge and complete them; a TMS referral")
+    @Test(
+        "a failed trial: the psychologist and social worker see the handoffs in care queue, acknowledge and complete them; a TMS referral"
+    )
     func workingDay() async throws {
         let clinic = try await Clinic.start()
         do {
             let patient = clinic.patient.uuidString.lowercased()
-            let baseline = try await clinic.care(["score", "add", patient, "--phq9", "2,2,2,2,2,2,2,2,0"], as: "psychiatrist")
+            let baseline = try await clinic.care(
+                ["score", "add", patient, "--phq9", "2,2,2,2,2,2,2,2,0"], as: "psychiatrist")
             #expect(baseline.status == 0, "\(baseline.errors)")
-            let started = try await clinic.care(["trial", "start", patient, "--drug", "sertraline", "--dose", "100", "--start=-120d"], as: "psychiatrist")
+            let started = try await clinic.care(
+                ["trial", "start", patient, "--drug", "sertraline", "--dose", "100", "--start=-120d"],
+                as: "psychiatrist")
             #expect(started.status == 0, "\(started.errors)")
             let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f-]{36})/)?.1).description
-            let outcome = try await clinic.care(["trial", "outcome", trial, "--result", "non-response", "--adherence", "0.9"], as: "psychiatrist")
+            let outcome = try await clinic.care(
+                ["trial", "outcome", trial, "--result", "non-response", "--adherence", "0.9"], as: "psychiatrist")
             #expect(outcome.status == 0, "\(outcome.errors)")
-            #expect(outcome.output.contains("counts as failed") && outcome.output.contains("handoff(s) went to the team"), "\(outcome.output)")
+            #expect(
+                outcome.output.contains("counts as failed") && outcome.output.contains("handoff(s) went to the team"),
+                "\(outcome.output)")
 
             for who in ["psychologist", "socialWorker"] {
                 let queue = try await clinic.care(["queue", "--json"], as: who)
                 #expect(queue.status == 0, "\(queue.errors)")
-                let handoff = try #require(queue.array.first { $0["kind"] as? String == "handoff" }, "\(who): \(queue.output)")
+                let handoff = try #require(
+                    queue.array.first { $0["kind"] as? String == "handoff" }, "\(who): \(queue.output)")
                 #expect(handoff["patient"] as? String == "Casey Lind")
                 let table = try await clinic.care(["queue"], as: who)
-                #expect(table.output.contains("handoff") && table.output.contains("Casey Lind") && table.output.contains("due in"), "\(table.output)")
+                #expect(
+                    table.output.contains("handoff") && table.output.contains("Casey Lind")
+                        && table.output.contains("due in"), "\(table.output)")
 
                 let id = try #require(handoff["id"] as? String)
                 let task = try #require(handoff["task_id"] as? String)
@@ -134,23 +161,31 @@ struct CLITests {
                 #expect(!after.array.contains { $0["task_id"] as? String == task })
             }
 
-            let referral = try await clinic.care(["refer", patient, "tms", "--to", "Riverside TMS Centre", "--note", "Two adequate trials failed"], as: "psychiatrist")
+            let referral = try await clinic.care(
+                ["refer", patient, "tms", "--to", "Riverside TMS Centre", "--note", "Two adequate trials failed"],
+                as: "psychiatrist")
             #expect(referral.status == 0, "\(referral.errors)")
             let referralID = try #require(referral.output.firstMatch(of: /referral ([0-9a-f-]{36})/)?.1).description
             let skipped = try await clinic.care(["referral", "status", referralID, "scheduled"], as: "psychiatrist")
             #expect(skipped.status == 4, "requested cannot jump to scheduled: \(skipped.errors)")
-            #expect(try await clinic.care(["referral", "status", referralID, "accepted"], as: "psychiatrist").status == 0)
-            #expect(try await clinic.care(["referral", "status", referralID, "scheduled"], as: "psychiatrist").status == 0)
+            #expect(
+                try await clinic.care(["referral", "status", referralID, "accepted"], as: "psychiatrist").status == 0)
+            #expect(
+                try await clinic.care(["referral", "status", referralID, "scheduled"], as: "psychiatrist").status == 0)
             let summary = try await clinic.care(["patient", "show", patient, "--json"], as: "psychiatrist")
             #expect(summary.status == 0)
             #expect((summary.object["referrals"] as? [[String: Any]])?.first?["status"] as? String == "scheduled")
             #expect((summary.object["trials"] as? [[String: Any]])?.first?["is_failed"] as? Bool == true)
             let shown = try await clinic.care(["patient", "show", patient], as: "psychiatrist")
-            #expect(shown.output.contains("Casey Lind") && shown.output.contains("PHQ-9") && shown.output.contains("TMS"), "\(shown.output)")
+            #expect(
+                shown.output.contains("Casey Lind") && shown.output.contains("PHQ-9") && shown.output.contains("TMS"),
+                "\(shown.output)")
             // A psychologist cannot make a TMS referral: one line, exit 3 (not allowed).
             let refused = try await clinic.care(["refer", patient, "ect", "--to", "Anywhere"], as: "psychologist")
             #expect(refused.status == 3)
-            #expect(refused.errors.split(separator: "\n").count == 1 && refused.errors.contains("psychiatrists"), "\(refused.errors)")
+            #expect(
+                refused.errors.split(separator: "\n").count == 1 && refused.errors.contains("psychiatrists"),
+                "\(refused.errors)")
         } catch {
             try await clinic.stop()
             throw error
@@ -158,55 +193,84 @@ struct CLITests {
         try await clinic.stop()
     }
 
-    @Test("handoffs belong to their role; a cancelled referral closes its handoffs; corrections and reasons from the CLI")
+    @Test(
+        "handoffs belong to their role; a cancelled referral closes its handoffs; corrections and reasons from the CLI")
     func lifecycle() async throws {
         let clinic = try await Clinic.start()
         do {
             let patient = clinic.patient.uuidString.lowercased()
-            let referral = try await clinic.care(["refer", patient, "tms", "--to", "Riverside TMS Centre"], as: "psychiatrist")
+            let referral = try await clinic.care(
+                ["refer", patient, "tms", "--to", "Riverside TMS Centre"], as: "psychiatrist")
             #expect(referral.status == 0, "\(referral.errors)")
             let referralID = try #require(referral.output.firstMatch(of: /referral ([0-9a-f-]{36})/)?.1).description
-            let authorisation = try await clinic.pool.query("""
+            let authorisation = try await clinic.pool.query(
+                """
                 SELECT id FROM handoffs WHERE step_key = 'tms.prior-authorisation' AND patient_id = \(clinic.patient)
                 """)[0].decode(UUID.self, at: 0).uuidString.lowercased()
             // Another role: refused in one line, exit 3 (not allowed), saying whose it is.
             let refused = try await clinic.care(["handoff", "ack", authorisation], as: "psychologist")
             #expect(refused.status == 3 && refused.errors.split(separator: "\n").count == 1, "\(refused.errors)")
-            #expect(refused.errors.contains("only a social worker of the team or the care manager"), "\(refused.errors)")
+            #expect(
+                refused.errors.contains("only a social worker of the team or the care manager"), "\(refused.errors)")
             let acknowledged = try await clinic.care(["handoff", "ack", authorisation], as: "socialWorker")
-            #expect(acknowledged.status == 0 && acknowledged.output.hasPrefix("Acknowledged: Insurance prior authorisation"), "\(acknowledged.output)")
+            #expect(
+                acknowledged.status == 0
+                    && acknowledged.output.hasPrefix("Acknowledged: Insurance prior authorisation"),
+                "\(acknowledged.output)")
             // The transport handoff goes to the psychologist, with a reason.
-            let transport = try await clinic.pool.query("""
+            let transport = try await clinic.pool.query(
+                """
                 SELECT id FROM handoffs WHERE step_key = 'tms.transport' AND patient_id = \(clinic.patient)
                 """)[0].decode(UUID.self, at: 0).uuidString.lowercased()
-            let noReason = try await clinic.care(["handoff", "reassign", transport, "--to", "psychologist"], as: "socialWorker")
+            let noReason = try await clinic.care(
+                ["handoff", "reassign", transport, "--to", "psychologist"], as: "socialWorker")
             #expect(noReason.status == 64, "\(noReason.errors)")
-            let moved = try await clinic.care(["handoff", "reassign", transport, "--to", "psychologist", "--reason", "She drives past the clinic"], as: "socialWorker")
+            let moved = try await clinic.care(
+                ["handoff", "reassign", transport, "--to", "psychologist", "--reason", "She drives past the clinic"],
+                as: "socialWorker")
             #expect(moved.status == 0 && moved.output.contains("psychologist"), "\(moved.output)\(moved.errors)")
             // A second TMS referral needs a reason (exit 4, a conflict); cancelling the first closes its open handoffs.
             let second = try await clinic.care(["refer", patient, "tms", "--to", "Hilltop TMS"], as: "psychiatrist")
             #expect(second.status == 4 && second.errors.contains("already open"), "\(second.errors)")
-            let cancelled = try await clinic.care(["referral", "status", referralID, "cancelled", "--reason", "The patient chose ECT"], as: "psychiatrist")
-            #expect(cancelled.status == 0 && cancelled.output.contains("4 open handoff(s) it made were closed as superseded"), "\(cancelled.output)")
+            let cancelled = try await clinic.care(
+                ["referral", "status", referralID, "cancelled", "--reason", "The patient chose ECT"], as: "psychiatrist"
+            )
+            #expect(
+                cancelled.status == 0
+                    && cancelled.output.contains("4 open handoff(s) it made were closed as superseded"),
+                "\(cancelled.output)")
             let queue = try await clinic.care(["queue", "--json"], as: "socialWorker")
             #expect(!queue.array.contains { $0["id"] as? String == authorisation }, "\(queue.output)")
             // Cancelling a task takes a reason; a score entered in error says so.
-            let task = try await clinic.care(["task", "add", patient, "Call the insurer", "--for", "social_worker"], as: "psychiatrist")
+            let task = try await clinic.care(
+                ["task", "add", patient, "Call the insurer", "--for", "social_worker"], as: "psychiatrist")
             let taskID = try #require(task.output.firstMatch(of: /task ([0-9a-f-]{36})/)?.1).description
             #expect(try await clinic.care(["task", "cancel", taskID], as: "socialWorker").status == 64)
-            let cancelTask = try await clinic.care(["task", "cancel", taskID, "--reason", "Done by phone already"], as: "socialWorker")
+            let cancelTask = try await clinic.care(
+                ["task", "cancel", taskID, "--reason", "Done by phone already"], as: "socialWorker")
             #expect(cancelTask.status == 0, "\(cancelTask.errors)")
-            let score = try await clinic.care(["score", "add", patient, "--phq9", "3,3,3,2,2,2,2,1,0"], as: "psychologist")
+            let score = try await clinic.care(
+                ["score", "add", patient, "--phq9", "3,3,3,2,2,2,2,1,0"], as: "psychologist")
             #expect(score.output.contains("PHQ-9 18, moderately severe"), "\(score.output)")
             let scoreID = try #require(score.output.firstMatch(of: /\(([0-9a-f-]{36})\)/)?.1).description
-            let marked = try await clinic.care(["entered-in-error", "score", scoreID, "--reason", "Another patient's form"], as: "psychologist")
-            #expect(marked.status == 0 && marked.output.hasPrefix("Marked the score entered in error."), "\(marked.output)\(marked.errors)")
-            let future = try await clinic.care(["trial", "start", patient, "--drug", "sertraline", "--dose", "100", "--start", "2999-01-01"], as: "psychiatrist")
+            let marked = try await clinic.care(
+                ["entered-in-error", "score", scoreID, "--reason", "Another patient's form"], as: "psychologist")
+            #expect(
+                marked.status == 0 && marked.output.hasPrefix("Marked the score entered in error."),
+                "\(marked.output)\(marked.errors)")
+            let future = try await clinic.care(
+                ["trial", "start", patient, "--drug", "sertraline", "--dose", "100", "--start", "2999-01-01"],
+                as: "psychiatrist")
             #expect(future.status == 2 && future.errors.contains("in the future"), "\(future.errors)")
-            let high = try await clinic.care(["trial", "start", patient, "--drug", "sertraline", "--dose", "300", "--start=-10d"], as: "psychiatrist")
+            let high = try await clinic.care(
+                ["trial", "start", patient, "--drug", "sertraline", "--dose", "300", "--start=-10d"], as: "psychiatrist"
+            )
             #expect(high.status == 2 && high.errors.contains("confirm_high_dose"), "\(high.errors)")
-            let confirmed = try await clinic.care(["trial", "start", patient, "--drug", "sertraline", "--dose", "300", "--start=-10d",
-                                                   "--confirm-high-dose", "Rapid metaboliser"], as: "psychiatrist")
+            let confirmed = try await clinic.care(
+                [
+                    "trial", "start", patient, "--drug", "sertraline", "--dose", "300", "--start=-10d",
+                    "--confirm-high-dose", "Rapid metaboliser",
+                ], as: "psychiatrist")
             #expect(confirmed.status == 0, "\(confirmed.errors)")
         } catch {
             try await clinic.stop()
@@ -220,7 +284,9 @@ struct CLITests {
         let clinic = try await Clinic.start()
         do {
             let patient = clinic.patient.uuidString.lowercased()
-            let added = try await clinic.care(["note", "add", patient, "--kind", "psychotherapy"], as: "psychologist", stdin: "Worked on the core belief of failure.\n")
+            let added = try await clinic.care(
+                ["note", "add", patient, "--kind", "psychotherapy"], as: "psychologist",
+                stdin: "Worked on the core belief of failure.\n")
             #expect(added.status == 0, "\(added.errors)")
             let mine = try await clinic.care(["note", "list", patient, "--json"], as: "psychologist")
             #expect(mine.array.contains { $0["body"] as? String == "Worked on the core belief of failure." })
@@ -231,23 +297,31 @@ struct CLITests {
                 let summary = try await clinic.care(["patient", "show", patient], as: who)
                 #expect(!summary.output.contains("core belief"))
             }
-            for command in [["whoami", "--json"], ["patients", "--json"], ["queue", "--json"], ["patient", "show", patient, "--json"], ["plan", "show", patient, "--json"]] {
+            for command in [
+                ["whoami", "--json"], ["patients", "--json"], ["queue", "--json"],
+                ["patient", "show", patient, "--json"], ["plan", "show", patient, "--json"],
+            ] {
                 let run = try await clinic.care(command, as: "psychiatrist")
                 #expect(run.status == 0 && run.json != nil, "\(command): \(run.output)\(run.errors)")
             }
 
             // $EDITOR edits the plan; a plan changed meanwhile is not overwritten (exit 4).
-            let edit = try await clinic.care(["plan", "edit", patient], as: "psychiatrist",
-                                             environment: ["EDITOR": "sed -i '/^Goals:/a - Back to work part time'"])
+            let edit = try await clinic.care(
+                ["plan", "edit", patient], as: "psychiatrist",
+                environment: ["EDITOR": "sed -i '/^Goals:/a - Back to work part time'"])
             #expect(edit.status == 0 && edit.output.contains("version 2"), "\(edit.output)\(edit.errors)")
             let plan = try await clinic.care(["plan", "show", patient, "--json"], as: "psychiatrist")
             #expect(plan.object["goals"] as? [String] == ["Back to work part time"])
             // The "editor" here saves another change through the API while the CLI waits on it.
-            let meddler = "sh -c 'CARE_TOKEN=\(clinic.tokens["psychologist"]!) \(CLITests.care) plan edit \(patient) </dev/null >/dev/null 2>&1' ; sed -i '/^Problems:/a - Poor sleep'"
-            let conflict = try await clinic.care(["plan", "edit", patient], as: "psychiatrist",
-                                                 environment: ["EDITOR": "EDITOR=\"sed -i '/^Goals:/a - Walk daily'\" \(meddler)"])
+            let meddler =
+                "sh -c 'CARE_TOKEN=\(clinic.tokens["psychologist"]!) \(CLITests.care) plan edit \(patient) </dev/null >/dev/null 2>&1' ; sed -i '/^Problems:/a - Poor sleep'"
+            let conflict = try await clinic.care(
+                ["plan", "edit", patient], as: "psychiatrist",
+                environment: ["EDITOR": "EDITOR=\"sed -i '/^Goals:/a - Walk daily'\" \(meddler)"])
             #expect(conflict.status == 4, "\(conflict.output)\(conflict.errors)")
-            #expect(conflict.errors.contains("+ goal: Walk daily") && conflict.errors.contains("kept in"), "\(conflict.errors)")
+            #expect(
+                conflict.errors.contains("+ goal: Walk daily") && conflict.errors.contains("kept in"),
+                "\(conflict.errors)")
             let kept = try await clinic.care(["plan", "show", patient, "--json"], as: "psychiatrist")
             #expect(kept.object["problems"] as? [String] == [], "the stale edit was not saved")
         } catch {
@@ -268,28 +342,40 @@ struct CLITests {
                 (["score", "add", patient, "--phq9", "1,2,3"], "psychiatrist", 64),
                 (["score", "add", patient, "--madrs", "99"], "psychiatrist", 2),
                 (["trial", "outcome", UUID().uuidString.lowercased(), "--result", "maybe"], "psychiatrist", 64),
-                (["trial", "start", patient, "--drug", "sertraline", "--dose", "50", "--start", "someday"], "psychiatrist", 64),
+                (
+                    ["trial", "start", patient, "--drug", "sertraline", "--dose", "50", "--start", "someday"],
+                    "psychiatrist", 64
+                ),
                 (["queue"], nil, 6),
             ]
             for (arguments, who, code) in cases {
                 let run = try await clinic.care(arguments, as: who)
                 #expect(run.status == code, "\(arguments): \(run.status) \(run.errors)")
-                #expect(run.errors.split(separator: "\n").count == 1 && run.errors.hasPrefix("care: "), "\(arguments): \(run.errors)")
+                #expect(
+                    run.errors.split(separator: "\n").count == 1 && run.errors.hasPrefix("care: "),
+                    "\(arguments): \(run.errors)")
                 #expect(run.output.isEmpty)
             }
-            let unreachable = try await clinic.care(["queue"], environment: ["CARE_SERVER": "http://127.0.0.1:1", "CARE_TOKEN": "crt_x"])
-            #expect(unreachable.status == 5 && unreachable.errors.split(separator: "\n").count == 1, "\(unreachable.errors)")
-            let badToken = try await clinic.care(["queue"], environment: ["CARE_SERVER": clinic.url, "CARE_TOKEN": "crt_" + String(repeating: "A", count: 43)])
+            let unreachable = try await clinic.care(
+                ["queue"], environment: ["CARE_SERVER": "http://127.0.0.1:1", "CARE_TOKEN": "crt_x"])
+            #expect(
+                unreachable.status == 5 && unreachable.errors.split(separator: "\n").count == 1, "\(unreachable.errors)"
+            )
+            let badToken = try await clinic.care(
+                ["queue"],
+                environment: ["CARE_SERVER": clinic.url, "CARE_TOKEN": "crt_" + String(repeating: "A", count: 43)])
             #expect(badToken.status == 6, "\(badToken.errors)")
 
-            let login = try await clinic.care(["login", "--server", clinic.url, "--profile", "clinic"], stdin: clinic.tokens["socialWorker"]! + "\n")
+            let login = try await clinic.care(
+                ["login", "--server", clinic.url, "--profile", "clinic"], stdin: clinic.tokens["socialWorker"]! + "\n")
             #expect(login.status == 0, "\(login.errors)")
             let path = clinic.config + "/carerelay/config"
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
             let whoami = try await clinic.care(["whoami", "--profile", "clinic", "--json"])
             #expect(whoami.object["display_name"] as? String == "CLI socialWorker", "\(whoami.output)\(whoami.errors)")
-            let wrong = try await clinic.care(["login", "--server", clinic.url], stdin: "crt_" + String(repeating: "B", count: 43) + "\n")
+            let wrong = try await clinic.care(
+                ["login", "--server", clinic.url], stdin: "crt_" + String(repeating: "B", count: 43) + "\n")
             #expect(wrong.status == 6)
             #expect(try await clinic.care(["whoami", "--profile", "nobody"]).status == 6)
         } catch {
@@ -308,12 +394,16 @@ struct CLITests {
             let proxyPort = try proxy.start()
             defer { proxy.stop() }
             let patient = clinic.patient.uuidString.lowercased()
-            let run = try await clinic.care(["score", "add", patient, "--madrs", "31"],
-                                            environment: ["CARE_SERVER": "http://127.0.0.1:\(proxyPort)", "CARE_TOKEN": clinic.tokens["psychiatrist"]!])
+            let run = try await clinic.care(
+                ["score", "add", patient, "--madrs", "31"],
+                environment: [
+                    "CARE_SERVER": "http://127.0.0.1:\(proxyPort)", "CARE_TOKEN": clinic.tokens["psychiatrist"]!,
+                ])
             #expect(run.status == 0, "\(run.errors)")
             #expect(proxy.keys.count == 2, "one attempt lost its answer, one retry: \(proxy.keys)")
             #expect(Set(proxy.keys).count == 1 && !(proxy.keys.first ?? "").isEmpty, "the retry carries the same key")
-            let scores = try await clinic.pool.query("SELECT count(*) FROM measurements WHERE patient_id = \(clinic.patient) AND instrument = 'MADRS'")
+            let scores = try await clinic.pool.query(
+                "SELECT count(*) FROM measurements WHERE patient_id = \(clinic.patient) AND instrument = 'MADRS'")
             #expect(try scores[0].decode(Int.self, at: 0) == 1)
 
             // A 503 says when to come back: care waits that long and tries again with the same key.
@@ -321,13 +411,18 @@ struct CLITests {
             let unavailablePort = try unavailable.start()
             defer { unavailable.stop() }
             let started = ContinuousClock.now
-            let retried = try await clinic.care(["score", "add", patient, "--madrs", "22"],
-                                                environment: ["CARE_SERVER": "http://127.0.0.1:\(unavailablePort)", "CARE_TOKEN": clinic.tokens["psychiatrist"]!])
+            let retried = try await clinic.care(
+                ["score", "add", patient, "--madrs", "22"],
+                environment: [
+                    "CARE_SERVER": "http://127.0.0.1:\(unavailablePort)", "CARE_TOKEN": clinic.tokens["psychiatrist"]!,
+                ])
             #expect(retried.status == 0, "\(retried.errors)")
             #expect(ContinuousClock.now - started >= .seconds(1), "waited as Retry-After asked")
             #expect(unavailable.keys.count == 2 && Set(unavailable.keys).count == 1, "\(unavailable.keys)")
-            #expect(try await clinic.pool.query("SELECT count(*) FROM measurements WHERE patient_id = \(clinic.patient) AND total = 22")[0]
-                .decode(Int.self, at: 0) == 1)
+            #expect(
+                try await clinic.pool.query(
+                    "SELECT count(*) FROM measurements WHERE patient_id = \(clinic.patient) AND total = 22")[0]
+                    .decode(Int.self, at: 0) == 1)
         } catch {
             try await clinic.stop()
             throw error
@@ -353,7 +448,9 @@ struct CLITests {
             #expect(recent.output.contains("patient.enrolled"))
 
             // --follow, as a process of its own: a score recorded meanwhile shows up.
-            let cursor = try #require((try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any])?["cursor"] as? String)
+            let cursor = try #require(
+                (try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any])?["cursor"] as? String
+            )
             var environment = ProcessInfo.processInfo.environment
             environment["CARE_SERVER"] = clinic.url
             environment["CARE_TOKEN"] = clinic.tokens["psychologist"]
@@ -366,7 +463,10 @@ struct CLITests {
             process.standardOutput = output
             try process.run()
             try await Task.sleep(for: .milliseconds(500))
-            #expect(try await clinic.care(["score", "add", clinic.patient.uuidString.lowercased(), "--madrs", "20"], as: "psychiatrist").status == 0)
+            #expect(
+                try await clinic.care(
+                    ["score", "add", clinic.patient.uuidString.lowercased(), "--madrs", "20"], as: "psychiatrist"
+                ).status == 0)
             let reader = output.fileHandleForReading
             // If the event never comes, stop the follower after 30 s so the read ends (and the test fails).
             let watchdog = Task { [process] in
@@ -397,16 +497,22 @@ struct CLITests {
         let clinic = try await Clinic.start()
         do {
             let patient = clinic.patient.uuidString.lowercased()
-            #expect(try await clinic.care(["score", "add", patient, "--phq9", "1,1,1,1,1,1,1,1,1"], as: "psychiatrist").status == 0)
+            #expect(
+                try await clinic.care(["score", "add", patient, "--phq9", "1,1,1,1,1,1,1,1,1"], as: "psychiatrist")
+                    .status == 0)
             let md = try await clinic.care(["report", "weekly", "--team", "CLI"], as: "psychiatrist")
-            #expect(md.status == 0 && md.output.contains("# CLI team: weekly case review") && md.output.contains("Casey Lind"), "\(md.output)\(md.errors)")
+            #expect(
+                md.status == 0 && md.output.contains("# CLI team: weekly case review")
+                    && md.output.contains("Casey Lind"), "\(md.output)\(md.errors)")
             #expect(md.output.contains("Safety signal"))
             let file = clinic.config + "/report.json"
             let json = try await clinic.care(["report", "weekly", "--format", "json", "-o", file], as: "psychologist")
             #expect(json.status == 0 && json.output.isEmpty)
-            let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any]
+            let report =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any]
             #expect((report?["patients"] as? [[String: Any]])?.first?["display_name"] as? String == "Casey Lind")
-            let csv = try await clinic.care(["report", "weekly", "--format", "csv", "--week", "2026-W01"], as: "psychologist")
+            let csv = try await clinic.care(
+                ["report", "weekly", "--format", "csv", "--week", "2026-W01"], as: "psychologist")
             #expect(csv.status == 0 && csv.output.hasPrefix("rank,first_reason"))
             let html = try await clinic.care(["report", "weekly", "--format", "html"], as: "socialWorker")
             #expect(html.output.hasPrefix("<!DOCTYPE html>"))
@@ -415,11 +521,16 @@ struct CLITests {
             let kept = try await clinic.care(["report", "snapshot"], as: "psychiatrist")
             #expect(kept.status == 0, "\(kept.errors)")
             let snapshot = try #require(kept.output.firstMatch(of: /snapshot ([0-9a-f-]{36})/)?.1).description
-            let recommended = try await clinic.care(["report", "recommend", snapshot, patient, "--text", "Safety plan with the family",
-                                                     "--task", "Call the family", "--for", "social_worker", "--due", "+2d"], as: "psychiatrist")
+            let recommended = try await clinic.care(
+                [
+                    "report", "recommend", snapshot, patient, "--text", "Safety plan with the family",
+                    "--task", "Call the family", "--for", "social_worker", "--due", "+2d",
+                ], as: "psychiatrist")
             #expect(recommended.status == 0, "\(recommended.errors)")
             let queue = try await clinic.care(["queue", "--json"], as: "socialWorker")
-            #expect(queue.array.contains { ($0["title"] as? String)?.contains("Call the family") == true }, "\(queue.output)")
+            #expect(
+                queue.array.contains { ($0["title"] as? String)?.contains("Call the family") == true },
+                "\(queue.output)")
             let notes = try await clinic.care(["note", "list", patient, "--json"], as: "psychologist")
             #expect(notes.array.contains { $0["kind"] as? String == "case-review" })
         } catch {
@@ -431,17 +542,26 @@ struct CLITests {
 
     @Test("every command's help has an example; completion scripts for bash, zsh and fish")
     func helpAndCompletion() async throws {
-        let commands: [[String]] = [["login"], ["whoami"], ["queue"], ["patients"], ["patient", "show"], ["task", "add"], ["task", "claim"], ["task", "start"],
-                                    ["task", "done"], ["task", "cancel"], ["handoff", "ack"], ["note", "list"], ["note", "add"], ["note", "amend"],
-                                    ["score", "add"], ["trial", "start"], ["trial", "outcome"], ["refer"], ["referral", "status"], ["plan", "show"],
-                                    ["plan", "edit"], ["events"], ["report", "weekly"], ["report", "snapshot"], ["report", "recommend"]]
+        let commands: [[String]] = [
+            ["login"], ["whoami"], ["queue"], ["patients"], ["patient", "show"], ["task", "add"], ["task", "claim"],
+            ["task", "start"],
+            ["task", "done"], ["task", "cancel"], ["handoff", "ack"], ["note", "list"], ["note", "add"],
+            ["note", "amend"],
+            ["score", "add"], ["trial", "start"], ["trial", "outcome"], ["refer"], ["referral", "status"],
+            ["plan", "show"],
+            ["plan", "edit"], ["events"], ["report", "weekly"], ["report", "snapshot"], ["report", "recommend"],
+        ]
         for command in commands {
-            let help = try await CLITests.run(CLITests.care, command + ["--help"], environment: ["NO_COLOR": "1"], stdin: nil)
+            let help = try await CLITests.run(
+                CLITests.care, command + ["--help"], environment: ["NO_COLOR": "1"], stdin: nil)
             #expect(help.status == 0)
-            #expect(help.output.contains("care " + command.joined(separator: " ")) && help.output.contains("Example"), "\(command): \(help.output)")
+            #expect(
+                help.output.contains("care " + command.joined(separator: " ")) && help.output.contains("Example"),
+                "\(command): \(help.output)")
         }
         for shell in ["bash", "zsh", "fish"] {
-            let script = try await CLITests.run(CLITests.care, ["--generate-completion-script", shell], environment: [:], stdin: nil)
+            let script = try await CLITests.run(
+                CLITests.care, ["--generate-completion-script", shell], environment: [:], stdin: nil)
             #expect(script.status == 0 && script.output.contains("queue"), "\(shell)")
         }
     }

@@ -12,28 +12,36 @@ import TestSupport
 /// cuts the connection right after a chosen answer (see TestSupport/WireCutter.swift).
 @Suite("A write whose connection is cut at COMMIT")
 struct CutAtCommitHTTPTests {
-    private static let body = #"{"instrument": "PHQ-9", "items": [2, 2, 1, 1, 1, 1, 1, 1, 1], "taken_at": "2026-11-20T09:00:00Z"}"#
+    private static let body =
+        #"{"instrument": "PHQ-9", "items": [2, 2, 1, 1, 1, 1, 1, 1, 1], "taken_at": "2026-11-20T09:00:00Z"}"#
 
     /// The clinic's store and app, with every database statement of the app going through `cutter`.
     private func app(_ clinic: APIClinic, _ cutter: WireCutter) async throws -> (some ApplicationProtocol, PQPool) {
         let name = try await clinic.store.pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
-        let pool = PQPool(configuration: cutter.configuration(database: name),
-                          options: .init(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .seconds(10)), logger: testLogger())
+        let pool = PQPool(
+            configuration: cutter.configuration(database: name),
+            options: .init(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .seconds(10)),
+            logger: testLogger())
         let store = CareStore(pool: pool, logger: testLogger(), metrics: clinic.metrics.factory)
-        let app = buildApplication(CareAPIDependencies(store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: clinic.metrics),
-                                   host: "127.0.0.1", port: 0, logger: testLogger())
+        let app = buildApplication(
+            CareAPIDependencies(
+                store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: clinic.metrics),
+            host: "127.0.0.1", port: 0, logger: testLogger())
         return (app, pool)
     }
 
     private func count(_ clinic: APIClinic) async throws -> (scores: Int, handoffs: Int) {
-        let row = try await clinic.store.pool.query("""
+        let row = try await clinic.store.pool.query(
+            """
             SELECT (SELECT count(*)::int FROM measurements WHERE patient_id = \(clinic.northPatient)),
                    (SELECT count(*)::int FROM handoffs WHERE patient_id = \(clinic.northPatient))
             """)[0]
         return (try row.decode(Int.self, at: 0), try row.decode(Int.self, at: 1))
     }
 
-    @Test("COMMIT answered and the connection cut before the sync: 201 with the write, and a retry with the key replays it")
+    @Test(
+        "COMMIT answered and the connection cut before the sync: 201 with the write, and a retry with the key replays it"
+    )
     func cutAfterCommit() async throws {
         try await MigratedDatabase.withPool { pool, database in
             let clinic = try await APIClinic.make(pool)
@@ -44,11 +52,15 @@ struct CutAtCommitHTTPTests {
                 let uri = "/v1/patients/\(clinic.northPatient.lower)/measurements"
                 let token = clinic.tokens["psychologist"]
                 cutter.arm(cutAfter: "COMMIT")
-                let first = try await client.call(.post, uri, token: token, json: Self.body, headers: [.idempotencyKey: "cut-1"])
+                let first = try await client.call(
+                    .post, uri, token: token, json: Self.body, headers: [.idempotencyKey: "cut-1"])
                 #expect(cutter.cuts == 1, "the proxy never cut a connection")
                 #expect(first.status == .created, "\(first.status) \(first.text)")
-                let replay = try await client.call(.post, uri, token: token, json: Self.body, headers: [.idempotencyKey: "cut-1"])
-                #expect(replay.status == .created && replay.body == first.body && replay.headers[.idempotentReplayed] == "true", "\(replay.status) \(replay.text)")
+                let replay = try await client.call(
+                    .post, uri, token: token, json: Self.body, headers: [.idempotencyKey: "cut-1"])
+                #expect(
+                    replay.status == .created && replay.body == first.body
+                        && replay.headers[.idempotentReplayed] == "true", "\(replay.status) \(replay.text)")
                 let stored = try await count(clinic)
                 #expect(stored.scores == 1 && stored.handoffs == 2, "\(stored)")
             }
@@ -56,7 +68,9 @@ struct CutAtCommitHTTPTests {
         }
     }
 
-    @Test("cut after a statement of the write, before COMMIT's answer: 503 with Retry-After, never 500; a retry with the key ends with exactly one write")
+    @Test(
+        "cut after a statement of the write, before COMMIT's answer: 503 with Retry-After, never 500; a retry with the key ends with exactly one write"
+    )
     func cutBeforeCommit() async throws {
         try await MigratedDatabase.withPool { pool, database in
             let clinic = try await APIClinic.make(pool)
@@ -74,7 +88,8 @@ struct CutAtCommitHTTPTests {
                     let body = Self.body.replacingOccurrences(of: "09:00", with: String(format: "09:%02d", skipped))
                     let before = try await count(clinic)
                     cutter.arm(cutAfter: "INSERT 0 1", skipping: skipped)
-                    let first = try await client.call(.post, uri, token: token, json: body, headers: [.idempotencyKey: key])
+                    let first = try await client.call(
+                        .post, uri, token: token, json: body, headers: [.idempotencyKey: key])
                     guard cutter.cuts > cutsMade else {
                         // This write has fewer INSERTs than were skipped: it simply succeeded.
                         cutter.disarm()
@@ -82,11 +97,16 @@ struct CutAtCommitHTTPTests {
                         break
                     }
                     cutsMade = cutter.cuts
-                    #expect(first.status == .serviceUnavailable && first.headers[.retryAfter] != nil, "after INSERT \(skipped + 1): \(first.status) \(first.text)")
-                    let retry = try await client.call(.post, uri, token: token, json: body, headers: [.idempotencyKey: key])
+                    #expect(
+                        first.status == .serviceUnavailable && first.headers[.retryAfter] != nil,
+                        "after INSERT \(skipped + 1): \(first.status) \(first.text)")
+                    let retry = try await client.call(
+                        .post, uri, token: token, json: body, headers: [.idempotencyKey: key])
                     #expect(retry.status == .created, "after INSERT \(skipped + 1): \(retry.status) \(retry.text)")
                     let after = try await count(clinic)
-                    #expect(after.scores == before.scores + 1 && after.handoffs == before.handoffs + 2, "after INSERT \(skipped + 1): \(before) then \(after)")
+                    #expect(
+                        after.scores == before.scores + 1 && after.handoffs == before.handoffs + 2,
+                        "after INSERT \(skipped + 1): \(before) then \(after)")
                 }
                 #expect(cutsMade >= 3, "the write was cut after only \(cutsMade) INSERTs")
             }

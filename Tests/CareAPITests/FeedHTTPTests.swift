@@ -11,7 +11,8 @@ import TestSupport
 
 @Suite("GET /v1/events: the integration feed over HTTP", .timeLimit(.minutes(3)))
 struct FeedHTTPTests {
-    @Test("a long-polling reader sees every event exactly once, in commit order, while slow and fast writers interleave")
+    @Test(
+        "a long-polling reader sees every event exactly once, in commit order, while slow and fast writers interleave")
     func neverSkipsWithLongPoll() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await APIClinic.make(pool)
@@ -26,17 +27,26 @@ struct FeedHTTPTests {
                     var seen: [String] = []
                     let deadline = ContinuousClock.now + .seconds(90)
                     while seen.count < total, ContinuousClock.now < deadline {
-                        let page = try await client.call(.get, "/v1/events?after=\(cursor)&limit=7&wait=10", token: clinic.tokens["integrator"])
-                        guard page.status == .ok else { throw FeedTestError("feed answered \(page.status): \(page.text)") }
+                        let page = try await client.call(
+                            .get, "/v1/events?after=\(cursor)&limit=7&wait=10", token: clinic.tokens["integrator"])
+                        guard page.status == .ok else {
+                            throw FeedTestError("feed answered \(page.status): \(page.text)")
+                        }
                         polls.increment()
-                        seen += page.items.filter { $0["type"] as? String == "test.written" }.compactMap { $0["event_id"] as? String }
+                        seen += page.items.filter { $0["type"] as? String == "test.written" }.compactMap {
+                            $0["event_id"] as? String
+                        }
                         cursor = try #require(page.json["next_cursor"] as? String)
                     }
                     return seen
                 }
-                try await writeInterleavedEvents(pool, writers: writers, perWriter: perWriter, teamID: clinic.north, patientID: clinic.northPatient, pause: 0...30)
+                try await writeInterleavedEvents(
+                    pool, writers: writers, perWriter: perWriter, teamID: clinic.north, patientID: clinic.northPatient,
+                    pause: 0...30)
                 let seen = try await reader.value
-                let written = try await pool.query("SELECT id::text FROM events WHERE type = 'test.written' ORDER BY id").column(String.self)
+                let written = try await pool.query(
+                    "SELECT id::text FROM events WHERE type = 'test.written' ORDER BY id"
+                ).column(String.self)
                 #expect(seen.count == total)
                 #expect(Set(seen).count == seen.count, "an event was delivered twice")
                 #expect(Set(seen) == Set(written), "an event was skipped")
@@ -55,7 +65,8 @@ struct FeedHTTPTests {
 
                 let clock = ContinuousClock()
                 let began = clock.now
-                let idle = try await client.call(.get, "/v1/events?after=\(cursor)&wait=1", token: clinic.tokens["integrator"])
+                let idle = try await client.call(
+                    .get, "/v1/events?after=\(cursor)&wait=1", token: clinic.tokens["integrator"])
                 #expect(idle.status == .ok)
                 #expect(idle.items.isEmpty)
                 #expect(idle.json["next_cursor"] as? String == cursor)
@@ -63,11 +74,13 @@ struct FeedHTTPTests {
 
                 let waiting = Task { () -> (Reply, Duration) in
                     let began = clock.now
-                    let reply = try await client.call(.get, "/v1/events?after=\(cursor)&wait=30", token: clinic.tokens["integrator"])
+                    let reply = try await client.call(
+                        .get, "/v1/events?after=\(cursor)&wait=30", token: clinic.tokens["integrator"])
                     return (reply, clock.now - began)
                 }
                 try await Task.sleep(for: .milliseconds(500))
-                _ = try await clinic.store.createPatient(teamID: clinic.north, mrn: "N-LP", displayName: "Long Poll", enrolledOn: Date(), by: .system())
+                _ = try await clinic.store.createPatient(
+                    teamID: clinic.north, mrn: "N-LP", displayName: "Long Poll", enrolledOn: Date(), by: .system())
                 let (reply, took) = try await waiting.value
                 #expect(reply.status == .ok)
                 #expect(reply.items.map { $0["type"] as? String } == ["patient.enrolled"])
@@ -81,21 +94,31 @@ struct FeedHTTPTests {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await APIClinic.make(pool)
             let psychologist = try #require(clinic.members["psychologist"])
-            _ = try await clinic.store.addNote(patientID: clinic.northPatient, kind: .psychotherapy, body: "SECRET-THERAPY", by: .system(actingFor: psychologist))
-            let progress = try await clinic.store.addNote(patientID: clinic.northPatient, kind: .progress, body: "PROGRESS-TEXT", by: .system(actingFor: psychologist))
+            _ = try await clinic.store.addNote(
+                patientID: clinic.northPatient, kind: .psychotherapy, body: "SECRET-THERAPY",
+                by: .system(actingFor: psychologist))
+            let progress = try await clinic.store.addNote(
+                patientID: clinic.northPatient, kind: .progress, body: "PROGRESS-TEXT",
+                by: .system(actingFor: psychologist))
             let integratorPagesNamingThePatient = SharedCounter()
             try await clinic.app().test(.router) { client in
                 for name in ["psychologist", "psychiatrist", "integrator"] {
                     // Other tests' transactions on the cluster may hold the newest events back a moment.
                     var page = try await client.call(.get, "/v1/events?limit=200", token: clinic.tokens[name])
                     func count() {
-                        if name == "integrator", page.items.contains(where: { $0["patient_id"] as? String == clinic.northPatient.lower }) {
+                        if name == "integrator",
+                            page.items.contains(where: { $0["patient_id"] as? String == clinic.northPatient.lower })
+                        {
                             integratorPagesNamingThePatient.increment()
                         }
                     }
                     count()
                     _ = try await eventually {
-                        if page.items.contains(where: { ($0["details"] as? [String: String])?["note_id"] == progress.lower }) { return true }
+                        if page.items.contains(where: {
+                            ($0["details"] as? [String: String])?["note_id"] == progress.lower
+                        }) {
+                            return true
+                        }
                         page = try await client.call(.get, "/v1/events?limit=200", token: clinic.tokens[name])
                         count()
                         return false
@@ -106,9 +129,11 @@ struct FeedHTTPTests {
                     #expect(page.items.contains { ($0["details"] as? [String: String])?["note_id"] == progress.lower })
                     #expect(page.items.allSatisfy { $0["team_id"] as? String == clinic.north.lower })
                 }
-                var south = try await client.call(.get, "/v1/events?limit=200", token: clinic.tokens["southPsychiatrist"])
+                var south = try await client.call(
+                    .get, "/v1/events?limit=200", token: clinic.tokens["southPsychiatrist"])
                 _ = try await eventually {
-                    south = try await client.call(.get, "/v1/events?limit=200", token: clinic.tokens["southPsychiatrist"])
+                    south = try await client.call(
+                        .get, "/v1/events?limit=200", token: clinic.tokens["southPsychiatrist"])
                     return south.items.contains { $0["patient_id"] as? String == clinic.southPatient.lower }
                 }
                 #expect(south.status == .ok)
@@ -127,7 +152,8 @@ struct FeedHTTPTests {
                 #expect(tooLong.status == .badRequest)
             }
             #expect(integratorPagesNamingThePatient.value >= 1)
-            let audited = try await pool.query("""
+            let audited = try await pool.query(
+                """
                 SELECT count(*) FROM audit_entries WHERE action = 'events.read' AND patient_id = \(clinic.northPatient)
                   AND member_id = \(try #require(clinic.members["integrator"]))
                 """)[0].decode(Int.self, at: 0)
@@ -141,11 +167,15 @@ extension APIClinic {
     /// The integrator's cursor after every event the North team has so far (other tests'
     /// transactions on the cluster may hold the newest back for a moment).
     func caughtUp(_ client: some TestClientProtocol, _ pool: PQPool) async throws -> String {
-        let expected = try await pool.query("SELECT count(*) FROM events WHERE team_id = \(north) AND coalesce(payload->>'kind', '') <> 'psychotherapy'")[0].decode(Int.self, at: 0)
+        let expected = try await pool.query(
+            "SELECT count(*) FROM events WHERE team_id = \(north) AND coalesce(payload->>'kind', '') <> 'psychotherapy'"
+        )[0].decode(Int.self, at: 0)
         var cursor: String?
         var seen = 0
         while seen < expected {
-            let page = try await client.call(.get, "/v1/events?limit=200&wait=5" + (cursor.map { "&after=\($0)" } ?? ""), token: tokens["integrator"])
+            let page = try await client.call(
+                .get, "/v1/events?limit=200&wait=5" + (cursor.map { "&after=\($0)" } ?? ""), token: tokens["integrator"]
+            )
             guard page.status == .ok else { throw FeedTestError("feed answered \(page.status): \(page.text)") }
             seen += page.items.count
             cursor = page.json["next_cursor"] as? String

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A loopback HTTP proxy for one request per connection that loses answers: for the first
@@ -33,9 +33,13 @@ final class FlakyProxy: Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) }
+        }
         guard bound == 0, listen(listener, 16) == 0 else { throw ProxyError("cannot listen") }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
         state.withLock { $0.listener = listener }
         let thread = Thread { [self] in
             while true {
@@ -65,8 +69,10 @@ final class FlakyProxy: Sendable {
             return state.keys.count
         }
         if number <= unavailable {
-            let body = #"{"detail":"the database is not reachable right now; try again shortly","status":503,"title":"Service unavailable","type":"https://carerelay.example/problems/service-unavailable"}"#
-            let head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+            let body =
+                #"{"detail":"the database is not reachable right now; try again shortly","status":503,"title":"Service unavailable","type":"https://carerelay.example/problems/service-unavailable"}"#
+            let head =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
             _ = Self.writeAll(client, Array((head + body).utf8))
             return
         }
@@ -77,11 +83,13 @@ final class FlakyProxy: Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = UInt16(upstream).bigEndian
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0, Self.writeAll(server, request) else { return }
         guard let answer = Self.readMessage(server) else { return }
-        if number <= dropAnswers { return } // the server did the work; the client never hears
+        if number <= dropAnswers { return }  // the server did the work; the client never hears
         _ = Self.writeAll(client, answer)
     }
 
@@ -96,7 +104,8 @@ final class FlakyProxy: Sendable {
             data += buffer[0..<count]
             if expected == nil, let end = data.firstRange(of: [0x0D, 0x0A, 0x0D, 0x0A]) {
                 let head = String(decoding: data[..<end.lowerBound], as: UTF8.self).lowercased()
-                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                let length =
+                    head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                     .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
                 expected = end.upperBound + length
             }

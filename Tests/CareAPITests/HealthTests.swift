@@ -13,7 +13,9 @@ import TestSupport
 @Suite("Health and readiness", .timeLimit(.minutes(2)))
 struct HealthTests {
     func dependencies(_ pool: PQPool) throws -> CareAPIDependencies {
-        CareAPIDependencies(store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded()))
+        CareAPIDependencies(
+            store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded())
+        )
     }
 
     @Test("GET /health answers 200 while the process is up")
@@ -63,7 +65,8 @@ struct HealthTests {
             #expect(response.headers[HTTPField.Name("Retry-After")!] == "2")
             // An API request finds no database to check its token against: 503, saying when to come back.
             let token = "crt_" + String(repeating: "A", count: 43)
-            let api = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(token)"])
+            let api = try await client.execute(
+                uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(token)"])
             #expect(api.status == .serviceUnavailable, "\(String(buffer: api.body))")
             #expect(api.headers[HTTPField.Name("Retry-After")!] == "2")
             #expect(api.headers[.contentType] == "application/problem+json")
@@ -77,14 +80,17 @@ struct HealthTests {
 @Suite("Responsiveness under database load", .timeLimit(.minutes(2)))
 struct ResponsivenessTests {
     func dependencies(_ pool: PQPool) throws -> CareAPIDependencies {
-        CareAPIDependencies(store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded()))
+        CareAPIDependencies(
+            store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded())
+        )
     }
 
     @Test("while 32 pg_sleep(1) queries queue on a pool of 8, GET /health answers before any of them finishes")
     func healthIsNotBlockedByDatabaseWork() async throws {
         let options = PQPool.Options(minimumConnections: 0, maximumConnections: 8, acquireTimeout: .seconds(30))
         try await TestDatabase.withPool(options: options) { pool, database in
-            let app = buildApplication(try dependencies(pool), host: "127.0.0.1", port: 0, services: [], logger: testLogger())
+            let app = buildApplication(
+                try dependencies(pool), host: "127.0.0.1", port: 0, services: [], logger: testLogger())
             try await app.test(.live) { client in
                 let finished = SharedCounter()
                 let started = ContinuousClock.now
@@ -104,7 +110,10 @@ struct ResponsivenessTests {
                 var active = 0
                 for _ in 0..<80 where active < 8 {
                     try await Task.sleep(for: .milliseconds(10))
-                    active = try await admin.query("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1)' AND state = 'active'")[0].decode(Int.self, at: 0)
+                    active = try await admin.query(
+                        "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1)' AND state = 'active'")[
+                            0
+                        ].decode(Int.self, at: 0)
                 }
                 await admin.close()
                 #expect(active == 8)
@@ -139,7 +148,9 @@ struct ReadDeadlineTests {
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             address.sin_port = UInt16(port).bigEndian
             let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             guard connected == 0 else { throw CancellationError() }
             var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
@@ -157,12 +168,19 @@ struct ReadDeadlineTests {
         func close() { Glibc.close(socket) }
     }
 
-    @Test("headers sent a byte at a time, or no request at all, are cut off at the head deadline; an ordinary request is answered")
+    @Test(
+        "headers sent a byte at a time, or no request at all, are cut off at the head deadline; an ordinary request is answered"
+    )
     func slowLoris() async throws {
-        let pool = PQPool(configuration: PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1),
-                          options: .init(minimumConnections: 0, maximumConnections: 1))
-        let app = buildApplication(CareAPIDependencies(store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded())),
-                                   host: "127.0.0.1", port: 0, services: [], timeouts: HTTPTimeouts(head: .seconds(1), body: .seconds(1)), logger: testLogger())
+        let pool = PQPool(
+            configuration: PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1),
+            options: .init(minimumConnections: 0, maximumConnections: 1))
+        let app = buildApplication(
+            CareAPIDependencies(
+                store: CareStore(pool: pool, logger: testLogger()),
+                migrator: try Migrator(migrations: Migration.embedded())),
+            host: "127.0.0.1", port: 0, services: [], timeouts: HTTPTimeouts(head: .seconds(1), body: .seconds(1)),
+            logger: testLogger())
         try await app.test(.live) { client in
             let port = try #require(client.port)
             let health = try await client.execute(uri: "/health", method: .get)
@@ -186,7 +204,9 @@ struct ReadDeadlineTests {
                 idleClosed = idleClosed || idle.closedByServer()
                 try await Task.sleep(for: .milliseconds(50))
             }
-            #expect(lorisClosed && idleClosed, "the server kept a slow client \(lorisClosed ? "" : "(trickling)") \(idleClosed ? "" : "(idle)")")
+            #expect(
+                lorisClosed && idleClosed,
+                "the server kept a slow client \(lorisClosed ? "" : "(trickling)") \(idleClosed ? "" : "(idle)")")
             #expect(sent < header.utf8.count, "cut off before the head could complete")
             #expect(ContinuousClock.now - started < .seconds(10))
         }
@@ -198,14 +218,20 @@ struct ReadDeadlineTests {
 struct HeaderLimitTests {
     @Test("headers over 80 KiB are answered 431 with a problem+json, then the connection closes")
     func tooLarge() async throws {
-        let pool = PQPool(configuration: PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1),
-                          options: .init(minimumConnections: 0, maximumConnections: 1))
-        let app = buildApplication(CareAPIDependencies(store: CareStore(pool: pool, logger: testLogger()), migrator: try Migrator(migrations: Migration.embedded())),
-                                   host: "127.0.0.1", port: 0, services: [], logger: testLogger())
+        let pool = PQPool(
+            configuration: PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1),
+            options: .init(minimumConnections: 0, maximumConnections: 1))
+        let app = buildApplication(
+            CareAPIDependencies(
+                store: CareStore(pool: pool, logger: testLogger()),
+                migrator: try Migrator(migrations: Migration.embedded())),
+            host: "127.0.0.1", port: 0, services: [], logger: testLogger())
         try await app.test(.live) { client in
             let connection = try ReadDeadlineTests.Connection(port: try #require(client.port))
             defer { connection.close() }
-            connection.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + String(repeating: "x", count: 100 * 1024) + "\r\n\r\n")
+            connection.send(
+                "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + String(repeating: "x", count: 100 * 1024)
+                    + "\r\n\r\n")
             var answer: [UInt8] = []
             let deadline = ContinuousClock.now + .seconds(20)
             var buffer = [UInt8](repeating: 0, count: 4096)

@@ -27,17 +27,22 @@ struct ReportClinic {
         let now = r.now
         func ago(_ days: Double) -> Date { now.addingTimeInterval(-days * day) }
         func enrol(_ name: String, daysAgo: Double) async throws -> UUID {
-            let id = try await store.createPatient(teamID: r.clinic.north, mrn: "R-\(name)", displayName: name, enrolledOn: ago(daysAgo), by: .system())
+            let id = try await store.createPatient(
+                teamID: r.clinic.north, mrn: "R-\(name)", displayName: name, enrolledOn: ago(daysAgo), by: .system())
             r.patients[name] = id
             return id
         }
         func phq9(_ patient: UUID, _ total: Int, daysAgo: Double) async throws {
-            _ = try await store.recordMeasurement(patientID: patient, score: try Score(.phq9, total: total), takenAt: ago(daysAgo), by: .system(actingFor: psychiatrist))
+            _ = try await store.recordMeasurement(
+                patientID: patient, score: try Score(.phq9, total: total), takenAt: ago(daysAgo),
+                by: .system(actingFor: psychiatrist))
         }
 
         let safety = try await enrol("Safety", daysAgo: 60)
         try await phq9(safety, 15, daysAgo: 50)
-        _ = try await store.recordMeasurement(patientID: safety, score: try Score(.phq9, items: [2, 2, 1, 1, 1, 1, 1, 1, 1]), takenAt: now, by: .system(actingFor: psychiatrist))
+        _ = try await store.recordMeasurement(
+            patientID: safety, score: try Score(.phq9, items: [2, 2, 1, 1, 1, 1, 1, 1, 1]), takenAt: now,
+            by: .system(actingFor: psychiatrist))
 
         let new = try await enrol("Newcomer", daysAgo: 0)
         try await phq9(new, 17, daysAgo: 0)
@@ -50,20 +55,31 @@ struct ReportClinic {
         let trd = try await enrol("Resistant", daysAgo: 300)
         try await phq9(trd, 22, daysAgo: 299)
         try await phq9(trd, 12, daysAgo: 2)
-        let first = try await store.startTrial(patientID: trd, kind: .medication, drug: "sertraline", dailyDoseMg: 100, startedOn: ago(290), by: .system(actingFor: psychiatrist))
-        _ = try await store.recordTrialOutcome(trialID: first, outcome: .nonResponse, stoppedOn: ago(200), adherence: 0.9, by: .system(actingFor: psychiatrist))
-        let second = try await store.startTrial(patientID: trd, kind: .medication, drug: "venlafaxine", dailyDoseMg: 225, startedOn: ago(190), by: .system(actingFor: psychiatrist))
-        _ = try await store.recordTrialOutcome(trialID: second, outcome: .nonResponse, stoppedOn: ago(1), adherence: 0.9, by: .system(actingFor: psychiatrist))
+        let first = try await store.startTrial(
+            patientID: trd, kind: .medication, drug: "sertraline", dailyDoseMg: 100, startedOn: ago(290),
+            by: .system(actingFor: psychiatrist))
+        _ = try await store.recordTrialOutcome(
+            trialID: first, outcome: .nonResponse, stoppedOn: ago(200), adherence: 0.9,
+            by: .system(actingFor: psychiatrist))
+        let second = try await store.startTrial(
+            patientID: trd, kind: .medication, drug: "venlafaxine", dailyDoseMg: 225, startedOn: ago(190),
+            by: .system(actingFor: psychiatrist))
+        _ = try await store.recordTrialOutcome(
+            trialID: second, outcome: .nonResponse, stoppedOn: ago(1), adherence: 0.9,
+            by: .system(actingFor: psychiatrist))
 
         let referred = try await enrol("Referred", daysAgo: 40)
         try await phq9(referred, 18, daysAgo: 39)
         try await phq9(referred, 8, daysAgo: 3)
-        _ = try await store.makeReferral(patientID: referred, kind: .other, targetClinic: "Day programme", by: .system(actingFor: psychiatrist))
+        _ = try await store.makeReferral(
+            patientID: referred, kind: .other, targetClinic: "Day programme", by: .system(actingFor: psychiatrist))
 
         let late = try await enrol("Late", daysAgo: 30)
         try await phq9(late, 16, daysAgo: 29)
         try await phq9(late, 7, daysAgo: 2)
-        _ = try await store.createTask(patientID: late, title: "Call the pharmacy", poolRole: .socialWorker, dueAt: ago(1), by: .system(actingFor: psychiatrist))
+        _ = try await store.createTask(
+            patientID: late, title: "Call the pharmacy", poolRole: .socialWorker, dueAt: ago(1),
+            by: .system(actingFor: psychiatrist))
 
         let silent = try await enrol("Silent", daysAgo: 80)
         try await phq9(silent, 20, daysAgo: 75)
@@ -77,7 +93,9 @@ struct ReportClinic {
         try await phq9(steady, 15, daysAgo: 19)
         try await phq9(steady, 10, daysAgo: 2)
         // A psychotherapy note: never in the report, and not counted as a contact.
-        _ = try await store.addNote(patientID: silent, kind: .psychotherapy, body: "THERAPY-SECRET about the divorce", by: .system(actingFor: psychologist))
+        _ = try await store.addNote(
+            patientID: silent, kind: .psychotherapy, body: "THERAPY-SECRET about the divorce",
+            by: .system(actingFor: psychologist))
         return r
     }
 }
@@ -97,17 +115,29 @@ struct ReportTests {
                 #expect(reply.status == .ok, "\(reply.text)")
                 let patients = try #require(reply.json["patients"] as? [[String: Any]])
                 let order = patients.compactMap { $0["display_name"] as? String }
-                let firstReasons = patients.compactMap { ($0["reasons"] as? [[String: Any]])?.first?["kind"] as? String }
+                let firstReasons = patients.compactMap {
+                    ($0["reasons"] as? [[String: Any]])?.first?["kind"] as? String
+                }
                 // Within a rank, the longest in treatment first. The fixture's Ada North has had no contact since enrolment.
-                #expect(order == ["Safety", "Newcomer", "Resistant", "Stuck", "Referred", "Late", "Ada North", "Silent", "Remitted"], "\(order) \(firstReasons)")
-                #expect(firstReasons == ["safety", "new-patient", "not-improving", "not-improving", "referral", "overdue", "no-contact", "no-contact", "remission"])
+                #expect(
+                    order == [
+                        "Safety", "Newcomer", "Resistant", "Stuck", "Referred", "Late", "Ada North", "Silent",
+                        "Remitted",
+                    ], "\(order) \(firstReasons)")
+                #expect(
+                    firstReasons == [
+                        "safety", "new-patient", "not-improving", "not-improving", "referral", "overdue", "no-contact",
+                        "no-contact", "remission",
+                    ])
                 #expect(!order.contains("Steady"))
                 let resistant = try #require(patients.first { $0["display_name"] as? String == "Resistant" })
                 let kinds = (resistant["reasons"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } ?? []
                 #expect(kinds == ["not-improving", "newly-trd", "failed-trial", "failed-trial"], "\(kinds)")
                 #expect(resistant["is_trd"] as? Bool == true && resistant["thase_rush_stage"] as? String == "II")
                 let silent = try #require(patients.first { $0["display_name"] as? String == "Silent" })
-                #expect(((silent["reasons"] as? [[String: Any]])?.first?["text"] as? String)?.contains("6 weeks") == true, "\(silent)")
+                #expect(
+                    ((silent["reasons"] as? [[String: Any]])?.first?["text"] as? String)?.contains("6 weeks") == true,
+                    "\(silent)")
                 let late = try #require(patients.first { $0["display_name"] as? String == "Late" })
                 #expect((late["open_tasks"] as? [[String: Any]])?.first?["overdue"] as? Bool == true)
                 let stuck = try #require(patients.first { $0["display_name"] as? String == "Stuck" })
@@ -122,10 +152,14 @@ struct ReportTests {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)
             // One of the Resistant patient's handoffs acknowledged in time.
-            let handoff = try await pool.query("SELECT id FROM handoffs WHERE patient_id = \(r.patients["Resistant"]!) AND role = 'psychologist' LIMIT 1")[0].decode(UUID.self, at: 0)
-            try await r.clinic.store.acknowledgeHandoff(handoff, by: .system(actingFor: r.clinic.members["psychologist"]!))
+            let handoff = try await pool.query(
+                "SELECT id FROM handoffs WHERE patient_id = \(r.patients["Resistant"]!) AND role = 'psychologist' LIMIT 1"
+            )[0].decode(UUID.self, at: 0)
+            try await r.clinic.store.acknowledgeHandoff(
+                handoff, by: .system(actingFor: r.clinic.members["psychologist"]!))
             let now = Date()
-            let report = try await r.clinic.store.weeklyReport(teamID: r.clinic.north, week: r.week, now: now, by: .system())
+            let report = try await r.clinic.store.weeklyReport(
+                teamID: r.clinic.north, week: r.week, now: now, by: .system())
             let c = report.caseload
             // North: the fixture's Ada North (no scores) and the nine patients above.
             #expect(c.size == 10)
@@ -138,13 +172,17 @@ struct ReportTests {
             #expect(c.newPatients == 1)
             // Handoffs made this week (two failed trials of one patient: 3, then 2 more as the second joins the open
             // "plan the next step"; TRD: 1; the safety signal: 2); the one acknowledged was in time.
-            let made = try await pool.query("""
+            let made = try await pool.query(
+                """
                 SELECT count(*) FROM handoffs h JOIN patients p ON p.id = h.patient_id WHERE p.team_id = \(r.clinic.north) AND h.created_at >= \(r.week.start)
                 """)[0].decode(Int.self, at: 0)
             #expect(made >= 8 && c.handoffsProduced == made)
-            #expect(c.handoffsAcknowledgedOnTime == 1 && c.handoffsAcknowledgedLate == 0 && c.handoffsUnacknowledged == made - 1)
+            #expect(
+                c.handoffsAcknowledgedOnTime == 1 && c.handoffsAcknowledgedLate == 0
+                    && c.handoffsUnacknowledged == made - 1)
             // Contacts this week: the measurements taken this week (psychotherapy notes do not count).
-            let expected = try await pool.query("""
+            let expected = try await pool.query(
+                """
                 SELECT count(*) FROM measurements m JOIN patients p ON p.id = m.patient_id
                 WHERE p.team_id = \(r.clinic.north) AND m.taken_at >= \(r.week.start) AND m.taken_at < \(now)
                 """)[0].decode(Int.self, at: 0)
@@ -153,7 +191,9 @@ struct ReportTests {
         }
     }
 
-    @Test("formats: self-contained HTML with an SVG trend per patient, Markdown, CSV one row per patient; no psychotherapy note anywhere")
+    @Test(
+        "formats: self-contained HTML with an SVG trend per patient, Markdown, CSV one row per patient; no psychotherapy note anywhere"
+    )
     func formats() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)
@@ -162,11 +202,13 @@ struct ReportTests {
                 #expect(html.status == .ok)
                 #expect(html.headers[.contentType] == "text/html; charset=utf-8")
                 #expect(html.text.contains("<style>") && html.text.contains("size: A4 landscape"))
-                #expect(!html.text.contains("<script") && !html.text.contains("src=\"http") && !html.text.contains("<link"))
+                #expect(
+                    !html.text.contains("<script") && !html.text.contains("src=\"http") && !html.text.contains("<link"))
                 #expect(html.text.components(separatedBy: "<svg class=\"trend\"").count - 1 == 9)
                 #expect(html.text.contains("50% of baseline") && html.text.contains("remission (PHQ-9"))
                 let md = try await client.call(.get, path(r, "md"), token: r.clinic.tokens["psychologist"])
-                #expect(md.text.hasPrefix("# North: weekly case review, \(r.week)") && md.text.contains("## Safety signal"))
+                #expect(
+                    md.text.hasPrefix("# North: weekly case review, \(r.week)") && md.text.contains("## Safety signal"))
                 let csv = try await client.call(.get, path(r, "csv"), token: r.clinic.tokens["psychologist"])
                 let rows = csv.text.split(separator: "\r\n")
                 #expect(rows.count == 1 + 9)
@@ -175,14 +217,20 @@ struct ReportTests {
                 for reply in [html, md, csv, json] {
                     #expect(!reply.text.contains("THERAPY-SECRET") && !reply.text.contains("divorce"))
                 }
-                #expect(try await client.call(.get, path(r, "pdf"), token: r.clinic.tokens["psychologist"]).status == .badRequest)
-                let badWeek = try await client.call(.get, "/v1/teams/\(r.clinic.north.lower)/reports/weekly/2025-W53", token: r.clinic.tokens["psychologist"])
+                #expect(
+                    try await client.call(.get, path(r, "pdf"), token: r.clinic.tokens["psychologist"]).status
+                        == .badRequest)
+                let badWeek = try await client.call(
+                    .get, "/v1/teams/\(r.clinic.north.lower)/reports/weekly/2025-W53",
+                    token: r.clinic.tokens["psychologist"])
                 #expect(badWeek.status == .badRequest, "2025 has 52 ISO weeks")
             }
         }
     }
 
-    @Test("team members and the compliance role may read it; admins and other teams may not; each listed patient's read is audited")
+    @Test(
+        "team members and the compliance role may read it; admins and other teams may not; each listed patient's read is audited"
+    )
     func accessAndAudit() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)
@@ -191,16 +239,21 @@ struct ReportTests {
                     #expect(try await client.call(.get, path(r), token: r.clinic.tokens[name]).status == .ok, "\(name)")
                 }
                 #expect(try await client.call(.get, path(r), token: r.clinic.tokens["admin"]).status == .forbidden)
-                #expect(try await client.call(.get, path(r), token: r.clinic.tokens["southPsychiatrist"]).status == .notFound)
+                #expect(
+                    try await client.call(.get, path(r), token: r.clinic.tokens["southPsychiatrist"]).status
+                        == .notFound)
             }
-            let audited = try await pool.query("""
+            let audited = try await pool.query(
+                """
                 SELECT count(DISTINCT patient_id) FROM audit_entries WHERE action = 'report.weekly' AND member_id = \(r.clinic.members["compliance"]!)
                 """)[0].decode(Int.self, at: 0)
             #expect(audited == 9)
         }
     }
 
-    @Test("a snapshot keeps the report as shown, cannot be changed, and takes recommendations as case-review notes and tasks")
+    @Test(
+        "a snapshot keeps the report as shown, cannot be changed, and takes recommendations as case-review notes and tasks"
+    )
     func snapshots() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)
@@ -209,37 +262,55 @@ struct ReportTests {
                 let kept = try await client.call(.post, base + "/snapshots", token: r.clinic.tokens["psychiatrist"])
                 #expect(kept.status == .created, "\(kept.text)")
                 let id = try #require(kept.json["id"] as? String)
-                let shown = try await client.call(.get, "/v1/report-snapshots/\(id)?format=html", token: r.clinic.tokens["psychiatrist"])
+                let shown = try await client.call(
+                    .get, "/v1/report-snapshots/\(id)?format=html", token: r.clinic.tokens["psychiatrist"])
                 #expect(shown.status == .ok && shown.text.contains("Newcomer"))
 
                 // The data moves on; the snapshot does not.
-                _ = try await r.clinic.store.createPatient(teamID: r.clinic.north, mrn: "R-Later", displayName: "Later Arrival", enrolledOn: Date(), by: .system())
+                _ = try await r.clinic.store.createPatient(
+                    teamID: r.clinic.north, mrn: "R-Later", displayName: "Later Arrival", enrolledOn: Date(),
+                    by: .system())
                 let live = try await client.call(.get, base + "?format=html", token: r.clinic.tokens["psychiatrist"])
                 #expect(live.text.contains("Later Arrival"))
-                let again = try await client.call(.get, "/v1/report-snapshots/\(id)?format=html", token: r.clinic.tokens["psychiatrist"])
+                let again = try await client.call(
+                    .get, "/v1/report-snapshots/\(id)?format=html", token: r.clinic.tokens["psychiatrist"])
                 #expect(again.text == shown.text)
-                let json = try await client.call(.get, "/v1/report-snapshots/\(id)", token: r.clinic.tokens["psychiatrist"])
+                let json = try await client.call(
+                    .get, "/v1/report-snapshots/\(id)", token: r.clinic.tokens["psychiatrist"])
                 #expect(((json.json["report"] as? [String: Any])?["patients"] as? [[String: Any]])?.count == 9)
-                await #expect(throws: PQError.self) { try await pool.query("UPDATE report_snapshots SET html = 'forged'") }
+                await #expect(throws: PQError.self) {
+                    try await pool.query("UPDATE report_snapshots SET html = 'forged'")
+                }
                 await #expect(throws: PQError.self) { try await pool.query("DELETE FROM report_snapshots") }
                 let list = try await client.call(.get, base + "/snapshots", token: r.clinic.tokens["socialWorker"])
                 #expect(list.items.map { $0["id"] as? String } == [id])
 
                 let patient = r.patients["Stuck"]!.lower
-                let recommended = try await client.call(.post, "/v1/report-snapshots/\(id)/recommendations", token: r.clinic.tokens["psychiatrist"],
-                                                        json: #"{"patient_id": "\#(patient)", "text": "Switch to bupropion augmentation", "task": {"title": "Start bupropion 150 mg", "role": "psychiatrist"}}"#)
+                let recommended = try await client.call(
+                    .post, "/v1/report-snapshots/\(id)/recommendations", token: r.clinic.tokens["psychiatrist"],
+                    json:
+                        #"{"patient_id": "\#(patient)", "text": "Switch to bupropion augmentation", "task": {"title": "Start bupropion 150 mg", "role": "psychiatrist"}}"#
+                )
                 #expect(recommended.status == .created, "\(recommended.text)")
-                let notes = try await client.call(.get, "/v1/patients/\(patient)/notes", token: r.clinic.tokens["socialWorker"])
-                #expect(notes.items.contains { $0["kind"] as? String == "case-review" && ($0["body"] as? String)?.contains("Switch to bupropion") == true })
+                let notes = try await client.call(
+                    .get, "/v1/patients/\(patient)/notes", token: r.clinic.tokens["socialWorker"])
+                #expect(
+                    notes.items.contains {
+                        $0["kind"] as? String == "case-review"
+                            && ($0["body"] as? String)?.contains("Switch to bupropion") == true
+                    })
                 let queue = try await client.call(.get, "/v1/tasks", token: r.clinic.tokens["psychiatrist"])
                 #expect(queue.items.contains { $0["title"] as? String == "Start bupropion 150 mg" })
                 let counted = try await client.call(.get, base + "/snapshots", token: r.clinic.tokens["psychiatrist"])
                 #expect(counted.items.first?["recommendations"] as? Int == 1)
                 // Someone of another team cannot record against it; the compliance role cannot keep one.
-                let stranger = try await client.call(.post, "/v1/report-snapshots/\(id)/recommendations", token: r.clinic.tokens["southPsychiatrist"],
-                                                     json: #"{"patient_id": "\#(patient)", "text": "x"}"#)
+                let stranger = try await client.call(
+                    .post, "/v1/report-snapshots/\(id)/recommendations", token: r.clinic.tokens["southPsychiatrist"],
+                    json: #"{"patient_id": "\#(patient)", "text": "x"}"#)
                 #expect(stranger.status == .notFound)
-                #expect(try await client.call(.post, base + "/snapshots", token: r.clinic.tokens["compliance"]).status == .forbidden)
+                #expect(
+                    try await client.call(.post, base + "/snapshots", token: r.clinic.tokens["compliance"]).status
+                        == .forbidden)
             }
         }
     }
@@ -260,17 +331,21 @@ struct ReportTests {
                 }
                 if let a = a as? [Any], let b = b as? [Any] {
                     guard a.count == b.count else { return "\(path): \(a.count) items against \(b.count)" }
-                    for (index, pair) in zip(a, b).enumerated() { if let found = difference(pair.0, pair.1, path + "[\(index)]") { return found } }
+                    for (index, pair) in zip(a, b).enumerated() {
+                        if let found = difference(pair.0, pair.1, path + "[\(index)]") { return found }
+                    }
                     return nil
                 }
-                return (a as? NSObject) == (b as? NSObject) ? nil : "\(path): \(String(describing: a)) against \(String(describing: b))"
+                return (a as? NSObject) == (b as? NSObject)
+                    ? nil : "\(path): \(String(describing: a)) against \(String(describing: b))"
             }
             #expect(fast != nil && fast == codable, "\(difference(fast, codable, "") ?? "")")
             #expect(((fast?["patients"] as? [Any])?.count ?? 0) == 9)
         }
     }
 
-    @Test("the browser check: headless Chromium renders the HTML report to a PNG of the expected size that is not blank")
+    @Test(
+        "the browser check: headless Chromium renders the HTML report to a PNG of the expected size that is not blank")
     func browserCheck() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)
@@ -279,18 +354,25 @@ struct ReportTests {
                 try await client.call(.get, path(r, "html"), token: r.clinic.tokens["psychiatrist"]).text
             }
             #expect(report.patients.count == 9)
-            let directory = FileManager.default.temporaryDirectory.path + "/care-report-\(UInt32.random(in: 0...UInt32.max))"
+            let directory =
+                FileManager.default.temporaryDirectory.path + "/care-report-\(UInt32.random(in: 0...UInt32.max))"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             try html.write(toFile: directory + "/report.html", atomically: true, encoding: .utf8)
-            try "<!DOCTYPE html><html><body></body></html>".write(toFile: directory + "/blank.html", atomically: true, encoding: .utf8)
-            let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+            try "<!DOCTYPE html><html><body></body></html>".write(
+                toFile: directory + "/blank.html", atomically: true, encoding: .utf8)
+            let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+                FileManager.default.isExecutableFile(atPath: $0)
+            }
             let browser = try #require(chromium, "chromium is not installed: deploy/setup --tests installs it")
             func shoot(_ name: String) async throws -> Data {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: browser)
-                process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,1000",
-                                     "--user-data-dir=\(directory)/profile", "--screenshot=\(directory)/\(name).png", "file://\(directory)/\(name).html"]
+                process.arguments = [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,1000",
+                    "--user-data-dir=\(directory)/profile", "--screenshot=\(directory)/\(name).png",
+                    "file://\(directory)/\(name).html",
+                ]
                 process.standardOutput = FileHandle.nullDevice
                 process.standardError = FileHandle.nullDevice
                 try process.run()
@@ -305,7 +387,9 @@ struct ReportTests {
             func dimension(_ offset: Int) -> Int { png[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) } }
             #expect(dimension(16) == 1400 && dimension(20) == 1000, "\(dimension(16))x\(dimension(20))")
             // A white page compresses to almost nothing; text, tables and charts do not.
-            #expect(png.count > 10 * blank.count && png.count > 40_000, "report \(png.count) bytes, blank page \(blank.count) bytes")
+            #expect(
+                png.count > 10 * blank.count && png.count > 40_000,
+                "report \(png.count) bytes, blank page \(blank.count) bytes")
         }
     }
 }

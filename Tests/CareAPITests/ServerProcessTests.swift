@@ -8,7 +8,7 @@ import Testing
 import TestSupport
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Runs the real `care-server` binary as the README's quick start does: no DATABASE_URL, so it
@@ -16,7 +16,8 @@ import FoundationNetworking
 @Suite("care-server with its embedded PostgreSQL", .timeLimit(.minutes(3)))
 struct ServerProcessTests {
     static var binary: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("care-server").path
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("care-server")
+            .path
     }
 
     final class RunningServer: Sendable {
@@ -66,7 +67,8 @@ struct ServerProcessTests {
                 if let status = exited.withLock({ $0 }) { return status }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            throw ServerDidNotStart(output: "care-server did not stop within 30 s of SIGTERM\n" + output.withLock { $0 })
+            throw ServerDidNotStart(
+                output: "care-server did not stop within 30 s of SIGTERM\n" + output.withLock { $0 })
         }
     }
 
@@ -83,8 +85,10 @@ struct ServerProcessTests {
     @Test("with no DATABASE_URL it initdb's a private cluster on a Unix socket, serves, and stops it on SIGTERM")
     func embeddedLifecycle() async throws {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build care-server first (swift build)")
-        let base = FileManager.default.temporaryDirectory.path + "/carerelay-embedded-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let base =
+            FileManager.default.temporaryDirectory.path + "/carerelay-embedded-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(
+            atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         defer { try? FileManager.default.removeItem(atPath: base) }
         let dataDirectory = base + "/db"
 
@@ -96,25 +100,32 @@ struct ServerProcessTests {
         #expect(FileManager.default.fileExists(atPath: dataDirectory + "/data/postmaster.pid"))
 
         // Unix socket only, and the schema is in the database it made for itself.
-        let connection = try await PQConnection.connect(PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres"))
+        let connection = try await PQConnection.connect(
+            PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres"))
         let listen = try await connection.query("SHOW listen_addresses")
         #expect(try listen[0].decode(String.self, at: 0) == "")
         let applied = try await connection.query("SELECT count(*) FROM care_schema_migrations")
         #expect(try applied[0].decode(Int.self, at: 0) >= 1)
         // Requests log in as care_server and the server's own work as care_service, never as
         // the superuser or the owner, whose tables are care_owner's (docs/operations.md).
-        let logins = try await connection.query("""
+        let logins = try await connection.query(
+            """
             SELECT DISTINCT usename::text FROM pg_stat_activity WHERE datname = 'carerelay' AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-            """).column(String.self)
+            """
+        ).column(String.self)
         #expect(logins.sorted() == ["care_server", "care_service"], "\(logins)")
-        let owners = try await connection.query("SELECT DISTINCT tableowner::text FROM pg_tables WHERE schemaname = 'public'").column(String.self)
+        let owners = try await connection.query(
+            "SELECT DISTINCT tableowner::text FROM pg_tables WHERE schemaname = 'public'"
+        ).column(String.self)
         #expect(owners == ["care_owner"], "\(owners)")
         await connection.close()
 
         #expect(try await server.terminate() == 0)
         // The escalation job ran against the migrated schema without failing.
         #expect(!server.output.withLock { $0 }.contains("escalation job failed"), "\(server.output.withLock { $0 })")
-        #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/data/postmaster.pid"), "the private PostgreSQL was left running")
+        #expect(
+            !FileManager.default.fileExists(atPath: dataDirectory + "/data/postmaster.pid"),
+            "the private PostgreSQL was left running")
 
         // A second start reuses the cluster: no new initdb, same data.
         let again = try RunningServer(dataDirectory: dataDirectory)
@@ -129,21 +140,29 @@ extension ServerProcessTests {
     @Test("SIGTERM lets a request in flight finish and commit before the server stops")
     func gracefulShutdownDrains() async throws {
         let base = FileManager.default.temporaryDirectory.path + "/carerelay-drain-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         defer { try? FileManager.default.removeItem(atPath: base) }
         let dataDirectory = base + "/db"
         let server = try RunningServer(dataDirectory: dataDirectory)
         let port = try await server.waitForPort()
 
-        let configuration = PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
-        let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
+        let configuration = PQConfiguration.unixSocket(
+            directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
+        let pool = PQPool(
+            configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2),
+            logger: testLogger())
         let store = CareStore(pool: pool, logger: testLogger())
         let team = try await store.createTeam(name: "Drain", by: .system())
-        let psychiatrist = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist], by: .system())
+        let psychiatrist = try await store.createMember(
+            displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist], by: .system())
         let token = try await store.issueToken(memberID: psychiatrist, expiresAt: nil, by: .system()).token
-        let patient = try await store.createPatient(teamID: team, mrn: "D-1", displayName: "Dana", enrolledOn: Date(timeIntervalSince1970: 1_788_220_800), by: .system())
-        let trial = try await store.startTrial(patientID: patient, kind: .medication, drug: "sertraline", dailyDoseMg: 100,
-                                               startedOn: Date(timeIntervalSince1970: 1_788_307_200), by: .system(actingFor: psychiatrist))
+        let patient = try await store.createPatient(
+            teamID: team, mrn: "D-1", displayName: "Dana", enrolledOn: Date(timeIntervalSince1970: 1_788_220_800),
+            by: .system())
+        let trial = try await store.startTrial(
+            patientID: patient, kind: .medication, drug: "sertraline", dailyDoseMg: 100,
+            startedOn: Date(timeIntervalSince1970: 1_788_307_200), by: .system(actingFor: psychiatrist))
         await pool.close()
 
         // Hold the trial's row lock so the request waits in the middle of its transaction.
@@ -151,7 +170,8 @@ extension ServerProcessTests {
         try await blocker.execute("BEGIN")
         try await blocker.query("SELECT 1 FROM trials WHERE id = \(trial) FOR UPDATE")
         let request = Task { () -> (Int, String) in
-            var post = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/trials/\(trial.uuidString.lowercased())/outcome")!)
+            var post = URLRequest(
+                url: URL(string: "http://127.0.0.1:\(port)/v1/trials/\(trial.uuidString.lowercased())/outcome")!)
             post.httpMethod = "POST"
             post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
             post.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -163,7 +183,8 @@ extension ServerProcessTests {
         // not always enough for it to get there on a loaded machine).
         let watcher = try await PQConnection.connect(configuration)
         for _ in 0..<200 {
-            let waiting = try await watcher.query("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0].decode(Int.self, at: 0)
+            let waiting = try await watcher.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0].decode(Int.self, at: 0)
             if waiting > 0 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -197,13 +218,19 @@ extension ServerProcessTests {
         post.setValue("application/json", forHTTPHeaderField: "Content-Type")
         post.httpBody = Data(json.utf8)
         let (data, response) = try await URLSession.shared.data(for: post)
-        return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+        return (
+            (response as! HTTPURLResponse).statusCode,
+            (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        )
     }
 
-    @Test("a server killed (SIGKILL) mid-delivery leaves it to another server, which sends it once its lease lapses; SIGTERM answers long polls at once")
+    @Test(
+        "a server killed (SIGKILL) mid-delivery leaves it to another server, which sends it once its lease lapses; SIGTERM answers long polls at once"
+    )
     func killedMidDelivery() async throws {
         let base = FileManager.default.temporaryDirectory.path + "/carerelay-kill-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         let dataDirectory = base + "/db"
         defer {
             // The first server started the cluster and was killed, so nobody stopped it.
@@ -219,22 +246,31 @@ extension ServerProcessTests {
         try await receiver.run { url in
             let first = try RunningServer(dataDirectory: dataDirectory, arguments: arguments)
             let firstPort = try await first.waitForPort()
-            let configuration = PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
-            let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
+            let configuration = PQConfiguration.unixSocket(
+                directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
+            let pool = PQPool(
+                configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2),
+                logger: testLogger())
             let store = CareStore(pool: pool, logger: testLogger())
             let team = try await store.createTeam(name: "Kill", by: .system())
-            let integration = try await store.createMember(displayName: "EHR", teamID: team, roles: [.integration], isServiceAccount: true, by: .system())
-            let token = try await store.issueToken(memberID: integration, scopes: [.eventsRead, .webhooksManage], expiresAt: nil, by: .system()).token
-            let (created, body) = try await post("http://127.0.0.1:\(firstPort)/v1/webhooks", token: token,
-                                                 json: #"{"url": "\#(url)", "event_types": ["patient.enrolled"]}"#)
+            let integration = try await store.createMember(
+                displayName: "EHR", teamID: team, roles: [.integration], isServiceAccount: true, by: .system())
+            let token = try await store.issueToken(
+                memberID: integration, scopes: [.eventsRead, .webhooksManage], expiresAt: nil, by: .system()
+            ).token
+            let (created, body) = try await post(
+                "http://127.0.0.1:\(firstPort)/v1/webhooks", token: token,
+                json: #"{"url": "\#(url)", "event_types": ["patient.enrolled"]}"#)
             #expect(created == 201, "\(body)")
-            _ = try await store.createPatient(teamID: team, mrn: "K-1", displayName: "Kim", enrolledOn: Date(), by: .system())
+            _ = try await store.createPatient(
+                teamID: team, mrn: "K-1", displayName: "Kim", enrolledOn: Date(), by: .system())
 
             // The first server claims the delivery and sends it; it dies while the receiver holds the request.
             #expect(try await eventually { receiver.requests.count == 1 })
             kill(first.process.processIdentifier, SIGKILL)
             #expect(try await eventually { first.exited.withLock { $0 } != nil })
-            let claimed = try await pool.query("SELECT status, attempts FROM webhook_deliveries")[0].decode(String.self, Int.self)
+            let claimed = try await pool.query("SELECT status, attempts FROM webhook_deliveries")[0].decode(
+                String.self, Int.self)
             #expect(claimed == ("sending", 1))
 
             // Another server on the same database takes it once the lease lapses.
@@ -243,9 +279,11 @@ extension ServerProcessTests {
             #expect(try await eventually(30) { receiver.successes.count == 1 })
             let ids = receiver.requests.map { $0.headers["webhook-id"] ?? "" }
             #expect(ids.count == 2 && Set(ids).count == 1, "the same webhook-id both times: \(ids)")
-            #expect(try await eventually {
-                try await pool.query("SELECT status, attempts FROM webhook_deliveries")[0].decode(String.self, Int.self) == ("succeeded", 2)
-            })
+            #expect(
+                try await eventually {
+                    try await pool.query("SELECT status, attempts FROM webhook_deliveries")[0].decode(
+                        String.self, Int.self) == ("succeeded", 2)
+                })
 
             // A long poll in flight answers (200, no events) as soon as the server is told to stop.
             let (_, page) = try await get("http://127.0.0.1:\(secondPort)/v1/events?limit=200", token: token)
@@ -253,12 +291,13 @@ extension ServerProcessTests {
             let clock = ContinuousClock()
             let poll = Task { () -> (Int, Duration) in
                 let began = clock.now
-                let (status, _) = try await get("http://127.0.0.1:\(secondPort)/v1/events?after=\(cursor)&wait=60", token: token)
+                let (status, _) = try await get(
+                    "http://127.0.0.1:\(secondPort)/v1/events?after=\(cursor)&wait=60", token: token)
                 return (status, clock.now - began)
             }
             try await Task.sleep(for: .seconds(1))
             await pool.close()
-            second.process.terminate() // SIGTERM
+            second.process.terminate()  // SIGTERM
             let (status, took) = try await poll.value
             #expect(status == 200)
             #expect(took < .seconds(15), "the long poll held the shutdown for \(took)")
@@ -269,7 +308,8 @@ extension ServerProcessTests {
     @Test("two care-server processes on one database send each webhook delivery once")
     func twoProcessesShareDeliveries() async throws {
         let base = FileManager.default.temporaryDirectory.path + "/carerelay-two-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         defer { try? FileManager.default.removeItem(atPath: base) }
         let dataDirectory = base + "/db"
         let receiver = Receiver { _ in
@@ -283,21 +323,32 @@ extension ServerProcessTests {
             // The second reuses the cluster the first started; both send webhooks.
             let second = try RunningServer(dataDirectory: dataDirectory, arguments: arguments)
             _ = try await second.waitForPort()
-            let configuration = PQConfiguration.unixSocket(directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
-            let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
+            let configuration = PQConfiguration.unixSocket(
+                directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
+            let pool = PQPool(
+                configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2),
+                logger: testLogger())
             let store = CareStore(pool: pool, logger: testLogger())
             let team = try await store.createTeam(name: "Two", by: .system())
-            let integration = try await store.createMember(displayName: "EHR", teamID: team, roles: [.integration], isServiceAccount: true, by: .system())
-            let token = try await store.issueToken(memberID: integration, scopes: [.webhooksManage], expiresAt: nil, by: .system()).token
-            let (created, body) = try await post("http://127.0.0.1:\(port)/v1/webhooks", token: token, json: #"{"url": "\#(url)", "event_types": ["patient.enrolled"]}"#)
+            let integration = try await store.createMember(
+                displayName: "EHR", teamID: team, roles: [.integration], isServiceAccount: true, by: .system())
+            let token = try await store.issueToken(
+                memberID: integration, scopes: [.webhooksManage], expiresAt: nil, by: .system()
+            ).token
+            let (created, body) = try await post(
+                "http://127.0.0.1:\(port)/v1/webhooks", token: token,
+                json: #"{"url": "\#(url)", "event_types": ["patient.enrolled"]}"#)
             #expect(created == 201, "\(body)")
             for index in 0..<30 {
-                _ = try await store.createPatient(teamID: team, mrn: "T-\(index)", displayName: "Patient \(index)", enrolledOn: Date(), by: .system())
+                _ = try await store.createPatient(
+                    teamID: team, mrn: "T-\(index)", displayName: "Patient \(index)", enrolledOn: Date(), by: .system())
             }
             #expect(try await eventually(40) { receiver.successes.count >= 30 })
-            #expect(try await eventually {
-                try await pool.query("SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'")[0].decode(Int.self, at: 0) == 30
-            })
+            #expect(
+                try await eventually {
+                    try await pool.query("SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'")[0]
+                        .decode(Int.self, at: 0) == 30
+                })
             try await Task.sleep(for: .milliseconds(500))
             let ids = receiver.requests.map { $0.headers["webhook-id"] ?? "" }
             #expect(ids.count == 30 && Set(ids).count == 30, "\(ids.count) requests, \(Set(ids).count) distinct")
@@ -312,7 +363,10 @@ extension ServerProcessTests {
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         request.timeoutInterval = 120
         let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as! HTTPURLResponse).statusCode, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+        return (
+            (response as! HTTPURLResponse).statusCode,
+            (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        )
     }
 }
 
@@ -320,7 +374,9 @@ extension ServerProcessTests {
 struct ClientBinaryTests {
     @Test("the care binary does not link libpq")
     func careDoesNotLinkLibPQ() async throws {
-        let care = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("care").path
+        let care = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "care"
+        ).path
         #expect(FileManager.default.isExecutableFile(atPath: care), "build care first (swift build)")
         let ldd = Process()
         ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
@@ -329,7 +385,8 @@ struct ClientBinaryTests {
         ldd.standardOutput = pipe
         try ldd.run()
         let reader = pipe.fileHandleForReading
-        let libraries = String(decoding: try await LocalPostgres.offload { reader.readDataToEndOfFile() }, as: UTF8.self)
+        let libraries = String(
+            decoding: try await LocalPostgres.offload { reader.readDataToEndOfFile() }, as: UTF8.self)
         #expect(libraries.contains("libc.so"), "ldd printed: \(libraries)")
         #expect(!libraries.contains("libpq"))
     }
@@ -369,10 +426,13 @@ struct AdminCommandTests {
     func seedSynthetic() async throws {
         let database = try await TestDatabase.shared()
         let url = try await database.makeDatabase().conninfo
-        let seeded = try json(try await admin(["seed-synthetic", "--patients", "40", "--weeks", "60", "--json"], database: url))
+        let seeded = try json(
+            try await admin(["seed-synthetic", "--patients", "40", "--weeks", "60", "--json"], database: url))
         let rows = try #require(seeded["rows"] as? [String: Int])
         #expect(rows["patients"] == 40)
-        for table in ["measurements", "notes", "trials", "handoffs", "tasks", "events"] { #expect((rows[table] ?? 0) > 0, "\(table)") }
+        for table in ["measurements", "notes", "trials", "handoffs", "tasks", "events"] {
+            #expect((rows[table] ?? 0) > 0, "\(table)")
+        }
         let teamText = try #require(seeded["team_id"] as? String)
         let team = try #require(UUID(uuidString: teamText))
         let pool = PQPool(configuration: PQConfiguration(url))
@@ -381,7 +441,8 @@ struct AdminCommandTests {
         #expect(report.caseload.size > 30 && report.caseload.measured > 20)
         #expect(!report.patients.isEmpty && report.patients.allSatisfy { !$0.reasons.isEmpty })
         // Psychotherapy notes were made, and stay out of the report.
-        let therapy = try await pool.query("SELECT count(*) FROM notes WHERE kind = 'psychotherapy'")[0].decode(Int.self, at: 0)
+        let therapy = try await pool.query("SELECT count(*) FROM notes WHERE kind = 'psychotherapy'")[0].decode(
+            Int.self, at: 0)
         #expect(therapy > 0)
         await pool.close()
         // Bad sizes: a non-zero exit, nothing made.
@@ -398,16 +459,25 @@ struct AdminCommandTests {
         let teamID = try #require(team["team_id"] as? String)
         #expect(UUID(uuidString: teamID) != nil && teamID == teamID.lowercased())
 
-        let member = try json(try await admin(["create-member", "--team", teamID, "--name", "Dr. Rao", "--role", "psychiatrist", "--role", "care_manager", "--json"], database: url))
+        let member = try json(
+            try await admin(
+                [
+                    "create-member", "--team", teamID, "--name", "Dr. Rao", "--role", "psychiatrist", "--role",
+                    "care_manager", "--json",
+                ], database: url))
         let token = try #require(member["token"] as? String)
         #expect(token.hasPrefix("crt_"))
         #expect((member["roles"] as? [String]).map(Set.init) == ["psychiatrist", "care_manager"])
 
-        let service = try json(try await admin(["create-service-account", "--team", teamID, "--name", "EHR", "--scope", "events:read", "--json"], database: url))
+        let service = try json(
+            try await admin(
+                ["create-service-account", "--team", teamID, "--name", "EHR", "--scope", "events:read", "--json"],
+                database: url))
         #expect((service["token"] as? String)?.hasPrefix("crt_") == true)
 
         let memberID = try #require(member["member_id"] as? String)
-        let second = try json(try await admin(["create-token", "--member", memberID, "--days", "0", "--json"], database: url))
+        let second = try json(
+            try await admin(["create-token", "--member", memberID, "--days", "0", "--json"], database: url))
         let tokenID = try #require(second["token_id"] as? String)
         #expect(second["expires_at"] == nil)
 
@@ -417,8 +487,12 @@ struct AdminCommandTests {
         // Bad input: one readable line and a non-zero exit, nothing half-made.
         let duplicate = try await admin(["create-team", "--name", "North", "--json"], database: url)
         #expect(duplicate.status != 0)
-        #expect(duplicate.output.trimmingCharacters(in: .whitespacesAndNewlines) == "Error: a team named North already exists")
-        let unknownTeam = try await admin(["create-member", "--team", UUID().uuidString, "--name", "X", "--role", "psychologist", "--json"], database: url)
+        #expect(
+            duplicate.output.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "Error: a team named North already exists")
+        let unknownTeam = try await admin(
+            ["create-member", "--team", UUID().uuidString, "--name", "X", "--role", "psychologist", "--json"],
+            database: url)
         #expect(unknownTeam.status != 0 && unknownTeam.output.contains("not found"))
         let pool = PQPool(configuration: PQConfiguration(url))
         let members = try await pool.query("SELECT count(*) FROM members").column(Int.self)
@@ -435,35 +509,46 @@ struct CommitBoundaryTests {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await APIClinic.make(pool)
             try await clinic.app().test(.router) { client in
-                let first = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: clinic.tokens["psychologist"],
-                                                  json: #"{"kind": "progress", "body": "Kept with its key"}"#, headers: [.idempotencyKey: "same-txn"])
+                let first = try await client.call(
+                    .post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: clinic.tokens["psychologist"],
+                    json: #"{"kind": "progress", "body": "Kept with its key"}"#, headers: [.idempotencyKey: "same-txn"])
                 #expect(first.status == .created)
                 let noteID = try #require(first.json["id"] as? String)
                 // The key's row was last written by the transaction that wrote the note.
-                let (keyWriter, noteWriter) = try await pool.query("""
+                let (keyWriter, noteWriter) = try await pool.query(
+                    """
                     SELECT (SELECT xmin::text FROM idempotency_keys WHERE key = 'same-txn'), (SELECT xmin::text FROM notes WHERE id = \(noteID)::uuid)
                     """)[0].decode(String.self, String.self)
                 #expect(keyWriter == noteWriter)
-                let replay = try await client.call(.post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: clinic.tokens["psychologist"],
-                                                   json: #"{"kind": "progress", "body": "Kept with its key"}"#, headers: [.idempotencyKey: "same-txn"])
-                #expect(replay.status == .created && replay.body == first.body && replay.headers[.idempotentReplayed] == "true")
+                let replay = try await client.call(
+                    .post, "/v1/patients/\(clinic.northPatient.lower)/notes", token: clinic.tokens["psychologist"],
+                    json: #"{"kind": "progress", "body": "Kept with its key"}"#, headers: [.idempotencyKey: "same-txn"])
+                #expect(
+                    replay.status == .created && replay.body == first.body
+                        && replay.headers[.idempotentReplayed] == "true")
                 #expect(replay.headers[.location] == first.headers[.location])
             }
         }
     }
 
-    @Test("a server killed after COMMIT, its answer lost on the way: a retry with the same key on another server gets the original answer at once")
+    @Test(
+        "a server killed after COMMIT, its answer lost on the way: a retry with the same key on another server gets the original answer at once"
+    )
     func killedAfterCommit() async throws {
         let database = try await TestDatabase.shared()
         let configuration = try await database.makeDatabase()
         let first = try ServerProcessTests.RunningServer(databaseURL: configuration.conninfo)
         let firstPort = try await first.waitForPort()
-        let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2), logger: testLogger())
+        let pool = PQPool(
+            configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 2),
+            logger: testLogger())
         let store = CareStore(pool: pool, logger: testLogger())
         let team = try await store.createTeam(name: "Boundary", by: .system())
-        let member = try await store.createMember(displayName: "Dr. Boundary", teamID: team, roles: [.psychiatrist], by: .system())
+        let member = try await store.createMember(
+            displayName: "Dr. Boundary", teamID: team, roles: [.psychiatrist], by: .system())
         let token = try await store.issueToken(memberID: member, expiresAt: nil, by: .system()).token
-        let patient = try await store.createPatient(teamID: team, mrn: "B-1", displayName: "Bea", enrolledOn: Date(), by: .system())
+        let patient = try await store.createPatient(
+            teamID: team, mrn: "B-1", displayName: "Bea", enrolledOn: Date(), by: .system())
         let path = "/v1/patients/\(patient.lowercasedString)/referrals"
         let body = #"{"kind": "tms", "target_clinic": "Riverside TMS"}"#
 
@@ -477,23 +562,33 @@ struct CommitBoundaryTests {
         } catch {
             // The answer was lost on the way; the write reached the server.
         }
-        #expect(try await pool.query("SELECT count(*) FROM referrals WHERE patient_id = \(patient)")[0].decode(Int.self, at: 0) == 1)
+        #expect(
+            try await pool.query("SELECT count(*) FROM referrals WHERE patient_id = \(patient)")[0].decode(
+                Int.self, at: 0) == 1)
         kill(first.process.processIdentifier, SIGKILL)
         #expect(try await eventually { first.exited.withLock { $0 } != nil })
 
         let second = try ServerProcessTests.RunningServer(databaseURL: configuration.conninfo)
         let secondPort = try await second.waitForPort()
-        let (status, headers, answer) = try await Self.post("http://127.0.0.1:\(secondPort)\(path)", token: token, key: "kill-1", json: body)
-        #expect(status == 201 && headers["Idempotent-Replayed"] == "true", "\(status) \(String(decoding: answer, as: UTF8.self))")
-        let referral = try #require((try JSONSerialization.jsonObject(with: answer) as? [String: Any])?["id"] as? String)
+        let (status, headers, answer) = try await Self.post(
+            "http://127.0.0.1:\(secondPort)\(path)", token: token, key: "kill-1", json: body)
+        #expect(
+            status == 201 && headers["Idempotent-Replayed"] == "true",
+            "\(status) \(String(decoding: answer, as: UTF8.self))")
+        let referral = try #require(
+            (try JSONSerialization.jsonObject(with: answer) as? [String: Any])?["id"] as? String)
         let stored = try await pool.query("SELECT id FROM referrals WHERE patient_id = \(patient)").column(UUID.self)
         #expect(stored.map(\.lowercasedString) == [referral], "the write happened once, and the answer names it")
-        #expect(try await pool.query("SELECT count(*) FROM handoffs WHERE patient_id = \(patient)")[0].decode(Int.self, at: 0) == 4)
+        #expect(
+            try await pool.query("SELECT count(*) FROM handoffs WHERE patient_id = \(patient)")[0].decode(
+                Int.self, at: 0) == 4)
         await pool.close()
         _ = try await second.terminate()
     }
 
-    static func post(_ url: String, token: String, key: String, json: String) async throws -> (Int, [String: String], Data) {
+    static func post(_ url: String, token: String, key: String, json: String) async throws -> (
+        Int, [String: String], Data
+    ) {
         var post = URLRequest(url: URL(string: url)!)
         post.httpMethod = "POST"
         post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
@@ -503,7 +598,9 @@ struct CommitBoundaryTests {
         let (data, response) = try await URLSession.shared.data(for: post)
         let http = response as! HTTPURLResponse
         var headers: [String: String] = [:]
-        for (name, value) in http.allHeaderFields { if let name = name as? String, let value = value as? String { headers[name] = value } }
+        for (name, value) in http.allHeaderFields {
+            if let name = name as? String, let value = value as? String { headers[name] = value }
+        }
         return (http.statusCode, headers, data)
     }
 }

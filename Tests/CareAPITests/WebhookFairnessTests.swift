@@ -14,7 +14,9 @@ import TestSupport
 /// sent as soon as a slot is free, circuits, and connections to the address that was checked.
 @Suite("Webhooks: fairness, circuits, pinned addresses", .timeLimit(.minutes(5)))
 struct WebhookFairnessTests {
-    @Test("a receiver that never answers holds only its destination's slots: another subscription's deliveries all arrive before its timeout")
+    @Test(
+        "a receiver that never answers holds only its destination's slots: another subscription's deliveries all arrive before its timeout"
+    )
     func silentReceiverDelaysNobody() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await APIClinic.make(pool)
@@ -38,12 +40,17 @@ struct WebhookFairnessTests {
                             // Twelve events for each subscription at once. In rounds of four that
                             // wait for their slowest send, the healthy receiver would wait 30 s a round.
                             for index in 0..<12 { try await clinic.enrol("N-FAIR-\(index)") }
-                            #expect(try await eventually(25) { healthy.successes.count == 12 }, "\(healthy.successes.count) of 12 arrived")
-                            #expect(silent.requests.count == 2, "the silent destination got \(silent.requests.count) requests; it has 2 slots")
+                            #expect(
+                                try await eventually(25) { healthy.successes.count == 12 },
+                                "\(healthy.successes.count) of 12 arrived")
+                            #expect(
+                                silent.requests.count == 2,
+                                "the silent destination got \(silent.requests.count) requests; it has 2 slots")
                             #expect(silent.successes.isEmpty)
                             released.withLock { $0 = true }
                         }
-                        let waiting = try await pool.query("""
+                        let waiting = try await pool.query(
+                            """
                             SELECT count(*)::int FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
                             WHERE s.url = \(silentURL) AND d.status <> 'succeeded'
                             """)[0].decode(Int.self, at: 0)
@@ -54,7 +61,9 @@ struct WebhookFairnessTests {
         }
     }
 
-    @Test("a destination that keeps failing has its circuit opened: nothing is sent to it until the cool-off ends, waiting deliveries use no attempts, and one successful trial sends the rest")
+    @Test(
+        "a destination that keeps failing has its circuit opened: nothing is sent to it until the cool-off ends, waiting deliveries use no attempts, and one successful trial sends the rest"
+    )
     func circuitOpensAndCloses() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await APIClinic.make(pool)
@@ -65,45 +74,67 @@ struct WebhookFairnessTests {
                 arrivals.withLock { $0.append(Date()) }
                 guard healthy.withLock({ $0 }) else { return .internalServerError }
                 // The trial answers when the test has seen the others wait for it.
-                for _ in 0..<400 where !trialMayAnswer.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(25)) }
+                for _ in 0..<400 where !trialMayAnswer.withLock({ $0 }) {
+                    try? await Task.sleep(for: .milliseconds(25))
+                }
                 return .noContent
             }
             try await receiver.run { url in
                 try await clinic.liveApp().test(.router) { client in
                     let (webhook, _) = try await clinic.subscribe(client, url: url)
                     var settings = fastSettings(attempts: 12)
-                    settings.timeout = .seconds(15) // the trial waits for the test
+                    settings.timeout = .seconds(15)  // the trial waits for the test
                     settings.circuitThreshold = 3
                     settings.circuitCooldown = .seconds(1)
                     // One at a time, so the third failure opens the circuit before a fourth goes.
                     settings.perDestinationConcurrency = 1
                     try await withDispatcher(clinic.store, settings, metrics: clinic.metrics) { () async throws in
                         for index in 0..<6 { try await clinic.enrol("N-CIRCUIT-\(index)") }
-                        #expect(try await eventually {
-                            try await client.call(.get, "/metrics", token: nil).text.contains("carerelay_webhook_circuits_opened_total 1")
-                        })
+                        #expect(
+                            try await eventually {
+                                try await client.call(.get, "/metrics", token: nil).text.contains(
+                                    "carerelay_webhook_circuits_opened_total 1")
+                            })
                         let failedBeforeOpening = arrivals.withLock { $0 }
-                        #expect(failedBeforeOpening.count == 3, "\(failedBeforeOpening.count) requests before the circuit opened")
+                        #expect(
+                            failedBeforeOpening.count == 3,
+                            "\(failedBeforeOpening.count) requests before the circuit opened")
                         healthy.withLock { $0 = true }
                         // While the trial is out, the rest are given back unsent, saying why.
                         // The trial goes after the cool-off, alone; the others wait and say why.
                         #expect(try await eventually { receiver.requests.count == 4 })
-                        let waiting = try await clinic.deliveries(client, webhook).filter { $0["status"] as? String == "pending" }
+                        let waiting = try await clinic.deliveries(client, webhook).filter {
+                            $0["status"] as? String == "pending"
+                        }
                         #expect(waiting.count == 5)
-                        #expect(waiting.allSatisfy { ($0["last_error"] as? String)?.hasPrefix("not sent: the destination failed 3 times in a row (last: status 500)") == true },
-                                "\(waiting.map { $0["last_error"] ?? "" })")
+                        #expect(
+                            waiting.allSatisfy {
+                                ($0["last_error"] as? String)?.hasPrefix(
+                                    "not sent: the destination failed 3 times in a row (last: status 500)") == true
+                            },
+                            "\(waiting.map { $0["last_error"] ?? "" })")
                         trialMayAnswer.withLock { $0 = true }
-                        #expect(try await eventually {
-                            try await clinic.deliveries(client, webhook).allSatisfy { $0["status"] as? String == "succeeded" }
-                        })
+                        #expect(
+                            try await eventually {
+                                try await clinic.deliveries(client, webhook).allSatisfy {
+                                    $0["status"] as? String == "succeeded"
+                                }
+                            })
                     }
                     let times = arrivals.withLock { $0 }
                     let lastFailure = try #require(times.prefix(3).max())
-                    let trial = try #require(times.count > 3 ? times[3...].first { $0 > lastFailure.addingTimeInterval(0.5) } : nil)
-                    #expect(trial.timeIntervalSince(lastFailure) >= 0.95, "the trial came \(trial.timeIntervalSince(lastFailure)) s after the third failure; the cool-off is 1 s")
+                    let trial = try #require(
+                        times.count > 3 ? times[3...].first { $0 > lastFailure.addingTimeInterval(0.5) } : nil)
+                    #expect(
+                        trial.timeIntervalSince(lastFailure) >= 0.95,
+                        "the trial came \(trial.timeIntervalSince(lastFailure)) s after the third failure; the cool-off is 1 s"
+                    )
                     // Deliveries given back unsent did not use an attempt: attempts = requests.
-                    let attempts = try await pool.query("SELECT sum(attempts)::int FROM webhook_deliveries")[0].decode(Int.self, at: 0)
-                    #expect(attempts == receiver.requests.count, "\(attempts) attempts recorded, \(receiver.requests.count) requests received")
+                    let attempts = try await pool.query("SELECT sum(attempts)::int FROM webhook_deliveries")[0].decode(
+                        Int.self, at: 0)
+                    #expect(
+                        attempts == receiver.requests.count,
+                        "\(attempts) attempts recorded, \(receiver.requests.count) requests received")
                     #expect(receiver.successes.count == 6)
                     #expect(receiver.requests.count == 9, "3 failures, then each delivery once")
                     let scraped = try await client.call(.get, "/metrics", token: nil).text
@@ -125,7 +156,8 @@ struct WebhookFairnessTests {
                     // looked the name up again itself, the delivery could not be sent.
                     let port = try #require(URLComponents(string: url)?.port)
                     let named = "http://hooks.carerelay.test:\(port)/hook"
-                    _ = try await pool.query("UPDATE webhook_subscriptions SET url = \(named) WHERE id = \(UUID(uuidString: webhook)!)")
+                    _ = try await pool.query(
+                        "UPDATE webhook_subscriptions SET url = \(named) WHERE id = \(UUID(uuidString: webhook)!)")
                     let lookups = Mutex(0)
                     var settings = fastSettings()
                     settings.destinations = DestinationPolicy(allowedNetworks: [IPNetwork("127.0.0.0/8")!]) { host in
@@ -138,7 +170,9 @@ struct WebhookFairnessTests {
                         try await clinic.enrol("N-PINNED-2")
                         #expect(try await eventually { receiver.successes.count == 2 })
                     }
-                    #expect(receiver.successes.allSatisfy { $0.headers["host"] == "hooks.carerelay.test:\(port)" }, "\(receiver.successes.map(\.headers))")
+                    #expect(
+                        receiver.successes.allSatisfy { $0.headers["host"] == "hooks.carerelay.test:\(port)" },
+                        "\(receiver.successes.map(\.headers))")
                     #expect(lookups.withLock { $0 } == 2, "one check, one lookup, per attempt")
                 }
             }

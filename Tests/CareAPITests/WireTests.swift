@@ -16,9 +16,13 @@ struct WireTests {
     }
 
     /// The domain's assessment has no public initialiser: made the way it is stored, from JSON.
-    func assessment(adequate: Bool, weeks: Double, drugClass: DrugClass?, reason: String, inputs: [(String, String)]) throws -> AdequacyAssessment {
-        var object: [String: Any] = ["isAdequate": adequate, "weeksAtAdequateDose": weeks, "reason": reason,
-                                     "inputs": ["entries": inputs.map { ["name": $0.0, "value": $0.1] }]]
+    func assessment(adequate: Bool, weeks: Double, drugClass: DrugClass?, reason: String, inputs: [(String, String)])
+        throws -> AdequacyAssessment
+    {
+        var object: [String: Any] = [
+            "isAdequate": adequate, "weeksAtAdequateDose": weeks, "reason": reason,
+            "inputs": ["entries": inputs.map { ["name": $0.0, "value": $0.1] }],
+        ]
         if let drugClass { object["drugClass"] = drugClass.rawValue }
         return try JSONDecoder().decode(AdequacyAssessment.self, from: JSONSerialization.data(withJSONObject: object))
     }
@@ -27,32 +31,40 @@ struct WireTests {
     func outcome() throws {
         let inputs = [("weeks at adequate dose", "6.0"), ("quote \" and backslash \\", "line\nbreak\ttab\u{1}")]
         for drugClass: DrugClass? in [.ssri, nil] {
-            let adequacy = try assessment(adequate: drugClass != nil, weeks: 6.04, drugClass: drugClass,
-                                          reason: "6 weeks at ≥ the minimum dose / Zürich ✓", inputs: inputs)
-            let out = RecordsController.OutcomeOut(trialId: UUID().lower, outcome: "non-response", isFailed: true, trdReached: drugClass == nil,
-                                              adequacy: AdequacyOut(adequacy), handoffIds: [UUID().lower, UUID().lower])
+            let adequacy = try assessment(
+                adequate: drugClass != nil, weeks: 6.04, drugClass: drugClass,
+                reason: "6 weeks at ≥ the minimum dose / Zürich ✓", inputs: inputs)
+            let out = RecordsController.OutcomeOut(
+                trialId: UUID().lower, outcome: "non-response", isFailed: true, trdReached: drugClass == nil,
+                adequacy: AdequacyOut(adequacy), handoffIds: [UUID().lower, UUID().lower])
             #expect(try sameDocument(out))
         }
-        let empty = RecordsController.OutcomeOut(trialId: UUID().lower, outcome: "remission", isFailed: false, trdReached: false,
-                                            adequacy: AdequacyOut(try assessment(adequate: false, weeks: 0, drugClass: nil, reason: "", inputs: [])),
-                                            handoffIds: [])
+        let empty = RecordsController.OutcomeOut(
+            trialId: UUID().lower, outcome: "remission", isFailed: false, trdReached: false,
+            adequacy: AdequacyOut(try assessment(adequate: false, weeks: 0, drugClass: nil, reason: "", inputs: [])),
+            handoffIds: [])
         #expect(try sameDocument(empty))
     }
 
     @Test("a page of tasks, with every optional field present and absent, and the last page without a cursor")
     func taskPage() throws {
         let due = Date(timeIntervalSince1970: 1_795_770_000.123)
-        let full = TaskSummary(id: UUID(), patientID: UUID(), title: "Plan the \"next\" step\n", status: .inProgress, priority: .urgent, ownerID: UUID(),
-                               poolRole: .psychiatrist, dueAt: due, notBefore: due.addingTimeInterval(-3600), handoffID: UUID())
-        let bare = TaskSummary(id: UUID(), patientID: UUID(), title: "Call", status: .requested, priority: .routine, ownerID: nil,
-                               poolRole: nil, dueAt: nil, notBefore: nil, handoffID: nil)
+        let full = TaskSummary(
+            id: UUID(), patientID: UUID(), title: "Plan the \"next\" step\n", status: .inProgress, priority: .urgent,
+            ownerID: UUID(),
+            poolRole: .psychiatrist, dueAt: due, notBefore: due.addingTimeInterval(-3600), handoffID: UUID())
+        let bare = TaskSummary(
+            id: UUID(), patientID: UUID(), title: "Call", status: .requested, priority: .routine, ownerID: nil,
+            poolRole: nil, dueAt: nil, notBefore: nil, handoffID: nil)
         #expect(try sameDocument(ListPage(items: [TaskOut(full), TaskOut(bare)], nextCursor: "42")))
         #expect(try sameDocument(ListPage(items: [TaskOut(bare)], nextCursor: nil)))
         #expect(try sameDocument(ListPage<TaskOut>(items: [], nextCursor: nil)))
         #expect(try sameDocument(TaskOut(full)))
     }
 
-    @Test("dates: the days around every leap-year rule and every end of February read back as written; impossible dates are refused")
+    @Test(
+        "dates: the days around every leap-year rule and every end of February read back as written; impossible dates are refused"
+    )
     func days() throws {
         // A sample rather than all 401,767 days of 1900-2999: a long CPU-bound test holds one
         // of the cooperative pool's two threads, and the in-process servers of other tests with it.
@@ -65,8 +77,10 @@ struct WireTests {
             #expect(Day.parse(text) == day)
         }
         var count = 0
-        for (from, through) in [("1900-01-01", "1901-01-01"), ("1999-12-01", "2001-01-01"), ("2099-12-01", "2101-01-01"),
-                                ("2399-12-01", "2401-01-01"), ("2999-01-01", "2999-12-31")] {
+        for (from, through) in [
+            ("1900-01-01", "1901-01-01"), ("1999-12-01", "2001-01-01"), ("2099-12-01", "2101-01-01"),
+            ("2399-12-01", "2401-01-01"), ("2999-01-01", "2999-12-31"),
+        ] {
             var day = try #require(Day.parse(from))
             let end = try #require(Day.parse(through))
             while day <= end { check(day); day = day.addingTimeInterval(86_400); count += 1 }
@@ -79,8 +93,11 @@ struct WireTests {
             #expect((Day.parse("\(year)-02-29") != nil) == leap, "\(year)")
             #expect(Day.parse("\(year)-03-01") == february28.addingTimeInterval(86_400 * (leap ? 2 : 1)), "\(year)")
         }
-        for bad in ["2026-02-29", "2100-02-29", "2026-04-31", "2026-13-01", "2026-00-10", "2026-01-00", "1899-12-31", "3000-01-01",
-                    "2026-1-01", "26-01-01", "2026/01/01", "2026-01-01T00:00:00Z", "", "２０２６-01-01"] {
+        for bad in [
+            "2026-02-29", "2100-02-29", "2026-04-31", "2026-13-01", "2026-00-10", "2026-01-00", "1899-12-31",
+            "3000-01-01",
+            "2026-1-01", "26-01-01", "2026/01/01", "2026-01-01T00:00:00Z", "", "２０２６-01-01",
+        ] {
             #expect(Day.parse(bad) == nil, "\(bad)")
         }
         #expect(Day.parse("2000-02-29") != nil && Day.parse("2024-02-29") != nil)

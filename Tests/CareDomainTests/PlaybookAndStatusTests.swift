@@ -7,10 +7,14 @@ struct PlaybookTests {
     let now = Date(timeIntervalSince1970: 1_795_000_000)
 
     func plans(_ type: EventType, referral: ReferralKind? = nil, safety: Bool = false) -> [HandoffPlan] {
-        Playbook.default.handoffs(for: PlaybookEvent(type: type, occurredAt: now, referralKind: referral, safetySignal: safety, summary: "test"))
+        Playbook.default.handoffs(
+            for: PlaybookEvent(
+                type: type, occurredAt: now, referralKind: referral, safetySignal: safety, summary: "test"))
     }
 
-    @Test("a failed trial: psychiatrist plans the next step, psychologist reviews therapy, social worker screens for barriers")
+    @Test(
+        "a failed trial: psychiatrist plans the next step, psychologist reviews therapy, social worker screens for barriers"
+    )
     func trialFailed() {
         let handoffs = plans(EventType.trialFailed)
         #expect(handoffs.map(\.role) == [.psychiatrist, .psychologist, .socialWorker])
@@ -50,7 +54,9 @@ struct PlaybookTests {
     @Test("an esketamine referral has no default steps, and TMS steps never fire for ECT")
     func otherReferrals() {
         #expect(plans(EventType.referralMade, referral: .esketamine).isEmpty)
-        #expect(Set(plans(EventType.referralMade, referral: .ect).map(\.stepKey)).isDisjoint(with: plans(EventType.referralMade, referral: .tms).map(\.stepKey)))
+        #expect(
+            Set(plans(EventType.referralMade, referral: .ect).map(\.stepKey)).isDisjoint(
+                with: plans(EventType.referralMade, referral: .tms).map(\.stepKey)))
     }
 
     @Test("a safety signal: urgent same-day assessment by psychiatrist and psychologist; an ordinary score: nothing")
@@ -85,28 +91,46 @@ struct PlaybookTests {
 
 @Suite("Status transitions")
 struct StatusTests {
-    @Test("task status transitions (docs/domain.md's task status machine, FHIR Task codes)", arguments: [
-        (TaskStatus.requested, TaskStatus.accepted, true), (.requested, .inProgress, true),
-        // Completing a requested or accepted task claims it in the same step.
-        (.requested, .completed, true), (.accepted, .completed, true),
-        (.accepted, .inProgress, true), (.inProgress, .completed, true), (.inProgress, .failed, true),
-        (.onHold, .inProgress, true), (.onHold, .completed, false), (.completed, .inProgress, false), (.cancelled, .requested, false),
-        (.failed, .completed, false), (.requested, .cancelled, true), (.requested, .failed, true), (.onHold, .cancelled, true),
-    ])
+    @Test(
+        "task status transitions (docs/domain.md's task status machine, FHIR Task codes)",
+        arguments: [
+            (TaskStatus.requested, TaskStatus.accepted, true), (.requested, .inProgress, true),
+            // Completing a requested or accepted task claims it in the same step.
+            (.requested, .completed, true), (.accepted, .completed, true),
+            (.accepted, .inProgress, true), (.inProgress, .completed, true), (.inProgress, .failed, true),
+            (.onHold, .inProgress, true), (.onHold, .completed, false), (.completed, .inProgress, false),
+            (.cancelled, .requested, false),
+            (.failed, .completed, false), (.requested, .cancelled, true), (.requested, .failed, true),
+            (.onHold, .cancelled, true),
+        ])
     func task(from: TaskStatus, to: TaskStatus, allowed: Bool) {
         #expect(from.canMove(to: to) == allowed)
         if !allowed {
-            #expect(from.moving(to: to) == .failure(TransitionError(subject: "task", from: from.rawValue, to: to.rawValue,
-                                                                   allowed: from.allowedNextInOrder.map(\.rawValue))))
+            #expect(
+                from.moving(to: to)
+                    == .failure(
+                        TransitionError(
+                            subject: "task", from: from.rawValue, to: to.rawValue,
+                            allowed: from.allowedNextInOrder.map(\.rawValue))))
         }
     }
 
     @Test("a refused move names the moves that are allowed, in words without type names")
     func refusalNamesAllowedMoves() {
-        guard case .failure(let error) = TaskStatus.onHold.moving(to: .completed) else { Issue.record("on-hold to completed was allowed"); return }
-        #expect(error.description == "a task that is on-hold cannot move to completed; from on-hold it can move to requested, accepted, in-progress, cancelled, failed")
-        guard case .failure(let final) = ReferralStatus.completed.moving(to: .cancelled) else { Issue.record("completed to cancelled was allowed"); return }
-        #expect(final.description == "a referral that is completed cannot move to cancelled; completed is final: it does not move any more")
+        guard case .failure(let error) = TaskStatus.onHold.moving(to: .completed) else {
+            Issue.record("on-hold to completed was allowed"); return
+        }
+        #expect(
+            error.description
+                == "a task that is on-hold cannot move to completed; from on-hold it can move to requested, accepted, in-progress, cancelled, failed"
+        )
+        guard case .failure(let final) = ReferralStatus.completed.moving(to: .cancelled) else {
+            Issue.record("completed to cancelled was allowed"); return
+        }
+        #expect(
+            final.description
+                == "a referral that is completed cannot move to cancelled; completed is final: it does not move any more"
+        )
         #expect(!error.description.contains("TaskStatus") && !final.description.contains("ReferralStatus"))
     }
 
@@ -115,20 +139,25 @@ struct StatusTests {
         #expect(status.needsReason == (status == .cancelled || status == .failed))
     }
 
-    @Test("referral status transitions", arguments: [
-        (ReferralStatus.requested, ReferralStatus.accepted, true), (.accepted, .scheduled, true), (.scheduled, .inCourse, true),
-        (.inCourse, .completed, true), (.requested, .declined, true), (.requested, .completed, false),
-        (.completed, .cancelled, false), (.declined, .accepted, false), (.scheduled, .accepted, false),
-    ])
+    @Test(
+        "referral status transitions",
+        arguments: [
+            (ReferralStatus.requested, ReferralStatus.accepted, true), (.accepted, .scheduled, true),
+            (.scheduled, .inCourse, true),
+            (.inCourse, .completed, true), (.requested, .declined, true), (.requested, .completed, false),
+            (.completed, .cancelled, false), (.declined, .accepted, false), (.scheduled, .accepted, false),
+        ])
     func referral(from: ReferralStatus, to: ReferralStatus, allowed: Bool) {
         #expect(from.canMove(to: to) == allowed)
     }
 
-    @Test("patient status transitions", arguments: [
-        (PatientStatus.enrolled, PatientStatus.active, true), (.active, .relapsePrevention, true),
-        (.relapsePrevention, .active, true), (.active, .discharged, true), (.discharged, .active, true),
-        (.enrolled, .relapsePrevention, false), (.discharged, .relapsePrevention, false),
-    ])
+    @Test(
+        "patient status transitions",
+        arguments: [
+            (PatientStatus.enrolled, PatientStatus.active, true), (.active, .relapsePrevention, true),
+            (.relapsePrevention, .active, true), (.active, .discharged, true), (.discharged, .active, true),
+            (.enrolled, .relapsePrevention, false), (.discharged, .relapsePrevention, false),
+        ])
     func patient(from: PatientStatus, to: PatientStatus, allowed: Bool) {
         #expect(from.canMove(to: to) == allowed)
     }

@@ -19,13 +19,17 @@ struct WeeklyReviewTests {
     }
 
     static func trial(_ drug: String, _ drugClass: DrugClass, failedAt: Date?) -> ReviewFacts.Trial {
-        .init(kind: .medication, name: drug, outcome: failedAt == nil ? nil : "non-response", isFailed: failedAt != nil, drugClass: drugClass,
-              startedOn: enrolled.addingTimeInterval(day), stoppedOn: failedAt, updatedAt: failedAt ?? enrolled.addingTimeInterval(day))
+        .init(
+            kind: .medication, name: drug, outcome: failedAt == nil ? nil : "non-response", isFailed: failedAt != nil,
+            drugClass: drugClass,
+            startedOn: enrolled.addingTimeInterval(day), stoppedOn: failedAt,
+            updatedAt: failedAt ?? enrolled.addingTimeInterval(day))
     }
 
     /// A patient with nothing to discuss: enrolled 12 weeks ago, PHQ-9 20 → 8 (60% better), seen this week.
-    static let quiet = ReviewFacts(enrolledOn: enrolled, baseline: score(20, weeksBeforeEnd: 12), latest: score(8, weeksBeforeEnd: 0.5),
-                                   lastContact: thisWeek)
+    static let quiet = ReviewFacts(
+        enrolledOn: enrolled, baseline: score(20, weeksBeforeEnd: 12), latest: score(8, weeksBeforeEnd: 0.5),
+        lastContact: thisWeek)
 
     struct Case: Sendable, CustomTestStringConvertible {
         var name: String
@@ -38,44 +42,101 @@ struct WeeklyReviewTests {
 
     static let cases: [Case] = {
         var cases: [Case] = []
-        func add(_ name: String, _ change: (inout ReviewFacts) -> Void, rules: ReviewRules = ReviewRules(), _ kinds: [ReviewReasonKind], _ texts: [String] = []) {
+        func add(
+            _ name: String, _ change: (inout ReviewFacts) -> Void, rules: ReviewRules = ReviewRules(),
+            _ kinds: [ReviewReasonKind], _ texts: [String] = []
+        ) {
             var facts = quiet
             change(&facts)
             cases.append(Case(name: name, facts: facts, rules: rules, kinds: kinds, texts: texts))
         }
         add("nothing to discuss", { _ in }, [])
-        add("item 9 above 0 this week", { $0.safetySignalThisWeek = true }, [.safety], ["PHQ-9 item 9 above 0 this week"])
-        add("an unacknowledged safety handoff", { $0.unacknowledgedSafetyHandoff = true }, [.safety], ["an urgent safety assessment is not acknowledged"])
-        add("enrolled this week", { $0.enrolledOn = thisWeek; $0.episodeStart = thisWeek; $0.baseline = nil; $0.latest = nil },
+        add(
+            "item 9 above 0 this week", { $0.safetySignalThisWeek = true }, [.safety],
+            ["PHQ-9 item 9 above 0 this week"])
+        add(
+            "an unacknowledged safety handoff", { $0.unacknowledgedSafetyHandoff = true }, [.safety],
+            ["an urgent safety assessment is not acknowledged"])
+        add(
+            "enrolled this week",
+            {
+                $0.enrolledOn = thisWeek; $0.episodeStart = thisWeek; $0.baseline = nil; $0.latest = nil
+            },
             [.newPatient], ["enrolled 2026-11-25"])
-        add("week 12, 25% better: not improving", { $0.latest = score(15, weeksBeforeEnd: 0.5) },
+        add(
+            "week 12, 25% better: not improving", { $0.latest = score(15, weeksBeforeEnd: 0.5) },
             [.notImproving], ["week 12: PHQ-9 20 → 15, 25% better (under 50%)"])
-        add("week 7, 25% better: too early to say", {
-            $0.enrolledOn = window.asOf.addingTimeInterval(-7 * week); $0.episodeStart = $0.enrolledOn
-            $0.baseline = score(20, weeksBeforeEnd: 7); $0.latest = score(15, weeksBeforeEnd: 0.5)
-        }, [])
+        add(
+            "week 7, 25% better: too early to say",
+            {
+                $0.enrolledOn = window.asOf.addingTimeInterval(-7 * week); $0.episodeStart = $0.enrolledOn
+                $0.baseline = score(20, weeksBeforeEnd: 7); $0.latest = score(15, weeksBeforeEnd: 0.5)
+            }, [])
         var strict = ReviewRules()
         strict.response.responseDrop = 0.70
-        add("60% better where the clinic asks for 70%", { _ in }, rules: strict, [.notImproving], ["week 12: PHQ-9 20 → 8, 60% better (under 70%)"])
-        add("a second failed class this week: newly TRD, and the trial failed", {
-            $0.trials = [trial("sertraline", .ssri, failedAt: enrolled.addingTimeInterval(6 * week)), trial("venlafaxine", .snri, failedAt: thisWeek)]
-        }, [.newlyTRD, .failedTrial], ["met treatment-resistant depression this week: 2 failed adequate trials", "venlafaxine trial failed (non-response)"])
-        add("TRD reached before this week: not newly", {
-            $0.trials = [trial("sertraline", .ssri, failedAt: enrolled.addingTimeInterval(4 * week)), trial("venlafaxine", .snri, failedAt: enrolled.addingTimeInterval(8 * week))]
-        }, [])
-        add("a referral this week", { $0.referrals = [.init(kind: "tms", status: "requested", targetClinic: "Lakeside TMS", createdAt: thisWeek)] },
+        add(
+            "60% better where the clinic asks for 70%", { _ in }, rules: strict, [.notImproving],
+            ["week 12: PHQ-9 20 → 8, 60% better (under 70%)"])
+        add(
+            "a second failed class this week: newly TRD, and the trial failed",
+            {
+                $0.trials = [
+                    trial("sertraline", .ssri, failedAt: enrolled.addingTimeInterval(6 * week)),
+                    trial("venlafaxine", .snri, failedAt: thisWeek),
+                ]
+            }, [.newlyTRD, .failedTrial],
+            [
+                "met treatment-resistant depression this week: 2 failed adequate trials",
+                "venlafaxine trial failed (non-response)",
+            ])
+        add(
+            "TRD reached before this week: not newly",
+            {
+                $0.trials = [
+                    trial("sertraline", .ssri, failedAt: enrolled.addingTimeInterval(4 * week)),
+                    trial("venlafaxine", .snri, failedAt: enrolled.addingTimeInterval(8 * week)),
+                ]
+            }, [])
+        add(
+            "a referral this week",
+            {
+                $0.referrals = [
+                    .init(kind: "tms", status: "requested", targetClinic: "Lakeside TMS", createdAt: thisWeek)
+                ]
+            },
             [.referral], ["TMS referral to Lakeside TMS (requested)"])
-        add("an open referral from before", { $0.referrals = [.init(kind: "ect", status: "scheduled", targetClinic: "City ECT", createdAt: enrolled)] }, [])
-        add("overdue work", { $0.overdueHandoffs = 1; $0.overdueTasks = 2 }, [.overdue], ["1 handoff and 2 tasks overdue"])
-        add("last seen five weeks ago", { $0.lastContact = window.asOf.addingTimeInterval(-5 * week) }, [.noContact], ["no contact for 5 weeks (last 2026-10-26)"])
-        add("never seen in twelve weeks", { $0.lastContact = nil; $0.baseline = nil; $0.latest = nil },
+        add(
+            "an open referral from before",
+            { $0.referrals = [.init(kind: "ect", status: "scheduled", targetClinic: "City ECT", createdAt: enrolled)] },
+            [])
+        add(
+            "overdue work",
+            {
+                $0.overdueHandoffs = 1; $0.overdueTasks = 2
+            }, [.overdue], ["1 handoff and 2 tasks overdue"])
+        add(
+            "last seen five weeks ago", { $0.lastContact = window.asOf.addingTimeInterval(-5 * week) }, [.noContact],
+            ["no contact for 5 weeks (last 2026-10-26)"])
+        add(
+            "never seen in twelve weeks",
+            {
+                $0.lastContact = nil; $0.baseline = nil; $0.latest = nil
+            },
             [.noContact], ["no contact recorded since enrolment 12 weeks ago"])
-        add("PHQ-9 4: in remission", { $0.latest = score(4, weeksBeforeEnd: 0.5) }, [.remission], ["PHQ-9 4: in remission, ready for a relapse-prevention plan"])
-        add("in remission with a relapse-prevention plan already", { $0.latest = score(4, weeksBeforeEnd: 0.5); $0.status = .relapsePrevention }, [])
+        add(
+            "PHQ-9 4: in remission", { $0.latest = score(4, weeksBeforeEnd: 0.5) }, [.remission],
+            ["PHQ-9 4: in remission, ready for a relapse-prevention plan"])
+        add(
+            "in remission with a relapse-prevention plan already",
+            {
+                $0.latest = score(4, weeksBeforeEnd: 0.5); $0.status = .relapsePrevention
+            }, [])
         add("PHQ-9 5 is not remission", { $0.latest = score(5, weeksBeforeEnd: 0.5) }, [])
-        add("several at once, most pressing first", {
-            $0.latest = score(3, weeksBeforeEnd: 0.5); $0.overdueTasks = 1; $0.safetySignalThisWeek = true
-        }, [.safety, .overdue, .remission])
+        add(
+            "several at once, most pressing first",
+            {
+                $0.latest = score(3, weeksBeforeEnd: 0.5); $0.overdueTasks = 1; $0.safetySignalThisWeek = true
+            }, [.safety, .overdue, .remission])
         return cases
     }()
 
@@ -91,8 +152,10 @@ struct WeeklyReviewTests {
     @Test("the figures beside the reasons: weeks, response, remission, TRD, staging, the running trial")
     func figures() {
         var facts = Self.quiet
-        facts.trials = [Self.trial("sertraline", .ssri, failedAt: Self.enrolled.addingTimeInterval(6 * Self.week)),
-                        Self.trial("mirtazapine", .nassa, failedAt: nil)]
+        facts.trials = [
+            Self.trial("sertraline", .ssri, failedAt: Self.enrolled.addingTimeInterval(6 * Self.week)),
+            Self.trial("mirtazapine", .nassa, failedAt: nil),
+        ]
         let assessment = WeeklyReview.assess(facts, window: Self.window)
         #expect(assessment.weeksInTreatment == 12)
         #expect(assessment.response?.isResponse == true && assessment.response?.isRemission == false)

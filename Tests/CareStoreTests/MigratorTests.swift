@@ -6,11 +6,15 @@ import TestSupport
 
 @Suite("Migrations")
 struct MigratorTests {
-    let first = try! Migration(fileName: "0001_teams.sql", sql: "CREATE TABLE teams (id int PRIMARY KEY, name text NOT NULL);")
-    let second = try! Migration(fileName: "0002_members.sql", sql: "CREATE TABLE members (id int PRIMARY KEY, team_id int REFERENCES teams(id));")
+    let first = try! Migration(
+        fileName: "0001_teams.sql", sql: "CREATE TABLE teams (id int PRIMARY KEY, name text NOT NULL);")
+    let second = try! Migration(
+        fileName: "0002_members.sql",
+        sql: "CREATE TABLE members (id int PRIMARY KEY, team_id int REFERENCES teams(id));")
 
     func tables(_ pool: PQPool) async throws -> [String] {
-        try await pool.query("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").column(String.self)
+        try await pool.query("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").column(
+            String.self)
     }
 
     @Test("pending migrations are applied in order and recorded with their checksums")
@@ -20,7 +24,8 @@ struct MigratorTests {
             let migrator = try Migrator(migrations: [second, first])
             #expect(try await migrator.migrate(pool) == [1, 2])
             #expect(try await tables(pool) == ["care_schema_migrations", "members", "teams"])
-            let rows = try await pool.query("SELECT version, name, checksum FROM care_schema_migrations ORDER BY version")
+            let rows = try await pool.query(
+                "SELECT version, name, checksum FROM care_schema_migrations ORDER BY version")
             let recorded = try rows.map { try $0.decode(Int.self, String.self, String.self) }
             #expect(recorded.map(\.0) == [1, 2])
             #expect(recorded.map(\.1) == ["teams", "members"])
@@ -68,10 +73,12 @@ struct MigratorTests {
     @Test("a failing migration is rolled back whole and not recorded")
     func failingMigration() async throws {
         try await TestDatabase.withPool { pool, _ in
-            let broken = try Migration(fileName: "0002_broken.sql", sql: """
-                CREATE TABLE notes (id int PRIMARY KEY);
-                INSERT INTO no_such_table VALUES (1);
-                """)
+            let broken = try Migration(
+                fileName: "0002_broken.sql",
+                sql: """
+                    CREATE TABLE notes (id int PRIMARY KEY);
+                    INSERT INTO no_such_table VALUES (1);
+                    """)
             let error = await #expect(throws: MigrationError.self) {
                 try await Migrator(migrations: [first, broken]).migrate(pool)
             }
@@ -90,7 +97,8 @@ struct MigratorTests {
         let results = try await withThrowingTaskGroup(of: [Int].self) { group in
             for _ in 0..<5 {
                 group.addTask {
-                    let pool = PQPool(configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 1))
+                    let pool = PQPool(
+                        configuration: configuration, options: .init(minimumConnections: 0, maximumConnections: 1))
                     defer { Task { await pool.close() } }
                     return try await Migrator(migrations: [first, second, slow]).migrate(pool)
                 }
@@ -123,7 +131,8 @@ struct MigratorTests {
             .filter { $0.hasSuffix(".sql") }.sorted()
         #expect(migrations.map(\.fileName) == onDisk)
         for migration in migrations {
-            let text = try String(contentsOfFile: Self.repositoryRoot + "/sql/migrations/" + migration.fileName, encoding: .utf8)
+            let text = try String(
+                contentsOfFile: Self.repositoryRoot + "/sql/migrations/" + migration.fileName, encoding: .utf8)
             #expect(migration.sql == text)
         }
         try await TestDatabase.withPool { pool, _ in

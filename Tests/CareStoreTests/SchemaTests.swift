@@ -11,7 +11,9 @@ struct SchemaTests {
     func seedsMatchDomainDefaults() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let data = try await pool.withConnection { try await ReferenceData.load($0) }
-            #expect(data.doseTable.entries.sorted { $0.drug < $1.drug } == DoseTable.default.entries.sorted { $0.drug < $1.drug })
+            #expect(
+                data.doseTable.entries.sorted { $0.drug < $1.drug }
+                    == DoseTable.default.entries.sorted { $0.drug < $1.drug })
             #expect(data.playbook == Playbook.default)
             #expect(data.trialRules == TrialRules())
             #expect(data.responseRules == ResponseRules())
@@ -22,8 +24,12 @@ struct SchemaTests {
     func editedReferenceData() async throws {
         try await MigratedDatabase.withPool { pool, database in
             // Reference data is changed by migrations (the owner), never by the server's login.
-            _ = try await database.superuser(pool, "UPDATE playbook_steps SET is_active = false WHERE key = 'trial-failed.barriers'")
-            _ = try await database.superuser(pool, "UPDATE rule_settings SET value = jsonb_set(value, '{trdRequiresDifferentClasses}', 'true') WHERE name = 'trial'")
+            _ = try await database.superuser(
+                pool, "UPDATE playbook_steps SET is_active = false WHERE key = 'trial-failed.barriers'")
+            _ = try await database.superuser(
+                pool,
+                "UPDATE rule_settings SET value = jsonb_set(value, '{trdRequiresDifferentClasses}', 'true') WHERE name = 'trial'"
+            )
             let data = try await pool.withConnection { try await ReferenceData.load($0) }
             #expect(!data.playbook.steps.contains { $0.key == "trial-failed.barriers" })
             #expect(data.trialRules.trdRequiresDifferentClasses)
@@ -35,16 +41,20 @@ struct SchemaTests {
     func asApp(_ pool: PQPool, _ sql: String, member: UUID? = nil) async throws {
         try await pool.withTransaction { connection in
             try await connection.execute("SET LOCAL ROLE care_app")
-            if let member { try await connection.execute("SET LOCAL carerelay.member_id = '\(member.uuidString.lowercased())'") }
+            if let member {
+                try await connection.execute("SET LOCAL carerelay.member_id = '\(member.uuidString.lowercased())'")
+            }
             try await connection.execute(sql)
         }
     }
 
-    @Test("care_app cannot UPDATE or DELETE events, notes or audit entries", arguments: [
-        "UPDATE events SET type = 'x.y'", "DELETE FROM events",
-        "UPDATE notes SET body = 'rewritten'", "DELETE FROM notes",
-        "UPDATE audit_entries SET outcome = 'allowed'", "DELETE FROM audit_entries",
-    ])
+    @Test(
+        "care_app cannot UPDATE or DELETE events, notes or audit entries",
+        arguments: [
+            "UPDATE events SET type = 'x.y'", "DELETE FROM events",
+            "UPDATE notes SET body = 'rewritten'", "DELETE FROM notes",
+            "UPDATE audit_entries SET outcome = 'allowed'", "DELETE FROM audit_entries",
+        ])
     func appendOnly(sql: String) async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let error = await #expect(throws: PQError.self) { try await asApp(pool, sql) }
@@ -55,19 +65,29 @@ struct SchemaTests {
     @Test("care_app appends events and audit entries as the acting member, and owns no table")
     func appCanAppend() async throws {
         try await MigratedDatabase.withPool { pool, _ in
-            let team = try await pool.query("INSERT INTO teams (name) VALUES ('North') RETURNING id")[0].decode(UUID.self, at: 0)
-            let member = try await pool.query("INSERT INTO members (display_name) VALUES ('Dr. Rao') RETURNING id")[0].decode(UUID.self, at: 0)
-            try await pool.query("INSERT INTO memberships (team_id, member_id, role) VALUES (\(team), \(member), 'psychiatrist')")
+            let team = try await pool.query("INSERT INTO teams (name) VALUES ('North') RETURNING id")[0].decode(
+                UUID.self, at: 0)
+            let member = try await pool.query("INSERT INTO members (display_name) VALUES ('Dr. Rao') RETURNING id")[0]
+                .decode(UUID.self, at: 0)
+            try await pool.query(
+                "INSERT INTO memberships (team_id, member_id, role) VALUES (\(team), \(member), 'psychiatrist')")
             let teamID = team.uuidString.lowercased(), memberID = member.uuidString.lowercased()
-            try await asApp(pool, "INSERT INTO events (type, team_id) VALUES ('system.started', '\(teamID)')", member: member)
-            try await asApp(pool, "INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES ('\(memberID)', 'read', 'patient', 'allowed')", member: member)
+            try await asApp(
+                pool, "INSERT INTO events (type, team_id) VALUES ('system.started', '\(teamID)')", member: member)
+            try await asApp(
+                pool,
+                "INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES ('\(memberID)', 'read', 'patient', 'allowed')",
+                member: member)
             // Without an acting member (or as someone else) row-level security refuses.
-            for sql in ["INSERT INTO events (type, team_id) VALUES ('system.started', '\(teamID)')",
-                        "INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES ('\(memberID)', 'read', 'patient', 'allowed')"] {
+            for sql in [
+                "INSERT INTO events (type, team_id) VALUES ('system.started', '\(teamID)')",
+                "INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES ('\(memberID)', 'read', 'patient', 'allowed')",
+            ] {
                 let error = await #expect(throws: PQError.self) { try await asApp(pool, sql) }
                 #expect(error?.sqlState == "42501")
             }
-            let owned = try await pool.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = 'care_app'")
+            let owned = try await pool.query(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = 'care_app'")
             #expect(try owned[0].decode(Int.self, at: 0) == 0)
             let role = try await pool.query("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'care_app'")
             let (superuser, bypass) = try role[0].decode(Bool.self, Bool.self)
@@ -76,8 +96,10 @@ struct SchemaTests {
     }
 
     func seedPatient(_ pool: PQPool) async throws -> (team: UUID, patient: UUID) {
-        let team = try await pool.query("INSERT INTO teams (name) VALUES ('North') RETURNING id")[0].decode(UUID.self, at: 0)
-        let patient = try await pool.query("""
+        let team = try await pool.query("INSERT INTO teams (name) VALUES ('North') RETURNING id")[0].decode(
+            UUID.self, at: 0)
+        let patient = try await pool.query(
+            """
             INSERT INTO patients (team_id, mrn, display_name, enrolled_on) VALUES (\(team), 'MRN-1', 'A. Patient', '2026-09-01')
             RETURNING id
             """)[0].decode(UUID.self, at: 0)
@@ -104,13 +126,17 @@ struct SchemaTests {
     func handoffOncePerStep() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let (_, patient) = try await seedPatient(pool)
-            let event = try await pool.query("INSERT INTO events (type, patient_id) VALUES ('trial.failed', \(patient)) RETURNING id")[0].decode(Int.self, at: 0)
+            let event = try await pool.query(
+                "INSERT INTO events (type, patient_id) VALUES ('trial.failed', \(patient)) RETURNING id")[0].decode(
+                    Int.self, at: 0)
             func insertHandoff() async throws {
                 try await pool.withTransaction { connection in
-                    let task = try await connection.query("""
+                    let task = try await connection.query(
+                        """
                         INSERT INTO tasks (patient_id, title, pool_role, origin) VALUES (\(patient), 'Plan', 'psychiatrist', 'handoff') RETURNING id
                         """)[0].decode(UUID.self, at: 0)
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         INSERT INTO handoffs (event_id, step_key, patient_id, role, task_id, reason, due_at)
                         VALUES (\(event), 'trial-failed.next-step', \(patient), 'psychiatrist', \(task), 'failed', now())
                         """)
@@ -125,15 +151,21 @@ struct SchemaTests {
         }
     }
 
-    @Test("statuses outside the domain's values are refused by the database", arguments: [
-        ("UPDATE tasks SET status = 'done'", "tasks_status_check"),
-        ("UPDATE patients SET status = 'gone'", "patients_status_check"),
-        ("INSERT INTO notes (patient_id, author_id, kind, body) SELECT p.id, m.id, 'diary', 'x' FROM patients p, members m", "notes_kind_check"),
-    ])
+    @Test(
+        "statuses outside the domain's values are refused by the database",
+        arguments: [
+            ("UPDATE tasks SET status = 'done'", "tasks_status_check"),
+            ("UPDATE patients SET status = 'gone'", "patients_status_check"),
+            (
+                "INSERT INTO notes (patient_id, author_id, kind, body) SELECT p.id, m.id, 'diary', 'x' FROM patients p, members m",
+                "notes_kind_check"
+            ),
+        ])
     func statusChecks(sql: String, constraint: String) async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let (_, patient) = try await seedPatient(pool)
-            try await pool.query("INSERT INTO tasks (patient_id, title, pool_role) VALUES (\(patient), 'Call', 'social_worker')")
+            try await pool.query(
+                "INSERT INTO tasks (patient_id, title, pool_role) VALUES (\(patient), 'Call', 'social_worker')")
             try await pool.query("INSERT INTO members (display_name) VALUES ('Dr. Author')")
             let error = await #expect(throws: PQError.self) { try await pool.query(PQQuery(sql)) }
             #expect(error?.sqlState == SQLState.checkViolation)
@@ -157,13 +189,19 @@ struct SchemaTests {
         try await MigratedDatabase.withPool { pool, _ in
             let (_, patient) = try await seedPatient(pool)
             for status in TaskStatus.allCases {
-                try await pool.query("INSERT INTO tasks (patient_id, title, pool_role, status) VALUES (\(patient), 'T', 'psychologist', \(status.rawValue))")
+                try await pool.query(
+                    "INSERT INTO tasks (patient_id, title, pool_role, status) VALUES (\(patient), 'T', 'psychologist', \(status.rawValue))"
+                )
             }
             for status in ReferralStatus.allCases {
-                try await pool.query("INSERT INTO referrals (patient_id, kind, status, target_clinic) VALUES (\(patient), 'tms', \(status.rawValue), 'Clinic')")
+                try await pool.query(
+                    "INSERT INTO referrals (patient_id, kind, status, target_clinic) VALUES (\(patient), 'tms', \(status.rawValue), 'Clinic')"
+                )
             }
             for priority in TaskPriority.allCases {
-                try await pool.query("INSERT INTO tasks (patient_id, title, pool_role, priority) VALUES (\(patient), 'T', 'psychologist', \(priority.rawValue))")
+                try await pool.query(
+                    "INSERT INTO tasks (patient_id, title, pool_role, priority) VALUES (\(patient), 'T', 'psychologist', \(priority.rawValue))"
+                )
             }
         }
     }

@@ -21,11 +21,17 @@ struct Clinic {
     static func make(_ pool: PQPool) async throws -> Clinic {
         let store = CareStore(pool: pool, requestPool: MigratedDatabase.requestPool(for: pool), logger: testLogger())
         let team = try await store.createTeam(name: "North", by: .system())
-        let psychiatrist = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist], by: .system())
-        let psychologist = try await store.createMember(displayName: "Dr. Lind", teamID: team, roles: [.psychologist], by: .system())
-        let socialWorker = try await store.createMember(displayName: "S. Okafor", teamID: team, roles: [.socialWorker], by: .system())
-        let patient = try await store.createPatient(teamID: team, mrn: "MRN-1", displayName: "A. Patient", enrolledOn: enrolmentDate, by: .system())
-        return Clinic(store: store, team: team, psychiatrist: psychiatrist, psychologist: psychologist, socialWorker: socialWorker, patient: patient)
+        let psychiatrist = try await store.createMember(
+            displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist], by: .system())
+        let psychologist = try await store.createMember(
+            displayName: "Dr. Lind", teamID: team, roles: [.psychologist], by: .system())
+        let socialWorker = try await store.createMember(
+            displayName: "S. Okafor", teamID: team, roles: [.socialWorker], by: .system())
+        let patient = try await store.createPatient(
+            teamID: team, mrn: "MRN-1", displayName: "A. Patient", enrolledOn: enrolmentDate, by: .system())
+        return Clinic(
+            store: store, team: team, psychiatrist: psychiatrist, psychologist: psychologist,
+            socialWorker: socialWorker, patient: patient)
     }
 
     func count(_ table: String, _ pool: PQPool) async throws -> Int {
@@ -33,11 +39,13 @@ struct Clinic {
     }
 
     func handoffRoles(_ pool: PQPool, event type: String) async throws -> [String] {
-        try await pool.query("""
+        try await pool.query(
+            """
             SELECT h.role FROM handoffs h JOIN events e ON e.id = h.event_id JOIN tasks t ON t.id = h.task_id
             WHERE e.type = \(type) AND t.pool_role = h.role AND t.origin = 'handoff' AND t.status = 'requested'
             ORDER BY h.role, h.step_key
-            """).column(String.self)
+            """
+        ).column(String.self)
     }
 
     func eventCount(_ pool: PQPool, _ type: String) async throws -> Int {
@@ -53,14 +61,20 @@ struct StoreTests {
             let clinic = try await Clinic.make(pool)
             #expect(try await clinic.eventCount(pool, "patient.enrolled") == 1)
             let events = try await clinic.count("events", pool)
-            await #expect(throws: StoreError.conflict("a team named North already exists")) { try await clinic.store.createTeam(name: "North", by: .system()) }
-            await #expect(throws: StoreError.invalid("a team needs a name")) { try await clinic.store.createTeam(name: "  ", by: .system()) }
+            await #expect(throws: StoreError.conflict("a team named North already exists")) {
+                try await clinic.store.createTeam(name: "North", by: .system())
+            }
+            await #expect(throws: StoreError.invalid("a team needs a name")) {
+                try await clinic.store.createTeam(name: "  ", by: .system())
+            }
             await #expect(throws: StoreError.conflict("MRN MRN-1 is already enrolled on this team")) {
-                try await clinic.store.createPatient(teamID: clinic.team, mrn: "MRN-1", displayName: "Twin", enrolledOn: enrolmentDate, by: .system())
+                try await clinic.store.createPatient(
+                    teamID: clinic.team, mrn: "MRN-1", displayName: "Twin", enrolledOn: enrolmentDate, by: .system())
             }
             let missing = UUID()
             await #expect(throws: StoreError.notFound("team \(missing.lowercasedString)")) {
-                try await clinic.store.createPatient(teamID: missing, mrn: "MRN-2", displayName: "B", enrolledOn: enrolmentDate, by: .system())
+                try await clinic.store.createPatient(
+                    teamID: missing, mrn: "MRN-2", displayName: "B", enrolledOn: enrolmentDate, by: .system())
             }
             #expect(try await clinic.count("events", pool) == events)
             #expect(try await clinic.count("patients", pool) == 1)
@@ -68,16 +82,25 @@ struct StoreTests {
         }
     }
 
-    @Test("a PHQ-9 with item 9 above 0 gives the psychiatrist and psychologist same-day handoffs; an ordinary one gives none")
+    @Test(
+        "a PHQ-9 with item 9 above 0 gives the psychiatrist and psychologist same-day handoffs; an ordinary one gives none"
+    )
     func safetySignal() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
-            let plain = try await clinic.store.recordMeasurement(patientID: clinic.patient, score: Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 0]), takenAt: Date(), by: .system(actingFor: clinic.psychologist))
+            let plain = try await clinic.store.recordMeasurement(
+                patientID: clinic.patient, score: Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 0]), takenAt: Date(),
+                by: .system(actingFor: clinic.psychologist))
             #expect(plain.event.handoffIDs.isEmpty)
-            let signal = try await clinic.store.recordMeasurement(patientID: clinic.patient, score: Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 1]), takenAt: Date(), by: .system(actingFor: clinic.psychologist))
+            let signal = try await clinic.store.recordMeasurement(
+                patientID: clinic.patient, score: Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 1]), takenAt: Date(),
+                by: .system(actingFor: clinic.psychologist))
             #expect(signal.event.handoffIDs.count == 2)
-            #expect(try await clinic.handoffRoles(pool, event: "measurement.recorded") == ["psychiatrist", "psychologist"])
-            let due = try await pool.query("SELECT bool_and(due_at <= now() + interval '12 hours' AND priority = 'stat') FROM tasks WHERE origin = 'handoff'")
+            #expect(
+                try await clinic.handoffRoles(pool, event: "measurement.recorded") == ["psychiatrist", "psychologist"])
+            let due = try await pool.query(
+                "SELECT bool_and(due_at <= now() + interval '12 hours' AND priority = 'stat') FROM tasks WHERE origin = 'handoff'"
+            )
             #expect(try due[0].decode(Bool.self, at: 0))
         }
     }
@@ -86,40 +109,69 @@ struct StoreTests {
     func referrals() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
-            let tms = try await clinic.store.makeReferral(patientID: clinic.patient, kind: .tms, targetClinic: "Lakeside TMS", by: .system(actingFor: clinic.psychiatrist))
+            let tms = try await clinic.store.makeReferral(
+                patientID: clinic.patient, kind: .tms, targetClinic: "Lakeside TMS",
+                by: .system(actingFor: clinic.psychiatrist))
             #expect(tms.event.handoffIDs.count == 4)
-            let roles = try await pool.query("SELECT role FROM handoffs WHERE event_id = \(tms.event.id) ORDER BY role").column(String.self)
+            let roles = try await pool.query("SELECT role FROM handoffs WHERE event_id = \(tms.event.id) ORDER BY role")
+                .column(String.self)
             #expect(roles == ["psychiatrist", "psychologist", "social_worker", "social_worker"])
-            let ect = try await clinic.store.makeReferral(patientID: clinic.patient, kind: .ect, targetClinic: "City ECT", by: .system(actingFor: clinic.psychiatrist))
+            let ect = try await clinic.store.makeReferral(
+                patientID: clinic.patient, kind: .ect, targetClinic: "City ECT",
+                by: .system(actingFor: clinic.psychiatrist))
             #expect(ect.event.handoffIDs.count == 3)
-            try await clinic.store.moveReferral(tms.referralID, to: .accepted, by: .system(actingFor: clinic.socialWorker))
-            await #expect(throws: StoreError.moveNotAllowed(TransitionError(subject: "referral", from: "accepted", to: "completed",
-                                                                            allowed: ["scheduled", "declined", "cancelled"]))) {
-                try await clinic.store.moveReferral(tms.referralID, to: .completed, by: .system(actingFor: clinic.socialWorker))
+            try await clinic.store.moveReferral(
+                tms.referralID, to: .accepted, by: .system(actingFor: clinic.socialWorker))
+            await #expect(
+                throws: StoreError.moveNotAllowed(
+                    TransitionError(
+                        subject: "referral", from: "accepted", to: "completed",
+                        allowed: ["scheduled", "declined", "cancelled"]))
+            ) {
+                try await clinic.store.moveReferral(
+                    tms.referralID, to: .completed, by: .system(actingFor: clinic.socialWorker))
             }
-            let status = try await pool.query("SELECT status FROM referrals WHERE id = \(tms.referralID)")[0].decode(String.self, at: 0)
+            let status = try await pool.query("SELECT status FROM referrals WHERE id = \(tms.referralID)")[0].decode(
+                String.self, at: 0)
             #expect(status == "accepted")
         }
     }
 
-    @Test("a failed adequate trial gives three handoffs; the second failure reaches TRD and asks for a neuromodulation evaluation")
+    @Test(
+        "a failed adequate trial gives three handoffs; the second failure reaches TRD and asks for a neuromodulation evaluation"
+    )
     func trialFailureAndTRD() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
-            let first = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "Sertraline", dailyDoseMg: 100, startedOn: enrolmentDate, by: .system(actingFor: clinic.psychiatrist))
-            let firstResult = try await clinic.store.recordTrialOutcome(trialID: first, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(56 * day), by: .system(actingFor: clinic.psychiatrist))
+            let first = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .medication, drug: "Sertraline", dailyDoseMg: 100,
+                startedOn: enrolmentDate, by: .system(actingFor: clinic.psychiatrist))
+            let firstResult = try await clinic.store.recordTrialOutcome(
+                trialID: first, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(56 * day),
+                by: .system(actingFor: clinic.psychiatrist))
             #expect(firstResult.isFailure && !firstResult.trdReached)
-            #expect(try await clinic.handoffRoles(pool, event: "trial.failed") == ["psychiatrist", "psychologist", "social_worker"])
+            #expect(
+                try await clinic.handoffRoles(pool, event: "trial.failed") == [
+                    "psychiatrist", "psychologist", "social_worker",
+                ])
 
-            let second = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "venlafaxine", dailyDoseMg: 150, startedOn: enrolmentDate.addingTimeInterval(60 * day), by: .system(actingFor: clinic.psychiatrist))
-            let secondResult = try await clinic.store.recordTrialOutcome(trialID: second, outcome: .partialResponse, stoppedOn: enrolmentDate.addingTimeInterval(110 * day), by: .system(actingFor: clinic.psychiatrist))
+            let second = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .medication, drug: "venlafaxine", dailyDoseMg: 150,
+                startedOn: enrolmentDate.addingTimeInterval(60 * day), by: .system(actingFor: clinic.psychiatrist))
+            let secondResult = try await clinic.store.recordTrialOutcome(
+                trialID: second, outcome: .partialResponse, stoppedOn: enrolmentDate.addingTimeInterval(110 * day),
+                by: .system(actingFor: clinic.psychiatrist))
             #expect(secondResult.isFailure && secondResult.trdReached)
             #expect(try await clinic.eventCount(pool, "patient.trd_reached") == 1)
             #expect(try await clinic.handoffRoles(pool, event: "patient.trd_reached") == ["psychiatrist"])
 
             // A third failure does not reach TRD again.
-            let third = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "bupropion", dailyDoseMg: 300, startedOn: enrolmentDate.addingTimeInterval(120 * day), by: .system(actingFor: clinic.psychiatrist))
-            let thirdResult = try await clinic.store.recordTrialOutcome(trialID: third, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(170 * day), by: .system(actingFor: clinic.psychiatrist))
+            let third = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .medication, drug: "bupropion", dailyDoseMg: 300,
+                startedOn: enrolmentDate.addingTimeInterval(120 * day), by: .system(actingFor: clinic.psychiatrist))
+            let thirdResult = try await clinic.store.recordTrialOutcome(
+                trialID: third, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(170 * day),
+                by: .system(actingFor: clinic.psychiatrist))
             #expect(thirdResult.isFailure && !thirdResult.trdReached)
             #expect(try await clinic.eventCount(pool, "patient.trd_reached") == 1)
         }
@@ -129,12 +181,18 @@ struct StoreTests {
     func earlyIntolerance() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
-            let trial = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "paroxetine", dailyDoseMg: 20, startedOn: enrolmentDate, by: .system(actingFor: clinic.psychiatrist))
-            let result = try await clinic.store.recordTrialOutcome(trialID: trial, outcome: .intolerance, stoppedOn: enrolmentDate.addingTimeInterval(21 * day), by: .system(actingFor: clinic.psychiatrist))
+            let trial = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .medication, drug: "paroxetine", dailyDoseMg: 20,
+                startedOn: enrolmentDate, by: .system(actingFor: clinic.psychiatrist))
+            let result = try await clinic.store.recordTrialOutcome(
+                trialID: trial, outcome: .intolerance, stoppedOn: enrolmentDate.addingTimeInterval(21 * day),
+                by: .system(actingFor: clinic.psychiatrist))
             #expect(!result.isFailure)
             #expect(try await clinic.eventCount(pool, "trial.failed") == 0)
             #expect(try await clinic.count("handoffs", pool) == 0)
-            #expect(try await pool.query("SELECT outcome FROM trials WHERE id = \(trial)")[0].decode(String.self, at: 0) == "intolerance")
+            #expect(
+                try await pool.query("SELECT outcome FROM trials WHERE id = \(trial)")[0].decode(String.self, at: 0)
+                    == "intolerance")
         }
     }
 
@@ -144,14 +202,22 @@ struct StoreTests {
             let clinic = try await Clinic.make(pool)
             let events = try await clinic.count("events", pool)
             await #expect(throws: StoreError.self) {
-                try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "placebozine", dailyDoseMg: 10, startedOn: enrolmentDate, by: .system())
+                try await clinic.store.startTrial(
+                    patientID: clinic.patient, kind: .medication, drug: "placebozine", dailyDoseMg: 10,
+                    startedOn: enrolmentDate, by: .system())
             }
-            let trial = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "sertraline", dailyDoseMg: 50, startedOn: enrolmentDate, by: .system())
+            let trial = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .medication, drug: "sertraline", dailyDoseMg: 50,
+                startedOn: enrolmentDate, by: .system())
             await #expect(throws: StoreError.self) {
-                try await clinic.store.recordTrialOutcome(trialID: trial, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(-day), by: .system())
+                try await clinic.store.recordTrialOutcome(
+                    trialID: trial, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(-day),
+                    by: .system())
             }
             #expect(try await clinic.count("events", pool) == events + 1)  // trial.started only
-            #expect(try await pool.query("SELECT outcome FROM trials WHERE id = \(trial)")[0].decode(String?.self, at: 0) == nil)
+            #expect(
+                try await pool.query("SELECT outcome FROM trials WHERE id = \(trial)")[0].decode(String?.self, at: 0)
+                    == nil)
         }
     }
 
@@ -159,11 +225,16 @@ struct StoreTests {
     func concurrentOutcomes() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
-            let trial = try await clinic.store.startTrial(patientID: clinic.patient, kind: .medication, drug: "escitalopram", dailyDoseMg: 20, startedOn: enrolmentDate, by: .system(actingFor: clinic.psychiatrist))
+            let trial = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .medication, drug: "escitalopram", dailyDoseMg: 20,
+                startedOn: enrolmentDate, by: .system(actingFor: clinic.psychiatrist))
             let results = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<20 {
                     group.addTask {
-                        (try? await clinic.store.recordTrialOutcome(trialID: trial, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(60 * day), by: .system(actingFor: clinic.psychiatrist))) != nil
+                        (try? await clinic.store.recordTrialOutcome(
+                            trialID: trial, outcome: .nonResponse,
+                            stoppedOn: enrolmentDate.addingTimeInterval(60 * day),
+                            by: .system(actingFor: clinic.psychiatrist))) != nil
                     }
                 }
                 return await group.reduce(into: [Bool]()) { $0.append($1) }
@@ -181,8 +252,9 @@ struct StoreTests {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
             for index in 0..<5 {
-                _ = try await clinic.store.makeReferral(patientID: clinic.patient, kind: .tms, targetClinic: "Clinic \(index)",
-                                                        reason: index == 0 ? nil : "a second opinion", by: .system(actingFor: clinic.psychiatrist))
+                _ = try await clinic.store.makeReferral(
+                    patientID: clinic.patient, kind: .tms, targetClinic: "Clinic \(index)",
+                    reason: index == 0 ? nil : "a second opinion", by: .system(actingFor: clinic.psychiatrist))
             }
             let overdue = try await clinic.count("handoffs", pool)
             #expect(overdue == 20)
@@ -195,7 +267,9 @@ struct StoreTests {
             #expect(try await clinic.eventCount(pool, "handoff.escalated") == overdue)
             #expect(try await clinic.handoffRoles(pool, event: "handoff.escalated").allSatisfy { $0 == "care_manager" })
             // Neither the escalated handoffs nor the care manager's follow-ups are escalated again.
-            #expect(try await clinic.store.escalateOverdueHandoffs(now: later.addingTimeInterval(60 * day), by: .system()).isEmpty)
+            #expect(
+                try await clinic.store.escalateOverdueHandoffs(now: later.addingTimeInterval(60 * day), by: .system())
+                    .isEmpty)
         }
     }
 
@@ -203,7 +277,9 @@ struct StoreTests {
     func acknowledge() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
-            let referral = try await clinic.store.makeReferral(patientID: clinic.patient, kind: .ect, targetClinic: "City ECT", by: .system(actingFor: clinic.psychiatrist))
+            let referral = try await clinic.store.makeReferral(
+                patientID: clinic.patient, kind: .ect, targetClinic: "City ECT",
+                by: .system(actingFor: clinic.psychiatrist))
             let handoff = referral.event.handoffIDs[0]
             try await clinic.store.acknowledgeHandoff(handoff, by: .system(actingFor: clinic.socialWorker))
             await #expect(throws: StoreError.conflict("this handoff is already acknowledged")) {
@@ -219,17 +295,27 @@ struct StoreTests {
             let clinic = try await Clinic.make(pool)
             // The last handoff of a TMS referral fails inside the database (a trigger: the
             // server's login may not make one, so the test makes it as the superuser).
-            try await database.superuserExecute(pool, """
+            try await database.superuserExecute(
+                pool,
+                """
                 CREATE FUNCTION refuse_handoff() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
                 CREATE TRIGGER refuse_tms_education BEFORE INSERT ON handoffs
                 FOR EACH ROW WHEN (NEW.step_key = 'tms.education') EXECUTE FUNCTION refuse_handoff();
                 """)
-            let before = try await (clinic.count("events", pool), clinic.count("handoffs", pool), clinic.count("tasks", pool), clinic.count("referrals", pool))
+            let before = try await (
+                clinic.count("events", pool), clinic.count("handoffs", pool), clinic.count("tasks", pool),
+                clinic.count("referrals", pool)
+            )
             await #expect(throws: PQError.self) {
-                try await clinic.store.makeReferral(patientID: clinic.patient, kind: .tms, targetClinic: "Lakeside TMS", by: .system(actingFor: clinic.psychiatrist))
+                try await clinic.store.makeReferral(
+                    patientID: clinic.patient, kind: .tms, targetClinic: "Lakeside TMS",
+                    by: .system(actingFor: clinic.psychiatrist))
             }
-            let after = try await (clinic.count("events", pool), clinic.count("handoffs", pool), clinic.count("tasks", pool), clinic.count("referrals", pool))
+            let after = try await (
+                clinic.count("events", pool), clinic.count("handoffs", pool), clinic.count("tasks", pool),
+                clinic.count("referrals", pool)
+            )
             #expect(before == after)
         }
     }
@@ -240,7 +326,8 @@ struct FeedTests {
     @Test("a reader following the feed sees every event exactly once while slow and fast writers interleave")
     func neverSkips() async throws {
         try await MigratedDatabase.withPool { pool, _ in
-            let store = CareStore(pool: pool, requestPool: MigratedDatabase.requestPool(for: pool), logger: testLogger())
+            let store = CareStore(
+                pool: pool, requestPool: MigratedDatabase.requestPool(for: pool), logger: testLogger())
             let writers = 6
             let perWriter = 15
             let total = writers * perWriter
@@ -258,7 +345,8 @@ struct FeedTests {
             }
             try await writeInterleavedEvents(pool, writers: writers, perWriter: perWriter)
             let seen = try await reader.value
-            let written = try await pool.query("SELECT id FROM events WHERE type = 'test.written' ORDER BY id").column(Int64.self)
+            let written = try await pool.query("SELECT id FROM events WHERE type = 'test.written' ORDER BY id").column(
+                Int64.self)
             #expect(seen.count == total)
             #expect(Set(seen).count == seen.count, "an event was delivered twice")
             #expect(Set(seen) == Set(written), "an event was skipped")

@@ -14,20 +14,29 @@ struct TokenTests {
         #expect(token.hasPrefix("crt_") && token.count == 47 && TokenFormat.looksValid(token))
         // Only base64url: no other letters, no padding, no other prefix or length.
         let body = String(token.dropFirst(4))
-        for bad in ["crt_" + String(body.dropLast()) + "é", "crt_" + String(body.dropLast()) + "=", "crt_" + String(body.dropLast()) + "+",
-                    "crx_" + body, "crt_" + body + "A", "crt_" + String(body.dropLast()), "", "crt_"] {
+        for bad in [
+            "crt_" + String(body.dropLast()) + "é", "crt_" + String(body.dropLast()) + "=",
+            "crt_" + String(body.dropLast()) + "+",
+            "crx_" + body, "crt_" + body + "A", "crt_" + String(body.dropLast()), "", "crt_",
+        ] {
             #expect(!TokenFormat.looksValid(bad), "\(bad)")
         }
-        #expect(Data(base64Encoded: String(token.dropFirst(4)).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/") + "=")?.count == 32)
+        #expect(
+            Data(
+                base64Encoded: String(token.dropFirst(4)).replacingOccurrences(of: "-", with: "+").replacingOccurrences(
+                    of: "_", with: "/") + "=")?.count == 32)
         #expect(TokenFormat.generate() != token)
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
             let issued = try await clinic.store.issueToken(memberID: clinic.psychiatrist, expiresAt: nil, by: .system())
-            let stored = try await pool.query("SELECT token_hash, display_prefix FROM api_tokens WHERE id = \(issued.id)")[0]
+            let stored = try await pool.query(
+                "SELECT token_hash, display_prefix FROM api_tokens WHERE id = \(issued.id)")[0]
             let (hash, prefix) = try stored.decode(Data.self, String.self)
             #expect(hash == TokenFormat.hash(issued.token))
             #expect(prefix == String(issued.token.prefix(12)))
-            let anywhere = try await pool.query("SELECT count(*) FROM api_tokens t WHERE t::text LIKE '%' || \(String(issued.token.dropFirst(12))) || '%'")
+            let anywhere = try await pool.query(
+                "SELECT count(*) FROM api_tokens t WHERE t::text LIKE '%' || \(String(issued.token.dropFirst(12))) || '%'"
+            )
             #expect(try anywhere[0].decode(Int.self, at: 0) == 0)
         }
     }
@@ -37,9 +46,12 @@ struct TokenTests {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
             let now = Date()
-            let issued = try await clinic.store.issueToken(memberID: clinic.psychologist, expiresAt: now.addingTimeInterval(3600), by: .system())
+            let issued = try await clinic.store.issueToken(
+                memberID: clinic.psychologist, expiresAt: now.addingTimeInterval(3600), by: .system())
             let principal = try await clinic.store.authenticate(token: issued.token, now: now)
-            #expect(principal?.memberID == clinic.psychologist && principal?.isServiceAccount == false && principal?.scopes.isEmpty == true)
+            #expect(
+                principal?.memberID == clinic.psychologist && principal?.isServiceAccount == false
+                    && principal?.scopes.isEmpty == true)
             #expect(try await clinic.store.authenticate(token: issued.token, now: now.addingTimeInterval(7200)) == nil)
             var altered = Array(issued.token)
             altered[10] = altered[10] == "A" ? "B" : "A"
@@ -47,9 +59,12 @@ struct TokenTests {
             #expect(try await clinic.store.authenticate(token: "Bearer nonsense", now: now) == nil)
             try await clinic.store.revokeToken(issued.id, by: .system())
             #expect(try await clinic.store.authenticate(token: issued.token, now: now) == nil)
-            await #expect(throws: StoreError.conflict("token \(issued.id.lowercasedString) is already revoked")) { try await clinic.store.revokeToken(issued.id, by: .system()) }
+            await #expect(throws: StoreError.conflict("token \(issued.id.lowercasedString) is already revoked")) {
+                try await clinic.store.revokeToken(issued.id, by: .system())
+            }
             await #expect(throws: StoreError.invalid("a token must expire in the future")) {
-                try await clinic.store.issueToken(memberID: clinic.psychologist, expiresAt: now.addingTimeInterval(-1), by: .system())
+                try await clinic.store.issueToken(
+                    memberID: clinic.psychologist, expiresAt: now.addingTimeInterval(-1), by: .system())
             }
         }
     }
@@ -60,7 +75,8 @@ struct TokenTests {
             let clinic = try await Clinic.make(pool)
             let issued = try await clinic.store.issueToken(memberID: clinic.psychiatrist, expiresAt: nil, by: .system())
             func lastUsed() async throws -> Date? {
-                try await pool.query("SELECT last_used_at FROM api_tokens WHERE id = \(issued.id)")[0].decode(Date?.self, at: 0)
+                try await pool.query("SELECT last_used_at FROM api_tokens WHERE id = \(issued.id)")[0].decode(
+                    Date?.self, at: 0)
             }
             #expect(try await lastUsed() == nil)
             let first = Date(timeIntervalSince1970: (Date().timeIntervalSince1970).rounded(.down))
@@ -83,10 +99,17 @@ struct TokenTests {
     func scopes() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let clinic = try await Clinic.make(pool)
-            let service = try await clinic.store.createMember(displayName: "EHR", teamID: clinic.team, roles: [.integration], isServiceAccount: true, by: .system())
-            await #expect(throws: StoreError.self) { try await clinic.store.issueToken(memberID: service, scopes: [], expiresAt: nil, by: .system()) }
-            await #expect(throws: StoreError.self) { try await clinic.store.issueToken(memberID: clinic.psychiatrist, scopes: [.eventsRead], expiresAt: nil, by: .system()) }
-            let issued = try await clinic.store.issueToken(memberID: service, scopes: [.eventsRead, .patientsRead], expiresAt: nil, by: .system())
+            let service = try await clinic.store.createMember(
+                displayName: "EHR", teamID: clinic.team, roles: [.integration], isServiceAccount: true, by: .system())
+            await #expect(throws: StoreError.self) {
+                try await clinic.store.issueToken(memberID: service, scopes: [], expiresAt: nil, by: .system())
+            }
+            await #expect(throws: StoreError.self) {
+                try await clinic.store.issueToken(
+                    memberID: clinic.psychiatrist, scopes: [.eventsRead], expiresAt: nil, by: .system())
+            }
+            let issued = try await clinic.store.issueToken(
+                memberID: service, scopes: [.eventsRead, .patientsRead], expiresAt: nil, by: .system())
             let principal = try #require(try await clinic.store.authenticate(token: issued.token))
             #expect(principal.isServiceAccount && principal.scopes == [.eventsRead, .patientsRead])
         }
@@ -104,12 +127,16 @@ struct ReferenceCacheTests {
             let team = try await store.createTeam(name: "North", by: .system())
             let enrolled = Date(timeIntervalSince1970: 1_788_220_800)
             func referral() async throws -> Int {
-                let patient = try await store.createPatient(teamID: team, mrn: UUID().uuidString, displayName: "P", enrolledOn: enrolled, by: .system())
-                return try await store.makeReferral(patientID: patient, kind: .tms, targetClinic: "Riverside", by: .system()).event.handoffIDs.count
+                let patient = try await store.createPatient(
+                    teamID: team, mrn: UUID().uuidString, displayName: "P", enrolledOn: enrolled, by: .system())
+                return try await store.makeReferral(
+                    patientID: patient, kind: .tms, targetClinic: "Riverside", by: .system()
+                ).event.handoffIDs.count
             }
             #expect(try await referral() == 4)
             #expect(try await referral() == 4)
-            _ = try await database.superuser(pool, "UPDATE playbook_steps SET is_active = false WHERE key = 'tms.transport'")
+            _ = try await database.superuser(
+                pool, "UPDATE playbook_steps SET is_active = false WHERE key = 'tms.transport'")
             // The notification travels asynchronously; within a second the cache has let go.
             var count = 4
             for _ in 0..<50 where count == 4 {
@@ -123,19 +150,31 @@ struct ReferenceCacheTests {
 
 @Suite("Idempotency keys")
 struct IdempotencyKeyTests {
-    @Test("a key whose change committed but whose response was never kept: in flight for a minute, then 'response lost', never run again")
+    @Test(
+        "a key whose change committed but whose response was never kept: in flight for a minute, then 'response lost', never run again"
+    )
     func responseLost() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let store = CareStore(pool: pool, logger: testLogger())
             let team = try await store.createTeam(name: "North", by: .system())
-            let member = try await store.createMember(displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist], by: .system())
+            let member = try await store.createMember(
+                displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist], by: .system())
             let claim = IdempotencyClaim(key: "k-lost", requestHash: Data([1, 2, 3]))
-            try await pool.query("INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), 'k-lost', \(Data([1, 2, 3])))")
-            await #expect(throws: IdempotencyError.inFlight) { try await store.checkIdempotencyKey(claim, memberID: member) }
-            try await pool.query("UPDATE idempotency_keys SET created_at = now() - interval '2 minutes' WHERE key = 'k-lost'")
-            await #expect(throws: IdempotencyError.responseLost) { try await store.checkIdempotencyKey(claim, memberID: member) }
+            try await pool.query(
+                "INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), 'k-lost', \(Data([1, 2, 3])))"
+            )
+            await #expect(throws: IdempotencyError.inFlight) {
+                try await store.checkIdempotencyKey(claim, memberID: member)
+            }
+            try await pool.query(
+                "UPDATE idempotency_keys SET created_at = now() - interval '2 minutes' WHERE key = 'k-lost'")
+            await #expect(throws: IdempotencyError.responseLost) {
+                try await store.checkIdempotencyKey(claim, memberID: member)
+            }
             let other = IdempotencyClaim(key: "k-lost", requestHash: Data([9]))
-            await #expect(throws: IdempotencyError.mismatch) { try await store.checkIdempotencyKey(other, memberID: member) }
+            await #expect(throws: IdempotencyError.mismatch) {
+                try await store.checkIdempotencyKey(other, memberID: member)
+            }
         }
     }
 }

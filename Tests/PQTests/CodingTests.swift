@@ -13,7 +13,9 @@ struct Visit: Codable, Equatable, Sendable {
 @Suite("Encoding and decoding every supported type against PostgreSQL")
 struct CodingTests {
     /// Sends `value` as a parameter cast to `type` and reads it back.
-    func roundTrip<T: PQEncodable & PQDecodable>(_ value: T, as type: String, on connection: PQConnection) async throws -> T {
+    func roundTrip<T: PQEncodable & PQDecodable>(_ value: T, as type: String, on connection: PQConnection) async throws
+        -> T
+    {
         let rows = try await connection.query(PQQuery("SELECT $1::\(type)", [value]))
         return try rows[0].decode(T.self, at: 0)
     }
@@ -87,8 +89,10 @@ struct CodingTests {
                     #expect(UUID(hyphenated: text) == id)
                     #expect(UUID(hyphenated: upper) == id)
                 }
-                for bad in ["", "not-a-uuid", "0e6e8a3c-3c43-4b1c-9a3e-0d7e5c1f9a2", "0e6e8a3c-3c43-4b1c-9a3e-0d7e5c1f9a2gg",
-                            "0e6e8a3c3c434b1c9a3e0d7e5c1f9a2f0000", "0e6e8a3c-3c43-4b1c-9a3e_0d7e5c1f9a2f"] {
+                for bad in [
+                    "", "not-a-uuid", "0e6e8a3c-3c43-4b1c-9a3e-0d7e5c1f9a2", "0e6e8a3c-3c43-4b1c-9a3e-0d7e5c1f9a2gg",
+                    "0e6e8a3c3c434b1c9a3e0d7e5c1f9a2f0000", "0e6e8a3c-3c43-4b1c-9a3e_0d7e5c1f9a2f",
+                ] {
                     #expect(UUID(hyphenated: bad) == nil, "\(bad)")
                 }
             }
@@ -113,8 +117,16 @@ struct CodingTests {
         let ands = seen.reduce(into: [UInt8](repeating: 0xFF, count: 16)) { acc, id in
             withUnsafeBytes(of: id.uuid) { for (i, b) in $0.enumerated() { acc[i] &= b } }
         }
-        #expect(ors == [UInt8](repeating: 0xFF, count: 16).enumerated().map { $0.offset == 6 ? 0x4F : $0.offset == 8 ? 0xBF : 0xFF })
-        #expect(ands == [UInt8](repeating: 0, count: 16).enumerated().map { $0.offset == 6 ? 0x40 : $0.offset == 8 ? 0x80 : 0 })
+        #expect(
+            ors
+                == [UInt8](repeating: 0xFF, count: 16).enumerated().map {
+                    $0.offset == 6 ? 0x4F : $0.offset == 8 ? 0xBF : 0xFF
+                })
+        #expect(
+            ands
+                == [UInt8](repeating: 0, count: 16).enumerated().map {
+                    $0.offset == 6 ? 0x40 : $0.offset == 8 ? 0x80 : 0
+                })
         try await TestDatabase.withPool { pool, _ in
             let id = UUID.random()
             let rows = try await pool.query("SELECT \(id)::uuid::text")
@@ -126,8 +138,11 @@ struct CodingTests {
     func stringDictionaryJSON() async throws {
         try await TestDatabase.withPool { pool, _ in
             try await pool.withConnection { (connection: PQConnection) async throws in
-                let payload = ["plain": "value", "quote\"key": "back\\slash", "lines": "a\nb\rc\td", "controls": "\u{1}\u{8}\u{c}\u{1f}",
-                               "unicode": "Zürich ✓ 😀", "slash": "a/b", "": "empty key"]
+                let payload = [
+                    "plain": "value", "quote\"key": "back\\slash", "lines": "a\nb\rc\td",
+                    "controls": "\u{1}\u{8}\u{c}\u{1f}",
+                    "unicode": "Zürich ✓ 😀", "slash": "a/b", "": "empty key",
+                ]
                 let text = try PQJSON(payload).pqEncode()
                 let back = try await connection.query("SELECT \(PQJSON(payload))::jsonb")
                 #expect(try back[0].decode(PQJSON<[String: String]>.self, at: 0).value == payload)
@@ -160,14 +175,16 @@ struct CodingTests {
                 }
                 // The text PostgreSQL is sent reads back as the same instant when PostgreSQL formats it.
                 let sent = Date(timeIntervalSince1970: 1_795_770_000.25)
-                let echoed = try await connection.query("SELECT to_char(\(sent)::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+                let echoed = try await connection.query(
+                    "SELECT to_char(\(sent)::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
                 #expect(try echoed[0].decode(String.self, at: 0) == "2026-11-27T09:00:00.250000Z")
                 #expect(try sent.pqEncode() == "2026-11-27T09:00:00.250000Z")
                 #expect(try await roundTrip(Date.distantFuture, as: "timestamptz", on: connection) == .distantFuture)
                 #expect(try await roundTrip(Date.distantPast, as: "timestamptz", on: connection) == .distantPast)
                 // The server's own clock and a known instant, whatever the session time zone.
                 try await connection.execute("SET TimeZone = 'America/New_York'")
-                let rows = try await connection.query("SELECT '2026-11-27 10:00:00+01'::timestamptz, '2026-11-27'::date")
+                let rows = try await connection.query(
+                    "SELECT '2026-11-27 10:00:00+01'::timestamptz, '2026-11-27'::date")
                 let (instant, day) = try rows[0].decode(Date.self, Date.self)
                 #expect(instant == Date(timeIntervalSince1970: 1_795_770_000))
                 #expect(day == Date(timeIntervalSince1970: 1_795_737_600))
@@ -201,10 +218,12 @@ struct CodingTests {
                 let step = Step(from: Date(timeIntervalSince1970: 1_787_184_000))
                 #expect(try await roundTrip(PQJSON([step]), as: "jsonb", on: connection).value == [step])
                 for text in ["2026-08-20T00:00:00Z", "2026-08-20T02:00:00+02:00", "2026-08-20T00:00:00.000Z"] {
-                    let rows = try await connection.query("SELECT jsonb_build_array(jsonb_build_object('from', \(text)::text))")
+                    let rows = try await connection.query(
+                        "SELECT jsonb_build_array(jsonb_build_object('from', \(text)::text))")
                     #expect(try rows[0].decode(PQJSON<[Step]>.self, at: 0).value == [step], "\(text)")
                 }
-                let bad = try await connection.query("SELECT jsonb_build_array(jsonb_build_object('from', 'last tuesday'))")
+                let bad = try await connection.query(
+                    "SELECT jsonb_build_array(jsonb_build_object('from', 'last tuesday'))")
                 #expect(throws: (any Error).self) { try bad[0].decode(PQJSON<[Step]>.self, at: 0) }
             }
         }
@@ -223,7 +242,8 @@ struct CodingTests {
                 let optionals: [String?] = ["x", nil, "z"]
                 #expect(try await roundTrip(optionals, as: "text[]", on: connection) == optionals)
                 // An array parameter in = ANY().
-                let rows = try await connection.query("SELECT count(*) FROM generate_series(1, 10) g WHERE g = ANY(\([2, 4, 99])::int[])")
+                let rows = try await connection.query(
+                    "SELECT count(*) FROM generate_series(1, 10) g WHERE g = ANY(\([2, 4, 99])::int[])")
                 #expect(try rows[0].decode(Int.self, at: 0) == 2)
             }
         }
@@ -289,20 +309,25 @@ struct CodingTests {
     @Test("values written to a table read back through Decodable-free rows")
     func tableRoundTrip() async throws {
         try await TestDatabase.withPool { pool, _ in
-            try await pool.query("""
+            try await pool.query(
+                """
                 CREATE TABLE sample (id uuid PRIMARY KEY, name text NOT NULL, score int, weight float8,
                   active bool, seen timestamptz, blob bytea, doc jsonb, tags text[])
                 """)
             let id = UUID()
             let seen = Date(timeIntervalSince1970: 1_700_000_000.5)
-            try await pool.query("""
+            try await pool.query(
+                """
                 INSERT INTO sample VALUES (\(id), \("Zoë"), \(27), \(61.5), \(true), \(seen), \(Data([1, 2])),
                   \(PQJSON(["k": "v"])), \(["x", "y"]))
                 """)
             let rows = try await pool.query("SELECT id, name, score, weight, active, seen, blob, doc, tags FROM sample")
-            let values = try rows[0].decode(UUID.self, String.self, Int.self, Double.self, Bool.self, Date.self, Data.self, PQJSON<[String: String]>.self, [String].self)
+            let values = try rows[0].decode(
+                UUID.self, String.self, Int.self, Double.self, Bool.self, Date.self, Data.self,
+                PQJSON<[String: String]>.self, [String].self)
             #expect(values.0 == id && values.1 == "Zoë" && values.2 == 27 && values.3 == 61.5 && values.4)
-            #expect(values.5 == seen && values.6 == Data([1, 2]) && values.7.value == ["k": "v"] && values.8 == ["x", "y"])
+            #expect(
+                values.5 == seen && values.6 == Data([1, 2]) && values.7.value == ["k": "v"] && values.8 == ["x", "y"])
         }
     }
 }

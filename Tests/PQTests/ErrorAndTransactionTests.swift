@@ -20,7 +20,9 @@ struct ErrorAndTransactionTests {
         try await TestDatabase.withPool { pool, _ in
             try await pool.withConnection { try await $0.execute(Self.schema) }
             try await pool.query("INSERT INTO team VALUES (1, 'North')")
-            let error = await #expect(throws: PQError.self) { try await pool.query("INSERT INTO team VALUES (2, \("North"))") }
+            let error = await #expect(throws: PQError.self) {
+                try await pool.query("INSERT INTO team VALUES (2, \("North"))")
+            }
             #expect(error?.kind == .server)
             #expect(error?.sqlState == SQLState.uniqueViolation)
             #expect(error?.constraint == "team_name_unique")
@@ -34,7 +36,9 @@ struct ErrorAndTransactionTests {
     func foreignKeyViolation() async throws {
         try await TestDatabase.withPool { pool, _ in
             try await pool.withConnection { try await $0.execute(Self.schema) }
-            let error = await #expect(throws: PQError.self) { try await pool.query("INSERT INTO member VALUES (1, \(99), 30)") }
+            let error = await #expect(throws: PQError.self) {
+                try await pool.query("INSERT INTO member VALUES (1, \(99), 30)")
+            }
             #expect(error?.sqlState == SQLState.foreignKeyViolation)
             #expect(error?.constraint == "member_team_fk")
         }
@@ -45,7 +49,9 @@ struct ErrorAndTransactionTests {
         try await TestDatabase.withPool { pool, _ in
             try await pool.withConnection { try await $0.execute(Self.schema) }
             try await pool.query("INSERT INTO team VALUES (1, 'North')")
-            let error = await #expect(throws: PQError.self) { try await pool.query("INSERT INTO member VALUES (1, 1, \(-3))") }
+            let error = await #expect(throws: PQError.self) {
+                try await pool.query("INSERT INTO member VALUES (1, 1, \(-3))")
+            }
             #expect(error?.sqlState == SQLState.checkViolation)
             #expect(error?.constraint == "member_age_positive")
         }
@@ -114,10 +120,13 @@ struct ErrorAndTransactionTests {
             try await pool.withConnection { try await $0.execute(Self.schema) }
             let attempts = Mutex(0)
             _ = try await pool.withTransaction(isolation: .serializable, retries: 3) { connection in
-                let attempt = attempts.withLock { $0 += 1; return $0 }
+                let attempt = attempts.withLock {
+                    $0 += 1; return $0
+                }
                 try await connection.query("UPDATE counter SET value = value + 1 WHERE id = 1")
                 if attempt == 1 {
-                    try await connection.execute("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END $$")
+                    try await connection.execute(
+                        "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END $$")
                 }
             }
             #expect(attempts.withLock { $0 } == 2)
@@ -131,7 +140,8 @@ struct ErrorAndTransactionTests {
         try await TestDatabase.withPool { pool, _ in
             let error = await #expect(throws: PQError.self) {
                 try await pool.withTransaction { connection in
-                    try await connection.execute("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END $$")
+                    try await connection.execute(
+                        "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END $$")
                 }
             }
             #expect(error?.isRetryableTransactionFailure == true)
@@ -212,7 +222,8 @@ struct NoticeTests {
         let logger = Logger(label: "notices") { _ in handler }
         let database = try await TestDatabase.shared()
         let connection = try await PQConnection.connect(database.adminConfiguration, logger: logger)
-        try await connection.execute("DO $$ BEGIN RAISE NOTICE 'plan reviewed'; RAISE WARNING 'dose above range'; END $$")
+        try await connection.execute(
+            "DO $$ BEGIN RAISE NOTICE 'plan reviewed'; RAISE WARNING 'dose above range'; END $$")
         await connection.close()
         let messages = handler.messages.withLock { $0 }
         #expect(messages.contains { $0.0 == .notice && $0.1 == "plan reviewed" })
@@ -224,14 +235,18 @@ struct NoticeTests {
 struct CancellationTests {
     @Test("cancelling the task cancels the running statement on the server, and the connection stays usable")
     func cancelRunningQuery() async throws {
-        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 1)) { pool, database in
+        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: 1)) {
+            pool, database in
             let sleeper = Task { try await pool.query("SELECT pg_sleep(10)") }
             // Cancel only once the statement is running on the server.
-            let datname = pool.configuration.conninfo.components(separatedBy: "dbname='").last?.components(separatedBy: "'").first ?? ""
+            let datname =
+                pool.configuration.conninfo.components(separatedBy: "dbname='").last?.components(separatedBy: "'").first
+                ?? ""
             var running = 0
             for _ in 0..<200 where running == 0 {
                 try await Task.sleep(for: .milliseconds(25))
-                running = try await database.admin("""
+                running = try await database.admin(
+                    """
                     SELECT count(*) FROM pg_stat_activity WHERE datname = \(datname) AND query = 'SELECT pg_sleep(10)' AND state = 'active'
                     """)[0].decode(Int.self, at: 0)
             }
@@ -257,17 +272,23 @@ extension Result {
 
 @Suite("Backends terminated while transactions commit")
 struct CommitUnderTerminationTests {
-    @Test("every commit either succeeds whole or fails as a connection failure, never as a protocol violation, never half")
+    @Test(
+        "every commit either succeeds whole or fails as a connection failure, never as a protocol violation, never half"
+    )
     func terminatedDuringCommit() async throws {
         let options = PQPool.Options(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .seconds(10))
         try await TestDatabase.withPool(options: options) { pool, database in
-            _ = try await pool.withConnection { try await $0.query("CREATE TABLE pair (n int NOT NULL, part int NOT NULL, PRIMARY KEY (n, part))", prepared: false) }
+            _ = try await pool.withConnection {
+                try await $0.query(
+                    "CREATE TABLE pair (n int NOT NULL, part int NOT NULL, PRIMARY KEY (n, part))", prepared: false)
+            }
             let done = Atomic(false)
             // The terminator ends whatever backend the writer is using, over and over.
             let terminator = Task {
                 var killed = 0
                 while !done.load(ordering: .relaxed) {
-                    let rows = try await database.admin("""
+                    let rows = try await database.admin(
+                        """
                         SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
                         WHERE datname = \(try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0))
                           AND pid <> pg_backend_pid() AND state <> 'idle'
@@ -299,10 +320,15 @@ struct CommitUnderTerminationTests {
             done.store(true, ordering: .relaxed)
             let killed = try await terminator.value
             #expect(violations.isEmpty, "\(violations)")
-            let parts = try await pool.query("SELECT n, count(*)::int FROM pair GROUP BY n").map { try $0.decode(Int.self, Int.self) }
-            #expect(parts.allSatisfy { $0.1 == 2 }, "a transaction was committed in half: \(parts.filter { $0.1 != 2 })")
+            let parts = try await pool.query("SELECT n, count(*)::int FROM pair GROUP BY n").map {
+                try $0.decode(Int.self, Int.self)
+            }
+            #expect(
+                parts.allSatisfy { $0.1 == 2 }, "a transaction was committed in half: \(parts.filter { $0.1 != 2 })")
             let stored = Set(parts.map(\.0))
-            for (n, succeeded) in outcomes where succeeded { #expect(stored.contains(n), "transaction \(n) succeeded but is not there") }
+            for (n, succeeded) in outcomes where succeeded {
+                #expect(stored.contains(n), "transaction \(n) succeeded but is not there")
+            }
             #expect(killed > 0, "the test never terminated a backend")
         }
     }
@@ -315,14 +341,21 @@ struct CutConnectionTests {
     /// A pool that reaches `pool`'s database through `cutter`.
     private func cutPool(_ pool: PQPool, _ cutter: WireCutter) async throws -> PQPool {
         let name = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
-        return PQPool(configuration: cutter.configuration(database: name),
-                      options: .init(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .seconds(10)), logger: testLogger())
+        return PQPool(
+            configuration: cutter.configuration(database: name),
+            options: .init(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .seconds(10)),
+            logger: testLogger())
     }
 
-    @Test("COMMIT answered, then the connection cut before the sync: the transaction succeeded, whole, and the connection is not reused")
+    @Test(
+        "COMMIT answered, then the connection cut before the sync: the transaction succeeded, whole, and the connection is not reused"
+    )
     func cutAfterCommit() async throws {
         try await TestDatabase.withPool { pool, database in
-            _ = try await pool.withConnection { try await $0.query("CREATE TABLE pair (n int NOT NULL, part int NOT NULL, PRIMARY KEY (n, part))", prepared: false) }
+            _ = try await pool.withConnection {
+                try await $0.query(
+                    "CREATE TABLE pair (n int NOT NULL, part int NOT NULL, PRIMARY KEY (n, part))", prepared: false)
+            }
             let cutter = try WireCutter(database)
             defer { cutter.stop() }
             let through = try await cutPool(pool, cutter)
@@ -342,7 +375,9 @@ struct CutConnectionTests {
                 try await connection.query("INSERT INTO pair VALUES (2, 2)")
             }
             #expect(cutter.cuts == 2)
-            let parts = try await pool.query("SELECT n, count(*)::int FROM pair GROUP BY n ORDER BY n").map { try $0.decode(Int.self, Int.self) }
+            let parts = try await pool.query("SELECT n, count(*)::int FROM pair GROUP BY n ORDER BY n").map {
+                try $0.decode(Int.self, Int.self)
+            }
             #expect(parts.map(\.0) == [1, 2] && parts.allSatisfy { $0.1 == 2 }, "\(parts)")
             // The cut connection went away; the next use gets a live one.
             let nextBackend = try await through.query("SELECT pg_backend_pid()")[0].decode(Int.self, at: 0)
@@ -351,10 +386,15 @@ struct CutConnectionTests {
         }
     }
 
-    @Test("cut after a statement's answer but before COMMIT's: a connection failure, never a protocol violation, and nothing committed")
+    @Test(
+        "cut after a statement's answer but before COMMIT's: a connection failure, never a protocol violation, and nothing committed"
+    )
     func cutBeforeCommit() async throws {
         try await TestDatabase.withPool { pool, database in
-            _ = try await pool.withConnection { try await $0.query("CREATE TABLE pair (n int NOT NULL, part int NOT NULL, PRIMARY KEY (n, part))", prepared: false) }
+            _ = try await pool.withConnection {
+                try await $0.query(
+                    "CREATE TABLE pair (n int NOT NULL, part int NOT NULL, PRIMARY KEY (n, part))", prepared: false)
+            }
             let cutter = try WireCutter(database)
             defer { cutter.stop() }
             let through = try await cutPool(pool, cutter)
@@ -378,7 +418,9 @@ struct CutConnectionTests {
             await #expect(throws: PQError.self) {
                 do {
                     _ = try await through.withConnection { connection in
-                        try await connection.pipeline(["INSERT INTO pair VALUES (3, 1)", "INSERT INTO pair VALUES (3, 2)"])
+                        try await connection.pipeline([
+                            "INSERT INTO pair VALUES (3, 1)", "INSERT INTO pair VALUES (3, 2)",
+                        ])
                     }
                 } catch let error as PQError {
                     #expect(error.kind == .connection, "\(error)")

@@ -85,15 +85,19 @@ struct PoolTests {
     func killThreeIdleConnections(_ pool: PQPool, _ database: TestDatabase) async throws -> Set<Int32> {
         let before = try await withThrowingTaskGroup(of: Int32.self) { group in
             for _ in 0..<3 {
-                group.addTask { try await pool.withConnection { (connection: PQConnection) async throws in
-                    try await connection.query("SELECT pg_sleep(0.2)")
-                    return await connection.backendPID
-                } }
+                group.addTask {
+                    try await pool.withConnection { (connection: PQConnection) async throws in
+                        try await connection.query("SELECT pg_sleep(0.2)")
+                        return await connection.backendPID
+                    }
+                }
             }
             return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
         }
         #expect(before.count == 3)
-        let killed = try await database.admin("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = ANY(\(before.map { Int($0) })::int[])")
+        let killed = try await database.admin(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = ANY(\(before.map { Int($0) })::int[])"
+        )
         #expect(try killed[0].decode(Int.self, at: 0) == 3)
         try await Task.sleep(for: .milliseconds(100))
         return before
@@ -142,7 +146,9 @@ struct PoolTests {
             let pid = try await pool.withConnection { await $0.backendPID }
             async let killer: Void = {
                 // Kill it once the statement is running (a fixed delay could kill it before).
-                while try await database.admin("SELECT count(*) FROM pg_stat_activity WHERE pid = \(Int(pid)) AND state = 'active' AND query LIKE 'SELECT pg_sleep(5)%'")[0].decode(Int.self, at: 0) == 0 {
+                while try await database.admin(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = \(Int(pid)) AND state = 'active' AND query LIKE 'SELECT pg_sleep(5)%'"
+                )[0].decode(Int.self, at: 0) == 0 {
                     try await Task.sleep(for: .milliseconds(20))
                 }
                 _ = try await database.admin("SELECT pg_terminate_backend(\(Int(pid)))")
@@ -282,7 +288,8 @@ struct PipelineAndListenTests {
             let datname = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
             let myPID = try await pool.query("SELECT pg_backend_pid()")[0].decode(Int.self, at: 0)
             // The listener's backend is the one waiting on LISTEN in this database, not ours.
-            let killed = try await database.admin("""
+            let killed = try await database.admin(
+                """
                 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
                 WHERE datname = \(datname) AND pid <> \(myPID) AND query LIKE 'LISTEN%'
                 """)
@@ -313,11 +320,14 @@ struct ConnectingTests {
     func tcpURL() async throws {
         let port = Int.random(in: 20_000...40_000)
         let base = FileManager.default.temporaryDirectory.path + "/carerelay-private-\(getpid())-tcp\(port)"
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        let cluster = try LocalPostgres(directory: base + "/pg", port: port, settings: ["listen_addresses": "127.0.0.1"], logger: testLogger())
+        try FileManager.default.createDirectory(
+            atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let cluster = try LocalPostgres(
+            directory: base + "/pg", port: port, settings: ["listen_addresses": "127.0.0.1"], logger: testLogger())
         try await cluster.startOffPool()
         // Local TCP connections need a password unless pg_hba trusts them; initdb --auth=trust does.
-        let connection = try await PQConnection.connect(PQConfiguration("postgresql://postgres@127.0.0.1:\(port)/postgres?application_name=tcp-test"))
+        let connection = try await PQConnection.connect(
+            PQConfiguration("postgresql://postgres@127.0.0.1:\(port)/postgres?application_name=tcp-test"))
         let rows = try await connection.query("SELECT inet_server_port(), current_setting('application_name')")
         let (serverPort, application) = try rows[0].decode(Int.self, String.self)
         #expect(serverPort == port)
@@ -330,7 +340,8 @@ struct ConnectingTests {
     @Test("a refused connection is a connection error that says where it tried")
     func refused() async throws {
         let error = await #expect(throws: PQError.self) {
-            try await PQConnection.connect(PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1))
+            try await PQConnection.connect(
+                PQConfiguration("host=/nonexistent-carerelay port=1 dbname=x user=x", connectTimeout: 1))
         }
         #expect(error?.kind == .connection)
         #expect(error?.isConnectionFailure == true)
@@ -339,7 +350,8 @@ struct ConnectingTests {
 
     @Test("the pool's health check discards an idle connection killed behind its back")
     func idleHealthCheck() async throws {
-        let options = PQPool.Options(minimumConnections: 1, maximumConnections: 2, healthCheckInterval: .milliseconds(100))
+        let options = PQPool.Options(
+            minimumConnections: 1, maximumConnections: 2, healthCheckInterval: .milliseconds(100))
         try await TestDatabase.withPool(options: options) { pool, database in
             let running = Task { try await pool.run() }
             defer { running.cancel() }

@@ -11,7 +11,8 @@ struct SendWithNextTests {
 
     /// A pool of `connections` on a fresh database with the `entry` table.
     static func withEntryTable(connections: Int, _ body: (PQPool) async throws -> Void) async throws {
-        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: connections)) { pool, _ in
+        try await TestDatabase.withPool(options: .init(minimumConnections: 0, maximumConnections: connections)) {
+            pool, _ in
             try await pool.query(PQQuery(schema))
             try await body(pool)
         }
@@ -40,7 +41,9 @@ struct SendWithNextTests {
         try await Self.withEntryTable(connections: 1) { pool in
             try await pool.withConnection { (connection: PQConnection) async throws in
                 await connection.sendWithNext("INSERT INTO entry VALUES (\(1)::int / \(0)::int)")
-                let error = await #expect(throws: PQError.self) { try await connection.query("INSERT INTO entry VALUES (\(2))") }
+                let error = await #expect(throws: PQError.self) {
+                    try await connection.query("INSERT INTO entry VALUES (\(2))")
+                }
                 #expect(error?.sqlState == "22012")
                 // Nothing is left queued: the connection goes on normally.
                 try await connection.query("INSERT INTO entry VALUES (\(3))")
@@ -71,16 +74,21 @@ struct SendWithNextTests {
         try await Self.withEntryTable(connections: 1) { pool in
             try await pool.withConnection { (connection: PQConnection) async throws in
                 await connection.sendWithNext("INSERT INTO entry VALUES (\(1))")
-                let seen = try await connection.query("SELECT count(*) FROM entry WHERE n > \(0)", prepared: false)[0].decode(Int.self, at: 0)
+                let seen = try await connection.query("SELECT count(*) FROM entry WHERE n > \(0)", prepared: false)[0]
+                    .decode(Int.self, at: 0)
                 #expect(seen == 1)
-                let prepared = try await connection.query("SELECT statement FROM pg_prepared_statements").map { try $0.decode(String.self, at: 0) }
+                let prepared = try await connection.query("SELECT statement FROM pg_prepared_statements").map {
+                    try $0.decode(String.self, at: 0)
+                }
                 #expect(prepared.contains { $0.contains("INSERT INTO entry") })
                 #expect(!prepared.contains { $0.contains("n > $1") })
             }
         }
     }
 
-    @Test("a transaction: BEGIN and queued statements commit with it, an insert queued before a failing COMMIT is rolled back")
+    @Test(
+        "a transaction: BEGIN and queued statements commit with it, an insert queued before a failing COMMIT is rolled back"
+    )
     func transactions() async throws {
         try await Self.withEntryTable(connections: 1) { pool in
             try await pool.withTransaction { connection in

@@ -23,8 +23,11 @@ public final class TestDatabase: Sendable {
     }
 
     private init() throws {
-        let base = FileManager.default.temporaryDirectory.path + "/carerelay-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let base =
+            FileManager.default.temporaryDirectory.path
+            + "/carerelay-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(
+            atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         var logger = Logger(label: "carerelay.test.postgres")
         logger.logLevel = .warning
         cluster = try LocalPostgres(
@@ -57,17 +60,25 @@ public final class TestDatabase: Sendable {
 
     /// A new empty database for one test (optionally copied from a template database), owned
     /// by `owner` when given.
-    public func makeDatabase(prefix: String = "test", template: String = "template0", owner: String? = nil) async throws -> PQConfiguration {
+    public func makeDatabase(prefix: String = "test", template: String = "template0", owner: String? = nil) async throws
+        -> PQConfiguration
+    {
         configuration(database: try await makeDatabaseNamed(prefix: prefix, template: template, owner: owner))
     }
 
     /// `makeDatabase`, returning the new database's name.
-    public func makeDatabaseNamed(prefix: String = "test", template: String = "template0", owner: String? = nil) async throws -> String {
-        let number = counter.withLock { $0 += 1; return $0 }
+    public func makeDatabaseNamed(prefix: String = "test", template: String = "template0", owner: String? = nil)
+        async throws -> String
+    {
+        let number = counter.withLock {
+            $0 += 1; return $0
+        }
         let name = "\(prefix)_\(number)_\(UInt16.random(in: 0...UInt16.max))"
         let admin = try await PQConnection.connect(adminConfiguration)
         defer { Task { await admin.close() } }
-        try await admin.execute("CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE \(quoteIdentifier(template))" + (owner.map { " OWNER \(quoteIdentifier($0))" } ?? ""))
+        try await admin.execute(
+            "CREATE DATABASE \(quoteIdentifier(name)) TEMPLATE \(quoteIdentifier(template))"
+                + (owner.map { " OWNER \(quoteIdentifier($0))" } ?? ""))
         return name
     }
 
@@ -97,7 +108,8 @@ public final class TestDatabase: Sendable {
 
     /// How `user` logs in to `database`.
     public func configuration(database: String, user: String) -> PQConfiguration {
-        PQConfiguration.unixSocket(directory: cluster.socketDirectory, port: cluster.port, database: database, user: user)
+        PQConfiguration.unixSocket(
+            directory: cluster.socketDirectory, port: cluster.port, database: database, user: user)
     }
 
     /// Runs SQL as the superuser on the database `pool` reaches (for a test's set-up and checks
@@ -131,8 +143,11 @@ public final class TestDatabase: Sendable {
     }
 
     private static func makePrivateClusterBlocking() throws -> LocalPostgres {
-        let base = FileManager.default.temporaryDirectory.path + "/carerelay-private-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let base =
+            FileManager.default.temporaryDirectory.path
+            + "/carerelay-private-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(
+            atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         var logger = Logger(label: "carerelay.test.postgres")
         logger.logLevel = .warning
         let cluster = try LocalPostgres(directory: base + "/pg", settings: ["fsync": "off"], logger: logger)
@@ -146,7 +161,8 @@ private let clusterToStop = Mutex<(LocalPostgres, String)?>(nil)
 extension TestDatabase {
     /// A pool on a fresh database of its own (a copy of `template`), closed after `body`.
     public static func withPool<T>(
-        options: PQPool.Options = PQPool.Options(minimumConnections: 0, maximumConnections: 4, acquireTimeout: .seconds(10)),
+        options: PQPool.Options = PQPool.Options(
+            minimumConnections: 0, maximumConnections: 4, acquireTimeout: .seconds(10)),
         template: String = "template0",
         logger: Logger = testLogger(),
         _ body: (PQPool, TestDatabase) async throws -> T
@@ -168,7 +184,8 @@ extension TestDatabase {
 /// Quiet unless PQ_TEST_LOG_LEVEL asks for more.
 public func testLogger(_ label: String = "carerelay.test.pq") -> Logger {
     var logger = Logger(label: label)
-    logger.logLevel = ProcessInfo.processInfo.environment["PQ_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+    logger.logLevel =
+        ProcessInfo.processInfo.environment["PQ_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
     return logger
 }
 
@@ -189,8 +206,9 @@ public enum MigratedDatabase {
         let database = try await TestDatabase.shared()
         try await database.roles()
         let name = try await database.makeDatabaseNamed(prefix: "care_template", owner: DatabaseRoles.owner)
-        let pool = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.owner),
-                          options: .init(minimumConnections: 0, maximumConnections: 1))
+        let pool = PQPool(
+            configuration: database.configuration(database: name, user: DatabaseRoles.owner),
+            options: .init(minimumConnections: 0, maximumConnections: 1))
         try await Migrator(migrations: Migration.embedded()).migrate(pool)
         await pool.close()
         return name
@@ -205,14 +223,19 @@ public enum MigratedDatabase {
 
     /// A fresh migrated database, and a pool on it as the server's own login (care_service).
     public static func withPool<T>(
-        options: PQPool.Options = PQPool.Options(minimumConnections: 0, maximumConnections: 4, acquireTimeout: .seconds(10)),
+        options: PQPool.Options = PQPool.Options(
+            minimumConnections: 0, maximumConnections: 4, acquireTimeout: .seconds(10)),
         _ body: (PQPool, TestDatabase) async throws -> T
     ) async throws -> T {
         let database = try await TestDatabase.shared()
         let template = try await template.value
         let name = try await database.makeDatabaseNamed(template: template, owner: DatabaseRoles.owner)
-        let pool = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.service), options: options, logger: testLogger())
-        let requests = PQPool(configuration: database.configuration(database: name, user: DatabaseRoles.server), options: options, logger: testLogger())
+        let pool = PQPool(
+            configuration: database.configuration(database: name, user: DatabaseRoles.service), options: options,
+            logger: testLogger())
+        let requests = PQPool(
+            configuration: database.configuration(database: name, user: DatabaseRoles.server), options: options,
+            logger: testLogger())
         requestPools.withLock { $0[ObjectIdentifier(pool)] = requests }
         func close() async {
             requestPools.withLock { $0[ObjectIdentifier(pool)] = nil }
@@ -230,18 +253,20 @@ public enum MigratedDatabase {
     }
 }
 
-
 /// Writers that commit events out of id order: `writers` tasks each insert `perWriter`
 /// 'test.written' events, one per transaction; odd writers are slow and commit long after
 /// taking their id. For testing that a feed reader never skips or repeats.
-public func writeInterleavedEvents(_ pool: PQPool, writers: Int, perWriter: Int, teamID: UUID? = nil, patientID: UUID? = nil,
-                                   pause: ClosedRange<Int> = 0...0) async throws {
+public func writeInterleavedEvents(
+    _ pool: PQPool, writers: Int, perWriter: Int, teamID: UUID? = nil, patientID: UUID? = nil,
+    pause: ClosedRange<Int> = 0...0
+) async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
         for writer in 0..<writers {
             group.addTask {
                 for index in 0..<perWriter {
                     try await pool.withTransaction { connection in
-                        try await connection.query("""
+                        try await connection.query(
+                            """
                             INSERT INTO events (type, team_id, patient_id, payload)
                             VALUES ('test.written', \(teamID), \(patientID), \(PQJSON(["writer": "\(writer)", "n": "\(index)"]))::jsonb)
                             """)

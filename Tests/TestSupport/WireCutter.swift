@@ -2,7 +2,7 @@ import Foundation
 import PQ
 import Synchronization
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A PostgreSQL wire-protocol proxy on a Unix socket that cuts a connection at an exact point of
@@ -62,7 +62,9 @@ public final class WireCutter: Sendable {
     /// The next CommandComplete tagged `tag` (on any connection), after `skipping` more of
     /// them, is the last thing its client hears.
     public func arm(cutAfter tag: String, skipping: Int = 0) {
-        state.withLock { $0.armedTag = tag; $0.skip = skipping }
+        state.withLock {
+            $0.armedTag = tag; $0.skip = skipping
+        }
     }
 
     /// Forgets an armed cut that did not happen.
@@ -100,7 +102,9 @@ public final class WireCutter: Sendable {
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = address(path)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0, Glibc.listen(listener, 64) == 0 else {
             close(listener)
@@ -113,7 +117,9 @@ public final class WireCutter: Sendable {
         let upstream = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = Self.address(upstreamPath)
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         if connected != 0 { close(upstream); return nil }
         return upstream
@@ -159,7 +165,8 @@ public final class WireCutter: Sendable {
             var offset = 0
             var cutHere = false
             while pending.count - offset >= 5 {
-                let length = Int(pending[offset + 1]) << 24 | Int(pending[offset + 2]) << 16
+                let length =
+                    Int(pending[offset + 1]) << 24 | Int(pending[offset + 2]) << 16
                     | Int(pending[offset + 3]) << 8 | Int(pending[offset + 4])
                 guard pending.count - offset >= 1 + length else { break }
                 let type = pending[offset]

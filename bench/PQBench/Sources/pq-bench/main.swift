@@ -8,8 +8,11 @@ import PostgresNIO
 //   select_1conn   10,000 single-row SELECTs by primary key, one connection
 //   insert_1conn   10,000 single-row INSERTs, one connection (autocommit)
 //   select_8tasks  10,000 single-row SELECTs by 8 concurrent tasks through each library's pool of 8
-// Each case alternates the two libraries over several rounds and keeps each one's best round,
-// so neither gains from running second on a warm server.
+// PostgresNIO runs each case twice: as most code calls it (`query`, an unnamed statement: Parse,
+// Bind, Execute each time) and with a named prepared statement (`PostgresPreparedStatement`:
+// prepared once per connection, then Bind and Execute), which is how PQ sends every statement.
+// Each case alternates the libraries over several rounds and keeps each one's best round, so
+// none gains from running later on a warm server.
 
 let operations = Int(ProcessInfo.processInfo.environment["BENCH_OPERATIONS"] ?? "") ?? 10_000
 let rounds = Int(ProcessInfo.processInfo.environment["BENCH_ROUNDS"] ?? "") ?? 3
@@ -139,6 +142,69 @@ func nioSelectConcurrent(_ client: PostgresClient) async throws -> Double {
     }
 }
 
+// MARK: PostgresNIO with prepared statements
+
+struct SelectItem: PostgresPreparedStatement {
+    static let sql = "SELECT id, name, score FROM items WHERE id = $1"
+    typealias Row = (Int, String, Double)
+    var id: Int
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(id)
+        return bindings
+    }
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+struct InsertItem: PostgresPreparedStatement {
+    static let sql = "INSERT INTO inserts (name, score) VALUES ($1, $2)"
+    typealias Row = ()
+    var name: String
+    var score: Double
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(name)
+        bindings.append(score)
+        return bindings
+    }
+    func decodeRow(_ row: PostgresRow) throws -> Row {}
+}
+
+func nioPreparedSelectOneConnection() async throws -> Double {
+    let connection = try await PostgresConnection.connect(configuration: nioConfiguration, id: 3, logger: quiet)
+    defer { Task { try? await connection.close() } }
+    var sum = 0.0
+    for i in 0..<operations {
+        for try await (_, _, score) in try await connection.execute(SelectItem(id: key(i)), logger: quiet) { sum += score }
+    }
+    return sum
+}
+
+func nioPreparedInsertOneConnection() async throws -> Double {
+    let connection = try await PostgresConnection.connect(configuration: nioConfiguration, id: 4, logger: quiet)
+    defer { Task { try? await connection.close() } }
+    for i in 0..<operations {
+        _ = try await connection.execute(InsertItem(name: "nio-prepared \(i)", score: Double(i)), logger: quiet)
+    }
+    return Double(operations)
+}
+
+func nioPreparedSelectConcurrent(_ client: PostgresClient) async throws -> Double {
+    try await withThrowingTaskGroup(of: Double.self) { group in
+        let share = operations / concurrency
+        for task in 0..<concurrency {
+            group.addTask {
+                var sum = 0.0
+                for i in (task * share)..<((task + 1) * share) {
+                    for try await (_, _, score) in try await client.execute(SelectItem(id: key(i)), logger: quiet) { sum += score }
+                }
+                return sum
+            }
+        }
+        return try await group.reduce(0, +)
+    }
+}
+
 // MARK: Running
 
 func measure(_ body: () async throws -> Double) async throws -> (opsPerSecond: Double, checksum: Double) {
@@ -159,45 +225,43 @@ let clientRun = Task { await client.run() }
 _ = try await pqSelectConcurrent(pool)
 _ = try await nioSelectConcurrent(client)
 
-let cases: [(String, () async throws -> Double, () async throws -> Double)] = [
-    ("select_1conn", pqSelectOneConnection, nioSelectOneConnection),
-    ("insert_1conn", pqInsertOneConnection, nioInsertOneConnection),
-    ("select_8tasks", { try await pqSelectConcurrent(pool) }, { try await nioSelectConcurrent(client) }),
+let cases: [(String, [() async throws -> Double])] = [
+    ("select_1conn", [pqSelectOneConnection, nioSelectOneConnection, nioPreparedSelectOneConnection]),
+    ("insert_1conn", [pqInsertOneConnection, nioInsertOneConnection, nioPreparedInsertOneConnection]),
+    ("select_8tasks", [{ try await pqSelectConcurrent(pool) }, { try await nioSelectConcurrent(client) },
+                       { try await nioPreparedSelectConcurrent(client) }]),
 ]
 
-print("pq-vs-postgresnio: \(operations) operations per case, best of \(rounds) alternating rounds, PostgreSQL on a Unix socket")
+print("pq-vs-postgresnio: \(operations) operations per case, best of \(rounds) rounds (the order rotating), PostgreSQL on a Unix socket")
 func padded(_ text: String, _ width: Int, left: Bool = false) -> String {
     let padding = String(repeating: " ", count: max(0, width - text.count))
     return left ? text + padding : padding + text
 }
-print(padded("case", 14, left: true) + padded("PQ ops/s", 12) + padded("NIO ops/s", 12) + padded("PQ/NIO", 8))
-var results: [(String, Double)] = []
-for (name, pqCase, nioCase) in cases {
-    var bestPQ = 0.0
-    var bestNIO = 0.0
+print(padded("case", 14, left: true) + padded("PQ ops/s", 11) + padded("NIO ops/s", 11) + padded("NIO-prep", 11)
+    + padded("PQ/NIO", 8) + padded("PQ/prep", 9))
+var results: [(String, Double, Double)] = []
+for (name, runs) in cases {
+    var best = [Double](repeating: 0, count: runs.count)
     for round in 0..<rounds {
-        // Alternate who goes first.
-        if round % 2 == 0 {
-            let pq = try await measure(pqCase)
-            let nio = try await measure(nioCase)
-            precondition(pq.checksum == nio.checksum, "the two libraries read different data")
-            bestPQ = max(bestPQ, pq.opsPerSecond)
-            bestNIO = max(bestNIO, nio.opsPerSecond)
-        } else {
-            let nio = try await measure(nioCase)
-            let pq = try await measure(pqCase)
-            precondition(pq.checksum == nio.checksum, "the two libraries read different data")
-            bestPQ = max(bestPQ, pq.opsPerSecond)
-            bestNIO = max(bestNIO, nio.opsPerSecond)
+        // Rotate who goes first.
+        var checksums: [Double] = []
+        for step in 0..<runs.count {
+            let which = (step + round) % runs.count
+            let result = try await measure(runs[which])
+            checksums.append(result.checksum)
+            best[which] = max(best[which], result.opsPerSecond)
         }
+        precondition(Set(checksums).count == 1, "the libraries read different data")
     }
-    print(padded(name, 14, left: true) + padded(String(format: "%.0f", bestPQ), 12)
-        + padded(String(format: "%.0f", bestNIO), 12) + padded(String(format: "%.2f", bestPQ / bestNIO), 8))
-    results.append((name, bestPQ / bestNIO))
+    print(padded(name, 14, left: true) + padded(String(format: "%.0f", best[0]), 11) + padded(String(format: "%.0f", best[1]), 11)
+        + padded(String(format: "%.0f", best[2]), 11) + padded(String(format: "%.2f", best[0] / best[1]), 8)
+        + padded(String(format: "%.2f", best[0] / best[2]), 9))
+    results.append((name, best[0] / best[1], best[0] / best[2]))
 }
 
 await pool.close()
 clientRun.cancel()
-for (name, ratio) in results {
+for (name, ratio, prepared) in results {
     print("RESULT ratio_\(name) " + String(format: "%.3f", ratio))
+    print("RESULT ratio_prepared_\(name) " + String(format: "%.3f", prepared))
 }

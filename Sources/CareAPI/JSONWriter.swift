@@ -1,10 +1,17 @@
 import CoreFormats
 import Foundation
 
-/// JSON written by hand, for the answers where Foundation's JSONEncoder was most of the cost:
-/// the weekly report (5,000 patients) and the busiest writes. Writers put members in sorted key
-/// order and leave absent optionals out, as `Wire`'s encoders do; tests check that each
-/// hand-written answer is the same document as its Codable encoding.
+/// JSON written by hand, only where BENCHMARKS.md shows Foundation's JSONEncoder was most of the
+/// cost; every other answer goes through `Wire`'s one Codable encoder. The exceptions, each
+/// checked by a test to be the same document as its Codable encoding:
+/// - the weekly report (`ReportJSON`): encoding was a fifth of the report's CPU at 5,000
+///   patients (BENCHMARKS.md, "bench/report-scale", session 3);
+/// - the trial outcome's answer (`OutcomeOut`, with `AdequacyOut` and `RuleInput`), the write
+///   `bench/api-vs-pgbench` drives: with the other hand-written hot paths it took care-server's
+///   CPU per write from 1.5–2.3 ms to 1.2–1.4 ms (BENCHMARKS.md, session 4);
+/// - task pages and the task a status move answers (`TaskOut`, `ListPage<TaskOut>`), the read
+///   that benchmark drives (BENCHMARKS.md, "session 4, later").
+/// Writers put members in sorted key order and leave absent optionals out, as `Wire`'s encoders do.
 struct JSONWriter {
     private(set) var bytes: [UInt8] = []
 

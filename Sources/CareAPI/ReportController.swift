@@ -93,10 +93,10 @@ struct ReportController: Sendable {
         let team = try context.id()
         let week = try Self.week(context)
         let format = try Self.format(request)
-        let report = try await context.acting("report.weekly", request) { caller in
-            try await store.weeklyReport(teamID: team, week: week, by: caller)
+        let review = try await context.acting("report.weekly", request) { caller in
+            try await store.weeklyReview(teamID: team, week: week, by: caller)
         }
-        return try Self.render(report, format)
+        return try Self.render(WeeklyReport(review), format)
     }
 
     /// POST /v1/teams/:id/reports/weekly/:week/snapshots
@@ -105,9 +105,10 @@ struct ReportController: Sendable {
         let week = try Self.week(context)
         // The report is read without claiming the Idempotency-Key; keeping the snapshot claims it.
         return try await context.respond("report.snapshot", request) { caller -> ReportSnapshot in
-            let report = try await store.weeklyReport(teamID: team, week: week, by: caller)
+            let report = WeeklyReport(try await store.weeklyReview(teamID: team, week: week, by: caller))
             return try await store.keepSnapshot(
-                report, json: Data(ReportJSON.encode(report)), html: ReportRendering.html(report),
+                teamID: team, isoWeek: report.isoWeek, patients: report.patients.map(\.id),
+                json: Data(ReportJSON.encode(report)), html: ReportRendering.html(report),
                 markdown: ReportRendering.markdown(report), by: caller)
         } render: { snapshot in
             try Self.snapshotJSON(snapshot, status: .created)

@@ -1,3 +1,4 @@
+import CoreFormats
 import CareStore
 import Foundation
 
@@ -251,7 +252,8 @@ enum ReportRendering {
         for p in r.patients {
             let overdue = p.openHandoffs.filter(\.overdue).count + p.openTasks.filter(\.overdue).count
             let cells: [String] = [
-                String(p.rank), p.reasons[0].kind.rawValue, p.reasons.map(\.text).joined(separator: "; "), p.id, p.mrn,
+                String(p.rank), p.reasons[0].kind.rawValue, p.reasons.map(\.text).joined(separator: "; "),
+                p.id.lowercasedString, p.mrn,
                 p.displayName, p.status, String(p.weeksInTreatment), p.baseline.map { String($0.total) } ?? "",
                 p.latest.map { String($0.total) } ?? "",
                 p.change.map { String(Int(($0 * 100).rounded())) } ?? "",

@@ -79,6 +79,8 @@ public struct ReviewFacts: Sendable, Equatable {
         public var kind: TrialKind
         /// The drug, the therapy, or the kind.
         public var name: String
+        public var drug: String?
+        public var therapy: String?
         public var outcome: String?
         public var isFailed: Bool
         public var drugClass: DrugClass?
@@ -89,11 +91,14 @@ public struct ReviewFacts: Sendable, Equatable {
         public var updatedAt: Date
 
         public init(
-            kind: TrialKind, name: String, outcome: String? = nil, isFailed: Bool = false, drugClass: DrugClass? = nil,
+            kind: TrialKind, name: String, drug: String? = nil, therapy: String? = nil, outcome: String? = nil,
+            isFailed: Bool = false, drugClass: DrugClass? = nil,
             isBilateralECT: Bool = false, startedOn: Date, stoppedOn: Date? = nil, updatedAt: Date
         ) {
             self.kind = kind
             self.name = name
+            self.drug = drug
+            self.therapy = therapy
             self.outcome = outcome
             self.isFailed = isFailed
             self.drugClass = drugClass

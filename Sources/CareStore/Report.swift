@@ -41,184 +41,75 @@ public struct ISOWeek: Sendable, Equatable, Hashable, Codable, CustomStringConve
     public var description: String { String(format: "%04d-W%02d", year, week) }
 }
 
-/// Why a patient is on the report: the domain's reasons (CareDomain/WeeklyReview.swift).
-public typealias ReportReasonKind = ReviewReasonKind
-public typealias ReportReason = ReviewReason
-
-public struct ReportScore: Sendable, Codable, Equatable {
-    public var total: Int
-    public var takenAt: Date
-
-    /// The PHQ-9 severity band by its usual name ("moderately severe").
-    public var severity: String { Score.band(.phq9, total: total) }
-
-    /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case total, takenAt = "taken_at", severity }
-
-    public init(total: Int, takenAt: Date) {
-        self.total = total
-        self.takenAt = takenAt
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(total: try c.decode(Int.self, forKey: .total), takenAt: try c.decode(Date.self, forKey: .takenAt))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(total, forKey: .total)
-        try c.encode(takenAt, forKey: .takenAt)
-        try c.encode(severity, forKey: .severity)
-    }
-}
-
-public struct ReportTrial: Sendable, Codable, Equatable {
-    public var kind: String
-    public var drug: String?
-    public var therapy: String?
-    public var startedOn: Date
-    public var weeks: Int
-
-    /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case kind, drug, therapy, startedOn = "started_on", weeks }
-}
-
-public struct ReportHandoff: Sendable, Codable, Equatable {
-    public var role: String
+/// An open handoff of a patient, as the review gathers it.
+public struct OpenHandoff: Sendable, Equatable {
+    public var role: Role
     public var reason: String
     public var dueAt: Date
     public var overdue: Bool
     public var escalated: Bool
-
-    /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case role, reason, dueAt = "due_at", overdue, escalated }
 }
 
-public struct ReportTask: Sendable, Codable, Equatable {
+/// An open task of a patient that is not a handoff's, as the review gathers it.
+public struct OpenTask: Sendable, Equatable {
     public var title: String
-    public var status: String
-    public var priority: String
+    public var status: TaskStatus
+    public var priority: TaskPriority
+    /// The owner's name, or the pool's role.
     public var assignee: String
     public var dueAt: Date?
     public var overdue: Bool
-
-    /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case title, status, priority, assignee, dueAt = "due_at", overdue }
 }
 
-public struct ReportReferral: Sendable, Codable, Equatable {
-    public var kind: String
-    public var status: String
-    public var targetClinic: String
-    public var createdAt: Date
-
-    /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case kind, status, targetClinic = "target_clinic", createdAt = "created_at" }
-}
-
-public struct ReportPatient: Sendable, Codable, Equatable {
-    /// Lower-case, as the API writes ids.
-    public var id: String
+/// One patient of the caseload in the review's week: what the store gathered, what the
+/// domain made of it (`WeeklyReview.assess`), and what the report shows beside it.
+public struct ReviewedPatient: Sendable, Equatable {
+    public var id: UUID
     public var mrn: String
     public var displayName: String
-    public var status: String
-    public var enrolledOn: Date
-    public var weeksInTreatment: Int
-    /// The reasons it is listed, most pressing first; `rank` is the first one's.
-    public var reasons: [ReportReason]
-    public var rank: Int
-    /// PHQ-9: the first of the current episode and the latest by the report's time.
-    public var baseline: ReportScore?
-    public var latest: ReportScore?
-    /// Improvement from baseline, a fraction (0.5 = 50% lower); nil without two scores.
-    public var change: Double?
+    public var status: PatientStatus
+    public var facts: ReviewFacts
+    public var assessment: ReviewAssessment
     /// The last PHQ-9 scores (up to 12), oldest first.
-    public var trend: [ReportScore]
-    public var currentTrial: ReportTrial?
-    public var isTRD: Bool
-    public var failedTrials: Int
-    public var thaseRushStage: String
-    public var maudsleyTotal: Int?
-    public var maudsleyBand: String?
-    public var openHandoffs: [ReportHandoff]
-    public var openTasks: [ReportTask]
-    public var referrals: [ReportReferral]
-    public var lastContact: Date?
-
-    /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey {
-        case id, mrn, displayName = "display_name", status, enrolledOn = "enrolled_on", weeksInTreatment =
-            "weeks_in_treatment", reasons, rank, baseline, latest, change, trend, currentTrial = "current_trial",
-            isTRD = "is_trd", failedTrials = "failed_trials", thaseRushStage = "thase_rush_stage", maudsleyTotal =
-            "maudsley_total", maudsleyBand = "maudsley_band", openHandoffs = "open_handoffs", openTasks = "open_tasks",
-            referrals, lastContact = "last_contact"
-    }
+    public var trend: [ReviewFacts.DatedScore]
+    public var openHandoffs: [OpenHandoff]
+    public var openTasks: [OpenTask]
+    /// Scores and non-psychotherapy notes this week.
+    public var contactsThisWeek: Int
 }
 
-public struct ReportCaseload: Sendable, Codable, Equatable {
-    /// Patients on the team, enrolled by the report's time and not discharged.
-    public var size: Int
-    /// Of them, those with a baseline and a later PHQ-9 (the rates' denominator).
-    public var measured: Int
-    public var responders: Int
-    public var remitters: Int
-    public var responseRate: Double?
-    public var remissionRate: Double?
-    /// Scores recorded and notes written this week (psychotherapy notes not counted).
-    public var contactsThisWeek: Int
-    public var newPatients: Int
+/// A team's week as the case review sees it: every patient on the caseload (listed or not),
+/// and the week's handoffs. CareAPI makes the report of it.
+public struct TeamWeekReview: Sendable, Equatable {
+    public var teamID: UUID
+    public var teamName: String
+    public var week: ISOWeek
+    public var window: ReviewWindow
+    public var generatedAt: Date
+    public var patients: [ReviewedPatient]
     public var handoffsProduced: Int
     public var handoffsAcknowledgedOnTime: Int
     public var handoffsAcknowledgedLate: Int
     public var handoffsUnacknowledged: Int
-    /// Patients listed for a decision.
-    public var listed: Int
 
-    /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey {
-        case size, measured, responders, remitters, responseRate = "response_rate", remissionRate = "remission_rate",
-            contactsThisWeek = "contacts_this_week", newPatients = "new_patients", handoffsProduced =
-            "handoffs_produced", handoffsAcknowledgedOnTime = "handoffs_acknowledged_on_time",
-            handoffsAcknowledgedLate = "handoffs_acknowledged_late", handoffsUnacknowledged = "handoffs_unacknowledged",
-            listed
-    }
-}
-
-/// The weekly case-review report of one team for one ISO week.
-public struct WeeklyReport: Sendable, Codable, Equatable {
-    public var teamId: String
-    public var teamName: String
-    public var isoWeek: String
-    public var weekStart: Date
-    public var weekEnd: Date
-    /// The time the report describes: the week's end, or now for the current week.
-    public var asOf: Date
-    public var generatedAt: Date
-    public var caseload: ReportCaseload
-    /// The patients who need a decision, most pressing first.
-    public var patients: [ReportPatient]
-
-    /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey {
-        case teamId = "team_id", teamName = "team_name", isoWeek = "iso_week", weekStart = "week_start", weekEnd =
-            "week_end", asOf = "as_of", generatedAt = "generated_at", caseload, patients
-    }
+    /// The patients who need a decision.
+    public var listed: [ReviewedPatient] { patients.filter { $0.assessment.isListed } }
 }
 
 extension CareStore {
-    /// Builds the report. Team members with a clinical role (or service accounts that may read
-    /// clinical records) and the compliance role may; others get 403, strangers 404. It runs with
-    /// the server's rights and explicit team filters (never reading a note's text), and is
-    /// audited as a read of each listed patient.
-    public func weeklyReport(teamID: UUID, week: ISOWeek, now: Date = Date(), by caller: Caller) async throws
-        -> WeeklyReport
+    /// Gathers a team's week for the case review and judges each patient by the domain's rules.
+    /// Team members with a clinical role (or service accounts that may read clinical records)
+    /// and the compliance role may; others get 403, strangers 404. It runs with the server's
+    /// rights and explicit team filters (never reading a note's text), and is audited as a read
+    /// of each listed patient.
+    public func weeklyReview(teamID: UUID, week: ISOWeek, now: Date = Date(), by caller: Caller) async throws
+        -> TeamWeekReview
     {
         try await command(caller, asService: true, isolation: .repeatableRead, claimsKey: false) { context in
             try context.authorizeReport(teamID)
-            let report = try await ReportBuilder(context: context, teamID: teamID, week: week, now: now).build()
-            context.trail.touch(report.patients.compactMap { UUID(uuidString: $0.id) })
-            return report
+            let review = try await ReviewGatherer(context: context, teamID: teamID, week: week, now: now).gather()
+            context.trail.touch(review.listed.map(\.id))
+            return review
         }
     }
 }
@@ -229,7 +120,7 @@ extension CommandContext {
     }
 }
 
-struct ReportBuilder {
+struct ReviewGatherer {
     let context: CommandContext
     let teamID: UUID
     let week: ISOWeek
@@ -237,13 +128,15 @@ struct ReportBuilder {
 
     var connection: PQConnection { context.connection }
 
+    typealias Score = ReviewFacts.DatedScore
+
     struct Row {
         var id: UUID, mrn: String, name: String, status: String, enrolledOn: Date, episodeStart: Date, psychotic: Bool
-        var baseline: ReportScore?, latest: ReportScore?, trend: [ReportScore]
+        var baseline: Score?, latest: Score?, trend: [Score]
         var safetyThisWeek: Bool, lastContact: Date?, contactsThisWeek: Int
     }
 
-    func build() async throws -> WeeklyReport {
+    func gather() async throws -> TeamWeekReview {
         let start = week.start
         let asOf = min(week.end, now)
         let reference = try await context.referenceData()
@@ -285,10 +178,10 @@ struct ReportBuilder {
             let latestTotal = try row.decode(Int?.self, at: 9), latestAt = try row.decode(Date?.self, at: 10)
             // "total epoch,total epoch,...": one text value is far cheaper to read than an array.
             let trend = try (row.decode(String?.self, at: 11) ?? "").split(separator: ",").compactMap {
-                entry -> ReportScore? in
+                entry -> Score? in
                 let parts = entry.split(separator: " ")
                 guard parts.count == 2, let total = Int(parts[0]), let seconds = Double(parts[1]) else { return nil }
-                return ReportScore(total: total, takenAt: Date(timeIntervalSince1970: seconds))
+                return Score(total: total, takenAt: Date(timeIntervalSince1970: seconds))
             }
             return Row(
                 id: id, mrn: mrn, name: name, status: status, enrolledOn: enrolled, episodeStart: episode,
@@ -327,7 +220,7 @@ struct ReportBuilder {
                     updated: updated))
         }
 
-        var referrals: [UUID: [ReportReferral]] = [:]
+        var referrals: [UUID: [ReviewFacts.Referral]] = [:]
         for row in try await connection.query(
             """
             SELECT r.patient_id, r.kind, r.status, r.target_clinic, r.created_at
@@ -340,10 +233,10 @@ struct ReportBuilder {
             let (patient, kind, status, clinic, created) = try row.decode(
                 UUID.self, String.self, String.self, String.self, Date.self)
             referrals[patient, default: []].append(
-                ReportReferral(kind: kind, status: status, targetClinic: clinic, createdAt: created))
+                ReviewFacts.Referral(kind: kind, status: status, targetClinic: clinic, createdAt: created))
         }
 
-        var tasks: [UUID: [ReportTask]] = [:]
+        var tasks: [UUID: [OpenTask]] = [:]
         for row in try await connection.query(
             """
             SELECT t.patient_id, t.title, t.status, t.priority, coalesce(m.display_name, t.pool_role, ''), t.due_at
@@ -356,12 +249,13 @@ struct ReportBuilder {
             let (patient, title, status, priority, assignee, due) = try row.decode(
                 UUID.self, String.self, String.self, String.self, String.self, Date?.self)
             tasks[patient, default: []].append(
-                ReportTask(
-                    title: title, status: status, priority: priority, assignee: assignee, dueAt: due,
+                OpenTask(
+                    title: title, status: try TaskStatus(column: "tasks.status", status),
+                    priority: try TaskPriority(column: "tasks.priority", priority), assignee: assignee, dueAt: due,
                     overdue: due.map { $0 < asOf } ?? false))
         }
 
-        var handoffs: [UUID: [ReportHandoff]] = [:]
+        var handoffs: [UUID: [OpenHandoff]] = [:]
         var openSafety: Set<UUID> = []
         for row in try await connection.query(
             """
@@ -375,7 +269,9 @@ struct ReportBuilder {
             let (patient, role, reason, due, escalated, step) = try row.decode(
                 UUID.self, String.self, String.self, Date.self, Bool.self, String.self)
             handoffs[patient, default: []].append(
-                ReportHandoff(role: role, reason: reason, dueAt: due, overdue: due < asOf, escalated: escalated))
+                OpenHandoff(
+                    role: try Role(column: "handoffs.role", role), reason: reason, dueAt: due, overdue: due < asOf,
+                    escalated: escalated))
             if step.hasPrefix("safety.") { openSafety.insert(patient) }
         }
 
@@ -391,80 +287,39 @@ struct ReportBuilder {
         // Each patient: the store gathers the facts, the domain judges them (WeeklyReview).
         let rules = ReviewRules(response: reference.responseRules, trials: reference.trialRules)
         let window = ReviewWindow(start: start, asOf: asOf)
-        var listed: [ReportPatient] = []
-        var measured = 0, responders = 0, remitters = 0, newPatients = 0, contacts = 0
-        for row in rows {
-            contacts += row.contactsThisWeek
-            let episodeTrials = trials[row.id] ?? []
+        let patients = try rows.map { row in
             let facts = ReviewFacts(
                 enrolledOn: row.enrolledOn, episodeStart: row.episodeStart,
                 status: try PatientStatus(column: "patients.status", row.status),
-                psychoticFeatures: row.psychotic,
-                baseline: row.baseline.map { .init(total: $0.total, takenAt: $0.takenAt) },
-                latest: row.latest.map { .init(total: $0.total, takenAt: $0.takenAt) },
+                psychoticFeatures: row.psychotic, baseline: row.baseline, latest: row.latest,
                 safetySignalThisWeek: row.safetyThisWeek, unacknowledgedSafetyHandoff: openSafety.contains(row.id),
-                trials: episodeTrials.map {
+                trials: (trials[row.id] ?? []).map {
                     ReviewFacts.Trial(
-                        kind: $0.kind, name: $0.drug ?? $0.therapy ?? $0.kind.rawValue, outcome: $0.outcome,
-                        isFailed: $0.isFailed,
-                        drugClass: $0.drugClass, isBilateralECT: $0.bilateral, startedOn: $0.started,
-                        stoppedOn: $0.stopped, updatedAt: $0.updated)
+                        kind: $0.kind, name: $0.drug ?? $0.therapy ?? $0.kind.rawValue, drug: $0.drug,
+                        therapy: $0.therapy,
+                        outcome: $0.outcome, isFailed: $0.isFailed, drugClass: $0.drugClass,
+                        isBilateralECT: $0.bilateral,
+                        startedOn: $0.started, stoppedOn: $0.stopped, updatedAt: $0.updated)
                 },
-                referrals: (referrals[row.id] ?? []).map {
-                    .init(kind: $0.kind, status: $0.status, targetClinic: $0.targetClinic, createdAt: $0.createdAt)
-                },
+                referrals: referrals[row.id] ?? [],
                 overdueHandoffs: (handoffs[row.id] ?? []).filter(\.overdue).count,
                 overdueTasks: (tasks[row.id] ?? []).filter(\.overdue).count,
                 lastContact: row.lastContact)
-            let assessment = WeeklyReview.assess(facts, window: window, rules: rules)
-            if let response = assessment.response {
-                measured += 1
-                if response.isResponse { responders += 1 }
-                if response.isRemission { remitters += 1 }
-            }
-            if assessment.isNew { newPatients += 1 }
-            guard assessment.isListed else { continue }
-            let current = assessment.currentTrial.map {
-                ReportTrial(
-                    kind: $0.kind.rawValue, drug: episodeTrials.last { $0.stopped == nil }?.drug,
-                    therapy: episodeTrials.last { $0.stopped == nil }?.therapy,
-                    startedOn: $0.startedOn, weeks: max(0, Int(asOf.timeIntervalSince($0.startedOn) / (7 * 86_400))))
-            }
-            listed.append(
-                ReportPatient(
-                    id: row.id.lowercasedString, mrn: row.mrn, displayName: row.name, status: row.status,
-                    enrolledOn: row.enrolledOn,
-                    weeksInTreatment: assessment.weeksInTreatment, reasons: assessment.reasons,
-                    rank: assessment.reasons[0].kind.rank,
-                    baseline: row.baseline, latest: row.latest, change: assessment.response?.improvement,
-                    trend: row.trend, currentTrial: current, isTRD: assessment.trd.isTRD,
-                    failedTrials: assessment.trd.failedTrials,
-                    thaseRushStage: assessment.thaseRush.stage.label, maudsleyTotal: assessment.maudsley?.total,
-                    maudsleyBand: assessment.maudsley?.band.rawValue,
-                    openHandoffs: handoffs[row.id] ?? [], openTasks: tasks[row.id] ?? [],
-                    referrals: referrals[row.id] ?? [], lastContact: row.lastContact))
+            return ReviewedPatient(
+                id: row.id, mrn: row.mrn, displayName: row.name, status: facts.status, facts: facts,
+                assessment: WeeklyReview.assess(facts, window: window, rules: rules), trend: row.trend,
+                openHandoffs: handoffs[row.id] ?? [], openTasks: tasks[row.id] ?? [],
+                contactsThisWeek: row.contactsThisWeek)
         }
-        listed.sort {
-            ($0.rank, -$0.weeksInTreatment, $0.displayName) < ($1.rank, -$1.weeksInTreatment, $1.displayName)
-        }
-
-        let caseload = ReportCaseload(
-            size: rows.count, measured: measured, responders: responders, remitters: remitters,
-            responseRate: measured > 0 ? Double(responders) / Double(measured) : nil,
-            remissionRate: measured > 0 ? Double(remitters) / Double(measured) : nil,
-            contactsThisWeek: contacts, newPatients: newPatients, handoffsProduced: handoffCounts.0,
-            handoffsAcknowledgedOnTime: handoffCounts.1, handoffsAcknowledgedLate: handoffCounts.2,
-            handoffsUnacknowledged: handoffCounts.3,
-            listed: listed.count)
-        return WeeklyReport(
-            teamId: teamID.lowercasedString, teamName: teamName, isoWeek: week.description, weekStart: start,
-            weekEnd: week.end, asOf: asOf,
-            generatedAt: now, caseload: caseload, patients: listed)
+        return TeamWeekReview(
+            teamID: teamID, teamName: teamName, week: week, window: window, generatedAt: now, patients: patients,
+            handoffsProduced: handoffCounts.0, handoffsAcknowledgedOnTime: handoffCounts.1,
+            handoffsAcknowledgedLate: handoffCounts.2, handoffsUnacknowledged: handoffCounts.3)
     }
 
-    static func score(_ total: Int?, _ at: Date?) -> ReportScore? {
+    static func score(_ total: Int?, _ at: Date?) -> Score? {
         guard let total, let at else { return nil }
-        return ReportScore(total: total, takenAt: at)
+        return Score(total: total, takenAt: at)
     }
 
 }
@@ -502,23 +357,22 @@ public struct Recommendation: Sendable, Equatable {
 extension CareStore {
     /// Keeps a report exactly as shown (its data, HTML and Markdown); immutable from then on.
     /// For the team's clinicians (the meeting), not the compliance role.
-    public func keepSnapshot(_ report: WeeklyReport, json: Data, html: String, markdown: String, by caller: Caller)
-        async throws -> ReportSnapshot
-    {
-        guard let teamID = UUID(uuidString: report.teamId) else { throw StoreError.invalid("the report names no team") }
+    public func keepSnapshot(
+        teamID: UUID, isoWeek: String, patients: [UUID], json: Data, html: String, markdown: String, by caller: Caller
+    ) async throws -> ReportSnapshot {
         let takenBy = try Self.member(caller, "keeps a snapshot")
         return try await command(caller, asService: true) { context in
             try context.authorize(.keepReportSnapshot, teamID: teamID, patientID: nil)
             let row = try await context.connection.query(
                 """
                 INSERT INTO report_snapshots (team_id, iso_week, taken_by, report, html, markdown)
-                VALUES (\(teamID), \(report.isoWeek), \(takenBy), \(String(decoding: json, as: UTF8.self))::jsonb, \(html), \(markdown))
+                VALUES (\(teamID), \(isoWeek), \(takenBy), \(String(decoding: json, as: UTF8.self))::jsonb, \(html), \(markdown))
                 RETURNING id, taken_at
                 """)[0]
             let (id, takenAt) = try row.decode(UUID.self, Date.self)
-            context.trail.touch(report.patients.compactMap { UUID(uuidString: $0.id) })
+            context.trail.touch(patients)
             return ReportSnapshot(
-                id: id, teamID: teamID, isoWeek: report.isoWeek, takenBy: takenBy, takenAt: takenAt, report: json,
+                id: id, teamID: teamID, isoWeek: isoWeek, takenBy: takenBy, takenAt: takenAt, report: json,
                 html: html, markdown: markdown)
         }
     }

@@ -158,8 +158,8 @@ struct ReportTests {
             try await r.clinic.store.acknowledgeHandoff(
                 handoff, by: .system(actingFor: r.clinic.members["psychologist"]!))
             let now = Date()
-            let report = try await r.clinic.store.weeklyReport(
-                teamID: r.clinic.north, week: r.week, now: now, by: .system())
+            let report = WeeklyReport(
+                try await r.clinic.store.weeklyReview(teamID: r.clinic.north, week: r.week, now: now, by: .system()))
             let c = report.caseload
             // North: the fixture's Ada North (no scores) and the nine patients above.
             #expect(c.size == 10)
@@ -319,7 +319,8 @@ struct ReportTests {
     func handWrittenJSON() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)
-            let report = try await r.clinic.store.weeklyReport(teamID: r.clinic.north, week: r.week, by: .system())
+            let report = WeeklyReport(
+                try await r.clinic.store.weeklyReview(teamID: r.clinic.north, week: r.week, by: .system()))
             let fast = try JSONSerialization.jsonObject(with: Data(ReportJSON.encode(report))) as? NSDictionary
             let codable = try JSONSerialization.jsonObject(with: Wire.plainEncoder.encode(report)) as? NSDictionary
             func difference(_ a: Any?, _ b: Any?, _ path: String) -> String? {
@@ -349,7 +350,8 @@ struct ReportTests {
     func browserCheck() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)
-            let report = try await r.clinic.store.weeklyReport(teamID: r.clinic.north, week: r.week, by: .system())
+            let report = WeeklyReport(
+                try await r.clinic.store.weeklyReview(teamID: r.clinic.north, week: r.week, by: .system()))
             let html = try await r.clinic.app().test(.router) { client async throws in
                 try await client.call(.get, path(r, "html"), token: r.clinic.tokens["psychiatrist"]).text
             }

@@ -437,9 +437,9 @@ struct AdminCommandTests {
         let team = try #require(UUID(uuidString: teamText))
         let pool = PQPool(configuration: PQConfiguration(url))
         let store = CareStore(pool: pool, logger: testLogger())
-        let report = try await store.weeklyReport(teamID: team, week: ISOWeek(containing: Date()), by: .system())
-        #expect(report.caseload.size > 30 && report.caseload.measured > 20)
-        #expect(!report.patients.isEmpty && report.patients.allSatisfy { !$0.reasons.isEmpty })
+        let review = try await store.weeklyReview(teamID: team, week: ISOWeek(containing: Date()), by: .system())
+        #expect(review.patients.count > 30 && review.patients.filter { $0.assessment.response != nil }.count > 20)
+        #expect(!review.listed.isEmpty && review.listed.allSatisfy { !$0.assessment.reasons.isEmpty })
         // Psychotherapy notes were made, and stay out of the report.
         let therapy = try await pool.query("SELECT count(*) FROM notes WHERE kind = 'psychotherapy'")[0].decode(
             Int.self, at: 0)

@@ -122,9 +122,9 @@ struct LifecycleTests {
             let clinic = try await Clinic.make(pool)
             let (first, second) = try await Self.twoFailedTrials(clinic)
             let week = ISOWeek(containing: Date())
-            let before = try await clinic.store.weeklyReport(teamID: clinic.team, week: week, by: .system())
+            let before = try await clinic.store.weeklyReview(teamID: clinic.team, week: week, by: .system())
             #expect(
-                before.patients.first { $0.id == clinic.patient.lowercasedString }?.reasons.contains {
+                before.listed.first { $0.id == clinic.patient }?.assessment.reasons.contains {
                     $0.kind == .newlyTRD
                 } == true)
             #expect(
@@ -166,12 +166,12 @@ struct LifecycleTests {
                 corrected.withdrawnOutcomes.map(\.outcome) == ["non-response"]
                     && corrected.withdrawnOutcomes[0].reason == "recorded on the wrong trial")
             #expect(summary.trials.first { $0.id == first }?.isFailed == true)
-            let after = try await clinic.store.weeklyReport(teamID: clinic.team, week: week, by: .system())
+            let after = try await clinic.store.weeklyReview(teamID: clinic.team, week: week, by: .system())
             #expect(
-                after.patients.first { $0.id == clinic.patient.lowercasedString }?.reasons.contains {
+                after.listed.first { $0.id == clinic.patient }?.assessment.reasons.contains {
                     $0.kind == .newlyTRD
                 } != true)
-            #expect(after.patients.first { $0.id == clinic.patient.lowercasedString }?.isTRD != true)
+            #expect(after.patients.first { $0.id == clinic.patient }?.assessment.trd.isTRD != true)
             #expect(try await clinic.eventCount(pool, EventType.trialOutcomeEnteredInError.rawValue) == 1)
             #expect(try await clinic.eventCount(pool, EventType.trdWithdrawn.rawValue) == 1)
 

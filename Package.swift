@@ -44,6 +44,8 @@ let package = Package(
             // transaction that runs on its connection's executor stays there statement by statement.
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
+        // The API's resources, defined once for care-server (encoding) and the CLI (decoding).
+        .target(name: "CareWire"),
         // The care domain as values and rules: no I/O, no database, no HTTP.
         .target(name: "CareDomain"),
         // A private PostgreSQL cluster (initdb + pg_ctl) for the embedded default and the tests.
@@ -68,7 +70,7 @@ let package = Package(
         .target(
             name: "CareAPI",
             dependencies: [
-                "CareStore", "CareWebhooks", "CoreFormats",
+                "CareStore", "CareWebhooks", "CoreFormats", "CareWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -109,6 +111,7 @@ let package = Package(
         .target(
             name: "CareClient",
             dependencies: [
+                "CareWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -28,25 +28,6 @@ struct RecordsController: Sendable {
         var outcome: TrialOutcome?; var stoppedOn: Day; var adherence: Double?; var sessions: Int?;
         var stopReason: String?
     }
-    struct OutcomeOut: Encodable, JSONWritable {
-        var trialId: String
-        var outcome: String
-        var isFailed: Bool
-        var trdReached: Bool
-        var adequacy: AdequacyOut
-        var handoffIds: [String]
-
-        func write(to json: inout JSONWriter) {
-            json.object { o in
-                o.member("adequacy") { adequacy.write(to: &$0) }
-                o.member("handoff_ids") { $0.array(handoffIds) { $0.string($1) } }
-                o.member("is_failed") { $0.bool(isFailed) }
-                o.member("outcome") { $0.string(outcome) }
-                o.member("trd_reached") { $0.bool(trdReached) }
-                o.member("trial_id") { $0.string(trialId) }
-            }
-        }
-    }
     struct NewReferral: Decodable {
         var kind: ReferralKind; var targetClinic: String; var note: String?; var reason: String?
     }
@@ -295,9 +276,4 @@ struct RecordsController: Sendable {
             return try Wire.answer(CorrectionOut(correction))
         }
     }
-}
-
-/// A status move's answer: the new status and the work it closed (patients and referrals).
-struct Moved: Encodable {
-    var id: String; var status: String; var supersededHandoffIds: [String]; var cancelledTaskIds: [String]?
 }

@@ -1,13 +1,33 @@
 import CareDomain
 import CareStore
+import CareWire
 import Foundation
 
 // What the API returns: the store's values in the API's shape (see Wire for the conventions).
 
-struct RuleInput: Codable, Sendable, JSONWritable {
-    var name: String
-    var value: String
+// The resources themselves are CareWire's (one definition with the CLI); here they are made of
+// the store's values. The old names stay as this module's names for them.
 
+typealias RuleInput = CareWire.RuleInput
+typealias PatientOut = CareWire.Patient
+typealias TaskOut = CareWire.TaskItem
+typealias EnteredInErrorOut = CareWire.EnteredInError
+typealias NoteOut = CareWire.Note
+typealias MeasurementOut = CareWire.Measurement
+typealias AdequacyOut = CareWire.Adequacy
+typealias TrialOut = CareWire.Trial
+typealias ReferralOut = CareWire.Referral
+typealias HandoffOut = CareWire.Handoff
+typealias OpenHandoffOut = CareWire.OpenHandoff
+typealias CarePlanOut = CareWire.CarePlan
+typealias SummaryOut = CareWire.Summary
+typealias Created = CareWire.Created
+typealias CorrectionOut = CareWire.Correction
+typealias Moved = CareWire.Moved
+typealias OutcomeOut = CareWire.TrialOutcomeResult
+typealias ListPage = CareWire.Page
+
+extension CareWire.RuleInput: JSONWritable {
     func write(to json: inout JSONWriter) {
         json.object { o in
             o.member("name") { $0.string(name) }
@@ -17,66 +37,29 @@ struct RuleInput: Codable, Sendable, JSONWritable {
 }
 
 extension RuleInputs {
-    var wire: [RuleInput] { entries.map { RuleInput(name: $0.name, value: $0.value) } }
+    var wire: [CareWire.RuleInput] { entries.map { CareWire.RuleInput(name: $0.name, value: $0.value) } }
 }
 
-struct PatientOut: Encodable, Sendable {
-    var id: String
-    var teamId: String
-    var mrn: String
-    var displayName: String
-    var status: String
-    var enrolledOn: Day
-
+extension CareWire.Patient {
     init(_ p: PatientListItem) {
-        id = p.id.lower; teamId = p.teamID.lower; mrn = p.mrn; displayName = p.displayName; status = p.status.rawValue;
-        enrolledOn = Day(p.enrolledOn)
+        self.init(
+            id: p.id.lower, teamId: p.teamID.lower, mrn: p.mrn, displayName: p.displayName, status: p.status.rawValue,
+            enrolledOn: Day(p.enrolledOn).text)
     }
 }
 
-struct TaskOut: Encodable, Sendable, JSONWritable {
-    var id: String
-    var patientId: String
-    var title: String
-    var status: String
-    var priority: String
-    var ownerId: String?
-    var poolRole: String?
-    var dueAt: Date?
-    var notBefore: Date?
-    var handoffId: String?
-    var statusReason: String?
-    /// A handoff's causes (GET /v1/tasks/{id} only).
-    var causes: [CauseOut]?
-
-    struct CauseOut: Encodable, Sendable, JSONWritable {
-        var eventId: Int64
-        var summary: String
-        var addedAt: Date
-        var withdrawnAt: Date?
-
-        func write(to json: inout JSONWriter) {
-            json.object { o in
-                o.member("added_at") { $0.date(addedAt) }
-                o.member("event_id") { $0.int(Int(eventId)) }
-                o.member("summary") { $0.string(summary) }
-                o.optional("withdrawn_at", withdrawnAt) { $0.date($1) }
-            }
-        }
-    }
-
+extension CareWire.TaskItem: JSONWritable {
     init(_ t: TaskSummary) {
-        id = t.id.lower; patientId = t.patientID.lower; title = t.title; status = t.status.rawValue;
-        priority = t.priority.rawValue
-        ownerId = t.ownerID?.lower; poolRole = t.poolRole?.rawValue; dueAt = t.dueAt; notBefore = t.notBefore;
-        handoffId = t.handoffID?.lower
-        statusReason = t.statusReason
-        causes = t.causes?.map {
-            CauseOut(eventId: $0.eventID, summary: $0.summary, addedAt: $0.addedAt, withdrawnAt: $0.withdrawnAt)
-        }
+        self.init(
+            id: t.id.lower, patientId: t.patientID.lower, title: t.title, status: t.status.rawValue,
+            priority: t.priority.rawValue, ownerId: t.ownerID?.lower, poolRole: t.poolRole?.rawValue, dueAt: t.dueAt,
+            notBefore: t.notBefore, handoffId: t.handoffID?.lower, statusReason: t.statusReason,
+            causes: t.causes?.map {
+                Cause(eventId: $0.eventID, summary: $0.summary, addedAt: $0.addedAt, withdrawnAt: $0.withdrawnAt)
+            })
     }
 
-    /// By hand: the queue is the most read list (50 of these a page).
+    /// By hand: the queue is the most read list (50 of these a page); see JSONWriter.
     func write(to json: inout JSONWriter) {
         json.object { o in
             o.optional("causes", causes) { json, causes in json.array(causes) { $1.write(to: &$0) } }
@@ -95,68 +78,48 @@ struct TaskOut: Encodable, Sendable, JSONWritable {
     }
 }
 
-/// A record's entered-in-error mark, as every record that has one answers it.
-struct EnteredInErrorOut: Encodable, Sendable {
-    var at: Date
-    var by: String?
-    var reason: String
+extension CareWire.TaskItem.Cause: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.object { o in
+            o.member("added_at") { $0.date(addedAt) }
+            o.member("event_id") { $0.int(Int(eventId)) }
+            o.member("summary") { $0.string(summary) }
+            o.optional("withdrawn_at", withdrawnAt) { $0.date($1) }
+        }
+    }
+}
 
-    init?(_ mark: EnteredInError?) {
+extension CareWire.EnteredInError {
+    /// A record's mark, as every record that has one answers it.
+    init?(_ mark: StoreEnteredInError?) {
         guard let mark else { return nil }
-        at = mark.at; by = mark.by?.lower; reason = mark.reason
+        self.init(at: mark.at, by: mark.by?.lower, reason: mark.reason)
     }
 }
 
-struct NoteOut: Encodable, Sendable {
-    var id: String
-    var authorId: String
-    var authorName: String
-    var kind: String
-    var body: String
-    var amendsId: String?
-    var createdAt: Date
-    /// Whether a later note amends this one, and which.
-    var isAmended: Bool
-    var amendedBy: [String]
-    var enteredInError: EnteredInErrorOut?
-
+extension CareWire.Note {
     init(_ n: NoteSummary) {
-        id = n.id.lower; authorId = n.authorID.lower; authorName = n.authorName; kind = n.kind.rawValue; body = n.body;
-        amendsId = n.amends?.lower
-        createdAt = n.createdAt; isAmended = !n.amendedBy.isEmpty; amendedBy = n.amendedBy.map(\.lower);
-        enteredInError = EnteredInErrorOut(n.enteredInError)
+        self.init(
+            id: n.id.lower, authorId: n.authorID.lower, authorName: n.authorName, kind: n.kind.rawValue, body: n.body,
+            amendsId: n.amends?.lower, createdAt: n.createdAt, isAmended: !n.amendedBy.isEmpty,
+            amendedBy: n.amendedBy.map(\.lower), enteredInError: CareWire.EnteredInError(n.enteredInError))
     }
 }
 
-struct MeasurementOut: Encodable, Sendable {
-    var id: String
-    var instrument: String
-    var total: Int
-    var items: [Int]?
-    var safetySignal: Bool
-    var takenAt: Date
-    var recordedBy: String?
-    /// The severity band by its usual name: "moderately severe".
-    var severity: String
-    var enteredInError: EnteredInErrorOut?
-
+extension CareWire.Measurement {
     init(_ m: MeasurementItem) {
-        id = m.id.lower; instrument = m.instrument.rawValue; total = m.total; items = m.items;
-        safetySignal = m.safetySignal; takenAt = m.takenAt; recordedBy = m.recordedBy?.lower
-        severity = m.band; enteredInError = EnteredInErrorOut(m.enteredInError)
+        self.init(
+            id: m.id.lower, instrument: m.instrument.rawValue, total: m.total, items: m.items,
+            safetySignal: m.safetySignal, takenAt: m.takenAt, recordedBy: m.recordedBy?.lower, severity: m.band,
+            enteredInError: CareWire.EnteredInError(m.enteredInError))
     }
 }
 
-struct AdequacyOut: Encodable, Sendable, JSONWritable {
-    var isAdequate: Bool
-    var weeksAtAdequateDose: Double
-    var drugClass: String?
-    var reason: String
-    var inputs: [RuleInput]
-
+extension CareWire.Adequacy: JSONWritable {
     init(_ a: AdequacyAssessment) {
-        isAdequate = a.isAdequate; weeksAtAdequateDose = (a.weeksAtAdequateDose * 10).rounded() / 10;
-        drugClass = a.drugClass?.rawValue; reason = a.reason; inputs = a.inputs.wire
+        self.init(
+            isAdequate: a.isAdequate, weeksAtAdequateDose: (a.weeksAtAdequateDose * 10).rounded() / 10,
+            drugClass: a.drugClass?.rawValue, reason: a.reason, inputs: a.inputs.wire)
     }
 
     func write(to json: inout JSONWriter) {
@@ -170,112 +133,109 @@ struct AdequacyOut: Encodable, Sendable, JSONWritable {
     }
 }
 
-struct TrialOut: Encodable, Sendable {
-    struct Withdrawn: Encodable, Sendable {
-        var outcome: String; var stoppedOn: String?; var reason: String; var withdrawnAt: Date; var withdrawnBy: String?
-    }
-    var id: String
-    var kind: String
-    var drug: String?
-    var therapy: String?
-    var sessions: Int?
-    var startedOn: Day
-    var stoppedOn: Day?
-    var outcome: String?
-    var stopReason: String?
-    var isFailed: Bool
-    var adequacy: AdequacyOut?
-    var enteredInError: EnteredInErrorOut?
-    var withdrawnOutcomes: [Withdrawn]
-
+extension CareWire.Trial {
     init(_ t: TrialSummary) {
-        id = t.id.lower; kind = t.kind.rawValue; drug = t.drug; therapy = t.therapy; sessions = t.sessions;
-        startedOn = Day(t.startedOn)
-        stoppedOn = t.stoppedOn.map(Day.init); outcome = t.outcome?.rawValue; stopReason = t.stopReason;
-        isFailed = t.isFailed
-        adequacy = t.adequacy.map(AdequacyOut.init); enteredInError = EnteredInErrorOut(t.enteredInError)
-        withdrawnOutcomes = t.withdrawnOutcomes.map {
-            Withdrawn(
-                outcome: $0.outcome, stoppedOn: $0.stoppedOn, reason: $0.reason, withdrawnAt: $0.withdrawnAt,
-                withdrawnBy: $0.withdrawnBy?.lower)
-        }
+        self.init(
+            id: t.id.lower, kind: t.kind.rawValue, drug: t.drug, therapy: t.therapy, sessions: t.sessions,
+            startedOn: Day(t.startedOn).text, stoppedOn: t.stoppedOn.map { Day($0).text }, outcome: t.outcome?.rawValue,
+            stopReason: t.stopReason, isFailed: t.isFailed, adequacy: t.adequacy.map(CareWire.Adequacy.init),
+            enteredInError: CareWire.EnteredInError(t.enteredInError),
+            withdrawnOutcomes: t.withdrawnOutcomes.map {
+                Withdrawn(
+                    outcome: $0.outcome, stoppedOn: $0.stoppedOn, reason: $0.reason, withdrawnAt: $0.withdrawnAt,
+                    withdrawnBy: $0.withdrawnBy?.lower)
+            })
     }
 }
 
-struct ReferralOut: Encodable, Sendable {
-    var id: String
-    var kind: String
-    var status: String
-    var targetClinic: String
-    var createdAt: Date
-    /// Why a second open referral of the same kind was made.
-    var reason: String?
-    var statusReason: String?
-    var enteredInError: EnteredInErrorOut?
-
+extension CareWire.Referral {
     init(_ r: ReferralSummary) {
-        id = r.id.lower; kind = r.kind.rawValue; status = r.status.rawValue; targetClinic = r.targetClinic;
-        createdAt = r.createdAt
-        reason = r.reason; statusReason = r.statusReason; enteredInError = EnteredInErrorOut(r.enteredInError)
+        self.init(
+            id: r.id.lower, kind: r.kind.rawValue, status: r.status.rawValue, targetClinic: r.targetClinic,
+            createdAt: r.createdAt, reason: r.reason, statusReason: r.statusReason,
+            enteredInError: CareWire.EnteredInError(r.enteredInError))
     }
 }
 
-struct HandoffOut: Encodable, Sendable {
-    var id: String
-    var patientId: String
-    var role: String
-    var reason: String
-    var step: String
-    var dueAt: Date
-    var taskId: String
-    var acknowledgedBy: String?
-    var acknowledgedAt: Date?
-    var escalated: Bool
-    var createdAt: Date
-    /// open, acknowledged, superseded, or the task's own closing status (completed, cancelled, failed).
-    var status: String
-    var assignedMemberId: String?
-    var supersededReason: String?
-
+extension CareWire.Handoff {
     init(_ h: HandoffItem) {
-        id = h.id.lower; patientId = h.patientID.lower; role = h.role.rawValue; reason = h.reason; step = h.stepKey;
-        dueAt = h.dueAt
-        taskId = h.taskID.lower; acknowledgedBy = h.acknowledgedBy?.lower; acknowledgedAt = h.acknowledgedAt;
-        escalated = h.escalated; createdAt = h.createdAt
-        assignedMemberId = h.assignedTo?.lower; supersededReason = h.supersededReason
-        status =
-            h.supersededAt != nil
-            ? "superseded"
-            : !h.taskStatus.isOpen ? h.taskStatus.rawValue : h.acknowledgedAt != nil ? "acknowledged" : "open"
+        self.init(
+            id: h.id.lower, patientId: h.patientID.lower, role: h.role.rawValue, reason: h.reason, step: h.stepKey,
+            dueAt: h.dueAt, taskId: h.taskID.lower, acknowledgedBy: h.acknowledgedBy?.lower,
+            acknowledgedAt: h.acknowledgedAt, escalated: h.escalated, createdAt: h.createdAt,
+            status: h.supersededAt != nil
+                ? "superseded"
+                : !h.taskStatus.isOpen ? h.taskStatus.rawValue : h.acknowledgedAt != nil ? "acknowledged" : "open",
+            assignedMemberId: h.assignedTo?.lower, supersededReason: h.supersededReason)
     }
 }
 
-struct OpenHandoffOut: Encodable, Sendable {
-    var id: String
-    var role: String
-    var reason: String
-    var dueAt: Date
-    var taskId: String
-    var escalated: Bool
-
+extension CareWire.OpenHandoff {
     init(_ h: HandoffSummary) {
-        id = h.id.lower; role = h.role.rawValue; reason = h.reason; dueAt = h.dueAt; taskId = h.taskID.lower;
-        escalated = h.escalated
+        self.init(
+            id: h.id.lower, role: h.role.rawValue, reason: h.reason, dueAt: h.dueAt, taskId: h.taskID.lower,
+            escalated: h.escalated)
     }
 }
 
-struct CarePlanOut: Encodable, Sendable {
-    var patientId: String
-    var version: Int
-    var goals: [String]
-    var problems: [String]
-    var treatmentLine: String
-    var authorId: String?
-    var updatedAt: Date
+extension CareWire.CarePlan {
+    init(_ p: StoreCarePlan) {
+        self.init(
+            patientId: p.patientID.lower, version: p.version, goals: p.content.goals, problems: p.content.problems,
+            treatmentLine: p.content.treatmentLine, authorId: p.authorID?.lower, updatedAt: p.updatedAt)
+    }
+}
 
-    init(_ p: CarePlan) {
-        patientId = p.patientID.lower; version = p.version; goals = p.content.goals; problems = p.content.problems
-        treatmentLine = p.content.treatmentLine; authorId = p.authorID?.lower; updatedAt = p.updatedAt
+extension CareWire.Summary {
+    init(_ s: PatientSummary) {
+        self.init(
+            id: s.id.lower, teamId: s.teamID.lower, mrn: s.mrn, displayName: s.displayName, status: s.status.rawValue,
+            enrolledOn: Day(s.enrolledOn).text,
+            carePlan: Plan(
+                version: s.planVersion, goals: s.plan.goals, problems: s.plan.problems,
+                treatmentLine: s.plan.treatmentLine),
+            scores: s.scores.map {
+                Score(
+                    id: $0.id.lower, instrument: $0.instrument.rawValue, total: $0.total, severity: $0.band,
+                    takenAt: $0.takenAt, safetySignal: $0.safetySignal)
+            },
+            response: s.response.map {
+                Response(
+                    category: $0.category.rawValue, improvement: ($0.improvement * 1000).rounded() / 1000,
+                    isResponse: $0.isResponse, isRemission: $0.isRemission, inputs: $0.inputs.wire)
+            },
+            trials: s.trials.map(CareWire.Trial.init),
+            trd: TRD(
+                isTrd: s.trd.isTRD, failedTrials: s.trd.failedTrials, distinctClasses: s.trd.distinctClasses,
+                inputs: s.trd.inputs.wire),
+            thaseRush: Stage(stage: s.thaseRush.stage.label, inputs: s.thaseRush.inputs.wire),
+            maudsley: s.maudsley.map { Maudsley(total: $0.total, band: $0.band.rawValue, inputs: $0.inputs.wire) },
+            referrals: s.referrals.map(CareWire.Referral.init), openTasks: s.openTasks.map(CareWire.TaskItem.init),
+            openHandoffs: s.openHandoffs.map(CareWire.OpenHandoff.init),
+            recentNotes: s.recentNotes.map(CareWire.Note.init))
+    }
+}
+
+extension CareWire.Correction {
+    /// What marking a record entered in error answers.
+    init(_ c: StoreCorrection) {
+        self.init(
+            id: c.id.lower, record: c.record.rawValue, patientId: c.patientID.lower,
+            enteredInError: CareWire.EnteredInError(at: c.at, by: c.by?.lower, reason: c.reason),
+            supersededHandoffIds: c.supersededHandoffIDs.map(\.lower), trdWithdrawn: c.trdWithdrawn)
+    }
+}
+
+extension CareWire.TrialOutcomeResult: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.object { o in
+            o.optional("adequacy", adequacy) { $1.write(to: &$0) }
+            o.member("handoff_ids") { $0.array(handoffIds) { $0.string($1) } }
+            o.member("is_failed") { $0.bool(isFailed) }
+            o.member("outcome") { $0.string(outcome) }
+            o.member("trd_reached") { $0.bool(trdReached) }
+            o.member("trial_id") { $0.string(trialId) }
+        }
     }
 }
 
@@ -312,78 +272,6 @@ struct AuditOut: Encodable, Sendable {
     }
 }
 
-struct SummaryOut: Encodable, Sendable {
-    struct Response: Encodable, Sendable {
-        var category: String
-        var improvement: Double
-        var isResponse: Bool
-        var isRemission: Bool
-        var inputs: [RuleInput]
-    }
-    struct TRD: Encodable, Sendable {
-        var isTrd: Bool
-        var failedTrials: Int
-        var distinctClasses: Int
-        var inputs: [RuleInput]
-    }
-    struct ThaseRush: Encodable, Sendable { var stage: String; var inputs: [RuleInput] }
-    struct Maudsley: Encodable, Sendable { var total: Int; var band: String; var inputs: [RuleInput] }
-    struct Score: Encodable, Sendable {
-        var id: String; var instrument: String; var total: Int; var severity: String; var takenAt: Date;
-        var safetySignal: Bool
-    }
-
-    var id: String
-    var teamId: String
-    var mrn: String
-    var displayName: String
-    var status: String
-    var enrolledOn: Day
-    var carePlan: Plan
-    var scores: [Score]
-    var response: Response?
-    var trials: [TrialOut]
-    var trd: TRD
-    var thaseRush: ThaseRush
-    var maudsley: Maudsley?
-    var referrals: [ReferralOut]
-    var openTasks: [TaskOut]
-    var openHandoffs: [OpenHandoffOut]
-    var recentNotes: [NoteOut]
-
-    struct Plan: Encodable, Sendable {
-        var version: Int; var goals: [String]; var problems: [String]; var treatmentLine: String
-    }
-
-    init(_ s: PatientSummary) {
-        id = s.id.lower; teamId = s.teamID.lower; mrn = s.mrn; displayName = s.displayName; status = s.status.rawValue;
-        enrolledOn = Day(s.enrolledOn)
-        carePlan = Plan(
-            version: s.planVersion, goals: s.plan.goals, problems: s.plan.problems, treatmentLine: s.plan.treatmentLine)
-        scores = s.scores.map {
-            Score(
-                id: $0.id.lower, instrument: $0.instrument.rawValue, total: $0.total, severity: $0.band,
-                takenAt: $0.takenAt, safetySignal: $0.safetySignal)
-        }
-        response = s.response.map {
-            Response(
-                category: $0.category.rawValue, improvement: ($0.improvement * 1000).rounded() / 1000,
-                isResponse: $0.isResponse,
-                isRemission: $0.isRemission, inputs: $0.inputs.wire)
-        }
-        trials = s.trials.map(TrialOut.init)
-        trd = TRD(
-            isTrd: s.trd.isTRD, failedTrials: s.trd.failedTrials, distinctClasses: s.trd.distinctClasses,
-            inputs: s.trd.inputs.wire)
-        thaseRush = ThaseRush(stage: s.thaseRush.stage.label, inputs: s.thaseRush.inputs.wire)
-        maudsley = s.maudsley.map { Maudsley(total: $0.total, band: $0.band.rawValue, inputs: $0.inputs.wire) }
-        referrals = s.referrals.map(ReferralOut.init)
-        openTasks = s.openTasks.map(TaskOut.init)
-        openHandoffs = s.openHandoffs.map(OpenHandoffOut.init)
-        recentNotes = s.recentNotes.map(NoteOut.init)
-    }
-}
-
 struct TeamOut: Encodable, Sendable { var id: String; var name: String; var roles: [String] }
 
 struct MemberOut: Encodable, Sendable {
@@ -396,29 +284,5 @@ struct MemberOut: Encodable, Sendable {
     init(_ m: TeamMemberItem) {
         id = m.id.lower; displayName = m.displayName; email = m.email; isServiceAccount = m.isServiceAccount;
         roles = m.roles.map(\.rawValue).sorted()
-    }
-}
-
-/// What a POST that creates something returns.
-struct Created: Encodable, Sendable {
-    var id: String
-    var handoffIds: [String]?
-    /// A score's severity band ("moderately severe").
-    var severity: String?
-}
-
-/// What marking a record entered in error answers.
-struct CorrectionOut: Encodable, Sendable {
-    var id: String
-    var record: String
-    var patientId: String
-    var enteredInError: EnteredInErrorOut?
-    var supersededHandoffIds: [String]
-    var trdWithdrawn: Bool
-
-    init(_ c: Correction) {
-        id = c.id.lower; record = c.record.rawValue; patientId = c.patientID.lower
-        enteredInError = EnteredInErrorOut(EnteredInError(at: c.at, by: c.by, reason: c.reason))
-        supersededHandoffIds = c.supersededHandoffIDs.map(\.lower); trdWithdrawn = c.trdWithdrawn
     }
 }

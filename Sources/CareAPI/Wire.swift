@@ -1,6 +1,7 @@
 import CoreFormats
 import CareDomain
 import CareStore
+import CareWire
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -185,12 +186,7 @@ func isBlank(_ scalar: Unicode.Scalar) -> Bool {
 }
 
 /// A list page as every list answers it.
-struct ListPage<Item: Encodable & Sendable>: Encodable, Sendable {
-    var items: [Item]
-    var nextCursor: String?
-}
-
-extension ListPage: JSONWritable where Item: JSONWritable {
+extension CareWire.Page: JSONWritable where Item: JSONWritable {
     func write(to json: inout JSONWriter) {
         json.object { o in
             o.member("items") { $0.array(items) { $1.write(to: &$0) } }

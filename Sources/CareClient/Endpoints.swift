@@ -21,7 +21,7 @@ extension CareClient {
 
     public func patient(_ id: String) async throws -> Summary { try await get("v1/patients/\(id)") }
 
-    public func measurements(_ patient: String) async throws -> [Measurement] {
+    public func measurements(_ patient: String) async throws -> [CareWire.Measurement] {
         try await all("v1/patients/\(patient)/measurements", limit: 200)
     }
 

@@ -34,12 +34,12 @@ struct WireTests {
             let adequacy = try assessment(
                 adequate: drugClass != nil, weeks: 6.04, drugClass: drugClass,
                 reason: "6 weeks at ≥ the minimum dose / Zürich ✓", inputs: inputs)
-            let out = RecordsController.OutcomeOut(
+            let out = OutcomeOut(
                 trialId: UUID().lower, outcome: "non-response", isFailed: true, trdReached: drugClass == nil,
                 adequacy: AdequacyOut(adequacy), handoffIds: [UUID().lower, UUID().lower])
             #expect(try sameDocument(out))
         }
-        let empty = RecordsController.OutcomeOut(
+        let empty = OutcomeOut(
             trialId: UUID().lower, outcome: "remission", isFailed: false, trdReached: false,
             adequacy: AdequacyOut(try assessment(adequate: false, weeks: 0, drugClass: nil, reason: "", inputs: [])),
             handoffIds: [])

@@ -100,8 +100,19 @@ struct CutAtCommitHTTPTests {
                     #expect(
                         first.status == .serviceUnavailable && first.headers[.retryAfter] != nil,
                         "after INSERT \(skipped + 1): \(first.status) \(first.text)")
-                    let retry = try await client.call(
+                    // Retried as a client does: until the answer is definitive. Until the cut
+                    // connection's backend notices it is gone, its transaction still holds the key,
+                    // and the answer is 409 "in progress": retry in a moment.
+                    var retry = try await client.call(
                         .post, uri, token: token, json: body, headers: [.idempotencyKey: key])
+                    let deadline = ContinuousClock.now + .seconds(20)
+                    while retry.status == .conflict, retry.problemType == "idempotency-key-in-use",
+                        ContinuousClock.now < deadline
+                    {
+                        try await Task.sleep(for: .milliseconds(50))
+                        retry = try await client.call(
+                            .post, uri, token: token, json: body, headers: [.idempotencyKey: key])
+                    }
                     #expect(retry.status == .created, "after INSERT \(skipped + 1): \(retry.status) \(retry.text)")
                     let after = try await count(clinic)
                     #expect(

@@ -107,7 +107,7 @@ struct ReportController: Sendable {
         return try await context.respond("report.snapshot", request) { caller -> ReportSnapshot in
             let report = WeeklyReport(try await store.weeklyReview(teamID: team, week: week, by: caller))
             return try await store.keepSnapshot(
-                teamID: team, isoWeek: report.isoWeek, patients: report.patients.map(\.id),
+                teamID: team, isoWeek: report.isoWeek, patients: report.patients.map(\.id.value),
                 json: Data(ReportJSON.encode(report)), html: ReportRendering.html(report),
                 markdown: ReportRendering.markdown(report), by: caller)
         } render: { snapshot in

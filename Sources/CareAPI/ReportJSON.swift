@@ -23,7 +23,7 @@ extension JSONWriter {
             o.member("generated_at") { $0.date(r.generatedAt) }
             o.member("iso_week") { $0.string(r.isoWeek) }
             o.member("patients") { $0.array(r.patients) { $0.patient($1) } }
-            o.member("team_id") { $0.string(r.teamId.lowercasedString) }
+            o.member("team_id") { $0.string(r.teamId.description) }
             o.member("team_name") { $0.string(r.teamName) }
             o.member("week_end") { $0.date(r.weekEnd) }
             o.member("week_start") { $0.date(r.weekStart) }
@@ -72,7 +72,7 @@ extension JSONWriter {
             o.member("display_name") { $0.string(p.displayName) }
             o.member("enrolled_on") { $0.date(p.enrolledOn) }
             o.member("failed_trials") { $0.int(p.failedTrials) }
-            o.member("id") { $0.string(p.id.lowercasedString) }
+            o.member("id") { $0.string(p.id.description) }
             o.member("is_trd") { $0.bool(p.isTRD) }
             o.optional("last_contact", p.lastContact) { $0.date($1) }
             o.optional("latest", p.latest) { $0.score($1) }

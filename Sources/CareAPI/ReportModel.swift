@@ -79,7 +79,8 @@ struct ReportReferral: Sendable, Encodable, Equatable {
 }
 
 struct ReportPatient: Sendable, Encodable, Equatable {
-    var id: UUID
+    /// Written in lower case, as the API writes ids.
+    var id: LowercaseID
     var mrn: String
     var displayName: String
     var status: String
@@ -147,7 +148,7 @@ struct ReportCaseload: Sendable, Encodable, Equatable {
 
 /// The weekly case-review report of one team for one ISO week.
 struct WeeklyReport: Sendable, Encodable, Equatable {
-    var teamId: UUID
+    var teamId: LowercaseID
     var teamName: String
     var isoWeek: String
     var weekStart: Date
@@ -167,39 +168,13 @@ struct WeeklyReport: Sendable, Encodable, Equatable {
 }
 
 extension ReportPatient {
-    /// The API writes ids in lower case.
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id.lowercasedString, forKey: .id)
-        try c.encode(mrn, forKey: .mrn)
-        try c.encode(displayName, forKey: .displayName)
-        try c.encode(status, forKey: .status)
-        try c.encode(enrolledOn, forKey: .enrolledOn)
-        try c.encode(weeksInTreatment, forKey: .weeksInTreatment)
-        try c.encode(reasons, forKey: .reasons)
-        try c.encode(rank, forKey: .rank)
-        try c.encodeIfPresent(baseline, forKey: .baseline)
-        try c.encodeIfPresent(latest, forKey: .latest)
-        try c.encodeIfPresent(change, forKey: .change)
-        try c.encode(trend, forKey: .trend)
-        try c.encodeIfPresent(currentTrial, forKey: .currentTrial)
-        try c.encode(isTRD, forKey: .isTRD)
-        try c.encode(failedTrials, forKey: .failedTrials)
-        try c.encode(thaseRushStage, forKey: .thaseRushStage)
-        try c.encodeIfPresent(maudsleyTotal, forKey: .maudsleyTotal)
-        try c.encodeIfPresent(maudsleyBand, forKey: .maudsleyBand)
-        try c.encode(openHandoffs, forKey: .openHandoffs)
-        try c.encode(openTasks, forKey: .openTasks)
-        try c.encode(referrals, forKey: .referrals)
-        try c.encodeIfPresent(lastContact, forKey: .lastContact)
-    }
-
     init(_ patient: ReviewedPatient, asOf: Date) {
         let assessment = patient.assessment
         let facts = patient.facts
         let score = { (s: ReviewFacts.DatedScore) in ReportScore(total: s.total, takenAt: s.takenAt) }
         self.init(
-            id: patient.id, mrn: patient.mrn, displayName: patient.displayName, status: patient.status.rawValue,
+            id: LowercaseID(patient.id), mrn: patient.mrn, displayName: patient.displayName,
+            status: patient.status.rawValue,
             enrolledOn: facts.enrolledOn, weeksInTreatment: assessment.weeksInTreatment, reasons: assessment.reasons,
             rank: assessment.reasons.first?.kind.rank ?? Int.max, baseline: facts.baseline.map(score),
             latest: facts.latest.map(score), change: assessment.response?.improvement, trend: patient.trend.map(score),
@@ -229,20 +204,6 @@ extension ReportPatient {
 }
 
 extension WeeklyReport {
-    /// The API writes ids in lower case.
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(teamId.lowercasedString, forKey: .teamId)
-        try c.encode(teamName, forKey: .teamName)
-        try c.encode(isoWeek, forKey: .isoWeek)
-        try c.encode(weekStart, forKey: .weekStart)
-        try c.encode(weekEnd, forKey: .weekEnd)
-        try c.encode(asOf, forKey: .asOf)
-        try c.encode(generatedAt, forKey: .generatedAt)
-        try c.encode(caseload, forKey: .caseload)
-        try c.encode(patients, forKey: .patients)
-    }
-
     /// The report of a team's week: the listed patients, most pressing first (then the longest
     /// in treatment, then by name), and the caseload's figures.
     init(_ review: TeamWeekReview) {
@@ -267,7 +228,7 @@ extension WeeklyReport {
             handoffsAcknowledgedLate: review.handoffsAcknowledgedLate,
             handoffsUnacknowledged: review.handoffsUnacknowledged, listed: listed.count)
         self.init(
-            teamId: review.teamID, teamName: review.teamName, isoWeek: review.week.description,
+            teamId: LowercaseID(review.teamID), teamName: review.teamName, isoWeek: review.week.description,
             weekStart: review.week.start,
             weekEnd: review.week.end, asOf: review.window.asOf, generatedAt: review.generatedAt, caseload: caseload,
             patients: listed)

@@ -253,7 +253,7 @@ enum ReportRendering {
             let overdue = p.openHandoffs.filter(\.overdue).count + p.openTasks.filter(\.overdue).count
             let cells: [String] = [
                 String(p.rank), p.reasons[0].kind.rawValue, p.reasons.map(\.text).joined(separator: "; "),
-                p.id.lowercasedString, p.mrn,
+                p.id.description, p.mrn,
                 p.displayName, p.status, String(p.weeksInTreatment), p.baseline.map { String($0.total) } ?? "",
                 p.latest.map { String($0.total) } ?? "",
                 p.change.map { String(Int(($0 * 100).rounded())) } ?? "",

@@ -66,17 +66,6 @@ struct AdminOptions: ParsableArguments {
 extension Role: ExpressibleByArgument {}
 extension Scope: ExpressibleByArgument {}
 
-/// Ids print in lower case, as the API and PostgreSQL write them.
-struct LowercaseID: Encodable, CustomStringConvertible {
-    var value: UUID
-    init(_ value: UUID) { self.value = value }
-    var description: String { value.lowercasedString }
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
-}
-
 struct CreatedTeam: Encodable { var team_id: LowercaseID; var name: String }
 struct CreatedMember: Encodable {
     var member_id: LowercaseID; var team_id: LowercaseID; var roles: [String]; var token_id: LowercaseID?;

@@ -1,3 +1,4 @@
+import CoreFormats
 import ArgumentParser
 import CareDomain
 import CareStore

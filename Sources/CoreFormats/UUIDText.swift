@@ -62,3 +62,15 @@ extension UUID {
         return UUID(uuid: value)
     }
 }
+
+/// An id that is written in lower case wherever it is encoded (JSON answers, printed
+/// objects), as the API and PostgreSQL write ids; `value` is the UUID itself.
+public struct LowercaseID: Encodable, Hashable, Sendable, CustomStringConvertible {
+    public var value: UUID
+    public init(_ value: UUID) { self.value = value }
+    public var description: String { value.lowercasedString }
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

@@ -17,11 +17,7 @@ struct CutAtCommitHTTPTests {
 
     /// The clinic's store and app, with every database statement of the app going through `cutter`.
     private func app(_ clinic: APIClinic, _ cutter: WireCutter) async throws -> (some ApplicationProtocol, PQPool) {
-        let name = try await clinic.store.pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
-        let pool = PQPool(
-            configuration: cutter.configuration(database: name),
-            options: .init(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .seconds(10)),
-            logger: testLogger())
+        let pool = try await cutter.pool(reaching: clinic.store.pool)
         let store = CareStore(pool: pool, logger: testLogger(), metrics: clinic.metrics.factory)
         let app = buildApplication(
             CareAPIDependencies(

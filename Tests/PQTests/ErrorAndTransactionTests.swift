@@ -339,14 +339,6 @@ struct CommitUnderTerminationTests {
 @Suite("A connection cut at an exact point of the answer")
 struct CutConnectionTests {
     /// A pool that reaches `pool`'s database through `cutter`.
-    private func cutPool(_ pool: PQPool, _ cutter: WireCutter) async throws -> PQPool {
-        let name = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
-        return PQPool(
-            configuration: cutter.configuration(database: name),
-            options: .init(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .seconds(10)),
-            logger: testLogger())
-    }
-
     @Test(
         "COMMIT answered, then the connection cut before the sync: the transaction succeeded, whole, and the connection is not reused"
     )
@@ -358,7 +350,7 @@ struct CutConnectionTests {
             }
             let cutter = try WireCutter(database)
             defer { cutter.stop() }
-            let through = try await cutPool(pool, cutter)
+            let through = try await cutter.pool(reaching: pool)
             // With a statement travelling with COMMIT (as the audit entry and the kept answer do)...
             cutter.arm(cutAfter: "COMMIT")
             let firstBackend = try await through.withTransaction { connection in
@@ -397,7 +389,7 @@ struct CutConnectionTests {
             }
             let cutter = try WireCutter(database)
             defer { cutter.stop() }
-            let through = try await cutPool(pool, cutter)
+            let through = try await cutter.pool(reaching: pool)
             cutter.arm(cutAfter: "INSERT 0 1")
             await #expect(throws: PQError.self) {
                 do {

@@ -115,18 +115,19 @@ public final class TestDatabase: Sendable {
     /// Runs SQL as the superuser on the database `pool` reaches (for a test's set-up and checks
     /// that need more than the server's rights: changing reference data, say).
     public func superuser(_ pool: PQPool, _ query: PQQuery) async throws -> PQRows {
-        let name = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
-        let connection = try await PQConnection.connect(configuration(database: name))
-        defer { Task { await connection.close() } }
-        return try await connection.query(query, prepared: false)
+        try await asSuperuser(on: pool) { try await $0.query(query, prepared: false) }
     }
 
     /// `superuser`, for several statements at once (no parameters, no rows).
     public func superuserExecute(_ pool: PQPool, _ sql: String) async throws {
+        try await asSuperuser(on: pool) { try await $0.execute(sql) }
+    }
+
+    private func asSuperuser<T>(on pool: PQPool, _ body: (PQConnection) async throws -> T) async throws -> T {
         let name = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
         let connection = try await PQConnection.connect(configuration(database: name))
         defer { Task { await connection.close() } }
-        try await connection.execute(sql)
+        return try await body(connection)
     }
 
     /// Runs SQL as the superuser on the maintenance database (e.g. pg_terminate_backend).

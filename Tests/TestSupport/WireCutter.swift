@@ -59,6 +59,15 @@ public final class WireCutter: Sendable {
         PQConfiguration("host='\(directory)' port=\(port) user=\(user) dbname='\(database)'")
     }
 
+    /// A pool that reaches `pool`'s database through this proxy.
+    public func pool(reaching pool: PQPool) async throws -> PQPool {
+        let name = try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0)
+        return PQPool(
+            configuration: configuration(database: name),
+            options: .init(minimumConnections: 0, maximumConnections: 2, acquireTimeout: .seconds(10)),
+            logger: testLogger())
+    }
+
     /// The next CommandComplete tagged `tag` (on any connection), after `skipping` more of
     /// them, is the last thing its client hears.
     public func arm(cutAfter tag: String, skipping: Int = 0) {

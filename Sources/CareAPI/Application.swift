@@ -8,8 +8,9 @@ import ServiceLifecycle
 /// The one request context of the API.
 public struct CareRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// Set by the authentication middleware on /v1 routes.
-    public var principal: Principal?
+    /// The bearer token of a /v1 request (set by the authentication middleware), looked up by
+    /// the request's first store command or by `principal()`.
+    public var credential: Credential?
     public var requestID: String = ""
     /// The Idempotency-Key of a POST, claimed by the first store command of the request.
     public var idempotency: IdempotencyClaim?

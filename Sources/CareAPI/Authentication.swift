@@ -3,8 +3,12 @@ import CareStore
 import Foundation
 import Hummingbird
 
-/// Bearer-token authentication for /v1: the principal goes into the request context, or the
-/// request ends with 401 problem+json. Unknown, revoked and expired tokens look the same.
+/// Bearer-token authentication for /v1. The token is looked up in the transaction of the
+/// request's first store command, as its first statement (docs/architecture.md, "The path of a
+/// write"): no visit to the database of its own. A request that ends without having looked it up
+/// (no command, or refused by its own rules first) is looked up before it is answered, so nothing
+/// but 401 problem+json ever reaches a caller without a valid token. Unknown, revoked and expired
+/// tokens look the same.
 ///
 /// Failures are counted per token and per client address (`AuthFailureLimiter`): past the
 /// limit the answer is 429 with Retry-After, before the token is looked up.
@@ -30,14 +34,25 @@ struct AuthenticationMiddleware: RouterMiddleware {
         if let wait = limiter.retryAfter(token: presented, address: address) {
             throw Problem.tooManyAttempts(retryAfter: wait)
         }
-        guard let principal = try await store.authenticate(token: presented) else {
+        func rejected() -> Problem {
             limiter.recordFailure(token: presented, address: address)
-            throw Problem.unauthorized("the token is unknown, expired or revoked")
+            return Problem.unauthorized("the token is unknown, expired or revoked")
         }
+        guard let credential = Credential(token: presented) else { throw rejected() }
         var context = context
-        context.principal = principal
-        context.logger[metadataKey: "member_id"] = "\(principal.memberID.lowercasedString)"
-        return try await next(request, context)
+        context.credential = credential
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch is AuthenticationFailed {
+            throw rejected()
+        } catch {
+            // What went wrong is told only to a caller whose token is good.
+            guard try await store.authenticate(credential) != nil else { throw rejected() }
+            throw error
+        }
+        guard try await store.authenticate(credential) != nil else { throw rejected() }
+        return response
     }
 }
 
@@ -56,7 +71,7 @@ struct MeController: Sendable {
 
     func addRoutes(to group: RouterGroup<CareRequestContext>) {
         group.get("me") { _, context in
-            guard let principal = context.principal else { throw Problem.unauthorized("no principal") }
+            let principal = try await context.principal(store)
             let teams = try await store.memberships(of: principal.memberID)
             return Me(
                 id: principal.memberID.lowercasedString, display_name: principal.displayName,

@@ -6,8 +6,9 @@ import Hummingbird
 
 /// Idempotency-Key on POST: the same key and body replay the first response; the same key with
 /// another body is 422; the same key while the first request is still running is 409. The key
-/// is written in the same transaction as the change it guards (see CareStore.command), so a
-/// change and its key commit together; the response is kept right after, for at least 24 hours.
+/// is claimed and written in the same transaction as the change it guards (see
+/// CareStore.command), so a change and its key commit together; the response is kept with them
+/// (or, for an answer not made in that transaction, right after), for at least 24 hours.
 struct IdempotencyMiddleware: RouterMiddleware {
     typealias Context = CareRequestContext
     let store: CareStore
@@ -23,25 +24,20 @@ struct IdempotencyMiddleware: RouterMiddleware {
         guard (1...255).contains(key.count), key.unicodeScalars.allSatisfy({ (0x20...0x7E).contains($0.value) }) else {
             throw Problem.badRequest("the Idempotency-Key must be 1 to 255 printable ASCII characters")
         }
-        let principal = try context.requirePrincipal()
         var request = request
         let body = try await request.collectBodyLimited()
         var hasher = SHA256()
         hasher.update(data: Data("POST \(request.uri.path)\n".utf8))
         hasher.update(data: Data(buffer: body))
+        // Claimed by the request's first store command, in its transaction: a key already used
+        // answers there with its first response (or 409/422), before the command does anything.
         let claim = IdempotencyClaim(key: key, requestHash: Data(hasher.finalize()))
-        do {
-            try await store.checkIdempotencyKey(claim, memberID: principal.memberID)
-        } catch IdempotencyError.replay(let stored) {
-            return Self.replay(stored)
-        }
         var context = context
         context.idempotency = claim
         var response: Response
         do {
             response = try await next(request, context)
         } catch IdempotencyError.replay(let stored) {
-            // Another request with this key committed between the check and our command.
             return Self.replay(stored)
         }
         // An answer that holds a secret (a token, a webhook's signing secret) is shown once: the
@@ -63,7 +59,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
                 status: response.status.code, contentType: response.headers[.contentType], headers: kept,
                 body: Data(buffer: collector.buffer))
         do {
-            try await store.recordIdempotentResponse(claim, memberID: principal.memberID, response: stored)
+            try await store.recordIdempotentResponse(claim, memberID: context.principal(store).memberID, response: stored)
         } catch {
             context.logger.error(
                 "could not keep the response of an idempotent request", metadata: ["error": "\(error)"])

@@ -136,7 +136,9 @@ struct IntegrationController: Sendable {
 
     /// POST /v1/webhooks
     @Sendable func subscribe(_ request: Request, context: CareRequestContext) async throws -> Response {
-        // Who may subscribe is settled (by the store's gate) before the URL is looked up.
+        // Who may subscribe is settled (by the store's gate) before the URL is looked up: the
+        // token is looked up first, on a visit of its own.
+        _ = try await context.principal(store)
         let caller = try context.caller("webhook.create", request)
         try CareStore.authorize(.manageWebhooks, onAnyTeam: caller)
         let body = try await request.decodeJSON(NewWebhook.self, context: context)

@@ -62,7 +62,6 @@ struct RecordsController: Sendable {
     /// GET /v1/patients/:id/notes
     @Sendable func notes(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
-        _ = try context.requirePrincipal()
         let query = QueryParameters(request)
         let include = try query.bool("include_entered_in_error") ?? false
         let page = try await context.acting("note.list", request, patient: id) { caller in
@@ -78,7 +77,6 @@ struct RecordsController: Sendable {
         let id = try context.id()
         let body = try await request.decodeJSON(NewNote.self, context: context)
         try checkText(body.body, "body", max: APILimits.maximumNoteCharacters, required: true)
-        _ = try context.requirePrincipal()
         if body.kind == .caseReview {
             throw Problem.invalid("case-review notes come from the weekly review's recommendations")
         }
@@ -95,7 +93,6 @@ struct RecordsController: Sendable {
         let id = try context.id()
         let body = try await request.decodeJSON(Amendment.self, context: context)
         try checkText(body.body, "body", max: APILimits.maximumNoteCharacters, required: true)
-        _ = try context.requirePrincipal()
         return try await context.respond("note.amend", request) { caller in
             try await store.amendNote(id, body: body.body, by: caller)
         } render: { amended in
@@ -122,7 +119,6 @@ struct RecordsController: Sendable {
     @Sendable func recordMeasurement(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
         let body = try await request.decodeJSON(NewMeasurement.self, context: context)
-        _ = try context.requirePrincipal()
         let score: Score
         do {
             switch (body.items, body.total) {
@@ -175,7 +171,6 @@ struct RecordsController: Sendable {
             problem.field = "high_dose_reason"
             throw problem
         }
-        _ = try context.requirePrincipal()
         return try await context.respond("trial.start", request, patient: id) { caller in
             try await store.startTrial(
                 patientID: id, kind: body.kind, drug: body.drug, dailyDoseMg: body.dailyDoseMg,
@@ -198,7 +193,6 @@ struct RecordsController: Sendable {
         if let sessions = body.sessions, !(0...1000).contains(sessions) {
             throw Problem.badRequest("'sessions' must be from 0 to 1000")
         }
-        _ = try context.requirePrincipal()
         return try await context.respond("trial.outcome", request) { caller in
             try await store.recordTrialOutcome(
                 trialID: id, outcome: body.outcome, stoppedOn: body.stoppedOn.date, adherence: body.adherence,
@@ -232,7 +226,6 @@ struct RecordsController: Sendable {
         try checkText(body.targetClinic, "target_clinic", max: 300, required: true)
         try checkText(body.note, "note", max: 4000)
         try checkText(body.reason, "reason", max: 1000)
-        _ = try context.requirePrincipal()
         return try await context.respond("referral.make", request, patient: id) { caller in
             try await store.makeReferral(
                 patientID: id, kind: body.kind, targetClinic: body.targetClinic, note: body.note ?? "",
@@ -251,7 +244,6 @@ struct RecordsController: Sendable {
         let id = try context.id()
         let body = try await request.decodeJSON(ReferralStatusChange.self, context: context)
         try checkText(body.reason, "reason", max: 1000)
-        _ = try context.requirePrincipal()
         return try await context.respond("referral.status", request) { caller in
             try await store.moveReferral(id, to: body.status, reason: body.reason, by: caller)
         } render: { superseded in
@@ -267,7 +259,6 @@ struct RecordsController: Sendable {
         let id = try context.id()
         let body = try await request.decodeJSON(CorrectionBody.self, context: context)
         try checkText(body.reason, "reason", max: 1000, required: true)
-        _ = try context.requirePrincipal()
         return try await context.respond(
             "\(record.rawValue.replacingOccurrences(of: "-", with: "_")).entered_in_error", request
         ) { caller in

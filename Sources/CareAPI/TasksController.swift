@@ -36,7 +36,6 @@ struct TasksController: Sendable {
 
     /// GET /v1/tasks
     @Sendable func queue(_ request: Request, context: CareRequestContext) async throws -> Response {
-        _ = try context.requirePrincipal()
         let query = QueryParameters(request)
         let status = try query.enumeration("status", TaskStatus.self)
         let role = try query.enumeration("role", Role.self)
@@ -76,7 +75,6 @@ struct TasksController: Sendable {
         let body = try await request.decodeJSON(NewTask.self, context: context)
         try checkText(body.title, "title", max: 300, required: true)
         try checkText(body.description, "description", max: 4000)
-        _ = try context.requirePrincipal()
         return try await context.respond("task.create", request, patient: id) { caller in
             try await store.createTask(
                 patientID: id, title: body.title, description: body.description ?? "", ownerID: body.ownerId,
@@ -90,7 +88,6 @@ struct TasksController: Sendable {
 
     /// GET /v1/handoffs
     @Sendable func handoffs(_ request: Request, context: CareRequestContext) async throws -> Response {
-        _ = try context.requirePrincipal()
         let query = QueryParameters(request)
         let page = try await context.acting("handoffs.read", request) { caller in
             try await store.handoffs(
@@ -103,7 +100,6 @@ struct TasksController: Sendable {
     /// POST /v1/handoffs/:id/acknowledge
     @Sendable func acknowledge(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
-        _ = try context.requirePrincipal()
         return try await context.respond("handoff.acknowledge", request) { caller in
             try await store.acknowledgeHandoff(id, by: caller)
         } render: { task in
@@ -116,7 +112,6 @@ struct TasksController: Sendable {
         let id = try context.id()
         let body = try await request.decodeJSON(Reassignment.self, context: context)
         try checkText(body.reason, "reason", max: 1000, required: true)
-        _ = try context.requirePrincipal()
         return try await context.respond("handoff.reassign", request) { caller in
             try await store.reassignHandoff(id, to: body.role, member: body.memberId, reason: body.reason, by: caller)
         } render: { task in
@@ -127,7 +122,6 @@ struct TasksController: Sendable {
     /// POST /v1/tasks/{id}/claim, start, hold, resume, complete, cancel or fail
     @Sendable func act(_ action: String, _ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
-        _ = try context.requirePrincipal()
         var body = TaskAction()
         if request.headers[.contentLength].map({ $0 != "0" }) ?? (request.headers[.transferEncoding] != nil) {
             body = try await request.decodeJSON(TaskAction.self, context: context)

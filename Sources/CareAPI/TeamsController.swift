@@ -29,7 +29,7 @@ struct TeamsController: Sendable {
 
     /// GET /v1/teams
     @Sendable func listTeams(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
+        let principal = try await context.principal(store)
         let teams = try await store.memberships(of: principal.memberID)
         return try Wire.json(
             ListPage(
@@ -40,7 +40,6 @@ struct TeamsController: Sendable {
 
     /// POST /v1/teams
     @Sendable func createTeam(_ request: Request, context: CareRequestContext) async throws -> Response {
-        _ = try context.requirePrincipal()
         let body = try await request.decodeJSON(NewTeam.self, context: context)
         try checkText(body.name, "name", max: 200, required: true)
         return try await context.respond("team.create", request) { caller in
@@ -55,8 +54,8 @@ struct TeamsController: Sendable {
 
     /// GET /v1/teams/:id
     @Sendable func team(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
         let id = try context.id()
+        let principal = try await context.principal(store)
         guard let team = try await store.memberships(of: principal.memberID).first(where: { $0.teamID == id }) else {
             throw Problem.notFound("team \(id.lower) not found")
         }
@@ -75,7 +74,6 @@ struct TeamsController: Sendable {
 
     /// POST /v1/teams/:id/members
     @Sendable func addMember(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let principal = try context.requirePrincipal()
         let teamID = try context.id()
         let body = try await request.decodeJSON(NewMember.self, context: context)
         try checkText(body.displayName, "display_name", max: 200, required: true)
@@ -91,7 +89,7 @@ struct TeamsController: Sendable {
         return try await context.respond("member.create", request) { caller in
             try await store.createMemberWithToken(
                 displayName: body.displayName, email: body.email, teamID: teamID, roles: body.roles,
-                tokenName: "issued by \(principal.displayName)", expiresAt: expiresAt, by: caller)
+                expiresAt: expiresAt, by: caller)
         } render: { created in
             let (member, token) = created
             return try Wire.answer(

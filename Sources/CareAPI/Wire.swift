@@ -394,18 +394,21 @@ extension CareRequestContext {
         return id
     }
 
-    func requirePrincipal() throws -> Principal {
-        guard let principal else { throw Problem.unauthorized("send a token: Authorization: Bearer crt_...") }
+    /// Who the request's token speaks for, looked up now if no store command has yet (a visit of
+    /// its own: routes whose first step is a store command leave it to that command).
+    func principal(_ store: CareStore) async throws -> Principal {
+        guard let credential else { throw Problem.unauthorized("send a token: Authorization: Bearer crt_...") }
+        guard let principal = try await store.authenticate(credential) else { throw AuthenticationFailed() }
         return principal
     }
 
     /// This request's caller for a store command, audited as `action` (the store decides what
     /// it may do: the API passes the caller, it does not judge).
     func caller(_ action: String, _ request: Request, patient: UUID? = nil) throws -> Caller {
-        let principal = try requirePrincipal()
+        guard let credential else { throw Problem.unauthorized("send a token: Authorization: Bearer crt_...") }
         return .request(
             RequestActor(
-                principal: principal, requestID: requestID, action: action, resource: request.uri.path,
+                credential: credential, requestID: requestID, action: action, resource: request.uri.path,
                 patientID: patient, idempotency: idempotency))
     }
 

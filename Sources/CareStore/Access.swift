@@ -16,19 +16,22 @@ import Synchronization
 ///   is who the records name as having done it (a seeded note's author, say).
 public struct Caller: Sendable {
     public let request: RequestActor?
+    private let actingFor: UUID?
+
     /// The member recorded as the actor, author or recorder; nil for the system on its own.
-    public let memberID: UUID?
+    /// A request's is known once its token is looked up: read it inside the command.
+    public var memberID: UUID? { request.map(\.principal.memberID) ?? actingFor }
 
-    public static func request(_ actor: RequestActor) -> Caller {
-        Caller(request: actor, memberID: actor.principal.memberID)
-    }
+    public static func request(_ actor: RequestActor) -> Caller { Caller(request: actor, actingFor: nil) }
 
-    public static func system(actingFor member: UUID? = nil) -> Caller { Caller(request: nil, memberID: member) }
+    public static func system(actingFor member: UUID? = nil) -> Caller { Caller(request: nil, actingFor: member) }
 }
 
 /// A request as the store sees it: who (the principal), and what the audit log calls it.
 public struct RequestActor: Sendable {
-    public var principal: Principal
+    /// The bearer token, looked up by the first command's transaction (or before, when
+    /// something needed the principal first).
+    public let credential: Credential
     public var requestID: String
     /// What the request does, e.g. "trial.outcome.record"; and what it names, e.g. "/v1/trials/<id>/outcome".
     public var action: String
@@ -39,16 +42,43 @@ public struct RequestActor: Sendable {
     public var idempotency: IdempotencyClaim?
 
     public init(
-        principal: Principal, requestID: String, action: String, resource: String, patientID: UUID? = nil,
+        credential: Credential, requestID: String, action: String, resource: String, patientID: UUID? = nil,
         idempotency: IdempotencyClaim? = nil
     ) {
-        self.principal = principal
+        self.credential = credential
         self.requestID = requestID
         self.action = action
         self.resource = resource
         self.patientID = patientID
         self.idempotency = idempotency
     }
+
+    public init(
+        principal: Principal, requestID: String, action: String, resource: String, patientID: UUID? = nil,
+        idempotency: IdempotencyClaim? = nil
+    ) {
+        self.init(
+            credential: Credential(principal: principal), requestID: requestID, action: action, resource: resource,
+            patientID: patientID, idempotency: idempotency)
+    }
+
+    /// Who the request acts for. Only a command's body reads it (its transaction looked the token
+    /// up first, `CareStore.command`), or code that authenticated the credential itself.
+    public var principal: Principal {
+        guard let principal = credential.settled?.principal else {
+            preconditionFailure("a request's principal was read before its token was looked up")
+        }
+        return principal
+    }
+
+    /// Whether the token has been looked up and found.
+    var isAuthenticated: Bool { credential.settled?.principal != nil }
+}
+
+/// The token a request presented is unknown, revoked or expired (found out in the first
+/// command's transaction, which rolled back). The API answers 401.
+public struct AuthenticationFailed: Error, Sendable {
+    public init() {}
 }
 
 /// A POST's Idempotency-Key and the hash of what it was sent with.
@@ -124,8 +154,30 @@ final class AuditTrail: @unchecked Sendable {
 extension CommandContext {
     /// Becomes care_app for the rest of the transaction, with the acting member set for RLS and
     /// the token and request id the audit trigger writes (migration 0012).
-    /// Sent with the transaction's next statement (BEGIN has not gone yet either).
-    func enter(_ actor: RequestActor) async {
+    ///
+    /// A token not looked up yet is looked up here, as the transaction's first statement (sent
+    /// with BEGIN, one round trip), and the member comes from what it found: authentication,
+    /// the Idempotency-Key, the command and its audit entries share one visit to one connection.
+    /// An unknown token ends the transaction with `AuthenticationFailed`. Otherwise this is sent
+    /// with the transaction's next statement. `asService`: the lookup only, keeping the server's
+    /// rights.
+    func enter(_ actor: RequestActor, asService: Bool = false) async throws {
+        if actor.credential.settled == nil {
+            if !asService { await connection.sendWithNext("SELECT set_config('role', 'care_app', true)") }
+            let row = try await connection.query(
+                """
+                SELECT a.*, set_config('carerelay.member_id', a.member_id::text, true),
+                       set_config('carerelay.token_id', a.token_id::text, true),
+                       set_config('carerelay.request_id', \(actor.requestID), true)
+                FROM \(fragment: actor.credential.lookup)
+                """
+            ).firstRow
+            let principal = try Principal(row: row)
+            actor.credential.settle(principal)
+            guard principal != nil else { throw AuthenticationFailed() }
+            return
+        }
+        guard !asService else { return }
         await connection.sendWithNext(
             """
             SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(actor.principal.memberID.lowercasedString), true),
@@ -180,19 +232,22 @@ extension CommandContext {
     }
 
     /// Claims the request's Idempotency-Key in this transaction: the key commits with the change.
+    /// The key's lock and its lookup go in one round trip; the insert goes with the command's
+    /// first statement.
     func claimIdempotencyKey() async throws -> Bool {
         guard let actor = acting, let claim = actor.idempotency, !claim.isClaimed else { return false }
         let member = actor.principal.memberID
         let lockKey = Int64(
             bitPattern: UInt64(
                 SHA256.hash(data: Data("\(member):\(claim.key)".utf8)).prefix(8).reduce(0) { $0 << 8 | UInt64($1) }))
-        let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(\(lockKey))")[0].decode(
-            Bool.self, at: 0)
-        guard locked else { throw IdempotencyError.inFlight }
-        if let existing = try await IdempotencyKeys.find(connection, member: member, key: claim.key) {
+        let results = try await connection.pipeline([
+            "SELECT pg_try_advisory_xact_lock(\(lockKey))", IdempotencyKeys.find(member: member, key: claim.key),
+        ])
+        guard try results[0][0].decode(Bool.self, at: 0) else { throw IdempotencyError.inFlight }
+        if let existing = try IdempotencyKeys.stored(results[1]) {
             throw try IdempotencyKeys.outcome(of: existing, for: claim)
         }
-        try await connection.query(
+        await connection.sendWithNext(
             """
             INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), \(claim.key), \(claim.requestHash))
             """)
@@ -258,12 +313,14 @@ struct StoredKey {
 }
 
 enum IdempotencyKeys {
-    static func find(_ connection: PQConnection, member: UUID, key: String) async throws -> StoredKey? {
-        let rows = try await connection.query(
-            """
-            SELECT request_hash, created_at, response_status, response_type, response_headers, response_body
-            FROM idempotency_keys WHERE member_id = \(member) AND key = \(key)
-            """)
+    static func find(member: UUID, key: String) -> PQQuery {
+        """
+        SELECT request_hash, created_at, response_status, response_type, response_headers, response_body
+        FROM idempotency_keys WHERE member_id = \(member) AND key = \(key)
+        """
+    }
+
+    static func stored(_ rows: PQRows) throws -> StoredKey? {
         guard let row = rows.firstRow else { return nil }
         let (hash, created, status, type, headers, body) = try row.decode(
             Data.self, Date.self, Int?.self, String?.self, PQJSON<[String: String]>?.self, Data?.self)
@@ -286,14 +343,6 @@ enum IdempotencyKeys {
 }
 
 extension CareStore {
-    /// Before a POST runs: a key already used gives its stored response (or 409/422).
-    public func checkIdempotencyKey(_ claim: IdempotencyClaim, memberID: UUID) async throws {
-        let stored = try await pool.withConnection {
-            try await IdempotencyKeys.find($0, member: memberID, key: claim.key)
-        }
-        if let stored { throw try IdempotencyKeys.outcome(of: stored, for: claim) }
-    }
-
     /// After a POST: keeps its response with the key (which the command's transaction wrote).
     public func recordIdempotentResponse(_ claim: IdempotencyClaim, memberID: UUID, response: StoredResponse)
         async throws

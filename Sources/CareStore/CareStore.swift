@@ -109,8 +109,9 @@ public struct CareStore: Sendable {
     /// Runs one command for `caller` in its own transaction, retried on serialization failures
     /// and deadlocks.
     ///
-    /// For a request the transaction runs as care_app with the acting member set for row-level
-    /// security, claims the request's Idempotency-Key, and writes the audit entries of the
+    /// For a request the transaction looks the request's token up first, if nothing did before
+    /// (`CommandContext.enter`: one visit to one connection for the whole request), runs as
+    /// care_app with the acting member set for row-level security, claims the request's Idempotency-Key, and writes the audit entries of the
     /// patients it touched before it commits. A refusal is audited too, in a transaction of its
     /// own (the command's was rolled back).
     ///
@@ -134,7 +135,7 @@ public struct CareStore: Sendable {
                 trail.handoffs = 0
                 let context = CommandContext(
                     connection: connection, caller: caller, trail: trail, referenceCache: referenceCache)
-                if let actor, !asService { await context.enter(actor) }
+                if let actor { try await context.enter(actor, asService: asService) }
                 let claimedKey = claimsKey ? try await context.claimIdempotencyKey() : false
                 let result = try await body(context)
                 let answer = claimedKey ? try await context.keepAnswer(result) : nil
@@ -164,7 +165,10 @@ public struct CareStore: Sendable {
 
     /// Audits a refusal in a transaction of its own (the command's was rolled back).
     private func auditRefused(_ error: StoreError, actor: RequestActor?, trail: AuditTrail) async {
-        guard let actor else { return }
+        // An unknown token is answered 401 by the API and audited nowhere; a token not looked up
+        // yet (the request's rules refused it before any command) is looked up by the entry's
+        // own transaction.
+        guard let actor, actor.credential.settled.map({ $0.principal != nil }) ?? true else { return }
         let outcome: String
         switch error {
         case .notFound, .forbidden: outcome = "denied"
@@ -173,23 +177,28 @@ public struct CareStore: Sendable {
         // A refusal is always audited: by the patient when one is known, otherwise with no
         // patient (another team's task looked up by its id, a team the caller is not on).
         // A request that failed its own rules is audited when it named a patient.
-        if outcome == "denied" || !trail.patients.isEmpty || actor.patientID != nil {
+        if outcome == "denied" || !trail.patients.isEmpty || actor.patientID != nil,
             await auditRefusal(actor: actor, patients: trail.patients, outcome: outcome, detail: error.description)
+        {
             count("carerelay_audit_entries_total", [("outcome", outcome)], by: max(trail.patients.count, 1))
         }
     }
 
-    private func auditRefusal(actor: RequestActor, patients: [UUID], outcome: String, detail: String) async {
+    private func auditRefusal(actor: RequestActor, patients: [UUID], outcome: String, detail: String) async -> Bool {
         do {
             try await requestPool.withTransaction { connection in
                 let context = CommandContext(connection: connection, caller: .request(actor), trail: AuditTrail())
-                await context.enter(actor)
+                try await context.enter(actor)
                 await Audit.write(connection, actor: actor, patients: patients, outcome: outcome, detail: detail)
             }
+            return true
+        } catch is AuthenticationFailed {
+            return false
         } catch {
             logger.error(
                 "could not write the audit entry of a refused request",
                 metadata: ["error": "\(error)", "request_id": "\(actor.requestID)"])
+            return false
         }
     }
 }

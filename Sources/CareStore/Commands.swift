@@ -48,7 +48,7 @@ extension CareStore {
     /// server's rights (care_app may not write tokens nor their team-less events) after the
     /// same check as `createMember`, that the caller manages the team; nothing in it is clinical.
     public func createMemberWithToken(
-        displayName: String, email: String? = nil, teamID: UUID, roles: [Role], tokenName: String,
+        displayName: String, email: String? = nil, teamID: UUID, roles: [Role], tokenName: String? = nil,
         expiresAt: Date?, by caller: Caller
     ) async throws -> (memberID: UUID, token: IssuedToken) {
         let trimmed = try Self.checkedMember(displayName, roles)
@@ -73,8 +73,10 @@ extension CareStore {
             }
             let member = try await context.insertMember(
                 trimmed, email: email, teamID: teamID, roles: roles, isServiceAccount: false, actorID: caller.memberID)
+            // Named for who issued it unless a name is given.
+            let name = tokenName ?? "issued by \(caller.request?.principal.displayName ?? "the server's operator")"
             let token = try await context.insertToken(
-                memberID: member, name: tokenName, scopes: [], expiresAt: expiresAt, actorID: caller.memberID)
+                memberID: member, name: name, scopes: [], expiresAt: expiresAt, actorID: caller.memberID)
             return (member, token)
         }
     }
@@ -95,8 +97,8 @@ extension CareStore {
         let mrn = mrn.trimmingCharacters(in: .whitespacesAndNewlines)
         let name = displayName.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !mrn.isEmpty, !name.isEmpty else { throw StoreError.invalid("a patient needs an MRN and a display name") }
-        let actorID = caller.memberID
         return try await command(caller) { context in
+            let actorID = caller.memberID
             try await context.requireTeam(teamID)
             try context.authorize(.managePatients, teamID: teamID, patientID: nil)
             let id: UUID
@@ -125,8 +127,8 @@ extension CareStore {
     public func changePatientStatus(_ patientID: UUID, to status: PatientStatus, by caller: Caller) async throws -> (
         handoffs: [UUID], tasks: [UUID]
     ) {
-        let actorID = caller.memberID
         return try await command(caller) { context in
+            let actorID = caller.memberID
             let rows = try await context.connection.query(
                 "SELECT team_id, status FROM patients WHERE id = \(patientID) FOR UPDATE")
             guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
@@ -150,8 +152,8 @@ extension CareStore {
     public func recordMeasurement(patientID: UUID, score: Score, takenAt: Date, by caller: Caller) async throws -> (
         measurementID: UUID, event: AppendedEvent
     ) {
-        let actorID = caller.memberID
         return try await command(caller) { context in
+            let actorID = caller.memberID
             let patient = try await context.patient(patientID, for: .recordMeasurement)
             let teamID = patient.teamID
             let rules = try await context.referenceData().recordRules
@@ -189,7 +191,6 @@ extension CareStore {
         patientID: UUID, kind: ReferralKind, targetClinic: String, note: String = "", reason: String? = nil,
         by caller: Caller
     ) async throws -> (referralID: UUID, event: AppendedEvent) {
-        let actorID = caller.memberID
         let clinic = targetClinic.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !clinic.isEmpty else {
             throw StoreError.invalidValue(
@@ -197,6 +198,7 @@ extension CareStore {
         }
         let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
         return try await command(caller) { context in
+            let actorID = caller.memberID
             let teamID = try await context.patientTeam(patientID, for: .refer(kind))
             // The patient's row lock makes two referrals of the same kind take turns.
             await context.connection.sendWithNext("SELECT 1 FROM patients WHERE id = \(patientID) FOR UPDATE")
@@ -237,8 +239,8 @@ extension CareStore {
     public func moveReferral(_ referralID: UUID, to status: ReferralStatus, reason: String? = nil, by caller: Caller)
         async throws -> [UUID]
     {
-        let actorID = caller.memberID
         return try await command(caller) { context in
+            let actorID = caller.memberID
             let rows = try await context.connection.query(
                 """
                 SELECT patient_id, status, kind, entered_in_error_at FROM referrals WHERE id = \(referralID) FOR UPDATE

@@ -63,8 +63,8 @@ extension CareStore {
     /// Answers with the task the handoff is.
     @discardableResult
     public func acknowledgeHandoff(_ id: UUID, by caller: Caller) async throws -> TaskSummary {
-        guard let memberID = caller.memberID else { throw StoreError.invalid("a handoff is acknowledged by a member") }
         return try await command(caller) { context in
+            guard let memberID = caller.memberID else { throw StoreError.invalid("a handoff is acknowledged by a member") }
             let handoff = try await context.lockHandoff(id)
             try context.authorizeHandoff(handoff)
             if let reason = handoff.supersededReason {
@@ -92,7 +92,6 @@ extension CareStore {
     public func reassignHandoff(_ id: UUID, to role: Role, member: UUID? = nil, reason: String, by caller: Caller)
         async throws -> TaskSummary
     {
-        let actorID = caller.memberID
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else {
             throw StoreError.invalidValue(InvalidValue(field: "reason", message: "say why the handoff is reassigned"))
@@ -104,6 +103,7 @@ extension CareStore {
                     accepted: Role.allCases.filter(\.isClinical).map(\.rawValue)))
         }
         return try await command(caller) { context in
+            let actorID = caller.memberID
             let handoff = try await context.lockHandoff(id)
             try context.authorizeHandoff(handoff)
             if let superseded = handoff.supersededReason {
@@ -151,19 +151,20 @@ extension CareStore {
     public func markEnteredInError(_ record: CorrectableRecord, id: UUID, reason: String, by caller: Caller)
         async throws -> Correction
     {
-        let actorID = caller.memberID
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else {
             throw StoreError.invalidValue(
                 InvalidValue(field: "reason", message: "say why the \(record.what) was entered in error"))
         }
-        return try await command(caller) { context in
+        return try await command(caller) { context -> Correction in
+            let actorID = caller.memberID
             switch record {
-            case .measurement: try await context.markMeasurement(id, reason: reason, actorID: actorID)
+            case .measurement: return try await context.markMeasurement(id, reason: reason, actorID: actorID)
             case .trial, .trialOutcome:
-                try await context.markTrial(id, outcomeOnly: record == .trialOutcome, reason: reason, actorID: actorID)
-            case .referral: try await context.markReferral(id, reason: reason, actorID: actorID)
-            case .note: try await context.markNote(id, reason: reason, actorID: actorID)
+                return try await context.markTrial(
+                    id, outcomeOnly: record == .trialOutcome, reason: reason, actorID: actorID)
+            case .referral: return try await context.markReferral(id, reason: reason, actorID: actorID)
+            case .note: return try await context.markNote(id, reason: reason, actorID: actorID)
             }
         }
     }

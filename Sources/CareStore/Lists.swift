@@ -202,8 +202,8 @@ extension CareStore {
     ) async throws -> Page<NoteSummary> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "notes", alias: "n", time: "created_at", descending: true)
-        let readerID = caller.memberID
         return try await command(caller) { context in
+            let readerID = caller.memberID
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query(
                 """
@@ -220,9 +220,9 @@ extension CareStore {
     /// Amends a note: a new note of the same kind pointing at it, written by the note's author
     /// (anyone else adds a note of their own).
     public func amendNote(_ noteID: UUID, body: String, by caller: Caller) async throws -> (id: UUID, patientID: UUID) {
-        let authorID = try Self.member(caller, "amends a note")
         // This check leaves the Idempotency-Key to the amendment that follows it.
         let found = try await command(caller, claimsKey: false) { context -> (UUID, String, UUID) in
+            let authorID = try Self.member(caller, "amends a note")
             let rows = try await context.connection.query(
                 """
                 SELECT n.patient_id, n.kind, n.author_id, p.team_id FROM notes n JOIN patients p ON p.id = n.patient_id WHERE n.id = \(noteID)
@@ -284,8 +284,8 @@ extension CareStore {
     {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "handoffs", alias: "h", time: "due_at")
-        let memberID = try Self.member(caller, "receives handoffs")
         return try await command(caller) { context in
+            let memberID = try Self.member(caller, "receives handoffs")
             let rows = try await context.connection.query(
                 """
                 SELECT h.id, h.patient_id, h.role, h.reason, h.step_key, h.due_at, h.task_id, h.acknowledged_by, h.acknowledged_at,

@@ -148,8 +148,8 @@ extension CareStore {
     /// The summary of a patient for `readerID`: psychotherapy notes appear only to their author.
     public func patientSummary(_ patientID: UUID, asOf: Date = Date(), by caller: Caller) async throws -> PatientSummary
     {
-        let readerID = caller.memberID
         return try await command(caller, isolation: .repeatableRead) { context in
+            let readerID = caller.memberID
             let connection = context.connection
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let patientRows = try await connection.query(
@@ -267,8 +267,8 @@ extension CareStore {
         asOf: Date = Date(), status: [TaskStatus]? = nil, role: Role? = nil, dueBefore: Date? = nil,
         limit: Int = 50, offset: Int = 0, by caller: Caller
     ) async throws -> Page<TaskSummary> {
-        let memberID = try Self.member(caller, "has a queue")
         return try await command(caller) { context in
+            let memberID = try Self.member(caller, "has a queue")
             let statuses = (status ?? [.requested, .accepted, .inProgress, .onHold]).map(\.rawValue)
             // Filters go into the SQL only when asked for, so the planner sees the query it runs.
             var filters: PQQuery = ""

@@ -360,8 +360,8 @@ extension CareStore {
     public func keepSnapshot(
         teamID: UUID, isoWeek: String, patients: [UUID], json: Data, html: String, markdown: String, by caller: Caller
     ) async throws -> ReportSnapshot {
-        let takenBy = try Self.member(caller, "keeps a snapshot")
         return try await command(caller, asService: true) { context in
+            let takenBy = try Self.member(caller, "keeps a snapshot")
             try context.authorize(.keepReportSnapshot, teamID: teamID, patientID: nil)
             let row = try await context.connection.query(
                 """
@@ -425,7 +425,6 @@ extension CareStore {
         snapshotID: UUID, patientID: UUID, text: String, task: (title: String, role: Role, dueAt: Date?)?,
         by caller: Caller
     ) async throws -> Recommendation {
-        let actorID = try Self.member(caller, "records a recommendation")
         let text = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw StoreError.invalid("a recommendation needs its text") }
         if let task {
@@ -438,6 +437,7 @@ extension CareStore {
             }
         }
         return try await command(caller) { context in
+            let actorID = try Self.member(caller, "records a recommendation")
             // Recommendations are the meeting's: the team's clinicians record them.
             let teamID = try await context.patientTeam(patientID, for: .keepReportSnapshot)
             let snapshot = try await context.connection.query(

@@ -38,8 +38,8 @@ extension CareStore {
     public func saveCarePlan(patientID: UUID, expectedVersion: Int, content: CarePlanContent, by caller: Caller)
         async throws -> CarePlan
     {
-        let actorID = caller.memberID
         return try await command(caller) { context in
+            let actorID = caller.memberID
             let teamID = try await context.patientTeam(patientID, for: .editCarePlan)
             let rows = try await context.connection.query(
                 """
@@ -73,7 +73,6 @@ extension CareStore {
         patientID: UUID, title: String, description: String = "", ownerID: UUID? = nil, poolRole: Role? = nil,
         priority: TaskPriority = .routine, dueAt: Date? = nil, notBefore: Date? = nil, by caller: Caller
     ) async throws -> UUID {
-        let actorID = caller.memberID
         let title = title.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !title.isEmpty else { throw StoreError.invalid("a task needs a title") }
         guard ownerID != nil || poolRole != nil else {
@@ -89,6 +88,7 @@ extension CareStore {
             throw StoreError.invalid("a task cannot start after it is due")
         }
         return try await command(caller) { context in
+            let actorID = caller.memberID
             let teamID = try await context.patientTeam(patientID, for: .workTasks)
             if let ownerID { try await context.requireTeamMember(ownerID, teamID: teamID) }
             let id = try await context.connection.query(
@@ -125,8 +125,8 @@ extension CareStore {
     /// A member takes a task from their role's pool.
     @discardableResult
     public func claimTask(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
-        let memberID = try Self.member(caller, "claims a task")
         return try await changeTask(taskID, event: .taskClaimed, by: caller) { context, task in
+            let memberID = try Self.member(caller, "claims a task")
             if task.ownerID != nil, task.status != .requested {
                 throw StoreError.conflict("this task is already claimed")
             }
@@ -181,8 +181,8 @@ extension CareStore {
         reason: String? = nil
     ) async throws -> TaskSummary {
         let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
-        let actorID = try Self.member(caller, "works a task")
         return try await changeTask(taskID, event: event, by: caller) { context, task in
+            let actorID = try Self.member(caller, "works a task")
             let next: TaskStatus
             if let requested {
                 next = requested
@@ -223,8 +223,8 @@ extension CareStore {
         _ taskID: UUID, event: EventType, by caller: Caller,
         _ change: @Sendable (CommandContext, LockedTask) async throws -> [String: String]
     ) async throws -> TaskSummary {
-        let actorID = caller.memberID
         return try await command(caller) { context in
+            let actorID = caller.memberID
             // A handoff's id names its task too.
             let rows = try await context.connection.query(
                 """
@@ -258,8 +258,8 @@ extension CareStore {
         guard !body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw StoreError.invalid("a note needs a body")
         }
-        let authorID = try Self.member(caller, "writes a note")
         return try await command(caller) { context in
+            let authorID = try Self.member(caller, "writes a note")
             let teamID = try await context.patientTeam(
                 patientID, for: kind == .psychotherapy ? .addPsychotherapyNote : .addNote)
             try await context.requireTeamMember(authorID, teamID: teamID)

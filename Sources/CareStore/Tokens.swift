@@ -3,6 +3,7 @@ import CareDomain
 import Crypto
 import Foundation
 import PQ
+import Synchronization
 
 /// What a service account's token may do. Members' own tokens carry no scopes: their roles decide.
 public enum Scope: String, Sendable, Codable, CaseIterable {
@@ -117,19 +118,19 @@ extension CareStore {
     public func issueToken(memberID: UUID, name: String = "", scopes: [Scope] = [], expiresAt: Date?, by caller: Caller)
         async throws -> IssuedToken
     {
-        let actorID = caller.memberID
         try Self.operatorsOnly(caller)
         if let expiresAt, expiresAt <= Date() { throw StoreError.invalid("a token must expire in the future") }
         return try await command(caller, asService: true) { context in
-            try await context.insertToken(
+            let actorID = caller.memberID
+            return try await context.insertToken(
                 memberID: memberID, name: name, scopes: scopes, expiresAt: expiresAt, actorID: actorID)
         }
     }
 
     public func revokeToken(_ tokenID: UUID, by caller: Caller) async throws {
-        let actorID = caller.memberID
         try Self.operatorsOnly(caller)
         try await command(caller, asService: true) { context in
+            let actorID = caller.memberID
             let rows = try await context.connection.query(
                 "UPDATE api_tokens SET revoked_at = now() WHERE id = \(tokenID) AND revoked_at IS NULL RETURNING member_id"
             )
@@ -152,23 +153,66 @@ extension CareStore {
 
     /// The principal a bearer token speaks for, or nil when it is unknown, revoked or expired.
     public func authenticate(token: String, now: Date = Date()) async throws -> Principal? {
+        guard let credential = Credential(token: token, at: now) else { return nil }
+        return try await authenticate(credential)
+    }
+
+    /// Looks `credential` up on a visit of its own (once; a request whose store command comes
+    /// first is authenticated in that command's transaction instead, see `CommandContext.enter`).
+    public func authenticate(_ credential: Credential) async throws -> Principal? {
+        if let settled = credential.settled { return settled.principal }
+        let principal = try await pool.withConnection { connection in
+            try await Principal(row: connection.query("SELECT * FROM \(fragment: credential.lookup)").firstRow)
+        }
+        credential.settle(principal)
+        return principal
+    }
+}
+
+/// A bearer token presented by a request, to be looked up once: in the first store command's
+/// transaction (as its first statement, docs/architecture.md "The path of a write"), or on a
+/// visit of its own by `CareStore.authenticate(_:)` when something needs the principal first.
+public final class Credential: Sendable {
+    /// The SHA-256 of the token: the token itself goes no further than this.
+    let tokenHash: Data
+    let now: Date
+    private let state = Mutex<Settled?>(nil)
+
+    /// What the lookup found: nil when the token is unknown, revoked or expired.
+    public struct Settled: Sendable { public var principal: Principal? }
+
+    /// nil when `token` is not even shaped like one (no database work for that).
+    public init?(token: String, at now: Date = Date()) {
         guard TokenFormat.looksValid(token) else { return nil }
-        let staleBefore = now.addingTimeInterval(-Self.lastUsedResolution.inSeconds)
-        let rows = try await pool.query(
-            """
-            WITH found AS (
-                SELECT t.id, t.member_id, t.scopes, t.last_used_at FROM api_tokens t
-                WHERE t.token_hash = \(TokenFormat.hash(token))
-                  AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > \(now))
-            ), touched AS (
-                UPDATE api_tokens t SET last_used_at = \(now) FROM found f
-                WHERE t.id = f.id AND (f.last_used_at IS NULL OR f.last_used_at < \(staleBefore))
-            )
-            SELECT f.id, m.id, m.display_name, m.is_service_account, f.scopes,
-                ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id)
-            FROM found f JOIN members m ON m.id = f.member_id
-            """)
-        guard let row = rows.firstRow else { return nil }
+        tokenHash = TokenFormat.hash(token)
+        self.now = now
+    }
+
+    /// A credential already looked up (the store's tests, a principal known otherwise).
+    public init(principal: Principal) {
+        tokenHash = Data()
+        now = Date()
+        state.withLock { $0 = Settled(principal: principal) }
+    }
+
+    /// Whether the lookup ran, and what it found.
+    public var settled: Settled? { state.withLock { $0 } }
+
+    func settle(_ principal: Principal?) { state.withLock { $0 = Settled(principal: principal) } }
+
+    /// The lookup as a FROM item named `a` (migration 0014's function), with the token's row
+    /// touched at most once per `CareStore.lastUsedResolution`.
+    var lookup: PQQuery {
+        let staleBefore = now.addingTimeInterval(-CareStore.lastUsedResolution.inSeconds)
+        return "care_authenticate(\(tokenHash), \(now), \(staleBefore)) a"
+    }
+}
+
+extension Principal {
+    /// A row of care_authenticate (token id, member id, name, service account, scopes,
+    /// "team role" memberships), or nil for no row.
+    init?(row: PQRow?) throws {
+        guard let row else { return nil }
         let (tokenID, memberID, name, service, scopes, memberships) = try row.decode(
             UUID.self, UUID.self, String.self, Bool.self, [String].self, [String].self)
         var roles: [UUID: Set<Role>] = [:]
@@ -179,7 +223,7 @@ extension CareStore {
             }
             roles[team, default: []].insert(try Role(column: "memberships.role", String(parts[1])))
         }
-        return Principal(
+        self.init(
             memberID: memberID, tokenID: tokenID, displayName: name, isServiceAccount: service,
             scopes: Set(try scopes.map { try Scope(column: "api_tokens.scopes", $0) }), roles: roles)
     }

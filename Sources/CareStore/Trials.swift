@@ -17,8 +17,8 @@ extension CareStore {
         patientID: UUID, kind: TrialKind, drug: String?, dailyDoseMg: Double?, startedOn: Date,
         therapy: String? = nil, highDoseReason: String? = nil, by caller: Caller
     ) async throws -> UUID {
-        let actorID = caller.memberID
         return try await command(caller) { context in
+            let actorID = caller.memberID
             let patient = try await context.patient(patientID, for: .startTrial(kind))
             let reference = try await context.referenceData()
             var drugName: String?
@@ -64,8 +64,8 @@ extension CareStore {
     public func changeTrialDose(
         trialID: UUID, dailyDoseMg: Double, from: Date, highDoseReason: String? = nil, by caller: Caller
     ) async throws {
-        let actorID = caller.memberID
         try await command(caller) { context in
+            let actorID = caller.memberID
             let rows = try await context.connection.query(
                 """
                 SELECT t.patient_id, p.team_id, t.kind, t.dose_steps, t.started_on, t.outcome, t.drug, t.entered_in_error_at, p.enrolled_on
@@ -120,7 +120,6 @@ extension CareStore {
         trialID: UUID, outcome recorded: TrialOutcome?, stoppedOn: Date, adherence: Double? = nil,
         sessions: Int? = nil, stopReason: String? = nil, by caller: Caller
     ) async throws -> OutcomeResult {
-        let actorID = caller.memberID
         if let adherence, !(0...1).contains(adherence) {
             throw StoreError.invalidValue(
                 InvalidValue(
@@ -128,6 +127,7 @@ extension CareStore {
                     accepted: ["0 to 1"]))
         }
         return try await command(caller) { context in
+            let actorID = caller.memberID
             // The trial (locked) and the patient's failed trials so far, in one round trip.
             let results = try await context.connection.pipeline([
                 """

@@ -159,22 +159,28 @@ struct IdempotencyKeyTests {
             let team = try await store.createTeam(name: "North", by: .system())
             let member = try await store.createMember(
                 displayName: "Dr. Rao", teamID: team, roles: [.psychiatrist], by: .system())
-            let claim = IdempotencyClaim(key: "k-lost", requestHash: Data([1, 2, 3]))
+            let patient = try await store.createPatient(
+                teamID: team, mrn: "MRN-LOST", displayName: "P", enrolledOn: Date(), by: .system())
+            let principal = Principal(
+                memberID: member, tokenID: UUID(), displayName: "Dr. Rao", isServiceAccount: false, scopes: [],
+                roles: [team: [.psychiatrist]])
+            // The claim is the command's first step after authentication: what it finds decides.
+            func retry(_ hash: Data) async throws {
+                let actor = RequestActor(
+                    principal: principal, requestID: "r-lost", action: "task.create", resource: "/v1/tasks",
+                    idempotency: IdempotencyClaim(key: "k-lost", requestHash: hash))
+                _ = try await store.createTask(patientID: patient, title: "Call back", poolRole: .psychologist, by: .request(actor))
+            }
             try await pool.query(
                 "INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), 'k-lost', \(Data([1, 2, 3])))"
             )
-            await #expect(throws: IdempotencyError.inFlight) {
-                try await store.checkIdempotencyKey(claim, memberID: member)
-            }
+            await #expect(throws: IdempotencyError.inFlight) { try await retry(Data([1, 2, 3])) }
             try await pool.query(
                 "UPDATE idempotency_keys SET created_at = now() - interval '2 minutes' WHERE key = 'k-lost'")
-            await #expect(throws: IdempotencyError.responseLost) {
-                try await store.checkIdempotencyKey(claim, memberID: member)
-            }
-            let other = IdempotencyClaim(key: "k-lost", requestHash: Data([9]))
-            await #expect(throws: IdempotencyError.mismatch) {
-                try await store.checkIdempotencyKey(other, memberID: member)
-            }
+            await #expect(throws: IdempotencyError.responseLost) { try await retry(Data([1, 2, 3])) }
+            await #expect(throws: IdempotencyError.mismatch) { try await retry(Data([9])) }
+            let tasks = try await pool.query("SELECT count(*)::int FROM tasks WHERE title = 'Call back'")
+            #expect(try tasks[0].decode(Int.self, at: 0) == 0, "a claimed key never runs its request again")
         }
     }
 }

@@ -1,7 +1,8 @@
 -- pgbench: the statements care-server runs for POST /v1/trials/{id}/outcome (a failed adequate
 -- medication trial), in the same order and the same round trips, as care_app with the acting
--- member set: the token check; BEGIN, set_config, the locked trial and the failed trials so far in
--- one pipeline; the trial's update with the first event; the trial.failed event; the three
+-- member set: BEGIN, becoming care_app and the token's lookup (migration 0014's function, which
+-- sets the acting member) in one pipeline; the locked trial and the failed trials so far in one
+-- pipeline; the trial's update with the first event; the trial.failed event; the three
 -- handoffs' inserts (each with its task and handoff.created event) in one pipeline; the audit
 -- entry with COMMIT. (The server keeps the dose table, playbook and settings cached, so it does
 -- not read them here.) Variables: :hash (the token's SHA-256, hex), :member, :stopped (the stop
@@ -10,19 +11,14 @@
 -- (\gset cannot be used inside a pipeline).
 \set n :base + 1 + :client_id + :k * :clients
 \set k :k + 1
-WITH found AS (
-    SELECT t.id, t.member_id, t.scopes, t.last_used_at FROM api_tokens t
-    WHERE t.token_hash = decode(:hash, 'hex') AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
-), touched AS (
-    UPDATE api_tokens t SET last_used_at = now() FROM found f
-    WHERE t.id = f.id AND (f.last_used_at IS NULL OR f.last_used_at < now() - interval '60 seconds')
-)
-SELECT f.id, m.id, m.display_name, m.is_service_account, f.scopes,
-    ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id)
-FROM found f JOIN members m ON m.id = f.member_id;
 \startpipeline
 BEGIN;
-SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', :member, true);
+SELECT set_config('role', 'care_app', true);
+SELECT a.*, set_config('carerelay.member_id', a.member_id::text, true), set_config('carerelay.token_id', a.token_id::text, true),
+       set_config('carerelay.request_id', 'pgbench', true)
+ FROM care_authenticate(decode(:hash, 'hex'), now(), now() - interval '60 seconds') a;
+\endpipeline
+\startpipeline
 SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect
  FROM trials t JOIN patients p ON p.id = t.patient_id WHERE t.id = (SELECT trial_id FROM bench_pg_trials WHERE n = :n) FOR UPDATE OF t, p;
 SELECT t.kind, d.drug_class, t.is_bilateral_ect FROM trials t JOIN patients p ON p.id = t.patient_id LEFT JOIN dose_table d ON d.drug = t.drug

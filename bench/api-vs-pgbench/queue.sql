@@ -1,22 +1,17 @@
 -- pgbench: the statements care-server runs for GET /v1/tasks (my queue, first page of 50), as
--- care_app with the acting member set, in the same round trips (BEGIN and set_config go with the
--- query, the audit entries with COMMIT). Variables: :hash, :member, :pids (the page's patients,
+-- care_app with the acting member set, in the same round trips (BEGIN, becoming care_app and the
+-- token's lookup, which sets the acting member; the query; the audit entries with COMMIT). Variables: :hash, :member, :pids (the page's patients,
 -- for the audit entries, as the server writes them), :teams (the member's teams, as the server
 -- knows them from the token). The server plans this statement each time (it is not prepared); pgbench
 -- runs it with -M prepared like every other statement here.
-WITH found AS (
-    SELECT t.id, t.member_id, t.scopes, t.last_used_at FROM api_tokens t
-    WHERE t.token_hash = decode(:hash, 'hex') AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
-), touched AS (
-    UPDATE api_tokens t SET last_used_at = now() FROM found f
-    WHERE t.id = f.id AND (f.last_used_at IS NULL OR f.last_used_at < now() - interval '60 seconds')
-)
-SELECT f.id, m.id, m.display_name, m.is_service_account, f.scopes,
-    ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id)
-FROM found f JOIN members m ON m.id = f.member_id;
 \startpipeline
 BEGIN;
-SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', :member, true);
+SELECT set_config('role', 'care_app', true);
+SELECT a.*, set_config('carerelay.member_id', a.member_id::text, true), set_config('carerelay.token_id', a.token_id::text, true),
+       set_config('carerelay.request_id', 'pgbench', true)
+ FROM care_authenticate(decode(:hash, 'hex'), now(), now() - interval '60 seconds') a;
+\endpipeline
+\startpipeline
 SELECT t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id FROM tasks t JOIN patients p ON p.id = t.patient_id
  WHERE p.team_id = ANY(:teams::uuid[])
    AND t.status = ANY(:statuses::text[])

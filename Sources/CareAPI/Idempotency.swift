@@ -59,7 +59,8 @@ struct IdempotencyMiddleware: RouterMiddleware {
                 status: response.status.code, contentType: response.headers[.contentType], headers: kept,
                 body: Data(buffer: collector.buffer))
         do {
-            try await store.recordIdempotentResponse(claim, memberID: context.principal(store).memberID, response: stored)
+            try await store.recordIdempotentResponse(
+                claim, memberID: context.principal(store).memberID, response: stored)
         } catch {
             context.logger.error(
                 "could not keep the response of an idempotent request", metadata: ["error": "\(error)"])

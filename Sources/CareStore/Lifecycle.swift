@@ -64,7 +64,9 @@ extension CareStore {
     @discardableResult
     public func acknowledgeHandoff(_ id: UUID, by caller: Caller) async throws -> TaskSummary {
         return try await command(caller) { context in
-            guard let memberID = caller.memberID else { throw StoreError.invalid("a handoff is acknowledged by a member") }
+            guard let memberID = caller.memberID else {
+                throw StoreError.invalid("a handoff is acknowledged by a member")
+            }
             let handoff = try await context.lockHandoff(id)
             try context.authorizeHandoff(handoff)
             if let reason = handoff.supersededReason {

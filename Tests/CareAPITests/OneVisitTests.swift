@@ -90,7 +90,8 @@ struct OneVisitTests {
                            (SELECT count(*) FROM idempotency_keys)::int
                     """)
                 let (scores, audits, keys) = try written[0].decode(Int.self, Int.self, Int.self)
-                #expect(scores == 0 && audits == 0 && keys == 0, "scores \(scores), audit entries \(audits), keys \(keys)")
+                #expect(
+                    scores == 0 && audits == 0 && keys == 0, "scores \(scores), audit entries \(audits), keys \(keys)")
                 // Six failures so far; the limit is ten per token.
                 for _ in 0..<4 { _ = try await client.call(.get, "/v1/me", token: stranger) }
                 let limited = try await client.call(.post, uri, token: stranger, json: Self.score)

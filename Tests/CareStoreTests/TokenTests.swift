@@ -169,7 +169,8 @@ struct IdempotencyKeyTests {
                 let actor = RequestActor(
                     principal: principal, requestID: "r-lost", action: "task.create", resource: "/v1/tasks",
                     idempotency: IdempotencyClaim(key: "k-lost", requestHash: hash))
-                _ = try await store.createTask(patientID: patient, title: "Call back", poolRole: .psychologist, by: .request(actor))
+                _ = try await store.createTask(
+                    patientID: patient, title: "Call back", poolRole: .psychologist, by: .request(actor))
             }
             try await pool.query(
                 "INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), 'k-lost', \(Data([1, 2, 3])))"

@@ -45,7 +45,7 @@ let package = Package(
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         // The API's resources, defined once for care-server (encoding) and the CLI (decoding).
-        .target(name: "CareWire"),
+        .target(name: "CareWire", dependencies: ["CareDomain", "CoreFormats"]),
         // The care domain as values and rules: no I/O, no database, no HTTP.
         .target(name: "CareDomain"),
         // A private PostgreSQL cluster (initdb + pg_ctl) for the embedded default and the tests.
@@ -111,7 +111,7 @@ let package = Package(
         .target(
             name: "CareClient",
             dependencies: [
-                "CareWire",
+                "CareWire", "CareDomain", "CoreFormats",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -121,7 +121,7 @@ let package = Package(
         .target(
             name: "CareCLI",
             dependencies: [
-                "CareClient",
+                "CareClient", "CareWire", "CareDomain", "CoreFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -153,7 +153,7 @@ let package = Package(
             name: "CareAPITests",
             dependencies: [
                 "CareAPI", "CareServer", "CareStore", "CareWebhooks", "PQ", "LocalPostgres", "TestSupport",
-                "CoreFormats",
+                "CoreFormats", "CareWire",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,5 +1,6 @@
 import CareDomain
 import CareStore
+import CareWire
 import CareWebhooks
 import Foundation
 import HTTPTypes
@@ -23,13 +24,6 @@ struct IntegrationController: Sendable {
         var items: [IntegrationEventData]
         /// Always given: the reader's position, to pass as `after` next time.
         var nextCursor: String
-    }
-
-    struct NewWebhook: Decodable {
-        var url: String
-        var eventTypes: [String]
-        var teamId: UUID?
-        var description: String?
     }
 
     struct WebhookOut: Encodable, Sendable {

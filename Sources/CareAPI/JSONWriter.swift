@@ -1,4 +1,5 @@
 import CoreFormats
+import CareWire
 import Foundation
 
 /// JSON written by hand, only where BENCHMARKS.md shows Foundation's JSONEncoder was most of the

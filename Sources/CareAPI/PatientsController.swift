@@ -1,5 +1,6 @@
 import CareDomain
 import CareStore
+import CareWire
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -8,10 +9,6 @@ import Hummingbird
 /// patient's event history and audit trail.
 struct PatientsController: Sendable {
     let store: CareStore
-
-    struct NewPatient: Decodable { var teamId: UUID; var mrn: String; var displayName: String; var enrolledOn: Day }
-    struct StatusChange: Decodable { var status: String }
-    struct PlanBody: Decodable { var goals: [String]; var problems: [String]; var treatmentLine: String }
 
     func addRoutes(to v1: RouterGroup<CareRequestContext>) {
         v1.get("patients", use: listPatients)
@@ -64,7 +61,7 @@ struct PatientsController: Sendable {
     /// POST /v1/patients/:id/status
     @Sendable func changeStatus(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
-        let body = try await request.decodeJSON(StatusChange.self, context: context)
+        let body = try await request.decodeJSON(PatientStatusChange.self, context: context)
         guard let status = PatientStatus(rawValue: body.status) else {
             var problem = Problem.invalid("'status' must be one of \(PatientStatus.names)")
             problem.field = "status"

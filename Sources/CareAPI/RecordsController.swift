@@ -1,5 +1,6 @@
 import CareDomain
 import CareStore
+import CareWire
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -8,32 +9,6 @@ import Hummingbird
 /// marking any of them entered in error.
 struct RecordsController: Sendable {
     let store: CareStore
-
-    struct NewNote: Decodable { var kind: NoteKind?; var body: String }
-    struct Amendment: Decodable { var body: String }
-    struct NewMeasurement: Decodable {
-        var instrument: Instrument; var items: [Int]?; var total: Int?; var takenAt: Date?
-    }
-    struct NewTrial: Decodable {
-        var kind: TrialKind
-        var drug: String?
-        var dailyDoseMg: Double?
-        var startedOn: Day
-        var therapy: String?
-        /// A dose above the dose table's maximum is recorded only with both of these.
-        var confirmHighDose: Bool?
-        var highDoseReason: String?
-    }
-    struct NewOutcome: Decodable {
-        var outcome: TrialOutcome?; var stoppedOn: Day; var adherence: Double?; var sessions: Int?;
-        var stopReason: String?
-    }
-    struct NewReferral: Decodable {
-        var kind: ReferralKind; var targetClinic: String; var note: String?; var reason: String?
-    }
-    struct ReferralStatusChange: Decodable { var status: ReferralStatus; var reason: String? }
-
-    struct CorrectionBody: Decodable { var reason: String }
 
     func addRoutes(to v1: RouterGroup<CareRequestContext>) {
         v1.get("patients/:id/notes", use: notes)

@@ -1,5 +1,6 @@
 import CareDomain
 import CareStore
+import CareWire
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -29,13 +30,6 @@ struct ReportController: Sendable {
         var takenBy: String
         var takenAt: Date
         var recommendations: Int?
-    }
-
-    struct NewRecommendation: Decodable {
-        struct NewTask: Decodable { var title: String; var role: Role; var dueAt: Date? }
-        var patientId: UUID
-        var text: String
-        var task: NewTask?
     }
 
     struct RecommendationOut: Encodable, Sendable {

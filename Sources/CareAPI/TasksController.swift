@@ -1,5 +1,6 @@
 import CareDomain
 import CareStore
+import CareWire
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -8,18 +9,6 @@ import Hummingbird
 /// tasks, acknowledging and reassigning handoffs.
 struct TasksController: Sendable {
     let store: CareStore
-
-    struct NewTask: Decodable {
-        var title: String
-        var description: String?
-        var ownerId: UUID?
-        var poolRole: Role?
-        var priority: TaskPriority?
-        var dueAt: Date?
-        var notBefore: Date?
-    }
-    struct TaskAction: Decodable { var note: String?; var reason: String? }
-    struct Reassignment: Decodable { var role: Role; var memberId: UUID?; var reason: String }
 
     func addRoutes(to v1: RouterGroup<CareRequestContext>) {
         v1.get("tasks", use: queue)

@@ -1,5 +1,6 @@
 import CareDomain
 import CareStore
+import CareWire
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -8,13 +9,6 @@ import Hummingbird
 struct TeamsController: Sendable {
     let store: CareStore
 
-    struct NewTeam: Decodable { var name: String }
-    struct NewMember: Decodable {
-        var displayName: String
-        var email: String?
-        var roles: [Role]
-        var tokenExpiresAt: Date?
-    }
     struct CreatedMember: Encodable {
         var id: String; var roles: [String]; var tokenId: String; var token: String; var tokenExpiresAt: Date?
     }

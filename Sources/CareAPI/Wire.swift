@@ -121,48 +121,6 @@ struct Answer: Sendable {
     }
 }
 
-/// A calendar date, YYYY-MM-DD, in UTC.
-struct Day: Codable, Sendable, Equatable {
-    var date: Date
-
-    init(_ date: Date) { self.date = date }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        guard let date = Day.parse(text) else {
-            throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "expected a date from 1900 to 2999 such as 2026-11-27, got \(text)")
-        }
-        self.date = date
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(text)
-    }
-
-    var text: String { String(Wire.timestamp(date).prefix(10)) }
-
-    /// YYYY-MM-DD with a year from 1900 to 2999 and a day that exists in its month.
-    static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for byte in bytes[range] {
-                guard (48...57).contains(byte) else { return nil }
-                value = value * 10 + Int(byte - 48)
-            }
-            return value
-        }
-        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10),
-            (1...12).contains(m), (1900...2999).contains(y), (1...Timestamp.daysIn(month: m, year: y)).contains(d)
-        else { return nil }
-        return Date(timeIntervalSince1970: Double(Timestamp.days(year: y, month: m, day: d)) * 86_400)
-    }
-}
-
 extension UUID {
     var lower: String { lowercasedString }
 }

@@ -95,7 +95,7 @@ enum PlanText {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func parse(_ text: String) -> CareClient.PlanBody {
+    static func parse(_ text: String) -> PlanBody {
         var section = ""
         var treatment: [String] = []
         var goals: [String] = []

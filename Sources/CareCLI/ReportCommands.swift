@@ -1,5 +1,6 @@
 import ArgumentParser
 import CareClient
+import CareDomain
 import Foundation
 
 struct ReportCommand: AsyncParsableCommand {
@@ -131,20 +132,20 @@ struct ReportCommand: AsyncParsableCommand {
             if task == nil, role != nil || due != nil { throw usage("--for and --due go with --task") }
         }
 
-        struct Body: Encodable {
-            struct Task: Encodable { var title: String; var role: String; var dueAt: String? }
-            var patientId: String
-            var text: String
-            var task: Task?
-        }
         struct Made: Decodable { var noteId: String; var taskId: String? }
 
         func run() async throws {
+            let body: NewRecommendation
+            do {
+                let role: Role? = try role.map { try named($0, "--for", among: Role.allCases.filter(\.isClinical)) }
+                body = NewRecommendation(
+                    patientId: try parseID(patient, "the patient"), text: text,
+                    task: try task.map {
+                        NewRecommendation.Task(title: $0, role: role!, dueAt: try due.map { try parseDue($0) })
+                    })
+            } catch { throw fail(error) }
             let made = try await withClient(server) { client -> Made in
-                let body = Body(
-                    patientId: patient, text: text,
-                    task: try task.map { Body.Task(title: $0, role: role!, dueAt: try due.map { try parseDue($0) }) })
-                return try await client.post("v1/report-snapshots/\(snapshot)/recommendations", body)
+                try await client.post("v1/report-snapshots/\(snapshot)/recommendations", body)
             }
             print("Recorded: case-review note \(made.noteId)" + (made.taskId.map { ", task \($0)" } ?? "") + ".")
         }

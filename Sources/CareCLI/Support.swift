@@ -1,5 +1,7 @@
 import ArgumentParser
 import CareClient
+import CareDomain
+import CoreFormats
 import Foundation
 
 /// Exit codes (also in `care --help`):
@@ -187,30 +189,81 @@ enum Format {
 }
 
 /// A date for the API: YYYY-MM-DD as given, or today, yesterday, or -3d (three days ago).
-func parseDay(_ text: String, now: Date = Date()) throws -> String {
-    switch text {
-    case "today": return Format.day(now)
-    case "yesterday": return Format.day(now.addingTimeInterval(-86_400))
+func parseDay(_ text: String, now: Date = Date()) throws -> Day {
+    switch text.lowercased() {
+    case "today": return Day(startOfDay(now))
+    case "yesterday": return Day(startOfDay(now.addingTimeInterval(-86_400)))
     default:
         if let match = text.wholeMatch(of: /-(\d{1,4})d/), let days = Double(match.1) {
-            return Format.day(now.addingTimeInterval(-days * 86_400))
+            return Day(startOfDay(now.addingTimeInterval(-days * 86_400)))
         }
-        guard text.wholeMatch(of: /(19|2\d)\d{2}-\d{2}-\d{2}/) != nil else {
+        guard let date = Day.parse(text) else {
             throw CLIError.usage("'\(text)' is not a date: use YYYY-MM-DD, today, yesterday or -3d")
         }
-        return text
+        return Day(date)
     }
 }
 
+/// Midnight UTC of `date`'s day.
+private func startOfDay(_ date: Date) -> Date {
+    Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400)
+}
+
 /// A due time: +2h, +3d, a date (end of that day, UTC) or an RFC 3339 time.
-func parseDue(_ text: String, now: Date = Date()) throws -> String {
+func parseDue(_ text: String, now: Date = Date()) throws -> Date {
     if let match = text.wholeMatch(of: /\+(\d{1,4})([hd])/), let amount = Double(match.1) {
-        let date = now.addingTimeInterval(amount * (match.2 == "h" ? 3600 : 86_400))
-        return date.formatted(Date.ISO8601FormatStyle())
+        return now.addingTimeInterval(amount * (match.2 == "h" ? 3600 : 86_400))
     }
-    if text.wholeMatch(of: /(19|2\d)\d{2}-\d{2}-\d{2}/) != nil { return text + "T23:59:00Z" }
-    if (try? Date(text, strategy: Date.ISO8601FormatStyle())) != nil { return text }
+    if let day = Day.parse(text) { return day.addingTimeInterval(23 * 3600 + 59 * 60) }
+    if let time = Timestamp.parse(text, rfc3339: true) { return time }
     throw CLIError.usage("'\(text)' is not a due time: use +4h, +2d, YYYY-MM-DD or an RFC 3339 time")
+}
+
+/// A name from one of the domain's closed sets as a person types it: case, '-' and '_' do not
+/// matter ('TMS', 'social-worker', 'Non_Response'); `aliases` adds short forms. An unknown one
+/// is a usage error that names the accepted ones, and the nearest if it looks like a slip.
+func named<T: NamedValues>(_ text: String, _ what: String, aliases: [String: T] = [:], among: [T]? = nil) throws -> T {
+    func key(_ name: String) -> String {
+        String(name.lowercased().map { $0 == "_" ? "-" : $0 })
+    }
+    let cases = among ?? Array(T.allCases)
+    if let value = aliases[key(text)] ?? cases.first(where: { key($0.rawValue) == key(text) }) { return value }
+    let names = cases.map(\.rawValue)
+    var line =
+        "\(what) must be "
+        + (names.count > 1 ? names.dropLast().joined(separator: ", ") + " or " + names.last! : names.joined())
+    if let near = nearest(key(text), among: names.map(key) + aliases.keys) {
+        line += " (did you mean '\(aliases[near]?.rawValue ?? names.first { key($0) == near } ?? near)'?)"
+    }
+    throw CLIError.usage(line)
+}
+
+/// The candidate within a few edits of `text` (Levenshtein), if one is clearly nearest.
+func nearest(_ text: String, among candidates: [String]) -> String? {
+    func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                let kept = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = kept
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+    let scored = candidates.map { ($0, distance(Array(text), Array($0))) }.sorted { $0.1 < $1.1 }
+    guard let best = scored.first, best.1 <= max(2, text.count / 3), best.1 < text.count else { return nil }
+    return best.0
+}
+
+/// A full id typed by the user.
+func parseID(_ text: String, _ what: String) throws -> UUID {
+    guard let id = UUID(uuidString: text) else {
+        throw CLIError.usage("\(what) must be an id such as 3f2b8c1e-6d4a-4b9e-9c7f-2a5e1d0b7c44, not '\(text)'")
+    }
+    return id
 }
 
 /// Text from a file ("-": standard input), else piped standard input, else $EDITOR.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CareClient
+import CareDomain
 import Foundation
 
 // MARK: Tasks and handoffs
@@ -39,19 +40,22 @@ struct TaskCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard (role == nil) != !mine else { throw usage("give --for ROLE or --mine (one of them)") }
-            guard ["routine", "urgent", "asap", "stat"].contains(priority) else {
-                throw usage("--priority must be routine, urgent, asap or stat")
-            }
+            do {
+                _ = try role.map { try named($0, "--for", among: Role.allCases.filter(\.isClinical)) as Role }
+                _ = try named(priority, "--priority") as TaskPriority
+                _ = try due.map { try parseDue($0) }
+            } catch { throw fail(error) }
         }
 
         func run() async throws {
+            let pool: Role? = try role.map { try named($0, "--for", among: Role.allCases.filter(\.isClinical)) }
+            let task = NewTask(
+                title: title, description: note, poolRole: pool, priority: try named(priority, "--priority"),
+                dueAt: try due.map { try parseDue($0) })
             let created = try await withClient(server) { client -> Created in
-                let owner = mine ? try await client.me().id : nil
-                return try await client.createTask(
-                    patient: patient,
-                    .init(
-                        title: title, description: note, ownerId: owner, poolRole: role,
-                        priority: priority, dueAt: try due.map { try parseDue($0) }))
+                var task = task
+                if mine { task.ownerId = UUID(uuidString: try await client.me().id) }
+                return try await client.createTask(patient: patient, task)
             }
             print("Added task \(created.id).")
         }
@@ -175,19 +179,24 @@ struct HandoffCommand: AsyncParsableCommand {
         @Option(help: "Why (required).") var reason: String
         @OptionGroup var server: ServerOptions
 
+        static let receivers: [Role] = Role.allCases.filter(\.isClinical)
+
         func validate() throws {
-            guard ["psychiatrist", "psychologist", "social_worker", "care_manager"].contains(role) else {
-                throw usage("--to must be psychiatrist, psychologist, social_worker or care_manager")
-            }
+            do {
+                _ = try named(role, "--to", among: Self.receivers) as Role
+                _ = try member.map { try parseID($0, "--member") }
+            } catch { throw fail(error) }
             if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") }
         }
 
         func run() async throws {
-            let task = try await withClient(server) {
-                try await $0.reassign(handoff: id, role: role, member: member, reason: reason)
-            }
+            let reassignment = Reassignment(
+                role: try named(role, "--to", among: Self.receivers),
+                memberId: try member.map { try parseID($0, "--member") },
+                reason: reason)
+            let task = try await withClient(server) { try await $0.reassign(handoff: id, reassignment) }
             print(
-                "Reassigned to the \(role.replacingOccurrences(of: "_", with: " "))\(member.map { " (member \($0))" } ?? ""): \(task.title)."
+                "Reassigned to the \(reassignment.role.rawValue.replacingOccurrences(of: "_", with: " "))\(member.map { " (member \($0))" } ?? ""): \(task.title)."
             )
         }
     }
@@ -241,10 +250,10 @@ struct NoteCommand: AsyncParsableCommand {
         @Option(help: "Read the note from this file (- for standard input).") var file: String?
         @OptionGroup var server: ServerOptions
 
+        static let kinds: [NoteKind] = [.progress, .psychotherapy, .social]
+
         func validate() throws {
-            guard ["progress", "psychotherapy", "social"].contains(kind) else {
-                throw usage("--kind must be progress, psychotherapy or social")
-            }
+            do { _ = try named(kind, "--kind", among: Self.kinds) as NoteKind } catch { throw fail(error) }
         }
 
         func run() async throws {
@@ -254,10 +263,11 @@ struct NoteCommand: AsyncParsableCommand {
                     file: file, template: "\n#! Write the \(kind) note above. Lines starting with #! are left out.\n",
                     what: "note")
             } catch { throw fail(error) }
+            let kind: NoteKind = try named(kind, "--kind", among: Self.kinds)
             let created = try await withClient(server) {
-                try await $0.addNote(patient: patient, kind: kind, body: body)
+                try await $0.addNote(patient: patient, NewNote(kind: kind, body: body))
             }
-            print("Added \(kind) note \(created.id).")
+            print("Added \(kind.rawValue) note \(created.id).")
         }
     }
 
@@ -317,21 +327,22 @@ struct ScoreCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let (instrument, items, total): (String, [Int]?, Int?)
+            let (instrument, items, total): (Instrument, [Int]?, Int?)
             if let phq9 {
-                (instrument, items, total) = ("PHQ-9", try Self.answers(phq9, count: 9, name: "phq9"), nil)
+                (instrument, items, total) = (.phq9, try Self.answers(phq9, count: 9, name: "phq9"), nil)
             } else if let gad7 {
-                (instrument, items, total) = ("GAD-7", try Self.answers(gad7, count: 7, name: "gad7"), nil)
+                (instrument, items, total) = (.gad7, try Self.answers(gad7, count: 7, name: "gad7"), nil)
             } else {
-                (instrument, items, total) = ("MADRS", nil, madrs)
+                (instrument, items, total) = (.madrs, nil, madrs)
             }
             let created = try await withClient(server) {
-                try await $0.addScore(patient: patient, instrument: instrument, items: items, total: total)
+                try await $0.addScore(
+                    patient: patient, NewMeasurement(instrument: instrument, items: items, total: total))
             }
             let sum = items.map { $0.reduce(0, +) } ?? total ?? 0
-            let signal = instrument == "PHQ-9" && (items?.last ?? 0) > 0
+            let signal = instrument == .phq9 && (items?.last ?? 0) > 0
             print(
-                "Recorded \(instrument) \(sum)\(created.severity.map { ", \($0)" } ?? "") (\(created.id)).\(signal ? " " + Terminal.red("Item 9 is positive: a safety signal for the team.") : "")"
+                "Recorded \(instrument.rawValue) \(sum)\(created.severity.map { ", \($0)" } ?? "") (\(created.id)).\(signal ? " " + Terminal.red("Item 9 is positive: a safety signal for the team.") : "")"
             )
         }
     }
@@ -371,15 +382,17 @@ struct TrialCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let started: String
+            let started: Day
             do { started = try parseDay(start) } catch { throw fail(error) }
-            let kind = therapy != nil ? "psychotherapy" : augmentation ? "augmentation" : "medication"
+            let kind: TrialKind = therapy != nil ? .psychotherapy : augmentation ? .augmentation : .medication
             let created = try await withClient(server) {
                 try await $0.startTrial(
-                    patient: patient, kind: kind, drug: drug, dailyDoseMg: dose, startedOn: started, therapy: therapy,
-                    highDoseReason: highDoseReason)
+                    patient: patient,
+                    NewTrial(
+                        kind: kind, drug: drug, dailyDoseMg: dose, startedOn: started, therapy: therapy,
+                        highDoseReason: highDoseReason))
             }
-            print("Started \(kind) trial \(created.id).")
+            print("Started \(kind.rawValue) trial \(created.id).")
         }
     }
 
@@ -400,27 +413,21 @@ struct TrialCommand: AsyncParsableCommand {
         @Option(help: "Why it stopped.") var reason: String?
         @OptionGroup var server: ServerOptions
 
-        static let results = [
-            "non-response": "non-response", "partial": "partial-response", "partial-response": "partial-response",
-            "response": "response", "intolerance": "intolerance", "stopped-early": "stopped-early",
-        ]
+        static let aliases: [String: TrialOutcome] = ["partial": .partialResponse, "none": .nonResponse]
 
         func validate() throws {
-            guard Self.results[result] != nil else {
-                throw usage("--result must be non-response, partial, response, intolerance or stopped-early")
-            }
+            do { _ = try named(result, "--result", aliases: Self.aliases) as TrialOutcome } catch { throw fail(error) }
             if let adherence, !(0...1).contains(adherence) { throw usage("--adherence is a share from 0 to 1") }
             if let sessions, sessions < 0 { throw usage("--sessions cannot be negative") }
         }
 
         func run() async throws {
-            let day: String
+            let day: Day
             do { day = try parseDay(stopped) } catch { throw fail(error) }
-            let outcome = try await withClient(server) {
-                try await $0.recordOutcome(
-                    trial: trial, outcome: Self.results[result], stoppedOn: day, adherence: adherence,
-                    sessions: sessions, stopReason: reason)
-            }
+            let recorded = NewOutcome(
+                outcome: try named(result, "--result", aliases: Self.aliases), stoppedOn: day, adherence: adherence,
+                sessions: sessions, stopReason: reason)
+            let outcome = try await withClient(server) { try await $0.recordOutcome(trial: trial, recorded) }
             var line = "Recorded \(outcome.outcome)."
             if outcome.isFailed {
                 line += " The trial counts as failed" + (outcome.adequacy.map { " (\($0.reason))" } ?? "") + "."
@@ -447,18 +454,15 @@ struct Refer: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
 
     func validate() throws {
-        guard ["tms", "ect", "esketamine", "other"].contains(kind) else {
-            throw usage("the kind must be tms, ect, esketamine or other")
-        }
+        do { _ = try named(kind, "the kind") as ReferralKind } catch { throw fail(error) }
     }
 
     func run() async throws {
-        let created = try await withClient(server) {
-            try await $0.refer(patient: patient, kind: kind, clinic: clinic, note: note, reason: reason)
-        }
+        let referral = NewReferral(kind: try named(kind, "the kind"), targetClinic: clinic, note: note, reason: reason)
+        let created = try await withClient(server) { try await $0.refer(patient: patient, referral) }
         let handoffs = created.handoffIds?.count ?? 0
         print(
-            "Referred for \(kind.uppercased()): referral \(created.id)."
+            "Referred for \(referral.kind.rawValue.uppercased()): referral \(created.id)."
                 + (handoffs > 0 ? " \(handoffs) handoff(s) went to the team." : ""))
     }
 }
@@ -480,17 +484,15 @@ struct ReferralCommand: AsyncParsableCommand {
         @OptionGroup var server: ServerOptions
 
         func validate() throws {
-            let statuses = ["requested", "accepted", "scheduled", "in-course", "completed", "declined", "cancelled"]
-            guard statuses.contains(status) else {
-                throw usage("the status must be one of: \(statuses.joined(separator: ", "))")
-            }
+            do { _ = try named(status, "the status") as ReferralStatus } catch { throw fail(error) }
         }
 
         func run() async throws {
-            let moved = try await withClient(server) { try await $0.moveReferral(id, to: status, reason: reason) }
+            let change = ReferralStatusChange(status: try named(status, "the status"), reason: reason)
+            let moved = try await withClient(server) { try await $0.moveReferral(id, change) }
             let closed = moved.supersededHandoffIds.count
             print(
-                "Referral \(id) is \(status)."
+                "Referral \(id) is \(change.status.rawValue)."
                     + (closed > 0 ? " \(closed) open handoff(s) it made were closed as superseded." : ""))
         }
     }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreFormats
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -171,6 +172,10 @@ public final class CareClient: Sendable {
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.iso8601(date, fractionDigits: 3, rounding: .down))
+        }
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }()

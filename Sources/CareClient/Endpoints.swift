@@ -1,3 +1,5 @@
+import CareDomain
+import CareWire
 import Foundation
 import NIOCore
 
@@ -39,8 +41,6 @@ extension CareClient {
         return items
     }
 
-    public struct TaskAction: Encodable, Sendable { public var note: String?; public var reason: String? }
-
     /// claim, start, hold, resume, complete (note: the evidence), cancel or fail (reason).
     public func task(_ id: String, _ action: String, note: String? = nil, reason: String? = nil) async throws
         -> TaskItem
@@ -49,21 +49,6 @@ extension CareClient {
     }
 
     public func task(_ id: String) async throws -> TaskItem { try await get("v1/tasks/\(id)") }
-
-    public struct NewTask: Encodable, Sendable {
-        public var title: String
-        public var description: String?
-        public var ownerId: String?
-        public var poolRole: String?
-        public var priority: String?
-        public var dueAt: String?
-        public init(
-            title: String, description: String?, ownerId: String?, poolRole: String?, priority: String?, dueAt: String?
-        ) {
-            self.title = title; self.description = description; self.ownerId = ownerId; self.poolRole = poolRole;
-            self.priority = priority; self.dueAt = dueAt
-        }
-    }
 
     public func createTask(patient: String, _ task: NewTask) async throws -> Created {
         try await post("v1/patients/\(patient)/tasks", task)
@@ -76,13 +61,9 @@ extension CareClient {
         try await post("v1/handoffs/\(id)/acknowledge", Empty())
     }
 
-    struct Reassignment: Encodable { var role: String; var memberId: String?; var reason: String }
-
-    public func reassign(handoff id: String, role: String, member: String?, reason: String) async throws -> TaskItem {
-        try await post("v1/handoffs/\(id)/reassign", Reassignment(role: role, memberId: member, reason: reason))
+    public func reassign(handoff id: String, _ reassignment: Reassignment) async throws -> TaskItem {
+        try await post("v1/handoffs/\(id)/reassign", reassignment)
     }
-
-    struct CorrectionBody: Encodable { var reason: String }
 
     /// Marks a record entered in error. `path` is the record's: measurements/ID, trials/ID,
     /// trials/ID/outcome, referrals/ID or notes/ID.
@@ -90,11 +71,8 @@ extension CareClient {
         try await post("v1/\(path)/entered-in-error", CorrectionBody(reason: reason))
     }
 
-    struct NewNote: Encodable { var kind: String; var body: String }
-    struct Amendment: Encodable { var body: String }
-
-    public func addNote(patient: String, kind: String, body: String) async throws -> Created {
-        try await post("v1/patients/\(patient)/notes", NewNote(kind: kind, body: body))
+    public func addNote(patient: String, _ note: NewNote) async throws -> Created {
+        try await post("v1/patients/\(patient)/notes", note)
     }
 
     public func amend(note id: String, body: String) async throws -> Created {
@@ -105,79 +83,36 @@ extension CareClient {
         try await all("v1/patients/\(patient)/notes", limit: 200)
     }
 
-    struct NewScore: Encodable { var instrument: String; var items: [Int]?; var total: Int? }
-
-    public func addScore(patient: String, instrument: String, items: [Int]?, total: Int?) async throws -> Created {
-        try await post(
-            "v1/patients/\(patient)/measurements", NewScore(instrument: instrument, items: items, total: total))
-    }
-
-    struct NewTrial: Encodable {
-        var kind: String; var drug: String?; var dailyDoseMg: Double?; var startedOn: String; var therapy: String?
-        var confirmHighDose: Bool?; var highDoseReason: String?
+    public func addScore(patient: String, _ score: NewMeasurement) async throws -> Created {
+        try await post("v1/patients/\(patient)/measurements", score)
     }
 
     /// Starts a trial; a dose above the dose table's maximum needs `highDoseReason`.
-    public func startTrial(
-        patient: String, kind: String, drug: String?, dailyDoseMg: Double?, startedOn: String, therapy: String?,
-        highDoseReason: String? = nil
-    ) async throws -> Created {
-        try await post(
-            "v1/patients/\(patient)/trials",
-            NewTrial(
-                kind: kind, drug: drug, dailyDoseMg: dailyDoseMg, startedOn: startedOn, therapy: therapy,
-                confirmHighDose: highDoseReason == nil ? nil : true, highDoseReason: highDoseReason))
+    public func startTrial(patient: String, _ trial: NewTrial) async throws -> Created {
+        try await post("v1/patients/\(patient)/trials", trial)
     }
 
-    struct NewOutcome: Encodable {
-        var outcome: String?; var stoppedOn: String; var adherence: Double?; var sessions: Int?; var stopReason: String?
+    public func recordOutcome(trial: String, _ outcome: NewOutcome) async throws -> TrialOutcomeResult {
+        try await post("v1/trials/\(trial)/outcome", outcome)
     }
-
-    public func recordOutcome(
-        trial: String, outcome: String?, stoppedOn: String, adherence: Double?, sessions: Int? = nil,
-        stopReason: String? = nil
-    ) async throws -> TrialOutcomeResult {
-        try await post(
-            "v1/trials/\(trial)/outcome",
-            NewOutcome(
-                outcome: outcome, stoppedOn: stoppedOn, adherence: adherence, sessions: sessions, stopReason: stopReason
-            ))
-    }
-
-    struct NewReferral: Encodable { var kind: String; var targetClinic: String; var note: String?; var reason: String? }
 
     /// Makes a referral; a second open one of the same kind needs `reason`.
-    public func refer(patient: String, kind: String, clinic: String, note: String?, reason: String? = nil) async throws
-        -> Created
-    {
-        try await post(
-            "v1/patients/\(patient)/referrals",
-            NewReferral(kind: kind, targetClinic: clinic, note: note, reason: reason))
+    public func refer(patient: String, _ referral: NewReferral) async throws -> Created {
+        try await post("v1/patients/\(patient)/referrals", referral)
     }
 
-    struct StatusChange: Encodable { var status: String; var reason: String? }
-
-    public func moveReferral(_ id: String, to status: String, reason: String? = nil) async throws -> Moved {
-        try await post("v1/referrals/\(id)/status", StatusChange(status: status, reason: reason))
+    public func moveReferral(_ id: String, _ change: ReferralStatusChange) async throws -> Moved {
+        try await post("v1/referrals/\(id)/status", change)
     }
 
     public func movePatient(_ id: String, to status: String) async throws -> Moved {
-        try await post("v1/patients/\(id)/status", StatusChange(status: status, reason: nil))
+        try await post("v1/patients/\(id)/status", PatientStatusChange(status: status))
     }
 
     /// The care plan and its ETag (send it back as If-Match).
     public func carePlan(patient: String) async throws -> (plan: CarePlan, etag: String) {
         let answer = try await send(.GET, "v1/patients/\(patient)/care-plan")
         return (try decode(answer.body), answer.headers["etag"] ?? "")
-    }
-
-    public struct PlanBody: Codable, Sendable {
-        public var goals: [String]
-        public var problems: [String]
-        public var treatmentLine: String
-        public init(goals: [String], problems: [String], treatmentLine: String) {
-            self.goals = goals; self.problems = problems; self.treatmentLine = treatmentLine
-        }
     }
 
     public func saveCarePlan(patient: String, _ body: PlanBody, ifMatch etag: String) async throws -> (

@@ -31,3 +31,9 @@ extension TrialKind: NamedValues {}
 extension TrialOutcome: NamedValues {}
 extension Instrument: NamedValues {}
 extension DrugClass: NamedValues {}
+
+/// A note kind, as docs/domain.md names them. Psychotherapy notes are visible to their author only.
+public enum NoteKind: String, NamedValues {
+    case progress, psychotherapy, social
+    case caseReview = "case-review"
+}

@@ -3,12 +3,6 @@ import CareDomain
 import Foundation
 import PQ
 
-/// A note kind, as docs/domain.md names them. Psychotherapy notes are visible to their author only.
-public enum NoteKind: String, NamedValues {
-    case progress, psychotherapy, social
-    case caseReview = "case-review"
-}
-
 /// What a care plan holds; each save is a new version.
 public struct CarePlanContent: Sendable, Equatable, Codable {
     public var goals: [String]

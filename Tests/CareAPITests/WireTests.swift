@@ -1,6 +1,7 @@
 @testable import CareAPI
 import CareDomain
 @testable import CareStore
+import CareWire
 import Foundation
 import Testing
 

@@ -85,6 +85,7 @@ let package = Package(
         .target(
             name: "CareWebhooks",
             dependencies: [
+                "CareWire",
                 "CareStore", "CoreFormats",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -1,5 +1,6 @@
 import CoreFormats
 import CareStore
+import CareWire
 import Foundation
 import Hummingbird
 
@@ -60,25 +61,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
 struct MeController: Sendable {
     let store: CareStore
 
-    struct Me: ResponseEncodable {
-        struct Team: Codable { var id: String; var name: String; var roles: [String] }
-        var id: String
-        var display_name: String
-        var is_service_account: Bool
-        var scopes: [String]
-        var teams: [Team]
-    }
-
     func addRoutes(to group: RouterGroup<CareRequestContext>) {
         group.get("me") { _, context in
             let principal = try await context.principal(store)
             let teams = try await store.memberships(of: principal.memberID)
-            return Me(
-                id: principal.memberID.lowercasedString, display_name: principal.displayName,
-                is_service_account: principal.isServiceAccount, scopes: principal.scopes.map(\.rawValue).sorted(),
-                teams: teams.map {
-                    Me.Team(id: $0.teamID.lowercasedString, name: $0.name, roles: $0.roles.map(\.rawValue).sorted())
-                })
+            return try Wire.json(
+                Me(
+                    id: principal.memberID.lowercasedString, displayName: principal.displayName,
+                    isServiceAccount: principal.isServiceAccount, scopes: principal.scopes.map(\.rawValue).sorted(),
+                    teams: teams.map(Team.init)))
         }
     }
 }

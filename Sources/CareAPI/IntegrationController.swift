@@ -20,56 +20,6 @@ struct IntegrationController: Sendable {
     /// (doubling up to a second while it lasts).
     static let heldBackRetry: Duration = .milliseconds(20)
 
-    struct FeedOut: Encodable, Sendable {
-        var items: [IntegrationEventData]
-        /// Always given: the reader's position, to pass as `after` next time.
-        var nextCursor: String
-    }
-
-    struct WebhookOut: Encodable, Sendable {
-        var id: String
-        var url: String
-        var eventTypes: [String]
-        var teamId: String?
-        var description: String
-        var status: String
-        var disabledReason: String?
-        var createdAt: Date
-        var updatedAt: Date
-        /// Only in the answers that create or rotate it.
-        var secret: String?
-
-        init(_ s: WebhookSubscription) {
-            id = s.id.lower; url = s.url; eventTypes = s.eventTypes; teamId = s.teamID?.lower;
-            description = s.description
-            status = s.status.rawValue; disabledReason = s.disabledReason; createdAt = s.createdAt;
-            updatedAt = s.updatedAt; secret = s.secret
-        }
-    }
-
-    struct DeliveryOut: Encodable, Sendable {
-        var id: String
-        var webhookId: String
-        var eventId: String
-        var eventType: String
-        var status: String
-        var attempts: Int
-        var nextAttemptAt: Date?
-        var lastAttemptAt: Date?
-        var lastStatus: Int?
-        var lastError: String?
-        var deliveredAt: Date?
-        var createdAt: Date
-
-        init(_ d: WebhookDelivery) {
-            id = d.id.lower; webhookId = d.subscriptionID.lower; eventId = String(d.eventID); eventType = d.eventType;
-            status = d.status.rawValue
-            attempts = d.attempts; nextAttemptAt = d.nextAttemptAt; lastAttemptAt = d.lastAttemptAt;
-            lastStatus = d.lastStatus
-            lastError = d.lastError; deliveredAt = d.deliveredAt; createdAt = d.createdAt
-        }
-    }
-
     func addRoutes(to v1: RouterGroup<CareRequestContext>) {
         v1.get("events", use: feed)
         v1.post("webhooks", use: subscribe)
@@ -110,7 +60,7 @@ struct IntegrationController: Sendable {
             let remaining = deadline - ContinuousClock.now
             if !page.events.isEmpty || remaining <= .zero || events.isClosed || Task.isCancelled {
                 return try Wire.json(
-                    FeedOut(items: page.events.map(IntegrationEventData.init), nextCursor: page.next.description))
+                    FeedPage(items: page.events.map(FeedItem.init), nextCursor: page.next.description))
             }
             if page.heldBack {
                 // Another transaction (anywhere on the cluster: xmin is cluster-wide) is
@@ -158,7 +108,7 @@ struct IntegrationController: Sendable {
                 description: body.description ?? "", by: caller)
         } render: { created in
             try Wire.answer(
-                WebhookOut(created), status: .created,
+                Webhook(created), status: .created,
                 headers: [.location: "/v1/webhooks/\(created.id.lower)", .shownOnce: "secret"])
         }
     }
@@ -169,7 +119,7 @@ struct IntegrationController: Sendable {
         let page = try await context.acting("webhook.list", request) { caller in
             try await store.subscriptions(limit: try query.limit(), after: try query.afterID(), by: caller)
         }
-        return try Wire.json(ListPage(items: page.items.map(WebhookOut.init), nextCursor: page.next))
+        return try Wire.json(ListPage(items: page.items.map(Webhook.init), nextCursor: page.next))
     }
 
     /// GET /v1/webhooks/:id
@@ -178,7 +128,7 @@ struct IntegrationController: Sendable {
         let subscription = try await context.acting("webhook.read", request) { caller in
             try await store.subscription(id, by: caller)
         }
-        return try Wire.json(WebhookOut(subscription))
+        return try Wire.json(Webhook(subscription))
     }
 
     /// DELETE /v1/webhooks/:id
@@ -198,7 +148,7 @@ struct IntegrationController: Sendable {
         return try await context.respond("webhook.\(action)", request) { caller in
             try await store.setSubscriptionStatus(id, to: status, by: caller)
         } render: { subscription in
-            return try Wire.answer(WebhookOut(subscription))
+            return try Wire.answer(Webhook(subscription))
         }
     }
 
@@ -209,7 +159,7 @@ struct IntegrationController: Sendable {
             try await store.rotateSubscriptionSecret(id, by: caller)
         } render: { subscription in
             return try Wire.answer(
-                WebhookOut(subscription), headers: [.location: "/v1/webhooks/\(id.lower)", .shownOnce: "secret"])
+                Webhook(subscription), headers: [.location: "/v1/webhooks/\(id.lower)", .shownOnce: "secret"])
         }
     }
 
@@ -224,7 +174,7 @@ struct IntegrationController: Sendable {
                 subscriptionID: id, status: statuses?.first, limit: try query.limit(), before: try query.afterID(),
                 by: caller)
         }
-        return try Wire.json(ListPage(items: page.items.map(DeliveryOut.init), nextCursor: page.next))
+        return try Wire.json(ListPage(items: page.items.map(Delivery.init), nextCursor: page.next))
     }
 
     /// POST /v1/webhooks/:id/deliveries/:delivery_id/redeliver
@@ -234,7 +184,7 @@ struct IntegrationController: Sendable {
         return try await context.respond("webhook.redeliver", request) { caller in
             try await store.redeliver(subscriptionID: id, deliveryID: deliveryID, by: caller)
         } render: { delivery in
-            return try Wire.answer(DeliveryOut(delivery), status: .accepted)
+            return try Wire.answer(Delivery(delivery), status: .accepted)
         }
     }
 

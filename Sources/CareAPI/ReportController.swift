@@ -23,19 +23,6 @@ struct ReportController: Sendable {
         }
     }
 
-    struct SnapshotOut: Encodable, Sendable {
-        var id: String
-        var teamId: String
-        var isoWeek: String
-        var takenBy: String
-        var takenAt: Date
-        var recommendations: Int?
-    }
-
-    struct RecommendationOut: Encodable, Sendable {
-        var id: String; var snapshotId: String; var patientId: String; var noteId: String; var taskId: String?
-    }
-
     static func week(_ context: CareRequestContext) throws -> ISOWeek {
         guard let text = context.parameters.get("week"), let week = ISOWeek(text) else {
             throw Problem.badRequest("the week in the path must be an ISO week such as 2026-W48")
@@ -119,7 +106,7 @@ struct ReportController: Sendable {
         return try Wire.json(
             ListPage(
                 items: snapshots.map {
-                    SnapshotOut(
+                    Snapshot(
                         id: $0.id.lower, teamId: team.lower, isoWeek: $0.isoWeek, takenBy: $0.takenBy.lower,
                         takenAt: $0.takenAt, recommendations: $0.recommendations)
                 }, nextCursor: nil))
@@ -147,7 +134,7 @@ struct ReportController: Sendable {
                 task: body.task.map { ($0.title, $0.role, $0.dueAt) }, by: caller)
         } render: { made in
             return try Wire.answer(
-                RecommendationOut(
+                CareWire.Recommendation(
                     id: made.id.lower, snapshotId: id.lower, patientId: made.patientID.lower, noteId: made.noteID.lower,
                     taskId: made.taskID?.lower), status: .created)
         }
@@ -168,7 +155,7 @@ struct ReportController: Sendable {
     /// A snapshot's facts with the report as it was kept.
     static func snapshotJSON(_ snapshot: ReportSnapshot, status: HTTPResponse.Status) throws -> Answer {
         let facts = try Wire.encoder.encode(
-            SnapshotOut(
+            Snapshot(
                 id: snapshot.id.lower, teamId: snapshot.teamID.lower, isoWeek: snapshot.isoWeek,
                 takenBy: snapshot.takenBy.lower, takenAt: snapshot.takenAt))
         var object = try JSONSerialization.jsonObject(with: facts) as? [String: Any] ?? [:]

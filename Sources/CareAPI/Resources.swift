@@ -272,17 +272,35 @@ struct AuditOut: Encodable, Sendable {
     }
 }
 
-struct TeamOut: Encodable, Sendable { var id: String; var name: String; var roles: [String] }
+extension Team {
+    init(_ m: TeamMembership) {
+        self.init(id: m.teamID.lower, name: m.name, roles: m.roles.map(\.rawValue).sorted())
+    }
+}
 
-struct MemberOut: Encodable, Sendable {
-    var id: String
-    var displayName: String
-    var email: String?
-    var isServiceAccount: Bool
-    var roles: [String]
-
+extension Member {
     init(_ m: TeamMemberItem) {
-        id = m.id.lower; displayName = m.displayName; email = m.email; isServiceAccount = m.isServiceAccount;
-        roles = m.roles.map(\.rawValue).sorted()
+        self.init(
+            id: m.id.lower, displayName: m.displayName, email: m.email, isServiceAccount: m.isServiceAccount,
+            roles: m.roles.map(\.rawValue).sorted())
+    }
+}
+
+extension Webhook {
+    init(_ s: WebhookSubscription) {
+        self.init(
+            id: s.id.lower, url: s.url, eventTypes: s.eventTypes, teamId: s.teamID?.lower, description: s.description,
+            status: s.status.rawValue, disabledReason: s.disabledReason, createdAt: s.createdAt, updatedAt: s.updatedAt,
+            secret: s.secret)
+    }
+}
+
+extension Delivery {
+    init(_ d: WebhookDelivery) {
+        self.init(
+            id: d.id.lower, webhookId: d.subscriptionID.lower, eventId: String(d.eventID), eventType: d.eventType,
+            status: d.status.rawValue, attempts: d.attempts, nextAttemptAt: d.nextAttemptAt,
+            lastAttemptAt: d.lastAttemptAt, lastStatus: d.lastStatus, lastError: d.lastError,
+            deliveredAt: d.deliveredAt, createdAt: d.createdAt)
     }
 }

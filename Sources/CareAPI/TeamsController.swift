@@ -9,10 +9,6 @@ import Hummingbird
 struct TeamsController: Sendable {
     let store: CareStore
 
-    struct CreatedMember: Encodable {
-        var id: String; var roles: [String]; var tokenId: String; var token: String; var tokenExpiresAt: Date?
-    }
-
     func addRoutes(to v1: RouterGroup<CareRequestContext>) {
         v1.get("teams", use: listTeams)
         v1.post("teams", use: createTeam)
@@ -28,7 +24,7 @@ struct TeamsController: Sendable {
         return try Wire.json(
             ListPage(
                 items: teams.map {
-                    TeamOut(id: $0.teamID.lower, name: $0.name, roles: $0.roles.map(\.rawValue).sorted())
+                    Team($0)
                 }, nextCursor: nil))
     }
 
@@ -40,7 +36,7 @@ struct TeamsController: Sendable {
             try await store.createTeam(name: body.name, by: caller)
         } render: { id in
             return try Wire.answer(
-                TeamOut(
+                Team(
                     id: id.lower, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines), roles: ["admin"]),
                 status: .created, headers: [.location: "/v1/teams/\(id.lower)"])
         }
@@ -54,7 +50,7 @@ struct TeamsController: Sendable {
             throw Problem.notFound("team \(id.lower) not found")
         }
         return try Wire.json(
-            TeamOut(id: team.teamID.lower, name: team.name, roles: team.roles.map(\.rawValue).sorted()))
+            Team(team))
     }
 
     /// GET /v1/teams/:id/members
@@ -63,7 +59,7 @@ struct TeamsController: Sendable {
         let members = try await context.acting("team.members", request) { caller in
             try await store.teamMembers(teamID: id, by: caller)
         }
-        return try Wire.json(ListPage(items: members.map(MemberOut.init), nextCursor: nil))
+        return try Wire.json(ListPage(items: members.map(Member.init), nextCursor: nil))
     }
 
     /// POST /v1/teams/:id/members

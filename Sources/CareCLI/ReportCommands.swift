@@ -9,7 +9,7 @@ struct ReportCommand: AsyncParsableCommand {
         subcommands: [Weekly.self, Snapshot.self, Recommend.self])
 
     /// A team given by id or by (part of) its name, among my teams.
-    static func team(_ given: String?, _ client: CareClient) async throws -> Me.Team {
+    static func team(_ given: String?, _ client: CareClient) async throws -> Team {
         let teams = try await client.me().teams
         if let given {
             if let exact = teams.first(where: {
@@ -96,14 +96,12 @@ struct ReportCommand: AsyncParsableCommand {
         @Option(help: "The ISO week (default: this week).") var week: String?
         @OptionGroup var server: ServerOptions
 
-        struct Kept: Decodable { var id: String; var isoWeek: String }
-
         func run() async throws {
-            let kept = try await withClient(server) { client -> Kept in
+            let kept = try await withClient(server) { client -> CareWire.Snapshot in
                 let team = try await ReportCommand.team(team, client)
                 let week = try ReportCommand.week(week)
                 let answer = try await client.send(.POST, "v1/teams/\(team.id)/reports/weekly/\(week)/snapshots")
-                return try CareClient.decoder.decode(Kept.self, from: answer.body)
+                return try CareClient.decoder.decode(CareWire.Snapshot.self, from: answer.body)
             }
             print("Kept the \(kept.isoWeek) report as snapshot \(kept.id).")
         }
@@ -132,8 +130,6 @@ struct ReportCommand: AsyncParsableCommand {
             if task == nil, role != nil || due != nil { throw usage("--for and --due go with --task") }
         }
 
-        struct Made: Decodable { var noteId: String; var taskId: String? }
-
         func run() async throws {
             let body: NewRecommendation
             do {
@@ -144,7 +140,7 @@ struct ReportCommand: AsyncParsableCommand {
                         NewRecommendation.Task(title: $0, role: role!, dueAt: try due.map { try parseDue($0) })
                     })
             } catch { throw fail(error) }
-            let made = try await withClient(server) { client -> Made in
+            let made = try await withClient(server) { client -> Recommendation in
                 try await client.post("v1/report-snapshots/\(snapshot)/recommendations", body)
             }
             print("Recorded: case-review note \(made.noteId)" + (made.taskId.map { ", task \($0)" } ?? "") + ".")

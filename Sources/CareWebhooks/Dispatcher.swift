@@ -1,6 +1,7 @@
 import CoreFormats
 import AsyncHTTPClient
 import CareStore
+import CareWire
 import CoreMetrics
 import Foundation
 import Logging
@@ -52,7 +53,7 @@ public struct WebhookSettings: Sendable {
 public struct WebhookBody: Encodable, Sendable {
     public var type: String
     public var timestamp: Date
-    public var data: IntegrationEventData
+    public var data: FeedItem
 
     public static func encode(_ event: FeedEvent) throws -> Data {
         let encoder = JSONEncoder()
@@ -64,28 +65,17 @@ public struct WebhookBody: Encodable, Sendable {
         }
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(
-            WebhookBody(type: event.type, timestamp: event.occurredAt, data: IntegrationEventData(event)))
+            WebhookBody(type: event.type, timestamp: event.occurredAt, data: FeedItem(event)))
     }
 }
 
-/// An event as integrations see it.
-public struct IntegrationEventData: Encodable, Sendable {
-    public var eventId: String
-    public var cursor: String
-    public var type: String
-    public var teamId: String?
-    public var patientId: String?
-    public var occurredAt: Date
-    public var details: [String: String]
-
+/// An event as integrations see it: the feed's item (CareWire), made of the store's event.
+extension FeedItem {
     public init(_ event: FeedEvent) {
-        eventId = String(event.id)
-        cursor = event.cursor.description
-        type = event.type
-        teamId = event.teamID?.lowercasedString
-        patientId = event.patientID?.lowercasedString
-        occurredAt = event.occurredAt
-        details = IntegrationPayload.data(event.payload)
+        self.init(
+            eventId: String(event.id), cursor: event.cursor.description, type: event.type,
+            teamId: event.teamID?.lowercasedString, patientId: event.patientID?.lowercasedString,
+            occurredAt: event.occurredAt, details: IntegrationPayload.data(event.payload))
     }
 }
 

@@ -12,7 +12,7 @@ SELECT a.*, set_config('carerelay.member_id', a.member_id::text, true), set_conf
  FROM care_authenticate(decode(:hash, 'hex'), now(), now() - interval '60 seconds') a;
 \endpipeline
 \startpipeline
-SELECT t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id FROM tasks t JOIN patients p ON p.id = t.patient_id
+SELECT t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id, t.status_reason FROM tasks t JOIN patients p ON p.id = t.patient_id
  WHERE p.team_id = ANY(:teams::uuid[])
    AND t.status = ANY(:statuses::text[])
    AND (t.not_before IS NULL OR t.not_before <= now())

@@ -13,23 +13,29 @@ CREATE FUNCTION care_authenticate(p_hash bytea, p_now timestamptz, p_stale_befor
         token_id uuid, member_id uuid, display_name text, is_service_account boolean, scopes text[],
         memberships text[]
     )
-    LANGUAGE sql VOLATILE SECURITY DEFINER
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = public, pg_temp
     AS $$
-    WITH found AS (
-        SELECT t.id, t.member_id, t.scopes, t.last_used_at FROM api_tokens t
-        WHERE t.token_hash = p_hash AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > p_now)
-    ), touched AS (
+#variable_conflict use_column
+DECLARE
+    found_token api_tokens%ROWTYPE;
+BEGIN
+    -- PL/pgSQL keeps these plans for the session: every request calls this.
+    SELECT * INTO found_token FROM api_tokens t
+    WHERE t.token_hash = p_hash AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > p_now);
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF found_token.last_used_at IS NULL OR found_token.last_used_at < p_stale_before THEN
         UPDATE api_tokens t SET last_used_at = p_now
-        WHERE t.id IN (
-            SELECT s.id FROM api_tokens s JOIN found f ON f.id = s.id
-            WHERE f.last_used_at IS NULL OR f.last_used_at < p_stale_before
-            FOR UPDATE OF s SKIP LOCKED)
-    )
-    SELECT f.id, m.id, m.display_name, m.is_service_account, f.scopes,
-        ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id)
-    FROM found f JOIN members m ON m.id = f.member_id
-    $$;
+        WHERE t.id = (SELECT s.id FROM api_tokens s WHERE s.id = found_token.id FOR UPDATE SKIP LOCKED);
+    END IF;
+    RETURN QUERY
+        SELECT found_token.id, m.id, m.display_name, m.is_service_account, found_token.scopes,
+            ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id)
+        FROM members m WHERE m.id = found_token.member_id;
+END
+$$;
 
 REVOKE ALL ON FUNCTION care_authenticate(bytea, timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION care_authenticate(bytea, timestamptz, timestamptz) TO care_app, care_service;

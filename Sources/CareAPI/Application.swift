@@ -78,6 +78,7 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
         store: dependencies.store, events: dependencies.feedSignal, destinations: dependencies.webhookDestinations
     ).addRoutes(to: v1)
     ReportController(store: dependencies.store).addRoutes(to: v1)
+    ResolveController(store: dependencies.store).addRoutes(to: v1)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
 }

@@ -17,8 +17,8 @@ public struct CareCommand: AsyncParsableCommand {
             Exit codes:
               0   success
               1   the server failed, or answered what care does not understand
-              2   the server refused the input (400, 413, 422)
-              3   not found, or not allowed (403, 404)
+              2   the input was refused (400, 413, 422), or a name matched several patients or records (listed)
+              3   not found or not allowed (403, 404), or a name matched nothing of your teams
               4   conflict: changed meanwhile or already done (409, 412, 428)
               5   the server is unreachable
               6   not logged in, or the token was refused (401)
@@ -183,7 +183,8 @@ struct Queue: AsyncParsableCommand {
                 ["stat", "asap"].contains(row.priority)
                 ? Terminal.red(row.priority) : row.priority == "urgent" ? Terminal.yellow(row.priority) : row.priority
             table.add([
-                row.id, row.kind == "handoff" ? Terminal.bold("handoff") : "task", priority, Format.due(row.dueAt),
+                output.id(row.id), row.kind == "handoff" ? Terminal.bold("handoff") : "task", priority,
+                Format.due(row.dueAt),
                 row.patient ?? String(row.patientId.prefix(8)), row.title,
             ])
         }
@@ -213,7 +214,7 @@ struct Patients: AsyncParsableCommand {
         }
         var table = Table(headers: ["ID", "MRN", "NAME", "STATUS", "ENROLLED"])
         for patient in patients {
-            table.add([patient.id, patient.mrn, patient.displayName, patient.status, patient.enrolledOn])
+            table.add([output.id(patient.id), patient.mrn, patient.displayName, patient.status, patient.enrolledOn])
         }
         print(table.render())
     }
@@ -228,20 +229,20 @@ struct PatientCommand: AsyncParsableCommand {
             abstract:
                 "A patient's plan, scores, response, TRD status and stage with reasons, trials, referrals, open work and recent notes.",
             discussion: "Example: care patient show 647bc1f0-2c1a-4a0e-9a51-6f3f4f0a9b7e")
-        @Argument(help: "The patient's id.") var id: String
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var id: String
         @OptionGroup var server: ServerOptions
         @OptionGroup var output: ReadOptions
 
         func run() async throws {
-            let summary = try await withClient(server) { try await $0.patient(id) }
+            let summary = try await withClient(server) { try await $0.patient(try await Names.patient(id, $0)) }
             if output.json { return print(try Format.json(summary)) }
-            print(PatientView.render(summary))
+            print(PatientView.render(summary, ids: output.id))
         }
     }
 }
 
 enum PatientView {
-    static func render(_ s: Summary) -> String {
+    static func render(_ s: Summary, ids: (String) -> String = { $0 }) -> String {
         var lines: [String] = []
         lines.append(
             "\(Terminal.bold(s.displayName))  MRN \(s.mrn)  \(s.status), enrolled \(s.enrolledOn)  \(Terminal.dim(s.id))"
@@ -280,7 +281,7 @@ enum PatientView {
             ])
             for trial in s.trials {
                 table.add([
-                    trial.id, trial.kind, trial.treatment, trial.startedOn, trial.stoppedOn ?? "-",
+                    ids(trial.id), trial.kind, trial.treatment, trial.startedOn, trial.stoppedOn ?? "-",
                     trial.outcome.map { trial.isFailed ? Terminal.red($0) : $0 } ?? "ongoing",
                     trial.adequacy.map { ($0.isAdequate ? "yes" : "no") + " (\($0.reason))" } ?? "-",
                 ])
@@ -292,7 +293,7 @@ enum PatientView {
             var table = Table(headers: ["REFERRAL", "KIND", "TO", "STATUS", "MADE"])
             for referral in s.referrals {
                 table.add([
-                    referral.id, referral.kind.uppercased(), referral.targetClinic, referral.status,
+                    ids(referral.id), referral.kind.uppercased(), referral.targetClinic, referral.status,
                     Format.ago(referral.createdAt),
                 ])
             }
@@ -302,12 +303,13 @@ enum PatientView {
             lines.append("")
             var table = Table(headers: ["OPEN", "ID", "WHO", "DUE", "WHAT"])
             for handoff in s.openHandoffs {
-                table.add(["handoff", handoff.id, handoff.role, Format.due(handoff.dueAt), handoff.reason])
+                table.add(["handoff", ids(handoff.id), handoff.role, Format.due(handoff.dueAt), handoff.reason])
             }
             let handoffTasks = Set(s.openHandoffs.map(\.taskId))
             for task in s.openTasks where !handoffTasks.contains(task.id) {
                 table.add([
-                    "task", task.id, task.poolRole ?? "owner", Format.due(task.dueAt), "\(task.title) (\(task.status))",
+                    "task", ids(task.id), task.poolRole ?? "owner", Format.due(task.dueAt),
+                    "\(task.title) (\(task.status))",
                 ])
             }
             lines.append(table.render())
@@ -318,7 +320,7 @@ enum PatientView {
             for note in s.recentNotes {
                 let first = note.body.split(separator: "\n").first.map(String.init) ?? ""
                 lines.append(
-                    "  \(Format.ago(note.createdAt)), \(note.kind): \(first.count > 100 ? String(first.prefix(99)) + "…" : first)  \(Terminal.dim(note.id))"
+                    "  \(Format.ago(note.createdAt)), \(note.kind): \(first.count > 100 ? String(first.prefix(99)) + "…" : first)  \(Terminal.dim(ids(note.id)))"
                 )
             }
         }

@@ -9,12 +9,14 @@ struct PlanCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a patient's care plan.", discussion: "Example: care plan show PATIENT")
-        @Argument(help: "The patient's id.") var patient: String
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
         @OptionGroup var server: ServerOptions
         @OptionGroup var output: ReadOptions
 
         func run() async throws {
-            let (plan, _) = try await withClient(server) { try await $0.carePlan(patient: patient) }
+            let (plan, _) = try await withClient(server) {
+                try await $0.carePlan(patient: try await Names.patient(patient, $0))
+            }
             if output.json { return print(try Format.json(plan)) }
             print("\(Terminal.bold("Care plan")), version \(plan.version), updated \(Format.ago(plan.updatedAt))")
             print("Treatment line: \(plan.treatmentLine.isEmpty ? "-" : plan.treatmentLine)")
@@ -31,26 +33,34 @@ struct PlanCommand: AsyncParsableCommand {
             abstract: "Edit a patient's care plan in $EDITOR; saved only if nobody changed it meanwhile.",
             discussion: """
                 If the plan changed while you edited, nothing is saved: care shows what changed, keeps your version
-                in a file, and exits with 4.
-                Example: EDITOR=nano care plan edit PATIENT
+                in a file (readable by you alone), and exits with 4. Bring it back with --file: it opens in the
+                editor over the current version (or is saved as it is when standard input is not a terminal).
+                Examples:
+                  EDITOR=nano care plan edit PATIENT
+                  care plan edit PATIENT --file /tmp/care-plan-1a2b3c4d-v3-9f8e7d.txt
                 """)
-        @Argument(help: "The patient's id.") var patient: String
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @Option(help: "Start from this file (a version kept after a conflict) instead of the current plan.")
+        var file: String?
         @OptionGroup var server: ServerOptions
 
         func run() async throws {
             try await withClient(server) { client in
+                let patient = try await Names.patient(patient, client)
                 let (base, etag) = try await client.carePlan(patient: patient)
                 let path =
                     FileManager.default.temporaryDirectory.path
                     + "/care-plan-\(patient.prefix(8))-v\(base.version)-\(UUID().uuidString.prefix(6)).txt"
-                guard
-                    FileManager.default.createFile(
-                        atPath: path, contents: Data(PlanText.render(base, header: true).utf8),
-                        attributes: [.posixPermissions: 0o600])
-                else {
-                    throw CLIError.usage("cannot create \(path)")
+                var start = PlanText.render(base, header: true)
+                if let file {
+                    guard let kept = try? String(contentsOfFile: file, encoding: .utf8) else {
+                        throw CLIError.usage("cannot read \(file)")
+                    }
+                    start = PlanText.render(PlanText.parse(kept), header: true, version: base.version)
                 }
-                try Editor.run(path)
+                try PrivateFile.write(Data(start.utf8), to: path)
+                // A kept version given with no terminal to edit on is saved as it is.
+                if file == nil || Terminal.standardInputIsTerminal { try Editor.run(path) }
                 let edited = PlanText.parse((try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
                 if edited.goals == base.goals, edited.problems == base.problems,
                     edited.treatmentLine == base.treatmentLine
@@ -82,10 +92,16 @@ struct PlanCommand: AsyncParsableCommand {
 /// The care plan as text to edit: a heading per part, one goal or problem per line.
 enum PlanText {
     static func render(_ plan: CarePlan, header: Bool) -> String {
+        render(
+            PlanBody(goals: plan.goals, problems: plan.problems, treatmentLine: plan.treatmentLine), header: header,
+            version: plan.version)
+    }
+
+    static func render(_ plan: PlanBody, header: Bool, version: Int) -> String {
         var lines: [String] = []
         if header {
             lines += [
-                "# Care plan, version \(plan.version). Edit and save; lines starting with # are left out.",
+                "# Care plan, version \(version). Edit and save; lines starting with # are left out.",
                 "# One goal or problem per line, under its heading.", "",
             ]
         }

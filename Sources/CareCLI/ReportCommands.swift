@@ -46,9 +46,7 @@ struct ReportCommand: AsyncParsableCommand {
 
     static func write(_ data: Data, to output: String?) throws {
         if let output {
-            guard FileManager.default.createFile(atPath: output, contents: data) else {
-                throw CLIError.usage("cannot write \(output)")
-            }
+            try PrivateFile.write(data, to: output)
             FileHandle.standardError.write(Data("Wrote \(output).\n".utf8))
         } else {
             FileHandle.standardOutput.write(data)
@@ -115,8 +113,9 @@ struct ReportCommand: AsyncParsableCommand {
                 Example:
                   care report recommend SNAPSHOT PATIENT --text "Augment with aripiprazole" --task "Start aripiprazole 2 mg" --for psychiatrist --due +7d
                 """)
-        @Argument(help: "The snapshot's id (care report snapshot prints it).") var snapshot: String
-        @Argument(help: "The patient's id.") var patient: String
+        @Argument(help: "The snapshot's id or its first characters (care report snapshot prints it).") var snapshot:
+            String
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
         @Option(help: "The recommendation.") var text: String
         @Option(help: "A task to make of it.") var task: String?
         @Option(name: .customLong("for"), help: "The role whose pool gets the task.") var role: String?
@@ -131,17 +130,15 @@ struct ReportCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let body: NewRecommendation
-            do {
+            let made = try await withClient(server) { client -> Recommendation in
                 let role: Role? = try role.map { try named($0, "--for", among: Role.allCases.filter(\.isClinical)) }
-                body = NewRecommendation(
-                    patientId: try parseID(patient, "the patient"), text: text,
+                let body = NewRecommendation(
+                    patientId: try parseID(try await Names.patient(patient, client), "the patient"), text: text,
                     task: try task.map {
                         NewRecommendation.Task(title: $0, role: role!, dueAt: try due.map { try parseDue($0) })
                     })
-            } catch { throw fail(error) }
-            let made = try await withClient(server) { client -> Recommendation in
-                try await client.post("v1/report-snapshots/\(snapshot)/recommendations", body)
+                let snapshot = try await Names.record("snapshot", snapshot, client)
+                return try await client.post("v1/report-snapshots/\(snapshot)/recommendations", body)
             }
             print("Recorded: case-review note \(made.noteId)" + (made.taskId.map { ", task \($0)" } ?? "") + ".")
         }

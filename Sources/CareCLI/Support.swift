@@ -14,10 +14,15 @@ enum CLIError: Error, CustomStringConvertible {
     case notLoggedIn(String)
     case client(CareClientError)
     case conflict(String)
+    /// A name or id prefix that matches several things (they are listed).
+    case ambiguous(String)
+    /// A name or id prefix that matches nothing the caller may see.
+    case notFound(String)
 
     var description: String {
         switch self {
-        case .usage(let text), .notLoggedIn(let text), .conflict(let text): text
+        case .usage(let text), .notLoggedIn(let text), .conflict(let text), .ambiguous(let text), .notFound(let text):
+            text
         case .client(let error): error.description
         }
     }
@@ -27,6 +32,8 @@ enum CLIError: Error, CustomStringConvertible {
         case .usage: 64
         case .notLoggedIn: 6
         case .conflict: 4
+        case .ambiguous: 2
+        case .notFound: 3
         case .client(let error):
             switch error {
             case .unreachable: 5
@@ -53,6 +60,11 @@ struct ServerOptions: ParsableArguments {
 struct ReadOptions: ParsableArguments {
     @Flag(help: "Print JSON instead of a table (for scripts).")
     var json = false
+    @Flag(help: "Full ids in tables (otherwise their first 8 characters, which every command accepts).")
+    var wide = false
+
+    /// An id as tables show it.
+    func id(_ id: String) -> String { wide ? id : Names.short(id) }
 }
 
 /// Runs `body` with a client for the chosen profile; any failure becomes one line on stderr
@@ -293,12 +305,7 @@ enum Editor {
     /// Opens $VISUAL or $EDITOR (vi otherwise) on `initial` and returns what was saved.
     static func edit(_ initial: String, suffix: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.path + "/care-\(UUID().uuidString.prefix(8))\(suffix)"
-        guard
-            FileManager.default.createFile(
-                atPath: path, contents: Data(initial.utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw CLIError.usage("cannot create \(path)")
-        }
+        try PrivateFile.write(Data(initial.utf8), to: path)
         defer { try? FileManager.default.removeItem(atPath: path) }
         try run(path)
         return (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
@@ -323,4 +330,31 @@ enum Editor {
 /// A usage mistake found before anything is sent: one line, exit 64.
 func usage(_ text: String) -> ExitCode {
     fail(CLIError.usage(text))
+}
+
+/// Files that hold patient data (a report, a kept care-plan version): readable and writable by
+/// their owner alone (0600) from the moment they exist, whatever the umask, and made so again if
+/// they existed before.
+enum PrivateFile {
+    static func write(_ data: Data, to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw CLIError.usage("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        guard fchmod(descriptor, 0o600) == 0 else {
+            throw CLIError.usage("cannot make \(path) private: \(String(cString: strerror(errno)))")
+        }
+        var written = 0
+        try data.withUnsafeBytes { bytes in
+            while written < bytes.count {
+                let count = Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else {
+                    throw CLIError.usage("cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+                written += count
+            }
+        }
+    }
 }

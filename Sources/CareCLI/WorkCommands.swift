@@ -26,7 +26,7 @@ struct TaskCommand: AsyncParsableCommand {
                   care task add PATIENT "Call about side effects" --for social_worker --due +2d
                   care task add PATIENT "Review labs" --mine --priority urgent
                 """)
-        @Argument(help: "The patient's id.") var patient: String
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
         @Argument(help: "What is to be done.") var title: String
         @Option(
             name: .customLong("for"),
@@ -55,7 +55,7 @@ struct TaskCommand: AsyncParsableCommand {
             let created = try await withClient(server) { client -> Created in
                 var task = task
                 if mine { task.ownerId = UUID(uuidString: try await client.me().id) }
-                return try await client.createTask(patient: patient, task)
+                return try await client.createTask(patient: try await Names.patient(patient, client), task)
             }
             print("Added task \(created.id).")
         }
@@ -66,14 +66,16 @@ struct TaskCommand: AsyncParsableCommand {
             _ server: ServerOptions, _ id: String, _ action: String, note: String? = nil, reason: String? = nil,
             done: String
         ) async throws {
-            let task = try await withClient(server) { try await $0.task(id, action, note: note, reason: reason) }
+            let task = try await withClient(server) {
+                try await $0.task(try await Names.record("task", id, $0), action, note: note, reason: reason)
+            }
             print("\(done) \(task.title) (\(task.status)).")
         }
 
         struct Claim: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Take a task from my role's pool.", discussion: "Example: care task claim TASK")
-            @Argument(help: "The task's id.") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
             @Option(help: "A note on the task.") var note: String?
             @OptionGroup var server: ServerOptions
             func run() async throws { try await Move.run(server, id, "claim", note: note, done: "Claimed") }
@@ -83,7 +85,7 @@ struct TaskCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Start a task (one nobody has claimed becomes mine).",
                 discussion: "Example: care task start TASK")
-            @Argument(help: "The task's id.") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
             @Option(help: "A note on the task.") var note: String?
             @OptionGroup var server: ServerOptions
             func run() async throws { try await Move.run(server, id, "start", note: note, done: "Started") }
@@ -93,7 +95,7 @@ struct TaskCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Put a task on hold while waiting for something.",
                 discussion: "Example: care task hold TASK --reason \"Waiting for the GP's letter\"")
-            @Argument(help: "The task's id.") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
             @Option(help: "What it waits for.") var reason: String?
             @OptionGroup var server: ServerOptions
             func run() async throws { try await Move.run(server, id, "hold", reason: reason, done: "On hold:") }
@@ -102,7 +104,7 @@ struct TaskCommand: AsyncParsableCommand {
         struct Resume: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Take a task off hold.", discussion: "Example: care task resume TASK")
-            @Argument(help: "The task's id.") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
             @OptionGroup var server: ServerOptions
             func run() async throws { try await Move.run(server, id, "resume", done: "Resumed") }
         }
@@ -111,7 +113,7 @@ struct TaskCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Complete a task (one nobody has claimed becomes mine).",
                 discussion: "Example: care task done TASK --note \"Spoke with the pharmacy\"")
-            @Argument(help: "The task's id.") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
             @Option(help: "What was done (kept as the task's evidence).") var note: String?
             @OptionGroup var server: ServerOptions
             func run() async throws { try await Move.run(server, id, "complete", note: note, done: "Completed") }
@@ -121,7 +123,7 @@ struct TaskCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Cancel a task, saying why.",
                 discussion: "Example: care task cancel TASK --reason \"Duplicate\"")
-            @Argument(help: "The task's id.") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
             @Option(name: [.customLong("reason"), .customLong("note")], help: "Why (required).") var reason: String
             @OptionGroup var server: ServerOptions
             func validate() throws {
@@ -134,7 +136,7 @@ struct TaskCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Close a task that could not be done, saying why.",
                 discussion: "Example: care task fail TASK --reason \"No transport in the area\"")
-            @Argument(help: "The task's id.") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
             @Option(help: "Why (required).") var reason: String
             @OptionGroup var server: ServerOptions
             func validate() throws {
@@ -156,11 +158,13 @@ struct HandoffCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Acknowledge a handoff for my role (its task stays in the queue to be claimed and done).",
             discussion: "Example: care handoff ack HANDOFF")
-        @Argument(help: "The handoff's id (care queue shows it).") var id: String
+        @Argument(help: "The handoff's id, or its first characters (care queue shows 8).") var id: String
         @OptionGroup var server: ServerOptions
 
         func run() async throws {
-            let task = try await withClient(server) { try await $0.acknowledge(handoff: id) }
+            let task = try await withClient(server) {
+                try await $0.acknowledge(handoff: try await Names.record("task", id, $0, what: "handoff"))
+            }
             print("Acknowledged: \(task.title) (task \(task.id), \(task.status)).")
         }
     }
@@ -172,7 +176,7 @@ struct HandoffCommand: AsyncParsableCommand {
                 The new receiver acknowledges it afresh; the patient's history shows the move.
                 Example: care handoff reassign HANDOFF --to psychologist --reason "She writes the work letters"
                 """)
-        @Argument(help: "The handoff's id.") var id: String
+        @Argument(help: "The handoff's id, or its first characters.") var id: String
         @Option(name: .customLong("to"), help: "psychiatrist, psychologist, social_worker or care_manager.") var role:
             String
         @Option(help: "A member id holding that role (default: the role's pool).") var member: String?
@@ -194,7 +198,9 @@ struct HandoffCommand: AsyncParsableCommand {
                 role: try named(role, "--to", among: Self.receivers),
                 memberId: try member.map { try parseID($0, "--member") },
                 reason: reason)
-            let task = try await withClient(server) { try await $0.reassign(handoff: id, reassignment) }
+            let task = try await withClient(server) {
+                try await $0.reassign(handoff: try await Names.record("task", id, $0, what: "handoff"), reassignment)
+            }
             print(
                 "Reassigned to the \(reassignment.role.rawValue.replacingOccurrences(of: "_", with: " "))\(member.map { " (member \($0))" } ?? ""): \(task.title)."
             )
@@ -212,12 +218,14 @@ struct NoteCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "A patient's notes, newest first (psychotherapy notes only to their author).",
             discussion: "Example: care note list PATIENT --json")
-        @Argument(help: "The patient's id.") var patient: String
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
         @OptionGroup var server: ServerOptions
         @OptionGroup var output: ReadOptions
 
         func run() async throws {
-            let notes = try await withClient(server) { try await $0.notes(patient: patient) }
+            let notes = try await withClient(server) {
+                try await $0.notes(patient: try await Names.patient(patient, $0))
+            }
             if output.json { return print(try Format.json(notes)) }
             guard !notes.isEmpty else { return print("No notes.") }
             for note in notes {
@@ -226,7 +234,7 @@ struct NoteCommand: AsyncParsableCommand {
                 if let error = note.enteredInError { marks += Terminal.red(" entered in error: \(error.reason)") }
                 print(
                     Terminal.bold("\(Format.day(note.createdAt)) \(note.kind)")
-                        + " by \(note.authorName ?? note.authorId)" + marks + "  " + Terminal.dim(note.id))
+                        + " by \(note.authorName ?? note.authorId)" + marks + "  " + Terminal.dim(output.id(note.id)))
                 print(
                     note.body.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(
                         separator: "\n"))
@@ -245,7 +253,7 @@ struct NoteCommand: AsyncParsableCommand {
                   care note add PATIENT --kind social --file visit.md
                   echo "Sleeping better." | care note add PATIENT
                 """)
-        @Argument(help: "The patient's id.") var patient: String
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
         @Option(help: "progress, psychotherapy or social.") var kind: String = "progress"
         @Option(help: "Read the note from this file (- for standard input).") var file: String?
         @OptionGroup var server: ServerOptions
@@ -265,7 +273,7 @@ struct NoteCommand: AsyncParsableCommand {
             } catch { throw fail(error) }
             let kind: NoteKind = try named(kind, "--kind", among: Self.kinds)
             let created = try await withClient(server) {
-                try await $0.addNote(patient: patient, NewNote(kind: kind, body: body))
+                try await $0.addNote(patient: try await Names.patient(patient, $0), NewNote(kind: kind, body: body))
             }
             print("Added \(kind.rawValue) note \(created.id).")
         }
@@ -275,7 +283,7 @@ struct NoteCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Amend a note (a new note that points at it; notes are never edited).",
             discussion: "Example: care note amend NOTE --file correction.md")
-        @Argument(help: "The note's id.") var note: String
+        @Argument(help: "The note's id, or its first characters.") var note: String
         @Option(help: "Read the amendment from this file (- for standard input).") var file: String?
         @OptionGroup var server: ServerOptions
 
@@ -286,7 +294,9 @@ struct NoteCommand: AsyncParsableCommand {
                     file: file, template: "\n#! Write the amendment above. Lines starting with #! are left out.\n",
                     what: "amendment")
             } catch { throw fail(error) }
-            let created = try await withClient(server) { try await $0.amend(note: note, body: body) }
+            let created = try await withClient(server) {
+                try await $0.amend(note: try await Names.record("note", note, $0), body: body)
+            }
             print("Amended: note \(created.id).")
         }
     }
@@ -304,7 +314,7 @@ struct ScoreCommand: AsyncParsableCommand {
                   care score add PATIENT --phq9 1,2,0,1,1,2,0,1,0
                   care score add PATIENT --madrs 24
                 """)
-        @Argument(help: "The patient's id.") var patient: String
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
         @Option(help: "The nine PHQ-9 answers, 0-3 each, comma-separated.") var phq9: String?
         @Option(help: "The seven GAD-7 answers, 0-3 each, comma-separated.") var gad7: String?
         @Option(help: "The MADRS total, 0-60.") var madrs: Int?
@@ -337,7 +347,8 @@ struct ScoreCommand: AsyncParsableCommand {
             }
             let created = try await withClient(server) {
                 try await $0.addScore(
-                    patient: patient, NewMeasurement(instrument: instrument, items: items, total: total))
+                    patient: try await Names.patient(patient, $0),
+                    NewMeasurement(instrument: instrument, items: items, total: total))
             }
             let sum = items.map { $0.reduce(0, +) } ?? total ?? 0
             let signal = instrument == .phq9 && (items?.last ?? 0) > 0
@@ -362,7 +373,7 @@ struct TrialCommand: AsyncParsableCommand {
                   care trial start PATIENT --drug sertraline --dose 100 --start 2026-11-01
                   care trial start PATIENT --therapy CBT --start today
                 """)
-        @Argument(help: "The patient's id.") var patient: String
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
         @Option(help: "The drug (as in the dose table).") var drug: String?
         @Option(help: "The daily dose in mg.") var dose: Double?
         @Option(help: "A psychotherapy (e.g. CBT) instead of a drug.") var therapy: String?
@@ -387,7 +398,7 @@ struct TrialCommand: AsyncParsableCommand {
             let kind: TrialKind = therapy != nil ? .psychotherapy : augmentation ? .augmentation : .medication
             let created = try await withClient(server) {
                 try await $0.startTrial(
-                    patient: patient,
+                    patient: try await Names.patient(patient, $0),
                     NewTrial(
                         kind: kind, drug: drug, dailyDoseMg: dose, startedOn: started, therapy: therapy,
                         highDoseReason: highDoseReason))
@@ -404,7 +415,7 @@ struct TrialCommand: AsyncParsableCommand {
                   care trial outcome TRIAL --result non-response --stopped today --adherence 0.9
                   care trial outcome THERAPY-TRIAL --result partial --sessions 12 --reason "Moved out of the area"
                 """)
-        @Argument(help: "The trial's id.") var trial: String
+        @Argument(help: "The trial's id, or its first characters.") var trial: String
         @Option(help: "non-response, partial, response, intolerance or stopped-early.") var result: String
         @Option(help: "When it stopped: YYYY-MM-DD, today, yesterday, or --stopped=-3d for three days ago.")
         var stopped: String = "today"
@@ -427,7 +438,9 @@ struct TrialCommand: AsyncParsableCommand {
             let recorded = NewOutcome(
                 outcome: try named(result, "--result", aliases: Self.aliases), stoppedOn: day, adherence: adherence,
                 sessions: sessions, stopReason: reason)
-            let outcome = try await withClient(server) { try await $0.recordOutcome(trial: trial, recorded) }
+            let outcome = try await withClient(server) {
+                try await $0.recordOutcome(trial: try await Names.record("trial", trial, $0), recorded)
+            }
             var line = "Recorded \(outcome.outcome)."
             if outcome.isFailed {
                 line += " The trial counts as failed" + (outcome.adequacy.map { " (\($0.reason))" } ?? "") + "."
@@ -446,7 +459,7 @@ struct Refer: AsyncParsableCommand {
         abstract: "Refer a patient for TMS, ECT or esketamine (psychiatrists), or elsewhere.",
         discussion:
             "Example: care refer PATIENT tms --to \"Riverside TMS Centre\" --note \"Two adequate trials failed\"")
-    @Argument(help: "The patient's id.") var patient: String
+    @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
     @Argument(help: "tms, ect, esketamine or other.") var kind: String
     @Option(name: .customLong("to"), help: "The clinic or service.") var clinic: String
     @Option(help: "A note for the referral.") var note: String?
@@ -459,7 +472,9 @@ struct Refer: AsyncParsableCommand {
 
     func run() async throws {
         let referral = NewReferral(kind: try named(kind, "the kind"), targetClinic: clinic, note: note, reason: reason)
-        let created = try await withClient(server) { try await $0.refer(patient: patient, referral) }
+        let created = try await withClient(server) {
+            try await $0.refer(patient: try await Names.patient(patient, $0), referral)
+        }
         let handoffs = created.handoffIds?.count ?? 0
         print(
             "Referred for \(referral.kind.rawValue.uppercased()): referral \(created.id)."
@@ -478,7 +493,7 @@ struct ReferralCommand: AsyncParsableCommand {
                 Declined or cancelled, its open handoffs are closed as superseded.
                 Example: care referral status REFERRAL cancelled --reason "The patient chose ECT"
                 """)
-        @Argument(help: "The referral's id.") var id: String
+        @Argument(help: "The referral's id, or its first characters.") var id: String
         @Argument(help: "The new status.") var status: String
         @Option(help: "Why (kept with the referral).") var reason: String?
         @OptionGroup var server: ServerOptions
@@ -489,7 +504,9 @@ struct ReferralCommand: AsyncParsableCommand {
 
         func run() async throws {
             let change = ReferralStatusChange(status: try named(status, "the status"), reason: reason)
-            let moved = try await withClient(server) { try await $0.moveReferral(id, change) }
+            let moved = try await withClient(server) {
+                try await $0.moveReferral(try await Names.record("referral", id, $0), change)
+            }
             let closed = moved.supersededHandoffIds.count
             print(
                 "Referral \(id) is \(change.status.rawValue)."
@@ -513,7 +530,7 @@ struct EnteredInErrorCommand: AsyncParsableCommand {
               care entered-in-error outcome TRIAL --reason "Recorded on the wrong trial"
             """)
     @Argument(help: "score, trial, outcome, referral or note.") var record: String
-    @Argument(help: "The record's id (for outcome: the trial's).") var id: String
+    @Argument(help: "The record's id or its first characters (for outcome: the trial's).") var id: String
     @Option(help: "Why (required).") var reason: String
     @OptionGroup var server: ServerOptions
 
@@ -529,8 +546,14 @@ struct EnteredInErrorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let path = "\(Self.paths[record]!)/\(id)" + (record == "outcome" ? "/outcome" : "")
-        let correction = try await withClient(server) { try await $0.markEnteredInError(path, reason: reason) }
+        let kinds = [
+            "score": "measurement", "trial": "trial", "outcome": "trial", "referral": "referral", "note": "note",
+        ]
+        let correction = try await withClient(server) { client -> Correction in
+            let id = try await Names.record(kinds[record]!, id, client, what: record == "outcome" ? "trial" : record)
+            let path = "\(Self.paths[record]!)/\(id)" + (record == "outcome" ? "/outcome" : "")
+            return try await client.markEnteredInError(path, reason: reason)
+        }
         var line = "Marked the \(record) entered in error."
         if !correction.supersededHandoffIds.isEmpty {
             line += " \(correction.supersededHandoffIds.count) open handoff(s) it caused were closed as superseded."

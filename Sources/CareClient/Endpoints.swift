@@ -23,6 +23,12 @@ extension CareClient {
 
     public func patient(_ id: String) async throws -> Summary { try await get("v1/patients/\(id)") }
 
+    /// The caller's records of `kind` whose id starts with `prefix` (GET /v1/resolve).
+    public func resolve(kind: String, prefix: String) async throws -> [ResolvedRecord] {
+        let page: Page<ResolvedRecord> = try await get("v1/resolve", query: ["kind": kind, "prefix": prefix])
+        return page.items
+    }
+
     public func measurements(_ patient: String) async throws -> [CareWire.Measurement] {
         try await all("v1/patients/\(patient)/measurements", limit: 200)
     }

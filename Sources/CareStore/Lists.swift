@@ -118,7 +118,8 @@ extension CareStore {
     // MARK: Patients
 
     /// The patients of the teams whose clinical records the caller may read (the system: every
-    /// team), by name; `teamID` narrows to one team, `search` matches name or MRN.
+    /// team), by name; `teamID` narrows to one team, `search` matches name or MRN (any part,
+    /// any case) or the start of the id.
     public func patients(
         teamID: UUID? = nil, search: String? = nil, limit: Int = 50, after: UUID? = nil, by caller: Caller
     ) async throws -> Page<PatientListItem> {
@@ -128,6 +129,8 @@ extension CareStore {
                 + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
                 .replacingOccurrences(of: "_", with: "\\_") + "%"
         }
+        // An id's first characters (8 are shown in the CLI's tables) find the patient too.
+        let idPrefix = search.flatMap { IDPrefix($0) }.map { $0.hex.count == 32 ? $0.text : $0.text + "%" }
         return try await command(caller) { context in
             var teamIDs: [UUID]? = teamID.map { [$0] }
             if context.acting != nil {
@@ -138,7 +141,8 @@ extension CareStore {
                 """
                 SELECT p.id, p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on FROM patients p
                 WHERE (\(teamIDs)::uuid[] IS NULL OR p.team_id = ANY(\(teamIDs)))
-                  AND (\(pattern)::text IS NULL OR p.display_name ILIKE \(pattern) OR p.mrn ILIKE \(pattern))
+                  AND (\(pattern)::text IS NULL OR p.display_name ILIKE \(pattern) OR p.mrn ILIKE \(pattern)
+                       OR p.id::text LIKE \(idPrefix))
                   AND \(fragment: Self.after(after, table: "patients", alias: "p", time: "display_name"))
                 ORDER BY p.display_name, p.id LIMIT \(limit + 1)
                 """
@@ -394,6 +398,116 @@ extension CareStore {
                 }
             }
             return task
+        }
+    }
+}
+
+/// The first characters of an id as a person types them (hex digits in any case, hyphens where
+/// the id has them or none at all), at least 4: what they are as text (`text`, hyphenated as ids print)
+/// and the lowest and highest ids that start with them (a range the primary key can walk).
+public struct IDPrefix: Sendable, Equatable {
+    public let hex: String
+
+    public init?(_ typed: String) {
+        let trimmed = typed.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = trimmed.filter { $0 != "-" }
+        guard (4...32).contains(digits.count), digits.allSatisfy(\.isHexDigit) else { return nil }
+        // Hyphens where an id has them, or none.
+        guard trimmed == digits || trimmed == Self.hyphenated(digits) else { return nil }
+        hex = digits
+    }
+
+    /// 8-4-4-4-12, as far as the digits go.
+    static func hyphenated(_ digits: String) -> String {
+        var out = ""
+        for (index, digit) in digits.enumerated() {
+            if [8, 12, 16, 20].contains(index) { out.append("-") }
+            out.append(digit)
+        }
+        return out
+    }
+
+    public var text: String { Self.hyphenated(hex) }
+    public var lowest: UUID {
+        UUID(uuidString: Self.hyphenated(hex.padding(toLength: 32, withPad: "0", startingAt: 0)))!
+    }
+    public var highest: UUID {
+        UUID(uuidString: Self.hyphenated(hex.padding(toLength: 32, withPad: "f", startingAt: 0)))!
+    }
+}
+
+/// What an id prefix names: the record's id, its patient and a few words for a person to tell
+/// candidates apart.
+public struct ResolvedID: Sendable, Equatable {
+    public var id: UUID
+    public var kind: ResolvableKind
+    public var patientID: UUID?
+    public var label: String
+}
+
+/// The records the CLI names by an id prefix. A handoff's id is its task's.
+public enum ResolvableKind: String, NamedValues {
+    case task, trial, referral, note, measurement, snapshot
+}
+
+extension CareStore {
+    /// The caller's records of `kind` whose id starts with `prefix` (at most 10), for the CLI's
+    /// short ids. Row-level security keeps it to the caller's teams (and psychotherapy notes to
+    /// their author); each patient named is audited as read.
+    public func resolve(_ kind: ResolvableKind, prefix: IDPrefix, by caller: Caller) async throws -> [ResolvedID] {
+        try await command(caller) { context in
+            let readable = context.acting == nil ? nil : context.teams(allowing: .readClinical)
+            let (low, high) = (prefix.lowest, prefix.highest)
+            let query: PQQuery
+            switch kind {
+            case .task:
+                query = """
+                    SELECT t.id, t.patient_id, t.title || ' (' || t.status || ')' FROM tasks t JOIN patients p ON p.id = t.patient_id
+                    WHERE t.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id = ANY(\(readable)))
+                    ORDER BY t.id LIMIT 10
+                    """
+            case .trial:
+                query = """
+                    SELECT t.id, t.patient_id, coalesce(t.drug, t.therapy, t.kind) || ', from ' || t.started_on::text FROM trials t
+                    JOIN patients p ON p.id = t.patient_id
+                    WHERE t.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id = ANY(\(readable)))
+                    ORDER BY t.id LIMIT 10
+                    """
+            case .referral:
+                query = """
+                    SELECT r.id, r.patient_id, upper(r.kind) || ' to ' || r.target_clinic || ' (' || r.status || ')' FROM referrals r
+                    JOIN patients p ON p.id = r.patient_id
+                    WHERE r.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id = ANY(\(readable)))
+                    ORDER BY r.id LIMIT 10
+                    """
+            case .note:
+                query = """
+                    SELECT n.id, n.patient_id, n.kind || ' note of ' || to_char(n.created_at, 'YYYY-MM-DD') FROM notes n
+                    JOIN patients p ON p.id = n.patient_id
+                    WHERE n.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id = ANY(\(readable)))
+                    ORDER BY n.id LIMIT 10
+                    """
+            case .measurement:
+                query = """
+                    SELECT m.id, m.patient_id, m.instrument || ' ' || m.total || ' of ' || to_char(m.taken_at, 'YYYY-MM-DD') FROM measurements m
+                    JOIN patients p ON p.id = m.patient_id
+                    WHERE m.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id = ANY(\(readable)))
+                    ORDER BY m.id LIMIT 10
+                    """
+            case .snapshot:
+                query = """
+                    SELECT s.id, NULL::uuid, 'report of ' || s.iso_week FROM report_snapshots s
+                    WHERE s.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR s.team_id = ANY(\(readable)))
+                    ORDER BY s.id LIMIT 10
+                    """
+            }
+            let found = try await context.connection.query(query).map { row in
+                let (id, patient, label) = try row.decode(UUID.self, UUID?.self, String.self)
+                return ResolvedID(id: id, kind: kind, patientID: patient, label: label)
+            }
+            context.trail.touch(found.compactMap(\.patientID))
+            context.trail.skipWhenNoPatient = true
+            return found
         }
     }
 }

@@ -204,3 +204,19 @@ public struct Recommendation: Codable, Sendable, Equatable {
         self.taskId = taskId
     }
 }
+
+/// GET /v1/resolve: a record whose id starts with the characters given.
+public struct ResolvedRecord: Codable, Sendable, Equatable {
+    public var id: String
+    /// task (a handoff's id is its task's), trial, referral, note, measurement or snapshot.
+    public var kind: String
+    public var patientId: String?
+    /// A few words to tell candidates apart: "Call about side effects (requested)".
+    public var label: String
+    public init(id: String, kind: String, patientId: String?, label: String) {
+        self.id = id
+        self.kind = kind
+        self.patientId = patientId
+        self.label = label
+    }
+}

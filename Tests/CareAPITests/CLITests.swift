@@ -194,6 +194,74 @@ struct CLITests {
     }
 
     @Test(
+        "names as people use them: a patient by part of the name, the MRN or an id's start; several matches are listed (exit 2), none is exit 3; records by the 8 characters tables show"
+    )
+    func names() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            // Two more patients whose names share "Lin" with Casey Lind.
+            let team = try await clinic.store.patients(by: .system()).items[0].teamID
+            let enrolled = Date().addingTimeInterval(-60 * 86_400)
+            let linda = try await clinic.store.createPatient(
+                teamID: team, mrn: "CLI-2", displayName: "Linda Park", enrolledOn: enrolled, by: .system())
+            _ = try await clinic.store.createPatient(
+                teamID: team, mrn: "CLI-3", displayName: "Lin Ortiz", enrolledOn: enrolled, by: .system())
+            let casey = clinic.patient.uuidString.lowercased()
+
+            for name in ["casey", "Lind", "cli-1", String(casey.prefix(8)), casey] {
+                let shown = try await clinic.care(["patient", "show", name, "--json"], as: "psychiatrist")
+                #expect(shown.status == 0 && shown.object["id"] as? String == casey, "\(name): \(shown.errors)")
+            }
+            // "lin" is part of three names, but a whole word of one only.
+            for name in ["lin ortiz", "lin"] {
+                let exact = try await clinic.care(["patient", "show", name, "--json"], as: "psychiatrist")
+                #expect(exact.object["display_name"] as? String == "Lin Ortiz", "\(name): \(exact.errors)")
+            }
+            let several = try await clinic.care(["patient", "show", "li"], as: "psychiatrist")
+            #expect(several.status == 2, "\(several.status) \(several.errors)")
+            #expect(
+                several.errors.split(separator: "\n").count == 1 && several.errors.contains("matches 3 patients")
+                    && several.errors.contains("Linda Park (MRN CLI-2, \(linda.uuidString.lowercased().prefix(8)))"),
+                "\(several.errors)")
+            let nobody = try await clinic.care(["patient", "show", "Zebedee"], as: "psychiatrist")
+            #expect(nobody.status == 3 && nobody.errors.contains("no patient of your teams matches 'Zebedee'"))
+
+            // Writes take names too; the tables show 8 characters, which name the record.
+            #expect(
+                try await clinic.care(["score", "add", "Casey", "--phq9", "2,2,2,2,2,2,2,2,0"], as: "psychiatrist")
+                    .status == 0)
+            let started = try await clinic.care(
+                ["trial", "start", "CLI-1", "--drug", "sertraline", "--dose", "100", "--start=-120d"],
+                as: "psychiatrist")
+            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f-]{36})/)?.1).description
+            let outcome = try await clinic.care(
+                ["trial", "outcome", String(trial.prefix(8)), "--result", "NON-RESPONSE", "--adherence", "0.9"],
+                as: "psychiatrist")
+            #expect(outcome.status == 0, "\(outcome.errors)")
+            let table = try await clinic.care(["queue"], as: "psychologist")
+            let short = try #require(
+                table.output.split(separator: "\n").first { $0.contains("handoff") }?.split(separator: " ").first,
+                "\(table.output)")
+            #expect(short.count == 8, "\(table.output)")
+            #expect(!table.output.contains(trial), "full ids only with --wide")
+            let acknowledged = try await clinic.care(["handoff", "ack", String(short)], as: "psychologist")
+            #expect(acknowledged.status == 0, "\(acknowledged.errors)")
+            let wide = try await clinic.care(["queue", "--wide"], as: "psychologist")
+            #expect(
+                wide.output.contains(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/), "\(wide.output)")
+            // Not an id at all, and an id nothing of theirs starts with.
+            let notAnID = try await clinic.care(["task", "claim", "call-back"], as: "psychologist")
+            #expect(notAnID.status == 64 && notAnID.errors.contains("is not a task id"), "\(notAnID.errors)")
+            let unknown = try await clinic.care(["task", "claim", "0000dead"], as: "psychologist")
+            #expect(unknown.status == 3 && unknown.errors.contains("no task of your teams"), "\(unknown.errors)")
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
+
+    @Test(
         "handoffs belong to their role; a cancelled referral closes its handoffs; corrections and reasons from the CLI")
     func lifecycle() async throws {
         let clinic = try await Clinic.start()
@@ -324,6 +392,16 @@ struct CLITests {
                 "\(conflict.errors)")
             let kept = try await clinic.care(["plan", "show", patient, "--json"], as: "psychiatrist")
             #expect(kept.object["problems"] as? [String] == [], "the stale edit was not saved")
+            // The kept version is the clinician's alone, and --file brings it back over the current plan.
+            let keptPath = try #require(conflict.errors.firstMatch(of: /kept in (\S+);/)?.1).description
+            let mode = try FileManager.default.attributesOfItem(atPath: keptPath)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "the kept version is \(String(mode ?? 0, radix: 8))")
+            let reapplied = try await clinic.care(["plan", "edit", "Casey", "--file", keptPath], as: "psychiatrist")
+            #expect(
+                reapplied.status == 0 && reapplied.output.contains("version 4"),
+                "\(reapplied.output)\(reapplied.errors)")
+            let merged = try await clinic.care(["plan", "show", patient, "--json"], as: "psychiatrist")
+            #expect(merged.object["problems"] as? [String] == ["Poor sleep"], "\(merged.output)")
         } catch {
             try await clinic.stop()
             throw error
@@ -337,7 +415,7 @@ struct CLITests {
         do {
             let patient = clinic.patient.uuidString.lowercased()
             let cases: [([String], String?, Int32)] = [
-                (["patient", "show", "not-a-uuid"], "psychiatrist", 2),
+                (["patient", "show", "nobody-by-this-name"], "psychiatrist", 3),
                 (["patient", "show", UUID().uuidString.lowercased()], "psychiatrist", 3),
                 (["score", "add", patient, "--phq9", "1,2,3"], "psychiatrist", 64),
                 (["score", "add", patient, "--madrs", "99"], "psychiatrist", 2),
@@ -506,8 +584,12 @@ struct CLITests {
                     && md.output.contains("Casey Lind"), "\(md.output)\(md.errors)")
             #expect(md.output.contains("Safety signal"))
             let file = clinic.config + "/report.json"
+            // Written before by something else, readable by all: the report makes it private.
+            FileManager.default.createFile(atPath: file, contents: Data(), attributes: [.posixPermissions: 0o644])
             let json = try await clinic.care(["report", "weekly", "--format", "json", "-o", file], as: "psychologist")
             #expect(json.status == 0 && json.output.isEmpty)
+            let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "the report file is \(String(mode ?? 0, radix: 8))")
             let report =
                 try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any]
             #expect((report?["patients"] as? [[String: Any]])?.first?["display_name"] as? String == "Casey Lind")

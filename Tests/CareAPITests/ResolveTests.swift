@@ -1,0 +1,89 @@
+import CareAPI
+import CareStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PQ
+import Testing
+import TestSupport
+
+/// GET /v1/resolve: records named by the first characters of their id, within the caller's
+/// teams, psychotherapy notes only to their author; patients by search, id prefix included.
+@Suite("Names for people: id prefixes and patient search")
+struct ResolveTests {
+    @Test(
+        "an id's first characters find the caller's own team's record only; another author's psychotherapy note is not found; a bad prefix is 400"
+    )
+    func prefixes() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                let northTask = try await clinic.store.createTask(
+                    patientID: clinic.northPatient, title: "Call back", poolRole: .psychologist, by: .system())
+                let southTask = try await clinic.store.createTask(
+                    patientID: clinic.southPatient, title: "South work", poolRole: .psychologist, by: .system())
+                let psychologist = try #require(clinic.members["psychologist"])
+                let privateNote = try await clinic.store.addNote(
+                    patientID: clinic.northPatient, kind: .psychotherapy, body: "private",
+                    by: .system(actingFor: psychologist))
+                func resolve(_ kind: String, _ id: UUID, as who: String? = "psychiatrist", length: Int = 8) async throws
+                    -> Reply
+                {
+                    let prefix = String(id.uuidString.lowercased().prefix(length))
+                    return try await client.call(
+                        .get, "/v1/resolve?kind=\(kind)&prefix=\(prefix)", token: clinic.tokens[who ?? ""])
+                }
+                let found = try await resolve("task", northTask)
+                #expect(found.status == .ok, "\(found.text)")
+                #expect(found.items.map { $0["id"] as? String } == [northTask.lower])
+                #expect(found.items.first?["label"] as? String == "Call back (requested)")
+                #expect(found.items.first?["patient_id"] as? String == clinic.northPatient.lower)
+                // Another team's task: not found, not even its existence.
+                #expect(try await resolve("task", southTask).items.isEmpty)
+                #expect(try await resolve("task", southTask, as: "southPsychiatrist").items.count == 1)
+                // Upper case and no hyphens are the same id.
+                let digits = northTask.uuidString.replacingOccurrences(of: "-", with: "").prefix(12)
+                let loose = try await client.call(.get, "/v1/resolve?kind=task&prefix=\(digits)", token: token)
+                #expect(loose.items.count == 1, "\(loose.text)")
+                // A psychotherapy note: its author only.
+                #expect(try await resolve("note", privateNote).items.isEmpty)
+                #expect(try await resolve("note", privateNote, as: "psychologist").items.count == 1)
+                for bad in [
+                    "kind=task&prefix=abc", "kind=task&prefix=zzzzzzzz", "kind=task&prefix=3f2b-8c1e",
+                    "kind=cat&prefix=3f2b8c1e",
+                    "prefix=3f2b8c1e",
+                ] {
+                    let reply = try await client.call(.get, "/v1/resolve?\(bad)", token: token)
+                    #expect(reply.status == .badRequest, "\(bad): \(reply.status) \(reply.text)")
+                }
+                // The patients the caller's lookup named are audited as read.
+                let audited = try await pool.query(
+                    "SELECT count(*)::int FROM audit_entries WHERE action = 'id.resolve' AND patient_id = \(clinic.northPatient)"
+                )
+                #expect(try audited[0].decode(Int.self, at: 0) >= 2)
+            }
+        }
+    }
+
+    @Test("patients are found by part of the name or MRN in any case, or by the start of their id")
+    func patientSearch() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                for search in ["ada", "NORTH", "n-1", String(clinic.northPatient.lower.prefix(6))] {
+                    let page = try await client.call(.get, "/v1/patients?search=\(search)", token: token)
+                    #expect(
+                        page.items.map { $0["id"] as? String } == [clinic.northPatient.lower], "\(search): \(page.text)"
+                    )
+                }
+                // Another team's patient by its id's start: not found.
+                let other = try await client.call(
+                    .get, "/v1/patients?search=\(clinic.southPatient.lower.prefix(8))", token: token)
+                #expect(other.items.isEmpty)
+            }
+        }
+    }
+}

@@ -114,7 +114,8 @@ public struct PlaybookEvent: Sendable, Equatable {
     public var occurredAt: Date
     public var referralKind: ReferralKind?
     public var safetySignal: Bool
-    /// A short human description of what happened ("sertraline: non-response after 8 weeks").
+    /// What happened in a clinician's words ("sertraline, non-response after 8 weeks at 100 mg"),
+    /// after the event's own name in a handoff's reason ("Failed trial: ...", see Wording.swift).
     public var summary: String
     /// The record the event is about (the trial, referral, score, or escalated handoff): when it
     /// is withdrawn, the handoffs it caused are superseded.
@@ -169,7 +170,7 @@ public struct Playbook: Sendable, Equatable, Codable {
         .map { step in
             HandoffPlan(
                 stepKey: step.key, role: step.role, title: step.title,
-                reason: "\(event.type): \(event.summary)", priority: step.priority,
+                reason: "\(event.type.inWords): \(event.summary)", priority: step.priority,
                 due: event.occurredAt.addingTimeInterval(Double(step.dueInHours) * 3600),
                 onePerPatient: step.onePerPatient)
         }

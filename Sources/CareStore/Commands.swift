@@ -279,7 +279,7 @@ extension CareStore {
         try await command(caller) { context in
             let rows = try await context.connection.query(
                 """
-                SELECT h.id, h.patient_id, p.team_id, h.step_key FROM handoffs h
+                SELECT h.id, h.patient_id, p.team_id, h.step_key, t.title, h.role FROM handoffs h
                 JOIN patients p ON p.id = h.patient_id
                 JOIN events e ON e.id = h.event_id
                 JOIN tasks t ON t.id = h.task_id
@@ -291,7 +291,8 @@ extension CareStore {
                 """)
             var escalated: [UUID] = []
             for row in rows {
-                let (id, patientID, teamID, stepKey) = try row.decode(UUID.self, UUID.self, UUID.self, String.self)
+                let (id, patientID, teamID, stepKey, title, role) = try row.decode(
+                    UUID.self, UUID.self, UUID.self, String.self, String.self, String.self)
                 try await context.connection.query("UPDATE handoffs SET escalated_at = now() WHERE id = \(id)")
                 try await context.append(
                     EventType.handoffEscalated, teamID: teamID, patientID: patientID, actorID: nil,
@@ -299,7 +300,9 @@ extension CareStore {
                 ) { occurredAt in
                     PlaybookEvent(
                         type: EventType.handoffEscalated, occurredAt: occurredAt,
-                        summary: "\(stepKey) not acknowledged in time", subjectID: id)
+                        summary:
+                            "\"\(title)\" for the \(role.replacingOccurrences(of: "_", with: " ")) not acknowledged in time",
+                        subjectID: id)
                 }
                 escalated.append(id)
             }

@@ -210,7 +210,8 @@ extension CareStore {
             ]
             var trdReached = false
             if failed {
-                let summary = "\(drug ?? therapy ?? kind.rawValue): \(outcome.rawValue) (\(adequacy.reason))"
+                let summary = Wording.failedTrial(
+                    facts, treatment: drug ?? therapy ?? kind.rawValue, outcome: outcome, adequacy: adequacy)
                 events.append(
                     try await context.append(
                         EventType.trialFailed, teamID: teamID, patientID: patientID, actorID: actorID,
@@ -234,7 +235,8 @@ extension CareStore {
                         ) { occurredAt in
                             PlaybookEvent(
                                 type: EventType.trdReached, occurredAt: occurredAt,
-                                summary: "\(status.failedTrials) failed adequate trials (\(status.inputs))",
+                                summary: Wording.treatmentResistance(
+                                    failedTrials: status.failedTrials, classes: after.compactMap(\.drugClass)),
                                 subjectID: patientID)
                         })
                 }

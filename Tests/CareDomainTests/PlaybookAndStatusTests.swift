@@ -21,7 +21,7 @@ struct PlaybookTests {
         #expect(handoffs[0].title.contains("next treatment step"))
         #expect(handoffs[1].title.contains("CBT or behavioural activation"))
         #expect(handoffs[2].title.contains("barriers"))
-        #expect(handoffs.allSatisfy { $0.reason == "trial.failed: test" && $0.due > now })
+        #expect(handoffs.allSatisfy { $0.reason == "Failed trial: test" && $0.due > now })
     }
 
     @Test("reaching TRD: the psychiatrist evaluates for TMS, ECT or esketamine")
@@ -170,5 +170,49 @@ struct StatusTests {
     @Test("priorities order routine < urgent < asap < stat")
     func priorities() {
         #expect(TaskPriority.allCases.sorted() == [.routine, .urgent, .asap, .stat])
+    }
+}
+
+@Suite("Causes in words")
+struct WordingTests {
+    let start = Date(timeIntervalSince1970: 1_780_000_000)
+
+    @Test(
+        "a failed trial reads as drug, outcome, weeks and dose; psychotherapy by sessions; treatment resistance by trials and classes"
+    )
+    func causes() throws {
+        let rules = TrialRules()
+        let medication = TrialFacts(
+            kind: .medication, drug: "venlafaxine",
+            doses: [
+                DoseStep(from: start, dailyDoseMg: 75),
+                DoseStep(from: start.addingTimeInterval(14 * 86_400), dailyDoseMg: 150),
+            ],
+            start: start, stop: start.addingTimeInterval(12 * 7 * 86_400), adherence: 0.9, outcome: .nonResponse)
+        let adequacy = try rules.adequacy(of: medication, doseTable: .default, asOf: medication.stop!)
+        #expect(
+            Wording.failedTrial(medication, treatment: "venlafaxine", outcome: .nonResponse, adequacy: adequacy)
+                == "venlafaxine, non-response after 12 weeks at 150 mg")
+        let therapy = TrialFacts(
+            kind: .psychotherapy, start: start, stop: start.addingTimeInterval(16 * 7 * 86_400),
+            outcome: .partialResponse, sessions: 14)
+        let therapyAdequacy = try rules.adequacy(of: therapy, doseTable: .default, asOf: therapy.stop!)
+        #expect(
+            Wording.failedTrial(therapy, treatment: "CBT", outcome: .partialResponse, adequacy: therapyAdequacy)
+                == "CBT, partial response after 14 sessions")
+        #expect(
+            Wording.treatmentResistance(failedTrials: 2, classes: [.ssri, .snri])
+                == "2 failed adequate trials in 2 classes (SNRI, SSRI)")
+        #expect(
+            Wording.treatmentResistance(failedTrials: 3, classes: [.ssri, .ssri, .multimodal])
+                == "3 failed adequate trials in 2 classes (SSRI, multimodal)")
+        // Every event has words, none of them its code.
+        for type in EventType.allCases {
+            #expect(!type.inWords.contains(".") && !type.inWords.contains("_"), "\(type)")
+        }
+        let plans = Playbook.default.handoffs(
+            for: PlaybookEvent(
+                type: .trialFailed, occurredAt: start, summary: "venlafaxine, non-response after 12 weeks"))
+        #expect(plans.allSatisfy { $0.reason == "Failed trial: venlafaxine, non-response after 12 weeks" })
     }
 }

@@ -241,7 +241,7 @@ struct LifecycleTests {
             let detail = try await clinic.store.task(id, by: .system())
             #expect(
                 detail.causes?.count == 2
-                    && detail.causes?.allSatisfy { $0.withdrawnAt == nil && $0.summary.hasPrefix("trial.failed: ") }
+                    && detail.causes?.allSatisfy { $0.withdrawnAt == nil && $0.summary.hasPrefix("Failed trial: ") }
                         == true
             )
             // The other steps are per failure: two each.

@@ -121,7 +121,7 @@ struct PatientsController: Sendable {
         let page = try await context.acting("patient.events", request, patient: id) { caller in
             try await store.patientEventsPage(id, before: before, limit: try query.limit(), by: caller)
         }
-        return try Wire.json(ListPage(items: page.items.map(EventOut.init), nextCursor: page.next))
+        return try Wire.json(ListPage(items: page.items.map(PatientEvent.init), nextCursor: page.next))
     }
 
     /// GET /v1/patients/:id/audit

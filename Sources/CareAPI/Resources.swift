@@ -239,18 +239,11 @@ extension CareWire.TrialOutcomeResult: JSONWritable {
     }
 }
 
-struct EventOut: Encodable, Sendable {
-    var id: Int64
-    var type: String
-    var teamId: String?
-    var patientId: String?
-    var actorId: String?
-    var occurredAt: Date
-    var payload: [String: String]
-
+extension PatientEvent {
     init(_ e: FeedEvent) {
-        id = e.id; type = e.type; teamId = e.teamID?.lower; patientId = e.patientID?.lower; actorId = e.actorID?.lower;
-        occurredAt = e.occurredAt; payload = e.payload
+        self.init(
+            id: e.id, type: e.type, teamId: e.teamID?.lower, patientId: e.patientID?.lower, actorId: e.actorID?.lower,
+            occurredAt: e.occurredAt, payload: e.payload)
     }
 }
 

@@ -222,7 +222,8 @@ struct Patients: AsyncParsableCommand {
 
 struct PatientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "patient", abstract: "One patient.", subcommands: [Show.self])
+        commandName: "patient", abstract: "One patient.",
+        subcommands: [Show.self, Timeline.self, Add.self, Discharge.self])
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

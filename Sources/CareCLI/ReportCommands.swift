@@ -6,7 +6,7 @@ import Foundation
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report", abstract: "The weekly case-review report.",
-        subcommands: [Weekly.self, Snapshot.self, Recommend.self])
+        subcommands: [Weekly.self, Snapshot.self, Snapshots.self, Recommend.self])
 
     /// A team given by id or by (part of) its name, among my teams.
     static func team(_ given: String?, _ client: CareClient) async throws -> Team {

@@ -128,6 +128,15 @@ enum Terminal {
     }
 
     static var standardInputIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }
+
+    /// The width tables are cut to: COLUMNS if set, else the terminal's; nil when piped.
+    static var width: Int? {
+        if let columns = environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
+        guard isatty(STDOUT_FILENO) == 1 else { return nil }
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
 }
 
 /// Aligned columns; widths count what is seen, not colour codes.
@@ -137,7 +146,10 @@ struct Table {
 
     mutating func add(_ row: [String]) { rows.append(row) }
 
-    func render() -> String {
+    /// Aligned columns, cut to `width` (the terminal's, or COLUMNS) by shortening the last
+    /// column with an ellipsis, at a word's end where one is near: a row is never wrapped.
+    /// Piped output (no terminal, no COLUMNS) is not cut.
+    func render(width maximum: Int? = Terminal.width) -> String {
         func width(_ text: String) -> Int { text.replacing(/\u{1B}\[[0-9;]*m/, with: "").count }
         var widths = headers.map(width)
         for row in rows {
@@ -145,12 +157,28 @@ struct Table {
                 widths[index] = max(widths[index], width(cell))
             }
         }
+        // What the columns before the last take, with their separators.
+        let before = widths.dropLast().reduce(0, +) + 2 * max(widths.count - 1, 0)
+        let room = maximum.map { max($0 - before, 12) }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { index, cell in
-                index == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - width(cell))
+                guard index == cells.count - 1 else {
+                    return cell + String(repeating: " ", count: widths[index] - width(cell))
+                }
+                guard let room, width(cell) > room else { return cell }
+                return Self.cut(cell.replacing(/\u{1B}\[[0-9;]*m/, with: ""), to: room)
             }.joined(separator: "  ")
         }
         return ([Terminal.bold(line(headers))] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// `text` in `room` characters, ending with "…", at a word's end if one is in the last third.
+    static func cut(_ text: String, to room: Int) -> String {
+        let kept = text.prefix(room - 1)
+        if let space = kept.lastIndex(of: " "), kept.distance(from: kept.startIndex, to: space) > (room * 2) / 3 {
+            return String(kept[..<space]) + "…"
+        }
+        return String(kept) + "…"
     }
 }
 
@@ -182,6 +210,14 @@ enum Format {
     static func sparkline(_ values: [Int], maximum: Int) -> String {
         let bars = Array("▁▂▃▄▅▆▇█")
         return String(values.map { bars[min(bars.count - 1, max(0, $0 * (bars.count - 1) / max(1, maximum)))] })
+    }
+
+    /// "2026-11-20 09:00", in the local time zone (TZ).
+    static func when(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        return formatter.string(from: date)
     }
 
     static func day(_ date: Date) -> String {

@@ -14,8 +14,8 @@ struct TaskCommand: AsyncParsableCommand {
             cancel or fail it with a reason. A handoff's id works wherever a task's does.
             """,
         subcommands: [
-            Add.self, Move.Claim.self, Move.Start.self, Move.Hold.self, Move.Resume.self, Move.Done.self,
-            Move.Cancel.self, Move.Fail.self,
+            List.self, Show.self, Add.self, Move.Claim.self, Move.Start.self, Move.Hold.self, Move.Resume.self,
+            Move.Done.self, Move.Cancel.self, Move.Fail.self,
         ])
 
     struct Add: AsyncParsableCommand {
@@ -152,7 +152,7 @@ struct HandoffCommand: AsyncParsableCommand {
         commandName: "handoff", abstract: "Handoffs for my roles.",
         discussion:
             "A handoff belongs to its receiving role (the care manager may act on it too). Its id is its task's id.",
-        subcommands: [Ack.self, Reassign.self])
+        subcommands: [List.self, Ack.self, Take.self, Reassign.self])
 
     struct Ack: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -363,7 +363,7 @@ struct ScoreCommand: AsyncParsableCommand {
 
 struct TrialCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "trial", abstract: "Treatment trials.", subcommands: [Start.self, Outcome.self])
+        commandName: "trial", abstract: "Treatment trials.", subcommands: [List.self, Start.self, Outcome.self])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -484,7 +484,7 @@ struct Refer: AsyncParsableCommand {
 
 struct ReferralCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "referral", abstract: "Referrals.", subcommands: [Status.self])
+        commandName: "referral", abstract: "Referrals.", subcommands: [List.self, Status.self])
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

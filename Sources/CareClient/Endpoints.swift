@@ -29,11 +29,44 @@ extension CareClient {
         return page.items
     }
 
+    /// A patient's history, newest first, up to `limit` events.
+    public func history(patient: String, limit: Int = 100) async throws -> [PatientEvent] {
+        var events: [PatientEvent] = []
+        var before: String?
+        repeat {
+            let answer = try await send(
+                .GET, "v1/patients/\(patient)/events",
+                query: ["limit": String(min(200, limit - events.count)), "cursor": before])
+            // Payload keys stay as the API writes them: no key conversion.
+            struct EventsPage: Decodable {
+                var items: [PatientEvent]
+                var nextCursor: String?
+                enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor" }
+            }
+            let page: EventsPage
+            do {
+                page = try Self.plainDecoder.decode(EventsPage.self, from: answer.body)
+            } catch {
+                throw CareClientError.unexpected("the server's answer was not understood: \(error)")
+            }
+            events += page.items
+            before = page.nextCursor
+        } while before != nil && events.count < limit
+        return events
+    }
+
+    /// A team's members (names for ids).
+    public func members(team: String) async throws -> [Member] {
+        try await all("v1/teams/\(team)/members", limit: 200)
+    }
+
     public func measurements(_ patient: String) async throws -> [CareWire.Measurement] {
         try await all("v1/patients/\(patient)/measurements", limit: 200)
     }
 
-    func all<T: Codable & Sendable>(_ path: String, query: [String: String?] = [:], limit: Int) async throws -> [T] {
+    public func all<T: Codable & Sendable>(_ path: String, query: [String: String?] = [:], limit: Int) async throws
+        -> [T]
+    {
         var items: [T] = []
         var cursor: String?
         repeat {

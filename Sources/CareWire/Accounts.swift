@@ -220,3 +220,33 @@ public struct ResolvedRecord: Codable, Sendable, Equatable {
         self.label = label
     }
 }
+
+/// An event of a patient's history (GET /v1/patients/{id}/events), newest first. Its `payload`
+/// keys are the API's own snake_case names: read it without key conversion.
+public struct PatientEvent: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var type: String
+    public var teamId: String?
+    public var patientId: String?
+    public var actorId: String?
+    public var occurredAt: Date
+    public var payload: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case id, type, teamId = "team_id", patientId = "patient_id", actorId = "actor_id"
+        case occurredAt = "occurred_at", payload
+    }
+
+    public init(
+        id: Int64, type: String, teamId: String?, patientId: String?, actorId: String?, occurredAt: Date,
+        payload: [String: String]
+    ) {
+        self.id = id
+        self.type = type
+        self.teamId = teamId
+        self.patientId = patientId
+        self.actorId = actorId
+        self.occurredAt = occurredAt
+        self.payload = payload
+    }
+}

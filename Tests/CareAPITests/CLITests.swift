@@ -78,6 +78,7 @@ struct CLITests {
             environment["NO_COLOR"] = "1"
             environment["CARE_SERVER"] = nil
             environment["CARE_TOKEN"] = nil
+            environment["COLUMNS"] = nil  // tables uncut unless a test asks
             if let who {
                 environment["CARE_SERVER"] = url
                 environment["CARE_TOKEN"] = tokens[who]
@@ -254,6 +255,89 @@ struct CLITests {
             #expect(notAnID.status == 64 && notAnID.errors.contains("is not a task id"), "\(notAnID.errors)")
             let unknown = try await clinic.care(["task", "claim", "0000dead"], as: "psychologist")
             #expect(unknown.status == 3 && unknown.errors.contains("no task of your teams"), "\(unknown.errors)")
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
+
+    @Test(
+        "the daily verbs: enrol, list handoffs, take one in one step, show a task and why, list tasks, trials and referrals, the timeline in words, discharge"
+    )
+    func dailyVerbs() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let enrolled = try await clinic.care(
+                ["patient", "add", "--name", "Frances Okafor", "--mrn", "CLI-9", "--enrolled=-130d"], as: "psychiatrist"
+            )
+            #expect(enrolled.status == 0 && enrolled.output.contains("Enrolled Frances Okafor"), "\(enrolled.errors)")
+            #expect(
+                try await clinic.care(["score", "add", "Okafor", "--phq9", "2,2,2,2,2,2,2,2,0"], as: "psychiatrist")
+                    .status == 0)
+            let started = try await clinic.care(
+                ["trial", "start", "Frances", "--drug", "venlafaxine", "--dose", "150", "--start=-100d"],
+                as: "psychiatrist")
+            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f-]{36})/)?.1).description
+            #expect(
+                try await clinic.care(
+                    ["trial", "outcome", String(trial.prefix(8)), "--result", "non-response", "--adherence", "0.9"],
+                    as: "psychiatrist"
+                ).status == 0)
+            #expect(
+                try await clinic.care(["refer", "CLI-9", "TMS", "--to", "Riverside TMS"], as: "psychiatrist").status
+                    == 0)
+
+            let waiting = try await clinic.care(["handoff", "list"], as: "socialWorker")
+            #expect(waiting.status == 0, "\(waiting.errors)")
+            #expect(
+                waiting.output.contains("Frances Okafor")
+                    && waiting.output.contains("Failed trial: venlafaxine, non-response after"),
+                "\(waiting.output)")
+            #expect(!waiting.output.contains("trial.failed") && !waiting.output.contains("="), "\(waiting.output)")
+            let handoff = try #require(
+                waiting.output.split(separator: "\n").first { $0.contains("Failed trial") }?.split(separator: " ")
+                    .first, "\(waiting.output)")
+            // On a narrow terminal the rows are cut, never wrapped.
+            let narrow = try await clinic.care(["handoff", "list"], as: "socialWorker", environment: ["COLUMNS": "72"])
+            let rows = narrow.output.split(separator: "\n")
+            #expect(rows.count == waiting.output.split(separator: "\n").count, "\(narrow.output)")
+            #expect(rows.allSatisfy { $0.count <= 72 } && narrow.output.contains("…"), "\(narrow.output)")
+            let taken = try await clinic.care(["handoff", "take", String(handoff)], as: "socialWorker")
+            #expect(taken.status == 0 && taken.output.contains("accepted"), "\(taken.output)\(taken.errors)")
+            let shown = try await clinic.care(["task", "show", String(handoff)], as: "socialWorker")
+            #expect(
+                shown.output.contains("because: Failed trial: venlafaxine")
+                    && shown.output.contains("status: accepted"),
+                "\(shown.output)\(shown.errors)")
+            let mine = try await clinic.care(["task", "list"], as: "socialWorker")
+            #expect(mine.output.contains(String(handoff)), "\(mine.output)")
+            let theirs = try await clinic.care(["task", "list", "Frances"], as: "psychiatrist")
+            #expect(theirs.output.contains("Frances Okafor"), "\(theirs.output)")
+            let trials = try await clinic.care(["trial", "list", "Frances"], as: "psychiatrist")
+            #expect(trials.output.contains("venlafaxine") && trials.output.contains("non-response"), "\(trials.output)")
+            let referrals = try await clinic.care(["referral", "list", "Frances"], as: "psychiatrist")
+            #expect(referrals.output.contains("Riverside TMS") && referrals.output.contains("requested"))
+
+            let timeline = try await clinic.care(["patient", "timeline", "Frances"], as: "psychologist")
+            #expect(timeline.status == 0, "\(timeline.errors)")
+            for words in [
+                "CLI psychiatrist (psychiatrist)", "Score: PHQ-9 16", "Trial started: venlafaxine",
+                "Trial outcome: venlafaxine, non-response", "Failed trial: venlafaxine",
+                "Referral: TMS to Riverside TMS",
+                "Handoff acknowledged", "CLI socialWorker (social worker)", "Enrolled",
+                "Handoff to the psychologist: Review psychotherapy",
+            ] {
+                #expect(timeline.output.contains(words), "\(words): \(timeline.output)")
+            }
+            #expect(!timeline.output.contains("trial.failed") && !timeline.output.contains("_id"), "\(timeline.output)")
+
+            let discharged = try await clinic.care(["patient", "discharge", "Frances"], as: "psychiatrist")
+            #expect(
+                discharged.status == 0 && discharged.output.contains("Discharged Frances Okafor")
+                    && discharged.output.contains("were closed"), "\(discharged.output)\(discharged.errors)")
+            let after = try await clinic.care(["handoff", "list", "--json"], as: "psychologist")
+            #expect(after.array.isEmpty, "\(after.output)")
         } catch {
             try await clinic.stop()
             throw error
@@ -632,6 +716,8 @@ struct CLITests {
             ["score", "add"], ["trial", "start"], ["trial", "outcome"], ["refer"], ["referral", "status"],
             ["plan", "show"],
             ["plan", "edit"], ["events"], ["report", "weekly"], ["report", "snapshot"], ["report", "recommend"],
+            ["patient", "timeline"], ["patient", "add"], ["patient", "discharge"], ["task", "list"], ["task", "show"],
+            ["handoff", "list"], ["handoff", "take"], ["trial", "list"], ["referral", "list"], ["report", "snapshots"],
         ]
         for command in commands {
             let help = try await CLITests.run(

@@ -1,0 +1,253 @@
+import ArgumentParser
+import CareClient
+import CareDomain
+import Foundation
+
+// The daily verbs that are not a table of their own (docs/cli.md): enrol and discharge a
+// patient; list tasks, trials, referrals, handoffs and snapshots; show one task; take a handoff.
+
+extension PatientCommand {
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add", abstract: "Enrol a patient on one of my teams.",
+            discussion: """
+                Examples:
+                  care patient add --name "Frances Okafor" --mrn DEMO-1006
+                  care patient add --name "Gus Lee" --mrn 88-1201 --team North --enrolled 2026-11-02
+                """)
+        @Option(help: "The patient's name as the team uses it.") var name: String
+        @Option(help: "The medical record number.") var mrn: String
+        @Option(help: "The team (name or id); may be left out if you are on one team.") var team: String?
+        @Option(help: "When they were enrolled: YYYY-MM-DD, today, yesterday or -3d.") var enrolled: String = "today"
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            if name.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--name cannot be empty") }
+            if mrn.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--mrn cannot be empty") }
+            do { _ = try parseDay(enrolled) } catch { throw fail(error) }
+        }
+
+        func run() async throws {
+            let day = try parseDay(enrolled)
+            let created = try await withClient(server) { client -> Created in
+                let team = try await ReportCommand.team(team, client)
+                guard let teamID = UUID(uuidString: team.id) else { throw CLIError.usage("team \(team.id) has no id") }
+                return try await client.post(
+                    "v1/patients", NewPatient(teamId: teamID, mrn: mrn, displayName: name, enrolledOn: day))
+            }
+            print("Enrolled \(name) (MRN \(mrn)): patient \(Names.short(created.id)).")
+        }
+    }
+
+    struct Discharge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Discharge a patient: their open handoffs and tasks are closed with that reason.",
+            discussion: "Example: care patient discharge Bruno")
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @OptionGroup var server: ServerOptions
+
+        func run() async throws {
+            let (name, moved) = try await withClient(server) { client -> (String, Moved) in
+                let id = try await Names.patient(patient, client)
+                let summary = try await client.patient(id)
+                return (summary.displayName, try await client.movePatient(id, to: PatientStatus.discharged.rawValue))
+            }
+            let closed = moved.supersededHandoffIds.count + (moved.cancelledTaskIds?.count ?? 0)
+            print("Discharged \(name)." + (closed > 0 ? " \(closed) open handoff(s) and task(s) were closed." : ""))
+        }
+    }
+}
+
+extension TaskCommand {
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Open tasks: a patient's, or (with no patient) mine and my roles' pools.",
+            discussion: """
+                Examples:
+                  care task list
+                  care task list Ada --wide
+                """)
+        @Argument(help: "A patient (part of the name, the MRN or an id's start); mine when left out.")
+        var patient: String?
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var output: ReadOptions
+
+        func run() async throws {
+            let (tasks, names) = try await withClient(server) { client -> ([TaskItem], [String: String]) in
+                if let patient {
+                    let summary = try await client.patient(try await Names.patient(patient, client))
+                    return (summary.openTasks, [summary.id: summary.displayName])
+                }
+                let tasks = try await client.queue()
+                let names = Dictionary(
+                    try await client.patients(search: nil).map { ($0.id, $0.displayName) },
+                    uniquingKeysWith: { first, _ in first })
+                return (tasks, names)
+            }
+            if output.json { return print(try Format.json(tasks)) }
+            guard !tasks.isEmpty else { return print("No open tasks.") }
+            var table = Table(headers: ["ID", "PRIORITY", "DUE", "STATUS", "PATIENT", "FOR", "WHAT"])
+            for task in tasks {
+                table.add([
+                    output.id(task.id), task.priority, Format.due(task.dueAt), task.status,
+                    names[task.patientId] ?? Names.short(task.patientId),
+                    (task.poolRole ?? "owner").replacingOccurrences(of: "_", with: " "), task.title,
+                ])
+            }
+            print(table.render())
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One task (or handoff): what, whose, due, status, and why it exists.",
+            discussion: "Example: care task show 1a2b3c4d")
+        @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var output: ReadOptions
+
+        func run() async throws {
+            let task = try await withClient(server) { try await $0.task(try await Names.record("task", id, $0)) }
+            if output.json { return print(try Format.json(task)) }
+            var lines = [Terminal.bold(task.title) + "  " + Terminal.dim(output.id(task.id))]
+            lines.append(
+                "  status: \(task.status), priority \(task.priority)" + (task.statusReason.map { " (\($0))" } ?? ""))
+            lines.append(
+                "  for: "
+                    + (task.poolRole.map { "the \($0.replacingOccurrences(of: "_", with: " ")) pool" } ?? "its owner"))
+            if let due = task.dueAt { lines.append("  due: \(Format.when(due)) (\(Format.due(due)))") }
+            for cause in task.causes ?? [] {
+                lines.append("  because: \(cause.summary)" + (cause.withdrawnAt == nil ? "" : " (withdrawn)"))
+            }
+            print(lines.joined(separator: "\n"))
+        }
+    }
+}
+
+extension HandoffCommand {
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Handoffs for my roles that nobody has acknowledged yet.",
+            discussion: "Example: care handoff list")
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var output: ReadOptions
+
+        func run() async throws {
+            let (handoffs, names) = try await withClient(server) { client -> ([Handoff], [String: String]) in
+                let open = try await client.handoffs().filter { $0.acknowledgedAt == nil }
+                let names = Dictionary(
+                    try await client.patients(search: nil).map { ($0.id, $0.displayName) },
+                    uniquingKeysWith: { first, _ in first })
+                return (open, names)
+            }
+            if output.json { return print(try Format.json(handoffs)) }
+            guard !handoffs.isEmpty else { return print("No handoffs waiting for your roles.") }
+            var table = Table(headers: ["ID", "DUE", "FOR", "PATIENT", "WHY"])
+            for handoff in handoffs {
+                table.add([
+                    output.id(handoff.id), Format.due(handoff.dueAt),
+                    handoff.role.replacingOccurrences(of: "_", with: " "),
+                    names[handoff.patientId] ?? Names.short(handoff.patientId), handoff.reason,
+                ])
+            }
+            print(table.render())
+        }
+    }
+
+    struct Take: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Acknowledge a handoff for my role and claim its task, in one step.",
+            discussion: "Example: care handoff take 1a2b3c4d")
+        @Argument(help: "The handoff's id, or its first characters.") var id: String
+        @OptionGroup var server: ServerOptions
+
+        func run() async throws {
+            let task = try await withClient(server) { client -> TaskItem in
+                let id = try await Names.record("task", id, client, what: "handoff")
+                _ = try await client.acknowledge(handoff: id)
+                return try await client.task(id, "claim")
+            }
+            print("Took it: \(task.title) (task \(Names.short(task.id)), \(task.status)).")
+        }
+    }
+}
+
+extension TrialCommand {
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A patient's treatment trials, oldest first, with their adequacy.",
+            discussion: "Example: care trial list Ada")
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var output: ReadOptions
+
+        func run() async throws {
+            let summary = try await withClient(server) { try await $0.patient(try await Names.patient(patient, $0)) }
+            if output.json { return print(try Format.json(summary.trials)) }
+            guard !summary.trials.isEmpty else { return print("No trials recorded for \(summary.displayName).") }
+            var table = Table(headers: ["ID", "KIND", "DRUG OR THERAPY", "STARTED", "STOPPED", "OUTCOME", "ADEQUATE"])
+            for trial in summary.trials {
+                table.add([
+                    output.id(trial.id), trial.kind, trial.treatment, trial.startedOn, trial.stoppedOn ?? "-",
+                    trial.outcome.map { trial.isFailed ? Terminal.red($0) : $0 } ?? "ongoing",
+                    trial.adequacy.map { ($0.isAdequate ? "yes" : "no") + " (\($0.reason))" } ?? "-",
+                ])
+            }
+            print(table.render())
+        }
+    }
+}
+
+extension ReferralCommand {
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A patient's referrals and where each stands.", discussion: "Example: care referral list Ada")
+        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var output: ReadOptions
+
+        func run() async throws {
+            let summary = try await withClient(server) { try await $0.patient(try await Names.patient(patient, $0)) }
+            if output.json { return print(try Format.json(summary.referrals)) }
+            guard !summary.referrals.isEmpty else { return print("No referrals for \(summary.displayName).") }
+            var table = Table(headers: ["ID", "KIND", "TO", "STATUS", "MADE"])
+            for referral in summary.referrals {
+                table.add([
+                    output.id(referral.id), referral.kind.uppercased(), referral.targetClinic, referral.status,
+                    Format.ago(referral.createdAt),
+                ])
+            }
+            print(table.render())
+        }
+    }
+}
+
+extension ReportCommand {
+    struct Snapshots: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The snapshots kept of a week's report.",
+            discussion: "Example: care report snapshots --team North --week 2026-W48")
+        @Option(help: "The team (id or name); may be left out if you are on one team.") var team: String?
+        @Option(help: "The ISO week (default: this week).") var week: String?
+        @OptionGroup var server: ServerOptions
+        @OptionGroup var output: ReadOptions
+
+        func run() async throws {
+            let kept = try await withClient(server) { client -> [CareWire.Snapshot] in
+                let team = try await ReportCommand.team(team, client)
+                let week = try ReportCommand.week(week)
+                return try await client.all("v1/teams/\(team.id)/reports/weekly/\(week)/snapshots", limit: 200)
+            }
+            if output.json { return print(try Format.json(kept)) }
+            guard !kept.isEmpty else { return print("No snapshot kept of that week's report.") }
+            var table = Table(headers: ["ID", "WEEK", "TAKEN", "RECOMMENDATIONS"])
+            for snapshot in kept {
+                table.add([
+                    output.id(snapshot.id), snapshot.isoWeek, Format.when(snapshot.takenAt),
+                    String(snapshot.recommendations ?? 0),
+                ])
+            }
+            print(table.render())
+        }
+    }
+}

@@ -26,7 +26,8 @@ public struct CareCommand: AsyncParsableCommand {
             """,
         version: CareClient.version,
         subcommands: [
-            Login.self, WhoAmI.self, Queue.self, Patients.self, PatientCommand.self, TaskCommand.self,
+            Login.self, ProfileCommand.self, WhoAmI.self, Queue.self, Patients.self, PatientCommand.self,
+            TaskCommand.self,
             HandoffCommand.self,
             NoteCommand.self, ScoreCommand.self, TrialCommand.self, Refer.self, ReferralCommand.self,
             EnteredInErrorCommand.self, PlanCommand.self, Events.self,
@@ -50,7 +51,8 @@ struct Login: AsyncParsableCommand {
             """)
 
     @Option(help: "The care-server URL, e.g. http://127.0.0.1:8080.") var server: String
-    @Option(help: "The profile name.") var profile: String = "default"
+    @Option(help: "The profile name (default: the profile in use; the first one logged in is used from then on).")
+    var profile: String?
 
     func run() async throws {
         guard let url = URL(string: server), let scheme = url.scheme, ["http", "https"].contains(scheme),
@@ -75,14 +77,18 @@ struct Login: AsyncParsableCommand {
             await client.shutdown()
             throw fail(error)
         }
+        let name: String
         do {
             var config = try Config.load()
-            config.profiles[profile] = ["server": url.absoluteString, "token": token]
+            name = profile ?? config.current ?? "default"
+            guard name != Config.settings else { throw CLIError.usage("'\(Config.settings)' cannot name a profile") }
+            config.profiles[name] = ["server": url.absoluteString, "token": token]
+            if config.current == nil { config.current = name }
             try config.save()
         } catch {
             throw fail(error)
         }
-        print("Logged in to \(url.absoluteString) as \(me.displayName) (profile \(profile), saved in \(Config.path)).")
+        print("Logged in to \(url.absoluteString) as \(me.displayName) (profile \(name), saved in \(Config.path)).")
     }
 }
 

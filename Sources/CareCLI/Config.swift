@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 
 /// Profiles in ~/.config/carerelay/config ($XDG_CONFIG_HOME honoured), mode 0600:
@@ -6,9 +7,23 @@ import Foundation
 ///     server = http://127.0.0.1:8080
 ///     token = crt_...
 ///
-/// CARE_SERVER and CARE_TOKEN override the chosen profile; CARE_PROFILE picks one.
+/// CARE_SERVER and CARE_TOKEN override the chosen profile; CARE_PROFILE picks one. The profile in
+/// use otherwise is the `[settings]` section's `profile` (the first one logged in, then whichever
+/// `care profile use` names), else "default".
 struct Config {
     var profiles: [String: [String: String]] = [:]
+
+    /// The section that holds settings rather than a profile.
+    static let settings = "settings"
+
+    /// The profile used when none is asked for.
+    var current: String? {
+        get { profiles[Self.settings]?["profile"] }
+        set { profiles[Self.settings, default: [:]]["profile"] = newValue }
+    }
+
+    /// The profiles, without the settings.
+    var names: [String] { profiles.keys.filter { $0 != Self.settings }.sorted() }
 
     static var path: String {
         let environment = ProcessInfo.processInfo.environment
@@ -75,11 +90,16 @@ struct Connection {
 
     static func resolve(profile requested: String?) throws -> Connection {
         let environment = ProcessInfo.processInfo.environment
-        let profile = requested ?? environment["CARE_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
         let config = try Config.load()
-        if requested != nil, config.profiles[profile] == nil, environment["CARE_SERVER"] == nil {
+        let asked = requested ?? environment["CARE_PROFILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let profile = asked ?? config.current ?? "default"
+        if asked != nil, config.profiles[profile] == nil || profile == Config.settings,
+            environment["CARE_SERVER"] == nil
+        {
+            let near = nearest(profile, among: config.names).map { " (did you mean '\($0)'?)" } ?? ""
             throw CLIError.notLoggedIn(
-                "no profile '\(profile)' in \(Config.path); run: care login --server URL --profile \(profile)")
+                "no profile '\(profile)' in \(Config.path)\(near); run: care login --server URL --profile \(profile)"
+                    + (config.names.isEmpty ? "" : ", or care profile list"))
         }
         let entry = config.profiles[profile] ?? [:]
         guard let serverText = environment["CARE_SERVER"].flatMap({ $0.isEmpty ? nil : $0 }) ?? entry["server"] else {
@@ -92,5 +112,53 @@ struct Connection {
         }
         let token = environment["CARE_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? entry["token"]
         return Connection(server: server, token: token, profile: profile)
+    }
+}
+
+/// `care profile list|use`: the saved profiles and which one commands use.
+struct ProfileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile", abstract: "The saved profiles (server and token) and which one is used.",
+        subcommands: [List.self, Use.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The saved profiles; * marks the one in use.", discussion: "Example: care profile list")
+
+        func run() async throws {
+            let config: Config
+            do { config = try Config.load() } catch { throw fail(error) }
+            guard !config.names.isEmpty else { return print("No profiles yet: care login --server URL") }
+            let current = config.current ?? "default"
+            var table = Table(headers: ["", "PROFILE", "SERVER"])
+            for name in config.names {
+                table.add([name == current ? "*" : "", name, config.profiles[name]?["server"] ?? "-"])
+            }
+            print(table.render())
+        }
+    }
+
+    struct Use: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Use this profile from now on (CARE_PROFILE and --profile still win).",
+            discussion: "Example: care profile use clinic")
+        @Argument(help: "A saved profile's name.") var name: String
+
+        func run() async throws {
+            do {
+                var config = try Config.load()
+                guard config.names.contains(name) else {
+                    let near = nearest(name, among: config.names).map { " (did you mean '\($0)'?)" } ?? ""
+                    throw CLIError.usage(
+                        "no profile '\(name)'\(near); "
+                            + (config.names.isEmpty
+                                ? "log in first: care login --server URL --profile \(name)"
+                                : "the profiles are \(config.names.joined(separator: ", "))"))
+                }
+                config.current = name
+                try config.save()
+            } catch { throw fail(error) }
+            print("Using profile \(name).")
+        }
     }
 }

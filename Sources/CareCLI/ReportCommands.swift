@@ -119,7 +119,7 @@ struct ReportCommand: AsyncParsableCommand {
         @Option(help: "The recommendation.") var text: String
         @Option(help: "A task to make of it.") var task: String?
         @Option(name: .customLong("for"), help: "The role whose pool gets the task.") var role: String?
-        @Option(help: "When the task is due: +4h, +2d, YYYY-MM-DD.") var due: String?
+        @Option(help: "When the task is due: +4h, +2d, tomorrow, a weekday, YYYY-MM-DD.") var due: String?
         @OptionGroup var server: ServerOptions
 
         func validate() throws {
@@ -135,7 +135,8 @@ struct ReportCommand: AsyncParsableCommand {
                 let body = NewRecommendation(
                     patientId: try parseID(try await Names.patient(patient, client), "the patient"), text: text,
                     task: try task.map {
-                        NewRecommendation.Task(title: $0, role: role!, dueAt: try due.map { try parseDue($0) })
+                        NewRecommendation.Task(
+                            title: $0, role: role!, dueAt: try due.map { try parseDue($0, warn: true) })
                     })
                 let snapshot = try await Names.record("snapshot", snapshot, client)
                 return try await client.post("v1/report-snapshots/\(snapshot)/recommendations", body)

@@ -23,6 +23,8 @@ enum CLIError: Error, CustomStringConvertible {
         switch self {
         case .usage(let text), .notLoggedIn(let text), .conflict(let text), .ambiguous(let text), .notFound(let text):
             text
+        case .client(.problem(401, _, let detail)):
+            "\(detail): the token was refused; log in again with care login --server URL (care profile list shows yours)"
         case .client(let error): error.description
         }
     }
@@ -53,8 +55,9 @@ enum CLIError: Error, CustomStringConvertible {
 
 /// What every command that talks to the server takes.
 struct ServerOptions: ParsableArguments {
-    @Option(help: "The profile in ~/.config/carerelay/config to use (default: CARE_PROFILE or 'default').")
+    @Option(help: "The profile in ~/.config/carerelay/config to use (default: CARE_PROFILE, else the one in use).")
     var profile: String?
+    @Option(help: "Seconds to wait for the server's answer.") var timeout: Int = 30
 }
 
 struct ReadOptions: ParsableArguments {
@@ -77,7 +80,8 @@ func withClient<T>(_ options: ServerOptions, _ body: (CareClient) async throws -
                 "no token for profile '\(connection.profile)': run care login --server \(connection.server.absoluteString)"
             )
         }
-        let client = CareClient(server: connection.server, token: connection.token)
+        guard (1...3600).contains(options.timeout) else { throw CLIError.usage("--timeout is 1 to 3600 seconds") }
+        let client = CareClient(server: connection.server, token: connection.token, timeout: .seconds(options.timeout))
         do {
             let value = try await body(client)
             await client.shutdown()
@@ -236,17 +240,23 @@ enum Format {
     }
 }
 
-/// A date for the API: YYYY-MM-DD as given, or today, yesterday, or -3d (three days ago).
+/// A date for the API: YYYY-MM-DD, today, yesterday, a weekday (the last one, today included) or -3d.
 func parseDay(_ text: String, now: Date = Date()) throws -> Day {
+    let today = startOfDay(now)
     switch text.lowercased() {
-    case "today": return Day(startOfDay(now))
-    case "yesterday": return Day(startOfDay(now.addingTimeInterval(-86_400)))
+    case "today": return Day(today)
+    case "yesterday": return Day(today.addingTimeInterval(-86_400))
     default:
         if let match = text.wholeMatch(of: /-(\d{1,4})d/), let days = Double(match.1) {
-            return Day(startOfDay(now.addingTimeInterval(-days * 86_400)))
+            return Day(today.addingTimeInterval(-days * 86_400))
+        }
+        // A weekday: the last one, today included.
+        if let weekday = weekday(text) {
+            let back = (Calendar.utc.component(.weekday, from: today) - weekday + 7) % 7
+            return Day(today.addingTimeInterval(-Double(back) * 86_400))
         }
         guard let date = Day.parse(text) else {
-            throw CLIError.usage("'\(text)' is not a date: use YYYY-MM-DD, today, yesterday or -3d")
+            throw CLIError.usage("'\(text)' is not a date: use YYYY-MM-DD, today, yesterday, a weekday or -3d")
         }
         return Day(date)
     }
@@ -257,14 +267,54 @@ private func startOfDay(_ date: Date) -> Date {
     Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400)
 }
 
-/// A due time: +2h, +3d, a date (end of that day, UTC) or an RFC 3339 time.
-func parseDue(_ text: String, now: Date = Date()) throws -> Date {
+/// 1 (Sunday) to 7 (Saturday) for a weekday's name or its first three letters.
+private func weekday(_ text: String) -> Int? {
+    let names = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
+    let typed = text.lowercased()
+    guard typed.count >= 3, let index = names.firstIndex(where: { $0.hasPrefix(typed) }) else { return nil }
+    return index + 1
+}
+
+extension Calendar {
+    static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+}
+
+/// A due time: +2h, +3d, today, tomorrow, a weekday (the next one), a date (end of that day, UTC)
+/// or an RFC 3339 time. `warn`: say on standard error when it is already past (still sent:
+/// recording overdue work is allowed).
+func parseDue(_ text: String, now: Date = Date(), warn: Bool = false) throws -> Date {
+    let due = try dueTime(text, now: now)
+    if warn, due < now {
+        FileHandle.standardError.write(Data("care: note: the due time \(Format.when(due)) is already past\n".utf8))
+    }
+    return due
+}
+
+private func dueTime(_ text: String, now: Date) throws -> Date {
+    let endOfDay: TimeInterval = 23 * 3600 + 59 * 60
+    let today = startOfDay(now)
     if let match = text.wholeMatch(of: /\+(\d{1,4})([hd])/), let amount = Double(match.1) {
         return now.addingTimeInterval(amount * (match.2 == "h" ? 3600 : 86_400))
     }
-    if let day = Day.parse(text) { return day.addingTimeInterval(23 * 3600 + 59 * 60) }
+    switch text.lowercased() {
+    case "today": return today.addingTimeInterval(endOfDay)
+    case "tomorrow": return today.addingTimeInterval(86_400 + endOfDay)
+    default: break
+    }
+    // A weekday: the next one after today.
+    if let weekday = weekday(text) {
+        var ahead = (weekday - Calendar.utc.component(.weekday, from: today) + 7) % 7
+        if ahead == 0 { ahead = 7 }
+        return today.addingTimeInterval(Double(ahead) * 86_400 + endOfDay)
+    }
+    if let day = Day.parse(text) { return day.addingTimeInterval(endOfDay) }
     if let time = Timestamp.parse(text, rfc3339: true) { return time }
-    throw CLIError.usage("'\(text)' is not a due time: use +4h, +2d, YYYY-MM-DD or an RFC 3339 time")
+    throw CLIError.usage(
+        "'\(text)' is not a due time: use +4h, +2d, today, tomorrow, a weekday, YYYY-MM-DD or an RFC 3339 time")
 }
 
 /// A name from one of the domain's closed sets as a person types it: case, '-' and '_' do not

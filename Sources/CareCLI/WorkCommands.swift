@@ -34,7 +34,8 @@ struct TaskCommand: AsyncParsableCommand {
             String?
         @Flag(help: "Make it mine (owned by me) rather than a pool's.") var mine = false
         @Option(help: "routine, urgent, asap or stat.") var priority: String = "routine"
-        @Option(help: "When it is due: +4h, +2d, YYYY-MM-DD or an RFC 3339 time.") var due: String?
+        @Option(help: "When it is due: +4h, +2d, today, tomorrow, a weekday (friday), YYYY-MM-DD or an RFC 3339 time.")
+        var due: String?
         @Option(help: "More detail.") var note: String?
         @OptionGroup var server: ServerOptions
 
@@ -51,7 +52,7 @@ struct TaskCommand: AsyncParsableCommand {
             let pool: Role? = try role.map { try named($0, "--for", among: Role.allCases.filter(\.isClinical)) }
             let task = NewTask(
                 title: title, description: note, poolRole: pool, priority: try named(priority, "--priority"),
-                dueAt: try due.map { try parseDue($0) })
+                dueAt: try due.map { try parseDue($0, warn: true) })
             let created = try await withClient(server) { client -> Created in
                 var task = task
                 if mine { task.ownerId = UUID(uuidString: try await client.me().id) }
@@ -378,8 +379,8 @@ struct TrialCommand: AsyncParsableCommand {
         @Option(help: "The daily dose in mg.") var dose: Double?
         @Option(help: "A psychotherapy (e.g. CBT) instead of a drug.") var therapy: String?
         @Flag(help: "An augmentation (with --drug).") var augmentation = false
-        @Option(help: "When it started: YYYY-MM-DD, today, yesterday, or --start=-3d for three days ago.") var start:
-            String = "today"
+        @Option(help: "When it started: YYYY-MM-DD, today, yesterday, a weekday, or --start=-3d for three days ago.")
+        var start: String = "today"
         @Option(
             name: .customLong("confirm-high-dose"),
             help: "Why a dose above the dose table's maximum is right (records it anyway).")
@@ -417,7 +418,7 @@ struct TrialCommand: AsyncParsableCommand {
                 """)
         @Argument(help: "The trial's id, or its first characters.") var trial: String
         @Option(help: "non-response, partial, response, intolerance or stopped-early.") var result: String
-        @Option(help: "When it stopped: YYYY-MM-DD, today, yesterday, or --stopped=-3d for three days ago.")
+        @Option(help: "When it stopped: YYYY-MM-DD, today, yesterday, a weekday, or --stopped=-3d for three days ago.")
         var stopped: String = "today"
         @Option(help: "Share of doses taken, 0 to 1.") var adherence: Double?
         @Option(help: "Psychotherapy sessions attended.") var sessions: Int?

@@ -94,6 +94,15 @@ public final class CareClient: Sendable {
                 for header in response.headers { headers[header.name.lowercased()] = header.value }
                 let answer = Answer(
                     status: Int(response.status.code), headers: headers, body: Data(bytes.readableBytesView))
+                // Something answered that is not a care-server (a web server, a proxy's page):
+                // care-server answers every refusal as JSON problem details.
+                let type = answer.headers["content-type"] ?? ""
+                guard (200..<300).contains(answer.status) || type.contains("json") || answer.body.isEmpty else {
+                    throw CareClientError.unexpected(
+                        "\(server.absoluteString) does not answer as a care-server (\(path) gave \(answer.status)"
+                            + (type.isEmpty ? "" : " \(type.split(separator: ";")[0])")
+                            + "); check the URL with care login --server URL")
+                }
                 guard (200..<300).contains(answer.status) else {
                     // The server is there but its database is not: wait as it asks (at most
                     // 10 s a time) and try again with the same Idempotency-Key.
@@ -143,10 +152,21 @@ public final class CareClient: Sendable {
     }
 
     static func problem(_ answer: Answer) -> CareClientError {
-        struct Problem: Decodable { var type: String?; var title: String?; var detail: String? }
+        struct Problem: Decodable {
+            var type: String?
+            var title: String?
+            var detail: String?
+            var accepted: [String]?
+        }
         let decoded = try? JSONDecoder().decode(Problem.self, from: answer.body)
         let kind = decoded?.type.map { $0.components(separatedBy: "/").last ?? $0 } ?? "http-\(answer.status)"
-        let detail = decoded?.detail ?? decoded?.title ?? "the server answered \(answer.status)"
+        var detail = decoded?.detail ?? decoded?.title ?? "the server answered \(answer.status)"
+        // What would be accepted instead (close matches of an unknown drug, the allowed values),
+        // unless the detail says it already.
+        if let accepted = decoded?.accepted, let first = accepted.first, accepted.count <= 12, !detail.contains(first) {
+            let list = accepted.joined(separator: ", ")
+            detail += accepted.count <= 3 ? " (did you mean \(list)?)" : " (accepted: \(list))"
+        }
         return .problem(status: answer.status, type: kind, detail: detail)
     }
 
@@ -194,7 +214,12 @@ public final class CareClient: Sendable {
         do {
             return try Self.decoder.decode(T.self, from: data)
         } catch {
-            throw CareClientError.unexpected("the server's answer was not understood: \(error)")
+            let json = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil
+            throw CareClientError.unexpected(
+                json
+                    ? "the server's answer was not understood: \(error)"
+                    : "\(server.absoluteString) does not answer as a care-server (its answer is not JSON); check the URL with care login --server URL"
+            )
         }
     }
 }

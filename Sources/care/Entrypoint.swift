@@ -3,6 +3,6 @@ import CareCLI
 @main
 struct Entrypoint {
     static func main() async {
-        await CareCommand.main()
+        await CareMain.main()
     }
 }

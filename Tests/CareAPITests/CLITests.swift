@@ -346,6 +346,91 @@ struct CLITests {
     }
 
     @Test(
+        "mistakes answered kindly: unknown commands and options named first with the nearest, values in any case, days by name, a past due time noted, the dose table's suggestion, profiles, a refused token, a URL that is not a care-server"
+    )
+    func kindMistakes() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            func oneLine(_ run: Run, _ code: Int32, _ words: String..., line: Int = #line) {
+                #expect(run.status == code, "line \(line): \(run.status) \(run.errors)")
+                #expect(
+                    run.errors.split(separator: "\n").count == 1 && run.errors.hasPrefix("care: ")
+                        && words.allSatisfy { run.errors.contains($0) }, "line \(line): \(run.errors)")
+            }
+            oneLine(try await clinic.care(["qeue"], as: "psychiatrist"), 64, "did you mean 'queue'?")
+            oneLine(try await clinic.care(["task", "ad", "Casey", "t"], as: "psychiatrist"), 64, "did you mean 'add'?")
+            // The unknown option is named before the command's own checks (--for or --mine).
+            oneLine(
+                try await clinic.care(["task", "add", "Casey", "t", "--fro", "psychologist"], as: "psychiatrist"), 64,
+                "unknown option '--fro'", "did you mean '--for'?", "care task add --help")
+            oneLine(
+                try await clinic.care(["handoff", "reassign", "1234abcd", "--to", "psychologist"], as: "psychiatrist"),
+                64, "--reason", "care handoff reassign --help")
+            oneLine(try await clinic.care(["refer", "Casey", "TSM", "--to", "X"], as: "psychiatrist"), 64, "'tms'")
+            oneLine(
+                try await clinic.care(
+                    ["trial", "start", "Casey", "--drug", "sertralin", "--dose", "100", "--start", "monday"],
+                    as: "psychiatrist"), 2, "sertraline")
+            let past = try await clinic.care(
+                ["task", "add", "Casey", "Call back", "--for", "SOCIAL-WORKER", "--due", "2026-01-05"],
+                as: "psychiatrist")
+            #expect(past.status == 0 && past.errors.contains("already past"), "\(past.errors)")
+            let friday = try await clinic.care(
+                ["task", "add", "Casey", "Call back", "--for", "psychologist", "--due", "fri"], as: "psychiatrist")
+            #expect(friday.status == 0 && friday.errors.isEmpty, "\(friday.errors)")
+            oneLine(try await clinic.care(["queue", "--timeout", "0"], as: "psychiatrist"), 64, "--timeout")
+
+            // Profiles: the first one logged in is used from then on; care profile list|use.
+            let login = try await clinic.care(
+                ["login", "--server", clinic.url, "--profile", "clinic"], stdin: clinic.tokens["psychologist"]! + "\n")
+            #expect(login.status == 0, "\(login.errors)")
+            let whoami = try await clinic.care(["whoami", "--json"])
+            #expect(whoami.object["display_name"] as? String == "CLI psychologist", "\(whoami.errors)")
+            let second = try await clinic.care(
+                ["login", "--server", clinic.url, "--profile", "home"], stdin: clinic.tokens["socialWorker"]! + "\n")
+            #expect(second.status == 0)
+            let listed = try await clinic.care(["profile", "list"])
+            #expect(listed.output.contains("*  clinic") && listed.output.contains("home"), "\(listed.output)")
+            oneLine(try await clinic.care(["profile", "use", "hom"]), 64, "did you mean 'home'?")
+            #expect(try await clinic.care(["profile", "use", "home"]).output.contains("Using profile home"))
+            #expect(
+                try await clinic.care(["whoami", "--json"]).object["display_name"] as? String == "CLI socialWorker")
+            oneLine(try await clinic.care(["queue", "--profile", "clinc"]), 6, "no profile 'clinc'", "'clinic'")
+
+            // A refused token says to log in again.
+            oneLine(
+                try await clinic.care(
+                    ["queue"],
+                    environment: ["CARE_SERVER": clinic.url, "CARE_TOKEN": "crt_" + String(repeating: "Q", count: 43)]),
+                6, "care login")
+            // A URL that answers, but not as a care-server.
+            let directory = clinic.config + "/www"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let web = Process()
+            web.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            web.arguments = ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", directory]
+            let announced = Pipe()
+            web.standardOutput = announced
+            web.standardError = FileHandle.nullDevice
+            try web.run()
+            defer { web.terminate() }
+            let banner = try await LocalPostgres.offload { announced.fileHandleForReading.availableData }
+            let port = try #require(String(decoding: banner, as: UTF8.self).firstMatch(of: /port (\d+)/)?.1)
+            oneLine(
+                try await clinic.care(
+                    ["queue"],
+                    environment: [
+                        "CARE_SERVER": "http://127.0.0.1:\(port)", "CARE_TOKEN": clinic.tokens["psychologist"]!,
+                    ]),
+                1, "does not answer as a care-server", "text/html")
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
+
+    @Test(
         "handoffs belong to their role; a cancelled referral closes its handoffs; corrections and reasons from the CLI")
     func lifecycle() async throws {
         let clinic = try await Clinic.start()

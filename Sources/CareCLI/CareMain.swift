@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+
+/// The `care` executable's entry (docs/cli.md, "Mistakes"): an unknown command or option is named
+/// first, before any other check, with the nearest known one; every argument error is one line,
+/// `care: ...`, with where to find the usage, and exits 64.
+public enum CareMain {
+    public static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let problem = precheck(arguments) {
+            Terminal.error(problem)
+            exit(ExitCode.validationFailure.rawValue)
+        }
+        do {
+            var command = try CareCommand.parseAsRoot(arguments)
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let code as ExitCode {
+            // Said already, on one line, by the command (`fail`).
+            exit(code.rawValue)
+        } catch {
+            let code = CareCommand.exitCode(for: error)
+            let message = CareCommand.message(for: error)
+            // Help, the version and completion scripts are answers, not errors; an ExitCode
+            // thrown by a command's validation was already said.
+            guard code != .success, !message.isEmpty else { CareCommand.exit(withError: error) }
+            let line = message.split(separator: "\n").first.map(String.init) ?? message
+            Terminal.error(Self.sentence(line) + " See '\(Self.path(arguments).joined(separator: " ")) --help'.")
+            exit(code == .failure ? ExitCode.validationFailure.rawValue : code.rawValue)
+        }
+    }
+
+    /// A command's name as typed.
+    static func name(of command: ParsableCommand.Type) -> String { command._commandName }
+
+    /// "Missing expected argument '--reason <reason>'" as the CLI's other lines read.
+    static func sentence(_ message: String) -> String {
+        var text = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
+        if let first = text.first { text = first.lowercased() + text.dropFirst() }
+        return text.hasSuffix(".") ? text : text + "."
+    }
+
+    /// The command words of `arguments`: ["care", "task", "add"].
+    static func path(_ arguments: [String]) -> [String] {
+        var command: ParsableCommand.Type = CareCommand.self
+        var path = ["care"]
+        for word in arguments {
+            guard let next = command.configuration.subcommands.first(where: { name(of: $0) == word }) else { break }
+            command = next
+            path.append(word)
+        }
+        return path
+    }
+
+    /// An unknown command word or long option, named with the nearest known one; nil if none.
+    static func precheck(_ arguments: [String]) -> String? {
+        var command: ParsableCommand.Type = CareCommand.self
+        var path = ["care"]
+        var index = 0
+        while index < arguments.count, !command.configuration.subcommands.isEmpty {
+            let word = arguments[index]
+            if word.hasPrefix("-") { break }
+            let subcommands = command.configuration.subcommands
+            guard let next = subcommands.first(where: { name(of: $0) == word }) else {
+                var names: [String] = []
+                for subcommand in subcommands { names.append(name(of: subcommand)) }
+                let near = nearest(word.lowercased(), among: names)
+                return "'\(word)' is not a command of '\(path.joined(separator: " "))'"
+                    + (near.map { " (did you mean '\($0)'?)" } ?? ": it has \(names.joined(separator: ", "))")
+                    + ". See '\(path.joined(separator: " ")) --help'."
+            }
+            command = next
+            path.append(word)
+            index += 1
+        }
+        let help = CareCommand.helpMessage(for: command, includeHidden: true, columns: 10_000)
+        let known = Set(help.matches(of: /--[a-z0-9][a-z0-9-]*/).map { String($0.output) }).union([
+            "--help", "--version", "--generate-completion-script", "--experimental-dump-help",
+        ])
+        for argument in arguments[index...] {
+            if argument == "--" { break }
+            guard argument.hasPrefix("--") else { continue }
+            let name = String(argument.prefix { $0 != "=" })
+            if known.contains(name) { continue }
+            let near = nearest(name, among: Array(known))
+            return "unknown option '\(name)' for '\(path.joined(separator: " "))'"
+                + (near.map { " (did you mean '\($0)'?)" } ?? "") + ". See '\(path.joined(separator: " ")) --help'."
+        }
+        return nil
+    }
+}

@@ -12,6 +12,7 @@ struct TasksController: Sendable {
 
     func addRoutes(to v1: RouterGroup<CareRequestContext>) {
         v1.get("tasks", use: queue)
+        v1.get("inbox", use: inbox)
         v1.get("tasks/:id", use: task)
         v1.get("patients/:id/tasks", use: patientTasks)
         v1.post("patients/:id/tasks", use: createTask)
@@ -21,6 +22,24 @@ struct TasksController: Sendable {
         for action in ["claim", "start", "hold", "resume", "complete", "cancel", "fail"] {
             v1.post("tasks/:id/\(action)") { request, context in try await act(action, request, context: context) }
         }
+    }
+
+    /// GET /v1/inbox?since=RFC3339: what changed on my patients since then, safety signals first.
+    @Sendable func inbox(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let query = QueryParameters(request)
+        guard let since = try query.timestamp("since") else {
+            throw Problem.badRequest("'since' is required: an RFC 3339 time such as 2026-11-30T08:00:00Z")
+        }
+        let items = try await context.acting("inbox.read", request) { caller in
+            try await store.inbox(since: since, limit: try query.limit(default: 200), by: caller)
+        }
+        return try Wire.json(
+            ListPage(
+                items: items.map {
+                    InboxEntry(
+                        eventId: String($0.eventID), kind: $0.kind.rawValue, patientId: $0.patientID.lower,
+                        patientName: $0.patientName, actorName: $0.actorName, occurredAt: $0.occurredAt, what: $0.what)
+                }, nextCursor: nil))
     }
 
     /// GET /v1/tasks

@@ -26,7 +26,7 @@ public struct CareCommand: AsyncParsableCommand {
             """,
         version: CareClient.version,
         subcommands: [
-            Login.self, ProfileCommand.self, WhoAmI.self, Queue.self, Patients.self, PatientCommand.self,
+            Login.self, ProfileCommand.self, WhoAmI.self, Today.self, Queue.self, Patients.self, PatientCommand.self,
             TaskCommand.self,
             HandoffCommand.self,
             NoteCommand.self, ScoreCommand.self, TrialCommand.self, Refer.self, ReferralCommand.self,

@@ -36,6 +36,11 @@ public enum CareMain {
     /// A command's name as typed.
     static func name(of command: ParsableCommand.Type) -> String { command._commandName }
 
+    /// Whether `word` names `command` (its name or one of its aliases).
+    static func names(_ command: ParsableCommand.Type, _ word: String) -> Bool {
+        name(of: command) == word || command.configuration.aliases.contains(word)
+    }
+
     /// "Missing expected argument '--reason <reason>'" as the CLI's other lines read.
     static func sentence(_ message: String) -> String {
         var text = message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message
@@ -48,7 +53,7 @@ public enum CareMain {
         var command: ParsableCommand.Type = CareCommand.self
         var path = ["care"]
         for word in arguments {
-            guard let next = command.configuration.subcommands.first(where: { name(of: $0) == word }) else { break }
+            guard let next = command.configuration.subcommands.first(where: { names($0, word) }) else { break }
             command = next
             path.append(word)
         }
@@ -64,7 +69,7 @@ public enum CareMain {
             let word = arguments[index]
             if word.hasPrefix("-") { break }
             let subcommands = command.configuration.subcommands
-            guard let next = subcommands.first(where: { name(of: $0) == word }) else {
+            guard let next = subcommands.first(where: { names($0, word) }) else {
                 var names: [String] = []
                 for subcommand in subcommands { names.append(name(of: subcommand)) }
                 let near = nearest(word.lowercased(), among: names)

@@ -1,5 +1,6 @@
 import CareDomain
 import CareWire
+import CoreFormats
 import Foundation
 import NIOCore
 
@@ -53,6 +54,13 @@ extension CareClient {
             before = page.nextCursor
         } while before != nil && events.count < limit
         return events
+    }
+
+    /// What changed on my patients since `since` (GET /v1/inbox), safety signals first.
+    public func inbox(since: Date) async throws -> [InboxEntry] {
+        let page: Page<InboxEntry> = try await get(
+            "v1/inbox", query: ["since": Timestamp.iso8601(since, fractionDigits: 3, rounding: .down), "limit": "200"])
+        return page.items
     }
 
     /// A team's members (names for ids).

@@ -250,3 +250,28 @@ public struct PatientEvent: Codable, Sendable, Equatable {
         self.payload = payload
     }
 }
+
+/// GET /v1/inbox: one thing that changed on the caller's patients, in words.
+public struct InboxEntry: Codable, Sendable, Equatable {
+    public var eventId: String
+    /// safety, handoff, score, trial, resistance, referral or note.
+    public var kind: String
+    public var patientId: String
+    public var patientName: String
+    /// Who did it; absent for what the server did (a handoff the playbook made).
+    public var actorName: String?
+    public var occurredAt: Date
+    public var what: String
+    public init(
+        eventId: String, kind: String, patientId: String, patientName: String, actorName: String?, occurredAt: Date,
+        what: String
+    ) {
+        self.eventId = eventId
+        self.kind = kind
+        self.patientId = patientId
+        self.patientName = patientName
+        self.actorName = actorName
+        self.occurredAt = occurredAt
+        self.what = what
+    }
+}

@@ -431,6 +431,57 @@ struct CLITests {
     }
 
     @Test(
+        "care today: what others did on my patients since I last looked, safety signals first, remembered per profile; --since looks back"
+    )
+    func today() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let login = try await clinic.care(
+                ["login", "--server", clinic.url], stdin: clinic.tokens["psychologist"]! + "\n")
+            #expect(login.status == 0, "\(login.errors)")
+            #expect(
+                try await clinic.care(["note", "add", "Casey", "--kind", "progress"], stdin: "Mine: not news to me.\n")
+                    .status == 0)
+            #expect(
+                try await clinic.care(["score", "add", "Casey", "--phq9", "2,2,2,2,2,2,2,2,1"], as: "psychiatrist")
+                    .status
+                    == 0)
+            #expect(
+                try await clinic.care(
+                    ["note", "add", "Casey", "--kind", "social"], as: "socialWorker", stdin: "Housing sorted.\n"
+                ).status == 0)
+            #expect(
+                try await clinic.care(["refer", "Casey", "tms", "--to", "Riverside TMS"], as: "psychiatrist").status
+                    == 0)
+
+            let first = try await clinic.care(["today"])
+            #expect(first.status == 0, "\(first.errors)")
+            let lines = first.output.split(separator: "\n").map(String.init)
+            // The safety signal first, then the newest.
+            #expect(lines.count >= 4 && lines[2].contains("item 9 above 0: a safety signal"), "\(first.output)")
+            for words in [
+                "Casey Lind", "CLI psychiatrist", "Score: PHQ-9 17 (moderately severe)", "Social note: Housing sorted.",
+                "Referral: TMS referral to Riverside TMS", "For the psychologist:",
+            ] {
+                #expect(first.output.contains(words), "\(words): \(first.output)")
+            }
+            #expect(!first.output.contains("not news to me"), "my own note is not news to me")
+            let json = try await clinic.care(["inbox", "--json", "--since", "yesterday"])
+            #expect(json.array.first?["kind"] as? String == "safety", "\(json.output)")
+            let again = try await clinic.care(["today"])
+            #expect(
+                again.output.contains("nothing new") && again.output.contains("when you last looked"), "\(again.output)"
+            )
+            let back = try await clinic.care(["today", "--since", "yesterday"])
+            #expect(back.output.contains("Housing sorted."), "\(back.output)")
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
+
+    @Test(
         "handoffs belong to their role; a cancelled referral closes its handoffs; corrections and reasons from the CLI")
     func lifecycle() async throws {
         let clinic = try await Clinic.start()
@@ -754,7 +805,7 @@ struct CLITests {
             #expect(md.output.contains("Safety signal"))
             let file = clinic.config + "/report.json"
             // Written before by something else, readable by all: the report makes it private.
-            FileManager.default.createFile(atPath: file, contents: Data(), attributes: [.posixPermissions: 0o644])
+            _ = FileManager.default.createFile(atPath: file, contents: Data(), attributes: [.posixPermissions: 0o644])
             let json = try await clinic.care(["report", "weekly", "--format", "json", "-o", file], as: "psychologist")
             #expect(json.status == 0 && json.output.isEmpty)
             let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
@@ -801,7 +852,8 @@ struct CLITests {
             ["score", "add"], ["trial", "start"], ["trial", "outcome"], ["refer"], ["referral", "status"],
             ["plan", "show"],
             ["plan", "edit"], ["events"], ["report", "weekly"], ["report", "snapshot"], ["report", "recommend"],
-            ["patient", "timeline"], ["patient", "add"], ["patient", "discharge"], ["task", "list"], ["task", "show"],
+            ["patient", "timeline"], ["today"], ["patient", "add"], ["patient", "discharge"], ["task", "list"],
+            ["task", "show"],
             ["handoff", "list"], ["handoff", "take"], ["trial", "list"], ["referral", "list"], ["report", "snapshots"],
         ]
         for command in commands {

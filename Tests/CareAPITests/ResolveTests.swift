@@ -86,4 +86,42 @@ struct ResolveTests {
             }
         }
     }
+
+    @Test(
+        "the inbox holds what others did on my teams' patients only: not another team's, not another's psychotherapy note, not my own; since is required"
+    )
+    func inbox() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let since = "2000-01-01T00:00:00Z"
+                let psychologist = try #require(clinic.members["psychologist"])
+                let psychiatrist = try #require(clinic.members["psychiatrist"])
+                _ = try await clinic.store.addNote(
+                    patientID: clinic.northPatient, kind: .psychotherapy, body: "private work",
+                    by: .system(actingFor: psychologist))
+                _ = try await clinic.store.addNote(
+                    patientID: clinic.northPatient, kind: .progress, body: "Slept better",
+                    by: .system(actingFor: psychologist))
+                _ = try await clinic.store.addNote(
+                    patientID: clinic.northPatient, kind: .progress, body: "My own words",
+                    by: .system(actingFor: psychiatrist))
+                _ = try await clinic.store.addNote(
+                    patientID: clinic.southPatient, kind: .progress, body: "South news",
+                    by: .system(actingFor: try #require(clinic.members["southPsychiatrist"])))
+                let reply = try await client.call(
+                    .get, "/v1/inbox?since=\(since)", token: clinic.tokens["psychiatrist"])
+                #expect(reply.status == .ok, "\(reply.text)")
+                let said = reply.items.compactMap { $0["what"] as? String }
+                #expect(said.contains("Progress note: Slept better"), "\(said)")
+                #expect(
+                    !said.contains {
+                        $0.contains("private work") || $0.contains("My own words") || $0.contains("South")
+                    })
+                #expect(reply.items.allSatisfy { $0["patient_id"] as? String == clinic.northPatient.lower })
+                let missing = try await client.call(.get, "/v1/inbox", token: clinic.tokens["psychiatrist"])
+                #expect(missing.status == .badRequest)
+            }
+        }
+    }
 }

@@ -1,0 +1,60 @@
+import ArgumentParser
+import CareClient
+import CoreFormats
+import Foundation
+
+/// `care today`: what changed on my patients since I last looked (docs/cli.md, "What's new").
+struct Today: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "today", abstract: "What changed on my patients since I last looked; safety signals first.",
+        discussion: """
+            New handoffs for my roles, scores (a safety signal first), failed trials, treatment resistance,
+            referrals and their moves, notes by others. When I last looked is kept per profile (the first
+            time: the last 24 hours); --since looks further back and does not move it.
+            Examples:
+              care today
+              care today --since yesterday
+              care inbox --since 2026-11-28 --json
+            """,
+        aliases: ["inbox"])
+    @Option(help: "From this day: YYYY-MM-DD, yesterday, a weekday or -3d (otherwise since I last looked).")
+    var since: String?
+    @OptionGroup var server: ServerOptions
+    @OptionGroup var output: ReadOptions
+
+    func validate() throws {
+        do { _ = try since.map { try parseDay($0) } } catch { throw fail(error) }
+    }
+
+    func run() async throws {
+        let now = Date()
+        let connection: Connection
+        var config: Config
+        do {
+            connection = try Connection.resolve(profile: server.profile)
+            config = try Config.load()
+        } catch { throw fail(error) }
+        let seenKey = "last_looked"
+        let remembered = config.profiles[connection.profile]?[seenKey].flatMap { Timestamp.parse($0, rfc3339: true) }
+        let from = try since.map { try parseDay($0).date } ?? remembered ?? now.addingTimeInterval(-86_400)
+        let items = try await withClient(server) { try await $0.inbox(since: from) }
+        // Remembered only when looked at as usual, and only for a saved profile.
+        if since == nil, config.profiles[connection.profile] != nil {
+            config.profiles[connection.profile]?[seenKey] = Timestamp.iso8601(now, fractionDigits: 3, rounding: .down)
+            do { try config.save() } catch { throw fail(error) }
+        }
+        if output.json { return print(try Format.json(items)) }
+        let heading =
+            "Since \(Format.when(from))" + (since == nil && remembered != nil ? " (when you last looked)" : "")
+        guard !items.isEmpty else { return print("\(heading): nothing new on your patients.") }
+        print(Terminal.bold("\(heading): \(items.count) change\(items.count == 1 ? "" : "s")"))
+        var table = Table(headers: ["WHEN", "PATIENT", "WHO", "WHAT"])
+        for item in items {
+            table.add([
+                Format.when(item.occurredAt), item.patientName, item.actorName ?? "CareRelay",
+                item.kind == "safety" ? Terminal.red(item.what) : item.what,
+            ])
+        }
+        print(table.render())
+    }
+}

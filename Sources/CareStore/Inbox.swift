@@ -1,0 +1,120 @@
+import CareDomain
+import CoreFormats
+import Foundation
+import PQ
+
+/// What changed on a member's patients that they would want to know (docs/cli.md, "What's
+/// new"): handoffs for their roles, scores (a safety signal first), failed trials and treatment
+/// resistance, referrals and their moves, notes by others. What the member did is left out.
+public struct InboxItem: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case safety, handoff, score, trial, resistance, referral, note
+    }
+    public var eventID: Int64
+    public var kind: Kind
+    public var patientID: UUID
+    public var patientName: String
+    public var actorName: String?
+    public var occurredAt: Date
+    /// In words: "Failed trial: venlafaxine, non-response after 12 weeks at 150 mg".
+    public var what: String
+}
+
+extension CareStore {
+    /// The caller's inbox since `since`, safety signals first, then newest first; at most `limit`.
+    public func inbox(since: Date, limit: Int = 200, by caller: Caller) async throws -> [InboxItem] {
+        let limit = Self.clamp(limit)
+        return try await command(caller) { context in
+            let memberID = try Self.member(caller, "has an inbox")
+            let teams = context.teams(allowing: .readClinical)
+            let roles = Set(caller.request?.principal.roles.values.flatMap { $0 } ?? []).map(\.rawValue)
+            let rows = try await context.connection.query(
+                """
+                SELECT e.id, e.type, p.id, p.display_name, a.display_name, e.occurred_at,
+                       h.reason, h.role, ms.instrument, ms.total, ms.safety_signal,
+                       r.kind, r.target_clinic, r.status, e.payload->>'failed_trials', e.payload->>'classes',
+                       n.kind, left(split_part(n.body, E'\\n', 1), 120), coalesce(t.drug, t.therapy, t.kind), t.outcome
+                FROM patients p
+                JOIN LATERAL (
+                    SELECT * FROM events e WHERE e.patient_id = p.id AND e.occurred_at > \(since)
+                      AND e.type IN ('handoff.created', 'measurement.recorded', 'trial.failed', 'patient.trd_reached',
+                                     'referral.made', 'referral.status_changed', 'note.added')
+                      AND e.actor_id IS DISTINCT FROM \(memberID)
+                    ORDER BY e.id DESC LIMIT \(limit)
+                ) e ON true
+                LEFT JOIN members a ON a.id = e.actor_id
+                LEFT JOIN handoffs h ON e.type = 'handoff.created' AND h.id = (e.payload->>'handoff_id')::uuid
+                LEFT JOIN measurements ms ON e.type = 'measurement.recorded' AND ms.id = (e.payload->>'measurement_id')::uuid
+                LEFT JOIN referrals r ON e.type IN ('referral.made', 'referral.status_changed')
+                     AND r.id = (e.payload->>'referral_id')::uuid
+                LEFT JOIN notes n ON e.type = 'note.added' AND n.id = (e.payload->>'note_id')::uuid
+                LEFT JOIN trials t ON e.type = 'trial.failed' AND t.id = (e.payload->>'trial_id')::uuid
+                WHERE p.team_id = ANY(\(teams)) AND p.status <> 'discharged'
+                  AND (e.type <> 'handoff.created' OR h.role = ANY(\(roles)))
+                  AND (e.type <> 'measurement.recorded' OR ms.entered_in_error_at IS NULL)
+                  AND (e.type <> 'note.added' OR n.id IS NOT NULL)
+                ORDER BY e.id DESC LIMIT \(limit)
+                """)
+            var items: [InboxItem] = []
+            for row in rows {
+                let (id, typeText, patientID, patientName, actor, at) = try row.decode(
+                    Int64.self, String.self, UUID.self, String.self, String?.self, Date.self)
+                let (reason, role, instrument, total, signal) = try (
+                    row.decode(String?.self, at: 6), row.decode(String?.self, at: 7), row.decode(String?.self, at: 8),
+                    row.decode(Int?.self, at: 9), row.decode(Bool?.self, at: 10)
+                )
+                let (kind, clinic, status, failed, classes) = try (
+                    row.decode(String?.self, at: 11), row.decode(String?.self, at: 12),
+                    row.decode(String?.self, at: 13),
+                    row.decode(String?.self, at: 14), row.decode(String?.self, at: 15)
+                )
+                let (noteKind, firstLine) = try (row.decode(String?.self, at: 16), row.decode(String?.self, at: 17))
+                let (treatment, outcome) = try (row.decode(String?.self, at: 18), row.decode(String?.self, at: 19))
+                let type = try EventType(column: "events.type", typeText)
+                let item: (InboxItem.Kind, String)
+                switch type {
+                case .handoffCreated:
+                    item = (
+                        .handoff, "For the \((role ?? "").replacingOccurrences(of: "_", with: " ")): \(reason ?? "")"
+                    )
+                case .measurementRecorded:
+                    guard let instrument, let total, let parsed = Instrument(rawValue: instrument) else { continue }
+                    let safety = signal == true
+                    item = (
+                        safety ? .safety : .score,
+                        "Score: \(instrument) \(total) (\(Score.band(parsed, total: total)))"
+                            + (safety ? ", item 9 above 0: a safety signal" : "")
+                    )
+                case .trialFailed:
+                    let ended = outcome.flatMap(TrialOutcome.init(rawValue:))?.inWords
+                    item = (.trial, "\(type.inWords): \(treatment ?? "a trial")" + (ended.map { ", \($0)" } ?? ""))
+                case .trdReached:
+                    item = (
+                        .resistance,
+                        "\(type.inWords): \(failed ?? "?") failed adequate trials in \(classes ?? "?") classes"
+                    )
+                case .referralMade, .referralStatusChanged:
+                    let what = "\((kind ?? "").uppercased()) referral to \(clinic ?? "?")"
+                    item = (
+                        .referral,
+                        type == .referralMade
+                            ? "\(type.inWords): \(what)" : "\(type.inWords): \(what) is \(status ?? "?")"
+                    )
+                case .noteAdded:
+                    item = (.note, "\((noteKind ?? "").capitalized) note: \(firstLine ?? "")")
+                default:
+                    continue
+                }
+                items.append(
+                    InboxItem(
+                        eventID: id, kind: item.0, patientID: patientID, patientName: patientName, actorName: actor,
+                        occurredAt: at, what: item.1))
+            }
+            context.trail.touch(items.map(\.patientID))
+            context.trail.skipWhenNoPatient = true
+            return items.sorted {
+                ($0.kind == .safety ? 0 : 1, -$0.eventID) < ($1.kind == .safety ? 0 : 1, -$1.eventID)
+            }
+        }
+    }
+}

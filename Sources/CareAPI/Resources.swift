@@ -44,7 +44,10 @@ extension CareWire.Patient {
     init(_ p: PatientListItem) {
         self.init(
             id: p.id.lower, teamId: p.teamID.lower, mrn: p.mrn, displayName: p.displayName, status: p.status.rawValue,
-            enrolledOn: Day(p.enrolledOn).text)
+            enrolledOn: Day(p.enrolledOn).text,
+            latestPhq9: p.latestPHQ9.map {
+                LatestScore(total: $0.total, severity: Score.band(.phq9, total: $0.total), takenAt: $0.takenAt)
+            }, isTrd: p.isTRD, openItems: p.openItems)
     }
 }
 

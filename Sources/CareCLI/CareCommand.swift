@@ -202,7 +202,7 @@ struct Queue: AsyncParsableCommand {
 
 struct Patients: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The patients of my teams.",
+        abstract: "The patients of my teams: latest PHQ-9 with its band, TRD, open items.",
         discussion: """
             Examples:
               care patients
@@ -218,9 +218,14 @@ struct Patients: AsyncParsableCommand {
         guard !patients.isEmpty else {
             return print(search == nil ? "No patients on your teams." : "No patient matches '\(search!)'.")
         }
-        var table = Table(headers: ["ID", "MRN", "NAME", "STATUS", "ENROLLED"])
+        var table = Table(headers: ["ID", "NAME", "MRN", "PHQ-9", "TRD", "OPEN", "STATUS"])
         for patient in patients {
-            table.add([output.id(patient.id), patient.mrn, patient.displayName, patient.status, patient.enrolledOn])
+            let score = patient.latestPhq9.map { "\($0.total) \($0.severity), \(Format.ago($0.takenAt))" } ?? "-"
+            table.add([
+                output.id(patient.id), patient.displayName, patient.mrn, score,
+                patient.isTrd == true ? Terminal.red("yes") : "no", String(patient.openItems ?? 0),
+                patient.status.replacingOccurrences(of: "-", with: " "),
+            ])
         }
         print(table.render())
     }

@@ -22,6 +22,18 @@ public struct PatientListItem: Sendable, Equatable {
     public var displayName: String
     public var status: PatientStatus
     public var enrolledOn: Date
+    /// The latest PHQ-9 not entered in error: its total and when.
+    public var latestPHQ9: (total: Int, takenAt: Date)?
+    /// Whether the patient meets treatment-resistant depression now (reached, not withdrawn).
+    public var isTRD: Bool
+    /// Open tasks (handoffs' included).
+    public var openItems: Int
+
+    public static func == (a: PatientListItem, b: PatientListItem) -> Bool {
+        a.id == b.id && a.teamID == b.teamID && a.mrn == b.mrn && a.displayName == b.displayName
+            && a.status == b.status && a.enrolledOn == b.enrolledOn && a.latestPHQ9?.total == b.latestPHQ9?.total
+            && a.latestPHQ9?.takenAt == b.latestPHQ9?.takenAt && a.isTRD == b.isTRD && a.openItems == b.openItems
+    }
 }
 
 public struct CarePlan: Sendable, Equatable {
@@ -139,7 +151,18 @@ extension CareStore {
             }
             let rows = try await context.connection.query(
                 """
-                SELECT p.id, p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on FROM patients p
+                SELECT p.id, p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on, s.total, s.taken_at,
+                       coalesce((SELECT e.type = 'patient.trd_reached' FROM events e
+                                 WHERE e.patient_id = p.id AND e.type IN ('patient.trd_reached', 'patient.trd_withdrawn')
+                                 ORDER BY e.id DESC LIMIT 1), false),
+                       (SELECT count(*) FROM tasks t WHERE t.patient_id = p.id
+                          AND t.status NOT IN ('completed', 'cancelled', 'failed'))::int
+                FROM patients p
+                LEFT JOIN LATERAL (
+                    SELECT m.total, m.taken_at FROM measurements m
+                    WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.entered_in_error_at IS NULL
+                    ORDER BY m.taken_at DESC LIMIT 1
+                ) s ON true
                 WHERE (\(teamIDs)::uuid[] IS NULL OR p.team_id = ANY(\(teamIDs)))
                   AND (\(pattern)::text IS NULL OR p.display_name ILIKE \(pattern) OR p.mrn ILIKE \(pattern)
                        OR p.id::text LIKE \(idPrefix))
@@ -149,9 +172,14 @@ extension CareStore {
             ).map { row in
                 let (id, team, mrn, name, status, enrolled) = try row.decode(
                     UUID.self, UUID.self, String.self, String.self, String.self, Date.self)
+                let (total, taken, trd, open) = try (
+                    row.decode(Int?.self, at: 6), row.decode(Date?.self, at: 7), row.decode(Bool.self, at: 8),
+                    row.decode(Int.self, at: 9)
+                )
                 return PatientListItem(
                     id: id, teamID: team, mrn: mrn, displayName: name,
-                    status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled)
+                    status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled,
+                    latestPHQ9: total.flatMap { total in taken.map { (total, $0) } }, isTRD: trd, openItems: open)
             }
             let page = Self.page(rows, limit: limit) { $0.id }
             context.trail.touch(page.items.map(\.id))

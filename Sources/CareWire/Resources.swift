@@ -45,20 +45,43 @@ public struct EnteredInError: Codable, Sendable, Equatable {
 
 /// A patient as lists show them.
 public struct Patient: Codable, Sendable, Equatable {
+    /// A score as a list shows it: total, band, when.
+    public struct LatestScore: Codable, Sendable, Equatable {
+        public var total: Int
+        public var severity: String
+        public var takenAt: Date
+        public init(total: Int, severity: String, takenAt: Date) {
+            self.total = total
+            self.severity = severity
+            self.takenAt = takenAt
+        }
+    }
     public var id: String
     public var teamId: String
     public var mrn: String
     public var displayName: String
     public var status: String
     public var enrolledOn: String
+    /// The latest PHQ-9 (absent when none is recorded).
+    public var latestPhq9: LatestScore?
+    /// Whether the patient meets treatment-resistant depression now.
+    public var isTrd: Bool?
+    /// Open tasks, handoffs' included.
+    public var openItems: Int?
 
-    public init(id: String, teamId: String, mrn: String, displayName: String, status: String, enrolledOn: String) {
+    public init(
+        id: String, teamId: String, mrn: String, displayName: String, status: String, enrolledOn: String,
+        latestPhq9: LatestScore? = nil, isTrd: Bool? = nil, openItems: Int? = nil
+    ) {
         self.id = id
         self.teamId = teamId
         self.mrn = mrn
         self.displayName = displayName
         self.status = status
         self.enrolledOn = enrolledOn
+        self.latestPhq9 = latestPhq9
+        self.isTrd = isTrd
+        self.openItems = openItems
     }
 }
 

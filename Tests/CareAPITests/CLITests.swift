@@ -303,6 +303,13 @@ struct CLITests {
             let rows = narrow.output.split(separator: "\n")
             #expect(rows.count == waiting.output.split(separator: "\n").count, "\(narrow.output)")
             #expect(rows.allSatisfy { $0.count <= 72 } && narrow.output.contains("…"), "\(narrow.output)")
+            let list = try await clinic.care(["patients", "--search", "Okafor"], as: "psychiatrist")
+            #expect(
+                list.output.contains("Frances Okafor") && list.output.contains("16 moderately severe")
+                    && list.output.contains("just now"), "\(list.output)")
+            let listed = try await clinic.care(["patients", "--search", "Okafor", "--json"], as: "psychiatrist")
+            #expect(listed.array.first?["open_items"] as? Int ?? 0 >= 7, "\(listed.output)")
+            #expect((listed.array.first?["latest_phq9"] as? [String: Any])?["total"] as? Int == 16)
             let taken = try await clinic.care(["handoff", "take", String(handoff)], as: "socialWorker")
             #expect(taken.status == 0 && taken.output.contains("accepted"), "\(taken.output)\(taken.errors)")
             let shown = try await clinic.care(["task", "show", String(handoff)], as: "socialWorker")

@@ -241,7 +241,9 @@ struct PatientCommand: AsyncParsableCommand {
             abstract:
                 "A patient's plan, scores, response, TRD status and stage with reasons, trials, referrals, open work and recent notes.",
             discussion: "Example: care patient show 647bc1f0-2c1a-4a0e-9a51-6f3f4f0a9b7e")
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var id: String
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var id: String
         @OptionGroup var server: ServerOptions
         @OptionGroup var output: ReadOptions
 

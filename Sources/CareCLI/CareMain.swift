@@ -7,7 +7,8 @@ import Foundation
 public enum CareMain {
     public static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
-        if let problem = precheck(arguments) {
+        // A shell asking for completions (`care ---completion ...`) is answered by the parser.
+        if arguments.first != "---completion", let problem = precheck(arguments) {
             Terminal.error(problem)
             exit(ExitCode.validationFailure.rawValue)
         }

@@ -43,7 +43,9 @@ extension PatientCommand {
         static let configuration = CommandConfiguration(
             abstract: "Discharge a patient: their open handoffs and tasks are closed with that reason.",
             discussion: "Example: care patient discharge Bruno")
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
         @OptionGroup var server: ServerOptions
 
         func run() async throws {
@@ -177,7 +179,9 @@ extension TrialCommand {
         static let configuration = CommandConfiguration(
             abstract: "A patient's treatment trials, oldest first, with their adequacy.",
             discussion: "Example: care trial list Ada")
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
         @OptionGroup var server: ServerOptions
         @OptionGroup var output: ReadOptions
 
@@ -202,7 +206,9 @@ extension ReferralCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "A patient's referrals and where each stands.", discussion: "Example: care referral list Ada")
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
         @OptionGroup var server: ServerOptions
         @OptionGroup var output: ReadOptions
 

@@ -9,7 +9,9 @@ struct PlanCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a patient's care plan.", discussion: "Example: care plan show PATIENT")
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
         @OptionGroup var server: ServerOptions
         @OptionGroup var output: ReadOptions
 
@@ -39,7 +41,9 @@ struct PlanCommand: AsyncParsableCommand {
                   EDITOR=nano care plan edit PATIENT
                   care plan edit PATIENT --file /tmp/care-plan-1a2b3c4d-v3-9f8e7d.txt
                 """)
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
         @Option(help: "Start from this file (a version kept after a conflict) instead of the current plan.")
         var file: String?
         @OptionGroup var server: ServerOptions

@@ -64,7 +64,7 @@ struct ReportCommand: AsyncParsableCommand {
                 """)
         @Option(help: "The team (id or name); may be left out if you are on one team.") var team: String?
         @Option(help: "The ISO week, e.g. 2026-W48 (default: this week).") var week: String?
-        @Option(help: "html, md, json or csv.") var format: String = "md"
+        @Option(help: "html, md, json or csv.", completion: Completions.formats) var format: String = "md"
         @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
         @OptionGroup var server: ServerOptions
 
@@ -115,10 +115,14 @@ struct ReportCommand: AsyncParsableCommand {
                 """)
         @Argument(help: "The snapshot's id or its first characters (care report snapshot prints it).") var snapshot:
             String
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
         @Option(help: "The recommendation.") var text: String
         @Option(help: "A task to make of it.") var task: String?
-        @Option(name: .customLong("for"), help: "The role whose pool gets the task.") var role: String?
+        @Option(
+            name: .customLong("for"), help: "The role whose pool gets the task.", completion: Completions.clinicalRoles)
+        var role: String?
         @Option(help: "When the task is due: +4h, +2d, tomorrow, a weekday, YYYY-MM-DD.") var due: String?
         @OptionGroup var server: ServerOptions
 

@@ -14,7 +14,9 @@ struct Timeline: AsyncParsableCommand {
               care patient timeline Ada
               care patient timeline DEMO-1002 --limit 200 --json
             """)
-    @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+    @Argument(
+        help: "The patient: part of the name, the MRN or the first characters of the id.",
+        completion: .custom(Completions.patients)) var patient: String
     @Option(help: "How many events, newest first.") var limit: Int = 50
     @OptionGroup var server: ServerOptions
     @OptionGroup var output: ReadOptions

@@ -26,14 +26,17 @@ struct TaskCommand: AsyncParsableCommand {
                   care task add PATIENT "Call about side effects" --for social_worker --due +2d
                   care task add PATIENT "Review labs" --mine --priority urgent
                 """)
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
         @Argument(help: "What is to be done.") var title: String
         @Option(
             name: .customLong("for"),
-            help: "The role whose pool gets it: psychiatrist, psychologist, social_worker, care_manager.") var role:
-            String?
+            help: "The role whose pool gets it: psychiatrist, psychologist, social_worker, care_manager.",
+            completion: Completions.clinicalRoles) var role: String?
         @Flag(help: "Make it mine (owned by me) rather than a pool's.") var mine = false
-        @Option(help: "routine, urgent, asap or stat.") var priority: String = "routine"
+        @Option(help: "routine, urgent, asap or stat.", completion: Completions.names(TaskPriority.self)) var priority:
+            String = "routine"
         @Option(help: "When it is due: +4h, +2d, today, tomorrow, a weekday (friday), YYYY-MM-DD or an RFC 3339 time.")
         var due: String?
         @Option(help: "More detail.") var note: String?
@@ -178,8 +181,9 @@ struct HandoffCommand: AsyncParsableCommand {
                 Example: care handoff reassign HANDOFF --to psychologist --reason "She writes the work letters"
                 """)
         @Argument(help: "The handoff's id, or its first characters.") var id: String
-        @Option(name: .customLong("to"), help: "psychiatrist, psychologist, social_worker or care_manager.") var role:
-            String
+        @Option(
+            name: .customLong("to"), help: "psychiatrist, psychologist, social_worker or care_manager.",
+            completion: Completions.clinicalRoles) var role: String
         @Option(help: "A member id holding that role (default: the role's pool).") var member: String?
         @Option(help: "Why (required).") var reason: String
         @OptionGroup var server: ServerOptions
@@ -219,7 +223,9 @@ struct NoteCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "A patient's notes, newest first (psychotherapy notes only to their author).",
             discussion: "Example: care note list PATIENT --json")
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
         @OptionGroup var server: ServerOptions
         @OptionGroup var output: ReadOptions
 
@@ -254,8 +260,11 @@ struct NoteCommand: AsyncParsableCommand {
                   care note add PATIENT --kind social --file visit.md
                   echo "Sleeping better." | care note add PATIENT
                 """)
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
-        @Option(help: "progress, psychotherapy or social.") var kind: String = "progress"
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
+        @Option(help: "progress, psychotherapy or social.", completion: .list(["progress", "psychotherapy", "social"]))
+        var kind: String = "progress"
         @Option(help: "Read the note from this file (- for standard input).") var file: String?
         @OptionGroup var server: ServerOptions
 
@@ -315,7 +324,9 @@ struct ScoreCommand: AsyncParsableCommand {
                   care score add PATIENT --phq9 1,2,0,1,1,2,0,1,0
                   care score add PATIENT --madrs 24
                 """)
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
         @Option(help: "The nine PHQ-9 answers, 0-3 each, comma-separated.") var phq9: String?
         @Option(help: "The seven GAD-7 answers, 0-3 each, comma-separated.") var gad7: String?
         @Option(help: "The MADRS total, 0-60.") var madrs: Int?
@@ -374,8 +385,10 @@ struct TrialCommand: AsyncParsableCommand {
                   care trial start PATIENT --drug sertraline --dose 100 --start 2026-11-01
                   care trial start PATIENT --therapy CBT --start today
                 """)
-        @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
-        @Option(help: "The drug (as in the dose table).") var drug: String?
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
+        @Option(help: "The drug (as in the dose table).", completion: Completions.drugs) var drug: String?
         @Option(help: "The daily dose in mg.") var dose: Double?
         @Option(help: "A psychotherapy (e.g. CBT) instead of a drug.") var therapy: String?
         @Flag(help: "An augmentation (with --drug).") var augmentation = false
@@ -417,7 +430,9 @@ struct TrialCommand: AsyncParsableCommand {
                   care trial outcome THERAPY-TRIAL --result partial --sessions 12 --reason "Moved out of the area"
                 """)
         @Argument(help: "The trial's id, or its first characters.") var trial: String
-        @Option(help: "non-response, partial, response, intolerance or stopped-early.") var result: String
+        @Option(
+            help: "non-response, partial, response, intolerance or stopped-early.",
+            completion: Completions.names(TrialOutcome.self)) var result: String
         @Option(help: "When it stopped: YYYY-MM-DD, today, yesterday, a weekday, or --stopped=-3d for three days ago.")
         var stopped: String = "today"
         @Option(help: "Share of doses taken, 0 to 1.") var adherence: Double?
@@ -460,8 +475,10 @@ struct Refer: AsyncParsableCommand {
         abstract: "Refer a patient for TMS, ECT or esketamine (psychiatrists), or elsewhere.",
         discussion:
             "Example: care refer PATIENT tms --to \"Riverside TMS Centre\" --note \"Two adequate trials failed\"")
-    @Argument(help: "The patient: part of the name, the MRN or the first characters of the id.") var patient: String
-    @Argument(help: "tms, ect, esketamine or other.") var kind: String
+    @Argument(
+        help: "The patient: part of the name, the MRN or the first characters of the id.",
+        completion: .custom(Completions.patients)) var patient: String
+    @Argument(help: "tms, ect, esketamine or other.", completion: Completions.names(ReferralKind.self)) var kind: String
     @Option(name: .customLong("to"), help: "The clinic or service.") var clinic: String
     @Option(help: "A note for the referral.") var note: String?
     @Option(help: "Why a second open referral of the same kind (a second clinic, say).") var reason: String?
@@ -495,7 +512,7 @@ struct ReferralCommand: AsyncParsableCommand {
                 Example: care referral status REFERRAL cancelled --reason "The patient chose ECT"
                 """)
         @Argument(help: "The referral's id, or its first characters.") var id: String
-        @Argument(help: "The new status.") var status: String
+        @Argument(help: "The new status.", completion: Completions.names(ReferralStatus.self)) var status: String
         @Option(help: "Why (kept with the referral).") var reason: String?
         @OptionGroup var server: ServerOptions
 

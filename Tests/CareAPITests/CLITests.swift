@@ -224,6 +224,14 @@ struct CLITests {
                 several.errors.split(separator: "\n").count == 1 && several.errors.contains("matches 3 patients")
                     && several.errors.contains("Linda Park (MRN CLI-2, \(linda.uuidString.lowercased().prefix(8)))"),
                 "\(several.errors)")
+            // Completion asks the server: the words of the caller's patients' names, and MRNs.
+            let completed = try await clinic.care(
+                ["---completion", "patient", "show", "--", "positional@0", "3", "2", "care", "patient", "show", "li"],
+                as: "psychiatrist")
+            #expect(completed.status == 0, "\(completed.errors)")
+            #expect(
+                Set(completed.output.split(separator: "\n").map(String.init)).isSuperset(of: ["Lind", "Linda", "Lin"]),
+                "\(completed.output)")
             let nobody = try await clinic.care(["patient", "show", "Zebedee"], as: "psychiatrist")
             #expect(nobody.status == 3 && nobody.errors.contains("no patient of your teams matches 'Zebedee'"))
 
@@ -875,6 +883,12 @@ struct CLITests {
             let script = try await CLITests.run(
                 CLITests.care, ["--generate-completion-script", shell], environment: [:], stdin: nil)
             #expect(script.status == 0 && script.output.contains("queue"), "\(shell)")
+            // The domain's values: drugs of the dose table, roles, outcomes, formats; patients asked of the server.
+            for word in [
+                "sertraline", "social_worker", "stopped-early", "esketamine", "in-course", "csv", "---completion",
+            ] {
+                #expect(script.output.contains(word), "\(shell): \(word)")
+            }
         }
     }
 }

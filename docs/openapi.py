@@ -193,7 +193,9 @@ schemas = {
                   "next_attempt_at": ts, "last_attempt_at": ts, "last_status": {"type": "integer"}, "last_error": {"type": "string"}, "delivered_at": ts, "created_at": ts},
                  ["id", "webhook_id", "event_id", "event_type", "status", "attempts", "created_at"]),
  "DeliveryPage": page("Delivery"),
- "ReportScore": obj({"total": {"type": "integer"}, "taken_at": ts, "severity": {"type": "string", "enum": SEVERITIES}}),
+ "ReportScore": obj({"total": {"type": "integer"}, "taken_at": ts, "severity": {"type": "string", "enum": SEVERITIES},
+                     "safety_signal": {"type": "boolean", "description": "Item 9 above 0 (given for the trend's points)."}},
+                    ["total", "taken_at", "severity"]),
  "WeeklyReport": obj({
     "team_id": uuid, "team_name": {"type": "string"}, "iso_week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
     "week_start": ts, "week_end": ts, "as_of": ts, "generated_at": ts,

@@ -50,6 +50,7 @@ extension JSONWriter {
 
     mutating func score(_ s: ReportScore) {
         object { o in
+            o.optional("safety_signal", s.safetySignal) { $0.bool($1) }
             o.member("severity") { $0.string(s.severity) }
             o.member("taken_at") { $0.date(s.takenAt) }
             o.member("total") { $0.int(s.total) }

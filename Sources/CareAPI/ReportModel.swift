@@ -14,16 +14,19 @@ typealias ReportReason = ReviewReason
 struct ReportScore: Sendable, Encodable, Equatable {
     var total: Int
     var takenAt: Date
+    /// Item 9 above 0 (given for the trend's points).
+    var safetySignal: Bool? = nil
 
     /// The PHQ-9 severity band by its usual name ("moderately severe").
     var severity: String { Score.band(.phq9, total: total) }
 
     /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case total, takenAt = "taken_at", severity }
+    enum CodingKeys: String, CodingKey { case total, takenAt = "taken_at", severity, safetySignal = "safety_signal" }
 
-    init(total: Int, takenAt: Date) {
+    init(total: Int, takenAt: Date, safetySignal: Bool? = nil) {
         self.total = total
         self.takenAt = takenAt
+        self.safetySignal = safetySignal
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -31,6 +34,7 @@ struct ReportScore: Sendable, Encodable, Equatable {
         try c.encode(total, forKey: .total)
         try c.encode(takenAt, forKey: .takenAt)
         try c.encode(severity, forKey: .severity)
+        try c.encodeIfPresent(safetySignal, forKey: .safetySignal)
     }
 }
 
@@ -171,7 +175,9 @@ extension ReportPatient {
     init(_ patient: ReviewedPatient, asOf: Date) {
         let assessment = patient.assessment
         let facts = patient.facts
-        let score = { (s: ReviewFacts.DatedScore) in ReportScore(total: s.total, takenAt: s.takenAt) }
+        let score = { (s: ReviewFacts.DatedScore) in
+            ReportScore(total: s.total, takenAt: s.takenAt, safetySignal: s.safetySignal)
+        }
         self.init(
             id: LowercaseID(patient.id), mrn: patient.mrn, displayName: patient.displayName,
             status: patient.status.rawValue,

@@ -27,13 +27,63 @@ enum ReportRendering {
             + (p.maudsleyTotal.map { "; Maudsley \($0) (\(p.maudsleyBand ?? ""))" } ?? "")
     }
 
-    static func work(_ p: ReportPatient) -> [String] {
-        p.openHandoffs.map {
-            "handoff for \($0.role.replacingOccurrences(of: "_", with: " ")): \($0.reason) (due \(day($0.dueAt))\($0.overdue ? ", OVERDUE" : "")\($0.escalated ? ", escalated" : ""))"
+    /// A patient's open work by who holds it (a role's pool or a member), with counts, the
+    /// overdue first and one or two items each (`shown`): a patient with twenty open items keeps a
+    /// row a meeting can read, and the counts say what is not shown.
+    struct WorkGroup {
+        var holder: String
+        var items: [(text: String, overdue: Bool)]
+        var overdue: Int { items.filter(\.overdue).count }
+        var heading: String {
+            "\(holder) · \(items.count) open" + (overdue > 0 ? ", \(overdue) overdue" : "")
         }
-            + p.openTasks.map {
-                "task for \($0.assignee): \($0.title) (\($0.status)\($0.dueAt.map { ", due \(day($0))" } ?? "")\($0.overdue ? ", OVERDUE" : ""))"
-            }
+    }
+
+    /// Items shown per holder: two, or one when three or more hold open work.
+    static func shown(among holders: Int) -> Int { holders > 2 ? 1 : 2 }
+
+    static func workGroups(_ p: ReportPatient) -> [WorkGroup] {
+        var groups: [String: [(text: String, overdue: Bool)]] = [:]
+        for h in p.openHandoffs {
+            let holder = h.role.replacingOccurrences(of: "_", with: " ")
+            groups[holder, default: []].append(
+                (
+                    "Handoff: \(short(h.reason)), due \(day(h.dueAt))\(h.overdue ? ", overdue" : "")"
+                        + (h.escalated ? ", escalated" : ""), h.overdue
+                ))
+        }
+        for t in p.openTasks {
+            let holder = t.assignee.isEmpty ? "unassigned" : t.assignee.replacingOccurrences(of: "_", with: " ")
+            groups[holder, default: []].append(
+                (
+                    "\(short(t.title)) (\(t.status)\(t.dueAt.map { ", due \(day($0))" } ?? "")\(t.overdue ? ", overdue" : ""))",
+                    t.overdue
+                ))
+        }
+        return groups.map { holder, items in
+            WorkGroup(
+                holder: holder,
+                items: items.enumerated().sorted { a, b in
+                    a.element.overdue != b.element.overdue ? a.element.overdue : a.offset < b.offset
+                }.map(\.element))
+        }.sorted { ($0.overdue, $0.items.count, $1.holder) > ($1.overdue, $1.items.count, $0.holder) }
+    }
+
+    /// Text cut to `limit` characters at a word's end, with an ellipsis.
+    static func short(_ text: String, _ limit: Int = 70) -> String {
+        guard text.count > limit else { return text }
+        let kept = text.prefix(limit - 1)
+        return (kept.lastIndex(of: " ").map { String(kept[..<$0]) } ?? String(kept)) + "…"
+    }
+
+    /// The groups as lines of text (Markdown, CSV): "social worker · 4 open, 1 overdue: a; b; +2 more".
+    static func work(_ p: ReportPatient) -> [String] {
+        let groups = workGroups(p)
+        return groups.map { group in
+            let shown = group.items.prefix(shown(among: groups.count)).map(\.text)
+            let more = group.items.count - shown.count
+            return "\(group.heading): " + (shown + (more > 0 ? ["+\(more) more"] : [])).joined(separator: "; ")
+        }
     }
 
     static func referrals(_ p: ReportPatient) -> [String] {
@@ -57,41 +107,76 @@ enum ReportRendering {
         return out
     }
 
-    /// PHQ-9 over time, with the line at half the baseline (response) and at 5 (remission).
+    /// PHQ-9 over time: the first and latest dates under the axis, the first and latest values by
+    /// their points, the response line (half the baseline) and the remission line (5) labelled,
+    /// an item-9 safety signal marked red.
     static func trendSVG(_ p: ReportPatient) -> String {
-        let width = 200.0, height = 64.0, pad = 4.0
+        let width = 204.0, height = 84.0, left = 4.0, right = 30.0, top = 10.0, bottom = 14.0
         let points = p.trend
-        func y(_ total: Double) -> Double { pad + (height - 2 * pad) * (1 - min(27, max(0, total)) / 27) }
+        func y(_ total: Double) -> Double { top + (height - top - bottom) * (1 - min(27, max(0, total)) / 27) }
+        func text(_ x: Double, _ y: Double, _ words: String, anchor: String = "start", cls: String? = nil) -> String {
+            String(
+                format: ##"<text x="%.1f" y="%.1f" text-anchor="%@"%@>%@</text>"##, x, y, anchor,
+                cls.map { " class=\"\($0)\"" } ?? "", escape(words))
+        }
         var svg =
             ##"<svg class="trend" xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" viewBox="0 0 \##(Int(width)) \##(Int(height))" role="img" aria-label="PHQ-9 trend">"##
         svg += ##"<rect x="0" y="0" width="\##(Int(width))" height="\##(Int(height))" fill="#fafafa" stroke="#ddd"/>"##
         let remission = y(5)
-        svg +=
-            ##"<line x1="0" x2="\##(width)" y1="\##(remission)" y2="\##(remission)" stroke="#2e7d32" stroke-dasharray="3 2"><title>remission (PHQ-9 &lt; 5)</title></line>"##
+        svg += String(
+            format:
+                ##"<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#2e7d32" stroke-dasharray="3 2"><title>remission (PHQ-9 &lt; 5)</title></line>"##,
+            left, width - right, remission, remission)
+        svg += text(width - right + 2, remission + 3, "remit")
         if let baseline = p.baseline {
             let half = y(Double(baseline.total) / 2)
-            svg +=
-                ##"<line x1="0" x2="\##(width)" y1="\##(half)" y2="\##(half)" stroke="#1565c0" stroke-dasharray="6 3"><title>50% of baseline (\##(baseline.total))</title></line>"##
+            svg += String(
+                format:
+                    ##"<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#1565c0" stroke-dasharray="6 3"><title>50%% of baseline (%d)</title></line>"##,
+                left, width - right, half, half, baseline.total)
+            svg += text(width - right + 2, half + 3, "50%")
         }
         if let first = points.first, let last = points.last {
             let span = max(1, last.takenAt.timeIntervalSince(first.takenAt))
+            let plot = width - left - right - 8
             let coordinates = points.map { point -> (Double, Double) in
                 let x =
                     points.count == 1
-                    ? width / 2 : pad + (width - 2 * pad) * point.takenAt.timeIntervalSince(first.takenAt) / span
+                    ? left + plot / 2 : left + 4 + plot * point.takenAt.timeIntervalSince(first.takenAt) / span
                 return (x, y(Double(point.total)))
             }
             svg +=
                 ##"<polyline fill="none" stroke="#333" stroke-width="1.5" points="\##(coordinates.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " "))"/>"##
             for ((x, yy), point) in zip(coordinates, points) {
-                svg += String(
-                    format: ##"<circle cx="%.1f" cy="%.1f" r="2" fill="#333"><title>%d on %@</title></circle>"##, x, yy,
-                    point.total, day(point.takenAt))
+                if point.safetySignal == true {
+                    svg += String(
+                        format:
+                            ##"<circle cx="%.1f" cy="%.1f" r="3.5" fill="#c62828"><title>%d on %@: item 9 above 0</title></circle>"##,
+                        x, yy, point.total, day(point.takenAt))
+                } else {
+                    svg += String(
+                        format: ##"<circle cx="%.1f" cy="%.1f" r="2" fill="#333"><title>%d on %@</title></circle>"##, x,
+                        yy, point.total, day(point.takenAt))
+                }
             }
+            let (firstX, firstY) = coordinates[0]
+            svg += text(firstX, max(top - 1, firstY - 4), String(first.total), anchor: "start", cls: "value")
+            if points.count > 1, let (lastX, lastY) = coordinates.last {
+                svg += text(lastX, max(top - 1, lastY - 4), String(last.total), anchor: "end", cls: "value")
+            }
+            svg += text(left, height - 3, shortDay(first.takenAt))
+            if points.count > 1 { svg += text(width - right, height - 3, shortDay(last.takenAt), anchor: "end") }
         } else {
-            svg += ##"<text x="8" y="36" font-size="10" fill="#888">no PHQ-9 yet</text>"##
+            svg += ##"<text x="8" y="40">no PHQ-9 yet</text>"##
         }
         return svg + "</svg>"
+    }
+
+    /// "3 Nov", for a chart's axis.
+    static func shortDay(_ date: Date) -> String {
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let (_, month, dayOfMonth) = Timestamp.civil(days: Int((date.timeIntervalSince1970 / 86_400).rounded(.down)))
+        return "\(dayOfMonth) \(months[month - 1])"
     }
 
     static func html(_ r: WeeklyReport) -> String {
@@ -120,6 +205,8 @@ enum ReportRendering {
             .r4 { background: #1565c0; color: #fff; } .r5 { background: #f9a825; } .r6 { background: #8d6e63; color: #fff; } .r7 { background: #2e7d32; color: #fff; }
             .overdue { color: #c62828; font-weight: 600; } .small { font-size: 12px; color: #444; } ul { margin: 0; padding-left: 16px; }
             .legend { font-size: 11px; color: #555; }
+            .holder { margin-bottom: 3px; font-size: 12px; line-height: 1.3; } .holder b { font-size: 12px; } .more { font-size: 11px; color: #555; padding-left: 16px; }
+            .trend text { font: 9px sans-serif; fill: #555; } .trend .value { fill: #222; font-weight: 600; }
             @media print { body { margin: 0; } .stat { padding: 4px 8px; } }
             </style></head><body>
             <h1>\(escape(r.teamName)): weekly case review, \(r.isoWeek)</h1>
@@ -133,7 +220,7 @@ enum ReportRendering {
             <div class="stat"><b>\(c.handoffsProduced)</b>handoffs made; \(c.handoffsAcknowledgedOnTime) acknowledged on time, \(c.handoffsAcknowledgedLate) late, \(c.handoffsUnacknowledged) not yet</div>
             <div class="stat"><b>\(c.listed)</b>to discuss</div>
             </div>
-            <div class="legend">Trend: PHQ-9 (0–27), the blue dashed line is half the baseline (response), the green one 5 (remission).</div>
+            <div class="legend">Trend: PHQ-9 (0–27) with the first and latest values and dates; the blue dashed line (50%) is half the baseline (response), the green one (remit) is 5 (remission); a red point is an item-9 safety signal. Open work is grouped by who holds it, overdue first, two items each.</div>
 
             """
         if r.patients.isEmpty {
@@ -145,21 +232,29 @@ enum ReportRendering {
                 if section != 0 { out += "</tbody></table>\n" }
                 section = p.rank
                 out +=
-                    "<h2>\(escape(p.reasons[0].kind.heading))</h2>\n<table><colgroup><col style=\"width:13%\"><col style=\"width:17%\"><col style=\"width:10%\">"
-                    + "<col style=\"width:212px\"><col style=\"width:14%\"><col><col style=\"width:11%\"></colgroup><thead><tr><th>Patient</th><th>Why listed</th><th>Scores</th><th>Trend</th>"
+                    "<h2>\(escape(p.reasons[0].kind.heading))</h2>\n<table><colgroup><col style=\"width:11%\"><col style=\"width:15%\"><col style=\"width:9%\">"
+                    + "<col style=\"width:218px\"><col style=\"width:12%\"><col><col style=\"width:10%\"></colgroup><thead><tr><th>Patient</th><th>Why listed</th><th>Scores</th><th>Trend</th>"
                     + "<th>Treatment</th><th>Open work</th><th>Referrals</th></tr></thead><tbody>\n"
             }
             let reasons = p.reasons.map { ##"<span class="reason r\##($0.kind.rank)">\##(escape($0.text))</span>"## }
                 .joined(separator: "<br>")
-            let work = work(p).map { line in
-                line.contains("OVERDUE") ? ##"<li class="overdue">\##(escape(line))</li>"## : "<li>\(escape(line))</li>"
+            let groups = workGroups(p)
+            let each = shown(among: groups.count)
+            let work = groups.map { group in
+                let shown = group.items.prefix(each).map { item in
+                    item.overdue
+                        ? ##"<li class="overdue">\##(escape(item.text))</li>"## : "<li>\(escape(item.text))</li>"
+                }.joined()
+                let more = group.items.count - min(group.items.count, each)
+                return ##"<div class="holder"><b>\##(escape(group.heading))</b><ul>\##(shown)</ul>"##
+                    + (more > 0 ? ##"<span class="more">+\##(more) more</span>"## : "") + "</div>"
             }.joined()
             let referralItems = referrals(p).map { "<li>\(escape($0))</li>" }.joined()
             out +=
                 "<tr><td><b>\(escape(p.displayName))</b><br><span class=\"small\">MRN \(escape(p.mrn)) · week \(p.weeksInTreatment) · \(escape(p.status))</span></td>"
                 + "<td>\(reasons)</td><td>\(escape(scores(p)))</td><td>\(trendSVG(p))</td>"
                 + "<td>\(escape(trial(p)))<br><span class=\"small\">\(escape(stage(p)))</span></td>"
-                + "<td>\(work.isEmpty ? "–" : "<ul>\(work)</ul>")</td><td>\(referralItems.isEmpty ? "–" : "<ul>\(referralItems)</ul>")</td></tr>\n"
+                + "<td>\(work.isEmpty ? "–" : work)</td><td>\(referralItems.isEmpty ? "–" : "<ul>\(referralItems)</ul>")</td></tr>\n"
         }
         if section != 0 { out += "</tbody></table>\n" }
         out +=
@@ -193,6 +288,16 @@ enum ReportRendering {
         return String(p.trend.map { bars[min(7, $0.total * 7 / 27)] })
     }
 
+    /// The trend in words beside its sparkline: "▆▅▃ 19 on 3 Nov → 9 on 24 Nov; item 9 above 0 on 10 Nov".
+    static func trendText(_ p: ReportPatient) -> String {
+        guard let first = p.trend.first, let last = p.trend.last else { return "no PHQ-9 yet" }
+        var text = sparkline(p) + " \(first.total) on \(shortDay(first.takenAt))"
+        if p.trend.count > 1 { text += " → \(last.total) on \(shortDay(last.takenAt))" }
+        let signals = p.trend.filter { $0.safetySignal == true }.map { shortDay($0.takenAt) }
+        if !signals.isEmpty { text += "; item 9 above 0 on \(signals.joined(separator: ", "))" }
+        return text
+    }
+
     static func markdown(_ r: WeeklyReport) -> String {
         let c = r.caseload
         var lines = [
@@ -215,10 +320,10 @@ enum ReportRendering {
                 ]
             }
             let name = "**\(markdownText(p.displayName))** (MRN \(markdownText(p.mrn)), week \(p.weeksInTreatment))"
-            let work = work(p).joined(separator: "; ")
+            let work = work(p).joined(separator: " · ")
             let referrals = referrals(p).joined(separator: "; ")
             let recorded: [String] = [
-                p.reasons.map(\.text).joined(separator: "; "), scores(p), sparkline(p), "\(trial(p)); \(stage(p))",
+                p.reasons.map(\.text).joined(separator: "; "), scores(p), trendText(p), "\(trial(p)); \(stage(p))",
                 work.isEmpty ? "–" : work, referrals.isEmpty ? "–" : referrals,
             ]
             let cells: [String] = [name] + recorded.map(markdownText)

@@ -69,9 +69,12 @@ public struct ReviewFacts: Sendable, Equatable {
     public struct DatedScore: Sendable, Equatable {
         public var total: Int
         public var takenAt: Date
-        public init(total: Int, takenAt: Date) {
+        /// Item 9 above 0; nil where not known (a baseline or latest score read on its own).
+        public var safetySignal: Bool?
+        public init(total: Int, takenAt: Date, safetySignal: Bool? = nil) {
             self.total = total
             self.takenAt = takenAt
+            self.safetySignal = safetySignal
         }
     }
 

@@ -150,8 +150,8 @@ struct ReviewGatherer {
             """
             SELECT p.id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
                    b.total, b.taken_at, l.total, l.taken_at,
-                   (SELECT string_agg(x.total::text || ' ' || extract(epoch FROM x.taken_at)::text, ',' ORDER BY x.taken_at)
-                    FROM (SELECT total, taken_at FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND m.instrument = 'PHQ-9' AND m.taken_at < \(asOf)
+                   (SELECT string_agg(x.total::text || ' ' || extract(epoch FROM x.taken_at)::text || ' ' || x.safety_signal::int::text, ',' ORDER BY x.taken_at)
+                    FROM (SELECT total, taken_at, safety_signal FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND m.instrument = 'PHQ-9' AND m.taken_at < \(asOf)
                           ORDER BY m.taken_at DESC LIMIT 12) x),
                    -- (An aggregate, not EXISTS: PostgreSQL turns that EXISTS into one scan of every measurement.)
                    coalesce((SELECT bool_or(m.safety_signal) FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND m.instrument = 'PHQ-9'
@@ -176,12 +176,12 @@ struct ReviewGatherer {
                 UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self)
             let baselineTotal = try row.decode(Int?.self, at: 7), baselineAt = try row.decode(Date?.self, at: 8)
             let latestTotal = try row.decode(Int?.self, at: 9), latestAt = try row.decode(Date?.self, at: 10)
-            // "total epoch,total epoch,...": one text value is far cheaper to read than an array.
+            // "total epoch safety,total epoch safety,...": one text value is far cheaper to read than an array.
             let trend = try (row.decode(String?.self, at: 11) ?? "").split(separator: ",").compactMap {
                 entry -> Score? in
                 let parts = entry.split(separator: " ")
-                guard parts.count == 2, let total = Int(parts[0]), let seconds = Double(parts[1]) else { return nil }
-                return Score(total: total, takenAt: Date(timeIntervalSince1970: seconds))
+                guard parts.count == 3, let total = Int(parts[0]), let seconds = Double(parts[1]) else { return nil }
+                return Score(total: total, takenAt: Date(timeIntervalSince1970: seconds), safetySignal: parts[2] == "1")
             }
             return Row(
                 id: id, mrn: mrn, name: name, status: status, enrolledOn: enrolled, episodeStart: episode,

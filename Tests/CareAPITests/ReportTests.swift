@@ -206,6 +206,10 @@ struct ReportTests {
                     !html.text.contains("<script") && !html.text.contains("src=\"http") && !html.text.contains("<link"))
                 #expect(html.text.components(separatedBy: "<svg class=\"trend\"").count - 1 == 9)
                 #expect(html.text.contains("50% of baseline") && html.text.contains("remission (PHQ-9"))
+                // The chart's lines are labelled on it, and its first and latest dates are shown.
+                #expect(html.text.contains(">50%</text>") && html.text.contains(">remit</text>"))
+                #expect(html.text.contains("class=\"value\""))
+                #expect(html.text.contains("class=\"holder\""), "open work grouped by who holds it")
                 let md = try await client.call(.get, path(r, "md"), token: r.clinic.tokens["psychologist"])
                 #expect(
                     md.text.hasPrefix("# North: weekly case review, \(r.week)") && md.text.contains("## Safety signal"))
@@ -346,7 +350,8 @@ struct ReportTests {
     }
 
     @Test(
-        "the browser check: headless Chromium renders the HTML report to a PNG of the expected size that is not blank")
+        "the browser check: headless Chromium renders the HTML report to a PNG of the expected size that is not blank; on A4 landscape nothing overflows and a patient with 20 open items keeps a row under 420 px"
+    )
     func browserCheck() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)
@@ -392,6 +397,56 @@ struct ReportTests {
             #expect(
                 png.count > 10 * blank.count && png.count > 40_000,
                 "report \(png.count) bytes, blank page \(blank.count) bytes")
+
+            // On A4 landscape (1123 x 794 CSS pixels), nothing overflows the page's width, and a
+            // patient with twenty open items keeps a row under 420 pixels: the browser measures
+            // its own layout (a script added to a copy for the test) and the DOM it dumps says so.
+            var crowded = report
+            crowded.patients[0].openTasks += (1...20).map { index in
+                ReportTask(
+                    title: "Follow-up call \(index) about the housing benefit appeal and the transport to the clinic",
+                    status: "requested", priority: "routine",
+                    assignee: ["psychiatrist", "psychologist", "social_worker", "care_manager"][index % 4],
+                    dueAt: Date().addingTimeInterval(Double(index - 5) * 86_400), overdue: index < 5)
+            }
+            let measuring = """
+                <script>
+                window.addEventListener('load', () => {
+                  const rows = [...document.querySelectorAll('tbody tr')].map(r => r.getBoundingClientRect().height);
+                  document.body.setAttribute('data-check', [
+                    document.documentElement.scrollWidth, window.innerWidth, Math.round(rows[0]), Math.round(Math.max(...rows)),
+                    rows.length].join(' '));
+                });
+                </script></body>
+                """
+            try ReportRendering.html(crowded).replacingOccurrences(of: "</body>", with: measuring).write(
+                toFile: directory + "/crowded.html", atomically: true, encoding: .utf8)
+            let dump = Process()
+            dump.executableURL = URL(fileURLWithPath: browser)
+            dump.arguments = [
+                "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1123,794",
+                "--user-data-dir=\(directory)/profile", "--virtual-time-budget=5000", "--dump-dom",
+                "file://\(directory)/crowded.html",
+            ]
+            let out = Pipe()
+            dump.standardOutput = out
+            dump.standardError = FileHandle.nullDevice
+            try dump.run()
+            let dom = String(
+                decoding: try await LocalPostgres.offload { out.fileHandleForReading.readDataToEndOfFile() },
+                as: UTF8.self)
+            try await LocalPostgres.offload { dump.waitUntilExit() }
+            let check = try #require(dom.firstMatch(of: /data-check="([0-9 ]+)"/)?.1, "no measurement in the DOM")
+            let numbers = check.split(separator: " ").compactMap { Int($0) }
+            #expect(numbers.count == 5, "\(check)")
+            let (scrollWidth, viewport, crowdedRow, tallest, rows) = (
+                numbers[0], numbers[1], numbers[2], numbers[3], numbers[4]
+            )
+            #expect(rows == 9, "\(rows) rows")
+            #expect(scrollWidth <= viewport, "the page is \(scrollWidth) px wide in a \(viewport) px viewport")
+            #expect(crowdedRow < 420, "the row of the patient with 20 more open items is \(crowdedRow) px high")
+            #expect(tallest < 420, "the tallest row is \(tallest) px")
+            #expect(crowded.patients[0].openTasks.count >= 20)
         }
     }
 }

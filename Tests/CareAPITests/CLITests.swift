@@ -839,7 +839,8 @@ struct CLITests {
             #expect(kept.status == 0, "\(kept.errors)")
             let snapshot = try #require(kept.output.firstMatch(of: /snapshot ([0-9a-f-]{36})/)?.1).description
             let snapshots = try await clinic.care(["report", "snapshots"], as: "psychologist")
-            #expect(snapshots.status == 0 && snapshots.output.contains(String(snapshot.prefix(8))), "\(snapshots.output)")
+            #expect(
+                snapshots.status == 0 && snapshots.output.contains(String(snapshot.prefix(8))), "\(snapshots.output)")
             let recommended = try await clinic.care(
                 [
                     "report", "recommend", snapshot, patient, "--text", "Safety plan with the family",

@@ -151,9 +151,7 @@ struct Queue: AsyncParsableCommand {
             let names =
                 myTasks.isEmpty && open.isEmpty
                 ? [:]
-                : Dictionary(
-                    try await client.patients(search: nil).map { ($0.id, $0.displayName) },
-                    uniquingKeysWith: { first, _ in first })
+                : try await Names.patientNames(client)
             let now = Date()
             var rows = myTasks.map { task -> Row in
                 let handoff = byTask[task.id]
@@ -248,7 +246,7 @@ struct PatientCommand: AsyncParsableCommand {
         @OptionGroup var output: ReadOptions
 
         func run() async throws {
-            let summary = try await withClient(server) { try await $0.patient(try await Names.patient(id, $0)) }
+            let summary = try await withClient(server) { try await Names.summary(id, $0) }
             if output.json { return print(try Format.json(summary)) }
             print(PatientView.render(summary, ids: output.id))
         }

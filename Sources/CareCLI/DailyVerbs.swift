@@ -77,14 +77,11 @@ extension TaskCommand {
         func run() async throws {
             let (tasks, names) = try await withClient(server) { client -> ([TaskItem], [String: String]) in
                 if let patient {
-                    let summary = try await client.patient(try await Names.patient(patient, client))
+                    let summary = try await Names.summary(patient, client)
                     return (summary.openTasks, [summary.id: summary.displayName])
                 }
                 let tasks = try await client.queue()
-                let names = Dictionary(
-                    try await client.patients(search: nil).map { ($0.id, $0.displayName) },
-                    uniquingKeysWith: { first, _ in first })
-                return (tasks, names)
+                return (tasks, try await Names.patientNames(client))
             }
             if output.json { return print(try Format.json(tasks)) }
             guard !tasks.isEmpty else { return print("No open tasks.") }
@@ -93,7 +90,7 @@ extension TaskCommand {
                 table.add([
                     output.id(task.id), task.priority, Format.due(task.dueAt), task.status,
                     names[task.patientId] ?? Names.short(task.patientId),
-                    (task.poolRole ?? "owner").replacingOccurrences(of: "_", with: " "), task.title,
+                    Names.role(task.poolRole ?? "owner"), task.title,
                 ])
             }
             print(table.render())
@@ -116,7 +113,7 @@ extension TaskCommand {
                 "  status: \(task.status), priority \(task.priority)" + (task.statusReason.map { " (\($0))" } ?? ""))
             lines.append(
                 "  for: "
-                    + (task.poolRole.map { "the \($0.replacingOccurrences(of: "_", with: " ")) pool" } ?? "its owner"))
+                    + (task.poolRole.map { "the \(Names.role($0)) pool" } ?? "its owner"))
             if let due = task.dueAt { lines.append("  due: \(Format.when(due)) (\(Format.due(due)))") }
             for cause in task.causes ?? [] {
                 lines.append("  because: \(cause.summary)" + (cause.withdrawnAt == nil ? "" : " (withdrawn)"))
@@ -137,10 +134,7 @@ extension HandoffCommand {
         func run() async throws {
             let (handoffs, names) = try await withClient(server) { client -> ([Handoff], [String: String]) in
                 let open = try await client.handoffs().filter { $0.acknowledgedAt == nil }
-                let names = Dictionary(
-                    try await client.patients(search: nil).map { ($0.id, $0.displayName) },
-                    uniquingKeysWith: { first, _ in first })
-                return (open, names)
+                return (open, try await Names.patientNames(client))
             }
             if output.json { return print(try Format.json(handoffs)) }
             guard !handoffs.isEmpty else { return print("No handoffs waiting for your roles.") }
@@ -148,7 +142,7 @@ extension HandoffCommand {
             for handoff in handoffs {
                 table.add([
                     output.id(handoff.id), Format.due(handoff.dueAt),
-                    handoff.role.replacingOccurrences(of: "_", with: " "),
+                    Names.role(handoff.role),
                     names[handoff.patientId] ?? Names.short(handoff.patientId), handoff.reason,
                 ])
             }
@@ -186,7 +180,7 @@ extension TrialCommand {
         @OptionGroup var output: ReadOptions
 
         func run() async throws {
-            let summary = try await withClient(server) { try await $0.patient(try await Names.patient(patient, $0)) }
+            let summary = try await withClient(server) { try await Names.summary(patient, $0) }
             if output.json { return print(try Format.json(summary.trials)) }
             guard !summary.trials.isEmpty else { return print("No trials recorded for \(summary.displayName).") }
             var table = Table(headers: ["ID", "KIND", "DRUG OR THERAPY", "STARTED", "STOPPED", "OUTCOME", "ADEQUATE"])
@@ -213,7 +207,7 @@ extension ReferralCommand {
         @OptionGroup var output: ReadOptions
 
         func run() async throws {
-            let summary = try await withClient(server) { try await $0.patient(try await Names.patient(patient, $0)) }
+            let summary = try await withClient(server) { try await Names.summary(patient, $0) }
             if output.json { return print(try Format.json(summary.referrals)) }
             guard !summary.referrals.isEmpty else { return print("No referrals for \(summary.displayName).") }
             var table = Table(headers: ["ID", "KIND", "TO", "STATUS", "MADE"])

@@ -56,4 +56,19 @@ enum Names {
 
     /// The 8 characters tables show.
     static func short(_ id: String) -> String { String(id.prefix(8)) }
+
+    /// The caller's patients' names by id, for tables that list work across patients.
+    static func patientNames(_ client: CareClient) async throws -> [String: String] {
+        Dictionary(
+            try await client.patients(search: nil).map { ($0.id, $0.displayName) },
+            uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The summary of the patient `text` names.
+    static func summary(_ text: String, _ client: CareClient) async throws -> Summary {
+        try await client.patient(try await patient(text, client))
+    }
+
+    /// A role as people write it: "social worker".
+    static func role(_ name: String) -> String { name.replacingOccurrences(of: "_", with: " ") }
 }

@@ -77,7 +77,7 @@ struct TimelineWords {
     /// "Dr. Rao (psychiatrist)".
     func person(_ id: String) -> String {
         guard let member = members[id] else { return "a former member" }
-        let roles = member.roles.filter { $0 != "admin" }.map { $0.replacingOccurrences(of: "_", with: " ") }
+        let roles = member.roles.filter { $0 != "admin" }.map(Names.role)
         return member.displayName + (roles.isEmpty ? "" : " (\(roles.joined(separator: ", ")))")
     }
 
@@ -91,7 +91,7 @@ struct TimelineWords {
         return "\(referral.kind.uppercased()) to \(referral.targetClinic)"
     }
 
-    func role(_ name: String?) -> String { (name ?? "another role").replacingOccurrences(of: "_", with: " ") }
+    func role(_ name: String?) -> String { Names.role(name ?? "another role") }
 
     func sentence(_ event: PatientEvent) -> String {
         let p = event.payload

@@ -207,7 +207,7 @@ struct HandoffCommand: AsyncParsableCommand {
                 try await $0.reassign(handoff: try await Names.record("task", id, $0, what: "handoff"), reassignment)
             }
             print(
-                "Reassigned to the \(reassignment.role.rawValue.replacingOccurrences(of: "_", with: " "))\(member.map { " (member \($0))" } ?? ""): \(task.title)."
+                "Reassigned to the \(Names.role(reassignment.role.rawValue))\(member.map { " (member \($0))" } ?? ""): \(task.title)."
             )
         }
     }

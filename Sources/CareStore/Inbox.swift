@@ -27,7 +27,6 @@ extension CareStore {
         return try await command(caller) { context in
             let memberID = try Self.member(caller, "has an inbox")
             let teams = context.teams(allowing: .readClinical)
-            let roles = Set(caller.request?.principal.roles.values.flatMap { $0 } ?? []).map(\.rawValue)
             let rows = try await context.connection.query(
                 """
                 SELECT e.id, e.type, p.id, p.display_name, a.display_name, e.occurred_at,
@@ -50,7 +49,8 @@ extension CareStore {
                 LEFT JOIN notes n ON e.type = 'note.added' AND n.id = (e.payload->>'note_id')::uuid
                 LEFT JOIN trials t ON e.type = 'trial.failed' AND t.id = (e.payload->>'trial_id')::uuid
                 WHERE p.team_id = ANY(\(teams)) AND p.status <> 'discharged'
-                  AND (e.type <> 'handoff.created' OR h.role = ANY(\(roles)))
+                  AND (e.type <> 'handoff.created' OR EXISTS (
+                       SELECT 1 FROM memberships ms WHERE ms.member_id = \(memberID) AND ms.team_id = p.team_id AND ms.role = h.role))
                   AND (e.type <> 'measurement.recorded' OR ms.entered_in_error_at IS NULL)
                   AND (e.type <> 'note.added' OR n.id IS NOT NULL)
                 ORDER BY e.id DESC LIMIT \(limit)

@@ -1,4 +1,5 @@
 import CareAPI
+import CareDomain
 import CareStore
 import Foundation
 import HTTPTypes
@@ -121,6 +122,31 @@ struct ResolveTests {
                 #expect(reply.items.allSatisfy { $0["patient_id"] as? String == clinic.northPatient.lower })
                 let missing = try await client.call(.get, "/v1/inbox", token: clinic.tokens["psychiatrist"])
                 #expect(missing.status == .badRequest)
+            }
+        }
+    }
+
+    @Test("a handoff is in the inbox of a member holding its role on the patient's own team, not a role held elsewhere")
+    func inboxRolesPerTeam() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            // A psychiatrist on North who is a psychologist on South only.
+            let member = try await clinic.store.createMember(
+                displayName: "Dr. Both", teamID: clinic.north, roles: [.psychiatrist], by: .system())
+            try await pool.query(
+                "INSERT INTO memberships (team_id, member_id, role) VALUES (\(clinic.south), \(member), 'psychologist')"
+            )
+            let token = try await clinic.store.issueToken(memberID: member, expiresAt: nil, by: .system()).token
+            // A safety score on North makes a handoff for its psychiatrist and one for its psychologist.
+            _ = try await clinic.store.recordMeasurement(
+                patientID: clinic.northPatient, score: try Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 1]),
+                takenAt: Date(), by: .system(actingFor: try #require(clinic.members["psychologist"])))
+            try await clinic.app().test(.router) { client in
+                let reply = try await client.call(.get, "/v1/inbox?since=2000-01-01T00:00:00Z", token: token)
+                let handoffs = reply.items.filter { $0["kind"] as? String == "handoff" }.compactMap {
+                    $0["what"] as? String
+                }
+                #expect(handoffs.count == 1 && handoffs[0].hasPrefix("For the psychiatrist:"), "\(handoffs)")
             }
         }
     }

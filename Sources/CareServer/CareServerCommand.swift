@@ -49,6 +49,20 @@ struct DatabaseOptions: ParsableArguments {
     var migrationDatabaseURL: String?
 
     @Option(
+        name: .customLong("direct-database-url"),
+        help: ArgumentHelp(
+            "libpq URL that reaches PostgreSQL itself, not a pooler: for LISTEN, and for migrations unless --migration-database-url is given (default: $DIRECT_DATABASE_URL). Required with --transaction-pooler.",
+            valueName: "url"))
+    var directDatabaseURL: String?
+
+    @Flag(
+        name: .customLong("transaction-pooler"),
+        help: ArgumentHelp(
+            "The database URLs go through a transaction-mode pooler such as PgBouncer: prepare no named statements and keep nothing in the session (default: $CARE_TRANSACTION_POOLER=1)."
+        ))
+    var transactionPooler = false
+
+    @Option(
         name: .customLong("data-dir"),
         help: ArgumentHelp(
             "Directory of the embedded PostgreSQL cluster (default: $CARE_DATA_DIR, else ~/.local/share/carerelay/postgres, or /var/lib/carerelay/postgres as root).",
@@ -72,16 +86,32 @@ struct DatabaseOptions: ParsableArguments {
     /// a database of its own.
     func open(logger: Logger) async throws -> OpenDatabase {
         let environment = ProcessInfo.processInfo.environment
-        if let url = databaseURL ?? environment["DATABASE_URL"], !url.isEmpty {
-            let migrationURL =
-                [migrationDatabaseURL, environment["MIGRATION_DATABASE_URL"]].compactMap { $0 }.first { !$0.isEmpty }
-                ?? url
-            let serviceURL = [serviceDatabaseURL, environment["SERVICE_DATABASE_URL"]].compactMap { $0 }.first {
-                !$0.isEmpty
+        func setting(_ option: String?, _ variable: String) -> String? {
+            [option, environment[variable]].compactMap { $0 }.first { !$0.isEmpty }
+        }
+        let pooled = transactionPooler || ["1", "true", "yes"].contains(environment["CARE_TRANSACTION_POOLER"] ?? "")
+        let directURL = setting(directDatabaseURL, "DIRECT_DATABASE_URL")
+        if let url = setting(databaseURL, "DATABASE_URL") {
+            // docs/operations.md, "Behind a connection pooler": requests and the server's own
+            // transactions may go through the pooler; LISTEN and migrations (a session advisory
+            // lock) may not.
+            if pooled, directURL == nil {
+                throw ServerError(
+                    "--transaction-pooler needs --direct-database-url (or DIRECT_DATABASE_URL), a URL that reaches PostgreSQL itself: LISTEN and migrations cannot go through the pooler"
+                )
             }
+            let migrationURL = setting(migrationDatabaseURL, "MIGRATION_DATABASE_URL") ?? directURL ?? url
+            let serviceURL = setting(serviceDatabaseURL, "SERVICE_DATABASE_URL")
             return OpenDatabase(
-                configuration: PQConfiguration(url), serviceConfiguration: serviceURL.map { PQConfiguration($0) },
-                migrationConfiguration: PQConfiguration(migrationURL), embedded: nil, startedHere: false)
+                configuration: PQConfiguration(url, transactionPooler: pooled),
+                serviceConfiguration: serviceURL.map { PQConfiguration($0, transactionPooler: pooled) },
+                migrationConfiguration: PQConfiguration(migrationURL), embedded: nil, startedHere: false,
+                listenConfiguration: directURL.map { PQConfiguration($0) })
+        }
+        if pooled {
+            throw ServerError(
+                "--transaction-pooler is for a DATABASE_URL that goes through a pooler; the embedded PostgreSQL has none"
+            )
         }
         let directory =
             dataDirectory ?? environment["CARE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 }
@@ -142,6 +172,9 @@ struct OpenDatabase {
     var migrationConfiguration: PQConfiguration
     var embedded: LocalPostgres?
     var startedHere: Bool
+    /// Where the server's LISTEN connects (nil: the service configuration): PostgreSQL itself
+    /// when the others go through a pooler.
+    var listenConfiguration: PQConfiguration? = nil
     /// The roles are known to be split as docs/operations.md says (the embedded cluster).
     var split = false
 
@@ -206,6 +239,11 @@ struct OpenDatabase {
                     (docs/operations.md, "Database roles")
                     """)
             }
+            guard !configuration.transactionPooler else {
+                throw ServerError(
+                    "behind a transaction pooler the server's own work needs a login of its own: give --service-database-url with care_service's login (docs/operations.md, \"Behind a connection pooler\")"
+                )
+            }
             if warnUnsplit {
                 logger.notice(
                     """
@@ -223,6 +261,11 @@ struct OpenDatabase {
         guard service.canBecomeService else {
             throw ServerError(
                 "the service login \(service.login) cannot become care_service: GRANT care_service TO \(quoteIdentifier(service.login)); (docs/operations.md, \"Database roles\")"
+            )
+        }
+        guard !serviceConfiguration.transactionPooler else {
+            throw ServerError(
+                "behind a transaction pooler the service login must be care_service itself, not \(service.login), which would have to SET ROLE for its session (docs/operations.md, \"Behind a connection pooler\")"
             )
         }
         var working = serviceConfiguration
@@ -313,6 +356,7 @@ extension CareServerCommand {
             let pool = PQPool(
                 configuration: configurations.service,
                 options: .init(minimumConnections: 2, maximumConnections: database.poolSize),
+                listenConfiguration: opened.listenConfiguration,
                 logger: database.makeLogger("carerelay.pq")
             )
             // Requests' transactions (care_app).

@@ -192,6 +192,13 @@ public final class LocalPostgres: Sendable {
 
     // MARK: Running commands
 
+    /// Runs a companion program of the server (PgBouncer, pg_dump, pg_basebackup) as the user
+    /// PostgreSQL runs as, to completion; returns its output or throws with it.
+    @discardableResult
+    public func runAsServerUser(_ executable: String, _ arguments: [String]) throws -> String {
+        try run(executable, arguments)
+    }
+
     /// Runs a command to completion and returns its output. We spawn and wait ourselves:
     /// Foundation's Process.waitUntilExit can hang when called from an async context on Linux.
     @discardableResult

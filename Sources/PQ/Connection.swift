@@ -36,6 +36,8 @@ public actor PQConnection {
     private var queued: [PQQuery] = []
     /// Set when the connection answered in a way that leaves it unfit for reuse (the pool discards it).
     private var broken = false
+    /// False behind a transaction pooler: every statement goes unnamed (PQConfiguration.transactionPooler).
+    private var namesStatements = true
 
     private init(id: Int, logger: Logger) {
         self.id = id
@@ -62,9 +64,17 @@ public actor PQConnection {
         // The owner keeps the NoticeLogger alive as long as libpq may call it.
         owner = PGConnOwner(raw: conn, notices: notices)
         cancelHandle.set(PQgetCancel(conn))
+        namesStatements = !configuration.transactionPooler
         // Decoding relies on ISO dates; a connection string may have overridden our options.
+        // Behind a pooler these SETs are how the settings get there: PgBouncer tracks both per
+        // client and sets them again on every server connection it lends this one.
         if let style = PQparameterStatus(conn, "DateStyle"), !String(cString: style).hasPrefix("ISO") {
             try simpleExecute("SET DateStyle = 'ISO, MDY'")
+        }
+        if configuration.transactionPooler, let zone = PQparameterStatus(conn, "TimeZone"),
+            String(cString: zone) != "UTC"
+        {
+            try simpleExecute("SET TimeZone = 'UTC'")
         }
         logger.debug("connected", metadata: ["backend.pid": "\(PQbackendPID(conn))"])
     }
@@ -123,7 +133,7 @@ public actor PQConnection {
         }
         let binds = try query.encodedBinds()
         let conn = try handle()
-        if !prepared {
+        if !prepared || !namesStatements {
             return try withCStrings(binds) { values in
                 try checked(PQexecParams(conn, query.sql, Int32(binds.count), nil, values, nil, nil, 0))
             }
@@ -257,7 +267,7 @@ public actor PQConnection {
         let encoded = try queries.map { try $0.encodedBinds() }
         // Statements are prepared once per connection (before the pipeline) and then sent by
         // name, so a pipeline costs no parsing or planning after the first time.
-        let toPrepare = lastUnprepared ? queries.dropLast() : queries[...]
+        let toPrepare = !namesStatements ? queries.prefix(0) : lastUnprepared ? queries.dropLast() : queries[...]
         let unprepared = Set(toPrepare.map(\.sql)).filter { preparedStatements[$0] == nil }
         if !unprepared.isEmpty, preparedStatements.count + unprepared.count > Self.preparedStatementLimit {
             try simpleExecute("DEALLOCATE ALL")
@@ -446,6 +456,12 @@ public actor PQConnection {
 /// PQconnectdbParams with our defaults: blocks until connected or failed. Notices go to
 /// `notices`, which the caller keeps alive as long as the connection.
 func connectBlocking(_ configuration: PQConfiguration, notices: NoticeLogger) throws -> OpaquePointer {
+    if configuration.role != nil, configuration.transactionPooler {
+        throw PQError(
+            .connection,
+            "cannot keep a role for the session behind a transaction pooler (\(configuration)): log in as the role itself"
+        )
+    }
     let parameters = configuration.connectParameters
     let keywords = parameters.map { strdup($0.0) }
     let values = parameters.map { strdup($0.1) }

@@ -43,6 +43,9 @@ public actor PQPool: Service {
     }
 
     public nonisolated let configuration: PQConfiguration
+    /// Where LISTEN connects (nil: `configuration`). Behind a transaction pooler, a direct
+    /// connection to PostgreSQL: a pooler cannot carry a session's LISTEN.
+    public nonisolated let listenConfiguration: PQConfiguration?
     public nonisolated let options: Options
     nonisolated let logger: Logger
 
@@ -58,10 +61,11 @@ public actor PQPool: Service {
     private var listenerInstance: PQListener?
 
     public init(
-        configuration: PQConfiguration, options: Options = Options(),
+        configuration: PQConfiguration, options: Options = Options(), listenConfiguration: PQConfiguration? = nil,
         logger: Logger = Logger(label: "carerelay.pq.pool")
     ) {
         self.configuration = configuration
+        self.listenConfiguration = listenConfiguration
         self.options = options
         self.logger = logger
     }
@@ -368,7 +372,12 @@ public actor PQPool: Service {
     public func listen(_ channel: String) async throws -> PQNotifications {
         if closed { throw PQError(.closed, "the connection pool is closed") }
         if listenerInstance == nil {
-            listenerInstance = PQListener(configuration: configuration, logger: logger)
+            let direct = listenConfiguration ?? configuration
+            guard !direct.transactionPooler else {
+                throw PQError(
+                    .connection, "LISTEN needs a direct connection to PostgreSQL, not one through a transaction pooler")
+            }
+            listenerInstance = PQListener(configuration: direct, logger: logger)
         }
         return try await listenerInstance!.listen(channel)
     }

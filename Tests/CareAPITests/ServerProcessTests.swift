@@ -26,13 +26,17 @@ struct ServerProcessTests {
         let exited = Mutex<Int32?>(nil)
 
         /// On the embedded cluster in `dataDirectory`, or on `databaseURL`.
-        init(dataDirectory: String? = nil, databaseURL: String? = nil, arguments: [String] = []) throws {
+        init(
+            dataDirectory: String? = nil, databaseURL: String? = nil, arguments: [String] = [],
+            environment extra: [String: String] = [:]
+        ) throws {
             process = Process()
             process.executableURL = URL(fileURLWithPath: ServerProcessTests.binary)
             process.arguments = ["serve", "--port", "0", "--log-level", "info"] + arguments
             var environment = ProcessInfo.processInfo.environment
             environment["DATABASE_URL"] = databaseURL
             environment["CARE_DATA_DIR"] = dataDirectory
+            environment.merge(extra) { $1 }
             process.environment = environment
             let pipe = Pipe()
             process.standardOutput = pipe

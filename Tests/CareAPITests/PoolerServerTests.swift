@@ -1,0 +1,170 @@
+import CareStore
+import CoreFormats
+import Foundation
+import PQ
+import Testing
+import TestSupport
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// The real care-server behind a real PgBouncer in transaction mode, logged in as a
+/// deployment logs in (docs/operations.md, "Behind a connection pooler"): requests and the
+/// server's own work through the pooler, LISTEN and migrations direct.
+@Suite("care-server behind PgBouncer", .timeLimit(.minutes(3)))
+struct PoolerServerTests {
+    @Test(
+        "through PgBouncer: writes, reads, a replayed write, the feed's long poll and a webhook delivery all work, with migrations and LISTEN direct"
+    )
+    func mainPathsThroughPgBouncer() async throws {
+        let database = try await TestDatabase.shared()
+        try await database.roles()
+        let name = try await database.makeDatabaseNamed(prefix: "pooled", owner: DatabaseRoles.owner)
+        // Two server connections per login: the server's sixteen share them.
+        let bouncer = try await PgBouncer.start(in: database.cluster, poolSize: 2)
+        defer { bouncer.stop() }
+        let receiver = Receiver()
+        try await receiver.run { hook in
+            let server = try ServerProcessTests.RunningServer(
+                arguments: ["--transaction-pooler", "--webhook-allow-network", "127.0.0.0/8"],
+                environment: [
+                    "DATABASE_URL": bouncer.url(database: name, user: DatabaseRoles.server),
+                    "SERVICE_DATABASE_URL": bouncer.url(database: name, user: DatabaseRoles.service),
+                    "DIRECT_DATABASE_URL": database.configuration(database: name, user: DatabaseRoles.service).conninfo,
+                    "MIGRATION_DATABASE_URL": database.configuration(database: name, user: DatabaseRoles.owner)
+                        .conninfo,
+                ])
+            let port = try await server.waitForPort()
+            let base = "http://127.0.0.1:\(port)"
+            #expect(try await get(base + "/ready").status == 200)
+
+            // The team, as an administrator would make it (directly, as the superuser).
+            let setup = PQPool(
+                configuration: database.configuration(database: name), options: .init(maximumConnections: 2),
+                logger: testLogger())
+            let store = CareStore(pool: setup, logger: testLogger())
+            let team = try await store.createTeam(name: "Pooled", by: .system())
+            let psychiatrist = try await store.createMember(
+                displayName: "Dr. Pool", teamID: team, roles: [.psychiatrist], by: .system())
+            let token = try await store.issueToken(memberID: psychiatrist, expiresAt: nil, by: .system()).token
+            let integration = try await store.createMember(
+                displayName: "EHR", teamID: team, roles: [.integration], isServiceAccount: true, by: .system())
+            let integrator = try await store.issueToken(
+                memberID: integration, scopes: [.eventsRead, .webhooksManage], expiresAt: nil, by: .system()
+            ).token
+
+            let hooked = try await call(
+                "POST", base + "/v1/webhooks", token: integrator,
+                json: #"{"url": "\#(hook)", "event_types": ["patient.enrolled"]}"#)
+            #expect(hooked.status == 201, "\(hooked.body)")
+
+            // A long poll waits on the feed; the write below wakes it through LISTEN, which
+            // cannot go through the pooler.
+            let first = try await call("GET", base + "/v1/events?limit=200", token: integrator)
+            let cursor = try #require(first.body["next_cursor"] as? String)
+            let clock = ContinuousClock()
+            let poll = Task { () -> (Answer, Duration) in
+                let began = clock.now
+                let answer = try await call("GET", base + "/v1/events?after=\(cursor)&wait=50", token: integrator)
+                return (answer, clock.now - began)
+            }
+
+            // Writes: the idempotency claim takes a transaction-scoped advisory lock.
+            let enrol =
+                #"{"team_id": "\#(team.lowercasedString)", "mrn": "P-1", "display_name": "Pat Pooled", "enrolled_on": "2026-11-02"}"#
+            let created = try await call("POST", base + "/v1/patients", token: token, json: enrol, key: "enrol-1")
+            #expect(created.status == 201, "\(created.body)")
+            let patient = try #require(created.body["id"] as? String)
+            let replayed = try await call("POST", base + "/v1/patients", token: token, json: enrol, key: "enrol-1")
+            #expect(replayed.status == 201 && replayed.headers["Idempotent-Replayed"] == "true")
+            #expect(replayed.body["id"] as? String == patient)
+            let score = try await call(
+                "POST", base + "/v1/patients/\(patient)/measurements", token: token,
+                json: #"{"instrument": "PHQ-9", "total": 21}"#)
+            #expect(score.status == 201, "\(score.body)")
+            let referral = try await call(
+                "POST", base + "/v1/patients/\(patient)/referrals", token: token,
+                json: #"{"kind": "tms", "target_clinic": "Riverside TMS"}"#)
+            #expect(referral.status == 201, "\(referral.body)")
+
+            // Reads, many at once: more requests than server connections.
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<24 {
+                    group.addTask { try await call("GET", base + "/v1/patients/\(patient)", token: token).status }
+                }
+                for try await status in group { #expect(status == 200) }
+            }
+            let handoffs = try await call("GET", base + "/v1/handoffs", token: token)
+            #expect(handoffs.status == 200, "\(handoffs.body)")
+
+            let (polled, took) = try await poll.value
+            let page = polled.body
+            #expect(polled.status == 200)
+            let types = (page["items"] as? [[String: Any]] ?? []).compactMap { $0["type"] as? String }
+            #expect(types.contains("patient.enrolled"), "\(page)")
+            #expect(took < .seconds(40), "the long poll was not woken: it took \(took)")
+
+            #expect(try await eventually { receiver.successes.count == 1 })
+            let delivered = try #require(receiver.successes.first)
+            let body = try #require(try JSONSerialization.jsonObject(with: delivered.body) as? [String: Any])
+            #expect((body["data"] as? [String: Any])?["patient_id"] as? String == patient)
+
+            // Exactly once in the database, and the writes went through PgBouncer.
+            let patients = try await setup.query("SELECT count(*) FROM patients WHERE mrn = 'P-1'")[0].decode(
+                Int.self, at: 0)
+            #expect(patients == 1)
+            for login in [DatabaseRoles.server, DatabaseRoles.service] {
+                #expect(bouncer.log.contains("login attempt: db=\(name) user=\(login)"), "\(bouncer.log)")
+            }
+            let output = server.output.withLock { $0 }
+            #expect(!output.contains("prepared statement"), "\(output)")
+            await setup.close()
+            #expect(try await server.terminate() == 0)
+        }
+    }
+
+    @Test("--transaction-pooler without a direct URL is refused in one line, before anything starts")
+    func poolerNeedsDirectURL() async throws {
+        let server = try ServerProcessTests.RunningServer(
+            arguments: ["--transaction-pooler"],
+            environment: ["DATABASE_URL": "postgresql:///nowhere?host=/nonexistent", "DIRECT_DATABASE_URL": ""])
+        #expect(try await eventually { server.exited.withLock { $0 } != nil })
+        #expect(server.exited.withLock { $0 } != 0)
+        #expect(server.output.withLock { $0 }.contains("--transaction-pooler needs --direct-database-url"))
+    }
+}
+
+struct Answer: @unchecked Sendable {
+    var status: Int
+    var headers: [String: String]
+    var body: [String: Any]
+}
+
+func get(_ url: String) async throws -> Answer {
+    try await call("GET", url, token: nil)
+}
+
+/// One HTTP request to a running care-server.
+func call(_ method: String, _ url: String, token: String?, json: String? = nil, key: String? = nil) async throws
+    -> Answer
+{
+    var request = URLRequest(url: URL(string: url)!)
+    request.httpMethod = method
+    request.timeoutInterval = 120
+    if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+    if let json {
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(json.utf8)
+    }
+    if let key { request.setValue(key, forHTTPHeaderField: "Idempotency-Key") }
+    let (data, response) = try await URLSession.shared.data(for: request)
+    let http = response as! HTTPURLResponse
+    var headers: [String: String] = [:]
+    for (name, value) in http.allHeaderFields {
+        if let name = name as? String, let value = value as? String { headers[name] = value }
+    }
+    return Answer(
+        status: http.statusCode, headers: headers,
+        body: (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+}

@@ -37,6 +37,8 @@ public struct CareAPIDependencies: Sendable {
     public var readinessTimeout: Duration = .seconds(2)
     /// Failed authentications allowed per token and per address before 429.
     public var authFailures = AuthFailureLimiter()
+    /// Set once the server is told to stop: GET /ready answers 503 from then on (DrainService).
+    public var drain = DrainState()
 
     public init(
         store: CareStore, migrator: Migrator, metrics: CareMetrics = CareMetrics(),

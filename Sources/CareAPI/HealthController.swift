@@ -25,6 +25,14 @@ struct HealthController: Sendable {
     func readiness() async throws -> Response {
         var database = "ok"
         var migrations = "current"
+        if dependencies.drain.isDraining {
+            // Told to stop: still serving, but no new work should come here (DrainService).
+            let body = Readiness(status: "draining", database: "not checked", migrations: "not checked")
+            return Response(
+                status: .serviceUnavailable,
+                headers: [.contentType: "application/json", .retryAfter: APILimits.retryAfterSeconds],
+                body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(body))))
+        }
         do {
             let status = try await withTimeout(dependencies.readinessTimeout) {
                 try await dependencies.store.schemaStatus(dependencies.migrator)

@@ -315,6 +315,13 @@ extension CareServerCommand {
         var bodyTimeout = 60
 
         @Option(
+            name: .customLong("drain-seconds"),
+            help: ArgumentHelp(
+                "Seconds care-server goes on serving after SIGTERM, with /ready answering 503, before it stops taking connections (default: $CARE_DRAIN_SECONDS, else 10; SIGINT does not drain).",
+                valueName: "seconds"))
+        var drainSeconds: Int?
+
+        @Option(
             name: .customLong("auth-failures-per-token"),
             help: "Failed authentications a token may have in a minute before 429.")
         var authFailuresPerToken = 10
@@ -331,6 +338,19 @@ extension CareServerCommand {
             guard authFailuresPerToken > 0, authFailuresPerAddress > 0 else {
                 throw ValidationError("the --auth-failures-per-* limits must be above 0")
             }
+            guard (0...600).contains(try drain()) else {
+                throw ValidationError("--drain-seconds (or CARE_DRAIN_SECONDS) must be from 0 to 600")
+            }
+        }
+
+        /// The drain period: --drain-seconds, CARE_DRAIN_SECONDS, or 10.
+        func drain() throws -> Int {
+            if let drainSeconds { return drainSeconds }
+            guard let text = ProcessInfo.processInfo.environment["CARE_DRAIN_SECONDS"], !text.isEmpty else { return 10 }
+            guard let seconds = Int(text) else {
+                throw ValidationError("CARE_DRAIN_SECONDS must be a whole number of seconds, not '\(text)'")
+            }
+            return seconds
         }
 
         @OptionGroup(title: "Webhooks") var webhooks: WebhookOptions
@@ -396,7 +416,18 @@ extension CareServerCommand {
                     logger.notice("care-server listening", metadata: ["address": "http://\(host):\(port)"])
                 }
             )
-            try await app.runService()
+            // SIGTERM drains, then stops; SIGINT stops (DrainService, docs/operations.md).
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [
+                        .init(service: app),
+                        .init(
+                            service: DrainService(
+                                state: dependencies.drain, period: .seconds(try drain()), logger: logger),
+                            successTerminationBehavior: .gracefullyShutdownGroup),
+                    ],
+                    logger: logger))
+            try await group.run()
             await pool.close()
             await requestPool.close()
         }

@@ -36,6 +36,8 @@ struct ServerProcessTests {
             var environment = ProcessInfo.processInfo.environment
             environment["DATABASE_URL"] = databaseURL
             environment["CARE_DATA_DIR"] = dataDirectory
+            // Stopped at once unless a test drains on purpose (DrainTests).
+            environment["CARE_DRAIN_SECONDS"] = "0"
             environment.merge(extra) { $1 }
             process.environment = environment
             let pipe = Pipe()

@@ -75,7 +75,8 @@ struct ReportController: Sendable {
         let week = try Self.week(context)
         let format = try Self.format(request)
         let review = try await context.acting("report.weekly", request) { caller in
-            try await store.weeklyReview(teamID: team, week: week, by: caller)
+            // Read on the report replica when there is one (docs/operations.md).
+            try await store.weeklyReview(teamID: team, week: week, by: caller, fromReplica: true)
         }
         return try Self.render(WeeklyReport(review), format)
     }

@@ -55,6 +55,13 @@ struct DatabaseOptions: ParsableArguments {
             valueName: "url"))
     var directDatabaseURL: String?
 
+    @Option(
+        name: .customLong("report-database-url"),
+        help: ArgumentHelp(
+            "libpq URL of a read-only standby (CloudNativePG's -ro service) for the weekly report's reads; snapshots, recommendations and audit entries still go to the primary (default: $REPORT_DATABASE_URL).",
+            valueName: "url"))
+    var reportDatabaseURL: String?
+
     @Flag(
         name: .customLong("transaction-pooler"),
         help: ArgumentHelp(
@@ -106,7 +113,10 @@ struct DatabaseOptions: ParsableArguments {
                 configuration: PQConfiguration(url, transactionPooler: pooled),
                 serviceConfiguration: serviceURL.map { PQConfiguration($0, transactionPooler: pooled) },
                 migrationConfiguration: PQConfiguration(migrationURL), embedded: nil, startedHere: false,
-                listenConfiguration: directURL.map { PQConfiguration($0) })
+                listenConfiguration: directURL.map { PQConfiguration($0) },
+                reportConfiguration: setting(reportDatabaseURL, "REPORT_DATABASE_URL").map {
+                    PQConfiguration($0, transactionPooler: pooled)
+                })
         }
         if pooled {
             throw ServerError(
@@ -175,6 +185,8 @@ struct OpenDatabase {
     /// Where the server's LISTEN connects (nil: the service configuration): PostgreSQL itself
     /// when the others go through a pooler.
     var listenConfiguration: PQConfiguration? = nil
+    /// Where the weekly report reads (a standby); nil: the primary.
+    var reportConfiguration: PQConfiguration? = nil
     /// The roles are known to be split as docs/operations.md says (the embedded cluster).
     var split = false
 
@@ -385,10 +397,20 @@ extension CareServerCommand {
                 options: .init(minimumConnections: 2, maximumConnections: database.poolSize),
                 logger: database.makeLogger("carerelay.pq.requests")
             )
+            // The weekly report's reads on a standby, with the rights of the server's own work
+            // (a standby has the primary's roles; the role is the one the service login takes).
+            let reportPool = opened.reportConfiguration.map { url in
+                var configuration = url
+                configuration.role = configurations.service.role
+                return PQPool(
+                    configuration: configuration,
+                    options: .init(minimumConnections: 0, maximumConnections: max(2, database.poolSize / 4)),
+                    logger: database.makeLogger("carerelay.pq.reports"))
+            }
             let metrics = CareMetrics()
             let store = CareStore(
-                pool: pool, requestPool: requestPool, logger: logger, metrics: metrics.factory, cacheReferenceData: true
-            )
+                pool: pool, requestPool: requestPool, reportPool: reportPool, logger: logger, metrics: metrics.factory,
+                cacheReferenceData: true)
             let escalation = EscalationService(store: store, interval: .seconds(60), logger: logger)
             let referenceWatcher = ReferenceDataWatcher(store: store, logger: logger)
             let settings = try webhooks.settings()
@@ -397,6 +419,7 @@ extension CareServerCommand {
                 pool, requestPool, referenceWatcher, escalation,
                 FeedListener(pool: pool, signal: feedSignal, logger: logger),
             ]
+            if let reportPool { services.insert(reportPool, at: 2) }
             if !webhooks.noWebhookDelivery {
                 services.append(
                     WebhookDispatcher(
@@ -430,6 +453,7 @@ extension CareServerCommand {
             try await group.run()
             await pool.close()
             await requestPool.close()
+            await reportPool?.close()
         }
     }
 

@@ -68,6 +68,9 @@ public struct CareStore: Sendable {
     /// Requests' transactions, which become care_app (docs/operations.md, "Database roles"):
     /// in production a login that can become nothing else; `pool` when not given.
     public let requestPool: PQPool
+    /// Where the weekly report reads when asked to (a streaming standby: docs/operations.md,
+    /// "Reports from a replica"); nil: the primary.
+    public let reportPool: PQPool?
     let logger: Logger
     /// Where audit entries and handoffs are counted (the server's Prometheus registry).
     let metrics: any MetricsFactory
@@ -76,11 +79,13 @@ public struct CareStore: Sendable {
     let referenceCache: ReferenceCache?
 
     public init(
-        pool: PQPool, requestPool: PQPool? = nil, logger: Logger = Logger(label: "carerelay.store"),
+        pool: PQPool, requestPool: PQPool? = nil, reportPool: PQPool? = nil,
+        logger: Logger = Logger(label: "carerelay.store"),
         metrics: any MetricsFactory = NOOPMetricsHandler.instance, cacheReferenceData: Bool = false
     ) {
         self.pool = pool
         self.requestPool = requestPool ?? pool
+        self.reportPool = reportPool
         self.logger = logger
         self.metrics = metrics
         self.referenceCache = cacheReferenceData ? ReferenceCache() : nil
@@ -164,7 +169,7 @@ public struct CareStore: Sendable {
     }
 
     /// Audits a refusal in a transaction of its own (the command's was rolled back).
-    private func auditRefused(_ error: StoreError, actor: RequestActor?, trail: AuditTrail) async {
+    func auditRefused(_ error: StoreError, actor: RequestActor?, trail: AuditTrail) async {
         // An unknown token is answered 401 by the API and audited nowhere; a token not looked up
         // yet (the request's rules refused it before any command) is looked up by the entry's
         // own transaction.

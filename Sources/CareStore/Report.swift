@@ -102,15 +102,65 @@ extension CareStore {
     /// and the compliance role may; others get 403, strangers 404. It runs with the server's
     /// rights and explicit team filters (never reading a note's text), and is audited as a read
     /// of each listed patient.
-    public func weeklyReview(teamID: UUID, week: ISOWeek, now: Date = Date(), by caller: Caller) async throws
-        -> TeamWeekReview
-    {
-        try await command(caller, asService: true, isolation: .repeatableRead, claimsKey: false) { context in
+    ///
+    /// `fromReplica`: read the facts on `reportPool` (a standby) when there is one; the token is
+    /// looked up and the read audited on the primary. A standby that cannot be reached is
+    /// passed over for the primary, with a warning.
+    public func weeklyReview(
+        teamID: UUID, week: ISOWeek, now: Date = Date(), by caller: Caller, fromReplica: Bool = false
+    ) async throws -> TeamWeekReview {
+        if fromReplica, let reportPool, let actor = caller.request {
+            do {
+                return try await weeklyReviewOnReplica(reportPool, actor, teamID: teamID, week: week, now: now)
+            } catch let error as PQError where error.kind == .connection || error.kind == .poolTimeout {
+                logger.warning(
+                    "the report replica cannot be reached; reading the weekly report from the primary",
+                    metadata: ["error": "\(error)"])
+                count("carerelay_report_replica_fallbacks_total", by: 1)
+            }
+        }
+        return try await command(caller, asService: true, isolation: .repeatableRead, claimsKey: false) { context in
             try context.authorizeReport(teamID)
             let review = try await ReviewGatherer(context: context, teamID: teamID, week: week, now: now).gather()
             context.trail.touch(review.listed.map(\.id))
             return review
         }
+    }
+}
+
+extension CareStore {
+    /// The weekly review read on a standby (docs/operations.md, "Reports from a replica"):
+    /// 1. the token is looked up on the primary (the lookup notes when it was last used);
+    /// 2. the facts are read on the standby, in one REPEATABLE READ snapshot, with the server's
+    ///    rights and the same gate and team filters as on the primary;
+    /// 3. the read is audited on the primary before anything is answered.
+    func weeklyReviewOnReplica(_ replica: PQPool, _ actor: RequestActor, teamID: UUID, week: ISOWeek, now: Date)
+        async throws -> TeamWeekReview
+    {
+        guard try await authenticate(actor.credential) != nil else { throw AuthenticationFailed() }
+        let caller = Caller.request(actor)
+        let trail = AuditTrail()
+        let review: TeamWeekReview
+        do {
+            review = try await replica.withIsolatedTransaction(isolation: .repeatableRead, retries: 5) { connection in
+                let context = CommandContext(
+                    connection: connection, caller: caller, trail: trail, referenceCache: referenceCache)
+                try context.authorizeReport(teamID)
+                return try await ReviewGatherer(context: context, teamID: teamID, week: week, now: now).gather()
+            }
+        } catch let error as StoreError {
+            await auditRefused(error, actor: actor, trail: trail)
+            throw error
+        }
+        trail.touch(review.listed.map(\.id))
+        try await requestPool.withIsolatedTransaction { connection in
+            let context = CommandContext(
+                connection: connection, caller: caller, trail: trail, referenceCache: referenceCache)
+            try await context.enter(actor)
+            await context.writeAudit(outcome: "allowed")
+        }
+        count("carerelay_audit_entries_total", [("outcome", "allowed")], by: max(trail.patients.count, 1))
+        return review
     }
 }
 

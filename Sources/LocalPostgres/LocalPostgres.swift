@@ -139,6 +139,28 @@ public final class LocalPostgres: Sendable {
         return true
     }
 
+    /// Makes this (not yet created) cluster a streaming standby of `primary` with
+    /// pg_basebackup (its WAL streamed, `standby.signal` and `primary_conninfo` written) and
+    /// starts it: read-only, replaying what the primary commits. The primary must allow
+    /// replication connections on its socket (initdb's default with trust does).
+    public func startAsStandby(of primary: LocalPostgres) throws {
+        try prepareDirectories()
+        guard !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") else {
+            throw LocalPostgresError("\(dataDirectory) already holds a cluster")
+        }
+        // Beside pg_ctl (which may be a link into Debian's versioned directory).
+        let basebackup =
+            (URL(fileURLWithPath: binaries.pgCtl).resolvingSymlinksInPath().path as NSString)
+            .deletingLastPathComponent + "/pg_basebackup"
+        try run(
+            basebackup,
+            [
+                "-D", dataDirectory, "-h", primary.socketDirectory, "-p", String(primary.port), "-U", primary.superuser,
+                "-X", "stream", "-R", "--checkpoint=fast", "--no-sync",
+            ])
+        try start()
+    }
+
     /// Stops the server: `fast` rolls back open transactions and disconnects clients.
     public func stop(mode: String = "fast") throws {
         guard isRunning() else { return }

@@ -18,7 +18,7 @@ public struct CareServerCommand: AsyncParsableCommand {
             With no DATABASE_URL, care-server runs a private PostgreSQL of its own (initdb'd on \
             first use, Unix socket only) in its data directory.
             """,
-        subcommands: [Serve.self, Migrate.self, Admin.self, Probe.self],
+        subcommands: [Serve.self, Migrate.self, Admin.self, Backup.self, Restore.self, Probe.self],
         defaultSubcommand: Serve.self
     )
 

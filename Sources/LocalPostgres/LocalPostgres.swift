@@ -148,10 +148,7 @@ public final class LocalPostgres: Sendable {
         guard !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") else {
             throw LocalPostgresError("\(dataDirectory) already holds a cluster")
         }
-        // Beside pg_ctl (which may be a link into Debian's versioned directory).
-        let basebackup =
-            (URL(fileURLWithPath: binaries.pgCtl).resolvingSymlinksInPath().path as NSString)
-            .deletingLastPathComponent + "/pg_basebackup"
+        let basebackup = try Self.program("pg_basebackup")
         try run(
             basebackup,
             [
@@ -221,6 +218,36 @@ public final class LocalPostgres: Sendable {
         try run(executable, arguments)
     }
 
+    /// A PostgreSQL client program (pg_dump, pg_restore, pg_basebackup) of the same version as
+    /// the server programs found (beside pg_ctl, which may be a link into Debian's versioned
+    /// directory).
+    public static func program(_ name: String) throws -> String {
+        let pgCtl = try findBinaries().pgCtl
+        return (URL(fileURLWithPath: pgCtl).resolvingSymlinksInPath().path as NSString).deletingLastPathComponent
+            + "/" + name
+    }
+
+    /// Runs a program as this process's own user, to completion; returns its output or throws
+    /// with it (blocking: call it through `offload`).
+    @discardableResult
+    public static func runProgram(_ executable: String, _ arguments: [String]) throws -> String {
+        let (status, text) = try spawnAndWait(["/bin/sh", "-c", "exec \"$@\"", "sh", executable] + arguments)
+        guard status == 0 else {
+            throw LocalPostgresError(
+                "`\(([executable] + arguments).joined(separator: " "))` failed (exit \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
+            )
+        }
+        return text
+    }
+
+    /// Whether server programs run as the postgres user (this process is root).
+    public var runsAsServerUser: Bool { runAsUser != nil }
+
+    /// Gives `path` to the user the server runs as (when that is not this process's).
+    public func handToServerUser(_ path: String) throws {
+        if runAsUser != nil { try chownToPostgres(path) }
+    }
+
     /// Runs a command to completion and returns its output. We spawn and wait ourselves:
     /// Foundation's Process.waitUntilExit can hang when called from an async context on Linux.
     @discardableResult
@@ -231,7 +258,7 @@ public final class LocalPostgres: Sendable {
         }
         // The postgres user cannot enter root's working directory: start from /.
         let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + command
-        let (status, text) = try spawnAndWait(argv)
+        let (status, text) = try Self.spawnAndWait(argv)
         guard status == 0 else {
             throw LocalPostgresError(
                 "`\(([executable] + arguments).joined(separator: " "))` failed (exit \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
@@ -241,7 +268,7 @@ public final class LocalPostgres: Sendable {
         return text
     }
 
-    private func spawnAndWait(_ argv: [String]) throws -> (Int32, String) {
+    private static func spawnAndWait(_ argv: [String]) throws -> (Int32, String) {
         var pipeDescriptors: [Int32] = [-1, -1]
         guard pipe(&pipeDescriptors) == 0 else { throw LocalPostgresError("pipe: \(String(cString: strerror(errno)))") }
         var actions = posix_spawn_file_actions_t()

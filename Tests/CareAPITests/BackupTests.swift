@@ -11,10 +11,16 @@ import TestSupport
 @Suite("Backups that have been restored", .timeLimit(.minutes(4)))
 struct BackupTests {
     /// Runs care-server with `arguments` to its end; its exit status and output.
-    static func careServer(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    static func careServer(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> (
+        status: Int32, output: String
+    ) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ServerProcessTests.binary)
         process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = nil
+        environment.merge(extra) { $1 }
+        process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -162,6 +168,73 @@ struct BackupTests {
         let twice = try await Self.careServer(["restore", dump, "--data-dir", restored])
         #expect(twice.status != 0)
         #expect(twice.output.contains("restore into a fresh one"), "\(twice.output)")
+    }
+}
+
+extension BackupTests {
+    @Test(
+        "with a DATABASE_URL (one host): backed up as the schema owner, restored into an empty database as its owner, with the same rows, policies, grants and functions"
+    )
+    func backupAndRestoreByURL() async throws {
+        let database = try await TestDatabase.shared()
+        try await database.roles()
+        let sourceName = try await database.makeDatabaseNamed(prefix: "backup_source", owner: DatabaseRoles.owner)
+        let targetName = try await database.makeDatabaseNamed(prefix: "backup_target", owner: DatabaseRoles.owner)
+        let owner = database.configuration(database: sourceName, user: DatabaseRoles.owner)
+        let migrations = PQPool(configuration: owner, options: .init(maximumConnections: 1), logger: testLogger())
+        try await Migrator(migrations: Migration.embedded()).migrate(migrations)
+        await migrations.close()
+        let source = PQPool(
+            configuration: database.configuration(database: sourceName), options: .init(maximumConnections: 2),
+            logger: testLogger())
+        let store = CareStore(pool: source, logger: testLogger())
+        let team = try await store.createTeam(name: "By URL", by: .system())
+        let member = try await store.createMember(
+            displayName: "Dr. URL", teamID: team, roles: [.psychiatrist], by: .system())
+        _ = try await store.issueToken(memberID: member, expiresAt: nil, by: .system())
+        let patient = try await store.createPatient(
+            teamID: team, mrn: "U-1", displayName: "Uma", enrolledOn: Date(), by: .system())
+        _ = try await store.makeReferral(
+            patientID: patient, kind: .ect, targetClinic: "Hillside ECT", by: .system(actingFor: member))
+        // An audit entry as a request would leave (the system's own writes are not audited).
+        try await source.query(
+            """
+            INSERT INTO audit_entries (member_id, action, patient_id, resource, outcome)
+            VALUES (\(member), 'patient.read', \(patient), '/v1/patients', 'allowed')
+            """)
+
+        let file =
+            FileManager.default.temporaryDirectory.path + "/carerelay-url-\(UInt32.random(in: 0...UInt32.max)).dump"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let backup = try await Self.careServer(
+            ["backup", "--output", file], environment: ["DATABASE_URL": owner.conninfo])
+        #expect(backup.status == 0, "\(backup.output)")
+        let restore = try await Self.careServer(
+            ["restore", file],
+            environment: [
+                "DATABASE_URL": database.configuration(database: targetName, user: DatabaseRoles.owner).conninfo
+            ])
+        #expect(restore.status == 0, "\(restore.output)")
+
+        let target = PQPool(
+            configuration: database.configuration(database: targetName), options: .init(maximumConnections: 2),
+            logger: testLogger())
+        let checks: [PQQuery] = [
+            "SELECT count(*) FROM patients", "SELECT count(*) FROM events", "SELECT count(*) FROM handoffs",
+            "SELECT count(*) FROM audit_entries", "SELECT count(*) FROM api_tokens",
+            "SELECT count(*) FROM care_schema_migrations", "SELECT count(*) FROM pg_policies",
+            "SELECT count(*) FROM pg_proc WHERE prosecdef",
+            "SELECT count(*) FROM information_schema.role_table_grants WHERE grantee IN ('care_app', 'care_service')",
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = 'care_owner'",
+        ]
+        for check in checks {
+            let kept = try await source.query(check)[0].decode(Int.self, at: 0)
+            let restored = try await target.query(check)[0].decode(Int.self, at: 0)
+            #expect(kept == restored, "\(check.sql): \(kept) kept, \(restored) restored")
+            #expect(kept > 0, "\(check.sql)")
+        }
+        await target.close()
+        await source.close()
     }
 }
 

@@ -81,6 +81,15 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
     ).addRoutes(to: v1)
     ReportController(store: dependencies.store).addRoutes(to: v1)
     ResolveController(store: dependencies.store).addRoutes(to: v1)
+    // FHIR R4 (docs/fhir.md): its CapabilityStatement is public, the rest takes the same tokens.
+    let fhirController = FHIRController(store: dependencies.store)
+    let fhirBase = router.group("fhir/R4")
+    fhirController.addPublicRoutes(to: fhirBase)
+    let fhir =
+        fhirBase
+        .add(middleware: AuthenticationMiddleware(store: dependencies.store, limiter: dependencies.authFailures))
+        .add(middleware: IdempotencyMiddleware(store: dependencies.store))
+    fhirController.addRoutes(to: fhir)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
 }

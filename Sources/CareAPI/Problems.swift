@@ -160,6 +160,8 @@ struct ProblemMiddleware: RouterMiddleware {
         -> Response
     {
         var context = context
+        // FHIR clients get FHIR's error resource (OperationOutcome) with the same status.
+        let fhir = request.uri.path.hasPrefix("/fhir/")
         let incoming = request.headers[.requestID].flatMap {
             $0.count <= 128 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } ? $0 : nil
         }
@@ -178,7 +180,7 @@ struct ProblemMiddleware: RouterMiddleware {
                     detail: "\(request.uri.path) answers \(allowed.map(\.rawValue).sorted().joined(separator: ", "))")
             }
             problem.requestID = requestID
-            response = try problem.response()
+            response = try fhir ? problem.operationOutcome() : problem.response()
             if !allowed.isEmpty { response.headers[.allow] = allowed.map(\.rawValue).sorted().joined(separator: ", ") }
         } catch {
             var problem = Problem.from(error)
@@ -188,7 +190,7 @@ struct ProblemMiddleware: RouterMiddleware {
                     "request failed",
                     metadata: ["error": "\(error)", "path": "\(request.uri.path)", "status": "\(problem.status)"])
             }
-            response = try problem.response()
+            response = try fhir ? problem.operationOutcome() : problem.response()
         }
         response.headers[.requestID] = requestID
         // Patient data is neither cached, sniffed, framed nor leaked through a Referer.

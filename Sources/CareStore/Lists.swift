@@ -277,7 +277,8 @@ extension CareStore {
 
     /// A patient's scores, oldest first; those entered in error only when asked for.
     public func measurements(
-        patientID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil, by caller: Caller
+        patientID: UUID, includeEnteredInError: Bool = false, instrument: Instrument? = nil, limit: Int = 50,
+        after: UUID? = nil, by caller: Caller
     ) async throws -> Page<MeasurementItem> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "measurements", alias: "m", time: "taken_at")
@@ -285,25 +286,49 @@ extension CareStore {
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query(
                 """
-                SELECT m.id, m.instrument, m.total, m.items, m.safety_signal, m.taken_at, m.recorded_by,
-                       m.entered_in_error_at, m.entered_in_error_by, m.entered_in_error_reason FROM measurements m
-                WHERE m.patient_id = \(patientID) AND (\(includeEnteredInError) OR m.entered_in_error_at IS NULL) AND \(fragment: condition)
+                SELECT \(fragment: Self.measurementColumns) FROM measurements m
+                WHERE m.patient_id = \(patientID) AND (\(includeEnteredInError) OR m.entered_in_error_at IS NULL)
+                  AND (\(instrument?.rawValue)::text IS NULL OR m.instrument = \(instrument?.rawValue)) AND \(fragment: condition)
                 ORDER BY m.taken_at, m.id LIMIT \(limit + 1)
                 """
-            ).map { row in
-                let (id, instrumentText, total, items, signal, taken, by, markedAt, markedBy, markedReason) =
-                    try row.decode(
-                        UUID.self, String.self, Int.self, [Int]?.self, Bool.self, Date.self, UUID?.self, Date?.self,
-                        UUID?.self, String?.self)
-                guard let instrument = Instrument(rawValue: instrumentText) else {
-                    throw PQError(.decoding, "score \(id.lowercasedString) has an unknown instrument \(instrumentText)")
-                }
-                return MeasurementItem(
-                    id: id, instrument: instrument, total: total, items: items, safetySignal: signal, takenAt: taken,
-                    recordedBy: by, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
-            }
+            ).map(Self.measurement)
             return Self.page(rows, limit: limit) { $0.id }
         }
+    }
+
+    /// One score, with its patient: 404 for a patient of another team (row-level security hides it).
+    public func measurement(_ id: UUID, by caller: Caller) async throws -> (patientID: UUID, item: MeasurementItem) {
+        try await command(caller) { context in
+            let found = try await context.connection.query(
+                "SELECT m.patient_id FROM measurements m WHERE m.id = \(id)"
+            ).firstRow
+            guard let patientID = try found?.decode(UUID.self, at: 0) else {
+                throw StoreError.notFound("score \(id.lowercasedString)")
+            }
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            let row = try await context.connection.query(
+                "SELECT \(fragment: Self.measurementColumns) FROM measurements m WHERE m.id = \(id)"
+            )[0]
+            return (patientID, try Self.measurement(row))
+        }
+    }
+
+    static let measurementColumns: PQQuery = """
+        m.id, m.instrument, m.total, m.items, m.safety_signal, m.taken_at, m.recorded_by,
+        m.entered_in_error_at, m.entered_in_error_by, m.entered_in_error_reason
+        """
+
+    static func measurement(_ row: PQRow) throws -> MeasurementItem {
+        let (id, instrumentText, total, items, signal, taken, by, markedAt, markedBy, markedReason) =
+            try row.decode(
+                UUID.self, String.self, Int.self, [Int]?.self, Bool.self, Date.self, UUID?.self, Date?.self,
+                UUID?.self, String?.self)
+        guard let instrument = Instrument(rawValue: instrumentText) else {
+            throw PQError(.decoding, "score \(id.lowercasedString) has an unknown instrument \(instrumentText)")
+        }
+        return MeasurementItem(
+            id: id, instrument: instrument, total: total, items: items, safetySignal: signal, takenAt: taken,
+            recordedBy: by, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
     }
 
     // MARK: Handoffs

@@ -1,0 +1,313 @@
+import CareDomain
+import CareStore
+import CoreFormats
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// FHIR R4 at /fhir/R4 (docs/fhir.md): CareRelay's own records in FHIR's shapes, through the same
+/// store commands as /v1, so the same tokens, team scoping (another team's resource is 404),
+/// row-level security and audit entries apply. Errors are OperationOutcomes (ProblemMiddleware).
+struct FHIRController: Sendable {
+    let store: CareStore
+
+    static let version = "4.0.1"
+
+    /// GET /fhir/R4/metadata needs no token (clients read it before they have one).
+    func addPublicRoutes(to fhir: RouterGroup<CareRequestContext>) {
+        fhir.get("metadata", use: metadata)
+    }
+
+    func addRoutes(to fhir: RouterGroup<CareRequestContext>) {
+        fhir.get("Patient", use: searchPatients)
+        fhir.get("Patient/:id", use: readPatient)
+        fhir.get("Observation", use: searchObservations)
+        fhir.get("Observation/:id", use: readObservation)
+    }
+
+    // MARK: What is served
+
+    struct SearchParameter: Encodable {
+        var name: String
+        var type: String
+        var documentation: String
+    }
+
+    /// What each resource type supports: the CapabilityStatement says exactly this, and a
+    /// search parameter not listed here is refused (400), never ignored.
+    static let resources: [(type: String, interactions: [String], search: [SearchParameter])] = [
+        (
+            "Patient", ["read", "search-type"],
+            [
+                SearchParameter(name: "_id", type: "token", documentation: "The patient's id."),
+                SearchParameter(
+                    name: "identifier", type: "token",
+                    documentation: "The MRN, alone or as \(FHIR.mrnSystem)|MRN (exact match)."),
+                SearchParameter(name: "name", type: "string", documentation: "Any part of the name or MRN, any case."),
+            ]
+        ),
+        (
+            "Observation", ["read", "search-type"],
+            [
+                SearchParameter(
+                    name: "patient", type: "reference", documentation: "Required: Patient/{id} or the id."),
+                SearchParameter(
+                    name: "code", type: "token",
+                    documentation:
+                        "The instrument's panel code: 44249-1 (PHQ-9), 69737-5 (GAD-7), madrs (\(FHIR.instrumentSystem)); with or without its system."
+                ),
+            ]
+        ),
+    ]
+    static let common = ["_count", "_cursor", "_format"]
+
+    struct CapabilityStatement: Encodable {
+        struct Software: Encodable {
+            var name: String
+        }
+        struct Implementation: Encodable {
+            var description: String
+        }
+        struct Rest: Encodable {
+            struct Security: Encodable {
+                var description: String
+            }
+            struct Resource: Encodable {
+                struct Interaction: Encodable { var code: String }
+                var type: String
+                var interaction: [Interaction]
+                var searchParam: [SearchParameter]
+            }
+            var mode = "server"
+            var security: Security
+            var resource: [Resource]
+        }
+        let resourceType = "CapabilityStatement"
+        var status = "active"
+        var date: String
+        var kind = "instance"
+        var software = Software(name: "CareRelay")
+        var implementation: Implementation
+        var fhirVersion = FHIRController.version
+        var format = ["json"]
+        var rest: [Rest]
+    }
+
+    @Sendable func metadata(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let statement = CapabilityStatement(
+            date: Self.published,
+            implementation: .init(
+                description:
+                    "CareRelay's care-team records (treatment-resistant depression) as FHIR R4; docs/fhir.md maps them"),
+            rest: [
+                .init(
+                    security: .init(
+                        description:
+                            "Bearer tokens (Authorization: Bearer crt_...), the same as /v1: a member sees their own teams' patients only; psychotherapy notes are never served."
+                    ),
+                    resource: Self.resources.map { resource in
+                        .init(
+                            type: resource.type, interaction: resource.interactions.map { .init(code: $0) },
+                            searchParam: resource.search)
+                    })
+            ])
+        return try Self.json(statement)
+    }
+
+    /// When this CapabilityStatement last changed.
+    static let published = "2026-12-01"
+
+    // MARK: Patient
+
+    @Sendable func readPatient(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try Self.id(context)
+        let summary = try await context.acting("fhir.patient.read", request, patient: id) { caller in
+            try await store.patientSummary(id, by: caller)
+        }
+        return try Self.json(FHIR.Patient(summary))
+    }
+
+    @Sendable func searchPatients(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let search = try FHIRSearch(request, resource: "Patient")
+        var text = try search.string("name")
+        var exactMRN: String?
+        if let identifier = try search.string("identifier") {
+            let parts = identifier.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false).map(
+                String.init)
+            if parts.count == 2, !parts[0].isEmpty, parts[0] != FHIR.mrnSystem {
+                return try Self.json(search.bundle([FHIR.Patient](), next: nil) { $0.id })
+            }
+            exactMRN = parts.last
+            text = text ?? exactMRN
+        }
+        if let id = try search.string("_id") {
+            guard let uuid = UUID(hyphenated: id) else {
+                return try Self.json(search.bundle([FHIR.Patient](), next: nil) { $0.id })
+            }
+            text = uuid.lowercasedString
+        }
+        let page = try await context.acting("fhir.patient.search", request) { caller in
+            try await store.patients(search: text, limit: search.count, after: search.cursor, by: caller)
+        }
+        let items = page.items.filter { item in exactMRN.map { item.mrn == $0 } ?? true }
+        return try Self.json(search.bundle(items.map(FHIR.Patient.init), next: page.next) { $0.id })
+    }
+
+    // MARK: Observation
+
+    @Sendable func readObservation(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try Self.id(context)
+        let (patient, item) = try await context.acting("fhir.observation.read", request) { caller in
+            try await store.measurement(id, by: caller)
+        }
+        return try Self.json(FHIR.Observation(item, patientID: patient))
+    }
+
+    @Sendable func searchObservations(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let search = try FHIRSearch(request, resource: "Observation")
+        guard let reference = try search.string("patient") else {
+            throw Problem.badRequest("Observation searches need 'patient' (Patient/{id})")
+        }
+        let idText = reference.hasPrefix("Patient/") ? String(reference.dropFirst("Patient/".count)) : reference
+        guard let patient = UUID(hyphenated: idText) else {
+            throw Problem.badRequest("'patient' must be Patient/{id}, such as Patient/\(Request.exampleID)")
+        }
+        var instrument: Instrument?
+        if let code = try search.string("code") {
+            guard let named = InstrumentCoding.instrument(searching: code) else {
+                // A code CareRelay never records matches nothing.
+                return try Self.json(search.bundle([FHIR.Observation](), next: nil) { $0.id })
+            }
+            instrument = named
+        }
+        let page = try await context.acting("fhir.observation.search", request, patient: patient) { caller in
+            try await store.measurements(
+                patientID: patient, includeEnteredInError: true, instrument: instrument, limit: search.count,
+                after: search.cursor, by: caller)
+        }
+        return try Self.json(
+            search.bundle(page.items.map { FHIR.Observation($0, patientID: patient) }, next: page.next) { $0.id })
+    }
+
+    // MARK: Helpers
+
+    static func id(_ context: CareRequestContext) throws -> UUID {
+        guard let text = context.parameters.get("id"), let id = UUID(hyphenated: text) else {
+            throw Problem.notFound("no such resource: its id must be a UUID")
+        }
+        return id
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(
+            status: status, headers: [.contentType: FHIR.contentType],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
+
+/// A FHIR search's parameters: the resource's own (CapabilityStatement), `_count` (page size,
+/// 1 to 200) and `_cursor` (where the next page starts, from the Bundle's `next` link). Any
+/// other parameter is refused, so a client never gets a wider answer than it asked for.
+struct FHIRSearch {
+    let request: Request
+    let parameters: QueryParameters
+    let count: Int
+    let cursor: UUID?
+
+    init(_ request: Request, resource: String) throws {
+        self.request = request
+        parameters = QueryParameters(request)
+        let known = Set(
+            FHIRController.resources.first { $0.type == resource }!.search.map(\.name) + FHIRController.common)
+        for (name, _) in request.uri.queryParameters where !known.contains(String(name)) {
+            throw Problem.badRequest(
+                "\(resource) searches do not support '\(name)': they support \(known.sorted().joined(separator: ", ")) (GET /fhir/R4/metadata)"
+            )
+        }
+        if let format = try parameters.string("_format"),
+            !["json", "application/json", "application/fhir+json"].contains(format)
+        {
+            throw Problem.badRequest("'_format' can only be json")
+        }
+        count = try parameters.int("_count", default: 50, range: 1...APILimits.maximumPageSize)
+        if let text = try parameters.string("_cursor", maxLength: 64) {
+            guard let id = UUID(hyphenated: text) else {
+                throw Problem.badRequest("'_cursor' must come from a Bundle's next link")
+            }
+            cursor = id
+        } else {
+            cursor = nil
+        }
+    }
+
+    func string(_ name: String) throws -> String? {
+        try parameters.string(name)
+    }
+
+    /// The base URL of this server's FHIR API, as the client reached it.
+    var base: String {
+        let scheme = request.headers[HTTPField.Name("X-Forwarded-Proto")!] == "https" ? "https" : "http"
+        let host = request.head.authority ?? "localhost"
+        return "\(scheme)://\(host)/fhir/R4"
+    }
+
+    func bundle<Resource: Encodable>(_ resources: [Resource], next: String?, id: (Resource) -> String)
+        -> FHIR.Bundle<
+            Resource
+        >
+    {
+        let type = request.uri.path.split(separator: "/").last.map(String.init) ?? ""
+        var query = request.uri.queryParameters.filter { $0.key != "_cursor" }.map {
+            "\($0.key)=\(Self.escape(String($0.value)))"
+        }
+        .sorted()
+        var links = [
+            FHIR.Bundle<Resource>.Link(relation: "self", url: "\(base)/\(type)?\(query.joined(separator: "&"))")
+        ]
+        if let next {
+            query.append("_cursor=\(next)")
+            links.append(.init(relation: "next", url: "\(base)/\(type)?\(query.joined(separator: "&"))"))
+        }
+        return FHIR.Bundle(
+            link: links,
+            entry: resources.map { .init(fullUrl: "\(base)/\(type)/\(id($0))", resource: $0) })
+    }
+
+    static func escape(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
+            ?? value
+    }
+}
+
+extension Problem {
+    /// The problem as FHIR's OperationOutcome, with the same status.
+    func operationOutcome() throws -> Response {
+        let code: String
+        switch status {
+        case 400: code = "invalid"
+        case 401: code = "login"
+        case 403: code = "forbidden"
+        case 404: code = "not-found"
+        case 405: code = "not-supported"
+        case 409, 412: code = "conflict"
+        case 422: code = "invalid"
+        case 429: code = "throttled"
+        case 503: code = "transient"
+        default: code = "exception"
+        }
+        let outcome = FHIR.OperationOutcome(issue: [
+            .init(severity: status >= 500 ? "fatal" : "error", code: code, diagnostics: detail)
+        ])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var headers: HTTPFields = [.contentType: FHIR.contentType]
+        if status == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"carerelay\"" }
+        if status == 503 { headers[.retryAfter] = APILimits.retryAfterSeconds }
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(
+            status: .init(code: status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(outcome))))
+    }
+}

@@ -1,0 +1,179 @@
+import CareAPI
+import CareDomain
+import CareStore
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TestSupport
+
+/// FHIR R4 at /fhir/R4 (docs/fhir.md): the same tokens, team scoping and audit as /v1, FHIR's
+/// shapes and errors. (deploy/fhir-check validates what it serves with an independent R4 model.)
+@Suite("FHIR R4", .timeLimit(.minutes(3)))
+struct FHIRTests {
+    func entries(_ reply: Reply) -> [[String: Any]] {
+        (reply.json["entry"] as? [[String: Any]] ?? []).compactMap { $0["resource"] as? [String: Any] }
+    }
+
+    func link(_ reply: Reply, _ relation: String) -> String? {
+        (reply.json["link"] as? [[String: Any]])?.first { $0["relation"] as? String == relation }?["url"] as? String
+    }
+
+    @Test("the CapabilityStatement needs no token and lists exactly the routes served under /fhir/R4")
+    func capabilityStatementIsTheRouter() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let router = buildRouter(
+                CareAPIDependencies(store: clinic.store, migrator: try Migrator(migrations: Migration.embedded())))
+            let served = Set(
+                router.routes.map { "\($0.method.rawValue) \($0.path.description)" }.filter { $0.contains(" /fhir/R4") }
+            )
+            try await clinic.app().test(.router) { client in
+                let reply = try await client.call(.get, "/fhir/R4/metadata", token: nil)
+                #expect(reply.status == .ok)
+                #expect(reply.headers[.contentType]?.hasPrefix("application/fhir+json") == true)
+                #expect(reply.json["resourceType"] as? String == "CapabilityStatement")
+                #expect(reply.json["fhirVersion"] as? String == "4.0.1")
+                let rest = try #require((reply.json["rest"] as? [[String: Any]])?.first)
+                var listed: Set<String> = ["GET /fhir/R4/metadata"]
+                for resource in rest["resource"] as? [[String: Any]] ?? [] {
+                    let type = try #require(resource["type"] as? String)
+                    for interaction in resource["interaction"] as? [[String: Any]] ?? [] {
+                        switch interaction["code"] as? String {
+                        case "read": listed.insert("GET /fhir/R4/\(type)/{id}")
+                        case "search-type": listed.insert("GET /fhir/R4/\(type)")
+                        case let other: Issue.record("an interaction the test does not know: \(other ?? "?")")
+                        }
+                    }
+                }
+                #expect(listed == served, "listed \(listed.sorted()), served \(served.sorted())")
+            }
+        }
+    }
+
+    @Test(
+        "Patient: read and search as FHIR, audited; another team's patient is 404, no token 401, an unknown search parameter 400, all as OperationOutcome"
+    )
+    func patients() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let second = try await clinic.enrol("N-2")
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                let read = try await client.call(.get, "/fhir/R4/Patient/\(clinic.northPatient.lower)", token: token)
+                #expect(read.status == .ok, "\(read.text)")
+                #expect(read.headers[.contentType]?.hasPrefix("application/fhir+json") == true)
+                #expect(read.json["resourceType"] as? String == "Patient")
+                #expect(read.json["id"] as? String == clinic.northPatient.lower)
+                let identifier = try #require((read.json["identifier"] as? [[String: Any]])?.first)
+                #expect(identifier["value"] as? String == "N-1")
+                #expect(identifier["system"] as? String == "https://carerelay.example/fhir/NamingSystem/mrn")
+                #expect((read.json["name"] as? [[String: Any]])?.first?["text"] as? String == "Ada North")
+                #expect(read.json["active"] as? Bool == true)
+                let audited = try await pool.query(
+                    "SELECT count(*) FROM audit_entries WHERE patient_id = \(clinic.northPatient) AND action = 'fhir.patient.read'"
+                )[0].decode(Int.self, at: 0)
+                #expect(audited == 1)
+
+                let other = try await client.call(
+                    .get, "/fhir/R4/Patient/\(clinic.southPatient.lower)", token: token)
+                #expect(other.status == .notFound)
+                #expect(other.json["resourceType"] as? String == "OperationOutcome")
+                #expect((other.json["issue"] as? [[String: Any]])?.first?["code"] as? String == "not-found")
+                let stranger = try await client.call(.get, "/fhir/R4/Patient/\(clinic.northPatient.lower)", token: nil)
+                #expect(stranger.status == .unauthorized)
+                #expect(stranger.json["resourceType"] as? String == "OperationOutcome")
+                let unknown = try await client.call(.get, "/fhir/R4/Patient?birthdate=2000-01-01", token: token)
+                #expect(unknown.status == .badRequest)
+                #expect(unknown.json["resourceType"] as? String == "OperationOutcome")
+                let nowhere = try await client.call(.get, "/fhir/R4/Condition", token: token)
+                #expect(nowhere.status == .notFound)
+                #expect(nowhere.json["resourceType"] as? String == "OperationOutcome")
+
+                // Search: by MRN exactly, with or without its system; paged by _count.
+                let byMRN = try await client.call(.get, "/fhir/R4/Patient?identifier=N-2", token: token)
+                #expect(byMRN.json["type"] as? String == "searchset")
+                #expect(entries(byMRN).compactMap { $0["id"] as? String } == [second.lower])
+                let bySystem = try await client.call(
+                    .get,
+                    "/fhir/R4/Patient?identifier=https%3A%2F%2Fcarerelay.example%2Ffhir%2FNamingSystem%2Fmrn%7CN-1",
+                    token: token)
+                #expect(entries(bySystem).compactMap { $0["id"] as? String } == [clinic.northPatient.lower])
+                let first = try await client.call(.get, "/fhir/R4/Patient?_count=1", token: token)
+                #expect(entries(first).count == 1)
+                let next = try #require(link(first, "next"))
+                let path = String(next[try #require(next.range(of: "/fhir/R4/"))!.lowerBound...])
+                let rest = try await client.call(.get, path, token: token)
+                let seen = (entries(first) + entries(rest)).compactMap { $0["id"] as? String }
+                #expect(Set(seen) == [clinic.northPatient.lower, second.lower], "only North's patients, each once")
+            }
+        }
+    }
+
+    @Test(
+        "Observation: a PHQ-9 with its items as the LOINC panel, total and items, severity and the item-9 safety flag; searched by patient and code"
+    )
+    func observations() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let phq9 = try await clinic.store.recordMeasurement(
+                patientID: clinic.northPatient, score: try Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 2]),
+                takenAt: Date().addingTimeInterval(-3600), by: .system(actingFor: psychiatrist)
+            ).measurementID
+            _ = try await clinic.store.recordMeasurement(
+                patientID: clinic.northPatient, score: try Score(.gad7, total: 9), takenAt: Date(),
+                by: .system(actingFor: psychiatrist))
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                let read = try await client.call(.get, "/fhir/R4/Observation/\(phq9.lower)", token: token)
+                #expect(read.status == .ok, "\(read.text)")
+                #expect(read.json["status"] as? String == "final")
+                let coding = try #require(
+                    ((read.json["code"] as? [String: Any])?["coding"] as? [[String: Any]])?.first)
+                #expect(coding["system"] as? String == "http://loinc.org")
+                #expect(coding["code"] as? String == "44249-1")
+                #expect(
+                    (read.json["subject"] as? [String: Any])?["reference"] as? String
+                        == "Patient/\(clinic.northPatient.lower)")
+                let components = try #require(read.json["component"] as? [[String: Any]])
+                #expect(components.count == 10)
+                func code(_ component: [String: Any]) -> String? {
+                    ((component["code"] as? [String: Any])?["coding"] as? [[String: Any]])?.first?["code"] as? String
+                }
+                #expect(code(components[0]) == "44261-6")
+                #expect(components[0]["valueInteger"] as? Int == 18)
+                #expect(code(components[9]) == "44260-8")
+                #expect(components[9]["interpretation"] != nil, "item 9 above 0 is flagged")
+                #expect(components[8]["interpretation"] == nil)
+                let interpretation = read.json["interpretation"] as? [[String: Any]] ?? []
+                let codes = interpretation.flatMap {
+                    ($0["coding"] as? [[String: Any]] ?? []).compactMap { $0["code"] as? String }
+                }
+                #expect(codes.contains("moderately-severe"))
+                #expect(codes.contains("A"))
+
+                let all = try await client.call(
+                    .get, "/fhir/R4/Observation?patient=Patient/\(clinic.northPatient.lower)", token: token)
+                #expect(entries(all).count == 2)
+                let onlyPHQ9 = try await client.call(
+                    .get,
+                    "/fhir/R4/Observation?patient=\(clinic.northPatient.lower)&code=http%3A%2F%2Floinc.org%7C44249-1",
+                    token: token)
+                #expect(entries(onlyPHQ9).compactMap { $0["id"] as? String } == [phq9.lower])
+                let none = try await client.call(
+                    .get, "/fhir/R4/Observation?patient=\(clinic.northPatient.lower)&code=1234-5", token: token)
+                #expect(entries(none).isEmpty)
+                let noPatient = try await client.call(.get, "/fhir/R4/Observation", token: token)
+                #expect(noPatient.status == .badRequest)
+                let otherTeam = try await client.call(
+                    .get, "/fhir/R4/Observation/\(phq9.lower)", token: clinic.tokens["southPsychiatrist"])
+                #expect(otherTeam.status == .notFound)
+                let otherSearch = try await client.call(
+                    .get, "/fhir/R4/Observation?patient=\(clinic.northPatient.lower)",
+                    token: clinic.tokens["southPsychiatrist"])
+                #expect(otherSearch.status == .notFound)
+            }
+        }
+    }
+}

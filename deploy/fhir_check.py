@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Checks what care-server's FHIR API serves against an independent FHIR R4 (4.0.1) model:
+fhir.resources 5.1.1 from PyPI (models generated from the R4 specification, strict: an unknown
+element, a wrong type, a missing required element or a malformed date is an error). Run by
+deploy/fhir-check, which starts a server with the demo team and a synthetic caseload.
+
+  fhir_check.py BASE_URL TOKEN [TOKEN ...]
+
+For each token: every page of its Patient search, each patient read, every page of each
+patient's Observation search and each observation read; the CapabilityStatement; an
+OperationOutcome. Every resource and every Bundle must parse as R4, and each Bundle's entries
+must be what the search asked for. Exits 1 naming what failed.
+"""
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections import Counter
+
+from fhir.resources.fhirelementfactory import FHIRElementFactory
+
+failures = []
+checked = Counter()
+
+
+def get(base, path, token=None):
+    request = urllib.request.Request(path if path.startswith("http") else base + path)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers.get("Content-Type", ""), json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), json.load(error)
+
+
+def valid(what, body, content_type):
+    if not content_type.startswith("application/fhir+json"):
+        failures.append(f"{what}: Content-Type {content_type}")
+    try:
+        FHIRElementFactory.instantiate(body["resourceType"], body)
+    except Exception as error:  # FHIRValidationError, or a missing resourceType
+        failures.append(f"{what}: not valid R4: {error}")
+        return False
+    checked[body["resourceType"]] += 1
+    if body["resourceType"] == "Bundle":
+        for entry in body.get("entry", []):
+            checked[entry["resource"]["resourceType"]] += 1
+    return True
+
+
+def pages(base, path, token, what):
+    """Every resource of a search, page by page through the next links."""
+    resources, url, seen = [], path, set()
+    while url:
+        if url in seen:
+            failures.append(f"{what}: the next link loops back to {url}")
+            break
+        seen.add(url)
+        status, content_type, body = get(base, url, token)
+        if status != 200 or not valid(f"{what} page", body, content_type):
+            failures.append(f"{what}: {status} {body}")
+            break
+        if body.get("type") != "searchset":
+            failures.append(f"{what}: Bundle.type {body.get('type')}")
+        resources += [entry["resource"] for entry in body.get("entry", [])]
+        url = next((link["url"] for link in body.get("link", []) if link["relation"] == "next"), None)
+    return resources
+
+
+def main():
+    base, tokens = sys.argv[1].rstrip("/"), sys.argv[2:]
+    status, content_type, statement = get(base, "/metadata")
+    if status != 200:
+        failures.append(f"metadata: {status}")
+    valid("CapabilityStatement", statement, content_type)
+    status, content_type, outcome = get(base, "/Patient/not-an-id", tokens[0])
+    if status != 404 or outcome.get("resourceType") != "OperationOutcome":
+        failures.append(f"Patient/not-an-id: {status} {outcome}")
+    valid("OperationOutcome", outcome, content_type)
+
+    for token in tokens:
+        patients = pages(base, "/Patient?_count=37", token, "Patient search")
+        ids = [patient["id"] for patient in patients]
+        if len(ids) != len(set(ids)):
+            failures.append("Patient search: a patient on two pages")
+        for patient in patients[:60]:
+            status, content_type, body = get(base, f"/Patient/{patient['id']}", token)
+            if status != 200 or body != patient:
+                failures.append(f"Patient/{patient['id']}: {status}, or not what the search gave")
+            valid(f"Patient/{patient['id']}", body, content_type)
+            observations = pages(base, f"/Observation?patient=Patient/{patient['id']}&_count=20", token,
+                                 f"Observation search of {patient['id']}")
+            for observation in observations:
+                if observation["subject"]["reference"] != f"Patient/{patient['id']}":
+                    failures.append(f"Observation/{observation['id']}: another patient's, in {patient['id']}'s search")
+            for observation in observations[:3]:
+                status, content_type, body = get(base, f"/Observation/{observation['id']}", token)
+                if status != 200 or body != observation:
+                    failures.append(f"Observation/{observation['id']}: {status}, or not what the search gave")
+                valid(f"Observation/{observation['id']}", body, content_type)
+
+    print("FHIR R4 (fhir.resources): " + ", ".join(f"{count} {kind}" for kind, count in sorted(checked.items())),
+          file=sys.stderr)
+    if checked["Observation"] == 0 or checked["Patient"] == 0:
+        failures.append("nothing to check: no patients or no observations were served")
+    if failures:
+        print("\n".join(failures[:50]), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

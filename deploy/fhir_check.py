@@ -6,9 +6,9 @@ deploy/fhir-check, which starts a server with the demo team and a synthetic case
 
   fhir_check.py BASE_URL TOKEN [TOKEN ...]
 
-For each token: every page of its Patient search, each patient read, every page of each
-patient's Observation search and each observation read; the CapabilityStatement; an
-OperationOutcome. Every resource and every Bundle must parse as R4, and each Bundle's entries
+For each token: every page of its Patient search, each patient read, and for every resource
+type the CapabilityStatement searches by patient, every page of each patient's search and
+reads of its first resources; the CapabilityStatement; an OperationOutcome. Every resource and every Bundle must parse as R4, and each Bundle's entries
 must be what the search asked for. Exits 1 naming what failed.
 """
 
@@ -80,6 +80,11 @@ def main():
         failures.append(f"Patient/not-an-id: {status} {outcome}")
     valid("OperationOutcome", outcome, content_type)
 
+    # Every resource type the CapabilityStatement says can be searched by patient is.
+    by_patient = [
+        resource["type"] for resource in statement["rest"][0]["resource"]
+        if any(parameter["name"] == "patient" for parameter in resource.get("searchParam", []))
+    ]
     for token in tokens:
         patients = pages(base, "/Patient?_count=37", token, "Patient search")
         ids = [patient["id"] for patient in patients]
@@ -90,21 +95,24 @@ def main():
             if status != 200 or body != patient:
                 failures.append(f"Patient/{patient['id']}: {status}, or not what the search gave")
             valid(f"Patient/{patient['id']}", body, content_type)
-            observations = pages(base, f"/Observation?patient=Patient/{patient['id']}&_count=20", token,
-                                 f"Observation search of {patient['id']}")
-            for observation in observations:
-                if observation["subject"]["reference"] != f"Patient/{patient['id']}":
-                    failures.append(f"Observation/{observation['id']}: another patient's, in {patient['id']}'s search")
-            for observation in observations[:3]:
-                status, content_type, body = get(base, f"/Observation/{observation['id']}", token)
-                if status != 200 or body != observation:
-                    failures.append(f"Observation/{observation['id']}: {status}, or not what the search gave")
-                valid(f"Observation/{observation['id']}", body, content_type)
+            for kind in by_patient:
+                found = pages(base, f"/{kind}?patient=Patient/{patient['id']}&_count=20", token,
+                              f"{kind} search of {patient['id']}")
+                for resource in found:
+                    subject = resource.get("subject", resource.get("for", {})).get("reference")
+                    if subject != f"Patient/{patient['id']}":
+                        failures.append(f"{kind}/{resource['id']}: another patient's, in {patient['id']}'s search")
+                for resource in found[:3]:
+                    status, content_type, body = get(base, f"/{kind}/{resource['id']}", token)
+                    if status != 200 or body != resource:
+                        failures.append(f"{kind}/{resource['id']}: {status}, or not what the search gave")
+                    valid(f"{kind}/{resource['id']}", body, content_type)
 
     print("FHIR R4 (fhir.resources): " + ", ".join(f"{count} {kind}" for kind, count in sorted(checked.items())),
           file=sys.stderr)
-    if checked["Observation"] == 0 or checked["Patient"] == 0:
-        failures.append("nothing to check: no patients or no observations were served")
+    for kind in ["Patient"] + by_patient:
+        if checked[kind] == 0:
+            failures.append(f"nothing to check: no {kind} was served")
     if failures:
         print("\n".join(failures[:50]), file=sys.stderr)
         sys.exit(1)

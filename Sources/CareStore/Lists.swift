@@ -208,8 +208,10 @@ extension CareStore {
 
     // MARK: A patient's lists
 
+    /// `withCauses`: each handoff's task with its causes, as `task(_:by:)` gives them.
     public func patientTasks(
-        patientID: UUID, status: [TaskStatus]? = nil, limit: Int = 50, after: UUID? = nil, by caller: Caller
+        patientID: UUID, status: [TaskStatus]? = nil, limit: Int = 50, after: UUID? = nil, withCauses: Bool = false,
+        by caller: Caller
     ) async throws -> Page<TaskSummary> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "tasks", alias: "t", time: "created_at")
@@ -223,7 +225,26 @@ extension CareStore {
                 ORDER BY t.created_at, t.id LIMIT \(limit + 1)
                 """
             ).map(Self.task)
-            return Self.page(rows, limit: limit) { $0.id }
+            var page = Self.page(rows, limit: limit) { $0.id }
+            let handoffs = page.items.compactMap(\.handoffID)
+            if withCauses, !handoffs.isEmpty {
+                var causes: [UUID: [HandoffCause]] = [:]
+                for row in try await context.connection.query(
+                    """
+                    SELECT handoff_id, event_id, summary, added_at, withdrawn_at FROM handoff_causes
+                    WHERE handoff_id = ANY(\(handoffs)) ORDER BY added_at, event_id
+                    """)
+                {
+                    let (handoff, event, summary, added, withdrawn) = try row.decode(
+                        UUID.self, Int64.self, String.self, Date.self, Date?.self)
+                    causes[handoff, default: []].append(
+                        HandoffCause(eventID: event, summary: summary, addedAt: added, withdrawnAt: withdrawn))
+                }
+                for index in page.items.indices {
+                    if let handoff = page.items[index].handoffID { page.items[index].causes = causes[handoff] ?? [] }
+                }
+            }
+            return page
         }
     }
 

@@ -503,3 +503,25 @@ extension CommandContext {
         }
     }
 }
+
+/// The clinical records that can be looked up by id alone (FHIR reads: docs/fhir.md).
+public enum RecordTable: String, Sendable {
+    case trials, referrals, measurements, tasks
+}
+
+extension CareStore {
+    /// The patient a record belongs to, if the caller may read that patient's clinical records:
+    /// 404 otherwise, for another team's record as for none (row-level security hides it).
+    public func patientOf(_ table: RecordTable, _ id: UUID, by caller: Caller) async throws -> UUID {
+        try await command(caller) { context in
+            let found = try await context.connection.query(
+                "SELECT patient_id FROM \(unescaped: table.rawValue) WHERE id = \(id)"
+            ).firstRow
+            guard let patientID = try found?.decode(UUID.self, at: 0) else {
+                throw StoreError.notFound("\(table.rawValue.dropLast()) \(id.lowercasedString)")
+            }
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            return patientID
+        }
+    }
+}

@@ -176,4 +176,96 @@ struct FHIRTests {
             }
         }
     }
+
+    @Test(
+        "trials as MedicationStatement and Procedure, a TMS referral as ServiceRequest and its handoffs as Tasks with the receiving role and the cause; reads and searches keep to the caller's team"
+    )
+    func clinicalRecords() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let psychologist = try #require(clinic.members["psychologist"])
+            let patient = clinic.northPatient
+            let enrolled = Date(timeIntervalSince1970: 1_788_220_800)
+            let sertraline = try await clinic.store.startTrial(
+                patientID: patient, kind: .medication, drug: "sertraline", dailyDoseMg: 150,
+                startedOn: enrolled.addingTimeInterval(7 * 86_400), by: .system(actingFor: psychiatrist))
+            let cbt = try await clinic.store.startTrial(
+                patientID: patient, kind: .psychotherapy, drug: nil, dailyDoseMg: nil,
+                startedOn: enrolled.addingTimeInterval(7 * 86_400), therapy: "CBT", by: .system(actingFor: psychologist)
+            )
+            let referral = try await clinic.store.makeReferral(
+                patientID: patient, kind: .tms, targetClinic: "Riverside TMS", reason: "Two failed trials",
+                by: .system(actingFor: psychiatrist))
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                let medication = try await client.call(
+                    .get, "/fhir/R4/MedicationStatement/\(sertraline.lower)", token: token)
+                #expect(medication.status == .ok, "\(medication.text)")
+                #expect(medication.json["status"] as? String == "active")
+                #expect(
+                    (medication.json["medicationCodeableConcept"] as? [String: Any])?["text"] as? String == "sertraline"
+                )
+                #expect((medication.json["effectivePeriod"] as? [String: Any])?["start"] as? String == "2026-09-08")
+                let wrongKind = try await client.call(.get, "/fhir/R4/MedicationStatement/\(cbt.lower)", token: token)
+                #expect(wrongKind.status == .notFound, "a psychotherapy course is a Procedure")
+                let procedure = try await client.call(.get, "/fhir/R4/Procedure/\(cbt.lower)", token: token)
+                #expect(procedure.status == .ok, "\(procedure.text)")
+                #expect(procedure.json["status"] as? String == "in-progress")
+                let codes = ((procedure.json["code"] as? [String: Any])?["coding"] as? [[String: Any]] ?? []).compactMap
+                {
+                    $0["code"] as? String
+                }
+                #expect(codes.contains("75516001"))
+                let procedures = try await client.call(
+                    .get, "/fhir/R4/Procedure?patient=Patient/\(patient.lower)", token: token)
+                #expect(entries(procedures).compactMap { $0["id"] as? String } == [cbt.lower])
+
+                let service = try await client.call(
+                    .get, "/fhir/R4/ServiceRequest/\(referral.referralID.lower)", token: token)
+                #expect(service.status == .ok, "\(service.text)")
+                #expect(service.json["status"] as? String == "active")
+                #expect(service.json["intent"] as? String == "order")
+                #expect(
+                    (service.json["performer"] as? [[String: Any]])?.first?["display"] as? String == "Riverside TMS")
+                let active = try await client.call(
+                    .get, "/fhir/R4/ServiceRequest?patient=\(patient.lower)&status=active", token: token)
+                #expect(entries(active).count == 1)
+                let revoked = try await client.call(
+                    .get, "/fhir/R4/ServiceRequest?patient=\(patient.lower)&status=revoked", token: token)
+                #expect(entries(revoked).isEmpty)
+                let badStatus = try await client.call(
+                    .get, "/fhir/R4/ServiceRequest?patient=\(patient.lower)&status=open", token: token)
+                #expect(badStatus.status == .badRequest)
+
+                // The referral's handoffs: tasks for the other roles, saying why.
+                let tasks = try await client.call(
+                    .get, "/fhir/R4/Task?patient=\(patient.lower)&status=requested", token: token)
+                let handoffs = entries(tasks)
+                #expect(handoffs.count == 4, "\(tasks.text)")
+                let roles = Set(
+                    handoffs.flatMap { ($0["performerType"] as? [[String: Any]] ?? []) }.compactMap {
+                        $0["text"] as? String
+                    })
+                #expect(roles.contains("psychologist") && roles.contains("social worker"), "\(roles)")
+                #expect(handoffs.allSatisfy { ($0["reasonCode"] as? [String: Any])?["text"] != nil })
+                let first = try #require(handoffs.first?["id"] as? String)
+                let read = try await client.call(.get, "/fhir/R4/Task/\(first)", token: token)
+                #expect(read.status == .ok)
+                #expect(read.json["description"] as? String == handoffs.first?["description"] as? String)
+
+                // Another team sees none of it.
+                let south = clinic.tokens["southPsychiatrist"]
+                for path in [
+                    "MedicationStatement/\(sertraline.lower)", "Procedure/\(cbt.lower)",
+                    "ServiceRequest/\(referral.referralID.lower)", "Task/\(first)",
+                    "Task?patient=\(patient.lower)", "MedicationStatement?patient=\(patient.lower)",
+                ] {
+                    let reply = try await client.call(.get, "/fhir/R4/\(path)", token: south)
+                    #expect(reply.status == .notFound, "\(path): \(reply.status)")
+                    #expect(reply.json["resourceType"] as? String == "OperationOutcome")
+                }
+            }
+        }
+    }
 }

@@ -23,6 +23,14 @@ struct FHIRController: Sendable {
         fhir.get("Patient/:id", use: readPatient)
         fhir.get("Observation", use: searchObservations)
         fhir.get("Observation/:id", use: readObservation)
+        fhir.get("MedicationStatement", use: searchMedicationStatements)
+        fhir.get("MedicationStatement/:id", use: readMedicationStatement)
+        fhir.get("Procedure", use: searchProcedures)
+        fhir.get("Procedure/:id", use: readProcedure)
+        fhir.get("ServiceRequest", use: searchServiceRequests)
+        fhir.get("ServiceRequest/:id", use: readServiceRequest)
+        fhir.get("Task", use: searchTasks)
+        fhir.get("Task/:id", use: readTask)
     }
 
     // MARK: What is served
@@ -55,6 +63,34 @@ struct FHIRController: Sendable {
                     name: "code", type: "token",
                     documentation:
                         "The instrument's panel code: 44249-1 (PHQ-9), 69737-5 (GAD-7), madrs (\(FHIR.instrumentSystem)); with or without its system."
+                ),
+            ]
+        ),
+        (
+            "MedicationStatement", ["read", "search-type"],
+            [SearchParameter(name: "patient", type: "reference", documentation: "Required: Patient/{id} or the id.")]
+        ),
+        (
+            "Procedure", ["read", "search-type"],
+            [SearchParameter(name: "patient", type: "reference", documentation: "Required: Patient/{id} or the id.")]
+        ),
+        (
+            "ServiceRequest", ["read", "search-type"],
+            [
+                SearchParameter(name: "patient", type: "reference", documentation: "Required: Patient/{id} or the id."),
+                SearchParameter(
+                    name: "status", type: "token",
+                    documentation: "active, completed, revoked or entered-in-error; several with commas."),
+            ]
+        ),
+        (
+            "Task", ["read", "search-type"],
+            [
+                SearchParameter(name: "patient", type: "reference", documentation: "Required: Patient/{id} or the id."),
+                SearchParameter(
+                    name: "status", type: "token",
+                    documentation:
+                        "requested, accepted, in-progress, on-hold, completed, cancelled or failed; several with commas."
                 ),
             ]
         ),
@@ -189,6 +225,103 @@ struct FHIRController: Sendable {
             search.bundle(page.items.map { FHIR.Observation($0, patientID: patient) }, next: page.next) { $0.id })
     }
 
+    // MARK: Trials, referrals, tasks
+
+    /// A trial read as the resource its kind is served as; the other kind's path is 404.
+    func readTrial<R: Encodable>(
+        _ request: Request, _ context: CareRequestContext, medication: Bool, _ make: (TrialSummary, UUID) -> R
+    ) async throws -> Response {
+        let id = try Self.id(context)
+        let (patient, trials) = try await context.acting("fhir.trial.read", request) { caller in
+            let patient = try await store.patientOf(.trials, id, by: caller)
+            return (patient, try await store.trials(patientID: patient, by: caller))
+        }
+        guard let trial = trials.first(where: { $0.id == id && $0.isMedication == medication }) else {
+            throw Problem.notFound("no \(medication ? "MedicationStatement" : "Procedure") \(id.lowercasedString)")
+        }
+        return try Self.json(make(trial, patient))
+    }
+
+    func searchTrials<R: Encodable>(
+        _ request: Request, _ context: CareRequestContext, resource: String, medication: Bool,
+        _ make: (TrialSummary, UUID) -> R
+    ) async throws -> Response {
+        let search = try FHIRSearch(request, resource: resource)
+        let patient = try search.patient()
+        let trials = try await context.acting("fhir.trial.search", request, patient: patient) { caller in
+            try await store.trials(patientID: patient, by: caller)
+        }.filter { $0.isMedication == medication }
+        let (page, next) = search.page(trials) { $0.id }
+        return try Self.json(
+            search.bundle(page.map { make($0, patient) }, ids: page.map(\.id.lowercasedString), next: next))
+    }
+
+    @Sendable func readMedicationStatement(_ request: Request, context: CareRequestContext) async throws -> Response {
+        try await readTrial(request, context, medication: true, FHIR.MedicationStatement.init)
+    }
+
+    @Sendable func searchMedicationStatements(_ request: Request, context: CareRequestContext) async throws -> Response
+    {
+        try await searchTrials(
+            request, context, resource: "MedicationStatement", medication: true, FHIR.MedicationStatement.init)
+    }
+
+    @Sendable func readProcedure(_ request: Request, context: CareRequestContext) async throws -> Response {
+        try await readTrial(request, context, medication: false, FHIR.Procedure.init)
+    }
+
+    @Sendable func searchProcedures(_ request: Request, context: CareRequestContext) async throws -> Response {
+        try await searchTrials(request, context, resource: "Procedure", medication: false, FHIR.Procedure.init)
+    }
+
+    @Sendable func readServiceRequest(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try Self.id(context)
+        let (patient, referrals) = try await context.acting("fhir.referral.read", request) { caller in
+            let patient = try await store.patientOf(.referrals, id, by: caller)
+            return (patient, try await store.referrals(patientID: patient, by: caller))
+        }
+        guard let referral = referrals.first(where: { $0.id == id }) else {
+            throw Problem.notFound("no ServiceRequest \(id.lowercasedString)")
+        }
+        return try Self.json(FHIR.ServiceRequest(referral, patientID: patient))
+    }
+
+    @Sendable func searchServiceRequests(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let search = try FHIRSearch(request, resource: "ServiceRequest")
+        let patient = try search.patient()
+        let statuses = try search.tokens("status", allowed: ["active", "completed", "revoked", "entered-in-error"])
+        let referrals = try await context.acting("fhir.referral.search", request, patient: patient) { caller in
+            try await store.referrals(patientID: patient, by: caller)
+        }
+        let resources = referrals.map { FHIR.ServiceRequest($0, patientID: patient) }.filter {
+            statuses.map(Set.init)?.contains($0.status) ?? true
+        }
+        let (page, next) = search.page(resources) { UUID(hyphenated: $0.id)! }
+        return try Self.json(search.bundle(page, next: next) { $0.id })
+    }
+
+    @Sendable func readTask(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try Self.id(context)
+        let task = try await context.acting("fhir.task.read", request) { caller in
+            try await store.task(id, by: caller)
+        }
+        return try Self.json(FHIR.Task(task))
+    }
+
+    @Sendable func searchTasks(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let search = try FHIRSearch(request, resource: "Task")
+        let patient = try search.patient()
+        let statuses = try search.tokens("status", allowed: TaskStatus.allCases.map(\.rawValue)).map {
+            $0.compactMap(TaskStatus.init(rawValue:))
+        }
+        let page = try await context.acting("fhir.task.search", request, patient: patient) { caller in
+            try await store.patientTasks(
+                patientID: patient, status: statuses, limit: search.count, after: search.cursor, withCauses: true,
+                by: caller)
+        }
+        return try Self.json(search.bundle(page.items.map(FHIR.Task.init), next: page.next) { $0.id })
+    }
+
     // MARK: Helpers
 
     static func id(_ context: CareRequestContext) throws -> UUID {
@@ -246,6 +379,40 @@ struct FHIRSearch {
         try parameters.string(name)
     }
 
+    /// The `patient` a search is about (required): Patient/{id} or the id.
+    func patient() throws -> UUID {
+        guard let reference = try string("patient") else {
+            throw Problem.badRequest("this search needs 'patient' (Patient/{id})")
+        }
+        let text = reference.hasPrefix("Patient/") ? String(reference.dropFirst("Patient/".count)) : reference
+        guard let id = UUID(hyphenated: text) else {
+            throw Problem.badRequest("'patient' must be Patient/{id}, such as Patient/\(Request.exampleID)")
+        }
+        return id
+    }
+
+    /// A token parameter's values (comma-separated: any of them), each one of `allowed`.
+    func tokens(_ name: String, allowed: [String]) throws -> [String]? {
+        guard let text = try string(name) else { return nil }
+        let values = text.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        if let unknown = values.first(where: { !allowed.contains($0) }) {
+            throw Problem.badRequest(
+                "'\(name)' cannot be '\(unknown)': it is one of \(allowed.joined(separator: ", "))")
+        }
+        return values
+    }
+
+    /// A page of a list read whole: the items after the cursor's, and the next cursor.
+    func page<T>(_ all: [T], id: (T) -> UUID) -> ([T], String?) {
+        var rest = all[...]
+        if let cursor {
+            guard let index = all.firstIndex(where: { id($0) == cursor }) else { return ([], nil) }
+            rest = all[(index + 1)...]
+        }
+        let items = Array(rest.prefix(count))
+        return (items, rest.count > count ? items.last.map { id($0).lowercasedString } : nil)
+    }
+
     /// The base URL of this server's FHIR API, as the client reached it.
     var base: String {
         let scheme = request.headers[HTTPField.Name("X-Forwarded-Proto")!] == "https" ? "https" : "http"
@@ -254,15 +421,15 @@ struct FHIRSearch {
     }
 
     func bundle<Resource: Encodable>(_ resources: [Resource], next: String?, id: (Resource) -> String)
-        -> FHIR.Bundle<
-            Resource
-        >
+        -> FHIR.Bundle<Resource>
     {
+        bundle(resources, ids: resources.map(id), next: next)
+    }
+
+    func bundle<Resource: Encodable>(_ resources: [Resource], ids: [String], next: String?) -> FHIR.Bundle<Resource> {
         let type = request.uri.path.split(separator: "/").last.map(String.init) ?? ""
-        var query = request.uri.queryParameters.filter { $0.key != "_cursor" }.map {
-            "\($0.key)=\(Self.escape(String($0.value)))"
-        }
-        .sorted()
+        var query = request.uri.queryParameters.filter { $0.key != "_cursor" }
+            .map { "\($0.key)=\(Self.escape(String($0.value)))" }.sorted()
         var links = [
             FHIR.Bundle<Resource>.Link(relation: "self", url: "\(base)/\(type)?\(query.joined(separator: "&"))")
         ]
@@ -272,7 +439,7 @@ struct FHIRSearch {
         }
         return FHIR.Bundle(
             link: links,
-            entry: resources.map { .init(fullUrl: "\(base)/\(type)/\(id($0))", resource: $0) })
+            entry: zip(resources, ids).map { .init(fullUrl: "\(base)/\(type)/\($1)", resource: $0) })
     }
 
     static func escape(_ value: String) -> String {

@@ -1,0 +1,268 @@
+import CareDomain
+import CareStore
+import CoreFormats
+import Foundation
+
+/// Trials, referrals and tasks as FHIR R4 resources (docs/fhir.md, "Mapping").
+extension FHIR {
+    static let snomed = "http://snomed.info/sct"
+    static let drugSystem = base + "/CodeSystem/drug"
+    static let therapySystem = base + "/CodeSystem/therapy"
+    static let referralKindSystem = base + "/CodeSystem/referral-kind"
+    static let roleSystem = base + "/CodeSystem/role"
+    static let memberSystem = base + "/NamingSystem/member"
+    static let trialOutcomeExtension = base + "/StructureDefinition/trial-outcome"
+    static let trialAdequateExtension = base + "/StructureDefinition/trial-adequate"
+    static let trialFailedExtension = base + "/StructureDefinition/trial-failed"
+    static let referralStatusExtension = base + "/StructureDefinition/referral-status"
+
+    struct Period: Encodable, Equatable {
+        var start: String?
+        var end: String?
+    }
+
+    /// A reference by identifier: care-team members are not served as Practitioner resources.
+    struct LogicalReference: Encodable, Equatable {
+        var identifier: Identifier
+        var display: String?
+    }
+
+    /// An extension with any of the value types CareRelay writes.
+    struct ValueExtension: Encodable, Equatable {
+        var url: String
+        var valueCode: String?
+        var valueBoolean: Bool?
+        var valueDate: String?
+    }
+
+    struct MedicationStatement: Encodable {
+        let resourceType = "MedicationStatement"
+        var id: String
+        var `extension`: [ValueExtension]?
+        var status: String
+        var category: CodeableConcept
+        var medicationCodeableConcept: CodeableConcept
+        var subject: Reference
+        var effectivePeriod: Period
+        var note: [Annotation]?
+    }
+
+    struct Procedure: Encodable {
+        let resourceType = "Procedure"
+        var id: String
+        var `extension`: [ValueExtension]?
+        var status: String
+        var category: CodeableConcept
+        var code: CodeableConcept
+        var subject: Reference
+        var performedPeriod: Period
+        var outcome: CodeableConcept?
+        var note: [Annotation]?
+    }
+
+    struct ServiceRequest: Encodable {
+        let resourceType = "ServiceRequest"
+        var id: String
+        var `extension`: [ValueExtension]?
+        var status: String
+        var intent = "order"
+        var code: CodeableConcept
+        var subject: Reference
+        var authoredOn: String
+        var performer: [Reference]?
+        var reasonCode: [CodeableConcept]?
+        var note: [Annotation]?
+    }
+
+    struct Task: Encodable {
+        struct Restriction: Encodable { var period: Period }
+        let resourceType = "Task"
+        var id: String
+        var status: String
+        var statusReason: CodeableConcept?
+        var intent = "order"
+        var priority: String
+        var code: CodeableConcept?
+        var description: String
+        var `for`: Reference
+        var owner: LogicalReference?
+        var performerType: [CodeableConcept]?
+        var reasonCode: CodeableConcept?
+        var restriction: Restriction?
+        var note: [Annotation]?
+    }
+
+    static func day(_ date: Date) -> String { DayText.format(date) }
+
+    static func patient(_ id: UUID) -> Reference { Reference(reference: "Patient/\(id.lowercasedString)") }
+
+    /// The care-team roles: SNOMED CT occupations where there is one, CareRelay's code otherwise.
+    static func role(_ role: Role) -> CodeableConcept {
+        let snomed: (String, String)? =
+            switch role {
+            case .psychiatrist: ("80584001", "Psychiatrist")
+            case .psychologist: ("59944000", "Psychologist")
+            case .socialWorker: ("106328005", "Social worker")
+            default: nil
+            }
+        var coding = [
+            Coding(
+                system: roleSystem, code: role.rawValue, display: role.rawValue.replacingOccurrences(of: "_", with: " ")
+            )
+        ]
+        if let snomed { coding.insert(Coding(system: FHIR.snomed, code: snomed.0, display: snomed.1), at: 0) }
+        return CodeableConcept(coding: coding, text: role.rawValue.replacingOccurrences(of: "_", with: " "))
+    }
+}
+
+// MARK: Trials
+
+extension TrialSummary {
+    /// Medication and augmentation trials are MedicationStatements; psychotherapy and
+    /// neuromodulation courses are Procedures.
+    var isMedication: Bool { kind == .medication || kind == .augmentation }
+
+    var fhirExtensions: [FHIR.ValueExtension] {
+        var extensions: [FHIR.ValueExtension] = []
+        if let outcome { extensions.append(.init(url: FHIR.trialOutcomeExtension, valueCode: outcome.rawValue)) }
+        if let adequacy {
+            extensions.append(.init(url: FHIR.trialAdequateExtension, valueBoolean: adequacy.isAdequate))
+        }
+        extensions.append(.init(url: FHIR.trialFailedExtension, valueBoolean: isFailed))
+        return extensions
+    }
+
+    var fhirNotes: [FHIR.Annotation]? {
+        var notes: [FHIR.Annotation] = []
+        if let adequacy { notes.append(.init(text: "Adequacy: \(adequacy.reason)")) }
+        if let outcome {
+            notes.append(.init(text: "Outcome: \(outcome.rawValue)\(isFailed ? " (a failed trial)" : "")"))
+        }
+        if let stopReason { notes.append(.init(text: "Stopped: \(stopReason)")) }
+        if let enteredInError { notes.append(.init(text: "Entered in error: \(enteredInError.reason)")) }
+        return notes.isEmpty ? nil : notes
+    }
+
+    var fhirPeriod: FHIR.Period {
+        FHIR.Period(start: FHIR.day(startedOn), end: stoppedOn.map(FHIR.day))
+    }
+}
+
+extension FHIR.MedicationStatement {
+    init(_ trial: TrialSummary, patientID: UUID) {
+        let status: String
+        if trial.enteredInError != nil {
+            status = "entered-in-error"
+        } else if trial.stoppedOn == nil {
+            status = "active"
+        } else {
+            status = [.intolerance, .stoppedEarly].contains(trial.outcome) ? "stopped" : "completed"
+        }
+        let drug = trial.drug ?? trial.kind.rawValue
+        self.init(
+            id: trial.id.lowercasedString, extension: trial.fhirExtensions, status: status,
+            category: FHIR.CodeableConcept(
+                coding: [FHIR.Coding(system: FHIR.base + "/CodeSystem/trial-kind", code: trial.kind.rawValue)],
+                text: trial.kind.rawValue),
+            medicationCodeableConcept: FHIR.CodeableConcept(
+                coding: [FHIR.Coding(system: FHIR.drugSystem, code: drug, display: drug)], text: drug),
+            subject: FHIR.patient(patientID), effectivePeriod: trial.fhirPeriod, note: trial.fhirNotes)
+    }
+}
+
+extension FHIR.Procedure {
+    init(_ trial: TrialSummary, patientID: UUID) {
+        let status: String
+        if trial.enteredInError != nil {
+            status = "entered-in-error"
+        } else if trial.stoppedOn == nil {
+            status = "in-progress"
+        } else {
+            status = [.intolerance, .stoppedEarly].contains(trial.outcome) ? "stopped" : "completed"
+        }
+        let therapy = trial.therapy ?? trial.kind.rawValue
+        var coding = [FHIR.Coding(system: FHIR.therapySystem, code: therapy, display: therapy)]
+        if trial.kind == .psychotherapy {
+            coding.insert(FHIR.Coding(system: FHIR.snomed, code: "75516001", display: "Psychotherapy"), at: 0)
+        } else if therapy.lowercased() == "ect" {
+            coding.insert(
+                FHIR.Coding(system: FHIR.snomed, code: "23835007", display: "Electroconvulsive therapy"), at: 0)
+        }
+        self.init(
+            id: trial.id.lowercasedString, extension: trial.fhirExtensions, status: status,
+            category: FHIR.CodeableConcept(
+                coding: [FHIR.Coding(system: FHIR.base + "/CodeSystem/trial-kind", code: trial.kind.rawValue)],
+                text: trial.kind.rawValue),
+            code: FHIR.CodeableConcept(coding: coding, text: therapy), subject: FHIR.patient(patientID),
+            performedPeriod: trial.fhirPeriod,
+            outcome: trial.outcome.map { FHIR.CodeableConcept(text: $0.rawValue) }, note: trial.fhirNotes)
+    }
+}
+
+// MARK: Referrals
+
+extension FHIR.ServiceRequest {
+    init(_ referral: ReferralSummary, patientID: UUID) {
+        let status: String
+        if referral.enteredInError != nil {
+            status = "entered-in-error"
+        } else {
+            switch referral.status {
+            case .requested, .accepted, .scheduled, .inCourse: status = "active"
+            case .completed: status = "completed"
+            case .declined, .cancelled: status = "revoked"
+            }
+        }
+        var coding = [
+            FHIR.Coding(system: FHIR.referralKindSystem, code: referral.kind.rawValue, display: referral.kind.rawValue)
+        ]
+        if referral.kind == .ect {
+            coding.insert(
+                FHIR.Coding(system: FHIR.snomed, code: "23835007", display: "Electroconvulsive therapy"), at: 0)
+        }
+        var notes: [FHIR.Annotation] = []
+        if let statusReason = referral.statusReason {
+            notes.append(.init(text: "Status \(referral.status.rawValue): \(statusReason)"))
+        }
+        if let enteredInError = referral.enteredInError {
+            notes.append(.init(text: "Entered in error: \(enteredInError.reason)"))
+        }
+        self.init(
+            id: referral.id.lowercasedString,
+            extension: [FHIR.ValueExtension(url: FHIR.referralStatusExtension, valueCode: referral.status.rawValue)],
+            status: status, code: FHIR.CodeableConcept(coding: coding, text: referral.kind.rawValue.uppercased()),
+            subject: FHIR.patient(patientID), authoredOn: FHIR.dateTime(referral.createdAt),
+            performer: [FHIR.Reference(display: referral.targetClinic)],
+            reasonCode: referral.reason.map { [FHIR.CodeableConcept(text: $0)] }, note: notes.isEmpty ? nil : notes)
+    }
+}
+
+// MARK: Tasks
+
+extension FHIR.Task {
+    init(_ task: TaskSummary) {
+        var notes: [FHIR.Annotation] = []
+        for cause in task.causes ?? [] where cause.withdrawnAt == nil {
+            notes.append(.init(text: "Because: \(cause.summary)"))
+        }
+        self.init(
+            id: task.id.lowercasedString, status: task.status.rawValue,
+            statusReason: task.statusReason.map { FHIR.CodeableConcept(text: $0) }, priority: task.priority.rawValue,
+            code: task.handoffID == nil
+                ? nil
+                : FHIR.CodeableConcept(
+                    coding: [
+                        FHIR.Coding(system: FHIR.base + "/CodeSystem/task-origin", code: "handoff", display: "Handoff")
+                    ],
+                    text: "Handoff"),
+            description: task.title, for: FHIR.patient(task.patientID),
+            owner: task.ownerID.map {
+                FHIR.LogicalReference(
+                    identifier: FHIR.Identifier(system: FHIR.memberSystem, value: $0.lowercasedString))
+            },
+            performerType: task.poolRole.map { [FHIR.role($0)] },
+            reasonCode: task.causes?.first { $0.withdrawnAt == nil }.map { FHIR.CodeableConcept(text: $0.summary) },
+            restriction: task.dueAt.map { FHIR.Task.Restriction(period: FHIR.Period(end: FHIR.dateTime($0))) },
+            note: notes.isEmpty ? nil : notes)
+    }
+}

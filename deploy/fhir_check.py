@@ -99,9 +99,16 @@ def main():
                 found = pages(base, f"/{kind}?patient=Patient/{patient['id']}&_count=20", token,
                               f"{kind} search of {patient['id']}")
                 for resource in found:
+                    if kind == "CareTeam":  # the patient's team, which cares for others too
+                        continue
                     subject = resource.get("subject", resource.get("for", {})).get("reference")
                     if subject != f"Patient/{patient['id']}":
                         failures.append(f"{kind}/{resource['id']}: another patient's, in {patient['id']}'s search")
+                if kind == "DocumentReference":
+                    for resource in found:
+                        codes = [c.get("code") for c in resource["type"].get("coding", [])]
+                        if "psychotherapy" in codes:
+                            failures.append(f"DocumentReference/{resource['id']}: a psychotherapy note was served")
                 for resource in found[:3]:
                     status, content_type, body = get(base, f"/{kind}/{resource['id']}", token)
                     if status != 200 or body != resource:

@@ -250,8 +250,10 @@ extension CareStore {
 
     /// A patient's notes, newest first, with their authors' names; psychotherapy notes only to
     /// their author; notes entered in error only when asked for.
+    /// `includePsychotherapy` false: none at all, not even the caller's own (FHIR serves none).
     public func notes(
-        patientID: UUID, includeEnteredInError: Bool = false, limit: Int = 50, after: UUID? = nil, by caller: Caller
+        patientID: UUID, includeEnteredInError: Bool = false, includePsychotherapy: Bool = true, limit: Int = 50,
+        after: UUID? = nil, by caller: Caller
     ) async throws -> Page<NoteSummary> {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "notes", alias: "n", time: "created_at", descending: true)
@@ -261,7 +263,8 @@ extension CareStore {
             let rows = try await context.connection.query(
                 """
                 SELECT \(unescaped: Self.noteColumns) FROM notes n JOIN members a ON a.id = n.author_id
-                WHERE n.patient_id = \(patientID) AND (n.kind <> 'psychotherapy' OR n.author_id = \(readerID))
+                WHERE n.patient_id = \(patientID)
+                  AND (n.kind <> 'psychotherapy' OR (n.author_id = \(readerID) AND \(includePsychotherapy)))
                   AND (\(includeEnteredInError) OR n.entered_in_error_at IS NULL) AND \(fragment: condition)
                 ORDER BY n.created_at DESC, n.id DESC LIMIT \(limit + 1)
                 """
@@ -428,6 +431,22 @@ extension CareStore {
     }
 
     // MARK: Teams
+
+    /// A team's name and members, for someone who may read the team (FHIR's CareTeam).
+    public func careTeam(teamID: UUID, by caller: Caller) async throws -> (name: String, members: [TeamMemberItem]) {
+        let list = try await teamMembers(teamID: teamID, by: caller)
+        // Read only once the gate above has let the caller see the team.
+        let name = try await pool.query("SELECT name FROM teams WHERE id = \(teamID)").firstRow?.decode(
+            String.self, at: 0)
+        return (name ?? "", list)
+    }
+
+    /// The team of a patient whose records the caller may read (404 otherwise).
+    public func teamOf(patientID: UUID, by caller: Caller) async throws -> UUID {
+        try await command(caller) { context in
+            try await context.patientTeam(patientID, for: .readClinical)
+        }
+    }
 
     public func teamMembers(teamID: UUID, by caller: Caller) async throws -> [TeamMemberItem] {
         try await command(caller) { context in

@@ -506,7 +506,7 @@ extension CommandContext {
 
 /// The clinical records that can be looked up by id alone (FHIR reads: docs/fhir.md).
 public enum RecordTable: String, Sendable {
-    case trials, referrals, measurements, tasks
+    case trials, referrals, measurements, tasks, notes
 }
 
 extension CareStore {

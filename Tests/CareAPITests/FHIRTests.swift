@@ -268,4 +268,76 @@ struct FHIRTests {
             }
         }
     }
+
+    @Test(
+        "CareTeam, CarePlan and DocumentReference; a psychotherapy note is served to nobody, not even its author, and another team's are 404"
+    )
+    func teamPlanAndNotes() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let psychologist = try #require(clinic.members["psychologist"])
+            let patient = clinic.northPatient
+            let progress = try await clinic.store.addNote(
+                patientID: patient, kind: .progress, body: "Seen today; sleeping better.",
+                by: .system(actingFor: psychiatrist))
+            let private_ = try await clinic.store.addNote(
+                patientID: patient, kind: .psychotherapy, body: "Session 3: process notes.",
+                by: .system(actingFor: psychologist))
+            _ = try await clinic.store.saveCarePlan(
+                patientID: patient, expectedVersion: 1,
+                content: CarePlanContent(
+                    goals: ["PHQ-9 below 5"], problems: ["Treatment-resistant depression"],
+                    treatmentLine: "Augment, then TMS"), by: .system(actingFor: psychiatrist))
+            let task = try await clinic.store.createTask(
+                patientID: patient, title: "Book bloods", poolRole: .psychiatrist, by: .system(actingFor: psychiatrist))
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                let team = try await client.call(.get, "/fhir/R4/CareTeam?patient=\(patient.lower)", token: token)
+                #expect(team.status == .ok, "\(team.text)")
+                let careTeam = try #require(entries(team).first)
+                #expect(careTeam["id"] as? String == clinic.north.lower)
+                #expect(careTeam["name"] as? String == "North")
+                let participants = careTeam["participant"] as? [[String: Any]] ?? []
+                let displays = participants.compactMap { ($0["member"] as? [String: Any])?["display"] as? String }
+                #expect(displays.contains("psychiatrist") && !displays.contains("integrator"), "\(displays)")
+                let read = try await client.call(.get, "/fhir/R4/CareTeam/\(clinic.north.lower)", token: token)
+                #expect(read.status == .ok)
+                let southTeam = try await client.call(.get, "/fhir/R4/CareTeam/\(clinic.south.lower)", token: token)
+                #expect(southTeam.status == .notFound)
+
+                let plan = try await client.call(.get, "/fhir/R4/CarePlan/\(patient.lower)", token: token)
+                #expect(plan.status == .ok, "\(plan.text)")
+                #expect(plan.json["description"] as? String == "Augment, then TMS")
+                let activities = (plan.json["activity"] as? [[String: Any]] ?? []).compactMap {
+                    ($0["reference"] as? [String: Any])?["reference"] as? String
+                }
+                #expect(activities.contains("Task/\(task.lower)"))
+                let plans = try await client.call(.get, "/fhir/R4/CarePlan?patient=\(patient.lower)", token: token)
+                #expect(entries(plans).count == 1)
+
+                let document = try await client.call(.get, "/fhir/R4/DocumentReference/\(progress.lower)", token: token)
+                #expect(document.status == .ok, "\(document.text)")
+                let attachment = try #require(
+                    ((document.json["content"] as? [[String: Any]])?.first?["attachment"] as? [String: Any]))
+                let data = try #require(Data(base64Encoded: attachment["data"] as? String ?? ""))
+                #expect(String(decoding: data, as: UTF8.self) == "Seen today; sleeping better.")
+
+                // The psychotherapy note: not in FHIR for its author or anyone else.
+                for who in ["psychologist", "psychiatrist"] {
+                    let search = try await client.call(
+                        .get, "/fhir/R4/DocumentReference?patient=\(patient.lower)", token: clinic.tokens[who])
+                    let ids = entries(search).compactMap { $0["id"] as? String }
+                    #expect(ids == [progress.lower], "\(who): \(ids)")
+                    #expect(!search.text.contains("process notes"))
+                    let direct = try await client.call(
+                        .get, "/fhir/R4/DocumentReference/\(private_.lower)", token: clinic.tokens[who])
+                    #expect(direct.status == .notFound, "\(who)")
+                }
+                let south = try await client.call(
+                    .get, "/fhir/R4/DocumentReference/\(progress.lower)", token: clinic.tokens["southPsychiatrist"])
+                #expect(south.status == .notFound)
+            }
+        }
+    }
 }

@@ -31,6 +31,12 @@ struct FHIRController: Sendable {
         fhir.get("ServiceRequest/:id", use: readServiceRequest)
         fhir.get("Task", use: searchTasks)
         fhir.get("Task/:id", use: readTask)
+        fhir.get("CareTeam", use: searchCareTeams)
+        fhir.get("CareTeam/:id", use: readCareTeam)
+        fhir.get("CarePlan", use: searchCarePlans)
+        fhir.get("CarePlan/:id", use: readCarePlan)
+        fhir.get("DocumentReference", use: searchDocuments)
+        fhir.get("DocumentReference/:id", use: readDocument)
     }
 
     // MARK: What is served
@@ -92,6 +98,27 @@ struct FHIRController: Sendable {
                     documentation:
                         "requested, accepted, in-progress, on-hold, completed, cancelled or failed; several with commas."
                 ),
+            ]
+        ),
+        (
+            "CareTeam", ["read", "search-type"],
+            [SearchParameter(name: "patient", type: "reference", documentation: "Required: the patient's team.")]
+        ),
+        (
+            "CarePlan", ["read", "search-type"],
+            [
+                SearchParameter(
+                    name: "patient", type: "reference",
+                    documentation: "Required: the patient's plan (one per patient; its id is the patient's).")
+            ]
+        ),
+        (
+            "DocumentReference", ["read", "search-type"],
+            [
+                SearchParameter(
+                    name: "patient", type: "reference",
+                    documentation:
+                        "Required: the patient's team-visible notes, newest first (never psychotherapy notes).")
             ]
         ),
     ]
@@ -320,6 +347,84 @@ struct FHIRController: Sendable {
                 by: caller)
         }
         return try Self.json(search.bundle(page.items.map(FHIR.Task.init), next: page.next) { $0.id })
+    }
+
+    // MARK: Care team, care plan, notes
+
+    @Sendable func readCareTeam(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try Self.id(context)
+        let team = try await context.acting("fhir.careteam.read", request) { caller in
+            try await store.careTeam(teamID: id, by: caller)
+        }
+        return try Self.json(FHIR.CareTeam(teamID: id, name: team.name, members: team.members))
+    }
+
+    @Sendable func searchCareTeams(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let search = try FHIRSearch(request, resource: "CareTeam")
+        let patient = try search.patient()
+        let (teamID, team) = try await context.acting("fhir.careteam.search", request, patient: patient) { caller in
+            let teamID = try await store.teamOf(patientID: patient, by: caller)
+            return (teamID, try await store.careTeam(teamID: teamID, by: caller))
+        }
+        let resources =
+            search.cursor == nil ? [FHIR.CareTeam(teamID: teamID, name: team.name, members: team.members)] : []
+        return try Self.json(search.bundle(resources, next: nil) { $0.id })
+    }
+
+    func carePlan(_ patient: UUID, _ request: Request, _ context: CareRequestContext, action: String) async throws
+        -> FHIR.CarePlan
+    {
+        let open: [TaskStatus] = [.requested, .accepted, .inProgress, .onHold]
+        let (plan, tasks) = try await context.acting(action, request, patient: patient) { caller in
+            (
+                try await store.carePlan(patientID: patient, by: caller),
+                try await store.patientTasks(patientID: patient, status: open, limit: 200, by: caller)
+            )
+        }
+        return FHIR.CarePlan(plan, openTasks: tasks.items.map(\.id))
+    }
+
+    @Sendable func readCarePlan(_ request: Request, context: CareRequestContext) async throws -> Response {
+        try Self.json(try await carePlan(try Self.id(context), request, context, action: "fhir.careplan.read"))
+    }
+
+    @Sendable func searchCarePlans(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let search = try FHIRSearch(request, resource: "CarePlan")
+        let patient = try search.patient()
+        let plan = try await carePlan(patient, request, context, action: "fhir.careplan.search")
+        return try Self.json(search.bundle(search.cursor == nil ? [plan] : [], next: nil) { $0.id })
+    }
+
+    @Sendable func readDocument(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try Self.id(context)
+        let (patient, note) = try await context.acting("fhir.note.read", request) { caller in
+            let patient = try await store.patientOf(.notes, id, by: caller)
+            var after: UUID?
+            // The patient's team-visible notes, page by page, until this one.
+            while true {
+                let page = try await store.notes(
+                    patientID: patient, includeEnteredInError: true, includePsychotherapy: false, limit: 200,
+                    after: after, by: caller)
+                if let note = page.items.first(where: { $0.id == id }) { return (patient, note) }
+                guard let next = page.next.flatMap(UUID.init(hyphenated:)) else {
+                    throw Problem.notFound("no DocumentReference \(id.lowercasedString)")
+                }
+                after = next
+            }
+        }
+        return try Self.json(FHIR.DocumentReference(note, patientID: patient))
+    }
+
+    @Sendable func searchDocuments(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let search = try FHIRSearch(request, resource: "DocumentReference")
+        let patient = try search.patient()
+        let page = try await context.acting("fhir.note.search", request, patient: patient) { caller in
+            try await store.notes(
+                patientID: patient, includeEnteredInError: true, includePsychotherapy: false, limit: search.count,
+                after: search.cursor, by: caller)
+        }
+        return try Self.json(
+            search.bundle(page.items.map { FHIR.DocumentReference($0, patientID: patient) }, next: page.next) { $0.id })
     }
 
     // MARK: Helpers

@@ -266,3 +266,118 @@ extension FHIR.Task {
             note: notes.isEmpty ? nil : notes)
     }
 }
+
+// MARK: Care team, care plan, notes
+
+extension FHIR {
+    static let noteKindSystem = base + "/CodeSystem/note-kind"
+
+    struct CareTeam: Encodable {
+        struct Participant: Encodable {
+            var role: [CodeableConcept]
+            var member: LogicalReference
+        }
+        let resourceType = "CareTeam"
+        var id: String
+        var status = "active"
+        var name: String
+        var participant: [Participant]
+    }
+
+    struct CarePlan: Encodable {
+        struct Activity: Encodable { var reference: Reference }
+        struct VersionMeta: Encodable { var versionId: String }
+        let resourceType = "CarePlan"
+        var id: String
+        var meta: VersionMeta
+        var status = "active"
+        var intent = "plan"
+        var title = "Care plan"
+        var description: String?
+        var subject: Reference
+        var created: String
+        var author: LogicalReference?
+        var activity: [Activity]?
+        var note: [Annotation]?
+    }
+
+    struct DocumentReference: Encodable {
+        struct Content: Encodable {
+            struct Attachment: Encodable {
+                var contentType = "text/plain; charset=utf-8"
+                var data: String
+            }
+            var attachment: Attachment
+        }
+        struct RelatesTo: Encodable {
+            var code: String
+            var target: Reference
+        }
+        let resourceType = "DocumentReference"
+        var id: String
+        var status: String
+        var docStatus: String
+        var type: CodeableConcept
+        var subject: Reference
+        var date: String
+        var author: [LogicalReference]
+        var relatesTo: [RelatesTo]?
+        var content: [Content]
+    }
+
+    static func member(_ id: UUID, _ name: String? = nil) -> LogicalReference {
+        LogicalReference(identifier: Identifier(system: memberSystem, value: id.lowercasedString), display: name)
+    }
+}
+
+extension FHIR.CareTeam {
+    /// The team's clinicians and care managers with their roles; service accounts are left out.
+    init(teamID: UUID, name: String, members: [TeamMemberItem]) {
+        self.init(
+            id: teamID.lowercasedString, name: name,
+            participant: members.filter { !$0.isServiceAccount }.map { member in
+                Participant(role: member.roles.map(FHIR.role), member: FHIR.member(member.id, member.displayName))
+            })
+    }
+}
+
+extension FHIR.CarePlan {
+    /// The patient's shared plan (one per patient: its id is the patient's), its open tasks as
+    /// activities.
+    init(_ plan: CarePlan, openTasks: [UUID]) {
+        var notes: [FHIR.Annotation] = []
+        notes += plan.content.problems.map { FHIR.Annotation(text: "Problem: \($0)") }
+        notes += plan.content.goals.map { FHIR.Annotation(text: "Goal: \($0)") }
+        self.init(
+            id: plan.patientID.lowercasedString, meta: VersionMeta(versionId: String(plan.version)),
+            description: plan.content.treatmentLine.isEmpty ? nil : plan.content.treatmentLine,
+            subject: FHIR.patient(plan.patientID), created: FHIR.dateTime(plan.updatedAt),
+            author: plan.authorID.map { FHIR.member($0) },
+            activity: openTasks.isEmpty
+                ? nil : openTasks.map { Activity(reference: FHIR.Reference(reference: "Task/\($0.lowercasedString)")) },
+            note: notes.isEmpty ? nil : notes)
+    }
+}
+
+extension FHIR.DocumentReference {
+    /// A team-visible note (progress, social, case review). Psychotherapy notes are never one.
+    init(_ note: NoteSummary, patientID: UUID) {
+        self.init(
+            id: note.id.lowercasedString, status: note.enteredInError == nil ? "current" : "entered-in-error",
+            docStatus: note.amendedBy.isEmpty ? "final" : "amended",
+            type: FHIR.CodeableConcept(
+                coding: [
+                    FHIR.Coding(system: FHIR.noteKindSystem, code: note.kind.rawValue, display: note.kind.rawValue)
+                ],
+                text: "\(note.kind.rawValue) note"),
+            subject: FHIR.patient(patientID), date: FHIR.dateTime(note.createdAt),
+            author: [FHIR.member(note.authorID, note.authorName)],
+            relatesTo: note.amends.map {
+                [
+                    RelatesTo(
+                        code: "appends", target: FHIR.Reference(reference: "DocumentReference/\($0.lowercasedString)"))
+                ]
+            },
+            content: [Content(attachment: .init(data: Data(note.body.utf8).base64EncodedString()))])
+    }
+}

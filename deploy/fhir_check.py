@@ -90,6 +90,12 @@ def main():
         ids = [patient["id"] for patient in patients]
         if len(ids) != len(set(ids)):
             failures.append("Patient search: a patient on two pages")
+        for patient in patients[:10]:
+            status, content_type, body = get(base, f"/Patient/{patient['id']}/$everything", token)
+            if status != 200 or not valid(f"Patient/{patient['id']}/$everything", body, content_type):
+                failures.append(f"Patient/{patient['id']}/$everything: {status}")
+            elif body["entry"][0]["resource"] != patient:
+                failures.append(f"Patient/{patient['id']}/$everything: the patient is not its first entry")
         for patient in patients[:60]:
             status, content_type, body = get(base, f"/Patient/{patient['id']}", token)
             if status != 200 or body != patient:

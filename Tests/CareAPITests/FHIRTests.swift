@@ -45,6 +45,9 @@ struct FHIRTests {
                         case let other: Issue.record("an interaction the test does not know: \(other ?? "?")")
                         }
                     }
+                    for operation in resource["operation"] as? [[String: Any]] ?? [] {
+                        listed.insert("GET /fhir/R4/\(type)/{id}/$\(operation["name"] as? String ?? "?")")
+                    }
                 }
                 #expect(listed == served, "listed \(listed.sorted()), served \(served.sorted())")
             }
@@ -337,6 +340,20 @@ struct FHIRTests {
                 let south = try await client.call(
                     .get, "/fhir/R4/DocumentReference/\(progress.lower)", token: clinic.tokens["southPsychiatrist"])
                 #expect(south.status == .notFound)
+
+                // $everything: the whole team-visible record, for the psychotherapy note's author too.
+                let everything = try await client.call(
+                    .get, "/fhir/R4/Patient/\(patient.lower)/$everything", token: clinic.tokens["psychologist"])
+                #expect(everything.status == .ok, "\(everything.text)")
+                let kinds = Set(entries(everything).compactMap { $0["resourceType"] as? String })
+                #expect(
+                    kinds == ["Patient", "CareTeam", "CarePlan", "Task", "DocumentReference"], "\(kinds.sorted())")
+                let ids = entries(everything).compactMap { $0["id"] as? String }
+                #expect(ids.contains(progress.lower) && ids.contains(task.lower))
+                #expect(!ids.contains(private_.lower) && !everything.text.contains("process notes"))
+                let strangers = try await client.call(
+                    .get, "/fhir/R4/Patient/\(patient.lower)/$everything", token: clinic.tokens["southPsychiatrist"])
+                #expect(strangers.status == .notFound)
             }
         }
     }

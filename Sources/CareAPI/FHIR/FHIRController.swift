@@ -21,6 +21,7 @@ struct FHIRController: Sendable {
     func addRoutes(to fhir: RouterGroup<CareRequestContext>) {
         fhir.get("Patient", use: searchPatients)
         fhir.get("Patient/:id", use: readPatient)
+        fhir.get("Patient/:id/$everything", use: everything)
         fhir.get("Observation", use: searchObservations)
         fhir.get("Observation/:id", use: readObservation)
         fhir.get("MedicationStatement", use: searchMedicationStatements)
@@ -123,6 +124,10 @@ struct FHIRController: Sendable {
         ),
     ]
     static let common = ["_count", "_cursor", "_format"]
+    /// Operations, by the resource type they are on.
+    static let operations: [(type: String, name: String, definition: String)] = [
+        ("Patient", "everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything")
+    ]
 
     struct CapabilityStatement: Encodable {
         struct Software: Encodable {
@@ -137,9 +142,14 @@ struct FHIRController: Sendable {
             }
             struct Resource: Encodable {
                 struct Interaction: Encodable { var code: String }
+                struct Operation: Encodable {
+                    var name: String
+                    var definition: String
+                }
                 var type: String
                 var interaction: [Interaction]
                 var searchParam: [SearchParameter]
+                var operation: [Operation]?
             }
             var mode = "server"
             var security: Security
@@ -169,9 +179,12 @@ struct FHIRController: Sendable {
                             "Bearer tokens (Authorization: Bearer crt_...), the same as /v1: a member sees their own teams' patients only; psychotherapy notes are never served."
                     ),
                     resource: Self.resources.map { resource in
-                        .init(
+                        let operations = Self.operations.filter { $0.type == resource.type }.map {
+                            CapabilityStatement.Rest.Resource.Operation(name: $0.name, definition: $0.definition)
+                        }
+                        return .init(
                             type: resource.type, interaction: resource.interactions.map { .init(code: $0) },
-                            searchParam: resource.search)
+                            searchParam: resource.search, operation: operations.isEmpty ? nil : operations)
                     })
             ])
         return try Self.json(statement)
@@ -427,6 +440,86 @@ struct FHIRController: Sendable {
             search.bundle(page.items.map { FHIR.DocumentReference($0, patientID: patient) }, next: page.next) { $0.id })
     }
 
+    // MARK: $everything
+
+    /// GET Patient/{id}/$everything: the patient's whole team-visible record in one Bundle: the
+    /// patient, their care team and plan, scores, trials, referrals, tasks and team-visible notes
+    /// (never psychotherapy notes). Each part is read and audited as its own search is.
+    @Sendable func everything(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try Self.id(context)
+        for (name, _) in request.uri.queryParameters where !["_format"].contains(String(name)) {
+            throw Problem.badRequest("Patient/$everything takes no '\(name)' here: it returns the whole record")
+        }
+        let resources = try await context.acting("fhir.patient.everything", request, patient: id) { caller in
+            try await everything(of: id, by: caller)
+        }
+        let search = try FHIRSearch(request, resource: "Patient", checked: false)
+        var bundle = FHIR.Bundle(
+            link: [.init(relation: "self", url: "\(search.base)/Patient/\(id.lowercasedString)/$everything")],
+            entry: resources.map { .init(fullUrl: "\(search.base)/\($0.type)/\($0.id)", resource: $0) })
+        bundle.type = "searchset"
+        return try Self.json(bundle)
+    }
+
+    func everything(of patient: UUID, by caller: Caller) async throws -> [FHIR.AnyResource] {
+        /// Every page of a list.
+        func all<T>(_ page: (UUID?) async throws -> Page<T>) async throws -> [T] {
+            var items: [T] = []
+            var after: UUID?
+            repeat {
+                let next = try await page(after)
+                items += next.items
+                after = next.next.flatMap(UUID.init(hyphenated:))
+            } while after != nil
+            return items
+        }
+        var resources: [FHIR.AnyResource] = []
+        let summary = try await store.patientSummary(patient, by: caller)
+        resources.append(.init("Patient", patient.lowercasedString, FHIR.Patient(summary)))
+        let team = try await store.careTeam(teamID: summary.teamID, by: caller)
+        resources.append(
+            .init(
+                "CareTeam", summary.teamID.lowercasedString,
+                FHIR.CareTeam(teamID: summary.teamID, name: team.name, members: team.members)))
+        let tasks = try await all {
+            try await store.patientTasks(patientID: patient, limit: 200, after: $0, withCauses: true, by: caller)
+        }
+        let open: Set<TaskStatus> = [.requested, .accepted, .inProgress, .onHold]
+        let plan = try await store.carePlan(patientID: patient, by: caller)
+        resources.append(
+            .init(
+                "CarePlan", patient.lowercasedString,
+                FHIR.CarePlan(plan, openTasks: tasks.filter { open.contains($0.status) }.map(\.id))))
+        let scores = try await all {
+            try await store.measurements(
+                patientID: patient, includeEnteredInError: true, limit: 200, after: $0, by: caller)
+        }
+        resources += scores.map {
+            .init("Observation", $0.id.lowercasedString, FHIR.Observation($0, patientID: patient))
+        }
+        for trial in try await store.trials(patientID: patient, by: caller) {
+            resources.append(
+                trial.isMedication
+                    ? .init(
+                        "MedicationStatement", trial.id.lowercasedString,
+                        FHIR.MedicationStatement(trial, patientID: patient))
+                    : .init("Procedure", trial.id.lowercasedString, FHIR.Procedure(trial, patientID: patient)))
+        }
+        resources += try await store.referrals(patientID: patient, by: caller).map {
+            .init("ServiceRequest", $0.id.lowercasedString, FHIR.ServiceRequest($0, patientID: patient))
+        }
+        resources += tasks.map { .init("Task", $0.id.lowercasedString, FHIR.Task($0)) }
+        let notes = try await all {
+            try await store.notes(
+                patientID: patient, includeEnteredInError: true, includePsychotherapy: false, limit: 200, after: $0,
+                by: caller)
+        }
+        resources += notes.map {
+            .init("DocumentReference", $0.id.lowercasedString, FHIR.DocumentReference($0, patientID: patient))
+        }
+        return resources
+    }
+
     // MARK: Helpers
 
     static func id(_ context: CareRequestContext) throws -> UUID {
@@ -454,9 +547,14 @@ struct FHIRSearch {
     let count: Int
     let cursor: UUID?
 
-    init(_ request: Request, resource: String) throws {
+    init(_ request: Request, resource: String, checked: Bool = true) throws {
         self.request = request
         parameters = QueryParameters(request)
+        guard checked else {
+            count = 50
+            cursor = nil
+            return
+        }
         let known = Set(
             FHIRController.resources.first { $0.type == resource }!.search.map(\.name) + FHIRController.common)
         for (name, _) in request.uri.queryParameters where !known.contains(String(name)) {

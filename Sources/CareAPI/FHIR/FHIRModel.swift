@@ -114,6 +114,21 @@ enum FHIR {
         var entry: [Entry]
     }
 
+    /// Any resource, for Bundles that hold several types ($everything).
+    struct AnyResource: Encodable {
+        let type: String
+        let id: String
+        let resource: any Encodable
+
+        init(_ type: String, _ id: String, _ resource: any Encodable) {
+            self.type = type
+            self.id = id
+            self.resource = resource
+        }
+
+        func encode(to encoder: any Encoder) throws { try resource.encode(to: encoder) }
+    }
+
     static func dateTime(_ date: Date) -> String { Timestamp.format(date) }
 }
 

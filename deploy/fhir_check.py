@@ -50,6 +50,47 @@ def valid(what, body, content_type):
     return True
 
 
+def post(base, path, token, body):
+    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/fhir+json")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers.get("Content-Type", ""), json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), json.load(error)
+
+
+def writes(base, token, patient):
+    """A PHQ-9 as an Observation and a GAD-7 as a QuestionnaireResponse: what is sent is valid
+    R4 (so the documented input is real FHIR), and so is what comes back."""
+    items = ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8"]
+    observation = {
+        "resourceType": "Observation", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "44249-1"}]},
+        "subject": {"reference": f"Patient/{patient}"},
+        "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": code}]}, "valueInteger": 1}
+                      for code in items],
+    }
+    questionnaire = {
+        "resourceType": "QuestionnaireResponse", "status": "completed",
+        "questionnaire": "http://loinc.org/q/69737-5", "subject": {"reference": f"Patient/{patient}"},
+        "item": [{"linkId": str(n), "answer": [{"valueCoding": {"system": "http://loinc.org", "code": "LA6570-1"}}]}
+                 for n in range(1, 8)],
+    }
+    for sent in [observation, questionnaire]:
+        kind = sent["resourceType"]
+        try:
+            FHIRElementFactory.instantiate(kind, sent)
+        except Exception as error:
+            failures.append(f"the {kind} fhir_check.py sends is not valid R4: {error}")
+        status, content_type, body = post(base, f"/{kind}", token, sent)
+        if status != 201:
+            failures.append(f"POST {kind}: {status} {body}")
+        elif valid(f"POST {kind}'s answer", body, content_type) and body["resourceType"] != "Observation":
+            failures.append(f"POST {kind}: answered a {body['resourceType']}, not the Observation recorded")
+
+
 def pages(base, path, token, what):
     """Every resource of a search, page by page through the next links."""
     resources, url, seen = [], path, set()
@@ -87,6 +128,8 @@ def main():
     ]
     for token in tokens:
         patients = pages(base, "/Patient?_count=37", token, "Patient search")
+        if patients:
+            writes(base, token, patients[0]["id"])
         ids = [patient["id"] for patient in patients]
         if len(ids) != len(set(ids)):
             failures.append("Patient search: a patient on two pages")

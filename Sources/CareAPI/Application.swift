@@ -88,6 +88,7 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
     let fhir =
         fhirBase
         .add(middleware: AuthenticationMiddleware(store: dependencies.store, limiter: dependencies.authFailures))
+        .add(middleware: IfNoneExistMiddleware())
         .add(middleware: IdempotencyMiddleware(store: dependencies.store))
     fhirController.addRoutes(to: fhir)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })

@@ -4,6 +4,8 @@ import CareStore
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import HTTPTypes
+import PQ
 import Testing
 import TestSupport
 
@@ -42,6 +44,7 @@ struct FHIRTests {
                         switch interaction["code"] as? String {
                         case "read": listed.insert("GET /fhir/R4/\(type)/{id}")
                         case "search-type": listed.insert("GET /fhir/R4/\(type)")
+                        case "create": listed.insert("POST /fhir/R4/\(type)")
                         case let other: Issue.record("an interaction the test does not know: \(other ?? "?")")
                         }
                     }
@@ -354,6 +357,89 @@ struct FHIRTests {
                 let strangers = try await client.call(
                     .get, "/fhir/R4/Patient/\(patient.lower)/$everything", token: clinic.tokens["southPsychiatrist"])
                 #expect(strangers.status == .notFound)
+            }
+        }
+    }
+
+    @Test(
+        "POST Observation and QuestionnaireResponse record a score through the same command as /v1: item 9 above 0 makes the safety handoffs; a retry with the same Idempotency-Key or If-None-Exist records it once; bad input is an OperationOutcome and writes nothing"
+    )
+    func writeAScore() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let patient = clinic.northPatient
+            @Sendable func count(_ table: String) async throws -> Int {
+                try await pool.query(PQQuery("SELECT count(*) FROM \(table) WHERE patient_id = $1", [patient]))[0]
+                    .decode(Int.self, at: 0)
+            }
+            let items = [2, 2, 1, 1, 1, 1, 1, 1, 2].enumerated().map { index, answer in
+                let code = [
+                    "44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8",
+                ][index]
+                return
+                    #"{"code": {"coding": [{"system": "http://loinc.org", "code": "\#(code)"}]}, "valueInteger": \#(answer)}"#
+            }
+            let observation = """
+                {"resourceType": "Observation", "status": "final",
+                 "code": {"coding": [{"system": "http://loinc.org", "code": "44249-1"}]},
+                 "subject": {"reference": "Patient/\(patient.lower)"}, "effectiveDateTime": "2026-11-30T10:00:00Z",
+                 "component": [\(items.joined(separator: ", "))]}
+                """
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                let handoffsBefore = try await count("handoffs")
+                var headers = HTTPFields()
+                headers[HTTPField.Name("Idempotency-Key")!] = "phq9-1"
+                let created = try await client.call(
+                    .post, "/fhir/R4/Observation", token: token, json: observation, headers: headers)
+                #expect(created.status == .created, "\(created.text)")
+                #expect(created.headers[.contentType]?.hasPrefix("application/fhir+json") == true)
+                let id = try #require(created.json["id"] as? String)
+                #expect(created.headers[.location] == "/fhir/R4/Observation/\(id)")
+                #expect(((created.json["component"] as? [[String: Any]])?.first?["valueInteger"] as? Int) == 12)
+                #expect(try await count("handoffs") > handoffsBefore, "item 9 above 0 makes the safety handoffs")
+                let replay = try await client.call(
+                    .post, "/fhir/R4/Observation", token: token, json: observation, headers: headers)
+                #expect(replay.status == .created && replay.json["id"] as? String == id)
+                #expect(try await count("measurements") == 1)
+                let read = try await client.call(.get, "/fhir/R4/Observation/\(id)", token: token)
+                #expect(read.status == .ok)
+
+                // A GAD-7 total through QuestionnaireResponse, twice with the same If-None-Exist.
+                let questionnaire = """
+                    {"resourceType": "QuestionnaireResponse", "status": "completed",
+                     "questionnaire": "http://loinc.org/q/69737-5", "subject": {"reference": "Patient/\(patient.lower)"},
+                     "authored": "2026-11-30T11:00:00Z",
+                     "item": [\((1...7).map { #"{"linkId": "\#($0)", "answer": [{"valueCoding": {"system": "http://loinc.org", "code": "LA6569-3"}}]}"# }.joined(separator: ", "))]}
+                    """
+                var condition = HTTPFields()
+                condition[HTTPField.Name("If-None-Exist")!] = "identifier=http://ehr.example|qr-77"
+                let answered = try await client.call(
+                    .post, "/fhir/R4/QuestionnaireResponse", token: token, json: questionnaire, headers: condition)
+                #expect(answered.status == .created, "\(answered.text)")
+                #expect(
+                    ((answered.json["code"] as? [String: Any])?["coding"] as? [[String: Any]])?.first?["code"]
+                        as? String == "69737-5")
+                let again = try await client.call(
+                    .post, "/fhir/R4/QuestionnaireResponse", token: token, json: questionnaire, headers: condition)
+                #expect(again.json["id"] as? String == answered.json["id"] as? String)
+                #expect(try await count("measurements") == 2)
+
+                // Bad input: an OperationOutcome, nothing written.
+                for bad in [
+                    observation.replacingOccurrences(of: "44249-1", with: "1234-5"),
+                    observation.replacingOccurrences(of: #""valueInteger": 2}"#, with: #""valueInteger": 7}"#),
+                    observation.replacingOccurrences(of: "Patient/\(patient.lower)", with: "Patient/nobody"),
+                    observation.replacingOccurrences(of: #""status": "final""#, with: #""status": "preliminary""#),
+                ] {
+                    let refused = try await client.call(.post, "/fhir/R4/Observation", token: token, json: bad)
+                    #expect(refused.status == .unprocessableContent, "\(refused.text)")
+                    #expect(refused.json["resourceType"] as? String == "OperationOutcome")
+                }
+                let otherTeam = try await client.call(
+                    .post, "/fhir/R4/Observation", token: clinic.tokens["southPsychiatrist"], json: observation)
+                #expect(otherTeam.status == .notFound)
+                #expect(try await count("measurements") == 2)
             }
         }
     }

@@ -23,6 +23,8 @@ struct FHIRController: Sendable {
         fhir.get("Patient/:id", use: readPatient)
         fhir.get("Patient/:id/$everything", use: everything)
         fhir.get("Observation", use: searchObservations)
+        fhir.post("Observation", use: createObservation)
+        fhir.post("QuestionnaireResponse", use: createQuestionnaireResponse)
         fhir.get("Observation/:id", use: readObservation)
         fhir.get("MedicationStatement", use: searchMedicationStatements)
         fhir.get("MedicationStatement/:id", use: readMedicationStatement)
@@ -62,7 +64,7 @@ struct FHIRController: Sendable {
             ]
         ),
         (
-            "Observation", ["read", "search-type"],
+            "Observation", ["read", "search-type", "create"],
             [
                 SearchParameter(
                     name: "patient", type: "reference", documentation: "Required: Patient/{id} or the id."),
@@ -73,6 +75,7 @@ struct FHIRController: Sendable {
                 ),
             ]
         ),
+        ("QuestionnaireResponse", ["create"], []),
         (
             "MedicationStatement", ["read", "search-type"],
             [SearchParameter(name: "patient", type: "reference", documentation: "Required: Patient/{id} or the id.")]

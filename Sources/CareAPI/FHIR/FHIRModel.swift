@@ -251,17 +251,35 @@ enum InstrumentCoding {
 
 extension FHIR.Observation {
     init(_ item: MeasurementItem, patientID: UUID) {
-        let codes = InstrumentCoding.codes(item.instrument)
+        self.init(
+            id: item.id, instrument: item.instrument, total: item.total, items: item.items,
+            safetySignal: item.safetySignal, takenAt: item.takenAt, enteredInError: item.enteredInError?.reason,
+            patientID: patientID)
+    }
+
+    /// A score just recorded (POST Observation or QuestionnaireResponse).
+    init(id: UUID, score: Score, takenAt: Date, patientID: UUID) {
+        self.init(
+            id: id, instrument: score.instrument, total: score.total, items: score.items,
+            safetySignal: score.isSafetySignal, takenAt: takenAt, enteredInError: nil, patientID: patientID)
+    }
+
+    init(
+        id: UUID, instrument: Instrument, total: Int, items: [Int]?, safetySignal: Bool, takenAt: Date,
+        enteredInError: String?, patientID: UUID
+    ) {
+        let band = Score.band(instrument, total: total)
+        let codes = InstrumentCoding.codes(instrument)
         let abnormal = FHIR.CodeableConcept(
             coding: [FHIR.Coding(system: FHIR.interpretationSystem, code: "A", display: "Abnormal")],
             text: "Safety signal: an answer above 0 to the item on thoughts of death or self-harm")
         var components = [
             FHIR.Observation.Component(
-                code: FHIR.CodeableConcept(coding: [codes.total], text: "Total"), valueInteger: item.total)
+                code: FHIR.CodeableConcept(coding: [codes.total], text: "Total"), valueInteger: total)
         ]
-        if let answers = item.items {
+        if let answers = items {
             for (index, answer) in answers.enumerated() where index < codes.items.count {
-                let flagged = index == InstrumentCoding.safetyItem(item.instrument) && answer > 0
+                let flagged = index == InstrumentCoding.safetyItem(instrument) && answer > 0
                 components.append(
                     FHIR.Observation.Component(
                         code: FHIR.CodeableConcept(coding: [codes.items[index]]), valueInteger: answer,
@@ -273,23 +291,23 @@ extension FHIR.Observation {
                 coding: [
                     FHIR.Coding(
                         system: FHIR.severitySystem,
-                        code: ((try? Score(item.instrument, total: item.total))?.severity ?? .severe).rawValue,
-                        display: item.band)
-                ], text: item.band)
+                        code: ((try? Score(instrument, total: total))?.severity ?? .severe).rawValue,
+                        display: band)
+                ], text: band)
         ]
-        if item.safetySignal { interpretation.append(abnormal) }
+        if safetySignal { interpretation.append(abnormal) }
         self.init(
-            id: item.id.lowercasedString,
-            status: item.enteredInError == nil ? "final" : "entered-in-error",
+            id: id.lowercasedString,
+            status: enteredInError == nil ? "final" : "entered-in-error",
             category: [
                 FHIR.CodeableConcept(
                     coding: [FHIR.Coding(system: FHIR.observationCategory, code: "survey", display: "Survey")])
             ],
-            code: FHIR.CodeableConcept(coding: [codes.panel], text: item.instrument.rawValue),
+            code: FHIR.CodeableConcept(coding: [codes.panel], text: instrument.rawValue),
             subject: FHIR.Reference(reference: "Patient/\(patientID.lowercasedString)"),
-            effectiveDateTime: FHIR.dateTime(item.takenAt),
+            effectiveDateTime: FHIR.dateTime(takenAt),
             interpretation: interpretation,
-            note: item.enteredInError.map { [FHIR.Annotation(text: "Entered in error: \($0.reason)")] },
+            note: enteredInError.map { [FHIR.Annotation(text: "Entered in error: \($0)")] },
             component: components)
     }
 }

@@ -4,7 +4,10 @@ fhir.resources 5.1.1 from PyPI (models generated from the R4 specification, stri
 element, a wrong type, a missing required element or a malformed date is an error). Run by
 deploy/fhir-check, which starts a server with the demo team and a synthetic caseload.
 
-  fhir_check.py BASE_URL TOKEN [TOKEN ...]
+  fhir_check.py BASE_URL COMPLIANCE_TOKEN TOKEN [TOKEN ...]
+
+(the compliance member's token reads AuditEvents of the last TOKEN's patients; the others,
+clinicians, must be refused them)
 
 For each token: every page of its Patient search, each patient read, and for every resource
 type the CapabilityStatement searches by patient, every page of each patient's search and
@@ -111,7 +114,7 @@ def pages(base, path, token, what):
 
 
 def main():
-    base, tokens = sys.argv[1].rstrip("/"), sys.argv[2:]
+    base, compliance, tokens = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3:]
     status, content_type, statement = get(base, "/metadata")
     if status != 200:
         failures.append(f"metadata: {status}")
@@ -125,6 +128,7 @@ def main():
     by_patient = [
         resource["type"] for resource in statement["rest"][0]["resource"]
         if any(parameter["name"] == "patient" for parameter in resource.get("searchParam", []))
+        and resource["type"] != "AuditEvent"
     ]
     for token in tokens:
         patients = pages(base, "/Patient?_count=37", token, "Patient search")
@@ -166,7 +170,22 @@ def main():
 
     print("FHIR R4 (fhir.resources): " + ", ".join(f"{count} {kind}" for kind, count in sorted(checked.items())),
           file=sys.stderr)
-    for kind in ["Patient"] + by_patient:
+    # The audit trail: the compliance role's, refused to clinicians.
+    for patient in patients[:10]:
+        status, content_type, body = get(base, f"/AuditEvent?patient={patient['id']}", tokens[-1])
+        if status != 403 or body.get("resourceType") != "OperationOutcome":
+            failures.append(f"AuditEvent of {patient['id']} for a clinician: {status}, not 403")
+        events = pages(base, f"/AuditEvent?patient={patient['id']}&_count=25", compliance,
+                       f"AuditEvent search of {patient['id']}")
+        if not events:
+            failures.append(f"AuditEvent search of {patient['id']}: empty, though the check itself read the patient")
+        for event in events[:2]:
+            status, content_type, body = get(base, f"/AuditEvent/{event['id']}", compliance)
+            if status != 200 or body != event:
+                failures.append(f"AuditEvent/{event['id']}: {status}, or not what the search gave")
+            valid(f"AuditEvent/{event['id']}", body, content_type)
+
+    for kind in ["Patient", "AuditEvent"] + by_patient:
         if checked[kind] == 0:
             failures.append(f"nothing to check: no {kind} was served")
     if failures:

@@ -430,6 +430,28 @@ extension CareStore {
         }
     }
 
+    /// One audit entry of a patient, for someone who may read that patient's audit trail.
+    public func auditEntry(_ id: Int64, by caller: Caller) async throws -> AuditItem {
+        try await command(caller) { context in
+            let found = try await context.connection.query(
+                "SELECT patient_id FROM audit_entries WHERE id = \(id) AND patient_id IS NOT NULL"
+            ).firstRow
+            guard let patientID = try found?.decode(UUID.self, at: 0) else {
+                throw StoreError.notFound("audit entry \(id)")
+            }
+            _ = try await context.patientTeam(patientID, for: .readAudit)
+            let row = try await context.connection.query(
+                "SELECT id, at, member_id, action, patient_id, resource, outcome, request_id, detail FROM audit_entries WHERE id = \(id)"
+            )[0]
+            let (entry, at, member, action, patient, resource, outcome, request, detail) = try row.decode(
+                Int64.self, Date.self, UUID?.self, String.self, UUID?.self, String.self, String.self, String?.self,
+                String?.self)
+            return AuditItem(
+                id: entry, at: at, memberID: member, action: action, patientID: patient, resource: resource,
+                outcome: outcome, requestID: request, detail: detail)
+        }
+    }
+
     // MARK: Teams
 
     /// A team's name and members, for someone who may read the team (FHIR's CareTeam).

@@ -443,4 +443,47 @@ struct FHIRTests {
             }
         }
     }
+
+    @Test("AuditEvent: the compliance role reads who read or changed a patient's records; clinicians are refused (403)")
+    func auditEvents() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let patient = clinic.northPatient
+            try await clinic.app().test(.router) { client in
+                let read = try await client.call(
+                    .get, "/fhir/R4/Patient/\(patient.lower)", token: clinic.tokens["psychiatrist"])
+                #expect(read.status == .ok)
+                let events = try await client.call(
+                    .get, "/fhir/R4/AuditEvent?patient=\(patient.lower)", token: clinic.tokens["compliance"])
+                #expect(events.status == .ok, "\(events.text)")
+                let first = try #require(entries(events).first)
+                #expect(first["action"] as? String == "R")
+                #expect(first["outcome"] as? String == "0")
+                #expect((first["subtype"] as? [[String: Any]])?.first?["code"] as? String == "fhir.patient.read")
+                let who = ((first["agent"] as? [[String: Any]])?.first?["who"] as? [String: Any])?["identifier"]
+                #expect((who as? [String: Any])?["value"] as? String == clinic.members["psychiatrist"]?.lower)
+                let id = try #require(first["id"] as? String)
+                let one = try await client.call(.get, "/fhir/R4/AuditEvent/\(id)", token: clinic.tokens["compliance"])
+                #expect(one.status == .ok)
+                #expect(one.json["id"] as? String == id)
+                let refused = try await client.call(
+                    .get, "/fhir/R4/AuditEvent?patient=\(patient.lower)", token: clinic.tokens["psychiatrist"])
+                #expect(refused.status == .forbidden)
+                #expect(refused.json["resourceType"] as? String == "OperationOutcome")
+                let refusedRead = try await client.call(
+                    .get, "/fhir/R4/AuditEvent/\(id)", token: clinic.tokens["psychiatrist"])
+                // By id, the entry does not exist for them (row-level security hides the audit trail).
+                #expect(refusedRead.status == .notFound)
+                // Paging by the numeric cursor.
+                let paged = try await client.call(
+                    .get, "/fhir/R4/AuditEvent?patient=\(patient.lower)&_count=1", token: clinic.tokens["compliance"])
+                let next = try #require(link(paged, "next"))
+                let rest = try await client.call(
+                    .get, String(next[try #require(next.range(of: "/fhir/R4/"))!.lowerBound...]),
+                    token: clinic.tokens["compliance"])
+                #expect(rest.status == .ok)
+                #expect(entries(rest).first?["id"] as? String != id)
+            }
+        }
+    }
 }

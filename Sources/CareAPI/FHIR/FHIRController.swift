@@ -38,6 +38,8 @@ struct FHIRController: Sendable {
         fhir.get("CareTeam/:id", use: readCareTeam)
         fhir.get("CarePlan", use: searchCarePlans)
         fhir.get("CarePlan/:id", use: readCarePlan)
+        fhir.get("AuditEvent", use: searchAuditEvents)
+        fhir.get("AuditEvent/:id", use: readAuditEvent)
         fhir.get("DocumentReference", use: searchDocuments)
         fhir.get("DocumentReference/:id", use: readDocument)
     }
@@ -123,6 +125,16 @@ struct FHIRController: Sendable {
                     name: "patient", type: "reference",
                     documentation:
                         "Required: the patient's team-visible notes, newest first (never psychotherapy notes).")
+            ]
+        ),
+        (
+            "AuditEvent", ["read", "search-type"],
+            [
+                SearchParameter(
+                    name: "patient", type: "reference",
+                    documentation:
+                        "Required: who read or changed the patient's records, newest first (the compliance role and others allowed to read the audit trail)."
+                )
             ]
         ),
     ]
@@ -443,6 +455,28 @@ struct FHIRController: Sendable {
             search.bundle(page.items.map { FHIR.DocumentReference($0, patientID: patient) }, next: page.next) { $0.id })
     }
 
+    // MARK: Audit
+
+    @Sendable func readAuditEvent(_ request: Request, context: CareRequestContext) async throws -> Response {
+        guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
+            throw Problem.notFound("no such AuditEvent: its id is a number")
+        }
+        let entry = try await context.acting("fhir.audit.read", request) { caller in
+            try await store.auditEntry(id, by: caller)
+        }
+        return try Self.json(FHIR.AuditEvent(entry))
+    }
+
+    @Sendable func searchAuditEvents(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let search = try FHIRSearch(request, resource: "AuditEvent")
+        let patient = try search.patient()
+        let before = try search.numberCursor()
+        let page = try await context.acting("fhir.audit.search", request, patient: patient) { caller in
+            try await store.audit(patientID: patient, limit: search.count, before: before, by: caller)
+        }
+        return try Self.json(search.bundle(page.items.map(FHIR.AuditEvent.init), next: page.next) { $0.id })
+    }
+
     // MARK: $everything
 
     /// GET Patient/{id}/$everything: the patient's whole team-visible record in one Bundle: the
@@ -548,14 +582,16 @@ struct FHIRSearch {
     let request: Request
     let parameters: QueryParameters
     let count: Int
-    let cursor: UUID?
+    /// Where the page starts: a record's id (most lists) or a number (the audit trail).
+    let cursorText: String?
+    var cursor: UUID? { cursorText.flatMap(UUID.init(hyphenated:)) }
 
     init(_ request: Request, resource: String, checked: Bool = true) throws {
         self.request = request
         parameters = QueryParameters(request)
         guard checked else {
             count = 50
-            cursor = nil
+            cursorText = nil
             return
         }
         let known = Set(
@@ -572,17 +608,26 @@ struct FHIRSearch {
         }
         count = try parameters.int("_count", default: 50, range: 1...APILimits.maximumPageSize)
         if let text = try parameters.string("_cursor", maxLength: 64) {
-            guard let id = UUID(hyphenated: text) else {
+            guard UUID(hyphenated: text) != nil || Int64(text).map({ $0 > 0 }) == true else {
                 throw Problem.badRequest("'_cursor' must come from a Bundle's next link")
             }
-            cursor = id
+            cursorText = text
         } else {
-            cursor = nil
+            cursorText = nil
         }
     }
 
     func string(_ name: String) throws -> String? {
         try parameters.string(name)
+    }
+
+    /// A numeric cursor (the audit trail's).
+    func numberCursor() throws -> Int64? {
+        guard let cursorText else { return nil }
+        guard let number = Int64(cursorText) else {
+            throw Problem.badRequest("'_cursor' must come from a Bundle's next link")
+        }
+        return number
     }
 
     /// The `patient` a search is about (required): Patient/{id} or the id.

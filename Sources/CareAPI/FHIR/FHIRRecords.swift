@@ -381,3 +381,69 @@ extension FHIR.DocumentReference {
             content: [Content(attachment: .init(data: Data(note.body.utf8).base64EncodedString()))])
     }
 }
+
+// MARK: Audit
+
+extension FHIR {
+    static let auditActionSystem = base + "/CodeSystem/audit-action"
+    static let requestSystem = base + "/NamingSystem/request"
+
+    struct AuditEvent: Encodable {
+        struct Agent: Encodable {
+            var who: LogicalReference?
+            var requestor: Bool
+        }
+        struct Source: Encodable { var observer: Reference }
+        struct Entity: Encodable { var what: EntityReference }
+        /// A Reference by literal reference or by identifier.
+        struct EntityReference: Encodable {
+            var reference: String?
+            var identifier: Identifier?
+        }
+        let resourceType = "AuditEvent"
+        var id: String
+        var type: Coding
+        var subtype: [Coding]
+        var action: String
+        var recorded: String
+        var outcome: String
+        var outcomeDesc: String?
+        var agent: [Agent]
+        var source: Source
+        var entity: [Entity]
+    }
+}
+
+extension FHIR.AuditEvent {
+    /// An audit entry: who did what to whose record, when, and how it ended (allowed: 0
+    /// success, failed: 4 minor failure, denied: 8 serious failure).
+    init(_ entry: AuditItem) {
+        let verb = entry.action.split(separator: ".").last.map(String.init) ?? entry.action
+        let action: String
+        switch verb {
+        case "read", "list", "search", "everything", "weekly", "export": action = "R"
+        case "create", "record", "enrol", "add", "start", "make", "snapshot": action = "C"
+        case "delete", "revoke": action = "D"
+        default: action = "U"
+        }
+        var entities = [Entity]()
+        if let patient = entry.patientID {
+            entities.append(Entity(what: EntityReference(reference: "Patient/\(patient.lowercasedString)")))
+        }
+        if let request = entry.requestID {
+            entities.append(
+                Entity(what: EntityReference(identifier: FHIR.Identifier(system: FHIR.requestSystem, value: request))))
+        }
+        self.init(
+            id: String(entry.id),
+            type: FHIR.Coding(
+                system: "http://terminology.hl7.org/CodeSystem/audit-event-type", code: "rest",
+                display: "RESTful Operation"),
+            subtype: [FHIR.Coding(system: FHIR.auditActionSystem, code: entry.action, display: entry.resource)],
+            action: action, recorded: FHIR.dateTime(entry.at),
+            outcome: entry.outcome == "allowed" ? "0" : entry.outcome == "failed" ? "4" : "8",
+            outcomeDesc: entry.detail,
+            agent: [Agent(who: entry.memberID.map { FHIR.member($0) }, requestor: true)],
+            source: Source(observer: FHIR.Reference(display: "CareRelay care-server")), entity: entities)
+    }
+}

@@ -168,8 +168,6 @@ def main():
                         failures.append(f"{kind}/{resource['id']}: {status}, or not what the search gave")
                     valid(f"{kind}/{resource['id']}", body, content_type)
 
-    print("FHIR R4 (fhir.resources): " + ", ".join(f"{count} {kind}" for kind, count in sorted(checked.items())),
-          file=sys.stderr)
     # The audit trail: the compliance role's, refused to clinicians.
     for patient in patients[:10]:
         status, content_type, body = get(base, f"/AuditEvent?patient={patient['id']}", tokens[-1])
@@ -185,6 +183,8 @@ def main():
                 failures.append(f"AuditEvent/{event['id']}: {status}, or not what the search gave")
             valid(f"AuditEvent/{event['id']}", body, content_type)
 
+    print("FHIR R4 (fhir.resources): " + ", ".join(f"{count} {kind}" for kind, count in sorted(checked.items())),
+          file=sys.stderr)
     for kind in ["Patient", "AuditEvent"] + by_patient:
         if checked[kind] == 0:
             failures.append(f"nothing to check: no {kind} was served")

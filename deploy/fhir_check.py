@@ -28,7 +28,10 @@ checked = Counter()
 
 
 def get(base, path, token=None):
-    request = urllib.request.Request(path if path.startswith("http") else base + path)
+    return send(urllib.request.Request(path if path.startswith("http") else base + path), token)
+
+
+def send(request, token):
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
@@ -55,13 +58,8 @@ def valid(what, body, content_type):
 
 def post(base, path, token, body):
     request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
-    request.add_header("Authorization", f"Bearer {token}")
     request.add_header("Content-Type", "application/fhir+json")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, response.headers.get("Content-Type", ""), json.load(response)
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("Content-Type", ""), json.load(error)
+    return send(request, token)
 
 
 def writes(base, token, patient):

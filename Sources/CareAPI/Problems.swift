@@ -203,14 +203,19 @@ extension Problem {
     func response() throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        return Response(
+            status: .init(code: status), headers: headers(contentType: "application/problem+json"),
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(self))))
+    }
+
+    /// The headers of any rendering of the problem (problem+json, FHIR's OperationOutcome).
+    func headers(contentType: String) -> HTTPFields {
+        var headers: HTTPFields = [.contentType: contentType]
         if status == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"carerelay\"" }
         // Every 503 says when to come back: the database is usually back within seconds.
         if status == 503 { headers[.retryAfter] = APILimits.retryAfterSeconds }
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return Response(
-            status: .init(code: status), headers: headers,
-            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(self))))
+        return headers
     }
 }
 

@@ -256,13 +256,7 @@ struct FHIRController: Sendable {
 
     @Sendable func searchObservations(_ request: Request, context: CareRequestContext) async throws -> Response {
         let search = try FHIRSearch(request, resource: "Observation")
-        guard let reference = try search.string("patient") else {
-            throw Problem.badRequest("Observation searches need 'patient' (Patient/{id})")
-        }
-        let idText = reference.hasPrefix("Patient/") ? String(reference.dropFirst("Patient/".count)) : reference
-        guard let patient = UUID(hyphenated: idText) else {
-            throw Problem.badRequest("'patient' must be Patient/{id}, such as Patient/\(Request.exampleID)")
-        }
+        let patient = try search.patient()
         var instrument: Instrument?
         if let code = try search.string("code") {
             guard let named = InstrumentCoding.instrument(searching: code) else {
@@ -720,12 +714,8 @@ extension Problem {
         ])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var headers: HTTPFields = [.contentType: FHIR.contentType]
-        if status == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"carerelay\"" }
-        if status == 503 { headers[.retryAfter] = APILimits.retryAfterSeconds }
-        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(
-            status: .init(code: status), headers: headers,
+            status: .init(code: status), headers: headers(contentType: FHIR.contentType),
             body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(outcome))))
     }
 }

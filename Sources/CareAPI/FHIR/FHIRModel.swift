@@ -137,26 +137,24 @@ enum FHIR {
 extension FHIR.Patient {
     init(_ summary: PatientSummary) {
         self.init(
-            id: summary.id.lowercasedString,
-            extension: [
-                FHIR.Extension(url: FHIR.enrolledOnExtension, valueDate: DayText.format(summary.enrolledOn)),
-                FHIR.Extension(url: FHIR.patientStatusExtension, valueCode: summary.status.rawValue),
-            ],
-            identifier: [FHIR.Identifier(use: "usual", system: FHIR.mrnSystem, value: summary.mrn)],
-            active: summary.status != .discharged,
-            name: [FHIR.HumanName(text: summary.displayName)])
+            id: summary.id, mrn: summary.mrn, name: summary.displayName, status: summary.status,
+            enrolledOn: summary.enrolledOn)
     }
 
     init(_ item: PatientListItem) {
+        self.init(id: item.id, mrn: item.mrn, name: item.displayName, status: item.status, enrolledOn: item.enrolledOn)
+    }
+
+    init(id: UUID, mrn: String, name: String, status: PatientStatus, enrolledOn: Date) {
         self.init(
-            id: item.id.lowercasedString,
+            id: id.lowercasedString,
             extension: [
-                FHIR.Extension(url: FHIR.enrolledOnExtension, valueDate: DayText.format(item.enrolledOn)),
-                FHIR.Extension(url: FHIR.patientStatusExtension, valueCode: item.status.rawValue),
+                FHIR.Extension(url: FHIR.enrolledOnExtension, valueDate: DayText.format(enrolledOn)),
+                FHIR.Extension(url: FHIR.patientStatusExtension, valueCode: status.rawValue),
             ],
-            identifier: [FHIR.Identifier(use: "usual", system: FHIR.mrnSystem, value: item.mrn)],
-            active: item.status != .discharged,
-            name: [FHIR.HumanName(text: item.displayName)])
+            identifier: [FHIR.Identifier(use: "usual", system: FHIR.mrnSystem, value: mrn)],
+            active: status != .discharged,
+            name: [FHIR.HumanName(text: name)])
     }
 }
 

@@ -143,6 +143,14 @@ extension TrialSummary {
         return notes.isEmpty ? nil : notes
     }
 
+    /// The FHIR status of a trial: `running` while it runs (active, in-progress), then stopped
+    /// (intolerance, stopped early) or completed; entered-in-error.
+    func fhirStatus(running: String) -> String {
+        if enteredInError != nil { return "entered-in-error" }
+        guard stoppedOn != nil else { return running }
+        return [.intolerance, .stoppedEarly].contains(outcome) ? "stopped" : "completed"
+    }
+
     var fhirPeriod: FHIR.Period {
         FHIR.Period(start: FHIR.day(startedOn), end: stoppedOn.map(FHIR.day))
     }
@@ -150,14 +158,7 @@ extension TrialSummary {
 
 extension FHIR.MedicationStatement {
     init(_ trial: TrialSummary, patientID: UUID) {
-        let status: String
-        if trial.enteredInError != nil {
-            status = "entered-in-error"
-        } else if trial.stoppedOn == nil {
-            status = "active"
-        } else {
-            status = [.intolerance, .stoppedEarly].contains(trial.outcome) ? "stopped" : "completed"
-        }
+        let status = trial.fhirStatus(running: "active")
         let drug = trial.drug ?? trial.kind.rawValue
         self.init(
             id: trial.id.lowercasedString, extension: trial.fhirExtensions, status: status,
@@ -172,14 +173,7 @@ extension FHIR.MedicationStatement {
 
 extension FHIR.Procedure {
     init(_ trial: TrialSummary, patientID: UUID) {
-        let status: String
-        if trial.enteredInError != nil {
-            status = "entered-in-error"
-        } else if trial.stoppedOn == nil {
-            status = "in-progress"
-        } else {
-            status = [.intolerance, .stoppedEarly].contains(trial.outcome) ? "stopped" : "completed"
-        }
+        let status = trial.fhirStatus(running: "in-progress")
         let therapy = trial.therapy ?? trial.kind.rawValue
         var coding = [FHIR.Coding(system: FHIR.therapySystem, code: therapy, display: therapy)]
         if trial.kind == .psychotherapy {

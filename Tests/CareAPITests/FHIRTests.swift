@@ -486,4 +486,48 @@ struct FHIRTests {
             }
         }
     }
+
+    @Test(
+        "Provenance: who recorded what on a patient's record, the records as targets; never a psychotherapy note's event"
+    )
+    func provenance() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let psychologist = try #require(clinic.members["psychologist"])
+            let patient = clinic.northPatient
+            let score = try await clinic.store.recordMeasurement(
+                patientID: patient, score: try Score(.phq9, total: 16), takenAt: Date(),
+                by: .system(actingFor: psychiatrist)
+            ).measurementID
+            let cbt = try await clinic.store.startTrial(
+                patientID: patient, kind: .psychotherapy, drug: nil, dailyDoseMg: nil,
+                startedOn: Date(timeIntervalSince1970: 1_788_220_800 + 7 * 86_400), therapy: "CBT",
+                by: .system(actingFor: psychologist))
+            let secret = try await clinic.store.addNote(
+                patientID: patient, kind: .psychotherapy, body: "Process notes", by: .system(actingFor: psychologist))
+            try await clinic.app().test(.router) { client in
+                let reply = try await client.call(
+                    .get, "/fhir/R4/Provenance?patient=\(patient.lower)", token: clinic.tokens["psychologist"])
+                #expect(reply.status == .ok, "\(reply.text)")
+                let provenance = entries(reply)
+                let targets = provenance.flatMap { ($0["target"] as? [[String: Any]] ?? []) }.compactMap {
+                    $0["reference"] as? String
+                }
+                #expect(targets.contains("Observation/\(score.lower)"))
+                #expect(targets.contains("Procedure/\(cbt.lower)"))
+                #expect(!targets.contains("DocumentReference/\(secret.lower)"), "not even to its author")
+                let scored = try #require(
+                    provenance.first {
+                        ($0["target"] as? [[String: Any]])?.first?["reference"] as? String
+                            == "Observation/\(score.lower)"
+                    })
+                let who = ((scored["agent"] as? [[String: Any]])?.first?["who"] as? [String: Any])?["identifier"]
+                #expect((who as? [String: Any])?["value"] as? String == psychiatrist.lower)
+                let south = try await client.call(
+                    .get, "/fhir/R4/Provenance?patient=\(patient.lower)", token: clinic.tokens["southPsychiatrist"])
+                #expect(south.status == .notFound)
+            }
+        }
+    }
 }

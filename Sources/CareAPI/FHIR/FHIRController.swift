@@ -38,6 +38,7 @@ struct FHIRController: Sendable {
         fhir.get("CareTeam/:id", use: readCareTeam)
         fhir.get("CarePlan", use: searchCarePlans)
         fhir.get("CarePlan/:id", use: readCarePlan)
+        fhir.get("Provenance", use: searchProvenance)
         fhir.get("AuditEvent", use: searchAuditEvents)
         fhir.get("AuditEvent/:id", use: readAuditEvent)
         fhir.get("DocumentReference", use: searchDocuments)
@@ -125,6 +126,14 @@ struct FHIRController: Sendable {
                     name: "patient", type: "reference",
                     documentation:
                         "Required: the patient's team-visible notes, newest first (never psychotherapy notes).")
+            ]
+        ),
+        (
+            "Provenance", ["search-type"],
+            [
+                SearchParameter(
+                    name: "patient", type: "reference",
+                    documentation: "Required: who recorded what on the patient's record, newest first.")
             ]
         ),
         (
@@ -469,6 +478,25 @@ struct FHIRController: Sendable {
             try await store.audit(patientID: patient, limit: search.count, before: before, by: caller)
         }
         return try Self.json(search.bundle(page.items.map(FHIR.AuditEvent.init), next: page.next) { $0.id })
+    }
+
+    // MARK: Provenance
+
+    @Sendable func searchProvenance(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let search = try FHIRSearch(request, resource: "Provenance")
+        let patient = try search.patient()
+        let before = try search.numberCursor()
+        let (page, trials) = try await context.acting("fhir.provenance.search", request, patient: patient) { caller in
+            (
+                try await store.patientEventsPage(patient, before: before, limit: search.count, by: caller),
+                try await store.trials(patientID: patient, by: caller)
+            )
+        }
+        let medication = Set(trials.filter(\.isMedication).map(\.id.lowercasedString))
+        let resources = page.items.compactMap {
+            FHIR.Provenance($0, patientID: patient, medicationTrials: medication)
+        }
+        return try Self.json(search.bundle(resources, next: page.next) { $0.id })
     }
 
     // MARK: $everything

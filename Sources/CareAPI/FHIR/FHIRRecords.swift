@@ -441,3 +441,52 @@ extension FHIR.AuditEvent {
             source: Source(observer: FHIR.Reference(display: "CareRelay care-server")), entity: entities)
     }
 }
+
+// MARK: Provenance
+
+extension FHIR {
+    static let eventTypeSystem = base + "/CodeSystem/event-type"
+
+    struct Provenance: Encodable {
+        struct Agent: Encodable { var who: LogicalReference }
+        let resourceType = "Provenance"
+        var id: String
+        var target: [Reference]
+        var recorded: String
+        var activity: CodeableConcept
+        var agent: [Agent]
+    }
+}
+
+extension FHIR.Provenance {
+    /// Who recorded what, when: one per event of the patient's log (docs/domain.md, the event
+    /// log), its targets the records the event names. Nil for what FHIR never shows (an event
+    /// of a psychotherapy note).
+    init?(_ event: FeedEvent, patientID: UUID, medicationTrials: Set<String>) {
+        if event.type.hasPrefix("note."), event.payload["kind"] == NoteKind.psychotherapy.rawValue { return nil }
+        var targets: [FHIR.Reference] = []
+        func target(_ type: String, _ key: String) {
+            if let id = event.payload[key], UUID(hyphenated: id) != nil {
+                targets.append(FHIR.Reference(reference: "\(type)/\(id)"))
+            }
+        }
+        target("Observation", "measurement_id")
+        if let trial = event.payload["trial_id"] {
+            target(medicationTrials.contains(trial) ? "MedicationStatement" : "Procedure", "trial_id")
+        }
+        target("ServiceRequest", "referral_id")
+        target("DocumentReference", "note_id")
+        target("Task", "task_id")
+        if targets.isEmpty { targets.append(FHIR.patient(patientID)) }
+        let who =
+            event.actorID.map { FHIR.member($0) }
+            ?? FHIR.LogicalReference(
+                identifier: FHIR.Identifier(system: FHIR.memberSystem, value: "system"),
+                display: "CareRelay (the playbook or a scheduled job)")
+        self.init(
+            id: String(event.id), target: targets, recorded: FHIR.dateTime(event.occurredAt),
+            activity: FHIR.CodeableConcept(
+                coding: [FHIR.Coding(system: FHIR.eventTypeSystem, code: event.type)], text: event.type),
+            agent: [Agent(who: who)])
+    }
+}

@@ -164,6 +164,14 @@ def main():
                         codes = [c.get("code") for c in resource["type"].get("coding", [])]
                         if "psychotherapy" in codes:
                             failures.append(f"DocumentReference/{resource['id']}: a psychotherapy note was served")
+                # References to other records resolve (a handoff's cause, a provenance's targets).
+                for resource in found[:5]:
+                    references = [resource.get("focus"), resource.get("reasonReference")] + resource.get("target", [])
+                    for reference in [r["reference"] for r in references if r and "reference" in r]:
+                        if reference.split("/")[0] in readable:
+                            status, _, _ = get(base, f"/{reference}", token)
+                            if status != 200:
+                                failures.append(f"{kind}/{resource['id']} refers to {reference}, which answers {status}")
                 for resource in found[:3] if kind in readable else []:
                     status, content_type, body = get(base, f"/{kind}/{resource['id']}", token)
                     if status != 200 or body != resource:

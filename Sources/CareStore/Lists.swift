@@ -231,14 +231,12 @@ extension CareStore {
                 var causes: [UUID: [HandoffCause]] = [:]
                 for row in try await context.connection.query(
                     """
-                    SELECT handoff_id, event_id, summary, added_at, withdrawn_at FROM handoff_causes
-                    WHERE handoff_id = ANY(\(handoffs)) ORDER BY added_at, event_id
+                    SELECT hc.handoff_id, \(fragment: HandoffCause.columns)
+                    FROM handoff_causes hc JOIN events e ON e.id = hc.event_id
+                    WHERE hc.handoff_id = ANY(\(handoffs)) ORDER BY hc.added_at, hc.event_id
                     """)
                 {
-                    let (handoff, event, summary, added, withdrawn) = try row.decode(
-                        UUID.self, Int64.self, String.self, Date.self, Date?.self)
-                    causes[handoff, default: []].append(
-                        HandoffCause(eventID: event, summary: summary, addedAt: added, withdrawnAt: withdrawn))
+                    causes[try row.decode(UUID.self, at: 0), default: []].append(try HandoffCause.from(row, at: 1))
                 }
                 for index in page.items.indices {
                     if let handoff = page.items[index].handoffID { page.items[index].causes = causes[handoff] ?? [] }
@@ -504,13 +502,10 @@ extension CareStore {
             if let handoff = task.handoffID {
                 task.causes = try await context.connection.query(
                     """
-                    SELECT event_id, summary, added_at, withdrawn_at FROM handoff_causes WHERE handoff_id = \(handoff) ORDER BY added_at, event_id
+                    SELECT \(fragment: HandoffCause.columns) FROM handoff_causes hc JOIN events e ON e.id = hc.event_id
+                    WHERE hc.handoff_id = \(handoff) ORDER BY hc.added_at, hc.event_id
                     """
-                ).map { row in
-                    let (event, summary, added, withdrawn) = try row.decode(
-                        Int64.self, String.self, Date.self, Date?.self)
-                    return HandoffCause(eventID: event, summary: summary, addedAt: added, withdrawnAt: withdrawn)
-                }
+                ).map { try HandoffCause.from($0) }
             }
             return task
         }

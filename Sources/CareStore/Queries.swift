@@ -22,10 +22,46 @@ public struct TaskSummary: Sendable, Equatable {
 
 /// One cause of a handoff: the event that made it or joined it, and whether it was withdrawn.
 public struct HandoffCause: Sendable, Equatable {
+    /// The record an event is about, by kind (a score, a trial and its kind, a referral).
+    public enum Record: Sendable, Equatable {
+        case measurement(UUID)
+        case trial(UUID, TrialKind)
+        case referral(UUID)
+    }
+
     public var eventID: Int64
     public var summary: String
     public var addedAt: Date
     public var withdrawnAt: Date?
+    /// The record the cause's event names, when it names one.
+    public var record: Record? = nil
+
+    /// The columns that give a cause: from `handoff_causes hc JOIN events e ON e.id = hc.event_id`.
+    static let columns: PQQuery = """
+        hc.event_id, hc.summary, hc.added_at, hc.withdrawn_at, e.payload->>'measurement_id', e.payload->>'trial_id',
+        (SELECT t.kind FROM trials t WHERE t.id::text = e.payload->>'trial_id'), e.payload->>'referral_id'
+        """
+
+    /// A cause from the `columns`, starting at `offset`.
+    static func from(_ row: PQRow, at offset: Int = 0) throws -> HandoffCause {
+        let event = try row.decode(Int64.self, at: offset)
+        let summary = try row.decode(String.self, at: offset + 1)
+        let added = try row.decode(Date.self, at: offset + 2)
+        let withdrawn = try row.decode(Date?.self, at: offset + 3)
+        let measurement = try row.decode(String?.self, at: offset + 4).flatMap(UUID.init(hyphenated:))
+        let trial = try row.decode(String?.self, at: offset + 5).flatMap(UUID.init(hyphenated:))
+        let kind = try row.decode(String?.self, at: offset + 6).flatMap(TrialKind.init(rawValue:))
+        let referral = try row.decode(String?.self, at: offset + 7).flatMap(UUID.init(hyphenated:))
+        var record: Record?
+        if let measurement {
+            record = .measurement(measurement)
+        } else if let trial, let kind {
+            record = .trial(trial, kind)
+        } else if let referral {
+            record = .referral(referral)
+        }
+        return HandoffCause(eventID: event, summary: summary, addedAt: added, withdrawnAt: withdrawn, record: record)
+    }
 }
 
 public struct NoteSummary: Sendable, Equatable {

@@ -255,6 +255,14 @@ struct FHIRTests {
                     })
                 #expect(roles.contains("psychologist") && roles.contains("social worker"), "\(roles)")
                 #expect(handoffs.allSatisfy { ($0["reasonCode"] as? [String: Any])?["text"] != nil })
+                // The referral they track, as a reference: the task's focus and its reason.
+                let serviceRequest = "ServiceRequest/\(referral.referralID.lower)"
+                #expect(
+                    handoffs.allSatisfy { ($0["focus"] as? [String: Any])?["reference"] as? String == serviceRequest })
+                #expect(
+                    handoffs.allSatisfy {
+                        ($0["reasonReference"] as? [String: Any])?["reference"] as? String == serviceRequest
+                    })
                 let first = try #require(handoffs.first?["id"] as? String)
                 let read = try await client.call(.get, "/fhir/R4/Task/\(first)", token: token)
                 #expect(read.status == .ok)

@@ -85,9 +85,11 @@ extension FHIR {
         var code: CodeableConcept?
         var description: String
         var `for`: Reference
+        var focus: Reference?
         var owner: LogicalReference?
         var performerType: [CodeableConcept]?
         var reasonCode: CodeableConcept?
+        var reasonReference: Reference?
         var restriction: Restriction?
         var note: [Annotation]?
     }
@@ -234,7 +236,28 @@ extension FHIR.ServiceRequest {
 // MARK: Tasks
 
 extension FHIR.Task {
+    /// The record a cause names, as the resource it is served as.
+    static func reference(_ record: HandoffCause.Record) -> FHIR.Reference {
+        switch record {
+        case .measurement(let id): FHIR.Reference(reference: "Observation/\(id.lowercasedString)")
+        case .trial(let id, let kind):
+            FHIR.Reference(
+                reference:
+                    "\(kind == .medication || kind == .augmentation ? "MedicationStatement" : "Procedure")/\(id.lowercasedString)"
+            )
+        case .referral(let id): FHIR.Reference(reference: "ServiceRequest/\(id.lowercasedString)")
+        }
+    }
+
+    /// What a handoff's task acts on: the referral it tracks (docs/fhir.md).
+    static func focus(_ record: HandoffCause.Record) -> FHIR.Reference? {
+        if case .referral = record { return reference(record) }
+        return nil
+    }
+
     init(_ task: TaskSummary) {
+        // The cause that made the handoff (its first not withdrawn).
+        let cause = task.causes?.first { $0.withdrawnAt == nil }
         var notes: [FHIR.Annotation] = []
         for cause in task.causes ?? [] where cause.withdrawnAt == nil {
             notes.append(.init(text: "Because: \(cause.summary)"))
@@ -249,13 +272,14 @@ extension FHIR.Task {
                         FHIR.Coding(system: FHIR.base + "/CodeSystem/task-origin", code: "handoff", display: "Handoff")
                     ],
                     text: "Handoff"),
-            description: task.title, for: FHIR.patient(task.patientID),
+            description: task.title, for: FHIR.patient(task.patientID), focus: cause?.record.flatMap(Self.focus),
             owner: task.ownerID.map {
                 FHIR.LogicalReference(
                     identifier: FHIR.Identifier(system: FHIR.memberSystem, value: $0.lowercasedString))
             },
             performerType: task.poolRole.map { [FHIR.role($0)] },
-            reasonCode: task.causes?.first { $0.withdrawnAt == nil }.map { FHIR.CodeableConcept(text: $0.summary) },
+            reasonCode: cause.map { FHIR.CodeableConcept(text: $0.summary) },
+            reasonReference: cause?.record.map(Self.reference),
             restriction: task.dueAt.map { FHIR.Task.Restriction(period: FHIR.Period(end: FHIR.dateTime($0))) },
             note: notes.isEmpty ? nil : notes)
     }

@@ -96,7 +96,15 @@ enum FHIRIncoming {
         return nil
     }
 
-    static func score(_ instrument: Instrument, items: [Int]?, total: Int?) throws -> Score {
+    /// The score of the answers given (all of them, or none and a total).
+    static func score(_ instrument: Instrument, answers: [Int?], total: Int?) throws -> Score {
+        let given = answers.compactMap { $0 }
+        guard given.isEmpty || given.count == answers.count else {
+            throw Problem.invalid(
+                "\(given.count) of the \(answers.count) \(instrument.rawValue) answers were sent: a score needs all of them, or the total alone"
+            )
+        }
+        let items = given.isEmpty ? nil : given
         do {
             switch (items, total) {
             case (let items?, let total?):
@@ -148,15 +156,9 @@ enum FHIRIncoming {
                     "a component's code \(code.joined(separator: ", ")) is not an item of the \(instrument.rawValue)")
             }
         }
-        let given = answers.compactMap { $0 }
-        guard given.isEmpty || given.count == answers.count else {
-            throw Problem.invalid(
-                "\(given.count) of the \(answers.count) \(instrument.rawValue) answers were sent: send all of them, or the total alone"
-            )
-        }
         return Measurement(
             patientID: try patient(observation.subject),
-            score: try score(instrument, items: given.isEmpty ? nil : given, total: total),
+            score: try score(instrument, answers: answers, total: total),
             takenAt: try time(observation.effectiveDateTime, field: "effectiveDateTime"))
     }
 
@@ -205,15 +207,9 @@ enum FHIRIncoming {
                 throw Problem.invalid("item \(item.linkId) is not an item of the \(instrument.rawValue)")
             }
         }
-        let given = answers.compactMap { $0 }
-        guard given.isEmpty || given.count == answers.count else {
-            throw Problem.invalid(
-                "\(given.count) of the \(answers.count) \(instrument.rawValue) items were answered: a score needs all of them"
-            )
-        }
         return Measurement(
             patientID: try patient(response.subject),
-            score: try score(instrument, items: given.isEmpty ? nil : given, total: total),
+            score: try score(instrument, answers: answers, total: total),
             takenAt: try time(response.authored, field: "authored"))
     }
 }

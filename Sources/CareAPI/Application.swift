@@ -39,6 +39,8 @@ public struct CareAPIDependencies: Sendable {
     public var authFailures = AuthFailureLimiter()
     /// Set once the server is told to stop: GET /ready answers 503 from then on (DrainService).
     public var drain = DrainState()
+    /// Wakes this instance's `FHIRExportWorker` when a bulk export is kicked off here.
+    public var exportSignal = ChangeSignal()
 
     public init(
         store: CareStore, migrator: Migrator, metrics: CareMetrics = CareMetrics(),
@@ -91,6 +93,7 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
         .add(middleware: IfNoneExistMiddleware())
         .add(middleware: IdempotencyMiddleware(store: dependencies.store))
     fhirController.addRoutes(to: fhir)
+    FHIRExportController(store: dependencies.store, wake: dependencies.exportSignal).addRoutes(to: fhir)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
 }

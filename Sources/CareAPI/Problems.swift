@@ -96,6 +96,8 @@ public struct Problem: Error, Sendable, Codable, Equatable {
                 return Problem(
                     "precondition-failed", title: "Precondition failed", status: .preconditionFailed,
                     detail: error.description)
+            case .tooMany(let why):
+                return Problem("too-many", title: "Too many requests", status: .tooManyRequests, detail: why)
             }
         case let error as IdempotencyError:
             switch error {

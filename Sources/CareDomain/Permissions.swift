@@ -38,6 +38,9 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
     case readTeam
     /// Create a new team (an admin of any team).
     case createTeam
+    /// FHIR Bulk Data export of the team's patients (docs/fhir.md): service accounts with the
+    /// `export` scope. A clinician reads one patient's record whole with Patient/$everything.
+    case exportBulk
 
     public var description: String { rawValue }
 
@@ -74,6 +77,8 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
             return !roles.isEmpty
         case .createTeam:
             return roles.contains(.admin)
+        case .exportBulk:
+            return integration && scopes.contains("export")
         }
     }
 
@@ -104,6 +109,7 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
         case .keepReportSnapshot: "snapshots and recommendations are kept by the team's clinicians"
         case .readTeam: "only the team's members see its members"
         case .createTeam: "only admins create teams"
+        case .exportBulk: "bulk export is for service accounts with the export scope"
         }
     }
 

@@ -155,8 +155,8 @@ extension CareServerCommand.Admin {
 
         @Option(help: "The team whose patients it may reach.") var team: UUID
         @Option(help: "The integration's name.") var name: String
-        @Option(help: "A scope (repeat): patients:read, patients:write, events:read, webhooks:manage.") var scope:
-            [Scope]
+        @Option(help: "A scope (repeat): patients:read, patients:write, events:read, webhooks:manage, export.")
+        var scope: [Scope]
         @Option(help: "Days until the token expires (0: never).") var tokenDays: Int = 365
         @OptionGroup var options: AdminOptions
 

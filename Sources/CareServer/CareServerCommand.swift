@@ -334,6 +334,13 @@ extension CareServerCommand {
         var drainSeconds: Int?
 
         @Option(
+            name: .customLong("export-retention-hours"),
+            help: ArgumentHelp(
+                "Hours a complete FHIR bulk export's files are kept for its requester (default: $CARE_EXPORT_RETENTION_HOURS, else 24).",
+                valueName: "hours"))
+        var exportRetentionHours: Int?
+
+        @Option(
             name: .customLong("auth-failures-per-token"),
             help: "Failed authentications a token may have in a minute before 429.")
         var authFailuresPerToken = 10
@@ -353,6 +360,21 @@ extension CareServerCommand {
             guard (0...600).contains(try drain()) else {
                 throw ValidationError("--drain-seconds (or CARE_DRAIN_SECONDS) must be from 0 to 600")
             }
+            guard (1...720).contains(try exportRetention()) else {
+                throw ValidationError("--export-retention-hours (or CARE_EXPORT_RETENTION_HOURS) must be from 1 to 720")
+            }
+        }
+
+        /// How long bulk exports are kept: --export-retention-hours, CARE_EXPORT_RETENTION_HOURS, or 24.
+        func exportRetention() throws -> Int {
+            if let exportRetentionHours { return exportRetentionHours }
+            guard let text = ProcessInfo.processInfo.environment["CARE_EXPORT_RETENTION_HOURS"], !text.isEmpty else {
+                return 24
+            }
+            guard let hours = Int(text) else {
+                throw ValidationError("CARE_EXPORT_RETENTION_HOURS must be a whole number of hours, not '\(text)'")
+            }
+            return hours
         }
 
         /// The drain period: --drain-seconds, CARE_DRAIN_SECONDS, or 10.
@@ -420,6 +442,13 @@ extension CareServerCommand {
                 FeedListener(pool: pool, signal: feedSignal, logger: logger),
             ]
             if let reportPool { services.insert(reportPool, at: 2) }
+            let exportSignal = ChangeSignal()
+            var exportSettings = FHIRExportWorker.Settings()
+            exportSettings.retention = .seconds(try exportRetention() * 3600)
+            services.append(
+                FHIRExportWorker(
+                    store: store, wake: exportSignal, settings: exportSettings,
+                    logger: database.makeLogger("carerelay.export")))
             if !webhooks.noWebhookDelivery {
                 services.append(
                     WebhookDispatcher(
@@ -429,6 +458,7 @@ extension CareServerCommand {
             var dependencies = CareAPIDependencies(
                 store: store, migrator: migrator, metrics: metrics, feedSignal: feedSignal,
                 webhookDestinations: settings.destinations)
+            dependencies.exportSignal = exportSignal
             dependencies.authFailures = AuthFailureLimiter(
                 limits: .init(perToken: authFailuresPerToken, perAddress: authFailuresPerAddress))
             let app = buildApplication(

@@ -123,7 +123,7 @@ extension CareServerCommand.Admin {
                     isServiceAccount: true, by: .system())
             }
             let integrationToken = try await store.issueToken(
-                memberID: integration, name: "demo", scopes: [.eventsRead, .webhooksManage],
+                memberID: integration, name: "demo", scopes: [.eventsRead, .webhooksManage, .export],
                 expiresAt: expiry(days: tokenDays), by: .system())
             members.append(
                 DemoMember(

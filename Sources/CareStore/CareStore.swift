@@ -21,6 +21,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A versioned record (the care plan) was saved by someone else since the caller read it:
     /// it is at `current`, not `expected` (412 with If-Match).
     case staleVersion(what: String, current: Int, expected: Int)
+    /// The caller has too much of this under way already (429): `why` says what to do.
+    case tooMany(String)
 
     /// The refusals the database itself makes, as the store's: row-level security (42501) is
     /// forbidden; a check, not-null or foreign-key violation (23514, 23502, 23503) is a value
@@ -55,6 +57,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .alreadyOpen(let why, _): why
         case .staleVersion(let what, let current, let expected):
             "\(what) is at version \(current), not \(expected): someone saved it in the meantime"
+        case .tooMany(let why): why
         }
     }
 }
@@ -177,7 +180,8 @@ public struct CareStore: Sendable {
         let outcome: String
         switch error {
         case .notFound, .forbidden: outcome = "denied"
-        case .conflict, .invalid, .invalidValue, .moveNotAllowed, .alreadyOpen, .staleVersion: outcome = "failed"
+        case .conflict, .invalid, .invalidValue, .moveNotAllowed, .alreadyOpen, .staleVersion, .tooMany:
+            outcome = "failed"
         }
         // A refusal is always audited: by the patient when one is known, otherwise with no
         // patient (another team's task looked up by its id, a team the caller is not on).

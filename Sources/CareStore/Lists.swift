@@ -226,22 +226,7 @@ extension CareStore {
                 """
             ).map(Self.task)
             var page = Self.page(rows, limit: limit) { $0.id }
-            let handoffs = page.items.compactMap(\.handoffID)
-            if withCauses, !handoffs.isEmpty {
-                var causes: [UUID: [HandoffCause]] = [:]
-                for row in try await context.connection.query(
-                    """
-                    SELECT hc.handoff_id, \(fragment: HandoffCause.columns)
-                    FROM handoff_causes hc JOIN events e ON e.id = hc.event_id
-                    WHERE hc.handoff_id = ANY(\(handoffs)) ORDER BY hc.added_at, hc.event_id
-                    """)
-                {
-                    causes[try row.decode(UUID.self, at: 0), default: []].append(try HandoffCause.from(row, at: 1))
-                }
-                for index in page.items.indices {
-                    if let handoff = page.items[index].handoffID { page.items[index].causes = causes[handoff] ?? [] }
-                }
-            }
+            if withCauses { try await context.attachCauses(&page.items) }
             return page
         }
     }

@@ -122,6 +122,10 @@ public struct TrialSummary: Sendable, Equatable {
     public var outcome: TrialOutcome?
     public var isFailed: Bool
     public var adequacy: AdequacyAssessment?
+    /// The daily doses, each from its date (medication and augmentation trials).
+    public var doses: [DoseStep] = []
+    /// The share of doses taken, 0 to 1, when recorded.
+    public var adherence: Double? = nil
 }
 
 public struct ReferralSummary: Sendable, Equatable {
@@ -478,13 +482,22 @@ struct LoadedTrial {
 
 extension CommandContext {
     func loadTrials(patientID: UUID, reference: ReferenceData, asOf: Date) async throws -> [LoadedTrial] {
+        try await loadTrials(patients: [patientID], reference: reference, asOf: asOf).map(\.trial)
+    }
+
+    /// The trials of several patients at once (the bulk export), by patient, each patient's oldest
+    /// first; `since`: only those changed after it.
+    func loadTrials(patients: [UUID], since: Date? = nil, reference: ReferenceData, asOf: Date) async throws -> [(
+        patientID: UUID, trial: LoadedTrial
+    )] {
         try await connection.query(
             """
             SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence, t.sessions,
                    t.is_bilateral_ect, d.drug_class, t.therapy, t.stop_reason, t.entered_in_error_at, t.entered_in_error_by, t.entered_in_error_reason,
-                   t.withdrawn_outcomes
+                   t.withdrawn_outcomes, t.patient_id
             FROM trials t LEFT JOIN dose_table d ON d.drug = t.drug
-            WHERE t.patient_id = \(patientID) ORDER BY t.started_on, t.id
+            WHERE t.patient_id = ANY(\(patients)) AND (\(since)::timestamptz IS NULL OR t.updated_at > \(since))
+            ORDER BY t.patient_id, t.started_on, t.id
             """
         ).map { row in
             let (
@@ -508,22 +521,36 @@ extension CommandContext {
                 doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
                 start: started, stop: stopped, adherence: adherence, outcome: outcome, sessions: sessions)
             let adequacy = try? reference.trialRules.adequacy(of: facts, doseTable: reference.doseTable, asOf: asOf)
-            return LoadedTrial(
-                summary: TrialSummary(
-                    id: id, kind: kind, drug: drug, therapy: therapy, sessions: sessions, stopReason: stopReason,
-                    enteredInError: marked, withdrawnOutcomes: withdrawn,
-                    startedOn: started, stoppedOn: stopped, outcome: outcome,
-                    isFailed: isFailed && marked == nil, adequacy: adequacy),
-                isBilateralECT: bilateral,
-                drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) })
+            return (
+                try row.decode(UUID.self, at: 18),
+                LoadedTrial(
+                    summary: TrialSummary(
+                        id: id, kind: kind, drug: drug, therapy: therapy, sessions: sessions, stopReason: stopReason,
+                        enteredInError: marked, withdrawnOutcomes: withdrawn,
+                        startedOn: started, stoppedOn: stopped, outcome: outcome,
+                        isFailed: isFailed && marked == nil, adequacy: adequacy, doses: facts.doses,
+                        adherence: adherence),
+                    isBilateralECT: bilateral,
+                    drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) })
+            )
         }
     }
 
     func loadReferrals(patientID: UUID) async throws -> [ReferralSummary] {
+        try await loadReferrals(patients: [patientID]).map(\.referral)
+    }
+
+    /// The referrals of several patients at once (the bulk export), by patient, each patient's
+    /// oldest first; `since`: only those changed after it.
+    func loadReferrals(patients: [UUID], since: Date? = nil) async throws -> [(
+        patientID: UUID, referral: ReferralSummary
+    )] {
         try await connection.query(
             """
-            SELECT id, kind, status, target_clinic, created_at, reason, status_reason, entered_in_error_at, entered_in_error_by, entered_in_error_reason
-            FROM referrals WHERE patient_id = \(patientID) ORDER BY created_at, id
+            SELECT id, kind, status, target_clinic, created_at, reason, status_reason, entered_in_error_at, entered_in_error_by, entered_in_error_reason,
+                   patient_id
+            FROM referrals WHERE patient_id = ANY(\(patients)) AND (\(since)::timestamptz IS NULL OR updated_at > \(since))
+            ORDER BY patient_id, created_at, id
             """
         ).map { row in
             let (id, kind, status, clinic, created, reason, statusReason, markedAt, markedBy, markedReason) =
@@ -533,9 +560,12 @@ extension CommandContext {
             guard let kind = ReferralKind(rawValue: kind), let status = ReferralStatus(rawValue: status) else {
                 throw PQError(.decoding, "referral \(id.lowercasedString) has an unknown kind or status")
             }
-            return ReferralSummary(
-                id: id, kind: kind, status: status, targetClinic: clinic, createdAt: created, reason: reason,
-                statusReason: statusReason, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
+            return (
+                try row.decode(UUID.self, at: 10),
+                ReferralSummary(
+                    id: id, kind: kind, status: status, targetClinic: clinic, createdAt: created, reason: reason,
+                    statusReason: statusReason, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
+            )
         }
     }
 }

@@ -11,6 +11,8 @@ public enum Scope: String, Sendable, Codable, CaseIterable {
     case patientsWrite = "patients:write"
     case eventsRead = "events:read"
     case webhooksManage = "webhooks:manage"
+    /// FHIR Bulk Data export of the team's patients (docs/fhir.md, "Bulk export").
+    case export
 }
 
 /// Who a valid token speaks for.

@@ -49,9 +49,22 @@ struct FHIRTests {
                         }
                     }
                     for operation in resource["operation"] as? [[String: Any]] ?? [] {
-                        listed.insert("GET /fhir/R4/\(type)/{id}/$\(operation["name"] as? String ?? "?")")
+                        let name = try #require(operation["name"] as? String)
+                        let definition = try #require(operation["definition"] as? String)
+                        // Bulk Data's patient-export is on the type; the others on an instance.
+                        listed.insert(
+                            definition.hasSuffix("/patient-export")
+                                ? "GET /fhir/R4/\(type)/$\(name)" : "GET /fhir/R4/\(type)/{id}/$\(name)")
                     }
                 }
+                #expect(
+                    (reply.json["instantiates"] as? [String])?.contains(
+                        "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data") == true)
+                // Bulk Data's status and file URLs are not resources (the kick-off and manifest give them).
+                listed.formUnion([
+                    "GET /fhir/R4/bulk-status/{id}", "DELETE /fhir/R4/bulk-status/{id}",
+                    "GET /fhir/R4/bulk-files/{id}/{part}",
+                ])
                 #expect(listed == served, "listed \(listed.sorted()), served \(served.sorted())")
             }
         }

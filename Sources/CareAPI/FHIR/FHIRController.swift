@@ -146,12 +146,20 @@ struct FHIRController: Sendable {
                 )
             ]
         ),
+        // A Group is a care team, for its bulk export only.
+        ("Group", [], []),
     ]
     static let common = ["_count", "_cursor", "_format"]
-    /// Operations, by the resource type they are on.
-    static let operations: [(type: String, name: String, definition: String)] = [
-        ("Patient", "everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything")
+    /// Operations, by the resource type they are on; `instance`: on one resource (Patient/{id}),
+    /// else on the type (Patient/$export).
+    static let operations: [(type: String, name: String, definition: String, instance: Bool)] = [
+        ("Patient", "everything", "http://hl7.org/fhir/OperationDefinition/Patient-everything", true),
+        ("Patient", "export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export", false),
+        ("Group", "export", "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export", true),
     ]
+    /// Bulk Data's status and file URLs: not resources, reached from a kick-off's
+    /// Content-Location and from the manifest (FHIRExportController).
+    static let bulkDataPaths = ["bulk-status/{id}", "bulk-files/{id}/{part}"]
 
     struct CapabilityStatement: Encodable {
         struct Software: Encodable {
@@ -171,8 +179,8 @@ struct FHIRController: Sendable {
                     var definition: String
                 }
                 var type: String
-                var interaction: [Interaction]
-                var searchParam: [SearchParameter]
+                var interaction: [Interaction]?
+                var searchParam: [SearchParameter]?
                 var operation: [Operation]?
             }
             var mode = "server"
@@ -180,6 +188,8 @@ struct FHIRController: Sendable {
             var resource: [Resource]
         }
         let resourceType = "CapabilityStatement"
+        /// Bulk Data Access 2.0's server capabilities ($export on Patient and Group).
+        var instantiates = ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"]
         var status = "active"
         var date: String
         var kind = "instance"
@@ -206,9 +216,13 @@ struct FHIRController: Sendable {
                         let operations = Self.operations.filter { $0.type == resource.type }.map {
                             CapabilityStatement.Rest.Resource.Operation(name: $0.name, definition: $0.definition)
                         }
+                        // FHIR has no empty arrays: a list with nothing in it is left out.
                         return .init(
-                            type: resource.type, interaction: resource.interactions.map { .init(code: $0) },
-                            searchParam: resource.search, operation: operations.isEmpty ? nil : operations)
+                            type: resource.type,
+                            interaction: resource.interactions.isEmpty
+                                ? nil : resource.interactions.map { .init(code: $0) },
+                            searchParam: resource.search.isEmpty ? nil : resource.search,
+                            operation: operations.isEmpty ? nil : operations)
                     })
             ])
         return try Self.json(statement)

@@ -15,6 +15,8 @@ extension FHIR {
     static let trialAdequateExtension = base + "/StructureDefinition/trial-adequate"
     static let trialFailedExtension = base + "/StructureDefinition/trial-failed"
     static let referralStatusExtension = base + "/StructureDefinition/referral-status"
+    static let trialAdherenceExtension = base + "/StructureDefinition/trial-adherence"
+    static let ucum = "http://unitsofmeasure.org"
 
     struct Period: Encodable, Equatable {
         var start: String?
@@ -33,6 +35,33 @@ extension FHIR {
         var valueCode: String?
         var valueBoolean: Bool?
         var valueDate: String?
+        var valueDecimal: Double?
+    }
+
+    /// One dose step of a trial: the daily dose from a date until the next step (or the stop).
+    struct Dosage: Encodable, Equatable {
+        struct Timing: Encodable, Equatable {
+            struct Repeat: Encodable, Equatable {
+                var boundsPeriod: Period
+                var frequency = 1
+                var period = 1
+                var periodUnit = "d"
+            }
+            var `repeat`: Repeat
+        }
+        struct DoseAndRate: Encodable, Equatable {
+            struct Quantity: Encodable, Equatable {
+                var value: Double
+                var unit = "mg"
+                var system = FHIR.ucum
+                var code = "mg"
+            }
+            var doseQuantity: Quantity
+        }
+        var sequence: Int
+        var text: String
+        var timing: Timing
+        var doseAndRate: [DoseAndRate]
     }
 
     struct MedicationStatement: Encodable {
@@ -45,6 +74,7 @@ extension FHIR {
         var subject: Reference
         var effectivePeriod: Period
         var note: [Annotation]?
+        var dosage: [Dosage]?
     }
 
     struct Procedure: Encodable {
@@ -131,7 +161,25 @@ extension TrialSummary {
             extensions.append(.init(url: FHIR.trialAdequateExtension, valueBoolean: adequacy.isAdequate))
         }
         extensions.append(.init(url: FHIR.trialFailedExtension, valueBoolean: isFailed))
+        if let adherence { extensions.append(.init(url: FHIR.trialAdherenceExtension, valueDecimal: adherence)) }
         return extensions
+    }
+
+    /// The dose steps as FHIR dosages, in order: each daily dose from its date to the next
+    /// step's (the last to the trial's stop, or open while it runs).
+    var fhirDosage: [FHIR.Dosage]? {
+        guard !doses.isEmpty else { return nil }
+        return doses.enumerated().map { index, step in
+            let until = index + 1 < doses.count ? doses[index + 1].from : stoppedOn
+            let mg =
+                step.dailyDoseMg.rounded() == step.dailyDoseMg ? String(Int(step.dailyDoseMg)) : "\(step.dailyDoseMg)"
+            return FHIR.Dosage(
+                sequence: index + 1,
+                text: "\(mg) mg a day from \(FHIR.day(step.from))\(until.map { " to \(FHIR.day($0))" } ?? "")",
+                timing: .init(
+                    repeat: .init(boundsPeriod: FHIR.Period(start: FHIR.day(step.from), end: until.map(FHIR.day)))),
+                doseAndRate: [.init(doseQuantity: .init(value: step.dailyDoseMg))])
+        }
     }
 
     var fhirNotes: [FHIR.Annotation]? {
@@ -140,6 +188,7 @@ extension TrialSummary {
         if let outcome {
             notes.append(.init(text: "Outcome: \(outcome.rawValue)\(isFailed ? " (a failed trial)" : "")"))
         }
+        if let adherence { notes.append(.init(text: "Adherence: \(Int((adherence * 100).rounded()))% of doses taken")) }
         if let stopReason { notes.append(.init(text: "Stopped: \(stopReason)")) }
         if let enteredInError { notes.append(.init(text: "Entered in error: \(enteredInError.reason)")) }
         return notes.isEmpty ? nil : notes
@@ -169,7 +218,8 @@ extension FHIR.MedicationStatement {
                 text: trial.kind.rawValue),
             medicationCodeableConcept: FHIR.CodeableConcept(
                 coding: [FHIR.Coding(system: FHIR.drugSystem, code: drug, display: drug)], text: drug),
-            subject: FHIR.patient(patientID), effectivePeriod: trial.fhirPeriod, note: trial.fhirNotes)
+            subject: FHIR.patient(patientID), effectivePeriod: trial.fhirPeriod, note: trial.fhirNotes,
+            dosage: trial.fhirDosage)
     }
 }
 

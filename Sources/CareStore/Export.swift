@@ -1,0 +1,399 @@
+import CareDomain
+import CoreFormats
+import Foundation
+import PQ
+
+/// A bulk export job (FHIR Bulk Data, docs/fhir.md "Bulk export"): who asked, for what, how far
+/// it has come, and its files once complete. The store knows nothing of FHIR: `types` are the
+/// API's names, kept and handed back.
+public struct ExportJob: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        case accepted, inProgress = "in-progress", complete, failed
+    }
+
+    public struct File: Sendable, Equatable {
+        public var part: Int
+        public var type: String
+        public var lines: Int
+    }
+
+    public var id: UUID
+    public var memberID: UUID
+    public var tokenID: UUID
+    public var requestID: String?
+    public var teamIDs: [UUID]
+    public var types: [String]
+    public var since: Date?
+    public var requestURL: String
+    public var status: Status
+    public var transactionTime: Date
+    public var progress: String?
+    public var resources: Int
+    public var attempts: Int
+    public var expiresAt: Date?
+    public var error: String?
+    public var files: [File] = []
+}
+
+/// One patient as the export writes it.
+public struct ExportPatient: Sendable, Equatable {
+    public var id: UUID
+    public var teamID: UUID
+    public var mrn: String
+    public var displayName: String
+    public var status: PatientStatus
+    public var enrolledOn: Date
+    /// Whether the patient's own row changed after the export's `since` (always, without one).
+    public var changed: Bool
+}
+
+/// What the export reads: CareRelay's records, by kind.
+public enum ExportRecords: String, Sendable, CaseIterable {
+    case patients, carePlans, measurements, trials, referrals, tasks, notes
+}
+
+/// A batch of patients and their records, read in one transaction as the requester.
+public struct ExportChunk: Sendable {
+    public var patients: [ExportPatient] = []
+    /// Each patient's active care plan (changed since `since`) with its open tasks' ids.
+    public var carePlans: [(plan: CarePlan, openTasks: [UUID])] = []
+    public var measurements: [(patientID: UUID, item: MeasurementItem)] = []
+    public var trials: [(patientID: UUID, trial: TrialSummary)] = []
+    public var referrals: [(patientID: UUID, referral: ReferralSummary)] = []
+    public var tasks: [TaskSummary] = []
+    /// Team-visible notes only: never psychotherapy notes, not even the requester's own.
+    public var notes: [(patientID: UUID, note: NoteSummary)] = []
+    /// The last patient of the batch when the team has more.
+    public var next: UUID?
+}
+
+extension CareStore {
+    static let exportJobColumns: PQQuery = """
+        j.id, j.member_id, j.token_id, j.request_id, j.team_ids, j.types, j.since, j.request_url, j.status,
+        j.transaction_time, j.progress, j.resources, j.attempts, j.expires_at, j.error
+        """
+
+    static func exportJob(_ row: PQRow) throws -> ExportJob {
+        let (id, member, token, requestID, teams, types, since, url, status, time, progress, resources, attempts) =
+            try row.decode(
+                UUID.self, UUID.self, UUID.self, String?.self, [UUID].self, [String].self, Date?.self, String.self,
+                String.self, Date.self, String?.self, Int.self, Int.self)
+        guard let status = ExportJob.Status(rawValue: status) else {
+            throw PQError(.decoding, "export \(id.lowercasedString) has an unknown status \(status)")
+        }
+        return ExportJob(
+            id: id, memberID: member, tokenID: token, requestID: requestID, teamIDs: teams, types: types,
+            since: since, requestURL: url, status: status, transactionTime: time, progress: progress,
+            resources: resources, attempts: attempts, expiresAt: try row.decode(Date?.self, at: 13),
+            error: try row.decode(String?.self, at: 14))
+    }
+
+    // MARK: The requester's side
+
+    /// Records a bulk export kick-off for `teamIDs` (nil: every team on which the caller may
+    /// export). The caller needs the export permission on each team (another team: 404).
+    public func startExport(
+        teamIDs: [UUID]?, types: [String], since: Date?, requestURL: String, by caller: Caller
+    ) async throws -> ExportJob {
+        try await command(caller, asService: true) { context in
+            let teams: [UUID]
+            if let teamIDs {
+                for team in teamIDs { try context.authorize(.exportBulk, teamID: team, patientID: nil) }
+                teams = teamIDs
+            } else {
+                teams = context.teams(allowing: .exportBulk)
+                guard !teams.isEmpty else { throw StoreError.forbidden(Permission.exportBulk.refusal) }
+            }
+            guard let actor = context.acting else {
+                throw StoreError.invalid("a bulk export is asked for by a member's or service account's token")
+            }
+            let active = try await context.connection.query(
+                """
+                SELECT count(*) FROM fhir_export_jobs WHERE member_id = \(actor.principal.memberID) AND status IN ('accepted', 'in-progress')
+                """
+            )[0].decode(Int.self, at: 0)
+            guard active < Self.activeExportsPerMember else {
+                throw StoreError.tooMany(
+                    "\(active) exports of yours are still running; wait for one to finish or delete one (DELETE its status URL)"
+                )
+            }
+            let row = try await context.connection.query(
+                """
+                INSERT INTO fhir_export_jobs AS j (member_id, token_id, request_id, team_ids, types, since, request_url)
+                VALUES (\(actor.principal.memberID), \(actor.principal.tokenID), \(actor.requestID), \(teams), \(types), \(since), \(requestURL))
+                RETURNING \(fragment: Self.exportJobColumns)
+                """)[0]
+            return try Self.exportJob(row)
+        }
+    }
+
+    /// How many unfinished exports one member may have at once.
+    public static let activeExportsPerMember = 3
+
+    /// A job with its files, to the member who asked for it (anyone else: 404, as for none);
+    /// an expired one is gone.
+    public func exportJob(_ id: UUID, by caller: Caller) async throws -> ExportJob {
+        try await command(caller, asService: true) { context in
+            context.trail.skipWhenNoPatient = true
+            return try await context.ownExport(id)
+        }
+    }
+
+    /// Deletes a job and its files (a running one stops at its next part).
+    public func deleteExport(_ id: UUID, by caller: Caller) async throws {
+        try await command(caller, asService: true) { context in
+            let job = try await context.ownExport(id)
+            try await context.connection.query("DELETE FROM fhir_export_jobs WHERE id = \(job.id)")
+        }
+    }
+
+    /// One NDJSON file of a complete job, to the member who asked for it.
+    public func exportFile(_ id: UUID, part: Int, by caller: Caller) async throws -> (type: String, body: String) {
+        try await command(caller, asService: true) { context in
+            let job = try await context.ownExport(id)
+            guard job.status == .complete,
+                let row = try await context.connection.query(
+                    "SELECT type, body FROM fhir_export_files WHERE job_id = \(job.id) AND part = \(part)"
+                ).firstRow
+            else {
+                throw StoreError.notFound("file \(part) of export \(id.lowercasedString)")
+            }
+            return try row.decode(String.self, String.self)
+        }
+    }
+
+    // MARK: The worker's side (the system)
+
+    /// Claims the oldest job waiting, or one whose worker's lease ran out (its instance died):
+    /// its files so far are deleted and it starts again.
+    public func claimExport(lease: Duration) async throws -> ExportJob? {
+        try await command(.system()) { context in
+            let rows = try await context.connection.query(
+                """
+                UPDATE fhir_export_jobs j SET status = 'in-progress', attempts = attempts + 1, progress = NULL, resources = 0,
+                    started_at = now(), lease_until = now() + \(lease.inSeconds) * interval '1 second'
+                WHERE j.id = (SELECT id FROM fhir_export_jobs
+                              WHERE status = 'accepted' OR (status = 'in-progress' AND lease_until < now())
+                              ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+                RETURNING \(fragment: Self.exportJobColumns)
+                """)
+            guard let row = rows.firstRow else { return nil }
+            let job = try Self.exportJob(row)
+            try await context.connection.query("DELETE FROM fhir_export_files WHERE job_id = \(job.id)")
+            return job
+        }
+    }
+
+    /// The principal a job acts for: its token's member with their roles now; nil when the
+    /// token has been revoked or has expired (the export stops).
+    public func exportPrincipal(_ job: ExportJob) async throws -> Principal? {
+        try await Principal(
+            row: pool.query(
+                """
+                SELECT t.id, m.id, m.display_name, m.is_service_account, t.scopes,
+                       ARRAY(SELECT ms.team_id::text || ' ' || ms.role FROM memberships ms WHERE ms.member_id = m.id)
+                FROM api_tokens t JOIN members m ON m.id = t.member_id
+                WHERE t.id = \(job.tokenID) AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())
+                """
+            ).firstRow)
+    }
+
+    /// Writes one file of a job and renews its lease; false when the job is gone (deleted by
+    /// its requester, or taken over by another worker after this one's lease ran out).
+    public func writeExportFile(
+        _ job: ExportJob, part: Int, type: String, lines: Int, body: String, progress: String, lease: Duration
+    ) async throws -> Bool {
+        try await command(.system()) { context in
+            let owned = try await context.connection.query(
+                """
+                UPDATE fhir_export_jobs SET lease_until = now() + \(lease.inSeconds) * interval '1 second',
+                    progress = \(progress), resources = resources + \(lines)
+                WHERE id = \(job.id) AND status = 'in-progress' AND attempts = \(job.attempts)
+                RETURNING id
+                """)
+            guard owned.firstRow != nil else { return false }
+            try await context.connection.query(
+                """
+                INSERT INTO fhir_export_files (job_id, part, type, lines, body) VALUES (\(job.id), \(part), \(type), \(lines), \(body))
+                """)
+            return true
+        }
+    }
+
+    /// Renews a job's lease while a long batch is read; false when the job is gone.
+    public func renewExport(_ job: ExportJob, progress: String, lease: Duration) async throws -> Bool {
+        try await pool.query(
+            """
+            UPDATE fhir_export_jobs SET lease_until = now() + \(lease.inSeconds) * interval '1 second', progress = \(progress)
+            WHERE id = \(job.id) AND status = 'in-progress' AND attempts = \(job.attempts) RETURNING id
+            """
+        ).firstRow != nil
+    }
+
+    /// Ends a job: complete (its files are kept for `retention`) or failed with `error`.
+    public func finishExport(_ job: ExportJob, error: String?, retention: Duration) async throws {
+        try await pool.query(
+            """
+            UPDATE fhir_export_jobs SET status = \(error == nil ? "complete" : "failed"), error = \(error), completed_at = now(),
+                expires_at = now() + \(retention.inSeconds) * interval '1 second', lease_until = NULL,
+                progress = CASE WHEN \(error)::text IS NULL THEN 'complete' ELSE 'failed' END
+            WHERE id = \(job.id) AND status = 'in-progress' AND attempts = \(job.attempts)
+            """)
+    }
+
+    /// Deletes the jobs (and files) whose time is up; how many.
+    public func expireExports(now: Date = Date()) async throws -> Int {
+        try await pool.query(
+            "WITH gone AS (DELETE FROM fhir_export_jobs WHERE expires_at < \(now) RETURNING 1) SELECT count(*) FROM gone"
+        )[0].decode(Int.self, at: 0)
+    }
+
+    // MARK: Reading a batch
+
+    /// The next `limit` patients of `teamID` after `after` (by id) and the records of `kinds`
+    /// changed after `since`, read in one transaction as the caller (row-level security, one
+    /// audit entry per patient). Psychotherapy notes are never read.
+    public func exportChunk(
+        teamID: UUID, after: UUID?, limit: Int, kinds: Set<ExportRecords>, since: Date?, by caller: Caller
+    ) async throws -> ExportChunk {
+        try await command(caller) { context in
+            try context.authorize(.exportBulk, teamID: teamID, patientID: nil)
+            var chunk = ExportChunk()
+            let rows = try await context.connection.query(
+                """
+                SELECT id, mrn, display_name, status, enrolled_on, (\(since)::timestamptz IS NULL OR updated_at > \(since))
+                FROM patients WHERE team_id = \(teamID) AND id > \(after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
+                ORDER BY id LIMIT \(limit + 1)
+                """)
+            for row in rows {
+                let (id, mrn, name, status, enrolled, changed) = try row.decode(
+                    UUID.self, String.self, String.self, String.self, Date.self, Bool.self)
+                chunk.patients.append(
+                    ExportPatient(
+                        id: id, teamID: teamID, mrn: mrn, displayName: name,
+                        status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled,
+                        changed: changed))
+            }
+            if chunk.patients.count > limit {
+                chunk.patients.removeLast()
+                chunk.next = chunk.patients.last?.id
+            }
+            let ids = chunk.patients.map(\.id)
+            guard !ids.isEmpty else { return chunk }
+            context.trail.touch(ids)
+            if kinds.contains(.measurements) {
+                chunk.measurements = try await context.connection.query(
+                    """
+                    SELECT \(fragment: Self.measurementColumns), m.patient_id FROM measurements m
+                    WHERE m.patient_id = ANY(\(ids))
+                      AND (\(since)::timestamptz IS NULL OR greatest(m.created_at, m.entered_in_error_at) > \(since))
+                    ORDER BY m.patient_id, m.taken_at, m.id
+                    """
+                ) { (try $0.decode(UUID.self, at: 10), try Self.measurement($0)) }
+            }
+            if kinds.contains(.trials) {
+                chunk.trials = try await context.loadTrials(
+                    patients: ids, since: since, reference: try await context.referenceData(), asOf: Date()
+                ).map { ($0.patientID, $0.trial.summary) }
+            }
+            if kinds.contains(.referrals) {
+                chunk.referrals = try await context.loadReferrals(patients: ids, since: since)
+            }
+            if kinds.contains(.tasks) {
+                chunk.tasks = try await context.connection.query(
+                    """
+                    SELECT \(unescaped: Self.taskColumns) FROM tasks t
+                    WHERE t.patient_id = ANY(\(ids)) AND (\(since)::timestamptz IS NULL OR t.updated_at > \(since))
+                    ORDER BY t.patient_id, t.created_at, t.id
+                    """, Self.task)
+                try await context.attachCauses(&chunk.tasks)
+            }
+            if kinds.contains(.carePlans) {
+                var open: [UUID: [UUID]] = [:]
+                for row in try await context.connection.query(
+                    """
+                    SELECT t.patient_id, t.id FROM tasks t
+                    WHERE t.patient_id = ANY(\(ids)) AND t.status IN ('requested', 'accepted', 'in-progress', 'on-hold')
+                    ORDER BY t.patient_id, t.created_at, t.id
+                    """)
+                {
+                    open[try row.decode(UUID.self, at: 0), default: []].append(try row.decode(UUID.self, at: 1))
+                }
+                chunk.carePlans = try await context.connection.query(
+                    """
+                    SELECT patient_id, version, goals, problems, treatment_line, author_id, created_at FROM care_plans
+                    WHERE patient_id = ANY(\(ids)) AND is_active AND (\(since)::timestamptz IS NULL OR created_at > \(since))
+                    ORDER BY patient_id
+                    """
+                ) { row in
+                    let (patient, version, goals, problems, line, author, created) = try row.decode(
+                        UUID.self, Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self, UUID?.self,
+                        Date.self)
+                    return (
+                        CarePlan(
+                            patientID: patient, version: version,
+                            content: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: line),
+                            authorID: author, updatedAt: created),
+                        open[patient] ?? []
+                    )
+                }
+            }
+            if kinds.contains(.notes) {
+                chunk.notes = try await context.connection.query(
+                    """
+                    SELECT \(unescaped: Self.noteColumns), n.patient_id FROM notes n JOIN members a ON a.id = n.author_id
+                    WHERE n.patient_id = ANY(\(ids)) AND n.kind <> 'psychotherapy'
+                      AND (\(since)::timestamptz IS NULL OR greatest(n.created_at, n.entered_in_error_at) > \(since))
+                    ORDER BY n.patient_id, n.created_at, n.id
+                    """
+                ) { (try $0.decode(UUID.self, at: 11), try Self.note($0)) }
+            }
+            return chunk
+        }
+    }
+}
+
+extension CommandContext {
+    /// A job of the acting member's; anyone else's (or an expired one) is 404.
+    func ownExport(_ id: UUID) async throws -> ExportJob {
+        guard let member = caller.memberID,
+            let row = try await connection.query(
+                """
+                SELECT \(fragment: CareStore.exportJobColumns) FROM fhir_export_jobs j
+                WHERE j.id = \(id) AND j.member_id = \(member) AND (j.expires_at IS NULL OR j.expires_at > now())
+                """
+            ).firstRow
+        else {
+            throw StoreError.notFound("export \(id.lowercasedString)")
+        }
+        var job = try CareStore.exportJob(row)
+        if job.status == .complete {
+            job.files = try await connection.query(
+                "SELECT part, type, lines FROM fhir_export_files WHERE job_id = \(id) ORDER BY part"
+            ) { row in
+                let (part, type, lines) = try row.decode(Int.self, String.self, Int.self)
+                return ExportJob.File(part: part, type: type, lines: lines)
+            }
+        }
+        return job
+    }
+
+    /// Each handoff's task with its causes, as `task(_:by:)` gives them.
+    func attachCauses(_ tasks: inout [TaskSummary]) async throws {
+        let handoffs = tasks.compactMap(\.handoffID)
+        guard !handoffs.isEmpty else { return }
+        var causes: [UUID: [HandoffCause]] = [:]
+        for row in try await connection.query(
+            """
+            SELECT hc.handoff_id, \(fragment: HandoffCause.columns)
+            FROM handoff_causes hc JOIN events e ON e.id = hc.event_id
+            WHERE hc.handoff_id = ANY(\(handoffs)) ORDER BY hc.added_at, hc.event_id
+            """)
+        {
+            causes[try row.decode(UUID.self, at: 0), default: []].append(try HandoffCause.from(row, at: 1))
+        }
+        for index in tasks.indices {
+            if let handoff = tasks[index].handoffID { tasks[index].causes = causes[handoff] ?? [] }
+        }
+    }
+}

@@ -4,10 +4,12 @@ fhir.resources 5.1.1 from PyPI (models generated from the R4 specification, stri
 element, a wrong type, a missing required element or a malformed date is an error). Run by
 deploy/fhir-check, which starts a server with the demo team and a synthetic caseload.
 
-  fhir_check.py BASE_URL COMPLIANCE_TOKEN TOKEN [TOKEN ...]
+  fhir_check.py BASE_URL COMPLIANCE_TOKEN TOKEN[,EXPORTER] [TOKEN[,EXPORTER] ...]
 
 (the compliance member's token reads AuditEvents of the last TOKEN's patients; the others,
-clinicians, must be refused them)
+clinicians, must be refused them. An EXPORTER, a service account with the export scope on the
+same team as TOKEN, bulk-exports the team: every NDJSON line must parse as R4, and the export
+must hold exactly the patients TOKEN's search finds)
 
 For each token: every page of its Patient search, each patient read, and for every resource
 type the CapabilityStatement searches by patient, every page of each patient's search and
@@ -17,6 +19,7 @@ must be what the search asked for. Exits 1 naming what failed.
 
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -111,8 +114,90 @@ def pages(base, path, token, what):
     return resources
 
 
+def bulk_export(base, exporter, clinician, patients):
+    """Patient/$export end to end (Bulk Data 2.0): kick-off, polling, manifest, every line."""
+    def kick_off(token):
+        request = urllib.request.Request(base + "/Patient/$export")
+        request.add_header("Prefer", "respond-async")
+        request.add_header("Accept", "application/fhir+json")
+        request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, response.headers, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, json.load(error)
+
+    status, headers, body = kick_off(clinician)
+    if status != 403 or body.get("resourceType") != "OperationOutcome":
+        failures.append(f"Patient/$export by a clinician: {status}, not 403")
+    status, headers, body = kick_off(exporter)
+    if status != 202 or not headers.get("Content-Location"):
+        failures.append(f"Patient/$export: {status} {body}")
+        return
+    location = headers["Content-Location"]
+    deadline = time.monotonic() + 300
+    while True:
+        request = urllib.request.Request(location)
+        request.add_header("Authorization", f"Bearer {exporter}")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            if response.status == 200:
+                manifest = json.load(response)
+                break
+            if response.status != 202 or not response.headers.get("X-Progress"):
+                failures.append(f"export status: {response.status}, X-Progress {response.headers.get('X-Progress')}")
+                return
+        if time.monotonic() > deadline:
+            failures.append("export: not complete after 300 s")
+            return
+        time.sleep(0.5)
+    for key in ["transactionTime", "request", "requiresAccessToken", "output"]:
+        if key not in manifest:
+            failures.append(f"export manifest: no {key}")
+    exported = Counter()
+    patient_ids = set()
+    for output in manifest.get("output", []):
+        request = urllib.request.Request(output["url"])
+        request.add_header("Authorization", f"Bearer {exporter}")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            if response.headers.get("Content-Type") != "application/fhir+ndjson":
+                failures.append(f"export file {output['url']}: Content-Type {response.headers.get('Content-Type')}")
+            lines = response.read().decode().splitlines()
+        if len(lines) != output["count"]:
+            failures.append(f"export file {output['url']}: {len(lines)} lines, the manifest says {output['count']}")
+        for number, line in enumerate(lines, 1):
+            resource = json.loads(line)
+            where = f"export file {output['url']} line {number}"
+            if resource.get("resourceType") != output["type"]:
+                failures.append(f"{where}: a {resource.get('resourceType')} in a {output['type']} file")
+            try:
+                FHIRElementFactory.instantiate(resource["resourceType"], resource)
+            except Exception as error:
+                failures.append(f"{where}: not valid R4: {error}")
+                continue
+            exported[resource["resourceType"]] += 1
+            checked["NDJSON " + resource["resourceType"]] += 1
+            if resource["resourceType"] == "Patient":
+                patient_ids.add(resource["id"])
+            if resource["resourceType"] == "DocumentReference" and "psychotherapy" in [
+                    c.get("code") for c in resource["type"].get("coding", [])]:
+                failures.append(f"{where}: a psychotherapy note was exported")
+    if patient_ids != {patient["id"] for patient in patients}:
+        failures.append(f"export: {len(patient_ids)} patients, the clinician's search finds {len(patients)}")
+    for kind in ["Patient", "CareTeam", "CarePlan", "Observation", "MedicationStatement", "Task"]:
+        if exported[kind] == 0:
+            failures.append(f"export: no {kind} exported")
+    request = urllib.request.Request(location, method="DELETE")
+    request.add_header("Authorization", f"Bearer {exporter}")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        if response.status != 202:
+            failures.append(f"DELETE of the export: {response.status}")
+
+
 def main():
-    base, compliance, tokens = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3:]
+    base, compliance = sys.argv[1].rstrip("/"), sys.argv[2]
+    pairs = [argument.split(",") for argument in sys.argv[3:]]
+    tokens = [pair[0] for pair in pairs]
+    exporters = {pair[0]: pair[1] for pair in pairs if len(pair) > 1}
     status, content_type, statement = get(base, "/metadata")
     if status != 200:
         failures.append(f"metadata: {status}")
@@ -139,6 +224,8 @@ def main():
         ids = [patient["id"] for patient in patients]
         if len(ids) != len(set(ids)):
             failures.append("Patient search: a patient on two pages")
+        if token in exporters:
+            bulk_export(base, exporters[token], token, patients)
         for patient in patients[:10]:
             status, content_type, body = get(base, f"/Patient/{patient['id']}/$everything", token)
             if status != 200 or not valid(f"Patient/{patient['id']}/$everything", body, content_type):

@@ -45,6 +45,7 @@ public struct ExportPatient: Sendable, Equatable {
     public var enrolledOn: Date
     /// Whether the patient's own row changed after the export's `since` (always, without one).
     public var changed: Bool
+    public var updatedAt: Date
 }
 
 /// What the export reads: CareRelay's records, by kind.
@@ -261,7 +262,8 @@ extension CareStore {
             var chunk = ExportChunk()
             let rows = try await context.connection.query(
                 """
-                SELECT id, mrn, display_name, status, enrolled_on, (\(since)::timestamptz IS NULL OR updated_at > \(since))
+                SELECT id, mrn, display_name, status, enrolled_on, (\(since)::timestamptz IS NULL OR updated_at > \(since)),
+                       updated_at
                 FROM patients WHERE team_id = \(teamID) AND id > \(after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
                 ORDER BY id LIMIT \(limit + 1)
                 """)
@@ -272,7 +274,7 @@ extension CareStore {
                     ExportPatient(
                         id: id, teamID: teamID, mrn: mrn, displayName: name,
                         status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled,
-                        changed: changed))
+                        changed: changed, updatedAt: try row.decode(Date.self, at: 6)))
             }
             if chunk.patients.count > limit {
                 chunk.patients.removeLast()
@@ -289,7 +291,7 @@ extension CareStore {
                       AND (\(since)::timestamptz IS NULL OR greatest(m.created_at, m.entered_in_error_at) > \(since))
                     ORDER BY m.patient_id, m.taken_at, m.id
                     """
-                ) { (try $0.decode(UUID.self, at: 10), try Self.measurement($0)) }
+                ) { (try $0.decode(UUID.self, at: 11), try Self.measurement($0)) }
             }
             if kinds.contains(.trials) {
                 chunk.trials = try await context.loadTrials(
@@ -346,7 +348,7 @@ extension CareStore {
                       AND (\(since)::timestamptz IS NULL OR greatest(n.created_at, n.entered_in_error_at) > \(since))
                     ORDER BY n.patient_id, n.created_at, n.id
                     """
-                ) { (try $0.decode(UUID.self, at: 11), try Self.note($0)) }
+                ) { (try $0.decode(UUID.self, at: 12), try Self.note($0)) }
             }
             return chunk
         }

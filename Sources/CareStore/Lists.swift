@@ -28,11 +28,14 @@ public struct PatientListItem: Sendable, Equatable {
     public var isTRD: Bool
     /// Open tasks (handoffs' included).
     public var openItems: Int
+    /// When the patient's own row last changed (FHIR's meta.lastUpdated).
+    public var updatedAt: Date? = nil
 
     public static func == (a: PatientListItem, b: PatientListItem) -> Bool {
         a.id == b.id && a.teamID == b.teamID && a.mrn == b.mrn && a.displayName == b.displayName
             && a.status == b.status && a.enrolledOn == b.enrolledOn && a.latestPHQ9?.total == b.latestPHQ9?.total
             && a.latestPHQ9?.takenAt == b.latestPHQ9?.takenAt && a.isTRD == b.isTRD && a.openItems == b.openItems
+            && a.updatedAt == b.updatedAt
     }
 }
 
@@ -53,6 +56,8 @@ public struct MeasurementItem: Sendable, Equatable {
     public var takenAt: Date
     public var recordedBy: UUID?
     public var enteredInError: EnteredInError?
+    /// When it was recorded, or marked entered in error since (FHIR's meta.lastUpdated).
+    public var updatedAt: Date? = nil
 
     /// The severity band by its usual name ("moderately severe").
     public var band: String { Score.band(instrument, total: total) }
@@ -156,7 +161,8 @@ extension CareStore {
                                  WHERE e.patient_id = p.id AND e.type IN ('patient.trd_reached', 'patient.trd_withdrawn')
                                  ORDER BY e.id DESC LIMIT 1), false),
                        (SELECT count(*) FROM tasks t WHERE t.patient_id = p.id
-                          AND t.status NOT IN ('completed', 'cancelled', 'failed'))::int
+                          AND t.status NOT IN ('completed', 'cancelled', 'failed'))::int,
+                       p.updated_at
                 FROM patients p
                 LEFT JOIN LATERAL (
                     SELECT m.total, m.taken_at FROM measurements m
@@ -179,7 +185,8 @@ extension CareStore {
                 return PatientListItem(
                     id: id, teamID: team, mrn: mrn, displayName: name,
                     status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled,
-                    latestPHQ9: total.flatMap { total in taken.map { (total, $0) } }, isTRD: trd, openItems: open)
+                    latestPHQ9: total.flatMap { total in taken.map { (total, $0) } }, isTRD: trd, openItems: open,
+                    updatedAt: try row.decode(Date.self, at: 10))
             }
             let page = Self.page(rows, limit: limit) { $0.id }
             context.trail.touch(page.items.map(\.id))
@@ -322,7 +329,7 @@ extension CareStore {
 
     static let measurementColumns: PQQuery = """
         m.id, m.instrument, m.total, m.items, m.safety_signal, m.taken_at, m.recorded_by,
-        m.entered_in_error_at, m.entered_in_error_by, m.entered_in_error_reason
+        m.entered_in_error_at, m.entered_in_error_by, m.entered_in_error_reason, greatest(m.created_at, m.entered_in_error_at)
         """
 
     static func measurement(_ row: PQRow) throws -> MeasurementItem {
@@ -335,7 +342,8 @@ extension CareStore {
         }
         return MeasurementItem(
             id: id, instrument: instrument, total: total, items: items, safetySignal: signal, takenAt: taken,
-            recordedBy: by, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
+            recordedBy: by, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason),
+            updatedAt: try row.decode(Date.self, at: 10))
     }
 
     // MARK: Handoffs

@@ -18,6 +18,8 @@ public struct TaskSummary: Sendable, Equatable {
     public var statusReason: String?
     /// A handoff's causes, when read one task at a time (nil in lists).
     public var causes: [HandoffCause]?
+    /// When it last changed (FHIR's meta.lastUpdated).
+    public var updatedAt: Date? = nil
 }
 
 /// One cause of a handoff: the event that made it or joined it, and whether it was withdrawn.
@@ -75,6 +77,8 @@ public struct NoteSummary: Sendable, Equatable {
     /// Later notes that amend this one, oldest first.
     public var amendedBy: [UUID]
     public var enteredInError: EnteredInError?
+    /// When it was written, or marked entered in error since (FHIR's meta.lastUpdated).
+    public var updatedAt: Date? = nil
 }
 
 /// A record's entered-in-error mark.
@@ -126,6 +130,8 @@ public struct TrialSummary: Sendable, Equatable {
     public var doses: [DoseStep] = []
     /// The share of doses taken, 0 to 1, when recorded.
     public var adherence: Double? = nil
+    /// When it last changed (FHIR's meta.lastUpdated).
+    public var updatedAt: Date? = nil
 }
 
 public struct ReferralSummary: Sendable, Equatable {
@@ -137,6 +143,8 @@ public struct ReferralSummary: Sendable, Equatable {
     public var reason: String?
     public var statusReason: String?
     public var enteredInError: EnteredInError?
+    /// When it last changed (FHIR's meta.lastUpdated).
+    public var updatedAt: Date? = nil
 }
 
 public struct WithdrawnOutcome: Sendable, Equatable, Codable {
@@ -169,6 +177,8 @@ public struct PatientSummary: Sendable, Equatable {
     public var displayName: String
     public var status: PatientStatus
     public var enrolledOn: Date
+    /// When the patient's own row last changed (FHIR's meta.lastUpdated).
+    public var updatedAt: Date? = nil
     public var plan: CarePlanContent
     public var planVersion: Int
     public var openTasks: [TaskSummary]
@@ -195,7 +205,7 @@ extension CareStore {
             let patientRows = try await connection.query(
                 """
                 SELECT p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
-                       c.version, c.goals, c.problems, c.treatment_line
+                       c.version, c.goals, c.problems, c.treatment_line, p.updated_at
                 FROM patients p JOIN care_plans c ON c.patient_id = p.id AND c.is_active
                 WHERE p.id = \(patientID)
                 """)
@@ -287,7 +297,7 @@ extension CareStore {
             return PatientSummary(
                 id: patientID, teamID: teamID, mrn: mrn, displayName: name,
                 status: try PatientStatus(column: "patients.status", status),
-                enrolledOn: enrolledOn,
+                enrolledOn: enrolledOn, updatedAt: try row.decode(Date.self, at: 11),
                 plan: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: treatmentLine),
                 planVersion: version, openTasks: openTasks, recentNotes: notes, scores: scores, response: response,
                 trials: trials.map(\.summary),
@@ -405,7 +415,7 @@ extension CareStore {
     }
 
     static let taskColumns =
-        "t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id, t.status_reason"
+        "t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id, t.status_reason, t.updated_at"
     static let taskOrder =
         "array_position(ARRAY['stat', 'asap', 'urgent', 'routine'], t.priority), t.due_at NULLS LAST, t.created_at"
 
@@ -419,13 +429,14 @@ extension CareStore {
         return TaskSummary(
             id: id, patientID: patient, title: title, status: status, priority: priority, ownerID: owner,
             poolRole: try pool.map { try Role(column: "tasks.pool_role", $0) }, dueAt: due, notBefore: notBefore,
-            handoffID: handoff, statusReason: reason)
+            handoffID: handoff, statusReason: reason, updatedAt: try row.decode(Date.self, at: 11))
     }
 
     /// A note with its author's name and the notes that amend it (read with `note`).
     static let noteColumns = """
         n.id, n.author_id, a.display_name, n.kind, n.body, n.amends_id, n.created_at, n.entered_in_error_at, n.entered_in_error_by,
-        n.entered_in_error_reason, ARRAY(SELECT x.id FROM notes x WHERE x.amends_id = n.id ORDER BY x.created_at, x.id)
+        n.entered_in_error_reason, ARRAY(SELECT x.id FROM notes x WHERE x.amends_id = n.id ORDER BY x.created_at, x.id),
+        greatest(n.created_at, n.entered_in_error_at)
         """
 
     static func note(_ row: PQRow) throws -> NoteSummary {
@@ -438,7 +449,8 @@ extension CareStore {
         }
         return NoteSummary(
             id: id, authorID: author, authorName: name, kind: kind, body: body, amends: amends, createdAt: created,
-            amendedBy: amendedBy, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
+            amendedBy: amendedBy, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason),
+            updatedAt: try row.decode(Date.self, at: 11))
     }
 
     static func feedEvent(_ row: PQRow) throws -> FeedEvent {
@@ -494,7 +506,7 @@ extension CommandContext {
             """
             SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence, t.sessions,
                    t.is_bilateral_ect, d.drug_class, t.therapy, t.stop_reason, t.entered_in_error_at, t.entered_in_error_by, t.entered_in_error_reason,
-                   t.withdrawn_outcomes, t.patient_id
+                   t.withdrawn_outcomes, t.patient_id, t.updated_at
             FROM trials t LEFT JOIN dose_table d ON d.drug = t.drug
             WHERE t.patient_id = ANY(\(patients)) AND (\(since)::timestamptz IS NULL OR t.updated_at > \(since))
             ORDER BY t.patient_id, t.started_on, t.id
@@ -529,7 +541,7 @@ extension CommandContext {
                         enteredInError: marked, withdrawnOutcomes: withdrawn,
                         startedOn: started, stoppedOn: stopped, outcome: outcome,
                         isFailed: isFailed && marked == nil, adequacy: adequacy, doses: facts.doses,
-                        adherence: adherence),
+                        adherence: adherence, updatedAt: try row.decode(Date.self, at: 19)),
                     isBilateralECT: bilateral,
                     drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) })
             )
@@ -548,7 +560,7 @@ extension CommandContext {
         try await connection.query(
             """
             SELECT id, kind, status, target_clinic, created_at, reason, status_reason, entered_in_error_at, entered_in_error_by, entered_in_error_reason,
-                   patient_id
+                   patient_id, updated_at
             FROM referrals WHERE patient_id = ANY(\(patients)) AND (\(since)::timestamptz IS NULL OR updated_at > \(since))
             ORDER BY patient_id, created_at, id
             """
@@ -564,7 +576,8 @@ extension CommandContext {
                 try row.decode(UUID.self, at: 10),
                 ReferralSummary(
                     id: id, kind: kind, status: status, targetClinic: clinic, createdAt: created, reason: reason,
-                    statusReason: statusReason, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason))
+                    statusReason: statusReason, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason),
+                    updatedAt: try row.decode(Date.self, at: 11))
             )
         }
     }

@@ -1,6 +1,7 @@
 import CareAPI
 import CareDomain
 import CareStore
+import CoreFormats
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -548,6 +549,73 @@ struct FHIRTests {
                 let south = try await client.call(
                     .get, "/fhir/R4/Provenance?patient=\(patient.lower)", token: clinic.tokens["southPsychiatrist"])
                 #expect(south.status == .notFound)
+            }
+        }
+    }
+
+    @Test(
+        "_lastUpdated: resources carry meta.lastUpdated; gt, lt and a range find what changed when, across pages; a bad value, or the parameter where it does not apply, is 400"
+    )
+    func lastUpdated() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let patient = clinic.northPatient
+            var early: [String] = []
+            for total in [20, 19, 18] {
+                early.append(
+                    try await clinic.store.recordMeasurement(
+                        patientID: patient, score: try Score(.phq9, total: total), takenAt: Date(),
+                        by: .system(actingFor: psychiatrist)
+                    ).measurementID.lower)
+            }
+            let cutoff = try await pool.query("SELECT now()")[0].decode(Date.self, at: 0)
+            var late: [String] = []
+            for total in [12, 9] {
+                late.append(
+                    try await clinic.store.recordMeasurement(
+                        patientID: patient, score: try Score(.phq9, total: total), takenAt: Date(),
+                        by: .system(actingFor: psychiatrist)
+                    ).measurementID.lower)
+            }
+            let recordedEarly = early
+            let recordedLate = late
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                let instant = Timestamp.format(cutoff).replacingOccurrences(of: "+", with: "%2B")
+                /// Every id of a search, following its next links.
+                func all(_ query: String) async throws -> [String] {
+                    var ids: [String] = []
+                    var next: String? = "/fhir/R4/Observation?patient=\(patient.lower)&_count=1&\(query)"
+                    while let url = next {
+                        let reply = try await client.call(.get, url, token: token)
+                        #expect(reply.status == .ok, "\(reply.text)")
+                        ids += entries(reply).compactMap { $0["id"] as? String }
+                        next = link(reply, "next").map { String($0[$0.range(of: "/fhir/R4/")!.lowerBound...]) }
+                    }
+                    return ids
+                }
+                #expect(try await all("_lastUpdated=gt\(instant)") == recordedLate)
+                #expect(try await all("_lastUpdated=lt\(instant)") == recordedEarly)
+                #expect(try await all("_lastUpdated=ge2000-01-01&_lastUpdated=lt\(instant)") == recordedEarly)
+                #expect(try await all("_lastUpdated=2000").isEmpty)
+
+                let read = try await client.call(.get, "/fhir/R4/Observation/\(recordedLate[0])", token: token)
+                let stamp = try #require((read.json["meta"] as? [String: Any])?["lastUpdated"] as? String)
+                #expect(try #require(Timestamp.parse(stamp, rfc3339: true)) > cutoff)
+                let patients = try await client.call(
+                    .get, "/fhir/R4/Patient?_lastUpdated=ge2000-01-01", token: token)
+                #expect(entries(patients).count == 1 && entries(patients).first?["meta"] != nil)
+
+                let badPrefix = try await client.call(
+                    .get, "/fhir/R4/Observation?patient=\(patient.lower)&_lastUpdated=xx2026-01-01", token: token)
+                #expect(badPrefix.status == .badRequest && badPrefix.text.contains("prefix"))
+                let badDate = try await client.call(
+                    .get, "/fhir/R4/Observation?patient=\(patient.lower)&_lastUpdated=2026-13-01", token: token)
+                #expect(badDate.status == .badRequest)
+                let notHere = try await client.call(
+                    .get, "/fhir/R4/CareTeam?patient=\(patient.lower)&_lastUpdated=ge2026-01-01", token: token)
+                #expect(notHere.status == .badRequest)
             }
         }
     }

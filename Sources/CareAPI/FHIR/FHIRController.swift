@@ -150,6 +150,21 @@ struct FHIRController: Sendable {
         ("Group", [], []),
     ]
     static let common = ["_count", "_cursor", "_format"]
+    /// `_lastUpdated` on the resources that carry meta.lastUpdated.
+    static let lastUpdated = SearchParameter(
+        name: "_lastUpdated", type: "date",
+        documentation:
+            "When the record last changed (meta.lastUpdated): a date or an instant, with eq (the default), ne, gt, ge, lt, le, sa or eb before it; repeat it for a range (both must hold)."
+    )
+    static let withLastUpdated: Set<String> = [
+        "Patient", "Observation", "MedicationStatement", "Procedure", "ServiceRequest", "Task", "CarePlan",
+        "DocumentReference",
+    ]
+    /// The search parameters of `type`: its own, and `_lastUpdated` where it applies.
+    static func searchParameters(_ type: String) -> [SearchParameter] {
+        let own = resources.first { $0.type == type }?.search ?? []
+        return withLastUpdated.contains(type) ? own + [lastUpdated] : own
+    }
     /// Operations, by the resource type they are on; `instance`: on one resource (Patient/{id}),
     /// else on the type (Patient/$export).
     static let operations: [(type: String, name: String, definition: String, instance: Bool)] = [
@@ -221,7 +236,7 @@ struct FHIRController: Sendable {
                             type: resource.type,
                             interaction: resource.interactions.isEmpty
                                 ? nil : resource.interactions.map { .init(code: $0) },
-                            searchParam: resource.search.isEmpty ? nil : resource.search,
+                            searchParam: resource.search.isEmpty ? nil : Self.searchParameters(resource.type),
                             operation: operations.isEmpty ? nil : operations)
                     })
             ])
@@ -261,7 +276,10 @@ struct FHIRController: Sendable {
             text = uuid.lowercasedString
         }
         let page = try await context.acting("fhir.patient.search", request) { caller in
-            try await store.patients(search: text, limit: search.count, after: search.cursor, by: caller)
+            try await search.collect(updated: \.updatedAt, id: \.id.lowercasedString) { cursor, limit in
+                try await store.patients(
+                    search: text, limit: limit, after: cursor.flatMap(UUID.init(hyphenated:)), by: caller)
+            }
         }
         let items = page.items.filter { item in exactMRN.map { item.mrn == $0 } ?? true }
         return try Self.json(search.bundle(items.map(FHIR.Patient.init), next: page.next) { $0.id })
@@ -289,9 +307,11 @@ struct FHIRController: Sendable {
             instrument = named
         }
         let page = try await context.acting("fhir.observation.search", request, patient: patient) { caller in
-            try await store.measurements(
-                patientID: patient, includeEnteredInError: true, instrument: instrument, limit: search.count,
-                after: search.cursor, by: caller)
+            try await search.collect(updated: \.updatedAt, id: \.id.lowercasedString) { cursor, limit in
+                try await store.measurements(
+                    patientID: patient, includeEnteredInError: true, instrument: instrument, limit: limit,
+                    after: cursor.flatMap(UUID.init(hyphenated:)), by: caller)
+            }
         }
         return try Self.json(
             search.bundle(page.items.map { FHIR.Observation($0, patientID: patient) }, next: page.next) { $0.id })
@@ -322,7 +342,7 @@ struct FHIRController: Sendable {
         let patient = try search.patient()
         let trials = try await context.acting("fhir.trial.search", request, patient: patient) { caller in
             try await store.trials(patientID: patient, by: caller)
-        }.filter { $0.isMedication == medication }
+        }.filter { $0.isMedication == medication && search.updatedMatches($0.updatedAt) }
         let (page, next) = search.page(trials) { $0.id }
         return try Self.json(
             search.bundle(page.map { make($0, patient) }, ids: page.map(\.id.lowercasedString), next: next))
@@ -365,9 +385,9 @@ struct FHIRController: Sendable {
         let referrals = try await context.acting("fhir.referral.search", request, patient: patient) { caller in
             try await store.referrals(patientID: patient, by: caller)
         }
-        let resources = referrals.map { FHIR.ServiceRequest($0, patientID: patient) }.filter {
-            statuses.map(Set.init)?.contains($0.status) ?? true
-        }
+        let resources = referrals.filter { search.updatedMatches($0.updatedAt) }.map {
+            FHIR.ServiceRequest($0, patientID: patient)
+        }.filter { statuses.map(Set.init)?.contains($0.status) ?? true }
         let (page, next) = search.page(resources) { UUID(hyphenated: $0.id)! }
         return try Self.json(search.bundle(page, next: next) { $0.id })
     }
@@ -387,9 +407,11 @@ struct FHIRController: Sendable {
             $0.compactMap(TaskStatus.init(rawValue:))
         }
         let page = try await context.acting("fhir.task.search", request, patient: patient) { caller in
-            try await store.patientTasks(
-                patientID: patient, status: statuses, limit: search.count, after: search.cursor, withCauses: true,
-                by: caller)
+            try await search.collect(updated: \.updatedAt, id: \.id.lowercasedString) { cursor, limit in
+                try await store.patientTasks(
+                    patientID: patient, status: statuses, limit: limit, after: cursor.flatMap(UUID.init(hyphenated:)),
+                    withCauses: true, by: caller)
+            }
         }
         return try Self.json(search.bundle(page.items.map(FHIR.Task.init), next: page.next) { $0.id })
     }
@@ -437,7 +459,9 @@ struct FHIRController: Sendable {
         let search = try FHIRSearch(request, resource: "CarePlan")
         let patient = try search.patient()
         let plan = try await carePlan(patient, request, context, action: "fhir.careplan.search")
-        return try Self.json(search.bundle(search.cursor == nil ? [plan] : [], next: nil) { $0.id })
+        let matches =
+            search.cursor == nil && search.updatedMatches(plan.meta.lastUpdated.flatMap { Timestamp.parse($0) })
+        return try Self.json(search.bundle(matches ? [plan] : [], next: nil) { $0.id })
     }
 
     @Sendable func readDocument(_ request: Request, context: CareRequestContext) async throws -> Response {
@@ -464,9 +488,11 @@ struct FHIRController: Sendable {
         let search = try FHIRSearch(request, resource: "DocumentReference")
         let patient = try search.patient()
         let page = try await context.acting("fhir.note.search", request, patient: patient) { caller in
-            try await store.notes(
-                patientID: patient, includeEnteredInError: true, includePsychotherapy: false, limit: search.count,
-                after: search.cursor, by: caller)
+            try await search.collect(updated: \.updatedAt, id: \.id.lowercasedString) { cursor, limit in
+                try await store.notes(
+                    patientID: patient, includeEnteredInError: true, includePsychotherapy: false, limit: limit,
+                    after: cursor.flatMap(UUID.init(hyphenated:)), by: caller)
+            }
         }
         return try Self.json(
             search.bundle(page.items.map { FHIR.DocumentReference($0, patientID: patient) }, next: page.next) { $0.id })
@@ -621,6 +647,8 @@ struct FHIRSearch {
     /// Where the page starts: a record's id (most lists) or a number (the audit trail).
     let cursorText: String?
     var cursor: UUID? { cursorText.flatMap(UUID.init(hyphenated:)) }
+    /// `_lastUpdated`, when asked for.
+    let updated: DateFilter?
 
     init(_ request: Request, resource: String, checked: Bool = true) throws {
         self.request = request
@@ -628,10 +656,10 @@ struct FHIRSearch {
         guard checked else {
             count = 50
             cursorText = nil
+            updated = nil
             return
         }
-        let known = Set(
-            FHIRController.resources.first { $0.type == resource }!.search.map(\.name) + FHIRController.common)
+        let known = Set(FHIRController.searchParameters(resource).map(\.name) + FHIRController.common)
         for (name, _) in request.uri.queryParameters where !known.contains(String(name)) {
             throw Problem.badRequest(
                 "\(resource) searches do not support '\(name)': they support \(known.sorted().joined(separator: ", ")) (GET /fhir/R4/metadata)"
@@ -651,6 +679,35 @@ struct FHIRSearch {
         } else {
             cursorText = nil
         }
+        let lastUpdated = request.uri.queryParameters[values: "_lastUpdated"].map(String.init)
+        updated = lastUpdated.isEmpty ? nil : try DateFilter("_lastUpdated", lastUpdated)
+    }
+
+    /// Whether a record last changed at `date` is what `_lastUpdated` asks for (all are, without it).
+    func updatedMatches(_ date: Date?) -> Bool { updated?.matches(date) ?? true }
+
+    /// A page of a keyset list: one read of `count` without `_lastUpdated`; with it, store pages
+    /// are read until `count` records match (or the list ends, or 20 pages were read: then the
+    /// next link goes on from the last one read).
+    func collect<T: Sendable>(
+        updated date: (T) -> Date?, id: (T) -> String, _ read: (String?, Int) async throws -> Page<T>
+    ) async throws -> Page<T> {
+        guard let updated else { return try await read(cursorText, count) }
+        var items: [T] = []
+        var cursor = cursorText
+        for _ in 0..<20 {
+            let page = try await read(cursor, APILimits.maximumPageSize)
+            for (index, item) in page.items.enumerated() where updated.matches(date(item)) {
+                items.append(item)
+                if items.count == count {
+                    let more = index < page.items.count - 1 || page.next != nil
+                    return Page(items: items, next: more ? id(item) : nil)
+                }
+            }
+            guard let next = page.next else { return Page(items: items, next: nil) }
+            cursor = next
+        }
+        return Page(items: items, next: cursor)
     }
 
     func string(_ name: String) throws -> String? {
@@ -759,5 +816,82 @@ extension Problem {
         return Response(
             status: .init(code: status), headers: headers(contentType: FHIR.contentType),
             body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(outcome))))
+    }
+}
+
+/// A FHIR date search parameter's values (docs/fhir.md): each a date (YYYY, YYYY-MM, YYYY-MM-DD,
+/// in UTC) or an instant with its zone, with an optional prefix; every value must hold.
+struct DateFilter {
+    struct Condition {
+        var prefix: String
+        /// The value's range: from `start` up to `end`, by its precision.
+        var start: Date
+        var end: Date
+    }
+    static let prefixes = ["eq", "ne", "gt", "ge", "lt", "le", "sa", "eb"]
+    var conditions: [Condition]
+
+    init(_ name: String, _ values: [String]) throws {
+        conditions = try values.map { raw in
+            var text = raw.replacingOccurrences(of: " ", with: "+")
+            var prefix = "eq"
+            if let first = text.first, first.isLetter {
+                prefix = String(text.prefix(2))
+                guard Self.prefixes.contains(prefix) else {
+                    throw Problem.badRequest(
+                        "'\(name)' cannot start with '\(prefix)': its prefixes are \(Self.prefixes.joined(separator: ", "))"
+                    )
+                }
+                text.removeFirst(2)
+            }
+            guard let range = Self.range(text) else {
+                throw Problem.badRequest(
+                    "'\(name)' must be a date (2026-11-01) or an instant with its zone (2026-11-01T09:30:00Z), after an optional prefix such as ge"
+                )
+            }
+            return Condition(prefix: prefix, start: range.0, end: range.1)
+        }
+    }
+
+    static func range(_ text: String) -> (Date, Date)? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        if !text.contains("T"), (1...3).contains(parts.count), parts.allSatisfy({ $0.allSatisfy(\.isNumber) }),
+            parts[0].count == 4, parts.dropFirst().allSatisfy({ $0.count == 2 })
+        {
+            let year = Int(parts[0])!
+            let month = parts.count > 1 ? Int(parts[1])! : 1
+            let day = parts.count > 2 ? Int(parts[2])! : 1
+            guard (1...12).contains(month), (1...31).contains(day) else { return nil }
+            let start = Timestamp.days(year: year, month: month, day: day)
+            let end: Int
+            switch parts.count {
+            case 1: end = Timestamp.days(year: year + 1, month: 1, day: 1)
+            case 2:
+                end = Timestamp.days(year: month == 12 ? year + 1 : year, month: month == 12 ? 1 : month + 1, day: 1)
+            default: end = start + 1
+            }
+            return (
+                Date(timeIntervalSince1970: Double(start) * 86_400), Date(timeIntervalSince1970: Double(end) * 86_400)
+            )
+        }
+        guard let instant = Timestamp.parse(text, rfc3339: true) else { return nil }
+        // To the second, the whole second; with a fraction, that instant (to the microsecond).
+        let precision = text.contains(".") ? 0.000_001 : 1
+        return (instant, instant.addingTimeInterval(precision))
+    }
+
+    func matches(_ date: Date?) -> Bool {
+        guard let date else { return false }
+        return conditions.allSatisfy { condition in
+            let within = condition.start <= date && date < condition.end
+            switch condition.prefix {
+            case "ne": return !within
+            case "gt", "sa": return date >= condition.end
+            case "ge": return date >= condition.start
+            case "lt", "eb": return date < condition.start
+            case "le": return date < condition.end
+            default: return within
+            }
+        }
     }
 }

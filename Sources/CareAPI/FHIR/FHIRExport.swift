@@ -362,11 +362,11 @@ struct NDJSONOutput {
     mutating func write(_ chunk: ExportChunk, types: Set<String>) async throws {
         if types.contains("Patient") {
             for patient in chunk.patients where patient.changed {
-                try await append(
-                    "Patient",
-                    FHIR.Patient(
-                        id: patient.id, mrn: patient.mrn, name: patient.displayName, status: patient.status,
-                        enrolledOn: patient.enrolledOn))
+                var resource = FHIR.Patient(
+                    id: patient.id, mrn: patient.mrn, name: patient.displayName, status: patient.status,
+                    enrolledOn: patient.enrolledOn)
+                resource.meta = .updated(patient.updatedAt)
+                try await append("Patient", resource)
             }
         }
         if types.contains("CarePlan") {

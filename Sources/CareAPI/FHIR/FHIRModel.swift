@@ -52,12 +52,17 @@ enum FHIR {
     }
 
     struct Meta: Encodable, Equatable {
+        var versionId: String?
         var lastUpdated: String?
+
+        /// When the record last changed, which `_lastUpdated` searches by.
+        static func updated(_ date: Date?) -> Meta? { date.map { Meta(lastUpdated: FHIR.dateTime($0)) } }
     }
 
     struct Patient: Encodable {
         let resourceType = "Patient"
         var id: String
+        var meta: Meta?
         var `extension`: [Extension]?
         var identifier: [Identifier]
         var active: Bool
@@ -72,6 +77,7 @@ enum FHIR {
         }
         let resourceType = "Observation"
         var id: String
+        var meta: Meta?
         var status: String
         var category: [CodeableConcept]
         var code: CodeableConcept
@@ -139,10 +145,12 @@ extension FHIR.Patient {
         self.init(
             id: summary.id, mrn: summary.mrn, name: summary.displayName, status: summary.status,
             enrolledOn: summary.enrolledOn)
+        meta = .updated(summary.updatedAt)
     }
 
     init(_ item: PatientListItem) {
         self.init(id: item.id, mrn: item.mrn, name: item.displayName, status: item.status, enrolledOn: item.enrolledOn)
+        meta = .updated(item.updatedAt)
     }
 
     init(id: UUID, mrn: String, name: String, status: PatientStatus, enrolledOn: Date) {
@@ -253,6 +261,7 @@ extension FHIR.Observation {
             id: item.id, instrument: item.instrument, total: item.total, items: item.items,
             safetySignal: item.safetySignal, takenAt: item.takenAt, enteredInError: item.enteredInError?.reason,
             patientID: patientID)
+        meta = .updated(item.updatedAt)
     }
 
     /// A score just recorded (POST Observation or QuestionnaireResponse).

@@ -67,6 +67,7 @@ extension FHIR {
     struct MedicationStatement: Encodable {
         let resourceType = "MedicationStatement"
         var id: String
+        var meta: Meta?
         var `extension`: [ValueExtension]?
         var status: String
         var category: CodeableConcept
@@ -80,6 +81,7 @@ extension FHIR {
     struct Procedure: Encodable {
         let resourceType = "Procedure"
         var id: String
+        var meta: Meta?
         var `extension`: [ValueExtension]?
         var status: String
         var category: CodeableConcept
@@ -93,6 +95,7 @@ extension FHIR {
     struct ServiceRequest: Encodable {
         let resourceType = "ServiceRequest"
         var id: String
+        var meta: Meta?
         var `extension`: [ValueExtension]?
         var status: String
         var intent = "order"
@@ -108,6 +111,7 @@ extension FHIR {
         struct Restriction: Encodable { var period: Period }
         let resourceType = "Task"
         var id: String
+        var meta: Meta?
         var status: String
         var statusReason: CodeableConcept?
         var intent = "order"
@@ -220,6 +224,7 @@ extension FHIR.MedicationStatement {
                 coding: [FHIR.Coding(system: FHIR.drugSystem, code: drug, display: drug)], text: drug),
             subject: FHIR.patient(patientID), effectivePeriod: trial.fhirPeriod, note: trial.fhirNotes,
             dosage: trial.fhirDosage)
+        meta = .updated(trial.updatedAt)
     }
 }
 
@@ -242,6 +247,7 @@ extension FHIR.Procedure {
             code: FHIR.CodeableConcept(coding: coding, text: therapy), subject: FHIR.patient(patientID),
             performedPeriod: trial.fhirPeriod,
             outcome: trial.outcome.map { FHIR.CodeableConcept(text: $0.rawValue) }, note: trial.fhirNotes)
+        meta = .updated(trial.updatedAt)
     }
 }
 
@@ -280,6 +286,7 @@ extension FHIR.ServiceRequest {
             subject: FHIR.patient(patientID), authoredOn: FHIR.dateTime(referral.createdAt),
             performer: [FHIR.Reference(display: referral.targetClinic)],
             reasonCode: referral.reason.map { [FHIR.CodeableConcept(text: $0)] }, note: notes.isEmpty ? nil : notes)
+        meta = .updated(referral.updatedAt)
     }
 }
 
@@ -332,6 +339,7 @@ extension FHIR.Task {
             reasonReference: cause?.record.map(Self.reference),
             restriction: task.dueAt.map { FHIR.Task.Restriction(period: FHIR.Period(end: FHIR.dateTime($0))) },
             note: notes.isEmpty ? nil : notes)
+        meta = .updated(task.updatedAt)
     }
 }
 
@@ -354,10 +362,9 @@ extension FHIR {
 
     struct CarePlan: Encodable {
         struct Activity: Encodable { var reference: Reference }
-        struct VersionMeta: Encodable { var versionId: String }
         let resourceType = "CarePlan"
         var id: String
-        var meta: VersionMeta
+        var meta: Meta
         var status = "active"
         var intent = "plan"
         var title = "Care plan"
@@ -383,6 +390,7 @@ extension FHIR {
         }
         let resourceType = "DocumentReference"
         var id: String
+        var meta: Meta?
         var status: String
         var docStatus: String
         var type: CodeableConcept
@@ -417,7 +425,8 @@ extension FHIR.CarePlan {
         notes += plan.content.problems.map { FHIR.Annotation(text: "Problem: \($0)") }
         notes += plan.content.goals.map { FHIR.Annotation(text: "Goal: \($0)") }
         self.init(
-            id: plan.patientID.lowercasedString, meta: VersionMeta(versionId: String(plan.version)),
+            id: plan.patientID.lowercasedString,
+            meta: FHIR.Meta(versionId: String(plan.version), lastUpdated: FHIR.dateTime(plan.updatedAt)),
             description: plan.content.treatmentLine.isEmpty ? nil : plan.content.treatmentLine,
             subject: FHIR.patient(plan.patientID), created: FHIR.dateTime(plan.updatedAt),
             author: plan.authorID.map { FHIR.member($0) },
@@ -447,6 +456,7 @@ extension FHIR.DocumentReference {
                 ]
             },
             content: [Content(attachment: .init(data: Data(note.body.utf8).base64EncodedString()))])
+        meta = .updated(note.updatedAt)
     }
 }
 

@@ -103,4 +103,42 @@ struct WireTests {
         }
         #expect(Day.parse("2000-02-29") != nil && Day.parse("2024-02-29") != nil)
     }
+
+    @Test(
+        "FHIR Observations (items, a safety signal, entered in error, text to escape) and their Bundle by hand are byte for byte the sorted-key Codable encoding"
+    )
+    func fhirObservation() throws {
+        let patient = UUID()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func handWritten(_ value: some JSONWritable) -> String {
+            var writer = JSONWriter()
+            value.write(to: &writer)
+            return String(decoding: writer.bytes, as: UTF8.self)
+        }
+        let taken = Date(timeIntervalSince1970: 1_790_000_000.123456)
+        var observations = [
+            FHIR.Observation(
+                MeasurementItem(
+                    id: UUID(), instrument: .phq9, total: 14, items: [2, 2, 1, 1, 2, 2, 1, 2, 1], safetySignal: true,
+                    takenAt: taken, recordedBy: nil, enteredInError: nil, updatedAt: taken), patientID: patient),
+            FHIR.Observation(
+                MeasurementItem(
+                    id: UUID(), instrument: .madrs, total: 30, items: nil, safetySignal: false, takenAt: taken,
+                    recordedBy: nil,
+                    enteredInError: EnteredInError(at: taken, by: nil, reason: "wrong \"patient\" / line\nbreak"),
+                    updatedAt: nil), patientID: patient),
+            FHIR.Observation(id: UUID(), score: try Score(.gad7, total: 3), takenAt: taken, patientID: patient),
+        ]
+        observations[2].subject.display = "Zoë ✓"
+        for observation in observations {
+            #expect(handWritten(observation) == String(decoding: try encoder.encode(observation), as: UTF8.self))
+        }
+        let bundle = FHIR.Bundle(
+            link: [.init(relation: "self", url: "http://x/fhir/R4/Observation?patient=\(patient.lower)")],
+            entry: observations.map { .init(fullUrl: "http://x/fhir/R4/Observation/\($0.id)", resource: $0) })
+        #expect(handWritten(bundle) == String(decoding: try encoder.encode(bundle), as: UTF8.self))
+        let empty = FHIR.Bundle<FHIR.Observation>(link: [], entry: [])
+        #expect(handWritten(empty) == String(decoding: try encoder.encode(empty), as: UTF8.self))
+    }
 }

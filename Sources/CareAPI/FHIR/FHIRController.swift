@@ -629,11 +629,21 @@ struct FHIRController: Sendable {
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(
+            status: status, headers: [.contentType: FHIR.contentType],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoded(value))))
+    }
+
+    /// A resource's JSON, by hand where FHIRWriting has it, else by the encoder (sorted keys).
+    static func encoded(_ value: some Encodable) throws -> [UInt8] {
+        if let writable = value as? any JSONWritable {
+            var writer = JSONWriter(capacity: 4096)
+            writable.write(to: &writer)
+            return writer.bytes
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Response(
-            status: status, headers: [.contentType: FHIR.contentType],
-            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+        return Array(try encoder.encode(value))
     }
 }
 

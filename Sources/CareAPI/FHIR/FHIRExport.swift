@@ -328,11 +328,6 @@ struct NDJSONOutput {
     let job: ExportJob
     let store: CareStore
     let settings: FHIRExportWorker.Settings
-    let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        return encoder
-    }()
     var buffers: [String: (bytes: [UInt8], lines: Int)] = [:]
     var part = 0
     var resources = 0
@@ -347,7 +342,8 @@ struct NDJSONOutput {
     var progress: String { "\(patients) patients, \(resources) resources" }
 
     mutating func append(_ type: String, _ resource: some Encodable) async throws {
-        let line = try encoder.encode(resource)
+        // Each line is the document the type's read answers (FHIRController.encoded).
+        let line = try FHIRController.encoded(resource)
         var buffer = buffers[type] ?? ([], 0)
         buffers[type] = nil
         buffer.bytes.append(contentsOf: line)

@@ -26,6 +26,11 @@ struct JSONWriter {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
+    /// JSON already written (a value encoded on its own).
+    mutating func raw(bytes json: [UInt8]) {
+        bytes.append(contentsOf: json)
+    }
+
     mutating func string(_ text: String) {
         JSONText.string(text, into: &bytes)
     }

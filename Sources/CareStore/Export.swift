@@ -283,74 +283,43 @@ extension CareStore {
             let ids = chunk.patients.map(\.id)
             guard !ids.isEmpty else { return chunk }
             context.trail.touch(ids)
-            if kinds.contains(.measurements) {
-                chunk.measurements = try await context.connection.query(
-                    """
-                    SELECT \(fragment: Self.measurementColumns), m.patient_id FROM measurements m
-                    WHERE m.patient_id = ANY(\(ids))
-                      AND (\(since)::timestamptz IS NULL OR greatest(m.created_at, m.entered_in_error_at) > \(since))
-                    ORDER BY m.patient_id, m.taken_at, m.id
-                    """
-                ) { (try $0.decode(UUID.self, at: 11), try Self.measurement($0)) }
-            }
-            if kinds.contains(.trials) {
-                chunk.trials = try await context.loadTrials(
-                    patients: ids, since: since, reference: try await context.referenceData(), asOf: Date()
-                ).map { ($0.patientID, $0.trial.summary) }
-            }
-            if kinds.contains(.referrals) {
-                chunk.referrals = try await context.loadReferrals(patients: ids, since: since)
-            }
-            if kinds.contains(.tasks) {
-                chunk.tasks = try await context.connection.query(
-                    """
-                    SELECT \(unescaped: Self.taskColumns) FROM tasks t
-                    WHERE t.patient_id = ANY(\(ids)) AND (\(since)::timestamptz IS NULL OR t.updated_at > \(since))
-                    ORDER BY t.patient_id, t.created_at, t.id
-                    """, Self.task)
-                try await context.attachCauses(&chunk.tasks)
-            }
-            if kinds.contains(.carePlans) {
-                var open: [UUID: [UUID]] = [:]
-                for row in try await context.connection.query(
-                    """
-                    SELECT t.patient_id, t.id FROM tasks t
-                    WHERE t.patient_id = ANY(\(ids)) AND t.status IN ('requested', 'accepted', 'in-progress', 'on-hold')
-                    ORDER BY t.patient_id, t.created_at, t.id
-                    """)
-                {
-                    open[try row.decode(UUID.self, at: 0), default: []].append(try row.decode(UUID.self, at: 1))
-                }
-                chunk.carePlans = try await context.connection.query(
-                    """
-                    SELECT patient_id, version, goals, problems, treatment_line, author_id, created_at FROM care_plans
-                    WHERE patient_id = ANY(\(ids)) AND is_active AND (\(since)::timestamptz IS NULL OR created_at > \(since))
-                    ORDER BY patient_id
-                    """
-                ) { row in
-                    let (patient, version, goals, problems, line, author, created) = try row.decode(
-                        UUID.self, Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self, UUID?.self,
-                        Date.self)
-                    return (
-                        CarePlan(
-                            patientID: patient, version: version,
-                            content: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: line),
-                            authorID: author, updatedAt: created),
-                        open[patient] ?? []
-                    )
-                }
-            }
-            if kinds.contains(.notes) {
-                chunk.notes = try await context.connection.query(
-                    """
-                    SELECT \(unescaped: Self.noteColumns), n.patient_id FROM notes n JOIN members a ON a.id = n.author_id
-                    WHERE n.patient_id = ANY(\(ids)) AND n.kind <> 'psychotherapy'
-                      AND (\(since)::timestamptz IS NULL OR greatest(n.created_at, n.entered_in_error_at) > \(since))
-                    ORDER BY n.patient_id, n.created_at, n.id
-                    """
-                ) { (try $0.decode(UUID.self, at: 12), try Self.note($0)) }
-            }
+            try await context.records(of: ids, kinds: kinds, since: since, into: &chunk)
             return chunk
+        }
+    }
+}
+
+/// One patient's whole team-visible record, read in one transaction (Patient/$everything).
+public struct PatientRecord: Sendable {
+    public var patient: ExportPatient
+    public var teamName: String
+    public var members: [TeamMemberItem]
+    public var records: ExportChunk
+}
+
+extension CareStore {
+    /// The patient, their team and every team-visible record of theirs (never a psychotherapy
+    /// note), in one transaction: one audit entry, one visit to one connection.
+    public func patientRecord(_ patientID: UUID, by caller: Caller) async throws -> PatientRecord {
+        try await command(caller) { context in
+            let teamID = try await context.patientTeam(patientID, for: .readClinical)
+            let rows = try await context.connection.query(
+                """
+                SELECT p.id, p.mrn, p.display_name, p.status, p.enrolled_on, p.updated_at, t.name
+                FROM patients p JOIN teams t ON t.id = p.team_id WHERE p.id = \(patientID)
+                """)
+            guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
+            let (id, mrn, name, status, enrolled, updated, teamName) = try row.decode(
+                UUID.self, String.self, String.self, String.self, Date.self, Date.self, String.self)
+            var records = ExportChunk()
+            try await context.records(
+                of: [patientID], kinds: Set(ExportRecords.allCases), since: nil, into: &records)
+            return PatientRecord(
+                patient: ExportPatient(
+                    id: id, teamID: teamID, mrn: mrn, displayName: name,
+                    status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled, changed: true,
+                    updatedAt: updated),
+                teamName: teamName, members: try await context.members(of: teamID), records: records)
         }
     }
 }
@@ -396,6 +365,81 @@ extension CommandContext {
         }
         for index in tasks.indices {
             if let handoff = tasks[index].handoffID { tasks[index].causes = causes[handoff] ?? [] }
+        }
+    }
+}
+
+extension CommandContext {
+    /// The records of `kinds` of the patients `ids` (whom the caller was let read), changed after
+    /// `since`: a handful of queries whatever the number of patients (`patient_id = ANY(...)`).
+    /// Psychotherapy notes are never read.
+    func records(of ids: [UUID], kinds: Set<ExportRecords>, since: Date?, into chunk: inout ExportChunk) async throws {
+        if kinds.contains(.measurements) {
+            chunk.measurements = try await connection.query(
+                """
+                SELECT \(fragment: CareStore.measurementColumns), m.patient_id FROM measurements m
+                WHERE m.patient_id = ANY(\(ids))
+                  AND (\(since)::timestamptz IS NULL OR greatest(m.created_at, m.entered_in_error_at) > \(since))
+                ORDER BY m.patient_id, m.taken_at, m.id
+                """
+            ) { (try $0.decode(UUID.self, at: 11), try CareStore.measurement($0)) }
+        }
+        if kinds.contains(.trials) {
+            chunk.trials = try await loadTrials(
+                patients: ids, since: since, reference: try await referenceData(), asOf: Date()
+            ).map { ($0.patientID, $0.trial.summary) }
+        }
+        if kinds.contains(.referrals) {
+            chunk.referrals = try await loadReferrals(patients: ids, since: since)
+        }
+        if kinds.contains(.tasks) {
+            chunk.tasks = try await connection.query(
+                """
+                SELECT \(unescaped: CareStore.taskColumns) FROM tasks t
+                WHERE t.patient_id = ANY(\(ids)) AND (\(since)::timestamptz IS NULL OR t.updated_at > \(since))
+                ORDER BY t.patient_id, t.created_at, t.id
+                """, CareStore.task)
+            try await attachCauses(&chunk.tasks)
+        }
+        if kinds.contains(.carePlans) {
+            var open: [UUID: [UUID]] = [:]
+            for row in try await connection.query(
+                """
+                SELECT t.patient_id, t.id FROM tasks t
+                WHERE t.patient_id = ANY(\(ids)) AND t.status IN ('requested', 'accepted', 'in-progress', 'on-hold')
+                ORDER BY t.patient_id, t.created_at, t.id
+                """)
+            {
+                open[try row.decode(UUID.self, at: 0), default: []].append(try row.decode(UUID.self, at: 1))
+            }
+            chunk.carePlans = try await connection.query(
+                """
+                SELECT patient_id, version, goals, problems, treatment_line, author_id, created_at FROM care_plans
+                WHERE patient_id = ANY(\(ids)) AND is_active AND (\(since)::timestamptz IS NULL OR created_at > \(since))
+                ORDER BY patient_id
+                """
+            ) { row in
+                let (patient, version, goals, problems, line, author, created) = try row.decode(
+                    UUID.self, Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self, UUID?.self,
+                    Date.self)
+                return (
+                    CarePlan(
+                        patientID: patient, version: version,
+                        content: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: line),
+                        authorID: author, updatedAt: created),
+                    open[patient] ?? []
+                )
+            }
+        }
+        if kinds.contains(.notes) {
+            chunk.notes = try await connection.query(
+                """
+                SELECT \(unescaped: CareStore.noteColumns), n.patient_id FROM notes n JOIN members a ON a.id = n.author_id
+                WHERE n.patient_id = ANY(\(ids)) AND n.kind <> 'psychotherapy'
+                  AND (\(since)::timestamptz IS NULL OR greatest(n.created_at, n.entered_in_error_at) > \(since))
+                ORDER BY n.patient_id, n.created_at, n.id
+                """
+            ) { (try $0.decode(UUID.self, at: 12), try CareStore.note($0)) }
         }
     }
 }

@@ -18,6 +18,17 @@ public enum JSONText {
     /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
     public static func string(_ text: String, into bytes: inout [UInt8]) {
         bytes.append(34)
+        // Most strings (ids, codes, URLs, times) need no escape: copied whole.
+        var text = text
+        let copied = text.withUTF8 { units in
+            guard !units.contains(where: { $0 < 32 || $0 == 34 || $0 == 92 }) else { return false }
+            bytes.append(contentsOf: units)
+            return true
+        }
+        if copied {
+            bytes.append(34)
+            return
+        }
         for unit in text.utf8 {
             switch unit {
             case 34: bytes.append(92); bytes.append(34)

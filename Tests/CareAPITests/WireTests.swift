@@ -141,4 +141,101 @@ struct WireTests {
         let empty = FHIR.Bundle<FHIR.Observation>(link: [], entry: [])
         #expect(handWritten(empty) == String(decoding: try encoder.encode(empty), as: UTF8.self))
     }
+
+    @Test(
+        "every other FHIR resource by hand (Patient, MedicationStatement with dose steps and adherence, Procedure, ServiceRequest, Task with its cause, CareTeam, CarePlan, DocumentReference; fields present and absent) is byte for byte the sorted-key Codable encoding"
+    )
+    func fhirResources() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func same(_ value: some JSONWritable) throws -> Bool {
+            var writer = JSONWriter()
+            value.write(to: &writer)
+            let codable = String(decoding: try encoder.encode(value), as: UTF8.self)
+            let fast = String(decoding: writer.bytes, as: UTF8.self)
+            if fast != codable { Issue.record("by hand:\n\(fast)\nCodable:\n\(codable)") }
+            return fast == codable
+        }
+        let patient = UUID()
+        let now = Date(timeIntervalSince1970: 1_790_000_000.25)
+        let started = Date(timeIntervalSince1970: 1_788_220_800)
+        #expect(
+            try same(
+                FHIR.Patient(
+                    PatientListItem(
+                        id: patient, teamID: UUID(), mrn: "N-1 \"quoted\"", displayName: "Zoë North",
+                        status: .discharged, enrolledOn: started, latestPHQ9: nil, isTRD: false, openItems: 0,
+                        updatedAt: now))))
+        let adequacy = try assessment(
+            adequate: true, weeks: 6.5, drugClass: .ssri, reason: "6.5 weeks at or above 50 mg", inputs: [])
+        let medication = TrialSummary(
+            id: UUID(), kind: .medication, drug: "sertraline", therapy: nil, sessions: nil,
+            stopReason: "no response", enteredInError: nil, withdrawnOutcomes: [], startedOn: started,
+            stoppedOn: started.addingTimeInterval(70 * 86_400), outcome: .nonResponse, isFailed: true,
+            adequacy: adequacy,
+            doses: [
+                DoseStep(from: started, dailyDoseMg: 50),
+                DoseStep(from: started.addingTimeInterval(14 * 86_400), dailyDoseMg: 37.5),
+            ], adherence: 0.9, updatedAt: now)
+        #expect(try same(FHIR.MedicationStatement(medication, patientID: patient)))
+        var bare = medication
+        (bare.doses, bare.adherence, bare.adequacy, bare.outcome, bare.stopReason, bare.stoppedOn, bare.updatedAt) = (
+            [], nil, nil, nil, nil, nil, nil
+        )
+        #expect(try same(FHIR.MedicationStatement(bare, patientID: patient)))
+        var course = medication
+        (course.kind, course.drug, course.therapy, course.doses, course.sessions) = (
+            .neuromodulation, nil, "ECT", [], 12
+        )
+        #expect(try same(FHIR.Procedure(course, patientID: patient)))
+        course.enteredInError = EnteredInError(at: now, by: nil, reason: "wrong patient")
+        #expect(try same(FHIR.Procedure(course, patientID: patient)))
+        let referral = ReferralSummary(
+            id: UUID(), kind: .ect, status: .declined, targetClinic: "Clinic / East", createdAt: now,
+            reason: "two failed trials", statusReason: "no capacity", enteredInError: nil, updatedAt: now)
+        #expect(try same(FHIR.ServiceRequest(referral, patientID: patient)))
+        var plain = referral
+        (plain.reason, plain.statusReason, plain.updatedAt, plain.kind, plain.status) = (
+            nil, nil, nil, .other, .requested
+        )
+        #expect(try same(FHIR.ServiceRequest(plain, patientID: patient)))
+        var task = TaskSummary(
+            id: UUID(), patientID: patient, title: "Prior authorisation", status: .cancelled, priority: .urgent,
+            ownerID: UUID(), poolRole: .socialWorker, dueAt: now, notBefore: nil, handoffID: UUID(),
+            statusReason: "superseded", causes: nil, updatedAt: now)
+        task.causes = [
+            HandoffCause(
+                eventID: 7, summary: "TMS referral", addedAt: now, withdrawnAt: nil, record: .referral(referral.id)),
+            HandoffCause(
+                eventID: 9, summary: "trial failed", addedAt: now, withdrawnAt: now,
+                record: .trial(medication.id, .medication)),
+        ]
+        #expect(try same(FHIR.Task(task)))
+        let open = TaskSummary(
+            id: UUID(), patientID: patient, title: "Book bloods", status: .requested, priority: .routine,
+            ownerID: nil, poolRole: .psychiatrist, dueAt: nil, notBefore: nil, handoffID: nil, statusReason: nil)
+        #expect(try same(FHIR.Task(open)))
+        let members = [
+            TeamMemberItem(
+                id: UUID(), displayName: "Dr. A", email: nil, isServiceAccount: false, roles: [.psychiatrist, .admin]),
+            TeamMemberItem(id: UUID(), displayName: "EHR", email: nil, isServiceAccount: true, roles: [.integration]),
+        ]
+        #expect(try same(FHIR.CareTeam(teamID: UUID(), name: "North", members: members)))
+        let plan = CarePlan(
+            patientID: patient, version: 3,
+            content: CarePlanContent(goals: ["PHQ-9 < 5"], problems: ["TRD"], treatmentLine: "Augment, then TMS"),
+            authorID: UUID(), updatedAt: now)
+        #expect(try same(FHIR.CarePlan(plan, openTasks: [task.id, open.id])))
+        let empty = CarePlan(
+            patientID: patient, version: 1, content: CarePlanContent(goals: [], problems: [], treatmentLine: ""),
+            authorID: nil, updatedAt: now)
+        #expect(try same(FHIR.CarePlan(empty, openTasks: [])))
+        let note = NoteSummary(
+            id: UUID(), authorID: UUID(), authorName: "Dr. A", kind: .progress, body: "Seen.\nSleeping better.",
+            amends: UUID(), createdAt: now, amendedBy: [UUID()], enteredInError: nil, updatedAt: now)
+        #expect(try same(FHIR.DocumentReference(note, patientID: patient)))
+        var original = note
+        (original.amends, original.amendedBy, original.updatedAt) = (nil, [], nil)
+        #expect(try same(FHIR.DocumentReference(original, patientID: patient)))
+    }
 }

@@ -560,62 +560,18 @@ struct FHIRController: Sendable {
         return try Self.json(bundle)
     }
 
+    /// The record in one transaction, in the order FHIR readers expect: the Patient first, then
+    /// the CareTeam, the CarePlan and the clinical records, type by type.
     func everything(of patient: UUID, by caller: Caller) async throws -> [FHIR.AnyResource] {
-        /// Every page of a list.
-        func all<T>(_ page: (UUID?) async throws -> Page<T>) async throws -> [T] {
-            var items: [T] = []
-            var after: UUID?
-            repeat {
-                let next = try await page(after)
-                items += next.items
-                after = next.next.flatMap(UUID.init(hyphenated:))
-            } while after != nil
-            return items
-        }
-        var resources: [FHIR.AnyResource] = []
-        let summary = try await store.patientSummary(patient, by: caller)
-        resources.append(.init("Patient", patient.lowercasedString, FHIR.Patient(summary)))
-        let team = try await store.careTeam(teamID: summary.teamID, by: caller)
+        var record = try await store.patientRecord(patient, by: caller)
+        record.records.patients = [record.patient]
+        let team = record.patient.teamID
+        var resources = record.records.resources(types: ["Patient"])
         resources.append(
             .init(
-                "CareTeam", summary.teamID.lowercasedString,
-                FHIR.CareTeam(teamID: summary.teamID, name: team.name, members: team.members)))
-        let tasks = try await all {
-            try await store.patientTasks(patientID: patient, limit: 200, after: $0, withCauses: true, by: caller)
-        }
-        let open: Set<TaskStatus> = [.requested, .accepted, .inProgress, .onHold]
-        let plan = try await store.carePlan(patientID: patient, by: caller)
-        resources.append(
-            .init(
-                "CarePlan", patient.lowercasedString,
-                FHIR.CarePlan(plan, openTasks: tasks.filter { open.contains($0.status) }.map(\.id))))
-        let scores = try await all {
-            try await store.measurements(
-                patientID: patient, includeEnteredInError: true, limit: 200, after: $0, by: caller)
-        }
-        resources += scores.map {
-            .init("Observation", $0.id.lowercasedString, FHIR.Observation($0, patientID: patient))
-        }
-        for trial in try await store.trials(patientID: patient, by: caller) {
-            resources.append(
-                trial.isMedication
-                    ? .init(
-                        "MedicationStatement", trial.id.lowercasedString,
-                        FHIR.MedicationStatement(trial, patientID: patient))
-                    : .init("Procedure", trial.id.lowercasedString, FHIR.Procedure(trial, patientID: patient)))
-        }
-        resources += try await store.referrals(patientID: patient, by: caller).map {
-            .init("ServiceRequest", $0.id.lowercasedString, FHIR.ServiceRequest($0, patientID: patient))
-        }
-        resources += tasks.map { .init("Task", $0.id.lowercasedString, FHIR.Task($0)) }
-        let notes = try await all {
-            try await store.notes(
-                patientID: patient, includeEnteredInError: true, includePsychotherapy: false, limit: 200, after: $0,
-                by: caller)
-        }
-        resources += notes.map {
-            .init("DocumentReference", $0.id.lowercasedString, FHIR.DocumentReference($0, patientID: patient))
-        }
+                "CareTeam", team.lowercasedString,
+                FHIR.CareTeam(teamID: team, name: record.teamName, members: record.members)))
+        resources += record.records.resources(types: Set(FHIRExportController.types).subtracting(["Patient"]))
         return resources
     }
 

@@ -323,6 +323,64 @@ public struct FHIRExportWorker: Service {
     }
 }
 
+extension ExportPatient {
+    var resource: FHIR.Patient {
+        var resource = FHIR.Patient(id: id, mrn: mrn, name: displayName, status: status, enrolledOn: enrolledOn)
+        resource.meta = .updated(updatedAt)
+        return resource
+    }
+}
+
+extension ExportChunk {
+    /// The batch's records as FHIR resources of `types`, type by type, mapped as the reads map
+    /// them (what a bulk export writes and Patient/$everything answers).
+    func resources(types: Set<String>) -> [FHIR.AnyResource] {
+        var resources: [FHIR.AnyResource] = []
+        if types.contains("Patient") {
+            resources += patients.filter(\.changed).map { .init("Patient", $0.id.lowercasedString, $0.resource) }
+        }
+        if types.contains("CarePlan") {
+            resources += carePlans.map {
+                .init("CarePlan", $0.plan.patientID.lowercasedString, FHIR.CarePlan($0.plan, openTasks: $0.openTasks))
+            }
+        }
+        if types.contains("Observation") {
+            resources += measurements.map {
+                .init("Observation", $0.item.id.lowercasedString, FHIR.Observation($0.item, patientID: $0.patientID))
+            }
+        }
+        for (patient, trial) in trials {
+            if trial.isMedication, types.contains("MedicationStatement") {
+                resources.append(
+                    .init(
+                        "MedicationStatement", trial.id.lowercasedString,
+                        FHIR.MedicationStatement(trial, patientID: patient)))
+            } else if !trial.isMedication, types.contains("Procedure") {
+                resources.append(
+                    .init("Procedure", trial.id.lowercasedString, FHIR.Procedure(trial, patientID: patient)))
+            }
+        }
+        if types.contains("ServiceRequest") {
+            resources += referrals.map {
+                .init(
+                    "ServiceRequest", $0.referral.id.lowercasedString,
+                    FHIR.ServiceRequest($0.referral, patientID: $0.patientID))
+            }
+        }
+        if types.contains("Task") {
+            resources += tasks.map { .init("Task", $0.id.lowercasedString, FHIR.Task($0)) }
+        }
+        if types.contains("DocumentReference") {
+            resources += notes.map {
+                .init(
+                    "DocumentReference", $0.note.id.lowercasedString,
+                    FHIR.DocumentReference($0.note, patientID: $0.patientID))
+            }
+        }
+        return resources
+    }
+}
+
 /// The export's output: NDJSON per resource type, written as a file once it reaches the part size.
 struct NDJSONOutput {
     let job: ExportJob
@@ -354,45 +412,9 @@ struct NDJSONOutput {
         if buffer.bytes.count >= settings.partBytes { try await flush(type) }
     }
 
-    /// A batch's resources, type by type, as the FHIR searches map them.
+    /// A batch's resources, type by type.
     mutating func write(_ chunk: ExportChunk, types: Set<String>) async throws {
-        if types.contains("Patient") {
-            for patient in chunk.patients where patient.changed {
-                var resource = FHIR.Patient(
-                    id: patient.id, mrn: patient.mrn, name: patient.displayName, status: patient.status,
-                    enrolledOn: patient.enrolledOn)
-                resource.meta = .updated(patient.updatedAt)
-                try await append("Patient", resource)
-            }
-        }
-        if types.contains("CarePlan") {
-            for (plan, open) in chunk.carePlans { try await append("CarePlan", FHIR.CarePlan(plan, openTasks: open)) }
-        }
-        if types.contains("Observation") {
-            for (patient, item) in chunk.measurements {
-                try await append("Observation", FHIR.Observation(item, patientID: patient))
-            }
-        }
-        for (patient, trial) in chunk.trials {
-            if trial.isMedication, types.contains("MedicationStatement") {
-                try await append("MedicationStatement", FHIR.MedicationStatement(trial, patientID: patient))
-            } else if !trial.isMedication, types.contains("Procedure") {
-                try await append("Procedure", FHIR.Procedure(trial, patientID: patient))
-            }
-        }
-        if types.contains("ServiceRequest") {
-            for (patient, referral) in chunk.referrals {
-                try await append("ServiceRequest", FHIR.ServiceRequest(referral, patientID: patient))
-            }
-        }
-        if types.contains("Task") {
-            for task in chunk.tasks { try await append("Task", FHIR.Task(task)) }
-        }
-        if types.contains("DocumentReference") {
-            for (patient, note) in chunk.notes {
-                try await append("DocumentReference", FHIR.DocumentReference(note, patientID: patient))
-            }
-        }
+        for resource in chunk.resources(types: types) { try await append(resource.type, resource.resource) }
     }
 
     mutating func flush(_ type: String) async throws {

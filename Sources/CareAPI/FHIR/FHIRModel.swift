@@ -177,7 +177,19 @@ enum InstrumentCoding {
         var items: [FHIR.Coding]
     }
 
+    /// Each instrument's codes, made once (every Observation written reads them).
     static func codes(_ instrument: Instrument) -> Codes {
+        switch instrument {
+        case .phq9: phq9
+        case .gad7: gad7
+        case .madrs: madrs
+        }
+    }
+    static let phq9 = makeCodes(.phq9)
+    static let gad7 = makeCodes(.gad7)
+    static let madrs = makeCodes(.madrs)
+
+    static func makeCodes(_ instrument: Instrument) -> Codes {
         switch instrument {
         case .phq9:
             let items: [(String, String)] = [

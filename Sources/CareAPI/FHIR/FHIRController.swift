@@ -593,7 +593,7 @@ struct FHIRController: Sendable {
     /// A resource's JSON, by hand where FHIRWriting has it, else by the encoder (sorted keys).
     static func encoded(_ value: some Encodable) throws -> [UInt8] {
         if let writable = value as? any JSONWritable {
-            var writer = JSONWriter(capacity: 4096)
+            var writer = JSONWriter(capacity: 64 << 10)
             writable.write(to: &writer)
             return writer.bytes
         }

@@ -132,8 +132,12 @@ extension FHIR {
 
     static func patient(_ id: UUID) -> Reference { Reference(reference: "Patient/\(id.lowercasedString)") }
 
-    /// The care-team roles: SNOMED CT occupations where there is one, CareRelay's code otherwise.
-    static func role(_ role: Role) -> CodeableConcept {
+    /// The care-team roles: SNOMED CT occupations where there is one, CareRelay's code otherwise
+    /// (made once: every Task and CareTeam written reads them).
+    static func role(_ role: Role) -> CodeableConcept { roles[role] ?? makeRole(role) }
+    static let roles = Dictionary(uniqueKeysWithValues: Role.allCases.map { ($0, makeRole($0)) })
+
+    static func makeRole(_ role: Role) -> CodeableConcept {
         let snomed: (String, String)? =
             switch role {
             case .psychiatrist: ("80584001", "Psychiatrist")

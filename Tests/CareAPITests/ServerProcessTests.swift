@@ -53,6 +53,12 @@ struct ServerProcessTests {
             try process.run()
         }
 
+        /// A server a test did not stop (it failed, or needed no orderly stop) is killed, so it
+        /// holds no connections while the other tests run and outlives none of them.
+        deinit {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+
         /// The port from the "care-server listening" log line.
         func waitForPort(timeout: Duration = .seconds(90)) async throws -> Int {
             let deadline = ContinuousClock.now + timeout

@@ -97,13 +97,19 @@ public final class PgBouncer: Sendable {
     /// What PgBouncer logged (its logins, among them).
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
-    /// Stops PgBouncer (SIGINT: at once, closing its connections) and deletes its directory.
+    /// Stops PgBouncer and deletes its directory. SIGTERM shuts it down at once (SIGINT would
+    /// wait for its clients to leave), but PgBouncer keeps the signal mask of the test process
+    /// that started it, where SIGTERM may be blocked: then SIGKILL, after a second.
     public func stop() {
         if let text = try? String(contentsOfFile: directory + "/pgbouncer.pid", encoding: .utf8),
             let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
         {
-            kill(pid, SIGINT)
-            for _ in 0..<100 where kill(pid, 0) == 0 { usleep(50_000) }
+            kill(pid, SIGTERM)
+            for _ in 0..<20 where kill(pid, 0) == 0 { usleep(50_000) }
+            if kill(pid, 0) == 0 {
+                kill(pid, SIGKILL)
+                for _ in 0..<40 where kill(pid, 0) == 0 { usleep(50_000) }
+            }
         }
         try? FileManager.default.removeItem(atPath: directory)
     }

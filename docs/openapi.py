@@ -475,6 +475,45 @@ for path, what, opid in [("/v1/measurements/{id}/entered-in-error", "a score", "
     paths[path] = {"post": op(f"Mark {what} entered in error", "corrections", [idp], body="CorrectionBody", ok=resp(200, "Marked", "Correction"),
                               errs=("400", "403", "404", "409", "413", "422"), post=True, opid=opid,
                               desc="By whoever recorded it or a psychiatrist (a note: its author). The record stays, marked, in history and audit; rules, summaries and reports leave it out and are recomputed; the open handoffs it caused are superseded.")}
+# Prior authorisation (docs/prior-authorisation.md).
+SCREEN_ITEMS = ["metal-or-implanted-device", "seizure-history", "seizure-threshold-medicines", "pregnancy",
+                "cardiac-or-anaesthetic-risk", "interfering-medicines"]
+criterion = obj({"statement": {"type": "string"}, "is_met": {"type": "boolean"}, "evidence": {"type": "array", "items": {"type": "string"}},
+                 "trial_ids": {"type": "array", "items": uuid}, "score_ids": {"type": "array", "items": uuid},
+                 "to_meet": {"type": "string", "description": "When unmet: what to record to meet it."},
+                 "parts": {"type": "array", "items": {"$ref": "#/components/schemas/PriorAuthCriterion"}, "description": "A group's own criteria."}},
+                ["statement", "is_met", "evidence", "trial_ids", "score_ids"])
+schemas.update({
+ "ScreenBody": obj({"answers": {"type": "object", "propertyNames": {"enum": SCREEN_ITEMS}, "additionalProperties": {"type": "boolean"}, "maxProperties": 6,
+                                "description": "Every question of the treatment's screen, true where the contraindication is present. TMS: metal-or-implanted-device, seizure-history, seizure-threshold-medicines, pregnancy. ECT: cardiac-or-anaesthetic-risk, interfering-medicines, pregnancy."},
+                    "note": free(4000)}, ["answers"]),
+ "Screen": obj({"screen_id": uuid, "treatment": {"type": "string", "enum": ["tms", "ect"]},
+                "findings": {"type": "array", "items": {"type": "string", "enum": SCREEN_ITEMS}}, "task": ref("Task")}),
+ "BirthDateBody": obj({"birth_date": {"anyOf": [req_date, {"type": "null"}], "description": "YYYY-MM-DD, or null to clear it."}}),
+ "BirthDate": obj({"patient_id": uuid, "birth_date": date}, ["patient_id"]),
+ "StatementBody": obj({"key": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,63}$",
+                               "description": "What it is filed under: rapid-response, anaesthesia-workup, no-psychotherapy, oral-antidepressant, certified-centre, or a payer's own."},
+                       "text": text(2000)}),
+ "Statement": obj({"id": uuid, "patient_id": uuid, "key": {"type": "string"}}),
+ "PriorAuthCriterion": criterion,
+ "PriorAuthCheck": obj({"referral_id": uuid, "patient_id": uuid, "treatment": {"type": "string", "enum": ["tms", "ect", "esketamine"]},
+                        "criteria_set": {"type": "string"}, "as_of": ts, "all_met": {"type": "boolean"}, "unmet": {"type": "integer", "minimum": 0},
+                        "criteria": {"type": "array", "items": ref("PriorAuthCriterion")}}),
+})
+paths.update({
+ "/v1/tasks/{id}/contraindication-screen": {"post": op("Complete the psychiatrist's TMS or ECT screening handoff with the contraindication checklist", "prior authorisation", [idp],
+    body="ScreenBody", ok=resp(201, "Recorded; the handoff's task is completed", "Screen"), errs=("400", "403", "404", "409", "413", "422"), post=True,
+    opid="completeContraindicationScreen",
+    desc="Psychiatrists only. The task must be the handoff a TMS referral (tms.contraindications) or an ECT referral (ect.workup) made; every question of that treatment's screen must be answered (422 names the missing ones).")},
+ "/v1/patients/{id}/birth-date": {"put": op("Record (or clear) a patient's date of birth, which payers' age criteria read", "prior authorisation", [idp],
+    body="BirthDateBody", ok=resp(200, "Recorded", "BirthDate"), errs=("400", "403", "404", "413", "422"), opid="setBirthDate")},
+ "/v1/patients/{id}/prior-auth-statements": {"post": op("Document a statement for a payer (a need for a rapid response, the anaesthesia work-up, why no psychotherapy was possible)", "prior authorisation", [idp],
+    body="StatementBody", ok=resp(201, "Recorded", "Statement"), errs=("400", "403", "404", "413", "422"), post=True, opid="documentForPriorAuth",
+    desc="The latest statement of a key is the one the criteria read.")},
+ "/v1/referrals/{id}/prior-authorisation": {"get": op("A TMS, ECT or esketamine referral against the payer's criteria: each met or not, its evidence, and what to record", "prior authorisation", [idp],
+    ok=resp(200, "The check", "PriorAuthCheck"), errs=("400", "403", "404", "422"), opid="checkPriorAuthorisation",
+    desc="Evaluated now against the default criteria set of the referral's kind (docs/prior-authorisation.md); an `other` referral has none (422). Audited as a read of the patient.")},
+})
 import copy
 def nullable_optionals(schema):
     """Optional request fields may be sent as null, which means the same as leaving them out."""
@@ -486,7 +525,7 @@ def nullable_optionals(schema):
         if "$ref" in p: continue
         props[name] = {"anyOf": [copy.deepcopy(p), {"type": "null"}]}
 for name in ["NewRecommendation", "NewWebhook", "NewMember", "NewTask", "TaskAction", "NewNote", "NewMeasurement", "NewTrial", "NewTrialOutcome", "NewReferral",
-             "Reassignment", "ReferralStatusChange"]:
+             "Reassignment", "ReferralStatusChange", "ScreenBody"]:
     nullable_optionals(schemas[name])
 doc = {
  "openapi": "3.1.0",

@@ -83,6 +83,7 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
     ).addRoutes(to: v1)
     ReportController(store: dependencies.store).addRoutes(to: v1)
     ResolveController(store: dependencies.store).addRoutes(to: v1)
+    PriorAuthController(store: dependencies.store).addRoutes(to: v1)
     // FHIR R4 (docs/fhir.md): its CapabilityStatement is public, the rest takes the same tokens.
     let fhirController = FHIRController(store: dependencies.store)
     let fhirBase = router.group("fhir/R4")

@@ -41,6 +41,10 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
     /// FHIR Bulk Data export of the team's patients (docs/fhir.md): service accounts with the
     /// `export` scope. A clinician reads one patient's record whole with Patient/$everything.
     case exportBulk
+    /// Complete the TMS or ECT contraindication screen (the psychiatrist's screening handoff).
+    case screenContraindications
+    /// Record what a payer's prior authorisation reads: a date of birth, a documented statement.
+    case documentPriorAuthorisation
 
     public var description: String { rawValue }
 
@@ -79,6 +83,10 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
             return roles.contains(.admin)
         case .exportBulk:
             return integration && scopes.contains("export")
+        case .screenContraindications:
+            return roles.contains(.psychiatrist)
+        case .documentPriorAuthorisation:
+            return clinical
         }
     }
 
@@ -110,6 +118,8 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
         case .readTeam: "only the team's members see its members"
         case .createTeam: "only admins create teams"
         case .exportBulk: "bulk export is for service accounts with the export scope"
+        case .screenContraindications: "only psychiatrists complete the contraindication screen"
+        case .documentPriorAuthorisation: "only the team's clinicians document for a prior authorisation"
         }
     }
 

@@ -145,6 +145,16 @@ extension CareStore {
         try await moveTask(taskID, to: .completed, event: EventType.taskCompleted, by: caller, evidence: evidence)
     }
 
+    /// Completes a task after `first` has done what completing it records, in the same
+    /// transaction (the contraindication screen: PriorAuth.swift).
+    func completeTask(
+        _ taskID: UUID, evidence: String?, by caller: Caller,
+        first: @escaping @Sendable (CommandContext, LockedTask) async throws -> [String: String]
+    ) async throws -> TaskSummary {
+        try await moveTask(
+            taskID, to: .completed, event: EventType.taskCompleted, by: caller, evidence: evidence, first: first)
+    }
+
     /// Cancels an open task, with a reason.
     @discardableResult
     public func cancelTask(_ taskID: UUID, reason: String?, by caller: Caller) async throws -> TaskSummary {
@@ -172,7 +182,7 @@ extension CareStore {
     /// One move of the task status machine (docs/domain.md). `next` nil: resume from on-hold.
     private func moveTask(
         _ taskID: UUID, to requested: TaskStatus?, event: EventType, by caller: Caller, evidence: String? = nil,
-        reason: String? = nil
+        reason: String? = nil, first: (@Sendable (CommandContext, LockedTask) async throws -> [String: String])? = nil
     ) async throws -> TaskSummary {
         let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
         return try await changeTask(taskID, event: event, by: caller) { context, task in
@@ -196,6 +206,7 @@ extension CareStore {
             }
             var owner = task.ownerID
             var payload = ["from": task.status.rawValue, "to": next.rawValue]
+            if let first { payload.merge(try await first(context, task)) { $1 } }
             // Starting or completing an unclaimed task claims it for whoever does it.
             if owner == nil, next == .inProgress || next == .completed {
                 try await context.requirePool(task, memberID: actorID)

@@ -287,3 +287,30 @@ public struct Day: Codable, Sendable, Equatable {
         return Date(timeIntervalSince1970: Double(Timestamp.days(year: y, month: m, day: d)) * 86_400)
     }
 }
+
+/// POST /v1/tasks/{id}/contraindication-screen: the checklist of the treatment's screen, each
+/// question answered true (present) or false (docs/prior-authorisation.md).
+public struct ScreenBody: Codable, Sendable {
+    public var answers: [String: Bool]
+    public var note: String?
+    public init(answers: [String: Bool], note: String? = nil) {
+        self.answers = answers
+        self.note = note
+    }
+}
+
+/// PUT /v1/patients/{id}/birth-date: YYYY-MM-DD, or null to clear it.
+public struct BirthDateBody: Codable, Sendable {
+    public var birthDate: String?
+    public init(birthDate: String?) { self.birthDate = birthDate }
+}
+
+/// POST /v1/patients/{id}/prior-auth-statements: what the team documents for a payer.
+public struct StatementBody: Codable, Sendable {
+    public var key: String
+    public var text: String
+    public init(key: String, text: String) {
+        self.key = key
+        self.text = text
+    }
+}

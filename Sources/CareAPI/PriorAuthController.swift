@@ -1,0 +1,140 @@
+import CareDomain
+import CareStore
+import CareWire
+import CoreFormats
+import Foundation
+import Hummingbird
+
+/// Prior authorisation (docs/prior-authorisation.md): the contraindication screen that completes
+/// the psychiatrist's screening handoff, what the team documents for a payer, and the check of
+/// a referral against the payer's criteria before a packet is made.
+struct PriorAuthController: Sendable {
+    let store: CareStore
+
+    func addRoutes(to v1: RouterGroup<CareRequestContext>) {
+        v1.post("tasks/:id/contraindication-screen", use: screen)
+        v1.put("patients/:id/birth-date", use: birthDate)
+        v1.post("patients/:id/prior-auth-statements", use: document)
+        v1.get("referrals/:id/prior-authorisation", use: check)
+    }
+
+    struct ScreenOut: Encodable, Sendable {
+        var screenId: String
+        var treatment: String
+        var findings: [String]
+        var task: TaskOut
+    }
+
+    /// POST /v1/tasks/{id}/contraindication-screen
+    @Sendable func screen(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let body = try await request.decodeJSON(ScreenBody.self, context: context)
+        try checkText(body.note, "note", max: 4000)
+        var answers: [ContraindicationItem: Bool] = [:]
+        for (key, value) in body.answers {
+            guard let item = ContraindicationItem(rawValue: key) else {
+                var problem = Problem.invalid("'answers' has '\(key)', which no screen asks")
+                problem.field = "answers"
+                problem.accepted = ContraindicationItem.allCases.map(\.rawValue)
+                throw problem
+            }
+            answers[item] = value
+        }
+        return try await context.respond("contraindication_screen.complete", request) { caller in
+            try await store.completeScreening(taskID: id, answers: answers, note: body.note, by: caller)
+        } render: { recorded in
+            try Wire.answer(
+                ScreenOut(
+                    screenId: recorded.id.lower, treatment: recorded.screen.treatment.rawValue,
+                    findings: recorded.screen.findings.map(\.rawValue), task: TaskOut(recorded.task)),
+                status: .created)
+        }
+    }
+
+    struct BirthDateOut: Encodable, Sendable {
+        var patientId: String
+        var birthDate: String?
+    }
+
+    /// PUT /v1/patients/{id}/birth-date
+    @Sendable func birthDate(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let body = try await request.decodeJSON(BirthDateBody.self, context: context)
+        var date: Date?
+        if let text = body.birthDate {
+            guard let day = Day.parse(text) else {
+                var problem = Problem.invalid("'birth_date' must be a date, YYYY-MM-DD")
+                problem.field = "birth_date"
+                throw problem
+            }
+            date = day
+        }
+        try await context.acting("patient.birth_date", request, patient: id) { caller in
+            try await store.setBirthDate(patientID: id, date, by: caller)
+        }
+        return try Wire.json(BirthDateOut(patientId: id.lower, birthDate: date.map(DayText.format)))
+    }
+
+    struct StatementOut: Encodable, Sendable {
+        var id: String
+        var patientId: String
+        var key: String
+    }
+
+    /// POST /v1/patients/{id}/prior-auth-statements
+    @Sendable func document(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let body = try await request.decodeJSON(StatementBody.self, context: context)
+        try checkText(body.text, "text", max: 2000, required: true)
+        return try await context.respond("prior_auth.document", request, patient: id) { caller in
+            try await store.documentForPriorAuth(patientID: id, key: body.key, text: body.text, by: caller)
+        } render: { statement in
+            try Wire.answer(StatementOut(id: statement.lower, patientId: id.lower, key: body.key), status: .created)
+        }
+    }
+
+    struct CriterionOut: Encodable, Sendable {
+        var statement: String
+        var isMet: Bool
+        var evidence: [String]
+        var trialIds: [String]
+        var scoreIds: [String]
+        var toMeet: String?
+        var parts: [CriterionOut]?
+
+        init(_ result: CriterionResult) {
+            statement = result.statement
+            isMet = result.isMet
+            evidence = result.evidence
+            trialIds = result.trialIDs.map(\.lower)
+            scoreIds = result.scoreIDs.map(\.lower)
+            toMeet = result.toMeet
+            parts = result.parts.isEmpty ? nil : result.parts.map(CriterionOut.init)
+        }
+    }
+
+    struct CheckOut: Encodable, Sendable {
+        var referralId: String
+        var patientId: String
+        var treatment: String
+        var criteriaSet: String
+        var asOf: String
+        var allMet: Bool
+        var unmet: Int
+        var criteria: [CriterionOut]
+    }
+
+    /// GET /v1/referrals/{id}/prior-authorisation
+    @Sendable func check(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let check = try await context.acting("prior_auth.check", request) { caller in
+            try await store.priorAuthorisationCheck(referralID: id, by: caller)
+        }
+        let evaluation = check.evaluation
+        return try Wire.json(
+            CheckOut(
+                referralId: id.lower, patientId: check.patientID.lower, treatment: evaluation.treatment.rawValue,
+                criteriaSet: evaluation.criteriaSet, asOf: Wire.timestamp(evaluation.asOf), allMet: evaluation.allMet,
+                unmet: evaluation.unmet.count, criteria: evaluation.results.map(CriterionOut.init)))
+    }
+}

@@ -1,0 +1,135 @@
+import CareAPI
+import CareDomain
+import CareStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PQ
+import Testing
+import TestSupport
+
+/// Prior authorisation (docs/prior-authorisation.md): from a TMS referral to every criterion met,
+/// through the API: the check says what is missing, the screening handoff is completed with the
+/// checklist, the team documents and records what the payer reads.
+@Suite("Prior authorisation", .timeLimit(.minutes(3)))
+struct PriorAuthTests {
+    @Test(
+        "a TMS referral's check lists what to record; the psychiatrist's screen completes the screening handoff; once trials, a score, the screen, a reason for no psychotherapy and a date of birth are recorded, every criterion is met"
+    )
+    func fromReferralToCriteriaMet() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let store = clinic.store
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let patient = clinic.northPatient
+            let referral = try await store.makeReferral(
+                patientID: patient, kind: .tms, targetClinic: "North TMS", by: .system(actingFor: psychiatrist)
+            ).referralID
+            let screeningTask = try await pool.query(
+                PQQuery(
+                    """
+                    SELECT t.id FROM tasks t JOIN handoffs h ON h.task_id = t.id
+                    WHERE h.step_key = 'tms.contraindications' AND t.patient_id = $1
+                    """, [patient]))[0].decode(UUID.self, at: 0)
+            let otherTask = try await store.createTask(
+                patientID: patient, title: "Book bloods", poolRole: .psychiatrist, by: .system(actingFor: psychiatrist))
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                let check = "/v1/referrals/\(referral.lower)/prior-authorisation"
+                let before = try await client.call(.get, check, token: token)
+                #expect(before.status == .ok, "\(before.text)")
+                #expect(before.json["all_met"] as? Bool == false)
+                #expect(before.json["criteria_set"] as? String == "Default TMS")
+                let unmet = (before.json["criteria"] as? [[String: Any]] ?? []).filter {
+                    $0["is_met"] as? Bool == false
+                }
+                let remedies = unmet.compactMap { $0["to_meet"] as? String }
+                #expect(unmet.count == 5, "\(remedies)")
+                #expect(remedies.contains("record the patient's date of birth"))
+                #expect(remedies.contains { $0.contains("no TMS contraindication screen") })
+
+                // The screen: the psychiatrist's, whole, and only on the screening handoff.
+                let answers =
+                    #"{"metal-or-implanted-device": false, "seizure-history": false, "seizure-threshold-medicines": false, "pregnancy": false}"#
+                let screen = "/v1/tasks/\(screeningTask.lower)/contraindication-screen"
+                let byPsychologist = try await client.call(
+                    .post, screen, token: clinic.tokens["psychologist"], json: #"{"answers": \#(answers)}"#)
+                #expect(byPsychologist.status == .forbidden, "\(byPsychologist.text)")
+                let partial = try await client.call(
+                    .post, screen, token: token, json: #"{"answers": {"pregnancy": false}}"#)
+                #expect(partial.status == .unprocessableContent && partial.detail.contains("seizure-history"))
+                let unknown = try await client.call(
+                    .post, screen, token: token, json: #"{"answers": {"horoscope": false}}"#)
+                #expect(unknown.status == .unprocessableContent && unknown.json["field"] as? String == "answers")
+                let wrongTask = try await client.call(
+                    .post, "/v1/tasks/\(otherTask.lower)/contraindication-screen", token: token,
+                    json: #"{"answers": \#(answers)}"#)
+                #expect(wrongTask.status == .unprocessableContent, "\(wrongTask.text)")
+                #expect(
+                    try await pool.query("SELECT count(*) FROM contraindication_screens")[0].decode(Int.self, at: 0)
+                        == 0,
+                    "refused screens wrote nothing")
+                let recorded = try await client.call(
+                    .post, screen, token: token, json: #"{"answers": \#(answers), "note": "No implants."}"#)
+                #expect(recorded.status == .created, "\(recorded.text)")
+                #expect((recorded.json["findings"] as? [String])?.isEmpty == true)
+                #expect((recorded.json["task"] as? [String: Any])?["status"] as? String == "completed")
+                let again = try await client.call(.post, screen, token: token, json: #"{"answers": \#(answers)}"#)
+                #expect(again.status == .conflict, "a completed handoff is not completed twice: \(again.text)")
+
+                // What the payer reads besides: a date of birth, a documented reason, trials, a score.
+                let birth = "/v1/patients/\(patient.lower)/birth-date"
+                #expect(
+                    try await client.call(.put, birth, token: token, json: #"{"birth_date": "1980-02-30"}"#).status
+                        == .unprocessableContent)
+                #expect(
+                    try await client.call(.put, birth, token: token, json: #"{"birth_date": "2999-01-01"}"#).status
+                        == .unprocessableContent)
+                let born = try await client.call(.put, birth, token: token, json: #"{"birth_date": "1980-05-05"}"#)
+                #expect(born.status == .ok && born.json["birth_date"] as? String == "1980-05-05")
+                let statements = "/v1/patients/\(patient.lower)/prior-auth-statements"
+                let badKey = try await client.call(
+                    .post, statements, token: token, json: #"{"key": "No Therapy", "text": "x"}"#)
+                #expect(badKey.status == .unprocessableContent)
+                let reason = try await client.call(
+                    .post, statements, token: token,
+                    json: #"{"key": "no-psychotherapy", "text": "No therapist within reach who takes her insurance."}"#)
+                #expect(reason.status == .created, "\(reason.text)")
+                let enrolled = Date(timeIntervalSince1970: 1_788_220_800)
+                for (drug, dose) in [("sertraline", 150.0), ("venlafaxine", 225.0)] {
+                    let trial = try await store.startTrial(
+                        patientID: patient, kind: .medication, drug: drug, dailyDoseMg: dose,
+                        startedOn: enrolled.addingTimeInterval(86_400), by: .system(actingFor: psychiatrist))
+                    _ = try await store.recordTrialOutcome(
+                        trialID: trial, outcome: .nonResponse, stoppedOn: enrolled.addingTimeInterval(71 * 86_400),
+                        adherence: 0.9, by: .system(actingFor: psychiatrist))
+                }
+                _ = try await store.recordMeasurement(
+                    patientID: patient, score: try Score(.phq9, total: 18), takenAt: Date().addingTimeInterval(-86_400),
+                    by: .system(actingFor: psychiatrist))
+
+                let after = try await client.call(.get, check, token: token)
+                #expect(after.json["all_met"] as? Bool == true, "\(after.text)")
+                let trials = (after.json["criteria"] as? [[String: Any]])?.first?["trial_ids"] as? [String]
+                #expect(trials?.count == 2)
+
+                // Another team's referral is 404, and so it is to a role that reads no referrals
+                // (compliance: row-level security hides them); writing needs a clinician.
+                #expect(
+                    try await client.call(.get, check, token: clinic.tokens["southPsychiatrist"]).status == .notFound)
+                #expect(try await client.call(.get, check, token: clinic.tokens["compliance"]).status == .notFound)
+                #expect(
+                    try await client.call(
+                        .put, birth, token: clinic.tokens["readOnlyService"], json: #"{"birth_date": null}"#
+                    )
+                    .status == .forbidden)
+                let audited = try await pool.query(
+                    PQQuery(
+                        "SELECT count(*) FROM audit_entries WHERE action = 'prior_auth.check' AND patient_id = $1 AND outcome = 'allowed'",
+                        [patient]))[0].decode(Int.self, at: 0)
+                #expect(audited == 2)
+            }
+        }
+    }
+}

@@ -500,7 +500,18 @@ schemas.update({
                         "criteria_set": {"type": "string"}, "as_of": ts, "all_met": {"type": "boolean"}, "unmet": {"type": "integer", "minimum": 0},
                         "criteria": {"type": "array", "items": ref("PriorAuthCriterion")}}),
 })
+schemas["PriorAuthPacket"] = obj({"id": uuid, "referral_id": uuid, "patient_id": uuid,
+    "packet": {"type": "object", "description": "The packet as made (docs/prior-authorisation.md, \"The packet\"): made_at, made_by, criteria_set, all_met, sessions_requested, patient, referral, prescriber, medication_trials, other_courses, scores, staging, screens, documented, criteria. No notes."}})
 paths.update({
+ "/v1/referrals/{id}/prior-auth-packets": {"post": op("Make a prior-authorisation packet for a TMS, ECT or esketamine referral (kept as made)", "prior authorisation", [idp],
+    ok=resp(201, "Made", "PriorAuthPacket", {"Location": {"description": "The packet; ?format=html or pdf renders it", "schema": {"type": "string"}}}),
+    errs=("400", "403", "404", "409", "422"), post=True, opid="makePriorAuthPacket",
+    desc="The team's clinicians. Minimum necessary: the patient, the referral and its prescriber, every trial (doses, weeks at an adequate dose, adherence, dates, outcome, reason stopped, scores before and after), psychotherapy and other courses, the score timeline, TRD status and stages with their inputs, the contraindication screens, documented statements, and each criterion with its evidence; no notes. Made even when criteria are unmet (all_met says so): check first with GET /v1/referrals/{id}/prior-authorisation.")},
+ "/v1/prior-auth-packets/{id}": {"get": {**op("A kept packet, as JSON, a printable A4 page, or a PDF", "prior authorisation",
+    [idp, P("format", "query", {"type": "string", "enum": ["json", "html", "pdf"], "default": "json"}, "json, html (self-contained, A4) or pdf (printed by headless Chromium on the server).")],
+    ok={"200": {"description": "The packet", "content": {"application/json": {"schema": ref("PriorAuthPacket")}, "text/html": {"schema": {"type": "string"}},
+                                                        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}},
+    errs=("400", "403", "404"), opid="getPriorAuthPacket", desc="Every read is audited. PDF needs Chromium on the server (503 without it).")}},
  "/v1/tasks/{id}/contraindication-screen": {"post": op("Complete the psychiatrist's TMS or ECT screening handoff with the contraindication checklist", "prior authorisation", [idp],
     body="ScreenBody", ok=resp(201, "Recorded; the handoff's task is completed", "Screen"), errs=("400", "403", "404", "409", "413", "422"), post=True,
     opid="completeContraindicationScreen",

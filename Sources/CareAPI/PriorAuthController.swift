@@ -16,6 +16,61 @@ struct PriorAuthController: Sendable {
         v1.put("patients/:id/birth-date", use: birthDate)
         v1.post("patients/:id/prior-auth-statements", use: document)
         v1.get("referrals/:id/prior-authorisation", use: check)
+        v1.post("referrals/:id/prior-auth-packets", use: makePacket)
+        v1.get("prior-auth-packets/:id", use: packet)
+    }
+
+    /// A packet as the API answers it: its id and referral, and the document as made.
+    static func packetJSON(_ stored: StoredPacket) throws -> [UInt8] {
+        let document = try PriorAuthPacket.encoder.encode(stored.packet)
+        var bytes = Array("{\"id\":\"\(stored.id.lower)\",\"packet\":".utf8)
+        bytes += document
+        bytes += Array(
+            ",\"patient_id\":\"\(stored.patientID.lower)\",\"referral_id\":\"\(stored.referralID.lower)\"}".utf8)
+        return bytes
+    }
+
+    /// POST /v1/referrals/{id}/prior-auth-packets
+    @Sendable func makePacket(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        return try await context.respond("prior_auth.packet.make", request) { caller in
+            try await store.makePriorAuthPacket(referralID: id, by: caller)
+        } render: { stored in
+            Wire.answer(
+                bytes: try Self.packetJSON(stored), status: .created,
+                headers: [.location: "/v1/prior-auth-packets/\(stored.id.lower)"])
+        }
+    }
+
+    /// GET /v1/prior-auth-packets/{id}?format=json|html|pdf
+    @Sendable func packet(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let format = try QueryParameters(request).string("format", maxLength: 10) ?? "json"
+        guard ["json", "html", "pdf"].contains(format) else {
+            throw Problem.badRequest("'format' must be one of: json, html, pdf")
+        }
+        let stored = try await context.acting("prior_auth.packet.read.\(format)", request) { caller in
+            try await store.priorAuthPacket(id, by: caller)
+        }
+        let name = "prior-auth-\(stored.packet.referral.kind)-\(stored.id.lower.prefix(8))"
+        switch format {
+        case "html":
+            return Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: PacketRendering.html(stored))))
+        case "pdf":
+            let pdf = try await PacketRendering.pdf(PacketRendering.html(stored))
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "application/pdf", .contentDisposition: "attachment; filename=\"\(name).pdf\"",
+                ],
+                body: .init(byteBuffer: ByteBuffer(bytes: pdf)))
+        default:
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try Self.packetJSON(stored))))
+        }
     }
 
     struct ScreenOut: Encodable, Sendable {

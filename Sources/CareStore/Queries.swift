@@ -198,112 +198,122 @@ extension CareStore {
     /// The summary of a patient for `readerID`: psychotherapy notes appear only to their author.
     public func patientSummary(_ patientID: UUID, asOf: Date = Date(), by caller: Caller) async throws -> PatientSummary
     {
-        return try await command(caller, isolation: .repeatableRead) { context in
-            let readerID = caller.memberID
-            let connection = context.connection
-            _ = try await context.patientTeam(patientID, for: .readClinical)
-            let patientRows = try await connection.query(
-                """
-                SELECT p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
-                       c.version, c.goals, c.problems, c.treatment_line, p.updated_at
-                FROM patients p JOIN care_plans c ON c.patient_id = p.id AND c.is_active
-                WHERE p.id = \(patientID)
-                """)
-            guard let row = patientRows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
-            let (
-                teamID, mrn, name, status, enrolledOn, episodeStart, psychotic, version, goals, problems, treatmentLine
-            ) = try row.decode(
-                UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self,
-                Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self)
-            let reference = try await context.referenceData()
-
-            let openTasks = try await connection.query(
-                """
-                SELECT \(unescaped: Self.taskColumns) FROM tasks t
-                WHERE t.patient_id = \(patientID) AND t.status NOT IN ('completed', 'cancelled', 'failed')
-                ORDER BY \(unescaped: Self.taskOrder)
-                """
-            ).map(Self.task)
-
-            let notes = try await connection.query(
-                """
-                SELECT \(unescaped: Self.noteColumns) FROM notes n JOIN members a ON a.id = n.author_id
-                WHERE n.patient_id = \(patientID) AND (n.kind <> 'psychotherapy' OR n.author_id = \(readerID)) AND n.entered_in_error_at IS NULL
-                ORDER BY n.created_at DESC, n.id DESC LIMIT 20
-                """
-            ).map(Self.note)
-
-            let scoreRows = try await connection.query(
-                """
-                SELECT id, instrument, total, taken_at, safety_signal FROM measurements
-                WHERE patient_id = \(patientID) AND entered_in_error_at IS NULL ORDER BY taken_at
-                """)
-            let scores = try scoreRows.map { row in
-                let (id, instrument, total, takenAt, signal) = try row.decode(
-                    UUID.self, String.self, Int.self, Date.self, Bool.self)
-                guard let instrument = Instrument(rawValue: instrument) else {
-                    throw PQError(.decoding, "a score has an unknown instrument \(instrument)")
-                }
-                return ScoreSummary(
-                    id: id, instrument: instrument, total: total, takenAt: takenAt, safetySignal: signal)
-            }
-            let phq9 = scores.filter { $0.instrument == .phq9 }
-            var response: ResponseAssessment?
-            if let first = phq9.first, let last = phq9.last, phq9.count >= 2 {
-                response = try reference.responseRules.assess(
-                    baseline: Score(.phq9, total: first.total), latest: Score(.phq9, total: last.total))
-            }
-
-            let trials = try await context.loadTrials(patientID: patientID, reference: reference, asOf: asOf).filter {
-                $0.summary.enteredInError == nil
-            }
-            var failed: [FailedTrial] = []
-            var failedMedications = 0
-            let augmentationUsed = trials.contains { $0.summary.kind == .augmentation }
-            let ectUsed = trials.contains { $0.summary.kind == .neuromodulation && $0.isBilateralECT }
-            for trial in trials where trial.summary.isFailed && trial.summary.startedOn >= episodeStart {
-                failed.append(
-                    FailedTrial(
-                        kind: trial.summary.kind, drugClass: trial.drugClass, isBilateralECT: trial.isBilateralECT))
-                if trial.summary.kind == .medication { failedMedications += 1 }
-            }
-            let trd = reference.trialRules.trdStatus(failed: failed)
-            let thaseRush = Staging.thaseRush(failed: failed)
-            var maudsley: MaudsleyAssessment?
-            if let baseline = phq9.first {
-                let severity = MaudsleySeverity.from(
-                    try Score(.phq9, total: baseline.total), psychoticFeatures: psychotic)
-                maudsley = Staging.maudsley(
-                    MaudsleyFacts(
-                        episodeStart: episodeStart, asOf: asOf, severity: severity,
-                        failedMedications: failedMedications, augmentationUsed: augmentationUsed, ectUsed: ectUsed))
-            }
-
-            let referrals = try await context.loadReferrals(patientID: patientID).filter { $0.enteredInError == nil }
-            let handoffs = try await connection.query(
-                """
-                SELECT h.id, h.role, h.reason, h.due_at, h.task_id, h.escalated_at IS NOT NULL FROM handoffs h JOIN tasks t ON t.id = h.task_id
-                WHERE h.patient_id = \(patientID) AND h.acknowledged_at IS NULL AND h.superseded_at IS NULL
-                  AND t.status NOT IN ('completed', 'cancelled', 'failed')
-                ORDER BY h.due_at
-                """
-            ).map { row in
-                let (id, role, reason, due, task, escalated) = try row.decode(
-                    UUID.self, String.self, String.self, Date.self, UUID.self, Bool.self)
-                return HandoffSummary(
-                    id: id, role: try Role(column: "handoffs.role", role), reason: reason, dueAt: due, taskID: task,
-                    escalated: escalated)
-            }
-            return PatientSummary(
-                id: patientID, teamID: teamID, mrn: mrn, displayName: name,
-                status: try PatientStatus(column: "patients.status", status),
-                enrolledOn: enrolledOn, updatedAt: try row.decode(Date.self, at: 11),
-                plan: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: treatmentLine),
-                planVersion: version, openTasks: openTasks, recentNotes: notes, scores: scores, response: response,
-                trials: trials.map(\.summary),
-                trd: trd, thaseRush: thaseRush, maudsley: maudsley, referrals: referrals, openHandoffs: handoffs)
+        try await command(caller, isolation: .repeatableRead) { context in
+            try await context.patientSummary(patientID, asOf: asOf)
         }
     }
+}
+
+extension CommandContext {
+    /// The summary, inside a command (the patient's team checked for reading clinical records).
+    func patientSummary(_ patientID: UUID, asOf: Date) async throws -> PatientSummary {
+        let readerID = caller.memberID
+        let connection = self.connection
+        _ = try await self.patientTeam(patientID, for: .readClinical)
+        let patientRows = try await connection.query(
+            """
+            SELECT p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
+                   c.version, c.goals, c.problems, c.treatment_line, p.updated_at
+            FROM patients p JOIN care_plans c ON c.patient_id = p.id AND c.is_active
+            WHERE p.id = \(patientID)
+            """)
+        guard let row = patientRows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
+        let (
+            teamID, mrn, name, status, enrolledOn, episodeStart, psychotic, version, goals, problems, treatmentLine
+        ) = try row.decode(
+            UUID.self, String.self, String.self, String.self, Date.self, Date.self, Bool.self,
+            Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self)
+        let reference = try await self.referenceData()
+
+        let openTasks = try await connection.query(
+            """
+            SELECT \(unescaped: CareStore.taskColumns) FROM tasks t
+            WHERE t.patient_id = \(patientID) AND t.status NOT IN ('completed', 'cancelled', 'failed')
+            ORDER BY \(unescaped: CareStore.taskOrder)
+            """
+        ).map(CareStore.task)
+
+        let notes = try await connection.query(
+            """
+            SELECT \(unescaped: CareStore.noteColumns) FROM notes n JOIN members a ON a.id = n.author_id
+            WHERE n.patient_id = \(patientID) AND (n.kind <> 'psychotherapy' OR n.author_id = \(readerID)) AND n.entered_in_error_at IS NULL
+            ORDER BY n.created_at DESC, n.id DESC LIMIT 20
+            """
+        ).map(CareStore.note)
+
+        let scoreRows = try await connection.query(
+            """
+            SELECT id, instrument, total, taken_at, safety_signal FROM measurements
+            WHERE patient_id = \(patientID) AND entered_in_error_at IS NULL ORDER BY taken_at
+            """)
+        let scores = try scoreRows.map { row in
+            let (id, instrument, total, takenAt, signal) = try row.decode(
+                UUID.self, String.self, Int.self, Date.self, Bool.self)
+            guard let instrument = Instrument(rawValue: instrument) else {
+                throw PQError(.decoding, "a score has an unknown instrument \(instrument)")
+            }
+            return ScoreSummary(
+                id: id, instrument: instrument, total: total, takenAt: takenAt, safetySignal: signal)
+        }
+        let phq9 = scores.filter { $0.instrument == .phq9 }
+        var response: ResponseAssessment?
+        if let first = phq9.first, let last = phq9.last, phq9.count >= 2 {
+            response = try reference.responseRules.assess(
+                baseline: Score(.phq9, total: first.total), latest: Score(.phq9, total: last.total))
+        }
+
+        let trials = try await self.loadTrials(patientID: patientID, reference: reference, asOf: asOf).filter {
+            $0.summary.enteredInError == nil
+        }
+        var failed: [FailedTrial] = []
+        var failedMedications = 0
+        let augmentationUsed = trials.contains { $0.summary.kind == .augmentation }
+        let ectUsed = trials.contains { $0.summary.kind == .neuromodulation && $0.isBilateralECT }
+        for trial in trials where trial.summary.isFailed && trial.summary.startedOn >= episodeStart {
+            failed.append(
+                FailedTrial(
+                    kind: trial.summary.kind, drugClass: trial.drugClass, isBilateralECT: trial.isBilateralECT))
+            if trial.summary.kind == .medication { failedMedications += 1 }
+        }
+        let trd = reference.trialRules.trdStatus(failed: failed)
+        let thaseRush = Staging.thaseRush(failed: failed)
+        var maudsley: MaudsleyAssessment?
+        if let baseline = phq9.first {
+            let severity = MaudsleySeverity.from(
+                try Score(.phq9, total: baseline.total), psychoticFeatures: psychotic)
+            maudsley = Staging.maudsley(
+                MaudsleyFacts(
+                    episodeStart: episodeStart, asOf: asOf, severity: severity,
+                    failedMedications: failedMedications, augmentationUsed: augmentationUsed, ectUsed: ectUsed))
+        }
+
+        let referrals = try await self.loadReferrals(patientID: patientID).filter { $0.enteredInError == nil }
+        let handoffs = try await connection.query(
+            """
+            SELECT h.id, h.role, h.reason, h.due_at, h.task_id, h.escalated_at IS NOT NULL FROM handoffs h JOIN tasks t ON t.id = h.task_id
+            WHERE h.patient_id = \(patientID) AND h.acknowledged_at IS NULL AND h.superseded_at IS NULL
+              AND t.status NOT IN ('completed', 'cancelled', 'failed')
+            ORDER BY h.due_at
+            """
+        ).map { row in
+            let (id, role, reason, due, task, escalated) = try row.decode(
+                UUID.self, String.self, String.self, Date.self, UUID.self, Bool.self)
+            return HandoffSummary(
+                id: id, role: try Role(column: "handoffs.role", role), reason: reason, dueAt: due, taskID: task,
+                escalated: escalated)
+        }
+        return PatientSummary(
+            id: patientID, teamID: teamID, mrn: mrn, displayName: name,
+            status: try PatientStatus(column: "patients.status", status),
+            enrolledOn: enrolledOn, updatedAt: try row.decode(Date.self, at: 11),
+            plan: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: treatmentLine),
+            planVersion: version, openTasks: openTasks, recentNotes: notes, scores: scores, response: response,
+            trials: trials.map(\.summary),
+            trd: trd, thaseRush: thaseRush, maudsley: maudsley, referrals: referrals, openHandoffs: handoffs)
+    }
+}
+
+extension CareStore {
 
     /// A member's queue: open tasks they own, and requested tasks in the pools of their roles on
     /// the patient's team; by priority (stat first), then due time; nothing before its not-before.

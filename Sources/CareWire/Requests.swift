@@ -303,6 +303,20 @@ public struct ScreenBody: Codable, Sendable {
 public struct BirthDateBody: Codable, Sendable {
     public var birthDate: String?
     public init(birthDate: String?) { self.birthDate = birthDate }
+
+    enum CodingKeys: String, CodingKey { case birthDate }
+
+    /// `birth_date` must be sent: null clears the date, and an empty body clears nothing.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        guard container.contains(.birthDate) else {
+            throw DecodingError.keyNotFound(
+                CodingKeys.birthDate,
+                .init(codingPath: [], debugDescription: "send birth_date: YYYY-MM-DD, or null to clear it"))
+        }
+        birthDate =
+            try container.decodeNil(forKey: .birthDate) ? nil : container.decode(String.self, forKey: .birthDate)
+    }
 }
 
 /// POST /v1/patients/{id}/prior-auth-statements: what the team documents for a payer.

@@ -132,4 +132,99 @@ struct PriorAuthTests {
             }
         }
     }
+
+    @Test(
+        "from the TMS referral to a payer-ready PDF: the packet holds the patient's trials with doses, adherence and scores, every criterion with its evidence, and no note (never a psychotherapy note); HTML and PDF render it; reads are audited; another team's is 404"
+    )
+    func packet() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let store = clinic.store
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let psychologist = try #require(clinic.members["psychologist"])
+            let patient = clinic.northPatient
+            let enrolled = Date(timeIntervalSince1970: 1_788_220_800)
+            for (drug, dose) in [("sertraline", 150.0), ("venlafaxine", 225.0)] {
+                let trial = try await store.startTrial(
+                    patientID: patient, kind: .medication, drug: drug, dailyDoseMg: dose,
+                    startedOn: enrolled.addingTimeInterval(86_400), by: .system(actingFor: psychiatrist))
+                _ = try await store.recordTrialOutcome(
+                    trialID: trial, outcome: .nonResponse, stoppedOn: enrolled.addingTimeInterval(71 * 86_400),
+                    adherence: 0.85, stopReason: "no response at 10 weeks", by: .system(actingFor: psychiatrist))
+            }
+            for (days, total) in [(0.0, 21), (40, 19), (88, 18)] {
+                _ = try await store.recordMeasurement(
+                    patientID: patient, score: try Score(.phq9, total: total),
+                    takenAt: enrolled.addingTimeInterval(days * 86_400), by: .system(actingFor: psychiatrist))
+            }
+            _ = try await store.addNote(
+                patientID: patient, kind: .psychotherapy, body: "Session 4: private process material.",
+                by: .system(actingFor: psychologist))
+            _ = try await store.addNote(
+                patientID: patient, kind: .progress, body: "Progress note: sleeping poorly.",
+                by: .system(actingFor: psychiatrist))
+            let referral = try await store.makeReferral(
+                patientID: patient, kind: .tms, targetClinic: "North TMS", by: .system(actingFor: psychiatrist)
+            ).referralID
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["socialWorker"]
+                let made = try await client.call(
+                    .post, "/v1/referrals/\(referral.lower)/prior-auth-packets", token: token)
+                #expect(made.status == .created, "\(made.text)")
+                let location = try #require(made.headers[.location])
+                let document = try #require(made.json["packet"] as? [String: Any])
+                #expect(document["all_met"] as? Bool == false, "no screen, no date of birth yet")
+                let trials = document["medication_trials"] as? [[String: Any]] ?? []
+                #expect(trials.compactMap { $0["name"] as? String }.sorted() == ["sertraline", "venlafaxine"])
+                #expect(trials.allSatisfy { $0["adherence"] as? Double == 0.85 && $0["is_failed"] as? Bool == true })
+                #expect(trials.allSatisfy { ($0["doses"] as? [[String: Any]])?.count == 1 })
+                #expect(trials.allSatisfy { ($0["score_before"] as? [String: Any])?["total"] as? Int == 21 })
+                #expect(trials.allSatisfy { ($0["drug_class"] as? String) != nil })
+                #expect((document["staging"] as? [String: Any])?["is_trd"] as? Bool == true)
+                #expect((document["criteria"] as? [[String: Any]])?.count == 5)
+
+                let json = try await client.call(.get, location, token: clinic.tokens["psychiatrist"])
+                #expect(json.status == .ok && json.json["id"] as? String == made.json["id"] as? String)
+                let html = try await client.call(.get, location + "?format=html", token: token)
+                #expect(html.status == .ok && html.headers[.contentType]?.hasPrefix("text/html") == true)
+                #expect(html.text.contains("sertraline") && html.text.contains("Prior authorisation request: TMS"))
+                let pdf = try await client.call(.get, location + "?format=pdf", token: token)
+                #expect(pdf.status == .ok, "\(pdf.text.prefix(300))")
+                #expect(pdf.headers[.contentType] == "application/pdf" && pdf.body.starts(with: Data("%PDF".utf8)))
+                let text = try Self.pdfText(pdf.body)
+                #expect(
+                    text.contains("sertraline") && text.contains("venlafaxine") && text.contains("MRN N-1"),
+                    "\(text.prefix(500))")
+                for answer in [made.text, json.text, html.text, text] {
+                    #expect(!answer.contains("private process material") && !answer.contains("sleeping poorly"))
+                }
+                #expect(try await client.call(.get, location + "?format=doc", token: token).status == .badRequest)
+                #expect(
+                    try await client.call(.get, location, token: clinic.tokens["southPsychiatrist"]).status == .notFound
+                )
+                let byAdmin = try await client.call(
+                    .post, "/v1/referrals/\(referral.lower)/prior-auth-packets", token: clinic.tokens["admin"])
+                #expect(byAdmin.status == .notFound, "an admin reads no referral: \(byAdmin.text)")
+                let reads = try await pool.query(
+                    PQQuery(
+                        "SELECT count(*) FROM audit_entries WHERE action LIKE 'prior_auth.packet.read.%' AND patient_id = $1",
+                        [patient]))[0].decode(Int.self, at: 0)
+                #expect(reads == 3)
+            }
+        }
+    }
+
+    /// A PDF's text, by pdftotext (poppler-utils; deploy/setup --tests installs it).
+    static func pdfText(_ pdf: Data) throws -> String {
+        let directory = FileManager.default.temporaryDirectory.path + "/carerelay-pdf-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try pdf.write(to: URL(fileURLWithPath: directory + "/packet.pdf"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/pdftotext")
+        process.arguments = [directory + "/packet.pdf", directory + "/packet.txt"]
+        try process.run()
+        process.waitUntilExit()
+        return (try? String(contentsOfFile: directory + "/packet.txt", encoding: .utf8)) ?? ""
+    }
 }

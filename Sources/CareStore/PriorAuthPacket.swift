@@ -1,0 +1,275 @@
+import CareDomain
+import CoreFormats
+import Foundation
+import PQ
+
+/// A prior-authorisation packet as made (docs/prior-authorisation.md, "The packet"): minimum
+/// necessary (no notes), immutable once stored. Days are YYYY-MM-DD; instants RFC 3339.
+public struct PriorAuthPacket: Sendable, Equatable, Codable {
+    public struct Patient: Sendable, Equatable, Codable {
+        public var id: UUID
+        public var name: String
+        public var mrn: String
+        public var birthDate: String?
+        public var team: String
+        public var enrolledOn: String
+        public var episodeStartedOn: String
+    }
+    public struct Referral: Sendable, Equatable, Codable {
+        public var id: UUID
+        public var kind: String
+        public var targetClinic: String
+        public var status: String
+        public var madeOn: String
+        public var reason: String?
+    }
+    public struct Person: Sendable, Equatable, Codable {
+        public var id: UUID?
+        public var name: String
+    }
+    public struct Dose: Sendable, Equatable, Codable {
+        public var from: String
+        public var dailyDoseMg: Double
+    }
+    public struct ScoreLine: Sendable, Equatable, Codable {
+        public var id: UUID
+        public var instrument: String
+        public var total: Int
+        public var band: String
+        public var takenAt: Date
+    }
+    public struct Trial: Sendable, Equatable, Codable {
+        public var id: UUID
+        public var kind: String
+        public var name: String
+        public var drugClass: String?
+        public var doses: [Dose]
+        public var startedOn: String
+        public var stoppedOn: String?
+        public var weeksAtAdequateDose: Double?
+        public var isAdequate: Bool?
+        public var adequacy: String?
+        public var adherence: Double?
+        public var sessions: Int?
+        public var outcome: String?
+        public var isFailed: Bool
+        public var stopReason: String?
+        /// The latest PHQ-9 (else MADRS) on or before the start, and on or before the stop (or now).
+        public var scoreBefore: ScoreLine?
+        public var scoreAfter: ScoreLine?
+    }
+    public struct Input: Sendable, Equatable, Codable {
+        public var name: String
+        public var value: String
+    }
+    public struct Staging: Sendable, Equatable, Codable {
+        public var isTrd: Bool
+        public var failedTrials: Int
+        public var distinctClasses: Int
+        public var trdInputs: [Input]
+        public var thaseRushStage: Int
+        public var thaseRushInputs: [Input]
+        public var maudsleyTotal: Int?
+        public var maudsleyBand: String?
+        public var maudsleyInputs: [Input]
+    }
+    public struct Screen: Sendable, Equatable, Codable {
+        public var treatment: String
+        public var completedOn: String
+        public var answers: [String: Bool]
+        public var findings: [String]
+        public var note: String?
+    }
+    public struct Criterion: Sendable, Equatable, Codable {
+        public var statement: String
+        public var isMet: Bool
+        public var evidence: [String]
+        public var toMeet: String?
+        public var parts: [Criterion]?
+
+        init(_ result: CriterionResult) {
+            statement = result.statement
+            isMet = result.isMet
+            evidence = result.evidence
+            toMeet = result.toMeet
+            parts = result.parts.isEmpty ? nil : result.parts.map(Criterion.init)
+        }
+    }
+
+    public var madeAt: Date
+    public var madeBy: Person
+    public var criteriaSet: String
+    public var allMet: Bool
+    public var sessionsRequested: Int?
+    public var patient: Patient
+    public var referral: Referral
+    public var prescriber: Person?
+    public var medicationTrials: [Trial]
+    public var otherCourses: [Trial]
+    public var scores: [ScoreLine]
+    public var staging: Staging
+    public var screens: [Screen]
+    public var documented: [String: String]
+    public var criteria: [Criterion]
+
+    /// How packets are stored and served: snake_case keys, RFC 3339 instants.
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Timestamp.iso8601(date, fractionDigits: 3, rounding: .down))
+        }
+        return encoder
+    }()
+
+    public static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = Timestamp.parse(text, rfc3339: true) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an instant: \(text)")
+            }
+            return date
+        }
+        return decoder
+    }()
+}
+
+/// A stored packet: its id, and the document as it was made.
+public struct StoredPacket: Sendable {
+    public var id: UUID
+    public var referralID: UUID
+    public var patientID: UUID
+    public var packet: PriorAuthPacket
+    /// The stored JSON, byte for byte (what `format=json` serves).
+    public var json: String
+}
+
+extension CareStore {
+    /// Makes and keeps a packet for a TMS, ECT or esketamine referral: the patient (no notes),
+    /// the referral and its prescriber, every trial with its doses, adequacy, adherence and the
+    /// scores around it, the score timeline, TRD status and stages with their inputs, the
+    /// contraindication screens, what was documented, and each criterion with its evidence. One
+    /// transaction: what is read is what is kept.
+    public func makePriorAuthPacket(referralID: UUID, by caller: Caller) async throws -> StoredPacket {
+        try await command(caller, isolation: .repeatableRead) { context in
+            let row = try await context.connection.query(
+                """
+                SELECT r.patient_id, m.id, m.display_name FROM referrals r LEFT JOIN members m ON m.id = r.made_by
+                WHERE r.id = \(referralID)
+                """
+            ).firstRow
+            guard let row else { throw StoreError.notFound("referral \(referralID.lowercasedString)") }
+            let (patientID, prescriberID, prescriberName) = try row.decode(UUID.self, UUID?.self, String?.self)
+            let teamID = try await context.patientTeam(patientID, for: .documentPriorAuthorisation)
+            guard
+                let referral = try await context.loadReferrals(patientID: patientID).first(where: {
+                    $0.id == referralID
+                })
+            else { throw StoreError.notFound("referral \(referralID.lowercasedString)") }
+            guard referral.enteredInError == nil else {
+                throw StoreError.invalid(
+                    "referral \(referralID.lowercasedString) was entered in error: no packet is made for it")
+            }
+            guard let criteria = CriteriaSet.defaults.first(where: { $0.treatment == referral.kind }) else {
+                throw StoreError.invalid(
+                    "prior authorisation packets are made for TMS, ECT and esketamine referrals, not \(referral.kind.rawValue)"
+                )
+            }
+            let actorID = try Self.member(caller, "makes a packet")
+            let now = Date()
+            let summary = try await context.patientSummary(patientID, asOf: now)
+            let facts = try await context.priorAuthFacts(patientID: patientID, asOf: now)
+            let evaluation = criteria.evaluate(facts)
+            let head = try await context.connection.query(
+                """
+                SELECT p.birth_date, t.name, coalesce(p.episode_started_on, p.enrolled_on), m.display_name
+                FROM patients p JOIN teams t ON t.id = p.team_id, members m WHERE p.id = \(patientID) AND m.id = \(actorID)
+                """)[0]
+            let (birth, teamName, episode, actorName) = try head.decode(Date?.self, String.self, Date.self, String.self)
+            _ = teamID
+
+            let scores = summary.scores.filter { $0.instrument != .gad7 }.map {
+                PriorAuthPacket.ScoreLine(
+                    id: $0.id, instrument: $0.instrument.rawValue, total: $0.total, band: $0.band, takenAt: $0.takenAt)
+            }
+            func latest(onOrBefore day: Date) -> PriorAuthPacket.ScoreLine? {
+                let until = day.addingTimeInterval(86_400)
+                let before = scores.filter { $0.takenAt < until }
+                return before.last { $0.instrument == Instrument.phq9.rawValue } ?? before.last
+            }
+            let classes = Dictionary(
+                facts.trials.map { ($0.id, $0.drugClass?.rawValue) }, uniquingKeysWith: { first, _ in first })
+            let trials = summary.trials.filter { $0.enteredInError == nil }.map { trial in
+                PriorAuthPacket.Trial(
+                    id: trial.id, kind: trial.kind.rawValue, name: trial.drug ?? trial.therapy ?? trial.kind.rawValue,
+                    drugClass: classes[trial.id] ?? nil,
+                    doses: trial.doses.map { .init(from: DayText.format($0.from), dailyDoseMg: $0.dailyDoseMg) },
+                    startedOn: DayText.format(trial.startedOn), stoppedOn: trial.stoppedOn.map(DayText.format),
+                    weeksAtAdequateDose: trial.adequacy.map { ($0.weeksAtAdequateDose * 10).rounded() / 10 },
+                    isAdequate: trial.adequacy?.isAdequate, adequacy: trial.adequacy?.reason,
+                    adherence: trial.adherence,
+                    sessions: trial.sessions, outcome: trial.outcome?.rawValue, isFailed: trial.isFailed,
+                    stopReason: trial.stopReason, scoreBefore: latest(onOrBefore: trial.startedOn),
+                    scoreAfter: latest(onOrBefore: trial.stoppedOn ?? now))
+            }
+            let inputs: (RuleInputs) -> [PriorAuthPacket.Input] = {
+                $0.entries.map { .init(name: $0.name, value: $0.value) }
+            }
+            let packet = PriorAuthPacket(
+                madeAt: now, madeBy: .init(id: actorID, name: actorName), criteriaSet: criteria.name,
+                allMet: evaluation.allMet, sessionsRequested: criteria.sessionsRequested,
+                patient: .init(
+                    id: patientID, name: summary.displayName, mrn: summary.mrn, birthDate: birth.map(DayText.format),
+                    team: teamName, enrolledOn: DayText.format(summary.enrolledOn),
+                    episodeStartedOn: DayText.format(episode)),
+                referral: .init(
+                    id: referral.id, kind: referral.kind.rawValue, targetClinic: referral.targetClinic,
+                    status: referral.status.rawValue, madeOn: DayText.format(referral.createdAt),
+                    reason: referral.reason),
+                prescriber: prescriberName.map { .init(id: prescriberID, name: $0) },
+                medicationTrials: trials.filter { $0.kind == "medication" || $0.kind == "augmentation" },
+                otherCourses: trials.filter { $0.kind == "psychotherapy" || $0.kind == "neuromodulation" },
+                scores: scores,
+                staging: .init(
+                    isTrd: summary.trd.isTRD, failedTrials: summary.trd.failedTrials,
+                    distinctClasses: summary.trd.distinctClasses, trdInputs: inputs(summary.trd.inputs),
+                    thaseRushStage: summary.thaseRush.stage.rawValue, thaseRushInputs: inputs(summary.thaseRush.inputs),
+                    maudsleyTotal: summary.maudsley?.total, maudsleyBand: summary.maudsley?.band.rawValue,
+                    maudsleyInputs: summary.maudsley.map { inputs($0.inputs) } ?? []),
+                screens: facts.screens.map { screen in
+                    .init(
+                        treatment: screen.treatment.rawValue, completedOn: DayText.format(screen.completedAt),
+                        answers: Dictionary(uniqueKeysWithValues: screen.answers.map { ($0.key.rawValue, $0.value) }),
+                        findings: screen.findings.map(\.rawValue), note: screen.note)
+                },
+                documented: facts.documented, criteria: evaluation.results.map(PriorAuthPacket.Criterion.init))
+            let json = String(decoding: try PriorAuthPacket.encoder.encode(packet), as: UTF8.self)
+            let id = try await context.connection.query(
+                """
+                INSERT INTO prior_auth_packets (referral_id, patient_id, criteria_set, all_met, content, made_by)
+                VALUES (\(referralID), \(patientID), \(criteria.name), \(evaluation.allMet), \(json)::jsonb, \(actorID))
+                RETURNING id
+                """)[0].decode(UUID.self, at: 0)
+            return StoredPacket(id: id, referralID: referralID, patientID: patientID, packet: packet, json: json)
+        }
+    }
+
+    /// A kept packet, to the team's clinicians (another team's: 404); every read is audited.
+    public func priorAuthPacket(_ id: UUID, by caller: Caller) async throws -> StoredPacket {
+        try await command(caller) { context in
+            let row = try await context.connection.query(
+                "SELECT referral_id, patient_id, content::text FROM prior_auth_packets WHERE id = \(id)"
+            ).firstRow
+            guard let row else { throw StoreError.notFound("packet \(id.lowercasedString)") }
+            let (referralID, patientID, json) = try row.decode(UUID.self, UUID.self, String.self)
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            let packet = try PriorAuthPacket.decoder.decode(PriorAuthPacket.self, from: Data(json.utf8))
+            return StoredPacket(id: id, referralID: referralID, patientID: patientID, packet: packet, json: json)
+        }
+    }
+}

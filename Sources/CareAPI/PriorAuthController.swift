@@ -148,35 +148,11 @@ struct PriorAuthController: Sendable {
         }
     }
 
-    struct CriterionOut: Encodable, Sendable {
-        var statement: String
-        var isMet: Bool
-        var evidence: [String]
-        var trialIds: [String]
-        var scoreIds: [String]
-        var toMeet: String?
-        var parts: [CriterionOut]?
-
-        init(_ result: CriterionResult) {
-            statement = result.statement
-            isMet = result.isMet
-            evidence = result.evidence
-            trialIds = result.trialIDs.map(\.lower)
-            scoreIds = result.scoreIDs.map(\.lower)
-            toMeet = result.toMeet
-            parts = result.parts.isEmpty ? nil : result.parts.map(CriterionOut.init)
-        }
-    }
-
-    struct CheckOut: Encodable, Sendable {
-        var referralId: String
-        var patientId: String
-        var treatment: String
-        var criteriaSet: String
-        var asOf: String
-        var allMet: Bool
-        var unmet: Int
-        var criteria: [CriterionOut]
+    static func criterion(_ result: CriterionResult) -> PriorAuthCriterionOut {
+        PriorAuthCriterionOut(
+            statement: result.statement, isMet: result.isMet, evidence: result.evidence,
+            trialIds: result.trialIDs.map(\.lower), scoreIds: result.scoreIDs.map(\.lower), toMeet: result.toMeet,
+            parts: result.parts.isEmpty ? nil : result.parts.map(Self.criterion))
     }
 
     /// GET /v1/referrals/{id}/prior-authorisation
@@ -187,9 +163,9 @@ struct PriorAuthController: Sendable {
         }
         let evaluation = check.evaluation
         return try Wire.json(
-            CheckOut(
+            PriorAuthCheckOut(
                 referralId: id.lower, patientId: check.patientID.lower, treatment: evaluation.treatment.rawValue,
                 criteriaSet: evaluation.criteriaSet, asOf: Wire.timestamp(evaluation.asOf), allMet: evaluation.allMet,
-                unmet: evaluation.unmet.count, criteria: evaluation.results.map(CriterionOut.init)))
+                unmet: evaluation.unmet.count, criteria: evaluation.results.map(Self.criterion)))
     }
 }

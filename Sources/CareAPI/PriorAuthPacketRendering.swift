@@ -63,7 +63,7 @@ enum PacketRendering {
             """
         func criterion(_ c: PriorAuthPacket.Criterion, depth: Int) {
             let evidence = c.evidence.map(escape).joined(separator: "<br>")
-            let missing = c.toMeet.map { "<br><i>To meet it: \(escape($0))</i>" } ?? ""
+            let missing = c.toMeet.map { (evidence.isEmpty ? "" : "<br>") + "<i>To meet it: \(escape($0))</i>" } ?? ""
             h += "<tr><td style=\"padding-left:\(1.5 + Double(depth) * 5)mm\">\(escape(c.statement))</td>"
             h +=
                 "<td class=\"\(c.isMet ? "met" : "unmet")\">\(c.isMet ? "Yes" : "No")</td><td>\(evidence)\(missing)</td></tr>"

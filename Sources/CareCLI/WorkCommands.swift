@@ -502,7 +502,86 @@ struct Refer: AsyncParsableCommand {
 
 struct ReferralCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "referral", abstract: "Referrals.", subcommands: [List.self, Status.self])
+        commandName: "referral", abstract: "Referrals.", subcommands: [List.self, Status.self, Packet.self])
+
+    struct Packet: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The payer's prior-authorisation packet for a TMS, ECT or esketamine referral.",
+            discussion: """
+                Checks the referral against the payer's criteria first and says what is unmet and what to record;
+                with every criterion met (or --anyway) it makes the packet, keeps it, and writes it.
+                Examples:
+                  care referral packet REFERRAL -o packet.pdf
+                  care referral packet REFERRAL --check
+                  care referral packet REFERRAL --anyway -o packet.html
+                """)
+        @Argument(help: "The referral's id, or its first characters.") var id: String
+        @Option(name: .shortAndLong, help: "Write to this file (.pdf, .html or .json decides the format).") var output:
+            String?
+        @Option(help: "pdf, html or json (default: from the file's extension, else pdf).") var format: String?
+        @Flag(help: "Only say what is met and what is missing; make no packet.") var check = false
+        @Flag(help: "Make the packet even if criteria are unmet (it says which).") var anyway = false
+        @OptionGroup var server: ServerOptions
+
+        var chosenFormat: String {
+            if let format { return format }
+            let suffix = output.map { URL(fileURLWithPath: $0).pathExtension.lowercased() } ?? ""
+            return ["html", "json"].contains(suffix) ? suffix : "pdf"
+        }
+
+        func validate() throws {
+            guard ["pdf", "html", "json"].contains(chosenFormat) else { throw usage("--format is pdf, html or json") }
+            if !check, output == nil, chosenFormat == "pdf", isatty(STDOUT_FILENO) == 1 {
+                throw usage("a PDF is not written to a terminal: give -o packet.pdf (or --format html)")
+            }
+        }
+
+        func run() async throws {
+            let written = try await withClient(server) { client -> (PriorAuthCheckOut, PriorAuthPacketRef?, Data?) in
+                let referral = try await Names.record("referral", id, client)
+                let verdict = try await client.priorAuthCheck(referral: referral)
+                guard !check, verdict.allMet || anyway else { return (verdict, nil, nil) }
+                let packet = try await client.makePriorAuthPacket(referral: referral)
+                return (verdict, packet, try await client.priorAuthPacket(packet.id, format: chosenFormat))
+            }
+            let (verdict, packet, data) = written
+            let lines = Self.describe(verdict)
+            FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+            guard let packet, let data else {
+                if check { return }
+                throw fail(
+                    CLIError.conflict(
+                        "\(verdict.unmet) of the payer's criteria \(verdict.unmet == 1 ? "is" : "are") unmet: record what is missing (above), or give --anyway to make the packet as it stands"
+                    ))
+            }
+            do { try ReportCommand.write(data, to: output) } catch { throw fail(error) }
+            FileHandle.standardError.write(
+                Data("Packet \(packet.id.prefix(8)) kept (care referral packet shows what it says).\n".utf8))
+        }
+
+        /// Each criterion on a line, met or not, with what to record when not.
+        static func describe(_ verdict: PriorAuthCheckOut) -> [String] {
+            var lines = [
+                Terminal.bold("\(verdict.treatment.uppercased()) prior authorisation (\(verdict.criteriaSet)): ")
+                    + (verdict.allMet ? Terminal.green("every criterion met") : Terminal.red("\(verdict.unmet) unmet"))
+            ]
+            func add(_ criterion: PriorAuthCriterionOut, depth: Int) {
+                let indent = String(repeating: "  ", count: depth + 1)
+                lines.append(
+                    indent + (criterion.isMet ? Terminal.green("met    ") : Terminal.red("unmet  "))
+                        + criterion.statement)
+                if let first = criterion.evidence.first, criterion.isMet {
+                    lines.append(indent + "       " + Terminal.dim(first))
+                }
+                if let remedy = criterion.toMeet, !criterion.isMet, criterion.parts == nil {
+                    lines.append(indent + "       to meet it: " + remedy)
+                }
+                for part in criterion.parts ?? [] { add(part, depth: depth + 1) }
+            }
+            for criterion in verdict.criteria { add(criterion, depth: 0) }
+            return lines
+        }
+    }
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -152,6 +152,21 @@ extension CareClient {
         try await post("v1/referrals/\(id)/status", change)
     }
 
+    /// The referral against its payer's criteria: each met or not, and what to record.
+    public func priorAuthCheck(referral: String) async throws -> PriorAuthCheckOut {
+        try await get("v1/referrals/\(referral)/prior-authorisation")
+    }
+
+    /// Makes and keeps a prior-authorisation packet for the referral.
+    public func makePriorAuthPacket(referral: String) async throws -> PriorAuthPacketRef {
+        try decode(try await send(.POST, "v1/referrals/\(referral)/prior-auth-packets").body)
+    }
+
+    /// A kept packet rendered: json, html or pdf (the PDF may take a few seconds to print).
+    public func priorAuthPacket(_ id: String, format: String) async throws -> Data {
+        try await send(.GET, "v1/prior-auth-packets/\(id)", query: ["format": format], timeout: .seconds(60)).body
+    }
+
     public func movePatient(_ id: String, to status: String) async throws -> Moved {
         try await post("v1/patients/\(id)/status", PatientStatusChange(status: status))
     }

@@ -894,4 +894,70 @@ struct CLITests {
             }
         }
     }
+
+    @Test(
+        "care referral packet: the social worker sees which criteria are unmet (and no packet is made), then with them recorded writes a payer-ready PDF"
+    )
+    func priorAuthorisationPacket() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let store = clinic.store
+            let patient = clinic.patient
+            let psychiatrist = try await clinic.pool.query(
+                "SELECT id FROM members WHERE display_name = 'CLI psychiatrist'")[0].decode(UUID.self, at: 0)
+            let enrolled = Date().addingTimeInterval(-130 * 86_400)
+            for (drug, dose) in [("sertraline", 150.0), ("venlafaxine", 225.0)] {
+                let trial = try await store.startTrial(
+                    patientID: patient, kind: .medication, drug: drug, dailyDoseMg: dose,
+                    startedOn: enrolled.addingTimeInterval(86_400), by: .system(actingFor: psychiatrist))
+                _ = try await store.recordTrialOutcome(
+                    trialID: trial, outcome: .nonResponse, stoppedOn: enrolled.addingTimeInterval(71 * 86_400),
+                    adherence: 0.9, by: .system(actingFor: psychiatrist))
+            }
+            _ = try await store.recordMeasurement(
+                patientID: patient, score: try Score(.phq9, total: 19), takenAt: Date().addingTimeInterval(-3_600),
+                by: .system(actingFor: psychiatrist))
+            let referral = try await store.makeReferral(
+                patientID: patient, kind: .tms, targetClinic: "City TMS", by: .system(actingFor: psychiatrist)
+            ).referralID.uuidString.lowercased()
+            let file = clinic.config + "/packet.pdf"
+
+            let refused = try await clinic.care(["referral", "packet", referral, "-o", file], as: "socialWorker")
+            #expect(refused.status != 0)
+            #expect(
+                refused.errors.contains("unmet  the TMS contraindication screen done and negative"), "\(refused.errors)"
+            )
+            #expect(refused.errors.contains("to meet it: record the patient's date of birth"))
+            #expect(refused.errors.contains("--anyway"))
+            #expect(!FileManager.default.fileExists(atPath: file))
+            #expect(
+                try await clinic.pool.query("SELECT count(*) FROM prior_auth_packets")[0].decode(Int.self, at: 0) == 0)
+
+            // What was missing, recorded through the API's store commands as the team would.
+            let screening = try await clinic.pool.query(
+                PQQuery(
+                    "SELECT t.id FROM tasks t JOIN handoffs h ON h.task_id = t.id WHERE h.step_key = 'tms.contraindications' AND t.patient_id = $1",
+                    [patient]))[0].decode(UUID.self, at: 0)
+            _ = try await store.completeScreening(
+                taskID: screening,
+                answers: Dictionary(uniqueKeysWithValues: ContraindicationItem.asked(for: .tms).map { ($0, false) }),
+                note: nil, by: .system(actingFor: psychiatrist))
+            try await store.setBirthDate(patientID: patient, Date(timeIntervalSince1970: 315_532_800), by: .system())
+            _ = try await store.documentForPriorAuth(
+                patientID: patient, key: "no-psychotherapy", text: "Declined therapy after two intake attempts.",
+                by: .system(actingFor: psychiatrist))
+
+            let written = try await clinic.care(["referral", "packet", referral, "-o", file], as: "socialWorker")
+            #expect(written.status == 0, "\(written.errors)")
+            #expect(written.errors.contains("every criterion met"), "\(written.errors)")
+            let pdf = try #require(FileManager.default.contents(atPath: file))
+            #expect(pdf.starts(with: Data("%PDF".utf8)))
+            let text = try PriorAuthTests.pdfText(pdf)
+            #expect(text.contains("sertraline") && text.contains("Casey Lind"), "\(text.prefix(400))")
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
 }

@@ -37,7 +37,7 @@ EVENT_TYPES = ["team.created", "member.created", "patient.enrolled", "patient.st
     "referral.status_changed", "handoff.created", "handoff.acknowledged", "handoff.escalated",
     "patient.trd_withdrawn", "task.held", "task.resumed", "task.failed", "note.entered_in_error", "measurement.entered_in_error",
     "trial.outcome_entered_in_error", "trial.entered_in_error", "referral.entered_in_error", "handoff.reassigned", "handoff.superseded",
-    "handoff.cause_added"]
+    "handoff.cause_added", "prior_auth.submitted", "prior_auth.approved", "prior_auth.denied"]
 SEVERITIES = ["minimal", "normal", "mild", "moderate", "moderately severe", "severe"]
 TASK_STATUS = ["requested", "accepted", "in-progress", "on-hold", "completed", "cancelled", "failed"]
 schemas = {
@@ -501,9 +501,26 @@ schemas.update({
                         "criteria": {"type": "array", "items": ref("PriorAuthCriterion")}}),
 })
 schemas["PriorAuthPacket"] = obj({"id": uuid, "referral_id": uuid, "patient_id": uuid,
+    "status": {"type": "string", "enum": ["drafted", "submitted", "approved", "denied"]},
+    "decisions": {"type": "array", "items": obj({"status": {"type": "string"}, "sessions_authorised": {"type": "integer"}, "reason": {"type": "string"}, "decided_at": ts}, ["status", "decided_at"])},
     "packet": {"type": "object", "description": "The packet as made (docs/prior-authorisation.md, \"The packet\"): made_at, made_by, criteria_set, all_met, sessions_requested, patient, referral, prescriber, medication_trials, other_courses, scores, staging, screens, documented, criteria. No notes."}})
+schemas["PriorAuthStatusChange"] = obj({"status": {"type": "string", "enum": ["submitted", "approved", "denied"]},
+    "sessions": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Approved: the sessions authorised (required)."},
+    "reason": free(2000)}, ["status"], "drafted -> submitted -> approved (with sessions) or denied (with the payer's reason, required). Another move is 409 naming the allowed ones.")
+schemas["PriorAuthMove"] = obj({"packet_id": uuid, "referral_id": uuid, "status": {"type": "string"}, "handoff_ids": {"type": "array", "items": uuid}})
+schemas["PriorAuthPacketItem"] = obj({"id": uuid, "made_at": ts, "all_met": {"type": "boolean"}, "status": {"type": "string", "enum": ["drafted", "submitted", "approved", "denied"]}})
+schemas["PriorAuthPacketPage"] = page("PriorAuthPacketItem")
 paths.update({
- "/v1/referrals/{id}/prior-auth-packets": {"post": op("Make a prior-authorisation packet for a TMS, ECT or esketamine referral (kept as made)", "prior authorisation", [idp],
+ "/v1/prior-auth-packets/{id}/status": {"post": op("Move a packet's authorisation: submitted, approved (with sessions) or denied (with the payer's reason)", "prior authorisation", [idp],
+    body="PriorAuthStatusChange", ok=resp(200, "Moved; a denial's handoffs (peer-to-peer review, appeal) are listed", "PriorAuthMove"),
+    errs=("400", "403", "404", "409", "413", "422"), post=True, opid="movePriorAuthorisation",
+    desc="Each move is an event (prior_auth.submitted, .approved, .denied); a denial makes the playbook's handoffs once. Answer a denial with a new packet.")},
+ "/v1/referrals/{id}/prior-auth-packets": {"get": op("The packets made for a referral, newest first, with where each stands", "prior authorisation", [idp],
+    ok=resp(200, "Packets", "PriorAuthPacketPage"), errs=("400", "403", "404"), opid="listPriorAuthPackets")},
+})
+paths["/v1/referrals/{id}/prior-auth-packets"]["post"] = None
+paths.update({
+ "/v1/referrals/{id}/prior-auth-packets": {**paths["/v1/referrals/{id}/prior-auth-packets"], "post": op("Make a prior-authorisation packet for a TMS, ECT or esketamine referral (kept as made)", "prior authorisation", [idp],
     ok=resp(201, "Made", "PriorAuthPacket", {"Location": {"description": "The packet; ?format=html or pdf renders it", "schema": {"type": "string"}}}),
     errs=("400", "403", "404", "409", "422"), post=True, opid="makePriorAuthPacket",
     desc="The team's clinicians. Minimum necessary: the patient, the referral and its prescriber, every trial (doses, weeks at an adequate dose, adherence, dates, outcome, reason stopped, scores before and after), psychotherapy and other courses, the score timeline, TRD status and stages with their inputs, the contraindication screens, documented statements, and each criterion with its evidence; no notes. Made even when criteria are unmet (all_met says so): check first with GET /v1/referrals/{id}/prior-authorisation.")},

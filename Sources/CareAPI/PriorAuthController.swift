@@ -17,16 +17,84 @@ struct PriorAuthController: Sendable {
         v1.post("patients/:id/prior-auth-statements", use: document)
         v1.get("referrals/:id/prior-authorisation", use: check)
         v1.post("referrals/:id/prior-auth-packets", use: makePacket)
+        v1.get("referrals/:id/prior-auth-packets", use: listPackets)
         v1.get("prior-auth-packets/:id", use: packet)
+        v1.post("prior-auth-packets/:id/status", use: movePacket)
+    }
+
+    struct DecisionOut: Encodable, Sendable {
+        var status: String
+        var sessionsAuthorised: Int?
+        var reason: String?
+        var decidedAt: String
+    }
+
+    struct PacketItem: Encodable, Sendable {
+        var id: String
+        var madeAt: String
+        var allMet: Bool
+        var status: String
+    }
+
+    /// GET /v1/referrals/{id}/prior-auth-packets: newest first, each with where it stands.
+    @Sendable func listPackets(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let packets = try await context.acting("prior_auth.packet.list", request) { caller in
+            try await store.priorAuthPackets(referralID: id, by: caller)
+        }
+        return try Wire.json(
+            ListPage(
+                items: packets.map {
+                    PacketItem(
+                        id: $0.id.lower, madeAt: Wire.timestamp($0.madeAt), allMet: $0.allMet,
+                        status: $0.status.rawValue)
+                }, nextCursor: nil))
+    }
+
+    struct MoveOut: Encodable, Sendable {
+        var packetId: String
+        var referralId: String
+        var status: String
+        var handoffIds: [String]
+    }
+
+    /// POST /v1/prior-auth-packets/{id}/status
+    @Sendable func movePacket(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let body = try await request.decodeJSON(PriorAuthStatusChange.self, context: context)
+        try checkText(body.reason, "reason", max: 2000)
+        guard let status = PriorAuthStatus(rawValue: body.status), status != .drafted else {
+            var problem = Problem.invalid("'status' must be submitted, approved or denied")
+            problem.field = "status"
+            problem.accepted = ["submitted", "approved", "denied"]
+            throw problem
+        }
+        return try await context.respond("prior_auth.move", request) { caller in
+            try await store.movePriorAuth(
+                packetID: id, to: status, sessions: body.sessions, reason: body.reason, by: caller)
+        } render: { move in
+            try Wire.answer(
+                MoveOut(
+                    packetId: move.packetID.lower, referralId: move.referralID.lower, status: move.status.rawValue,
+                    handoffIds: move.handoffIDs.map(\.lower)))
+        }
     }
 
     /// A packet as the API answers it: its id and referral, and the document as made.
     static func packetJSON(_ stored: StoredPacket) throws -> [UInt8] {
+        let decisions = try Wire.encoder.encode(
+            stored.decisions.map {
+                DecisionOut(
+                    status: $0.status.rawValue, sessionsAuthorised: $0.sessionsAuthorised, reason: $0.reason,
+                    decidedAt: Wire.timestamp($0.decidedAt))
+            })
         let document = try PriorAuthPacket.encoder.encode(stored.packet)
-        var bytes = Array("{\"id\":\"\(stored.id.lower)\",\"packet\":".utf8)
+        var bytes = Array("{\"decisions\":".utf8) + decisions
+        bytes += Array(",\"id\":\"\(stored.id.lower)\",\"packet\":".utf8)
         bytes += document
         bytes += Array(
-            ",\"patient_id\":\"\(stored.patientID.lower)\",\"referral_id\":\"\(stored.referralID.lower)\"}".utf8)
+            ",\"patient_id\":\"\(stored.patientID.lower)\",\"referral_id\":\"\(stored.referralID.lower)\"".utf8)
+        bytes += Array(",\"status\":\"\(stored.status.rawValue)\"}".utf8)
         return bytes
     }
 

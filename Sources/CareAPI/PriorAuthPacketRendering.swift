@@ -54,6 +54,7 @@ enum PacketRendering {
             <tr><td><b>Care team</b></td><td>\(escape(p.patient.team)); enrolled \(p.patient.enrolledOn); current episode since \(p.patient.episodeStartedOn)</td></tr>
             <tr><td><b>Referral</b></td><td>\(escape(p.referral.kind.uppercased())) to \(escape(p.referral.targetClinic)), made \(p.referral.madeOn) (\(escape(p.referral.status)))\(p.referral.reason.map { "; \(escape($0))" } ?? "")</td></tr>
             <tr><td><b>Prescriber</b></td><td>\(escape(p.prescriber?.name ?? "not recorded"))</td></tr>
+            \(p.answersDenial.map { "<tr><td><b>Answers</b></td><td>the denial of \($0.deniedOn) (packet \($0.packetId)): \(escape($0.reason))</td></tr>" } ?? "")
             <tr><td><b>Requested</b></td><td>\(p.sessionsRequested.map { "\($0) sessions" } ?? "as the treating clinic plans")</td></tr>
             <tr><td><b>Prepared</b></td><td>\(Timestamp.iso8601(p.madeAt, fractionDigits: 0, rounding: .down)) by \(escape(p.madeBy.name)), against "\(escape(p.criteriaSet))"; packet \(stored.id.lowercasedString)</td></tr>
             </table>

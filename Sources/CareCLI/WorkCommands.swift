@@ -502,7 +502,54 @@ struct Refer: AsyncParsableCommand {
 
 struct ReferralCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "referral", abstract: "Referrals.", subcommands: [List.self, Status.self, Packet.self])
+        commandName: "referral", abstract: "Referrals.", subcommands: [List.self, Status.self, Packet.self, Auth.self])
+
+    struct Auth: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record where the referral's prior authorisation stands with the payer.",
+            discussion: """
+                Moves the referral's latest packet: submitted, then approved (with --sessions) or denied (with
+                --reason, the payer's). A denial gives the psychiatrist a peer-to-peer review and the social worker
+                an appeal; answer it with a new packet (care referral packet).
+                Examples:
+                  care referral auth REFERRAL submitted
+                  care referral auth REFERRAL approved --sessions 36
+                  care referral auth REFERRAL denied --reason "No trial of an SNRI documented"
+                """)
+        @Argument(help: "The referral's id, or its first characters.") var id: String
+        @Argument(help: "submitted, approved or denied.") var status: String
+        @Option(help: "Approved: the sessions the payer authorised.") var sessions: Int?
+        @Option(help: "Denied: the payer's reason.") var reason: String?
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            guard ["submitted", "approved", "denied"].contains(status) else {
+                throw usage("the status is submitted, approved or denied")
+            }
+            if status == "approved", sessions == nil { throw usage("an approval needs --sessions N") }
+            if status == "denied", (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+                throw usage("a denial needs --reason (the payer's)")
+            }
+        }
+
+        func run() async throws {
+            let move = try await withClient(server) { client -> PriorAuthMoveOut in
+                let referral = try await Names.record("referral", id, client)
+                guard let latest = try await client.priorAuthPackets(referral: referral).first else {
+                    throw CLIError.conflict(
+                        "no packet has been made for this referral: make one with care referral packet \(id) -o packet.pdf"
+                    )
+                }
+                return try await client.movePriorAuth(
+                    packet: latest.id, PriorAuthStatusChange(status: status, sessions: sessions, reason: reason))
+            }
+            var line = "Prior authorisation \(move.status) (packet \(move.packetId.prefix(8)))."
+            if !move.handoffIds.isEmpty {
+                line += " Handoffs made: a peer-to-peer review (psychiatrist) and an appeal (social worker)."
+            }
+            print(line)
+        }
+    }
 
     struct Packet: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -162,6 +162,16 @@ extension CareClient {
         try decode(try await send(.POST, "v1/referrals/\(referral)/prior-auth-packets").body)
     }
 
+    /// The packets made for a referral, newest first.
+    public func priorAuthPackets(referral: String) async throws -> [PriorAuthPacketItem] {
+        try await get("v1/referrals/\(referral)/prior-auth-packets", as: Page<PriorAuthPacketItem>.self).items
+    }
+
+    /// Moves a packet's authorisation: submitted, approved (with sessions) or denied (with a reason).
+    public func movePriorAuth(packet: String, _ change: PriorAuthStatusChange) async throws -> PriorAuthMoveOut {
+        try await post("v1/prior-auth-packets/\(packet)/status", change)
+    }
+
     /// A kept packet rendered: json, html or pdf (the PDF may take a few seconds to print).
     public func priorAuthPacket(_ id: String, format: String) async throws -> Data {
         try await send(.GET, "v1/prior-auth-packets/\(id)", query: ["format": format], timeout: .seconds(60)).body

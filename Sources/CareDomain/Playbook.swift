@@ -45,6 +45,11 @@ public enum EventType: String, Sendable, Codable, CaseIterable, CustomStringConv
     case handoffSuperseded = "handoff.superseded"
     /// A later cause attached to a one-per-patient handoff that was still open.
     case handoffCauseAdded = "handoff.cause_added"
+    /// A prior-authorisation packet was sent to the payer, approved (with sessions) or denied
+    /// (with the payer's reason): docs/prior-authorisation.md, "The authorisation's life".
+    case priorAuthSubmitted = "prior_auth.submitted"
+    case priorAuthApproved = "prior_auth.approved"
+    case priorAuthDenied = "prior_auth.denied"
 
     /// Its stored name ("trial.failed"), wherever it is written into text.
     public var description: String { rawValue }
@@ -240,5 +245,14 @@ public struct Playbook: Sendable, Equatable, Codable {
         PlaybookStep(
             key: "escalation.follow-up", event: EventType.handoffEscalated, role: .careManager,
             title: "Follow up an overdue handoff with the team", priority: .urgent, dueInHours: 24),
+        // A payer denied a prior authorisation: both answers start at once.
+        PlaybookStep(
+            key: "prior-auth-denied.peer-review", event: EventType.priorAuthDenied, role: .psychiatrist,
+            title: "Request a peer-to-peer review with the payer about the denied prior authorisation",
+            priority: .urgent, dueInHours: 72),
+        PlaybookStep(
+            key: "prior-auth-denied.appeal", event: EventType.priorAuthDenied, role: .socialWorker,
+            title: "Appeal the denied prior authorisation: answer the payer's reason with a new packet",
+            priority: .urgent, dueInHours: 72),
     ])
 }

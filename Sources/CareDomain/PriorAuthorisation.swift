@@ -586,3 +586,24 @@ public struct PriorAuthEvaluation: Sendable, Equatable, Codable {
         return calendar.dateComponents([.year], from: born, to: day).year ?? 0
     }
 }
+
+/// Where a packet stands with the payer: drafted when made, then submitted, then approved or
+/// denied. A denial is answered by a new packet, not by moving this one.
+public enum PriorAuthStatus: String, Sendable, Codable, CaseIterable {
+    case drafted, submitted, approved, denied
+
+    public var next: [PriorAuthStatus] {
+        switch self {
+        case .drafted: [.submitted]
+        case .submitted: [.approved, .denied]
+        case .approved, .denied: []
+        }
+    }
+
+    public func moving(to next: PriorAuthStatus) throws(TransitionError) {
+        guard self.next.contains(next) else {
+            throw TransitionError(
+                subject: "prior authorisation", from: rawValue, to: next.rawValue, allowed: self.next.map(\.rawValue))
+        }
+    }
+}

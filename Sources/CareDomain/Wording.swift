@@ -45,6 +45,9 @@ extension EventType {
         case .handoffReassigned: "Handoff reassigned"
         case .handoffSuperseded: "Handoff closed as superseded"
         case .handoffCauseAdded: "Handoff: one more cause"
+        case .priorAuthSubmitted: "Prior authorisation submitted"
+        case .priorAuthApproved: "Prior authorisation approved"
+        case .priorAuthDenied: "Prior authorisation denied"
         }
     }
 }

@@ -4,10 +4,11 @@ import Foundation
 import PQ
 
 /// A prior-authorisation packet as made (docs/prior-authorisation.md, "The packet"): minimum
-/// necessary (no notes), immutable once stored. Days are YYYY-MM-DD; instants RFC 3339.
+/// necessary (no notes), immutable once stored. Days are YYYY-MM-DD; instants RFC 3339; ids
+/// lower-case text.
 public struct PriorAuthPacket: Sendable, Equatable, Codable {
     public struct Patient: Sendable, Equatable, Codable {
-        public var id: UUID
+        public var id: String
         public var name: String
         public var mrn: String
         public var birthDate: String?
@@ -16,7 +17,7 @@ public struct PriorAuthPacket: Sendable, Equatable, Codable {
         public var episodeStartedOn: String
     }
     public struct Referral: Sendable, Equatable, Codable {
-        public var id: UUID
+        public var id: String
         public var kind: String
         public var targetClinic: String
         public var status: String
@@ -24,7 +25,7 @@ public struct PriorAuthPacket: Sendable, Equatable, Codable {
         public var reason: String?
     }
     public struct Person: Sendable, Equatable, Codable {
-        public var id: UUID?
+        public var id: String?
         public var name: String
     }
     public struct Dose: Sendable, Equatable, Codable {
@@ -32,14 +33,14 @@ public struct PriorAuthPacket: Sendable, Equatable, Codable {
         public var dailyDoseMg: Double
     }
     public struct ScoreLine: Sendable, Equatable, Codable {
-        public var id: UUID
+        public var id: String
         public var instrument: String
         public var total: Int
         public var band: String
         public var takenAt: Date
     }
     public struct Trial: Sendable, Equatable, Codable {
-        public var id: UUID
+        public var id: String
         public var kind: String
         public var name: String
         public var drugClass: String?
@@ -111,6 +112,14 @@ public struct PriorAuthPacket: Sendable, Equatable, Codable {
     public var screens: [Screen]
     public var documented: [String: String]
     public var criteria: [Criterion]
+    /// The denial this packet answers, when the referral's packet before it was denied.
+    public var answersDenial: Denial? = nil
+
+    public struct Denial: Sendable, Equatable, Codable {
+        public var packetId: String
+        public var reason: String
+        public var deniedOn: String
+    }
 
     /// How packets are stored and served: snake_case keys, RFC 3339 instants.
     public static let encoder: JSONEncoder = {
@@ -145,8 +154,24 @@ public struct StoredPacket: Sendable {
     public var referralID: UUID
     public var patientID: UUID
     public var packet: PriorAuthPacket
-    /// The stored JSON, byte for byte (what `format=json` serves).
-    public var json: String
+    /// Where it stands with the payer, and each move so far (oldest first).
+    public var status: PriorAuthStatus = .drafted
+    public var decisions: [Decision] = []
+
+    public struct Decision: Sendable, Equatable {
+        public var status: PriorAuthStatus
+        public var sessionsAuthorised: Int?
+        public var reason: String?
+        public var decidedAt: Date
+    }
+}
+
+/// A move of a packet's authorisation, and the handoffs it made (a denial's).
+public struct PriorAuthMove: Sendable {
+    public var packetID: UUID
+    public var referralID: UUID
+    public var status: PriorAuthStatus
+    public var handoffIDs: [UUID]
 }
 
 extension CareStore {
@@ -195,7 +220,8 @@ extension CareStore {
 
             let scores = summary.scores.filter { $0.instrument != .gad7 }.map {
                 PriorAuthPacket.ScoreLine(
-                    id: $0.id, instrument: $0.instrument.rawValue, total: $0.total, band: $0.band, takenAt: $0.takenAt)
+                    id: $0.id.lowercasedString, instrument: $0.instrument.rawValue, total: $0.total, band: $0.band,
+                    takenAt: $0.takenAt)
             }
             func latest(onOrBefore day: Date) -> PriorAuthPacket.ScoreLine? {
                 let until = day.addingTimeInterval(86_400)
@@ -206,7 +232,8 @@ extension CareStore {
                 facts.trials.map { ($0.id, $0.drugClass?.rawValue) }, uniquingKeysWith: { first, _ in first })
             let trials = summary.trials.filter { $0.enteredInError == nil }.map { trial in
                 PriorAuthPacket.Trial(
-                    id: trial.id, kind: trial.kind.rawValue, name: trial.drug ?? trial.therapy ?? trial.kind.rawValue,
+                    id: trial.id.lowercasedString, kind: trial.kind.rawValue,
+                    name: trial.drug ?? trial.therapy ?? trial.kind.rawValue,
                     drugClass: classes[trial.id] ?? nil,
                     doses: trial.doses.map { .init(from: DayText.format($0.from), dailyDoseMg: $0.dailyDoseMg) },
                     startedOn: DayText.format(trial.startedOn), stoppedOn: trial.stoppedOn.map(DayText.format),
@@ -220,18 +247,19 @@ extension CareStore {
             let inputs: (RuleInputs) -> [PriorAuthPacket.Input] = {
                 $0.entries.map { .init(name: $0.name, value: $0.value) }
             }
-            let packet = PriorAuthPacket(
-                madeAt: now, madeBy: .init(id: actorID, name: actorName), criteriaSet: criteria.name,
+            var packet = PriorAuthPacket(
+                madeAt: now, madeBy: .init(id: actorID.lowercasedString, name: actorName), criteriaSet: criteria.name,
                 allMet: evaluation.allMet, sessionsRequested: criteria.sessionsRequested,
                 patient: .init(
-                    id: patientID, name: summary.displayName, mrn: summary.mrn, birthDate: birth.map(DayText.format),
+                    id: patientID.lowercasedString, name: summary.displayName, mrn: summary.mrn,
+                    birthDate: birth.map(DayText.format),
                     team: teamName, enrolledOn: DayText.format(summary.enrolledOn),
                     episodeStartedOn: DayText.format(episode)),
                 referral: .init(
-                    id: referral.id, kind: referral.kind.rawValue, targetClinic: referral.targetClinic,
+                    id: referral.id.lowercasedString, kind: referral.kind.rawValue, targetClinic: referral.targetClinic,
                     status: referral.status.rawValue, madeOn: DayText.format(referral.createdAt),
                     reason: referral.reason),
-                prescriber: prescriberName.map { .init(id: prescriberID, name: $0) },
+                prescriber: prescriberName.map { .init(id: prescriberID?.lowercasedString, name: $0) },
                 medicationTrials: trials.filter { $0.kind == "medication" || $0.kind == "augmentation" },
                 otherCourses: trials.filter { $0.kind == "psychotherapy" || $0.kind == "neuromodulation" },
                 scores: scores,
@@ -248,14 +276,28 @@ extension CareStore {
                         findings: screen.findings.map(\.rawValue), note: screen.note)
                 },
                 documented: facts.documented, criteria: evaluation.results.map(PriorAuthPacket.Criterion.init))
+            // The referral's latest packet, if it was denied: this one answers it.
+            if let denied = try await context.connection.query(
+                """
+                SELECT p.id, d.reason, d.decided_at FROM prior_auth_packets p
+                JOIN prior_auth_decisions d ON d.packet_id = p.id AND d.status = 'denied'
+                WHERE p.referral_id = \(referralID)
+                  AND p.made_at = (SELECT max(made_at) FROM prior_auth_packets WHERE referral_id = \(referralID))
+                """
+            ).firstRow {
+                let (deniedID, reason, at) = try denied.decode(UUID.self, String.self, Date.self)
+                packet.answersDenial = .init(
+                    packetId: deniedID.lowercasedString, reason: reason, deniedOn: DayText.format(at))
+            }
             let json = String(decoding: try PriorAuthPacket.encoder.encode(packet), as: UTF8.self)
             let id = try await context.connection.query(
                 """
-                INSERT INTO prior_auth_packets (referral_id, patient_id, criteria_set, all_met, content, made_by)
-                VALUES (\(referralID), \(patientID), \(criteria.name), \(evaluation.allMet), \(json)::jsonb, \(actorID))
+                INSERT INTO prior_auth_packets (referral_id, patient_id, criteria_set, all_met, content, made_by, answers_packet_id)
+                VALUES (\(referralID), \(patientID), \(criteria.name), \(evaluation.allMet), \(json)::jsonb, \(actorID),
+                        \(packet.answersDenial.flatMap { UUID(uuidString: $0.packetId) }))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
-            return StoredPacket(id: id, referralID: referralID, patientID: patientID, packet: packet, json: json)
+            return StoredPacket(id: id, referralID: referralID, patientID: patientID, packet: packet)
         }
     }
 
@@ -269,7 +311,122 @@ extension CareStore {
             let (referralID, patientID, json) = try row.decode(UUID.self, UUID.self, String.self)
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let packet = try PriorAuthPacket.decoder.decode(PriorAuthPacket.self, from: Data(json.utf8))
-            return StoredPacket(id: id, referralID: referralID, patientID: patientID, packet: packet, json: json)
+            var stored = StoredPacket(id: id, referralID: referralID, patientID: patientID, packet: packet)
+            stored.decisions = try await context.decisions(of: id)
+            stored.status = stored.decisions.last?.status ?? .drafted
+            return stored
         }
     }
+}
+
+extension CommandContext {
+    /// A packet's moves, oldest first.
+    func decisions(of packetID: UUID) async throws -> [StoredPacket.Decision] {
+        try await connection.query(
+            """
+            SELECT status, sessions_authorised, reason, decided_at FROM prior_auth_decisions
+            WHERE packet_id = \(packetID) ORDER BY decided_at, id
+            """
+        ) { row in
+            let (status, sessions, reason, at) = try row.decode(String.self, Int?.self, String?.self, Date.self)
+            guard let status = PriorAuthStatus(rawValue: status) else {
+                throw PQError(
+                    .decoding, "a decision of packet \(packetID.lowercasedString) has an unknown status \(status)")
+            }
+            return StoredPacket.Decision(status: status, sessionsAuthorised: sessions, reason: reason, decidedAt: at)
+        }
+    }
+}
+
+extension CareStore {
+    /// The packets made for a referral, newest first, each with where it stands.
+    public func priorAuthPackets(referralID: UUID, by caller: Caller) async throws -> [(
+        id: UUID, madeAt: Date, allMet: Bool, status: PriorAuthStatus
+    )] {
+        try await command(caller) { context in
+            let patientID = try await context.connection.query(
+                "SELECT patient_id FROM referrals WHERE id = \(referralID)"
+            ).firstRow?.decode(UUID.self, at: 0)
+            guard let patientID else { throw StoreError.notFound("referral \(referralID.lowercasedString)") }
+            _ = try await context.patientTeam(patientID, for: .readClinical)
+            return try await context.connection.query(
+                """
+                SELECT p.id, p.made_at, p.all_met,
+                       coalesce((SELECT d.status FROM prior_auth_decisions d WHERE d.packet_id = p.id ORDER BY d.decided_at DESC, d.id DESC LIMIT 1), 'drafted')
+                FROM prior_auth_packets p WHERE p.referral_id = \(referralID) ORDER BY p.made_at DESC, p.id
+                """
+            ) { row in
+                let (id, made, allMet, status) = try row.decode(UUID.self, Date.self, Bool.self, String.self)
+                return (id, made, allMet, PriorAuthStatus(rawValue: status) ?? .drafted)
+            }
+        }
+    }
+
+    /// Moves a packet's authorisation: submitted; then approved with the sessions authorised, or
+    /// denied with the payer's reason. Each move is an event; a denial makes the playbook's
+    /// handoffs (once: a packet is denied at most once). Moves of one referral's packets wait for
+    /// each other on the referral's row (the packet itself is never written again).
+    public func movePriorAuth(
+        packetID: UUID, to status: PriorAuthStatus, sessions: Int?, reason: String?, by caller: Caller
+    ) async throws -> PriorAuthMove {
+        let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines).nilIfEmpty
+        if status == .approved, !(1...1000).contains(sessions ?? 0) {
+            throw StoreError.invalidValue(
+                InvalidValue(
+                    field: "sessions", message: "an approval says how many sessions the payer authorised (1 to 1000)"))
+        }
+        if status == .denied, reason == nil {
+            throw StoreError.invalidValue(InvalidValue(field: "reason", message: "a denial records the payer's reason"))
+        }
+        return try await command(caller) { context in
+            let row = try await context.connection.query(
+                """
+                SELECT p.referral_id, p.patient_id, pt.team_id, r.kind FROM prior_auth_packets p
+                JOIN patients pt ON pt.id = p.patient_id JOIN referrals r ON r.id = p.referral_id
+                WHERE p.id = \(packetID) FOR UPDATE OF r
+                """
+            ).firstRow
+            guard let row else { throw StoreError.notFound("packet \(packetID.lowercasedString)") }
+            let (referralID, patientID, teamID, kind) = try row.decode(UUID.self, UUID.self, UUID.self, String.self)
+            try context.authorize(.documentPriorAuthorisation, teamID: teamID, patientID: patientID)
+            let actorID = try Self.member(caller, "moves a prior authorisation")
+            let current = try await context.decisions(of: packetID).last?.status ?? .drafted
+            do throws(TransitionError) { try current.moving(to: status) } catch {
+                throw StoreError.moveNotAllowed(error)
+            }
+            var payload = [
+                "packet_id": packetID.lowercasedString, "referral_id": referralID.lowercasedString,
+                "from": current.rawValue,
+                "to": status.rawValue,
+            ]
+            if let sessions, status == .approved { payload["sessions"] = "\(sessions)" }
+            if let reason { payload["reason"] = reason }
+            let type: EventType =
+                switch status {
+                case .submitted: .priorAuthSubmitted
+                case .approved: .priorAuthApproved
+                default: .priorAuthDenied
+                }
+            let event = try await context.append(
+                type, teamID: teamID, patientID: patientID, actorID: actorID, payload: payload
+            ) { at in
+                guard status == .denied else { return nil }
+                return PlaybookEvent(
+                    type: .priorAuthDenied, occurredAt: at, referralKind: ReferralKind(rawValue: kind),
+                    summary: "the payer denied the \(kind.uppercased()) prior authorisation: \(reason ?? "")",
+                    subjectID: referralID)
+            }
+            try await context.connection.query(
+                """
+                INSERT INTO prior_auth_decisions (packet_id, patient_id, status, sessions_authorised, reason, event_id, decided_by)
+                VALUES (\(packetID), \(patientID), \(status.rawValue), \(status == .approved ? sessions : nil), \(reason), \(event.id), \(actorID))
+                """)
+            return PriorAuthMove(
+                packetID: packetID, referralID: referralID, status: status, handoffIDs: event.handoffIDs)
+        }
+    }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }

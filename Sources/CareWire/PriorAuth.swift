@@ -51,6 +51,22 @@ public struct PriorAuthCheckOut: Codable, Sendable, Equatable {
     }
 }
 
+/// GET /v1/referrals/{id}/prior-auth-packets: one packet and where it stands.
+public struct PriorAuthPacketItem: Codable, Sendable, Equatable {
+    public var id: String
+    public var madeAt: String
+    public var allMet: Bool
+    public var status: String
+}
+
+/// POST /v1/prior-auth-packets/{id}/status
+public struct PriorAuthMoveOut: Codable, Sendable, Equatable {
+    public var packetId: String
+    public var referralId: String
+    public var status: String
+    public var handoffIds: [String]
+}
+
 /// POST /v1/referrals/{id}/prior-auth-packets answers the packet with its ids; the CLI reads these.
 public struct PriorAuthPacketRef: Codable, Sendable, Equatable {
     public var id: String

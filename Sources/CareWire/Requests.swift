@@ -299,6 +299,19 @@ public struct ScreenBody: Codable, Sendable {
     }
 }
 
+/// POST /v1/prior-auth-packets/{id}/status: submitted; approved with `sessions`; denied with
+/// the payer's `reason`.
+public struct PriorAuthStatusChange: Codable, Sendable {
+    public var status: String
+    public var sessions: Int?
+    public var reason: String?
+    public init(status: String, sessions: Int? = nil, reason: String? = nil) {
+        self.status = status
+        self.sessions = sessions
+        self.reason = reason
+    }
+}
+
 /// PUT /v1/patients/{id}/birth-date: YYYY-MM-DD, or null to clear it.
 public struct BirthDateBody: Codable, Sendable {
     public var birthDate: String?

@@ -954,6 +954,19 @@ struct CLITests {
             #expect(pdf.starts(with: Data("%PDF".utf8)))
             let text = try PriorAuthTests.pdfText(pdf)
             #expect(text.contains("sertraline") && text.contains("Casey Lind"), "\(text.prefix(400))")
+
+            // The payer's answer, recorded from the CLI.
+            let noReason = try await clinic.care(["referral", "auth", referral, "denied"], as: "socialWorker")
+            #expect(noReason.status != 0 && noReason.errors.contains("--reason"))
+            let submitted = try await clinic.care(["referral", "auth", referral, "submitted"], as: "socialWorker")
+            #expect(submitted.status == 0 && submitted.output.contains("submitted"), "\(submitted.errors)")
+            let denied = try await clinic.care(
+                ["referral", "auth", referral, "denied", "--reason", "No SNRI trial documented"], as: "socialWorker")
+            #expect(denied.status == 0 && denied.output.contains("an appeal (social worker)"), "\(denied.errors)")
+            let approved = try await clinic.care(
+                ["referral", "auth", referral, "approved", "--sessions", "36"], as: "socialWorker")
+            #expect(
+                approved.status != 0 && approved.errors.contains("denied"), "a denied packet is answered by a new one")
         } catch {
             try await clinic.stop()
             throw error

@@ -214,6 +214,83 @@ struct PriorAuthTests {
         }
     }
 
+    @Test(
+        "the authorisation's life: drafted, submitted, then denied with the payer's reason (the peer-to-peer and appeal handoffs, exactly once, even when the denial is retried) or approved with sessions; moves the machine does not allow are 409; a new packet answers the denial"
+    )
+    func authorisationLife() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let patient = clinic.northPatient
+            let referral = try await clinic.store.makeReferral(
+                patientID: patient, kind: .tms, targetClinic: "North TMS", by: .system(actingFor: psychiatrist)
+            ).referralID
+            @Sendable func count(_ sql: String) async throws -> Int {
+                try await pool.query(PQQuery(sql, [patient]))[0].decode(Int.self, at: 0)
+            }
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["socialWorker"]
+                let packets = "/v1/referrals/\(referral.lower)/prior-auth-packets"
+                let first = try await client.call(.post, packets, token: token)
+                #expect(first.status == .created && first.json["status"] as? String == "drafted")
+                let firstID = try #require(first.json["id"] as? String)
+                let move = "/v1/prior-auth-packets/\(firstID)/status"
+                let early = try await client.call(
+                    .post, move, token: token, json: #"{"status": "approved", "sessions": 30}"#)
+                #expect(early.status == .conflict, "\(early.text)")
+                #expect(
+                    try await client.call(.post, move, token: token, json: #"{"status": "submitted"}"#).status == .ok)
+                let bare = try await client.call(.post, move, token: token, json: #"{"status": "denied"}"#)
+                #expect(bare.status == .unprocessableContent && bare.json["field"] as? String == "reason")
+
+                var key = HTTPFields()
+                key[HTTPField.Name("Idempotency-Key")!] = "deny-1"
+                let denial = #"{"status": "denied", "reason": "No trial of an SNRI documented"}"#
+                let denied = try await client.call(.post, move, token: token, json: denial, headers: key)
+                #expect(denied.status == .ok, "\(denied.text)")
+                #expect((denied.json["handoff_ids"] as? [String])?.count == 2)
+                let replayed = try await client.call(.post, move, token: token, json: denial, headers: key)
+                #expect(replayed.text == denied.text)
+                let again = try await client.call(.post, move, token: token, json: denial)
+                #expect(again.status == .conflict)
+                #expect(
+                    try await count(
+                        "SELECT count(*) FROM handoffs WHERE patient_id = $1 AND step_key IN ('prior-auth-denied.peer-review', 'prior-auth-denied.appeal')"
+                    ) == 2)
+                #expect(
+                    try await count("SELECT count(*) FROM events WHERE patient_id = $1 AND type = 'prior_auth.denied'")
+                        == 1)
+                let read = try await client.call(.get, "/v1/prior-auth-packets/\(firstID)", token: token)
+                #expect(read.json["status"] as? String == "denied")
+                #expect(
+                    (read.json["decisions"] as? [[String: Any]])?.last?["reason"] as? String
+                        == "No trial of an SNRI documented")
+
+                // The answer: a new packet that says which denial it answers; then approved.
+                let second = try await client.call(.post, packets, token: token)
+                let answers = (second.json["packet"] as? [String: Any])?["answers_denial"] as? [String: Any]
+                #expect(answers?["packet_id"] as? String == firstID)
+                let secondID = try #require(second.json["id"] as? String)
+                let list = try await client.call(.get, packets, token: token)
+                #expect(list.items.compactMap { $0["id"] as? String } == [secondID, firstID])
+                #expect(list.items.compactMap { $0["status"] as? String } == ["drafted", "denied"])
+                let secondMove = "/v1/prior-auth-packets/\(secondID)/status"
+                #expect(
+                    try await client.call(.post, secondMove, token: token, json: #"{"status": "submitted"}"#).status
+                        == .ok)
+                let approved = try await client.call(
+                    .post, secondMove, token: token, json: #"{"status": "approved", "sessions": 36}"#)
+                #expect(approved.status == .ok && (approved.json["handoff_ids"] as? [String])?.isEmpty == true)
+                #expect(
+                    try await client.call(
+                        .post, secondMove, token: clinic.tokens["southPsychiatrist"],
+                        json: #"{"status": "denied", "reason": "x"}"#
+                    )
+                    .status == .notFound)
+            }
+        }
+    }
+
     /// A PDF's text, by pdftotext (poppler-utils; deploy/setup --tests installs it).
     static func pdfText(_ pdf: Data) throws -> String {
         let directory = FileManager.default.temporaryDirectory.path + "/carerelay-pdf-\(UUID().uuidString)"

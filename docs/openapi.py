@@ -504,6 +504,16 @@ schemas["PriorAuthPacket"] = obj({"id": uuid, "referral_id": uuid, "patient_id":
     "status": {"type": "string", "enum": ["drafted", "submitted", "approved", "denied"]},
     "decisions": {"type": "array", "items": obj({"status": {"type": "string"}, "sessions_authorised": {"type": "integer"}, "reason": {"type": "string"}, "decided_at": ts}, ["status", "decided_at"])},
     "packet": {"type": "object", "description": "The packet as made (docs/prior-authorisation.md, \"The packet\"): made_at, made_by, criteria_set, all_met, sessions_requested, patient, referral, prescriber, medication_trials, other_courses, scores, staging, screens, documented, criteria. No notes."}})
+CRITERION_TYPES = ["failed-trials", "psychotherapy", "severity", "contraindication-screen", "minimum-age", "documented", "any-of", "all-of"]
+criterion_rule = {"type": "object", "properties": {"type": {"type": "string", "enum": CRITERION_TYPES}}, "required": ["type"],
+    "description": "A criterion: its type and the rule's own fields (docs/prior-authorisation.md): failed-trials {minimum_trials, minimum_classes, minimum_augmentations}; psychotherapy {allow_documented_reason}; severity {phq9_at_least, madrs_at_least, within_days}; contraindication-screen {treatment}; minimum-age {years}; documented {key, statement}; any-of and all-of {label, criteria}."}
+schemas["CriteriaSetBody"] = obj({"name": text(200), "treatment": {"type": "string", "enum": ["tms", "ect", "esketamine"]},
+    "sessions_requested": {"type": "integer", "minimum": 1, "maximum": 1000}, "criteria": {"type": "array", "minItems": 1, "maxItems": 50, "items": criterion_rule}},
+    ["name", "treatment", "criteria"], "A payer's set; saving an existing name adds its next version. Built-in names (Default TMS, Default ECT, Default esketamine) are refused (422).")
+schemas["CriteriaSet"] = obj({"name": {"type": "string"}, "treatment": {"type": "string"}, "version": {"type": "integer"}, "built_in": {"type": "boolean"},
+    "sessions_requested": {"type": "integer"}, "created_at": ts, "criteria": {"type": "array", "items": criterion_rule}}, ["name", "treatment", "built_in", "criteria"])
+schemas["CriteriaSetPage"] = page("CriteriaSet")
+schemas["PacketBody"] = obj({"criteria_set": free(200)}, [], "Optional: the payer's criteria set by name (default: the treatment's built-in set).")
 schemas["PriorAuthStatusChange"] = obj({"status": {"type": "string", "enum": ["submitted", "approved", "denied"]},
     "sessions": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Approved: the sessions authorised (required)."},
     "reason": free(2000)}, ["status"], "drafted -> submitted -> approved (with sessions) or denied (with the payer's reason, required). Another move is 409 naming the allowed ones.")
@@ -515,13 +525,18 @@ paths.update({
     body="PriorAuthStatusChange", ok=resp(200, "Moved; a denial's handoffs (peer-to-peer review, appeal) are listed", "PriorAuthMove"),
     errs=("400", "403", "404", "409", "413", "422"), post=True, opid="movePriorAuthorisation",
     desc="Each move is an event (prior_auth.submitted, .approved, .denied); a denial makes the playbook's handoffs once. Answer a denial with a new packet.")},
+ "/v1/teams/{id}/prior-auth-criteria": {
+    "get": op("The team's prior-authorisation criteria sets: the built-in defaults and each payer's latest version", "prior authorisation", [idp],
+              ok=resp(200, "Sets", "CriteriaSetPage"), errs=("400", "403", "404"), opid="listCriteriaSets"),
+    "post": op("Add a payer's criteria set, or its next version (the team's admins)", "prior authorisation", [idp], body="CriteriaSetBody",
+               ok=resp(201, "Saved", "CriteriaSet"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="saveCriteriaSet")},
  "/v1/referrals/{id}/prior-auth-packets": {"get": op("The packets made for a referral, newest first, with where each stands", "prior authorisation", [idp],
     ok=resp(200, "Packets", "PriorAuthPacketPage"), errs=("400", "403", "404"), opid="listPriorAuthPackets")},
 })
 paths["/v1/referrals/{id}/prior-auth-packets"]["post"] = None
 paths.update({
  "/v1/referrals/{id}/prior-auth-packets": {**paths["/v1/referrals/{id}/prior-auth-packets"], "post": op("Make a prior-authorisation packet for a TMS, ECT or esketamine referral (kept as made)", "prior authorisation", [idp],
-    ok=resp(201, "Made", "PriorAuthPacket", {"Location": {"description": "The packet; ?format=html or pdf renders it", "schema": {"type": "string"}}}),
+    body="PacketBody", ok=resp(201, "Made", "PriorAuthPacket", {"Location": {"description": "The packet; ?format=html or pdf renders it", "schema": {"type": "string"}}}),
     errs=("400", "403", "404", "409", "422"), post=True, opid="makePriorAuthPacket",
     desc="The team's clinicians. Minimum necessary: the patient, the referral and its prescriber, every trial (doses, weeks at an adequate dose, adherence, dates, outcome, reason stopped, scores before and after), psychotherapy and other courses, the score timeline, TRD status and stages with their inputs, the contraindication screens, documented statements, and each criterion with its evidence; no notes. Made even when criteria are unmet (all_met says so): check first with GET /v1/referrals/{id}/prior-authorisation.")},
  "/v1/prior-auth-packets/{id}": {"get": {**op("A kept packet, as JSON, a printable A4 page, or a PDF", "prior authorisation",
@@ -538,7 +553,8 @@ paths.update({
  "/v1/patients/{id}/prior-auth-statements": {"post": op("Document a statement for a payer (a need for a rapid response, the anaesthesia work-up, why no psychotherapy was possible)", "prior authorisation", [idp],
     body="StatementBody", ok=resp(201, "Recorded", "Statement"), errs=("400", "403", "404", "413", "422"), post=True, opid="documentForPriorAuth",
     desc="The latest statement of a key is the one the criteria read.")},
- "/v1/referrals/{id}/prior-authorisation": {"get": op("A TMS, ECT or esketamine referral against the payer's criteria: each met or not, its evidence, and what to record", "prior authorisation", [idp],
+ "/v1/referrals/{id}/prior-authorisation": {"get": op("A TMS, ECT or esketamine referral against the payer's criteria: each met or not, its evidence, and what to record", "prior authorisation",
+    [idp, P("criteria_set", "query", free(200), "A payer's set by name (GET /v1/teams/{id}/prior-auth-criteria); default: the treatment's built-in set. An unknown one, or one for another treatment, is 422.")],
     ok=resp(200, "The check", "PriorAuthCheck"), errs=("400", "403", "404", "422"), opid="checkPriorAuthorisation",
     desc="Evaluated now against the default criteria set of the referral's kind (docs/prior-authorisation.md); an `other` referral has none (422). Audited as a read of the patient.")},
 })

@@ -20,6 +20,48 @@ struct PriorAuthController: Sendable {
         v1.get("referrals/:id/prior-auth-packets", use: listPackets)
         v1.get("prior-auth-packets/:id", use: packet)
         v1.post("prior-auth-packets/:id/status", use: movePacket)
+        v1.get("teams/:id/prior-auth-criteria", use: criteriaSets)
+        v1.post("teams/:id/prior-auth-criteria", use: saveCriteriaSet)
+    }
+
+    struct CriteriaSetOut: Encodable, Sendable {
+        var name: String
+        var treatment: String
+        var version: Int?
+        var builtIn: Bool
+        var sessionsRequested: Int?
+        var createdAt: String?
+        var criteria: [Criterion]
+
+        init(_ stored: TeamCriteriaSet) {
+            name = stored.set.name
+            treatment = stored.set.treatment.rawValue
+            version = stored.version
+            builtIn = stored.version == nil
+            sessionsRequested = stored.set.sessionsRequested
+            createdAt = stored.createdAt.map(Wire.timestamp)
+            criteria = stored.set.criteria
+        }
+    }
+
+    /// GET /v1/teams/{id}/prior-auth-criteria: the built-in sets and each payer's latest version.
+    @Sendable func criteriaSets(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let sets = try await context.acting("prior_auth.criteria.list", request) { caller in
+            try await store.criteriaSets(teamID: id, by: caller)
+        }
+        return try Wire.json(ListPage(items: sets.map(CriteriaSetOut.init), nextCursor: nil))
+    }
+
+    /// POST /v1/teams/{id}/prior-auth-criteria: a payer's set, or its next version (admins).
+    @Sendable func saveCriteriaSet(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let set = try await request.decodeJSON(CriteriaSet.self, context: context)
+        return try await context.respond("prior_auth.criteria.save", request) { caller in
+            try await store.saveCriteriaSet(teamID: id, set, by: caller)
+        } render: { saved in
+            try Wire.answer(CriteriaSetOut(saved), status: .created)
+        }
     }
 
     struct DecisionOut: Encodable, Sendable {
@@ -101,8 +143,13 @@ struct PriorAuthController: Sendable {
     /// POST /v1/referrals/{id}/prior-auth-packets
     @Sendable func makePacket(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
+        var body = PacketBody(criteriaSet: nil)
+        if request.headers[.contentLength].map({ $0 != "0" }) ?? (request.headers[.transferEncoding] != nil) {
+            body = try await request.decodeJSON(PacketBody.self, context: context)
+            try checkText(body.criteriaSet, "criteria_set", max: 200)
+        }
         return try await context.respond("prior_auth.packet.make", request) { caller in
-            try await store.makePriorAuthPacket(referralID: id, by: caller)
+            try await store.makePriorAuthPacket(referralID: id, criteriaSet: body.criteriaSet, by: caller)
         } render: { stored in
             Wire.answer(
                 bytes: try Self.packetJSON(stored), status: .created,
@@ -226,8 +273,9 @@ struct PriorAuthController: Sendable {
     /// GET /v1/referrals/{id}/prior-authorisation
     @Sendable func check(_ request: Request, context: CareRequestContext) async throws -> Response {
         let id = try context.id()
+        let criteriaSet = try QueryParameters(request).string("criteria_set", maxLength: 200)
         let check = try await context.acting("prior_auth.check", request) { caller in
-            try await store.priorAuthorisationCheck(referralID: id, by: caller)
+            try await store.priorAuthorisationCheck(referralID: id, criteriaSet: criteriaSet, by: caller)
         }
         let evaluation = check.evaluation
         return try Wire.json(

@@ -566,6 +566,11 @@ struct ReferralCommand: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "Write to this file (.pdf, .html or .json decides the format).") var output:
             String?
         @Option(help: "pdf, html or json (default: from the file's extension, else pdf).") var format: String?
+        @Option(
+            help:
+                "The payer's criteria set, by name (care-server lists a team's: GET /v1/teams/{id}/prior-auth-criteria); default: the treatment's."
+        )
+        var payer: String?
         @Flag(help: "Only say what is met and what is missing; make no packet.") var check = false
         @Flag(help: "Make the packet even if criteria are unmet (it says which).") var anyway = false
         @OptionGroup var server: ServerOptions
@@ -586,9 +591,9 @@ struct ReferralCommand: AsyncParsableCommand {
         func run() async throws {
             let written = try await withClient(server) { client -> (PriorAuthCheckOut, PriorAuthPacketRef?, Data?) in
                 let referral = try await Names.record("referral", id, client)
-                let verdict = try await client.priorAuthCheck(referral: referral)
+                let verdict = try await client.priorAuthCheck(referral: referral, criteriaSet: payer)
                 guard !check, verdict.allMet || anyway else { return (verdict, nil, nil) }
-                let packet = try await client.makePriorAuthPacket(referral: referral)
+                let packet = try await client.makePriorAuthPacket(referral: referral, criteriaSet: payer)
                 return (verdict, packet, try await client.priorAuthPacket(packet.id, format: chosenFormat))
             }
             let (verdict, packet, data) = written

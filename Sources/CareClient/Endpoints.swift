@@ -153,13 +153,13 @@ extension CareClient {
     }
 
     /// The referral against its payer's criteria: each met or not, and what to record.
-    public func priorAuthCheck(referral: String) async throws -> PriorAuthCheckOut {
-        try await get("v1/referrals/\(referral)/prior-authorisation")
+    public func priorAuthCheck(referral: String, criteriaSet: String? = nil) async throws -> PriorAuthCheckOut {
+        try await get("v1/referrals/\(referral)/prior-authorisation", query: ["criteria_set": criteriaSet])
     }
 
     /// Makes and keeps a prior-authorisation packet for the referral.
-    public func makePriorAuthPacket(referral: String) async throws -> PriorAuthPacketRef {
-        try decode(try await send(.POST, "v1/referrals/\(referral)/prior-auth-packets").body)
+    public func makePriorAuthPacket(referral: String, criteriaSet: String? = nil) async throws -> PriorAuthPacketRef {
+        try await post("v1/referrals/\(referral)/prior-auth-packets", PacketBody(criteriaSet: criteriaSet))
     }
 
     /// The packets made for a referral, newest first.

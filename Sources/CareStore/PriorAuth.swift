@@ -138,25 +138,22 @@ extension CareStore {
 
     /// The payer's criteria for a TMS, ECT or esketamine referral, evaluated against the
     /// patient's records now: what is met, by what, and what to record for the rest.
-    public func priorAuthorisationCheck(referralID: UUID, asOf: Date = Date(), by caller: Caller) async throws
-        -> PriorAuthCheck
-    {
+    public func priorAuthorisationCheck(
+        referralID: UUID, criteriaSet: String? = nil, asOf: Date = Date(), by caller: Caller
+    ) async throws -> PriorAuthCheck {
         try await command(caller) { context in
             let patientID = try await context.connection.query(
                 "SELECT patient_id FROM referrals WHERE id = \(referralID)"
             ).firstRow?.decode(UUID.self, at: 0)
             guard let patientID else { throw StoreError.notFound("referral \(referralID.lowercasedString)") }
-            _ = try await context.patientTeam(patientID, for: .readClinical)
+            let teamID = try await context.patientTeam(patientID, for: .readClinical)
             guard
                 let referral = try await context.loadReferrals(patientID: patientID).first(where: {
                     $0.id == referralID
                 })
             else { throw StoreError.notFound("referral \(referralID.lowercasedString)") }
-            guard let criteria = CriteriaSet.defaults.first(where: { $0.treatment == referral.kind }) else {
-                throw StoreError.invalid(
-                    "prior authorisation criteria are kept for TMS, ECT and esketamine referrals, not \(referral.kind.rawValue)"
-                )
-            }
+            let criteria = try await context.criteriaSet(named: criteriaSet, treatment: referral.kind, teamID: teamID)
+                .set
             let facts = try await context.priorAuthFacts(patientID: patientID, asOf: asOf)
             return PriorAuthCheck(referral: referral, patientID: patientID, evaluation: criteria.evaluate(facts))
         }

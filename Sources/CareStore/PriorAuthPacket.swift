@@ -180,7 +180,9 @@ extension CareStore {
     /// scores around it, the score timeline, TRD status and stages with their inputs, the
     /// contraindication screens, what was documented, and each criterion with its evidence. One
     /// transaction: what is read is what is kept.
-    public func makePriorAuthPacket(referralID: UUID, by caller: Caller) async throws -> StoredPacket {
+    public func makePriorAuthPacket(referralID: UUID, criteriaSet: String? = nil, by caller: Caller) async throws
+        -> StoredPacket
+    {
         try await command(caller, isolation: .repeatableRead) { context in
             let row = try await context.connection.query(
                 """
@@ -200,11 +202,8 @@ extension CareStore {
                 throw StoreError.invalid(
                     "referral \(referralID.lowercasedString) was entered in error: no packet is made for it")
             }
-            guard let criteria = CriteriaSet.defaults.first(where: { $0.treatment == referral.kind }) else {
-                throw StoreError.invalid(
-                    "prior authorisation packets are made for TMS, ECT and esketamine referrals, not \(referral.kind.rawValue)"
-                )
-            }
+            let chosen = try await context.criteriaSet(named: criteriaSet, treatment: referral.kind, teamID: teamID)
+            let criteria = chosen.set
             let actorID = try Self.member(caller, "makes a packet")
             let now = Date()
             let summary = try await context.patientSummary(patientID, asOf: now)
@@ -216,7 +215,6 @@ extension CareStore {
                 FROM patients p JOIN teams t ON t.id = p.team_id, members m WHERE p.id = \(patientID) AND m.id = \(actorID)
                 """)[0]
             let (birth, teamName, episode, actorName) = try head.decode(Date?.self, String.self, Date.self, String.self)
-            _ = teamID
 
             let scores = summary.scores.filter { $0.instrument != .gad7 }.map {
                 PriorAuthPacket.ScoreLine(
@@ -248,7 +246,8 @@ extension CareStore {
                 $0.entries.map { .init(name: $0.name, value: $0.value) }
             }
             var packet = PriorAuthPacket(
-                madeAt: now, madeBy: .init(id: actorID.lowercasedString, name: actorName), criteriaSet: criteria.name,
+                madeAt: now, madeBy: .init(id: actorID.lowercasedString, name: actorName),
+                criteriaSet: criteria.name + (chosen.version.map { " (version \($0))" } ?? ""),
                 allMet: evaluation.allMet, sessionsRequested: criteria.sessionsRequested,
                 patient: .init(
                     id: patientID.lowercasedString, name: summary.displayName, mrn: summary.mrn,
@@ -292,8 +291,8 @@ extension CareStore {
             let json = String(decoding: try PriorAuthPacket.encoder.encode(packet), as: UTF8.self)
             let id = try await context.connection.query(
                 """
-                INSERT INTO prior_auth_packets (referral_id, patient_id, criteria_set, all_met, content, made_by, answers_packet_id)
-                VALUES (\(referralID), \(patientID), \(criteria.name), \(evaluation.allMet), \(json)::jsonb, \(actorID),
+                INSERT INTO prior_auth_packets (referral_id, patient_id, criteria_set, criteria_version, all_met, content, made_by, answers_packet_id)
+                VALUES (\(referralID), \(patientID), \(criteria.name), \(chosen.version), \(evaluation.allMet), \(json)::jsonb, \(actorID),
                         \(packet.answersDenial.flatMap { UUID(uuidString: $0.packetId) }))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)

@@ -312,6 +312,12 @@ public struct PriorAuthStatusChange: Codable, Sendable {
     }
 }
 
+/// POST /v1/referrals/{id}/prior-auth-packets (optional): the payer's criteria set by name.
+public struct PacketBody: Codable, Sendable {
+    public var criteriaSet: String?
+    public init(criteriaSet: String?) { self.criteriaSet = criteriaSet }
+}
+
 /// PUT /v1/patients/{id}/birth-date: YYYY-MM-DD, or null to clear it.
 public struct BirthDateBody: Codable, Sendable {
     public var birthDate: String?

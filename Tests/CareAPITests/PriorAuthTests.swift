@@ -291,6 +291,79 @@ struct PriorAuthTests {
         }
     }
 
+    @Test(
+        "payers' criteria as data: an admin adds a payer's set and a new version of it (audited; clinicians may not); the check and the packet use it by name; an unknown set or one for another treatment is 422"
+    )
+    func payerCriteria() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let referral = try await clinic.store.makeReferral(
+                patientID: clinic.northPatient, kind: .tms, targetClinic: "North TMS",
+                by: .system(actingFor: psychiatrist)
+            ).referralID
+            try await clinic.app().test(.router) { client in
+                let sets = "/v1/teams/\(clinic.north.lower)/prior-auth-criteria"
+                let payer = """
+                    {"name": "Acme Health TMS", "treatment": "tms", "sessions_requested": 30,
+                     "criteria": [{"type": "failed-trials", "minimum_trials": 4, "minimum_classes": 2, "minimum_augmentations": 2},
+                                  {"type": "minimum-age", "years": 21}]}
+                    """
+                let byClinician = try await client.call(.post, sets, token: clinic.tokens["psychiatrist"], json: payer)
+                #expect(byClinician.status == .forbidden)
+                let first = try await client.call(.post, sets, token: clinic.tokens["admin"], json: payer)
+                #expect(first.status == .created && first.json["version"] as? Int == 1, "\(first.text)")
+                let second = try await client.call(
+                    .post, sets, token: clinic.tokens["admin"],
+                    json: payer.replacingOccurrences(of: "\"years\": 21", with: "\"years\": 18"))
+                #expect(second.json["version"] as? Int == 2)
+                let unknownType = try await client.call(
+                    .post, sets, token: clinic.tokens["admin"],
+                    json: #"{"name": "X", "treatment": "tms", "criteria": [{"type": "horoscope"}]}"#)
+                #expect(unknownType.status == .badRequest && unknownType.text.contains("horoscope"))
+                let builtIn = try await client.call(
+                    .post, sets, token: clinic.tokens["admin"],
+                    json: payer.replacingOccurrences(of: "Acme Health TMS", with: "Default TMS"))
+                #expect(builtIn.status == .unprocessableContent)
+
+                let listed = try await client.call(.get, sets, token: clinic.tokens["socialWorker"])
+                let names = listed.items.compactMap { $0["name"] as? String }
+                #expect(names == ["Default TMS", "Default ECT", "Default esketamine", "Acme Health TMS"], "\(names)")
+                #expect(listed.items.last?["version"] as? Int == 2)
+
+                let check = "/v1/referrals/\(referral.lower)/prior-authorisation"
+                let acme = try await client.call(
+                    .get, check + "?criteria_set=Acme%20Health%20TMS", token: clinic.tokens["socialWorker"])
+                #expect(acme.status == .ok && acme.json["criteria_set"] as? String == "Acme Health TMS", "\(acme.text)")
+                let statements = (acme.json["criteria"] as? [[String: Any]] ?? []).compactMap {
+                    $0["statement"] as? String
+                }
+                #expect(
+                    statements.first?.contains("including 2 augmentations") == true
+                        && statements.last == "age 18 or over")
+                let unknown = try await client.call(
+                    .get, check + "?criteria_set=Nobody", token: clinic.tokens["socialWorker"])
+                #expect(unknown.status == .unprocessableContent && unknown.text.contains("Acme Health TMS"))
+                let wrong = try await client.call(
+                    .get, check + "?criteria_set=Default%20ECT", token: clinic.tokens["socialWorker"])
+                #expect(wrong.status == .unprocessableContent)
+                let packet = try await client.call(
+                    .post, "/v1/referrals/\(referral.lower)/prior-auth-packets", token: clinic.tokens["socialWorker"],
+                    json: #"{"criteria_set": "Acme Health TMS"}"#)
+                #expect(
+                    (packet.json["packet"] as? [String: Any])?["criteria_set"] as? String
+                        == "Acme Health TMS (version 2)",
+                    "\(packet.text.prefix(300))")
+                #expect((packet.json["packet"] as? [String: Any])?["sessions_requested"] as? Int == 30)
+                let audited = try await pool.query(
+                    "SELECT count(*) FROM audit_entries WHERE action = 'prior_auth.criteria.save' AND outcome = 'allowed'"
+                )[0]
+                .decode(Int.self, at: 0)
+                #expect(audited == 2)
+            }
+        }
+    }
+
     /// A PDF's text, by pdftotext (poppler-utils; deploy/setup --tests installs it).
     static func pdfText(_ pdf: Data) throws -> String {
         let directory = FileManager.default.temporaryDirectory.path + "/carerelay-pdf-\(UUID().uuidString)"

@@ -32,12 +32,14 @@ extension JSONWriter {
 
     mutating func caseload(_ c: ReportCaseload) {
         object { o in
+            o.member("awaiting_authorisation") { $0.int(c.awaitingAuthorisation) }
             o.member("contacts_this_week") { $0.int(c.contactsThisWeek) }
             o.member("handoffs_acknowledged_late") { $0.int(c.handoffsAcknowledgedLate) }
             o.member("handoffs_acknowledged_on_time") { $0.int(c.handoffsAcknowledgedOnTime) }
             o.member("handoffs_produced") { $0.int(c.handoffsProduced) }
             o.member("handoffs_unacknowledged") { $0.int(c.handoffsUnacknowledged) }
             o.member("listed") { $0.int(c.listed) }
+            o.optional("longest_authorisation_wait_days", c.longestAuthorisationWaitDays) { $0.int($1) }
             o.member("measured") { $0.int(c.measured) }
             o.member("new_patients") { $0.int(c.newPatients) }
             o.optional("remission_rate", c.remissionRate) { $0.double($1) }
@@ -115,6 +117,9 @@ extension JSONWriter {
             o.member("referrals") {
                 $0.array(p.referrals) { w, r in
                     w.object { o in
+                        o.optional("authorisation", r.authorisation) { $0.string($1) }
+                        o.optional("authorisation_days", r.authorisationDays) { $0.int($1) }
+                        o.optional("authorisation_since", r.authorisationSince) { $0.date($1) }
                         o.member("created_at") { $0.date(r.createdAt) }
                         o.member("kind") { $0.string(r.kind) }
                         o.member("status") { $0.string(r.status) }

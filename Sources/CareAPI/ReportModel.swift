@@ -77,9 +77,20 @@ struct ReportReferral: Sendable, Encodable, Equatable {
     var status: String
     var targetClinic: String
     var createdAt: Date
+    /// Where its prior authorisation stands (drafted, submitted, approved, denied), since when,
+    /// and for how many whole days at the report's time (docs/prior-authorisation.md).
+    var authorisation: String? = nil
+    var authorisationSince: Date? = nil
+    var authorisationDays: Int? = nil
 
     /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case kind, status, targetClinic = "target_clinic", createdAt = "created_at" }
+    enum CodingKeys: String, CodingKey {
+        case kind, status, targetClinic = "target_clinic", createdAt = "created_at", authorisation,
+            authorisationSince = "authorisation_since", authorisationDays = "authorisation_days"
+    }
+
+    /// Waiting on the payer: a packet made or submitted and not yet decided.
+    var awaitingAuthorisation: Bool { authorisation == "drafted" || authorisation == "submitted" }
 }
 
 struct ReportPatient: Sendable, Encodable, Equatable {
@@ -139,6 +150,10 @@ struct ReportCaseload: Sendable, Encodable, Equatable {
     var handoffsUnacknowledged: Int
     /// Patients listed for a decision.
     var listed: Int
+    /// Referrals waiting on a payer (a packet drafted or submitted, not decided), and the
+    /// longest wait in whole days (docs/prior-authorisation.md).
+    var awaitingAuthorisation: Int = 0
+    var longestAuthorisationWaitDays: Int? = nil
 
     /// The API's snake_case, spelled out (the report is encoded without key conversion).
     enum CodingKeys: String, CodingKey {
@@ -146,7 +161,8 @@ struct ReportCaseload: Sendable, Encodable, Equatable {
             contactsThisWeek = "contacts_this_week", newPatients = "new_patients", handoffsProduced =
             "handoffs_produced", handoffsAcknowledgedOnTime = "handoffs_acknowledged_on_time",
             handoffsAcknowledgedLate = "handoffs_acknowledged_late", handoffsUnacknowledged = "handoffs_unacknowledged",
-            listed
+            listed, awaitingAuthorisation = "awaiting_authorisation",
+            longestAuthorisationWaitDays = "longest_authorisation_wait_days"
     }
 }
 
@@ -203,7 +219,10 @@ extension ReportPatient {
                     dueAt: $0.dueAt, overdue: $0.overdue)
             },
             referrals: facts.referrals.map {
-                ReportReferral(kind: $0.kind, status: $0.status, targetClinic: $0.targetClinic, createdAt: $0.createdAt)
+                ReportReferral(
+                    kind: $0.kind, status: $0.status, targetClinic: $0.targetClinic, createdAt: $0.createdAt,
+                    authorisation: $0.authorisation?.rawValue, authorisationSince: $0.authorisationSince,
+                    authorisationDays: $0.authorisationSince.map { max(0, Int(asOf.timeIntervalSince($0) / 86_400)) })
             },
             lastContact: facts.lastContact)
     }
@@ -214,7 +233,17 @@ extension WeeklyReport {
     /// in treatment, then by name), and the caseload's figures.
     init(_ review: TeamWeekReview) {
         var measured = 0, responders = 0, remitters = 0, newPatients = 0, contacts = 0
+        var awaiting = 0
+        var longestWait: Int?
         for patient in review.patients {
+            for referral in patient.facts.referrals
+            where referral.authorisation == .drafted || referral.authorisation == .submitted {
+                awaiting += 1
+                let days = referral.authorisationSince.map {
+                    max(0, Int(review.window.asOf.timeIntervalSince($0) / 86_400))
+                }
+                longestWait = max(longestWait ?? 0, days ?? 0)
+            }
             contacts += patient.contactsThisWeek
             if patient.assessment.isNew { newPatients += 1 }
             guard let response = patient.assessment.response else { continue }
@@ -232,7 +261,8 @@ extension WeeklyReport {
             contactsThisWeek: contacts, newPatients: newPatients, handoffsProduced: review.handoffsProduced,
             handoffsAcknowledgedOnTime: review.handoffsAcknowledgedOnTime,
             handoffsAcknowledgedLate: review.handoffsAcknowledgedLate,
-            handoffsUnacknowledged: review.handoffsUnacknowledged, listed: listed.count)
+            handoffsUnacknowledged: review.handoffsUnacknowledged, listed: listed.count,
+            awaitingAuthorisation: awaiting, longestAuthorisationWaitDays: longestWait)
         self.init(
             teamId: LowercaseID(review.teamID), teamName: review.teamName, isoWeek: review.week.description,
             weekStart: review.week.start,

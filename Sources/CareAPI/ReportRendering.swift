@@ -87,7 +87,18 @@ enum ReportRendering {
     }
 
     static func referrals(_ p: ReportPatient) -> [String] {
-        p.referrals.map { "\($0.kind.uppercased()) to \($0.targetClinic): \($0.status) (since \(day($0.createdAt)))" }
+        p.referrals.map { referral in
+            var line =
+                "\(referral.kind.uppercased()) to \(referral.targetClinic): \(referral.status) (since \(day(referral.createdAt)))"
+            if let status = referral.authorisation, let since = referral.authorisationSince {
+                let days = referral.authorisationDays ?? 0
+                line +=
+                    referral.awaitingAuthorisation
+                    ? "; prior authorisation \(status), waiting \(days) day\(days == 1 ? "" : "s") (since \(day(since)))"
+                    : "; prior authorisation \(status) \(day(since))"
+            }
+            return line
+        }
     }
 
     // MARK: HTML
@@ -219,6 +230,7 @@ enum ReportRendering {
             <div class="stat"><b>\(c.newPatients)</b>new patients</div>
             <div class="stat"><b>\(c.handoffsProduced)</b>handoffs made; \(c.handoffsAcknowledgedOnTime) acknowledged on time, \(c.handoffsAcknowledgedLate) late, \(c.handoffsUnacknowledged) not yet</div>
             <div class="stat"><b>\(c.listed)</b>to discuss</div>
+            <div class="stat"><b>\(c.awaitingAuthorisation)</b>awaiting prior authorisation\(c.longestAuthorisationWaitDays.map { "; the longest \($0) days" } ?? "")</div>
             </div>
             <div class="legend">Trend: PHQ-9 (0–27) with the first and latest values and dates; the blue dashed line (50%) is half the baseline (response), the green one (remit) is 5 (remission); a red point is an item-9 safety signal. Open work is grouped by who holds it, overdue first, two items each.</div>
 
@@ -306,7 +318,9 @@ enum ReportRendering {
             "",
             "**Caseload** \(c.size) · **response** \(percent(c.responseRate)) (\(c.responders) of \(c.measured)) · **remission** \(percent(c.remissionRate)) (\(c.remitters) of \(c.measured))"
                 + " · **contacts this week** \(c.contactsThisWeek) · **new patients** \(c.newPatients) · **handoffs made** \(c.handoffsProduced)"
-                + " (\(c.handoffsAcknowledgedOnTime) acknowledged on time, \(c.handoffsAcknowledgedLate) late, \(c.handoffsUnacknowledged) not yet) · **to discuss** \(c.listed)",
+                + " (\(c.handoffsAcknowledgedOnTime) acknowledged on time, \(c.handoffsAcknowledgedLate) late, \(c.handoffsUnacknowledged) not yet) · **to discuss** \(c.listed)"
+                + " · **awaiting prior authorisation** \(c.awaitingAuthorisation)"
+                + (c.longestAuthorisationWaitDays.map { " (the longest \($0) days)" } ?? ""),
         ]
         if r.patients.isEmpty { lines += ["", "Nobody needs a decision this week."] }
         var section = 0

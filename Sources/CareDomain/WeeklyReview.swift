@@ -117,12 +117,21 @@ public struct ReviewFacts: Sendable, Equatable {
         public var status: String
         public var targetClinic: String
         public var createdAt: Date
+        /// Where its latest prior-authorisation packet stands (drafted, submitted, approved,
+        /// denied) and since when; nil when none was made.
+        public var authorisation: PriorAuthStatus?
+        public var authorisationSince: Date?
 
-        public init(kind: String, status: String, targetClinic: String, createdAt: Date) {
+        public init(
+            kind: String, status: String, targetClinic: String, createdAt: Date, authorisation: PriorAuthStatus? = nil,
+            authorisationSince: Date? = nil
+        ) {
             self.kind = kind
             self.status = status
             self.targetClinic = targetClinic
             self.createdAt = createdAt
+            self.authorisation = authorisation
+            self.authorisationSince = authorisationSince
         }
     }
 

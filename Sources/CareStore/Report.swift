@@ -273,17 +273,26 @@ struct ReviewGatherer {
         var referrals: [UUID: [ReviewFacts.Referral]] = [:]
         for row in try await connection.query(
             """
-            SELECT r.patient_id, r.kind, r.status, r.target_clinic, r.created_at
+            SELECT r.patient_id, r.kind, r.status, r.target_clinic, r.created_at, a.status, a.since
             FROM referrals r JOIN patients p ON p.id = r.patient_id
+            LEFT JOIN LATERAL (
+                SELECT coalesce(d.status, 'drafted') AS status, coalesce(d.decided_at, pk.made_at) AS since
+                FROM prior_auth_packets pk
+                LEFT JOIN LATERAL (SELECT dd.status, dd.decided_at FROM prior_auth_decisions dd WHERE dd.packet_id = pk.id
+                                   AND dd.decided_at < \(asOf) ORDER BY dd.decided_at DESC LIMIT 1) d ON true
+                WHERE pk.referral_id = r.id AND pk.made_at < \(asOf) ORDER BY pk.made_at DESC LIMIT 1
+            ) a ON true
             WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND r.created_at < \(asOf) AND r.entered_in_error_at IS NULL
               AND (r.status NOT IN ('completed', 'declined', 'cancelled') OR r.created_at >= \(start))
             ORDER BY r.created_at
             """)
         {
-            let (patient, kind, status, clinic, created) = try row.decode(
-                UUID.self, String.self, String.self, String.self, Date.self)
+            let (patient, kind, status, clinic, created, authorisation, since) = try row.decode(
+                UUID.self, String.self, String.self, String.self, Date.self, String?.self, Date?.self)
             referrals[patient, default: []].append(
-                ReviewFacts.Referral(kind: kind, status: status, targetClinic: clinic, createdAt: created))
+                ReviewFacts.Referral(
+                    kind: kind, status: status, targetClinic: clinic, createdAt: created,
+                    authorisation: authorisation.flatMap(PriorAuthStatus.init(rawValue:)), authorisationSince: since))
         }
 
         var tasks: [UUID: [OpenTask]] = [:]

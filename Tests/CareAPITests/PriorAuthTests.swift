@@ -287,6 +287,31 @@ struct PriorAuthTests {
                         json: #"{"status": "denied", "reason": "x"}"#
                     )
                     .status == .notFound)
+
+                // The weekly report: the referral with where its authorisation stands, and the
+                // caseload's count of those still waiting (a third packet, submitted, waits).
+                let third = try await client.call(.post, packets, token: token)
+                let thirdID = try #require(third.json["id"] as? String)
+                _ = try await client.call(
+                    .post, "/v1/prior-auth-packets/\(thirdID)/status", token: token, json: #"{"status": "submitted"}"#)
+                let week = ISOWeek(containing: Date()).description
+                let report = try await client.call(
+                    .get, "/v1/teams/\(clinic.north.lower)/reports/weekly/\(week)?format=json",
+                    token: clinic.tokens["psychiatrist"])
+                #expect(report.status == .ok, "\(report.text)")
+                let caseload = report.json["caseload"] as? [String: Any]
+                #expect(
+                    caseload?["awaiting_authorisation"] as? Int == 1
+                        && caseload?["longest_authorisation_wait_days"] as? Int == 0)
+                let listed = (report.json["patients"] as? [[String: Any]])?.first {
+                    $0["id"] as? String == patient.lower
+                }
+                let referrals = listed?["referrals"] as? [[String: Any]]
+                #expect(referrals?.first?["authorisation"] as? String == "submitted", "\(referrals ?? [])")
+                let html = try await client.call(
+                    .get, "/v1/teams/\(clinic.north.lower)/reports/weekly/\(week)?format=html",
+                    token: clinic.tokens["psychiatrist"])
+                #expect(html.text.contains("prior authorisation submitted, waiting 0 days"))
             }
         }
     }

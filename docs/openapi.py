@@ -518,7 +518,8 @@ schemas["CriteriaSetBody"] = obj({"name": text(200), "treatment": {"type": "stri
 schemas["CriteriaSet"] = obj({"name": {"type": "string"}, "treatment": {"type": "string"}, "version": {"type": "integer"}, "built_in": {"type": "boolean"},
     "sessions_requested": {"type": "integer"}, "created_at": ts, "criteria": {"type": "array", "items": criterion_rule}}, ["name", "treatment", "built_in", "criteria"])
 schemas["CriteriaSetPage"] = page("CriteriaSet")
-schemas["PacketBody"] = obj({"criteria_set": free(200)}, [], "Optional: the payer's criteria set by name (default: the treatment's built-in set).")
+schemas["PacketBody"] = obj({"criteria_set": free(200), "include_notes": {"type": "boolean", "default": False}}, [],
+    "Optional: the payer's criteria set by name (default: the treatment's built-in set); include_notes adds the team's notes (never psychotherapy notes).")
 schemas["PriorAuthStatusChange"] = obj({"status": {"type": "string", "enum": ["submitted", "approved", "denied"]},
     "sessions": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "Approved: the sessions authorised (required)."},
     "reason": free(2000)}, ["status"], "drafted -> submitted -> approved (with sessions) or denied (with the payer's reason, required). Another move is 409 naming the allowed ones.")

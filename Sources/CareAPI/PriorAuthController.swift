@@ -149,7 +149,8 @@ struct PriorAuthController: Sendable {
             try checkText(body.criteriaSet, "criteria_set", max: 200)
         }
         return try await context.respond("prior_auth.packet.make", request) { caller in
-            try await store.makePriorAuthPacket(referralID: id, criteriaSet: body.criteriaSet, by: caller)
+            try await store.makePriorAuthPacket(
+                referralID: id, criteriaSet: body.criteriaSet, includeNotes: body.includeNotes ?? false, by: caller)
         } render: { stored in
             Wire.answer(
                 bytes: try Self.packetJSON(stored), status: .created,

@@ -113,6 +113,15 @@ enum PacketRendering {
             }
             h += "</table>"
         }
+        if let notes = p.notes, !notes.isEmpty {
+            h +=
+                "<h2>Clinical notes (included on request)</h2><table><tr><th style=\"width:22%\">Written</th><th>Note</th></tr>"
+            for note in notes {
+                h += "<tr><td>\(DayText.format(note.writtenAt))<br>\(escape(note.kind)), \(escape(note.author))</td>"
+                h += "<td>\(escape(note.text).replacingOccurrences(of: "\n", with: "<br>"))</td></tr>"
+            }
+            h += "</table>"
+        }
         if !p.documented.isEmpty {
             h += "<h2>Documented</h2><table>"
             for (key, text) in p.documented.sorted(by: { $0.key < $1.key }) {
@@ -121,7 +130,10 @@ enum PacketRendering {
             h += "</table>"
         }
         h +=
-            "<p class=\"small\">Prepared by CareRelay from the care team's structured records; clinical notes are not included.</p>"
+            "<p class=\"small\">Prepared by CareRelay from the care team's structured records; "
+            + (p.notes == nil
+                ? "clinical notes are not included." : "team notes included on request; psychotherapy notes never.")
+            + "</p>"
         h += "</body></html>\n"
         return h
     }

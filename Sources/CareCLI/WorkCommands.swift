@@ -534,7 +534,7 @@ struct ReferralCommand: AsyncParsableCommand {
 
         func run() async throws {
             let move = try await withClient(server) { client -> PriorAuthMoveOut in
-                let referral = try await Names.record("referral", id, client)
+                let referral = try await Packet.referral(id, client)
                 guard let latest = try await client.priorAuthPackets(referral: referral).first else {
                     throw CLIError.conflict(
                         "no packet has been made for this referral: make one with care referral packet \(id) -o packet.pdf"
@@ -562,7 +562,10 @@ struct ReferralCommand: AsyncParsableCommand {
                   care referral packet REFERRAL --check
                   care referral packet REFERRAL --anyway -o packet.html
                 """)
-        @Argument(help: "The referral's id, or its first characters.") var id: String
+        @Argument(help: "The referral's id, or the prior-authorisation handoff it made (or their first characters).")
+        var id: String
+        @Flag(help: "Include the team's notes (never psychotherapy notes); by default a packet holds no notes.")
+        var includeNotes = false
         @Option(name: .shortAndLong, help: "Write to this file (.pdf, .html or .json decides the format).") var output:
             String?
         @Option(help: "pdf, html or json (default: from the file's extension, else pdf).") var format: String?
@@ -590,10 +593,11 @@ struct ReferralCommand: AsyncParsableCommand {
 
         func run() async throws {
             let written = try await withClient(server) { client -> (PriorAuthCheckOut, PriorAuthPacketRef?, Data?) in
-                let referral = try await Names.record("referral", id, client)
+                let referral = try await Self.referral(id, client)
                 let verdict = try await client.priorAuthCheck(referral: referral, criteriaSet: payer)
                 guard !check, verdict.allMet || anyway else { return (verdict, nil, nil) }
-                let packet = try await client.makePriorAuthPacket(referral: referral, criteriaSet: payer)
+                let packet = try await client.makePriorAuthPacket(
+                    referral: referral, criteriaSet: payer, includeNotes: includeNotes)
                 return (verdict, packet, try await client.priorAuthPacket(packet.id, format: chosenFormat))
             }
             let (verdict, packet, data) = written
@@ -609,6 +613,30 @@ struct ReferralCommand: AsyncParsableCommand {
             do { try ReportCommand.write(data, to: output) } catch { throw fail(error) }
             FileHandle.standardError.write(
                 Data("Packet \(packet.id.prefix(8)) kept (care referral packet shows what it says).\n".utf8))
+        }
+
+        /// The referral an id names: a referral's, or a handoff's (a task) whose patient has one open
+        /// TMS, ECT or esketamine referral: the social worker starts from the handoff in care queue.
+        static func referral(_ id: String, _ client: CareClient) async throws -> String {
+            do {
+                return try await Names.record("referral", id, client)
+            } catch CLIError.notFound {
+                let task = try await client.task(
+                    try await Names.record("task", id, client, what: "referral or handoff"))
+                let summary = try await client.patient(task.patientId)
+                let open = summary.referrals.filter {
+                    ["tms", "ect", "esketamine"].contains($0.kind)
+                        && !["declined", "cancelled", "completed"].contains($0.status)
+                }
+                guard open.count == 1 else {
+                    throw CLIError.ambiguous(
+                        open.isEmpty
+                            ? "\(summary.displayName) has no open TMS, ECT or esketamine referral"
+                            : "\(summary.displayName) has \(open.count) open referrals: \(open.map { "\(Names.short($0.id)) \($0.kind.uppercased())" }.joined(separator: ", ")); give the referral's id"
+                    )
+                }
+                return open[0].id
+            }
         }
 
         /// Each criterion on a line, met or not, with what to record when not.

@@ -158,8 +158,12 @@ extension CareClient {
     }
 
     /// Makes and keeps a prior-authorisation packet for the referral.
-    public func makePriorAuthPacket(referral: String, criteriaSet: String? = nil) async throws -> PriorAuthPacketRef {
-        try await post("v1/referrals/\(referral)/prior-auth-packets", PacketBody(criteriaSet: criteriaSet))
+    public func makePriorAuthPacket(referral: String, criteriaSet: String? = nil, includeNotes: Bool = false)
+        async throws -> PriorAuthPacketRef
+    {
+        try await post(
+            "v1/referrals/\(referral)/prior-auth-packets",
+            PacketBody(criteriaSet: criteriaSet, includeNotes: includeNotes ? true : nil))
     }
 
     /// The packets made for a referral, newest first.

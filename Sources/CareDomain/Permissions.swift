@@ -45,6 +45,9 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
     case screenContraindications
     /// Record what a payer's prior authorisation reads: a date of birth, a documented statement.
     case documentPriorAuthorisation
+    /// Make a prior-authorisation packet and record the payer's answers: the social worker, who
+    /// holds the authorisation handoff, and the psychiatrist, who referred.
+    case makePriorAuthPacket
 
     public var description: String { rawValue }
 
@@ -87,6 +90,8 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
             return roles.contains(.psychiatrist)
         case .documentPriorAuthorisation:
             return clinical
+        case .makePriorAuthPacket:
+            return roles.contains(.socialWorker) || roles.contains(.psychiatrist)
         }
     }
 
@@ -120,6 +125,8 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
         case .exportBulk: "bulk export is for service accounts with the export scope"
         case .screenContraindications: "only psychiatrists complete the contraindication screen"
         case .documentPriorAuthorisation: "only the team's clinicians document for a prior authorisation"
+        case .makePriorAuthPacket:
+            "prior-authorisation packets are made and moved by the social worker or the psychiatrist"
         }
     }
 

@@ -114,6 +114,15 @@ public struct PriorAuthPacket: Sendable, Equatable, Codable {
     public var criteria: [Criterion]
     /// The denial this packet answers, when the referral's packet before it was denied.
     public var answersDenial: Denial? = nil
+    /// Team-visible notes, only when asked for (never a psychotherapy note).
+    public var notes: [Note]? = nil
+
+    public struct Note: Sendable, Equatable, Codable {
+        public var kind: String
+        public var author: String
+        public var writtenAt: Date
+        public var text: String
+    }
 
     public struct Denial: Sendable, Equatable, Codable {
         public var packetId: String
@@ -180,9 +189,9 @@ extension CareStore {
     /// scores around it, the score timeline, TRD status and stages with their inputs, the
     /// contraindication screens, what was documented, and each criterion with its evidence. One
     /// transaction: what is read is what is kept.
-    public func makePriorAuthPacket(referralID: UUID, criteriaSet: String? = nil, by caller: Caller) async throws
-        -> StoredPacket
-    {
+    public func makePriorAuthPacket(
+        referralID: UUID, criteriaSet: String? = nil, includeNotes: Bool = false, by caller: Caller
+    ) async throws -> StoredPacket {
         try await command(caller, isolation: .repeatableRead) { context in
             let row = try await context.connection.query(
                 """
@@ -192,7 +201,7 @@ extension CareStore {
             ).firstRow
             guard let row else { throw StoreError.notFound("referral \(referralID.lowercasedString)") }
             let (patientID, prescriberID, prescriberName) = try row.decode(UUID.self, UUID?.self, String?.self)
-            let teamID = try await context.patientTeam(patientID, for: .documentPriorAuthorisation)
+            let teamID = try await context.patientTeam(patientID, for: .makePriorAuthPacket)
             guard
                 let referral = try await context.loadReferrals(patientID: patientID).first(where: {
                     $0.id == referralID
@@ -275,6 +284,18 @@ extension CareStore {
                         findings: screen.findings.map(\.rawValue), note: screen.note)
                 },
                 documented: facts.documented, criteria: evaluation.results.map(PriorAuthPacket.Criterion.init))
+            if includeNotes {
+                packet.notes = try await context.connection.query(
+                    """
+                    SELECT n.kind, a.display_name, n.created_at, n.body FROM notes n JOIN members a ON a.id = n.author_id
+                    WHERE n.patient_id = \(patientID) AND n.kind <> 'psychotherapy' AND n.entered_in_error_at IS NULL
+                    ORDER BY n.created_at, n.id
+                    """
+                ) { row in
+                    let (kind, author, written, text) = try row.decode(String.self, String.self, Date.self, String.self)
+                    return PriorAuthPacket.Note(kind: kind, author: author, writtenAt: written, text: text)
+                }
+            }
             // The referral's latest packet, if it was denied: this one answers it.
             if let denied = try await context.connection.query(
                 """
@@ -387,7 +408,7 @@ extension CareStore {
             ).firstRow
             guard let row else { throw StoreError.notFound("packet \(packetID.lowercasedString)") }
             let (referralID, patientID, teamID, kind) = try row.decode(UUID.self, UUID.self, UUID.self, String.self)
-            try context.authorize(.documentPriorAuthorisation, teamID: teamID, patientID: patientID)
+            try context.authorize(.makePriorAuthPacket, teamID: teamID, patientID: patientID)
             let actorID = try Self.member(caller, "moves a prior authorisation")
             let current = try await context.decisions(of: packetID).last?.status ?? .drafted
             do throws(TransitionError) { try current.moving(to: status) } catch {

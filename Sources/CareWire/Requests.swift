@@ -315,7 +315,12 @@ public struct PriorAuthStatusChange: Codable, Sendable {
 /// POST /v1/referrals/{id}/prior-auth-packets (optional): the payer's criteria set by name.
 public struct PacketBody: Codable, Sendable {
     public var criteriaSet: String?
-    public init(criteriaSet: String?) { self.criteriaSet = criteriaSet }
+    /// Team-visible notes in the packet too (never psychotherapy notes); default none.
+    public var includeNotes: Bool?
+    public init(criteriaSet: String?, includeNotes: Bool? = nil) {
+        self.criteriaSet = criteriaSet
+        self.includeNotes = includeNotes
+    }
 }
 
 /// PUT /v1/patients/{id}/birth-date: YYYY-MM-DD, or null to clear it.

@@ -947,7 +947,13 @@ struct CLITests {
                 patientID: patient, key: "no-psychotherapy", text: "Declined therapy after two intake attempts.",
                 by: .system(actingFor: psychiatrist))
 
-            let written = try await clinic.care(["referral", "packet", referral, "-o", file], as: "socialWorker")
+            // From the social worker's handoff, as care queue shows it (its id names the referral).
+            let handoff = try await clinic.pool.query(
+                PQQuery(
+                    "SELECT t.id FROM tasks t JOIN handoffs h ON h.task_id = t.id WHERE h.step_key = 'tms.prior-authorisation' AND t.patient_id = $1",
+                    [patient]))[0].decode(UUID.self, at: 0).uuidString.lowercased()
+            let written = try await clinic.care(
+                ["referral", "packet", String(handoff.prefix(8)), "-o", file], as: "socialWorker")
             #expect(written.status == 0, "\(written.errors)")
             #expect(written.errors.contains("every criterion met"), "\(written.errors)")
             let pdf = try #require(FileManager.default.contents(atPath: file))

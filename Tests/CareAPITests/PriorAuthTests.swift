@@ -168,6 +168,18 @@ struct PriorAuthTests {
             ).referralID
             try await clinic.app().test(.router) { client in
                 let token = clinic.tokens["socialWorker"]
+                let byPsychologist = try await client.call(
+                    .post, "/v1/referrals/\(referral.lower)/prior-auth-packets", token: clinic.tokens["psychologist"])
+                #expect(byPsychologist.status == .forbidden, "the social worker or the psychiatrist makes packets")
+                let byIntegration = try await client.call(
+                    .post, "/v1/referrals/\(referral.lower)/prior-auth-packets", token: clinic.tokens["service"])
+                #expect(byIntegration.status == .forbidden)
+                let withNotes = try await client.call(
+                    .post, "/v1/referrals/\(referral.lower)/prior-auth-packets", token: token,
+                    json: #"{"include_notes": true}"#)
+                let notes = (withNotes.json["packet"] as? [String: Any])?["notes"] as? [[String: Any]] ?? []
+                #expect(notes.compactMap { $0["text"] as? String } == ["Progress note: sleeping poorly."])
+                #expect(!withNotes.text.contains("private process material"))
                 let made = try await client.call(
                     .post, "/v1/referrals/\(referral.lower)/prior-auth-packets", token: token)
                 #expect(made.status == .created, "\(made.text)")

@@ -7,21 +7,8 @@ import Synchronization
 /// A packet as a self-contained printable page (A4, no external resources) and, from that page,
 /// a PDF printed by headless Chromium (docs/prior-authorisation.md, "The packet").
 enum PacketRendering {
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    /// HTML text, escaped as the report escapes it (one escape for every page CareRelay writes).
+    static func escape(_ text: String) -> String { ReportRendering.escape(text) }
 
     static func mg(_ value: Double) -> String {
         value.rounded() == value ? "\(Int(value)) mg" : "\(value) mg"

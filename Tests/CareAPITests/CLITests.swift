@@ -906,14 +906,8 @@ struct CLITests {
             let psychiatrist = try await clinic.pool.query(
                 "SELECT id FROM members WHERE display_name = 'CLI psychiatrist'")[0].decode(UUID.self, at: 0)
             let enrolled = Date().addingTimeInterval(-130 * 86_400)
-            for (drug, dose) in [("sertraline", 150.0), ("venlafaxine", 225.0)] {
-                let trial = try await store.startTrial(
-                    patientID: patient, kind: .medication, drug: drug, dailyDoseMg: dose,
-                    startedOn: enrolled.addingTimeInterval(86_400), by: .system(actingFor: psychiatrist))
-                _ = try await store.recordTrialOutcome(
-                    trialID: trial, outcome: .nonResponse, stoppedOn: enrolled.addingTimeInterval(71 * 86_400),
-                    adherence: 0.9, by: .system(actingFor: psychiatrist))
-            }
+            try await store.recordTwoFailedTrials(
+                patient: patient, enrolled: enrolled, psychiatrist: psychiatrist, adherence: 0.9)
             _ = try await store.recordMeasurement(
                 patientID: patient, score: try Score(.phq9, total: 19), takenAt: Date().addingTimeInterval(-3_600),
                 by: .system(actingFor: psychiatrist))

@@ -97,14 +97,8 @@ struct PriorAuthTests {
                     json: #"{"key": "no-psychotherapy", "text": "No therapist within reach who takes her insurance."}"#)
                 #expect(reason.status == .created, "\(reason.text)")
                 let enrolled = Date(timeIntervalSince1970: 1_788_220_800)
-                for (drug, dose) in [("sertraline", 150.0), ("venlafaxine", 225.0)] {
-                    let trial = try await store.startTrial(
-                        patientID: patient, kind: .medication, drug: drug, dailyDoseMg: dose,
-                        startedOn: enrolled.addingTimeInterval(86_400), by: .system(actingFor: psychiatrist))
-                    _ = try await store.recordTrialOutcome(
-                        trialID: trial, outcome: .nonResponse, stoppedOn: enrolled.addingTimeInterval(71 * 86_400),
-                        adherence: 0.9, by: .system(actingFor: psychiatrist))
-                }
+                try await store.recordTwoFailedTrials(
+                    patient: patient, enrolled: enrolled, psychiatrist: psychiatrist, adherence: 0.9)
                 _ = try await store.recordMeasurement(
                     patientID: patient, score: try Score(.phq9, total: 18), takenAt: Date().addingTimeInterval(-86_400),
                     by: .system(actingFor: psychiatrist))
@@ -144,14 +138,9 @@ struct PriorAuthTests {
             let psychologist = try #require(clinic.members["psychologist"])
             let patient = clinic.northPatient
             let enrolled = Date(timeIntervalSince1970: 1_788_220_800)
-            for (drug, dose) in [("sertraline", 150.0), ("venlafaxine", 225.0)] {
-                let trial = try await store.startTrial(
-                    patientID: patient, kind: .medication, drug: drug, dailyDoseMg: dose,
-                    startedOn: enrolled.addingTimeInterval(86_400), by: .system(actingFor: psychiatrist))
-                _ = try await store.recordTrialOutcome(
-                    trialID: trial, outcome: .nonResponse, stoppedOn: enrolled.addingTimeInterval(71 * 86_400),
-                    adherence: 0.85, stopReason: "no response at 10 weeks", by: .system(actingFor: psychiatrist))
-            }
+            try await store.recordTwoFailedTrials(
+                patient: patient, enrolled: enrolled, psychiatrist: psychiatrist, adherence: 0.85,
+                stopReason: "no response at 10 weeks")
             for (days, total) in [(0.0, 21), (40, 19), (88, 18)] {
                 _ = try await store.recordMeasurement(
                     patientID: patient, score: try Score(.phq9, total: total),
@@ -413,5 +402,25 @@ struct PriorAuthTests {
         try process.run()
         process.waitUntilExit()
         return (try? String(contentsOfFile: directory + "/packet.txt", encoding: .utf8)) ?? ""
+    }
+}
+
+extension CareStore {
+    /// Two failed adequate antidepressant trials of two classes (sertraline 150 mg, venlafaxine
+    /// 225 mg), started the day after `enrolled` and stopped 10 weeks later with non-response:
+    /// what TRD and a TMS payer's trial criterion need. The psychiatrist records them.
+    func recordTwoFailedTrials(
+        patient: UUID, enrolled: Date, psychiatrist: UUID, adherence: Double = 0.9, stopReason: String? = nil
+    )
+        async throws
+    {
+        for (drug, dose) in [("sertraline", 150.0), ("venlafaxine", 225.0)] {
+            let trial = try await startTrial(
+                patientID: patient, kind: .medication, drug: drug, dailyDoseMg: dose,
+                startedOn: enrolled.addingTimeInterval(86_400), by: .system(actingFor: psychiatrist))
+            _ = try await recordTrialOutcome(
+                trialID: trial, outcome: .nonResponse, stoppedOn: enrolled.addingTimeInterval(71 * 86_400),
+                adherence: adherence, stopReason: stopReason, by: .system(actingFor: psychiatrist))
+        }
     }
 }

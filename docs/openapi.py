@@ -31,7 +31,7 @@ DRUGS = sorted(["citalopram", "escitalopram", "fluoxetine", "fluvoxamine", "paro
     "selegiline-transdermal", "lithium", "aripiprazole", "brexpiprazole", "quetiapine"])
 ROLES = ["psychiatrist", "psychologist", "social_worker", "care_manager", "admin", "integration", "compliance"]
 POOL_ROLES = ["psychiatrist", "psychologist", "social_worker", "care_manager"]
-EVENT_TYPES = ["team.created", "member.created", "patient.enrolled", "patient.status_changed", "patient.trd_reached", "care_plan.updated",
+EVENT_TYPES = ["team.created", "team.time_zone_changed", "member.created", "patient.enrolled", "patient.status_changed", "patient.trd_reached", "care_plan.updated",
     "task.created", "task.assigned", "task.claimed", "task.started", "task.completed", "task.cancelled", "note.added", "note.amended",
     "measurement.recorded", "trial.started", "trial.dose_changed", "trial.outcome_recorded", "trial.failed", "referral.made",
     "referral.status_changed", "handoff.created", "handoff.acknowledged", "handoff.escalated",
@@ -54,7 +54,9 @@ schemas = {
  "Me": obj({"id": uuid, "display_name": {"type": "string"}, "is_service_account": {"type": "boolean"},
             "scopes": {"type": "array", "items": {"type": "string"}},
             "teams": {"type": "array", "items": ref("Team")}}),
- "Team": obj({"id": uuid, "name": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string", "enum": ROLES}}}),
+ "Team": obj({"id": uuid, "name": {"type": "string"}, "roles": {"type": "array", "items": {"type": "string", "enum": ROLES}},
+               "time_zone": {"type": "string", "description": "The team's IANA time zone (its weeks, days and date-only inputs: docs/time-zones.md)."}},
+             ["id", "name", "roles"]),
  "TeamPage": page("Team"),
  "ResolvedRecord": obj({"id": uuid, "kind": {"type": "string", "enum": ["task", "trial", "referral", "note", "measurement", "snapshot"]},
                         "patient_id": uuid, "label": {"type": "string", "description": "A few words to tell candidates apart."}},
@@ -244,7 +246,9 @@ schemas = {
                     "event_types": {"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "string", "enum": ["*"] + EVENT_TYPES}},
                     "team_id": uuid, "description": free(500)}, ["url", "event_types"],
                    "The URL must be http or https and resolve to public addresses only (an operator may allow private networks). `*` subscribes to every type."),
- "NewTeam": obj({"name": text(200)}),
+ "NewTeam": obj({"name": text(200), "time_zone": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z][A-Za-z0-9_+/-]{0,63}$",
+                                                   "description": "An IANA time zone (default UTC); an unknown one is 422 with close matches."}}, ["name"]),
+ "TimeZoneBody": obj({"time_zone": {"type": "string", "maxLength": 64, "pattern": "^[A-Za-z][A-Za-z0-9_+/-]{0,63}$", "description": "An IANA time zone, e.g. America/New_York."}}),
  "NewMember": obj({"display_name": text(200), "email": free(320),
                    "roles": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["psychiatrist", "psychologist", "social_worker", "care_manager", "admin", "compliance"]}},
                    "token_expires_at": {**req_ts, "description": "Default: 90 days from now; at most 365 days away."}}, ["display_name", "roles"]),
@@ -343,6 +347,9 @@ paths = {
                "post": op("Create a team (admins)", "teams", body="NewTeam", ok=resp(201, "Created", "Team", {"Location": {"schema": {"type": "string"}}}),
                           errs=("400", "403", "409", "413", "422"), post=True, opid="createTeam")},
  "/v1/teams/{id}": {"get": op("One of my teams", "teams", [idp], ok=resp(200, "Team", "Team"), errs=("400", "404"), opid="getTeam")},
+ "/v1/teams/{id}/time-zone": {"put": op("Change the team's time zone (its admins; audited, an event)", "teams", [idp], body="TimeZoneBody",
+    ok=resp(200, "The team", "Team"), errs=("400", "403", "404", "413", "422"), opid="setTeamTimeZone",
+    desc="An IANA name; an unknown one is 422 with close matches. The weekly report's weeks and date-only inputs follow the zone.")},
  "/v1/teams/{id}/members": {
     "get": op("A team's members", "teams", [idp], ok=resp(200, "Members", "MemberPage"), errs=("400", "404"), opid="listMembers"),
     "post": op("Add a member with roles and a token (the team's admins)", "teams", [idp], body="NewMember",

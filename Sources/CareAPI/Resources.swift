@@ -270,7 +270,7 @@ struct AuditOut: Encodable, Sendable {
 
 extension Team {
     init(_ m: TeamMembership) {
-        self.init(id: m.teamID.lower, name: m.name, roles: m.roles.map(\.rawValue).sorted())
+        self.init(id: m.teamID.lower, name: m.name, roles: m.roles.map(\.rawValue).sorted(), timeZone: m.timeZone)
     }
 }
 

@@ -15,6 +15,23 @@ struct TeamsController: Sendable {
         v1.get("teams/:id", use: team)
         v1.get("teams/:id/members", use: members)
         v1.post("teams/:id/members", use: addMember)
+        v1.put("teams/:id/time-zone", use: setTimeZone)
+    }
+
+    /// PUT /v1/teams/:id/time-zone
+    @Sendable func setTimeZone(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let body = try await request.decodeJSON(TimeZoneBody.self, context: context)
+        try checkText(body.timeZone, "time_zone", max: 64, required: true)
+        let zone = try await context.acting("team.time_zone", request) { caller in
+            try await store.setTimeZone(teamID: id, body.timeZone, by: caller)
+        }
+        let principal = try await context.principal(store)
+        let team = try await store.memberships(of: principal.memberID).first { $0.teamID == id }
+        return try Wire.json(
+            Team(
+                id: id.lower, name: team?.name ?? "", roles: team?.roles.map(\.rawValue).sorted() ?? [], timeZone: zone)
+        )
     }
 
     /// GET /v1/teams
@@ -32,12 +49,15 @@ struct TeamsController: Sendable {
     @Sendable func createTeam(_ request: Request, context: CareRequestContext) async throws -> Response {
         let body = try await request.decodeJSON(NewTeam.self, context: context)
         try checkText(body.name, "name", max: 200, required: true)
+        try checkText(body.timeZone, "time_zone", max: 64)
+        let zone = body.timeZone ?? TeamTimeZone.utc
         return try await context.respond("team.create", request) { caller in
-            try await store.createTeam(name: body.name, by: caller)
+            try await store.createTeam(name: body.name, timeZone: zone, by: caller)
         } render: { id in
             return try Wire.answer(
                 Team(
-                    id: id.lower, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines), roles: ["admin"]),
+                    id: id.lower, name: body.name.trimmingCharacters(in: .whitespacesAndNewlines), roles: ["admin"],
+                    timeZone: zone.trimmingCharacters(in: .whitespaces)),
                 status: .created, headers: [.location: "/v1/teams/\(id.lower)"])
         }
     }

@@ -5,6 +5,8 @@ import Foundation
 /// stored and published under.
 public enum EventType: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
     case teamCreated = "team.created"
+    /// A team's admin changed its time zone (docs/time-zones.md).
+    case teamTimeZoneChanged = "team.time_zone_changed"
     case memberCreated = "member.created"
     case tokenIssued = "token.issued"
     case tokenRevoked = "token.revoked"

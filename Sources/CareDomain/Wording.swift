@@ -46,6 +46,7 @@ extension EventType {
         case .handoffSuperseded: "Handoff closed as superseded"
         case .handoffCauseAdded: "Handoff: one more cause"
         case .priorAuthSubmitted: "Prior authorisation submitted"
+        case .teamTimeZoneChanged: "Time zone changed"
         case .priorAuthApproved: "Prior authorisation approved"
         case .priorAuthDenied: "Prior authorisation denied"
         }

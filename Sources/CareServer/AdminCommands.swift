@@ -13,8 +13,8 @@ extension CareServerCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create teams, members, service accounts and tokens; revoke tokens.",
             subcommands: [
-                CreateTeam.self, CreateMember.self, CreateServiceAccount.self, CreateToken.self, RevokeToken.self,
-                SeedDemo.self, SeedSynthetic.self,
+                CreateTeam.self, SetTimeZone.self, CreateMember.self, CreateServiceAccount.self, CreateToken.self,
+                RevokeToken.self, SeedDemo.self, SeedSynthetic.self,
             ]
         )
     }
@@ -66,7 +66,7 @@ struct AdminOptions: ParsableArguments {
 extension Role: ExpressibleByArgument {}
 extension Scope: ExpressibleByArgument {}
 
-struct CreatedTeam: Encodable { var team_id: LowercaseID; var name: String }
+struct CreatedTeam: Encodable { var team_id: LowercaseID; var name: String; var time_zone: String }
 struct CreatedMember: Encodable {
     var member_id: LowercaseID; var team_id: LowercaseID; var roles: [String]; var token_id: LowercaseID?;
     var token: String?; var expires_at: Date?
@@ -83,13 +83,54 @@ extension CareServerCommand.Admin {
             discussion: "Example: care-server admin create-team --name \"North clinic\" --json")
 
         @Option(help: "The team's name.") var name: String
+        @Option(help: "The team's time zone, an IANA name (America/New_York); default UTC.") var timeZone: String =
+            "UTC"
         @OptionGroup var options: AdminOptions
+
+        func validate() throws {
+            do { _ = try TeamTimeZone.validate(timeZone) } catch {
+                throw ValidationError(
+                    error.message
+                        + (error.accepted.isEmpty ? "" : " (close: \(error.accepted.joined(separator: ", ")))"))
+            }
+        }
 
         func run() async throws {
             try await options.withStore(
                 { store in
-                    CreatedTeam(team_id: LowercaseID(try await store.createTeam(name: name, by: .system())), name: name)
-                }, text: { "Created team \($0.name): \($0.team_id)" })
+                    CreatedTeam(
+                        team_id: LowercaseID(try await store.createTeam(name: name, timeZone: timeZone, by: .system())),
+                        name: name, time_zone: timeZone)
+                }, text: { "Created team \($0.name) (\($0.time_zone)): \($0.team_id)" })
+        }
+    }
+
+    struct SetTimeZone: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-time-zone", abstract: "Change a team's time zone (its weeks and dates follow it).",
+            discussion: "Example: care-server admin set-time-zone --team TEAM_ID --zone America/New_York --json")
+
+        @Option(help: "The team's id.") var team: UUID
+        @Option(help: "An IANA time zone name.") var zone: String
+        @OptionGroup var options: AdminOptions
+
+        struct Changed: Encodable { var team_id: LowercaseID; var time_zone: String }
+
+        func validate() throws {
+            do { _ = try TeamTimeZone.validate(zone) } catch {
+                throw ValidationError(
+                    error.message
+                        + (error.accepted.isEmpty ? "" : " (close: \(error.accepted.joined(separator: ", ")))"))
+            }
+        }
+
+        func run() async throws {
+            try await options.withStore(
+                { store in
+                    Changed(
+                        team_id: LowercaseID(team),
+                        time_zone: try await store.setTimeZone(teamID: team, zone, by: .system()))
+                }, text: { "Team \($0.team_id) is on \($0.time_zone)." })
         }
     }
 

@@ -92,7 +92,8 @@ extension CareServerCommand.Admin {
                 ).column(UUID.self)
             } else {
                 created = true
-                team = try await store.createTeam(name: teamName, by: .system())
+                // A clinic in New York: its weeks and days are not UTC's (docs/time-zones.md).
+                team = try await store.createTeam(name: teamName, timeZone: "America/New_York", by: .system())
                 for person in people {
                     memberIDs.append(
                         try await store.createMember(

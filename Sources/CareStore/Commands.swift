@@ -8,15 +8,18 @@ extension CareStore {
 
     /// A new team. A request's caller must be an admin (of any team) and becomes the new
     /// team's first admin; the system's `actingFor` member too, when it names one.
-    public func createTeam(name: String, by caller: Caller) async throws -> UUID {
+    public func createTeam(name: String, timeZone: String = TeamTimeZone.utc, by caller: Caller) async throws -> UUID {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw StoreError.invalid("a team needs a name") }
+        let zone: String
+        do { zone = try TeamTimeZone.validate(timeZone) } catch { throw StoreError.invalidValue(error) }
         // Teams and memberships are written with the server's rights, after the gate (migration 0012).
         return try await command(caller, asService: true) { context in
             try context.authorizeAnyTeam(.createTeam)
             do {
                 let id = try await context.connection.query(
-                    "INSERT INTO teams (name) VALUES (\(trimmed)) RETURNING id")[0].decode(UUID.self, at: 0)
+                    "INSERT INTO teams (name, time_zone) VALUES (\(trimmed), \(zone)) RETURNING id")[0].decode(
+                        UUID.self, at: 0)
                 if let admin = caller.memberID {
                     try await context.connection.query(
                         "INSERT INTO memberships (team_id, member_id, role) VALUES (\(id), \(admin), 'admin')")
@@ -28,6 +31,25 @@ extension CareStore {
             } catch let error as PQError where error.constraint == "teams_name_unique" {
                 throw StoreError.conflict("a team named \(trimmed) already exists")
             }
+        }
+    }
+
+    /// Changes a team's time zone (the team's admins): an event, and the report's weeks, "this
+    /// week" and date-only inputs follow it from then on (docs/time-zones.md).
+    public func setTimeZone(teamID: UUID, _ timeZone: String, by caller: Caller) async throws -> String {
+        let zone: String
+        do { zone = try TeamTimeZone.validate(timeZone) } catch { throw StoreError.invalidValue(error) }
+        return try await command(caller, asService: true) { context in
+            try await context.requireTeam(teamID)
+            try context.authorize(.manageTeam, teamID: teamID, patientID: nil)
+            let previous = try await context.connection.query(
+                "SELECT time_zone FROM teams WHERE id = \(teamID) FOR UPDATE")[0].decode(String.self, at: 0)
+            guard previous != zone else { return zone }
+            try await context.connection.query("UPDATE teams SET time_zone = \(zone) WHERE id = \(teamID)")
+            try await context.append(
+                .teamTimeZoneChanged, teamID: teamID, patientID: nil, actorID: caller.memberID,
+                payload: ["team_id": teamID.lowercasedString, "from": previous, "to": zone])
+            return zone
         }
     }
 

@@ -477,6 +477,8 @@ public struct TeamMembership: Sendable, Equatable {
     public var teamID: UUID
     public var name: String
     public var roles: [Role]
+    /// The team's IANA time zone (docs/time-zones.md).
+    public var timeZone: String = TeamTimeZone.utc
 }
 
 extension CareStore {
@@ -484,13 +486,14 @@ extension CareStore {
     public func memberships(of memberID: UUID) async throws -> [TeamMembership] {
         try await pool.query(
             """
-            SELECT t.id, t.name, array_agg(m.role ORDER BY m.role) FROM memberships m JOIN teams t ON t.id = m.team_id
+            SELECT t.id, t.name, array_agg(m.role ORDER BY m.role), t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id
             WHERE m.member_id = \(memberID) GROUP BY t.id, t.name ORDER BY t.name
             """
         ).map { row in
             let (id, name, roles) = try row.decode(UUID.self, String.self, [String].self)
             return TeamMembership(
-                teamID: id, name: name, roles: try roles.map { try Role(column: "memberships.role", $0) })
+                teamID: id, name: name, roles: try roles.map { try Role(column: "memberships.role", $0) },
+                timeZone: try row.decode(String.self, at: 3))
         }
     }
 }

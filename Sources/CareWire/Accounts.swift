@@ -8,10 +8,13 @@ public struct Team: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
     public var roles: [String]
-    public init(id: String, name: String, roles: [String]) {
+    /// The team's IANA time zone (docs/time-zones.md); absent from servers before it existed.
+    public var timeZone: String?
+    public init(id: String, name: String, roles: [String], timeZone: String? = nil) {
         self.id = id
         self.name = name
         self.roles = roles
+        self.timeZone = timeZone
     }
 }
 

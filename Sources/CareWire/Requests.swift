@@ -10,7 +10,18 @@ import Foundation
 /// POST /v1/teams
 public struct NewTeam: Codable, Sendable {
     public var name: String
-    public init(name: String) { self.name = name }
+    /// An IANA time zone (default UTC).
+    public var timeZone: String?
+    public init(name: String, timeZone: String? = nil) {
+        self.name = name
+        self.timeZone = timeZone
+    }
+}
+
+/// PUT /v1/teams/{id}/time-zone (the team's admins).
+public struct TimeZoneBody: Codable, Sendable {
+    public var timeZone: String
+    public init(timeZone: String) { self.timeZone = timeZone }
 }
 
 /// POST /v1/teams/{id}/members: a member and their first token.

@@ -201,6 +201,7 @@ schemas = {
  "WeeklyReport": obj({
     "team_id": uuid, "team_name": {"type": "string"}, "iso_week": {"type": "string", "pattern": "^[0-9]{4}-W[0-9]{2}$"},
     "week_start": ts, "week_end": ts, "as_of": ts, "generated_at": ts,
+    "time_zone": {"type": "string", "description": "The team's time zone: the week is Monday 00:00 to Monday 00:00 there (week_start and week_end are those instants, in UTC)."},
     "caseload": obj({"size": {"type": "integer"}, "measured": {"type": "integer", "description": "Patients with a baseline and a later PHQ-9: the rates' denominator."},
                      "responders": {"type": "integer"}, "remitters": {"type": "integer"}, "response_rate": {"type": "number"}, "remission_rate": {"type": "number"},
                      "contacts_this_week": {"type": "integer"}, "new_patients": {"type": "integer"}, "handoffs_produced": {"type": "integer"},

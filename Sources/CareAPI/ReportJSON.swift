@@ -25,6 +25,7 @@ extension JSONWriter {
             o.member("patients") { $0.array(r.patients) { $0.patient($1) } }
             o.member("team_id") { $0.string(r.teamId.description) }
             o.member("team_name") { $0.string(r.teamName) }
+            o.member("time_zone") { $0.string(r.timeZone) }
             o.member("week_end") { $0.date(r.weekEnd) }
             o.member("week_start") { $0.date(r.weekStart) }
         }

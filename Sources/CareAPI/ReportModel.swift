@@ -173,6 +173,8 @@ struct WeeklyReport: Sendable, Encodable, Equatable {
     var isoWeek: String
     var weekStart: Date
     var weekEnd: Date
+    /// The team's time zone: the week runs from Monday 00:00 to Monday 00:00 there.
+    var timeZone: String = "UTC"
     /// The time the report describes: the week's end, or now for the current week.
     var asOf: Date
     var generatedAt: Date
@@ -183,7 +185,7 @@ struct WeeklyReport: Sendable, Encodable, Equatable {
     /// The API's snake_case, spelled out (the report is encoded without key conversion).
     enum CodingKeys: String, CodingKey {
         case teamId = "team_id", teamName = "team_name", isoWeek = "iso_week", weekStart = "week_start", weekEnd =
-            "week_end", asOf = "as_of", generatedAt = "generated_at", caseload, patients
+            "week_end", asOf = "as_of", generatedAt = "generated_at", caseload, patients, timeZone = "time_zone"
     }
 }
 
@@ -265,8 +267,9 @@ extension WeeklyReport {
             awaitingAuthorisation: awaiting, longestAuthorisationWaitDays: longestWait)
         self.init(
             teamId: LowercaseID(review.teamID), teamName: review.teamName, isoWeek: review.week.description,
-            weekStart: review.week.start,
-            weekEnd: review.week.end, asOf: review.window.asOf, generatedAt: review.generatedAt, caseload: caseload,
+            weekStart: review.weekStart,
+            weekEnd: review.weekEnd, timeZone: review.timeZone, asOf: review.window.asOf,
+            generatedAt: review.generatedAt, caseload: caseload,
             patients: listed)
     }
 }

@@ -6,6 +6,12 @@ import Foundation
 /// landscape paper), Markdown and CSV (one row per listed patient). JSON is the report itself.
 enum ReportRendering {
     static func day(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle().year().month().day()) }
+    /// The day an instant falls on in a team's zone (the week's first and last days).
+    static func day(_ date: Date, in zone: String) -> String {
+        date.formatted(
+            Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: zone) ?? TimeZone(identifier: "UTC")!).year().month()
+                .day())
+    }
     static func percent(_ fraction: Double?) -> String { fraction.map { "\(Int(($0 * 100).rounded()))%" } ?? "–" }
 
     static func scores(_ p: ReportPatient) -> String {
@@ -221,7 +227,7 @@ enum ReportRendering {
             @media print { body { margin: 0; } .stat { padding: 4px 8px; } }
             </style></head><body>
             <h1>\(escape(r.teamName)): weekly case review, \(r.isoWeek)</h1>
-            <div class="meta">Week of \(day(r.weekStart)) to \(day(r.weekEnd.addingTimeInterval(-1))); data as of \(escape(r.asOf.formatted(Date.ISO8601FormatStyle()))). Patients who need a decision come first.</div>
+            <div class="meta">Week of \(day(r.weekStart, in: r.timeZone)) to \(day(r.weekEnd.addingTimeInterval(-1), in: r.timeZone)) (\(escape(r.timeZone))); data as of \(escape(r.asOf.formatted(Date.ISO8601FormatStyle()))). Patients who need a decision come first.</div>
             <div class="stats">
             <div class="stat"><b>\(c.size)</b>caseload</div>
             <div class="stat"><b>\(percent(c.responseRate))</b>response (\(c.responders) of \(c.measured))</div>
@@ -314,7 +320,7 @@ enum ReportRendering {
         let c = r.caseload
         var lines = [
             "# \(markdownText(r.teamName)): weekly case review, \(r.isoWeek)", "",
-            "Week of \(day(r.weekStart)) to \(day(r.weekEnd.addingTimeInterval(-1))); data as of \(r.asOf.formatted(Date.ISO8601FormatStyle())).",
+            "Week of \(day(r.weekStart, in: r.timeZone)) to \(day(r.weekEnd.addingTimeInterval(-1), in: r.timeZone)) (\(r.timeZone)); data as of \(r.asOf.formatted(Date.ISO8601FormatStyle())).",
             "",
             "**Caseload** \(c.size) · **response** \(percent(c.responseRate)) (\(c.responders) of \(c.measured)) · **remission** \(percent(c.remissionRate)) (\(c.remitters) of \(c.measured))"
                 + " · **contacts this week** \(c.contactsThisWeek) · **new patients** \(c.newPatients) · **handoffs made** \(c.handoffsProduced)"

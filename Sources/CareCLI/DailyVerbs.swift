@@ -235,7 +235,7 @@ extension ReportCommand {
         func run() async throws {
             let kept = try await withClient(server) { client -> [CareWire.Snapshot] in
                 let team = try await ReportCommand.team(team, client)
-                let week = try ReportCommand.week(week)
+                let week = try ReportCommand.week(week, zone: team.timeZone)
                 return try await client.all("v1/teams/\(team.id)/reports/weekly/\(week)/snapshots", limit: 200)
             }
             if output.json { return print(try Format.json(kept)) }

@@ -31,10 +31,11 @@ struct ReportCommand: AsyncParsableCommand {
         return teams[0]
     }
 
-    static func week(_ given: String?) throws -> String {
+    /// The ISO week given, or this week on the team's calendar (docs/time-zones.md).
+    static func week(_ given: String?, zone: String? = nil) throws -> String {
         guard let given else {
             var calendar = Calendar(identifier: .iso8601)
-            calendar.timeZone = TimeZone(identifier: "UTC")!
+            calendar.timeZone = zone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!
             let parts = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: Date())
             return String(format: "%04d-W%02d", parts.yearForWeekOfYear!, parts.weekOfYear!)
         }
@@ -77,7 +78,7 @@ struct ReportCommand: AsyncParsableCommand {
         func run() async throws {
             let data = try await withClient(server) { client -> Data in
                 let team = try await ReportCommand.team(team, client)
-                let week = try ReportCommand.week(week)
+                let week = try ReportCommand.week(week, zone: team.timeZone)
                 return try await client.send(
                     .GET, "v1/teams/\(team.id)/reports/weekly/\(week)", query: ["format": format]
                 ).body
@@ -97,7 +98,7 @@ struct ReportCommand: AsyncParsableCommand {
         func run() async throws {
             let kept = try await withClient(server) { client -> CareWire.Snapshot in
                 let team = try await ReportCommand.team(team, client)
-                let week = try ReportCommand.week(week)
+                let week = try ReportCommand.week(week, zone: team.timeZone)
                 let answer = try await client.send(.POST, "v1/teams/\(team.id)/reports/weekly/\(week)/snapshots")
                 return try CareClient.decoder.decode(CareWire.Snapshot.self, from: answer.body)
             }

@@ -3,7 +3,8 @@ import CareDomain
 import Foundation
 import PQ
 
-/// An ISO 8601 week, "2026-W48": Monday 00:00 UTC to the next Monday.
+/// An ISO 8601 week, "2026-W48": Monday 00:00 to the next Monday, in UTC or in a team's zone
+/// (docs/time-zones.md: a week with a daylight-saving change is 167 or 169 hours long).
 public struct ISOWeek: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
     public let year: Int
     public let week: Int
@@ -37,6 +38,30 @@ public struct ISOWeek: Sendable, Equatable, Hashable, Codable, CustomStringConve
     }
 
     public var end: Date { start.addingTimeInterval(7 * 86_400) }
+
+    static func calendar(_ zone: TimeZone) -> Calendar {
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = zone
+        return calendar
+    }
+
+    /// The week holding `date` on the calendar of `zone`.
+    public init(containing date: Date, in zone: TimeZone) {
+        let parts = Self.calendar(zone).dateComponents([.yearForWeekOfYear, .weekOfYear], from: date)
+        year = parts.yearForWeekOfYear!
+        week = parts.weekOfYear!
+    }
+
+    /// Monday 00:00 in `zone`.
+    public func start(in zone: TimeZone) -> Date {
+        Self.calendar(zone).date(
+            from: DateComponents(timeZone: zone, weekday: 2, weekOfYear: week, yearForWeekOfYear: year))!
+    }
+
+    /// The next Monday 00:00 in `zone`.
+    public func end(in zone: TimeZone) -> Date {
+        Self.calendar(zone).date(byAdding: .weekOfYear, value: 1, to: start(in: zone))!
+    }
 
     public var description: String { String(format: "%04d-W%02d", year, week) }
 }
@@ -85,6 +110,10 @@ public struct TeamWeekReview: Sendable, Equatable {
     public var teamName: String
     public var week: ISOWeek
     public var window: ReviewWindow
+    /// The team's time zone, and the week's bounds in it (docs/time-zones.md).
+    public var timeZone: String = "UTC"
+    public var weekStart: Date = Date(timeIntervalSince1970: 0)
+    public var weekEnd: Date = Date(timeIntervalSince1970: 0)
     public var generatedAt: Date
     public var patients: [ReviewedPatient]
     public var handoffsProduced: Int
@@ -187,12 +216,15 @@ struct ReviewGatherer {
     }
 
     func gather() async throws -> TeamWeekReview {
-        let start = week.start
-        let asOf = min(week.end, now)
+        let team = try await connection.query("SELECT name, time_zone FROM teams WHERE id = \(teamID)").firstRow
+        guard let team else { throw StoreError.notFound("team \(teamID.lowercasedString)") }
+        let (teamName, timeZone) = try team.decode(String.self, String.self)
+        // The week, "this week" and its contacts are the team's calendar (docs/time-zones.md).
+        let zone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        let start = week.start(in: zone)
+        let end = week.end(in: zone)
+        let asOf = min(end, now)
         let reference = try await context.referenceData()
-        let teamName = try await connection.query("SELECT name FROM teams WHERE id = \(teamID)").firstRow?.decode(
-            String.self, at: 0)
-        guard let teamName else { throw StoreError.notFound("team \(teamID.lowercasedString)") }
 
         // Each patient's scores and contacts: bounded reads through (patient, instrument, time)
         // indexes, so old history costs nothing.
@@ -371,7 +403,8 @@ struct ReviewGatherer {
                 contactsThisWeek: row.contactsThisWeek)
         }
         return TeamWeekReview(
-            teamID: teamID, teamName: teamName, week: week, window: window, generatedAt: now, patients: patients,
+            teamID: teamID, teamName: teamName, week: week, window: window, timeZone: timeZone, weekStart: start,
+            weekEnd: end, generatedAt: now, patients: patients,
             handoffsProduced: handoffCounts.0, handoffsAcknowledgedOnTime: handoffCounts.1,
             handoffsAcknowledgedLate: handoffCounts.2, handoffsUnacknowledged: handoffCounts.3)
     }

@@ -73,8 +73,10 @@ struct WebhookFairnessTests {
             let receiver = Receiver { number in
                 arrivals.withLock { $0.append(Date()) }
                 guard healthy.withLock({ $0 }) else { return .internalServerError }
-                // The trial answers when the test has seen the others wait for it.
-                for _ in 0..<400 where !trialMayAnswer.withLock({ $0 }) {
+                // The trial answers when the test has seen the others wait for it: a minute at most,
+                // well past the test's own 20 s waits (a trial that answered by itself after 10 s
+                // closed the circuit under a slow CI run's load and let a fifth request through).
+                for _ in 0..<2400 where !trialMayAnswer.withLock({ $0 }) {
                     try? await Task.sleep(for: .milliseconds(25))
                 }
                 return .noContent
@@ -83,12 +85,13 @@ struct WebhookFairnessTests {
                 try await clinic.liveApp().test(.router) { client in
                     let (webhook, _) = try await clinic.subscribe(client, url: url)
                     var settings = fastSettings(attempts: 12)
-                    settings.timeout = .seconds(15)  // the trial waits for the test
+                    settings.timeout = .seconds(75)  // the trial waits for the test
                     settings.circuitThreshold = 3
                     settings.circuitCooldown = .seconds(1)
                     // One at a time, so the third failure opens the circuit before a fourth goes.
                     settings.perDestinationConcurrency = 1
                     try await withDispatcher(clinic.store, settings, metrics: clinic.metrics) { () async throws in
+                        defer { trialMayAnswer.withLock { $0 = true } }  // a failed wait does not hold the trial
                         for index in 0..<6 { try await clinic.enrol("N-CIRCUIT-\(index)") }
                         #expect(
                             try await eventually {

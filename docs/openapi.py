@@ -12,6 +12,8 @@ ts = {"type": "string", "format": "date-time"}
 date = {"type": "string", "format": "date"}
 # In requests: years 1900 to 2999 (a clinical record has no use for others).
 req_date = {"type": "string", "format": "date", "pattern": "^(19[0-9]{2}|2[0-9]{3})-[0-9]{2}-[0-9]{2}$"}
+# A clinical date: the team's today at the latest, read on the team's calendar (docs/time-zones.md).
+team_day = dict(req_date, description="A date on the team's calendar: today in the team's time_zone at the latest (a later one is 422).")
 req_ts = {"type": "string", "format": "date-time", "pattern": "^(19[0-9]{2}|2[0-9]{3})-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$"}
 # Text that must not be blank: at least one character outside BLANK (the server's own list of
 # whitespace), and no NUL anywhere (PostgreSQL text cannot hold it).
@@ -253,7 +255,7 @@ schemas = {
  "NewMember": obj({"display_name": text(200), "email": free(320),
                    "roles": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": ["psychiatrist", "psychologist", "social_worker", "care_manager", "admin", "compliance"]}},
                    "token_expires_at": {**req_ts, "description": "Default: 90 days from now; at most 365 days away."}}, ["display_name", "roles"]),
- "NewPatient": obj({"team_id": uuid, "mrn": text(64), "display_name": text(200), "enrolled_on": req_date}),
+ "NewPatient": obj({"team_id": uuid, "mrn": text(64), "display_name": text(200), "enrolled_on": team_day}),
  "PatientStatusChange": obj({"status": {"type": "string", "enum": ["enrolled", "active", "relapse-prevention", "discharged"]}}),
  "CarePlanBody": obj({"goals": {"type": "array", "maxItems": 50, "items": free(1000)},
                       "problems": {"type": "array", "maxItems": 50, "items": free(1000)},
@@ -277,14 +279,14 @@ schemas = {
             ["instrument", "total"]) | {"not": {"required": ["items"]}}]]},
  "NewTrial": obj({"kind": {"type": "string", "enum": ["medication", "augmentation", "psychotherapy", "neuromodulation"]},
                   "drug": {"type": "string", "enum": DRUGS, "description": "A drug of the dose table (the seeded one is listed; an operator may add drugs)."},
-                  "daily_dose_mg": {"type": "number", "exclusiveMinimum": 0, "maximum": 100000}, "started_on": req_date,
+                  "daily_dose_mg": {"type": "number", "exclusiveMinimum": 0, "maximum": 100000}, "started_on": team_day,
                   "therapy": free(200), "confirm_high_dose": {"type": "boolean"}, "high_dose_reason": free(1000)}, ["kind", "started_on"],
                  "Medication and augmentation trials need `drug` and `daily_dose_mg`. A dose above the dose table's maximum is refused (422, naming the maximum) "
                  "unless `confirm_high_dose` is true and `high_dose_reason` says why. `started_on` cannot be in the future nor more than a year before enrolment.")
             | {"if": {"properties": {"kind": {"enum": ["medication", "augmentation"]}}}, "then": {"required": ["drug", "daily_dose_mg"], "properties": {"drug": {"type": "string"}, "daily_dose_mg": {"type": "number"}}}},
  "NewTrialOutcome": obj({"outcome": {"type": "string", "enum": ["response", "partial-response", "non-response", "intolerance", "stopped-early"],
                                      "description": "Omit to derive it from the PHQ-9 before the trial and the last one by its stop."},
-                         "stopped_on": req_date, "adherence": {"type": "number", "minimum": 0, "maximum": 1},
+                         "stopped_on": team_day, "adherence": {"type": "number", "minimum": 0, "maximum": 1},
                          "sessions": {"type": "integer", "minimum": 0, "maximum": 1000}, "stop_reason": free(1000)}, ["stopped_on"]),
  "NewReferral": obj({"kind": {"type": "string", "enum": ["tms", "ect", "esketamine", "other"]}, "target_clinic": text(300), "note": free(4000),
                      "reason": free(1000)},

@@ -1,16 +1,38 @@
 import CoreFormats
+import CareDomain
 import CareStore
 import Foundation
 
 /// The weekly report as HTML (self-contained: inline CSS and SVG, for the screen and A4
 /// landscape paper), Markdown and CSV (one row per listed patient). JSON is the report itself.
 enum ReportRendering {
-    static func day(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle().year().month().day()) }
+    /// The team's zone while a report renders (docs/time-zones.md): its instants (a score, a
+    /// due time, a last contact) are shown on the team's calendar; its dates (a trial's start)
+    /// stay the dates they are.
+    @TaskLocal static var zone = TimeZone(identifier: "UTC")!
+
+    /// The day an instant falls on in the team's zone.
+    static func day(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(timeZone: zone).year().month().day())
+    }
     /// The day an instant falls on in a team's zone (the week's first and last days).
     static func day(_ date: Date, in zone: String) -> String {
         date.formatted(
             Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: zone) ?? TimeZone(identifier: "UTC")!).year().month()
                 .day())
+    }
+    /// A calendar date (YYYY-MM-DD at midnight UTC), whatever the zone.
+    static func calendarDate(_ date: Date) -> String { DayText.format(date) }
+    /// "2026-11-30 09:12 EST": an instant in the team's zone, named.
+    static func time(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = zone
+        formatter.dateFormat = "yyyy-MM-dd HH:mm zzz"
+        return formatter.string(from: date)
+    }
+    static func inTeamZone<T>(_ r: WeeklyReport, _ body: () -> T) -> T {
+        $zone.withValue(TimeZone(identifier: r.timeZone) ?? TimeZone(identifier: "UTC")!, operation: body)
     }
     static func percent(_ fraction: Double?) -> String { fraction.map { "\(Int(($0 * 100).rounded()))%" } ?? "–" }
 
@@ -25,7 +47,8 @@ enum ReportRendering {
 
     static func trial(_ p: ReportPatient) -> String {
         guard let trial = p.currentTrial else { return "none" }
-        return "\(trial.drug ?? trial.therapy ?? trial.kind), week \(trial.weeks) (since \(day(trial.startedOn)))"
+        return
+            "\(trial.drug ?? trial.therapy ?? trial.kind), week \(trial.weeks) (since \(calendarDate(trial.startedOn)))"
     }
 
     static func stage(_ p: ReportPatient) -> String {
@@ -192,11 +215,14 @@ enum ReportRendering {
     /// "3 Nov", for a chart's axis.
     static func shortDay(_ date: Date) -> String {
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        let (_, month, dayOfMonth) = Timestamp.civil(days: Int((date.timeIntervalSince1970 / 86_400).rounded(.down)))
+        let local = date.addingTimeInterval(Double(zone.secondsFromGMT(for: date)))
+        let (_, month, dayOfMonth) = Timestamp.civil(days: Int((local.timeIntervalSince1970 / 86_400).rounded(.down)))
         return "\(dayOfMonth) \(months[month - 1])"
     }
 
-    static func html(_ r: WeeklyReport) -> String {
+    static func html(_ r: WeeklyReport) -> String { inTeamZone(r) { htmlPage(r) } }
+
+    private static func htmlPage(_ r: WeeklyReport) -> String {
         let c = r.caseload
         var out = """
             <!DOCTYPE html>
@@ -227,7 +253,7 @@ enum ReportRendering {
             @media print { body { margin: 0; } .stat { padding: 4px 8px; } }
             </style></head><body>
             <h1>\(escape(r.teamName)): weekly case review, \(r.isoWeek)</h1>
-            <div class="meta">Week of \(day(r.weekStart, in: r.timeZone)) to \(day(r.weekEnd.addingTimeInterval(-1), in: r.timeZone)) (\(escape(r.timeZone))); data as of \(escape(r.asOf.formatted(Date.ISO8601FormatStyle()))). Patients who need a decision come first.</div>
+            <div class="meta">Week of \(day(r.weekStart, in: r.timeZone)) to \(day(r.weekEnd.addingTimeInterval(-1), in: r.timeZone)) (\(escape(r.timeZone))); data as of \(escape(time(r.asOf))). Patients who need a decision come first.</div>
             <div class="stats">
             <div class="stat"><b>\(c.size)</b>caseload</div>
             <div class="stat"><b>\(percent(c.responseRate))</b>response (\(c.responders) of \(c.measured))</div>
@@ -276,7 +302,7 @@ enum ReportRendering {
         }
         if section != 0 { out += "</tbody></table>\n" }
         out +=
-            "<p class=\"small\">Generated \(escape(r.generatedAt.formatted(Date.ISO8601FormatStyle()))) by CareRelay. Psychotherapy notes are never part of this report.</p>\n</body></html>\n"
+            "<p class=\"small\">Generated \(escape(time(r.generatedAt))) by CareRelay. Psychotherapy notes are never part of this report.</p>\n</body></html>\n"
         return out
     }
 
@@ -316,11 +342,13 @@ enum ReportRendering {
         return text
     }
 
-    static func markdown(_ r: WeeklyReport) -> String {
+    static func markdown(_ r: WeeklyReport) -> String { inTeamZone(r) { markdownPage(r) } }
+
+    private static func markdownPage(_ r: WeeklyReport) -> String {
         let c = r.caseload
         var lines = [
             "# \(markdownText(r.teamName)): weekly case review, \(r.isoWeek)", "",
-            "Week of \(day(r.weekStart, in: r.timeZone)) to \(day(r.weekEnd.addingTimeInterval(-1), in: r.timeZone)) (\(r.timeZone)); data as of \(r.asOf.formatted(Date.ISO8601FormatStyle())).",
+            "Week of \(day(r.weekStart, in: r.timeZone)) to \(day(r.weekEnd.addingTimeInterval(-1), in: r.timeZone)) (\(r.timeZone)); data as of \(time(r.asOf)).",
             "",
             "**Caseload** \(c.size) · **response** \(percent(c.responseRate)) (\(c.responders) of \(c.measured)) · **remission** \(percent(c.remissionRate)) (\(c.remitters) of \(c.measured))"
                 + " · **contacts this week** \(c.contactsThisWeek) · **new patients** \(c.newPatients) · **handoffs made** \(c.handoffsProduced)"
@@ -365,7 +393,9 @@ enum ReportRendering {
         return value
     }
 
-    static func csv(_ r: WeeklyReport) -> String {
+    static func csv(_ r: WeeklyReport) -> String { inTeamZone(r) { csvRows(r) } }
+
+    private static func csvRows(_ r: WeeklyReport) -> String {
         let header = [
             "rank", "first_reason", "reasons", "patient_id", "mrn", "name", "status", "weeks_in_treatment",
             "baseline_phq9", "latest_phq9",

@@ -100,15 +100,19 @@ struct WhoAmI: AsyncParsableCommand {
     @OptionGroup var output: ReadOptions
 
     func run() async throws {
-        let me = try await withClient(server) { try await $0.me() }
+        let me = try await withClient(server, zones: true) { try await $0.me() }
         if output.json { return print(try Format.json(me)) }
         print(
             "\(Terminal.bold(me.displayName))\(me.isServiceAccount ? " (service account)" : "")  \(Terminal.dim(me.id))"
         )
         for team in me.teams {
-            print("  \(team.name): \(team.roles.joined(separator: ", "))  \(Terminal.dim(team.id))")
+            print(
+                "  \(team.name): \(team.roles.joined(separator: ", ")), \(team.timeZone ?? "UTC")  \(Terminal.dim(team.id))"
+            )
         }
         if !me.scopes.isEmpty { print("  scopes: \(me.scopes.joined(separator: ", "))") }
+        print(
+            "  times shown in \(Zones.current.display.identifier == "GMT" ? "UTC" : Zones.current.display.identifier)")
     }
 }
 

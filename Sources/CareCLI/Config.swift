@@ -87,6 +87,8 @@ struct Connection {
     var server: URL
     var token: String?
     var profile: String
+    /// The member's own zone for shown times (`care profile set-tz`), if they chose one.
+    var timeZone: String?
 
     static func resolve(profile requested: String?) throws -> Connection {
         let environment = ProcessInfo.processInfo.environment
@@ -111,7 +113,7 @@ struct Connection {
             throw CLIError.usage("'\(serverText)' is not an http or https URL")
         }
         let token = environment["CARE_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? entry["token"]
-        return Connection(server: server, token: token, profile: profile)
+        return Connection(server: server, token: token, profile: profile, timeZone: entry["time_zone"])
     }
 }
 
@@ -119,7 +121,7 @@ struct Connection {
 struct ProfileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile", abstract: "The saved profiles (server and token) and which one is used.",
-        subcommands: [List.self, Use.self])
+        subcommands: [List.self, Use.self, SetTimeZone.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -130,9 +132,12 @@ struct ProfileCommand: AsyncParsableCommand {
             do { config = try Config.load() } catch { throw fail(error) }
             guard !config.names.isEmpty else { return print("No profiles yet: care login --server URL") }
             let current = config.current ?? "default"
-            var table = Table(headers: ["", "PROFILE", "SERVER"])
+            var table = Table(headers: ["", "PROFILE", "SERVER", "TIMES SHOWN IN"])
             for name in config.names {
-                table.add([name == current ? "*" : "", name, config.profiles[name]?["server"] ?? "-"])
+                table.add([
+                    name == current ? "*" : "", name, config.profiles[name]?["server"] ?? "-",
+                    config.profiles[name]?["time_zone"] ?? "the team's zone",
+                ])
             }
             print(table.render())
         }
@@ -159,6 +164,44 @@ struct ProfileCommand: AsyncParsableCommand {
                 try config.save()
             } catch { throw fail(error) }
             print("Using profile \(name).")
+        }
+    }
+
+    /// `care profile set-tz ZONE`: the member's own zone for the times care shows.
+    struct SetTimeZone: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-tz",
+            abstract: "Show times in your own zone rather than the team's (team goes back to the team's).",
+            discussion: """
+                Dates you type (tomorrow, +2d, friday) are still read on the patient's team's calendar; only
+                the times care shows change. --tz and CARE_TZ win over this for one command.
+                Examples:
+                  care profile set-tz America/Los_Angeles
+                  care profile set-tz local
+                  care profile set-tz team
+                """)
+        @Argument(help: "An IANA name (Europe/London), local (this machine's zone) or team.") var zone: String
+        @Option(help: "The profile to set it for (default: the one in use).") var profile: String?
+
+        func run() async throws {
+            let name: String
+            do {
+                let chosen = try Zones.named(zone, "set-tz")
+                var config = try Config.load()
+                name = profile ?? ProcessInfo.processInfo.environment["CARE_PROFILE"] ?? config.current ?? "default"
+                guard config.names.contains(name) else {
+                    throw CLIError.usage(
+                        "no profile '\(name)': log in first, care login --server URL --profile \(name)")
+                }
+                let kept = zone.trimmingCharacters(in: .whitespaces)
+                config.profiles[name]?["time_zone"] =
+                    chosen == nil ? nil : kept.lowercased() == "local" ? "local" : chosen!.identifier
+                try config.save()
+                print(
+                    chosen == nil
+                        ? "Profile \(name) shows times in the team's zone."
+                        : "Profile \(name) shows times in \(config.profiles[name]?["time_zone"] ?? kept).")
+            } catch { throw fail(error) }
         }
     }
 }

@@ -28,10 +28,12 @@ extension PatientCommand {
         }
 
         func run() async throws {
-            let day = try parseDay(enrolled)
             let created = try await withClient(server) { client -> Created in
                 let team = try await ReportCommand.team(team, client)
                 guard let teamID = UUID(uuidString: team.id) else { throw CLIError.usage("team \(team.id) has no id") }
+                // The team's today (docs/time-zones.md).
+                let day = try parseDay(
+                    enrolled, calendar: LocalCalendar(identifier: team.timeZone ?? TeamTimeZone.utc))
                 return try await client.post(
                     "v1/patients", NewPatient(teamId: teamID, mrn: mrn, displayName: name, enrolledOn: day))
             }
@@ -106,7 +108,9 @@ extension TaskCommand {
         @OptionGroup var output: ReadOptions
 
         func run() async throws {
-            let task = try await withClient(server) { try await $0.task(try await Names.record("task", id, $0)) }
+            let task = try await withClient(server, zones: true) {
+                try await $0.task(try await Names.record("task", id, $0))
+            }
             if output.json { return print(try Format.json(task)) }
             var lines = [Terminal.bold(task.title) + "  " + Terminal.dim(output.id(task.id))]
             lines.append(
@@ -114,7 +118,7 @@ extension TaskCommand {
             lines.append(
                 "  for: "
                     + (task.poolRole.map { "the \(Names.role($0)) pool" } ?? "its owner"))
-            if let due = task.dueAt { lines.append("  due: \(Format.when(due)) (\(Format.due(due)))") }
+            if let due = task.dueAt { lines.append("  due: \(Format.whenNamed(due)) (\(Format.due(due)))") }
             for cause in task.causes ?? [] {
                 lines.append("  because: \(cause.summary)" + (cause.withdrawnAt == nil ? "" : " (withdrawn)"))
             }
@@ -233,7 +237,7 @@ extension ReportCommand {
         @OptionGroup var output: ReadOptions
 
         func run() async throws {
-            let kept = try await withClient(server) { client -> [CareWire.Snapshot] in
+            let kept = try await withClient(server, zones: true) { client -> [CareWire.Snapshot] in
                 let team = try await ReportCommand.team(team, client)
                 let week = try ReportCommand.week(week, zone: team.timeZone)
                 return try await client.all("v1/teams/\(team.id)/reports/weekly/\(week)/snapshots", limit: 200)

@@ -188,7 +188,7 @@ struct Events: AsyncParsableCommand {
                     $0.key < $1.key
                 }.map { "\($0.key)=\($0.value)" }
                 print(
-                    "\(Format.day(item.occurredAt)) \(item.occurredAt.formatted(Date.ISO8601FormatStyle().time(includingFractionalSeconds: false)))  "
+                    "\(Format.seconds(item.occurredAt))  "
                         + "\(Terminal.bold(item.type))  \(item.patientId.map { "patient " + $0 } ?? "")  \(details.joined(separator: " "))"
                 )
             }
@@ -197,7 +197,7 @@ struct Events: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await withClient(server) { client in
+        try await withClient(server, zones: true) { client in
             var cursor = after
             if follow {
                 while !Task.isCancelled {

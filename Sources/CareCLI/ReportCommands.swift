@@ -135,13 +135,16 @@ struct ReportCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let made = try await withClient(server) { client -> Recommendation in
+            let made = try await withClient(server, zones: due != nil) { client -> Recommendation in
                 let role: Role? = try role.map { try named($0, "--for", among: Role.allCases.filter(\.isClinical)) }
+                let patientID = try await Names.patient(patient, client)
+                let calendar = try await Zones.current.calendar(forPatient: patientID, client)
                 let body = NewRecommendation(
-                    patientId: try parseID(try await Names.patient(patient, client), "the patient"), text: text,
+                    patientId: try parseID(patientID, "the patient"), text: text,
                     task: try task.map {
                         NewRecommendation.Task(
-                            title: $0, role: role!, dueAt: try due.map { try parseDue($0, warn: true) })
+                            title: $0, role: role!,
+                            dueAt: try due.map { try parseDue($0, calendar: calendar, warn: true) })
                     })
                 let snapshot = try await Names.record("snapshot", snapshot, client)
                 return try await client.post("v1/report-snapshots/\(snapshot)/recommendations", body)

@@ -3,6 +3,7 @@ import CareClient
 import CareDomain
 import CoreFormats
 import Foundation
+import Synchronization
 
 /// Exit codes (also in `care --help`):
 ///   0 success · 1 the server failed or answered what the client did not understand ·
@@ -58,6 +59,68 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "The profile in ~/.config/carerelay/config to use (default: CARE_PROFILE, else the one in use).")
     var profile: String?
     @Option(help: "Seconds to wait for the server's answer.") var timeout: Int = 30
+    @Option(
+        name: .customLong("tz"),
+        help:
+            "Show times in this zone instead of the team's: an IANA name (America/Los_Angeles), local (this machine's) or team. CARE_TZ, or care profile set-tz, keeps it."
+    )
+    var timeZone: String?
+}
+
+/// The calendars a command reads and shows times on (docs/time-zones.md). What a clinician types
+/// ("tomorrow", "+2d", "friday", a date) is read on the patient's team's calendar; times are shown
+/// in the team's zone unless the member names their own (--tz, CARE_TZ, the profile's time_zone).
+struct Zones: Sendable {
+    /// Each of the member's teams' calendar, by team id.
+    var teams: [String: LocalCalendar] = [:]
+    /// The zone times are shown in.
+    var display = TimeZone(identifier: "UTC")!
+
+    /// The command's zones, once withClient has asked the server (a `care` process runs one
+    /// command; its output is printed after the client is gone).
+    static var current: Zones { shared.withLock { $0 } }
+    private static let shared = Mutex(Zones())
+    static func use(_ zones: Zones) { shared.withLock { $0 = zones } }
+
+    /// The calendar the member's teams share (most members are on one team); UTC when their teams
+    /// are in different zones and no patient says which.
+    var calendar: LocalCalendar {
+        Set(teams.values.map(\.name)).count == 1 ? teams.values.first! : .utc
+    }
+
+    /// The calendar of a patient's team (asked of the server only when the member's teams differ).
+    func calendar(forPatient id: String, _ client: CareClient) async throws -> LocalCalendar {
+        guard Set(teams.values.map(\.name)).count > 1 else { return calendar }
+        return teams[try await client.patient(id).teamId] ?? .utc
+    }
+
+    /// A zone as the member names it: an IANA name, "local" (this machine's zone) or "team" (nil:
+    /// the team's). Anything else is a usage error with close matches.
+    static func named(_ text: String, _ source: String) throws -> TimeZone? {
+        let typed = text.trimmingCharacters(in: .whitespaces)
+        switch typed.lowercased() {
+        case "team", "": return nil
+        case "local": return TimeZone.current
+        default:
+            do { return TimeZone(identifier: try TeamTimeZone.validate(typed, field: source))! } catch {
+                let close = error.accepted.isEmpty ? "" : " (did you mean \(error.accepted.joined(separator: ", "))?)"
+                throw CLIError.usage(
+                    "\(source): '\(typed)' is not a time zone; give an IANA name such as America/New_York, local or team\(close)"
+                )
+            }
+        }
+    }
+
+    /// The member's teams' zones (from /v1/me) and the zone to show times in.
+    static func resolve(_ client: CareClient, chosen: (text: String, source: String)?) async throws -> Zones {
+        let own = try chosen.flatMap { try named($0.text, $0.source) }
+        var zones = Zones()
+        for team in try await client.me().teams {
+            zones.teams[team.id] = LocalCalendar(identifier: team.timeZone ?? TeamTimeZone.utc)
+        }
+        zones.display = own ?? zones.calendar.zone
+        return zones
+    }
 }
 
 struct ReadOptions: ParsableArguments {
@@ -71,8 +134,11 @@ struct ReadOptions: ParsableArguments {
 }
 
 /// Runs `body` with a client for the chosen profile; any failure becomes one line on stderr
-/// and the documented exit code.
-func withClient<T>(_ options: ServerOptions, _ body: (CareClient) async throws -> T) async throws -> T {
+/// and the documented exit code. `zones`: the command reads typed dates or shows times, so the
+/// member's teams' zones are asked for first (one GET /v1/me; docs/time-zones.md).
+func withClient<T>(_ options: ServerOptions, zones: Bool = false, _ body: (CareClient) async throws -> T)
+    async throws -> T
+{
     do {
         let connection = try Connection.resolve(profile: options.profile)
         guard connection.token != nil else {
@@ -83,6 +149,16 @@ func withClient<T>(_ options: ServerOptions, _ body: (CareClient) async throws -
         guard (1...3600).contains(options.timeout) else { throw CLIError.usage("--timeout is 1 to 3600 seconds") }
         let client = CareClient(server: connection.server, token: connection.token, timeout: .seconds(options.timeout))
         do {
+            let environment = ProcessInfo.processInfo.environment
+            let chosen =
+                options.timeZone.map { ($0, "--tz") }
+                ?? environment["CARE_TZ"].flatMap { $0.isEmpty ? nil : ($0, "CARE_TZ") }
+                ?? connection.timeZone.map { ($0, "time_zone in profile \(connection.profile)") }
+            if zones {
+                Zones.use(try await Zones.resolve(client, chosen: chosen))
+            } else if let chosen {
+                _ = try Zones.named(chosen.0, chosen.1)
+            }
             let value = try await body(client)
             await client.shutdown()
             return value
@@ -216,16 +292,25 @@ enum Format {
         return String(values.map { bars[min(bars.count - 1, max(0, $0 * (bars.count - 1) / max(1, maximum)))] })
     }
 
-    /// "2026-11-20 09:00", in the local time zone (TZ).
-    static func when(_ date: Date) -> String {
+    /// "2026-11-20 09:00", in the zone times are shown in (the team's, or the member's own:
+    /// docs/time-zones.md).
+    static func when(_ date: Date) -> String { formatted(date, "yyyy-MM-dd HH:mm") }
+
+    /// "2026-11-20 09:00 EST": the same, naming the zone, where a time stands alone.
+    static func whenNamed(_ date: Date) -> String { formatted(date, "yyyy-MM-dd HH:mm zzz") }
+
+    /// "2026-11-20 09:00:05".
+    static func seconds(_ date: Date) -> String { formatted(date, "yyyy-MM-dd HH:mm:ss") }
+
+    /// The day an instant falls on, in the zone times are shown in.
+    static func day(_ date: Date) -> String { formatted(date, "yyyy-MM-dd") }
+
+    private static func formatted(_ date: Date, _ format: String) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        formatter.timeZone = Zones.current.display
+        formatter.dateFormat = format
         return formatter.string(from: date)
-    }
-
-    static func day(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle().year().month().day())
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {
@@ -240,81 +325,33 @@ enum Format {
     }
 }
 
-/// A date for the API: YYYY-MM-DD, today, yesterday, a weekday (the last one, today included) or -3d.
-func parseDay(_ text: String, now: Date = Date()) throws -> Day {
-    let today = startOfDay(now)
-    switch text.lowercased() {
-    case "today": return Day(today)
-    case "yesterday": return Day(today.addingTimeInterval(-86_400))
-    default:
-        if let match = text.wholeMatch(of: /-(\d{1,4})d/), let days = Double(match.1) {
-            return Day(today.addingTimeInterval(-days * 86_400))
-        }
-        // A weekday: the last one, today included.
-        if let weekday = weekday(text) {
-            let back = (Calendar.utc.component(.weekday, from: today) - weekday + 7) % 7
-            return Day(today.addingTimeInterval(-Double(back) * 86_400))
-        }
-        guard let date = Day.parse(text) else {
-            throw CLIError.usage("'\(text)' is not a date: use YYYY-MM-DD, today, yesterday, a weekday or -3d")
-        }
-        return Day(date)
+/// A date for the API: YYYY-MM-DD, today, yesterday, a weekday (the last one, today included) or
+/// -3d, on `calendar`: the team's (docs/time-zones.md), so "today" at 9 pm in California is that
+/// day in California, not tomorrow in UTC.
+func parseDay(_ text: String, now: Date = Date(), calendar: LocalCalendar = Zones.current.calendar) throws -> Day {
+    if let day = TypedDates.day(text, now: now, calendar: calendar) ?? Day.parse(text) { return Day(day) }
+    throw CLIError.usage("'\(text)' is not a date: use YYYY-MM-DD, today, yesterday, a weekday or -3d")
+}
+
+/// A due time on `calendar` (the team's, docs/time-zones.md): +4h (hours from now), +2d (the same
+/// time of day two days on, 23 or 25 hours away across a daylight-saving change), today, tomorrow,
+/// a weekday (the next one) or a date (each the end of that day there, 23:59), or an RFC 3339 time.
+/// `warn`: say on standard error when it is already past (still sent: recording overdue work is
+/// allowed).
+func parseDue(
+    _ text: String, now: Date = Date(), calendar: LocalCalendar = Zones.current.calendar, warn: Bool = false
+) throws -> Date {
+    guard
+        let due = TypedDates.due(text, now: now, calendar: calendar)
+            ?? Day.parse(text).map({ TypedDates.endOfDay($0, calendar) }) ?? Timestamp.parse(text, rfc3339: true)
+    else {
+        throw CLIError.usage(
+            "'\(text)' is not a due time: use +4h, +2d, today, tomorrow, a weekday, YYYY-MM-DD or an RFC 3339 time")
     }
-}
-
-/// Midnight UTC of `date`'s day.
-private func startOfDay(_ date: Date) -> Date {
-    Date(timeIntervalSince1970: (date.timeIntervalSince1970 / 86_400).rounded(.down) * 86_400)
-}
-
-/// 1 (Sunday) to 7 (Saturday) for a weekday's name or its first three letters.
-private func weekday(_ text: String) -> Int? {
-    let names = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
-    let typed = text.lowercased()
-    guard typed.count >= 3, let index = names.firstIndex(where: { $0.hasPrefix(typed) }) else { return nil }
-    return index + 1
-}
-
-extension Calendar {
-    static let utc: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar
-    }()
-}
-
-/// A due time: +2h, +3d, today, tomorrow, a weekday (the next one), a date (end of that day, UTC)
-/// or an RFC 3339 time. `warn`: say on standard error when it is already past (still sent:
-/// recording overdue work is allowed).
-func parseDue(_ text: String, now: Date = Date(), warn: Bool = false) throws -> Date {
-    let due = try dueTime(text, now: now)
     if warn, due < now {
-        FileHandle.standardError.write(Data("care: note: the due time \(Format.when(due)) is already past\n".utf8))
+        FileHandle.standardError.write(Data("care: note: the due time \(Format.whenNamed(due)) is already past\n".utf8))
     }
     return due
-}
-
-private func dueTime(_ text: String, now: Date) throws -> Date {
-    let endOfDay: TimeInterval = 23 * 3600 + 59 * 60
-    let today = startOfDay(now)
-    if let match = text.wholeMatch(of: /\+(\d{1,4})([hd])/), let amount = Double(match.1) {
-        return now.addingTimeInterval(amount * (match.2 == "h" ? 3600 : 86_400))
-    }
-    switch text.lowercased() {
-    case "today": return today.addingTimeInterval(endOfDay)
-    case "tomorrow": return today.addingTimeInterval(86_400 + endOfDay)
-    default: break
-    }
-    // A weekday: the next one after today.
-    if let weekday = weekday(text) {
-        var ahead = (weekday - Calendar.utc.component(.weekday, from: today) + 7) % 7
-        if ahead == 0 { ahead = 7 }
-        return today.addingTimeInterval(Double(ahead) * 86_400 + endOfDay)
-    }
-    if let day = Day.parse(text) { return day.addingTimeInterval(endOfDay) }
-    if let time = Timestamp.parse(text, rfc3339: true) { return time }
-    throw CLIError.usage(
-        "'\(text)' is not a due time: use +4h, +2d, today, tomorrow, a weekday, YYYY-MM-DD or an RFC 3339 time")
 }
 
 /// A name from one of the domain's closed sets as a person types it: case, '-' and '_' do not

@@ -34,7 +34,7 @@ struct Timeline: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let lines = try await withClient(server) { client -> [Line] in
+        let lines = try await withClient(server, zones: true) { client -> [Line] in
             let id = try await Names.patient(patient, client)
             async let summary = client.patient(id)
             async let events = client.history(patient: id, limit: limit)

@@ -36,8 +36,15 @@ struct Today: AsyncParsableCommand {
         } catch { throw fail(error) }
         let seenKey = "last_looked"
         let remembered = config.profiles[connection.profile]?[seenKey].flatMap { Timestamp.parse($0, rfc3339: true) }
-        let from = try since.map { try parseDay($0).date } ?? remembered ?? now.addingTimeInterval(-86_400)
-        let items = try await withClient(server) { try await $0.inbox(since: from) }
+        var from = remembered ?? now.addingTimeInterval(-86_400)
+        let items = try await withClient(server, zones: true) { client in
+            // From midnight of that day on the member's teams' calendar (docs/time-zones.md).
+            if let since {
+                let calendar = Zones.current.calendar
+                from = calendar.midnight(of: try parseDay(since, calendar: calendar).date)
+            }
+            return try await client.inbox(since: from)
+        }
         // Remembered only when looked at as usual, and only for a saved profile.
         if since == nil, config.profiles[connection.profile] != nil {
             config.profiles[connection.profile]?[seenKey] = Timestamp.iso8601(now, fractionDigits: 3, rounding: .down)
@@ -45,7 +52,7 @@ struct Today: AsyncParsableCommand {
         }
         if output.json { return print(try Format.json(items)) }
         let heading =
-            "Since \(Format.when(from))" + (since == nil && remembered != nil ? " (when you last looked)" : "")
+            "Since \(Format.whenNamed(from))" + (since == nil && remembered != nil ? " (when you last looked)" : "")
         guard !items.isEmpty else { return print("\(heading): nothing new on your patients.") }
         print(Terminal.bold("\(heading): \(items.count) change\(items.count == 1 ? "" : "s")"))
         var table = Table(headers: ["WHEN", "PATIENT", "WHO", "WHAT"])

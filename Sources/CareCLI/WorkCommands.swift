@@ -53,13 +53,16 @@ struct TaskCommand: AsyncParsableCommand {
 
         func run() async throws {
             let pool: Role? = try role.map { try named($0, "--for", among: Role.allCases.filter(\.isClinical)) }
-            let task = NewTask(
-                title: title, description: note, poolRole: pool, priority: try named(priority, "--priority"),
-                dueAt: try due.map { try parseDue($0, warn: true) })
-            let created = try await withClient(server) { client -> Created in
-                var task = task
+            let priority: TaskPriority = try named(priority, "--priority")
+            let created = try await withClient(server, zones: due != nil) { client -> Created in
+                let patientID = try await Names.patient(patient, client)
+                // "tomorrow" is the patient's team's tomorrow (docs/time-zones.md).
+                let calendar = try await Zones.current.calendar(forPatient: patientID, client)
+                var task = NewTask(
+                    title: title, description: note, poolRole: pool, priority: priority,
+                    dueAt: try due.map { try parseDue($0, calendar: calendar, warn: true) })
                 if mine { task.ownerId = UUID(uuidString: try await client.me().id) }
-                return try await client.createTask(patient: try await Names.patient(patient, client), task)
+                return try await client.createTask(patient: patientID, task)
             }
             print("Added task \(created.id).")
         }
@@ -230,7 +233,7 @@ struct NoteCommand: AsyncParsableCommand {
         @OptionGroup var output: ReadOptions
 
         func run() async throws {
-            let notes = try await withClient(server) {
+            let notes = try await withClient(server, zones: true) {
                 try await $0.notes(patient: try await Names.patient(patient, $0))
             }
             if output.json { return print(try Format.json(notes)) }
@@ -407,15 +410,16 @@ struct TrialCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let started: Day
-            do { started = try parseDay(start) } catch { throw fail(error) }
+            do { _ = try parseDay(start) } catch { throw fail(error) }
             let kind: TrialKind = therapy != nil ? .psychotherapy : augmentation ? .augmentation : .medication
-            let created = try await withClient(server) {
-                try await $0.startTrial(
-                    patient: try await Names.patient(patient, $0),
+            let created = try await withClient(server, zones: true) { client in
+                let patientID = try await Names.patient(patient, client)
+                let calendar = try await Zones.current.calendar(forPatient: patientID, client)
+                return try await client.startTrial(
+                    patient: patientID,
                     NewTrial(
-                        kind: kind, drug: drug, dailyDoseMg: dose, startedOn: started, therapy: therapy,
-                        highDoseReason: highDoseReason))
+                        kind: kind, drug: drug, dailyDoseMg: dose, startedOn: try parseDay(start, calendar: calendar),
+                        therapy: therapy, highDoseReason: highDoseReason))
             }
             print("Started \(kind.rawValue) trial \(created.id).")
         }
@@ -449,13 +453,14 @@ struct TrialCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let day: Day
-            do { day = try parseDay(stopped) } catch { throw fail(error) }
-            let recorded = NewOutcome(
-                outcome: try named(result, "--result", aliases: Self.aliases), stoppedOn: day, adherence: adherence,
-                sessions: sessions, stopReason: reason)
-            let outcome = try await withClient(server) {
-                try await $0.recordOutcome(trial: try await Names.record("trial", trial, $0), recorded)
+            do { _ = try parseDay(stopped) } catch { throw fail(error) }
+            let result: TrialOutcome = try named(result, "--result", aliases: Self.aliases)
+            let outcome = try await withClient(server, zones: true) { client in
+                // On the member's teams' calendar (docs/time-zones.md).
+                let recorded = NewOutcome(
+                    outcome: result, stoppedOn: try parseDay(stopped), adherence: adherence, sessions: sessions,
+                    stopReason: reason)
+                return try await client.recordOutcome(trial: try await Names.record("trial", trial, client), recorded)
             }
             var line = "Recorded \(outcome.outcome)."
             if outcome.isFailed {

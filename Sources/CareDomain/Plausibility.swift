@@ -28,15 +28,18 @@ public struct RecordRules: Sendable, Equatable, Codable {
 
     public init() {}
 
-    /// A calendar date (YYYY-MM-DD, midnight UTC): not after today (a day's grace, for clinics
-    /// whose today is already tomorrow in UTC), not before enrolment minus the window.
-    public func checkDay(_ day: Date, field: String, now: Date, enrolledOn: Date) throws(InvalidValue) {
-        let latest = DayText.startOfDay(now).addingTimeInterval(86_400)
-        if day > latest {
+    /// A calendar date (YYYY-MM-DD, midnight UTC): not after today on the team's calendar (a
+    /// clinic in Tokyo may record its today while UTC is still on yesterday; one in California may
+    /// not record tomorrow at 9 pm), not before enrolment minus the window (docs/time-zones.md).
+    public func checkDay(
+        _ day: Date, field: String, now: Date, enrolledOn: Date, calendar: LocalCalendar = .utc
+    ) throws(InvalidValue) {
+        let latest = calendar.today(at: now)
+        if DayText.startOfDay(day) > latest {
             throw InvalidValue(
                 field: field,
                 message:
-                    "'\(field)' \(DayText.format(day)) is in the future; it can be today (\(DayText.format(now))) at the latest",
+                    "'\(field)' \(DayText.format(day)) is in the future; it can be today (\(DayText.format(latest)) in \(calendar.name), the team's time zone) at the latest",
                 accepted: ["on or before \(DayText.format(latest))"])
         }
         try checkHistory(day, field: field, enrolledOn: enrolledOn)

@@ -22,3 +22,124 @@ public enum TeamTimeZone {
             accepted: Array(close.prefix(5)))
     }
 }
+
+/// Days and instants on one zone's calendar (docs/time-zones.md). A calendar date (YYYY-MM-DD:
+/// a due day, a trial's start, an enrolment) is carried as its midnight in UTC, as the API and
+/// the database's `date` read it; `midnight(of:)` is the instant that day begins in the zone and
+/// `today(at:)` the date it is there at an instant.
+public struct LocalCalendar: Sendable, Equatable {
+    public let zone: TimeZone
+    let calendar: Calendar
+
+    public init(_ zone: TimeZone) {
+        self.zone = zone
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        self.calendar = calendar
+    }
+
+    /// A team's zone by its IANA name; UTC for a name the zone database does not know.
+    public init(identifier: String) {
+        self.init(TimeZone(identifier: identifier) ?? TimeZone(identifier: "UTC")!)
+    }
+
+    public static let utc = LocalCalendar(TimeZone(identifier: "UTC")!)
+
+    /// The zone's IANA name ("America/New_York"; "UTC").
+    public var name: String { zone.identifier == "GMT" ? "UTC" : zone.identifier }
+
+    /// The date it is in the zone at `instant`, as that day's midnight in UTC.
+    public func today(at instant: Date) -> Date {
+        let parts = calendar.dateComponents([.year, .month, .day], from: instant)
+        return LocalCalendar.utc.calendar.date(from: parts)!
+    }
+
+    /// The instant the day `day` (its UTC midnight) begins in the zone.
+    public func midnight(of day: Date) -> Date {
+        let parts = LocalCalendar.utc.calendar.dateComponents([.year, .month, .day], from: day)
+        return calendar.date(from: parts)!
+    }
+
+    /// `days` calendar days after the day `day` (both UTC midnights; no zone can shift them).
+    public func day(_ day: Date, adding days: Int) -> Date {
+        LocalCalendar.utc.calendar.date(byAdding: .day, value: days, to: day)!
+    }
+
+    /// Whole calendar days from one day to another (UTC midnights).
+    public func days(from start: Date, to end: Date) -> Int {
+        LocalCalendar.utc.calendar.dateComponents([.day], from: start, to: end).day!
+    }
+
+    /// "2026-11-29": the date in the zone at `instant`.
+    public func dayText(_ instant: Date) -> String { DayText.format(today(at: instant)) }
+
+    /// The same wall-clock time `days` calendar days later in the zone (a day across a
+    /// daylight-saving change is 23 or 25 hours).
+    public func instant(_ instant: Date, adding days: Int) -> Date {
+        calendar.date(byAdding: .day, value: days, to: instant)!
+    }
+
+    /// The instant a wall-clock time (hour, minute) on the day `day` is in the zone.
+    public func instant(on day: Date, hour: Int, minute: Int) -> Date {
+        let parts = LocalCalendar.utc.calendar.dateComponents([.year, .month, .day], from: day)
+        return calendar.date(
+            from: DateComponents(year: parts.year, month: parts.month, day: parts.day, hour: hour, minute: minute))!
+    }
+
+    /// 1 (Sunday) to 7 (Saturday): the weekday of the day `day`.
+    public func weekday(of day: Date) -> Int { LocalCalendar.utc.calendar.component(.weekday, from: day) }
+}
+
+/// The words a clinician types for a date or a due time, read on a team's calendar
+/// (docs/time-zones.md): "today" at 9 pm in California is that day in California, "+2d" is the
+/// same time of day two days on (23 or 25 hours across a daylight-saving change), and a day given
+/// as due means the end of that day there (23:59). A plain date (YYYY-MM-DD) or an RFC 3339 time is
+/// the caller's to parse; these return nil for anything that is not one of their words.
+public enum TypedDates {
+    /// today, yesterday, -3d (days ago) or a weekday (the last one, today included), as that day's
+    /// midnight in UTC.
+    public static func day(_ text: String, now: Date, calendar: LocalCalendar) -> Date? {
+        let today = calendar.today(at: now)
+        switch text.lowercased() {
+        case "today": return today
+        case "yesterday": return calendar.day(today, adding: -1)
+        default:
+            if let match = text.wholeMatch(of: /-(\d{1,4})d/), let days = Int(match.1) {
+                return calendar.day(today, adding: -days)
+            }
+            guard let weekday = weekday(text) else { return nil }
+            return calendar.day(today, adding: -((calendar.weekday(of: today) - weekday + 7) % 7))
+        }
+    }
+
+    /// +4h (hours from now), +2d (the same time of day, days on), today, tomorrow or a weekday
+    /// (the next one after today; each the end of that day).
+    public static func due(_ text: String, now: Date, calendar: LocalCalendar) -> Date? {
+        let today = calendar.today(at: now)
+        if let match = text.wholeMatch(of: /\+(\d{1,4})([hd])/), let amount = Int(match.1) {
+            return match.2 == "h"
+                ? now.addingTimeInterval(Double(amount) * 3600) : calendar.instant(now, adding: amount)
+        }
+        switch text.lowercased() {
+        case "today": return endOfDay(today, calendar)
+        case "tomorrow": return endOfDay(calendar.day(today, adding: 1), calendar)
+        default:
+            guard let weekday = weekday(text) else { return nil }
+            let ahead = (weekday - calendar.weekday(of: today) + 7) % 7
+            return endOfDay(calendar.day(today, adding: ahead == 0 ? 7 : ahead), calendar)
+        }
+    }
+
+    /// 23:59 on the day `day` (its UTC midnight) on the team's calendar: when a task due that day is due.
+    public static func endOfDay(_ day: Date, _ calendar: LocalCalendar) -> Date {
+        calendar.instant(on: day, hour: 23, minute: 59)
+    }
+
+    /// 1 (Sunday) to 7 (Saturday) for a weekday's name or its first three letters.
+    static func weekday(_ text: String) -> Int? {
+        let names = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
+        let typed = text.lowercased()
+        guard typed.count >= 3, let index = names.firstIndex(where: { $0.hasPrefix(typed) }) else { return nil }
+        return index + 1
+    }
+}

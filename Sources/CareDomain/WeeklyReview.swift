@@ -51,14 +51,17 @@ public struct ReviewReason: Sendable, Codable, Equatable {
     }
 }
 
-/// The week a review covers: from its Monday to `asOf` (its end, or now while it runs).
+/// The week a review covers: from its Monday to `asOf` (its end, or now while it runs), on the
+/// team's calendar (docs/time-zones.md): its days (enrolment, "last contact") are the zone's.
 public struct ReviewWindow: Sendable, Equatable {
     public var start: Date
     public var asOf: Date
+    public var calendar: LocalCalendar
 
-    public init(start: Date, asOf: Date) {
+    public init(start: Date, asOf: Date, calendar: LocalCalendar = .utc) {
         self.start = start
         self.asOf = asOf
+        self.calendar = calendar
     }
 
     func contains(_ date: Date) -> Bool { date >= start && date < asOf }
@@ -221,7 +224,11 @@ public enum WeeklyReview {
         -> ReviewAssessment
     {
         let asOf = window.asOf
-        let weeks = max(0, Int(asOf.timeIntervalSince(facts.enrolledOn) / week))
+        let calendar = window.calendar
+        // Enrolment is a date: it began at midnight on the team's calendar, and weeks in treatment
+        // count the team's days.
+        let enrolledAt = calendar.midnight(of: facts.enrolledOn)
+        let weeks = max(0, calendar.days(from: facts.enrolledOn, to: calendar.today(at: asOf)) / 7)
 
         var response: ResponseAssessment?
         if let baseline = facts.baseline, let latest = facts.latest, latest.takenAt > baseline.takenAt,
@@ -247,7 +254,7 @@ public enum WeeklyReview {
                     augmentationUsed: facts.trials.contains { $0.kind == .augmentation },
                     ectUsed: facts.trials.contains { $0.kind == .neuromodulation && $0.isBilateralECT }))
         }
-        let isNew = window.contains(facts.enrolledOn)
+        let isNew = window.contains(enrolledAt)
 
         var reasons: [ReviewReason] = []
         if facts.safetySignalThisWeek {
@@ -255,7 +262,7 @@ public enum WeeklyReview {
         } else if facts.unacknowledgedSafetyHandoff {
             reasons.append(.init(kind: .safety, text: "an urgent safety assessment is not acknowledged"))
         }
-        if isNew { reasons.append(.init(kind: .newPatient, text: "enrolled \(day(facts.enrolledOn))")) }
+        if isNew { reasons.append(.init(kind: .newPatient, text: "enrolled \(DayText.format(facts.enrolledOn))")) }
         if weeks >= rules.notImprovingFromWeek, let response, !response.isResponse,
             let baseline = facts.baseline, let latest = facts.latest
         {
@@ -294,8 +301,10 @@ public enum WeeklyReview {
             reasons.append(
                 .init(
                     kind: .noContact,
-                    text: "no contact for \(Int(asOf.timeIntervalSince(last) / week)) weeks (last \(day(last)))"))
-        } else if facts.lastContact == nil, asOf.timeIntervalSince(facts.enrolledOn) >= rules.noContactAfter {
+                    text:
+                        "no contact for \(Int(asOf.timeIntervalSince(last) / week)) weeks (last \(calendar.dayText(last)))"
+                ))
+        } else if facts.lastContact == nil, asOf.timeIntervalSince(enrolledAt) >= rules.noContactAfter {
             reasons.append(.init(kind: .noContact, text: "no contact recorded since enrolment \(weeks) weeks ago"))
         }
         if let response, response.isRemission, facts.status != .relapsePrevention, let latest = facts.latest {
@@ -311,6 +320,5 @@ public enum WeeklyReview {
             maudsley: maudsley, currentTrial: facts.trials.last { $0.stoppedOn == nil }, isNew: isNew, reasons: reasons)
     }
 
-    static func day(_ date: Date) -> String { date.formatted(Date.ISO8601FormatStyle().year().month().day()) }
     static func percent(_ fraction: Double) -> String { "\(Int((fraction * 100).rounded()))%" }
 }

@@ -121,8 +121,18 @@ extension CareStore {
         guard !mrn.isEmpty, !name.isEmpty else { throw StoreError.invalid("a patient needs an MRN and a display name") }
         return try await command(caller) { context in
             let actorID = caller.memberID
-            try await context.requireTeam(teamID)
+            let calendar = try await context.requireTeam(teamID)
             try context.authorize(.managePatients, teamID: teamID, patientID: nil)
+            // Enrolled today at the latest, on the team's calendar (docs/time-zones.md).
+            let today = calendar.today(at: Date())
+            if DayText.startOfDay(enrolledOn) > today {  // stored as its date (UTC), like every date
+                throw StoreError.invalidValue(
+                    InvalidValue(
+                        field: "enrolled_on",
+                        message:
+                            "'enrolled_on' \(DayText.format(enrolledOn)) is in the future; it can be today (\(DayText.format(today)) in \(calendar.name), the team's time zone) at the latest",
+                        accepted: ["on or before \(DayText.format(today))"]))
+            }
             let id: UUID
             do {
                 id = try await context.connection.query(
@@ -368,19 +378,26 @@ extension CommandContext {
         return id
     }
 
-    func requireTeam(_ teamID: UUID) async throws {
-        let team = try await connection.query("SELECT 1 FROM teams WHERE id = \(teamID)")
-        guard !team.isEmpty else { throw StoreError.notFound("team \(teamID)") }
+    /// The team's calendar, if the team exists.
+    @discardableResult
+    func requireTeam(_ teamID: UUID) async throws -> LocalCalendar {
+        let team = try await connection.query("SELECT time_zone FROM teams WHERE id = \(teamID)")
+        guard let row = team.firstRow else { throw StoreError.notFound("team \(teamID)") }
+        return LocalCalendar(identifier: try row.decode(String.self, at: 0))
     }
 
     /// The patient's team and enrolment date, once the caller may do `permission` there.
-    func patient(_ patientID: UUID, for permission: Permission) async throws -> (teamID: UUID, enrolledOn: Date) {
+    func patient(_ patientID: UUID, for permission: Permission) async throws -> (
+        teamID: UUID, enrolledOn: Date, calendar: LocalCalendar
+    ) {
         trail.touch(patientID)
-        let rows = try await connection.query("SELECT team_id, enrolled_on FROM patients WHERE id = \(patientID)")
+        let rows = try await connection.query(
+            "SELECT p.team_id, p.enrolled_on, t.time_zone FROM patients p JOIN teams t ON t.id = p.team_id WHERE p.id = \(patientID)"
+        )
         guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
-        let (teamID, enrolledOn) = try row.decode(UUID.self, Date.self)
+        let (teamID, enrolledOn, zone) = try row.decode(UUID.self, Date.self, String.self)
         try authorize(permission, teamID: teamID, patientID: patientID)
-        return (teamID, enrolledOn)
+        return (teamID, enrolledOn, LocalCalendar(identifier: zone))
     }
 
     /// A domain rule's refusal as the store's (422, naming the field).

@@ -245,12 +245,12 @@ struct ReviewGatherer {
             FROM patients p
             LEFT JOIN LATERAL (SELECT total, taken_at FROM measurements m
                                WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.entered_in_error_at IS NULL
-                                 AND m.taken_at >= coalesce(p.episode_started_on, p.enrolled_on)
+                                 AND m.taken_at >= (coalesce(p.episode_started_on, p.enrolled_on)::timestamp AT TIME ZONE \(timeZone)::text)
                                  AND m.taken_at < \(asOf) ORDER BY m.taken_at LIMIT 1) b ON true
             LEFT JOIN LATERAL (SELECT total, taken_at FROM measurements m
                                WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.entered_in_error_at IS NULL AND m.taken_at < \(asOf)
                                ORDER BY m.taken_at DESC LIMIT 1) l ON true
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND p.enrolled_on < \(asOf)::timestamptz
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND (p.enrolled_on::timestamp AT TIME ZONE \(timeZone)::text) < \(asOf)
             ORDER BY p.display_name, p.id
             """
         ).map { row -> Row in
@@ -285,7 +285,7 @@ struct ReviewGatherer {
             """
             SELECT t.patient_id, t.kind, t.drug, t.therapy, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.is_bilateral_ect, d.drug_class, t.updated_at
             FROM trials t JOIN patients p ON p.id = t.patient_id LEFT JOIN dose_table d ON d.drug = t.drug
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND t.started_on < \(asOf)::timestamptz AND t.entered_in_error_at IS NULL
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND (t.started_on::timestamp AT TIME ZONE \(timeZone)::text) < \(asOf) AND t.entered_in_error_at IS NULL
               AND (t.started_on >= coalesce(p.episode_started_on, p.enrolled_on) OR t.stopped_on IS NULL)
             ORDER BY t.started_on
             """)
@@ -377,7 +377,7 @@ struct ReviewGatherer {
 
         // Each patient: the store gathers the facts, the domain judges them (WeeklyReview).
         let rules = ReviewRules(response: reference.responseRules, trials: reference.trialRules)
-        let window = ReviewWindow(start: start, asOf: asOf)
+        let window = ReviewWindow(start: start, asOf: asOf, calendar: LocalCalendar(zone))
         let patients = try rows.map { row in
             let facts = ReviewFacts(
                 enrolledOn: row.enrolledOn, episodeStart: row.episodeStart,

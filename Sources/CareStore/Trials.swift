@@ -45,7 +45,8 @@ extension CareStore {
             }
             try context.checked { () throws(InvalidValue) in
                 try reference.recordRules.checkDay(
-                    startedOn, field: "started_on", now: Date(), enrolledOn: patient.enrolledOn)
+                    startedOn, field: "started_on", now: Date(), enrolledOn: patient.enrolledOn,
+                    calendar: patient.calendar)
             }
             let id = try await context.connection.query(
                 """
@@ -68,8 +69,8 @@ extension CareStore {
             let actorID = caller.memberID
             let rows = try await context.connection.query(
                 """
-                SELECT t.patient_id, p.team_id, t.kind, t.dose_steps, t.started_on, t.outcome, t.drug, t.entered_in_error_at, p.enrolled_on
-                FROM trials t JOIN patients p ON p.id = t.patient_id
+                SELECT t.patient_id, p.team_id, t.kind, t.dose_steps, t.started_on, t.outcome, t.drug, t.entered_in_error_at, p.enrolled_on, tm.time_zone
+                FROM trials t JOIN patients p ON p.id = t.patient_id JOIN teams tm ON tm.id = p.team_id
                 WHERE t.id = \(trialID) FOR UPDATE OF t
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("trial \(trialID)") }
@@ -87,8 +88,10 @@ extension CareStore {
             try context.checked { () throws(InvalidValue) in
                 try reference.doseTable.checkDose(dailyDoseMg, of: entry, highDoseReason: highDoseReason)
             }
+            let calendar = LocalCalendar(identifier: try row.decode(String.self, at: 9))
             try context.checked { () throws(InvalidValue) in
-                try reference.recordRules.checkDay(from, field: "from", now: Date(), enrolledOn: enrolledOn)
+                try reference.recordRules.checkDay(
+                    from, field: "from", now: Date(), enrolledOn: enrolledOn, calendar: calendar)
                 try reference.recordRules.checkOrder(
                     start: startedOn, stop: from, field: "from", startName: "started_on")
             }
@@ -132,8 +135,8 @@ extension CareStore {
             let results = try await context.connection.pipeline([
                 """
                 SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect,
-                       t.entered_in_error_at, p.enrolled_on, t.therapy
-                FROM trials t JOIN patients p ON p.id = t.patient_id WHERE t.id = \(trialID)
+                       t.entered_in_error_at, p.enrolled_on, t.therapy, tm.time_zone
+                FROM trials t JOIN patients p ON p.id = t.patient_id JOIN teams tm ON tm.id = p.team_id WHERE t.id = \(trialID)
                 FOR UPDATE OF t, p
                 """, CommandContext.failedTrials(ofPatientOfTrial: trialID),
             ])
@@ -160,8 +163,10 @@ extension CareStore {
             }
 
             let reference = try await context.referenceData()
+            let calendar = LocalCalendar(identifier: try row.decode(String.self, at: 12))
             try context.checked { () throws(InvalidValue) in
-                try reference.recordRules.checkDay(stoppedOn, field: "stopped_on", now: Date(), enrolledOn: enrolledOn)
+                try reference.recordRules.checkDay(
+                    stoppedOn, field: "stopped_on", now: Date(), enrolledOn: enrolledOn, calendar: calendar)
                 try reference.recordRules.checkOrder(
                     start: startedOn, stop: stoppedOn, field: "stopped_on", startName: "started_on")
             }

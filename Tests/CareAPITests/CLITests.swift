@@ -973,4 +973,81 @@ struct CLITests {
         }
         try await clinic.stop()
     }
+
+    @Test(
+        "time zones: care reads tomorrow and today on the patient's team's calendar, shows times in the team's zone, and in the member's own with --tz, CARE_TZ or care profile set-tz"
+    )
+    func timeZones() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let team = try await clinic.pool.query("SELECT team_id FROM patients WHERE id = \(clinic.patient)")[0]
+                .decode(UUID.self, at: 0)
+            _ = try await clinic.store.setTimeZone(teamID: team, "America/New_York", by: .system())
+            let newYork = LocalCalendar(identifier: "America/New_York")
+            func shown(_ date: Date, _ zone: String) -> String {
+                let formatter = DateFormatter()
+                formatter.locale = Locale(identifier: "en_US_POSIX")
+                formatter.timeZone = TimeZone(identifier: zone)
+                formatter.dateFormat = "yyyy-MM-dd HH:mm zzz"
+                return formatter.string(from: date)
+            }
+
+            // "tomorrow" is New York's tomorrow, due at 23:59 there.
+            let added = try await clinic.care(
+                ["task", "add", "Casey", "Call about the TMS date", "--for", "social_worker", "--due", "tomorrow"],
+                as: "psychiatrist")
+            #expect(added.status == 0, "\(added.errors)")
+            let taskID = try #require(added.output.firstMatch(of: /Added task ([0-9a-f-]{36})/)?.1).description
+            let expected = try #require(TypedDates.due("tomorrow", now: Date(), calendar: newYork))
+            let json = try await clinic.care(["task", "show", taskID, "--json"], as: "psychiatrist")
+            let dueText = try #require(json.object["due_at"] as? String, "\(json.output)")
+            let due = try Date(dueText, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+            #expect(due == expected, "\(dueText): the end of tomorrow in New York")
+            #expect(shown(due, "America/New_York").contains(" 23:59 E"))
+
+            // Shown in the team's zone, or the member's own.
+            let teams = try await clinic.care(["task", "show", taskID], as: "psychiatrist")
+            #expect(teams.output.contains("due: \(shown(due, "America/New_York"))"), "\(teams.output)")
+            let tokyo = try await clinic.care(["task", "show", taskID, "--tz", "Asia/Tokyo"], as: "psychiatrist")
+            #expect(tokyo.output.contains("due: \(shown(due, "Asia/Tokyo"))"), "\(tokyo.output)")
+            let london = try await clinic.care(
+                ["task", "show", taskID], as: "psychiatrist", environment: ["CARE_TZ": "Europe/London"])
+            #expect(london.output.contains("due: \(shown(due, "Europe/London"))"), "\(london.output)")
+            let unknown = try await clinic.care(["task", "show", taskID, "--tz", "new york"], as: "psychiatrist")
+            #expect(unknown.status == 64 && unknown.output.isEmpty, "\(unknown.output)")
+            #expect(
+                unknown.errors.split(separator: "\n").count == 1 && unknown.errors.contains("America/New_York"),
+                "\(unknown.errors)")
+            let whoami = try await clinic.care(["whoami"], as: "psychiatrist")
+            #expect(whoami.output.contains("America/New_York"), "\(whoami.output)")
+
+            // A trial started "today" starts on New York's today.
+            let started = try await clinic.care(
+                ["trial", "start", "Casey", "--therapy", "CBT", "--start", "today"], as: "psychologist")
+            #expect(started.status == 0, "\(started.errors)")
+            let startedOn = try await clinic.pool.query(
+                "SELECT started_on::text FROM trials WHERE patient_id = \(clinic.patient) AND therapy = 'CBT'")[0]
+                .decode(String.self, at: 0)
+            #expect(startedOn == DayText.format(newYork.today(at: Date())))
+
+            // The member's own zone, kept in the profile.
+            let login = try await clinic.care(
+                ["login", "--server", clinic.url, "--profile", "clinic"], stdin: clinic.tokens["psychiatrist"]! + "\n")
+            #expect(login.status == 0, "\(login.errors)")
+            let set = try await clinic.care(["profile", "set-tz", "Asia/Tokyo", "--profile", "clinic"])
+            #expect(set.status == 0 && set.output.contains("Asia/Tokyo"), "\(set.errors)")
+            let kept = try await clinic.care(["task", "show", taskID, "--profile", "clinic"])
+            #expect(kept.output.contains("due: \(shown(due, "Asia/Tokyo"))"), "\(kept.output)\(kept.errors)")
+            #expect(try await clinic.care(["profile", "list"]).output.contains("Asia/Tokyo"))
+            let badZone = try await clinic.care(["profile", "set-tz", "Mars/Olympus", "--profile", "clinic"])
+            #expect(badZone.status == 64, "\(badZone.errors)")
+            _ = try await clinic.care(["profile", "set-tz", "team", "--profile", "clinic"])
+            let back = try await clinic.care(["task", "show", taskID, "--profile", "clinic"])
+            #expect(back.output.contains("due: \(shown(due, "America/New_York"))"), "\(back.output)")
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
 }

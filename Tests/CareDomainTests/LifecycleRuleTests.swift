@@ -13,16 +13,31 @@ struct PlausibilityTests {
     let rules = RecordRules()
 
     @Test(
-        "a trial's dates: today and the clinic's tomorrow pass; later, or more than a year before enrolment, is refused",
+        "a trial's dates: today on the team's calendar passes, its tomorrow is refused; more than a year before enrolment is refused",
         arguments: [
-            ("today", now, true), ("tomorrow in a clinic east of UTC", now.addingTimeInterval(oneDay), true),
-            ("two days ahead", now.addingTimeInterval(2 * oneDay), false),
-            ("a year before enrolment", enrolled.addingTimeInterval(-365 * oneDay), true),
-            ("a year and a day before", enrolled.addingTimeInterval(-366 * oneDay), false),
+            ("today in UTC", now, "UTC", "2026-11-30", true),
+            ("tomorrow in UTC", now, "UTC", "2026-12-01", false),
+            // 22:00 UTC on Monday is 07:00 on Tuesday in Tokyo: its today.
+            ("Tokyo's Tuesday morning", now.addingTimeInterval(10 * 3600), "Asia/Tokyo", "2026-12-01", true),
+            ("Tokyo's Wednesday", now.addingTimeInterval(10 * 3600), "Asia/Tokyo", "2026-12-02", false),
+            // 04:00 UTC on Tuesday is 20:00 on Monday in California: Tuesday is still tomorrow there.
+            (
+                "California's Monday evening", now.addingTimeInterval(16 * 3600), "America/Los_Angeles", "2026-11-30",
+                true
+            ),
+            (
+                "tomorrow at 8 pm in California", now.addingTimeInterval(16 * 3600), "America/Los_Angeles",
+                "2026-12-01", false
+            ),
+            ("a year before enrolment", now, "UTC", "2025-06-01", true),
+            ("a year and a day before", now, "UTC", "2025-05-31", false),
         ])
-    func days(_ label: String, _ date: Date, _ accepted: Bool) {
-        let day = DayText.startOfDay(date)
-        let refused = (try? rules.checkDay(day, field: "started_on", now: now, enrolledOn: enrolled)) == nil
+    func days(_ label: String, _ at: Date, _ zone: String, _ dayText: String, _ accepted: Bool) throws {
+        let day = try Date(dayText + "T00:00:00Z", strategy: .iso8601)
+        let refused =
+            (try? rules.checkDay(
+                day, field: "started_on", now: at, enrolledOn: enrolled, calendar: LocalCalendar(identifier: zone)))
+            == nil
         #expect(refused != accepted, "\(label)")
     }
 
@@ -38,8 +53,9 @@ struct PlausibilityTests {
             refusal
                 == InvalidValue(
                     field: "started_on",
-                    message: "'started_on' 2026-12-10 is in the future; it can be today (2026-11-30) at the latest",
-                    accepted: ["on or before 2026-12-01"]))
+                    message:
+                        "'started_on' 2026-12-10 is in the future; it can be today (2026-11-30 in UTC, the team's time zone) at the latest",
+                    accepted: ["on or before 2026-11-30"]))
         let order = try #require(
             catching { () throws(InvalidValue) in
                 try rules.checkOrder(

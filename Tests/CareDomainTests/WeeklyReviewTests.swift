@@ -168,4 +168,45 @@ struct WeeklyReviewTests {
         facts.latest = facts.baseline
         #expect(WeeklyReview.assess(facts, window: Self.window).response == nil)
     }
+
+    /// 2026-W48 on a team's calendar: Monday 00:00 to Monday 00:00 there.
+    static func window(in zone: String) -> ReviewWindow {
+        let calendar = LocalCalendar(identifier: zone)
+        let monday = calendar.midnight(of: start)
+        return ReviewWindow(
+            start: monday, asOf: calendar.midnight(of: start.addingTimeInterval(week)), calendar: calendar)
+    }
+
+    @Test(
+        "on the team's calendar: a patient enrolled on the week's Monday is new in New York (west of UTC) and Tokyo (east), one enrolled on the next Monday is not; weeks in treatment and the last contact's day are the team's"
+    )
+    func teamCalendar() throws {
+        for zone in ["America/New_York", "Asia/Tokyo", "UTC"] {
+            let window = Self.window(in: zone)
+            var facts = Self.quiet
+            facts.enrolledOn = Self.start  // 2026-11-23, the week's Monday
+            facts.lastContact = nil
+            facts.baseline = nil
+            facts.latest = nil
+            let monday = WeeklyReview.assess(facts, window: window)
+            #expect(monday.isNew, "\(zone): enrolled on the week's Monday")
+            #expect(monday.reasons.map(\.text).contains("enrolled 2026-11-23"), "\(zone)")
+            #expect(monday.weeksInTreatment == 1, "\(zone): Monday to Monday is a week")
+            facts.enrolledOn = Self.start.addingTimeInterval(Self.week)  // 2026-11-30, the next Monday
+            #expect(!WeeklyReview.assess(facts, window: window).isNew, "\(zone): enrolled after the week")
+        }
+        // Twelve weeks in on the team's calendar, whichever side of UTC it is.
+        for zone in ["America/Los_Angeles", "Pacific/Auckland"] {
+            var facts = Self.quiet
+            facts.enrolledOn = Self.start.addingTimeInterval(Self.week - 12 * Self.week)
+            #expect(WeeklyReview.assess(facts, window: Self.window(in: zone)).weeksInTreatment == 12, "\(zone)")
+        }
+        // Last seen at 02:00 UTC on Sunday 1 November: Saturday evening, 31 October, in New York.
+        var facts = Self.quiet
+        facts.lastContact = try Date("2026-11-01T02:00:00Z", strategy: .iso8601)
+        let reasons = WeeklyReview.assess(facts, window: Self.window(in: "America/New_York")).reasons.map(\.text)
+        #expect(reasons.contains { $0.hasSuffix("(last 2026-10-31)") }, "\(reasons)")
+        let utc = WeeklyReview.assess(facts, window: Self.window(in: "UTC")).reasons.map(\.text)
+        #expect(utc.contains { $0.hasSuffix("(last 2026-11-01)") }, "\(utc)")
+    }
 }

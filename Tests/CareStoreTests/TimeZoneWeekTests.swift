@@ -74,4 +74,72 @@ struct TimeZoneWeekTests {
             #expect(review.timeZone == "America/New_York" && review.weekStart == w48.start(in: Self.newYork))
         }
     }
+
+    @Test(
+        "the report on a New York team: a patient enrolled on the week's Monday is new that week and one enrolled on the next Monday is not yet on the caseload; the no-contact line names the team's day"
+    )
+    func enrolmentOnTheTeamsCalendar() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            _ = try await clinic.store.setTimeZone(teamID: clinic.team, "America/New_York", by: .system())
+            let monday = try await clinic.store.createPatient(
+                teamID: clinic.team, mrn: "TZ-MON", displayName: "Monday Enrolled",
+                enrolledOn: Self.instant("2026-11-23T00:00:00Z"), by: .system())
+            let nextMonday = try await clinic.store.createPatient(
+                teamID: clinic.team, mrn: "TZ-NEXT", displayName: "Next Monday",
+                enrolledOn: Self.instant("2026-11-30T00:00:00Z"), by: .system())
+            let w48 = try #require(ISOWeek("2026-W48"))
+            let review = try await clinic.store.weeklyReview(
+                teamID: clinic.team, week: w48, now: Self.instant("2026-12-10T00:00:00Z"), by: .system())
+            let row = try #require(review.patients.first { $0.id == monday })
+            // Midnight on 23 November in New York is 05:00 UTC: the UTC reading put it before the week.
+            #expect(row.assessment.isNew && row.assessment.weeksInTreatment == 1)
+            #expect(row.assessment.reasons.map(\.text).contains("enrolled 2026-11-23"))
+            #expect(!review.patients.contains { $0.id == nextMonday }, "enrolled after the week ended in New York")
+        }
+    }
+
+    @Test(
+        "a trial's start, dose change and stop are refused after today on the team's calendar, east and west of UTC"
+    )
+    func recordDatesOnTheTeamsCalendar() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let psychiatrist = Caller.system(actingFor: clinic.psychiatrist)
+            // UTC+14 and UTC-11: at any moment one of them is on another date than UTC.
+            for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC"] {
+                _ = try await clinic.store.setTimeZone(teamID: clinic.team, zone, by: .system())
+                let calendar = LocalCalendar(identifier: zone)
+                let today = calendar.today(at: Date())
+                let tomorrow = calendar.day(today, adding: 1)
+                do {
+                    _ = try await clinic.store.startTrial(
+                        patientID: clinic.patient, kind: .psychotherapy, drug: nil, dailyDoseMg: nil,
+                        startedOn: tomorrow, therapy: "CBT", by: psychiatrist)
+                    Issue.record("\(zone): a start on the team's tomorrow was accepted")
+                } catch StoreError.invalidValue(let refusal) {
+                    #expect(refusal.field == "started_on")
+                    #expect(refusal.message.contains("(\(DayText.format(today)) in \(zone), the team's time zone)"))
+                }
+                let trial = try await clinic.store.startTrial(
+                    patientID: clinic.patient, kind: .psychotherapy, drug: nil, dailyDoseMg: nil, startedOn: today,
+                    therapy: "CBT", by: psychiatrist)
+                await #expect(throws: StoreError.self, "\(zone): stopped on the team's tomorrow") {
+                    try await clinic.store.recordTrialOutcome(
+                        trialID: trial, outcome: .stoppedEarly, stoppedOn: tomorrow, stopReason: "moved away",
+                        by: psychiatrist)
+                }
+                _ = try await clinic.store.recordTrialOutcome(
+                    trialID: trial, outcome: .stoppedEarly, stoppedOn: today, stopReason: "moved away",
+                    by: psychiatrist)
+                await #expect(throws: StoreError.self, "\(zone): enrolled on the team's tomorrow") {
+                    try await clinic.store.createPatient(
+                        teamID: clinic.team, mrn: "TZ-\(zone)", displayName: "Not Yet", enrolledOn: tomorrow,
+                        by: .system())
+                }
+                _ = try await clinic.store.createPatient(
+                    teamID: clinic.team, mrn: "TZ-\(zone)", displayName: "Today", enrolledOn: today, by: .system())
+            }
+        }
+    }
 }

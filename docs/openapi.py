@@ -518,7 +518,7 @@ schemas.update({
 schemas["PriorAuthPacket"] = obj({"id": uuid, "referral_id": uuid, "patient_id": uuid,
     "status": {"type": "string", "enum": ["drafted", "submitted", "approved", "denied"]},
     "decisions": {"type": "array", "items": obj({"status": {"type": "string"}, "sessions_authorised": {"type": "integer"}, "reason": {"type": "string"}, "decided_at": ts}, ["status", "decided_at"])},
-    "packet": {"type": "object", "description": "The packet as made (docs/prior-authorisation.md, \"The packet\"): made_at, made_by, criteria_set, all_met, sessions_requested, patient, referral, prescriber, medication_trials, other_courses, scores, staging, screens, documented, criteria. No notes."}})
+    "packet": {"type": "object", "description": "The packet as made (docs/prior-authorisation.md, \"The packet\"): made_at, made_by, criteria_set, all_met, sessions_requested, patient, referral, prescriber, medication_trials, other_courses, scores, staging, screens, documented, criteria, time_zone (the team's: the packet's days are on its calendar). No notes."}})
 CRITERION_TYPES = ["failed-trials", "psychotherapy", "severity", "contraindication-screen", "minimum-age", "documented", "any-of", "all-of"]
 criterion_rule = {"type": "object", "properties": {"type": {"type": "string", "enum": CRITERION_TYPES}}, "required": ["type"],
     "description": "A criterion: its type and the rule's own fields (docs/prior-authorisation.md): failed-trials {minimum_trials, minimum_classes, minimum_augmentations}; psychotherapy {allow_documented_reason}; severity {phq9_at_least, madrs_at_least, within_days}; contraindication-screen {treatment}; minimum-age {years}; documented {key, statement}; any-of and all-of {label, criteria}."}

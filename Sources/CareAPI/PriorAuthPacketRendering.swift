@@ -16,10 +16,17 @@ enum PacketRendering {
 
     static func score(_ line: PriorAuthPacket.ScoreLine?) -> String {
         guard let line else { return "–" }
-        return "\(line.instrument) \(line.total) (\(DayText.format(line.takenAt)))"
+        return "\(line.instrument) \(line.total) (\(ReportRendering.day(line.takenAt)))"
     }
 
+    /// The page, its instants (a score, a note, when it was prepared) on the team's calendar
+    /// (docs/time-zones.md); a packet made before the zone was kept is in UTC.
     static func html(_ stored: StoredPacket) -> String {
+        let zone = stored.packet.timeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!
+        return ReportRendering.$zone.withValue(zone) { page(stored) }
+    }
+
+    private static func page(_ stored: StoredPacket) -> String {
         let p = stored.packet
         var h = """
             <!DOCTYPE html>
@@ -43,7 +50,7 @@ enum PacketRendering {
             <tr><td><b>Prescriber</b></td><td>\(escape(p.prescriber?.name ?? "not recorded"))</td></tr>
             \(p.answersDenial.map { "<tr><td><b>Answers</b></td><td>the denial of \($0.deniedOn) (packet \($0.packetId)): \(escape($0.reason))</td></tr>" } ?? "")
             <tr><td><b>Requested</b></td><td>\(p.sessionsRequested.map { "\($0) sessions" } ?? "as the treating clinic plans")</td></tr>
-            <tr><td><b>Prepared</b></td><td>\(Timestamp.iso8601(p.madeAt, fractionDigits: 0, rounding: .down)) by \(escape(p.madeBy.name)), against "\(escape(p.criteriaSet))"; packet \(stored.id.lowercasedString)</td></tr>
+            <tr><td><b>Prepared</b></td><td>\(ReportRendering.time(p.madeAt)) by \(escape(p.madeBy.name)), against "\(escape(p.criteriaSet))"; packet \(stored.id.lowercasedString)</td></tr>
             </table>
             <div class="summary \(p.allMet ? "ok" : "no")">\(p.allMet ? "Every criterion below is met, with its evidence." : "Not every criterion is met: see what is missing below.")</div>
             <h2>Criteria</h2>
@@ -78,7 +85,7 @@ enum PacketRendering {
         h += "<table><tr><th>Taken</th><th>Instrument</th><th>Total</th><th>Band</th></tr>"
         for s in p.scores.suffix(40) {
             h +=
-                "<tr><td>\(DayText.format(s.takenAt))</td><td>\(escape(s.instrument))</td><td>\(s.total)</td><td>\(escape(s.band))</td></tr>"
+                "<tr><td>\(ReportRendering.day(s.takenAt))</td><td>\(escape(s.instrument))</td><td>\(s.total)</td><td>\(escape(s.band))</td></tr>"
         }
         h += "</table>"
         if p.scores.count > 40 {
@@ -104,7 +111,8 @@ enum PacketRendering {
             h +=
                 "<h2>Clinical notes (included on request)</h2><table><tr><th style=\"width:22%\">Written</th><th>Note</th></tr>"
             for note in notes {
-                h += "<tr><td>\(DayText.format(note.writtenAt))<br>\(escape(note.kind)), \(escape(note.author))</td>"
+                h +=
+                    "<tr><td>\(ReportRendering.day(note.writtenAt))<br>\(escape(note.kind)), \(escape(note.author))</td>"
                 h += "<td>\(escape(note.text).replacingOccurrences(of: "\n", with: "<br>"))</td></tr>"
             }
             h += "</table>"
@@ -166,9 +174,10 @@ enum PacketRendering {
         let points = phq9.map { "\(String(format: "%.1f", x($0.takenAt))),\(String(format: "%.1f", y($0.total)))" }
         svg +=
             "<polyline fill=\"none\" stroke=\"#1f4e9c\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>"
-        svg += "<text x=\"\(left)\" y=\"\(height - 4)\" font-size=\"8\" fill=\"#666\">\(DayText.format(first))</text>"
         svg +=
-            "<text x=\"\(width - 10)\" y=\"\(height - 4)\" font-size=\"8\" fill=\"#666\" text-anchor=\"end\">\(DayText.format(last))</text>"
+            "<text x=\"\(left)\" y=\"\(height - 4)\" font-size=\"8\" fill=\"#666\">\(ReportRendering.day(first))</text>"
+        svg +=
+            "<text x=\"\(width - 10)\" y=\"\(height - 4)\" font-size=\"8\" fill=\"#666\" text-anchor=\"end\">\(ReportRendering.day(last))</text>"
         return svg + "</svg>"
     }
 

@@ -190,7 +190,8 @@ struct WeeklyReport: Sendable, Encodable, Equatable {
 }
 
 extension ReportPatient {
-    init(_ patient: ReviewedPatient, asOf: Date) {
+    init(_ patient: ReviewedPatient, window: ReviewWindow) {
+        let calendar = window.calendar
         let assessment = patient.assessment
         let facts = patient.facts
         let score = { (s: ReviewFacts.DatedScore) in
@@ -205,7 +206,7 @@ extension ReportPatient {
             currentTrial: assessment.currentTrial.map {
                 ReportTrial(
                     kind: $0.kind.rawValue, drug: $0.drug, therapy: $0.therapy, startedOn: $0.startedOn,
-                    weeks: max(0, Int(asOf.timeIntervalSince($0.startedOn) / (7 * 86_400))))
+                    weeks: max(0, calendar.days(from: $0.startedOn, to: calendar.today(at: window.asOf)) / 7))
             },
             isTRD: assessment.trd.isTRD, failedTrials: assessment.trd.failedTrials,
             thaseRushStage: assessment.thaseRush.stage.label, maudsleyTotal: assessment.maudsley?.total,
@@ -224,7 +225,9 @@ extension ReportPatient {
                 ReportReferral(
                     kind: $0.kind, status: $0.status, targetClinic: $0.targetClinic, createdAt: $0.createdAt,
                     authorisation: $0.authorisation?.rawValue, authorisationSince: $0.authorisationSince,
-                    authorisationDays: $0.authorisationSince.map { max(0, Int(asOf.timeIntervalSince($0) / 86_400)) })
+                    authorisationDays: $0.authorisationSince.map {
+                        max(0, Int(window.asOf.timeIntervalSince($0) / 86_400))
+                    })
             },
             lastContact: facts.lastContact)
     }
@@ -253,7 +256,7 @@ extension WeeklyReport {
             if response.isResponse { responders += 1 }
             if response.isRemission { remitters += 1 }
         }
-        let listed = review.listed.map { ReportPatient($0, asOf: review.window.asOf) }.sorted {
+        let listed = review.listed.map { ReportPatient($0, window: review.window) }.sorted {
             ($0.rank, -$0.weeksInTreatment, $0.displayName) < ($1.rank, -$1.weeksInTreatment, $1.displayName)
         }
         let caseload = ReportCaseload(

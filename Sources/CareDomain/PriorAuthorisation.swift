@@ -376,11 +376,14 @@ public struct PriorAuthFacts: Sendable, Equatable {
     public var screens: [ContraindicationScreen]
     /// Documented statements by key (`rapid-response`: what was documented).
     public var documented: [String: String]
+    /// The team's calendar: a score's or a screen's day, and the patient's age today, are the
+    /// team's (docs/time-zones.md); trial and birth dates are calendar dates whatever the zone.
+    public var calendar: LocalCalendar
 
     public init(
         asOf: Date, episodeStart: Date, birthDate: Date? = nil, trials: [PacketTrial] = [],
         scores: [PacketScore] = [], noPsychotherapyReason: String? = nil, screens: [ContraindicationScreen] = [],
-        documented: [String: String] = [:]
+        documented: [String: String] = [:], calendar: LocalCalendar = LocalCalendar(identifier: "UTC")
     ) {
         self.asOf = asOf
         self.episodeStart = episodeStart
@@ -390,6 +393,7 @@ public struct PriorAuthFacts: Sendable, Equatable {
         self.noPsychotherapyReason = noPsychotherapyReason
         self.screens = screens
         self.documented = documented
+        self.calendar = calendar
     }
 }
 
@@ -512,12 +516,14 @@ public struct PriorAuthEvaluation: Sendable, Equatable, Codable {
             if let best = qualifying.first {
                 result.isMet = true
                 result.scoreIDs = [best.id]
-                result.evidence = ["\(best.score.instrument.rawValue) \(best.score.total) on \(day(best.takenAt))"]
+                result.evidence = [
+                    "\(best.score.instrument.rawValue) \(best.score.total) on \(facts.calendar.dayText(best.takenAt))"
+                ]
             } else {
                 let counted = recent.filter { threshold($0.score.instrument) != nil }
                 result.scoreIDs = counted.prefix(1).map(\.id)
                 result.evidence = counted.prefix(1).map {
-                    "latest: \($0.score.instrument.rawValue) \($0.score.total) on \(day($0.takenAt))"
+                    "latest: \($0.score.instrument.rawValue) \($0.score.total) on \(facts.calendar.dayText($0.takenAt))"
                 }
                 result.toMeet =
                     counted.isEmpty
@@ -529,7 +535,7 @@ public struct PriorAuthEvaluation: Sendable, Equatable, Codable {
             if let screen {
                 let findings = screen.findings
                 result.evidence = [
-                    "\(rule.treatment.spoken) screen of \(day(screen.completedAt)): "
+                    "\(rule.treatment.spoken) screen of \(facts.calendar.dayText(screen.completedAt)): "
                         + (findings.isEmpty
                             ? "nothing found (\(ContraindicationItem.asked(for: rule.treatment).map(\.rawValue).joined(separator: ", ")))"
                             : "found \(findings.map(\.question).joined(separator: "; "))")
@@ -547,7 +553,7 @@ public struct PriorAuthEvaluation: Sendable, Equatable, Codable {
             }
         case .minimumAge(let rule):
             if let birth = facts.birthDate {
-                let years = Self.age(born: birth, on: facts.asOf)
+                let years = Self.age(born: birth, on: facts.calendar.today(at: facts.asOf))
                 result.evidence = ["age \(years) (born \(day(birth)))"]
                 result.isMet = years >= rule.years
                 if !result.isMet { result.toMeet = "the patient is under \(rule.years)" }
@@ -579,11 +585,11 @@ public struct PriorAuthEvaluation: Sendable, Equatable, Codable {
         return result
     }
 
-    /// Whole years from `born` to `day`, in UTC dates.
+    /// Whole years from `born` to `day`, both calendar dates (midnight UTC).
     static func age(born: Date, on day: Date) -> Int {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar.dateComponents([.year], from: born, to: day).year ?? 0
+        return calendar.dateComponents([.year], from: calendar.startOfDay(for: born), to: day).year ?? 0
     }
 }
 

@@ -164,9 +164,13 @@ extension CommandContext {
     /// What prior-authorisation criteria read of a patient (entered-in-error records left out).
     func priorAuthFacts(patientID: UUID, asOf: Date) async throws -> PriorAuthFacts {
         let row = try await connection.query(
-            "SELECT coalesce(episode_started_on, enrolled_on), birth_date FROM patients WHERE id = \(patientID)"
+            """
+            SELECT coalesce(p.episode_started_on, p.enrolled_on), p.birth_date, t.time_zone
+            FROM patients p JOIN teams t ON t.id = p.team_id WHERE p.id = \(patientID)
+            """
         )[0]
-        let (episode, birth) = try row.decode(Date.self, Date?.self)
+        let (episode, birth, zone) = try row.decode(Date.self, Date?.self, String.self)
+        let calendar = LocalCalendar(identifier: zone)
         let trials = try await loadTrials(patientID: patientID, reference: try await referenceData(), asOf: asOf)
             .filter { $0.summary.enteredInError == nil }
             .map { loaded in
@@ -213,10 +217,11 @@ extension CommandContext {
             """)
         {
             let (key, text, at) = try row.decode(String.self, String.self, Date.self)
-            documented[key] = "\(text) (documented \(DayText.format(at)))"
+            documented[key] = "\(text) (documented \(calendar.dayText(at)))"
         }
         return PriorAuthFacts(
             asOf: asOf, episodeStart: episode, birthDate: birth, trials: trials, scores: scores,
-            noPsychotherapyReason: documented["no-psychotherapy"], screens: screens, documented: documented)
+            noPsychotherapyReason: documented["no-psychotherapy"], screens: screens, documented: documented,
+            calendar: calendar)
     }
 }

@@ -116,6 +116,9 @@ public struct PriorAuthPacket: Sendable, Equatable, Codable {
     public var answersDenial: Denial? = nil
     /// Team-visible notes, only when asked for (never a psychotherapy note).
     public var notes: [Note]? = nil
+    /// The team's time zone: the packet's days (a score's, the referral's) are the team's
+    /// (docs/time-zones.md). Absent from packets made before it was kept (they are UTC).
+    public var timeZone: String? = nil
 
     public struct Note: Sendable, Equatable, Codable {
         public var kind: String
@@ -224,6 +227,7 @@ extension CareStore {
                 FROM patients p JOIN teams t ON t.id = p.team_id, members m WHERE p.id = \(patientID) AND m.id = \(actorID)
                 """)[0]
             let (birth, teamName, episode, actorName) = try head.decode(Date?.self, String.self, Date.self, String.self)
+            let calendar = facts.calendar
 
             let scores = summary.scores.filter { $0.instrument != .gad7 }.map {
                 PriorAuthPacket.ScoreLine(
@@ -231,7 +235,8 @@ extension CareStore {
                     takenAt: $0.takenAt)
             }
             func latest(onOrBefore day: Date) -> PriorAuthPacket.ScoreLine? {
-                let until = day.addingTimeInterval(86_400)
+                // To the end of that day on the team's calendar (docs/time-zones.md).
+                let until = calendar.midnight(of: calendar.day(day, adding: 1))
                 let before = scores.filter { $0.takenAt < until }
                 return before.last { $0.instrument == Instrument.phq9.rawValue } ?? before.last
             }
@@ -265,7 +270,7 @@ extension CareStore {
                     episodeStartedOn: DayText.format(episode)),
                 referral: .init(
                     id: referral.id.lowercasedString, kind: referral.kind.rawValue, targetClinic: referral.targetClinic,
-                    status: referral.status.rawValue, madeOn: DayText.format(referral.createdAt),
+                    status: referral.status.rawValue, madeOn: calendar.dayText(referral.createdAt),
                     reason: referral.reason),
                 prescriber: prescriberName.map { .init(id: prescriberID?.lowercasedString, name: $0) },
                 medicationTrials: trials.filter { $0.kind == "medication" || $0.kind == "augmentation" },
@@ -279,11 +284,12 @@ extension CareStore {
                     maudsleyInputs: summary.maudsley.map { inputs($0.inputs) } ?? []),
                 screens: facts.screens.map { screen in
                     .init(
-                        treatment: screen.treatment.rawValue, completedOn: DayText.format(screen.completedAt),
+                        treatment: screen.treatment.rawValue, completedOn: calendar.dayText(screen.completedAt),
                         answers: Dictionary(uniqueKeysWithValues: screen.answers.map { ($0.key.rawValue, $0.value) }),
                         findings: screen.findings.map(\.rawValue), note: screen.note)
                 },
                 documented: facts.documented, criteria: evaluation.results.map(PriorAuthPacket.Criterion.init))
+            packet.timeZone = calendar.name
             if includeNotes {
                 packet.notes = try await context.connection.query(
                     """
@@ -307,7 +313,7 @@ extension CareStore {
             ).firstRow {
                 let (deniedID, reason, at) = try denied.decode(UUID.self, String.self, Date.self)
                 packet.answersDenial = .init(
-                    packetId: deniedID.lowercasedString, reason: reason, deniedOn: DayText.format(at))
+                    packetId: deniedID.lowercasedString, reason: reason, deniedOn: calendar.dayText(at))
             }
             let json = String(decoding: try PriorAuthPacket.encoder.encode(packet), as: UTF8.self)
             let id = try await context.connection.query(

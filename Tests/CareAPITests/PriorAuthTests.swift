@@ -183,6 +183,7 @@ struct PriorAuthTests {
                 #expect(trials.allSatisfy { ($0["drug_class"] as? String) != nil })
                 #expect((document["staging"] as? [String: Any])?["is_trd"] as? Bool == true)
                 #expect((document["criteria"] as? [[String: Any]])?.count == 5)
+                #expect(document["time_zone"] as? String == "UTC", "the team's zone: the packet's days are its days")
 
                 let json = try await client.call(.get, location, token: clinic.tokens["psychiatrist"])
                 #expect(json.status == .ok && json.json["id"] as? String == made.json["id"] as? String)

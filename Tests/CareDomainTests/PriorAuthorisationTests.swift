@@ -191,6 +191,37 @@ struct PriorAuthorisationTests {
     }
 
     @Test(
+        "the team's calendar: a score taken at 22:30 on a Sunday in New York is that Sunday's, and a patient born on Monday is not a year older until Monday there"
+    )
+    func teamCalendar() throws {
+        // 2026-11-30T03:30Z is 22:30 on Sunday the 29th in New York, already Monday in UTC.
+        let late = Date(timeIntervalSince1970: 1_796_009_400)
+        let newYork = LocalCalendar(identifier: "America/New_York")
+        let phq9 = PacketScore(id: UUID(), score: try Score(.phq9, total: 19), takenAt: late)
+        let severity = Criterion.severity(.init(phq9AtLeast: 15, madrsAtLeast: nil, withinDays: 30))
+        func at(_ calendar: LocalCalendar, birth: Date? = nil) -> PriorAuthFacts {
+            PriorAuthFacts(
+                asOf: late, episodeStart: episode, birthDate: birth, scores: [phq9],
+                screens: [
+                    ContraindicationScreen(
+                        treatment: .tms,
+                        answers: Dictionary(
+                            uniqueKeysWithValues: ContraindicationItem.asked(for: .tms).map { ($0, false) }),
+                        completedAt: late)
+                ], calendar: calendar)
+        }
+        #expect(verdict(severity, at(newYork)).evidence == ["PHQ-9 19 on 2026-11-29"])
+        #expect(verdict(severity, at(LocalCalendar(identifier: "UTC"))).evidence == ["PHQ-9 19 on 2026-11-30"])
+        let screen = Criterion.contraindicationScreen(.init(treatment: .tms))
+        #expect(verdict(screen, at(newYork)).evidence.first?.contains("screen of 2026-11-29") == true)
+        // Eighteen on Monday 2026-11-30: not yet on Sunday evening in New York; already in UTC.
+        let born = try #require(ISO8601DateFormatter().date(from: "2008-11-30T00:00:00Z"))
+        let adult = Criterion.minimumAge(.init(years: 18))
+        #expect(!verdict(adult, at(newYork, birth: born)).isMet)
+        #expect(verdict(adult, at(LocalCalendar(identifier: "UTC"), birth: born)).isMet)
+    }
+
+    @Test(
         "ECT's default: a severe score with a failed trial, or a documented need for a rapid response; and the work-up")
     func ectDefault() throws {
         let screen = ContraindicationScreen(

@@ -82,16 +82,25 @@ struct Zones: Sendable {
     private static let shared = Mutex(Zones())
     static func use(_ zones: Zones) { shared.withLock { $0 = zones } }
 
-    /// The calendar the member's teams share (most members are on one team); UTC when their teams
-    /// are in different zones and no patient says which.
+    /// The calendar the member's teams share (most members are on one team); when their teams are
+    /// in different zones and no patient says which, the member's own zone (--tz, CARE_TZ, the
+    /// profile's), else UTC.
     var calendar: LocalCalendar {
-        Set(teams.values.map(\.name)).count == 1 ? teams.values.first! : .utc
+        Set(teams.values.map(\.name)).count == 1 ? teams.values.first! : LocalCalendar(display)
     }
 
     /// The calendar of a patient's team (asked of the server only when the member's teams differ).
     func calendar(forPatient id: String, _ client: CareClient) async throws -> LocalCalendar {
         guard Set(teams.values.map(\.name)).count > 1 else { return calendar }
         return teams[try await client.patient(id).teamId] ?? .utc
+    }
+
+    /// The calendar of the patient a record (`trial`, `task`, ...) belongs to.
+    func calendar(forRecord kind: String, _ id: String, _ client: CareClient) async throws -> LocalCalendar {
+        guard Set(teams.values.map(\.name)).count > 1,
+            let patient = try await client.resolve(kind: kind, prefix: id).first(where: { $0.id == id })?.patientId
+        else { return calendar }
+        return try await calendar(forPatient: patient, client)
     }
 
     /// A zone as the member names it: an IANA name, "local" (this machine's zone) or "team" (nil:

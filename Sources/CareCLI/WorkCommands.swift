@@ -456,11 +456,13 @@ struct TrialCommand: AsyncParsableCommand {
             do { _ = try parseDay(stopped) } catch { throw fail(error) }
             let result: TrialOutcome = try named(result, "--result", aliases: Self.aliases)
             let outcome = try await withClient(server, zones: true) { client in
-                // On the member's teams' calendar (docs/time-zones.md).
+                // On the calendar of the patient's team (docs/time-zones.md).
+                let trialID = try await Names.record("trial", trial, client)
+                let calendar = try await Zones.current.calendar(forRecord: "trial", trialID, client)
                 let recorded = NewOutcome(
-                    outcome: result, stoppedOn: try parseDay(stopped), adherence: adherence, sessions: sessions,
-                    stopReason: reason)
-                return try await client.recordOutcome(trial: try await Names.record("trial", trial, client), recorded)
+                    outcome: result, stoppedOn: try parseDay(stopped, calendar: calendar), adherence: adherence,
+                    sessions: sessions, stopReason: reason)
+                return try await client.recordOutcome(trial: trialID, recorded)
             }
             var line = "Recorded \(outcome.outcome)."
             if outcome.isFailed {

@@ -78,17 +78,23 @@ extension CareStore {
     /// Records (or clears, with nil) a patient's date of birth.
     public func setBirthDate(patientID: UUID, _ birthDate: Date?, by caller: Caller) async throws {
         if let birthDate {
-            guard birthDate <= Date() else {
-                throw StoreError.invalidValue(
-                    InvalidValue(field: "birth_date", message: "a date of birth cannot be in the future"))
-            }
             guard birthDate >= Date(timeIntervalSince1970: -2_208_988_800) else {
                 throw StoreError.invalidValue(
                     InvalidValue(field: "birth_date", message: "a date of birth before 1900 cannot be right"))
             }
         }
         try await command(caller) { context in
-            _ = try await context.patientTeam(patientID, for: .documentPriorAuthorisation)
+            let calendar = try await context.patient(patientID, for: .documentPriorAuthorisation).calendar
+            // Today on the team's calendar at the latest (docs/time-zones.md).
+            if let birthDate, DayText.startOfDay(birthDate) > calendar.today(at: Date()) {
+                let today = DayText.format(calendar.today(at: Date()))
+                throw StoreError.invalidValue(
+                    InvalidValue(
+                        field: "birth_date",
+                        message:
+                            "a date of birth cannot be in the future; it can be today (\(today) in \(calendar.name), the team's time zone) at the latest",
+                        accepted: ["on or before \(today)"]))
+            }
             try await context.connection.query(
                 "UPDATE patients SET birth_date = \(birthDate.map(DayText.format)), updated_at = now() WHERE id = \(patientID)::uuid"
             )

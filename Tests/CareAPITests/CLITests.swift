@@ -1044,6 +1044,32 @@ struct CLITests {
             _ = try await clinic.care(["profile", "set-tz", "team", "--profile", "clinic"])
             let back = try await clinic.care(["task", "show", taskID, "--profile", "clinic"])
             #expect(back.output.contains("due: \(shown(due, "America/New_York"))"), "\(back.output)")
+
+            // A member on two teams 25 hours apart (their dates always differ): a trial's stop
+            // "today" is the patient's team's today, found through the trial.
+            _ = try await clinic.store.setTimeZone(teamID: team, "Pacific/Kiritimati", by: .system())
+            let other = try await clinic.store.createTeam(
+                name: "Pago Pago team", timeZone: "Pacific/Pago_Pago", by: .system())
+            try await clinic.pool.query(
+                """
+                INSERT INTO memberships (team_id, member_id, role)
+                SELECT \(other), member_id, role FROM memberships WHERE team_id = \(team) AND role = 'psychiatrist'
+                """)
+            let kiritimati = LocalCalendar(identifier: "Pacific/Kiritimati")
+            let psychiatrist = try await clinic.pool.query(
+                "SELECT member_id FROM memberships WHERE team_id = \(team) AND role = 'psychiatrist'")[0]
+                .decode(UUID.self, at: 0)
+            let trial = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .medication, drug: "sertraline", dailyDoseMg: 100,
+                startedOn: kiritimati.day(kiritimati.today(at: Date()), adding: -60),
+                by: .system(actingFor: psychiatrist))
+            let stopped = try await clinic.care(
+                ["trial", "outcome", trial.uuidString.lowercased(), "--result", "none", "--stopped", "today"],
+                as: "psychiatrist")
+            #expect(stopped.status == 0, "\(stopped.errors)")
+            let stoppedOn = try await clinic.pool.query("SELECT stopped_on::text FROM trials WHERE id = \(trial)")[0]
+                .decode(String.self, at: 0)
+            #expect(stoppedOn == DayText.format(kiritimati.today(at: Date())), "Kiritimati's today")
         } catch {
             try await clinic.stop()
             throw error

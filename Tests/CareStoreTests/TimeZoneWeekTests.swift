@@ -100,7 +100,7 @@ struct TimeZoneWeekTests {
     }
 
     @Test(
-        "a trial's start, dose change and stop are refused after today on the team's calendar, east and west of UTC"
+        "a trial's start, dose change and stop, an enrolment and a date of birth are refused after today on the team's calendar, east and west of UTC"
     )
     func recordDatesOnTheTeamsCalendar() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -139,6 +139,10 @@ struct TimeZoneWeekTests {
                 }
                 _ = try await clinic.store.createPatient(
                     teamID: clinic.team, mrn: "TZ-\(zone)", displayName: "Today", enrolledOn: today, by: .system())
+                await #expect(throws: StoreError.self, "\(zone): born on the team's tomorrow") {
+                    try await clinic.store.setBirthDate(patientID: clinic.patient, tomorrow, by: psychiatrist)
+                }
+                try await clinic.store.setBirthDate(patientID: clinic.patient, today, by: psychiatrist)
             }
         }
     }

@@ -303,23 +303,26 @@ extension CareStore {
     public func patientRecord(_ patientID: UUID, by caller: Caller) async throws -> PatientRecord {
         try await command(caller) { context in
             let teamID = try await context.patientTeam(patientID, for: .readClinical)
-            let rows = try await context.connection.query(
-                """
-                SELECT p.id, p.mrn, p.display_name, p.status, p.enrolled_on, p.updated_at, t.name
-                FROM patients p JOIN teams t ON t.id = p.team_id WHERE p.id = \(patientID)
-                """)
-            guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
+            // The patient, the team's members and every kind of record: one round trip.
+            var records = ExportChunk()
+            let along = try await context.records(
+                of: [patientID], kinds: Set(ExportRecords.allCases), since: nil, into: &records,
+                along: [
+                    """
+                    SELECT p.id, p.mrn, p.display_name, p.status, p.enrolled_on, p.updated_at, t.name
+                    FROM patients p JOIN teams t ON t.id = p.team_id WHERE p.id = \(patientID)
+                    """,
+                    CommandContext.membersQuery(teamID),
+                ])
+            guard let row = along[0].firstRow else { throw StoreError.notFound("patient \(patientID)") }
             let (id, mrn, name, status, enrolled, updated, teamName) = try row.decode(
                 UUID.self, String.self, String.self, String.self, Date.self, Date.self, String.self)
-            var records = ExportChunk()
-            try await context.records(
-                of: [patientID], kinds: Set(ExportRecords.allCases), since: nil, into: &records)
             return PatientRecord(
                 patient: ExportPatient(
                     id: id, teamID: teamID, mrn: mrn, displayName: name,
                     status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled, changed: true,
                     updatedAt: updated),
-                teamName: teamName, members: try await context.members(of: teamID), records: records)
+                teamName: teamName, members: try along[1].map(CommandContext.member), records: records)
         }
     }
 }
@@ -371,75 +374,127 @@ extension CommandContext {
 
 extension CommandContext {
     /// The records of `kinds` of the patients `ids` (whom the caller was let read), changed after
-    /// `since`: a handful of queries whatever the number of patients (`patient_id = ANY(...)`).
-    /// Psychotherapy notes are never read.
-    func records(of ids: [UUID], kinds: Set<ExportRecords>, since: Date?, into chunk: inout ExportChunk) async throws {
+    /// `since`: a handful of queries whatever the number of patients (`patient_id = ANY(...)`),
+    /// sent in one pipeline (one round trip, every query on the transaction's snapshot).
+    /// Psychotherapy notes are never read. `along` goes in front in the same round trip; their
+    /// results are returned.
+    @discardableResult
+    func records(
+        of ids: [UUID], kinds: Set<ExportRecords>, since: Date?, into chunk: inout ExportChunk,
+        along: [PQQuery] = []
+    ) async throws -> [PQRows] {
+        typealias Reader = (PQRows, inout ExportChunk) throws -> Void
+        let match = Self.matching(ids)
+        var queries = along
+        var readers: [Reader] = []
+        func read(_ query: PQQuery, _ reader: @escaping Reader) {
+            queries.append(query)
+            readers.append(reader)
+        }
         if kinds.contains(.measurements) {
-            chunk.measurements = try await connection.query(
+            read(
                 """
                 SELECT \(fragment: CareStore.measurementColumns), m.patient_id FROM measurements m
-                WHERE m.patient_id = ANY(\(ids))
+                WHERE m.patient_id \(fragment: match)
                   AND (\(since)::timestamptz IS NULL OR greatest(m.created_at, m.entered_in_error_at) > \(since))
                 ORDER BY m.patient_id, m.taken_at, m.id
                 """
-            ) { (try $0.decode(UUID.self, at: 11), try CareStore.measurement($0)) }
+            ) { rows, chunk in
+                chunk.measurements = try rows.map { (try $0.decode(UUID.self, at: 11), try CareStore.measurement($0)) }
+            }
         }
         if kinds.contains(.trials) {
-            chunk.trials = try await loadTrials(
-                patients: ids, since: since, reference: try await referenceData(), asOf: Date()
-            ).map { ($0.patientID, $0.trial.summary) }
+            let reference = try await referenceData()
+            let asOf = Date()
+            read(Self.trialsQuery(patients: ids, since: since)) { rows, chunk in
+                chunk.trials = try rows.map {
+                    let loaded = try Self.loadedTrial($0, reference: reference, asOf: asOf)
+                    return (loaded.patientID, loaded.trial.summary)
+                }
+            }
         }
         if kinds.contains(.referrals) {
-            chunk.referrals = try await loadReferrals(patients: ids, since: since)
+            read(Self.referralsQuery(patients: ids, since: since)) { rows, chunk in
+                chunk.referrals = try rows.map(Self.referral)
+            }
         }
         if kinds.contains(.tasks) {
-            chunk.tasks = try await connection.query(
+            let changed: PQQuery = """
+                t.patient_id \(fragment: match) AND (\(since)::timestamptz IS NULL OR t.updated_at > \(since))
                 """
-                SELECT \(unescaped: CareStore.taskColumns) FROM tasks t
-                WHERE t.patient_id = ANY(\(ids)) AND (\(since)::timestamptz IS NULL OR t.updated_at > \(since))
+            read(
+                """
+                SELECT \(unescaped: CareStore.taskColumns) FROM tasks t WHERE \(fragment: changed)
                 ORDER BY t.patient_id, t.created_at, t.id
-                """, CareStore.task)
-            try await attachCauses(&chunk.tasks)
+                """
+            ) { rows, chunk in chunk.tasks = try rows.map(CareStore.task) }
+            // Each handoff's causes, as `task(_:by:)` gives them (read after the tasks).
+            read(
+                """
+                SELECT hc.handoff_id, \(fragment: HandoffCause.columns)
+                FROM handoff_causes hc JOIN events e ON e.id = hc.event_id
+                WHERE hc.handoff_id IN (SELECT t.handoff_id FROM tasks t WHERE \(fragment: changed))
+                ORDER BY hc.added_at, hc.event_id
+                """
+            ) { rows, chunk in
+                var causes: [UUID: [HandoffCause]] = [:]
+                for row in rows {
+                    causes[try row.decode(UUID.self, at: 0), default: []].append(try HandoffCause.from(row, at: 1))
+                }
+                for index in chunk.tasks.indices {
+                    if let handoff = chunk.tasks[index].handoffID { chunk.tasks[index].causes = causes[handoff] ?? [] }
+                }
+            }
         }
         if kinds.contains(.carePlans) {
-            var open: [UUID: [UUID]] = [:]
-            for row in try await connection.query(
+            read(
                 """
-                SELECT t.patient_id, t.id FROM tasks t
-                WHERE t.patient_id = ANY(\(ids)) AND t.status IN ('requested', 'accepted', 'in-progress', 'on-hold')
-                ORDER BY t.patient_id, t.created_at, t.id
-                """)
-            {
-                open[try row.decode(UUID.self, at: 0), default: []].append(try row.decode(UUID.self, at: 1))
-            }
-            chunk.carePlans = try await connection.query(
+                SELECT p.patient_id, p.version, p.goals, p.problems, p.treatment_line, p.author_id, p.created_at,
+                       ARRAY(SELECT t.id FROM tasks t WHERE t.patient_id = p.patient_id
+                             AND t.status IN ('requested', 'accepted', 'in-progress', 'on-hold') ORDER BY t.created_at, t.id)
+                FROM care_plans p
+                WHERE p.patient_id \(fragment: match) AND p.is_active AND (\(since)::timestamptz IS NULL OR p.created_at > \(since))
+                ORDER BY p.patient_id
                 """
-                SELECT patient_id, version, goals, problems, treatment_line, author_id, created_at FROM care_plans
-                WHERE patient_id = ANY(\(ids)) AND is_active AND (\(since)::timestamptz IS NULL OR created_at > \(since))
-                ORDER BY patient_id
-                """
-            ) { row in
-                let (patient, version, goals, problems, line, author, created) = try row.decode(
-                    UUID.self, Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self, UUID?.self,
-                    Date.self)
-                return (
-                    CarePlan(
-                        patientID: patient, version: version,
-                        content: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: line),
-                        authorID: author, updatedAt: created),
-                    open[patient] ?? []
-                )
+            ) { rows, chunk in
+                chunk.carePlans = try rows.map { row in
+                    let (patient, version, goals, problems, line, author, created, open) = try row.decode(
+                        UUID.self, Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self, UUID?.self,
+                        Date.self, [UUID].self)
+                    return (
+                        CarePlan(
+                            patientID: patient, version: version,
+                            content: CarePlanContent(goals: goals.value, problems: problems.value, treatmentLine: line),
+                            authorID: author, updatedAt: created),
+                        open
+                    )
+                }
             }
         }
         if kinds.contains(.notes) {
-            chunk.notes = try await connection.query(
+            read(
                 """
                 SELECT \(unescaped: CareStore.noteColumns), n.patient_id FROM notes n JOIN members a ON a.id = n.author_id
-                WHERE n.patient_id = ANY(\(ids)) AND n.kind <> 'psychotherapy'
+                WHERE n.patient_id \(fragment: match) AND n.kind <> 'psychotherapy'
                   AND (\(since)::timestamptz IS NULL OR greatest(n.created_at, n.entered_in_error_at) > \(since))
                 ORDER BY n.patient_id, n.created_at, n.id
                 """
-            ) { (try $0.decode(UUID.self, at: 12), try CareStore.note($0)) }
+            ) { rows, chunk in
+                chunk.notes = try rows.map { (try $0.decode(UUID.self, at: 12), try CareStore.note($0)) }
+            }
         }
+        let results = try await connection.pipeline(queries)
+        for (reader, rows) in zip(readers, results.dropFirst(along.count)) { try reader(rows, &chunk) }
+        return Array(results.prefix(along.count))
+    }
+
+    /// `= $1` for one patient, `= ANY($1)` for several. PostgreSQL keeps one plan for the first
+    /// (planned once per connection), but plans the second anew for every call: its generic plan
+    /// for an array of unknown length checks row-level security by reading every patient, so the
+    /// planner rightly prefers a plan made for the values, and with the policies' subqueries that
+    /// planning costs 0.4 to 1 ms a statement (BENCHMARKS.md, bench/fhir, session 12). One
+    /// patient's record ($everything) is read the first way; the export's batches the second.
+    static func matching(_ ids: [UUID]) -> PQQuery {
+        ids.count == 1 ? "= \(ids[0])" : "= ANY(\(ids))"
     }
 }

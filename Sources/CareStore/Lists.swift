@@ -473,19 +473,24 @@ extension CareStore {
 extension CommandContext {
     /// A team's members with their roles, by name (the caller was let see the team).
     func members(of teamID: UUID) async throws -> [TeamMemberItem] {
-        try await connection.query(
-            """
-            SELECT m.id, m.display_name, m.email, m.is_service_account, array_agg(ms.role ORDER BY ms.role)
-            FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE ms.team_id = \(teamID)
-            GROUP BY m.id ORDER BY m.display_name, m.id
-            """
-        ).map { row in
-            let (id, name, email, service, roles) = try row.decode(
-                UUID.self, String.self, String?.self, Bool.self, [String].self)
-            return TeamMemberItem(
-                id: id, displayName: name, email: email, isServiceAccount: service,
-                roles: try roles.map { try Role(column: "memberships.role", $0) })
-        }
+        try await connection.query(Self.membersQuery(teamID)).map(Self.member)
+    }
+
+    static func membersQuery(_ teamID: UUID) -> PQQuery {
+        """
+        SELECT m.id, m.display_name, m.email, m.is_service_account, array_agg(ms.role ORDER BY ms.role)
+        FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE ms.team_id = \(teamID)
+        GROUP BY m.id ORDER BY m.display_name, m.id
+        """
+    }
+
+    /// A row of `membersQuery`.
+    static func member(_ row: PQRow) throws -> TeamMemberItem {
+        let (id, name, email, service, roles) = try row.decode(
+            UUID.self, String.self, String?.self, Bool.self, [String].self)
+        return TeamMemberItem(
+            id: id, displayName: name, email: email, isServiceAccount: service,
+            roles: try roles.map { try Role(column: "memberships.role", $0) })
     }
 }
 

@@ -515,50 +515,59 @@ extension CommandContext {
     func loadTrials(patients: [UUID], since: Date? = nil, reference: ReferenceData, asOf: Date) async throws -> [(
         patientID: UUID, trial: LoadedTrial
     )] {
-        try await connection.query(
-            """
-            SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence, t.sessions,
-                   t.is_bilateral_ect, d.drug_class, t.therapy, t.stop_reason, t.entered_in_error_at, t.entered_in_error_by, t.entered_in_error_reason,
-                   t.withdrawn_outcomes, t.patient_id, t.updated_at
-            FROM trials t LEFT JOIN dose_table d ON d.drug = t.drug
-            WHERE t.patient_id = ANY(\(patients)) AND (\(since)::timestamptz IS NULL OR t.updated_at > \(since))
-            ORDER BY t.patient_id, t.started_on, t.id
-            """
-        ).map { row in
-            let (
-                id, kindText, drug, steps, started, stopped, outcomeText, isFailed, adherence, sessions, bilateral,
-                drugClass
-            ) = try row.decode(
-                UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, Date?.self,
-                String?.self, Bool.self,
-                Double?.self, Int?.self, Bool.self, String?.self)
-            let therapy = try row.decode(String?.self, at: 12), stopReason = try row.decode(String?.self, at: 13)
-            let marked = EnteredInError.from(
-                try row.decode(Date?.self, at: 14), try row.decode(UUID?.self, at: 15),
-                try row.decode(String?.self, at: 16))
-            let withdrawn = try row.decode(PQJSON<[WithdrawnOutcome]>.self, at: 17).value
-            guard let kind = TrialKind(rawValue: kindText) else {
-                throw PQError(.decoding, "trial \(id.lowercasedString) has an unknown kind \(kindText)")
-            }
-            let outcome = try outcomeText.map { try TrialOutcome(column: "trials.outcome", $0) }
-            let facts = TrialFacts(
-                kind: kind, drug: drug, isBilateralECT: bilateral,
-                doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
-                start: started, stop: stopped, adherence: adherence, outcome: outcome, sessions: sessions)
-            let adequacy = try? reference.trialRules.adequacy(of: facts, doseTable: reference.doseTable, asOf: asOf)
-            return (
-                try row.decode(UUID.self, at: 18),
-                LoadedTrial(
-                    summary: TrialSummary(
-                        id: id, kind: kind, drug: drug, therapy: therapy, sessions: sessions, stopReason: stopReason,
-                        enteredInError: marked, withdrawnOutcomes: withdrawn,
-                        startedOn: started, stoppedOn: stopped, outcome: outcome,
-                        isFailed: isFailed && marked == nil, adequacy: adequacy, doses: facts.doses,
-                        adherence: adherence, updatedAt: try row.decode(Date.self, at: 19)),
-                    isBilateralECT: bilateral,
-                    drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) })
-            )
+        try await connection.query(Self.trialsQuery(patients: patients, since: since)).map {
+            try Self.loadedTrial($0, reference: reference, asOf: asOf)
         }
+    }
+
+    static func trialsQuery(patients: [UUID], since: Date?) -> PQQuery {
+        """
+        SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence, t.sessions,
+               t.is_bilateral_ect, d.drug_class, t.therapy, t.stop_reason, t.entered_in_error_at, t.entered_in_error_by, t.entered_in_error_reason,
+               t.withdrawn_outcomes, t.patient_id, t.updated_at
+        FROM trials t LEFT JOIN dose_table d ON d.drug = t.drug
+        WHERE t.patient_id \(fragment: matching(patients)) AND (\(since)::timestamptz IS NULL OR t.updated_at > \(since))
+        ORDER BY t.patient_id, t.started_on, t.id
+        """
+    }
+
+    /// A row of `trialsQuery`, with its adequacy as of `asOf`.
+    static func loadedTrial(_ row: PQRow, reference: ReferenceData, asOf: Date) throws -> (
+        patientID: UUID, trial: LoadedTrial
+    ) {
+        let (
+            id, kindText, drug, steps, started, stopped, outcomeText, isFailed, adherence, sessions, bilateral,
+            drugClass
+        ) = try row.decode(
+            UUID.self, String.self, String?.self, PQJSON<[StoredDoseStep]>.self, Date.self, Date?.self,
+            String?.self, Bool.self,
+            Double?.self, Int?.self, Bool.self, String?.self)
+        let therapy = try row.decode(String?.self, at: 12), stopReason = try row.decode(String?.self, at: 13)
+        let marked = EnteredInError.from(
+            try row.decode(Date?.self, at: 14), try row.decode(UUID?.self, at: 15),
+            try row.decode(String?.self, at: 16))
+        let withdrawn = try row.decode(PQJSON<[WithdrawnOutcome]>.self, at: 17).value
+        guard let kind = TrialKind(rawValue: kindText) else {
+            throw PQError(.decoding, "trial \(id.lowercasedString) has an unknown kind \(kindText)")
+        }
+        let outcome = try outcomeText.map { try TrialOutcome(column: "trials.outcome", $0) }
+        let facts = TrialFacts(
+            kind: kind, drug: drug, isBilateralECT: bilateral,
+            doses: steps.value.map { DoseStep(from: $0.from, dailyDoseMg: $0.dailyDoseMg) },
+            start: started, stop: stopped, adherence: adherence, outcome: outcome, sessions: sessions)
+        let adequacy = try? reference.trialRules.adequacy(of: facts, doseTable: reference.doseTable, asOf: asOf)
+        return (
+            try row.decode(UUID.self, at: 18),
+            LoadedTrial(
+                summary: TrialSummary(
+                    id: id, kind: kind, drug: drug, therapy: therapy, sessions: sessions, stopReason: stopReason,
+                    enteredInError: marked, withdrawnOutcomes: withdrawn,
+                    startedOn: started, stoppedOn: stopped, outcome: outcome,
+                    isFailed: isFailed && marked == nil, adequacy: adequacy, doses: facts.doses,
+                    adherence: adherence, updatedAt: try row.decode(Date.self, at: 19)),
+                isBilateralECT: bilateral,
+                drugClass: try drugClass.map { try DrugClass(column: "dose_table.drug_class", $0) })
+        )
     }
 
     func loadReferrals(patientID: UUID) async throws -> [ReferralSummary] {
@@ -570,29 +579,34 @@ extension CommandContext {
     func loadReferrals(patients: [UUID], since: Date? = nil) async throws -> [(
         patientID: UUID, referral: ReferralSummary
     )] {
-        try await connection.query(
-            """
-            SELECT id, kind, status, target_clinic, created_at, reason, status_reason, entered_in_error_at, entered_in_error_by, entered_in_error_reason,
-                   patient_id, updated_at
-            FROM referrals WHERE patient_id = ANY(\(patients)) AND (\(since)::timestamptz IS NULL OR updated_at > \(since))
-            ORDER BY patient_id, created_at, id
-            """
-        ).map { row in
-            let (id, kind, status, clinic, created, reason, statusReason, markedAt, markedBy, markedReason) =
-                try row.decode(
-                    UUID.self, String.self, String.self, String.self, Date.self, String?.self, String?.self, Date?.self,
-                    UUID?.self, String?.self)
-            guard let kind = ReferralKind(rawValue: kind), let status = ReferralStatus(rawValue: status) else {
-                throw PQError(.decoding, "referral \(id.lowercasedString) has an unknown kind or status")
-            }
-            return (
-                try row.decode(UUID.self, at: 10),
-                ReferralSummary(
-                    id: id, kind: kind, status: status, targetClinic: clinic, createdAt: created, reason: reason,
-                    statusReason: statusReason, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason),
-                    updatedAt: try row.decode(Date.self, at: 11))
-            )
+        try await connection.query(Self.referralsQuery(patients: patients, since: since)).map(Self.referral)
+    }
+
+    static func referralsQuery(patients: [UUID], since: Date?) -> PQQuery {
+        """
+        SELECT id, kind, status, target_clinic, created_at, reason, status_reason, entered_in_error_at, entered_in_error_by, entered_in_error_reason,
+               patient_id, updated_at
+        FROM referrals WHERE patient_id \(fragment: matching(patients)) AND (\(since)::timestamptz IS NULL OR updated_at > \(since))
+        ORDER BY patient_id, created_at, id
+        """
+    }
+
+    /// A row of `referralsQuery`.
+    static func referral(_ row: PQRow) throws -> (patientID: UUID, referral: ReferralSummary) {
+        let (id, kind, status, clinic, created, reason, statusReason, markedAt, markedBy, markedReason) =
+            try row.decode(
+                UUID.self, String.self, String.self, String.self, Date.self, String?.self, String?.self, Date?.self,
+                UUID?.self, String?.self)
+        guard let kind = ReferralKind(rawValue: kind), let status = ReferralStatus(rawValue: status) else {
+            throw PQError(.decoding, "referral \(id.lowercasedString) has an unknown kind or status")
         }
+        return (
+            try row.decode(UUID.self, at: 10),
+            ReferralSummary(
+                id: id, kind: kind, status: status, targetClinic: clinic, createdAt: created, reason: reason,
+                statusReason: statusReason, enteredInError: EnteredInError.from(markedAt, markedBy, markedReason),
+                updatedAt: try row.decode(Date.self, at: 11))
+        )
     }
 }
 

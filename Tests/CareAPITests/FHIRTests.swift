@@ -282,6 +282,24 @@ struct FHIRTests {
                 #expect(read.status == .ok)
                 #expect(read.json["description"] as? String == handoffs.first?["description"] as? String)
 
+                // $everything reads every kind in one round trip; each resource in it is the one
+                // its own read serves (a handoff's task with its reason, a trial, the referral).
+                let everything = try await client.call(
+                    .get, "/fhir/R4/Patient/\(patient.lower)/$everything", token: token)
+                #expect(everything.status == .ok, "\(everything.text)")
+                var compared = 0
+                for resource in entries(everything) {
+                    guard let type = resource["resourceType"] as? String, let id = resource["id"] as? String,
+                        ["Task", "MedicationStatement", "Procedure", "ServiceRequest", "Observation"].contains(type)
+                    else { continue }
+                    let alone = try await client.call(.get, "/fhir/R4/\(type)/\(id)", token: token)
+                    #expect(
+                        NSDictionary(dictionary: alone.json).isEqual(to: resource),
+                        "\(type)/\(id): \(alone.text) in $everything: \(resource)")
+                    compared += 1
+                }
+                #expect(compared >= 7, "4 handoffs, 2 trials, the referral")
+
                 // Another team sees none of it.
                 let south = clinic.tokens["southPsychiatrist"]
                 for path in [

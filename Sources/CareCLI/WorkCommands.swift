@@ -657,9 +657,8 @@ struct ReferralCommand: AsyncParsableCommand {
                 lines.append(
                     indent + (criterion.isMet ? Terminal.green("met    ") : Terminal.red("unmet  "))
                         + criterion.statement)
-                if let first = criterion.evidence.first, criterion.isMet {
-                    lines.append(indent + "       " + Terminal.dim(first))
-                }
+                // Every line of evidence: each trial that counts, or what was found short of it.
+                for line in criterion.evidence { lines.append(indent + "       " + Terminal.dim(line)) }
                 if let remedy = criterion.toMeet, !criterion.isMet, criterion.parts == nil {
                     lines.append(indent + "       to meet it: " + remedy)
                 }

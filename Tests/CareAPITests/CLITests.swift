@@ -922,6 +922,10 @@ struct CLITests {
                 refused.errors.contains("unmet  the TMS contraindication screen done and negative"), "\(refused.errors)"
             )
             #expect(refused.errors.contains("to meet it: record the patient's date of birth"))
+            // The trials criterion names both failed trials, each with its adequacy.
+            #expect(
+                refused.errors.contains("sertraline (ssri)") && refused.errors.contains("venlafaxine (snri)"),
+                "\(refused.errors)")
             #expect(refused.errors.contains("--anyway"))
             #expect(!FileManager.default.fileExists(atPath: file))
             #expect(

@@ -261,7 +261,7 @@ enum PatientView {
     static func render(_ s: Summary, ids: (String) -> String = { $0 }) -> String {
         var lines: [String] = []
         lines.append(
-            "\(Terminal.bold(s.displayName))  MRN \(s.mrn)  \(s.status), enrolled \(s.enrolledOn)  \(Terminal.dim(s.id))"
+            "\(Terminal.bold(s.displayName))  MRN \(s.mrn)  \(s.status == "enrolled" ? "" : "\(s.status), ")enrolled \(s.enrolledOn)  \(Terminal.dim(s.id))"
         )
         lines.append("")
         lines.append(Terminal.bold("Plan") + " (version \(s.carePlan.version))")

@@ -32,8 +32,9 @@ extension CareStore {
                 SELECT e.id, e.type, p.id, p.display_name, a.display_name, e.occurred_at,
                        h.reason, h.role, ms.instrument, ms.total, ms.safety_signal,
                        r.kind, r.target_clinic, r.status, e.payload->>'failed_trials', e.payload->>'classes',
-                       n.kind, left(split_part(n.body, E'\\n', 1), 120), coalesce(t.drug, t.therapy, t.kind), t.outcome
-                FROM patients p
+                       n.kind, left(split_part(n.body, E'\\n', 1), 120), coalesce(t.drug, t.therapy, t.kind), t.outcome,
+                       ms.taken_at, tm.time_zone
+                FROM patients p JOIN teams tm ON tm.id = p.team_id
                 JOIN LATERAL (
                     SELECT * FROM events e WHERE e.patient_id = p.id AND e.occurred_at > \(since)
                       AND e.type IN ('handoff.created', 'measurement.recorded', 'trial.failed', 'patient.trd_reached',
@@ -80,10 +81,15 @@ extension CareStore {
                 case .measurementRecorded:
                     guard let instrument, let total, let parsed = Instrument(rawValue: instrument) else { continue }
                     let safety = signal == true
+                    // A score recorded on another day than it was taken says when it was taken,
+                    // on the team's calendar (docs/time-zones.md).
+                    let calendar = LocalCalendar(identifier: try row.decode(String.self, at: 21))
+                    let taken = try row.decode(Date?.self, at: 20).map(calendar.dayText)
                     item = (
                         safety ? .safety : .score,
                         "Score: \(instrument) \(total) (\(Score.band(parsed, total: total)))"
                             + (safety ? ", item 9 above 0: a safety signal" : "")
+                            + (taken.map { $0 == calendar.dayText(at) ? "" : ", taken \($0)" } ?? "")
                     )
                 case .trialFailed:
                     let ended = outcome.flatMap(TrialOutcome.init(rawValue:))?.inWords

@@ -469,8 +469,20 @@ struct CLITests {
                 try await clinic.care(["refer", "Casey", "tms", "--to", "Riverside TMS"], as: "psychiatrist").status
                     == 0)
 
+            // A score recorded today for last week says when it was taken.
+            let psychiatrist = try await clinic.pool.query(
+                "SELECT id FROM members WHERE display_name = 'CLI psychiatrist'")[0].decode(UUID.self, at: 0)
+            let lastWeek = Date().addingTimeInterval(-8 * 86_400)
+            _ = try await clinic.store.recordMeasurement(
+                patientID: clinic.patient, score: try Score(.phq9, total: 11), takenAt: lastWeek,
+                by: .system(actingFor: psychiatrist))
+
             let first = try await clinic.care(["today"])
             #expect(first.status == 0, "\(first.errors)")
+            #expect(
+                first.output.contains(
+                    "Score: PHQ-9 11 (moderate), taken \(DayText.format(DayText.startOfDay(lastWeek)))"),
+                "\(first.output)")
             let lines = first.output.split(separator: "\n").map(String.init)
             // The safety signal first, then the newest.
             #expect(lines.count >= 4 && lines[2].contains("item 9 above 0: a safety signal"), "\(first.output)")

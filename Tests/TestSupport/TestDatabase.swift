@@ -68,10 +68,13 @@ public final class TestDatabase: Sendable {
         configuration(database: try await makeDatabaseNamed(prefix: prefix, template: template, owner: owner))
     }
 
-    /// `makeDatabase`, returning the new database's name.
+    /// `makeDatabase`, returning the new database's name. The cluster's roles are made first
+    /// (once): the migrations would otherwise make them, and two care-servers migrating two
+    /// fresh databases at once raced to (one saw "role care_service does not exist").
     public func makeDatabaseNamed(prefix: String = "test", template: String = "template0", owner: String? = nil)
         async throws -> String
     {
+        try await roles()
         let number = counter.withLock {
             $0 += 1; return $0
         }

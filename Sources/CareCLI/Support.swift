@@ -339,6 +339,12 @@ enum Format {
 /// day in California, not tomorrow in UTC.
 func parseDay(_ text: String, now: Date = Date(), calendar: LocalCalendar = Zones.current.calendar) throws -> Day {
     if let day = TypedDates.day(text, now: now, calendar: calendar) ?? Day.parse(text) { return Day(day) }
+    // Words for a time to come (tomorrow, +2d, next friday's): a date here is today or earlier.
+    if TypedDates.due(text, now: now, calendar: calendar) != nil {
+        throw CLIError.usage(
+            "'\(text)' is in the future: this date is today or earlier (YYYY-MM-DD, today, yesterday, a weekday or -3d)"
+        )
+    }
     throw CLIError.usage("'\(text)' is not a date: use YYYY-MM-DD, today, yesterday, a weekday or -3d")
 }
 

@@ -394,6 +394,11 @@ struct CLITests {
                 ["task", "add", "Casey", "Call back", "--for", "psychologist", "--due", "fri"], as: "psychiatrist")
             #expect(friday.status == 0 && friday.errors.isEmpty, "\(friday.errors)")
             oneLine(try await clinic.care(["queue", "--timeout", "0"], as: "psychiatrist"), 64, "--timeout")
+            // A date that must be past or today, given as a time to come.
+            oneLine(
+                try await clinic.care(
+                    ["trial", "start", "Casey", "--therapy", "CBT", "--start", "tomorrow"], as: "psychologist"), 64,
+                "'tomorrow' is in the future", "today or earlier")
 
             // Profiles: the first one logged in is used from then on; care profile list|use.
             let login = try await clinic.care(

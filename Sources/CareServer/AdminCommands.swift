@@ -13,7 +13,8 @@ extension CareServerCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create teams, members, service accounts and tokens; revoke tokens.",
             subcommands: [
-                CreateTeam.self, SetTimeZone.self, CreateMember.self, CreateServiceAccount.self, CreateToken.self,
+                Teams.self, CreateTeam.self, SetTimeZone.self, CreateMember.self, CreateServiceAccount.self,
+                CreateToken.self,
                 RevokeToken.self, SeedDemo.self, SeedSynthetic.self,
             ]
         )
@@ -102,6 +103,51 @@ extension CareServerCommand.Admin {
                         team_id: LowercaseID(try await store.createTeam(name: name, timeZone: timeZone, by: .system())),
                         name: name, time_zone: timeZone)
                 }, text: { "Created team \($0.name) (\($0.time_zone)): \($0.team_id)" })
+        }
+    }
+
+    struct Teams: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List every team: its id, name, time zone, members and patients (not discharged).",
+            discussion: "Example: care-server admin teams --json")
+
+        @OptionGroup var options: AdminOptions
+
+        struct Listed: Encodable {
+            var team_id: LowercaseID
+            var name: String
+            var time_zone: String
+            var members: Int
+            var patients: Int
+        }
+
+        func run() async throws {
+            try await options.withStore(
+                { store in
+                    try await store.teamsOverview(by: .system()).map {
+                        Listed(
+                            team_id: LowercaseID($0.id), name: $0.name, time_zone: $0.timeZone, members: $0.members,
+                            patients: $0.patients)
+                    }
+                },
+                text: { teams in
+                    func pad(_ count: Int, _ width: Int) -> String {
+                        String(repeating: " ", count: max(0, width - String(count).count)) + String(count)
+                    }
+                    guard !teams.isEmpty else { return "No teams yet: care-server admin create-team --name NAME" }
+                    let width = max(4, teams.map(\.name.count).max() ?? 0)
+                    let header =
+                        "TEAM ID                               "
+                        + "NAME".padding(toLength: width, withPad: " ", startingAt: 0)
+                        + "  TIME ZONE             MEMBERS  PATIENTS"
+                    return
+                        ([header]
+                        + teams.map { team in
+                            "\(team.team_id)  \(team.name.padding(toLength: width, withPad: " ", startingAt: 0))  "
+                                + team.time_zone.padding(toLength: 20, withPad: " ", startingAt: 0)
+                                + "  \(pad(team.members, 7))  \(pad(team.patients, 8))"
+                        }).joined(separator: "\n")
+                })
         }
     }
 

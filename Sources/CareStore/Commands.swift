@@ -34,6 +34,26 @@ extension CareStore {
         }
     }
 
+    /// Every team with its zone and how many members and patients it has: for the server's
+    /// operator (`care-server admin teams`), never for a request.
+    public func teamsOverview(by caller: Caller) async throws -> [TeamOverview] {
+        guard caller.request == nil else { throw StoreError.forbidden("only the server's operator lists every team") }
+        return try await command(caller) { context in
+            try await context.connection.query(
+                """
+                SELECT t.id, t.name, t.time_zone,
+                       (SELECT count(DISTINCT m.member_id) FROM memberships m WHERE m.team_id = t.id),
+                       (SELECT count(*) FROM patients p WHERE p.team_id = t.id AND p.status <> 'discharged')
+                FROM teams t ORDER BY t.name, t.id
+                """
+            ) { row in
+                let (id, name, zone, members, patients) = try row.decode(
+                    UUID.self, String.self, String.self, Int.self, Int.self)
+                return TeamOverview(id: id, name: name, timeZone: zone, members: members, patients: patients)
+            }
+        }
+    }
+
     /// Changes a team's time zone (the team's admins): an event, and the report's weeks, "this
     /// week" and date-only inputs follow it from then on (docs/time-zones.md).
     public func setTimeZone(teamID: UUID, _ timeZone: String, by caller: Caller) async throws -> String {
@@ -415,4 +435,14 @@ extension CommandContext {
         try authorize(permission, teamID: teamID, patientID: patientID)
         return teamID
     }
+}
+
+/// A team as its operator sees it (`care-server admin teams`).
+public struct TeamOverview: Sendable, Equatable {
+    public var id: UUID
+    public var name: String
+    public var timeZone: String
+    public var members: Int
+    /// Not discharged.
+    public var patients: Int
 }

@@ -496,6 +496,15 @@ struct AdminCommandTests {
         let revoked = try json(try await admin(["revoke-token", "--token-id", tokenID, "--json"], database: url))
         #expect(revoked["revoked"] as? Bool == true)
 
+        // Every team, for the operator who needs a team's id at night.
+        let listed = try await admin(["teams", "--json"], database: url)
+        let teams = try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]] ?? []
+        #expect(teams.count == 1, "\(listed.output)")
+        #expect(teams.first?["team_id"] as? String == teamID && teams.first?["time_zone"] as? String == "UTC")
+        #expect(teams.first?["members"] as? Int == 2 && teams.first?["patients"] as? Int == 0)
+        let text = try await admin(["teams"], database: url)
+        #expect(text.status == 0 && text.output.contains("\(teamID)  North"), "\(text.output)")
+
         // Bad input: one readable line and a non-zero exit, nothing half-made.
         let duplicate = try await admin(["create-team", "--name", "North", "--json"], database: url)
         #expect(duplicate.status != 0)

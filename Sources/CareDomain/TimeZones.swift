@@ -12,8 +12,18 @@ public enum TeamTimeZone {
             return trimmed
         }
         let wanted = trimmed.lowercased().replacingOccurrences(of: " ", with: "_")
-        let close = TimeZone.knownTimeZoneIdentifiers.filter {
+        let known = TimeZone.knownTimeZoneIdentifiers
+        var close = known.filter {
             !wanted.isEmpty && ($0.lowercased().contains(wanted) || wanted.contains($0.lowercased()))
+        }
+        if close.isEmpty, wanted.count >= 4 {
+            // A typing slip ("Europe/Londn", "new yrok"): the whole name or its city within two edits.
+            let city = wanted.split(separator: "/").last.map(String.init) ?? wanted
+            close = known.filter { name in
+                let lowered = name.lowercased()
+                let place = lowered.split(separator: "/").last.map(String.init) ?? lowered
+                return editDistance(lowered, wanted) <= 2 || (city.count >= 4 && editDistance(place, city) <= 1)
+            }
         }
         throw InvalidValue(
             field: field,

@@ -97,4 +97,22 @@ struct TypedDatesTests {
         #expect(LocalCalendar(identifier: "Not/AZone") == .utc)
         #expect(LocalCalendar(identifier: "UTC").name == "UTC")
     }
+
+    @Test(
+        "a zone the database does not know is refused with close matches: part of a name, or a slip of a letter or two",
+        arguments: [
+            ("new york", "America/New_York"), ("Europe/Londn", "Europe/London"), ("Asia/Tokio", "Asia/Tokyo"),
+            ("america/chicgo", "America/Chicago"),
+        ])
+    func unknownZones(_ typed: String, _ expected: String) {
+        do {
+            _ = try TeamTimeZone.validate(typed)
+            Issue.record("\(typed) was accepted")
+        } catch {
+            #expect(error.accepted.contains(expected), "\(typed): \(error.accepted)")
+            #expect(error.accepted.count <= 5)
+        }
+        #expect(throws: InvalidValue.self) { try TeamTimeZone.validate("Mars/Olympus_Mons") }
+        #expect((try? TeamTimeZone.validate("Europe/London")) == "Europe/London")
+    }
 }

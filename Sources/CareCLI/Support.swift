@@ -350,7 +350,8 @@ func parseDay(_ text: String, now: Date = Date(), calendar: LocalCalendar = Zone
 
 /// A due time on `calendar` (the team's, docs/time-zones.md): +4h (hours from now), +2d (the same
 /// time of day two days on, 23 or 25 hours away across a daylight-saving change), today, tomorrow,
-/// a weekday (the next one) or a date (each the end of that day there, 23:59), or an RFC 3339 time.
+/// a weekday (the next one) or a date (each the end of that day there, 23:59), or an RFC 3339 time;
+/// `yesterday` and `-3d` too, for work recorded late (the end of that day, noted as past).
 /// `warn`: say on standard error when it is already past (still sent: recording overdue work is
 /// allowed).
 func parseDue(
@@ -358,7 +359,9 @@ func parseDue(
 ) throws -> Date {
     guard
         let due = TypedDates.due(text, now: now, calendar: calendar)
-            ?? Day.parse(text).map({ TypedDates.endOfDay($0, calendar) }) ?? Timestamp.parse(text, rfc3339: true)
+            ?? (TypedDates.day(text, now: now, calendar: calendar) ?? Day.parse(text)).map({
+                TypedDates.endOfDay($0, calendar)
+            }) ?? Timestamp.parse(text, rfc3339: true)
     else {
         throw CLIError.usage(
             "'\(text)' is not a due time: use +4h, +2d, today, tomorrow, a weekday, YYYY-MM-DD or an RFC 3339 time")

@@ -390,6 +390,10 @@ struct CLITests {
                 ["task", "add", "Casey", "Call back", "--for", "SOCIAL-WORKER", "--due", "2026-01-05"],
                 as: "psychiatrist")
             #expect(past.status == 0 && past.errors.contains("already past"), "\(past.errors)")
+            let yesterday = try await clinic.care(
+                ["task", "add", "Casey", "Called back", "--for", "psychologist", "--due", "yesterday"],
+                as: "psychiatrist")
+            #expect(yesterday.status == 0 && yesterday.errors.contains("already past"), "\(yesterday.errors)")
             let friday = try await clinic.care(
                 ["task", "add", "Casey", "Call back", "--for", "psychologist", "--due", "fri"], as: "psychiatrist")
             #expect(friday.status == 0 && friday.errors.isEmpty, "\(friday.errors)")

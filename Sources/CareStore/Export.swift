@@ -356,14 +356,19 @@ extension CommandContext {
     func attachCauses(_ tasks: inout [TaskSummary]) async throws {
         let handoffs = tasks.compactMap(\.handoffID)
         guard !handoffs.isEmpty else { return }
-        var causes: [UUID: [HandoffCause]] = [:]
-        for row in try await connection.query(
+        let rows = try await connection.query(
             """
             SELECT hc.handoff_id, \(fragment: HandoffCause.columns)
             FROM handoff_causes hc JOIN events e ON e.id = hc.event_id
             WHERE hc.handoff_id = ANY(\(handoffs)) ORDER BY hc.added_at, hc.event_id
             """)
-        {
+        try Self.attach(causes: rows, to: &tasks)
+    }
+
+    /// Rows of (handoff id, `HandoffCause.columns`) onto each handoff's task.
+    static func attach(causes rows: PQRows, to tasks: inout [TaskSummary]) throws {
+        var causes: [UUID: [HandoffCause]] = [:]
+        for row in rows {
             causes[try row.decode(UUID.self, at: 0), default: []].append(try HandoffCause.from(row, at: 1))
         }
         for index in tasks.indices {
@@ -436,15 +441,7 @@ extension CommandContext {
                 WHERE hc.handoff_id IN (SELECT t.handoff_id FROM tasks t WHERE \(fragment: changed))
                 ORDER BY hc.added_at, hc.event_id
                 """
-            ) { rows, chunk in
-                var causes: [UUID: [HandoffCause]] = [:]
-                for row in rows {
-                    causes[try row.decode(UUID.self, at: 0), default: []].append(try HandoffCause.from(row, at: 1))
-                }
-                for index in chunk.tasks.indices {
-                    if let handoff = chunk.tasks[index].handoffID { chunk.tasks[index].causes = causes[handoff] ?? [] }
-                }
-            }
+            ) { rows, chunk in try Self.attach(causes: rows, to: &chunk.tasks) }
         }
         if kinds.contains(.carePlans) {
             read(

@@ -1071,7 +1071,8 @@ struct CLITests {
             #expect(back.output.contains("due: \(shown(due, "America/New_York"))"), "\(back.output)")
 
             // A member on two teams 25 hours apart (their dates always differ): a trial's stop
-            // "today" is the patient's team's today, found through the trial.
+            // "today" is the patient's team's today, found through the trial, not the member's
+            // own zone (here the other team's), which care falls back to when no patient says.
             _ = try await clinic.store.setTimeZone(teamID: team, "Pacific/Kiritimati", by: .system())
             let other = try await clinic.store.createTeam(
                 name: "Pago Pago team", timeZone: "Pacific/Pago_Pago", by: .system())
@@ -1090,7 +1091,7 @@ struct CLITests {
                 by: .system(actingFor: psychiatrist))
             let stopped = try await clinic.care(
                 ["trial", "outcome", trial.uuidString.lowercased(), "--result", "none", "--stopped", "today"],
-                as: "psychiatrist")
+                as: "psychiatrist", environment: ["CARE_TZ": "Pacific/Pago_Pago"])
             #expect(stopped.status == 0, "\(stopped.errors)")
             let stoppedOn = try await clinic.pool.query("SELECT stopped_on::text FROM trials WHERE id = \(trial)")[0]
                 .decode(String.self, at: 0)

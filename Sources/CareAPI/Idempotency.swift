@@ -76,8 +76,8 @@ struct IdempotencyMiddleware: RouterMiddleware {
         let problem = Problem(
             "secret-shown-once", title: "Secret shown once", status: .conflict,
             detail:
-                "this request was carried out; its answer held a \(what), which is shown only once and not kept to replay. "
-                + "Look the result up, or ask for a new \(what)")
+                "this request was carried out; its answer held a \(what), which is shown only once and not kept to "
+                + "replay. Look the result up, or ask for a new \(what)")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return StoredResponse(

@@ -94,7 +94,10 @@ struct IntegrationController: Sendable {
         let known = Set(EventType.integration.map(\.rawValue))
         if let unknown = body.eventTypes.first(where: { $0 != "*" && !known.contains($0) }) {
             throw Problem.invalid(
-                "'event_types' has '\(unknown)', which is not an event type; use '*' for all, or some of: \(EventType.integration.map(\.rawValue).joined(separator: ", "))"
+                """
+                'event_types' has '\(unknown)', which is not an event type; use '*' for all, or some of: \
+                \(EventType.integration.map(\.rawValue).joined(separator: ", "))
+                """
             )
         }
         do {

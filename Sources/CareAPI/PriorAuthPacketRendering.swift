@@ -28,6 +28,15 @@ enum PacketRendering {
 
     private static func page(_ stored: StoredPacket) -> String {
         let p = stored.packet
+        let answers = p.answersDenial.map {
+            "<tr><td><b>Answers</b></td><td>the denial of \($0.deniedOn) (packet \($0.packetId)): "
+                + "\(escape($0.reason))</td></tr>"
+        }
+        let requested = p.sessionsRequested.map { "\($0) sessions" } ?? "as the treating clinic plans"
+        let summary =
+            p.allMet
+            ? "Every criterion below is met, with its evidence."
+            : "Not every criterion is met: see what is missing below."
         var h = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
@@ -35,24 +44,35 @@ enum PacketRendering {
             <style>
             @page { size: A4; margin: 14mm 12mm; }
             body { font: 10pt/1.35 "Liberation Sans", Arial, sans-serif; color: #111; margin: 0; }
-            h1 { font-size: 15pt; margin: 0 0 2mm; } h2 { font-size: 11.5pt; margin: 5mm 0 1.5mm; border-bottom: 1px solid #999; }
+            h1 { font-size: 15pt; margin: 0 0 2mm; }
+            h2 { font-size: 11.5pt; margin: 5mm 0 1.5mm; border-bottom: 1px solid #999; }
             table { border-collapse: collapse; width: 100%; page-break-inside: auto; } tr { page-break-inside: avoid; }
-            th, td { border: 1px solid #bbb; padding: 1.2mm 1.5mm; text-align: left; vertical-align: top; font-size: 9pt; }
-            th { background: #eee; } .met { color: #0a6b2b; font-weight: bold; } .unmet { color: #a40000; font-weight: bold; }
+            th, td { border: 1px solid #bbb; padding: 1.2mm 1.5mm; text-align: left; vertical-align: top; font-size: \
+            9pt; }
+            th { background: #eee; }
+            .met { color: #0a6b2b; font-weight: bold; }
+            .unmet { color: #a40000; font-weight: bold; }
             .meta td { border: none; padding: 0.4mm 2mm 0.4mm 0; } .small { font-size: 8.5pt; color: #444; }
-            .summary { padding: 2mm 3mm; border: 2px solid; margin: 2mm 0; } .summary.ok { border-color: #0a6b2b; } .summary.no { border-color: #a40000; }
+            .summary { padding: 2mm 3mm; border: 2px solid; margin: 2mm 0; }
+            .summary.ok { border-color: #0a6b2b; }
+            .summary.no { border-color: #a40000; }
             </style></head><body>
             <h1>Prior authorisation request: \(escape(p.referral.kind.uppercased()))</h1>
             <table class="meta">
-            <tr><td><b>Patient</b></td><td>\(escape(p.patient.name)), MRN \(escape(p.patient.mrn)), born \(escape(p.patient.birthDate ?? "not recorded"))</td></tr>
-            <tr><td><b>Care team</b></td><td>\(escape(p.patient.team)); enrolled \(p.patient.enrolledOn); current episode since \(p.patient.episodeStartedOn)</td></tr>
-            <tr><td><b>Referral</b></td><td>\(escape(p.referral.kind.uppercased())) to \(escape(p.referral.targetClinic)), made \(p.referral.madeOn) (\(escape(p.referral.status)))\(p.referral.reason.map { "; \(escape($0))" } ?? "")</td></tr>
+            <tr><td><b>Patient</b></td><td>\(escape(p.patient.name)), MRN \(escape(p.patient.mrn)), born \
+            \(escape(p.patient.birthDate ?? "not recorded"))</td></tr>
+            <tr><td><b>Care team</b></td><td>\(escape(p.patient.team)); enrolled \(p.patient.enrolledOn); current \
+            episode since \(p.patient.episodeStartedOn)</td></tr>
+            <tr><td><b>Referral</b></td><td>\(escape(p.referral.kind.uppercased())) to \
+            \(escape(p.referral.targetClinic)), made \(p.referral.madeOn) \
+            (\(escape(p.referral.status)))\(p.referral.reason.map { "; \(escape($0))" } ?? "")</td></tr>
             <tr><td><b>Prescriber</b></td><td>\(escape(p.prescriber?.name ?? "not recorded"))</td></tr>
-            \(p.answersDenial.map { "<tr><td><b>Answers</b></td><td>the denial of \($0.deniedOn) (packet \($0.packetId)): \(escape($0.reason))</td></tr>" } ?? "")
-            <tr><td><b>Requested</b></td><td>\(p.sessionsRequested.map { "\($0) sessions" } ?? "as the treating clinic plans")</td></tr>
-            <tr><td><b>Prepared</b></td><td>\(ReportRendering.time(p.madeAt)) by \(escape(p.madeBy.name)), against "\(escape(p.criteriaSet))"; packet \(stored.id.lowercasedString)</td></tr>
+            \(answers ?? "")
+            <tr><td><b>Requested</b></td><td>\(requested)</td></tr>
+            <tr><td><b>Prepared</b></td><td>\(ReportRendering.time(p.madeAt)) by \(escape(p.madeBy.name)), against \
+            "\(escape(p.criteriaSet))"; packet \(stored.id.lowercasedString)</td></tr>
             </table>
-            <div class="summary \(p.allMet ? "ok" : "no")">\(p.allMet ? "Every criterion below is met, with its evidence." : "Not every criterion is met: see what is missing below.")</div>
+            <div class="summary \(p.allMet ? "ok" : "no")">\(summary)</div>
             <h2>Criteria</h2>
             <table><tr><th style="width:32%">Criterion</th><th style="width:8%">Met</th><th>Evidence</th></tr>
             """
@@ -61,7 +81,10 @@ enum PacketRendering {
             let missing = c.toMeet.map { (evidence.isEmpty ? "" : "<br>") + "<i>To meet it: \(escape($0))</i>" } ?? ""
             h += "<tr><td style=\"padding-left:\(1.5 + Double(depth) * 5)mm\">\(escape(c.statement))</td>"
             h +=
-                "<td class=\"\(c.isMet ? "met" : "unmet")\">\(c.isMet ? "Yes" : "No")</td><td>\(evidence)\(missing)</td></tr>"
+                """
+                <td \
+                class=\"\(c.isMet ? "met" : "unmet")\">\(c.isMet ? "Yes" : "No")</td><td>\(evidence)\(missing)</td></tr>
+                """
             for part in c.parts ?? [] { criterion(part, depth: depth + 1) }
         }
         for c in p.criteria { criterion(c, depth: 0) }
@@ -72,7 +95,10 @@ enum PacketRendering {
         h += trialTable(p.otherCourses, medication: false)
         h += "<h2>Treatment resistance and stage</h2><table>"
         h +=
-            "<tr><th>Treatment-resistant depression</th><td>\(p.staging.isTrd ? "Yes" : "No"): \(p.staging.failedTrials) failed adequate trials, \(p.staging.distinctClasses) classes</td></tr>"
+            """
+            <tr><th>Treatment-resistant depression</th><td>\(p.staging.isTrd ? "Yes" : "No"): \
+            \(p.staging.failedTrials) failed adequate trials, \(p.staging.distinctClasses) classes</td></tr>
+            """
         h += "<tr><th>Thase-Rush stage</th><td>\(p.staging.thaseRushStage)</td></tr>"
         if let total = p.staging.maudsleyTotal {
             h += "<tr><th>Maudsley Staging Method</th><td>\(total) (\(escape(p.staging.maudsleyBand ?? "")))</td></tr>"
@@ -85,7 +111,8 @@ enum PacketRendering {
         h += "<table><tr><th>Taken</th><th>Instrument</th><th>Total</th><th>Band</th></tr>"
         for s in p.scores.suffix(40) {
             h +=
-                "<tr><td>\(ReportRendering.day(s.takenAt))</td><td>\(escape(s.instrument))</td><td>\(s.total)</td><td>\(escape(s.band))</td></tr>"
+                "<tr><td>\(ReportRendering.day(s.takenAt))</td><td>\(escape(s.instrument))</td>"
+                + "<td>\(s.total)</td><td>\(escape(s.band))</td></tr>"
         }
         h += "</table>"
         if p.scores.count > 40 {
@@ -101,18 +128,26 @@ enum PacketRendering {
                     "\(escape($0.key)): \($0.value ? "yes" : "no")"
                 }
                 h +=
-                    "<tr><td>\(s.treatment.uppercased())</td><td>\(s.completedOn)</td><td class=\"small\">\(answers.joined(separator: "<br>"))</td>"
-                h +=
-                    "<td>\(s.findings.isEmpty ? "nothing" : escape(s.findings.joined(separator: ", ")))\(s.note.map { "<br>\(escape($0))" } ?? "")</td></tr>"
+                    """
+                    <tr><td>\(s.treatment.uppercased())</td><td>\(s.completedOn)</td><td \
+                    class=\"small\">\(answers.joined(separator: "<br>"))</td>
+                    """
+                let findings = s.findings.isEmpty ? "nothing" : escape(s.findings.joined(separator: ", "))
+                h += "<td>\(findings)\(s.note.map { "<br>\(escape($0))" } ?? "")</td></tr>"
             }
             h += "</table>"
         }
         if let notes = p.notes, !notes.isEmpty {
             h +=
-                "<h2>Clinical notes (included on request)</h2><table><tr><th style=\"width:22%\">Written</th><th>Note</th></tr>"
+                """
+                <h2>Clinical notes (included on request)</h2><table><tr><th \
+                style=\"width:22%\">Written</th><th>Note</th></tr>
+                """
             for note in notes {
                 h +=
-                    "<tr><td>\(ReportRendering.day(note.writtenAt))<br>\(escape(note.kind)), \(escape(note.author))</td>"
+                    """
+                    <tr><td>\(ReportRendering.day(note.writtenAt))<br>\(escape(note.kind)), \(escape(note.author))</td>
+                    """
                 h += "<td>\(escape(note.text).replacingOccurrences(of: "\n", with: "<br>"))</td></tr>"
             }
             h += "</table>"
@@ -135,8 +170,8 @@ enum PacketRendering {
 
     static func trialTable(_ trials: [PriorAuthPacket.Trial], medication: Bool) -> String {
         guard !trials.isEmpty else { return "<p>None recorded.</p>" }
-        var h =
-            "<table><tr><th>\(medication ? "Drug (class)" : "Course")</th><th>Dates</th><th>\(medication ? "Doses" : "Sessions")</th>"
+        var h = "<table><tr><th>\(medication ? "Drug (class)" : "Course")</th><th>Dates</th>"
+        h += "<th>\(medication ? "Doses" : "Sessions")</th>"
         h += "<th>Adequacy</th><th>Adherence</th><th>Outcome, reason stopped</th><th>Score before → after</th></tr>"
         for t in trials {
             let name = escape(t.name) + (t.drugClass.map { " (\(escape($0)))" } ?? "")
@@ -149,7 +184,10 @@ enum PacketRendering {
                 + (t.weeksAtAdequateDose.map { medication ? ", \($0) weeks at an adequate dose" : "" } ?? "")
             let outcome = [t.outcome.map { $0 + (t.isFailed ? " (failed trial)" : "") }, t.stopReason].compactMap { $0 }
             h +=
-                "<tr><td>\(name)</td><td>\(t.startedOn) to \(t.stoppedOn ?? "now")</td><td>\(doses)</td><td>\(escape(adequacy))</td>"
+                """
+                <tr><td>\(name)</td><td>\(t.startedOn) to \
+                \(t.stoppedOn ?? "now")</td><td>\(doses)</td><td>\(escape(adequacy))</td>
+                """
             h += "<td>\(t.adherence.map { "\(Int(($0 * 100).rounded()))%" } ?? "–")</td>"
             h += "<td>\(escape(outcome.isEmpty ? "under way" : outcome.joined(separator: "; ")))</td>"
             h += "<td>\(escape(score(t.scoreBefore))) → \(escape(score(t.scoreAfter)))</td></tr>"
@@ -166,18 +204,27 @@ enum PacketRendering {
         func x(_ date: Date) -> Double { left + (width - left - 10) * date.timeIntervalSince(first) / span }
         func y(_ total: Int) -> Double { top + (height - top - bottom) * (1 - Double(min(27, total)) / 27) }
         var svg =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"PHQ-9 over time\">"
+            """
+            <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" \
+            aria-label=\"PHQ-9 over time\">
+            """
         for line in [5, 10, 15, 20] {
             svg += "<line x1=\"\(left)\" x2=\"\(width - 10)\" y1=\"\(y(line))\" y2=\"\(y(line))\" stroke=\"#ddd\"/>"
             svg += "<text x=\"2\" y=\"\(y(line) + 3)\" font-size=\"8\" fill=\"#666\">\(line)</text>"
         }
         let points = phq9.map { "\(String(format: "%.1f", x($0.takenAt))),\(String(format: "%.1f", y($0.total)))" }
         svg +=
-            "<polyline fill=\"none\" stroke=\"#1f4e9c\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>"
+            """
+            <polyline fill=\"none\" stroke=\"#1f4e9c\" stroke-width=\"1.5\" \
+            points=\"\(points.joined(separator: " "))\"/>
+            """
         svg +=
             "<text x=\"\(left)\" y=\"\(height - 4)\" font-size=\"8\" fill=\"#666\">\(ReportRendering.day(first))</text>"
         svg +=
-            "<text x=\"\(width - 10)\" y=\"\(height - 4)\" font-size=\"8\" fill=\"#666\" text-anchor=\"end\">\(ReportRendering.day(last))</text>"
+            """
+            <text x=\"\(width - 10)\" y=\"\(height - 4)\" font-size=\"8\" fill=\"#666\" \
+            text-anchor=\"end\">\(ReportRendering.day(last))</text>
+            """
         return svg + "</svg>"
     }
 
@@ -187,7 +234,10 @@ enum PacketRendering {
             throw Problem(
                 "pdf-unavailable", title: "PDF unavailable", status: .serviceUnavailable,
                 detail:
-                    "PDF packets are printed by headless Chromium, which this server does not have (set CARE_CHROMIUM, or install chromium: deploy/setup does); format=html is the same page, to print from a browser"
+                    """
+                    PDF packets are printed by headless Chromium, which this server does not have (set CARE_CHROMIUM, \
+                    or install chromium: deploy/setup does); format=html is the same page, to print from a browser
+                    """
             )
         }
         let directory = FileManager.default.temporaryDirectory.path + "/carerelay-packet-\(UUID().lowercasedString)"

@@ -113,7 +113,10 @@ public struct Problem: Error, Sendable, Codable, Equatable {
                 return Problem(
                     "idempotency-response-lost", title: "Response lost", status: .conflict,
                     detail:
-                        "the first request with this Idempotency-Key was carried out, but its response was lost; look the result up instead of retrying"
+                        """
+                        the first request with this Idempotency-Key was carried out, but its response was lost; look \
+                        the result up instead of retrying
+                        """
                 )
             case .replay:
                 return Problem(

@@ -92,8 +92,11 @@ final class HeaderLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let body = ByteBuffer(
             string:
-                #"{"detail":"the request's headers are larger than 80 KiB","status":431,"title":"Request header fields too large","#
-                + #""type":"https://carerelay.example/problems/headers-too-large"}"#)
+                #"""
+                {"detail":"the request's headers are larger than 80 KiB","status":431,"title":"Request header fields \#
+                too large",
+                """#
+                    + #""type":"https://carerelay.example/problems/headers-too-large"}"#)
         let head = HTTPResponse(
             status: .init(code: 431, reasonPhrase: "Request Header Fields Too Large"),
             headerFields: [

@@ -42,7 +42,10 @@ enum ReportRendering {
             return "PHQ-9 \(baseline.total) \(baseline.severity) (baseline only)"
         }
         return
-            "PHQ-9 \(baseline.total) \(baseline.severity) → \(latest.total) \(latest.severity) (\(percent(p.change)) better)"
+            """
+            PHQ-9 \(baseline.total) \(baseline.severity) → \(latest.total) \(latest.severity) (\(percent(p.change)) \
+            better)
+            """
     }
 
     static func trial(_ p: ReportPatient) -> String {
@@ -85,7 +88,10 @@ enum ReportRendering {
             let holder = t.assignee.isEmpty ? "unassigned" : t.assignee.replacingOccurrences(of: "_", with: " ")
             groups[holder, default: []].append(
                 (
-                    "\(short(t.title)) (\(t.status)\(t.dueAt.map { ", due \(day($0))" } ?? "")\(t.overdue ? ", overdue" : ""))",
+                    """
+                    \(short(t.title)) \
+                    (\(t.status)\(t.dueAt.map { ", due \(day($0))" } ?? "")\(t.overdue ? ", overdue" : ""))
+                    """,
                     t.overdue
                 ))
         }
@@ -118,12 +124,18 @@ enum ReportRendering {
     static func referrals(_ p: ReportPatient) -> [String] {
         p.referrals.map { referral in
             var line =
-                "\(referral.kind.uppercased()) to \(referral.targetClinic): \(referral.status) (since \(day(referral.createdAt)))"
+                """
+                \(referral.kind.uppercased()) to \(referral.targetClinic): \(referral.status) (since \
+                \(day(referral.createdAt)))
+                """
             if let status = referral.authorisation, let since = referral.authorisationSince {
                 let days = referral.authorisationDays ?? 0
                 line +=
                     referral.awaitingAuthorisation
-                    ? "; prior authorisation \(status), waiting \(days) day\(days == 1 ? "" : "s") (since \(day(since)))"
+                    ? """
+                    ; prior authorisation \(status), waiting \(days) day\(days == 1 ? "" : "s") (since \
+                    \(day(since)))
+                    """
                     : "; prior authorisation \(status) \(day(since))"
             }
             return line
@@ -160,19 +172,28 @@ enum ReportRendering {
                 cls.map { " class=\"\($0)\"" } ?? "", escape(words))
         }
         var svg =
-            ##"<svg class="trend" xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" viewBox="0 0 \##(Int(width)) \##(Int(height))" role="img" aria-label="PHQ-9 trend">"##
+            ##"""
+            <svg class="trend" xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" \##
+            viewBox="0 0 \##(Int(width)) \##(Int(height))" role="img" aria-label="PHQ-9 trend">
+            """##
         svg += ##"<rect x="0" y="0" width="\##(Int(width))" height="\##(Int(height))" fill="#fafafa" stroke="#ddd"/>"##
         let remission = y(5)
         svg += String(
             format:
-                ##"<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#2e7d32" stroke-dasharray="3 2"><title>remission (PHQ-9 &lt; 5)</title></line>"##,
+                ##"""
+                <line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#2e7d32" \##
+                stroke-dasharray="3 2"><title>remission (PHQ-9 &lt; 5)</title></line>
+                """##,
             left, width - right, remission, remission)
         svg += text(width - right + 2, remission + 3, "remit")
         if let baseline = p.baseline {
             let half = y(Double(baseline.total) / 2)
             svg += String(
                 format:
-                    ##"<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#1565c0" stroke-dasharray="6 3"><title>50%% of baseline (%d)</title></line>"##,
+                    ##"""
+                    <line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#1565c0" \##
+                    stroke-dasharray="6 3"><title>50%% of baseline (%d)</title></line>
+                    """##,
                 left, width - right, half, half, baseline.total)
             svg += text(width - right + 2, half + 3, "50%")
         }
@@ -186,12 +207,18 @@ enum ReportRendering {
                 return (x, y(Double(point.total)))
             }
             svg +=
-                ##"<polyline fill="none" stroke="#333" stroke-width="1.5" points="\##(coordinates.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " "))"/>"##
+                ##"""
+                <polyline fill="none" stroke="#333" stroke-width="1.5" \##
+                points="\##(coordinates.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " "))"/>
+                """##
             for ((x, yy), point) in zip(coordinates, points) {
                 if point.safetySignal == true {
                     svg += String(
                         format:
-                            ##"<circle cx="%.1f" cy="%.1f" r="3.5" fill="#c62828"><title>%d on %@: item 9 above 0</title></circle>"##,
+                            ##"""
+                            <circle cx="%.1f" cy="%.1f" r="3.5" fill="#c62828"><title>%d on %@: item 9 above \##
+                            0</title></circle>
+                            """##,
                         x, yy, point.total, day(point.takenAt))
                 } else {
                     svg += String(
@@ -232,8 +259,10 @@ enum ReportRendering {
             <style>
             @page { size: A4 landscape; margin: 10mm; }
             * { box-sizing: border-box; }
-            body { font: 13px/1.4 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #222; margin: 16px; }
-            h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 15px; margin: 18px 0 6px; border-bottom: 2px solid #444; }
+            body { font: 13px/1.4 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: #222; \
+            margin: 16px; }
+            h1 { font-size: 20px; margin: 0 0 4px; }
+            h2 { font-size: 15px; margin: 18px 0 6px; border-bottom: 2px solid #444; }
             .meta { color: #555; margin-bottom: 12px; }
             .stats { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0 12px; }
             .stat { border: 1px solid #ccc; border-radius: 4px; padding: 6px 10px; min-width: 120px; }
@@ -243,28 +272,44 @@ enum ReportRendering {
             th, td { border-bottom: 1px solid #ddd; padding: 5px 6px; text-align: left; vertical-align: top; }
             th { background: #f0f0f0; font-size: 12px; }
             tr { break-inside: avoid; page-break-inside: avoid; }
-            .reason { display: inline-block; border-radius: 3px; padding: 0 5px; margin: 1px 0; font-size: 12px; background: #eee; }
-            .r1 { background: #c62828; color: #fff; } .r2 { background: #6a1b9a; color: #fff; } .r3 { background: #ef6c00; color: #fff; }
-            .r4 { background: #1565c0; color: #fff; } .r5 { background: #f9a825; } .r6 { background: #8d6e63; color: #fff; } .r7 { background: #2e7d32; color: #fff; }
-            .overdue { color: #c62828; font-weight: 600; } .small { font-size: 12px; color: #444; } ul { margin: 0; padding-left: 16px; }
+            .reason { display: inline-block; border-radius: 3px; padding: 0 5px; margin: 1px 0; font-size: 12px; \
+            background: #eee; }
+            .r1 { background: #c62828; color: #fff; }
+            .r2 { background: #6a1b9a; color: #fff; }
+            .r3 { background: #ef6c00; color: #fff; }
+            .r4 { background: #1565c0; color: #fff; }
+            .r5 { background: #f9a825; }
+            .r6 { background: #8d6e63; color: #fff; }
+            .r7 { background: #2e7d32; color: #fff; }
+            .overdue { color: #c62828; font-weight: 600; }
+            .small { font-size: 12px; color: #444; }
+            ul { margin: 0; padding-left: 16px; }
             .legend { font-size: 11px; color: #555; }
-            .holder { margin-bottom: 3px; font-size: 12px; line-height: 1.3; } .holder b { font-size: 12px; } .more { font-size: 11px; color: #555; padding-left: 16px; }
+            .holder { margin-bottom: 3px; font-size: 12px; line-height: 1.3; }
+            .holder b { font-size: 12px; }
+            .more { font-size: 11px; color: #555; padding-left: 16px; }
             .trend text { font: 9px sans-serif; fill: #555; } .trend .value { fill: #222; font-weight: 600; }
             @media print { body { margin: 0; } .stat { padding: 4px 8px; } }
             </style></head><body>
             <h1>\(escape(r.teamName)): weekly case review, \(r.isoWeek)</h1>
-            <div class="meta">Week of \(day(r.weekStart, in: r.timeZone)) to \(day(r.weekEnd.addingTimeInterval(-1), in: r.timeZone)) (\(escape(r.timeZone))); data as of \(escape(time(r.asOf))). Patients who need a decision come first.</div>
+            <div class="meta">Week of \(day(r.weekStart, in: r.timeZone)) to \
+            \(day(r.weekEnd.addingTimeInterval(-1), in: r.timeZone)) (\(escape(r.timeZone))); data as of \
+            \(escape(time(r.asOf))). Patients who need a decision come first.</div>
             <div class="stats">
             <div class="stat"><b>\(c.size)</b>caseload</div>
             <div class="stat"><b>\(percent(c.responseRate))</b>response (\(c.responders) of \(c.measured))</div>
             <div class="stat"><b>\(percent(c.remissionRate))</b>remission (\(c.remitters) of \(c.measured))</div>
             <div class="stat"><b>\(c.contactsThisWeek)</b>contacts this week</div>
             <div class="stat"><b>\(c.newPatients)</b>new patients</div>
-            <div class="stat"><b>\(c.handoffsProduced)</b>handoffs made; \(c.handoffsAcknowledgedOnTime) acknowledged on time, \(c.handoffsAcknowledgedLate) late, \(c.handoffsUnacknowledged) not yet</div>
+            <div class="stat"><b>\(c.handoffsProduced)</b>handoffs made; \(c.handoffsAcknowledgedOnTime) acknowledged \
+            on time, \(c.handoffsAcknowledgedLate) late, \(c.handoffsUnacknowledged) not yet</div>
             <div class="stat"><b>\(c.listed)</b>to discuss</div>
-            <div class="stat"><b>\(c.awaitingAuthorisation)</b>awaiting prior authorisation\(c.longestAuthorisationWaitDays.map { "; the longest \($0) days" } ?? "")</div>
+            <div class="stat"><b>\(c.awaitingAuthorisation)</b>awaiting prior \
+            authorisation\(c.longestAuthorisationWaitDays.map { "; the longest \($0) days" } ?? "")</div>
             </div>
-            <div class="legend">Trend: PHQ-9 (0–27) with the first and latest values and dates; the blue dashed line (50%) is half the baseline (response), the green one (remit) is 5 (remission); a red point is an item-9 safety signal. Open work is grouped by who holds it, overdue first, two items each.</div>
+            <div class="legend">Trend: PHQ-9 (0–27) with the first and latest values and dates; the blue dashed line \
+            (50%) is half the baseline (response), the green one (remit) is 5 (remission); a red point is an item-9 \
+            safety signal. Open work is grouped by who holds it, overdue first, two items each.</div>
 
             """
         if r.patients.isEmpty {
@@ -276,8 +321,15 @@ enum ReportRendering {
                 if section != 0 { out += "</tbody></table>\n" }
                 section = p.rank
                 out +=
-                    "<h2>\(escape(p.reasons[0].kind.heading))</h2>\n<table><colgroup><col style=\"width:11%\"><col style=\"width:15%\"><col style=\"width:9%\">"
-                    + "<col style=\"width:218px\"><col style=\"width:12%\"><col><col style=\"width:10%\"></colgroup><thead><tr><th>Patient</th><th>Why listed</th><th>Scores</th><th>Trend</th>"
+                    """
+                    <h2>\(escape(p.reasons[0].kind.heading))</h2>\n<table><colgroup><col style=\"width:11%\"><col \
+                    style=\"width:15%\"><col style=\"width:9%\">
+                    """
+                        + """
+                        <col style=\"width:218px\"><col style=\"width:12%\"><col><col \
+                        style=\"width:10%\"></colgroup><thead><tr><th>Patient</th><th>Why \
+                        listed</th><th>Scores</th><th>Trend</th>
+                        """
                     + "<th>Treatment</th><th>Open work</th><th>Referrals</th></tr></thead><tbody>\n"
             }
             let reasons = p.reasons.map { ##"<span class="reason r\##($0.kind.rank)">\##(escape($0.text))</span>"## }
@@ -295,14 +347,21 @@ enum ReportRendering {
             }.joined()
             let referralItems = referrals(p).map { "<li>\(escape($0))</li>" }.joined()
             out +=
-                "<tr><td><b>\(escape(p.displayName))</b><br><span class=\"small\">MRN \(escape(p.mrn)) · week \(p.weeksInTreatment) · \(escape(p.status))</span></td>"
+                """
+                <tr><td><b>\(escape(p.displayName))</b><br><span class=\"small\">MRN \(escape(p.mrn)) · week \
+                \(p.weeksInTreatment) · \(escape(p.status))</span></td>
+                """
                 + "<td>\(reasons)</td><td>\(escape(scores(p)))</td><td>\(trendSVG(p))</td>"
                 + "<td>\(escape(trial(p)))<br><span class=\"small\">\(escape(stage(p)))</span></td>"
-                + "<td>\(work.isEmpty ? "–" : work)</td><td>\(referralItems.isEmpty ? "–" : "<ul>\(referralItems)</ul>")</td></tr>\n"
+                + "<td>\(work.isEmpty ? "–" : work)</td>"
+                + "<td>\(referralItems.isEmpty ? "–" : "<ul>\(referralItems)</ul>")</td></tr>\n"
         }
         if section != 0 { out += "</tbody></table>\n" }
         out +=
-            "<p class=\"small\">Generated \(escape(time(r.generatedAt))) by CareRelay. Psychotherapy notes are never part of this report.</p>\n</body></html>\n"
+            """
+            <p class=\"small\">Generated \(escape(time(r.generatedAt))) by CareRelay. Psychotherapy notes are never \
+            part of this report.</p>\n</body></html>\n
+            """
         return out
     }
 
@@ -348,11 +407,23 @@ enum ReportRendering {
         let c = r.caseload
         var lines = [
             "# \(markdownText(r.teamName)): weekly case review, \(r.isoWeek)", "",
-            "Week of \(day(r.weekStart, in: r.timeZone)) to \(day(r.weekEnd.addingTimeInterval(-1), in: r.timeZone)) (\(r.timeZone)); data as of \(time(r.asOf)).",
+            """
+            Week of \(day(r.weekStart, in: r.timeZone)) to \(day(r.weekEnd.addingTimeInterval(-1), in: r.timeZone)) \
+            (\(r.timeZone)); data as of \(time(r.asOf)).
+            """,
             "",
-            "**Caseload** \(c.size) · **response** \(percent(c.responseRate)) (\(c.responders) of \(c.measured)) · **remission** \(percent(c.remissionRate)) (\(c.remitters) of \(c.measured))"
-                + " · **contacts this week** \(c.contactsThisWeek) · **new patients** \(c.newPatients) · **handoffs made** \(c.handoffsProduced)"
-                + " (\(c.handoffsAcknowledgedOnTime) acknowledged on time, \(c.handoffsAcknowledgedLate) late, \(c.handoffsUnacknowledged) not yet) · **to discuss** \(c.listed)"
+            """
+            **Caseload** \(c.size) · **response** \(percent(c.responseRate)) (\(c.responders) of \(c.measured)) · \
+            **remission** \(percent(c.remissionRate)) (\(c.remitters) of \(c.measured))
+            """
+                + """
+                 · **contacts this week** \(c.contactsThisWeek) · **new patients** \(c.newPatients) · **handoffs \
+                made** \(c.handoffsProduced)
+                """
+                    + """
+                     (\(c.handoffsAcknowledgedOnTime) acknowledged on time, \(c.handoffsAcknowledgedLate) late, \
+                    \(c.handoffsUnacknowledged) not yet) · **to discuss** \(c.listed)
+                    """
                 + " · **awaiting prior authorisation** \(c.awaitingAuthorisation)"
                 + (c.longestAuthorisationWaitDays.map { " (the longest \($0) days)" } ?? ""),
         ]

@@ -332,7 +332,10 @@ struct QueryParameters {
         return try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
             guard let value = T(rawValue: String(part)) else {
                 var problem = Problem.badRequest(
-                    "'\(name)' must be one or more (comma-separated) of: \(T.allCases.map(\.rawValue).joined(separator: ", "))"
+                    """
+                    '\(name)' must be one or more (comma-separated) of: \
+                    \(T.allCases.map(\.rawValue).joined(separator: ", "))
+                    """
                 )
                 problem.field = name
                 problem.accepted = T.allCases.map(\.rawValue)

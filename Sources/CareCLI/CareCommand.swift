@@ -107,7 +107,10 @@ struct WhoAmI: AsyncParsableCommand {
         )
         for team in me.teams {
             print(
-                "  \(team.name): \(team.roles.joined(separator: ", ")), \(team.timeZone ?? "UTC")  \(Terminal.dim(team.id))"
+                """
+                  \(team.name): \(team.roles.joined(separator: ", ")), \(team.timeZone ?? "UTC")  \
+                \(Terminal.dim(team.id))
+                """
             )
         }
         if !me.scopes.isEmpty { print("  scopes: \(me.scopes.joined(separator: ", "))") }
@@ -241,7 +244,10 @@ struct PatientCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "A patient's plan, scores, response, TRD status and stage with reasons, trials, referrals, open work and recent notes.",
+                """
+                A patient's plan, scores, response, TRD status and stage with reasons, trials, referrals, open work \
+                and recent notes.
+                """,
             discussion: "Example: care patient show 647bc1f0-2c1a-4a0e-9a51-6f3f4f0a9b7e")
         @Argument(
             help: "The patient: part of the name, the MRN or the first characters of the id.",
@@ -261,7 +267,10 @@ enum PatientView {
     static func render(_ s: Summary, ids: (String) -> String = { $0 }) -> String {
         var lines: [String] = []
         lines.append(
-            "\(Terminal.bold(s.displayName))  MRN \(s.mrn)  \(s.status == "enrolled" ? "" : "\(s.status), ")enrolled \(s.enrolledOn)  \(Terminal.dim(s.id))"
+            """
+            \(Terminal.bold(s.displayName))  MRN \(s.mrn)  \(s.status == "enrolled" ? "" : "\(s.status), ")enrolled \
+            \(s.enrolledOn)  \(Terminal.dim(s.id))
+            """
         )
         lines.append("")
         lines.append(Terminal.bold("Plan") + " (version \(s.carePlan.version))")
@@ -275,19 +284,30 @@ enum PatientView {
             let maximum = ["PHQ-9": 27, "GAD-7": 21, "MADRS": 60][instrument] ?? 27
             let latest = scores.last!
             lines.append(
-                "  \(instrument)  \(Format.sparkline(scores.map(\.total), maximum: maximum))  \(scores.map { String($0.total) }.joined(separator: " → "))"
-                    + "  latest \(latest.total)\(latest.severity.map { " (\($0))" } ?? "") \(Format.ago(latest.takenAt))"
+                """
+                  \(instrument)  \(Format.sparkline(scores.map(\.total), maximum: maximum))  \
+                \(scores.map { String($0.total) }.joined(separator: " → "))
+                """
+                    + """
+                      latest \(latest.total)\(latest.severity.map { " (\($0))" } ?? "") \
+                    \(Format.ago(latest.takenAt))
+                    """
                     + (scores.contains(where: \.safetySignal) ? Terminal.red("  safety signal") : ""))
         }
         if let response = s.response {
             lines.append(
-                "  Response: \(response.category) (\(Int((response.improvement * 100).rounded()))% better than baseline)"
+                """
+                  Response: \(response.category) (\(Int((response.improvement * 100).rounded()))% better than baseline)
+                """
             )
         }
         lines.append("")
         lines.append(
             Terminal.bold("TRD") + ": " + (s.trd.isTrd ? Terminal.red("yes") : "no")
-                + " — \(s.trd.failedTrials) failed adequate trial(s) in \(s.trd.distinctClasses) class(es); Thase-Rush stage \(s.thaseRush.stage)"
+                + """
+                 — \(s.trd.failedTrials) failed adequate trial(s) in \(s.trd.distinctClasses) class(es); \
+                Thase-Rush stage \(s.thaseRush.stage)
+                """
                 + (s.maudsley.map { "; Maudsley \($0.total) (\($0.band))" } ?? ""))
         for input in s.trd.inputs + s.thaseRush.inputs { lines.append("  \(input.name): \(input.value)") }
         if !s.trials.isEmpty {
@@ -336,7 +356,10 @@ enum PatientView {
             for note in s.recentNotes {
                 let first = note.body.split(separator: "\n").first.map(String.init) ?? ""
                 lines.append(
-                    "  \(Format.ago(note.createdAt)), \(note.kind): \(first.count > 100 ? String(first.prefix(99)) + "…" : first)  \(Terminal.dim(ids(note.id)))"
+                    """
+                      \(Format.ago(note.createdAt)), \(note.kind): \
+                    \(first.count > 100 ? String(first.prefix(99)) + "…" : first)  \(Terminal.dim(ids(note.id)))
+                    """
                 )
             }
         }

@@ -80,7 +80,10 @@ struct PlanCommand: AsyncParsableCommand {
                 } catch let error as CareClientError where error.status == 412 {
                     let (current, _) = try await client.carePlan(patient: patient)
                     var lines = [
-                        "The care plan changed while you edited it (version \(base.version) → \(current.version)); nothing was saved. Changed meanwhile:"
+                        """
+                        The care plan changed while you edited it (version \(base.version) → \(current.version)); \
+                        nothing was saved. Changed meanwhile:
+                        """
                     ]
                     lines += PlanText.changes(from: base, to: current).map { "  " + $0 }
                     lines.append(
@@ -189,7 +192,10 @@ struct Events: AsyncParsableCommand {
                 }.map { "\($0.key)=\($0.value)" }
                 print(
                     "\(Format.seconds(item.occurredAt))  "
-                        + "\(Terminal.bold(item.type))  \(item.patientId.map { "patient " + $0 } ?? "")  \(details.joined(separator: " "))"
+                        + """
+                        \(Terminal.bold(item.type))  \(item.patientId.map { "patient " + $0 } ?? "")  \
+                        \(details.joined(separator: " "))
+                        """
                 )
             }
         }

@@ -109,10 +109,13 @@ struct ReportCommand: AsyncParsableCommand {
     struct Recommend: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Record a recommendation from the meeting against a snapshot: a case-review note, and a task for a role.",
+                """
+                Record a recommendation from the meeting against a snapshot: a case-review note, and a task for a role.
+                """,
             discussion: """
                 Example:
-                  care report recommend SNAPSHOT PATIENT --text "Augment with aripiprazole" --task "Start aripiprazole 2 mg" --for psychiatrist --due +7d
+                  care report recommend SNAPSHOT PATIENT --text "Augment with aripiprazole" --task "Start aripiprazole \
+                2 mg" --for psychiatrist --due +7d
                 """)
         @Argument(help: "The snapshot's id or its first characters (care report snapshot prints it).") var snapshot:
             String

@@ -25,7 +25,9 @@ enum CLIError: Error, CustomStringConvertible {
         case .usage(let text), .notLoggedIn(let text), .conflict(let text), .ambiguous(let text), .notFound(let text):
             text
         case .client(.problem(401, _, let detail)):
-            "\(detail): the token was refused; log in again with care login --server URL (care profile list shows yours)"
+            """
+            \(detail): the token was refused; log in again with care login --server URL (care profile list shows yours)
+            """
         case .client(let error): error.description
         }
     }
@@ -62,7 +64,10 @@ struct ServerOptions: ParsableArguments {
     @Option(
         name: .customLong("tz"),
         help:
-            "Show times in this zone instead of the team's: an IANA name (America/Los_Angeles), local (this machine's) or team. CARE_TZ, or care profile set-tz, keeps it."
+            """
+            Show times in this zone instead of the team's: an IANA name (America/Los_Angeles), local (this machine's) \
+            or team. CARE_TZ, or care profile set-tz, keeps it.
+            """
     )
     var timeZone: String?
 }
@@ -114,7 +119,10 @@ struct Zones: Sendable {
             do { return TimeZone(identifier: try TeamTimeZone.validate(typed, field: source))! } catch {
                 let close = error.accepted.isEmpty ? "" : " (did you mean \(error.accepted.joined(separator: ", "))?)"
                 throw CLIError.usage(
-                    "\(source): '\(typed)' is not a time zone; give an IANA name such as America/New_York, local or team\(close)"
+                    """
+                    \(source): '\(typed)' is not a time zone; give an IANA name such as America/New_York, local or \
+                    team\(close)
+                    """
                 )
             }
         }
@@ -152,7 +160,10 @@ func withClient<T>(_ options: ServerOptions, zones: Bool = false, _ body: (CareC
         let connection = try Connection.resolve(profile: options.profile)
         guard connection.token != nil else {
             throw CLIError.notLoggedIn(
-                "no token for profile '\(connection.profile)': run care login --server \(connection.server.absoluteString)"
+                """
+                no token for profile '\(connection.profile)': run care login --server \
+                \(connection.server.absoluteString)
+                """
             )
         }
         guard (1...3600).contains(options.timeout) else { throw CLIError.usage("--timeout is 1 to 3600 seconds") }

@@ -210,7 +210,10 @@ struct HandoffCommand: AsyncParsableCommand {
                 try await $0.reassign(handoff: try await Names.record("task", id, $0, what: "handoff"), reassignment)
             }
             print(
-                "Reassigned to the \(Names.role(reassignment.role.rawValue))\(member.map { " (member \($0))" } ?? ""): \(task.title)."
+                """
+                Reassigned to the \(Names.role(reassignment.role.rawValue))\(member.map { " (member \($0))" } ?? ""): \
+                \(task.title).
+                """
             )
         }
     }
@@ -345,7 +348,10 @@ struct ScoreCommand: AsyncParsableCommand {
             let items = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard items.count == count, items.allSatisfy({ $0 != nil && (0...3).contains($0!) }) else {
                 throw usage(
-                    "--\(name) takes \(count) answers from 0 to 3, comma-separated (e.g. \(Array(repeating: "1", count: count).joined(separator: ",")))"
+                    """
+                    --\(name) takes \(count) answers from 0 to 3, comma-separated (e.g. \
+                    \(Array(repeating: "1", count: count).joined(separator: ",")))
+                    """
                 )
             }
             return items.map { $0! }
@@ -368,7 +374,10 @@ struct ScoreCommand: AsyncParsableCommand {
             let sum = items.map { $0.reduce(0, +) } ?? total ?? 0
             let signal = instrument == .phq9 && (items?.last ?? 0) > 0
             print(
-                "Recorded \(instrument.rawValue) \(sum)\(created.severity.map { ", \($0)" } ?? "") (\(created.id)).\(signal ? " " + Terminal.red("Item 9 is positive: a safety signal for the team.") : "")"
+                """
+                Recorded \(instrument.rawValue) \(sum)\(created.severity.map { ", \($0)" } ?? "") \
+                (\(created.id)).\(signal ? " " + Terminal.red("Item 9 is positive: a safety signal for the team.") : "")
+                """
             )
         }
     }
@@ -544,7 +553,10 @@ struct ReferralCommand: AsyncParsableCommand {
                 let referral = try await Packet.referral(id, client)
                 guard let latest = try await client.priorAuthPackets(referral: referral).first else {
                     throw CLIError.conflict(
-                        "no packet has been made for this referral: make one with care referral packet \(id) -o packet.pdf"
+                        """
+                        no packet has been made for this referral: make one with care referral packet \(id) -o \
+                        packet.pdf
+                        """
                     )
                 }
                 return try await client.movePriorAuth(
@@ -578,7 +590,10 @@ struct ReferralCommand: AsyncParsableCommand {
         @Option(help: "pdf, html or json (default: from the file's extension, else pdf).") var format: String?
         @Option(
             help:
-                "The payer's criteria set, by name (care-server lists a team's: GET /v1/teams/{id}/prior-auth-criteria); default: the treatment's."
+                """
+                The payer's criteria set, by name (care-server lists a team's: GET \
+                /v1/teams/{id}/prior-auth-criteria); default: the treatment's.
+                """
         )
         var payer: String?
         @Flag(help: "Only say what is met and what is missing; make no packet.") var check = false
@@ -614,7 +629,10 @@ struct ReferralCommand: AsyncParsableCommand {
                 if check { return }
                 throw fail(
                     CLIError.conflict(
-                        "\(verdict.unmet) of the payer's criteria \(verdict.unmet == 1 ? "is" : "are") unmet: record what is missing (above), or give --anyway to make the packet as it stands"
+                        """
+                        \(verdict.unmet) of the payer's criteria \(verdict.unmet == 1 ? "is" : "are") unmet: record \
+                        what is missing (above), or give --anyway to make the packet as it stands
+                        """
                     ))
             }
             do { try ReportCommand.write(data, to: output) } catch { throw fail(error) }
@@ -639,7 +657,11 @@ struct ReferralCommand: AsyncParsableCommand {
                     throw CLIError.ambiguous(
                         open.isEmpty
                             ? "\(summary.displayName) has no open TMS, ECT or esketamine referral"
-                            : "\(summary.displayName) has \(open.count) open referrals: \(open.map { "\(Names.short($0.id)) \($0.kind.uppercased())" }.joined(separator: ", ")); give the referral's id"
+                            : """
+                            \(summary.displayName) has \(open.count) open referrals: \
+                            \(open.map { "\(Names.short($0.id)) \($0.kind.uppercased())" }.joined(separator: ", ")); \
+                            give the referral's id
+                            """
                     )
                 }
                 return open[0].id

@@ -218,7 +218,10 @@ public final class CareClient: Sendable {
             throw CareClientError.unexpected(
                 json
                     ? "the server's answer was not understood: \(error)"
-                    : "\(server.absoluteString) does not answer as a care-server (its answer is not JSON); check the URL with care login --server URL"
+                    : """
+                    \(server.absoluteString) does not answer as a care-server (its answer is not JSON); check the \
+                    URL with care login --server URL
+                    """
             )
         }
     }

@@ -155,7 +155,10 @@ public enum Permission: String, Sendable, CaseIterable, CustomStringConvertible 
             return pool.map { roles.contains($0) } == true
                 ? .allowed
                 : .refused(
-                    "this task is for the \(pool?.spoken ?? "another") pool; only a \(pool?.spoken ?? "member of it") claims it"
+                    """
+                    this task is for the \(pool?.spoken ?? "another") pool; only a \(pool?.spoken ?? "member of it") \
+                    claims it
+                    """
                 )
         }
     }
@@ -211,7 +214,10 @@ public enum RecordPermission {
             return "this handoff was given to another member; only they or the care manager acknowledge or reassign it"
         }
         return
-            "this handoff is for the \(handoffRole.spoken); only a \(handoffRole.spoken) of the team or the care manager acknowledges or reassigns it"
+            """
+            this handoff is for the \(handoffRole.spoken); only a \(handoffRole.spoken) of the team or the care \
+            manager acknowledges or reassigns it
+            """
     }
 
     /// A score, trial, outcome or referral is marked entered in error by whoever recorded it, or

@@ -39,7 +39,10 @@ public struct RecordRules: Sendable, Equatable, Codable {
             throw InvalidValue(
                 field: field,
                 message:
-                    "'\(field)' \(DayText.format(day)) is in the future; it can be today (\(DayText.format(latest)) in \(calendar.name), the team's time zone) at the latest",
+                    """
+                    '\(field)' \(DayText.format(day)) is in the future; it can be today (\(DayText.format(latest)) in \
+                    \(calendar.name), the team's time zone) at the latest
+                    """,
                 accepted: ["on or before \(DayText.format(latest))"])
         }
         try checkHistory(day, field: field, enrolledOn: enrolledOn)
@@ -72,7 +75,10 @@ public struct RecordRules: Sendable, Equatable, Codable {
             throw InvalidValue(
                 field: field,
                 message:
-                    "'\(field)' \(DayText.format(date)) is more than \(historyWindowDays) days before the patient's enrolment on \(DayText.format(enrolledOn))",
+                    """
+                    '\(field)' \(DayText.format(date)) is more than \(historyWindowDays) days before the patient's \
+                    enrolment on \(DayText.format(enrolledOn))
+                    """,
                 accepted: ["on or after \(DayText.format(earliest))"])
         }
     }

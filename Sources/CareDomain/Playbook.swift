@@ -205,7 +205,10 @@ public struct Playbook: Sendable, Equatable, Codable {
             key: "tms.prior-authorisation", event: EventType.referralMade, condition: .referralKind(.tms),
             role: .socialWorker,
             title:
-                "Insurance prior authorisation for TMS: every prior trial with drug, class, dates, dose, weeks at dose, reason stopped, PHQ-9 before and after",
+                """
+                Insurance prior authorisation for TMS: every prior trial with drug, class, dates, dose, weeks at dose, \
+                reason stopped, PHQ-9 before and after
+                """,
             priority: .urgent, dueInHours: 72),
         PlaybookStep(
             key: "tms.transport", event: EventType.referralMade, condition: .referralKind(.tms), role: .socialWorker,
@@ -214,7 +217,10 @@ public struct Playbook: Sendable, Equatable, Codable {
             key: "tms.contraindications", event: EventType.referralMade, condition: .referralKind(.tms),
             role: .psychiatrist,
             title:
-                "Screen for TMS contraindications: metal implants, devices, seizure risk, medicines that lower the seizure threshold",
+                """
+                Screen for TMS contraindications: metal implants, devices, seizure risk, medicines that lower the \
+                seizure threshold
+                """,
             priority: .urgent, dueInHours: 72),
         PlaybookStep(
             key: "tms.education", event: EventType.referralMade, condition: .referralKind(.tms), role: .psychologist,
@@ -228,7 +234,10 @@ public struct Playbook: Sendable, Equatable, Codable {
         PlaybookStep(
             key: "ect.workup", event: EventType.referralMade, condition: .referralKind(.ect), role: .psychiatrist,
             title:
-                "ECT medical and anaesthesia workup, labs, taper of interfering medicines (benzodiazepines, anticonvulsants)",
+                """
+                ECT medical and anaesthesia workup, labs, taper of interfering medicines (benzodiazepines, \
+                anticonvulsants)
+                """,
             priority: .urgent, dueInHours: 72),
         PlaybookStep(
             key: "ect.consent-cognition", event: EventType.referralMade, condition: .referralKind(.ect),

@@ -145,7 +145,10 @@ public indirect enum Criterion: Sendable, Equatable, Codable {
         switch self {
         case .failedTrials(let rule):
             var text =
-                "at least \(rule.minimumTrials) failed adequate antidepressant trial\(rule.minimumTrials == 1 ? "" : "s") in the current episode"
+                """
+                at least \(rule.minimumTrials) failed adequate antidepressant \
+                trial\(rule.minimumTrials == 1 ? "" : "s") in the current episode
+                """
             if rule.minimumClasses > 1 { text += ", from at least \(rule.minimumClasses) drug classes" }
             if rule.minimumAugmentations > 0 {
                 text +=
@@ -216,7 +219,10 @@ public struct CriteriaSet: Sendable, Equatable, Codable {
                             .init(
                                 key: "rapid-response",
                                 statement:
-                                    "a need for a rapid response (active suicidality, catatonia, psychotic features, not eating)"
+                                    """
+                                    a need for a rapid response (active suicidality, catatonia, psychotic features, \
+                                    not eating)
+                                    """
                             )),
                     ])),
             .documented(.init(key: "anaesthesia-workup", statement: "the anaesthesia work-up done")),
@@ -319,7 +325,10 @@ public struct ContraindicationScreen: Sendable, Equatable, Codable {
             throw InvalidValue(
                 field: "answers",
                 message:
-                    "the \(treatment.spoken) screen needs an answer (true or false) to each question; missing: \(unanswered.map(\.rawValue).joined(separator: ", "))",
+                    """
+                    the \(treatment.spoken) screen needs an answer (true or false) to each question; missing: \
+                    \(unanswered.map(\.rawValue).joined(separator: ", "))
+                    """,
                 accepted: asked.map(\.rawValue))
         }
     }
@@ -442,7 +451,10 @@ public struct PriorAuthEvaluation: Sendable, Equatable, Codable {
             let augmentations = counted.filter { $0.kind == .augmentation }.count
             result.trialIDs = counted.map(\.id)
             result.evidence = counted.map {
-                "\($0.name) (\($0.drugClass?.rawValue ?? "class unknown")), \(day($0.start)) to \($0.stop.map(day) ?? "now"): failed, adequate: \($0.adequacy?.reason ?? "")"
+                """
+                \($0.name) (\($0.drugClass?.rawValue ?? "class unknown")), \(day($0.start)) to \
+                \($0.stop.map(day) ?? "now"): failed, adequate: \($0.adequacy?.reason ?? "")
+                """
             }
             // Trials that did not count, and why: what a reviewer would ask about first.
             for trial in inEpisode where trial.kind.countsTowardsTRD && !trial.isFailed {
@@ -460,22 +472,34 @@ public struct PriorAuthEvaluation: Sendable, Equatable, Codable {
                 var short: [String] = []
                 if counted.count < rule.minimumTrials {
                     short.append(
-                        "\(counted.count) failed adequate trial\(counted.count == 1 ? " is" : "s are") recorded in this episode, \(rule.minimumTrials) needed"
+                        """
+                        \(counted.count) failed adequate trial\(counted.count == 1 ? " is" : "s are") recorded in this \
+                        episode, \(rule.minimumTrials) needed
+                        """
                     )
                 }
                 if classes.count < rule.minimumClasses {
                     short.append(
-                        "\(classes.count) class\(classes.count == 1 ? "" : "es") (\(classes.map(\.rawValue).sorted().joined(separator: ", "))), \(rule.minimumClasses) needed"
+                        """
+                        \(classes.count) class\(classes.count == 1 ? "" : "es") \
+                        (\(classes.map(\.rawValue).sorted().joined(separator: ", "))), \(rule.minimumClasses) needed
+                        """
                     )
                 }
                 if augmentations < rule.minimumAugmentations {
                     short.append(
-                        "\(augmentations) augmentation\(augmentations == 1 ? "" : "s"), \(rule.minimumAugmentations) needed"
+                        """
+                        \(augmentations) augmentation\(augmentations == 1 ? "" : "s"), \(rule.minimumAugmentations) \
+                        needed
+                        """
                     )
                 }
                 result.toMeet =
                     short.joined(separator: "; ")
-                    + ": record the outcome of each trial that ended (an adequate trial with non-response or partial response is a failed one), or the trials given before CareRelay"
+                        + """
+                        : record the outcome of each trial that ended (an adequate trial with non-response or partial \
+                        response is a failed one), or the trials given before CareRelay
+                        """
             }
         case .psychotherapy(let rule):
             let adequate = facts.trials.filter { $0.kind == .psychotherapy && $0.adequacy?.isAdequate == true }
@@ -528,7 +552,10 @@ public struct PriorAuthEvaluation: Sendable, Equatable, Codable {
                 result.toMeet =
                     counted.isEmpty
                     ? "no PHQ-9 or MADRS in the last \(rule.withinDays) days: record one"
-                    : "the scores of the last \(rule.withinDays) days are below the threshold: the payer asks for \(criterion.statement); record the latest score"
+                    : """
+                    the scores of the last \(rule.withinDays) days are below the threshold: the payer asks for \
+                    \(criterion.statement); record the latest score
+                    """
             }
         case .contraindicationScreen(let rule):
             let screen = facts.screens.filter { $0.treatment == rule.treatment }.max { $0.completedAt < $1.completedAt }
@@ -537,19 +564,28 @@ public struct PriorAuthEvaluation: Sendable, Equatable, Codable {
                 result.evidence = [
                     "\(rule.treatment.spoken) screen of \(facts.calendar.dayText(screen.completedAt)): "
                         + (findings.isEmpty
-                            ? "nothing found (\(ContraindicationItem.asked(for: rule.treatment).map(\.rawValue).joined(separator: ", ")))"
+                            ? """
+                            nothing found \
+                            (\(ContraindicationItem.asked(for: rule.treatment).map(\.rawValue).joined(separator: ", ")))
+                            """
                             : "found \(findings.map(\.question).joined(separator: "; "))")
                 ]
                 result.isMet = findings.isEmpty && screen.unanswered.isEmpty
                 if !result.isMet {
                     result.toMeet =
                         screen.unanswered.isEmpty
-                        ? "the screen found a contraindication: the payer needs a negative screen, or the psychiatrist's account of why the treatment is still safe"
+                        ? """
+                        the screen found a contraindication: the payer needs a negative screen, or the \
+                        psychiatrist's account of why the treatment is still safe
+                        """
                         : "complete the screen: \(screen.unanswered.map(\.rawValue).joined(separator: ", "))"
                 }
             } else {
                 result.toMeet =
-                    "no \(rule.treatment.spoken) contraindication screen is recorded: the psychiatrist completes it (the screening handoff)"
+                    """
+                    no \(rule.treatment.spoken) contraindication screen is recorded: the psychiatrist completes it \
+                    (the screening handoff)
+                    """
             }
         case .minimumAge(let rule):
             if let birth = facts.birthDate {

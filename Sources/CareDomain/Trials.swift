@@ -93,8 +93,8 @@ public struct DoseTable: Sendable, Equatable, Codable {
             throw InvalidValue(
                 field: field,
                 message:
-                    "\(format(dailyDoseMg)) mg a day is above the dose table's maximum for \(entry.drug) (\(format(maximum)) mg); "
-                    + "to record it anyway, set confirm_high_dose with a reason",
+                    "\(format(dailyDoseMg)) mg a day is above the dose table's maximum for \(entry.drug) "
+                    + "(\(format(maximum)) mg); to record it anyway, set confirm_high_dose with a reason",
                 accepted: ["up to \(format(maximum))"])
         }
     }
@@ -288,7 +288,10 @@ extension TrialRules {
             isAdequate: adequate, weeksAtAdequateDose: weeksAtDose, drugClass: entry.drugClass,
             reason: adequate
                 ? "\(format(weeksAtDose)) weeks at or above \(format(entry.minimumAdequateDailyDoseMg)) mg/day"
-                : "only \(format(weeksAtDose)) of \(format(adequateWeeks)) weeks at or above \(format(entry.minimumAdequateDailyDoseMg)) mg/day",
+                : """
+                only \(format(weeksAtDose)) of \(format(adequateWeeks)) weeks at or above \
+                \(format(entry.minimumAdequateDailyDoseMg)) mg/day
+                """,
             inputs: inputs)
     }
 

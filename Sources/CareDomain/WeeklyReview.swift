@@ -270,7 +270,8 @@ public enum WeeklyReview {
                 .init(
                     kind: .notImproving,
                     text: """
-                        week \(weeks): PHQ-9 \(baseline.total) → \(latest.total), \(percent(response.improvement)) better \
+                        week \(weeks): PHQ-9 \(baseline.total) → \(latest.total), \(percent(response.improvement)) \
+                        better \
                         (under \(percent(rules.response.responseDrop)))
                         """))
         }
@@ -302,7 +303,10 @@ public enum WeeklyReview {
                 .init(
                     kind: .noContact,
                     text:
-                        "no contact for \(Int(asOf.timeIntervalSince(last) / week)) weeks (last \(calendar.dayText(last)))"
+                        """
+                        no contact for \(Int(asOf.timeIntervalSince(last) / week)) weeks (last \
+                        \(calendar.dayText(last)))
+                        """
                 ))
         } else if facts.lastContact == nil, asOf.timeIntervalSince(enrolledAt) >= rules.noContactAfter {
             reasons.append(.init(kind: .noContact, text: "no contact recorded since enrolment \(weeks) weeks ago"))

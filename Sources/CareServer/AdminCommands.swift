@@ -191,7 +191,10 @@ extension CareServerCommand.Admin {
         @Option(help: "E-mail address (optional, unique).") var email: String?
         @Option(
             help:
-                "A role on the team (repeat for several): psychiatrist, psychologist, social_worker, care_manager, admin, compliance."
+                """
+                A role on the team (repeat for several): psychiatrist, psychologist, social_worker, care_manager, \
+                admin, compliance.
+                """
         ) var role: [Role]
         @Option(help: "Days until the member's token expires (0: never).") var tokenDays: Int = 90
         @Flag(help: "Do not issue a token.") var noToken = false
@@ -237,7 +240,10 @@ extension CareServerCommand.Admin {
             commandName: "create-service-account",
             abstract: "Create a service account for an integration, with a scoped token.",
             discussion:
-                "Example: care-server admin create-service-account --team TEAM_ID --name EHR --scope events:read --scope patients:read --json"
+                """
+                Example: care-server admin create-service-account --team TEAM_ID --name EHR --scope events:read \
+                --scope patients:read --json
+                """
         )
 
         @Option(help: "The team whose patients it may reach.") var team: UUID

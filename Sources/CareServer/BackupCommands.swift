@@ -108,7 +108,10 @@ extension CareServerCommand {
             await probe.close()
             guard tables == 0 else {
                 throw ServerError(
-                    "the database already has \(tables) tables: restore into a fresh one (a new --data-dir, or an empty database)"
+                    """
+                    the database already has \(tables) tables: restore into a fresh one (a new --data-dir, or an empty \
+                    database)
+                    """
                 )
             }
             let pgRestore = try LocalPostgres.program("pg_restore")

@@ -30,49 +30,70 @@ struct DatabaseOptions: ParsableArguments {
     @Option(
         name: .customLong("database-url"),
         help: ArgumentHelp(
-            "libpq URL or connection string of an existing PostgreSQL (default: $DATABASE_URL; without either, a private embedded cluster).",
+            """
+            libpq URL or connection string of an existing PostgreSQL (default: $DATABASE_URL; without either, a \
+            private embedded cluster).
+            """,
             valueName: "url"))
     var databaseURL: String?
 
     @Option(
         name: .customLong("service-database-url"),
         help: ArgumentHelp(
-            "libpq URL of the login for the server's own work, care_service (default: $SERVICE_DATABASE_URL, else the database URL; the embedded cluster uses care_service).",
+            """
+            libpq URL of the login for the server's own work, care_service (default: $SERVICE_DATABASE_URL, else the \
+            database URL; the embedded cluster uses care_service).
+            """,
             valueName: "url"))
     var serviceDatabaseURL: String?
 
     @Option(
         name: .customLong("migration-database-url"),
         help: ArgumentHelp(
-            "libpq URL of the schema owner's login, for migrations (default: $MIGRATION_DATABASE_URL, else the database URL; the embedded cluster uses care_owner).",
+            """
+            libpq URL of the schema owner's login, for migrations (default: $MIGRATION_DATABASE_URL, else the database \
+            URL; the embedded cluster uses care_owner).
+            """,
             valueName: "url"))
     var migrationDatabaseURL: String?
 
     @Option(
         name: .customLong("direct-database-url"),
         help: ArgumentHelp(
-            "libpq URL that reaches PostgreSQL itself, not a pooler: for LISTEN, and for migrations unless --migration-database-url is given (default: $DIRECT_DATABASE_URL). Required with --transaction-pooler.",
+            """
+            libpq URL that reaches PostgreSQL itself, not a pooler: for LISTEN, and for migrations unless \
+            --migration-database-url is given (default: $DIRECT_DATABASE_URL). Required with --transaction-pooler.
+            """,
             valueName: "url"))
     var directDatabaseURL: String?
 
     @Option(
         name: .customLong("report-database-url"),
         help: ArgumentHelp(
-            "libpq URL of a read-only standby (CloudNativePG's -ro service) for the weekly report's reads; snapshots, recommendations and audit entries still go to the primary (default: $REPORT_DATABASE_URL).",
+            """
+            libpq URL of a read-only standby (CloudNativePG's -ro service) for the weekly report's reads; snapshots, \
+            recommendations and audit entries still go to the primary (default: $REPORT_DATABASE_URL).
+            """,
             valueName: "url"))
     var reportDatabaseURL: String?
 
     @Flag(
         name: .customLong("transaction-pooler"),
         help: ArgumentHelp(
-            "The database URLs go through a transaction-mode pooler such as PgBouncer: prepare no named statements and keep nothing in the session (default: $CARE_TRANSACTION_POOLER=1)."
+            """
+            The database URLs go through a transaction-mode pooler such as PgBouncer: prepare no named statements and \
+            keep nothing in the session (default: $CARE_TRANSACTION_POOLER=1).
+            """
         ))
     var transactionPooler = false
 
     @Option(
         name: .customLong("data-dir"),
         help: ArgumentHelp(
-            "Directory of the embedded PostgreSQL cluster (default: $CARE_DATA_DIR, else ~/.local/share/carerelay/postgres, or /var/lib/carerelay/postgres as root).",
+            """
+            Directory of the embedded PostgreSQL cluster (default: $CARE_DATA_DIR, else \
+            ~/.local/share/carerelay/postgres, or /var/lib/carerelay/postgres as root).
+            """,
             valueName: "path"))
     var dataDirectory: String?
 
@@ -104,7 +125,10 @@ struct DatabaseOptions: ParsableArguments {
             // lock) may not.
             if pooled, directURL == nil {
                 throw ServerError(
-                    "--transaction-pooler needs --direct-database-url (or DIRECT_DATABASE_URL), a URL that reaches PostgreSQL itself: LISTEN and migrations cannot go through the pooler"
+                    """
+                    --transaction-pooler needs --direct-database-url (or DIRECT_DATABASE_URL), a URL that reaches \
+                    PostgreSQL itself: LISTEN and migrations cannot go through the pooler
+                    """
                 )
             }
             let migrationURL = setting(migrationDatabaseURL, "MIGRATION_DATABASE_URL") ?? directURL ?? url
@@ -120,7 +144,9 @@ struct DatabaseOptions: ParsableArguments {
         }
         if pooled {
             throw ServerError(
-                "--transaction-pooler is for a DATABASE_URL that goes through a pooler; the embedded PostgreSQL has none"
+                """
+                --transaction-pooler is for a DATABASE_URL that goes through a pooler; the embedded PostgreSQL has none
+                """
             )
         }
         let directory =
@@ -228,7 +254,8 @@ struct OpenDatabase {
             if warnUnsplit {
                 logger.warning(
                     """
-                    care-server is logged in as \(login.login), \(login.isSuperuser ? "a superuser" : "the owner of the tables"): \
+                    care-server is logged in as \(login.login), \
+                    \(login.isSuperuser ? "a superuser" : "the owner of the tables"): \
                     a request that got past a check could change the schema; log in as care_server and care_service \
                     (docs/operations.md, "Database roles")
                     """)
@@ -239,7 +266,10 @@ struct OpenDatabase {
         if unsplit(requests) { return (configuration, serviceConfiguration ?? configuration) }
         guard requests.canBecomeApp else {
             throw ServerError(
-                "the login \(requests.login) cannot become care_app: GRANT care_app TO \(quoteIdentifier(requests.login)); (docs/operations.md, \"Database roles\")"
+                """
+                the login \(requests.login) cannot become care_app: GRANT care_app TO \
+                \(quoteIdentifier(requests.login)); (docs/operations.md, \"Database roles\")
+                """
             )
         }
         guard let serviceConfiguration else {
@@ -247,20 +277,27 @@ struct OpenDatabase {
                 throw ServerError(
                     """
                     the login \(requests.login) cannot do the server's own work: give it a login of its own with \
-                    --service-database-url (care_service), or GRANT care_service TO \(quoteIdentifier(requests.login)); \
+                    --service-database-url (care_service), or GRANT care_service TO \
+                    \(quoteIdentifier(requests.login)); \
                     (docs/operations.md, "Database roles")
                     """)
             }
             guard !configuration.transactionPooler else {
                 throw ServerError(
-                    "behind a transaction pooler the server's own work needs a login of its own: give --service-database-url with care_service's login (docs/operations.md, \"Behind a connection pooler\")"
+                    """
+                    behind a transaction pooler the server's own work needs a login of its own: give \
+                    --service-database-url with care_service's login (docs/operations.md, \"Behind a connection \
+                    pooler\")
+                    """
                 )
             }
             if warnUnsplit {
                 logger.notice(
                     """
-                    one login (\(requests.login)) for requests and the server's own work: a request could become care_service; \
-                    give the server's work a login of its own with --service-database-url (docs/operations.md, "Database roles")
+                    one login (\(requests.login)) for requests and the server's own work: a request could become \
+                    care_service; \
+                    give the server's work a login of its own with --service-database-url (docs/operations.md, \
+                    "Database roles")
                     """)
             }
             var both = configuration
@@ -272,12 +309,18 @@ struct OpenDatabase {
         if service.login == DatabaseRoles.service { return (configuration, serviceConfiguration) }
         guard service.canBecomeService else {
             throw ServerError(
-                "the service login \(service.login) cannot become care_service: GRANT care_service TO \(quoteIdentifier(service.login)); (docs/operations.md, \"Database roles\")"
+                """
+                the service login \(service.login) cannot become care_service: GRANT care_service TO \
+                \(quoteIdentifier(service.login)); (docs/operations.md, \"Database roles\")
+                """
             )
         }
         guard !serviceConfiguration.transactionPooler else {
             throw ServerError(
-                "behind a transaction pooler the service login must be care_service itself, not \(service.login), which would have to SET ROLE for its session (docs/operations.md, \"Behind a connection pooler\")"
+                """
+                behind a transaction pooler the service login must be care_service itself, not \(service.login), which \
+                would have to SET ROLE for its session (docs/operations.md, \"Behind a connection pooler\")
+                """
             )
         }
         var working = serviceConfiguration
@@ -329,14 +372,20 @@ extension CareServerCommand {
         @Option(
             name: .customLong("drain-seconds"),
             help: ArgumentHelp(
-                "Seconds care-server goes on serving after SIGTERM, with /ready answering 503, before it stops taking connections (default: $CARE_DRAIN_SECONDS, else 10; SIGINT does not drain).",
+                """
+                Seconds care-server goes on serving after SIGTERM, with /ready answering 503, before it stops taking \
+                connections (default: $CARE_DRAIN_SECONDS, else 10; SIGINT does not drain).
+                """,
                 valueName: "seconds"))
         var drainSeconds: Int?
 
         @Option(
             name: .customLong("export-retention-hours"),
             help: ArgumentHelp(
-                "Hours a complete FHIR bulk export's files are kept for its requester (default: $CARE_EXPORT_RETENTION_HOURS, else 24).",
+                """
+                Hours a complete FHIR bulk export's files are kept for its requester (default: \
+                $CARE_EXPORT_RETENTION_HOURS, else 24).
+                """,
                 valueName: "hours"))
         var exportRetentionHours: Int?
 
@@ -537,7 +586,10 @@ struct WebhookOptions: ParsableArguments {
     @Option(
         name: .customLong("webhook-allow-network"),
         help:
-            "Let webhooks go to this private, loopback or link-local network (CIDR, e.g. 127.0.0.0/8); repeat for more. By default only public addresses are allowed."
+            """
+            Let webhooks go to this private, loopback or link-local network (CIDR, e.g. 127.0.0.0/8); repeat for more. \
+            By default only public addresses are allowed.
+            """
     )
     var allowNetworks: [String] = []
 

@@ -48,7 +48,10 @@ extension CareServerCommand.Admin {
                     ]
                     for member in seeded.members {
                         lines.append(
-                            "  \(member.role.padding(toLength: 14, withPad: " ", startingAt: 0)) \(member.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(member.token)"
+                            """
+                              \(member.role.padding(toLength: 14, withPad: " ", startingAt: 0)) \
+                            \(member.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(member.token)
+                            """
                         )
                     }
                     let psychiatrist =
@@ -58,13 +61,27 @@ extension CareServerCommand.Admin {
                     lines += [
                         "Try it (tokens expire in \(tokenDays) days; run seed-demo again for new ones):",
                         "  curl -s http://127.0.0.1:\(port)/v1/tasks -H 'Authorization: Bearer \(psychiatrist)'",
-                        "  curl -s http://127.0.0.1:\(port)/v1/patients/\(patient) -H 'Authorization: Bearer \(psychiatrist)'",
+                        """
+                          curl -s http://127.0.0.1:\(port)/v1/patients/\(patient) -H 'Authorization: Bearer \
+                        \(psychiatrist)'
+                        """,
                         "  echo \(psychiatrist) | .build/debug/care login --server http://127.0.0.1:\(port)",
                         "  .build/debug/care today; .build/debug/care queue; .build/debug/care patient show Ada",
-                        "Integrations (the service account's token): the event feed, waiting up to 30 s for news, and a webhook:",
-                        "  curl -s 'http://127.0.0.1:\(port)/v1/events?wait=30' -H 'Authorization: Bearer \(integration)'",
-                        "  curl -s http://127.0.0.1:\(port)/v1/webhooks -H 'Authorization: Bearer \(integration)' -H 'Content-Type: application/json' \\",
-                        "       -d '{\"url\": \"http://127.0.0.1:9999/hook\", \"event_types\": [\"handoff.created\", \"trial.failed\"]}'",
+                        """
+                        Integrations (the service account's token): the event feed, waiting up to 30 s for news, and a \
+                        webhook:
+                        """,
+                        """
+                          curl -s 'http://127.0.0.1:\(port)/v1/events?wait=30' -H 'Authorization: Bearer \(integration)'
+                        """,
+                        """
+                          curl -s http://127.0.0.1:\(port)/v1/webhooks -H 'Authorization: Bearer \(integration)' -H \
+                        'Content-Type: application/json' \\
+                        """,
+                        """
+                               -d '{\"url\": \"http://127.0.0.1:9999/hook\", \"event_types\": [\"handoff.created\", \
+                        \"trial.failed\"]}'
+                        """,
                         "The API is described at http://127.0.0.1:\(port)/openapi.json.",
                     ]
                     return lines.joined(separator: "\n")

@@ -78,7 +78,8 @@ extension CareServerCommand.Admin {
                            set_config('synthetic.psychiatrist', \(psychiatrist.lowercasedString), true),
                            set_config('synthetic.psychologist', \(psychologist.lowercasedString), true),
                            set_config('synthetic.social_worker', \(socialWorker.lowercasedString), true),
-                           set_config('synthetic.patients', \(String(patients)), true), set_config('synthetic.weeks', \(String(weeks)), true)
+                           set_config('synthetic.patients', \(String(patients)), true), set_config('synthetic.weeks',
+                               \(String(weeks)), true)
                     """)
                 guard let script = embeddedSeedFiles.first(where: { $0.name == "synthetic.sql" }) else {
                     throw ServerError("this build carries no sql/seed/synthetic.sql")

@@ -12,8 +12,9 @@ import Synchronization
 ///   row-level security, asks the one permission gate (`CommandContext.authorize`) before it
 ///   touches a patient, and writes the audit entry in its own transaction.
 /// - The system (`.system`): the server's own work (the escalation job, admin commands run by an
-///   operator, seeding): care_service's rights (docs/operations.md, "Database roles"), no permission check, no audit entry. `actingFor`
-///   is who the records name as having done it (a seeded note's author, say).
+///   operator, seeding): care_service's rights (docs/operations.md, "Database roles"), no permission
+///   check, no audit entry. `actingFor` is who the records name as having done it (a seeded note's
+///   author, say).
 public struct Caller: Sendable {
     public let request: RequestActor?
     private let actingFor: UUID?
@@ -180,7 +181,8 @@ extension CommandContext {
         guard !asService else { return }
         await connection.sendWithNext(
             """
-            SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(actor.principal.memberID.lowercasedString), true),
+            SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id',
+                \(actor.principal.memberID.lowercasedString), true),
                    set_config('carerelay.token_id', \(actor.principal.tokenID.lowercasedString), true),
                    set_config('carerelay.request_id', \(actor.requestID), true)
             """)
@@ -249,7 +251,8 @@ extension CommandContext {
         }
         await connection.sendWithNext(
             """
-            INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), \(claim.key), \(claim.requestHash))
+            INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), \(claim.key),
+                \(claim.requestHash))
             """)
         return true
     }
@@ -290,8 +293,10 @@ enum Audit {
         if patients.isEmpty {
             await connection.sendWithNext(
                 """
-                INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id, detail)
-                VALUES (\(actor.principal.memberID), \(actor.principal.tokenID), \(actor.action), NULL, \(actor.resource),
+                INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id,
+                    detail)
+                VALUES (\(actor.principal.memberID), \(actor.principal.tokenID), \(actor.action), NULL,
+                    \(actor.resource),
                         \(outcome), \(actor.requestID), \(detail))
                 """)
             return

@@ -119,9 +119,9 @@ public struct CareStore: Sendable {
     ///
     /// For a request the transaction looks the request's token up first, if nothing did before
     /// (`CommandContext.enter`: one visit to one connection for the whole request), runs as
-    /// care_app with the acting member set for row-level security, claims the request's Idempotency-Key, and writes the audit entries of the
-    /// patients it touched before it commits. A refusal is audited too, in a transaction of its
-    /// own (the command's was rolled back).
+    /// care_app with the acting member set for row-level security, claims the request's
+    /// Idempotency-Key, and writes the audit entries of the patients it touched before it commits.
+    /// A refusal is audited too, in a transaction of its own (the command's was rolled back).
     ///
     /// `asService` keeps the server's rights (care_service) for the whole transaction (no care_app, no row-level
     /// security): for reads that check the caller themselves and filter by team explicitly,
@@ -274,7 +274,8 @@ final class CommandContext {
             await connection.sendWithNext("SELECT 1 FROM patients WHERE id = \(patientID) FOR UPDATE")
             for row in try await connection.query(
                 """
-                SELECT h.id, h.step_key, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND c.withdrawn_at IS NULL)::int
+                SELECT h.id, h.step_key, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND
+                    c.withdrawn_at IS NULL)::int
                 FROM handoffs h JOIN tasks t ON t.id = h.task_id
                 WHERE h.patient_id = \(patientID) AND h.step_key = ANY(\(shared)) AND h.superseded_at IS NULL
                   AND t.status NOT IN ('completed', 'cancelled', 'failed')
@@ -294,11 +295,13 @@ final class CommandContext {
                 inserts.append(
                     """
                     INSERT INTO handoff_causes (handoff_id, event_id, step_key, patient_id, subject_id, summary)
-                    VALUES (\(existing.id), \(eventID), \(plan.stepKey), \(patientID), \(event.subjectID), \(plan.reason))
+                    VALUES (\(existing.id), \(eventID), \(plan.stepKey), \(patientID), \(event.subjectID),
+                        \(plan.reason))
                     """)
                 inserts.append(
                     """
-                    UPDATE tasks SET title = \(HandoffPlan.title(plan.title, causes: causes)), updated_at = now() WHERE id = \(existing.id)
+                    UPDATE tasks SET title = \(HandoffPlan.title(plan.title, causes: causes)), updated_at = now() WHERE
+                        id = \(existing.id)
                     """)
                 let announced: [String: String] = [
                     "handoff_id": existing.id.lowercasedString, "task_id": existing.id.lowercasedString,
@@ -318,12 +321,14 @@ final class CommandContext {
             inserts.append(
                 """
                 INSERT INTO tasks (id, patient_id, title, pool_role, priority, due_at, origin, handoff_id)
-                VALUES (\(id), \(patientID), \(plan.title), \(plan.role.rawValue), \(plan.priority.rawValue), \(plan.due), 'handoff', \(id))
+                VALUES (\(id), \(patientID), \(plan.title), \(plan.role.rawValue), \(plan.priority.rawValue),
+                    \(plan.due), 'handoff', \(id))
                 """)
             inserts.append(
                 """
                 INSERT INTO handoffs (id, event_id, step_key, patient_id, role, task_id, reason, due_at)
-                VALUES (\(id), \(eventID), \(plan.stepKey), \(patientID), \(plan.role.rawValue), \(id), \(plan.reason), \(plan.due))
+                VALUES (\(id), \(eventID), \(plan.stepKey), \(patientID), \(plan.role.rawValue), \(id), \(plan.reason),
+                    \(plan.due))
                 """)
             inserts.append(
                 """

@@ -110,7 +110,10 @@ extension CareStore {
                     InvalidValue(
                         field: "token_expires_at",
                         message:
-                            "'token_expires_at' is more than \(Int(Self.maximumRequestTokenDays)) days away; a token lasts a year at most"
+                            """
+                            'token_expires_at' is more than \(Int(Self.maximumRequestTokenDays)) days away; a token \
+                            lasts a year at most
+                            """
                     ))
             }
             let member = try await context.insertMember(
@@ -150,7 +153,10 @@ extension CareStore {
                     InvalidValue(
                         field: "enrolled_on",
                         message:
-                            "'enrolled_on' \(DayText.format(enrolledOn)) is in the future; it can be today (\(DayText.format(today)) in \(calendar.name), the team's time zone) at the latest",
+                            """
+                            'enrolled_on' \(DayText.format(enrolledOn)) is in the future; it can be today \
+                            (\(DayText.format(today)) in \(calendar.name), the team's time zone) at the latest
+                            """,
                         accepted: ["on or before \(DayText.format(today))"]))
             }
             let id: UUID
@@ -215,7 +221,8 @@ extension CareStore {
             let id = try await context.connection.query(
                 """
                 INSERT INTO measurements (patient_id, instrument, total, items, safety_signal, taken_at, recorded_by)
-                VALUES (\(patientID), \(score.instrument.rawValue), \(score.total), \(score.items), \(score.isSafetySignal), \(takenAt), \(actorID))
+                VALUES (\(patientID), \(score.instrument.rawValue), \(score.total), \(score.items),
+                    \(score.isSafetySignal), \(takenAt), \(actorID))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
             let event = try await context.append(
@@ -228,7 +235,10 @@ extension CareStore {
                 PlaybookEvent(
                     type: EventType.measurementRecorded, occurredAt: occurredAt, safetySignal: score.isSafetySignal,
                     summary:
-                        "\(score.instrument.rawValue) \(score.total) (\(score.band))\(score.isSafetySignal ? ", item 9 above 0" : "")",
+                        """
+                        \(score.instrument.rawValue) \(score.total) \
+                        (\(score.band))\(score.isSafetySignal ? ", item 9 above 0" : "")
+                        """,
                     subjectID: id)
             }
             return (id, event)
@@ -264,7 +274,10 @@ extension CareStore {
             if let row = open.firstRow, reason == nil {
                 let (existing, status, existingClinic) = try row.decode(UUID.self, String.self, String.self)
                 throw StoreError.alreadyOpen(
-                    "a \(kind.rawValue.uppercased()) referral to \(existingClinic) is already open (\(status)); to make a second one, say why in 'reason'",
+                    """
+                    a \(kind.rawValue.uppercased()) referral to \(existingClinic) is already open (\(status)); to make \
+                    a second one, say why in 'reason'
+                    """,
                     existing: "/v1/referrals/\(existing.lowercasedString)")
             }
             let id = try await context.connection.query(
@@ -306,7 +319,8 @@ extension CareStore {
             let from = try checkedTransition(from: current, to: status, of: "referral")
             try await context.connection.query(
                 """
-                UPDATE referrals SET status = \(status.rawValue), status_reason = coalesce(\(reason), status_reason), updated_at = now()
+                UPDATE referrals SET status = \(status.rawValue), status_reason = coalesce(\(reason), status_reason),
+                    updated_at = now()
                 WHERE id = \(referralID)
                 """)
             let event = try await context.append(
@@ -335,7 +349,8 @@ extension CareStore {
                 JOIN patients p ON p.id = h.patient_id
                 JOIN events e ON e.id = h.event_id
                 JOIN tasks t ON t.id = h.task_id
-                WHERE h.acknowledged_at IS NULL AND h.escalated_at IS NULL AND h.superseded_at IS NULL AND h.due_at < \(now)
+                WHERE h.acknowledged_at IS NULL AND h.escalated_at IS NULL AND h.superseded_at IS NULL AND h.due_at <
+                    \(now)
                   AND t.status NOT IN ('completed', 'cancelled', 'failed')
                   AND e.type <> \(EventType.handoffEscalated)
                 ORDER BY h.due_at LIMIT \(limit)
@@ -353,7 +368,10 @@ extension CareStore {
                     PlaybookEvent(
                         type: EventType.handoffEscalated, occurredAt: occurredAt,
                         summary:
-                            "\"\(title)\" for the \(role.replacingOccurrences(of: "_", with: " ")) not acknowledged in time",
+                            """
+                            \"\(title)\" for the \(role.replacingOccurrences(of: "_", with: " ")) not acknowledged in \
+                            time
+                            """,
                         subjectID: id)
                 }
                 escalated.append(id)
@@ -383,7 +401,8 @@ extension CommandContext {
         do {
             id = try await connection.query(
                 """
-                INSERT INTO members (display_name, email, is_service_account) VALUES (\(displayName), \(email), \(isServiceAccount)) RETURNING id
+                INSERT INTO members (display_name, email, is_service_account) VALUES (\(displayName), \(email),
+                    \(isServiceAccount)) RETURNING id
                 """)[0].decode(UUID.self, at: 0)
         } catch let error as PQError where error.constraint == "members_email_unique" {
             throw StoreError.conflict("a member with e-mail \(email ?? "") already exists")
@@ -412,7 +431,10 @@ extension CommandContext {
     ) {
         trail.touch(patientID)
         let rows = try await connection.query(
-            "SELECT p.team_id, p.enrolled_on, t.time_zone FROM patients p JOIN teams t ON t.id = p.team_id WHERE p.id = \(patientID)"
+            """
+            SELECT p.team_id, p.enrolled_on, t.time_zone FROM patients p JOIN teams t ON t.id = p.team_id WHERE p.id = \
+            \(patientID)
+            """
         )
         guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
         let (teamID, enrolledOn, zone) = try row.decode(UUID.self, Date.self, String.self)

@@ -77,10 +77,12 @@ public enum DatabaseRoles {
                     SELECT c.oid::regclass AS name, c.relkind FROM pg_class c
                     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
                       AND c.relowner <> 'care_owner'::regrole
-                      AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+                      AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                          AND d.deptype IN ('a', 'i'))
                 LOOP
                     EXECUTE format('ALTER %s %s OWNER TO care_owner',
-                        CASE object.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                        CASE object.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN
+                            'MATERIALIZED VIEW'
                                             WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END, object.name);
                 END LOOP;
                 FOR object IN
@@ -91,7 +93,8 @@ public enum DatabaseRoles {
                 END LOOP;
                 FOR object IN
                     SELECT t.oid::regtype AS name FROM pg_type t
-                    WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd') AND t.typowner <> 'care_owner'::regrole
+                    WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd') AND t.typowner <>
+                        'care_owner'::regrole
                 LOOP
                     EXECUTE format('ALTER TYPE %s OWNER TO care_owner', object.name);
                 END LOOP;
@@ -115,8 +118,10 @@ public enum DatabaseRoles {
             """
             SELECT session_user::text, r.rolsuper,
                    EXISTS (SELECT FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relowner = r.oid),
-                   CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = 'care_service') THEN pg_has_role(session_user, 'care_service', 'MEMBER') ELSE false END,
-                   CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = 'care_app') THEN pg_has_role(session_user, 'care_app', 'MEMBER') ELSE false END
+                   CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = 'care_service') THEN pg_has_role(session_user,
+                       'care_service', 'MEMBER') ELSE false END,
+                   CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = 'care_app') THEN pg_has_role(session_user,
+                       'care_app', 'MEMBER') ELSE false END
             FROM pg_roles r WHERE r.rolname = session_user
             """, prepared: false)[0]
         let (login, superuser, owns, service, app) = try row.decode(

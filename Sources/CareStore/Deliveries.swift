@@ -63,14 +63,16 @@ extension CareStore {
                     FOR UPDATE OF d SKIP LOCKED
                 )
                 UPDATE webhook_deliveries d
-                SET status = 'sending', attempts = d.attempts + 1, lease_until = \(now)::timestamptz + make_interval(secs => \(lease.inSeconds)),
+                SET status = 'sending', attempts = d.attempts + 1, lease_until = \(now)::timestamptz +
+                    make_interval(secs => \(lease.inSeconds)),
                     last_attempt_at = \(now)
                 FROM due, webhook_subscriptions s, events e
                 WHERE d.id = due.id AND s.id = d.subscription_id AND e.id = d.event_id
                 RETURNING d.id, d.subscription_id, s.url, s.secret,
                           CASE WHEN s.previous_secret_expires_at > \(now) THEN s.previous_secret END,
                           d.attempts,
-                          e.id, e.tx_id::text::bigint, e.type, e.team_id, e.patient_id, e.actor_id, e.occurred_at, e.payload
+                          e.id, e.tx_id::text::bigint, e.type, e.team_id, e.patient_id, e.actor_id, e.occurred_at,
+                              e.payload
                 """)
             return try rows.map { row in
                 let (id, subscription, url, secret, previous, attempt) = try row.decode(
@@ -116,11 +118,13 @@ extension CareStore {
                     WHERE id = \(delivery.id)
                     """)
                 if let patient = delivery.event.patientID {
+                    let subscription = delivery.subscriptionID.lowercasedString
+                    let resource = "/v1/webhooks/\(subscription)/deliveries/\(delivery.id.lowercasedString)"
                     try await connection.query(
                         """
                         INSERT INTO audit_entries (member_id, action, patient_id, resource, outcome, detail)
                         VALUES (\(owner), 'webhook.delivery', \(patient),
-                                \("/v1/webhooks/\(delivery.subscriptionID.lowercasedString)/deliveries/\(delivery.id.lowercasedString)"),
+                                \(resource),
                                 'allowed', \("event \(delivery.event.id) \(delivery.event.type)"))
                         """)
                 }
@@ -139,21 +143,24 @@ extension CareStore {
                     """)
                 try await connection.query(
                     """
-                    UPDATE webhook_deliveries SET status = 'cancelled', last_error = 'the subscription was disabled (410 Gone)'
+                    UPDATE webhook_deliveries SET status = 'cancelled', last_error =
+                        'the subscription was disabled (410 Gone)'
                     WHERE subscription_id = \(delivery.subscriptionID) AND status = 'pending'
                     """)
             case .failed(let status, let error):
                 if let retryAfter {
                     try await connection.query(
                         """
-                        UPDATE webhook_deliveries SET status = 'pending', lease_until = NULL, last_status = \(status), last_error = \(error),
+                        UPDATE webhook_deliveries SET status = 'pending', lease_until = NULL, last_status = \(status),
+                            last_error = \(error),
                             next_attempt_at = \(now)::timestamptz + make_interval(secs => \(retryAfter.inSeconds))
                         WHERE id = \(delivery.id)
                         """)
                 } else {
                     try await connection.query(
                         """
-                        UPDATE webhook_deliveries SET status = 'dead', lease_until = NULL, last_status = \(status), last_error = \(error)
+                        UPDATE webhook_deliveries SET status = 'dead', lease_until = NULL, last_status = \(status),
+                            last_error = \(error)
                         WHERE id = \(delivery.id)
                         """)
                 }
@@ -195,7 +202,8 @@ extension CareStore {
     public func expireDeliveries(olderThan age: TimeInterval = 30 * 86_400) async throws -> Int {
         try await pool.query(
             """
-            DELETE FROM webhook_deliveries WHERE status IN ('succeeded', 'cancelled') AND created_at < \(Date().addingTimeInterval(-age)) RETURNING 1
+            DELETE FROM webhook_deliveries WHERE status IN ('succeeded', 'cancelled') AND created_at <
+                \(Date().addingTimeInterval(-age)) RETURNING 1
             """
         ).count
     }
@@ -204,7 +212,8 @@ extension CareStore {
     public func nextDeliveryDue() async throws -> Date? {
         let rows = try await pool.query(
             """
-            SELECT least((SELECT min(d.next_attempt_at) FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
+            SELECT least((SELECT min(d.next_attempt_at) FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id =
+                d.subscription_id
                           WHERE d.status = 'pending' AND s.status = 'active'),
                          (SELECT min(lease_until) FROM webhook_deliveries WHERE status = 'sending'))
             """)

@@ -110,18 +110,23 @@ extension CareStore {
             }
             let active = try await context.connection.query(
                 """
-                SELECT count(*) FROM fhir_export_jobs WHERE member_id = \(actor.principal.memberID) AND status IN ('accepted', 'in-progress')
+                SELECT count(*) FROM fhir_export_jobs WHERE member_id = \(actor.principal.memberID) AND status IN
+                    ('accepted', 'in-progress')
                 """
             )[0].decode(Int.self, at: 0)
             guard active < Self.activeExportsPerMember else {
                 throw StoreError.tooMany(
-                    "\(active) exports of yours are still running; wait for one to finish or delete one (DELETE its status URL)"
+                    """
+                    \(active) exports of yours are still running; wait for one to finish or delete one (DELETE its \
+                    status URL)
+                    """
                 )
             }
             let row = try await context.connection.query(
                 """
                 INSERT INTO fhir_export_jobs AS j (member_id, token_id, request_id, team_ids, types, since, request_url)
-                VALUES (\(actor.principal.memberID), \(actor.principal.tokenID), \(actor.requestID), \(teams), \(types), \(since), \(requestURL))
+                VALUES (\(actor.principal.memberID), \(actor.principal.tokenID), \(actor.requestID), \(teams), \(types),
+                    \(since), \(requestURL))
                 RETURNING \(fragment: Self.exportJobColumns)
                 """)[0]
             return try Self.exportJob(row)
@@ -171,7 +176,8 @@ extension CareStore {
         try await command(.system()) { context in
             let rows = try await context.connection.query(
                 """
-                UPDATE fhir_export_jobs j SET status = 'in-progress', attempts = attempts + 1, progress = NULL, resources = 0,
+                UPDATE fhir_export_jobs j SET status = 'in-progress', attempts = attempts + 1, progress = NULL,
+                    resources = 0,
                     started_at = now(), lease_until = now() + \(lease.inSeconds) * interval '1 second'
                 WHERE j.id = (SELECT id FROM fhir_export_jobs
                               WHERE status = 'accepted' OR (status = 'in-progress' AND lease_until < now())
@@ -215,7 +221,8 @@ extension CareStore {
             guard owned.firstRow != nil else { return false }
             try await context.connection.query(
                 """
-                INSERT INTO fhir_export_files (job_id, part, type, lines, body) VALUES (\(job.id), \(part), \(type), \(lines), \(body))
+                INSERT INTO fhir_export_files (job_id, part, type, lines, body) VALUES (\(job.id), \(part), \(type),
+                    \(lines), \(body))
                 """)
             return true
         }
@@ -225,7 +232,8 @@ extension CareStore {
     public func renewExport(_ job: ExportJob, progress: String, lease: Duration) async throws -> Bool {
         try await pool.query(
             """
-            UPDATE fhir_export_jobs SET lease_until = now() + \(lease.inSeconds) * interval '1 second', progress = \(progress)
+            UPDATE fhir_export_jobs SET lease_until = now() + \(lease.inSeconds) * interval '1 second', progress =
+                \(progress)
             WHERE id = \(job.id) AND status = 'in-progress' AND attempts = \(job.attempts) RETURNING id
             """
         ).firstRow != nil
@@ -235,7 +243,8 @@ extension CareStore {
     public func finishExport(_ job: ExportJob, error: String?, retention: Duration) async throws {
         try await pool.query(
             """
-            UPDATE fhir_export_jobs SET status = \(error == nil ? "complete" : "failed"), error = \(error), completed_at = now(),
+            UPDATE fhir_export_jobs SET status = \(error == nil ? "complete" : "failed"), error = \(error), completed_at
+                = now(),
                 expires_at = now() + \(retention.inSeconds) * interval '1 second', lease_until = NULL,
                 progress = CASE WHEN \(error)::text IS NULL THEN 'complete' ELSE 'failed' END
             WHERE id = \(job.id) AND status = 'in-progress' AND attempts = \(job.attempts)
@@ -245,7 +254,9 @@ extension CareStore {
     /// Deletes the jobs (and files) whose time is up; how many.
     public func expireExports(now: Date = Date()) async throws -> Int {
         try await pool.query(
-            "WITH gone AS (DELETE FROM fhir_export_jobs WHERE expires_at < \(now) RETURNING 1) SELECT count(*) FROM gone"
+            """
+            WITH gone AS (DELETE FROM fhir_export_jobs WHERE expires_at < \(now) RETURNING 1) SELECT count(*) FROM gone
+            """
         )[0].decode(Int.self, at: 0)
     }
 
@@ -262,9 +273,11 @@ extension CareStore {
             var chunk = ExportChunk()
             let rows = try await context.connection.query(
                 """
-                SELECT id, mrn, display_name, status, enrolled_on, (\(since)::timestamptz IS NULL OR updated_at > \(since)),
+                SELECT id, mrn, display_name, status, enrolled_on, (\(since)::timestamptz IS NULL OR updated_at >
+                    \(since)),
                        updated_at
-                FROM patients WHERE team_id = \(teamID) AND id > \(after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
+                FROM patients WHERE team_id = \(teamID) AND id >
+                    \(after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
                 ORDER BY id LIMIT \(limit + 1)
                 """)
             for row in rows {
@@ -448,9 +461,11 @@ extension CommandContext {
                 """
                 SELECT p.patient_id, p.version, p.goals, p.problems, p.treatment_line, p.author_id, p.created_at,
                        ARRAY(SELECT t.id FROM tasks t WHERE t.patient_id = p.patient_id
-                             AND t.status IN ('requested', 'accepted', 'in-progress', 'on-hold') ORDER BY t.created_at, t.id)
+                             AND t.status IN ('requested', 'accepted', 'in-progress', 'on-hold') ORDER BY t.created_at,
+                                 t.id)
                 FROM care_plans p
-                WHERE p.patient_id \(fragment: match) AND p.is_active AND (\(since)::timestamptz IS NULL OR p.created_at > \(since))
+                WHERE p.patient_id \(fragment: match) AND p.is_active AND (\(since)::timestamptz IS NULL OR p.created_at
+                    > \(since))
                 ORDER BY p.patient_id
                 """
             ) { rows, chunk in
@@ -471,7 +486,8 @@ extension CommandContext {
         if kinds.contains(.notes) {
             read(
                 """
-                SELECT \(unescaped: CareStore.noteColumns), n.patient_id FROM notes n JOIN members a ON a.id = n.author_id
+                SELECT \(unescaped: CareStore.noteColumns), n.patient_id FROM notes n JOIN members a ON a.id =
+                    n.author_id
                 WHERE n.patient_id \(fragment: match) AND n.kind <> 'psychotherapy'
                   AND (\(since)::timestamptz IS NULL OR greatest(n.created_at, n.entered_in_error_at) > \(since))
                 ORDER BY n.patient_id, n.created_at, n.id

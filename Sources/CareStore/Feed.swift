@@ -63,7 +63,8 @@ extension CareStore {
             FROM events
             WHERE (tx_id, id) > (\(String(cursor.transaction))::xid8, \(cursor.id))
               AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-              AND NOT (type IN ('note.added', 'note.amended', 'note.entered_in_error') AND payload->>'kind' = 'psychotherapy')
+              AND NOT (type IN ('note.added', 'note.amended', 'note.entered_in_error') AND payload->>'kind' =
+                  'psychotherapy')
               \(fragment: filter)
             ORDER BY tx_id, id
             LIMIT \(limit)

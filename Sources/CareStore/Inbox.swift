@@ -44,14 +44,16 @@ extension CareStore {
                 ) e ON true
                 LEFT JOIN members a ON a.id = e.actor_id
                 LEFT JOIN handoffs h ON e.type = 'handoff.created' AND h.id = (e.payload->>'handoff_id')::uuid
-                LEFT JOIN measurements ms ON e.type = 'measurement.recorded' AND ms.id = (e.payload->>'measurement_id')::uuid
+                LEFT JOIN measurements ms ON e.type = 'measurement.recorded' AND ms.id =
+                    (e.payload->>'measurement_id')::uuid
                 LEFT JOIN referrals r ON e.type IN ('referral.made', 'referral.status_changed')
                      AND r.id = (e.payload->>'referral_id')::uuid
                 LEFT JOIN notes n ON e.type = 'note.added' AND n.id = (e.payload->>'note_id')::uuid
                 LEFT JOIN trials t ON e.type = 'trial.failed' AND t.id = (e.payload->>'trial_id')::uuid
                 WHERE p.team_id = ANY(\(teams)) AND p.status <> 'discharged'
                   AND (e.type <> 'handoff.created' OR EXISTS (
-                       SELECT 1 FROM memberships ms WHERE ms.member_id = \(memberID) AND ms.team_id = p.team_id AND ms.role = h.role))
+                       SELECT 1 FROM memberships ms WHERE ms.member_id = \(memberID) AND ms.team_id = p.team_id AND
+                           ms.role = h.role))
                   AND (e.type <> 'measurement.recorded' OR ms.entered_in_error_at IS NULL)
                   AND (e.type <> 'note.added' OR n.id IS NOT NULL)
                 ORDER BY e.id DESC LIMIT \(limit)

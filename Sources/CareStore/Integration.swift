@@ -185,7 +185,8 @@ extension CareStore {
             let row = try await context.connection.query(
                 """
                 UPDATE webhook_subscriptions SET status = \(status.rawValue), updated_at = now(),
-                    disabled_reason = CASE WHEN \(status.rawValue) = 'disabled' THEN 'disabled by its owner' ELSE NULL END
+                    disabled_reason = CASE WHEN \(status.rawValue) = 'disabled' THEN 'disabled by its owner' ELSE NULL
+                        END
                 WHERE id = \(id) RETURNING \(unescaped: Self.subscriptionColumns)
                 """)
             return try Self.subscription(row[0])
@@ -245,7 +246,10 @@ extension CareStore {
             if let status { filter = "AND d.status = \(status.rawValue)" }
             if let before {
                 filter =
-                    "\(fragment: filter) AND (d.created_at, d.id) < (SELECT created_at, id FROM webhook_deliveries WHERE id = \(before))"
+                    """
+                    \(fragment: filter) AND (d.created_at, d.id) < (SELECT created_at, id FROM webhook_deliveries \
+                    WHERE id = \(before))
+                    """
             }
             let rows = try await context.connection.query(
                 """
@@ -266,8 +270,10 @@ extension CareStore {
             _ = try await context.ownSubscription(subscriptionID)
             let rows = try await context.connection.query(
                 """
-                UPDATE webhook_deliveries d SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until = NULL
-                WHERE d.id = \(deliveryID) AND d.subscription_id = \(subscriptionID) AND d.status IN ('dead', 'cancelled', 'succeeded')
+                UPDATE webhook_deliveries d SET status = 'pending', attempts = 0, next_attempt_at = now(), lease_until =
+                    NULL
+                WHERE d.id = \(deliveryID) AND d.subscription_id = \(subscriptionID) AND d.status IN ('dead',
+                    'cancelled', 'succeeded')
                 RETURNING \(unescaped: Self.deliveryColumns)
                 """)
             if let row = rows.firstRow { return try Self.delivery(row) }
@@ -300,7 +306,8 @@ extension CommandContext {
         try authorizeAnyTeam(.manageWebhooks)
         let rows = try await connection.query(
             """
-            SELECT \(unescaped: CareStore.subscriptionColumns) FROM webhook_subscriptions WHERE id = \(id) AND owner_id = \(principal.memberID)
+            SELECT \(unescaped: CareStore.subscriptionColumns) FROM webhook_subscriptions WHERE id = \(id) AND owner_id
+                = \(principal.memberID)
             """)
         guard let row = rows.firstRow else { throw StoreError.notFound("webhook subscription \(id.lowercasedString)") }
         return try CareStore.subscription(row)

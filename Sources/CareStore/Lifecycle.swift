@@ -126,12 +126,14 @@ extension CareStore {
             let status: TaskStatus = member == nil ? .requested : .accepted
             await context.connection.sendWithNext(
                 """
-                UPDATE handoffs SET role = \(role.rawValue), assigned_member_id = \(member), acknowledged_by = NULL, acknowledged_at = NULL
+                UPDATE handoffs SET role = \(role.rawValue), assigned_member_id = \(member), acknowledged_by = NULL,
+                    acknowledged_at = NULL
                 WHERE id = \(handoff.id)
                 """)
             await context.connection.sendWithNext(
                 """
-                UPDATE tasks SET pool_role = \(role.rawValue), owner_id = \(member), status = \(status.rawValue), updated_at = now() WHERE id = \(handoff.taskID)
+                UPDATE tasks SET pool_role = \(role.rawValue), owner_id = \(member), status = \(status.rawValue),
+                    updated_at = now() WHERE id = \(handoff.taskID)
                 """)
             var payload = [
                 "handoff_id": handoff.id.lowercasedString, "task_id": handoff.taskID.lowercasedString,
@@ -176,7 +178,8 @@ extension CommandContext {
     func lockHandoff(_ id: UUID) async throws -> LockedHandoff {
         let rows = try await connection.query(
             """
-            SELECT h.id, h.task_id, h.patient_id, p.team_id, h.role, h.assigned_member_id, h.acknowledged_at, h.superseded_reason, t.status
+            SELECT h.id, h.task_id, h.patient_id, p.team_id, h.role, h.assigned_member_id, h.acknowledged_at,
+                h.superseded_reason, t.status
             FROM handoffs h JOIN patients p ON p.id = h.patient_id JOIN tasks t ON t.id = h.task_id
             WHERE h.id = \(id) OR h.task_id = \(id)
             FOR UPDATE OF h, t
@@ -247,7 +250,10 @@ extension CommandContext {
                 guard try TaskStatus(column: "tasks.status", status).isOpen else { continue }
                 if remaining > 0 {
                     retitled.append(
-                        "UPDATE tasks SET title = \(HandoffPlan.title(Self.baseTitle(title), causes: remaining)), updated_at = now() WHERE id = \(taskID)"
+                        """
+                        UPDATE tasks SET title = \(HandoffPlan.title(Self.baseTitle(title), causes: remaining)), \
+                        updated_at = now() WHERE id = \(taskID)
+                        """
                     )
                 } else {
                     closing.append((id, taskID))
@@ -273,7 +279,8 @@ extension CommandContext {
             WHERE id = ANY(\(handoffs.map(\.handoff)))
             """,
             """
-            UPDATE tasks SET status = 'cancelled', status_reason = \("superseded: " + reason), superseded_by_event = \(byEvent), updated_at = now()
+            UPDATE tasks SET status = 'cancelled', status_reason = \("superseded: " + reason), superseded_by_event =
+                \(byEvent), updated_at = now()
             WHERE id = ANY(\(handoffs.map(\.task))) AND status NOT IN ('completed', 'cancelled', 'failed')
             """,
         ]
@@ -299,7 +306,8 @@ extension CommandContext {
         let open = try await connection.query(
             """
             SELECT h.id, h.task_id FROM handoffs h JOIN tasks t ON t.id = h.task_id
-            WHERE h.patient_id = \(patientID) AND h.superseded_at IS NULL AND t.status NOT IN ('completed', 'cancelled', 'failed')
+            WHERE h.patient_id = \(patientID) AND h.superseded_at IS NULL AND t.status NOT IN ('completed', 'cancelled',
+                'failed')
             FOR UPDATE OF h, t
             """
         ).map { try $0.decode(UUID.self, UUID.self) }
@@ -315,8 +323,10 @@ extension CommandContext {
         }
         let tasks = try await connection.query(
             """
-            UPDATE tasks SET status = 'cancelled', status_reason = \(reason), superseded_by_event = \(byEvent), updated_at = now()
-            WHERE patient_id = \(patientID) AND handoff_id IS NULL AND status NOT IN ('completed', 'cancelled', 'failed')
+            UPDATE tasks SET status = 'cancelled', status_reason = \(reason), superseded_by_event = \(byEvent),
+                updated_at = now()
+            WHERE patient_id = \(patientID) AND handoff_id IS NULL AND status NOT IN ('completed', 'cancelled',
+                'failed')
             RETURNING id
             """
         ).column(UUID.self)
@@ -368,7 +378,8 @@ extension CommandContext {
         try alreadyMarked(marked, record.what)
         let at = try await connection.query(
             """
-            UPDATE \(unescaped: table) SET entered_in_error_at = now(), entered_in_error_by = \(actorID), entered_in_error_reason = \(reason)
+            UPDATE \(unescaped: table) SET entered_in_error_at = now(), entered_in_error_by = \(actorID),
+                entered_in_error_reason = \(reason)
             WHERE id = \(id) RETURNING entered_in_error_at
             """)[0].decode(Date.self, at: 0)
         let announced = try await append(
@@ -394,7 +405,8 @@ extension CommandContext {
         let record: CorrectableRecord = outcomeOnly ? .trialOutcome : .trial
         let results = try await connection.pipeline([
             """
-            SELECT t.patient_id, p.team_id, t.recorded_by, t.outcome_recorded_by, t.entered_in_error_at, t.outcome, t.is_failed, t.kind, t.drug
+            SELECT t.patient_id, p.team_id, t.recorded_by, t.outcome_recorded_by, t.entered_in_error_at, t.outcome,
+                t.is_failed, t.kind, t.drug
             FROM trials t JOIN patients p ON p.id = t.patient_id WHERE t.id = \(id)
             FOR UPDATE OF t, p
             """, CommandContext.failedTrials(ofPatientOfTrial: id),
@@ -415,10 +427,13 @@ extension CommandContext {
             at = try await connection.query(
                 """
                 UPDATE trials SET withdrawn_outcomes = withdrawn_outcomes || jsonb_build_array(jsonb_build_object(
-                        'outcome', outcome, 'stopped_on', stopped_on, 'adherence', adherence, 'sessions', sessions, 'stop_reason', stop_reason,
-                        'is_failed', is_failed, 'recorded_by', outcome_recorded_by, 'withdrawn_at', now(), 'withdrawn_by', \(actorID)::uuid,
+                        'outcome', outcome, 'stopped_on', stopped_on, 'adherence', adherence, 'sessions', sessions,
+                            'stop_reason', stop_reason,
+                        'is_failed', is_failed, 'recorded_by', outcome_recorded_by, 'withdrawn_at', now(),
+                            'withdrawn_by', \(actorID)::uuid,
                         'reason', \(reason)::text)),
-                    outcome = NULL, stopped_on = NULL, adherence = NULL, stop_reason = NULL, is_failed = false, outcome_recorded_by = NULL,
+                    outcome = NULL, stopped_on = NULL, adherence = NULL, stop_reason = NULL, is_failed = false,
+                        outcome_recorded_by = NULL,
                     updated_at = now()
                 WHERE id = \(id) RETURNING now()
                 """)[0].decode(Date.self, at: 0)
@@ -428,7 +443,8 @@ extension CommandContext {
         } else {
             at = try await connection.query(
                 """
-                UPDATE trials SET entered_in_error_at = now(), entered_in_error_by = \(actorID), entered_in_error_reason = \(reason), updated_at = now()
+                UPDATE trials SET entered_in_error_at = now(), entered_in_error_by = \(actorID), entered_in_error_reason
+                    = \(reason), updated_at = now()
                 WHERE id = \(id) RETURNING entered_in_error_at
                 """)[0].decode(Date.self, at: 0)
             event = try await append(
@@ -495,7 +511,8 @@ extension CommandContext {
         try alreadyMarked(marked, "note")
         let at = try await connection.query(
             """
-            UPDATE notes SET entered_in_error_at = now(), entered_in_error_by = \(actorID), entered_in_error_reason = \(reason)
+            UPDATE notes SET entered_in_error_at = now(), entered_in_error_by = \(actorID), entered_in_error_reason =
+                \(reason)
             WHERE id = \(id) RETURNING entered_in_error_at
             """)[0].decode(Date.self, at: 0)
         try await append(

@@ -113,7 +113,10 @@ extension CareStore {
     {
         guard let after else { return "true" }
         return
-            "(\(unescaped: alias).\(unescaped: column), \(unescaped: alias).id) \(unescaped: descending ? "<" : ">") (SELECT \(unescaped: column), id FROM \(unescaped: table) WHERE id = \(after))"
+            """
+            (\(unescaped: alias).\(unescaped: column), \(unescaped: alias).id) \(unescaped: descending ? "<" : ">") \
+            (SELECT \(unescaped: column), id FROM \(unescaped: table) WHERE id = \(after))
+            """
     }
 
     static func page<T>(_ rows: [T], limit: Int, id: (T) -> UUID) -> Page<T> {
@@ -158,7 +161,8 @@ extension CareStore {
                 """
                 SELECT p.id, p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on, s.total, s.taken_at,
                        coalesce((SELECT e.type = 'patient.trd_reached' FROM events e
-                                 WHERE e.patient_id = p.id AND e.type IN ('patient.trd_reached', 'patient.trd_withdrawn')
+                                 WHERE e.patient_id = p.id AND e.type IN ('patient.trd_reached',
+                                     'patient.trd_withdrawn')
                                  ORDER BY e.id DESC LIMIT 1), false),
                        (SELECT count(*) FROM tasks t WHERE t.patient_id = p.id
                           AND t.status NOT IN ('completed', 'cancelled', 'failed'))::int,
@@ -201,7 +205,8 @@ extension CareStore {
             _ = try await context.patientTeam(patientID, for: .readClinical)
             let rows = try await context.connection.query(
                 """
-                SELECT version, goals, problems, treatment_line, author_id, created_at FROM care_plans WHERE patient_id = \(patientID) AND is_active
+                SELECT version, goals, problems, treatment_line, author_id, created_at FROM care_plans WHERE patient_id
+                    = \(patientID) AND is_active
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("care plan of patient \(patientID)") }
             let (version, goals, problems, line, author, created) = try row.decode(
@@ -227,7 +232,8 @@ extension CareStore {
             let rows = try await context.connection.query(
                 """
                 SELECT \(unescaped: Self.taskColumns) FROM tasks t
-                WHERE t.patient_id = \(patientID) AND (\(status?.map(\.rawValue))::text[] IS NULL OR t.status = ANY(\(status?.map(\.rawValue))))
+                WHERE t.patient_id = \(patientID) AND (\(status?.map(\.rawValue))::text[] IS NULL OR t.status =
+                    ANY(\(status?.map(\.rawValue))))
                   AND \(fragment: condition)
                 ORDER BY t.created_at, t.id LIMIT \(limit + 1)
                 """
@@ -271,7 +277,8 @@ extension CareStore {
             let authorID = try Self.member(caller, "amends a note")
             let rows = try await context.connection.query(
                 """
-                SELECT n.patient_id, n.kind, n.author_id, p.team_id FROM notes n JOIN patients p ON p.id = n.patient_id WHERE n.id = \(noteID)
+                SELECT n.patient_id, n.kind, n.author_id, p.team_id FROM notes n JOIN patients p ON p.id = n.patient_id
+                    WHERE n.id = \(noteID)
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("note \(noteID)") }
             let (patientID, kind, author, teamID) = try row.decode(UUID.self, String.self, UUID.self, UUID.self)
@@ -302,7 +309,8 @@ extension CareStore {
                 """
                 SELECT \(fragment: Self.measurementColumns) FROM measurements m
                 WHERE m.patient_id = \(patientID) AND (\(includeEnteredInError) OR m.entered_in_error_at IS NULL)
-                  AND (\(instrument?.rawValue)::text IS NULL OR m.instrument = \(instrument?.rawValue)) AND \(fragment: condition)
+                  AND (\(instrument?.rawValue)::text IS NULL OR m.instrument = \(instrument?.rawValue)) AND
+                      \(fragment: condition)
                 ORDER BY m.taken_at, m.id LIMIT \(limit + 1)
                 """
             ).map(Self.measurement)
@@ -329,7 +337,8 @@ extension CareStore {
 
     static let measurementColumns: PQQuery = """
         m.id, m.instrument, m.total, m.items, m.safety_signal, m.taken_at, m.recorded_by,
-        m.entered_in_error_at, m.entered_in_error_by, m.entered_in_error_reason, greatest(m.created_at, m.entered_in_error_at)
+        m.entered_in_error_at, m.entered_in_error_by, m.entered_in_error_reason, greatest(m.created_at, \
+        m.entered_in_error_at)
         """
 
     static func measurement(_ row: PQRow) throws -> MeasurementItem {
@@ -360,14 +369,18 @@ extension CareStore {
             let memberID = try Self.member(caller, "receives handoffs")
             let rows = try await context.connection.query(
                 """
-                SELECT h.id, h.patient_id, h.role, h.reason, h.step_key, h.due_at, h.task_id, h.acknowledged_by, h.acknowledged_at,
-                       h.escalated_at IS NOT NULL, h.created_at, h.assigned_member_id, h.superseded_at, h.superseded_reason, t.status
+                SELECT h.id, h.patient_id, h.role, h.reason, h.step_key, h.due_at, h.task_id, h.acknowledged_by,
+                    h.acknowledged_at,
+                       h.escalated_at IS NOT NULL, h.created_at, h.assigned_member_id, h.superseded_at,
+                           h.superseded_reason, t.status
                 FROM handoffs h JOIN patients p ON p.id = h.patient_id JOIN tasks t ON t.id = h.task_id
                 WHERE (h.assigned_member_id = \(memberID)
                        OR (h.assigned_member_id IS NULL AND EXISTS (
-                            SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND m.role = h.role)))
+                            SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND
+                                m.role = h.role)))
                   AND (\(includeAcknowledged)
-                       OR (h.acknowledged_at IS NULL AND h.superseded_at IS NULL AND t.status NOT IN ('completed', 'cancelled', 'failed')))
+                       OR (h.acknowledged_at IS NULL AND h.superseded_at IS NULL AND t.status NOT IN ('completed',
+                           'cancelled', 'failed')))
                   AND \(fragment: condition)
                 ORDER BY h.due_at, h.id LIMIT \(limit + 1)
                 """
@@ -432,7 +445,10 @@ extension CareStore {
             }
             _ = try await context.patientTeam(patientID, for: .readAudit)
             let row = try await context.connection.query(
-                "SELECT id, at, member_id, action, patient_id, resource, outcome, request_id, detail FROM audit_entries WHERE id = \(id)"
+                """
+                SELECT id, at, member_id, action, patient_id, resource, outcome, request_id, detail FROM audit_entries \
+                WHERE id = \(id)
+                """
             )[0]
             let (entry, at, member, action, patient, resource, outcome, request, detail) = try row.decode(
                 Int64.self, Date.self, UUID?.self, String.self, UUID?.self, String.self, String.self, String?.self,
@@ -577,42 +593,52 @@ extension CareStore {
             switch kind {
             case .task:
                 query = """
-                    SELECT t.id, t.patient_id, t.title || ' (' || t.status || ')' FROM tasks t JOIN patients p ON p.id = t.patient_id
-                    WHERE t.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id = ANY(\(readable)))
+                    SELECT t.id, t.patient_id, t.title || ' (' || t.status || ')' FROM tasks t JOIN patients p ON p.id =
+                        t.patient_id
+                    WHERE t.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id =
+                        ANY(\(readable)))
                     ORDER BY t.id LIMIT 10
                     """
             case .trial:
                 query = """
-                    SELECT t.id, t.patient_id, coalesce(t.drug, t.therapy, t.kind) || ', from ' || t.started_on::text FROM trials t
+                    SELECT t.id, t.patient_id, coalesce(t.drug, t.therapy, t.kind) || ', from ' || t.started_on::text
+                        FROM trials t
                     JOIN patients p ON p.id = t.patient_id
-                    WHERE t.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id = ANY(\(readable)))
+                    WHERE t.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id =
+                        ANY(\(readable)))
                     ORDER BY t.id LIMIT 10
                     """
             case .referral:
                 query = """
-                    SELECT r.id, r.patient_id, upper(r.kind) || ' to ' || r.target_clinic || ' (' || r.status || ')' FROM referrals r
+                    SELECT r.id, r.patient_id, upper(r.kind) || ' to ' || r.target_clinic || ' (' || r.status || ')'
+                        FROM referrals r
                     JOIN patients p ON p.id = r.patient_id
-                    WHERE r.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id = ANY(\(readable)))
+                    WHERE r.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id =
+                        ANY(\(readable)))
                     ORDER BY r.id LIMIT 10
                     """
             case .note:
                 query = """
                     SELECT n.id, n.patient_id, n.kind || ' note of ' || to_char(n.created_at, 'YYYY-MM-DD') FROM notes n
                     JOIN patients p ON p.id = n.patient_id
-                    WHERE n.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id = ANY(\(readable)))
+                    WHERE n.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id =
+                        ANY(\(readable)))
                     ORDER BY n.id LIMIT 10
                     """
             case .measurement:
                 query = """
-                    SELECT m.id, m.patient_id, m.instrument || ' ' || m.total || ' of ' || to_char(m.taken_at, 'YYYY-MM-DD') FROM measurements m
+                    SELECT m.id, m.patient_id, m.instrument || ' ' || m.total || ' of ' || to_char(m.taken_at,
+                        'YYYY-MM-DD') FROM measurements m
                     JOIN patients p ON p.id = m.patient_id
-                    WHERE m.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id = ANY(\(readable)))
+                    WHERE m.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR p.team_id =
+                        ANY(\(readable)))
                     ORDER BY m.id LIMIT 10
                     """
             case .snapshot:
                 query = """
                     SELECT s.id, NULL::uuid, 'report of ' || s.iso_week FROM report_snapshots s
-                    WHERE s.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR s.team_id = ANY(\(readable)))
+                    WHERE s.id BETWEEN \(low) AND \(high) AND (\(readable)::uuid[] IS NULL OR s.team_id =
+                        ANY(\(readable)))
                     ORDER BY s.id LIMIT 10
                     """
             }

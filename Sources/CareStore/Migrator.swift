@@ -136,12 +136,19 @@ public struct Migrator: Sendable {
             let (version, name, checksum) = try row.decode(Int.self, String.self, String.self)
             guard let ours = migrations.first(where: { $0.version == version }) else {
                 throw MigrationError(
-                    "the database has migration \(String(format: "%04d", version))_\(name), which this build of CareRelay does not know: is the server older than the database?"
+                    """
+                    the database has migration \(String(format: "%04d", version))_\(name), which this build of \
+                    CareRelay does not know: is the server older than the database?
+                    """
                 )
             }
             guard ours.checksum == checksum else {
                 throw MigrationError(
-                    "migration \(ours.fileName) was changed after it was applied (database checksum \(checksum.prefix(12)), file \(ours.checksum.prefix(12))): add a new migration instead of editing an applied one"
+                    """
+                    migration \(ours.fileName) was changed after it was applied (database checksum \
+                    \(checksum.prefix(12)), file \(ours.checksum.prefix(12))): add a new migration instead of editing \
+                    an applied one
+                    """
                 )
             }
             applied[version] = checksum

@@ -36,7 +36,10 @@ extension CareStore {
             ).firstRow?.decode(String.self, at: 0)
             guard let treatment = step.flatMap({ Self.screeningSteps[$0] }) else {
                 throw StoreError.invalid(
-                    "task \(task.id.lowercasedString) is not a TMS or ECT screening handoff: the screen completes the psychiatrist's handoff a TMS or ECT referral made"
+                    """
+                    task \(task.id.lowercasedString) is not a TMS or ECT screening handoff: the screen completes the \
+                    psychiatrist's handoff a TMS or ECT referral made
+                    """
                 )
             }
             try context.authorize(.screenContraindications, teamID: task.teamID, patientID: task.patientID)
@@ -49,7 +52,8 @@ extension CareStore {
             try await context.connection.query(
                 """
                 INSERT INTO contraindication_screens (id, patient_id, treatment, answers, note, task_id, completed_by)
-                VALUES (\(screenID), \(task.patientID), \(treatment.rawValue), \(PQJSON(stored))::jsonb, \(screen.note ?? ""), \(task.id), \(actorID))
+                VALUES (\(screenID), \(task.patientID), \(treatment.rawValue), \(PQJSON(stored))::jsonb,
+                    \(screen.note ?? ""), \(task.id), \(actorID))
                 """)
             try await context.connection.query(
                 """
@@ -92,11 +96,17 @@ extension CareStore {
                     InvalidValue(
                         field: "birth_date",
                         message:
-                            "a date of birth cannot be in the future; it can be today (\(today) in \(calendar.name), the team's time zone) at the latest",
+                            """
+                            a date of birth cannot be in the future; it can be today (\(today) in \(calendar.name), \
+                            the team's time zone) at the latest
+                            """,
                         accepted: ["on or before \(today)"]))
             }
             try await context.connection.query(
-                "UPDATE patients SET birth_date = \(birthDate.map(DayText.format)), updated_at = now() WHERE id = \(patientID)::uuid"
+                """
+                UPDATE patients SET birth_date = \(birthDate.map(DayText.format)), updated_at = now() WHERE id = \
+                \(patientID)::uuid
+                """
             )
         }
     }
@@ -121,7 +131,8 @@ extension CareStore {
             let actorID = try Self.member(caller, "documents for a prior authorisation")
             return try await context.connection.query(
                 """
-                INSERT INTO prior_auth_statements (patient_id, key, text, recorded_by) VALUES (\(patientID), \(key), \(text), \(actorID))
+                INSERT INTO prior_auth_statements (patient_id, key, text, recorded_by) VALUES (\(patientID), \(key),
+                    \(text), \(actorID))
                 RETURNING id
                 """
             )[0].decode(UUID.self, at: 0)
@@ -202,7 +213,8 @@ extension CommandContext {
         }.compactMap { $0 }
         let screens = try await connection.query(
             """
-            SELECT treatment, answers, completed_at, note FROM contraindication_screens WHERE patient_id = \(patientID) ORDER BY completed_at
+            SELECT treatment, answers, completed_at, note FROM contraindication_screens WHERE patient_id = \(patientID)
+                ORDER BY completed_at
             """
         ) { row -> ContraindicationScreen? in
             let (treatment, answers, completed, note) = try row.decode(

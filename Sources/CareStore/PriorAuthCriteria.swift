@@ -51,8 +51,10 @@ extension CareStore {
             let criteria = String(decoding: try JSONEncoder().encode(set.criteria), as: UTF8.self)
             let row = try await context.connection.query(
                 """
-                INSERT INTO prior_auth_criteria_sets (team_id, name, version, treatment, criteria, sessions_requested, created_by)
-                SELECT \(teamID), \(name), coalesce(max(version), 0) + 1, \(set.treatment.rawValue), \(criteria)::jsonb, \(set.sessionsRequested), \(actorID)
+                INSERT INTO prior_auth_criteria_sets (team_id, name, version, treatment, criteria, sessions_requested,
+                    created_by)
+                SELECT \(teamID), \(name), coalesce(max(version), 0) + 1, \(set.treatment.rawValue), \(criteria)::jsonb,
+                    \(set.sessionsRequested), \(actorID)
                 FROM prior_auth_criteria_sets WHERE team_id = \(teamID) AND lower(name) = lower(\(name))
                 RETURNING version, created_at
                 """)[0]
@@ -92,7 +94,10 @@ extension CommandContext {
         guard let name else {
             guard let set = sets.first(where: { $0.version == nil && $0.set.treatment == treatment }) else {
                 throw StoreError.invalid(
-                    "prior authorisation criteria are kept for TMS, ECT and esketamine referrals, not \(treatment.rawValue)"
+                    """
+                    prior authorisation criteria are kept for TMS, ECT and esketamine referrals, not \
+                    \(treatment.rawValue)
+                    """
                 )
             }
             return set

@@ -224,7 +224,8 @@ extension CareStore {
             let head = try await context.connection.query(
                 """
                 SELECT p.birth_date, t.name, coalesce(p.episode_started_on, p.enrolled_on), m.display_name
-                FROM patients p JOIN teams t ON t.id = p.team_id, members m WHERE p.id = \(patientID) AND m.id = \(actorID)
+                FROM patients p JOIN teams t ON t.id = p.team_id, members m WHERE p.id = \(patientID) AND m.id =
+                    \(actorID)
                 """)[0]
             let (birth, teamName, episode, actorName) = try head.decode(Date?.self, String.self, Date.self, String.self)
             let calendar = facts.calendar
@@ -293,7 +294,8 @@ extension CareStore {
             if includeNotes {
                 packet.notes = try await context.connection.query(
                     """
-                    SELECT n.kind, a.display_name, n.created_at, n.body FROM notes n JOIN members a ON a.id = n.author_id
+                    SELECT n.kind, a.display_name, n.created_at, n.body FROM notes n JOIN members a ON a.id =
+                        n.author_id
                     WHERE n.patient_id = \(patientID) AND n.kind <> 'psychotherapy' AND n.entered_in_error_at IS NULL
                     ORDER BY n.created_at, n.id
                     """
@@ -318,8 +320,10 @@ extension CareStore {
             let json = String(decoding: try PriorAuthPacket.encoder.encode(packet), as: UTF8.self)
             let id = try await context.connection.query(
                 """
-                INSERT INTO prior_auth_packets (referral_id, patient_id, criteria_set, criteria_version, all_met, content, made_by, answers_packet_id)
-                VALUES (\(referralID), \(patientID), \(criteria.name), \(chosen.version), \(evaluation.allMet), \(json)::jsonb, \(actorID),
+                INSERT INTO prior_auth_packets (referral_id, patient_id, criteria_set, criteria_version, all_met,
+                    content, made_by, answers_packet_id)
+                VALUES (\(referralID), \(patientID), \(criteria.name), \(chosen.version), \(evaluation.allMet),
+                    \(json)::jsonb, \(actorID),
                         \(packet.answersDenial.flatMap { UUID(uuidString: $0.packetId) }))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
@@ -378,7 +382,8 @@ extension CareStore {
             return try await context.connection.query(
                 """
                 SELECT p.id, p.made_at, p.all_met,
-                       coalesce((SELECT d.status FROM prior_auth_decisions d WHERE d.packet_id = p.id ORDER BY d.decided_at DESC, d.id DESC LIMIT 1), 'drafted')
+                       coalesce((SELECT d.status FROM prior_auth_decisions d WHERE d.packet_id = p.id ORDER BY
+                           d.decided_at DESC, d.id DESC LIMIT 1), 'drafted')
                 FROM prior_auth_packets p WHERE p.referral_id = \(referralID) ORDER BY p.made_at DESC, p.id
                 """
             ) { row in
@@ -444,8 +449,10 @@ extension CareStore {
             }
             try await context.connection.query(
                 """
-                INSERT INTO prior_auth_decisions (packet_id, patient_id, status, sessions_authorised, reason, event_id, decided_by)
-                VALUES (\(packetID), \(patientID), \(status.rawValue), \(status == .approved ? sessions : nil), \(reason), \(event.id), \(actorID))
+                INSERT INTO prior_auth_decisions (packet_id, patient_id, status, sessions_authorised, reason, event_id,
+                    decided_by)
+                VALUES (\(packetID), \(patientID), \(status.rawValue), \(status == .approved ? sessions : nil),
+                    \(reason), \(event.id), \(actorID))
                 """)
             return PriorAuthMove(
                 packetID: packetID, referralID: referralID, status: status, handoffIDs: event.handoffIDs)

@@ -212,7 +212,8 @@ extension CommandContext {
         _ = try await self.patientTeam(patientID, for: .readClinical)
         let patientRows = try await connection.query(
             """
-            SELECT p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
+            SELECT p.team_id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on,
+                p.enrolled_on), p.psychotic_features,
                    c.version, c.goals, c.problems, c.treatment_line, p.updated_at
             FROM patients p JOIN care_plans c ON c.patient_id = p.id AND c.is_active
             WHERE p.id = \(patientID)
@@ -236,7 +237,8 @@ extension CommandContext {
         let notes = try await connection.query(
             """
             SELECT \(unescaped: CareStore.noteColumns) FROM notes n JOIN members a ON a.id = n.author_id
-            WHERE n.patient_id = \(patientID) AND (n.kind <> 'psychotherapy' OR n.author_id = \(readerID)) AND n.entered_in_error_at IS NULL
+            WHERE n.patient_id = \(patientID) AND (n.kind <> 'psychotherapy' OR n.author_id = \(readerID)) AND
+                n.entered_in_error_at IS NULL
             ORDER BY n.created_at DESC, n.id DESC LIMIT 20
             """
         ).map(CareStore.note)
@@ -290,7 +292,8 @@ extension CommandContext {
         let referrals = try await self.loadReferrals(patientID: patientID).filter { $0.enteredInError == nil }
         let handoffs = try await connection.query(
             """
-            SELECT h.id, h.role, h.reason, h.due_at, h.task_id, h.escalated_at IS NOT NULL FROM handoffs h JOIN tasks t ON t.id = h.task_id
+            SELECT h.id, h.role, h.reason, h.due_at, h.task_id, h.escalated_at IS NOT NULL FROM handoffs h JOIN tasks t
+                ON t.id = h.task_id
             WHERE h.patient_id = \(patientID) AND h.acknowledged_at IS NULL AND h.superseded_at IS NULL
               AND t.status NOT IN ('completed', 'cancelled', 'failed')
             ORDER BY h.due_at
@@ -353,7 +356,8 @@ extension CareStore {
                   AND (t.not_before IS NULL OR t.not_before <= \(asOf))
                   AND (t.owner_id = \(memberID)
                        OR (t.owner_id IS NULL AND t.status = 'requested' AND EXISTS (
-                            SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND m.role = t.pool_role)))
+                            SELECT 1 FROM memberships m WHERE m.member_id = \(memberID) AND m.team_id = p.team_id AND
+                                m.role = t.pool_role)))
                   \(fragment: filters)
                 ORDER BY \(unescaped: Self.taskOrder), t.id
                 LIMIT \(limit + 1) OFFSET \(offset)
@@ -375,7 +379,8 @@ extension CareStore {
                 """
                 SELECT id, tx_id::text::bigint, type, team_id, patient_id, actor_id, occurred_at, payload
                 FROM events WHERE patient_id = \(patientID) AND id < \(before ?? Int64.max)
-                  AND NOT (type IN ('note.added', 'note.amended', 'note.entered_in_error') AND payload->>'kind' = 'psychotherapy'
+                  AND NOT (type IN ('note.added', 'note.amended', 'note.entered_in_error') AND payload->>'kind' =
+                      'psychotherapy'
                            AND actor_id IS DISTINCT FROM \(context.acting?.principal.memberID))
                 ORDER BY id DESC LIMIT \(limit + 1)
                 """
@@ -425,7 +430,10 @@ extension CareStore {
     }
 
     static let taskColumns =
-        "t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id, t.status_reason, t.updated_at"
+        """
+        t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, \
+        t.handoff_id, t.status_reason, t.updated_at
+        """
     static let taskOrder =
         "array_position(ARRAY['stat', 'asap', 'urgent', 'routine'], t.priority), t.due_at NULLS LAST, t.created_at"
 
@@ -444,7 +452,8 @@ extension CareStore {
 
     /// A note with its author's name and the notes that amend it (read with `note`).
     static let noteColumns = """
-        n.id, n.author_id, a.display_name, n.kind, n.body, n.amends_id, n.created_at, n.entered_in_error_at, n.entered_in_error_by,
+        n.id, n.author_id, a.display_name, n.kind, n.body, n.amends_id, n.created_at, n.entered_in_error_at, \
+        n.entered_in_error_by,
         n.entered_in_error_reason, ARRAY(SELECT x.id FROM notes x WHERE x.amends_id = n.id ORDER BY x.created_at, x.id),
         greatest(n.created_at, n.entered_in_error_at)
         """
@@ -486,7 +495,8 @@ extension CareStore {
     public func memberships(of memberID: UUID) async throws -> [TeamMembership] {
         try await pool.query(
             """
-            SELECT t.id, t.name, array_agg(m.role ORDER BY m.role), t.time_zone FROM memberships m JOIN teams t ON t.id = m.team_id
+            SELECT t.id, t.name, array_agg(m.role ORDER BY m.role), t.time_zone FROM memberships m JOIN teams t ON t.id
+                = m.team_id
             WHERE m.member_id = \(memberID) GROUP BY t.id, t.name ORDER BY t.name
             """
         ).map { row in
@@ -522,11 +532,14 @@ extension CommandContext {
 
     static func trialsQuery(patients: [UUID], since: Date?) -> PQQuery {
         """
-        SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence, t.sessions,
-               t.is_bilateral_ect, d.drug_class, t.therapy, t.stop_reason, t.entered_in_error_at, t.entered_in_error_by, t.entered_in_error_reason,
+        SELECT t.id, t.kind, t.drug, t.dose_steps, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.adherence,
+            t.sessions,
+               t.is_bilateral_ect, d.drug_class, t.therapy, t.stop_reason, t.entered_in_error_at, t.entered_in_error_by,
+                   t.entered_in_error_reason,
                t.withdrawn_outcomes, t.patient_id, t.updated_at
         FROM trials t LEFT JOIN dose_table d ON d.drug = t.drug
-        WHERE t.patient_id \(fragment: matching(patients)) AND (\(since)::timestamptz IS NULL OR t.updated_at > \(since))
+        WHERE t.patient_id \(fragment: matching(patients)) AND (\(since)::timestamptz IS NULL OR t.updated_at >
+            \(since))
         ORDER BY t.patient_id, t.started_on, t.id
         """
     }
@@ -584,9 +597,11 @@ extension CommandContext {
 
     static func referralsQuery(patients: [UUID], since: Date?) -> PQQuery {
         """
-        SELECT id, kind, status, target_clinic, created_at, reason, status_reason, entered_in_error_at, entered_in_error_by, entered_in_error_reason,
+        SELECT id, kind, status, target_clinic, created_at, reason, status_reason, entered_in_error_at,
+            entered_in_error_by, entered_in_error_reason,
                patient_id, updated_at
-        FROM referrals WHERE patient_id \(fragment: matching(patients)) AND (\(since)::timestamptz IS NULL OR updated_at > \(since))
+        FROM referrals WHERE patient_id \(fragment: matching(patients)) AND (\(since)::timestamptz IS NULL OR updated_at
+            > \(since))
         ORDER BY patient_id, created_at, id
         """
     }

@@ -13,7 +13,9 @@ public struct ReferenceData: Sendable, Equatable {
 
     public static func load(_ connection: PQConnection) async throws -> ReferenceData {
         let doses = try await connection.query(
-            "SELECT drug, drug_class, minimum_adequate_daily_dose_mg, maximum_daily_dose_mg FROM dose_table ORDER BY drug"
+            """
+            SELECT drug, drug_class, minimum_adequate_daily_dose_mg, maximum_daily_dose_mg FROM dose_table ORDER BY drug
+            """
         )
         let doseTable = DoseTable(
             entries: try doses.map { row in

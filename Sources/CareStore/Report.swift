@@ -230,27 +230,38 @@ struct ReviewGatherer {
         // indexes, so old history costs nothing.
         let rows = try await connection.query(
             """
-            SELECT p.id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on), p.psychotic_features,
+            SELECT p.id, p.mrn, p.display_name, p.status, p.enrolled_on, coalesce(p.episode_started_on, p.enrolled_on),
+                p.psychotic_features,
                    b.total, b.taken_at, l.total, l.taken_at,
-                   (SELECT string_agg(x.total::text || ' ' || extract(epoch FROM x.taken_at)::text || ' ' || x.safety_signal::int::text, ',' ORDER BY x.taken_at)
-                    FROM (SELECT total, taken_at, safety_signal FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND m.instrument = 'PHQ-9' AND m.taken_at < \(asOf)
+                   (SELECT string_agg(x.total::text || ' ' || extract(epoch FROM x.taken_at)::text || ' ' ||
+                       x.safety_signal::int::text, ',' ORDER BY x.taken_at)
+                    FROM (SELECT total, taken_at, safety_signal FROM measurements m WHERE m.patient_id = p.id AND
+                        m.entered_in_error_at IS NULL AND m.instrument = 'PHQ-9' AND m.taken_at < \(asOf)
                           ORDER BY m.taken_at DESC LIMIT 12) x),
                    -- (An aggregate, not EXISTS: PostgreSQL turns that EXISTS into one scan of every measurement.)
-                   coalesce((SELECT bool_or(m.safety_signal) FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND m.instrument = 'PHQ-9'
+                   coalesce((SELECT bool_or(m.safety_signal) FROM measurements m WHERE m.patient_id = p.id AND
+                       m.entered_in_error_at IS NULL AND m.instrument = 'PHQ-9'
                              AND m.taken_at >= \(start) AND m.taken_at < \(asOf)), false),
-                   greatest((SELECT max(m.taken_at) FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND m.taken_at < \(asOf)),
-                            (SELECT max(n.created_at) FROM notes n WHERE n.patient_id = p.id AND n.entered_in_error_at IS NULL AND n.kind <> 'psychotherapy' AND n.created_at < \(asOf))),
-                   (SELECT count(*) FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND m.taken_at >= \(start) AND m.taken_at < \(asOf))
-                   + (SELECT count(*) FROM notes n WHERE n.patient_id = p.id AND n.entered_in_error_at IS NULL AND n.kind <> 'psychotherapy' AND n.created_at >= \(start) AND n.created_at < \(asOf))
+                   greatest((SELECT max(m.taken_at) FROM measurements m WHERE m.patient_id = p.id AND
+                       m.entered_in_error_at IS NULL AND m.taken_at < \(asOf)),
+                            (SELECT max(n.created_at) FROM notes n WHERE n.patient_id = p.id AND n.entered_in_error_at
+                                IS NULL AND n.kind <> 'psychotherapy' AND n.created_at < \(asOf))),
+                   (SELECT count(*) FROM measurements m WHERE m.patient_id = p.id AND m.entered_in_error_at IS NULL AND
+                       m.taken_at >= \(start) AND m.taken_at < \(asOf))
+                   + (SELECT count(*) FROM notes n WHERE n.patient_id = p.id AND n.entered_in_error_at IS NULL AND
+                       n.kind <> 'psychotherapy' AND n.created_at >= \(start) AND n.created_at < \(asOf))
             FROM patients p
             LEFT JOIN LATERAL (SELECT total, taken_at FROM measurements m
                                WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.entered_in_error_at IS NULL
-                                 AND m.taken_at >= (coalesce(p.episode_started_on, p.enrolled_on)::timestamp AT TIME ZONE \(timeZone)::text)
+                                 AND m.taken_at >= (coalesce(p.episode_started_on, p.enrolled_on)::timestamp AT TIME
+                                     ZONE \(timeZone)::text)
                                  AND m.taken_at < \(asOf) ORDER BY m.taken_at LIMIT 1) b ON true
             LEFT JOIN LATERAL (SELECT total, taken_at FROM measurements m
-                               WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.entered_in_error_at IS NULL AND m.taken_at < \(asOf)
+                               WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.entered_in_error_at IS NULL
+                                   AND m.taken_at < \(asOf)
                                ORDER BY m.taken_at DESC LIMIT 1) l ON true
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND (p.enrolled_on::timestamp AT TIME ZONE \(timeZone)::text) < \(asOf)
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND (p.enrolled_on::timestamp AT TIME ZONE
+                \(timeZone)::text) < \(asOf)
             ORDER BY p.display_name, p.id
             """
         ).map { row -> Row in
@@ -283,9 +294,11 @@ struct ReviewGatherer {
         var trials: [UUID: [TrialRow]] = [:]
         for row in try await connection.query(
             """
-            SELECT t.patient_id, t.kind, t.drug, t.therapy, t.started_on, t.stopped_on, t.outcome, t.is_failed, t.is_bilateral_ect, d.drug_class, t.updated_at
+            SELECT t.patient_id, t.kind, t.drug, t.therapy, t.started_on, t.stopped_on, t.outcome, t.is_failed,
+                t.is_bilateral_ect, d.drug_class, t.updated_at
             FROM trials t JOIN patients p ON p.id = t.patient_id LEFT JOIN dose_table d ON d.drug = t.drug
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND (t.started_on::timestamp AT TIME ZONE \(timeZone)::text) < \(asOf) AND t.entered_in_error_at IS NULL
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND (t.started_on::timestamp AT TIME ZONE
+                \(timeZone)::text) < \(asOf) AND t.entered_in_error_at IS NULL
               AND (t.started_on >= coalesce(p.episode_started_on, p.enrolled_on) OR t.stopped_on IS NULL)
             ORDER BY t.started_on
             """)
@@ -310,11 +323,13 @@ struct ReviewGatherer {
             LEFT JOIN LATERAL (
                 SELECT coalesce(d.status, 'drafted') AS status, coalesce(d.decided_at, pk.made_at) AS since
                 FROM prior_auth_packets pk
-                LEFT JOIN LATERAL (SELECT dd.status, dd.decided_at FROM prior_auth_decisions dd WHERE dd.packet_id = pk.id
+                LEFT JOIN LATERAL (SELECT dd.status, dd.decided_at FROM prior_auth_decisions dd WHERE dd.packet_id =
+                    pk.id
                                    AND dd.decided_at < \(asOf) ORDER BY dd.decided_at DESC LIMIT 1) d ON true
                 WHERE pk.referral_id = r.id AND pk.made_at < \(asOf) ORDER BY pk.made_at DESC LIMIT 1
             ) a ON true
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND r.created_at < \(asOf) AND r.entered_in_error_at IS NULL
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND r.created_at < \(asOf) AND
+                r.entered_in_error_at IS NULL
               AND (r.status NOT IN ('completed', 'declined', 'cancelled') OR r.created_at >= \(start))
             ORDER BY r.created_at
             """)
@@ -332,7 +347,8 @@ struct ReviewGatherer {
             """
             SELECT t.patient_id, t.title, t.status, t.priority, coalesce(m.display_name, t.pool_role, ''), t.due_at
             FROM tasks t JOIN patients p ON p.id = t.patient_id LEFT JOIN members m ON m.id = t.owner_id
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND t.status NOT IN ('completed', 'cancelled', 'failed')
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND t.status NOT IN ('completed', 'cancelled',
+                'failed')
               AND t.handoff_id IS NULL
             ORDER BY t.due_at NULLS LAST
             """)
@@ -352,7 +368,8 @@ struct ReviewGatherer {
             """
             SELECT h.patient_id, h.role, h.reason, h.due_at, h.escalated_at IS NOT NULL, h.step_key
             FROM handoffs h JOIN patients p ON p.id = h.patient_id JOIN tasks t ON t.id = h.task_id
-            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND h.acknowledged_at IS NULL AND h.superseded_at IS NULL
+            WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND h.acknowledged_at IS NULL AND h.superseded_at
+                IS NULL
               AND t.status NOT IN ('completed', 'cancelled', 'failed') AND h.created_at < \(asOf)
             ORDER BY h.due_at
             """)
@@ -368,9 +385,11 @@ struct ReviewGatherer {
 
         let handoffCounts = try await connection.query(
             """
-            SELECT count(*), count(*) FILTER (WHERE h.acknowledged_at <= h.due_at), count(*) FILTER (WHERE h.acknowledged_at > h.due_at),
+            SELECT count(*), count(*) FILTER (WHERE h.acknowledged_at <= h.due_at), count(*) FILTER (WHERE
+                h.acknowledged_at > h.due_at),
                    count(*) FILTER (WHERE h.acknowledged_at IS NULL)
-            FROM patients p JOIN handoffs h ON h.patient_id = p.id AND h.created_at >= \(start) AND h.created_at < \(asOf)
+            FROM patients p JOIN handoffs h ON h.patient_id = p.id AND h.created_at >= \(start) AND h.created_at <
+                \(asOf)
             -- Work whose cause was withdrawn before anyone acknowledged it was never owed.
             WHERE p.team_id = \(teamID) AND NOT (h.superseded_at IS NOT NULL AND h.acknowledged_at IS NULL)
             """)[0].decode(Int.self, Int.self, Int.self, Int.self)
@@ -458,7 +477,8 @@ extension CareStore {
             let row = try await context.connection.query(
                 """
                 INSERT INTO report_snapshots (team_id, iso_week, taken_by, report, html, markdown)
-                VALUES (\(teamID), \(isoWeek), \(takenBy), \(String(decoding: json, as: UTF8.self))::jsonb, \(html), \(markdown))
+                VALUES (\(teamID), \(isoWeek), \(takenBy), \(String(decoding: json, as: UTF8.self))::jsonb, \(html),
+                    \(markdown))
                 RETURNING id, taken_at
                 """)[0]
             let (id, takenAt) = try row.decode(UUID.self, Date.self)
@@ -499,8 +519,10 @@ extension CareStore {
             try context.authorizeReport(teamID)
             return try await context.connection.query(
                 """
-                SELECT s.id, s.iso_week, s.taken_by, s.taken_at, (SELECT count(*) FROM report_recommendations r WHERE r.snapshot_id = s.id)
-                FROM report_snapshots s WHERE s.team_id = \(teamID) AND s.iso_week = \(week.description) ORDER BY s.taken_at, s.id
+                SELECT s.id, s.iso_week, s.taken_by, s.taken_at, (SELECT count(*) FROM report_recommendations r WHERE
+                    r.snapshot_id = s.id)
+                FROM report_snapshots s WHERE s.team_id = \(teamID) AND s.iso_week = \(week.description) ORDER BY
+                    s.taken_at, s.id
                 """
             ).map { row in
                 let (id, week, takenBy, takenAt, count) = try row.decode(
@@ -541,7 +563,8 @@ extension CareStore {
             if task != nil { try context.authorize(.workTasks, teamID: teamID, patientID: patientID) }
             let noteID = try await context.connection.query(
                 """
-                INSERT INTO notes (patient_id, author_id, kind, body) VALUES (\(patientID), \(actorID), 'case-review', \("Case review \(week): \(text)"))
+                INSERT INTO notes (patient_id, author_id, kind, body) VALUES (\(patientID), \(actorID), 'case-review',
+                    \("Case review \(week): \(text)"))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
             try await context.append(
@@ -552,7 +575,8 @@ extension CareStore {
                 taskID = try await context.connection.query(
                     """
                     INSERT INTO tasks (patient_id, title, description, pool_role, priority, due_at, created_by, status)
-                    VALUES (\(patientID), \(task.title.trimmingCharacters(in: .whitespacesAndNewlines)), \("From the case review of \(week): \(text)"),
+                    VALUES (\(patientID), \(task.title.trimmingCharacters(in: .whitespacesAndNewlines)),
+                        \("From the case review of \(week): \(text)"),
                             \(task.role.rawValue), 'routine', \(task.dueAt), \(actorID), 'requested')
                     RETURNING id
                     """)[0].decode(UUID.self, at: 0)

@@ -49,7 +49,8 @@ extension CareStore {
             let saved = try await context.connection.query(
                 """
                 INSERT INTO care_plans (patient_id, version, goals, problems, treatment_line, author_id)
-                VALUES (\(patientID), \(current + 1), \(PQJSON(content.goals))::jsonb, \(PQJSON(content.problems))::jsonb, \(content.treatmentLine), \(actorID))
+                VALUES (\(patientID), \(current + 1), \(PQJSON(content.goals))::jsonb,
+                    \(PQJSON(content.problems))::jsonb, \(content.treatmentLine), \(actorID))
                 RETURNING created_at
                 """)[0].decode(Date.self, at: 0)
             try await context.append(
@@ -87,8 +88,10 @@ extension CareStore {
             if let ownerID { try await context.requireTeamMember(ownerID, teamID: teamID) }
             let id = try await context.connection.query(
                 """
-                INSERT INTO tasks (patient_id, title, description, owner_id, pool_role, priority, due_at, not_before, created_by, status)
-                VALUES (\(patientID), \(title), \(description), \(ownerID), \(poolRole?.rawValue), \(priority.rawValue), \(dueAt), \(notBefore), \(actorID),
+                INSERT INTO tasks (patient_id, title, description, owner_id, pool_role, priority, due_at, not_before,
+                    created_by, status)
+                VALUES (\(patientID), \(title), \(description), \(ownerID), \(poolRole?.rawValue), \(priority.rawValue),
+                    \(dueAt), \(notBefore), \(actorID),
                         \(ownerID == nil ? TaskStatus.requested.rawValue : TaskStatus.accepted.rawValue))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
@@ -110,7 +113,10 @@ extension CareStore {
             // A requested task becomes accepted by its new owner; one under way stays as it is.
             let next = task.status == .requested ? TaskStatus.accepted : task.status
             try await context.connection.query(
-                "UPDATE tasks SET owner_id = \(memberID), status = \(next.rawValue), updated_at = now() WHERE id = \(task.id)"
+                """
+                UPDATE tasks SET owner_id = \(memberID), status = \(next.rawValue), updated_at = now() WHERE id = \
+                \(task.id)
+                """
             )
             return ["owner_id": memberID.lowercasedString]
         }
@@ -233,7 +239,8 @@ extension CareStore {
             // A handoff's id names its task too.
             let rows = try await context.connection.query(
                 """
-                SELECT t.id, t.patient_id, p.team_id, t.status, t.owner_id, t.pool_role FROM tasks t JOIN patients p ON p.id = t.patient_id
+                SELECT t.id, t.patient_id, p.team_id, t.status, t.owner_id, t.pool_role FROM tasks t JOIN patients p ON
+                    p.id = t.patient_id
                 WHERE t.id = \(taskID) OR t.handoff_id = \(taskID) FOR UPDATE OF t
                 """)
             guard let row = rows.firstRow else { throw StoreError.notFound("task \(taskID.lowercasedString)") }
@@ -304,7 +311,8 @@ extension CareStore {
             }
             let id = try await context.connection.query(
                 """
-                INSERT INTO notes (patient_id, author_id, kind, body, amends_id) VALUES (\(patientID), \(authorID), \(kind.rawValue), \(body), \(amends))
+                INSERT INTO notes (patient_id, author_id, kind, body, amends_id) VALUES (\(patientID), \(authorID),
+                    \(kind.rawValue), \(body), \(amends))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
             // Events carry ids and kinds, never a note's body.

@@ -97,7 +97,8 @@ extension CommandContext {
         let id = try await connection.query(
             """
             INSERT INTO api_tokens (member_id, token_hash, display_prefix, name, scopes, expires_at)
-            VALUES (\(memberID), \(TokenFormat.hash(token)), \(String(token.prefix(12))), \(name), \(Set(scopes).map(\.rawValue).sorted()), \(expiresAt))
+            VALUES (\(memberID), \(TokenFormat.hash(token)), \(String(token.prefix(12))), \(name),
+                \(Set(scopes).map(\.rawValue).sorted()), \(expiresAt))
             RETURNING id
             """)[0].decode(UUID.self, at: 0)
         try await append(
@@ -134,7 +135,10 @@ extension CareStore {
         try await command(caller, asService: true) { context in
             let actorID = caller.memberID
             let rows = try await context.connection.query(
-                "UPDATE api_tokens SET revoked_at = now() WHERE id = \(tokenID) AND revoked_at IS NULL RETURNING member_id"
+                """
+                UPDATE api_tokens SET revoked_at = now() WHERE id = \(tokenID) AND revoked_at IS NULL RETURNING \
+                member_id
+                """
             )
             guard !rows.isEmpty else {
                 let exists = try await context.connection.query("SELECT 1 FROM api_tokens WHERE id = \(tokenID)")

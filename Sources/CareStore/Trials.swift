@@ -50,8 +50,10 @@ extension CareStore {
             }
             let id = try await context.connection.query(
                 """
-                INSERT INTO trials (patient_id, kind, drug, therapy, dose_steps, started_on, recorded_by, high_dose_reason)
-                VALUES (\(patientID), \(kind.rawValue), \(drugName), \(therapy), \(PQJSON(steps))::jsonb, \(startedOn)::date, \(actorID), \(acceptedHighDose))
+                INSERT INTO trials (patient_id, kind, drug, therapy, dose_steps, started_on, recorded_by,
+                    high_dose_reason)
+                VALUES (\(patientID), \(kind.rawValue), \(drugName), \(therapy), \(PQJSON(steps))::jsonb,
+                    \(startedOn)::date, \(actorID), \(acceptedHighDose))
                 RETURNING id
                 """)[0].decode(UUID.self, at: 0)
             try await context.append(
@@ -69,7 +71,8 @@ extension CareStore {
             let actorID = caller.memberID
             let rows = try await context.connection.query(
                 """
-                SELECT t.patient_id, p.team_id, t.kind, t.dose_steps, t.started_on, t.outcome, t.drug, t.entered_in_error_at, p.enrolled_on, tm.time_zone
+                SELECT t.patient_id, p.team_id, t.kind, t.dose_steps, t.started_on, t.outcome, t.drug,
+                    t.entered_in_error_at, p.enrolled_on, tm.time_zone
                 FROM trials t JOIN patients p ON p.id = t.patient_id JOIN teams tm ON tm.id = p.team_id
                 WHERE t.id = \(trialID) FOR UPDATE OF t
                 """)
@@ -134,9 +137,11 @@ extension CareStore {
             // The trial (locked) and the patient's failed trials so far, in one round trip.
             let results = try await context.connection.pipeline([
                 """
-                SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect,
+                SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions,
+                    t.is_bilateral_ect,
                        t.entered_in_error_at, p.enrolled_on, t.therapy, tm.time_zone
-                FROM trials t JOIN patients p ON p.id = t.patient_id JOIN teams tm ON tm.id = p.team_id WHERE t.id = \(trialID)
+                FROM trials t JOIN patients p ON p.id = t.patient_id JOIN teams tm ON tm.id = p.team_id WHERE t.id =
+                    \(trialID)
                 FOR UPDATE OF t, p
                 """, CommandContext.failedTrials(ofPatientOfTrial: trialID),
             ])
@@ -158,7 +163,10 @@ extension CareStore {
             }
             if let existing {
                 throw StoreError.conflict(
-                    "the outcome of trial \(trialID.lowercasedString) is already recorded as \(existing); if it is wrong, mark it entered in error first"
+                    """
+                    the outcome of trial \(trialID.lowercasedString) is already recorded as \(existing); if it is \
+                    wrong, mark it entered in error first
+                    """
                 )
             }
 
@@ -201,8 +209,10 @@ extension CareStore {
             // Goes to the server with the first event's insert.
             await context.connection.sendWithNext(
                 """
-                UPDATE trials SET outcome = \(outcome.rawValue), stopped_on = \(stoppedOn)::date, adherence = \(adherence),
-                    stop_reason = \(stopReason), is_failed = \(failed), sessions = \(sessions), outcome_recorded_by = \(actorID), updated_at = now()
+                UPDATE trials SET outcome = \(outcome.rawValue), stopped_on = \(stoppedOn)::date, adherence =
+                    \(adherence),
+                    stop_reason = \(stopReason), is_failed = \(failed), sessions = \(sessions), outcome_recorded_by =
+                        \(actorID), updated_at = now()
                 WHERE id = \(trialID)
                 """)
             var events = [
@@ -259,9 +269,11 @@ extension CommandContext {
     {
         let rows = try await connection.query(
             """
-            SELECT (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9' AND entered_in_error_at IS NULL
+            SELECT (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9' AND
+                entered_in_error_at IS NULL
                      AND taken_at < \(start)::date + 1 ORDER BY taken_at DESC LIMIT 1),
-                   (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9' AND entered_in_error_at IS NULL
+                   (SELECT total FROM measurements WHERE patient_id = \(patientID) AND instrument = 'PHQ-9' AND
+                       entered_in_error_at IS NULL
                      AND taken_at > \(start)::date + 1 AND taken_at < \(stop)::date + 1 ORDER BY taken_at DESC LIMIT 1)
             """)
         let (before, after) = try rows[0].decode(Int?.self, Int?.self)
@@ -280,7 +292,8 @@ extension CommandContext {
         JOIN patients p ON p.id = t.patient_id
         LEFT JOIN dose_table d ON d.drug = t.drug
         WHERE t.patient_id = (SELECT patient_id FROM trials WHERE id = \(trialID))
-          AND t.is_failed AND t.entered_in_error_at IS NULL AND t.started_on >= coalesce(p.episode_started_on, p.enrolled_on)
+          AND t.is_failed AND t.entered_in_error_at IS NULL AND t.started_on >= coalesce(p.episode_started_on,
+              p.enrolled_on)
         """
     }
 

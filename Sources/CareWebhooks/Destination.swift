@@ -150,7 +150,10 @@ public struct DestinationPolicy: Sendable {
         if allowedNetworks.contains(where: { $0.contains(candidate) || $0.contains(address) }) { return }
         if let (_, kind) = Self.refusedNetworks.first(where: { $0.0.contains(candidate) }) {
             throw DestinationRefused(
-                "'\(host)' is or resolves to a \(kind) address; webhooks go to public addresses unless the operator allows that network"
+                """
+                '\(host)' is or resolves to a \(kind) address; webhooks go to public addresses unless the operator \
+                allows that network
+                """
             )
         }
     }

@@ -78,7 +78,8 @@ final class DestinationTraffic: Sendable {
                     return .wait(
                         until: now.addingTimeInterval(1),
                         reason: """
-                            not sent: the destination failed \(circuit.failures) times in a row (last: \(circuit.lastError)); \
+                            not sent: the destination failed \(circuit.failures) times in a row (last: \
+                            \(circuit.lastError)); \
                             one delivery is being tried before the rest
                             """, circuitOpen: true)
                 }

@@ -84,7 +84,10 @@ public final class LocalPostgres: Sendable {
         }
         throw LocalPostgresError(
             "PostgreSQL server programs (initdb, pg_ctl) were not found on PATH or under /usr/lib/postgresql/*/bin. "
-                + "Install them (Debian/Ubuntu: apt-get install postgresql), or set DATABASE_URL to use an existing server."
+                + """
+                Install them (Debian/Ubuntu: apt-get install postgresql), or set DATABASE_URL to use an existing \
+                server.
+                """
         )
     }
 
@@ -234,7 +237,10 @@ public final class LocalPostgres: Sendable {
         let (status, text) = try spawnAndWait(["/bin/sh", "-c", "exec \"$@\"", "sh", executable] + arguments)
         guard status == 0 else {
             throw LocalPostgresError(
-                "`\(([executable] + arguments).joined(separator: " "))` failed (exit \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
+                """
+                `\(([executable] + arguments).joined(separator: " "))` failed (exit \(status)): \
+                \(text.trimmingCharacters(in: .whitespacesAndNewlines))
+                """
             )
         }
         return text
@@ -261,7 +267,10 @@ public final class LocalPostgres: Sendable {
         let (status, text) = try Self.spawnAndWait(argv)
         guard status == 0 else {
             throw LocalPostgresError(
-                "`\(([executable] + arguments).joined(separator: " "))` failed (exit \(status)): \(text.trimmingCharacters(in: .whitespacesAndNewlines))"
+                """
+                `\(([executable] + arguments).joined(separator: " "))` failed (exit \(status)): \
+                \(text.trimmingCharacters(in: .whitespacesAndNewlines))
+                """
             )
         }
         if !quiet, !text.isEmpty { logger.debug("\(text)") }

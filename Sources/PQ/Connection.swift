@@ -459,7 +459,9 @@ func connectBlocking(_ configuration: PQConfiguration, notices: NoticeLogger) th
     if configuration.role != nil, configuration.transactionPooler {
         throw PQError(
             .connection,
-            "cannot keep a role for the session behind a transaction pooler (\(configuration)): log in as the role itself"
+            """
+            cannot keep a role for the session behind a transaction pooler (\(configuration)): log in as the role itself
+            """
         )
     }
     let parameters = configuration.connectParameters

@@ -212,7 +212,10 @@ public actor PQPool: Service {
                 id,
                 PQError(
                     .poolTimeout,
-                    "no database connection became free within \(timeout) (pool of \(self?.options.maximumConnections ?? 0))"
+                    """
+                    no database connection became free within \(timeout) (pool of \
+                    \(self?.options.maximumConnections ?? 0))
+                    """
                 ))
         }
         defer { timer.cancel() }

@@ -43,7 +43,10 @@ struct BackupTests {
     }
 
     @Test(
-        "a backup of a serving database under writes restores into a fresh cluster: every write acknowledged before it began is there, each patient's events, handoffs and audit entries exactly, and care-server serves it"
+        """
+        a backup of a serving database under writes restores into a fresh cluster: every write acknowledged before it \
+        began is there, each patient's events, handoffs and audit entries exactly, and care-server serves it
+        """
     )
     func backupUnderWritesRestores() async throws {
         let base =
@@ -74,7 +77,10 @@ struct BackupTests {
             let created = try await call(
                 "POST", api + "/patients", token: token,
                 json:
-                    #"{"team_id": "\#(team.lowercasedString)", "mrn": "B-\#(n)", "display_name": "Patient \#(n)", "enrolled_on": "2026-11-02"}"#
+                    #"""
+                    {"team_id": "\#(team.lowercasedString)", "mrn": "B-\#(n)", "display_name": "Patient \#(n)", \#
+                    "enrolled_on": "2026-11-02"}
+                    """#
             )
             #expect(created.status == 201, "\(created.body)")
             let patient = try #require(created.body["id"] as? String)
@@ -94,7 +100,10 @@ struct BackupTests {
                 let created = try await call(
                     "POST", api + "/patients", token: token,
                     json:
-                        #"{"team_id": "\#(team.lowercasedString)", "mrn": "L-\#(n)", "display_name": "Load \#(n)", "enrolled_on": "2026-11-02"}"#
+                        #"""
+                        {"team_id": "\#(team.lowercasedString)", "mrn": "L-\#(n)", "display_name": "Load \#(n)", \#
+                        "enrolled_on": "2026-11-02"}
+                        """#
                 )
                 guard created.status == 201, let text = created.body["id"] as? String, let id = UUID(uuidString: text)
                 else {
@@ -159,7 +168,10 @@ struct BackupTests {
         let written = try await call(
             "POST", restoredAPI + "/patients", token: token,
             json:
-                #"{"team_id": "\#(team.lowercasedString)", "mrn": "AFTER-1", "display_name": "After", "enrolled_on": "2026-11-02"}"#
+                #"""
+                {"team_id": "\#(team.lowercasedString)", "mrn": "AFTER-1", "display_name": "After", "enrolled_on": \#
+                "2026-11-02"}
+                """#
         )
         #expect(written.status == 201, "\(written.body)")
         #expect(try await again.terminate() == 0)
@@ -173,7 +185,10 @@ struct BackupTests {
 
 extension BackupTests {
     @Test(
-        "with a DATABASE_URL (one host): backed up as the schema owner, restored into an empty database as its owner, with the same rows, policies, grants and functions"
+        """
+        with a DATABASE_URL (one host): backed up as the schema owner, restored into an empty database as its owner, \
+        with the same rows, policies, grants and functions
+        """
     )
     func backupAndRestoreByURL() async throws {
         let database = try await TestDatabase.shared()

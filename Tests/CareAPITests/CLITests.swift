@@ -114,7 +114,10 @@ struct CLITests {
     }
 
     @Test(
-        "a failed trial: the psychologist and social worker see the handoffs in care queue, acknowledge and complete them; a TMS referral"
+        """
+        a failed trial: the psychologist and social worker see the handoffs in care queue, acknowledge and complete \
+        them; a TMS referral
+        """
     )
     func workingDay() async throws {
         let clinic = try await Clinic.start()
@@ -195,7 +198,10 @@ struct CLITests {
     }
 
     @Test(
-        "names as people use them: a patient by part of the name, the MRN or an id's start; several matches are listed (exit 2), none is exit 3; records by the 8 characters tables show"
+        """
+        names as people use them: a patient by part of the name, the MRN or an id's start; several matches are listed \
+        (exit 2), none is exit 3; records by the 8 characters tables show
+        """
     )
     func names() async throws {
         let clinic = try await Clinic.start()
@@ -271,7 +277,10 @@ struct CLITests {
     }
 
     @Test(
-        "the daily verbs: enrol, list handoffs, take one in one step, show a task and why, list tasks, trials and referrals, the timeline in words, discharge"
+        """
+        the daily verbs: enrol, list handoffs, take one in one step, show a task and why, list tasks, trials and \
+        referrals, the timeline in words, discharge
+        """
     )
     func dailyVerbs() async throws {
         let clinic = try await Clinic.start()
@@ -361,7 +370,11 @@ struct CLITests {
     }
 
     @Test(
-        "mistakes answered kindly: unknown commands and options named first with the nearest, values in any case, days by name, a past due time noted, the dose table's suggestion, profiles, a refused token, a URL that is not a care-server"
+        """
+        mistakes answered kindly: unknown commands and options named first with the nearest, values in any case, days \
+        by name, a past due time noted, the dose table's suggestion, profiles, a refused token, a URL that is not a \
+        care-server
+        """
     )
     func kindMistakes() async throws {
         let clinic = try await Clinic.start()
@@ -455,7 +468,10 @@ struct CLITests {
     }
 
     @Test(
-        "care today: what others did on my patients since I last looked, safety signals first, remembered per profile; --since looks back"
+        """
+        care today: what others did on my patients since I last looked, safety signals first, remembered per profile; \
+        --since looks back
+        """
     )
     func today() async throws {
         let clinic = try await Clinic.start()
@@ -638,7 +654,10 @@ struct CLITests {
             #expect(plan.object["goals"] as? [String] == ["Back to work part time"])
             // The "editor" here saves another change through the API while the CLI waits on it.
             let meddler =
-                "sh -c 'CARE_TOKEN=\(clinic.tokens["psychologist"]!) \(CLITests.care) plan edit \(patient) </dev/null >/dev/null 2>&1' ; sed -i '/^Problems:/a - Poor sleep'"
+                """
+                sh -c 'CARE_TOKEN=\(clinic.tokens["psychologist"]!) \(CLITests.care) plan edit \(patient) </dev/null \
+                >/dev/null 2>&1' ; sed -i '/^Problems:/a - Poor sleep'
+                """
             let conflict = try await clinic.care(
                 ["plan", "edit", patient], as: "psychiatrist",
                 environment: ["EDITOR": "EDITOR=\"sed -i '/^Goals:/a - Walk daily'\" \(meddler)"])
@@ -917,7 +936,10 @@ struct CLITests {
     }
 
     @Test(
-        "care referral packet: the social worker sees which criteria are unmet (and no packet is made), then with them recorded writes a payer-ready PDF"
+        """
+        care referral packet: the social worker sees which criteria are unmet (and no packet is made), then with them \
+        recorded writes a payer-ready PDF
+        """
     )
     func priorAuthorisationPacket() async throws {
         let clinic = try await Clinic.start()
@@ -955,7 +977,10 @@ struct CLITests {
             // What was missing, recorded through the API's store commands as the team would.
             let screening = try await clinic.pool.query(
                 PQQuery(
-                    "SELECT t.id FROM tasks t JOIN handoffs h ON h.task_id = t.id WHERE h.step_key = 'tms.contraindications' AND t.patient_id = $1",
+                    """
+                    SELECT t.id FROM tasks t JOIN handoffs h ON h.task_id = t.id WHERE h.step_key = \
+                    'tms.contraindications' AND t.patient_id = $1
+                    """,
                     [patient]))[0].decode(UUID.self, at: 0)
             _ = try await store.completeScreening(
                 taskID: screening,
@@ -969,7 +994,10 @@ struct CLITests {
             // From the social worker's handoff, as care queue shows it (its id names the referral).
             let handoff = try await clinic.pool.query(
                 PQQuery(
-                    "SELECT t.id FROM tasks t JOIN handoffs h ON h.task_id = t.id WHERE h.step_key = 'tms.prior-authorisation' AND t.patient_id = $1",
+                    """
+                    SELECT t.id FROM tasks t JOIN handoffs h ON h.task_id = t.id WHERE h.step_key = \
+                    'tms.prior-authorisation' AND t.patient_id = $1
+                    """,
                     [patient]))[0].decode(UUID.self, at: 0).uuidString.lowercased()
             let written = try await clinic.care(
                 ["referral", "packet", String(handoff.prefix(8)), "-o", file], as: "socialWorker")
@@ -1000,7 +1028,10 @@ struct CLITests {
     }
 
     @Test(
-        "time zones: care reads tomorrow and today on the patient's team's calendar, shows times in the team's zone, and in the member's own with --tz, CARE_TZ or care profile set-tz"
+        """
+        time zones: care reads tomorrow and today on the patient's team's calendar, shows times in the team's zone, \
+        and in the member's own with --tz, CARE_TZ or care profile set-tz
+        """
     )
     func timeZones() async throws {
         let clinic = try await Clinic.start()

@@ -36,7 +36,9 @@ struct CutAtCommitHTTPTests {
     }
 
     @Test(
-        "COMMIT answered and the connection cut before the sync: 201 with the write, and a retry with the key replays it"
+        """
+        COMMIT answered and the connection cut before the sync: 201 with the write, and a retry with the key replays it
+        """
     )
     func cutAfterCommit() async throws {
         try await MigratedDatabase.withPool { pool, database in
@@ -65,7 +67,10 @@ struct CutAtCommitHTTPTests {
     }
 
     @Test(
-        "cut after a statement of the write, before COMMIT's answer: 503 with Retry-After, never 500; a retry with the key ends with exactly one write"
+        """
+        cut after a statement of the write, before COMMIT's answer: 503 with Retry-After, never 500; a retry with the \
+        key ends with exactly one write
+        """
     )
     func cutBeforeCommit() async throws {
         try await MigratedDatabase.withPool { pool, database in

@@ -88,7 +88,10 @@ struct DrainTests {
     }
 
     @Test(
-        "SIGTERM under load: /ready turns 503 at once, the server serves on through its drain, then stops; no request the balancer sent fails and every write is stored once"
+        """
+        SIGTERM under load: /ready turns 503 at once, the server serves on through its drain, then stops; no request \
+        the balancer sent fails and every write is stored once
+        """
     )
     func rollingRestartLosesNothing() async throws {
         let database = try await TestDatabase.shared()

@@ -48,7 +48,11 @@ struct FHIRExportTests {
     }
 
     @Test(
-        "Group/{team}/$export: 202 with a status URL, 202 with X-Progress until done, then a manifest whose NDJSON files hold the team's records (no psychotherapy note, no other team's patient), each line its type; audited; the requester alone reads it; DELETE removes it"
+        """
+        Group/{team}/$export: 202 with a status URL, 202 with X-Progress until done, then a manifest whose NDJSON \
+        files hold the team's records (no psychotherapy note, no other team's patient), each line its type; audited; \
+        the requester alone reads it; DELETE removes it
+        """
     )
     func groupExport() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -216,7 +220,10 @@ struct FHIRExportTests {
     }
 
     @Test(
-        "the export's life: a revoked token fails it (500 OperationOutcome), a dead worker's job is taken over from the start, a member may run 3 at once (429), and files expire"
+        """
+        the export's life: a revoked token fails it (500 OperationOutcome), a dead worker's job is taken over from the \
+        start, a member may run 3 at once (429), and files expire
+        """
     )
     func lifecycle() async throws {
         try await MigratedDatabase.withPool { pool, _ in

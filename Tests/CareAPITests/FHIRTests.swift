@@ -72,7 +72,10 @@ struct FHIRTests {
     }
 
     @Test(
-        "Patient: read and search as FHIR, audited; another team's patient is 404, no token 401, an unknown search parameter 400, all as OperationOutcome"
+        """
+        Patient: read and search as FHIR, audited; another team's patient is 404, no token 401, an unknown search \
+        parameter 400, all as OperationOutcome
+        """
     )
     func patients() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -91,7 +94,10 @@ struct FHIRTests {
                 #expect((read.json["name"] as? [[String: Any]])?.first?["text"] as? String == "Ada North")
                 #expect(read.json["active"] as? Bool == true)
                 let audited = try await pool.query(
-                    "SELECT count(*) FROM audit_entries WHERE patient_id = \(clinic.northPatient) AND action = 'fhir.patient.read'"
+                    """
+                    SELECT count(*) FROM audit_entries WHERE patient_id = \(clinic.northPatient) AND action = \
+                    'fhir.patient.read'
+                    """
                 )[0].decode(Int.self, at: 0)
                 #expect(audited == 1)
 
@@ -131,7 +137,10 @@ struct FHIRTests {
     }
 
     @Test(
-        "Observation: a PHQ-9 with its items as the LOINC panel, total and items, severity and the item-9 safety flag; searched by patient and code"
+        """
+        Observation: a PHQ-9 with its items as the LOINC panel, total and items, severity and the item-9 safety flag; \
+        searched by patient and code
+        """
     )
     func observations() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -198,7 +207,10 @@ struct FHIRTests {
     }
 
     @Test(
-        "trials as MedicationStatement and Procedure, a TMS referral as ServiceRequest and its handoffs as Tasks with the receiving role and the cause; reads and searches keep to the caller's team"
+        """
+        trials as MedicationStatement and Procedure, a TMS referral as ServiceRequest and its handoffs as Tasks with \
+        the receiving role and the cause; reads and searches keep to the caller's team
+        """
     )
     func clinicalRecords() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -316,7 +328,10 @@ struct FHIRTests {
     }
 
     @Test(
-        "CareTeam, CarePlan and DocumentReference; a psychotherapy note is served to nobody, not even its author, and another team's are 404"
+        """
+        CareTeam, CarePlan and DocumentReference; a psychotherapy note is served to nobody, not even its author, and \
+        another team's are 404
+        """
     )
     func teamPlanAndNotes() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -402,7 +417,11 @@ struct FHIRTests {
     }
 
     @Test(
-        "POST Observation and QuestionnaireResponse record a score through the same command as /v1: item 9 above 0 makes the safety handoffs; a retry with the same Idempotency-Key or If-None-Exist records it once; bad input is an OperationOutcome and writes nothing"
+        """
+        POST Observation and QuestionnaireResponse record a score through the same command as /v1: item 9 above 0 \
+        makes the safety handoffs; a retry with the same Idempotency-Key or If-None-Exist records it once; bad input \
+        is an OperationOutcome and writes nothing
+        """
     )
     func writeAScore() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -417,7 +436,10 @@ struct FHIRTests {
                     "44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8",
                 ][index]
                 return
-                    #"{"code": {"coding": [{"system": "http://loinc.org", "code": "\#(code)"}]}, "valueInteger": \#(answer)}"#
+                    #"""
+                    {"code": {"coding": [{"system": "http://loinc.org", "code": "\#(code)"}]}, "valueInteger": \#
+                    \#(answer)}
+                    """#
             }
             let observation = """
                 {"resourceType": "Observation", "status": "final",
@@ -446,11 +468,17 @@ struct FHIRTests {
                 #expect(read.status == .ok)
 
                 // A GAD-7 total through QuestionnaireResponse, twice with the same If-None-Exist.
+                let items = (1...7).map {
+                    #"{"linkId": "\#($0)", "answer": "#
+                        + #"[{"valueCoding": {"system": "http://loinc.org", "code": "LA6569-3"}}]}"#
+                }.joined(separator: ", ")
                 let questionnaire = """
                     {"resourceType": "QuestionnaireResponse", "status": "completed",
-                     "questionnaire": "http://loinc.org/q/69737-5", "subject": {"reference": "Patient/\(patient.lower)"},
+                     "questionnaire": "http://loinc.org/q/69737-5", "subject": {"reference": \
+                    "Patient/\(patient.lower)"},
                      "authored": "2026-11-30T11:00:00Z",
-                     "item": [\((1...7).map { #"{"linkId": "\#($0)", "answer": [{"valueCoding": {"system": "http://loinc.org", "code": "LA6569-3"}}]}"# }.joined(separator: ", "))]}
+                     "item": \
+                    [\(items)]}
                     """
                 var condition = HTTPFields()
                 condition[HTTPField.Name("If-None-Exist")!] = "identifier=http://ehr.example|qr-77"
@@ -528,7 +556,9 @@ struct FHIRTests {
     }
 
     @Test(
-        "Provenance: who recorded what on a patient's record, the records as targets; never a psychotherapy note's event"
+        """
+        Provenance: who recorded what on a patient's record, the records as targets; never a psychotherapy note's event
+        """
     )
     func provenance() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -572,7 +602,10 @@ struct FHIRTests {
     }
 
     @Test(
-        "_lastUpdated: resources carry meta.lastUpdated; gt, lt and a range find what changed when, across pages; a bad value, or the parameter where it does not apply, is 400"
+        """
+        _lastUpdated: resources carry meta.lastUpdated; gt, lt and a range find what changed when, across pages; a bad \
+        value, or the parameter where it does not apply, is 400
+        """
     )
     func lastUpdated() async throws {
         try await MigratedDatabase.withPool { pool, _ in

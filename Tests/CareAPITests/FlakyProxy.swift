@@ -70,9 +70,15 @@ final class FlakyProxy: Sendable {
         }
         if number <= unavailable {
             let body =
-                #"{"detail":"the database is not reachable right now; try again shortly","status":503,"title":"Service unavailable","type":"https://carerelay.example/problems/service-unavailable"}"#
+                #"""
+                {"detail":"the database is not reachable right now; try again shortly","status":503,"title":"Service \#
+                unavailable","type":"https://carerelay.example/problems/service-unavailable"}
+                """#
             let head =
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+                """
+                HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: \
+                1\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n
+                """
             _ = Self.writeAll(client, Array((head + body).utf8))
             return
         }

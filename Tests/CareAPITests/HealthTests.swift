@@ -111,7 +111,9 @@ struct ResponsivenessTests {
                 for _ in 0..<80 where active < 8 {
                     try await Task.sleep(for: .milliseconds(10))
                     active = try await admin.query(
-                        "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1)' AND state = 'active'")[
+                        """
+                        SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(1)' AND state = 'active'
+                        """)[
                             0
                         ].decode(Int.self, at: 0)
                 }
@@ -182,7 +184,10 @@ struct ReadDeadlineTests {
     }
 
     @Test(
-        "headers sent a byte at a time, or no request at all, are cut off at the head deadline; an ordinary request is answered"
+        """
+        headers sent a byte at a time, or no request at all, are cut off at the head deadline; an ordinary request is \
+        answered
+        """
     )
     func slowLoris() async throws {
         let pool = PQPool(

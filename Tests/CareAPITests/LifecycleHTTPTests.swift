@@ -13,7 +13,10 @@ import TestSupport
 @Suite("Lifecycle and corrections over HTTP", .timeLimit(.minutes(2)))
 struct LifecycleHTTPTests {
     @Test(
-        "a handoff belongs to its receiving role: another role gets 403 with the reason, audited; the care manager may; acknowledging answers with the task"
+        """
+        a handoff belongs to its receiving role: another role gets 403 with the reason, audited; the care manager may; \
+        acknowledging answers with the task
+        """
     )
     func handoffBelongsToItsRole() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -36,11 +39,15 @@ struct LifecycleHTTPTests {
                 #expect(refused.status == .forbidden)
                 #expect(
                     refused.detail
-                        == "this handoff is for the psychologist; only a psychologist of the team or the care manager acknowledges or reassigns it"
+                        == """
+                        this handoff is for the psychologist; only a psychologist of the team or the care manager \
+                        acknowledges or reassigns it
+                        """
                 )
                 let audited = try await pool.query(
                     """
-                    SELECT outcome, detail FROM audit_entries WHERE action = 'handoff.acknowledge' AND member_id = \(clinic.members["socialWorker"]!)
+                    SELECT outcome, detail FROM audit_entries WHERE action = 'handoff.acknowledge' AND member_id =
+                        \(clinic.members["socialWorker"]!)
                       AND patient_id = \(patient)
                     """
                 ).map { try $0.decode(String.self, String?.self) }
@@ -114,7 +121,10 @@ struct LifecycleHTTPTests {
                         && dose.json["accepted"] as? [String] == ["up to 200"])
                 let confirmed = try await post(
                     "/v1/patients/\(patient)/trials",
-                    #"{"kind": "medication", "drug": "sertraline", "daily_dose_mg": 250, "started_on": "2026-09-02", "confirm_high_dose": true, "high_dose_reason": "levels checked"}"#
+                    #"""
+                    {"kind": "medication", "drug": "sertraline", "daily_dose_mg": 250, "started_on": "2026-09-02", \#
+                    "confirm_high_dose": true, "high_dose_reason": "levels checked"}
+                    """#
                 )
                 #expect(confirmed.status == .created, "\(confirmed.text)")
                 let drug = try await post(
@@ -155,7 +165,10 @@ struct LifecycleHTTPTests {
                         && move.json["accepted"] as? [String] == ["accepted", "declined", "cancelled"], "\(move.text)")
                 #expect(
                     move.detail
-                        == "a referral that is requested cannot move to completed; from requested it can move to accepted, declined, cancelled"
+                        == """
+                        a referral that is requested cannot move to completed; from requested it can move to \
+                        accepted, declined, cancelled
+                        """
                 )
                 let cancelled = try await post(
                     "/v1/referrals/\(referralID)/status", #"{"status": "cancelled", "reason": "patient moved away"}"#)
@@ -180,7 +193,10 @@ struct LifecycleHTTPTests {
     }
 
     @Test(
-        "entered in error over HTTP: gone from lists unless asked for, shown marked; a note only by its author; psychotherapy stays private"
+        """
+        entered in error over HTTP: gone from lists unless asked for, shown marked; a note only by its author; \
+        psychotherapy stays private
+        """
     )
     func enteredInError() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -271,7 +287,8 @@ struct RefusalTests {
             }
             let rows = try await pool.query(
                 """
-                SELECT action, outcome, patient_id IS NULL FROM audit_entries WHERE member_id = \(clinic.members["psychiatrist"]!) ORDER BY id
+                SELECT action, outcome, patient_id IS NULL FROM audit_entries WHERE member_id =
+                    \(clinic.members["psychiatrist"]!) ORDER BY id
                 """
             ).map { try $0.decode(String.self, String.self, Bool.self) }
             #expect(
@@ -293,7 +310,10 @@ struct RefusalTests {
     }
 
     @Test(
-        "the database's own refusals are the store's: 42501 forbidden, 23514/23502/23503 a value naming its field, 23505 a conflict"
+        """
+        the database's own refusals are the store's: 42501 forbidden, 23514/23502/23503 a value naming its field, \
+        23505 a conflict
+        """
     )
     func databaseRefusals() {
         let rls = StoreError(
@@ -392,7 +412,10 @@ struct HygieneTests {
 @Suite("Secrets are shown once", .timeLimit(.minutes(2)))
 struct ShownOnceTests {
     @Test(
-        "a replayed member creation answers 409 saying the token was shown once; no token is kept; API tokens expire in 90 days, a year at most"
+        """
+        a replayed member creation answers 409 saying the token was shown once; no token is kept; API tokens expire in \
+        90 days, a year at most
+        """
     )
     func tokens() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -416,7 +439,9 @@ struct ShownOnceTests {
                 #expect(replay.status == .conflict && replay.problemType == "secret-shown-once", "\(replay.text)")
                 #expect(!replay.text.contains(token) && replay.headers[.location] == path)
                 let kept = try await pool.query(
-                    "SELECT coalesce(convert_from(response_body, 'UTF8'), '') FROM idempotency_keys WHERE key = 'mint-1'"
+                    """
+                    SELECT coalesce(convert_from(response_body, 'UTF8'), '') FROM idempotency_keys WHERE key = 'mint-1'
+                    """
                 )[0]
                 .decode(String.self, at: 0)
                 #expect(!kept.contains(token) && !kept.contains("crt_"))
@@ -426,7 +451,10 @@ struct ShownOnceTests {
                 let tooLong = try await client.call(
                     .post, path, token: clinic.tokens["admin"],
                     json:
-                        #"{"display_name": "Dr. Forever", "roles": ["psychologist"], "token_expires_at": "2999-01-01T00:00:00Z"}"#
+                        #"""
+                        {"display_name": "Dr. Forever", "roles": ["psychologist"], "token_expires_at": \#
+                        "2999-01-01T00:00:00Z"}
+                        """#
                 )
                 #expect(
                     tooLong.status == .unprocessableContent && tooLong.json["field"] as? String == "token_expires_at",
@@ -439,7 +467,9 @@ struct ShownOnceTests {
 @Suite("Failed authentications are limited", .timeLimit(.minutes(2)))
 struct AuthFailureTests {
     @Test(
-        "past 10 failures a token is answered 429 with Retry-After before it is looked up; other tokens are not affected"
+        """
+        past 10 failures a token is answered 429 with Retry-After before it is looked up; other tokens are not affected
+        """
     )
     func perToken() async throws {
         try await MigratedDatabase.withPool { pool, _ in

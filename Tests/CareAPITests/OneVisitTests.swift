@@ -22,7 +22,10 @@ struct OneVisitTests {
     }
 
     @Test(
-        "a write with an Idempotency-Key, a replay of it and a read each take one connection, once; the key keeps the answer"
+        """
+        a write with an Idempotency-Key, a replay of it and a read each take one connection, once; the key keeps the \
+        answer
+        """
     )
     func oneConnectionPerRequest() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -61,7 +64,10 @@ struct OneVisitTests {
     }
 
     @Test(
-        "an unknown token is 401 whatever else is wrong with the request; nothing is written, audited or kept, and the failure counts"
+        """
+        an unknown token is 401 whatever else is wrong with the request; nothing is written, audited or kept, and the \
+        failure counts
+        """
     )
     func unknownTokenLearnsNothing() async throws {
         try await MigratedDatabase.withPool { pool, _ in

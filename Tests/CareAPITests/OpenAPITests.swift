@@ -41,7 +41,10 @@ struct OpenAPITests {
     }
 
     @Test(
-        "the document is OpenAPI 3.1, every $ref resolves, every POST takes an Idempotency-Key, and it is served at /openapi.json"
+        """
+        the document is OpenAPI 3.1, every $ref resolves, every POST takes an Idempotency-Key, and it is served at \
+        /openapi.json
+        """
     )
     func wellFormed() async throws {
         let doc = try document()

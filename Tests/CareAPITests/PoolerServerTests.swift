@@ -15,7 +15,10 @@ import TestSupport
 @Suite("care-server behind PgBouncer", .timeLimit(.minutes(3)))
 struct PoolerServerTests {
     @Test(
-        "through PgBouncer: writes, reads, a replayed write, the feed's long poll and a webhook delivery all work, with migrations and LISTEN direct"
+        """
+        through PgBouncer: writes, reads, a replayed write, the feed's long poll and a webhook delivery all work, with \
+        migrations and LISTEN direct
+        """
     )
     func mainPathsThroughPgBouncer() async throws {
         let database = try await TestDatabase.shared()
@@ -83,7 +86,10 @@ struct PoolerServerTests {
 
             // Writes: the idempotency claim takes a transaction-scoped advisory lock.
             let enrol =
-                #"{"team_id": "\#(team.lowercasedString)", "mrn": "P-1", "display_name": "Pat Pooled", "enrolled_on": "2026-11-02"}"#
+                #"""
+                {"team_id": "\#(team.lowercasedString)", "mrn": "P-1", "display_name": "Pat Pooled", "enrolled_on": \#
+                "2026-11-02"}
+                """#
             let created = try await call("POST", base + "/v1/patients", token: token, json: enrol, key: "enrol-1")
             #expect(created.status == 201, "\(created.body)")
             let patient = try #require(created.body["id"] as? String)

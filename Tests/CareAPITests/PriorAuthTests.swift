@@ -15,7 +15,11 @@ import TestSupport
 @Suite("Prior authorisation", .timeLimit(.minutes(3)))
 struct PriorAuthTests {
     @Test(
-        "a TMS referral's check lists what to record; the psychiatrist's screen completes the screening handoff; once trials, a score, the screen, a reason for no psychotherapy and a date of birth are recorded, every criterion is met"
+        """
+        a TMS referral's check lists what to record; the psychiatrist's screen completes the screening handoff; once \
+        trials, a score, the screen, a reason for no psychotherapy and a date of birth are recorded, every criterion \
+        is met
+        """
     )
     func fromReferralToCriteriaMet() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -51,7 +55,10 @@ struct PriorAuthTests {
 
                 // The screen: the psychiatrist's, whole, and only on the screening handoff.
                 let answers =
-                    #"{"metal-or-implanted-device": false, "seizure-history": false, "seizure-threshold-medicines": false, "pregnancy": false}"#
+                    #"""
+                    {"metal-or-implanted-device": false, "seizure-history": false, "seizure-threshold-medicines": \#
+                    false, "pregnancy": false}
+                    """#
                 let screen = "/v1/tasks/\(screeningTask.lower)/contraindication-screen"
                 let byPsychologist = try await client.call(
                     .post, screen, token: clinic.tokens["psychologist"], json: #"{"answers": \#(answers)}"#)
@@ -120,7 +127,10 @@ struct PriorAuthTests {
                     .status == .forbidden)
                 let audited = try await pool.query(
                     PQQuery(
-                        "SELECT count(*) FROM audit_entries WHERE action = 'prior_auth.check' AND patient_id = $1 AND outcome = 'allowed'",
+                        """
+                        SELECT count(*) FROM audit_entries WHERE action = 'prior_auth.check' AND patient_id = $1 AND \
+                        outcome = 'allowed'
+                        """,
                         [patient]))[0].decode(Int.self, at: 0)
                 #expect(audited == 2)
             }
@@ -128,7 +138,11 @@ struct PriorAuthTests {
     }
 
     @Test(
-        "from the TMS referral to a payer-ready PDF: the packet holds the patient's trials with doses, adherence and scores, every criterion with its evidence, and no note (never a psychotherapy note); HTML and PDF render it; reads are audited; another team's is 404"
+        """
+        from the TMS referral to a payer-ready PDF: the packet holds the patient's trials with doses, adherence and \
+        scores, every criterion with its evidence, and no note (never a psychotherapy note); HTML and PDF render it; \
+        reads are audited; another team's is 404
+        """
     )
     func packet() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -209,7 +223,10 @@ struct PriorAuthTests {
                 #expect(byAdmin.status == .notFound, "an admin reads no referral: \(byAdmin.text)")
                 let reads = try await pool.query(
                     PQQuery(
-                        "SELECT count(*) FROM audit_entries WHERE action LIKE 'prior_auth.packet.read.%' AND patient_id = $1",
+                        """
+                        SELECT count(*) FROM audit_entries WHERE action LIKE 'prior_auth.packet.read.%' AND patient_id \
+                        = $1
+                        """,
                         [patient]))[0].decode(Int.self, at: 0)
                 #expect(reads == 3)
             }
@@ -217,7 +234,11 @@ struct PriorAuthTests {
     }
 
     @Test(
-        "the authorisation's life: drafted, submitted, then denied with the payer's reason (the peer-to-peer and appeal handoffs, exactly once, even when the denial is retried) or approved with sessions; moves the machine does not allow are 409; a new packet answers the denial"
+        """
+        the authorisation's life: drafted, submitted, then denied with the payer's reason (the peer-to-peer and appeal \
+        handoffs, exactly once, even when the denial is retried) or approved with sessions; moves the machine does not \
+        allow are 409; a new packet answers the denial
+        """
     )
     func authorisationLife() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -257,7 +278,10 @@ struct PriorAuthTests {
                 #expect(again.status == .conflict)
                 #expect(
                     try await count(
-                        "SELECT count(*) FROM handoffs WHERE patient_id = $1 AND step_key IN ('prior-auth-denied.peer-review', 'prior-auth-denied.appeal')"
+                        """
+                        SELECT count(*) FROM handoffs WHERE patient_id = $1 AND step_key IN \
+                        ('prior-auth-denied.peer-review', 'prior-auth-denied.appeal')
+                        """
                     ) == 2)
                 #expect(
                     try await count("SELECT count(*) FROM events WHERE patient_id = $1 AND type = 'prior_auth.denied'")
@@ -319,7 +343,10 @@ struct PriorAuthTests {
     }
 
     @Test(
-        "payers' criteria as data: an admin adds a payer's set and a new version of it (audited; clinicians may not); the check and the packet use it by name; an unknown set or one for another treatment is 422"
+        """
+        payers' criteria as data: an admin adds a payer's set and a new version of it (audited; clinicians may not); \
+        the check and the packet use it by name; an unknown set or one for another treatment is 422
+        """
     )
     func payerCriteria() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -333,7 +360,8 @@ struct PriorAuthTests {
                 let sets = "/v1/teams/\(clinic.north.lower)/prior-auth-criteria"
                 let payer = """
                     {"name": "Acme Health TMS", "treatment": "tms", "sessions_requested": 30,
-                     "criteria": [{"type": "failed-trials", "minimum_trials": 4, "minimum_classes": 2, "minimum_augmentations": 2},
+                     "criteria": [{"type": "failed-trials", "minimum_trials": 4, "minimum_classes": 2, \
+                    "minimum_augmentations": 2},
                                   {"type": "minimum-age", "years": 21}]}
                     """
                 let byClinician = try await client.call(.post, sets, token: clinic.tokens["psychiatrist"], json: payer)
@@ -383,7 +411,9 @@ struct PriorAuthTests {
                     "\(packet.text.prefix(300))")
                 #expect((packet.json["packet"] as? [String: Any])?["sessions_requested"] as? Int == 30)
                 let audited = try await pool.query(
-                    "SELECT count(*) FROM audit_entries WHERE action = 'prior_auth.criteria.save' AND outcome = 'allowed'"
+                    """
+                    SELECT count(*) FROM audit_entries WHERE action = 'prior_auth.criteria.save' AND outcome = 'allowed'
+                    """
                 )[0]
                 .decode(Int.self, at: 0)
                 #expect(audited == 2)

@@ -88,7 +88,9 @@ struct PrivacyTests {
             // Straight SQL as care_app with the South psychiatrist acting: no WHERE clause at all.
             let visible = try await pool.withTransaction { connection in
                 try await connection.query(
-                    "SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(south.lower), true)"
+                    """
+                    SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(south.lower), true)
+                    """
                 )
                 var counts: [String: Int] = [:]
                 for table in [
@@ -121,10 +123,16 @@ struct PrivacyTests {
             let error = await #expect(throws: PQError.self) {
                 try await pool.withTransaction { connection in
                     try await connection.query(
-                        "SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(south.lower), true)"
+                        """
+                        SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(south.lower), \
+                        true)
+                        """
                     )
                     try await connection.query(
-                        "INSERT INTO notes (patient_id, author_id, kind, body) VALUES (\(clinic.northPatient), \(south), 'progress', 'sneaky')"
+                        """
+                        INSERT INTO notes (patient_id, author_id, kind, body) VALUES (\(clinic.northPatient), \
+                        \(south), 'progress', 'sneaky')
+                        """
                     )
                 }
             }
@@ -152,7 +160,9 @@ struct PrivacyTests {
                 let forbidden = try await client.call(
                     .post, "/v1/patients/\(patient)/trials", token: clinic.tokens["socialWorker"],
                     json:
-                        #"{"kind": "medication", "drug": "sertraline", "daily_dose_mg": 50, "started_on": "2026-10-01"}"#
+                        #"""
+                        {"kind": "medication", "drug": "sertraline", "daily_dose_mg": 50, "started_on": "2026-10-01"}
+                        """#
                 )
                 #expect(forbidden.status == .forbidden)
 

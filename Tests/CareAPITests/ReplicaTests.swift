@@ -12,7 +12,10 @@ import TestSupport
 @Suite("Reports from a replica", .timeLimit(.minutes(3)))
 struct ReplicaTests {
     @Test(
-        "GET weekly report reads the standby (a paused replay hides a new patient), snapshots write to the primary, the read is audited there, and a lost standby falls back to the primary"
+        """
+        GET weekly report reads the standby (a paused replay hides a new patient), snapshots write to the primary, the \
+        read is audited there, and a lost standby falls back to the primary
+        """
     )
     func reportReadsTheStandby() async throws {
         let primary = try await TestDatabase.makePrivateCluster()
@@ -65,7 +68,10 @@ struct ReplicaTests {
         }
         func audited(_ patient: UUID, _ action: String = "report.weekly") async throws -> Int {
             try await pool.query(
-                "SELECT count(*) FROM audit_entries WHERE patient_id = \(patient) AND action = \(action) AND outcome = 'allowed'"
+                """
+                SELECT count(*) FROM audit_entries WHERE patient_id = \(patient) AND action = \(action) AND outcome = \
+                'allowed'
+                """
             )[0].decode(Int.self, at: 0)
         }
 

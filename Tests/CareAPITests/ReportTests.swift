@@ -118,7 +118,8 @@ struct ReportTests {
                 let firstReasons = patients.compactMap {
                     ($0["reasons"] as? [[String: Any]])?.first?["kind"] as? String
                 }
-                // Within a rank, the longest in treatment first. The fixture's Ada North has had no contact since enrolment.
+                // Within a rank, the longest in treatment first. The fixture's Ada North has had no contact
+                // since enrolment.
                 #expect(
                     order == [
                         "Safety", "Newcomer", "Resistant", "Stuck", "Referred", "Late", "Ada North", "Silent",
@@ -153,7 +154,9 @@ struct ReportTests {
             let r = try await ReportClinic.make(pool)
             // One of the Resistant patient's handoffs acknowledged in time.
             let handoff = try await pool.query(
-                "SELECT id FROM handoffs WHERE patient_id = \(r.patients["Resistant"]!) AND role = 'psychologist' LIMIT 1"
+                """
+                SELECT id FROM handoffs WHERE patient_id = \(r.patients["Resistant"]!) AND role = 'psychologist' LIMIT 1
+                """
             )[0].decode(UUID.self, at: 0)
             try await r.clinic.store.acknowledgeHandoff(
                 handoff, by: .system(actingFor: r.clinic.members["psychologist"]!))
@@ -165,7 +168,8 @@ struct ReportTests {
             #expect(c.size == 10)
             // With a baseline and a later PHQ-9: all but Ada and Newcomer (one score each; Safety has two).
             #expect(c.measured == 8)
-            // At least 50% better: Resistant 22→12 (45%, no), Referred 18→8, Late 16→7, Silent 20→8, Remitted 18→3; Stuck, Steady, Safety no.
+            // At least 50% better: Resistant 22→12 (45%, no), Referred 18→8, Late 16→7, Silent 20→8,
+            // Remitted 18→3; Stuck, Steady, Safety no.
             #expect(c.responders == 4)
             #expect(c.remitters == 1)
             #expect(c.responseRate == 0.5 && c.remissionRate == 0.125)
@@ -174,7 +178,8 @@ struct ReportTests {
             // "plan the next step"; TRD: 1; the safety signal: 2); the one acknowledged was in time.
             let made = try await pool.query(
                 """
-                SELECT count(*) FROM handoffs h JOIN patients p ON p.id = h.patient_id WHERE p.team_id = \(r.clinic.north) AND h.created_at >= \(r.week.start)
+                SELECT count(*) FROM handoffs h JOIN patients p ON p.id = h.patient_id WHERE p.team_id =
+                    \(r.clinic.north) AND h.created_at >= \(r.week.start)
                 """)[0].decode(Int.self, at: 0)
             #expect(made >= 8 && c.handoffsProduced == made)
             #expect(
@@ -192,7 +197,10 @@ struct ReportTests {
     }
 
     @Test(
-        "formats: self-contained HTML with an SVG trend per patient, Markdown, CSV one row per patient; no psychotherapy note anywhere"
+        """
+        formats: self-contained HTML with an SVG trend per patient, Markdown, CSV one row per patient; no \
+        psychotherapy note anywhere
+        """
     )
     func formats() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -233,7 +241,10 @@ struct ReportTests {
     }
 
     @Test(
-        "team members and the compliance role may read it; admins and other teams may not; each listed patient's read is audited"
+        """
+        team members and the compliance role may read it; admins and other teams may not; each listed patient's read \
+        is audited
+        """
     )
     func accessAndAudit() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -249,14 +260,18 @@ struct ReportTests {
             }
             let audited = try await pool.query(
                 """
-                SELECT count(DISTINCT patient_id) FROM audit_entries WHERE action = 'report.weekly' AND member_id = \(r.clinic.members["compliance"]!)
+                SELECT count(DISTINCT patient_id) FROM audit_entries WHERE action = 'report.weekly' AND member_id =
+                    \(r.clinic.members["compliance"]!)
                 """)[0].decode(Int.self, at: 0)
             #expect(audited == 9)
         }
     }
 
     @Test(
-        "a snapshot keeps the report as shown, cannot be changed, and takes recommendations as case-review notes and tasks"
+        """
+        a snapshot keeps the report as shown, cannot be changed, and takes recommendations as case-review notes and \
+        tasks
+        """
     )
     func snapshots() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -293,7 +308,10 @@ struct ReportTests {
                 let recommended = try await client.call(
                     .post, "/v1/report-snapshots/\(id)/recommendations", token: r.clinic.tokens["psychiatrist"],
                     json:
-                        #"{"patient_id": "\#(patient)", "text": "Switch to bupropion augmentation", "task": {"title": "Start bupropion 150 mg", "role": "psychiatrist"}}"#
+                        #"""
+                        {"patient_id": "\#(patient)", "text": "Switch to bupropion augmentation", "task": {"title": \#
+                        "Start bupropion 150 mg", "role": "psychiatrist"}}
+                        """#
                 )
                 #expect(recommended.status == .created, "\(recommended.text)")
                 let notes = try await client.call(
@@ -350,7 +368,10 @@ struct ReportTests {
     }
 
     @Test(
-        "the browser check: headless Chromium renders the HTML report to a PNG of the expected size that is not blank; on A4 landscape nothing overflows and a patient with 20 open items keeps a row under 420 px"
+        """
+        the browser check: headless Chromium renders the HTML report to a PNG of the expected size that is not blank; \
+        on A4 landscape nothing overflows and a patient with 20 open items keeps a row under 420 px
+        """
     )
     func browserCheck() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -414,7 +435,8 @@ struct ReportTests {
                 window.addEventListener('load', () => {
                   const rows = [...document.querySelectorAll('tbody tr')].map(r => r.getBoundingClientRect().height);
                   document.body.setAttribute('data-check', [
-                    document.documentElement.scrollWidth, window.innerWidth, Math.round(rows[0]), Math.round(Math.max(...rows)),
+                    document.documentElement.scrollWidth, window.innerWidth, Math.round(rows[0]), \
+                Math.round(Math.max(...rows)),
                     rows.length].join(' '));
                 });
                 </script></body>

@@ -14,7 +14,10 @@ import TestSupport
 @Suite("Names for people: id prefixes and patient search")
 struct ResolveTests {
     @Test(
-        "an id's first characters find the caller's own team's record only; another author's psychotherapy note is not found; a bad prefix is 400"
+        """
+        an id's first characters find the caller's own team's record only; another author's psychotherapy note is not \
+        found; a bad prefix is 400
+        """
     )
     func prefixes() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -61,7 +64,10 @@ struct ResolveTests {
                 }
                 // The patients the caller's lookup named are audited as read.
                 let audited = try await pool.query(
-                    "SELECT count(*)::int FROM audit_entries WHERE action = 'id.resolve' AND patient_id = \(clinic.northPatient)"
+                    """
+                    SELECT count(*)::int FROM audit_entries WHERE action = 'id.resolve' AND patient_id = \
+                    \(clinic.northPatient)
+                    """
                 )
                 #expect(try audited[0].decode(Int.self, at: 0) >= 2)
             }
@@ -89,7 +95,10 @@ struct ResolveTests {
     }
 
     @Test(
-        "the inbox holds what others did on my teams' patients only: not another team's, not another's psychotherapy note, not my own; since is required"
+        """
+        the inbox holds what others did on my teams' patients only: not another team's, not another's psychotherapy \
+        note, not my own; since is required
+        """
     )
     func inbox() async throws {
         try await MigratedDatabase.withPool { pool, _ in

@@ -27,7 +27,9 @@ struct ResourceTests {
                 let trial = try await client.call(
                     .post, "/v1/patients/\(patient)/trials", token: psychiatrist,
                     json:
-                        #"{"kind": "medication", "drug": "sertraline", "daily_dose_mg": 100, "started_on": "2026-09-02"}"#
+                        #"""
+                        {"kind": "medication", "drug": "sertraline", "daily_dose_mg": 100, "started_on": "2026-09-02"}
+                        """#
                 )
                 #expect(trial.status == .created, "\(trial.text)")
                 let trialID = try #require(trial.json["id"] as? String)
@@ -77,7 +79,10 @@ struct ResourceTests {
     }
 
     @Test(
-        "the care plan: ETag on GET; PUT without If-Match is 428, with a stale one 412, with the current one a new version"
+        """
+        the care plan: ETag on GET; PUT without If-Match is 428, with a stale one 412, with the current one a new \
+        version
+        """
     )
     func carePlanETags() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -102,7 +107,9 @@ struct ResourceTests {
     }
 
     @Test(
-        "Idempotency-Key: a replay returns the first response, another body is 422, and concurrent duplicates write once"
+        """
+        Idempotency-Key: a replay returns the first response, another body is 422, and concurrent duplicates write once
+        """
     )
     func idempotency() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -237,7 +244,10 @@ struct ResourceTests {
                 }
                 let tokens = {
                     try await pool.query(
-                        "SELECT count(*) FROM api_tokens t JOIN members m ON m.id = t.member_id WHERE m.display_name LIKE 'Dr. New%'"
+                        """
+                        SELECT count(*) FROM api_tokens t JOIN members m ON m.id = t.member_id WHERE m.display_name \
+                        LIKE 'Dr. New%'
+                        """
                     )[0].decode(Int.self, at: 0)
                 }
                 let again = try await client.call(
@@ -247,7 +257,10 @@ struct ResourceTests {
                 let expired = try await client.call(
                     .post, "/v1/teams/\(team)/members", token: admin,
                     json:
-                        #"{"display_name": "Dr. New Expired", "roles": ["psychologist"], "token_expires_at": "2020-01-01T00:00:00Z"}"#
+                        #"""
+                        {"display_name": "Dr. New Expired", "roles": ["psychologist"], "token_expires_at": \#
+                        "2020-01-01T00:00:00Z"}
+                        """#
                 )
                 #expect(expired.status == .unprocessableContent, "\(expired.text)")
                 #expect(try await members() == 1)
@@ -272,11 +285,15 @@ struct ResourceTests {
                 for (index, (drug, dose)) in [("sertraline", 100), ("venlafaxine", 150), ("mirtazapine", 30)]
                     .enumerated()
                 {
-                    // (The fixture's patient was enrolled on 2026-09-01: prior trials up to a year before are accepted.)
+                    // (The fixture's patient was enrolled on 2026-09-01: prior trials up to a year before are
+                    // accepted.)
                     let trial = try await client.call(
                         .post, "/v1/patients/\(patient)/trials", token: psychiatrist,
                         json:
-                            #"{"kind": "medication", "drug": "\#(drug)", "daily_dose_mg": \#(dose), "started_on": "2026-0\#(index + 1)-01"}"#
+                            #"""
+                            {"kind": "medication", "drug": "\#(drug)", "daily_dose_mg": \#(dose), "started_on": \#
+                            "2026-0\#(index + 1)-01"}
+                            """#
                     )
                     #expect(trial.status == .created, "\(trial.text)")
                     trials.append(try #require(trial.json["id"] as? String))
@@ -311,7 +328,10 @@ struct ResourceTests {
     }
 
     @Test(
-        "GET /metrics: requests by route template and status, latency, audit entries, handoffs and the pool, in Prometheus text"
+        """
+        GET /metrics: requests by route template and status, latency, audit entries, handoffs and the pool, in \
+        Prometheus text
+        """
     )
     func metrics() async throws {
         try await MigratedDatabase.withPool { pool, _ in

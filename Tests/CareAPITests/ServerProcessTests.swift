@@ -122,7 +122,8 @@ struct ServerProcessTests {
         // the superuser or the owner, whose tables are care_owner's (docs/operations.md).
         let logins = try await connection.query(
             """
-            SELECT DISTINCT usename::text FROM pg_stat_activity WHERE datname = 'carerelay' AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+            SELECT DISTINCT usename::text FROM pg_stat_activity WHERE datname = 'carerelay' AND pid <> pg_backend_pid()
+                AND backend_type = 'client backend'
             """
         ).column(String.self)
         #expect(logins.sorted() == ["care_server", "care_service"], "\(logins)")
@@ -237,7 +238,10 @@ extension ServerProcessTests {
     }
 
     @Test(
-        "a server killed (SIGKILL) mid-delivery leaves it to another server, which sends it once its lease lapses; SIGTERM answers long polls at once"
+        """
+        a server killed (SIGKILL) mid-delivery leaves it to another server, which sends it once its lease lapses; \
+        SIGTERM answers long polls at once
+        """
     )
     func killedMidDelivery() async throws {
         let base = FileManager.default.temporaryDirectory.path + "/carerelay-kill-\(UInt32.random(in: 0...UInt32.max))"
@@ -538,7 +542,8 @@ struct CommitBoundaryTests {
                 // The key's row was last written by the transaction that wrote the note.
                 let (keyWriter, noteWriter) = try await pool.query(
                     """
-                    SELECT (SELECT xmin::text FROM idempotency_keys WHERE key = 'same-txn'), (SELECT xmin::text FROM notes WHERE id = \(noteID)::uuid)
+                    SELECT (SELECT xmin::text FROM idempotency_keys WHERE key = 'same-txn'), (SELECT xmin::text FROM
+                        notes WHERE id = \(noteID)::uuid)
                     """)[0].decode(String.self, String.self)
                 #expect(keyWriter == noteWriter)
                 let replay = try await client.call(
@@ -553,7 +558,10 @@ struct CommitBoundaryTests {
     }
 
     @Test(
-        "a server killed after COMMIT, its answer lost on the way: a retry with the same key on another server gets the original answer at once"
+        """
+        a server killed after COMMIT, its answer lost on the way: a retry with the same key on another server gets the \
+        original answer at once
+        """
     )
     func killedAfterCommit() async throws {
         let database = try await TestDatabase.shared()

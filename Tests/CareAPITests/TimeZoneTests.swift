@@ -13,7 +13,10 @@ import TestSupport
 @Suite("Team time zones", .timeLimit(.minutes(2)))
 struct TimeZoneTests {
     @Test(
-        "a team is made in a zone (UTC by default), an unknown zone is 422 with close matches, its admins change it (an event, audited), a clinician may not, and every member sees it"
+        """
+        a team is made in a zone (UTC by default), an unknown zone is 422 with close matches, its admins change it (an \
+        event, audited), a clinician may not, and every member sees it
+        """
     )
     func teamZone() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -52,7 +55,10 @@ struct TimeZoneTests {
                 #expect(seen.json["time_zone"] as? String == "America/Chicago")
                 let events = try await pool.query(
                     PQQuery(
-                        "SELECT payload->>'from', payload->>'to' FROM events WHERE type = 'team.time_zone_changed' AND team_id = $1",
+                        """
+                        SELECT payload->>'from', payload->>'to' FROM events WHERE type = 'team.time_zone_changed' AND \
+                        team_id = $1
+                        """,
                         [clinic.north])
                 ).map { (try $0.decode(String.self, at: 0), try $0.decode(String.self, at: 1)) }
                 #expect(events.count == 1 && events.first?.0 == "UTC" && events.first?.1 == "America/Chicago")

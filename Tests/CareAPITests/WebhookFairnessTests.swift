@@ -15,7 +15,10 @@ import TestSupport
 @Suite("Webhooks: fairness, circuits, pinned addresses", .timeLimit(.minutes(5)))
 struct WebhookFairnessTests {
     @Test(
-        "a receiver that never answers holds only its destination's slots: another subscription's deliveries all arrive before its timeout"
+        """
+        a receiver that never answers holds only its destination's slots: another subscription's deliveries all arrive \
+        before its timeout
+        """
     )
     func silentReceiverDelaysNobody() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -51,7 +54,8 @@ struct WebhookFairnessTests {
                         }
                         let waiting = try await pool.query(
                             """
-                            SELECT count(*)::int FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
+                            SELECT count(*)::int FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id =
+                                d.subscription_id
                             WHERE s.url = \(silentURL) AND d.status <> 'succeeded'
                             """)[0].decode(Int.self, at: 0)
                         #expect(waiting == 12, "the silent receiver's deliveries wait; none is lost")
@@ -62,7 +66,10 @@ struct WebhookFairnessTests {
     }
 
     @Test(
-        "a destination that keeps failing has its circuit opened: nothing is sent to it until the cool-off ends, waiting deliveries use no attempts, and one successful trial sends the rest"
+        """
+        a destination that keeps failing has its circuit opened: nothing is sent to it until the cool-off ends, \
+        waiting deliveries use no attempts, and one successful trial sends the rest
+        """
     )
     func circuitOpensAndCloses() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -135,7 +142,10 @@ struct WebhookFairnessTests {
                         times.count > 3 ? times[3...].first { $0 > lastFailure.addingTimeInterval(0.5) } : nil)
                     #expect(
                         trial.timeIntervalSince(lastFailure) >= 0.95,
-                        "the trial came \(trial.timeIntervalSince(lastFailure)) s after the third failure; the cool-off is 1 s"
+                        """
+                        the trial came \(trial.timeIntervalSince(lastFailure)) s after the third failure; the cool-off \
+                        is 1 s
+                        """
                     )
                     // Deliveries given back unsent did not use an attempt: attempts = requests.
                     let attempts = try await pool.query("SELECT sum(attempts)::int FROM webhook_deliveries")[0].decode(

@@ -155,7 +155,9 @@ extension APIClinic {
 @Suite("Webhooks: subscriptions, signed deliveries, retries, dead letters", .timeLimit(.minutes(5)))
 struct WebhookTests {
     @Test(
-        "a delivery is signed per Standard Webhooks; a receiver failing 3 times gets it once as a success after 3 retries"
+        """
+        a delivery is signed per Standard Webhooks; a receiver failing 3 times gets it once as a success after 3 retries
+        """
     )
     func retriesThenSucceeds() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -397,7 +399,10 @@ struct WebhookTests {
                             && !replay.text.contains("whsec_"), "\(replay.text)")
                     #expect(
                         try await clinic.store.pool.query(
-                            "SELECT count(*) FROM idempotency_keys WHERE convert_from(response_body, 'UTF8') LIKE '%whsec_%'"
+                            """
+                            SELECT count(*) FROM idempotency_keys WHERE convert_from(response_body, 'UTF8') LIKE \
+                            '%whsec_%'
+                            """
                         )[0]
                         .decode(Int.self, at: 0) == 0)
                     let shown = try await client.call(
@@ -417,7 +422,10 @@ struct WebhookTests {
     }
 
     @Test(
-        "the outbox: deliveries only for committed events of the subscriber's teams and types, never a psychotherapy note's"
+        """
+        the outbox: deliveries only for committed events of the subscriber's teams and types, never a psychotherapy \
+        note's
+        """
     )
     func outbox() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -439,7 +447,8 @@ struct WebhookTests {
                 }
                 let rows = try await pool.query(
                     """
-                    SELECT d.event_type, e.team_id, e.payload->>'kind' FROM webhook_deliveries d JOIN events e ON e.id = d.event_id ORDER BY d.event_id
+                    SELECT d.event_type, e.team_id, e.payload->>'kind' FROM webhook_deliveries d JOIN events e ON e.id =
+                        d.event_id ORDER BY d.event_id
                     """
                 ).map { try $0.decode(String.self, UUID.self, String?.self) }
                 #expect(rows.map(\.0) == ["note.added"])
@@ -499,13 +508,19 @@ struct WebhookTests {
                 let made = try await client.call(
                     .post, "/v1/webhooks", token: integrator,
                     json:
-                        #"{"url": "http://93.184.215.14/hook", "event_types": ["trial.failed", "handoff.created"], "team_id": "\#(clinic.south.lower)"}"#
+                        #"""
+                        {"url": "http://93.184.215.14/hook", "event_types": ["trial.failed", "handoff.created"], \#
+                        "team_id": "\#(clinic.south.lower)"}
+                        """#
                 )
                 #expect(made.status == .notFound, "another team's filter: \(made.text)")
                 let ok = try await client.call(
                     .post, "/v1/webhooks", token: integrator,
                     json:
-                        #"{"url": "http://93.184.215.14/hook", "event_types": ["trial.failed", "handoff.created"], "team_id": "\#(clinic.north.lower)"}"#
+                        #"""
+                        {"url": "http://93.184.215.14/hook", "event_types": ["trial.failed", "handoff.created"], \#
+                        "team_id": "\#(clinic.north.lower)"}
+                        """#
                 )
                 #expect(ok.status == .created, "\(ok.text)")
                 let id = try #require(ok.json["id"] as? String)
@@ -556,7 +571,10 @@ struct WebhookTests {
     }
 
     @Test(
-        "every special-purpose network is refused, IPv6 forms that carry an IPv4 address too; public ones pass; a refusal names no address",
+        """
+        every special-purpose network is refused, IPv6 forms that carry an IPv4 address too; public ones pass; a \
+        refusal names no address
+        """,
         arguments: [
             ("http://10.1.2.3/", false), ("http://100.100.100.100/", false), ("http://192.88.99.1/", false),
             ("http://192.31.196.1/", false),

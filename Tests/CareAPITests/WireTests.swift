@@ -64,7 +64,10 @@ struct WireTests {
     }
 
     @Test(
-        "dates: the days around every leap-year rule and every end of February read back as written; impossible dates are refused"
+        """
+        dates: the days around every leap-year rule and every end of February read back as written; impossible dates \
+        are refused
+        """
     )
     func days() throws {
         // A sample rather than all 401,767 days of 1900-2999: a long CPU-bound test holds one
@@ -105,7 +108,10 @@ struct WireTests {
     }
 
     @Test(
-        "FHIR Observations (items, a safety signal, entered in error, text to escape) and their Bundle by hand are byte for byte the sorted-key Codable encoding"
+        """
+        FHIR Observations (items, a safety signal, entered in error, text to escape) and their Bundle by hand are byte \
+        for byte the sorted-key Codable encoding
+        """
     )
     func fhirObservation() throws {
         let patient = UUID()
@@ -143,7 +149,11 @@ struct WireTests {
     }
 
     @Test(
-        "every other FHIR resource by hand (Patient, MedicationStatement with dose steps and adherence, Procedure, ServiceRequest, Task with its cause, CareTeam, CarePlan, DocumentReference; fields present and absent) is byte for byte the sorted-key Codable encoding"
+        """
+        every other FHIR resource by hand (Patient, MedicationStatement with dose steps and adherence, Procedure, \
+        ServiceRequest, Task with its cause, CareTeam, CarePlan, DocumentReference; fields present and absent) is byte \
+        for byte the sorted-key Codable encoding
+        """
     )
     func fhirResources() throws {
         let encoder = JSONEncoder()

@@ -13,7 +13,10 @@ struct PlausibilityTests {
     let rules = RecordRules()
 
     @Test(
-        "a trial's dates: today on the team's calendar passes, its tomorrow is refused; more than a year before enrolment is refused",
+        """
+        a trial's dates: today on the team's calendar passes, its tomorrow is refused; more than a year before \
+        enrolment is refused
+        """,
         arguments: [
             ("today in UTC", now, "UTC", "2026-11-30", true),
             ("tomorrow in UTC", now, "UTC", "2026-12-01", false),
@@ -54,7 +57,10 @@ struct PlausibilityTests {
                 == InvalidValue(
                     field: "started_on",
                     message:
-                        "'started_on' 2026-12-10 is in the future; it can be today (2026-11-30 in UTC, the team's time zone) at the latest",
+                        """
+                        'started_on' 2026-12-10 is in the future; it can be today (2026-11-30 in UTC, the team's time \
+                        zone) at the latest
+                        """,
                     accepted: ["on or before 2026-11-30"]))
         let order = try #require(
             catching { () throws(InvalidValue) in
@@ -171,7 +177,10 @@ struct RecordPermissionTests {
     func refusals() {
         #expect(
             RecordPermission.handoffRefusal(handoffRole: .socialWorker, assignedTo: nil)
-                == "this handoff is for the social worker; only a social worker of the team or the care manager acknowledges or reassigns it"
+                == """
+                this handoff is for the social worker; only a social worker of the team or the care manager \
+                acknowledges or reassigns it
+                """
         )
     }
 }

@@ -13,7 +13,10 @@ struct PlaybookTests {
     }
 
     @Test(
-        "a failed trial: psychiatrist plans the next step, psychologist reviews therapy, social worker screens for barriers"
+        """
+        a failed trial: psychiatrist plans the next step, psychologist reviews therapy, social worker screens for \
+        barriers
+        """
     )
     func trialFailed() {
         let handoffs = plans(EventType.trialFailed)
@@ -122,14 +125,19 @@ struct StatusTests {
         }
         #expect(
             error.description
-                == "a task that is on-hold cannot move to completed; from on-hold it can move to requested, accepted, in-progress, cancelled, failed"
+                == """
+                a task that is on-hold cannot move to completed; from on-hold it can move to requested, accepted, \
+                in-progress, cancelled, failed
+                """
         )
         guard case .failure(let final) = ReferralStatus.completed.moving(to: .cancelled) else {
             Issue.record("completed to cancelled was allowed"); return
         }
         #expect(
             final.description
-                == "a referral that is completed cannot move to cancelled; completed is final: it does not move any more"
+                == """
+                a referral that is completed cannot move to cancelled; completed is final: it does not move any more
+                """
         )
         #expect(!error.description.contains("TaskStatus") && !final.description.contains("ReferralStatus"))
     }
@@ -178,7 +186,10 @@ struct WordingTests {
     let start = Date(timeIntervalSince1970: 1_780_000_000)
 
     @Test(
-        "a failed trial reads as drug, outcome, weeks and dose; psychotherapy by sessions; treatment resistance by trials and classes"
+        """
+        a failed trial reads as drug, outcome, weeks and dose; psychotherapy by sessions; treatment resistance by \
+        trials and classes
+        """
     )
     func causes() throws {
         let rules = TrialRules()

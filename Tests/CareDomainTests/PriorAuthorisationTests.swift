@@ -48,7 +48,10 @@ struct PriorAuthorisationTests {
     static let twoClasses = Criterion.failedTrials(.init(minimumTrials: 2, minimumClasses: 2))
 
     @Test(
-        "failed trials: two of two classes meet it; one class, one trial, a trial that stopped before the episode, or one not failed do not",
+        """
+        failed trials: two of two classes meet it; one class, one trial, a trial that stopped before the episode, or \
+        one not failed do not
+        """,
         arguments: [
             (
                 "two classes", [trial("sertraline", .ssri), trial("venlafaxine", .snri)], true,
@@ -90,7 +93,10 @@ struct PriorAuthorisationTests {
     }
 
     @Test(
-        "failed trials: an augmentation asked for is met only by a failed augmentation; a trial not adequate says why it did not count"
+        """
+        failed trials: an augmentation asked for is met only by a failed augmentation; a trial not adequate says why \
+        it did not count
+        """
     )
     func augmentations() {
         let rule = Criterion.failedTrials(.init(minimumTrials: 2, minimumClasses: 1, minimumAugmentations: 1))
@@ -191,7 +197,10 @@ struct PriorAuthorisationTests {
     }
 
     @Test(
-        "the team's calendar: a score taken at 22:30 on a Sunday in New York is that Sunday's, and a patient born on Monday is not a year older until Monday there"
+        """
+        the team's calendar: a score taken at 22:30 on a Sunday in New York is that Sunday's, and a patient born on \
+        Monday is not a year older until Monday there
+        """
     )
     func teamCalendar() throws {
         // 2026-11-30T03:30Z is 22:30 on Sunday the 29th in New York, already Monday in UTC.
@@ -263,12 +272,18 @@ struct PriorAuthorisationTests {
         #expect(evaluation.results.allSatisfy { !$0.evidence.isEmpty })
         #expect(
             evaluation.results.map(\.statement).first
-                == "at least 2 failed adequate antidepressant trials in the current episode, from at least 2 drug classes"
+                == """
+                at least 2 failed adequate antidepressant trials in the current episode, from at least 2 drug \
+                classes
+                """
         )
     }
 
     @Test(
-        "criteria sets are data: the defaults read back as written; an unknown criterion type is refused, naming the known ones"
+        """
+        criteria sets are data: the defaults read back as written; an unknown criterion type is refused, naming the \
+        known ones
+        """
     )
     func codable() throws {
         for set in CriteriaSet.defaults {

@@ -178,7 +178,10 @@ struct WeeklyReviewTests {
     }
 
     @Test(
-        "on the team's calendar: a patient enrolled on the week's Monday is new in New York (west of UTC) and Tokyo (east), one enrolled on the next Monday is not; weeks in treatment and the last contact's day are the team's"
+        """
+        on the team's calendar: a patient enrolled on the week's Monday is new in New York (west of UTC) and Tokyo \
+        (east), one enrolled on the next Monday is not; weeks in treatment and the last contact's day are the team's
+        """
     )
     func teamCalendar() throws {
         for zone in ["America/New_York", "Asia/Tokyo", "UTC"] {

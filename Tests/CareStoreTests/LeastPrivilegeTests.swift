@@ -16,8 +16,10 @@ struct LeastPrivilegeTests {
         try await pool.withTransaction { connection in
             try await connection.query(
                 """
-                SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id', \(member.lowercasedString), true),
-                       set_config('carerelay.token_id', \(token.lowercasedString), true), set_config('carerelay.request_id', \(request), true)
+                SELECT set_config('role', 'care_app', true), set_config('carerelay.member_id',
+                    \(member.lowercasedString), true),
+                       set_config('carerelay.token_id', \(token.lowercasedString), true),
+                           set_config('carerelay.request_id', \(request), true)
                 """)
             try await connection.query(statement)
         }
@@ -38,7 +40,10 @@ struct LeastPrivilegeTests {
             let statement: PQQuery =
                 switch attempt {
                 case "join a team":
-                    "INSERT INTO memberships (team_id, member_id, role) VALUES (\(other), \(clinic.psychiatrist), 'psychiatrist')"
+                    """
+                    INSERT INTO memberships (team_id, member_id, role) VALUES (\(other), \(clinic.psychiatrist), \
+                    'psychiatrist')
+                    """
                 case "create a team": "INSERT INTO teams (name) VALUES ('Mine')"
                 case "un-revoke a token": "UPDATE api_tokens SET revoked_at = NULL WHERE id = \(token.id)"
                 case "read token hashes": "SELECT token_hash FROM api_tokens"
@@ -69,10 +74,14 @@ struct LeastPrivilegeTests {
                 pool, member: clinic.psychologist, token: token, request: "real-request",
                 """
                 INSERT INTO audit_entries (member_id, token_id, action, patient_id, resource, outcome, request_id, at)
-                VALUES (\(clinic.psychologist), \(UUID()), 'patient.read', \(clinic.patient), '/forged', 'allowed', 'forged-request', '2001-01-01')
+                VALUES (\(clinic.psychologist), \(UUID()), 'patient.read', \(clinic.patient), '/forged', 'allowed',
+                    'forged-request', '2001-01-01')
                 """)
             let row = try await pool.query(
-                "SELECT member_id, token_id, request_id, at > now() - interval '1 minute' FROM audit_entries WHERE resource = '/forged'"
+                """
+                SELECT member_id, token_id, request_id, at > now() - interval '1 minute' FROM audit_entries WHERE \
+                resource = '/forged'
+                """
             )[0]
             let (member, tokenID, requestID, fresh) = try row.decode(UUID.self, UUID?.self, String?.self, Bool.self)
             #expect(member == clinic.psychologist && tokenID == token && requestID == "real-request" && fresh)
@@ -80,7 +89,8 @@ struct LeastPrivilegeTests {
             try await Self.asCareApp(
                 pool, member: clinic.psychologist,
                 """
-                INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES (\(clinic.psychiatrist), 'x', '/other', 'allowed')
+                INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES (\(clinic.psychiatrist), 'x',
+                    '/other', 'allowed')
                 """)
             #expect(
                 try await pool.query("SELECT member_id FROM audit_entries WHERE resource = '/other'")[0].decode(
@@ -96,7 +106,10 @@ struct LeastPrivilegeTests {
     }
 
     @Test(
-        "requests log in as care_server, which can become care_app alone; the server's own work as care_service; neither is a superuser or owns anything"
+        """
+        requests log in as care_server, which can become care_app alone; the server's own work as care_service; \
+        neither is a superuser or owns anything
+        """
     )
     func serverLogins() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -106,7 +119,8 @@ struct LeastPrivilegeTests {
                     """
                     SELECT session_user::text, current_user::text, r.rolsuper, r.rolinherit,
                            (SELECT count(*)::int FROM pg_class c WHERE c.relowner = r.oid),
-                           (SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid)
+                           (SELECT array_agg(g.rolname::text ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g
+                               ON g.oid = m.roleid WHERE m.member = r.oid)
                     FROM pg_roles r WHERE r.rolname = session_user
                     """)[0]
                 let (session, current, superuser, inherits, owned, memberOf) = try row.decode(
@@ -120,13 +134,17 @@ struct LeastPrivilegeTests {
             #expect(
                 try await pool.query(
                     """
-                    SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relowner <> 'care_owner'::regrole
+                    SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relowner <>
+                        'care_owner'::regrole
                     """)[0].decode(Int.self, at: 0) == 0, "every object in public is care_owner's")
         }
     }
 
     @Test(
-        "the requests' login reads and writes nothing unless it becomes care_app, and cannot become care_service, the owner or a superuser",
+        """
+        the requests' login reads and writes nothing unless it becomes care_app, and cannot become care_service, the \
+        owner or a superuser
+        """,
         arguments: [
             "read patients", "read token hashes", "write an event", "RESET ROLE, then read patients",
             "become care_service", "become the owner", "become the superuser", "create a table",
@@ -189,7 +207,10 @@ struct LeastPrivilegeTests {
     }
 
     @Test(
-        "a database migrated before the roles were split (its objects a superuser's) is handed to care_owner, and the server's login then works in it"
+        """
+        a database migrated before the roles were split (its objects a superuser's) is handed to care_owner, and the \
+        server's login then works in it
+        """
     )
     func legacyDatabaseHandedOver() async throws {
         let database = try await TestDatabase.shared()
@@ -208,8 +229,10 @@ struct LeastPrivilegeTests {
         try await DatabaseRoles.giveObjectsToOwner(inside)
         let row = try await inside.query(
             """
-            SELECT (SELECT count(*)::int FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relowner <> 'care_owner'::regrole),
-                   (SELECT count(*)::int FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proowner <> 'care_owner'::regrole),
+            SELECT (SELECT count(*)::int FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relowner <>
+                'care_owner'::regrole),
+                   (SELECT count(*)::int FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proowner <>
+                       'care_owner'::regrole),
                    (SELECT datdba::regrole::text FROM pg_database WHERE datname = current_database())
             """, prepared: false)[0]
         await inside.close()

@@ -20,7 +20,8 @@ struct LifecycleTests {
     static func work(_ pool: PQPool, causedBy eventID: Int64) async throws -> [Work] {
         try await pool.query(
             """
-            SELECT h.step_key, t.status, t.status_reason, h.superseded_by_event FROM handoffs h JOIN tasks t ON t.id = h.task_id
+            SELECT h.step_key, t.status, t.status_reason, h.superseded_by_event FROM handoffs h JOIN tasks t ON t.id =
+                h.task_id
             WHERE h.event_id = \(eventID) ORDER BY h.step_key
             """
         ).map { row in
@@ -52,7 +53,10 @@ struct LifecycleTests {
     }
 
     @Test(
-        "a cancelled TMS referral supersedes exactly its open handoffs: done work stays done, another referral's stay open"
+        """
+        a cancelled TMS referral supersedes exactly its open handoffs: done work stays done, another referral's stay \
+        open
+        """
     )
     func cancelledReferral() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -80,7 +84,8 @@ struct LifecycleTests {
                     Work(step: "tms.contraindications", status: "completed", reason: nil, supersededBy: nil),
                     Work(step: "tms.education", status: "cancelled", reason: reason, supersededBy: cancelEvent),
                     Work(
-                        step: "tms.prior-authorisation", status: "cancelled", reason: reason, supersededBy: cancelEvent),
+                        step: "tms.prior-authorisation", status: "cancelled", reason: reason,
+                        supersededBy: cancelEvent),
                     Work(step: "tms.transport", status: "cancelled", reason: reason, supersededBy: cancelEvent),
                 ])
             #expect(Set(superseded) == Set(tms.event.handoffIDs).subtracting([screen]))
@@ -91,7 +96,8 @@ struct LifecycleTests {
             // One handoff.superseded event each, pointing at the cancellation; nothing deleted.
             let announced = try await pool.query(
                 """
-                SELECT payload->>'handoff_id', payload->>'by_event_id' FROM events WHERE type = \(EventType.handoffSuperseded.rawValue)
+                SELECT payload->>'handoff_id', payload->>'by_event_id' FROM events WHERE type =
+                    \(EventType.handoffSuperseded.rawValue)
                 """
             ).map { try $0.decode(String.self, String.self) }
             #expect(
@@ -115,7 +121,10 @@ struct LifecycleTests {
     }
 
     @Test(
-        "a trial outcome entered in error removes the TRD flag that depended on it, and the report no longer lists the patient as newly TRD"
+        """
+        a trial outcome entered in error removes the TRD flag that depended on it, and the report no longer lists the \
+        patient as newly TRD
+        """
     )
     func outcomeEnteredInError() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -139,7 +148,8 @@ struct LifecycleTests {
             // task stays open for the first failure, counting one cause again.
             let superseded = try await pool.query(
                 """
-                SELECT h.step_key FROM handoffs h WHERE h.id = ANY(\(correction.supersededHandoffIDs)) ORDER BY h.step_key
+                SELECT h.step_key FROM handoffs h WHERE h.id = ANY(\(correction.supersededHandoffIDs)) ORDER BY
+                    h.step_key
                 """
             ).column(String.self)
             #expect(
@@ -148,7 +158,8 @@ struct LifecycleTests {
                 ])
             let nextStep = try await pool.query(
                 """
-                SELECT t.title, t.status, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND c.withdrawn_at IS NULL)::int
+                SELECT t.title, t.status, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND
+                    c.withdrawn_at IS NULL)::int
                 FROM handoffs h JOIN tasks t ON t.id = h.task_id WHERE h.step_key = 'trial-failed.next-step'
                 """)
             #expect(nextStep.count == 1)
@@ -214,7 +225,8 @@ struct LifecycleTests {
                 while try await database.superuser(
                     pool,
                     """
-                    SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                    SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type =
+                        'Lock'
                     """)[0].decode(Int.self, at: 0) < 2
                 {
                     guard ContinuousClock.now < deadline else {
@@ -230,7 +242,8 @@ struct LifecycleTests {
             #expect(results.filter { $0.trdReached }.count == 1)
             let open = try await pool.query(
                 """
-                SELECT h.id, t.title, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND c.withdrawn_at IS NULL)::int
+                SELECT h.id, t.title, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND
+                    c.withdrawn_at IS NULL)::int
                 FROM handoffs h JOIN tasks t ON t.id = h.task_id
                 WHERE h.step_key = 'trial-failed.next-step' AND t.status NOT IN ('completed', 'cancelled', 'failed')
                 """)
@@ -295,7 +308,10 @@ struct LifecycleTests {
             }
             await #expect(throws: PQError.self) {
                 try await pool.query(
-                    "UPDATE measurements SET entered_in_error_at = NULL, entered_in_error_reason = NULL WHERE id = \(wrong.measurementID)"
+                    """
+                    UPDATE measurements SET entered_in_error_at = NULL, entered_in_error_reason = NULL WHERE id = \
+                    \(wrong.measurementID)
+                    """
                 )
             }
             #expect(try await clinic.count("measurements", pool) == 2)
@@ -334,7 +350,10 @@ struct LifecycleTests {
             #expect(try await clinic.eventCount(pool, EventType.handoffSuperseded.rawValue) == 3)
             #expect(
                 try await pool.query(
-                    "SELECT count(*) FROM events WHERE type = 'task.cancelled' AND payload->>'reason' = 'patient discharged'"
+                    """
+                    SELECT count(*) FROM events WHERE type = 'task.cancelled' AND payload->>'reason' = 'patient \
+                    discharged'
+                    """
                 )[0]
                 .decode(Int.self, at: 0) == 1)
         }
@@ -350,7 +369,10 @@ struct LifecycleTests {
             let handoffs = try await clinic.count("handoffs", pool)
             await #expect(
                 throws: StoreError.alreadyOpen(
-                    "a TMS referral to Lakeside TMS is already open (requested); to make a second one, say why in 'reason'",
+                    """
+                    a TMS referral to Lakeside TMS is already open (requested); to make a second one, say why in \
+                    'reason'
+                    """,
                     existing: "/v1/referrals/\(first.referralID.lowercasedString)")
             ) {
                 try await clinic.store.makeReferral(
@@ -449,7 +471,10 @@ struct LifecycleTests {
     }
 
     @Test(
-        "the task status machine: completing an unclaimed task claims it, cancel and fail need a reason, a refused move names the allowed ones"
+        """
+        the task status machine: completing an unclaimed task claims it, cancel and fail need a reason, a refused move \
+        names the allowed ones
+        """
     )
     func taskMachine() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -536,7 +561,10 @@ struct LifecycleTests {
     }
 
     @Test(
-        "notes: newest first with their author's name; an amended note says so; an amendment keeps the kind; a note entered in error leaves the list"
+        """
+        notes: newest first with their author's name; an amended note says so; an amendment keeps the kind; a note \
+        entered in error leaves the list
+        """
     )
     func notes() async throws {
         try await MigratedDatabase.withPool { pool, _ in

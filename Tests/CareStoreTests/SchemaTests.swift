@@ -28,7 +28,10 @@ struct SchemaTests {
                 pool, "UPDATE playbook_steps SET is_active = false WHERE key = 'trial-failed.barriers'")
             _ = try await database.superuser(
                 pool,
-                "UPDATE rule_settings SET value = jsonb_set(value, '{trdRequiresDifferentClasses}', 'true') WHERE name = 'trial'"
+                """
+                UPDATE rule_settings SET value = jsonb_set(value, '{trdRequiresDifferentClasses}', 'true') WHERE name \
+                = 'trial'
+                """
             )
             let data = try await pool.withConnection { try await ReferenceData.load($0) }
             #expect(!data.playbook.steps.contains { $0.key == "trial-failed.barriers" })
@@ -76,12 +79,18 @@ struct SchemaTests {
                 pool, "INSERT INTO events (type, team_id) VALUES ('system.started', '\(teamID)')", member: member)
             try await asApp(
                 pool,
-                "INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES ('\(memberID)', 'read', 'patient', 'allowed')",
+                """
+                INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES ('\(memberID)', 'read', \
+                'patient', 'allowed')
+                """,
                 member: member)
             // Without an acting member (or as someone else) row-level security refuses.
             for sql in [
                 "INSERT INTO events (type, team_id) VALUES ('system.started', '\(teamID)')",
-                "INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES ('\(memberID)', 'read', 'patient', 'allowed')",
+                """
+                INSERT INTO audit_entries (member_id, action, resource, outcome) VALUES ('\(memberID)', 'read', \
+                'patient', 'allowed')
+                """,
             ] {
                 let error = await #expect(throws: PQError.self) { try await asApp(pool, sql) }
                 #expect(error?.sqlState == "42501")
@@ -100,7 +109,8 @@ struct SchemaTests {
             UUID.self, at: 0)
         let patient = try await pool.query(
             """
-            INSERT INTO patients (team_id, mrn, display_name, enrolled_on) VALUES (\(team), 'MRN-1', 'A. Patient', '2026-09-01')
+            INSERT INTO patients (team_id, mrn, display_name, enrolled_on) VALUES (\(team), 'MRN-1', 'A. Patient',
+                '2026-09-01')
             RETURNING id
             """)[0].decode(UUID.self, at: 0)
         return (team, patient)
@@ -133,12 +143,14 @@ struct SchemaTests {
                 try await pool.withTransaction { connection in
                     let task = try await connection.query(
                         """
-                        INSERT INTO tasks (patient_id, title, pool_role, origin) VALUES (\(patient), 'Plan', 'psychiatrist', 'handoff') RETURNING id
+                        INSERT INTO tasks (patient_id, title, pool_role, origin) VALUES (\(patient), 'Plan',
+                            'psychiatrist', 'handoff') RETURNING id
                         """)[0].decode(UUID.self, at: 0)
                     try await connection.query(
                         """
                         INSERT INTO handoffs (event_id, step_key, patient_id, role, task_id, reason, due_at)
-                        VALUES (\(event), 'trial-failed.next-step', \(patient), 'psychiatrist', \(task), 'failed', now())
+                        VALUES (\(event), 'trial-failed.next-step', \(patient), 'psychiatrist', \(task), 'failed',
+                            now())
                         """)
                 }
             }
@@ -157,7 +169,10 @@ struct SchemaTests {
             ("UPDATE tasks SET status = 'done'", "tasks_status_check"),
             ("UPDATE patients SET status = 'gone'", "patients_status_check"),
             (
-                "INSERT INTO notes (patient_id, author_id, kind, body) SELECT p.id, m.id, 'diary', 'x' FROM patients p, members m",
+                """
+                INSERT INTO notes (patient_id, author_id, kind, body) SELECT p.id, m.id, 'diary', 'x' FROM patients p, \
+                members m
+                """,
                 "notes_kind_check"
             ),
         ])
@@ -190,17 +205,26 @@ struct SchemaTests {
             let (_, patient) = try await seedPatient(pool)
             for status in TaskStatus.allCases {
                 try await pool.query(
-                    "INSERT INTO tasks (patient_id, title, pool_role, status) VALUES (\(patient), 'T', 'psychologist', \(status.rawValue))"
+                    """
+                    INSERT INTO tasks (patient_id, title, pool_role, status) VALUES (\(patient), 'T', 'psychologist', \
+                    \(status.rawValue))
+                    """
                 )
             }
             for status in ReferralStatus.allCases {
                 try await pool.query(
-                    "INSERT INTO referrals (patient_id, kind, status, target_clinic) VALUES (\(patient), 'tms', \(status.rawValue), 'Clinic')"
+                    """
+                    INSERT INTO referrals (patient_id, kind, status, target_clinic) VALUES (\(patient), 'tms', \
+                    \(status.rawValue), 'Clinic')
+                    """
                 )
             }
             for priority in TaskPriority.allCases {
                 try await pool.query(
-                    "INSERT INTO tasks (patient_id, title, pool_role, priority) VALUES (\(patient), 'T', 'psychologist', \(priority.rawValue))"
+                    """
+                    INSERT INTO tasks (patient_id, title, pool_role, priority) VALUES (\(patient), 'T', \
+                    'psychologist', \(priority.rawValue))
+                    """
                 )
             }
         }

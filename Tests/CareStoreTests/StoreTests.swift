@@ -83,7 +83,10 @@ struct StoreTests {
     }
 
     @Test(
-        "a PHQ-9 with item 9 above 0 gives the psychiatrist and psychologist same-day handoffs; an ordinary one gives none"
+        """
+        a PHQ-9 with item 9 above 0 gives the psychiatrist and psychologist same-day handoffs; an ordinary one gives \
+        none
+        """
     )
     func safetySignal() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -99,7 +102,10 @@ struct StoreTests {
             #expect(
                 try await clinic.handoffRoles(pool, event: "measurement.recorded") == ["psychiatrist", "psychologist"])
             let due = try await pool.query(
-                "SELECT bool_and(due_at <= now() + interval '12 hours' AND priority = 'stat') FROM tasks WHERE origin = 'handoff'"
+                """
+                SELECT bool_and(due_at <= now() + interval '12 hours' AND priority = 'stat') FROM tasks WHERE origin = \
+                'handoff'
+                """
             )
             #expect(try due[0].decode(Bool.self, at: 0))
         }
@@ -138,7 +144,10 @@ struct StoreTests {
     }
 
     @Test(
-        "a failed adequate trial gives three handoffs; the second failure reaches TRD and asks for a neuromodulation evaluation"
+        """
+        a failed adequate trial gives three handoffs; the second failure reaches TRD and asks for a neuromodulation \
+        evaluation
+        """
     )
     func trialFailureAndTRD() async throws {
         try await MigratedDatabase.withPool { pool, _ in

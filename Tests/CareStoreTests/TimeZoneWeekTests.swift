@@ -37,7 +37,10 @@ struct TimeZoneWeekTests {
     }
 
     @Test(
-        "late Sunday evening in New York is still the ending week there (the next one in UTC); early Monday in Tokyo is the new one"
+        """
+        late Sunday evening in New York is still the ending week there (the next one in UTC); early Monday in Tokyo is \
+        the new one
+        """
     )
     func edges() {
         let sundayNight = Self.instant("2026-11-30T03:30:00Z")  // Sunday 22:30 in New York
@@ -49,7 +52,10 @@ struct TimeZoneWeekTests {
     }
 
     @Test(
-        "the weekly review counts a PHQ-9 taken at 22:30 on Sunday in New York in the week that is ending, for a New York team; a UTC team counts it in the next"
+        """
+        the weekly review counts a PHQ-9 taken at 22:30 on Sunday in New York in the week that is ending, for a New \
+        York team; a UTC team counts it in the next
+        """
     )
     func reviewWeek() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -76,7 +82,10 @@ struct TimeZoneWeekTests {
     }
 
     @Test(
-        "the report on a New York team: a patient enrolled on the week's Monday is new that week and one enrolled on the next Monday is not yet on the caseload; the no-contact line names the team's day"
+        """
+        the report on a New York team: a patient enrolled on the week's Monday is new that week and one enrolled on \
+        the next Monday is not yet on the caseload; the no-contact line names the team's day
+        """
     )
     func enrolmentOnTheTeamsCalendar() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -100,7 +109,10 @@ struct TimeZoneWeekTests {
     }
 
     @Test(
-        "a trial's start, dose change and stop, an enrolment and a date of birth are refused after today on the team's calendar, east and west of UTC"
+        """
+        a trial's start, dose change and stop, an enrolment and a date of birth are refused after today on the team's \
+        calendar, east and west of UTC
+        """
     )
     func recordDatesOnTheTeamsCalendar() async throws {
         try await MigratedDatabase.withPool { pool, _ in

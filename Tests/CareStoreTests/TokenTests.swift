@@ -35,7 +35,9 @@ struct TokenTests {
             #expect(hash == TokenFormat.hash(issued.token))
             #expect(prefix == String(issued.token.prefix(12)))
             let anywhere = try await pool.query(
-                "SELECT count(*) FROM api_tokens t WHERE t::text LIKE '%' || \(String(issued.token.dropFirst(12))) || '%'"
+                """
+                SELECT count(*) FROM api_tokens t WHERE t::text LIKE '%' || \(String(issued.token.dropFirst(12))) || '%'
+                """
             )
             #expect(try anywhere[0].decode(Int.self, at: 0) == 0)
         }
@@ -151,7 +153,10 @@ struct ReferenceCacheTests {
 @Suite("Idempotency keys")
 struct IdempotencyKeyTests {
     @Test(
-        "a key whose change committed but whose response was never kept: in flight for a minute, then 'response lost', never run again"
+        """
+        a key whose change committed but whose response was never kept: in flight for a minute, then 'response lost', \
+        never run again
+        """
     )
     func responseLost() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -173,7 +178,10 @@ struct IdempotencyKeyTests {
                     patientID: patient, title: "Call back", poolRole: .psychologist, by: .request(actor))
             }
             try await pool.query(
-                "INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), 'k-lost', \(Data([1, 2, 3])))"
+                """
+                INSERT INTO idempotency_keys (member_id, key, request_hash) VALUES (\(member), 'k-lost', \
+                \(Data([1, 2, 3])))
+                """
             )
             await #expect(throws: IdempotencyError.inFlight) { try await retry(Data([1, 2, 3])) }
             try await pool.query(

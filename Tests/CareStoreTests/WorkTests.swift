@@ -201,7 +201,8 @@ struct WorkTests {
             #expect(summary.thaseRush.stage == .stageII)
             #expect(summary.maudsley?.severity == MaudsleySeverity.severeWithoutPsychosis.rawValue)
             #expect(summary.referrals.map(\.kind) == [.tms])
-            // 3 for the first failure, 2 for the second (its "plan the next step" joins the open one), 1 for TRD, 4 for TMS.
+            // 3 for the first failure, 2 for the second (its "plan the next step" joins the open one),
+            // 1 for TRD, 4 for TMS.
             #expect(summary.openHandoffs.count == 10)
             #expect(summary.openTasks.count == 10)
             #expect(

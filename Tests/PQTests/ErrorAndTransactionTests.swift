@@ -247,7 +247,8 @@ struct CancellationTests {
                 try await Task.sleep(for: .milliseconds(25))
                 running = try await database.admin(
                     """
-                    SELECT count(*) FROM pg_stat_activity WHERE datname = \(datname) AND query = 'SELECT pg_sleep(10)' AND state = 'active'
+                    SELECT count(*) FROM pg_stat_activity WHERE datname = \(datname) AND query = 'SELECT pg_sleep(10)'
+                        AND state = 'active'
                     """)[0].decode(Int.self, at: 0)
             }
             #expect(running == 1)
@@ -290,7 +291,8 @@ struct CommitUnderTerminationTests {
                     let rows = try await database.admin(
                         """
                         SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                        WHERE datname = \(try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0))
+                        WHERE datname =
+                            \(try await pool.query("SELECT current_database()")[0].decode(String.self, at: 0))
                           AND pid <> pg_backend_pid() AND state <> 'idle'
                         """)
                     killed += try rows[0].decode(Int.self, at: 0)
@@ -340,7 +342,10 @@ struct CommitUnderTerminationTests {
 struct CutConnectionTests {
     /// A pool that reaches `pool`'s database through `cutter`.
     @Test(
-        "COMMIT answered, then the connection cut before the sync: the transaction succeeded, whole, and the connection is not reused"
+        """
+        COMMIT answered, then the connection cut before the sync: the transaction succeeded, whole, and the connection \
+        is not reused
+        """
     )
     func cutAfterCommit() async throws {
         try await TestDatabase.withPool { pool, database in
@@ -379,7 +384,10 @@ struct CutConnectionTests {
     }
 
     @Test(
-        "cut after a statement's answer but before COMMIT's: a connection failure, never a protocol violation, and nothing committed"
+        """
+        cut after a statement's answer but before COMMIT's: a connection failure, never a protocol violation, and \
+        nothing committed
+        """
     )
     func cutBeforeCommit() async throws {
         try await TestDatabase.withPool { pool, database in

@@ -96,7 +96,10 @@ struct PoolTests {
         }
         #expect(before.count == 3)
         let killed = try await database.admin(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = ANY(\(before.map { Int($0) })::int[])"
+            """
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = \
+            ANY(\(before.map { Int($0) })::int[])
+            """
         )
         #expect(try killed[0].decode(Int.self, at: 0) == 3)
         try await Task.sleep(for: .milliseconds(100))
@@ -147,7 +150,10 @@ struct PoolTests {
             async let killer: Void = {
                 // Kill it once the statement is running (a fixed delay could kill it before).
                 while try await database.admin(
-                    "SELECT count(*) FROM pg_stat_activity WHERE pid = \(Int(pid)) AND state = 'active' AND query LIKE 'SELECT pg_sleep(5)%'"
+                    """
+                    SELECT count(*) FROM pg_stat_activity WHERE pid = \(Int(pid)) AND state = 'active' AND query LIKE \
+                    'SELECT pg_sleep(5)%'
+                    """
                 )[0].decode(Int.self, at: 0) == 0 {
                     try await Task.sleep(for: .milliseconds(20))
                 }

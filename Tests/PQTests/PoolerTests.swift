@@ -10,7 +10,10 @@ import TestSupport
 @Suite("PQ behind a transaction pooler", .timeLimit(.minutes(2)))
 struct PoolerTests {
     @Test(
-        "through PgBouncer no statement is prepared by name, statements, pipelines and transactions work, and the session's settings hold"
+        """
+        through PgBouncer no statement is prepared by name, statements, pipelines and transactions work, and the \
+        session's settings hold
+        """
     )
     func noNamedStatements() async throws {
         let database = try await TestDatabase.shared()

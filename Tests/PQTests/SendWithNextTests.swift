@@ -87,7 +87,10 @@ struct SendWithNextTests {
     }
 
     @Test(
-        "a transaction: BEGIN and queued statements commit with it, an insert queued before a failing COMMIT is rolled back"
+        """
+        a transaction: BEGIN and queued statements commit with it, an insert queued before a failing COMMIT is rolled \
+        back
+        """
     )
     func transactions() async throws {
         try await Self.withEntryTable(connections: 1) { pool in

@@ -274,7 +274,8 @@ public func writeInterleavedEvents(
                         try await connection.query(
                             """
                             INSERT INTO events (type, team_id, patient_id, payload)
-                            VALUES ('test.written', \(teamID), \(patientID), \(PQJSON(["writer": "\(writer)", "n": "\(index)"]))::jsonb)
+                            VALUES ('test.written', \(teamID), \(patientID),
+                                \(PQJSON(["writer": "\(writer)", "n": "\(index)"]))::jsonb)
                             """)
                         if writer % 2 == 1 { try await Task.sleep(for: .milliseconds(Int.random(in: 20...80))) }
                     }

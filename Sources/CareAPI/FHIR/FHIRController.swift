@@ -74,7 +74,10 @@ struct FHIRController: Sendable {
                 SearchParameter(
                     name: "code", type: "token",
                     documentation:
-                        "The instrument's panel code: 44249-1 (PHQ-9), 69737-5 (GAD-7), madrs (\(FHIR.instrumentSystem)); with or without its system."
+                        """
+                        The instrument's panel code: 44249-1 (PHQ-9), 69737-5 (GAD-7), madrs \
+                        (\(FHIR.instrumentSystem)); with or without its system.
+                        """
                 ),
             ]
         ),
@@ -103,7 +106,9 @@ struct FHIRController: Sendable {
                 SearchParameter(
                     name: "status", type: "token",
                     documentation:
-                        "requested, accepted, in-progress, on-hold, completed, cancelled or failed; several with commas."
+                        """
+                        requested, accepted, in-progress, on-hold, completed, cancelled or failed; several with commas.
+                        """
                 ),
             ]
         ),
@@ -142,7 +147,10 @@ struct FHIRController: Sendable {
                 SearchParameter(
                     name: "patient", type: "reference",
                     documentation:
-                        "Required: who read or changed the patient's records, newest first (the compliance role and others allowed to read the audit trail)."
+                        """
+                        Required: who read or changed the patient's records, newest first (the compliance role and \
+                        others allowed to read the audit trail).
+                        """
                 )
             ]
         ),
@@ -154,7 +162,10 @@ struct FHIRController: Sendable {
     static let lastUpdated = SearchParameter(
         name: "_lastUpdated", type: "date",
         documentation:
-            "When the record last changed (meta.lastUpdated): a date or an instant, with eq (the default), ne, gt, ge, lt, le, sa or eb before it; repeat it for a range (both must hold)."
+            """
+            When the record last changed (meta.lastUpdated): a date or an instant, with eq (the default), ne, gt, ge, \
+            lt, le, sa or eb before it; repeat it for a range (both must hold).
+            """
     )
     static let withLastUpdated: Set<String> = [
         "Patient", "Observation", "MedicationStatement", "Procedure", "ServiceRequest", "Task", "CarePlan",
@@ -220,12 +231,17 @@ struct FHIRController: Sendable {
             date: Self.published,
             implementation: .init(
                 description:
-                    "CareRelay's care-team records (treatment-resistant depression) as FHIR R4; docs/fhir.md maps them"),
+                    """
+                    CareRelay's care-team records (treatment-resistant depression) as FHIR R4; docs/fhir.md maps them
+                    """),
             rest: [
                 .init(
                     security: .init(
                         description:
-                            "Bearer tokens (Authorization: Bearer crt_...), the same as /v1: a member sees their own teams' patients only; psychotherapy notes are never served."
+                            """
+                            Bearer tokens (Authorization: Bearer crt_...), the same as /v1: a member sees their own \
+                            teams' patients only; psychotherapy notes are never served.
+                            """
                     ),
                     resource: Self.resources.map { resource in
                         let operations = Self.operations.filter { $0.type == resource.type }.map {
@@ -628,7 +644,10 @@ struct FHIRSearch {
         let known = Set(FHIRController.searchParameters(resource).map(\.name) + FHIRController.common)
         for (name, _) in request.uri.queryParameters where !known.contains(String(name)) {
             throw Problem.badRequest(
-                "\(resource) searches do not support '\(name)': they support \(known.sorted().joined(separator: ", ")) (GET /fhir/R4/metadata)"
+                """
+                \(resource) searches do not support '\(name)': they support \(known.sorted().joined(separator: ", ")) \
+                (GET /fhir/R4/metadata)
+                """
             )
         }
         if let format = try parameters.string("_format"),
@@ -805,14 +824,20 @@ struct DateFilter {
                 prefix = String(text.prefix(2))
                 guard Self.prefixes.contains(prefix) else {
                     throw Problem.badRequest(
-                        "'\(name)' cannot start with '\(prefix)': its prefixes are \(Self.prefixes.joined(separator: ", "))"
+                        """
+                        '\(name)' cannot start with '\(prefix)': its prefixes are \
+                        \(Self.prefixes.joined(separator: ", "))
+                        """
                     )
                 }
                 text.removeFirst(2)
             }
             guard let range = Self.range(text) else {
                 throw Problem.badRequest(
-                    "'\(name)' must be a date (2026-11-01) or an instant with its zone (2026-11-01T09:30:00Z), after an optional prefix such as ge"
+                    """
+                    '\(name)' must be a date (2026-11-01) or an instant with its zone (2026-11-01T09:30:00Z), after an \
+                    optional prefix such as ge
+                    """
                 )
             }
             return Condition(prefix: prefix, start: range.0, end: range.1)

@@ -53,7 +53,10 @@ struct FHIRExportController: Sendable {
         }
         for (name, _) in request.uri.queryParameters where !Self.parameters.contains(String(name)) {
             throw Problem.badRequest(
-                "bulk export does not support '\(name)': it supports \(Self.parameters.joined(separator: ", ")) (docs/fhir.md)"
+                """
+                bulk export does not support '\(name)': it supports \(Self.parameters.joined(separator: ", ")) \
+                (docs/fhir.md)
+                """
             )
         }
         let parameters = QueryParameters(request)
@@ -89,7 +92,10 @@ struct FHIRExportController: Sendable {
             .init(
                 severity: "information", code: "informational",
                 diagnostics:
-                    "export \(job.id.lowercasedString) accepted: poll its Content-Location for progress and then the manifest"
+                    """
+                    export \(job.id.lowercasedString) accepted: poll its Content-Location for progress and then the \
+                    manifest
+                    """
             )
         ])
         var response = try FHIRController.json(outcome, status: .accepted)

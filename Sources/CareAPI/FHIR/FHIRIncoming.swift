@@ -101,7 +101,10 @@ enum FHIRIncoming {
         let given = answers.compactMap { $0 }
         guard given.isEmpty || given.count == answers.count else {
             throw Problem.invalid(
-                "\(given.count) of the \(answers.count) \(instrument.rawValue) answers were sent: a score needs all of them, or the total alone"
+                """
+                \(given.count) of the \(answers.count) \(instrument.rawValue) answers were sent: a score needs all of \
+                them, or the total alone
+                """
             )
         }
         let items = given.isEmpty ? nil : given
@@ -111,7 +114,10 @@ enum FHIRIncoming {
                 let score = try Score(instrument, items: items)
                 guard score.total == total else {
                     throw Problem.invalid(
-                        "the answers add up to \(score.total), not the total \(total) sent: send the answers alone, or fix them"
+                        """
+                        the answers add up to \(score.total), not the total \(total) sent: send the answers alone, or \
+                        fix them
+                        """
                     )
                 }
                 return score
@@ -135,7 +141,10 @@ enum FHIRIncoming {
         }
         guard let (instrument, isTotal) = instrument(observation.code) else {
             throw Problem.invalid(
-                "'code' must name a PHQ-9 (LOINC 44249-1 or its total 44261-6), a GAD-7 (69737-5 or 70274-6) or a MADRS (\(FHIR.instrumentSystem)|madrs)"
+                """
+                'code' must name a PHQ-9 (LOINC 44249-1 or its total 44261-6), a GAD-7 (69737-5 or 70274-6) or a MADRS \
+                (\(FHIR.instrumentSystem)|madrs)
+                """
             )
         }
         let codes = InstrumentCoding.codes(instrument)
@@ -178,7 +187,10 @@ enum FHIRIncoming {
         }
         guard let instrument = named else {
             throw Problem.invalid(
-                "'questionnaire' must name the PHQ-9 (LOINC 44249-1), the GAD-7 (69737-5) or the MADRS (madrs), e.g. http://loinc.org/q/44249-1"
+                """
+                'questionnaire' must name the PHQ-9 (LOINC 44249-1), the GAD-7 (69737-5) or the MADRS (madrs), e.g. \
+                http://loinc.org/q/44249-1
+                """
             )
         }
         let codes = InstrumentCoding.codes(instrument)

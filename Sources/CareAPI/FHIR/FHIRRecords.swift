@@ -299,15 +299,14 @@ extension FHIR.ServiceRequest {
 extension FHIR.Task {
     /// The record a cause names, as the resource it is served as.
     static func reference(_ record: HandoffCause.Record) -> FHIR.Reference {
-        switch record {
-        case .measurement(let id): FHIR.Reference(reference: "Observation/\(id.lowercasedString)")
-        case .trial(let id, let kind):
-            FHIR.Reference(
-                reference:
-                    "\(kind == .medication || kind == .augmentation ? "MedicationStatement" : "Procedure")/\(id.lowercasedString)"
-            )
-        case .referral(let id): FHIR.Reference(reference: "ServiceRequest/\(id.lowercasedString)")
-        }
+        let (type, id): (String, UUID) =
+            switch record {
+            case .measurement(let id): ("Observation", id)
+            case .trial(let id, let kind):
+                (kind == .medication || kind == .augmentation ? "MedicationStatement" : "Procedure", id)
+            case .referral(let id): ("ServiceRequest", id)
+            }
+        return FHIR.Reference(reference: "\(type)/\(id.lowercasedString)")
     }
 
     /// What a handoff's task acts on: the referral it tracks (docs/fhir.md).

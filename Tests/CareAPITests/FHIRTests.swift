@@ -491,6 +491,8 @@ struct FHIRTests {
                 let again = try await client.call(
                     .post, "/fhir/R4/QuestionnaireResponse", token: token, json: questionnaire, headers: condition)
                 #expect(again.json["id"] as? String == answered.json["id"] as? String)
+                #expect(again.status == .ok, "a conditional create that finds its match answers 200, as FHIR says")
+                #expect(again.headers[.idempotentReplayed] == "true")
                 #expect(try await count("measurements") == 2)
 
                 // Bad input: an OperationOutcome, nothing written.

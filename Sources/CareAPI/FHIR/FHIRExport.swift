@@ -218,7 +218,7 @@ public struct FHIRExportWorker: Service {
     }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             var lastExpiry = ContinuousClock.now - .seconds(3600)
             while !Task.isCancelled {
                 let seen = wake.generation

@@ -268,9 +268,11 @@ extension FHIRController {
 }
 
 /// FHIR's conditional create (If-None-Exist) as CareRelay's Idempotency-Key: a create sent again
-/// with the same If-None-Exist by the same member answers what the first one did (its 201 and
-/// Observation, marked Idempotent-Replayed) instead of recording the score twice. An
-/// Idempotency-Key, when sent too, wins. Keys are kept as docs/architecture.md says.
+/// with the same If-None-Exist by the same member answers with what the first one made (its
+/// Observation, marked Idempotent-Replayed) instead of recording the score twice, and, as FHIR
+/// says of a conditional create that finds its match, with 200 rather than 201. An
+/// Idempotency-Key, when sent too, wins (and a replay of it answers as the first request did).
+/// Keys are kept as docs/architecture.md says.
 struct IfNoneExistMiddleware: RouterMiddleware {
     typealias Context = CareRequestContext
     static let header = HTTPField.Name("If-None-Exist")!
@@ -287,6 +289,10 @@ struct IfNoneExistMiddleware: RouterMiddleware {
         }
         var head = request.head
         head.headerFields[.idempotencyKey] = key
-        return try await next(Request(head: head, body: request.body), context)
+        var response = try await next(Request(head: head, body: request.body), context)
+        if response.status == .created, response.headers[.idempotentReplayed] == "true" {
+            response.status = .ok
+        }
+        return response
     }
 }

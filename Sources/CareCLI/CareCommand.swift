@@ -309,7 +309,9 @@ enum PatientView {
                 Thase-Rush stage \(s.thaseRush.stage)
                 """
                 + (s.maudsley.map { "; Maudsley \($0.total) (\($0.band))" } ?? ""))
-        for input in s.trd.inputs + s.thaseRush.inputs { lines.append("  \(input.name): \(input.value)") }
+        for input in s.trd.inputs + s.thaseRush.inputs {
+            lines.append("  \(input.name): \(input.value.isEmpty ? "none" : input.value)")
+        }
         if !s.trials.isEmpty {
             lines.append("")
             var table = Table(headers: [
@@ -338,8 +340,11 @@ enum PatientView {
         if !s.openTasks.isEmpty || !s.openHandoffs.isEmpty {
             lines.append("")
             var table = Table(headers: ["OPEN", "ID", "WHO", "DUE", "WHAT"])
+            // A handoff says what to do (its task's title) and why (its cause), as the queue does.
+            let titles = Dictionary(s.openTasks.map { ($0.id, $0.title) }, uniquingKeysWith: { first, _ in first })
             for handoff in s.openHandoffs {
-                table.add(["handoff", ids(handoff.id), handoff.role, Format.due(handoff.dueAt), handoff.reason])
+                let what = titles[handoff.taskId].map { "\($0) — \(handoff.reason)" } ?? handoff.reason
+                table.add(["handoff", ids(handoff.id), handoff.role, Format.due(handoff.dueAt), what])
             }
             let handoffTasks = Set(s.openHandoffs.map(\.taskId))
             for task in s.openTasks where !handoffTasks.contains(task.id) {

@@ -184,6 +184,17 @@ struct CLITests {
             #expect(
                 shown.output.contains("Casey Lind") && shown.output.contains("PHQ-9") && shown.output.contains("TMS"),
                 "\(shown.output)")
+            // Each open handoff says what to do (its task's title) and why (its cause).
+            let handoffs = try #require(summary.object["open_handoffs"] as? [[String: Any]])
+            let titles = (summary.object["open_tasks"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) {
+                $0[$1["id"] as? String ?? ""] = $1["title"] as? String
+            }
+            #expect(!handoffs.isEmpty)
+            for handoff in handoffs {
+                let title = try #require(titles[handoff["task_id"] as? String ?? ""])
+                let reason = try #require(handoff["reason"] as? String)
+                #expect(shown.output.contains("\(title) — \(reason)"), "\(shown.output)")
+            }
             // A psychologist cannot make a TMS referral: one line, exit 3 (not allowed).
             let refused = try await clinic.care(["refer", patient, "ect", "--to", "Anywhere"], as: "psychologist")
             #expect(refused.status == 3)

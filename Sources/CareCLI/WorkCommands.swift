@@ -1,6 +1,7 @@
 import ArgumentParser
 import CareClient
 import CareDomain
+import CoreFormats
 import Foundation
 
 // MARK: Tasks and handoffs
@@ -329,6 +330,7 @@ struct ScoreCommand: AsyncParsableCommand {
                 Examples:
                   care score add PATIENT --phq9 1,2,0,1,1,2,0,1,0
                   care score add PATIENT --madrs 24
+                  care score add PATIENT --phq9 2,2,1,1,2,1,1,0,0 --taken yesterday   # a paper form from yesterday
                 """)
         @Argument(
             help: "The patient: part of the name, the MRN or the first characters of the id.",
@@ -336,12 +338,58 @@ struct ScoreCommand: AsyncParsableCommand {
         @Option(help: "The nine PHQ-9 answers, 0-3 each, comma-separated.") var phq9: String?
         @Option(help: "The seven GAD-7 answers, 0-3 each, comma-separated.") var gad7: String?
         @Option(help: "The MADRS total, 0-60.") var madrs: Int?
+        @Option(
+            help: ArgumentHelp(
+                """
+                When it was taken, if not now: today, yesterday, a weekday, YYYY-MM-DD or --taken=-3d (noon that day \
+                on the patient's team's calendar; today is now), YYYY-MM-DD HH:MM there, or an RFC 3339 time. Not in \
+                the future.
+                """,
+                valueName: "when")) var taken: String?
         @OptionGroup var server: ServerOptions
 
         func validate() throws {
             guard [phq9 != nil, gad7 != nil, madrs != nil].filter({ $0 }).count == 1 else {
                 throw usage("give one of --phq9, --gad7 or --madrs")
             }
+            // The form only: whether it is in the future is known on the team's calendar.
+            if let taken {
+                do { _ = try Self.takenAt(taken, now: .distantFuture) } catch { throw fail(error) }
+            }
+        }
+
+        /// When a score was taken, read on the patient's team's calendar (docs/time-zones.md): a
+        /// day is noon that day (today: now), a local time that minute; never in the future.
+        static func takenAt(_ text: String, now: Date = Date(), calendar: LocalCalendar = .utc) throws -> Date {
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            let instant: Date
+            if let stamp = Timestamp.parse(trimmed, rfc3339: true) {
+                instant = stamp
+            } else if let match = trimmed.wholeMatch(of: /(\d{4}-\d{2}-\d{2})[ T](\d{1,2}):(\d{2})/),
+                let day = Day.parse(String(match.1)), let hour = Int(match.2), let minute = Int(match.3),
+                hour < 24, minute < 60
+            {
+                instant = calendar.instant(on: day, hour: hour, minute: minute)
+            } else {
+                let day: Day
+                do { day = try parseDay(trimmed, now: now, calendar: calendar) } catch {
+                    if TypedDates.due(trimmed, now: now, calendar: calendar) != nil {
+                        throw CLIError.usage("--taken: '\(text)' is in the future; a score is taken now or earlier")
+                    }
+                    throw CLIError.usage(
+                        """
+                        --taken: '\(text)' is not a time: use today, yesterday, -3d, a weekday, YYYY-MM-DD, \
+                        YYYY-MM-DD HH:MM (the team's time) or an RFC 3339 time
+                        """)
+                }
+                let noon = calendar.instant(on: day.date, hour: 12, minute: 0)
+                instant = calendar.today(at: now) == day.date ? now : noon
+            }
+            if instant > now.addingTimeInterval(60) {
+                throw CLIError.usage(
+                    "--taken: \(Format.whenNamed(instant)) is in the future; a score is taken now or earlier")
+            }
+            return min(instant, now)
         }
 
         static func answers(_ text: String, count: Int, name: String) throws -> [Int] {
@@ -366,19 +414,23 @@ struct ScoreCommand: AsyncParsableCommand {
             } else {
                 (instrument, items, total) = (.madrs, nil, madrs)
             }
-            let created = try await withClient(server) {
-                try await $0.addScore(
-                    patient: try await Names.patient(patient, $0),
-                    NewMeasurement(instrument: instrument, items: items, total: total))
+            var takenAt: Date? = nil
+            let created = try await withClient(server, zones: taken != nil) { client in
+                let patientID = try await Names.patient(patient, client)
+                if let taken {
+                    let calendar = try await Zones.current.calendar(forPatient: patientID, client)
+                    takenAt = try Self.takenAt(taken, calendar: calendar)
+                }
+                return try await client.addScore(
+                    patient: patientID,
+                    NewMeasurement(instrument: instrument, items: items, total: total, takenAt: takenAt))
             }
             let sum = items.map { $0.reduce(0, +) } ?? total ?? 0
             let signal = instrument == .phq9 && (items?.last ?? 0) > 0
-            print(
-                """
-                Recorded \(instrument.rawValue) \(sum)\(created.severity.map { ", \($0)" } ?? "") \
-                (\(created.id)).\(signal ? " " + Terminal.red("Item 9 is positive: a safety signal for the team.") : "")
-                """
-            )
+            let severity = created.severity.map { ", \($0)" } ?? ""
+            let when = takenAt.map { ", taken \(Format.whenNamed($0))" } ?? ""
+            let warning = signal ? " " + Terminal.red("Item 9 is positive: a safety signal for the team.") : ""
+            print("Recorded \(instrument.rawValue) \(sum)\(severity)\(when) (\(created.id)).\(warning)")
         }
     }
 }

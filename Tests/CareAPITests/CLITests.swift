@@ -1144,4 +1144,65 @@ struct CLITests {
         }
         try await clinic.stop()
     }
+
+    @Test(
+        """
+        care score add --taken: a day is noon that day on the patient's team's calendar, a local time is that minute \
+        there, and a time to come is refused with nothing written
+        """
+    )
+    func scoreTaken() async throws {
+        let clinic = try await Clinic.start()
+        do {
+            let team = try await clinic.pool.query("SELECT team_id FROM patients WHERE id = \(clinic.patient)")[0]
+                .decode(UUID.self, at: 0)
+            _ = try await clinic.store.setTimeZone(teamID: team, "Asia/Tokyo", by: .system())
+            let tokyo = LocalCalendar(identifier: "Asia/Tokyo")
+            func scores() async throws -> Int {
+                try await clinic.pool.query(
+                    "SELECT count(*)::int FROM measurements WHERE patient_id = \(clinic.patient)")[0]
+                    .decode(Int.self, at: 0)
+            }
+            func takenAt(_ output: String) async throws -> Date {
+                let id = try #require(output.firstMatch(of: /\(([0-9a-f-]{36})\)/)?.1).description
+                return try await clinic.pool.query(
+                    "SELECT taken_at FROM measurements WHERE id = \(UUID(uuidString: id)!)")[0]
+                    .decode(Date.self, at: 0)
+            }
+            let before = try await scores()
+
+            // Yesterday: noon yesterday in Tokyo (the day read as care read it, even across midnight there).
+            let firstDay = tokyo.today(at: Date())
+            let yesterday = try await clinic.care(
+                ["score", "add", "Casey", "--madrs", "20", "--taken", "yesterday"], as: "psychiatrist")
+            #expect(yesterday.status == 0 && yesterday.output.contains(", taken "), "\(yesterday.errors)")
+            let noons = [firstDay, tokyo.today(at: Date())].map {
+                tokyo.instant(on: tokyo.day($0, adding: -1), hour: 12, minute: 0)
+            }
+            #expect(noons.contains(try await takenAt(yesterday.output)))
+
+            // A local time two days ago: that minute in Tokyo.
+            let day = tokyo.day(tokyo.today(at: Date()), adding: -2)
+            let local = try await clinic.care(
+                ["score", "add", "Casey", "--madrs", "18", "--taken", "\(DayText.format(day)) 08:30"],
+                as: "psychiatrist")
+            #expect(local.status == 0, "\(local.errors)")
+            #expect(try await takenAt(local.output) == tokyo.instant(on: day, hour: 8, minute: 30))
+
+            // A time to come: one line, exit 64, nothing sent.
+            for future in ["tomorrow", "\(DayText.format(tokyo.day(tokyo.today(at: Date()), adding: 1))) 09:00"] {
+                let refused = try await clinic.care(
+                    ["score", "add", "Casey", "--madrs", "18", "--taken", future], as: "psychiatrist")
+                #expect(refused.status == 64, "\(future): \(refused.output)")
+                #expect(
+                    refused.errors.split(separator: "\n").count == 1 && refused.errors.contains("future"),
+                    "\(refused.errors)")
+            }
+            #expect(try await scores() == before + 2)
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
 }

@@ -99,8 +99,8 @@ public enum Timestamp {
             }
             return value
         }
-        func expect(_ c: Character) -> Bool {
-            guard i < count, bytes[i] == c.asciiValue! else { return false }
+        func expect(_ c: Unicode.Scalar) -> Bool {
+            guard i < count, bytes[i] == UInt8(truncatingIfNeeded: c.value) else { return false }
             i += 1
             return true
         }

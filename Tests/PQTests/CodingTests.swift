@@ -233,7 +233,10 @@ struct CodingTests {
     func arrays() async throws {
         try await TestDatabase.withPool { pool, _ in
             try await pool.withConnection { (connection: PQConnection) async throws in
-                let texts = ["a", "b c", "with,comma", "{braces}", "quote\"d", "back\\slash", "", "NULL", "ü"]
+                let texts = [
+                    "a", "b c", "with,comma", "{braces}", "quote\"d", "back\\slash", "", "NULL", "ü",
+                    "Grüße \"東京\" \\ 🧠",
+                ]
                 #expect(try await roundTrip(texts, as: "text[]", on: connection) == texts)
                 #expect(try await roundTrip([Int](), as: "int8[]", on: connection) == [])
                 #expect(try await roundTrip([1, -2, 3], as: "int8[]", on: connection) == [1, -2, 3])

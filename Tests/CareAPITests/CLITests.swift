@@ -62,6 +62,15 @@ struct CLITests {
                 tokens: tokens, patient: patient)
         }
 
+        /// Puts the fixture patient's team in `zone`; its id.
+        @discardableResult
+        func setPatientTeamZone(_ zone: String) async throws -> UUID {
+            let team = try await pool.query("SELECT team_id FROM patients WHERE id = \(patient)")[0]
+                .decode(UUID.self, at: 0)
+            _ = try await store.setTimeZone(teamID: team, zone, by: .system())
+            return team
+        }
+
         func stop() async throws {
             await pool.close()
             _ = try await server.terminate()
@@ -1047,9 +1056,7 @@ struct CLITests {
     func timeZones() async throws {
         let clinic = try await Clinic.start()
         do {
-            let team = try await clinic.pool.query("SELECT team_id FROM patients WHERE id = \(clinic.patient)")[0]
-                .decode(UUID.self, at: 0)
-            _ = try await clinic.store.setTimeZone(teamID: team, "America/New_York", by: .system())
+            let team = try await clinic.setPatientTeamZone("America/New_York")
             let newYork = LocalCalendar(identifier: "America/New_York")
             func shown(_ date: Date, _ zone: String) -> String {
                 let formatter = DateFormatter()
@@ -1154,9 +1161,7 @@ struct CLITests {
     func scoreTaken() async throws {
         let clinic = try await Clinic.start()
         do {
-            let team = try await clinic.pool.query("SELECT team_id FROM patients WHERE id = \(clinic.patient)")[0]
-                .decode(UUID.self, at: 0)
-            _ = try await clinic.store.setTimeZone(teamID: team, "Asia/Tokyo", by: .system())
+            try await clinic.setPatientTeamZone("Asia/Tokyo")
             let tokyo = LocalCalendar(identifier: "Asia/Tokyo")
             func scores() async throws -> Int {
                 try await clinic.pool.query(

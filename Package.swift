@@ -47,7 +47,7 @@ let package = Package(
         // The API's resources, defined once for care-server (encoding) and the CLI (decoding).
         .target(name: "CareWire", dependencies: ["CareDomain", "CoreFormats"]),
         // The care domain as values and rules: no I/O, no database, no HTTP.
-        .target(name: "CareDomain"),
+        .target(name: "CareDomain", dependencies: ["CoreFormats"]),
         // A private PostgreSQL cluster (initdb + pg_ctl) for the embedded default and the tests.
         .target(
             name: "LocalPostgres",

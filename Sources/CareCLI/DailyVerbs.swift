@@ -18,7 +18,8 @@ extension PatientCommand {
         @Option(help: "The patient's name as the team uses it.") var name: String
         @Option(help: "The medical record number.") var mrn: String
         @Option(help: "The team (name or id); may be left out if you are on one team.") var team: String?
-        @Option(help: "When they were enrolled: YYYY-MM-DD, today, yesterday or -3d.") var enrolled: String = "today"
+        @Option(parsing: .unconditional, help: "When they were enrolled: YYYY-MM-DD, today, yesterday or -3d.")
+        var enrolled: String = "today"
         @OptionGroup var server: ServerOptions
 
         func validate() throws {

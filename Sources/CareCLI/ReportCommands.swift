@@ -127,7 +127,8 @@ struct ReportCommand: AsyncParsableCommand {
         @Option(
             name: .customLong("for"), help: "The role whose pool gets the task.", completion: Completions.clinicalRoles)
         var role: String?
-        @Option(help: "When the task is due: +4h, +2d, tomorrow, a weekday, YYYY-MM-DD.") var due: String?
+        @Option(parsing: .unconditional, help: "When the task is due: +4h, +2d, tomorrow, a weekday, YYYY-MM-DD.")
+        var due: String?
         @OptionGroup var server: ServerOptions
 
         func validate() throws {

@@ -17,7 +17,9 @@ struct Today: AsyncParsableCommand {
               care inbox --since 2026-11-28 --json
             """,
         aliases: ["inbox"])
-    @Option(help: "From this day: YYYY-MM-DD, yesterday, a weekday or -3d (otherwise since I last looked).")
+    @Option(
+        parsing: .unconditional,
+        help: "From this day: YYYY-MM-DD, yesterday, a weekday or -3d (otherwise since I last looked).")
     var since: String?
     @OptionGroup var server: ServerOptions
     @OptionGroup var output: ReadOptions

@@ -38,7 +38,9 @@ struct TaskCommand: AsyncParsableCommand {
         @Flag(help: "Make it mine (owned by me) rather than a pool's.") var mine = false
         @Option(help: "routine, urgent, asap or stat.", completion: Completions.names(TaskPriority.self)) var priority:
             String = "routine"
-        @Option(help: "When it is due: +4h, +2d, today, tomorrow, a weekday (friday), YYYY-MM-DD or an RFC 3339 time.")
+        @Option(
+            parsing: .unconditional,
+            help: "When it is due: +4h, +2d, today, tomorrow, a weekday (friday), YYYY-MM-DD or an RFC 3339 time.")
         var due: String?
         @Option(help: "More detail.") var note: String?
         @OptionGroup var server: ServerOptions
@@ -339,9 +341,10 @@ struct ScoreCommand: AsyncParsableCommand {
         @Option(help: "The seven GAD-7 answers, 0-3 each, comma-separated.") var gad7: String?
         @Option(help: "The MADRS total, 0-60.") var madrs: Int?
         @Option(
+            parsing: .unconditional,
             help: ArgumentHelp(
                 """
-                When it was taken, if not now: today, yesterday, a weekday, YYYY-MM-DD or --taken=-3d (noon that day \
+                When it was taken, if not now: today, yesterday, -3d, a weekday, YYYY-MM-DD (noon that day \
                 on the patient's team's calendar; today is now), YYYY-MM-DD HH:MM there, or an RFC 3339 time. Not in \
                 the future.
                 """,
@@ -358,38 +361,24 @@ struct ScoreCommand: AsyncParsableCommand {
             }
         }
 
-        /// When a score was taken, read on the patient's team's calendar (docs/time-zones.md): a
-        /// day is noon that day (today: now), a local time that minute; never in the future.
+        /// When a score was taken, read on the patient's team's calendar: TypedDates.taken
+        /// (docs/time-zones.md), its refusals as one line each.
         static func takenAt(_ text: String, now: Date = Date(), calendar: LocalCalendar = .utc) throws -> Date {
-            let trimmed = text.trimmingCharacters(in: .whitespaces)
-            let instant: Date
-            if let stamp = Timestamp.parse(trimmed, rfc3339: true) {
-                instant = stamp
-            } else if let match = trimmed.wholeMatch(of: /(\d{4}-\d{2}-\d{2})[ T](\d{1,2}):(\d{2})/),
-                let day = Day.parse(String(match.1)), let hour = Int(match.2), let minute = Int(match.3),
-                hour < 24, minute < 60
-            {
-                instant = calendar.instant(on: day, hour: hour, minute: minute)
-            } else {
-                let day: Day
-                do { day = try parseDay(trimmed, now: now, calendar: calendar) } catch {
-                    if TypedDates.due(trimmed, now: now, calendar: calendar) != nil {
-                        throw CLIError.usage("--taken: '\(text)' is in the future; a score is taken now or earlier")
-                    }
+            do throws(TypedDates.TakenRefusal) {
+                return try TypedDates.taken(text, now: now, calendar: calendar)
+            } catch {
+                switch error {
+                case .future(let instant):
+                    let what = instant.map { Format.whenNamed($0) } ?? "'\(text)'"
+                    throw CLIError.usage("--taken: \(what) is in the future; a score is taken now or earlier")
+                case .notATime:
                     throw CLIError.usage(
                         """
                         --taken: '\(text)' is not a time: use today, yesterday, -3d, a weekday, YYYY-MM-DD, \
                         YYYY-MM-DD HH:MM (the team's time) or an RFC 3339 time
                         """)
                 }
-                let noon = calendar.instant(on: day.date, hour: 12, minute: 0)
-                instant = calendar.today(at: now) == day.date ? now : noon
             }
-            if instant > now.addingTimeInterval(60) {
-                throw CLIError.usage(
-                    "--taken: \(Format.whenNamed(instant)) is in the future; a score is taken now or earlier")
-            }
-            return min(instant, now)
         }
 
         static func answers(_ text: String, count: Int, name: String) throws -> [Int] {
@@ -456,7 +445,9 @@ struct TrialCommand: AsyncParsableCommand {
         @Option(help: "The daily dose in mg.") var dose: Double?
         @Option(help: "A psychotherapy (e.g. CBT) instead of a drug.") var therapy: String?
         @Flag(help: "An augmentation (with --drug).") var augmentation = false
-        @Option(help: "When it started: YYYY-MM-DD, today, yesterday, a weekday, or --start=-3d for three days ago.")
+        @Option(
+            parsing: .unconditional,
+            help: "When it started: YYYY-MM-DD, today, yesterday, a weekday, or -3d for three days ago.")
         var start: String = "today"
         @Option(
             name: .customLong("confirm-high-dose"),
@@ -498,7 +489,9 @@ struct TrialCommand: AsyncParsableCommand {
         @Option(
             help: "non-response, partial, response, intolerance or stopped-early.",
             completion: Completions.names(TrialOutcome.self)) var result: String
-        @Option(help: "When it stopped: YYYY-MM-DD, today, yesterday, a weekday, or --stopped=-3d for three days ago.")
+        @Option(
+            parsing: .unconditional,
+            help: "When it stopped: YYYY-MM-DD, today, yesterday, a weekday, or -3d for three days ago.")
         var stopped: String = "today"
         @Option(help: "Share of doses taken, 0 to 1.") var adherence: Double?
         @Option(help: "Psychotherapy sessions attended.") var sessions: Int?

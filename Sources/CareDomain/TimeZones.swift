@@ -1,3 +1,4 @@
+import CoreFormats
 import Foundation
 
 /// A team's time zone (docs/time-zones.md): an IANA name such as America/New_York.
@@ -103,8 +104,9 @@ public struct LocalCalendar: Sendable, Equatable {
 /// The words a clinician types for a date or a due time, read on a team's calendar
 /// (docs/time-zones.md): "today" at 9 pm in California is that day in California, "+2d" is the
 /// same time of day two days on (23 or 25 hours across a daylight-saving change), and a day given
-/// as due means the end of that day there (23:59). A plain date (YYYY-MM-DD) or an RFC 3339 time is
-/// the caller's to parse; these return nil for anything that is not one of their words.
+/// as due means the end of that day there (23:59). `day` and `due` return nil for anything that
+/// is not one of their words (a plain date or an RFC 3339 time is the caller's to parse); `taken`
+/// reads every form a time in the past is typed in, and says why it refuses one.
 public enum TypedDates {
     /// today, yesterday, -3d (days ago) or a weekday (the last one, today included), as that day's
     /// midnight in UTC.
@@ -138,6 +140,40 @@ public enum TypedDates {
             let ahead = (weekday - calendar.weekday(of: today) + 7) % 7
             return endOfDay(calendar.day(today, adding: ahead == 0 ? 7 : ahead), calendar)
         }
+    }
+
+    /// Why a typed "when it was taken" is refused.
+    public enum TakenRefusal: Error, Equatable {
+        /// None of the forms `taken` reads.
+        case notATime
+        /// A time to come: the instant typed, or nil for a word for one (tomorrow, +2d).
+        case future(Date?)
+    }
+
+    /// When a score (or anything done earlier) was taken, read on the team's calendar
+    /// (docs/time-zones.md): an RFC 3339 time as written; `YYYY-MM-DD HH:MM` that minute on the
+    /// team's clock; a day (today, yesterday, -3d, a weekday, YYYY-MM-DD) noon that day, except
+    /// today, which is now. Never in the future: a minute's grace for a clock behind the server's,
+    /// and the answer is never later than `now`.
+    public static func taken(_ text: String, now: Date, calendar: LocalCalendar) throws(TakenRefusal) -> Date {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let instant: Date
+        if let stamp = Timestamp.parse(trimmed, rfc3339: true) {
+            instant = stamp
+        } else if let match = trimmed.wholeMatch(of: /(\d{4}-\d{2}-\d{2})[ T](\d{1,2}):(\d{2})/),
+            let day = Timestamp.day(String(match.1)), let hour = Int(match.2), let minute = Int(match.3),
+            hour < 24, minute < 60
+        {
+            instant = calendar.instant(on: day, hour: hour, minute: minute)
+        } else if let day = Self.day(trimmed, now: now, calendar: calendar) ?? Timestamp.day(trimmed) {
+            instant = calendar.today(at: now) == day ? now : calendar.instant(on: day, hour: 12, minute: 0)
+        } else if due(trimmed, now: now, calendar: calendar) != nil {
+            throw .future(nil)
+        } else {
+            throw .notATime
+        }
+        if instant > now.addingTimeInterval(60) { throw .future(instant) }
+        return min(instant, now)
     }
 
     /// 23:59 on the day `day` (its UTC midnight) on the team's calendar: when a task due that day is due.

@@ -281,22 +281,7 @@ public struct Day: Codable, Sendable, Equatable {
     public var text: String { String(Timestamp.iso8601(date, fractionDigits: 0, rounding: .down).prefix(10)) }
 
     /// YYYY-MM-DD with a year from 1900 to 2999 and a day that exists in its month.
-    public static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for byte in bytes[range] {
-                guard (48...57).contains(byte) else { return nil }
-                value = value * 10 + Int(byte - 48)
-            }
-            return value
-        }
-        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10),
-            (1...12).contains(m), (1900...2999).contains(y), (1...Timestamp.daysIn(month: m, year: y)).contains(d)
-        else { return nil }
-        return Date(timeIntervalSince1970: Double(Timestamp.days(year: y, month: m, day: d)) * 86_400)
-    }
+    public static func parse(_ text: String) -> Date? { Timestamp.day(text) }
 }
 
 /// POST /v1/tasks/{id}/contraindication-screen: the checklist of the treatment's screen, each

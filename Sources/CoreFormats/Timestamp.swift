@@ -71,6 +71,25 @@ public enum Timestamp {
         }
     }
 
+    /// A calendar date, YYYY-MM-DD, as its midnight in UTC: a year from 1900 to 2999 and a day
+    /// that exists in its month.
+    public static func day(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in bytes[range] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let y = number(0..<4), let m = number(5..<7), let d = number(8..<10),
+            (1...12).contains(m), (1900...2999).contains(y), (1...daysIn(month: m, year: y)).contains(d)
+        else { return nil }
+        return Date(timeIntervalSince1970: Double(days(year: y, month: m, day: d)) * 86_400)
+    }
+
     /// The number of days in a month of a (proleptic Gregorian) year.
     public static func daysIn(month: Int, year: Int) -> Int {
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)

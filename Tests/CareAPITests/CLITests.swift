@@ -1203,7 +1203,16 @@ struct CLITests {
                     refused.errors.split(separator: "\n").count == 1 && refused.errors.contains("future"),
                     "\(refused.errors)")
             }
-            #expect(try await scores() == before + 2)
+            // A value that starts with '-' needs no '=': -3d is three days back, noon in Tokyo.
+            let dayBefore = tokyo.today(at: Date())
+            let threeDays = try await clinic.care(
+                ["score", "add", "Casey", "--madrs", "16", "--taken", "-3d"], as: "psychiatrist")
+            #expect(threeDays.status == 0, "\(threeDays.errors)")
+            let threeNoons = [dayBefore, tokyo.today(at: Date())].map {
+                tokyo.instant(on: tokyo.day($0, adding: -3), hour: 12, minute: 0)
+            }
+            #expect(threeNoons.contains(try await takenAt(threeDays.output)))
+            #expect(try await scores() == before + 3)
         } catch {
             try await clinic.stop()
             throw error

@@ -86,6 +86,77 @@ struct TypedDatesTests {
             "\(typed) in \(zone)")
     }
 
+    struct Taken: Sendable, CustomTestStringConvertible {
+        var name: String
+        var zone: String
+        var typed: String
+        /// The instant expected, or a refusal.
+        var expected: Result<String, TypedDates.TakenRefusal>
+        var testDescription: String { name }
+    }
+
+    @Test(
+        "when a score was taken: a day is noon there, today is now, a local minute is the team's, never the future",
+        arguments: [
+            // now: 23:00 UTC on Monday 30 November, 08:00 on Tuesday 1 December in Tokyo (UTC+9).
+            Taken(name: "today is now", zone: "Asia/Tokyo", typed: "today", expected: .success("2026-11-30T23:00:00Z")),
+            Taken(
+                name: "yesterday in Tokyo is Monday there, at noon (03:00 UTC)", zone: "Asia/Tokyo",
+                typed: "yesterday", expected: .success("2026-11-30T03:00:00Z")),
+            Taken(
+                name: "yesterday on a UTC team is Sunday at noon", zone: "UTC", typed: "yesterday",
+                expected: .success("2026-11-29T12:00:00Z")),
+            Taken(
+                name: "-3d is three days back on the team's calendar", zone: "Asia/Tokyo", typed: "-3d",
+                expected: .success("2026-11-28T03:00:00Z")),
+            Taken(
+                name: "a weekday is the last one, at noon", zone: "Asia/Tokyo", typed: "saturday",
+                expected: .success("2026-11-28T03:00:00Z")),
+            Taken(
+                name: "a date that is today there is now", zone: "Asia/Tokyo", typed: "2026-12-01",
+                expected: .success("2026-11-30T23:00:00Z")),
+            Taken(
+                name: "a date is noon that day there", zone: "America/Los_Angeles", typed: "2026-11-20",
+                expected: .success("2026-11-20T20:00:00Z")),
+            Taken(
+                name: "a local minute is on the team's clock", zone: "Asia/Tokyo", typed: "2026-12-01 07:30",
+                expected: .success("2026-11-30T22:30:00Z")),
+            Taken(
+                name: "a local minute in New York's repeated hour is its first (EDT)", zone: "America/New_York",
+                typed: "2026-11-01 01:30", expected: .success("2026-11-01T05:30:00Z")),
+            Taken(
+                name: "an RFC 3339 time is taken as written", zone: "Asia/Tokyo", typed: "2026-11-29T10:15:00-05:00",
+                expected: .success("2026-11-29T15:15:00Z")),
+            Taken(
+                name: "surrounding spaces are ignored", zone: "UTC", typed: "  yesterday ",
+                expected: .success("2026-11-29T12:00:00Z")),
+            Taken(
+                name: "half a minute ahead (a clock behind the server's) is now", zone: "UTC",
+                typed: "2026-11-30T23:00:30Z", expected: .success("2026-11-30T23:00:00Z")),
+            Taken(
+                name: "a local minute still to come is refused with the instant", zone: "Asia/Tokyo",
+                typed: "2026-12-01 09:00",
+                expected: .failure(.future(TypedDatesTests.instant("2026-12-01T00:00:00Z")))),
+            Taken(
+                name: "tomorrow is refused as the future", zone: "Asia/Tokyo", typed: "tomorrow",
+                expected: .failure(.future(nil))),
+            Taken(name: "+2d is refused as the future", zone: "UTC", typed: "+2d", expected: .failure(.future(nil))),
+            Taken(
+                name: "a later date is refused with its noon", zone: "UTC", typed: "2026-12-05",
+                expected: .failure(.future(TypedDatesTests.instant("2026-12-05T12:00:00Z")))),
+            Taken(name: "words that name no time", zone: "UTC", typed: "last week", expected: .failure(.notATime)),
+            Taken(name: "a day that does not exist", zone: "UTC", typed: "2026-02-30", expected: .failure(.notATime)),
+            Taken(name: "an hour past 23", zone: "UTC", typed: "2026-11-20 24:00", expected: .failure(.notATime)),
+        ])
+    func taken(_ example: Taken) {
+        let now = Self.instant("2026-11-30T23:00:00Z")
+        let calendar = LocalCalendar(identifier: example.zone)
+        let result = Result { () throws(TypedDates.TakenRefusal) in
+            try TypedDates.taken(example.typed, now: now, calendar: calendar)
+        }
+        #expect(result == example.expected.map(Self.instant))
+    }
+
     @Test("a calendar's today, the midnight a day begins, and weeks that hold a change")
     func calendar() {
         let newYork = LocalCalendar(identifier: "America/New_York")

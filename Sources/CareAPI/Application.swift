@@ -17,6 +17,9 @@ public struct CareRequestContext: RequestContext {
     public var maxUploadSize: Int { APILimits.maximumBodyBytes }
     /// The client's IP address, for limiting failed authentications.
     public var clientAddress: String?
+    /// Where clients reach this server (`--public-url`), for the absolute URLs FHIR answers
+    /// carry; nil: as the request reached it. Set by `PublicURLMiddleware`.
+    public var publicURL: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -41,6 +44,10 @@ public struct CareAPIDependencies: Sendable {
     public var drain = DrainState()
     /// Wakes this instance's `FHIRExportWorker` when a bulk export is kicked off here.
     public var exportSignal = ChangeSignal()
+    /// Where clients reach this server, e.g. https://care.example.org or
+    /// https://api.example.org/carerelay (no trailing slash): FHIR's fullUrl, Bundle links and
+    /// export locations start with it. Nil: built from each request's Host.
+    public var publicURL: String?
 
     public init(
         store: CareStore, migrator: Migrator, metrics: CareMetrics = CareMetrics(),
@@ -60,6 +67,7 @@ public func buildRouter(_ dependencies: CareAPIDependencies) -> Router<CareReque
     let routes = RouteTable()
     router.add(middleware: MetricsMiddleware(metrics: dependencies.metrics))
     router.add(middleware: ProblemMiddleware(routes: routes))
+    if let publicURL = dependencies.publicURL { router.add(middleware: PublicURLMiddleware(publicURL: publicURL)) }
     HealthController(dependencies: dependencies).addRoutes(to: router)
     // Prometheus text format; no patient data (routes are counted by their templates).
     router.get("/metrics") { _, _ in
@@ -121,4 +129,30 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
         logger: logger
     )
+}
+
+/// Puts the operator's public URL in every request's context (`CareRequestContext.publicURL`).
+struct PublicURLMiddleware: RouterMiddleware {
+    typealias Context = CareRequestContext
+    let publicURL: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        var context = context
+        context.publicURL = publicURL
+        return try await next(request, context)
+    }
+}
+
+/// A public URL as `--public-url` takes it: http or https, a host, perhaps a path; no query or
+/// fragment. Answers it without a trailing slash, or nil when it is not one.
+public func normalisedPublicURL(_ text: String) -> String? {
+    guard let url = URL(string: text.trimmingCharacters(in: .whitespaces)),
+        let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+        let host = url.host, !host.isEmpty, url.query == nil, url.fragment == nil, url.user == nil
+    else { return nil }
+    var normalised = url.absoluteString
+    while normalised.hasSuffix("/") { normalised.removeLast() }
+    return normalised
 }

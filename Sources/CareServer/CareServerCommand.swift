@@ -390,6 +390,31 @@ extension CareServerCommand {
         var exportRetentionHours: Int?
 
         @Option(
+            name: .customLong("public-url"),
+            help: ArgumentHelp(
+                """
+                The URL clients reach this server at behind a proxy or ingress, e.g. https://care.example.org \
+                (default: $CARE_PUBLIC_URL; unset: each request's Host). FHIR answers' links start with it.
+                """,
+                valueName: "url"))
+        var publicURL: String?
+
+        /// --public-url or CARE_PUBLIC_URL, checked and without a trailing slash; nil when neither is set.
+        func publicBase() throws -> String? {
+            let text =
+                publicURL ?? ProcessInfo.processInfo.environment["CARE_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 }
+            guard let text else { return nil }
+            guard let url = normalisedPublicURL(text) else {
+                throw ValidationError(
+                    """
+                    --public-url (or CARE_PUBLIC_URL) must be an http or https URL with a host and no query, \
+                    such as https://care.example.org, not '\(text)'
+                    """)
+            }
+            return url
+        }
+
+        @Option(
             name: .customLong("auth-failures-per-token"),
             help: "Failed authentications a token may have in a minute before 429.")
         var authFailuresPerToken = 10
@@ -409,6 +434,7 @@ extension CareServerCommand {
             guard (0...600).contains(try drain()) else {
                 throw ValidationError("--drain-seconds (or CARE_DRAIN_SECONDS) must be from 0 to 600")
             }
+            _ = try publicBase()
             guard (1...720).contains(try exportRetention()) else {
                 throw ValidationError("--export-retention-hours (or CARE_EXPORT_RETENTION_HOURS) must be from 1 to 720")
             }
@@ -508,6 +534,7 @@ extension CareServerCommand {
                 store: store, migrator: migrator, metrics: metrics, feedSignal: feedSignal,
                 webhookDestinations: settings.destinations)
             dependencies.exportSignal = exportSignal
+            dependencies.publicURL = try publicBase()
             dependencies.authFailures = AuthFailureLimiter(
                 limits: .init(perToken: authFailuresPerToken, perAddress: authFailuresPerAddress))
             let app = buildApplication(

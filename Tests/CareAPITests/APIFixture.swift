@@ -61,11 +61,12 @@ struct APIClinic {
             northPatient: northPatient, southPatient: southPatient)
     }
 
-    func app() throws -> some ApplicationProtocol {
-        buildApplication(
-            CareAPIDependencies(
-                store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: metrics),
-            host: "127.0.0.1", port: 0, logger: testLogger())
+    /// `publicURL`: as care-server's `--public-url`.
+    func app(publicURL: String? = nil) throws -> some ApplicationProtocol {
+        var dependencies = CareAPIDependencies(
+            store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: metrics)
+        dependencies.publicURL = publicURL
+        return buildApplication(dependencies, host: "127.0.0.1", port: 0, logger: testLogger())
     }
 
     /// With the feed's listener running (long polls wake on commits) and webhooks allowed to

@@ -49,6 +49,73 @@ struct FHIRExportTests {
 
     @Test(
         """
+        behind a proxy: with a public URL every absolute link (fullUrl, Bundle links, a create's Location, an \
+        export's Content-Location and manifest) starts with it; without one, the request's Host and X-Forwarded-Proto
+        """
+    )
+    func publicURL() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            _ = try await clinic.enrol("N-2")
+            let (_, exportToken, _) = try await Self.serviceAccount(
+                clinic.store, team: clinic.north, scopes: [.export])
+            let public_ = "https://care.example.org/carerelay"
+            let prefix = public_ + "/fhir/R4/"
+            let observation = """
+                {"resourceType": "Observation", "status": "final",
+                 "code": {"coding": [{"system": "http://loinc.org", "code": "44261-6"}]},
+                 "subject": {"reference": "Patient/\(clinic.northPatient.lower)"},
+                 "effectiveDateTime": "2026-11-30T10:00:00Z", "valueInteger": 7}
+                """
+            @Sendable func links(_ reply: Reply) -> [String] {
+                ((reply.json["link"] as? [[String: Any]]) ?? []).compactMap { $0["url"] as? String }
+                    + ((reply.json["entry"] as? [[String: Any]]) ?? []).compactMap { $0["fullUrl"] as? String }
+            }
+            try await clinic.app(publicURL: public_).test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                let page = try await client.call(.get, "/fhir/R4/Patient?_count=1", token: token)
+                #expect(page.status == .ok, "\(page.text)")
+                let urls = links(page)
+                #expect(urls.count == 3, "self, next and one entry: \(urls)")
+                #expect(urls.allSatisfy { $0.hasPrefix(prefix) }, "\(urls)")
+                let created = try await client.call(.post, "/fhir/R4/Observation", token: token, json: observation)
+                #expect(created.status == .created, "\(created.text)")
+                let id = try #require(created.json["id"] as? String)
+                #expect(created.headers[.location] == prefix + "Observation/" + id)
+                let everything = try await client.call(
+                    .get, "/fhir/R4/Patient/\(clinic.northPatient.lower)/$everything", token: token)
+                #expect(links(everything).count > 2 && links(everything).allSatisfy { $0.hasPrefix(prefix) })
+
+                let kickoff = try await client.call(
+                    .get, "/fhir/R4/Group/\(clinic.north.lower)/$export", token: exportToken, headers: Self.async)
+                #expect(kickoff.status == .accepted, "\(kickoff.text)")
+                let status = try #require(kickoff.headers[.contentLocation])
+                #expect(status.hasPrefix(prefix + "bulk-status/"))
+                _ = try await Self.worker(clinic.store).runPending()
+                let manifest = try await client.call(.get, try Self.path(status), token: exportToken)
+                #expect(manifest.status == .ok, "\(manifest.text)")
+                #expect((manifest.json["request"] as? String)?.hasPrefix(prefix + "Group/") == true)
+                let files = ((manifest.json["output"] as? [[String: Any]]) ?? []).compactMap { $0["url"] as? String }
+                #expect(!files.isEmpty && files.allSatisfy { $0.hasPrefix(prefix + "bulk-files/") }, "\(files)")
+            }
+            // No public URL: as the client reached the server (the test client's authority is localhost).
+            try await clinic.app().test(.router) { client in
+                var headers = HTTPFields()
+                headers[HTTPField.Name("X-Forwarded-Proto")!] = "https"
+                let page = try await client.call(
+                    .get, "/fhir/R4/Patient?_count=1", token: clinic.tokens["psychiatrist"], headers: headers)
+                #expect(links(page).count == 3 && links(page).allSatisfy { $0.hasPrefix("https://localhost/fhir/R4/") })
+            }
+        }
+        #expect(normalisedPublicURL("https://care.example.org/") == "https://care.example.org")
+        #expect(normalisedPublicURL("http://care.example.org:8080/api//") == "http://care.example.org:8080/api")
+        for refused in ["care.example.org", "ftp://care.example.org", "https://care.example.org/?a=1", "https://"] {
+            #expect(normalisedPublicURL(refused) == nil, "\(refused)")
+        }
+    }
+
+    @Test(
+        """
         Group/{team}/$export: 202 with a status URL, 202 with X-Progress until done, then a manifest whose NDJSON \
         files hold the team's records (no psychotherapy note, no other team's patient), each line its type; audited; \
         the requester alone reads it; DELETE removes it

@@ -457,7 +457,7 @@ struct FHIRTests {
                 #expect(created.status == .created, "\(created.text)")
                 #expect(created.headers[.contentType]?.hasPrefix("application/fhir+json") == true)
                 let id = try #require(created.json["id"] as? String)
-                #expect(created.headers[.location] == "/fhir/R4/Observation/\(id)")
+                #expect(created.headers[.location] == "http://localhost/fhir/R4/Observation/\(id)")
                 #expect(((created.json["component"] as? [[String: Any]])?.first?["valueInteger"] as? Int) == 12)
                 #expect(try await count("handoffs") > handoffsBefore, "item 9 above 0 makes the safety handoffs")
                 let replay = try await client.call(

@@ -273,7 +273,7 @@ struct FHIRController: Sendable {
     }
 
     @Sendable func searchPatients(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let search = try FHIRSearch(request, resource: "Patient")
+        let search = try FHIRSearch(request, context, resource: "Patient")
         var text = try search.string("name")
         var exactMRN: String?
         if let identifier = try search.string("identifier") {
@@ -312,7 +312,7 @@ struct FHIRController: Sendable {
     }
 
     @Sendable func searchObservations(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let search = try FHIRSearch(request, resource: "Observation")
+        let search = try FHIRSearch(request, context, resource: "Observation")
         let patient = try search.patient()
         var instrument: Instrument?
         if let code = try search.string("code") {
@@ -354,7 +354,7 @@ struct FHIRController: Sendable {
         _ request: Request, _ context: CareRequestContext, resource: String, medication: Bool,
         _ make: (TrialSummary, UUID) -> R
     ) async throws -> Response {
-        let search = try FHIRSearch(request, resource: resource)
+        let search = try FHIRSearch(request, context, resource: resource)
         let patient = try search.patient()
         let trials = try await context.acting("fhir.trial.search", request, patient: patient) { caller in
             try await store.trials(patientID: patient, by: caller)
@@ -395,7 +395,7 @@ struct FHIRController: Sendable {
     }
 
     @Sendable func searchServiceRequests(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let search = try FHIRSearch(request, resource: "ServiceRequest")
+        let search = try FHIRSearch(request, context, resource: "ServiceRequest")
         let patient = try search.patient()
         let statuses = try search.tokens("status", allowed: ["active", "completed", "revoked", "entered-in-error"])
         let referrals = try await context.acting("fhir.referral.search", request, patient: patient) { caller in
@@ -417,7 +417,7 @@ struct FHIRController: Sendable {
     }
 
     @Sendable func searchTasks(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let search = try FHIRSearch(request, resource: "Task")
+        let search = try FHIRSearch(request, context, resource: "Task")
         let patient = try search.patient()
         let statuses = try search.tokens("status", allowed: TaskStatus.allCases.map(\.rawValue)).map {
             $0.compactMap(TaskStatus.init(rawValue:))
@@ -443,7 +443,7 @@ struct FHIRController: Sendable {
     }
 
     @Sendable func searchCareTeams(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let search = try FHIRSearch(request, resource: "CareTeam")
+        let search = try FHIRSearch(request, context, resource: "CareTeam")
         let patient = try search.patient()
         let (teamID, team) = try await context.acting("fhir.careteam.search", request, patient: patient) { caller in
             let teamID = try await store.teamOf(patientID: patient, by: caller)
@@ -472,7 +472,7 @@ struct FHIRController: Sendable {
     }
 
     @Sendable func searchCarePlans(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let search = try FHIRSearch(request, resource: "CarePlan")
+        let search = try FHIRSearch(request, context, resource: "CarePlan")
         let patient = try search.patient()
         let plan = try await carePlan(patient, request, context, action: "fhir.careplan.search")
         let matches =
@@ -501,7 +501,7 @@ struct FHIRController: Sendable {
     }
 
     @Sendable func searchDocuments(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let search = try FHIRSearch(request, resource: "DocumentReference")
+        let search = try FHIRSearch(request, context, resource: "DocumentReference")
         let patient = try search.patient()
         let page = try await context.acting("fhir.note.search", request, patient: patient) { caller in
             try await search.collect(updated: \.updatedAt, id: \.id.lowercasedString) { cursor, limit in
@@ -527,7 +527,7 @@ struct FHIRController: Sendable {
     }
 
     @Sendable func searchAuditEvents(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let search = try FHIRSearch(request, resource: "AuditEvent")
+        let search = try FHIRSearch(request, context, resource: "AuditEvent")
         let patient = try search.patient()
         let before = try search.numberCursor()
         let page = try await context.acting("fhir.audit.search", request, patient: patient) { caller in
@@ -539,7 +539,7 @@ struct FHIRController: Sendable {
     // MARK: Provenance
 
     @Sendable func searchProvenance(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let search = try FHIRSearch(request, resource: "Provenance")
+        let search = try FHIRSearch(request, context, resource: "Provenance")
         let patient = try search.patient()
         let before = try search.numberCursor()
         let (page, trials) = try await context.acting("fhir.provenance.search", request, patient: patient) { caller in
@@ -568,7 +568,7 @@ struct FHIRController: Sendable {
         let resources = try await context.acting("fhir.patient.everything", request, patient: id) { caller in
             try await everything(of: id, by: caller)
         }
-        let search = try FHIRSearch(request, resource: "Patient", checked: false)
+        let search = try FHIRSearch(request, context, resource: "Patient", checked: false)
         var bundle = FHIR.Bundle(
             link: [.init(relation: "self", url: "\(search.base)/Patient/\(id.lowercasedString)/$everything")],
             entry: resources.map { .init(fullUrl: "\(search.base)/\($0.type)/\($0.id)", resource: $0) })
@@ -632,8 +632,12 @@ struct FHIRSearch {
     /// `_lastUpdated`, when asked for.
     let updated: DateFilter?
 
-    init(_ request: Request, resource: String, checked: Bool = true) throws {
+    /// The operator's public URL for this server (`--public-url`), when set.
+    let publicURL: String?
+
+    init(_ request: Request, _ context: CareRequestContext, resource: String, checked: Bool = true) throws {
         self.request = request
+        publicURL = context.publicURL
         parameters = QueryParameters(request)
         guard checked else {
             count = 50
@@ -742,8 +746,13 @@ struct FHIRSearch {
         return (items, rest.count > count ? items.last.map { id($0).lowercasedString } : nil)
     }
 
-    /// The base URL of this server's FHIR API, as the client reached it.
-    var base: String {
+    /// The base URL of this server's FHIR API, for fullUrl, Bundle links and export locations.
+    var base: String { Self.base(request, publicURL: publicURL) }
+
+    /// The operator's public URL (`--public-url`, docs/operations.md) when set; else as the
+    /// client reached this server (its Host, and https when a proxy says so in X-Forwarded-Proto).
+    static func base(_ request: Request, publicURL: String?) -> String {
+        if let publicURL { return publicURL + "/fhir/R4" }
         let scheme = request.headers[HTTPField.Name("X-Forwarded-Proto")!] == "https" ? "https" : "http"
         let host = request.head.authority ?? "localhost"
         return "\(scheme)://\(host)/fhir/R4"

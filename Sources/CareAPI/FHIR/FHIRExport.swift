@@ -80,7 +80,7 @@ struct FHIRExportController: Sendable {
             }
             since = instant
         }
-        let search = try FHIRSearch(request, resource: "Patient", checked: false)
+        let search = try FHIRSearch(request, context, resource: "Patient", checked: false)
         let query = request.uri.query.map { "?\($0)" } ?? ""
         let url = "\(search.base)/\(teamID.map { "Group/\($0.lowercasedString)" } ?? "Patient")/$export\(query)"
         let job = try await context.acting("fhir.export.kickoff", request) { caller in
@@ -135,7 +135,7 @@ struct FHIRExportController: Sendable {
             ])
             return try FHIRController.json(outcome, status: .internalServerError)
         case .complete:
-            let base = try FHIRSearch(request, resource: "Patient", checked: false).base
+            let base = try FHIRSearch(request, context, resource: "Patient", checked: false).base
             let manifest = Manifest(
                 transactionTime: Timestamp.iso8601(job.transactionTime, fractionDigits: 3, rounding: .down),
                 request: job.requestURL,

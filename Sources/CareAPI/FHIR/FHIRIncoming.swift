@@ -259,7 +259,8 @@ extension FHIRController {
             return Answer(
                 status: .created,
                 headers: [
-                    .contentType: FHIR.contentType, .location: "/fhir/R4/Observation/\(id)",
+                    .contentType: FHIR.contentType,
+                    .location: "\(FHIRSearch.base(request, publicURL: context.publicURL))/Observation/\(id)",
                     .eTag: "W/\"1\"",
                 ],
                 body: ByteBuffer(bytes: try encoder.encode(observation)))

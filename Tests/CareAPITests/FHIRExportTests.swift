@@ -73,6 +73,8 @@ struct FHIRExportTests {
             }
             try await clinic.app(publicURL: public_).test(.router) { client in
                 let token = clinic.tokens["psychiatrist"]
+                let metadata = try await client.call(.get, "/fhir/R4/metadata", token: nil)
+                #expect((metadata.json["implementation"] as? [String: Any])?["url"] as? String == public_ + "/fhir/R4")
                 let page = try await client.call(.get, "/fhir/R4/Patient?_count=1", token: token)
                 #expect(page.status == .ok, "\(page.text)")
                 let urls = links(page)

@@ -193,6 +193,8 @@ struct FHIRController: Sendable {
         }
         struct Implementation: Encodable {
             var description: String
+            /// This installation's FHIR base: the public URL when the operator set one.
+            var url: String
         }
         struct Rest: Encodable {
             struct Security: Encodable {
@@ -233,7 +235,8 @@ struct FHIRController: Sendable {
                 description:
                     """
                     CareRelay's care-team records (treatment-resistant depression) as FHIR R4; docs/fhir.md maps them
-                    """),
+                    """,
+                url: FHIRSearch.base(request, publicURL: context.publicURL)),
             rest: [
                 .init(
                     security: .init(

@@ -22,6 +22,8 @@ public struct ExportJob: Sendable, Equatable {
     public var tokenID: UUID
     public var requestID: String?
     public var teamIDs: [UUID]
+    /// The patients asked for (Bulk Data's `patient`), or nil for every patient of the teams.
+    public var patientIDs: [UUID]?
     public var types: [String]
     public var since: Date?
     public var requestURL: String
@@ -71,7 +73,7 @@ public struct ExportChunk: Sendable {
 extension CareStore {
     static let exportJobColumns: PQQuery = """
         j.id, j.member_id, j.token_id, j.request_id, j.team_ids, j.types, j.since, j.request_url, j.status,
-        j.transaction_time, j.progress, j.resources, j.attempts, j.expires_at, j.error
+        j.transaction_time, j.progress, j.resources, j.attempts, j.expires_at, j.error, j.patient_ids
         """
 
     static func exportJob(_ row: PQRow) throws -> ExportJob {
@@ -83,7 +85,8 @@ extension CareStore {
             throw PQError(.decoding, "export \(id.lowercasedString) has an unknown status \(status)")
         }
         return ExportJob(
-            id: id, memberID: member, tokenID: token, requestID: requestID, teamIDs: teams, types: types,
+            id: id, memberID: member, tokenID: token, requestID: requestID, teamIDs: teams,
+            patientIDs: try row.decode([UUID]?.self, at: 15), types: types,
             since: since, requestURL: url, status: status, transactionTime: time, progress: progress,
             resources: resources, attempts: attempts, expiresAt: try row.decode(Date?.self, at: 13),
             error: try row.decode(String?.self, at: 14))
@@ -94,7 +97,8 @@ extension CareStore {
     /// Records a bulk export kick-off for `teamIDs` (nil: every team on which the caller may
     /// export). The caller needs the export permission on each team (another team: 404).
     public func startExport(
-        teamIDs: [UUID]?, types: [String], since: Date?, requestURL: String, by caller: Caller
+        teamIDs: [UUID]?, patientIDs: [UUID]? = nil, types: [String], since: Date?, requestURL: String,
+        by caller: Caller
     ) async throws -> ExportJob {
         try await command(caller, asService: true) { context in
             let teams: [UUID]
@@ -107,6 +111,20 @@ extension CareStore {
             }
             guard let actor = context.acting else {
                 throw StoreError.invalid("a bulk export is asked for by a member's or service account's token")
+            }
+            if let patientIDs {
+                // Each patient asked for is on the export's teams; one that is not (another team's,
+                // or none) is named, as if it did not exist.
+                let found = Set(
+                    try await context.connection.query(
+                        "SELECT id FROM patients WHERE id = ANY(\(patientIDs)) AND team_id = ANY(\(teams))"
+                    ).column(UUID.self))
+                if let missing = patientIDs.first(where: { !found.contains($0) }) {
+                    throw StoreError.notFound(
+                        teamIDs == nil
+                            ? "patient \(missing.lowercasedString) is not one of your teams' patients"
+                            : "patient \(missing.lowercasedString) is not in this group")
+                }
             }
             let active = try await context.connection.query(
                 """
@@ -124,9 +142,10 @@ extension CareStore {
             }
             let row = try await context.connection.query(
                 """
-                INSERT INTO fhir_export_jobs AS j (member_id, token_id, request_id, team_ids, types, since, request_url)
+                INSERT INTO fhir_export_jobs AS j (member_id, token_id, request_id, team_ids, types, since, request_url,
+                    patient_ids)
                 VALUES (\(actor.principal.memberID), \(actor.principal.tokenID), \(actor.requestID), \(teams), \(types),
-                    \(since), \(requestURL))
+                    \(since), \(requestURL), \(patientIDs.map { Array(Set($0)) }))
                 RETURNING \(fragment: Self.exportJobColumns)
                 """)[0]
             return try Self.exportJob(row)
@@ -262,11 +281,12 @@ extension CareStore {
 
     // MARK: Reading a batch
 
-    /// The next `limit` patients of `teamID` after `after` (by id) and the records of `kinds`
-    /// changed after `since`, read in one transaction as the caller (row-level security, one
-    /// audit entry per patient). Psychotherapy notes are never read.
+    /// The next `limit` patients of `teamID` after `after` (by id; only those of `patients` when
+    /// given) and the records of `kinds` changed after `since`, read in one transaction as the
+    /// caller (row-level security, one audit entry per patient). Psychotherapy notes are never read.
     public func exportChunk(
-        teamID: UUID, after: UUID?, limit: Int, kinds: Set<ExportRecords>, since: Date?, by caller: Caller
+        teamID: UUID, patients: [UUID]? = nil, after: UUID?, limit: Int, kinds: Set<ExportRecords>, since: Date?,
+        by caller: Caller
     ) async throws -> ExportChunk {
         try await command(caller) { context in
             try context.authorize(.exportBulk, teamID: teamID, patientID: nil)
@@ -278,6 +298,7 @@ extension CareStore {
                        updated_at
                 FROM patients WHERE team_id = \(teamID) AND id >
                     \(after ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
+                  AND (\(patients)::uuid[] IS NULL OR id = ANY(\(patients)::uuid[]))
                 ORDER BY id LIMIT \(limit + 1)
                 """)
             for row in rows {

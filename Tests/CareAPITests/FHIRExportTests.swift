@@ -252,6 +252,92 @@ struct FHIRExportTests {
     }
 
     @Test(
+        """
+        a POST kick-off with a Parameters resource exports only the patients it names (Bulk Data's patient); a \
+        patient outside the group, a bad reference or an unknown parameter is refused and starts nothing
+        """
+    )
+    func postWithPatients() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let store = clinic.store
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let (_, token, _) = try await Self.serviceAccount(store, team: clinic.north, scopes: [.export])
+            let second = try await store.createPatient(
+                teamID: clinic.north, mrn: "N-2", displayName: "Bo North",
+                enrolledOn: Date(timeIntervalSince1970: 1_788_220_800), by: .system())
+            var asked: [UUID] = []
+            for (patient, total) in [(clinic.northPatient, 19), (second, 12)] {
+                let score = try await store.recordMeasurement(
+                    patientID: patient, score: try Score(.phq9, total: total), takenAt: Date(),
+                    by: .system(actingFor: psychiatrist))
+                if patient == second { asked.append(score.measurementID) }
+            }
+            let jobs: @Sendable () async throws -> Int = {
+                try await pool.query("SELECT count(*) FROM fhir_export_jobs")[0].decode(Int.self, at: 0)
+            }
+            @Sendable func parameters(_ entries: [String]) -> String {
+                #"{"resourceType": "Parameters", "parameter": [\#(entries.joined(separator: ", "))]}"#
+            }
+            @Sendable func patient(_ id: String) -> String {
+                #"{"name": "patient", "valueReference": {"reference": "Patient/\#(id)"}}"#
+            }
+            let types = #"{"name": "_type", "valueString": "Patient,Observation"}"#
+            let secondScores = asked
+            try await clinic.app().test(.router) { client in
+                let group = "/fhir/R4/Group/\(clinic.north.lower)/$export"
+                for (body, expected, says) in [
+                    (
+                        parameters([patient(clinic.southPatient.lower)]), HTTPResponse.Status.notFound,
+                        "not in this group"
+                    ),
+                    (parameters([patient("not-a-uuid")]), .badRequest, "Patient/{id}"),
+                    (
+                        parameters([#"{"name": "_typeFilter", "valueString": "Observation?code=1"}"#]), .badRequest,
+                        "_typeFilter"
+                    ),
+                    (#"{"resourceType": "Bundle"}"#, .badRequest, "Parameters"),
+                ] {
+                    let refused = try await client.call(.post, group, token: token, json: body, headers: Self.async)
+                    #expect(refused.status == expected && refused.text.contains(says), "\(refused.text)")
+                    #expect(refused.json["resourceType"] as? String == "OperationOutcome")
+                }
+                let viaGet = try await client.call(
+                    .get, group + "?patient=Patient/\(second.lower)", token: token, headers: Self.async)
+                #expect(viaGet.status == .badRequest && viaGet.text.contains("POST"), "\(viaGet.text)")
+                #expect(try await jobs() == 0, "nothing refused started an export")
+
+                let kickOff = try await client.call(
+                    .post, group, token: token, json: parameters([types, patient(second.lower)]), headers: Self.async)
+                #expect(kickOff.status == .accepted, "\(kickOff.text)")
+                let status = try Self.path(kickOff.headers[.contentLocation])
+                #expect(try await Self.worker(store).runPending() == 1)
+                let done = try await client.call(.get, status, token: token)
+                #expect(done.status == .ok, "\(done.text)")
+                #expect((done.json["request"] as? String)?.hasSuffix(group) == true, "without parameters, as sent")
+                var lines: [[String: Any]] = []
+                for file in try #require(done.json["output"] as? [[String: Any]]) {
+                    let reply = try await client.call(.get, try Self.path(file["url"] as? String), token: token)
+                    lines += reply.text.split(separator: "\n").map {
+                        (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:]
+                    }
+                }
+                func ids(_ type: String) -> Set<String> {
+                    Set(lines.filter { $0["resourceType"] as? String == type }.compactMap { $0["id"] as? String })
+                }
+                #expect(ids("Patient") == [second.lower])
+                #expect(ids("Observation") == Set(secondScores.map(\.lower)))
+                #expect(Set(lines.compactMap { $0["resourceType"] as? String }) == ["Patient", "Observation"])
+                // Read for the export: the patient asked for, and no other.
+                let read = try await pool.query(
+                    "SELECT DISTINCT patient_id FROM audit_entries WHERE action = 'fhir.export'"
+                ).column(UUID.self)
+                #expect(read == [second])
+            }
+        }
+    }
+
+    @Test(
         "Patient/$export with _type and _since: only what changed after _since; every team the account may export from"
     )
     func sinceAndTypes() async throws {

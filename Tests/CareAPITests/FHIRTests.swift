@@ -53,9 +53,12 @@ struct FHIRTests {
                         let name = try #require(operation["name"] as? String)
                         let definition = try #require(operation["definition"] as? String)
                         // Bulk Data's patient-export is on the type; the others on an instance.
-                        listed.insert(
+                        let path =
                             definition.hasSuffix("/patient-export")
-                                ? "GET /fhir/R4/\(type)/$\(name)" : "GET /fhir/R4/\(type)/{id}/$\(name)")
+                            ? "/fhir/R4/\(type)/$\(name)" : "/fhir/R4/\(type)/{id}/$\(name)"
+                        listed.insert("GET " + path)
+                        // Bulk Data's kick-offs also take a POST with a Parameters resource.
+                        if definition.contains("/bulkdata/") { listed.insert("POST " + path) }
                     }
                 }
                 #expect(

@@ -24,10 +24,15 @@ struct FHIRExportController: Sendable {
     ]
     static let outputFormats = ["application/fhir+ndjson", "application/ndjson", "ndjson"]
     static let parameters = ["_type", "_since", "_outputFormat"]
+    /// The most patients one kick-off may name (`patient`).
+    static let maximumPatients = 10_000
 
     func addRoutes(to fhir: RouterGroup<CareRequestContext>) {
         fhir.get("Patient/$export", use: exportPatients)
         fhir.get("Group/:id/$export", use: exportGroup)
+        // POST with a Parameters resource: the same parameters, and `patient` (Bulk Data 2.0).
+        fhir.post("Patient/$export", use: exportPatients)
+        fhir.post("Group/:id/$export", use: exportGroup)
         fhir.get("bulk-status/:id", use: status)
         fhir.delete("bulk-status/:id", use: delete)
         fhir.get("bulk-files/:id/:part", use: file)
@@ -44,6 +49,83 @@ struct FHIRExportController: Sendable {
         return try await kickOff(request, context, teamID: team)
     }
 
+    /// What a kick-off asks for, from the query (GET) or a Parameters resource (POST).
+    struct Asked {
+        var types: [String]?
+        var since: String?
+        var outputFormat: String?
+        /// `patient` references (POST only).
+        var patients: [String]?
+    }
+
+    /// A Parameters resource as a POST kick-off sends it.
+    struct Parameters: Decodable {
+        struct Parameter: Decodable {
+            struct Reference: Decodable { var reference: String? }
+            var name: String
+            var valueString: String?
+            var valueInstant: String?
+            var valueReference: Reference?
+        }
+        var resourceType: String
+        var parameter: [Parameter]?
+    }
+
+    func asked(_ request: Request, _ context: CareRequestContext) async throws -> Asked {
+        guard request.method == .post else {
+            for (name, _) in request.uri.queryParameters where !Self.parameters.contains(String(name)) {
+                throw Problem.badRequest(
+                    name == "patient"
+                        ? "'patient' is sent with a POST kick-off, in a Parameters resource (docs/fhir.md)"
+                        : """
+                        bulk export does not support '\(name)': it supports \(Self.parameters.joined(separator: ", ")) \
+                        (docs/fhir.md)
+                        """
+                )
+            }
+            let parameters = QueryParameters(request)
+            return Asked(
+                types: try parameters.string("_type").map { [$0] }, since: try parameters.string("_since"),
+                outputFormat: try parameters.string("_outputFormat"))
+        }
+        if let query = request.uri.query, !query.isEmpty {
+            throw Problem.badRequest("a POST kick-off sends its parameters in a Parameters resource, not the query")
+        }
+        let body = try await request.decodeJSON(Parameters.self, context: context)
+        guard body.resourceType == "Parameters" else {
+            throw Problem.badRequest("a POST kick-off's body is a Parameters resource, not \(body.resourceType)")
+        }
+        var asked = Asked()
+        for parameter in body.parameter ?? [] {
+            func string() throws -> String {
+                guard let value = parameter.valueString ?? parameter.valueInstant else {
+                    throw Problem.badRequest("the parameter '\(parameter.name)' needs a valueString")
+                }
+                return value
+            }
+            switch parameter.name {
+            case "_type": asked.types = (asked.types ?? []) + [try string()]
+            case "_since":
+                guard asked.since == nil else { throw Problem.badRequest("'_since' is given twice") }
+                asked.since = try string()
+            case "_outputFormat": asked.outputFormat = try string()
+            case "patient":
+                guard let reference = parameter.valueReference?.reference else {
+                    throw Problem.badRequest("'patient' is a valueReference such as {\"reference\": \"Patient/{id}\"}")
+                }
+                asked.patients = (asked.patients ?? []) + [reference]
+            default:
+                throw Problem.badRequest(
+                    """
+                    bulk export does not support '\(parameter.name)': it supports \
+                    \((Self.parameters + ["patient"]).joined(separator: ", ")) (docs/fhir.md)
+                    """
+                )
+            }
+        }
+        return asked
+    }
+
     func kickOff(_ request: Request, _ context: CareRequestContext, teamID: UUID?) async throws -> Response {
         let prefer = request.headers[HTTPField.Name("Prefer")!] ?? ""
         guard
@@ -51,41 +133,47 @@ struct FHIRExportController: Sendable {
         else {
             throw Problem.badRequest("a bulk export runs asynchronously: send 'Prefer: respond-async'")
         }
-        for (name, _) in request.uri.queryParameters where !Self.parameters.contains(String(name)) {
-            throw Problem.badRequest(
-                """
-                bulk export does not support '\(name)': it supports \(Self.parameters.joined(separator: ", ")) \
-                (docs/fhir.md)
-                """
-            )
-        }
-        let parameters = QueryParameters(request)
-        if let format = try parameters.string("_outputFormat"), !Self.outputFormats.contains(format) {
+        let asked = try await asked(request, context)
+        if let format = asked.outputFormat, !Self.outputFormats.contains(format) {
             throw Problem.badRequest("'_outputFormat' can only be application/fhir+ndjson")
         }
         var types = Self.types
-        if let text = try parameters.string("_type") {
-            let asked = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            if let unknown = asked.first(where: { !Self.types.contains($0) }) {
+        if let texts = asked.types {
+            let named = texts.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            if let unknown = named.first(where: { !Self.types.contains($0) }) {
                 throw Problem.badRequest(
                     "'_type' cannot include '\(unknown)': an export holds \(Self.types.joined(separator: ", "))")
             }
-            types = Self.types.filter(asked.contains)
+            types = Self.types.filter(named.contains)
         }
         var since: Date?
-        if let text = try parameters.string("_since") {
+        if let text = asked.since {
             // A FHIR instant: a date, a time and a zone.
             guard let instant = Timestamp.parse(text, rfc3339: true) else {
                 throw Problem.badRequest("'_since' must be an instant with its zone, such as 2026-11-01T00:00:00Z")
             }
             since = instant
         }
+        var patients: [UUID]?
+        if let references = asked.patients {
+            patients = try references.map { reference in
+                guard reference.hasPrefix("Patient/"), let id = UUID(hyphenated: String(reference.dropFirst(8)))
+                else {
+                    throw Problem.badRequest("'patient' must reference Patient/{id} (a UUID), not '\(reference)'")
+                }
+                return id
+            }
+            guard patients!.count <= Self.maximumPatients else {
+                throw Problem.badRequest("an export names at most \(Self.maximumPatients) patients")
+            }
+        }
         let search = try FHIRSearch(request, context, resource: "Patient", checked: false)
         let query = request.uri.query.map { "?\($0)" } ?? ""
         let url = "\(search.base)/\(teamID.map { "Group/\($0.lowercasedString)" } ?? "Patient")/$export\(query)"
         let job = try await context.acting("fhir.export.kickoff", request) { caller in
             try await store.startExport(
-                teamIDs: teamID.map { [$0] }, types: types, since: since, requestURL: url, by: caller)
+                teamIDs: teamID.map { [$0] }, patientIDs: patients, types: types, since: since, requestURL: url,
+                by: caller)
         }
         wake.signal()
         let outcome = FHIR.OperationOutcome(issue: [
@@ -297,7 +385,8 @@ public struct FHIRExportWorker: Service {
             let read: @Sendable (UUID?) -> Task<ExportChunk, any Error> = { [store, settings, kinds] after in
                 Task {
                     try await store.exportChunk(
-                        teamID: team, after: after, limit: settings.patientsPerBatch, kinds: kinds, since: job.since,
+                        teamID: team, patients: job.patientIDs, after: after, limit: settings.patientsPerBatch,
+                        kinds: kinds, since: job.since,
                         by: caller)
                 }
             }

@@ -309,8 +309,12 @@ enum PatientView {
                 Thase-Rush stage \(s.thaseRush.stage)
                 """
                 + (s.maudsley.map { "; Maudsley \($0.total) (\($0.band))" } ?? ""))
-        for input in s.trd.inputs + s.thaseRush.inputs {
-            lines.append("  \(input.name): \(input.value.isEmpty ? "none" : input.value)")
+        // What the rules weighed, once there is something to weigh: with no failed adequate
+        // trial the line above says it all.
+        if s.trd.failedTrials > 0 {
+            for input in s.trd.inputs + s.thaseRush.inputs {
+                lines.append("  \(input.name): \(input.value.isEmpty ? "none" : input.value)")
+            }
         }
         if !s.trials.isEmpty {
             lines.append("")

@@ -193,6 +193,8 @@ struct CLITests {
             #expect(
                 shown.output.contains("Casey Lind") && shown.output.contains("PHQ-9") && shown.output.contains("TMS"),
                 "\(shown.output)")
+            // A failed trial: what the TRD rules weighed is listed under the line.
+            #expect(shown.output.contains("failed adequate trials: 1"), "\(shown.output)")
             // Each open handoff says what to do (its task's title) and why (its cause).
             let handoffs = try #require(summary.object["open_handoffs"] as? [[String: Any]])
             let titles = (summary.object["open_tasks"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) {
@@ -244,6 +246,10 @@ struct CLITests {
                 let exact = try await clinic.care(["patient", "show", name, "--json"], as: "psychiatrist")
                 #expect(exact.object["display_name"] as? String == "Lin Ortiz", "\(name): \(exact.errors)")
             }
+            // No failed trial: the TRD line says it, without the rules' inputs under it.
+            let fresh = try await clinic.care(["patient", "show", "Lin Ortiz"], as: "psychiatrist")
+            #expect(fresh.status == 0 && fresh.output.contains("TRD: no"), "\(fresh.output)")
+            #expect(!fresh.output.contains("failed adequate trials:"), "\(fresh.output)")
             let several = try await clinic.care(["patient", "show", "li"], as: "psychiatrist")
             #expect(several.status == 2, "\(several.status) \(several.errors)")
             #expect(

@@ -305,7 +305,8 @@ enum PatientView {
         lines.append(
             Terminal.bold("TRD") + ": " + (s.trd.isTrd ? Terminal.red("yes") : "no")
                 + """
-                 — \(s.trd.failedTrials) failed adequate trial(s) in \(s.trd.distinctClasses) class(es); \
+                 — \(s.trd.failedTrials) failed adequate trial\(s.trd.failedTrials == 1 ? "" : "s") in \
+                \(s.trd.distinctClasses) class\(s.trd.distinctClasses == 1 ? "" : "es"); \
                 Thase-Rush stage \(s.thaseRush.stage)
                 """
                 + (s.maudsley.map { "; Maudsley \($0.total) (\($0.band))" } ?? ""))

@@ -58,7 +58,11 @@ extension PatientCommand {
                 return (summary.displayName, try await client.movePatient(id, to: PatientStatus.discharged.rawValue))
             }
             let closed = moved.supersededHandoffIds.count + (moved.cancelledTaskIds?.count ?? 0)
-            print("Discharged \(name)." + (closed > 0 ? " \(closed) open handoff(s) and task(s) were closed." : ""))
+            print(
+                "Discharged \(name)."
+                    + (closed > 0
+                        ? " \(Format.count(closed, "open handoff or task", plural: "open handoffs and tasks")) "
+                            + (closed == 1 ? "was closed." : "were closed.") : ""))
         }
     }
 }

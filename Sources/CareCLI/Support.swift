@@ -283,6 +283,11 @@ struct Table {
 }
 
 enum Format {
+    /// "1 handoff", "3 handoffs"; `plural` when it is not the noun and an s.
+    static func count(_ n: Int, _ noun: String, plural: String? = nil) -> String {
+        "\(n) \(n == 1 ? noun : plural ?? noun + "s")"
+    }
+
     /// "due in 2 d", "3 h overdue", "due now"; "" without a time.
     static func due(_ date: Date?, now: Date = Date()) -> String {
         guard let date else { return "" }

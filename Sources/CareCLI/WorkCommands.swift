@@ -525,7 +525,9 @@ struct TrialCommand: AsyncParsableCommand {
             if outcome.trdReached {
                 line += " " + Terminal.red("The patient now meets treatment-resistant depression.")
             }
-            if !outcome.handoffIds.isEmpty { line += " \(outcome.handoffIds.count) handoff(s) went to the team." }
+            if !outcome.handoffIds.isEmpty {
+                line += " \(Format.count(outcome.handoffIds.count, "handoff")) went to the team."
+            }
             print(line)
         }
     }
@@ -557,7 +559,7 @@ struct Refer: AsyncParsableCommand {
         let handoffs = created.handoffIds?.count ?? 0
         print(
             "Referred for \(referral.kind.rawValue.uppercased()): referral \(created.id)."
-                + (handoffs > 0 ? " \(handoffs) handoff(s) went to the team." : ""))
+                + (handoffs > 0 ? " \(Format.count(handoffs, "handoff")) went to the team." : ""))
     }
 }
 
@@ -758,9 +760,11 @@ struct ReferralCommand: AsyncParsableCommand {
                 try await $0.moveReferral(try await Names.record("referral", id, $0), change)
             }
             let closed = moved.supersededHandoffIds.count
+            let verb = closed == 1 ? "was" : "were"
             print(
                 "Referral \(id) is \(change.status.rawValue)."
-                    + (closed > 0 ? " \(closed) open handoff(s) it made were closed as superseded." : ""))
+                    + (closed > 0
+                        ? " \(Format.count(closed, "open handoff")) it made \(verb) closed as superseded." : ""))
         }
     }
 }
@@ -806,7 +810,9 @@ struct EnteredInErrorCommand: AsyncParsableCommand {
         }
         var line = "Marked the \(record) entered in error."
         if !correction.supersededHandoffIds.isEmpty {
-            line += " \(correction.supersededHandoffIds.count) open handoff(s) it caused were closed as superseded."
+            let closed = correction.supersededHandoffIds.count
+            let verb = closed == 1 ? "was" : "were"
+            line += " \(Format.count(closed, "open handoff")) it caused \(verb) closed as superseded."
         }
         if correction.trdWithdrawn {
             line += " " + Terminal.yellow("The patient no longer meets treatment-resistant depression.")

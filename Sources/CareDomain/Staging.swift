@@ -29,7 +29,7 @@ extension TrialRules {
         let isTRD = trdRequiresDifferentClasses ? classes.count >= trdFailedTrials : counted.count >= trdFailedTrials
         let inputs = RuleInputs([
             ("failed adequate trials", "\(counted.count)"),
-            ("classes", classes.map(\.rawValue).sorted().joined(separator: ", ")),
+            ("classes", classes.map(\.inWords).sorted().joined(separator: ", ")),
             ("threshold", "\(trdFailedTrials)"),
             ("different classes required", trdRequiresDifferentClasses ? "yes" : "no"),
         ])
@@ -67,7 +67,7 @@ public enum Staging {
         if stage == .stageIII, classes.count >= 4, maoi { stage = .stageIV }
         if stage == .stageIV, bilateralECT { stage = .stageV }
         let inputs = RuleInputs([
-            ("classes failed", classes.map(\.rawValue).sorted().joined(separator: ", ")),
+            ("classes failed", classes.map(\.inWords).sorted().joined(separator: ", ")),
             ("tricyclic failed", tricyclic ? "yes" : "no"), ("MAOI failed", maoi ? "yes" : "no"),
             ("bilateral ECT failed", bilateralECT ? "yes" : "no"),
         ])

@@ -144,7 +144,7 @@ struct CLITests {
                 ["trial", "outcome", trial, "--result", "non-response", "--adherence", "0.9"], as: "psychiatrist")
             #expect(outcome.status == 0, "\(outcome.errors)")
             #expect(
-                outcome.output.contains("counts as failed") && outcome.output.contains("handoff(s) went to the team"),
+                outcome.output.contains("counts as failed") && outcome.output.contains("handoffs went to the team"),
                 "\(outcome.output)")
 
             for who in ["psychologist", "socialWorker"] {
@@ -603,7 +603,7 @@ struct CLITests {
             )
             #expect(
                 cancelled.status == 0
-                    && cancelled.output.contains("4 open handoff(s) it made were closed as superseded"),
+                    && cancelled.output.contains("4 open handoffs it made were closed as superseded"),
                 "\(cancelled.output)")
             let queue = try await clinic.care(["queue", "--json"], as: "socialWorker")
             #expect(!queue.array.contains { $0["id"] as? String == authorisation }, "\(queue.output)")

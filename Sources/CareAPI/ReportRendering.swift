@@ -43,8 +43,8 @@ enum ReportRendering {
         }
         return
             """
-            PHQ-9 \(baseline.total) \(baseline.severity) → \(latest.total) \(latest.severity) (\(percent(p.change)) \
-            better)
+            PHQ-9 \(baseline.total) \(baseline.severity) → \(latest.total) \(latest.severity) \
+            (\(p.change.map(Wording.change) ?? "–"))
             """
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CareClient
+import CareDomain
 import Foundation
 
 /// `care`: the team member's client. It talks to care-server's HTTP API only and never links
@@ -297,7 +298,7 @@ enum PatientView {
         if let response = s.response {
             lines.append(
                 """
-                  Response: \(response.category) (\(Int((response.improvement * 100).rounded()))% better than baseline)
+                  Response: \(response.category) (\(Wording.change(response.improvement)) than baseline)
                 """
             )
         }

@@ -266,14 +266,12 @@ public enum WeeklyReview {
         if weeks >= rules.notImprovingFromWeek, let response, !response.isResponse,
             let baseline = facts.baseline, let latest = facts.latest
         {
+            // "25% better (under 50%)"; "10% worse" and "no better" need no threshold beside them.
+            let change =
+                Wording.change(response.improvement)
+                + ((response.improvement * 100).rounded() > 0 ? " (under \(percent(rules.response.responseDrop)))" : "")
             reasons.append(
-                .init(
-                    kind: .notImproving,
-                    text: """
-                        week \(weeks): PHQ-9 \(baseline.total) → \(latest.total), \(percent(response.improvement)) \
-                        better \
-                        (under \(percent(rules.response.responseDrop)))
-                        """))
+                .init(kind: .notImproving, text: "week \(weeks): PHQ-9 \(baseline.total) → \(latest.total), \(change)"))
         }
         if becameTRD {
             reasons.append(

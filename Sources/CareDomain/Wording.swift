@@ -72,6 +72,13 @@ extension DrugClass {
 }
 
 public enum Wording {
+    /// A change from baseline as clinicians say it: "46% better", "6% worse", "no better" (the
+    /// improvement is the drop as a fraction of baseline; negative is worse).
+    public static func change(_ improvement: Double) -> String {
+        let points = Int((improvement * 100).rounded())
+        return points > 0 ? "\(points)% better" : points < 0 ? "\(-points)% worse" : "no better"
+    }
+
     /// "12 weeks", "1 week", "3.5 weeks".
     public static func weeks(_ value: Double) -> String {
         let rounded = (value * 2).rounded() / 2

@@ -67,6 +67,13 @@ struct WeeklyReviewTests {
             "week 12, 25% better: not improving", { $0.latest = score(15, weeksBeforeEnd: 0.5) },
             [.notImproving], ["week 12: PHQ-9 20 → 15, 25% better (under 50%)"])
         add(
+            "week 12, worse than baseline: not improving, said as worse",
+            { $0.latest = score(22, weeksBeforeEnd: 0.5) },
+            [.notImproving], ["week 12: PHQ-9 20 → 22, 10% worse"])
+        add(
+            "week 12, no change: not improving", { $0.latest = score(20, weeksBeforeEnd: 0.5) },
+            [.notImproving], ["week 12: PHQ-9 20 → 20, no better"])
+        add(
             "week 7, 25% better: too early to say",
             {
                 $0.enrolledOn = window.asOf.addingTimeInterval(-7 * week); $0.episodeStart = $0.enrolledOn

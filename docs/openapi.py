@@ -225,7 +225,7 @@ schemas = {
                              ["kind", "started_on", "weeks"]),
         "is_trd": {"type": "boolean"}, "failed_trials": {"type": "integer"}, "thase_rush_stage": {"type": "string"},
         "maudsley_total": {"type": "integer"}, "maudsley_band": {"type": "string"},
-        "open_handoffs": {"type": "array", "items": obj({"role": {"type": "string"}, "reason": {"type": "string"}, "due_at": ts, "overdue": {"type": "boolean"}, "escalated": {"type": "boolean"}})},
+        "open_handoffs": {"type": "array", "items": obj({"role": {"type": "string"}, "title": {"type": "string", "description": "What to do: the handoff's task title (absent in snapshots kept before it was added)."}, "reason": {"type": "string", "description": "Why: its cause."}, "due_at": ts, "overdue": {"type": "boolean"}, "escalated": {"type": "boolean"}}, ["role", "reason", "due_at", "overdue", "escalated"])},
         "open_tasks": {"type": "array", "items": obj({"title": {"type": "string"}, "status": {"type": "string"}, "priority": {"type": "string"}, "assignee": {"type": "string"},
                                                        "due_at": ts, "overdue": {"type": "boolean"}}, ["title", "status", "priority", "assignee", "overdue"])},
         "referrals": {"type": "array", "items": obj({"kind": {"type": "string"}, "status": {"type": "string"}, "target_clinic": {"type": "string"}, "created_at": ts,

@@ -91,6 +91,7 @@ extension JSONWriter {
                         o.member("overdue") { $0.bool(h.overdue) }
                         o.member("reason") { $0.string(h.reason) }
                         o.member("role") { $0.string(h.role) }
+                        o.member("title") { $0.string(h.title) }
                     }
                 }
             }

@@ -51,13 +51,15 @@ struct ReportTrial: Sendable, Encodable, Equatable {
 
 struct ReportHandoff: Sendable, Encodable, Equatable {
     var role: String
+    /// What to do (its task's title); `reason` says why.
+    var title: String
     var reason: String
     var dueAt: Date
     var overdue: Bool
     var escalated: Bool
 
     /// The API's snake_case, spelled out (the report is encoded without key conversion).
-    enum CodingKeys: String, CodingKey { case role, reason, dueAt = "due_at", overdue, escalated }
+    enum CodingKeys: String, CodingKey { case role, title, reason, dueAt = "due_at", overdue, escalated }
 }
 
 struct ReportTask: Sendable, Encodable, Equatable {
@@ -213,7 +215,7 @@ extension ReportPatient {
             maudsleyBand: assessment.maudsley?.band.rawValue,
             openHandoffs: patient.openHandoffs.map {
                 ReportHandoff(
-                    role: $0.role.rawValue, reason: $0.reason, dueAt: $0.dueAt, overdue: $0.overdue,
+                    role: $0.role.rawValue, title: $0.title, reason: $0.reason, dueAt: $0.dueAt, overdue: $0.overdue,
                     escalated: $0.escalated)
             },
             openTasks: patient.openTasks.map {

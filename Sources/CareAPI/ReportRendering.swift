@@ -80,7 +80,7 @@ enum ReportRendering {
             let holder = h.role.replacingOccurrences(of: "_", with: " ")
             groups[holder, default: []].append(
                 (
-                    "Handoff: \(short(h.reason)), due \(day(h.dueAt))\(h.overdue ? ", overdue" : "")"
+                    "Handoff: \(short(h.title)), due \(day(h.dueAt))\(h.overdue ? ", overdue" : "")"
                         + (h.escalated ? ", escalated" : ""), h.overdue
                 ))
         }

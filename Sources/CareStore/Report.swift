@@ -69,6 +69,8 @@ public struct ISOWeek: Sendable, Equatable, Hashable, Codable, CustomStringConve
 /// An open handoff of a patient, as the review gathers it.
 public struct OpenHandoff: Sendable, Equatable {
     public var role: Role
+    /// What to do: its task's title (with its number of causes when more than one).
+    public var title: String
     public var reason: String
     public var dueAt: Date
     public var overdue: Bool
@@ -366,7 +368,7 @@ struct ReviewGatherer {
         var openSafety: Set<UUID> = []
         for row in try await connection.query(
             """
-            SELECT h.patient_id, h.role, h.reason, h.due_at, h.escalated_at IS NOT NULL, h.step_key
+            SELECT h.patient_id, h.role, h.reason, h.due_at, h.escalated_at IS NOT NULL, h.step_key, t.title
             FROM handoffs h JOIN patients p ON p.id = h.patient_id JOIN tasks t ON t.id = h.task_id
             WHERE p.team_id = \(teamID) AND p.status <> 'discharged' AND h.acknowledged_at IS NULL AND h.superseded_at
                 IS NULL
@@ -378,8 +380,8 @@ struct ReviewGatherer {
                 UUID.self, String.self, String.self, Date.self, Bool.self, String.self)
             handoffs[patient, default: []].append(
                 OpenHandoff(
-                    role: try Role(column: "handoffs.role", role), reason: reason, dueAt: due, overdue: due < asOf,
-                    escalated: escalated))
+                    role: try Role(column: "handoffs.role", role), title: try row.decode(String.self, at: 6),
+                    reason: reason, dueAt: due, overdue: due < asOf, escalated: escalated))
             if step.hasPrefix("safety.") { openSafety.insert(patient) }
         }
 

@@ -226,6 +226,22 @@ struct ReportTests {
                 #expect(rows.count == 1 + 9)
                 #expect(rows.first?.hasPrefix("rank,first_reason,reasons,patient_id") == true)
                 let json = try await client.call(.get, path(r, "json"), token: r.clinic.tokens["psychologist"])
+                // Open handoffs say what to do (their task's title), as the queue does; the Markdown shows it.
+                let handoffs = ((json.json["patients"] as? [[String: Any]]) ?? []).flatMap {
+                    ($0["open_handoffs"] as? [[String: Any]]) ?? []
+                }
+                let titles = try await pool.query(
+                    """
+                    SELECT DISTINCT t.title FROM handoffs h JOIN tasks t ON t.id = h.task_id
+                    WHERE h.acknowledged_at IS NULL AND h.superseded_at IS NULL
+                    """
+                ).column(String.self)
+                #expect(!handoffs.isEmpty)
+                for handoff in handoffs {
+                    let title = try #require(handoff["title"] as? String)
+                    #expect(titles.contains(title) && title != handoff["reason"] as? String, "\(handoff)")
+                }
+                #expect(md.text.contains("Handoff: Urgent safety assessment"), "\(md.text)")
                 for reply in [html, md, csv, json] {
                     #expect(!reply.text.contains("THERAPY-SECRET") && !reply.text.contains("divorce"))
                 }

@@ -110,7 +110,7 @@ extension CareServerCommand.Admin {
             } else {
                 created = true
                 // A clinic in New York: its weeks and days are not UTC's (docs/time-zones.md).
-                team = try await store.createTeam(name: teamName, timeZone: "America/New_York", by: .system())
+                team = try await store.createTeam(name: teamName, timeZone: Self.zone, by: .system())
                 for person in people {
                     memberIDs.append(
                         try await store.createMember(
@@ -152,31 +152,38 @@ extension CareServerCommand.Admin {
             )
         }
 
+        /// The demo clinic's zone.
+        static let zone = "America/New_York"
+
         static func seedPatients(
             _ store: CareStore, team: UUID, psychiatrist: UUID, psychologist: UUID, socialWorker: UUID
         ) async throws -> [UUID] {
             let day: Double = 86_400
             let now = Date()
             func ago(_ days: Double) -> Date { now.addingTimeInterval(-days * day) }
+            // A day (enrolment, a trial's start or stop) is the team's calendar day of that instant
+            // (docs/time-zones.md): a first score taken at the same instant falls on that day there too.
+            let calendar = LocalCalendar(identifier: zone)
+            func dayOf(_ days: Double) -> Date { calendar.today(at: ago(days)) }
             // Ada: two failed antidepressant trials (TRD), referred for TMS.
             let ada = try await store.createPatient(
-                teamID: team, mrn: "DEMO-1001", displayName: "Ada Lindqvist", enrolledOn: ago(200), by: .system())
+                teamID: team, mrn: "DEMO-1001", displayName: "Ada Lindqvist", enrolledOn: dayOf(200), by: .system())
             for (days, total) in [(200.0, 21), (150, 20), (100, 19), (60, 18), (20, 18)] {
                 _ = try await store.recordMeasurement(
                     patientID: ada, score: try Score(.phq9, total: total), takenAt: ago(days),
                     by: .system(actingFor: psychiatrist))
             }
             let first = try await store.startTrial(
-                patientID: ada, kind: .medication, drug: "sertraline", dailyDoseMg: 150, startedOn: ago(195),
+                patientID: ada, kind: .medication, drug: "sertraline", dailyDoseMg: 150, startedOn: dayOf(195),
                 by: .system(actingFor: psychiatrist))
             _ = try await store.recordTrialOutcome(
-                trialID: first, outcome: .nonResponse, stoppedOn: ago(120), adherence: 0.9,
+                trialID: first, outcome: .nonResponse, stoppedOn: dayOf(120), adherence: 0.9,
                 by: .system(actingFor: psychiatrist))
             let second = try await store.startTrial(
-                patientID: ada, kind: .medication, drug: "venlafaxine", dailyDoseMg: 225, startedOn: ago(115),
+                patientID: ada, kind: .medication, drug: "venlafaxine", dailyDoseMg: 225, startedOn: dayOf(115),
                 by: .system(actingFor: psychiatrist))
             _ = try await store.recordTrialOutcome(
-                trialID: second, outcome: .nonResponse, stoppedOn: ago(30), adherence: 0.85,
+                trialID: second, outcome: .nonResponse, stoppedOn: dayOf(30), adherence: 0.85,
                 by: .system(actingFor: psychiatrist))
             _ = try await store.makeReferral(
                 patientID: ada, kind: .tms, targetClinic: "Riverside TMS Centre", note: "Two adequate trials failed",
@@ -186,45 +193,46 @@ extension CareServerCommand.Admin {
                 by: .system(actingFor: socialWorker))
             // Bruno: responding to escitalopram.
             let bruno = try await store.createPatient(
-                teamID: team, mrn: "DEMO-1002", displayName: "Bruno Costa", enrolledOn: ago(90), by: .system())
+                teamID: team, mrn: "DEMO-1002", displayName: "Bruno Costa", enrolledOn: dayOf(90), by: .system())
             for (days, total) in [(90.0, 18), (60, 13), (30, 9), (5, 7)] {
                 _ = try await store.recordMeasurement(
                     patientID: bruno, score: try Score(.phq9, total: total), takenAt: ago(days),
                     by: .system(actingFor: psychologist))
             }
             _ = try await store.startTrial(
-                patientID: bruno, kind: .medication, drug: "escitalopram", dailyDoseMg: 15, startedOn: ago(88),
+                patientID: bruno, kind: .medication, drug: "escitalopram", dailyDoseMg: 15, startedOn: dayOf(88),
                 by: .system(actingFor: psychiatrist))
             _ = try await store.addNote(
                 patientID: bruno, kind: .progress, body: "Sleeping better; back at work part time.",
                 by: .system(actingFor: psychologist))
             // Chen: a new patient, a safety signal this week.
             let chen = try await store.createPatient(
-                teamID: team, mrn: "DEMO-1003", displayName: "Chen Wei", enrolledOn: ago(6), by: .system())
+                teamID: team, mrn: "DEMO-1003", displayName: "Chen Wei", enrolledOn: dayOf(6), by: .system())
             _ = try await store.recordMeasurement(
                 patientID: chen, score: try Score(.phq9, items: [3, 2, 3, 2, 2, 3, 2, 1, 1]), takenAt: ago(2),
                 by: .system(actingFor: psychologist))
             // Dana: in remission, ready for relapse prevention.
             let dana = try await store.createPatient(
-                teamID: team, mrn: "DEMO-1004", displayName: "Dana Novak", enrolledOn: ago(300), by: .system())
+                teamID: team, mrn: "DEMO-1004", displayName: "Dana Novak", enrolledOn: dayOf(300), by: .system())
             for (days, total) in [(300.0, 16), (200, 9), (100, 5), (10, 3)] {
                 _ = try await store.recordMeasurement(
                     patientID: dana, score: try Score(.phq9, total: total), takenAt: ago(days),
                     by: .system(actingFor: psychologist))
             }
             _ = try await store.startTrial(
-                patientID: dana, kind: .psychotherapy, drug: nil, dailyDoseMg: nil, startedOn: ago(280), therapy: "CBT",
+                patientID: dana, kind: .psychotherapy, drug: nil, dailyDoseMg: nil, startedOn: dayOf(280),
+                therapy: "CBT",
                 by: .system(actingFor: psychologist))
             // Eli: not improving at week 10.
             let eli = try await store.createPatient(
-                teamID: team, mrn: "DEMO-1005", displayName: "Eli Brandt", enrolledOn: ago(70), by: .system())
+                teamID: team, mrn: "DEMO-1005", displayName: "Eli Brandt", enrolledOn: dayOf(70), by: .system())
             for (days, total) in [(70.0, 19), (40, 18), (10, 19)] {
                 _ = try await store.recordMeasurement(
                     patientID: eli, score: try Score(.phq9, total: total), takenAt: ago(days),
                     by: .system(actingFor: psychiatrist))
             }
             _ = try await store.startTrial(
-                patientID: eli, kind: .medication, drug: "fluoxetine", dailyDoseMg: 20, startedOn: ago(65),
+                patientID: eli, kind: .medication, drug: "fluoxetine", dailyDoseMg: 20, startedOn: dayOf(65),
                 by: .system(actingFor: psychiatrist))
             _ = try await store.createTask(
                 patientID: eli, title: "Check adherence and side effects by phone", ownerID: socialWorker,

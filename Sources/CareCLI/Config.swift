@@ -173,7 +173,7 @@ struct ProfileCommand: AsyncParsableCommand {
             commandName: "set-tz",
             abstract: "Show times in your own zone rather than the team's (team goes back to the team's).",
             discussion: """
-                Dates you type (tomorrow, +2d, friday) are still read on the patient's team's calendar; only
+                Dates you type (tomorrow, +2d, friday) are still read on the patient's team's calendar; only \
                 the times care shows change. --tz and CARE_TZ win over this for one command.
                 Examples:
                   care profile set-tz America/Los_Angeles

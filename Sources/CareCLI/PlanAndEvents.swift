@@ -34,8 +34,8 @@ struct PlanCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Edit a patient's care plan in $EDITOR; saved only if nobody changed it meanwhile.",
             discussion: """
-                If the plan changed while you edited, nothing is saved: care shows what changed, keeps your version
-                in a file (readable by you alone), and exits with 4. Bring it back with --file: it opens in the
+                If the plan changed while you edited, nothing is saved: care shows what changed, keeps your version \
+                in a file (readable by you alone), and exits with 4. Bring it back with --file: it opens in the \
                 editor over the current version (or is saved as it is when standard input is not a terminal).
                 Examples:
                   EDITOR=nano care plan edit PATIENT

@@ -8,8 +8,8 @@ struct Today: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "today", abstract: "What changed on my patients since I last looked; safety signals first.",
         discussion: """
-            New handoffs for my roles, scores (a safety signal first), failed trials, treatment resistance,
-            referrals and their moves, notes by others. When I last looked is kept per profile (the first
+            New handoffs for my roles, scores (a safety signal first), failed trials, treatment resistance, \
+            referrals and their moves, notes by others. When I last looked is kept per profile (the first \
             time: the last 24 hours); --since looks further back and does not move it.
             Examples:
               care today

@@ -10,8 +10,8 @@ struct TaskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "task", abstract: "Add and work tasks.",
         discussion: """
-            A task moves requested -> accepted (claimed) -> in-progress -> completed; done on a task nobody has
-            claimed claims it for you in the same step. Hold and resume it while you wait for something;
+            A task moves requested -> accepted (claimed) -> in-progress -> completed; done on a task nobody has \
+            claimed claims it for you in the same step. Hold and resume it while you wait for something; \
             cancel or fail it with a reason. A handoff's id works wherever a task's does.
             """,
         subcommands: [
@@ -571,8 +571,8 @@ struct ReferralCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Record where the referral's prior authorisation stands with the payer.",
             discussion: """
-                Moves the referral's latest packet: submitted, then approved (with --sessions) or denied (with
-                --reason, the payer's). A denial gives the psychiatrist a peer-to-peer review and the social worker
+                Moves the referral's latest packet: submitted, then approved (with --sessions) or denied (with \
+                --reason, the payer's). A denial gives the psychiatrist a peer-to-peer review and the social worker \
                 an appeal; answer it with a new packet (care referral packet).
                 Examples:
                   care referral auth REFERRAL submitted
@@ -621,7 +621,7 @@ struct ReferralCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "The payer's prior-authorisation packet for a TMS, ECT or esketamine referral.",
             discussion: """
-                Checks the referral against the payer's criteria first and says what is unmet and what to record;
+                Checks the referral against the payer's criteria first and says what is unmet and what to record; \
                 with every criterion met (or --anyway) it makes the packet, keeps it, and writes it.
                 Examples:
                   care referral packet REFERRAL -o packet.pdf
@@ -776,9 +776,10 @@ struct EnteredInErrorCommand: AsyncParsableCommand {
         commandName: "entered-in-error",
         abstract: "Mark a score, trial, trial outcome, referral or note entered in error.",
         discussion: """
-            The record stays, marked, in the history and the audit trail; summaries, rules and the report leave it out,
-            and the open handoffs it caused are closed as superseded. By whoever recorded it or a psychiatrist;
-            a note only by its author. An outcome marked in error leaves the trial ongoing, to record again.
+            The record stays, marked, in the history and the audit trail; summaries, rules and the report \
+            leave it out, and the open handoffs it caused are closed as superseded. By whoever recorded it or a \
+            psychiatrist; a note only by its author. An outcome marked in error leaves the trial ongoing, to \
+            record again.
             Examples:
               care entered-in-error score SCORE --reason "Another patient's form"
               care entered-in-error outcome TRIAL --reason "Recorded on the wrong trial"

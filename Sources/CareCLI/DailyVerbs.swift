@@ -162,17 +162,23 @@ extension HandoffCommand {
     struct Take: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Acknowledge a handoff for my role and claim its task, in one step.",
-            discussion: "Example: care handoff take 1a2b3c4d")
-        @Argument(help: "The handoff's id, or its first characters.") var id: String
+            discussion: "Example: care handoff take 1a2b3c4d (several: care handoff take 1a2b3c4d 5e6f7a8b)")
+        @Argument(help: "The handoff's id, or its first characters; several to take each in turn.") var id: [String]
         @OptionGroup var server: ServerOptions
 
+        func validate() throws { try TaskCommand.Move.validate(id) }
+
         func run() async throws {
-            let task = try await withClient(server) { client -> TaskItem in
-                let id = try await Names.record("task", id, client, what: "handoff")
-                _ = try await client.acknowledge(handoff: id)
-                return try await client.task(id, "claim")
+            try await withClient(server) { client in
+                // Every name is resolved before any handoff is taken.
+                var resolved: [String] = []
+                for id in id { resolved.append(try await Names.record("task", id, client, what: "handoff")) }
+                for id in resolved {
+                    _ = try await client.acknowledge(handoff: id)
+                    let task = try await client.task(id, "claim")
+                    print("Took it: \(task.title) (task \(Names.short(task.id)), \(task.status)).")
+                }
             }
-            print("Took it: \(task.title) (task \(Names.short(task.id)), \(task.status)).")
         }
     }
 }

@@ -72,22 +72,35 @@ struct TaskCommand: AsyncParsableCommand {
     }
 
     enum Move {
+        /// Moves each task named, in order: every name is resolved first, so a name that matches
+        /// nothing (or several) moves none; then each move is said on its own line as it is made.
         static func run(
-            _ server: ServerOptions, _ id: String, _ action: String, note: String? = nil, reason: String? = nil,
+            _ server: ServerOptions, _ ids: [String], _ action: String, note: String? = nil, reason: String? = nil,
             done: String
         ) async throws {
-            let task = try await withClient(server) {
-                try await $0.task(try await Names.record("task", id, $0), action, note: note, reason: reason)
+            try await withClient(server) { client in
+                var resolved: [String] = []
+                for id in ids { resolved.append(try await Names.record("task", id, client)) }
+                for id in resolved {
+                    let task = try await client.task(id, action, note: note, reason: reason)
+                    print("\(done) \(task.title) (\(task.status)).")
+                }
             }
-            print("\(done) \(task.title) (\(task.status)).")
+        }
+
+        /// At least one task is named.
+        static func validate(_ ids: [String]) throws {
+            if ids.isEmpty { throw usage("name a task: its id or first characters (care queue shows 8)") }
         }
 
         struct Claim: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Take a task from my role's pool.", discussion: "Example: care task claim TASK")
-            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown); several for the same move.")
+            var id: [String]
             @Option(help: "A note on the task.") var note: String?
             @OptionGroup var server: ServerOptions
+            func validate() throws { try Move.validate(id) }
             func run() async throws { try await Move.run(server, id, "claim", note: note, done: "Claimed") }
         }
 
@@ -95,9 +108,11 @@ struct TaskCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Start a task (one nobody has claimed becomes mine).",
                 discussion: "Example: care task start TASK")
-            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown); several for the same move.")
+            var id: [String]
             @Option(help: "A note on the task.") var note: String?
             @OptionGroup var server: ServerOptions
+            func validate() throws { try Move.validate(id) }
             func run() async throws { try await Move.run(server, id, "start", note: note, done: "Started") }
         }
 
@@ -105,27 +120,34 @@ struct TaskCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Put a task on hold while waiting for something.",
                 discussion: "Example: care task hold TASK --reason \"Waiting for the GP's letter\"")
-            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown); several for the same move.")
+            var id: [String]
             @Option(help: "What it waits for.") var reason: String?
             @OptionGroup var server: ServerOptions
+            func validate() throws { try Move.validate(id) }
             func run() async throws { try await Move.run(server, id, "hold", reason: reason, done: "On hold:") }
         }
 
         struct Resume: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Take a task off hold.", discussion: "Example: care task resume TASK")
-            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown); several for the same move.")
+            var id: [String]
             @OptionGroup var server: ServerOptions
+            func validate() throws { try Move.validate(id) }
             func run() async throws { try await Move.run(server, id, "resume", done: "Resumed") }
         }
 
         struct Done: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Complete a task (one nobody has claimed becomes mine).",
-                discussion: "Example: care task done TASK --note \"Spoke with the pharmacy\"")
-            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
+                discussion:
+                    "Example: care task done TASK --note \"Spoke with the pharmacy\"; care task done 1a2b3c4d 5e6f7a8b")
+            @Argument(help: "The task's id, or its first characters (8 are shown); several for the same move.")
+            var id: [String]
             @Option(help: "What was done (kept as the task's evidence).") var note: String?
             @OptionGroup var server: ServerOptions
+            func validate() throws { try Move.validate(id) }
             func run() async throws { try await Move.run(server, id, "complete", note: note, done: "Completed") }
         }
 
@@ -133,10 +155,12 @@ struct TaskCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Cancel a task, saying why.",
                 discussion: "Example: care task cancel TASK --reason \"Duplicate\"")
-            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown); several for the same move.")
+            var id: [String]
             @Option(name: [.customLong("reason"), .customLong("note")], help: "Why (required).") var reason: String
             @OptionGroup var server: ServerOptions
             func validate() throws {
+                try Move.validate(id)
                 if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") }
             }
             func run() async throws { try await Move.run(server, id, "cancel", reason: reason, done: "Cancelled") }
@@ -146,10 +170,12 @@ struct TaskCommand: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Close a task that could not be done, saying why.",
                 discussion: "Example: care task fail TASK --reason \"No transport in the area\"")
-            @Argument(help: "The task's id, or its first characters (8 are shown).") var id: String
+            @Argument(help: "The task's id, or its first characters (8 are shown); several for the same move.")
+            var id: [String]
             @Option(help: "Why (required).") var reason: String
             @OptionGroup var server: ServerOptions
             func validate() throws {
+                try Move.validate(id)
                 if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") }
             }
             func run() async throws { try await Move.run(server, id, "fail", reason: reason, done: "Failed:") }
@@ -167,15 +193,22 @@ struct HandoffCommand: AsyncParsableCommand {
     struct Ack: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Acknowledge a handoff for my role (its task stays in the queue to be claimed and done).",
-            discussion: "Example: care handoff ack HANDOFF")
-        @Argument(help: "The handoff's id, or its first characters (care queue shows 8).") var id: String
+            discussion: "Example: care handoff ack HANDOFF (several: each in turn)")
+        @Argument(help: "The handoff's id, or its first characters (care queue shows 8); several for each in turn.")
+        var id: [String]
         @OptionGroup var server: ServerOptions
 
+        func validate() throws { try TaskCommand.Move.validate(id) }
+
         func run() async throws {
-            let task = try await withClient(server) {
-                try await $0.acknowledge(handoff: try await Names.record("task", id, $0, what: "handoff"))
+            try await withClient(server) { client in
+                var resolved: [String] = []
+                for id in id { resolved.append(try await Names.record("task", id, client, what: "handoff")) }
+                for id in resolved {
+                    let task = try await client.acknowledge(handoff: id)
+                    print("Acknowledged: \(task.title) (task \(task.id), \(task.status)).")
+                }
             }
-            print("Acknowledged: \(task.title) (task \(task.id), \(task.status)).")
         }
     }
 

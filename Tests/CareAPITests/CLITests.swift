@@ -362,6 +362,25 @@ struct CLITests {
                 "\(shown.output)\(shown.errors)")
             let mine = try await clinic.care(["task", "list"], as: "socialWorker")
             #expect(mine.output.contains(String(handoff)), "\(mine.output)")
+            // Several at once (the TMS referral's two): every name is resolved first, so one that matches
+            // nothing moves none; then each is taken, and done, in turn.
+            let referralHandoffs = waiting.output.split(separator: "\n").filter { $0.contains("TMS referral") }
+                .compactMap { $0.split(separator: " ").first.map(String.init) }
+            #expect(referralHandoffs.count == 2, "\(waiting.output)")
+            let unknown = try await clinic.care(["handoff", "take", "ffff0000"] + referralHandoffs, as: "socialWorker")
+            #expect(unknown.status == 3 && unknown.output.isEmpty, "\(unknown.output)\(unknown.errors)")
+            let stillWaiting = try await clinic.care(["handoff", "list"], as: "socialWorker")
+            #expect(referralHandoffs.allSatisfy { stillWaiting.output.contains($0) }, "\(stillWaiting.output)")
+            let both = try await clinic.care(["handoff", "take"] + referralHandoffs, as: "socialWorker")
+            #expect(
+                both.status == 0 && both.output.components(separatedBy: "Took it:").count == 3,
+                "\(both.output)\(both.errors)")
+            let bothDone = try await clinic.care(
+                ["task", "done"] + referralHandoffs + ["--note", "Authorisation filed; transport booked"],
+                as: "socialWorker")
+            #expect(
+                bothDone.status == 0 && bothDone.output.components(separatedBy: "(completed)").count == 3,
+                "\(bothDone.output)\(bothDone.errors)")
             let theirs = try await clinic.care(["task", "list", "Frances"], as: "psychiatrist")
             #expect(theirs.output.contains("Frances Okafor"), "\(theirs.output)")
             let trials = try await clinic.care(["trial", "list", "Frances"], as: "psychiatrist")

@@ -46,7 +46,9 @@ extension CareWire.Patient {
             id: p.id.lower, teamId: p.teamID.lower, mrn: p.mrn, displayName: p.displayName, status: p.status.rawValue,
             enrolledOn: Day(p.enrolledOn).text,
             latestPhq9: p.latestPHQ9.map {
-                LatestScore(total: $0.total, severity: Score.band(.phq9, total: $0.total), takenAt: $0.takenAt)
+                LatestScore(
+                    total: $0.total, severity: Score.band(.phq9, total: $0.total), takenAt: $0.takenAt,
+                    safetySignal: $0.safetySignal)
             }, isTrd: p.isTRD, openItems: p.openItems)
     }
 }

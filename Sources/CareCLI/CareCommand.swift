@@ -226,7 +226,11 @@ struct Patients: AsyncParsableCommand {
         }
         var table = Table(headers: ["ID", "NAME", "MRN", "PHQ-9", "TRD", "OPEN", "STATUS"])
         for patient in patients {
-            let score = patient.latestPhq9.map { "\($0.total) \($0.severity), \(Format.ago($0.takenAt))" } ?? "-"
+            let score =
+                patient.latestPhq9.map {
+                    "\($0.total) \($0.severity), \(Format.ago($0.takenAt))"
+                        + ($0.safetySignal == true ? ", " + Terminal.red("item 9 above 0") : "")
+                } ?? "-"
             table.add([
                 output.id(patient.id), patient.displayName, patient.mrn, score,
                 patient.isTrd == true ? Terminal.red("yes") : "no", String(patient.openItems ?? 0),

@@ -22,8 +22,8 @@ public struct PatientListItem: Sendable, Equatable {
     public var displayName: String
     public var status: PatientStatus
     public var enrolledOn: Date
-    /// The latest PHQ-9 not entered in error: its total and when.
-    public var latestPHQ9: (total: Int, takenAt: Date)?
+    /// The latest PHQ-9 not entered in error: its total, when, and whether item 9 was above 0.
+    public var latestPHQ9: (total: Int, takenAt: Date, safetySignal: Bool)?
     /// Whether the patient meets treatment-resistant depression now (reached, not withdrawn).
     public var isTRD: Bool
     /// Open tasks (handoffs' included).
@@ -34,7 +34,9 @@ public struct PatientListItem: Sendable, Equatable {
     public static func == (a: PatientListItem, b: PatientListItem) -> Bool {
         a.id == b.id && a.teamID == b.teamID && a.mrn == b.mrn && a.displayName == b.displayName
             && a.status == b.status && a.enrolledOn == b.enrolledOn && a.latestPHQ9?.total == b.latestPHQ9?.total
-            && a.latestPHQ9?.takenAt == b.latestPHQ9?.takenAt && a.isTRD == b.isTRD && a.openItems == b.openItems
+            && a.latestPHQ9?.takenAt == b.latestPHQ9?.takenAt
+            && a.latestPHQ9?.safetySignal == b.latestPHQ9?.safetySignal && a.isTRD == b.isTRD
+            && a.openItems == b.openItems
             && a.updatedAt == b.updatedAt
     }
 }
@@ -166,10 +168,10 @@ extension CareStore {
                                  ORDER BY e.id DESC LIMIT 1), false),
                        (SELECT count(*) FROM tasks t WHERE t.patient_id = p.id
                           AND t.status NOT IN ('completed', 'cancelled', 'failed'))::int,
-                       p.updated_at
+                       p.updated_at, s.safety_signal
                 FROM patients p
                 LEFT JOIN LATERAL (
-                    SELECT m.total, m.taken_at FROM measurements m
+                    SELECT m.total, m.taken_at, m.safety_signal FROM measurements m
                     WHERE m.patient_id = p.id AND m.instrument = 'PHQ-9' AND m.entered_in_error_at IS NULL
                     ORDER BY m.taken_at DESC LIMIT 1
                 ) s ON true
@@ -189,7 +191,9 @@ extension CareStore {
                 return PatientListItem(
                     id: id, teamID: team, mrn: mrn, displayName: name,
                     status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled,
-                    latestPHQ9: total.flatMap { total in taken.map { (total, $0) } }, isTRD: trd, openItems: open,
+                    latestPHQ9: try total.flatMap { total in
+                        try taken.map { (total, $0, try row.decode(Bool?.self, at: 11) ?? false) }
+                    }, isTRD: trd, openItems: open,
                     updatedAt: try row.decode(Date.self, at: 10))
             }
             let page = Self.page(rows, limit: limit) { $0.id }

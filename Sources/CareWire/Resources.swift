@@ -50,10 +50,13 @@ public struct Patient: Codable, Sendable, Equatable {
         public var total: Int
         public var severity: String
         public var takenAt: Date
-        public init(total: Int, severity: String, takenAt: Date) {
+        /// PHQ-9 item 9 (thoughts of self-harm) above 0: a safety signal.
+        public var safetySignal: Bool?
+        public init(total: Int, severity: String, takenAt: Date, safetySignal: Bool? = nil) {
             self.total = total
             self.severity = severity
             self.takenAt = takenAt
+            self.safetySignal = safetySignal
         }
     }
     public var id: String

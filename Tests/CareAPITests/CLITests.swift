@@ -547,6 +547,16 @@ struct CLITests {
                 patientID: clinic.patient, score: try Score(.phq9, total: 11), takenAt: lastWeek,
                 by: .system(actingFor: psychiatrist))
 
+            // The patients list flags a latest PHQ-9 whose item 9 is above 0 (the one recorded above,
+            // taken now, is the latest; the one taken last week is older).
+            let patients = try await clinic.care(["patients"])
+            #expect(
+                patients.output.split(separator: "\n").first { $0.contains("Casey Lind") }?.contains("item 9 above 0")
+                    == true, "\(patients.output)")
+            let listed = try await clinic.care(["patients", "--json"])
+            let casey = listed.array.first { $0["display_name"] as? String == "Casey Lind" }
+            #expect((casey?["latest_phq9"] as? [String: Any])?["safety_signal"] as? Bool == true, "\(listed.output)")
+
             let first = try await clinic.care(["today"])
             #expect(first.status == 0, "\(first.errors)")
             #expect(

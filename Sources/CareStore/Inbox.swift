@@ -33,7 +33,7 @@ extension CareStore {
                        h.reason, h.role, ms.instrument, ms.total, ms.safety_signal,
                        r.kind, r.target_clinic, r.status, e.payload->>'failed_trials', e.payload->>'classes',
                        n.kind, left(split_part(n.body, E'\\n', 1), 120), coalesce(t.drug, t.therapy, t.kind), t.outcome,
-                       ms.taken_at, tm.time_zone
+                       ms.taken_at, tm.time_zone, ht.title
                 FROM patients p JOIN teams tm ON tm.id = p.team_id
                 JOIN LATERAL (
                     SELECT * FROM events e WHERE e.patient_id = p.id AND e.occurred_at > \(since)
@@ -44,6 +44,7 @@ extension CareStore {
                 ) e ON true
                 LEFT JOIN members a ON a.id = e.actor_id
                 LEFT JOIN handoffs h ON e.type = 'handoff.created' AND h.id = (e.payload->>'handoff_id')::uuid
+                LEFT JOIN tasks ht ON ht.id = h.task_id
                 LEFT JOIN measurements ms ON e.type = 'measurement.recorded' AND ms.id =
                     (e.payload->>'measurement_id')::uuid
                 LEFT JOIN referrals r ON e.type IN ('referral.made', 'referral.status_changed')
@@ -77,8 +78,12 @@ extension CareStore {
                 let item: (InboxItem.Kind, String)
                 switch type {
                 case .handoffCreated:
+                    // What to do and why, as the queue says it (its task's title, then its cause).
+                    let title = try row.decode(String?.self, at: 22)
                     item = (
-                        .handoff, "For the \((role ?? "").replacingOccurrences(of: "_", with: " ")): \(reason ?? "")"
+                        .handoff,
+                        "For the \((role ?? "").replacingOccurrences(of: "_", with: " ")): "
+                            + [title, reason].compactMap { $0 }.joined(separator: " — ")
                     )
                 case .measurementRecorded:
                     guard let instrument, let total, let parsed = Instrument(rawValue: instrument) else { continue }

@@ -568,7 +568,9 @@ struct CLITests {
             #expect(lines.count >= 4 && lines[2].contains("item 9 above 0: a safety signal"), "\(first.output)")
             for words in [
                 "Casey Lind", "CLI psychiatrist", "Score: PHQ-9 17 (moderately severe)", "Social note: Housing sorted.",
-                "Referral: TMS referral to Riverside TMS", "For the psychologist:",
+                "Referral: TMS referral to Riverside TMS",
+                // A handoff says what to do, then why.
+                "For the psychologist: TMS education and continued therapy during the course — Referral: TMS referral",
             ] {
                 #expect(first.output.contains(words), "\(words): \(first.output)")
             }

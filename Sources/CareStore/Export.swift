@@ -24,6 +24,8 @@ public struct ExportJob: Sendable, Equatable {
     public var teamIDs: [UUID]
     /// The patients asked for (Bulk Data's `patient`), or nil for every patient of the teams.
     public var patientIDs: [UUID]?
+    /// Bulk Data's `_typeFilter` queries, as checked at the kick-off, or nil.
+    public var typeFilters: [String]?
     public var types: [String]
     public var since: Date?
     public var requestURL: String
@@ -73,7 +75,8 @@ public struct ExportChunk: Sendable {
 extension CareStore {
     static let exportJobColumns: PQQuery = """
         j.id, j.member_id, j.token_id, j.request_id, j.team_ids, j.types, j.since, j.request_url, j.status,
-        j.transaction_time, j.progress, j.resources, j.attempts, j.expires_at, j.error, j.patient_ids
+        j.transaction_time, j.progress, j.resources, j.attempts, j.expires_at, j.error, j.patient_ids,
+        j.type_filters
         """
 
     static func exportJob(_ row: PQRow) throws -> ExportJob {
@@ -86,7 +89,8 @@ extension CareStore {
         }
         return ExportJob(
             id: id, memberID: member, tokenID: token, requestID: requestID, teamIDs: teams,
-            patientIDs: try row.decode([UUID]?.self, at: 15), types: types,
+            patientIDs: try row.decode([UUID]?.self, at: 15), typeFilters: try row.decode([String]?.self, at: 16),
+            types: types,
             since: since, requestURL: url, status: status, transactionTime: time, progress: progress,
             resources: resources, attempts: attempts, expiresAt: try row.decode(Date?.self, at: 13),
             error: try row.decode(String?.self, at: 14))
@@ -97,8 +101,8 @@ extension CareStore {
     /// Records a bulk export kick-off for `teamIDs` (nil: every team on which the caller may
     /// export). The caller needs the export permission on each team (another team: 404).
     public func startExport(
-        teamIDs: [UUID]?, patientIDs: [UUID]? = nil, types: [String], since: Date?, requestURL: String,
-        by caller: Caller
+        teamIDs: [UUID]?, patientIDs: [UUID]? = nil, types: [String], typeFilters: [String]? = nil, since: Date?,
+        requestURL: String, by caller: Caller
     ) async throws -> ExportJob {
         try await command(caller, asService: true) { context in
             let teams: [UUID]
@@ -143,9 +147,9 @@ extension CareStore {
             let row = try await context.connection.query(
                 """
                 INSERT INTO fhir_export_jobs AS j (member_id, token_id, request_id, team_ids, types, since, request_url,
-                    patient_ids)
+                    patient_ids, type_filters)
                 VALUES (\(actor.principal.memberID), \(actor.principal.tokenID), \(actor.requestID), \(teams), \(types),
-                    \(since), \(requestURL), \(patientIDs.map { Array(Set($0)) }))
+                    \(since), \(requestURL), \(patientIDs.map { Array(Set($0)) }), \(typeFilters))
                 RETURNING \(fragment: Self.exportJobColumns)
                 """)[0]
             return try Self.exportJob(row)

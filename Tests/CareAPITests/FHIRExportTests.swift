@@ -293,8 +293,7 @@ struct FHIRExportTests {
                     ),
                     (parameters([patient("not-a-uuid")]), .badRequest, "Patient/{id}"),
                     (
-                        parameters([#"{"name": "_typeFilter", "valueString": "Observation?code=1"}"#]), .badRequest,
-                        "_typeFilter"
+                        parameters([#"{"name": "_elements", "valueString": "id"}"#]), .badRequest, "_elements"
                     ),
                     (#"{"resourceType": "Bundle"}"#, .badRequest, "Parameters"),
                 ] {
@@ -333,6 +332,68 @@ struct FHIRExportTests {
                     "SELECT DISTINCT patient_id FROM audit_entries WHERE action = 'fhir.export'"
                 ).column(UUID.self)
                 #expect(read == [second])
+            }
+        }
+    }
+
+    @Test(
+        """
+        _typeFilter: only the Observations of the codes named and the Tasks of the statuses named; other types \
+        whole; an unsupported query or a type the export leaves out is refused
+        """
+    )
+    func typeFilter() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let store = clinic.store
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let (_, token, _) = try await Self.serviceAccount(store, team: clinic.north, scopes: [.export])
+            let phq9 = try await store.recordMeasurement(
+                patientID: clinic.northPatient, score: try Score(.phq9, total: 19), takenAt: Date(),
+                by: .system(actingFor: psychiatrist)
+            ).measurementID
+            _ = try await store.recordMeasurement(
+                patientID: clinic.northPatient, score: try Score(.gad7, total: 12), takenAt: Date(),
+                by: .system(actingFor: psychiatrist))
+            let open = try await store.createTask(
+                patientID: clinic.northPatient, title: "Call", ownerID: nil, poolRole: .socialWorker,
+                priority: .routine, dueAt: nil, by: .system(actingFor: psychiatrist))
+            let done = try await store.createTask(
+                patientID: clinic.northPatient, title: "Write", ownerID: psychiatrist, poolRole: nil,
+                priority: .routine, dueAt: nil, by: .system(actingFor: psychiatrist))
+            _ = try await store.completeTask(done, by: .system(actingFor: psychiatrist))
+            try await clinic.app().test(.router) { client in
+                let group = "/fhir/R4/Group/\(clinic.north.lower)/$export"
+                for (query, says) in [
+                    ("_typeFilter=Observation%3Fdate%3Dge2026-01-01", "Observation?code="),
+                    ("_typeFilter=Condition%3Fcode%3D1", "does not hold"),
+                    ("_type=Patient&_typeFilter=Observation%3Fcode%3D44249-1", "does not hold"),
+                    ("_typeFilter=Task%3Fstatus%3Dlost", "cannot be 'lost'"),
+                ] {
+                    let refused = try await client.call(.get, group + "?" + query, token: token, headers: Self.async)
+                    #expect(refused.status == .badRequest && refused.text.contains(says), "\(query): \(refused.text)")
+                }
+                // PHQ-9 panels only, and requested tasks; a comma-separated list holding both queries.
+                let filters = "Observation%3Fcode%3Dhttp%3A%2F%2Floinc.org%7C44249-1,Task%3Fstatus%3Drequested"
+                let kickOff = try await client.call(
+                    .get, group + "?_typeFilter=" + filters, token: token, headers: Self.async)
+                #expect(kickOff.status == .accepted, "\(kickOff.text)")
+                #expect(try await Self.worker(store).runPending() == 1)
+                let manifest = try await client.call(
+                    .get, try Self.path(kickOff.headers[.contentLocation]), token: token)
+                var lines: [[String: Any]] = []
+                for file in try #require(manifest.json["output"] as? [[String: Any]]) {
+                    let reply = try await client.call(.get, try Self.path(file["url"] as? String), token: token)
+                    lines += reply.text.split(separator: "\n").map {
+                        (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:]
+                    }
+                }
+                func ids(_ type: String) -> Set<String> {
+                    Set(lines.filter { $0["resourceType"] as? String == type }.compactMap { $0["id"] as? String })
+                }
+                #expect(ids("Observation") == [phq9.lower])
+                #expect(ids("Task").contains(open.lower) && !ids("Task").contains(done.lower), "\(ids("Task"))")
+                #expect(ids("Patient") == [clinic.northPatient.lower], "a type without a filter is whole")
             }
         }
     }

@@ -23,7 +23,7 @@ struct FHIRExportController: Sendable {
         "DocumentReference",
     ]
     static let outputFormats = ["application/fhir+ndjson", "application/ndjson", "ndjson"]
-    static let parameters = ["_type", "_since", "_outputFormat"]
+    static let parameters = ["_type", "_since", "_outputFormat", "_typeFilter"]
     /// The most patients one kick-off may name (`patient`).
     static let maximumPatients = 10_000
 
@@ -56,6 +56,8 @@ struct FHIRExportController: Sendable {
         var outputFormat: String?
         /// `patient` references (POST only).
         var patients: [String]?
+        /// `_typeFilter` values, each one or more comma-separated queries.
+        var typeFilters: [String]?
     }
 
     /// A Parameters resource as a POST kick-off sends it.
@@ -84,9 +86,10 @@ struct FHIRExportController: Sendable {
                 )
             }
             let parameters = QueryParameters(request)
+            let filters = request.uri.queryParameters.getAll("_typeFilter").map { String($0) }
             return Asked(
                 types: try parameters.string("_type").map { [$0] }, since: try parameters.string("_since"),
-                outputFormat: try parameters.string("_outputFormat"))
+                outputFormat: try parameters.string("_outputFormat"), typeFilters: filters.isEmpty ? nil : filters)
         }
         if let query = request.uri.query, !query.isEmpty {
             throw Problem.badRequest("a POST kick-off sends its parameters in a Parameters resource, not the query")
@@ -109,6 +112,7 @@ struct FHIRExportController: Sendable {
                 guard asked.since == nil else { throw Problem.badRequest("'_since' is given twice") }
                 asked.since = try string()
             case "_outputFormat": asked.outputFormat = try string()
+            case "_typeFilter": asked.typeFilters = (asked.typeFilters ?? []) + [try string()]
             case "patient":
                 guard let reference = parameter.valueReference?.reference else {
                     throw Problem.badRequest("'patient' is a valueReference such as {\"reference\": \"Patient/{id}\"}")
@@ -154,6 +158,7 @@ struct FHIRExportController: Sendable {
             }
             since = instant
         }
+        let typeFilters = try asked.typeFilters.map { try ExportFilters.queries(in: $0, types: types) }
         var patients: [UUID]?
         if let references = asked.patients {
             patients = try references.map { reference in
@@ -172,7 +177,8 @@ struct FHIRExportController: Sendable {
         let url = "\(search.base)/\(teamID.map { "Group/\($0.lowercasedString)" } ?? "Patient")/$export\(query)"
         let job = try await context.acting("fhir.export.kickoff", request) { caller in
             try await store.startExport(
-                teamIDs: teamID.map { [$0] }, patientIDs: patients, types: types, since: since, requestURL: url,
+                teamIDs: teamID.map { [$0] }, patientIDs: patients, types: types, typeFilters: typeFilters,
+                since: since, requestURL: url,
                 by: caller)
         }
         wake.signal()
@@ -374,6 +380,7 @@ public struct FHIRExportWorker: Service {
             kinds.insert(kind)
         }
         var output = NDJSONOutput(job: job, store: store, settings: settings)
+        output.filters = try ExportFilters(job.typeFilters ?? [])
         for team in job.teamIDs {
             if types.contains("CareTeam") {
                 let careTeam = try await store.careTeam(teamID: team, by: caller)
@@ -429,7 +436,7 @@ extension ExportPatient {
 extension ExportChunk {
     /// The batch's records as FHIR resources of `types`, type by type, mapped as the reads map
     /// them (what a bulk export writes and Patient/$everything answers).
-    func resources(types: Set<String>) -> [FHIR.AnyResource] {
+    func resources(types: Set<String>, filters: ExportFilters = ExportFilters()) -> [FHIR.AnyResource] {
         var resources: [FHIR.AnyResource] = []
         if types.contains("Patient") {
             resources += patients.filter(\.changed).map { .init("Patient", $0.id.lowercasedString, $0.resource) }
@@ -440,7 +447,7 @@ extension ExportChunk {
             }
         }
         if types.contains("Observation") {
-            resources += measurements.map {
+            resources += measurements.filter { filters.instruments?.contains($0.item.instrument) ?? true }.map {
                 .init("Observation", $0.item.id.lowercasedString, FHIR.Observation($0.item, patientID: $0.patientID))
             }
         }
@@ -456,14 +463,14 @@ extension ExportChunk {
             }
         }
         if types.contains("ServiceRequest") {
-            resources += referrals.map {
-                .init(
-                    "ServiceRequest", $0.referral.id.lowercasedString,
-                    FHIR.ServiceRequest($0.referral, patientID: $0.patientID))
-            }
+            resources += referrals.map { FHIR.ServiceRequest($0.referral, patientID: $0.patientID) }
+                .filter { filters.referralStatuses?.contains($0.status) ?? true }
+                .map { .init("ServiceRequest", $0.id, $0) }
         }
         if types.contains("Task") {
-            resources += tasks.map { .init("Task", $0.id.lowercasedString, FHIR.Task($0)) }
+            resources += tasks.filter { filters.taskStatuses?.contains($0.status) ?? true }.map {
+                .init("Task", $0.id.lowercasedString, FHIR.Task($0))
+            }
         }
         if types.contains("DocumentReference") {
             resources += notes.map {
@@ -485,6 +492,8 @@ struct NDJSONOutput {
     var part = 0
     var resources = 0
     var patients = 0
+    /// `_typeFilter`: what a resource of a filtered type must match.
+    var filters = ExportFilters()
 
     init(job: ExportJob, store: CareStore, settings: FHIRExportWorker.Settings) {
         self.job = job
@@ -509,7 +518,9 @@ struct NDJSONOutput {
 
     /// A batch's resources, type by type.
     mutating func write(_ chunk: ExportChunk, types: Set<String>) async throws {
-        for resource in chunk.resources(types: types) { try await append(resource.type, resource.resource) }
+        for resource in chunk.resources(types: types, filters: filters) {
+            try await append(resource.type, resource.resource)
+        }
     }
 
     mutating func flush(_ type: String) async throws {
@@ -526,5 +537,96 @@ struct NDJSONOutput {
 
     mutating func flushAll() async throws {
         for type in FHIRExportController.types where buffers[type] != nil { try await flush(type) }
+    }
+}
+
+/// Bulk Data's `_typeFilter` as CareRelay serves it (docs/fhir.md, "Bulk export"): FHIR search
+/// queries, one parameter each, on the searches the types already have. Queries on one type are
+/// alternatives (a resource matching any is exported); a type without a query is not filtered.
+struct ExportFilters: Sendable {
+    /// Observation?code=: the instruments whose panel code was named.
+    var instruments: Set<Instrument>?
+    /// ServiceRequest?status=: FHIR request statuses.
+    var referralStatuses: Set<String>?
+    /// Task?status=: CareRelay's task statuses, as Task searches take them.
+    var taskStatuses: Set<TaskStatus>?
+
+    static let supported = "Observation?code=, ServiceRequest?status= and Task?status="
+    static let referralStatuses = ["active", "completed", "revoked", "entered-in-error"]
+
+    init() {}
+
+    /// The filters of checked queries (the worker reads them back from the job).
+    init(_ queries: [String]) throws {
+        for query in queries { try add(query) }
+    }
+
+    /// The queries in `_typeFilter` values, each checked, for an export of `types`. A value
+    /// holds one or more queries separated by commas (a comma inside a query, between its
+    /// alternatives, stays with it).
+    static func queries(in values: [String], types: [String]) throws -> [String] {
+        var queries: [String] = []
+        for value in values {
+            var current = ""
+            for piece in value.split(separator: ",", omittingEmptySubsequences: false) {
+                if !current.isEmpty, piece.wholeMatch(of: /[A-Z][A-Za-z]+\?.*/) == nil {
+                    current += "," + piece
+                } else {
+                    if !current.isEmpty { queries.append(current) }
+                    current = String(piece)
+                }
+            }
+            if !current.isEmpty { queries.append(current) }
+        }
+        var check = ExportFilters()
+        for query in queries {
+            let type = String(query.prefix { $0 != "?" })
+            guard types.contains(type) else {
+                throw Problem.badRequest(
+                    "'_typeFilter' names \(type.isEmpty ? "no type" : type), which this export does not hold (_type)")
+            }
+            try check.add(query)
+        }
+        return queries
+    }
+
+    mutating func add(_ query: String) throws {
+        let parts = query.split(separator: "?", maxSplits: 1).map(String.init)
+        let pairs = parts.count == 2 ? parts[1].split(separator: "&").map(String.init) : []
+        guard pairs.count == 1, let equals = pairs[0].firstIndex(of: "=") else {
+            throw Problem.badRequest(
+                "'_typeFilter' takes queries with one parameter each: \(Self.supported), not '\(query)'")
+        }
+        let name = String(pairs[0][..<equals])
+        let raw = String(pairs[0][pairs[0].index(after: equals)...])
+        let values = (raw.removingPercentEncoding ?? raw).split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        switch (parts[0], name) {
+        case ("Observation", "code"):
+            // A code CareRelay never records matches nothing, as in a search.
+            instruments = (instruments ?? []).union(values.compactMap(InstrumentCoding.instrument(searching:)))
+        case ("ServiceRequest", "status"):
+            if let unknown = values.first(where: { !Self.referralStatuses.contains($0) }) {
+                throw Problem.badRequest(
+                    """
+                    '_typeFilter' ServiceRequest?status= cannot be '\(unknown)': it is one of \
+                    \(Self.referralStatuses.joined(separator: ", "))
+                    """)
+            }
+            referralStatuses = (referralStatuses ?? []).union(values)
+        case ("Task", "status"):
+            let statuses = values.map(TaskStatus.init(rawValue:))
+            if let unknown = zip(values, statuses).first(where: { $0.1 == nil })?.0 {
+                throw Problem.badRequest(
+                    """
+                    '_typeFilter' Task?status= cannot be '\(unknown)': it is one of \
+                    \(TaskStatus.allCases.map(\.rawValue).joined(separator: ", "))
+                    """)
+            }
+            taskStatuses = (taskStatuses ?? []).union(statuses.compactMap { $0 })
+        default:
+            throw Problem.badRequest("'_typeFilter' supports \(Self.supported), not '\(query)'")
+        }
     }
 }

@@ -40,6 +40,25 @@ struct FHIRExportTests {
         return String(url[range.lowerBound...])
     }
 
+    /// Every NDJSON line of a complete export, read file by file from its manifest as `token`.
+    static func lines(of manifest: Reply, _ client: some TestClientProtocol, token: String) async throws
+        -> [[String: Any]]
+    {
+        var lines: [[String: Any]] = []
+        for file in try #require(manifest.json["output"] as? [[String: Any]]) {
+            let reply = try await client.call(.get, try path(file["url"] as? String), token: token)
+            lines += reply.text.split(separator: "\n").map {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:]
+            }
+        }
+        return lines
+    }
+
+    /// The ids of the lines of one resource type.
+    static func ids(_ lines: [[String: Any]], _ type: String) -> Set<String> {
+        Set(lines.filter { $0["resourceType"] as? String == type }.compactMap { $0["id"] as? String })
+    }
+
     static var async: HTTPFields {
         var headers = HTTPFields()
         headers[HTTPField.Name("Prefer")!] = "respond-async"
@@ -314,16 +333,8 @@ struct FHIRExportTests {
                 let done = try await client.call(.get, status, token: token)
                 #expect(done.status == .ok, "\(done.text)")
                 #expect((done.json["request"] as? String)?.hasSuffix(group) == true, "without parameters, as sent")
-                var lines: [[String: Any]] = []
-                for file in try #require(done.json["output"] as? [[String: Any]]) {
-                    let reply = try await client.call(.get, try Self.path(file["url"] as? String), token: token)
-                    lines += reply.text.split(separator: "\n").map {
-                        (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:]
-                    }
-                }
-                func ids(_ type: String) -> Set<String> {
-                    Set(lines.filter { $0["resourceType"] as? String == type }.compactMap { $0["id"] as? String })
-                }
+                let lines = try await Self.lines(of: done, client, token: token)
+                func ids(_ type: String) -> Set<String> { Self.ids(lines, type) }
                 #expect(ids("Patient") == [second.lower])
                 #expect(ids("Observation") == Set(secondScores.map(\.lower)))
                 #expect(Set(lines.compactMap { $0["resourceType"] as? String }) == ["Patient", "Observation"])
@@ -381,16 +392,8 @@ struct FHIRExportTests {
                 #expect(try await Self.worker(store).runPending() == 1)
                 let manifest = try await client.call(
                     .get, try Self.path(kickOff.headers[.contentLocation]), token: token)
-                var lines: [[String: Any]] = []
-                for file in try #require(manifest.json["output"] as? [[String: Any]]) {
-                    let reply = try await client.call(.get, try Self.path(file["url"] as? String), token: token)
-                    lines += reply.text.split(separator: "\n").map {
-                        (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:]
-                    }
-                }
-                func ids(_ type: String) -> Set<String> {
-                    Set(lines.filter { $0["resourceType"] as? String == type }.compactMap { $0["id"] as? String })
-                }
+                let lines = try await Self.lines(of: manifest, client, token: token)
+                func ids(_ type: String) -> Set<String> { Self.ids(lines, type) }
                 #expect(ids("Observation") == [phq9.lower])
                 #expect(ids("Task").contains(open.lower) && !ids("Task").contains(done.lower), "\(ids("Task"))")
                 #expect(ids("Patient") == [clinic.northPatient.lower], "a type without a filter is whole")

@@ -166,14 +166,9 @@ extension HandoffCommand {
         @Argument(help: "The handoff's id, or its first characters; several to take each in turn.") var id: [String]
         @OptionGroup var server: ServerOptions
 
-        func validate() throws { try TaskCommand.Move.validate(id) }
-
         func run() async throws {
             try await withClient(server) { client in
-                // Every name is resolved before any handoff is taken.
-                var resolved: [String] = []
-                for id in id { resolved.append(try await Names.record("task", id, client, what: "handoff")) }
-                for id in resolved {
+                for id in try await Names.records("task", id, client, what: "handoff") {
                     _ = try await client.acknowledge(handoff: id)
                     let task = try await client.task(id, "claim")
                     print("Took it: \(task.title) (task \(Names.short(task.id)), \(task.status)).")

@@ -54,6 +54,16 @@ enum Names {
             "'\(typed)' starts \(found.count) \(what) ids: \(listed.joined(separator: "; ")). Give more characters")
     }
 
+    /// The ids of the records `texts` name, all resolved before the caller acts on any (so one
+    /// that matches nothing, or several, stops the command with nothing done).
+    static func records(_ kind: String, _ texts: [String], _ client: CareClient, what: String? = nil) async throws
+        -> [String]
+    {
+        var ids: [String] = []
+        for text in texts { ids.append(try await record(kind, text, client, what: what)) }
+        return ids
+    }
+
     /// The 8 characters tables show.
     static func short(_ id: String) -> String { String(id.prefix(8)) }
 

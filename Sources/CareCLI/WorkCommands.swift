@@ -79,18 +79,11 @@ struct TaskCommand: AsyncParsableCommand {
             done: String
         ) async throws {
             try await withClient(server) { client in
-                var resolved: [String] = []
-                for id in ids { resolved.append(try await Names.record("task", id, client)) }
-                for id in resolved {
+                for id in try await Names.records("task", ids, client) {
                     let task = try await client.task(id, action, note: note, reason: reason)
                     print("\(done) \(task.title) (\(task.status)).")
                 }
             }
-        }
-
-        /// At least one task is named.
-        static func validate(_ ids: [String]) throws {
-            if ids.isEmpty { throw usage("name a task: its id or first characters (care queue shows 8)") }
         }
 
         struct Claim: AsyncParsableCommand {
@@ -100,7 +93,6 @@ struct TaskCommand: AsyncParsableCommand {
             var id: [String]
             @Option(help: "A note on the task.") var note: String?
             @OptionGroup var server: ServerOptions
-            func validate() throws { try Move.validate(id) }
             func run() async throws { try await Move.run(server, id, "claim", note: note, done: "Claimed") }
         }
 
@@ -112,7 +104,6 @@ struct TaskCommand: AsyncParsableCommand {
             var id: [String]
             @Option(help: "A note on the task.") var note: String?
             @OptionGroup var server: ServerOptions
-            func validate() throws { try Move.validate(id) }
             func run() async throws { try await Move.run(server, id, "start", note: note, done: "Started") }
         }
 
@@ -124,7 +115,6 @@ struct TaskCommand: AsyncParsableCommand {
             var id: [String]
             @Option(help: "What it waits for.") var reason: String?
             @OptionGroup var server: ServerOptions
-            func validate() throws { try Move.validate(id) }
             func run() async throws { try await Move.run(server, id, "hold", reason: reason, done: "On hold:") }
         }
 
@@ -134,7 +124,6 @@ struct TaskCommand: AsyncParsableCommand {
             @Argument(help: "The task's id, or its first characters (8 are shown); several for the same move.")
             var id: [String]
             @OptionGroup var server: ServerOptions
-            func validate() throws { try Move.validate(id) }
             func run() async throws { try await Move.run(server, id, "resume", done: "Resumed") }
         }
 
@@ -147,7 +136,6 @@ struct TaskCommand: AsyncParsableCommand {
             var id: [String]
             @Option(help: "What was done (kept as the task's evidence).") var note: String?
             @OptionGroup var server: ServerOptions
-            func validate() throws { try Move.validate(id) }
             func run() async throws { try await Move.run(server, id, "complete", note: note, done: "Completed") }
         }
 
@@ -160,7 +148,6 @@ struct TaskCommand: AsyncParsableCommand {
             @Option(name: [.customLong("reason"), .customLong("note")], help: "Why (required).") var reason: String
             @OptionGroup var server: ServerOptions
             func validate() throws {
-                try Move.validate(id)
                 if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") }
             }
             func run() async throws { try await Move.run(server, id, "cancel", reason: reason, done: "Cancelled") }
@@ -175,7 +162,6 @@ struct TaskCommand: AsyncParsableCommand {
             @Option(help: "Why (required).") var reason: String
             @OptionGroup var server: ServerOptions
             func validate() throws {
-                try Move.validate(id)
                 if reason.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("--reason cannot be empty") }
             }
             func run() async throws { try await Move.run(server, id, "fail", reason: reason, done: "Failed:") }
@@ -198,13 +184,9 @@ struct HandoffCommand: AsyncParsableCommand {
         var id: [String]
         @OptionGroup var server: ServerOptions
 
-        func validate() throws { try TaskCommand.Move.validate(id) }
-
         func run() async throws {
             try await withClient(server) { client in
-                var resolved: [String] = []
-                for id in id { resolved.append(try await Names.record("task", id, client, what: "handoff")) }
-                for id in resolved {
+                for id in try await Names.records("task", id, client, what: "handoff") {
                     let task = try await client.acknowledge(handoff: id)
                     print("Acknowledged: \(task.title) (task \(task.id), \(task.status)).")
                 }

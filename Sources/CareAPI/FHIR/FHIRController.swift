@@ -400,7 +400,7 @@ struct FHIRController: Sendable {
     @Sendable func searchServiceRequests(_ request: Request, context: CareRequestContext) async throws -> Response {
         let search = try FHIRSearch(request, context, resource: "ServiceRequest")
         let patient = try search.patient()
-        let statuses = try search.tokens("status", allowed: ["active", "completed", "revoked", "entered-in-error"])
+        let statuses = try search.tokens("status", allowed: ExportFilters.referralStatuses)
         let referrals = try await context.acting("fhir.referral.search", request, patient: patient) { caller in
             try await store.referrals(patientID: patient, by: caller)
         }

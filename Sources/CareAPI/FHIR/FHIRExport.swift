@@ -552,6 +552,7 @@ struct ExportFilters: Sendable {
     var taskStatuses: Set<TaskStatus>?
 
     static let supported = "Observation?code=, ServiceRequest?status= and Task?status="
+    /// The statuses a ServiceRequest can have here (its search and `_typeFilter` take these).
     static let referralStatuses = ["active", "completed", "revoked", "entered-in-error"]
 
     init() {}

@@ -192,10 +192,11 @@ public struct Playbook: Sendable, Equatable, Codable {
             onePerPatient: true),
         PlaybookStep(
             key: "trial-failed.psychotherapy-review", event: EventType.trialFailed, role: .psychologist,
-            title: "Review psychotherapy: adequacy, augmentation with CBT or behavioural activation", dueInHours: 168),
+            title: "Review psychotherapy: adequacy, augmentation with CBT or behavioural activation", dueInHours: 168,
+            onePerPatient: true),
         PlaybookStep(
             key: "trial-failed.barriers", event: EventType.trialFailed, role: .socialWorker,
-            title: "Screen for barriers: adherence, money, housing, support", dueInHours: 168),
+            title: "Screen for barriers: adherence, money, housing, support", dueInHours: 168, onePerPatient: true),
         // The patient now meets the TRD definition.
         PlaybookStep(
             key: "trd.evaluate-neuromodulation", event: EventType.trdReached, role: .psychiatrist,

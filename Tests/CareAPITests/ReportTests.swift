@@ -174,14 +174,14 @@ struct ReportTests {
             #expect(c.remitters == 1)
             #expect(c.responseRate == 0.5 && c.remissionRate == 0.125)
             #expect(c.newPatients == 1)
-            // Handoffs made this week (two failed trials of one patient: 3, then 2 more as the second joins the open
-            // "plan the next step"; TRD: 1; the safety signal: 2); the one acknowledged was in time.
+            // Handoffs made this week (two failed trials of one patient: 3, the second joining them; TRD: 1; the
+            // safety signal: 2); the one acknowledged was in time.
             let made = try await pool.query(
                 """
                 SELECT count(*) FROM handoffs h JOIN patients p ON p.id = h.patient_id WHERE p.team_id =
                     \(r.clinic.north) AND h.created_at >= \(r.week.start)
                 """)[0].decode(Int.self, at: 0)
-            #expect(made >= 8 && c.handoffsProduced == made)
+            #expect(made >= 6 && c.handoffsProduced == made)
             #expect(
                 c.handoffsAcknowledgedOnTime == 1 && c.handoffsAcknowledgedLate == 0
                     && c.handoffsUnacknowledged == made - 1)

@@ -187,10 +187,14 @@ struct RecordPermissionTests {
 
 @Suite("One open piece of work per decision")
 struct OnePerPatientTests {
-    @Test("planning the next step and evaluating for neuromodulation are one per patient; the others are per event")
+    @Test("a failed trial's three steps and the neuromodulation evaluation are one per patient; referrals' per event")
     func defaults() {
         let shared = Set(Playbook.default.steps.filter(\.onePerPatient).map(\.key))
-        #expect(shared == ["trial-failed.next-step", "trd.evaluate-neuromodulation"])
+        #expect(
+            shared == [
+                "trial-failed.next-step", "trial-failed.psychotherapy-review", "trial-failed.barriers",
+                "trd.evaluate-neuromodulation",
+            ])
     }
 
     @Test(

@@ -144,29 +144,29 @@ struct LifecycleTests {
                 .trialOutcome, id: second, reason: "recorded on the wrong trial",
                 by: .system(actingFor: clinic.psychiatrist))
             #expect(correction.trdWithdrawn)
-            // The second failure's own handoffs and the TRD evaluation are superseded; the next-step
-            // task stays open for the first failure, counting one cause again.
+            // The TRD evaluation (the second failure's alone) is superseded; the failure's three
+            // steps, each one per patient, stay open for the first failure, counting one cause again.
             let superseded = try await pool.query(
                 """
                 SELECT h.step_key FROM handoffs h WHERE h.id = ANY(\(correction.supersededHandoffIDs)) ORDER BY
                     h.step_key
                 """
             ).column(String.self)
-            #expect(
-                superseded == [
-                    "trd.evaluate-neuromodulation", "trial-failed.barriers", "trial-failed.psychotherapy-review",
-                ])
-            let nextStep = try await pool.query(
+            #expect(superseded == ["trd.evaluate-neuromodulation"])
+            let failureSteps = try await pool.query(
                 """
-                SELECT t.title, t.status, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND
-                    c.withdrawn_at IS NULL)::int
-                FROM handoffs h JOIN tasks t ON t.id = h.task_id WHERE h.step_key = 'trial-failed.next-step'
-                """)
-            #expect(nextStep.count == 1)
+                SELECT h.step_key, t.title, t.status, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id =
+                    h.id AND c.withdrawn_at IS NULL)::int
+                FROM handoffs h JOIN tasks t ON t.id = h.task_id WHERE h.step_key LIKE 'trial-failed.%'
+                ORDER BY h.step_key
+                """
+            ).map { try $0.decode(String.self, String.self, String.self, Int.self) }
             #expect(
-                try nextStep[0].decode(String.self, String.self, Int.self) == (
-                    "Plan the next treatment step: optimise, switch, augment or refer", "requested", 1
-                ))
+                failureSteps.map(\.0) == [
+                    "trial-failed.barriers", "trial-failed.next-step", "trial-failed.psychotherapy-review",
+                ])
+            #expect(failureSteps.allSatisfy { $0.2 == "requested" && $0.3 == 1 && !$0.1.hasSuffix("causes)") })
+            #expect(failureSteps[1].1 == "Plan the next treatment step: optimise, switch, augment or refer")
 
             let summary = try await clinic.store.patientSummary(
                 clinic.patient, by: .system(actingFor: clinic.psychiatrist))
@@ -198,7 +198,7 @@ struct LifecycleTests {
         }
     }
 
-    @Test("two concurrent failed trials for one patient leave one open next-step task with two causes")
+    @Test("two concurrent failed trials leave one open task per failure step for the patient, each with two causes")
     func concurrentFailures() async throws {
         try await MigratedDatabase.withPool { pool, database in
             let clinic = try await Clinic.make(pool)
@@ -257,11 +257,16 @@ struct LifecycleTests {
                     && detail.causes?.allSatisfy { $0.withdrawnAt == nil && $0.summary.hasPrefix("Failed trial: ") }
                         == true
             )
-            // The other steps are per failure: two each.
-            #expect(
-                try await pool.query("SELECT count(*) FROM handoffs WHERE step_key = 'trial-failed.barriers'")[0]
-                    .decode(Int.self, at: 0) == 2)
-            #expect(try await clinic.eventCount(pool, EventType.handoffCauseAdded.rawValue) == 1)
+            // The failure's other two steps are one per patient too: one task each, two causes.
+            let others = try await pool.query(
+                """
+                SELECT h.step_key, t.title FROM handoffs h JOIN tasks t ON t.id = h.task_id
+                WHERE h.step_key IN ('trial-failed.barriers', 'trial-failed.psychotherapy-review') ORDER BY h.step_key
+                """
+            ).map { try $0.decode(String.self, String.self) }
+            #expect(others.map(\.0) == ["trial-failed.barriers", "trial-failed.psychotherapy-review"])
+            #expect(others.allSatisfy { $0.1.hasSuffix("(2 causes)") })
+            #expect(try await clinic.eventCount(pool, EventType.handoffCauseAdded.rawValue) == 3)
         }
     }
 

@@ -201,10 +201,9 @@ struct WorkTests {
             #expect(summary.thaseRush.stage == .stageII)
             #expect(summary.maudsley?.severity == MaudsleySeverity.severeWithoutPsychosis.rawValue)
             #expect(summary.referrals.map(\.kind) == [.tms])
-            // 3 for the first failure, 2 for the second (its "plan the next step" joins the open one),
-            // 1 for TRD, 4 for TMS.
-            #expect(summary.openHandoffs.count == 10)
-            #expect(summary.openTasks.count == 10)
+            // 3 for the first failure (the second's three steps join the open ones), 1 for TRD, 4 for TMS.
+            #expect(summary.openHandoffs.count == 8)
+            #expect(summary.openTasks.count == 8)
             #expect(
                 summary.openTasks.contains {
                     $0.title == "Plan the next treatment step: optimise, switch, augment or refer (2 causes)"
@@ -215,8 +214,8 @@ struct WorkTests {
                 history.prefix(5).map(\.type) == Array(repeating: EventType.handoffCreated.rawValue, count: 4) + [
                     "referral.made"
                 ])
-            #expect(history.filter { $0.type == EventType.handoffCreated.rawValue }.count == 10)
-            #expect(history.filter { $0.type == EventType.handoffCauseAdded.rawValue }.count == 1)
+            #expect(history.filter { $0.type == EventType.handoffCreated.rawValue }.count == 8)
+            #expect(history.filter { $0.type == EventType.handoffCauseAdded.rawValue }.count == 3)
             #expect(history.contains { $0.type == "patient.trd_reached" })
         }
     }

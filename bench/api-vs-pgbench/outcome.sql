@@ -43,7 +43,7 @@ INSERT INTO events (type, team_id, patient_id, actor_id, payload)
 SELECT 1 FROM patients WHERE id = :pid FOR UPDATE;
 SELECT h.id, h.step_key, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND c.withdrawn_at IS NULL)::int
  FROM handoffs h JOIN tasks t ON t.id = h.task_id
- WHERE h.patient_id = :pid AND h.step_key = ANY('{trial-failed.next-step}'::text[]) AND h.superseded_at IS NULL
+ WHERE h.patient_id = :pid AND h.step_key = ANY('{trial-failed.next-step,trial-failed.psychotherapy-review,trial-failed.barriers}'::text[]) AND h.superseded_at IS NULL
    AND t.status NOT IN ('completed', 'cancelled', 'failed')
  ORDER BY h.created_at;
 \endpipeline

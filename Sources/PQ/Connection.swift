@@ -9,8 +9,10 @@ import Synchronization
     import Darwin
 #endif
 
-/// One PostgreSQL connection. Every libpq call runs on the connection's own serial executor
-/// (a private dispatch queue), so a blocking `PQexec` never occupies Swift's cooperative pool.
+/// One PostgreSQL connection. libpq runs in non-blocking mode: a statement is sent and the task
+/// suspends until the socket has its answer (`PQPoller`, one thread waiting on every connection's
+/// socket), so no libpq call blocks a thread, Swift's cooperative pool included. Only the
+/// connect blocks, and it runs on a dispatch thread.
 public actor PQConnection {
     public enum TransactionState: Sendable { case idle, active, inTransaction, failedTransaction, unknown }
 
@@ -19,9 +21,6 @@ public actor PQConnection {
         case repeatableRead = "REPEATABLE READ"
         case serializable = "SERIALIZABLE"
     }
-
-    nonisolated let executor: PQExecutor
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     public nonisolated let id: Int
     public nonisolated let logger: Logger
@@ -41,7 +40,6 @@ public actor PQConnection {
 
     private init(id: Int, logger: Logger) {
         self.id = id
-        self.executor = PQExecutor(label: "carerelay.pq.connection.\(id)")
         var logger = logger
         logger[metadataKey: "pq.connection"] = "\(id)"
         self.logger = logger
@@ -50,31 +48,44 @@ public actor PQConnection {
 
     private static let nextID = IDCounter()
 
-    /// Opens a connection; libpq's blocking connect runs on the new connection's executor.
+    /// Opens a connection; libpq's blocking connect runs on a dispatch thread, never on Swift's
+    /// cooperative pool.
     public static func connect(_ configuration: PQConfiguration, logger: Logger = Logger(label: "carerelay.pq"))
         async throws -> PQConnection
     {
         let connection = PQConnection(id: nextID.next(), logger: logger)
-        try await connection.open(configuration)
+        let notices = connection.notices
+        let owner = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                // The owner keeps the NoticeLogger alive as long as libpq may call it.
+                continuation.resume(
+                    with: Result {
+                        PGConnOwner(raw: try connectBlocking(configuration, notices: notices), notices: notices)
+                    })
+            }
+        }
+        try await connection.open(owner, configuration)
         return connection
     }
 
-    private func open(_ configuration: PQConfiguration) throws {
-        let conn = try connectBlocking(configuration, notices: notices)
-        // The owner keeps the NoticeLogger alive as long as libpq may call it.
-        owner = PGConnOwner(raw: conn, notices: notices)
+    private func open(_ owner: PGConnOwner, _ configuration: PQConfiguration) async throws {
+        let conn = owner.raw
+        self.owner = owner
+        guard PQsetnonblocking(conn, 1) == 0 else {
+            throw PQError(.connection, "cannot put the connection in non-blocking mode: \(Self.errorMessage(conn))")
+        }
         cancelHandle.set(PQgetCancel(conn))
         namesStatements = !configuration.transactionPooler
         // Decoding relies on ISO dates; a connection string may have overridden our options.
         // Behind a pooler these SETs are how the settings get there: PgBouncer tracks both per
         // client and sets them again on every server connection it lends this one.
         if let style = PQparameterStatus(conn, "DateStyle"), !String(cString: style).hasPrefix("ISO") {
-            try simpleExecute("SET DateStyle = 'ISO, MDY'")
+            try await simpleExecute("SET DateStyle = 'ISO, MDY'")
         }
         if configuration.transactionPooler, let zone = PQparameterStatus(conn, "TimeZone"),
             String(cString: zone) != "UTC"
         {
-            try simpleExecute("SET TimeZone = 'UTC'")
+            try await simpleExecute("SET TimeZone = 'UTC'")
         }
         logger.debug("connected", metadata: ["backend.pid": "\(PQbackendPID(conn))"])
     }
@@ -94,7 +105,7 @@ public actor PQConnection {
     /// Runs one parameterised statement. Statements are prepared once per connection and reused.
     @discardableResult
     public nonisolated func query(_ query: PQQuery, prepared: Bool = true) async throws -> PQRows {
-        try await cancellable { try $0.runQuery(query, prepared: prepared) }
+        try await cancellable { try await $0.runQuery(query, prepared: prepared) }
     }
 
     /// Task cancellation reaches the server as a cancel request (PQcancel): the statement
@@ -124,9 +135,9 @@ public actor PQConnection {
         return queued
     }
 
-    func runQuery(_ query: PQQuery, prepared: Bool) throws -> PQRows {
+    func runQuery(_ query: PQQuery, prepared: Bool) async throws -> PQRows {
         if !queued.isEmpty {
-            guard let rows = try runPipeline(takeQueued() + [query], lastUnprepared: !prepared).last else {
+            guard let rows = try await runPipeline(takeQueued() + [query], lastUnprepared: !prepared).last else {
                 throw PQError(.protocolViolation, "a pipeline returned no result")
             }
             return rows
@@ -134,16 +145,18 @@ public actor PQConnection {
         let binds = try query.encodedBinds()
         let conn = try handle()
         if !prepared || !namesStatements {
-            return try withCStrings(binds) { values in
-                try checked(PQexecParams(conn, query.sql, Int32(binds.count), nil, values, nil, nil, 0))
+            return try await exec(conn) { conn in
+                withCStrings(binds) { values in
+                    PQsendQueryParams(conn, query.sql, Int32(binds.count), nil, values, nil, nil, 0)
+                }
             }
         }
         do {
-            return try execPrepared(conn, query.sql, binds)
+            return try await execPrepared(conn, query.sql, binds)
         } catch let error as PQError where Self.isStalePreparedStatement(error) && transactionState == .idle {
             // The schema changed under a cached statement (or DISCARD dropped it): prepare again once.
-            forgetPreparedStatement(query.sql)
-            return try execPrepared(conn, query.sql, binds)
+            await forgetPreparedStatement(query.sql)
+            return try await execPrepared(conn, query.sql, binds)
         }
     }
 
@@ -157,29 +170,74 @@ public actor PQConnection {
             || (error.sqlState == SQLState.featureNotSupported && error.message.contains("cached plan"))
     }
 
-    private func forgetPreparedStatement(_ sql: String) {
-        guard let name = preparedStatements.removeValue(forKey: sql), let connection else { return }
-        PQclear(PQexec(connection, "DEALLOCATE \(name)"))
+    private func forgetPreparedStatement(_ sql: String) async {
+        guard let name = preparedStatements.removeValue(forKey: sql) else { return }
+        _ = try? await simpleExecute("DEALLOCATE \(name)")
     }
 
-    private func execPrepared(_ conn: OpaquePointer, _ sql: String, _ binds: [String?]) throws -> PQRows {
+    private func execPrepared(_ conn: OpaquePointer, _ sql: String, _ binds: [String?]) async throws -> PQRows {
         if preparedStatements[sql] == nil, preparedStatements.count >= Self.preparedStatementLimit {
-            try simpleExecute("DEALLOCATE ALL")
+            try await simpleExecute("DEALLOCATE ALL")
             preparedStatements.removeAll()
         }
-        let name = try preparedName(conn, sql, parameters: binds.count)
-        return try withCStrings(binds) { values in
-            try checked(PQexecPrepared(conn, name, Int32(binds.count), values, nil, nil, 0))
+        let name = try await preparedName(conn, sql, parameters: binds.count)
+        return try await exec(conn) { conn in
+            withCStrings(binds) { values in PQsendQueryPrepared(conn, name, Int32(binds.count), values, nil, nil, 0) }
         }
     }
 
     /// The name of the statement prepared for `sql` on this connection, preparing it the first time.
-    private func preparedName(_ conn: OpaquePointer, _ sql: String, parameters: Int) throws -> String {
+    private func preparedName(_ conn: OpaquePointer, _ sql: String, parameters: Int) async throws -> String {
         if let existing = preparedStatements[sql] { return existing }
         let name = "pq_\(preparedStatements.count + 1)_\(UInt32.random(in: 0...UInt32.max))"
-        _ = try checked(PQprepare(conn, name, sql, Int32(parameters), nil))
+        _ = try await exec(conn) { PQsendPrepare($0, name, sql, Int32(parameters), nil) }
         preparedStatements[sql] = name
         return name
+    }
+
+    // MARK: Waiting for answers
+
+    /// Sends what libpq still holds and waits, suspended, until a result can be read without
+    /// blocking. When the connection fails on the way, returns: libpq's next call reports it.
+    private func awaitResult(_ conn: OpaquePointer) async {
+        let socket = PQsocket(conn)
+        guard socket >= 0 else { return }
+        // In non-blocking mode a send may leave bytes behind; while the server's answers fill
+        // the other direction, read them too (libpq's rule for PQflush), or both sides stall.
+        while PQflush(conn) == 1 {
+            await PQPoller.shared.wait(socket, writable: true)
+            guard PQconsumeInput(conn) == 1 else { return }
+        }
+        while PQisBusy(conn) == 1 {
+            await PQPoller.shared.wait(socket)
+            guard PQconsumeInput(conn) == 1 else { return }
+        }
+    }
+
+    /// The next result, as PQgetResult returns it, without blocking a thread on the way.
+    private func nextResult(_ conn: OpaquePointer) async -> OpaquePointer? {
+        await awaitResult(conn)
+        return PQgetResult(conn)
+    }
+
+    /// What PQexec does, without blocking: `send` queues a command (PQsendQuery and its kin),
+    /// and its results are read to the end; the last is returned, an error before it kept.
+    private func exec(_ conn: OpaquePointer, _ send: (OpaquePointer) -> Int32) async throws -> PQRows {
+        guard send(conn) == 1 else { throw PQError(.connection, Self.errorMessage(conn)) }
+        var kept: OpaquePointer?
+        while let result = await nextResult(conn) {
+            if let previous = kept {
+                let failed = [PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE].contains(
+                    PQresultStatus(previous))
+                if failed {
+                    PQclear(result)
+                    continue
+                }
+                PQclear(previous)
+            }
+            kept = result
+        }
+        return try checked(kept)
     }
 
     /// Runs SQL text with no parameters, possibly several statements (migrations, SET, LISTEN).
@@ -187,14 +245,14 @@ public actor PQConnection {
     public nonisolated func execute(_ sql: String) async throws {
         try await cancellable { connection in
             let queued = connection.takeQueued()
-            if !queued.isEmpty { _ = try connection.runPipeline(queued) }
-            try connection.simpleExecute(sql)
+            if !queued.isEmpty { _ = try await connection.runPipeline(queued) }
+            try await connection.simpleExecute(sql)
         }
     }
 
-    private func simpleExecute(_ sql: String) throws {
+    private func simpleExecute(_ sql: String) async throws {
         let conn = try handle()
-        _ = try checked(PQexec(conn, sql))
+        _ = try await exec(conn) { PQsendQuery($0, sql) }
     }
 
     /// Turns a PGresult into rows or a PQError, and frees it.
@@ -256,13 +314,13 @@ public actor PQConnection {
     public nonisolated func pipeline(_ queries: [PQQuery]) async throws -> [PQRows] {
         try await cancellable { connection in
             let queued = connection.takeQueued()
-            return Array(try connection.runPipeline(queued + queries).dropFirst(queued.count))
+            return Array(try await connection.runPipeline(queued + queries).dropFirst(queued.count))
         }
     }
 
     /// `lastUnprepared`: the last statement is planned for its values each time (a `query` with
     /// `prepared: false` that carries queued statements).
-    private func runPipeline(_ queries: [PQQuery], lastUnprepared: Bool = false) throws -> [PQRows] {
+    private func runPipeline(_ queries: [PQQuery], lastUnprepared: Bool = false) async throws -> [PQRows] {
         let conn = try handle()
         let encoded = try queries.map { try $0.encodedBinds() }
         // Statements are prepared once per connection (before the pipeline) and then sent by
@@ -270,10 +328,13 @@ public actor PQConnection {
         let toPrepare = !namesStatements ? queries.prefix(0) : lastUnprepared ? queries.dropLast() : queries[...]
         let unprepared = Set(toPrepare.map(\.sql)).filter { preparedStatements[$0] == nil }
         if !unprepared.isEmpty, preparedStatements.count + unprepared.count > Self.preparedStatementLimit {
-            try simpleExecute("DEALLOCATE ALL")
+            try await simpleExecute("DEALLOCATE ALL")
             preparedStatements.removeAll()
         }
-        let names = try zip(toPrepare, encoded).map { try preparedName(conn, $0.sql, parameters: $1.count) }
+        var names: [String] = []
+        for (query, binds) in zip(toPrepare, encoded) {
+            names.append(try await preparedName(conn, query.sql, parameters: binds.count))
+        }
         guard PQenterPipelineMode(conn) == 1 else {
             throw PQError(.protocolViolation, "cannot enter pipeline mode: \(Self.errorMessage(conn))")
         }
@@ -293,7 +354,7 @@ public actor PQConnection {
         for _ in queries {
             // Each statement's results end with a NULL from PQgetResult.
             var rows: PQRows?
-            while let result = PQgetResult(conn) {
+            while let result = await nextResult(conn) {
                 do {
                     rows = try checked(result)
                 } catch let error as PQError {
@@ -311,7 +372,7 @@ public actor PQConnection {
         //   at the sync): a connection failure, never a protocol violation.
         let answeredCommit = results.count == queries.count && results.last?.commandTag == "COMMIT"
         var synced = false
-        if !connectionLost, let sync = PQgetResult(conn) {
+        if !connectionLost, let sync = await nextResult(conn) {
             synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
             PQclear(sync)
         }
@@ -344,7 +405,7 @@ public actor PQConnection {
         } catch {
             result = .failure(error)
         }
-        return .finished(result, reusable: prepareForReuse())
+        return .finished(result, reusable: await prepareForReuse())
     }
 
     /// Asks the server to stop the statement running on this connection, if any (PQcancel).
@@ -380,12 +441,12 @@ public actor PQConnection {
         return value
     }
 
-    private func rollbackQuietly() {
+    private func rollbackQuietly() async {
         queued.removeAll()
         guard let connection, PQstatus(connection) == CONNECTION_OK,
             PQtransactionStatus(connection) != PQTRANS_IDLE
         else { return }
-        PQclear(PQexec(connection, "ROLLBACK"))
+        _ = try? await exec(connection) { PQsendQuery($0, "ROLLBACK") }
     }
 
     public var transactionState: TransactionState {
@@ -429,7 +490,7 @@ public actor PQConnection {
 
     /// Makes the connection fit for the next user: rolls back a transaction left open.
     /// Returns false when the connection should be thrown away.
-    func prepareForReuse() -> Bool {
+    func prepareForReuse() async -> Bool {
         queued.removeAll()
         guard !broken, let connection, PQstatus(connection) == CONNECTION_OK else { return false }
         switch PQtransactionStatus(connection) {
@@ -437,9 +498,8 @@ public actor PQConnection {
             return true
         case PQTRANS_INTRANS, PQTRANS_INERROR:
             logger.warning("connection returned inside a transaction; rolling back")
-            guard let result = PQexec(connection, "ROLLBACK") else { return false }
-            defer { PQclear(result) }
-            return PQresultStatus(result) == PGRES_COMMAND_OK
+            guard (try? await exec(connection) { PQsendQuery($0, "ROLLBACK") }) != nil else { return false }
+            return PQtransactionStatus(connection) == PQTRANS_IDLE
         default:
             return false
         }
@@ -505,7 +565,7 @@ func connectBlocking(_ configuration: PQConfiguration, notices: NoticeLogger) th
 
 /// Owns one PGconn and frees it when the last reference goes, on whatever thread that is
 /// (PQfinish does not block on the server). With CancelPointer, the only `@unchecked Sendable`s of PQ: the
-/// pointer is only ever used from its PQConnection's executor.
+/// pointer is used by the thread that connects it and then only by its PQConnection.
 final class PGConnOwner: @unchecked Sendable {
     let raw: OpaquePointer
     private let notices: NoticeLogger
@@ -535,11 +595,16 @@ final class CancelHandle: Sendable {
         if let old { PQfreeCancel(old.raw) }
     }
 
+    /// Sends the cancel request from a dispatch thread: PQcancel opens a connection of its own
+    /// and waits for the server, and a task's cancellation handler runs wherever the task was
+    /// cancelled, often on Swift's cooperative pool.
     func cancel() {
-        handle.withLock { handle in
-            guard let handle else { return }
-            var buffer = [CChar](repeating: 0, count: 256)
-            _ = PQcancel(handle.raw, &buffer, Int32(buffer.count))
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.handle.withLock { handle in
+                guard let handle else { return }
+                var buffer = [CChar](repeating: 0, count: 256)
+                _ = PQcancel(handle.raw, &buffer, Int32(buffer.count))
+            }
         }
     }
 

@@ -103,10 +103,9 @@ public actor PQPool: Service {
         }
     }
 
-    /// `withTransaction` with `body` running on the connection's own executor: with
-    /// NonisolatedNonsendingByDefault, everything `body` awaits that does not say otherwise runs
-    /// there too, so its statements reach libpq without a thread hop each (the connection's
-    /// executor is a dispatch queue, never Swift's cooperative pool).
+    /// `withTransaction` with `body` isolated to the connection: with
+    /// NonisolatedNonsendingByDefault, everything `body` awaits that does not say otherwise is
+    /// isolated to it too, so its statements reach libpq without an actor hop each.
     public nonisolated func withIsolatedTransaction<T: Sendable>(
         isolation: PQConnection.IsolationLevel? = nil,
         retries: Int = 0,
@@ -119,9 +118,9 @@ public actor PQPool: Service {
         }
     }
 
-    /// Lends a connection to `body`, which runs on the connection's executor together with the
-    /// checks around it (alive before, fit for reuse after): one hop to the connection's thread
-    /// and one back per use, where `withConnection` makes three of each.
+    /// Lends a connection to `body`, which runs isolated to the connection together with the
+    /// checks around it (alive before, fit for reuse after): one hop onto the connection and one
+    /// back per use, where `withConnection` makes three of each.
     public nonisolated func withIsolatedConnection<T: Sendable>(
         _ body: @Sendable (isolated PQConnection) async throws -> T
     ) async throws -> T {
@@ -162,13 +161,13 @@ public actor PQPool: Service {
     /// Runs one statement on a pooled connection.
     @discardableResult
     public nonisolated func query(_ query: PQQuery) async throws -> PQRows {
-        try await withIsolatedConnection { try $0.runQuery(query, prepared: true) }
+        try await withIsolatedConnection { try await $0.runQuery(query, prepared: true) }
     }
 
     // MARK: Acquire and release
 
     /// A connection for one use. `checkingLiveness` false: the caller checks it on the
-    /// connection's own executor (see `withIsolatedConnection`).
+    /// connection itself (see `withIsolatedConnection`).
     func acquire(checkingLiveness: Bool = true) async throws -> PQConnection {
         while true {
             if closed { throw PQError(.closed, "the connection pool is closed") }
@@ -239,7 +238,7 @@ public actor PQPool: Service {
         giveBack(connection, reusable: await connection.prepareForReuse())
     }
 
-    /// A connection found dead on the connection's executor, before its user had it.
+    /// A connection found dead by the connection itself, before its user had it.
     private func discardDead(_ connection: PQConnection) {
         discard(connection, reason: "found dead when handed out")
         replaceForWaiters()

@@ -284,6 +284,7 @@ struct CommitUnderTerminationTests {
                     "CREATE TABLE pair (n int NOT NULL, part int NOT NULL, PRIMARY KEY (n, part))", prepared: false)
             }
             let done = Atomic(false)
+            let terminated = Atomic(0)
             // The terminator ends whatever backend the writer is using, over and over.
             let terminator = Task {
                 var killed = 0
@@ -296,6 +297,7 @@ struct CommitUnderTerminationTests {
                           AND pid <> pg_backend_pid() AND state <> 'idle'
                         """)
                     killed += try rows[0].decode(Int.self, at: 0)
+                    terminated.store(killed, ordering: .relaxed)
                     try await Task.sleep(for: .milliseconds(Int.random(in: 1...8)))
                 }
                 return killed
@@ -304,7 +306,9 @@ struct CommitUnderTerminationTests {
             var violations: [String] = []
             let deadline = ContinuousClock.now + .seconds(8)
             var n = 0
-            while ContinuousClock.now < deadline, n < 400 {
+            // At least 400 transactions, and on until a few were hit (a fast box finishes 400
+            // before the terminator has caught a backend at work).
+            while ContinuousClock.now < deadline, n < 400 || terminated.load(ordering: .relaxed) < 5 {
                 n += 1
                 do {
                     // The second insert travels with COMMIT in one pipeline, as the audit entry does.

@@ -97,21 +97,28 @@ public final class PgBouncer: Sendable {
     /// What PgBouncer logged (its logins, among them).
     public var log: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
-    /// Stops PgBouncer and deletes its directory. SIGTERM shuts it down at once (SIGINT would
-    /// wait for its clients to leave), but PgBouncer keeps the signal mask of the test process
-    /// that started it, where SIGTERM may be blocked: then SIGKILL, after a second.
+    /// Stops PgBouncer and deletes its directory, on a thread of its own: the caller (a test's
+    /// `defer`, on Swift's cooperative pool of two threads) does not wait. SIGTERM shuts it down
+    /// at once (SIGINT would wait for its clients to leave), but PgBouncer keeps the signal mask
+    /// of the test process that started it, where SIGTERM may be blocked: then SIGKILL, after a
+    /// second. (Waiting here with usleep held a pool thread for a second or more, and two tests
+    /// stopping their PgBouncers at once held both: other tests' timers then fired late.)
     public func stop() {
-        if let text = try? String(contentsOfFile: directory + "/pgbouncer.pid", encoding: .utf8),
-            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        {
-            kill(pid, SIGTERM)
-            for _ in 0..<20 where kill(pid, 0) == 0 { usleep(50_000) }
-            if kill(pid, 0) == 0 {
-                kill(pid, SIGKILL)
-                for _ in 0..<40 where kill(pid, 0) == 0 { usleep(50_000) }
+        let directory = directory
+        let thread = Thread {
+            if let text = try? String(contentsOfFile: directory + "/pgbouncer.pid", encoding: .utf8),
+                let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                kill(pid, SIGTERM)
+                for _ in 0..<20 where kill(pid, 0) == 0 { usleep(50_000) }
+                if kill(pid, 0) == 0 {
+                    kill(pid, SIGKILL)
+                    for _ in 0..<40 where kill(pid, 0) == 0 { usleep(50_000) }
+                }
             }
+            try? FileManager.default.removeItem(atPath: directory)
         }
-        try? FileManager.default.removeItem(atPath: directory)
+        thread.start()
     }
 }
 

@@ -38,7 +38,8 @@ struct TasksController: Sendable {
                 items: items.map {
                     InboxEntry(
                         eventId: String($0.eventID), kind: $0.kind.rawValue, patientId: $0.patientID.lower,
-                        patientName: $0.patientName, actorName: $0.actorName, occurredAt: $0.occurredAt, what: $0.what)
+                        patientName: $0.patientName, actorName: $0.actorName, occurredAt: $0.occurredAt, what: $0.what,
+                        safetySignal: $0.safetySignal)
                 }, nextCursor: nil))
     }
 

@@ -8,8 +8,9 @@ struct Today: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "today", abstract: "What changed on my patients since I last looked; safety signals first.",
         discussion: """
-            New handoffs for my roles, scores (a safety signal first), failed trials, treatment resistance, \
-            referrals and their moves, notes by others. When I last looked is kept per profile (the first \
+            New handoffs for my roles, scores, failed trials, treatment resistance, referrals and their \
+            moves, notes by others. A safety signal comes first, in red: a score with item 9 above 0, and \
+            the urgent safety assessment it made for my role. When I last looked is kept per profile (the first \
             time: the last 24 hours); --since looks further back and does not move it.
             Examples:
               care today
@@ -61,7 +62,7 @@ struct Today: AsyncParsableCommand {
         for item in items {
             table.add([
                 Format.when(item.occurredAt), item.patientName, item.actorName ?? "CareRelay",
-                item.kind == "safety" ? Terminal.red(item.what) : item.what,
+                item.kind == "safety" || item.safetySignal == true ? Terminal.red(item.what) : item.what,
             ])
         }
         print(table.render())

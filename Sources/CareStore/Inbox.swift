@@ -18,22 +18,29 @@ public struct InboxItem: Sendable, Equatable {
     public var occurredAt: Date
     /// In words: "Failed trial: venlafaxine, non-response after 12 weeks at 150 mg".
     public var what: String
+    /// About a safety signal: a score with one (kind `safety`), or a handoff that a safety signal
+    /// made (the playbook's urgent safety assessment). These come first.
+    public var safetySignal: Bool
 }
 
 extension CareStore {
-    /// The caller's inbox since `since`, safety signals first, then newest first; at most `limit`.
+    /// The caller's inbox since `since`, safety signals first (scores with one and the handoffs
+    /// they made), then newest first; at most `limit`.
     public func inbox(since: Date, limit: Int = 200, by caller: Caller) async throws -> [InboxItem] {
         let limit = Self.clamp(limit)
         return try await command(caller) { context in
             let memberID = try Self.member(caller, "has an inbox")
             let teams = context.teams(allowing: .readClinical)
+            // The playbook's steps for a safety signal (docs/domain.md, "Handoffs").
+            let safetySteps = Set(
+                try await context.referenceData().playbook.steps.filter { $0.condition == .safetySignal }.map(\.key))
             let rows = try await context.connection.query(
                 """
                 SELECT e.id, e.type, p.id, p.display_name, a.display_name, e.occurred_at,
                        h.reason, h.role, ms.instrument, ms.total, ms.safety_signal,
                        r.kind, r.target_clinic, r.status, e.payload->>'failed_trials', e.payload->>'classes',
                        n.kind, left(split_part(n.body, E'\\n', 1), 120), coalesce(t.drug, t.therapy, t.kind), t.outcome,
-                       ms.taken_at, tm.time_zone, ht.title
+                       ms.taken_at, tm.time_zone, ht.title, h.step_key
                 FROM patients p JOIN teams tm ON tm.id = p.team_id
                 JOIN LATERAL (
                     SELECT * FROM events e WHERE e.patient_id = p.id AND e.occurred_at > \(since)
@@ -76,10 +83,12 @@ extension CareStore {
                 let (treatment, outcome) = try (row.decode(String?.self, at: 18), row.decode(String?.self, at: 19))
                 let type = try EventType(column: "events.type", typeText)
                 let item: (InboxItem.Kind, String)
+                var safetySignal = false
                 switch type {
                 case .handoffCreated:
                     // What to do and why, as the queue says it (its task's title, then its cause).
                     let title = try row.decode(String?.self, at: 22)
+                    safetySignal = try row.decode(String?.self, at: 23).map(safetySteps.contains) ?? false
                     item = (
                         .handoff,
                         "For the \((role ?? "").replacingOccurrences(of: "_", with: " ")): "
@@ -88,6 +97,7 @@ extension CareStore {
                 case .measurementRecorded:
                     guard let instrument, let total, let parsed = Instrument(rawValue: instrument) else { continue }
                     let safety = signal == true
+                    safetySignal = safety
                     // A score recorded on another day than it was taken says when it was taken,
                     // on the team's calendar (docs/time-zones.md).
                     let calendar = LocalCalendar(identifier: try row.decode(String.self, at: 21))
@@ -121,13 +131,11 @@ extension CareStore {
                 items.append(
                     InboxItem(
                         eventID: id, kind: item.0, patientID: patientID, patientName: patientName, actorName: actor,
-                        occurredAt: at, what: item.1))
+                        occurredAt: at, what: item.1, safetySignal: safetySignal))
             }
             context.trail.touch(items.map(\.patientID))
             context.trail.skipWhenNoPatient = true
-            return items.sorted {
-                ($0.kind == .safety ? 0 : 1, -$0.eventID) < ($1.kind == .safety ? 0 : 1, -$1.eventID)
-            }
+            return items.sorted { ($0.safetySignal ? 0 : 1, -$0.eventID) < ($1.safetySignal ? 0 : 1, -$1.eventID) }
         }
     }
 }

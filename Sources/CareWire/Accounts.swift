@@ -265,9 +265,12 @@ public struct InboxEntry: Codable, Sendable, Equatable {
     public var actorName: String?
     public var occurredAt: Date
     public var what: String
+    /// About a safety signal: a score with one, or a handoff one made (listed first). Optional
+    /// for servers from before it.
+    public var safetySignal: Bool?
     public init(
         eventId: String, kind: String, patientId: String, patientName: String, actorName: String?, occurredAt: Date,
-        what: String
+        what: String, safetySignal: Bool
     ) {
         self.eventId = eventId
         self.kind = kind
@@ -276,5 +279,6 @@ public struct InboxEntry: Codable, Sendable, Equatable {
         self.actorName = actorName
         self.occurredAt = occurredAt
         self.what = what
+        self.safetySignal = safetySignal
     }
 }

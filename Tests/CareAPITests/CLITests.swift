@@ -564,8 +564,10 @@ struct CLITests {
                     "Score: PHQ-9 11 (moderate), taken \(DayText.format(DayText.startOfDay(lastWeek)))"),
                 "\(first.output)")
             let lines = first.output.split(separator: "\n").map(String.init)
-            // The safety signal first, then the newest.
-            #expect(lines.count >= 4 && lines[2].contains("item 9 above 0: a safety signal"), "\(first.output)")
+            // The safety signal first (the urgent assessment it made for me, then the score), then the newest.
+            #expect(
+                lines.count >= 5 && lines[2].contains("For the psychologist: Urgent safety assessment")
+                    && lines[3].contains("item 9 above 0: a safety signal"), "\(first.output)")
             for words in [
                 "Casey Lind", "CLI psychiatrist", "Score: PHQ-9 17 (moderately severe)", "Social note: Housing sorted.",
                 "Referral: TMS referral to Riverside TMS",
@@ -576,7 +578,9 @@ struct CLITests {
             }
             #expect(!first.output.contains("not news to me"), "my own note is not news to me")
             let json = try await clinic.care(["inbox", "--json", "--since", "yesterday"])
-            #expect(json.array.first?["kind"] as? String == "safety", "\(json.output)")
+            #expect(
+                json.array.prefix(2).compactMap { $0["kind"] as? String } == ["handoff", "safety"]
+                    && json.array.prefix(2).allSatisfy { $0["safety_signal"] as? Bool == true }, "\(json.output)")
             let again = try await clinic.care(["today"])
             #expect(
                 again.output.contains("nothing new") && again.output.contains("when you last looked"), "\(again.output)"

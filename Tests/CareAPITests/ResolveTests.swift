@@ -135,6 +135,48 @@ struct ResolveTests {
         }
     }
 
+    @Test(
+        """
+        a safety signal comes first in the inbox: the score with item 9 above 0 and the urgent safety assessment it \
+        made, marked safety_signal, before newer news
+        """
+    )
+    func inboxSafetyFirst() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let psychologist = try #require(clinic.members["psychologist"])
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            // The psychologist records the safety score (so it is not news to them); a note comes after it.
+            _ = try await clinic.store.recordMeasurement(
+                patientID: clinic.northPatient, score: try Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 1]),
+                takenAt: Date(), by: .system(actingFor: psychologist))
+            _ = try await clinic.store.addNote(
+                patientID: clinic.northPatient, kind: .progress, body: "Seen in clinic",
+                by: .system(actingFor: psychiatrist))
+            _ = try await clinic.store.addNote(
+                patientID: clinic.northPatient, kind: .social, body: "Housing sorted",
+                by: .system(actingFor: try #require(clinic.members["socialWorker"])))
+            try await clinic.app().test(.router) { client in
+                let mine = try await client.call(
+                    .get, "/v1/inbox?since=2000-01-01T00:00:00Z", token: clinic.tokens["psychologist"])
+                #expect(mine.status == .ok, "\(mine.text)")
+                let first = try #require(mine.items.first)
+                #expect(first["kind"] as? String == "handoff" && first["safety_signal"] as? Bool == true, "\(first)")
+                #expect((first["what"] as? String)?.hasPrefix("For the psychologist: Urgent safety assessment") == true)
+                #expect(mine.items.dropFirst().allSatisfy { $0["safety_signal"] as? Bool == false }, "\(mine.items)")
+                #expect(mine.items.dropFirst().first?["what"] as? String == "Social note: Housing sorted")
+                // The psychiatrist: the score and their own assessment first, the newest of the two first.
+                let theirs = try await client.call(
+                    .get, "/v1/inbox?since=2000-01-01T00:00:00Z", token: clinic.tokens["psychiatrist"])
+                #expect(
+                    theirs.items.prefix(2).compactMap { $0["kind"] as? String } == ["handoff", "safety"]
+                        && theirs.items.prefix(2).allSatisfy { $0["safety_signal"] as? Bool == true }, "\(theirs.items)"
+                )
+                #expect(theirs.items.dropFirst(2).allSatisfy { $0["safety_signal"] as? Bool == false })
+            }
+        }
+    }
+
     @Test("a handoff is in the inbox of a member holding its role on the patient's own team, not a role held elsewhere")
     func inboxRolesPerTeam() async throws {
         try await MigratedDatabase.withPool { pool, _ in

@@ -91,6 +91,7 @@ schemas = {
               "pool_role": {"type": "string", "enum": POOL_ROLES}, "due_at": ts, "not_before": ts,
               "handoff_id": {**uuid, "description": "Set when the task is a handoff: the handoff has the same id (one id for one piece of work)."},
               "status_reason": {"type": "string", "description": "Why it was cancelled or failed; `superseded: ...` when the cause of its handoff was withdrawn."},
+              "evidence": {"type": "string", "description": "What was done, as its completer wrote it (`note` when completing; a contraindication screen's answers)."},
               "causes": {"type": "array", "description": "A handoff's causes, oldest first (GET /v1/tasks/{id} only): the event that made it and each that joined it.",
                          "items": obj({"event_id": {"type": "integer"}, "summary": {"type": "string"}, "added_at": ts, "withdrawn_at": ts},
                                       ["event_id", "summary", "added_at"])}},
@@ -268,7 +269,7 @@ schemas = {
                  "due_at": req_ts, "not_before": req_ts}, ["title"], "Give an owner (a member of the patient's team) or a role pool; not_before cannot be after due_at.")
             | {"anyOf": [{"required": ["owner_id"]}, {"required": ["pool_role"]}]},
  "TaskAction": obj({"note": free(4000), "reason": free(1000)}, [],
-                   "complete: `note` is the evidence. cancel and fail need a reason (`reason`, or `note`); hold takes one."),
+                   "`note`: what was done or where it stands, kept with the move's event (the patient's history); on complete it is also the task's `evidence`. cancel and fail need a reason (`reason`, or `note`); hold takes one."),
  "Reassignment": obj({"role": {"type": "string", "enum": POOL_ROLES}, "member_id": uuid, "reason": text(1000)}, ["role", "reason"],
                      "To another role's pool, or to a named member holding that role; the new receiver acknowledges it afresh."),
  "CorrectionBody": obj({"reason": text(1000)}),

@@ -58,7 +58,7 @@ extension CareWire.TaskItem: JSONWritable {
         self.init(
             id: t.id.lower, patientId: t.patientID.lower, title: t.title, status: t.status.rawValue,
             priority: t.priority.rawValue, ownerId: t.ownerID?.lower, poolRole: t.poolRole?.rawValue, dueAt: t.dueAt,
-            notBefore: t.notBefore, handoffId: t.handoffID?.lower, statusReason: t.statusReason,
+            notBefore: t.notBefore, handoffId: t.handoffID?.lower, statusReason: t.statusReason, evidence: t.evidence,
             causes: t.causes?.map {
                 Cause(eventId: $0.eventID, summary: $0.summary, addedAt: $0.addedAt, withdrawnAt: $0.withdrawnAt)
             })
@@ -69,6 +69,7 @@ extension CareWire.TaskItem: JSONWritable {
         json.object { o in
             o.optional("causes", causes) { json, causes in json.array(causes) { $1.write(to: &$0) } }
             o.optional("due_at", dueAt) { $0.date($1) }
+            o.optional("evidence", evidence) { $0.string($1) }
             o.optional("handoff_id", handoffId) { $0.string($1) }
             o.member("id") { $0.string(id) }
             o.optional("not_before", notBefore) { $0.date($1) }

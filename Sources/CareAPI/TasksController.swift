@@ -139,10 +139,10 @@ struct TasksController: Sendable {
         }
         return try await context.respond("task.\(action)", request) { caller -> TaskSummary in
             switch action {
-            case "claim": try await store.claimTask(id, by: caller)
-            case "start": try await store.startTask(id, by: caller)
+            case "claim": try await store.claimTask(id, note: body.note, by: caller)
+            case "start": try await store.startTask(id, note: body.note, by: caller)
             case "hold": try await store.holdTask(id, reason: body.reason ?? body.note, by: caller)
-            case "resume": try await store.resumeTask(id, by: caller)
+            case "resume": try await store.resumeTask(id, note: body.note, by: caller)
             case "complete": try await store.completeTask(id, evidence: body.note, by: caller)
             case "fail": try await store.failTask(id, reason: body.reason ?? body.note, by: caller)
             default: try await store.cancelTask(id, reason: body.reason ?? body.note, by: caller)

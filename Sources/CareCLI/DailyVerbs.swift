@@ -124,6 +124,7 @@ extension TaskCommand {
                 "  for: "
                     + (task.poolRole.map { "the \(Names.role($0)) pool" } ?? "its owner"))
             if let due = task.dueAt { lines.append("  due: \(Format.whenNamed(due)) (\(Format.due(due)))") }
+            if let evidence = task.evidence { lines.append("  done: \(evidence)") }
             for cause in task.causes ?? [] {
                 lines.append("  because: \(cause.summary)" + (cause.withdrawnAt == nil ? "" : " (withdrawn)"))
             }

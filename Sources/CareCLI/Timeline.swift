@@ -136,6 +136,8 @@ struct TimelineWords {
             return "\(name)" + (p["version"].map { " (version \($0))" } ?? "")
         case .taskCancelled, .taskFailed, .taskHeld:
             return name + (p["reason"].map { ": \($0)" } ?? "")
+        case .taskClaimed, .taskStarted, .taskResumed, .taskCompleted:
+            return name + (p["note"].map { ": \($0)" } ?? "")
         default:
             return name
         }

@@ -16,6 +16,8 @@ public struct TaskSummary: Sendable, Equatable {
     public var handoffID: UUID?
     /// Why it was cancelled or failed (or superseded), when it was.
     public var statusReason: String?
+    /// What was done, as its completer wrote it (a contraindication screen's answers).
+    public var evidence: String? = nil
     /// A handoff's causes, when read one task at a time (nil in lists).
     public var causes: [HandoffCause]?
     /// When it last changed (FHIR's meta.lastUpdated).
@@ -432,7 +434,7 @@ extension CareStore {
     static let taskColumns =
         """
         t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, \
-        t.handoff_id, t.status_reason, t.updated_at
+        t.handoff_id, t.status_reason, t.updated_at, t.evidence
         """
     static let taskOrder =
         "array_position(ARRAY['stat', 'asap', 'urgent', 'routine'], t.priority), t.due_at NULLS LAST, t.created_at"
@@ -447,7 +449,8 @@ extension CareStore {
         return TaskSummary(
             id: id, patientID: patient, title: title, status: status, priority: priority, ownerID: owner,
             poolRole: try pool.map { try Role(column: "tasks.pool_role", $0) }, dueAt: due, notBefore: notBefore,
-            handoffID: handoff, statusReason: reason, updatedAt: try row.decode(Date.self, at: 11))
+            handoffID: handoff, statusReason: reason, evidence: try row.decode(String?.self, at: 12),
+            updatedAt: try row.decode(Date.self, at: 11))
     }
 
     /// A note with its author's name and the notes that amend it (read with `note`).

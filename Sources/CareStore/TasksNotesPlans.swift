@@ -124,7 +124,8 @@ extension CareStore {
 
     /// A member takes a task from their role's pool.
     @discardableResult
-    public func claimTask(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
+    public func claimTask(_ taskID: UUID, note: String? = nil, by caller: Caller) async throws -> TaskSummary {
+        let note = Self.moveNote(note)
         return try await changeTask(taskID, event: .taskClaimed, by: caller) { context, task in
             let memberID = try Self.member(caller, "claims a task")
             if task.ownerID != nil, task.status != .requested {
@@ -135,20 +136,21 @@ extension CareStore {
             try await context.connection.query(
                 "UPDATE tasks SET owner_id = \(memberID), status = 'accepted', updated_at = now() WHERE id = \(task.id)"
             )
-            return [:]
+            return note.map { ["note": $0] } ?? [:]
         }
     }
 
     /// Starts a task; an unclaimed one is claimed for the member in the same step.
     @discardableResult
-    public func startTask(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .inProgress, event: .taskStarted, by: caller)
+    public func startTask(_ taskID: UUID, note: String? = nil, by caller: Caller) async throws -> TaskSummary {
+        try await moveTask(taskID, to: .inProgress, event: .taskStarted, by: caller, note: note)
     }
 
     /// Completes a task; a requested or accepted one is claimed for the completer in the same step.
     @discardableResult
     public func completeTask(_ taskID: UUID, evidence: String? = nil, by caller: Caller) async throws -> TaskSummary {
-        try await moveTask(taskID, to: .completed, event: EventType.taskCompleted, by: caller, evidence: evidence)
+        try await moveTask(
+            taskID, to: .completed, event: EventType.taskCompleted, by: caller, evidence: evidence, note: evidence)
     }
 
     /// Completes a task after `first` has done what completing it records, in the same
@@ -181,15 +183,23 @@ extension CareStore {
 
     /// Takes a task off hold: back under way when someone owns it, back to its pool otherwise.
     @discardableResult
-    public func resumeTask(_ taskID: UUID, by caller: Caller) async throws -> TaskSummary {
-        try await moveTask(taskID, to: nil, event: .taskResumed, by: caller)
+    public func resumeTask(_ taskID: UUID, note: String? = nil, by caller: Caller) async throws -> TaskSummary {
+        try await moveTask(taskID, to: nil, event: .taskResumed, by: caller, note: note)
+    }
+
+    /// A move's note, trimmed; nil when empty. It travels in the move's event (the patient's
+    /// history shows it), so that nothing a clinician wrote with a move is dropped.
+    static func moveNote(_ note: String?) -> String? {
+        note.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// One move of the task status machine (docs/domain.md). `next` nil: resume from on-hold.
     private func moveTask(
         _ taskID: UUID, to requested: TaskStatus?, event: EventType, by caller: Caller, evidence: String? = nil,
-        reason: String? = nil, first: (@Sendable (CommandContext, LockedTask) async throws -> [String: String])? = nil
+        reason: String? = nil, note: String? = nil,
+        first: (@Sendable (CommandContext, LockedTask) async throws -> [String: String])? = nil
     ) async throws -> TaskSummary {
+        let note = Self.moveNote(note)
         let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
         return try await changeTask(taskID, event: event, by: caller) { context, task in
             let actorID = try Self.member(caller, "works a task")
@@ -212,6 +222,8 @@ extension CareStore {
             }
             var owner = task.ownerID
             var payload = ["from": task.status.rawValue, "to": next.rawValue]
+            if let note { payload["note"] = note }
+            if let reason { payload["reason"] = reason }
             if let first { payload.merge(try await first(context, task)) { $1 } }
             // Starting or completing an unclaimed task claims it for whoever does it.
             if owner == nil, next == .inProgress || next == .completed {

@@ -117,13 +117,15 @@ public struct TaskItem: Codable, Sendable, Equatable {
     public var handoffId: String?
     /// Why it was cancelled or failed; "superseded: ..." when its handoff's cause was withdrawn.
     public var statusReason: String?
+    /// What was done, as its completer wrote it (`note` when completing).
+    public var evidence: String?
     /// A handoff's causes (GET /v1/tasks/{id} only).
     public var causes: [Cause]?
 
     public init(
         id: String, patientId: String, title: String, status: String, priority: String, ownerId: String? = nil,
         poolRole: String? = nil, dueAt: Date? = nil, notBefore: Date? = nil, handoffId: String? = nil,
-        statusReason: String? = nil, causes: [Cause]? = nil
+        statusReason: String? = nil, evidence: String? = nil, causes: [Cause]? = nil
     ) {
         self.id = id
         self.patientId = patientId
@@ -136,6 +138,7 @@ public struct TaskItem: Codable, Sendable, Equatable {
         self.notBefore = notBefore
         self.handoffId = handoffId
         self.statusReason = statusReason
+        self.evidence = evidence
         self.causes = causes
     }
 }

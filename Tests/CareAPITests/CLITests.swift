@@ -164,14 +164,20 @@ struct CLITests {
                 let again = try await clinic.care(["handoff", "ack", id], as: who)
                 #expect(again.status == 4, "already acknowledged is a conflict: \(again.errors)")
                 #expect(again.errors.split(separator: "\n").count == 1)
-                for action in ["claim", "start"] {
-                    let moved = try await clinic.care(["task", action, task], as: who)
-                    #expect(moved.status == 0, "\(action): \(moved.errors)")
-                }
+                #expect(try await clinic.care(["task", "claim", task], as: who).status == 0)
+                let moved = try await clinic.care(["task", "start", task, "--note", "Left a voicemail"], as: who)
+                #expect(moved.status == 0, "\(moved.errors)")
                 let done = try await clinic.care(["task", "done", task, "--note", "Discussed at the session"], as: who)
                 #expect(done.status == 0 && done.output.contains("completed"), "\(done.output)\(done.errors)")
                 let after = try await clinic.care(["queue", "--json"], as: who)
                 #expect(!after.array.contains { $0["task_id"] as? String == task })
+                // What was written with the moves is kept: the evidence on the task, each note in the history.
+                let shown = try await clinic.care(["task", "show", task], as: who)
+                #expect(shown.output.contains("done: Discussed at the session"), "\(shown.output)")
+                let history = try await clinic.care(["patient", "timeline", patient], as: who)
+                #expect(
+                    history.output.contains("Task started: Left a voicemail")
+                        && history.output.contains("Task done: Discussed at the session"), "\(history.output)")
             }
 
             let referral = try await clinic.care(

@@ -76,6 +76,11 @@ struct LifecycleHTTPTests {
                     json: #"{"note": "Safety plan made"}"#)
                 #expect(claimed.status == .ok && claimed.json["status"] as? String == "completed", "\(claimed.text)")
                 #expect(claimed.json["owner_id"] as? String == clinic.members["psychologist"]!.lower)
+                // The note is the task's evidence, read back with the task.
+                #expect(claimed.json["evidence"] as? String == "Safety plan made", "\(claimed.text)")
+                let read = try await client.call(
+                    .get, "/v1/tasks/\(forPsychologist.lower)", token: clinic.tokens["psychologist"])
+                #expect(read.json["evidence"] as? String == "Safety plan made", "\(read.text)")
 
                 // Reassignment needs a reason, and then the new role's member acknowledges.
                 let referral = try await clinic.store.makeReferral(

@@ -78,16 +78,22 @@ public struct Migrator: Sendable {
     }
 
     private func migrateLocked(_ connection: PQConnection) async throws -> [Int] {
-        try await connection.execute(
-            """
-            CREATE TABLE IF NOT EXISTS care_schema_migrations (
-                version     integer PRIMARY KEY,
-                name        text NOT NULL,
-                checksum    text NOT NULL,
-                applied_at  timestamptz NOT NULL DEFAULT now(),
-                duration_ms integer NOT NULL
-            )
-            """)
+        // Looked for first: CREATE TABLE IF NOT EXISTS on its own sends a NOTICE ("already
+        // exists, skipping") that every start would log.
+        let created = try await connection.query("SELECT to_regclass('care_schema_migrations') IS NOT NULL")[0]
+            .decode(Bool.self, at: 0)
+        if !created {
+            try await connection.execute(
+                """
+                CREATE TABLE IF NOT EXISTS care_schema_migrations (
+                    version     integer PRIMARY KEY,
+                    name        text NOT NULL,
+                    checksum    text NOT NULL,
+                    applied_at  timestamptz NOT NULL DEFAULT now(),
+                    duration_ms integer NOT NULL
+                )
+                """)
+        }
         let pending = try await verify(connection)
         var done: [Int] = []
         for migration in pending {

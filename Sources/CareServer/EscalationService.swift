@@ -25,6 +25,8 @@ struct EscalationService: Service {
                 } catch is CancellationError {
                     return
                 } catch {
+                    // Shutdown cancels the statement under way: that is not a failure.
+                    if Task.isCancelled { return }
                     logger.error("escalation job failed", metadata: ["error": "\(error)"])
                 }
                 try await Task.sleep(for: interval)
@@ -46,6 +48,8 @@ struct ReferenceDataWatcher: Service {
                 } catch is CancellationError {
                     return
                 } catch {
+                    // Shutdown cancels the statement under way: that is not a failure.
+                    if Task.isCancelled { return }
                     logger.error("cannot watch reference data; retrying", metadata: ["error": "\(error)"])
                 }
                 try await Task.sleep(for: .seconds(1))

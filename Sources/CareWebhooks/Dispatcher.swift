@@ -165,6 +165,8 @@ public final class WebhookDispatcher: Service, Sendable {
                 } catch is CancellationError {
                     return
                 } catch {
+                    // Shutdown cancels the statement under way: that is not a failure.
+                    if Task.isCancelled { return }
                     logger.error("webhook dispatch failed; trying again", metadata: ["error": "\(error)"])
                     await wakeup.wait(since: wakeup.generation, timeout: settings.idlePoll)
                 }

@@ -326,6 +326,8 @@ public struct FHIRExportWorker: Service {
                 } catch is CancellationError {
                     return
                 } catch {
+                    // Shutdown cancels the statement under way: that is not a failure.
+                    if Task.isCancelled { return }
                     logger.error("bulk export worker failed; retrying", metadata: ["error": "\(error)"])
                 }
                 await wake.wait(since: seen, timeout: settings.idlePoll)

@@ -231,10 +231,13 @@ extension CareStore {
                 owner = actorID
                 payload["claimed_by"] = actorID.lowercasedString
             }
+            // The reason belongs to the status it explains: a hold's reason goes when the task is
+            // resumed or done (the move's event keeps it for the history).
+            let statusReason = [.onHold, .cancelled, .failed].contains(next) ? reason : nil
             try await context.connection.query(
                 """
                 UPDATE tasks SET status = \(next.rawValue), owner_id = \(owner), updated_at = now(),
-                    evidence = coalesce(\(evidence), evidence), status_reason = coalesce(\(reason), status_reason),
+                    evidence = coalesce(\(evidence), evidence), status_reason = \(statusReason),
                     completed_at = CASE WHEN \(next.rawValue) = 'completed' THEN now() ELSE completed_at END
                 WHERE id = \(task.id)
                 """)

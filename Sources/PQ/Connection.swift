@@ -209,9 +209,17 @@ public actor PQConnection {
             guard PQconsumeInput(conn) == 1 else { return }
         }
         while PQisBusy(conn) == 1 {
-            await PQPoller.shared.wait(socket)
+            // A large answer arrives faster than libpq reads it (one packet a read while its buffer
+            // is small): what is already there is read at once, without a trip through the poller.
+            if !Self.readable(socket) { await PQPoller.shared.wait(socket) }
             guard PQconsumeInput(conn) == 1 else { return }
         }
+    }
+
+    /// Whether `socket` has something to read now (poll(2) with no wait).
+    private static func readable(_ socket: Int32) -> Bool {
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0
     }
 
     /// The next result, as PQgetResult returns it, without blocking a thread on the way.

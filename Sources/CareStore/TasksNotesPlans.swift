@@ -187,7 +187,7 @@ extension CareStore {
         try await moveTask(taskID, to: nil, event: .taskResumed, by: caller, note: note)
     }
 
-    /// A move's note, trimmed; nil when empty. It travels in the move's event (the patient's
+    /// A move's note or reason, trimmed; nil when empty. It travels in the move's event (the patient's
     /// history shows it), so that nothing a clinician wrote with a move is dropped.
     static func moveNote(_ note: String?) -> String? {
         note.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
@@ -200,7 +200,7 @@ extension CareStore {
         first: (@Sendable (CommandContext, LockedTask) async throws -> [String: String])? = nil
     ) async throws -> TaskSummary {
         let note = Self.moveNote(note)
-        let reason = reason.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        let reason = Self.moveNote(reason)
         return try await changeTask(taskID, event: event, by: caller) { context, task in
             let actorID = try Self.member(caller, "works a task")
             let next: TaskStatus

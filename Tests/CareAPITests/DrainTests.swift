@@ -2,14 +2,11 @@ import CareDomain
 import CareStore
 import CoreFormats
 import Foundation
+import NIOCore
 import PQ
 import Synchronization
 import Testing
 import TestSupport
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// A rolling restart as an orchestrator does it (docs/operations.md, "Stopping and rolling
 /// restarts"): two care-servers behind a load balancer that honours GET /ready, one of them
@@ -24,7 +21,7 @@ struct DrainTests {
     final class Balancer: Sendable {
         let ports: [Int]
         let period: Duration = .milliseconds(250)
-        let timeout: Double = 1
+        let timeout: TimeAmount = .seconds(1)
         let threshold = 2
         private let state = Mutex<(ready: Set<Int>, failures: [Int: Int], seen: [Int: [Int]])>(([], [:], [:]))
 
@@ -49,12 +46,8 @@ struct DrainTests {
 
         private func probe(_ port: Int) async {
             while !Task.isCancelled {
-                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/ready")!)
-                request.timeoutInterval = timeout
                 let status =
-                    (try? await URLSession.shared.data(for: request)).map {
-                        ($0.1 as? HTTPURLResponse)?.statusCode ?? 0
-                    } ?? 0
+                    (try? await HTTP.send("GET", "http://127.0.0.1:\(port)/ready", timeout: timeout))?.status ?? 0
                 state.withLock { state in
                     state.seen[port, default: []].append(status)
                     if status == 200 {

@@ -5,10 +5,6 @@ import PQ
 import Testing
 import TestSupport
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// The real care-server behind a real PgBouncer in transaction mode, logged in as a
 /// deployment logs in (docs/operations.md, "Behind a connection pooler"): requests and the
 /// server's own work through the pooler, LISTEN and migrations direct.
@@ -150,36 +146,13 @@ struct PoolerServerTests {
     }
 }
 
-struct Answer: @unchecked Sendable {
-    var status: Int
-    var headers: [String: String]
-    var body: [String: Any]
-}
-
-func get(_ url: String) async throws -> Answer {
+func get(_ url: String) async throws -> HTTP.Answer {
     try await call("GET", url, token: nil)
 }
 
 /// One HTTP request to a running care-server.
 func call(_ method: String, _ url: String, token: String?, json: String? = nil, key: String? = nil) async throws
-    -> Answer
+    -> HTTP.Answer
 {
-    var request = URLRequest(url: URL(string: url)!)
-    request.httpMethod = method
-    request.timeoutInterval = 120
-    if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-    if let json {
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(json.utf8)
-    }
-    if let key { request.setValue(key, forHTTPHeaderField: "Idempotency-Key") }
-    let (data, response) = try await URLSession.shared.data(for: request)
-    let http = response as! HTTPURLResponse
-    var headers: [String: String] = [:]
-    for (name, value) in http.allHeaderFields {
-        if let name = name as? String, let value = value as? String { headers[name] = value }
-    }
-    return Answer(
-        status: http.statusCode, headers: headers,
-        body: (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    try await HTTP.send(method, url, token: token, json: json, key: key)
 }

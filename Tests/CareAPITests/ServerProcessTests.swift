@@ -7,10 +7,6 @@ import Synchronization
 import Testing
 import TestSupport
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// Runs the real `care-server` binary as the README's quick start does: no DATABASE_URL, so it
 /// brings up its own private PostgreSQL.
 @Suite("care-server with its embedded PostgreSQL", .timeLimit(.minutes(3)))
@@ -90,8 +86,8 @@ struct ServerProcessTests {
     }
 
     func get(_ url: String) async throws -> (Int, String) {
-        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
-        return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+        let answer = try await HTTP.send("GET", url)
+        return (answer.status, answer.text)
     }
 
     @Test("with no DATABASE_URL it initdb's a private cluster on a Unix socket, serves, and stops it on SIGTERM")
@@ -190,14 +186,10 @@ extension ServerProcessTests {
         try await blocker.execute("BEGIN")
         try await blocker.query("SELECT 1 FROM trials WHERE id = \(trial) FOR UPDATE")
         let request = Task { () -> (Int, String) in
-            var post = URLRequest(
-                url: URL(string: "http://127.0.0.1:\(port)/v1/trials/\(trial.uuidString.lowercased())/outcome")!)
-            post.httpMethod = "POST"
-            post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-            post.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            post.httpBody = Data(#"{"outcome": "non-response", "stopped_on": "2026-10-21", "adherence": 0.9}"#.utf8)
-            let (data, response) = try await URLSession.shared.data(for: post)
-            return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+            let answer = try await HTTP.send(
+                "POST", "http://127.0.0.1:\(port)/v1/trials/\(trial.uuidString.lowercased())/outcome", token: token,
+                json: #"{"outcome": "non-response", "stopped_on": "2026-10-21", "adherence": 0.9}"#)
+            return (answer.status, answer.text)
         }
         // Wait until the request is in its transaction, waiting for the lock (a fixed delay was
         // not always enough for it to get there on a loaded machine).
@@ -232,16 +224,8 @@ extension ServerProcessTests {
 
 extension ServerProcessTests {
     func post(_ url: String, token: String, json: String) async throws -> (Int, [String: Any]) {
-        var post = URLRequest(url: URL(string: url)!)
-        post.httpMethod = "POST"
-        post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        post.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        post.httpBody = Data(json.utf8)
-        let (data, response) = try await URLSession.shared.data(for: post)
-        return (
-            (response as! HTTPURLResponse).statusCode,
-            (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        )
+        let answer = try await HTTP.send("POST", url, token: token, json: json)
+        return (answer.status, answer.body)
     }
 
     @Test(
@@ -382,14 +366,8 @@ extension ServerProcessTests {
     }
 
     func get(_ url: String, token: String) async throws -> (Int, [String: Any]) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.timeoutInterval = 120
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return (
-            (response as! HTTPURLResponse).statusCode,
-            (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-        )
+        let answer = try await HTTP.send("GET", url, token: token)
+        return (answer.status, answer.body)
     }
 }
 
@@ -623,20 +601,9 @@ struct CommitBoundaryTests {
     }
 
     static func post(_ url: String, token: String, key: String, json: String) async throws -> (
-        Int, [String: String], Data
+        Int, HTTP.Headers, Data
     ) {
-        var post = URLRequest(url: URL(string: url)!)
-        post.httpMethod = "POST"
-        post.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        post.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        post.setValue(key, forHTTPHeaderField: "Idempotency-Key")
-        post.httpBody = Data(json.utf8)
-        let (data, response) = try await URLSession.shared.data(for: post)
-        let http = response as! HTTPURLResponse
-        var headers: [String: String] = [:]
-        for (name, value) in http.allHeaderFields {
-            if let name = name as? String, let value = value as? String { headers[name] = value }
-        }
-        return (http.statusCode, headers, data)
+        let answer = try await HTTP.send("POST", url, token: token, json: json, key: key)
+        return (answer.status, answer.headers, answer.data)
     }
 }

@@ -339,9 +339,12 @@ extension CareStore {
             var filters: PQQuery = ""
             if let role { filters = "\(fragment: filters) AND t.pool_role = \(role.rawValue)" }
             if let dueBefore { filters = "\(fragment: filters) AND t.due_at < \(dueBefore)" }
-            // The member's teams go in as values, and the statement is planned for them each time
-            // (not prepared): the planner then sees how small a team is and walks its patients,
-            // instead of every open task in the database (a plan for "any team" does that).
+            // The member's teams are written into the statement's text as constants (UUIDs, sorted,
+            // so one set of teams is one statement): the planner then sees how small a team is and
+            // walks its patients, instead of every open task in the database (a plan for "any team"
+            // does that), and the statement is still prepared once per connection and its plan
+            // kept, instead of planned anew for every request (0.3 ms of PostgreSQL's time a read,
+            // BENCHMARKS.md, session 16). A connection holds one such statement per set of teams.
             let teams: [UUID]
             if let actor = context.acting, actor.principal.memberID == memberID {
                 teams = Array(actor.principal.roles.keys)
@@ -353,7 +356,7 @@ extension CareStore {
             let tasks = try await context.connection.query(
                 """
                 SELECT \(unescaped: Self.taskColumns) FROM tasks t JOIN patients p ON p.id = t.patient_id
-                WHERE p.team_id = ANY(\(teams)::uuid[])
+                WHERE p.team_id = ANY(\(unescaped: Self.uuidArrayConstant(teams)))
                   AND t.status = ANY(\(statuses))
                   AND (t.not_before IS NULL OR t.not_before <= \(asOf))
                   AND (t.owner_id = \(memberID)
@@ -363,12 +366,18 @@ extension CareStore {
                   \(fragment: filters)
                 ORDER BY \(unescaped: Self.taskOrder), t.id
                 LIMIT \(limit + 1) OFFSET \(offset)
-                """, prepared: false
+                """
             ).map(Self.task)
             let page = Page(items: Array(tasks.prefix(limit)), next: tasks.count > limit ? "\(offset + limit)" : nil)
             context.trail.touch(page.items.map(\.patientID))
             return page
         }
+    }
+
+    /// UUIDs as an SQL array constant, sorted: `ARRAY['…', '…']::uuid[]`. Safe to write into a
+    /// statement's text because a UUID's text is hex digits and dashes only.
+    static func uuidArrayConstant(_ ids: [UUID]) -> String {
+        "ARRAY[" + ids.map { "'\($0.lowercasedString)'" }.sorted().joined(separator: ", ") + "]::uuid[]"
     }
 
     /// A page of a patient's history, newest first; `before` is the last event id of the previous page.

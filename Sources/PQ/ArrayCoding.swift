@@ -37,12 +37,10 @@ extension Array: PQEncodable where Element: PQEncodable {
 }
 
 extension Array: PQDecodable where Element: PQDecodable {
-    public static var pqAcceptedTypes: Set<UInt32>? { Set(PQType.arrayElements.keys) }
+    public static func pqAccepts(_ oid: UInt32) -> Bool { PQType.arrayElements[oid] != nil }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> [Element] {
         let elementType = PQType.arrayElements[type] ?? PQType.unknown
-        if let accepted = Element.pqAcceptedTypes, elementType != PQType.unknown,
-            !accepted.contains(elementType)
-        {
+        if elementType != PQType.unknown, !Element.pqAccepts(elementType) {
             throw PQDecodingFailure("has elements of type \(PQType.name(of: elementType)), not \(Element.self)")
         }
         // Text form: {a,"b c",NULL}; a dimension prefix like [0:1]= is not supported.

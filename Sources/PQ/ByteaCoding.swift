@@ -12,7 +12,7 @@ extension Data: PQEncodable, PQDecodable {
         Hex.encode(self, into: &bytes)
         return String(decoding: bytes, as: UTF8.self)
     }
-    public static var pqAcceptedTypes: Set<UInt32>? { [PQType.bytea] }
+    public static func pqAccepts(_ oid: UInt32) -> Bool { oid == PQType.bytea }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> Data {
         // bytea_output = hex (the default since PostgreSQL 9.0): \x followed by two digits a byte.
         guard bytes.count >= 2, bytes[0] == UInt8(ascii: "\\"), bytes[1] == UInt8(ascii: "x"),

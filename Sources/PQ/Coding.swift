@@ -15,8 +15,10 @@ public protocol PQEncodable: Sendable {
 
 /// A value that can be read from a result column (text format).
 public protocol PQDecodable: Sendable {
-    /// Type OIDs this Swift type accepts; `nil` accepts any column type.
-    static var pqAcceptedTypes: Set<UInt32>? { get }
+    /// Whether a column of type `oid` decodes as this Swift type. Asked for every value read, so
+    /// a comparison or a switch, not a set built on each call (that was 3% of care-server's CPU
+    /// for a read of 50 tasks, BENCHMARKS.md, session 16).
+    static func pqAccepts(_ oid: UInt32) -> Bool
     /// Decodes a non-NULL value.
     static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> Self
     /// Decodes SQL NULL; non-optional types refuse it.
@@ -51,6 +53,8 @@ public enum PQType {
     public static let float4: UInt32 = 700
     public static let float8: UInt32 = 701
     public static let unknown: UInt32 = 705
+    /// The first oid PostgreSQL gives a user-defined type (an enum, a domain).
+    public static let firstUserDefined: UInt32 = 16384
     public static let bpchar: UInt32 = 1042
     public static let varchar: UInt32 = 1043
     public static let date: UInt32 = 1082
@@ -112,7 +116,7 @@ extension Optional: PQEncodable where Wrapped: PQEncodable {
 }
 
 extension Optional: PQDecodable where Wrapped: PQDecodable {
-    public static var pqAcceptedTypes: Set<UInt32>? { Wrapped.pqAcceptedTypes }
+    public static func pqAccepts(_ oid: UInt32) -> Bool { Wrapped.pqAccepts(oid) }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> Self {
         try Wrapped.pqDecode(bytes, type: type)
     }

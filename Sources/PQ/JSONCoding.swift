@@ -22,7 +22,10 @@ public struct PQJSON<Value: Codable & Sendable>: PQEncodable, PQDecodable {
             throw PQError(.encoding, "cannot encode \(Value.self) as JSON: \(error)")
         }
     }
-    public static var pqAcceptedTypes: Set<UInt32>? { [PQType.json, PQType.jsonb, PQType.text] }
+    /// JSON, or text (a user-defined type, oid 16384 and up, is read by its text too).
+    public static func pqAccepts(_ oid: UInt32) -> Bool {
+        oid == PQType.json || oid == PQType.jsonb || oid == PQType.text || oid >= PQType.firstUserDefined
+    }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> PQJSON<
         Value
     > {

@@ -74,9 +74,7 @@ public struct PQRow: Sendable {
         let type = UInt32(PQftype(result, field))
         do throws(PQDecodingFailure) {
             if PQgetisnull(result, row, field) == 1 { return try T.pqDecodeNull() }
-            if let accepted = T.pqAcceptedTypes, !accepted.contains(type),
-                !(accepted.contains(PQType.text) && type >= 16384)
-            {
+            if !T.pqAccepts(type) {
                 throw PQDecodingFailure("has type \(PQType.name(of: type)), which does not decode as \(T.self)")
             }
             let bytes = UnsafeRawBufferPointer(

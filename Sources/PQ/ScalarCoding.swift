@@ -10,7 +10,8 @@ extension String: PQEncodable, PQDecodable {
         }
         return self
     }
-    public static var pqAcceptedTypes: Set<UInt32>? { nil }
+    /// Any column reads as its text.
+    public static func pqAccepts(_ oid: UInt32) -> Bool { true }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> String {
         String(decoding: bytes, as: UTF8.self)
     }
@@ -45,11 +46,16 @@ private func parseInteger<T: FixedWidthInteger>(_ bytes: UnsafeRawBufferPointer,
     return value
 }
 
-private let integerTypes: Set<UInt32> = [PQType.int2, PQType.int4, PQType.int8, PQType.oid, PQType.xid8]
+private func isInteger(_ oid: UInt32) -> Bool {
+    switch oid {
+    case PQType.int2, PQType.int4, PQType.int8, PQType.oid, PQType.xid8: true
+    default: false
+    }
+}
 
 extension Int: PQEncodable, PQDecodable {
     public func pqEncode() throws -> String? { String(self) }
-    public static var pqAcceptedTypes: Set<UInt32>? { integerTypes }
+    public static func pqAccepts(_ oid: UInt32) -> Bool { isInteger(oid) }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> Int {
         try parseInteger(bytes, as: Int.self)
     }
@@ -57,7 +63,7 @@ extension Int: PQEncodable, PQDecodable {
 
 extension Int64: PQEncodable, PQDecodable {
     public func pqEncode() throws -> String? { String(self) }
-    public static var pqAcceptedTypes: Set<UInt32>? { integerTypes }
+    public static func pqAccepts(_ oid: UInt32) -> Bool { isInteger(oid) }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> Int64 {
         try parseInteger(bytes, as: Int64.self)
     }
@@ -65,7 +71,7 @@ extension Int64: PQEncodable, PQDecodable {
 
 extension Int32: PQEncodable, PQDecodable {
     public func pqEncode() throws -> String? { String(self) }
-    public static var pqAcceptedTypes: Set<UInt32>? { integerTypes }
+    public static func pqAccepts(_ oid: UInt32) -> Bool { isInteger(oid) }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> Int32 {
         try parseInteger(bytes, as: Int32.self)
     }
@@ -79,8 +85,11 @@ extension Double: PQEncodable, PQDecodable {
         if isInfinite { return self < 0 ? "-Infinity" : "Infinity" }
         return description  // shortest text that reads back to the same Double
     }
-    public static var pqAcceptedTypes: Set<UInt32>? {
-        [PQType.float4, PQType.float8, PQType.numeric, PQType.int2, PQType.int4, PQType.int8]
+    public static func pqAccepts(_ oid: UInt32) -> Bool {
+        switch oid {
+        case PQType.float4, PQType.float8, PQType.numeric, PQType.int2, PQType.int4, PQType.int8: true
+        default: false
+        }
     }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> Double {
         let text = String(decoding: bytes, as: UTF8.self)
@@ -97,7 +106,7 @@ extension Double: PQEncodable, PQDecodable {
 
 extension Bool: PQEncodable, PQDecodable {
     public func pqEncode() throws -> String? { self ? "t" : "f" }
-    public static var pqAcceptedTypes: Set<UInt32>? { [PQType.bool] }
+    public static func pqAccepts(_ oid: UInt32) -> Bool { oid == PQType.bool }
     public static func pqDecode(_ bytes: UnsafeRawBufferPointer, type: UInt32) throws(PQDecodingFailure) -> Bool {
         switch bytes.first {
         case UInt8(ascii: "t"): return true

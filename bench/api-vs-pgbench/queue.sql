@@ -2,8 +2,8 @@
 -- care_app with the acting member set, in the same round trips (BEGIN, becoming care_app and the
 -- token's lookup, which sets the acting member; the query; the audit entries with COMMIT). Variables: :hash, :member, :pids (the page's patients,
 -- for the audit entries, as the server writes them), :teams (the member's teams, as the server
--- knows them from the token). The server plans this statement each time (it is not prepared); pgbench
--- runs it with -M prepared like every other statement here.
+-- knows them from the token; `run` writes them into this statement as constants, as the server does,
+-- so that each set of teams is its own prepared statement).
 \startpipeline
 BEGIN;
 SELECT set_config('role', 'care_app', true);

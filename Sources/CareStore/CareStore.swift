@@ -303,6 +303,9 @@ final class CommandContext {
                     UPDATE tasks SET title = \(HandoffPlan.title(plan.title, causes: causes)), updated_at = now() WHERE
                         id = \(existing.id)
                     """)
+                // The newest cause is the one the receiver has not heard of: it becomes the
+                // handoff's reason (docs/domain.md, "One open piece of work per decision").
+                inserts.append("UPDATE handoffs SET reason = \(plan.reason) WHERE id = \(existing.id)")
                 let announced: [String: String] = [
                     "handoff_id": existing.id.lowercasedString, "task_id": existing.id.lowercasedString,
                     "step": plan.stepKey,

@@ -255,6 +255,15 @@ extension CommandContext {
                         updated_at = now() WHERE id = \(taskID)
                         """
                     )
+                    // Its reason is again the newest cause still standing, never a withdrawn one.
+                    retitled.append(
+                        """
+                        UPDATE handoffs h SET reason = (
+                            SELECT c.summary FROM handoff_causes c WHERE c.handoff_id = h.id AND c.withdrawn_at IS NULL
+                            ORDER BY c.added_at DESC, c.event_id DESC LIMIT 1)
+                        WHERE h.id = \(id)
+                        """
+                    )
                 } else {
                     closing.append((id, taskID))
                 }

@@ -139,6 +139,12 @@ struct LifecycleTests {
             #expect(
                 try await clinic.store.patientSummary(clinic.patient, by: .system(actingFor: clinic.psychiatrist)).trd
                     .isTRD)
+            // Each failure step's one task has both failures as causes, and the newer as its reason.
+            let reasons = """
+                SELECT h.reason FROM handoffs h WHERE h.step_key LIKE 'trial-failed.%' AND h.superseded_at IS NULL
+                """
+            let joined = try await pool.query(PQQuery(stringLiteral: reasons)).column(String.self)
+            #expect(joined.count == 3 && joined.allSatisfy { $0.hasPrefix("Failed trial: venlafaxine") }, "\(joined)")
 
             let correction = try await clinic.store.markEnteredInError(
                 .trialOutcome, id: second, reason: "recorded on the wrong trial",
@@ -167,6 +173,10 @@ struct LifecycleTests {
                 ])
             #expect(failureSteps.allSatisfy { $0.2 == "requested" && $0.3 == 1 && !$0.1.hasSuffix("causes)") })
             #expect(failureSteps[1].1 == "Plan the next treatment step: optimise, switch, augment or refer")
+            // Their reason is the failure still standing again, not the one entered in error.
+            let restored = try await pool.query(PQQuery(stringLiteral: reasons)).column(String.self)
+            #expect(
+                restored.count == 3 && restored.allSatisfy { $0.hasPrefix("Failed trial: sertraline") }, "\(restored)")
 
             let summary = try await clinic.store.patientSummary(
                 clinic.patient, by: .system(actingFor: clinic.psychiatrist))

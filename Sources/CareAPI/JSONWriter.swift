@@ -35,27 +35,49 @@ struct JSONWriter {
         JSONText.string(text, into: &bytes)
     }
 
-    mutating func int(_ value: Int) { bytes.append(contentsOf: String(value).utf8) }
+    /// Digits straight into the buffer (no String made for each number).
+    mutating func int(_ value: Int) {
+        if value < 0 { bytes.append(45) }
+        var magnitude = value.magnitude
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+            ) = (
+                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            )
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var at = buffer.count
+            repeat {
+                at -= 1
+                buffer[at] = 48 + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: buffer[at...])
+        }
+    }
     mutating func day(_ value: Day) { string(value.text) }
     mutating func double(_ value: Double) { bytes.append(contentsOf: "\(value)".utf8) }
     mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
     mutating func date(_ value: Date) { string(Wire.timestamp(value)) }
 
-    /// Whether the object being written has no member yet, innermost last.
-    private var fresh: [Bool] = []
+    /// Whether the object being written has no member yet (the innermost one: `object` keeps
+    /// the outer object's flag while it writes an inner one).
+    private var fresh = false
 
     /// An object whose members `body` writes with `member` and `optional`.
     mutating func object(_ body: (inout JSONWriter) -> Void) {
         bytes.append(123)
-        fresh.append(true)
+        let outer = fresh
+        fresh = true
         body(&self)
-        fresh.removeLast()
+        fresh = outer
         bytes.append(125)
     }
 
     /// Keys must come in sorted order (as the encoder's .sortedKeys writes them).
     mutating func member(_ key: StaticString, _ value: (inout JSONWriter) -> Void) {
-        if fresh[fresh.count - 1] { fresh[fresh.count - 1] = false } else { bytes.append(44) }
+        if fresh { fresh = false } else { bytes.append(44) }
         bytes.append(34)
         key.withUTF8Buffer { bytes.append(contentsOf: $0) }
         bytes.append(34)
@@ -70,9 +92,11 @@ struct JSONWriter {
 
     mutating func array<T>(_ items: [T], _ each: (inout JSONWriter, T) -> Void) {
         bytes.append(91)
-        for (index, item) in items.enumerated() {
+        // By index: the element is lent to `each`, not copied out of the array (a copy retains
+        // every field of a large resource, and releases them after).
+        for index in items.indices {
             if index > 0 { bytes.append(44) }
-            each(&self, item)
+            each(&self, items[index])
         }
         bytes.append(93)
     }

@@ -28,6 +28,26 @@ struct WireTests {
         return try JSONDecoder().decode(AdequacyAssessment.self, from: JSONSerialization.data(withJSONObject: object))
     }
 
+    @Test("integers at their limits, and commas in nested objects and arrays, as JSON reads them")
+    func numbersAndNesting() throws {
+        var writer = JSONWriter()
+        writer.object { o in
+            o.member("a") { $0.array([0, 7, -7, 10, 1_000, Int.max, Int.min]) { $0.int($1) } }
+            o.member("b") { json in
+                json.object { inner in
+                    inner.member("c") { $0.object { _ in } }
+                    inner.member("d") { $0.int(-42) }
+                }
+            }
+            o.member("e") { $0.array([1, 2]) { json, n in json.object { $0.member("n") { $0.int(n) } } } }
+        }
+        #expect(
+            String(decoding: writer.bytes, as: UTF8.self) == """
+                {"a":[0,7,-7,10,1000,9223372036854775807,-9223372036854775808],"b":{"c":{},"d":-42},\
+                "e":[{"n":1},{"n":2}]}
+                """)
+    }
+
     @Test("a trial outcome's answer, with and without a drug class, with text that needs escaping")
     func outcome() throws {
         let inputs = [("weeks at adequate dose", "6.0"), ("quote \" and backslash \\", "line\nbreak\ttab\u{1}")]

@@ -245,13 +245,21 @@ extension ServerProcessTests {
             try? FileManager.default.removeItem(atPath: base)
         }
         let arguments = ["--webhook-allow-network", "127.0.0.0/8", "--webhook-timeout", "4", "--webhook-lease", "6"]
-        // The receiver holds the first attempt open (the server dies while it waits) and takes the next.
+        // The receiver kills the first server as its first attempt arrives (so the server dies
+        // while it waits for the answer, however slow this machine is: the kill does not wait
+        // for the test to notice the request), holds that request open, and takes the next.
+        let firstServer = ProcessID()
         let receiver = Receiver { number in
-            if number == 1 { try? await Task.sleep(for: .seconds(30)) }
+            if number == 1 {
+                let pid = firstServer.value.load(ordering: .acquiring)
+                if pid > 0 { kill(pid, SIGKILL) }
+                try? await Task.sleep(for: .seconds(30))
+            }
             return .noContent
         }
         try await receiver.run { url in
             let first = try RunningServer(dataDirectory: dataDirectory, arguments: arguments)
+            firstServer.value.store(first.process.processIdentifier, ordering: .releasing)
             let firstPort = try await first.waitForPort()
             let configuration = PQConfiguration.unixSocket(
                 directory: dataDirectory + "/run", database: "carerelay", user: "postgres")
@@ -274,7 +282,6 @@ extension ServerProcessTests {
 
             // The first server claims the delivery and sends it; it dies while the receiver holds the request.
             #expect(try await eventually { receiver.requests.count == 1 })
-            kill(first.process.processIdentifier, SIGKILL)
             #expect(try await eventually { first.exited.withLock { $0 } != nil })
             let claimed = try await pool.query("SELECT status, attempts FROM webhook_deliveries")[0].decode(
                 String.self, Int.self)
@@ -606,4 +613,9 @@ struct CommitBoundaryTests {
         let answer = try await HTTP.send("POST", url, token: token, json: json, key: key)
         return (answer.status, answer.headers, answer.data)
     }
+}
+
+/// A process id that a receiver's handler reads (0 until it is set).
+final class ProcessID: Sendable {
+    let value = Atomic<Int32>(0)
 }

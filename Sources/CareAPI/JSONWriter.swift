@@ -39,21 +39,14 @@ struct JSONWriter {
     mutating func int(_ value: Int) {
         if value < 0 { bytes.append(45) }
         var magnitude = value.magnitude
-        var digits:
-            (
-                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
-            ) = (
-                0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-            )
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var at = buffer.count
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var at = digits.count
             repeat {
                 at -= 1
-                buffer[at] = 48 + UInt8(magnitude % 10)
+                digits[at] = 48 + UInt8(magnitude % 10)
                 magnitude /= 10
             } while magnitude > 0
-            bytes.append(contentsOf: buffer[at...])
+            bytes.append(contentsOf: digits[at...])
         }
     }
     mutating func day(_ value: Day) { string(value.text) }

@@ -53,8 +53,6 @@ public enum PQType {
     public static let float4: UInt32 = 700
     public static let float8: UInt32 = 701
     public static let unknown: UInt32 = 705
-    /// The first oid PostgreSQL gives a user-defined type (an enum, a domain).
-    public static let firstUserDefined: UInt32 = 16384
     public static let bpchar: UInt32 = 1042
     public static let varchar: UInt32 = 1043
     public static let date: UInt32 = 1082
@@ -63,6 +61,8 @@ public enum PQType {
     public static let numeric: UInt32 = 1700
     public static let uuid: UInt32 = 2950
     public static let jsonb: UInt32 = 3802
+    /// The first oid PostgreSQL gives a user-defined type (an enum, a domain).
+    public static let firstUserDefined: UInt32 = 16384
 
     /// Array type OID -> element type OID.
     public static let arrayElements: [UInt32: UInt32] = [

@@ -74,7 +74,7 @@ struct BackupTests {
         // Before the backup: patients with a TMS referral each (its event and four handoffs).
         var referred: [String] = []
         for n in 0..<5 {
-            let created = try await call(
+            let created = try await HTTP.send(
                 "POST", api + "/patients", token: token,
                 json:
                     #"""
@@ -84,7 +84,7 @@ struct BackupTests {
             )
             #expect(created.status == 201, "\(created.body)")
             let patient = try #require(created.body["id"] as? String)
-            let referral = try await call(
+            let referral = try await HTTP.send(
                 "POST", api + "/patients/\(patient)/referrals", token: token,
                 json: #"{"kind": "tms", "target_clinic": "Riverside TMS"}"#)
             #expect(referral.status == 201, "\(referral.body)")
@@ -97,7 +97,7 @@ struct BackupTests {
             var n = 0
             while !load.finished.load(ordering: .acquiring) {
                 n += 1
-                let created = try await call(
+                let created = try await HTTP.send(
                     "POST", api + "/patients", token: token,
                     json:
                         #"""
@@ -162,10 +162,10 @@ struct BackupTests {
         // care-server serves the restored copy: the token, the roles and row-level security
         // came back, and new writes get new ids.
         let restoredAPI = "http://127.0.0.1:\(againPort)/v1"
-        #expect(try await get("http://127.0.0.1:\(againPort)/ready").status == 200)
-        let read = try await call("GET", restoredAPI + "/patients/\(referred[0])", token: token)
+        #expect(try await HTTP.send("GET", "http://127.0.0.1:\(againPort)/ready").status == 200)
+        let read = try await HTTP.send("GET", restoredAPI + "/patients/\(referred[0])", token: token)
         #expect(read.status == 200, "\(read.body)")
-        let written = try await call(
+        let written = try await HTTP.send(
             "POST", restoredAPI + "/patients", token: token,
             json:
                 #"""

@@ -128,11 +128,11 @@ struct DrainTests {
                             do {
                                 let answer =
                                     write
-                                    ? try await call(
+                                    ? try await HTTP.send(
                                         "POST", base + "/measurements", token: token,
                                         json: #"{"instrument": "PHQ-9", "total": \#(n % 28)}"#,
                                         key: "w\(worker)-\(n)")
-                                    : try await call("GET", base, token: token)
+                                    : try await HTTP.send("GET", base, token: token)
                                 record.status = answer.status
                             } catch {
                                 record.error = "\(error)"

@@ -36,7 +36,7 @@ struct PoolerServerTests {
                 ])
             let port = try await server.waitForPort()
             let base = "http://127.0.0.1:\(port)"
-            #expect(try await get(base + "/ready").status == 200)
+            #expect(try await HTTP.send("GET", base + "/ready").status == 200)
 
             // The team, as an administrator would make it (directly, as the superuser).
             let setup = PQPool(
@@ -53,14 +53,14 @@ struct PoolerServerTests {
                 memberID: integration, scopes: [.eventsRead, .webhooksManage], expiresAt: nil, by: .system()
             ).token
 
-            let hooked = try await call(
+            let hooked = try await HTTP.send(
                 "POST", base + "/v1/webhooks", token: integrator,
                 json: #"{"url": "\#(hook)", "event_types": ["patient.enrolled"]}"#)
             #expect(hooked.status == 201, "\(hooked.body)")
 
             // A long poll waits on the feed; the write below wakes it through LISTEN, which
             // cannot go through the pooler.
-            let first = try await call("GET", base + "/v1/events?limit=200", token: integrator)
+            let first = try await HTTP.send("GET", base + "/v1/events?limit=200", token: integrator)
             let cursor = try #require(first.body["next_cursor"] as? String)
             let clock = ContinuousClock()
             // Polled on until the enrolment arrives: an event committed just before (the
@@ -70,7 +70,8 @@ struct PoolerServerTests {
                 var after = cursor
                 var statuses: [Int] = [], types: [String] = [], pages: [String] = []
                 while !types.contains("patient.enrolled"), clock.now - began < .seconds(50) {
-                    let answer = try await call("GET", base + "/v1/events?after=\(after)&wait=50", token: integrator)
+                    let answer = try await HTTP.send(
+                        "GET", base + "/v1/events?after=\(after)&wait=50", token: integrator)
                     statuses.append(answer.status)
                     pages.append("\(answer.body)")
                     types += (answer.body["items"] as? [[String: Any]] ?? []).compactMap { $0["type"] as? String }
@@ -86,17 +87,17 @@ struct PoolerServerTests {
                 {"team_id": "\#(team.lowercasedString)", "mrn": "P-1", "display_name": "Pat Pooled", "enrolled_on": \#
                 "2026-11-02"}
                 """#
-            let created = try await call("POST", base + "/v1/patients", token: token, json: enrol, key: "enrol-1")
+            let created = try await HTTP.send("POST", base + "/v1/patients", token: token, json: enrol, key: "enrol-1")
             #expect(created.status == 201, "\(created.body)")
             let patient = try #require(created.body["id"] as? String)
-            let replayed = try await call("POST", base + "/v1/patients", token: token, json: enrol, key: "enrol-1")
+            let replayed = try await HTTP.send("POST", base + "/v1/patients", token: token, json: enrol, key: "enrol-1")
             #expect(replayed.status == 201 && replayed.headers["Idempotent-Replayed"] == "true")
             #expect(replayed.body["id"] as? String == patient)
-            let score = try await call(
+            let score = try await HTTP.send(
                 "POST", base + "/v1/patients/\(patient)/measurements", token: token,
                 json: #"{"instrument": "PHQ-9", "total": 21}"#)
             #expect(score.status == 201, "\(score.body)")
-            let referral = try await call(
+            let referral = try await HTTP.send(
                 "POST", base + "/v1/patients/\(patient)/referrals", token: token,
                 json: #"{"kind": "tms", "target_clinic": "Riverside TMS"}"#)
             #expect(referral.status == 201, "\(referral.body)")
@@ -104,11 +105,11 @@ struct PoolerServerTests {
             // Reads, many at once: more requests than server connections.
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<24 {
-                    group.addTask { try await call("GET", base + "/v1/patients/\(patient)", token: token).status }
+                    group.addTask { try await HTTP.send("GET", base + "/v1/patients/\(patient)", token: token).status }
                 }
                 for try await status in group { #expect(status == 200) }
             }
-            let handoffs = try await call("GET", base + "/v1/handoffs", token: token)
+            let handoffs = try await HTTP.send("GET", base + "/v1/handoffs", token: token)
             #expect(handoffs.status == 200, "\(handoffs.body)")
 
             let polled = try await poll.value
@@ -144,15 +145,4 @@ struct PoolerServerTests {
         #expect(server.exited.withLock { $0 } != 0)
         #expect(server.output.withLock { $0 }.contains("--transaction-pooler needs --direct-database-url"))
     }
-}
-
-func get(_ url: String) async throws -> HTTP.Answer {
-    try await call("GET", url, token: nil)
-}
-
-/// One HTTP request to a running care-server.
-func call(_ method: String, _ url: String, token: String?, json: String? = nil, key: String? = nil) async throws
-    -> HTTP.Answer
-{
-    try await HTTP.send(method, url, token: token, json: json, key: key)
 }

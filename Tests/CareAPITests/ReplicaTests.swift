@@ -62,7 +62,7 @@ struct ReplicaTests {
         let week = String(format: "%04d-W%02d", parts.yearForWeekOfYear!, parts.weekOfYear!)
         let report = "http://127.0.0.1:\(port)/v1/teams/\(team.lowercasedString)/reports/weekly/\(week)"
         func listed() async throws -> Set<String> {
-            let answer = try await call("GET", report, token: token)
+            let answer = try await HTTP.send("GET", report, token: token)
             #expect(answer.status == 200, "\(answer.body)")
             return Set((answer.body["patients"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
         }
@@ -92,7 +92,7 @@ struct ReplicaTests {
         #expect(try await audited(first) == 2)
 
         // A snapshot is kept on the primary, from the primary's facts.
-        let kept = try await call("POST", report + "/snapshots", token: token, json: "{}")
+        let kept = try await HTTP.send("POST", report + "/snapshots", token: token, json: "{}")
         #expect(kept.status == 201, "\(kept.body)")
         let snapshots = try await pool.query("SELECT count(*) FROM report_snapshots WHERE team_id = \(team)")[0].decode(
             Int.self, at: 0)

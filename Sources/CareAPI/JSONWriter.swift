@@ -35,6 +35,14 @@ struct JSONWriter {
         JSONText.string(text, into: &bytes)
     }
 
+    /// One JSON string written from two parts (a base URL and a path), without joining them first.
+    mutating func string(_ head: String, _ tail: String) {
+        bytes.append(34)
+        JSONText.escaped(head, into: &bytes)
+        JSONText.escaped(tail, into: &bytes)
+        bytes.append(34)
+    }
+
     /// Digits straight into the buffer (no String made for each number).
     mutating func int(_ value: Int) {
         if value < 0 { bytes.append(45) }
@@ -81,6 +89,17 @@ struct JSONWriter {
     mutating func optional<T>(_ key: StaticString, _ value: T?, _ write: (inout JSONWriter, T) -> Void) {
         guard let value else { return }
         member(key) { write(&$0, value) }
+    }
+
+    /// An array of `count` values, `each` writing the one at an index (for values kept in
+    /// parallel arrays).
+    mutating func array(count: Int, _ each: (inout JSONWriter, Int) -> Void) {
+        bytes.append(91)
+        for index in 0..<count {
+            if index > 0 { bytes.append(44) }
+            each(&self, index)
+        }
+        bytes.append(93)
     }
 
     mutating func array<T>(_ items: [T], _ each: (inout JSONWriter, T) -> Void) {

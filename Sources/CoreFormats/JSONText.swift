@@ -18,6 +18,13 @@ public enum JSONText {
     /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
     public static func string(_ text: String, into bytes: inout [UInt8]) {
         bytes.append(34)
+        escaped(text, into: &bytes)
+        bytes.append(34)
+    }
+
+    /// A string's characters as they go between a JSON string's quotes (for a string written in
+    /// parts, such as a base URL and an id).
+    public static func escaped(_ text: String, into bytes: inout [UInt8]) {
         // Most strings (ids, codes, URLs, times) need no escape: copied whole.
         var text = text
         let copied = text.withUTF8 { units in
@@ -25,10 +32,7 @@ public enum JSONText {
             bytes.append(contentsOf: units)
             return true
         }
-        if copied {
-            bytes.append(34)
-            return
-        }
+        if copied { return }
         for unit in text.utf8 {
             switch unit {
             case 34: bytes.append(92); bytes.append(34)
@@ -43,6 +47,5 @@ public enum JSONText {
             default: bytes.append(unit)
             }
         }
-        bytes.append(34)
     }
 }

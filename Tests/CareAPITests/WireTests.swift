@@ -162,10 +162,15 @@ struct WireTests {
         }
         let bundle = FHIR.Bundle(
             link: [.init(relation: "self", url: "http://x/fhir/R4/Observation?patient=\(patient.lower)")],
-            entry: observations.map { .init(fullUrl: "http://x/fhir/R4/Observation/\($0.id)", resource: $0) })
+            base: "http://x/fhir/R4/Observation/", resources: observations, paths: observations.map(\.id))
         #expect(handWritten(bundle) == String(decoding: try encoder.encode(bundle), as: UTF8.self))
-        let empty = FHIR.Bundle<FHIR.Observation>(link: [], entry: [])
+        let empty = FHIR.Bundle<FHIR.Observation>(
+            link: [], base: "http://x/fhir/R4/Observation/", resources: [], paths: [])
         #expect(handWritten(empty) == String(decoding: try encoder.encode(empty), as: UTF8.self))
+        // A fullUrl is written in two parts, each escaped as the one string would be.
+        let escaped = FHIR.Bundle(
+            link: [], base: "http://x/\"fhir\"/R4/", resources: [observations[0]], paths: ["Observation/a\\b\n"])
+        #expect(handWritten(escaped) == String(decoding: try encoder.encode(escaped), as: UTF8.self))
     }
 
     @Test(

@@ -572,10 +572,10 @@ struct FHIRController: Sendable {
             try await everything(of: id, by: caller)
         }
         let search = try FHIRSearch(request, context, resource: "Patient", checked: false)
-        var bundle = FHIR.Bundle(
-            link: [.init(relation: "self", url: "\(search.base)/Patient/\(id.lowercasedString)/$everything")],
-            entry: resources.map { .init(fullUrl: "\(search.base)/\($0.type)/\($0.id)", resource: $0) })
-        bundle.type = "searchset"
+        let base = search.base
+        let bundle = FHIR.Bundle(
+            link: [.init(relation: "self", url: "\(base)/Patient/\(id.lowercasedString)/$everything")],
+            base: base + "/", resources: resources, paths: resources.map { $0.type + "/" + $0.id })
         return try Self.json(bundle)
     }
 
@@ -769,6 +769,7 @@ struct FHIRSearch {
 
     func bundle<Resource: Encodable>(_ resources: [Resource], ids: [String], next: String?) -> FHIR.Bundle<Resource> {
         let type = request.uri.path.split(separator: "/").last.map(String.init) ?? ""
+        let base = self.base
         var query = request.uri.queryParameters.filter { $0.key != "_cursor" }
             .map { "\($0.key)=\(Self.escape(String($0.value)))" }.sorted()
         var links = [
@@ -778,9 +779,7 @@ struct FHIRSearch {
             query.append("_cursor=\(next)")
             links.append(.init(relation: "next", url: "\(base)/\(type)?\(query.joined(separator: "&"))"))
         }
-        return FHIR.Bundle(
-            link: links,
-            entry: zip(resources, ids).map { .init(fullUrl: "\(base)/\(type)/\($1)", resource: $0) })
+        return FHIR.Bundle(link: links, base: "\(base)/\(type)/", resources: resources, paths: ids)
     }
 
     static func escape(_ value: String) -> String {

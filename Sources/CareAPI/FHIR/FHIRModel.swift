@@ -103,6 +103,11 @@ enum FHIR {
     }
 
     /// A searchset Bundle: the page's resources and the link to the next page.
+    ///
+    /// The resources are kept as they were given, each with the end of its `fullUrl` beside it,
+    /// and not copied into an entry apiece: the hand-written writer (FHIRWriting.swift) writes
+    /// the entries from them directly (BENCHMARKS.md, "bench/fhir", session 17). The Codable
+    /// encoding, the same document, makes the entries.
     struct Bundle<Resource: Encodable>: Encodable {
         struct Link: Encodable {
             var relation: String
@@ -117,7 +122,34 @@ enum FHIR {
         let resourceType = "Bundle"
         var type = "searchset"
         var link: [Link]
-        var entry: [Entry]
+        /// Where the entries' fullUrls start, ending in "/": the server's FHIR base URL, and the
+        /// resource type when the Bundle holds one type.
+        var base: String
+        var resources: [Resource]
+        /// The rest of each resource's fullUrl after `base` (its id, or `Type/id`).
+        var paths: [String]
+
+        init(link: [Link], base: String, resources: [Resource], paths: [String]) {
+            precondition(resources.count == paths.count, "a path for each resource")
+            self.link = link
+            self.base = base
+            self.resources = resources
+            self.paths = paths
+        }
+
+        var entry: [Entry] {
+            resources.indices.map { Entry(fullUrl: base + paths[$0], resource: resources[$0]) }
+        }
+
+        private enum CodingKeys: String, CodingKey { case resourceType, type, link, entry }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(resourceType, forKey: .resourceType)
+            try container.encode(type, forKey: .type)
+            try container.encode(link, forKey: .link)
+            try container.encode(entry, forKey: .entry)
+        }
     }
 
     /// Any resource, for Bundles that hold several types ($everything).
@@ -175,7 +207,42 @@ enum InstrumentCoding {
         var panel: FHIR.Coding
         var total: FHIR.Coding
         var items: [FHIR.Coding]
+        /// The same codes as the concepts an Observation holds, made once with them: the
+        /// panel's (its text is the instrument's name), the total's, and each item's.
+        var panelConcept: FHIR.CodeableConcept
+        var totalConcept: FHIR.CodeableConcept
+        var itemConcepts: [FHIR.CodeableConcept]
+        /// A score's severity band as its interpretation, in `Severity.allCases` order.
+        var severityConcepts: [FHIR.CodeableConcept]
+
+        init(panel: FHIR.Coding, total: FHIR.Coding, items: [FHIR.Coding], instrument: Instrument) {
+            self.panel = panel
+            self.total = total
+            self.items = items
+            panelConcept = FHIR.CodeableConcept(coding: [panel], text: instrument.rawValue)
+            totalConcept = FHIR.CodeableConcept(coding: [total], text: "Total")
+            itemConcepts = items.map { FHIR.CodeableConcept(coding: [$0]) }
+            severityConcepts = Severity.allCases.map { severity in
+                let band = severity.name(for: instrument)
+                return FHIR.CodeableConcept(
+                    coding: [FHIR.Coding(system: FHIR.severitySystem, code: severity.rawValue, display: band)],
+                    text: band)
+            }
+        }
+
+        func severityConcept(_ severity: Severity) -> FHIR.CodeableConcept {
+            severityConcepts[Severity.allCases.firstIndex(of: severity)!]
+        }
     }
+
+    /// Every score's category.
+    static let category = [
+        FHIR.CodeableConcept(coding: [FHIR.Coding(system: FHIR.observationCategory, code: "survey", display: "Survey")])
+    ]
+    /// The interpretation of a safety signal (the score's, and the flagged item's).
+    static let abnormal = FHIR.CodeableConcept(
+        coding: [FHIR.Coding(system: FHIR.interpretationSystem, code: "A", display: "Abnormal")],
+        text: "Safety signal: an answer above 0 to the item on thoughts of death or self-harm")
 
     /// Each instrument's codes, made once (every Observation written reads them).
     static func codes(_ instrument: Instrument) -> Codes {
@@ -212,7 +279,7 @@ enum InstrumentCoding {
                 total: FHIR.Coding(
                     system: FHIR.loinc, code: "44261-6",
                     display: "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]"),
-                items: items.map { FHIR.Coding(system: FHIR.loinc, code: $0.0, display: $0.1) })
+                items: items.map { FHIR.Coding(system: FHIR.loinc, code: $0.0, display: $0.1) }, instrument: instrument)
         case .gad7:
             let items: [(String, String)] = [
                 ("69725-0", "Feeling nervous, anxious or on edge"),
@@ -229,7 +296,7 @@ enum InstrumentCoding {
                 total: FHIR.Coding(
                     system: FHIR.loinc, code: "70274-6",
                     display: "Generalized anxiety disorder 7 item (GAD-7) total score [Reported.PHQ]"),
-                items: items.map { FHIR.Coding(system: FHIR.loinc, code: $0.0, display: $0.1) })
+                items: items.map { FHIR.Coding(system: FHIR.loinc, code: $0.0, display: $0.1) }, instrument: instrument)
         case .madrs:
             let names = [
                 "Apparent sadness", "Reported sadness", "Inner tension", "Reduced sleep", "Reduced appetite",
@@ -242,7 +309,7 @@ enum InstrumentCoding {
                 total: FHIR.Coding(system: FHIR.instrumentSystem, code: "madrs-total", display: "MADRS total score"),
                 items: names.enumerated().map {
                     FHIR.Coding(system: FHIR.instrumentSystem, code: "madrs-item-\($0.offset + 1)", display: $0.element)
-                })
+                }, instrument: instrument)
         }
     }
 
@@ -287,42 +354,30 @@ extension FHIR.Observation {
         id: UUID, instrument: Instrument, total: Int, items: [Int]?, safetySignal: Bool, takenAt: Date,
         enteredInError: String?, patientID: UUID
     ) {
-        let band = Score.band(instrument, total: total)
         let codes = InstrumentCoding.codes(instrument)
-        let abnormal = FHIR.CodeableConcept(
-            coding: [FHIR.Coding(system: FHIR.interpretationSystem, code: "A", display: "Abnormal")],
-            text: "Safety signal: an answer above 0 to the item on thoughts of death or self-harm")
-        var components = [
-            FHIR.Observation.Component(
-                code: FHIR.CodeableConcept(coding: [codes.total], text: "Total"), valueInteger: total)
-        ]
+        // The codes' concepts are shared (made once): only what differs per score is made here.
+        var components = [FHIR.Observation.Component]()
+        components.reserveCapacity(1 + (items?.count ?? 0))
+        components.append(FHIR.Observation.Component(code: codes.totalConcept, valueInteger: total))
         if let answers = items {
-            for (index, answer) in answers.enumerated() where index < codes.items.count {
-                let flagged = index == InstrumentCoding.safetyItem(instrument) && answer > 0
+            let safetyItem = InstrumentCoding.safetyItem(instrument)
+            for (index, answer) in answers.enumerated() where index < codes.itemConcepts.count {
+                let flagged = index == safetyItem && answer > 0
                 components.append(
                     FHIR.Observation.Component(
-                        code: FHIR.CodeableConcept(coding: [codes.items[index]]), valueInteger: answer,
-                        interpretation: flagged ? [abnormal] : nil))
+                        code: codes.itemConcepts[index], valueInteger: answer,
+                        interpretation: flagged ? [InstrumentCoding.abnormal] : nil))
             }
         }
         var interpretation = [
-            FHIR.CodeableConcept(
-                coding: [
-                    FHIR.Coding(
-                        system: FHIR.severitySystem,
-                        code: ((try? Score(instrument, total: total))?.severity ?? .severe).rawValue,
-                        display: band)
-                ], text: band)
+            codes.severityConcept((try? Score(instrument, total: total))?.severity ?? .severe)
         ]
-        if safetySignal { interpretation.append(abnormal) }
+        if safetySignal { interpretation.append(InstrumentCoding.abnormal) }
         self.init(
             id: id.lowercasedString,
             status: enteredInError == nil ? "final" : "entered-in-error",
-            category: [
-                FHIR.CodeableConcept(
-                    coding: [FHIR.Coding(system: FHIR.observationCategory, code: "survey", display: "Survey")])
-            ],
-            code: FHIR.CodeableConcept(coding: [codes.panel], text: instrument.rawValue),
+            category: InstrumentCoding.category,
+            code: codes.panelConcept,
             subject: FHIR.Reference(reference: "Patient/\(patientID.lowercasedString)"),
             effectiveDateTime: FHIR.dateTime(takenAt),
             interpretation: interpretation,

@@ -39,13 +39,11 @@ extension FHIR.Bundle: JSONWritable where Resource: JSONWritable {
     func write(to json: inout JSONWriter) {
         json.object { json in
             json.member("entry") {
-                $0.array(entry) { json, entry in
+                $0.array(count: resources.count) { json, index in
                     json.object { json in
-                        json.member("fullUrl") { $0.string(entry.fullUrl) }
-                        json.member("resource") { entry.resource.write(to: &$0) }
-                        json.member("search") { json in
-                            json.object { json in json.member("mode") { $0.string(entry.search.mode) } }
-                        }
+                        json.member("fullUrl") { $0.string(base, paths[index]) }
+                        json.member("resource") { resources[index].write(to: &$0) }
+                        json.member("search") { $0.raw(#"{"mode":"match"}"#) }
                     }
                 }
             }

@@ -451,7 +451,26 @@ extension CommandContext {
     /// the caller's team: its existence is not revealed) or forbidden (their roles do not allow it).
     func patientTeam(_ patientID: UUID, for permission: Permission) async throws -> UUID {
         trail.touch(patientID)
-        let rows = try await connection.query("SELECT team_id FROM patients WHERE id = \(patientID)")
+        let rows = try await connection.query(Self.teamOf(patientID))
+        return try checkTeam(rows, patientID, for: permission)
+    }
+
+    /// `patientTeam` and one read of the patient's records, sent together in one round trip:
+    /// the gate decides (404, 403) before the rows are used, and they are dropped with the
+    /// refusal. For a read whose statement does not depend on the team.
+    func patientTeam(_ patientID: UUID, for permission: Permission, reading query: PQQuery) async throws -> PQRows {
+        trail.touch(patientID)
+        let results = try await connection.pipeline([Self.teamOf(patientID), query])
+        _ = try checkTeam(results[0], patientID, for: permission)
+        return results[1]
+    }
+
+    /// The statement `patientTeam` reads the team with.
+    static func teamOf(_ patientID: UUID) -> PQQuery { "SELECT team_id FROM patients WHERE id = \(patientID)" }
+
+    /// The gate on `teamOf`'s rows (the patient is noted for the audit entry either way).
+    func checkTeam(_ rows: PQRows, _ patientID: UUID, for permission: Permission) throws -> UUID {
+        trail.touch(patientID)
         guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
         let teamID = try row.decode(UUID.self, at: 0)
         try authorize(permission, teamID: teamID, patientID: patientID)

@@ -340,19 +340,22 @@ extension CareStore {
     /// note), in one transaction: one audit entry, one visit to one connection.
     public func patientRecord(_ patientID: UUID, by caller: Caller) async throws -> PatientRecord {
         try await command(caller) { context in
-            let teamID = try await context.patientTeam(patientID, for: .readClinical)
-            // The patient, the team's members and every kind of record: one round trip.
+            // The permission gate's team, the patient, the team's members and every kind of
+            // record: one round trip. The gate decides before anything read is used.
+            context.trail.touch(patientID)
             var records = ExportChunk()
             let along = try await context.records(
                 of: [patientID], kinds: Set(ExportRecords.allCases), since: nil, into: &records,
                 along: [
+                    CommandContext.teamOf(patientID),
                     """
                     SELECT p.id, p.mrn, p.display_name, p.status, p.enrolled_on, p.updated_at, t.name
                     FROM patients p JOIN teams t ON t.id = p.team_id WHERE p.id = \(patientID)
                     """,
-                    CommandContext.membersQuery(teamID),
+                    CommandContext.membersQuery(teamOf: patientID),
                 ])
-            guard let row = along[0].firstRow else { throw StoreError.notFound("patient \(patientID)") }
+            let teamID = try context.checkTeam(along[0], patientID, for: .readClinical)
+            guard let row = along[1].firstRow else { throw StoreError.notFound("patient \(patientID)") }
             let (id, mrn, name, status, enrolled, updated, teamName) = try row.decode(
                 UUID.self, String.self, String.self, String.self, Date.self, Date.self, String.self)
             return PatientRecord(
@@ -360,7 +363,7 @@ extension CareStore {
                     id: id, teamID: teamID, mrn: mrn, displayName: name,
                     status: try PatientStatus(column: "patients.status", status), enrolledOn: enrolled, changed: true,
                     updatedAt: updated),
-                teamName: teamName, members: try along[1].map(CommandContext.member), records: records)
+                teamName: teamName, members: try along[2].map(CommandContext.member), records: records)
         }
     }
 }

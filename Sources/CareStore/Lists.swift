@@ -206,12 +206,13 @@ extension CareStore {
 
     public func carePlan(patientID: UUID, by caller: Caller) async throws -> CarePlan {
         try await command(caller) { context in
-            _ = try await context.patientTeam(patientID, for: .readClinical)
-            let rows = try await context.connection.query(
-                """
-                SELECT version, goals, problems, treatment_line, author_id, created_at FROM care_plans WHERE patient_id
-                    = \(patientID) AND is_active
-                """)
+            let rows = try await context.patientTeam(
+                patientID, for: .readClinical,
+                reading:
+                    """
+                    SELECT version, goals, problems, treatment_line, author_id, created_at FROM care_plans
+                    WHERE patient_id = \(patientID) AND is_active
+                    """)
             guard let row = rows.firstRow else { throw StoreError.notFound("care plan of patient \(patientID)") }
             let (version, goals, problems, line, author, created) = try row.decode(
                 Int.self, PQJSON<[String]>.self, PQJSON<[String]>.self, String.self, UUID?.self, Date.self)
@@ -232,15 +233,16 @@ extension CareStore {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "tasks", alias: "t", time: "created_at")
         return try await command(caller) { context in
-            _ = try await context.patientTeam(patientID, for: .readClinical)
-            let rows = try await context.connection.query(
-                """
-                SELECT \(unescaped: Self.taskColumns) FROM tasks t
-                WHERE t.patient_id = \(patientID) AND (\(status?.map(\.rawValue))::text[] IS NULL OR t.status =
-                    ANY(\(status?.map(\.rawValue))))
-                  AND \(fragment: condition)
-                ORDER BY t.created_at, t.id LIMIT \(limit + 1)
-                """
+            let rows = try await context.patientTeam(
+                patientID, for: .readClinical,
+                reading:
+                    """
+                    SELECT \(unescaped: Self.taskColumns) FROM tasks t
+                    WHERE t.patient_id = \(patientID) AND (\(status?.map(\.rawValue))::text[] IS NULL OR t.status =
+                        ANY(\(status?.map(\.rawValue))))
+                      AND \(fragment: condition)
+                    ORDER BY t.created_at, t.id LIMIT \(limit + 1)
+                    """
             ).map(Self.task)
             var page = Self.page(rows, limit: limit) { $0.id }
             if withCauses { try await context.attachCauses(&page.items) }
@@ -259,15 +261,16 @@ extension CareStore {
         let condition = Self.after(after, table: "notes", alias: "n", time: "created_at", descending: true)
         return try await command(caller) { context in
             let readerID = caller.memberID
-            _ = try await context.patientTeam(patientID, for: .readClinical)
-            let rows = try await context.connection.query(
-                """
-                SELECT \(unescaped: Self.noteColumns) FROM notes n JOIN members a ON a.id = n.author_id
-                WHERE n.patient_id = \(patientID)
-                  AND (n.kind <> 'psychotherapy' OR (n.author_id = \(readerID) AND \(includePsychotherapy)))
-                  AND (\(includeEnteredInError) OR n.entered_in_error_at IS NULL) AND \(fragment: condition)
-                ORDER BY n.created_at DESC, n.id DESC LIMIT \(limit + 1)
-                """
+            let rows = try await context.patientTeam(
+                patientID, for: .readClinical,
+                reading:
+                    """
+                    SELECT \(unescaped: Self.noteColumns) FROM notes n JOIN members a ON a.id = n.author_id
+                    WHERE n.patient_id = \(patientID)
+                      AND (n.kind <> 'psychotherapy' OR (n.author_id = \(readerID) AND \(includePsychotherapy)))
+                      AND (\(includeEnteredInError) OR n.entered_in_error_at IS NULL) AND \(fragment: condition)
+                    ORDER BY n.created_at DESC, n.id DESC LIMIT \(limit + 1)
+                    """
             ).map(Self.note)
             return Self.page(rows, limit: limit) { $0.id }
         }
@@ -308,15 +311,16 @@ extension CareStore {
         let limit = Self.clamp(limit)
         let condition = Self.after(after, table: "measurements", alias: "m", time: "taken_at")
         return try await command(caller) { context in
-            _ = try await context.patientTeam(patientID, for: .readClinical)
-            let rows = try await context.connection.query(
-                """
-                SELECT \(fragment: Self.measurementColumns) FROM measurements m
-                WHERE m.patient_id = \(patientID) AND (\(includeEnteredInError) OR m.entered_in_error_at IS NULL)
-                  AND (\(instrument?.rawValue)::text IS NULL OR m.instrument = \(instrument?.rawValue)) AND
-                      \(fragment: condition)
-                ORDER BY m.taken_at, m.id LIMIT \(limit + 1)
-                """
+            let rows = try await context.patientTeam(
+                patientID, for: .readClinical,
+                reading:
+                    """
+                    SELECT \(fragment: Self.measurementColumns) FROM measurements m
+                    WHERE m.patient_id = \(patientID) AND (\(includeEnteredInError) OR m.entered_in_error_at IS NULL)
+                      AND (\(instrument?.rawValue)::text IS NULL OR m.instrument = \(instrument?.rawValue)) AND
+                          \(fragment: condition)
+                    ORDER BY m.taken_at, m.id LIMIT \(limit + 1)
+                    """
             ).map(Self.measurement)
             return Self.page(rows, limit: limit) { $0.id }
         }
@@ -419,12 +423,14 @@ extension CareStore {
     > {
         let limit = Self.clamp(limit)
         return try await command(caller) { context in
-            _ = try await context.patientTeam(patientID, for: .readAudit)
-            let rows = try await context.connection.query(
-                """
-                SELECT id, at, member_id, action, patient_id, resource, outcome, request_id, detail FROM audit_entries
-                WHERE patient_id = \(patientID) AND id < \(before ?? Int64.max) ORDER BY id DESC LIMIT \(limit + 1)
-                """
+            let rows = try await context.patientTeam(
+                patientID, for: .readAudit,
+                reading:
+                    """
+                    SELECT id, at, member_id, action, patient_id, resource, outcome, request_id, detail
+                    FROM audit_entries WHERE patient_id = \(patientID) AND id < \(before ?? Int64.max)
+                    ORDER BY id DESC LIMIT \(limit + 1)
+                    """
             ).map { row in
                 let (id, at, member, action, patient, resource, outcome, request, detail) = try row.decode(
                     Int64.self, Date.self, UUID?.self, String.self, UUID?.self, String.self, String.self, String?.self,
@@ -500,6 +506,16 @@ extension CommandContext {
         """
         SELECT m.id, m.display_name, m.email, m.is_service_account, array_agg(ms.role ORDER BY ms.role)
         FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE ms.team_id = \(teamID)
+        GROUP BY m.id ORDER BY m.display_name, m.id
+        """
+    }
+
+    /// `membersQuery` for the team of a patient (for a pipeline that checks the team as it reads).
+    static func membersQuery(teamOf patientID: UUID) -> PQQuery {
+        """
+        SELECT m.id, m.display_name, m.email, m.is_service_account, array_agg(ms.role ORDER BY ms.role)
+        FROM memberships ms JOIN members m ON m.id = ms.member_id
+        WHERE ms.team_id = (SELECT p.team_id FROM patients p WHERE p.id = \(patientID))
         GROUP BY m.id ORDER BY m.display_name, m.id
         """
     }

@@ -267,6 +267,9 @@ struct LifecycleTests {
                     && detail.causes?.allSatisfy { $0.withdrawnAt == nil && $0.summary.hasPrefix("Failed trial: ") }
                         == true
             )
+            // Each cause names its trial, with the trial's kind (found from the event's payload).
+            let named = detail.causes?.compactMap(\.record) ?? []
+            #expect(named.count == 2 && trials.allSatisfy { named.contains(.trial($0, .medication)) }, "\(named)")
             // The failure's other two steps are one per patient too: one task each, two causes.
             let others = try await pool.query(
                 """

@@ -502,20 +502,17 @@ extension CommandContext {
         try await connection.query(Self.membersQuery(teamID)).map(Self.member)
     }
 
-    static func membersQuery(_ teamID: UUID) -> PQQuery {
-        """
-        SELECT m.id, m.display_name, m.email, m.is_service_account, array_agg(ms.role ORDER BY ms.role)
-        FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE ms.team_id = \(teamID)
-        GROUP BY m.id ORDER BY m.display_name, m.id
-        """
-    }
+    static func membersQuery(_ teamID: UUID) -> PQQuery { membersQuery(team: "\(teamID)") }
 
     /// `membersQuery` for the team of a patient (for a pipeline that checks the team as it reads).
     static func membersQuery(teamOf patientID: UUID) -> PQQuery {
+        membersQuery(team: "(SELECT p.team_id FROM patients p WHERE p.id = \(patientID))")
+    }
+
+    private static func membersQuery(team: PQQuery) -> PQQuery {
         """
         SELECT m.id, m.display_name, m.email, m.is_service_account, array_agg(ms.role ORDER BY ms.role)
-        FROM memberships ms JOIN members m ON m.id = ms.member_id
-        WHERE ms.team_id = (SELECT p.team_id FROM patients p WHERE p.id = \(patientID))
+        FROM memberships ms JOIN members m ON m.id = ms.member_id WHERE ms.team_id = \(fragment: team)
         GROUP BY m.id ORDER BY m.display_name, m.id
         """
     }

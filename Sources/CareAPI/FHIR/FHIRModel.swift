@@ -124,10 +124,10 @@ enum FHIR {
         var link: [Link]
         /// Where the entries' fullUrls start, ending in "/": the server's FHIR base URL, and the
         /// resource type when the Bundle holds one type.
-        var base: String
-        var resources: [Resource]
+        let base: String
+        let resources: [Resource]
         /// The rest of each resource's fullUrl after `base` (its id, or `Type/id`).
-        var paths: [String]
+        let paths: [String]
 
         init(link: [Link], base: String, resources: [Resource], paths: [String]) {
             precondition(resources.count == paths.count, "a path for each resource")
@@ -204,16 +204,16 @@ extension FHIR.Patient {
 /// and items), CareRelay's instrument code system where it has none (MADRS).
 enum InstrumentCoding {
     struct Codes {
-        var panel: FHIR.Coding
-        var total: FHIR.Coding
-        var items: [FHIR.Coding]
+        let panel: FHIR.Coding
+        let total: FHIR.Coding
+        let items: [FHIR.Coding]
         /// The same codes as the concepts an Observation holds, made once with them: the
         /// panel's (its text is the instrument's name), the total's, and each item's.
-        var panelConcept: FHIR.CodeableConcept
-        var totalConcept: FHIR.CodeableConcept
-        var itemConcepts: [FHIR.CodeableConcept]
+        let panelConcept: FHIR.CodeableConcept
+        let totalConcept: FHIR.CodeableConcept
+        let itemConcepts: [FHIR.CodeableConcept]
         /// A score's severity band as its interpretation, in `Severity.allCases` order.
-        var severityConcepts: [FHIR.CodeableConcept]
+        let severityConcepts: [FHIR.CodeableConcept]
 
         init(panel: FHIR.Coding, total: FHIR.Coding, items: [FHIR.Coding], instrument: Instrument) {
             self.panel = panel

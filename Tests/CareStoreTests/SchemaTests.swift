@@ -116,6 +116,55 @@ struct SchemaTests {
         return (team, patient)
     }
 
+    @Test("a score carries its patient's team, which row-level security checks, and a patient keeps their team")
+    func scoreTeam() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let (north, patient) = try await seedPatient(pool)
+            let south = try await pool.query("INSERT INTO teams (name) VALUES ('South') RETURNING id")[0].decode(
+                UUID.self, at: 0)
+            var members: [UUID] = []
+            for team in [north, south] {
+                let member = try await pool.query(
+                    "INSERT INTO members (display_name) VALUES ('Dr. Rao') RETURNING id")[0].decode(UUID.self, at: 0)
+                try await pool.query(
+                    "INSERT INTO memberships (team_id, member_id, role) VALUES (\(team), \(member), 'psychiatrist')")
+                members.append(member)
+            }
+            // The team is filled in from the patient; naming another one is refused.
+            let team = try await pool.query(
+                """
+                INSERT INTO measurements (patient_id, instrument, total, taken_at) VALUES (\(patient), 'PHQ-9', 14,
+                    now()) RETURNING team_id
+                """)[0].decode(UUID.self, at: 0)
+            #expect(team == north)
+            let wrongTeam = await #expect(throws: PQError.self) {
+                try await pool.query(
+                    """
+                    INSERT INTO measurements (patient_id, instrument, total, taken_at, team_id) VALUES (\(patient),
+                        'PHQ-9', 9, now(), \(south))
+                    """)
+            }
+            #expect(wrongTeam?.sqlState == SQLState.checkViolation)
+            // A member of the patient's team sees the score; a member of another team does not.
+            var seen: [Int] = []
+            for member in members {
+                seen.append(
+                    try await pool.withTransaction { connection in
+                        try await connection.execute("SET LOCAL ROLE care_app")
+                        try await connection.execute(
+                            "SET LOCAL carerelay.member_id = '\(member.uuidString.lowercased())'")
+                        return try await connection.query("SELECT count(*) FROM measurements")[0].decode(
+                            Int.self, at: 0)
+                    })
+            }
+            #expect(seen == [1, 0])
+            let moved = await #expect(throws: PQError.self) {
+                try await pool.query("UPDATE patients SET team_id = \(south) WHERE id = \(patient)")
+            }
+            #expect(moved?.sqlState == "55000")
+        }
+    }
+
     @Test("the database allows one active care plan per patient")
     func oneActivePlan() async throws {
         try await MigratedDatabase.withPool { pool, _ in

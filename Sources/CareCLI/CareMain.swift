@@ -65,7 +65,9 @@ public enum CareMain {
     static func precheck(_ arguments: [String]) -> String? {
         var command: ParsableCommand.Type = CareCommand.self
         var path = ["care"]
-        var index = 0
+        // `care help score add`, as every help page suggests: the parser's own help command,
+        // followed by the command to explain, whose words are checked like any others.
+        var index = arguments.first == "help" ? 1 : 0
         while index < arguments.count, !command.configuration.subcommands.isEmpty {
             let word = arguments[index]
             if word.hasPrefix("-") { break }

@@ -989,6 +989,15 @@ struct CLITests {
                 help.output.contains("care " + command.joined(separator: " ")) && help.output.contains("Example"),
                 "\(command): \(help.output)")
         }
+        // `care help <command>`, which every help page suggests, answers as `--help` does; a
+        // mistyped command after it is named like any other.
+        let viaHelp = try await CLITests.run(
+            CLITests.care, ["help", "score", "add"], environment: ["NO_COLOR": "1"], stdin: nil)
+        #expect(viaHelp.status == 0, "\(viaHelp.errors)")
+        #expect(viaHelp.output.contains("care score add") && viaHelp.output.contains("Example"), "\(viaHelp.output)")
+        let mistyped = try await CLITests.run(
+            CLITests.care, ["help", "scor"], environment: ["NO_COLOR": "1"], stdin: nil)
+        #expect(mistyped.status == 64 && mistyped.errors.contains("did you mean 'score'?"), "\(mistyped.errors)")
         for shell in ["bash", "zsh", "fish"] {
             let script = try await CLITests.run(
                 CLITests.care, ["--generate-completion-script", shell], environment: [:], stdin: nil)

@@ -435,10 +435,14 @@ func parseID(_ text: String, _ what: String) throws -> UUID {
     return id
 }
 
-/// Text from a file ("-": standard input), else piped standard input, else $EDITOR.
-func composeText(file: String?, template: String = "", what: String) throws -> String {
+/// Text given on the command line, else from a file ("-": standard input), else piped standard
+/// input, else $EDITOR.
+func composeText(_ given: String? = nil, file: String?, template: String = "", what: String) throws -> String {
     let text: String
-    if let file {
+    if let given {
+        guard file == nil else { throw CLIError.usage("give the \(what) as text or with --file, not both") }
+        text = given
+    } else if let file {
         if file == "-" {
             text = Terminal.readStandardInput()
         } else {

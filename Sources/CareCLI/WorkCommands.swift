@@ -276,10 +276,11 @@ struct NoteCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a note: from --file, from standard input, or written in $EDITOR.",
+            abstract: "Add a note: as text, from --file, from standard input, or written in $EDITOR.",
             discussion: """
                 Psychotherapy notes are shown to their author only.
                 Examples:
+                  care note add PATIENT "Sleeping better; walks daily."
                   care note add PATIENT                              # opens $EDITOR
                   care note add PATIENT --kind social --file visit.md
                   echo "Sleeping better." | care note add PATIENT
@@ -287,6 +288,8 @@ struct NoteCommand: AsyncParsableCommand {
         @Argument(
             help: "The patient: part of the name, the MRN or the first characters of the id.",
             completion: .custom(Completions.patients)) var patient: String
+        @Argument(help: "The note itself, quoted (a short one); otherwise --file, standard input or $EDITOR.")
+        var text: String?
         @Option(help: "progress, psychotherapy or social.", completion: .list(["progress", "psychotherapy", "social"]))
         var kind: String = "progress"
         @Option(help: "Read the note from this file (- for standard input).") var file: String?
@@ -302,8 +305,8 @@ struct NoteCommand: AsyncParsableCommand {
             let body: String
             do {
                 body = try composeText(
-                    file: file, template: "\n#! Write the \(kind) note above. Lines starting with #! are left out.\n",
-                    what: "note")
+                    text, file: file,
+                    template: "\n#! Write the \(kind) note above. Lines starting with #! are left out.\n", what: "note")
             } catch { throw fail(error) }
             let kind: NoteKind = try named(kind, "--kind", among: Self.kinds)
             let created = try await withClient(server) {
@@ -316,8 +319,14 @@ struct NoteCommand: AsyncParsableCommand {
     struct Amend: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Amend a note (a new note that points at it; notes are never edited).",
-            discussion: "Example: care note amend NOTE --file correction.md")
+            discussion: """
+                Examples:
+                  care note amend NOTE "Dose was 150 mg, not 100."
+                  care note amend NOTE --file correction.md
+                """)
         @Argument(help: "The note's id, or its first characters.") var note: String
+        @Argument(help: "The amendment itself, quoted; otherwise --file, standard input or $EDITOR.")
+        var text: String?
         @Option(help: "Read the amendment from this file (- for standard input).") var file: String?
         @OptionGroup var server: ServerOptions
 
@@ -325,7 +334,8 @@ struct NoteCommand: AsyncParsableCommand {
             let body: String
             do {
                 body = try composeText(
-                    file: file, template: "\n#! Write the amendment above. Lines starting with #! are left out.\n",
+                    text, file: file,
+                    template: "\n#! Write the amendment above. Lines starting with #! are left out.\n",
                     what: "amendment")
             } catch { throw fail(error) }
             let created = try await withClient(server) {

@@ -697,6 +697,20 @@ struct CLITests {
             #expect(added.status == 0, "\(added.errors)")
             let mine = try await clinic.care(["note", "list", patient, "--json"], as: "psychologist")
             #expect(mine.array.contains { $0["body"] as? String == "Worked on the core belief of failure." })
+            // A short note, and an amendment, typed as an argument; text and --file together are refused.
+            let typed = try await clinic.care(["note", "add", "Casey", "Sleeping better."], as: "psychiatrist")
+            let typedID = try #require(typed.output.firstMatch(of: /note ([0-9a-f-]{36})\./)?.1, "\(typed.errors)")
+            let amended = try await clinic.care(
+                ["note", "amend", String(typedID.prefix(8)), "Since the dose change."], as: "psychiatrist")
+            #expect(amended.status == 0, "\(amended.errors)")
+            let bodies = try await clinic.care(["note", "list", patient, "--json"], as: "psychiatrist").array.compactMap
+            {
+                $0["body"] as? String
+            }
+            #expect(bodies.contains("Sleeping better.") && bodies.contains("Since the dose change."), "\(bodies)")
+            let both = try await clinic.care(
+                ["note", "add", "Casey", "Twice.", "--file", "/dev/null"], as: "psychiatrist")
+            #expect(both.status == 64 && both.errors.contains("not both"), "\(both.errors)")
             for who in ["psychiatrist", "socialWorker"] {
                 let theirs = try await clinic.care(["note", "list", patient, "--json"], as: who)
                 #expect(theirs.status == 0)

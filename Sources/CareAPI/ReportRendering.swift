@@ -322,7 +322,7 @@ enum ReportRendering {
                 section = p.rank
                 out +=
                     """
-                    <h2>\(escape(p.reasons[0].kind.heading))</h2>\n<table><colgroup><col style=\"width:11%\"><col \
+                    <h2>\(escape(p.reasons[0].kind.section))</h2>\n<table><colgroup><col style=\"width:11%\"><col \
                     style=\"width:15%\"><col style=\"width:9%\">
                     """
                         + """
@@ -433,7 +433,7 @@ enum ReportRendering {
             if p.rank != section {
                 section = p.rank
                 lines += [
-                    "", "## \(p.reasons[0].kind.heading)", "",
+                    "", "## \(p.reasons[0].kind.section)", "",
                     "| Patient | Why listed | Scores | Trend | Treatment | Open work | Referrals |",
                     "|---|---|---|---|---|---|---|",
                 ]

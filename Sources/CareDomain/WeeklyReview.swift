@@ -26,6 +26,16 @@ public enum ReviewReasonKind: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// The report's section: kinds of the same rank are discussed together, under one heading
+    /// that names them all (docs/domain.md, "The weekly case review").
+    public var section: String {
+        switch self {
+        case .notImproving, .newlyTRD: "Not improving or newly treatment-resistant"
+        case .failedTrial, .referral: "Failed trial or referral this week"
+        default: heading
+        }
+    }
+
     public var heading: String {
         switch self {
         case .safety: "Safety signal"

@@ -221,6 +221,11 @@ struct ReportTests {
                 let md = try await client.call(.get, path(r, "md"), token: r.clinic.tokens["psychologist"])
                 #expect(
                     md.text.hasPrefix("# North: weekly case review, \(r.week)") && md.text.contains("## Safety signal"))
+                // Stuck (not improving) and Resistant (newly TRD) are discussed together, under a heading
+                // that names both, never under the other's alone.
+                #expect(md.text.contains("## Not improving or newly treatment-resistant\n"), "\(md.text)")
+                #expect(!md.text.contains("## Newly treatment-resistant") && !md.text.contains("## Not improving\n"))
+                #expect(html.text.contains("<h2>Not improving or newly treatment-resistant</h2>"))
                 let csv = try await client.call(.get, path(r, "csv"), token: r.clinic.tokens["psychologist"])
                 let rows = csv.text.split(separator: "\r\n")
                 #expect(rows.count == 1 + 9)

@@ -14,6 +14,16 @@ struct WeeklyReviewTests {
     static let enrolled = window.asOf.addingTimeInterval(-12 * week)
     static let thisWeek = start.addingTimeInterval(2 * day)
 
+    @Test("the report's sections follow the meeting's order: kinds discussed together share one heading")
+    func sectionsFollowRank() {
+        for a in ReviewReasonKind.allCases {
+            for b in ReviewReasonKind.allCases {
+                #expect((a.rank == b.rank) == (a.section == b.section), "\(a) and \(b)")
+            }
+        }
+        #expect(ReviewReasonKind.notImproving.section == "Not improving or newly treatment-resistant")
+    }
+
     static func score(_ total: Int, weeksBeforeEnd: Double) -> ReviewFacts.DatedScore {
         .init(total: total, takenAt: window.asOf.addingTimeInterval(-weeksBeforeEnd * week))
     }

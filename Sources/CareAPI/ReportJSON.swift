@@ -60,19 +60,21 @@ extension JSONWriter {
         }
     }
 
+    mutating func trial(_ t: ReportTrial) {
+        object { o in
+            o.optional("drug", t.drug) { $0.string($1) }
+            o.member("kind") { $0.string(t.kind) }
+            o.member("started_on") { $0.date(t.startedOn) }
+            o.optional("therapy", t.therapy) { $0.string($1) }
+            o.member("weeks") { $0.int(t.weeks) }
+        }
+    }
+
     mutating func patient(_ p: ReportPatient) {
         object { o in
             o.optional("baseline", p.baseline) { $0.score($1) }
             o.optional("change", p.change) { $0.double($1) }
-            o.optional("current_trial", p.currentTrial) { w, t in
-                w.object { o in
-                    o.optional("drug", t.drug) { $0.string($1) }
-                    o.member("kind") { $0.string(t.kind) }
-                    o.member("started_on") { $0.date(t.startedOn) }
-                    o.optional("therapy", t.therapy) { $0.string($1) }
-                    o.member("weeks") { $0.int(t.weeks) }
-                }
-            }
+            o.optional("current_trial", p.currentTrial) { $0.trial($1) }
             o.member("display_name") { $0.string(p.displayName) }
             o.member("enrolled_on") { $0.date(p.enrolledOn) }
             o.member("failed_trials") { $0.int(p.failedTrials) }
@@ -83,6 +85,7 @@ extension JSONWriter {
             o.optional("maudsley_band", p.maudsleyBand) { $0.string($1) }
             o.optional("maudsley_total", p.maudsleyTotal) { $0.int($1) }
             o.member("mrn") { $0.string(p.mrn) }
+            o.optional("ongoing_trials", p.ongoingTrials) { $0.array($1) { w, t in w.trial(t) } }
             o.member("open_handoffs") {
                 $0.array(p.openHandoffs) { w, h in
                     w.object { o in

@@ -114,6 +114,9 @@ struct ReportPatient: Sendable, Encodable, Equatable {
     /// The last PHQ-9 scores (up to 12), oldest first.
     var trend: [ReportScore]
     var currentTrial: ReportTrial?
+    /// Every trial not stopped, oldest first (a medication and its augmentation); nil in
+    /// snapshots kept before it was added.
+    var ongoingTrials: [ReportTrial]?
     var isTRD: Bool
     var failedTrials: Int
     var thaseRushStage: String
@@ -128,7 +131,8 @@ struct ReportPatient: Sendable, Encodable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, mrn, displayName = "display_name", status, enrolledOn = "enrolled_on", weeksInTreatment =
             "weeks_in_treatment", reasons, rank, baseline, latest, change, trend, currentTrial = "current_trial",
-            isTRD = "is_trd", failedTrials = "failed_trials", thaseRushStage = "thase_rush_stage", maudsleyTotal =
+            ongoingTrials = "ongoing_trials", isTRD = "is_trd", failedTrials = "failed_trials", thaseRushStage =
+            "thase_rush_stage", maudsleyTotal =
             "maudsley_total", maudsleyBand = "maudsley_band", openHandoffs = "open_handoffs", openTasks = "open_tasks",
             referrals, lastContact = "last_contact"
     }
@@ -199,17 +203,18 @@ extension ReportPatient {
         let score = { (s: ReviewFacts.DatedScore) in
             ReportScore(total: s.total, takenAt: s.takenAt, safetySignal: s.safetySignal)
         }
+        let trial = { (t: ReviewFacts.Trial) in
+            ReportTrial(
+                kind: t.kind.rawValue, drug: t.drug, therapy: t.therapy, startedOn: t.startedOn,
+                weeks: max(0, calendar.days(from: t.startedOn, to: calendar.today(at: window.asOf)) / 7))
+        }
         self.init(
             id: LowercaseID(patient.id), mrn: patient.mrn, displayName: patient.displayName,
             status: patient.status.rawValue,
             enrolledOn: facts.enrolledOn, weeksInTreatment: assessment.weeksInTreatment, reasons: assessment.reasons,
             rank: assessment.reasons.first?.kind.rank ?? Int.max, baseline: facts.baseline.map(score),
             latest: facts.latest.map(score), change: assessment.response?.improvement, trend: patient.trend.map(score),
-            currentTrial: assessment.currentTrial.map {
-                ReportTrial(
-                    kind: $0.kind.rawValue, drug: $0.drug, therapy: $0.therapy, startedOn: $0.startedOn,
-                    weeks: max(0, calendar.days(from: $0.startedOn, to: calendar.today(at: window.asOf)) / 7))
-            },
+            currentTrial: assessment.currentTrial.map(trial), ongoingTrials: assessment.ongoingTrials.map(trial),
             isTRD: assessment.trd.isTRD, failedTrials: assessment.trd.failedTrials,
             thaseRushStage: assessment.thaseRush.stage.label, maudsleyTotal: assessment.maudsley?.total,
             maudsleyBand: assessment.maudsley?.band.rawValue,

@@ -48,10 +48,14 @@ enum ReportRendering {
             """
     }
 
+    /// Every trial running (a medication and its augmentation, joined by " + "), or the current
+    /// one of a snapshot kept before the report listed them all.
     static func trial(_ p: ReportPatient) -> String {
-        guard let trial = p.currentTrial else { return "none" }
-        return
-            "\(trial.drug ?? trial.therapy ?? trial.kind), week \(trial.weeks) (since \(calendarDate(trial.startedOn)))"
+        let running = p.ongoingTrials ?? p.currentTrial.map { [$0] } ?? []
+        guard !running.isEmpty else { return "none" }
+        return running.map {
+            "\($0.drug ?? $0.therapy ?? $0.kind), week \($0.weeks) (since \(calendarDate($0.startedOn)))"
+        }.joined(separator: " + ")
     }
 
     static func stage(_ p: ReportPatient) -> String {

@@ -205,6 +205,13 @@ struct ReportTests {
     func formats() async throws {
         try await MigratedDatabase.withPool { pool, _ in
             let r = try await ReportClinic.make(pool)
+            // Two trials running at once (a medication and its augmentation): the report shows both.
+            for (drug, dose, daysAgo) in [("sertraline", 100.0, 60.0), ("bupropion", 150.0, 10.0)] {
+                _ = try await r.clinic.store.startTrial(
+                    patientID: r.patients["Stuck"]!, kind: .medication, drug: drug, dailyDoseMg: dose,
+                    startedOn: r.now.addingTimeInterval(-daysAgo * ReportClinic.day),
+                    by: .system(actingFor: r.clinic.members["psychiatrist"]!))
+            }
             try await r.clinic.app().test(.router) { client async throws in
                 let html = try await client.call(.get, path(r, "html"), token: r.clinic.tokens["psychologist"])
                 #expect(html.status == .ok)
@@ -226,11 +233,18 @@ struct ReportTests {
                 #expect(md.text.contains("## Not improving or newly treatment-resistant\n"), "\(md.text)")
                 #expect(!md.text.contains("## Newly treatment-resistant") && !md.text.contains("## Not improving\n"))
                 #expect(html.text.contains("<h2>Not improving or newly treatment-resistant</h2>"))
+                #expect(
+                    md.text.contains("sertraline, week 8 (since") && md.text.contains(" + bupropion, week 1 (since"))
                 let csv = try await client.call(.get, path(r, "csv"), token: r.clinic.tokens["psychologist"])
                 let rows = csv.text.split(separator: "\r\n")
                 #expect(rows.count == 1 + 9)
                 #expect(rows.first?.hasPrefix("rank,first_reason,reasons,patient_id") == true)
                 let json = try await client.call(.get, path(r, "json"), token: r.clinic.tokens["psychologist"])
+                let stuck = try #require(
+                    (json.json["patients"] as? [[String: Any]])?.first { $0["display_name"] as? String == "Stuck" })
+                let ongoing = (stuck["ongoing_trials"] as? [[String: Any]])?.compactMap { $0["drug"] as? String }
+                #expect(ongoing == ["sertraline", "bupropion"])
+                #expect((stuck["current_trial"] as? [String: Any])?["drug"] as? String == "bupropion")
                 // Open handoffs say what to do (their task's title), as the queue does; the Markdown shows it.
                 let handoffs = ((json.json["patients"] as? [[String: Any]]) ?? []).flatMap {
                     ($0["open_handoffs"] as? [[String: Any]]) ?? []

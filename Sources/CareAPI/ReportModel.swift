@@ -131,10 +131,9 @@ struct ReportPatient: Sendable, Encodable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, mrn, displayName = "display_name", status, enrolledOn = "enrolled_on", weeksInTreatment =
             "weeks_in_treatment", reasons, rank, baseline, latest, change, trend, currentTrial = "current_trial",
-            ongoingTrials = "ongoing_trials", isTRD = "is_trd", failedTrials = "failed_trials", thaseRushStage =
-            "thase_rush_stage", maudsleyTotal =
-            "maudsley_total", maudsleyBand = "maudsley_band", openHandoffs = "open_handoffs", openTasks = "open_tasks",
-            referrals, lastContact = "last_contact"
+            ongoingTrials = "ongoing_trials", isTRD = "is_trd", failedTrials = "failed_trials",
+            thaseRushStage = "thase_rush_stage", maudsleyTotal = "maudsley_total", maudsleyBand = "maudsley_band",
+            openHandoffs = "open_handoffs", openTasks = "open_tasks", referrals, lastContact = "last_contact"
     }
 }
 

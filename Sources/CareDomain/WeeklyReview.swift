@@ -216,10 +216,10 @@ public struct ReviewAssessment: Sendable, Equatable {
     public var becameTRD: Bool
     public var thaseRush: ThaseRushAssessment
     public var maudsley: MaudsleyAssessment?
-    /// The trial running now, if any: the newest of `ongoingTrials`.
-    public var currentTrial: ReviewFacts.Trial?
     /// Every trial not stopped, oldest first: a medication and its augmentation run together.
     public var ongoingTrials: [ReviewFacts.Trial]
+    /// The trial running now, if any: the newest of `ongoingTrials`.
+    public var currentTrial: ReviewFacts.Trial? { ongoingTrials.last }
     public var isNew: Bool
     /// Why the patient is listed, most pressing first; empty: not listed.
     public var reasons: [ReviewReason]
@@ -331,8 +331,8 @@ public enum WeeklyReview {
         return ReviewAssessment(
             weeksInTreatment: weeks, response: response, trd: trd, becameTRD: becameTRD,
             thaseRush: Staging.thaseRush(failed: failedNow),
-            maudsley: maudsley, currentTrial: facts.trials.last { $0.stoppedOn == nil },
-            ongoingTrials: facts.trials.filter { $0.stoppedOn == nil }, isNew: isNew, reasons: reasons)
+            maudsley: maudsley, ongoingTrials: facts.trials.filter { $0.stoppedOn == nil }, isNew: isNew,
+            reasons: reasons)
     }
 
     static func percent(_ fraction: Double) -> String { "\(Int((fraction * 100).rounded()))%" }

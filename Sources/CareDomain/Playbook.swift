@@ -164,6 +164,13 @@ public struct Playbook: Sendable, Equatable, Codable {
 
     public init(steps: [PlaybookStep]) { self.steps = steps }
 
+    /// The keys of the one-per-patient steps that events of these types can reach, whatever
+    /// their conditions: what a command reads ahead, under the patient's lock, to find the open
+    /// handoffs a new cause would join.
+    public func onePerPatientSteps(for types: [EventType]) -> [String] {
+        steps.filter { $0.onePerPatient && types.contains($0.event) }.map(\.key)
+    }
+
     /// The handoffs `event` produces, one per matching step.
     public func handoffs(for event: PlaybookEvent) -> [HandoffPlan] {
         steps.filter { step in

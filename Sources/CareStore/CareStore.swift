@@ -223,6 +223,21 @@ final class CommandContext {
     let referenceCache: ReferenceCache?
     /// The dose table, playbook and settings, read once per transaction (or kept by the cache).
     private var reference: ReferenceData?
+    /// Event ids taken from the log's sequence ahead of their inserts (`reservingEvents`), and
+    /// the transaction's time, which every event of the transaction gets as `occurred_at`: an
+    /// `append` that finds one is sent with the next statement instead of waiting for its
+    /// RETURNING (docs/architecture.md, "The path of a write").
+    private var reservedEventIDs: ArraySlice<Int64> = []
+    private var transactionTime: Date?
+    /// Open one-per-patient handoffs read ahead under the patient's lock (`openHandoffs`), by
+    /// patient: the steps asked about, and the open handoff of each step that has one.
+    private var openHandoffsRead: [UUID: (steps: Set<String>, open: [String: OpenHandoff])] = [:]
+
+    struct OpenHandoff {
+        var id: UUID
+        /// Its causes not withdrawn.
+        var causes: Int
+    }
 
     init(
         connection: PQConnection, caller: Caller, trail: AuditTrail = AuditTrail(),
@@ -235,18 +250,34 @@ final class CommandContext {
     }
 
     /// Appends an event and makes the handoffs the playbook asks for, in this transaction.
+    ///
+    /// With an event id reserved (`reservingEvents`) the insert is queued: it goes to the server
+    /// with the transaction's next statement (at the latest its COMMIT), and an error in it fails
+    /// that statement. Without one, the insert is sent now and its RETURNING read. The playbook's
+    /// inserts are queued either way.
     @discardableResult
     func append(
         _ type: EventType, teamID: UUID?, patientID: UUID?, actorID: UUID?, payload: [String: String] = [:],
         playbookEvent: (Date) -> PlaybookEvent? = { _ in nil }
     ) async throws -> AppendedEvent {
-        let row = try await connection.query(
-            """
-            INSERT INTO events (type, team_id, patient_id, actor_id, payload)
-            VALUES (\(type), \(teamID), \(patientID), \(actorID), \(PQJSON(payload))::jsonb)
-            RETURNING id, occurred_at
-            """)
-        let (id, occurredAt) = try row[0].decode(Int64.self, Date.self)
+        let id: Int64
+        let occurredAt: Date
+        if let reserved = reservedEventIDs.popFirst(), let transactionTime {
+            await connection.sendWithNext(
+                """
+                INSERT INTO events (id, type, team_id, patient_id, actor_id, payload) OVERRIDING SYSTEM VALUE
+                VALUES (\(reserved), \(type), \(teamID), \(patientID), \(actorID), \(PQJSON(payload))::jsonb)
+                """)
+            (id, occurredAt) = (reserved, transactionTime)
+        } else {
+            let row = try await connection.query(
+                """
+                INSERT INTO events (type, team_id, patient_id, actor_id, payload)
+                VALUES (\(type), \(teamID), \(patientID), \(actorID), \(PQJSON(payload))::jsonb)
+                RETURNING id, occurred_at
+                """)
+            (id, occurredAt) = try row[0].decode(Int64.self, Date.self)
+        }
         var handoffs: (made: [UUID], joined: [UUID]) = ([], [])
         if let patientID, let event = playbookEvent(occurredAt) {
             handoffs = try await applyPlaybook(eventID: id, event: event, teamID: teamID, patientID: patientID)
@@ -255,36 +286,78 @@ final class CommandContext {
             id: id, occurredAt: occurredAt, handoffIDs: handoffs.made, joinedHandoffIDs: handoffs.joined)
     }
 
+    /// Takes `count` ids from the event log's sequence, with the transaction's time, for the
+    /// events a command is about to append: sent in the command's first pipeline and read back
+    /// by `keepReservedEvents`, so that its appends need no round trip of their own. Each is
+    /// taken in the order its event is appended, before any other event of the transaction, so
+    /// the log's ids keep the order of the inserts; an id left unused is a gap, as a rolled-back
+    /// transaction leaves (nothing reads meaning into the ids' spacing).
+    static func reservingEvents(_ count: Int) -> PQQuery {
+        "SELECT nextval('events_id_seq'), now() FROM generate_series(1, \(count))"
+    }
+
+    func keepReservedEvents(_ rows: PQRows) throws {
+        var ids: [Int64] = []
+        for row in rows {
+            let (id, time) = try row.decode(Int64.self, Date.self)
+            ids.append(id)
+            transactionTime = time
+        }
+        reservedEventIDs = ids[...]
+    }
+
+    /// The open one-per-patient handoffs of `steps` for the patient that `patient` (an
+    /// expression: the id, or a lookup of it) names, read back by `keepOpenHandoffs`. Only valid
+    /// under the patient's row lock, taken by an earlier statement of the transaction (see
+    /// `applyPlaybook`).
+    static func openHandoffs(patient: PQQuery, steps: [String]) -> PQQuery {
+        """
+        SELECT h.id, h.step_key, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND
+            c.withdrawn_at IS NULL)::int
+        FROM handoffs h JOIN tasks t ON t.id = h.task_id
+        WHERE h.patient_id = \(fragment: patient) AND h.step_key = ANY(\(steps)) AND h.superseded_at IS NULL
+          AND t.status NOT IN ('completed', 'cancelled', 'failed')
+        ORDER BY h.created_at
+        """
+    }
+
+    static func openHandoffs(_ rows: PQRows) throws -> [String: OpenHandoff] {
+        var open: [String: OpenHandoff] = [:]
+        for row in rows {
+            let (id, step, causes) = try row.decode(UUID.self, String.self, Int.self)
+            if open[step] == nil { open[step] = OpenHandoff(id: id, causes: causes) }
+        }
+        return open
+    }
+
+    /// Keeps what `openHandoffs` read for `patientID`, so that `applyPlaybook` need not lock
+    /// and read again: the caller holds the patient's row lock.
+    func keepOpenHandoffs(_ rows: PQRows, patientID: UUID, steps: [String]) throws {
+        openHandoffsRead[patientID] = (Set(steps), try Self.openHandoffs(rows))
+    }
+
     /// One task in the receiving role's pool and one handoff per matching playbook step, each
     /// announced by a handoff.created event (for the feed and webhooks). A one-per-patient step
     /// whose handoff is still open for the patient gets this event as one more cause instead
     /// (handoff.cause_added). UNIQUE (event_id, step_key) on the causes makes a second handoff,
-    /// or a second attachment, for the same step of the same event impossible.
+    /// or a second attachment, for the same step of the same event impossible. The inserts are
+    /// queued: they go to the server with the transaction's next statement.
     private func applyPlaybook(eventID: Int64, event: PlaybookEvent, teamID: UUID?, patientID: UUID) async throws -> (
         made: [UUID], joined: [UUID]
     ) {
         let plans = try await loadPlaybook().handoffs(for: event)
         guard !plans.isEmpty else { return ([], []) }
-        var open: [String: (id: UUID, causes: Int)] = [:]
+        var open: [String: OpenHandoff] = [:]
         let shared = plans.filter(\.onePerPatient).map(\.stepKey)
-        if !shared.isEmpty {
+        if let read = openHandoffsRead[patientID], read.steps.isSuperset(of: shared) {
+            open = read.open
+        } else if !shared.isEmpty {
             // The patient's row lock makes concurrent causes take turns: the second finds the
             // handoff the first made (each statement of a read-committed transaction sees what
             // committed before it began).
             await connection.sendWithNext("SELECT 1 FROM patients WHERE id = \(patientID) FOR UPDATE")
-            for row in try await connection.query(
-                """
-                SELECT h.id, h.step_key, (SELECT count(*) FROM handoff_causes c WHERE c.handoff_id = h.id AND
-                    c.withdrawn_at IS NULL)::int
-                FROM handoffs h JOIN tasks t ON t.id = h.task_id
-                WHERE h.patient_id = \(patientID) AND h.step_key = ANY(\(shared)) AND h.superseded_at IS NULL
-                  AND t.status NOT IN ('completed', 'cancelled', 'failed')
-                ORDER BY h.created_at
-                """)
-            {
-                let (id, step, causes) = try row.decode(UUID.self, String.self, Int.self)
-                if open[step] == nil { open[step] = (id, causes) }
-            }
+            open = try Self.openHandoffs(
+                try await connection.query(Self.openHandoffs(patient: "\(patientID)", steps: shared)))
         }
         var handoffIDs: [UUID] = []
         var joined: [UUID] = []
@@ -317,6 +390,7 @@ final class CommandContext {
                     VALUES (\(EventType.handoffCauseAdded), \(teamID), \(patientID), NULL, \(PQJSON(announced))::jsonb)
                     """)
                 joined.append(existing.id)
+                open[plan.stepKey]?.causes = causes
                 continue
             }
             // One id for one piece of work: the handoff and its task share it.
@@ -348,9 +422,13 @@ final class CommandContext {
                 VALUES (\(EventType.handoffCreated), \(teamID), \(patientID), NULL, \(PQJSON(announced))::jsonb)
                 """)
             handoffIDs.append(id)
+            if plan.onePerPatient { open[plan.stepKey] = OpenHandoff(id: id, causes: 1) }
         }
-        // One round trip for all of them (libpq's pipeline mode, inside this transaction).
-        if !inserts.isEmpty { _ = try await connection.pipeline(inserts) }
+        // Sent with the transaction's next statement (one round trip for all of them, libpq's
+        // pipeline mode, inside this transaction).
+        for insert in inserts { await connection.sendWithNext(insert) }
+        // A later event of this transaction finds what this one made or joined.
+        if let read = openHandoffsRead[patientID] { openHandoffsRead[patientID] = (read.steps, open) }
         trail.handoffs += handoffIDs.count
         return (handoffIDs, joined)
     }

@@ -134,7 +134,15 @@ extension CareStore {
         }
         return try await command(caller) { context in
             let actorID = caller.memberID
-            // The trial (locked) and the patient's failed trials so far, in one round trip.
+            let reference = try await context.referenceData()
+            // The events this is likely to append, trial.outcome_recorded and trial.failed (a
+            // patient.trd_reached is rare and appends without a reserved id).
+            let likelyEvents = 2
+            let sharedSteps = reference.playbook.onePerPatientSteps(for: [EventType.trialFailed, .trdReached])
+            // One round trip for the trial and its patient (locked), the patient's failed trials so
+            // far, the patient's open handoffs that a failure would join (read under that lock)
+            // and the events' ids: the rest goes with COMMIT (docs/architecture.md, "The path of
+            // a write").
             let results = try await context.connection.pipeline([
                 """
                 SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions,
@@ -144,6 +152,9 @@ extension CareStore {
                     \(trialID)
                 FOR UPDATE OF t, p
                 """, CommandContext.failedTrials(ofPatientOfTrial: trialID),
+                CommandContext.openHandoffs(
+                    patient: "(SELECT patient_id FROM trials WHERE id = \(trialID))", steps: sharedSteps),
+                CommandContext.reservingEvents(likelyEvents),
             ])
             guard let row = results[0].firstRow else { throw StoreError.notFound("trial \(trialID)") }
             let (
@@ -157,6 +168,8 @@ extension CareStore {
                 throw PQError(.decoding, "trial \(trialID) has an unknown kind \(kindText)")
             }
             try context.authorize(.recordOutcome(kind), teamID: teamID, patientID: patientID)
+            try context.keepOpenHandoffs(results[2], patientID: patientID, steps: sharedSteps)
+            try context.keepReservedEvents(results[3])
             if marked != nil {
                 throw StoreError.conflict(
                     "trial \(trialID.lowercasedString) was entered in error; record a new trial instead")
@@ -170,7 +183,6 @@ extension CareStore {
                 )
             }
 
-            let reference = try await context.referenceData()
             let calendar = LocalCalendar(identifier: try row.decode(String.self, at: 12))
             try context.checked { () throws(InvalidValue) in
                 try reference.recordRules.checkDay(
@@ -206,7 +218,7 @@ extension CareStore {
                         accepted: reference.doseTable.suggestions(for: drug ?? "")))
             }
             let failed = rules.isFailure(facts, adequacy: adequacy)
-            // Goes to the server with the first event's insert.
+            // Queued: goes to the server with COMMIT, as the events do.
             await context.connection.sendWithNext(
                 """
                 UPDATE trials SET outcome = \(outcome.rawValue), stopped_on = \(stoppedOn)::date, adherence =

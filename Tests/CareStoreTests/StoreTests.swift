@@ -186,6 +186,66 @@ struct StoreTests {
         }
     }
 
+    @Test(
+        """
+        a failure that reaches TRD logs its events in the order they happened, with the ids and the time the command \
+        returned, and joins the first failure's open handoffs
+        """
+    )
+    func outcomeEventsInOrder() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let psychiatrist = Caller.system(actingFor: clinic.psychiatrist)
+            let first = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .medication, drug: "sertraline", dailyDoseMg: 100,
+                startedOn: enrolmentDate, by: psychiatrist)
+            let firstResult = try await clinic.store.recordTrialOutcome(
+                trialID: first, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(56 * day),
+                by: psychiatrist)
+            let second = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .medication, drug: "venlafaxine", dailyDoseMg: 150,
+                startedOn: enrolmentDate.addingTimeInterval(60 * day), by: psychiatrist)
+            let result = try await clinic.store.recordTrialOutcome(
+                trialID: second, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(110 * day),
+                by: psychiatrist)
+            #expect(result.trdReached)
+
+            // Everything the second recording wrote: one transaction, read in the log's order.
+            let logged = try await pool.query(
+                """
+                SELECT id, type, occurred_at FROM events
+                WHERE tx_id = (SELECT tx_id FROM events WHERE id = \(result.events[0].id)) ORDER BY id
+                """
+            ).map { try $0.decode(Int64.self, String.self, Date.self) }
+            #expect(
+                logged.map(\.1) == [
+                    "trial.outcome_recorded", "trial.failed", "handoff.cause_added", "handoff.cause_added",
+                    "handoff.cause_added", "patient.trd_reached", "handoff.created",
+                ])
+            // The command's own events are the log's, id for id and time for time; one transaction, one time.
+            let returned = result.events.map { ($0.id, $0.occurredAt) }
+            let own = logged.filter { !$0.1.hasPrefix("handoff.") }.map { ($0.0, $0.2) }
+            #expect(returned.map(\.0) == own.map(\.0))
+            #expect(returned.map(\.1) == own.map(\.1))
+            #expect(Set(logged.map(\.2)).count == 1)
+
+            // The first failure's three handoffs were joined (two causes each), none made anew.
+            let joined = result.events[1].joinedHandoffIDs
+            #expect(Set(joined) == Set(firstResult.events[1].handoffIDs) && joined.count == 3)
+            #expect(result.events[1].handoffIDs.isEmpty)
+            let causes = try await pool.query(
+                """
+                SELECT count(*)::int FROM handoff_causes WHERE handoff_id = ANY(\(joined)) AND withdrawn_at IS NULL
+                """
+            )[0].decode(Int.self, at: 0)
+            #expect(causes == 6)
+            let titles = try await pool.query("SELECT title FROM tasks WHERE id = ANY(\(joined)) ORDER BY title")
+                .column(String.self)
+            #expect(titles.allSatisfy { $0.hasSuffix("(2 causes)") })
+            #expect(result.events[2].handoffIDs.count == 1)
+        }
+    }
+
     @Test("a trial stopped at 3 weeks for intolerance is recorded without trial.failed or handoffs")
     func earlyIntolerance() async throws {
         try await MigratedDatabase.withPool { pool, _ in

@@ -212,19 +212,22 @@ extension CareStore {
     ) {
         return try await command(caller) { context in
             let actorID = caller.memberID
-            let patient = try await context.patient(patientID, for: .recordMeasurement)
+            // The patient and the event's id in one round trip; the score, its event and any
+            // safety handoffs go with COMMIT (docs/architecture.md, "The path of a write").
+            let patient = try await context.patient(patientID, for: .recordMeasurement, reservingEvents: 1)
             let teamID = patient.teamID
             let rules = try await context.referenceData().recordRules
             try context.checked { () throws(InvalidValue) in
                 try rules.checkTime(takenAt, field: "taken_at", now: Date(), enrolledOn: patient.enrolledOn)
             }
-            let id = try await context.connection.query(
+            let id = UUID.random()
+            await context.connection.sendWithNext(
                 """
-                INSERT INTO measurements (patient_id, instrument, total, items, safety_signal, taken_at, recorded_by)
-                VALUES (\(patientID), \(score.instrument.rawValue), \(score.total), \(score.items),
+                INSERT INTO measurements (id, patient_id, instrument, total, items, safety_signal, taken_at,
+                    recorded_by)
+                VALUES (\(id), \(patientID), \(score.instrument.rawValue), \(score.total), \(score.items),
                     \(score.isSafetySignal), \(takenAt), \(actorID))
-                RETURNING id
-                """)[0].decode(UUID.self, at: 0)
+                """)
             let event = try await context.append(
                 EventType.measurementRecorded, teamID: teamID, patientID: patientID, actorID: actorID,
                 payload: [
@@ -263,15 +266,18 @@ extension CareStore {
             let actorID = caller.memberID
             let teamID = try await context.patientTeam(patientID, for: .refer(kind))
             // The patient's row lock makes two referrals of the same kind take turns.
+            // With it, the event's id: the referral, its event and its handoffs go with COMMIT.
             await context.connection.sendWithNext("SELECT 1 FROM patients WHERE id = \(patientID) FOR UPDATE")
-            let open = try await context.connection.query(
+            let results = try await context.connection.pipeline([
                 """
                 SELECT id, status, target_clinic FROM referrals
                 WHERE patient_id = \(patientID) AND kind = \(kind.rawValue) AND entered_in_error_at IS NULL
                   AND status NOT IN ('completed', 'declined', 'cancelled')
                 ORDER BY created_at LIMIT 1
-                """)
-            if let row = open.firstRow, reason == nil {
+                """, CommandContext.reservingEvents(1),
+            ])
+            try context.keepReservedEvents(results[1])
+            if let row = results[0].firstRow, reason == nil {
                 let (existing, status, existingClinic) = try row.decode(UUID.self, String.self, String.self)
                 throw StoreError.alreadyOpen(
                     """
@@ -280,12 +286,12 @@ extension CareStore {
                     """,
                     existing: "/v1/referrals/\(existing.lowercasedString)")
             }
-            let id = try await context.connection.query(
+            let id = UUID.random()
+            await context.connection.sendWithNext(
                 """
-                INSERT INTO referrals (patient_id, kind, target_clinic, note, made_by, reason)
-                VALUES (\(patientID), \(kind.rawValue), \(clinic), \(note), \(actorID), \(reason))
-                RETURNING id
-                """)[0].decode(UUID.self, at: 0)
+                INSERT INTO referrals (id, patient_id, kind, target_clinic, note, made_by, reason)
+                VALUES (\(id), \(patientID), \(kind.rawValue), \(clinic), \(note), \(actorID), \(reason))
+                """)
             let event = try await context.append(
                 EventType.referralMade, teamID: teamID, patientID: patientID, actorID: actorID,
                 payload: ["referral_id": id.lowercasedString, "kind": kind.rawValue]
@@ -426,16 +432,24 @@ extension CommandContext {
     }
 
     /// The patient's team and enrolment date, once the caller may do `permission` there.
-    func patient(_ patientID: UUID, for permission: Permission) async throws -> (
+    /// `reservingEvents`: ids for the events the command will append, taken in the same round
+    /// trip (`reservingEvents(_:)`), so that its appends go with COMMIT.
+    func patient(_ patientID: UUID, for permission: Permission, reservingEvents events: Int = 0) async throws -> (
         teamID: UUID, enrolledOn: Date, calendar: LocalCalendar
     ) {
         trail.touch(patientID)
-        let rows = try await connection.query(
-            """
+        let read: PQQuery = """
             SELECT p.team_id, p.enrolled_on, t.time_zone FROM patients p JOIN teams t ON t.id = p.team_id WHERE p.id = \
             \(patientID)
             """
-        )
+        let rows: PQRows
+        if events > 0 {
+            let results = try await connection.pipeline([read, Self.reservingEvents(events)])
+            try keepReservedEvents(results[1])
+            rows = results[0]
+        } else {
+            rows = try await connection.query(read)
+        }
         guard let row = rows.firstRow else { throw StoreError.notFound("patient \(patientID)") }
         let (teamID, enrolledOn, zone) = try row.decode(UUID.self, Date.self, String.self)
         try authorize(permission, teamID: teamID, patientID: patientID)

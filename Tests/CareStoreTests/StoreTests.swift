@@ -99,6 +99,19 @@ struct StoreTests {
                 patientID: clinic.patient, score: Score(.phq9, items: [2, 2, 2, 2, 2, 2, 2, 2, 1]), takenAt: Date(),
                 by: .system(actingFor: clinic.psychologist))
             #expect(signal.event.handoffIDs.count == 2)
+            // The score, its event and its handoffs are the ones the command answered with (the
+            // event's id reserved ahead, its insert sent with COMMIT).
+            let logged = try await pool.query(
+                """
+                SELECT m.id, m.total, e.occurred_at, (SELECT count(*)::int FROM handoffs h WHERE h.event_id = e.id)
+                FROM events e JOIN measurements m ON m.id = (e.payload->>'measurement_id')::uuid
+                WHERE e.id = \(signal.event.id) AND e.type = 'measurement.recorded'
+                """)
+            #expect(logged.count == 1)
+            let (measurement, total, occurredAt, handoffs) = try logged[0].decode(
+                UUID.self, Int.self, Date.self, Int.self)
+            #expect(measurement == signal.measurementID && total == 17)
+            #expect(occurredAt == signal.event.occurredAt && handoffs == 2)
             #expect(
                 try await clinic.handoffRoles(pool, event: "measurement.recorded") == ["psychiatrist", "psychologist"])
             let due = try await pool.query(

@@ -244,7 +244,9 @@ struct Patients: AsyncParsableCommand {
 struct PatientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patient", abstract: "One patient.",
-        subcommands: [Show.self, Timeline.self, Add.self, Discharge.self])
+        discussion: "care patient PATIENT is care patient show PATIENT.",
+        subcommands: [Show.self, Timeline.self, Add.self, Discharge.self, BirthDate.self, Document.self],
+        defaultSubcommand: Show.self)
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -6,7 +6,13 @@ import Foundation
 /// `care: ...`, with where to find the usage, and exits 64.
 public enum CareMain {
     public static func main() async {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        // `care patient` or `care task` alone: their help, not their default's missing argument.
+        if !arguments.isEmpty, arguments.count == path(arguments).count - 1,
+            command(at: arguments)?.configuration.defaultSubcommand != nil
+        {
+            arguments.append("--help")
+        }
         // A shell asking for completions (`care ---completion ...`) is answered by the parser.
         if arguments.first != "---completion", let problem = precheck(arguments) {
             Terminal.error(problem)
@@ -61,6 +67,16 @@ public enum CareMain {
         return path
     }
 
+    /// The command that the command words of `arguments` name.
+    static func command(at arguments: [String]) -> ParsableCommand.Type? {
+        var command: ParsableCommand.Type = CareCommand.self
+        for word in path(arguments).dropFirst() {
+            guard let next = command.configuration.subcommands.first(where: { names($0, word) }) else { return nil }
+            command = next
+        }
+        return command
+    }
+
     /// An unknown command word or long option, named with the nearest known one; nil if none.
     static func precheck(_ arguments: [String]) -> String? {
         var command: ParsableCommand.Type = CareCommand.self
@@ -76,6 +92,18 @@ public enum CareMain {
                 var names: [String] = []
                 for subcommand in subcommands { names.append(name(of: subcommand)) }
                 let near = nearest(word.lowercased(), among: names)
+                // `care patient Ada`, `care task 1a2b3c4d`: a word that is no command of one with
+                // a default (show) is what to show, unless it looks like a mistyped command
+                // followed by what that command would take (`care task clam 1a2b3c4d`).
+                if let shown = command.configuration.defaultSubcommand,
+                    (shown as? any ShowsByDefault.Type)?.couldName(word) ?? true
+                {
+                    let words = arguments[index...].filter { !$0.hasPrefix("-") }
+                    if near == nil || words.count == 1 {
+                        command = shown
+                        break
+                    }
+                }
                 return "'\(word)' is not a command of '\(path.joined(separator: " "))'"
                     + (near.map { " (did you mean '\($0)'?)" } ?? ": it has \(names.joined(separator: ", "))")
                     + ". See '\(path.joined(separator: " ")) --help'."
@@ -99,4 +127,10 @@ public enum CareMain {
         }
         return nil
     }
+}
+
+/// A group's default command (`care task ID` is `care task show ID`), which says whether a word
+/// could be what it shows; one that could not (`care task ad`) is taken for a mistyped command.
+protocol ShowsByDefault {
+    static func couldName(_ word: String) -> Bool
 }

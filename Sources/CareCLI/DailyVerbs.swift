@@ -67,6 +67,95 @@ extension PatientCommand {
     }
 }
 
+extension PatientCommand {
+    struct BirthDate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "birth-date",
+            abstract: "Record (or clear) a patient's date of birth, which payers' age criteria read.",
+            discussion: """
+                Examples:
+                  care patient birth-date Ada 1984-03-02
+                  care patient birth-date Ada --clear
+                """)
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
+        @Argument(help: "The date of birth, YYYY-MM-DD.") var date: String?
+        @Flag(help: "Clear the recorded date of birth.") var clear = false
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            switch (date, clear) {
+            case (nil, false): throw usage("give the date of birth (YYYY-MM-DD), or --clear")
+            case (.some, true): throw usage("give a date or --clear, not both")
+            case (let date?, false):
+                guard let day = Day.parse(date) else { throw usage("'\(date)' is not a date: use YYYY-MM-DD") }
+                if day > Date() { throw usage("'\(date)' is in the future: a date of birth is today or earlier") }
+            case (nil, true): break
+            }
+        }
+
+        func run() async throws {
+            let (name, recorded) = try await withClient(server) { client -> (String, BirthDateRecorded) in
+                let id = try await Names.patient(patient, client)
+                let summary = try await client.patient(id)
+                return (summary.displayName, try await client.setBirthDate(patient: id, clear ? nil : date))
+            }
+            print(
+                recorded.birthDate.map { "Date of birth of \(name) recorded: \($0)." }
+                    ?? "Date of birth of \(name) cleared.")
+        }
+    }
+
+    struct Document: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Document a statement a payer's criteria read (a prior-authorisation packet shows it).",
+            discussion: """
+                The key says what it is filed under: rapid-response (the need for a rapid response), \
+                anaesthesia-workup (ECT's anaesthesia work-up), no-psychotherapy (why no psychotherapy was \
+                possible), oral-antidepressant (esketamine's), certified-centre, or a key a payer's criteria set \
+                names. The newest statement of a key is the one read.
+                Examples:
+                  care patient document Ada no-psychotherapy "Declined CBT twice; no therapist within 60 miles"
+                  care patient document Eli rapid-response --file statement.txt
+                """)
+        @Argument(
+            help: "The patient: part of the name, the MRN or the first characters of the id.",
+            completion: .custom(Completions.patients)) var patient: String
+        @Argument(
+            help: "What it is filed under: rapid-response, anaesthesia-workup, no-psychotherapy, ...",
+            completion: .list([
+                "rapid-response", "anaesthesia-workup", "no-psychotherapy", "oral-antidepressant", "certified-centre",
+            ])) var key: String
+        @Argument(help: "The statement; left out, it is read from --file, piped input or $EDITOR.") var text: String?
+        @Option(help: "Read the statement from this file ('-' for standard input).") var file: String?
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            guard key.wholeMatch(of: /[a-z][a-z0-9-]{0,63}/) != nil else {
+                throw usage("'\(key)' is not a key: lower-case letters, digits and '-', e.g. no-psychotherapy")
+            }
+            if text != nil, file != nil { throw usage("give the statement as text or with --file, not both") }
+        }
+
+        func run() async throws {
+            let statement: String
+            do {
+                statement = try composeText(text, file: file, what: "statement")
+            } catch { throw fail(error) }
+            let (name, recorded) = try await withClient(server) { client -> (String, StatementRecorded) in
+                let id = try await Names.patient(patient, client)
+                let summary = try await client.patient(id)
+                return (
+                    summary.displayName,
+                    try await client.documentForPriorAuth(patient: id, key: key, text: statement)
+                )
+            }
+            print("Documented for \(name) under \(recorded.key) (statement \(Names.short(recorded.id))).")
+        }
+    }
+}
+
 extension TaskCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -104,7 +193,12 @@ extension TaskCommand {
         }
     }
 
-    struct Show: AsyncParsableCommand {
+    struct Show: AsyncParsableCommand, ShowsByDefault {
+        /// The first characters of an id (docs/cli.md, "Naming records").
+        static func couldName(_ word: String) -> Bool {
+            word.count >= 4 && word.allSatisfy { $0.isHexDigit || $0 == "-" }
+        }
+
         static let configuration = CommandConfiguration(
             abstract: "One task (or handoff): what, whose, due, status, and why it exists.",
             discussion: "Example: care task show 1a2b3c4d")

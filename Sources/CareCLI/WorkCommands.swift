@@ -12,12 +12,13 @@ struct TaskCommand: AsyncParsableCommand {
         discussion: """
             A task moves requested -> accepted (claimed) -> in-progress -> completed; done on a task nobody has \
             claimed claims it for you in the same step. Hold and resume it while you wait for something; \
-            cancel or fail it with a reason. A handoff's id works wherever a task's does.
+            cancel or fail it with a reason. A handoff's id works wherever a task's does. care task ID is \
+            care task show ID.
             """,
         subcommands: [
             List.self, Show.self, Add.self, Move.Claim.self, Move.Start.self, Move.Hold.self, Move.Resume.self,
             Move.Done.self, Move.Cancel.self, Move.Fail.self,
-        ])
+        ], defaultSubcommand: Show.self)
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -590,7 +591,99 @@ struct Refer: AsyncParsableCommand {
 
 struct ReferralCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "referral", abstract: "Referrals.", subcommands: [List.self, Status.self, Packet.self, Auth.self])
+        commandName: "referral", abstract: "Referrals.",
+        subcommands: [List.self, Status.self, Screen.self, Packet.self, Auth.self])
+
+    struct Screen: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Complete a TMS or ECT screening handoff: which contraindications are present (psychiatrists).",
+            discussion: """
+                The TMS screen asks about metal-or-implanted-device, seizure-history, seizure-threshold-medicines \
+                and pregnancy; the ECT work-up about cardiac-or-anaesthetic-risk, interfering-medicines and \
+                pregnancy. Every question is answered: --none says none is present, --present names those that are \
+                (the rest are absent). The handoff's task is completed, and the payer's criteria read the screen.
+                Examples:
+                  care referral screen 317043f6 --none
+                  care referral screen 317043f6 --present seizure-history --note "One febrile seizure, aged 3"
+                """)
+        @Argument(help: "The screening handoff's id, or its first characters.") var id: String
+        @Flag(help: "No contraindication is present.") var none = false
+        @Option(
+            help: "A contraindication that is present (repeat it, or separate with commas).",
+            completion: .list(ContraindicationItem.allCases.map(\.rawValue))) var present: [String] = []
+        @Option(help: "A note kept with the screen.") var note: String?
+        @Option(help: "tms or ect (default: the kind of the patient's open TMS or ECT referral).") var treatment:
+            String?
+        @OptionGroup var server: ServerOptions
+
+        /// As typed, in any case, with '_' for '-'.
+        var found: [String] {
+            present.flatMap { $0.split(separator: ",") }.map {
+                String($0.trimmingCharacters(in: .whitespaces).lowercased().map { $0 == "_" ? "-" : $0 })
+            }
+        }
+
+        func validate() throws {
+            if none == !present.isEmpty { throw usage("give --none, or --present with what is present") }
+            let known = ContraindicationItem.allCases.map(\.rawValue)
+            for item in found where !known.contains(item) {
+                throw usage(
+                    "'\(item)' is not a question of a screen"
+                        + (nearest(item, among: known).map { " (did you mean '\($0)'?)" } ?? "")
+                        + "; they are \(known.joined(separator: ", "))")
+            }
+            if let treatment, ScreenTreatment(rawValue: treatment.lowercased()) == nil {
+                throw usage("--treatment is tms or ect")
+            }
+        }
+
+        func run() async throws {
+            let (name, recorded) = try await withClient(server) { client -> (String, ScreenRecorded) in
+                let task = try await client.task(
+                    try await Names.record("task", id, client, what: "screening handoff"))
+                let summary = try await client.patient(task.patientId)
+                let kind =
+                    try treatment.flatMap { ScreenTreatment(rawValue: $0.lowercased()) }
+                    ?? Self.screened(task, summary.displayName, referrals: summary.referrals)
+                let asked = ContraindicationItem.asked(for: kind).map(\.rawValue)
+                if let stray = found.first(where: { !asked.contains($0) }) {
+                    throw CLIError.usage(
+                        """
+                        the \(kind.spoken) screen does not ask about \(stray); it asks about \
+                        \(asked.joined(separator: ", "))
+                        """
+                    )
+                }
+                let answers = Dictionary(uniqueKeysWithValues: asked.map { ($0, found.contains($0)) })
+                return (
+                    summary.displayName, try await client.completeScreen(task: task.id, answers: answers, note: note)
+                )
+            }
+            let findings = recorded.findings.compactMap(ContraindicationItem.init(rawValue:)).map(\.question)
+            print(
+                "\(recorded.treatment.uppercased()) screen of \(name) recorded: "
+                    + (findings.isEmpty
+                        ? "no contraindication present" : "present: \(findings.joined(separator: "; "))")
+                    + "; the handoff is done.")
+        }
+
+        /// The treatment a screening handoff is for: the kind of the patient's open TMS or ECT
+        /// referral, or when both are open, the one its cause names.
+        static func screened(_ task: TaskItem, _ name: String, referrals: [Referral]) throws -> ScreenTreatment {
+            let open = Set(
+                referrals.filter { !["declined", "cancelled", "completed"].contains($0.status) }.compactMap {
+                    ScreenTreatment(rawValue: $0.kind)
+                })
+            if open.count == 1, let only = open.first { return only }
+            let causes = (task.causes ?? []).map { $0.summary.uppercased() }
+            let named = open.filter { kind in causes.contains { $0.contains("\(kind.spoken) REFERRAL") } }
+            if named.count == 1, let only = named.first { return only }
+            throw CLIError.usage(
+                open.isEmpty
+                    ? "\(name) has no open TMS or ECT referral; give --treatment tms or ect"
+                    : "\(name) has open TMS and ECT referrals; give --treatment tms or ect")
+        }
+    }
 
     struct Auth: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -759,7 +852,32 @@ struct ReferralCommand: AsyncParsableCommand {
                 for part in criterion.parts ?? [] { add(part, depth: depth + 1) }
             }
             for criterion in verdict.criteria { add(criterion, depth: 0) }
+            lines += hints(for: verdict)
             return lines
+        }
+
+        /// The commands that record what an unmet criterion asks for (docs/cli.md, "Prior
+        /// authorisation"), read from its remedy's words.
+        static func hints(for verdict: PriorAuthCheckOut) -> [String] {
+            func remedies(_ criteria: [PriorAuthCriterionOut]) -> [String] {
+                criteria.flatMap { ($0.isMet ? [] : [$0.toMeet ?? ""]) + remedies($0.parts ?? []) }
+            }
+            let unmet = remedies(verdict.criteria).joined(separator: "\n")
+            var hints: [String] = []
+            if unmet.contains("date of birth") { hints.append("care patient birth-date PATIENT YYYY-MM-DD") }
+            if unmet.contains("screen") {
+                hints.append("care referral screen HANDOFF --none (or --present ITEM), the psychiatrist")
+            }
+            if unmet.contains("psychotherapy trial") {
+                hints.append("care trial start PATIENT --therapy CBT --start DAY (then care trial outcome)")
+            }
+            if unmet.contains("reason there was none") {
+                hints.append("care patient document PATIENT no-psychotherapy \"why none was possible\"")
+            }
+            if unmet.contains("document ") {
+                hints.append("care patient document PATIENT KEY \"TEXT\" (the key in brackets above)")
+            }
+            return hints.isEmpty ? [] : ["  record them with:"] + hints.map { "    " + $0 }
         }
     }
 

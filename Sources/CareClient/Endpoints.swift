@@ -176,6 +176,24 @@ extension CareClient {
         try await post("v1/prior-auth-packets/\(packet)/status", change)
     }
 
+    /// Records (a date) or clears (nil) the patient's date of birth, which payers' age criteria read.
+    public func setBirthDate(patient: String, _ day: String?) async throws -> BirthDateRecorded {
+        try decode(
+            try await send(
+                .PUT, "v1/patients/\(patient)/birth-date", body: try Self.encoder.encode(BirthDateBody(birthDate: day))
+            ).body)
+    }
+
+    /// Documents a statement for a payer under `key` (the latest of a key is the one criteria read).
+    public func documentForPriorAuth(patient: String, key: String, text: String) async throws -> StatementRecorded {
+        try await post("v1/patients/\(patient)/prior-auth-statements", StatementBody(key: key, text: text))
+    }
+
+    /// Completes a TMS or ECT screening handoff with the screen's answers (true: present).
+    public func completeScreen(task: String, answers: [String: Bool], note: String?) async throws -> ScreenRecorded {
+        try await post("v1/tasks/\(task)/contraindication-screen", ScreenBody(answers: answers, note: note))
+    }
+
     /// A kept packet rendered: json, html or pdf (the PDF may take a few seconds to print).
     public func priorAuthPacket(_ id: String, format: String) async throws -> Data {
         try await send(.GET, "v1/prior-auth-packets/\(id)", query: ["format": format], timeout: .seconds(60)).body

@@ -337,6 +337,12 @@ public struct BirthDateBody: Codable, Sendable {
         birthDate =
             try container.decodeNil(forKey: .birthDate) ? nil : container.decode(String.self, forKey: .birthDate)
     }
+
+    /// Always sends `birth_date`: null (to clear it) is written, not left out.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(birthDate, forKey: .birthDate)
+    }
 }
 
 /// POST /v1/patients/{id}/prior-auth-statements: what the team documents for a payer.

@@ -599,3 +599,24 @@ public struct TrialOutcomeResult: Codable, Sendable, Equatable {
         self.handoffIds = handoffIds
     }
 }
+
+/// PUT /v1/patients/{id}/birth-date's answer.
+public struct BirthDateRecorded: Codable, Sendable, Equatable {
+    public var patientId: String
+    public var birthDate: String?
+}
+
+/// POST /v1/patients/{id}/prior-auth-statements' answer.
+public struct StatementRecorded: Codable, Sendable, Equatable {
+    public var id: String
+    public var patientId: String
+    public var key: String
+}
+
+/// POST /v1/tasks/{id}/contraindication-screen's answer: the findings (the contraindications
+/// found present; none is a negative screen).
+public struct ScreenRecorded: Codable, Sendable, Equatable {
+    public var screenId: String
+    public var treatment: String
+    public var findings: [String]
+}

@@ -272,6 +272,17 @@ struct CLITests {
                 "\(completed.output)")
             let nobody = try await clinic.care(["patient", "show", "Zebedee"], as: "psychiatrist")
             #expect(nobody.status == 3 && nobody.errors.contains("no patient of your teams matches 'Zebedee'"))
+            // `care patient NAME` is `care patient show NAME`, even for a name near a command
+            // ('Ada' is one letter from 'add'); a mistyped command with its own arguments is
+            // still named, and `care patient` alone is its help.
+            let bare = try await clinic.care(["patient", "Lin Ortiz"], as: "psychiatrist")
+            #expect(bare.status == 0 && bare.output == fresh.output, "\(bare.errors)")
+            let nearAdd = try await clinic.care(["patient", "Ada"], as: "psychiatrist")
+            #expect(nearAdd.status == 3 && nearAdd.errors.contains("no patient of your teams matches 'Ada'"))
+            let mistyped = try await clinic.care(["patient", "timelin", "Lin Ortiz"], as: "psychiatrist")
+            #expect(mistyped.status == 64 && mistyped.errors.contains("did you mean 'timeline'?"), "\(mistyped.errors)")
+            let group = try await clinic.care(["patient"], as: "psychiatrist")
+            #expect(group.status == 0 && group.output.contains("care patient PATIENT is care patient show PATIENT"))
 
             // Writes take names too; the tables show 8 characters, which name the record.
             #expect(
@@ -366,6 +377,11 @@ struct CLITests {
                 shown.output.contains("because: Failed trial: venlafaxine")
                     && shown.output.contains("status: accepted"),
                 "\(shown.output)\(shown.errors)")
+            // `care task ID` is `care task show ID`; a word that cannot start an id is a mistyped command.
+            let bare = try await clinic.care(["task", String(handoff)], as: "socialWorker")
+            #expect(bare.status == 0 && bare.output == shown.output, "\(bare.errors)")
+            let mistyped = try await clinic.care(["task", "ad"], as: "socialWorker")
+            #expect(mistyped.status == 64 && mistyped.errors.contains("did you mean 'add'?"), "\(mistyped.errors)")
             let mine = try await clinic.care(["task", "list"], as: "socialWorker")
             #expect(mine.output.contains(String(handoff)), "\(mine.output)")
             // Several at once (the TMS referral's two): every name is resolved first, so one that matches
@@ -994,6 +1010,8 @@ struct CLITests {
             ["patient", "timeline"], ["today"], ["patient", "add"], ["patient", "discharge"], ["task", "list"],
             ["task", "show"],
             ["handoff", "list"], ["handoff", "take"], ["trial", "list"], ["referral", "list"], ["report", "snapshots"],
+            ["patient", "birth-date"], ["patient", "document"], ["referral", "screen"], ["referral", "packet"],
+            ["referral", "auth"],
         ]
         for command in commands {
             let help = try await CLITests.run(
@@ -1055,6 +1073,13 @@ struct CLITests {
                 refused.errors.contains("unmet  the TMS contraindication screen done and negative"), "\(refused.errors)"
             )
             #expect(refused.errors.contains("to meet it: record the patient's date of birth"))
+            // With the commands that record what is missing.
+            for hint in [
+                "care patient birth-date PATIENT", "care referral screen HANDOFF",
+                "care patient document PATIENT no-psychotherapy",
+            ] {
+                #expect(refused.errors.contains(hint), "\(hint): \(refused.errors)")
+            }
             // The trials criterion names both failed trials, each with its adequacy.
             #expect(
                 refused.errors.contains("sertraline (ssri)") && refused.errors.contains("venlafaxine (snri)"),
@@ -1064,22 +1089,46 @@ struct CLITests {
             #expect(
                 try await clinic.pool.query("SELECT count(*) FROM prior_auth_packets")[0].decode(Int.self, at: 0) == 0)
 
-            // What was missing, recorded through the API's store commands as the team would.
+            // What was missing, recorded with the CLI as the team would: the psychiatrist completes
+            // the screening handoff, the social worker records the date of birth and why no
+            // psychotherapy was possible. Each refuses what it cannot record first.
             let screening = try await clinic.pool.query(
                 PQQuery(
                     """
                     SELECT t.id FROM tasks t JOIN handoffs h ON h.task_id = t.id WHERE h.step_key = \
                     'tms.contraindications' AND t.patient_id = $1
                     """,
-                    [patient]))[0].decode(UUID.self, at: 0)
-            _ = try await store.completeScreening(
-                taskID: screening,
-                answers: Dictionary(uniqueKeysWithValues: ContraindicationItem.asked(for: .tms).map { ($0, false) }),
-                note: nil, by: .system(actingFor: psychiatrist))
-            try await store.setBirthDate(patientID: patient, Date(timeIntervalSince1970: 315_532_800), by: .system())
-            _ = try await store.documentForPriorAuth(
-                patientID: patient, key: "no-psychotherapy", text: "Declined therapy after two intake attempts.",
-                by: .system(actingFor: psychiatrist))
+                    [patient]))[0].decode(UUID.self, at: 0).uuidString.lowercased()
+            let patientID = patient.uuidString.lowercased()
+            let wrongItem = try await clinic.care(
+                ["referral", "screen", String(screening.prefix(8)), "--present", "interfering-medicines"],
+                as: "psychiatrist")
+            #expect(
+                wrongItem.status == 64
+                    && wrongItem.errors.contains("the TMS screen does not ask about interfering-medicines"),
+                "\(wrongItem.errors)")
+            let screened = try await clinic.care(
+                ["referral", "screen", String(screening.prefix(8)), "--none"], as: "psychiatrist")
+            #expect(
+                screened.status == 0 && screened.output.contains("TMS screen of")
+                    && screened.output.contains("no contraindication present"),
+                "\(screened.output)\(screened.errors)")
+            let again = try await clinic.care(
+                ["referral", "screen", String(screening.prefix(8)), "--none"], as: "psychiatrist")
+            #expect(again.status == 4, "\(again.errors)")
+            let future = try await clinic.care(["patient", "birth-date", patientID, "2990-01-01"], as: "socialWorker")
+            #expect(future.status == 64 && future.errors.contains("is in the future"), "\(future.errors)")
+            let born = try await clinic.care(["patient", "birth-date", patientID, "1980-01-01"], as: "socialWorker")
+            #expect(born.status == 0 && born.output.contains("recorded: 1980-01-01"), "\(born.errors)")
+            let documented = try await clinic.care(
+                [
+                    "patient", "document", patientID, "no-psychotherapy", "Declined therapy after two intake attempts.",
+                ], as: "socialWorker")
+            #expect(
+                documented.status == 0 && documented.output.contains("under no-psychotherapy"), "\(documented.errors)")
+            let stored = try await clinic.pool.query(
+                PQQuery("SELECT birth_date::text FROM patients WHERE id = $1", [patient]))[0].decode(String.self, at: 0)
+            #expect(stored == "1980-01-01")
 
             // From the social worker's handoff, as care queue shows it (its id names the referral).
             let handoff = try await clinic.pool.query(

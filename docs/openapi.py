@@ -423,7 +423,8 @@ paths.update({
  "/v1/patients/{id}/trials": {
     "get": op("A patient's treatment trials with adequacy, oldest first", "trials", [idp, INC, limit, cursor], ok=resp(200, "Trials", "TrialPage"), errs=("400", "403", "404"), opid="listTrials"),
     "post": op("Start a trial (medication: psychiatrists; psychotherapy: psychologists)", "trials", [idp], body="NewTrial", ok=created(),
-               errs=("400", "403", "404", "413", "422"), post=True, opid="startTrial")},
+               errs=("400", "403", "404", "409", "413", "422"), post=True, opid="startTrial",
+               desc="A trial of the same drug (or psychotherapy) still running for the patient is 409, with `existing` naming it: change its dose, or record its outcome first.")},
  "/v1/trials/{id}/outcome": {"post": op("Record how a trial ended; a failed adequate trial makes handoffs for the other roles", "trials", [idp], body="NewTrialOutcome",
                                         ok=resp(201, "Recorded", "TrialOutcomeResult"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="recordTrialOutcome")},
  "/v1/patients/{id}/referrals": {

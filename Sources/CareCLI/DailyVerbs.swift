@@ -293,7 +293,7 @@ extension TrialCommand {
                 table.add([
                     output.id(trial.id), trial.kind, trial.treatment, trial.startedOn, trial.stoppedOn ?? "-",
                     trial.outcome.map { trial.isFailed ? Terminal.red($0) : $0 } ?? "ongoing",
-                    trial.adequacy.map { ($0.isAdequate ? "yes" : "no") + " (\($0.reason))" } ?? "-",
+                    Format.adequacy(trial),
                 ])
             }
             print(table.render())

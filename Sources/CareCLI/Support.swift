@@ -283,6 +283,19 @@ struct Table {
 }
 
 enum Format {
+    /// A trial's adequacy in its table's words: "yes (...)", "no (...)", or for a trial still
+    /// running that has not reached it, "not yet (...)": it may still get there.
+    static func adequacy(_ trial: Trial) -> String {
+        guard let adequacy = trial.adequacy else { return "-" }
+        let verdict = adequacy.isAdequate ? "yes" : trial.outcome == nil && trial.stoppedOn == nil ? "not yet" : "no"
+        return "\(verdict) (\(adequacy.reason))"
+    }
+
+    /// 100, 37.5: a dose as a clinician writes it, without a trailing ".0".
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+
     /// "1 handoff", "3 handoffs"; `plural` when it is not the noun and an s.
     static func count(_ n: Int, _ noun: String, plural: String? = nil) -> String {
         "\(n) \(n == 1 ? noun : plural ?? noun + "s")"

@@ -82,7 +82,9 @@ struct TaskCommand: AsyncParsableCommand {
             try await withClient(server) { client in
                 for id in try await Names.records("task", ids, client) {
                     let task = try await client.task(id, action, note: note, reason: reason)
-                    print("\(done) \(task.title) (\(task.status)).")
+                    // "Claimed ... (accepted)"; "Completed ..." needs no "(completed)".
+                    let status = done.lowercased() == task.status ? "" : " (\(task.status))"
+                    print("\(done) \(task.title)\(status).")
                 }
             }
         }
@@ -490,16 +492,20 @@ struct TrialCommand: AsyncParsableCommand {
         func run() async throws {
             do { _ = try parseDay(start) } catch { throw fail(error) }
             let kind: TrialKind = therapy != nil ? .psychotherapy : augmentation ? .augmentation : .medication
-            let created = try await withClient(server, zones: true) { client in
+            let (name, created) = try await withClient(server, zones: true) { client -> (String, Created) in
                 let patientID = try await Names.patient(patient, client)
                 let calendar = try await Zones.current.calendar(forPatient: patientID, client)
-                return try await client.startTrial(
+                let created = try await client.startTrial(
                     patient: patientID,
                     NewTrial(
                         kind: kind, drug: drug, dailyDoseMg: dose, startedOn: try parseDay(start, calendar: calendar),
                         therapy: therapy, highDoseReason: highDoseReason))
+                return (try await client.patient(patientID).displayName, created)
             }
-            print("Started \(kind.rawValue) trial \(created.id).")
+            let treatment =
+                therapy ?? "\(drug?.lowercased() ?? "") \(Format.number(dose ?? 0)) mg a day"
+                + (kind == .augmentation ? " (augmentation)" : "")
+            print("Started \(treatment) for \(name): trial \(Names.short(created.id)).")
         }
     }
 

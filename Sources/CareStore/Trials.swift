@@ -48,6 +48,26 @@ extension CareStore {
                     startedOn, field: "started_on", now: Date(), enrolledOn: patient.enrolledOn,
                     calendar: patient.calendar)
             }
+            // The same drug (or therapy) still running is a duplicate, not a second trial: its dose
+            // changes on the running trial (docs/domain.md, "One running trial of a treatment at a time"). The patient's row
+            // lock makes two concurrent starts take turns, so the second sees the first.
+            await context.connection.sendWithNext("SELECT 1 FROM patients WHERE id = \(patientID) FOR UPDATE")
+            let running = try await context.connection.query(
+                """
+                SELECT id, coalesce(drug, therapy), started_on FROM trials
+                WHERE patient_id = \(patientID) AND outcome IS NULL AND entered_in_error_at IS NULL
+                  AND (drug = \(drugName) OR lower(therapy) = lower(\(therapy)))
+                ORDER BY started_on LIMIT 1
+                """)
+            if let row = running.firstRow {
+                let (existing, name, since) = try row.decode(UUID.self, String.self, Date.self)
+                throw StoreError.alreadyOpen(
+                    """
+                    a \(name) trial (started \(DayText.format(since))) is still running for this patient: change its \
+                    dose, or record its outcome (or mark it entered in error) before starting another
+                    """,
+                    existing: "/v1/trials/\(existing.lowercasedString)")
+            }
             let id = try await context.connection.query(
                 """
                 INSERT INTO trials (patient_id, kind, drug, therapy, dose_steps, started_on, recorded_by,

@@ -139,7 +139,7 @@ struct CLITests {
                 ["trial", "start", patient, "--drug", "sertraline", "--dose", "100", "--start=-120d"],
                 as: "psychiatrist")
             #expect(started.status == 0, "\(started.errors)")
-            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f-]{36})/)?.1).description
+            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f]{8})\./)?.1).description
             let outcome = try await clinic.care(
                 ["trial", "outcome", trial, "--result", "non-response", "--adherence", "0.9"], as: "psychiatrist")
             #expect(outcome.status == 0, "\(outcome.errors)")
@@ -168,7 +168,7 @@ struct CLITests {
                 let moved = try await clinic.care(["task", "start", task, "--note", "Left a voicemail"], as: who)
                 #expect(moved.status == 0, "\(moved.errors)")
                 let done = try await clinic.care(["task", "done", task, "--note", "Discussed at the session"], as: who)
-                #expect(done.status == 0 && done.output.contains("completed"), "\(done.output)\(done.errors)")
+                #expect(done.status == 0 && done.output.hasPrefix("Completed "), "\(done.output)\(done.errors)")
                 let after = try await clinic.care(["queue", "--json"], as: who)
                 #expect(!after.array.contains { $0["task_id"] as? String == task })
                 // What was written with the moves is kept: the evidence on the task, each note in the history.
@@ -291,7 +291,7 @@ struct CLITests {
             let started = try await clinic.care(
                 ["trial", "start", "CLI-1", "--drug", "sertraline", "--dose", "100", "--start=-120d"],
                 as: "psychiatrist")
-            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f-]{36})/)?.1).description
+            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f]{8})\./)?.1).description
             let outcome = try await clinic.care(
                 ["trial", "outcome", String(trial.prefix(8)), "--result", "NON-RESPONSE", "--adherence", "0.9"],
                 as: "psychiatrist")
@@ -338,7 +338,7 @@ struct CLITests {
             let started = try await clinic.care(
                 ["trial", "start", "Frances", "--drug", "venlafaxine", "--dose", "150", "--start=-100d"],
                 as: "psychiatrist")
-            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f-]{36})/)?.1).description
+            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f]{8})\./)?.1).description
             #expect(
                 try await clinic.care(
                     ["trial", "outcome", String(trial.prefix(8)), "--result", "non-response", "--adherence", "0.9"],
@@ -401,7 +401,8 @@ struct CLITests {
                 ["task", "done"] + referralHandoffs + ["--note", "Authorisation filed; transport booked"],
                 as: "socialWorker")
             #expect(
-                bothDone.status == 0 && bothDone.output.components(separatedBy: "(completed)").count == 3,
+                bothDone.status == 0 && bothDone.output.components(separatedBy: "Completed ").count == 3
+                    && !bothDone.output.contains("(completed)"),
                 "\(bothDone.output)\(bothDone.errors)")
             let theirs = try await clinic.care(["task", "list", "Frances"], as: "psychiatrist")
             #expect(theirs.output.contains("Frances Okafor"), "\(theirs.output)")

@@ -259,6 +259,60 @@ struct StoreTests {
         }
     }
 
+    @Test(
+        """
+        a second running trial of the same drug or psychotherapy is refused with the running one named; another drug, \
+        or the same one after an outcome, starts
+        """
+    )
+    func oneRunningTrialPerTreatment() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await Clinic.make(pool)
+            let psychiatrist = Caller.system(actingFor: clinic.psychiatrist)
+            let psychologist = Caller.system(actingFor: clinic.psychologist)
+            let first = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .medication, drug: "bupropion", dailyDoseMg: 150,
+                startedOn: enrolmentDate, by: psychiatrist)
+            let trials = try await clinic.count("trials", pool)
+            let events = try await clinic.count("events", pool)
+            await #expect(
+                throws: StoreError.alreadyOpen(
+                    """
+                    a bupropion trial (started \(DayText.format(enrolmentDate))) is still running for this patient: \
+                    change its dose, or record its outcome (or mark it entered in error) before starting another
+                    """,
+                    existing: "/v1/trials/\(first.lowercasedString)")
+            ) {
+                try await clinic.store.startTrial(
+                    patientID: clinic.patient, kind: .medication, drug: "Bupropion", dailyDoseMg: 300,
+                    startedOn: enrolmentDate.addingTimeInterval(7 * day), by: psychiatrist)
+            }
+            // Nothing was written by the refusal.
+            #expect(try await clinic.count("trials", pool) == trials)
+            #expect(try await clinic.count("events", pool) == events)
+            // Another drug runs alongside (an augmentation, a cross-taper).
+            _ = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .augmentation, drug: "aripiprazole", dailyDoseMg: 5,
+                startedOn: enrolmentDate.addingTimeInterval(7 * day), by: psychiatrist)
+            // The same drug again once the first has its outcome.
+            _ = try await clinic.store.recordTrialOutcome(
+                trialID: first, outcome: .nonResponse, stoppedOn: enrolmentDate.addingTimeInterval(56 * day),
+                by: psychiatrist)
+            _ = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .medication, drug: "bupropion", dailyDoseMg: 300,
+                startedOn: enrolmentDate.addingTimeInterval(60 * day), by: psychiatrist)
+            // A psychotherapy by its name, in any case.
+            _ = try await clinic.store.startTrial(
+                patientID: clinic.patient, kind: .psychotherapy, drug: nil, dailyDoseMg: nil,
+                startedOn: enrolmentDate.addingTimeInterval(60 * day), therapy: "CBT", by: psychologist)
+            await #expect(throws: StoreError.self) {
+                try await clinic.store.startTrial(
+                    patientID: clinic.patient, kind: .psychotherapy, drug: nil, dailyDoseMg: nil,
+                    startedOn: enrolmentDate.addingTimeInterval(61 * day), therapy: "cbt", by: psychologist)
+            }
+        }
+    }
+
     @Test("a trial stopped at 3 weeks for intolerance is recorded without trial.failed or handoffs")
     func earlyIntolerance() async throws {
         try await MigratedDatabase.withPool { pool, _ in

@@ -157,6 +157,8 @@ public final class CareClient: Sendable {
             var title: String?
             var detail: String?
             var accepted: [String]?
+            /// A 409 for a duplicate: the path of the open record ("/v1/trials/<id>").
+            var existing: String?
         }
         let decoded = try? JSONDecoder().decode(Problem.self, from: answer.body)
         let kind = decoded?.type.map { $0.components(separatedBy: "/").last ?? $0 } ?? "http-\(answer.status)"
@@ -166,6 +168,14 @@ public final class CareClient: Sendable {
         if let accepted = decoded?.accepted, let first = accepted.first, accepted.count <= 12, !detail.contains(first) {
             let list = accepted.joined(separator: ", ")
             detail += accepted.count <= 3 ? " (did you mean \(list)?)" : " (accepted: \(list))"
+        }
+        // The open record a duplicate was refused for, by the short id the CLI takes
+        // ("care trial dose 7478d612 ...").
+        if let existing = decoded?.existing {
+            let parts = existing.split(separator: "/")
+            if parts.count >= 2, parts[parts.count - 2].hasSuffix("s") {
+                detail += " (the open one: \(parts[parts.count - 2].dropLast()) \(parts[parts.count - 1].prefix(8)))"
+            }
         }
         return .problem(status: answer.status, type: kind, detail: detail)
     }

@@ -140,6 +140,15 @@ struct CLITests {
                 as: "psychiatrist")
             #expect(started.status == 0, "\(started.errors)")
             let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f]{8})\./)?.1).description
+            #expect(started.output.hasPrefix("Started sertraline 100 mg a day for "), "\(started.output)")
+            // The same drug again while it runs: refused, naming the running trial by the id care takes.
+            let twice = try await clinic.care(
+                ["trial", "start", patient, "--drug", "sertraline", "--dose", "150", "--start=-100d"],
+                as: "psychiatrist")
+            #expect(
+                twice.status == 4 && twice.errors.contains("is still running")
+                    && twice.errors.contains("(the open one: trial \(trial))"),
+                "\(twice.errors)")
             let outcome = try await clinic.care(
                 ["trial", "outcome", trial, "--result", "non-response", "--adherence", "0.9"], as: "psychiatrist")
             #expect(outcome.status == 0, "\(outcome.errors)")

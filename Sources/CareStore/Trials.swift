@@ -49,8 +49,9 @@ extension CareStore {
                     calendar: patient.calendar)
             }
             // The same drug (or therapy) still running is a duplicate, not a second trial: its dose
-            // changes on the running trial (docs/domain.md, "One running trial of a treatment at a time"). The patient's row
-            // lock makes two concurrent starts take turns, so the second sees the first.
+            // changes on the running trial (docs/domain.md, "One running trial of a treatment at a
+            // time"). The patient's row lock makes two concurrent starts take turns, so the second
+            // sees the first.
             await context.connection.sendWithNext("SELECT 1 FROM patients WHERE id = \(patientID) FOR UPDATE")
             let running = try await context.connection.query(
                 """

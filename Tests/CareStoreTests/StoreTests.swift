@@ -310,6 +310,31 @@ struct StoreTests {
                     patientID: clinic.patient, kind: .psychotherapy, drug: nil, dailyDoseMg: nil,
                     startedOn: enrolmentDate.addingTimeInterval(61 * day), therapy: "cbt", by: psychologist)
             }
+
+            // Ten starts of one drug at once for another patient: one trial, nine refusals.
+            let other = try await clinic.store.createPatient(
+                teamID: clinic.team, mrn: "MRN-2", displayName: "B. Patient", enrolledOn: enrolmentDate, by: .system())
+            let started = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10 {
+                    group.addTask {
+                        do {
+                            _ = try await clinic.store.startTrial(
+                                patientID: other, kind: .medication, drug: "sertraline", dailyDoseMg: 100,
+                                startedOn: enrolmentDate, by: psychiatrist)
+                            return true
+                        } catch StoreError.alreadyOpen {
+                            return false
+                        } catch {
+                            Issue.record("unexpected \(error)")
+                            return false
+                        }
+                    }
+                }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(started == 1)
+            let rows = try await pool.query("SELECT count(*)::int FROM trials WHERE patient_id = \(other)")
+            #expect(try rows[0].decode(Int.self, at: 0) == 1)
         }
     }
 

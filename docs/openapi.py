@@ -119,6 +119,8 @@ schemas = {
                "outcome": {"type": "string", "enum": ["response", "partial-response", "non-response", "intolerance", "stopped-early"]},
                "stop_reason": {"type": "string"}, "is_failed": {"type": "boolean"}, "adequacy": ref("Adequacy"),
                "entered_in_error": ref("EnteredInError"),
+               "dose_steps": {"type": "array", "description": "A medication or augmentation trial's daily doses, each from its day on, oldest first.",
+                              "items": obj({"from": date, "daily_dose_mg": {"type": "number"}}, ["from", "daily_dose_mg"])},
                "withdrawn_outcomes": {"type": "array", "description": "Outcomes recorded and then marked entered in error, as they were recorded.",
                                       "items": obj({"outcome": {"type": "string"}, "stopped_on": {"type": "string"}, "reason": {"type": "string"},
                                                     "withdrawn_at": ts, "withdrawn_by": uuid}, ["outcome", "reason", "withdrawn_at"])}},
@@ -291,6 +293,10 @@ schemas = {
                  "Medication and augmentation trials need `drug` and `daily_dose_mg`. A dose above the dose table's maximum is refused (422, naming the maximum) "
                  "unless `confirm_high_dose` is true and `high_dose_reason` says why. `started_on` cannot be in the future nor more than a year before enrolment.")
             | {"if": {"properties": {"kind": {"enum": ["medication", "augmentation"]}}}, "then": {"required": ["drug", "daily_dose_mg"], "properties": {"drug": {"type": "string"}, "daily_dose_mg": {"type": "number"}}}},
+ "NewDose": obj({"daily_dose_mg": {"type": "number", "exclusiveMinimum": 0, "maximum": 100000}, "from": team_day,
+                 "confirm_high_dose": {"type": "boolean"}, "high_dose_reason": free(1000)}, ["daily_dose_mg", "from"],
+                "The daily dose from `from` on; dose steps from that day on are replaced. A dose above the dose table's maximum is refused (422) "
+                "unless `confirm_high_dose` is true and `high_dose_reason` says why. `from` is within the trial and not in the future."),
  "NewTrialOutcome": obj({"outcome": {"type": "string", "enum": ["response", "partial-response", "non-response", "intolerance", "stopped-early"],
                                      "description": "Omit to derive it from the PHQ-9 before the trial and the last one by its stop."},
                          "stopped_on": team_day, "adherence": {"type": "number", "minimum": 0, "maximum": 1},
@@ -425,6 +431,9 @@ paths.update({
     "post": op("Start a trial (medication: psychiatrists; psychotherapy: psychologists)", "trials", [idp], body="NewTrial", ok=created(),
                errs=("400", "403", "404", "409", "413", "422"), post=True, opid="startTrial",
                desc="A trial of the same drug (or psychotherapy) still running for the patient is 409, with `existing` naming it: change its dose, or record its outcome first.")},
+ "/v1/trials/{id}/dose": {"post": op("Change a running medication or augmentation trial's daily dose (titration up or down)", "trials", [idp], body="NewDose",
+                                     ok=resp(200, "The trial as it now stands, its adequacy as of today", "Trial"), errs=("400", "403", "404", "409", "413", "422"), post=True,
+                                     opid="changeTrialDose", desc="Psychiatrists. A trial that has ended or was entered in error is 409; a psychotherapy trial has no dose (422).")},
  "/v1/trials/{id}/outcome": {"post": op("Record how a trial ended; a failed adequate trial makes handoffs for the other roles", "trials", [idp], body="NewTrialOutcome",
                                         ok=resp(201, "Recorded", "TrialOutcomeResult"), errs=("400", "403", "404", "409", "413", "422"), post=True, opid="recordTrialOutcome")},
  "/v1/patients/{id}/referrals": {

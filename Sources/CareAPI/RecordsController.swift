@@ -18,6 +18,7 @@ struct RecordsController: Sendable {
         v1.post("patients/:id/measurements", use: recordMeasurement)
         v1.get("patients/:id/trials", use: trials)
         v1.post("patients/:id/trials", use: startTrial)
+        v1.post("trials/:id/dose", use: changeDose)
         v1.post("trials/:id/outcome", use: recordOutcome)
         v1.get("patients/:id/referrals", use: referrals)
         v1.post("patients/:id/referrals", use: makeReferral)
@@ -154,6 +155,29 @@ struct RecordsController: Sendable {
         } render: { trialID in
             return try Wire.answer(
                 Created(id: trialID.lower), status: .created, headers: [.location: "/v1/patients/\(id.lower)/trials"])
+        }
+    }
+
+    /// POST /v1/trials/:id/dose
+    @Sendable func changeDose(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let body = try await request.decodeJSON(NewDose.self, context: context)
+        try checkText(body.highDoseReason, "high_dose_reason", max: 1000)
+        guard body.dailyDoseMg > 0 && body.dailyDoseMg <= 100_000 else {
+            throw Problem.badRequest("'daily_dose_mg' must be above 0 and at most 100000")
+        }
+        let highDoseReason = body.confirmHighDose == true ? body.highDoseReason : nil
+        if body.confirmHighDose == true, (highDoseReason ?? "").unicodeScalars.allSatisfy(isBlank) {
+            var problem = Problem.invalid("'confirm_high_dose' needs 'high_dose_reason': why this dose")
+            problem.field = "high_dose_reason"
+            throw problem
+        }
+        return try await context.respond("trial.dose", request) { caller in
+            try await store.changeTrialDose(
+                trialID: id, dailyDoseMg: body.dailyDoseMg, from: body.from.date, highDoseReason: highDoseReason,
+                by: caller)
+        } render: { trial in
+            try Wire.answer(TrialOut(trial))
         }
     }
 

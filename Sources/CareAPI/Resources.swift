@@ -150,7 +150,9 @@ extension CareWire.Trial {
                 Withdrawn(
                     outcome: $0.outcome, stoppedOn: $0.stoppedOn, reason: $0.reason, withdrawnAt: $0.withdrawnAt,
                     withdrawnBy: $0.withdrawnBy?.lower)
-            })
+            },
+            doseSteps: t.doses.isEmpty
+                ? nil : t.doses.map { DoseStep(from: Day($0.from).text, dailyDoseMg: $0.dailyDoseMg) })
     }
 }
 

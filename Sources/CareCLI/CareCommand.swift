@@ -331,7 +331,7 @@ enum PatientView {
             ])
             for trial in s.trials {
                 table.add([
-                    ids(trial.id), trial.kind, trial.treatment, trial.startedOn, trial.stoppedOn ?? "-",
+                    ids(trial.id), trial.kind, Format.treatment(trial), trial.startedOn, trial.stoppedOn ?? "-",
                     trial.outcome.map { trial.isFailed ? Terminal.red($0) : $0 } ?? "ongoing",
                     Format.adequacy(trial),
                 ])

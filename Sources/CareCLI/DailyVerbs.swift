@@ -291,7 +291,7 @@ extension TrialCommand {
             var table = Table(headers: ["ID", "KIND", "DRUG OR THERAPY", "STARTED", "STOPPED", "OUTCOME", "ADEQUATE"])
             for trial in summary.trials {
                 table.add([
-                    output.id(trial.id), trial.kind, trial.treatment, trial.startedOn, trial.stoppedOn ?? "-",
+                    output.id(trial.id), trial.kind, Format.treatment(trial), trial.startedOn, trial.stoppedOn ?? "-",
                     trial.outcome.map { trial.isFailed ? Terminal.red($0) : $0 } ?? "ongoing",
                     Format.adequacy(trial),
                 ])

@@ -291,6 +291,11 @@ enum Format {
         return "\(verdict) (\(adequacy.reason))"
     }
 
+    /// "sertraline 100 mg" (the dose of its last step), "CBT".
+    static func treatment(_ trial: Trial) -> String {
+        trial.treatment + (trial.doseSteps?.last.map { " \(number($0.dailyDoseMg)) mg" } ?? "")
+    }
+
     /// 100, 37.5: a dose as a clinician writes it, without a trailing ".0".
     static func number(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)

@@ -456,7 +456,54 @@ struct ScoreCommand: AsyncParsableCommand {
 
 struct TrialCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "trial", abstract: "Treatment trials.", subcommands: [List.self, Start.self, Outcome.self])
+        commandName: "trial", abstract: "Treatment trials.",
+        subcommands: [List.self, Start.self, Dose.self, Outcome.self])
+
+    struct Dose: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a running medication trial's daily dose (titration up or down), from a day on.",
+            discussion: """
+                The new dose holds from --from (today unless given) on; doses recorded from that day on are \
+                replaced. Adequacy counts the weeks at or above the dose table's adequate dose.
+                Examples:
+                  care trial dose TRIAL 100
+                  care trial dose TRIAL 150 --from monday
+                  care trial dose TRIAL 300 --confirm-high-dose "Rapid metaboliser, level checked"
+                """)
+        @Argument(help: "The trial's id, or its first characters.") var trial: String
+        @Argument(help: "The new daily dose in mg.") var dose: Double
+        @Option(
+            parsing: .unconditional,
+            help: "From when: YYYY-MM-DD, today, yesterday, a weekday, or -3d for three days ago.")
+        var from: String = "today"
+        @Option(
+            name: .customLong("confirm-high-dose"),
+            help: "Why a dose above the dose table's maximum is right (records it anyway).")
+        var highDoseReason: String?
+        @OptionGroup var server: ServerOptions
+
+        func validate() throws {
+            if !(dose > 0) { throw usage("the dose must be more than 0 (mg a day)") }
+            do { _ = try parseDay(from) } catch { throw fail(error) }
+        }
+
+        func run() async throws {
+            let changed = try await withClient(server, zones: true) { client in
+                let trialID = try await Names.record("trial", trial, client)
+                // On the calendar of the patient's team (docs/time-zones.md).
+                let calendar = try await Zones.current.calendar(forRecord: "trial", trialID, client)
+                return try await client.changeDose(
+                    trial: trialID,
+                    NewDose(
+                        dailyDoseMg: dose, from: try parseDay(from, calendar: calendar),
+                        highDoseReason: highDoseReason))
+            }
+            let steps = (changed.doseSteps ?? []).map { "\(Format.number($0.dailyDoseMg)) mg from \($0.from)" }
+            print(
+                "\(changed.drug ?? "The trial"): \(steps.joined(separator: ", then "))."
+                    + (changed.adequacy == nil ? "" : " Adequate: \(Format.adequacy(changed))."))
+        }
+    }
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -139,6 +139,11 @@ extension CareClient {
         try await post("v1/patients/\(patient)/trials", trial)
     }
 
+    /// A running trial's daily dose from a day on; the trial as it now stands.
+    public func changeDose(trial: String, _ dose: NewDose) async throws -> Trial {
+        try await post("v1/trials/\(trial)/dose", dose)
+    }
+
     public func recordOutcome(trial: String, _ outcome: NewOutcome) async throws -> TrialOutcomeResult {
         try await post("v1/trials/\(trial)/outcome", outcome)
     }

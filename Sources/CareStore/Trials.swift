@@ -84,10 +84,12 @@ extension CareStore {
         }
     }
 
-    /// A dose change during a medication trial (titration up or down) from `from` on.
+    /// A dose change during a medication trial (titration up or down) from `from` on; the trial
+    /// as it now stands (its adequacy as of today).
+    @discardableResult
     public func changeTrialDose(
         trialID: UUID, dailyDoseMg: Double, from: Date, highDoseReason: String? = nil, by caller: Caller
-    ) async throws {
+    ) async throws -> TrialSummary {
         try await command(caller) { context in
             let actorID = caller.memberID
             let rows = try await context.connection.query(
@@ -122,11 +124,17 @@ extension CareStore {
             let updated =
                 (steps.value.filter { $0.from < from } + [StoredDoseStep(from: from, dailyDoseMg: dailyDoseMg)]).sorted
             { $0.from < $1.from }
-            try await context.connection.query(
+            await context.connection.sendWithNext(
                 "UPDATE trials SET dose_steps = \(PQJSON(updated))::jsonb, updated_at = now() WHERE id = \(trialID)")
             try await context.append(
                 .trialDoseChanged, teamID: teamID, patientID: patientID, actorID: actorID,
                 payload: ["trial_id": trialID.lowercasedString, "daily_dose_mg": "\(dailyDoseMg)"])
+            // The trial as it now is, read after the update (sent with it).
+            guard
+                let trial = try await context.loadTrials(patientID: patientID, reference: reference, asOf: Date())
+                    .map(\.summary).first(where: { $0.id == trialID })
+            else { throw StoreError.notFound("trial \(trialID)") }
+            return trial
         }
     }
 

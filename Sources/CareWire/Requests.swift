@@ -126,6 +126,22 @@ public struct NewTrial: Codable, Sendable {
     }
 }
 
+/// POST /v1/trials/{id}/dose: a running medication or augmentation trial's daily dose from a day
+/// on (titration up or down); steps from that day on are replaced.
+public struct NewDose: Codable, Sendable {
+    public var dailyDoseMg: Double
+    public var from: Day
+    /// A dose above the dose table's maximum is recorded only with both of these.
+    public var confirmHighDose: Bool?
+    public var highDoseReason: String?
+    public init(dailyDoseMg: Double, from: Day, highDoseReason: String? = nil) {
+        self.dailyDoseMg = dailyDoseMg
+        self.from = from
+        self.confirmHighDose = highDoseReason == nil ? nil : true
+        self.highDoseReason = highDoseReason
+    }
+}
+
 /// POST /v1/trials/{id}/outcome: with no outcome, the PHQ-9 before and during the trial decide it.
 public struct NewOutcome: Codable, Sendable {
     public var outcome: TrialOutcome?

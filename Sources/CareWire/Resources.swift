@@ -283,6 +283,18 @@ public struct Trial: Codable, Sendable, Equatable {
         }
     }
 
+    /// A daily dose from a date on (a titration is several).
+    public struct DoseStep: Codable, Sendable, Equatable {
+        /// YYYY-MM-DD.
+        public var from: String
+        public var dailyDoseMg: Double
+
+        public init(from: String, dailyDoseMg: Double) {
+            self.from = from
+            self.dailyDoseMg = dailyDoseMg
+        }
+    }
+
     public var id: String
     public var kind: String
     public var drug: String?
@@ -297,12 +309,16 @@ public struct Trial: Codable, Sendable, Equatable {
     public var enteredInError: EnteredInError?
     /// Outcomes recorded and then entered in error, oldest first.
     public var withdrawnOutcomes: [Withdrawn]?
+    /// A medication or augmentation trial's daily doses, oldest first.
+    public var doseSteps: [DoseStep]?
 
     public init(
         id: String, kind: String, drug: String? = nil, therapy: String? = nil, sessions: Int? = nil, startedOn: String,
         stoppedOn: String? = nil, outcome: String? = nil, stopReason: String? = nil, isFailed: Bool,
-        adequacy: Adequacy? = nil, enteredInError: EnteredInError? = nil, withdrawnOutcomes: [Withdrawn]? = nil
+        adequacy: Adequacy? = nil, enteredInError: EnteredInError? = nil, withdrawnOutcomes: [Withdrawn]? = nil,
+        doseSteps: [DoseStep]? = nil
     ) {
+        self.doseSteps = doseSteps
         self.id = id
         self.kind = kind
         self.drug = drug

@@ -149,6 +149,16 @@ struct CLITests {
                 twice.status == 4 && twice.errors.contains("is still running")
                     && twice.errors.contains("(the open one: trial \(trial))"),
                 "\(twice.errors)")
+            // Titrated up instead; the list shows the dose now.
+            let titrated = try await clinic.care(["trial", "dose", trial, "150", "--from=-60d"], as: "psychiatrist")
+            #expect(
+                titrated.status == 0 && titrated.output.hasPrefix("sertraline: 100 mg from ")
+                    && titrated.output.contains(", then 150 mg from ") && titrated.output.contains("Adequate: yes"),
+                "\(titrated.output)\(titrated.errors)")
+            let listed = try await clinic.care(["trial", "list", patient], as: "psychiatrist")
+            #expect(listed.output.contains("sertraline 150 mg"), "\(listed.output)")
+            let notMine = try await clinic.care(["trial", "dose", trial, "200"], as: "psychologist")
+            #expect(notMine.status == 3, "\(notMine.errors)")
             let outcome = try await clinic.care(
                 ["trial", "outcome", trial, "--result", "non-response", "--adherence", "0.9"], as: "psychiatrist")
             #expect(outcome.status == 0, "\(outcome.errors)")
@@ -1021,6 +1031,7 @@ struct CLITests {
             ["task", "show"],
             ["handoff", "list"], ["handoff", "take"], ["trial", "list"], ["referral", "list"], ["report", "snapshots"],
             ["patient", "birth-date"], ["patient", "document"], ["referral", "screen"], ["referral", "packet"],
+            ["trial", "dose"],
             ["referral", "auth"],
         ]
         for command in commands {

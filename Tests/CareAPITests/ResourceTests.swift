@@ -153,6 +153,87 @@ struct ResourceTests {
         }
     }
 
+    @Test(
+        """
+        a running trial's dose is titrated over HTTP: the steps and the adequacy follow, the event is logged; \
+        bad doses, days, roles and ended trials are refused and change nothing
+        """
+    )
+    func doseTitration() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let patient = clinic.northPatient.lower
+            try await clinic.app().test(.router) { client in
+                let psychiatrist = clinic.tokens["psychiatrist"]
+                let started = try await client.call(
+                    .post, "/v1/patients/\(patient)/trials", token: psychiatrist,
+                    json: #"""
+                        {"kind": "medication", "drug": "sertraline", "daily_dose_mg": 25, "started_on": "2026-09-02"}
+                        """#)
+                let trial = try #require(started.json["id"] as? String)
+
+                let raised = try await client.call(
+                    .post, "/v1/trials/\(trial)/dose", token: psychiatrist,
+                    json: #"{"daily_dose_mg": 50, "from": "2026-09-16"}"#)
+                #expect(raised.status == .ok, "\(raised.text)")
+                let steps = try #require(raised.json["dose_steps"] as? [[String: Any]])
+                #expect(steps.map { $0["from"] as? String } == ["2026-09-02", "2026-09-16"])
+                #expect(steps.map { $0["daily_dose_mg"] as? Double } == [25, 50])
+                // Adequacy counts from the day the adequate dose began (50 mg is sertraline's).
+                let adequacy = try #require(raised.json["adequacy"] as? [String: Any])
+                let weeks = try #require(adequacy["weeks_at_adequate_dose"] as? Double)
+                let expected =
+                    Date().timeIntervalSince(ISO8601DateFormatter().date(from: "2026-09-16T00:00:00Z")!) / (7 * 86_400)
+                #expect(abs(weeks - expected) < 0.2 && adequacy["is_adequate"] as? Bool == true, "\(raised.text)")
+                let logged = try await pool.query(
+                    "SELECT payload->>'daily_dose_mg' FROM events WHERE type = 'trial.dose_changed'"
+                ).column(String.self)
+                #expect(logged == ["50.0"])
+
+                // Refused, each leaving the steps as they are.
+                for (token, body, status) in [
+                    (
+                        clinic.tokens["psychologist"], #"{"daily_dose_mg": 100, "from": "2026-10-01"}"#,
+                        HTTPResponse.Status.forbidden
+                    ),
+                    (psychiatrist, #"{"daily_dose_mg": 0, "from": "2026-10-01"}"#, .badRequest),
+                    (psychiatrist, #"{"daily_dose_mg": 400, "from": "2026-10-01"}"#, .unprocessableContent),
+                    (psychiatrist, #"{"daily_dose_mg": 100, "from": "2026-08-01"}"#, .unprocessableContent),
+                    (psychiatrist, #"{"daily_dose_mg": 100, "from": "2999-01-01"}"#, .unprocessableContent),
+                    (psychiatrist, #"{"from": "2026-10-01"}"#, .badRequest),
+                ] {
+                    let refused = try await client.call(.post, "/v1/trials/\(trial)/dose", token: token, json: body)
+                    #expect(refused.status == status, "\(body): \(refused.text)")
+                }
+                let high = try await client.call(
+                    .post, "/v1/trials/\(trial)/dose", token: psychiatrist,
+                    json: #"{"daily_dose_mg": 400, "from": "2026-10-01"}"#)
+                #expect(high.text.contains("200"), "the maximum is named: \(high.text)")
+                let confirmed = try await client.call(
+                    .post, "/v1/trials/\(trial)/dose", token: psychiatrist,
+                    json: #"""
+                        {"daily_dose_mg": 250, "from": "2026-10-01", "confirm_high_dose": true,
+                         "high_dose_reason": "Rapid metaboliser"}
+                        """#)
+                #expect(confirmed.status == .ok, "\(confirmed.text)")
+                #expect((confirmed.json["dose_steps"] as? [[String: Any]])?.count == 3)
+
+                // Ended: no more dose changes.
+                let outcome = try await client.call(
+                    .post, "/v1/trials/\(trial)/outcome", token: psychiatrist,
+                    json: #"{"outcome": "response", "stopped_on": "2026-11-20", "adherence": 0.9}"#)
+                #expect(outcome.status == .created, "\(outcome.text)")
+                let ended = try await client.call(
+                    .post, "/v1/trials/\(trial)/dose", token: psychiatrist,
+                    json: #"{"daily_dose_mg": 100, "from": "2026-11-01"}"#)
+                #expect(ended.status == .conflict, "\(ended.text)")
+                let summary = try await client.call(.get, "/v1/patients/\(patient)/trials", token: psychiatrist)
+                let kept = try #require(summary.items.first?["dose_steps"] as? [[String: Any]])
+                #expect(kept.map { $0["daily_dose_mg"] as? Double } == [25, 50, 250])
+            }
+        }
+    }
+
     @Test("lists page with an opaque cursor; bad parameters, bodies and ids are 400; a body over the limit is 413")
     func pagingAndBadInput() async throws {
         try await MigratedDatabase.withPool { pool, _ in

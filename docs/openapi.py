@@ -20,6 +20,9 @@ req_ts = {"type": "string", "format": "date-time", "pattern": "^(19[0-9]{2}|2[0-
 BLANK = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 text = lambda maxlen=None: ({"type": "string", "minLength": 1, "pattern": "^[^\\x00]*[^\\x00" + BLANK + "][^\\x00]*$", **({"maxLength": maxlen} if maxlen else {})})
 free = lambda maxlen: {"type": "string", "maxLength": maxlen, "pattern": "^[^\\x00]*$"}
+# `confirm_high_dose: true` needs a reason that is not blank (the API says 422 otherwise).
+HIGH_DOSE_REASON = {"if": {"properties": {"confirm_high_dose": {"const": True}}, "required": ["confirm_high_dose"]},
+                    "then": {"required": ["high_dose_reason"], "properties": {"high_dose_reason": text(1000)}}}
 def obj(props, required=None, desc=None):
     o = {"type": "object", "properties": props}
     if required is None: required = list(props.keys())
@@ -292,11 +295,13 @@ schemas = {
                   "therapy": free(200), "confirm_high_dose": {"type": "boolean"}, "high_dose_reason": free(1000)}, ["kind", "started_on"],
                  "Medication and augmentation trials need `drug` and `daily_dose_mg`. A dose above the dose table's maximum is refused (422, naming the maximum) "
                  "unless `confirm_high_dose` is true and `high_dose_reason` says why. `started_on` cannot be in the future nor more than a year before enrolment.")
-            | {"if": {"properties": {"kind": {"enum": ["medication", "augmentation"]}}}, "then": {"required": ["drug", "daily_dose_mg"], "properties": {"drug": {"type": "string"}, "daily_dose_mg": {"type": "number"}}}},
+            | {"allOf": [{"if": {"properties": {"kind": {"enum": ["medication", "augmentation"]}}}, "then": {"required": ["drug", "daily_dose_mg"], "properties": {"drug": {"type": "string"}, "daily_dose_mg": {"type": "number"}}}},
+                         HIGH_DOSE_REASON]},
  "NewDose": obj({"daily_dose_mg": {"type": "number", "exclusiveMinimum": 0, "maximum": 100000}, "from": team_day,
                  "confirm_high_dose": {"type": "boolean"}, "high_dose_reason": free(1000)}, ["daily_dose_mg", "from"],
                 "The daily dose from `from` on; dose steps from that day on are replaced. A dose above the dose table's maximum is refused (422) "
-                "unless `confirm_high_dose` is true and `high_dose_reason` says why. `from` is within the trial and not in the future."),
+                "unless `confirm_high_dose` is true and `high_dose_reason` says why. `from` is within the trial and not in the future.")
+            | HIGH_DOSE_REASON,
  "NewTrialOutcome": obj({"outcome": {"type": "string", "enum": ["response", "partial-response", "non-response", "intolerance", "stopped-early"],
                                      "description": "Omit to derive it from the PHQ-9 before the trial and the last one by its stop."},
                          "stopped_on": team_day, "adherence": {"type": "number", "minimum": 0, "maximum": 1},

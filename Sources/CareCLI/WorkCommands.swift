@@ -263,7 +263,7 @@ struct NoteCommand: AsyncParsableCommand {
             if output.json { return print(try Format.json(notes)) }
             guard !notes.isEmpty else { return print("No notes.") }
             for note in notes {
-                var marks = note.amendsId.map { " (amends \($0))" } ?? ""
+                var marks = note.amendsId.map { " (amends \(output.id($0)))" } ?? ""
                 if note.isAmended == true { marks += Terminal.yellow(" amended") }
                 if let error = note.enteredInError { marks += Terminal.red(" entered in error: \(error.reason)") }
                 print(

@@ -744,6 +744,11 @@ struct CLITests {
                 $0["body"] as? String
             }
             #expect(bodies.contains("Sleeping better.") && bodies.contains("Since the dose change."), "\(bodies)")
+            // The amendment names the note it amends as the tables name records: 8 characters.
+            let listed = try await clinic.care(["note", "list", patient], as: "psychiatrist")
+            #expect(
+                listed.output.contains("(amends \(typedID.prefix(8)))") && !listed.output.contains(typedID),
+                "\(listed.output)")
             let both = try await clinic.care(
                 ["note", "add", "Casey", "Twice.", "--file", "/dev/null"], as: "psychiatrist")
             #expect(both.status == 64 && both.errors.contains("not both"), "\(both.errors)")

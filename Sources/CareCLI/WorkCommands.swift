@@ -552,7 +552,7 @@ struct TrialCommand: AsyncParsableCommand {
             let treatment =
                 therapy ?? "\(drug?.lowercased() ?? "") \(Format.number(dose ?? 0)) mg a day"
                 + (kind == .augmentation ? " (augmentation)" : "")
-            print("Started \(treatment) for \(name): trial \(Names.short(created.id)).")
+            print("Started \(treatment) for \(name): trial \(created.id).")
         }
     }
 

@@ -139,7 +139,7 @@ struct CLITests {
                 ["trial", "start", patient, "--drug", "sertraline", "--dose", "100", "--start=-120d"],
                 as: "psychiatrist")
             #expect(started.status == 0, "\(started.errors)")
-            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f]{8})\./)?.1).description
+            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f-]{36})\./)?.1).description
             #expect(started.output.hasPrefix("Started sertraline 100 mg a day for "), "\(started.output)")
             // The same drug again while it runs: refused, naming the running trial by the id care takes.
             let twice = try await clinic.care(
@@ -147,7 +147,7 @@ struct CLITests {
                 as: "psychiatrist")
             #expect(
                 twice.status == 4 && twice.errors.contains("is still running")
-                    && twice.errors.contains("(the open one: trial \(trial))"),
+                    && twice.errors.contains("(the open one: trial \(trial.prefix(8)))"),
                 "\(twice.errors)")
             // Titrated up instead; the list shows the dose now.
             let titrated = try await clinic.care(["trial", "dose", trial, "150", "--from=-60d"], as: "psychiatrist")
@@ -310,7 +310,7 @@ struct CLITests {
             let started = try await clinic.care(
                 ["trial", "start", "CLI-1", "--drug", "sertraline", "--dose", "100", "--start=-120d"],
                 as: "psychiatrist")
-            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f]{8})\./)?.1).description
+            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f-]{36})\./)?.1).description
             let outcome = try await clinic.care(
                 ["trial", "outcome", String(trial.prefix(8)), "--result", "NON-RESPONSE", "--adherence", "0.9"],
                 as: "psychiatrist")
@@ -357,7 +357,7 @@ struct CLITests {
             let started = try await clinic.care(
                 ["trial", "start", "Frances", "--drug", "venlafaxine", "--dose", "150", "--start=-100d"],
                 as: "psychiatrist")
-            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f]{8})\./)?.1).description
+            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f-]{36})\./)?.1).description
             #expect(
                 try await clinic.care(
                     ["trial", "outcome", String(trial.prefix(8)), "--result", "non-response", "--adherence", "0.9"],

@@ -107,7 +107,8 @@ struct TimelineWords {
         case .trialStarted, .trialFailed, .trialEnteredInError, .trialOutcomeEnteredInError:
             return "\(name): \(trial(p["trial_id"]))"
         case .trialDoseChanged:
-            return "\(name): \(trial(p["trial_id"]))" + (p["daily_dose_mg"].map { " to \($0) mg a day" } ?? "")
+            let dose = p["daily_dose_mg"].map { text in Double(text).map(Format.number) ?? text }
+            return "\(name): \(trial(p["trial_id"]))" + (dose.map { " to \($0) mg a day" } ?? "")
         case .trialOutcomeRecorded:
             let outcome = p["outcome"].flatMap(TrialOutcome.init(rawValue:))?.inWords ?? p["outcome"] ?? ""
             return "\(name): \(trial(p["trial_id"])), \(outcome)"

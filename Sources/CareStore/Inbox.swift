@@ -4,8 +4,9 @@ import Foundation
 import PQ
 
 /// What changed on a member's patients that they would want to know (docs/cli.md, "What's
-/// new"): handoffs for their roles, scores (a safety signal first), failed trials and treatment
-/// resistance, referrals and their moves, notes by others. What the member did is left out.
+/// new"): handoffs for their roles, scores (a safety signal first), trials started, dose
+/// changes, failed trials and treatment resistance, referrals and their moves, notes by others.
+/// What the member did is left out.
 public struct InboxItem: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case safety, handoff, score, trial, resistance, referral, note
@@ -40,12 +41,14 @@ extension CareStore {
                        h.reason, h.role, ms.instrument, ms.total, ms.safety_signal,
                        r.kind, r.target_clinic, r.status, e.payload->>'failed_trials', e.payload->>'classes',
                        n.kind, left(split_part(n.body, E'\\n', 1), 120), coalesce(t.drug, t.therapy, t.kind), t.outcome,
-                       ms.taken_at, tm.time_zone, ht.title, h.step_key
+                       ms.taken_at, tm.time_zone, ht.title, h.step_key, t.kind,
+                       coalesce(e.payload->>'daily_dose_mg', t.dose_steps->0->>'dailyDoseMg')
                 FROM patients p JOIN teams tm ON tm.id = p.team_id
                 JOIN LATERAL (
                     SELECT * FROM events e WHERE e.patient_id = p.id AND e.occurred_at > \(since)
-                      AND e.type IN ('handoff.created', 'measurement.recorded', 'trial.failed', 'patient.trd_reached',
-                                     'referral.made', 'referral.status_changed', 'note.added')
+                      AND e.type IN ('handoff.created', 'measurement.recorded', 'trial.started', 'trial.dose_changed',
+                                     'trial.failed', 'patient.trd_reached', 'referral.made', 'referral.status_changed',
+                                     'note.added')
                       AND e.actor_id IS DISTINCT FROM \(memberID)
                     ORDER BY e.id DESC LIMIT \(limit)
                 ) e ON true
@@ -57,13 +60,15 @@ extension CareStore {
                 LEFT JOIN referrals r ON e.type IN ('referral.made', 'referral.status_changed')
                      AND r.id = (e.payload->>'referral_id')::uuid
                 LEFT JOIN notes n ON e.type = 'note.added' AND n.id = (e.payload->>'note_id')::uuid
-                LEFT JOIN trials t ON e.type = 'trial.failed' AND t.id = (e.payload->>'trial_id')::uuid
+                LEFT JOIN trials t ON e.type IN ('trial.started', 'trial.dose_changed', 'trial.failed')
+                     AND t.id = (e.payload->>'trial_id')::uuid
                 WHERE p.team_id = ANY(\(teams)) AND p.status <> 'discharged'
                   AND (e.type <> 'handoff.created' OR EXISTS (
                        SELECT 1 FROM memberships ms WHERE ms.member_id = \(memberID) AND ms.team_id = p.team_id AND
                            ms.role = h.role))
                   AND (e.type <> 'measurement.recorded' OR ms.entered_in_error_at IS NULL)
                   AND (e.type <> 'note.added' OR n.id IS NOT NULL)
+                  AND (e.type NOT IN ('trial.started', 'trial.dose_changed') OR t.entered_in_error_at IS NULL)
                 ORDER BY e.id DESC LIMIT \(limit)
                 """)
             var items: [InboxItem] = []
@@ -108,6 +113,19 @@ extension CareStore {
                             + (safety ? ", item 9 above 0: a safety signal" : "")
                             + (taken.map { $0 == calendar.dayText(at) ? "" : ", taken \($0)" } ?? "")
                     )
+                case .trialStarted, .trialDoseChanged:
+                    // "Trial started: aripiprazole 5 mg a day (augmentation)"; "Dose changed: sertraline
+                    // to 150 mg a day".
+                    let trialKind = try row.decode(String?.self, at: 24)
+                    let dose = try row.decode(String?.self, at: 25).flatMap(Double.init).map {
+                        "\($0 == $0.rounded() ? String(Int($0)) : String($0)) mg a day"
+                    }
+                    let words =
+                        type == .trialStarted
+                        ? [treatment ?? "a trial", dose].compactMap { $0 }.joined(separator: " ")
+                            + (trialKind == TrialKind.augmentation.rawValue ? " (augmentation)" : "")
+                        : "\(treatment ?? "a trial")" + (dose.map { " to \($0)" } ?? "")
+                    item = (.trial, "\(type.inWords): \(words)")
                 case .trialFailed:
                     let ended = outcome.flatMap(TrialOutcome.init(rawValue:))?.inWords
                     item = (.trial, "\(type.inWords): \(treatment ?? "a trial")" + (ended.map { ", \($0)" } ?? ""))

@@ -599,8 +599,26 @@ struct CLITests {
             let casey = listed.array.first { $0["display_name"] as? String == "Casey Lind" }
             #expect((casey?["latest_phq9"] as? [String: Any])?["safety_signal"] as? Bool == true, "\(listed.output)")
 
+            // A trial started and titrated is news; one started and marked entered in error is not.
+            let started = try await clinic.care(
+                ["trial", "start", "Casey", "--drug", "sertraline", "--dose", "50", "--start=-14d"], as: "psychiatrist")
+            let trial = try #require(started.output.firstMatch(of: /trial ([0-9a-f-]{36})\./)?.1).description
+            #expect(
+                try await clinic.care(["trial", "dose", trial, "100", "--from=-7d"], as: "psychiatrist").status == 0)
+            let mistaken = try await clinic.care(
+                ["trial", "start", "Casey", "--drug", "mirtazapine", "--dose", "15"], as: "psychiatrist")
+            let wrong = try #require(mistaken.output.firstMatch(of: /trial ([0-9a-f-]{36})\./)?.1).description
+            #expect(
+                try await clinic.care(
+                    ["entered-in-error", "trial", wrong, "--reason", "Wrong patient"], as: "psychiatrist"
+                ).status == 0)
+
             let first = try await clinic.care(["today"])
             #expect(first.status == 0, "\(first.errors)")
+            #expect(
+                first.output.contains("Trial started: sertraline 50 mg a day")
+                    && first.output.contains("Dose changed: sertraline to 100 mg a day")
+                    && !first.output.contains("mirtazapine"), "\(first.output)")
             #expect(
                 first.output.contains(
                     "Score: PHQ-9 11 (moderate), taken \(DayText.format(DayText.startOfDay(lastWeek)))"),

@@ -376,7 +376,7 @@ paths = {
     "post": op("Add a member with roles and a token (the team's admins)", "teams", [idp], body="NewMember",
                ok=resp(201, "Created; the token is shown once", "CreatedMember", {"Location": {"schema": {"type": "string"}}}),
                errs=("400", "403", "404", "409", "413", "422"), post=True, opid="createMember")},
- "/v1/inbox": {"get": op("What changed on my patients since a time: handoffs for my roles, scores (safety signals first), trials started and dose changes, failed trials, treatment resistance, referrals and their moves, notes by others", "tasks",
+ "/v1/inbox": {"get": op("What changed on my patients since a time: handoffs for my roles (and a new cause joining one), scores (safety signals first), trials started and dose changes, failed trials, treatment resistance, referrals and their moves, notes by others", "tasks",
     [P("since", "query", req_ts, "From when (RFC 3339).", True), P("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 200}, "At most this many.")],
     ok=resp(200, "What changed", "InboxPage"), errs=("400",), opid="getInbox",
     desc="What the caller did is left out, and discharged patients. Safety signals come first (scores with one, and the handoffs they made), then the newest. Each listed patient's read is audited.")},

@@ -4,9 +4,9 @@ import Foundation
 import PQ
 
 /// What changed on a member's patients that they would want to know (docs/cli.md, "What's
-/// new"): handoffs for their roles, scores (a safety signal first), trials started, dose
-/// changes, failed trials and treatment resistance, referrals and their moves, notes by others.
-/// What the member did is left out.
+/// new"): handoffs for their roles and new causes joining them, scores (a safety signal first),
+/// trials started, dose changes, failed trials and treatment resistance, referrals and their
+/// moves, notes by others. What the member did is left out.
 public struct InboxItem: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case safety, handoff, score, trial, resistance, referral, note
@@ -42,18 +42,22 @@ extension CareStore {
                        r.kind, r.target_clinic, r.status, e.payload->>'failed_trials', e.payload->>'classes',
                        n.kind, left(split_part(n.body, E'\\n', 1), 120), coalesce(t.drug, t.therapy, t.kind), t.outcome,
                        ms.taken_at, tm.time_zone, ht.title, h.step_key, t.kind,
-                       coalesce(e.payload->>'daily_dose_mg', t.dose_steps->0->>'dailyDoseMg')
+                       coalesce(e.payload->>'daily_dose_mg', t.dose_steps->0->>'dailyDoseMg'), hc.summary
                 FROM patients p JOIN teams tm ON tm.id = p.team_id
                 JOIN LATERAL (
                     SELECT * FROM events e WHERE e.patient_id = p.id AND e.occurred_at > \(since)
-                      AND e.type IN ('handoff.created', 'measurement.recorded', 'trial.started', 'trial.dose_changed',
-                                     'trial.failed', 'patient.trd_reached', 'referral.made', 'referral.status_changed',
-                                     'note.added')
+                      AND e.type IN ('handoff.created', 'handoff.cause_added', 'measurement.recorded', 'trial.started',
+                                     'trial.dose_changed',
+                                     'trial.failed', 'patient.trd_reached', 'referral.made',
+                                     'referral.status_changed', 'note.added')
                       AND e.actor_id IS DISTINCT FROM \(memberID)
                     ORDER BY e.id DESC LIMIT \(limit)
                 ) e ON true
                 LEFT JOIN members a ON a.id = e.actor_id
-                LEFT JOIN handoffs h ON e.type = 'handoff.created' AND h.id = (e.payload->>'handoff_id')::uuid
+                LEFT JOIN handoffs h ON e.type IN ('handoff.created', 'handoff.cause_added')
+                     AND h.id = (e.payload->>'handoff_id')::uuid
+                LEFT JOIN handoff_causes hc ON e.type = 'handoff.cause_added' AND hc.handoff_id = h.id
+                     AND hc.event_id = (e.payload->>'cause_event_id')::bigint
                 LEFT JOIN tasks ht ON ht.id = h.task_id
                 LEFT JOIN measurements ms ON e.type = 'measurement.recorded' AND ms.id =
                     (e.payload->>'measurement_id')::uuid
@@ -63,7 +67,7 @@ extension CareStore {
                 LEFT JOIN trials t ON e.type IN ('trial.started', 'trial.dose_changed', 'trial.failed')
                      AND t.id = (e.payload->>'trial_id')::uuid
                 WHERE p.team_id = ANY(\(teams)) AND p.status <> 'discharged'
-                  AND (e.type <> 'handoff.created' OR EXISTS (
+                  AND (e.type NOT IN ('handoff.created', 'handoff.cause_added') OR EXISTS (
                        SELECT 1 FROM memberships ms WHERE ms.member_id = \(memberID) AND ms.team_id = p.team_id AND
                            ms.role = h.role))
                   AND (e.type <> 'measurement.recorded' OR ms.entered_in_error_at IS NULL)
@@ -98,6 +102,16 @@ extension CareStore {
                         .handoff,
                         "For the \((role ?? "").replacingOccurrences(of: "_", with: " ")): "
                             + [title, reason].compactMap { $0 }.joined(separator: " — ")
+                    )
+                case .handoffCauseAdded:
+                    // One more cause on an open handoff for my role: "Another cause for the social
+                    // worker's handoff: Screen for barriers ... (3 causes) — Failed trial: CBT, ...".
+                    let title = try row.decode(String?.self, at: 22)
+                    let cause = try row.decode(String?.self, at: 26)
+                    item = (
+                        .handoff,
+                        "Another cause for the \((role ?? "").replacingOccurrences(of: "_", with: " "))'s handoff: "
+                            + [title, cause ?? reason].compactMap { $0 }.joined(separator: " — ")
                     )
                 case .measurementRecorded:
                     guard let instrument, let total, let parsed = Instrument(rawValue: instrument) else { continue }

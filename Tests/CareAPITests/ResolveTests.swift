@@ -137,6 +137,39 @@ struct ResolveTests {
 
     @Test(
         """
+        one more cause on my role's open handoff is news: the second failed trial that joined it, said with the \
+        handoff and the new cause, to that role only
+        """
+    )
+    func inboxCauseAdded() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            try await clinic.store.recordTwoFailedTrials(
+                patient: clinic.northPatient, enrolled: Date(timeIntervalSince1970: 1_788_220_800),
+                psychiatrist: psychiatrist)
+            try await clinic.app().test(.router) { client in
+                let mine = try await client.call(
+                    .get, "/v1/inbox?since=2000-01-01T00:00:00Z", token: clinic.tokens["socialWorker"])
+                #expect(mine.status == .ok, "\(mine.text)")
+                let said = mine.items.compactMap { $0["what"] as? String }
+                let added = said.filter { $0.hasPrefix("Another cause for the social worker's handoff: ") }
+                #expect(added.count == 1, "\(said)")
+                #expect(
+                    added.first?.contains("Screen for barriers") == true
+                        && added.first?.contains("— Failed trial: venlafaxine") == true, "\(said)")
+                #expect(said.filter { $0.hasPrefix("For the social worker: Screen for barriers") }.count == 1)
+                let theirs = try await client.call(
+                    .get, "/v1/inbox?since=2000-01-01T00:00:00Z", token: clinic.tokens["psychologist"])
+                let told = theirs.items.compactMap { $0["what"] as? String }
+                #expect(!told.contains { $0.contains("social worker's handoff") }, "\(told)")
+                #expect(told.contains { $0.hasPrefix("Another cause for the psychologist's handoff: ") }, "\(told)")
+            }
+        }
+    }
+
+    @Test(
+        """
         a safety signal comes first in the inbox: the score with item 9 above 0 and the urgent safety assessment it \
         made, marked safety_signal, before newer news
         """

@@ -201,7 +201,8 @@ struct RecordsController: Sendable {
                 OutcomeOut(
                     trialId: id.lower, outcome: result.outcome.rawValue, isFailed: result.isFailure,
                     trdReached: result.trdReached, adequacy: AdequacyOut(result.adequacy),
-                    handoffIds: result.events.flatMap(\.handoffIDs).map(\.lower)), status: .created)
+                    handoffIds: result.events.flatMap(\.handoffIDs).map(\.lower),
+                    joinedHandoffIds: result.events.flatMap(\.joinedHandoffIDs).map(\.lower)), status: .created)
         }
     }
 

@@ -240,6 +240,7 @@ extension CareWire.TrialOutcomeResult: JSONWritable {
             o.optional("adequacy", adequacy) { $1.write(to: &$0) }
             o.member("handoff_ids") { $0.array(handoffIds) { $0.string($1) } }
             o.member("is_failed") { $0.bool(isFailed) }
+            o.optional("joined_handoff_ids", joinedHandoffIds) { json, ids in json.array(ids) { $0.string($1) } }
             o.member("outcome") { $0.string(outcome) }
             o.member("trd_reached") { $0.bool(trdReached) }
             o.member("trial_id") { $0.string(trialId) }

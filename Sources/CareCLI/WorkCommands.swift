@@ -607,6 +607,12 @@ struct TrialCommand: AsyncParsableCommand {
             if !outcome.handoffIds.isEmpty {
                 line += " \(Format.count(outcome.handoffIds.count, "handoff")) went to the team."
             }
+            if let joined = outcome.joinedHandoffIds, !joined.isEmpty {
+                line +=
+                    joined.count == 1
+                    ? " An open handoff has it as one more cause."
+                    : " \(joined.count) open handoffs have it as one more cause."
+            }
             print(line)
         }
     }

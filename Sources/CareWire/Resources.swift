@@ -601,12 +601,16 @@ public struct TrialOutcomeResult: Codable, Sendable, Equatable {
     public var isFailed: Bool
     public var trdReached: Bool
     public var adequacy: Adequacy?
+    /// Handoffs made.
     public var handoffIds: [String]
+    /// Open one-per-patient handoffs this failure joined as one more cause (none from an older server).
+    public var joinedHandoffIds: [String]?
 
     public init(
         trialId: String, outcome: String, isFailed: Bool, trdReached: Bool, adequacy: Adequacy? = nil,
-        handoffIds: [String]
+        handoffIds: [String], joinedHandoffIds: [String]? = nil
     ) {
+        self.joinedHandoffIds = joinedHandoffIds
         self.trialId = trialId
         self.outcome = outcome
         self.isFailed = isFailed

@@ -74,6 +74,24 @@ struct ResourceTests {
                 let trials = try #require(summary.json["trials"] as? [[String: Any]])
                 #expect(trials.first?["is_failed"] as? Bool == true)
                 #expect((summary.json["scores"] as? [[String: Any]])?.count == 2)
+                #expect((outcome.json["joined_handoff_ids"] as? [String]) == [])
+
+                // A second failure: the psychologist's and social worker's steps were done, so they
+                // are made anew; the psychiatrist's is still open and gets it as one more cause.
+                let second = try await client.call(
+                    .post, "/v1/patients/\(patient)/trials", token: psychiatrist,
+                    json: #"""
+                        {"kind": "medication", "drug": "venlafaxine", "daily_dose_mg": 150, "started_on": "2026-09-03"}
+                        """#)
+                let secondID = try #require(second.json["id"] as? String, "\(second.text)")
+                let failedAgain = try await client.call(
+                    .post, "/v1/trials/\(secondID)/outcome", token: psychiatrist,
+                    json: #"{"outcome": "non-response", "stopped_on": "2026-10-22", "adherence": 0.9}"#)
+                #expect(failedAgain.status == .created, "\(failedAgain.text)")
+                let joined = try #require(failedAgain.json["joined_handoff_ids"] as? [String])
+                let firstMade = try #require(outcome.json["handoff_ids"] as? [String])
+                #expect(joined.count == 1 && firstMade.contains(joined[0]), "\(failedAgain.text)")
+                #expect((failedAgain.json["handoff_ids"] as? [String])?.count == 3, "\(failedAgain.text)")
             }
         }
     }

@@ -137,16 +137,8 @@ struct RecordsController: Sendable {
         let body = try await request.decodeJSON(NewTrial.self, context: context)
         try checkText(body.drug, "drug", max: 100)
         try checkText(body.therapy, "therapy", max: 200)
-        try checkText(body.highDoseReason, "high_dose_reason", max: 1000)
-        if let dose = body.dailyDoseMg, !(dose > 0 && dose <= 100_000) {
-            throw Problem.badRequest("'daily_dose_mg' must be above 0 and at most 100000")
-        }
-        let highDoseReason = body.confirmHighDose == true ? body.highDoseReason : nil
-        if body.confirmHighDose == true, (highDoseReason ?? "").unicodeScalars.allSatisfy(isBlank) {
-            var problem = Problem.invalid("'confirm_high_dose' needs 'high_dose_reason': why this dose")
-            problem.field = "high_dose_reason"
-            throw problem
-        }
+        let highDoseReason = try Self.checkedDose(
+            body.dailyDoseMg, confirmHighDose: body.confirmHighDose, reason: body.highDoseReason)
         return try await context.respond("trial.start", request, patient: id) { caller in
             try await store.startTrial(
                 patientID: id, kind: body.kind, drug: body.drug, dailyDoseMg: body.dailyDoseMg,
@@ -158,20 +150,29 @@ struct RecordsController: Sendable {
         }
     }
 
-    /// POST /v1/trials/:id/dose
-    @Sendable func changeDose(_ request: Request, context: CareRequestContext) async throws -> Response {
-        let id = try context.id()
-        let body = try await request.decodeJSON(NewDose.self, context: context)
-        try checkText(body.highDoseReason, "high_dose_reason", max: 1000)
-        guard body.dailyDoseMg > 0 && body.dailyDoseMg <= 100_000 else {
+    /// A daily dose's shape (above 0, at most 100000 mg), and the reason that goes with a high
+    /// dose's confirmation: nil unless `confirm_high_dose` is true, and then not blank. Whether the
+    /// dose is high is the dose table's to say (the store).
+    static func checkedDose(_ dose: Double?, confirmHighDose: Bool?, reason: String?) throws -> String? {
+        try checkText(reason, "high_dose_reason", max: 1000)
+        if let dose, !(dose > 0 && dose <= 100_000) {
             throw Problem.badRequest("'daily_dose_mg' must be above 0 and at most 100000")
         }
-        let highDoseReason = body.confirmHighDose == true ? body.highDoseReason : nil
-        if body.confirmHighDose == true, (highDoseReason ?? "").unicodeScalars.allSatisfy(isBlank) {
+        guard confirmHighDose == true else { return nil }
+        if (reason ?? "").unicodeScalars.allSatisfy(isBlank) {
             var problem = Problem.invalid("'confirm_high_dose' needs 'high_dose_reason': why this dose")
             problem.field = "high_dose_reason"
             throw problem
         }
+        return reason
+    }
+
+    /// POST /v1/trials/:id/dose
+    @Sendable func changeDose(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let id = try context.id()
+        let body = try await request.decodeJSON(NewDose.self, context: context)
+        let highDoseReason = try Self.checkedDose(
+            body.dailyDoseMg, confirmHighDose: body.confirmHighDose, reason: body.highDoseReason)
         return try await context.respond("trial.dose", request) { caller in
             try await store.changeTrialDose(
                 trialID: id, dailyDoseMg: body.dailyDoseMg, from: body.from.date, highDoseReason: highDoseReason,

@@ -454,6 +454,14 @@ struct ScoreCommand: AsyncParsableCommand {
 
 // MARK: Trials and referrals
 
+/// `--confirm-high-dose REASON`, for a dose above the dose table's maximum.
+struct HighDoseOption: ParsableArguments {
+    @Option(
+        name: .customLong("confirm-high-dose"),
+        help: "Why a dose above the dose table's maximum is right (records it anyway).")
+    var reason: String?
+}
+
 struct TrialCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trial", abstract: "Treatment trials.",
@@ -476,10 +484,7 @@ struct TrialCommand: AsyncParsableCommand {
             parsing: .unconditional,
             help: "From when: YYYY-MM-DD, today, yesterday, a weekday, or -3d for three days ago.")
         var from: String = "today"
-        @Option(
-            name: .customLong("confirm-high-dose"),
-            help: "Why a dose above the dose table's maximum is right (records it anyway).")
-        var highDoseReason: String?
+        @OptionGroup var highDose: HighDoseOption
         @OptionGroup var server: ServerOptions
 
         func validate() throws {
@@ -496,7 +501,7 @@ struct TrialCommand: AsyncParsableCommand {
                     trial: trialID,
                     NewDose(
                         dailyDoseMg: dose, from: try parseDay(from, calendar: calendar),
-                        highDoseReason: highDoseReason))
+                        highDoseReason: highDose.reason))
             }
             let steps = (changed.doseSteps ?? []).map { "\(Format.number($0.dailyDoseMg)) mg from \($0.from)" }
             print(
@@ -524,10 +529,7 @@ struct TrialCommand: AsyncParsableCommand {
             parsing: .unconditional,
             help: "When it started: YYYY-MM-DD, today, yesterday, a weekday, or -3d for three days ago.")
         var start: String = "today"
-        @Option(
-            name: .customLong("confirm-high-dose"),
-            help: "Why a dose above the dose table's maximum is right (records it anyway).")
-        var highDoseReason: String?
+        @OptionGroup var highDose: HighDoseOption
         @OptionGroup var server: ServerOptions
 
         func validate() throws {
@@ -546,7 +548,7 @@ struct TrialCommand: AsyncParsableCommand {
                     patient: patientID,
                     NewTrial(
                         kind: kind, drug: drug, dailyDoseMg: dose, startedOn: try parseDay(start, calendar: calendar),
-                        therapy: therapy, highDoseReason: highDoseReason))
+                        therapy: therapy, highDoseReason: highDose.reason))
                 return (try await client.patient(patientID).displayName, created)
             }
             let treatment =

@@ -319,10 +319,16 @@ enum PatientView {
                 + (s.maudsley.map { "; Maudsley \($0.total) (\($0.band))" } ?? ""))
         // What the rules weighed, once there is something to weigh: with no failed adequate
         // trial the line above says it all.
+        // One line for each rule; a Thase-Rush input that repeats a TRD one (the classes) is said once.
         if s.trd.failedTrials > 0 {
-            for input in s.trd.inputs + s.thaseRush.inputs {
-                lines.append("  \(input.name): \(input.value.isEmpty ? "none" : input.value)")
+            func said(_ inputs: [RuleInput]) -> String {
+                inputs.map { "\($0.name): \($0.value.isEmpty ? "none" : $0.value)" }.joined(separator: "; ")
             }
+            let classes = s.trd.inputs.first { $0.name == "classes" }?.value
+            lines.append("  TRD rule: " + said(s.trd.inputs))
+            lines.append(
+                "  Thase-Rush: "
+                    + said(s.thaseRush.inputs.filter { !($0.name == "classes failed" && $0.value == classes) }))
         }
         if !s.trials.isEmpty {
             lines.append("")

@@ -219,7 +219,11 @@ struct CLITests {
                 shown.output.contains("Casey Lind") && shown.output.contains("PHQ-9") && shown.output.contains("TMS"),
                 "\(shown.output)")
             // A failed trial: what the TRD rules weighed is listed under the line.
-            #expect(shown.output.contains("failed adequate trials: 1"), "\(shown.output)")
+            #expect(shown.output.contains("TRD rule: failed adequate trials: 1; classes: "), "\(shown.output)")
+            // Thase-Rush's inputs on a line of their own, the classes not said twice.
+            #expect(
+                shown.output.contains("Thase-Rush: tricyclic failed: no") && !shown.output.contains("classes failed"),
+                "\(shown.output)")
             // Each open handoff says what to do (its task's title) and why (its cause).
             let handoffs = try #require(summary.object["open_handoffs"] as? [[String: Any]])
             let titles = (summary.object["open_tasks"] as? [[String: Any]] ?? []).reduce(into: [String: String]()) {

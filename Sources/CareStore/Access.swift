@@ -64,16 +64,15 @@ public struct RequestActor: Sendable {
     }
 
     /// Who the request acts for. Only a command's body reads it (its transaction looked the token
-    /// up first, `CareStore.command`), or code that authenticated the credential itself.
+    /// up first, `CareStore.command`, or sends the lookup with its first statement and acts for
+    /// the principal the token had last time until then), or code that authenticated the
+    /// credential itself.
     public var principal: Principal {
-        guard let principal = credential.settled?.principal else {
+        guard let principal = credential.settled?.principal ?? credential.guess else {
             preconditionFailure("a request's principal was read before its token was looked up")
         }
         return principal
     }
-
-    /// Whether the token has been looked up and found.
-    var isAuthenticated: Bool { credential.settled?.principal != nil }
 }
 
 /// The token a request presented is unknown, revoked or expired (found out in the first
@@ -163,18 +162,34 @@ extension CommandContext {
     /// with the transaction's next statement. `asService`: the lookup only, keeping the server's
     /// rights.
     func enter(_ actor: RequestActor, asService: Bool = false) async throws {
-        if actor.credential.settled == nil {
+        let credential = actor.credential
+        if credential.settled == nil {
             if !asService { await connection.sendWithNext("SELECT set_config('role', 'care_app', true)") }
-            let row = try await connection.query(
-                """
+            let lookup: PQQuery = """
                 SELECT a.*, set_config('carerelay.member_id', a.member_id::text, true),
                        set_config('carerelay.token_id', a.token_id::text, true),
                        set_config('carerelay.request_id', \(actor.requestID), true)
-                FROM \(fragment: actor.credential.lookup)
+                FROM \(fragment: credential.lookup)
                 """
-            ).firstRow
-            let principal = try Principal(row: row)
-            actor.credential.settle(principal)
+            if let guesses = principalGuesses, let guess = guesses.principal(for: credential.tokenHash) {
+                // The token was found a moment ago: the lookup goes with the command's first
+                // statement, built for the principal found then, and is checked before anything
+                // of that round trip is used (docs/architecture.md, "The path of a write").
+                credential.assume(guess)
+                await connection.sendWithNext(lookup) { rows in
+                    let found = try Principal(row: rows.firstRow)
+                    guard found == guess else {
+                        credential.settle(found)
+                        guesses.keep(found, for: credential.tokenHash)
+                        throw found == nil ? AuthenticationFailed() as any Error : PrincipalChanged()
+                    }
+                    credential.settle(found)
+                }
+                return
+            }
+            let principal = try Principal(row: try await connection.query(lookup).firstRow)
+            credential.settle(principal)
+            principalGuesses?.keep(principal, for: credential.tokenHash)
             guard principal != nil else { throw AuthenticationFailed() }
             return
         }

@@ -80,6 +80,9 @@ public struct CareStore: Sendable {
     /// The dose table, playbook and settings, kept between commands when the server watches
     /// them for changes (`watchReferenceData`); nil: read in every command that needs them.
     let referenceCache: ReferenceCache?
+    /// The principal each recently seen token was found to speak for: a request's token lookup
+    /// then goes with its command's first statement instead of in a round trip of its own.
+    let principalGuesses = PrincipalGuesses()
 
     public init(
         pool: PQPool, requestPool: PQPool? = nil, reportPool: PQPool? = nil,
@@ -138,17 +141,28 @@ public struct CareStore: Sendable {
         do {
             // The whole transaction runs on its connection's executor (see withIsolatedTransaction).
             let pool = actor != nil && !asService ? requestPool : pool
-            let (result, claimed) = try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) {
-                connection in
-                trail.handoffs = 0
-                let context = CommandContext(
-                    connection: connection, caller: caller, trail: trail, referenceCache: referenceCache)
-                if let actor { try await context.enter(actor, asService: asService) }
-                let claimedKey = claimsKey ? try await context.claimIdempotencyKey() : false
-                let result = try await body(context)
-                let answer = claimedKey ? try await context.keepAnswer(result) : nil
-                await context.writeAudit(outcome: "allowed")
-                return (result, (claimedKey, answer))
+            func transaction() async throws -> (T, (Bool, StoredResponse?)) {
+                try await pool.withIsolatedTransaction(isolation: isolation, retries: 5) { connection in
+                    trail.handoffs = 0
+                    let context = CommandContext(
+                        connection: connection, caller: caller, trail: trail, referenceCache: referenceCache,
+                        principalGuesses: principalGuesses)
+                    if let actor { try await context.enter(actor, asService: asService) }
+                    let claimedKey = claimsKey ? try await context.claimIdempotencyKey() : false
+                    let result = try await body(context)
+                    let answer = claimedKey ? try await context.keepAnswer(result) : nil
+                    await context.writeAudit(outcome: "allowed")
+                    return (result, (claimedKey, answer))
+                }
+            }
+            let (result, claimed): (T, (Bool, StoredResponse?))
+            do {
+                (result, claimed) = try await transaction()
+            } catch {
+                guard try await guessWasWrong(actor, failedWith: error) else { throw error }
+                // Built for the token's old roles and rolled back: again, for the ones found.
+                trail.patients.removeAll()
+                (result, claimed) = try await transaction()
             }
             // Only a committed key counts as claimed (a retried or failed transaction wrote none).
             if claimed.0 {
@@ -169,6 +183,22 @@ public struct CareStore: Sendable {
             await auditRefused(error, actor: actor, trail: trail)
             throw error
         }
+    }
+
+    /// After a command's transaction failed: whether it was built for a principal the request's
+    /// token no longer speaks for (`CommandContext.enter`'s guess), so that the command must run
+    /// again for the one found. A guess the transaction never checked (it failed, or refused the
+    /// request, before its first statement went out) is checked now, on a visit of its own: no
+    /// refusal stands on roles that were only guessed.
+    private func guessWasWrong(_ actor: RequestActor?, failedWith error: any Error) async throws -> Bool {
+        if error is PrincipalChanged { return true }
+        guard let actor, actor.credential.settled == nil, let guess = actor.credential.guess, !Task.isCancelled else {
+            return false
+        }
+        let found = try await authenticate(actor.credential)
+        principalGuesses.keep(found, for: actor.credential.tokenHash)
+        guard let found else { throw AuthenticationFailed() }
+        return found != guess
     }
 
     /// Audits a refusal in a transaction of its own (the command's was rolled back).
@@ -221,6 +251,8 @@ final class CommandContext {
     var acting: RequestActor? { caller.request }
     let trail: AuditTrail
     let referenceCache: ReferenceCache?
+    /// Where `enter` finds what a request's token was found to speak for last time.
+    let principalGuesses: PrincipalGuesses?
     /// The dose table, playbook and settings, read once per transaction (or kept by the cache).
     private var reference: ReferenceData?
     /// Event ids taken from the log's sequence ahead of their inserts (`reservingEvents`), and
@@ -241,12 +273,13 @@ final class CommandContext {
 
     init(
         connection: PQConnection, caller: Caller, trail: AuditTrail = AuditTrail(),
-        referenceCache: ReferenceCache? = nil
+        referenceCache: ReferenceCache? = nil, principalGuesses: PrincipalGuesses? = nil
     ) {
         self.connection = connection
         self.caller = caller
         self.trail = trail
         self.referenceCache = referenceCache
+        self.principalGuesses = principalGuesses
     }
 
     /// Appends an event and makes the handoffs the playbook asks for, in this transaction.

@@ -183,6 +183,9 @@ public final class Credential: Sendable {
     let tokenHash: Data
     let now: Date
     private let state = Mutex<Settled?>(nil)
+    /// The principal the token had the last time this server looked it up, while this request's
+    /// own lookup is in flight with the command's first statement (`CommandContext.enter`).
+    private let guessed = Mutex<Principal?>(nil)
 
     /// What the lookup found: nil when the token is unknown, revoked or expired.
     public struct Settled: Sendable { public var principal: Principal? }
@@ -204,7 +207,17 @@ public final class Credential: Sendable {
     /// Whether the lookup ran, and what it found.
     public var settled: Settled? { state.withLock { $0 } }
 
-    func settle(_ principal: Principal?) { state.withLock { $0 = Settled(principal: principal) } }
+    func settle(_ principal: Principal?) {
+        state.withLock { $0 = Settled(principal: principal) }
+        guessed.withLock { $0 = nil }
+    }
+
+    /// What the command may build its first statement for, until the lookup sent with it
+    /// settles the credential (or fails the transaction). Never counts as looked up: a later
+    /// transaction that finds only a guess looks the token up again.
+    var guess: Principal? { guessed.withLock { $0 } }
+
+    func assume(_ principal: Principal) { guessed.withLock { $0 = principal } }
 
     /// The lookup as a FROM item named `a` (migration 0014's function), with the token's row
     /// touched at most once per `CareStore.lastUsedResolution`.
@@ -213,6 +226,35 @@ public final class Credential: Sendable {
         return "care_authenticate(\(tokenHash), \(now), \(staleBefore)) a"
     }
 }
+
+/// What each token recently looked up was found to speak for, by the token's hash: the guess
+/// a request's first statement is built for while its own lookup goes with it
+/// (`CommandContext.enter`). Only ever a guess: every request's transaction still looks its
+/// token up, and nothing is answered or committed unless the lookup found exactly this
+/// principal. Bounded: when full it starts again empty.
+final class PrincipalGuesses: Sendable {
+    private let entries = Mutex<[Data: Principal]>([:])
+    static let capacity = 10_000
+
+    func principal(for tokenHash: Data) -> Principal? { entries.withLock { $0[tokenHash] } }
+
+    func keep(_ principal: Principal?, for tokenHash: Data) {
+        guard !tokenHash.isEmpty else { return }
+        entries.withLock { entries in
+            guard let principal else {
+                entries[tokenHash] = nil
+                return
+            }
+            if entries.count >= Self.capacity, entries[tokenHash] == nil { entries.removeAll(keepingCapacity: true) }
+            entries[tokenHash] = principal
+        }
+    }
+}
+
+/// The token's lookup, sent with the command's first statement, found another principal than
+/// the one that statement was built for (its roles or scopes changed): the transaction is
+/// rolled back and the command runs again for the principal found (`CareStore.command`).
+struct PrincipalChanged: Error {}
 
 extension Principal {
     /// A row of care_authenticate (token id, member id, name, service account, scopes,

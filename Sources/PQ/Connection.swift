@@ -31,8 +31,16 @@ public actor PQConnection {
     /// SQL text -> name of the statement prepared for it on this connection.
     private var preparedStatements: [String: String] = [:]
     private static let preparedStatementLimit = 1_000
-    /// Statements waiting to go to the server with the next one (see `sendWithNext`).
+    /// Statements waiting to go to the server with the next one (see `sendWithNext`), and the
+    /// checks of those that have one, by their place in `queued`.
     private var queued: [PQQuery] = []
+    private var queuedChecks: [Int: Check] = [:]
+    /// What a check of a queued statement threw (`sendWithNext(_:check:)`): every later
+    /// statement of the transaction fails with it, COMMIT included, until it is rolled back.
+    private var failedCheck: (any Error)?
+
+    /// Looks at a queued statement's rows when they arrive; throws to fail what carried it.
+    public typealias Check = @Sendable (PQRows) throws -> Void
     /// Set when the connection answered in a way that leaves it unfit for reuse (the pool discards it).
     private var broken = false
     /// False behind a transaction pooler: every statement goes unnamed (PQConfiguration.transactionPooler).
@@ -129,15 +137,49 @@ public actor PQConnection {
         queued.append(query)
     }
 
-    /// The queued statements, handed over to be sent now.
-    private func takeQueued() -> [PQQuery] {
-        defer { queued.removeAll() }
-        return queued
+    /// Sends `query` with the next statement, as `sendWithNext(_:)` does, and hands its rows to
+    /// `check` when that pipeline answers, before anything of it is returned. A check that throws
+    /// fails the call that carried the statement with its error (ahead of any error of the
+    /// statements after it, which may have failed because of what the check found), and every
+    /// later statement of the transaction with the same error, COMMIT included: a caller that
+    /// caught it cannot carry on as if it had not happened. A checked statement never goes with
+    /// COMMIT (`withTransaction` sends it first), so nothing commits before its check passed.
+    ///
+    /// This lets a statement whose answer is known in advance, most of the time, run in the same
+    /// round trip as what depends on it: the request's token lookup with the command's first
+    /// statement, which was built for the principal the token had last time
+    /// (docs/architecture.md, "The path of a write").
+    public func sendWithNext(_ query: PQQuery, check: @escaping Check) {
+        queuedChecks[queued.count] = check
+        queued.append(query)
+    }
+
+    /// Whether a statement with a check waits to be sent.
+    var hasQueuedCheck: Bool { !queuedChecks.isEmpty }
+
+    /// The queued statements, handed over to be sent now, with their checks.
+    private func takeQueued() -> (queries: [PQQuery], checks: [Int: Check]) {
+        defer {
+            queued.removeAll()
+            queuedChecks.removeAll()
+        }
+        return (queued, queuedChecks)
+    }
+
+    /// Forgets what was queued and any failed check: the transaction is over.
+    private func clearQueued() {
+        queued.removeAll()
+        queuedChecks.removeAll()
+        failedCheck = nil
     }
 
     func runQuery(_ query: PQQuery, prepared: Bool) async throws -> PQRows {
+        if let failedCheck { throw failedCheck }
         if !queued.isEmpty {
-            guard let rows = try await runPipeline(takeQueued() + [query], lastUnprepared: !prepared).last else {
+            let (queries, checks) = takeQueued()
+            guard
+                let rows = try await runPipeline(queries + [query], checks: checks, lastUnprepared: !prepared).last
+            else {
                 throw PQError(.protocolViolation, "a pipeline returned no result")
             }
             return rows
@@ -252,8 +294,9 @@ public actor PQConnection {
     /// Statements queued with `sendWithNext` go first, in a round trip of their own.
     public nonisolated func execute(_ sql: String) async throws {
         try await cancellable { connection in
-            let queued = connection.takeQueued()
-            if !queued.isEmpty { _ = try await connection.runPipeline(queued) }
+            if let failedCheck = connection.failedCheck { throw failedCheck }
+            let (queued, checks) = connection.takeQueued()
+            if !queued.isEmpty { _ = try await connection.runPipeline(queued, checks: checks) }
             try await connection.simpleExecute(sql)
         }
     }
@@ -321,14 +364,18 @@ public actor PQConnection {
     /// Statements queued with `sendWithNext` go in front; their results are not returned.
     public nonisolated func pipeline(_ queries: [PQQuery]) async throws -> [PQRows] {
         try await cancellable { connection in
-            let queued = connection.takeQueued()
-            return Array(try await connection.runPipeline(queued + queries).dropFirst(queued.count))
+            let (queued, checks) = connection.takeQueued()
+            return Array(try await connection.runPipeline(queued + queries, checks: checks).dropFirst(queued.count))
         }
     }
 
     /// `lastUnprepared`: the last statement is planned for its values each time (a `query` with
-    /// `prepared: false` that carries queued statements).
-    private func runPipeline(_ queries: [PQQuery], lastUnprepared: Bool = false) async throws -> [PQRows] {
+    /// `prepared: false` that carries queued statements). `checks`: by a statement's place, what
+    /// looks at its rows before anything is returned (`sendWithNext(_:check:)`).
+    private func runPipeline(_ queries: [PQQuery], checks: [Int: Check] = [:], lastUnprepared: Bool = false)
+        async throws -> [PQRows]
+    {
+        if let failedCheck { throw failedCheck }
         let conn = try handle()
         let encoded = try queries.map { try $0.encodedBinds() }
         // Statements are prepared once per connection (before the pipeline) and then sent by
@@ -358,8 +405,9 @@ public actor PQConnection {
         guard PQpipelineSync(conn) == 1 else { throw PQError(.connection, Self.errorMessage(conn)) }
 
         var results: [PQRows] = []
+        var toCheck: [(Check, PQRows)] = []
         var firstError: PQError?
-        for _ in queries {
+        for index in queries.indices {
             // Each statement's results end with a NULL from PQgetResult.
             var rows: PQRows?
             while let result = await nextResult(conn) {
@@ -369,7 +417,10 @@ public actor PQConnection {
                     if firstError == nil { firstError = error }
                 }
             }
-            if let rows { results.append(rows) }
+            if let rows {
+                results.append(rows)
+                if let check = checks[index] { toCheck.append((check, rows)) }
+            }
             if connectionLost { break }
         }
         // The sync point. When it does not come (a backend told to terminate sends its FATAL
@@ -383,6 +434,14 @@ public actor PQConnection {
         if !connectionLost, let sync = await nextResult(conn) {
             synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
             PQclear(sync)
+        }
+        for (check, rows) in toCheck {
+            do {
+                try check(rows)
+            } catch {
+                failedCheck = error
+                throw error
+            }
         }
         if let firstError { throw firstError }
         if !synced {
@@ -439,6 +498,8 @@ public actor PQConnection {
             throw error
         }
         do {
+            // A statement with a check goes first, on its own: nothing commits before it passed.
+            if await hasQueuedCheck { _ = try await pipeline([]) }
             // As a pipeline even when nothing is queued: COMMIT's answer then stands when the
             // connection is lost before the sync that follows it (see `runPipeline`).
             _ = try await pipeline([PQQuery("COMMIT")])
@@ -450,7 +511,7 @@ public actor PQConnection {
     }
 
     private func rollbackQuietly() async {
-        queued.removeAll()
+        clearQueued()
         guard let connection, PQstatus(connection) == CONNECTION_OK,
             PQtransactionStatus(connection) != PQTRANS_IDLE
         else { return }
@@ -499,7 +560,7 @@ public actor PQConnection {
     /// Makes the connection fit for the next user: rolls back a transaction left open.
     /// Returns false when the connection should be thrown away.
     func prepareForReuse() async -> Bool {
-        queued.removeAll()
+        clearQueued()
         guard !broken, let connection, PQstatus(connection) == CONNECTION_OK else { return false }
         switch PQtransactionStatus(connection) {
         case PQTRANS_IDLE:
@@ -517,7 +578,7 @@ public actor PQConnection {
         cancelHandle.set(nil)
         owner = nil
         preparedStatements.removeAll()
-        queued.removeAll()
+        clearQueued()
     }
 }
 

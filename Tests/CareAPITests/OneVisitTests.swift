@@ -105,4 +105,131 @@ struct OneVisitTests {
             }
         }
     }
+
+    /// The clinic's app with every statement going through `cutter`, which counts round trips;
+    /// the reference data kept between commands, as care-server keeps it.
+    private func app(_ clinic: APIClinic, _ cutter: WireCutter) async throws -> (some ApplicationProtocol, PQPool) {
+        let pool = try await cutter.pool(reaching: clinic.store.pool)
+        let store = CareStore(
+            pool: pool, logger: testLogger(), metrics: clinic.metrics.factory, cacheReferenceData: true)
+        let app = buildApplication(
+            CareAPIDependencies(
+                store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: clinic.metrics),
+            host: "127.0.0.1", port: 0, logger: testLogger())
+        return (app, pool)
+    }
+
+    @Test(
+        """
+        a token seen before is looked up with the command's first statement: a queue read and a score in two round \
+        trips each, where a token's first request takes three
+        """
+    )
+    func lookupWithFirstStatement() async throws {
+        try await MigratedDatabase.withPool { pool, database in
+            let clinic = try await APIClinic.make(pool)
+            let cutter = try WireCutter(database)
+            defer { cutter.stop() }
+            let (app, through) = try await app(clinic, cutter)
+            try await app.test(.router) { client in
+                func roundTrips(_ method: HTTPRequest.Method, _ uri: String, _ name: String, json: String? = nil)
+                    async throws -> Int
+                {
+                    let before = cutter.readyForQuery
+                    let reply = try await client.call(method, uri, token: clinic.tokens[name], json: json)
+                    #expect(reply.status.code < 300, "\(method) \(uri): \(reply.status) \(reply.text)")
+                    return cutter.readyForQuery - before
+                }
+                let scores = "/v1/patients/\(clinic.northPatient.lower)/measurements"
+                // The first requests prepare their statements on the connections (a round trip each).
+                for _ in 0..<3 {
+                    _ = try await roundTrips(.get, "/v1/tasks", "psychologist")
+                    _ = try await roundTrips(.post, scores, "psychologist", json: Self.score)
+                }
+                // The token known: BEGIN, the lookup and the query; then the audit entry with COMMIT.
+                #expect(try await roundTrips(.get, "/v1/tasks", "psychologist") == 2)
+                // The lookup, the patient and the reserved event; then the writes with COMMIT.
+                #expect(try await roundTrips(.post, scores, "psychologist", json: Self.score) == 2)
+                // Another member of the same team (the same statements, already prepared): their
+                // token's first request looks it up on its own, then no more.
+                #expect(try await roundTrips(.get, "/v1/tasks", "socialWorker") == 3)
+                #expect(try await roundTrips(.get, "/v1/tasks", "socialWorker") == 2)
+            }
+            await through.close()
+        }
+    }
+
+    @Test("a token revoked after it was seen: 401 on its next request, nothing answered, written or audited")
+    func revokedAfterSeen() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychologist"]
+                let patient = "/v1/patients/\(clinic.northPatient.lower)"
+                #expect(try await client.call(.get, patient, token: token).status == .ok)
+                let tokenID = try await pool.query(
+                    "SELECT id FROM api_tokens WHERE member_id = \(clinic.members["psychologist"]!)"
+                )[0].decode(UUID.self, at: 0)
+                try await clinic.store.revokeToken(tokenID, by: .system())
+                func written() async throws -> (audits: Int, scores: Int) {
+                    let row = try await pool.query(
+                        """
+                        SELECT (SELECT count(*) FROM audit_entries WHERE token_id = \(tokenID))::int,
+                               (SELECT count(*) FROM measurements)::int
+                        """)[0]
+                    return (try row.decode(Int.self, at: 0), try row.decode(Int.self, at: 1))
+                }
+                let before = try await written()
+                let read = try await client.call(.get, patient, token: token)
+                #expect(read.status == .unauthorized && !read.text.contains("Ada"), "\(read.status) \(read.text)")
+                let write = try await client.call(.post, patient + "/measurements", token: token, json: Self.score)
+                #expect(write.status == .unauthorized, "\(write.status) \(write.text)")
+                let after = try await written()
+                #expect(after.audits == before.audits && after.scores == before.scores, "\(before) -> \(after)")
+            }
+        }
+    }
+
+    @Test(
+        """
+        a member's teams changed after their token was seen: the next request is answered for the teams they have \
+        now, whether its command refused before its first statement or after
+        """
+    )
+    func rolesChangedAfterSeen() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["southPsychiatrist"]
+                let member = clinic.members["southPsychiatrist"]!
+                let patient = "/v1/patients/\(clinic.northPatient.lower)"
+                let team = "/v1/teams/\(clinic.north.lower)/members"
+                #expect(try await client.call(.get, patient, token: token).status == .notFound)
+                #expect(try await client.call(.get, team, token: token).status == .notFound)
+                try await pool.query(
+                    """
+                    INSERT INTO memberships (team_id, member_id, role) VALUES (\(clinic.north), \(member), 'psychiatrist')
+                    """)
+                let read = try await client.call(.get, patient, token: token)
+                #expect(read.status == .ok && read.text.contains("Ada North"), "\(read.status) \(read.text)")
+                #expect(try await client.call(.get, team, token: token).status == .ok)
+                try await pool.query(
+                    "DELETE FROM memberships WHERE team_id = \(clinic.north) AND member_id = \(member)")
+                #expect(try await client.call(.get, team, token: token).status == .notFound)
+                #expect(try await client.call(.get, patient, token: token).status == .notFound)
+                // Added again, asked first by the route that refuses before any statement.
+                try await pool.query(
+                    """
+                    INSERT INTO memberships (team_id, member_id, role) VALUES (\(clinic.north), \(member), 'psychiatrist')
+                    """)
+                #expect(try await client.call(.get, team, token: token).status == .ok)
+                let allowed = try await pool.query(
+                    """
+                    SELECT count(*)::int FROM audit_entries WHERE member_id = \(member) AND outcome = 'allowed'
+                      AND patient_id = \(clinic.northPatient)
+                    """)[0].decode(Int.self, at: 0)
+                #expect(allowed == 1, "one allowed read of the patient, audited once")
+            }
+        }
+    }
 }

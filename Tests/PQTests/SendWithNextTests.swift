@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PQ
 import Testing
 import TestSupport
@@ -137,6 +138,80 @@ struct SendWithNextTests {
                 connection.sendWithNext("INSERT INTO entry VALUES (\(2))")
             }
             #expect(try await Self.count(pool) == 0)
+        }
+    }
+
+    struct Refused: Error {}
+
+    @Test("a checked statement: its check sees its rows before anything of its round trip is returned")
+    func checkSeesRows() async throws {
+        try await Self.withEntryTable(connections: 1) { pool in
+            let seen = Mutex<Int?>(nil)
+            let counted = try await pool.withTransaction { connection in
+                await connection.sendWithNext("SELECT \(7)::int") { rows in
+                    seen.withLock { $0 = try? rows[0].decode(Int.self, at: 0) }
+                }
+                try await connection.query("INSERT INTO entry VALUES (\(1))")
+                #expect(seen.withLock { $0 } == 7, "the check ran before the query returned")
+                return try await connection.query("SELECT count(*) FROM entry")[0].decode(Int.self, at: 0)
+            }
+            #expect(counted == 1)
+            #expect(try await Self.count(pool) == 1)
+        }
+    }
+
+    @Test(
+        """
+        a check that throws fails its call ahead of a later statement's own error, then every later statement and \
+        COMMIT: nothing commits, even for a caller that caught the error
+        """
+    )
+    func failedCheckEndsTheTransaction() async throws {
+        try await Self.withEntryTable(connections: 1) { pool in
+            // A caller that catches the check's error and carries on.
+            var outcome: (any Error)?
+            do {
+                try await pool.withTransaction { connection in
+                    try await connection.query("INSERT INTO entry VALUES (\(1))")
+                    await connection.sendWithNext("SELECT 1") { _ in throw Refused() }
+                    // This statement fails too (division by zero); the check's error is the one thrown.
+                    await #expect(throws: Refused.self) {
+                        try await connection.query("INSERT INTO entry VALUES (\(1)::int / \(0)::int)")
+                    }
+                    // Every later statement fails the same way, and so does COMMIT.
+                    await #expect(throws: Refused.self) {
+                        try await connection.query("INSERT INTO entry VALUES (\(2))")
+                    }
+                    await #expect(throws: Refused.self) { try await connection.pipeline(["SELECT 1"]) }
+                }
+            } catch {
+                outcome = error
+            }
+            #expect(outcome is Refused, "the transaction ended with \(String(describing: outcome))")
+            #expect(try await Self.count(pool) == 0)
+            // The connection is fit for the next user.
+            try await pool.withTransaction { connection in
+                try await connection.query("INSERT INTO entry VALUES (\(3))")
+            }
+            #expect(try await Self.count(pool) == 1)
+        }
+    }
+
+    @Test("a checked statement never goes with COMMIT: a check that throws there leaves nothing committed")
+    func checkBeforeCommit() async throws {
+        try await Self.withEntryTable(connections: 1) { pool in
+            await #expect(throws: Refused.self) {
+                try await pool.withTransaction { connection in
+                    await connection.sendWithNext("INSERT INTO entry VALUES (\(1))")
+                    await connection.sendWithNext("SELECT 1") { _ in throw Refused() }
+                }
+            }
+            #expect(try await Self.count(pool) == 0)
+            try await pool.withTransaction { connection in
+                await connection.sendWithNext("INSERT INTO entry VALUES (\(2))")
+                await connection.sendWithNext("SELECT 1") { _ in }
+            }
+            #expect(try await Self.count(pool) == 1)
         }
     }
 }

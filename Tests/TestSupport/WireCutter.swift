@@ -26,6 +26,7 @@ public final class WireCutter: Sendable {
         var armedTag: String?
         var skip = 0
         var cuts = 0
+        var readyForQuery = 0
         var listener: Int32 = -1
         var open: Set<Int32> = []
     }
@@ -83,6 +84,11 @@ public final class WireCutter: Sendable {
 
     /// How many connections were cut so far.
     public var cuts: Int { state.withLock { $0.cuts } }
+
+    /// How many ReadyForQuery messages the server has sent through the proxy so far, on every
+    /// connection: one for each round trip a client waited for (a pipeline's sync, a statement
+    /// prepared, a simple query), so the difference across a request is its round trips.
+    public var readyForQuery: Int { state.withLock { $0.readyForQuery } }
 
     public func stop() {
         let sockets = state.withLock { state -> [Int32] in
@@ -180,6 +186,7 @@ public final class WireCutter: Sendable {
                 guard pending.count - offset >= 1 + length else { break }
                 let type = pending[offset]
                 let end = offset + 1 + length
+                if type == UInt8(ascii: "Z") { state.withLock { $0.readyForQuery += 1 } }
                 if type == UInt8(ascii: "C") {
                     let tag = String(decoding: pending[(offset + 5)..<end].prefix { $0 != 0 }, as: UTF8.self)
                     cutHere = state.withLock { state in

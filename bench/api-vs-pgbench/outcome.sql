@@ -1,20 +1,21 @@
 -- pgbench: the statements care-server runs for POST /v1/trials/{id}/outcome (a failed adequate
 -- medication trial), in the same order and the same round trips, as care_app with the acting
--- member set (since session 20, three round trips): BEGIN, becoming care_app and the token's
--- lookup (migration 0014's function, which sets the acting member) in one pipeline; the locked
--- trial with its patient and team, the failed trials so far, the patient's open one-per-patient
+-- member set (since session 21, two round trips; session 20, three; before, seven). First
+-- pipeline: BEGIN, becoming care_app and the token's lookup (migration 0014's function, which
+-- sets the acting member; the server sends it with the command's first statements once it has
+-- seen the token, and checks it before using anything else of the round trip), the locked trial
+-- with its patient and team, the failed trials so far, the patient's open one-per-patient
 -- handoffs (none here) and two event ids taken from the log's sequence with the transaction's
--- time, in one pipeline; then the trial's update, its two events (with those ids), the three
--- handoffs' inserts (each with its task, its cause and its handoff.created event), the audit
--- entry and COMMIT in one pipeline. (The server keeps the dose table, playbook and settings
--- cached, so it does not read them here.) Variables: :hash (the token's SHA-256, hex), :member,
--- :stopped (the stop date); :base, :clients and :k (0) pick each client's unused trials from
--- bench_pg_trials: pgbench's own bookkeeping. \gset cannot be used inside a pipeline, so what
--- the server has at hand (the trial's, patient's and team's ids: one lookup by primary key, sent
--- with the token's), reads from the second pipeline (the event ids) or generates itself (the
--- handoffs' ids) pgbench keeps in settings of the transaction and reads back with
--- current_setting() (a lookup in memory; a subquery per use cost PostgreSQL about 0.5 ms more a
--- transaction).
+-- time. Second: the trial's update, its two events (with those ids), the three handoffs'
+-- inserts (each with its task, its cause and its handoff.created event), the audit entry and
+-- COMMIT. (The server keeps the dose table, playbook and settings cached, so it does not read
+-- them here.) Variables: :hash (the token's SHA-256, hex), :member, :stopped (the stop date);
+-- :base, :clients and :k (0) pick each client's unused trials from bench_pg_trials: pgbench's
+-- own bookkeeping. \gset cannot be used inside a pipeline, so what the server has at hand (the
+-- trial's, patient's and team's ids: one lookup by primary key, sent with the token's), reads
+-- from the first pipeline (the event ids) or generates itself (the handoffs' ids) pgbench keeps
+-- in settings of the transaction and reads back with current_setting() (a lookup in memory; a
+-- subquery per use cost PostgreSQL about 0.5 ms more a transaction).
 \set n :base + 1 + :client_id + :k * :clients
 \set k :k + 1
 \startpipeline
@@ -26,8 +27,6 @@ SELECT a.*, set_config('carerelay.member_id', a.member_id::text, true), set_conf
 SELECT set_config('bench.trial', trial_id::text, true), set_config('bench.patient', patient_id::text, true),
        set_config('bench.team', team_id::text, true)
  FROM bench_pg_trials WHERE n = :n;
-\endpipeline
-\startpipeline
 SELECT t.patient_id, p.team_id, t.kind, t.drug, t.dose_steps, t.started_on, t.outcome, t.sessions, t.is_bilateral_ect,
        t.entered_in_error_at, p.enrolled_on, t.therapy, tm.time_zone
  FROM trials t JOIN patients p ON p.id = t.patient_id JOIN teams tm ON tm.id = p.team_id

@@ -1,6 +1,7 @@
 -- pgbench: the statements care-server runs for GET /v1/tasks (my queue, first page of 50), as
--- care_app with the acting member set, in the same round trips (BEGIN, becoming care_app and the
--- token's lookup, which sets the acting member; the query; the audit entries with COMMIT). Variables: :hash, :member, :pids (the page's patients,
+-- care_app with the acting member set, in the same round trips (since session 21, two: BEGIN,
+-- becoming care_app, the token's lookup, which sets the acting member, and the query, sent
+-- together once the server has seen the token; then the audit entries with COMMIT). Variables: :hash, :member, :pids (the page's patients,
 -- for the audit entries, as the server writes them), :teams (the member's teams, as the server
 -- knows them from the token; `run` writes them into this statement as constants, as the server does,
 -- so that each set of teams is its own prepared statement).
@@ -10,8 +11,6 @@ SELECT set_config('role', 'care_app', true);
 SELECT a.*, set_config('carerelay.member_id', a.member_id::text, true), set_config('carerelay.token_id', a.token_id::text, true),
        set_config('carerelay.request_id', 'pgbench', true)
  FROM care_authenticate(decode(:hash, 'hex'), now(), now() - interval '60 seconds') a;
-\endpipeline
-\startpipeline
 SELECT t.id, t.patient_id, t.title, t.status, t.priority, t.owner_id, t.pool_role, t.due_at, t.not_before, t.handoff_id, t.status_reason FROM tasks t JOIN patients p ON p.id = t.patient_id
  WHERE p.team_id = ANY(:teams::uuid[])
    AND t.status = ANY(:statuses::text[])

@@ -293,12 +293,7 @@ enum Format {
 
     /// "sertraline 100 mg" (the dose of its last step), "CBT".
     static func treatment(_ trial: Trial) -> String {
-        trial.treatment + (trial.doseSteps?.last.map { " \(number($0.dailyDoseMg)) mg" } ?? "")
-    }
-
-    /// 100, 37.5: a dose as a clinician writes it, without a trailing ".0".
-    static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        trial.treatment + (trial.doseSteps?.last.map { " \($0.dailyDoseMg.plainText) mg" } ?? "")
     }
 
     /// "1 handoff", "3 handoffs"; `plural` when it is not the noun and an s.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CareClient
 import CareDomain
+import CoreFormats
 import Foundation
 
 /// `care patient timeline PATIENT`: the patient's history in words, with who did what
@@ -107,7 +108,7 @@ struct TimelineWords {
         case .trialStarted, .trialFailed, .trialEnteredInError, .trialOutcomeEnteredInError:
             return "\(name): \(trial(p["trial_id"]))"
         case .trialDoseChanged:
-            let dose = p["daily_dose_mg"].map { text in Double(text).map(Format.number) ?? text }
+            let dose = p["daily_dose_mg"].map { text in Double(text)?.plainText ?? text }
             return "\(name): \(trial(p["trial_id"]))" + (dose.map { " to \($0) mg a day" } ?? "")
         case .trialOutcomeRecorded:
             let outcome = p["outcome"].flatMap(TrialOutcome.init(rawValue:))?.inWords ?? p["outcome"] ?? ""

@@ -503,7 +503,7 @@ struct TrialCommand: AsyncParsableCommand {
                         dailyDoseMg: dose, from: try parseDay(from, calendar: calendar),
                         highDoseReason: highDose.reason))
             }
-            let steps = (changed.doseSteps ?? []).map { "\(Format.number($0.dailyDoseMg)) mg from \($0.from)" }
+            let steps = (changed.doseSteps ?? []).map { "\($0.dailyDoseMg.plainText) mg from \($0.from)" }
             print(
                 "\(changed.drug ?? "The trial"): \(steps.joined(separator: ", then "))."
                     + (changed.adequacy == nil ? "" : " Adequate: \(Format.adequacy(changed))."))
@@ -552,7 +552,7 @@ struct TrialCommand: AsyncParsableCommand {
                 return (try await client.patient(patientID).displayName, created)
             }
             let treatment =
-                therapy ?? "\(drug?.lowercased() ?? "") \(Format.number(dose ?? 0)) mg a day"
+                therapy ?? "\(drug?.lowercased() ?? "") \((dose ?? 0).plainText) mg a day"
                 + (kind == .augmentation ? " (augmentation)" : "")
             print("Started \(treatment) for \(name): trial \(created.id).")
         }

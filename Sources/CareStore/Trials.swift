@@ -19,7 +19,9 @@ extension CareStore {
     ) async throws -> UUID {
         return try await command(caller) { context in
             let actorID = caller.memberID
-            let patient = try await context.patient(patientID, for: .startTrial(kind))
+            // The patient and the event's id in one round trip; the duplicate check under the
+            // patient's lock in a second; the trial and its event go with COMMIT.
+            let patient = try await context.patient(patientID, for: .startTrial(kind), reservingEvents: 1)
             let reference = try await context.referenceData()
             var drugName: String?
             var steps: [StoredDoseStep] = []
@@ -69,14 +71,14 @@ extension CareStore {
                     """,
                     existing: "/v1/trials/\(existing.lowercasedString)")
             }
-            let id = try await context.connection.query(
+            let id = UUID.random()
+            await context.connection.sendWithNext(
                 """
-                INSERT INTO trials (patient_id, kind, drug, therapy, dose_steps, started_on, recorded_by,
+                INSERT INTO trials (id, patient_id, kind, drug, therapy, dose_steps, started_on, recorded_by,
                     high_dose_reason)
-                VALUES (\(patientID), \(kind.rawValue), \(drugName), \(therapy), \(PQJSON(steps))::jsonb,
+                VALUES (\(id), \(patientID), \(kind.rawValue), \(drugName), \(therapy), \(PQJSON(steps))::jsonb,
                     \(startedOn)::date, \(actorID), \(acceptedHighDose))
-                RETURNING id
-                """)[0].decode(UUID.self, at: 0)
+                """)
             try await context.append(
                 EventType.trialStarted, teamID: patient.teamID, patientID: patientID, actorID: actorID,
                 payload: ["trial_id": id.lowercasedString, "kind": kind.rawValue, "drug": drugName ?? ""])

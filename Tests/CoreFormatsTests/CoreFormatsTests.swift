@@ -67,4 +67,13 @@ struct CoreFormatsTests {
                     $0.lowercasedString[$0.lowercasedString.index($0.lowercasedString.startIndex, offsetBy: 19)])
             })
     }
+
+    @Test("a dose as a clinician writes it: whole numbers without .0, fractions as they are, huge values without a trap")
+    func plainNumbers() {
+        #expect(100.0.plainText == "100")
+        #expect(37.5.plainText == "37.5")
+        #expect(0.0.plainText == "0")
+        #expect((-2.0).plainText == "-2")
+        #expect(1e20.plainText == "1e+20")
+    }
 }

@@ -179,11 +179,9 @@ extension TrialSummary {
         guard !doses.isEmpty else { return nil }
         return doses.enumerated().map { index, step in
             let until = index + 1 < doses.count ? doses[index + 1].from : stoppedOn
-            let mg =
-                step.dailyDoseMg.rounded() == step.dailyDoseMg ? String(Int(step.dailyDoseMg)) : "\(step.dailyDoseMg)"
             return FHIR.Dosage(
                 sequence: index + 1,
-                text: "\(mg) mg a day from \(FHIR.day(step.from))\(until.map { " to \(FHIR.day($0))" } ?? "")",
+                text: "\(step.dailyDoseMg.plainText) mg a day from \(FHIR.day(step.from))\(until.map { " to \(FHIR.day($0))" } ?? "")",
                 timing: .init(
                     repeat: .init(boundsPeriod: FHIR.Period(start: FHIR.day(step.from), end: until.map(FHIR.day)))),
                 doseAndRate: [.init(doseQuantity: .init(value: step.dailyDoseMg))])

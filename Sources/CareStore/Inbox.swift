@@ -131,7 +131,9 @@ extension CareStore {
                     // "Trial started: aripiprazole 5 mg a day (augmentation)"; "Dose changed: sertraline
                     // to 150 mg a day".
                     let trialKind = try row.decode(String?.self, at: 24)
-                    let dose = try row.decode(String?.self, at: 25).flatMap(Double.init).map { "\($0.plainText) mg a day" }
+                    let dose = try row.decode(String?.self, at: 25).flatMap(Double.init).map {
+                        "\($0.plainText) mg a day"
+                    }
                     let words =
                         type == .trialStarted
                         ? [treatment ?? "a trial", dose].compactMap { $0 }.joined(separator: " ")

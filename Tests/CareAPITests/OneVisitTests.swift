@@ -208,7 +208,8 @@ struct OneVisitTests {
                 #expect(try await client.call(.get, team, token: token).status == .notFound)
                 try await pool.query(
                     """
-                    INSERT INTO memberships (team_id, member_id, role) VALUES (\(clinic.north), \(member), 'psychiatrist')
+                    INSERT INTO memberships (team_id, member_id, role)
+                    VALUES (\(clinic.north), \(member), 'psychiatrist')
                     """)
                 let read = try await client.call(.get, patient, token: token)
                 #expect(read.status == .ok && read.text.contains("Ada North"), "\(read.status) \(read.text)")
@@ -220,7 +221,8 @@ struct OneVisitTests {
                 // Added again, asked first by the route that refuses before any statement.
                 try await pool.query(
                     """
-                    INSERT INTO memberships (team_id, member_id, role) VALUES (\(clinic.north), \(member), 'psychiatrist')
+                    INSERT INTO memberships (team_id, member_id, role)
+                    VALUES (\(clinic.north), \(member), 'psychiatrist')
                     """)
                 #expect(try await client.call(.get, team, token: token).status == .ok)
                 let allowed = try await pool.query(

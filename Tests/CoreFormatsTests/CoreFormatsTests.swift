@@ -68,7 +68,7 @@ struct CoreFormatsTests {
             })
     }
 
-    @Test("a dose as a clinician writes it: whole numbers without .0, fractions as they are, huge values without a trap")
+    @Test("a dose as a clinician writes it: whole numbers without .0, fractions as they are, huge ones without a trap")
     func plainNumbers() {
         #expect(100.0.plainText == "100")
         #expect(37.5.plainText == "37.5")

@@ -181,7 +181,8 @@ extension TrialSummary {
             let until = index + 1 < doses.count ? doses[index + 1].from : stoppedOn
             return FHIR.Dosage(
                 sequence: index + 1,
-                text: "\(step.dailyDoseMg.plainText) mg a day from \(FHIR.day(step.from))\(until.map { " to \(FHIR.day($0))" } ?? "")",
+                text: "\(step.dailyDoseMg.plainText) mg a day from \(FHIR.day(step.from))"
+                    + (until.map { " to \(FHIR.day($0))" } ?? ""),
                 timing: .init(
                     repeat: .init(boundsPeriod: FHIR.Period(start: FHIR.day(step.from), end: until.map(FHIR.day)))),
                 doseAndRate: [.init(doseQuantity: .init(value: step.dailyDoseMg))])

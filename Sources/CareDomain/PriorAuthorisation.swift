@@ -543,6 +543,15 @@ public struct PriorAuthEvaluation: Sendable, Equatable, Codable {
                 result.evidence = [
                     "\(best.score.instrument.rawValue) \(best.score.total) on \(facts.calendar.dayText(best.takenAt))"
                 ]
+                // A later score below the threshold is said too: the reviewer sees the trend,
+                // not only the score that meets the rule (docs/prior-authorisation.md).
+                if let latest = recent.first(where: { threshold($0.score.instrument) != nil }), latest.id != best.id,
+                    let below = threshold(latest.score.instrument)
+                {
+                    result.evidence.append(
+                        "since then: \(latest.score.instrument.rawValue) \(latest.score.total) on "
+                            + "\(facts.calendar.dayText(latest.takenAt)), below \(below)")
+                }
             } else {
                 let counted = recent.filter { threshold($0.score.instrument) != nil }
                 result.scoreIDs = counted.prefix(1).map(\.id)

@@ -146,13 +146,23 @@ struct PriorAuthorisationTests {
         if !met { #expect(result.toMeet != nil) }
     }
 
-    @Test("severity: with no recent score it asks for one; the qualifying score is the evidence")
+    @Test(
+        """
+        severity: with no recent score it asks for one; the qualifying score is the evidence, and a later score \
+        below the threshold is said beside it
+        """
+    )
     func severityEvidence() throws {
         let rule = Criterion.severity(.init(phq9AtLeast: 15, madrsAtLeast: nil, withinDays: 30))
         #expect(verdict(rule, facts()).toMeet == "no PHQ-9 or MADRS in the last 30 days: record one")
         let high = try score(.phq9, 18, daysAgo: 10)
         let result = verdict(rule, facts(scores: [try score(.phq9, 12, daysAgo: 2), high]))
         #expect(result.isMet && result.scoreIDs == [high.id])
+        #expect(result.evidence.count == 2 && result.evidence[1].hasPrefix("since then: PHQ-9 12 on "))
+        #expect(result.evidence.last?.hasSuffix(", below 15") == true)
+        // The qualifying score is the latest: nothing else to say.
+        let latest = verdict(rule, facts(scores: [try score(.phq9, 12, daysAgo: 12), high]))
+        #expect(latest.isMet && latest.evidence.count == 1, "\(latest.evidence)")
     }
 
     @Test("the contraindication screen: negative meets it; a finding, none, or the other treatment's screen does not")

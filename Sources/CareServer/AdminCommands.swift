@@ -11,11 +11,10 @@ extension CareServerCommand {
     /// and tokens. With --json each prints exactly one JSON object.
     struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create teams, members, service accounts and tokens; revoke tokens.",
+            abstract: "Create teams, members, service accounts and tokens; list and revoke tokens.",
             subcommands: [
                 Teams.self, CreateTeam.self, SetTimeZone.self, CreateMember.self, CreateServiceAccount.self,
-                CreateToken.self,
-                RevokeToken.self, SeedDemo.self, SeedSynthetic.self,
+                Tokens.self, CreateToken.self, RevokeToken.self, SeedDemo.self, SeedSynthetic.self,
             ]
         )
     }
@@ -75,7 +74,13 @@ struct CreatedMember: Encodable {
 struct CreatedToken: Encodable {
     var token_id: LowercaseID; var member_id: LowercaseID; var token: String; var expires_at: Date?
 }
-struct RevokedToken: Encodable { var token_id: LowercaseID; var revoked: Bool }
+/// One token: `token_id` and `revoked`; a member's: `member_id` and `token_ids` (nils are left out).
+struct RevokedTokens: Encodable {
+    var token_id: LowercaseID?
+    var revoked: Bool?
+    var member_id: LowercaseID?
+    var token_ids: [LowercaseID]?
+}
 
 extension CareServerCommand.Admin {
     struct CreateTeam: AsyncParsableCommand {
@@ -297,18 +302,125 @@ extension CareServerCommand.Admin {
 
     struct RevokeToken: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "revoke-token", abstract: "Revoke a token at once.",
-            discussion: "Example: care-server admin revoke-token --token-id TOKEN_ID")
+            commandName: "revoke-token", abstract: "Revoke a token, or every token of a member, at once.",
+            discussion: """
+                The token's id is in `care-server admin tokens` (by member or team, with each token's first \
+                characters and when it was last used). Its next request gets 401.
 
-        @Option(name: .customLong("token-id"), help: "The token's id (not the token).") var tokenID: UUID
+                Examples: care-server admin revoke-token --token-id TOKEN_ID
+                          care-server admin revoke-token --member MEMBER_ID   (someone leaving, a lost laptop)
+                """)
+
+        @Option(name: .customLong("token-id"), help: "The token's id (not the token).") var tokenID: UUID?
+        @Option(help: "Revoke every token of this member or service account instead.") var member: UUID?
         @OptionGroup var options: AdminOptions
+
+        func validate() throws {
+            guard (tokenID == nil) != (member == nil) else {
+                throw ValidationError("name one token (--token-id) or one member (--member)")
+            }
+        }
 
         func run() async throws {
             try await options.withStore(
                 { store in
+                    if let member {
+                        let revoked = try await store.revokeTokens(ofMember: member, by: .system())
+                        return RevokedTokens(member_id: LowercaseID(member), token_ids: revoked.map(LowercaseID.init))
+                    }
+                    let tokenID = tokenID!
                     try await store.revokeToken(tokenID, by: .system())
-                    return RevokedToken(token_id: LowercaseID(tokenID), revoked: true)
-                }, text: { "Revoked token \($0.token_id)" })
+                    return RevokedTokens(token_id: LowercaseID(tokenID), revoked: true)
+                },
+                text: { revoked in
+                    guard let member = revoked.member_id, let ids = revoked.token_ids else {
+                        return "Revoked token \(revoked.token_id?.description ?? "")"
+                    }
+                    return ids.isEmpty
+                        ? "Member \(member) had no token left to revoke"
+                        : "Revoked \(ids.count) token\(ids.count == 1 ? "" : "s") of member \(member): "
+                            + ids.map(\.description).joined(separator: ", ")
+                })
+        }
+    }
+
+    struct Tokens: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "List tokens (never the tokens themselves): a member's, or a team's members' and service accounts'.",
+            discussion: """
+                Active tokens only unless --all. Each shows its id (for revoke-token), its first characters \
+                (to match the token someone holds), its member, label, last use and expiry.
+
+                Examples: care-server admin tokens --team TEAM_ID
+                          care-server admin tokens --member MEMBER_ID --all --json
+                """)
+
+        @Option(help: "Only this member's or service account's tokens.") var member: UUID?
+        @Option(help: "Only the tokens of this team's members and service accounts.") var team: UUID?
+        @Flag(help: "Revoked and expired tokens too.") var all = false
+        @OptionGroup var options: AdminOptions
+
+        struct Listed: Encodable {
+            var token_id: LowercaseID
+            var member_id: LowercaseID
+            var member: String
+            var service_account: Bool
+            var name: String
+            var prefix: String
+            var scopes: [String]
+            var created_at: Date
+            var expires_at: Date?
+            var last_used_at: Date?
+            var revoked_at: Date?
+            var state: String
+        }
+
+        func run() async throws {
+            try await options.withStore(
+                { store in
+                    try await store.tokens(member: member, team: team, includeInactive: all, by: .system()).map {
+                        Listed(
+                            token_id: LowercaseID($0.id), member_id: LowercaseID($0.memberID), member: $0.memberName,
+                            service_account: $0.isServiceAccount, name: $0.name, prefix: $0.prefix, scopes: $0.scopes,
+                            created_at: $0.createdAt, expires_at: $0.expiresAt, last_used_at: $0.lastUsedAt,
+                            revoked_at: $0.revokedAt, state: $0.state.rawValue)
+                    }
+                },
+                text: { tokens in
+                    guard !tokens.isEmpty else { return all ? "No tokens" : "No active tokens (--all shows the rest)" }
+                    func day(_ date: Date?) -> String { date.map { String(Timestamp.format($0).prefix(10)) } ?? "-" }
+                    func column(_ text: String, _ width: Int) -> String {
+                        let cut = text.count >= width ? String(text.prefix(width - 2)) + "…" : text
+                        return cut.padding(toLength: width, withPad: " ", startingAt: 0)
+                    }
+                    // By member (their id is what revoke-token --member takes), newest token first.
+                    var members: [String] = []
+                    var byMember: [String: [Listed]] = [:]
+                    for token in tokens {
+                        let key = token.member_id.description
+                        if byMember[key] == nil { members.append(key) }
+                        byMember[key, default: []].append(token)
+                    }
+                    let header =
+                        "  " + column("TOKEN ID", 38) + column("PREFIX", 15) + column("LABEL", 16)
+                        + column("LAST USED", 12) + column("EXPIRES", 12) + "STATE"
+                    return members.map { key in
+                        let list = byMember[key] ?? []
+                        let who = list[0].member + (list[0].service_account ? " (service account)" : "")
+                        return
+                            ([
+                                "\(who), member \(key)", header,
+                            ]
+                            + list.map { token in
+                                "  " + column(token.token_id.description, 38) + column(token.prefix + "…", 15)
+                                    + column(token.name.isEmpty ? "-" : token.name, 16)
+                                    + column(day(token.last_used_at), 12)
+                                    + column(token.expires_at == nil ? "never" : day(token.expires_at), 12)
+                                    + token.state
+                            }).joined(separator: "\n")
+                    }.joined(separator: "\n\n")
+                })
         }
     }
 }

@@ -152,6 +152,67 @@ extension CareStore {
         }
     }
 
+    /// Revokes every token of a member or service account not revoked yet (someone leaving, a
+    /// lost laptop): the ids revoked, each with its `token.revoked` event, in one transaction.
+    public func revokeTokens(ofMember memberID: UUID, by caller: Caller) async throws -> [UUID] {
+        try Self.operatorsOnly(caller)
+        return try await command(caller, asService: true) { context in
+            let actorID = caller.memberID
+            let results = try await context.connection.pipeline([
+                "SELECT 1 FROM members WHERE id = \(memberID)",
+                """
+                UPDATE api_tokens SET revoked_at = now() WHERE member_id = \(memberID) AND revoked_at IS NULL
+                RETURNING id
+                """,
+            ])
+            guard !results[0].isEmpty else { throw StoreError.notFound("member \(memberID)") }
+            let revoked = try results[1].map { try $0.decode(UUID.self, at: 0) }.sorted {
+                $0.uuidString < $1.uuidString
+            }
+            for id in revoked {
+                try await context.append(
+                    .tokenRevoked, teamID: nil, patientID: nil, actorID: actorID,
+                    payload: ["token_id": id.lowercasedString])
+            }
+            return revoked
+        }
+    }
+
+    /// The tokens an operator looks for before revoking one: a member's, or those of a team's
+    /// members (and service accounts), newest first; revoked and expired ones only when asked.
+    /// Never the token itself (only its hash is stored): its first characters, its label and
+    /// when it was last used tell one from another.
+    public func tokens(member: UUID? = nil, team: UUID? = nil, includeInactive: Bool = false, by caller: Caller)
+        async throws -> [TokenListing]
+    {
+        try Self.operatorsOnly(caller)
+        return try await command(caller, asService: true) { context in
+            try await context.connection.query(
+                """
+                SELECT t.id, t.member_id, m.display_name, m.is_service_account, t.name, t.display_prefix, t.scopes,
+                       t.created_at, t.expires_at, t.last_used_at, t.revoked_at,
+                       CASE WHEN t.revoked_at IS NOT NULL THEN 'revoked'
+                            WHEN t.expires_at <= now() THEN 'expired' ELSE 'active' END
+                FROM api_tokens t JOIN members m ON m.id = t.member_id
+                WHERE (\(member)::uuid IS NULL OR t.member_id = \(member))
+                  AND (\(team)::uuid IS NULL OR EXISTS (
+                       SELECT 1 FROM memberships ms WHERE ms.member_id = t.member_id AND ms.team_id = \(team)))
+                  AND (\(includeInactive) OR (t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())))
+                ORDER BY t.created_at DESC, t.id
+                """
+            ) { row in
+                TokenListing(
+                    id: try row.decode(UUID.self, at: 0), memberID: try row.decode(UUID.self, at: 1),
+                    memberName: try row.decode(String.self, at: 2), isServiceAccount: try row.decode(Bool.self, at: 3),
+                    name: try row.decode(String.self, at: 4), prefix: try row.decode(String.self, at: 5),
+                    scopes: try row.decode([String].self, at: 6), createdAt: try row.decode(Date.self, at: 7),
+                    expiresAt: try row.decode(Date?.self, at: 8), lastUsedAt: try row.decode(Date?.self, at: 9),
+                    revokedAt: try row.decode(Date?.self, at: 10),
+                    state: try TokenListing.State(column: "token state", try row.decode(String.self, at: 11)))
+            }
+        }
+    }
+
     /// How stale a token's `last_used_at` may get: it is written at most once in this long, not
     /// on every request (an integration sending many requests at once with one token would
     /// otherwise queue them all on that token's row).
@@ -225,6 +286,26 @@ public final class Credential: Sendable {
         let staleBefore = now.addingTimeInterval(-CareStore.lastUsedResolution.inSeconds)
         return "care_authenticate(\(tokenHash), \(now), \(staleBefore)) a"
     }
+}
+
+/// A token as an operator's list shows it (`CareStore.tokens`).
+public struct TokenListing: Sendable, Equatable {
+    public enum State: String, Sendable { case active, expired, revoked }
+    public var id: UUID
+    public var memberID: UUID
+    public var memberName: String
+    public var isServiceAccount: Bool
+    /// The label it was issued with ("" when none).
+    public var name: String
+    /// Its first characters ("crt_Ab12cd34"), to match it with a token someone holds.
+    public var prefix: String
+    public var scopes: [String]
+    public var createdAt: Date
+    public var expiresAt: Date?
+    /// Written at most once a minute (`CareStore.lastUsedResolution`).
+    public var lastUsedAt: Date?
+    public var revokedAt: Date?
+    public var state: State
 }
 
 /// What each token recently looked up was found to speak for, by the token's hash: the guess

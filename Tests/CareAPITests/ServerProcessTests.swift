@@ -489,8 +489,42 @@ struct AdminCommandTests {
         let tokenID = try #require(second["token_id"] as? String)
         #expect(second["expires_at"] == nil)
 
+        // The operator finds a member's tokens (never the tokens themselves) before revoking one.
+        func tokens(_ arguments: [String]) async throws -> [[String: Any]] {
+            let listed = try await admin(["tokens", "--json"] + arguments, database: url)
+            #expect(listed.status == 0, "\(listed.output)")
+            return try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]] ?? []
+        }
+        let raos = try await tokens(["--member", memberID])
+        #expect(Set(raos.compactMap { $0["token_id"] as? String }).count == 2, "\(raos)")
+        #expect(raos.allSatisfy { $0["state"] as? String == "active" && $0["member"] as? String == "Dr. Rao" })
+        #expect(raos.contains { $0["prefix"] as? String == String(token.prefix(12)) })
+        #expect(!raos.contains { ($0["prefix"] as? String)?.count != 12 }, "only a prefix is shown")
+        #expect(try await tokens(["--team", teamID]).count == 3, "the team's member and its service account")
+
         let revoked = try json(try await admin(["revoke-token", "--token-id", tokenID, "--json"], database: url))
-        #expect(revoked["revoked"] as? Bool == true)
+        #expect(revoked["revoked"] as? Bool == true && revoked["token_id"] as? String == tokenID)
+        #expect(try await tokens(["--member", memberID]).count == 1)
+        let everything = try await tokens(["--member", memberID, "--all"])
+        #expect(
+            everything.filter { $0["state"] as? String == "revoked" }.map { $0["token_id"] as? String } == [tokenID])
+        let text = try await admin(["tokens", "--team", teamID], database: url)
+        #expect(
+            text.status == 0 && text.output.contains("Dr. Rao")
+                && text.output.contains("EHR (service account), member "))
+        #expect(!text.output.contains(token), "a token itself is never printed")
+
+        // Someone leaving: every token of the member at once; the service account's stays.
+        let leaving = try json(try await admin(["revoke-token", "--member", memberID, "--json"], database: url))
+        #expect((leaving["token_ids"] as? [String])?.count == 1 && leaving["member_id"] as? String == memberID)
+        #expect(try await tokens(["--member", memberID]).isEmpty)
+        #expect(try await tokens(["--team", teamID]).count == 1)
+        let again = try await admin(["revoke-token", "--member", memberID], database: url)
+        #expect(again.status == 0 && again.output.contains("no token left"), "\(again.output)")
+        let both = try await admin(["revoke-token", "--member", memberID, "--token-id", tokenID], database: url)
+        #expect(both.status != 0, "one token or one member")
+        let nobody = try await admin(["revoke-token", "--member", UUID().uuidString, "--json"], database: url)
+        #expect(nobody.status != 0 && nobody.output.contains("not found"), "\(nobody.output)")
 
         // Every team, for the operator who needs a team's id at night.
         let listed = try await admin(["teams", "--json"], database: url)
@@ -498,8 +532,8 @@ struct AdminCommandTests {
         #expect(teams.count == 1, "\(listed.output)")
         #expect(teams.first?["team_id"] as? String == teamID && teams.first?["time_zone"] as? String == "UTC")
         #expect(teams.first?["members"] as? Int == 2 && teams.first?["patients"] as? Int == 0)
-        let text = try await admin(["teams"], database: url)
-        #expect(text.status == 0 && text.output.contains("\(teamID)  North"), "\(text.output)")
+        let teamsText = try await admin(["teams"], database: url)
+        #expect(teamsText.status == 0 && teamsText.output.contains("\(teamID)  North"), "\(teamsText.output)")
 
         // Bad input: one readable line and a non-zero exit, nothing half-made.
         let duplicate = try await admin(["create-team", "--name", "North", "--json"], database: url)

@@ -42,7 +42,7 @@ EVENT_TYPES = ["team.created", "team.time_zone_changed", "member.created", "pati
     "referral.status_changed", "handoff.created", "handoff.acknowledged", "handoff.escalated",
     "patient.trd_withdrawn", "task.held", "task.resumed", "task.failed", "note.entered_in_error", "measurement.entered_in_error",
     "trial.outcome_entered_in_error", "trial.entered_in_error", "referral.entered_in_error", "handoff.reassigned", "handoff.superseded",
-    "handoff.cause_added", "prior_auth.submitted", "prior_auth.approved", "prior_auth.denied"]
+    "handoff.cause_added", "prior_auth.submitted", "prior_auth.approved", "prior_auth.denied", "member.removed", "task.released"]
 SEVERITIES = ["minimal", "normal", "mild", "moderate", "moderately severe", "severe"]
 TASK_STATUS = ["requested", "accepted", "in-progress", "on-hold", "completed", "cancelled", "failed"]
 schemas = {
@@ -76,6 +76,8 @@ schemas = {
  "Member": obj({"id": uuid, "display_name": {"type": "string"}, "email": {"type": "string"}, "is_service_account": {"type": "boolean"},
                 "roles": {"type": "array", "items": {"type": "string", "enum": ROLES}}}, ["id", "display_name", "is_service_account", "roles"]),
  "MemberPage": page("Member"),
+ "RemovedMember": obj({"member_id": uuid, "team_id": uuid, "released_task_ids": {"type": "array", "items": uuid}},
+                      ["member_id", "team_id", "released_task_ids"]),
  "CreatedMember": obj({"id": uuid, "roles": {"type": "array", "items": {"type": "string"}}, "token_id": uuid,
                        "token": {"type": "string", "description": "Shown once; stored only as its SHA-256."}, "token_expires_at": ts},
                       ["id", "roles", "token_id", "token"]),
@@ -377,6 +379,11 @@ paths = {
     "post": op("Add a member with roles and a token (the team's admins)", "teams", [idp], body="NewMember",
                ok=resp(201, "Created; the token is shown once", "CreatedMember", {"Location": {"schema": {"type": "string"}}}),
                errs=("400", "403", "404", "409", "413", "422"), post=True, opid="createMember")},
+ "/v1/teams/{id}/members/{memberId}": {
+    "delete": op("Take a member off the team (its admins): their roles there go, their open tasks on its patients go back to the pools", "teams",
+                 [idp, P("memberId", "path", uuid, "The member's id.", True)],
+                 ok=resp(200, "Taken off; the tasks released", "RemovedMember"), errs=("400", "403", "404", "409"), opid="removeMember",
+                 desc="Their next request no longer reaches the team's patients. Every open task they own on the team's patients is requested again in the pool of its role (a `task.released` event each), and a `member.removed` event is written. The team's last admin cannot be taken off (409). Their tokens stay valid for their other teams; an operator revokes them with `care-server admin revoke-token --member`.")},
  "/v1/inbox": {"get": op("What changed on my patients since a time: handoffs for my roles (and a new cause joining one), scores (safety signals first), trials started and dose changes, failed trials, treatment resistance, referrals and their moves, notes by others", "tasks",
     [P("since", "query", req_ts, "From when (RFC 3339).", True), P("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 200}, "At most this many.")],
     ok=resp(200, "What changed", "InboxPage"), errs=("400",), opid="getInbox",

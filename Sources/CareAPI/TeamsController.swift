@@ -15,6 +15,7 @@ struct TeamsController: Sendable {
         v1.get("teams/:id", use: team)
         v1.get("teams/:id/members", use: members)
         v1.post("teams/:id/members", use: addMember)
+        v1.delete("teams/:id/members/:memberId", use: removeMember)
         v1.put("teams/:id/time-zone", use: setTimeZone)
     }
 
@@ -80,6 +81,17 @@ struct TeamsController: Sendable {
             try await store.teamMembers(teamID: id, by: caller)
         }
         return try Wire.json(ListPage(items: members.map(Member.init), nextCursor: nil))
+    }
+
+    /// DELETE /v1/teams/:id/members/:memberId: someone leaving the team, or moving to another.
+    @Sendable func removeMember(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let teamID = try context.id()
+        let memberID = try context.id("memberId")
+        let released = try await context.acting("member.remove", request) { caller in
+            try await store.removeMember(memberID, fromTeam: teamID, by: caller)
+        }
+        return try Wire.json(
+            RemovedMember(memberId: memberID.lower, teamId: teamID.lower, releasedTaskIds: released.map(\.lower)))
     }
 
     /// POST /v1/teams/:id/members

@@ -8,6 +8,8 @@ public enum EventType: String, Sendable, Codable, CaseIterable, CustomStringConv
     /// A team's admin changed its time zone (docs/time-zones.md).
     case teamTimeZoneChanged = "team.time_zone_changed"
     case memberCreated = "member.created"
+    /// A member was taken off a team by its admin (their tasks there went back to the pools).
+    case memberRemoved = "member.removed"
     case tokenIssued = "token.issued"
     case tokenRevoked = "token.revoked"
     case patientEnrolled = "patient.enrolled"
@@ -25,6 +27,8 @@ public enum EventType: String, Sendable, Codable, CaseIterable, CustomStringConv
     case taskCompleted = "task.completed"
     case taskCancelled = "task.cancelled"
     case taskFailed = "task.failed"
+    /// Its owner left the team: back in the pool of its role, requested again.
+    case taskReleased = "task.released"
     case noteAdded = "note.added"
     case noteAmended = "note.amended"
     case noteEnteredInError = "note.entered_in_error"

@@ -9,6 +9,7 @@ extension EventType {
         switch self {
         case .teamCreated: "Team created"
         case .memberCreated: "Member added"
+        case .memberRemoved: "Member taken off the team"
         case .tokenIssued: "Token issued"
         case .tokenRevoked: "Token revoked"
         case .patientEnrolled: "Enrolled"
@@ -25,6 +26,7 @@ extension EventType {
         case .taskCompleted: "Task done"
         case .taskCancelled: "Task cancelled"
         case .taskFailed: "Task could not be done"
+        case .taskReleased: "Task back in its pool"
         case .noteAdded: "Note"
         case .noteAmended: "Note amended"
         case .noteEnteredInError: "Note entered in error"

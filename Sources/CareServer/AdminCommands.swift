@@ -14,7 +14,7 @@ extension CareServerCommand {
             abstract: "Create teams, members, service accounts and tokens; list and revoke tokens.",
             subcommands: [
                 Teams.self, CreateTeam.self, SetTimeZone.self, CreateMember.self, CreateServiceAccount.self,
-                Tokens.self, CreateToken.self, RevokeToken.self, SeedDemo.self, SeedSynthetic.self,
+                RemoveMember.self, Tokens.self, CreateToken.self, RevokeToken.self, SeedDemo.self, SeedSynthetic.self,
             ]
         )
     }
@@ -340,6 +340,43 @@ extension CareServerCommand.Admin {
                         ? "Member \(member) had no token left to revoke"
                         : "Revoked \(ids.count) token\(ids.count == 1 ? "" : "s") of member \(member): "
                             + ids.map(\.description).joined(separator: ", ")
+                })
+        }
+    }
+
+    struct RemoveMember: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "remove-member",
+            abstract: "Take a member off a team: their access to its patients ends, their open tasks go to the pools.",
+            discussion: """
+                What a team's admin does with DELETE /v1/teams/{id}/members/{memberId}, for when none can. \
+                Their tokens stay valid for their other teams: revoke-token --member ends them all.
+
+                Example: care-server admin remove-member --team TEAM_ID --member MEMBER_ID
+                """)
+
+        @Option(help: "The team's id.") var team: UUID
+        @Option(help: "The member's id (care-server admin tokens --team lists them).") var member: UUID
+        @OptionGroup var options: AdminOptions
+
+        struct Removed: Encodable {
+            var member_id: LowercaseID
+            var team_id: LowercaseID
+            var released_task_ids: [LowercaseID]
+        }
+
+        func run() async throws {
+            try await options.withStore(
+                { store in
+                    let released = try await store.removeMember(member, fromTeam: team, by: .system())
+                    return Removed(
+                        member_id: LowercaseID(member), team_id: LowercaseID(team),
+                        released_task_ids: released.map(LowercaseID.init))
+                },
+                text: { removed in
+                    "Took member \(removed.member_id) off team \(removed.team_id)"
+                        + (removed.released_task_ids.isEmpty
+                            ? "" : "; \(removed.released_task_ids.count) open tasks went back to the pools")
                 })
         }
     }

@@ -73,6 +73,64 @@ extension CareStore {
         }
     }
 
+    /// Takes a member off a team (someone leaving, or moving to another team): their roles there
+    /// go, so the next request they make no longer reaches its patients, and every open task
+    /// they own on its patients goes back to the pool of its role, requested again (a task with
+    /// no pool goes to the member's own clinical role there), each with a `task.released`
+    /// event. The team's last admin stays (409): make another admin first. Their tokens are
+    /// left alone (they may be on other teams): `care-server admin revoke-token --member`.
+    public func removeMember(_ memberID: UUID, fromTeam teamID: UUID, by caller: Caller) async throws -> [UUID] {
+        try await command(caller, asService: true) { context in
+            try await context.requireTeam(teamID)
+            try context.authorize(.manageTeam, teamID: teamID, patientID: nil)
+            // The team's row lock makes two changes to its members take turns (two admins
+            // removing each other cannot leave it with none).
+            let results = try await context.connection.pipeline([
+                "SELECT 1 FROM teams WHERE id = \(teamID) FOR UPDATE",
+                "SELECT role FROM memberships WHERE team_id = \(teamID) AND member_id = \(memberID)",
+                "SELECT count(DISTINCT member_id)::int FROM memberships WHERE team_id = \(teamID) AND role = 'admin'",
+            ])
+            let roles = Set(try results[1].map { try Role(column: "memberships.role", $0.decode(String.self, at: 0)) })
+            guard !roles.isEmpty else { throw StoreError.notFound("member \(memberID) on team \(teamID)") }
+            if roles.contains(.admin), try results[2][0].decode(Int.self, at: 0) <= 1 {
+                throw StoreError.conflict("this member is the team's last admin: make another member admin first")
+            }
+            let fallback = [Role.psychiatrist, .psychologist, .socialWorker, .careManager].first(where: roles.contains)
+            let released = try await context.connection.query(
+                """
+                UPDATE tasks t SET owner_id = NULL, status = 'requested', pool_role = coalesce(t.pool_role, \(
+                    fallback?.rawValue)), updated_at = now()
+                FROM patients p
+                WHERE p.id = t.patient_id AND p.team_id = \(teamID) AND t.owner_id = \(memberID)
+                  AND t.status IN ('requested', 'accepted', 'in-progress', 'on-hold')
+                RETURNING t.id, t.patient_id, t.pool_role
+                """
+            ) { row in try row.decode(UUID.self, UUID?.self, String?.self) }
+            if released.contains(where: { $0.2 == nil }) {
+                throw StoreError.conflict(
+                    "this member owns tasks on the team with no pool to go back to: give them to someone first")
+            }
+            try await context.connection.query(
+                "DELETE FROM memberships WHERE team_id = \(teamID) AND member_id = \(memberID)")
+            for (taskID, patientID, pool) in released {
+                try await context.append(
+                    .taskReleased, teamID: teamID, patientID: patientID, actorID: caller.memberID,
+                    payload: [
+                        "task_id": taskID.lowercasedString, "from_owner": memberID.lowercasedString,
+                        "pool_role": pool ?? "", "reason": "its owner left the team",
+                    ])
+            }
+            try await context.append(
+                .memberRemoved, teamID: teamID, patientID: nil, actorID: caller.memberID,
+                payload: [
+                    "member_id": memberID.lowercasedString,
+                    "roles": roles.map(\.rawValue).sorted().joined(separator: ","),
+                    "released_tasks": String(released.count),
+                ])
+            return released.map(\.0).sorted { $0.uuidString < $1.uuidString }
+        }
+    }
+
     /// A member with their roles on one team.
     public func createMember(
         displayName: String, email: String? = nil, teamID: UUID, roles: [Role], isServiceAccount: Bool = false,

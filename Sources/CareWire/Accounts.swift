@@ -35,6 +35,18 @@ public struct Me: Codable, Sendable, Equatable {
 }
 
 /// A member of a team.
+/// A member taken off a team: the tasks of theirs that went back to the pools.
+public struct RemovedMember: Codable, Sendable, Equatable {
+    public var memberId: String
+    public var teamId: String
+    public var releasedTaskIds: [String]
+    public init(memberId: String, teamId: String, releasedTaskIds: [String]) {
+        self.memberId = memberId
+        self.teamId = teamId
+        self.releasedTaskIds = releasedTaskIds
+    }
+}
+
 public struct Member: Codable, Sendable, Equatable {
     public var id: String
     public var displayName: String

@@ -523,6 +523,12 @@ struct AdminCommandTests {
         #expect(again.status == 0 && again.output.contains("no token left"), "\(again.output)")
         let both = try await admin(["revoke-token", "--member", memberID, "--token-id", tokenID], database: url)
         #expect(both.status != 0, "one token or one member")
+        // Taken off the team by the operator: no membership left.
+        let off = try json(
+            try await admin(["remove-member", "--team", teamID, "--member", memberID, "--json"], database: url))
+        #expect(off["member_id"] as? String == memberID && (off["released_task_ids"] as? [String]) == [])
+        let offAgain = try await admin(["remove-member", "--team", teamID, "--member", memberID], database: url)
+        #expect(offAgain.status != 0 && offAgain.output.contains("not found"), "\(offAgain.output)")
         let nobody = try await admin(["revoke-token", "--member", UUID().uuidString, "--json"], database: url)
         #expect(nobody.status != 0 && nobody.output.contains("not found"), "\(nobody.output)")
 
@@ -531,7 +537,8 @@ struct AdminCommandTests {
         let teams = try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]] ?? []
         #expect(teams.count == 1, "\(listed.output)")
         #expect(teams.first?["team_id"] as? String == teamID && teams.first?["time_zone"] as? String == "UTC")
-        #expect(teams.first?["members"] as? Int == 2 && teams.first?["patients"] as? Int == 0)
+        // Dr. Rao was taken off above: the service account is left.
+        #expect(teams.first?["members"] as? Int == 1 && teams.first?["patients"] as? Int == 0)
         let teamsText = try await admin(["teams"], database: url)
         #expect(teamsText.status == 0 && teamsText.output.contains("\(teamID)  North"), "\(teamsText.output)")
 
@@ -548,6 +555,10 @@ struct AdminCommandTests {
         let pool = PQPool(configuration: PQConfiguration(url))
         let members = try await pool.query("SELECT count(*) FROM members").column(Int.self)
         #expect(members == [2])
+        let raoTeams = try await pool.query(
+            "SELECT count(*) FROM memberships WHERE member_id = \(UUID(uuidString: memberID)!)"
+        ).column(Int.self)
+        #expect(raoTeams == [0])
         await pool.close()
     }
 }

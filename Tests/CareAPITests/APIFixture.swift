@@ -69,6 +69,21 @@ struct APIClinic {
         return buildApplication(dependencies, host: "127.0.0.1", port: 0, logger: testLogger())
     }
 
+    /// The clinic's app on a store of its own whose every statement goes through `cutter` (to cut a
+    /// connection at an exact point, or count round trips); `cacheReferenceData` as care-server does.
+    func app(through cutter: WireCutter, cacheReferenceData: Bool = false) async throws
+        -> (some ApplicationProtocol, PQPool)
+    {
+        let pool = try await cutter.pool(reaching: store.pool)
+        let store = CareStore(
+            pool: pool, logger: testLogger(), metrics: metrics.factory, cacheReferenceData: cacheReferenceData)
+        let app = buildApplication(
+            CareAPIDependencies(
+                store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: metrics),
+            host: "127.0.0.1", port: 0, logger: testLogger())
+        return (app, pool)
+    }
+
     /// With the feed's listener running (long polls wake on commits) and webhooks allowed to
     /// `allowNetworks`; test it `.live`, where services run.
     func liveApp(allowNetworks: [String] = ["127.0.0.0/8"]) throws -> some ApplicationProtocol {

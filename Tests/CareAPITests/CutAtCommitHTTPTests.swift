@@ -15,17 +15,6 @@ struct CutAtCommitHTTPTests {
     private static let body =
         #"{"instrument": "PHQ-9", "items": [2, 2, 1, 1, 1, 1, 1, 1, 1], "taken_at": "2026-11-20T09:00:00Z"}"#
 
-    /// The clinic's store and app, with every database statement of the app going through `cutter`.
-    private func app(_ clinic: APIClinic, _ cutter: WireCutter) async throws -> (some ApplicationProtocol, PQPool) {
-        let pool = try await cutter.pool(reaching: clinic.store.pool)
-        let store = CareStore(pool: pool, logger: testLogger(), metrics: clinic.metrics.factory)
-        let app = buildApplication(
-            CareAPIDependencies(
-                store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: clinic.metrics),
-            host: "127.0.0.1", port: 0, logger: testLogger())
-        return (app, pool)
-    }
-
     private func count(_ clinic: APIClinic) async throws -> (scores: Int, handoffs: Int) {
         let row = try await clinic.store.pool.query(
             """
@@ -45,7 +34,7 @@ struct CutAtCommitHTTPTests {
             let clinic = try await APIClinic.make(pool)
             let cutter = try WireCutter(database)
             defer { cutter.stop() }
-            let (app, through) = try await app(clinic, cutter)
+            let (app, through) = try await clinic.app(through: cutter)
             try await app.test(.router) { client in
                 let uri = "/v1/patients/\(clinic.northPatient.lower)/measurements"
                 let token = clinic.tokens["psychologist"]
@@ -77,7 +66,7 @@ struct CutAtCommitHTTPTests {
             let clinic = try await APIClinic.make(pool)
             let cutter = try WireCutter(database)
             defer { cutter.stop() }
-            let (app, through) = try await app(clinic, cutter)
+            let (app, through) = try await clinic.app(through: cutter)
             try await app.test(.router) { client in
                 let uri = "/v1/patients/\(clinic.northPatient.lower)/measurements"
                 let token = clinic.tokens["psychologist"]

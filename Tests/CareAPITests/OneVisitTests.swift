@@ -106,19 +106,6 @@ struct OneVisitTests {
         }
     }
 
-    /// The clinic's app with every statement going through `cutter`, which counts round trips;
-    /// the reference data kept between commands, as care-server keeps it.
-    private func app(_ clinic: APIClinic, _ cutter: WireCutter) async throws -> (some ApplicationProtocol, PQPool) {
-        let pool = try await cutter.pool(reaching: clinic.store.pool)
-        let store = CareStore(
-            pool: pool, logger: testLogger(), metrics: clinic.metrics.factory, cacheReferenceData: true)
-        let app = buildApplication(
-            CareAPIDependencies(
-                store: store, migrator: try Migrator(migrations: Migration.embedded()), metrics: clinic.metrics),
-            host: "127.0.0.1", port: 0, logger: testLogger())
-        return (app, pool)
-    }
-
     @Test(
         """
         a token seen before is looked up with the command's first statement: a queue read and a score in two round \
@@ -130,7 +117,7 @@ struct OneVisitTests {
             let clinic = try await APIClinic.make(pool)
             let cutter = try WireCutter(database)
             defer { cutter.stop() }
-            let (app, through) = try await app(clinic, cutter)
+            let (app, through) = try await clinic.app(through: cutter, cacheReferenceData: true)
             try await app.test(.router) { client in
                 func roundTrips(_ method: HTTPRequest.Method, _ uri: String, _ name: String, json: String? = nil)
                     async throws -> Int

@@ -42,7 +42,7 @@ EVENT_TYPES = ["team.created", "team.time_zone_changed", "member.created", "pati
     "referral.status_changed", "handoff.created", "handoff.acknowledged", "handoff.escalated",
     "patient.trd_withdrawn", "task.held", "task.resumed", "task.failed", "note.entered_in_error", "measurement.entered_in_error",
     "trial.outcome_entered_in_error", "trial.entered_in_error", "referral.entered_in_error", "handoff.reassigned", "handoff.superseded",
-    "handoff.cause_added", "prior_auth.submitted", "prior_auth.approved", "prior_auth.denied", "member.removed", "task.released"]
+    "handoff.cause_added", "prior_auth.submitted", "prior_auth.approved", "prior_auth.denied", "member.removed", "member.roles_changed", "task.released"]
 SEVERITIES = ["minimal", "normal", "mild", "moderate", "moderately severe", "severe"]
 TASK_STATUS = ["requested", "accepted", "in-progress", "on-hold", "completed", "cancelled", "failed"]
 schemas = {
@@ -76,6 +76,7 @@ schemas = {
  "Member": obj({"id": uuid, "display_name": {"type": "string"}, "email": {"type": "string"}, "is_service_account": {"type": "boolean"},
                 "roles": {"type": "array", "items": {"type": "string", "enum": ROLES}}}, ["id", "display_name", "is_service_account", "roles"]),
  "MemberPage": page("Member"),
+ "MemberRoles": obj({"roles": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": [r for r in ROLES if r != "integration"]}}}, ["roles"]),
  "RemovedMember": obj({"member_id": uuid, "team_id": uuid, "released_task_ids": {"type": "array", "items": uuid}},
                       ["member_id", "team_id", "released_task_ids"]),
  "CreatedMember": obj({"id": uuid, "roles": {"type": "array", "items": {"type": "string"}}, "token_id": uuid,
@@ -380,6 +381,10 @@ paths = {
                ok=resp(201, "Created; the token is shown once", "CreatedMember", {"Location": {"schema": {"type": "string"}}}),
                errs=("400", "403", "404", "409", "413", "422"), post=True, opid="createMember")},
  "/v1/teams/{id}/members/{memberId}": {
+    "put": op("Set a member's roles on the team (its admins): a change of role, a new admin, or an existing member joining the team", "teams",
+              [idp, P("memberId", "path", uuid, "The member's id.", True)], body="MemberRoles",
+              ok=resp(200, "The member with their roles on the team", "Member"), errs=("400", "403", "404", "409", "413", "422"), opid="setMemberRoles",
+              desc="The roles replace the member's roles on this team (a `member.roles_changed` event when they change). Moving a member to another team: this on the new team, then DELETE on the old one. Not for service accounts (their scopes decide, 422), not the integration role (422); the team's last admin keeps admin (409). Takes effect with the member's next request."),
     "delete": op("Take a member off the team (its admins): their roles there go, their open tasks on its patients go back to the pools", "teams",
                  [idp, P("memberId", "path", uuid, "The member's id.", True)],
                  ok=resp(200, "Taken off; the tasks released", "RemovedMember"), errs=("400", "403", "404", "409"), opid="removeMember",

@@ -15,6 +15,7 @@ struct TeamsController: Sendable {
         v1.get("teams/:id", use: team)
         v1.get("teams/:id/members", use: members)
         v1.post("teams/:id/members", use: addMember)
+        v1.put("teams/:id/members/:memberId", use: setMemberRoles)
         v1.delete("teams/:id/members/:memberId", use: removeMember)
         v1.put("teams/:id/time-zone", use: setTimeZone)
     }
@@ -81,6 +82,18 @@ struct TeamsController: Sendable {
             try await store.teamMembers(teamID: id, by: caller)
         }
         return try Wire.json(ListPage(items: members.map(Member.init), nextCursor: nil))
+    }
+
+    /// PUT /v1/teams/:id/members/:memberId: a member's roles on the team (or an existing member
+    /// joining it).
+    @Sendable func setMemberRoles(_ request: Request, context: CareRequestContext) async throws -> Response {
+        let teamID = try context.id()
+        let memberID = try context.id("memberId")
+        let body = try await request.decodeJSON(MemberRoles.self, context: context)
+        let member = try await context.acting("member.roles", request) { caller in
+            try await store.setMemberRoles(memberID, onTeam: teamID, roles: body.roles, by: caller)
+        }
+        return try Wire.json(Member(member))
     }
 
     /// DELETE /v1/teams/:id/members/:memberId: someone leaving the team, or moving to another.

@@ -10,6 +10,8 @@ public enum EventType: String, Sendable, Codable, CaseIterable, CustomStringConv
     case memberCreated = "member.created"
     /// A member was taken off a team by its admin (their tasks there went back to the pools).
     case memberRemoved = "member.removed"
+    /// A member's roles on a team changed, or an existing member joined another team.
+    case memberRolesChanged = "member.roles_changed"
     case tokenIssued = "token.issued"
     case tokenRevoked = "token.revoked"
     case patientEnrolled = "patient.enrolled"

@@ -10,6 +10,7 @@ extension EventType {
         case .teamCreated: "Team created"
         case .memberCreated: "Member added"
         case .memberRemoved: "Member taken off the team"
+        case .memberRolesChanged: "Member's roles changed"
         case .tokenIssued: "Token issued"
         case .tokenRevoked: "Token revoked"
         case .patientEnrolled: "Enrolled"

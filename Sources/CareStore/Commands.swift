@@ -131,6 +131,67 @@ extension CareStore {
         }
     }
 
+    /// Sets a member's roles on a team: promoting someone to admin, a change of role, or an
+    /// existing member joining another team (moving teams: this on the new team, then
+    /// `removeMember` on the old one). Service accounts keep the integration role they were made
+    /// with; the team's last admin keeps admin (409). The member as the team now lists them.
+    public func setMemberRoles(_ memberID: UUID, onTeam teamID: UUID, roles: [Role], by caller: Caller) async throws
+        -> TeamMemberItem
+    {
+        let wanted = Set(roles)
+        guard !wanted.isEmpty else { throw StoreError.invalid("a member needs at least one role on the team") }
+        guard !wanted.contains(.integration) else {
+            throw StoreError.invalid(
+                "integration is for service accounts; create them with care-server admin create-service-account")
+        }
+        return try await command(caller, asService: true) { context in
+            try await context.requireTeam(teamID)
+            try context.authorize(.manageTeam, teamID: teamID, patientID: nil)
+            let results = try await context.connection.pipeline([
+                "SELECT 1 FROM teams WHERE id = \(teamID) FOR UPDATE",
+                "SELECT is_service_account FROM members WHERE id = \(memberID)",
+                "SELECT role FROM memberships WHERE team_id = \(teamID) AND member_id = \(memberID)",
+                "SELECT count(DISTINCT member_id)::int FROM memberships WHERE team_id = \(teamID) AND role = 'admin'",
+            ])
+            guard let member = results[1].firstRow else { throw StoreError.notFound("member \(memberID)") }
+            if try member.decode(Bool.self, at: 0) {
+                throw StoreError.invalid("a service account's roles are its scopes: issue it a token with other scopes")
+            }
+            let current = Set(
+                try results[2].map { try Role(column: "memberships.role", $0.decode(String.self, at: 0)) })
+            if current.contains(.admin), !wanted.contains(.admin), try results[3][0].decode(Int.self, at: 0) <= 1 {
+                throw StoreError.conflict("this member is the team's last admin: make another member admin first")
+            }
+            if current != wanted {
+                for role in current.subtracting(wanted) {
+                    await context.connection.sendWithNext(
+                        """
+                        DELETE FROM memberships WHERE team_id = \(teamID) AND member_id = \(memberID) AND role = \(
+                            role.rawValue)
+                        """)
+                }
+                for role in wanted.subtracting(current) {
+                    await context.connection.sendWithNext(
+                        """
+                        INSERT INTO memberships (team_id, member_id, role)
+                        VALUES (\(teamID), \(memberID), \(role.rawValue))
+                        """)
+                }
+                try await context.append(
+                    .memberRolesChanged, teamID: teamID, patientID: nil, actorID: caller.memberID,
+                    payload: [
+                        "member_id": memberID.lowercasedString,
+                        "from": current.map(\.rawValue).sorted().joined(separator: ","),
+                        "to": wanted.map(\.rawValue).sorted().joined(separator: ","),
+                    ])
+            }
+            guard let listed = try await context.members(of: teamID).first(where: { $0.id == memberID }) else {
+                throw StoreError.notFound("member \(memberID) on team \(teamID)")
+            }
+            return listed
+        }
+    }
+
     /// A member with their roles on one team.
     public func createMember(
         displayName: String, email: String? = nil, teamID: UUID, roles: [Role], isServiceAccount: Bool = false,

@@ -25,6 +25,12 @@ public struct TimeZoneBody: Codable, Sendable {
 }
 
 /// POST /v1/teams/{id}/members: a member and their first token.
+/// A member's roles on a team (PUT /v1/teams/{id}/members/{memberId}).
+public struct MemberRoles: Codable, Sendable {
+    public var roles: [Role]
+    public init(roles: [Role]) { self.roles = roles }
+}
+
 public struct NewMember: Codable, Sendable {
     public var displayName: String
     public var email: String?

@@ -104,4 +104,61 @@ struct MembershipTests {
             }
         }
     }
+
+    @Test(
+        """
+        an admin sets a member's roles: a member of another team joins, a clinician becomes admin (then the first \
+        admin may leave), the last admin keeps admin; service accounts and the integration role are refused
+        """
+    )
+    func roles() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            try await clinic.app().test(.router) { client in
+                let admin = clinic.tokens["admin"]
+                let team = "/v1/teams/\(clinic.north.lower)/members/"
+                let patient = "/v1/patients/\(clinic.northPatient.lower)"
+                // Moving: South's psychiatrist joins North (and would then be taken off South).
+                let mover = clinic.tokens["southPsychiatrist"]
+                #expect(try await client.call(.get, patient, token: mover).status == .notFound)
+                let joined = try await client.call(
+                    .put, team + clinic.members["southPsychiatrist"]!.lower, token: admin,
+                    json: #"{"roles": ["psychiatrist"]}"#)
+                #expect(joined.status == .ok && joined.json["roles"] as? [String] == ["psychiatrist"], "\(joined.text)")
+                #expect(try await client.call(.get, patient, token: mover).status == .ok)
+
+                // A second admin, then the first may leave.
+                let psychiatrist = clinic.members["psychiatrist"]!
+                let promoted = try await client.call(
+                    .put, team + psychiatrist.lower, token: admin, json: #"{"roles": ["admin", "psychiatrist"]}"#)
+                #expect(promoted.json["roles"] as? [String] == ["admin", "psychiatrist"], "\(promoted.text)")
+                let left = try await client.call(
+                    .delete, team + clinic.members["admin"]!.lower, token: clinic.tokens["psychiatrist"])
+                #expect(left.status == .ok, "\(left.text)")
+                let lastAdmin = try await client.call(
+                    .put, team + psychiatrist.lower, token: clinic.tokens["psychiatrist"],
+                    json: #"{"roles": ["psychiatrist"]}"#)
+                #expect(lastAdmin.status == .conflict && lastAdmin.detail.contains("last admin"), "\(lastAdmin.text)")
+
+                let refused: [(String, String, HTTPResponse.Status)] = [
+                    (clinic.members["service"]!.lower, #"{"roles": ["psychiatrist"]}"#, .unprocessableContent),
+                    (clinic.members["socialWorker"]!.lower, #"{"roles": ["integration"]}"#, .unprocessableContent),
+                    (clinic.members["socialWorker"]!.lower, #"{"roles": []}"#, .unprocessableContent),
+                    (UUID().lower, #"{"roles": ["psychologist"]}"#, .notFound),
+                ]
+                for (member, body, status) in refused {
+                    let reply = try await client.call(
+                        .put, team + member, token: clinic.tokens["psychiatrist"], json: body)
+                    #expect(reply.status == status, "\(member) \(body): \(reply.status) \(reply.text)")
+                }
+                let notAdmin = try await client.call(
+                    .put, team + clinic.members["socialWorker"]!.lower, token: clinic.tokens["psychologist"],
+                    json: #"{"roles": ["admin"]}"#)
+                #expect(notAdmin.status == .forbidden)
+                let changes = try await pool.query(
+                    "SELECT count(*)::int FROM events WHERE type = 'member.roles_changed'")[0].decode(Int.self, at: 0)
+                #expect(changes == 2, "the join and the promotion; refusals change nothing")
+            }
+        }
+    }
 }

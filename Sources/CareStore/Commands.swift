@@ -105,13 +105,15 @@ extension CareStore {
                   AND t.status IN ('requested', 'accepted', 'in-progress', 'on-hold')
                 RETURNING t.id, t.patient_id, t.pool_role
                 """
-            ) { row in try row.decode(UUID.self, UUID?.self, String?.self) }
+            ) { row in try row.decode(UUID.self, UUID.self, String?.self) }
             if released.contains(where: { $0.2 == nil }) {
                 throw StoreError.conflict(
                     "this member owns tasks on the team with no pool to go back to: give them to someone first")
             }
             try await context.connection.query(
                 "DELETE FROM memberships WHERE team_id = \(teamID) AND member_id = \(memberID)")
+            // Each released task is a change to its patient's record: audited by patient.
+            context.trail.touch(released.map(\.1))
             for (taskID, patientID, pool) in released {
                 try await context.append(
                     .taskReleased, teamID: teamID, patientID: patientID, actorID: caller.memberID,

@@ -65,6 +65,13 @@ struct MembershipTests {
                     """
                 ).map { row in try row.decode(String.self, Int.self) }
                 #expect(events.map(\.0) == ["member.removed", "task.released"] && events.map(\.1) == [1, 2])
+                // Releasing the tasks changed Ada's record: audited as the admin's, by patient.
+                let audited = try await pool.query(
+                    """
+                    SELECT count(*)::int FROM audit_entries
+                    WHERE action = 'member.remove' AND patient_id = \(clinic.northPatient) AND outcome = 'allowed'
+                    """)[0].decode(Int.self, at: 0)
+                #expect(audited == 1)
                 // Gone already: 404.
                 #expect(try await client.call(.delete, uri, token: clinic.tokens["admin"]).status == .notFound)
             }

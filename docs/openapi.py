@@ -381,10 +381,10 @@ paths = {
                ok=resp(201, "Created; the token is shown once", "CreatedMember", {"Location": {"schema": {"type": "string"}}}),
                errs=("400", "403", "404", "409", "413", "422"), post=True, opid="createMember")},
  "/v1/teams/{id}/members/{memberId}": {
-    "put": op("Set a member's roles on the team (its admins): a change of role, a new admin, or an existing member joining the team", "teams",
+    "put": op("Set a member's roles on the team (its admins): a change of role, or a new admin", "teams",
               [idp, P("memberId", "path", uuid, "The member's id.", True)], body="MemberRoles",
               ok=resp(200, "The member with their roles on the team", "Member"), errs=("400", "403", "404", "409", "413", "422"), opid="setMemberRoles",
-              desc="The roles replace the member's roles on this team (a `member.roles_changed` event when they change). Moving a member to another team: this on the new team, then DELETE on the old one. Not for service accounts (their scopes decide, 422), not the integration role (422); the team's last admin keeps admin (409). Takes effect with the member's next request."),
+              desc="The roles replace the member's roles on this team (a `member.roles_changed` event when they change). Only the team's own members: anyone else is 404 (giving an existing member roles on another team, to move them, is the operator's: `care-server admin set-roles`). Not for service accounts (their scopes decide, 422), not the integration role (422); the team's last admin keeps admin (409). Takes effect with the member's next request."),
     "delete": op("Take a member off the team (its admins): their roles there go, their open tasks on its patients go back to the pools", "teams",
                  [idp, P("memberId", "path", uuid, "The member's id.", True)],
                  ok=resp(200, "Taken off; the tasks released", "RemovedMember"), errs=("400", "403", "404", "409"), opid="removeMember",

@@ -14,7 +14,8 @@ extension CareServerCommand {
             abstract: "Create teams, members, service accounts and tokens; list and revoke tokens.",
             subcommands: [
                 Teams.self, CreateTeam.self, SetTimeZone.self, CreateMember.self, CreateServiceAccount.self,
-                RemoveMember.self, Tokens.self, CreateToken.self, RevokeToken.self, SeedDemo.self, SeedSynthetic.self,
+                SetRoles.self, RemoveMember.self, Tokens.self, CreateToken.self, RevokeToken.self, SeedDemo.self,
+                SeedSynthetic.self,
             ]
         )
     }
@@ -341,6 +342,42 @@ extension CareServerCommand.Admin {
                         : "Revoked \(ids.count) token\(ids.count == 1 ? "" : "s") of member \(member): "
                             + ids.map(\.description).joined(separator: ", ")
                 })
+        }
+    }
+
+    struct SetRoles: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-roles",
+            abstract: "Set a member's roles on a team; a member of another team joins it (moving teams).",
+            discussion: """
+                A team's admin changes its own members' roles with PUT /v1/teams/{id}/members/{memberId}; \
+                giving an existing member roles on another team is the operator's. Moving someone: set-roles \
+                on the new team, then remove-member on the old one (their tokens and history stay theirs).
+
+                Example: care-server admin set-roles --team TEAM_ID --member MEMBER_ID --role psychologist
+                """)
+
+        @Option(help: "The team's id.") var team: UUID
+        @Option(help: "The member's id.") var member: UUID
+        @Option(help: "A role on the team (repeat): psychiatrist, psychologist, social_worker, care_manager, admin.")
+        var role: [Role]
+        @OptionGroup var options: AdminOptions
+
+        struct Changed: Encodable {
+            var member_id: LowercaseID
+            var team_id: LowercaseID
+            var roles: [String]
+        }
+
+        func run() async throws {
+            try await options.withStore(
+                { store in
+                    let listed = try await store.setMemberRoles(member, onTeam: team, roles: role, by: .system())
+                    return Changed(
+                        member_id: LowercaseID(member), team_id: LowercaseID(team),
+                        roles: listed.roles.map(\.rawValue).sorted())
+                },
+                text: { "Member \($0.member_id) on team \($0.team_id): \($0.roles.joined(separator: ", "))" })
         }
     }
 

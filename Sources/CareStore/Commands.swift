@@ -133,8 +133,10 @@ extension CareStore {
         }
     }
 
-    /// Sets a member's roles on a team: promoting someone to admin, a change of role, or an
-    /// existing member joining another team (moving teams: this on the new team, then
+    /// Sets a member's roles on a team: promoting someone to admin, or a change of role. A team's
+    /// admin changes only the team's own members (anyone else is 404: an admin learns nothing of
+    /// other teams' members); the operator (`.system`, `care-server admin set-roles`) may also
+    /// give an existing member roles on another team (moving teams: this on the new team, then
     /// `removeMember` on the old one). Service accounts keep the integration role they were made
     /// with; the team's last admin keeps admin (409). The member as the team now lists them.
     public func setMemberRoles(_ memberID: UUID, onTeam teamID: UUID, roles: [Role], by caller: Caller) async throws
@@ -156,11 +158,14 @@ extension CareStore {
                 "SELECT count(DISTINCT member_id)::int FROM memberships WHERE team_id = \(teamID) AND role = 'admin'",
             ])
             guard let member = results[1].firstRow else { throw StoreError.notFound("member \(memberID)") }
+            let current = Set(
+                try results[2].map { try Role(column: "memberships.role", $0.decode(String.self, at: 0)) })
+            if current.isEmpty, caller.request != nil {
+                throw StoreError.notFound("member \(memberID) on team \(teamID)")
+            }
             if try member.decode(Bool.self, at: 0) {
                 throw StoreError.invalid("a service account's roles are its scopes: issue it a token with other scopes")
             }
-            let current = Set(
-                try results[2].map { try Role(column: "memberships.role", $0.decode(String.self, at: 0)) })
             if current.contains(.admin), !wanted.contains(.admin), try results[3][0].decode(Int.self, at: 0) <= 1 {
                 throw StoreError.conflict("this member is the team's last admin: make another member admin first")
             }

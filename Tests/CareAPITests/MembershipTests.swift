@@ -114,8 +114,8 @@ struct MembershipTests {
 
     @Test(
         """
-        an admin sets a member's roles: a member of another team joins, a clinician becomes admin (then the first \
-        admin may leave), the last admin keeps admin; service accounts and the integration role are refused
+        an admin sets their members' roles (another team's member is 404; joining is the operator's), a clinician \
+        becomes admin (then the first may leave), the last admin keeps admin; service accounts, integration refused
         """
     )
     func roles() async throws {
@@ -125,13 +125,18 @@ struct MembershipTests {
                 let admin = clinic.tokens["admin"]
                 let team = "/v1/teams/\(clinic.north.lower)/members/"
                 let patient = "/v1/patients/\(clinic.northPatient.lower)"
-                // Moving: South's psychiatrist joins North (and would then be taken off South).
+                // Another team's member is not North's admin's to change (nor to learn about): 404.
                 let mover = clinic.tokens["southPsychiatrist"]
+                let moverID = clinic.members["southPsychiatrist"]!
                 #expect(try await client.call(.get, patient, token: mover).status == .notFound)
-                let joined = try await client.call(
-                    .put, team + clinic.members["southPsychiatrist"]!.lower, token: admin,
-                    json: #"{"roles": ["psychiatrist"]}"#)
-                #expect(joined.status == .ok && joined.json["roles"] as? [String] == ["psychiatrist"], "\(joined.text)")
+                let stranger = try await client.call(
+                    .put, team + moverID.lower, token: admin, json: #"{"roles": ["psychiatrist"]}"#)
+                #expect(stranger.status == .notFound && !stranger.text.contains("South"), "\(stranger.text)")
+                #expect(try await client.call(.get, patient, token: mover).status == .notFound)
+                // Moving is the operator's: South's psychiatrist joins North (then would leave South).
+                let joined = try await clinic.store.setMemberRoles(
+                    moverID, onTeam: clinic.north, roles: [.psychiatrist], by: .system())
+                #expect(joined.roles == [.psychiatrist])
                 #expect(try await client.call(.get, patient, token: mover).status == .ok)
 
                 // A second admin, then the first may leave.

@@ -559,6 +559,16 @@ struct AdminCommandTests {
             "SELECT count(*) FROM memberships WHERE member_id = \(UUID(uuidString: memberID)!)"
         ).column(Int.self)
         #expect(raoTeams == [0])
+        // Back on the team, by the operator (a member moving teams keeps who they are).
+        let back = try json(
+            try await admin(
+                ["set-roles", "--team", teamID, "--member", memberID, "--role", "psychologist", "--json"], database: url
+            ))
+        #expect(back["roles"] as? [String] == ["psychologist"], "\(back)")
+        let rejoined = try await pool.query(
+            "SELECT role FROM memberships WHERE member_id = \(UUID(uuidString: memberID)!)"
+        ).column(String.self)
+        #expect(rejoined == ["psychologist"])
         await pool.close()
     }
 }

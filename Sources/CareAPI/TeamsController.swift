@@ -84,8 +84,8 @@ struct TeamsController: Sendable {
         return try Wire.json(ListPage(items: members.map(Member.init), nextCursor: nil))
     }
 
-    /// PUT /v1/teams/:id/members/:memberId: a member's roles on the team (or an existing member
-    /// joining it).
+    /// PUT /v1/teams/:id/members/:memberId: a member's roles on the team (the team's own members;
+    /// joining another team is the operator's, `care-server admin set-roles`).
     @Sendable func setMemberRoles(_ request: Request, context: CareRequestContext) async throws -> Response {
         let teamID = try context.id()
         let memberID = try context.id("memberId")

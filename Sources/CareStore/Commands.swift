@@ -81,20 +81,10 @@ extension CareStore {
     /// left alone (they may be on other teams): `care-server admin revoke-token --member`.
     public func removeMember(_ memberID: UUID, fromTeam teamID: UUID, by caller: Caller) async throws -> [UUID] {
         try await command(caller, asService: true) { context in
-            try await context.requireTeam(teamID)
-            try context.authorize(.manageTeam, teamID: teamID, patientID: nil)
-            // The team's row lock makes two changes to its members take turns (two admins
-            // removing each other cannot leave it with none).
-            let results = try await context.connection.pipeline([
-                "SELECT 1 FROM teams WHERE id = \(teamID) FOR UPDATE",
-                "SELECT role FROM memberships WHERE team_id = \(teamID) AND member_id = \(memberID)",
-                "SELECT count(DISTINCT member_id)::int FROM memberships WHERE team_id = \(teamID) AND role = 'admin'",
-            ])
-            let roles = Set(try results[1].map { try Role(column: "memberships.role", $0.decode(String.self, at: 0)) })
+            let place = try await context.managedPlace(of: memberID, on: teamID)
+            let roles = place.roles
             guard !roles.isEmpty else { throw StoreError.notFound("member \(memberID) on team \(teamID)") }
-            if roles.contains(.admin), try results[2][0].decode(Int.self, at: 0) <= 1 {
-                throw StoreError.conflict("this member is the team's last admin: make another member admin first")
-            }
+            try place.refuseLeavingNoAdmin(staysAdmin: false)
             let fallback = [Role.psychiatrist, .psychologist, .socialWorker, .careManager].first(where: roles.contains)
             let released = try await context.connection.query(
                 """
@@ -149,26 +139,16 @@ extension CareStore {
                 "integration is for service accounts; create them with care-server admin create-service-account")
         }
         return try await command(caller, asService: true) { context in
-            try await context.requireTeam(teamID)
-            try context.authorize(.manageTeam, teamID: teamID, patientID: nil)
-            let results = try await context.connection.pipeline([
-                "SELECT 1 FROM teams WHERE id = \(teamID) FOR UPDATE",
-                "SELECT is_service_account FROM members WHERE id = \(memberID)",
-                "SELECT role FROM memberships WHERE team_id = \(teamID) AND member_id = \(memberID)",
-                "SELECT count(DISTINCT member_id)::int FROM memberships WHERE team_id = \(teamID) AND role = 'admin'",
-            ])
-            guard let member = results[1].firstRow else { throw StoreError.notFound("member \(memberID)") }
-            let current = Set(
-                try results[2].map { try Role(column: "memberships.role", $0.decode(String.self, at: 0)) })
+            let place = try await context.managedPlace(of: memberID, on: teamID)
+            let current = place.roles
+            guard let isServiceAccount = place.isServiceAccount else { throw StoreError.notFound("member \(memberID)") }
             if current.isEmpty, caller.request != nil {
                 throw StoreError.notFound("member \(memberID) on team \(teamID)")
             }
-            if try member.decode(Bool.self, at: 0) {
+            if isServiceAccount {
                 throw StoreError.invalid("a service account's roles are its scopes: issue it a token with other scopes")
             }
-            if current.contains(.admin), !wanted.contains(.admin), try results[3][0].decode(Int.self, at: 0) <= 1 {
-                throw StoreError.conflict("this member is the team's last admin: make another member admin first")
-            }
+            try place.refuseLeavingNoAdmin(staysAdmin: wanted.contains(.admin))
             if current != wanted {
                 for role in current.subtracting(wanted) {
                     await context.connection.sendWithNext(
@@ -557,6 +537,24 @@ extension CommandContext {
         return LocalCalendar(identifier: try row.decode(String.self, at: 0))
     }
 
+    /// A member's place on a team whose members the caller manages (404 without the team, 403
+    /// without the right), read under the team's row lock: two changes to a team's members take
+    /// turns, so two admins removing each other cannot leave it with none.
+    func managedPlace(of memberID: UUID, on teamID: UUID) async throws -> TeamPlace {
+        try await requireTeam(teamID)
+        try authorize(.manageTeam, teamID: teamID, patientID: nil)
+        let results = try await connection.pipeline([
+            "SELECT 1 FROM teams WHERE id = \(teamID) FOR UPDATE",
+            "SELECT is_service_account FROM members WHERE id = \(memberID)",
+            "SELECT role FROM memberships WHERE team_id = \(teamID) AND member_id = \(memberID)",
+            "SELECT count(DISTINCT member_id)::int FROM memberships WHERE team_id = \(teamID) AND role = 'admin'",
+        ])
+        return TeamPlace(
+            roles: Set(try results[2].map { try Role(column: "memberships.role", $0.decode(String.self, at: 0)) }),
+            isServiceAccount: try results[1].firstRow?.decode(Bool.self, at: 0),
+            admins: try results[3][0].decode(Int.self, at: 0))
+    }
+
     /// The patient's team and enrolment date, once the caller may do `permission` there.
     /// `reservingEvents`: ids for the events the command will append, taken in the same round
     /// trip (`reservingEvents(_:)`), so that its appends go with COMMIT.
@@ -626,4 +624,19 @@ public struct TeamOverview: Sendable, Equatable {
     public var members: Int
     /// Not discharged.
     public var patients: Int
+}
+
+/// A member's roles on one team (none: not on it), whether they are a service account (nil: no
+/// such member), and how many admins the team has (`CommandContext.managedPlace`).
+struct TeamPlace {
+    var roles: Set<Role>
+    var isServiceAccount: Bool?
+    var admins: Int
+
+    /// Refuses a change that would leave the team without an admin (409).
+    func refuseLeavingNoAdmin(staysAdmin: Bool) throws {
+        if roles.contains(.admin), !staysAdmin, admins <= 1 {
+            throw StoreError.conflict("this member is the team's last admin: make another member admin first")
+        }
+    }
 }

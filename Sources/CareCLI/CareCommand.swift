@@ -32,7 +32,7 @@ public struct CareCommand: AsyncParsableCommand {
             HandoffCommand.self,
             NoteCommand.self, ScoreCommand.self, TrialCommand.self, Refer.self, ReferralCommand.self,
             EnteredInErrorCommand.self, PlanCommand.self, Events.self,
-            ReportCommand.self,
+            ReportCommand.self, TeamCommand.self,
         ]
     )
 

@@ -7,9 +7,10 @@ import Foundation
 public enum CareMain {
     public static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())
-        // `care patient` or `care task` alone: their help, not their default's missing argument.
+        // `care patient` or `care task` alone: their help, not their default's missing argument
+        // (`care team` alone runs its default, which needs none).
         if !arguments.isEmpty, arguments.count == path(arguments).count - 1,
-            command(at: arguments)?.configuration.defaultSubcommand != nil
+            let shown = command(at: arguments)?.configuration.defaultSubcommand, (try? shown.parse([])) == nil
         {
             arguments.append("--help")
         }
@@ -86,7 +87,11 @@ public enum CareMain {
         var index = arguments.first == "help" ? 1 : 0
         while index < arguments.count, !command.configuration.subcommands.isEmpty {
             let word = arguments[index]
-            if word.hasPrefix("-") { break }
+            if word.hasPrefix("-") {
+                // `care team --json`: the options of a group's default command.
+                if let shown = command.configuration.defaultSubcommand { command = shown }
+                break
+            }
             let subcommands = command.configuration.subcommands
             guard let next = subcommands.first(where: { names($0, word) }) else {
                 var names: [String] = []

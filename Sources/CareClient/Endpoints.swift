@@ -68,6 +68,22 @@ extension CareClient {
         try await all("v1/teams/\(team)/members", limit: 200)
     }
 
+    /// Adds a member to the team (its admins); the answer carries their token, shown once.
+    public func addMember(team: String, _ member: NewMember) async throws -> CreatedMember {
+        try await post("v1/teams/\(team)/members", member)
+    }
+
+    /// Replaces a member's roles on the team (its admins).
+    public func setRoles(team: String, member: String, _ roles: MemberRoles) async throws -> Member {
+        try decode(
+            try await send(.PUT, "v1/teams/\(team)/members/\(member)", body: try Self.encoder.encode(roles)).body)
+    }
+
+    /// Takes a member off the team (its admins): their open tasks there go back to the pools.
+    public func removeMember(team: String, member: String) async throws -> RemovedMember {
+        try decode(try await send(.DELETE, "v1/teams/\(team)/members/\(member)").body)
+    }
+
     public func measurements(_ patient: String) async throws -> [CareWire.Measurement] {
         try await all("v1/patients/\(patient)/measurements", limit: 200)
     }

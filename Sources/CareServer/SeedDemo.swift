@@ -5,15 +5,17 @@ import CareStore
 import Foundation
 import PQ
 
-struct DemoMember: Encodable { var name: String; var role: String; var member_id: LowercaseID; var token: String }
+struct DemoMember: Encodable {
+    var name: String; var role: String; var roles: [String]; var member_id: LowercaseID; var token: String
+}
 struct SeededDemo: Encodable {
     var team_id: LowercaseID; var created: Bool; var members: [DemoMember]; var patients: [LowercaseID]
 }
 
 extension CareServerCommand.Admin {
-    /// A demo team to try CareRelay with: four clinicians, five patients with a few months of
-    /// scores, a failed trial with its handoffs, a TMS referral. Run again, it keeps the data
-    /// and issues fresh tokens.
+    /// A demo team to try CareRelay with: four clinicians (the care manager is also the team's
+    /// admin, to try running the team with), five patients with a few months of scores, a failed
+    /// trial with its handoffs, a TMS referral. Run again, it keeps the data and issues fresh tokens.
     struct SeedDemo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "seed-demo",
@@ -26,11 +28,11 @@ extension CareServerCommand.Admin {
 
         static let teamName = "Demo team"
         static let integrationEmail = "integration@demo.carerelay.example"
-        static let people: [(name: String, email: String, role: Role)] = [
-            ("Dr. Asha Rao", "asha.rao@demo.carerelay.example", .psychiatrist),
-            ("Dr. Ben Okafor", "ben.okafor@demo.carerelay.example", .psychologist),
-            ("Carmen Diaz", "carmen.diaz@demo.carerelay.example", .socialWorker),
-            ("Dev Patel", "dev.patel@demo.carerelay.example", .careManager),
+        static let people: [(name: String, email: String, roles: [Role])] = [
+            ("Dr. Asha Rao", "asha.rao@demo.carerelay.example", [.psychiatrist]),
+            ("Dr. Ben Okafor", "ben.okafor@demo.carerelay.example", [.psychologist]),
+            ("Carmen Diaz", "carmen.diaz@demo.carerelay.example", [.socialWorker]),
+            ("Dev Patel", "dev.patel@demo.carerelay.example", [.careManager, .admin]),
         ]
 
         func run() async throws {
@@ -57,6 +59,7 @@ extension CareServerCommand.Admin {
                     let psychiatrist =
                         seeded.members.first { $0.role == Role.psychiatrist.rawValue }?.token ?? "crt_..."
                     let integration = seeded.members.first { $0.role == Role.integration.rawValue }?.token ?? "crt_..."
+                    let admin = seeded.members.first { $0.roles.contains(Role.admin.rawValue) }
                     let patient = seeded.patients.first.map(\.description) ?? "PATIENT_ID"
                     lines += [
                         "Try it (tokens expire in \(tokenDays) days; run seed-demo again for new ones):",
@@ -67,6 +70,12 @@ extension CareServerCommand.Admin {
                         """,
                         "  echo \(psychiatrist) | .build/debug/care login --server http://127.0.0.1:\(port)",
                         "  .build/debug/care today; .build/debug/care queue; .build/debug/care patient show Ada",
+                        admin.map {
+                            """
+                              \($0.name) is also the team's admin: logged in as them, .build/debug/care team add \
+                            NAME --role ROLE adds a colleague (care team --help)
+                            """
+                        } ?? "",
                         """
                         Integrations (the service account's token): the event feed, waiting up to 30 s for news, and a \
                         webhook:
@@ -84,7 +93,7 @@ extension CareServerCommand.Admin {
                         """,
                         "The API is described at http://127.0.0.1:\(port)/openapi.json.",
                     ]
-                    return lines.joined(separator: "\n")
+                    return lines.filter { !$0.isEmpty }.joined(separator: "\n")
                 })
         }
 
@@ -97,12 +106,21 @@ extension CareServerCommand.Admin {
             if let row = existing.firstRow {
                 team = try row.decode(UUID.self, at: 0)
                 for person in people {
-                    let id = try await store.pool.query("SELECT id FROM members WHERE email = \(person.email)")
-                    guard let row = id.firstRow else {
+                    let found = try await store.pool.query("SELECT id FROM members WHERE email = \(person.email)")
+                    guard let row = found.firstRow else {
                         throw ServerError(
                             "the demo team lacks \(person.name); remove the team or seed another database")
                     }
-                    memberIDs.append(try row.decode(UUID.self, at: 0))
+                    let id = try row.decode(UUID.self, at: 0)
+                    memberIDs.append(id)
+                    // A demo team seeded before its care manager was its admin gets one too.
+                    let held = try await store.pool.query(
+                        "SELECT role FROM memberships WHERE member_id = \(id) AND team_id = \(team)"
+                    ).column(String.self)
+                    if !person.roles.allSatisfy({ held.contains($0.rawValue) }) {
+                        let roles = Set(held.compactMap(Role.init(rawValue:))).union(person.roles)
+                        _ = try await store.setMemberRoles(id, onTeam: team, roles: Array(roles), by: .system())
+                    }
                 }
                 patients = try await store.pool.query(
                     "SELECT id FROM patients WHERE team_id = \(team) ORDER BY display_name"
@@ -114,7 +132,7 @@ extension CareServerCommand.Admin {
                 for person in people {
                     memberIDs.append(
                         try await store.createMember(
-                            displayName: person.name, email: person.email, teamID: team, roles: [person.role],
+                            displayName: person.name, email: person.email, teamID: team, roles: person.roles,
                             by: .system()))
                 }
                 patients = try await seedPatients(
@@ -127,7 +145,8 @@ extension CareServerCommand.Admin {
                     memberID: id, name: "demo", expiresAt: expiry(days: tokenDays), by: .system())
                 members.append(
                     DemoMember(
-                        name: person.name, role: person.role.rawValue, member_id: LowercaseID(id), token: token.token))
+                        name: person.name, role: person.roles[0].rawValue, roles: person.roles.map(\.rawValue),
+                        member_id: LowercaseID(id), token: token.token))
             }
             // A service account for trying the feed and webhooks (added to a demo team seeded
             // before it existed, too).
@@ -145,8 +164,8 @@ extension CareServerCommand.Admin {
                 expiresAt: expiry(days: tokenDays), by: .system())
             members.append(
                 DemoMember(
-                    name: "Demo integration", role: Role.integration.rawValue, member_id: LowercaseID(integration),
-                    token: integrationToken.token))
+                    name: "Demo integration", role: Role.integration.rawValue, roles: [Role.integration.rawValue],
+                    member_id: LowercaseID(integration), token: integrationToken.token))
             return SeededDemo(
                 team_id: LowercaseID(team), created: created, members: members, patients: patients.map(LowercaseID.init)
             )

@@ -1386,4 +1386,104 @@ struct CLITests {
         }
         try await clinic.stop()
     }
+
+    @Test(
+        """
+        care team: every member sees the team; its admin adds a colleague (the token works once handed over), \
+        changes roles and takes someone off (their task back to the pool); a non-admin, the integration role and \
+        the last admin are refused with nothing changed
+        """
+    )
+    func teamAdmin() async throws {
+        var clinic = try await Clinic.start()
+        do {
+            let team = try await clinic.pool.query("SELECT team_id FROM patients WHERE id = \(clinic.patient)")[0]
+                .decode(UUID.self, at: 0)
+            let admin = try await clinic.store.createMember(
+                displayName: "Dr. Ada Admin", teamID: team, roles: [.psychiatrist, .admin], by: .system())
+            clinic.tokens["admin"] = try await clinic.store.issueToken(memberID: admin, expiresAt: nil, by: .system())
+                .token
+            func members() async throws -> [String: [String]] {
+                let shown = try await clinic.care(["team", "--json"], as: "psychologist")
+                #expect(shown.status == 0, "\(shown.errors)")
+                let listing = try #require((shown.json as? [[String: Any]])?.first)
+                let rows = try #require(listing["members"] as? [[String: Any]])
+                return Dictionary(
+                    uniqueKeysWithValues: rows.map {
+                        ($0["display_name"] as? String ?? "", $0["roles"] as? [String] ?? [])
+                    })
+            }
+
+            // Every member sees who is on the team.
+            let table = try await clinic.care(["team"], as: "psychologist")
+            #expect(table.status == 0, "\(table.errors)")
+            #expect(
+                table.output.hasPrefix("CLI team") && table.output.contains("you: psychologist")
+                    && table.output.contains("Dr. Ada Admin") && table.output.contains("psychiatrist, admin"),
+                "\(table.output)")
+            #expect(try await members().count == 4)
+
+            // Not the team's admin: refused, nobody added.
+            let notAdmin = try await clinic.care(
+                ["team", "add", "Dr. Lee Morgan", "--role", "psychologist"], as: "psychologist")
+            #expect(notAdmin.status == 3 && notAdmin.errors.hasPrefix("care: "), "\(notAdmin.errors)")
+            // The integration role is the operator's: a usage error before anything is sent.
+            let integration = try await clinic.care(["team", "add", "Feed", "--role", "integration"], as: "admin")
+            #expect(integration.status == 64 && integration.errors.contains("--role must be"), "\(integration.errors)")
+            #expect(try await members().count == 4)
+
+            // The admin adds a colleague; the token printed once works for them.
+            let added = try await clinic.care(
+                ["team", "add", "Dr. Lee Morgan", "--role", "psychologist", "--email", "lee@clinic.example"],
+                as: "admin")
+            #expect(added.status == 0, "\(added.errors)")
+            #expect(added.output.hasPrefix("Added Dr. Lee Morgan to CLI team as psychologist"), "\(added.output)")
+            let token = try #require(added.output.firstMatch(of: /\s(crt_[A-Za-z0-9_-]+)\n/)?.1).description
+            let theirs = try await clinic.care(
+                ["whoami"], environment: ["CARE_SERVER": clinic.url, "CARE_TOKEN": token])
+            #expect(theirs.status == 0 && theirs.output.hasPrefix("Dr. Lee Morgan"), "\(theirs.output)\(theirs.errors)")
+            #expect(try await members()["Dr. Lee Morgan"] == ["psychologist"])
+
+            // Roles replaced; a name that fits several members is listed, nothing changed.
+            let roles = try await clinic.care(
+                ["team", "roles", "Morgan", "--role", "care-manager", "--role", "admin"], as: "admin")
+            #expect(roles.status == 0, "\(roles.errors)")
+            #expect(roles.output == "Dr. Lee Morgan on CLI team: care manager, admin.\n", "\(roles.output)")
+            #expect(Set(try await members()["Dr. Lee Morgan"] ?? []) == ["admin", "care_manager"])
+            let several = try await clinic.care(["team", "roles", "CLI", "--role", "psychologist"], as: "admin")
+            #expect(
+                several.status == 2 && several.errors.contains("matches 3 members of CLI team"), "\(several.errors)")
+            let nobody = try await clinic.care(["team", "remove", "Nobody"], as: "admin")
+            #expect(nobody.status == 3, "\(nobody.errors)")
+
+            // Taking the social worker off: their own task goes back to the pool, and they no longer
+            // reach the patient.
+            let task = try await clinic.care(
+                ["task", "add", "Casey", "Call the housing office", "--mine"], as: "socialWorker")
+            #expect(task.status == 0, "\(task.errors)")
+            let removed = try await clinic.care(["team", "remove", "socialWorker"], as: "admin")
+            #expect(removed.status == 0, "\(removed.errors)")
+            #expect(
+                removed.output.hasPrefix("Took CLI socialWorker off CLI team. 1 open task went back to the pools"),
+                "\(removed.output)")
+            let gone = try await clinic.care(["patient", "show", clinic.patient.uuidString], as: "socialWorker")
+            #expect(gone.status == 3, "\(gone.output)\(gone.errors)")
+            let pooled = try await clinic.pool.query(
+                "SELECT owner_id IS NULL, status FROM tasks WHERE title = 'Call the housing office'")
+            #expect(
+                try pooled.map { try $0.decode(Bool.self, String.self) }.map { "\($0.0) \($0.1)" } == ["true requested"]
+            )
+
+            // The last admin stays.
+            #expect(
+                try await clinic.care(["team", "roles", "Morgan", "--role", "care-manager"], as: "admin").status == 0)
+            let last = try await clinic.care(["team", "remove", "Ada"], as: "admin")
+            #expect(last.status == 4 && last.errors.split(separator: "\n").count == 1, "\(last.errors)")
+            #expect(Set(try await members()["Dr. Ada Admin"] ?? []) == ["admin", "psychiatrist"])
+        } catch {
+            try await clinic.stop()
+            throw error
+        }
+        try await clinic.stop()
+    }
 }

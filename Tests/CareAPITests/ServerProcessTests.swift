@@ -458,6 +458,38 @@ struct AdminCommandTests {
         #expect(refused.status != 0)
     }
 
+    @Test("seed-demo makes the demo team once, with its care manager as its admin; run again, fresh tokens only")
+    func seedDemo() async throws {
+        let database = try await TestDatabase.shared()
+        let url = try await database.makeDatabase().conninfo
+        let first = try json(try await admin(["seed-demo", "--json"], database: url))
+        let second = try json(try await admin(["seed-demo", "--json"], database: url))
+        #expect(first["created"] as? Bool == true && second["created"] as? Bool == false)
+        #expect(first["team_id"] as? String == second["team_id"] as? String)
+        #expect((first["patients"] as? [String])?.count == 5 && (second["patients"] as? [String])?.count == 5)
+        for seeded in [first, second] {
+            let members = try #require(seeded["members"] as? [[String: Any]])
+            #expect(members.count == 5)
+            let admins = members.filter { ($0["roles"] as? [String])?.contains("admin") == true }
+            #expect(admins.map { $0["name"] as? String } == ["Dev Patel"])
+            #expect(admins.first?["roles"] as? [String] == ["care_manager", "admin"])
+        }
+        let tokens = { (seeded: [String: Any]) in
+            Set((seeded["members"] as? [[String: Any]] ?? []).compactMap { $0["token"] as? String })
+        }
+        #expect(tokens(first).count == 5 && tokens(first).isDisjoint(with: tokens(second)))
+        // What the server reads: the care manager is the team's admin.
+        let pool = PQPool(configuration: PQConfiguration(url))
+        let roles = try await pool.query(
+            """
+            SELECT m.role FROM memberships m JOIN members p ON p.id = m.member_id
+            WHERE p.email = 'dev.patel@demo.carerelay.example' ORDER BY m.role
+            """
+        ).column(String.self)
+        await pool.close()
+        #expect(roles == ["admin", "care_manager"])
+    }
+
     @Test("create a team, a member, a service account and a token, revoke it: one JSON object each")
     func adminFlow() async throws {
         let database = try await TestDatabase.shared()

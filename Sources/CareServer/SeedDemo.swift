@@ -10,6 +10,8 @@ struct DemoMember: Encodable {
 }
 struct SeededDemo: Encodable {
     var team_id: LowercaseID; var created: Bool; var members: [DemoMember]; var patients: [LowercaseID]
+    /// Demo tokens of an earlier run that nobody used, revoked now.
+    var revoked_unused_tokens: Int
 }
 
 extension CareServerCommand.Admin {
@@ -43,10 +45,12 @@ extension CareServerCommand.Admin {
                     try await Self.seed(store, tokenDays: tokenDays)
                 },
                 text: { seeded in
+                    let unused = seeded.revoked_unused_tokens
                     var lines = [
                         seeded.created
                             ? "Seeded the demo team (\(seeded.team_id))."
-                            : "The demo team (\(seeded.team_id)) is already there; fresh tokens:"
+                            : "The demo team (\(seeded.team_id)) is already there; fresh tokens"
+                                + (unused > 0 ? " (earlier ones nobody used, \(unused), are revoked):" : ":")
                     ]
                     for member in seeded.members {
                         lines.append(
@@ -139,15 +143,6 @@ extension CareServerCommand.Admin {
                     store, team: team, psychiatrist: memberIDs[0], psychologist: memberIDs[1],
                     socialWorker: memberIDs[2])
             }
-            var members: [DemoMember] = []
-            for (person, id) in zip(people, memberIDs) {
-                let token = try await store.issueToken(
-                    memberID: id, name: "demo", expiresAt: expiry(days: tokenDays), by: .system())
-                members.append(
-                    DemoMember(
-                        name: person.name, role: person.roles[0].rawValue, roles: person.roles.map(\.rawValue),
-                        member_id: LowercaseID(id), token: token.token))
-            }
             // A service account for trying the feed and webhooks (added to a demo team seeded
             // before it existed, too).
             let integration: UUID
@@ -159,6 +154,28 @@ extension CareServerCommand.Admin {
                     displayName: "Demo integration", email: integrationEmail, teamID: team, roles: [.integration],
                     isServiceAccount: true, by: .system())
             }
+            // The demo tokens an earlier run printed that nobody ever used go, so that every start of
+            // the demo does not leave five more live tokens behind; those in use (a tester's saved
+            // profile) stay until they expire.
+            var revoked = 0
+            if !created {
+                for id in memberIDs + [integration] {
+                    for token in try await store.tokens(member: id, by: .system())
+                    where token.name == "demo" && token.lastUsedAt == nil {
+                        try await store.revokeToken(token.id, by: .system())
+                        revoked += 1
+                    }
+                }
+            }
+            var members: [DemoMember] = []
+            for (person, id) in zip(people, memberIDs) {
+                let token = try await store.issueToken(
+                    memberID: id, name: "demo", expiresAt: expiry(days: tokenDays), by: .system())
+                members.append(
+                    DemoMember(
+                        name: person.name, role: person.roles[0].rawValue, roles: person.roles.map(\.rawValue),
+                        member_id: LowercaseID(id), token: token.token))
+            }
             let integrationToken = try await store.issueToken(
                 memberID: integration, name: "demo", scopes: [.eventsRead, .webhooksManage, .export],
                 expiresAt: expiry(days: tokenDays), by: .system())
@@ -167,8 +184,9 @@ extension CareServerCommand.Admin {
                     name: "Demo integration", role: Role.integration.rawValue, roles: [Role.integration.rawValue],
                     member_id: LowercaseID(integration), token: integrationToken.token))
             return SeededDemo(
-                team_id: LowercaseID(team), created: created, members: members, patients: patients.map(LowercaseID.init)
-            )
+                team_id: LowercaseID(team), created: created, members: members,
+                patients: patients.map(LowercaseID.init),
+                revoked_unused_tokens: revoked)
         }
 
         /// The demo clinic's zone.

@@ -458,12 +458,29 @@ struct AdminCommandTests {
         #expect(refused.status != 0)
     }
 
-    @Test("seed-demo makes the demo team once, with its care manager as its admin; run again, fresh tokens only")
+    @Test(
+        """
+        seed-demo makes the demo team once, with its care manager as its admin; run again, fresh tokens, and the \
+        earlier ones nobody used revoked
+        """
+    )
     func seedDemo() async throws {
         let database = try await TestDatabase.shared()
         let url = try await database.makeDatabase().conninfo
+        let pool = PQPool(configuration: PQConfiguration(url))
+        let store = CareStore(pool: pool, logger: testLogger())
         let first = try json(try await admin(["seed-demo", "--json"], database: url))
+        func token(_ seeded: [String: Any], _ name: String) -> String {
+            (seeded["members"] as? [[String: Any]])?.first { $0["name"] as? String == name }?["token"] as? String ?? ""
+        }
+        // A tester logs in as the care manager; the other four tokens are never used.
+        #expect(try await store.authenticate(token: token(first, "Dev Patel")) != nil)
         let second = try json(try await admin(["seed-demo", "--json"], database: url))
+        #expect(first["revoked_unused_tokens"] as? Int == 0 && second["revoked_unused_tokens"] as? Int == 4)
+        #expect(try await store.authenticate(token: token(first, "Dev Patel")) != nil, "the one in use stays")
+        #expect(try await store.authenticate(token: token(first, "Dr. Asha Rao")) == nil)
+        #expect(try await store.authenticate(token: token(first, "Demo integration")) == nil)
+        #expect(try await store.authenticate(token: token(second, "Dr. Asha Rao")) != nil)
         #expect(first["created"] as? Bool == true && second["created"] as? Bool == false)
         #expect(first["team_id"] as? String == second["team_id"] as? String)
         #expect((first["patients"] as? [String])?.count == 5 && (second["patients"] as? [String])?.count == 5)
@@ -479,7 +496,6 @@ struct AdminCommandTests {
         }
         #expect(tokens(first).count == 5 && tokens(first).isDisjoint(with: tokens(second)))
         // What the server reads: the care manager is the team's admin.
-        let pool = PQPool(configuration: PQConfiguration(url))
         let roles = try await pool.query(
             """
             SELECT m.role FROM memberships m JOIN members p ON p.id = m.member_id

@@ -79,13 +79,7 @@ struct TeamCommand: AsyncParsableCommand {
                   care team add "Sam Ortiz" --role social-worker --role admin --email sam@clinic.example
                 """)
         @Argument(help: "Their name as the team knows them.") var name: String
-        @Option(
-            help: """
-                A role on the team: psychiatrist, psychologist, social-worker, care-manager, admin or compliance; \
-                repeat it for more than one.
-                """,
-            completion: Completions.names(Role.self, among: Teams.assignable))
-        var role: [String] = []
+        @OptionGroup var roles: RoleChoice
         @Option(help: "Their e-mail address.") var email: String?
         @Option(help: "Days until their token expires, 1 to 365 (default 90).") var expiresInDays: Int?
         @OptionGroup var choice: TeamChoice
@@ -95,7 +89,7 @@ struct TeamCommand: AsyncParsableCommand {
         func run() async throws {
             let roles: [Role]
             do {
-                roles = try Teams.roles(role)
+                roles = try self.roles.parsed()
                 if let days = expiresInDays, !(1...365).contains(days) {
                     throw CLIError.usage("--expires-in-days is 1 to 365")
                 }
@@ -130,20 +124,14 @@ struct TeamCommand: AsyncParsableCommand {
                   care team roles 5c1e2a9b --role care-manager --team Riverside
                 """)
         @Argument(help: "The member: part of the name or the first characters of the id.") var member: String
-        @Option(
-            help: """
-                A role on the team: psychiatrist, psychologist, social-worker, care-manager, admin or compliance; \
-                repeat it for more than one.
-                """,
-            completion: Completions.names(Role.self, among: Teams.assignable))
-        var role: [String] = []
+        @OptionGroup var roles: RoleChoice
         @OptionGroup var choice: TeamChoice
         @OptionGroup var server: ServerOptions
         @Flag(help: "Print the member as JSON (for scripts).") var json = false
 
         func run() async throws {
             let roles: [Role]
-            do { roles = try Teams.roles(role) } catch { throw fail(error) }
+            do { roles = try self.roles.parsed() } catch { throw fail(error) }
             let (team, changed) = try await withClient(server) { client -> (Team, Member) in
                 let team = try Teams.pick(choice.team, of: try await client.me())
                 let found = try Teams.member(member, among: try await client.members(team: team.id), team: team)
@@ -190,6 +178,28 @@ struct TeamCommand: AsyncParsableCommand {
 struct TeamChoice: ParsableArguments {
     @Option(help: "The team: part of its name or the first characters of its id (when you are on more than one).")
     var team: String?
+}
+
+/// `--role`, once or more.
+struct RoleChoice: ParsableArguments {
+    @Option(
+        help: """
+            A role on the team: psychiatrist, psychologist, social-worker, care-manager, admin or compliance; repeat \
+            it for more than one.
+            """,
+        completion: Completions.names(Role.self, among: Teams.assignable))
+    var role: [String] = []
+
+    /// The roles given, each once, in the order given.
+    func parsed() throws -> [Role] {
+        guard !role.isEmpty else { throw CLIError.usage("give the member's roles with --role (one or more)") }
+        var roles: [Role] = []
+        for text in role {
+            let parsed = try named(text, "--role", among: Teams.assignable)
+            if !roles.contains(parsed) { roles.append(parsed) }
+        }
+        return roles
+    }
 }
 
 /// Naming a team and its members as `care team` reads them.
@@ -249,16 +259,5 @@ enum Teams {
         throw CLIError.ambiguous(
             "'\(typed)' matches \(found.count) members of \(team.name): \(listed.joined(separator: "; ")). "
                 + "Give more of the name or the id")
-    }
-
-    /// The roles of `--role` options, each once, in the order given.
-    static func roles(_ texts: [String]) throws -> [Role] {
-        guard !texts.isEmpty else { throw CLIError.usage("give the member's roles with --role (one or more)") }
-        var roles: [Role] = []
-        for text in texts {
-            let role = try named(text, "--role", among: assignable)
-            if !roles.contains(role) { roles.append(role) }
-        }
-        return roles
     }
 }

@@ -72,8 +72,8 @@ struct TeamCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a colleague to a team with their roles (the team's admins); their token is shown once.",
             discussion: """
-                Hand the token over in person or by another safe way, not by e-mail. They log in with it:
-                care login --server URL. It expires in 90 days unless --expires-in-days says otherwise.
+                Hand the token over in person or by another safe way, not by e-mail; they log in with it (care \
+                login --server URL). It expires in 90 days unless --expires-in-days says otherwise.
                 Examples:
                   care team add "Dr. Lee Morgan" --role psychologist
                   care team add "Sam Ortiz" --role social-worker --role admin --email sam@clinic.example

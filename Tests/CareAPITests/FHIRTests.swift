@@ -675,4 +675,66 @@ struct FHIRTests {
             }
         }
     }
+
+    @Test(
+        """
+        Observation date: when the score was taken, not when it was recorded; ge, lt, a day and a range find a trend \
+        since a visit across pages; a bad value, or date where it does not apply, is 400
+        """
+    )
+    func observationDate() async throws {
+        try await MigratedDatabase.withPool { pool, _ in
+            let clinic = try await APIClinic.make(pool)
+            let psychiatrist = try #require(clinic.members["psychiatrist"])
+            let patient = clinic.northPatient
+            let day: Double = 86_400
+            let now = Date()
+            // Recorded today, taken on other days: 40, 20 and 10 days ago, and today.
+            var recorded: [Double: String] = [:]
+            for (daysAgo, total) in [(40.0, 21), (20, 16), (10, 11), (0, 7)] {
+                recorded[daysAgo] =
+                    try await clinic.store.recordMeasurement(
+                        patientID: patient, score: try Score(.phq9, total: total),
+                        takenAt: now.addingTimeInterval(-daysAgo * day), by: .system(actingFor: psychiatrist)
+                    ).measurementID.lower
+            }
+            let since = Timestamp.format(now.addingTimeInterval(-25 * day)).replacingOccurrences(of: "+", with: "%2B")
+            let tenDaysAgo = Timestamp.format(now.addingTimeInterval(-10 * day)).prefix(10)
+            let taken = recorded
+            try await clinic.app().test(.router) { client in
+                let token = clinic.tokens["psychiatrist"]
+                func all(_ query: String) async throws -> Set<String> {
+                    var ids: [String] = []
+                    var next: String? = "/fhir/R4/Observation?patient=\(patient.lower)&_count=1&\(query)"
+                    while let url = next {
+                        let reply = try await client.call(.get, url, token: token)
+                        #expect(reply.status == .ok, "\(reply.text)")
+                        ids += entries(reply).compactMap { $0["id"] as? String }
+                        next = link(reply, "next").map { String($0[$0.range(of: "/fhir/R4/")!.lowerBound...]) }
+                    }
+                    #expect(Set(ids).count == ids.count, "a score on two pages: \(ids)")
+                    return Set(ids)
+                }
+                #expect(try await all("date=ge\(since)") == [taken[20]!, taken[10]!, taken[0]!])
+                #expect(try await all("date=lt\(since)") == [taken[40]!])
+                #expect(try await all("date=\(tenDaysAgo)") == [taken[10]!])
+                #expect(try await all("date=ge\(since)&date=lt\(tenDaysAgo)") == [taken[20]!])
+                #expect(try await all("code=44249-1&date=gt2000-01-01").count == 4)
+                // Recorded today, all of them: _lastUpdated does not find the trend, date does.
+                #expect(try await all("_lastUpdated=lt\(since)").isEmpty)
+
+                let bad = try await client.call(
+                    .get, "/fhir/R4/Observation?patient=\(patient.lower)&date=2026-01-32", token: token)
+                #expect(bad.status == .badRequest && bad.text.contains("'date' must be a date"), "\(bad.text)")
+                let notHere = try await client.call(
+                    .get, "/fhir/R4/Task?patient=\(patient.lower)&date=ge2026-01-01", token: token)
+                #expect(notHere.status == .badRequest && notHere.text.contains("do not support 'date'"))
+                let capability = try await client.call(.get, "/fhir/R4/metadata", token: nil)
+                let observation = (capability.json["rest"] as? [[String: Any]])?.first?["resource"]
+                    .flatMap { $0 as? [[String: Any]] }?.first { $0["type"] as? String == "Observation" }
+                let names = (observation?["searchParam"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+                #expect(names?.contains("date") == true)
+            }
+        }
+    }
 }

@@ -79,6 +79,14 @@ struct FHIRController: Sendable {
                         (\(FHIR.instrumentSystem)); with or without its system.
                         """
                 ),
+                SearchParameter(
+                    name: "date", type: "date",
+                    documentation:
+                        """
+                        When the score was taken (effectiveDateTime): a date or an instant, with eq (the default), ne, \
+                        gt, ge, lt, le, sa or eb before it; repeat it for a range (both must hold).
+                        """
+                ),
             ]
         ),
         ("QuestionnaireResponse", ["create"], []),
@@ -325,8 +333,14 @@ struct FHIRController: Sendable {
             }
             instrument = named
         }
+        // `date`: when the score was taken (a trend since a visit), filtered as `_lastUpdated` is.
+        let dates = request.uri.queryParameters[values: "date"].map(String.init)
+        let taken = dates.isEmpty ? nil : try DateFilter("date", dates)
         let page = try await context.acting("fhir.observation.search", request, patient: patient) { caller in
-            try await search.collect(updated: \.updatedAt, id: \.id.lowercasedString) { cursor, limit in
+            try await search.collect(
+                updated: \.updatedAt, also: taken.map { filter in { filter.matches($0.takenAt) } },
+                id: \.id.lowercasedString
+            ) { cursor, limit in
                 try await store.measurements(
                     patientID: patient, includeEnteredInError: true, instrument: instrument, limit: limit,
                     after: cursor.flatMap(UUID.init(hyphenated:)), by: caller)
@@ -678,18 +692,19 @@ struct FHIRSearch {
     /// Whether a record last changed at `date` is what `_lastUpdated` asks for (all are, without it).
     func updatedMatches(_ date: Date?) -> Bool { updated?.matches(date) ?? true }
 
-    /// A page of a keyset list: one read of `count` without `_lastUpdated`; with it, store pages
-    /// are read until `count` records match (or the list ends, or 20 pages were read: then the
-    /// next link goes on from the last one read).
+    /// A page of a keyset list: one read of `count` without `_lastUpdated` (or `also`, another
+    /// filter of the resource's own); with one, store pages are read until `count` records match
+    /// (or the list ends, or 20 pages were read: then the next link goes on from the last one read).
     func collect<T: Sendable>(
-        updated date: (T) -> Date?, id: (T) -> String, _ read: (String?, Int) async throws -> Page<T>
+        updated date: (T) -> Date?, also other: ((T) -> Bool)? = nil, id: (T) -> String,
+        _ read: (String?, Int) async throws -> Page<T>
     ) async throws -> Page<T> {
-        guard let updated else { return try await read(cursorText, count) }
+        guard updated != nil || other != nil else { return try await read(cursorText, count) }
         var items: [T] = []
         var cursor = cursorText
         for _ in 0..<20 {
             let page = try await read(cursor, APILimits.maximumPageSize)
-            for (index, item) in page.items.enumerated() where updated.matches(date(item)) {
+            for (index, item) in page.items.enumerated() where updatedMatches(date(item)) && other?(item) ?? true {
                 items.append(item)
                 if items.count == count {
                     let more = index < page.items.count - 1 || page.next != nil

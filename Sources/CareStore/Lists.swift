@@ -303,13 +303,15 @@ extension CareStore {
         return (id, found.0)
     }
 
-    /// A patient's scores, oldest first; those entered in error only when asked for.
+    /// A patient's scores, oldest first (newest first when asked: the latest score on a first
+    /// page of one); those entered in error only when asked for.
     public func measurements(
-        patientID: UUID, includeEnteredInError: Bool = false, instrument: Instrument? = nil, limit: Int = 50,
-        after: UUID? = nil, by caller: Caller
+        patientID: UUID, includeEnteredInError: Bool = false, instrument: Instrument? = nil, newestFirst: Bool = false,
+        limit: Int = 50, after: UUID? = nil, by caller: Caller
     ) async throws -> Page<MeasurementItem> {
         let limit = Self.clamp(limit)
-        let condition = Self.after(after, table: "measurements", alias: "m", time: "taken_at")
+        let condition = Self.after(after, table: "measurements", alias: "m", time: "taken_at", descending: newestFirst)
+        let order = newestFirst ? "m.taken_at DESC, m.id DESC" : "m.taken_at, m.id"
         return try await command(caller) { context in
             let rows = try await context.patientTeam(
                 patientID, for: .readClinical,
@@ -319,7 +321,7 @@ extension CareStore {
                     WHERE m.patient_id = \(patientID) AND (\(includeEnteredInError) OR m.entered_in_error_at IS NULL)
                       AND (\(instrument?.rawValue)::text IS NULL OR m.instrument = \(instrument?.rawValue)) AND
                           \(fragment: condition)
-                    ORDER BY m.taken_at, m.id LIMIT \(limit + 1)
+                    ORDER BY \(unescaped: order) LIMIT \(limit + 1)
                     """
             ).map(Self.measurement)
             return Self.page(rows, limit: limit) { $0.id }

@@ -679,7 +679,8 @@ struct FHIRTests {
     @Test(
         """
         Observation date: when the score was taken, not when it was recorded; ge, lt, a day and a range find a trend \
-        since a visit across pages; a bad value, or date where it does not apply, is 400
+        since a visit across pages; _sort=-date puts the latest first; a bad value, or date where it does not apply, \
+        is 400
         """
     )
     func observationDate() async throws {
@@ -722,6 +723,22 @@ struct FHIRTests {
                 #expect(try await all("code=44249-1&date=gt2000-01-01").count == 4)
                 // Recorded today, all of them: _lastUpdated does not find the trend, date does.
                 #expect(try await all("_lastUpdated=lt\(since)").isEmpty)
+
+                // Newest first: the latest score on a page of one, and every score once across pages.
+                let latest = try await client.call(
+                    .get, "/fhir/R4/Observation?patient=\(patient.lower)&_sort=-date&_count=1", token: token)
+                #expect(entries(latest).compactMap { $0["id"] as? String } == [taken[0]!], "\(latest.text)")
+                var newest: [String] = []
+                var next: String? = "/fhir/R4/Observation?patient=\(patient.lower)&_sort=-date&_count=3"
+                while let url = next {
+                    let reply = try await client.call(.get, url, token: token)
+                    newest += entries(reply).compactMap { $0["id"] as? String }
+                    next = link(reply, "next").map { String($0[$0.range(of: "/fhir/R4/")!.lowerBound...]) }
+                }
+                #expect(newest == [taken[0]!, taken[10]!, taken[20]!, taken[40]!])
+                let unsorted = try await client.call(
+                    .get, "/fhir/R4/Observation?patient=\(patient.lower)&_sort=value-quantity", token: token)
+                #expect(unsorted.status == .badRequest && unsorted.text.contains("-date"), "\(unsorted.text)")
 
                 let bad = try await client.call(
                     .get, "/fhir/R4/Observation?patient=\(patient.lower)&date=2026-01-32", token: token)

@@ -87,6 +87,14 @@ struct FHIRController: Sendable {
                         gt, ge, lt, le, sa or eb before it; repeat it for a range (both must hold).
                         """
                 ),
+                SearchParameter(
+                    name: "_sort", type: "special",
+                    documentation:
+                        """
+                        date (oldest taken first, the default) or -date (newest first: _sort=-date&_count=1 is the \
+                        latest score).
+                        """
+                ),
             ]
         ),
         ("QuestionnaireResponse", ["create"], []),
@@ -333,6 +341,14 @@ struct FHIRController: Sendable {
             }
             instrument = named
         }
+        let newestFirst: Bool
+        switch try search.string("_sort") {
+        case nil, "date": newestFirst = false
+        case "-date": newestFirst = true
+        case let other?:
+            throw Problem.badRequest(
+                "Observation searches sort by date (oldest first) or -date (newest first), not '\(other)'")
+        }
         // `date`: when the score was taken (a trend since a visit), filtered as `_lastUpdated` is.
         let dates = request.uri.queryParameters[values: "date"].map(String.init)
         let taken = dates.isEmpty ? nil : try DateFilter("date", dates)
@@ -342,8 +358,8 @@ struct FHIRController: Sendable {
                 id: \.id.lowercasedString
             ) { cursor, limit in
                 try await store.measurements(
-                    patientID: patient, includeEnteredInError: true, instrument: instrument, limit: limit,
-                    after: cursor.flatMap(UUID.init(hyphenated:)), by: caller)
+                    patientID: patient, includeEnteredInError: true, instrument: instrument, newestFirst: newestFirst,
+                    limit: limit, after: cursor.flatMap(UUID.init(hyphenated:)), by: caller)
             }
         }
         return try Self.json(

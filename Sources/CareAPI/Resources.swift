@@ -61,7 +61,7 @@ extension CareWire.TaskItem: JSONWritable {
             notBefore: t.notBefore, handoffId: t.handoffID?.lower, statusReason: t.statusReason, evidence: t.evidence,
             causes: t.causes?.map {
                 Cause(eventId: $0.eventID, summary: $0.summary, addedAt: $0.addedAt, withdrawnAt: $0.withdrawnAt)
-            })
+            }, step: t.stepKey)
     }
 
     /// By hand: the queue is the most read list (50 of these a page); see JSONWriter.
@@ -79,6 +79,7 @@ extension CareWire.TaskItem: JSONWritable {
             o.member("priority") { $0.string(priority) }
             o.member("status") { $0.string(status) }
             o.optional("status_reason", statusReason) { $0.string($1) }
+            o.optional("step", step) { $0.string($1) }
             o.member("title") { $0.string(title) }
         }
     }

@@ -219,6 +219,7 @@ extension TaskCommand {
                     + (task.poolRole.map { "the \(Names.role($0)) pool" } ?? "its owner"))
             if let due = task.dueAt { lines.append("  due: \(Format.whenNamed(due)) (\(Format.due(due)))") }
             if let evidence = task.evidence { lines.append("  done: \(evidence)") }
+            if let step = task.step { lines.append("  playbook step: \(step)") }
             for cause in task.causes ?? [] {
                 lines.append("  because: \(cause.summary)" + (cause.withdrawnAt == nil ? "" : " (withdrawn)"))
             }

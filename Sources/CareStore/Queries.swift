@@ -20,6 +20,8 @@ public struct TaskSummary: Sendable, Equatable {
     public var evidence: String? = nil
     /// A handoff's causes, when read one task at a time (nil in lists).
     public var causes: [HandoffCause]?
+    /// The playbook step of a handoff's task, when its causes were read.
+    public var stepKey: String? { causes?.lazy.compactMap(\.stepKey).first }
     /// When it last changed (FHIR's meta.lastUpdated).
     public var updatedAt: Date? = nil
 }
@@ -39,6 +41,9 @@ public struct HandoffCause: Sendable, Equatable {
     public var withdrawnAt: Date?
     /// The record the cause's event names, when it names one.
     public var record: Record? = nil
+    /// The playbook step the handoff is for (`trial-failed.next-step`): every cause of a handoff
+    /// has its step (docs/domain.md, "Handoffs").
+    public var stepKey: String? = nil
 
     /// The columns that give a cause: from `handoff_causes hc JOIN events e ON e.id = hc.event_id`.
     /// The trial's kind is found by its primary key: the payload's id as a uuid (comparing
@@ -50,7 +55,7 @@ public struct HandoffCause: Sendable, Equatable {
         (SELECT t.kind FROM trials t WHERE t.id = CASE
             WHEN e.payload->>'trial_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
             THEN (e.payload->>'trial_id')::uuid END),
-        e.payload->>'referral_id'
+        e.payload->>'referral_id', hc.step_key
         """
 
     /// A cause from the `columns`, starting at `offset`.
@@ -63,6 +68,7 @@ public struct HandoffCause: Sendable, Equatable {
         let trial = try row.decode(String?.self, at: offset + 5).flatMap(UUID.init(hyphenated:))
         let kind = try row.decode(String?.self, at: offset + 6).flatMap(TrialKind.init(rawValue:))
         let referral = try row.decode(String?.self, at: offset + 7).flatMap(UUID.init(hyphenated:))
+        let step = try row.decode(String.self, at: offset + 8)
         var record: Record?
         if let measurement {
             record = .measurement(measurement)
@@ -71,7 +77,8 @@ public struct HandoffCause: Sendable, Equatable {
         } else if let referral {
             record = .referral(referral)
         }
-        return HandoffCause(eventID: event, summary: summary, addedAt: added, withdrawnAt: withdrawn, record: record)
+        return HandoffCause(
+            eventID: event, summary: summary, addedAt: added, withdrawnAt: withdrawn, record: record, stepKey: step)
     }
 }
 

@@ -121,11 +121,13 @@ public struct TaskItem: Codable, Sendable, Equatable {
     public var evidence: String?
     /// A handoff's causes (GET /v1/tasks/{id} only).
     public var causes: [Cause]?
+    /// A handoff's playbook step, such as `trial-failed.next-step` (GET /v1/tasks/{id} only).
+    public var step: String?
 
     public init(
         id: String, patientId: String, title: String, status: String, priority: String, ownerId: String? = nil,
         poolRole: String? = nil, dueAt: Date? = nil, notBefore: Date? = nil, handoffId: String? = nil,
-        statusReason: String? = nil, evidence: String? = nil, causes: [Cause]? = nil
+        statusReason: String? = nil, evidence: String? = nil, causes: [Cause]? = nil, step: String? = nil
     ) {
         self.id = id
         self.patientId = patientId
@@ -140,6 +142,7 @@ public struct TaskItem: Codable, Sendable, Equatable {
         self.statusReason = statusReason
         self.evidence = evidence
         self.causes = causes
+        self.step = step
     }
 }
 

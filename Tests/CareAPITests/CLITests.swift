@@ -193,6 +193,13 @@ struct CLITests {
                 // What was written with the moves is kept: the evidence on the task, each note in the history.
                 let shown = try await clinic.care(["task", "show", task], as: who)
                 #expect(shown.output.contains("done: Discussed at the session"), "\(shown.output)")
+                // A handoff's task names the playbook step that made it.
+                #expect(
+                    shown.output.contains(
+                        who == "psychologist"
+                            ? "playbook step: trial-failed.psychotherapy-review"
+                            : "playbook step: trial-failed.barriers"),
+                    "\(shown.output)")
                 let history = try await clinic.care(["patient", "timeline", patient], as: who)
                 #expect(
                     history.output.contains("Task started: Left a voicemail")

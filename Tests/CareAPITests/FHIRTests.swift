@@ -296,6 +296,18 @@ struct FHIRTests {
                 let read = try await client.call(.get, "/fhir/R4/Task/\(first)", token: token)
                 #expect(read.status == .ok)
                 #expect(read.json["description"] as? String == handoffs.first?["description"] as? String)
+                // Each handoff's Task names its playbook step, as its handoff does in /v1.
+                let steps = handoffs.compactMap { handoff -> String? in
+                    let codings = (handoff["code"] as? [String: Any])?["coding"] as? [[String: Any]] ?? []
+                    return codings.first { ($0["system"] as? String)?.hasSuffix("/CodeSystem/playbook-step") == true }?[
+                        "code"] as? String
+                }
+                let stored = try await pool.query(
+                    "SELECT step_key FROM handoffs WHERE patient_id = \(patient) ORDER BY step_key"
+                ).column(String.self)
+                #expect(steps.sorted() == stored && stored.count == 4, "\(steps) \(stored)")
+                let detail = try await client.call(.get, "/v1/tasks/\(first)", token: token)
+                #expect((detail.json["step"] as? String).map(stored.contains) == true, "\(detail.text)")
 
                 // $everything reads every kind in one round trip; each resource in it is the one
                 // its own read serves (a handoff's task with its reason, a trial, the referral).

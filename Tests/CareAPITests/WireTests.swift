@@ -240,7 +240,8 @@ struct WireTests {
             statusReason: "superseded", causes: nil, updatedAt: now)
         task.causes = [
             HandoffCause(
-                eventID: 7, summary: "TMS referral", addedAt: now, withdrawnAt: nil, record: .referral(referral.id)),
+                eventID: 7, summary: "TMS referral", addedAt: now, withdrawnAt: nil, record: .referral(referral.id),
+                stepKey: "tms.transport"),
             HandoffCause(
                 eventID: 9, summary: "trial failed", addedAt: now, withdrawnAt: now,
                 record: .trial(medication.id, .medication)),

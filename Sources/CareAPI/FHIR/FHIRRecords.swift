@@ -329,7 +329,9 @@ extension FHIR.Task {
                 : FHIR.CodeableConcept(
                     coding: [
                         FHIR.Coding(system: FHIR.base + "/CodeSystem/task-origin", code: "handoff", display: "Handoff")
-                    ],
+                    ]
+                        // Which step of the playbook made it, for an integrator routing the work.
+                        + (task.stepKey.map { [FHIR.Coding(system: FHIR.playbookStepSystem, code: $0)] } ?? []),
                     text: "Handoff"),
             description: task.title, for: FHIR.patient(task.patientID), focus: cause?.record.flatMap(Self.focus),
             owner: task.ownerID.map {
@@ -349,6 +351,8 @@ extension FHIR.Task {
 
 extension FHIR {
     static let noteKindSystem = base + "/CodeSystem/note-kind"
+    /// The playbook steps that make handoffs (docs/domain.md): a handoff's Task carries its step.
+    static let playbookStepSystem = base + "/CodeSystem/playbook-step"
 
     struct CareTeam: Encodable {
         struct Participant: Encodable {

@@ -22,6 +22,19 @@ struct FHIRTests {
         (reply.json["link"] as? [[String: Any]])?.first { $0["relation"] as? String == relation }?["url"] as? String
     }
 
+    /// Every id a search answers, following its next links from `url` (each page must be 200).
+    func ids(_ client: some TestClientProtocol, _ url: String, token: String?) async throws -> [String] {
+        var ids: [String] = []
+        var next: String? = url
+        while let url = next {
+            let reply = try await client.call(.get, url, token: token)
+            #expect(reply.status == .ok, "\(reply.text)")
+            ids += entries(reply).compactMap { $0["id"] as? String }
+            next = link(reply, "next").map { String($0[$0.range(of: "/fhir/R4/")!.lowerBound...]) }
+        }
+        return ids
+    }
+
     @Test("the CapabilityStatement needs no token and lists exactly the routes served under /fhir/R4")
     func capabilityStatementIsTheRouter() async throws {
         try await MigratedDatabase.withPool { pool, _ in
@@ -653,15 +666,8 @@ struct FHIRTests {
                 let instant = Timestamp.format(cutoff).replacingOccurrences(of: "+", with: "%2B")
                 /// Every id of a search, following its next links.
                 func all(_ query: String) async throws -> [String] {
-                    var ids: [String] = []
-                    var next: String? = "/fhir/R4/Observation?patient=\(patient.lower)&_count=1&\(query)"
-                    while let url = next {
-                        let reply = try await client.call(.get, url, token: token)
-                        #expect(reply.status == .ok, "\(reply.text)")
-                        ids += entries(reply).compactMap { $0["id"] as? String }
-                        next = link(reply, "next").map { String($0[$0.range(of: "/fhir/R4/")!.lowerBound...]) }
-                    }
-                    return ids
+                    try await ids(
+                        client, "/fhir/R4/Observation?patient=\(patient.lower)&_count=1&\(query)", token: token)
                 }
                 #expect(try await all("_lastUpdated=gt\(instant)") == recordedLate)
                 #expect(try await all("_lastUpdated=lt\(instant)") == recordedEarly)
@@ -717,16 +723,10 @@ struct FHIRTests {
             try await clinic.app().test(.router) { client in
                 let token = clinic.tokens["psychiatrist"]
                 func all(_ query: String) async throws -> Set<String> {
-                    var ids: [String] = []
-                    var next: String? = "/fhir/R4/Observation?patient=\(patient.lower)&_count=1&\(query)"
-                    while let url = next {
-                        let reply = try await client.call(.get, url, token: token)
-                        #expect(reply.status == .ok, "\(reply.text)")
-                        ids += entries(reply).compactMap { $0["id"] as? String }
-                        next = link(reply, "next").map { String($0[$0.range(of: "/fhir/R4/")!.lowerBound...]) }
-                    }
-                    #expect(Set(ids).count == ids.count, "a score on two pages: \(ids)")
-                    return Set(ids)
+                    let found = try await ids(
+                        client, "/fhir/R4/Observation?patient=\(patient.lower)&_count=1&\(query)", token: token)
+                    #expect(Set(found).count == found.count, "a score on two pages: \(found)")
+                    return Set(found)
                 }
                 #expect(try await all("date=ge\(since)") == [taken[20]!, taken[10]!, taken[0]!])
                 #expect(try await all("date=lt\(since)") == [taken[40]!])
@@ -740,13 +740,8 @@ struct FHIRTests {
                 let latest = try await client.call(
                     .get, "/fhir/R4/Observation?patient=\(patient.lower)&_sort=-date&_count=1", token: token)
                 #expect(entries(latest).compactMap { $0["id"] as? String } == [taken[0]!], "\(latest.text)")
-                var newest: [String] = []
-                var next: String? = "/fhir/R4/Observation?patient=\(patient.lower)&_sort=-date&_count=3"
-                while let url = next {
-                    let reply = try await client.call(.get, url, token: token)
-                    newest += entries(reply).compactMap { $0["id"] as? String }
-                    next = link(reply, "next").map { String($0[$0.range(of: "/fhir/R4/")!.lowerBound...]) }
-                }
+                let newest = try await ids(
+                    client, "/fhir/R4/Observation?patient=\(patient.lower)&_sort=-date&_count=3", token: token)
                 #expect(newest == [taken[0]!, taken[10]!, taken[20]!, taken[40]!])
                 let unsorted = try await client.call(
                     .get, "/fhir/R4/Observation?patient=\(patient.lower)&_sort=value-quantity", token: token)

@@ -15,9 +15,6 @@ enum Names {
         let lowered = typed.lowercased()
         // An exact MRN, an exact name, a whole word of a name ('Lind' is Casey Lind, not Linda
         // Park) or an id's start picks one among several partial matches.
-        func words(_ name: String) -> [String] {
-            name.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "'" }).map(String.init)
-        }
         for exact in [
             found.filter { $0.mrn.lowercased() == lowered }, found.filter { $0.displayName.lowercased() == lowered },
             found.filter { words($0.displayName).contains(lowered) }, found.filter { $0.id.hasPrefix(lowered) },
@@ -62,6 +59,12 @@ enum Names {
         var ids: [String] = []
         for text in texts { ids.append(try await record(kind, text, client, what: what)) }
         return ids
+    }
+
+    /// A name's words, in lower case: one of them typed whole picks a person among several
+    /// partial matches ("Lind" is Casey Lind, not Linda Park).
+    static func words(_ name: String) -> [String] {
+        name.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "'" }).map(String.init)
     }
 
     /// The 8 characters tables show.

@@ -243,13 +243,10 @@ enum Teams {
         let typed = text.trimmingCharacters(in: .whitespaces)
         guard !typed.isEmpty else { throw CLIError.usage("name the member: part of the name or the id") }
         let lowered = typed.lowercased()
-        func words(_ name: String) -> [String] {
-            name.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "'" }).map(String.init)
-        }
         let found = members.filter { $0.id.hasPrefix(lowered) || $0.displayName.lowercased().contains(lowered) }
         for exact in [
             members.filter { $0.id == lowered }, members.filter { $0.displayName.lowercased() == lowered },
-            found.filter { words($0.displayName).contains(lowered) },
+            found.filter { Names.words($0.displayName).contains(lowered) },
         ] where exact.count == 1 {
             return exact[0]
         }
